@@ -1,0 +1,38 @@
+namespace Scheduler.Policies.Fairness;
+
+/// <summary>The jobs waiting for one model, and the order in which they are offered capacity.</summary>
+public interface IFairQueue
+{
+    /// <summary>The name configuration selects the policy by.</summary>
+    string Name { get; }
+
+    int Count { get; }
+
+    /// <summary>Sets a tenant's share; weights apply from the next decision.</summary>
+    void SetWeight(string tenantId, double weight);
+
+    /// <summary>Adds a job at the back of its tenant's queue.</summary>
+    void Enqueue(JobDemand job);
+
+    /// <summary>Puts a job back at the front of its tenant's queue (re-dispatch after a failure), uncharged.</summary>
+    void EnqueueFront(JobDemand job);
+
+    /// <summary>Removes a queued job (cancelled or expired). Returns false if it is not queued.</summary>
+    bool Remove(string jobId);
+
+    /// <summary>
+    /// Removes and returns the job the policy serves next among those <paramref name="canPlace"/> accepts,
+    /// charging its tenant for it; null when no queued job can be placed.
+    /// </summary>
+    JobDemand? DequeueNext(Func<JobDemand, bool> canPlace);
+
+    /// <summary>Corrects a tenant's charge once a job's real output is known (a job that stopped early is
+    /// refunded the output tokens it did not produce). <paramref name="serviceUnits"/> may be negative.</summary>
+    void Adjust(string tenantId, double serviceUnits);
+
+    /// <summary>Queued jobs of one tenant.</summary>
+    int CountOf(string tenantId);
+
+    /// <summary>Position (0-based) of a job among all queued jobs in serving order, or -1 if not queued.</summary>
+    int PositionOf(string jobId);
+}

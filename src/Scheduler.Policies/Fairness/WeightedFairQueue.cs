@@ -1,0 +1,127 @@
+namespace Scheduler.Policies.Fairness;
+
+/// <summary>
+/// Virtual token counters (VTC, Sheng et al., OSDI 2024) with strict priority classes above them.
+/// Each tenant's counter grows by the service it receives (input tokens ×1, output tokens ×2) divided by its
+/// weight; the backlogged tenant with the lowest counter is served next, so service is shared by weight and a
+/// flooding tenant cannot starve a light one. A tenant that becomes backlogged starts at the minimum counter
+/// of the backlogged tenants, so idling earns no credit to burst with later.
+/// </summary>
+internal sealed class WeightedFairQueue : IFairQueue
+{
+    public const string PolicyName = "weighted-fair";
+
+    private readonly Dictionary<string, TenantLane> _tenants = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TenantLane> _laneOfJob = new(StringComparer.Ordinal);
+
+    public string Name => PolicyName;
+
+    public int Count => _laneOfJob.Count;
+
+    public void SetWeight(string tenantId, double weight)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(weight, 0);
+        Lane(tenantId).Weight = weight;
+    }
+
+    public void Enqueue(JobDemand job) => Add(job, front: false);
+
+    public void EnqueueFront(JobDemand job) => Add(job, front: true);
+
+    public bool Remove(string jobId)
+    {
+        if (!_laneOfJob.Remove(jobId, out var lane))
+        {
+            return false;
+        }
+
+        lane.Remove(jobId);
+        return true;
+    }
+
+    public JobDemand? DequeueNext(Func<JobDemand, bool> canPlace)
+    {
+        // Strict priority first; within a class, the lowest virtual counter; within a tenant, its own order.
+        foreach (var priority in Enum.GetValues<JobPriority>())
+        {
+            TenantLane? best = null;
+            JobDemand? bestJob = null;
+            foreach (var lane in _tenants.Values)
+            {
+                if (best is not null && lane.Counter >= best.Counter)
+                {
+                    continue;
+                }
+
+                var job = lane.FirstPlaceable(priority, canPlace);
+                if (job is not null)
+                {
+                    best = lane;
+                    bestJob = job;
+                }
+            }
+
+            if (best is not null && bestJob is not null)
+            {
+                best.Remove(bestJob.JobId);
+                _laneOfJob.Remove(bestJob.JobId);
+                best.Counter += bestJob.ServiceUnits / best.Weight;
+                return bestJob;
+            }
+        }
+
+        return null;
+    }
+
+    public void Adjust(string tenantId, double serviceUnits)
+    {
+        if (_tenants.TryGetValue(tenantId, out var lane))
+        {
+            lane.Counter += serviceUnits / lane.Weight;
+        }
+    }
+
+    public int CountOf(string tenantId) => _tenants.TryGetValue(tenantId, out var lane) ? lane.Count : 0;
+
+    public int PositionOf(string jobId)
+    {
+        if (!_laneOfJob.TryGetValue(jobId, out var lane))
+        {
+            return -1;
+        }
+
+        // An estimate in serving order: jobs of higher classes, plus jobs of lanes with lower counters.
+        var position = 0;
+        foreach (var other in _tenants.Values)
+        {
+            position += other == lane ? lane.IndexOf(jobId) : other.CountAhead(lane.PriorityOf(jobId), other.Counter < lane.Counter);
+        }
+
+        return position;
+    }
+
+    private void Add(JobDemand job, bool front)
+    {
+        var lane = Lane(job.TenantId);
+        if (lane.Count == 0)
+        {
+            // Newly backlogged: start at the minimum counter of the tenants already backlogged.
+            var backlogged = _tenants.Values.Where(t => t.Count > 0).Select(t => t.Counter).DefaultIfEmpty(lane.Counter);
+            lane.Counter = Math.Max(lane.Counter, backlogged.Min());
+        }
+
+        lane.Add(job, front);
+        _laneOfJob[job.JobId] = lane;
+    }
+
+    private TenantLane Lane(string tenantId)
+    {
+        if (!_tenants.TryGetValue(tenantId, out var lane))
+        {
+            lane = new TenantLane();
+            _tenants[tenantId] = lane;
+        }
+
+        return lane;
+    }
+}

@@ -1,0 +1,25 @@
+namespace Scheduler.Policies;
+
+/// <summary>What a queued job asks of the fleet; everything a policy needs to rank and place it.</summary>
+/// <param name="JobId">Unique job id.</param>
+/// <param name="TenantId">Owning tenant.</param>
+/// <param name="PromptTokens">Prompt length in the model's tokens.</param>
+/// <param name="MaxTokens">Tokens to generate at most.</param>
+/// <param name="Priority">Strict priority class.</param>
+/// <param name="TtftObjectiveMs">Objective for the time to first token.</param>
+/// <param name="EnqueuedAt">When the job entered its queue.</param>
+public sealed record JobDemand(
+    string JobId,
+    string TenantId,
+    int PromptTokens,
+    int MaxTokens,
+    JobPriority Priority,
+    double TtftObjectiveMs,
+    DateTimeOffset EnqueuedAt)
+{
+    /// <summary>KV-cache tokens the job holds at its longest: the prompt plus every output token.</summary>
+    public long KvTokens => (long)PromptTokens + MaxTokens;
+
+    /// <summary>Service the job represents for fair queuing: input tokens weigh 1, output tokens 2 (VTC).</summary>
+    public double ServiceUnits => PromptTokens + (2.0 * MaxTokens);
+}

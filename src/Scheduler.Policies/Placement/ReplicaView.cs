@@ -1,0 +1,87 @@
+using Scheduler.Policies.Profiles;
+
+namespace Scheduler.Policies.Placement;
+
+/// <summary>
+/// The scheduler's view of one model replica's running batch: what it admitted and has not seen finish.
+/// Owned by one placement (grain or simulator); policies read it, the owner mutates it through
+/// <see cref="Admit"/> and <see cref="Release"/> so reservations can never drift.
+/// </summary>
+public sealed class ReplicaView(string replicaId, string nodeId, string acceleratorId, AcceleratorProfile profile, int maxSequences, long kvCapacityTokens)
+{
+    private readonly Dictionary<string, long> _reservations = new(StringComparer.Ordinal);
+
+    public string ReplicaId { get; } = replicaId;
+    public string NodeId { get; } = nodeId;
+    public string AcceleratorId { get; } = acceleratorId;
+    public AcceleratorProfile Profile { get; } = profile;
+    public int MaxSequences { get; } = maxSequences;
+    public long KvCapacityTokens { get; } = kvCapacityTokens;
+
+    /// <summary>False while the accelerator is cordoned, draining or lost, or the node is not connected.</summary>
+    public bool Schedulable { get; set; } = true;
+
+    /// <summary>Set by the batching policy at the start of each admission round.</summary>
+    public bool AcceptingAdmissions { get; set; } = true;
+
+    public int RunningSequences => _reservations.Count;
+    public long ReservedKvTokens { get; private set; }
+    public int FreeSlots => MaxSequences - RunningSequences;
+    public long FreeKvTokens => KvCapacityTokens - ReservedKvTokens;
+
+    /// <summary>Prompt tokens admitted whose prefill has not been reported done: they delay the next job's first token.</summary>
+    public long PendingPrefillTokens { get; private set; }
+
+    public long Admissions { get; private set; }
+
+    /// <summary>Admissions that joined a batch which already had running sequences.</summary>
+    public long AdmissionsIntoRunningBatch { get; private set; }
+
+    public IReadOnlyCollection<string> RunningJobIds => _reservations.Keys;
+
+    /// <summary>True when the job fits in the free slots and free KV cache right now.</summary>
+    public bool Fits(JobDemand job) => FreeSlots > 0 && FreeKvTokens >= job.KvTokens;
+
+    /// <summary>Reserves a slot and the job's KV tokens. Returns the number of sequences that were already running.</summary>
+    public int Admit(JobDemand job)
+    {
+        if (!Fits(job))
+        {
+            throw new InvalidOperationException($"Replica {ReplicaId} has no room for job {job.JobId}.");
+        }
+
+        var runningBefore = RunningSequences;
+        _reservations.Add(job.JobId, job.KvTokens);
+        ReservedKvTokens += job.KvTokens;
+        PendingPrefillTokens += job.PromptTokens;
+        Admissions++;
+        if (runningBefore > 0)
+        {
+            AdmissionsIntoRunningBatch++;
+        }
+
+        return runningBefore;
+    }
+
+    /// <summary>Marks a job's prefill as done (its first token was seen).</summary>
+    public void PrefillDone(int promptTokens) => PendingPrefillTokens = Math.Max(0, PendingPrefillTokens - promptTokens);
+
+    /// <summary>Frees the job's slot and KV reservation. Returns false if the job was not running here.</summary>
+    public bool Release(string jobId)
+    {
+        if (!_reservations.Remove(jobId, out var kv))
+        {
+            return false;
+        }
+
+        ReservedKvTokens -= kv;
+        if (_reservations.Count == 0)
+        {
+            PendingPrefillTokens = 0;
+        }
+
+        return true;
+    }
+
+    public bool IsRunning(string jobId) => _reservations.ContainsKey(jobId);
+}
