@@ -1,0 +1,78 @@
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Policies.Profiles;
+
+namespace Scheduler.Abstractions.Fleet;
+
+public enum AcceleratorState
+{
+    Ready = 1,
+    Cordoned = 2,
+    Draining = 3,
+    Lost = 4,
+}
+
+[GenerateSerializer, Alias("scheduler.AcceleratorRegistration")]
+public sealed record AcceleratorRegistration(
+    [property: Id(0)] string AcceleratorId,
+    [property: Id(1)] string NodeId,
+    [property: Id(2)] AcceleratorProfile Profile);
+
+/// <summary>One engine instance of a model on one accelerator.</summary>
+[GenerateSerializer, Alias("scheduler.ReplicaRegistration")]
+public sealed record ReplicaRegistration(
+    [property: Id(0)] string ReplicaId,
+    [property: Id(1)] string Model,
+    [property: Id(2)] string AcceleratorId,
+    [property: Id(3)] string NodeId,
+    [property: Id(4)] AcceleratorProfile Profile,
+    [property: Id(5)] int MaxSequences,
+    [property: Id(6)] long KvCapacityTokens,
+    [property: Id(7)] int MaxContextTokens);
+
+[GenerateSerializer, Alias("scheduler.NodeRegistration")]
+public sealed record NodeRegistration(
+    [property: Id(0)] string NodeId,
+    [property: Id(1)] string Address,
+    [property: Id(2)] string Engine,
+    [property: Id(3)] AcceleratorRegistration[] Accelerators,
+    [property: Id(4)] ReplicaRegistration[] Replicas);
+
+[GenerateSerializer, Alias("scheduler.NodeLease")]
+public sealed record NodeLease(
+    [property: Id(0)] TimeSpan Lease,
+    [property: Id(1)] TimeSpan HeartbeatInterval);
+
+[GenerateSerializer, Alias("scheduler.NodeInfo")]
+public sealed record NodeInfo(
+    [property: Id(0)] NodeRegistration? Registration,
+    [property: Id(1)] bool Connected,
+    [property: Id(2)] DateTimeOffset LastHeartbeat);
+
+[GenerateSerializer, Alias("scheduler.AcceleratorInfo")]
+public sealed record AcceleratorInfo(
+    [property: Id(0)] AcceleratorRegistration Registration,
+    [property: Id(1)] AcceleratorState State,
+    [property: Id(2)] string[] ReplicaIds,
+    [property: Id(3)] double Utilization);
+
+/// <summary>A replica's running batch as its engine last reported it.</summary>
+[GenerateSerializer, Alias("scheduler.EngineCapacity")]
+public sealed record EngineCapacity(
+    [property: Id(0)] int RunningSequences,
+    [property: Id(1)] long KvTokensUsed,
+    [property: Id(2)] int PeakSequences,
+    [property: Id(3)] long PeakKvTokens,
+    [property: Id(4)] long RejectedAdmissions,
+    [property: Id(5)] double OutputTokensPerSecond,
+    [property: Id(6)] DateTimeOffset ReportedAt);
+
+[GenerateSerializer, Alias("scheduler.ReplicaInfo")]
+public sealed record ReplicaInfo(
+    [property: Id(0)] ReplicaRegistration Registration,
+    [property: Id(1)] EngineCapacity? Engine);
+
+/// <summary>A job the placement admitted into a replica, on its way to the node.</summary>
+[GenerateSerializer, Alias("scheduler.AdmittedSequence")]
+public sealed record AdmittedSequence(
+    [property: Id(0)] JobTicket Ticket,
+    [property: Id(1)] JobPlacement Placement);

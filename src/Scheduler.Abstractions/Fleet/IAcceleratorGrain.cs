@@ -1,0 +1,17 @@
+namespace Scheduler.Abstractions.Fleet;
+
+/// <summary>One per device: what it is, what it costs, its state, and the replicas it hosts. State changes are
+/// pushed to the placements of those replicas, which never ask.</summary>
+public interface IAcceleratorGrain : IGrainWithStringKey
+{
+    Task Register(AcceleratorRegistration registration, ReplicaRegistration[] replicas);
+
+    Task<AcceleratorInfo?> Get();
+
+    /// <summary>The node's lease lapsed or its stream broke.</summary>
+    Task MarkLost();
+
+    Task<AcceleratorInfo?> Cordon();
+
+    Task<AcceleratorInfo?> Uncordon();
+}

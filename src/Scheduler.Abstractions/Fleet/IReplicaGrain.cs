@@ -1,0 +1,13 @@
+namespace Scheduler.Abstractions.Fleet;
+
+/// <summary>One per replica: the mirror of its running batch as the engine reports it (the scheduler's own
+/// reservations live in the placement grain, which admits).</summary>
+public interface IReplicaGrain : IGrainWithStringKey
+{
+    Task Register(ReplicaRegistration registration);
+
+    [OneWay]
+    Task ReportCapacity(EngineCapacity capacity);
+
+    Task<ReplicaInfo?> Get();
+}

@@ -1,0 +1,35 @@
+using Scheduler.Abstractions.Jobs;
+
+namespace Scheduler.Abstractions.Fleet;
+
+/// <summary>
+/// One per worker node: holds its registration and lease, and owns the execution stream to it (the stream lives
+/// on this grain's silo; when the silo dies, the node's next heartbeat re-creates both elsewhere).
+/// </summary>
+public interface IWorkerNodeGrain : IGrainWithStringKey
+{
+    /// <summary>Registers (or re-registers) the node, its accelerators and replicas, and opens the stream to it.</summary>
+    Task<NodeLease> Register(NodeRegistration registration);
+
+    /// <summary>Renews the lease. False when this node is unknown here and must register again.</summary>
+    Task<bool> Heartbeat();
+
+    /// <summary>Sends jobs admitted into one replica in the same instant, as one message. One-way, so a placement
+    /// never waits on a node; a batch that cannot be delivered is handed back to the placement for re-dispatch.</summary>
+    [OneWay]
+    Task Admit(string replicaId, AdmittedSequence[] batch);
+
+    [OneWay]
+    Task Cancel(string replicaId, string[] jobIds);
+
+    /// <summary>Attaches a watcher to a running job (its admitted event and tokens so far are replayed).
+    /// False when the job is not running on this node.</summary>
+    [AlwaysInterleave]
+    Task<bool> Attach(string jobId, IJobEventSink sink, int fromToken);
+
+    /// <summary>The execution stream <paramref name="linkId"/> broke; the node's accelerators are marked lost.</summary>
+    [OneWay]
+    Task LinkLost(string linkId);
+
+    Task<NodeInfo> Get();
+}

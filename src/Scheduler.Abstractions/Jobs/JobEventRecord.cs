@@ -1,0 +1,32 @@
+namespace Scheduler.Abstractions.Jobs;
+
+public enum JobEventKind
+{
+    Queued = 1,
+    Admitted = 2,
+    Tokens = 3,
+    Completed = 4,
+    Failed = 5,
+    Cancelled = 6,
+}
+
+/// <summary>
+/// One event of a job, as it travels from where it happens (node connection, placement) to the silos that
+/// hold the job's client streams. Token events carry their index so receivers drop repeats and reorder.
+/// </summary>
+[GenerateSerializer, Alias("scheduler.JobEventRecord")]
+public sealed record JobEventRecord(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] JobEventKind Kind,
+    [property: Id(2)] DateTimeOffset At,
+    [property: Id(3)] int FirstTokenIndex = 0,
+    [property: Id(4)] string? Text = null,
+    [property: Id(5)] int TokenCount = 0,
+    [property: Id(6)] JobPlacement? Placement = null,
+    [property: Id(7)] JobUsage? Usage = null,
+    [property: Id(8)] string? FinishReason = null,
+    [property: Id(9)] string? Error = null,
+    [property: Id(10)] int QueuePosition = 0)
+{
+    public bool IsTerminal => Kind is JobEventKind.Completed or JobEventKind.Failed or JobEventKind.Cancelled;
+}

@@ -1,0 +1,85 @@
+using Scheduler.Policies;
+
+namespace Scheduler.Abstractions.Jobs;
+
+/// <summary>What a tenant asked for, validated and counted by the front door.</summary>
+[GenerateSerializer, Alias("scheduler.JobRequest")]
+public sealed record JobRequest(
+    [property: Id(0)] string Model,
+    [property: Id(1)] string? Prompt,
+    [property: Id(2)] int[]? PromptTokenIds,
+    [property: Id(3)] int PromptTokens,
+    [property: Id(4)] int MaxTokens,
+    [property: Id(5)] JobPriority Priority,
+    [property: Id(6)] double TtftObjectiveMs,
+    [property: Id(7)] string? IdempotencyKey,
+    [property: Id(8)] string? Stop,
+    [property: Id(9)] string? TraceParent);
+
+/// <summary>A queued job as the placement grain holds it: enough to rank, place and (re)dispatch it.</summary>
+[GenerateSerializer, Alias("scheduler.JobTicket")]
+public sealed record JobTicket(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] string TenantId,
+    [property: Id(2)] JobRequest Request,
+    [property: Id(3)] DateTimeOffset SubmittedAt,
+    [property: Id(4)] IJobEventSink[] Watchers,
+    [property: Id(5)] double TenantWeight,
+    [property: Id(6)] int ResumeFromToken = 0);
+
+/// <summary>Where a job runs.</summary>
+[GenerateSerializer, Alias("scheduler.JobPlacement")]
+public sealed record JobPlacement(
+    [property: Id(0)] string ReplicaId,
+    [property: Id(1)] string AcceleratorId,
+    [property: Id(2)] string Product,
+    [property: Id(3)] string NodeId,
+    [property: Id(4)] int RunningSequencesAtAdmission);
+
+/// <summary>Measured usage of a finished job.</summary>
+[GenerateSerializer, Alias("scheduler.JobUsage")]
+public sealed record JobUsage(
+    [property: Id(0)] int PromptTokens,
+    [property: Id(1)] int CompletionTokens,
+    [property: Id(2)] double CostUsd,
+    [property: Id(3)] double QueueMs,
+    [property: Id(4)] double TtftMs,
+    [property: Id(5)] double TotalMs);
+
+public enum JobStatus
+{
+    Queued = 1,
+    Running = 2,
+    Completed = 3,
+    Failed = 4,
+    Cancelled = 5,
+}
+
+/// <summary>How a job ended, reported once by the node connection that ran it (or the placement that expired it).</summary>
+[GenerateSerializer, Alias("scheduler.JobOutcome")]
+public sealed record JobOutcome(
+    [property: Id(0)] JobStatus Status,
+    [property: Id(1)] string FinishReason,
+    [property: Id(2)] JobUsage Usage,
+    [property: Id(3)] string Output,
+    [property: Id(4)] string? Error);
+
+/// <summary>A job as <c>GetJob</c> shows it.</summary>
+[GenerateSerializer, Alias("scheduler.JobSnapshot")]
+public sealed record JobSnapshot(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] string TenantId,
+    [property: Id(2)] string Model,
+    [property: Id(3)] JobStatus Status,
+    [property: Id(4)] int PromptTokens,
+    [property: Id(5)] int MaxTokens,
+    [property: Id(6)] JobPriority Priority,
+    [property: Id(7)] DateTimeOffset SubmittedAt,
+    [property: Id(8)] JobPlacement? Placement,
+    [property: Id(9)] JobUsage? Usage,
+    [property: Id(10)] string? Output,
+    [property: Id(11)] string? Error,
+    [property: Id(12)] string? FinishReason)
+{
+    public bool IsTerminal => Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
+}

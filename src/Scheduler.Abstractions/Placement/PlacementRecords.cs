@@ -1,0 +1,47 @@
+namespace Scheduler.Abstractions.Placement;
+
+/// <summary>A sequence the engine finished, as the node connection reports it to the placement.</summary>
+[GenerateSerializer, Alias("scheduler.FinishedSequence")]
+public sealed record FinishedSequence(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] int CompletionTokens,
+    [property: Id(2)] string Reason);
+
+/// <summary>A running job whose node was lost: it goes back to the front of its queue and resumes at
+/// <see cref="DeliveredTokens"/>, so its client sees no token twice.</summary>
+[GenerateSerializer, Alias("scheduler.RequeuedSequence")]
+public sealed record RequeuedSequence(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] int DeliveredTokens);
+
+public enum CancelOutcome
+{
+    NotFound = 0,
+    CancelledWhileQueued = 1,
+    CancellationRequested = 2,
+}
+
+[GenerateSerializer, Alias("scheduler.ReplicaSnapshot")]
+public sealed record ReplicaSnapshot(
+    [property: Id(0)] string ReplicaId,
+    [property: Id(1)] string NodeId,
+    [property: Id(2)] string AcceleratorId,
+    [property: Id(3)] string Product,
+    [property: Id(4)] bool Schedulable,
+    [property: Id(5)] int MaxSequences,
+    [property: Id(6)] long KvCapacityTokens,
+    [property: Id(7)] int RunningSequences,
+    [property: Id(8)] long FreeKvTokens,
+    [property: Id(9)] long Admissions,
+    [property: Id(10)] long AdmissionsIntoRunningBatch,
+    [property: Id(11)] string[] RunningJobIds);
+
+[GenerateSerializer, Alias("scheduler.PlacementSnapshot")]
+public sealed record PlacementSnapshot(
+    [property: Id(0)] string Model,
+    [property: Id(1)] int QueuedJobs,
+    [property: Id(2)] Dictionary<string, int> QueuedByTenant,
+    [property: Id(3)] ReplicaSnapshot[] Replicas,
+    [property: Id(4)] string PlacementPolicy,
+    [property: Id(5)] string FairnessPolicy,
+    [property: Id(6)] string BatchingPolicy);

@@ -1,0 +1,24 @@
+using Scheduler.Abstractions.Jobs;
+
+namespace Scheduler.Abstractions.Tenants;
+
+/// <summary>One per tenant: settings, quotas, admission of its jobs, and its usage.</summary>
+public interface ITenantGrain : IGrainWithStringKey
+{
+    /// <summary>Creates or updates the tenant.</summary>
+    Task<TenantInfo> Put(TenantSettings settings);
+
+    /// <summary>The tenant, or null if it was never created.</summary>
+    Task<TenantInfo?> Get();
+
+    /// <summary>Admits a job into the tenant's queue (quotas, idempotency) and hands it to its model's placement.</summary>
+    Task<SubmitResult> Submit(JobRequest request, IJobEventSink[] watchers);
+
+    /// <summary>The placement admitted some of the tenant's queued jobs into running batches.</summary>
+    [OneWay]
+    Task OnAdmitted(int jobs);
+
+    /// <summary>A job ended; <paramref name="wasRunning"/> says whether it had left the queue.</summary>
+    [OneWay]
+    Task OnFinished(JobOutcome outcome, bool wasRunning);
+}

@@ -1,0 +1,56 @@
+namespace Scheduler.Abstractions.Tenants;
+
+[GenerateSerializer, Alias("scheduler.TenantQuotas")]
+public sealed record TenantQuotas(
+    [property: Id(0)] int MaxQueuedJobs,
+    [property: Id(1)] int RequestsPerMinute,
+    [property: Id(2)] long TokensPerMinute)
+{
+    /// <summary>Applied where a tenant sets none.</summary>
+    public static TenantQuotas Default { get; } = new(1000, 0, 0);
+}
+
+[GenerateSerializer, Alias("scheduler.TenantUsage")]
+public sealed record TenantUsage(
+    [property: Id(0)] long PromptTokens,
+    [property: Id(1)] long CompletionTokens,
+    [property: Id(2)] double CostUsd,
+    [property: Id(3)] long JobsSubmitted,
+    [property: Id(4)] long JobsCompleted,
+    [property: Id(5)] long JobsFailed,
+    [property: Id(6)] long JobsCancelled)
+{
+    public static TenantUsage Empty { get; } = new(0, 0, 0, 0, 0, 0, 0);
+}
+
+/// <summary>What an operator sets on a tenant. A null <see cref="ApiKey"/> keeps the current key.</summary>
+[GenerateSerializer, Alias("scheduler.TenantSettings")]
+public sealed record TenantSettings(
+    [property: Id(0)] double Weight,
+    [property: Id(1)] TenantQuotas Quotas,
+    [property: Id(2)] string? ApiKey);
+
+[GenerateSerializer, Alias("scheduler.TenantInfo")]
+public sealed record TenantInfo(
+    [property: Id(0)] string TenantId,
+    [property: Id(1)] double Weight,
+    [property: Id(2)] TenantQuotas Quotas,
+    [property: Id(3)] int QueuedJobs,
+    [property: Id(4)] int RunningJobs,
+    [property: Id(5)] TenantUsage Usage);
+
+public enum SubmitRejection
+{
+    None = 0,
+    UnknownTenant = 1,
+    QueueFull = 2,
+}
+
+/// <summary>The answer to a submission: the job (new, or the earlier one with the same idempotency key), or why not.</summary>
+[GenerateSerializer, Alias("scheduler.SubmitResult")]
+public sealed record SubmitResult(
+    [property: Id(0)] Jobs.JobSnapshot? Job,
+    [property: Id(1)] SubmitRejection Rejection,
+    [property: Id(2)] string? Message,
+    [property: Id(3)] bool Duplicate = false,
+    [property: Id(4)] int QueuePosition = 0);
