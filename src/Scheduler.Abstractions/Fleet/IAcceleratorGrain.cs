@@ -4,7 +4,8 @@ namespace Scheduler.Abstractions.Fleet;
 /// pushed to the placements of those replicas, which never ask.</summary>
 public interface IAcceleratorGrain : IGrainWithStringKey
 {
-    Task Register(AcceleratorRegistration registration, ReplicaRegistration[] replicas);
+    /// <summary>Registers the device (it is no longer lost) and returns its state: a cordon survives re-registration.</summary>
+    Task<AcceleratorState> Register(AcceleratorRegistration registration, ReplicaRegistration[] replicas);
 
     Task<AcceleratorInfo?> Get();
 

@@ -18,6 +18,12 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Cancels a queued or running job. Returns the job after the request.</summary>
     Task<JobSnapshot?> Cancel();
 
-    /// <summary>Attaches a watcher. Returns the snapshot; if it is terminal, the caller replays it itself.</summary>
-    Task<JobSnapshot?> Watch(IJobEventSink sink, int fromToken);
+    /// <summary>Attaches a watcher to a queued or running job. When it is not attached (the job is terminal, or
+    /// finished while attaching), the caller replays the job's record itself once it is terminal.</summary>
+    Task<WatchResult> Watch(IJobEventSink sink, int fromToken);
 }
+
+[GenerateSerializer, Alias("scheduler.WatchResult")]
+public sealed record WatchResult(
+    [property: Id(0)] JobSnapshot? Job,
+    [property: Id(1)] bool Attached);

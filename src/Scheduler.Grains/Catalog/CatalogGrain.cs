@@ -1,0 +1,56 @@
+using Scheduler.Abstractions.Catalog;
+
+namespace Scheduler.Grains.Catalog;
+
+[GenerateSerializer, Alias("scheduler.CatalogState")]
+public sealed class CatalogState
+{
+    [Id(0)] public SortedSet<string> Tenants { get; set; } = new(StringComparer.Ordinal);
+    [Id(1)] public SortedSet<string> Nodes { get; set; } = new(StringComparer.Ordinal);
+    [Id(2)] public SortedSet<string> Accelerators { get; set; } = new(StringComparer.Ordinal);
+    [Id(3)] public SortedSet<string> Replicas { get; set; } = new(StringComparer.Ordinal);
+    [Id(4)] public SortedSet<string> Models { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>The index of what exists, for admin listings.</summary>
+internal sealed class CatalogGrain(
+    [PersistentState("catalog", StorageNames.Default)] IPersistentState<CatalogState> state) : Grain, ICatalogGrain
+{
+    public async Task AddTenant(string tenantId)
+    {
+        if (state.State.Tenants.Add(tenantId))
+        {
+            await state.WriteStateAsync();
+        }
+    }
+
+    public async Task AddNode(string nodeId, string[] acceleratorIds, string[] replicaIds, string[] models)
+    {
+        var s = state.State;
+        var changed = s.Nodes.Add(nodeId);
+        changed |= AddAll(s.Accelerators, acceleratorIds);
+        changed |= AddAll(s.Replicas, replicaIds);
+        changed |= AddAll(s.Models, models);
+        if (changed)
+        {
+            await state.WriteStateAsync();
+        }
+    }
+
+    public Task<CatalogSnapshot> Get()
+    {
+        var s = state.State;
+        return Task.FromResult(new CatalogSnapshot([.. s.Tenants], [.. s.Nodes], [.. s.Accelerators], [.. s.Replicas], [.. s.Models]));
+    }
+
+    private static bool AddAll(SortedSet<string> set, string[] items)
+    {
+        var changed = false;
+        foreach (var item in items)
+        {
+            changed |= set.Add(item);
+        }
+
+        return changed;
+    }
+}

@@ -1,0 +1,86 @@
+using Scheduler.Abstractions.Fleet;
+using Scheduler.Abstractions.Placement;
+
+namespace Scheduler.Grains.Fleet;
+
+[GenerateSerializer, Alias("scheduler.AcceleratorGrainState")]
+public sealed class AcceleratorGrainState
+{
+    [Id(0)] public AcceleratorRegistration? Registration { get; set; }
+    [Id(1)] public ReplicaRegistration[] Replicas { get; set; } = [];
+    [Id(2)] public bool Cordoned { get; set; }
+    [Id(3)] public bool Lost { get; set; }
+}
+
+/// <summary>One device. Its state is pushed to the placements of its replicas, which never ask.</summary>
+internal sealed class AcceleratorGrain(
+    [PersistentState("accelerator", StorageNames.Default)] IPersistentState<AcceleratorGrainState> state) : Grain, IAcceleratorGrain
+{
+    public async Task<AcceleratorState> Register(AcceleratorRegistration registration, ReplicaRegistration[] replicas)
+    {
+        var s = state.State;
+        s.Registration = registration;
+        s.Replicas = replicas;
+        s.Lost = false;
+        await state.WriteStateAsync();
+        return State();
+    }
+
+    public async Task<AcceleratorInfo?> Get()
+    {
+        var s = state.State;
+        if (s.Registration is null)
+        {
+            return null;
+        }
+
+        // Utilisation is the share of this device's sequence slots the scheduler has filled.
+        var slots = 0;
+        var used = 0;
+        foreach (var replica in s.Replicas)
+        {
+            var snapshot = await GrainFactory.GetGrain<IPlacementGrain>(replica.Model).GetSnapshot();
+            var view = snapshot.Replicas.FirstOrDefault(r => r.ReplicaId == replica.ReplicaId);
+            slots += replica.MaxSequences;
+            used += view?.RunningSequences ?? 0;
+        }
+
+        return new AcceleratorInfo(s.Registration, State(), [.. s.Replicas.Select(r => r.ReplicaId)], slots == 0 ? 0 : (double)used / slots);
+    }
+
+    public async Task MarkLost()
+    {
+        state.State.Lost = true;
+        await state.WriteStateAsync();
+        await PushSchedulable();
+    }
+
+    public Task<AcceleratorInfo?> Cordon() => SetCordoned(true);
+
+    public Task<AcceleratorInfo?> Uncordon() => SetCordoned(false);
+
+    private async Task<AcceleratorInfo?> SetCordoned(bool cordoned)
+    {
+        if (state.State.Registration is null)
+        {
+            return null;
+        }
+
+        state.State.Cordoned = cordoned;
+        await state.WriteStateAsync();
+        await PushSchedulable();
+        return await Get();
+    }
+
+    private async Task PushSchedulable()
+    {
+        var schedulable = State() == AcceleratorState.Ready;
+        foreach (var replica in state.State.Replicas)
+        {
+            await GrainFactory.GetGrain<IPlacementGrain>(replica.Model).SetSchedulable(replica.ReplicaId, schedulable);
+        }
+    }
+
+    private AcceleratorState State() =>
+        state.State.Lost ? AcceleratorState.Lost : state.State.Cordoned ? AcceleratorState.Cordoned : AcceleratorState.Ready;
+}

@@ -1,0 +1,164 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Scheduler.Abstractions.Catalog;
+using Scheduler.Abstractions.Fleet;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
+using Scheduler.Grains.Nodes;
+
+namespace Scheduler.Grains.Fleet;
+
+/// <summary>
+/// One worker node: its registration, its lease and the execution stream to it. Kept active while the node
+/// lives — idle collection must not close the stream. Nothing here is persisted: when this grain's silo dies,
+/// the node's next heartbeat finds an empty activation elsewhere, is told to register again, and a new stream
+/// is opened from that silo.
+/// </summary>
+[CollectionAgeLimit(AlwaysActive = true)]
+internal sealed partial class WorkerNodeGrain(
+    INodeLinkFactory links,
+    IOptions<SchedulingOptions> options,
+    TimeProvider time,
+    ILogger<WorkerNodeGrain> logger) : Grain, IWorkerNodeGrain
+{
+    private NodeRegistration? _registration;
+    private INodeLink? _link;
+    private DateTimeOffset _lastHeartbeat;
+    private IGrainTimer? _leaseTimer;
+
+    private string NodeId => this.GetPrimaryKeyString();
+
+    public async Task<NodeLease> Register(NodeRegistration registration)
+    {
+        await DropLink("re-registered");
+        _registration = registration;
+        _lastHeartbeat = time.GetUtcNow();
+
+        var cordoned = new List<ReplicaRegistration>();
+        foreach (var accelerator in registration.Accelerators)
+        {
+            var hosted = registration.Replicas.Where(r => r.AcceleratorId == accelerator.AcceleratorId).ToArray();
+            var state = await GrainFactory.GetGrain<IAcceleratorGrain>(accelerator.AcceleratorId).Register(accelerator, hosted);
+            if (state != AcceleratorState.Ready)
+            {
+                cordoned.AddRange(hosted);
+            }
+        }
+
+        foreach (var replica in registration.Replicas)
+        {
+            await GrainFactory.GetGrain<IReplicaGrain>(replica.ReplicaId).Register(replica);
+        }
+
+        await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).AddNode(
+            NodeId,
+            [.. registration.Accelerators.Select(a => a.AcceleratorId)],
+            [.. registration.Replicas.Select(r => r.ReplicaId)],
+            [.. registration.Replicas.Select(r => r.Model).Distinct()]);
+
+        // The stream opens before the placements learn of the replicas, so the first admission finds it up.
+        _link = links.Open(registration);
+        foreach (var model in registration.Replicas.GroupBy(r => r.Model))
+        {
+            var placement = GrainFactory.GetGrain<IPlacementGrain>(model.Key);
+            await placement.UpsertReplicas([.. model]);
+            foreach (var replica in cordoned.Where(c => c.Model == model.Key))
+            {
+                await placement.SetSchedulable(replica.ReplicaId, false);
+            }
+        }
+
+        _leaseTimer ??= this.RegisterGrainTimer(CheckLease, new GrainTimerCreationOptions(options.Value.HeartbeatInterval, options.Value.HeartbeatInterval));
+        LogRegistered(logger, NodeId, registration.Address, registration.Replicas.Length);
+        return new NodeLease(options.Value.NodeLease, options.Value.HeartbeatInterval);
+    }
+
+    public Task<bool> Heartbeat()
+    {
+        if (_registration is null)
+        {
+            return Task.FromResult(false);
+        }
+
+        _lastHeartbeat = time.GetUtcNow();
+        return Task.FromResult(true);
+    }
+
+    public Task Admit(string replicaId, AdmittedSequence[] batch)
+    {
+        if (_link is null || !_link.Admit(replicaId, batch))
+        {
+            // The stream is gone: hand the jobs back so they are placed elsewhere, not lost.
+            var model = batch[0].Ticket.Request.Model;
+            var requeue = batch.Select(s => new RequeuedSequence(s.Ticket.JobId, s.Ticket.ResumeFromToken)).ToArray();
+            GrainFactory.GetGrain<IPlacementGrain>(model).Requeue(replicaId, requeue).Ignore();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task Cancel(string replicaId, string[] jobIds)
+    {
+        _link?.Cancel(replicaId, jobIds);
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> Attach(string jobId, IJobEventSink sink, int fromToken) =>
+        Task.FromResult(_link?.Attach(jobId, sink, fromToken) ?? false);
+
+    public async Task LinkLost(string linkId)
+    {
+        if (_link?.LinkId == linkId)
+        {
+            await LoseNode("execution stream broke");
+        }
+    }
+
+    public Task<NodeInfo> Get() => Task.FromResult(new NodeInfo(_registration, _link is not null, _lastHeartbeat));
+
+    private async Task CheckLease(CancellationToken cancellationToken)
+    {
+        if (_registration is not null && time.GetUtcNow() - _lastHeartbeat > options.Value.NodeLease)
+        {
+            await LoseNode("lease lapsed");
+        }
+    }
+
+    private async Task LoseNode(string reason)
+    {
+        var registration = _registration;
+        await DropLink(reason);
+        _registration = null;
+        if (registration is null)
+        {
+            return;
+        }
+
+        LogLost(logger, NodeId, reason);
+        foreach (var accelerator in registration.Accelerators)
+        {
+            await GrainFactory.GetGrain<IAcceleratorGrain>(accelerator.AcceleratorId).MarkLost();
+        }
+    }
+
+    /// <summary>Closing a link hands its running jobs back to their placements.</summary>
+    private async Task DropLink(string reason)
+    {
+        if (_link is { } link)
+        {
+            _link = null;
+            LogLinkDropped(logger, NodeId, reason);
+            await link.DisposeAsync();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} registered from {Address} with {Replicas} replicas")]
+    private static partial void LogRegistered(ILogger logger, string nodeId, string address, int replicas);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} lost: {Reason}")]
+    private static partial void LogLost(ILogger logger, string nodeId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution stream to node {NodeId} closed: {Reason}")]
+    private static partial void LogLinkDropped(ILogger logger, string nodeId, string reason);
+}

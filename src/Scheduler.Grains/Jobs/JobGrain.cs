@@ -1,0 +1,97 @@
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
+using Scheduler.Abstractions.Tenants;
+
+namespace Scheduler.Grains.Jobs;
+
+/// <summary>One job's record. Called a handful of times per job (create, admitted, finish), never per token.</summary>
+internal sealed class JobGrain(
+    [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state) : Grain, IJobGrain
+{
+    public async Task Create(JobTicket ticket)
+    {
+        if (state.State.Ticket is not null)
+        {
+            return;
+        }
+
+        state.State.Ticket = ticket;
+        state.State.Status = JobStatus.Queued;
+        await state.WriteStateAsync();
+    }
+
+    public Task<JobSnapshot?> Get() => Task.FromResult(Snapshot());
+
+    public Task OnAdmitted(JobPlacement placement)
+    {
+        if (state.State.Status == JobStatus.Queued)
+        {
+            state.State.Status = JobStatus.Running;
+            state.State.Placement = placement;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task Finish(JobOutcome outcome)
+    {
+        var s = state.State;
+        if (s.Ticket is null || s.Outcome is not null)
+        {
+            return;
+        }
+
+        var wasRunning = s.Status == JobStatus.Running || s.Placement is not null;
+        s.Outcome = outcome;
+        s.Status = outcome.Status;
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<ITenantGrain>(s.Ticket.TenantId).OnFinished(outcome, wasRunning);
+    }
+
+    public async Task<JobSnapshot?> Cancel()
+    {
+        var s = state.State;
+        if (s.Ticket is null || s.Outcome is not null)
+        {
+            return Snapshot();
+        }
+
+        var result = await GrainFactory.GetGrain<IPlacementGrain>(s.Ticket.Request.Model).Cancel(this.GetPrimaryKeyString());
+        if (result == CancelOutcome.CancelledWhileQueued)
+        {
+            var usage = new JobUsage(s.Ticket.Request.PromptTokens, 0, 0, 0, 0, 0);
+            await Finish(new JobOutcome(JobStatus.Cancelled, "cancelled", usage, string.Empty, null));
+        }
+
+        // A running job finishes as cancelled when its node confirms; until then it shows as running.
+        return Snapshot();
+    }
+
+    public async Task<WatchResult> Watch(IJobEventSink sink, int fromToken)
+    {
+        var s = state.State;
+        if (s.Ticket is null || s.Outcome is not null)
+        {
+            return new WatchResult(Snapshot(), Attached: false);
+        }
+
+        // Not attached means the job finished between our check and the placement's: its outcome is on its
+        // way here, so the caller waits for the terminal record.
+        var attached = await GrainFactory.GetGrain<IPlacementGrain>(s.Ticket.Request.Model).Attach(this.GetPrimaryKeyString(), sink, fromToken);
+        return new WatchResult(Snapshot(), attached);
+    }
+
+    private JobSnapshot? Snapshot()
+    {
+        var s = state.State;
+        if (s.Ticket is not { } t)
+        {
+            return null;
+        }
+
+        return new JobSnapshot(
+            t.JobId, t.TenantId, t.Request.Model, s.Status, t.Request.PromptTokens, t.Request.MaxTokens,
+            t.Request.Priority, t.SubmittedAt, s.Placement, s.Outcome?.Usage, s.Outcome?.Output, s.Outcome?.Error,
+            s.Outcome?.FinishReason);
+    }
+}

@@ -1,0 +1,290 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Scheduler.Abstractions.Fleet;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
+using Scheduler.Abstractions.Tenants;
+using Scheduler.Policies;
+using Scheduler.Policies.Batching;
+using Scheduler.Policies.Fairness;
+using Scheduler.Policies.Placement;
+
+namespace Scheduler.Grains.Placement;
+
+/// <summary>
+/// Continuous batching and cost-aware dispatch for one model. Every event that frees or adds capacity (a job
+/// queued, sequences finished, a replica added or restored) runs an admission round: jobs are taken in fair
+/// order and admitted into whichever replica the placement policy picks, as long as any replica has a free slot
+/// and KV room for them — never past either. Jobs admitted to one replica in a round go to its node as one message.
+/// Decisions read only this grain's memory; other grains are told, never asked (one-way calls).
+/// </summary>
+[CollectionAgeLimit(AlwaysActive = true)]
+internal sealed partial class PlacementGrain(
+    IOptions<SchedulingOptions> options,
+    TimeProvider time,
+    ILogger<PlacementGrain> logger) : Grain, IPlacementGrain
+{
+    private readonly IFairQueue _queue = SchedulingPolicies.CreateFairQueue(options.Value.FairnessPolicy);
+    private readonly IPlacementPolicy _placement = SchedulingPolicies.CreatePlacement(options.Value.PlacementPolicy);
+    private readonly IBatchingPolicy _batching = SchedulingPolicies.CreateBatching(options.Value.BatchingPolicy);
+    private readonly Dictionary<string, ReplicaView> _replicas = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
+    private readonly List<ReplicaView> _candidates = [];
+
+    private string Model => this.GetPrimaryKeyString();
+
+    public Task<int> Enqueue(JobTicket ticket)
+    {
+        if (!_jobs.ContainsKey(ticket.JobId))
+        {
+            var job = new PlacedJob(ticket, ToDemand(ticket));
+            _jobs[ticket.JobId] = job;
+            _queue.SetWeight(ticket.TenantId, ticket.TenantWeight);
+            _queue.Enqueue(job.Demand);
+            AdmitWhatFits();
+        }
+
+        return Task.FromResult(Math.Max(0, _queue.PositionOf(ticket.JobId)));
+    }
+
+    public Task UpsertReplicas(ReplicaRegistration[] replicas)
+    {
+        foreach (var r in replicas)
+        {
+            if (_replicas.TryGetValue(r.ReplicaId, out var existing) && existing.RunningSequences > 0)
+            {
+                // A node re-registered while we still count sequences on it: those are gone with its old
+                // stream and come back through Requeue; keep the view until then, only restore it.
+                existing.Schedulable = true;
+                continue;
+            }
+
+            _replicas[r.ReplicaId] = new ReplicaView(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens);
+        }
+
+        AdmitWhatFits();
+        return Task.CompletedTask;
+    }
+
+    public Task SetSchedulable(string replicaId, bool schedulable)
+    {
+        if (_replicas.TryGetValue(replicaId, out var replica))
+        {
+            replica.Schedulable = schedulable;
+            AdmitWhatFits();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished)
+    {
+        if (!_replicas.TryGetValue(replicaId, out var replica))
+        {
+            return Task.CompletedTask;
+        }
+
+        foreach (var jobId in prefilled)
+        {
+            if (_jobs.TryGetValue(jobId, out var job) && replica.IsRunning(jobId))
+            {
+                replica.PrefillDone(job.Demand.PromptTokens);
+            }
+        }
+
+        foreach (var done in finished)
+        {
+            if (replica.Release(done.JobId) && _jobs.Remove(done.JobId, out var job))
+            {
+                // The tenant was charged for max_tokens at admission; refund what it did not generate.
+                var unused = job.Demand.MaxTokens - (done.CompletionTokens - job.Ticket.ResumeFromToken);
+                if (unused > 0)
+                {
+                    _queue.Adjust(job.Ticket.TenantId, -2.0 * unused);
+                }
+            }
+        }
+
+        AdmitWhatFits();
+        return Task.CompletedTask;
+    }
+
+    public Task Requeue(string replicaId, RequeuedSequence[] sequences)
+    {
+        if (_replicas.TryGetValue(replicaId, out var replica))
+        {
+            // Its node is gone or unreachable: nothing more goes there until it registers again.
+            replica.Schedulable = false;
+        }
+
+        foreach (var seq in sequences)
+        {
+            replica?.Release(seq.JobId);
+            if (!_jobs.TryGetValue(seq.JobId, out var job))
+            {
+                continue;
+            }
+
+            var ticket = job.Ticket with { ResumeFromToken = Math.Max(job.Ticket.ResumeFromToken, seq.DeliveredTokens) };
+            var requeued = new PlacedJob(ticket, ToDemand(ticket));
+            _jobs[seq.JobId] = requeued;
+            if (!_queue.Remove(seq.JobId))
+            {
+                // It was charged when first admitted; it will be charged again when re-admitted.
+                _queue.Adjust(ticket.TenantId, -job.Demand.ServiceUnits);
+            }
+
+            _queue.EnqueueFront(requeued.Demand);
+            LogRequeued(logger, seq.JobId, replicaId, ticket.ResumeFromToken);
+        }
+
+        AdmitWhatFits();
+        return Task.CompletedTask;
+    }
+
+    public Task<CancelOutcome> Cancel(string jobId)
+    {
+        if (!_jobs.TryGetValue(jobId, out var job))
+        {
+            return Task.FromResult(CancelOutcome.NotFound);
+        }
+
+        if (_queue.Remove(jobId))
+        {
+            _jobs.Remove(jobId);
+            var cancelled = new JobEventRecord(jobId, JobEventKind.Cancelled, time.GetUtcNow(), FinishReason: "cancelled");
+            foreach (var watcher in job.Ticket.Watchers)
+            {
+                watcher.OnEvents([cancelled]).Ignore();
+            }
+
+            return Task.FromResult(CancelOutcome.CancelledWhileQueued);
+        }
+
+        var replica = _replicas.Values.FirstOrDefault(r => r.IsRunning(jobId));
+        if (replica is null)
+        {
+            return Task.FromResult(CancelOutcome.NotFound);
+        }
+
+        // The node confirms with a finished sequence, which frees the capacity for the next job.
+        GrainFactory.GetGrain<IWorkerNodeGrain>(replica.NodeId).Cancel(replica.ReplicaId, [jobId]).Ignore();
+        return Task.FromResult(CancelOutcome.CancellationRequested);
+    }
+
+    public async Task<bool> Attach(string jobId, IJobEventSink sink, int fromToken)
+    {
+        if (!_jobs.TryGetValue(jobId, out var job))
+        {
+            return false;
+        }
+
+        // Remembered on the ticket too, so a re-dispatch after a node failure keeps the watcher.
+        _jobs[jobId] = job with { Ticket = job.Ticket with { Watchers = [.. job.Ticket.Watchers, sink] } };
+        var replica = _replicas.Values.FirstOrDefault(r => r.IsRunning(jobId));
+        if (replica is null)
+        {
+            sink.OnEvents([new JobEventRecord(jobId, JobEventKind.Queued, time.GetUtcNow(), QueuePosition: Math.Max(0, _queue.PositionOf(jobId)))]).Ignore();
+            return true;
+        }
+
+        return await GrainFactory.GetGrain<IWorkerNodeGrain>(replica.NodeId).Attach(jobId, sink, fromToken);
+    }
+
+    public Task<PlacementSnapshot> GetSnapshot()
+    {
+        var byTenant = _jobs.Values
+            .Where(j => !_replicas.Values.Any(r => r.IsRunning(j.Ticket.JobId)))
+            .GroupBy(j => j.Ticket.TenantId)
+            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var replicas = _replicas.Values.Select(r => new ReplicaSnapshot(
+            r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile.Product, r.Schedulable, r.MaxSequences, r.KvCapacityTokens,
+            r.RunningSequences, r.FreeKvTokens, r.Admissions, r.AdmissionsIntoRunningBatch, [.. r.RunningJobIds])).ToArray();
+        return Task.FromResult(new PlacementSnapshot(Model, _queue.Count, byTenant, replicas, _placement.Name, _queue.Name, _batching.Name));
+    }
+
+    /// <summary>One admission round: admit queued jobs in fair order while any replica can take them.</summary>
+    private void AdmitWhatFits()
+    {
+        if (_queue.Count == 0 || _replicas.Count == 0)
+        {
+            return;
+        }
+
+        _batching.BeginRound(_replicas.Values);
+        Dictionary<ReplicaView, List<AdmittedSequence>>? batches = null;
+        Dictionary<string, int>? admittedPerTenant = null;
+        while (_queue.DequeueNext(FitsSomewhere) is { } demand)
+        {
+            _candidates.Clear();
+            foreach (var replica in _replicas.Values)
+            {
+                if (CanTake(replica, demand))
+                {
+                    _candidates.Add(replica);
+                }
+            }
+
+            var chosen = _placement.Choose(demand, _candidates) ?? _candidates[0];
+            var runningBefore = chosen.Admit(demand);
+            var job = _jobs[demand.JobId];
+            var placement = new JobPlacement(chosen.ReplicaId, chosen.AcceleratorId, chosen.Profile.Product, chosen.NodeId, runningBefore);
+
+            batches ??= [];
+            if (!batches.TryGetValue(chosen, out var batch))
+            {
+                batch = [];
+                batches[chosen] = batch;
+            }
+
+            batch.Add(new AdmittedSequence(job.Ticket, placement));
+            if (job.Ticket.ResumeFromToken == 0)
+            {
+                admittedPerTenant ??= new(StringComparer.Ordinal);
+                admittedPerTenant[job.Ticket.TenantId] = admittedPerTenant.GetValueOrDefault(job.Ticket.TenantId) + 1;
+                GrainFactory.GetGrain<IJobGrain>(demand.JobId).OnAdmitted(placement).Ignore();
+            }
+        }
+
+        if (batches is null)
+        {
+            return;
+        }
+
+        foreach (var (replica, batch) in batches)
+        {
+            GrainFactory.GetGrain<IWorkerNodeGrain>(replica.NodeId).Admit(replica.ReplicaId, [.. batch]).Ignore();
+        }
+
+        foreach (var (tenant, count) in admittedPerTenant ?? [])
+        {
+            GrainFactory.GetGrain<ITenantGrain>(tenant).OnAdmitted(count).Ignore();
+        }
+    }
+
+    private bool FitsSomewhere(JobDemand demand)
+    {
+        foreach (var replica in _replicas.Values)
+        {
+            if (CanTake(replica, demand))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool CanTake(ReplicaView replica, JobDemand demand) =>
+        replica.Schedulable && replica.AcceptingAdmissions && replica.Fits(demand);
+
+    private static JobDemand ToDemand(JobTicket t) => new(
+        t.JobId, t.TenantId, t.Request.PromptTokens + t.ResumeFromToken, t.Request.MaxTokens - t.ResumeFromToken,
+        t.Request.Priority, t.Request.TtftObjectiveMs, t.SubmittedAt);
+
+    private sealed record PlacedJob(JobTicket Ticket, JobDemand Demand);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} re-queued from replica {ReplicaId}, resuming at token {ResumeFrom}")]
+    private static partial void LogRequeued(ILogger logger, string jobId, string replicaId, int resumeFrom);
+}

@@ -1,0 +1,27 @@
+using Scheduler.Policies;
+
+namespace Scheduler.Grains;
+
+/// <summary>How the scheduler decides (section "Scheduler:Scheduling"). Policies are chosen by name.</summary>
+public sealed class SchedulingOptions
+{
+    public const string Section = "Scheduler:Scheduling";
+
+    /// <summary>"cost-aware" (default) or "round-robin".</summary>
+    public string PlacementPolicy { get; set; } = SchedulingPolicies.DefaultPlacement;
+
+    /// <summary>"weighted-fair" (default).</summary>
+    public string FairnessPolicy { get; set; } = SchedulingPolicies.DefaultFairness;
+
+    /// <summary>"continuous" (default) or "request-level".</summary>
+    public string BatchingPolicy { get; set; } = SchedulingPolicies.DefaultBatching;
+
+    /// <summary>A node that has not sent a heartbeat for this long is lost.</summary>
+    public TimeSpan NodeLease { get; set; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>How often nodes are asked to send heartbeats.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Idempotency keys remembered per tenant (the oldest are forgotten first).</summary>
+    public int IdempotencyKeysPerTenant { get; set; } = 10_000;
+}

@@ -1,0 +1,32 @@
+using Scheduler.Abstractions.Tenants;
+
+namespace Scheduler.Grains.Tenants;
+
+[GenerateSerializer, Alias("scheduler.ApiKeyState")]
+public sealed class ApiKeyState
+{
+    [Id(0)] public string? TenantId { get; set; }
+}
+
+/// <summary>Maps the hash of an API key to its tenant.</summary>
+internal sealed class ApiKeyGrain(
+    [PersistentState("apikey", StorageNames.Default)] IPersistentState<ApiKeyState> state) : Grain, IApiKeyGrain
+{
+    public Task<string?> GetTenant() => Task.FromResult(state.State.TenantId);
+
+    public async Task Assign(string tenantId)
+    {
+        state.State.TenantId = tenantId;
+        await state.WriteStateAsync();
+    }
+
+    public async Task Revoke(string tenantId)
+    {
+        // Only the owner can revoke, so a stale revoke cannot take a key another tenant was given since.
+        if (state.State.TenantId == tenantId)
+        {
+            state.State.TenantId = null;
+            await state.WriteStateAsync();
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using Microsoft.Extensions.Options;
+using Scheduler.Abstractions.Catalog;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
+using Scheduler.Abstractions.Tenants;
+
+namespace Scheduler.Grains.Tenants;
+
+/// <summary>A tenant's queue admission, quotas, idempotency keys and usage.</summary>
+internal sealed class TenantGrain(
+    [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
+    IOptions<SchedulingOptions> options,
+    TimeProvider time) : Grain, ITenantGrain
+{
+    private string TenantId => this.GetPrimaryKeyString();
+
+    public async Task<TenantInfo> Put(TenantSettings settings)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(settings.Weight, 0);
+        var s = state.State;
+        var isNew = !s.Exists;
+        s.Exists = true;
+        s.Weight = settings.Weight;
+        s.Quotas = settings.Quotas;
+        if (settings.ApiKey is { Length: > 0 } key)
+        {
+            var hash = ApiKeyHash.Of(key);
+            if (s.ApiKeyHash is { } old && old != hash)
+            {
+                await GrainFactory.GetGrain<IApiKeyGrain>(old).Revoke(TenantId);
+            }
+
+            await GrainFactory.GetGrain<IApiKeyGrain>(hash).Assign(TenantId);
+            s.ApiKeyHash = hash;
+        }
+
+        await state.WriteStateAsync();
+        if (isNew)
+        {
+            await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).AddTenant(TenantId);
+        }
+
+        return Info();
+    }
+
+    public Task<TenantInfo?> Get() => Task.FromResult(state.State.Exists ? Info() : null);
+
+    public async Task<SubmitResult> Submit(JobRequest request, IJobEventSink[] watchers)
+    {
+        var s = state.State;
+        if (!s.Exists)
+        {
+            return new SubmitResult(null, SubmitRejection.UnknownTenant, $"tenant '{TenantId}' does not exist");
+        }
+
+        if (request.IdempotencyKey is { Length: > 0 } idemKey && s.IdempotencyKeys.TryGetValue(idemKey, out var existingId))
+        {
+            var job = GrainFactory.GetGrain<IJobGrain>(existingId);
+            var existing = await job.Get();
+            if (existing is not null)
+            {
+                // The caller attaches its watcher itself (WatchJob semantics): a duplicate may already be done.
+                return new SubmitResult(existing, SubmitRejection.None, null, Duplicate: true);
+            }
+        }
+
+        var maxQueued = s.Quotas.MaxQueuedJobs > 0 ? s.Quotas.MaxQueuedJobs : TenantQuotas.Default.MaxQueuedJobs;
+        if (s.Queued >= maxQueued)
+        {
+            return new SubmitResult(null, SubmitRejection.QueueFull,
+                $"tenant '{TenantId}' has {s.Queued} queued jobs, its max_queued_jobs quota is {maxQueued}");
+        }
+
+        var ticket = new JobTicket(NewJobId(), TenantId, request, time.GetUtcNow(), watchers, s.Weight);
+        RememberIdempotencyKey(request.IdempotencyKey, ticket.JobId);
+        s.Queued++;
+        s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted + 1 };
+
+        // Persisted before the job is acknowledged: the idempotency key must outlive this activation.
+        await state.WriteStateAsync();
+        var jobGrain = GrainFactory.GetGrain<IJobGrain>(ticket.JobId);
+        await jobGrain.Create(ticket);
+        var position = await GrainFactory.GetGrain<IPlacementGrain>(request.Model).Enqueue(ticket);
+        return new SubmitResult(await jobGrain.Get(), SubmitRejection.None, null, QueuePosition: position);
+    }
+
+    public Task OnAdmitted(int jobs)
+    {
+        var s = state.State;
+        s.Queued = Math.Max(0, s.Queued - jobs);
+        s.Running += jobs;
+        return Task.CompletedTask;
+    }
+
+    public Task OnFinished(JobOutcome outcome, bool wasRunning)
+    {
+        var s = state.State;
+        if (wasRunning)
+        {
+            s.Running = Math.Max(0, s.Running - 1);
+        }
+        else
+        {
+            s.Queued = Math.Max(0, s.Queued - 1);
+        }
+
+        var u = s.Usage;
+        s.Usage = u with
+        {
+            PromptTokens = u.PromptTokens + outcome.Usage.PromptTokens,
+            CompletionTokens = u.CompletionTokens + outcome.Usage.CompletionTokens,
+            CostUsd = u.CostUsd + outcome.Usage.CostUsd,
+            JobsCompleted = u.JobsCompleted + (outcome.Status == JobStatus.Completed ? 1 : 0),
+            JobsFailed = u.JobsFailed + (outcome.Status == JobStatus.Failed ? 1 : 0),
+            JobsCancelled = u.JobsCancelled + (outcome.Status == JobStatus.Cancelled ? 1 : 0),
+        };
+        return Task.CompletedTask;
+    }
+
+    private void RememberIdempotencyKey(string? key, string jobId)
+    {
+        if (key is not { Length: > 0 })
+        {
+            return;
+        }
+
+        var s = state.State;
+        s.IdempotencyKeys[key] = jobId;
+        s.IdempotencyOrder.Enqueue(key);
+        while (s.IdempotencyOrder.Count > options.Value.IdempotencyKeysPerTenant)
+        {
+            s.IdempotencyKeys.Remove(s.IdempotencyOrder.Dequeue());
+        }
+    }
+
+    private static string NewJobId() => "job-" + Guid.NewGuid().ToString("N");
+
+    private TenantInfo Info()
+    {
+        var s = state.State;
+        return new TenantInfo(TenantId, s.Weight, s.Quotas, s.Queued, s.Running, s.Usage);
+    }
+}

@@ -1,0 +1,27 @@
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Worker.Engines;
+
+/// <summary>
+/// One replica: one model on one accelerator, batching at the iteration level. Commands may arrive from any
+/// thread at any time; they take effect between steps. Every step's outcome goes to the engine's
+/// <see cref="IStepReportSink"/> as one <see cref="StepReport"/>.
+/// </summary>
+internal interface IInferenceEngine
+{
+    string ReplicaId { get; }
+
+    int RunningSequences { get; }
+
+    /// <summary>Adds sequences to the running batch; one that does not fit is finished as "rejected".</summary>
+    void Admit(IEnumerable<SequenceSpec> sequences);
+
+    /// <summary>Stops the given sequences; each is reported finished as "cancelled" in the next report. Unknown ids are ignored.</summary>
+    void Cancel(IEnumerable<string> sequenceIds);
+
+    /// <summary>Drops every sequence without reporting anything about them, not even from a step already under way.</summary>
+    void CancelAllSilently();
+
+    /// <summary>Runs the step loop until <paramref name="cancellationToken"/> fires.</summary>
+    Task RunAsync(CancellationToken cancellationToken);
+}

@@ -1,0 +1,101 @@
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Worker.Engines;
+
+/// <summary>One sequence in a simulated replica's running batch. Mutated only under its engine's lock.</summary>
+internal sealed class SimulatedSequence
+{
+    private readonly ulong _seed;
+    private readonly string _stop;
+    private string _stopTail;
+
+    public SimulatedSequence(SequenceSpec spec)
+    {
+        Id = spec.SequenceId;
+        MaxTokens = spec.MaxTokens;
+        NextTokenIndex = Math.Max(0, spec.ResumeFromToken);
+        var promptTokens = spec.PromptTokens > 0 ? spec.PromptTokens : spec.PromptTokenIds.Count;
+        KvTokens = (long)promptTokens + Math.Max(0, spec.MaxTokens);
+        // A resumed sequence rebuilds its KV cache from the prompt and the tokens already delivered.
+        PrefillRemaining = promptTokens + NextTokenIndex;
+        _seed = SyntheticTokens.Seed(Id);
+        _stop = spec.Stop;
+        _stopTail = InitialStopTail();
+    }
+
+    public string Id { get; }
+
+    public int MaxTokens { get; }
+
+    /// <summary>KV-cache tokens reserved for the sequence's whole life: prompt plus max output.</summary>
+    public long KvTokens { get; }
+
+    public int PrefillRemaining { get; private set; }
+
+    /// <summary>True once the prompt is in the KV cache; from the next step on, the sequence decodes.</summary>
+    public bool Prefilled { get; private set; }
+
+    /// <summary>Index of the next token to emit, which is also the number of tokens delivered so far, resumed ones included.</summary>
+    public int NextTokenIndex { get; private set; }
+
+    /// <summary>"length" or "stop" once the sequence is done, else null.</summary>
+    public string? FinishReason { get; private set; }
+
+    /// <summary>Prefills up to <paramref name="budget"/> prompt tokens; returns how many it took.</summary>
+    public int Prefill(int budget)
+    {
+        var chunk = Math.Min(PrefillRemaining, budget);
+        PrefillRemaining -= chunk;
+        if (PrefillRemaining == 0)
+        {
+            Prefilled = true;
+            if (NextTokenIndex >= MaxTokens)
+            {
+                FinishReason = FinishReasons.Length;
+            }
+        }
+
+        return chunk;
+    }
+
+    /// <summary>Produces the next token's text and decides whether the sequence is done.</summary>
+    public string EmitToken()
+    {
+        var text = SyntheticTokens.Token(_seed, NextTokenIndex++);
+        if (NextTokenIndex >= MaxTokens)
+        {
+            FinishReason = FinishReasons.Length;
+        }
+
+        if (_stop.Length > 0)
+        {
+            // The tail holds fewer characters than the stop text, so a match here must end inside the new token.
+            var window = _stopTail + text;
+            if (window.Contains(_stop, StringComparison.Ordinal))
+            {
+                FinishReason = FinishReasons.Stop;
+            }
+
+            _stopTail = Tail(window);
+        }
+
+        return text;
+    }
+
+    public SequenceFinished Finished(string reason) =>
+        new() { SequenceId = Id, Reason = reason, CompletionTokens = NextTokenIndex };
+
+    /// <summary>The end of the text delivered before a resume, so a stop text spanning the resume point is still found.</summary>
+    private string InitialStopTail()
+    {
+        var text = string.Empty;
+        for (var i = NextTokenIndex - 1; i >= 0 && text.Length < _stop.Length - 1; i--)
+        {
+            text = SyntheticTokens.Token(_seed, i) + text;
+        }
+
+        return Tail(text);
+    }
+
+    private string Tail(string text) => text.Length < _stop.Length ? text : text[^(_stop.Length - 1)..];
+}

@@ -1,0 +1,17 @@
+namespace Scheduler.Worker.Hosting;
+
+/// <summary>A group of identical accelerators on the node, each hosting one replica of <see cref="Model"/>.</summary>
+public sealed class AcceleratorOptions
+{
+    /// <summary>Profile name from <see cref="Policies.Profiles.AcceleratorProfiles"/>: H100, A100, L40S, L4 or LPU (any case).</summary>
+    public string Product { get; set; } = "A100";
+
+    /// <summary>How many accelerators of this product the node has.</summary>
+    public int Count { get; set; } = 1;
+
+    /// <summary>The model each of these accelerators serves.</summary>
+    public string Model { get; set; } = "llama-3.1-8b";
+
+    /// <summary>Longest prompt plus output a replica accepts.</summary>
+    public int MaxContextTokens { get; set; } = 8192;
+}

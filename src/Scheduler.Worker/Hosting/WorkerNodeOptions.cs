@@ -1,0 +1,55 @@
+using System.Globalization;
+
+namespace Scheduler.Worker.Hosting;
+
+/// <summary>
+/// Settings of one worker node (configuration section <see cref="SectionName"/>): who it is, where it listens,
+/// which scheduler it registers with, and which accelerators and models it offers.
+/// </summary>
+public sealed class WorkerNodeOptions
+{
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string SectionName = "Worker";
+
+    /// <summary>The <see cref="SpeedUp"/> value that makes every engine step take no time.</summary>
+    public const string InstantSpeedUp = "instant";
+
+    /// <summary>Unique node id; by default the machine name plus a random suffix, so two nodes on one host differ.</summary>
+    public string NodeId { get; set; } = $"{Environment.MachineName.ToLowerInvariant()}-{Guid.NewGuid().ToString("N")[..6]}";
+
+    /// <summary>Port of the gRPC (HTTP/2 cleartext) endpoint; 0 picks a free port, announced once bound.</summary>
+    public int Port { get; set; }
+
+    /// <summary>Host name or IP the scheduler uses to reach this node. A loopback value also binds loopback only.</summary>
+    public string AdvertisedHost { get; set; } = "127.0.0.1";
+
+    /// <summary>Scheduler to register with, e.g. "http://127.0.0.1:5000"; empty serves without registering.</summary>
+    public string? SchedulerAddress { get; set; }
+
+    /// <summary>Shared secret: sent to the scheduler on registration and required from it on every call.</summary>
+    public string NodeToken { get; set; } = "dev-node-token";
+
+    /// <summary>How many times faster than the profile the simulated engines run: a positive number,
+    /// or "instant" (or 0) for steps that take no time.</summary>
+    public string SpeedUp { get; set; } = "1";
+
+    /// <summary>Accelerators of this node; one A100 serving the default model when empty.</summary>
+    public IList<AcceleratorOptions> Accelerators { get; } = [];
+
+    /// <summary>The speed-up as a factor for <see cref="Policies.Profiles.AcceleratorProfile.Accelerated"/>.</summary>
+    internal double SpeedUpFactor()
+    {
+        var text = SpeedUp.Trim();
+        if (text.Equals(InstantSpeedUp, StringComparison.OrdinalIgnoreCase))
+        {
+            return double.PositiveInfinity;
+        }
+
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var factor) || factor < 0 || double.IsNaN(factor))
+        {
+            throw new ArgumentException($"Worker:SpeedUp must be a positive number or \"{InstantSpeedUp}\", not \"{SpeedUp}\".", nameof(SpeedUp));
+        }
+
+        return factor == 0 ? double.PositiveInfinity : factor;
+    }
+}
