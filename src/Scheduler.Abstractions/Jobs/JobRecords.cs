@@ -62,7 +62,8 @@ public sealed record JobOutcome(
     [property: Id(1)] string FinishReason,
     [property: Id(2)] JobUsage Usage,
     [property: Id(3)] string Output,
-    [property: Id(4)] string? Error);
+    [property: Id(4)] string? Error,
+    [property: Id(5)] int[] TokenEnds);
 
 /// <summary>A job as <c>GetJob</c> shows it.</summary>
 [GenerateSerializer, Alias("scheduler.JobSnapshot")]
@@ -79,7 +80,14 @@ public sealed record JobSnapshot(
     [property: Id(9)] JobUsage? Usage,
     [property: Id(10)] string? Output,
     [property: Id(11)] string? Error,
-    [property: Id(12)] string? FinishReason)
+    [property: Id(12)] string? FinishReason,
+    [property: Id(13)] int[]? TokenEnds)
 {
+    /// <summary>The output from token <paramref name="fromToken"/> on (token boundaries are kept for resuming).</summary>
+    public string OutputFrom(int fromToken) =>
+        fromToken <= 0 || TokenEnds is null || TokenEnds.Length == 0 ? Output ?? ""
+        : fromToken >= TokenEnds.Length ? ""
+        : (Output ?? "")[TokenEnds[fromToken - 1]..];
+
     public bool IsTerminal => Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
 }

@@ -11,8 +11,10 @@ public interface ITenantGrain : IGrainWithStringKey
     /// <summary>The tenant, or null if it was never created.</summary>
     Task<TenantInfo?> Get();
 
-    /// <summary>Admits a job into the tenant's queue (quotas, idempotency) and hands it to its model's placement.</summary>
-    Task<SubmitResult> Submit(JobRequest request, IJobEventSink[] watchers);
+    /// <summary>Admits a job into the tenant's queue (quotas, idempotency) and hands it to its model's placement.
+    /// The caller picks <paramref name="jobId"/> so it can listen for the job's events before they can happen; with a
+    /// known idempotency key the earlier job is returned instead (<see cref="SubmitResult.Duplicate"/>).</summary>
+    Task<SubmitResult> Submit(string jobId, JobRequest request, IJobEventSink[] watchers);
 
     /// <summary>The placement admitted some of the tenant's queued jobs into running batches.</summary>
     [OneWay]

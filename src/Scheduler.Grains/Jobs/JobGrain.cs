@@ -60,7 +60,7 @@ internal sealed class JobGrain(
         if (result == CancelOutcome.CancelledWhileQueued)
         {
             var usage = new JobUsage(s.Ticket.Request.PromptTokens, 0, 0, 0, 0, 0);
-            await Finish(new JobOutcome(JobStatus.Cancelled, "cancelled", usage, string.Empty, null));
+            await Finish(new JobOutcome(JobStatus.Cancelled, "cancelled", usage, string.Empty, null, []));
         }
 
         // A running job finishes as cancelled when its node confirms; until then it shows as running.
@@ -92,6 +92,6 @@ internal sealed class JobGrain(
         return new JobSnapshot(
             t.JobId, t.TenantId, t.Request.Model, s.Status, t.Request.PromptTokens, t.Request.MaxTokens,
             t.Request.Priority, t.SubmittedAt, s.Placement, s.Outcome?.Usage, s.Outcome?.Output, s.Outcome?.Error,
-            s.Outcome?.FinishReason);
+            s.Outcome?.FinishReason, s.Outcome?.TokenEnds);
     }
 }

@@ -45,7 +45,7 @@ internal sealed class TenantGrain(
 
     public Task<TenantInfo?> Get() => Task.FromResult(state.State.Exists ? Info() : null);
 
-    public async Task<SubmitResult> Submit(JobRequest request, IJobEventSink[] watchers)
+    public async Task<SubmitResult> Submit(string jobId, JobRequest request, IJobEventSink[] watchers)
     {
         var s = state.State;
         if (!s.Exists)
@@ -71,7 +71,7 @@ internal sealed class TenantGrain(
                 $"tenant '{TenantId}' has {s.Queued} queued jobs, its max_queued_jobs quota is {maxQueued}");
         }
 
-        var ticket = new JobTicket(NewJobId(), TenantId, request, time.GetUtcNow(), watchers, s.Weight);
+        var ticket = new JobTicket(jobId, TenantId, request, time.GetUtcNow(), watchers, s.Weight);
         RememberIdempotencyKey(request.IdempotencyKey, ticket.JobId);
         s.Queued++;
         s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted + 1 };
@@ -132,8 +132,6 @@ internal sealed class TenantGrain(
             s.IdempotencyKeys.Remove(s.IdempotencyOrder.Dequeue());
         }
     }
-
-    private static string NewJobId() => "job-" + Guid.NewGuid().ToString("N");
 
     private TenantInfo Info()
     {

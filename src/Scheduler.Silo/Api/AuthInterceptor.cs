@@ -1,0 +1,98 @@
+using System.Security.Cryptography;
+using System.Text;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Options;
+using Scheduler.Abstractions.Tenants;
+using Scheduler.Grains.Tenants;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Hosting;
+
+namespace Scheduler.Silo.Api;
+
+/// <summary>
+/// Authenticates every call before its handler runs: tenants by API key (looked up by its hash), admins and
+/// worker nodes by their configured secrets. The resolved tenant is left in <see cref="ServerCallContext.UserState"/>.
+/// </summary>
+internal sealed class AuthInterceptor(IGrainFactory grains, IOptions<SchedulerOptions> options) : Interceptor
+{
+    private const string TenantKey = "scheduler.tenant";
+    private readonly byte[] _adminKeyHash = Hash(options.Value.AdminApiKey);
+    private readonly byte[] _nodeTokenHash = Hash(options.Value.NodeToken);
+
+    /// <summary>The tenant the current call authenticated as.</summary>
+    public static string TenantOf(ServerCallContext context) => (string)context.UserState[TenantKey];
+
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        await Authenticate(context);
+        return await continuation(request, context);
+    }
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        await Authenticate(context);
+        await continuation(request, responseStream, context);
+    }
+
+    private async Task Authenticate(ServerCallContext context)
+    {
+        var service = ServiceOf(context.Method);
+        if (service is "grpc.health.v1.Health")
+        {
+            return;
+        }
+
+        var key = BearerToken(context) ?? throw SchedulerErrors.Unauthenticated("missing 'authorization: Bearer <api-key>' metadata");
+        if (service == AdminService.Descriptor.FullName)
+        {
+            if (!Matches(key, _adminKeyHash))
+            {
+                // A valid tenant key is still not an admin key: say so, so the caller knows which it holds.
+                throw await TenantFor(key) is null
+                    ? SchedulerErrors.Unauthenticated("invalid API key")
+                    : SchedulerErrors.PermissionDenied("AdminService needs an admin key");
+            }
+
+            return;
+        }
+
+        if (service == NodeRegistryService.Descriptor.FullName)
+        {
+            if (!Matches(key, _nodeTokenHash))
+            {
+                throw SchedulerErrors.Unauthenticated("invalid node token");
+            }
+
+            return;
+        }
+
+        var tenant = await TenantFor(key) ?? throw SchedulerErrors.Unauthenticated("invalid API key");
+        context.UserState[TenantKey] = tenant;
+    }
+
+    private Task<string?> TenantFor(string key) => grains.GetGrain<IApiKeyGrain>(ApiKeyHash.Of(key)).GetTenant();
+
+    private static string? BearerToken(ServerCallContext context)
+    {
+        var header = context.RequestHeaders.GetValue("authorization");
+        const string prefix = "Bearer ";
+        return header is not null && header.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && header.Length > prefix.Length
+            ? header[prefix.Length..].Trim()
+            : null;
+    }
+
+    private static string ServiceOf(string method)
+    {
+        // Method is "/package.Service/Method".
+        var end = method.LastIndexOf('/');
+        return end > 1 ? method[1..end] : method;
+    }
+
+    private static byte[] Hash(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+
+    private static bool Matches(string presented, byte[] expectedHash) =>
+        CryptographicOperations.FixedTimeEquals(Hash(presented), expectedHash);
+}

@@ -1,0 +1,66 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+
+namespace Scheduler.Silo.Api;
+
+/// <summary>Maps unexpected exceptions to INTERNAL (logged, never shown) and cancellations to CANCELLED.</summary>
+internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interceptor
+{
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            return await continuation(request, context);
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            throw Map(ex, context);
+        }
+    }
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await continuation(request, responseStream, context);
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            throw Map(ex, context);
+        }
+    }
+
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            return await continuation(requestStream, context);
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            throw Map(ex, context);
+        }
+    }
+
+    private RpcException Map(Exception ex, ServerCallContext context)
+    {
+        if (ex is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
+        {
+            return new RpcException(new Status(StatusCode.Cancelled, "call cancelled"));
+        }
+
+        if (ex is TimeoutException)
+        {
+            return new RpcException(new Status(StatusCode.Unavailable, "the scheduler is busy; retry"));
+        }
+
+        LogUnhandled(logger, ex, context.Method);
+        return new RpcException(new Status(StatusCode.Internal, "internal error"));
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Method}")]
+    private static partial void LogUnhandled(ILogger logger, Exception ex, string method);
+}

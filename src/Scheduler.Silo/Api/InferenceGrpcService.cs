@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Tenants;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Streaming;
+using Scheduler.Silo.Telemetry;
+
+namespace Scheduler.Silo.Api;
+
+/// <summary>The tenants' front door. Authentication happened in <see cref="AuthInterceptor"/>.</summary>
+internal sealed class InferenceGrpcService(
+    IGrainFactory grains,
+    JobRequestValidator validator,
+    JobEventHub hub,
+    SchedulerTelemetry telemetry,
+    TimeProvider time) : InferenceService.InferenceServiceBase
+{
+    public override async Task<Job> SubmitJob(SubmitJobRequest request, ServerCallContext context)
+    {
+        var (_, result) = await Submit(request, context, subscribe: false);
+        return result.Job!.ToProto();
+    }
+
+    public override async Task StreamJob(SubmitJobRequest request, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
+    {
+        var (subscription, result) = await Submit(request, context, subscribe: true);
+        try
+        {
+            if (result.Duplicate)
+            {
+                // The same idempotency key: follow the earlier job instead, from its start.
+                hub.Unsubscribe(subscription!);
+                await Follow(result.Job!.JobId, 0, responseStream, context);
+                return;
+            }
+
+            var queued = new JobEventRecord(result.Job!.JobId, JobEventKind.Queued, time.GetUtcNow(), QueuePosition: result.QueuePosition);
+            await responseStream.WriteAsync(queued.ToProto(), context.CancellationToken);
+            await Pump(subscription!, responseStream, context);
+        }
+        finally
+        {
+            hub.Unsubscribe(subscription!);
+        }
+    }
+
+    public override async Task<Job> GetJob(GetJobRequest request, ServerCallContext context)
+    {
+        var job = await OwnJob(request.JobId, context);
+        return job.ToProto();
+    }
+
+    public override async Task WatchJob(WatchJobRequest request, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
+    {
+        if (request.FromToken < 0)
+        {
+            throw SchedulerErrors.InvalidArgument("from_token", "must not be negative");
+        }
+
+        await OwnJob(request.JobId, context);
+        await Follow(request.JobId, request.FromToken, responseStream, context);
+    }
+
+    public override async Task<Job> CancelJob(CancelJobRequest request, ServerCallContext context)
+    {
+        await OwnJob(request.JobId, context);
+        var job = await grains.GetGrain<IJobGrain>(request.JobId).Cancel();
+        return job!.ToProto();
+    }
+
+    private async Task<(JobSubscription? Subscription, SubmitResult Result)> Submit(SubmitJobRequest request, ServerCallContext context, bool subscribe)
+    {
+        var tenant = AuthInterceptor.TenantOf(context);
+        var jobRequest = validator.Validate(request, Activity.Current?.Id);
+        var jobId = "job-" + Guid.NewGuid().ToString("N");
+
+        // Listen before submitting: the job may be admitted and stream tokens before Submit returns.
+        var subscription = subscribe ? hub.Subscribe(jobId, 0) : null;
+        SubmitResult result;
+        try
+        {
+            result = await grains.GetGrain<ITenantGrain>(tenant).Submit(jobId, jobRequest, subscription is null ? [] : [hub.Reference]);
+        }
+        catch
+        {
+            if (subscription is not null)
+            {
+                hub.Unsubscribe(subscription);
+            }
+
+            throw;
+        }
+
+        switch (result.Rejection)
+        {
+            case SubmitRejection.None:
+                telemetry.JobSubmitted(tenant, jobRequest.Model);
+                return (subscription, result);
+            case SubmitRejection.QueueFull:
+                hub.UnsubscribeIfAny(subscription);
+                throw SchedulerErrors.ResourceExhausted(result.Message!, TimeSpan.FromSeconds(1));
+            default:
+                hub.UnsubscribeIfAny(subscription);
+                throw SchedulerErrors.Unauthenticated(result.Message!);
+        }
+    }
+
+    /// <summary>Streams an existing job's events: attaches to it if it is still queued or running, else replays its record.</summary>
+    private async Task Follow(string jobId, int fromToken, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
+    {
+        var subscription = hub.Subscribe(jobId, fromToken);
+        try
+        {
+            var job = grains.GetGrain<IJobGrain>(jobId);
+            var watch = await job.Watch(hub.Reference, fromToken);
+            if (!watch.Attached)
+            {
+                var final = await WaitTerminal(job, watch.Job!, context.CancellationToken);
+                ReplayFinished(subscription, final, fromToken);
+            }
+
+            await Pump(subscription, responseStream, context);
+        }
+        finally
+        {
+            hub.Unsubscribe(subscription);
+        }
+    }
+
+    private void ReplayFinished(JobSubscription subscription, JobSnapshot job, int fromToken)
+    {
+        var now = time.GetUtcNow();
+        if (job.Placement is { } placement)
+        {
+            subscription.Post(new JobEventRecord(job.JobId, JobEventKind.Admitted, now, Placement: placement));
+        }
+
+        var completion = job.Usage?.CompletionTokens ?? 0;
+        if (completion > fromToken)
+        {
+            subscription.Post(new JobEventRecord(job.JobId, JobEventKind.Tokens, now, fromToken, job.OutputFrom(fromToken), completion - fromToken));
+        }
+
+        subscription.Complete(job.TerminalEvent(now));
+    }
+
+    private static async Task<JobSnapshot> WaitTerminal(IJobGrain job, JobSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        // Only reached in the instant between a job's last token and its record: a short poll is enough.
+        while (!snapshot.IsTerminal)
+        {
+            await Task.Delay(20, cancellationToken);
+            snapshot = await job.Get() ?? snapshot;
+        }
+
+        return snapshot;
+    }
+
+    private static async Task Pump(JobSubscription subscription, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
+    {
+        await foreach (var e in subscription.Events.ReadAllAsync(context.CancellationToken))
+        {
+            await responseStream.WriteAsync(e.ToProto(), context.CancellationToken);
+        }
+    }
+
+    private async Task<JobSnapshot> OwnJob(string jobId, ServerCallContext context)
+    {
+        if (string.IsNullOrEmpty(jobId))
+        {
+            throw SchedulerErrors.InvalidArgument("job_id", "is required");
+        }
+
+        var job = await grains.GetGrain<IJobGrain>(jobId).Get();
+
+        // Another tenant's job is indistinguishable from no job: nothing about it leaks.
+        if (job is null || job.TenantId != AuthInterceptor.TenantOf(context))
+        {
+            throw SchedulerErrors.NotFound("job", jobId);
+        }
+
+        return job;
+    }
+}

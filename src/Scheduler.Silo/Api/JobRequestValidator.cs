@@ -1,0 +1,96 @@
+using System.Text;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Policies;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Models;
+
+namespace Scheduler.Silo.Api;
+
+/// <summary>Checks a submission field by field and counts its prompt; every rejection names the field.</summary>
+internal sealed class JobRequestValidator(ModelCatalog models)
+{
+    private const int MaxIdempotencyKeyLength = 256;
+    private const int MaxStopLength = 256;
+
+    public JobRequest Validate(SubmitJobRequest request, string? traceParent)
+    {
+        if (string.IsNullOrWhiteSpace(request.Model))
+        {
+            throw SchedulerErrors.InvalidArgument("model", "is required");
+        }
+
+        if (!models.TryGet(request.Model, out var model))
+        {
+            throw SchedulerErrors.NotFound("model", request.Model);
+        }
+
+        var hasText = request.Prompt.Length > 0;
+        var hasIds = request.PromptTokenIds.Count > 0;
+        if (hasText == hasIds)
+        {
+            throw SchedulerErrors.InvalidArgument("prompt", hasText ? "set prompt or prompt_token_ids, not both" : "must not be empty (set prompt or prompt_token_ids)");
+        }
+
+        if (hasText && Encoding.UTF8.GetByteCount(request.Prompt) > model.Options.MaxPromptBytes)
+        {
+            throw SchedulerErrors.InvalidArgument("prompt", $"is larger than {model.Options.MaxPromptBytes} bytes");
+        }
+
+        if (hasIds && request.PromptTokenIds.Any(id => id < 0))
+        {
+            throw SchedulerErrors.InvalidArgument("prompt_token_ids", "must not contain negative ids");
+        }
+
+        var promptTokens = hasText ? model.CountTokens(request.Prompt) : request.PromptTokenIds.Count;
+        if (promptTokens == 0)
+        {
+            throw SchedulerErrors.InvalidArgument("prompt", "has no tokens");
+        }
+
+        var maxOutput = model.Options.MaxOutputTokens;
+        if (request.MaxTokens <= 0 || request.MaxTokens > maxOutput)
+        {
+            throw SchedulerErrors.InvalidArgument("max_tokens", $"must be between 1 and {maxOutput} for model '{model.Name}', got {request.MaxTokens}");
+        }
+
+        if (promptTokens + request.MaxTokens > model.Options.MaxContextTokens)
+        {
+            throw SchedulerErrors.InvalidArgument("prompt", $"{promptTokens} prompt tokens + max_tokens {request.MaxTokens} exceed the model's context of {model.Options.MaxContextTokens} tokens");
+        }
+
+        if (request.TtftObjectiveMs < 0)
+        {
+            throw SchedulerErrors.InvalidArgument("ttft_objective_ms", "must not be negative");
+        }
+
+        if (request.IdempotencyKey.Length > MaxIdempotencyKeyLength)
+        {
+            throw SchedulerErrors.InvalidArgument("idempotency_key", $"is longer than {MaxIdempotencyKeyLength} characters");
+        }
+
+        if (request.Stop.Length > MaxStopLength)
+        {
+            throw SchedulerErrors.InvalidArgument("stop", $"is longer than {MaxStopLength} characters");
+        }
+
+        var priority = request.Priority switch
+        {
+            Protos.V1.Priority.Unspecified or Protos.V1.Priority.Standard => JobPriority.Standard,
+            Protos.V1.Priority.Critical => JobPriority.Critical,
+            Protos.V1.Priority.Sheddable => JobPriority.Sheddable,
+            _ => throw SchedulerErrors.InvalidArgument("priority", $"unknown value {(int)request.Priority}"),
+        };
+
+        return new JobRequest(
+            model.Name,
+            hasText ? request.Prompt : null,
+            hasIds ? [.. request.PromptTokenIds] : null,
+            promptTokens,
+            request.MaxTokens,
+            priority,
+            request.TtftObjectiveMs > 0 ? request.TtftObjectiveMs : model.Options.DefaultTtftObjectiveMs,
+            request.IdempotencyKey.Length > 0 ? request.IdempotencyKey : null,
+            request.Stop.Length > 0 ? request.Stop : null,
+            traceParent);
+    }
+}

@@ -1,0 +1,109 @@
+using Google.Protobuf.WellKnownTypes;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Policies;
+using Proto = Scheduler.Protos.V1;
+
+namespace Scheduler.Silo.Api;
+
+/// <summary>Domain records to wire messages.</summary>
+internal static class ProtoMapping
+{
+    public static Proto.Job ToProto(this JobSnapshot job)
+    {
+        var proto = new Proto.Job
+        {
+            JobId = job.JobId,
+            TenantId = job.TenantId,
+            Model = job.Model,
+            Status = job.Status switch
+            {
+                JobStatus.Queued => Proto.JobStatus.Queued,
+                JobStatus.Running => Proto.JobStatus.Running,
+                JobStatus.Completed => Proto.JobStatus.Completed,
+                JobStatus.Failed => Proto.JobStatus.Failed,
+                JobStatus.Cancelled => Proto.JobStatus.Cancelled,
+                _ => Proto.JobStatus.Unspecified,
+            },
+            PromptTokens = job.PromptTokens,
+            MaxTokens = job.MaxTokens,
+            Priority = job.Priority.ToProto(),
+            SubmittedAt = Timestamp.FromDateTimeOffset(job.SubmittedAt),
+            Output = job.Output ?? "",
+            Error = job.Error ?? "",
+            FinishReason = job.FinishReason ?? "",
+        };
+        if (job.Placement is { } p)
+        {
+            proto.Placement = p.ToProto();
+        }
+
+        if (job.Usage is { } u)
+        {
+            proto.Usage = u.ToProto();
+        }
+
+        return proto;
+    }
+
+    public static Proto.JobEvent ToProto(this JobEventRecord e)
+    {
+        var proto = new Proto.JobEvent { JobId = e.JobId, At = Timestamp.FromDateTimeOffset(e.At) };
+        switch (e.Kind)
+        {
+            case JobEventKind.Queued:
+                proto.Queued = new Proto.JobQueued { QueuePosition = e.QueuePosition };
+                break;
+            case JobEventKind.Admitted:
+                proto.Admitted = new Proto.JobAdmitted { Placement = e.Placement?.ToProto() };
+                break;
+            case JobEventKind.Tokens:
+                proto.Tokens = new Proto.TokenChunk { FirstTokenIndex = e.FirstTokenIndex, Text = e.Text ?? "", TokenCount = e.TokenCount };
+                break;
+            case JobEventKind.Completed:
+                proto.Completed = new Proto.JobCompleted { Usage = e.Usage?.ToProto(), FinishReason = e.FinishReason ?? "" };
+                break;
+            case JobEventKind.Cancelled:
+                proto.Cancelled = new Proto.JobCancelled { CompletionTokens = e.Usage?.CompletionTokens ?? 0 };
+                break;
+            default:
+                proto.Failed = new Proto.JobFailed { Error = e.Error ?? "failed" };
+                break;
+        }
+
+        return proto;
+    }
+
+    /// <summary>The terminal event of a job that already ended, for a stream that attaches late.</summary>
+    public static JobEventRecord TerminalEvent(this JobSnapshot job, DateTimeOffset at) => job.Status switch
+    {
+        JobStatus.Completed => new JobEventRecord(job.JobId, JobEventKind.Completed, at, Usage: job.Usage, FinishReason: job.FinishReason),
+        JobStatus.Cancelled => new JobEventRecord(job.JobId, JobEventKind.Cancelled, at, Usage: job.Usage, FinishReason: "cancelled"),
+        _ => new JobEventRecord(job.JobId, JobEventKind.Failed, at, Error: job.Error),
+    };
+
+    public static Proto.Placement ToProto(this JobPlacement p) => new()
+    {
+        ReplicaId = p.ReplicaId,
+        AcceleratorId = p.AcceleratorId,
+        AcceleratorProduct = p.Product,
+        NodeId = p.NodeId,
+        RunningSequencesAtAdmission = p.RunningSequencesAtAdmission,
+    };
+
+    public static Proto.Usage ToProto(this JobUsage u) => new()
+    {
+        PromptTokens = u.PromptTokens,
+        CompletionTokens = u.CompletionTokens,
+        CostUsd = u.CostUsd,
+        QueueMs = u.QueueMs,
+        TtftMs = u.TtftMs,
+        TotalMs = u.TotalMs,
+    };
+
+    public static Proto.Priority ToProto(this JobPriority p) => p switch
+    {
+        JobPriority.Critical => Proto.Priority.Critical,
+        JobPriority.Sheddable => Proto.Priority.Sheddable,
+        _ => Proto.Priority.Standard,
+    };
+}

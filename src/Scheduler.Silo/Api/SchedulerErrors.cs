@@ -1,0 +1,29 @@
+using Grpc.Core;
+
+namespace Scheduler.Silo.Api;
+
+/// <summary>
+/// The one place domain failures become gRPC statuses. Handlers throw these; <see cref="ErrorInterceptor"/>
+/// turns anything else into INTERNAL without leaking details.
+/// </summary>
+internal static class SchedulerErrors
+{
+    public static RpcException InvalidArgument(string field, string problem) =>
+        new(new Status(StatusCode.InvalidArgument, $"{field}: {problem}"));
+
+    public static RpcException NotFound(string what, string id) =>
+        new(new Status(StatusCode.NotFound, $"{what} '{id}' not found"));
+
+    public static RpcException Unauthenticated(string detail) =>
+        new(new Status(StatusCode.Unauthenticated, detail));
+
+    public static RpcException PermissionDenied(string detail) =>
+        new(new Status(StatusCode.PermissionDenied, detail));
+
+    public static RpcException ResourceExhausted(string detail, TimeSpan retryAfter)
+    {
+        // The retry hint travels both in the message and as trailer metadata a client can read.
+        var trailers = new Metadata { { "retry-after-ms", ((long)retryAfter.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) } };
+        return new RpcException(new Status(StatusCode.ResourceExhausted, $"{detail}; retry after {retryAfter.TotalSeconds:0.#} s"), trailers);
+    }
+}

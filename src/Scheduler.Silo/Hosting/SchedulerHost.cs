@@ -1,0 +1,82 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using OpenTelemetry.Metrics;
+using Orleans.Dashboard;
+using Scheduler.Grains;
+using Scheduler.Grains.Nodes;
+using Scheduler.Silo.Api;
+using Scheduler.Silo.Models;
+using Scheduler.Silo.Nodes;
+using Scheduler.Silo.Streaming;
+using Scheduler.Silo.Telemetry;
+
+namespace Scheduler.Silo.Hosting;
+
+/// <summary>
+/// Builds a scheduler silo: Orleans, the gRPC front door on a cleartext HTTP/2 port, and /metrics, /healthz and
+/// the Orleans dashboard on an HTTP/1.1 port. Tests and benchmarks host it in-process on free ports.
+/// </summary>
+public static class SchedulerHost
+{
+    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+            ApplicationName = typeof(SchedulerHost).Assembly.GetName().Name,
+        });
+        configure?.Invoke(builder.Configuration);
+        var options = builder.Configuration.GetSection(SchedulerOptions.Section).Get<SchedulerOptions>() ?? new SchedulerOptions();
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            var ip = IPAddress.Parse(options.BindAddress);
+            kestrel.Listen(ip, options.GrpcPort, listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(ip, options.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
+        });
+
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
+            silo.AddMemoryGrainStorage(StorageNames.Default);
+            silo.AddDashboard();
+        });
+
+        var services = builder.Services;
+        services.Configure<SchedulerOptions>(builder.Configuration.GetSection(SchedulerOptions.Section));
+        services.Configure<SchedulingOptions>(builder.Configuration.GetSection(SchedulingOptions.Section));
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<SchedulerTelemetry>();
+        services.AddSingleton<ModelCatalog>();
+        services.AddSingleton<JobRequestValidator>();
+        services.AddSingleton<JobEventHub>();
+        services.AddSingleton<INodeLinkFactory, GrpcNodeLinkFactory>();
+        services.AddSingleton<ListeningAddresses>();
+        services.AddHostedService<TenantSeeder>();
+        services.AddSingleton<EmbeddedFleet>();
+        services.AddHostedService(sp => sp.GetRequiredService<EmbeddedFleet>());
+
+        services.AddGrpc(grpc =>
+        {
+            // Error mapping is outermost, so statuses raised by authentication pass through untouched.
+            grpc.Interceptors.Add<ErrorInterceptor>();
+            grpc.Interceptors.Add<AuthInterceptor>();
+            grpc.MaxReceiveMessageSize = 8 * 1024 * 1024;
+        });
+        services.AddGrpcHealthChecks();
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans")
+            .AddPrometheusExporter());
+
+        var app = builder.Build();
+        app.MapGrpcService<InferenceGrpcService>();
+        app.MapGrpcService<AdminGrpcService>();
+        app.MapGrpcService<NodeRegistryGrpcService>();
+        app.MapGrpcHealthChecksService();
+        app.MapPrometheusScrapingEndpoint();
+        app.MapGet("/healthz", () => Results.Ok("ok"));
+        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        return app;
+    }
+}

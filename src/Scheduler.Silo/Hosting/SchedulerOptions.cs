@@ -1,0 +1,93 @@
+namespace Scheduler.Silo.Hosting;
+
+/// <summary>The silo's settings (section "Scheduler"). The defaults are the embedded single-node scheduler.</summary>
+public sealed class SchedulerOptions
+{
+    public const string Section = "Scheduler";
+
+    /// <summary>Cleartext HTTP/2 port for gRPC (InferenceService, AdminService, NodeRegistryService, health). 0 = any free port.</summary>
+    public int GrpcPort { get; set; } = 5000;
+
+    /// <summary>HTTP/1.1 port for /metrics, /healthz and the Orleans dashboard. 0 = any free port.</summary>
+    public int HttpPort { get; set; } = 5080;
+
+    /// <summary>Address the ports bind to.</summary>
+    public string BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Key for AdminService calls. The embedded default uses a well-known development key.</summary>
+    public string AdminApiKey { get; set; } = "dev-admin-key";
+
+    /// <summary>Token worker nodes present to register, and the scheduler presents to them.</summary>
+    public string NodeToken { get; set; } = "dev-node-token";
+
+    /// <summary>Orleans clustering: "localhost" (single silo, in-memory state) is the only mode so far.</summary>
+    public string Clustering { get; set; } = "localhost";
+
+    public int SiloPort { get; set; } = 11111;
+
+    public int GatewayPort { get; set; } = 30000;
+
+    public List<ModelOptions> Models { get; set; } = [];
+
+    /// <summary>Tenants created at start-up if absent (the embedded default has "dev" with key "dev-key").</summary>
+    public List<TenantSeedOptions> Tenants { get; set; } = [];
+
+    /// <summary>Worker nodes hosted inside this process on loopback ports (the embedded simulated fleet).</summary>
+    public EmbeddedFleetOptions EmbeddedFleet { get; set; } = new();
+}
+
+/// <summary>A model the scheduler accepts jobs for.</summary>
+public sealed class ModelOptions
+{
+    public string Name { get; set; } = "";
+
+    public int MaxContextTokens { get; set; } = 8192;
+
+    public int MaxOutputTokens { get; set; } = 4096;
+
+    /// <summary>Tokenizer used to count text prompts: "cl100k_base".</summary>
+    public string Tokenizer { get; set; } = "cl100k_base";
+
+    /// <summary>TTFT objective for jobs that set none.</summary>
+    public int DefaultTtftObjectiveMs { get; set; } = 2000;
+
+    /// <summary>Largest prompt accepted, in bytes of UTF-8 text.</summary>
+    public int MaxPromptBytes { get; set; } = 1 << 20;
+}
+
+public sealed class TenantSeedOptions
+{
+    public string Id { get; set; } = "";
+
+    public string ApiKey { get; set; } = "";
+
+    public double Weight { get; set; } = 1;
+
+    public int MaxQueuedJobs { get; set; }
+}
+
+public sealed class EmbeddedFleetOptions
+{
+    public bool Enabled { get; set; }
+
+    /// <summary>Speed-up applied to every simulated accelerator ("instant" or a factor; 1 = real time).</summary>
+    public string SpeedUp { get; set; } = "1";
+
+    public List<EmbeddedNodeOptions> Nodes { get; set; } = [];
+}
+
+public sealed class EmbeddedNodeOptions
+{
+    public string NodeId { get; set; } = "";
+
+    public List<EmbeddedAcceleratorOptions> Accelerators { get; set; } = [];
+}
+
+public sealed class EmbeddedAcceleratorOptions
+{
+    public string Product { get; set; } = "H100";
+
+    public int Count { get; set; } = 1;
+
+    public string Model { get; set; } = "llama-3.1-8b";
+}

@@ -1,0 +1,350 @@
+using System.Threading.Channels;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Scheduler.Abstractions.Fleet;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
+using Scheduler.Grains.Nodes;
+using Scheduler.Protos.V1;
+using JobStatus = Scheduler.Abstractions.Jobs.JobStatus;
+using Scheduler.Silo.Telemetry;
+
+namespace Scheduler.Silo.Nodes;
+
+/// <summary>
+/// The execution stream to one worker node. Per engine step the node sends one report; this turns it into job
+/// events — one call per destination silo — plus one progress call to the replica's placement when sequences got
+/// their first token or finished. When the stream breaks, every running job goes back to its placement with the
+/// count of tokens already delivered, so it resumes elsewhere without repeating or skipping a token.
+/// </summary>
+internal sealed partial class GrpcNodeLink : INodeLink
+{
+    private static readonly TimeSpan CapacityReportInterval = TimeSpan.FromMilliseconds(250);
+
+    private readonly NodeRegistration _node;
+    private readonly string _nodeToken;
+    private readonly IGrainFactory _grains;
+    private readonly SchedulerTelemetry _telemetry;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Dictionary<string, ReplicaRegistration> _replicas;
+    private readonly Dictionary<string, RunningSequence> _running = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _lastCapacityReport = new(StringComparer.Ordinal);
+    private readonly Channel<ExecuteCommand> _outgoing = Channel.CreateUnbounded<ExecuteCommand>(new() { SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _gate = new();
+    private readonly GrpcChannel _channel;
+    private Task _run = Task.CompletedTask;
+    private bool _closed;
+
+    public GrpcNodeLink(NodeRegistration node, string nodeToken, IGrainFactory grains, SchedulerTelemetry telemetry, TimeProvider time, ILogger logger)
+    {
+        _node = node;
+        _nodeToken = nodeToken;
+        _grains = grains;
+        _telemetry = telemetry;
+        _time = time;
+        _logger = logger;
+        _replicas = node.Replicas.ToDictionary(r => r.ReplicaId, StringComparer.Ordinal);
+        _channel = GrpcChannel.ForAddress(node.Address);
+    }
+
+    public string LinkId { get; } = Guid.NewGuid().ToString("N");
+
+    public void Start() => _run = Task.Run(RunAsync);
+
+    public bool Admit(string replicaId, AdmittedSequence[] batch)
+    {
+        var now = _time.GetUtcNow();
+        var admit = new AdmitBatch { ReplicaId = replicaId };
+        var events = new EventBatch();
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return false;
+            }
+
+            foreach (var seq in batch)
+            {
+                var running = new RunningSequence(seq, now);
+                _running[seq.Ticket.JobId] = running;
+                events.Add(running.Sinks, new JobEventRecord(seq.Ticket.JobId, JobEventKind.Admitted, now, Placement: seq.Placement));
+                admit.Sequences.Add(ToSpec(seq.Ticket));
+            }
+
+            _outgoing.Writer.TryWrite(new ExecuteCommand { Admit = admit });
+        }
+
+        events.Send();
+        return true;
+    }
+
+    public void Cancel(string replicaId, string[] jobIds)
+    {
+        var cancel = new CancelSequences { ReplicaId = replicaId };
+        cancel.SequenceIds.AddRange(jobIds);
+        _outgoing.Writer.TryWrite(new ExecuteCommand { Cancel = cancel });
+    }
+
+    public bool Attach(string jobId, IJobEventSink sink, int fromToken)
+    {
+        var now = _time.GetUtcNow();
+        var events = new EventBatch();
+        lock (_gate)
+        {
+            if (_closed || !_running.TryGetValue(jobId, out var running))
+            {
+                return false;
+            }
+
+            if (!running.Sinks.Contains(sink))
+            {
+                running.Sinks.Add(sink);
+            }
+
+            // Replay what the watcher missed; its subscription drops anything it already has.
+            IJobEventSink[] only = [sink];
+            events.Add(only, new JobEventRecord(jobId, JobEventKind.Admitted, now, Placement: running.Admitted.Placement));
+            var from = Math.Max(fromToken, running.Ticket.ResumeFromToken);
+            if (running.NextToken > from)
+            {
+                events.Add(only, new JobEventRecord(jobId, JobEventKind.Tokens, now, from, running.TextFrom(from), running.NextToken - from));
+            }
+        }
+
+        events.Send();
+        return true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            await _run;
+        }
+        catch (OperationCanceledException)
+        {
+            // Expected: we stopped it.
+        }
+
+        _channel.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var lostUnexpectedly = false;
+        try
+        {
+            var client = new WorkerService.WorkerServiceClient(_channel);
+            var headers = new Metadata { { "authorization", "Bearer " + _nodeToken } };
+            using var call = client.Execute(headers, cancellationToken: _stop.Token);
+            var writer = WriteLoop(call.RequestStream, _stop.Token);
+            await foreach (var e in call.ResponseStream.ReadAllAsync(_stop.Token))
+            {
+                if (e.Step is { } step)
+                {
+                    OnStep(step);
+                }
+            }
+
+            lostUnexpectedly = !_stop.IsCancellationRequested;
+            await writer;
+        }
+        catch (Exception ex) when (!_stop.IsCancellationRequested)
+        {
+            LogStreamBroke(_logger, ex, _node.NodeId);
+            lostUnexpectedly = true;
+        }
+        catch (OperationCanceledException)
+        {
+            // Closed by our owner.
+        }
+        catch (RpcException)
+        {
+            // Cancelled by our owner while a call was in flight.
+        }
+        finally
+        {
+            HandBackRunningJobs();
+        }
+
+        if (lostUnexpectedly)
+        {
+            await _grains.GetGrain<IWorkerNodeGrain>(_node.NodeId).LinkLost(LinkId);
+        }
+    }
+
+    private async Task WriteLoop(IClientStreamWriter<ExecuteCommand> requests, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var command in _outgoing.Reader.ReadAllAsync(cancellationToken))
+            {
+                await requests.WriteAsync(command, cancellationToken);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or RpcException or InvalidOperationException)
+        {
+            // The read side notices the broken stream and hands the jobs back.
+        }
+    }
+
+    private void OnStep(StepReport step)
+    {
+        if (!_replicas.TryGetValue(step.ReplicaId, out var replica))
+        {
+            return;
+        }
+
+        var now = _time.GetUtcNow();
+        var events = new EventBatch();
+        var prefilled = new List<string>();
+        var finished = new List<FinishedSequence>();
+        var outcomes = new List<(JobTicket Ticket, JobOutcome Outcome, string Product)>();
+        lock (_gate)
+        {
+            // The step's hourly cost is shared by the sequences that produced a token in it.
+            var stepCost = replica.Profile.HourlyCostUsd(step.StepMs / 1000.0) / Math.Max(1, step.Tokens.Count);
+            foreach (var tokens in step.Tokens)
+            {
+                if (!_running.TryGetValue(tokens.SequenceId, out var running) ||
+                    !running.Append(tokens.FirstTokenIndex, tokens.Text, tokens.TokenCount))
+                {
+                    continue;
+                }
+
+                running.CostUsd += stepCost;
+                if (running.FirstTokenAt is null)
+                {
+                    running.FirstTokenAt = now;
+                    prefilled.Add(tokens.SequenceId);
+                }
+
+                events.Add(running.Sinks, new JobEventRecord(tokens.SequenceId, JobEventKind.Tokens, now, tokens.FirstTokenIndex, tokens.Text, tokens.TokenCount));
+            }
+
+            foreach (var done in step.Finished)
+            {
+                if (!_running.Remove(done.SequenceId, out var running))
+                {
+                    continue;
+                }
+
+                finished.Add(new FinishedSequence(done.SequenceId, done.CompletionTokens, done.Reason));
+                var outcome = Outcome(running, done, replica, now);
+                outcomes.Add((running.Ticket, outcome, replica.Profile.Product));
+                events.Add(running.Sinks, TerminalEvent(running.Ticket.JobId, outcome, now));
+            }
+        }
+
+        events.Send();
+        if (prefilled.Count > 0 || finished.Count > 0)
+        {
+            _grains.GetGrain<IPlacementGrain>(replica.Model).OnProgress(replica.ReplicaId, [.. prefilled], [.. finished]).Ignore();
+        }
+
+        foreach (var (ticket, outcome, product) in outcomes)
+        {
+            _grains.GetGrain<IJobGrain>(ticket.JobId).Finish(outcome).Ignore();
+            _telemetry.JobFinished(ticket.TenantId, ticket.Request.Model, product, outcome);
+        }
+
+        ReportCapacity(step, now);
+    }
+
+    private void ReportCapacity(StepReport step, DateTimeOffset now)
+    {
+        var c = step.Capacity;
+        if (c is null)
+        {
+            return;
+        }
+
+        // Rate-limited: SREs read it, no decision depends on it. An idle replica always reports.
+        if (c.RunningSequences > 0 && _lastCapacityReport.TryGetValue(step.ReplicaId, out var last) && now - last < CapacityReportInterval)
+        {
+            return;
+        }
+
+        _lastCapacityReport[step.ReplicaId] = now;
+        var capacity = new EngineCapacity(c.RunningSequences, c.KvTokensUsed, c.PeakSequences, c.PeakKvTokens, c.RejectedAdmissions, c.OutputTokensPerSecond, now);
+        _grains.GetGrain<IReplicaGrain>(step.ReplicaId).ReportCapacity(capacity).Ignore();
+    }
+
+    private static JobOutcome Outcome(RunningSequence running, SequenceFinished done, ReplicaRegistration replica, DateTimeOffset now)
+    {
+        var ticket = running.Ticket;
+        var submitted = ticket.SubmittedAt;
+        var cost = replica.Profile.IsMetered
+            ? replica.Profile.MeteredCostUsd(ticket.Request.PromptTokens, running.NextToken - ticket.ResumeFromToken)
+            : running.CostUsd;
+        var usage = new JobUsage(
+            ticket.Request.PromptTokens,
+            running.NextToken,
+            cost,
+            (running.AdmittedAt - submitted).TotalMilliseconds,
+            ((running.FirstTokenAt ?? now) - submitted).TotalMilliseconds,
+            (now - submitted).TotalMilliseconds);
+        var (status, error) = done.Reason switch
+        {
+            "cancelled" => (JobStatus.Cancelled, (string?)null),
+            "rejected" => (JobStatus.Failed, "the engine rejected the sequence (no capacity)"),
+            _ => (JobStatus.Completed, null),
+        };
+        return new JobOutcome(status, done.Reason, usage, running.Text, error, [.. running.TokenEnds]);
+    }
+
+    private static JobEventRecord TerminalEvent(string jobId, JobOutcome outcome, DateTimeOffset now) => outcome.Status switch
+    {
+        JobStatus.Completed => new JobEventRecord(jobId, JobEventKind.Completed, now, Usage: outcome.Usage, FinishReason: outcome.FinishReason),
+        JobStatus.Cancelled => new JobEventRecord(jobId, JobEventKind.Cancelled, now, Usage: outcome.Usage, FinishReason: "cancelled"),
+        _ => new JobEventRecord(jobId, JobEventKind.Failed, now, Error: outcome.Error),
+    };
+
+    /// <summary>Gives every job still running here back to its placement, to resume where its client is.</summary>
+    private void HandBackRunningJobs()
+    {
+        List<RunningSequence> orphans;
+        lock (_gate)
+        {
+            _closed = true;
+            orphans = [.. _running.Values];
+            _running.Clear();
+        }
+
+        _outgoing.Writer.TryComplete();
+        foreach (var group in orphans.GroupBy(o => o.Admitted.Placement.ReplicaId))
+        {
+            var model = group.First().Ticket.Request.Model;
+            var sequences = group.Select(o => new RequeuedSequence(o.Ticket.JobId, o.NextToken)).ToArray();
+            _grains.GetGrain<IPlacementGrain>(model).Requeue(group.Key, sequences).Ignore();
+        }
+    }
+
+    private static SequenceSpec ToSpec(JobTicket ticket)
+    {
+        var request = ticket.Request;
+        var spec = new SequenceSpec
+        {
+            SequenceId = ticket.JobId,
+            PromptTokens = request.PromptTokens,
+            MaxTokens = request.MaxTokens,
+            ResumeFromToken = ticket.ResumeFromToken,
+            Stop = request.Stop ?? "",
+            Prompt = request.Prompt ?? "",
+            Traceparent = request.TraceParent ?? "",
+        };
+        if (request.PromptTokenIds is { } ids)
+        {
+            spec.PromptTokenIds.AddRange(ids);
+        }
+
+        return spec;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution stream to node {NodeId} broke")]
+    private static partial void LogStreamBroke(ILogger logger, Exception ex, string nodeId);
+}

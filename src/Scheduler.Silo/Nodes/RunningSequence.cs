@@ -1,0 +1,61 @@
+using System.Text;
+using Scheduler.Abstractions.Fleet;
+using Scheduler.Abstractions.Jobs;
+
+namespace Scheduler.Silo.Nodes;
+
+/// <summary>A job running on a node, as the node link tracks it: who listens, what was delivered, what it cost.</summary>
+internal sealed class RunningSequence(AdmittedSequence admitted, DateTimeOffset admittedAt)
+{
+    private readonly StringBuilder _text = new();
+    private readonly List<int> _tokenEnds = [];
+
+    public AdmittedSequence Admitted { get; } = admitted;
+
+    public JobTicket Ticket => Admitted.Ticket;
+
+    public List<IJobEventSink> Sinks { get; } = [.. admitted.Ticket.Watchers.Distinct()];
+
+    public DateTimeOffset AdmittedAt { get; } = admittedAt;
+
+    public DateTimeOffset? FirstTokenAt { get; set; }
+
+    public double CostUsd { get; set; }
+
+    /// <summary>Index of the next token; tokens before it were delivered (including those of an earlier dispatch).</summary>
+    public int NextToken => Ticket.ResumeFromToken + _tokenEnds.Count;
+
+    public string Text => _text.ToString();
+
+    public IReadOnlyList<int> TokenEnds => _tokenEnds;
+
+    /// <summary>Appends a chunk; returns false if it repeats tokens already seen.</summary>
+    public bool Append(int firstIndex, string text, int count)
+    {
+        if (firstIndex != NextToken || count <= 0)
+        {
+            return false;
+        }
+
+        // Chunks are one token in practice; a multi-token chunk keeps one boundary per token at its end.
+        _text.Append(text);
+        for (var i = 0; i < count; i++)
+        {
+            _tokenEnds.Add(_text.Length);
+        }
+
+        return true;
+    }
+
+    /// <summary>Text of the tokens from <paramref name="fromToken"/> (absolute index) on, for a late watcher.</summary>
+    public string TextFrom(int fromToken)
+    {
+        var local = fromToken - Ticket.ResumeFromToken;
+        if (local <= 0)
+        {
+            return Text;
+        }
+
+        return local >= _tokenEnds.Count ? "" : Text[_tokenEnds[local - 1]..];
+    }
+}

@@ -1,0 +1,79 @@
+using System.Collections.Concurrent;
+using Scheduler.Abstractions.Jobs;
+
+namespace Scheduler.Silo.Streaming;
+
+/// <summary>
+/// This silo's <see cref="IJobEventSink"/>: receives the events of the jobs whose client streams this silo holds
+/// and hands each to the streams watching that job. One grain-observer reference serves all of them.
+/// </summary>
+internal sealed class JobEventHub(IGrainFactory grains) : IJobEventSink
+{
+    private readonly ConcurrentDictionary<string, List<JobSubscription>> _byJob = new(StringComparer.Ordinal);
+    private IJobEventSink? _reference;
+
+    /// <summary>The reference other grains and node links send this silo's events to.</summary>
+    public IJobEventSink Reference => _reference ??= grains.CreateObjectReference<IJobEventSink>(this);
+
+    public JobSubscription Subscribe(string jobId, int fromToken)
+    {
+        var subscription = new JobSubscription(jobId, fromToken);
+        while (true)
+        {
+            var list = _byJob.GetOrAdd(jobId, _ => []);
+            lock (list)
+            {
+                // The list may have just been retired by the last unsubscribe; then take the fresh one.
+                if (_byJob.TryGetValue(jobId, out var current) && current == list)
+                {
+                    list.Add(subscription);
+                    return subscription;
+                }
+            }
+        }
+    }
+
+    public void Unsubscribe(JobSubscription subscription)
+    {
+        if (_byJob.TryGetValue(subscription.JobId, out var list))
+        {
+            lock (list)
+            {
+                list.Remove(subscription);
+                if (list.Count == 0)
+                {
+                    _byJob.TryRemove(KeyValuePair.Create(subscription.JobId, list));
+                }
+            }
+        }
+    }
+
+    public void UnsubscribeIfAny(JobSubscription? subscription)
+    {
+        if (subscription is not null)
+        {
+            Unsubscribe(subscription);
+        }
+    }
+
+    public Task OnEvents(JobEventRecord[] events)
+    {
+        foreach (var e in events)
+        {
+            if (!_byJob.TryGetValue(e.JobId, out var list))
+            {
+                continue;
+            }
+
+            lock (list)
+            {
+                foreach (var subscription in list)
+                {
+                    subscription.Post(e);
+                }
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,122 @@
+using System.Threading.Channels;
+using Scheduler.Abstractions.Jobs;
+
+namespace Scheduler.Silo.Streaming;
+
+/// <summary>
+/// One client stream's view of a job's events. Events may arrive twice (a replay after a watcher attached, a
+/// re-dispatch after a node failure) or out of order (different senders); token events carry their index, so
+/// this delivers each token exactly once, in order, and the terminal event only after the last token.
+/// </summary>
+internal sealed class JobSubscription(string jobId, int fromToken)
+{
+    private readonly Channel<JobEventRecord> _out = Channel.CreateUnbounded<JobEventRecord>(new() { SingleReader = true });
+    private readonly SortedDictionary<int, JobEventRecord> _early = [];
+    private readonly Lock _gate = new();
+    private int _nextToken = fromToken;
+    private JobEventRecord? _terminal;
+    private JobPlacement? _lastPlacement;
+    private bool _done;
+
+    public string JobId { get; } = jobId;
+
+    public ChannelReader<JobEventRecord> Events => _out.Reader;
+
+    public void Post(JobEventRecord e)
+    {
+        lock (_gate)
+        {
+            if (_done)
+            {
+                return;
+            }
+
+            switch (e.Kind)
+            {
+                case JobEventKind.Tokens:
+                    AcceptTokens(e);
+                    break;
+                case JobEventKind.Admitted:
+                    // A re-dispatch admits the job again elsewhere; the same admission replayed is dropped.
+                    if (e.Placement != _lastPlacement)
+                    {
+                        _lastPlacement = e.Placement;
+                        _out.Writer.TryWrite(e);
+                    }
+
+                    break;
+                case JobEventKind.Queued:
+                    _out.Writer.TryWrite(e);
+                    break;
+                default:
+                    _terminal = e;
+                    break;
+            }
+
+            TryFinish();
+        }
+    }
+
+    /// <summary>Ends the stream with a terminal record obtained some other way (the job finished before we attached).</summary>
+    public void Complete(JobEventRecord terminal) => Post(terminal);
+
+    private void AcceptTokens(JobEventRecord e)
+    {
+        var end = e.FirstTokenIndex + e.TokenCount;
+        if (end <= _nextToken)
+        {
+            return;
+        }
+
+        if (e.FirstTokenIndex > _nextToken)
+        {
+            _early[e.FirstTokenIndex] = e;
+            return;
+        }
+
+        Emit(e, end);
+        while (_early.Count > 0)
+        {
+            var (first, next) = _early.First();
+            _early.Remove(first);
+            var nextEnd = first + next.TokenCount;
+            if (nextEnd <= _nextToken)
+            {
+                continue;
+            }
+
+            if (first > _nextToken)
+            {
+                _early[first] = next;
+                break;
+            }
+
+            Emit(next, nextEnd);
+        }
+    }
+
+    private void Emit(JobEventRecord e, int end)
+    {
+        _out.Writer.TryWrite(e);
+        _nextToken = end;
+    }
+
+    private void TryFinish()
+    {
+        if (_terminal is null)
+        {
+            return;
+        }
+
+        // A completed job reports how many tokens it produced: hold the end back until all have been delivered.
+        var expected = _terminal.Kind == JobEventKind.Completed ? _terminal.Usage?.CompletionTokens ?? 0 : 0;
+        if (_nextToken < expected)
+        {
+            return;
+        }
+
+        _out.Writer.TryWrite(_terminal);
+        _out.Writer.TryComplete();
+        _done = true;
+    }
+}
