@@ -1,0 +1,62 @@
+using System.CommandLine;
+using Grpc.Core;
+using Scheduler.Client;
+
+namespace Scheduler.Cli;
+
+/// <summary>
+/// Binds commands to actions that report failures as one <c>error: …</c> line on stderr and an exit code,
+/// never a stack trace.
+/// </summary>
+internal static class Actions
+{
+    /// <summary>Runs <paramref name="action"/> with a tenant client; it returns the exit code.</summary>
+    public static void SetClientAction(
+        Command command, Func<SchedulerClient, ParseResult, CancellationToken, Task<int>> action) =>
+        command.SetAction((parse, cancellationToken) => GuardAsync(
+            async () =>
+            {
+                using var client = GlobalOptions.CreateClient(parse);
+                return await action(client, parse, cancellationToken);
+            },
+            cancellationToken));
+
+    /// <summary>Runs <paramref name="action"/> with an admin client; the command exits 0 unless it throws.</summary>
+    public static void SetAdminAction(
+        Command command, Func<SchedulerAdminClient, ParseResult, CancellationToken, Task> action) =>
+        command.SetAction((parse, cancellationToken) => GuardAsync(
+            async () =>
+            {
+                using var admin = GlobalOptions.CreateAdminClient(parse);
+                await action(admin, parse, cancellationToken);
+                return ExitCodes.Ok;
+            },
+            cancellationToken));
+
+    private static async Task<int> GuardAsync(Func<Task<int>> run, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await run();
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            return ExitCodes.Interrupted;
+        }
+        catch (RpcException e)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.StatusCode}: {Detail(e.Status)}");
+            return ExitCodes.RpcError;
+        }
+        catch (Exception e)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return ExitCodes.Failed;
+        }
+    }
+
+    // A transport failure's detail is generic ("Error connecting to subchannel."); its cause says what happened.
+    private static string Detail(Status status) => status.DebugException?.GetBaseException() is { } cause
+        ? $"{status.Detail} ({cause.Message})"
+        : status.Detail;
+}

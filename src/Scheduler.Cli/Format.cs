@@ -1,0 +1,46 @@
+using System.Globalization;
+using Google.Protobuf.WellKnownTypes;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Cli;
+
+/// <summary>How schedctl writes numbers, money, enums and times.</summary>
+internal static class Format
+{
+    /// <summary>An integer, or "-" for zero when zero means "not set".</summary>
+    public static string OrDash(long value) => value == 0 ? "-" : Number(value);
+
+    /// <summary>An integer.</summary>
+    public static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A decimal with <paramref name="decimals"/> digits after the point.</summary>
+    public static string Number(double value, int decimals) =>
+        value.ToString("F" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+
+    /// <summary>An amount of US dollars with up to 8 decimals (one job can cost a few millionths).</summary>
+    public static string Dollars(double value) => value.ToString("0.00######", CultureInfo.InvariantCulture);
+
+    /// <summary>An amount of US dollars with its sign.</summary>
+    public static string Usd(double value) => "$" + Dollars(value);
+
+    /// <summary>A share of 0..1 as a percentage.</summary>
+    public static string Percent(double share) => Number(share * 100, 0) + "%";
+
+    /// <summary>A byte count in GiB.</summary>
+    public static string GiB(long bytes) => Number(bytes / (1024.0 * 1024 * 1024), 0);
+
+    /// <summary>A job status, e.g. "running".</summary>
+    public static string Status(JobStatus status) => status.ToString().ToLowerInvariant();
+
+    /// <summary>A priority class, e.g. "critical"; unspecified is standard.</summary>
+    public static string Priority(Priority priority) =>
+        (priority == Protos.V1.Priority.Unspecified ? Protos.V1.Priority.Standard : priority)
+        .ToString().ToLowerInvariant();
+
+    /// <summary>A UTC time as ISO 8601, or "-" when unset.</summary>
+    public static string Time(Timestamp? at) =>
+        at is null ? "-" : at.ToDateTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>A text, or "-" when empty.</summary>
+    public static string OrDash(string text) => text.Length == 0 ? "-" : text;
+}

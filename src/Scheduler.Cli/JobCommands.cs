@@ -1,0 +1,116 @@
+using System.CommandLine;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Cli;
+
+/// <summary>The tenant's commands: submit, get, watch and cancel jobs.</summary>
+internal static class JobCommands
+{
+    private static readonly Dictionary<string, Priority> Priorities = new()
+    {
+        ["critical"] = Priority.Critical,
+        ["standard"] = Priority.Standard,
+        ["sheddable"] = Priority.Sheddable,
+    };
+
+    /// <summary>Adds the job commands to <paramref name="root"/>.</summary>
+    public static void AddTo(RootCommand root)
+    {
+        root.Add(Submit());
+        root.Add(Get());
+        root.Add(Watch());
+        root.Add(Cancel());
+    }
+
+    private static Command Submit()
+    {
+        var model = new Option<string>("--model") { Description = "Model name, e.g. llama-3.1-8b", Required = true };
+        var prompt = new Option<string>("--prompt") { Description = "The prompt text", Required = true };
+        var maxTokens = new Option<int>("--max-tokens")
+        {
+            Description = "Number of tokens to generate",
+            DefaultValueFactory = _ => 64,
+        };
+        var priority = new Option<string>("--priority")
+        {
+            Description = "Priority class",
+            DefaultValueFactory = _ => "standard",
+        };
+        priority.AcceptOnlyFromAmong([.. Priorities.Keys]);
+        var ttft = new Option<int>("--ttft-ms") { Description = "Time-to-first-token objective in ms (0: the model's default)" };
+        var idempotencyKey = new Option<string>("--idempotency-key") { Description = "Resubmitting with the same key returns the same job" };
+        var stop = new Option<string>("--stop") { Description = "Stop generating when this text appears" };
+        var noStream = new Option<bool>("--no-stream") { Description = "Submit without streaming and print the job id" };
+
+        var command = new Command("submit", "Submit a job and stream its tokens to stdout; the summary goes to stderr")
+        {
+            model, prompt, maxTokens, priority, ttft, idempotencyKey, stop, noStream,
+        };
+        Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
+        {
+            var request = new SubmitJobRequest
+            {
+                Model = parse.GetRequiredValue(model),
+                Prompt = parse.GetRequiredValue(prompt),
+                MaxTokens = parse.GetValue(maxTokens),
+                Priority = Priorities[parse.GetRequiredValue(priority)],
+                TtftObjectiveMs = parse.GetValue(ttft),
+                IdempotencyKey = parse.GetValue(idempotencyKey) ?? "",
+                Stop = parse.GetValue(stop) ?? "",
+            };
+            if (parse.GetValue(noStream))
+            {
+                var job = await client.SubmitAsync(request, cancellationToken: cancellationToken);
+                Console.WriteLine(job.JobId);
+                return ExitCodes.Ok;
+            }
+
+            return await JobOutput.StreamAsync(
+                onTokens => client.RunAsync(request, onTokens, cancellationToken: cancellationToken));
+        });
+        return command;
+    }
+
+    private static Command Get()
+    {
+        var jobId = JobIdArgument();
+        var command = new Command("get", "Show a job") { jobId };
+        Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
+        {
+            JobOutput.PrintJob(await client.GetAsync(parse.GetRequiredValue(jobId), cancellationToken: cancellationToken));
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Watch()
+    {
+        var jobId = JobIdArgument();
+        var fromToken = new Option<int>("--from-token") { Description = "Index of the first token to print" };
+        var command = new Command("watch", "Attach to a job and stream its tokens to stdout; the summary goes to stderr")
+        {
+            jobId, fromToken,
+        };
+        Actions.SetClientAction(command, (client, parse, cancellationToken) => JobOutput.StreamAsync(
+            onTokens => client.AttachAsync(
+                parse.GetRequiredValue(jobId),
+                parse.GetValue(fromToken),
+                onTokens,
+                cancellationToken: cancellationToken)));
+        return command;
+    }
+
+    private static Command Cancel()
+    {
+        var jobId = JobIdArgument();
+        var command = new Command("cancel", "Cancel a queued or running job") { jobId };
+        Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
+        {
+            JobOutput.PrintJob(await client.CancelAsync(parse.GetRequiredValue(jobId), cancellationToken: cancellationToken));
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Argument<string> JobIdArgument() => new("job-id") { Description = "The job's id" };
+}

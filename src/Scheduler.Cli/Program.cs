@@ -1,0 +1,9 @@
+using System.CommandLine;
+using Scheduler.Cli;
+
+var root = new RootCommand("schedctl: submit inference jobs to the scheduler, stream their tokens, and inspect the cluster.");
+GlobalOptions.AddTo(root);
+JobCommands.AddTo(root);
+TenantCommands.AddTo(root);
+FleetCommands.AddTo(root);
+return await root.Parse(args).InvokeAsync();

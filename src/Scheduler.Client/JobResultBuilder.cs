@@ -1,0 +1,62 @@
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Client;
+
+/// <summary>Folds a job's events, as they arrive, into a <see cref="JobResult"/>.</summary>
+internal sealed class JobResultBuilder
+{
+    private readonly List<JobEvent> _events = [];
+    private readonly TokenAssembler _tokens = new();
+    private string _jobId = "";
+    private JobStatus _status = JobStatus.Queued;
+    private Usage? _usage;
+    private string _finishReason = "";
+    private Placement? _placement;
+    private string? _error;
+
+    /// <summary>Records <paramref name="jobEvent"/>.</summary>
+    /// <returns>The event's token chunk when it carries tokens not received before; otherwise null.</returns>
+    public TokenChunk? Add(JobEvent jobEvent)
+    {
+        _events.Add(jobEvent);
+        if (_jobId.Length == 0)
+        {
+            _jobId = jobEvent.JobId;
+        }
+
+        switch (jobEvent.EventCase)
+        {
+            case JobEvent.EventOneofCase.Queued:
+                _status = JobStatus.Queued;
+                break;
+            case JobEvent.EventOneofCase.Admitted:
+                _status = JobStatus.Running;
+                _placement = jobEvent.Admitted.Placement;
+                break;
+            case JobEvent.EventOneofCase.Tokens:
+                _status = JobStatus.Running;
+                return _tokens.TryAdd(jobEvent.Tokens) ? jobEvent.Tokens : null;
+            case JobEvent.EventOneofCase.Completed:
+                _status = JobStatus.Completed;
+                _usage = jobEvent.Completed.Usage;
+                _finishReason = jobEvent.Completed.FinishReason;
+                break;
+            case JobEvent.EventOneofCase.Failed:
+                _status = JobStatus.Failed;
+                _error = jobEvent.Failed.Error;
+                break;
+            case JobEvent.EventOneofCase.Cancelled:
+                _status = JobStatus.Cancelled;
+                _finishReason = "cancelled";
+                break;
+            default:
+                break;
+        }
+
+        return null;
+    }
+
+    /// <summary>The result of the events recorded so far.</summary>
+    public JobResult Build() => new(
+        _jobId, _status, _tokens.Text, _tokens.TokenCount, _usage, _finishReason, _placement, _error, _events);
+}

@@ -1,0 +1,145 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Scheduler.Protos.V1;
+using static Scheduler.Client.SchedulerConnection;
+
+namespace Scheduler.Client;
+
+/// <summary>
+/// Typed client of the scheduler's <c>AdminService</c>, for operators and SREs: tenants, models, accelerators,
+/// replicas and the cluster summary. Every call carries <c>authorization: Bearer &lt;admin key&gt;</c>. gRPC errors
+/// surface as <see cref="RpcException"/>; every method takes an optional deadline (UTC) and a cancellation token.
+/// </summary>
+public sealed class SchedulerAdminClient : IDisposable
+{
+    private readonly SchedulerConnection _connection;
+    private readonly AdminService.AdminServiceClient _admin;
+
+    /// <summary>Opens a channel to the scheduler; the client owns it and closes it on <see cref="Dispose"/>.</summary>
+    /// <param name="address">The scheduler's address, e.g. "http://127.0.0.1:5000" (cleartext HTTP/2) or an https:// URL.</param>
+    /// <param name="adminKey">The admin credential.</param>
+    public SchedulerAdminClient(string address, string adminKey)
+        : this(SchedulerConnection.ForAddress(address, adminKey))
+    {
+    }
+
+    /// <summary>Calls through an existing channel, which stays owned by the caller.</summary>
+    /// <param name="channel">A channel to the scheduler, e.g. a <see cref="GrpcChannel"/>.</param>
+    /// <param name="adminKey">The admin credential.</param>
+    public SchedulerAdminClient(ChannelBase channel, string adminKey)
+        : this(SchedulerConnection.ForChannel(channel, adminKey))
+    {
+    }
+
+    /// <summary>Calls through an existing invoker, which stays owned by the caller.</summary>
+    /// <param name="callInvoker">An invoker reaching the scheduler.</param>
+    /// <param name="adminKey">The admin credential.</param>
+    public SchedulerAdminClient(CallInvoker callInvoker, string adminKey)
+        : this(SchedulerConnection.ForInvoker(callInvoker, adminKey))
+    {
+    }
+
+    private SchedulerAdminClient(SchedulerConnection connection)
+    {
+        _connection = connection;
+        _admin = new AdminService.AdminServiceClient(connection.Invoker);
+    }
+
+    /// <summary>Lists all tenants with their weights, quotas, queues and usage.</summary>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<Tenant>> ListTenantsAsync(
+        DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        (await _admin.ListTenantsAsync(new ListTenantsRequest(), Options(deadline, cancellationToken))).Tenants;
+
+    /// <summary>Returns one tenant.</summary>
+    /// <param name="tenantId">The tenant's id.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<Tenant> GetTenantAsync(
+        string tenantId, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.GetTenantAsync(
+            new GetTenantRequest { TenantId = tenantId }, Options(deadline, cancellationToken)).ResponseAsync;
+
+    /// <summary>Creates or updates a tenant; a non-empty API key replaces the tenant's key.</summary>
+    /// <param name="request">The tenant's id, weight, quotas and optional new key.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<Tenant> PutTenantAsync(
+        PutTenantRequest request, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.PutTenantAsync(request, Options(deadline, cancellationToken)).ResponseAsync;
+
+    /// <summary>Lists the models the scheduler serves.</summary>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<Model>> ListModelsAsync(
+        DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        (await _admin.ListModelsAsync(new ListModelsRequest(), Options(deadline, cancellationToken))).Models;
+
+    /// <summary>Lists all accelerators with their state, price and utilisation.</summary>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<Accelerator>> ListAcceleratorsAsync(
+        DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        (await _admin.ListAcceleratorsAsync(new ListAcceleratorsRequest(), Options(deadline, cancellationToken)))
+        .Accelerators;
+
+    /// <summary>Returns one accelerator.</summary>
+    /// <param name="acceleratorId">The accelerator's id.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<Accelerator> GetAcceleratorAsync(
+        string acceleratorId, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.GetAcceleratorAsync(
+            new GetAcceleratorRequest { AcceleratorId = acceleratorId },
+            Options(deadline, cancellationToken)).ResponseAsync;
+
+    /// <summary>Lists model replicas with their running batches.</summary>
+    /// <param name="model">Only this model's replicas; null or empty for all.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<Replica>> ListReplicasAsync(
+        string? model = null, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        (await _admin.ListReplicasAsync(
+            new ListReplicasRequest { Model = model ?? "" }, Options(deadline, cancellationToken))).Replicas;
+
+    /// <summary>Returns one replica.</summary>
+    /// <param name="replicaId">The replica's id.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<Replica> GetReplicaAsync(
+        string replicaId, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.GetReplicaAsync(
+            new GetReplicaRequest { ReplicaId = replicaId }, Options(deadline, cancellationToken)).ResponseAsync;
+
+    /// <summary>Returns the cluster's totals and its configured policies.</summary>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<ClusterSummary> GetClusterSummaryAsync(
+        DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.GetClusterSummaryAsync(new GetClusterSummaryRequest(), Options(deadline, cancellationToken))
+            .ResponseAsync;
+
+    /// <summary>Cordons an accelerator: it takes no new sequences, those running finish.</summary>
+    /// <param name="acceleratorId">The accelerator's id.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<Accelerator> CordonAcceleratorAsync(
+        string acceleratorId, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.CordonAcceleratorAsync(
+            new CordonAcceleratorRequest { AcceleratorId = acceleratorId },
+            Options(deadline, cancellationToken)).ResponseAsync;
+
+    /// <summary>Uncordons an accelerator: it takes new sequences again.</summary>
+    /// <param name="acceleratorId">The accelerator's id.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<Accelerator> UncordonAcceleratorAsync(
+        string acceleratorId, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.UncordonAcceleratorAsync(
+            new CordonAcceleratorRequest { AcceleratorId = acceleratorId },
+            Options(deadline, cancellationToken)).ResponseAsync;
+
+    /// <summary>Closes the channel if this client opened it.</summary>
+    public void Dispose() => _connection.Dispose();
+}
