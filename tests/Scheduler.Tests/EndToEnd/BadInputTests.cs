@@ -1,0 +1,151 @@
+using Grpc.Core;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Tests.EndToEnd;
+
+[Collection(SchedulerClusterCollection.Name)]
+public sealed class BadInputTests(SchedulerCluster cluster)
+{
+    private static SubmitJobRequest Valid() => new() { Model = SchedulerCluster.Model, Prompt = "hello", MaxTokens = 4 };
+
+    [Fact]
+    public async Task SubmitJob_UnknownModel_IsNotFound()
+    {
+        using var client = cluster.Tenant(0);
+        var request = Valid();
+        request.Model = "no-such-model";
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+        Assert.Equal(StatusCode.NotFound, ex.StatusCode);
+        Assert.Contains("no-such-model", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("", 4, "prompt")]
+    [InlineData("hello", 0, "max_tokens")]
+    [InlineData("hello", -3, "max_tokens")]
+    [InlineData("hello", SchedulerCluster.MaxOutputTokens + 1, "max_tokens")]
+    public async Task SubmitJob_BadField_IsInvalidArgumentNamingTheField(string prompt, int maxTokens, string field)
+    {
+        using var client = cluster.Tenant(0);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = prompt, MaxTokens = maxTokens };
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith(field + ":", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StreamJob_BadField_IsInvalidArgumentToo()
+    {
+        using var client = cluster.Tenant(0);
+        var request = Valid();
+        request.MaxTokens = 0;
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.RunAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task SubmitJob_BothPromptAndTokenIds_IsInvalidArgument()
+    {
+        using var client = cluster.Tenant(0);
+        var request = Valid();
+        request.PromptTokenIds.Add(5);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Contains("prompt", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SubmitJob_PromptLongerThanContext_IsInvalidArgument()
+    {
+        using var client = cluster.Tenant(0);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, MaxTokens = 4 };
+        request.PromptTokenIds.AddRange(Enumerable.Repeat(1, 9000));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith("prompt:", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnyCall_WrongKey_IsUnauthenticated()
+    {
+        using var client = cluster.ClientWithKey("tenant-a-key-but-wrong");
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(Valid()));
+        Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnyCall_MissingKey_IsUnauthenticated()
+    {
+        var raw = new InferenceService.InferenceServiceClient(cluster.Channel);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => raw.SubmitJobAsync(Valid()).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode);
+        Assert.Contains("authorization", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OtherTenantsJob_IsNotFound_ForGetWatchAndCancel()
+    {
+        using var owner = cluster.Tenant(0);
+        using var stranger = cluster.Tenant(1);
+        var job = await owner.SubmitAsync(Valid());
+
+        var get = await Assert.ThrowsAsync<RpcException>(() => stranger.GetAsync(job.JobId));
+        Assert.Equal(StatusCode.NotFound, get.StatusCode);
+        var cancel = await Assert.ThrowsAsync<RpcException>(() => stranger.CancelAsync(job.JobId));
+        Assert.Equal(StatusCode.NotFound, cancel.StatusCode);
+        var watch = await Assert.ThrowsAsync<RpcException>(() => stranger.AttachAsync(job.JobId));
+        Assert.Equal(StatusCode.NotFound, watch.StatusCode);
+
+        // Indistinguishable from a job that never existed.
+        var missing = await Assert.ThrowsAsync<RpcException>(() => stranger.GetAsync("job-does-not-exist"));
+        Assert.Equal(missing.Status.Detail.Replace("job-does-not-exist", job.JobId, StringComparison.Ordinal), get.Status.Detail);
+    }
+
+    [Fact]
+    public async Task AdminService_WithTenantKey_IsPermissionDenied()
+    {
+        using var admin = new SchedulerAdminClient(cluster.Channel, SchedulerCluster.Tenants[0].Key);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => admin.ListTenantsAsync());
+        Assert.Equal(StatusCode.PermissionDenied, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task AdminService_WithUnknownKey_IsUnauthenticated()
+    {
+        using var admin = new SchedulerAdminClient(cluster.Channel, "not-a-key-at-all");
+        var ex = await Assert.ThrowsAsync<RpcException>(() => admin.GetClusterSummaryAsync());
+        Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode);
+    }
+
+    [Fact]
+    public async Task SubmitJob_OverMaxQueuedQuota_IsResourceExhaustedWithRetryHint()
+    {
+        using var client = cluster.ClientWithKey(SchedulerCluster.CappedKey);
+        var parked = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4 };
+
+        // The parked model has no replica: these two stay queued and fill the quota of two.
+        var first = await client.SubmitAsync(parked);
+        var second = await client.SubmitAsync(parked);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(parked));
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Contains("max_queued_jobs", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.NotNull(ex.Trailers.GetValue("retry-after-ms"));
+
+        // Cancelling a queued job frees its place in the quota.
+        Assert.Equal(JobStatus.Cancelled, (await client.CancelAsync(first.JobId)).Status);
+        var third = await client.SubmitAsync(parked);
+        Assert.Equal(JobStatus.Queued, third.Status);
+        await client.CancelAsync(second.JobId);
+        await client.CancelAsync(third.JobId);
+    }
+
+    [Fact]
+    public async Task AdminPutTenant_BadWeight_IsInvalidArgument()
+    {
+        using var admin = cluster.Admin();
+        var ex = await Assert.ThrowsAsync<RpcException>(() => admin.PutTenantAsync(new PutTenantRequest { TenantId = "x", Weight = -1 }));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith("weight:", ex.Status.Detail, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,93 @@
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Tests.EndToEnd;
+
+[Collection(SchedulerClusterCollection.Name)]
+public sealed class CancellationAndFailureTests(SchedulerCluster cluster)
+{
+    [Fact]
+    public async Task CancelJob_Running_FreesItsSlotForTheNextJob()
+    {
+        using var admin = cluster.Admin();
+        using var client = cluster.Tenant(0);
+
+        // A dedicated one-slot node, and every other replica cordoned, so the next job can only run in the freed slot.
+        await using var node = cluster.StartExtraWorker("e2e-cancel-node", ("L4", 1, 1));
+        await cluster.WaitForReplicas(5, TimeSpan.FromSeconds(60));
+        var accelerators = await admin.ListAcceleratorsAsync();
+        var others = accelerators.Where(a => a.NodeId != "e2e-cancel-node").Select(a => a.AcceleratorId).ToList();
+        foreach (var id in others)
+        {
+            await admin.CordonAcceleratorAsync(id);
+        }
+
+        try
+        {
+            var longJob = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "long", MaxTokens = SchedulerCluster.MaxOutputTokens });
+            await WaitStatus(client, longJob.JobId, JobStatus.Running);
+            var next = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "next", MaxTokens = 5 });
+            Assert.Equal(JobStatus.Queued, (await client.GetAsync(next.JobId)).Status);
+
+            await client.CancelAsync(longJob.JobId);
+            var cancelled = await WaitStatus(client, longJob.JobId, JobStatus.Cancelled);
+            Assert.True(cancelled.Usage.CompletionTokens < SchedulerCluster.MaxOutputTokens);
+
+            var done = await client.AttachAsync(next.JobId, deadline: DateTime.UtcNow.AddSeconds(30));
+            Assert.True(done.Succeeded);
+            Assert.Equal(5, done.TokenCount);
+            Assert.StartsWith("e2e-cancel-node", done.Placement!.AcceleratorId, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var id in others)
+            {
+                await admin.UncordonAcceleratorAsync(id);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task WorkerNodeKilled_SiloKeepsServing_AndItsAcceleratorsAreLost()
+    {
+        using var admin = cluster.Admin();
+        using var client = cluster.Tenant(2);
+        var node = cluster.StartExtraWorker("e2e-doomed-node", ("H100", 1, null));
+        try
+        {
+            await cluster.WaitForReplicas(5, TimeSpan.FromSeconds(60));
+            node.Kill();
+
+            // The broken stream or the lapsed lease marks its accelerator lost; the rest keep serving.
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while ((await admin.ListAcceleratorsAsync()).Single(a => a.NodeId == "e2e-doomed-node").State != "lost")
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the killed node's accelerator was never marked lost");
+                await Task.Delay(200);
+            }
+
+            var result = await client.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "still there?", MaxTokens = 6 });
+            Assert.True(result.Succeeded);
+            Assert.DoesNotContain("e2e-doomed-node", result.Placement!.NodeId, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await node.DisposeAsync();
+        }
+    }
+
+    private static async Task<Job> WaitStatus(Scheduler.Client.SchedulerClient client, string jobId, JobStatus status)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            var job = await client.GetAsync(jobId);
+            if (job.Status == status)
+            {
+                return job;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"job {jobId} never reached {status}");
+    }
+}

@@ -1,0 +1,119 @@
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Hosting;
+
+namespace Scheduler.Tests.EndToEnd;
+
+/// <summary>
+/// A real deployment on loopback: one silo hosted in this process on free ports (no embedded fleet) and two worker
+/// nodes as separate OS processes that register over gRPC. Tenants: three with weights 1, 2, 1, and one capped
+/// at two queued jobs. A second model, "parked-model", has no replica, so its jobs stay queued.
+/// </summary>
+public sealed class SchedulerCluster : IAsyncLifetime
+{
+    public const string Model = "llama-3.1-8b";
+    public const string ParkedModel = "parked-model";
+    public const string AdminKey = "e2e-admin-key";
+    public const int MaxOutputTokens = 512;
+
+    public static readonly (string Id, string Key, double Weight)[] Tenants =
+    [
+        ("tenant-a", "tenant-a-key", 1),
+        ("tenant-b", "tenant-b-key", 2),
+        ("tenant-c", "tenant-c-key", 1),
+    ];
+
+    public const string CappedTenant = "capped";
+    public const string CappedKey = "capped-tenant-key";
+
+    private readonly List<WorkerProcess> _workers = [];
+    private WebApplication? _silo;
+
+    public string Address { get; private set; } = "";
+
+    public GrpcChannel Channel { get; private set; } = null!;
+
+    public IReadOnlyList<WorkerProcess> Workers => _workers;
+
+    public async Task InitializeAsync()
+    {
+        string[] args =
+        [
+            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0",
+            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
+            $"--Scheduler:AdminApiKey={AdminKey}", "--Scheduler:NodeToken=e2e-node-token",
+            "--Scheduler:EmbeddedFleet:Enabled=false",
+            $"--Scheduler:Models:0:Name={Model}", $"--Scheduler:Models:0:MaxOutputTokens={MaxOutputTokens}",
+            $"--Scheduler:Models:1:Name={ParkedModel}",
+            $"--Scheduler:Tenants:0:Id={Tenants[0].Id}", $"--Scheduler:Tenants:0:ApiKey={Tenants[0].Key}", $"--Scheduler:Tenants:0:Weight={Tenants[0].Weight}",
+            $"--Scheduler:Tenants:1:Id={Tenants[1].Id}", $"--Scheduler:Tenants:1:ApiKey={Tenants[1].Key}", $"--Scheduler:Tenants:1:Weight={Tenants[1].Weight}",
+            $"--Scheduler:Tenants:2:Id={Tenants[2].Id}", $"--Scheduler:Tenants:2:ApiKey={Tenants[2].Key}", $"--Scheduler:Tenants:2:Weight={Tenants[2].Weight}",
+            $"--Scheduler:Tenants:3:Id={CappedTenant}", $"--Scheduler:Tenants:3:ApiKey={CappedKey}", "--Scheduler:Tenants:3:MaxQueuedJobs=2",
+            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Scheduler=Warning",
+        ];
+        _silo = SchedulerHost.Build(args);
+        await _silo.StartAsync();
+        Address = _silo.Services.GetRequiredService<ListeningAddresses>().Grpc;
+        Channel = GrpcChannel.ForAddress(Address);
+
+        // Small nodes, so capacity limits bind under load: slots on the H100 and KV cache on the L4s.
+        _workers.Add(WorkerProcess.Start("e2e-node-1", Address, "20", ("H100", 1, 12), ("L4", 1, null)));
+        _workers.Add(WorkerProcess.Start("e2e-node-2", Address, "20", ("A100", 1, 16), ("L4", 1, null)));
+        await WaitForReplicas(4, TimeSpan.FromSeconds(60));
+    }
+
+    public SchedulerClient Tenant(int index) => new(Channel, Tenants[index].Key);
+
+    public SchedulerClient ClientWithKey(string key) => new(Channel, key);
+
+    public SchedulerAdminClient Admin() => new(Channel, AdminKey);
+
+    /// <summary>Starts one more worker node process; the caller owns it.</summary>
+    public WorkerProcess StartExtraWorker(string nodeId, params (string Product, int Count, int? MaxSequences)[] accelerators) =>
+        WorkerProcess.Start(nodeId, Address, "20", accelerators);
+
+    public async Task WaitForReplicas(int count, TimeSpan timeout)
+    {
+        using var admin = Admin();
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var replicas = await admin.ListReplicasAsync(Model);
+            if (replicas.Count(r => r.State == "ready") >= count)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"only {replicas.Count} replicas registered");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var worker in _workers)
+        {
+            await worker.DisposeAsync();
+        }
+
+        Channel?.Dispose();
+        if (_silo is not null)
+        {
+            await _silo.StopAsync();
+            await _silo.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class SchedulerClusterCollection : ICollectionFixture<SchedulerCluster>
+{
+    public const string Name = "scheduler cluster";
+}
