@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Scheduler.Tests.EndToEnd;
 
 /// <summary>A worker node running as its own OS process; stopped (by PID) when disposed.</summary>
-internal sealed class WorkerProcess : IAsyncDisposable
+public sealed class WorkerProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
