@@ -13,7 +13,7 @@ public sealed class CancellationAndFailureTests(SchedulerCluster cluster)
 
         // A dedicated one-slot node, and every other replica cordoned, so the next job can only run in the freed slot.
         await using var node = cluster.StartExtraWorker("e2e-cancel-node", ("L4", 1, 1));
-        await cluster.WaitForReplicas(5, TimeSpan.FromSeconds(60));
+        await cluster.WaitForNode("e2e-cancel-node");
         var accelerators = await admin.ListAcceleratorsAsync();
         var others = accelerators.Where(a => a.NodeId != "e2e-cancel-node").Select(a => a.AcceleratorId).ToList();
         foreach (var id in others)
@@ -54,7 +54,7 @@ public sealed class CancellationAndFailureTests(SchedulerCluster cluster)
         var node = cluster.StartExtraWorker("e2e-doomed-node", ("H100", 1, null));
         try
         {
-            await cluster.WaitForReplicas(5, TimeSpan.FromSeconds(60));
+            await cluster.WaitForNode("e2e-doomed-node");
             node.Kill();
 
             // The broken stream or the lapsed lease marks its accelerator lost; the rest keep serving.

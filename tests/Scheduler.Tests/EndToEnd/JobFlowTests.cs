@@ -10,6 +10,7 @@ public sealed class JobFlowTests(SchedulerCluster cluster)
     public async Task StreamJob_ThreeTenants300MixedJobs_AllCompleteWithExactTokensInContinuousBatches()
     {
         using var admin = cluster.Admin();
+        await cluster.WaitQuiet();
         var before = (await admin.ListTenantsAsync()).ToDictionary(t => t.TenantId);
         var clients = Enumerable.Range(0, 3).Select(cluster.Tenant).ToArray();
         var random = new Random(20261126);
@@ -119,6 +120,7 @@ public sealed class JobFlowTests(SchedulerCluster cluster)
         var first = await client.SubmitAsync(request);
         var second = await client.SubmitAsync(request);
         Assert.Equal(first.JobId, second.JobId);
+        Assert.True((await client.AttachAsync(first.JobId)).Succeeded);
     }
 
     private static async Task<IReadOnlyList<Replica>> WaitIdle(SchedulerAdminClient admin)

@@ -10,7 +10,7 @@ internal static class RepoPaths
     {
         get
         {
-            var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+            var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
             var path = Path.Combine(Root, "src", "Scheduler.Worker", "bin", configuration, "net10.0", "Scheduler.Worker.dll");
             return File.Exists(path) ? path : throw new FileNotFoundException("Build the solution first: the worker node runs as its own process.", path);
         }

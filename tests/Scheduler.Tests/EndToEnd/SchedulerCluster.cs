@@ -75,21 +75,39 @@ public sealed class SchedulerCluster : IAsyncLifetime
     public WorkerProcess StartExtraWorker(string nodeId, params (string Product, int Count, int? MaxSequences)[] accelerators) =>
         WorkerProcess.Start(nodeId, Address, "20", accelerators);
 
-    public async Task WaitForReplicas(int count, TimeSpan timeout)
+    public Task WaitForReplicas(int count, TimeSpan timeout) =>
+        WaitUntil(replicas => replicas.Count(r => r.State == "ready") >= count, $"{count} ready replicas", timeout);
+
+    public Task WaitForNode(string nodeId) =>
+        WaitUntil(replicas => replicas.Any(r => r.NodeId == nodeId && r.State == "ready"), $"node {nodeId}", TimeSpan.FromSeconds(60));
+
+    /// <summary>Waits until no tenant has a queued or running job, so usage counters stand still.</summary>
+    public async Task WaitQuiet()
     {
         using var admin = Admin();
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
+        for (var i = 0; i < 300; i++)
         {
-            var replicas = await admin.ListReplicasAsync(Model);
-            if (replicas.Count(r => r.State == "ready") >= count)
+            var tenants = await admin.ListTenantsAsync();
+            if (tenants.Where(t => t.TenantId != CappedTenant).All(t => t.QueuedJobs == 0 && t.RunningJobs == 0))
             {
                 return;
             }
 
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException("tenants still have jobs in flight");
+    }
+
+    private async Task WaitUntil(Func<IReadOnlyList<Replica>, bool> condition, string what, TimeSpan timeout)
+    {
+        using var admin = Admin();
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition(await admin.ListReplicasAsync(Model)))
+        {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"only {replicas.Count} replicas registered");
+                throw new TimeoutException("timed out waiting for " + what);
             }
 
             await Task.Delay(200);
