@@ -11,7 +11,7 @@ namespace Scheduler.Worker.Engines;
 /// <remarks>
 /// A step is planned and applied at once under the lock, then the loop waits out the step's duration and
 /// publishes its report: tokens reach the scheduler when the step would have ended. Commands that arrive
-/// during the wait take effect in the next step.
+/// during the wait take effect in the next step. The next step starts only once the report found room in the sink.
 /// </remarks>
 internal sealed partial class SimulatedEngine(
     string replicaId,
@@ -141,7 +141,11 @@ internal sealed partial class SimulatedEngine(
             }
 
             await PaceAsync(step.StepMs, cancellationToken);
-            Publish(step);
+            EndStep(step);
+            while (!TryPublish(step))
+            {
+                await sink.WaitForRoomAsync(cancellationToken);
+            }
         }
     }
 
@@ -154,7 +158,8 @@ internal sealed partial class SimulatedEngine(
             return null;
         }
 
-        Publish(step);
+        EndStep(step);
+        TryPublish(step);
         return step.Report;
     }
 
@@ -209,16 +214,26 @@ internal sealed partial class SimulatedEngine(
         }
     }
 
-    private void Publish(PlannedStep step)
+    /// <summary>Counts the step's tokens as produced now, when the step ends.</summary>
+    private void EndStep(PlannedStep step)
+    {
+        lock (_lock)
+        {
+            _meter.Record(step.Report.Tokens.Count);
+        }
+    }
+
+    /// <summary>Hands the report to the sink with the capacity as it is now. True when done: delivered, or dropped
+    /// because the sequences it is about were cancelled silently meanwhile; false when the sink is full.</summary>
+    private bool TryPublish(PlannedStep step)
     {
         lock (_lock)
         {
             if (step.Epoch != _epoch)
             {
-                return;
+                return true;
             }
 
-            _meter.Record(step.Report.Tokens.Count);
             step.Report.StepMs = step.StepMs;
             step.Report.Capacity = new ReplicaCapacity
             {
@@ -231,7 +246,7 @@ internal sealed partial class SimulatedEngine(
                 RejectedAdmissions = _rejected,
                 OutputTokensPerSecond = _meter.TokensPerSecond(),
             };
-            sink.Publish(step.Report);
+            return sink.TryPublish(step.Report);
         }
     }
 

@@ -20,7 +20,7 @@ internal sealed class SimulatedSequence
         PrefillRemaining = promptTokens + NextTokenIndex;
         _seed = SyntheticTokens.Seed(Id);
         _stop = spec.Stop;
-        _stopTail = InitialStopTail();
+        _stopTail = _stop.Length > 0 ? InitialStopTail() : string.Empty;
     }
 
     public string Id { get; }
@@ -97,5 +97,6 @@ internal sealed class SimulatedSequence
         return Tail(text);
     }
 
+    /// <summary>The last characters of <paramref name="text"/>, fewer than the (non-empty) stop text has.</summary>
     private string Tail(string text) => text.Length < _stop.Length ? text : text[^(_stop.Length - 1)..];
 }

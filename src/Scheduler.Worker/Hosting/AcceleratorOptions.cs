@@ -14,4 +14,10 @@ public sealed class AcceleratorOptions
 
     /// <summary>Longest prompt plus output a replica accepts.</summary>
     public int MaxContextTokens { get; set; } = 8192;
+
+    /// <summary>Sequence slots per replica, overriding the profile's (e.g. 1 to make jobs queue in a test).</summary>
+    public int? MaxSequences { get; set; }
+
+    /// <summary>KV-cache tokens per replica, overriding the profile's.</summary>
+    public long? KvCapacityTokens { get; set; }
 }

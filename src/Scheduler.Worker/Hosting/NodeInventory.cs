@@ -53,6 +53,16 @@ internal sealed class NodeInventory
                 throw new ArgumentException($"Worker:Accelerators:{g}:MaxContextTokens must be at least 1, not {group.MaxContextTokens}.", nameof(options));
             }
 
+            if (group.MaxSequences < 1 || group.KvCapacityTokens < 1)
+            {
+                throw new ArgumentException($"Worker:Accelerators:{g}:MaxSequences and KvCapacityTokens must be at least 1 when set.", nameof(options));
+            }
+
+            profile = profile with
+            {
+                MaxSequences = group.MaxSequences ?? profile.MaxSequences,
+                KvCapacityTokens = group.KvCapacityTokens ?? profile.KvCapacityTokens,
+            };
             var engineProfile = profile.Accelerated(factor);
 
             // An instant profile has zero step times, which would make every hourly accelerator look free to the

@@ -1,0 +1,98 @@
+using System.Globalization;
+
+namespace Scheduler.Bench;
+
+/// <summary>
+/// What one run does. The defaults keep a whole run well under two minutes on the 2-core machine; every count
+/// and duration is fixed, so the run ends by itself.
+/// </summary>
+internal sealed record BenchSettings
+{
+    public int EchoWarmUpCalls { get; init; } = 2_000;
+
+    public int EchoSequentialCalls { get; init; } = 2_000;
+
+    /// <summary>About the size of the scheduler's request with 128 token ids, so both paths carry similar requests.</summary>
+    public int EchoPayloadBytes { get; init; } = 256;
+
+    public int JobWarmUp { get; init; } = 200;
+
+    public int JobSequential { get; init; } = 500;
+
+    public int PromptTokens { get; init; } = 128;
+
+    public int MaxTokens { get; init; } = 16;
+
+    public int Callers { get; init; } = 64;
+
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Where the markdown goes; a relative path is taken from the repository root (dotnet run starts
+    /// the program in the project's directory, not where the command was typed).</summary>
+    public string OutPath { get; init; } = Path.Combine("bench", "results", "latest.md");
+
+    public string ResolvedOutPath => Path.IsPathRooted(OutPath) ? OutPath : Path.GetFullPath(Path.Combine(RepositoryRoot(), OutPath));
+
+    /// <summary>The nearest directory holding Scheduler.sln above the current directory or the program; else the current directory.</summary>
+    private static string RepositoryRoot()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "Scheduler.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+        }
+
+        return Environment.CurrentDirectory;
+    }
+
+    /// <summary>Parses <c>--out PATH</c>, <c>--duration SECONDS</c>, <c>--callers N</c>, <c>--jobs N</c>,
+    /// <c>--echo-calls N</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
+    public static BenchSettings Parse(string[] args)
+    {
+        var settings = new BenchSettings();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var (name, value) = Split(args, ref i);
+            settings = name switch
+            {
+                "--out" => settings with { OutPath = value },
+                "--duration" => settings with { Duration = TimeSpan.FromSeconds(Positive(name, value)) },
+                "--callers" => settings with { Callers = Positive(name, value) },
+                "--jobs" => settings with { JobSequential = Positive(name, value) },
+                "--echo-calls" => settings with { EchoSequentialCalls = Positive(name, value) },
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --callers, --jobs, --echo-calls)"),
+            };
+        }
+
+        return settings;
+    }
+
+    private static (string Name, string Value) Split(string[] args, ref int i)
+    {
+        var arg = args[i];
+        var eq = arg.IndexOf('=', StringComparison.Ordinal);
+        if (eq > 0)
+        {
+            return (arg[..eq], arg[(eq + 1)..]);
+        }
+
+        if (i + 1 >= args.Length)
+        {
+            throw new ArgumentException($"option '{arg}' needs a value");
+        }
+
+        return (arg, args[++i]);
+    }
+
+    private static int Positive(string name, string value) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n
+            : throw new ArgumentException($"option '{name}' needs a positive whole number, got '{value}'");
+}

@@ -1,0 +1,38 @@
+using Scheduler.Bench;
+using Scheduler.Bench.Echo;
+using Scheduler.Bench.Harness;
+using Scheduler.Bench.Report;
+using Scheduler.Bench.SchedulerPath;
+
+// Measures, in one run on loopback, a bare gRPC echo and the scheduler's StreamJob with an instant engine, and
+// prints the DESIGN.md overhead ratios. See docs/benchmarks.md.
+BenchSettings settings;
+try
+{
+    settings = BenchSettings.Parse(args);
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine($"bench: {ex.Message}");
+    return 2;
+}
+
+// A hard bound on the whole run: whatever hangs, the process ends.
+using var runTimeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+var startedAt = DateTimeOffset.UtcNow;
+var loadBefore = MachineLoad.Read();
+static void Log(string message) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
+
+// The echo runs first, with the silo not yet started, so that the baseline has the machine to itself.
+var echo = await EchoBenchmark.RunAsync(settings, Log, runTimeout.Token);
+var scheduler = await SchedulerBenchmark.RunAsync(settings, Log, runTimeout.Token);
+
+var markdown = BenchReport.Markdown(settings, echo, scheduler, startedAt, loadBefore, MachineLoad.Read());
+Console.WriteLine();
+Console.WriteLine(markdown);
+
+var outPath = settings.ResolvedOutPath;
+Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
+await File.WriteAllTextAsync(outPath, markdown, runTimeout.Token);
+Log($"results written to {outPath}");
+return 0;

@@ -1,0 +1,95 @@
+using System.Runtime;
+using System.Runtime.InteropServices;
+using System.Text;
+using Scheduler.Bench.Harness;
+using Scheduler.Bench.SchedulerPath;
+
+namespace Scheduler.Bench.Report;
+
+/// <summary>The run's results as markdown: printed to the console and written to the --out file.</summary>
+internal static class BenchReport
+{
+    public static string Markdown(BenchSettings settings, PathResult echo, SchedulerResult scheduler, DateTimeOffset startedAt, string loadBefore, string loadAfter)
+    {
+        var s = scheduler.Path;
+        var md = new StringBuilder();
+        md.AppendLine("# Scheduler overhead benchmark").AppendLine();
+        md.AppendLine($"Run {startedAt:yyyy-MM-dd HH:mm} UTC · {Environment.ProcessorCount} logical cores · {RuntimeInformation.OSDescription} · " +
+                      $"{RuntimeInformation.FrameworkDescription} · {(GCSettings.IsServerGC ? "server" : "workstation")} GC · client and servers in one process on loopback · " +
+                      $"1-min load average {loadBefore} before, {loadAfter} after");
+        md.AppendLine();
+        md.AppendLine($"Echo: unary `bench.v1.Echo/Ping`, {settings.EchoPayloadBytes}-byte payload, {settings.EchoSequentialCalls:#,0} sequential calls after {settings.EchoWarmUpCalls:#,0} warm-up. " +
+                      $"Scheduler: `StreamJob`, {settings.PromptTokens} prompt token ids, max_tokens {settings.MaxTokens}, {settings.JobSequential:#,0} sequential jobs after {settings.JobWarmUp:#,0} warm-up; " +
+                      $"fleet {EmbeddedSilo.FleetDescription}. Concurrent: {settings.Callers} callers, {settings.WarmUp.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s measured.");
+        md.AppendLine();
+
+        md.AppendLine($"| path | seq p50 | seq p90 | seq p99 | seq max | {settings.Callers} concurrent | under load p50 | under load p99 | failed |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Row(md, "echo call", echo.Sequential.Total, echo.Concurrent.Total, Format.Rate(echo.Concurrent.PerSecond) + " calls", echo.Concurrent.Failed);
+        Row(md, "job: first token (TTFT)", s.Sequential.First, s.Concurrent.First, Format.Rate(s.Concurrent.PerSecond) + " jobs", s.Concurrent.Failed);
+        Row(md, "job: completion", s.Sequential.Total, s.Concurrent.Total, "", null);
+        md.AppendLine();
+
+        // CPU time of the whole process (client + server) per call says what a call costs, which the latency
+        // figures alone cannot tell apart from waiting; cores busy says whether the concurrent run was CPU-bound.
+        md.AppendLine("| path | CPU per call, sequential | CPU per call, concurrent | cores busy, concurrent |");
+        md.AppendLine("|---|---:|---:|---:|");
+        Cpu(md, "echo call", echo);
+        Cpu(md, "job", s);
+        md.AppendLine();
+
+        md.AppendLine("| DESIGN.md target | measured | target | |");
+        md.AppendLine("|---|---:|---:|---|");
+        foreach (var r in Ratio.Of(echo, s))
+        {
+            md.AppendLine($"| {r.Name} | {Format.Number(r.Value)} | {r.Target} | {(r.Met ? "met" : "**missed**")} |");
+        }
+
+        md.AppendLine();
+        AppendServerTimes(md, scheduler.Server, s.Sequential.First);
+        AppendReplicas(md, scheduler);
+        AppendErrors(md, echo.Concurrent, s.Concurrent);
+        return md.ToString();
+    }
+
+    private static void Row(StringBuilder md, string name, LatencySummary seq, LatencySummary load, string rate, long? failed) =>
+        md.AppendLine($"| {name} | {Format.Us(seq.P50Us)} | {Format.Us(seq.P90Us)} | {Format.Us(seq.P99Us)} | {Format.Us(seq.MaxUs)} | {rate} | " +
+                      $"{Format.Us(load.P50Us)} | {Format.Us(load.P99Us)} | {(failed is { } f ? f.ToString("#,0", Format.Culture) : "")} |");
+
+    private static void Cpu(StringBuilder md, string name, PathResult path) =>
+        md.AppendLine($"| {name} | {Format.Us(path.Sequential.CpuPerCallUs)} | {Format.Us(path.Concurrent.CpuPerCallUs)} | " +
+                      $"{Format.Number(path.Concurrent.CoresBusy)} of {Environment.ProcessorCount} |");
+
+    private static void AppendServerTimes(StringBuilder md, ServerTimes server, LatencySummary clientTtft)
+    {
+        md.AppendLine($"Scheduler-reported medians over the {server.Jobs} sequential jobs (measured from the job's acceptance by its tenant, " +
+                      $"so the front door before it and the event delivery after it are not included): queue {Format.Ms(server.QueueMsP50)}, " +
+                      $"first token {Format.Ms(server.TtftMsP50)}, completion {Format.Ms(server.TotalMsP50)}; " +
+                      $"client-observed TTFT p50 {Format.Ms(clientTtft.P50Us / 1000)}. " +
+                      $"TokenChunk messages per job: {Format.Number(server.TokenEventsMean, "0.0")}.");
+        md.AppendLine();
+    }
+
+    private static void AppendReplicas(StringBuilder md, SchedulerResult scheduler)
+    {
+        md.AppendLine("| replica | product | admissions | into a running batch | peak sequences |");
+        md.AppendLine("|---|---|---:|---:|---:|");
+        foreach (var r in scheduler.Replicas)
+        {
+            md.AppendLine($"| {r.ReplicaId} | {r.Product} | {r.Admissions:#,0} | {r.AdmissionsIntoRunningBatch:#,0} | {r.EnginePeakSequences} |");
+        }
+
+        md.AppendLine();
+    }
+
+    private static void AppendErrors(StringBuilder md, ConcurrentSamples echo, ConcurrentSamples scheduler)
+    {
+        foreach (var (name, samples) in new[] { ("echo", echo), ("scheduler", scheduler) })
+        {
+            if (samples.FirstError is { } error)
+            {
+                md.AppendLine($"{name}: {samples.Failed:#,0} calls failed in the measured window; first error: `{error}`").AppendLine();
+            }
+        }
+    }
+}

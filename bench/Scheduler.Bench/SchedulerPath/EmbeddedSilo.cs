@@ -1,0 +1,100 @@
+using Microsoft.Extensions.Configuration;
+using Scheduler.Bench.Harness;
+using Scheduler.Silo.Hosting;
+
+namespace Scheduler.Bench.SchedulerPath;
+
+/// <summary>
+/// The real scheduler silo (Orleans, gRPC front door, embedded worker nodes over real loopback gRPC) hosted in
+/// this process, with an instant engine, so that what is measured is the scheduler and not the simulated GPUs.
+/// </summary>
+internal sealed class EmbeddedSilo : IAsyncDisposable
+{
+    public const string Model = "llama-3.1-8b";
+    public const string TenantKey = "bench-key-123";
+    public const string AdminKey = "dev-admin-key";
+
+    private readonly WebApplication _app;
+
+    private EmbeddedSilo(WebApplication app, string address)
+    {
+        _app = app;
+        Address = address;
+    }
+
+    /// <summary>The silo's gRPC address, e.g. http://127.0.0.1:41234.</summary>
+    public string Address { get; }
+
+    /// <summary>How the fleet is described in the report.</summary>
+    public static string FleetDescription => "node bench-h100 (2 × H100) + node bench-a100 (1 × A100), SpeedUp=instant";
+
+    public static int ExpectedReplicas => 3;
+
+    public static async Task<EmbeddedSilo> StartAsync(CancellationToken cancellationToken)
+    {
+        var ports = FreePorts.Take(2);
+        var app = SchedulerHost.Build(Arguments(ports[0], ports[1]), IgnoreSettingsFiles);
+        await app.StartAsync(cancellationToken);
+        try
+        {
+            // Every embedded node has registered its replicas once this completes.
+            await app.Services.GetRequiredService<EmbeddedFleet>().Ready.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            return new EmbeddedSilo(app, app.Services.GetRequiredService<ListeningAddresses>().Grpc);
+        }
+        catch
+        {
+            await Stop(app);
+            throw;
+        }
+    }
+
+    public ValueTask DisposeAsync() => Stop(_app);
+
+    private static async ValueTask Stop(WebApplication app)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        await app.StopAsync(timeout.Token);
+        await app.DisposeAsync();
+    }
+
+    /// <summary>Everything the run depends on, as command-line configuration, so that no settings file decides it.</summary>
+    private static string[] Arguments(int siloPort, int gatewayPort) =>
+    [
+        "--Scheduler:GrpcPort=0",
+        "--Scheduler:HttpPort=0",
+        "--Scheduler:BindAddress=127.0.0.1",
+        $"--Scheduler:SiloPort={siloPort}",
+        $"--Scheduler:GatewayPort={gatewayPort}",
+        $"--Scheduler:AdminApiKey={AdminKey}",
+        $"--Scheduler:Models:0:Name={Model}",
+        "--Scheduler:Tenants:0:Id=bench",
+        $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+        "--Scheduler:Tenants:0:MaxQueuedJobs=100000",
+        "--Scheduler:EmbeddedFleet:Enabled=true",
+        "--Scheduler:EmbeddedFleet:SpeedUp=instant",
+        "--Scheduler:EmbeddedFleet:Nodes:0:NodeId=bench-h100",
+        "--Scheduler:EmbeddedFleet:Nodes:0:Accelerators:0:Product=H100",
+        "--Scheduler:EmbeddedFleet:Nodes:0:Accelerators:0:Count=2",
+        $"--Scheduler:EmbeddedFleet:Nodes:0:Accelerators:0:Model={Model}",
+        "--Scheduler:EmbeddedFleet:Nodes:1:NodeId=bench-a100",
+        "--Scheduler:EmbeddedFleet:Nodes:1:Accelerators:0:Product=A100",
+        "--Scheduler:EmbeddedFleet:Nodes:1:Accelerators:0:Count=1",
+        $"--Scheduler:EmbeddedFleet:Nodes:1:Accelerators:0:Model={Model}",
+
+        // Per-request information logs would be part of what is measured; warnings and errors still show.
+        "--Logging:LogLevel:Default=Warning",
+    ];
+
+    /// <summary>
+    /// The silo's appsettings.json is copied next to the bench assembly (it is content of a referenced project).
+    /// Configuration arrays merge by index, so its three default nodes and two tenants would mix with ours; the
+    /// bench drops every settings file and relies on its arguments alone.
+    /// </summary>
+    private static void IgnoreSettingsFiles(IConfigurationBuilder configuration)
+    {
+        foreach (var source in configuration.Sources.OfType<FileConfigurationSource>().ToList())
+        {
+            configuration.Sources.Remove(source);
+        }
+    }
+}

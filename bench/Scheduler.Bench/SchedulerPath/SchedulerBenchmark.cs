@@ -1,0 +1,88 @@
+using Grpc.Core;
+using Scheduler.Bench.Harness;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Bench.SchedulerPath;
+
+/// <summary>Phase 2: the real silo with an instant engine, driven through its gRPC front door.</summary>
+internal static class SchedulerBenchmark
+{
+    public static async Task<SchedulerResult> RunAsync(BenchSettings settings, Action<string> log, CancellationToken cancellationToken)
+    {
+        log("scheduler: starting the silo and its embedded fleet");
+        var silo = await EmbeddedSilo.StartAsync(cancellationToken);
+        log($"scheduler: listening on {silo.Address}; {EmbeddedSilo.FleetDescription}");
+        try
+        {
+            return await Measure(silo, settings, log, cancellationToken);
+        }
+        finally
+        {
+            log("scheduler: stopping the silo");
+            await silo.DisposeAsync();
+            log("scheduler: stopped");
+        }
+    }
+
+    private static async Task<SchedulerResult> Measure(EmbeddedSilo silo, BenchSettings settings, Action<string> log, CancellationToken cancellationToken)
+    {
+        using var channel = BenchChannels.For(silo.Address);
+        var admin = new AdminService.AdminServiceClient(channel);
+        var adminAuth = new Metadata { { "authorization", "Bearer " + EmbeddedSilo.AdminKey } };
+        await WaitForReplicas(admin, adminAuth, cancellationToken);
+
+        var caller = new StreamJobCaller(new InferenceService.InferenceServiceClient(channel), settings.PromptTokens, settings.MaxTokens);
+        log($"scheduler: warm-up {settings.JobWarmUp} jobs, then {settings.JobSequential} sequential jobs ({settings.PromptTokens}-token prompt, max_tokens {settings.MaxTokens})");
+        await LoadRunner.Sequential(caller.Call, settings.JobWarmUp, cancellationToken);
+        var reports = new List<JobReport>(settings.JobSequential);
+        caller.Sink = reports;
+        var sequential = await LoadRunner.Sequential(caller.Call, settings.JobSequential, cancellationToken);
+        caller.Sink = null;
+
+        log($"scheduler: {settings.Callers} concurrent streams, {settings.WarmUp.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s measured");
+        var concurrent = await LoadRunner.Concurrent(caller.Call, settings.Callers, settings.WarmUp, settings.Duration, cancellationToken);
+
+        var replicas = await admin.ListReplicasAsync(new ListReplicasRequest(), adminAuth, cancellationToken: cancellationToken);
+        return new SchedulerResult(new PathResult(sequential, concurrent), ServerTimes.Of(reports), [.. replicas.Replicas.OrderBy(r => r.ReplicaId, StringComparer.Ordinal)]);
+    }
+
+    /// <summary>Registration completes before the replicas are necessarily listed; jobs sent earlier would only queue.</summary>
+    private static async Task WaitForReplicas(AdminService.AdminServiceClient admin, Metadata auth, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var replicas = await admin.ListReplicasAsync(new ListReplicasRequest(), auth, cancellationToken: timeout.Token);
+            if (replicas.Replicas.Count >= EmbeddedSilo.ExpectedReplicas)
+            {
+                return;
+            }
+
+            await Task.Delay(100, timeout.Token);
+        }
+    }
+}
+
+/// <summary>The scheduler path's figures, what the scheduler itself reported, and how the load spread.</summary>
+internal sealed record SchedulerResult(PathResult Path, ServerTimes Server, IReadOnlyList<Replica> Replicas);
+
+/// <summary>
+/// Medians of the times the scheduler reports per job (from its acceptance of the job), over the sequential
+/// jobs: they split the client's time to first token into scheduling and front-door/transport.
+/// </summary>
+internal sealed record ServerTimes(int Jobs, double QueueMsP50, double TtftMsP50, double TotalMsP50, double TokenEventsMean)
+{
+    public static ServerTimes Of(IReadOnlyList<JobReport> jobs) => new(
+        jobs.Count,
+        Median(jobs.Select(j => j.Usage.QueueMs)),
+        Median(jobs.Select(j => j.Usage.TtftMs)),
+        Median(jobs.Select(j => j.Usage.TotalMs)),
+        jobs.Count == 0 ? 0 : jobs.Average(j => j.TokenEvents));
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? 0 : sorted[(sorted.Length - 1) / 2];
+    }
+}

@@ -1,0 +1,65 @@
+using System.Collections.Frozen;
+using System.Diagnostics.CodeAnalysis;
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Worker.Engines;
+
+/// <summary>The node's engines, one per replica, and the background service that runs their step loops.</summary>
+internal sealed partial class ReplicaEngines : BackgroundService
+{
+    private readonly FrozenDictionary<string, IInferenceEngine> _engines;
+    private readonly ILogger<ReplicaEngines> _logger;
+    private int _faulted;
+
+    public ReplicaEngines(NodeInventory inventory, IStepReportSink sink, TimeProvider time, ILoggerFactory loggerFactory)
+    {
+        _logger = loggerFactory.CreateLogger<ReplicaEngines>();
+        var engineLogger = loggerFactory.CreateLogger<SimulatedEngine>();
+        _engines = inventory.Replicas.ToFrozenDictionary(
+            r => r.ReplicaId,
+            IInferenceEngine (r) => new SimulatedEngine(r.ReplicaId, r.EngineProfile, sink, time, engineLogger),
+            StringComparer.Ordinal);
+    }
+
+    /// <summary>Sequences running on the whole node.</summary>
+    public int RunningSequences => _engines.Values.Sum(e => e.RunningSequences);
+
+    /// <summary>False once an engine's loop has died; the node then reports itself unhealthy.</summary>
+    public bool Healthy => Volatile.Read(ref _faulted) == 0;
+
+    public bool TryGet(string replicaId, [NotNullWhen(true)] out IInferenceEngine? engine) =>
+        _engines.TryGetValue(replicaId, out engine);
+
+    /// <summary>Drops every sequence on every replica without reporting them: the scheduler re-dispatches them.</summary>
+    public void CancelAllSilently()
+    {
+        foreach (var engine in _engines.Values)
+        {
+            engine.CancelAllSilently();
+        }
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(_engines.Values.Select(e => RunEngineAsync(e, stoppingToken)));
+
+    private async Task RunEngineAsync(IInferenceEngine engine, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await engine.RunAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+        catch (Exception ex)
+        {
+            // One broken replica must not take the node's other replicas down with it.
+            Interlocked.Exchange(ref _faulted, 1);
+            LogEngineFailed(_logger, ex, engine.ReplicaId);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The engine of replica {ReplicaId} stopped")]
+    private static partial void LogEngineFailed(ILogger logger, Exception exception, string replicaId);
+}

@@ -1,0 +1,81 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Scheduler.Worker.Engines;
+using Scheduler.Worker.Registration;
+using Scheduler.Worker.Services;
+
+namespace Scheduler.Worker.Hosting;
+
+/// <summary>
+/// Builds a worker node host: WorkerService and the standard gRPC health service on one cleartext HTTP/2
+/// endpoint, the engines' step loops, and the registration with the scheduler (started once the endpoint listens).
+/// </summary>
+/// <example>
+/// Hosting a node in-process:
+/// <code>
+/// var app = WorkerNodeHost.Build(new WorkerNodeOptions { SchedulerAddress = "http://127.0.0.1:5000", SpeedUp = "instant" });
+/// await app.StartAsync();
+/// var node = app.Services.GetRequiredService&lt;WorkerNode&gt;(); // node.Address, node.Registered
+/// ...
+/// await app.StopAsync(); await app.DisposeAsync();
+/// </code>
+/// </example>
+public static class WorkerNodeHost
+{
+    /// <summary>Builds (does not start) a worker node host from <paramref name="options"/> alone: no configuration
+    /// files are read, so a host process embedding the node keeps its own settings to itself.</summary>
+    /// <param name="options">The node's settings; validated here.</param>
+    /// <param name="logging">Adds log providers and filters; without it the node logs nothing.</param>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    public static WebApplication Build(WorkerNodeOptions options, Action<ILoggingBuilder>? logging = null)
+    {
+        var inventory = NodeInventory.Create(options);
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(WorkerNodeHost).Assembly.GetName().Name });
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => Listen(kestrel, options));
+        logging?.Invoke(builder.Logging);
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(inventory);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new WorkerNode(sp.GetRequiredService<IServer>(), inventory, options));
+        services.AddSingleton<StepReportRouter>();
+        services.AddSingleton<IStepReportSink>(sp => sp.GetRequiredService<StepReportRouter>());
+        services.AddSingleton<ReplicaEngines>();
+        services.AddHostedService(sp => sp.GetRequiredService<ReplicaEngines>());
+        services.AddSingleton<ExecuteSessions>();
+        services.AddSingleton<NodeTokenInterceptor>();
+        services.AddHostedService<SchedulerRegistration>();
+        services.AddRouting();
+        services.AddGrpc().AddServiceOptions<WorkerGrpcService>(grpc => grpc.Interceptors.Add<NodeTokenInterceptor>());
+        services.AddGrpcHealthChecks().AddCheck<EngineHealthCheck>("engines");
+
+        var app = builder.Build();
+        app.MapGrpcService<WorkerGrpcService>();
+
+        // Unauthenticated on purpose: Kubernetes gRPC probes cannot send the node token.
+        app.MapGrpcHealthChecksService();
+        return app;
+    }
+
+    /// <summary>One endpoint, HTTP/2 only: cleartext gRPC clients cannot negotiate HTTP/2 on a mixed endpoint.
+    /// A loopback advertised host binds loopback only (nothing else could reach it anyway); any other binds all interfaces.</summary>
+    private static void Listen(KestrelServerOptions kestrel, WorkerNodeOptions options)
+    {
+        var host = options.AdvertisedHost;
+        var loopback = IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip) ? ip
+            : host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback
+            : null;
+        if (loopback is not null)
+        {
+            kestrel.Listen(loopback, options.Port, Http2Only);
+        }
+        else
+        {
+            kestrel.ListenAnyIP(options.Port, Http2Only);
+        }
+    }
+
+    private static void Http2Only(ListenOptions listen) => listen.Protocols = HttpProtocols.Http2;
+}

@@ -1,0 +1,44 @@
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Worker;
+
+/// <summary>The worker node as its own process. Settings, later ones winning: the defaults in the embedded
+/// appsettings.json, an appsettings.json in the working directory, environment variables
+/// (e.g. <c>Worker__SchedulerAddress</c>), the command line (e.g. <c>--Worker:Accelerators:0:Product=H100</c>).</summary>
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        using var defaults = typeof(Program).Assembly.GetManifestResourceStream("Scheduler.Worker.appsettings.json")
+            ?? throw new InvalidOperationException("The embedded default settings are missing.");
+        var configuration = new ConfigurationBuilder()
+            .AddJsonStream(defaults)
+            .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true)
+            .AddEnvironmentVariables()
+            .AddCommandLine(args)
+            .Build();
+        var options = new WorkerNodeOptions();
+        configuration.GetSection(WorkerNodeOptions.SectionName).Bind(options);
+
+        WebApplication app;
+        try
+        {
+            app = WorkerNodeHost.Build(options, logging => logging
+                .AddConfiguration(configuration.GetSection("Logging"))
+                .AddSimpleConsole(console => console.SingleLine = true));
+        }
+        catch (ArgumentException ex)
+        {
+            // A settings mistake deserves its message, not a stack trace.
+            await Console.Error.WriteLineAsync(ex.Message);
+            return 2;
+        }
+
+        await using (app)
+        {
+            await app.RunAsync();
+        }
+
+        return 0;
+    }
+}

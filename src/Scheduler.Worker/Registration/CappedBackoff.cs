@@ -1,0 +1,16 @@
+namespace Scheduler.Worker.Registration;
+
+/// <summary>Exponential retry delays with jitter, capped, so a fleet of nodes does not hammer a recovering scheduler in step.</summary>
+internal sealed class CappedBackoff(TimeSpan initial, TimeSpan cap)
+{
+    private TimeSpan? _next;
+
+    public TimeSpan Next()
+    {
+        var delay = _next ?? initial;
+        _next = TimeSpan.FromTicks(Math.Min(cap.Ticks, delay.Ticks * 2));
+        return delay * (0.8 + (0.4 * Random.Shared.NextDouble()));
+    }
+
+    public void Reset() => _next = null;
+}

@@ -1,0 +1,120 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Scheduler.Protos.V1;
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Worker.Registration;
+
+/// <summary>
+/// Registers the node with the scheduler once it listens, then keeps its lease alive with heartbeats,
+/// registering again whenever the scheduler no longer knows it. An unreachable scheduler is retried, never fatal.
+/// </summary>
+internal sealed partial class SchedulerRegistration(
+    WorkerNode node,
+    WorkerNodeOptions options,
+    IHostApplicationLifetime lifetime,
+    TimeProvider time,
+    ILogger<SchedulerRegistration> logger) : BackgroundService
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan DefaultHeartbeatInterval = TimeSpan.FromSeconds(1);
+
+    private readonly CappedBackoff _backoff = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+    private readonly Metadata _headers = new() { { "authorization", $"Bearer {options.NodeToken}" } };
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (string.IsNullOrWhiteSpace(options.SchedulerAddress))
+        {
+            LogNoScheduler(logger, node.NodeId);
+            return;
+        }
+
+        try
+        {
+            // The node announces its address, which exists only once the server is listening.
+            await WhenStartedAsync(stoppingToken);
+            using var channel = GrpcChannel.ForAddress(options.SchedulerAddress);
+            var client = new NodeRegistryService.NodeRegistryServiceClient(channel);
+            while (true)
+            {
+                var interval = await RegisterAsync(client, stoppingToken);
+                await HeartbeatWhileKnownAsync(client, interval, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The host is stopping.
+        }
+    }
+
+    /// <summary>Registers, retrying with backoff until the scheduler accepts; returns the heartbeat interval it asks for.</summary>
+    private async Task<TimeSpan> RegisterAsync(NodeRegistryService.NodeRegistryServiceClient client, CancellationToken stoppingToken)
+    {
+        var request = new RegisterNodeRequest { Node = node.Describe() };
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var response = await client.RegisterNodeAsync(request, _headers, time.GetUtcNow().UtcDateTime + CallTimeout, stoppingToken);
+                _backoff.Reset();
+                node.MarkRegistered();
+                LogRegistered(logger, node.NodeId, node.Address, options.SchedulerAddress!, response.LeaseMs, response.HeartbeatIntervalMs);
+                return response.HeartbeatIntervalMs > 0 ? TimeSpan.FromMilliseconds(response.HeartbeatIntervalMs) : DefaultHeartbeatInterval;
+            }
+            catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                var delay = _backoff.Next();
+                LogRegisterFailed(logger, node.NodeId, options.SchedulerAddress!, attempt, ex.StatusCode, ex.Status.Detail, delay);
+                await Task.Delay(delay, time, stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>Heartbeats every <paramref name="interval"/> until the scheduler answers that it does not know the node.</summary>
+    private async Task HeartbeatWhileKnownAsync(NodeRegistryService.NodeRegistryServiceClient client, TimeSpan interval, CancellationToken stoppingToken)
+    {
+        var request = new HeartbeatRequest { NodeId = node.NodeId };
+        while (true)
+        {
+            await Task.Delay(interval, time, stoppingToken);
+            try
+            {
+                var response = await client.HeartbeatAsync(request, _headers, time.GetUtcNow().UtcDateTime + CallTimeout, stoppingToken);
+                if (!response.Known)
+                {
+                    LogUnknownToScheduler(logger, node.NodeId);
+                    return;
+                }
+            }
+            catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                // Keep beating at the same pace: the lease may still be alive, and a scheduler that comes back
+                // without its state says so (known = false), which registers the node again.
+                LogHeartbeatFailed(logger, node.NodeId, ex.StatusCode, ex.Status.Detail);
+            }
+        }
+    }
+
+    private async Task WhenStartedAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var onStarted = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        await started.Task.WaitAsync(stoppingToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} has no scheduler address: serving without registering")]
+    private static partial void LogNoScheduler(ILogger logger, string nodeId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} at {Address} registered with {Scheduler}: lease {LeaseMs} ms, heartbeat every {HeartbeatMs} ms")]
+    private static partial void LogRegistered(ILogger logger, string nodeId, string address, string scheduler, int leaseMs, int heartbeatMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} could not register with {Scheduler} (attempt {Attempt}: {Status} {Detail}); retrying in {Delay}")]
+    private static partial void LogRegisterFailed(ILogger logger, string nodeId, string scheduler, int attempt, StatusCode status, string detail, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of node {NodeId} failed: {Status} {Detail}")]
+    private static partial void LogHeartbeatFailed(ILogger logger, string nodeId, StatusCode status, string detail);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The scheduler does not know node {NodeId} any more: registering again")]
+    private static partial void LogUnknownToScheduler(ILogger logger, string nodeId);
+}

@@ -1,0 +1,73 @@
+using System.Threading.Channels;
+using Grpc.Core;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Worker.Services;
+
+/// <summary>
+/// One open Execute stream: its outgoing queue and the single loop that drains it onto the wire (gRPC allows
+/// one write at a time, and reports come from every engine's thread), plus its lifetime.
+/// </summary>
+internal sealed class ExecuteSession(CancellationToken callCancelled) : IDisposable
+{
+    // Bounded: engines wait for room rather than run ahead of a slow network (see IStepReportSink).
+    private const int OutgoingCapacity = 128;
+
+    private readonly Channel<ExecuteEvent> _outgoing = Channel.CreateBounded<ExecuteEvent>(
+        new BoundedChannelOptions(OutgoingCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly CancellationTokenSource _lifetime = CancellationTokenSource.CreateLinkedTokenSource(callCancelled);
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task _writer = Task.CompletedTask;
+    private int _superseded;
+
+    /// <summary>Fires when the call ends, the peer stops reading, or a newer stream supersedes this one.</summary>
+    public CancellationToken Cancellation => _lifetime.Token;
+
+    public ChannelWriter<ExecuteEvent> Outgoing => _outgoing.Writer;
+
+    public bool Superseded => Volatile.Read(ref _superseded) == 1;
+
+    /// <summary>Completes once the session is closed and its engines hold none of its sequences.</summary>
+    public Task Closed => _closed.Task;
+
+    public ValueTask SendAsync(StepReport report) => _outgoing.Writer.WriteAsync(new ExecuteEvent { Step = report }, _lifetime.Token);
+
+    public void StartWriting(IServerStreamWriter<ExecuteEvent> stream) => _writer = WriteAsync(stream);
+
+    public void Supersede()
+    {
+        Volatile.Write(ref _superseded, 1);
+        _lifetime.Cancel();
+    }
+
+    /// <summary>Stops the writer loop; what is still queued concerns sequences that were just dropped.</summary>
+    public async Task StopAsync()
+    {
+        _outgoing.Writer.TryComplete();
+        await _lifetime.CancelAsync();
+        await _writer;
+        _closed.TrySetResult();
+    }
+
+    public void Dispose() => _lifetime.Dispose();
+
+    private async Task WriteAsync(IServerStreamWriter<ExecuteEvent> stream)
+    {
+        try
+        {
+            await foreach (var message in _outgoing.Reader.ReadAllAsync(_lifetime.Token))
+            {
+                await stream.WriteAsync(message, _lifetime.Token);
+            }
+        }
+        catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)
+        {
+            // Closing.
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException)
+        {
+            // The peer is gone: end the session so the command loop stops too.
+            await _lifetime.CancelAsync();
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using Grpc.Core;
+using Scheduler.Protos.V1;
+using Scheduler.Worker.Engines;
+
+namespace Scheduler.Worker.Services;
+
+/// <summary>
+/// Keeps at most one Execute stream active. A new stream supersedes the previous one and starts only once the
+/// previous one is closed and its sequences are gone, so no report about them can reach the new stream.
+/// </summary>
+internal sealed class ExecuteSessions(StepReportRouter router, ReplicaEngines engines)
+{
+    private readonly Lock _gate = new();
+    private ExecuteSession? _newest;
+
+    /// <summary>Opens a session writing to <paramref name="stream"/>, superseding and awaiting the one before.</summary>
+    public async Task<ExecuteSession> OpenAsync(IServerStreamWriter<ExecuteEvent> stream, CancellationToken callCancelled)
+    {
+        var session = new ExecuteSession(callCancelled);
+        ExecuteSession? previous;
+        lock (_gate)
+        {
+            previous = _newest;
+            _newest = session;
+
+            // Under the gate: a session is disposed under it too, and only after it stopped being the newest.
+            previous?.Supersede();
+        }
+
+        if (previous is not null)
+        {
+            await previous.Closed;
+        }
+
+        router.Attach(session.Outgoing);
+        session.StartWriting(stream);
+        return session;
+    }
+
+    /// <summary>Ends a session: its sequences are dropped silently (the scheduler re-dispatches them) and its writer stops.</summary>
+    public async Task CloseAsync(ExecuteSession session)
+    {
+        router.Detach(session.Outgoing);
+        engines.CancelAllSilently();
+        await session.StopAsync();
+        lock (_gate)
+        {
+            if (_newest == session)
+            {
+                _newest = null;
+            }
+
+            session.Dispose();
+        }
+    }
+}

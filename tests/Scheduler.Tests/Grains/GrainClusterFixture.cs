@@ -1,0 +1,51 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using Scheduler.Grains;
+using Scheduler.Grains.Nodes;
+
+namespace Scheduler.Tests.Grains;
+
+/// <summary>One in-process silo with memory storage and fake node links, shared by the grain tests. Tests
+/// isolate themselves by using fresh model, node and tenant names.</summary>
+public sealed class GrainClusterFixture : IAsyncLifetime
+{
+    private InProcessTestCluster? _cluster;
+
+    internal FakeNodeLinkFactory Links { get; } = new();
+
+    public IClusterClient Client => _cluster?.Client ?? throw new InvalidOperationException("The cluster is not deployed.");
+
+    public async Task InitializeAsync()
+    {
+        var links = Links;
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddMemoryGrainStorage(StorageNames.Default);
+            silo.Services.AddSingleton<INodeLinkFactory>(links);
+            silo.Services.AddSingleton(TimeProvider.System);
+            silo.Services.Configure<SchedulingOptions>(o =>
+            {
+                // No test heartbeats: keep nodes' leases from lapsing while a test runs.
+                o.NodeLease = TimeSpan.FromHours(1);
+                o.HeartbeatInterval = TimeSpan.FromMinutes(10);
+            });
+        });
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class GrainClusterCollection : ICollectionFixture<GrainClusterFixture>
+{
+    public const string Name = "grain-cluster";
+}

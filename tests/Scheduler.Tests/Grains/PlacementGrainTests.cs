@@ -1,0 +1,319 @@
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
+using static Scheduler.Tests.Grains.GrainTestKit;
+
+namespace Scheduler.Tests.Grains;
+
+[Collection(GrainClusterCollection.Name)]
+public sealed class PlacementGrainTests(GrainClusterFixture cluster)
+{
+    private readonly string _model = Unique("model");
+    private readonly string _tenant = Unique("tenant");
+
+    private IPlacementGrain Placement => cluster.Client.GetGrain<IPlacementGrain>(_model);
+
+    private string JobId(int i) => $"{_model}-j{i}";
+
+    private async Task<ReplicaSnapshot> ReplicaState(string replicaId) =>
+        (await Placement.GetSnapshot()).Replicas.Single(r => r.ReplicaId == replicaId);
+
+    [Fact]
+    public async Task Placement_NeverAdmitsPastSlots_ThenAdmitsNextIntoRunningBatch()
+    {
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node);
+        await Placement.UpsertReplicas([Replica("r1", _model, node, maxSequences: 2, kvCapacityTokens: 100_000)]);
+
+        for (var i = 0; i < 4; i++)
+        {
+            await Placement.Enqueue(Ticket(JobId(i), _tenant, _model));
+        }
+
+        await Until(() => link.AdmittedJobIds.Count >= 2, "two admissions");
+        await Settle(cluster, node);
+        Assert.Equal([JobId(0), JobId(1)], link.AdmittedJobIds);
+        var snapshot = await Placement.GetSnapshot();
+        Assert.Equal(2, snapshot.QueuedJobs);
+        Assert.Equal(2, snapshot.Replicas.Single().RunningSequences);
+
+        // j0 finishes: j2 (next in fair order) joins the batch j1 is still running in, as one message.
+        await Placement.OnProgress("r1", [JobId(0), JobId(1)], [new FinishedSequence(JobId(0), 100, "length")]);
+
+        await Until(() => link.Admits.Count >= 3, "a third admission");
+        await Settle(cluster, node);
+        Assert.Equal(3, link.Admits.Count);
+        var refill = link.Admits[^1];
+        Assert.Equal("r1", refill.ReplicaId);
+        Assert.Equal([JobId(2)], refill.JobIds);
+        Assert.Equal(1, refill.Batch[0].Placement.RunningSequencesAtAdmission);
+        var replica = await ReplicaState("r1");
+        Assert.Equal(2, replica.RunningSequences);
+        Assert.Equal([JobId(1), JobId(2)], replica.RunningJobIds.Order());
+        Assert.Equal(3, replica.Admissions);
+        Assert.Equal(2, replica.AdmissionsIntoRunningBatch);
+        Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);
+    }
+
+    [Fact]
+    public async Task Placement_NeverAdmitsPastKvCapacity_ButSmallerJobBehindFits()
+    {
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node);
+        await Placement.UpsertReplicas([Replica("r1", _model, node, maxSequences: 8, kvCapacityTokens: 500)]);
+
+        // Three jobs of 200 KV tokens, then one of 100: 200 + 200 + 100 = 500 fills the cache exactly.
+        for (var i = 0; i < 3; i++)
+        {
+            await Placement.Enqueue(Ticket(JobId(i), _tenant, _model, prompt: 100, maxTokens: 100));
+        }
+
+        await Placement.Enqueue(Ticket(JobId(3), _tenant, _model, prompt: 50, maxTokens: 50));
+
+        await Until(() => link.AdmittedJobIds.Count >= 3, "three admissions");
+        await Settle(cluster, node);
+        Assert.Equal([JobId(0), JobId(1), JobId(3)], link.AdmittedJobIds);
+        var replica = await ReplicaState("r1");
+        Assert.Equal(0, replica.FreeKvTokens);
+        Assert.Equal(3, replica.RunningSequences);
+        Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);
+    }
+
+    [Fact]
+    public async Task Placement_JobsAdmittedInOneRound_ArriveAsOneBatchPerReplica()
+    {
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node);
+        var positions = new List<int>();
+        for (var i = 0; i < 5; i++)
+        {
+            positions.Add(await Placement.Enqueue(Ticket(JobId(i), _tenant, _model)));
+        }
+
+        Assert.Equal([0, 1, 2, 3, 4], positions);
+        Assert.Empty(link.Admits);
+
+        await Placement.UpsertReplicas(
+        [
+            Replica("ra", _model, node, maxSequences: 3, kvCapacityTokens: 100_000),
+            Replica("rb", _model, node, maxSequences: 3, kvCapacityTokens: 100_000),
+        ]);
+
+        await Until(() => link.AdmittedJobIds.Count >= 5, "five admissions");
+        await Settle(cluster, node);
+        var admits = link.Admits;
+        Assert.Equal(2, admits.Count);                                  // 5 jobs > 3 slots: both replicas used
+        Assert.Equal(["ra", "rb"], admits.Select(a => a.ReplicaId).Order());
+        Assert.Equal(Enumerable.Range(0, 5).Select(JobId), admits.SelectMany(a => a.JobIds).Order());
+        Assert.All(admits, a => Assert.All(a.Batch, s => Assert.Equal(a.ReplicaId, s.Placement.ReplicaId)));
+        Assert.All(admits, a => Assert.InRange(a.Batch.Length, 2, 3));
+        Assert.Equal(0, (await Placement.GetSnapshot()).QueuedJobs);
+    }
+
+    [Fact]
+    public async Task Placement_JobsAdmittedInOneRound_ToReplicasOnTwoNodes_OneBatchEach()
+    {
+        var nodeA = Unique("node");
+        var nodeB = Unique("node");
+        var linkA = await RegisterNode(cluster, nodeA);
+        var linkB = await RegisterNode(cluster, nodeB);
+        for (var i = 0; i < 4; i++)
+        {
+            await Placement.Enqueue(Ticket(JobId(i), _tenant, _model));
+        }
+
+        await Placement.UpsertReplicas(
+        [
+            Replica("ra", _model, nodeA, maxSequences: 2, kvCapacityTokens: 100_000),
+            Replica("rb", _model, nodeB, maxSequences: 2, kvCapacityTokens: 100_000),
+        ]);
+
+        await Until(() => linkA.AdmittedJobIds.Count + linkB.AdmittedJobIds.Count >= 4, "four admissions");
+        await Settle(cluster, nodeA);
+        await Settle(cluster, nodeB);
+        var a = Assert.Single(linkA.Admits);
+        var b = Assert.Single(linkB.Admits);
+        Assert.Equal("ra", a.ReplicaId);
+        Assert.Equal("rb", b.ReplicaId);
+        Assert.Equal(2, a.Batch.Length);
+        Assert.Equal(2, b.Batch.Length);
+    }
+
+    [Fact]
+    public async Task SetSchedulable_False_StopsAdmissionsToThatReplica()
+    {
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node);
+        await Placement.UpsertReplicas(
+        [
+            Replica("ra", _model, node, maxSequences: 4, kvCapacityTokens: 100_000),
+            Replica("rb", _model, node, maxSequences: 4, kvCapacityTokens: 100_000),
+        ]);
+        await Placement.SetSchedulable("ra", false);
+
+        for (var i = 0; i < 3; i++)
+        {
+            await Placement.Enqueue(Ticket(JobId(i), _tenant, _model));
+        }
+
+        await Until(() => link.AdmittedJobIds.Count >= 3, "three admissions");
+        await Placement.SetSchedulable("rb", false);
+        await Placement.Enqueue(Ticket(JobId(3), _tenant, _model));
+        await Settle(cluster, node);
+        Assert.All(link.Admits, a => Assert.Equal("rb", a.ReplicaId));
+        Assert.Equal(3, link.AdmittedJobIds.Count);
+        var snapshot = await Placement.GetSnapshot();
+        Assert.Equal(1, snapshot.QueuedJobs);
+        Assert.False(snapshot.Replicas.Single(r => r.ReplicaId == "ra").Schedulable);
+
+        await Placement.SetSchedulable("ra", true);
+
+        await Until(() => link.AdmittedJobIds.Count >= 4, "the fourth admission");
+        var last = link.Admits[^1];
+        Assert.Equal("ra", last.ReplicaId);
+        Assert.Equal([JobId(3)], last.JobIds);
+    }
+
+    [Fact]
+    public async Task Requeue_PutsRunningJobsBackAtFront_WithResumeFromToken_AndReadmitsElsewhere()
+    {
+        var nodeA = Unique("node");
+        var nodeB = Unique("node");
+        var linkA = await RegisterNode(cluster, nodeA);
+        var linkB = await RegisterNode(cluster, nodeB);
+        await Placement.UpsertReplicas(
+        [
+            Replica("ra", _model, nodeA, maxSequences: 2, kvCapacityTokens: 100_000),
+            Replica("rb", _model, nodeB, maxSequences: 2, kvCapacityTokens: 100_000),
+        ]);
+        await Placement.SetSchedulable("rb", false);
+        for (var i = 0; i < 3; i++)
+        {
+            await Placement.Enqueue(Ticket(JobId(i), _tenant, _model, prompt: 100, maxTokens: 100));
+        }
+
+        await Until(() => linkA.AdmittedJobIds.Count >= 2, "j0 and j1 on ra");
+        Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);   // j2 waits: ra is full, rb is off
+
+        // Node A is lost: j0 had streamed 7 tokens, j1 3. Both go back ahead of j2.
+        await Placement.Requeue("ra", [new RequeuedSequence(JobId(0), 7), new RequeuedSequence(JobId(1), 3)]);
+        var afterLoss = await Placement.GetSnapshot();
+        Assert.Equal(3, afterLoss.QueuedJobs);
+        Assert.False(afterLoss.Replicas.Single(r => r.ReplicaId == "ra").Schedulable);
+        Assert.Equal(0, afterLoss.Replicas.Single(r => r.ReplicaId == "ra").RunningSequences);
+
+        await Placement.SetSchedulable("rb", true);
+
+        await Until(() => linkB.AdmittedJobIds.Count >= 2, "re-admission on rb");
+        await Settle(cluster, nodeB);
+        var readmitted = Assert.Single(linkB.Admits);
+        Assert.Equal("rb", readmitted.ReplicaId);
+        var resumeFrom = readmitted.Batch.ToDictionary(s => s.Ticket.JobId, s => s.Ticket.ResumeFromToken);
+        Assert.Equal(new Dictionary<string, int> { [JobId(0)] = 7, [JobId(1)] = 3 }, resumeFrom);
+        Assert.Equal(2, linkA.AdmittedJobIds.Count);                    // nothing more went to the lost replica
+        var snapshot = await Placement.GetSnapshot();
+        Assert.Equal(1, snapshot.QueuedJobs);
+        Assert.Equal(1, snapshot.QueuedByTenant[_tenant]);
+    }
+
+    [Fact]
+    public async Task Requeue_WithCapacityElsewhere_ReadmitsImmediately()
+    {
+        var nodeA = Unique("node");
+        var nodeB = Unique("node");
+        var linkA = await RegisterNode(cluster, nodeA);
+        var linkB = await RegisterNode(cluster, nodeB);
+        await Placement.UpsertReplicas([Replica("ra", _model, nodeA, maxSequences: 2, kvCapacityTokens: 100_000)]);
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+        await Until(() => linkA.AdmittedJobIds.Count >= 1, "j0 on ra");
+        await Placement.UpsertReplicas([Replica("rb", _model, nodeB, maxSequences: 2, kvCapacityTokens: 100_000)]);
+
+        await Placement.Requeue("ra", [new RequeuedSequence(JobId(0), 12)]);
+
+        await Until(() => linkB.AdmittedJobIds.Count >= 1, "j0 on rb");
+        var sequence = Assert.Single(Assert.Single(linkB.Admits).Batch);
+        Assert.Equal(12, sequence.Ticket.ResumeFromToken);
+        Assert.Equal("rb", sequence.Placement.ReplicaId);
+    }
+
+    [Fact]
+    public async Task Cancel_QueuedJob_ReturnsCancelledWhileQueued_AndIsNeverAdmitted()
+    {
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node);
+        var watcher = new RecordingJobSink();
+        var watcherRef = cluster.Client.CreateObjectReference<IJobEventSink>(watcher);
+        try
+        {
+            await Placement.Enqueue(Ticket(JobId(0), _tenant, _model, watchers: [watcherRef]));
+            await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
+
+            Assert.Equal(CancelOutcome.CancelledWhileQueued, await Placement.Cancel(JobId(0)));
+            Assert.Equal(CancelOutcome.NotFound, await Placement.Cancel(JobId(0)));
+            Assert.Equal(CancelOutcome.NotFound, await Placement.Cancel("no-such-job"));
+
+            await Placement.UpsertReplicas([Replica("r1", _model, node, maxSequences: 4, kvCapacityTokens: 100_000)]);
+            await Until(() => link.AdmittedJobIds.Count >= 1, "j1 admitted");
+            await Settle(cluster, node);
+            Assert.Equal([JobId(1)], link.AdmittedJobIds);
+            Assert.Equal(0, (await Placement.GetSnapshot()).QueuedJobs);
+            await Until(() => watcher.Events.Any(e => e.Kind == JobEventKind.Cancelled), "the watcher hears of the cancellation");
+            var cancelled = Assert.Single(watcher.Events);
+            Assert.Equal(JobId(0), cancelled.JobId);
+            Assert.True(cancelled.IsTerminal);
+        }
+        finally
+        {
+            cluster.Client.DeleteObjectReference<IJobEventSink>(watcherRef);
+        }
+    }
+
+    [Fact]
+    public async Task Cancel_RunningJob_AsksItsNodeAndKeepsSlotUntilConfirmed()
+    {
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node);
+        await Placement.UpsertReplicas([Replica("r1", _model, node, maxSequences: 1, kvCapacityTokens: 100_000)]);
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+        await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
+
+        Assert.Equal(CancelOutcome.CancellationRequested, await Placement.Cancel(JobId(0)));
+
+        await Until(() => link.Cancels.Count >= 1, "the node is asked to cancel");
+        var (replicaId, jobIds) = Assert.Single(link.Cancels);
+        Assert.Equal("r1", replicaId);
+        Assert.Equal([JobId(0)], jobIds);
+        Assert.Equal([JobId(0)], (await ReplicaState("r1")).RunningJobIds);
+
+        await Placement.OnProgress("r1", [], [new FinishedSequence(JobId(0), 3, "cancelled")]);
+
+        await Until(() => link.AdmittedJobIds.Count >= 2, "j1 takes the freed slot");
+        Assert.Equal([JobId(1)], (await ReplicaState("r1")).RunningJobIds);
+    }
+
+    [Fact]
+    public async Task Enqueue_SameJobTwice_IsQueuedOnce()
+    {
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+        await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
+
+        Assert.Equal(0, await Placement.Enqueue(Ticket(JobId(0), _tenant, _model)));
+        Assert.Equal(2, (await Placement.GetSnapshot()).QueuedJobs);
+    }
+
+    [Fact]
+    public async Task OnProgress_UnknownReplicaOrJob_IsIgnored()
+    {
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node);
+        await Placement.UpsertReplicas([Replica("r1", _model, node, maxSequences: 1, kvCapacityTokens: 100_000)]);
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+        await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
+
+        await Placement.OnProgress("no-such-replica", [], [new FinishedSequence(JobId(0), 100, "length")]);
+        await Placement.OnProgress("r1", ["stranger"], [new FinishedSequence("stranger", 100, "length")]);
+
+        await Settle(cluster, node);
+        Assert.Equal([JobId(0)], link.AdmittedJobIds);
+        Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);
+    }
+}

@@ -1,0 +1,45 @@
+using Scheduler.Protos.V1;
+using Scheduler.Worker.Engines;
+
+namespace Scheduler.Tests.Worker;
+
+/// <summary>What a sequence received over a series of step reports.</summary>
+internal sealed record SequenceOutcome(IReadOnlyList<SequenceTokens> Tokens, SequenceFinished? Finished)
+{
+    public string Text => string.Concat(Tokens.Select(t => t.Text));
+
+    public IEnumerable<int> Indexes => Tokens.SelectMany(t => Enumerable.Range(t.FirstTokenIndex, t.TokenCount));
+
+    public static SequenceOutcome Of(string sequenceId, IEnumerable<StepReport> reports)
+    {
+        var list = reports.ToList();
+        return new(
+            list.SelectMany(r => r.Tokens).Where(t => t.SequenceId == sequenceId).ToList(),
+            list.SelectMany(r => r.Finished).SingleOrDefault(f => f.SequenceId == sequenceId));
+    }
+}
+
+/// <summary>Drives a <see cref="SimulatedEngine"/> step by step, without its loop or any waiting.</summary>
+internal static class EngineRun
+{
+    public static SequenceSpec Sequence(string id, int promptTokens, int maxTokens, int resumeFrom = 0, string stop = "") =>
+        new() { SequenceId = id, PromptTokens = promptTokens, MaxTokens = maxTokens, ResumeFromToken = resumeFrom, Stop = stop };
+
+    /// <summary>Steps until the engine has nothing left to do; returns every report.</summary>
+    public static List<StepReport> ToCompletion(SimulatedEngine engine, int maxSteps = 10_000)
+    {
+        var reports = new List<StepReport>();
+        for (var i = 0; i < maxSteps; i++)
+        {
+            var report = engine.Step();
+            if (report is null)
+            {
+                return reports;
+            }
+
+            reports.Add(report);
+        }
+
+        throw new InvalidOperationException($"The engine still had work after {maxSteps} steps.");
+    }
+}

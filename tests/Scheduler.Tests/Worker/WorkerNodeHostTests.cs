@@ -1,0 +1,215 @@
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Scheduler.Protos.V1;
+using Scheduler.Worker.Engines;
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Tests.Worker;
+
+/// <summary>A real worker node host on a free loopback port, driven over a real gRPC channel.</summary>
+public sealed class WorkerNodeHostTests : IAsyncLifetime
+{
+    private const string Token = "test-node-token";
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    private readonly Metadata _auth = new() { { "authorization", $"Bearer {Token}" } };
+    private WebApplication _app = null!;
+    private WorkerNode _node = null!;
+    private GrpcChannel _channel = null!;
+    private WorkerService.WorkerServiceClient _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        var options = new WorkerNodeOptions { NodeId = "Test-Node", NodeToken = Token, SpeedUp = "instant" };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "h100", Count = 2 });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "LPU", Count = 1, Model = "llama-3.1-70b", MaxContextTokens = 4096 });
+        _app = WorkerNodeHost.Build(options);
+        await _app.StartAsync();
+        _node = _app.Services.GetRequiredService<WorkerNode>();
+        _channel = GrpcChannel.ForAddress(_node.Address);
+        _client = new WorkerService.WorkerServiceClient(_channel);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _channel.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Describe_ListsAcceleratorsAndReplicasAtTheBoundAddress()
+    {
+        var description = await _client.DescribeAsync(new DescribeRequest(), _auth, deadline: DateTime.UtcNow + Timeout);
+
+        Assert.Matches(@"^http://127\.0\.0\.1:\d+$", _node.Address);
+        Assert.NotEqual("http://127.0.0.1:0", _node.Address);
+        Assert.Equal(_node.Address, description.Address);
+        Assert.Equal("Test-Node", description.NodeId);
+        Assert.Equal("simulated", description.Engine);
+        Assert.Equal(["test-node-h100-0", "test-node-h100-1", "test-node-lpu-0"], description.Accelerators.Select(a => a.AcceleratorId));
+        Assert.Equal(
+            ["test-node-h100-0/llama-3.1-8b", "test-node-h100-1/llama-3.1-8b", "test-node-lpu-0/llama-3.1-70b"],
+            description.Replicas.Select(r => r.ReplicaId));
+
+        var h100 = description.Accelerators[0].Profile;
+        Assert.Equal(("H100", "gpu", 256, 460_000L, 2048, 12.29), (h100.Product, h100.Kind, h100.MaxSequences, h100.KvCapacityTokens, h100.StepTokenBudget, h100.PricePerHourUsd));
+
+        // An instant node advertises the nominal profile, so the scheduler's cost model still sees real step times.
+        Assert.Equal(10.6, h100.DecodeStepBaseMs);
+        var lpu = description.Accelerators[2].Profile;
+        Assert.Equal(("lpu", 0.08), (lpu.Kind, lpu.PricePerMillionOutputTokensUsd));
+        var lpuReplica = description.Replicas[2];
+        Assert.Equal(("llama-3.1-70b", "test-node-lpu-0", 128, 1_000_000L, 4096), (lpuReplica.Model, lpuReplica.AcceleratorId, lpuReplica.MaxSequences, lpuReplica.KvCapacityTokens, lpuReplica.MaxContextTokens));
+    }
+
+    [Fact]
+    public async Task Execute_RunsAdmittedBatchesToTheirExactTokenCounts()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        using var call = _client.Execute(_auth, cancellationToken: cts.Token);
+        await call.RequestStream.WriteAsync(Admit("test-node-h100-0/llama-3.1-8b", ("a", 100, 5), ("b", 3_000, 7), ("c", 10, 40)));
+        await call.RequestStream.WriteAsync(Admit("test-node-lpu-0/llama-3.1-70b", ("d", 50, 3)));
+        await call.RequestStream.WriteAsync(Admit("no-such-replica", ("e", 50, 3)));
+
+        var reports = await ReadUntilFinishedAsync(call, 5, cts.Token);
+
+        var expected = new Dictionary<string, int> { ["a"] = 5, ["b"] = 7, ["c"] = 40, ["d"] = 3 };
+        foreach (var (id, count) in expected)
+        {
+            var outcome = SequenceOutcome.Of(id, reports);
+            Assert.Equal(Enumerable.Range(0, count), outcome.Indexes);
+            Assert.Equal(new SequenceFinished { SequenceId = id, Reason = FinishReasons.Length, CompletionTokens = count }, outcome.Finished);
+        }
+
+        Assert.Equal(FinishReasons.Rejected, SequenceOutcome.Of("e", reports).Finished!.Reason);
+        var capacities = reports.Where(r => r.Capacity is not null).Select(r => r.Capacity).ToList();
+        Assert.All(capacities, c => Assert.Equal(0, c.RejectedAdmissions));
+        Assert.Equal(3, capacities.Where((_, i) => reports[i].ReplicaId.StartsWith("test-node-h100-0", StringComparison.Ordinal)).Max(c => c.PeakSequences));
+
+        // "b" (3,000 prompt tokens) is prefilled over two steps within the H100's 2,048-token budget.
+        var h100 = reports.Where(r => r.ReplicaId == "test-node-h100-0/llama-3.1-8b").ToList();
+        Assert.DoesNotContain(h100[0].Tokens, t => t.SequenceId == "b");
+
+        var health = await _client.HealthAsync(new NodeHealthRequest(), _auth);
+        Assert.True(health.Serving);
+        Assert.Equal(0, health.RunningSequences);
+        await call.RequestStream.CompleteAsync();
+    }
+
+    [Fact]
+    public async Task Execute_CancelledSequenceIsReportedCancelled()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        using var call = _client.Execute(_auth, cancellationToken: cts.Token);
+        await call.RequestStream.WriteAsync(Admit("test-node-h100-1/llama-3.1-8b", ("long", 10, 1_000_000)));
+        Assert.True(await call.ResponseStream.MoveNext(cts.Token));
+
+        var cancel = new ExecuteCommand { Cancel = new CancelSequences { ReplicaId = "test-node-h100-1/llama-3.1-8b" } };
+        cancel.Cancel.SequenceIds.Add("long");
+        Console.WriteLine("DBG writing cancel");
+        await call.RequestStream.WriteAsync(cancel);
+        Console.WriteLine("DBG wrote cancel");
+        var reports = await ReadUntilFinishedAsync(call, 1, cts.Token);
+
+        var finished = reports.SelectMany(r => r.Finished).Single();
+        Assert.Equal(FinishReasons.Cancelled, finished.Reason);
+        Assert.InRange(finished.CompletionTokens, 1, 999_999);
+        await call.RequestStream.CompleteAsync();
+    }
+
+    [Fact]
+    public async Task Execute_NewStreamReplacesTheOldOne_WhoseSequencesAreDroppedSilently()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        using var first = _client.Execute(_auth, cancellationToken: cts.Token);
+        await first.RequestStream.WriteAsync(Admit("test-node-h100-0/llama-3.1-8b", ("old", 10, 1_000_000)));
+        Assert.True(await first.ResponseStream.MoveNext(cts.Token));
+
+        using var second = _client.Execute(_auth, cancellationToken: cts.Token);
+        await second.RequestStream.WriteAsync(Admit("test-node-h100-0/llama-3.1-8b", ("new", 10, 4)));
+        var reports = await ReadUntilFinishedAsync(second, 1, cts.Token);
+
+        // The old stream ends with ABORTED; nothing about its sequence reaches the new one.
+        var ended = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await first.ResponseStream.MoveNext(cts.Token))
+            {
+                Assert.DoesNotContain(first.ResponseStream.Current.Step.Finished, f => f.SequenceId == "old");
+            }
+        });
+        Assert.Equal(StatusCode.Aborted, ended.StatusCode);
+        Assert.DoesNotContain(reports, r => r.Tokens.Any(t => t.SequenceId == "old") || r.Finished.Any(f => f.SequenceId == "old"));
+        Assert.Equal(4, SequenceOutcome.Of("new", reports).Finished!.CompletionTokens);
+        Assert.Equal(0, (await _client.HealthAsync(new NodeHealthRequest(), _auth)).RunningSequences);
+        await second.RequestStream.CompleteAsync();
+    }
+
+    [Fact]
+    public async Task Execute_StreamBreak_DropsRunningSequences()
+    {
+        using (var call = _client.Execute(_auth))
+        {
+            await call.RequestStream.WriteAsync(Admit("test-node-h100-1/llama-3.1-8b", ("orphan", 10, 1_000_000)));
+            Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+        }
+
+        // Disposing the call resets the stream; the node drops what ran on it.
+        var deadline = DateTime.UtcNow + Timeout;
+        while ((await _client.HealthAsync(new NodeHealthRequest(), _auth)).RunningSequences > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The node kept running the sequences of a broken stream.");
+            await Task.Delay(20);
+        }
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("Bearer wrong-token")]
+    [InlineData("test-node-token")]
+    public async Task Calls_WithoutTheNodeToken_AreUnauthenticated(string? authorization)
+    {
+        var headers = authorization is null ? new Metadata() : new Metadata { { "authorization", authorization } };
+
+        var describe = await Assert.ThrowsAsync<RpcException>(() => _client.DescribeAsync(new DescribeRequest(), headers).ResponseAsync);
+        using var call = _client.Execute(headers);
+        var execute = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
+
+        Assert.Equal(StatusCode.Unauthenticated, describe.StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, execute.StatusCode);
+    }
+
+    [Fact]
+    public async Task StandardHealthService_ServesWithoutCredentials()
+    {
+        var health = new Health.HealthClient(_channel);
+
+        var response = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow + Timeout);
+
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, response.Status);
+    }
+
+    private static ExecuteCommand Admit(string replicaId, params (string Id, int Prompt, int Max)[] sequences)
+    {
+        var batch = new AdmitBatch { ReplicaId = replicaId };
+        batch.Sequences.Add(sequences.Select(s => EngineRun.Sequence(s.Id, s.Prompt, s.Max)));
+        return new ExecuteCommand { Admit = batch };
+    }
+
+    private static async Task<List<StepReport>> ReadUntilFinishedAsync(
+        AsyncDuplexStreamingCall<ExecuteCommand, ExecuteEvent> call, int sequences, CancellationToken cancellationToken)
+    {
+        var reports = new List<StepReport>();
+        while (reports.Sum(r => r.Finished.Count) < sequences)
+        {
+            if (reports.Count % 10000 == 0) Console.WriteLine($"DBG {reports.Count} {DateTime.UtcNow:O} {reports.LastOrDefault()}");
+            Assert.True(await call.ResponseStream.MoveNext(cancellationToken), "The node ended the stream early.");
+            reports.Add(call.ResponseStream.Current.Step);
+        }
+
+        return reports;
+    }
+}
