@@ -127,7 +127,7 @@ internal sealed partial class PlacementGrain(
             }
 
             var ticket = job.Ticket with { ResumeFromToken = Math.Max(job.Ticket.ResumeFromToken, seq.DeliveredTokens) };
-            var requeued = new PlacedJob(ticket, ToDemand(ticket));
+            var requeued = new PlacedJob(ticket, ToDemand(ticket), WasAdmitted: true);
             _jobs[seq.JobId] = requeued;
             if (!_queue.Remove(seq.JobId))
             {
@@ -239,8 +239,10 @@ internal sealed partial class PlacementGrain(
             }
 
             batch.Add(new AdmittedSequence(job.Ticket, placement));
-            if (job.Ticket.ResumeFromToken == 0)
+            if (!job.WasAdmitted)
             {
+                // A re-dispatched job left its tenant's queue the first time; it is counted once.
+                _jobs[demand.JobId] = job with { WasAdmitted = true };
                 admittedPerTenant ??= new(StringComparer.Ordinal);
                 admittedPerTenant[job.Ticket.TenantId] = admittedPerTenant.GetValueOrDefault(job.Ticket.TenantId) + 1;
                 GrainFactory.GetGrain<IJobGrain>(demand.JobId).OnAdmitted(placement).Ignore();
@@ -283,7 +285,7 @@ internal sealed partial class PlacementGrain(
         t.JobId, t.TenantId, t.Request.PromptTokens + t.ResumeFromToken, t.Request.MaxTokens - t.ResumeFromToken,
         t.Request.Priority, t.Request.TtftObjectiveMs, t.SubmittedAt);
 
-    private sealed record PlacedJob(JobTicket Ticket, JobDemand Demand);
+    private sealed record PlacedJob(JobTicket Ticket, JobDemand Demand, bool WasAdmitted = false);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} re-queued from replica {ReplicaId}, resuming at token {ResumeFrom}")]
     private static partial void LogRequeued(ILogger logger, string jobId, string replicaId, int resumeFrom);

@@ -14,6 +14,9 @@ internal sealed class WeightedFairQueue : IFairQueue
     private readonly Dictionary<string, TenantLane> _tenants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TenantLane> _laneOfJob = new(StringComparer.Ordinal);
 
+    // The counter of the last tenant whose backlog ran out: a tenant arriving to an empty queue starts there (VTC).
+    private double _lastDrainedCounter;
+
     public string Name => PolicyName;
 
     public int Count => _laneOfJob.Count;
@@ -66,6 +69,11 @@ internal sealed class WeightedFairQueue : IFairQueue
                 best.Remove(bestJob.JobId);
                 _laneOfJob.Remove(bestJob.JobId);
                 best.Counter += bestJob.ServiceUnits / best.Weight;
+                if (best.Count == 0)
+                {
+                    _lastDrainedCounter = Math.Max(_lastDrainedCounter, best.Counter);
+                }
+
                 return bestJob;
             }
         }
@@ -105,8 +113,9 @@ internal sealed class WeightedFairQueue : IFairQueue
         var lane = Lane(job.TenantId);
         if (lane.Count == 0)
         {
-            // Newly backlogged: start at the minimum counter of the tenants already backlogged.
-            var backlogged = _tenants.Values.Where(t => t.Count > 0).Select(t => t.Counter).DefaultIfEmpty(lane.Counter);
+            // Newly backlogged: start at the minimum counter of the tenants already backlogged, or, when none is,
+            // where the last backlog ran out — either way idling earns no credit to burst with.
+            var backlogged = _tenants.Values.Where(t => t.Count > 0).Select(t => t.Counter).DefaultIfEmpty(_lastDrainedCounter);
             lane.Counter = Math.Max(lane.Counter, backlogged.Min());
         }
 

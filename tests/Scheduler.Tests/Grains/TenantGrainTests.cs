@@ -1,0 +1,157 @@
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
+using Scheduler.Abstractions.Tenants;
+using static Scheduler.Tests.Grains.GrainTestKit;
+
+namespace Scheduler.Tests.Grains;
+
+[Collection(GrainClusterCollection.Name)]
+public sealed class TenantGrainTests(GrainClusterFixture cluster)
+{
+    private readonly string _model = Unique("model");
+    private readonly string _tenantId = Unique("tenant");
+
+    private ITenantGrain Tenant => cluster.Client.GetGrain<ITenantGrain>(_tenantId);
+
+    private IPlacementGrain Placement => cluster.Client.GetGrain<IPlacementGrain>(_model);
+
+    private string JobId(int i) => $"{_tenantId}-j{i}";
+
+    private Task<TenantInfo> Put(int maxQueued = 0, double weight = 1) =>
+        Tenant.Put(new TenantSettings(weight, new TenantQuotas(maxQueued, 0, 0), ApiKey: null));
+
+    [Fact]
+    public async Task Submit_AfterPut_CreatesQueuedJobAndEnqueuesItForItsModel()
+    {
+        var info = await Put(weight: 2);
+        Assert.Equal(_tenantId, info.TenantId);
+        Assert.Equal(2, info.Weight);
+
+        var result = await Tenant.Submit(JobId(0), Request(_model, prompt: 40, maxTokens: 60), []);
+
+        Assert.Equal(SubmitRejection.None, result.Rejection);
+        Assert.False(result.Duplicate);
+        Assert.Equal(0, result.QueuePosition);
+        var job = Assert.IsType<JobSnapshot>(result.Job);
+        Assert.Equal(JobId(0), job.JobId);
+        Assert.Equal(_tenantId, job.TenantId);
+        Assert.Equal(_model, job.Model);
+        Assert.Equal(JobStatus.Queued, job.Status);
+        Assert.Equal(40, job.PromptTokens);
+        Assert.Equal(60, job.MaxTokens);
+        var tenant = await Tenant.Get();
+        Assert.Equal(1, tenant?.QueuedJobs);
+        Assert.Equal(1, tenant?.Usage.JobsSubmitted);
+        var placement = await Placement.GetSnapshot();
+        Assert.Equal(1, placement.QueuedJobs);
+        Assert.Equal(1, placement.QueuedByTenant[_tenantId]);
+        Assert.Equal(JobStatus.Queued, (await cluster.Client.GetGrain<IJobGrain>(JobId(0)).Get())?.Status);
+    }
+
+    [Fact]
+    public async Task Submit_WithCapacity_IsAdmittedAndCountedAsRunning()
+    {
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node, Replica(Unique("rep"), _model, node, maxSequences: 4, kvCapacityTokens: 100_000));
+        await Put();
+
+        var result = await Tenant.Submit(JobId(0), Request(_model), []);
+
+        Assert.Equal(SubmitRejection.None, result.Rejection);
+        await Until(() => link.AdmittedJobIds.Contains(JobId(0)), "the job reaches its node");
+        var admitted = Assert.Single(Assert.Single(link.Admits).Batch);
+        Assert.Equal(_tenantId, admitted.Ticket.TenantId);
+        Assert.Equal(1.0, admitted.Ticket.TenantWeight);
+        await Until(async () => (await Tenant.Get()) is { QueuedJobs: 0, RunningJobs: 1 }, "the tenant counts the job as running");
+        await Until(async () => (await cluster.Client.GetGrain<IJobGrain>(JobId(0)).Get())?.Status == JobStatus.Running, "the job is running");
+        var job = await cluster.Client.GetGrain<IJobGrain>(JobId(0)).Get();
+        Assert.Equal(admitted.Placement, job?.Placement);
+    }
+
+    [Fact]
+    public async Task Submit_OverMaxQueuedQuota_IsRejectedQueueFull()
+    {
+        await Put(maxQueued: 2);
+
+        var first = await Tenant.Submit(JobId(0), Request(_model), []);
+        var second = await Tenant.Submit(JobId(1), Request(_model), []);
+        var third = await Tenant.Submit(JobId(2), Request(_model), []);
+
+        Assert.Equal(SubmitRejection.None, first.Rejection);
+        Assert.Equal(SubmitRejection.None, second.Rejection);
+        Assert.Equal(1, second.QueuePosition);
+        Assert.Equal(SubmitRejection.QueueFull, third.Rejection);
+        Assert.Null(third.Job);
+        Assert.Contains("2", third.Message);
+        Assert.Null(await cluster.Client.GetGrain<IJobGrain>(JobId(2)).Get());
+        Assert.Equal(2, (await Placement.GetSnapshot()).QueuedJobs);
+        Assert.Equal(2, (await Tenant.Get())?.QueuedJobs);
+    }
+
+    [Fact]
+    public async Task Submit_QueueFull_FreesUpWhenAQueuedJobIsCancelled()
+    {
+        await Put(maxQueued: 1);
+        await Tenant.Submit(JobId(0), Request(_model), []);
+        Assert.Equal(SubmitRejection.QueueFull, (await Tenant.Submit(JobId(1), Request(_model), [])).Rejection);
+
+        var cancelled = await cluster.Client.GetGrain<IJobGrain>(JobId(0)).Cancel();
+
+        Assert.Equal(JobStatus.Cancelled, cancelled?.Status);
+        await Until(async () => (await Tenant.Get()) is { QueuedJobs: 0 }, "the tenant's queue count drops");
+        Assert.Equal(1, (await Tenant.Get())?.Usage.JobsCancelled);
+        Assert.Equal(SubmitRejection.None, (await Tenant.Submit(JobId(2), Request(_model), [])).Rejection);
+        Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);
+    }
+
+    [Fact]
+    public async Task Submit_SameIdempotencyKey_ReturnsDuplicateWithSameJobId()
+    {
+        await Put(maxQueued: 1);
+        var key = Unique("idem");
+
+        var original = await Tenant.Submit(JobId(0), Request(_model, idempotencyKey: key), []);
+        var retry = await Tenant.Submit(JobId(1), Request(_model, idempotencyKey: key), []);
+
+        Assert.Equal(SubmitRejection.None, original.Rejection);
+        Assert.False(original.Duplicate);
+        Assert.Equal(SubmitRejection.None, retry.Rejection);  // not QueueFull: a retry is not a new job
+        Assert.True(retry.Duplicate);
+        Assert.Equal(JobId(0), retry.Job?.JobId);
+        Assert.Null(await cluster.Client.GetGrain<IJobGrain>(JobId(1)).Get());
+        Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);
+        Assert.Equal(1, (await Tenant.Get())?.Usage.JobsSubmitted);
+    }
+
+    [Fact]
+    public async Task Submit_DifferentIdempotencyKeys_AreDifferentJobs()
+    {
+        await Put();
+
+        var a = await Tenant.Submit(JobId(0), Request(_model, idempotencyKey: "k-a"), []);
+        var b = await Tenant.Submit(JobId(1), Request(_model, idempotencyKey: "k-b"), []);
+
+        Assert.False(b.Duplicate);
+        Assert.NotEqual(a.Job?.JobId, b.Job?.JobId);
+        Assert.Equal(2, (await Placement.GetSnapshot()).QueuedJobs);
+    }
+
+    [Fact]
+    public async Task Submit_UnknownTenant_IsRejectedUnknownTenant()
+    {
+        var result = await Tenant.Submit(JobId(0), Request(_model), []);
+
+        Assert.Equal(SubmitRejection.UnknownTenant, result.Rejection);
+        Assert.Null(result.Job);
+        Assert.Contains(_tenantId, result.Message);
+        Assert.Null(await Tenant.Get());
+        Assert.Equal(0, (await Placement.GetSnapshot()).QueuedJobs);
+    }
+
+    [Fact]
+    public async Task Put_NonPositiveWeight_Throws()
+    {
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Put(weight: 0));
+        Assert.Null(await Tenant.Get());
+    }
+}

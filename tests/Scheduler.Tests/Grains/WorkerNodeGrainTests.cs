@@ -1,0 +1,128 @@
+using Scheduler.Abstractions.Fleet;
+using Scheduler.Abstractions.Placement;
+using Scheduler.Abstractions.Tenants;
+using static Scheduler.Tests.Grains.GrainTestKit;
+
+namespace Scheduler.Tests.Grains;
+
+[Collection(GrainClusterCollection.Name)]
+public sealed class WorkerNodeGrainTests(GrainClusterFixture cluster)
+{
+    private readonly string _model = Unique("model");
+    private readonly string _tenant = Unique("tenant");
+
+    private IPlacementGrain Placement => cluster.Client.GetGrain<IPlacementGrain>(_model);
+
+    private string JobId(int i) => $"{_model}-j{i}";
+
+    [Fact]
+    public async Task Register_OpensLinkAndMakesReplicasSchedulable()
+    {
+        var node = Unique("node");
+        var replica = Replica(Unique("rep"), _model, node, maxSequences: 2, kvCapacityTokens: 10_000);
+
+        var link = await RegisterNode(cluster, node, replica);
+
+        var info = await cluster.Client.GetGrain<IWorkerNodeGrain>(node).Get();
+        Assert.True(info.Connected);
+        Assert.Equal(node, info.Registration?.NodeId);
+        Assert.False(link.Disposed);
+        var view = Assert.Single((await Placement.GetSnapshot()).Replicas);
+        Assert.Equal(replica.ReplicaId, view.ReplicaId);
+        Assert.True(view.Schedulable);
+        Assert.Equal(AcceleratorState.Ready, (await cluster.Client.GetGrain<IAcceleratorGrain>(replica.AcceleratorId).Get())?.State);
+        Assert.True(await cluster.Client.GetGrain<IWorkerNodeGrain>(node).Heartbeat());
+    }
+
+    [Fact]
+    public async Task Heartbeat_UnknownNode_AsksItToRegister()
+    {
+        Assert.False(await cluster.Client.GetGrain<IWorkerNodeGrain>(Unique("node")).Heartbeat());
+    }
+
+    [Fact]
+    public async Task LinkLost_MarksAcceleratorsLostAndStopsAdmissions_StaleLinkIdIgnored()
+    {
+        var node = Unique("node");
+        var replica = Replica(Unique("rep"), _model, node, maxSequences: 2, kvCapacityTokens: 10_000);
+        var link = await RegisterNode(cluster, node, replica);
+        var grain = cluster.Client.GetGrain<IWorkerNodeGrain>(node);
+
+        await grain.LinkLost("some-earlier-link");
+        Assert.True((await grain.Get()).Connected);
+
+        await grain.LinkLost(link.LinkId);
+
+        await Until(async () => !(await grain.Get()).Connected, "the node is disconnected");
+        Assert.True(link.Disposed);
+        await Until(async () => !(await Placement.GetSnapshot()).Replicas.Single().Schedulable, "the replica is unschedulable");
+        Assert.Equal(AcceleratorState.Lost, (await cluster.Client.GetGrain<IAcceleratorGrain>(replica.AcceleratorId).Get())?.State);
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+        await Settle(cluster, node);
+        Assert.Empty(link.Admits);
+        Assert.False(await grain.Heartbeat());
+    }
+
+    [Fact]
+    public async Task Cordon_StopsAdmissionsToItsReplicas_UncordonResumes()
+    {
+        var node = Unique("node");
+        var replica = Replica(Unique("rep"), _model, node, maxSequences: 2, kvCapacityTokens: 10_000);
+        var link = await RegisterNode(cluster, node, replica);
+        var accelerator = cluster.Client.GetGrain<IAcceleratorGrain>(replica.AcceleratorId);
+
+        Assert.Equal(AcceleratorState.Cordoned, (await accelerator.Cordon())?.State);
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+        await Settle(cluster, node);
+        Assert.Empty(link.Admits);
+
+        Assert.Equal(AcceleratorState.Ready, (await accelerator.Uncordon())?.State);
+
+        await Until(() => link.AdmittedJobIds.Count == 1, "admission after uncordon");
+    }
+
+    [Fact]
+    public async Task Admit_WhenLinkIsDown_HandsBatchBackAndItIsPlacedElsewhere()
+    {
+        var nodeA = Unique("node");
+        var nodeB = Unique("node");
+        var linkA = await RegisterNode(cluster, nodeA, Replica("ra", _model, nodeA, maxSequences: 2, kvCapacityTokens: 10_000));
+        linkA.Up = false;
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+
+        await Until(async () => !(await Placement.GetSnapshot()).Replicas.Single().Schedulable, "the undeliverable replica is taken out");
+        Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);
+
+        var linkB = await RegisterNode(cluster, nodeB, Replica("rb", _model, nodeB, maxSequences: 2, kvCapacityTokens: 10_000));
+
+        await Until(() => linkB.AdmittedJobIds.Count == 1, "re-dispatch to node B");
+        Assert.Empty(linkA.Admits);
+        Assert.Equal(0, (await Placement.GetSnapshot()).QueuedJobs);
+    }
+
+    [Fact]
+    public async Task Admit_WhenLinkIsDown_RedispatchedJobIsCountedOnceByItsTenant()
+    {
+        var tenantId = Unique("tenant");
+        var tenant = cluster.Client.GetGrain<ITenantGrain>(tenantId);
+        await tenant.Put(new TenantSettings(1, TenantQuotas.Default, null));
+        var nodeA = Unique("node");
+        var nodeB = Unique("node");
+        var linkA = await RegisterNode(cluster, nodeA, Replica("ra", _model, nodeA, maxSequences: 1, kvCapacityTokens: 10_000));
+        linkA.Up = false;
+        await tenant.Submit(JobId(0), Request(_model), []);
+        await tenant.Submit(JobId(1), Request(_model), []);
+        await Until(async () => !(await Placement.GetSnapshot()).Replicas.Single().Schedulable, "the undeliverable replica is taken out");
+
+        var linkB = await RegisterNode(cluster, nodeB, Replica("rb", _model, nodeB, maxSequences: 1, kvCapacityTokens: 10_000));
+        await Until(() => linkB.AdmittedJobIds.Count == 1, "re-dispatch to node B");
+        await Settle(cluster, nodeB);
+
+        // One job runs on B, one waits: the tenant must say so once every one-way notification has landed.
+        Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);
+        await Task.Delay(200);
+        var info = await tenant.Get();
+        Assert.Equal(1, info?.RunningJobs);
+        Assert.Equal(1, info?.QueuedJobs);
+    }
+}
