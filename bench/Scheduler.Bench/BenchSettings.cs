@@ -19,6 +19,9 @@ internal sealed record BenchSettings
 
     public int JobSequential { get; init; } = 500;
 
+    /// <summary>Sequential SubmitJob and GetJob calls that split the time to first token (see FrontDoorProbes).</summary>
+    public int ProbeCalls { get; init; } = 300;
+
     public int PromptTokens { get; init; } = 128;
 
     public int MaxTokens { get; init; } = 16;

@@ -28,6 +28,9 @@ internal static class BenchReport
         Row(md, "echo call", echo.Sequential.Total, echo.Concurrent.Total, Format.Rate(echo.Concurrent.PerSecond) + " calls", echo.Concurrent.Failed);
         Row(md, "job: first token (TTFT)", s.Sequential.First, s.Concurrent.First, Format.Rate(s.Concurrent.PerSecond) + " jobs", s.Concurrent.Failed);
         Row(md, "job: completion", s.Sequential.Total, s.Concurrent.Total, "", null);
+        var spread = scheduler.Spread;
+        md.AppendLine($"| job TTFT, load spread over {EmbeddedSilo.TenantKeys.Count} tenants (diagnostic) | | | | | {Format.Rate(spread.PerSecond)} jobs | " +
+                      $"{Format.Us(spread.First.P50Us)} | {Format.Us(spread.First.P99Us)} | {spread.Failed:#,0} |");
         md.AppendLine();
 
         // CPU time of the whole process (client + server) per call says what a call costs, which the latency
@@ -36,6 +39,7 @@ internal static class BenchReport
         md.AppendLine("|---|---:|---:|---:|");
         Cpu(md, "echo call", echo);
         Cpu(md, "job", s);
+        md.AppendLine($"| job, spread over {EmbeddedSilo.TenantKeys.Count} tenants | | {Format.Us(spread.CpuPerCallUs)} | {Format.Number(spread.CoresBusy)} of {Environment.ProcessorCount} |");
         md.AppendLine();
 
         md.AppendLine("| DESIGN.md target | measured | target | |");
@@ -47,8 +51,9 @@ internal static class BenchReport
 
         md.AppendLine();
         AppendServerTimes(md, scheduler.Server, s.Sequential.First);
+        AppendProbes(md, scheduler.Probes, echo.Sequential.Total);
         AppendReplicas(md, scheduler);
-        AppendErrors(md, echo.Concurrent, s.Concurrent);
+        AppendErrors(md, echo.Concurrent, s.Concurrent, spread);
         return md.ToString();
     }
 
@@ -70,6 +75,15 @@ internal static class BenchReport
         md.AppendLine();
     }
 
+    private static void AppendProbes(StringBuilder md, FrontDoorTimes probes, LatencySummary echo)
+    {
+        md.AppendLine($"| unary probe ({probes.Calls:#,0} sequential) | p50 | p99 | p50 ÷ echo p50 |");
+        md.AppendLine("|---|---:|---:|---:|");
+        md.AppendLine($"| GetJob: auth + one grain call | {Format.Us(probes.GetJob.P50Us)} | {Format.Us(probes.GetJob.P99Us)} | {Format.Number(probes.GetJob.P50Us / echo.P50Us)} |");
+        md.AppendLine($"| SubmitJob: auth + validation + tenant accepts the job | {Format.Us(probes.SubmitJob.P50Us)} | {Format.Us(probes.SubmitJob.P99Us)} | {Format.Number(probes.SubmitJob.P50Us / echo.P50Us)} |");
+        md.AppendLine();
+    }
+
     private static void AppendReplicas(StringBuilder md, SchedulerResult scheduler)
     {
         md.AppendLine("| replica | product | admissions | into a running batch | peak sequences |");
@@ -82,9 +96,9 @@ internal static class BenchReport
         md.AppendLine();
     }
 
-    private static void AppendErrors(StringBuilder md, ConcurrentSamples echo, ConcurrentSamples scheduler)
+    private static void AppendErrors(StringBuilder md, ConcurrentSamples echo, ConcurrentSamples scheduler, ConcurrentSamples spread)
     {
-        foreach (var (name, samples) in new[] { ("echo", echo), ("scheduler", scheduler) })
+        foreach (var (name, samples) in new[] { ("echo", echo), ("scheduler", scheduler), ("scheduler, spread over tenants", spread) })
         {
             if (samples.FirstError is { } error)
             {

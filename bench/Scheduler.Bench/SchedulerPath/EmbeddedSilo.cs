@@ -12,6 +12,12 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
 {
     public const string Model = "llama-3.1-8b";
     public const string TenantKey = "bench-key-123";
+
+    /// <summary>Extra tenants for the spread-load diagnostic: each tenant's jobs pass through its own tenant grain.</summary>
+    public const int ExtraTenants = 3;
+
+    /// <summary>The API keys of all tenants: "bench" first, then bench-2 … bench-(1+<see cref="ExtraTenants"/>).</summary>
+    public static IReadOnlyList<string> TenantKeys { get; } = [TenantKey, .. Enumerable.Range(2, ExtraTenants).Select(i => $"bench-key-{i}")];
     public const string AdminKey = "dev-admin-key";
 
     private readonly WebApplication _app;
@@ -70,6 +76,12 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
         "--Scheduler:Tenants:0:Id=bench",
         $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
         "--Scheduler:Tenants:0:MaxQueuedJobs=100000",
+        .. Enumerable.Range(2, ExtraTenants).SelectMany(i => new[]
+        {
+            $"--Scheduler:Tenants:{i - 1}:Id=bench-{i}",
+            $"--Scheduler:Tenants:{i - 1}:ApiKey=bench-key-{i}",
+            $"--Scheduler:Tenants:{i - 1}:MaxQueuedJobs=100000",
+        }),
         "--Scheduler:EmbeddedFleet:Enabled=true",
         "--Scheduler:EmbeddedFleet:SpeedUp=instant",
         "--Scheduler:EmbeddedFleet:Nodes:0:NodeId=bench-h100",

@@ -31,7 +31,8 @@ internal static class SchedulerBenchmark
         var adminAuth = new Metadata { { "authorization", "Bearer " + EmbeddedSilo.AdminKey } };
         await WaitForReplicas(admin, adminAuth, cancellationToken);
 
-        var caller = new StreamJobCaller(new InferenceService.InferenceServiceClient(channel), settings.PromptTokens, settings.MaxTokens);
+        var client = new InferenceService.InferenceServiceClient(channel);
+        var caller = new StreamJobCaller(client, EmbeddedSilo.TenantKey, settings.PromptTokens, settings.MaxTokens);
         log($"scheduler: warm-up {settings.JobWarmUp} jobs, then {settings.JobSequential} sequential jobs ({settings.PromptTokens}-token prompt, max_tokens {settings.MaxTokens})");
         await LoadRunner.Sequential(caller.Call, settings.JobWarmUp, cancellationToken);
         var reports = new List<JobReport>(settings.JobSequential);
@@ -39,11 +40,22 @@ internal static class SchedulerBenchmark
         var sequential = await LoadRunner.Sequential(caller.Call, settings.JobSequential, cancellationToken);
         caller.Sink = null;
 
+        log($"scheduler: front-door probes, {settings.ProbeCalls} sequential SubmitJob and GetJob calls");
+        var probes = await FrontDoorProbes.RunAsync(client, StreamJobCaller.BuildRequest(settings.PromptTokens, settings.MaxTokens), settings.ProbeCalls, cancellationToken);
+
         log($"scheduler: {settings.Callers} concurrent streams, {settings.WarmUp.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s measured");
         var concurrent = await LoadRunner.Concurrent(caller.Call, settings.Callers, settings.WarmUp, settings.Duration, cancellationToken);
 
+        // Diagnostic, not a target: the same load spread over several tenants. Each tenant's submissions pass
+        // through its own tenant grain one at a time; if this is much faster, that grain is the bottleneck.
+        var tenants = EmbeddedSilo.TenantKeys.Select(key => new StreamJobCaller(client, key, settings.PromptTokens, settings.MaxTokens)).ToArray();
+        var next = 0;
+        Task<CallTiming> Spread(CancellationToken ct) => tenants[(int)((uint)Interlocked.Increment(ref next) % tenants.Length)].Call(ct);
+        log($"scheduler: {settings.Callers} concurrent streams spread over {tenants.Length} tenants, {settings.WarmUp.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s measured");
+        var spread = await LoadRunner.Concurrent(Spread, settings.Callers, settings.WarmUp, settings.Duration, cancellationToken);
+
         var replicas = await admin.ListReplicasAsync(new ListReplicasRequest(), adminAuth, cancellationToken: cancellationToken);
-        return new SchedulerResult(new PathResult(sequential, concurrent), ServerTimes.Of(reports), [.. replicas.Replicas.OrderBy(r => r.ReplicaId, StringComparer.Ordinal)]);
+        return new SchedulerResult(new PathResult(sequential, concurrent), ServerTimes.Of(reports), probes, spread, [.. replicas.Replicas.OrderBy(r => r.ReplicaId, StringComparer.Ordinal)]);
     }
 
     /// <summary>Registration completes before the replicas are necessarily listed; jobs sent earlier would only queue.</summary>
@@ -65,7 +77,7 @@ internal static class SchedulerBenchmark
 }
 
 /// <summary>The scheduler path's figures, what the scheduler itself reported, and how the load spread.</summary>
-internal sealed record SchedulerResult(PathResult Path, ServerTimes Server, IReadOnlyList<Replica> Replicas);
+internal sealed record SchedulerResult(PathResult Path, ServerTimes Server, FrontDoorTimes Probes, ConcurrentSamples Spread, IReadOnlyList<Replica> Replicas);
 
 /// <summary>
 /// Medians of the times the scheduler reports per job (from its acceptance of the job), over the sequential

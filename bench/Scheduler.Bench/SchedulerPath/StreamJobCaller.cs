@@ -9,11 +9,11 @@ namespace Scheduler.Bench.SchedulerPath;
 /// One job through the front door: StreamJob with a fixed prompt of token ids, timed to the first TokenChunk
 /// (time to first token) and to the JobCompleted event. A failed, cancelled or tokenless job throws.
 /// </summary>
-internal sealed class StreamJobCaller(InferenceService.InferenceServiceClient client, int promptTokens, int maxTokens)
+internal sealed class StreamJobCaller(InferenceService.InferenceServiceClient client, string apiKey, int promptTokens, int maxTokens)
 {
     // Built once: the request and the headers are only read by the client, never changed.
     private readonly SubmitJobRequest _request = BuildRequest(promptTokens, maxTokens);
-    private readonly Metadata _auth = new() { { "authorization", "Bearer " + EmbeddedSilo.TenantKey } };
+    private readonly Metadata _auth = new() { { "authorization", "Bearer " + apiKey } };
 
     /// <summary>When set, what the scheduler reported for each completed job is added here (sequential use only).</summary>
     public List<JobReport>? Sink { get; set; }
@@ -57,7 +57,7 @@ internal sealed class StreamJobCaller(InferenceService.InferenceServiceClient cl
         return new CallTiming(first, completed);
     }
 
-    private static SubmitJobRequest BuildRequest(int promptTokens, int maxTokens)
+    public static SubmitJobRequest BuildRequest(int promptTokens, int maxTokens)
     {
         var request = new SubmitJobRequest { Model = EmbeddedSilo.Model, MaxTokens = maxTokens };
 

@@ -6,18 +6,20 @@ namespace Scheduler.Worker.Engines;
 internal sealed class SimulatedSequence
 {
     private readonly ulong _seed;
+    private readonly int _maxTokens;
     private readonly string _stop;
+    private int _prefillRemaining;
     private string _stopTail;
 
     public SimulatedSequence(SequenceSpec spec)
     {
         Id = spec.SequenceId;
-        MaxTokens = spec.MaxTokens;
+        _maxTokens = spec.MaxTokens;
         NextTokenIndex = Math.Max(0, spec.ResumeFromToken);
         var promptTokens = spec.PromptTokens > 0 ? spec.PromptTokens : spec.PromptTokenIds.Count;
         KvTokens = (long)promptTokens + Math.Max(0, spec.MaxTokens);
         // A resumed sequence rebuilds its KV cache from the prompt and the tokens already delivered.
-        PrefillRemaining = promptTokens + NextTokenIndex;
+        _prefillRemaining = promptTokens + NextTokenIndex;
         _seed = SyntheticTokens.Seed(Id);
         _stop = spec.Stop;
         _stopTail = _stop.Length > 0 ? InitialStopTail() : string.Empty;
@@ -25,12 +27,8 @@ internal sealed class SimulatedSequence
 
     public string Id { get; }
 
-    public int MaxTokens { get; }
-
     /// <summary>KV-cache tokens reserved for the sequence's whole life: prompt plus max output.</summary>
     public long KvTokens { get; }
-
-    public int PrefillRemaining { get; private set; }
 
     /// <summary>True once the prompt is in the KV cache; from the next step on, the sequence decodes.</summary>
     public bool Prefilled { get; private set; }
@@ -44,12 +42,12 @@ internal sealed class SimulatedSequence
     /// <summary>Prefills up to <paramref name="budget"/> prompt tokens; returns how many it took.</summary>
     public int Prefill(int budget)
     {
-        var chunk = Math.Min(PrefillRemaining, budget);
-        PrefillRemaining -= chunk;
-        if (PrefillRemaining == 0)
+        var chunk = Math.Min(_prefillRemaining, budget);
+        _prefillRemaining -= chunk;
+        if (_prefillRemaining == 0)
         {
             Prefilled = true;
-            if (NextTokenIndex >= MaxTokens)
+            if (NextTokenIndex >= _maxTokens)
             {
                 FinishReason = FinishReasons.Length;
             }
@@ -62,7 +60,7 @@ internal sealed class SimulatedSequence
     public string EmitToken()
     {
         var text = SyntheticTokens.Token(_seed, NextTokenIndex++);
-        if (NextTokenIndex >= MaxTokens)
+        if (NextTokenIndex >= _maxTokens)
         {
             FinishReason = FinishReasons.Length;
         }

@@ -13,9 +13,16 @@ internal sealed class ExecuteSession(CancellationToken callCancelled) : IDisposa
     // Bounded: engines wait for room rather than run ahead of a slow network (see IStepReportSink).
     private const int OutgoingCapacity = 128;
 
+    // How long a closing session lets the write under way finish; a peer that reads nothing for this long is reset.
+    private static readonly TimeSpan WriteGrace = TimeSpan.FromSeconds(1);
+
     private readonly Channel<ExecuteEvent> _outgoing = Channel.CreateBounded<ExecuteEvent>(
         new BoundedChannelOptions(OutgoingCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly CancellationTokenSource _lifetime = CancellationTokenSource.CreateLinkedTokenSource(callCancelled);
+
+    // Separate from the lifetime: cancelling a write resets the HTTP/2 stream, and the superseded peer should
+    // rather get its ABORTED status.
+    private readonly CancellationTokenSource _abortWrite = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _writer = Task.CompletedTask;
     private int _superseded;
@@ -45,11 +52,24 @@ internal sealed class ExecuteSession(CancellationToken callCancelled) : IDisposa
     {
         _outgoing.Writer.TryComplete();
         await _lifetime.CancelAsync();
-        await _writer;
+        try
+        {
+            await _writer.WaitAsync(WriteGrace);
+        }
+        catch (TimeoutException)
+        {
+            await _abortWrite.CancelAsync();
+            await _writer;
+        }
+
         _closed.TrySetResult();
     }
 
-    public void Dispose() => _lifetime.Dispose();
+    public void Dispose()
+    {
+        _lifetime.Dispose();
+        _abortWrite.Dispose();
+    }
 
     private async Task WriteAsync(IServerStreamWriter<ExecuteEvent> stream)
     {
@@ -57,12 +77,12 @@ internal sealed class ExecuteSession(CancellationToken callCancelled) : IDisposa
         {
             await foreach (var message in _outgoing.Reader.ReadAllAsync(_lifetime.Token))
             {
-                await stream.WriteAsync(message, _lifetime.Token);
+                await stream.WriteAsync(message, _abortWrite.Token);
             }
         }
         catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)
         {
-            // Closing.
+            // Closing (or closed while the peer stalled a write).
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException)
         {

@@ -420,12 +420,14 @@ public sealed class WeightedFairQueueTests
     [Fact]
     public void PositionOf_TenantBehindLowerCounter_CountsThatTenantsJobs()
     {
-        _queue.Enqueue(Units("b", 500));
-        Drain();                                  // b's counter is 500, a's 0
+        // Both backlogged at counter 0; b's big job is served first (tie: first tenant), so b's counter is 500, a's 0.
+        var big = Units("b", 500);
         var a1 = Units("a", 10);
+        _queue.Enqueue(big);
+        _queue.Enqueue(a1);
+        Assert.Same(big, _queue.DequeueNext(_ => true));
         var a2 = Units("a", 10);
         var b1 = Units("b", 10);
-        _queue.Enqueue(a1);
         _queue.Enqueue(a2);
         _queue.Enqueue(b1);
 

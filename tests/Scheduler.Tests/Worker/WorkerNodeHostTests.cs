@@ -1,8 +1,6 @@
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Hosting;
@@ -15,8 +13,11 @@ public sealed class WorkerNodeHostTests : IAsyncLifetime
     private const string Token = "test-node-token";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
+    // Output tokens of a sequence that runs until something stops it (its KV reservation still fits an H100).
+    private const int LongRun = 400_000;
+
     private readonly Metadata _auth = new() { { "authorization", $"Bearer {Token}" } };
-    private WebApplication _app = null!;
+    private StartedWorker _worker = null!;
     private WorkerNode _node = null!;
     private GrpcChannel _channel = null!;
     private WorkerService.WorkerServiceClient _client = null!;
@@ -26,9 +27,8 @@ public sealed class WorkerNodeHostTests : IAsyncLifetime
         var options = new WorkerNodeOptions { NodeId = "Test-Node", NodeToken = Token, SpeedUp = "instant" };
         options.Accelerators.Add(new AcceleratorOptions { Product = "h100", Count = 2 });
         options.Accelerators.Add(new AcceleratorOptions { Product = "LPU", Count = 1, Model = "llama-3.1-70b", MaxContextTokens = 4096 });
-        _app = WorkerNodeHost.Build(options);
-        await _app.StartAsync();
-        _node = _app.Services.GetRequiredService<WorkerNode>();
+        _worker = await StartedWorker.StartAsync(options);
+        _node = _worker.Node;
         _channel = GrpcChannel.ForAddress(_node.Address);
         _client = new WorkerService.WorkerServiceClient(_channel);
     }
@@ -36,8 +36,7 @@ public sealed class WorkerNodeHostTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         _channel.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await _worker.DisposeAsync();
     }
 
     [Fact]
@@ -105,46 +104,68 @@ public sealed class WorkerNodeHostTests : IAsyncLifetime
     {
         using var cts = new CancellationTokenSource(Timeout);
         using var call = _client.Execute(_auth, cancellationToken: cts.Token);
-        await call.RequestStream.WriteAsync(Admit("test-node-h100-1/llama-3.1-8b", ("long", 10, 1_000_000)));
+        await call.RequestStream.WriteAsync(Admit("test-node-h100-1/llama-3.1-8b", ("long", 10, LongRun)));
         Assert.True(await call.ResponseStream.MoveNext(cts.Token));
+        Assert.Equal("long", call.ResponseStream.Current.Step.Tokens.Single().SequenceId);
 
         var cancel = new ExecuteCommand { Cancel = new CancelSequences { ReplicaId = "test-node-h100-1/llama-3.1-8b" } };
         cancel.Cancel.SequenceIds.Add("long");
-        Console.WriteLine("DBG writing cancel");
         await call.RequestStream.WriteAsync(cancel);
-        Console.WriteLine("DBG wrote cancel");
         var reports = await ReadUntilFinishedAsync(call, 1, cts.Token);
 
         var finished = reports.SelectMany(r => r.Finished).Single();
         Assert.Equal(FinishReasons.Cancelled, finished.Reason);
-        Assert.InRange(finished.CompletionTokens, 1, 999_999);
+        Assert.InRange(finished.CompletionTokens, 1, LongRun - 1);
         await call.RequestStream.CompleteAsync();
     }
 
     [Fact]
     public async Task Execute_NewStreamReplacesTheOldOne_WhoseSequencesAreDroppedSilently()
     {
+        // Real-time steps (≈ 11 ms), so the old stream's reports never pile up unread in its flow-control window.
+        var options = new WorkerNodeOptions { NodeId = "paced", NodeToken = Token };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "H100" });
+        await using var paced = await StartedWorker.StartAsync(options);
+        using var channel = GrpcChannel.ForAddress(paced.Node.Address);
+        var client = new WorkerService.WorkerServiceClient(channel);
+        using var cts = new CancellationTokenSource(Timeout);
+        using var first = client.Execute(_auth, cancellationToken: cts.Token);
+        await first.RequestStream.WriteAsync(Admit("paced-h100-0/llama-3.1-8b", ("old", 10, LongRun)));
+        Assert.True(await first.ResponseStream.MoveNext(cts.Token));
+        Assert.Equal("old", first.ResponseStream.Current.Step.Tokens.Single().SequenceId);
+
+        using var second = client.Execute(_auth, cancellationToken: cts.Token);
+        await second.RequestStream.WriteAsync(Admit("paced-h100-0/llama-3.1-8b", ("new", 10, 4)));
+        var reports = await ReadUntilFinishedAsync(second, 1, cts.Token);
+
+        // The old stream ends with ABORTED; nothing about its sequence reaches the new one.
+        var ended = await Assert.ThrowsAsync<RpcException>(() => DrainAsync(first, "old", cts.Token));
+        Assert.Equal(StatusCode.Aborted, ended.StatusCode);
+        Assert.DoesNotContain(reports, r => r.Tokens.Any(t => t.SequenceId == "old") || r.Finished.Any(f => f.SequenceId == "old"));
+        Assert.Equal(4, SequenceOutcome.Of("new", reports).Finished!.CompletionTokens);
+        Assert.Equal(0, (await client.HealthAsync(new NodeHealthRequest(), _auth)).RunningSequences);
+        await second.RequestStream.CompleteAsync();
+    }
+
+    [Fact]
+    public async Task Execute_NewStreamReplacesAnOldOneThatStoppedReading()
+    {
+        // The instant engine fills the old stream's flow-control window while its client reads nothing.
         using var cts = new CancellationTokenSource(Timeout);
         using var first = _client.Execute(_auth, cancellationToken: cts.Token);
-        await first.RequestStream.WriteAsync(Admit("test-node-h100-0/llama-3.1-8b", ("old", 10, 1_000_000)));
+        await first.RequestStream.WriteAsync(Admit("test-node-h100-0/llama-3.1-8b", ("old", 10, LongRun)));
         Assert.True(await first.ResponseStream.MoveNext(cts.Token));
+        await Task.Delay(200);
 
         using var second = _client.Execute(_auth, cancellationToken: cts.Token);
         await second.RequestStream.WriteAsync(Admit("test-node-h100-0/llama-3.1-8b", ("new", 10, 4)));
         var reports = await ReadUntilFinishedAsync(second, 1, cts.Token);
 
-        // The old stream ends with ABORTED; nothing about its sequence reaches the new one.
-        var ended = await Assert.ThrowsAsync<RpcException>(async () =>
-        {
-            while (await first.ResponseStream.MoveNext(cts.Token))
-            {
-                Assert.DoesNotContain(first.ResponseStream.Current.Step.Finished, f => f.SequenceId == "old");
-            }
-        });
-        Assert.Equal(StatusCode.Aborted, ended.StatusCode);
+        // A write the old peer left stalled is reset (CANCELLED) after a grace period instead of blocking the new stream.
+        var ended = await Assert.ThrowsAsync<RpcException>(() => DrainAsync(first, "old", cts.Token));
+        Assert.Contains(ended.StatusCode, new[] { StatusCode.Aborted, StatusCode.Cancelled });
         Assert.DoesNotContain(reports, r => r.Tokens.Any(t => t.SequenceId == "old") || r.Finished.Any(f => f.SequenceId == "old"));
         Assert.Equal(4, SequenceOutcome.Of("new", reports).Finished!.CompletionTokens);
-        Assert.Equal(0, (await _client.HealthAsync(new NodeHealthRequest(), _auth)).RunningSequences);
         await second.RequestStream.CompleteAsync();
     }
 
@@ -153,8 +174,9 @@ public sealed class WorkerNodeHostTests : IAsyncLifetime
     {
         using (var call = _client.Execute(_auth))
         {
-            await call.RequestStream.WriteAsync(Admit("test-node-h100-1/llama-3.1-8b", ("orphan", 10, 1_000_000)));
+            await call.RequestStream.WriteAsync(Admit("test-node-h100-1/llama-3.1-8b", ("orphan", 10, LongRun)));
             Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.Equal("orphan", call.ResponseStream.Current.Step.Tokens.Single().SequenceId);
         }
 
         // Disposing the call resets the stream; the node drops what ran on it.
@@ -199,13 +221,21 @@ public sealed class WorkerNodeHostTests : IAsyncLifetime
         return new ExecuteCommand { Admit = batch };
     }
 
+    /// <summary>Reads a stream to its end, checking that <paramref name="sequenceId"/> is never reported finished.</summary>
+    private static async Task DrainAsync(AsyncDuplexStreamingCall<ExecuteCommand, ExecuteEvent> call, string sequenceId, CancellationToken cancellationToken)
+    {
+        while (await call.ResponseStream.MoveNext(cancellationToken))
+        {
+            Assert.DoesNotContain(call.ResponseStream.Current.Step.Finished, f => f.SequenceId == sequenceId);
+        }
+    }
+
     private static async Task<List<StepReport>> ReadUntilFinishedAsync(
         AsyncDuplexStreamingCall<ExecuteCommand, ExecuteEvent> call, int sequences, CancellationToken cancellationToken)
     {
         var reports = new List<StepReport>();
         while (reports.Sum(r => r.Finished.Count) < sequences)
         {
-            if (reports.Count % 10000 == 0) Console.WriteLine($"DBG {reports.Count} {DateTime.UtcNow:O} {reports.LastOrDefault()}");
             Assert.True(await call.ResponseStream.MoveNext(cancellationToken), "The node ended the stream early.");
             reports.Add(call.ResponseStream.Current.Step);
         }

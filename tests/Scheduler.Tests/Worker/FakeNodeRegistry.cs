@@ -1,0 +1,61 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Tests.Worker;
+
+/// <summary>
+/// A stand-in for the scheduler's NodeRegistryService on a loopback port: records registrations and heartbeats,
+/// and answers the heartbeat numbered <see cref="ForgetAtHeartbeat"/> with known = false.
+/// </summary>
+internal sealed class FakeNodeRegistry : NodeRegistryService.NodeRegistryServiceBase, IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private int _heartbeats;
+
+    private FakeNodeRegistry(int port)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.Protocols = HttpProtocols.Http2));
+        builder.Services.AddRouting();
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(this);
+        _app = builder.Build();
+        _app.MapGrpcService<FakeNodeRegistry>();
+    }
+
+    public ConcurrentQueue<(RegisterNodeRequest Request, string? Authorization)> Registrations { get; } = new();
+
+    public int Heartbeats => Volatile.Read(ref _heartbeats);
+
+    public int ForgetAtHeartbeat { get; init; } = int.MaxValue;
+
+    public string Address => _app.Urls.Single();
+
+    public static async Task<FakeNodeRegistry> StartAsync(int port = 0, int forgetAtHeartbeat = int.MaxValue)
+    {
+        var registry = new FakeNodeRegistry(port) { ForgetAtHeartbeat = forgetAtHeartbeat };
+        await registry._app.StartAsync();
+        return registry;
+    }
+
+    public override Task<RegisterNodeResponse> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
+    {
+        Registrations.Enqueue((request, context.RequestHeaders.GetValue("authorization")));
+        return Task.FromResult(new RegisterNodeResponse { LeaseMs = 1_000, HeartbeatIntervalMs = 20 });
+    }
+
+    public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context) =>
+        Task.FromResult(new HeartbeatResponse { Known = Interlocked.Increment(ref _heartbeats) != ForgetAtHeartbeat, LeaseMs = 1_000 });
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,69 @@
+using System.Net;
+using System.Net.Sockets;
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Tests.Worker;
+
+public sealed class SchedulerRegistrationTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Node_RegistersWithItsDescriptionAndToken_ThenHeartbeats_AndRegistersAgainWhenForgotten()
+    {
+        await using var registry = await FakeNodeRegistry.StartAsync(forgetAtHeartbeat: 3);
+        await using var worker = await StartWorkerAsync(registry.Address);
+        var node = worker.Node;
+
+        await node.Registered.WaitAsync(Timeout);
+        await WaitUntilAsync(() => registry.Registrations.Count >= 2 && registry.Heartbeats >= 4);
+
+        var (request, authorization) = registry.Registrations.First();
+        Assert.Equal("Bearer registration-token", authorization);
+        Assert.Equal("reg-node", request.Node.NodeId);
+        Assert.Equal(node.Address, request.Node.Address);
+        Assert.Equal(["reg-node-l4-0/llama-3.1-8b"], request.Node.Replicas.Select(r => r.ReplicaId));
+        Assert.Equal(1, request.Node.Replicas[0].MaxSequences);
+        Assert.Equal(1, request.Node.Accelerators[0].Profile.MaxSequences);
+    }
+
+    [Fact]
+    public async Task Node_KeepsRetrying_UntilTheSchedulerComesUp()
+    {
+        var port = FreePort();
+        await using var worker = await StartWorkerAsync($"http://127.0.0.1:{port}");
+        var node = worker.Node;
+
+        // A few attempts fail (connection refused) before the scheduler exists.
+        await Task.Delay(700);
+        Assert.False(node.Registered.IsCompleted);
+
+        await using var registry = await FakeNodeRegistry.StartAsync(port);
+        await node.Registered.WaitAsync(Timeout);
+        Assert.Single(registry.Registrations);
+    }
+
+    private static Task<StartedWorker> StartWorkerAsync(string schedulerAddress)
+    {
+        var options = new WorkerNodeOptions { NodeId = "reg-node", SchedulerAddress = schedulerAddress, NodeToken = "registration-token" };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", MaxSequences = 1 });
+        return StartedWorker.StartAsync(options);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "Timed out.");
+            await Task.Delay(10);
+        }
+    }
+}

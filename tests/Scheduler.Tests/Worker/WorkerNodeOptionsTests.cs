@@ -1,0 +1,64 @@
+using Scheduler.Policies.Profiles;
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Tests.Worker;
+
+public sealed class WorkerNodeOptionsTests
+{
+    [Theory]
+    [InlineData("1", 1.0)]
+    [InlineData("12.5", 12.5)]
+    [InlineData("instant", double.PositiveInfinity)]
+    [InlineData("Instant", double.PositiveInfinity)]
+    [InlineData("0", double.PositiveInfinity)]
+    public void SpeedUp_ParsesFactorsAndInstant(string speedUp, double factor) =>
+        Assert.Equal(factor, new WorkerNodeOptions { SpeedUp = speedUp }.SpeedUpFactor());
+
+    [Theory]
+    [InlineData("fast")]
+    [InlineData("-2")]
+    public void SpeedUp_RejectsOtherValues_NamingTheSetting(string speedUp)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new WorkerNodeOptions { SpeedUp = speedUp }.SpeedUpFactor());
+        Assert.Contains("Worker:SpeedUp", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Inventory_DefaultsToOneA100_AndAdvertisesASpedUpProfile()
+    {
+        var inventory = NodeInventory.Create(new WorkerNodeOptions { NodeId = "n", SpeedUp = "10" });
+
+        var replica = Assert.Single(inventory.Replicas);
+        Assert.Equal("n-a100-0/llama-3.1-8b", replica.ReplicaId);
+        Assert.Equal(AcceleratorProfiles.A100.DecodeStepBaseMs / 10, replica.EngineProfile.DecodeStepBaseMs, precision: 9);
+        var advertised = inventory.Describe("http://127.0.0.1:1").Accelerators.Single().Profile;
+        Assert.Equal(replica.EngineProfile.DecodeStepBaseMs, advertised.DecodeStepBaseMs);
+        Assert.Equal(AcceleratorProfiles.A100.PricePerHourUsd, advertised.PricePerHourUsd);
+    }
+
+    [Fact]
+    public void Inventory_NumbersAcceleratorsPerProductAcrossGroups_AndAppliesOverrides()
+    {
+        var options = new WorkerNodeOptions { NodeId = "n" };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "l4", Count = 2, Model = "m1" });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = "m2", MaxSequences = 3, KvCapacityTokens = 5_000 });
+
+        var description = NodeInventory.Create(options).Describe("http://127.0.0.1:1");
+
+        Assert.Equal(["n-l4-0/m1", "n-l4-1/m1", "n-l4-2/m2"], description.Replicas.Select(r => r.ReplicaId));
+        Assert.Equal((3, 5_000L), (description.Replicas[2].MaxSequences, description.Replicas[2].KvCapacityTokens));
+        Assert.Equal(AcceleratorProfiles.L4.MaxSequences, description.Replicas[0].MaxSequences);
+    }
+
+    [Fact]
+    public void Inventory_RejectsAnUnknownProduct_NamingTheSettingAndTheChoices()
+    {
+        var options = new WorkerNodeOptions();
+        options.Accelerators.Add(new AcceleratorOptions { Product = "B200" });
+
+        var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+        Assert.Contains("Worker:Accelerators:0:Product", error.Message, StringComparison.Ordinal);
+        Assert.Contains("H100", error.Message, StringComparison.Ordinal);
+    }
+}
