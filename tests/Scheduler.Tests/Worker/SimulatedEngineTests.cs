@@ -233,7 +233,7 @@ public sealed class SimulatedEngineTests
         // a prefill of 100 tokens, then two decode steps.
         var admitted = _time.GetUtcNow();
         await AdvanceUntilAsync(() => _sink.Reports.Count == 1);
-        Assert.True(_time.GetUtcNow() - admitted >= TimeSpan.FromMilliseconds(profile.StepMs(0, 100)));
+        Assert.True(_time.GetUtcNow() - admitted >= TimeSpan.FromMilliseconds(profile.StepMs(0, 100)), $"DBG {(_time.GetUtcNow() - admitted).Ticks} {_sink.Reports.Single()}");
         Assert.Single(_sink.Reports.Single().Tokens);
         await AdvanceUntilAsync(() => _sink.Reports.Count == 3);
         Assert.True(_time.GetUtcNow() - admitted >= TimeSpan.FromMilliseconds(profile.StepMs(0, 100) + (2 * profile.StepMs(1, 0))));
