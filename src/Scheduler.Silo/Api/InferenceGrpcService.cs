@@ -72,8 +72,9 @@ internal sealed class InferenceGrpcService(
     private async Task<(JobSubscription? Subscription, SubmitResult Result)> Submit(SubmitJobRequest request, ServerCallContext context, bool subscribe)
     {
         var tenant = AuthInterceptor.TenantOf(context);
-        var jobRequest = validator.Validate(request, Activity.Current?.Id);
         var jobId = "job-" + Guid.NewGuid().ToString("N");
+        using var activity = telemetry.StartSubmit(jobId, tenant, request.Model);
+        var jobRequest = validator.Validate(request, activity?.Id ?? Activity.Current?.Id);
 
         // Listen before submitting: the job may be admitted and stream tokens before Submit returns.
         var subscription = subscribe ? hub.Subscribe(jobId, 0) : null;

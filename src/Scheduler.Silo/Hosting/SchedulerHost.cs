@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using Orleans.Dashboard;
 using Scheduler.Grains;
 using Scheduler.Grains.Nodes;
@@ -65,9 +66,25 @@ public static class SchedulerHost
             grpc.MaxReceiveMessageSize = 8 * 1024 * 1024;
         });
         services.AddGrpcHealthChecks();
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans")
-            .AddPrometheusExporter());
+        // OTLP export is on when the standard OTEL_EXPORTER_OTLP_ENDPOINT variable names a collector.
+        var otlp = !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        services.AddOpenTelemetry()
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans").AddPrometheusExporter();
+                if (otlp)
+                {
+                    metrics.AddOtlpExporter();
+                }
+            })
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(SchedulerTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
+                if (otlp)
+                {
+                    tracing.AddOtlpExporter();
+                }
+            });
 
         var app = builder.Build();
         app.MapGrpcService<InferenceGrpcService>();

@@ -35,6 +35,14 @@ internal sealed class SchedulerTelemetry : IDisposable
 
     public ActivitySource Source { get; } = new(Name);
 
+    /// <summary>The span of a submission; its id travels with the job to the worker as W3C trace context.</summary>
+    public Activity? StartSubmit(string jobId, string tenant, string model) =>
+        Source.StartActivity("submit job", ActivityKind.Server, default(ActivityContext), [
+            new(SemanticConventions.JobId, jobId),
+            new(SemanticConventions.Tenant, tenant),
+            new(SemanticConventions.RequestModel, model),
+        ]);
+
     public void JobSubmitted(string tenant, string model) =>
         _jobsSubmitted.Add(1, new(SemanticConventions.Tenant, tenant), new(SemanticConventions.RequestModel, model));
 

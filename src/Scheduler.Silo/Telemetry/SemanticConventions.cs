@@ -14,6 +14,7 @@ internal static class SemanticConventions
     public const string RequestModel = "gen_ai.request.model";
     public const string TokenType = "gen_ai.token.type";
     public const string Tenant = "scheduler.tenant";
+    public const string JobId = "scheduler.job.id";
     public const string AcceleratorProduct = "scheduler.accelerator.product";
     public const string Outcome = "scheduler.job.outcome";
 }
