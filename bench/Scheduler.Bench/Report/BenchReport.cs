@@ -67,8 +67,8 @@ internal static class BenchReport
 
     private static void AppendServerTimes(StringBuilder md, ServerTimes server, LatencySummary clientTtft)
     {
-        md.AppendLine($"Scheduler-reported medians over the {server.Jobs} sequential jobs (measured from the job's acceptance by its tenant, " +
-                      $"so the front door before it and the event delivery after it are not included): queue {Format.Ms(server.QueueMsP50)}, " +
+        md.AppendLine($"Scheduler-reported medians over the {server.Jobs} sequential jobs (measured from when the tenant grain takes the job, " +
+                      $"so authentication before it and the delivery of the event to the client after it are not included): queue {Format.Ms(server.QueueMsP50)}, " +
                       $"first token {Format.Ms(server.TtftMsP50)}, completion {Format.Ms(server.TotalMsP50)}; " +
                       $"client-observed TTFT p50 {Format.Ms(clientTtft.P50Us / 1000)}. " +
                       $"TokenChunk messages per job: {Format.Number(server.TokenEventsMean, "0.0")}.");
@@ -86,7 +86,7 @@ internal static class BenchReport
 
     private static void AppendReplicas(StringBuilder md, SchedulerResult scheduler)
     {
-        md.AppendLine("| replica | product | admissions | into a running batch | peak sequences |");
+        md.AppendLine("| replica (whole scheduler phase) | product | admissions | into a running batch | peak sequences |");
         md.AppendLine("|---|---|---:|---:|---:|");
         foreach (var r in scheduler.Replicas)
         {

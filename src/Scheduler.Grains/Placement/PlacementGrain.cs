@@ -38,7 +38,7 @@ internal sealed partial class PlacementGrain(
     {
         if (!_jobs.ContainsKey(ticket.JobId))
         {
-            var job = new PlacedJob(ticket, ToDemand(ticket));
+            var job = new PlacedJob(ticket);
             _jobs[ticket.JobId] = job;
             _queue.SetWeight(ticket.TenantId, ticket.TenantWeight);
             _queue.Enqueue(job.Demand);
@@ -87,7 +87,7 @@ internal sealed partial class PlacementGrain(
 
         foreach (var jobId in prefilled)
         {
-            if (_jobs.TryGetValue(jobId, out var job) && replica.IsRunning(jobId))
+            if (_jobs.TryGetValue(jobId, out var job) && job.RunningOn == replica)
             {
                 replica.PrefillDone(job.Demand.PromptTokens);
             }
@@ -120,23 +120,23 @@ internal sealed partial class PlacementGrain(
 
         foreach (var seq in sequences)
         {
-            replica?.Release(seq.JobId);
-            if (!_jobs.TryGetValue(seq.JobId, out var job))
+            // Only a job still running there goes back: a stale report must not pull a job re-admitted elsewhere.
+            if (!_jobs.TryGetValue(seq.JobId, out var job) || job.RunningOn is null || job.RunningOn != replica)
             {
                 continue;
             }
 
-            var ticket = job.Ticket with { ResumeFromToken = Math.Max(job.Ticket.ResumeFromToken, seq.DeliveredTokens) };
-            var requeued = new PlacedJob(ticket, ToDemand(ticket), WasAdmitted: true);
-            _jobs[seq.JobId] = requeued;
+            replica.Release(seq.JobId);
+
             if (!_queue.Remove(seq.JobId))
             {
                 // It was charged when first admitted; it will be charged again when re-admitted.
-                _queue.Adjust(ticket.TenantId, -job.Demand.ServiceUnits);
+                _queue.Adjust(job.Ticket.TenantId, -job.Demand.ServiceUnits);
             }
 
-            _queue.EnqueueFront(requeued.Demand);
-            LogRequeued(logger, seq.JobId, replicaId, ticket.ResumeFromToken);
+            job.ResumeAt(seq.DeliveredTokens);
+            _queue.EnqueueFront(job.Demand);
+            LogRequeued(logger, seq.JobId, replicaId, job.Ticket.ResumeFromToken);
         }
 
         AdmitWhatFits();
@@ -162,8 +162,7 @@ internal sealed partial class PlacementGrain(
             return Task.FromResult(CancelOutcome.CancelledWhileQueued);
         }
 
-        var replica = _replicas.Values.FirstOrDefault(r => r.IsRunning(jobId));
-        if (replica is null)
+        if (job.RunningOn is not { } replica)
         {
             return Task.FromResult(CancelOutcome.NotFound);
         }
@@ -181,9 +180,8 @@ internal sealed partial class PlacementGrain(
         }
 
         // Remembered on the ticket too, so a re-dispatch after a node failure keeps the watcher.
-        _jobs[jobId] = job with { Ticket = job.Ticket with { Watchers = [.. job.Ticket.Watchers, sink] } };
-        var replica = _replicas.Values.FirstOrDefault(r => r.IsRunning(jobId));
-        if (replica is null)
+        job.AddWatcher(sink);
+        if (job.RunningOn is not { } replica)
         {
             sink.OnEvents([new JobEventRecord(jobId, JobEventKind.Queued, time.GetUtcNow(), QueuePosition: Math.Max(0, _queue.PositionOf(jobId)))]).Ignore();
             return true;
@@ -195,7 +193,7 @@ internal sealed partial class PlacementGrain(
     public Task<PlacementSnapshot> GetSnapshot()
     {
         var byTenant = _jobs.Values
-            .Where(j => !_replicas.Values.Any(r => r.IsRunning(j.Ticket.JobId)))
+            .Where(j => j.RunningOn is null)
             .GroupBy(j => j.Ticket.TenantId)
             .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var replicas = _replicas.Values.Select(r => new ReplicaSnapshot(
@@ -239,10 +237,11 @@ internal sealed partial class PlacementGrain(
             }
 
             batch.Add(new AdmittedSequence(job.Ticket, placement));
+            job.RunningOn = chosen;
             if (!job.WasAdmitted)
             {
                 // A re-dispatched job left its tenant's queue the first time; it is counted once.
-                _jobs[demand.JobId] = job with { WasAdmitted = true };
+                job.WasAdmitted = true;
                 admittedPerTenant ??= new(StringComparer.Ordinal);
                 admittedPerTenant[job.Ticket.TenantId] = admittedPerTenant.GetValueOrDefault(job.Ticket.TenantId) + 1;
                 GrainFactory.GetGrain<IJobGrain>(demand.JobId).OnAdmitted(placement).Ignore();
@@ -280,12 +279,6 @@ internal sealed partial class PlacementGrain(
 
     private static bool CanTake(ReplicaView replica, JobDemand demand) =>
         replica.Schedulable && replica.AcceptingAdmissions && replica.Fits(demand);
-
-    private static JobDemand ToDemand(JobTicket t) => new(
-        t.JobId, t.TenantId, t.Request.PromptTokens + t.ResumeFromToken, t.Request.MaxTokens - t.ResumeFromToken,
-        t.Request.Priority, t.Request.TtftObjectiveMs, t.SubmittedAt);
-
-    private sealed record PlacedJob(JobTicket Ticket, JobDemand Demand, bool WasAdmitted = false);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} re-queued from replica {ReplicaId}, resuming at token {ResumeFrom}")]
     private static partial void LogRequeued(ILogger logger, string jobId, string replicaId, int resumeFrom);

@@ -1,0 +1,34 @@
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Policies;
+using Scheduler.Policies.Placement;
+
+namespace Scheduler.Grains.Placement;
+
+/// <summary>A job the placement holds, queued or running, and where it runs.</summary>
+internal sealed class PlacedJob(JobTicket ticket)
+{
+    public JobTicket Ticket { get; private set; } = ticket;
+
+    /// <summary>What the job still needs: a resumed job prefills its delivered tokens and generates the rest.</summary>
+    public JobDemand Demand { get; private set; } = ToDemand(ticket);
+
+    /// <summary>The replica running it; null while it is queued.</summary>
+    public ReplicaView? RunningOn { get; set; }
+
+    /// <summary>Whether it ever left its tenant's queue; a re-dispatch is not a second admission.</summary>
+    public bool WasAdmitted { get; set; }
+
+    public void AddWatcher(IJobEventSink sink) => Ticket = Ticket with { Watchers = [.. Ticket.Watchers, sink] };
+
+    /// <summary>Prepares a re-dispatch that resumes at <paramref name="deliveredTokens"/>.</summary>
+    public void ResumeAt(int deliveredTokens)
+    {
+        Ticket = Ticket with { ResumeFromToken = Math.Max(Ticket.ResumeFromToken, deliveredTokens) };
+        Demand = ToDemand(Ticket);
+        RunningOn = null;
+    }
+
+    private static JobDemand ToDemand(JobTicket t) => new(
+        t.JobId, t.TenantId, t.Request.PromptTokens + t.ResumeFromToken, t.Request.MaxTokens - t.ResumeFromToken,
+        t.Request.Priority, t.Request.TtftObjectiveMs, t.SubmittedAt);
+}
