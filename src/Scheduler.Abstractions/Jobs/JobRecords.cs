@@ -90,4 +90,9 @@ public sealed record JobSnapshot(
         : (Output ?? "")[TokenEnds[fromToken - 1]..];
 
     public bool IsTerminal => Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
+
+    /// <summary>A job just accepted: queued, not placed, nothing generated.</summary>
+    public static JobSnapshot Queued(JobTicket t) => new(
+        t.JobId, t.TenantId, t.Request.Model, JobStatus.Queued, t.Request.PromptTokens, t.Request.MaxTokens,
+        t.Request.Priority, t.SubmittedAt, null, null, null, null, null, null);
 }

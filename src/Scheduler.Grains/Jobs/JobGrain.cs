@@ -89,9 +89,15 @@ internal sealed class JobGrain(
             return null;
         }
 
-        return new JobSnapshot(
-            t.JobId, t.TenantId, t.Request.Model, s.Status, t.Request.PromptTokens, t.Request.MaxTokens,
-            t.Request.Priority, t.SubmittedAt, s.Placement, s.Outcome?.Usage, s.Outcome?.Output, s.Outcome?.Error,
-            s.Outcome?.FinishReason, s.Outcome?.TokenEnds);
+        return JobSnapshot.Queued(t) with
+        {
+            Status = s.Status,
+            Placement = s.Placement,
+            Usage = s.Outcome?.Usage,
+            Output = s.Outcome?.Output,
+            Error = s.Outcome?.Error,
+            FinishReason = s.Outcome?.FinishReason,
+            TokenEnds = s.Outcome?.TokenEnds,
+        };
     }
 }

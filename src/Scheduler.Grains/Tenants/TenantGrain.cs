@@ -72,16 +72,18 @@ internal sealed class TenantGrain(
         }
 
         var ticket = new JobTicket(jobId, TenantId, request, time.GetUtcNow(), watchers, s.Weight);
-        RememberIdempotencyKey(request.IdempotencyKey, ticket.JobId);
         s.Queued++;
         s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted + 1 };
+        if (RememberIdempotencyKey(request.IdempotencyKey, ticket.JobId))
+        {
+            // Persisted before the job is acknowledged: the key must outlive this activation. Counters alone
+            // ride along with the next write; the job's own record is written by its grain.
+            await state.WriteStateAsync();
+        }
 
-        // Persisted before the job is acknowledged: the idempotency key must outlive this activation.
-        await state.WriteStateAsync();
-        var jobGrain = GrainFactory.GetGrain<IJobGrain>(ticket.JobId);
-        await jobGrain.Create(ticket);
+        await GrainFactory.GetGrain<IJobGrain>(ticket.JobId).Create(ticket);
         var position = await GrainFactory.GetGrain<IPlacementGrain>(request.Model).Enqueue(ticket);
-        return new SubmitResult(await jobGrain.Get(), SubmitRejection.None, null, QueuePosition: position);
+        return new SubmitResult(JobSnapshot.Queued(ticket), SubmitRejection.None, null, QueuePosition: position);
     }
 
     public Task OnAdmitted(int jobs)
@@ -117,11 +119,11 @@ internal sealed class TenantGrain(
         return Task.CompletedTask;
     }
 
-    private void RememberIdempotencyKey(string? key, string jobId)
+    private bool RememberIdempotencyKey(string? key, string jobId)
     {
         if (key is not { Length: > 0 })
         {
-            return;
+            return false;
         }
 
         var s = state.State;
@@ -131,6 +133,8 @@ internal sealed class TenantGrain(
         {
             s.IdempotencyKeys.Remove(s.IdempotencyOrder.Dequeue());
         }
+
+        return true;
     }
 
     private TenantInfo Info()

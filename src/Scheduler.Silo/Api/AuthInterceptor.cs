@@ -3,8 +3,6 @@ using System.Text;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Options;
-using Scheduler.Abstractions.Tenants;
-using Scheduler.Grains.Tenants;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Hosting;
 
@@ -14,7 +12,7 @@ namespace Scheduler.Silo.Api;
 /// Authenticates every call before its handler runs: tenants by API key (looked up by its hash), admins and
 /// worker nodes by their configured secrets. The resolved tenant is left in <see cref="ServerCallContext.UserState"/>.
 /// </summary>
-internal sealed class AuthInterceptor(IGrainFactory grains, IOptions<SchedulerOptions> options) : Interceptor
+internal sealed class AuthInterceptor(ApiKeyCache keys, IOptions<SchedulerOptions> options) : Interceptor
 {
     private const string TenantKey = "scheduler.tenant";
     private readonly byte[] _adminKeyHash = Hash(options.Value.AdminApiKey);
@@ -73,7 +71,7 @@ internal sealed class AuthInterceptor(IGrainFactory grains, IOptions<SchedulerOp
         context.UserState[TenantKey] = tenant;
     }
 
-    private Task<string?> TenantFor(string key) => grains.GetGrain<IApiKeyGrain>(ApiKeyHash.Of(key)).GetTenant();
+    private ValueTask<string?> TenantFor(string key) => keys.TenantFor(key);
 
     private static string? BearerToken(ServerCallContext context)
     {

@@ -2,7 +2,11 @@ using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using Orleans.Configuration;
+using SchedulingOptions = Scheduler.Grains.SchedulingOptions;
 using Orleans.Dashboard;
+using Orleans.Serialization;
+using Orleans.Storage;
 using Scheduler.Grains;
 using Scheduler.Grains.Nodes;
 using Scheduler.Silo.Api;
@@ -41,6 +45,10 @@ public static class SchedulerHost
         {
             silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
             silo.AddMemoryGrainStorage(StorageNames.Default);
+
+            // Orleans' own binary serializer for grain state: the default JSON one costs more than the rest of a submit.
+            silo.Services.AddOptions<MemoryGrainStorageOptions>(StorageNames.Default)
+                .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
             silo.AddDashboard();
         });
 
@@ -51,6 +59,7 @@ public static class SchedulerHost
         services.AddSingleton<SchedulerTelemetry>();
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<JobRequestValidator>();
+        services.AddSingleton<ApiKeyCache>();
         services.AddSingleton<JobEventHub>();
         services.AddSingleton<INodeLinkFactory, GrpcNodeLinkFactory>();
         services.AddSingleton<ListeningAddresses>();

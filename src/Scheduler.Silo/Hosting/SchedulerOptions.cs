@@ -17,6 +17,9 @@ public sealed class SchedulerOptions
     /// <summary>Key for AdminService calls. The embedded default uses a well-known development key.</summary>
     public string AdminApiKey { get; set; } = "dev-admin-key";
 
+    /// <summary>How long a silo trusts a tenant key it has checked; a revoked key may work that long. 0 = always ask.</summary>
+    public int ApiKeyCacheSeconds { get; set; } = 10;
+
     /// <summary>Token worker nodes present to register, and the scheduler presents to them.</summary>
     public string NodeToken { get; set; } = "dev-node-token";
 
