@@ -160,7 +160,7 @@ internal sealed class InferenceGrpcService(
 
     private static async Task Pump(JobSubscription subscription, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
     {
-        await foreach (var e in subscription.Events.ReadAllAsync(context.CancellationToken))
+        await foreach (var e in subscription.Events.ReadCoalesced(context.CancellationToken))
         {
             await responseStream.WriteAsync(e.ToProto(), context.CancellationToken);
         }

@@ -1,0 +1,125 @@
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Silo.Streaming;
+
+namespace Scheduler.Tests.Silo.Streaming;
+
+public sealed class JobSubscriptionTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 26, 0, 0, 0, TimeSpan.Zero);
+
+    private static JobEventRecord Tokens(int first, string text, int count = 1) =>
+        new("job", JobEventKind.Tokens, T0, first, text, count);
+
+    private static JobEventRecord Completed(int tokens) =>
+        new("job", JobEventKind.Completed, T0, Usage: new JobUsage(1, tokens, 0, 0, 0, 0), FinishReason: "length");
+
+    private static List<JobEventRecord> Drain(JobSubscription subscription)
+    {
+        var events = new List<JobEventRecord>();
+        while (subscription.Events.TryRead(out var e))
+        {
+            events.Add(e);
+        }
+
+        return events;
+    }
+
+    [Fact]
+    public void Post_DuplicateAndOutOfOrderTokens_DeliversEachOnceInOrder()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        subscription.Post(Tokens(0, " a"));
+        subscription.Post(Tokens(2, " c"));
+        subscription.Post(Tokens(0, " a"));
+        subscription.Post(Tokens(1, " b"));
+        subscription.Post(Tokens(2, " c"));
+
+        Assert.Equal([" a", " b", " c"], Drain(subscription).Select(e => e.Text));
+    }
+
+    [Fact]
+    public void Post_CompletedBeforeLastToken_IsHeldUntilTheTokenArrives()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        subscription.Post(Tokens(0, " a"));
+        subscription.Post(Completed(2));
+        Assert.Single(Drain(subscription));
+        Assert.False(subscription.Events.Completion.IsCompleted);
+
+        subscription.Post(Tokens(1, " b"));
+        var rest = Drain(subscription);
+        Assert.Equal([JobEventKind.Tokens, JobEventKind.Completed], rest.Select(e => e.Kind));
+        Assert.True(subscription.Events.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public void Post_FromTokenOffset_DropsEarlierTokens()
+    {
+        var subscription = new JobSubscription("job", fromToken: 2);
+        subscription.Post(Tokens(0, " a"));
+        subscription.Post(Tokens(1, " b"));
+        subscription.Post(Tokens(2, " c"));
+
+        Assert.Equal([" c"], Drain(subscription).Select(e => e.Text));
+    }
+
+    [Fact]
+    public void Post_SameAdmissionTwice_IsDeliveredOnce_ButANewPlacementIsDelivered()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        var first = new JobPlacement("r1", "a1", "H100", "n1", 0);
+        subscription.Post(new JobEventRecord("job", JobEventKind.Admitted, T0, Placement: first));
+        subscription.Post(new JobEventRecord("job", JobEventKind.Admitted, T0, Placement: first));
+        subscription.Post(new JobEventRecord("job", JobEventKind.Admitted, T0, Placement: first with { ReplicaId = "r2" }));
+
+        Assert.Equal(["r1", "r2"], Drain(subscription).Select(e => e.Placement!.ReplicaId));
+    }
+
+    [Fact]
+    public async Task ReadCoalesced_WaitingTokenEvents_AreMergedIntoOneMessage()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        subscription.Post(new JobEventRecord("job", JobEventKind.Admitted, T0, Placement: new JobPlacement("r", "a", "L4", "n", 0)));
+        for (var i = 0; i < 5; i++)
+        {
+            subscription.Post(Tokens(i, $" t{i}"));
+        }
+
+        subscription.Post(Completed(5));
+
+        var read = new List<JobEventRecord>();
+        await foreach (var e in subscription.Events.ReadCoalesced(CancellationToken.None))
+        {
+            read.Add(e);
+        }
+
+        Assert.Equal([JobEventKind.Admitted, JobEventKind.Tokens, JobEventKind.Completed], read.Select(e => e.Kind));
+        Assert.Equal(" t0 t1 t2 t3 t4", read[1].Text);
+        Assert.Equal((0, 5), (read[1].FirstTokenIndex, read[1].TokenCount));
+    }
+
+    [Fact]
+    public async Task ReadCoalesced_LongBacklog_IsSplitAtTheMessageLimit()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        var total = CoalescingReader.MaxTokensPerMessage + 10;
+        for (var i = 0; i < total; i++)
+        {
+            subscription.Post(Tokens(i, "x"));
+        }
+
+        subscription.Post(Completed(total));
+        var chunks = new List<JobEventRecord>();
+        await foreach (var e in subscription.Events.ReadCoalesced(CancellationToken.None))
+        {
+            if (e.Kind == JobEventKind.Tokens)
+            {
+                chunks.Add(e);
+            }
+        }
+
+        Assert.Equal([CoalescingReader.MaxTokensPerMessage, 10], chunks.Select(c => c.TokenCount));
+        Assert.Equal(CoalescingReader.MaxTokensPerMessage, chunks[1].FirstTokenIndex);
+        Assert.Equal(new string('x', 10), chunks[1].Text);
+    }
+}
