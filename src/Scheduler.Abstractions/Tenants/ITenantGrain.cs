@@ -14,6 +14,9 @@ public interface ITenantGrain : IGrainWithStringKey
     /// <summary>Admits a job into the tenant's queue (quotas, idempotency) and hands it to its model's placement.
     /// The caller picks <paramref name="jobId"/> so it can listen for the job's events before they can happen; with a
     /// known idempotency key the earlier job is returned instead (<see cref="SubmitResult.Duplicate"/>).</summary>
+    /// <remarks>Interleaves with other calls: quota and idempotency are decided before its first await, and a
+    /// busy tenant must not wait for each job's record and enqueue in turn.</remarks>
+    [AlwaysInterleave]
     Task<SubmitResult> Submit(string jobId, JobRequest request, IJobEventSink[] watchers);
 
     /// <summary>The placement admitted some of the tenant's queued jobs into running batches.</summary>

@@ -12,6 +12,12 @@ internal sealed class TenantGrain(
     IOptions<SchedulingOptions> options,
     TimeProvider time) : Grain, ITenantGrain
 {
+    // Submissions interleave: writes of the shared state must not overlap (each carries the last ETag).
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+
+    // Jobs accepted but not yet handed to their placement, by id: a resubmission in that window is a duplicate too.
+    private readonly Dictionary<string, JobTicket> _accepting = new(StringComparer.Ordinal);
+
     private string TenantId => this.GetPrimaryKeyString();
 
     public async Task<TenantInfo> Put(TenantSettings settings)
@@ -34,7 +40,7 @@ internal sealed class TenantGrain(
             s.ApiKeyHash = hash;
         }
 
-        await state.WriteStateAsync();
+        await WriteState();
         if (isNew)
         {
             await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).AddTenant(TenantId);
@@ -55,8 +61,12 @@ internal sealed class TenantGrain(
 
         if (request.IdempotencyKey is { Length: > 0 } idemKey && s.IdempotencyKeys.TryGetValue(idemKey, out var existingId))
         {
-            var job = GrainFactory.GetGrain<IJobGrain>(existingId);
-            var existing = await job.Get();
+            if (_accepting.TryGetValue(existingId, out var accepting))
+            {
+                return new SubmitResult(JobSnapshot.Queued(accepting), SubmitRejection.None, null, Duplicate: true);
+            }
+
+            var existing = await GrainFactory.GetGrain<IJobGrain>(existingId).Get();
             if (existing is not null)
             {
                 // The caller attaches its watcher itself (WatchJob semantics): a duplicate may already be done.
@@ -74,16 +84,33 @@ internal sealed class TenantGrain(
         var ticket = new JobTicket(jobId, TenantId, request, time.GetUtcNow(), watchers, s.Weight);
         s.Queued++;
         s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted + 1 };
-        if (RememberIdempotencyKey(request.IdempotencyKey, ticket.JobId))
-        {
-            // Persisted before the job is acknowledged: the key must outlive this activation. Counters alone
-            // ride along with the next write; the job's own record is written by its grain.
-            await state.WriteStateAsync();
-        }
 
-        await GrainFactory.GetGrain<IJobGrain>(ticket.JobId).Create(ticket);
-        var position = await GrainFactory.GetGrain<IPlacementGrain>(request.Model).Enqueue(ticket);
-        return new SubmitResult(JobSnapshot.Queued(ticket), SubmitRejection.None, null, QueuePosition: position);
+        // A new idempotency key is persisted before the job is acknowledged: it must outlive this activation.
+        // Counters alone ride along with the next write; the job's own record is written by its grain.
+        var persist = RememberIdempotencyKey(request.IdempotencyKey, ticket.JobId);
+
+        _accepting[ticket.JobId] = ticket;
+        try
+        {
+            if (persist)
+            {
+                await WriteState();
+            }
+
+            await GrainFactory.GetGrain<IJobGrain>(ticket.JobId).Create(ticket);
+            var position = await GrainFactory.GetGrain<IPlacementGrain>(request.Model).Enqueue(ticket);
+            return new SubmitResult(JobSnapshot.Queued(ticket), SubmitRejection.None, null, QueuePosition: position);
+        }
+        catch
+        {
+            // Not accepted after all: give its place in the quota back.
+            s.Queued = Math.Max(0, s.Queued - 1);
+            throw;
+        }
+        finally
+        {
+            _accepting.Remove(ticket.JobId);
+        }
     }
 
     public Task OnAdmitted(int jobs)
@@ -117,6 +144,19 @@ internal sealed class TenantGrain(
             JobsCancelled = u.JobsCancelled + (outcome.Status == JobStatus.Cancelled ? 1 : 0),
         };
         return Task.CompletedTask;
+    }
+
+    private async Task WriteState()
+    {
+        await _writeGate.WaitAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
     }
 
     private bool RememberIdempotencyKey(string? key, string jobId)

@@ -124,6 +124,34 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Submit_ConcurrentRetriesWithOneIdempotencyKey_CreateOneJob()
+    {
+        // Submissions interleave inside the tenant grain; the key is claimed before the first await.
+        await Put();
+        var key = Unique("idem");
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Tenant.Submit(JobId(i), Request(_model, idempotencyKey: key), [])));
+
+        var jobIds = results.Select(r => r.Job?.JobId).Distinct().ToList();
+        Assert.Single(jobIds);
+        Assert.Equal(19, results.Count(r => r.Duplicate));
+        Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);
+        Assert.Equal(1, (await Tenant.Get())?.Usage.JobsSubmitted);
+    }
+
+    [Fact]
+    public async Task Submit_ManyConcurrent_QuotaIsNeverExceeded()
+    {
+        await Put(maxQueued: 5);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 30).Select(i => Tenant.Submit(JobId(i), Request(_model), [])));
+
+        Assert.Equal(5, results.Count(r => r.Rejection == SubmitRejection.None));
+        Assert.Equal(25, results.Count(r => r.Rejection == SubmitRejection.QueueFull));
+        Assert.Equal(5, (await Placement.GetSnapshot()).QueuedJobs);
+    }
+
+    [Fact]
     public async Task Submit_DifferentIdempotencyKeys_AreDifferentJobs()
     {
         await Put();
