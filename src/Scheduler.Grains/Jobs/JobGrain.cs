@@ -4,20 +4,29 @@ using Scheduler.Abstractions.Tenants;
 
 namespace Scheduler.Grains.Jobs;
 
-/// <summary>One job's record. Called a handful of times per job (create, admitted, finish), never per token.</summary>
+/// <summary>
+/// One job's record. Called a handful of times per job (create, admitted, finish), never per token. The tenant
+/// creates it while the placement already queues the job, so admission and even the outcome may arrive before
+/// the ticket: whatever arrives first is kept, and the record is complete once both have.
+/// </summary>
 internal sealed class JobGrain(
     [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state) : Grain, IJobGrain
 {
     public async Task Create(JobTicket ticket)
     {
-        if (state.State.Ticket is not null)
+        var s = state.State;
+        if (s.Ticket is not null)
         {
             return;
         }
 
-        state.State.Ticket = ticket;
-        state.State.Status = JobStatus.Queued;
+        s.Ticket = ticket;
         await state.WriteStateAsync();
+        if (s.Outcome is { } outcome)
+        {
+            // It finished before its record was created: the tenant learns of it now.
+            await TellTenant(outcome);
+        }
     }
 
     public Task<JobSnapshot?> Get() => Task.FromResult(Snapshot());
@@ -36,16 +45,18 @@ internal sealed class JobGrain(
     public async Task Finish(JobOutcome outcome)
     {
         var s = state.State;
-        if (s.Ticket is null || s.Outcome is not null)
+        if (s.Outcome is not null)
         {
             return;
         }
 
-        var wasRunning = s.Status == JobStatus.Running || s.Placement is not null;
         s.Outcome = outcome;
         s.Status = outcome.Status;
-        await state.WriteStateAsync();
-        await GrainFactory.GetGrain<ITenantGrain>(s.Ticket.TenantId).OnFinished(outcome, wasRunning);
+        if (s.Ticket is not null)
+        {
+            await state.WriteStateAsync();
+            await TellTenant(outcome);
+        }
     }
 
     public async Task<JobSnapshot?> Cancel()
@@ -80,6 +91,9 @@ internal sealed class JobGrain(
         var attached = await GrainFactory.GetGrain<IPlacementGrain>(s.Ticket.Request.Model).Attach(this.GetPrimaryKeyString(), sink, fromToken);
         return new WatchResult(Snapshot(), attached);
     }
+
+    private Task TellTenant(JobOutcome outcome) =>
+        GrainFactory.GetGrain<ITenantGrain>(state.State.Ticket!.TenantId).OnFinished(outcome, wasRunning: state.State.Placement is not null);
 
     private JobSnapshot? Snapshot()
     {

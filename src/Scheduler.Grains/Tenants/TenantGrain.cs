@@ -97,8 +97,10 @@ internal sealed class TenantGrain(
                 await WriteState();
             }
 
-            await GrainFactory.GetGrain<IJobGrain>(ticket.JobId).Create(ticket);
+            // The record and the queue entry are made together; the job grain accepts them in either order.
+            var created = GrainFactory.GetGrain<IJobGrain>(ticket.JobId).Create(ticket);
             var position = await GrainFactory.GetGrain<IPlacementGrain>(request.Model).Enqueue(ticket);
+            await created;
             return new SubmitResult(JobSnapshot.Queued(ticket), SubmitRejection.None, null, QueuePosition: position);
         }
         catch

@@ -1,0 +1,57 @@
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Tenants;
+using static Scheduler.Tests.Grains.GrainTestKit;
+
+namespace Scheduler.Tests.Grains;
+
+[Collection(GrainClusterCollection.Name)]
+public sealed class JobGrainTests(GrainClusterFixture cluster)
+{
+    private readonly string _tenantId = Unique("tenant");
+
+    private static JobOutcome Completed(int tokens) =>
+        new(JobStatus.Completed, "length", new JobUsage(100, tokens, 0.5, 1, 2, 3), new string('x', tokens), null, [.. Enumerable.Range(1, tokens)]);
+
+    [Fact]
+    public async Task Finish_BeforeCreate_RecordIsCompleteAndTenantCountsItOnce()
+    {
+        // The tenant creates the record while the placement already runs the job: the outcome may come first.
+        var tenant = cluster.Client.GetGrain<ITenantGrain>(_tenantId);
+        await tenant.Put(new TenantSettings(1, TenantQuotas.Default, ApiKey: null));
+        var jobId = Unique("job");
+        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
+        var placement = new JobPlacement("r", "a", "H100", "n", 0);
+
+        await job.OnAdmitted(placement);
+        await job.Finish(Completed(7));
+        Assert.Null(await job.Get());
+
+        await job.Create(Ticket(jobId, _tenantId, "m"));
+        var snapshot = await job.Get();
+        Assert.Equal(JobStatus.Completed, snapshot!.Status);
+        Assert.Equal(placement, snapshot.Placement);
+        Assert.Equal(7, snapshot.Usage!.CompletionTokens);
+        await Until(async () => (await tenant.Get())!.Usage.JobsCompleted == 1, "the tenant counts the job");
+
+        await job.Finish(Completed(9));
+        await job.Create(Ticket(jobId, _tenantId, "m"));
+        Assert.Equal(7, (await job.Get())!.Usage!.CompletionTokens);
+        Assert.Equal(7, (await tenant.Get())!.Usage.CompletionTokens);
+    }
+
+    [Fact]
+    public async Task OutputFrom_TokenOffset_ReturnsTheRemainingText()
+    {
+        var jobId = Unique("job");
+        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
+        await job.Create(Ticket(jobId, _tenantId, "m"));
+        var outcome = new JobOutcome(JobStatus.Completed, "length", new JobUsage(1, 3, 0, 0, 0, 0), " a bb ccc", null, [2, 5, 9]);
+        await job.Finish(outcome);
+
+        var snapshot = await job.Get();
+        Assert.Equal(" a bb ccc", snapshot!.OutputFrom(0));
+        Assert.Equal(" bb ccc", snapshot.OutputFrom(1));
+        Assert.Equal(" ccc", snapshot.OutputFrom(2));
+        Assert.Equal("", snapshot.OutputFrom(3));
+    }
+}
