@@ -12,7 +12,7 @@ internal sealed partial class EmbeddedFleet(
     ListeningAddresses addresses,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggers,
-    ILogger<EmbeddedFleet> logger) : IHostedService
+    ILogger<EmbeddedFleet> logger) : IHostedLifecycleService
 {
     private readonly List<WebApplication> _nodes = [];
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -33,14 +33,26 @@ internal sealed partial class EmbeddedFleet(
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The nodes stop first, while the silo still answers them: stopping after its gRPC port closed
+    /// would leave them retrying heartbeats and the silo waiting on their streams.</summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         foreach (var node in _nodes)
         {
             await node.StopAsync(cancellationToken);
             await node.DisposeAsync();
         }
+
+        _nodes.Clear();
     }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     private async Task StartNodes(EmbeddedFleetOptions fleet)
     {

@@ -52,6 +52,9 @@ public static class WorkerNodeHost
         services.AddGrpcHealthChecks().AddCheck<EngineHealthCheck>("engines");
 
         var app = builder.Build();
+
+        // The scheduler's Execute stream never ends by itself: end it when stopping, or shutdown waits its full timeout.
+        app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<ExecuteSessions>().EndAll());
         app.MapGrpcService<WorkerGrpcService>();
 
         // Unauthenticated on purpose: Kubernetes gRPC probes cannot send the node token.

@@ -47,6 +47,9 @@ internal sealed class ExecuteSession(CancellationToken callCancelled) : IDisposa
         _lifetime.Cancel();
     }
 
+    /// <summary>Ends the stream from this side (the node is shutting down); the scheduler re-dispatches its sequences.</summary>
+    public void End() => _lifetime.Cancel();
+
     /// <summary>Stops the writer loop; what is still queued concerns sequences that were just dropped.</summary>
     public async Task StopAsync()
     {

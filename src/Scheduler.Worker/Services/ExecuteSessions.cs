@@ -37,6 +37,15 @@ internal sealed class ExecuteSessions(StepReportRouter router, ReplicaEngines en
         return session;
     }
 
+    /// <summary>Ends the open stream, if any, so a stopping host is not held open by the scheduler's stream.</summary>
+    public void EndAll()
+    {
+        lock (_gate)
+        {
+            _newest?.End();
+        }
+    }
+
     /// <summary>Ends a session: its sequences are dropped silently (the scheduler re-dispatches them) and its writer stops.</summary>
     public async Task CloseAsync(ExecuteSession session)
     {
