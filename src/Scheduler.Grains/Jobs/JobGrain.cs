@@ -70,7 +70,8 @@ internal sealed class JobGrain(
         var result = await GrainFactory.GetGrain<IPlacementGrain>(s.Ticket.Request.Model).Cancel(this.GetPrimaryKeyString());
         if (result == CancelOutcome.CancelledWhileQueued)
         {
-            var usage = new JobUsage(s.Ticket.Request.PromptTokens, 0, 0, 0, 0, 0);
+            // Cancelled before it ran: it used nothing.
+            var usage = new JobUsage(0, 0, 0, 0, 0, 0);
             await Finish(new JobOutcome(JobStatus.Cancelled, "cancelled", usage, string.Empty, null, []));
         }
 

@@ -85,11 +85,7 @@ internal sealed class InferenceGrpcService(
         }
         catch
         {
-            if (subscription is not null)
-            {
-                hub.Unsubscribe(subscription);
-            }
-
+            hub.UnsubscribeIfAny(subscription);
             throw;
         }
 
