@@ -22,8 +22,11 @@ public interface IPlacementGrain : IGrainWithStringKey
     /// <summary>One engine step's news for a replica: sequences whose first token came, sequences that finished.</summary>
     Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished);
 
-    /// <summary>A node was lost: its running jobs go back to the front of their queues.</summary>
-    Task Requeue(string replicaId, RequeuedSequence[] sequences);
+    /// <summary>Running jobs come back from a replica (its node's stream broke or closed, or could not take them):
+    /// they go to the front of their queues. With <paramref name="replicaLost"/> nothing more goes to that replica
+    /// until its node registers again; without it (the stream was closed by its owner, e.g. on re-registration)
+    /// its schedulability is left to the accelerator and the node's registration.</summary>
+    Task Requeue(string replicaId, RequeuedSequence[] sequences, bool replicaLost);
 
     Task<CancelOutcome> Cancel(string jobId);
 

@@ -110,11 +110,12 @@ internal sealed partial class PlacementGrain(
         return Task.CompletedTask;
     }
 
-    public Task Requeue(string replicaId, RequeuedSequence[] sequences)
+    public Task Requeue(string replicaId, RequeuedSequence[] sequences, bool replicaLost)
     {
-        if (_replicas.TryGetValue(replicaId, out var replica))
+        if (_replicas.TryGetValue(replicaId, out var replica) && replicaLost)
         {
-            // Its node is gone or unreachable: nothing more goes there until it registers again.
+            // Its node is gone or unreachable: nothing more goes there until it registers again. A stream closed
+            // by its owner says nothing of the kind, and may arrive after the node registered anew.
             replica.Schedulable = false;
         }
 

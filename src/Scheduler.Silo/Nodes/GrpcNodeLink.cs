@@ -168,7 +168,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         }
         finally
         {
-            HandBackRunningJobs();
+            HandBackRunningJobs(lostUnexpectedly);
         }
 
         if (lostUnexpectedly)
@@ -305,7 +305,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
     };
 
     /// <summary>Gives every job still running here back to its placement, to resume where its client is.</summary>
-    private void HandBackRunningJobs()
+    private void HandBackRunningJobs(bool nodeLost)
     {
         List<RunningSequence> orphans;
         lock (_gate)
@@ -320,7 +320,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         {
             var model = group.First().Ticket.Request.Model;
             var sequences = group.Select(o => new RequeuedSequence(o.Ticket.JobId, o.NextToken)).ToArray();
-            _grains.GetGrain<IPlacementGrain>(model).Requeue(group.Key, sequences).Ignore();
+            _grains.GetGrain<IPlacementGrain>(model).Requeue(group.Key, sequences, nodeLost).Ignore();
         }
     }
 

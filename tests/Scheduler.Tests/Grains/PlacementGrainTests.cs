@@ -195,7 +195,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);   // j2 waits: ra is full, rb is off
 
         // Node A is lost: j0 had streamed 7 tokens, j1 3. Both go back ahead of j2.
-        await Placement.Requeue("ra", [new RequeuedSequence(JobId(0), 7), new RequeuedSequence(JobId(1), 3)]);
+        await Placement.Requeue("ra", [new RequeuedSequence(JobId(0), 7), new RequeuedSequence(JobId(1), 3)], replicaLost: true);
         var afterLoss = await Placement.GetSnapshot();
         Assert.Equal(3, afterLoss.QueuedJobs);
         Assert.False(afterLoss.Replicas.Single(r => r.ReplicaId == "ra").Schedulable);
@@ -227,12 +227,29 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         await Until(() => linkA.AdmittedJobIds.Count >= 1, "j0 on ra");
         await Placement.UpsertReplicas([Replica("rb", _model, nodeB, maxSequences: 2, kvCapacityTokens: 100_000)]);
 
-        await Placement.Requeue("ra", [new RequeuedSequence(JobId(0), 12)]);
+        await Placement.Requeue("ra", [new RequeuedSequence(JobId(0), 12)], replicaLost: true);
 
         await Until(() => linkB.AdmittedJobIds.Count >= 1, "j0 on rb");
         var sequence = Assert.Single(Assert.Single(linkB.Admits).Batch);
         Assert.Equal(12, sequence.Ticket.ResumeFromToken);
         Assert.Equal("rb", sequence.Placement.ReplicaId);
+    }
+
+    [Fact]
+    public async Task Requeue_FromAStreamClosedByItsOwner_LeavesTheReplicaSchedulable()
+    {
+        // A node re-registers: its old stream closes and hands its jobs back, possibly after the new registration
+        // made the replica schedulable again. The late hand-back must not switch it off.
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node);
+        await Placement.UpsertReplicas([Replica("ra", _model, node, maxSequences: 1, kvCapacityTokens: 100_000)]);
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+        await Until(() => link.AdmittedJobIds.Count >= 1, "j0 on ra");
+
+        await Placement.Requeue("ra", [new RequeuedSequence(JobId(0), 4)], replicaLost: false);
+
+        await Until(() => link.AdmittedJobIds.Count >= 2, "j0 re-admitted on ra");
+        Assert.True((await Placement.GetSnapshot()).Replicas.Single().Schedulable);
     }
 
     [Fact]
