@@ -7,10 +7,11 @@ public sealed class SchedulingOptions
 {
     public const string Section = "Scheduler:Scheduling";
 
-    /// <summary>"cost-aware" (default) or "round-robin".</summary>
+    /// <summary>"cost-aware" (default), or a baseline: "round-robin" (a Kubernetes Service), "least-outstanding"
+    /// (Envoy), "power-of-two" (Ray Serve), "queue-kv" (Gateway API Inference Extension / llm-d).</summary>
     public string PlacementPolicy { get; set; } = SchedulingPolicies.DefaultPlacement;
 
-    /// <summary>"weighted-fair" (default).</summary>
+    /// <summary>"weighted-fair" (default) or "fifo" (the baseline: arrival order, blind to tenants).</summary>
     public string FairnessPolicy { get; set; } = SchedulingPolicies.DefaultFairness;
 
     /// <summary>"continuous" (default) or "request-level".</summary>

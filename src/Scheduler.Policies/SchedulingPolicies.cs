@@ -8,15 +8,20 @@ namespace Scheduler.Policies;
 /// some policies keep state (a round-robin cursor, virtual counters).</summary>
 public static class SchedulingPolicies
 {
-    private static readonly Dictionary<string, Func<IPlacementPolicy>> s_placement = new(StringComparer.OrdinalIgnoreCase)
+    // Placement factories take the random source for the policies that sample (power-of-two).
+    private static readonly Dictionary<string, Func<Random, IPlacementPolicy>> s_placement = new(StringComparer.OrdinalIgnoreCase)
     {
-        [CostAwarePlacement.PolicyName] = () => new CostAwarePlacement(),
-        [RoundRobinPlacement.PolicyName] = () => new RoundRobinPlacement(),
+        [CostAwarePlacement.PolicyName] = _ => new CostAwarePlacement(),
+        [RoundRobinPlacement.PolicyName] = _ => new RoundRobinPlacement(),
+        [LeastOutstandingPlacement.PolicyName] = _ => new LeastOutstandingPlacement(),
+        [PowerOfTwoPlacement.PolicyName] = random => new PowerOfTwoPlacement(random),
+        [QueueKvPlacement.PolicyName] = _ => new QueueKvPlacement(),
     };
 
     private static readonly Dictionary<string, Func<IFairQueue>> s_fairness = new(StringComparer.OrdinalIgnoreCase)
     {
         [WeightedFairQueue.PolicyName] = () => new WeightedFairQueue(),
+        [FifoQueue.PolicyName] = () => new FifoQueue(),
     };
 
     private static readonly Dictionary<string, Func<IBatchingPolicy>> s_batching = new(StringComparer.OrdinalIgnoreCase)
@@ -33,14 +38,17 @@ public static class SchedulingPolicies
     public static IReadOnlyCollection<string> FairnessNames => s_fairness.Keys;
     public static IReadOnlyCollection<string> BatchingNames => s_batching.Keys;
 
-    public static IPlacementPolicy CreatePlacement(string name) => Create(s_placement, name, "placement");
+    /// <summary>Creates the placement policy named <paramref name="name"/>. Policies that sample use
+    /// <paramref name="random"/> (pass a seeded one for reproducible runs), else <see cref="Random.Shared"/>.</summary>
+    public static IPlacementPolicy CreatePlacement(string name, Random? random = null) =>
+        Factory(s_placement, name, "placement")(random ?? Random.Shared);
 
-    public static IFairQueue CreateFairQueue(string name) => Create(s_fairness, name, "fairness");
+    public static IFairQueue CreateFairQueue(string name) => Factory(s_fairness, name, "fairness")();
 
-    public static IBatchingPolicy CreateBatching(string name) => Create(s_batching, name, "batching");
+    public static IBatchingPolicy CreateBatching(string name) => Factory(s_batching, name, "batching")();
 
-    private static T Create<T>(Dictionary<string, Func<T>> factories, string name, string kind) =>
+    private static TFactory Factory<TFactory>(Dictionary<string, TFactory> factories, string name, string kind) =>
         factories.TryGetValue(name, out var factory)
-            ? factory()
+            ? factory
             : throw new ArgumentException($"Unknown {kind} policy '{name}'. Known: {string.Join(", ", factories.Keys)}.", nameof(name));
 }

@@ -57,9 +57,10 @@ public sealed class SchedulingPoliciesTests
     [Fact]
     public void CreateFairQueue_UnknownName_ThrowsListingKnownNames()
     {
-        var error = Assert.Throws<ArgumentException>(() => SchedulingPolicies.CreateFairQueue("fifo"));
+        var error = Assert.Throws<ArgumentException>(() => SchedulingPolicies.CreateFairQueue("lottery"));
 
         Assert.Contains("weighted-fair", error.Message);
+        Assert.Contains("fifo", error.Message);
     }
 
     [Fact]
@@ -77,7 +78,8 @@ public sealed class SchedulingPoliciesTests
         Assert.Contains(SchedulingPolicies.DefaultPlacement, SchedulingPolicies.PlacementNames);
         Assert.Contains(SchedulingPolicies.DefaultFairness, SchedulingPolicies.FairnessNames);
         Assert.Contains(SchedulingPolicies.DefaultBatching, SchedulingPolicies.BatchingNames);
-        Assert.Equal(["cost-aware", "round-robin"], SchedulingPolicies.PlacementNames.Order());
+        Assert.Equal(["cost-aware", "least-outstanding", "power-of-two", "queue-kv", "round-robin"], SchedulingPolicies.PlacementNames.Order());
+        Assert.Equal(["fifo", "weighted-fair"], SchedulingPolicies.FairnessNames.Order());
         Assert.Equal(["continuous", "request-level"], SchedulingPolicies.BatchingNames.Order());
     }
 

@@ -1,0 +1,93 @@
+namespace Scheduler.Policies.Fairness;
+
+/// <summary>
+/// Baseline: one first-come-first-served queue for everyone, as a plain model server (vLLM's default
+/// scheduler) or a proxy without tenant awareness serves requests. Tenants, weights and priority classes are
+/// ignored, so a flooding tenant delays everyone behind it — the behaviour fair queuing is measured against.
+/// Jobs put back for re-dispatch go to the very front. <see cref="DequeueNext"/> serves the first job in
+/// arrival order that can be placed, so a job that does not fit lets smaller ones behind it go (work
+/// conservation, as in the weighted-fair queue). <see cref="SetWeight"/> and <see cref="Adjust"/> do nothing.
+/// </summary>
+internal sealed class FifoQueue : IFairQueue
+{
+    public const string PolicyName = "fifo";
+
+    private readonly LinkedList<JobDemand> _order = new();
+    private readonly Dictionary<string, LinkedListNode<JobDemand>> _nodes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _countByTenant = new(StringComparer.Ordinal);
+
+    public string Name => PolicyName;
+
+    public int Count => _nodes.Count;
+
+    public void SetWeight(string tenantId, double weight)
+    {
+        // FIFO has no shares.
+    }
+
+    public void Enqueue(JobDemand job) => Add(job, front: false);
+
+    public void EnqueueFront(JobDemand job) => Add(job, front: true);
+
+    public bool Remove(string jobId)
+    {
+        if (!_nodes.Remove(jobId, out var node))
+        {
+            return false;
+        }
+
+        _order.Remove(node);
+        var tenantId = node.Value.TenantId;
+        if (--_countByTenant[tenantId] == 0)
+        {
+            _countByTenant.Remove(tenantId);
+        }
+
+        return true;
+    }
+
+    public JobDemand? DequeueNext(Func<JobDemand, bool> canPlace)
+    {
+        foreach (var job in _order)
+        {
+            if (canPlace(job))
+            {
+                Remove(job.JobId);
+                return job;
+            }
+        }
+
+        return null;
+    }
+
+    public void Adjust(string tenantId, double serviceUnits)
+    {
+        // Nothing is charged, so nothing is corrected.
+    }
+
+    public int CountOf(string tenantId) => _countByTenant.GetValueOrDefault(tenantId);
+
+    public int PositionOf(string jobId)
+    {
+        if (!_nodes.TryGetValue(jobId, out var target))
+        {
+            return -1;
+        }
+
+        var position = 0;
+        for (var node = target.Previous; node is not null; node = node.Previous)
+        {
+            position++;
+        }
+
+        return position;
+    }
+
+    private void Add(JobDemand job, bool front)
+    {
+        // A job id is queued at most once: enqueuing it again moves it.
+        Remove(job.JobId);
+        _nodes[job.JobId] = front ? _order.AddFirst(job) : _order.AddLast(job);
+        _countByTenant[job.TenantId] = CountOf(job.TenantId) + 1;
+    }
+}
