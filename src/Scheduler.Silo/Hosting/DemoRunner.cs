@@ -101,6 +101,13 @@ internal static class DemoRunner
             Console.WriteLine($"  {r.ReplicaId,-30} {r.Product,-7} {r.Admissions,8} {r.AdmissionsIntoRunningBatch,18} {r.EnginePeakSequences,9} {r.MeasuredOutputTokensPerSecond,8:0}");
         }
 
+        var summary = await admin.GetClusterSummaryAsync(new GetClusterSummaryRequest(), auth, cancellationToken: cancellationToken);
+        Console.WriteLine();
+        Console.WriteLine($"  placement '{summary.PlacementPolicy}', fairness '{summary.FairnessPolicy}', batching '{summary.BatchingPolicy}'.");
+        Console.WriteLine(summary.PlacementPolicy == "cost-aware"
+            ? "  cost-aware placement sends each job to the cheapest replica predicted to meet its TTFT objective;\n" +
+              "  compare a baseline with: -- --demo --Scheduler:Scheduling:PlacementPolicy=round-robin"
+            : "  compare the total cost and time above with the default placement: run the demo without that option.");
         Console.WriteLine();
     }
 
