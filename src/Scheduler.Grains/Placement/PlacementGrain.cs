@@ -5,9 +5,7 @@ using Scheduler.Abstractions.Fleet;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
-using Scheduler.Policies;
-using Scheduler.Policies.Batching;
-using Scheduler.Policies.Fairness;
+using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
 
 namespace Scheduler.Grains.Placement;
@@ -25,12 +23,8 @@ internal sealed partial class PlacementGrain(
     TimeProvider time,
     ILogger<PlacementGrain> logger) : Grain, IPlacementGrain
 {
-    private readonly IFairQueue _queue = SchedulingPolicies.CreateFairQueue(options.Value.FairnessPolicy);
-    private readonly IPlacementPolicy _placement = SchedulingPolicies.CreatePlacement(options.Value.PlacementPolicy);
-    private readonly IBatchingPolicy _batching = SchedulingPolicies.CreateBatching(options.Value.BatchingPolicy);
-    private readonly Dictionary<string, ReplicaView> _replicas = new(StringComparer.Ordinal);
+    private readonly Dispatcher _dispatcher = Dispatcher.Create(options.Value.PlacementPolicy, options.Value.FairnessPolicy, options.Value.BatchingPolicy);
     private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
-    private readonly List<ReplicaView> _candidates = [];
 
     private string Model => this.GetPrimaryKeyString();
 
@@ -40,19 +34,19 @@ internal sealed partial class PlacementGrain(
         {
             var job = new PlacedJob(ticket);
             _jobs[ticket.JobId] = job;
-            _queue.SetWeight(ticket.TenantId, ticket.TenantWeight);
-            _queue.Enqueue(job.Demand);
+            _dispatcher.Queue.SetWeight(ticket.TenantId, ticket.TenantWeight);
+            _dispatcher.Queue.Enqueue(job.Demand);
             AdmitWhatFits();
         }
 
-        return Task.FromResult(Math.Max(0, _queue.PositionOf(ticket.JobId)));
+        return Task.FromResult(Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId)));
     }
 
     public Task UpsertReplicas(ReplicaRegistration[] replicas)
     {
         foreach (var r in replicas)
         {
-            if (_replicas.TryGetValue(r.ReplicaId, out var existing) && existing.RunningSequences > 0)
+            if (_dispatcher.Replicas.TryGetValue(r.ReplicaId, out var existing) && existing.RunningSequences > 0)
             {
                 // A node re-registered while we still count sequences on it: those are gone with its old
                 // stream and come back through Requeue; keep the view until then, only restore it.
@@ -60,7 +54,7 @@ internal sealed partial class PlacementGrain(
                 continue;
             }
 
-            _replicas[r.ReplicaId] = new ReplicaView(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens);
+            _dispatcher.Replicas[r.ReplicaId] = new ReplicaView(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens);
         }
 
         AdmitWhatFits();
@@ -69,7 +63,7 @@ internal sealed partial class PlacementGrain(
 
     public Task SetSchedulable(string replicaId, bool schedulable)
     {
-        if (_replicas.TryGetValue(replicaId, out var replica))
+        if (_dispatcher.Replicas.TryGetValue(replicaId, out var replica))
         {
             replica.Schedulable = schedulable;
             AdmitWhatFits();
@@ -80,7 +74,7 @@ internal sealed partial class PlacementGrain(
 
     public Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished)
     {
-        if (!_replicas.TryGetValue(replicaId, out var replica))
+        if (!_dispatcher.Replicas.TryGetValue(replicaId, out var replica))
         {
             return Task.CompletedTask;
         }
@@ -101,7 +95,7 @@ internal sealed partial class PlacementGrain(
                 var unused = job.Demand.MaxTokens - (done.CompletionTokens - job.Ticket.ResumeFromToken);
                 if (unused > 0)
                 {
-                    _queue.Adjust(job.Ticket.TenantId, -2.0 * unused);
+                    _dispatcher.Queue.Adjust(job.Ticket.TenantId, -2.0 * unused);
                 }
             }
         }
@@ -112,7 +106,7 @@ internal sealed partial class PlacementGrain(
 
     public Task Requeue(string replicaId, RequeuedSequence[] sequences, bool replicaLost)
     {
-        if (_replicas.TryGetValue(replicaId, out var replica) && replicaLost)
+        if (_dispatcher.Replicas.TryGetValue(replicaId, out var replica) && replicaLost)
         {
             // Its node is gone or unreachable: nothing more goes there until it registers again. A stream closed
             // by its owner says nothing of the kind, and may arrive after the node registered anew.
@@ -129,14 +123,14 @@ internal sealed partial class PlacementGrain(
 
             replica.Release(seq.JobId);
 
-            if (!_queue.Remove(seq.JobId))
+            if (!_dispatcher.Queue.Remove(seq.JobId))
             {
                 // It was charged when first admitted; it will be charged again when re-admitted.
-                _queue.Adjust(job.Ticket.TenantId, -job.Demand.ServiceUnits);
+                _dispatcher.Queue.Adjust(job.Ticket.TenantId, -job.Demand.ServiceUnits);
             }
 
             job.ResumeAt(seq.DeliveredTokens);
-            _queue.EnqueueFront(job.Demand);
+            _dispatcher.Queue.EnqueueFront(job.Demand);
             LogRequeued(logger, seq.JobId, replicaId, job.Ticket.ResumeFromToken);
         }
 
@@ -151,7 +145,7 @@ internal sealed partial class PlacementGrain(
             return Task.FromResult(CancelOutcome.NotFound);
         }
 
-        if (_queue.Remove(jobId))
+        if (_dispatcher.Queue.Remove(jobId))
         {
             _jobs.Remove(jobId);
             var cancelled = new JobEventRecord(jobId, JobEventKind.Cancelled, time.GetUtcNow(), FinishReason: "cancelled");
@@ -184,7 +178,7 @@ internal sealed partial class PlacementGrain(
         job.AddWatcher(sink);
         if (job.RunningOn is not { } replica)
         {
-            sink.OnEvents([new JobEventRecord(jobId, JobEventKind.Queued, time.GetUtcNow(), QueuePosition: Math.Max(0, _queue.PositionOf(jobId)))]).Ignore();
+            sink.OnEvents([new JobEventRecord(jobId, JobEventKind.Queued, time.GetUtcNow(), QueuePosition: Math.Max(0, _dispatcher.Queue.PositionOf(jobId)))]).Ignore();
             return true;
         }
 
@@ -197,40 +191,27 @@ internal sealed partial class PlacementGrain(
             .Where(j => j.RunningOn is null)
             .GroupBy(j => j.Ticket.TenantId)
             .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
-        var replicas = _replicas.Values.Select(r => new ReplicaSnapshot(
+        var replicas = _dispatcher.Replicas.Values.Select(r => new ReplicaSnapshot(
             r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile.Product, r.Schedulable, r.MaxSequences, r.KvCapacityTokens,
             r.RunningSequences, r.FreeKvTokens, r.Admissions, r.AdmissionsIntoRunningBatch, [.. r.RunningJobIds])).ToArray();
-        return Task.FromResult(new PlacementSnapshot(Model, _queue.Count, byTenant, replicas, _placement.Name, _queue.Name, _batching.Name));
+        return Task.FromResult(new PlacementSnapshot(Model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name));
     }
 
-    /// <summary>One admission round: admit queued jobs in fair order while any replica can take them.</summary>
+    /// <summary>Runs an admission round and tells the world: one message per replica, one per tenant, one per job.</summary>
     private void AdmitWhatFits()
     {
-        if (_queue.Count == 0 || _replicas.Count == 0)
+        var admissions = _dispatcher.AdmitWhatFits();
+        if (admissions.Count == 0)
         {
             return;
         }
 
-        _batching.BeginRound(_replicas.Values);
-        Dictionary<ReplicaView, List<AdmittedSequence>>? batches = null;
+        var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
         Dictionary<string, int>? admittedPerTenant = null;
-        while (_queue.DequeueNext(FitsSomewhere) is { } demand)
+        foreach (var (demand, chosen, runningBefore) in admissions)
         {
-            _candidates.Clear();
-            foreach (var replica in _replicas.Values)
-            {
-                if (CanTake(replica, demand))
-                {
-                    _candidates.Add(replica);
-                }
-            }
-
-            var chosen = _placement.Choose(demand, _candidates) ?? _candidates[0];
-            var runningBefore = chosen.Admit(demand);
             var job = _jobs[demand.JobId];
             var placement = new JobPlacement(chosen.ReplicaId, chosen.AcceleratorId, chosen.Profile.Product, chosen.NodeId, runningBefore);
-
-            batches ??= [];
             if (!batches.TryGetValue(chosen, out var batch))
             {
                 batch = [];
@@ -249,11 +230,6 @@ internal sealed partial class PlacementGrain(
             }
         }
 
-        if (batches is null)
-        {
-            return;
-        }
-
         foreach (var (replica, batch) in batches)
         {
             GrainFactory.GetGrain<IWorkerNodeGrain>(replica.NodeId).Admit(replica.ReplicaId, [.. batch]).Ignore();
@@ -264,22 +240,6 @@ internal sealed partial class PlacementGrain(
             GrainFactory.GetGrain<ITenantGrain>(tenant).OnAdmitted(count).Ignore();
         }
     }
-
-    private bool FitsSomewhere(JobDemand demand)
-    {
-        foreach (var replica in _replicas.Values)
-        {
-            if (CanTake(replica, demand))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static bool CanTake(ReplicaView replica, JobDemand demand) =>
-        replica.Schedulable && replica.AcceptingAdmissions && replica.Fits(demand);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} re-queued from replica {ReplicaId}, resuming at token {ResumeFrom}")]
     private static partial void LogRequeued(ILogger logger, string jobId, string replicaId, int resumeFrom);
