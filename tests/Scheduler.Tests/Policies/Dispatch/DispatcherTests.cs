@@ -1,0 +1,100 @@
+using Scheduler.Policies.Dispatch;
+using Scheduler.Policies.Profiles;
+using static Scheduler.Tests.Policies.PolicyFixtures;
+
+namespace Scheduler.Tests.Policies.Dispatch;
+
+public sealed class DispatcherTests
+{
+    private static Dispatcher Create(string batching = "continuous") => Dispatcher.Create("cost-aware", "weighted-fair", batching);
+
+    [Fact]
+    public void AdmitWhatFits_NeverPastSlotsOrKv_AcrossRandomRounds()
+    {
+        var dispatcher = Create();
+        dispatcher.Replicas["a"] = Replica("a", AcceleratorProfiles.L4, maxSequences: 4, kvCapacityTokens: 3_000);
+        dispatcher.Replicas["b"] = Replica("b", AcceleratorProfiles.A100, maxSequences: 3, kvCapacityTokens: 2_000);
+        var random = new Random(42);
+        var next = 0;
+        for (var round = 0; round < 200; round++)
+        {
+            for (var i = random.Next(4); i > 0; i--)
+            {
+                dispatcher.Queue.Enqueue(Job($"j{next++}", tenant: $"t{random.Next(3)}", prompt: random.Next(10, 900), maxTokens: random.Next(1, 400)));
+            }
+
+            foreach (var admission in dispatcher.AdmitWhatFits())
+            {
+                Assert.True(admission.RunningSequencesBefore < admission.Replica.MaxSequences);
+            }
+
+            foreach (var replica in dispatcher.Replicas.Values)
+            {
+                Assert.InRange(replica.RunningSequences, 0, replica.MaxSequences);
+                Assert.InRange(replica.ReservedKvTokens, 0, replica.KvCapacityTokens);
+
+                // Some running sequence finishes now and then.
+                if (replica.RunningSequences > 0 && random.Next(2) == 0)
+                {
+                    replica.Release(replica.RunningJobIds.First());
+                }
+            }
+        }
+
+        Assert.True(next > 100);
+    }
+
+    [Fact]
+    public void AdmitWhatFits_WorkConserving_SmallJobFillsRoomABigOneCannot()
+    {
+        var dispatcher = Create();
+        dispatcher.Replicas["a"] = Replica("a", AcceleratorProfiles.H100, maxSequences: 4, kvCapacityTokens: 1_000);
+        dispatcher.Queue.Enqueue(Job("big", prompt: 900, maxTokens: 200));
+        dispatcher.Queue.Enqueue(Job("small", prompt: 100, maxTokens: 50));
+
+        var admitted = dispatcher.AdmitWhatFits();
+
+        Assert.Equal(["small"], admitted.Select(a => a.Job.JobId));
+        Assert.Equal(1, dispatcher.Queue.Count);
+    }
+
+    [Fact]
+    public void AdmitWhatFits_Continuous_JoinsARunningBatch_RequestLevel_WaitsForItToDrain()
+    {
+        foreach (var (batching, expectAdmitted) in new[] { ("continuous", true), ("request-level", false) })
+        {
+            var dispatcher = Create(batching);
+            var replica = Replica("a", AcceleratorProfiles.H100, maxSequences: 8, kvCapacityTokens: 100_000);
+            dispatcher.Replicas["a"] = replica;
+            dispatcher.Queue.Enqueue(Job("first"));
+            Assert.Single(dispatcher.AdmitWhatFits());
+
+            dispatcher.Queue.Enqueue(Job("second"));
+            var admitted = dispatcher.AdmitWhatFits();
+
+            Assert.Equal(expectAdmitted, admitted.Count == 1);
+            if (expectAdmitted)
+            {
+                Assert.Equal(1, admitted[0].RunningSequencesBefore);
+            }
+            else
+            {
+                replica.Release("first");
+                Assert.Equal(["second"], dispatcher.AdmitWhatFits().Select(a => a.Job.JobId));
+            }
+        }
+    }
+
+    [Fact]
+    public void AdmitWhatFits_SkipsUnschedulableReplicas()
+    {
+        var dispatcher = Create();
+        var off = Replica("off", AcceleratorProfiles.Lpu);
+        off.Schedulable = false;
+        dispatcher.Replicas["off"] = off;
+        dispatcher.Replicas["on"] = Replica("on", AcceleratorProfiles.H100);
+        dispatcher.Queue.Enqueue(Job("j"));
+
+        Assert.Equal("on", Assert.Single(dispatcher.AdmitWhatFits()).Replica.ReplicaId);
+    }
+}
