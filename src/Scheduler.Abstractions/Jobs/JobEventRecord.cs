@@ -29,4 +29,12 @@ public sealed record JobEventRecord(
     [property: Id(10)] int QueuePosition = 0)
 {
     public bool IsTerminal => Kind is JobEventKind.Completed or JobEventKind.Failed or JobEventKind.Cancelled;
+
+    /// <summary>The event that ends a job's stream, for a job that ended with <paramref name="status"/>.</summary>
+    public static JobEventRecord Terminal(string jobId, JobStatus status, DateTimeOffset at, JobUsage? usage, string? finishReason, string? error) => status switch
+    {
+        JobStatus.Completed => new(jobId, JobEventKind.Completed, at, Usage: usage, FinishReason: finishReason),
+        JobStatus.Cancelled => new(jobId, JobEventKind.Cancelled, at, Usage: usage, FinishReason: "cancelled"),
+        _ => new(jobId, JobEventKind.Failed, at, Error: error),
+    };
 }

@@ -148,7 +148,7 @@ internal sealed partial class PlacementGrain(
         if (_dispatcher.Queue.Remove(jobId))
         {
             _jobs.Remove(jobId);
-            var cancelled = new JobEventRecord(jobId, JobEventKind.Cancelled, time.GetUtcNow(), FinishReason: "cancelled");
+            var cancelled = JobEventRecord.Terminal(jobId, JobStatus.Cancelled, time.GetUtcNow(), usage: null, finishReason: null, error: null);
             foreach (var watcher in job.Ticket.Watchers)
             {
                 watcher.OnEvents([cancelled]).Ignore();

@@ -30,7 +30,6 @@ internal sealed class InferenceGrpcService(
             if (result.Duplicate)
             {
                 // The same idempotency key: follow the earlier job instead, from its start.
-                hub.Unsubscribe(subscription!);
                 await Follow(result.Job!.JobId, 0, responseStream, context);
                 return;
             }
@@ -139,7 +138,7 @@ internal sealed class InferenceGrpcService(
             subscription.Post(new JobEventRecord(job.JobId, JobEventKind.Tokens, now, fromToken, job.OutputFrom(fromToken), completion - fromToken));
         }
 
-        subscription.Complete(job.TerminalEvent(now));
+        subscription.Post(job.TerminalEvent(now));
     }
 
     private static async Task<JobSnapshot> WaitTerminal(IJobGrain job, JobSnapshot snapshot, CancellationToken cancellationToken)

@@ -74,12 +74,8 @@ internal static class ProtoMapping
     }
 
     /// <summary>The terminal event of a job that already ended, for a stream that attaches late.</summary>
-    public static JobEventRecord TerminalEvent(this JobSnapshot job, DateTimeOffset at) => job.Status switch
-    {
-        JobStatus.Completed => new JobEventRecord(job.JobId, JobEventKind.Completed, at, Usage: job.Usage, FinishReason: job.FinishReason),
-        JobStatus.Cancelled => new JobEventRecord(job.JobId, JobEventKind.Cancelled, at, Usage: job.Usage, FinishReason: "cancelled"),
-        _ => new JobEventRecord(job.JobId, JobEventKind.Failed, at, Error: job.Error),
-    };
+    public static JobEventRecord TerminalEvent(this JobSnapshot job, DateTimeOffset at) =>
+        JobEventRecord.Terminal(job.JobId, job.Status, at, job.Usage, job.FinishReason, job.Error);
 
     public static Proto.Placement ToProto(this JobPlacement p) => new()
     {

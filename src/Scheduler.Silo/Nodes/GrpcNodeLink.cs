@@ -236,7 +236,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
                 finished.Add(new FinishedSequence(done.SequenceId, done.CompletionTokens, done.Reason));
                 var outcome = Outcome(running, done, replica, now);
                 outcomes.Add((running.Ticket, outcome, replica.Profile.Product));
-                events.Add(running.Sinks, TerminalEvent(running.Ticket.JobId, outcome, now));
+                events.Add(running.Sinks, JobEventRecord.Terminal(running.Ticket.JobId, outcome.Status, now, outcome.Usage, outcome.FinishReason, outcome.Error));
             }
         }
 
@@ -296,13 +296,6 @@ internal sealed partial class GrpcNodeLink : INodeLink
         };
         return new JobOutcome(status, done.Reason, usage, running.Text, error, [.. running.TokenEnds]);
     }
-
-    private static JobEventRecord TerminalEvent(string jobId, JobOutcome outcome, DateTimeOffset now) => outcome.Status switch
-    {
-        JobStatus.Completed => new JobEventRecord(jobId, JobEventKind.Completed, now, Usage: outcome.Usage, FinishReason: outcome.FinishReason),
-        JobStatus.Cancelled => new JobEventRecord(jobId, JobEventKind.Cancelled, now, Usage: outcome.Usage, FinishReason: "cancelled"),
-        _ => new JobEventRecord(jobId, JobEventKind.Failed, now, Error: outcome.Error),
-    };
 
     /// <summary>Gives every job still running here back to its placement, to resume where its client is.</summary>
     private void HandBackRunningJobs(bool nodeLost)

@@ -57,9 +57,6 @@ internal sealed class JobSubscription(string jobId, int fromToken)
         }
     }
 
-    /// <summary>Ends the stream with a terminal record obtained some other way (the job finished before we attached).</summary>
-    public void Complete(JobEventRecord terminal) => Post(terminal);
-
     private void AcceptTokens(JobEventRecord e)
     {
         var end = e.FirstTokenIndex + e.TokenCount;
