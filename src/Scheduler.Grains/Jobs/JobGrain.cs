@@ -31,18 +31,32 @@ internal sealed class JobGrain(
 
     public Task<JobSnapshot?> Get() => Task.FromResult(Snapshot());
 
-    public Task OnAdmitted(JobPlacement placement)
+    public async Task OnAdmitted(JobPlacement placement)
     {
-        if (state.State.Status == JobStatus.Queued)
+        // One-way messages are not ordered: the admission may arrive after the outcome, so it is kept whenever
+        // the record has no placement yet, and it moves only a queued job to running.
+        var s = state.State;
+        if (s.Placement is not null)
         {
-            state.State.Status = JobStatus.Running;
-            state.State.Placement = placement;
+            return;
         }
 
-        return Task.CompletedTask;
+        s.Placement = placement;
+        if (s.Status == JobStatus.Queued)
+        {
+            s.Status = JobStatus.Running;
+        }
+        else if (s.Ticket is not null)
+        {
+            // Already terminal and recorded: persist the late placement so the record stays complete.
+            await state.WriteStateAsync();
+        }
     }
 
-    public async Task Finish(JobOutcome outcome)
+    // Outcomes through the grain interface come from the node that ran the job.
+    public Task Finish(JobOutcome outcome) => Record(outcome, ran: true);
+
+    private async Task Record(JobOutcome outcome, bool ran)
     {
         var s = state.State;
         if (s.Outcome is not null)
@@ -52,6 +66,7 @@ internal sealed class JobGrain(
 
         s.Outcome = outcome;
         s.Status = outcome.Status;
+        s.Ran = ran;
         if (s.Ticket is not null)
         {
             await state.WriteStateAsync();
@@ -72,7 +87,7 @@ internal sealed class JobGrain(
         {
             // Cancelled before it ran: it used nothing.
             var usage = new JobUsage(0, 0, 0, 0, 0, 0);
-            await Finish(new JobOutcome(JobStatus.Cancelled, "cancelled", usage, string.Empty, null, []));
+            await Record(new JobOutcome(JobStatus.Cancelled, "cancelled", usage, string.Empty, null, []), ran: false);
         }
 
         // A running job finishes as cancelled when its node confirms; until then it shows as running.
@@ -94,7 +109,7 @@ internal sealed class JobGrain(
     }
 
     private Task TellTenant(JobOutcome outcome) =>
-        GrainFactory.GetGrain<ITenantGrain>(state.State.Ticket!.TenantId).OnFinished(outcome, wasRunning: state.State.Placement is not null);
+        GrainFactory.GetGrain<ITenantGrain>(state.State.Ticket!.TenantId).OnFinished(outcome, wasRunning: state.State.Ran);
 
     private JobSnapshot? Snapshot()
     {

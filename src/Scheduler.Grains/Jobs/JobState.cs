@@ -9,4 +9,7 @@ public sealed class JobState
     [Id(1)] public JobStatus Status { get; set; } = JobStatus.Queued;
     [Id(2)] public JobPlacement? Placement { get; set; }
     [Id(3)] public JobOutcome? Outcome { get; set; }
+
+    /// <summary>Whether the outcome came from a node that ran the job (the admission message may arrive later).</summary>
+    [Id(4)] public bool Ran { get; set; }
 }
