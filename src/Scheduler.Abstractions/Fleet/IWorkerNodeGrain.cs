@@ -32,4 +32,20 @@ public interface IWorkerNodeGrain : IGrainWithStringKey
     Task LinkLost(string linkId);
 
     Task<NodeInfo> Get();
+
+    /// <summary>The jobs of <paramref name="model"/> running on this node's live execution stream, for a placement
+    /// rebuilding itself after a failover. Null when this activation has no stream (the node must register again).</summary>
+    [AlwaysInterleave]
+    Task<NodeJobs?> RunningJobs(string model);
 }
+
+/// <summary>What a node's execution stream runs right now.</summary>
+[GenerateSerializer, Alias("scheduler.NodeJobs")]
+public sealed record NodeJobs(
+    [property: Id(0)] string LinkId,
+    [property: Id(1)] RunningJob[] Jobs);
+
+[GenerateSerializer, Alias("scheduler.RunningJob")]
+public sealed record RunningJob(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] string ReplicaId);

@@ -6,7 +6,9 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Records a new job. Idempotent for the same ticket.</summary>
     Task Create(JobTicket ticket);
 
-    /// <summary>The job as its owner sees it; null if it does not exist.</summary>
+    /// <summary>The job as its owner sees it; null if it does not exist. Interleaves: a placement rebuilding after a
+    /// failover reads records while a job's own call may be waiting on that placement.</summary>
+    [AlwaysInterleave]
     Task<JobSnapshot?> Get();
 
     [OneWay]

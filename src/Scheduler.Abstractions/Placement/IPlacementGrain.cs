@@ -13,8 +13,10 @@ public interface IPlacementGrain : IGrainWithStringKey
     /// <summary>Queues a job and admits whatever fits. Returns the job's queue position (0 = admitted or next).</summary>
     Task<int> Enqueue(JobTicket ticket);
 
-    /// <summary>Adds or refreshes replicas (a node registered); they become schedulable.</summary>
-    Task UpsertReplicas(ReplicaRegistration[] replicas);
+    /// <summary>Adds or refreshes replicas (a node registered and opened execution stream <paramref name="linkId"/>);
+    /// they become schedulable. Jobs still counted on a replica under an earlier stream are gone with that stream:
+    /// they go back to the front of their queues.</summary>
+    Task UpsertReplicas(string linkId, ReplicaRegistration[] replicas);
 
     /// <summary>Accelerator state or node connectivity changed.</summary>
     Task SetSchedulable(string replicaId, bool schedulable);
@@ -25,8 +27,15 @@ public interface IPlacementGrain : IGrainWithStringKey
     /// <summary>Running jobs come back from a replica (its node's stream broke or closed, or could not take them):
     /// they go to the front of their queues. With <paramref name="replicaLost"/> nothing more goes to that replica
     /// until its node registers again; without it (the stream was closed by its owner, e.g. on re-registration)
-    /// its schedulability is left to the accelerator and the node's registration.</summary>
-    Task Requeue(string replicaId, RequeuedSequence[] sequences, bool replicaLost);
+    /// its schedulability is left to the accelerator and the node's registration. A report naming a stream
+    /// (<paramref name="linkId"/>) the replica no longer uses is stale and ignored; null means the jobs never
+    /// reached any stream.</summary>
+    Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, bool replicaLost);
+
+    /// <summary>Wakes the placement: after a silo failure it rebuilds its queue from the job journal on activation,
+    /// and the worker nodes serving the model call this periodically so that happens without new submissions.</summary>
+    [OneWay]
+    Task Wake();
 
     Task<CancelOutcome> Cancel(string jobId);
 

@@ -58,11 +58,12 @@ internal sealed partial class WorkerNodeGrain(
             [.. registration.Replicas.Select(r => r.Model).Distinct()]);
 
         // The stream opens before the placements learn of the replicas, so the first admission finds it up.
-        _link = links.Open(registration);
+        var link = links.Open(registration);
+        _link = link;
         foreach (var model in registration.Replicas.GroupBy(r => r.Model))
         {
             var placement = GrainFactory.GetGrain<IPlacementGrain>(model.Key);
-            await placement.UpsertReplicas([.. model]);
+            await placement.UpsertReplicas(link.LinkId, [.. model]);
             foreach (var replica in cordoned.Where(c => c.Model == model.Key))
             {
                 await placement.SetSchedulable(replica.ReplicaId, false);
@@ -92,7 +93,7 @@ internal sealed partial class WorkerNodeGrain(
             // The stream is gone: hand the jobs back so they are placed elsewhere, not lost.
             var model = batch[0].Ticket.Request.Model;
             var requeue = batch.Select(s => new RequeuedSequence(s.Ticket.JobId, s.Ticket.ResumeFromToken)).ToArray();
-            GrainFactory.GetGrain<IPlacementGrain>(model).Requeue(replicaId, requeue, replicaLost: true).Ignore();
+            GrainFactory.GetGrain<IPlacementGrain>(model).Requeue(replicaId, linkId: null, requeue, replicaLost: true).Ignore();
         }
 
         return Task.CompletedTask;
@@ -117,11 +118,28 @@ internal sealed partial class WorkerNodeGrain(
 
     public Task<NodeInfo> Get() => Task.FromResult(new NodeInfo(_registration, _link is not null, _lastHeartbeat));
 
+    public Task<NodeJobs?> RunningJobs(string model) =>
+        Task.FromResult(_link is { } link ? new NodeJobs(link.LinkId, link.Running(model)) : null);
+
+    /// <summary>A silo shutting down hands the stream's jobs back; the node's next heartbeat re-registers it elsewhere.</summary>
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
+        DropLink($"deactivated: {reason.Description}");
+
     private async Task CheckLease(CancellationToken cancellationToken)
     {
         if (_registration is not null && time.GetUtcNow() - _lastHeartbeat > options.Value.NodeLease)
         {
             await LoseNode("lease lapsed");
+            return;
+        }
+
+        if (_registration is { } live)
+        {
+            // Placements are rebuilt lazily after a failover; waking them here rebuilds them without new traffic.
+            foreach (var model in live.Replicas.Select(r => r.Model).Distinct())
+            {
+                GrainFactory.GetGrain<IPlacementGrain>(model).Wake().Ignore();
+            }
         }
     }
 

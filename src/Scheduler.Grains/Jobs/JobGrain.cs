@@ -10,7 +10,8 @@ namespace Scheduler.Grains.Jobs;
 /// the ticket: whatever arrives first is kept, and the record is complete once both have.
 /// </summary>
 internal sealed class JobGrain(
-    [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state) : Grain, IJobGrain
+    [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state,
+    IJobJournal journal) : Grain, IJobGrain
 {
     public async Task Create(JobTicket ticket)
     {
@@ -24,8 +25,8 @@ internal sealed class JobGrain(
         await state.WriteStateAsync();
         if (s.Outcome is { } outcome)
         {
-            // It finished before its record was created: the tenant learns of it now.
-            await TellTenant(outcome);
+            // It finished before its record was created: the tenant and the journal learn of it now.
+            await Settle(outcome);
         }
     }
 
@@ -70,7 +71,7 @@ internal sealed class JobGrain(
         if (s.Ticket is not null)
         {
             await state.WriteStateAsync();
-            await TellTenant(outcome);
+            await Settle(outcome);
         }
     }
 
@@ -108,8 +109,13 @@ internal sealed class JobGrain(
         return new WatchResult(Snapshot(), attached);
     }
 
-    private Task TellTenant(JobOutcome outcome) =>
-        GrainFactory.GetGrain<ITenantGrain>(state.State.Ticket!.TenantId).OnFinished(outcome, wasRunning: state.State.Ran);
+    /// <summary>A recorded outcome is final: the tenant counts it and the job leaves the journal.</summary>
+    private async Task Settle(JobOutcome outcome)
+    {
+        var ticket = state.State.Ticket!;
+        await journal.Remove(ticket.Request.Model, ticket.JobId);
+        await GrainFactory.GetGrain<ITenantGrain>(ticket.TenantId).OnFinished(outcome, wasRunning: state.State.Ran);
+    }
 
     private JobSnapshot? Snapshot()
     {

@@ -21,6 +21,9 @@ public interface INodeLink : IAsyncDisposable
     /// <summary>Replays a running job's admission and tokens from <paramref name="fromToken"/> to the sink and
     /// keeps it informed. False if the job is not running on this node.</summary>
     bool Attach(string jobId, IJobEventSink sink, int fromToken);
+
+    /// <summary>The jobs of <paramref name="model"/> running on this stream now.</summary>
+    RunningJob[] Running(string model);
 }
 
 /// <summary>Opens execution streams; the silo implements it over gRPC.</summary>

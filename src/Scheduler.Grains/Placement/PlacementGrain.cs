@@ -5,6 +5,7 @@ using Scheduler.Abstractions.Fleet;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
+using Scheduler.Grains.Jobs;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
 
@@ -16,9 +17,13 @@ namespace Scheduler.Grains.Placement;
 /// order and admitted into whichever replica the placement policy picks, as long as any replica has a free slot
 /// and KV room for them — never past either. Jobs admitted to one replica in a round go to its node as one message.
 /// Decisions read only this grain's memory; other grains are told, never asked (one-way calls).
+/// Nothing per job is persisted here: accepted jobs are in the <see cref="IJobJournal"/>, replicas in this grain's
+/// state, and an activation after a failover rebuilds the queue from both (<see cref="OnActivateAsync"/>).
 /// </summary>
 [CollectionAgeLimit(AlwaysActive = true)]
 internal sealed partial class PlacementGrain(
+    [PersistentState("placement", StorageNames.Default)] IPersistentState<PlacementState> state,
+    IJobJournal journal,
     IOptions<SchedulingOptions> options,
     TimeProvider time,
     ILogger<PlacementGrain> logger) : Grain, IPlacementGrain
@@ -26,7 +31,102 @@ internal sealed partial class PlacementGrain(
     private readonly Dispatcher _dispatcher = Dispatcher.Create(options.Value.PlacementPolicy, options.Value.FairnessPolicy, options.Value.BatchingPolicy);
     private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
 
+    // The execution stream each replica is reached through: reports from an earlier stream are stale.
+    private readonly Dictionary<string, string> _links = new(StringComparer.Ordinal);
+
     private string Model => this.GetPrimaryKeyString();
+
+    /// <summary>
+    /// Rebuilds the model's queue after a failover (a no-op on a fresh model). Replicas come back from state but stay
+    /// off until their node's live stream vouches for them; jobs a live stream still runs keep their place on it;
+    /// every other unfinished job in the journal is queued again in arrival order, to resume where its ticket says.
+    /// </summary>
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var tickets = await journal.Load(Model);
+        var persisted = state.State;
+        if (tickets.Count == 0 && persisted.Replicas.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var r in persisted.Replicas.Values)
+        {
+            _dispatcher.Replicas[r.ReplicaId] = new ReplicaView(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens)
+            {
+                Schedulable = false,
+            };
+        }
+
+        // Nodes first, records second: a job that finishes in between is then seen running and released by the
+        // node's report, instead of being run twice.
+        var running = await RunningOnLiveStreams(persisted);
+        var records = await Task.WhenAll(tickets.Select(t => GrainFactory.GetGrain<IJobGrain>(t.JobId).Get()));
+        int resumed = 0, requeued = 0;
+        foreach (var (ticket, record) in tickets.Zip(records).OrderBy(p => p.First.SubmittedAt))
+        {
+            if (record is { Status: not (JobStatus.Queued or JobStatus.Running) })
+            {
+                await journal.Remove(Model, ticket.JobId);
+                continue;
+            }
+
+            var job = new PlacedJob(ticket) { WasAdmitted = record?.Status == JobStatus.Running };
+            _jobs[ticket.JobId] = job;
+            if (running.TryGetValue(ticket.JobId, out var replicaId) && _dispatcher.Replicas.TryGetValue(replicaId, out var replica))
+            {
+                replica.Admit(job.Demand);
+                replica.PrefillDone(job.Demand.PromptTokens);
+                job.RunningOn = replica;
+                job.WasAdmitted = true;
+                resumed++;
+            }
+            else
+            {
+                _dispatcher.Queue.SetWeight(ticket.TenantId, ticket.TenantWeight);
+                _dispatcher.Queue.Enqueue(job.Demand);
+                requeued++;
+            }
+        }
+
+        LogRecovered(logger, Model, _dispatcher.Replicas.Count, resumed, requeued);
+        AdmitWhatFits();
+    }
+
+    /// <summary>Asks each node once which of the model's jobs its live stream runs; replicas of nodes that answer
+    /// become schedulable again (unless their accelerator is off).</summary>
+    private async Task<Dictionary<string, string>> RunningOnLiveStreams(PlacementState persisted)
+    {
+        var nodes = persisted.Replicas.Values.Select(r => r.NodeId).Distinct(StringComparer.Ordinal).ToArray();
+        var answers = await Task.WhenAll(nodes.Select(n => GrainFactory.GetGrain<IWorkerNodeGrain>(n).RunningJobs(Model)));
+        var running = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (nodeId, answer) in nodes.Zip(answers))
+        {
+            if (answer is null)
+            {
+                continue;
+            }
+
+            foreach (var r in persisted.Replicas.Values.Where(r => r.NodeId == nodeId))
+            {
+                _links[r.ReplicaId] = answer.LinkId;
+                _dispatcher.Replicas[r.ReplicaId].Schedulable = !persisted.Unschedulable.Contains(r.ReplicaId);
+            }
+
+            foreach (var job in answer.Jobs)
+            {
+                running[job.JobId] = job.ReplicaId;
+            }
+        }
+
+        return running;
+    }
+
+    public Task Wake()
+    {
+        AdmitWhatFits();
+        return Task.CompletedTask;
+    }
 
     public Task<int> Enqueue(JobTicket ticket)
     {
@@ -42,34 +142,60 @@ internal sealed partial class PlacementGrain(
         return Task.FromResult(Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId)));
     }
 
-    public Task UpsertReplicas(ReplicaRegistration[] replicas)
+    public async Task UpsertReplicas(string linkId, ReplicaRegistration[] replicas)
     {
+        var changed = false;
         foreach (var r in replicas)
         {
-            if (_dispatcher.Replicas.TryGetValue(r.ReplicaId, out var existing) && existing.RunningSequences > 0)
+            if (_links.TryGetValue(r.ReplicaId, out var previous) && previous != linkId &&
+                _dispatcher.Replicas.TryGetValue(r.ReplicaId, out var existing))
             {
-                // A node re-registered while we still count sequences on it: those are gone with its old
-                // stream and come back through Requeue; keep the view until then, only restore it.
-                existing.Schedulable = true;
+                // Whatever ran there went down with the earlier stream (the node drops a superseded stream's
+                // sequences): back to the front of the queue, resuming where their tickets say.
+                RequeueFrom(existing, [.. _jobs.Values.Where(j => j.RunningOn == existing).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))]);
+            }
+
+            _links[r.ReplicaId] = linkId;
+            if (_dispatcher.Replicas.TryGetValue(r.ReplicaId, out var view) && state.State.Replicas.GetValueOrDefault(r.ReplicaId) == r)
+            {
+                view.Schedulable = !state.State.Unschedulable.Contains(r.ReplicaId);
                 continue;
             }
 
-            _dispatcher.Replicas[r.ReplicaId] = new ReplicaView(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens);
+            if (view is null || view.RunningSequences == 0)
+            {
+                _dispatcher.Replicas[r.ReplicaId] = new ReplicaView(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens)
+                {
+                    Schedulable = !state.State.Unschedulable.Contains(r.ReplicaId),
+                };
+            }
+
+            state.State.Replicas[r.ReplicaId] = r;
+            changed = true;
+        }
+
+        if (changed)
+        {
+            // Durable before the node's registration completes, so a later failover finds the replicas.
+            await state.WriteStateAsync();
         }
 
         AdmitWhatFits();
-        return Task.CompletedTask;
     }
 
-    public Task SetSchedulable(string replicaId, bool schedulable)
+    public async Task SetSchedulable(string replicaId, bool schedulable)
     {
         if (_dispatcher.Replicas.TryGetValue(replicaId, out var replica))
         {
             replica.Schedulable = schedulable;
+            var changed = schedulable ? state.State.Unschedulable.Remove(replicaId) : state.State.Unschedulable.Add(replicaId);
+            if (changed)
+            {
+                await state.WriteStateAsync();
+            }
+
             AdmitWhatFits();
         }
-
-        return Task.CompletedTask;
     }
 
     public Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished)
@@ -104,15 +230,29 @@ internal sealed partial class PlacementGrain(
         return Task.CompletedTask;
     }
 
-    public Task Requeue(string replicaId, RequeuedSequence[] sequences, bool replicaLost)
+    public Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, bool replicaLost)
     {
-        if (_dispatcher.Replicas.TryGetValue(replicaId, out var replica) && replicaLost)
+        if (!_dispatcher.Replicas.TryGetValue(replicaId, out var replica) ||
+            (linkId is not null && _links.GetValueOrDefault(replicaId) != linkId))
+        {
+            // A stream the replica no longer uses: its jobs were handed back when the newer one was announced.
+            return Task.CompletedTask;
+        }
+
+        if (replicaLost)
         {
             // Its node is gone or unreachable: nothing more goes there until it registers again. A stream closed
             // by its owner says nothing of the kind, and may arrive after the node registered anew.
             replica.Schedulable = false;
         }
 
+        RequeueFrom(replica, sequences);
+        AdmitWhatFits();
+        return Task.CompletedTask;
+    }
+
+    private void RequeueFrom(ReplicaView replica, RequeuedSequence[] sequences)
+    {
         foreach (var seq in sequences)
         {
             // Only a job still running there goes back: a stale report must not pull a job re-admitted elsewhere.
@@ -131,11 +271,8 @@ internal sealed partial class PlacementGrain(
 
             job.ResumeAt(seq.DeliveredTokens);
             _dispatcher.Queue.EnqueueFront(job.Demand);
-            LogRequeued(logger, seq.JobId, replicaId, job.Ticket.ResumeFromToken);
+            LogRequeued(logger, seq.JobId, replica.ReplicaId, job.Ticket.ResumeFromToken);
         }
-
-        AdmitWhatFits();
-        return Task.CompletedTask;
     }
 
     public Task<CancelOutcome> Cancel(string jobId)
@@ -174,8 +311,10 @@ internal sealed partial class PlacementGrain(
             return false;
         }
 
-        // Remembered on the ticket too, so a re-dispatch after a node failure keeps the watcher.
+        // Remembered on the ticket too, so a re-dispatch after a node failure keeps the watcher, and in the
+        // journal, so a rebuilt placement does.
         job.AddWatcher(sink);
+        await journal.Add(job.Ticket);
         if (job.RunningOn is not { } replica)
         {
             sink.OnEvents([new JobEventRecord(jobId, JobEventKind.Queued, time.GetUtcNow(), QueuePosition: Math.Max(0, _dispatcher.Queue.PositionOf(jobId)))]).Ignore();
@@ -240,6 +379,9 @@ internal sealed partial class PlacementGrain(
             GrainFactory.GetGrain<ITenantGrain>(tenant).OnAdmitted(count).Ignore();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Placement of {Model} rebuilt: {Replicas} replicas, {Resumed} jobs still running on live streams, {Requeued} queued again")]
+    private static partial void LogRecovered(ILogger logger, string model, int replicas, int resumed, int requeued);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} re-queued from replica {ReplicaId}, resuming at token {ResumeFrom}")]
     private static partial void LogRequeued(ILogger logger, string jobId, string replicaId, int resumeFrom);

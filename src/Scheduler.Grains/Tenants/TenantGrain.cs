@@ -3,12 +3,14 @@ using Scheduler.Abstractions.Catalog;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
+using Scheduler.Grains.Jobs;
 
 namespace Scheduler.Grains.Tenants;
 
 /// <summary>A tenant's queue admission, quotas, idempotency keys and usage.</summary>
 internal sealed class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
+    IJobJournal journal,
     IOptions<SchedulingOptions> options,
     TimeProvider time) : Grain, ITenantGrain
 {
@@ -97,6 +99,9 @@ internal sealed class TenantGrain(
                 await WriteState();
             }
 
+            // Journaled first: once the queue holds it, it may finish (and leave the journal) at any moment.
+            await journal.Add(ticket);
+
             // The record and the queue entry are made together; the job grain accepts them in either order.
             var created = GrainFactory.GetGrain<IJobGrain>(ticket.JobId).Create(ticket);
             var position = await GrainFactory.GetGrain<IPlacementGrain>(request.Model).Enqueue(ticket);
@@ -107,6 +112,7 @@ internal sealed class TenantGrain(
         {
             // Not accepted after all: give its place in the quota back.
             s.Queued = Math.Max(0, s.Queued - 1);
+            await journal.Remove(request.Model, ticket.JobId);
             throw;
         }
         finally

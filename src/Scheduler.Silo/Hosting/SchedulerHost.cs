@@ -43,12 +43,7 @@ public static class SchedulerHost
 
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
-            silo.AddMemoryGrainStorage(StorageNames.Default);
-
-            // Orleans' own binary serializer for grain state: the default JSON one costs more than the rest of a submit.
-            silo.Services.AddOptions<MemoryGrainStorageOptions>(StorageNames.Default)
-                .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+            ClusterHosting.Configure(silo, options);
             silo.AddDashboard();
         });
 

@@ -23,12 +23,33 @@ public sealed class SchedulerOptions
     /// <summary>Token worker nodes present to register, and the scheduler presents to them.</summary>
     public string NodeToken { get; set; } = "dev-node-token";
 
-    /// <summary>Orleans clustering: "localhost" (single silo, in-memory state) is the only mode so far.</summary>
+    /// <summary>Orleans clustering: "localhost" (one silo, in-memory state; the embedded default) or "redis" (several
+    /// silos, Redis membership, Redis grain storage and job journal).</summary>
     public string Clustering { get; set; } = "localhost";
 
+    /// <summary>Redis for "redis" clustering, in StackExchange.Redis form ("host:port[,password=…]").</summary>
+    public string Redis { get; set; } = "";
+
+    /// <summary>Silos with the same cluster id form one cluster ("redis" clustering).</summary>
+    public string ClusterId { get; set; } = "scheduler";
+
+    /// <summary>Names the state in storage; keep it across deployments ("redis" clustering).</summary>
+    public string ServiceId { get; set; } = "scheduler";
+
+    /// <summary>Address other silos reach this one at ("redis" clustering): the pod IP on Kubernetes.</summary>
+    public string AdvertisedAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Silo-to-silo port (Orleans). Each silo on one host needs its own.</summary>
     public int SiloPort { get; set; } = 11111;
 
+    /// <summary>Orleans client gateway port. Each silo on one host needs its own.</summary>
     public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>Failure detection: how long a probe of another silo may take ("redis" clustering).</summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Failure detection: missed probes before a silo is suspected ("redis" clustering).</summary>
+    public int MissedProbesLimit { get; set; } = 2;
 
     public List<ModelOptions> Models { get; set; } = [];
 

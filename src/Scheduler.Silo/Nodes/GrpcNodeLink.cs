@@ -117,6 +117,16 @@ internal sealed partial class GrpcNodeLink : INodeLink
         return true;
     }
 
+    public RunningJob[] Running(string model)
+    {
+        lock (_gate)
+        {
+            return [.. _running.Values
+                .Where(r => r.Ticket.Request.Model == model)
+                .Select(r => new RunningJob(r.Ticket.JobId, r.Admitted.Placement.ReplicaId))];
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
@@ -313,7 +323,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         {
             var model = group.First().Ticket.Request.Model;
             var sequences = group.Select(o => new RequeuedSequence(o.Ticket.JobId, o.NextToken)).ToArray();
-            _grains.GetGrain<IPlacementGrain>(model).Requeue(group.Key, sequences, nodeLost).Ignore();
+            _grains.GetGrain<IPlacementGrain>(model).Requeue(group.Key, LinkId, sequences, nodeLost).Ignore();
         }
     }
 

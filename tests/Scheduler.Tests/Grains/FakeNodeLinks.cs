@@ -94,6 +94,10 @@ internal sealed class FakeNodeLink(string nodeId) : INodeLink
 
     public bool Attach(string jobId, IJobEventSink sink, int fromToken) => false;
 
+    /// <summary>Every job admitted here is reported as running: the fake never finishes one.</summary>
+    public RunningJob[] Running(string model) =>
+        [.. Admits.SelectMany(a => a.Batch).Where(s => s.Ticket.Request.Model == model).Select(s => new RunningJob(s.Ticket.JobId, s.Placement.ReplicaId))];
+
     public ValueTask DisposeAsync()
     {
         Disposed = true;

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using Scheduler.Grains;
+using Scheduler.Grains.Jobs;
 using Scheduler.Grains.Nodes;
 
 namespace Scheduler.Tests.Grains;
@@ -23,6 +24,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
         {
             silo.AddMemoryGrainStorage(StorageNames.Default);
             silo.Services.AddSingleton<INodeLinkFactory>(links);
+            silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
             silo.Services.AddSingleton(TimeProvider.System);
             silo.Services.Configure<SchedulingOptions>(o =>
             {

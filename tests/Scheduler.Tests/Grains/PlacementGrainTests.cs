@@ -22,7 +22,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     {
         var node = Unique("node");
         var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas([Replica("r1", _model, node, maxSequences: 2, kvCapacityTokens: 100_000)]);
+        await Placement.UpsertReplicas(link.LinkId, [Replica("r1", _model, node, maxSequences: 2, kvCapacityTokens: 100_000)]);
 
         for (var i = 0; i < 4; i++)
         {
@@ -59,7 +59,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     {
         var node = Unique("node");
         var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas([Replica("r1", _model, node, maxSequences: 8, kvCapacityTokens: 500)]);
+        await Placement.UpsertReplicas(link.LinkId, [Replica("r1", _model, node, maxSequences: 8, kvCapacityTokens: 500)]);
 
         // Three jobs of 200 KV tokens, then one of 100: 200 + 200 + 100 = 500 fills the cache exactly.
         for (var i = 0; i < 3; i++)
@@ -92,7 +92,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         Assert.Equal([0, 1, 2, 3, 4], positions);
         Assert.Empty(link.Admits);
 
-        await Placement.UpsertReplicas(
+        await Placement.UpsertReplicas(link.LinkId,
         [
             Replica("ra", _model, node, maxSequences: 3, kvCapacityTokens: 100_000),
             Replica("rb", _model, node, maxSequences: 3, kvCapacityTokens: 100_000),
@@ -121,7 +121,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
             await Placement.Enqueue(Ticket(JobId(i), _tenant, _model));
         }
 
-        await Placement.UpsertReplicas(
+        await Placement.UpsertReplicas(linkA.LinkId,
         [
             Replica("ra", _model, nodeA, maxSequences: 2, kvCapacityTokens: 100_000),
             Replica("rb", _model, nodeB, maxSequences: 2, kvCapacityTokens: 100_000),
@@ -143,7 +143,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     {
         var node = Unique("node");
         var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas(
+        await Placement.UpsertReplicas(link.LinkId,
         [
             Replica("ra", _model, node, maxSequences: 4, kvCapacityTokens: 100_000),
             Replica("rb", _model, node, maxSequences: 4, kvCapacityTokens: 100_000),
@@ -180,7 +180,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         var nodeB = Unique("node");
         var linkA = await RegisterNode(cluster, nodeA);
         var linkB = await RegisterNode(cluster, nodeB);
-        await Placement.UpsertReplicas(
+        await Placement.UpsertReplicas(linkA.LinkId,
         [
             Replica("ra", _model, nodeA, maxSequences: 2, kvCapacityTokens: 100_000),
             Replica("rb", _model, nodeB, maxSequences: 2, kvCapacityTokens: 100_000),
@@ -195,7 +195,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);   // j2 waits: ra is full, rb is off
 
         // Node A is lost: j0 had streamed 7 tokens, j1 3. Both go back ahead of j2.
-        await Placement.Requeue("ra", [new RequeuedSequence(JobId(0), 7), new RequeuedSequence(JobId(1), 3)], replicaLost: true);
+        await Placement.Requeue("ra", linkA.LinkId, [new RequeuedSequence(JobId(0), 7), new RequeuedSequence(JobId(1), 3)], replicaLost: true);
         var afterLoss = await Placement.GetSnapshot();
         Assert.Equal(3, afterLoss.QueuedJobs);
         Assert.False(afterLoss.Replicas.Single(r => r.ReplicaId == "ra").Schedulable);
@@ -222,12 +222,12 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         var nodeB = Unique("node");
         var linkA = await RegisterNode(cluster, nodeA);
         var linkB = await RegisterNode(cluster, nodeB);
-        await Placement.UpsertReplicas([Replica("ra", _model, nodeA, maxSequences: 2, kvCapacityTokens: 100_000)]);
+        await Placement.UpsertReplicas(linkA.LinkId, [Replica("ra", _model, nodeA, maxSequences: 2, kvCapacityTokens: 100_000)]);
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Until(() => linkA.AdmittedJobIds.Count >= 1, "j0 on ra");
-        await Placement.UpsertReplicas([Replica("rb", _model, nodeB, maxSequences: 2, kvCapacityTokens: 100_000)]);
+        await Placement.UpsertReplicas(linkB.LinkId, [Replica("rb", _model, nodeB, maxSequences: 2, kvCapacityTokens: 100_000)]);
 
-        await Placement.Requeue("ra", [new RequeuedSequence(JobId(0), 12)], replicaLost: true);
+        await Placement.Requeue("ra", linkA.LinkId, [new RequeuedSequence(JobId(0), 12)], replicaLost: true);
 
         await Until(() => linkB.AdmittedJobIds.Count >= 1, "j0 on rb");
         var sequence = Assert.Single(Assert.Single(linkB.Admits).Batch);
@@ -242,11 +242,11 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         // made the replica schedulable again. The late hand-back must not switch it off.
         var node = Unique("node");
         var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas([Replica("ra", _model, node, maxSequences: 1, kvCapacityTokens: 100_000)]);
+        await Placement.UpsertReplicas(link.LinkId, [Replica("ra", _model, node, maxSequences: 1, kvCapacityTokens: 100_000)]);
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Until(() => link.AdmittedJobIds.Count >= 1, "j0 on ra");
 
-        await Placement.Requeue("ra", [new RequeuedSequence(JobId(0), 4)], replicaLost: false);
+        await Placement.Requeue("ra", link.LinkId, [new RequeuedSequence(JobId(0), 4)], replicaLost: false);
 
         await Until(() => link.AdmittedJobIds.Count >= 2, "j0 re-admitted on ra");
         Assert.True((await Placement.GetSnapshot()).Replicas.Single().Schedulable);
@@ -268,7 +268,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
             Assert.Equal(CancelOutcome.NotFound, await Placement.Cancel(JobId(0)));
             Assert.Equal(CancelOutcome.NotFound, await Placement.Cancel("no-such-job"));
 
-            await Placement.UpsertReplicas([Replica("r1", _model, node, maxSequences: 4, kvCapacityTokens: 100_000)]);
+            await Placement.UpsertReplicas(link.LinkId, [Replica("r1", _model, node, maxSequences: 4, kvCapacityTokens: 100_000)]);
             await Until(() => link.AdmittedJobIds.Count >= 1, "j1 admitted");
             await Settle(cluster, node);
             Assert.Equal([JobId(1)], link.AdmittedJobIds);
@@ -289,7 +289,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     {
         var node = Unique("node");
         var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas([Replica("r1", _model, node, maxSequences: 1, kvCapacityTokens: 100_000)]);
+        await Placement.UpsertReplicas(link.LinkId, [Replica("r1", _model, node, maxSequences: 1, kvCapacityTokens: 100_000)]);
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
 
@@ -322,7 +322,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     {
         var node = Unique("node");
         var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas([Replica("r1", _model, node, maxSequences: 1, kvCapacityTokens: 100_000)]);
+        await Placement.UpsertReplicas(link.LinkId, [Replica("r1", _model, node, maxSequences: 1, kvCapacityTokens: 100_000)]);
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
 

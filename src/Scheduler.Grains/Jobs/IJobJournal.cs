@@ -1,0 +1,19 @@
+using Scheduler.Abstractions.Jobs;
+
+namespace Scheduler.Grains.Jobs;
+
+/// <summary>
+/// The durable list of accepted, unfinished jobs of each model. A job is written here before its submission is
+/// acknowledged and removed once its record is terminal; a placement activated after a failover rebuilds its
+/// queue from it. One entry per job, so accepting or finishing a job costs one small write, whatever the backlog.
+/// </summary>
+public interface IJobJournal
+{
+    /// <summary>Records (or overwrites) a job's ticket under its model.</summary>
+    Task Add(JobTicket ticket);
+
+    Task Remove(string model, string jobId);
+
+    /// <summary>Every job recorded under <paramref name="model"/>, in no particular order.</summary>
+    Task<IReadOnlyList<JobTicket>> Load(string model);
+}
