@@ -26,6 +26,12 @@ public sealed record JobResult(
     string? Error,
     IReadOnlyList<JobEvent> Events)
 {
+    /// <summary>Token chunks received again and dropped (a resumed stream repeating what arrived before).</summary>
+    public int RepeatedTokensDropped { get; init; }
+
+    /// <summary>How many times <see cref="FailoverJobRunner"/> had to reconnect to another silo.</summary>
+    public int Reconnects { get; init; }
+
     /// <summary>True when the job ran to completion (its finish reason is "length" or "stop").</summary>
     public bool Succeeded => Status == JobStatus.Completed;
 }

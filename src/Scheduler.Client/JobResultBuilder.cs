@@ -13,6 +13,16 @@ internal sealed class JobResultBuilder
     private string _finishReason = "";
     private Placement? _placement;
     private string? _error;
+    private int _repeated;
+
+    /// <summary>The job's id, once an event named it.</summary>
+    public string JobId => _jobId;
+
+    /// <summary>Tokens kept so far: with no gaps, the index of the next token to ask for.</summary>
+    public int TokenCount => _tokens.TokenCount;
+
+    /// <summary>Whether the job's final event arrived.</summary>
+    public bool IsTerminal => _status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
 
     /// <summary>Records <paramref name="jobEvent"/>.</summary>
     /// <returns>The event's token chunk when it carries tokens not received before; otherwise null.</returns>
@@ -35,7 +45,13 @@ internal sealed class JobResultBuilder
                 break;
             case JobEvent.EventOneofCase.Tokens:
                 _status = JobStatus.Running;
-                return _tokens.TryAdd(jobEvent.Tokens) ? jobEvent.Tokens : null;
+                if (_tokens.TryAdd(jobEvent.Tokens))
+                {
+                    return jobEvent.Tokens;
+                }
+
+                _repeated += jobEvent.Tokens.TokenCount;
+                return null;
             case JobEvent.EventOneofCase.Completed:
                 _status = JobStatus.Completed;
                 _usage = jobEvent.Completed.Usage;
@@ -58,5 +74,8 @@ internal sealed class JobResultBuilder
 
     /// <summary>The result of the events recorded so far.</summary>
     public JobResult Build() => new(
-        _jobId, _status, _tokens.Text, _tokens.TokenCount, _usage, _finishReason, _placement, _error, _events);
+        _jobId, _status, _tokens.Text, _tokens.TokenCount, _usage, _finishReason, _placement, _error, _events)
+    {
+        RepeatedTokensDropped = _repeated,
+    };
 }

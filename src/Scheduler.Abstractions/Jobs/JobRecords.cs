@@ -25,7 +25,17 @@ public sealed record JobTicket(
     [property: Id(3)] DateTimeOffset SubmittedAt,
     [property: Id(4)] IJobEventSink[] Watchers,
     [property: Id(5)] double TenantWeight,
-    [property: Id(6)] int ResumeFromToken = 0);
+    [property: Id(6)] int ResumeFromToken = 0,
+    [property: Id(7)] DeliveredOutput? Delivered = null);
+
+/// <summary>The output a re-dispatched job had already delivered: a resumed run continues after it, and the job's
+/// record ends up with the whole text.</summary>
+/// <param name="Text">The tokens' text, concatenated.</param>
+/// <param name="TokenEnds">For each token, the length of <paramref name="Text"/> up to its end.</param>
+[GenerateSerializer, Alias("scheduler.DeliveredOutput")]
+public sealed record DeliveredOutput(
+    [property: Id(0)] string Text,
+    [property: Id(1)] int[] TokenEnds);
 
 /// <summary>Where a job runs.</summary>
 [GenerateSerializer, Alias("scheduler.JobPlacement")]

@@ -1,3 +1,5 @@
+using Scheduler.Abstractions.Jobs;
+
 namespace Scheduler.Abstractions.Placement;
 
 /// <summary>A sequence the engine finished, as the node connection reports it to the placement.</summary>
@@ -8,11 +10,13 @@ public sealed record FinishedSequence(
     [property: Id(2)] string Reason);
 
 /// <summary>A running job whose node was lost: it goes back to the front of its queue and resumes at
-/// <see cref="DeliveredTokens"/>, so its client sees no token twice.</summary>
+/// <see cref="DeliveredTokens"/>, so its client sees no token twice. <see cref="Output"/>, when known, is
+/// everything delivered so far.</summary>
 [GenerateSerializer, Alias("scheduler.RequeuedSequence")]
 public sealed record RequeuedSequence(
     [property: Id(0)] string JobId,
-    [property: Id(1)] int DeliveredTokens);
+    [property: Id(1)] int DeliveredTokens,
+    [property: Id(2)] DeliveredOutput? Output = null);
 
 public enum CancelOutcome
 {

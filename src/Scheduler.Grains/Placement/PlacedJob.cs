@@ -21,9 +21,13 @@ internal sealed class PlacedJob(JobTicket ticket)
     public void AddWatcher(IJobEventSink sink) => Ticket = Ticket with { Watchers = [.. Ticket.Watchers, sink] };
 
     /// <summary>Prepares a re-dispatch that resumes at <paramref name="deliveredTokens"/>.</summary>
-    public void ResumeAt(int deliveredTokens)
+    public void ResumeAt(int deliveredTokens, DeliveredOutput? output)
     {
-        Ticket = Ticket with { ResumeFromToken = Math.Max(Ticket.ResumeFromToken, deliveredTokens) };
+        if (deliveredTokens > Ticket.ResumeFromToken)
+        {
+            Ticket = Ticket with { ResumeFromToken = deliveredTokens, Delivered = output };
+        }
+
         Demand = ToDemand(Ticket);
         RunningOn = null;
     }

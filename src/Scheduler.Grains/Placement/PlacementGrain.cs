@@ -269,7 +269,7 @@ internal sealed partial class PlacementGrain(
                 _dispatcher.Queue.Adjust(job.Ticket.TenantId, -job.Demand.ServiceUnits);
             }
 
-            job.ResumeAt(seq.DeliveredTokens);
+            job.ResumeAt(seq.DeliveredTokens, seq.Output);
             _dispatcher.Queue.EnqueueFront(job.Demand);
             LogRequeued(logger, seq.JobId, replica.ReplicaId, job.Ticket.ResumeFromToken);
         }

@@ -322,7 +322,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         foreach (var group in orphans.GroupBy(o => o.Admitted.Placement.ReplicaId))
         {
             var model = group.First().Ticket.Request.Model;
-            var sequences = group.Select(o => new RequeuedSequence(o.Ticket.JobId, o.NextToken)).ToArray();
+            var sequences = group.Select(o => new RequeuedSequence(o.Ticket.JobId, o.NextToken, o.Delivered)).ToArray();
             _grains.GetGrain<IPlacementGrain>(model).Requeue(group.Key, LinkId, sequences, nodeLost).Ignore();
         }
     }

@@ -4,30 +4,53 @@ using Scheduler.Abstractions.Jobs;
 
 namespace Scheduler.Silo.Nodes;
 
-/// <summary>A job running on a node, as the node link tracks it: who listens, what was delivered, what it cost.</summary>
-internal sealed class RunningSequence(AdmittedSequence admitted, DateTimeOffset admittedAt)
+/// <summary>A job running on a node, as the node link tracks it: who listens, what was delivered (including by an
+/// earlier dispatch, when the ticket carries it), what it cost.</summary>
+internal sealed class RunningSequence
 {
     private readonly StringBuilder _text = new();
     private readonly List<int> _tokenEnds = [];
 
-    public AdmittedSequence Admitted { get; } = admitted;
+    // Absolute index of the first token in _tokenEnds: 0 when the ticket carries the earlier output (or there is none).
+    private readonly int _base;
+
+    public RunningSequence(AdmittedSequence admitted, DateTimeOffset admittedAt)
+    {
+        Admitted = admitted;
+        AdmittedAt = admittedAt;
+        Sinks = [.. admitted.Ticket.Watchers.Distinct()];
+        if (admitted.Ticket.Delivered is { } earlier && earlier.TokenEnds.Length == admitted.Ticket.ResumeFromToken)
+        {
+            _text.Append(earlier.Text);
+            _tokenEnds.AddRange(earlier.TokenEnds);
+        }
+        else
+        {
+            _base = admitted.Ticket.ResumeFromToken;
+        }
+    }
+
+    public AdmittedSequence Admitted { get; }
 
     public JobTicket Ticket => Admitted.Ticket;
 
-    public List<IJobEventSink> Sinks { get; } = [.. admitted.Ticket.Watchers.Distinct()];
+    public List<IJobEventSink> Sinks { get; }
 
-    public DateTimeOffset AdmittedAt { get; } = admittedAt;
+    public DateTimeOffset AdmittedAt { get; }
 
     public DateTimeOffset? FirstTokenAt { get; set; }
 
     public double CostUsd { get; set; }
 
     /// <summary>Index of the next token; tokens before it were delivered (including those of an earlier dispatch).</summary>
-    public int NextToken => Ticket.ResumeFromToken + _tokenEnds.Count;
+    public int NextToken => _base + _tokenEnds.Count;
 
     public string Text => _text.ToString();
 
     public IReadOnlyList<int> TokenEnds => _tokenEnds;
+
+    /// <summary>Everything delivered so far, for a re-dispatch to carry on from; null if an earlier part is unknown.</summary>
+    public DeliveredOutput? Delivered => _base == 0 ? new DeliveredOutput(Text, [.. _tokenEnds]) : null;
 
     /// <summary>Appends a chunk; returns false if it repeats tokens already seen.</summary>
     public bool Append(int firstIndex, string text, int count)
@@ -50,7 +73,7 @@ internal sealed class RunningSequence(AdmittedSequence admitted, DateTimeOffset 
     /// <summary>Text of the tokens from <paramref name="fromToken"/> (absolute index) on, for a late watcher.</summary>
     public string TextFrom(int fromToken)
     {
-        var local = fromToken - Ticket.ResumeFromToken;
+        var local = fromToken - _base;
         if (local <= 0)
         {
             return Text;

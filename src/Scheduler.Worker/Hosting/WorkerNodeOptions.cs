@@ -23,7 +23,8 @@ public sealed class WorkerNodeOptions
     /// <summary>Host name or IP the scheduler uses to reach this node. A loopback value also binds loopback only.</summary>
     public string AdvertisedHost { get; set; } = "127.0.0.1";
 
-    /// <summary>Scheduler to register with, e.g. "http://127.0.0.1:5000"; empty serves without registering.</summary>
+    /// <summary>Scheduler silos to register with, comma-separated, e.g. "http://127.0.0.1:5000,http://127.0.0.1:5001";
+    /// the node moves to the next when one fails. Empty serves without registering.</summary>
     public string? SchedulerAddress { get; set; }
 
     /// <summary>Shared secret: sent to the scheduler on registration and required from it on every call.</summary>

@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Grpc.Net.Client;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Hosting;
 
@@ -7,7 +6,8 @@ namespace Scheduler.Worker.Registration;
 
 /// <summary>
 /// Registers the node with the scheduler once it listens, then keeps its lease alive with heartbeats,
-/// registering again whenever the scheduler no longer knows it. An unreachable scheduler is retried, never fatal.
+/// registering again whenever the scheduler no longer knows it. A silo that fails a call is left for the next
+/// configured one; an unreachable scheduler is retried, never fatal.
 /// </summary>
 internal sealed partial class SchedulerRegistration(
     WorkerNode node,
@@ -30,18 +30,17 @@ internal sealed partial class SchedulerRegistration(
             // The node announces its address, which exists only once the server is listening.
             await WhenStartedAsync(stoppingToken);
             LogServing(logger, node.NodeId, node.Address, inventory.Replicas.Count);
-            if (string.IsNullOrWhiteSpace(options.SchedulerAddress))
+            using var silos = new SchedulerEndpoints(options.SchedulerAddress ?? "");
+            if (silos.IsEmpty)
             {
                 LogNoScheduler(logger, node.NodeId);
                 return;
             }
 
-            using var channel = GrpcChannel.ForAddress(options.SchedulerAddress);
-            var client = new NodeRegistryService.NodeRegistryServiceClient(channel);
             while (true)
             {
-                var interval = await RegisterAsync(client, stoppingToken);
-                await HeartbeatWhileKnownAsync(client, interval, stoppingToken);
+                var interval = await RegisterAsync(silos, stoppingToken);
+                await HeartbeatWhileKnownAsync(silos, interval, stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -51,30 +50,31 @@ internal sealed partial class SchedulerRegistration(
     }
 
     /// <summary>Registers, retrying with backoff until the scheduler accepts; returns the heartbeat interval it asks for.</summary>
-    private async Task<TimeSpan> RegisterAsync(NodeRegistryService.NodeRegistryServiceClient client, CancellationToken stoppingToken)
+    private async Task<TimeSpan> RegisterAsync(SchedulerEndpoints silos, CancellationToken stoppingToken)
     {
         var request = new RegisterNodeRequest { Node = node.Describe() };
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                var response = await client.RegisterNodeAsync(request, _headers, time.GetUtcNow().UtcDateTime + CallTimeout, stoppingToken);
+                var response = await silos.Client.RegisterNodeAsync(request, _headers, time.GetUtcNow().UtcDateTime + CallTimeout, stoppingToken);
                 _backoff.Reset();
                 node.MarkRegistered();
-                LogRegistered(logger, node.NodeId, node.Address, options.SchedulerAddress!, response.LeaseMs, response.HeartbeatIntervalMs);
+                LogRegistered(logger, node.NodeId, node.Address, silos.Address, response.LeaseMs, response.HeartbeatIntervalMs);
                 return response.HeartbeatIntervalMs > 0 ? TimeSpan.FromMilliseconds(response.HeartbeatIntervalMs) : DefaultHeartbeatInterval;
             }
             catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
             {
                 var delay = _backoff.Next();
-                LogRegisterFailed(logger, node.NodeId, options.SchedulerAddress!, attempt, ex.StatusCode, ex.Status.Detail, delay);
+                LogRegisterFailed(logger, node.NodeId, silos.Address, attempt, ex.StatusCode, ex.Status.Detail, delay);
+                silos.Next();
                 await Task.Delay(delay, time, stoppingToken);
             }
         }
     }
 
     /// <summary>Heartbeats every <paramref name="interval"/> until the scheduler answers that it does not know the node.</summary>
-    private async Task HeartbeatWhileKnownAsync(NodeRegistryService.NodeRegistryServiceClient client, TimeSpan interval, CancellationToken stoppingToken)
+    private async Task HeartbeatWhileKnownAsync(SchedulerEndpoints silos, TimeSpan interval, CancellationToken stoppingToken)
     {
         var request = new HeartbeatRequest { NodeId = node.NodeId };
         while (true)
@@ -82,7 +82,7 @@ internal sealed partial class SchedulerRegistration(
             await Task.Delay(interval, time, stoppingToken);
             try
             {
-                var response = await client.HeartbeatAsync(request, _headers, time.GetUtcNow().UtcDateTime + CallTimeout, stoppingToken);
+                var response = await silos.Client.HeartbeatAsync(request, _headers, time.GetUtcNow().UtcDateTime + HeartbeatTimeout(interval), stoppingToken);
                 if (!response.Known)
                 {
                     LogUnknownToScheduler(logger, node.NodeId);
@@ -91,12 +91,17 @@ internal sealed partial class SchedulerRegistration(
             }
             catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
             {
-                // Keep beating at the same pace: the lease may still be alive, and a scheduler that comes back
-                // without its state says so (known = false), which registers the node again.
-                LogHeartbeatFailed(logger, node.NodeId, ex.StatusCode, ex.Status.Detail);
+                // Keep beating at the same pace, through the next silo: the lease may still be alive (the node's
+                // grain lives wherever the cluster put it), and a scheduler that lost it says so (known = false),
+                // which registers the node again.
+                LogHeartbeatFailed(logger, node.NodeId, silos.Address, ex.StatusCode, ex.Status.Detail);
+                silos.Next();
             }
         }
     }
+
+    // A heartbeat stuck on a dead silo must give up well within the lease, leaving time to try the next one.
+    private static TimeSpan HeartbeatTimeout(TimeSpan interval) => TimeSpan.FromTicks(Math.Min(CallTimeout.Ticks, interval.Ticks * 2));
 
     private async Task WhenStartedAsync(CancellationToken stoppingToken)
     {
@@ -117,8 +122,8 @@ internal sealed partial class SchedulerRegistration(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} could not register with {Scheduler} (attempt {Attempt}: {Status} {Detail}); retrying in {Delay}")]
     private static partial void LogRegisterFailed(ILogger logger, string nodeId, string scheduler, int attempt, StatusCode status, string detail, TimeSpan delay);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of node {NodeId} failed: {Status} {Detail}")]
-    private static partial void LogHeartbeatFailed(ILogger logger, string nodeId, StatusCode status, string detail);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of node {NodeId} through {Scheduler} failed: {Status} {Detail}")]
+    private static partial void LogHeartbeatFailed(ILogger logger, string nodeId, string scheduler, StatusCode status, string detail);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The scheduler does not know node {NodeId} any more: registering again")]
     private static partial void LogUnknownToScheduler(ILogger logger, string nodeId);

@@ -1,0 +1,107 @@
+using Grpc.Core;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Client;
+
+/// <summary>
+/// Runs jobs against a scheduler of several silos and rides out the loss of any of them: when the stream breaks or
+/// its silo drains, it reconnects to the next silo and resumes with <c>WatchJob</c> from the first token it has
+/// not received, so the caller sees every token exactly once. A submission that may not have arrived is repeated
+/// with the same idempotency key (one is generated when the request has none), so it never creates a second job.
+/// </summary>
+public sealed class FailoverJobRunner : IDisposable
+{
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
+
+    private readonly SchedulerClient[] _silos;
+    private int _current;
+
+    /// <summary>Opens a channel to each silo; the runner owns them.</summary>
+    /// <param name="addresses">The silos' gRPC addresses, e.g. "http://10.0.0.1:5000".</param>
+    /// <param name="apiKey">The tenant's API key.</param>
+    public FailoverJobRunner(IEnumerable<string> addresses, string apiKey)
+    {
+        _silos = [.. addresses.Select(a => new SchedulerClient(a, apiKey))];
+        if (_silos.Length == 0)
+        {
+            throw new ArgumentException("At least one scheduler address is needed.", nameof(addresses));
+        }
+    }
+
+    /// <summary>
+    /// Submits <paramref name="request"/> and streams it to its end across silo failures; returns what it produced,
+    /// with <see cref="JobResult.Reconnects"/> set. Errors that retrying cannot fix (bad request, credentials,
+    /// quota) throw at once; a job not finished by <paramref name="deadline"/> throws <see cref="RpcException"/>
+    /// with <see cref="StatusCode.DeadlineExceeded"/>.
+    /// </summary>
+    /// <param name="request">The job. Its idempotency key is set if empty.</param>
+    /// <param name="onTokens">Called with each token chunk not received before.</param>
+    /// <param name="deadline">When to give up (UTC).</param>
+    /// <param name="cancellationToken">Ends the wait (the job itself keeps running).</param>
+    public async Task<JobResult> RunAsync(
+        SubmitJobRequest request, Action<TokenChunk>? onTokens = null, DateTime? deadline = null, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrEmpty(request.IdempotencyKey))
+        {
+            request = request.Clone();
+            request.IdempotencyKey = Guid.NewGuid().ToString("N");
+        }
+
+        var builder = new JobResultBuilder();
+        var reconnects = 0;
+        var backoff = TimeSpan.FromMilliseconds(50);
+        while (true)
+        {
+            var silo = _silos[_current];
+            var events = builder.JobId.Length == 0
+                ? silo.StreamAsync(request, deadline, cancellationToken)
+                : silo.WatchAsync(builder.JobId, builder.TokenCount, deadline, cancellationToken);
+            try
+            {
+                await foreach (var jobEvent in events)
+                {
+                    if (builder.Add(jobEvent) is { } fresh)
+                    {
+                        onTokens?.Invoke(fresh);
+                    }
+
+                    backoff = TimeSpan.FromMilliseconds(50);
+                }
+
+                if (builder.IsTerminal)
+                {
+                    return builder.Build() with { Reconnects = reconnects };
+                }
+
+                // The silo ended the stream before the job ended: it is draining.
+            }
+            catch (RpcException ex) when (IsTransient(ex.StatusCode) && !cancellationToken.IsCancellationRequested)
+            {
+                // The silo died or is unreachable: the job lives on in the cluster.
+            }
+
+            if (deadline is { } d && DateTime.UtcNow >= d)
+            {
+                throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"job {builder.JobId} did not finish before the deadline"));
+            }
+
+            reconnects++;
+            _current = (_current + 1) % _silos.Length;
+            await Task.Delay(backoff, cancellationToken);
+            backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
+        }
+    }
+
+    /// <summary>Statuses a silo failure or drain produces; anything else is the request's own fault.</summary>
+    private static bool IsTransient(StatusCode status) =>
+        status is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled or StatusCode.Aborted;
+
+    /// <summary>Closes every channel.</summary>
+    public void Dispose()
+    {
+        foreach (var silo in _silos)
+        {
+            silo.Dispose();
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using Grpc.Net.Client;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Worker.Registration;
+
+/// <summary>
+/// The scheduler silos a node may talk to, tried in turn: any silo accepts registrations and heartbeats (the node's
+/// grain lives wherever the cluster put it), so when one dies or drains the node simply moves on to the next.
+/// </summary>
+internal sealed class SchedulerEndpoints : IDisposable
+{
+    private readonly (string Address, GrpcChannel Channel)[] _silos;
+    private int _current;
+
+    public SchedulerEndpoints(string addresses)
+    {
+        _silos = [.. Parse(addresses).Select(a => (a, GrpcChannel.ForAddress(a)))];
+    }
+
+    public bool IsEmpty => _silos.Length == 0;
+
+    public string Address => _silos[_current].Address;
+
+    public NodeRegistryService.NodeRegistryServiceClient Client => new(_silos[_current].Channel);
+
+    /// <summary>Moves to the next silo after a failed call.</summary>
+    public void Next() => _current = (_current + 1) % _silos.Length;
+
+    /// <summary>Comma-separated addresses, e.g. "http://10.0.0.1:5000,http://10.0.0.2:5000".</summary>
+    public static string[] Parse(string? addresses) =>
+        addresses?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+
+    public void Dispose()
+    {
+        foreach (var (_, channel) in _silos)
+        {
+            channel.Dispose();
+        }
+    }
+}
