@@ -43,6 +43,7 @@ internal sealed partial class PlacementGrain(
     /// </summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        LogActive(logger, Model, RuntimeIdentity);
         var tickets = await journal.Load(Model);
         var persisted = state.State;
         if (tickets.Count == 0 && persisted.Replicas.Count == 0)
@@ -155,19 +156,23 @@ internal sealed partial class PlacementGrain(
                 RequeueFrom(existing, [.. _jobs.Values.Where(j => j.RunningOn == existing).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))]);
             }
 
+            // A registration makes its replicas schedulable; the node's grain switches off, right after, those whose
+            // accelerator is cordoned or draining.
             _links[r.ReplicaId] = linkId;
+            changed |= state.State.Unschedulable.Remove(r.ReplicaId);
             if (_dispatcher.Replicas.TryGetValue(r.ReplicaId, out var view) && state.State.Replicas.GetValueOrDefault(r.ReplicaId) == r)
             {
-                view.Schedulable = !state.State.Unschedulable.Contains(r.ReplicaId);
+                view.Schedulable = true;
                 continue;
             }
 
             if (view is null || view.RunningSequences == 0)
             {
-                _dispatcher.Replicas[r.ReplicaId] = new ReplicaView(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens)
-                {
-                    Schedulable = !state.State.Unschedulable.Contains(r.ReplicaId),
-                };
+                _dispatcher.Replicas[r.ReplicaId] = new ReplicaView(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens);
+            }
+            else
+            {
+                view.Schedulable = true;
             }
 
             state.State.Replicas[r.ReplicaId] = r;
@@ -379,6 +384,9 @@ internal sealed partial class PlacementGrain(
             GrainFactory.GetGrain<ITenantGrain>(tenant).OnAdmitted(count).Ignore();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Placement of {Model} active on silo {Silo}")]
+    private static partial void LogActive(ILogger logger, string model, string silo);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Placement of {Model} rebuilt: {Replicas} replicas, {Resumed} jobs still running on live streams, {Requeued} queued again")]
     private static partial void LogRecovered(ILogger logger, string model, int replicas, int resumed, int requeued);

@@ -3,6 +3,7 @@ using Grpc.Core;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Tenants;
 using Scheduler.Protos.V1;
+using Scheduler.Silo.Hosting;
 using Scheduler.Silo.Streaming;
 using Scheduler.Silo.Telemetry;
 
@@ -14,6 +15,7 @@ internal sealed class InferenceGrpcService(
     JobRequestValidator validator,
     JobEventHub hub,
     SchedulerTelemetry telemetry,
+    SiloDrain drain,
     TimeProvider time) : InferenceService.InferenceServiceBase
 {
     public override async Task<Job> SubmitJob(SubmitJobRequest request, ServerCallContext context)
@@ -57,6 +59,7 @@ internal sealed class InferenceGrpcService(
             throw SchedulerErrors.InvalidArgument("from_token", "must not be negative");
         }
 
+        ThrowIfDraining();
         await OwnJob(request.JobId, context);
         await Follow(request.JobId, request.FromToken, responseStream, context);
     }
@@ -70,6 +73,7 @@ internal sealed class InferenceGrpcService(
 
     private async Task<(JobSubscription? Subscription, SubmitResult Result)> Submit(SubmitJobRequest request, ServerCallContext context, bool subscribe)
     {
+        ThrowIfDraining();
         var tenant = AuthInterceptor.TenantOf(context);
         var jobId = "job-" + Guid.NewGuid().ToString("N");
         using var activity = telemetry.StartSubmit(jobId, tenant, request.Model);
@@ -153,11 +157,28 @@ internal sealed class InferenceGrpcService(
         return snapshot;
     }
 
-    private static async Task Pump(JobSubscription subscription, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
+    private async Task Pump(JobSubscription subscription, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
     {
-        await foreach (var e in subscription.Events.ReadCoalesced(context.CancellationToken))
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, drain.Draining);
+        try
         {
-            await responseStream.WriteAsync(e.ToProto(), context.CancellationToken);
+            await foreach (var e in subscription.Events.ReadCoalesced(stop.Token))
+            {
+                await responseStream.WriteAsync(e.ToProto(), stop.Token);
+            }
+        }
+        catch (OperationCanceledException) when (drain.IsDraining && !context.CancellationToken.IsCancellationRequested)
+        {
+            // The job goes on; its client picks it up on another silo.
+            throw SchedulerErrors.Draining();
+        }
+    }
+
+    private void ThrowIfDraining()
+    {
+        if (drain.IsDraining)
+        {
+            throw SchedulerErrors.Draining();
         }
     }
 

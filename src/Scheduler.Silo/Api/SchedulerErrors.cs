@@ -20,6 +20,10 @@ internal static class SchedulerErrors
     public static RpcException PermissionDenied(string detail) =>
         new(new Status(StatusCode.PermissionDenied, detail));
 
+    /// <summary>This silo is draining: the client should call another silo (and resume a stream with WatchJob).</summary>
+    public static RpcException Draining() =>
+        new(new Status(StatusCode.Unavailable, "this scheduler silo is draining: call another silo; resume a job's stream with WatchJob from the next token"));
+
     public static RpcException ResourceExhausted(string detail, TimeSpan retryAfter)
     {
         // The retry hint travels both in the message and as trailer metadata a client can read.

@@ -69,7 +69,8 @@ public static class SchedulerHost
             grpc.Interceptors.Add<AuthInterceptor>();
             grpc.MaxReceiveMessageSize = 8 * 1024 * 1024;
         });
-        services.AddGrpcHealthChecks();
+        services.AddSingleton<SiloDrain>();
+        services.AddGrpcHealthChecks().AddCheck<SiloDrain>("drain");
         // OTLP export is on when the standard OTEL_EXPORTER_OTLP_ENDPOINT variable names a collector.
         var otlp = !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         services.AddOpenTelemetry()

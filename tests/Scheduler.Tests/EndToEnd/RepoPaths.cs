@@ -6,14 +6,14 @@ internal static class RepoPaths
     public static string Root { get; } = FindRoot();
 
     /// <summary>The worker node's built assembly, run as its own process (same configuration as the tests).</summary>
-    public static string WorkerAssembly
+    public static string WorkerAssembly => Assembly("Scheduler.Worker");
+
+    /// <summary>A built project's assembly under src/, in the tests' own configuration.</summary>
+    public static string Assembly(string project)
     {
-        get
-        {
-            var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
-            var path = Path.Combine(Root, "src", "Scheduler.Worker", "bin", configuration, "net10.0", "Scheduler.Worker.dll");
-            return File.Exists(path) ? path : throw new FileNotFoundException("Build the solution first: the worker node runs as its own process.", path);
-        }
+        var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+        var path = Path.Combine(Root, "src", project, "bin", configuration, "net10.0", project + ".dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException($"Build the solution first: {project} runs as its own process.", path);
     }
 
     private static string FindRoot()

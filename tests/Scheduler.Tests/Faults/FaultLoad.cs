@@ -1,0 +1,89 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Tests.Faults;
+
+/// <summary>One job of a fault load: what was asked, what came back, and when.</summary>
+public sealed record LoadedJob(int Index, int Tenant, string IdempotencyKey, int MaxTokens, TimeSpan Started, TimeSpan Finished, JobResult? Result, Exception? Error);
+
+/// <summary>
+/// Drives a bounded load of streamed jobs from several tenants through <see cref="FailoverJobRunner"/>s spread over
+/// the silos, the way well-behaved clients would ride out a failure. Stops by itself when every job has ended.
+/// </summary>
+public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, int minTokens, int maxTokens)
+{
+    private readonly ConcurrentBag<LoadedJob> _done = [];
+    private readonly Stopwatch _clock = new();
+    private int _next = -1;
+    private int _completed;
+
+    public string RunId { get; } = Guid.NewGuid().ToString("N")[..8];
+
+    /// <summary>Time since the load started.</summary>
+    public TimeSpan Elapsed => _clock.Elapsed;
+
+    public int Completed => Volatile.Read(ref _completed);
+
+    public IReadOnlyCollection<LoadedJob> Results => _done;
+
+    public static string KeyOf(string runId, int index) => $"fault-{runId}-{index}";
+
+    public async Task RunAsync(TimeSpan timeout)
+    {
+        _clock.Start();
+        var deadline = DateTime.UtcNow + timeout;
+        var lanes = Enumerable.Range(0, concurrency).Select(lane => Task.Run(() => LaneAsync(lane, deadline)));
+        await Task.WhenAll(lanes);
+    }
+
+    private async Task LaneAsync(int lane, DateTime deadline)
+    {
+        var tenantIndex = lane % FaultCluster.Tenants.Length;
+        var tenant = FaultCluster.Tenants[tenantIndex];
+
+        // Lanes start on different silos, so every silo carries streams when one fails.
+        var addresses = cluster.Addresses.Skip(lane % cluster.Addresses.Count).Concat(cluster.Addresses.Take(lane % cluster.Addresses.Count));
+        using var runner = new FailoverJobRunner(addresses, tenant.Key);
+        while (true)
+        {
+            var index = Interlocked.Increment(ref _next);
+            if (index >= jobs)
+            {
+                return;
+            }
+
+            var tokens = minTokens + (index * 7 % (maxTokens - minTokens + 1));
+            var key = KeyOf(RunId, index);
+            var request = new SubmitJobRequest { Model = FaultCluster.Model, Prompt = $"fault job {index} of {RunId}", MaxTokens = tokens, IdempotencyKey = key };
+            var started = _clock.Elapsed;
+            try
+            {
+                var result = await runner.RunAsync(request, deadline: deadline);
+                _done.Add(new LoadedJob(index, tenantIndex, key, tokens, started, _clock.Elapsed, result, null));
+            }
+            catch (Exception ex)
+            {
+                _done.Add(new LoadedJob(index, tenantIndex, key, tokens, started, _clock.Elapsed, null, ex));
+            }
+
+            Interlocked.Increment(ref _completed);
+        }
+    }
+
+    /// <summary>Waits until at least <paramref name="count"/> jobs have ended.</summary>
+    public async Task WhenCompleted(int count, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (Completed < count)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"only {Completed} of {count} jobs ended within {timeout}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+}

@@ -1,0 +1,159 @@
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+using Xunit.Abstractions;
+
+namespace Scheduler.Tests.Faults;
+
+/// <summary>Silos killed (SIGKILL) or stopped (SIGTERM) under load, on a Redis cluster of three silo processes.</summary>
+[Collection(FaultCollection.Name)]
+public sealed class SiloFailureTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task SiloHoldingThePlacementKilledUnderLoad_EveryAcceptedJobCompletesOnce()
+    {
+        await using var cluster = await FaultCluster.StartAsync(output);
+        const int jobs = 1000;
+        var load = new FaultLoad(cluster, jobs, concurrency: 48, minTokens: 8, maxTokens: 40);
+        try
+        {
+            var run = load.RunAsync(TimeSpan.FromMinutes(4));
+            await load.WhenCompleted(250, TimeSpan.FromMinutes(2));
+
+            // The hardest silo to lose: the one holding the model's placement (its queue and running batches).
+            var victim = PlacementHost(cluster);
+            var killedAt = load.Elapsed;
+            victim.Kill();
+            await run;
+
+            await FaultChecks.EveryJobCompletedExactlyOnce(cluster, load, jobs, output);
+            ReportRecovery(load, killedAt, $"kill -9 of silo {victim.Index} (the placement's)");
+            Assert.Contains(cluster.Alive().SelectMany(s => s.Output), line => line.Contains("rebuilt", StringComparison.Ordinal));
+        }
+        catch
+        {
+            cluster.DumpLogs();
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task SiloSigtermUnderLoad_DrainsAndExitsCleanly_ZeroFailedJobs()
+    {
+        await using var cluster = await FaultCluster.StartAsync(output);
+        const int jobs = 600;
+        var load = new FaultLoad(cluster, jobs, concurrency: 48, minTokens: 8, maxTokens: 40);
+        try
+        {
+            var run = load.RunAsync(TimeSpan.FromMinutes(4));
+            await load.WhenCompleted(150, TimeSpan.FromMinutes(2));
+
+            var victim = PlacementHost(cluster);
+            var stoppedAt = load.Elapsed;
+            victim.Terminate();
+            using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            {
+                await victim.WaitForExitAsync(exit.Token);
+            }
+
+            var exitedAfter = load.Elapsed - stoppedAt;
+            await run;
+
+            Assert.Equal(0, victim.ExitCode);
+            await FaultChecks.EveryJobCompletedExactlyOnce(cluster, load, jobs, output);
+            output.WriteLine($"silo {victim.Index} drained and exited with code 0 in {exitedAfter.TotalSeconds:0.0} s");
+            ReportRecovery(load, stoppedAt, $"SIGTERM of silo {victim.Index} (the placement's)");
+        }
+        catch
+        {
+            cluster.DumpLogs();
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task Resubmission_DuringAndAfterFailover_ReturnsTheSameJobs()
+    {
+        await using var cluster = await FaultCluster.StartAsync(output);
+        const int jobs = 200;
+        var runId = Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            var first = await SubmitAll(cluster, runId, jobs);
+            var victim = PlacementHost(cluster);
+            victim.Kill();
+
+            // At once, while the cluster has not yet noticed: retries ride through the failover.
+            var during = await SubmitAll(cluster, runId, jobs);
+            Assert.Equal(first, during);
+
+            await WaitAllCompleted(cluster, first, TimeSpan.FromMinutes(2));
+            var after = await SubmitAll(cluster, runId, jobs);
+            Assert.Equal(first, after);
+            Assert.Equal(jobs, first.Distinct().Count());
+            output.WriteLine($"{jobs} idempotency keys resubmitted during and after the kill of silo {victim.Index}: {jobs} jobs, no duplicate");
+        }
+        catch
+        {
+            cluster.DumpLogs();
+            throw;
+        }
+    }
+
+    /// <summary>The silo that most recently activated the model's placement, as its log says.</summary>
+    internal static SiloProcess PlacementHost(FaultCluster cluster)
+    {
+        var marker = $"Placement of {FaultCluster.Model} active";
+        return cluster.Alive().Single(s => s.Output.Any(line => line.Contains(marker, StringComparison.Ordinal)));
+    }
+
+    private void ReportRecovery(FaultLoad load, TimeSpan failedAt, string what)
+    {
+        var finishedAfter = load.Results.Where(r => r.Finished >= failedAt).Select(r => r.Finished).Order().ToList();
+        var firstNew = load.Results.Where(r => r.Started >= failedAt && r.Result is { Succeeded: true }).Select(r => r.Finished).DefaultIfEmpty(TimeSpan.MaxValue).Min();
+        var gaps = finishedAfter.Prepend(failedAt).Zip(finishedAfter, (a, b) => b - a);
+        var longestGap = gaps.DefaultIfEmpty(TimeSpan.Zero).Max();
+        output.WriteLine($"{what}: first job submitted after it completed {(firstNew - failedAt).TotalSeconds:0.00} s later; " +
+            $"longest pause between completions after it {longestGap.TotalSeconds:0.00} s; load took {load.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private static async Task<string[]> SubmitAll(FaultCluster cluster, string runId, int jobs)
+    {
+        var ids = new string[jobs];
+        await Parallel.ForEachAsync(Enumerable.Range(0, jobs), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+        {
+            var tenant = FaultCluster.Tenants[i % FaultCluster.Tenants.Length];
+            var request = new SubmitJobRequest { Model = FaultCluster.Model, Prompt = $"idempotent {i}", MaxTokens = 8, IdempotencyKey = FaultLoad.KeyOf(runId, i) };
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            for (var attempt = 0; ; attempt++)
+            {
+                var silo = cluster.Silos[(i + attempt) % cluster.Silos.Count];
+                try
+                {
+                    using var client = new SchedulerClient(silo.Address, tenant.Key);
+                    ids[i] = (await client.SubmitAsync(request, DateTime.UtcNow.AddSeconds(10), ct)).JobId;
+                    return;
+                }
+                catch (Grpc.Core.RpcException ex) when (ex.StatusCode is Grpc.Core.StatusCode.Unavailable or Grpc.Core.StatusCode.DeadlineExceeded
+                    or Grpc.Core.StatusCode.Internal or Grpc.Core.StatusCode.Unknown && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(100, ct);
+                }
+            }
+        });
+        return ids;
+    }
+
+    private static async Task WaitAllCompleted(FaultCluster cluster, string[] ids, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        for (var i = 0; i < ids.Length; i++)
+        {
+            using var client = cluster.Tenant(i % FaultCluster.Tenants.Length);
+            while ((await client.GetAsync(ids[i])).Status != JobStatus.Completed)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"job {ids[i]} did not complete within {timeout}");
+                await Task.Delay(100);
+            }
+        }
+    }
+}
