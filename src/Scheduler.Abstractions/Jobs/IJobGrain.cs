@@ -14,6 +14,11 @@ public interface IJobGrain : IGrainWithStringKey
     [OneWay]
     Task OnAdmitted(JobPlacement placement);
 
+    /// <summary>Puts an unfinished job (back) in the journal and its placement's queue; a no-op for a job either
+    /// already holds. A resubmission with the job's idempotency key calls it, in case the first attempt failed
+    /// between recording the job and queuing it.</summary>
+    Task EnsureQueued();
+
     /// <summary>Records how the job ended and tells the tenant; later outcomes are ignored.</summary>
     Task Finish(JobOutcome outcome);
 

@@ -32,6 +32,16 @@ internal sealed class JobGrain(
 
     public Task<JobSnapshot?> Get() => Task.FromResult(Snapshot());
 
+    public async Task EnsureQueued()
+    {
+        // Only a job never admitted can be missing from its queue; a running one is held by its placement.
+        if (state.State is { Ticket: { } ticket, Outcome: null, Status: JobStatus.Queued })
+        {
+            await journal.Add(ticket);
+            await GrainFactory.GetGrain<IPlacementGrain>(ticket.Request.Model).Enqueue(ticket);
+        }
+    }
+
     public async Task OnAdmitted(JobPlacement placement)
     {
         // One-way messages are not ordered: the admission may arrive after the outcome, so it is kept whenever

@@ -68,9 +68,17 @@ internal sealed class TenantGrain(
                 return new SubmitResult(JobSnapshot.Queued(accepting), SubmitRejection.None, null, Duplicate: true);
             }
 
-            var existing = await GrainFactory.GetGrain<IJobGrain>(existingId).Get();
+            var existingJob = GrainFactory.GetGrain<IJobGrain>(existingId);
+            var existing = await existingJob.Get();
             if (existing is not null)
             {
+                if (existing.Status == JobStatus.Queued)
+                {
+                    // The first attempt may have failed half-way (its placement's silo died under it): make sure
+                    // the job is journaled and queued. Both are idempotent, so this costs a retry nothing else.
+                    await existingJob.EnsureQueued();
+                }
+
                 // The caller attaches its watcher itself (WatchJob semantics): a duplicate may already be done.
                 return new SubmitResult(existing, SubmitRejection.None, null, Duplicate: true);
             }
@@ -92,6 +100,7 @@ internal sealed class TenantGrain(
         var persist = RememberIdempotencyKey(request.IdempotencyKey, ticket.JobId);
 
         _accepting[ticket.JobId] = ticket;
+        var journaled = false;
         try
         {
             if (persist)
@@ -101,6 +110,7 @@ internal sealed class TenantGrain(
 
             // Journaled first: once the queue holds it, it may finish (and leave the journal) at any moment.
             await journal.Add(ticket);
+            journaled = true;
 
             // The record and the queue entry are made together; the job grain accepts them in either order.
             var created = GrainFactory.GetGrain<IJobGrain>(ticket.JobId).Create(ticket);
@@ -108,11 +118,10 @@ internal sealed class TenantGrain(
             await created;
             return new SubmitResult(JobSnapshot.Queued(ticket), SubmitRejection.None, null, QueuePosition: position);
         }
-        catch
+        catch when (!journaled)
         {
             // Not accepted after all: give its place in the quota back.
             s.Queued = Math.Max(0, s.Queued - 1);
-            await journal.Remove(request.Model, ticket.JobId);
             throw;
         }
         finally
