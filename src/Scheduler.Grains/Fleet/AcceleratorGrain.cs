@@ -45,7 +45,9 @@ internal sealed class AcceleratorGrain(
             used += view?.RunningSequences ?? 0;
         }
 
-        return new AcceleratorInfo(s.Registration, State(), [.. s.Replicas.Select(r => r.ReplicaId)], slots == 0 ? 0 : (double)used / slots);
+        // A cordoned device still finishing its sequences is draining; once they are done it is simply cordoned.
+        var current = State() == AcceleratorState.Cordoned && used > 0 ? AcceleratorState.Draining : State();
+        return new AcceleratorInfo(s.Registration, current, [.. s.Replicas.Select(r => r.ReplicaId)], slots == 0 ? 0 : (double)used / slots);
     }
 
     public async Task MarkLost()
