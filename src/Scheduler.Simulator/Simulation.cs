@@ -69,20 +69,25 @@ internal sealed class Simulation
         while (next < requests.Count || _stepEnds.Count > 0)
         {
             var nextArrival = next < requests.Count ? requests[next].ArrivalMs : double.PositiveInfinity;
+            bool news;
             if (_stepEnds.TryPeek(out var index, out var end) && end.At <= nextArrival)
             {
                 _stepEnds.Dequeue();
                 now = end.At;
-                _replicas[index].EndStep(now, _finished);
+                news = _replicas[index].EndStep(now, _finished);
                 StartIfIdle(index, now);
             }
             else
             {
                 now = nextArrival;
                 Arrive(requests[next++], now);
+                news = true;
             }
 
-            AdmissionRound(now);
+            if (news)
+            {
+                AdmissionRound(now);
+            }
         }
 
         var wallMs = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;

@@ -79,10 +79,12 @@ internal sealed class SimReplica(ReplicaView view)
     }
 
     /// <summary>Ends the running step at <paramref name="nowMs"/>: reports first tokens and finished sequences to the
-    /// scheduler's view, as the node's step report does, and adds the finished sequences to <paramref name="finishedOut"/>.</summary>
-    public void EndStep(double nowMs, List<SimSequence> finishedOut)
+    /// scheduler's view, as the node's step report does, and adds the finished sequences to <paramref name="finishedOut"/>.
+    /// True when there was such news (the placement grain runs an admission round only then).</summary>
+    public bool EndStep(double nowMs, List<SimSequence> finishedOut)
     {
         Stepping = false;
+        var news = _firstTokens.Count > 0 || _finished.Count > 0;
         foreach (var sequence in _firstTokens)
         {
             sequence.FirstTokenMs = nowMs;
@@ -99,5 +101,6 @@ internal sealed class SimReplica(ReplicaView view)
 
         _firstTokens.Clear();
         _finished.Clear();
+        return news;
     }
 }
