@@ -40,7 +40,7 @@ switch (arguments.Command)
     }
 
     default:
-        Console.Error.WriteLine("usage: Scheduler.Simulator run|matrix|plan [--fleet file] [--traces dir] [--out dir] ...");
+        Console.Error.WriteLine("usage: Scheduler.Simulator matrix|run|flood [--fleet file] [--traces dir] [--out dir] ... (see docs/benchmarks.md)");
         return 2;
 }
 

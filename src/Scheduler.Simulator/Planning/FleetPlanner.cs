@@ -8,8 +8,10 @@ namespace Scheduler.Simulator.Planning;
 /// that still meets the objective (≥ <see cref="RequiredAttainment"/> of requests within their TTFT objective) on a
 /// workload, judged by simulating it with the default policies. Cost is the provisioned cost: hourly accelerators
 /// for the whole makespan, plus metered tokens. The search is a greedy descent from the catalogue's maximum counts:
-/// at each step, remove the one accelerator whose removal leaves the cheapest fleet that still meets the objective;
-/// stop when no removal does. Greedy, not exhaustive: a report for an operator, not an actuator.
+/// at each step, remove the one hourly accelerator whose removal leaves the cheapest fleet that still meets the
+/// objective; stop when no removal does. Metered endpoints cost nothing while idle, so they are not counted down but
+/// tried both ways: the descent runs once with them and once without. Greedy, not exhaustive: a report for an
+/// operator, not an actuator.
 /// </summary>
 internal sealed class FleetPlanner(Workload.Workload workload, PolicyChoice policies, int seed)
 {
@@ -23,7 +25,12 @@ internal sealed class FleetPlanner(Workload.Workload workload, PolicyChoice poli
         public double CostPerHourUsd => Summary.ProvisionedCostUsd / Summary.MakespanSeconds * 3600;
     }
 
-    public sealed record Plan(Candidate Catalogue, Candidate? Cheapest, IReadOnlyList<Candidate> SingleType, int Simulations);
+    /// <summary>The catalogue's maximum, the cheapest fleet found with and without the metered endpoints (null when
+    /// even the maximum misses), and the cheapest fleet of each single hourly type that meets the objective.</summary>
+    public sealed record Plan(Candidate Catalogue, Candidate? WithMetered, Candidate? WithoutMetered, IReadOnlyList<Candidate> SingleType, int Simulations)
+    {
+        public Candidate? Cheapest => new[] { WithMetered, WithoutMetered }.OfType<Candidate>().MinBy(c => c.CostPerHourUsd);
+    }
 
     private int _simulations;
 
@@ -31,9 +38,12 @@ internal sealed class FleetPlanner(Workload.Workload workload, PolicyChoice poli
     {
         var maxima = catalogue.Nodes.Select(n => n.Count).ToArray();
         var start = Evaluate(catalogue, maxima);
-        var best = start.Meets ? Descend(catalogue, maxima, start) : null;
-        var singles = catalogue.Nodes.Select((n, i) => CheapestSingleType(catalogue, i)).OfType<Candidate>().ToList();
-        return new Plan(start, best, singles, _simulations);
+        var withMetered = start.Meets ? Descend(catalogue, maxima, start) : null;
+        var hourlyOnly = catalogue.Nodes.Select((n, i) => n.Pricing == PricingMode.Metered ? 0 : maxima[i]).ToArray();
+        var hourlyStart = hourlyOnly.Sum() > 0 ? Evaluate(catalogue, hourlyOnly) : null;
+        var withoutMetered = hourlyStart is { Meets: true } ? Descend(catalogue, hourlyOnly, hourlyStart) : null;
+        var singles = catalogue.Nodes.Select((n, i) => n.Pricing == PricingMode.Hourly ? CheapestSingleType(catalogue, i) : null).OfType<Candidate>().ToList();
+        return new Plan(start, withMetered, withoutMetered, singles, _simulations);
     }
 
     private Candidate Descend(FleetSpec catalogue, int[] counts, Candidate current)
@@ -42,7 +52,7 @@ internal sealed class FleetPlanner(Workload.Workload workload, PolicyChoice poli
         {
             Candidate? next = null;
             int[]? nextCounts = null;
-            var trials = Enumerable.Range(0, counts.Length).Where(i => counts[i] > 0).AsParallel().AsOrdered().Select(i =>
+            var trials = Enumerable.Range(0, counts.Length).Where(i => counts[i] > 0 && catalogue.Nodes[i].Pricing == PricingMode.Hourly).AsParallel().AsOrdered().Select(i =>
             {
                 var trial = (int[])counts.Clone();
                 trial[i]--;

@@ -170,16 +170,20 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
     {
         _report.AppendLine("## Fleet planning").AppendLine()
             .AppendLine($"Catalogue `{catalogue.Name}`: at most {catalogue.Summary()}. Cheapest fleet meeting ≥ 99% TTFT attainment with the default policies " +
-                "(greedy descent from the maximum; provisioned cost: hourly accelerators for the whole run + metered tokens).").AppendLine()
+                "(greedy descent from the maximum, with and without the metered endpoint; provisioned cost: hourly accelerators for the whole run + metered tokens). " +
+                "A type missing from the single-type rows cannot meet the objective alone within the catalogue.").AppendLine()
             .AppendLine("| trace | fleet | $/h | attainment | $/Mtok provisioned | note |")
             .AppendLine("|---|---|---:|---:|---:|---|");
         foreach (var trace in settings.Traces)
         {
             var plan = new FleetPlanner(trace.Load(settings.TracesFolder), PolicyMatrix.Default, settings.Seed).Run(catalogue);
             Row(trace.Name, plan.Catalogue, "catalogue maximum");
-            if (plan.Cheapest is { } cheapest)
+            foreach (var (found, label) in new[] { (plan.WithMetered, "cheapest with the metered endpoint"), (plan.WithoutMetered, "cheapest without it") })
             {
-                Row(trace.Name, cheapest, $"**cheapest mix** ({plan.Simulations} simulations)");
+                if (found is not null)
+                {
+                    Row(trace.Name, found, found == plan.Cheapest ? $"**{label}: cheapest overall** ({plan.Simulations} simulations in all)" : label);
+                }
             }
 
             foreach (var single in plan.SingleType)
