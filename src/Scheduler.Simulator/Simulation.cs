@@ -98,7 +98,7 @@ internal sealed class Simulation
     {
         var demand = new JobDemand(request.Id, request.TenantId, request.PromptTokens, request.OutputTokens, JobPriority.Standard,
             request.TtftObjectiveMs, s_epoch.AddMilliseconds(now));
-        _queued.Add(request.Id, new SimSequence(request, demand));
+        _queued.Add(request.Id, new SimSequence(request));
         _dispatcher.Queue.Enqueue(demand);
         _fairness.OnEnqueue(request.TenantId);
     }

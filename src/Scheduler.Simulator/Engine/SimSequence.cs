@@ -1,13 +1,11 @@
-using Scheduler.Policies;
 using Scheduler.Simulator.Workload;
 
 namespace Scheduler.Simulator.Engine;
 
 /// <summary>One request's life in the simulation: queued, admitted, prefilling, decoding, done.</summary>
-internal sealed class SimSequence(SimRequest request, JobDemand demand)
+internal sealed class SimSequence(SimRequest request)
 {
     public SimRequest Request { get; } = request;
-    public JobDemand Demand { get; } = demand;
     public int PrefillRemaining { get; set; } = request.PromptTokens;
     public int Generated { get; set; }
     public string? Product { get; set; }
