@@ -7,7 +7,8 @@ namespace Scheduler.Policies.Dispatch;
 /// <summary>
 /// Continuous batching and dispatch for one model, as plain code: the placement grain and the simulator run this
 /// same class. An admission round takes queued jobs in fair order and admits each into the replica the placement
-/// policy picks among those with a free slot and KV room, until no queued job fits anywhere — never past either.
+/// policy picks among those with a free slot and KV room, until no queued job fits anywhere — never past either —
+/// or the policy holds the job it is offered.
 /// </summary>
 public sealed class Dispatcher
 {
@@ -57,7 +58,16 @@ public sealed class Dispatcher
                 }
             }
 
-            var chosen = Placement.Choose(job, _candidates) ?? _candidates[0];
+            var chosen = Placement.Choose(job, _candidates);
+            if (chosen is null)
+            {
+                // The policy holds the job (null leaves it queued): it goes back to the front of its tenant's queue
+                // with its charge refunded, and the round ends, so the next capacity to free goes to it in fair order.
+                Queue.EnqueueFront(job);
+                Queue.Adjust(job.TenantId, -job.ServiceUnits);
+                break;
+            }
+
             var runningBefore = chosen.Admit(job);
             (admitted ??= []).Add(new Admission(job, chosen, runningBefore));
         }

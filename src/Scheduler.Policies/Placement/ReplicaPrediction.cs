@@ -16,7 +16,9 @@ public static class ReplicaPrediction
         var decodeMsPerStep = replica.RunningSequences > 0
             ? profile.DecodeStepBaseMs + (profile.DecodeStepPerSequenceMs * replica.RunningSequences)
             : profile.DecodeStepBaseMs;
-        return (steps * decodeMsPerStep) + (prefillTokens * 1000.0 / profile.PrefillTokensPerSecond);
+        // A busy replica is mid-step: the job joins at the next step boundary, up to one step from now.
+        var joinMs = replica.RunningSequences > 0 ? decodeMsPerStep : 0;
+        return joinMs + (steps * decodeMsPerStep) + (prefillTokens * 1000.0 / profile.PrefillTokensPerSecond);
     }
 
     /// <summary>Milliseconds per output token once the job decodes alongside the running batch.</summary>

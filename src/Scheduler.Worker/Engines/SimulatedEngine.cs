@@ -163,8 +163,9 @@ internal sealed partial class SimulatedEngine(
         return step.Report;
     }
 
-    /// <summary>Plans and applies the next step: a decode token for every prefilled sequence, then prefill chunks
-    /// in admission order within what is left of the step's token budget. Null when there is nothing to do.</summary>
+    /// <summary>Plans and applies the next step with the shared <see cref="StepPlan"/>: a decode token for every
+    /// prefilled sequence, then prefill chunks in admission order within what is left of the step's token budget.
+    /// Null when there is nothing to do.</summary>
     private PlannedStep? TakeStep()
     {
         lock (_lock)
@@ -178,17 +179,13 @@ internal sealed partial class SimulatedEngine(
             report.Finished.AddRange(_pendingFinished);
             _pendingFinished.Clear();
 
-            var decoding = _batch.Count(s => s.Prefilled);
-            var budget = Math.Max(0, profile.StepTokenBudget - decoding);
-            var prefillTokens = 0;
+            var plan = new StepPlan(profile, _batch.Count(s => s.Prefilled));
             List<SimulatedSequence>? done = null;
             foreach (var sequence in _batch)
             {
                 if (!sequence.Prefilled)
                 {
-                    var chunk = sequence.Prefill(budget);
-                    budget -= chunk;
-                    prefillTokens += chunk;
+                    sequence.Prefill(plan.TakePrefill(sequence.PrefillRemaining));
                 }
 
                 // The step that completes a prefill also yields the first token, unless nothing is left to generate.
@@ -210,7 +207,7 @@ internal sealed partial class SimulatedEngine(
                 report.Finished.Add(sequence.Finished(sequence.FinishReason!));
             }
 
-            return new PlannedStep(report, profile.StepMs(decoding, prefillTokens), _epoch);
+            return new PlannedStep(report, plan.DurationMs, _epoch);
         }
     }
 

@@ -39,10 +39,12 @@ internal sealed class SimulatedSequence
     /// <summary>"length" or "stop" once the sequence is done, else null.</summary>
     public string? FinishReason { get; private set; }
 
-    /// <summary>Prefills up to <paramref name="budget"/> prompt tokens; returns how many it took.</summary>
-    public int Prefill(int budget)
+    /// <summary>Prompt tokens (plus resumed output tokens) not yet in the KV cache.</summary>
+    public int PrefillRemaining => _prefillRemaining;
+
+    /// <summary>Prefills a chunk of <paramref name="chunk"/> tokens, as the step plan granted.</summary>
+    public void Prefill(int chunk)
     {
-        var chunk = Math.Min(_prefillRemaining, budget);
         _prefillRemaining -= chunk;
         if (_prefillRemaining == 0)
         {
@@ -52,8 +54,6 @@ internal sealed class SimulatedSequence
                 FinishReason = FinishReasons.Length;
             }
         }
-
-        return chunk;
     }
 
     /// <summary>Produces the next token's text and decides whether the sequence is done.</summary>

@@ -1,0 +1,23 @@
+using Scheduler.Simulator.Workload;
+
+namespace Scheduler.Simulator.Engine;
+
+/// <summary>One request's life in the simulation: queued, admitted, prefilling, decoding, done.</summary>
+internal sealed class SimSequence(SimRequest request)
+{
+    public SimRequest Request { get; } = request;
+    public int PrefillRemaining { get; set; } = request.PromptTokens;
+    public int Generated { get; set; }
+    public string? Product { get; set; }
+    public double AdmittedMs { get; set; } = double.NaN;
+    public double FirstTokenMs { get; set; } = double.NaN;
+    public double FinishedMs { get; set; } = double.NaN;
+
+    public bool Prefilled => PrefillRemaining == 0;
+    public double TtftMs => FirstTokenMs - Request.ArrivalMs;
+
+    /// <summary>Time per output token after the first; NaN for a one-token answer.</summary>
+    public double TpotMs => Request.OutputTokens > 1 ? (FinishedMs - FirstTokenMs) / (Request.OutputTokens - 1) : double.NaN;
+
+    public bool MetObjective => TtftMs <= Request.TtftObjectiveMs;
+}

@@ -1,0 +1,112 @@
+using Scheduler.Simulator.Fleet;
+using Scheduler.Simulator.Metrics;
+
+namespace Scheduler.Simulator.Planning;
+
+/// <summary>
+/// Fleet planning (the Mélange idea, Griggs et al. 2024): the cheapest count of each accelerator type in a catalogue
+/// that still meets the objective (≥ <see cref="RequiredAttainment"/> of requests within their TTFT objective) on a
+/// workload, judged by simulating it with the default policies. Cost is the provisioned cost: hourly accelerators
+/// for the whole makespan, plus metered tokens. The search is a greedy descent from the catalogue's maximum counts:
+/// at each step, remove the one hourly accelerator whose removal leaves the cheapest fleet that still meets the
+/// objective; stop when no removal does. Metered endpoints cost nothing while idle, so they are not counted down but
+/// tried both ways: the descent runs once with them and once without. Greedy, not exhaustive: a report for an
+/// operator, not an actuator.
+/// </summary>
+internal sealed class FleetPlanner(Workload.Workload workload, PolicyChoice policies, int seed)
+{
+    public const double RequiredAttainment = 0.99;
+
+    public sealed record Candidate(FleetSpec Fleet, RunSummary Summary)
+    {
+        public bool Meets => Summary.Attainment >= RequiredAttainment;
+
+        /// <summary>Provisioned cost per hour of wall time: hourly prices plus the metered spend rate.</summary>
+        public double CostPerHourUsd => Summary.ProvisionedCostUsd / Summary.MakespanSeconds * 3600;
+    }
+
+    /// <summary>The catalogue's maximum, the cheapest fleet found with and without the metered endpoints (null when
+    /// even the maximum misses), and the cheapest fleet of each single hourly type that meets the objective.</summary>
+    public sealed record Plan(Candidate Catalogue, Candidate? WithMetered, Candidate? WithoutMetered, IReadOnlyList<Candidate> SingleType, int Simulations)
+    {
+        public Candidate? Cheapest => new[] { WithMetered, WithoutMetered }.OfType<Candidate>().MinBy(c => c.CostPerHourUsd);
+    }
+
+    private int _simulations;
+
+    public Plan Run(FleetSpec catalogue)
+    {
+        var maxima = catalogue.Nodes.Select(n => n.Count).ToArray();
+        var start = Evaluate(catalogue, maxima);
+        var withMetered = start.Meets ? Descend(catalogue, maxima, start) : null;
+        var hourlyOnly = catalogue.Nodes.Select((n, i) => n.Pricing == PricingMode.Metered ? 0 : maxima[i]).ToArray();
+        var hourlyStart = hourlyOnly.Sum() > 0 ? Evaluate(catalogue, hourlyOnly) : null;
+        var withoutMetered = hourlyStart is { Meets: true } ? Descend(catalogue, hourlyOnly, hourlyStart) : null;
+        var singles = catalogue.Nodes.Select((n, i) => n.Pricing == PricingMode.Hourly ? CheapestSingleType(catalogue, i) : null).OfType<Candidate>().ToList();
+        return new Plan(start, withMetered, withoutMetered, singles, _simulations);
+    }
+
+    private Candidate Descend(FleetSpec catalogue, int[] counts, Candidate current)
+    {
+        while (true)
+        {
+            Candidate? next = null;
+            int[]? nextCounts = null;
+            var trials = Enumerable.Range(0, counts.Length).Where(i => counts[i] > 0 && catalogue.Nodes[i].Pricing == PricingMode.Hourly).AsParallel().AsOrdered().Select(i =>
+            {
+                var trial = (int[])counts.Clone();
+                trial[i]--;
+                return (trial, candidate: trial.Sum() == 0 ? null : Evaluate(catalogue, trial));
+            }).ToList();
+            foreach (var (trial, candidate) in trials)
+            {
+                if (candidate is { Meets: true } && (next is null || candidate.CostPerHourUsd < next.CostPerHourUsd))
+                {
+                    next = candidate;
+                    nextCounts = trial;
+                }
+            }
+
+            if (next is null)
+            {
+                return current;
+            }
+
+            current = next;
+            counts = nextCounts!;
+        }
+    }
+
+    /// <summary>The fewest accelerators of one type alone that meet the objective (the best single-type fleet to
+    /// compare a mix against); null when even the catalogue's maximum of it does not.</summary>
+    private Candidate? CheapestSingleType(FleetSpec catalogue, int type)
+    {
+        Candidate? found = null;
+        int low = 1, high = catalogue.Nodes[type].Count;
+        while (low <= high)
+        {
+            var mid = (low + high) / 2;
+            var counts = new int[catalogue.Nodes.Count];
+            counts[type] = mid;
+            var candidate = Evaluate(catalogue, counts);
+            if (candidate.Meets)
+            {
+                found = candidate;
+                high = mid - 1;
+            }
+            else
+            {
+                low = mid + 1;
+            }
+        }
+
+        return found;
+    }
+
+    private Candidate Evaluate(FleetSpec catalogue, int[] counts)
+    {
+        Interlocked.Increment(ref _simulations);
+        var fleet = catalogue.WithCounts(counts);
+        return new Candidate(fleet, new Simulation(fleet, workload, policies, seed).Run().Summarize());
+    }
+}

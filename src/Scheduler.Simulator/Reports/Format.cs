@@ -1,0 +1,19 @@
+using System.Globalization;
+
+namespace Scheduler.Simulator.Reports;
+
+/// <summary>Number formats shared by the tables.</summary>
+internal static class Format
+{
+    public static string Ms(double value) => double.IsNaN(value) ? "—" : value.ToString(value < 10 ? "0.0" : "#,0", CultureInfo.InvariantCulture);
+
+    public static string Usd(double value) => value.ToString(value < 1 ? "0.000" : "#,0.00", CultureInfo.InvariantCulture);
+
+    public static string Pct(double value) => (value * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+
+    public static string Num(double value, string format = "#,0.##") => value.ToString(format, CultureInfo.InvariantCulture);
+
+    /// <summary>"H100 31% · A100 12%" in a fixed product order.</summary>
+    public static string ByProduct(IReadOnlyDictionary<string, double> values) =>
+        string.Join(" · ", values.Select(kv => $"{kv.Key} {(kv.Value * 100).ToString("0", CultureInfo.InvariantCulture)}%"));
+}

@@ -1,0 +1,13 @@
+namespace Scheduler.Simulator.Workload;
+
+/// <summary>One request to replay.</summary>
+/// <param name="Id">Unique id (also the job id).</param>
+/// <param name="TenantId">Owning tenant.</param>
+/// <param name="ArrivalMs">Arrival on the virtual clock, after rate scaling.</param>
+/// <param name="PromptTokens">Prompt length.</param>
+/// <param name="OutputTokens">Tokens generated (the job's max tokens: trace outputs are exact).</param>
+/// <param name="TtftObjectiveMs">Objective for the time to first token.</param>
+internal sealed record SimRequest(string Id, string TenantId, double ArrivalMs, int PromptTokens, int OutputTokens, double TtftObjectiveMs);
+
+/// <summary>A workload: requests in arrival order and the tenants' weights.</summary>
+internal sealed record Workload(string Name, IReadOnlyList<SimRequest> Requests, IReadOnlyDictionary<string, double> Weights);
