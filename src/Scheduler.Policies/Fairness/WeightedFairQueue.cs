@@ -6,6 +6,11 @@ namespace Scheduler.Policies.Fairness;
 /// weight; the backlogged tenant with the lowest counter is served next, so service is shared by weight and a
 /// flooding tenant cannot starve a light one. A tenant that becomes backlogged starts at the minimum counter
 /// of the backlogged tenants, so idling earns no credit to burst with later.
+/// Priority classes are strict: a lower class is offered capacity only when no job of a higher class can be placed
+/// (work conservation: a critical job too large for the free KV lets smaller jobs of lower classes use it). The
+/// counters span classes — a tenant's critical service is charged like any other — so a tenant cannot buy extra
+/// share by labelling work critical; it only buys earlier service. Within a tenant and class: earliest deadline
+/// first, then arrival order (<see cref="TenantLane"/>).
 /// </summary>
 internal sealed class WeightedFairQueue : IFairQueue
 {
@@ -13,6 +18,10 @@ internal sealed class WeightedFairQueue : IFairQueue
 
     private readonly Dictionary<string, TenantLane> _tenants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TenantLane> _laneOfJob = new(StringComparer.Ordinal);
+
+    // Queued jobs per class (indexed by JobPriority), so a round skips empty classes without visiting every lane.
+    private readonly int[] _countByPriority = new int[4];
+    private static readonly JobPriority[] s_priorities = Enum.GetValues<JobPriority>();
 
     // The counter of the last tenant whose backlog ran out: a tenant arriving to an empty queue starts there (VTC).
     private double _lastDrainedCounter;
@@ -38,6 +47,7 @@ internal sealed class WeightedFairQueue : IFairQueue
             return false;
         }
 
+        _countByPriority[(int)lane.PriorityOf(jobId)]--;
         lane.Remove(jobId);
         return true;
     }
@@ -45,8 +55,13 @@ internal sealed class WeightedFairQueue : IFairQueue
     public JobDemand? DequeueNext(Func<JobDemand, bool> canPlace)
     {
         // Strict priority first; within a class, the lowest virtual counter; within a tenant, its own order.
-        foreach (var priority in Enum.GetValues<JobPriority>())
+        foreach (var priority in s_priorities)
         {
+            if (_countByPriority[(int)priority] == 0)
+            {
+                continue;
+            }
+
             TenantLane? best = null;
             JobDemand? bestJob = null;
             foreach (var lane in _tenants.Values)
@@ -68,6 +83,7 @@ internal sealed class WeightedFairQueue : IFairQueue
             {
                 best.Remove(bestJob.JobId);
                 _laneOfJob.Remove(bestJob.JobId);
+                _countByPriority[(int)priority]--;
                 best.Counter += bestJob.ServiceUnits / best.Weight;
                 if (best.Count == 0)
                 {
@@ -110,6 +126,8 @@ internal sealed class WeightedFairQueue : IFairQueue
 
     private void Add(JobDemand job, bool front)
     {
+        // A job id is queued at most once: enqueuing it again moves it.
+        Remove(job.JobId);
         var lane = Lane(job.TenantId);
         if (lane.Count == 0)
         {
@@ -121,6 +139,7 @@ internal sealed class WeightedFairQueue : IFairQueue
 
         lane.Add(job, front);
         _laneOfJob[job.JobId] = lane;
+        _countByPriority[(int)job.Priority]++;
     }
 
     private TenantLane Lane(string tenantId)
