@@ -41,6 +41,9 @@ internal sealed class TenantLane
         return FirstPlaceable(queue.Timed, canPlace) ?? FirstPlaceable(queue.Untimed, canPlace);
     }
 
+    /// <summary>Queued jobs of one class.</summary>
+    public int CountIn(JobPriority priority) => _byPriority[(int)priority].Count;
+
     public JobPriority PriorityOf(string jobId) => _nodes[jobId].Value.Job.Priority;
 
     public int IndexOf(string jobId)

@@ -23,8 +23,9 @@ internal sealed class WeightedFairQueue : IFairQueue
     private readonly int[] _countByPriority = new int[4];
     private static readonly JobPriority[] s_priorities = Enum.GetValues<JobPriority>();
 
-    // The counter of the last tenant whose backlog ran out: a tenant arriving to an empty queue starts there (VTC).
-    private double _lastDrainedCounter;
+    // Per class, the counter of the last tenant whose backlog in that class ran out: a tenant arriving to a class
+    // nobody is backlogged in starts there (VTC).
+    private readonly double[] _lastDrainedCounter = new double[4];
 
     public string Name => PolicyName;
 
@@ -85,9 +86,9 @@ internal sealed class WeightedFairQueue : IFairQueue
                 _laneOfJob.Remove(bestJob.JobId);
                 _countByPriority[(int)priority]--;
                 best.Counter += bestJob.ServiceUnits / best.Weight;
-                if (best.Count == 0)
+                if (best.CountIn(priority) == 0)
                 {
-                    _lastDrainedCounter = Math.Max(_lastDrainedCounter, best.Counter);
+                    _lastDrainedCounter[(int)priority] = Math.Max(_lastDrainedCounter[(int)priority], best.Counter);
                 }
 
                 return bestJob;
@@ -129,12 +130,22 @@ internal sealed class WeightedFairQueue : IFairQueue
         // A job id is queued at most once: enqueuing it again moves it.
         Remove(job.JobId);
         var lane = Lane(job.TenantId);
-        if (lane.Count == 0)
+        if (lane.CountIn(job.Priority) == 0)
         {
-            // Newly backlogged: start at the minimum counter of the tenants already backlogged, or, when none is,
-            // where the last backlog ran out — either way idling earns no credit to burst with.
-            var backlogged = _tenants.Values.Where(t => t.Count > 0).Select(t => t.Counter).DefaultIfEmpty(_lastDrainedCounter);
-            lane.Counter = Math.Max(lane.Counter, backlogged.Min());
+            // Newly backlogged in this class: start at the minimum counter of the tenants already backlogged in it,
+            // or, when none is, where the class's last backlog ran out — either way idling earns no credit to burst
+            // with. Per class, because a tenant waiting only in a lower class is not being served: its counter lags,
+            // and counting it would hand a newcomer that lag as credit over the tenants actually being served.
+            var floor = double.PositiveInfinity;
+            foreach (var other in _tenants.Values)
+            {
+                if (other != lane && other.CountIn(job.Priority) > 0)
+                {
+                    floor = Math.Min(floor, other.Counter);
+                }
+            }
+
+            lane.Counter = Math.Max(lane.Counter, double.IsPositiveInfinity(floor) ? _lastDrainedCounter[(int)job.Priority] : floor);
         }
 
         lane.Add(job, front);
