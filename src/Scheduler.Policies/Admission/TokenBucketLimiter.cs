@@ -8,6 +8,7 @@ namespace Scheduler.Policies.Admission;
 /// not be tested deterministically nor replayed by the simulator on a virtual clock; this one refills continuously
 /// from the clock it is given, on demand. It never queues: a refused lease carries
 /// <see cref="MetadataName.RetryAfter"/>, the time until enough permits will have accrued.
+/// Not thread-safe: it has one owner that calls it one at a time (a tenant grain, the simulator).
 /// </summary>
 public sealed class TokenBucketLimiter : RateLimiter
 {
