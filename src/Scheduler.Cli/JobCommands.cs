@@ -38,13 +38,17 @@ internal static class JobCommands
         };
         priority.AcceptOnlyFromAmong([.. Priorities.Keys]);
         var ttft = new Option<int>("--ttft-ms") { Description = "Time-to-first-token objective in ms (0: the model's default)" };
+        var deadline = new Option<int>("--deadline-ms")
+        {
+            Description = "Finish within this many ms of submission, or expire unrun (0: no deadline)",
+        };
         var idempotencyKey = new Option<string>("--idempotency-key") { Description = "Resubmitting with the same key returns the same job" };
         var stop = new Option<string>("--stop") { Description = "Stop generating when this text appears" };
         var noStream = new Option<bool>("--no-stream") { Description = "Submit without streaming and print the job id" };
 
         var command = new Command("submit", "Submit a job and stream its tokens to stdout; the summary goes to stderr")
         {
-            model, prompt, maxTokens, priority, ttft, idempotencyKey, stop, noStream,
+            model, prompt, maxTokens, priority, ttft, deadline, idempotencyKey, stop, noStream,
         };
         Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
         {
@@ -55,6 +59,7 @@ internal static class JobCommands
                 MaxTokens = parse.GetValue(maxTokens),
                 Priority = Priorities[parse.GetRequiredValue(priority)],
                 TtftObjectiveMs = parse.GetValue(ttft),
+                DeadlineMs = parse.GetValue(deadline),
                 IdempotencyKey = parse.GetValue(idempotencyKey) ?? "",
                 Stop = parse.GetValue(stop) ?? "",
             };

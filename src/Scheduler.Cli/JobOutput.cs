@@ -34,6 +34,7 @@ internal static class JobOutput
         ("status", Format.Status(job.Status)),
         ("priority", Format.Priority(job.Priority)),
         ("submitted", Format.Time(job.SubmittedAt)),
+        ("deadline", job.Deadline is null ? "-" : Format.Time(job.Deadline)),
         ("prompt tokens", Format.Number(job.PromptTokens)),
         ("max tokens", Format.Number(job.MaxTokens)),
         ("placement", Placement(job.Placement)),
@@ -53,8 +54,8 @@ internal static class JobOutput
             case JobStatus.Cancelled:
                 await Console.Error.WriteLineAsync(Summary(result));
                 return ExitCodes.Failed;
-            case JobStatus.Failed:
-                await Console.Error.WriteLineAsync($"error: job {result.JobId} failed: {result.Error}");
+            case JobStatus.Failed or JobStatus.Expired:
+                await Console.Error.WriteLineAsync($"error: job {result.JobId} {Format.Status(result.Status)}: {result.Error}");
                 return ExitCodes.Failed;
             default:
                 await Console.Error.WriteLineAsync(

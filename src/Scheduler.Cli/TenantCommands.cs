@@ -36,8 +36,8 @@ internal static class TenantCommands
         };
         var apiKey = new Option<string>("--api-key") { Description = "New API key for the tenant (omit to keep the current one)" };
         var maxQueued = new Option<int>("--max-queued") { Description = "Maximum jobs queued at once (0: the default)" };
-        var requestsPerMinute = new Option<int>("--requests-per-minute") { Description = "Request quota per minute (0: the default)" };
-        var tokensPerMinute = new Option<long>("--tokens-per-minute") { Description = "Token quota per minute (0: the default)" };
+        var requestsPerMinute = new Option<int>("--requests-per-minute") { Description = "Submissions per minute (0: no limit)" };
+        var tokensPerMinute = new Option<long>("--tokens-per-minute") { Description = "Prompt + max tokens per minute (0: no limit)" };
         var command = new Command("put", "Create or update a tenant")
         {
             id, weight, apiKey, maxQueued, requestsPerMinute, tokensPerMinute,
@@ -67,7 +67,7 @@ internal static class TenantCommands
     {
         var table = new Table(
             "TENANT", "WEIGHT", "MAX QUEUED", "REQ/MIN", "TOK/MIN", "QUEUED", "RUNNING",
-            "PROMPT TOK", "COMPL TOK", "COST", "JOBS", "DONE", "FAILED", "CANCELLED");
+            "PROMPT TOK", "COMPL TOK", "COST", "JOBS", "DONE", "FAILED", "CANCELLED", "EXPIRED");
         foreach (var tenant in tenants)
         {
             var quotas = tenant.Quotas ?? new TenantQuotas();
@@ -86,7 +86,8 @@ internal static class TenantCommands
                 Format.Number(usage.JobsSubmitted),
                 Format.Number(usage.JobsCompleted),
                 Format.Number(usage.JobsFailed),
-                Format.Number(usage.JobsCancelled));
+                Format.Number(usage.JobsCancelled),
+                Format.Number(usage.JobsExpired));
         }
 
         table.Print();

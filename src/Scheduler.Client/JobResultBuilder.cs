@@ -65,6 +65,10 @@ internal sealed class JobResultBuilder
                 _status = JobStatus.Cancelled;
                 _finishReason = "cancelled";
                 break;
+            case JobEvent.EventOneofCase.Expired:
+                _status = JobStatus.Expired;
+                _error = jobEvent.Expired.Error;
+                break;
             default:
                 break;
         }

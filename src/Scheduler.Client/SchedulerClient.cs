@@ -54,7 +54,7 @@ public sealed class SchedulerClient : IDisposable
         SubmitJobRequest request, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
         _inference.SubmitJobAsync(request, Options(deadline, cancellationToken)).ResponseAsync;
 
-    /// <summary>Submits a job and streams its events: queued, admitted, tokens, then completed, failed or cancelled.</summary>
+    /// <summary>Submits a job and streams its events: queued, admitted, tokens, then completed, failed, cancelled or expired.</summary>
     /// <param name="request">The job.</param>
     /// <param name="deadline">When to give up on the stream (UTC); null for none.</param>
     /// <param name="cancellationToken">Ends the stream (the job itself keeps running; see <see cref="CancelAsync"/>).</param>

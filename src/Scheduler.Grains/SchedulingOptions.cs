@@ -23,6 +23,14 @@ public sealed class SchedulingOptions
     /// <summary>How often nodes are asked to send heartbeats.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Overload threshold: while a model has this many jobs queued or more, its sheddable submissions are
+    /// refused with RESOURCE_EXHAUSTED (standard and critical ones are still accepted, within their tenants' quotas),
+    /// so sheddable work is the first to go. 0 never sheds.</summary>
+    public int OverloadQueueLength { get; set; } = 2_000;
+
+    /// <summary>The retry hint given with a refusal for overload or a full max-queued quota.</summary>
+    public TimeSpan OverloadRetryAfter { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Idempotency keys remembered per tenant (the oldest are forgotten first).</summary>
     public int IdempotencyKeysPerTenant { get; set; } = 10_000;
 }

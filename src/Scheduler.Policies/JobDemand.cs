@@ -8,6 +8,8 @@ namespace Scheduler.Policies;
 /// <param name="Priority">Strict priority class.</param>
 /// <param name="TtftObjectiveMs">Objective for the time to first token.</param>
 /// <param name="EnqueuedAt">When the job entered its queue.</param>
+/// <param name="Deadline">When the job must have finished, if the tenant set a deadline: it orders the tenant's
+/// jobs (earliest deadline first) and a job that can no longer make it expires instead of running.</param>
 public sealed record JobDemand(
     string JobId,
     string TenantId,
@@ -15,7 +17,8 @@ public sealed record JobDemand(
     int MaxTokens,
     JobPriority Priority,
     double TtftObjectiveMs,
-    DateTimeOffset EnqueuedAt)
+    DateTimeOffset EnqueuedAt,
+    DateTimeOffset? Deadline = null)
 {
     /// <summary>KV-cache tokens the job holds at its longest: the prompt plus every output token.</summary>
     public long KvTokens => (long)PromptTokens + MaxTokens;

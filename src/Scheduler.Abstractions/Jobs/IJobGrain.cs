@@ -22,6 +22,11 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Records how the job ended and tells the tenant; later outcomes are ignored.</summary>
     Task Finish(JobOutcome outcome);
 
+    /// <summary>Records that the job expired in its queue (it could no longer make its deadline) and tells the tenant.
+    /// Sent by the placement, which has already removed the job and told its watchers.</summary>
+    [OneWay]
+    Task Expire(JobOutcome outcome);
+
     /// <summary>Cancels a queued or running job. Returns the job after the request.</summary>
     Task<JobSnapshot?> Cancel();
 

@@ -8,6 +8,9 @@ public enum JobEventKind
     Completed = 4,
     Failed = 5,
     Cancelled = 6,
+
+    /// <summary>The job expired in the queue (deadline exceeded) and never ran.</summary>
+    Expired = 7,
 }
 
 /// <summary>
@@ -28,13 +31,14 @@ public sealed record JobEventRecord(
     [property: Id(9)] string? Error = null,
     [property: Id(10)] int QueuePosition = 0)
 {
-    public bool IsTerminal => Kind is JobEventKind.Completed or JobEventKind.Failed or JobEventKind.Cancelled;
+    public bool IsTerminal => Kind is JobEventKind.Completed or JobEventKind.Failed or JobEventKind.Cancelled or JobEventKind.Expired;
 
     /// <summary>The event that ends a job's stream, for a job that ended with <paramref name="status"/>.</summary>
     public static JobEventRecord Terminal(string jobId, JobStatus status, DateTimeOffset at, JobUsage? usage, string? finishReason, string? error) => status switch
     {
         JobStatus.Completed => new(jobId, JobEventKind.Completed, at, Usage: usage, FinishReason: finishReason),
         JobStatus.Cancelled => new(jobId, JobEventKind.Cancelled, at, Usage: usage, FinishReason: "cancelled"),
+        JobStatus.Expired => new(jobId, JobEventKind.Expired, at, Error: error),
         _ => new(jobId, JobEventKind.Failed, at, Error: error),
     };
 }

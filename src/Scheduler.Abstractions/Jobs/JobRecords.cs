@@ -14,7 +14,8 @@ public sealed record JobRequest(
     [property: Id(6)] double TtftObjectiveMs,
     [property: Id(7)] string? IdempotencyKey,
     [property: Id(8)] string? Stop,
-    [property: Id(9)] string? TraceParent);
+    [property: Id(9)] string? TraceParent,
+    [property: Id(10)] DateTimeOffset? Deadline = null);
 
 /// <summary>A queued job as the placement grain holds it: enough to rank, place and (re)dispatch it.</summary>
 [GenerateSerializer, Alias("scheduler.JobTicket")]
@@ -63,6 +64,9 @@ public enum JobStatus
     Completed = 3,
     Failed = 4,
     Cancelled = 5,
+
+    /// <summary>Expired in the queue: it could no longer make its deadline, so it never ran.</summary>
+    Expired = 6,
 }
 
 /// <summary>How a job ended, reported once by the node connection that ran it (or the placement that expired it).</summary>
@@ -91,7 +95,8 @@ public sealed record JobSnapshot(
     [property: Id(10)] string? Output,
     [property: Id(11)] string? Error,
     [property: Id(12)] string? FinishReason,
-    [property: Id(13)] int[]? TokenEnds)
+    [property: Id(13)] int[]? TokenEnds,
+    [property: Id(14)] DateTimeOffset? Deadline = null)
 {
     /// <summary>The output from token <paramref name="fromToken"/> on (token boundaries are kept for resuming).</summary>
     public string OutputFrom(int fromToken) =>
@@ -99,10 +104,10 @@ public sealed record JobSnapshot(
         : fromToken >= TokenEnds.Length ? ""
         : (Output ?? "")[TokenEnds[fromToken - 1]..];
 
-    public bool IsTerminal => Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
+    public bool IsTerminal => Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
 
     /// <summary>A job just accepted: queued, not placed, nothing generated.</summary>
     public static JobSnapshot Queued(JobTicket t) => new(
         t.JobId, t.TenantId, t.Request.Model, JobStatus.Queued, t.Request.PromptTokens, t.Request.MaxTokens,
-        t.Request.Priority, t.SubmittedAt, null, null, null, null, null, null);
+        t.Request.Priority, t.SubmittedAt, null, null, null, null, null, null, t.Request.Deadline);
 }

@@ -10,8 +10,9 @@ namespace Scheduler.Abstractions.Placement;
 /// </summary>
 public interface IPlacementGrain : IGrainWithStringKey
 {
-    /// <summary>Queues a job and admits whatever fits. Returns the job's queue position (0 = admitted or next).</summary>
-    Task<int> Enqueue(JobTicket ticket);
+    /// <summary>Queues a job and admits whatever fits. Returns the job's queue position (0 = admitted or next), or
+    /// that a sheddable job was refused because the model's queue is overloaded.</summary>
+    Task<EnqueueResult> Enqueue(JobTicket ticket);
 
     /// <summary>Adds or refreshes replicas (a node registered and opened execution stream <paramref name="linkId"/>);
     /// they become schedulable. Jobs still counted on a replica under an earlier stream are gone with that stream:

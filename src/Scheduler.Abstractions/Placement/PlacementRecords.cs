@@ -49,3 +49,10 @@ public sealed record PlacementSnapshot(
     [property: Id(4)] string PlacementPolicy,
     [property: Id(5)] string FairnessPolicy,
     [property: Id(6)] string BatchingPolicy);
+
+/// <summary>The placement's answer to an enqueue: the job's queue position (0 = admitted or next), or that it was
+/// shed — a sheddable job while the model's queue is over its overload threshold — and never queued.</summary>
+[GenerateSerializer, Alias("scheduler.EnqueueResult")]
+public sealed record EnqueueResult(
+    [property: Id(0)] int QueuePosition,
+    [property: Id(1)] bool Shed = false);

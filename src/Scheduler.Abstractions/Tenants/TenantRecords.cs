@@ -18,7 +18,8 @@ public sealed record TenantUsage(
     [property: Id(3)] long JobsSubmitted,
     [property: Id(4)] long JobsCompleted,
     [property: Id(5)] long JobsFailed,
-    [property: Id(6)] long JobsCancelled)
+    [property: Id(6)] long JobsCancelled,
+    [property: Id(7)] long JobsExpired = 0)
 {
     public static TenantUsage Empty { get; } = new(0, 0, 0, 0, 0, 0, 0);
 }
@@ -44,13 +45,21 @@ public enum SubmitRejection
     None = 0,
     UnknownTenant = 1,
     QueueFull = 2,
+
+    /// <summary>Over the requests/min or tokens/min quota.</summary>
+    RateLimited = 3,
+
+    /// <summary>A sheddable job while its model's queue is over the overload threshold.</summary>
+    Shed = 4,
 }
 
-/// <summary>The answer to a submission: the job (new, or the earlier one with the same idempotency key), or why not.</summary>
+/// <summary>The answer to a submission: the job (new, or the earlier one with the same idempotency key), or why not.
+/// A refusal the tenant may retry carries <see cref="RetryAfter"/>.</summary>
 [GenerateSerializer, Alias("scheduler.SubmitResult")]
 public sealed record SubmitResult(
     [property: Id(0)] Jobs.JobSnapshot? Job,
     [property: Id(1)] SubmitRejection Rejection,
     [property: Id(2)] string? Message,
     [property: Id(3)] bool Duplicate = false,
-    [property: Id(4)] int QueuePosition = 0);
+    [property: Id(4)] int QueuePosition = 0,
+    [property: Id(5)] TimeSpan? RetryAfter = null);

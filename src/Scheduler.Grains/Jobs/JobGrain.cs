@@ -85,6 +85,9 @@ internal sealed class JobGrain(
         }
     }
 
+    // The placement expires a job only while it is queued: it never ran.
+    public Task Expire(JobOutcome outcome) => Record(outcome, ran: false);
+
     public async Task<JobSnapshot?> Cancel()
     {
         var s = state.State;

@@ -34,5 +34,5 @@ internal sealed class PlacedJob(JobTicket ticket)
 
     private static JobDemand ToDemand(JobTicket t) => new(
         t.JobId, t.TenantId, t.Request.PromptTokens + t.ResumeFromToken, t.Request.MaxTokens - t.ResumeFromToken,
-        t.Request.Priority, t.Request.TtftObjectiveMs, t.SubmittedAt);
+        t.Request.Priority, t.Request.TtftObjectiveMs, t.SubmittedAt, t.Request.Deadline);
 }

@@ -6,6 +6,8 @@ using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
 using Scheduler.Grains.Jobs;
+using Scheduler.Policies;
+using Scheduler.Policies.Admission;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
 
@@ -17,6 +19,8 @@ namespace Scheduler.Grains.Placement;
 /// order and admitted into whichever replica the placement policy picks, as long as any replica has a free slot
 /// and KV room for them — never past either. Jobs admitted to one replica in a round go to its node as one message.
 /// Decisions read only this grain's memory; other grains are told, never asked (one-way calls).
+/// Queued jobs that can no longer make their deadline expire (checked before every round and on a timer set for the
+/// next expiry); sheddable jobs are refused while the queue is over <see cref="SchedulingOptions.OverloadQueueLength"/>.
 /// Nothing per job is persisted here: accepted jobs are in the <see cref="IJobJournal"/>, replicas in this grain's
 /// state, and an activation after a failover rebuilds the queue from both (<see cref="OnActivateAsync"/>).
 /// </summary>
@@ -30,6 +34,9 @@ internal sealed partial class PlacementGrain(
 {
     private readonly Dispatcher _dispatcher = Dispatcher.Create(options.Value.PlacementPolicy, options.Value.FairnessPolicy, options.Value.BatchingPolicy);
     private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
+    private readonly DeadlineExpiry _expiry = new();
+    private IGrainTimer? _expiryTimer;
+    private DateTimeOffset? _expiryTimerDue;
 
     // The execution stream each replica is reached through: reports from an earlier stream are stale.
     private readonly Dictionary<string, string> _links = new(StringComparer.Ordinal);
@@ -86,6 +93,7 @@ internal sealed partial class PlacementGrain(
             {
                 _dispatcher.Queue.SetWeight(ticket.TenantId, ticket.TenantWeight);
                 _dispatcher.Queue.Enqueue(job.Demand);
+                _expiry.Track(job.Demand, _dispatcher.Replicas.Values);
                 requeued++;
             }
         }
@@ -129,18 +137,25 @@ internal sealed partial class PlacementGrain(
         return Task.CompletedTask;
     }
 
-    public Task<int> Enqueue(JobTicket ticket)
+    public Task<EnqueueResult> Enqueue(JobTicket ticket)
     {
         if (!_jobs.ContainsKey(ticket.JobId))
         {
+            var overload = options.Value.OverloadQueueLength;
+            if (ticket.Request.Priority == JobPriority.Sheddable && overload > 0 && _dispatcher.Queue.Count >= overload)
+            {
+                return Task.FromResult(new EnqueueResult(0, Shed: true));
+            }
+
             var job = new PlacedJob(ticket);
             _jobs[ticket.JobId] = job;
             _dispatcher.Queue.SetWeight(ticket.TenantId, ticket.TenantWeight);
             _dispatcher.Queue.Enqueue(job.Demand);
+            _expiry.Track(job.Demand, _dispatcher.Replicas.Values);
             AdmitWhatFits();
         }
 
-        return Task.FromResult(Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId)));
+        return Task.FromResult(new EnqueueResult(Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId))));
     }
 
     public async Task UpsertReplicas(string linkId, ReplicaRegistration[] replicas)
@@ -290,6 +305,7 @@ internal sealed partial class PlacementGrain(
         if (_dispatcher.Queue.Remove(jobId))
         {
             _jobs.Remove(jobId);
+            _expiry.Forget(jobId);
             var cancelled = JobEventRecord.Terminal(jobId, JobStatus.Cancelled, time.GetUtcNow(), usage: null, finishReason: null, error: null);
             foreach (var watcher in job.Ticket.Watchers)
             {
@@ -341,9 +357,15 @@ internal sealed partial class PlacementGrain(
         return Task.FromResult(new PlacementSnapshot(Model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name));
     }
 
-    /// <summary>Runs an admission round and tells the world: one message per replica, one per tenant, one per job.</summary>
+    /// <summary>Expires what can no longer make its deadline, runs an admission round and tells the world: one message
+    /// per replica, one per tenant, one per job.</summary>
     private void AdmitWhatFits()
     {
+        if (_expiry.Count > 0)
+        {
+            ExpireLateJobs();
+        }
+
         var admissions = _dispatcher.AdmitWhatFits();
         if (admissions.Count == 0)
         {
@@ -364,6 +386,7 @@ internal sealed partial class PlacementGrain(
 
             batch.Add(new AdmittedSequence(job.Ticket, placement));
             job.RunningOn = chosen;
+            _expiry.Forget(demand.JobId);
             if (!job.WasAdmitted)
             {
                 // A re-dispatched job left its tenant's queue the first time; it is counted once.
@@ -390,6 +413,63 @@ internal sealed partial class PlacementGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Placement of {Model} rebuilt: {Replicas} replicas, {Resumed} jobs still running on live streams, {Requeued} queued again")]
     private static partial void LogRecovered(ILogger logger, string model, int replicas, int resumed, int requeued);
+
+    /// <summary>Removes the queued jobs that can no longer make their deadline; each ends as expired, without running.</summary>
+    private void ExpireLateJobs()
+    {
+        var now = time.GetUtcNow();
+        foreach (var jobId in _expiry.TakeExpired(now) ?? [])
+        {
+            if (!_jobs.TryGetValue(jobId, out var job) || !_dispatcher.Queue.Remove(jobId))
+            {
+                continue;
+            }
+
+            _jobs.Remove(jobId);
+            var error = $"DEADLINE_EXCEEDED: the job could no longer finish by its deadline {job.Ticket.Request.Deadline:O} and expired in the queue without running";
+            var queueMs = (now - job.Ticket.SubmittedAt).TotalMilliseconds;
+            var expired = JobEventRecord.Terminal(jobId, JobStatus.Expired, now, usage: null, finishReason: null, error);
+            foreach (var watcher in job.Ticket.Watchers)
+            {
+                watcher.OnEvents([expired]).Ignore();
+            }
+
+            GrainFactory.GetGrain<IJobGrain>(jobId).Expire(new JobOutcome(JobStatus.Expired, "deadline", new JobUsage(0, 0, 0, queueMs, 0, 0), "", error, [])).Ignore();
+            LogExpired(logger, jobId, Model);
+        }
+
+        ArmExpiryTimer(now);
+    }
+
+    /// <summary>Keeps a one-shot timer set for the next expiry, so jobs expire on time even when nothing else happens.
+    /// The timer only wakes the grain; whether a job expired is decided on the injected clock.</summary>
+    private void ArmExpiryTimer(DateTimeOffset now)
+    {
+        var next = _expiry.NextExpiry;
+        if (next == _expiryTimerDue)
+        {
+            return;
+        }
+
+        _expiryTimerDue = next;
+        var dueTime = next is { } at ? TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, (at - now).Ticks + TimeSpan.TicksPerMillisecond)) : Timeout.InfiniteTimeSpan;
+        if (_expiryTimer is null)
+        {
+            _expiryTimer = this.RegisterGrainTimer(_ =>
+            {
+                _expiryTimerDue = null;
+                AdmitWhatFits();
+                return Task.CompletedTask;
+            }, dueTime, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            _expiryTimer.Change(dueTime, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} for model {Model} expired in the queue: it could no longer make its deadline")]
+    private static partial void LogExpired(ILogger logger, string jobId, string model);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} re-queued from replica {ReplicaId}, resuming at token {ResumeFrom}")]
     private static partial void LogRequeued(ILogger logger, string jobId, string replicaId, int resumeFrom);

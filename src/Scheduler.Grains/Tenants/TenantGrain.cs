@@ -4,10 +4,15 @@ using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
 using Scheduler.Grains.Jobs;
+using Scheduler.Policies;
+using Scheduler.Policies.Admission;
 
 namespace Scheduler.Grains.Tenants;
 
-/// <summary>A tenant's queue admission, quotas, idempotency keys and usage.</summary>
+/// <summary>A tenant's queue admission, quotas, idempotency keys and usage. Admission checks, in order: idempotency
+/// (a duplicate costs nothing), max queued jobs, requests/min and tokens/min (token buckets on the injected clock,
+/// in memory: a reactivated tenant starts with full buckets), then the model's overload shedding for sheddable
+/// jobs. Every refusal a tenant may retry carries a retry hint.</summary>
 internal sealed class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
     IJobJournal journal,
@@ -20,7 +25,15 @@ internal sealed class TenantGrain(
     // Jobs accepted but not yet handed to their placement, by id: a resubmission in that window is a duplicate too.
     private readonly Dictionary<string, JobTicket> _accepting = new(StringComparer.Ordinal);
 
+    private readonly TenantRateLimits _rateLimits = new(time);
+
     private string TenantId => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        ConfigureRateLimits();
+        return Task.CompletedTask;
+    }
 
     public async Task<TenantInfo> Put(TenantSettings settings)
     {
@@ -30,6 +43,7 @@ internal sealed class TenantGrain(
         s.Exists = true;
         s.Weight = settings.Weight;
         s.Quotas = settings.Quotas;
+        ConfigureRateLimits();
         if (settings.ApiKey is { Length: > 0 } key)
         {
             var hash = ApiKeyHash.Of(key);
@@ -88,7 +102,13 @@ internal sealed class TenantGrain(
         if (s.Queued >= maxQueued)
         {
             return new SubmitResult(null, SubmitRejection.QueueFull,
-                $"tenant '{TenantId}' has {s.Queued} queued jobs, its max_queued_jobs quota is {maxQueued}");
+                $"tenant '{TenantId}' has {s.Queued} queued jobs, its max_queued_jobs quota is {maxQueued}", RetryAfter: options.Value.OverloadRetryAfter);
+        }
+
+        var rate = _rateLimits.TryAdmit((long)request.PromptTokens + request.MaxTokens);
+        if (!rate.IsAdmitted)
+        {
+            return new SubmitResult(null, SubmitRejection.RateLimited, $"tenant '{TenantId}': {rate.Message}", RetryAfter: rate.RetryAfter);
         }
 
         var ticket = new JobTicket(jobId, TenantId, request, time.GetUtcNow(), watchers, s.Weight);
@@ -112,11 +132,33 @@ internal sealed class TenantGrain(
             await journal.Add(ticket);
             journaled = true;
 
-            // The record and the queue entry are made together; the job grain accepts them in either order.
-            var created = GrainFactory.GetGrain<IJobGrain>(ticket.JobId).Create(ticket);
-            var position = await GrainFactory.GetGrain<IPlacementGrain>(request.Model).Enqueue(ticket);
-            await created;
-            return new SubmitResult(JobSnapshot.Queued(ticket), SubmitRejection.None, null, QueuePosition: position);
+            var job = GrainFactory.GetGrain<IJobGrain>(ticket.JobId);
+            var placement = GrainFactory.GetGrain<IPlacementGrain>(request.Model);
+            EnqueueResult enqueued;
+            if (request.Priority == JobPriority.Sheddable)
+            {
+                // The placement may shed it: ask first, so a refused job leaves no record behind.
+                enqueued = await placement.Enqueue(ticket);
+                if (enqueued.Shed)
+                {
+                    await journal.Remove(request.Model, ticket.JobId);
+                    s.Queued = Math.Max(0, s.Queued - 1);
+                    s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted - 1 };
+                    return new SubmitResult(null, SubmitRejection.Shed,
+                        $"model '{request.Model}' is overloaded: sheddable jobs are refused until its queue shrinks", RetryAfter: options.Value.OverloadRetryAfter);
+                }
+
+                await job.Create(ticket);
+            }
+            else
+            {
+                // The record and the queue entry are made together; the job grain accepts them in either order.
+                var created = job.Create(ticket);
+                enqueued = await placement.Enqueue(ticket);
+                await created;
+            }
+
+            return new SubmitResult(JobSnapshot.Queued(ticket), SubmitRejection.None, null, QueuePosition: enqueued.QueuePosition);
         }
         catch when (!journaled)
         {
@@ -159,9 +201,12 @@ internal sealed class TenantGrain(
             JobsCompleted = u.JobsCompleted + (outcome.Status == JobStatus.Completed ? 1 : 0),
             JobsFailed = u.JobsFailed + (outcome.Status == JobStatus.Failed ? 1 : 0),
             JobsCancelled = u.JobsCancelled + (outcome.Status == JobStatus.Cancelled ? 1 : 0),
+            JobsExpired = u.JobsExpired + (outcome.Status == JobStatus.Expired ? 1 : 0),
         };
         return Task.CompletedTask;
     }
+
+    private void ConfigureRateLimits() => _rateLimits.Configure(state.State.Quotas.RequestsPerMinute, state.State.Quotas.TokensPerMinute);
 
     private async Task WriteState()
     {

@@ -1,10 +1,15 @@
 namespace Scheduler.Policies.Fairness;
 
-/// <summary>One tenant's queued jobs, one FIFO per priority class, and its virtual counter.</summary>
+/// <summary>
+/// One tenant's queued jobs and its virtual counter. Within each priority class the tenant's jobs go earliest
+/// deadline first, then in arrival order; jobs without a deadline come after those with one, in arrival order.
+/// A job put back for re-dispatch goes before all of them: it already started streaming.
+/// </summary>
 internal sealed class TenantLane
 {
-    private readonly Dictionary<JobPriority, LinkedList<JobDemand>> _byPriority = [];
-    private readonly Dictionary<string, LinkedListNode<JobDemand>> _nodes = new(StringComparer.Ordinal);
+    // Indexed by JobPriority (1..3); slot 0 is unused.
+    private readonly ClassQueue[] _byPriority = [new(), new(), new(), new()];
+    private readonly Dictionary<string, LinkedListNode<Entry>> _nodes = new(StringComparer.Ordinal);
 
     public double Weight { get; set; } = 1.0;
 
@@ -14,13 +19,10 @@ internal sealed class TenantLane
 
     public void Add(JobDemand job, bool front)
     {
-        if (!_byPriority.TryGetValue(job.Priority, out var list))
-        {
-            list = new LinkedList<JobDemand>();
-            _byPriority[job.Priority] = list;
-        }
-
-        _nodes[job.JobId] = front ? list.AddFirst(job) : list.AddLast(job);
+        var queue = _byPriority[(int)job.Priority];
+        _nodes[job.JobId] = front ? queue.Timed.AddFirst(new Entry(job, long.MinValue))
+            : job.Deadline is { } deadline ? InsertByDeadline(queue.Timed, new Entry(job, deadline.UtcTicks))
+            : queue.Untimed.AddLast(new Entry(job, long.MaxValue));
     }
 
     public void Remove(string jobId)
@@ -31,38 +33,32 @@ internal sealed class TenantLane
         }
     }
 
-    /// <summary>The first job of the class that can be placed. Jobs behind an unplaceable one may go first
-    /// (a small job fits where a large one does not), which keeps replicas busy: work conservation.</summary>
+    /// <summary>The first job of the class, in the lane's order, that can be placed. Jobs behind an unplaceable one
+    /// may go first (a small job fits where a large one does not), which keeps replicas busy: work conservation.</summary>
     public JobDemand? FirstPlaceable(JobPriority priority, Func<JobDemand, bool> canPlace)
     {
-        if (!_byPriority.TryGetValue(priority, out var list))
-        {
-            return null;
-        }
-
-        foreach (var job in list)
-        {
-            if (canPlace(job))
-            {
-                return job;
-            }
-        }
-
-        return null;
+        var queue = _byPriority[(int)priority];
+        return FirstPlaceable(queue.Timed, canPlace) ?? FirstPlaceable(queue.Untimed, canPlace);
     }
 
-    public JobPriority PriorityOf(string jobId) => _nodes[jobId].Value.Priority;
+    /// <summary>Queued jobs of one class.</summary>
+    public int CountIn(JobPriority priority) => _byPriority[(int)priority].Count;
+
+    public JobPriority PriorityOf(string jobId) => _nodes[jobId].Value.Job.Priority;
 
     public int IndexOf(string jobId)
     {
         var target = _nodes[jobId];
+        var priority = (int)target.Value.Job.Priority;
         var index = 0;
-        foreach (var (priority, list) in _byPriority)
+        for (var p = 1; p < priority; p++)
         {
-            if (priority < target.Value.Priority)
-            {
-                index += list.Count;
-            }
+            index += _byPriority[p].Count;
+        }
+
+        if (target.List == _byPriority[priority].Untimed)
+        {
+            index += _byPriority[priority].Timed.Count;
         }
 
         for (var node = target.Previous; node is not null; node = node.Previous)
@@ -74,6 +70,53 @@ internal sealed class TenantLane
     }
 
     /// <summary>Jobs of this lane served before a job of <paramref name="priority"/> in another lane.</summary>
-    public int CountAhead(JobPriority priority, bool lowerCounter) =>
-        _byPriority.Where(p => p.Key < priority || (p.Key == priority && lowerCounter)).Sum(p => p.Value.Count);
+    public int CountAhead(JobPriority priority, bool lowerCounter)
+    {
+        var count = 0;
+        for (var p = 1; p < (int)priority || (p == (int)priority && lowerCounter); p++)
+        {
+            count += _byPriority[p].Count;
+        }
+
+        return count;
+    }
+
+    private static JobDemand? FirstPlaceable(LinkedList<Entry> list, Func<JobDemand, bool> canPlace)
+    {
+        foreach (var entry in list)
+        {
+            if (canPlace(entry.Job))
+            {
+                return entry.Job;
+            }
+        }
+
+        return null;
+    }
+
+    private static LinkedListNode<Entry> InsertByDeadline(LinkedList<Entry> list, Entry entry)
+    {
+        // From the back: deadlines mostly grow with arrival time, so the place is usually at or near the tail.
+        // Equal deadlines keep arrival order.
+        var after = list.Last;
+        while (after is not null && after.Value.Key > entry.Key)
+        {
+            after = after.Previous;
+        }
+
+        return after is null ? list.AddFirst(entry) : list.AddAfter(after, entry);
+    }
+
+    /// <summary>A queued job and its sort key: <see cref="long.MinValue"/> for a re-dispatch, else its deadline's ticks.</summary>
+    private readonly record struct Entry(JobDemand Job, long Key);
+
+    /// <summary>One priority class of the lane: jobs with a deadline (sorted by it) before jobs without (FIFO).</summary>
+    private sealed class ClassQueue
+    {
+        public LinkedList<Entry> Timed { get; } = new();
+
+        public LinkedList<Entry> Untimed { get; } = new();
+
+        public int Count => Timed.Count + Untimed.Count;
+    }
 }

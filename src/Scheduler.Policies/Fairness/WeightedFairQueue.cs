@@ -6,6 +6,11 @@ namespace Scheduler.Policies.Fairness;
 /// weight; the backlogged tenant with the lowest counter is served next, so service is shared by weight and a
 /// flooding tenant cannot starve a light one. A tenant that becomes backlogged starts at the minimum counter
 /// of the backlogged tenants, so idling earns no credit to burst with later.
+/// Priority classes are strict: a lower class is offered capacity only when no job of a higher class can be placed
+/// (work conservation: a critical job too large for the free KV lets smaller jobs of lower classes use it). The
+/// counters span classes — a tenant's critical service is charged like any other — so a tenant cannot buy extra
+/// share by labelling work critical; it only buys earlier service. Within a tenant and class: earliest deadline
+/// first, then arrival order (<see cref="TenantLane"/>).
 /// </summary>
 internal sealed class WeightedFairQueue : IFairQueue
 {
@@ -14,8 +19,13 @@ internal sealed class WeightedFairQueue : IFairQueue
     private readonly Dictionary<string, TenantLane> _tenants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TenantLane> _laneOfJob = new(StringComparer.Ordinal);
 
-    // The counter of the last tenant whose backlog ran out: a tenant arriving to an empty queue starts there (VTC).
-    private double _lastDrainedCounter;
+    // Queued jobs per class (indexed by JobPriority), so a round skips empty classes without visiting every lane.
+    private readonly int[] _countByPriority = new int[4];
+    private static readonly JobPriority[] s_priorities = Enum.GetValues<JobPriority>();
+
+    // Per class, the counter of the last tenant whose backlog in that class ran out: a tenant arriving to a class
+    // nobody is backlogged in starts there (VTC).
+    private readonly double[] _lastDrainedCounter = new double[4];
 
     public string Name => PolicyName;
 
@@ -38,6 +48,7 @@ internal sealed class WeightedFairQueue : IFairQueue
             return false;
         }
 
+        _countByPriority[(int)lane.PriorityOf(jobId)]--;
         lane.Remove(jobId);
         return true;
     }
@@ -45,8 +56,13 @@ internal sealed class WeightedFairQueue : IFairQueue
     public JobDemand? DequeueNext(Func<JobDemand, bool> canPlace)
     {
         // Strict priority first; within a class, the lowest virtual counter; within a tenant, its own order.
-        foreach (var priority in Enum.GetValues<JobPriority>())
+        foreach (var priority in s_priorities)
         {
+            if (_countByPriority[(int)priority] == 0)
+            {
+                continue;
+            }
+
             TenantLane? best = null;
             JobDemand? bestJob = null;
             foreach (var lane in _tenants.Values)
@@ -68,10 +84,11 @@ internal sealed class WeightedFairQueue : IFairQueue
             {
                 best.Remove(bestJob.JobId);
                 _laneOfJob.Remove(bestJob.JobId);
+                _countByPriority[(int)priority]--;
                 best.Counter += bestJob.ServiceUnits / best.Weight;
-                if (best.Count == 0)
+                if (best.CountIn(priority) == 0)
                 {
-                    _lastDrainedCounter = Math.Max(_lastDrainedCounter, best.Counter);
+                    _lastDrainedCounter[(int)priority] = Math.Max(_lastDrainedCounter[(int)priority], best.Counter);
                 }
 
                 return bestJob;
@@ -110,17 +127,30 @@ internal sealed class WeightedFairQueue : IFairQueue
 
     private void Add(JobDemand job, bool front)
     {
+        // A job id is queued at most once: enqueuing it again moves it.
+        Remove(job.JobId);
         var lane = Lane(job.TenantId);
-        if (lane.Count == 0)
+        if (lane.CountIn(job.Priority) == 0)
         {
-            // Newly backlogged: start at the minimum counter of the tenants already backlogged, or, when none is,
-            // where the last backlog ran out — either way idling earns no credit to burst with.
-            var backlogged = _tenants.Values.Where(t => t.Count > 0).Select(t => t.Counter).DefaultIfEmpty(_lastDrainedCounter);
-            lane.Counter = Math.Max(lane.Counter, backlogged.Min());
+            // Newly backlogged in this class: start at the minimum counter of the tenants already backlogged in it,
+            // or, when none is, where the class's last backlog ran out — either way idling earns no credit to burst
+            // with. Per class, because a tenant waiting only in a lower class is not being served: its counter lags,
+            // and counting it would hand a newcomer that lag as credit over the tenants actually being served.
+            var floor = double.PositiveInfinity;
+            foreach (var other in _tenants.Values)
+            {
+                if (other != lane && other.CountIn(job.Priority) > 0)
+                {
+                    floor = Math.Min(floor, other.Counter);
+                }
+            }
+
+            lane.Counter = Math.Max(lane.Counter, double.IsPositiveInfinity(floor) ? _lastDrainedCounter[(int)job.Priority] : floor);
         }
 
         lane.Add(job, front);
         _laneOfJob[job.JobId] = lane;
+        _countByPriority[(int)job.Priority]++;
     }
 
     private TenantLane Lane(string tenantId)

@@ -55,6 +55,11 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
             throw SchedulerErrors.InvalidArgument("quotas", "must not be negative");
         }
 
+        if (q is not null && q.TokensPerMinute > int.MaxValue)
+        {
+            throw SchedulerErrors.InvalidArgument("quotas.tokens_per_minute", $"must be at most {int.MaxValue}");
+        }
+
         if (request.ApiKey.Length is > 0 and < 8)
         {
             throw SchedulerErrors.InvalidArgument("api_key", "must be at least 8 characters");

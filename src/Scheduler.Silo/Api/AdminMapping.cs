@@ -24,6 +24,7 @@ internal static class AdminMapping
             JobsCompleted = t.Usage.JobsCompleted,
             JobsFailed = t.Usage.JobsFailed,
             JobsCancelled = t.Usage.JobsCancelled,
+            JobsExpired = t.Usage.JobsExpired,
         },
     };
 

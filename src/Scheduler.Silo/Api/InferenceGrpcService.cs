@@ -97,9 +97,9 @@ internal sealed class InferenceGrpcService(
             case SubmitRejection.None:
                 telemetry.JobSubmitted(tenant, jobRequest.Model);
                 return (subscription, result);
-            case SubmitRejection.QueueFull:
+            case SubmitRejection.QueueFull or SubmitRejection.RateLimited or SubmitRejection.Shed:
                 hub.UnsubscribeIfAny(subscription);
-                throw SchedulerErrors.ResourceExhausted(result.Message!, TimeSpan.FromSeconds(1));
+                throw SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter);
             default:
                 hub.UnsubscribeIfAny(subscription);
                 throw SchedulerErrors.Unauthenticated(result.Message!);

@@ -7,8 +7,9 @@ using Scheduler.Silo.Models;
 namespace Scheduler.Silo.Api;
 
 /// <summary>Checks a submission field by field and counts its prompt; every rejection names the field.</summary>
-internal sealed class JobRequestValidator(ModelCatalog models)
+internal sealed class JobRequestValidator(ModelCatalog models, TimeProvider time)
 {
+    private const int MaxDeadlineMs = 86_400_000;
     private const int MaxIdempotencyKeyLength = 256;
     private const int MaxStopLength = 256;
 
@@ -63,6 +64,11 @@ internal sealed class JobRequestValidator(ModelCatalog models)
             throw SchedulerErrors.InvalidArgument("ttft_objective_ms", "must not be negative");
         }
 
+        if (request.DeadlineMs is < 0 or > MaxDeadlineMs)
+        {
+            throw SchedulerErrors.InvalidArgument("deadline_ms", $"must be between 0 (none) and {MaxDeadlineMs} (a day), got {request.DeadlineMs}");
+        }
+
         if (request.IdempotencyKey.Length > MaxIdempotencyKeyLength)
         {
             throw SchedulerErrors.InvalidArgument("idempotency_key", $"is longer than {MaxIdempotencyKeyLength} characters");
@@ -91,6 +97,7 @@ internal sealed class JobRequestValidator(ModelCatalog models)
             request.TtftObjectiveMs > 0 ? request.TtftObjectiveMs : model.Options.DefaultTtftObjectiveMs,
             request.IdempotencyKey.Length > 0 ? request.IdempotencyKey : null,
             request.Stop.Length > 0 ? request.Stop : null,
-            traceParent);
+            traceParent,
+            request.DeadlineMs > 0 ? time.GetUtcNow().AddMilliseconds(request.DeadlineMs) : null);
     }
 }

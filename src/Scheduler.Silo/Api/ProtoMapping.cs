@@ -22,6 +22,7 @@ internal static class ProtoMapping
                 JobStatus.Completed => Proto.JobStatus.Completed,
                 JobStatus.Failed => Proto.JobStatus.Failed,
                 JobStatus.Cancelled => Proto.JobStatus.Cancelled,
+                JobStatus.Expired => Proto.JobStatus.Expired,
                 _ => Proto.JobStatus.Unspecified,
             },
             PromptTokens = job.PromptTokens,
@@ -40,6 +41,11 @@ internal static class ProtoMapping
         if (job.Usage is { } u)
         {
             proto.Usage = u.ToProto();
+        }
+
+        if (job.Deadline is { } deadline)
+        {
+            proto.Deadline = Timestamp.FromDateTimeOffset(deadline);
         }
 
         return proto;
@@ -64,6 +70,9 @@ internal static class ProtoMapping
                 break;
             case JobEventKind.Cancelled:
                 proto.Cancelled = new Proto.JobCancelled { CompletionTokens = e.Usage?.CompletionTokens ?? 0 };
+                break;
+            case JobEventKind.Expired:
+                proto.Expired = new Proto.JobExpired { Error = e.Error ?? "DEADLINE_EXCEEDED" };
                 break;
             default:
                 proto.Failed = new Proto.JobFailed { Error = e.Error ?? "failed" };

@@ -24,10 +24,18 @@ internal static class SchedulerErrors
     public static RpcException Draining() =>
         new(new Status(StatusCode.Unavailable, "this scheduler silo is draining: call another silo; resume a job's stream with WatchJob from the next token"));
 
-    public static RpcException ResourceExhausted(string detail, TimeSpan retryAfter)
+    /// <summary>A refusal by quota or load. With <paramref name="retryAfter"/> the hint travels both in the message and
+    /// as a <c>retry-after-ms</c> trailer a client can read; without it (the request could never pass) there is none.</summary>
+    public static RpcException ResourceExhausted(string detail, TimeSpan? retryAfter)
     {
-        // The retry hint travels both in the message and as trailer metadata a client can read.
-        var trailers = new Metadata { { "retry-after-ms", ((long)retryAfter.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) } };
-        return new RpcException(new Status(StatusCode.ResourceExhausted, $"{detail}; retry after {retryAfter.TotalSeconds:0.#} s"), trailers);
+        if (retryAfter is not { } wait)
+        {
+            return new RpcException(new Status(StatusCode.ResourceExhausted, detail));
+        }
+
+        // Rounded up: retrying at the hint must not be a few microseconds early.
+        var ms = (long)Math.Ceiling(wait.TotalMilliseconds);
+        var trailers = new Metadata { { "retry-after-ms", ms.ToString(System.Globalization.CultureInfo.InvariantCulture) } };
+        return new RpcException(new Status(StatusCode.ResourceExhausted, $"{detail}; retry after {ms} ms"), trailers);
     }
 }

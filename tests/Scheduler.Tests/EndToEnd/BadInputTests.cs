@@ -34,6 +34,37 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         Assert.StartsWith(field + ":", ex.Status.Detail, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(86_400_001)]
+    public async Task SubmitJob_DeadlineOutOfRange_IsInvalidArgumentNamingDeadlineMs(int deadlineMs)
+    {
+        using var client = cluster.Tenant(0);
+        var request = Valid();
+        request.DeadlineMs = deadlineMs;
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith("deadline_ms:", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0, -1, 0L, "quotas:")]
+    [InlineData(0, 0, -5L, "quotas:")]
+    [InlineData(0, 0, 3_000_000_000L, "quotas.tokens_per_minute:")]
+    public async Task AdminPutTenant_BadQuota_IsInvalidArgumentNamingTheField(int maxQueued, int requestsPerMinute, long tokensPerMinute, string field)
+    {
+        using var admin = cluster.Admin();
+        var request = new PutTenantRequest
+        {
+            TenantId = "bad-quota",
+            Weight = 1,
+            Quotas = new TenantQuotas { MaxQueuedJobs = maxQueued, RequestsPerMinute = requestsPerMinute, TokensPerMinute = tokensPerMinute },
+        };
+        var ex = await Assert.ThrowsAsync<RpcException>(() => admin.PutTenantAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith(field, ex.Status.Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task StreamJob_BadField_IsInvalidArgumentToo()
     {

@@ -10,12 +10,16 @@ namespace Scheduler.Tests.EndToEnd;
 /// <summary>
 /// A real deployment on loopback: one silo hosted in this process on free ports (no embedded fleet) and two worker
 /// nodes as separate OS processes that register over gRPC. Tenants: three with weights 1, 2, 1, and one capped
-/// at two queued jobs. A second model, "parked-model", has no replica, so its jobs stay queued.
+/// at two queued jobs. A second model, "parked-model", has no replica, so its jobs stay queued; a third,
+/// "fair-model", has none until a test starts a node for it. A model with <see cref="OverloadQueueLength"/> jobs
+/// queued sheds sheddable submissions.
 /// </summary>
 public sealed class SchedulerCluster : IAsyncLifetime
 {
     public const string Model = "llama-3.1-8b";
     public const string ParkedModel = "parked-model";
+    public const string FairModel = "fair-model";
+    public const int OverloadQueueLength = 3;
     public const string AdminKey = "e2e-admin-key";
     public const int MaxOutputTokens = 512;
 
@@ -48,6 +52,8 @@ public sealed class SchedulerCluster : IAsyncLifetime
             "--Scheduler:EmbeddedFleet:Enabled=false",
             $"--Scheduler:Models:0:Name={Model}", $"--Scheduler:Models:0:MaxOutputTokens={MaxOutputTokens}",
             $"--Scheduler:Models:1:Name={ParkedModel}",
+            $"--Scheduler:Models:2:Name={FairModel}",
+            $"--Scheduler:Scheduling:OverloadQueueLength={OverloadQueueLength}",
             $"--Scheduler:Tenants:0:Id={Tenants[0].Id}", $"--Scheduler:Tenants:0:ApiKey={Tenants[0].Key}", $"--Scheduler:Tenants:0:Weight={Tenants[0].Weight}",
             $"--Scheduler:Tenants:1:Id={Tenants[1].Id}", $"--Scheduler:Tenants:1:ApiKey={Tenants[1].Key}", $"--Scheduler:Tenants:1:Weight={Tenants[1].Weight}",
             $"--Scheduler:Tenants:2:Id={Tenants[2].Id}", $"--Scheduler:Tenants:2:ApiKey={Tenants[2].Key}", $"--Scheduler:Tenants:2:Weight={Tenants[2].Weight}",
@@ -75,8 +81,12 @@ public sealed class SchedulerCluster : IAsyncLifetime
     public WorkerProcess StartExtraWorker(string nodeId, params (string Product, int Count, int? MaxSequences)[] accelerators) =>
         WorkerProcess.Start(nodeId, Address, "20", accelerators);
 
-    public Task WaitForReplicas(int count, TimeSpan timeout) =>
-        WaitUntil(replicas => replicas.Count(r => r.State == "ready") >= count, $"{count} ready replicas", timeout);
+    /// <summary>Starts one more worker node process whose accelerators serve <paramref name="model"/>; the caller owns it.</summary>
+    public WorkerProcess StartExtraWorkerFor(string model, string nodeId, string speedUp, params (string Product, int Count, int? MaxSequences)[] accelerators) =>
+        WorkerProcess.Start(nodeId, Address, speedUp, model, accelerators);
+
+    public Task WaitForReplicas(int count, TimeSpan timeout, string model = Model) =>
+        WaitUntil(replicas => replicas.Count(r => r.State == "ready") >= count, $"{count} ready replicas", timeout, model);
 
     public Task WaitForNode(string nodeId) =>
         WaitUntil(replicas => replicas.Any(r => r.NodeId == nodeId && r.State == "ready"), $"node {nodeId}", TimeSpan.FromSeconds(60));
@@ -99,11 +109,11 @@ public sealed class SchedulerCluster : IAsyncLifetime
         throw new TimeoutException("tenants still have jobs in flight");
     }
 
-    private async Task WaitUntil(Func<IReadOnlyList<Replica>, bool> condition, string what, TimeSpan timeout)
+    private async Task WaitUntil(Func<IReadOnlyList<Replica>, bool> condition, string what, TimeSpan timeout, string model = Model)
     {
         using var admin = Admin();
         var deadline = DateTime.UtcNow + timeout;
-        while (!condition(await admin.ListReplicasAsync(Model)))
+        while (!condition(await admin.ListReplicasAsync(model)))
         {
             if (DateTime.UtcNow > deadline)
             {

@@ -11,7 +11,11 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    public static WorkerProcess Start(string nodeId, string schedulerAddress, string speedUp, params (string Product, int Count, int? MaxSequences)[] accelerators)
+    public static WorkerProcess Start(string nodeId, string schedulerAddress, string speedUp, params (string Product, int Count, int? MaxSequences)[] accelerators) =>
+        Start(nodeId, schedulerAddress, speedUp, model: null, accelerators);
+
+    /// <summary>Starts a node whose accelerators serve <paramref name="model"/> (the worker's default when null).</summary>
+    public static WorkerProcess Start(string nodeId, string schedulerAddress, string speedUp, string? model, params (string Product, int Count, int? MaxSequences)[] accelerators)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -29,6 +33,11 @@ public sealed class WorkerProcess : IAsyncDisposable
         {
             info.ArgumentList.Add($"--Worker:Accelerators:{i}:Product={accelerators[i].Product}");
             info.ArgumentList.Add($"--Worker:Accelerators:{i}:Count={accelerators[i].Count}");
+            if (model is not null)
+            {
+                info.ArgumentList.Add($"--Worker:Accelerators:{i}:Model={model}");
+            }
+
             if (accelerators[i].MaxSequences is { } max)
             {
                 info.ArgumentList.Add($"--Worker:Accelerators:{i}:MaxSequences={max}");

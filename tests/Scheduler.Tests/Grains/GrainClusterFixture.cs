@@ -10,6 +10,8 @@ namespace Scheduler.Tests.Grains;
 /// isolate themselves by using fresh model, node and tenant names.</summary>
 public sealed class GrainClusterFixture : IAsyncLifetime
 {
+    public const int OverloadQueueLength = 4;
+
     private InProcessTestCluster? _cluster;
 
     internal FakeNodeLinkFactory Links { get; } = new();
@@ -31,6 +33,9 @@ public sealed class GrainClusterFixture : IAsyncLifetime
                 // No test heartbeats: keep nodes' leases from lapsing while a test runs.
                 o.NodeLease = TimeSpan.FromHours(1);
                 o.HeartbeatInterval = TimeSpan.FromMinutes(10);
+
+                // Small, so shedding tests reach it with a handful of queued jobs (other tests queue no sheddable work).
+                o.OverloadQueueLength = OverloadQueueLength;
             });
         });
         _cluster = builder.Build();

@@ -14,11 +14,11 @@ internal static class GrainTestKit
     /// <summary>A fresh name, so tests sharing the cluster never meet.</summary>
     public static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 13)];
 
-    public static JobRequest Request(string model, int prompt = 100, int maxTokens = 100, JobPriority priority = JobPriority.Standard, string? idempotencyKey = null) =>
-        new(model, "hello", null, prompt, maxTokens, priority, 1_000, idempotencyKey, null, null);
+    public static JobRequest Request(string model, int prompt = 100, int maxTokens = 100, JobPriority priority = JobPriority.Standard, string? idempotencyKey = null, DateTimeOffset? deadline = null) =>
+        new(model, "hello", null, prompt, maxTokens, priority, 1_000, idempotencyKey, null, null, deadline);
 
-    public static JobTicket Ticket(string jobId, string tenant, string model, int prompt = 100, int maxTokens = 100, JobPriority priority = JobPriority.Standard, IJobEventSink[]? watchers = null) =>
-        new(jobId, tenant, Request(model, prompt, maxTokens, priority), DateTimeOffset.UtcNow, watchers ?? [], 1.0);
+    public static JobTicket Ticket(string jobId, string tenant, string model, int prompt = 100, int maxTokens = 100, JobPriority priority = JobPriority.Standard, IJobEventSink[]? watchers = null, DateTimeOffset? deadline = null) =>
+        new(jobId, tenant, Request(model, prompt, maxTokens, priority, deadline: deadline), DateTimeOffset.UtcNow, watchers ?? [], 1.0);
 
     public static ReplicaRegistration Replica(string replicaId, string model, string nodeId, int maxSequences, long kvCapacityTokens, AcceleratorProfile? profile = null) =>
         new(replicaId, model, "acc-" + replicaId, nodeId, profile ?? AcceleratorProfiles.H100, maxSequences, kvCapacityTokens, 8_192);

@@ -86,7 +86,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         var positions = new List<int>();
         for (var i = 0; i < 5; i++)
         {
-            positions.Add(await Placement.Enqueue(Ticket(JobId(i), _tenant, _model)));
+            positions.Add((await Placement.Enqueue(Ticket(JobId(i), _tenant, _model))).QueuePosition);
         }
 
         Assert.Equal([0, 1, 2, 3, 4], positions);
@@ -313,7 +313,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
 
-        Assert.Equal(0, await Placement.Enqueue(Ticket(JobId(0), _tenant, _model)));
+        Assert.Equal(0, (await Placement.Enqueue(Ticket(JobId(0), _tenant, _model))).QueuePosition);
         Assert.Equal(2, (await Placement.GetSnapshot()).QueuedJobs);
     }
 

@@ -201,10 +201,100 @@ public sealed class WeightedFairQueueTests
         Assert.True(gaps.MaxGapRatio <= 2, $"seed {seed}: service gap reached {gaps.MaxGapRatio:F2} × the largest request");
     }
 
+    [Theory]
+    [InlineData(11, 1.0, 1.0)]
+    [InlineData(12, 3.0, 1.0)]
+    [InlineData(13, 1.0, 4.0)]
+    [InlineData(14, 2.0, 0.5)]
+    public void DequeueNext_PrioritiesAndDeadlinesPresent_SameClassTenantsStayWithinVtcBound(int seed, double weightA, double weightB)
+    {
+        // Strict priority classes and EDF sit above and below the counters; neither may break the VTC bound between
+        // two tenants backlogged in the same class, while a third tenant's critical jobs pre-empt them and its
+        // sheddable jobs are passed over.
+        var gaps = RunBacklogGapScenario(seed, weightA, weightB, keepQueueBusy: true, withPriorities: true);
+
+        Assert.True(gaps.Windows >= 3, $"only {gaps.Windows} windows with both tenants backlogged");
+        Assert.True(gaps.MaxGapRatio <= 2, $"seed {seed}: service gap reached {gaps.MaxGapRatio:F2} × the largest request");
+    }
+
+    [Fact]
+    public void DequeueNext_WithinTenantAndClass_EarliestDeadlineFirst_ThenArrival_ThenJobsWithoutDeadline()
+    {
+        var none1 = Units("t", 10);
+        var late = Units("t", 10) with { Deadline = T0.AddSeconds(30) };
+        var early = Units("t", 10) with { Deadline = T0.AddSeconds(10) };
+        var none2 = Units("t", 10);
+        var lateToo = Units("t", 10) with { Deadline = T0.AddSeconds(30) };
+        var earliest = Units("t", 10) with { Deadline = T0.AddSeconds(5) };
+        foreach (var job in new[] { none1, late, early, none2, lateToo, earliest })
+        {
+            _queue.Enqueue(job);
+        }
+
+        Assert.Equal(0, _queue.PositionOf(earliest.JobId));
+        Assert.Equal(5, _queue.PositionOf(none2.JobId));
+        Assert.Equal([earliest.JobId, early.JobId, late.JobId, lateToo.JobId, none1.JobId, none2.JobId], Drain().Select(j => j.JobId));
+    }
+
+    [Fact]
+    public void DequeueNext_DeadlinesOrderOnlyTheirTenant_CountersStillChooseTheTenant()
+    {
+        // "a" has been served far more than "b", which stayed backlogged: all of b's jobs go before a's, even
+        // though a's job has the earliest deadline. Within b, its job with a deadline goes before its others.
+        _queue.Enqueue(Units("a", 1_000));
+        var bSmall = Units("b", 10);
+        var bFiller = Units("b", 10);
+        _queue.Enqueue(bSmall);
+        _queue.Enqueue(bFiller);
+        Assert.Equal("a", Drain(1).Single().TenantId);
+        var aUrgent = Units("a", 10) with { Deadline = T0.AddSeconds(1) };
+        var bRelaxed = Units("b", 10) with { Deadline = T0.AddHours(1) };
+        _queue.Enqueue(aUrgent);
+        _queue.Enqueue(bRelaxed);
+
+        Assert.Equal([bRelaxed.JobId, bSmall.JobId, bFiller.JobId, aUrgent.JobId], Drain().Select(j => j.JobId));
+    }
+
+    [Fact]
+    public void DequeueNext_StrictPriority_BeatsAnEarlierDeadlineInALowerClass()
+    {
+        var sheddableUrgent = Units("t", 10, JobPriority.Sheddable) with { Deadline = T0.AddSeconds(1) };
+        var standardRelaxed = Units("t", 10) with { Deadline = T0.AddHours(1) };
+        _queue.Enqueue(sheddableUrgent);
+        _queue.Enqueue(standardRelaxed);
+
+        Assert.Equal([standardRelaxed.JobId, sheddableUrgent.JobId], Drain().Select(j => j.JobId));
+    }
+
+    [Fact]
+    public void DequeueNext_CriticalTooLargeToPlace_LetsLowerClassesUseTheCapacity()
+    {
+        // Work conservation across classes: a lower class goes only when no higher-class job can be placed.
+        var bigCritical = Units("a", 5_000, JobPriority.Critical);
+        var smallStandard = Units("b", 10);
+        _queue.Enqueue(bigCritical);
+        _queue.Enqueue(smallStandard);
+
+        Assert.Equal(smallStandard.JobId, _queue.DequeueNext(j => j.KvTokens < 1_000)?.JobId);
+        Assert.Equal(bigCritical.JobId, _queue.DequeueNext(_ => true)?.JobId);
+    }
+
+    [Fact]
+    public void EnqueueFront_ResumedJob_GoesBeforeEarlierDeadlines()
+    {
+        var urgent = Units("t", 10) with { Deadline = T0.AddSeconds(1) };
+        var resumed = Units("t", 10);
+        _queue.Enqueue(urgent);
+
+        _queue.EnqueueFront(resumed);
+
+        Assert.Equal([resumed.JobId, urgent.JobId], Drain().Select(j => j.JobId));
+    }
+
     /// <summary>Drives the queue with phased random arrivals and one DequeueNext per step; returns how many windows
     /// had "a" and "b" both backlogged and the largest weighted service gap seen in one, in units of the
     /// largest weighted request of "a" or "b".</summary>
-    private (int Windows, double MaxGapRatio) RunBacklogGapScenario(int seed, double weightA, double weightB, bool keepQueueBusy)
+    private (int Windows, double MaxGapRatio) RunBacklogGapScenario(int seed, double weightA, double weightB, bool keepQueueBusy, bool withPriorities = false)
     {
         var random = new Random(seed);
         var weights = new Dictionary<string, double> { ["a"] = weightA, ["b"] = weightB, ["x"] = 1.0 };
@@ -214,9 +304,19 @@ public sealed class WeightedFairQueueTests
         }
 
         var largest = 0.0;
+        var clock = T0;
         void Arrive(string tenant)
         {
             var job = Job($"{tenant}-{_next++}", tenant, random.Next(1, 2_000), random.Next(0, 600));
+            if (withPriorities)
+            {
+                // "x" sends every class, so "a" and "b" (standard) wait behind its critical jobs and pass its sheddable
+                // ones; "a" and "b" set random deadlines, which reorder each one's own queue (EDF) but not the shares.
+                job = tenant == "x"
+                    ? job with { Priority = (JobPriority)random.Next(1, 4) }
+                    : job with { Deadline = random.NextDouble() < 0.7 ? clock.AddMilliseconds(random.Next(0, 60_000)) : null };
+            }
+
             if (tenant != "x")
             {
                 largest = Math.Max(largest, job.ServiceUnits / weights[tenant]);
@@ -234,6 +334,7 @@ public sealed class WeightedFairQueueTests
         var maxGapRatio = 0.0;
         for (var step = 0; step < 20_000; step++)
         {
+            clock = clock.AddMilliseconds(10);
             if (step % 200 == 0)
             {
                 rates = patterns[random.Next(patterns.Length)];

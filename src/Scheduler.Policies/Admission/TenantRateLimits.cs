@@ -1,0 +1,77 @@
+using System.Threading.RateLimiting;
+
+namespace Scheduler.Policies.Admission;
+
+/// <summary>
+/// A tenant's requests-per-minute and tokens-per-minute quotas, each a token bucket holding one minute's worth
+/// (so a quiet tenant may burst up to its per-minute quota at once) and refilling continuously. A job is admitted
+/// only if both have room, and only then is it charged to both: a refusal costs the tenant nothing. A job's tokens
+/// are its prompt plus its max_tokens, reserved at submission like its KV cache. Zero means no quota.
+/// </summary>
+public sealed class TenantRateLimits(TimeProvider time)
+{
+    private static readonly TimeSpan s_minute = TimeSpan.FromMinutes(1);
+
+    private TokenBucketLimiter? _requests;
+    private TokenBucketLimiter? _tokens;
+
+    /// <summary>Sets the quotas. A quota that did not change keeps its bucket (and what it used).</summary>
+    public void Configure(int requestsPerMinute, long tokensPerMinute)
+    {
+        _requests = Rebuild(_requests, requestsPerMinute);
+        _tokens = Rebuild(_tokens, Math.Min(tokensPerMinute, int.MaxValue));
+    }
+
+    /// <summary>Admits a job of <paramref name="tokens"/> tokens, or says which quota refused it and when to retry
+    /// (no retry time when the job is larger than a whole minute's quota: it can never be admitted).</summary>
+    public RateDecision TryAdmit(long tokens)
+    {
+        if (_tokens is { } bucket && tokens > bucket.Capacity)
+        {
+            return new RateDecision(false, "tokens_per_minute",
+                $"the job needs {tokens} tokens, more than the tokens_per_minute quota of {bucket.Capacity}", null);
+        }
+
+        var requestWait = _requests?.TimeUntil(1) ?? TimeSpan.Zero;
+        var tokenWait = _tokens?.TimeUntil(tokens) ?? TimeSpan.Zero;
+        if (requestWait > TimeSpan.Zero || tokenWait > TimeSpan.Zero)
+        {
+            var (quota, limit) = requestWait >= tokenWait ? ("requests_per_minute", _requests!.Capacity) : ("tokens_per_minute", _tokens!.Capacity);
+            return new RateDecision(false, quota, $"the tenant's {quota} quota of {limit} is used up", TimeSpan.FromTicks(Math.Max(requestWait.Ticks, tokenWait.Ticks)));
+        }
+
+        // Both have room: these cannot be refused now (same clock reading or later, buckets only fill).
+        Take(_requests, 1);
+        Take(_tokens, tokens);
+        return RateDecision.Admitted;
+    }
+
+    private static void Take(TokenBucketLimiter? bucket, long permits)
+    {
+        if (bucket is null)
+        {
+            return;
+        }
+
+        using var lease = bucket.AttemptAcquire((int)permits);
+        if (!lease.IsAcquired)
+        {
+            throw new InvalidOperationException("a bucket refused permits it had just reported available");
+        }
+    }
+
+    private TokenBucketLimiter? Rebuild(TokenBucketLimiter? current, long perMinute) =>
+        perMinute <= 0 ? null
+        : current?.Capacity == perMinute ? current
+        : new TokenBucketLimiter(perMinute, s_minute, time);
+}
+
+/// <summary>The answer of <see cref="TenantRateLimits.TryAdmit"/>.</summary>
+/// <param name="IsAdmitted">True when the job was admitted and charged.</param>
+/// <param name="Quota">The quota field that refused it.</param>
+/// <param name="Message">Why, for the caller.</param>
+/// <param name="RetryAfter">When the job would be admitted if nothing else were; null if never.</param>
+public readonly record struct RateDecision(bool IsAdmitted, string? Quota, string? Message, TimeSpan? RetryAfter)
+{
+    public static RateDecision Admitted { get; } = new(true, null, null, null);
+}

@@ -1,0 +1,104 @@
+using Grpc.Core;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Tests.EndToEnd;
+
+/// <summary>Quotas, overload shedding and deadlines through the real front door (gRPC to the in-process silo).</summary>
+[Collection(SchedulerClusterCollection.Name)]
+public sealed class AdmissionTests(SchedulerCluster cluster)
+{
+    private static SubmitJobRequest Parked(Priority priority = Priority.Standard, int deadlineMs = 0) =>
+        new() { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4, Priority = priority, DeadlineMs = deadlineMs };
+
+    [Fact]
+    public async Task SubmitJob_OverRequestsPerMinute_IsResourceExhaustedWithRetryAfterTrailer()
+    {
+        using var admin = cluster.Admin();
+        var key = "rpm-limited-key-" + Guid.NewGuid().ToString("N")[..8];
+        var tenant = await admin.PutTenantAsync(new PutTenantRequest
+        {
+            TenantId = "rpm-limited-" + Guid.NewGuid().ToString("N")[..8],
+            Weight = 1,
+            ApiKey = key,
+            Quotas = new TenantQuotas { RequestsPerMinute = 2, TokensPerMinute = 100_000 },
+        });
+        Assert.Equal(2, tenant.Quotas.RequestsPerMinute);
+        Assert.Equal(100_000, tenant.Quotas.TokensPerMinute);
+        using var client = cluster.ClientWithKey(key);
+        var first = await client.SubmitAsync(Parked());
+        var second = await client.SubmitAsync(Parked());
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(Parked()));
+
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Contains("requests_per_minute", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.InRange(RetryHint.Of(ex)!.Value, TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(30));
+        await client.CancelAsync(first.JobId);
+        await client.CancelAsync(second.JobId);
+        Assert.Equal(2, (await admin.GetTenantAsync(tenant.TenantId)).Usage.JobsSubmitted);
+    }
+
+    [Fact]
+    public async Task SubmitJob_SheddableWhileModelOverloaded_IsResourceExhausted_StandardAndCriticalAreAccepted()
+    {
+        using var client = cluster.Tenant(2);
+        var queued = new List<Job>();
+        for (var i = 0; i < SchedulerCluster.OverloadQueueLength; i++)
+        {
+            queued.Add(await client.SubmitAsync(Parked()));
+        }
+
+        try
+        {
+            var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(Parked(Priority.Sheddable)));
+            Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+            Assert.Contains("overloaded", ex.Status.Detail, StringComparison.Ordinal);
+            Assert.NotNull(RetryHint.Of(ex));
+
+            queued.Add(await client.SubmitAsync(Parked(Priority.Standard)));
+            queued.Add(await client.SubmitAsync(Parked(Priority.Critical)));
+            Assert.All(queued, j => Assert.Equal(JobStatus.Queued, j.Status));
+        }
+        finally
+        {
+            foreach (var job in queued)
+            {
+                await client.CancelAsync(job.JobId);
+            }
+        }
+
+        // Once the queue is below the threshold again, sheddable work is accepted.
+        var accepted = await client.SubmitAsync(Parked(Priority.Sheddable));
+        Assert.Equal(Priority.Sheddable, accepted.Priority);
+        await client.CancelAsync(accepted.JobId);
+    }
+
+    [Fact]
+    public async Task StreamJob_DeadlineThatCannotBeMet_EndsWithExpiredEvent_JobIsExpired_UsageCountsIt()
+    {
+        using var admin = cluster.Admin();
+        using var client = cluster.Tenant(2);
+        var tenantId = SchedulerCluster.Tenants[2].Id;
+        var before = (await admin.GetTenantAsync(tenantId)).Usage.JobsExpired;
+
+        // The parked model has no replica: the job can only wait, and expires 300 ms after it was accepted.
+        var result = await client.RunAsync(Parked(deadlineMs: 300), deadline: DateTime.UtcNow.AddSeconds(20));
+
+        Assert.Equal(JobStatus.Expired, result.Status);
+        Assert.StartsWith("DEADLINE_EXCEEDED", result.Error, StringComparison.Ordinal);
+        Assert.Equal(JobEvent.EventOneofCase.Expired, result.Events[^1].EventCase);
+        Assert.Equal(0, result.TokenCount);
+        var job = await client.GetAsync(result.JobId);
+        Assert.Equal(JobStatus.Expired, job.Status);
+        Assert.StartsWith("DEADLINE_EXCEEDED", job.Error, StringComparison.Ordinal);
+        // The deadline counts from the front door's receipt, a moment before the tenant grain stamps the submission.
+        Assert.InRange(job.Deadline.ToDateTimeOffset() - job.SubmittedAt.ToDateTimeOffset(), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(300));
+        for (var i = 0; i < 100 && (await admin.GetTenantAsync(tenantId)).Usage.JobsExpired == before; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(before + 1, (await admin.GetTenantAsync(tenantId)).Usage.JobsExpired);
+    }
+}

@@ -1,0 +1,108 @@
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+using Xunit.Abstractions;
+
+namespace Scheduler.Tests.EndToEnd;
+
+/// <summary>The live cluster honours weighted fair queuing: real gRPC, real worker process, real engine steps.</summary>
+[Collection(SchedulerClusterCollection.Name)]
+public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper output)
+{
+    private const int JobsPerTenant = 400;
+
+    [Fact]
+    public async Task TwoTenantsWeighted3To1_BothBacklogged_AreServedTokensIn3To1WithinTenPercent()
+    {
+        // One L4 replica with four slots serves "fair-model": capacity binds, so both tenants stay backlogged.
+        await using var worker = cluster.StartExtraWorkerFor(SchedulerCluster.FairModel, "fair-node", "10", ("L4", 1, 4));
+        await cluster.WaitForReplicas(1, TimeSpan.FromSeconds(30), SchedulerCluster.FairModel);
+        using var admin = cluster.Admin();
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var heavy = await PutTenant(admin, "fair-heavy-" + suffix, weight: 3);
+        var light = await PutTenant(admin, "fair-light-" + suffix, weight: 1);
+        using var heavyClient = heavy.Client;
+        using var lightClient = light.Client;
+
+        // Both submit the same jobs as fast as they can, interleaved; then the scheduler works through the backlog.
+        var jobs = await Task.WhenAll(Submit(heavy.Client), Submit(light.Client));
+        var heavyJobs = jobs[0];
+        var lightJobs = jobs[1];
+        var bothSubmitted = heavyJobs.Concat(lightJobs).Max(j => j.SubmittedAt.ToDateTimeOffset());
+
+        // The heavy tenant, with 3/4 of the service, runs out first: from then on only one tenant is backlogged.
+        var until = DateTime.UtcNow.AddSeconds(25);
+        while ((await admin.GetTenantAsync(heavy.Id)) is { QueuedJobs: > 0 } or { RunningJobs: > 0 })
+        {
+            Assert.True(DateTime.UtcNow < until, "the heavy tenant's backlog did not drain in time");
+            await Task.Delay(100);
+        }
+
+        await Task.Delay(500);
+        var heavyDone = await Fetch(heavy.Client, heavyJobs);
+        var lightDone = await Fetch(light.Client, lightJobs);
+        foreach (var job in lightJobs)
+        {
+            await light.Client.CancelAsync(job.JobId);
+        }
+
+        // Service while both were backlogged: tokens of the jobs admitted after both tenants had submitted everything
+        // and before the heavy tenant's last admission (its queue was empty after that).
+        var heavyLast = heavyDone.Max(Admitted);
+        var heavyTokens = TokensAdmitted(heavyDone, bothSubmitted, heavyLast);
+        var lightTokens = TokensAdmitted(lightDone, bothSubmitted, heavyLast);
+        Assert.True(lightTokens >= 50 * TokensPerJob, $"only {lightTokens / TokensPerJob} light jobs served in the window");
+        var ratio = heavyTokens / (double)lightTokens;
+        output.WriteLine($"window {(heavyLast - bothSubmitted).TotalSeconds:F2} s: heavy {heavyTokens} tokens, light {lightTokens} tokens, ratio {ratio:F3}");
+        Assert.InRange(ratio, 3 * 0.9, 3 * 1.1);
+
+        await WaitQuiet(admin, light.Id);
+    }
+
+    private const int PromptTokens = 16;
+    private const int MaxTokens = 4;
+    private const long TokensPerJob = PromptTokens + MaxTokens;
+
+    private async Task<(string Id, SchedulerClient Client)> PutTenant(SchedulerAdminClient admin, string id, double weight)
+    {
+        var key = id + "-key";
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = id, Weight = weight, ApiKey = key });
+        return (id, cluster.ClientWithKey(key));
+    }
+
+    private static async Task<Job[]> Submit(SchedulerClient client)
+    {
+        using var gate = new SemaphoreSlim(16);
+        return await Task.WhenAll(Enumerable.Range(0, JobsPerTenant).Select(async _ =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                var request = new SubmitJobRequest { Model = SchedulerCluster.FairModel, MaxTokens = MaxTokens };
+                request.PromptTokenIds.AddRange(Enumerable.Range(1, PromptTokens));
+                return await client.SubmitAsync(request);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+    }
+
+    private static async Task<Job[]> Fetch(SchedulerClient client, IEnumerable<Job> jobs) =>
+        await Task.WhenAll(jobs.Select(j => client.GetAsync(j.JobId)));
+
+    /// <summary>When the scheduler admitted a finished job: its submission plus its queue time.</summary>
+    private static DateTimeOffset Admitted(Job job) => job.SubmittedAt.ToDateTimeOffset().AddMilliseconds(job.Usage.QueueMs);
+
+    private static long TokensAdmitted(IEnumerable<Job> jobs, DateTimeOffset from, DateTimeOffset before) =>
+        jobs.Where(j => j.Status == JobStatus.Completed && Admitted(j) >= from && Admitted(j) < before)
+            .Sum(j => (long)j.Usage.PromptTokens + j.Usage.CompletionTokens);
+
+    private static async Task WaitQuiet(SchedulerAdminClient admin, string tenantId)
+    {
+        for (var i = 0; i < 100 && (await admin.GetTenantAsync(tenantId)) is { QueuedJobs: > 0 } or { RunningJobs: > 0 }; i++)
+        {
+            await Task.Delay(100);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using Microsoft.Extensions.Time.Testing;
+using Scheduler.Policies.Admission;
+
+namespace Scheduler.Tests.Policies.Admission;
+
+public sealed class TenantRateLimitsTests
+{
+    private readonly FakeTimeProvider _time = new();
+
+    [Fact]
+    public void TryAdmit_NoQuotas_AdmitsEverything()
+    {
+        var limits = new TenantRateLimits(_time);
+        limits.Configure(0, 0);
+
+        Assert.All(Enumerable.Range(0, 10_000), _ => Assert.True(limits.TryAdmit(1_000_000).IsAdmitted));
+    }
+
+    [Fact]
+    public void TryAdmit_RequestsPerMinute_RefusesPastTheBurst_WithRetryHint_ThenAdmitsOnceRefilled()
+    {
+        var limits = new TenantRateLimits(_time);
+        limits.Configure(requestsPerMinute: 3, tokensPerMinute: 0);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(limits.TryAdmit(100).IsAdmitted);
+        }
+
+        var refused = limits.TryAdmit(100);
+
+        Assert.False(refused.IsAdmitted);
+        Assert.Equal("requests_per_minute", refused.Quota);
+        Assert.Equal(TimeSpan.FromSeconds(20), refused.RetryAfter);
+
+        _time.Advance(TimeSpan.FromSeconds(19));
+        Assert.False(limits.TryAdmit(100).IsAdmitted);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(limits.TryAdmit(100).IsAdmitted);
+        Assert.False(limits.TryAdmit(100).IsAdmitted);
+    }
+
+    [Fact]
+    public void TryAdmit_TokensPerMinute_RefusalCostsNoRequest()
+    {
+        var limits = new TenantRateLimits(_time);
+        limits.Configure(requestsPerMinute: 2, tokensPerMinute: 600);
+        Assert.True(limits.TryAdmit(500).IsAdmitted);
+
+        var refused = limits.TryAdmit(200);
+
+        Assert.False(refused.IsAdmitted);
+        Assert.Equal("tokens_per_minute", refused.Quota);
+        Assert.Equal(TimeSpan.FromSeconds(10), refused.RetryAfter);
+
+        // The refused job took nothing from the request bucket: one request is left, and 100 tokens fit.
+        Assert.True(limits.TryAdmit(100).IsAdmitted);
+        Assert.Equal("requests_per_minute", limits.TryAdmit(1).Quota);
+    }
+
+    [Fact]
+    public void TryAdmit_JobLargerThanAMinutesTokens_IsRefusedWithoutRetryHint()
+    {
+        var limits = new TenantRateLimits(_time);
+        limits.Configure(requestsPerMinute: 0, tokensPerMinute: 1_000);
+
+        var refused = limits.TryAdmit(1_001);
+
+        Assert.False(refused.IsAdmitted);
+        Assert.Equal("tokens_per_minute", refused.Quota);
+        Assert.Null(refused.RetryAfter);
+        Assert.Contains("1001", refused.Message, StringComparison.Ordinal);
+        Assert.True(limits.TryAdmit(1_000).IsAdmitted);
+    }
+
+    [Fact]
+    public void Configure_UnchangedQuotaKeepsWhatWasUsed_ChangedQuotaStartsFull()
+    {
+        var limits = new TenantRateLimits(_time);
+        limits.Configure(requestsPerMinute: 1, tokensPerMinute: 0);
+        Assert.True(limits.TryAdmit(1).IsAdmitted);
+
+        limits.Configure(requestsPerMinute: 1, tokensPerMinute: 0);
+        Assert.False(limits.TryAdmit(1).IsAdmitted);
+
+        limits.Configure(requestsPerMinute: 2, tokensPerMinute: 0);
+        Assert.True(limits.TryAdmit(1).IsAdmitted);
+    }
+}
