@@ -13,13 +13,15 @@ public sealed class Dispatcher
 {
     private readonly List<ReplicaView> _candidates = [];
     private readonly Func<JobDemand, bool> _fitsSomewhere;
+    private readonly IIndexedPlacementPolicy? _indexedPlacement;
 
     public Dispatcher(IFairQueue queue, IPlacementPolicy placement, IBatchingPolicy batching)
     {
         Queue = queue;
         Placement = placement;
         Batching = batching;
-        _fitsSomewhere = FitsSomewhere;
+        _fitsSomewhere = Replicas.FitsSomewhere;
+        _indexedPlacement = placement as IIndexedPlacementPolicy;
     }
 
     public IFairQueue Queue { get; }
@@ -28,8 +30,8 @@ public sealed class Dispatcher
 
     public IBatchingPolicy Batching { get; }
 
-    /// <summary>The model's replicas by id; the owner adds, replaces and updates them.</summary>
-    public Dictionary<string, ReplicaView> Replicas { get; } = new(StringComparer.Ordinal);
+    /// <summary>The model's replicas by id; the owner adds, replaces and updates them (the set keeps its index current).</summary>
+    public ReplicaSet Replicas { get; } = new();
 
     /// <summary>Creates a dispatcher from policy names, as configuration gives them.</summary>
     public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null) => new(
@@ -44,20 +46,11 @@ public sealed class Dispatcher
             return [];
         }
 
-        Batching.BeginRound(Replicas.Values);
+        Replicas.BeginRound(Batching.JoinsRunningBatches);
         List<Admission>? admitted = null;
         while (Queue.DequeueNext(_fitsSomewhere) is { } job)
         {
-            _candidates.Clear();
-            foreach (var replica in Replicas.Values)
-            {
-                if (CanTake(replica, job))
-                {
-                    _candidates.Add(replica);
-                }
-            }
-
-            var chosen = Placement.Choose(job, _candidates) ?? _candidates[0];
+            var chosen = Choose(job);
             var runningBefore = chosen.Admit(job);
             (admitted ??= []).Add(new Admission(job, chosen, runningBefore));
         }
@@ -65,21 +58,18 @@ public sealed class Dispatcher
         return admitted ?? (IReadOnlyList<Admission>)[];
     }
 
-    private bool FitsSomewhere(JobDemand job)
+    // The queue offers only a job that fits somewhere, so there is a candidate; if the policy declines them all, the
+    // first takes it. A policy with an index path looks at a few replicas; the others get the full candidate list.
+    private ReplicaView Choose(JobDemand job)
     {
-        foreach (var replica in Replicas.Values)
+        if (_indexedPlacement?.Choose(job, Replicas) is { } chosen)
         {
-            if (CanTake(replica, job))
-            {
-                return true;
-            }
+            return chosen;
         }
 
-        return false;
+        Replicas.CollectCandidates(job, _candidates);
+        return Placement.Choose(job, _candidates) ?? _candidates[0];
     }
-
-    private static bool CanTake(ReplicaView replica, JobDemand job) =>
-        replica.Schedulable && replica.AcceptingAdmissions && replica.Fits(job);
 }
 
 /// <summary>A job admitted into a replica's running batch, with the number of sequences it joined.</summary>

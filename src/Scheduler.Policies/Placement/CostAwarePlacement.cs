@@ -2,9 +2,12 @@ namespace Scheduler.Policies.Placement;
 
 /// <summary>
 /// Picks the cheapest replica predicted to meet the job's TTFT objective; when none can, the one with the
-/// earliest predicted first token, because a late answer is worth less than a dear one.
+/// earliest predicted first token, because a late answer is worth less than a dear one. Ties on cost go to the earlier
+/// first token; any remaining tie to the shorter prefill backlog, then to the earlier registered (listed) replica.
+/// From a <see cref="ReplicaSet"/> it predicts only for one replica per class and running count, which finds the
+/// same replica as predicting for all: see <see cref="ReplicaClass"/>.
 /// </summary>
-internal sealed class CostAwarePlacement : IPlacementPolicy
+internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
 {
     public const string PolicyName = "cost-aware";
 
@@ -12,31 +15,69 @@ internal sealed class CostAwarePlacement : IPlacementPolicy
 
     public ReplicaView? Choose(JobDemand job, IReadOnlyList<ReplicaView> candidates)
     {
-        ReplicaView? cheapest = null;
-        var cheapestCost = double.MaxValue;
-        ReplicaView? fastest = null;
-        var fastestTtft = double.MaxValue;
-
-        foreach (var replica in candidates)
+        var choice = new Choice(job);
+        for (var i = 0; i < candidates.Count; i++)
         {
-            var ttft = ReplicaPrediction.TtftMs(replica, job);
-            if (ttft < fastestTtft)
+            choice.Offer(candidates[i], i);
+        }
+
+        return choice.Result;
+    }
+
+    public ReplicaView? Choose(JobDemand job, ReplicaSet replicas)
+    {
+        var choice = new Choice(job);
+        replicas.VisitRepresentatives(job.KvTokens, ref choice);
+        return choice.Result;
+    }
+
+    /// <summary>The best offer so far: the cheapest that meets the objective, and the fastest.</summary>
+    private struct Choice(JobDemand job) : IReplicaVisitor
+    {
+        private ReplicaView? _cheapest;
+        private double _cheapestCost = double.MaxValue;
+        private Rank _cheapestRank;
+        private ReplicaView? _fastest;
+        private Rank _fastestRank = new(double.MaxValue, 0, 0);
+
+        public readonly ReplicaView? Result => _cheapest ?? _fastest;
+
+        public bool Visit(ReplicaEntry entry)
+        {
+            Offer(entry.View, entry.Order);
+            return true;
+        }
+
+        public void Offer(ReplicaView replica, int order)
+        {
+            var rank = new Rank(ReplicaPrediction.TtftMs(replica, job), replica.PendingPrefillTokens, order);
+
+            // Strictly better only: a prediction no better than double.MaxValue (∞, NaN) never wins, as before ties.
+            if (rank.TtftMs < _fastestRank.TtftMs || (_fastest is not null && rank.TtftMs == _fastestRank.TtftMs && rank.TieBefore(_fastestRank)))
             {
-                fastest = replica;
-                fastestTtft = ttft;
+                _fastest = replica;
+                _fastestRank = rank;
             }
 
-            if (ttft <= job.TtftObjectiveMs)
+            if (rank.TtftMs <= job.TtftObjectiveMs)
             {
-                var cost = ReplicaPrediction.CostUsd(replica, job);
-                if (cost < cheapestCost)
+                var cost = ReplicaPrediction.CostUsd(replica, job, rank.TtftMs);
+                if (cost < _cheapestCost
+                    || (_cheapest is not null && cost == _cheapestCost
+                        && (rank.TtftMs < _cheapestRank.TtftMs || (rank.TtftMs == _cheapestRank.TtftMs && rank.TieBefore(_cheapestRank)))))
                 {
-                    cheapest = replica;
-                    cheapestCost = cost;
+                    _cheapest = replica;
+                    _cheapestCost = cost;
+                    _cheapestRank = rank;
                 }
             }
         }
+    }
 
-        return cheapest ?? fastest;
+    /// <summary>What breaks ties: the predicted first token, then the prefill backlog, then the order.</summary>
+    private readonly record struct Rank(double TtftMs, long PendingPrefill, int Order)
+    {
+        public bool TieBefore(Rank other) =>
+            PendingPrefill < other.PendingPrefill || (PendingPrefill == other.PendingPrefill && Order < other.Order);
     }
 }

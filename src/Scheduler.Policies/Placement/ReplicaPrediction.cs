@@ -25,7 +25,10 @@ public static class ReplicaPrediction
 
     /// <summary>Predicted cost of the job: metered per token, or the hourly price times the job's share
     /// (one sequence of the batch) of the accelerator's time while it runs.</summary>
-    public static double CostUsd(ReplicaView replica, JobDemand job)
+    public static double CostUsd(ReplicaView replica, JobDemand job) => CostUsd(replica, job, TtftMs(replica, job));
+
+    /// <summary><see cref="CostUsd(ReplicaView, JobDemand)"/> for a caller that has already predicted the TTFT.</summary>
+    internal static double CostUsd(ReplicaView replica, JobDemand job, double ttftMs)
     {
         var profile = replica.Profile;
         if (profile.IsMetered)
@@ -33,7 +36,7 @@ public static class ReplicaPrediction
             return profile.MeteredCostUsd(job.PromptTokens, job.MaxTokens);
         }
 
-        var seconds = (TtftMs(replica, job) + (job.MaxTokens * TimePerOutputTokenMs(replica))) / 1000.0;
+        var seconds = (ttftMs + (job.MaxTokens * TimePerOutputTokenMs(replica))) / 1000.0;
         return profile.HourlyCostUsd(seconds) / (replica.RunningSequences + 1);
     }
 }
