@@ -5,19 +5,30 @@ using Scheduler.Policies.Placement;
 using Scheduler.Policies.Profiles;
 
 // The cost of one placement decision as the placement grain makes it: enqueue a job and run an admission round
-// (fair-queue pick, fit check, the policy's choice, the reservation) on a fleet of N replicas kept half full.
-// Every round one running job, picked uniformly, finishes; a job's first token is reported a fixed number of
-// rounds after its admission. Those two events are the grain's per-job upkeep and are timed apart ("upkeep").
-// Target (DESIGN.md): <= 20 µs per decision at 1,000 replicas.
-var replicaCount = args.Length > 0 && int.TryParse(args[0], out var n) ? n : 1_000;
+// (fair-queue pick, fit check, the policy's choice, the reservation) on a fleet of N replicas (H100/A100/L4/LPU in
+// turn). Every round one job finishes and a job's first token is reported a fixed number of rounds after its
+// admission: the grain's per-job upkeep, timed apart. Target (DESIGN.md): <= 20 µs per decision at 1,000 replicas.
+//
+// Arguments: the replica count (default 1,000), and
+//   --profile-capacity  each replica gets its profile's own slots and KV (64 to 256 slots) instead of 32 slots, 64k KV;
+//   --spread            each replica holds a random number of running jobs, kept there (the finishing job is on the
+//                       replica just chosen): every running count of every accelerator has replicas, the index's worst
+//                       case. Without it the fleet starts half full and a uniformly random running job finishes, so
+//                       the policy shapes the fleet (cost-aware fills the cheapest accelerators first);
+//   --fair-queue NAME   the fair queue (default weighted-fair; fifo isolates the placement from the queue's cost).
+var replicaCount = args.FirstOrDefault(a => int.TryParse(a, out _)) is { } count ? int.Parse(count) : 1_000;
+var profileCapacity = args.Contains("--profile-capacity");
+var spread = args.Contains("--spread");
+var fairness = args.SkipWhile(a => a != "--fair-queue").Skip(1).FirstOrDefault() ?? SchedulingPolicies.DefaultFairness;
 const int Measured = 50_000;
-const int SlotsPerReplica = 32;
 const int FirstTokenLagRounds = 50;
 var warmup = TimeSpan.FromSeconds(1); // long enough for tiered JIT to reach optimised code before measuring
 AcceleratorProfile[] products = [AcceleratorProfiles.H100, AcceleratorProfiles.A100, AcceleratorProfiles.L4, AcceleratorProfiles.Lpu];
 
-Console.WriteLine($"placement decision cost, {replicaCount} replicas (H100/A100/L4/LPU in turn, {SlotsPerReplica} slots, half full), {Measured:N0} rounds after {warmup.TotalSeconds:0} s warm-up");
-Console.WriteLine("| policy | µs per decision (mean) | p50 | p99 | p99.9 | bytes allocated per decision | upkeep µs per job (mean) |");
+var capacity = profileCapacity ? "each profile's own slots and KV" : "32 slots and 64k KV tokens each";
+var state = spread ? "running counts spread at random and held" : "half full, a random running job finishes per round";
+Console.WriteLine($"placement decision cost, {replicaCount} replicas (H100/A100/L4/LPU in turn, {capacity}; {state}), {fairness} queue, {Measured:N0} rounds after {warmup.TotalSeconds:0} s warm-up");
+Console.WriteLine("| policy | µs per decision (mean) | p50 | p99 | p99.9 | bytes allocated per decision | upkeep µs per job (mean / p50) |");
 Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
 foreach (var policy in SchedulingPolicies.PlacementNames.Order())
 {
@@ -27,14 +38,18 @@ foreach (var policy in SchedulingPolicies.PlacementNames.Order())
 string Run(string policy)
 {
     var random = new Random(7);
-    var dispatcher = Dispatcher.Create(policy, SchedulingPolicies.DefaultFairness, SchedulingPolicies.DefaultBatching, new Random(11));
+    var dispatcher = Dispatcher.Create(policy, fairness, SchedulingPolicies.DefaultBatching, new Random(11));
     var running = new List<(ReplicaView Replica, JobDemand Job)>();
     var firstTokens = new Queue<(ReplicaView Replica, JobDemand Job)>();
     for (var i = 0; i < replicaCount; i++)
     {
-        var replica = new ReplicaView($"r{i}", $"node{i / 8}", $"acc{i}", products[i % products.Length], SlotsPerReplica, 64_000);
+        var profile = products[i % products.Length];
+        var replica = profileCapacity
+            ? new ReplicaView($"r{i}", $"node{i / 8}", $"acc{i}", profile, profile.MaxSequences, profile.KvCapacityTokens)
+            : new ReplicaView($"r{i}", $"node{i / 8}", $"acc{i}", profile, 32, 64_000);
         dispatcher.Replicas[replica.ReplicaId] = replica;
-        for (var s = 0; s < SlotsPerReplica / 2; s++)
+        var jobs = spread ? random.Next(replica.MaxSequences) : replica.MaxSequences / 2;
+        for (var s = 0; s < jobs; s++)
         {
             var job = new JobDemand($"pre-{i}-{s}", "t0", 512, 128, JobPriority.Standard, 2_000, DateTimeOffset.UnixEpoch);
             replica.Admit(job);
@@ -44,7 +59,7 @@ string Run(string policy)
     }
 
     var decisions = new double[Measured];
-    var upkeep = 0.0;
+    var upkeep = new double[Measured];
     var allocated = 0L;
     var next = 0;
     var warmupEnds = Stopwatch.GetTimestamp() + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
@@ -61,42 +76,56 @@ string Run(string policy)
         var start = Stopwatch.GetTimestamp();
         dispatcher.Queue.Enqueue(job);
         var admitted = dispatcher.AdmitWhatFits();
-        var elapsed = Stopwatch.GetElapsedTime(start);
+        var elapsed = Stopwatch.GetTimestamp() - start;
         var bytes = GC.GetAllocatedBytesForCurrentThread() - bytesBefore;
         if (admitted.Count != 1)
         {
             throw new InvalidOperationException($"round {next} admitted {admitted.Count} jobs, expected 1");
         }
 
-        running.Add((admitted[0].Replica, job));
-        firstTokens.Enqueue((admitted[0].Replica, job));
+        var chosen = admitted[0].Replica;
+        firstTokens.Enqueue((chosen, job));
+        var (prefilled, prefilledJob) = firstTokens.Count > FirstTokenLagRounds ? firstTokens.Dequeue() : default;
+        string finishing;
+        if (spread)
+        {
+            finishing = chosen.RunningJobIds.First();
+        }
+        else
+        {
+            running.Add((chosen, job));
+            var i = random.Next(running.Count);
+            (chosen, finishing) = (running[i].Replica, running[i].Job.JobId);
+            running[i] = running[^1];
+            running.RemoveAt(running.Count - 1);
+        }
 
         // The grain's upkeep per job: a first token reported (prefill done), a job finished (reservation freed).
-        var (prefilled, prefilledJob) = firstTokens.Count > FirstTokenLagRounds ? firstTokens.Dequeue() : default;
-        var finishing = random.Next(running.Count);
-        var (finishedOn, finishedJob) = running[finishing];
-        running[finishing] = running[^1];
-        running.RemoveAt(running.Count - 1);
         var upkeepStart = Stopwatch.GetTimestamp();
         if (prefilled is not null && prefilled.IsRunning(prefilledJob.JobId))
         {
             prefilled.PrefillDone(prefilledJob.PromptTokens);
         }
 
-        finishedOn.Release(finishedJob.JobId);
-        var upkeepElapsed = Stopwatch.GetElapsedTime(upkeepStart);
+        chosen.Release(finishing);
+        var upkeepElapsed = Stopwatch.GetTimestamp() - upkeepStart;
 
         if (measured >= 0)
         {
-            decisions[measured++] = elapsed.TotalMicroseconds;
-            upkeep += upkeepElapsed.TotalMicroseconds;
+            upkeep[measured] = Microseconds(upkeepElapsed);
+            decisions[measured++] = Microseconds(elapsed);
             allocated += bytes;
         }
     }
 
     var mean = decisions.Average();
+    var upkeepMean = upkeep.Average();
     Array.Sort(decisions);
-    return $"| {policy} | {mean:0.0} | {Percentile(0.5):0.0} | {Percentile(0.99):0.0} | {Percentile(0.999):0.0} | {allocated / (double)Measured:0} | {upkeep / Measured:0.00} |";
+    Array.Sort(upkeep);
+    return $"| {policy} | {mean:0.0} | {Percentile(decisions, 0.5):0.00} | {Percentile(decisions, 0.99):0.0} | {Percentile(decisions, 0.999):0.0} | {allocated / (double)Measured:0} | {upkeepMean:0.00} / {Percentile(upkeep, 0.5):0.00} |";
 
-    double Percentile(double p) => decisions[(int)(decisions.Length * p)];
+    static double Percentile(double[] sorted, double p) => sorted[(int)(sorted.Length * p)];
+
+    // From raw ticks: a TimeSpan would round every sample to 0.1 µs.
+    static double Microseconds(long ticks) => ticks * 1_000_000.0 / Stopwatch.Frequency;
 }

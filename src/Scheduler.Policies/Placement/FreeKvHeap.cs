@@ -19,6 +19,13 @@ internal sealed class FreeKvHeap
         SiftUp(entry.HeapSlot);
     }
 
+    /// <summary>Restores the order after the entry's free KV changed.</summary>
+    public void Update(ReplicaEntry entry)
+    {
+        SiftUp(entry.HeapSlot);
+        SiftDown(entry.HeapSlot);
+    }
+
     public void Remove(ReplicaEntry entry)
     {
         var slot = entry.HeapSlot;

@@ -128,15 +128,31 @@ public sealed class ReplicaSet
             _batchesOpenedThisRound.Add(entry);
         }
 
-        Unfile(entry);
+        var wasFiled = entry.Filed;
+        if (wasFiled)
+        {
+            entry.Class.Remove(entry);
+        }
+
         entry.Running = view.RunningSequences;
         entry.PendingPrefill = view.PendingPrefillTokens;
         entry.FreeKv = view.FreeKvTokens;
+        entry.Filed = filed;
         if (filed)
         {
             entry.Class.Add(entry);
-            _byFreeKv.Add(entry);
-            entry.Filed = true;
+            if (wasFiled)
+            {
+                _byFreeKv.Update(entry);
+            }
+            else
+            {
+                _byFreeKv.Add(entry);
+            }
+        }
+        else if (wasFiled)
+        {
+            _byFreeKv.Remove(entry);
         }
     }
 
