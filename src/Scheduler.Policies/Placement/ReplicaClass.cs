@@ -5,7 +5,7 @@ using Scheduler.Policies.Profiles;
 namespace Scheduler.Policies.Placement;
 
 /// <summary>
-/// Filed replicas that predict alike (same accelerator profile, slots and KV capacity) in buckets by running
+/// Filed replicas that predict alike (same accelerator profile and slots) in buckets by running
 /// sequences, each bucket ordered by pending prefill tokens, then registration order. With equal profile and running
 /// count, the predicted first token and the predicted cost only grow with pending prefill, so in each bucket the
 /// first replica with KV room for a job is at least as fast and as cheap as every other one there: a policy ranking by
@@ -18,11 +18,10 @@ internal sealed class ReplicaClass
     // Bit r set: bucket r holds at least one replica, so a search skips empty running counts a word at a time.
     private readonly ulong[] _occupied;
 
-    public ReplicaClass(AcceleratorProfile profile, int maxSequences, long kvCapacityTokens)
+    public ReplicaClass(AcceleratorProfile profile, int maxSequences)
     {
         Profile = profile;
         MaxSequences = maxSequences;
-        KvCapacityTokens = kvCapacityTokens;
         _byRunning = new List<ReplicaEntry>?[Math.Max(0, maxSequences)];
         _occupied = new ulong[(_byRunning.Length + 63) / 64];
     }
@@ -30,8 +29,6 @@ internal sealed class ReplicaClass
     public AcceleratorProfile Profile { get; }
 
     public int MaxSequences { get; }
-
-    public long KvCapacityTokens { get; }
 
     /// <summary>Files an entry under its <see cref="ReplicaEntry.Running"/> and <see cref="ReplicaEntry.PendingPrefill"/>.</summary>
     public void Add(ReplicaEntry entry)

@@ -13,7 +13,7 @@ public sealed class ReplicaSet
 {
     private readonly Dictionary<string, ReplicaEntry> _byId = new(StringComparer.Ordinal);
     private readonly List<ReplicaEntry> _ordered = [];
-    private readonly Dictionary<(AcceleratorProfile Profile, int MaxSequences, long KvCapacity), ReplicaClass> _classByKey = [];
+    private readonly Dictionary<(AcceleratorProfile Profile, int MaxSequences), ReplicaClass> _classByKey = [];
     private readonly List<ReplicaClass> _classes = [];
     private readonly FreeKvHeap _byFreeKv = new();
     private readonly List<ReplicaEntry> _batchesOpenedThisRound = [];
@@ -203,10 +203,10 @@ public sealed class ReplicaSet
 
     private ReplicaClass ClassOf(ReplicaView view)
     {
-        var key = (view.Profile, view.MaxSequences, view.KvCapacityTokens);
+        var key = (view.Profile, view.MaxSequences);
         if (!_classByKey.TryGetValue(key, out var replicaClass))
         {
-            replicaClass = new ReplicaClass(view.Profile, view.MaxSequences, view.KvCapacityTokens);
+            replicaClass = new ReplicaClass(view.Profile, view.MaxSequences);
             _classByKey.Add(key, replicaClass);
             _classes.Add(replicaClass);
         }
