@@ -48,7 +48,7 @@ internal sealed class Simulation
             {
                 var id = $"{group.Product}-{i}";
                 var view = new ReplicaView(id, "node-" + id, "acc-" + id, profile, profile.MaxSequences, profile.KvCapacityTokens);
-                _dispatcher.Replicas.Add(id, view);
+                _dispatcher.Replicas[id] = view;
                 _replicaIndex.Add(id, _replicas.Count);
                 _replicas.Add(new SimReplica(view));
             }

@@ -1,5 +1,3 @@
-using Scheduler.Policies.Placement;
-
 namespace Scheduler.Policies.Batching;
 
 /// <summary>Iteration-level batching (Orca): a replica takes new sequences whenever it has room, between any two steps.</summary>
@@ -9,11 +7,5 @@ internal sealed class ContinuousBatching : IBatchingPolicy
 
     public string Name => PolicyName;
 
-    public void BeginRound(IEnumerable<ReplicaView> replicas)
-    {
-        foreach (var replica in replicas)
-        {
-            replica.AcceptingAdmissions = true;
-        }
-    }
+    public bool JoinsRunningBatches => true;
 }

@@ -1,5 +1,3 @@
-using Scheduler.Policies.Placement;
-
 namespace Scheduler.Policies.Batching;
 
 /// <summary>Baseline, request-level (static) batching: a replica takes a new batch only once its current batch
@@ -10,11 +8,5 @@ internal sealed class RequestLevelBatching : IBatchingPolicy
 
     public string Name => PolicyName;
 
-    public void BeginRound(IEnumerable<ReplicaView> replicas)
-    {
-        foreach (var replica in replicas)
-        {
-            replica.AcceptingAdmissions = replica.RunningSequences == 0;
-        }
-    }
+    public bool JoinsRunningBatches => false;
 }

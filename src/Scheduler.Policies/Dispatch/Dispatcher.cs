@@ -14,13 +14,15 @@ public sealed class Dispatcher
 {
     private readonly List<ReplicaView> _candidates = [];
     private readonly Func<JobDemand, bool> _fitsSomewhere;
+    private readonly IIndexedPlacementPolicy? _indexedPlacement;
 
     public Dispatcher(IFairQueue queue, IPlacementPolicy placement, IBatchingPolicy batching)
     {
         Queue = queue;
         Placement = placement;
         Batching = batching;
-        _fitsSomewhere = FitsSomewhere;
+        _fitsSomewhere = Replicas.FitsSomewhere;
+        _indexedPlacement = placement as IIndexedPlacementPolicy;
     }
 
     public IFairQueue Queue { get; }
@@ -29,8 +31,8 @@ public sealed class Dispatcher
 
     public IBatchingPolicy Batching { get; }
 
-    /// <summary>The model's replicas by id; the owner adds, replaces and updates them.</summary>
-    public Dictionary<string, ReplicaView> Replicas { get; } = new(StringComparer.Ordinal);
+    /// <summary>The model's replicas by id; the owner adds, replaces and updates them (the set keeps its index current).</summary>
+    public ReplicaSet Replicas { get; } = new();
 
     /// <summary>Creates a dispatcher from policy names, as configuration gives them.</summary>
     public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null) => new(
@@ -45,20 +47,11 @@ public sealed class Dispatcher
             return [];
         }
 
-        Batching.BeginRound(Replicas.Values);
+        Replicas.BeginRound(Batching.JoinsRunningBatches);
         List<Admission>? admitted = null;
         while (Queue.DequeueNext(_fitsSomewhere) is { } job)
         {
-            _candidates.Clear();
-            foreach (var replica in Replicas.Values)
-            {
-                if (CanTake(replica, job))
-                {
-                    _candidates.Add(replica);
-                }
-            }
-
-            var chosen = Placement.Choose(job, _candidates);
+            var chosen = Choose(job);
             if (chosen is null)
             {
                 // The policy holds the job (null leaves it queued): it goes back to the front of its tenant's queue
@@ -75,21 +68,18 @@ public sealed class Dispatcher
         return admitted ?? (IReadOnlyList<Admission>)[];
     }
 
-    private bool FitsSomewhere(JobDemand job)
+    // The queue offers only a job that fits somewhere, so there is a candidate; null means the policy holds the job.
+    // A policy with an index path looks at a few replicas; the others get the full candidate list.
+    private ReplicaView? Choose(JobDemand job)
     {
-        foreach (var replica in Replicas.Values)
+        if (_indexedPlacement is not null)
         {
-            if (CanTake(replica, job))
-            {
-                return true;
-            }
+            return _indexedPlacement.Choose(job, Replicas);
         }
 
-        return false;
+        Replicas.CollectCandidates(job, _candidates);
+        return Placement.Choose(job, _candidates);
     }
-
-    private static bool CanTake(ReplicaView replica, JobDemand job) =>
-        replica.Schedulable && replica.AcceptingAdmissions && replica.Fits(job);
 }
 
 /// <summary>A job admitted into a replica's running batch, with the number of sequences it joined.</summary>

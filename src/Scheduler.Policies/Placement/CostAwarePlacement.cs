@@ -1,11 +1,16 @@
+using Scheduler.Policies.Profiles;
+
 namespace Scheduler.Policies.Placement;
 
 /// <summary>
 /// Picks the cheapest replica predicted to meet the job's TTFT objective; when none can, the one with the
 /// earliest predicted first token, because a late answer is worth less than a dear one — unless that one is
-/// saturated with prefill, when the job is held in the queue (see <see cref="Choose"/>).
+/// saturated with prefill, when the job is held in the queue (null). Ties on cost go to the earlier first token; any
+/// remaining tie to the shorter prefill backlog, then to the earlier registered (listed) replica.
+/// From a <see cref="ReplicaSet"/> it predicts only for one replica per class and running count, which finds the
+/// same replica as predicting for all: see <see cref="ReplicaClass"/>.
 /// </summary>
-internal sealed class CostAwarePlacement : IPlacementPolicy
+internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
 {
     public const string PolicyName = "cost-aware";
 
@@ -13,40 +18,78 @@ internal sealed class CostAwarePlacement : IPlacementPolicy
 
     public ReplicaView? Choose(JobDemand job, IReadOnlyList<ReplicaView> candidates)
     {
-        ReplicaView? cheapest = null;
-        var cheapestCost = double.MaxValue;
-        ReplicaView? fastest = null;
-        var fastestTtft = double.MaxValue;
-
-        foreach (var replica in candidates)
+        var choice = new Choice(job);
+        for (var i = 0; i < candidates.Count; i++)
         {
-            var ttft = ReplicaPrediction.TtftMs(replica, job);
-            if (ttft < fastestTtft)
-            {
-                fastest = replica;
-                fastestTtft = ttft;
-            }
-
-            if (ttft <= job.TtftObjectiveMs)
-            {
-                var cost = ReplicaPrediction.CostUsd(replica, job);
-                if (cost < cheapestCost)
-                {
-                    cheapest = replica;
-                    cheapestCost = cost;
-                }
-            }
+            var replica = candidates[i];
+            choice.Offer(replica, replica.Profile, replica.RunningSequences, replica.PendingPrefillTokens, i);
         }
+
+        return choice.Result;
+    }
+
+    public ReplicaView? Choose(JobDemand job, ReplicaSet replicas)
+    {
+        var choice = new Choice(job);
+        replicas.VisitRepresentatives(job.KvTokens, ref choice);
+        return choice.Result;
+    }
+
+    /// <summary>The best offer so far: the cheapest that meets the objective, and the fastest.</summary>
+    private struct Choice(JobDemand job) : IReplicaVisitor
+    {
+        private ReplicaView? _cheapest;
+        private double _cheapestCost = double.MaxValue;
+        private Rank _cheapestRank;
+        private ReplicaView? _fastest;
+        private Rank _fastestRank = new(double.MaxValue, 0, 0);
+        private int _fastestStepBudget;
 
         // None meets the objective. If even the fastest already has a full step of prefill waiting, the fleet is
         // saturated: hold the job in the fair queue rather than stack it behind that prefill. It would miss its
         // objective either way, but in the queue it keeps its fair place, and jobs admitted meanwhile are not
         // delayed by it; it goes as soon as a prefill completes somewhere.
-        if (cheapest is null && fastest is not null && fastest.PendingPrefillTokens >= fastest.Profile.StepTokenBudget)
+        public readonly ReplicaView? Result =>
+            _cheapest ?? (_fastest is not null && _fastestRank.PendingPrefill >= _fastestStepBudget ? null : _fastest);
+
+        // Predicts from what the index filed (equal to the view's numbers), sparing a visit to the view.
+        public bool Visit(ReplicaEntry entry)
         {
-            return null;
+            Offer(entry.View, entry.Class.Profile, entry.Running, entry.PendingPrefill, entry.Order);
+            return true;
         }
 
-        return cheapest ?? fastest;
+        public void Offer(ReplicaView replica, AcceleratorProfile profile, int running, long pendingPrefill, int order)
+        {
+            var rank = new Rank(ReplicaPrediction.TtftMs(profile, running, pendingPrefill, job), pendingPrefill, order);
+
+            // Strictly better only: a prediction no better than double.MaxValue (∞, NaN) never wins, as before ties.
+            if (rank.TtftMs < _fastestRank.TtftMs || (_fastest is not null && rank.TtftMs == _fastestRank.TtftMs && rank.TieBefore(_fastestRank)))
+            {
+                _fastest = replica;
+                _fastestRank = rank;
+                _fastestStepBudget = profile.StepTokenBudget;
+            }
+
+            if (rank.TtftMs <= job.TtftObjectiveMs)
+            {
+                var cost = ReplicaPrediction.CostUsd(profile, running, job, rank.TtftMs);
+                if (cost < _cheapestCost
+                    || (_cheapest is not null && cost == _cheapestCost
+                        && (rank.TtftMs < _cheapestRank.TtftMs || (rank.TtftMs == _cheapestRank.TtftMs && rank.TieBefore(_cheapestRank)))))
+                {
+                    _cheapest = replica;
+                    _cheapestCost = cost;
+                    _cheapestRank = rank;
+                }
+            }
+        }
+    }
+
+    /// <summary>What breaks ties: the predicted first token, then the prefill backlog, then the order.</summary>
+    private readonly record struct Rank(double TtftMs, long PendingPrefill, int Order)
+    {
+        public bool TieBefore(Rank other) =>
+            PendingPrefill < other.PendingPrefill || (PendingPrefill == other.PendingPrefill && Order < other.Order);
     }
 }

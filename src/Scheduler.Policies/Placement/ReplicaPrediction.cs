@@ -1,41 +1,51 @@
+using Scheduler.Policies.Profiles;
+
 namespace Scheduler.Policies.Placement;
 
 /// <summary>
 /// Predicts, from a replica's profile and running batch, when a job's first token would come and what the
-/// job would cost there. Used by the cost-aware policy and reported by the simulator.
+/// job would cost there. Used by the cost-aware policy and reported by the simulator. The internal overloads take the
+/// batch's numbers directly, so the replica index predicts from what it filed without touching the view.
 /// </summary>
 public static class ReplicaPrediction
 {
     /// <summary>Time to first token if the job joined the replica's batch now: its prefill (behind the prefill
     /// already pending there) is chunked over steps of the batch, each step also decoding the running sequences.</summary>
-    public static double TtftMs(ReplicaView replica, JobDemand job)
-    {
-        var profile = replica.Profile;
-        var prefillTokens = replica.PendingPrefillTokens + job.PromptTokens;
-        var steps = Math.Max(1, (long)Math.Ceiling(prefillTokens / (double)Math.Max(1, profile.StepTokenBudget - replica.RunningSequences)));
-        var decodeMsPerStep = replica.RunningSequences > 0
-            ? profile.DecodeStepBaseMs + (profile.DecodeStepPerSequenceMs * replica.RunningSequences)
-            : profile.DecodeStepBaseMs;
-        // A busy replica is mid-step: the job joins at the next step boundary, up to one step from now.
-        var joinMs = replica.RunningSequences > 0 ? decodeMsPerStep : 0;
-        return joinMs + (steps * decodeMsPerStep) + (prefillTokens * 1000.0 / profile.PrefillTokensPerSecond);
-    }
+    public static double TtftMs(ReplicaView replica, JobDemand job) =>
+        TtftMs(replica.Profile, replica.RunningSequences, replica.PendingPrefillTokens, job);
 
     /// <summary>Milliseconds per output token once the job decodes alongside the running batch.</summary>
-    public static double TimePerOutputTokenMs(ReplicaView replica) =>
-        replica.Profile.DecodeStepBaseMs + (replica.Profile.DecodeStepPerSequenceMs * (replica.RunningSequences + 1));
+    public static double TimePerOutputTokenMs(ReplicaView replica) => TimePerOutputTokenMs(replica.Profile, replica.RunningSequences);
 
     /// <summary>Predicted cost of the job: metered per token, or the hourly price times the job's share
     /// (one sequence of the batch) of the accelerator's time while it runs.</summary>
-    public static double CostUsd(ReplicaView replica, JobDemand job)
+    public static double CostUsd(ReplicaView replica, JobDemand job) =>
+        CostUsd(replica.Profile, replica.RunningSequences, job, TtftMs(replica, job));
+
+    internal static double TtftMs(AcceleratorProfile profile, int running, long pendingPrefillTokens, JobDemand job)
     {
-        var profile = replica.Profile;
+        var prefillTokens = pendingPrefillTokens + job.PromptTokens;
+        var steps = Math.Max(1, (long)Math.Ceiling(prefillTokens / (double)Math.Max(1, profile.StepTokenBudget - running)));
+        var decodeMsPerStep = running > 0
+            ? profile.DecodeStepBaseMs + (profile.DecodeStepPerSequenceMs * running)
+            : profile.DecodeStepBaseMs;
+        // A busy replica is mid-step: the job joins at the next step boundary, up to one step from now.
+        var joinMs = running > 0 ? decodeMsPerStep : 0;
+        return joinMs + (steps * decodeMsPerStep) + (prefillTokens * 1000.0 / profile.PrefillTokensPerSecond);
+    }
+
+    internal static double TimePerOutputTokenMs(AcceleratorProfile profile, int running) =>
+        profile.DecodeStepBaseMs + (profile.DecodeStepPerSequenceMs * (running + 1));
+
+    /// <summary>The predicted cost for a caller that has already predicted the TTFT.</summary>
+    internal static double CostUsd(AcceleratorProfile profile, int running, JobDemand job, double ttftMs)
+    {
         if (profile.IsMetered)
         {
             return profile.MeteredCostUsd(job.PromptTokens, job.MaxTokens);
         }
 
-        var seconds = (TtftMs(replica, job) + (job.MaxTokens * TimePerOutputTokenMs(replica))) / 1000.0;
-        return profile.HourlyCostUsd(seconds) / (replica.RunningSequences + 1);
+        var seconds = (ttftMs + (job.MaxTokens * TimePerOutputTokenMs(profile, running))) / 1000.0;
+        return profile.HourlyCostUsd(seconds) / (running + 1);
     }
 }

@@ -5,11 +5,13 @@ namespace Scheduler.Policies.Placement;
 /// <summary>
 /// The scheduler's view of one model replica's running batch: what it admitted and has not seen finish.
 /// Owned by one placement (grain or simulator); policies read it, the owner mutates it through
-/// <see cref="Admit"/> and <see cref="Release"/> so reservations can never drift.
+/// <see cref="Admit"/> and <see cref="Release"/> so reservations can never drift. Once in a <see cref="ReplicaSet"/>,
+/// every change refiles it there, so the set's index never lags behind the view.
 /// </summary>
 public sealed class ReplicaView(string replicaId, string nodeId, string acceleratorId, AcceleratorProfile profile, int maxSequences, long kvCapacityTokens)
 {
     private readonly Dictionary<string, long> _reservations = new(StringComparer.Ordinal);
+    private bool _schedulable = true;
 
     public string ReplicaId { get; } = replicaId;
     public string NodeId { get; } = nodeId;
@@ -19,10 +21,15 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     public long KvCapacityTokens { get; } = kvCapacityTokens;
 
     /// <summary>False while the accelerator is cordoned, draining or lost, or the node is not connected.</summary>
-    public bool Schedulable { get; set; } = true;
-
-    /// <summary>Set by the batching policy at the start of each admission round.</summary>
-    public bool AcceptingAdmissions { get; set; } = true;
+    public bool Schedulable
+    {
+        get => _schedulable;
+        set
+        {
+            _schedulable = value;
+            Entry?.Refile();
+        }
+    }
 
     public int RunningSequences => _reservations.Count;
     public long ReservedKvTokens { get; private set; }
@@ -60,11 +67,16 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
             AdmissionsIntoRunningBatch++;
         }
 
+        Entry?.Refile();
         return runningBefore;
     }
 
     /// <summary>Marks a job's prefill as done (its first token was seen).</summary>
-    public void PrefillDone(int promptTokens) => PendingPrefillTokens = Math.Max(0, PendingPrefillTokens - promptTokens);
+    public void PrefillDone(int promptTokens)
+    {
+        PendingPrefillTokens = Math.Max(0, PendingPrefillTokens - promptTokens);
+        Entry?.Refile();
+    }
 
     /// <summary>Frees the job's slot and KV reservation. Returns false if the job was not running here.</summary>
     public bool Release(string jobId)
@@ -80,8 +92,12 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
             PendingPrefillTokens = 0;
         }
 
+        Entry?.Refile();
         return true;
     }
 
     public bool IsRunning(string jobId) => _reservations.ContainsKey(jobId);
+
+    /// <summary>Its place in the <see cref="ReplicaSet"/> that holds it; null while in none.</summary>
+    internal ReplicaEntry? Entry { get; set; }
 }

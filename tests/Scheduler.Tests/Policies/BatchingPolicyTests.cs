@@ -1,71 +1,75 @@
 using Scheduler.Policies.Batching;
+using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
 using Scheduler.Policies.Profiles;
 using static Scheduler.Tests.Policies.PolicyFixtures;
 
 namespace Scheduler.Tests.Policies;
 
+/// <summary>The batching rule as the dispatcher applies it in each admission round.</summary>
 public sealed class BatchingPolicyTests
 {
-    private static (ReplicaView Empty, ReplicaView Busy, ReplicaView Full) Fleet()
+    private static (Dispatcher Dispatcher, ReplicaView Empty, ReplicaView Busy) Fleet(string batching)
     {
-        var empty = Replica("empty", AcceleratorProfiles.H100, maxSequences: 2);
-        var busy = Replica("busy", AcceleratorProfiles.H100, maxSequences: 2);
+        var dispatcher = Dispatcher.Create("least-outstanding", "fifo", batching);
+        var busy = Replica("busy", AcceleratorProfiles.H100, maxSequences: 4);
         busy.Admit(Job("b1"));
-        var full = Replica("full", AcceleratorProfiles.H100, maxSequences: 2);
-        full.Admit(Job("f1"));
-        full.Admit(Job("f2"));
-        foreach (var replica in new[] { empty, busy, full })
+        var empty = Replica("empty", AcceleratorProfiles.H100, maxSequences: 4);
+        dispatcher.Replicas["busy"] = busy;
+        dispatcher.Replicas["empty"] = empty;
+        return (dispatcher, empty, busy);
+    }
+
+    private static string[] Round(Dispatcher dispatcher, params string[] jobIds)
+    {
+        foreach (var id in jobIds)
         {
-            replica.AcceptingAdmissions = false;
+            dispatcher.Queue.Enqueue(Job(id));
         }
 
-        return (empty, busy, full);
+        return [.. dispatcher.AdmitWhatFits().Select(a => $"{a.Job.JobId}@{a.Replica.ReplicaId}")];
     }
 
     [Fact]
     public void Continuous_AcceptsAlways_EvenIntoRunningBatch()
     {
-        var (empty, busy, full) = Fleet();
+        var (dispatcher, _, _) = Fleet("continuous");
 
-        new ContinuousBatching().BeginRound([empty, busy, full]);
-
-        Assert.True(empty.AcceptingAdmissions);
-        Assert.True(busy.AcceptingAdmissions);
-        Assert.True(full.AcceptingAdmissions); // room is the placement's business (Fits), not the batching policy's
+        // Least-outstanding spreads the jobs over both replicas: the busy one takes jobs while it runs.
+        Assert.Equal(["j1@empty", "j2@busy", "j3@empty", "j4@busy"], Round(dispatcher, "j1", "j2", "j3", "j4"));
     }
 
     [Fact]
-    public void RequestLevel_AcceptsOnlyWhenBatchIsEmpty()
+    public void RequestLevel_AcceptsOnlyWhenBatchIsEmpty_BatchIsWhatFitsInThatRound()
     {
-        var (empty, busy, full) = Fleet();
-        var policy = new RequestLevelBatching();
+        var (dispatcher, empty, _) = Fleet("request-level");
 
-        policy.BeginRound([empty, busy, full]);
-
-        Assert.True(empty.AcceptingAdmissions);
-        Assert.False(busy.AcceptingAdmissions);
-        Assert.False(full.AcceptingAdmissions);
+        Assert.Equal(["j1@empty", "j2@empty", "j3@empty", "j4@empty"], Round(dispatcher, "j1", "j2", "j3", "j4", "j5"));
+        Assert.Equal(4, empty.RunningSequences);
+        Assert.Equal(1, dispatcher.Queue.Count);
     }
 
     [Fact]
-    public void RequestLevel_AcceptsAgainOnceBatchDrains()
+    public void RequestLevel_RunningBatchWaits_AcceptsAgainOnceItDrains()
     {
-        var (_, busy, _) = Fleet();
-        var policy = new RequestLevelBatching();
-        policy.BeginRound([busy]);
-        Assert.False(busy.AcceptingAdmissions);
+        var (dispatcher, empty, busy) = Fleet("request-level");
+        Assert.Equal(["j1@empty"], Round(dispatcher, "j1"));
+        Assert.Empty(Round(dispatcher, "j2")); // both batches run; slots are free, but neither takes more
 
         busy.Release("b1");
-        policy.BeginRound([busy]);
+        Assert.Equal(["j2@busy"], Round(dispatcher));
+        Assert.Empty(Round(dispatcher, "j3"));
 
-        Assert.True(busy.AcceptingAdmissions);
+        empty.Release("j1");
+        Assert.Equal(["j3@empty"], Round(dispatcher));
     }
 
     [Fact]
-    public void Names_AreTheConfigurationNames()
+    public void Names_AreTheConfigurationNames_AndSayWhetherRunningBatchesJoin()
     {
         Assert.Equal("continuous", new ContinuousBatching().Name);
         Assert.Equal("request-level", new RequestLevelBatching().Name);
+        Assert.True(new ContinuousBatching().JoinsRunningBatches);
+        Assert.False(new RequestLevelBatching().JoinsRunningBatches);
     }
 }

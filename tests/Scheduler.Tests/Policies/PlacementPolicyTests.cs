@@ -129,6 +129,20 @@ public sealed class PlacementPolicyTests
     }
 
     [Fact]
+    public void PickReplica_EqualCost_PrefersEarlierFirstToken()
+    {
+        // Metered replicas cost the same wherever the job runs: of those meeting the objective, the faster wins.
+        var backedUp = Replica("backed-up", AcceleratorProfiles.Lpu);
+        backedUp.Admit(Job("backlog", prompt: 20_000, maxTokens: 10));
+        var idle = Replica("idle", AcceleratorProfiles.Lpu);
+        var job = Job("j", ttftObjectiveMs: 1_000);
+        Assert.Equal(ReplicaPrediction.CostUsd(backedUp, job), ReplicaPrediction.CostUsd(idle, job));
+        Assert.True(ReplicaPrediction.TtftMs(backedUp, job) <= 1_000);
+
+        Assert.Equal("idle", _costAware.Choose(job, [backedUp, idle])?.ReplicaId);
+    }
+
+    [Fact]
     public void PickReplica_NoCandidates_ReturnsNull()
     {
         Assert.Null(_costAware.Choose(Job("j"), []));

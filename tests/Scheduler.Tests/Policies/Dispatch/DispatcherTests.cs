@@ -1,4 +1,6 @@
+using Scheduler.Policies;
 using Scheduler.Policies.Dispatch;
+using Scheduler.Policies.Placement;
 using Scheduler.Policies.Profiles;
 using static Scheduler.Tests.Policies.PolicyFixtures;
 
@@ -96,5 +98,86 @@ public sealed class DispatcherTests
         dispatcher.Queue.Enqueue(Job("j"));
 
         Assert.Equal("on", Assert.Single(dispatcher.AdmitWhatFits()).Replica.ReplicaId);
+    }
+
+    /// <summary>The cost-aware policy without its index: the dispatcher hands it every candidate.</summary>
+    private sealed class ScanEveryCandidate(IPlacementPolicy inner) : IPlacementPolicy
+    {
+        public string Name => inner.Name;
+
+        public ReplicaView? Choose(JobDemand job, IReadOnlyList<ReplicaView> candidates) => inner.Choose(job, candidates);
+    }
+
+    [Theory]
+    [InlineData("continuous", 1)]
+    [InlineData("continuous", 2)]
+    [InlineData("continuous", 3)]
+    [InlineData("request-level", 1)]
+    [InlineData("request-level", 2)]
+    [InlineData("request-level", 3)]
+    public void AdmitWhatFits_IndexedCostAware_AdmitsExactlyAsAScanOfEveryCandidate(string batching, int seed)
+    {
+        // Twin fleets and queues under the same random arrivals, finishes, first tokens and cordons.
+        var fleetRandom = new Random(seed);
+        var replicaCount = fleetRandom.Next(1, 60);
+        var indexed = Dispatcher.Create("cost-aware", "weighted-fair", batching);
+        var scanning = new Dispatcher(
+            SchedulingPolicies.CreateFairQueue("weighted-fair"), new ScanEveryCandidate(SchedulingPolicies.CreatePlacement("cost-aware")), SchedulingPolicies.CreateBatching(batching));
+        var twins = RandomFleet.Replicas(new Random(seed), replicaCount).Zip(RandomFleet.Replicas(new Random(seed), replicaCount)).ToArray();
+        foreach (var (a, b) in twins)
+        {
+            indexed.Replicas[a.ReplicaId] = a;
+            scanning.Replicas[b.ReplicaId] = b;
+        }
+
+        var random = new Random(seed * 7919);
+        var running = new List<(int Replica, JobDemand Job)>();
+        var admissions = 0;
+        for (var round = 0; round < 1_500; round++)
+        {
+            for (var i = random.Next(4); i > 0; i--)
+            {
+                var job = RandomFleet.Job(random, $"j{round}-{i}");
+                indexed.Queue.Enqueue(job);
+                scanning.Queue.Enqueue(job);
+            }
+
+            var fromIndex = indexed.AdmitWhatFits();
+            var fromScan = scanning.AdmitWhatFits();
+            Assert.Equal(Summary(fromScan), Summary(fromIndex));
+            admissions += fromIndex.Count;
+            foreach (var admission in fromIndex)
+            {
+                running.Add((Array.FindIndex(twins, t => t.First == admission.Replica), admission.Job));
+            }
+
+            for (var events = random.Next(4); events > 0 && running.Count > 0; events--)
+            {
+                var i = random.Next(running.Count);
+                var (replica, job) = running[i];
+                if (random.Next(3) == 0)
+                {
+                    twins[replica].First.PrefillDone(job.PromptTokens);
+                    twins[replica].Second.PrefillDone(job.PromptTokens);
+                }
+                else
+                {
+                    Assert.True(twins[replica].First.Release(job.JobId));
+                    Assert.True(twins[replica].Second.Release(job.JobId));
+                    running.RemoveAt(i);
+                }
+            }
+
+            if (random.Next(30) == 0)
+            {
+                var (a, b) = twins[random.Next(twins.Length)];
+                a.Schedulable = b.Schedulable = !a.Schedulable;
+            }
+        }
+
+        Assert.True(admissions > 300, $"only {admissions} admissions");
+
+        static string[] Summary(IReadOnlyList<Scheduler.Policies.Dispatch.Admission> admissions) =>
+            [.. admissions.Select(a => $"{a.Job.JobId}@{a.Replica.ReplicaId} joined {a.RunningSequencesBefore}")];
     }
 }

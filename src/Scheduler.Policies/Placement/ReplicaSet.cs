@@ -1,0 +1,227 @@
+using System.Diagnostics.CodeAnalysis;
+using Scheduler.Policies.Profiles;
+
+namespace Scheduler.Policies.Placement;
+
+/// <summary>
+/// One model's replicas by id, in registration order (replacing a replica keeps its place), indexed so an admission
+/// round does not scan them all: by free KV tokens (does a job fit anywhere) and, per class of alike replicas, by
+/// running sequences and pending prefill (see <see cref="ReplicaClass"/>). A view refiles itself on every change.
+/// The set also holds the current admission round's batching rule: which replicas may take jobs in it.
+/// </summary>
+public sealed class ReplicaSet
+{
+    private readonly Dictionary<string, ReplicaEntry> _byId = new(StringComparer.Ordinal);
+    private readonly List<ReplicaEntry> _ordered = [];
+    private readonly Dictionary<(AcceleratorProfile Profile, int MaxSequences), ReplicaClass> _classByKey = [];
+    private readonly List<ReplicaClass> _classes = [];
+    private readonly FreeKvHeap _byFreeKv = new();
+    private readonly List<ReplicaEntry> _batchesOpenedThisRound = [];
+    private int _nextOrder;
+    private long _round;
+    private bool _drainedOnly;
+
+    public int Count => _byId.Count;
+
+    public IEnumerable<ReplicaView> Values => _ordered.Select(e => e.View);
+
+    /// <summary>Adds a replica, or replaces the one with this id in its place. A view belongs to one set at most.</summary>
+    public ReplicaView this[string replicaId]
+    {
+        get => _byId[replicaId].View;
+        set => Set(replicaId, value);
+    }
+
+    public bool TryGetValue(string replicaId, [MaybeNullWhen(false)] out ReplicaView value)
+    {
+        var found = _byId.TryGetValue(replicaId, out var entry);
+        value = entry?.View;
+        return found;
+    }
+
+    /// <summary>
+    /// Starts an admission round. With <paramref name="joinsRunningBatches"/> false (request-level batching) only
+    /// replicas whose batch is empty now take jobs in this round, and the jobs they take form their batch.
+    /// </summary>
+    internal void BeginRound(bool joinsRunningBatches)
+    {
+        _drainedOnly = !joinsRunningBatches;
+        _round++;
+        _batchesOpenedThisRound.Clear();
+    }
+
+    /// <summary>True when some replica open in this round has a free slot and KV room for the job.</summary>
+    internal bool FitsSomewhere(JobDemand job)
+    {
+        if (!_drainedOnly)
+        {
+            return _byFreeKv.MaxFreeKv >= job.KvTokens;
+        }
+
+        var probe = new AnyReplica();
+        VisitRepresentatives(job.KvTokens, ref probe);
+        return probe.Found;
+    }
+
+    /// <summary>Fills <paramref name="candidates"/> with every replica open in this round that has a free slot and
+    /// KV room for the job, in registration order: what a placement policy without an index chooses from.</summary>
+    internal void CollectCandidates(JobDemand job, List<ReplicaView> candidates)
+    {
+        candidates.Clear();
+        foreach (var entry in _ordered)
+        {
+            if (entry.Filed && entry.FreeKv >= job.KvTokens && IsOpen(entry))
+            {
+                candidates.Add(entry.View);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Visits, among the replicas open in this round with a free slot and <paramref name="kvTokens"/> KV tokens free,
+    /// one per class and running count: the one with the least pending prefill, then the earliest registered
+    /// (<see cref="ReplicaClass"/> says why no other in its bucket can rank before it on speed or cost).
+    /// </summary>
+    internal void VisitRepresentatives<TVisitor>(long kvTokens, ref TVisitor visitor)
+        where TVisitor : struct, IReplicaVisitor
+    {
+        foreach (var replicaClass in _classes)
+        {
+            // Request-level: of the running batches, only those opened in this round take more (visited below).
+            var lastRunning = _drainedOnly ? 0 : replicaClass.MaxSequences - 1;
+            for (var running = replicaClass.NextRunning(0); running >= 0 && running <= lastRunning; running = replicaClass.NextRunning(running + 1))
+            {
+                if (replicaClass.FirstWithRoom(running, kvTokens) is { } entry && !visitor.Visit(entry))
+                {
+                    return;
+                }
+            }
+        }
+
+        if (_drainedOnly)
+        {
+            foreach (var entry in _batchesOpenedThisRound)
+            {
+                if (entry.Filed && entry.FreeKv >= kvTokens && !visitor.Visit(entry))
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>Files the entry anew from its view's current state; the view calls this after every change.</summary>
+    internal void Refile(ReplicaEntry entry)
+    {
+        var view = entry.View;
+        var filed = view.Schedulable && view.FreeSlots > 0;
+        if (filed == entry.Filed && view.RunningSequences == entry.Running && view.PendingPrefillTokens == entry.PendingPrefill
+            && view.FreeKvTokens == entry.FreeKv)
+        {
+            return;
+        }
+
+        if (_drainedOnly && entry.Running == 0 && view.RunningSequences > 0)
+        {
+            // An empty replica took a job in a request-level round: it stays open for the rest of the round.
+            entry.BatchOpenedInRound = _round;
+            _batchesOpenedThisRound.Add(entry);
+        }
+
+        var wasFiled = entry.Filed;
+        if (wasFiled)
+        {
+            entry.Class.Remove(entry);
+        }
+
+        entry.Running = view.RunningSequences;
+        entry.PendingPrefill = view.PendingPrefillTokens;
+        entry.FreeKv = view.FreeKvTokens;
+        entry.Filed = filed;
+        if (filed)
+        {
+            entry.Class.Add(entry);
+            if (wasFiled)
+            {
+                _byFreeKv.Update(entry);
+            }
+            else
+            {
+                _byFreeKv.Add(entry);
+            }
+        }
+        else if (wasFiled)
+        {
+            _byFreeKv.Remove(entry);
+        }
+    }
+
+    private void Set(string replicaId, ReplicaView view)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        if (view.Entry is { } owned)
+        {
+            if (owned.Owner == this && owned.ReplicaId == replicaId)
+            {
+                return;
+            }
+
+            throw new InvalidOperationException($"Replica view {view.ReplicaId} already belongs to a replica set.");
+        }
+
+        if (_byId.TryGetValue(replicaId, out var entry))
+        {
+            Unfile(entry);
+            entry.View.Entry = null;
+            entry.View = view;
+            entry.Class = ClassOf(view);
+        }
+        else
+        {
+            entry = new ReplicaEntry(this, replicaId, _nextOrder++, view, ClassOf(view));
+            _byId.Add(replicaId, entry);
+            _ordered.Add(entry);
+        }
+
+        // Filed from scratch: a fresh or replacing view owes nothing to the keys of the one before.
+        entry.Running = -1;
+        view.Entry = entry;
+        Refile(entry);
+    }
+
+    private bool IsOpen(ReplicaEntry entry) => !_drainedOnly || entry.Running == 0 || entry.BatchOpenedInRound == _round;
+
+    private void Unfile(ReplicaEntry entry)
+    {
+        if (entry.Filed)
+        {
+            entry.Class.Remove(entry);
+            _byFreeKv.Remove(entry);
+            entry.Filed = false;
+        }
+    }
+
+    private ReplicaClass ClassOf(ReplicaView view)
+    {
+        var key = (view.Profile, view.MaxSequences);
+        if (!_classByKey.TryGetValue(key, out var replicaClass))
+        {
+            replicaClass = new ReplicaClass(view.Profile, view.MaxSequences);
+            _classByKey.Add(key, replicaClass);
+            _classes.Add(replicaClass);
+        }
+
+        return replicaClass;
+    }
+
+    private struct AnyReplica : IReplicaVisitor
+    {
+        public bool Found { get; private set; }
+
+        public bool Visit(ReplicaEntry entry)
+        {
+            Found = true;
+            return false;
+        }
+    }
+}

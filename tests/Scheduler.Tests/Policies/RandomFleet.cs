@@ -1,0 +1,31 @@
+using Scheduler.Policies;
+using Scheduler.Policies.Placement;
+using Scheduler.Policies.Profiles;
+
+namespace Scheduler.Tests.Policies;
+
+/// <summary>
+/// Seeded random fleets and jobs for property tests. Few slots and tight KV make full and KV-bound replicas common;
+/// few distinct shapes and job sizes make alike replicas and equal predictions (ties) common.
+/// </summary>
+internal static class RandomFleet
+{
+    private static readonly AcceleratorProfile[] s_profiles = [.. AcceleratorProfiles.All.Values.OrderBy(p => p.Product, StringComparer.Ordinal)];
+    private static readonly int[] s_prompts = [100, 400, 1_500, 3_000];
+    private static readonly int[] s_maxTokens = [50, 200, 1_000];
+    private static readonly double[] s_objectivesMs = [20, 100, 500, 5_000];
+
+    public static ReplicaView Replica(Random random, string id) =>
+        new(id, "node-" + id, "acc-" + id, s_profiles[random.Next(s_profiles.Length)], random.Next(1, 6), random.Next(2) == 0 ? 4_000 : 12_000);
+
+    public static ReplicaView[] Replicas(Random random, int count) => [.. Enumerable.Range(0, count).Select(i => Replica(random, $"r{i}"))];
+
+    public static JobDemand Job(Random random, string id) => new(
+        id,
+        $"t{random.Next(3)}",
+        s_prompts[random.Next(s_prompts.Length)],
+        s_maxTokens[random.Next(s_maxTokens.Length)],
+        JobPriority.Standard,
+        s_objectivesMs[random.Next(s_objectivesMs.Length)],
+        PolicyFixtures.T0);
+}
