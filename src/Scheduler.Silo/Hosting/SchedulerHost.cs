@@ -72,7 +72,7 @@ public static class SchedulerHost
             // Error mapping is outermost, so statuses raised by authentication pass through untouched.
             grpc.Interceptors.Add<ErrorInterceptor>();
             grpc.Interceptors.Add<AuthInterceptor>();
-            grpc.MaxReceiveMessageSize = 8 * 1024 * 1024;
+            grpc.MaxReceiveMessageSize = options.MaxReceiveMessageBytes;
         });
         services.AddGrpcHealthChecks();
         // OTLP export is on when the standard OTEL_EXPORTER_OTLP_ENDPOINT variable names a collector.
