@@ -168,6 +168,12 @@ internal sealed class InferenceGrpcService(
             throw SchedulerErrors.InvalidArgument("job_id", "is required");
         }
 
+        // No job has such an id; refused before it keys a grain activation.
+        if (jobId.Length > Identifiers.MaxLength)
+        {
+            throw SchedulerErrors.InvalidArgument("job_id", $"is longer than {Identifiers.MaxLength} characters");
+        }
+
         var job = await grains.GetGrain<IJobGrain>(jobId).Get();
 
         // Another tenant's job is indistinguishable from no job: nothing about it leaks.

@@ -29,10 +29,11 @@ internal sealed class RunningSequence(AdmittedSequence admitted, DateTimeOffset 
 
     public IReadOnlyList<int> TokenEnds => _tokenEnds;
 
-    /// <summary>Appends a chunk; returns false if it repeats tokens already seen.</summary>
+    /// <summary>Appends a chunk; returns false if it repeats tokens already seen, leaves a gap, or goes past max_tokens.</summary>
     public bool Append(int firstIndex, string text, int count)
     {
-        if (firstIndex != NextToken || count <= 0)
+        // The bound also keeps a node's absurd token_count from growing the boundaries list without limit.
+        if (firstIndex != NextToken || count <= 0 || count > Ticket.Request.MaxTokens - NextToken)
         {
             return false;
         }
