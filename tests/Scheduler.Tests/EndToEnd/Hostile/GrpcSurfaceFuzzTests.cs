@@ -61,7 +61,7 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
                 seed: seed,
                 iter: 1,
                 threads: 1,
-                print: ops => string.Join('\n', ops.Select(o => o.ToString())));
+                print: ops => string.Join('\n', ops.Select(Describe)));
         }
         finally
         {
@@ -152,6 +152,23 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
             AnyInt,
             Gen.Frequency((2, Gen.Const("")), (1, AnyText)),
             (kind, id, weight, quota, apiKey) => (Op)new AdminOp(kind, id, weight, quota, apiKey))));
+
+    /// <summary>An operation as printable ASCII (protobuf's own JSON formatter refuses lone surrogates).</summary>
+    private static string Describe(Op op) => op switch
+    {
+        SubmitOp { Request: var r } s =>
+            $"{(s.Stream ? "StreamJob" : "SubmitJob")}(model={Escape(r.Model)}, prompt={Escape(r.Prompt)}, ids=[{string.Join(',', r.PromptTokenIds.Take(8))}{(r.PromptTokenIds.Count > 8 ? $",… {r.PromptTokenIds.Count}" : "")}], " +
+            $"max_tokens={r.MaxTokens}, priority={(int)r.Priority}, ttft={r.TtftObjectiveMs}, key={Escape(r.IdempotencyKey)}, stop={Escape(r.Stop)})",
+        JobOp j => $"{j.Kind}(known={j.Known}, raw={Escape(j.Raw)}, from={j.FromToken})",
+        AdminOp a => $"{a.Kind}(id={Escape(a.Id)}, weight={a.Weight}, quota={a.Quota}, api_key={Escape(a.ApiKey)})",
+        _ => op.GetType().Name,
+    };
+
+    private static string Escape(string s)
+    {
+        var shown = string.Concat(s.Take(48).Select(c => c is >= ' ' and <= '~' ? c.ToString() : $"\\u{(int)c:X4}"));
+        return $"\"{shown}\"" + (s.Length > 48 ? $"…({s.Length})" : "");
+    }
 
     // ---- running one call and checking its answer ----
 
