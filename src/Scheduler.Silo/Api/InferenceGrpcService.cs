@@ -163,7 +163,8 @@ internal sealed class InferenceGrpcService(
 
     private async Task<JobSnapshot> OwnJob(string jobId, ServerCallContext context)
     {
-        if (string.IsNullOrEmpty(jobId))
+        // Whitespace is no id either (a grain key cannot be blank: it answered INTERNAL before; found by the fuzz test).
+        if (string.IsNullOrWhiteSpace(jobId))
         {
             throw SchedulerErrors.InvalidArgument("job_id", "is required");
         }

@@ -103,13 +103,14 @@ internal sealed partial class GrpcNodeLink : INodeLink
                 running.Sinks.Add(sink);
             }
 
-            // Replay what the watcher missed; its subscription drops anything it already has.
+            // Replay what the watcher missed, one event per token: the silo's other streams of this job may already
+            // have handed it some of these tokens live, and its subscription can drop exactly those only if no
+            // replayed event straddles them (a straddling chunk was delivered whole: duplicated tokens, found by the fuzz test).
             IJobEventSink[] only = [sink];
             events.Add(only, new JobEventRecord(jobId, JobEventKind.Admitted, now, Placement: running.Admitted.Placement));
-            var from = Math.Max(fromToken, running.Ticket.ResumeFromToken);
-            if (running.NextToken > from)
+            for (var token = Math.Max(fromToken, running.Ticket.ResumeFromToken); token < running.NextToken; token++)
             {
-                events.Add(only, new JobEventRecord(jobId, JobEventKind.Tokens, now, from, running.TextFrom(from), running.NextToken - from));
+                events.Add(only, new JobEventRecord(jobId, JobEventKind.Tokens, now, token, running.TokenText(token), 1));
             }
         }
 

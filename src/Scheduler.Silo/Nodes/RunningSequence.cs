@@ -48,15 +48,11 @@ internal sealed class RunningSequence(AdmittedSequence admitted, DateTimeOffset 
         return true;
     }
 
-    /// <summary>Text of the tokens from <paramref name="fromToken"/> (absolute index) on, for a late watcher.</summary>
-    public string TextFrom(int fromToken)
+    /// <summary>Text of one delivered token (absolute index, at or after the resume point), for a late watcher.</summary>
+    public string TokenText(int token)
     {
-        var local = fromToken - Ticket.ResumeFromToken;
-        if (local <= 0)
-        {
-            return Text;
-        }
-
-        return local >= _tokenEnds.Count ? "" : Text[_tokenEnds[local - 1]..];
+        var local = token - Ticket.ResumeFromToken;
+        var start = local == 0 ? 0 : _tokenEnds[local - 1];
+        return _text.ToString(start, _tokenEnds[local] - start);
     }
 }

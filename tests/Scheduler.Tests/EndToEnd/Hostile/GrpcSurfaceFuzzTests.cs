@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text;
 using System.Text.RegularExpressions;
 using CsCheck;
 using Grpc.Core;
@@ -15,12 +16,12 @@ namespace Scheduler.Tests.EndToEnd.Hostile;
 /// fields — valid and unknown models, odd unicode, negative and huge numbers, undefined enum values, reused
 /// idempotency keys, other people's and made-up job ids — sends them over real gRPC in concurrent waves, and checks
 /// that every answer is a consistent OK or one of the documented statuses, never UNKNOWN or INTERNAL; then that the
-/// silo still serves and every accepted job is accounted for. Set FUZZ_SEED to replay another seed.
+/// silo still serves and every accepted job is accounted for. Set FUZZ_SEED to run another seed (a failure prints
+/// its seed and the calls).
 /// </summary>
 [Collection(SchedulerClusterCollection.Name)]
 public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITestOutputHelper output)
 {
-    private const string DefaultSeed = "0N0XIzNsQ0O2";
     private const int Operations = 360;
     private const int Wave = 24;
     private static readonly TimeSpan StreamPeek = TimeSpan.FromMilliseconds(800);
@@ -35,10 +36,13 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
     private readonly List<string> _accepted = [];
     private string _tenant = "";
 
-    [Fact]
-    public async Task RandomCalls_AreAnsweredOkOrWithADocumentedStatus_AndTheSiloKeepsServing()
+    // Fixed seeds, so CI replays the same calls; the second found a blank job id answered with INTERNAL.
+    [Theory]
+    [InlineData("0N0XIzNsQ0O2")]
+    [InlineData("aB3dE5gH7jK9")]
+    public async Task RandomCalls_AreAnsweredOkOrWithADocumentedStatus_AndTheSiloKeepsServing(string fixedSeed)
     {
-        var seed = Environment.GetEnvironmentVariable("FUZZ_SEED") is { Length: > 0 } s ? s : DefaultSeed;
+        var seed = Environment.GetEnvironmentVariable("FUZZ_SEED") is { Length: > 0 } s ? s : fixedSeed;
         _tenant = "fuzz-" + Guid.NewGuid().ToString("N")[..8];
         var key = _tenant + "-key";
         using var admin = cluster.Admin();
@@ -122,12 +126,12 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
 
     private static readonly Gen<SubmitJobRequest> GenRequest =
         Gen.Select(
-            Gen.Frequency((6, Gen.Const(SchedulerCluster.Model)), (1, Gen.Const(SchedulerCluster.ParkedModel)), (1, Gen.Const("LLAMA-3.1-8B")), (2, AnyText)),
+            Gen.Frequency((8, Gen.Const(SchedulerCluster.Model)), (1, Gen.Const(SchedulerCluster.ParkedModel)), (1, Gen.Const("LLAMA-3.1-8B")), (1, AnyText)),
             Gen.Frequency((5, Gen.Int[0, 999].Select(i => "hello " + i)), (3, AnyText), (2, Gen.Const(""))),
             Gen.Frequency((6, Gen.Const(Array.Empty<int>())), (2, Gen.Int[0, 100_000].Array[1, 30]), (1, AnyInt.Array[1, 30]), (1, Gen.Const(Enumerable.Repeat(7, 9_000).ToArray()))),
-            AnyInt,
-            Gen.Int[-2, 6],
-            AnyInt,
+            Gen.Frequency((3, Gen.Int[1, 16]), (1, AnyInt)),
+            Gen.Frequency((3, Gen.Int[0, 3]), (1, Gen.Int[-2, 6])),
+            Gen.Frequency((3, Gen.Int[0, 5000]), (1, AnyInt)),
             Gen.Frequency((4, Gen.Const("")), (3, Gen.Int[0, 6].Select(i => "key-" + i)), (1, AnyText), (1, Gen.Const(new string('k', 300)))),
             Gen.Frequency((4, Gen.Const("")), (2, AnyText), (1, Gen.Const(new string('s', 300)))))
         .Select((model, prompt, ids, maxTokens, priority, ttft, key, stop) =>
@@ -204,7 +208,7 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
                     await RunAdmin(a, admin);
                     return a.Kind + " ok";
                 default:
-                    throw new InvalidOperationException("unknown operation " + op);
+                    throw new InvalidOperationException("unknown operation " + Describe(op));
             }
         }
         catch (RpcException ex)
@@ -216,9 +220,9 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
 
     private static void CheckStatus(Status status, Op op)
     {
-        Assert.True(Documented.Contains(status.StatusCode), $"undocumented status {status.StatusCode} '{status.Detail}' for {op}");
-        Assert.False(string.IsNullOrEmpty(status.Detail), $"empty detail for {status.StatusCode} on {op}");
-        Assert.True(status.Detail.Length <= 512, $"detail of {status.Detail.Length} characters for {op}");
+        Assert.True(Documented.Contains(status.StatusCode), $"undocumented status {status.StatusCode} '{status.Detail}' for {Describe(op)}");
+        Assert.False(string.IsNullOrEmpty(status.Detail), $"empty detail for {status.StatusCode} on {Describe(op)}");
+        Assert.True(status.Detail.Length <= 512, $"detail of {status.Detail.Length} characters for {Describe(op)}");
         if (status.StatusCode == StatusCode.InvalidArgument)
         {
             Assert.Matches(FieldPrefix(), status.Detail);
@@ -231,21 +235,23 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
         Assert.Equal(_tenant, job.TenantId);
         Assert.Contains(job.Status, new[] { JobStatus.Queued, JobStatus.Running, JobStatus.Completed, JobStatus.Cancelled });
         Assert.True(job.PromptTokens > 0);
-        Remember(request, job.JobId, out var duplicate);
-        if (!duplicate)
+        Remember(request, job.JobId);
+
+        // With a key, the job may be an earlier submission's (another call in the same wave may still be recording it).
+        if (request.IdempotencyKey.Length == 0)
         {
-            Assert.Equal(request.Model, job.Model);
+            Assert.Equal(Wire(request.Model), job.Model);
             Assert.Equal(request.MaxTokens, job.MaxTokens);
         }
     }
 
-    private void Remember(SubmitJobRequest request, string jobId, out bool duplicate)
+    private void Remember(SubmitJobRequest request, string jobId)
     {
         // The same idempotency key must always give the same job, even to concurrent submissions.
-        duplicate = request.IdempotencyKey.Length > 0 && !_jobByKey.TryAdd(request.IdempotencyKey, jobId);
-        if (duplicate)
+        var key = Wire(request.IdempotencyKey);
+        if (key.Length > 0)
         {
-            Assert.Equal(_jobByKey[request.IdempotencyKey], jobId);
+            Assert.Equal(_jobByKey.GetOrAdd(key, jobId), jobId);
         }
 
         lock (_accepted)
@@ -256,7 +262,7 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
 
     private void CheckOwn(string id, Job job)
     {
-        Assert.Equal(id, job.JobId);
+        Assert.Equal(Wire(id), job.JobId);
         Assert.Equal(_tenant, job.TenantId);
     }
 
@@ -289,7 +295,7 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
 
             if (request is not null && jobId is not null)
             {
-                Remember(request, jobId, out _);
+                Remember(request, jobId);
             }
         }
     }
@@ -299,26 +305,26 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
         switch (a.Kind)
         {
             case "get-tenant":
-                Assert.Equal(a.Id, (await admin.GetTenantAsync(a.Id)).TenantId);
+                Assert.Equal(Wire(a.Id), (await admin.GetTenantAsync(a.Id)).TenantId);
                 break;
             case "put-tenant":
                 var put = new PutTenantRequest { TenantId = "fuzz-" + a.Id, Weight = a.Weight, ApiKey = a.ApiKey, Quotas = new TenantQuotas { MaxQueuedJobs = a.Quota } };
                 var tenant = await admin.PutTenantAsync(put);
-                Assert.Equal(put.TenantId, tenant.TenantId);
+                Assert.Equal(Wire(put.TenantId), tenant.TenantId);
                 Assert.True(tenant.Weight > 0 && double.IsFinite(tenant.Weight));
                 break;
             case "get-accelerator":
-                Assert.Equal(a.Id, (await admin.GetAcceleratorAsync(a.Id)).AcceleratorId);
+                Assert.Equal(Wire(a.Id), (await admin.GetAcceleratorAsync(a.Id)).AcceleratorId);
                 break;
             case "cordon":
-                Assert.Equal(a.Id, (await admin.CordonAcceleratorAsync(a.Id)).AcceleratorId);
+                Assert.Equal(Wire(a.Id), (await admin.CordonAcceleratorAsync(a.Id)).AcceleratorId);
                 break;
             case "get-replica":
-                Assert.Equal(a.Id, (await admin.GetReplicaAsync(a.Id)).ReplicaId);
+                Assert.Equal(Wire(a.Id), (await admin.GetReplicaAsync(a.Id)).ReplicaId);
                 break;
             case "list-replicas":
                 var replicas = await admin.ListReplicasAsync(a.Id);
-                Assert.All(replicas, r => Assert.True(a.Id.Length == 0 || r.Model == a.Id));
+                Assert.All(replicas, r => Assert.True(a.Id.Length == 0 || r.Model == Wire(a.Id)));
                 break;
             case "summary":
                 Assert.True((await admin.GetClusterSummaryAsync()).Models >= 3);
@@ -336,6 +342,9 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
             return op.Known is { } i && _accepted.Count > 0 ? _accepted[i % _accepted.Count] : op.Raw;
         }
     }
+
+    /// <summary>A string as the silo receives it: protobuf writes a lone surrogate as U+FFFD, like UTF-8 encoding does.</summary>
+    private static string Wire(string s) => Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(s));
 
     [GeneratedRegex("^[a-z_.]+: ")]
     private static partial Regex FieldPrefix();
