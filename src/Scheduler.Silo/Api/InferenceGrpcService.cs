@@ -16,6 +16,9 @@ internal sealed class InferenceGrpcService(
     SchedulerTelemetry telemetry,
     TimeProvider time) : InferenceService.InferenceServiceBase
 {
+    private const int MaxRecordWaits = 250;
+    private static readonly TimeSpan RecordPoll = TimeSpan.FromMilliseconds(20);
+
     public override async Task<Job> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
         var (_, result) = await Submit(request, context, subscribe: false);
@@ -110,6 +113,19 @@ internal sealed class InferenceGrpcService(
         {
             var job = grains.GetGrain<IJobGrain>(jobId);
             var watch = await job.Watch(hub.Reference, fromToken);
+
+            // A resubmission with the same idempotency key may follow a job whose record the tenant is still creating
+            // (it answered INTERNAL before; found by the fuzz test): the record is a moment away.
+            for (var wait = 0; watch.Job is null; wait++)
+            {
+                if (wait == MaxRecordWaits)
+                {
+                    throw SchedulerErrors.NotFound("job", jobId);
+                }
+
+                await Task.Delay(RecordPoll, context.CancellationToken);
+                watch = await job.Watch(hub.Reference, fromToken);
+            }
             if (!watch.Attached)
             {
                 var final = await WaitTerminal(job, watch.Job!, context.CancellationToken);

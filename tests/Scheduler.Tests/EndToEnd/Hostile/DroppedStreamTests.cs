@@ -100,6 +100,21 @@ public sealed class DroppedStreamTests(SchedulerCluster cluster)
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(60), $"took {stopwatch.Elapsed}");
     }
 
+    [Fact]
+    public async Task StreamJob_ManyAtOnceWithOneIdempotencyKey_AllFollowTheSameJob()
+    {
+        // The duplicates arrive while the first is still being accepted (INTERNAL before; found by the fuzz test).
+        using var client = cluster.Tenant(1);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "once", MaxTokens = 6, IdempotencyKey = "concurrent-" + Guid.NewGuid() };
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => client.RunAsync(request, deadline: DateTime.UtcNow.AddSeconds(30))));
+        Assert.Single(results.Select(r => r.JobId).Distinct());
+        Assert.All(results, r =>
+        {
+            Assert.True(r.Succeeded, $"{r.Status} {r.Error}");
+            Assert.Equal(6, r.TokenCount);
+        });
+    }
+
     private static SubmitJobRequest Parked(int i) => new() { Model = SchedulerCluster.ParkedModel, Prompt = "parked " + i, MaxTokens = 4 };
 
     private static async Task<int> ParkedQueue(SchedulerAdminClient admin) =>
