@@ -126,6 +126,7 @@ internal sealed class InferenceGrpcService(
                 await Task.Delay(RecordPoll, context.CancellationToken);
                 watch = await job.Watch(hub.Reference, fromToken);
             }
+
             if (!watch.Attached)
             {
                 var final = await WaitTerminal(job, watch.Job!, context.CancellationToken);

@@ -105,7 +105,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
             // Replay what the watcher missed, one event per token: the silo's other streams of this job may already
             // have handed it some of these tokens live, and its subscription can drop exactly those only if no
-            // replayed event straddles them (a straddling chunk was delivered whole: duplicated tokens, found by the fuzz test).
+            // replayed event straddles them (a straddling chunk would be delivered whole: duplicated tokens).
             IJobEventSink[] only = [sink];
             events.Add(only, new JobEventRecord(jobId, JobEventKind.Admitted, now, Placement: running.Admitted.Placement));
             for (var token = Math.Max(fromToken, running.Ticket.ResumeFromToken); token < running.NextToken; token++)

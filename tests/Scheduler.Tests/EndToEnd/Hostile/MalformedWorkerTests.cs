@@ -199,6 +199,9 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
         await using var node = await FakeWorkerNode.StartAsync("hostile-breaker-" + Guid.NewGuid().ToString("N")[..6]);
         await node.RegisterAsync(Registry, Auth(), node.Describe(SchedulerCluster.ScriptedModel));
         using var client = cluster.Tenant(2);
+        using var admin = cluster.Admin();
+        var tenant = SchedulerCluster.Tenants[2].Id;
+        var before = await admin.GetTenantAsync(tenant);
         var job = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ScriptedModel, Prompt = "doomed", MaxTokens = 2 });
         var seq = (await NextAdmit(node)).Sequences.Single().SequenceId;
         Assert.Equal(job.JobId, seq);
@@ -206,7 +209,6 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
         node.BreakStream();
 
         // The node is dropped and its job goes back to the queue (no other node serves this model), cancellable.
-        using var admin = cluster.Admin();
         var deadline = DateTime.UtcNow + Wait;
         while ((await admin.GetAcceleratorAsync(node.AcceleratorId)).State != "lost")
         {
@@ -215,6 +217,14 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
         }
 
         Assert.Equal(JobStatus.Cancelled, (await client.CancelAsync(job.JobId)).Status);
+
+        // The tenant's books balance: the job that ran, was requeued and cancelled is neither queued nor running.
+        while (await admin.GetTenantAsync(tenant) is { } now && (now.QueuedJobs != before.QueuedJobs || now.RunningJobs != before.RunningJobs))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"tenant counts {now.QueuedJobs} queued / {now.RunningJobs} running, was {before.QueuedJobs} / {before.RunningJobs}");
+            await Task.Delay(100);
+        }
+
         await AssertStillServing();
     }
 
