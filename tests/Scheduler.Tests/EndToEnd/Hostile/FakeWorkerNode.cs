@@ -42,9 +42,6 @@ internal sealed class FakeWorkerNode : WorkerService.WorkerServiceBase, IAsyncDi
 
     public string AcceleratorId => NodeId + "/a0";
 
-    /// <summary>How many execution streams the silo opened to this node.</summary>
-    public int StreamsOpened { get; private set; }
-
     public static async Task<FakeWorkerNode> StartAsync(string nodeId)
     {
         var node = new FakeWorkerNode(nodeId);
@@ -110,7 +107,6 @@ internal sealed class FakeWorkerNode : WorkerService.WorkerServiceBase, IAsyncDi
 
     public override async Task Execute(IAsyncStreamReader<ExecuteCommand> requestStream, IServerStreamWriter<ExecuteEvent> responseStream, ServerCallContext context)
     {
-        StreamsOpened++;
         var events = _events;
         var reading = Task.Run(async () =>
         {
