@@ -23,6 +23,10 @@ public enum CancelOutcome
     NotFound = 0,
     CancelledWhileQueued = 1,
     CancellationRequested = 2,
+
+    /// <summary>Taken out of the queue, where it waited after its node was lost: it had been admitted once, so its
+    /// tenant counts it as running.</summary>
+    CancelledWhileRequeued = 3,
 }
 
 [GenerateSerializer, Alias("scheduler.ReplicaSnapshot")]

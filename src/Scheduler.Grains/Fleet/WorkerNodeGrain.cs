@@ -79,6 +79,13 @@ internal sealed partial class WorkerNodeGrain(
     {
         if (_registration is null)
         {
+            // Not registered (this silo lost it, or the id is made up): the node registers again, and an always-active
+            // grain must not stay behind for every unknown id that heartbeats.
+            if (_link is null)
+            {
+                this.DeactivateOnIdle();
+            }
+
             return Task.FromResult(false);
         }
 

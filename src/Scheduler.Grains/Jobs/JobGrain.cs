@@ -97,11 +97,12 @@ internal sealed class JobGrain(
         }
 
         var result = await GrainFactory.GetGrain<IPlacementGrain>(s.Ticket.Request.Model).Cancel(this.GetPrimaryKeyString());
-        if (result == CancelOutcome.CancelledWhileQueued)
+        if (result is CancelOutcome.CancelledWhileQueued or CancelOutcome.CancelledWhileRequeued)
         {
-            // Cancelled before it ran: it used nothing.
+            // Cancelled in the queue: nothing is running. A job requeued after its node was lost had run, and its
+            // tenant still counts it as running (counting it queued left the tenant one running job forever).
             var usage = new JobUsage(0, 0, 0, 0, 0, 0);
-            await Record(new JobOutcome(JobStatus.Cancelled, "cancelled", usage, string.Empty, null, []), ran: false);
+            await Record(new JobOutcome(JobStatus.Cancelled, "cancelled", usage, string.Empty, null, []), ran: result == CancelOutcome.CancelledWhileRequeued);
         }
 
         // A running job finishes as cancelled when its node confirms; until then it shows as running.

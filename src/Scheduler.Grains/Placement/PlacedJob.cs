@@ -18,7 +18,15 @@ internal sealed class PlacedJob(JobTicket ticket)
     /// <summary>Whether it ever left its tenant's queue; a re-dispatch is not a second admission.</summary>
     public bool WasAdmitted { get; set; }
 
-    public void AddWatcher(IJobEventSink sink) => Ticket = Ticket with { Watchers = [.. Ticket.Watchers, sink] };
+    /// <summary>A silo's hub watches once however many of its streams follow the job: thousands of WatchJob calls
+    /// on one job must not grow the ticket (copied into every admission) or multiply every event sent.</summary>
+    public void AddWatcher(IJobEventSink sink)
+    {
+        if (!Ticket.Watchers.Contains(sink))
+        {
+            Ticket = Ticket with { Watchers = [.. Ticket.Watchers, sink] };
+        }
+    }
 
     /// <summary>Prepares a re-dispatch that resumes at <paramref name="deliveredTokens"/>.</summary>
     public void ResumeAt(int deliveredTokens, DeliveredOutput? output)

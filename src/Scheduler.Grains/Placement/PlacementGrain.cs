@@ -312,7 +312,7 @@ internal sealed partial class PlacementGrain(
                 watcher.OnEvents([cancelled]).Ignore();
             }
 
-            return Task.FromResult(CancelOutcome.CancelledWhileQueued);
+            return Task.FromResult(job.WasAdmitted ? CancelOutcome.CancelledWhileRequeued : CancelOutcome.CancelledWhileQueued);
         }
 
         if (job.RunningOn is not { } replica)

@@ -38,11 +38,7 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
 
     public override async Task<Tenant> PutTenant(PutTenantRequest request, ServerCallContext context)
     {
-        RequireId(request.TenantId, "tenant_id");
-        if (request.TenantId.Length > 128 || request.TenantId.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
-        {
-            throw SchedulerErrors.InvalidArgument("tenant_id", "must be at most 128 characters without spaces or control characters");
-        }
+        Identifiers.Require(request.TenantId, "tenant_id");
 
         if (request.Weight < 0 || double.IsNaN(request.Weight) || double.IsInfinity(request.Weight))
         {
@@ -233,6 +229,12 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
         if (string.IsNullOrWhiteSpace(value))
         {
             throw SchedulerErrors.InvalidArgument(field, "is required");
+        }
+
+        // No such id can exist; refused before it keys a grain.
+        if (value.Length > Identifiers.MaxLength)
+        {
+            throw SchedulerErrors.InvalidArgument(field, $"is longer than {Identifiers.MaxLength} characters");
         }
     }
 }

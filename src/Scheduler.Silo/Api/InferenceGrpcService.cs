@@ -18,6 +18,9 @@ internal sealed class InferenceGrpcService(
     SiloDrain drain,
     TimeProvider time) : InferenceService.InferenceServiceBase
 {
+    private const int MaxRecordWaits = 250;
+    private static readonly TimeSpan RecordPoll = TimeSpan.FromMilliseconds(20);
+
     public override async Task<Job> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
         var (_, result) = await Submit(request, context, subscribe: false);
@@ -114,6 +117,20 @@ internal sealed class InferenceGrpcService(
         {
             var job = grains.GetGrain<IJobGrain>(jobId);
             var watch = await job.Watch(hub.Reference, fromToken);
+
+            // A resubmission with the same idempotency key may follow a job whose record the tenant is still creating
+            // (it answered INTERNAL before; found by the fuzz test): the record is a moment away.
+            for (var wait = 0; watch.Job is null; wait++)
+            {
+                if (wait == MaxRecordWaits)
+                {
+                    throw SchedulerErrors.NotFound("job", jobId);
+                }
+
+                await Task.Delay(RecordPoll, context.CancellationToken);
+                watch = await job.Watch(hub.Reference, fromToken);
+            }
+
             if (!watch.Attached)
             {
                 var final = await WaitTerminal(job, watch.Job!, context.CancellationToken);
@@ -184,9 +201,16 @@ internal sealed class InferenceGrpcService(
 
     private async Task<JobSnapshot> OwnJob(string jobId, ServerCallContext context)
     {
-        if (string.IsNullOrEmpty(jobId))
+        // Whitespace is no id either (a grain key cannot be blank: it answered INTERNAL before; found by the fuzz test).
+        if (string.IsNullOrWhiteSpace(jobId))
         {
             throw SchedulerErrors.InvalidArgument("job_id", "is required");
+        }
+
+        // No job has such an id; refused before it keys a grain activation.
+        if (jobId.Length > Identifiers.MaxLength)
+        {
+            throw SchedulerErrors.InvalidArgument("job_id", $"is longer than {Identifiers.MaxLength} characters");
         }
 
         var job = await grains.GetGrain<IJobGrain>(jobId).Get();

@@ -37,6 +37,11 @@ internal sealed class JobRequestValidator(ModelCatalog models, TimeProvider time
             throw SchedulerErrors.InvalidArgument("prompt", $"is larger than {model.Options.MaxPromptBytes} bytes");
         }
 
+        if (hasText && PromptRuns.Longest(request.Prompt) > PromptRuns.MaxRunLength)
+        {
+            throw SchedulerErrors.InvalidArgument("prompt", $"has a run of more than {PromptRuns.MaxRunLength} characters without a change of letters, digits, spaces or symbols");
+        }
+
         if (hasIds && request.PromptTokenIds.Any(id => id < 0))
         {
             throw SchedulerErrors.InvalidArgument("prompt_token_ids", "must not contain negative ids");

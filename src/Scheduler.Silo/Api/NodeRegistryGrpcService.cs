@@ -6,12 +6,17 @@ using Scheduler.Silo.Models;
 
 namespace Scheduler.Silo.Api;
 
-/// <summary>Worker nodes register here and keep their lease alive. The node token was checked by <see cref="AuthInterceptor"/>.</summary>
+/// <summary>
+/// Worker nodes register here and keep their lease alive. The node token was checked by <see cref="AuthInterceptor"/>.
+/// A node's description is checked as strictly as a tenant's request: it becomes placement state and prices, and a
+/// node must not take over another live node's accelerators or replicas by naming them.
+/// </summary>
 internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog models) : NodeRegistryService.NodeRegistryServiceBase
 {
     public override async Task<RegisterNodeResponse> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
     {
         var registration = ToRegistration(request.Node ?? throw SchedulerErrors.InvalidArgument("node", "is required"));
+        await RequireNotOwnedByAnotherNode(registration);
         var lease = await grains.GetGrain<IWorkerNodeGrain>(registration.NodeId).Register(registration);
         return new RegisterNodeResponse
         {
@@ -22,25 +27,17 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
 
     public override async Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
-        if (string.IsNullOrEmpty(request.NodeId))
-        {
-            throw SchedulerErrors.InvalidArgument("node_id", "is required");
-        }
-
+        Identifiers.Require(request.NodeId, "node_id");
         var known = await grains.GetGrain<IWorkerNodeGrain>(request.NodeId).Heartbeat();
         return new HeartbeatResponse { Known = known };
     }
 
     private NodeRegistration ToRegistration(NodeDescription node)
     {
-        if (string.IsNullOrWhiteSpace(node.NodeId))
-        {
-            throw SchedulerErrors.InvalidArgument("node.node_id", "is required");
-        }
-
+        Identifiers.Require(node.NodeId, "node.node_id");
         if (!Uri.TryCreate(node.Address, UriKind.Absolute, out var address) || address.Scheme is not ("http" or "https"))
         {
-            throw SchedulerErrors.InvalidArgument("node.address", $"must be an http(s) URL, got '{node.Address}'");
+            throw SchedulerErrors.InvalidArgument("node.address", $"must be an http(s) URL, got '{SchedulerErrors.Echo(node.Address)}'");
         }
 
         var accelerators = new Dictionary<string, AcceleratorRegistration>(StringComparer.Ordinal);
@@ -51,38 +48,87 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
                 throw SchedulerErrors.InvalidArgument("node.accelerators", "each needs an accelerator_id and a profile");
             }
 
-            accelerators[a.AcceleratorId] = new AcceleratorRegistration(a.AcceleratorId, node.NodeId, ToProfile(a.Profile));
+            Identifiers.Require(a.AcceleratorId, "node.accelerators.accelerator_id");
+            if (!accelerators.TryAdd(a.AcceleratorId, new AcceleratorRegistration(a.AcceleratorId, node.NodeId, ToProfile(a.Profile))))
+            {
+                throw SchedulerErrors.InvalidArgument("node.accelerators", $"accelerator '{a.AcceleratorId}' is listed twice");
+            }
         }
 
-        var replicas = new List<ReplicaRegistration>();
+        var replicas = new Dictionary<string, ReplicaRegistration>(StringComparer.Ordinal);
         foreach (var r in node.Replicas)
         {
+            if (string.IsNullOrWhiteSpace(r.ReplicaId))
+            {
+                throw SchedulerErrors.InvalidArgument("node.replicas", "each needs a replica_id");
+            }
+
+            Identifiers.Require(r.ReplicaId, "node.replicas.replica_id");
             if (!accelerators.TryGetValue(r.AcceleratorId, out var accelerator))
             {
-                throw SchedulerErrors.InvalidArgument("node.replicas.accelerator_id", $"replica '{r.ReplicaId}' names unknown accelerator '{r.AcceleratorId}'");
+                throw SchedulerErrors.InvalidArgument("node.replicas.accelerator_id", $"replica '{r.ReplicaId}' names unknown accelerator '{SchedulerErrors.Echo(r.AcceleratorId)}'");
             }
 
             if (!models.TryGet(r.Model, out _))
             {
-                throw SchedulerErrors.InvalidArgument("node.replicas.model", $"model '{r.Model}' is not configured on the scheduler");
+                throw SchedulerErrors.InvalidArgument("node.replicas.model", $"model '{SchedulerErrors.Echo(r.Model)}' is not configured on the scheduler");
             }
 
-            if (r.MaxSequences <= 0 || r.KvCapacityTokens <= 0)
+            if (r.MaxSequences <= 0 || r.KvCapacityTokens <= 0 || r.MaxContextTokens < 0)
             {
-                throw SchedulerErrors.InvalidArgument("node.replicas", $"replica '{r.ReplicaId}' needs positive max_sequences and kv_capacity_tokens");
+                throw SchedulerErrors.InvalidArgument("node.replicas", $"replica '{r.ReplicaId}' needs positive max_sequences and kv_capacity_tokens, and max_context_tokens not negative");
             }
 
-            replicas.Add(new ReplicaRegistration(r.ReplicaId, r.Model, r.AcceleratorId, node.NodeId, accelerator.Profile, r.MaxSequences, r.KvCapacityTokens, r.MaxContextTokens));
+            if (!replicas.TryAdd(r.ReplicaId, new ReplicaRegistration(r.ReplicaId, r.Model, r.AcceleratorId, node.NodeId, accelerator.Profile, r.MaxSequences, r.KvCapacityTokens, r.MaxContextTokens)))
+            {
+                throw SchedulerErrors.InvalidArgument("node.replicas", $"replica '{r.ReplicaId}' is listed twice");
+            }
         }
 
-        return new NodeRegistration(node.NodeId, node.Address, node.Engine, [.. accelerators.Values], [.. replicas]);
+        return new NodeRegistration(node.NodeId, node.Address, node.Engine, [.. accelerators.Values], [.. replicas.Values]);
+    }
+
+    /// <summary>
+    /// An accelerator or replica registered by another node stays that node's until it is lost: a second node naming
+    /// it (a misconfiguration, or a copied config) would otherwise redirect its jobs.
+    /// </summary>
+    private async Task RequireNotOwnedByAnotherNode(NodeRegistration registration)
+    {
+        foreach (var accelerator in registration.Accelerators)
+        {
+            await RequireFree(accelerator.AcceleratorId, "accelerator", accelerator.AcceleratorId, registration.NodeId);
+        }
+
+        foreach (var replica in registration.Replicas)
+        {
+            if (await grains.GetGrain<IReplicaGrain>(replica.ReplicaId).Get() is { } existing && existing.Registration.NodeId != registration.NodeId)
+            {
+                await RequireFree(existing.Registration.AcceleratorId, "replica", replica.ReplicaId, registration.NodeId);
+            }
+        }
+    }
+
+    private async Task RequireFree(string acceleratorId, string what, string id, string nodeId)
+    {
+        if (await grains.GetGrain<IAcceleratorGrain>(acceleratorId).Get() is { } owned &&
+            owned.Registration.NodeId != nodeId && owned.State != AcceleratorState.Lost)
+        {
+            throw SchedulerErrors.FailedPrecondition($"{what} '{id}' belongs to live node '{owned.Registration.NodeId}'");
+        }
     }
 
     private static AcceleratorProfile ToProfile(AcceleratorProfileInfo p)
     {
-        if (p.PrefillTokensPerSecond <= 0)
+        if (p.PrefillTokensPerSecond <= 0 || !double.IsFinite(p.PrefillTokensPerSecond))
         {
             throw SchedulerErrors.InvalidArgument("node.accelerators.profile.prefill_tokens_per_second", "must be positive");
+        }
+
+        // Step times and prices feed predictions and every job's cost: a NaN or negative one would poison both.
+        double[] numbers = [p.DecodeStepBaseMs, p.DecodeStepPerSequenceMs, p.PricePerHourUsd, p.PricePerMillionInputTokensUsd, p.PricePerMillionOutputTokensUsd, p.PowerWatts];
+        if (numbers.Any(n => !double.IsFinite(n) || n < 0) || p.MemoryBytes < 0 || p.MaxSequences < 0 || p.KvCapacityTokens < 0 || p.StepTokenBudget < 0)
+        {
+            throw SchedulerErrors.InvalidArgument("node.accelerators.profile", "step times, prices, power and capacities must be finite and not negative");
         }
 
         var kind = string.Equals(p.Kind, "lpu", StringComparison.OrdinalIgnoreCase) ? AcceleratorKind.Lpu : AcceleratorKind.Gpu;

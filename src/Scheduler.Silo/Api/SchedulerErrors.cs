@@ -8,11 +8,22 @@ namespace Scheduler.Silo.Api;
 /// </summary>
 internal static class SchedulerErrors
 {
+    private const int MaxEcho = 64;
+
     public static RpcException InvalidArgument(string field, string problem) =>
         new(new Status(StatusCode.InvalidArgument, $"{field}: {problem}"));
 
     public static RpcException NotFound(string what, string id) =>
-        new(new Status(StatusCode.NotFound, $"{what} '{id}' not found"));
+        new(new Status(StatusCode.NotFound, $"{what} '{Echo(id)}' not found"));
+
+    public static RpcException FailedPrecondition(string detail) =>
+        new(new Status(StatusCode.FailedPrecondition, detail));
+
+    /// <summary>
+    /// A caller's value as an error may quote it: cut short, because the status travels in a response header and a
+    /// megabyte-long id echoed back would make the answer itself unreadable (the client's header limit is 64 KB).
+    /// </summary>
+    public static string Echo(string value) => value.Length <= MaxEcho ? value : string.Concat(value.AsSpan(0, MaxEcho), "…");
 
     public static RpcException Unauthenticated(string detail) =>
         new(new Status(StatusCode.Unauthenticated, detail));

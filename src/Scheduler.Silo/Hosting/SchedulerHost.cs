@@ -67,7 +67,7 @@ public static class SchedulerHost
             // Error mapping is outermost, so statuses raised by authentication pass through untouched.
             grpc.Interceptors.Add<ErrorInterceptor>();
             grpc.Interceptors.Add<AuthInterceptor>();
-            grpc.MaxReceiveMessageSize = 8 * 1024 * 1024;
+            grpc.MaxReceiveMessageSize = options.MaxReceiveMessageBytes;
         });
         services.AddSingleton<SiloDrain>();
         services.AddGrpcHealthChecks().AddCheck<SiloDrain>("drain");

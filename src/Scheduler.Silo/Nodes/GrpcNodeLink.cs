@@ -103,13 +103,14 @@ internal sealed partial class GrpcNodeLink : INodeLink
                 running.Sinks.Add(sink);
             }
 
-            // Replay what the watcher missed; its subscription drops anything it already has.
+            // Replay what the watcher missed, one event per token: the silo's other streams of this job may already
+            // have handed it some of these tokens live, and its subscription can drop exactly those only if no
+            // replayed event straddles them (a straddling chunk would be delivered whole: duplicated tokens).
             IJobEventSink[] only = [sink];
             events.Add(only, new JobEventRecord(jobId, JobEventKind.Admitted, now, Placement: running.Admitted.Placement));
-            var from = Math.Max(fromToken, running.Ticket.ResumeFromToken);
-            if (running.NextToken > from)
+            for (var token = Math.Max(fromToken, running.Ticket.ResumeFromToken); token < running.NextToken; token++)
             {
-                events.Add(only, new JobEventRecord(jobId, JobEventKind.Tokens, now, from, running.TextFrom(from), running.NextToken - from));
+                events.Add(only, new JobEventRecord(jobId, JobEventKind.Tokens, now, token, running.TokenText(token), 1));
             }
         }
 
@@ -216,11 +217,14 @@ internal sealed partial class GrpcNodeLink : INodeLink
         var outcomes = new List<(JobTicket Ticket, JobOutcome Outcome, string Product)>();
         lock (_gate)
         {
-            // The step's hourly cost is shared by the sequences that produced a token in it.
-            var stepCost = replica.Profile.HourlyCostUsd(step.StepMs / 1000.0) / Math.Max(1, step.Tokens.Count);
+            // The step's hourly cost is shared by the sequences that produced a token in it. A node's clock is not
+            // trusted to be sane: a NaN, infinite or negative step time would poison every job's and tenant's cost.
+            var stepMs = double.IsFinite(step.StepMs) && step.StepMs > 0 ? step.StepMs : 0;
+            var stepCost = replica.Profile.HourlyCostUsd(stepMs / 1000.0) / Math.Max(1, step.Tokens.Count);
             foreach (var tokens in step.Tokens)
             {
-                if (!_running.TryGetValue(tokens.SequenceId, out var running) ||
+                // Tokens of a sequence this node was never given here, out of order, or beyond max_tokens are dropped.
+                if (!TryGetRunningOn(step.ReplicaId, tokens.SequenceId, out var running) ||
                     !running.Append(tokens.FirstTokenIndex, tokens.Text, tokens.TokenCount))
                 {
                     continue;
@@ -238,10 +242,14 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
             foreach (var done in step.Finished)
             {
-                if (!_running.Remove(done.SequenceId, out var running))
+                // A finish for another replica's sequence would free the wrong replica's reservation; a repeated one
+                // finds nothing left to finish.
+                if (!TryGetRunningOn(step.ReplicaId, done.SequenceId, out var running))
                 {
                     continue;
                 }
+
+                _running.Remove(done.SequenceId);
 
                 finished.Add(new FinishedSequence(done.SequenceId, done.CompletionTokens, done.Reason));
                 var outcome = Outcome(running, done, replica, now);
@@ -264,6 +272,9 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
         ReportCapacity(step, now);
     }
+
+    private bool TryGetRunningOn(string replicaId, string sequenceId, out RunningSequence running) =>
+        _running.TryGetValue(sequenceId, out running!) && running.Admitted.Placement.ReplicaId == replicaId;
 
     private void ReportCapacity(StepReport step, DateTimeOffset now)
     {
@@ -298,14 +309,18 @@ internal sealed partial class GrpcNodeLink : INodeLink
             (running.AdmittedAt - submitted).TotalMilliseconds,
             ((running.FirstTokenAt ?? now) - submitted).TotalMilliseconds,
             (now - submitted).TotalMilliseconds);
-        var (status, error) = done.Reason switch
+        // A reason no engine sends is the node's bug: the job fails rather than passing it to the tenant as a success.
+        var (status, reason, error) = done.Reason switch
         {
-            "cancelled" => (JobStatus.Cancelled, (string?)null),
-            "rejected" => (JobStatus.Failed, "the engine rejected the sequence (no capacity)"),
-            _ => (JobStatus.Completed, null),
+            "length" or "stop" => (JobStatus.Completed, done.Reason, (string?)null),
+            "cancelled" => (JobStatus.Cancelled, done.Reason, null),
+            "rejected" => (JobStatus.Failed, done.Reason, "the engine rejected the sequence (no capacity)"),
+            _ => (JobStatus.Failed, "error", $"the node reported an unknown finish reason '{Shorten(done.Reason)}'"),
         };
-        return new JobOutcome(status, done.Reason, usage, running.Text, error, [.. running.TokenEnds]);
+        return new JobOutcome(status, reason, usage, running.Text, error, [.. running.TokenEnds]);
     }
+
+    private static string Shorten(string reason) => reason.Length <= 32 ? reason : reason[..32] + "…";
 
     /// <summary>Gives every job still running here back to its placement, to resume where its client is.</summary>
     private void HandBackRunningJobs(bool nodeLost)

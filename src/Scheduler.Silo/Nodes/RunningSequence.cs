@@ -52,10 +52,11 @@ internal sealed class RunningSequence
     /// <summary>Everything delivered so far, for a re-dispatch to carry on from; null if an earlier part is unknown.</summary>
     public DeliveredOutput? Delivered => _base == 0 ? new DeliveredOutput(Text, [.. _tokenEnds]) : null;
 
-    /// <summary>Appends a chunk; returns false if it repeats tokens already seen.</summary>
+    /// <summary>Appends a chunk; returns false if it repeats tokens already seen, leaves a gap, or goes past max_tokens.</summary>
     public bool Append(int firstIndex, string text, int count)
     {
-        if (firstIndex != NextToken || count <= 0)
+        // The bound also keeps a node's absurd token_count from growing the boundaries list without limit.
+        if (firstIndex != NextToken || count <= 0 || count > Ticket.Request.MaxTokens - NextToken)
         {
             return false;
         }
@@ -70,15 +71,11 @@ internal sealed class RunningSequence
         return true;
     }
 
-    /// <summary>Text of the tokens from <paramref name="fromToken"/> (absolute index) on, for a late watcher.</summary>
-    public string TextFrom(int fromToken)
+    /// <summary>Text of one delivered token (absolute index, at or after the resume point), for a late watcher.</summary>
+    public string TokenText(int token)
     {
-        var local = fromToken - _base;
-        if (local <= 0)
-        {
-            return Text;
-        }
-
-        return local >= _tokenEnds.Count ? "" : Text[_tokenEnds[local - 1]..];
+        var local = token - _base;
+        var start = local == 0 ? 0 : _tokenEnds[local - 1];
+        return _text.ToString(start, _tokenEnds[local] - start);
     }
 }

@@ -15,6 +15,9 @@ internal sealed class JobEventHub(IGrainFactory grains) : IJobEventSink
     /// <summary>The reference other grains and node links send this silo's events to.</summary>
     public IJobEventSink Reference => _reference ??= grains.CreateObjectReference<IJobEventSink>(this);
 
+    /// <summary>How many jobs have at least one stream on this silo; back to zero when every stream ended.</summary>
+    public int SubscribedJobs => _byJob.Count;
+
     public JobSubscription Subscribe(string jobId, int fromToken)
     {
         var subscription = new JobSubscription(jobId, fromToken);

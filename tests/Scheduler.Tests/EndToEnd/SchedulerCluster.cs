@@ -12,7 +12,7 @@ namespace Scheduler.Tests.EndToEnd;
 /// nodes as separate OS processes that register over gRPC. Tenants: three with weights 1, 2, 1, and one capped
 /// at two queued jobs. A second model, "parked-model", has no replica, so its jobs stay queued; a third,
 /// "fair-model", has none until a test starts a node for it. A model with <see cref="OverloadQueueLength"/> jobs
-/// queued sheds sheddable submissions.
+/// queued sheds sheddable submissions. A fourth, "scripted-model", is served only by fake nodes that tests script.
 /// </summary>
 public sealed class SchedulerCluster : IAsyncLifetime
 {
@@ -20,6 +20,11 @@ public sealed class SchedulerCluster : IAsyncLifetime
     public const string ParkedModel = "parked-model";
     public const string FairModel = "fair-model";
     public const int OverloadQueueLength = 3;
+
+    /// <summary>A model only the tests' scripted fake worker nodes serve (see Hostile/FakeWorkerNode).</summary>
+    public const string ScriptedModel = "scripted-model";
+
+    public const string NodeToken = "e2e-node-token";
     public const string AdminKey = "e2e-admin-key";
     public const int MaxOutputTokens = 512;
 
@@ -42,18 +47,22 @@ public sealed class SchedulerCluster : IAsyncLifetime
 
     public IReadOnlyList<WorkerProcess> Workers => _workers;
 
+    /// <summary>The in-process silo's services, for tests that look inside (e.g. stream subscriptions left over).</summary>
+    public IServiceProvider SiloServices => _silo!.Services;
+
     public async Task InitializeAsync()
     {
         string[] args =
         [
             "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0",
             $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
-            $"--Scheduler:AdminApiKey={AdminKey}", "--Scheduler:NodeToken=e2e-node-token",
+            $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}",
             "--Scheduler:EmbeddedFleet:Enabled=false",
             $"--Scheduler:Models:0:Name={Model}", $"--Scheduler:Models:0:MaxOutputTokens={MaxOutputTokens}",
             $"--Scheduler:Models:1:Name={ParkedModel}",
             $"--Scheduler:Models:2:Name={FairModel}",
             $"--Scheduler:Scheduling:OverloadQueueLength={OverloadQueueLength}",
+            $"--Scheduler:Models:3:Name={ScriptedModel}",
             $"--Scheduler:Tenants:0:Id={Tenants[0].Id}", $"--Scheduler:Tenants:0:ApiKey={Tenants[0].Key}", $"--Scheduler:Tenants:0:Weight={Tenants[0].Weight}",
             $"--Scheduler:Tenants:1:Id={Tenants[1].Id}", $"--Scheduler:Tenants:1:ApiKey={Tenants[1].Key}", $"--Scheduler:Tenants:1:Weight={Tenants[1].Weight}",
             $"--Scheduler:Tenants:2:Id={Tenants[2].Id}", $"--Scheduler:Tenants:2:ApiKey={Tenants[2].Key}", $"--Scheduler:Tenants:2:Weight={Tenants[2].Weight}",

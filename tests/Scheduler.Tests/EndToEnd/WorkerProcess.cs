@@ -26,7 +26,7 @@ public sealed class WorkerProcess : IAsyncDisposable
         info.ArgumentList.Add(RepoPaths.WorkerAssembly);
         info.ArgumentList.Add($"--Worker:NodeId={nodeId}");
         info.ArgumentList.Add($"--Worker:SchedulerAddress={schedulerAddress}");
-        info.ArgumentList.Add("--Worker:NodeToken=e2e-node-token");
+        info.ArgumentList.Add("--Worker:NodeToken=" + SchedulerCluster.NodeToken);
         info.ArgumentList.Add($"--Worker:SpeedUp={speedUp}");
         info.ArgumentList.Add("--Logging:LogLevel:Default=Warning");
         for (var i = 0; i < accelerators.Length; i++)
