@@ -104,6 +104,12 @@ public sealed record JobSnapshot(
         : fromToken >= TokenEnds.Length ? ""
         : (Output ?? "")[TokenEnds[fromToken - 1]..];
 
+    /// <summary>The text of token <paramref name="token"/>, when the record kept token boundaries; null otherwise.</summary>
+    public string? TokenText(int token) =>
+        TokenEnds is { } ends && token >= 0 && token < ends.Length && Output is { } output
+            ? output[(token == 0 ? 0 : ends[token - 1])..ends[token]]
+            : null;
+
     public bool IsTerminal => Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
 
     /// <summary>A job just accepted: queued, not placed, nothing generated.</summary>

@@ -22,6 +22,9 @@ internal sealed class TenantGrain(
     // Submissions interleave: writes of the shared state must not overlap (each carries the last ETag).
     private readonly SemaphoreSlim _writeGate = new(1, 1);
 
+    private const int MaxAcceptAttempts = 20;
+    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(500);
+
     // Jobs accepted but not yet handed to their placement, by id: a resubmission in that window is a duplicate too.
     private readonly Dictionary<string, JobTicket> _accepting = new(StringComparer.Ordinal);
 
@@ -132,33 +135,20 @@ internal sealed class TenantGrain(
             await journal.Add(ticket);
             journaled = true;
 
-            var job = GrainFactory.GetGrain<IJobGrain>(ticket.JobId);
-            var placement = GrainFactory.GetGrain<IPlacementGrain>(request.Model);
-            EnqueueResult enqueued;
-            if (request.Priority == JobPriority.Sheddable)
+            // From here the job is accepted. A silo dying under its record or its queue is waited out (the cluster
+            // reactivates them elsewhere within seconds), so an acknowledgement always means both exist — a duplicate
+            // submission may already be following the job.
+            for (var attempt = 1; ; attempt++)
             {
-                // The placement may shed it: ask first, so a refused job leaves no record behind.
-                enqueued = await placement.Enqueue(ticket);
-                if (enqueued.Shed)
+                try
                 {
-                    await journal.Remove(request.Model, ticket.JobId);
-                    s.Queued = Math.Max(0, s.Queued - 1);
-                    s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted - 1 };
-                    return new SubmitResult(null, SubmitRejection.Shed,
-                        $"model '{request.Model}' is overloaded: sheddable jobs are refused until its queue shrinks", RetryAfter: options.Value.OverloadRetryAfter);
+                    return await RecordAndQueue(ticket);
                 }
-
-                await job.Create(ticket);
+                catch (Exception ex) when (IsSiloFailure(ex) && attempt < MaxAcceptAttempts)
+                {
+                    await Task.Delay(AcceptRetryDelay, time);
+                }
             }
-            else
-            {
-                // The record and the queue entry are made together; the job grain accepts them in either order.
-                var created = job.Create(ticket);
-                enqueued = await placement.Enqueue(ticket);
-                await created;
-            }
-
-            return new SubmitResult(JobSnapshot.Queued(ticket), SubmitRejection.None, null, QueuePosition: enqueued.QueuePosition);
         }
         catch when (!journaled)
         {
@@ -171,6 +161,43 @@ internal sealed class TenantGrain(
             _accepting.Remove(ticket.JobId);
         }
     }
+
+    /// <summary>Creates the journaled job's record and queues it with its placement (or sees it shed). Idempotent.</summary>
+    private async Task<SubmitResult> RecordAndQueue(JobTicket ticket)
+    {
+        var s = state.State;
+        var request = ticket.Request;
+        var job = GrainFactory.GetGrain<IJobGrain>(ticket.JobId);
+        var placement = GrainFactory.GetGrain<IPlacementGrain>(request.Model);
+        EnqueueResult enqueued;
+        if (request.Priority == JobPriority.Sheddable)
+        {
+            // The placement may shed it: ask first, so a refused job leaves no record behind.
+            enqueued = await placement.Enqueue(ticket);
+            if (enqueued.Shed)
+            {
+                await journal.Remove(request.Model, ticket.JobId);
+                s.Queued = Math.Max(0, s.Queued - 1);
+                s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted - 1 };
+                return new SubmitResult(null, SubmitRejection.Shed,
+                    $"model '{request.Model}' is overloaded: sheddable jobs are refused until its queue shrinks", RetryAfter: options.Value.OverloadRetryAfter);
+            }
+
+            await job.Create(ticket);
+        }
+        else
+        {
+            // The record and the queue entry are made together; the job grain accepts them in either order.
+            var created = job.Create(ticket);
+            enqueued = await placement.Enqueue(ticket);
+            await created;
+        }
+
+        return new SubmitResult(JobSnapshot.Queued(ticket), SubmitRejection.None, null, QueuePosition: enqueued.QueuePosition);
+    }
+
+    private static bool IsSiloFailure(Exception ex) =>
+        ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException;
 
     public Task OnAdmitted(int jobs)
     {

@@ -18,7 +18,8 @@ internal sealed class InferenceGrpcService(
     SiloDrain drain,
     TimeProvider time) : InferenceService.InferenceServiceBase
 {
-    private const int MaxRecordWaits = 250;
+    // Longer than a tenant waits out a silo failure while accepting a job (TenantGrain: 20 × 500 ms).
+    private const int MaxRecordWaits = 600;
     private static readonly TimeSpan RecordPoll = TimeSpan.FromMilliseconds(20);
 
     public override async Task<Job> SubmitJob(SubmitJobRequest request, ServerCallContext context)
@@ -119,7 +120,7 @@ internal sealed class InferenceGrpcService(
             var watch = await job.Watch(hub.Reference, fromToken);
 
             // A resubmission with the same idempotency key may follow a job whose record the tenant is still creating
-            // (it answered INTERNAL before; found by the fuzz test): the record is a moment away.
+            // (it answered INTERNAL before; found by the fuzz test): the record is a moment away, or a failover away.
             for (var wait = 0; watch.Job is null; wait++)
             {
                 if (wait == MaxRecordWaits)
@@ -153,8 +154,17 @@ internal sealed class InferenceGrpcService(
             subscription.Post(new JobEventRecord(job.JobId, JobEventKind.Admitted, now, Placement: placement));
         }
 
+        // One event per token where the record kept boundaries: this silo's other streams of the job may have handed
+        // the subscription some of these tokens live, and it drops exactly those only if no event straddles them.
         var completion = job.Usage?.CompletionTokens ?? 0;
-        if (completion > fromToken)
+        if (job.TokenEnds?.Length == completion)
+        {
+            for (var token = fromToken; token < completion; token++)
+            {
+                subscription.Post(new JobEventRecord(job.JobId, JobEventKind.Tokens, now, token, job.TokenText(token)!, 1));
+            }
+        }
+        else if (completion > fromToken)
         {
             subscription.Post(new JobEventRecord(job.JobId, JobEventKind.Tokens, now, fromToken, job.OutputFrom(fromToken), completion - fromToken));
         }

@@ -19,6 +19,7 @@ internal sealed partial class SchedulerRegistration(
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan DefaultHeartbeatInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MinHeartbeatTimeout = TimeSpan.FromSeconds(1);
 
     private readonly CappedBackoff _backoff = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
     private readonly Metadata _headers = new() { { "authorization", $"Bearer {options.NodeToken}" } };
@@ -100,8 +101,10 @@ internal sealed partial class SchedulerRegistration(
         }
     }
 
-    // A heartbeat stuck on a dead silo must give up well within the lease, leaving time to try the next one.
-    private static TimeSpan HeartbeatTimeout(TimeSpan interval) => TimeSpan.FromTicks(Math.Min(CallTimeout.Ticks, interval.Ticks * 2));
+    // A heartbeat stuck on a dead silo must give up well within the lease, leaving time to try the next one; but never
+    // so soon that a busy, healthy silo counts as failed.
+    private static TimeSpan HeartbeatTimeout(TimeSpan interval) =>
+        TimeSpan.FromTicks(Math.Clamp(interval.Ticks * 2, MinHeartbeatTimeout.Ticks, CallTimeout.Ticks));
 
     private async Task WhenStartedAsync(CancellationToken stoppingToken)
     {
