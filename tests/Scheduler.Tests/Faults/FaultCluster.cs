@@ -40,7 +40,22 @@ public sealed class FaultCluster : IAsyncDisposable
     /// <summary>Replicas the workers serve when all are up.</summary>
     public int ReplicaCount { get; private set; }
 
-    public static async Task<FaultCluster> StartAsync(ITestOutputHelper output, int silos = 3, int workers = 3, string speedUp = "20")
+    /// <summary>Starts a cluster, runs <paramref name="test"/> on it, and writes the silos' logs to the test output if it fails.</summary>
+    public static async Task RunAsync(ITestOutputHelper output, Func<FaultCluster, Task> test, int silos = 3, int workers = 3)
+    {
+        await using var cluster = await StartAsync(output, silos, workers);
+        try
+        {
+            await test(cluster);
+        }
+        catch
+        {
+            cluster.DumpLogs();
+            throw;
+        }
+    }
+
+    private static async Task<FaultCluster> StartAsync(ITestOutputHelper output, int silos = 3, int workers = 3, string speedUp = "20")
     {
         var cluster = new FaultCluster(output);
         try

@@ -72,6 +72,18 @@ public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, i
         }
     }
 
+    /// <summary>Runs the whole load and strikes <paramref name="fault"/> once <paramref name="afterCompleted"/> jobs have
+    /// ended; returns when the fault struck (time since the load started).</summary>
+    public async Task<TimeSpan> RunWithFaultAsync(int afterCompleted, Func<Task> fault)
+    {
+        var run = RunAsync(TimeSpan.FromMinutes(4));
+        await WhenCompleted(afterCompleted, TimeSpan.FromMinutes(2));
+        var struck = Elapsed;
+        await fault();
+        await run;
+        return struck;
+    }
+
     /// <summary>Waits until at least <paramref name="count"/> jobs have ended.</summary>
     public async Task WhenCompleted(int count, TimeSpan timeout)
     {

@@ -9,95 +9,64 @@ namespace Scheduler.Tests.Faults;
 public sealed class SiloFailureTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task SiloHoldingThePlacementKilledUnderLoad_EveryAcceptedJobCompletesOnce()
+    public Task SiloHoldingThePlacementKilledUnderLoad_EveryAcceptedJobCompletesOnce() => FaultCluster.RunAsync(output, async cluster =>
     {
-        await using var cluster = await FaultCluster.StartAsync(output);
         const int jobs = 1000;
         var load = new FaultLoad(cluster, jobs, concurrency: 48, minTokens: 8, maxTokens: 40);
-        try
-        {
-            var run = load.RunAsync(TimeSpan.FromMinutes(4));
-            await load.WhenCompleted(250, TimeSpan.FromMinutes(2));
 
-            // The hardest silo to lose: the one holding the model's placement (its queue and running batches).
-            var victim = PlacementHost(cluster);
-            var killedAt = load.Elapsed;
+        // The hardest silo to lose: the one holding the model's placement (its queue and running batches).
+        var victim = PlacementHost(cluster);
+        var killedAt = await load.RunWithFaultAsync(250, () =>
+        {
             victim.Kill();
-            await run;
+            return Task.CompletedTask;
+        });
 
-            await FaultChecks.EveryJobCompletedExactlyOnce(cluster, load, jobs, output);
-            ReportRecovery(load, killedAt, $"kill -9 of silo {victim.Index} (the placement's)");
-            Assert.Contains(cluster.Alive().SelectMany(s => s.Output), line => line.Contains("rebuilt", StringComparison.Ordinal));
-        }
-        catch
-        {
-            cluster.DumpLogs();
-            throw;
-        }
-    }
+        await FaultChecks.EveryJobCompletedExactlyOnce(cluster, load, jobs, output);
+        ReportRecovery(load, killedAt, $"kill -9 of silo {victim.Index} (the placement's)");
+        Assert.Contains(cluster.Alive().SelectMany(s => s.Output), line => line.Contains("rebuilt", StringComparison.Ordinal));
+    });
 
     [Fact]
-    public async Task SiloSigtermUnderLoad_DrainsAndExitsCleanly_ZeroFailedJobs()
+    public Task SiloSigtermUnderLoad_DrainsAndExitsCleanly_ZeroFailedJobs() => FaultCluster.RunAsync(output, async cluster =>
     {
-        await using var cluster = await FaultCluster.StartAsync(output);
         const int jobs = 600;
         var load = new FaultLoad(cluster, jobs, concurrency: 48, minTokens: 8, maxTokens: 40);
-        try
+        var victim = PlacementHost(cluster);
+        var exitedAt = TimeSpan.Zero;
+        var stoppedAt = await load.RunWithFaultAsync(150, async () =>
         {
-            var run = load.RunAsync(TimeSpan.FromMinutes(4));
-            await load.WhenCompleted(150, TimeSpan.FromMinutes(2));
-
-            var victim = PlacementHost(cluster);
-            var stoppedAt = load.Elapsed;
             victim.Terminate();
-            using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
-            {
-                await victim.WaitForExitAsync(exit.Token);
-            }
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await victim.WaitForExitAsync(exit.Token);
+            exitedAt = load.Elapsed;
+        });
 
-            var exitedAfter = load.Elapsed - stoppedAt;
-            await run;
-
-            Assert.Equal(0, victim.ExitCode);
-            await FaultChecks.EveryJobCompletedExactlyOnce(cluster, load, jobs, output);
-            output.WriteLine($"silo {victim.Index} drained and exited with code 0 in {exitedAfter.TotalSeconds:0.0} s");
-            ReportRecovery(load, stoppedAt, $"SIGTERM of silo {victim.Index} (the placement's)");
-        }
-        catch
-        {
-            cluster.DumpLogs();
-            throw;
-        }
-    }
+        Assert.Equal(0, victim.ExitCode);
+        await FaultChecks.EveryJobCompletedExactlyOnce(cluster, load, jobs, output);
+        output.WriteLine($"silo {victim.Index} drained and exited with code 0 in {(exitedAt - stoppedAt).TotalSeconds:0.0} s");
+        ReportRecovery(load, stoppedAt, $"SIGTERM of silo {victim.Index} (the placement's)");
+    });
 
     [Fact]
-    public async Task Resubmission_DuringAndAfterFailover_ReturnsTheSameJobs()
+    public Task Resubmission_DuringAndAfterFailover_ReturnsTheSameJobs() => FaultCluster.RunAsync(output, async cluster =>
     {
-        await using var cluster = await FaultCluster.StartAsync(output);
         const int jobs = 200;
         var runId = Guid.NewGuid().ToString("N")[..8];
-        try
-        {
-            var first = await SubmitAll(cluster, runId, jobs);
-            var victim = PlacementHost(cluster);
-            victim.Kill();
+        var first = await SubmitAll(cluster, runId, jobs);
+        var victim = PlacementHost(cluster);
+        victim.Kill();
 
-            // At once, while the cluster has not yet noticed: retries ride through the failover.
-            var during = await SubmitAll(cluster, runId, jobs);
-            Assert.Equal(first, during);
+        // At once, while the cluster has not yet noticed: retries ride through the failover.
+        var during = await SubmitAll(cluster, runId, jobs);
+        Assert.Equal(first, during);
 
-            await WaitAllCompleted(cluster, first, TimeSpan.FromMinutes(2));
-            var after = await SubmitAll(cluster, runId, jobs);
-            Assert.Equal(first, after);
-            Assert.Equal(jobs, first.Distinct().Count());
-            output.WriteLine($"{jobs} idempotency keys resubmitted during and after the kill of silo {victim.Index}: {jobs} jobs, no duplicate");
-        }
-        catch
-        {
-            cluster.DumpLogs();
-            throw;
-        }
-    }
+        await WaitAllCompleted(cluster, first, TimeSpan.FromMinutes(2));
+        var after = await SubmitAll(cluster, runId, jobs);
+        Assert.Equal(first, after);
+        Assert.Equal(jobs, first.Distinct().Count());
+        output.WriteLine($"{jobs} idempotency keys resubmitted during and after the kill of silo {victim.Index}: {jobs} jobs, no duplicate");
+    });
 
     /// <summary>The silo that most recently activated the model's placement, as its log says.</summary>
     internal static SiloProcess PlacementHost(FaultCluster cluster)

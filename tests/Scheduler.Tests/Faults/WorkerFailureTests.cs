@@ -7,28 +7,20 @@ namespace Scheduler.Tests.Faults;
 public sealed class WorkerFailureTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task WorkerKilledMidStream_EveryJobCompletes_NoTokenRepeatedOrMissing()
+    public Task WorkerKilledMidStream_EveryJobCompletes_NoTokenRepeatedOrMissing() => FaultCluster.RunAsync(output, async cluster =>
     {
-        await using var cluster = await FaultCluster.StartAsync(output, silos: 2, workers: 3);
         const int jobs = 300;
         var load = new FaultLoad(cluster, jobs, concurrency: 48, minTokens: 64, maxTokens: 160);
-        try
+        await load.RunWithFaultAsync(60, () =>
         {
-            var run = load.RunAsync(TimeSpan.FromMinutes(4));
-            await load.WhenCompleted(60, TimeSpan.FromMinutes(2));
             cluster.Workers[0].Kill();
-            await run;
+            return Task.CompletedTask;
+        });
 
-            await FaultChecks.EveryJobCompletedExactlyOnce(cluster, load, jobs, output);
+        await FaultChecks.EveryJobCompletedExactlyOnce(cluster, load, jobs, output);
 
-            // The streams stayed on their silos: jobs resumed elsewhere from the count already delivered.
-            Assert.Equal(0, load.Results.Sum(r => r.Result!.RepeatedTokensDropped));
-            Assert.Contains(cluster.Alive().SelectMany(s => s.Output), line => line.Contains("re-queued from replica", StringComparison.Ordinal));
-        }
-        catch
-        {
-            cluster.DumpLogs();
-            throw;
-        }
-    }
+        // The streams stayed on their silos: jobs resumed elsewhere from the count already delivered.
+        Assert.Equal(0, load.Results.Sum(r => r.Result!.RepeatedTokensDropped));
+        Assert.Contains(cluster.Alive().SelectMany(s => s.Output), line => line.Contains("re-queued from replica", StringComparison.Ordinal));
+    }, silos: 2, workers: 3);
 }
