@@ -1,4 +1,6 @@
 using System.Net;
+using Grpc.AspNetCore.Server.Model;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -71,6 +73,11 @@ public static class SchedulerHost
         });
         services.AddSingleton<SiloDrain>();
         services.AddGrpcHealthChecks().AddCheck<SiloDrain>("drain");
+
+        // Requests that do not parse get INVALID_ARGUMENT, not UNKNOWN: our binder replaces grpc-dotnet's (after every
+        // AddGrpc* call, which would register it again).
+        services.RemoveAll(typeof(IServiceMethodProvider<>));
+        services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(StrictParsingMethodProvider<>));
         // OTLP export is on when the standard OTEL_EXPORTER_OTLP_ENDPOINT variable names a collector.
         var otlp = !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         services.AddOpenTelemetry()

@@ -168,9 +168,11 @@ public sealed class OversizedAndUnicodeInputTests(SchedulerCluster cluster)
         var headers = new Metadata { { "authorization", "Bearer " + SchedulerCluster.Tenants[1].Key } };
         var ex = await Assert.ThrowsAsync<RpcException>(() => cluster.Channel.CreateCallInvoker().AsyncUnaryCall(method, null, new CallOptions(headers), body.ToArray()).ResponseAsync);
 
-        // Protobuf refuses the message while grpc-dotnet parses it, before any interceptor of ours runs, and
-        // grpc-dotnet answers UNKNOWN. Known gap (docs/reliability.md, "Hostile input"): it should be INVALID_ARGUMENT.
-        Assert.Equal(StatusCode.Unknown, ex.StatusCode);
+        // Protobuf refuses the message while it is parsed, before any interceptor runs: the silo's request
+        // marshaller (StrictParsingMethodProvider) answers for it.
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith("request: not a valid SubmitJobRequest message", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("UTF-8", ex.Status.Detail, StringComparison.Ordinal);
         await AssertStillServing();
     }
 
