@@ -18,6 +18,8 @@ namespace Scheduler.Grains.Fleet;
 [CollectionAgeLimit(AlwaysActive = true)]
 internal sealed partial class WorkerNodeGrain(
     INodeLinkFactory links,
+    IClusterMembershipService membership,
+    ILocalSiloDetails localSilo,
     IOptions<SchedulingOptions> options,
     TimeProvider time,
     ILogger<WorkerNodeGrain> logger) : Grain, IWorkerNodeGrain
@@ -128,9 +130,14 @@ internal sealed partial class WorkerNodeGrain(
     public Task<NodeJobs?> RunningJobs(string model) =>
         Task.FromResult(_link is { } link ? new NodeJobs(link.LinkId, link.Running(model)) : null);
 
-    /// <summary>A silo shutting down hands the stream's jobs back; the node's next heartbeat re-registers it elsewhere.</summary>
+    /// <summary>A silo shutting down hands the stream's jobs back, to resume from the tokens delivered; the node's next
+    /// heartbeat registers it again on another silo. A lone silo has no other to hand them to: closing the stream would
+    /// only race its nodes' heartbeats against its own shutdown.</summary>
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
-        DropLink($"deactivated: {reason.Description}");
+        OtherSilosActive() ? DropLink($"deactivated: {reason.Description}") : Task.CompletedTask;
+
+    private bool OtherSilosActive() =>
+        membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(localSilo.SiloAddress));
 
     private async Task CheckLease(CancellationToken cancellationToken)
     {
