@@ -11,6 +11,7 @@ namespace Scheduler.Client;
 /// </summary>
 public sealed class FailoverJobRunner : IDisposable
 {
+    private static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
 
     private readonly SchedulerClient[] _silos;
@@ -49,25 +50,17 @@ public sealed class FailoverJobRunner : IDisposable
 
         var builder = new JobResultBuilder();
         var reconnects = 0;
-        var backoff = TimeSpan.FromMilliseconds(50);
+        var backoff = InitialBackoff;
         while (true)
         {
             var silo = _silos[_current];
             var events = builder.JobId.Length == 0
                 ? silo.StreamAsync(request, deadline, cancellationToken)
                 : silo.WatchAsync(builder.JobId, builder.TokenCount, deadline, cancellationToken);
+            var received = builder.EventCount;
             try
             {
-                await foreach (var jobEvent in events)
-                {
-                    if (builder.Add(jobEvent) is { } fresh)
-                    {
-                        onTokens?.Invoke(fresh);
-                    }
-
-                    backoff = TimeSpan.FromMilliseconds(50);
-                }
-
+                await builder.ReadAsync(events, onTokens);
                 if (builder.IsTerminal)
                 {
                     return builder.Build() with { Reconnects = reconnects };
@@ -78,6 +71,12 @@ public sealed class FailoverJobRunner : IDisposable
             catch (RpcException ex) when (IsTransient(ex.StatusCode) && !cancellationToken.IsCancellationRequested)
             {
                 // The silo died or is unreachable: the job lives on in the cluster.
+            }
+
+            if (builder.EventCount > received)
+            {
+                // The silo answered before it failed: start the backoff over.
+                backoff = InitialBackoff;
             }
 
             if (deadline is { } d && DateTime.UtcNow >= d)

@@ -76,6 +76,22 @@ internal sealed class JobResultBuilder
         return null;
     }
 
+    /// <summary>Events recorded so far.</summary>
+    public int EventCount => _events.Count;
+
+    /// <summary>Records every event of <paramref name="events"/>, handing each token chunk not received before to
+    /// <paramref name="onTokens"/> as it arrives.</summary>
+    public async Task ReadAsync(IAsyncEnumerable<JobEvent> events, Action<TokenChunk>? onTokens)
+    {
+        await foreach (var jobEvent in events)
+        {
+            if (Add(jobEvent) is { } fresh)
+            {
+                onTokens?.Invoke(fresh);
+            }
+        }
+    }
+
     /// <summary>The result of the events recorded so far.</summary>
     public JobResult Build() => new(
         _jobId, _status, _tokens.Text, _tokens.TokenCount, _usage, _finishReason, _placement, _error, _events)

@@ -144,14 +144,7 @@ public sealed class SchedulerClient : IDisposable
     private static async Task<JobResult> CollectAsync(IAsyncEnumerable<JobEvent> events, Action<TokenChunk>? onTokens)
     {
         var builder = new JobResultBuilder();
-        await foreach (var jobEvent in events)
-        {
-            if (builder.Add(jobEvent) is { } fresh)
-            {
-                onTokens?.Invoke(fresh);
-            }
-        }
-
+        await builder.ReadAsync(events, onTokens);
         return builder.Build();
     }
 }

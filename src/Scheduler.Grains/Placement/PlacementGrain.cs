@@ -60,10 +60,9 @@ internal sealed partial class PlacementGrain(
 
         foreach (var r in persisted.Replicas.Values)
         {
-            _dispatcher.Replicas[r.ReplicaId] = new ReplicaView(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens)
-            {
-                Schedulable = false,
-            };
+            var view = ViewOf(r);
+            view.Schedulable = false;
+            _dispatcher.Replicas[r.ReplicaId] = view;
         }
 
         // Nodes first, records second: a job that finishes in between is then seen running and released by the
@@ -131,6 +130,9 @@ internal sealed partial class PlacementGrain(
         return running;
     }
 
+    private static ReplicaView ViewOf(ReplicaRegistration r) =>
+        new(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens);
+
     public Task Wake()
     {
         AdmitWhatFits();
@@ -183,7 +185,7 @@ internal sealed partial class PlacementGrain(
 
             if (view is null || view.RunningSequences == 0)
             {
-                _dispatcher.Replicas[r.ReplicaId] = new ReplicaView(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens);
+                _dispatcher.Replicas[r.ReplicaId] = ViewOf(r);
             }
             else
             {
