@@ -26,7 +26,7 @@ public sealed class AcceleratorDrainTests(SchedulerCluster cluster)
         try
         {
             var longJob = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "drain me", MaxTokens = 150 });
-            await Until(async () => (await client.GetAsync(longJob.JobId)).Status == JobStatus.Running, "the long job runs");
+            await Polling.Until(async () => (await client.GetAsync(longJob.JobId)).Status == JobStatus.Running, "the long job runs", TimeSpan.FromSeconds(30));
 
             var drained = await admin.CordonAcceleratorAsync(accelerator);
             Assert.Equal("draining", drained.State);
@@ -38,7 +38,7 @@ public sealed class AcceleratorDrainTests(SchedulerCluster cluster)
             Assert.True(finished.Succeeded);
             Assert.Equal(150, finished.TokenCount);
             Assert.Equal(JobStatus.Queued, (await client.GetAsync(waiting.JobId)).Status);
-            await Until(async () => (await admin.ListAcceleratorsAsync()).Single(a => a.AcceleratorId == accelerator).State == "cordoned", "drained");
+            await Polling.Until(async () => (await admin.ListAcceleratorsAsync()).Single(a => a.AcceleratorId == accelerator).State == "cordoned", "drained", TimeSpan.FromSeconds(30));
 
             var restored = await admin.UncordonAcceleratorAsync(accelerator);
             Assert.Equal("ready", restored.State);
@@ -52,16 +52,6 @@ public sealed class AcceleratorDrainTests(SchedulerCluster cluster)
             {
                 await admin.UncordonAcceleratorAsync(id);
             }
-        }
-    }
-
-    private static async Task Until(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting until " + what);
-            await Task.Delay(50);
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using Scheduler.Tests.EndToEnd;
@@ -8,9 +7,9 @@ namespace Scheduler.Tests.Faults;
 /// <summary>A real redis-server on a free loopback port, with no persistence to disk; stopped by its PID.</summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
+    private readonly ChildProcess _process;
 
-    private RedisServer(Process process, int port)
+    private RedisServer(ChildProcess process, int port)
     {
         _process = process;
         Port = port;
@@ -26,25 +25,19 @@ public sealed class RedisServer : IAsyncDisposable
         var executable = FindOnPath("redis-server")
             ?? throw new InvalidOperationException("redis-server is not installed: `apt-get install -y redis-server` (the fault tests need a real Redis).");
         var port = FreePort.Next();
-        var info = new ProcessStartInfo(executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--save", "", "--appendonly", "no" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start redis-server");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = ChildProcess.Start(
+            executable, ["--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--save", "", "--appendonly", "no"]);
         var server = new RedisServer(process, port);
-        await server.WaitForPongAsync(TimeSpan.FromSeconds(15));
-        return server;
+        try
+        {
+            await server.WaitForPongAsync(TimeSpan.FromSeconds(15));
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
     }
 
     private async Task WaitForPongAsync(TimeSpan timeout)
@@ -84,14 +77,5 @@ public sealed class RedisServer : IAsyncDisposable
             .Select(dir => Path.Combine(dir, name))
             .FirstOrDefault(File.Exists);
 
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-        }
-
-        await _process.WaitForExitAsync();
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 }

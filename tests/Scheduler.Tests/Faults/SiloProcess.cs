@@ -1,16 +1,14 @@
-using System.Diagnostics;
 using Scheduler.Tests.EndToEnd;
 
 namespace Scheduler.Tests.Faults;
 
-/// <summary>A scheduler silo running as its own OS process; killed (by PID) when disposed. Its output is kept for
-/// the test's log.</summary>
+/// <summary>A scheduler silo running as its own OS process on free ports; killed (by PID) when disposed. Its output
+/// is kept for the test's log.</summary>
 public sealed class SiloProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly List<string> _output = [];
+    private readonly ChildProcess _process;
 
-    private SiloProcess(Process process, string address, int index)
+    private SiloProcess(ChildProcess process, string address, int index)
     {
         _process = process;
         Address = address;
@@ -21,89 +19,34 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public int Index { get; }
 
-    public int Pid => _process.Id;
+    public int Pid => _process.Pid;
 
     public bool HasExited => _process.HasExited;
 
     public int ExitCode => _process.ExitCode;
 
-    public IReadOnlyList<string> Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return [.. _output];
-            }
-        }
-    }
+    public IReadOnlyList<string> Output => _process.Output;
 
     public static SiloProcess Start(int index, IEnumerable<string> args)
     {
         var grpcPort = FreePort.Next();
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(RepoPaths.Assembly("Scheduler.Silo"));
-        info.ArgumentList.Add($"--Scheduler:GrpcPort={grpcPort}");
-        info.ArgumentList.Add($"--Scheduler:HttpPort={FreePort.Next()}");
-        info.ArgumentList.Add($"--Scheduler:SiloPort={FreePort.Next()}");
-        info.ArgumentList.Add($"--Scheduler:GatewayPort={FreePort.Next()}");
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start a silo");
-        var silo = new SiloProcess(process, $"http://127.0.0.1:{grpcPort}", index);
-        process.OutputDataReceived += (_, e) => silo.Keep(e.Data);
-        process.ErrorDataReceived += (_, e) => silo.Keep(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return silo;
+        string[] ports =
+        [
+            RepoPaths.Assembly("Scheduler.Silo"),
+            $"--Scheduler:GrpcPort={grpcPort}", $"--Scheduler:HttpPort={FreePort.Next()}",
+            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
+        ];
+        var process = ChildProcess.Start("dotnet", [.. ports, .. args], keepOutput: true);
+        return new SiloProcess(process, $"http://127.0.0.1:{grpcPort}", index);
     }
 
     /// <summary>Ends the process at once, as a crash would (SIGKILL).</summary>
-    public void Kill()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-        }
-    }
+    public void Kill() => _process.Kill();
 
     /// <summary>Asks the process to stop (SIGTERM), as Kubernetes does before a rolling restart.</summary>
-    public void Terminate()
-    {
-        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-    }
+    public void Terminate() => _process.Terminate();
 
     public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
 
-    private void Keep(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            if (_output.Count < 5_000)
-            {
-                _output.Add(line);
-            }
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        Kill();
-        await _process.WaitForExitAsync();
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 }

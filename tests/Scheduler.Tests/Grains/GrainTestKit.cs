@@ -39,26 +39,10 @@ internal static class GrainTestKit
     public static Task Settle(GrainClusterFixture cluster, string nodeId) => cluster.Client.GetGrain<IWorkerNodeGrain>(nodeId).Get();
 
     /// <summary>Polls <paramref name="condition"/> until it holds, failing after <see cref="Timeout"/>.</summary>
-    public static async Task Until(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting for: {what}");
-            await Task.Delay(10);
-        }
-    }
+    public static Task Until(Func<bool> condition, string what) => Polling.Until(condition, what, Timeout);
 
     /// <summary>Polls an asynchronous <paramref name="condition"/> until it holds, failing after <see cref="Timeout"/>.</summary>
-    public static async Task Until(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting for: {what}");
-            await Task.Delay(10);
-        }
-    }
+    public static Task Until(Func<Task<bool>> condition, string what) => Polling.Until(condition, what, Timeout);
 }
 
 /// <summary>A client-side watcher that records the job events the placement sends it.</summary>

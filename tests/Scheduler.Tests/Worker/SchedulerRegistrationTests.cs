@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Scheduler.Worker.Hosting;
 
 namespace Scheduler.Tests.Worker;
@@ -16,7 +14,7 @@ public sealed class SchedulerRegistrationTests
         var node = worker.Node;
 
         await node.Registered.WaitAsync(Timeout);
-        await WaitUntilAsync(() => registry.Registrations.Count >= 2 && registry.Heartbeats >= 4);
+        await Polling.Until(() => registry.Registrations.Count >= 2 && registry.Heartbeats >= 4, "a second registration after the scheduler forgot the node", Timeout);
 
         var (request, authorization) = registry.Registrations.First();
         Assert.Equal("Bearer registration-token", authorization);
@@ -30,7 +28,7 @@ public sealed class SchedulerRegistrationTests
     [Fact]
     public async Task Node_KeepsRetrying_UntilTheSchedulerComesUp()
     {
-        var port = FreePort();
+        var port = EndToEnd.FreePort.Next();
         await using var worker = await StartWorkerAsync($"http://127.0.0.1:{port}");
         var node = worker.Node;
 
@@ -48,22 +46,5 @@ public sealed class SchedulerRegistrationTests
         var options = new WorkerNodeOptions { NodeId = "reg-node", SchedulerAddress = schedulerAddress, NodeToken = "registration-token" };
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", MaxSequences = 1 });
         return StartedWorker.StartAsync(options);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "Timed out.");
-            await Task.Delay(10);
-        }
     }
 }

@@ -65,7 +65,7 @@ public sealed class DroppedStreamTests(SchedulerCluster cluster)
 
         // The hub forgets every dropped stream.
         var hub = cluster.SiloServices.GetRequiredService<JobEventHub>();
-        await Eventually(() => hub.SubscribedJobs == 0, "stream subscriptions left in the hub", TimeSpan.FromSeconds(10));
+        await Polling.Until(() => hub.SubscribedJobs == 0, "stream subscriptions left in the hub", TimeSpan.FromSeconds(10));
 
         // Cancel what is still queued; what ran completes on its own.
         var parked = jobIds.Take(QueuedStreams).Append(watched.JobId).ToList();
@@ -83,7 +83,7 @@ public sealed class DroppedStreamTests(SchedulerCluster cluster)
             }
         }));
 
-        await Eventually(
+        await Polling.Until(
             async () => await admin.GetTenantAsync(tenant) is { QueuedJobs: 0, RunningJobs: 0 } t && t.Usage.JobsCompleted == RunningStreams,
             "the tenant's jobs to be accounted",
             TimeSpan.FromSeconds(30));
@@ -124,18 +124,5 @@ public sealed class DroppedStreamTests(SchedulerCluster cluster)
     {
         calls.Add(call);
         return await call.ResponseStream.MoveNext(CancellationToken.None) ? call.ResponseStream.Current.JobId : null;
-    }
-
-    private static Task Eventually(Func<bool> condition, string what, TimeSpan timeout) =>
-        Eventually(() => Task.FromResult(condition()), what, timeout);
-
-    private static async Task Eventually(Func<Task<bool>> condition, string what, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for " + what);
-            await Task.Delay(100);
-        }
     }
 }
