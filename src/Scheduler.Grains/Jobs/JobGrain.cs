@@ -30,7 +30,17 @@ internal sealed class JobGrain(
         }
     }
 
-    public Task<JobSnapshot?> Get() => Task.FromResult(Snapshot());
+    public Task<JobSnapshot?> Get()
+    {
+        if (state.State is { Ticket: null, Outcome: null, Placement: null })
+        {
+            // Nothing here: while the cluster recovers from a silo failure this may be a second activation that read
+            // storage before the record was written. It goes, so the next call reads storage afresh.
+            this.DeactivateOnIdle();
+        }
+
+        return Task.FromResult(Snapshot());
+    }
 
     public async Task EnsureQueued()
     {

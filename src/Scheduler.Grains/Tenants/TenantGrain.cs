@@ -86,7 +86,8 @@ internal sealed class TenantGrain(
             }
 
             var existingJob = GrainFactory.GetGrain<IJobGrain>(existingId);
-            var existing = await existingJob.Get();
+            // A miss is asked twice: the first may have reached an activation that raced a failover (see JobGrain.Get).
+            var existing = await existingJob.Get() ?? await existingJob.Get();
             if (existing is not null)
             {
                 if (existing.Status == JobStatus.Queued)

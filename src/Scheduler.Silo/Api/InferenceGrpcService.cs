@@ -223,7 +223,9 @@ internal sealed class InferenceGrpcService(
             throw SchedulerErrors.InvalidArgument("job_id", $"is longer than {Identifiers.MaxLength} characters");
         }
 
-        var job = await grains.GetGrain<IJobGrain>(jobId).Get();
+        // A miss is asked twice: the first may have reached an activation that raced a failover (see JobGrain.Get).
+        var grain = grains.GetGrain<IJobGrain>(jobId);
+        var job = await grain.Get() ?? await grain.Get();
 
         // Another tenant's job is indistinguishable from no job: nothing about it leaks.
         if (job is null || job.TenantId != AuthInterceptor.TenantOf(context))
