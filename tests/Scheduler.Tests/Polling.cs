@@ -4,18 +4,19 @@ namespace Scheduler.Tests;
 /// wait, never a fixed sleep standing in for one.</summary>
 internal static class Polling
 {
-    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan DefaultInterval = TimeSpan.FromMilliseconds(10);
 
-    public static Task Until(Func<bool> condition, string what, TimeSpan timeout) =>
-        Until(() => Task.FromResult(condition()), what, timeout);
+    public static Task Until(Func<bool> condition, string what, TimeSpan timeout, TimeSpan? interval = null) =>
+        Until(() => Task.FromResult(condition()), what, timeout, interval);
 
-    public static async Task Until(Func<Task<bool>> condition, string what, TimeSpan timeout)
+    /// <param name="interval">Between polls; conditions that call the silo poll less often, so they do not load it.</param>
+    public static async Task Until(Func<Task<bool>> condition, string what, TimeSpan timeout, TimeSpan? interval = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!await condition())
         {
             Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting for: {what}");
-            await Task.Delay(Interval);
+            await Task.Delay(interval ?? DefaultInterval);
         }
     }
 }

@@ -26,7 +26,7 @@ public sealed class AcceleratorDrainTests(SchedulerCluster cluster)
         try
         {
             var longJob = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "drain me", MaxTokens = 150 });
-            await Polling.Until(async () => (await client.GetAsync(longJob.JobId)).Status == JobStatus.Running, "the long job runs", TimeSpan.FromSeconds(30));
+            await Polling.Until(async () => (await client.GetAsync(longJob.JobId)).Status == JobStatus.Running, "the long job runs", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50));
 
             var drained = await admin.CordonAcceleratorAsync(accelerator);
             Assert.Equal("draining", drained.State);
@@ -38,7 +38,7 @@ public sealed class AcceleratorDrainTests(SchedulerCluster cluster)
             Assert.True(finished.Succeeded);
             Assert.Equal(150, finished.TokenCount);
             Assert.Equal(JobStatus.Queued, (await client.GetAsync(waiting.JobId)).Status);
-            await Polling.Until(async () => (await admin.ListAcceleratorsAsync()).Single(a => a.AcceleratorId == accelerator).State == "cordoned", "drained", TimeSpan.FromSeconds(30));
+            await Polling.Until(async () => (await admin.ListAcceleratorsAsync()).Single(a => a.AcceleratorId == accelerator).State == "cordoned", "drained", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50));
 
             var restored = await admin.UncordonAcceleratorAsync(accelerator);
             Assert.Equal("ready", restored.State);

@@ -65,7 +65,7 @@ public sealed class DroppedStreamTests(SchedulerCluster cluster)
 
         // The hub forgets every dropped stream.
         var hub = cluster.SiloServices.GetRequiredService<JobEventHub>();
-        await Polling.Until(() => hub.SubscribedJobs == 0, "stream subscriptions left in the hub", TimeSpan.FromSeconds(10));
+        await Polling.Until(() => hub.SubscribedJobs == 0, "stream subscriptions left in the hub", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
 
         // Cancel what is still queued; what ran completes on its own.
         var parked = jobIds.Take(QueuedStreams).Append(watched.JobId).ToList();
@@ -86,7 +86,8 @@ public sealed class DroppedStreamTests(SchedulerCluster cluster)
         await Polling.Until(
             async () => await admin.GetTenantAsync(tenant) is { QueuedJobs: 0, RunningJobs: 0 } t && t.Usage.JobsCompleted == RunningStreams,
             "the tenant's jobs to be accounted",
-            TimeSpan.FromSeconds(30));
+            TimeSpan.FromSeconds(30),
+            TimeSpan.FromMilliseconds(100));
         var usage = (await admin.GetTenantAsync(tenant)).Usage;
         Assert.Equal(QueuedStreams + RunningStreams + 1, usage.JobsSubmitted);
         Assert.Equal(QueuedStreams + 1, usage.JobsCancelled);
