@@ -9,7 +9,7 @@ internal static class Polling
     public static Task Until(Func<bool> condition, string what, TimeSpan timeout, TimeSpan? interval = null) =>
         Until(() => Task.FromResult(condition()), what, timeout, interval);
 
-    /// <param name="interval">Between polls; conditions that call the silo poll less often, so they do not load it.</param>
+    // Conditions that call the silo pass a longer interval, so polling does not load it.
     public static async Task Until(Func<Task<bool>> condition, string what, TimeSpan timeout, TimeSpan? interval = null)
     {
         var deadline = DateTime.UtcNow + timeout;
