@@ -58,6 +58,14 @@ public sealed class SchedulerOptions
     /// <summary>Failure detection: missed probes before a silo is suspected ("redis" clustering).</summary>
     public int MissedProbesLimit { get; set; } = 2;
 
+    /// <summary>
+    /// How long after a silo crashed its grains may not activate elsewhere ("redis" clustering), counted from when
+    /// failure detection could first have noticed (Orleans' <c>GrainDirectoryOptions.RangeLeaseDuration</c>). It covers
+    /// a silo wrongly declared dead that has not yet learned it and stopped. Orleans' 30 s holds a crashed silo's
+    /// grains ~22 s past its declared death with these probe settings; 10 s holds them ~2 s.
+    /// </summary>
+    public TimeSpan DirectoryLease { get; set; } = TimeSpan.FromSeconds(10);
+
     public List<ModelOptions> Models { get; set; } = [];
 
     /// <summary>Tenants created at start-up if absent (the embedded default has "dev" with key "dev-key").</summary>

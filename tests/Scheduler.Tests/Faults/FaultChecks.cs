@@ -11,6 +11,11 @@ internal static class FaultChecks
     {
         var results = load.Results.OrderBy(r => r.Index).ToList();
         var failures = results.Where(r => r.Error is not null || r.Result is not { Succeeded: true }).ToList();
+        foreach (var failure in failures.Take(5))
+        {
+            await DescribeFailure(cluster, failure, output);
+        }
+
         Assert.True(failures.Count == 0,
             $"{failures.Count} of {jobs} jobs did not complete; first: " +
             string.Join(" | ", failures.Take(3).Select(f => f.Error?.Message ?? $"{f.Result!.Status} {f.Result.Error}")));
@@ -40,5 +45,31 @@ internal static class FaultChecks
         Assert.Equal(0, mismatched);
         output.WriteLine($"{jobs} jobs: all completed once; {results.Sum(r => r.Result!.Reconnects)} client reconnects; " +
             $"{results.Sum(r => r.Result!.RepeatedTokensDropped)} repeated tokens received and dropped by clients");
+    }
+
+    /// <summary>Writes what the cluster knows of a job that did not complete: its record, and every silo log line naming it.
+    /// The job is found by resubmitting its idempotency key, which never creates a second one.</summary>
+    private static async Task DescribeFailure(FaultCluster cluster, LoadedJob failure, ITestOutputHelper output)
+    {
+        output.WriteLine($"job {failure.Index} ({failure.IdempotencyKey}) did not complete: {failure.Error?.Message ?? $"{failure.Result!.Status} {failure.Result.Error}"}");
+        try
+        {
+            using var client = cluster.Tenant(failure.Tenant);
+            var request = new SubmitJobRequest { Model = FaultCluster.Model, Prompt = "lookup", MaxTokens = failure.MaxTokens, IdempotencyKey = failure.IdempotencyKey };
+            var jobId = failure.Result?.JobId ?? (await client.SubmitAsync(request, DateTime.UtcNow.AddSeconds(10))).JobId;
+            var record = await client.GetAsync(jobId, DateTime.UtcNow.AddSeconds(10));
+            output.WriteLine($"  {jobId}: {record.Status}, {record.Usage?.CompletionTokens} tokens, error '{record.Error}'");
+            foreach (var silo in cluster.Silos)
+            {
+                foreach (var line in silo.Output.Where(l => l.Contains(jobId, StringComparison.Ordinal)))
+                {
+                    output.WriteLine($"  silo {silo.Index}: {line}");
+                }
+            }
+        }
+        catch (Grpc.Core.RpcException ex)
+        {
+            output.WriteLine($"  could not look it up: {ex.Status}");
+        }
     }
 }
