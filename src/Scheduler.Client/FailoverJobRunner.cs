@@ -72,6 +72,11 @@ public sealed class FailoverJobRunner : IDisposable
             {
                 // The silo died or is unreachable: the job lives on in the cluster.
             }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.DeadlineExceeded && deadline is not null)
+            {
+                // The call's own deadline passed: say which job, and how far it got.
+                throw DeadlinePassed(builder, reconnects);
+            }
 
             if (builder.EventCount > received)
             {
@@ -81,7 +86,7 @@ public sealed class FailoverJobRunner : IDisposable
 
             if (deadline is { } d && DateTime.UtcNow >= d)
             {
-                throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"job {builder.JobId} did not finish before the deadline"));
+                throw DeadlinePassed(builder, reconnects);
             }
 
             reconnects++;
@@ -90,6 +95,12 @@ public sealed class FailoverJobRunner : IDisposable
             backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
         }
     }
+
+    private static RpcException DeadlinePassed(JobResultBuilder builder, int reconnects) => new(new Status(
+        StatusCode.DeadlineExceeded,
+        builder.JobId.Length == 0
+            ? $"the job was not accepted before the deadline ({reconnects} reconnects)"
+            : $"job {builder.JobId} did not finish before the deadline ({builder.TokenCount} tokens received, {reconnects} reconnects)"));
 
     /// <summary>Statuses a silo failure or drain produces; anything else is the request's own fault.</summary>
     private static bool IsTransient(StatusCode status) =>

@@ -112,6 +112,9 @@ public sealed record JobSnapshot(
 
     public bool IsTerminal => Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
 
+    /// <summary>The terminal event of a job that already ended, for a stream that attaches late.</summary>
+    public JobEventRecord TerminalEvent(DateTimeOffset at) => JobEventRecord.Terminal(JobId, Status, at, Usage, FinishReason, Error);
+
     /// <summary>A job just accepted: queued, not placed, nothing generated.</summary>
     public static JobSnapshot Queued(JobTicket t) => new(
         t.JobId, t.TenantId, t.Request.Model, JobStatus.Queued, t.Request.PromptTokens, t.Request.MaxTokens,

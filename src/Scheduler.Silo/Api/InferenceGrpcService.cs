@@ -14,6 +14,7 @@ internal sealed class InferenceGrpcService(
     IGrainFactory grains,
     JobRequestValidator validator,
     JobEventHub hub,
+    StreamBackfill backfill,
     SchedulerTelemetry telemetry,
     SiloDrain drain,
     TimeProvider time) : InferenceService.InferenceServiceBase
@@ -135,7 +136,7 @@ internal sealed class InferenceGrpcService(
             if (!watch.Attached)
             {
                 var final = await WaitTerminal(job, watch.Job!, context.CancellationToken);
-                ReplayFinished(subscription, final, fromToken);
+                subscription.ReplayRecord(final, fromToken, time.GetUtcNow(), withAdmission: true);
             }
 
             await Pump(subscription, responseStream, context);
@@ -144,32 +145,6 @@ internal sealed class InferenceGrpcService(
         {
             hub.Unsubscribe(subscription);
         }
-    }
-
-    private void ReplayFinished(JobSubscription subscription, JobSnapshot job, int fromToken)
-    {
-        var now = time.GetUtcNow();
-        if (job.Placement is { } placement)
-        {
-            subscription.Post(new JobEventRecord(job.JobId, JobEventKind.Admitted, now, Placement: placement));
-        }
-
-        // One event per token where the record kept boundaries: this silo's other streams of the job may have handed
-        // the subscription some of these tokens live, and it drops exactly those only if no event straddles them.
-        var completion = job.Usage?.CompletionTokens ?? 0;
-        if (job.TokenEnds?.Length == completion)
-        {
-            for (var token = fromToken; token < completion; token++)
-            {
-                subscription.Post(new JobEventRecord(job.JobId, JobEventKind.Tokens, now, token, job.TokenText(token)!, 1));
-            }
-        }
-        else if (completion > fromToken)
-        {
-            subscription.Post(new JobEventRecord(job.JobId, JobEventKind.Tokens, now, fromToken, job.OutputFrom(fromToken), completion - fromToken));
-        }
-
-        subscription.Post(job.TerminalEvent(now));
     }
 
     private static async Task<JobSnapshot> WaitTerminal(IJobGrain job, JobSnapshot snapshot, CancellationToken cancellationToken)
@@ -187,6 +162,7 @@ internal sealed class InferenceGrpcService(
     private async Task Pump(JobSubscription subscription, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, drain.Draining);
+        var lostEvents = backfill.WatchAsync(subscription, grains.GetGrain<IJobGrain>(subscription.JobId), stop.Token);
         try
         {
             await foreach (var e in subscription.Events.ReadCoalesced(stop.Token))
@@ -198,6 +174,11 @@ internal sealed class InferenceGrpcService(
         {
             // The job goes on; its client picks it up on another silo.
             throw SchedulerErrors.Draining();
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await lostEvents.ContinueWith(static _ => { }, TaskScheduler.Default);
         }
     }
 

@@ -82,10 +82,6 @@ internal static class ProtoMapping
         return proto;
     }
 
-    /// <summary>The terminal event of a job that already ended, for a stream that attaches late.</summary>
-    public static JobEventRecord TerminalEvent(this JobSnapshot job, DateTimeOffset at) =>
-        JobEventRecord.Terminal(job.JobId, job.Status, at, job.Usage, job.FinishReason, job.Error);
-
     public static Proto.Placement ToProto(this JobPlacement p) => new()
     {
         ReplicaId = p.ReplicaId,

@@ -58,6 +58,7 @@ public static class SchedulerHost
         services.AddSingleton<JobRequestValidator>();
         services.AddSingleton<ApiKeyCache>();
         services.AddSingleton<JobEventHub>();
+        services.AddSingleton<StreamBackfill>();
         services.AddSingleton<INodeLinkFactory, GrpcNodeLinkFactory>();
         services.AddSingleton<ListeningAddresses>();
         services.AddHostedService<TenantSeeder>();

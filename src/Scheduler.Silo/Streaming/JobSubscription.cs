@@ -6,7 +6,8 @@ namespace Scheduler.Silo.Streaming;
 /// <summary>
 /// One client stream's view of a job's events. Events may arrive twice (a replay after a watcher attached, a
 /// re-dispatch after a node failure) or out of order (different senders); token events carry their index, so
-/// this delivers each token exactly once, in order, and the terminal event only after the last token.
+/// this delivers each token exactly once, in order, and the terminal event only after the last token. Events that
+/// never arrive (lost while the cluster changed) are filled in from the job's record (<see cref="ReplayRecord"/>).
 /// </summary>
 internal sealed class JobSubscription(string jobId, int fromToken)
 {
@@ -17,13 +18,42 @@ internal sealed class JobSubscription(string jobId, int fromToken)
     private JobEventRecord? _terminal;
     private JobPlacement? _lastPlacement;
     private bool _done;
+    private long _posted;
 
     public string JobId { get; } = jobId;
 
     public ChannelReader<JobEventRecord> Events => _out.Reader;
 
+    /// <summary>The first token index not yet delivered.</summary>
+    public int NextToken
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _nextToken;
+            }
+        }
+    }
+
+    /// <summary>How many events were posted so far: unchanged between two looks means nothing arrived.</summary>
+    public long Posted => Interlocked.Read(ref _posted);
+
+    /// <summary>The job's end arrived but some of its tokens did not.</summary>
+    public bool WaitingForTokens
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _terminal is not null && !_done;
+            }
+        }
+    }
+
     public void Post(JobEventRecord e)
     {
+        Interlocked.Increment(ref _posted);
         lock (_gate)
         {
             if (_done)
@@ -55,6 +85,35 @@ internal sealed class JobSubscription(string jobId, int fromToken)
 
             TryFinish();
         }
+    }
+
+    /// <summary>
+    /// Posts a finished job's record as events: its admission (when <paramref name="withAdmission"/>), its tokens from
+    /// <paramref name="fromToken"/> and its end. Tokens already delivered are dropped as usual.
+    /// </summary>
+    public void ReplayRecord(JobSnapshot job, int fromToken, DateTimeOffset now, bool withAdmission)
+    {
+        if (withAdmission && job.Placement is { } placement)
+        {
+            Post(new JobEventRecord(job.JobId, JobEventKind.Admitted, now, Placement: placement));
+        }
+
+        // One event per token where the record kept boundaries: this silo's other streams of the job may have handed
+        // this subscription some of these tokens live, and it drops exactly those only if no event straddles them.
+        var completion = job.Usage?.CompletionTokens ?? 0;
+        if (job.TokenEnds?.Length == completion)
+        {
+            for (var token = fromToken; token < completion; token++)
+            {
+                Post(new JobEventRecord(job.JobId, JobEventKind.Tokens, now, token, job.TokenText(token)!, 1));
+            }
+        }
+        else if (completion > fromToken)
+        {
+            Post(new JobEventRecord(job.JobId, JobEventKind.Tokens, now, fromToken, job.OutputFrom(fromToken), completion - fromToken));
+        }
+
+        Post(job.TerminalEvent(now));
     }
 
     private void AcceptTokens(JobEventRecord e)

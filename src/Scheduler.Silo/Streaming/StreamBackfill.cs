@@ -1,0 +1,71 @@
+using Scheduler.Abstractions.Jobs;
+
+namespace Scheduler.Silo.Streaming;
+
+/// <summary>
+/// Watches one client stream for events that never come. A job's events reach this silo's hub as one-way grain
+/// calls, and while the cluster changes (a silo died and its share of the grain directory is moving) such a call can
+/// be dropped. The stream would then wait until its deadline: for a token behind which the subscription holds the
+/// job's end, or for an end that was itself lost. So when the end came without all its tokens, or the stream has
+/// heard nothing for a while, this reads the job's record; once the job is finished, the record completes the stream
+/// (tokens the client already has are dropped by the subscription as usual).
+/// </summary>
+internal sealed partial class StreamBackfill(TimeProvider time, ILogger<StreamBackfill> logger)
+{
+    // How often the stream is looked at. The end follows its last tokens in the same message from the same sender,
+    // so an end still waiting for tokens a tick later is missing them.
+    private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
+
+    // A stream that heard nothing for this long asks the record: one grain call per quiet stream per interval
+    // (a job waiting in a long queue costs that much, nothing more).
+    private static readonly TimeSpan QuietInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>Runs until <paramref name="job"/>'s record has completed the stream or <paramref name="cancellationToken"/> ends it.</summary>
+    public async Task WatchAsync(JobSubscription subscription, IJobGrain job, CancellationToken cancellationToken)
+    {
+        var posted = subscription.Posted;
+        var quietSince = time.GetUtcNow();
+        while (true)
+        {
+            await Task.Delay(Tick, time, cancellationToken);
+            var now = time.GetUtcNow();
+            if (subscription.Posted != posted)
+            {
+                posted = subscription.Posted;
+                quietSince = now;
+            }
+
+            if (!subscription.WaitingForTokens && now - quietSince < QuietInterval)
+            {
+                continue;
+            }
+
+            quietSince = now;
+            JobSnapshot? record;
+            try
+            {
+                record = await job.Get();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The record's silo may be the one failing: ask again next interval.
+                LogRecordUnavailable(logger, ex, subscription.JobId);
+                continue;
+            }
+
+            if (record is { IsTerminal: true })
+            {
+                var from = subscription.NextToken;
+                subscription.ReplayRecord(record, from, now, withAdmission: false);
+                LogFilled(logger, subscription.JobId, record.Status, from, Math.Max(0, (record.Usage?.CompletionTokens ?? 0) - from));
+                return;
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stream of job {JobId} missed events: completed from its record ({Status}; {Missing} tokens from token {From})")]
+    private static partial void LogFilled(ILogger logger, string jobId, JobStatus status, int from, int missing);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Record of job {JobId} unavailable while checking its quiet stream")]
+    private static partial void LogRecordUnavailable(ILogger logger, Exception ex, string jobId);
+}

@@ -1,0 +1,132 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
+using Scheduler.Policies;
+using Scheduler.Silo.Streaming;
+
+namespace Scheduler.Tests.Silo.Streaming;
+
+public sealed class StreamBackfillTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 26, 0, 0, 0, TimeSpan.Zero);
+    private readonly FakeTimeProvider _time = new(T0);
+
+    private static JobEventRecord Tokens(int first, string text) => new("job", JobEventKind.Tokens, T0, first, text, 1);
+
+    private static JobEventRecord Completed(int tokens) =>
+        new("job", JobEventKind.Completed, T0, Usage: new JobUsage(1, tokens, 0, 0, 0, 0), FinishReason: "length");
+
+    private static JobSnapshot Record(JobStatus status, string output = "", int[]? tokenEnds = null) =>
+        new("job", "tenant", "model", status, 1, 8, JobPriority.Standard, T0, null,
+            status == JobStatus.Completed ? new JobUsage(1, tokenEnds?.Length ?? 0, 0, 0, 0, 0) : null,
+            output, null, status == JobStatus.Completed ? "length" : null, tokenEnds);
+
+    private static List<JobEventRecord> Drain(JobSubscription subscription)
+    {
+        var events = new List<JobEventRecord>();
+        while (subscription.Events.TryRead(out var e))
+        {
+            events.Add(e);
+        }
+
+        return events;
+    }
+
+    [Fact]
+    public async Task WatchAsync_EndArrivedWithoutAToken_CompletesTheStreamFromTheRecord()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        subscription.Post(Tokens(0, "a"));
+        subscription.Post(Tokens(2, "c"));
+        subscription.Post(Completed(3));
+        var job = new RecordOnlyJob(Record(JobStatus.Completed, "abc", [1, 2, 3]));
+
+        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, job, CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await watch.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(["a", "b", "c"], Drain(subscription).Where(e => e.Kind == JobEventKind.Tokens).Select(e => e.Text));
+        Assert.True(subscription.Events.Completion.IsCompleted);
+        Assert.Equal(1, job.Reads);
+    }
+
+    [Fact]
+    public async Task WatchAsync_QuietStream_AsksTheRecordEveryInterval_AndEndsItOnceTheJobFinished()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        subscription.Post(Tokens(0, "a"));
+        var job = new RecordOnlyJob(Record(JobStatus.Running));
+        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, job, CancellationToken.None);
+
+        await AdvanceSeconds(5);
+        Assert.Equal(1, job.Reads);
+        Assert.False(watch.IsCompleted);
+
+        // The job ended, but its last token and its end never reached this silo.
+        job.Snapshot = Record(JobStatus.Completed, "ab", [1, 2]);
+        await AdvanceSeconds(5);
+        await watch.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal([JobEventKind.Tokens, JobEventKind.Tokens, JobEventKind.Completed], Drain(subscription).Select(e => e.Kind));
+        Assert.Equal(2, job.Reads);
+    }
+
+    [Fact]
+    public async Task WatchAsync_StreamKeepsReceivingEvents_NeverAsksTheRecord()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        var job = new RecordOnlyJob(Record(JobStatus.Running));
+        using var stop = new CancellationTokenSource();
+        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, job, stop.Token);
+
+        for (var token = 0; token < 20; token++)
+        {
+            subscription.Post(Tokens(token, "x"));
+            await AdvanceSeconds(1);
+        }
+
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => watch);
+        Assert.Equal(0, job.Reads);
+    }
+
+    private async Task AdvanceSeconds(int seconds)
+    {
+        for (var i = 0; i < seconds; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+
+            // Let the watch's continuation run before the clock moves on.
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>A job grain that only answers <see cref="IJobGrain.Get"/>, counting the calls.</summary>
+    private sealed class RecordOnlyJob(JobSnapshot snapshot) : IJobGrain
+    {
+        public JobSnapshot Snapshot { get; set; } = snapshot;
+
+        public int Reads { get; private set; }
+
+        public Task<JobSnapshot?> Get()
+        {
+            Reads++;
+            return Task.FromResult<JobSnapshot?>(Snapshot);
+        }
+
+        public Task Create(JobTicket ticket) => throw new NotSupportedException();
+
+        public Task OnAdmitted(JobPlacement placement) => throw new NotSupportedException();
+
+        public Task EnsureQueued() => throw new NotSupportedException();
+
+        public Task Finish(JobOutcome outcome) => throw new NotSupportedException();
+
+        public Task Expire(JobOutcome outcome) => throw new NotSupportedException();
+
+        public Task<JobSnapshot?> Cancel() => throw new NotSupportedException();
+
+        public Task<WatchResult> Watch(IJobEventSink sink, int fromToken) => throw new NotSupportedException();
+    }
+}
