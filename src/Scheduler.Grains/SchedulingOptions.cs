@@ -23,6 +23,10 @@ public sealed class SchedulingOptions
     /// <summary>How often nodes are asked to send heartbeats.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long a replica whose engine refused a sequence takes nothing new, unless one of its sequences
+    /// finishes first. It only matters when the engine runs work the placement does not know of.</summary>
+    public TimeSpan RejectionHold { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Overload threshold: while a model has this many jobs queued or more, its sheddable submissions are
     /// refused with RESOURCE_EXHAUSTED (standard and critical ones are still accepted, within their tenants' quotas),
     /// so sheddable work is the first to go. 0 never sheds.</summary>

@@ -25,13 +25,11 @@ public interface IPlacementGrain : IGrainWithStringKey
     /// <summary>One engine step's news for a replica: sequences whose first token came, sequences that finished.</summary>
     Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished);
 
-    /// <summary>Running jobs come back from a replica (its node's stream broke or closed, or could not take them):
-    /// they go to the front of their queues. With <paramref name="replicaLost"/> nothing more goes to that replica
-    /// until its node registers again; without it (the stream was closed by its owner, e.g. on re-registration)
-    /// its schedulability is left to the accelerator and the node's registration. A report naming a stream
-    /// (<paramref name="linkId"/>) the replica no longer uses is stale and ignored; null means the jobs never
-    /// reached any stream.</summary>
-    Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, bool replicaLost);
+    /// <summary>Running jobs come back from a replica (its node's stream broke or closed, could not take them, or its
+    /// engine refused them): they go to the front of their queues, and <paramref name="reason"/> says what becomes of
+    /// the replica. A report naming a stream (<paramref name="linkId"/>) the replica no longer uses is stale and
+    /// ignored; null means the jobs never reached any stream.</summary>
+    Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason);
 
     /// <summary>Wakes the placement: after a silo failure it rebuilds its queue from the job journal on activation,
     /// and the worker nodes serving the model call this periodically so that happens without new submissions.</summary>

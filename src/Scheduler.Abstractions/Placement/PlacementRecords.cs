@@ -18,6 +18,21 @@ public sealed record RequeuedSequence(
     [property: Id(1)] int DeliveredTokens,
     [property: Id(2)] DeliveredOutput? Output = null);
 
+/// <summary>Why running jobs come back from a replica to the front of their queue.</summary>
+public enum HandBack
+{
+    /// <summary>Their stream was closed by its owner (the node registered anew, or its grain moved): the replica is
+    /// as good as before, and its schedulability is left to its accelerator and its node's registration.</summary>
+    StreamClosed = 0,
+
+    /// <summary>Their node is gone or unreachable: nothing more goes to the replica until the node registers again.</summary>
+    NodeLost = 1,
+
+    /// <summary>The engine refused them: it runs more than the placement counted, so the replica takes nothing new
+    /// until one of its sequences finishes (or a short hold passes).</summary>
+    Rejected = 2,
+}
+
 public enum CancelOutcome
 {
     NotFound = 0,

@@ -102,7 +102,7 @@ internal sealed partial class WorkerNodeGrain(
             // The stream is gone: hand the jobs back so they are placed elsewhere, not lost.
             var model = batch[0].Ticket.Request.Model;
             var requeue = batch.Select(s => new RequeuedSequence(s.Ticket.JobId, s.Ticket.ResumeFromToken)).ToArray();
-            GrainFactory.GetGrain<IPlacementGrain>(model).Requeue(replicaId, linkId: null, requeue, replicaLost: true).Ignore();
+            GrainFactory.GetGrain<IPlacementGrain>(model).Requeue(replicaId, linkId: null, requeue, HandBack.NodeLost).Ignore();
         }
 
         return Task.CompletedTask;

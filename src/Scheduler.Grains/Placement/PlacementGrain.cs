@@ -41,6 +41,9 @@ internal sealed partial class PlacementGrain(
     // The execution stream each replica is reached through: reports from an earlier stream are stale.
     private readonly Dictionary<string, string> _links = new(StringComparer.Ordinal);
 
+    // Replicas whose engine refused a sequence, until one of theirs finishes or the hold passes (see Hold).
+    private readonly Dictionary<string, IGrainTimer> _holds = new(StringComparer.Ordinal);
+
     private string Model => this.GetPrimaryKeyString();
 
     /// <summary>
@@ -173,8 +176,9 @@ internal sealed partial class PlacementGrain(
                 RequeueFrom(existing, [.. _jobs.Values.Where(j => j.RunningOn == existing).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))]);
             }
 
-            // A registration makes its replicas schedulable; the node's grain switches off, right after, those whose
-            // accelerator is cordoned or draining.
+            // A registration makes its replicas schedulable (a fresh stream to a fresh engine ends any hold); the
+            // node's grain switches off, right after, those whose accelerator is cordoned or draining.
+            EndHold(r.ReplicaId);
             _links[r.ReplicaId] = linkId;
             changed |= state.State.Unschedulable.Remove(r.ReplicaId);
             if (_dispatcher.Replicas.TryGetValue(r.ReplicaId, out var view) && state.State.Replicas.GetValueOrDefault(r.ReplicaId) == r)
@@ -235,6 +239,11 @@ internal sealed partial class PlacementGrain(
             }
         }
 
+        if (finished.Length > 0)
+        {
+            ReleaseHold(replicaId);
+        }
+
         foreach (var done in finished)
         {
             if (replica.Release(done.JobId) && _jobs.Remove(done.JobId, out var job))
@@ -252,7 +261,7 @@ internal sealed partial class PlacementGrain(
         return Task.CompletedTask;
     }
 
-    public Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, bool replicaLost)
+    public Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason)
     {
         if (!_dispatcher.Replicas.TryGetValue(replicaId, out var replica) ||
             (linkId is not null && _links.GetValueOrDefault(replicaId) != linkId))
@@ -261,16 +270,68 @@ internal sealed partial class PlacementGrain(
             return Task.CompletedTask;
         }
 
-        if (replicaLost)
+        RequeueFrom(replica, sequences);
+        switch (reason)
         {
-            // Its node is gone or unreachable: nothing more goes there until it registers again. A stream closed
-            // by its owner says nothing of the kind, and may arrive after the node registered anew.
-            replica.Schedulable = false;
+            case HandBack.NodeLost:
+                // Nothing more goes there until the node registers again. A stream closed by its owner says nothing
+                // of the kind, and may arrive after the node registered anew.
+                EndHold(replicaId);
+                replica.Schedulable = false;
+                break;
+            case HandBack.Rejected:
+                Hold(replica, sequences.Length);
+                break;
         }
 
-        RequeueFrom(replica, sequences);
         AdmitWhatFits();
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// An engine refused sequences this placement counted room for: it runs more than the placement knows (a node
+    /// misreporting its capacity, or work the placement lost track of). Admitting again at once would only be
+    /// refused again, so the replica takes nothing new until one of its sequences finishes — then there is room by
+    /// any count — or <see cref="SchedulingOptions.RejectionHold"/> passes, for an engine whose running sequences
+    /// this placement does not know and so never hears finish.
+    /// </summary>
+    private void Hold(ReplicaView replica, int refused)
+    {
+        LogHeld(logger, replica.ReplicaId, refused, replica.RunningSequences, options.Value.RejectionHold.TotalSeconds);
+        if (!replica.Schedulable || _holds.ContainsKey(replica.ReplicaId))
+        {
+            return;
+        }
+
+        replica.Schedulable = false;
+        _holds[replica.ReplicaId] = this.RegisterGrainTimer(
+            _ =>
+            {
+                ReleaseHold(replica.ReplicaId);
+                AdmitWhatFits();
+                return Task.CompletedTask;
+            },
+            options.Value.RejectionHold,
+            Timeout.InfiniteTimeSpan);
+    }
+
+    private void ReleaseHold(string replicaId)
+    {
+        if (EndHold(replicaId) && _dispatcher.Replicas.TryGetValue(replicaId, out var replica))
+        {
+            replica.Schedulable = !state.State.Unschedulable.Contains(replicaId);
+        }
+    }
+
+    private bool EndHold(string replicaId)
+    {
+        if (!_holds.Remove(replicaId, out var timer))
+        {
+            return false;
+        }
+
+        timer.Dispose();
+        return true;
     }
 
     private void RequeueFrom(ReplicaView replica, RequeuedSequence[] sequences)
@@ -472,6 +533,9 @@ internal sealed partial class PlacementGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} for model {Model} expired in the queue: it could no longer make its deadline")]
     private static partial void LogExpired(ILogger logger, string jobId, string model);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} refused {Refused} sequences while it ran {Running} others by this placement's count: held until one finishes there, at most {HoldSeconds} s")]
+    private static partial void LogHeld(ILogger logger, string replicaId, int refused, int running, double holdSeconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} re-queued from replica {ReplicaId}, resuming at token {ResumeFrom}")]
     private static partial void LogRequeued(ILogger logger, string jobId, string replicaId, int resumeFrom);

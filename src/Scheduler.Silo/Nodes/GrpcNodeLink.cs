@@ -21,6 +21,9 @@ internal sealed partial class GrpcNodeLink : INodeLink
 {
     private static readonly TimeSpan CapacityReportInterval = TimeSpan.FromMilliseconds(250);
 
+    // The finish reason of a sequence the engine refused at admission (the worker's FinishReasons.Rejected).
+    private const string RejectedReason = "rejected";
+
     private readonly NodeRegistration _node;
     private readonly string _nodeToken;
     private readonly IGrainFactory _grains;
@@ -215,6 +218,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         var prefilled = new List<string>();
         var finished = new List<FinishedSequence>();
         var outcomes = new List<(JobTicket Ticket, JobOutcome Outcome, string Product)>();
+        var refused = new List<RequeuedSequence>();
         lock (_gate)
         {
             // The step's hourly cost is shared by the sequences that produced a token in it. A node's clock is not
@@ -250,6 +254,13 @@ internal sealed partial class GrpcNodeLink : INodeLink
                 }
 
                 _running.Remove(done.SequenceId);
+                if (done.Reason == RejectedReason)
+                {
+                    // The engine had no room after all: the job is not over, it goes back to its queue (from the
+                    // tokens delivered, none unless the engine refused it late) and its watchers hear nothing.
+                    refused.Add(new RequeuedSequence(done.SequenceId, running.NextToken, running.Delivered));
+                    continue;
+                }
 
                 finished.Add(new FinishedSequence(done.SequenceId, done.CompletionTokens, done.Reason));
                 var outcome = Outcome(running, done, replica, now);
@@ -262,6 +273,11 @@ internal sealed partial class GrpcNodeLink : INodeLink
         if (prefilled.Count > 0 || finished.Count > 0)
         {
             _grains.GetGrain<IPlacementGrain>(replica.Model).OnProgress(replica.ReplicaId, [.. prefilled], [.. finished]).Ignore();
+        }
+
+        if (refused.Count > 0)
+        {
+            _grains.GetGrain<IPlacementGrain>(replica.Model).Requeue(replica.ReplicaId, LinkId, [.. refused], HandBack.Rejected).Ignore();
         }
 
         foreach (var (ticket, outcome, product) in outcomes)
@@ -314,7 +330,6 @@ internal sealed partial class GrpcNodeLink : INodeLink
         {
             "length" or "stop" => (JobStatus.Completed, done.Reason, (string?)null),
             "cancelled" => (JobStatus.Cancelled, done.Reason, null),
-            "rejected" => (JobStatus.Failed, done.Reason, "the engine rejected the sequence (no capacity)"),
             _ => (JobStatus.Failed, "error", $"the node reported an unknown finish reason '{Shorten(done.Reason)}'"),
         };
         return new JobOutcome(status, reason, usage, running.Text, error, [.. running.TokenEnds]);
@@ -338,7 +353,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         {
             var model = group.First().Ticket.Request.Model;
             var sequences = group.Select(o => new RequeuedSequence(o.Ticket.JobId, o.NextToken, o.Delivered)).ToArray();
-            _grains.GetGrain<IPlacementGrain>(model).Requeue(group.Key, LinkId, sequences, nodeLost).Ignore();
+            _grains.GetGrain<IPlacementGrain>(model).Requeue(group.Key, LinkId, sequences, nodeLost ? HandBack.NodeLost : HandBack.StreamClosed).Ignore();
         }
     }
 

@@ -195,7 +195,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);   // j2 waits: ra is full, rb is off
 
         // Node A is lost: j0 had streamed 7 tokens, j1 3. Both go back ahead of j2.
-        await Placement.Requeue("ra", linkA.LinkId, [new RequeuedSequence(JobId(0), 7), new RequeuedSequence(JobId(1), 3)], replicaLost: true);
+        await Placement.Requeue("ra", linkA.LinkId, [new RequeuedSequence(JobId(0), 7), new RequeuedSequence(JobId(1), 3)], HandBack.NodeLost);
         var afterLoss = await Placement.GetSnapshot();
         Assert.Equal(3, afterLoss.QueuedJobs);
         Assert.False(afterLoss.Replicas.Single(r => r.ReplicaId == "ra").Schedulable);
@@ -227,7 +227,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         await Until(() => linkA.AdmittedJobIds.Count >= 1, "j0 on ra");
         await Placement.UpsertReplicas(linkB.LinkId, [Replica("rb", _model, nodeB, maxSequences: 2, kvCapacityTokens: 100_000)]);
 
-        await Placement.Requeue("ra", linkA.LinkId, [new RequeuedSequence(JobId(0), 12)], replicaLost: true);
+        await Placement.Requeue("ra", linkA.LinkId, [new RequeuedSequence(JobId(0), 12)], HandBack.NodeLost);
 
         await Until(() => linkB.AdmittedJobIds.Count >= 1, "j0 on rb");
         var sequence = Assert.Single(Assert.Single(linkB.Admits).Batch);
@@ -246,10 +246,55 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Until(() => link.AdmittedJobIds.Count >= 1, "j0 on ra");
 
-        await Placement.Requeue("ra", link.LinkId, [new RequeuedSequence(JobId(0), 4)], replicaLost: false);
+        await Placement.Requeue("ra", link.LinkId, [new RequeuedSequence(JobId(0), 4)], HandBack.StreamClosed);
 
         await Until(() => link.AdmittedJobIds.Count >= 2, "j0 re-admitted on ra");
         Assert.True((await Placement.GetSnapshot()).Replicas.Single().Schedulable);
+    }
+
+    [Fact]
+    public async Task Requeue_Rejected_HoldsTheReplicaUntilASequenceFinishesThere()
+    {
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node);
+        await Placement.UpsertReplicas(link.LinkId, [Replica("ra", _model, node, maxSequences: 2, kvCapacityTokens: 100_000)]);
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+        await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
+        await Until(() => link.AdmittedJobIds.Count >= 2, "j0 and j1 on ra");
+
+        // The engine refuses j1: it goes back to the queue, and ra takes nothing new while j0 runs there.
+        await Placement.Requeue("ra", link.LinkId, [new RequeuedSequence(JobId(1), 0)], HandBack.Rejected);
+        var held = await ReplicaState("ra");
+        Assert.False(held.Schedulable);
+        Assert.Equal([JobId(0)], held.RunningJobIds);
+        Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);
+        await Settle(cluster, node);
+        Assert.Equal(2, link.AdmittedJobIds.Count);
+
+        // j0 finishes: there is room by any count, and j1 is admitted again.
+        await Placement.OnProgress("ra", [JobId(0)], [new FinishedSequence(JobId(0), 10, "length")]);
+        await Until(() => link.AdmittedJobIds.Count >= 3, "j1 admitted again");
+        Assert.Equal(JobId(1), link.AdmittedJobIds[^1]);
+        Assert.True((await ReplicaState("ra")).Schedulable);
+    }
+
+    [Fact]
+    public async Task Requeue_Rejected_WithNothingFinishingThere_IsTriedAgainAfterTheHold()
+    {
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node);
+        await Placement.UpsertReplicas(link.LinkId, [Replica("ra", _model, node, maxSequences: 2, kvCapacityTokens: 100_000)]);
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+        await Until(() => link.AdmittedJobIds.Count >= 1, "j0 on ra");
+        var refusedAt = DateTime.UtcNow;
+
+        // Refused with nothing else running by the placement's count: no finish will come to end the hold.
+        await Placement.Requeue("ra", link.LinkId, [new RequeuedSequence(JobId(0), 0)], HandBack.Rejected);
+        Assert.False((await ReplicaState("ra")).Schedulable);
+
+        await Polling.Until(() => link.AdmittedJobIds.Count >= 2, "j0 admitted again after the hold", TimeSpan.FromSeconds(30));
+        Assert.True(DateTime.UtcNow - refusedAt >= TimeSpan.FromSeconds(4.5), "admitted again before the 5 s hold passed");
+        Assert.Equal([JobId(0), JobId(0)], link.AdmittedJobIds);
     }
 
     [Fact]

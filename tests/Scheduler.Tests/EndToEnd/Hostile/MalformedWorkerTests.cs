@@ -166,6 +166,32 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task StepReports_ASequenceTheEngineRefused_IsQueuedAgain_AndRunsOnceTheReplicaHasRoom()
+    {
+        await using var node = await FakeWorkerNode.StartAsync("hostile-refuser-" + Guid.NewGuid().ToString("N")[..6]);
+        await node.RegisterAsync(Registry, Auth(), node.Describe(SchedulerCluster.ScriptedModel, maxSequences: 2));
+        using var client = cluster.Tenant(2);
+        var first = client.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.ScriptedModel, Prompt = "first", MaxTokens = 1 }, deadline: DateTime.UtcNow + Wait);
+        var a = (await NextAdmit(node)).Sequences.Single().SequenceId;
+        var second = client.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.ScriptedModel, Prompt = "second", MaxTokens = 1 }, deadline: DateTime.UtcNow + Wait);
+        var b = (await NextAdmit(node)).Sequences.Single().SequenceId;
+
+        // The engine refuses b although the scheduler counted room: b is not failed but queued again, and nothing
+        // new goes to the replica while a still runs there.
+        node.Send(Step(node.ReplicaId, finished: [Finished(b, "rejected", 0)]));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => node.NextCommand(TimeSpan.FromSeconds(1)));
+        Assert.False(second.IsCompleted);
+
+        node.Send(Step(node.ReplicaId, Tokens(a, 0, "x", 1), finished: [Finished(a, "length", 1)]));
+        Assert.Equal(b, (await NextAdmit(node)).Sequences.Single().SequenceId);
+        node.Send(Step(node.ReplicaId, Tokens(b, 0, "y", 1), finished: [Finished(b, "length", 1)]));
+
+        var results = await Task.WhenAll(first, second);
+        Assert.All(results, r => Assert.True(r.Succeeded, $"{r.Status} {r.Error}"));
+        Assert.Equal(["x", "y"], results.Select(r => r.Text));
+    }
+
+    [Fact]
     public async Task StepReports_TokensForAJobOnAnotherReplicaOfTheNode_AreIgnored()
     {
         await using var node = await FakeWorkerNode.StartAsync("hostile-crossed-" + Guid.NewGuid().ToString("N")[..6]);
