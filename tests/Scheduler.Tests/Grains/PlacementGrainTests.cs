@@ -14,15 +14,22 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
 
     private string JobId(int i) => $"{_model}-j{i}";
 
+    /// <summary>A registered node serving one replica of the model.</summary>
+    private async Task<(string Node, FakeNodeLink Link)> NodeWithReplica(string replicaId, int maxSequences, long kvCapacityTokens = 100_000)
+    {
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node);
+        await Placement.UpsertReplicas(link.LinkId, [Replica(replicaId, _model, node, maxSequences, kvCapacityTokens)]);
+        return (node, link);
+    }
+
     private async Task<ReplicaSnapshot> ReplicaState(string replicaId) =>
         (await Placement.GetSnapshot()).Replicas.Single(r => r.ReplicaId == replicaId);
 
     [Fact]
     public async Task Placement_NeverAdmitsPastSlots_ThenAdmitsNextIntoRunningBatch()
     {
-        var node = Unique("node");
-        var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas(link.LinkId, [Replica("r1", _model, node, maxSequences: 2, kvCapacityTokens: 100_000)]);
+        var (node, link) = await NodeWithReplica("r1", maxSequences: 2);
 
         for (var i = 0; i < 4; i++)
         {
@@ -57,9 +64,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     [Fact]
     public async Task Placement_NeverAdmitsPastKvCapacity_ButSmallerJobBehindFits()
     {
-        var node = Unique("node");
-        var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas(link.LinkId, [Replica("r1", _model, node, maxSequences: 8, kvCapacityTokens: 500)]);
+        var (node, link) = await NodeWithReplica("r1", maxSequences: 8, kvCapacityTokens: 500);
 
         // Three jobs of 200 KV tokens, then one of 100: 200 + 200 + 100 = 500 fills the cache exactly.
         for (var i = 0; i < 3; i++)
@@ -240,9 +245,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     {
         // A node re-registers: its old stream closes and hands its jobs back, possibly after the new registration
         // made the replica schedulable again. The late hand-back must not switch it off.
-        var node = Unique("node");
-        var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas(link.LinkId, [Replica("ra", _model, node, maxSequences: 1, kvCapacityTokens: 100_000)]);
+        var (node, link) = await NodeWithReplica("ra", maxSequences: 1);
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Until(() => link.AdmittedJobIds.Count >= 1, "j0 on ra");
 
@@ -255,9 +258,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     [Fact]
     public async Task Requeue_Rejected_HoldsTheReplicaUntilASequenceFinishesThere()
     {
-        var node = Unique("node");
-        var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas(link.LinkId, [Replica("ra", _model, node, maxSequences: 2, kvCapacityTokens: 100_000)]);
+        var (node, link) = await NodeWithReplica("ra", maxSequences: 2);
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
         await Until(() => link.AdmittedJobIds.Count >= 2, "j0 and j1 on ra");
@@ -281,9 +282,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     [Fact]
     public async Task Requeue_Rejected_WithNothingFinishingThere_IsTriedAgainAfterTheHold()
     {
-        var node = Unique("node");
-        var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas(link.LinkId, [Replica("ra", _model, node, maxSequences: 2, kvCapacityTokens: 100_000)]);
+        var (node, link) = await NodeWithReplica("ra", maxSequences: 2);
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Until(() => link.AdmittedJobIds.Count >= 1, "j0 on ra");
         var refusedAt = DateTime.UtcNow;
@@ -332,9 +331,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     [Fact]
     public async Task Cancel_RunningJob_AsksItsNodeAndKeepsSlotUntilConfirmed()
     {
-        var node = Unique("node");
-        var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas(link.LinkId, [Replica("r1", _model, node, maxSequences: 1, kvCapacityTokens: 100_000)]);
+        var (node, link) = await NodeWithReplica("r1", maxSequences: 1);
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
 
@@ -365,9 +362,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     [Fact]
     public async Task OnProgress_UnknownReplicaOrJob_IsIgnored()
     {
-        var node = Unique("node");
-        var link = await RegisterNode(cluster, node);
-        await Placement.UpsertReplicas(link.LinkId, [Replica("r1", _model, node, maxSequences: 1, kvCapacityTokens: 100_000)]);
+        var (node, link) = await NodeWithReplica("r1", maxSequences: 1);
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
 
