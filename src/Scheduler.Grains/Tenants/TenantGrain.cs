@@ -22,9 +22,6 @@ internal sealed class TenantGrain(
     // Submissions interleave: writes of the shared state must not overlap (each carries the last ETag).
     private readonly SemaphoreSlim _writeGate = new(1, 1);
 
-    private const int MaxAcceptAttempts = 20;
-    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(500);
-
     // Jobs accepted but not yet handed to their placement, by id: a resubmission in that window is a duplicate too.
     private readonly Dictionary<string, JobTicket> _accepting = new(StringComparer.Ordinal);
 
@@ -145,9 +142,9 @@ internal sealed class TenantGrain(
                 {
                     return await RecordAndQueue(ticket);
                 }
-                catch (Exception ex) when (IsSiloFailure(ex) && attempt < MaxAcceptAttempts)
+                catch (Exception ex) when (SiloFailures.IsTransient(ex) && attempt < SiloFailures.Attempts)
                 {
-                    await Task.Delay(AcceptRetryDelay, time);
+                    await Task.Delay(SiloFailures.RetryDelay, time);
                 }
             }
         }
@@ -196,9 +193,6 @@ internal sealed class TenantGrain(
 
         return new SubmitResult(JobSnapshot.Queued(ticket), SubmitRejection.None, null, QueuePosition: enqueued.QueuePosition);
     }
-
-    private static bool IsSiloFailure(Exception ex) =>
-        ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException;
 
     public Task OnAdmitted(int jobs)
     {

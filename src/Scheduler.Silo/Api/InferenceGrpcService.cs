@@ -19,7 +19,7 @@ internal sealed class InferenceGrpcService(
     SiloDrain drain,
     TimeProvider time) : InferenceService.InferenceServiceBase
 {
-    // Longer than a tenant waits out a silo failure while accepting a job (TenantGrain: 20 × 500 ms).
+    // As long as a tenant waits out a silo failure while accepting a job (SiloFailures: 20 × 500 ms).
     private const int MaxRecordWaits = 600;
     private static readonly TimeSpan RecordPoll = TimeSpan.FromMilliseconds(20);
 
@@ -122,11 +122,13 @@ internal sealed class InferenceGrpcService(
 
             // A resubmission with the same idempotency key may follow a job whose record the tenant is still creating
             // (it answered INTERNAL before; found by the fuzz test): the record is a moment away, or a failover away.
+            // The job was accepted, so a record still missing after the wait is UNAVAILABLE, never NOT_FOUND: a call
+            // to a grain that was moving can take Orleans' whole response timeout (30 s) to fail and be repeated.
             for (var wait = 0; watch.Job is null; wait++)
             {
                 if (wait == MaxRecordWaits)
                 {
-                    throw SchedulerErrors.NotFound("job", jobId);
+                    throw SchedulerErrors.RecordPending(jobId);
                 }
 
                 await Task.Delay(RecordPoll, context.CancellationToken);

@@ -31,6 +31,11 @@ internal static class SchedulerErrors
     public static RpcException PermissionDenied(string detail) =>
         new(new Status(StatusCode.PermissionDenied, detail));
 
+    /// <summary>A job accepted while a silo failed, whose record is not written yet: the same request succeeds once it
+    /// is (a resubmission with the same idempotency key finds the same job).</summary>
+    public static RpcException RecordPending(string jobId) =>
+        new(new Status(StatusCode.Unavailable, $"job '{Echo(jobId)}' was accepted but its record is still being written after a silo failure: retry the same request"));
+
     /// <summary>This silo is draining: the client should call another silo (and resume a stream with WatchJob).</summary>
     public static RpcException Draining() =>
         new(new Status(StatusCode.Unavailable, "this scheduler silo is draining: call another silo; resume a job's stream with WatchJob from the next token"));

@@ -4,6 +4,7 @@ using Grpc.Net.Client;
 using Scheduler.Abstractions.Fleet;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
+using Scheduler.Grains;
 using Scheduler.Grains.Nodes;
 using Scheduler.Protos.V1;
 using JobStatus = Scheduler.Abstractions.Jobs.JobStatus;
@@ -282,11 +283,37 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
         foreach (var (ticket, outcome, product) in outcomes)
         {
-            _grains.GetGrain<IJobGrain>(ticket.JobId).Finish(outcome).Ignore();
+            RecordOutcome(ticket.JobId, outcome).Ignore();
             _telemetry.JobFinished(ticket.TenantId, ticket.Request.Model, product, outcome);
         }
 
         ReportCapacity(step, now);
+    }
+
+    /// <summary>
+    /// Records a job's outcome on its record. The record's grain may be moving after a silo failure; an outcome lost
+    /// here would leave the job running forever (the engine is done with it, the placement has released it), so the
+    /// call is repeated until it lands. Repeats are harmless: a record keeps the first outcome it gets.
+    /// </summary>
+    private async Task RecordOutcome(string jobId, JobOutcome outcome)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await _grains.GetGrain<IJobGrain>(jobId).Finish(outcome);
+                return;
+            }
+            catch (Exception ex) when (SiloFailures.IsTransient(ex) && attempt < SiloFailures.Attempts)
+            {
+                await Task.Delay(SiloFailures.RetryDelay, _time);
+            }
+            catch (Exception ex)
+            {
+                LogOutcomeLost(_logger, ex, jobId, outcome.Status);
+                return;
+            }
+        }
     }
 
     private bool TryGetRunningOn(string replicaId, string sequenceId, out RunningSequence running) =>
@@ -377,6 +404,9 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
         return spec;
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The outcome of job {JobId} ({Status}) could not be recorded")]
+    private static partial void LogOutcomeLost(ILogger logger, Exception ex, string jobId, JobStatus status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Execution stream to node {NodeId} broke")]
     private static partial void LogStreamBroke(ILogger logger, Exception ex, string nodeId);
