@@ -38,7 +38,10 @@ public interface IPlacementGrain : IGrainWithStringKey
 
     Task<CancelOutcome> Cancel(string jobId);
 
-    /// <summary>Attaches a watcher to a queued or running job. False when the job is neither.</summary>
+    /// <summary>Attaches a watcher to a queued or running job. False when the job is neither. Interleaves: it waits on
+    /// the journal and on the job's node, and the model's whole admission loop must not wait with it (a node grain
+    /// caught in a failover can take a response timeout to answer).</summary>
+    [AlwaysInterleave]
     Task<bool> Attach(string jobId, IJobEventSink sink, int fromToken);
 
     Task<PlacementSnapshot> GetSnapshot();

@@ -396,9 +396,17 @@ internal sealed partial class PlacementGrain(
         }
 
         // Remembered on the ticket too, so a re-dispatch after a node failure keeps the watcher, and in the
-        // journal, so a rebuilt placement does.
+        // journal, so a rebuilt placement does. Other calls run during the awaits: what the job is doing is read after.
         job.AddWatcher(sink);
         await journal.Add(job.Ticket);
+        if (!_jobs.ContainsKey(jobId))
+        {
+            // It ended (finished, expired or was cancelled) meanwhile, and its record may have cleared the journal before
+            // the ticket above landed: clear it again. The caller replays the record.
+            await journal.Remove(Model, jobId);
+            return false;
+        }
+
         if (job.RunningOn is not { } replica)
         {
             sink.OnEvents([new JobEventRecord(jobId, JobEventKind.Queued, time.GetUtcNow(), QueuePosition: Math.Max(0, _dispatcher.Queue.PositionOf(jobId)))]).Ignore();
