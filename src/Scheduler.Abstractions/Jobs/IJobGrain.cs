@@ -22,10 +22,11 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Records how the job ended and tells the tenant; later outcomes are ignored.</summary>
     Task Finish(JobOutcome outcome);
 
-    /// <summary>Records that the job expired in its queue (it could no longer make its deadline) and tells the tenant.
-    /// Sent by the placement, which has already removed the job and told its watchers.</summary>
+    /// <summary>Records that the job expired in its queue (it could no longer make its deadline), tells the tenant, then
+    /// sends <paramref name="announcement"/> to <paramref name="watchers"/>: a client that saw the end finds the record
+    /// ended too. Sent by the placement, which has already removed the job.</summary>
     [OneWay]
-    Task Expire(JobOutcome outcome);
+    Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement);
 
     /// <summary>Cancels a queued or running job. Returns the job after the request.</summary>
     Task<JobSnapshot?> Cancel();

@@ -96,7 +96,14 @@ internal sealed class JobGrain(
     }
 
     // The placement expires a job only while it is queued: it never ran.
-    public Task Expire(JobOutcome outcome) => Record(outcome, ran: false);
+    public async Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement)
+    {
+        await Record(outcome, ran: false);
+        foreach (var watcher in watchers)
+        {
+            watcher.OnEvents([announcement]).Ignore();
+        }
+    }
 
     public async Task<JobSnapshot?> Cancel()
     {

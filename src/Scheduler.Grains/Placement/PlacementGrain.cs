@@ -500,12 +500,8 @@ internal sealed partial class PlacementGrain(
             var error = $"DEADLINE_EXCEEDED: the job could no longer finish by its deadline {job.Ticket.Request.Deadline:O} and expired in the queue without running";
             var queueMs = (now - job.Ticket.SubmittedAt).TotalMilliseconds;
             var expired = JobEventRecord.Terminal(jobId, JobStatus.Expired, now, usage: null, finishReason: null, error);
-            foreach (var watcher in job.Ticket.Watchers)
-            {
-                watcher.OnEvents([expired]).Ignore();
-            }
-
-            GrainFactory.GetGrain<IJobGrain>(jobId).Expire(new JobOutcome(JobStatus.Expired, "deadline", new JobUsage(0, 0, 0, queueMs, 0, 0), "", error, [])).Ignore();
+            var outcome = new JobOutcome(JobStatus.Expired, "deadline", new JobUsage(0, 0, 0, queueMs, 0, 0), "", error, []);
+            GrainFactory.GetGrain<IJobGrain>(jobId).Expire(outcome, [.. job.Ticket.Watchers], expired).Ignore();
             LogExpired(logger, jobId, Model);
         }
 

@@ -15,7 +15,8 @@ namespace Scheduler.Silo.Nodes;
 /// <summary>
 /// The execution stream to one worker node. Per engine step the node sends one report; this turns it into job
 /// events — one call per destination silo — plus one progress call to the replica's placement when sequences got
-/// their first token or finished. When the stream breaks, every running job goes back to its placement with the
+/// their first token or finished. A finished job's end goes to its watchers once its record holds the outcome. When
+/// the stream breaks, every running job goes back to its placement with the
 /// count of tokens already delivered, so it resumes elsewhere without repeating or skipping a token.
 /// </summary>
 internal sealed partial class GrpcNodeLink : INodeLink
@@ -218,7 +219,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         var events = new EventBatch();
         var prefilled = new List<string>();
         var finished = new List<FinishedSequence>();
-        var outcomes = new List<(JobTicket Ticket, JobOutcome Outcome, string Product)>();
+        var outcomes = new List<(JobTicket Ticket, JobOutcome Outcome, string Product, IJobEventSink[] Sinks)>();
         var refused = new List<RequeuedSequence>();
         lock (_gate)
         {
@@ -264,9 +265,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
                 }
 
                 finished.Add(new FinishedSequence(done.SequenceId, done.CompletionTokens, done.Reason));
-                var outcome = Outcome(running, done, replica, now);
-                outcomes.Add((running.Ticket, outcome, replica.Profile.Product));
-                events.Add(running.Sinks, JobEventRecord.Terminal(running.Ticket.JobId, outcome.Status, now, outcome.Usage, outcome.FinishReason, outcome.Error));
+                outcomes.Add((running.Ticket, Outcome(running, done, replica, now), replica.Profile.Product, [.. running.Sinks]));
             }
         }
 
@@ -281,9 +280,9 @@ internal sealed partial class GrpcNodeLink : INodeLink
             _grains.GetGrain<IPlacementGrain>(replica.Model).Requeue(replica.ReplicaId, LinkId, [.. refused], HandBack.Rejected).Ignore();
         }
 
-        foreach (var (ticket, outcome, product) in outcomes)
+        foreach (var (ticket, outcome, product, sinks) in outcomes)
         {
-            RecordOutcome(ticket.JobId, outcome).Ignore();
+            RecordThenAnnounce(ticket.JobId, outcome, sinks, now).Ignore();
             _telemetry.JobFinished(ticket.TenantId, ticket.Request.Model, product, outcome);
         }
 
@@ -291,10 +290,19 @@ internal sealed partial class GrpcNodeLink : INodeLink
     }
 
     /// <summary>
-    /// Records a job's outcome on its record. The record's grain may be moving after a silo failure; an outcome lost
-    /// here would leave the job running forever (the engine is done with it, the placement has released it), so the
-    /// call is repeated until it lands. Repeats are harmless: a record keeps the first outcome it gets.
+    /// Records a job's outcome, then tells its watchers the job ended: a client that saw the end and asks for the job
+    /// finds it ended too, and its record durable. The record's grain may be moving after a silo failure; an outcome
+    /// lost here would leave the job running forever (the engine is done with it, the placement has released it), so
+    /// the call is repeated until it lands. Repeats are harmless: a record keeps the first outcome it gets.
     /// </summary>
+    private async Task RecordThenAnnounce(string jobId, JobOutcome outcome, IJobEventSink[] sinks, DateTimeOffset at)
+    {
+        await RecordOutcome(jobId, outcome);
+        var end = new EventBatch();
+        end.Add(sinks, JobEventRecord.Terminal(jobId, outcome.Status, at, outcome.Usage, outcome.FinishReason, outcome.Error));
+        end.Send();
+    }
+
     private async Task RecordOutcome(string jobId, JobOutcome outcome)
     {
         for (var attempt = 1; ; attempt++)

@@ -123,7 +123,7 @@ public sealed class StreamBackfillTests
 
         public Task Finish(JobOutcome outcome) => throw new NotSupportedException();
 
-        public Task Expire(JobOutcome outcome) => throw new NotSupportedException();
+        public Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement) => throw new NotSupportedException();
 
         public Task<JobSnapshot?> Cancel() => throw new NotSupportedException();
 
