@@ -1,9 +1,11 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Scheduler.Grains;
 
 namespace Scheduler.Silo.Api;
 
-/// <summary>Maps unexpected exceptions to INTERNAL (logged, never shown) and cancellations to CANCELLED.</summary>
+/// <summary>Maps unexpected exceptions to INTERNAL (logged, never shown), cancellations to CANCELLED, and a silo failing
+/// under a call to UNAVAILABLE (retry).</summary>
 internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interceptor
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
@@ -57,9 +59,20 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
             return new RpcException(new Status(StatusCode.Unavailable, "the scheduler is busy; retry"));
         }
 
+        if (SiloFailures.IsTransient(ex))
+        {
+            // A silo failed, or its grains are moving to the others: nothing is wrong with the request or the
+            // scheduler, and the same call (with the same idempotency key) succeeds in a moment.
+            LogSiloFailure(logger, context.Method, ex.GetType().Name);
+            return new RpcException(new Status(StatusCode.Unavailable, "a scheduler silo failed or is handing over its work: retry the same request"));
+        }
+
         LogUnhandled(logger, ex, context.Method);
         return new RpcException(new Status(StatusCode.Internal, "internal error"));
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} answered UNAVAILABLE: {Exception} while the cluster recovers from a silo failure")]
+    private static partial void LogSiloFailure(ILogger logger, string method, string exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Method}")]
     private static partial void LogUnhandled(ILogger logger, Exception ex, string method);

@@ -1,0 +1,50 @@
+using Grpc.Core;
+using Microsoft.Extensions.Logging.Abstractions;
+using Scheduler.Silo.Api;
+
+namespace Scheduler.Tests.Silo.Api;
+
+public sealed class ErrorInterceptorTests
+{
+    private readonly ErrorInterceptor _interceptor = new(NullLogger<ErrorInterceptor>.Instance);
+
+    private Task<RpcException> Fail(Exception thrown) => Assert.ThrowsAsync<RpcException>(() =>
+        _interceptor.UnaryServerHandler<string, string>("request", new FakeCallContext(), (_, _) => throw thrown));
+
+    [Fact]
+    public async Task UnaryCall_SiloFailedUnderIt_IsUnavailableToRetry()
+    {
+        var error = await Fail(new SiloUnavailableException("silo S127.0.0.1:11111 is dead"));
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Contains("retry", error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnaryCall_UnexpectedException_IsInternal_WithoutItsDetails()
+    {
+        var error = await Fail(new InvalidOperationException("secret detail"));
+
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        Assert.DoesNotContain("secret", error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>The least a server call context needs to be for the interceptor: a method name and no cancellation.</summary>
+    private sealed class FakeCallContext : ServerCallContext
+    {
+        protected override string MethodCore => "/scheduler.v1.InferenceService/GetJob";
+        protected override string HostCore => "localhost";
+        protected override string PeerCore => "ipv4:127.0.0.1:5000";
+        protected override DateTime DeadlineCore => DateTime.MaxValue;
+        protected override Metadata RequestHeadersCore => [];
+        protected override CancellationToken CancellationTokenCore => CancellationToken.None;
+        protected override Metadata ResponseTrailersCore => [];
+        protected override Status StatusCore { get; set; }
+        protected override WriteOptions? WriteOptionsCore { get; set; }
+        protected override AuthContext AuthContextCore => new(null, []);
+
+        protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) => throw new NotSupportedException();
+
+        protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => Task.CompletedTask;
+    }
+}
