@@ -12,4 +12,30 @@ public static class SiloFailures
 
     public static bool IsTransient(Exception ex) =>
         ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException;
+
+    /// <summary>Makes an idempotent call, repeating it while a silo failure is in the way; the last failure, or any
+    /// other, is thrown.</summary>
+    public static async Task<T> RetryAsync<T>(Func<Task<T>> call, TimeProvider time)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (Exception ex) when (IsTransient(ex) && attempt < Attempts)
+            {
+                await Task.Delay(RetryDelay, time);
+            }
+        }
+    }
+
+    /// <inheritdoc cref="RetryAsync{T}(Func{Task{T}}, TimeProvider)"/>
+    public static Task RetryAsync(Func<Task> call, TimeProvider time) => RetryAsync(
+        async () =>
+        {
+            await call();
+            return true;
+        },
+        time);
 }

@@ -136,17 +136,7 @@ internal sealed class TenantGrain(
             // From here the job is accepted. A silo dying under its record or its queue is waited out (the cluster
             // reactivates them elsewhere within seconds), so an acknowledgement always means both exist — a duplicate
             // submission may already be following the job.
-            for (var attempt = 1; ; attempt++)
-            {
-                try
-                {
-                    return await RecordAndQueue(ticket);
-                }
-                catch (Exception ex) when (SiloFailures.IsTransient(ex) && attempt < SiloFailures.Attempts)
-                {
-                    await Task.Delay(SiloFailures.RetryDelay, time);
-                }
-            }
+            return await SiloFailures.RetryAsync(() => RecordAndQueue(ticket), time);
         }
         catch when (!journaled)
         {

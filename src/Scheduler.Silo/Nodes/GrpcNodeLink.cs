@@ -305,22 +305,13 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
     private async Task RecordOutcome(string jobId, JobOutcome outcome)
     {
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            try
-            {
-                await _grains.GetGrain<IJobGrain>(jobId).Finish(outcome);
-                return;
-            }
-            catch (Exception ex) when (SiloFailures.IsTransient(ex) && attempt < SiloFailures.Attempts)
-            {
-                await Task.Delay(SiloFailures.RetryDelay, _time);
-            }
-            catch (Exception ex)
-            {
-                LogOutcomeLost(_logger, ex, jobId, outcome.Status);
-                return;
-            }
+            await SiloFailures.RetryAsync(() => _grains.GetGrain<IJobGrain>(jobId).Finish(outcome), _time);
+        }
+        catch (Exception ex)
+        {
+            LogOutcomeLost(_logger, ex, jobId, outcome.Status);
         }
     }
 

@@ -1,29 +1,11 @@
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Silo.Streaming;
+using static Scheduler.Tests.Silo.Streaming.SubscriptionEvents;
 
 namespace Scheduler.Tests.Silo.Streaming;
 
 public sealed class JobSubscriptionTests
 {
-    private static readonly DateTimeOffset T0 = new(2026, 11, 26, 0, 0, 0, TimeSpan.Zero);
-
-    private static JobEventRecord Tokens(int first, string text, int count = 1) =>
-        new("job", JobEventKind.Tokens, T0, first, text, count);
-
-    private static JobEventRecord Completed(int tokens) =>
-        new("job", JobEventKind.Completed, T0, Usage: new JobUsage(1, tokens, 0, 0, 0, 0), FinishReason: "length");
-
-    private static List<JobEventRecord> Drain(JobSubscription subscription)
-    {
-        var events = new List<JobEventRecord>();
-        while (subscription.Events.TryRead(out var e))
-        {
-            events.Add(e);
-        }
-
-        return events;
-    }
-
     [Fact]
     public void Post_DuplicateAndOutOfOrderTokens_DeliversEachOnceInOrder()
     {

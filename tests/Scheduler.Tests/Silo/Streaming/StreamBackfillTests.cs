@@ -4,34 +4,18 @@ using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Policies;
 using Scheduler.Silo.Streaming;
+using static Scheduler.Tests.Silo.Streaming.SubscriptionEvents;
 
 namespace Scheduler.Tests.Silo.Streaming;
 
 public sealed class StreamBackfillTests
 {
-    private static readonly DateTimeOffset T0 = new(2026, 11, 26, 0, 0, 0, TimeSpan.Zero);
     private readonly FakeTimeProvider _time = new(T0);
-
-    private static JobEventRecord Tokens(int first, string text) => new("job", JobEventKind.Tokens, T0, first, text, 1);
-
-    private static JobEventRecord Completed(int tokens) =>
-        new("job", JobEventKind.Completed, T0, Usage: new JobUsage(1, tokens, 0, 0, 0, 0), FinishReason: "length");
 
     private static JobSnapshot Record(JobStatus status, string output = "", int[]? tokenEnds = null) =>
         new("job", "tenant", "model", status, 1, 8, JobPriority.Standard, T0, null,
             status == JobStatus.Completed ? new JobUsage(1, tokenEnds?.Length ?? 0, 0, 0, 0, 0) : null,
             output, null, status == JobStatus.Completed ? "length" : null, tokenEnds);
-
-    private static List<JobEventRecord> Drain(JobSubscription subscription)
-    {
-        var events = new List<JobEventRecord>();
-        while (subscription.Events.TryRead(out var e))
-        {
-            events.Add(e);
-        }
-
-        return events;
-    }
 
     [Fact]
     public async Task WatchAsync_EndArrivedWithoutAToken_CompletesTheStreamFromTheRecord()
