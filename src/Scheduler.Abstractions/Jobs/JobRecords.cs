@@ -15,7 +15,17 @@ public sealed record JobRequest(
     [property: Id(7)] string? IdempotencyKey,
     [property: Id(8)] string? Stop,
     [property: Id(9)] string? TraceParent,
-    [property: Id(10)] DateTimeOffset? Deadline = null);
+    [property: Id(10)] DateTimeOffset? Deadline = null,
+    [property: Id(11)] JobSampling? Sampling = null,
+    [property: Id(12)] string[]? StopSequences = null);
+
+/// <summary>How a job's tokens are sampled; a null field takes the engine's default.</summary>
+[GenerateSerializer, Alias("scheduler.JobSampling")]
+public sealed record JobSampling(
+    [property: Id(0)] float? Temperature,
+    [property: Id(1)] float? TopP,
+    [property: Id(2)] int? TopK,
+    [property: Id(3)] ulong? Seed);
 
 /// <summary>A queued job as the placement grain holds it: enough to rank, place and (re)dispatch it.</summary>
 [GenerateSerializer, Alias("scheduler.JobTicket")]

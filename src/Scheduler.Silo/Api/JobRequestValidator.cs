@@ -12,6 +12,8 @@ internal sealed class JobRequestValidator(ModelCatalog models, TimeProvider time
     private const int MaxDeadlineMs = 86_400_000;
     private const int MaxIdempotencyKeyLength = 256;
     private const int MaxStopLength = 256;
+    private const int MaxStopTexts = 4;
+    private const float MaxTemperature = 2;
 
     public JobRequest Validate(SubmitJobRequest request, string? traceParent)
     {
@@ -84,6 +86,9 @@ internal sealed class JobRequestValidator(ModelCatalog models, TimeProvider time
             throw SchedulerErrors.InvalidArgument("stop", $"is longer than {MaxStopLength} characters");
         }
 
+        ValidateStopSequences(request);
+        var sampling = Sampling(request);
+
         var priority = request.Priority switch
         {
             Protos.V1.Priority.Unspecified or Protos.V1.Priority.Standard => JobPriority.Standard,
@@ -103,6 +108,57 @@ internal sealed class JobRequestValidator(ModelCatalog models, TimeProvider time
             request.IdempotencyKey.Length > 0 ? request.IdempotencyKey : null,
             request.Stop.Length > 0 ? request.Stop : null,
             traceParent,
-            request.DeadlineMs > 0 ? time.GetUtcNow().AddMilliseconds(request.DeadlineMs) : null);
+            request.DeadlineMs > 0 ? time.GetUtcNow().AddMilliseconds(request.DeadlineMs) : null,
+            sampling,
+            request.StopSequences.Count > 0 ? [.. request.StopSequences] : null);
+    }
+
+    private static void ValidateStopSequences(SubmitJobRequest request)
+    {
+        var count = request.StopSequences.Count + (request.Stop.Length > 0 ? 1 : 0);
+        if (count > MaxStopTexts)
+        {
+            throw SchedulerErrors.InvalidArgument("stop_sequences", $"with stop, at most {MaxStopTexts} stop texts are allowed, got {count}");
+        }
+
+        if (request.StopSequences.Any(s => s.Length == 0))
+        {
+            throw SchedulerErrors.InvalidArgument("stop_sequences", "must not contain an empty text");
+        }
+
+        if (request.StopSequences.Any(s => s.Length > MaxStopLength))
+        {
+            throw SchedulerErrors.InvalidArgument("stop_sequences", $"has a text longer than {MaxStopLength} characters");
+        }
+    }
+
+    private static JobSampling? Sampling(SubmitJobRequest request)
+    {
+        // Written so that NaN fails too.
+        if (request.HasTemperature && !(request.Temperature >= 0 && request.Temperature <= MaxTemperature))
+        {
+            throw SchedulerErrors.InvalidArgument("temperature", $"must be between 0 and {MaxTemperature}, got {request.Temperature}");
+        }
+
+        if (request.HasTopP && !(request.TopP > 0 && request.TopP <= 1))
+        {
+            throw SchedulerErrors.InvalidArgument("top_p", $"must be greater than 0 and at most 1, got {request.TopP}");
+        }
+
+        if (request.HasTopK && request.TopK < 0)
+        {
+            throw SchedulerErrors.InvalidArgument("top_k", $"must not be negative (0 keeps every token), got {request.TopK}");
+        }
+
+        if (!request.HasTemperature && !request.HasTopP && !request.HasTopK && !request.HasSeed)
+        {
+            return null;
+        }
+
+        return new JobSampling(
+            request.HasTemperature ? request.Temperature : null,
+            request.HasTopP ? request.TopP : null,
+            request.HasTopK ? request.TopK : null,
+            request.HasSeed ? request.Seed : null);
     }
 }

@@ -341,11 +341,15 @@ internal sealed partial class GrpcNodeLink : INodeLink
     {
         var ticket = running.Ticket;
         var submitted = ticket.SubmittedAt;
+
+        // An engine with the model's own tokenizer reports the prompt's real length; others take the scheduler's count,
+        // as does a count no prompt this replica accepts could have.
+        var promptTokens = done.PromptTokens > 0 && done.PromptTokens <= replica.MaxContextTokens ? done.PromptTokens : ticket.Request.PromptTokens;
         var cost = replica.Profile.IsMetered
-            ? replica.Profile.MeteredCostUsd(ticket.Request.PromptTokens, running.NextToken - ticket.ResumeFromToken)
+            ? replica.Profile.MeteredCostUsd(promptTokens, running.NextToken - ticket.ResumeFromToken)
             : running.CostUsd;
         var usage = new JobUsage(
-            ticket.Request.PromptTokens,
+            promptTokens,
             running.NextToken,
             cost,
             (running.AdmittedAt - submitted).TotalMilliseconds,
@@ -401,6 +405,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
             spec.PromptTokenIds.AddRange(ids);
         }
 
+        spec.ApplySampling(request);
         return spec;
     }
 

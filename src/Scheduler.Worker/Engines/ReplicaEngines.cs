@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
+using Scheduler.Worker.Engines.Llama;
 using Scheduler.Worker.Hosting;
 
 namespace Scheduler.Worker.Engines;
@@ -14,10 +15,18 @@ internal sealed partial class ReplicaEngines : BackgroundService
     public ReplicaEngines(NodeInventory inventory, IStepReportSink sink, TimeProvider time, ILoggerFactory loggerFactory)
     {
         _logger = loggerFactory.CreateLogger<ReplicaEngines>();
-        var engineLogger = loggerFactory.CreateLogger<SimulatedEngine>();
+        var simulatedLogger = loggerFactory.CreateLogger<SimulatedEngine>();
+        var llamaLogger = loggerFactory.CreateLogger<LlamaEngine>();
+        if (inventory.Replicas.Any(r => r.Llama is not null))
+        {
+            LlamaNativeLog.Attach(loggerFactory.CreateLogger("LlamaCpp"));
+        }
+
         _engines = inventory.Replicas.ToFrozenDictionary(
             r => r.ReplicaId,
-            IInferenceEngine (r) => new SimulatedEngine(r.ReplicaId, r.EngineProfile, sink, time, engineLogger),
+            IInferenceEngine (r) => r.Llama is { } llama
+                ? new LlamaEngine(r.ReplicaId, r.EngineProfile, llama, r.MaxContextTokens, sink, time, llamaLogger)
+                : new SimulatedEngine(r.ReplicaId, r.EngineProfile, sink, time, simulatedLogger),
             StringComparer.Ordinal);
     }
 
@@ -36,6 +45,16 @@ internal sealed partial class ReplicaEngines : BackgroundService
         foreach (var engine in _engines.Values)
         {
             engine.CancelAllSilently();
+        }
+    }
+
+    /// <summary>Frees the engines' native resources (llama.cpp contexts) once their loops have stopped.</summary>
+    public override void Dispose()
+    {
+        base.Dispose();
+        foreach (var engine in _engines.Values.OfType<IDisposable>())
+        {
+            engine.Dispose();
         }
     }
 

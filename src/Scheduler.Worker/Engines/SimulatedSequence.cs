@@ -7,9 +7,8 @@ internal sealed class SimulatedSequence
 {
     private readonly ulong _seed;
     private readonly int _maxTokens;
-    private readonly string _stop;
+    private readonly StopTexts _stops;
     private int _prefillRemaining;
-    private string _stopTail;
 
     public SimulatedSequence(SequenceSpec spec)
     {
@@ -21,8 +20,8 @@ internal sealed class SimulatedSequence
         // A resumed sequence rebuilds its KV cache from the prompt and the tokens already delivered.
         _prefillRemaining = promptTokens + NextTokenIndex;
         _seed = SyntheticTokens.Seed(Id);
-        _stop = spec.Stop;
-        _stopTail = _stop.Length > 0 ? InitialStopTail() : string.Empty;
+        _stops = new StopTexts(spec);
+        _stops.Resume(DeliveredEnd(_stops.TailLength));
     }
 
     public string Id { get; }
@@ -65,16 +64,9 @@ internal sealed class SimulatedSequence
             FinishReason = FinishReasons.Length;
         }
 
-        if (_stop.Length > 0)
+        if (_stops.Append(text))
         {
-            // The tail holds fewer characters than the stop text, so a match here must end inside the new token.
-            var window = _stopTail + text;
-            if (window.Contains(_stop, StringComparison.Ordinal))
-            {
-                FinishReason = FinishReasons.Stop;
-            }
-
-            _stopTail = Tail(window);
+            FinishReason = FinishReasons.Stop;
         }
 
         return text;
@@ -83,18 +75,16 @@ internal sealed class SimulatedSequence
     public SequenceFinished Finished(string reason) =>
         new() { SequenceId = Id, Reason = reason, CompletionTokens = NextTokenIndex };
 
-    /// <summary>The end of the text delivered before a resume, so a stop text spanning the resume point is still found.</summary>
-    private string InitialStopTail()
+    /// <summary>At least the last <paramref name="characters"/> of the text delivered before a resume, so a stop text
+    /// spanning the resume point is still found.</summary>
+    private string DeliveredEnd(int characters)
     {
         var text = string.Empty;
-        for (var i = NextTokenIndex - 1; i >= 0 && text.Length < _stop.Length - 1; i--)
+        for (var i = NextTokenIndex - 1; i >= 0 && text.Length < characters; i--)
         {
             text = SyntheticTokens.Token(_seed, i) + text;
         }
 
-        return Tail(text);
+        return text;
     }
-
-    /// <summary>The last characters of <paramref name="text"/>, fewer than the (non-empty) stop text has.</summary>
-    private string Tail(string text) => text.Length < _stop.Length ? text : text[^(_stop.Length - 1)..];
 }

@@ -12,12 +12,19 @@ public sealed class AcceleratorOptions
     /// <summary>The model each of these accelerators serves.</summary>
     public string Model { get; set; } = "llama-3.1-8b";
 
-    /// <summary>Longest prompt plus output a replica accepts.</summary>
+    /// <summary>Longest prompt plus output a replica accepts; the llama engine also caps it at the model's trained context.</summary>
     public int MaxContextTokens { get; set; } = 8192;
 
-    /// <summary>Sequence slots per replica, overriding the profile's (e.g. 1 to make jobs queue in a test).</summary>
+    /// <summary>Sequence slots per replica, overriding the profile's (e.g. 1 to make jobs queue in a test), or for the
+    /// llama engine <see cref="LlamaModelOptions.Slots"/>.</summary>
     public int? MaxSequences { get; set; }
 
-    /// <summary>KV-cache tokens per replica, overriding the profile's.</summary>
+    /// <summary>KV-cache tokens per replica, overriding the profile's (for the llama engine: its context's cells).</summary>
     public long? KvCapacityTokens { get; set; }
+
+    /// <summary>The engine of these replicas, overriding <see cref="WorkerNodeOptions.Engine"/>: "simulated" or "llama".</summary>
+    public string? Engine { get; set; }
+
+    /// <summary>The GGUF file these replicas run with the llama engine, overriding <see cref="LlamaModelOptions.Path"/>.</summary>
+    public string? ModelPath { get; set; }
 }

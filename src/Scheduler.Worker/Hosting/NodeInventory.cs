@@ -1,15 +1,17 @@
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
+using Scheduler.Worker.Engines;
+using Scheduler.Worker.Engines.Llama;
 
 namespace Scheduler.Worker.Hosting;
 
-/// <summary>The accelerators and replicas a node offers, derived once from its options.</summary>
-internal sealed class NodeInventory
+/// <summary>The accelerators and replicas a node offers, derived once from its options, and the GGUF models its llama
+/// replicas share (loaded here, since their trained context decides what the node offers; freed on dispose).</summary>
+internal sealed class NodeInventory : IDisposable
 {
-    private const string EngineName = "simulated";
-
     private readonly List<AcceleratorDescription> _accelerators = [];
     private readonly List<ReplicaDefinition> _replicas = [];
+    private readonly Dictionary<string, LlamaModel> _models = new(StringComparer.Ordinal);
 
     private NodeInventory(string nodeId) => NodeId = nodeId;
 
@@ -17,7 +19,9 @@ internal sealed class NodeInventory
 
     public IReadOnlyList<ReplicaDefinition> Replicas => _replicas;
 
-    /// <summary>Validates the options and lays out accelerator ids "{node}-{product}-{i}" and replica ids "{accelerator}/{model}".</summary>
+    /// <summary>Validates the options, loads the llama replicas' models, and lays out accelerator ids
+    /// "{node}-{product}-{i}" and replica ids "{accelerator}/{model}".</summary>
+    /// <exception cref="ArgumentException">An option is invalid or a model cannot be loaded; the message names the setting.</exception>
     public static NodeInventory Create(WorkerNodeOptions options)
     {
         if (string.IsNullOrWhiteSpace(options.NodeId))
@@ -25,8 +29,32 @@ internal sealed class NodeInventory
             throw new ArgumentException("Worker:NodeId must not be empty.", nameof(options));
         }
 
-        var factor = options.SpeedUpFactor();
         var inventory = new NodeInventory(options.NodeId);
+        try
+        {
+            inventory.Add(options);
+            return inventory;
+        }
+        catch
+        {
+            inventory.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var model in _models.Values)
+        {
+            model.Dispose();
+        }
+
+        _models.Clear();
+    }
+
+    private void Add(WorkerNodeOptions options)
+    {
+        var factor = options.SpeedUpFactor();
         var perProduct = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
         var groups = options.Accelerators.Count > 0 ? options.Accelerators : [new AcceleratorOptions()];
         for (var g = 0; g < groups.Count; g++)
@@ -58,34 +86,96 @@ internal sealed class NodeInventory
                 throw new ArgumentException($"Worker:Accelerators:{g}:MaxSequences and KvCapacityTokens must be at least 1 when set.", nameof(options));
             }
 
-            profile = profile with
+            var engine = (group.Engine ?? options.Engine).Trim().ToLowerInvariant();
+            AcceleratorProfile advertised, engineProfile;
+            LlamaReplicaSettings? llama = null;
+            var maxContextTokens = group.MaxContextTokens;
+            switch (engine)
             {
-                MaxSequences = group.MaxSequences ?? profile.MaxSequences,
-                KvCapacityTokens = group.KvCapacityTokens ?? profile.KvCapacityTokens,
-            };
-            var engineProfile = profile.Accelerated(factor);
+                case EngineNames.Simulated:
+                    profile = profile with
+                    {
+                        MaxSequences = group.MaxSequences ?? profile.MaxSequences,
+                        KvCapacityTokens = group.KvCapacityTokens ?? profile.KvCapacityTokens,
+                    };
+                    engineProfile = profile.Accelerated(factor);
 
-            // An instant profile has zero step times, which would make every hourly accelerator look free to the
-            // scheduler's cost model; it gets the nominal profile. A finite speed-up is advertised as is, so the
-            // scheduler's predictions match what the engine does.
-            var advertised = double.IsPositiveInfinity(factor) ? profile : engineProfile;
+                    // An instant profile has zero step times, which would make every hourly accelerator look free to the
+                    // scheduler's cost model; it gets the nominal profile. A finite speed-up is advertised as is, so the
+                    // scheduler's predictions match what the engine does.
+                    advertised = double.IsPositiveInfinity(factor) ? profile : engineProfile;
+                    break;
+                case EngineNames.Llama:
+                    (engineProfile, maxContextTokens, llama) = LlamaReplica(options, group, g, profile);
+                    advertised = engineProfile;
+                    break;
+                default:
+                    throw new ArgumentException(
+                        $"Worker:Accelerators:{g}:Engine (or Worker:Engine) \"{group.Engine ?? options.Engine}\" is not one of {EngineNames.Simulated}, {EngineNames.Llama}.", nameof(options));
+            }
+
             for (var i = 0; i < group.Count; i++)
             {
                 var index = perProduct.GetValueOrDefault(profile.Product);
                 perProduct[profile.Product] = index + 1;
                 var acceleratorId = $"{options.NodeId}-{profile.Product}-{index}".ToLowerInvariant();
-                inventory._accelerators.Add(new AcceleratorDescription { AcceleratorId = acceleratorId, Profile = advertised.ToInfo() });
-                inventory._replicas.Add(new ReplicaDefinition($"{acceleratorId}/{group.Model}", group.Model, acceleratorId, engineProfile, group.MaxContextTokens));
+                _accelerators.Add(new AcceleratorDescription { AcceleratorId = acceleratorId, Profile = advertised.ToInfo() });
+                _replicas.Add(new ReplicaDefinition($"{acceleratorId}/{group.Model}", group.Model, acceleratorId, engineProfile, maxContextTokens, llama));
             }
         }
+    }
 
-        return inventory;
+    /// <summary>
+    /// A llama replica's profile and context from its GGUF model: the accelerator profile (for the scheduler's cost
+    /// model) with the replica's slots, KV cells and batch size; a per-sequence context of the model's trained context
+    /// capped by the group's <see cref="AcceleratorOptions.MaxContextTokens"/> and the KV cells.
+    /// </summary>
+    private (AcceleratorProfile Profile, int MaxContextTokens, LlamaReplicaSettings Settings) LlamaReplica(
+        WorkerNodeOptions options, AcceleratorOptions group, int g, AcceleratorProfile profile)
+    {
+        var llama = options.Model;
+        var (path, setting) = group.ModelPath is { } own ? (own, $"Worker:Accelerators:{g}:ModelPath") : (llama.Path, "Worker:Model:Path");
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            throw new ArgumentException(
+                $"Worker:Accelerators:{g} runs the llama engine: set Worker:Model:Path (or Worker:Accelerators:{g}:ModelPath) to a GGUF model file.", nameof(options));
+        }
+
+        var slots = group.MaxSequences ?? llama.Slots;
+        if (slots < 1 || llama.BatchSize < slots)
+        {
+            throw new ArgumentException(
+                $"Worker:Model:BatchSize ({llama.BatchSize}) must be at least the slots per replica ({slots}), which must be at least 1: every step decodes a token of each sequence.", nameof(options));
+        }
+
+        if (llama.Threads < 1 || llama.ContextSize < 1)
+        {
+            throw new ArgumentException("Worker:Model:Threads and ContextSize must be at least 1 when set.", nameof(options));
+        }
+
+        var fullPath = Path.GetFullPath(path);
+        if (!_models.TryGetValue(fullPath, out var model))
+        {
+            model = LlamaModel.Load(path, setting, llama.GpuLayers);
+            _models.Add(fullPath, model);
+        }
+
+        var perSequence = Math.Min(model.TrainedContextTokens, group.MaxContextTokens);
+        var cells = group.KvCapacityTokens ?? llama.ContextSize ?? (long)slots * perSequence;
+        if (cells > int.MaxValue)
+        {
+            throw new ArgumentException($"Worker:Accelerators:{g}: a llama context of {cells} KV cells is more than llama.cpp takes.", nameof(options));
+        }
+
+        var replicaProfile = profile with { MaxSequences = slots, KvCapacityTokens = cells, StepTokenBudget = llama.BatchSize };
+        return (replicaProfile, (int)Math.Min(perSequence, cells), new LlamaReplicaSettings(model, llama.Threads));
     }
 
     /// <summary>The node as announced to the scheduler, reachable at <paramref name="address"/>.</summary>
     public NodeDescription Describe(string address)
     {
-        var description = new NodeDescription { NodeId = NodeId, Address = address, Engine = EngineName };
+        var engines = _replicas.Select(r => r.Llama is null ? EngineNames.Simulated : EngineNames.Llama).Distinct().Order(StringComparer.Ordinal);
+        var description = new NodeDescription { NodeId = NodeId, Address = address, Engine = string.Join('+', engines) };
         description.Accelerators.Add(_accelerators.Select(a => a.Clone()));
         description.Replicas.Add(_replicas.Select(r => new ReplicaDescription
         {

@@ -37,7 +37,8 @@ public static class WorkerNodeHost
 
         var services = builder.Services;
         services.AddSingleton(options);
-        services.AddSingleton(inventory);
+        // Through a factory, so the container disposes it (and the models it loaded) with the host.
+        services.AddSingleton(_ => inventory);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new WorkerNode(sp.GetRequiredService<IServer>(), inventory, options));
         services.AddSingleton<StepReportRouter>();

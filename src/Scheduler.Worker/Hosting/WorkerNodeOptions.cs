@@ -1,4 +1,5 @@
 using System.Globalization;
+using Scheduler.Worker.Engines;
 
 namespace Scheduler.Worker.Hosting;
 
@@ -33,6 +34,14 @@ public sealed class WorkerNodeOptions
     /// <summary>How many times faster than the profile the simulated engines run: a positive number,
     /// or "instant" (or 0) for steps that take no time.</summary>
     public string SpeedUp { get; set; } = "1";
+
+    /// <summary>The engine of every replica whose accelerator group names none: "simulated" (the default: batches like
+    /// a real engine at an accelerator profile's speed, computing nothing) or "llama" (runs <see cref="Model"/> with
+    /// llama.cpp; see docs/engines.md).</summary>
+    public string Engine { get; set; } = EngineNames.Simulated;
+
+    /// <summary>The GGUF model and llama.cpp settings of the "llama" engine, e.g. <c>--Worker:Model:Path=/models/m.gguf</c>.</summary>
+    public LlamaModelOptions Model { get; } = new();
 
     /// <summary>Accelerators of this node; one A100 serving the default model when empty.</summary>
     public IList<AcceleratorOptions> Accelerators { get; } = [];

@@ -1,0 +1,471 @@
+using LLama;
+using LLama.Native;
+using Scheduler.Policies.Profiles;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Worker.Engines.Llama;
+
+/// <summary>
+/// A replica that runs a GGUF model with llama.cpp, batching at the iteration level: one context whose KV cache the
+/// replica's sequences share, each under its own llama.cpp sequence id (a slot). Every step is one decode call
+/// holding one token for each decoding sequence plus prefill chunks of newly admitted ones, within the step token
+/// budget (the context's batch size); sequences join and leave between steps, and a sequence that leaves has its KV
+/// cells removed before the next decode.
+/// </summary>
+/// <remarks>
+/// Only the step loop touches the context and the sequences' samplers. A step is planned under the lock, decoded and
+/// sampled outside it (commands arriving meanwhile take effect in the next step), and its results applied under the
+/// lock again, dropping those of sequences that left in between.
+/// </remarks>
+internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
+{
+    private static readonly TimeSpan ThroughputWindow = TimeSpan.FromSeconds(5);
+
+    private readonly string _replicaId;
+    private readonly AcceleratorProfile _profile;
+    private readonly LlamaModel _model;
+    private readonly IStepReportSink _sink;
+    private readonly TimeProvider _time;
+    private readonly ILogger<LlamaEngine> _logger;
+    private readonly int _maxContextTokens;
+    private readonly LLamaContext _context;
+    private readonly LLamaBatch _decodeBatch = new();
+    private readonly Lock _lock = new();
+
+    // Admission order, which is also prefill order.
+    private readonly List<LlamaSequence> _batch = [];
+    private readonly Dictionary<string, LlamaSequence> _byId = new(StringComparer.Ordinal);
+    private readonly Stack<LLamaSeqId> _freeSlots;
+
+    // Sequences out of the batch whose KV cells and sampler the loop frees before its next decode.
+    private readonly List<LlamaSequence> _left = [];
+
+    // Cancellations and rejections, reported with the next step.
+    private readonly List<SequenceFinished> _pendingFinished = [];
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly ThroughputMeter _meter;
+    private long _kvUsed;
+    private long _peakKv;
+    private int _peakSequences;
+    private long _rejected;
+    private long _step;
+    private LlamaEngineStats _stats = new(0, 0, 0, 0);
+
+    // Bumped by CancelAllSilently: a step planned before it must not be published after it.
+    private long _epoch;
+
+    /// <param name="replicaId">The replica's id.</param>
+    /// <param name="profile">Slots (<see cref="AcceleratorProfile.MaxSequences"/>), KV cells
+    /// (<see cref="AcceleratorProfile.KvCapacityTokens"/>) and step token budget (<see cref="AcceleratorProfile.StepTokenBudget"/>).</param>
+    /// <param name="settings">The model and llama.cpp settings.</param>
+    /// <param name="maxContextTokens">The longest prompt plus output one sequence may have.</param>
+    /// <param name="sink">Where step reports go.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="logger">The engine's logger.</param>
+    public LlamaEngine(
+        string replicaId,
+        AcceleratorProfile profile,
+        LlamaReplicaSettings settings,
+        int maxContextTokens,
+        IStepReportSink sink,
+        TimeProvider time,
+        ILogger<LlamaEngine> logger)
+    {
+        _replicaId = replicaId;
+        _profile = profile;
+        _model = settings.Model;
+        _maxContextTokens = maxContextTokens;
+        _sink = sink;
+        _time = time;
+        _logger = logger;
+        _meter = new ThroughputMeter(time, ThroughputWindow);
+        _context = _model.CreateContext(profile.MaxSequences, (int)profile.KvCapacityTokens, profile.StepTokenBudget, settings.Threads, logger);
+        _freeSlots = new Stack<LLamaSeqId>(Enumerable.Range(0, profile.MaxSequences).Reverse().Select(s => (LLamaSeqId)s));
+        LogCreated(logger, replicaId, _model.Path, profile.MaxSequences, _context.NativeHandle.ContextSize, profile.StepTokenBudget);
+    }
+
+    public string ReplicaId => _replicaId;
+
+    public int RunningSequences
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _batch.Count;
+            }
+        }
+    }
+
+    /// <summary>How the engine has batched so far.</summary>
+    public LlamaEngineStats Stats
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _stats;
+            }
+        }
+    }
+
+    public void Admit(IEnumerable<SequenceSpec> sequences)
+    {
+        // Tokenizing reads only the shared vocabulary: it needs no lock and keeps the step loop waiting less.
+        var prompts = sequences.Select(s => (Spec: s, Prompt: Prompt(s))).ToList();
+        lock (_lock)
+        {
+            foreach (var (spec, prompt) in prompts)
+            {
+                if (_byId.ContainsKey(spec.SequenceId))
+                {
+                    LogDuplicate(_logger, _replicaId, spec.SequenceId);
+                    continue;
+                }
+
+                if (spec.MaxTokens <= spec.ResumeFromToken)
+                {
+                    // Every token was delivered before a re-dispatch: nothing is left to generate.
+                    _pendingFinished.Add(new SequenceFinished { SequenceId = spec.SequenceId, Reason = FinishReasons.Length, CompletionTokens = spec.ResumeFromToken });
+                    continue;
+                }
+
+                if (Refusal(spec, prompt) is { } refusal)
+                {
+                    _rejected++;
+                    _pendingFinished.Add(new SequenceFinished
+                    {
+                        SequenceId = spec.SequenceId,
+                        Reason = FinishReasons.Rejected,
+                        CompletionTokens = spec.ResumeFromToken,
+                        PromptTokens = prompt?.Length ?? 0,
+                    });
+                    LogRejected(_logger, _replicaId, spec.SequenceId, refusal);
+                    continue;
+                }
+
+                var sequence = new LlamaSequence(spec, prompt!, _freeSlots.Pop(), LlamaSampling.Create(spec), _model.CreateDecoder());
+                _batch.Add(sequence);
+                _byId.Add(sequence.Id, sequence);
+                _kvUsed += sequence.KvTokens;
+                _peakSequences = Math.Max(_peakSequences, _batch.Count);
+                _peakKv = Math.Max(_peakKv, _kvUsed);
+            }
+
+            Wake();
+        }
+    }
+
+    public void Cancel(IEnumerable<string> sequenceIds)
+    {
+        lock (_lock)
+        {
+            foreach (var id in sequenceIds)
+            {
+                if (_byId.TryGetValue(id, out var sequence))
+                {
+                    Leave(sequence);
+                    _pendingFinished.Add(sequence.Finished(FinishReasons.Cancelled));
+                }
+            }
+
+            Wake();
+        }
+    }
+
+    public void CancelAllSilently()
+    {
+        lock (_lock)
+        {
+            foreach (var sequence in _batch.ToList())
+            {
+                Leave(sequence);
+            }
+
+            _pendingFinished.Clear();
+            _epoch++;
+            Wake();
+        }
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+
+            // A busy engine steps back to back on this thread: decode calls block, and are the replica's whole job.
+            var step = TakeStep();
+            if (step is null)
+            {
+                await _wake.WaitAsync(cancellationToken);
+                continue;
+            }
+
+            while (!TryPublish(step))
+            {
+                await _sink.WaitForRoomAsync(cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>One step, published: the loop's body, for tests that step the engine themselves.</summary>
+    internal StepReport? Step()
+    {
+        var step = TakeStep();
+        if (step is null)
+        {
+            return null;
+        }
+
+        TryPublish(step);
+        return step.Report;
+    }
+
+    /// <summary>KV cells holding positions of any sequence; call it between steps (the loop owns the context).</summary>
+    internal int KvCellsInUse()
+    {
+        var handle = _context.NativeHandle;
+        var cells = 0;
+        for (var slot = 0; slot < _profile.MaxSequences; slot++)
+        {
+            var max = handle.MemorySequenceMaxPosition((LLamaSeqId)slot).Value;
+            cells += max < 0 ? 0 : max - handle.MemorySequenceMinPosition((LLamaSeqId)slot).Value + 1;
+        }
+
+        return cells;
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            foreach (var sequence in _batch.Concat(_left))
+            {
+                sequence.Dispose();
+            }
+
+            _batch.Clear();
+            _left.Clear();
+        }
+
+        _context.Dispose();
+        _wake.Dispose();
+    }
+
+    /// <summary>Plans the step under the lock, frees what left, decodes and samples outside it, and applies the
+    /// results under it again. Null when there is nothing to do.</summary>
+    private PlannedStep? TakeStep()
+    {
+        List<LlamaSequence> left;
+        List<StepEntry>? entries = null;
+        var epoch = 0L;
+        lock (_lock)
+        {
+            left = [.. _left];
+            _left.Clear();
+            if (_batch.Count > 0 || _pendingFinished.Count > 0)
+            {
+                epoch = _epoch;
+                entries = Plan();
+            }
+        }
+
+        var started = _time.GetTimestamp();
+        var handle = _context.NativeHandle;
+        foreach (var sequence in left)
+        {
+            // Before the decode: a sequence admitted since may already have this slot.
+            handle.MemorySequenceRemove(sequence.Slot, -1, -1);
+            sequence.Dispose();
+        }
+
+        if (entries is null)
+        {
+            return null;
+        }
+
+        var result = entries.Count > 0 ? handle.Decode(_decodeBatch) : DecodeResult.Ok;
+        var drawn = result == DecodeResult.Ok ? entries.Select(e => e.LogitsIndex >= 0 ? e.Sequence.Sample(handle, e.LogitsIndex) : (LLamaToken?)null).ToList() : null;
+        var stepMs = _time.GetElapsedTime(started).TotalMilliseconds;
+        lock (_lock)
+        {
+            return Apply(entries, result, drawn, stepMs, epoch);
+        }
+    }
+
+    /// <summary>Fills the decode batch with the shared <see cref="StepPlan"/>: a token for every decoding sequence,
+    /// then prefill chunks in admission order within what is left of the step's token budget.</summary>
+    private List<StepEntry> Plan()
+    {
+        _decodeBatch.Clear();
+        var entries = new List<StepEntry>();
+        var plan = new StepPlan(_profile, _batch.Count(s => s.Decoding));
+        foreach (var sequence in _batch)
+        {
+            if (sequence.Decoding)
+            {
+                entries.Add(new StepEntry(sequence, 0, sequence.AddDecode(_decodeBatch)));
+            }
+            else if (sequence.PrefillRemaining > 0 && plan.TakePrefill(sequence.PrefillRemaining) is > 0 and var chunk)
+            {
+                entries.Add(new StepEntry(sequence, chunk, sequence.AddPrefill(_decodeBatch, chunk)));
+            }
+        }
+
+        return entries;
+    }
+
+    private PlannedStep Apply(List<StepEntry> entries, DecodeResult result, List<LLamaToken?>? drawn, double stepMs, long epoch)
+    {
+        var report = new StepReport { ReplicaId = _replicaId, Step = ++_step, StepMs = stepMs };
+        report.Finished.AddRange(_pendingFinished);
+        _pendingFinished.Clear();
+        if (result == DecodeResult.NoKvSlot)
+        {
+            // The cache is fuller than the reservations say (llama.cpp needs cells the count does not see): the
+            // prompts this step brought are refused, and decoding sequences try again in the next step.
+            foreach (var entry in entries.Where(e => e.PrefillChunk > 0 && e.Sequence.Active))
+            {
+                Leave(entry.Sequence);
+                _rejected++;
+                report.Finished.Add(entry.Sequence.Finished(FinishReasons.Rejected));
+                LogRejected(_logger, _replicaId, entry.Sequence.Id, "llama.cpp found no KV slot for its prompt");
+            }
+        }
+        else if (result != DecodeResult.Ok)
+        {
+            throw new InvalidOperationException($"llama_decode failed on replica {_replicaId}: {result}.");
+        }
+        else if (entries.Count > 0)
+        {
+            _stats = _stats.After(entries.Count, _decodeBatch.TokenCount);
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var (sequence, chunk, _) = entries[i];
+                if (!sequence.Active)
+                {
+                    continue;
+                }
+
+                sequence.Decoded(chunk);
+                if (drawn![i] is { } token && sequence.Accept(token, _model.Vocabulary) is { } tokens)
+                {
+                    report.Tokens.Add(tokens);
+                }
+
+                if (sequence.FinishReason is { } reason)
+                {
+                    Leave(sequence);
+                    report.Finished.Add(sequence.Finished(reason));
+                }
+            }
+        }
+
+        _meter.Record(report.Tokens.Count);
+        return new PlannedStep(report, epoch);
+    }
+
+    /// <summary>Hands the report to the sink with the capacity as it is now. True when done: delivered, or dropped
+    /// because the sequences it is about were cancelled silently meanwhile; false when the sink is full.</summary>
+    private bool TryPublish(PlannedStep step)
+    {
+        lock (_lock)
+        {
+            if (step.Epoch != _epoch)
+            {
+                return true;
+            }
+
+            step.Report.Capacity = new ReplicaCapacity
+            {
+                RunningSequences = _batch.Count,
+                FreeSequenceSlots = _profile.MaxSequences - _batch.Count,
+                KvTokensUsed = _kvUsed,
+                FreeKvTokens = _profile.KvCapacityTokens - _kvUsed,
+                PeakSequences = _peakSequences,
+                PeakKvTokens = _peakKv,
+                RejectedAdmissions = _rejected,
+                OutputTokensPerSecond = _meter.TokensPerSecond(),
+            };
+            return _sink.TryPublish(step.Report);
+        }
+    }
+
+    /// <summary>The prompt in the model's tokens: its text tokenized by the model's vocabulary, else its token ids,
+    /// else (a prompt known only by its length) that many newline tokens. Null when an id is not in the vocabulary.</summary>
+    private LLamaToken[]? Prompt(SequenceSpec spec)
+    {
+        if (spec.Prompt.Length > 0)
+        {
+            return _model.Tokenize(spec.Prompt);
+        }
+
+        var vocabularySize = _model.Vocabulary.Count;
+        if (spec.PromptTokenIds.Count > 0)
+        {
+            return spec.PromptTokenIds.Any(id => id < 0 || id >= vocabularySize) ? null : [.. spec.PromptTokenIds.Select(id => (LLamaToken)id)];
+        }
+
+        var filler = _model.Vocabulary.Newline ?? _model.Vocabulary.BOS ?? (LLamaToken)0;
+        return Enumerable.Repeat(filler, Math.Max(1, spec.PromptTokens)).ToArray();
+    }
+
+    /// <summary>Why the sequence cannot run here, or null when it fits.</summary>
+    private string? Refusal(SequenceSpec spec, LLamaToken[]? prompt)
+    {
+        if (prompt is null)
+        {
+            return $"a prompt token id is outside the model's vocabulary of {_model.Vocabulary.Count}";
+        }
+
+        var kvTokens = (long)prompt.Length + spec.MaxTokens;
+        if (kvTokens > _maxContextTokens)
+        {
+            return $"{prompt.Length} prompt tokens (by the model's tokenizer) + max_tokens {spec.MaxTokens} exceed the context of {_maxContextTokens}";
+        }
+
+        if (_freeSlots.Count == 0)
+        {
+            return $"all {_profile.MaxSequences} slots are taken";
+        }
+
+        return _kvUsed + kvTokens > _profile.KvCapacityTokens
+            ? $"{_kvUsed}+{kvTokens}/{_profile.KvCapacityTokens} KV tokens"
+            : null;
+    }
+
+    private void Leave(LlamaSequence sequence)
+    {
+        sequence.Leave();
+        _batch.Remove(sequence);
+        _byId.Remove(sequence.Id);
+        _freeSlots.Push(sequence.Slot);
+        _kvUsed -= sequence.KvTokens;
+        _left.Add(sequence);
+    }
+
+    // Called under the lock, so Release never overflows the semaphore's maximum of 1.
+    private void Wake()
+    {
+        if (_wake.CurrentCount == 0)
+        {
+            _wake.Release();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {ReplicaId} runs {ModelPath} with {Slots} slots, {ContextTokens} KV cells and {BatchTokens} tokens per decode")]
+    private static partial void LogCreated(ILogger logger, string replicaId, string modelPath, int slots, uint contextTokens, int batchTokens);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} rejected sequence {SequenceId}: {Reason}")]
+    private static partial void LogRejected(ILogger logger, string replicaId, string sequenceId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} ignored a second admission of running sequence {SequenceId}")]
+    private static partial void LogDuplicate(ILogger logger, string replicaId, string sequenceId);
+
+    /// <summary>A sequence's part of a step: a prefill chunk of <paramref name="PrefillChunk"/> prompt tokens, or its
+    /// pending token when 0; <paramref name="LogitsIndex"/> is where its next token is drawn from, or -1.</summary>
+    private readonly record struct StepEntry(LlamaSequence Sequence, int PrefillChunk, int LogitsIndex);
+
+    private sealed record PlannedStep(StepReport Report, long Epoch);
+}

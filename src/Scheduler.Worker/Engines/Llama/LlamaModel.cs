@@ -1,0 +1,100 @@
+using System.Text;
+using LLama;
+using LLama.Common;
+using LLama.Exceptions;
+using LLama.Native;
+
+namespace Scheduler.Worker.Engines.Llama;
+
+/// <summary>
+/// One GGUF model loaded once per node: its weights and vocabulary are shared by every replica (each has its own
+/// context) that serves it.
+/// </summary>
+internal sealed class LlamaModel : IDisposable
+{
+    private static readonly byte[] GgufMagic = "GGUF"u8.ToArray();
+
+    private readonly LLamaWeights _weights;
+
+    private LlamaModel(string path, LLamaWeights weights)
+    {
+        Path = path;
+        _weights = weights;
+    }
+
+    public string Path { get; }
+
+    /// <summary>The context length the model was trained with (GGUF <c>{arch}.context_length</c>).</summary>
+    public int TrainedContextTokens => _weights.ContextSize;
+
+    public SafeLlamaModelHandle.Vocabulary Vocabulary => _weights.Vocab;
+
+    /// <summary>Loads the GGUF file at <paramref name="path"/>.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="setting">The setting that named it, for error messages.</param>
+    /// <param name="gpuLayers">Layers to offload when a GPU backend is installed; null keeps LLamaSharp's default.</param>
+    /// <exception cref="ArgumentException">The file is missing, not a GGUF model, or llama.cpp cannot load it.</exception>
+    public static LlamaModel Load(string path, string setting, int? gpuLayers)
+    {
+        var fullPath = System.IO.Path.GetFullPath(path);
+        if (!File.Exists(fullPath))
+        {
+            throw new ArgumentException($"{setting} \"{path}\": no such file.", nameof(path));
+        }
+
+        if (!StartsWithGgufMagic(fullPath))
+        {
+            throw new ArgumentException($"{setting} \"{path}\" is not a GGUF model file (it does not start with \"GGUF\").", nameof(path));
+        }
+
+        LlamaNativeLog.Install();
+        var parameters = new ModelParams(fullPath);
+        if (gpuLayers is { } layers)
+        {
+            parameters.GpuLayerCount = layers;
+        }
+
+        try
+        {
+            return new LlamaModel(fullPath, LLamaWeights.LoadFromFile(parameters));
+        }
+        catch (LoadWeightsFailedException ex)
+        {
+            throw new ArgumentException($"{setting} \"{path}\": llama.cpp could not load the model (unsupported architecture or a damaged file; its log says why).", nameof(path), ex);
+        }
+    }
+
+    /// <summary>A context of <paramref name="contextTokens"/> KV cells shared by up to <paramref name="sequences"/> sequence ids,
+    /// decoding batches of up to <paramref name="batchTokens"/> tokens.</summary>
+    public LLamaContext CreateContext(int sequences, int contextTokens, int batchTokens, int? threads, ILogger logger)
+    {
+        var parameters = new ModelParams(Path)
+        {
+            ContextSize = (uint)contextTokens,
+            SeqMax = (uint)sequences,
+
+            // One pool of cells for all sequences, as the scheduler's admission counts KV: a long sequence may use
+            // what short ones leave, rather than each sequence id getting a fixed share of the context.
+            KVUnified = true,
+            BatchSize = (uint)batchTokens,
+            UBatchSize = (uint)batchTokens,
+            Threads = threads,
+        };
+        return _weights.CreateContext(parameters, logger);
+    }
+
+    /// <summary>The model's own tokens for <paramref name="text"/>, with its beginning-of-sequence token if it wants one.</summary>
+    public LLamaToken[] Tokenize(string text) => _weights.Tokenize(text, Vocabulary.ShouldAddBOS, special: false, Encoding.UTF8);
+
+    /// <summary>Turns tokens into text as they come, holding back the bytes of a character split across tokens.</summary>
+    public StreamingTokenDecoder CreateDecoder() => new(Encoding.UTF8, _weights);
+
+    public void Dispose() => _weights.Dispose();
+
+    private static bool StartsWithGgufMagic(string path)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        using var file = File.OpenRead(path);
+        return file.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) == magic.Length && magic.SequenceEqual(GgufMagic);
+    }
+}

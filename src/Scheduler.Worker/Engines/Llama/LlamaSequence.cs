@@ -1,0 +1,115 @@
+using LLama;
+using LLama.Native;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Worker.Engines.Llama;
+
+/// <summary>
+/// One sequence in a llama.cpp replica's batch: its slot (the llama.cpp sequence id its KV cells carry), its prompt in
+/// the model's tokens and how much of it is in the KV cache, the sampled token still to be fed, its own sampler, and
+/// its output so far. Changed only by its engine's step loop, under the engine's lock.
+/// </summary>
+/// <remarks>
+/// A sequence resumed from token <c>n</c> (re-dispatched after a failure) prefills its prompt and draws its first
+/// <c>n</c> tokens again without reporting them: with the same seed it draws the same ones, and the KV cache ends up
+/// as the first run left it.
+/// </remarks>
+internal sealed class LlamaSequence(
+    SequenceSpec spec,
+    LLamaToken[] prompt,
+    LLamaSeqId slot,
+    SafeLLamaSamplerChainHandle sampler,
+    StreamingTokenDecoder decoder) : IDisposable
+{
+    private readonly int _resumeFrom = Math.Max(0, spec.ResumeFromToken);
+    private readonly StopTexts _stops = new(spec);
+    private LLamaToken? _pending;
+
+    public string Id => spec.SequenceId;
+
+    public LLamaSeqId Slot => slot;
+
+    /// <summary>KV cells reserved for the sequence's whole life: prompt plus max output.</summary>
+    public long KvTokens => (long)prompt.Length + spec.MaxTokens;
+
+    /// <summary>False once the sequence left the batch; a step under way then drops what it computed for it.</summary>
+    public bool Active { get; private set; } = true;
+
+    /// <summary>Prompt tokens in the KV cache.</summary>
+    public int Prefilled { get; private set; }
+
+    public int PrefillRemaining => prompt.Length - Prefilled;
+
+    /// <summary>True when a sampled token waits to be fed: the sequence decodes one token in the next step.</summary>
+    public bool Decoding => _pending is not null;
+
+    /// <summary>Tokens drawn so far, resumed ones included: the index of the next.</summary>
+    public int NextTokenIndex { get; private set; }
+
+    /// <summary>"length" or "stop" once the sequence is done, else null.</summary>
+    public string? FinishReason { get; private set; }
+
+    /// <summary>Adds the sampled token to <paramref name="batch"/>; returns the batch index whose logits draw the next.</summary>
+    public int AddDecode(LLamaBatch batch) => batch.Add(_pending!.Value, prompt.Length + NextTokenIndex - 1, slot, logits: true);
+
+    /// <summary>Adds the next <paramref name="chunk"/> prompt tokens to <paramref name="batch"/>; returns the batch index
+    /// whose logits draw the first output token when the chunk ends the prompt, else -1.</summary>
+    public int AddPrefill(LLamaBatch batch, int chunk)
+    {
+        var last = Prefilled + chunk == prompt.Length;
+        var index = batch.AddRange(prompt.AsSpan(Prefilled, chunk), Prefilled, slot, logitsLast: last);
+        return last ? index : -1;
+    }
+
+    /// <summary>Draws the next token from the logits at <paramref name="batchIndex"/> of the decode just done.</summary>
+    public LLamaToken Sample(SafeLLamaContextHandle context, int batchIndex) => sampler.Sample(context, batchIndex);
+
+    /// <summary>Records that the step's decode took in this sequence's part: <paramref name="prefillChunk"/> prompt
+    /// tokens, or its pending token when 0.</summary>
+    public void Decoded(int prefillChunk)
+    {
+        if (prefillChunk > 0)
+        {
+            Prefilled += prefillChunk;
+        }
+        else
+        {
+            _pending = null;
+        }
+    }
+
+    /// <summary>Takes a drawn token: ends the sequence on the model's end of generation, a stop text or max tokens,
+    /// and returns what to report of it (nothing for a token delivered before a resume or the end-of-generation token).</summary>
+    public SequenceTokens? Accept(LLamaToken token, SafeLlamaModelHandle.Vocabulary vocabulary)
+    {
+        if (token.IsEndOfGeneration(vocabulary))
+        {
+            FinishReason = FinishReasons.Stop;
+            return null;
+        }
+
+        decoder.Add(token);
+        var text = decoder.Read();
+        var index = NextTokenIndex++;
+        _pending = token;
+        if (NextTokenIndex >= spec.MaxTokens)
+        {
+            FinishReason = FinishReasons.Length;
+        }
+
+        if (_stops.Append(text))
+        {
+            FinishReason = FinishReasons.Stop;
+        }
+
+        return index < _resumeFrom ? null : new SequenceTokens { SequenceId = Id, FirstTokenIndex = index, Text = text, TokenCount = 1 };
+    }
+
+    /// <summary>Takes the sequence out of the batch; its KV cells and sampler are freed before the next decode.</summary>
+    public void Leave() => Active = false;
+
+    public SequenceFinished Finished(string reason) =>
+        new() { SequenceId = Id, Reason = reason, CompletionTokens = Math.Max(NextTokenIndex, _resumeFrom), PromptTokens = prompt.Length };
+
+    public void Dispose() => sampler.Dispose();
+}

@@ -1,0 +1,30 @@
+namespace Scheduler.Worker.Hosting;
+
+/// <summary>
+/// The model and llama.cpp settings of replicas that run the "llama" engine (configuration section
+/// <c>Worker:Model</c>). An accelerator group's own <see cref="AcceleratorOptions.ModelPath"/>,
+/// <see cref="AcceleratorOptions.MaxSequences"/> and <see cref="AcceleratorOptions.KvCapacityTokens"/> take precedence.
+/// </summary>
+public sealed class LlamaModelOptions
+{
+    /// <summary>Path of the GGUF model file. The node loads it once, however many replicas serve it, and refuses to
+    /// start when it is missing or not a GGUF model llama.cpp can load.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>Sequences each replica runs at once: the llama.cpp sequence ids of its context.</summary>
+    public int Slots { get; set; } = 4;
+
+    /// <summary>KV-cache cells of each replica's context, shared by its sequences; by default <see cref="Slots"/> times
+    /// the per-sequence context (the model's trained context, capped by <see cref="AcceleratorOptions.MaxContextTokens"/>).</summary>
+    public int? ContextSize { get; set; }
+
+    /// <summary>Most tokens one decode call takes: a step's decode tokens plus prefill chunks. At least <see cref="Slots"/>.</summary>
+    public int BatchSize { get; set; } = 512;
+
+    /// <summary>CPU threads of each replica's decode calls; llama.cpp's default when unset.</summary>
+    public int? Threads { get; set; }
+
+    /// <summary>Layers offloaded to the GPU when a GPU backend package (e.g. LLamaSharp.Backend.Cuda12) is installed;
+    /// LLamaSharp's default when unset. The CPU backend ignores it.</summary>
+    public int? GpuLayers { get; set; }
+}

@@ -1,0 +1,263 @@
+using System.Text;
+
+namespace Scheduler.Tests.Worker.Llama;
+
+/// <summary>
+/// Writes a tiny llama-architecture GGUF v3 model (ggml docs/gguf.md): 2 layers, width 64, 4 heads, random F32
+/// weights from a fixed seed, and a SentencePiece vocabulary of control tokens, the 256 byte tokens and a few
+/// words — enough for llama.cpp to load it, tokenize text and generate, since no real model can be downloaded here.
+/// </summary>
+/// <remarks>
+/// Embedding component 0 is a constant the layers never write to, so every hidden state has a positive first
+/// component; the output rows' first components then decide which tokens can never win: control and byte tokens
+/// (the text is made of word pieces) and the end-of-sequence token (<see cref="Write"/>: sampling runs to
+/// max_tokens), or all but end-of-sequence (<see cref="WriteEndingAtOnce"/>).
+/// </remarks>
+internal static class TinyGguf
+{
+    public const int TrainedContext = 2048;
+
+    private const int Width = 64;
+    private const int Layers = 2;
+    private const int Heads = 4;
+    private const int FeedForward = 128;
+    private const uint Alignment = 32;
+    private const int EndOfSequence = 2;
+    private const int FirstPiece = 3 + 256;
+
+    // GGUF metadata value types.
+    private const uint TypeUInt32 = 4;
+    private const uint TypeInt32 = 5;
+    private const uint TypeFloat32 = 6;
+    private const uint TypeBool = 7;
+    private const uint TypeString = 8;
+    private const uint TypeArray = 9;
+
+    // llama.cpp token types.
+    private const int Normal = 1;
+    private const int Unknown = 2;
+    private const int Control = 3;
+    private const int Byte = 6;
+
+    private static readonly string[] Words =
+    [
+        "the", "a", "model", "token", "batch", "step", "cache", "fast", "queue", "fair", "hello", "world",
+        "node", "silo", "stream", "prompt",
+    ];
+
+    /// <summary>A model that never samples its end-of-sequence token.</summary>
+    public static string Write(string directory) => WriteModel(Path.Combine(directory, "tiny.gguf"), endsAtOnce: false);
+
+    /// <summary>A model whose most likely next token is always end-of-sequence.</summary>
+    public static string WriteEndingAtOnce(string directory) => WriteModel(Path.Combine(directory, "tiny-eos.gguf"), endsAtOnce: true);
+
+    private static string WriteModel(string path, bool endsAtOnce)
+    {
+        var vocabulary = Vocabulary();
+        var random = new Random(1234);
+        var tensors = new List<(string Name, int[] Shape, float[] Data)>
+        {
+            ("token_embd.weight", [Width, vocabulary.Count], Embeddings(random, vocabulary.Count)),
+            ("output_norm.weight", [Width], Ones(Width)),
+            ("output.weight", [Width, vocabulary.Count], OutputRows(random, vocabulary.Count, endsAtOnce)),
+        };
+        for (var layer = 0; layer < Layers; layer++)
+        {
+            var prefix = $"blk.{layer}.";
+            tensors.Add((prefix + "attn_norm.weight", [Width], Ones(Width)));
+            tensors.Add((prefix + "attn_q.weight", [Width, Width], Random(random, Width * Width)));
+            tensors.Add((prefix + "attn_k.weight", [Width, Width], Random(random, Width * Width)));
+            tensors.Add((prefix + "attn_v.weight", [Width, Width], Random(random, Width * Width)));
+            tensors.Add((prefix + "attn_output.weight", [Width, Width], SparingComponentZero(Random(random, Width * Width), Width)));
+            tensors.Add((prefix + "ffn_norm.weight", [Width], Ones(Width)));
+            tensors.Add((prefix + "ffn_gate.weight", [Width, FeedForward], Random(random, Width * FeedForward)));
+            tensors.Add((prefix + "ffn_up.weight", [Width, FeedForward], Random(random, Width * FeedForward)));
+            tensors.Add((prefix + "ffn_down.weight", [FeedForward, Width], SparingComponentZero(Random(random, FeedForward * Width), FeedForward)));
+        }
+
+        using var file = File.Create(path);
+        using var writer = new BinaryWriter(file, Encoding.UTF8);
+        writer.Write("GGUF"u8);
+        writer.Write(3u);
+        writer.Write((ulong)tensors.Count);
+        writer.Write(16UL); // metadata pairs, as written below
+
+        WriteString(writer, "general.architecture", "llama");
+        WriteString(writer, "general.name", "tiny");
+        WriteUInt32(writer, "llama.context_length", TrainedContext);
+        WriteUInt32(writer, "llama.embedding_length", Width);
+        WriteUInt32(writer, "llama.block_count", Layers);
+        WriteUInt32(writer, "llama.feed_forward_length", FeedForward);
+        WriteUInt32(writer, "llama.attention.head_count", Heads);
+        WriteUInt32(writer, "llama.rope.dimension_count", Width / Heads);
+        Key(writer, "llama.attention.layer_norm_rms_epsilon", TypeFloat32);
+        writer.Write(1e-5f);
+        WriteString(writer, "tokenizer.ggml.model", "llama");
+
+        Key(writer, "tokenizer.ggml.tokens", TypeArray);
+        writer.Write(TypeString);
+        writer.Write((ulong)vocabulary.Count);
+        foreach (var (text, _, _) in vocabulary)
+        {
+            Text(writer, text);
+        }
+
+        Key(writer, "tokenizer.ggml.scores", TypeArray);
+        writer.Write(TypeFloat32);
+        writer.Write((ulong)vocabulary.Count);
+        foreach (var (_, score, _) in vocabulary)
+        {
+            writer.Write(score);
+        }
+
+        Key(writer, "tokenizer.ggml.token_type", TypeArray);
+        writer.Write(TypeInt32);
+        writer.Write((ulong)vocabulary.Count);
+        foreach (var (_, _, type) in vocabulary)
+        {
+            writer.Write(type);
+        }
+
+        WriteUInt32(writer, "tokenizer.ggml.bos_token_id", 1);
+        WriteUInt32(writer, "tokenizer.ggml.eos_token_id", EndOfSequence);
+        Key(writer, "tokenizer.ggml.add_bos_token", TypeBool);
+        writer.Write(true);
+
+        // Tensor infos: ggml lists dimensions innermost first; offsets are relative to the aligned data section.
+        ulong offset = 0;
+        foreach (var (name, shape, data) in tensors)
+        {
+            Text(writer, name);
+            writer.Write((uint)shape.Length);
+            foreach (var dimension in shape)
+            {
+                writer.Write((ulong)dimension);
+            }
+
+            writer.Write(0u); // GGML_TYPE_F32
+            writer.Write(offset);
+            offset = Align((ulong)(offset + ((ulong)data.Length * sizeof(float))));
+        }
+
+        Pad(writer);
+        var dataStart = writer.BaseStream.Position;
+        foreach (var (_, _, data) in tensors)
+        {
+            foreach (var value in data)
+            {
+                writer.Write(value);
+            }
+
+            Pad(writer, dataStart);
+        }
+
+        return path;
+    }
+
+    /// <summary>SentencePiece pieces: "▁" marks a leading space; every prefix of a word is a piece, so merges reach it.</summary>
+    private static List<(string Text, float Score, int Type)> Vocabulary()
+    {
+        var vocabulary = new List<(string, float, int)> { ("<unk>", 0, Unknown), ("<s>", 0, Control), ("</s>", 0, Control) };
+        for (var b = 0; b < 256; b++)
+        {
+            vocabulary.Add(($"<0x{b:X2}>", 0, Byte));
+        }
+
+        var pieces = new List<string> { "▁", ".", "," };
+        pieces.AddRange(Enumerable.Range('a', 26).Select(c => ((char)c).ToString()));
+        foreach (var word in Words)
+        {
+            for (var length = 1; length <= word.Length; length++)
+            {
+                var piece = "▁" + word[..length];
+                if (!pieces.Contains(piece))
+                {
+                    pieces.Add(piece);
+                }
+            }
+        }
+
+        // Longer pieces score higher, so the tokenizer merges towards whole words.
+        vocabulary.AddRange(pieces.Select(p => (p, (float)p.Length, Normal)));
+        return vocabulary;
+    }
+
+    private static float[] Embeddings(Random random, int vocabularySize)
+    {
+        var data = Random(random, Width * vocabularySize);
+        for (var token = 0; token < vocabularySize; token++)
+        {
+            data[token * Width] = 4f;
+        }
+
+        return data;
+    }
+
+    private static float[] OutputRows(Random random, int vocabularySize, bool endsAtOnce)
+    {
+        var data = Random(random, Width * vocabularySize);
+        for (var token = 0; token < vocabularySize; token++)
+        {
+            // Control, unknown and byte tokens never win either: the text is made of word pieces.
+            data[token * Width] = token == EndOfSequence && endsAtOnce ? 50f : token < FirstPiece ? -50f : 0f;
+        }
+
+        return data;
+    }
+
+    /// <summary>Zeroes output component 0 of a projection whose ggml shape is [<paramref name="inputs"/>, Width].</summary>
+    private static float[] SparingComponentZero(float[] data, int inputs)
+    {
+        Array.Clear(data, 0, inputs);
+        return data;
+    }
+
+    private static float[] Random(Random random, int count)
+    {
+        var data = new float[count];
+        for (var i = 0; i < count; i++)
+        {
+            data[i] = (float)((random.NextDouble() * 2) - 1) * 0.2f;
+        }
+
+        return data;
+    }
+
+    private static float[] Ones(int count) => Enumerable.Repeat(1f, count).ToArray();
+
+    private static ulong Align(ulong value) => (value + Alignment - 1) / Alignment * Alignment;
+
+    private static void Pad(BinaryWriter writer, long origin = 0)
+    {
+        var position = (ulong)(writer.BaseStream.Position - origin);
+        for (var i = position; i < Align(position); i++)
+        {
+            writer.Write((byte)0);
+        }
+    }
+
+    private static void Key(BinaryWriter writer, string key, uint type)
+    {
+        Text(writer, key);
+        writer.Write(type);
+    }
+
+    private static void WriteString(BinaryWriter writer, string key, string value)
+    {
+        Key(writer, key, TypeString);
+        Text(writer, value);
+    }
+
+    private static void WriteUInt32(BinaryWriter writer, string key, uint value)
+    {
+        Key(writer, key, TypeUInt32);
+        writer.Write(value);
+    }
+
+    private static void Text(BinaryWriter writer, string text)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        writer.Write((ulong)bytes.Length);
+        writer.Write(bytes);
+    }
+}
