@@ -19,19 +19,22 @@ internal sealed record SequenceOutcome(IReadOnlyList<SequenceTokens> Tokens, Seq
     }
 }
 
-/// <summary>Drives a <see cref="SimulatedEngine"/> step by step, without its loop or any waiting.</summary>
+/// <summary>Drives an engine step by step, without its loop or any waiting.</summary>
 internal static class EngineRun
 {
     public static SequenceSpec Sequence(string id, int promptTokens, int maxTokens, int resumeFrom = 0, string stop = "") =>
         new() { SequenceId = id, PromptTokens = promptTokens, MaxTokens = maxTokens, ResumeFromToken = resumeFrom, Stop = stop };
 
     /// <summary>Steps until the engine has nothing left to do; returns every report.</summary>
-    public static List<StepReport> ToCompletion(SimulatedEngine engine, int maxSteps = 10_000)
+    public static List<StepReport> ToCompletion(SimulatedEngine engine, int maxSteps = 10_000) => ToCompletion(engine.Step, maxSteps);
+
+    /// <summary>Calls <paramref name="step"/> (an engine's <c>Step</c>) until it returns null; returns every report.</summary>
+    public static List<StepReport> ToCompletion(Func<StepReport?> step, int maxSteps = 10_000)
     {
         var reports = new List<StepReport>();
         for (var i = 0; i < maxSteps; i++)
         {
-            var report = engine.Step();
+            var report = step();
             if (report is null)
             {
                 return reports;

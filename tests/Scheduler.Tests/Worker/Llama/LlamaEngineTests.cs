@@ -1,0 +1,275 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Scheduler.Policies.Profiles;
+using Scheduler.Protos.V1;
+using Scheduler.Worker.Engines;
+using Scheduler.Worker.Engines.Llama;
+using static Scheduler.Tests.Worker.EngineRun;
+
+namespace Scheduler.Tests.Worker.Llama;
+
+/// <summary>The llama.cpp engine on a tiny GGUF model: real tokenization, decode calls and sampling, no mocks.</summary>
+public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<TinyModelFixture>, IDisposable
+{
+    private const string Prompt = " hello world, the fast model";
+
+    private readonly RecordingSink _sink = new();
+    private readonly List<LlamaEngine> _engines = [];
+
+    [Fact]
+    public void ConcurrentSequences_ShareEveryDecodeCall()
+    {
+        var engine = Engine();
+        engine.Admit([Sequence("a", 8), Sequence("b", 8), Sequence("c", 8), Sequence("d", 8)]);
+
+        var reports = ToCompletion(engine.Step);
+
+        // The first step prefills all four prompts and draws their first tokens; each later step decodes one token of
+        // each: 8 decode calls of 4 sequences, not 4 × 8 calls of one.
+        Assert.Equal(new LlamaEngineStats(Decodes: 8, BatchedSequences: 32, MaxBatchSequences: 4, MaxBatchTokens: 4 * tiny.Model.Tokenize(Prompt).Length), engine.Stats);
+        Assert.All(reports.Skip(1).Take(7), r => Assert.Equal(4, r.Tokens.Count));
+        foreach (var id in new[] { "a", "b", "c", "d" })
+        {
+            var outcome = SequenceOutcome.Of(id, reports);
+            Assert.Equal(Enumerable.Range(0, 8), outcome.Indexes);
+            Assert.Equal(FinishReasons.Length, outcome.Finished!.Reason);
+            Assert.Equal(8, outcome.Finished.CompletionTokens);
+            Assert.False(string.IsNullOrWhiteSpace(outcome.Text));
+        }
+
+        Assert.Equal(0, engine.KvCellsInUse());
+    }
+
+    [Fact]
+    public void SequencesJoinBetweenSteps_AndDecodeAlongsideRunningOnes()
+    {
+        var engine = Engine();
+        engine.Admit([Sequence("first", 6)]);
+        var reports = new List<StepReport> { engine.Step()!, engine.Step()! };
+
+        engine.Admit([Sequence("second", 6)]);
+        reports.AddRange(ToCompletion(engine.Step));
+
+        // Step 3 decodes "first" and prefills "second" in one call; both then decode together until "first" is done.
+        Assert.Equal(2, engine.Stats.MaxBatchSequences);
+        Assert.Equal(8, engine.Stats.Decodes);
+        Assert.Equal(FinishReasons.Length, SequenceOutcome.Of("first", reports).Finished!.Reason);
+        Assert.Equal(Enumerable.Range(0, 6), SequenceOutcome.Of("second", reports).Indexes);
+    }
+
+    [Fact]
+    public void SameSeed_DrawsSameText_OtherSeedOtherText()
+    {
+        var engine = Engine();
+
+        var first = Run(engine, Sequence("a", 16, seed: 7, temperature: 0.9f, topP: 0.95f, topK: 40));
+        var again = Run(engine, Sequence("b", 16, seed: 7, temperature: 0.9f, topP: 0.95f, topK: 40));
+        var other = Run(engine, Sequence("c", 16, seed: 8, temperature: 0.9f, topP: 0.95f, topK: 40));
+
+        Assert.Equal(first.Text, again.Text);
+        Assert.NotEqual(first.Text, other.Text);
+    }
+
+    [Fact]
+    public void ZeroTemperature_PicksTheMostLikelyToken_WhateverTheSeed()
+    {
+        var engine = Engine();
+
+        var one = Run(engine, Sequence("a", 12, seed: 1, temperature: 0));
+        var two = Run(engine, Sequence("b", 12, seed: 2, temperature: 0));
+
+        Assert.Equal(one.Text, two.Text);
+    }
+
+    [Fact]
+    public void StopText_EndsTheSequenceWithStop_AtTheTokenItEndsIn()
+    {
+        var engine = Engine();
+        var free = Run(engine, Sequence("free", 16, seed: 3));
+
+        // A stop text spanning tokens 3 and 4: the sequence ends with the first token that completes it.
+        var stop = free.Tokens[3].Text + free.Tokens[4].Text;
+        var expected = Enumerable.Range(1, 16).First(n => string.Concat(free.Tokens.Take(n).Select(t => t.Text)).Contains(stop, StringComparison.Ordinal));
+        var spec = Sequence("stopped", 16, seed: 3);
+        spec.Stop = "never in this text";
+        spec.StopSequences.Add(stop);
+        var stopped = Run(engine, spec);
+
+        Assert.Equal(FinishReasons.Stop, stopped.Finished!.Reason);
+        Assert.Equal(expected, stopped.Finished.CompletionTokens);
+        Assert.Equal(free.Tokens.Take(expected).Select(t => t.Text), stopped.Tokens.Select(t => t.Text));
+    }
+
+    [Fact]
+    public void EndOfGenerationToken_EndsTheSequenceWithStop()
+    {
+        var engine = Engine(tiny.EndingModel);
+
+        var outcome = Run(engine, Sequence("s", 16));
+
+        Assert.Empty(outcome.Tokens);
+        Assert.Equal(FinishReasons.Stop, outcome.Finished!.Reason);
+        Assert.Equal(0, outcome.Finished.CompletionTokens);
+    }
+
+    [Fact]
+    public void Cancel_ReportsCancelled_FreesTheSlotAndItsKvCells()
+    {
+        var engine = Engine(slots: 1);
+        engine.Admit([Sequence("a", 100)]);
+        engine.Step();
+        engine.Step();
+        Assert.True(engine.KvCellsInUse() > 0);
+
+        engine.Cancel(["a"]);
+        var report = engine.Step()!;
+
+        Assert.Equal(new SequenceFinished { SequenceId = "a", Reason = FinishReasons.Cancelled, CompletionTokens = 2, PromptTokens = tiny.Model.Tokenize(Prompt).Length }, Assert.Single(report.Finished));
+        Assert.Equal(0, engine.KvCellsInUse());
+        Assert.Equal(1, report.Capacity.FreeSequenceSlots);
+        Assert.Equal(0, report.Capacity.KvTokensUsed);
+
+        // The one slot takes the next sequence, which runs as if it were the first.
+        var next = Run(engine, Sequence("b", 5));
+        Assert.Equal(FinishReasons.Length, next.Finished!.Reason);
+        Assert.Equal(Enumerable.Range(0, 5), next.Indexes);
+    }
+
+    [Fact]
+    public void Cancel_OfOneSequence_RemovesOnlyItsKvCells()
+    {
+        var engine = Engine();
+        engine.Admit([Sequence("a", 100), Sequence("b", 100)]);
+        engine.Step();
+        engine.Step();
+        var both = engine.KvCellsInUse();
+
+        engine.Cancel(["a"]);
+        engine.Step();
+
+        // "b" holds its prompt and two fed tokens; "a" held as many, and holds nothing now.
+        var promptTokens = tiny.Model.Tokenize(Prompt).Length;
+        Assert.Equal(2 * (promptTokens + 1), both);
+        Assert.Equal(promptTokens + 2, engine.KvCellsInUse());
+    }
+
+    [Fact]
+    public void OverCapacity_IsRejected_AndRunsNothing()
+    {
+        // 2 slots and 100 KV cells: "a" fits, "b" overflows the cells, "c" fits, "d" finds no slot; "e" is longer
+        // than a sequence's context, "f" names a token the vocabulary does not have.
+        var engine = Engine(slots: 2, kvCells: 100, maxContextTokens: 64);
+        var outOfVocabulary = new SequenceSpec { SequenceId = "f", PromptTokenIds = { 1, 100_000 }, MaxTokens = 4 };
+        engine.Admit([Sequence("a", 30), Sequence("b", 56), Sequence("c", 30), Sequence("d", 4), Sequence("e", 60), outOfVocabulary]);
+
+        var reports = ToCompletion(engine.Step);
+
+        Assert.Equal(["b", "d", "e", "f"], reports[0].Finished.Where(f => f.Reason == FinishReasons.Rejected).Select(f => f.SequenceId).Order());
+        Assert.Equal(4, reports[^1].Capacity.RejectedAdmissions);
+        Assert.Equal(2, reports[^1].Capacity.PeakSequences);
+        Assert.All(["b", "d", "e", "f"], id => Assert.Empty(SequenceOutcome.Of(id, reports).Tokens));
+        Assert.Equal(FinishReasons.Length, SequenceOutcome.Of("a", reports).Finished!.Reason);
+        Assert.Equal(FinishReasons.Length, SequenceOutcome.Of("c", reports).Finished!.Reason);
+    }
+
+    [Fact]
+    public void TextPrompt_IsTokenizedByTheModel_AndItsCountIsReported()
+    {
+        var engine = Engine();
+        var text = Sequence("text", 3);
+        text.PromptTokens = 2; // The scheduler's own count, with another tokenizer.
+        var ids = new SequenceSpec { SequenceId = "ids", PromptTokenIds = { 1, 300, 301, 302, 303 }, MaxTokens = 3 };
+        engine.Admit([text, ids]);
+
+        var reports = ToCompletion(engine.Step);
+
+        var promptTokens = tiny.Model.Tokenize(Prompt).Length;
+        Assert.True(promptTokens > 2);
+        Assert.Equal(promptTokens, SequenceOutcome.Of("text", reports).Finished!.PromptTokens);
+        Assert.Equal(5, SequenceOutcome.Of("ids", reports).Finished!.PromptTokens);
+        Assert.Equal(promptTokens + 5, engine.Stats.MaxBatchTokens);
+    }
+
+    [Fact]
+    public void Resume_DrawsTheSameTokensAgain_AndReportsOnlyTheRest()
+    {
+        var full = Run(Engine(), Sequence("job-42", 10));
+
+        // Another replica (as on another node) resumes after 4 delivered tokens.
+        var resumed = Run(Engine(), Sequence("job-42", 10, resumeFrom: 4));
+
+        Assert.Equal(Enumerable.Range(4, 6), resumed.Indexes);
+        Assert.Equal(full.Tokens.Skip(4).Select(t => t.Text), resumed.Tokens.Select(t => t.Text));
+        Assert.Equal(10, resumed.Finished!.CompletionTokens);
+        Assert.Equal(FinishReasons.Length, resumed.Finished.Reason);
+    }
+
+    [Fact]
+    public async Task Loop_StreamsTokens_AndBatchesSequencesAdmittedWhileOthersRun()
+    {
+        var engine = Engine();
+        using var stop = new CancellationTokenSource();
+        var loop = Task.Run(() => engine.RunAsync(stop.Token));
+
+        // Long enough that "a" still runs when "b" arrives: a tiny model's steps take well under a millisecond.
+        engine.Admit([Sequence("a", 480)]);
+        await _sink.WaitUntilAsync(r => r.Any(s => s.Tokens.Any(t => t.SequenceId == "a")), TimeSpan.FromSeconds(30));
+        engine.Admit([Sequence("b", 40)]);
+        await _sink.WaitUntilAsync(r => r.SelectMany(s => s.Finished).Count() == 2, TimeSpan.FromSeconds(30));
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
+
+        Assert.Equal(2, engine.Stats.MaxBatchSequences);
+        Assert.Equal(Enumerable.Range(0, 40), SequenceOutcome.Of("b", _sink.Reports).Indexes);
+        Assert.All(_sink.Reports, r => Assert.True(r.StepMs > 0));
+    }
+
+    public void Dispose()
+    {
+        foreach (var engine in _engines)
+        {
+            engine.Dispose();
+        }
+    }
+
+    private static SequenceSpec Sequence(
+        string id, int maxTokens, int resumeFrom = 0, ulong? seed = null, float? temperature = null, float? topP = null, int? topK = null)
+    {
+        var spec = new SequenceSpec { SequenceId = id, Prompt = Prompt, MaxTokens = maxTokens, ResumeFromToken = resumeFrom };
+        if (seed is { } s)
+        {
+            spec.Seed = s;
+        }
+
+        if (temperature is { } t)
+        {
+            spec.Temperature = t;
+        }
+
+        if (topP is { } p)
+        {
+            spec.TopP = p;
+        }
+
+        if (topK is { } k)
+        {
+            spec.TopK = k;
+        }
+
+        return spec;
+    }
+
+    private static SequenceOutcome Run(LlamaEngine engine, SequenceSpec spec)
+    {
+        engine.Admit([spec]);
+        return SequenceOutcome.Of(spec.SequenceId, ToCompletion(engine.Step));
+    }
+
+    private LlamaEngine Engine(LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 512)
+    {
+        var profile = AcceleratorProfiles.A100 with { MaxSequences = slots, KvCapacityTokens = kvCells, StepTokenBudget = 64 };
+        var engine = new LlamaEngine(
+            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1), maxContextTokens, _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
+        _engines.Add(engine);
+        return engine;
+    }
+}
