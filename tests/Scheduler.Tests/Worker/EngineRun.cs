@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines;
 
@@ -44,5 +45,19 @@ internal static class EngineRun
         }
 
         throw new InvalidOperationException($"The engine still had work after {maxSteps} steps.");
+    }
+
+    /// <summary>Reads an Execute stream's step reports until <paramref name="sequences"/> sequences have finished.</summary>
+    public static async Task<List<StepReport>> ReadUntilFinishedAsync(
+        AsyncDuplexStreamingCall<ExecuteCommand, ExecuteEvent> call, int sequences, CancellationToken cancellationToken)
+    {
+        var reports = new List<StepReport>();
+        while (reports.Sum(r => r.Finished.Count) < sequences)
+        {
+            Assert.True(await call.ResponseStream.MoveNext(cancellationToken), "The node ended the stream early.");
+            reports.Add(call.ResponseStream.Current.Step);
+        }
+
+        return reports;
     }
 }

@@ -4,6 +4,7 @@ using Grpc.Net.Client;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Hosting;
+using static Scheduler.Tests.Worker.EngineRun;
 
 namespace Scheduler.Tests.Worker;
 
@@ -217,7 +218,7 @@ public sealed class WorkerNodeHostTests : IAsyncLifetime
     private static ExecuteCommand Admit(string replicaId, params (string Id, int Prompt, int Max)[] sequences)
     {
         var batch = new AdmitBatch { ReplicaId = replicaId };
-        batch.Sequences.Add(sequences.Select(s => EngineRun.Sequence(s.Id, s.Prompt, s.Max)));
+        batch.Sequences.Add(sequences.Select(s => Sequence(s.Id, s.Prompt, s.Max)));
         return new ExecuteCommand { Admit = batch };
     }
 
@@ -228,18 +229,5 @@ public sealed class WorkerNodeHostTests : IAsyncLifetime
         {
             Assert.DoesNotContain(call.ResponseStream.Current.Step.Finished, f => f.SequenceId == sequenceId);
         }
-    }
-
-    private static async Task<List<StepReport>> ReadUntilFinishedAsync(
-        AsyncDuplexStreamingCall<ExecuteCommand, ExecuteEvent> call, int sequences, CancellationToken cancellationToken)
-    {
-        var reports = new List<StepReport>();
-        while (reports.Sum(r => r.Finished.Count) < sequences)
-        {
-            Assert.True(await call.ResponseStream.MoveNext(cancellationToken), "The node ended the stream early.");
-            reports.Add(call.ResponseStream.Current.Step);
-        }
-
-        return reports;
     }
 }

@@ -1,0 +1,125 @@
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Tests.Worker.Llama;
+
+/// <summary>A node configured for the llama engine describes its replicas from the GGUF model, and says what is wrong
+/// with a model setting before anything starts.</summary>
+public sealed class LlamaNodeInventoryTests(TinyModelFixture tiny) : IClassFixture<TinyModelFixture>
+{
+    [Fact]
+    public void Describe_TakesContextFromTheModel_AndSlotsKvAndBatchFromTheOptions()
+    {
+        var options = new WorkerNodeOptions { NodeId = "n", Engine = "llama" };
+        options.Model.Path = tiny.Path;
+        options.Model.Slots = 3;
+        options.Model.BatchSize = 96;
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Count = 2, Model = "tiny", MaxContextTokens = 100_000 });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = "tiny-short", MaxContextTokens = 512, KvCapacityTokens = 700 });
+        using var inventory = NodeInventory.Create(options);
+
+        var description = inventory.Describe("http://127.0.0.1:1");
+
+        Assert.Equal("llama", description.Engine);
+        Assert.Equal(
+            [
+                ("n-l4-0/tiny", 3, 3L * TinyGguf.TrainedContext, TinyGguf.TrainedContext),
+                ("n-l4-1/tiny", 3, 3L * TinyGguf.TrainedContext, TinyGguf.TrainedContext),
+                ("n-l4-2/tiny-short", 3, 700L, 512),
+            ],
+            description.Replicas.Select(r => (r.ReplicaId, r.MaxSequences, r.KvCapacityTokens, r.MaxContextTokens)));
+        Assert.All(description.Accelerators, a => Assert.Equal((3, 96), (a.Profile.MaxSequences, a.Profile.StepTokenBudget)));
+
+        // One model in memory, shared by the three replicas.
+        Assert.Single(inventory.Replicas.Select(r => r.Llama!.Model).Distinct());
+    }
+
+    [Fact]
+    public void Describe_NamesBothEngines_WhenOneGroupRunsLlama()
+    {
+        var options = new WorkerNodeOptions { NodeId = "n" };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "H100" });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Engine = "LLAMA", ModelPath = tiny.Path, MaxSequences = 2 });
+        using var inventory = NodeInventory.Create(options);
+
+        var description = inventory.Describe("http://127.0.0.1:1");
+
+        Assert.Equal("llama+simulated", description.Engine);
+        Assert.Null(inventory.Replicas[0].Llama);
+        Assert.Equal(2, description.Replicas[1].MaxSequences);
+    }
+
+    [Fact]
+    public void Create_WithoutAModelPath_NamesTheSetting()
+    {
+        var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(new WorkerNodeOptions { Engine = "llama" }));
+
+        Assert.Contains("Worker:Model:Path", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Create_WithAMissingFile_NamesTheSettingAndThePath()
+    {
+        var options = new WorkerNodeOptions();
+        options.Accelerators.Add(new AcceleratorOptions { Engine = "llama", ModelPath = "/no/such/model.gguf" });
+
+        var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+        Assert.Equal("Worker:Accelerators:0:ModelPath \"/no/such/model.gguf\": no such file. (Parameter 'path')", error.Message);
+    }
+
+    [Fact]
+    public void Create_WithAFileThatIsNotGguf_SaysSo()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "not a model");
+            var options = new WorkerNodeOptions { Engine = "llama" };
+            options.Model.Path = path;
+
+            var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+            Assert.Contains("Worker:Model:Path", error.Message, StringComparison.Ordinal);
+            Assert.Contains("is not a GGUF model file", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Create_WithATruncatedGguf_SaysLlamaCppCannotLoadIt()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(path, File.ReadAllBytes(tiny.Path)[..4_000]);
+            var options = new WorkerNodeOptions { Engine = "llama" };
+            options.Model.Path = path;
+
+            var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+            Assert.Contains("llama.cpp could not load the model", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Theory]
+    [InlineData("vllm", 4, 512, "Worker:Accelerators:0:Engine (or Worker:Engine) \"vllm\" is not one of simulated, llama.")]
+    [InlineData("llama", 8, 4, "Worker:Model:BatchSize (4) must be at least the slots per replica (8)")]
+    public void Create_WithBadEngineSettings_NamesTheSetting(string engine, int slots, int batchSize, string message)
+    {
+        var options = new WorkerNodeOptions { Engine = engine };
+        options.Model.Path = tiny.Path;
+        options.Model.Slots = slots;
+        options.Model.BatchSize = batchSize;
+
+        var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+        Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
+    }
+}
