@@ -161,6 +161,26 @@ public sealed class SimulatedEngineTests
     }
 
     [Fact]
+    public void Engine_StopSequences_EndAtTheFirstOfAnyStopText()
+    {
+        const string id = "several-stops";
+        var reference = Engine(AcceleratorProfiles.A100);
+        reference.Admit([Sequence(id, 20, 30)]);
+        var full = SequenceOutcome.Of(id, ToCompletion(reference));
+        string[] stops = [full.Tokens[8].Text, full.Tokens[3].Text + full.Tokens[4].Text];
+        var expectedTokens = Enumerable.Range(1, 30).First(n => stops.Any(s => string.Concat(full.Tokens.Take(n).Select(t => t.Text)).Contains(s, StringComparison.Ordinal)));
+
+        var engine = Engine(AcceleratorProfiles.A100, new RecordingSink());
+        var spec = Sequence(id, 20, 30);
+        spec.StopSequences.Add(stops);
+        engine.Admit([spec]);
+        var outcome = SequenceOutcome.Of(id, ToCompletion(engine));
+
+        Assert.InRange(expectedTokens, 1, 9);
+        Assert.Equal(new SequenceFinished { SequenceId = id, Reason = FinishReasons.Stop, CompletionTokens = expectedTokens }, outcome.Finished);
+    }
+
+    [Fact]
     public void Engine_JoinsNewSequencesBetweenSteps()
     {
         var profile = AcceleratorProfiles.H100;

@@ -1,0 +1,95 @@
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Api;
+using Scheduler.Silo.Hosting;
+using Scheduler.Silo.Models;
+
+namespace Scheduler.Tests.Silo.Api;
+
+public sealed class JobRequestValidatorTests
+{
+    private readonly JobRequestValidator _validator = new(
+        new ModelCatalog(Options.Create(new SchedulerOptions { Models = [new ModelOptions { Name = "m" }] })),
+        new FakeTimeProvider());
+
+    [Fact]
+    public void Validate_CarriesSamplingAndStopSequences()
+    {
+        var request = Valid();
+        request.Temperature = 0;
+        request.TopP = 1;
+        request.TopK = 40;
+        request.Seed = ulong.MaxValue;
+        request.Stop = "\n";
+        request.StopSequences.Add(["END", "###"]);
+
+        var job = _validator.Validate(request, traceParent: null);
+
+        Assert.Equal(new JobSampling(0f, 1f, 40, ulong.MaxValue), job.Sampling);
+        Assert.Equal("\n", job.Stop);
+        Assert.Equal(["END", "###"], job.StopSequences!);
+    }
+
+    [Fact]
+    public void Validate_WithoutSampling_LeavesItToTheEngine()
+    {
+        var job = _validator.Validate(Valid(), traceParent: null);
+
+        Assert.Null(job.Sampling);
+        Assert.Null(job.StopSequences);
+    }
+
+    [Theory]
+    [InlineData("temperature", -0.1f, null, null)]
+    [InlineData("temperature", 2.01f, null, null)]
+    [InlineData("temperature", float.NaN, null, null)]
+    [InlineData("top_p", null, 0f, null)]
+    [InlineData("top_p", null, 1.5f, null)]
+    [InlineData("top_p", null, float.NaN, null)]
+    [InlineData("top_k", null, null, -1)]
+    public void Validate_OutOfRangeSampling_IsInvalidArgumentNamingTheField(string field, float? temperature, float? topP, int? topK)
+    {
+        var request = Valid();
+        if (temperature is { } t)
+        {
+            request.Temperature = t;
+        }
+
+        if (topP is { } p)
+        {
+            request.TopP = p;
+        }
+
+        if (topK is { } k)
+        {
+            request.TopK = k;
+        }
+
+        AssertInvalid(request, field);
+    }
+
+    [Theory]
+    [InlineData("a", new[] { "b", "c", "d", "e" })]
+    [InlineData("", new[] { "b", "" })]
+    [InlineData("", new[] { "b", "a-very-long-text" })]
+    public void Validate_BadStopSequences_IsInvalidArgumentNamingTheField(string stop, string[] stopSequences)
+    {
+        var request = Valid();
+        request.Stop = stop;
+        request.StopSequences.Add(stopSequences.Select(s => s == "a-very-long-text" ? new string('x', 257) : s));
+
+        AssertInvalid(request, "stop_sequences");
+    }
+
+    private static SubmitJobRequest Valid() => new() { Model = "m", Prompt = "hello", MaxTokens = 4 };
+
+    private void AssertInvalid(SubmitJobRequest request, string field)
+    {
+        var error = Assert.Throws<RpcException>(() => _validator.Validate(request, traceParent: null));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.StartsWith(field + ":", error.Status.Detail, StringComparison.Ordinal);
+    }
+}
