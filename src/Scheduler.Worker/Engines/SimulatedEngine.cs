@@ -27,26 +27,8 @@ internal sealed partial class SimulatedEngine(
     // or a sped-up profile with sub-millisecond steps would run at timer speed.
     private static readonly TimeSpan MinSleep = TimeSpan.FromMilliseconds(1);
 
-    private static readonly TimeSpan ThroughputWindow = TimeSpan.FromSeconds(5);
-
     private readonly Lock _lock = new();
-
-    // Admission order, which is also prefill order.
-    private readonly List<SimulatedSequence> _batch = [];
-    private readonly Dictionary<string, SimulatedSequence> _byId = new(StringComparer.Ordinal);
-
-    // Cancellations and rejections, reported with the next step.
-    private readonly List<SequenceFinished> _pendingFinished = [];
-    private readonly SemaphoreSlim _wake = new(0, 1);
-    private readonly ThroughputMeter _meter = new(time, ThroughputWindow);
-    private long _kvUsed;
-    private long _peakKv;
-    private int _peakSequences;
-    private long _rejected;
-    private long _step;
-
-    // Bumped by CancelAllSilently: a step planned before it must not be published after it.
-    private long _epoch;
+    private readonly RunningBatch<SimulatedSequence> _running = new(replicaId, profile, time);
 
     // Timestamp at which the step being waited out ends on the engine's timeline.
     private long _due;
@@ -59,7 +41,7 @@ internal sealed partial class SimulatedEngine(
         {
             lock (_lock)
             {
-                return _batch.Count;
+                return _running.Count;
             }
         }
     }
@@ -70,29 +52,24 @@ internal sealed partial class SimulatedEngine(
         {
             foreach (var spec in sequences)
             {
-                if (_byId.ContainsKey(spec.SequenceId))
+                if (_running.Contains(spec.SequenceId))
                 {
                     LogDuplicate(logger, replicaId, spec.SequenceId);
                     continue;
                 }
 
                 var sequence = new SimulatedSequence(spec);
-                if (_batch.Count >= profile.MaxSequences || _kvUsed + sequence.KvTokens > profile.KvCapacityTokens)
+                if (!_running.Fits(sequence.KvTokens))
                 {
-                    _rejected++;
-                    _pendingFinished.Add(sequence.Finished(FinishReasons.Rejected));
-                    LogRejected(logger, replicaId, spec.SequenceId, _batch.Count, profile.MaxSequences, _kvUsed, sequence.KvTokens, profile.KvCapacityTokens);
+                    _running.Reject(sequence.Finished(FinishReasons.Rejected));
+                    LogRejected(logger, replicaId, spec.SequenceId, _running.Count, profile.MaxSequences, _running.KvUsed, sequence.KvTokens, profile.KvCapacityTokens);
                     continue;
                 }
 
-                _batch.Add(sequence);
-                _byId.Add(sequence.Id, sequence);
-                _kvUsed += sequence.KvTokens;
-                _peakSequences = Math.Max(_peakSequences, _batch.Count);
-                _peakKv = Math.Max(_peakKv, _kvUsed);
+                _running.Add(sequence);
             }
 
-            Wake();
+            _running.Wake();
         }
     }
 
@@ -100,16 +77,8 @@ internal sealed partial class SimulatedEngine(
     {
         lock (_lock)
         {
-            foreach (var id in sequenceIds)
-            {
-                if (_byId.TryGetValue(id, out var sequence))
-                {
-                    Remove(sequence);
-                    _pendingFinished.Add(sequence.Finished(FinishReasons.Cancelled));
-                }
-            }
-
-            Wake();
+            _running.Cancel(sequenceIds);
+            _running.Wake();
         }
     }
 
@@ -117,11 +86,7 @@ internal sealed partial class SimulatedEngine(
     {
         lock (_lock)
         {
-            _batch.Clear();
-            _byId.Clear();
-            _pendingFinished.Clear();
-            _kvUsed = 0;
-            _epoch++;
+            _running.DropAll();
         }
     }
 
@@ -133,7 +98,7 @@ internal sealed partial class SimulatedEngine(
             var step = TakeStep();
             if (step is null)
             {
-                await _wake.WaitAsync(cancellationToken);
+                await _running.WaitForWorkAsync(cancellationToken);
 
                 // Idle time is not a debt to catch up on.
                 _due = time.GetTimestamp();
@@ -170,18 +135,15 @@ internal sealed partial class SimulatedEngine(
     {
         lock (_lock)
         {
-            if (_batch.Count == 0 && _pendingFinished.Count == 0)
+            if (!_running.HasWork)
             {
                 return null;
             }
 
-            var report = new StepReport { ReplicaId = replicaId, Step = ++_step };
-            report.Finished.AddRange(_pendingFinished);
-            _pendingFinished.Clear();
-
-            var plan = new StepPlan(profile, _batch.Count(s => s.Prefilled));
+            var report = _running.StartReport();
+            var plan = new StepPlan(profile, _running.Sequences.Count(s => s.Prefilled));
             List<SimulatedSequence>? done = null;
-            foreach (var sequence in _batch)
+            foreach (var sequence in _running.Sequences)
             {
                 if (!sequence.Prefilled)
                 {
@@ -203,11 +165,11 @@ internal sealed partial class SimulatedEngine(
 
             foreach (var sequence in done ?? [])
             {
-                Remove(sequence);
+                _running.Remove(sequence);
                 report.Finished.Add(sequence.Finished(sequence.FinishReason!));
             }
 
-            return new PlannedStep(report, plan.DurationMs, _epoch);
+            return new PlannedStep(report, plan.DurationMs, _running.Epoch);
         }
     }
 
@@ -216,7 +178,7 @@ internal sealed partial class SimulatedEngine(
     {
         lock (_lock)
         {
-            _meter.Record(step.Report.Tokens.Count);
+            _running.RecordTokens(step.Report.Tokens.Count);
         }
     }
 
@@ -226,24 +188,8 @@ internal sealed partial class SimulatedEngine(
     {
         lock (_lock)
         {
-            if (step.Epoch != _epoch)
-            {
-                return true;
-            }
-
             step.Report.StepMs = step.StepMs;
-            step.Report.Capacity = new ReplicaCapacity
-            {
-                RunningSequences = _batch.Count,
-                FreeSequenceSlots = profile.MaxSequences - _batch.Count,
-                KvTokensUsed = _kvUsed,
-                FreeKvTokens = profile.KvCapacityTokens - _kvUsed,
-                PeakSequences = _peakSequences,
-                PeakKvTokens = _peakKv,
-                RejectedAdmissions = _rejected,
-                OutputTokensPerSecond = _meter.TokensPerSecond(),
-            };
-            return sink.TryPublish(step.Report);
+            return _running.TryPublish(step.Report, step.Epoch, sink);
         }
     }
 
@@ -272,22 +218,6 @@ internal sealed partial class SimulatedEngine(
         else
         {
             await Task.Yield();
-        }
-    }
-
-    private void Remove(SimulatedSequence sequence)
-    {
-        _batch.Remove(sequence);
-        _byId.Remove(sequence.Id);
-        _kvUsed -= sequence.KvTokens;
-    }
-
-    // Called under the lock, so Release never overflows the semaphore's maximum of 1.
-    private void Wake()
-    {
-        if (_wake.CurrentCount == 0)
-        {
-            _wake.Release();
         }
     }
 

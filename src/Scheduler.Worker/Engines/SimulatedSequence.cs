@@ -3,7 +3,7 @@ using Scheduler.Protos.V1;
 namespace Scheduler.Worker.Engines;
 
 /// <summary>One sequence in a simulated replica's running batch. Mutated only under its engine's lock.</summary>
-internal sealed class SimulatedSequence
+internal sealed class SimulatedSequence : IBatchedSequence
 {
     private readonly ulong _seed;
     private readonly int _maxTokens;

@@ -19,8 +19,6 @@ namespace Scheduler.Worker.Engines.Llama;
 /// </remarks>
 internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
 {
-    private static readonly TimeSpan ThroughputWindow = TimeSpan.FromSeconds(5);
-
     private readonly string _replicaId;
     private readonly AcceleratorProfile _profile;
     private readonly LlamaModel _model;
@@ -31,28 +29,12 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
     private readonly LLamaContext _context;
     private readonly LLamaBatch _decodeBatch = new();
     private readonly Lock _lock = new();
-
-    // Admission order, which is also prefill order.
-    private readonly List<LlamaSequence> _batch = [];
-    private readonly Dictionary<string, LlamaSequence> _byId = new(StringComparer.Ordinal);
+    private readonly RunningBatch<LlamaSequence> _running;
     private readonly Stack<LLamaSeqId> _freeSlots;
 
     // Sequences out of the batch whose KV cells and sampler the loop frees before its next decode.
     private readonly List<LlamaSequence> _left = [];
-
-    // Cancellations and rejections, reported with the next step.
-    private readonly List<SequenceFinished> _pendingFinished = [];
-    private readonly SemaphoreSlim _wake = new(0, 1);
-    private readonly ThroughputMeter _meter;
-    private long _kvUsed;
-    private long _peakKv;
-    private int _peakSequences;
-    private long _rejected;
-    private long _step;
     private LlamaEngineStats _stats = new(0, 0, 0, 0);
-
-    // Bumped by CancelAllSilently: a step planned before it must not be published after it.
-    private long _epoch;
 
     /// <param name="replicaId">The replica's id.</param>
     /// <param name="profile">Slots (<see cref="AcceleratorProfile.MaxSequences"/>), KV cells
@@ -78,7 +60,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
         _sink = sink;
         _time = time;
         _logger = logger;
-        _meter = new ThroughputMeter(time, ThroughputWindow);
+        _running = new RunningBatch<LlamaSequence>(replicaId, profile, time);
         _context = _model.CreateContext(profile.MaxSequences, (int)profile.KvCapacityTokens, profile.StepTokenBudget, settings.Threads, logger);
         _freeSlots = new Stack<LLamaSeqId>(Enumerable.Range(0, profile.MaxSequences).Reverse().Select(s => (LLamaSeqId)s));
         LogCreated(logger, replicaId, _model.Path, profile.MaxSequences, _context.NativeHandle.ContextSize, profile.StepTokenBudget);
@@ -92,7 +74,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
         {
             lock (_lock)
             {
-                return _batch.Count;
+                return _running.Count;
             }
         }
     }
@@ -117,7 +99,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
         {
             foreach (var (spec, prompt) in prompts)
             {
-                if (_byId.ContainsKey(spec.SequenceId))
+                if (_running.Contains(spec.SequenceId))
                 {
                     LogDuplicate(_logger, _replicaId, spec.SequenceId);
                     continue;
@@ -126,14 +108,13 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
                 if (spec.MaxTokens <= spec.ResumeFromToken)
                 {
                     // Every token was delivered before a re-dispatch: nothing is left to generate.
-                    _pendingFinished.Add(new SequenceFinished { SequenceId = spec.SequenceId, Reason = FinishReasons.Length, CompletionTokens = spec.ResumeFromToken });
+                    _running.ReportNext(new SequenceFinished { SequenceId = spec.SequenceId, Reason = FinishReasons.Length, CompletionTokens = spec.ResumeFromToken });
                     continue;
                 }
 
                 if (Refusal(spec, prompt) is { } refusal)
                 {
-                    _rejected++;
-                    _pendingFinished.Add(new SequenceFinished
+                    _running.Reject(new SequenceFinished
                     {
                         SequenceId = spec.SequenceId,
                         Reason = FinishReasons.Rejected,
@@ -144,15 +125,10 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
                     continue;
                 }
 
-                var sequence = new LlamaSequence(spec, prompt!, _freeSlots.Pop(), LlamaSampling.Create(spec), _model.CreateDecoder());
-                _batch.Add(sequence);
-                _byId.Add(sequence.Id, sequence);
-                _kvUsed += sequence.KvTokens;
-                _peakSequences = Math.Max(_peakSequences, _batch.Count);
-                _peakKv = Math.Max(_peakKv, _kvUsed);
+                _running.Add(new LlamaSequence(spec, prompt!, _freeSlots.Pop(), LlamaSampling.Create(spec), _model.CreateDecoder()));
             }
 
-            Wake();
+            _running.Wake();
         }
     }
 
@@ -160,16 +136,8 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
     {
         lock (_lock)
         {
-            foreach (var id in sequenceIds)
-            {
-                if (_byId.TryGetValue(id, out var sequence))
-                {
-                    Leave(sequence);
-                    _pendingFinished.Add(sequence.Finished(FinishReasons.Cancelled));
-                }
-            }
-
-            Wake();
+            _running.Cancel(sequenceIds).ForEach(Free);
+            _running.Wake();
         }
     }
 
@@ -177,14 +145,9 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
     {
         lock (_lock)
         {
-            foreach (var sequence in _batch.ToList())
-            {
-                Leave(sequence);
-            }
-
-            _pendingFinished.Clear();
-            _epoch++;
-            Wake();
+            // Woken, so the loop frees the dropped sequences' KV cells now rather than with the next admission.
+            _running.DropAll().ForEach(Free);
+            _running.Wake();
         }
     }
 
@@ -198,7 +161,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
             var step = TakeStep();
             if (step is null)
             {
-                await _wake.WaitAsync(cancellationToken);
+                await _running.WaitForWorkAsync(cancellationToken);
                 continue;
             }
 
@@ -240,17 +203,15 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
     {
         lock (_lock)
         {
-            foreach (var sequence in _batch.Concat(_left))
+            foreach (var sequence in _running.DropAll().Concat(_left))
             {
                 sequence.Dispose();
             }
 
-            _batch.Clear();
             _left.Clear();
         }
 
         _context.Dispose();
-        _wake.Dispose();
     }
 
     /// <summary>Plans the step under the lock, frees what left, decodes and samples outside it, and applies the
@@ -264,9 +225,9 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
         {
             left = [.. _left];
             _left.Clear();
-            if (_batch.Count > 0 || _pendingFinished.Count > 0)
+            if (_running.HasWork)
             {
-                epoch = _epoch;
+                epoch = _running.Epoch;
                 entries = Plan();
             }
         }
@@ -300,8 +261,8 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
     {
         _decodeBatch.Clear();
         var entries = new List<StepEntry>();
-        var plan = new StepPlan(_profile, _batch.Count(s => s.Decoding));
-        foreach (var sequence in _batch)
+        var plan = new StepPlan(_profile, _running.Sequences.Count(s => s.Decoding));
+        foreach (var sequence in _running.Sequences)
         {
             if (sequence.Decoding)
             {
@@ -318,9 +279,8 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
 
     private PlannedStep Apply(List<StepEntry> entries, DecodeResult result, List<LLamaToken?>? drawn, double stepMs, long epoch)
     {
-        var report = new StepReport { ReplicaId = _replicaId, Step = ++_step, StepMs = stepMs };
-        report.Finished.AddRange(_pendingFinished);
-        _pendingFinished.Clear();
+        var report = _running.StartReport();
+        report.StepMs = stepMs;
         if (result == DecodeResult.NoKvSlot)
         {
             // The cache is fuller than the reservations say (llama.cpp needs cells the count does not see): the
@@ -328,8 +288,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
             foreach (var entry in entries.Where(e => e.PrefillChunk > 0 && e.Sequence.Active))
             {
                 Leave(entry.Sequence);
-                _rejected++;
-                report.Finished.Add(entry.Sequence.Finished(FinishReasons.Rejected));
+                _running.Reject(entry.Sequence.Finished(FinishReasons.Rejected));
                 LogRejected(_logger, _replicaId, entry.Sequence.Id, "llama.cpp found no KV slot for its prompt");
             }
         }
@@ -362,7 +321,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
             }
         }
 
-        _meter.Record(report.Tokens.Count);
+        _running.RecordTokens(report.Tokens.Count);
         return new PlannedStep(report, epoch);
     }
 
@@ -372,23 +331,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
     {
         lock (_lock)
         {
-            if (step.Epoch != _epoch)
-            {
-                return true;
-            }
-
-            step.Report.Capacity = new ReplicaCapacity
-            {
-                RunningSequences = _batch.Count,
-                FreeSequenceSlots = _profile.MaxSequences - _batch.Count,
-                KvTokensUsed = _kvUsed,
-                FreeKvTokens = _profile.KvCapacityTokens - _kvUsed,
-                PeakSequences = _peakSequences,
-                PeakKvTokens = _peakKv,
-                RejectedAdmissions = _rejected,
-                OutputTokensPerSecond = _meter.TokensPerSecond(),
-            };
-            return _sink.TryPublish(step.Report);
+            return _running.TryPublish(step.Report, step.Epoch, _sink);
         }
     }
 
@@ -425,33 +368,24 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
             return $"{prompt.Length} prompt tokens (by the model's tokenizer) + max_tokens {spec.MaxTokens} exceed the context of {_maxContextTokens}";
         }
 
-        if (_freeSlots.Count == 0)
-        {
-            return $"all {_profile.MaxSequences} slots are taken";
-        }
-
-        return _kvUsed + kvTokens > _profile.KvCapacityTokens
-            ? $"{_kvUsed}+{kvTokens}/{_profile.KvCapacityTokens} KV tokens"
-            : null;
+        return _running.Fits(kvTokens)
+            ? null
+            : $"{_running.Count}/{_profile.MaxSequences} slots, {_running.KvUsed}+{kvTokens}/{_profile.KvCapacityTokens} KV tokens";
     }
 
+    /// <summary>Takes <paramref name="sequence"/> out of the batch and frees it.</summary>
     private void Leave(LlamaSequence sequence)
     {
-        sequence.Leave();
-        _batch.Remove(sequence);
-        _byId.Remove(sequence.Id);
-        _freeSlots.Push(sequence.Slot);
-        _kvUsed -= sequence.KvTokens;
-        _left.Add(sequence);
+        _running.Remove(sequence);
+        Free(sequence);
     }
 
-    // Called under the lock, so Release never overflows the semaphore's maximum of 1.
-    private void Wake()
+    /// <summary>Frees the slot of a sequence out of the batch at once; its KV cells and sampler go before the next decode.</summary>
+    private void Free(LlamaSequence sequence)
     {
-        if (_wake.CurrentCount == 0)
-        {
-            _wake.Release();
-        }
+        sequence.Leave();
+        _freeSlots.Push(sequence.Slot);
+        _left.Add(sequence);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {ReplicaId} runs {ModelPath} with {Slots} slots, {ContextTokens} KV cells and {BatchTokens} tokens per decode")]

@@ -19,7 +19,7 @@ internal sealed class LlamaSequence(
     LLamaToken[] prompt,
     LLamaSeqId slot,
     SafeLLamaSamplerChainHandle sampler,
-    StreamingTokenDecoder decoder) : IDisposable
+    StreamingTokenDecoder decoder) : IBatchedSequence, IDisposable
 {
     private readonly int _resumeFrom = Math.Max(0, spec.ResumeFromToken);
     private readonly StopTexts _stops = new(spec);

@@ -1,0 +1,15 @@
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Worker.Engines;
+
+/// <summary>A sequence in an engine's <see cref="RunningBatch{TSequence}"/>.</summary>
+internal interface IBatchedSequence
+{
+    string Id { get; }
+
+    /// <summary>KV-cache tokens reserved for the sequence's whole life: prompt plus max output.</summary>
+    long KvTokens { get; }
+
+    /// <summary>The report that the sequence ended for <paramref name="reason"/>.</summary>
+    SequenceFinished Finished(string reason);
+}
