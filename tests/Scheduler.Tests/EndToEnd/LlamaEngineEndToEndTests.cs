@@ -1,0 +1,160 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Hosting;
+using Scheduler.Tests.Worker.Llama;
+using Scheduler.Worker.Engines;
+using Scheduler.Worker.Engines.Llama;
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Tests.EndToEnd;
+
+/// <summary>
+/// Jobs through the scheduler to a worker node running the llama engine on the tiny GGUF model, over real gRPC on
+/// loopback: a silo hosted here and a node that registers with it. "tiny" has four slots, "tiny-one" one slot of the
+/// same model file.
+/// </summary>
+public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixture<TinyModelFixture>, IAsyncLifetime
+{
+    private const string Model = "tiny";
+    private const string OneSlotModel = "tiny-one";
+    private const string TenantKey = "llama-tenant-key";
+    private const string AdminKey = "llama-admin-key";
+    private const string NodeToken = "llama-node-token";
+    private const string Prompt = "hello world, the fast model";
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    private WebApplication _silo = null!;
+    private WebApplication _node = null!;
+    private SchedulerClient _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        string[] args =
+        [
+            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0",
+            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
+            $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}",
+            "--Scheduler:EmbeddedFleet:Enabled=false",
+            $"--Scheduler:Models:0:Name={Model}", "--Scheduler:Models:0:MaxContextTokens=512", "--Scheduler:Models:0:MaxOutputTokens=400",
+            $"--Scheduler:Models:1:Name={OneSlotModel}", "--Scheduler:Models:1:MaxContextTokens=512", "--Scheduler:Models:1:MaxOutputTokens=400",
+            "--Scheduler:Tenants:0:Id=llama-tenant", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+            "--Logging:LogLevel:Default=Warning",
+        ];
+        _silo = SchedulerHost.Build(args);
+        await _silo.StartAsync();
+        var address = _silo.Services.GetRequiredService<ListeningAddresses>().Grpc;
+
+        var options = new WorkerNodeOptions { NodeId = "llama-e2e", SchedulerAddress = address, NodeToken = NodeToken, Engine = EngineNames.Llama };
+        options.Model.Path = tiny.Path;
+        options.Model.Threads = 1;
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = Model, MaxContextTokens = 512 });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = OneSlotModel, MaxContextTokens = 512, MaxSequences = 1 });
+        _node = WorkerNodeHost.Build(options);
+        await _node.StartAsync();
+        await _node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
+        _client = new SchedulerClient(address, TenantKey);
+        await WaitForReadyReplicas(address);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _client.Dispose();
+        await _node.StopAsync();
+        await _node.DisposeAsync();
+        await _silo.StopAsync();
+        await _silo.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ConcurrentJobs_StreamTheModelsTokens_AndShareDecodeCalls()
+    {
+        var jobs = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => _client.RunAsync(Request(Model, 200), deadline: DateTime.UtcNow + Timeout)));
+
+        Assert.All(jobs, job =>
+        {
+            Assert.Equal((JobStatus.Completed, "length", 200), (job.Status, job.FinishReason, job.TokenCount));
+            Assert.False(string.IsNullOrWhiteSpace(job.Text));
+
+            // The usage counts the prompt with the model's own tokenizer, as the engine ran it.
+            Assert.Equal(tiny.Model.Tokenize(Prompt).Length, job.Usage!.PromptTokens);
+        });
+        Assert.InRange(FourSlotEngine().Stats.MaxBatchSequences, 2, 4);
+    }
+
+    [Fact]
+    public async Task SameSeed_GivesTheSameText_AndAStopTextEndsTheJobWithStop()
+    {
+        var first = await _client.RunAsync(Request(Model, 24, seed: 11), deadline: DateTime.UtcNow + Timeout);
+        var again = await _client.RunAsync(Request(Model, 24, seed: 11), deadline: DateTime.UtcNow + Timeout);
+        var stop = first.Text[10..16];
+        var stopping = Request(Model, 24, seed: 11);
+        stopping.StopSequences.Add(stop);
+        var stopped = await _client.RunAsync(stopping, deadline: DateTime.UtcNow + Timeout);
+
+        Assert.Equal(first.Text, again.Text);
+        Assert.Equal((JobStatus.Completed, "stop"), (stopped.Status, stopped.FinishReason));
+        Assert.StartsWith(stopped.Text, first.Text, StringComparison.Ordinal);
+        Assert.Contains(stop, stopped.Text, StringComparison.Ordinal);
+        Assert.True(stopped.TokenCount < 24);
+    }
+
+    [Fact]
+    public async Task Cancel_FreesTheOnlySlotForTheNextJob()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        string? jobId = null;
+        var cancelled = false;
+        await foreach (var e in _client.StreamAsync(Request(OneSlotModel, 400), cancellationToken: cts.Token))
+        {
+            jobId ??= e.JobId;
+            if (e.EventCase == JobEvent.EventOneofCase.Tokens && !cancelled)
+            {
+                cancelled = true;
+                await _client.CancelAsync(jobId, cancellationToken: cts.Token);
+            }
+
+            if (e.EventCase is JobEvent.EventOneofCase.Cancelled or JobEvent.EventOneofCase.Completed)
+            {
+                Assert.Equal(JobEvent.EventOneofCase.Cancelled, e.EventCase);
+                break;
+            }
+        }
+
+        var next = await _client.RunAsync(Request(OneSlotModel, 8), deadline: DateTime.UtcNow + Timeout);
+
+        Assert.Equal((JobStatus.Completed, 8), (next.Status, next.TokenCount));
+    }
+
+    private static SubmitJobRequest Request(string model, int maxTokens, ulong? seed = null)
+    {
+        var request = new SubmitJobRequest { Model = model, Prompt = Prompt, MaxTokens = maxTokens, Temperature = 0.8f };
+        if (seed is { } s)
+        {
+            request.Seed = s;
+        }
+
+        return request;
+    }
+
+    private LlamaEngine FourSlotEngine()
+    {
+        Assert.True(_node.Services.GetRequiredService<ReplicaEngines>().TryGet($"llama-e2e-l4-0/{Model}", out var engine));
+        return Assert.IsType<LlamaEngine>(engine);
+    }
+
+    private static async Task WaitForReadyReplicas(string address)
+    {
+        using var admin = new SchedulerAdminClient(address, AdminKey);
+        var deadline = DateTime.UtcNow + Timeout;
+        foreach (var model in new[] { Model, OneSlotModel })
+        {
+            while (!(await admin.ListReplicasAsync(model)).Any(r => r.State == "ready"))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"No replica of {model} became ready.");
+                await Task.Delay(100);
+            }
+        }
+    }
+}
