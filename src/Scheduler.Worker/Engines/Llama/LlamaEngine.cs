@@ -281,11 +281,12 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
     {
         var report = _running.StartReport();
         report.StepMs = stepMs;
-        if (result == DecodeResult.NoKvSlot)
+        var prefills = entries.Where(e => e.PrefillChunk > 0 && e.Sequence.Active).ToList();
+        if (result == DecodeResult.NoKvSlot && prefills.Count > 0)
         {
             // The cache is fuller than the reservations say (llama.cpp needs cells the count does not see): the
             // prompts this step brought are refused, and decoding sequences try again in the next step.
-            foreach (var entry in entries.Where(e => e.PrefillChunk > 0 && e.Sequence.Active))
+            foreach (var entry in prefills)
             {
                 Leave(entry.Sequence);
                 _running.Reject(entry.Sequence.Finished(FinishReasons.Rejected));
