@@ -42,31 +42,23 @@ public sealed class JobRequestValidatorTests
         Assert.Null(job.StopSequences);
     }
 
+    public static TheoryData<string, Action<SubmitJobRequest>> OutOfRangeSampling => new()
+    {
+        { "temperature", r => r.Temperature = -0.1f },
+        { "temperature", r => r.Temperature = 2.01f },
+        { "temperature", r => r.Temperature = float.NaN },
+        { "top_p", r => r.TopP = 0 },
+        { "top_p", r => r.TopP = 1.5f },
+        { "top_p", r => r.TopP = float.NaN },
+        { "top_k", r => r.TopK = -1 },
+    };
+
     [Theory]
-    [InlineData("temperature", -0.1f, null, null)]
-    [InlineData("temperature", 2.01f, null, null)]
-    [InlineData("temperature", float.NaN, null, null)]
-    [InlineData("top_p", null, 0f, null)]
-    [InlineData("top_p", null, 1.5f, null)]
-    [InlineData("top_p", null, float.NaN, null)]
-    [InlineData("top_k", null, null, -1)]
-    public void Validate_OutOfRangeSampling_IsInvalidArgumentNamingTheField(string field, float? temperature, float? topP, int? topK)
+    [MemberData(nameof(OutOfRangeSampling))]
+    public void Validate_OutOfRangeSampling_IsInvalidArgumentNamingTheField(string field, Action<SubmitJobRequest> set)
     {
         var request = Valid();
-        if (temperature is { } t)
-        {
-            request.Temperature = t;
-        }
-
-        if (topP is { } p)
-        {
-            request.TopP = p;
-        }
-
-        if (topK is { } k)
-        {
-            request.TopK = k;
-        }
+        set(request);
 
         AssertInvalid(request, field);
     }
