@@ -13,10 +13,10 @@ internal interface IInferenceEngine
 
     int RunningSequences { get; }
 
-    /// <summary>Adds sequences to the running batch; one that does not fit is finished as "rejected".</summary>
+    /// <summary>Adds sequences to the running batch; one that does not fit is finished as <see cref="FinishReason.Rejected"/>.</summary>
     void Admit(IEnumerable<SequenceSpec> sequences);
 
-    /// <summary>Stops the given sequences; each is reported finished as "cancelled" in the next report. Unknown ids are ignored.</summary>
+    /// <summary>Stops the given sequences; each is reported finished as <see cref="FinishReason.Cancelled"/> in the next report. Unknown ids are ignored.</summary>
     void Cancel(IEnumerable<string> sequenceIds);
 
     /// <summary>Drops every sequence without reporting anything about them, not even from a step already under way.</summary>

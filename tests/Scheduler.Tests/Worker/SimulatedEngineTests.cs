@@ -22,7 +22,7 @@ public sealed class SimulatedEngineTests
         var reports = ToCompletion(engine);
 
         var first = reports[0];
-        Assert.Equal(["c", "e"], first.Finished.Where(f => f.Reason == FinishReasons.Rejected).Select(f => f.SequenceId));
+        Assert.Equal(["c", "e"], first.Finished.Where(f => f.Reason == FinishReason.Rejected).Select(f => f.SequenceId));
         Assert.Equal(3, first.Capacity.RunningSequences);
         Assert.Equal(800, first.Capacity.KvTokensUsed);
         Assert.Equal(200, first.Capacity.FreeKvTokens);
@@ -44,7 +44,7 @@ public sealed class SimulatedEngineTests
 
         // Room freed by finished sequences is usable again.
         engine.Admit([Sequence("f", 300, 100)]);
-        Assert.Equal(FinishReasons.Length, SequenceOutcome.Of("f", ToCompletion(engine)).Finished!.Reason);
+        Assert.Equal(FinishReason.Length, SequenceOutcome.Of("f", ToCompletion(engine)).Finished!.Reason);
     }
 
     [Fact]
@@ -57,7 +57,7 @@ public sealed class SimulatedEngineTests
 
         Assert.Equal(Enumerable.Range(0, 12), outcome.Indexes);
         Assert.All(outcome.Tokens, t => Assert.StartsWith(" ", t.Text, StringComparison.Ordinal));
-        Assert.Equal(new SequenceFinished { SequenceId = "s", Reason = FinishReasons.Length, CompletionTokens = 12 }, outcome.Finished);
+        Assert.Equal(new SequenceFinished { SequenceId = "s", Reason = FinishReason.Length, CompletionTokens = 12 }, outcome.Finished);
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public sealed class SimulatedEngineTests
         Assert.Equal(full.Tokens.Skip(4).Select(t => t.Text), resumed.Tokens.Select(t => t.Text));
         Assert.Equal(full.Text, string.Concat(full.Tokens.Take(4).Select(t => t.Text)) + resumed.Text);
         Assert.Equal(10, resumed.Finished!.CompletionTokens);
-        Assert.Equal(FinishReasons.Length, resumed.Finished.Reason);
+        Assert.Equal(FinishReason.Length, resumed.Finished.Reason);
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public sealed class SimulatedEngineTests
         var outcome = SequenceOutcome.Of("s", ToCompletion(engine));
 
         Assert.Empty(outcome.Tokens);
-        Assert.Equal(new SequenceFinished { SequenceId = "s", Reason = FinishReasons.Length, CompletionTokens = 5 }, outcome.Finished);
+        Assert.Equal(new SequenceFinished { SequenceId = "s", Reason = FinishReason.Length, CompletionTokens = 5 }, outcome.Finished);
     }
 
     [Fact]
@@ -147,7 +147,7 @@ public sealed class SimulatedEngineTests
         engine.Admit([Sequence(id, 20, 30, stop: stop)]);
         var outcome = SequenceOutcome.Of(id, ToCompletion(engine));
 
-        Assert.Equal(new SequenceFinished { SequenceId = id, Reason = FinishReasons.Stop, CompletionTokens = expectedTokens }, outcome.Finished);
+        Assert.Equal(new SequenceFinished { SequenceId = id, Reason = FinishReason.Stop, CompletionTokens = expectedTokens }, outcome.Finished);
         Assert.Equal(expectedTokens, outcome.Tokens.Count);
         Assert.Contains(stop, outcome.Text, StringComparison.Ordinal);
 
@@ -156,7 +156,7 @@ public sealed class SimulatedEngineTests
         resumedEngine.Admit([Sequence(id, 20, 30, resumeFrom: expectedTokens - 1, stop: stop)]);
         var resumed = SequenceOutcome.Of(id, ToCompletion(resumedEngine));
         Assert.Single(resumed.Tokens);
-        Assert.Equal(FinishReasons.Stop, resumed.Finished!.Reason);
+        Assert.Equal(FinishReason.Stop, resumed.Finished!.Reason);
         Assert.Equal(expectedTokens, resumed.Finished.CompletionTokens);
     }
 
@@ -196,7 +196,7 @@ public sealed class SimulatedEngineTests
         engine.Admit([Sequence("b", 10, 2)]);
         var next = engine.Step()!;
 
-        Assert.Equal(new SequenceFinished { SequenceId = "a", Reason = FinishReasons.Cancelled, CompletionTokens = 2 }, next.Finished.Single());
+        Assert.Equal(new SequenceFinished { SequenceId = "a", Reason = FinishReason.Cancelled, CompletionTokens = 2 }, next.Finished.Single());
         Assert.Equal(["b"], next.Tokens.Select(t => t.SequenceId));
         Assert.Equal(0, next.Capacity.RejectedAdmissions);
     }
@@ -237,7 +237,7 @@ public sealed class SimulatedEngineTests
         Assert.Single(_sink.Reports.Single().Tokens);
         await AdvanceUntilAsync(() => _sink.Reports.Count == 3);
         Assert.True(_time.GetUtcNow() - admitted >= TimeSpan.FromMilliseconds(Math.Floor(profile.StepMs(0, 100) + (2 * profile.StepMs(1, 0)))));
-        Assert.Equal(FinishReasons.Length, _sink.Reports.Last().Finished.Single().Reason);
+        Assert.Equal(FinishReason.Length, _sink.Reports.Last().Finished.Single().Reason);
         await stop.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
     }
