@@ -3,7 +3,7 @@ using Scheduler.Policies;
 namespace Scheduler.Grains;
 
 /// <summary>How the scheduler decides (section "Scheduler:Scheduling"). Policies are chosen by name.</summary>
-public sealed class SchedulingOptions
+public sealed class PlacementOptions
 {
     public const string Section = "Scheduler:Scheduling";
 
