@@ -2,7 +2,8 @@ using Scheduler.Policies;
 
 namespace Scheduler.Grains;
 
-/// <summary>How the scheduler decides (section "Scheduler:Scheduling"). Policies are chosen by name.</summary>
+/// <summary>How the scheduler decides (section "Scheduler:Scheduling"). Policies are chosen by name. Not named after
+/// its section: Orleans has a <c>SchedulingOptions</c> of its own.</summary>
 public sealed class PlacementOptions
 {
     public const string Section = "Scheduler:Scheduling";

@@ -29,6 +29,16 @@ public sealed class ModelPlacementTests
 
     private AdmissionRound Enqueue(string jobId, string tenant = "t") => _placement.Enqueue(Job(jobId, tenant)).Round!;
 
+    /// <summary>Replica "r" on node "n", reached through stream "link", then jobs queued in order (admitted while they fit).</summary>
+    private void ReplicaWith(int maxSequences, params string[] jobIds)
+    {
+        _placement.UpsertReplicas("link", [On("r", "n", maxSequences)]);
+        foreach (var jobId in jobIds)
+        {
+            Enqueue(jobId);
+        }
+    }
+
     private ReplicaSnapshot ReplicaState(string replicaId) => _placement.Snapshot().Replicas.Single(r => r.ReplicaId == replicaId);
 
     private static string[] AdmittedIds(AdmissionRound round) => [.. round.Batches.SelectMany(b => b.Sequences).Select(s => s.Ticket.JobId)];
@@ -60,7 +70,7 @@ public sealed class ModelPlacementTests
     [InlineData(100, "a2")]    // no refund: the counters tie, and a comes first
     public void OnProgress_Finished_RefundsTheOutputItDidNotGenerate(int completionTokens, string servedNext)
     {
-        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 2)]);
+        ReplicaWith(2);
         Assert.Equal(["a1"], AdmittedIds(Enqueue("a1", "a")));
         Assert.Equal(["b1"], AdmittedIds(Enqueue("b1", "b")));
         Enqueue("a2", "a");
@@ -97,9 +107,7 @@ public sealed class ModelPlacementTests
     [Fact]
     public void Requeue_NodeLost_SwitchesTheReplicaOff_AndPutsItsJobsFirst()
     {
-        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
-        Enqueue("j0");
-        Enqueue("j1");
+        ReplicaWith(1, "j0", "j1");
 
         var round = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 7)], HandBack.NodeLost);
 
@@ -112,9 +120,7 @@ public sealed class ModelPlacementTests
     [Fact]
     public void Requeue_Rejected_HoldsTheReplica_UntilASequenceFinishesThere()
     {
-        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 2)]);
-        Enqueue("j0");
-        Enqueue("j1");
+        ReplicaWith(2, "j0", "j1");
 
         var held = _placement.Requeue("r", "link", [new RequeuedSequence("j1", 0)], HandBack.Rejected);
         Assert.Empty(held!.Batches);
@@ -131,8 +137,7 @@ public sealed class ModelPlacementTests
     [Fact]
     public void Requeue_Rejected_WithNothingFinishingThere_TakesWorkAgainOnceTheHoldHasPassed()
     {
-        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 2)]);
-        Enqueue("j0");
+        ReplicaWith(2, "j0");
         _placement.Requeue("r", "link", [new RequeuedSequence("j0", 0)], HandBack.Rejected);
 
         _time.Advance(s_hold - TimeSpan.FromMilliseconds(1));
@@ -149,8 +154,7 @@ public sealed class ModelPlacementTests
     [Fact]
     public void Requeue_Rejected_ReplicaSwitchedOffMeanwhile_StaysOffWhenTheHoldPasses()
     {
-        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 2)]);
-        Enqueue("j0");
+        ReplicaWith(2, "j0");
         _placement.Requeue("r", "link", [new RequeuedSequence("j0", 0)], HandBack.Rejected);
         Assert.True(_placement.SetSchedulable("r", false));
 
@@ -190,7 +194,7 @@ public sealed class ModelPlacementTests
     [Fact]
     public void Enqueue_JobThatCanNoLongerMakeItsDeadline_ExpiresInsteadOfRunning()
     {
-        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 8)]);
+        ReplicaWith(8);
 
         // 2,000 output tokens take ~21 s even on an idle H100; it is due in 2 s.
         var (result, round) = _placement.Enqueue(Job("j0", maxTokens: 2_000, deadline: _time.GetUtcNow().AddSeconds(2)));
@@ -205,8 +209,7 @@ public sealed class ModelPlacementTests
     public void Cancel_DecidesByWhereTheJobIs()
     {
         var watcher = new RecordingJobSink();
-        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
-        Enqueue("running");
+        ReplicaWith(1, "running");
         _placement.Enqueue(Job("queued", watchers: [watcher]));
 
         var queued = _placement.Cancel("queued");
@@ -233,9 +236,7 @@ public sealed class ModelPlacementTests
     public void Watch_AddsTheWatcherOnce_AndLocateSaysWhereTheJobIs()
     {
         var watcher = new RecordingJobSink();
-        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
-        Enqueue("j0");
-        Enqueue("j1");
+        ReplicaWith(1, "j0", "j1");
 
         Assert.Null(_placement.Watch("no-such-job", watcher));
         _placement.Watch("j1", watcher);
