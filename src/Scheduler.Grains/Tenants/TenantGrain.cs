@@ -16,7 +16,7 @@ namespace Scheduler.Grains.Tenants;
 internal sealed class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
     IJobJournal journal,
-    IOptions<SchedulingOptions> options,
+    IOptions<PlacementOptions> options,
     TimeProvider time) : Grain, ITenantGrain
 {
     // Submissions interleave: writes of the shared state must not overlap (each carries the last ETag).

@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using Orleans.Configuration;
-using SchedulingOptions = Scheduler.Grains.SchedulingOptions;
 using Orleans.Dashboard;
 using Orleans.Serialization;
 using Orleans.Storage;
@@ -51,7 +50,7 @@ public static class SchedulerHost
 
         var services = builder.Services;
         services.Configure<SchedulerOptions>(builder.Configuration.GetSection(SchedulerOptions.Section));
-        services.Configure<SchedulingOptions>(builder.Configuration.GetSection(SchedulingOptions.Section));
+        services.Configure<PlacementOptions>(builder.Configuration.GetSection(PlacementOptions.Section));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SchedulerTelemetry>();
         services.AddSingleton<ModelCatalog>();

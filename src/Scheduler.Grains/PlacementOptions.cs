@@ -2,8 +2,9 @@ using Scheduler.Policies;
 
 namespace Scheduler.Grains;
 
-/// <summary>How the scheduler decides (section "Scheduler:Scheduling"). Policies are chosen by name.</summary>
-public sealed class SchedulingOptions
+/// <summary>How the scheduler decides (section "Scheduler:Scheduling"). Policies are chosen by name. Not named after
+/// its section: Orleans has a <c>SchedulingOptions</c> of its own.</summary>
+public sealed class PlacementOptions
 {
     public const string Section = "Scheduler:Scheduling";
 
