@@ -13,6 +13,9 @@ public static class JobFinishReasons
     /// <summary>Cancelled by its tenant.</summary>
     public const string Cancelled = "cancelled";
 
+    /// <summary>Expired in the queue: it could no longer finish by its deadline.</summary>
+    public const string Deadline = "deadline";
+
     /// <summary>The job failed (its error says why).</summary>
     public const string Error = "error";
 }

@@ -403,7 +403,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             var error = $"DEADLINE_EXCEEDED: the job could no longer finish by its deadline {job.Ticket.Request.Deadline:O} and expired in the queue without running";
             var queueMs = (now - job.Ticket.SubmittedAt).TotalMilliseconds;
             var announcement = JobEventRecord.Terminal(jobId, JobStatus.Expired, now, usage: null, finishReason: null, error);
-            var outcome = new JobOutcome(JobStatus.Expired, "deadline", new JobUsage(0, 0, 0, queueMs, 0, 0), "", error, []);
+            var outcome = new JobOutcome(JobStatus.Expired, JobFinishReasons.Deadline, new JobUsage(0, 0, 0, queueMs, 0, 0), "", error, []);
             (expired ??= []).Add(new ExpiredJob(jobId, outcome, new JobAnnouncement([.. job.Ticket.Watchers], announcement)));
             LogExpired(logger, jobId, model);
         }

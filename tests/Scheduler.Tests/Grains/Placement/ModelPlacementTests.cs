@@ -76,7 +76,7 @@ public sealed class ModelPlacementTests
         Enqueue("a2", "a");
         Enqueue("b2", "b");
 
-        var round = _placement.OnProgress("r", ["a1", "b1"], [new FinishedSequence("b1", completionTokens, "stop")]);
+        var round = _placement.OnProgress("r", ["a1", "b1"], [new FinishedSequence("b1", completionTokens, FinishReason.Stop)]);
 
         Assert.Equal([servedNext], AdmittedIds(round!));
     }
@@ -127,7 +127,7 @@ public sealed class ModelPlacementTests
         Assert.Equal(_time.GetUtcNow() + s_hold, held.WakeAt);
         Assert.False(ReplicaState("r").Schedulable);
 
-        var round = _placement.OnProgress("r", ["j0"], [new FinishedSequence("j0", 100, "length")]);
+        var round = _placement.OnProgress("r", ["j0"], [new FinishedSequence("j0", 100, FinishReason.Length)]);
 
         Assert.Equal(["j1"], AdmittedIds(round!));
         Assert.True(ReplicaState("r").Schedulable);
@@ -245,7 +245,7 @@ public sealed class ModelPlacementTests
         Assert.Equal(new JobLocation(null, 0), _placement.Locate("j1"));
 
         // A re-dispatch keeps the watcher.
-        _placement.OnProgress("r", ["j0"], [new FinishedSequence("j0", 100, "length")]);
+        _placement.OnProgress("r", ["j0"], [new FinishedSequence("j0", 100, FinishReason.Length)]);
         var round = _placement.Requeue("r", "link", [new RequeuedSequence("j1", 2)], HandBack.StreamClosed);
         Assert.Null(_placement.Locate("j0"));
         Assert.Equal([watcher], Assert.Single(Assert.Single(round!.Batches).Sequences).Ticket.Watchers);
