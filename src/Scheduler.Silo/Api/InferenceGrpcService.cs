@@ -3,7 +3,6 @@ using Grpc.Core;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Tenants;
 using Scheduler.Protos.V1;
-using Scheduler.Silo.Hosting;
 using Scheduler.Silo.Streaming;
 using Scheduler.Silo.Telemetry;
 
