@@ -4,7 +4,6 @@ using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Tenants;
 using Scheduler.Grains;
 using Scheduler.Protos.V1;
-using Scheduler.Silo.Hosting;
 using Scheduler.Silo.Streaming;
 using Scheduler.Silo.Telemetry;
 

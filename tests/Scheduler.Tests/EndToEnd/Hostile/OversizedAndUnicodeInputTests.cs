@@ -3,7 +3,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Protos.V1;
-using Scheduler.Silo.Hosting;
+using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
 
 namespace Scheduler.Tests.EndToEnd.Hostile;
@@ -13,7 +13,7 @@ namespace Scheduler.Tests.EndToEnd.Hostile;
 public sealed class OversizedAndUnicodeInputTests(SchedulerCluster cluster)
 {
     // The fixture runs with the default transport limit.
-    private static readonly int MaxReceiveBytes = new SchedulerOptions().MaxReceiveMessageBytes;
+    private static readonly int MaxReceiveBytes = new ApiOptions().MaxReceiveMessageBytes;
 
     [Fact]
     public async Task SubmitJob_MessageOverTheTransportLimit_IsResourceExhausted()

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Scheduler.Grains.Tenants;
+namespace Scheduler.Abstractions.Tenants;
 
 /// <summary>API keys are only ever stored and looked up by their SHA-256.</summary>
 public static class ApiKeyHash

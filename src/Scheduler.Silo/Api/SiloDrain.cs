@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace Scheduler.Silo.Hosting;
+namespace Scheduler.Silo.Api;
 
 /// <summary>
 /// A silo told to stop (SIGTERM, a rolling restart) drains before Orleans hands its grains over: from that moment

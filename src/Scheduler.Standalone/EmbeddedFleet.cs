@@ -1,14 +1,17 @@
 using Microsoft.Extensions.Options;
+using Scheduler.Silo.Hosting;
+using Scheduler.Silo.Nodes;
 using Scheduler.Worker.Hosting;
 
-namespace Scheduler.Silo.Hosting;
+namespace Scheduler.Standalone;
 
 /// <summary>
 /// Runs the configured simulated worker nodes inside this process, each a real gRPC server on a free loopback
 /// port that registers with this silo exactly as a remote node would. Started once the silo listens.
 /// </summary>
 internal sealed partial class EmbeddedFleet(
-    IOptions<SchedulerOptions> options,
+    IOptions<EmbeddedFleetOptions> options,
+    IOptions<NodeOptions> nodes,
     ListeningAddresses addresses,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggers,
@@ -22,7 +25,7 @@ internal sealed partial class EmbeddedFleet(
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        var fleet = options.Value.EmbeddedFleet;
+        var fleet = options.Value;
         if (!fleet.Enabled || fleet.Nodes.Count == 0)
         {
             _ready.TrySetResult();
@@ -65,7 +68,7 @@ internal sealed partial class EmbeddedFleet(
                 {
                     NodeId = spec.NodeId,
                     SchedulerAddress = addresses.Grpc,
-                    NodeToken = options.Value.NodeToken,
+                    NodeToken = nodes.Value.NodeToken,
                     SpeedUp = fleet.SpeedUp,
                 };
                 foreach (var a in spec.Accelerators)

@@ -3,11 +3,13 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Options;
 using Scheduler.Protos.V1;
+using Scheduler.Silo.Api;
+using Scheduler.Silo.Hosting;
 
-namespace Scheduler.Silo.Hosting;
+namespace Scheduler.Standalone;
 
 /// <summary>
-/// The embedded default's self-demonstration: streams one job's tokens, runs a short mixed load from two tenants
+/// The standalone scheduler's self-demonstration: streams one job's tokens, runs a short mixed load from two tenants
 /// through the real gRPC front door, and prints what each tenant used and what each accelerator did.
 /// </summary>
 internal static class DemoRunner
@@ -16,12 +18,12 @@ internal static class DemoRunner
 
     public static async Task RunAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
-        var options = services.GetRequiredService<IOptions<SchedulerOptions>>().Value;
+        var adminKey = services.GetRequiredService<IOptions<ApiOptions>>().Value.AdminApiKey;
         var address = services.GetRequiredService<ListeningAddresses>().Grpc;
         using var channel = GrpcChannel.ForAddress(address);
         var inference = new InferenceService.InferenceServiceClient(channel);
         var admin = new AdminService.AdminServiceClient(channel);
-        var tenants = options.Tenants.Where(t => t.ApiKey.Length > 0).ToList();
+        var tenants = services.GetRequiredService<IOptions<TenantSeedingOptions>>().Value.Tenants.Where(t => t.ApiKey.Length > 0).ToList();
         if (tenants.Count == 0)
         {
             Console.WriteLine("demo: no tenant with an API key is configured; nothing to show.");
@@ -37,7 +39,7 @@ internal static class DemoRunner
         var results = await Task.WhenAll(jobs);
         Console.WriteLine($"demo: {results.Count(r => r)} of {results.Length} jobs completed in {watch.Elapsed.TotalSeconds:0.0} s");
 
-        await PrintSummary(admin, Auth(options.AdminApiKey), cancellationToken);
+        await PrintSummary(admin, Auth(adminKey), cancellationToken);
     }
 
     private static async Task StreamOne(InferenceService.InferenceServiceClient client, Metadata auth, CancellationToken cancellationToken)

@@ -1,4 +1,4 @@
-namespace Scheduler.Silo.Hosting;
+namespace Scheduler.Standalone;
 
 /// <summary>Sends an embedded node's logs to the silo's own logging (same providers and filters).</summary>
 internal sealed class ForwardingLoggerProvider(ILoggerFactory target) : ILoggerProvider
