@@ -71,9 +71,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s:%s" .root.Values.workers.image.repository $tag }}
 {{- end }}
 
-{{/* The silos' gRPC address for workers: the silo Service, so a worker reaches whichever silo is ready. */}}
+{{/* The silos' gRPC address for workers: the silo Service, so a worker reaches whichever silo is ready. Workers run
+in the silos' namespace, so the short name resolves (and a kustomize overlay may change the namespace). */}}
 {{- define "scheduler.schedulerAddress" -}}
-{{- printf "http://%s.%s.svc.%s:%v" (include "scheduler.siloName" .) .Release.Namespace .Values.clusterDomain .Values.silo.ports.grpc }}
+{{- printf "http://%s:%v" (include "scheduler.siloName" .) .Values.silo.ports.grpc }}
 {{- end }}
 
 {{/* Redis in StackExchange.Redis form; a password, when configured, is expanded from the REDIS_PASSWORD variable. */}}
