@@ -29,6 +29,8 @@ internal static class ClusterHosting
                 throw new InvalidOperationException(
                     $"Scheduler:Clustering is '{options.Clustering}'; expected '{Localhost}' or '{Redis}'.");
         }
+
+        KubernetesHosting.Configure(silo, options);
     }
 
     private static void ConfigureRedis(ISiloBuilder silo, ClusteringOptions options)
