@@ -5,9 +5,9 @@ namespace Scheduler.Worker.Engines;
 /// <summary>
 /// One replica: one model on one accelerator, batching at the iteration level. Commands may arrive from any
 /// thread at any time; they take effect between steps. Every step's outcome goes to the engine's
-/// <see cref="IStepReportSink"/> as one <see cref="StepReport"/>.
+/// <see cref="IStepReportSink"/> as one <see cref="StepReport"/>. Disposed once its step loop has ended.
 /// </summary>
-internal interface IInferenceEngine
+internal interface IInferenceEngine : IDisposable
 {
     string ReplicaId { get; }
 

@@ -149,6 +149,8 @@ internal sealed partial class SimulatedEngine(
         }
     }
 
+    public void Dispose() => _wake.Dispose();
+
     /// <summary>One step without waiting out its duration: the loop's body, for deterministic tests.</summary>
     internal StepReport? Step()
     {

@@ -7,16 +7,18 @@ using static Scheduler.Tests.Worker.EngineRun;
 
 namespace Scheduler.Tests.Worker;
 
-public sealed class SimulatedEngineTests
+public sealed class SimulatedEngineTests : IDisposable
 {
     private readonly RecordingSink _sink = new();
     private readonly FakeTimeProvider _time = new();
+
+    public void Dispose() => _sink.Dispose();
 
     [Fact]
     public void Engine_NeverExceedsSlotsOrKv_RejectsOverAdmission()
     {
         // 3 slots, 1,000 KV tokens: "a" and "b" fit, "c" overflows the KV cache, "d" fits, "e" finds no slot.
-        var engine = Engine(AcceleratorProfiles.H100 with { MaxSequences = 3, KvCapacityTokens = 1_000 });
+        using var engine = Engine(AcceleratorProfiles.H100 with { MaxSequences = 3, KvCapacityTokens = 1_000 });
         engine.Admit([Sequence("a", 300, 100), Sequence("b", 200, 100), Sequence("c", 300, 100), Sequence("d", 50, 50), Sequence("e", 10, 10)]);
 
         var reports = ToCompletion(engine);
@@ -50,7 +52,7 @@ public sealed class SimulatedEngineTests
     [Fact]
     public void Engine_RunsSequenceToMaxTokens_WithContiguousIndexes()
     {
-        var engine = Engine(AcceleratorProfiles.A100);
+        using var engine = Engine(AcceleratorProfiles.A100);
         engine.Admit([Sequence("s", 100, 12)]);
 
         var outcome = SequenceOutcome.Of("s", ToCompletion(engine));
@@ -63,12 +65,13 @@ public sealed class SimulatedEngineTests
     [Fact]
     public void Engine_ResumeFromToken_EmitsSameTextWithoutDuplicates()
     {
-        var first = Engine(AcceleratorProfiles.A100);
+        using var first = Engine(AcceleratorProfiles.A100);
         first.Admit([Sequence("job-42", 64, 10)]);
         var full = SequenceOutcome.Of("job-42", ToCompletion(first));
 
         // Another engine (as on another node) resumes after 4 delivered tokens.
-        var second = Engine(AcceleratorProfiles.H100, new RecordingSink());
+        using var secondSink = new RecordingSink();
+        using var second = Engine(AcceleratorProfiles.H100, secondSink);
         second.Admit([Sequence("job-42", 64, 10, resumeFrom: 4)]);
         var resumed = SequenceOutcome.Of("job-42", ToCompletion(second));
 
@@ -83,7 +86,7 @@ public sealed class SimulatedEngineTests
     public void Engine_ResumeFromToken_PrefillsPromptAndDeliveredTokens()
     {
         var profile = AcceleratorProfiles.A100 with { StepTokenBudget = 100 };
-        var engine = Engine(profile);
+        using var engine = Engine(profile);
         engine.Admit([Sequence("s", 150, 80, resumeFrom: 70)]);
 
         var reports = ToCompletion(engine);
@@ -97,7 +100,7 @@ public sealed class SimulatedEngineTests
     [Fact]
     public void Engine_ResumeAtMaxTokens_FinishesWithoutNewTokens()
     {
-        var engine = Engine(AcceleratorProfiles.A100);
+        using var engine = Engine(AcceleratorProfiles.A100);
         engine.Admit([Sequence("s", 10, 5, resumeFrom: 5)]);
 
         var outcome = SequenceOutcome.Of("s", ToCompletion(engine));
@@ -110,7 +113,7 @@ public sealed class SimulatedEngineTests
     public void Engine_PrefillChunkedWithinStepBudget()
     {
         var profile = AcceleratorProfiles.L4 with { StepTokenBudget = 100 };
-        var engine = Engine(profile);
+        using var engine = Engine(profile);
         engine.Admit([Sequence("short", 10, 50), Sequence("long", 250, 5)]);
 
         var reports = ToCompletion(engine);
@@ -134,7 +137,7 @@ public sealed class SimulatedEngineTests
     public void Engine_StopText_FinishesWithStop()
     {
         const string id = "stop-me";
-        var reference = Engine(AcceleratorProfiles.A100);
+        using var reference = Engine(AcceleratorProfiles.A100);
         reference.Admit([Sequence(id, 20, 30)]);
         var full = SequenceOutcome.Of(id, ToCompletion(reference));
 
@@ -143,7 +146,8 @@ public sealed class SimulatedEngineTests
         var end = full.Text.IndexOf(stop, StringComparison.Ordinal) + stop.Length;
         var expectedTokens = 1 + full.Tokens.Select((t, i) => (i, End: full.Tokens.Take(i + 1).Sum(x => x.Text.Length))).First(x => x.End >= end).i;
 
-        var engine = Engine(AcceleratorProfiles.A100, new RecordingSink());
+        using var otherSink = new RecordingSink();
+        using var engine = Engine(AcceleratorProfiles.A100, otherSink);
         engine.Admit([Sequence(id, 20, 30, stop: stop)]);
         var outcome = SequenceOutcome.Of(id, ToCompletion(engine));
 
@@ -152,7 +156,8 @@ public sealed class SimulatedEngineTests
         Assert.Contains(stop, outcome.Text, StringComparison.Ordinal);
 
         // Resumed just before the completing token, the stop text still spans the resume point.
-        var resumedEngine = Engine(AcceleratorProfiles.A100, new RecordingSink());
+        using var resumedSink = new RecordingSink();
+        using var resumedEngine = Engine(AcceleratorProfiles.A100, resumedSink);
         resumedEngine.Admit([Sequence(id, 20, 30, resumeFrom: expectedTokens - 1, stop: stop)]);
         var resumed = SequenceOutcome.Of(id, ToCompletion(resumedEngine));
         Assert.Single(resumed.Tokens);
@@ -164,7 +169,7 @@ public sealed class SimulatedEngineTests
     public void Engine_JoinsNewSequencesBetweenSteps()
     {
         var profile = AcceleratorProfiles.H100;
-        var engine = Engine(profile);
+        using var engine = Engine(profile);
         engine.Admit([Sequence("a", 100, 6)]);
         var early = new[] { engine.Step()!, engine.Step()! };
 
@@ -187,7 +192,7 @@ public sealed class SimulatedEngineTests
     [Fact]
     public void Engine_Cancel_ReportsCancelledInNextStepAndFreesRoom()
     {
-        var engine = Engine(AcceleratorProfiles.H100 with { MaxSequences = 1 });
+        using var engine = Engine(AcceleratorProfiles.H100 with { MaxSequences = 1 });
         engine.Admit([Sequence("a", 10, 100)]);
         engine.Step();
         engine.Step();
@@ -204,7 +209,7 @@ public sealed class SimulatedEngineTests
     [Fact]
     public async Task Engine_CancelAllSilently_DropsEvenTheStepUnderWay()
     {
-        var engine = Engine(AcceleratorProfiles.A100);
+        using var engine = Engine(AcceleratorProfiles.A100);
         engine.Admit([Sequence("old", 10, 100)]);
         using var stop = new CancellationTokenSource();
 
@@ -224,7 +229,7 @@ public sealed class SimulatedEngineTests
     public async Task Engine_Loop_PacesStepsWithTheProfile()
     {
         var profile = AcceleratorProfiles.L4;
-        var engine = Engine(profile);
+        using var engine = Engine(profile);
         using var stop = new CancellationTokenSource();
         var loop = engine.RunAsync(stop.Token);
         engine.Admit([Sequence("s", 100, 3)]);
@@ -245,7 +250,7 @@ public sealed class SimulatedEngineTests
     [Fact]
     public async Task Engine_Instant_RunsToCompletionThenIdles()
     {
-        var engine = new SimulatedEngine("r", AcceleratorProfiles.H100.Accelerated(double.PositiveInfinity), _sink, TimeProvider.System, NullLogger<SimulatedEngine>.Instance);
+        using var engine = new SimulatedEngine("r", AcceleratorProfiles.H100.Accelerated(double.PositiveInfinity), _sink, TimeProvider.System, NullLogger<SimulatedEngine>.Instance);
         using var stop = new CancellationTokenSource();
         var loop = Task.Run(() => engine.RunAsync(stop.Token));
 
@@ -268,7 +273,7 @@ public sealed class SimulatedEngineTests
     [Fact]
     public void Engine_MeasuresOutputTokensPerSecond()
     {
-        var engine = Engine(AcceleratorProfiles.H100);
+        using var engine = Engine(AcceleratorProfiles.H100);
         engine.Admit([Sequence("a", 10, 1_000), Sequence("b", 10, 1_000), Sequence("c", 10, 1_000), Sequence("d", 10, 1_000)]);
 
         StepReport? report = null;

@@ -146,8 +146,8 @@ public sealed class OversizedAndUnicodeInputTests(SchedulerCluster cluster)
     public async Task SubmitJob_InvalidUtf8Bytes_AreRefusedBeforeTheHandler_AndTheSiloKeepsServing(int field)
     {
         // Other clients can send bytes that are not UTF-8 in a string field; this hand-builds such a request.
-        var body = new MemoryStream();
-        var output = new CodedOutputStream(body);
+        using var body = new MemoryStream();
+        using var output = new CodedOutputStream(body, leaveOpen: true);
         output.WriteTag(1, WireFormat.WireType.LengthDelimited);
         output.WriteString(SchedulerCluster.Model);
         if (field != 2)
