@@ -119,7 +119,7 @@ internal sealed class JobGrain(
             // Cancelled in the queue: nothing is running. A job requeued after its node was lost had run, and its
             // tenant still counts it as running (counting it queued left the tenant one running job forever).
             var usage = new JobUsage(0, 0, 0, 0, 0, 0);
-            await Record(new JobOutcome(JobStatus.Cancelled, "cancelled", usage, string.Empty, null, []), ran: result == CancelOutcome.CancelledWhileRequeued);
+            await Record(new JobOutcome(JobStatus.Cancelled, JobFinishReasons.Cancelled, usage, string.Empty, null, []), ran: result == CancelOutcome.CancelledWhileRequeued);
         }
 
         // A running job finishes as cancelled when its node confirms; until then it shows as running.

@@ -16,8 +16,8 @@ namespace Scheduler.Grains.Tenants;
 internal sealed class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
     IJobJournal journal,
-    IOptions<SchedulingOptions> options,
-    TimeProvider time) : Grain, ITenantGrain
+    IOptions<PlacementOptions> options,
+    TimeProvider time) : Grain, ITenantGrain, IDisposable
 {
     // Submissions interleave: writes of the shared state must not overlap (each carries the last ETag).
     private readonly SemaphoreSlim _writeGate = new(1, 1);
@@ -34,6 +34,9 @@ internal sealed class TenantGrain(
         ConfigureRateLimits();
         return Task.CompletedTask;
     }
+
+    // Orleans disposes a grain instance once its activation has deactivated: no call is left to wait on the gate.
+    public void Dispose() => _writeGate.Dispose();
 
     public async Task<TenantInfo> Put(TenantSettings settings)
     {

@@ -11,5 +11,5 @@ internal interface IBatchedSequence
     long KvTokens { get; }
 
     /// <summary>The report that the sequence ended for <paramref name="reason"/>.</summary>
-    SequenceFinished Finished(string reason);
+    SequenceFinished Finished(FinishReason reason);
 }

@@ -48,18 +48,19 @@ internal sealed partial class ReplicaEngines : BackgroundService
         }
     }
 
-    /// <summary>Frees the engines' native resources (llama.cpp contexts) once their loops have stopped.</summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(_engines.Values.Select(e => RunEngineAsync(e, stoppingToken)));
+
+    // The container disposes this singleton after the host has stopped it, so every step loop has ended.
     public override void Dispose()
     {
-        base.Dispose();
-        foreach (var engine in _engines.Values.OfType<IDisposable>())
+        foreach (var engine in _engines.Values)
         {
             engine.Dispose();
         }
-    }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(_engines.Values.Select(e => RunEngineAsync(e, stoppingToken)));
+        base.Dispose();
+    }
 
     private async Task RunEngineAsync(IInferenceEngine engine, CancellationToken stoppingToken)
     {

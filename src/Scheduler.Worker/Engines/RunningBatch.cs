@@ -8,7 +8,7 @@ namespace Scheduler.Worker.Engines;
 /// the KV tokens they reserve, the finishes to report with the next step, the capacity counters every report carries,
 /// and the signal that wakes an idle loop. Not thread-safe: its engine calls it under the engine's lock.
 /// </summary>
-internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfile profile, TimeProvider time)
+internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfile profile, TimeProvider time) : IDisposable
     where TSequence : class, IBatchedSequence
 {
     private static readonly TimeSpan ThroughputWindow = TimeSpan.FromSeconds(5);
@@ -78,7 +78,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
             if (_byId.TryGetValue(id, out var sequence))
             {
                 Remove(sequence);
-                _pendingFinished.Add(sequence.Finished(FinishReasons.Cancelled));
+                _pendingFinished.Add(sequence.Finished(FinishReason.Cancelled));
                 cancelled.Add(sequence);
             }
         }
@@ -146,4 +146,6 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
 
     /// <summary>Waits until <see cref="Wake"/> is called (at once if it was since the last wait).</summary>
     public Task WaitForWorkAsync(CancellationToken cancellationToken) => _wake.WaitAsync(cancellationToken);
+
+    public void Dispose() => _wake.Dispose();
 }

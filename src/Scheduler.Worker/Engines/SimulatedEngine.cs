@@ -61,7 +61,7 @@ internal sealed partial class SimulatedEngine(
                 var sequence = new SimulatedSequence(spec);
                 if (!_running.Fits(sequence.KvTokens))
                 {
-                    _running.Reject(sequence.Finished(FinishReasons.Rejected));
+                    _running.Reject(sequence.Finished(FinishReason.Rejected));
                     LogRejected(logger, replicaId, spec.SequenceId, _running.Count, profile.MaxSequences, _running.KvUsed, sequence.KvTokens, profile.KvCapacityTokens);
                     continue;
                 }
@@ -114,6 +114,8 @@ internal sealed partial class SimulatedEngine(
         }
     }
 
+    public void Dispose() => _running.Dispose();
+
     /// <summary>One step without waiting out its duration: the loop's body, for deterministic tests.</summary>
     internal StepReport? Step()
     {
@@ -151,13 +153,13 @@ internal sealed partial class SimulatedEngine(
                 }
 
                 // The step that completes a prefill also yields the first token, unless nothing is left to generate.
-                if (sequence.Prefilled && sequence.FinishReason is null)
+                if (sequence.Prefilled && sequence.EndReason is null)
                 {
                     var index = sequence.NextTokenIndex;
                     report.Tokens.Add(new SequenceTokens { SequenceId = sequence.Id, FirstTokenIndex = index, Text = sequence.EmitToken(), TokenCount = 1 });
                 }
 
-                if (sequence.FinishReason is not null)
+                if (sequence.EndReason is not null)
                 {
                     (done ??= []).Add(sequence);
                 }
@@ -166,7 +168,7 @@ internal sealed partial class SimulatedEngine(
             foreach (var sequence in done ?? [])
             {
                 _running.Remove(sequence);
-                report.Finished.Add(sequence.Finished(sequence.FinishReason!));
+                report.Finished.Add(sequence.Finished(sequence.EndReason!.Value));
             }
 
             return new PlannedStep(report, plan.DurationMs, _running.Epoch);

@@ -35,8 +35,8 @@ internal sealed class SimulatedSequence : IBatchedSequence
     /// <summary>Index of the next token to emit, which is also the number of tokens delivered so far, resumed ones included.</summary>
     public int NextTokenIndex { get; private set; }
 
-    /// <summary>"length" or "stop" once the sequence is done, else null.</summary>
-    public string? FinishReason { get; private set; }
+    /// <summary>Length or Stop once the sequence is done, else null.</summary>
+    public FinishReason? EndReason { get; private set; }
 
     /// <summary>Prompt tokens (plus resumed output tokens) not yet in the KV cache.</summary>
     public int PrefillRemaining => _prefillRemaining;
@@ -50,7 +50,7 @@ internal sealed class SimulatedSequence : IBatchedSequence
             Prefilled = true;
             if (NextTokenIndex >= _maxTokens)
             {
-                FinishReason = FinishReasons.Length;
+                EndReason = FinishReason.Length;
             }
         }
     }
@@ -61,18 +61,18 @@ internal sealed class SimulatedSequence : IBatchedSequence
         var text = SyntheticTokens.Token(_seed, NextTokenIndex++);
         if (NextTokenIndex >= _maxTokens)
         {
-            FinishReason = FinishReasons.Length;
+            EndReason = FinishReason.Length;
         }
 
         if (_stops.Append(text))
         {
-            FinishReason = FinishReasons.Stop;
+            EndReason = FinishReason.Stop;
         }
 
         return text;
     }
 
-    public SequenceFinished Finished(string reason) =>
+    public SequenceFinished Finished(FinishReason reason) =>
         new() { SequenceId = Id, Reason = reason, CompletionTokens = NextTokenIndex };
 
     /// <summary>At least the last <paramref name="characters"/> of the text delivered before a resume, so a stop text

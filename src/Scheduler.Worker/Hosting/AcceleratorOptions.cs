@@ -27,4 +27,13 @@ public sealed class AcceleratorOptions
 
     /// <summary>The GGUF file these replicas run with the llama engine, overriding <see cref="LlamaModelOptions.Path"/>.</summary>
     public string? ModelPath { get; set; }
+
+    /// <summary>Hourly price, overriding the profile's (what this capacity really costs the operator).</summary>
+    public double? PricePerHourUsd { get; set; }
+
+    /// <summary>Metered price per million prompt tokens, overriding the profile's.</summary>
+    public double? PricePerMillionInputTokensUsd { get; set; }
+
+    /// <summary>Metered price per million output tokens, overriding the profile's.</summary>
+    public double? PricePerMillionOutputTokensUsd { get; set; }
 }

@@ -86,6 +86,17 @@ internal sealed class NodeInventory : IDisposable
                 throw new ArgumentException($"Worker:Accelerators:{g}:MaxSequences and KvCapacityTokens must be at least 1 when set.", nameof(options));
             }
 
+            if (group.PricePerHourUsd < 0 || group.PricePerMillionInputTokensUsd < 0 || group.PricePerMillionOutputTokensUsd < 0)
+            {
+                throw new ArgumentException($"Worker:Accelerators:{g}:PricePerHourUsd, PricePerMillionInputTokensUsd and PricePerMillionOutputTokensUsd must not be negative.", nameof(options));
+            }
+
+            profile = profile with
+            {
+                PricePerHourUsd = group.PricePerHourUsd ?? profile.PricePerHourUsd,
+                PricePerMillionInputTokensUsd = group.PricePerMillionInputTokensUsd ?? profile.PricePerMillionInputTokensUsd,
+                PricePerMillionOutputTokensUsd = group.PricePerMillionOutputTokensUsd ?? profile.PricePerMillionOutputTokensUsd,
+            };
             var engine = (group.Engine ?? options.Engine).Trim().ToLowerInvariant();
             AcceleratorProfile advertised, engineProfile;
             LlamaReplicaSettings? llama = null;

@@ -30,17 +30,16 @@ public static class WorkerNodeHost
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
     public static WebApplication Build(WorkerNodeOptions options, Action<ILoggingBuilder>? logging = null)
     {
-        var inventory = NodeInventory.Create(options);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(WorkerNodeHost).Assembly.GetName().Name });
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => Listen(kestrel, options));
         logging?.Invoke(builder.Logging);
 
         var services = builder.Services;
         services.AddSingleton(options);
-        // Through a factory, so the container disposes it (and the models it loaded) with the host.
-        services.AddSingleton(_ => inventory);
+        // Created by the container, which disposes it (and the models it loaded) with the host.
+        services.AddSingleton(_ => NodeInventory.Create(options));
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new WorkerNode(sp.GetRequiredService<IServer>(), inventory, options));
+        services.AddSingleton(sp => new WorkerNode(sp.GetRequiredService<IServer>(), sp.GetRequiredService<NodeInventory>(), options));
         services.AddSingleton<StepReportRouter>();
         services.AddSingleton<IStepReportSink>(sp => sp.GetRequiredService<StepReportRouter>());
         services.AddSingleton<ReplicaEngines>();
@@ -53,6 +52,16 @@ public static class WorkerNodeHost
         services.AddGrpcHealthChecks().AddCheck<EngineHealthCheck>("engines");
 
         var app = builder.Build();
+        try
+        {
+            // Now rather than at start: a settings mistake or a model that cannot load is an ArgumentException naming it.
+            app.Services.GetRequiredService<NodeInventory>();
+        }
+        catch
+        {
+            ((IDisposable)app).Dispose();
+            throw;
+        }
 
         // The scheduler's Execute stream never ends by itself: end it when stopping, or shutdown waits its full timeout.
         app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<ExecuteSessions>().EndAll());

@@ -27,7 +27,7 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
 
     private WebApplication _silo = null!;
     private WebApplication _node = null!;
-    private SchedulerClient _client = null!;
+    private string _address = "";
 
     public async Task InitializeAsync()
     {
@@ -54,13 +54,12 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         _node = WorkerNodeHost.Build(options);
         await _node.StartAsync();
         await _node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
-        _client = new SchedulerClient(address, TenantKey);
+        _address = address;
         await WaitForReadyReplicas(address);
     }
 
     public async Task DisposeAsync()
     {
-        _client.Dispose();
         await _node.StopAsync();
         await _node.DisposeAsync();
         await _silo.StopAsync();
@@ -70,7 +69,8 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     [Fact]
     public async Task ConcurrentJobs_StreamTheModelsTokens_AndShareDecodeCalls()
     {
-        var jobs = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => _client.RunAsync(Request(Model, 200), deadline: DateTime.UtcNow + Timeout)));
+        using var client = new SchedulerClient(_address, TenantKey);
+        var jobs = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => client.RunAsync(Request(Model, 200), deadline: DateTime.UtcNow + Timeout)));
 
         Assert.All(jobs, job =>
         {
@@ -86,12 +86,13 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     [Fact]
     public async Task SameSeed_GivesTheSameText_AndAStopTextEndsTheJobWithStop()
     {
-        var first = await _client.RunAsync(Request(Model, 24, seed: 11), deadline: DateTime.UtcNow + Timeout);
-        var again = await _client.RunAsync(Request(Model, 24, seed: 11), deadline: DateTime.UtcNow + Timeout);
+        using var client = new SchedulerClient(_address, TenantKey);
+        var first = await client.RunAsync(Request(Model, 24, seed: 11), deadline: DateTime.UtcNow + Timeout);
+        var again = await client.RunAsync(Request(Model, 24, seed: 11), deadline: DateTime.UtcNow + Timeout);
         var stop = first.Text[10..16];
         var stopping = Request(Model, 24, seed: 11);
         stopping.StopSequences.Add(stop);
-        var stopped = await _client.RunAsync(stopping, deadline: DateTime.UtcNow + Timeout);
+        var stopped = await client.RunAsync(stopping, deadline: DateTime.UtcNow + Timeout);
 
         Assert.Equal(first.Text, again.Text);
         Assert.Equal((JobStatus.Completed, "stop"), (stopped.Status, stopped.FinishReason));
@@ -103,16 +104,17 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     [Fact]
     public async Task Cancel_FreesTheOnlySlotForTheNextJob()
     {
+        using var client = new SchedulerClient(_address, TenantKey);
         using var cts = new CancellationTokenSource(Timeout);
         string? jobId = null;
         var cancelled = false;
-        await foreach (var e in _client.StreamAsync(Request(OneSlotModel, 400), cancellationToken: cts.Token))
+        await foreach (var e in client.StreamAsync(Request(OneSlotModel, 400), cancellationToken: cts.Token))
         {
             jobId ??= e.JobId;
             if (e.EventCase == JobEvent.EventOneofCase.Tokens && !cancelled)
             {
                 cancelled = true;
-                await _client.CancelAsync(jobId, cancellationToken: cts.Token);
+                await client.CancelAsync(jobId, cancellationToken: cts.Token);
             }
 
             if (e.EventCase is JobEvent.EventOneofCase.Cancelled or JobEvent.EventOneofCase.Completed)
@@ -122,7 +124,7 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
             }
         }
 
-        var next = await _client.RunAsync(Request(OneSlotModel, 8), deadline: DateTime.UtcNow + Timeout);
+        var next = await client.RunAsync(Request(OneSlotModel, 8), deadline: DateTime.UtcNow + Timeout);
 
         Assert.Equal((JobStatus.Completed, 8), (next.Status, next.TokenCount));
     }

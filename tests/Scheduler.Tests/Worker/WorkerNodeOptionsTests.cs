@@ -26,7 +26,7 @@ public sealed class WorkerNodeOptionsTests
     [Fact]
     public void Inventory_DefaultsToOneA100_AndAdvertisesASpedUpProfile()
     {
-        var inventory = NodeInventory.Create(new WorkerNodeOptions { NodeId = "n", SpeedUp = "10" });
+        using var inventory = NodeInventory.Create(new WorkerNodeOptions { NodeId = "n", SpeedUp = "10" });
 
         var replica = Assert.Single(inventory.Replicas);
         Assert.Equal("n-a100-0/llama-3.1-8b", replica.ReplicaId);
@@ -43,11 +43,39 @@ public sealed class WorkerNodeOptionsTests
         options.Accelerators.Add(new AcceleratorOptions { Product = "l4", Count = 2, Model = "m1" });
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = "m2", MaxSequences = 3, KvCapacityTokens = 5_000 });
 
-        var description = NodeInventory.Create(options).Describe("http://127.0.0.1:1");
+        using var inventory = NodeInventory.Create(options);
+        var description = inventory.Describe("http://127.0.0.1:1");
 
         Assert.Equal(["n-l4-0/m1", "n-l4-1/m1", "n-l4-2/m2"], description.Replicas.Select(r => r.ReplicaId));
         Assert.Equal((3, 5_000L), (description.Replicas[2].MaxSequences, description.Replicas[2].KvCapacityTokens));
         Assert.Equal(AcceleratorProfiles.L4.MaxSequences, description.Replicas[0].MaxSequences);
+    }
+
+    [Fact]
+    public void Inventory_AdvertisesConfiguredPrices_KeepingTheProfilesOtherwise()
+    {
+        var options = new WorkerNodeOptions { NodeId = "n" };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "H100", PricePerHourUsd = 3.2 });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "LPU", PricePerMillionInputTokensUsd = 0.05, PricePerMillionOutputTokensUsd = 0.08 });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4" });
+
+        using var inventory = NodeInventory.Create(options);
+        var profiles = inventory.Describe("http://127.0.0.1:1").Accelerators.Select(a => a.Profile).ToList();
+
+        Assert.Equal(3.2, profiles[0].PricePerHourUsd);
+        Assert.Equal((0.05, 0.08), (profiles[1].PricePerMillionInputTokensUsd, profiles[1].PricePerMillionOutputTokensUsd));
+        Assert.Equal(AcceleratorProfiles.L4.PricePerHourUsd, profiles[2].PricePerHourUsd);
+    }
+
+    [Fact]
+    public void Inventory_RejectsANegativePrice_NamingTheSetting()
+    {
+        var options = new WorkerNodeOptions();
+        options.Accelerators.Add(new AcceleratorOptions { Product = "H100", PricePerHourUsd = -1 });
+
+        var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+        Assert.Contains("Worker:Accelerators:0:PricePerHourUsd", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

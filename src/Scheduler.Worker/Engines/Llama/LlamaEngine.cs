@@ -17,7 +17,7 @@ namespace Scheduler.Worker.Engines.Llama;
 /// sampled outside it (commands arriving meanwhile take effect in the next step), and its results applied under the
 /// lock again, dropping those of sequences that left in between.
 /// </remarks>
-internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
+internal sealed partial class LlamaEngine : IInferenceEngine
 {
     private readonly string _replicaId;
     private readonly AcceleratorProfile _profile;
@@ -108,7 +108,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
                 if (spec.MaxTokens <= spec.ResumeFromToken)
                 {
                     // Every token was delivered before a re-dispatch: nothing is left to generate.
-                    _running.ReportNext(new SequenceFinished { SequenceId = spec.SequenceId, Reason = FinishReasons.Length, CompletionTokens = spec.ResumeFromToken });
+                    _running.ReportNext(new SequenceFinished { SequenceId = spec.SequenceId, Reason = FinishReason.Length, CompletionTokens = spec.ResumeFromToken });
                     continue;
                 }
 
@@ -117,7 +117,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
                     _running.Reject(new SequenceFinished
                     {
                         SequenceId = spec.SequenceId,
-                        Reason = FinishReasons.Rejected,
+                        Reason = FinishReason.Rejected,
                         CompletionTokens = spec.ResumeFromToken,
                         PromptTokens = prompt?.Length ?? 0,
                     });
@@ -125,7 +125,18 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
                     continue;
                 }
 
-                _running.Add(new LlamaSequence(spec, prompt!, _freeSlots.Pop(), LlamaSampling.Create(spec), _model.CreateDecoder()));
+                // The batch owns the sequence once added; until then, this does.
+                LlamaSequence? sequence = null;
+                try
+                {
+                    sequence = new LlamaSequence(spec, prompt!, _freeSlots.Pop(), _model.CreateDecoder());
+                    _running.Add(sequence);
+                    sequence = null;
+                }
+                finally
+                {
+                    sequence?.Dispose();
+                }
             }
 
             _running.Wake();
@@ -212,6 +223,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
         }
 
         _context.Dispose();
+        _running.Dispose();
     }
 
     /// <summary>Plans the step under the lock, frees what left, decodes and samples outside it, and applies the
@@ -289,7 +301,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
             foreach (var entry in prefills)
             {
                 Leave(entry.Sequence);
-                _running.Reject(entry.Sequence.Finished(FinishReasons.Rejected));
+                _running.Reject(entry.Sequence.Finished(FinishReason.Rejected));
                 LogRejected(_logger, _replicaId, entry.Sequence.Id, "llama.cpp found no KV slot for its prompt");
             }
         }
@@ -314,7 +326,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine, IDisposable
                     report.Tokens.Add(tokens);
                 }
 
-                if (sequence.FinishReason is { } reason)
+                if (sequence.EndReason is { } reason)
                 {
                     Leave(sequence);
                     report.Finished.Add(sequence.Finished(reason));

@@ -14,13 +14,10 @@ namespace Scheduler.Worker.Engines.Llama;
 /// <c>n</c> tokens again without reporting them: with the same seed it draws the same ones, and the KV cache ends up
 /// as the first run left it.
 /// </remarks>
-internal sealed class LlamaSequence(
-    SequenceSpec spec,
-    LLamaToken[] prompt,
-    LLamaSeqId slot,
-    SafeLLamaSamplerChainHandle sampler,
-    StreamingTokenDecoder decoder) : IBatchedSequence, IDisposable
+internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLamaSeqId slot, StreamingTokenDecoder decoder)
+    : IBatchedSequence, IDisposable
 {
+    private readonly SafeLLamaSamplerChainHandle _sampler = LlamaSampling.Create(spec);
     private readonly int _resumeFrom = Math.Max(0, spec.ResumeFromToken);
     private readonly StopTexts _stops = new(spec);
     private LLamaToken? _pending;
@@ -46,8 +43,8 @@ internal sealed class LlamaSequence(
     /// <summary>Tokens drawn so far, resumed ones included: the index of the next.</summary>
     public int NextTokenIndex { get; private set; }
 
-    /// <summary>"length" or "stop" once the sequence is done, else null.</summary>
-    public string? FinishReason { get; private set; }
+    /// <summary>Length or stop once the sequence is done, else null.</summary>
+    public FinishReason? EndReason { get; private set; }
 
     /// <summary>Adds the sampled token to <paramref name="batch"/>; returns the batch index whose logits draw the next.</summary>
     public int AddDecode(LLamaBatch batch) => batch.Add(_pending!.Value, prompt.Length + NextTokenIndex - 1, slot, logits: true);
@@ -62,7 +59,7 @@ internal sealed class LlamaSequence(
     }
 
     /// <summary>Draws the next token from the logits at <paramref name="batchIndex"/> of the decode just done.</summary>
-    public LLamaToken Sample(SafeLLamaContextHandle context, int batchIndex) => sampler.Sample(context, batchIndex);
+    public LLamaToken Sample(SafeLLamaContextHandle context, int batchIndex) => _sampler.Sample(context, batchIndex);
 
     /// <summary>Records that the step's decode took in this sequence's part: <paramref name="prefillChunk"/> prompt
     /// tokens, or its pending token when 0.</summary>
@@ -84,7 +81,7 @@ internal sealed class LlamaSequence(
     {
         if (token.IsEndOfGeneration(vocabulary))
         {
-            FinishReason = FinishReasons.Stop;
+            EndReason = FinishReason.Stop;
             return null;
         }
 
@@ -94,12 +91,12 @@ internal sealed class LlamaSequence(
         _pending = token;
         if (NextTokenIndex >= spec.MaxTokens)
         {
-            FinishReason = FinishReasons.Length;
+            EndReason = FinishReason.Length;
         }
 
         if (_stops.Append(text))
         {
-            FinishReason = FinishReasons.Stop;
+            EndReason = FinishReason.Stop;
         }
 
         return index < _resumeFrom ? null : new SequenceTokens { SequenceId = Id, FirstTokenIndex = index, Text = text, TokenCount = 1 };
@@ -108,8 +105,8 @@ internal sealed class LlamaSequence(
     /// <summary>Takes the sequence out of the batch; its KV cells and sampler are freed before the next decode.</summary>
     public void Leave() => Active = false;
 
-    public SequenceFinished Finished(string reason) =>
+    public SequenceFinished Finished(FinishReason reason) =>
         new() { SequenceId = Id, Reason = reason, CompletionTokens = Math.Max(NextTokenIndex, _resumeFrom), PromptTokens = prompt.Length };
 
-    public void Dispose() => sampler.Dispose();
+    public void Dispose() => _sampler.Dispose();
 }

@@ -4,7 +4,6 @@ using Microsoft.Extensions.Time.Testing;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Api;
-using Scheduler.Silo.Hosting;
 using Scheduler.Silo.Models;
 
 namespace Scheduler.Tests.Silo.Api;
@@ -12,7 +11,7 @@ namespace Scheduler.Tests.Silo.Api;
 public sealed class JobRequestValidatorTests
 {
     private readonly JobRequestValidator _validator = new(
-        new ModelCatalog(Options.Create(new SchedulerOptions { Models = [new ModelOptions { Name = "m" }] })),
+        new ModelCatalog(Options.Create(new ModelCatalogOptions { Models = [new ModelOptions { Name = "m" }] })),
         new FakeTimeProvider());
 
     [Fact]

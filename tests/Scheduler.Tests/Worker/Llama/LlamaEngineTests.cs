@@ -31,7 +31,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         {
             var outcome = SequenceOutcome.Of(id, reports);
             Assert.Equal(Enumerable.Range(0, 8), outcome.Indexes);
-            Assert.Equal(FinishReasons.Length, outcome.Finished!.Reason);
+            Assert.Equal(FinishReason.Length, outcome.Finished!.Reason);
             Assert.Equal(8, outcome.Finished.CompletionTokens);
             Assert.False(string.IsNullOrWhiteSpace(outcome.Text));
         }
@@ -52,7 +52,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         // Step 3 decodes "first" and prefills "second" in one call; both then decode together until "first" is done.
         Assert.Equal(2, engine.Stats.MaxBatchSequences);
         Assert.Equal(8, engine.Stats.Decodes);
-        Assert.Equal(FinishReasons.Length, SequenceOutcome.Of("first", reports).Finished!.Reason);
+        Assert.Equal(FinishReason.Length, SequenceOutcome.Of("first", reports).Finished!.Reason);
         Assert.Equal(Enumerable.Range(0, 6), SequenceOutcome.Of("second", reports).Indexes);
     }
 
@@ -94,7 +94,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         spec.StopSequences.Add(stop);
         var stopped = Run(engine, spec);
 
-        Assert.Equal(FinishReasons.Stop, stopped.Finished!.Reason);
+        Assert.Equal(FinishReason.Stop, stopped.Finished!.Reason);
         Assert.Equal(expected, stopped.Finished.CompletionTokens);
         Assert.Equal(free.Tokens.Take(expected).Select(t => t.Text), stopped.Tokens.Select(t => t.Text));
     }
@@ -107,7 +107,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         var outcome = Run(engine, Sequence("s", 16));
 
         Assert.Empty(outcome.Tokens);
-        Assert.Equal(FinishReasons.Stop, outcome.Finished!.Reason);
+        Assert.Equal(FinishReason.Stop, outcome.Finished!.Reason);
         Assert.Equal(0, outcome.Finished.CompletionTokens);
     }
 
@@ -123,14 +123,14 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         engine.Cancel(["a"]);
         var report = engine.Step()!;
 
-        Assert.Equal(new SequenceFinished { SequenceId = "a", Reason = FinishReasons.Cancelled, CompletionTokens = 2, PromptTokens = tiny.Model.Tokenize(Prompt).Length }, Assert.Single(report.Finished));
+        Assert.Equal(new SequenceFinished { SequenceId = "a", Reason = FinishReason.Cancelled, CompletionTokens = 2, PromptTokens = tiny.Model.Tokenize(Prompt).Length }, Assert.Single(report.Finished));
         Assert.Equal(0, engine.KvCellsInUse());
         Assert.Equal(1, report.Capacity.FreeSequenceSlots);
         Assert.Equal(0, report.Capacity.KvTokensUsed);
 
         // The one slot takes the next sequence, which runs as if it were the first.
         var next = Run(engine, Sequence("b", 5));
-        Assert.Equal(FinishReasons.Length, next.Finished!.Reason);
+        Assert.Equal(FinishReason.Length, next.Finished!.Reason);
         Assert.Equal(Enumerable.Range(0, 5), next.Indexes);
     }
 
@@ -163,12 +163,12 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
 
         var reports = ToCompletion(engine.Step);
 
-        Assert.Equal(["b", "d", "e", "f"], reports[0].Finished.Where(f => f.Reason == FinishReasons.Rejected).Select(f => f.SequenceId).Order());
+        Assert.Equal(["b", "d", "e", "f"], reports[0].Finished.Where(f => f.Reason == FinishReason.Rejected).Select(f => f.SequenceId).Order());
         Assert.Equal(4, reports[^1].Capacity.RejectedAdmissions);
         Assert.Equal(2, reports[^1].Capacity.PeakSequences);
         Assert.All(["b", "d", "e", "f"], id => Assert.Empty(SequenceOutcome.Of(id, reports).Tokens));
-        Assert.Equal(FinishReasons.Length, SequenceOutcome.Of("a", reports).Finished!.Reason);
-        Assert.Equal(FinishReasons.Length, SequenceOutcome.Of("c", reports).Finished!.Reason);
+        Assert.Equal(FinishReason.Length, SequenceOutcome.Of("a", reports).Finished!.Reason);
+        Assert.Equal(FinishReason.Length, SequenceOutcome.Of("c", reports).Finished!.Reason);
     }
 
     [Fact]
@@ -200,25 +200,29 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Equal(Enumerable.Range(4, 6), resumed.Indexes);
         Assert.Equal(full.Tokens.Skip(4).Select(t => t.Text), resumed.Tokens.Select(t => t.Text));
         Assert.Equal(10, resumed.Finished!.CompletionTokens);
-        Assert.Equal(FinishReasons.Length, resumed.Finished.Reason);
+        Assert.Equal(FinishReason.Length, resumed.Finished.Reason);
     }
 
     [Fact]
     public async Task Loop_StreamsTokens_AndBatchesSequencesAdmittedWhileOthersRun()
     {
-        var engine = Engine();
+        // The sink takes one report, then holds the loop (as a slow network would) until "b" has been admitted, so
+        // "b" joins "a" under way however fast the steps are.
+        var held = new HeldSink(_sink);
+        var engine = Engine(sink: held);
         using var stop = new CancellationTokenSource();
         var loop = Task.Run(() => engine.RunAsync(stop.Token));
 
-        // Long enough that "a" still runs when "b" arrives: a tiny model's steps take well under a millisecond.
-        engine.Admit([Sequence("a", 480)]);
+        engine.Admit([Sequence("a", 40)]);
         await _sink.WaitUntilAsync(r => r.Any(s => s.Tokens.Any(t => t.SequenceId == "a")), TimeSpan.FromSeconds(30));
         engine.Admit([Sequence("b", 40)]);
+        held.Release();
         await _sink.WaitUntilAsync(r => r.SelectMany(s => s.Finished).Count() == 2, TimeSpan.FromSeconds(30));
         await stop.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
 
         Assert.Equal(2, engine.Stats.MaxBatchSequences);
+        Assert.Equal(Enumerable.Range(0, 40), SequenceOutcome.Of("a", _sink.Reports).Indexes);
         Assert.Equal(Enumerable.Range(0, 40), SequenceOutcome.Of("b", _sink.Reports).Indexes);
         Assert.All(_sink.Reports, r => Assert.True(r.StepMs > 0));
     }
@@ -229,6 +233,8 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         {
             engine.Dispose();
         }
+
+        _sink.Dispose();
     }
 
     private static SequenceSpec Sequence(
@@ -264,12 +270,26 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         return SequenceOutcome.Of(spec.SequenceId, ToCompletion(engine.Step));
     }
 
-    private LlamaEngine Engine(LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 512)
+    private LlamaEngine Engine(LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 512, IStepReportSink? sink = null)
     {
         var profile = AcceleratorProfiles.A100 with { MaxSequences = slots, KvCapacityTokens = kvCells, StepTokenBudget = 64 };
         var engine = new LlamaEngine(
-            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1), maxContextTokens, _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
+            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1), maxContextTokens, sink ?? _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
         _engines.Add(engine);
         return engine;
+    }
+
+    /// <summary>Passes the first report on, then is full until <see cref="Release"/>.</summary>
+    private sealed class HeldSink(IStepReportSink inner) : IStepReportSink
+    {
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _published;
+
+        public void Release() => _released.TrySetResult();
+
+        public bool TryPublish(StepReport report) =>
+            (_released.Task.IsCompleted || Interlocked.Increment(ref _published) == 1) && inner.TryPublish(report);
+
+        public ValueTask WaitForRoomAsync(CancellationToken cancellationToken) => new(_released.Task.WaitAsync(cancellationToken));
     }
 }

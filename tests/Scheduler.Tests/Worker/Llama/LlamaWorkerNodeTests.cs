@@ -12,6 +12,7 @@ public sealed class LlamaWorkerNodeTests(TinyModelFixture tiny) : IClassFixture<
 {
     private const string Token = "test-node-token";
     private const string Replica = "llama-node-l4-0/tiny";
+    private static readonly string[] Ids = ["a", "b", "c"];
 
     private readonly Metadata _auth = new() { { "authorization", $"Bearer {Token}" } };
 
@@ -30,19 +31,19 @@ public sealed class LlamaWorkerNodeTests(TinyModelFixture tiny) : IClassFixture<
         var description = await client.DescribeAsync(new DescribeRequest(), _auth, cancellationToken: cts.Token);
         using var call = client.Execute(_auth, cancellationToken: cts.Token);
         var admit = new AdmitBatch { ReplicaId = Replica };
-        admit.Sequences.Add(new[] { "a", "b", "c" }.Select(id => new SequenceSpec { SequenceId = id, Prompt = "the fast model", MaxTokens = 12, Temperature = 0.7f }));
+        admit.Sequences.Add(Ids.Select(id => new SequenceSpec { SequenceId = id, Prompt = "the fast model", MaxTokens = 12, Temperature = 0.7f }));
         await call.RequestStream.WriteAsync(new ExecuteCommand { Admit = admit }, cts.Token);
         var reports = await ReadUntilFinishedAsync(call, 3, cts.Token);
 
         Assert.Equal("llama", description.Engine);
         Assert.Equal((4, 4L * 256, 256), (description.Replicas[0].MaxSequences, description.Replicas[0].KvCapacityTokens, description.Replicas[0].MaxContextTokens));
         var promptTokens = tiny.Model.Tokenize("the fast model").Length;
-        foreach (var id in new[] { "a", "b", "c" })
+        foreach (var id in Ids)
         {
             var outcome = SequenceOutcome.Of(id, reports);
             Assert.Equal(Enumerable.Range(0, 12), outcome.Indexes);
             Assert.False(string.IsNullOrWhiteSpace(outcome.Text));
-            Assert.Equal(new SequenceFinished { SequenceId = id, Reason = FinishReasons.Length, CompletionTokens = 12, PromptTokens = promptTokens }, outcome.Finished);
+            Assert.Equal(new SequenceFinished { SequenceId = id, Reason = FinishReason.Length, CompletionTokens = 12, PromptTokens = promptTokens }, outcome.Finished);
         }
 
         // One step per token, each carrying a token of all three sequences.
