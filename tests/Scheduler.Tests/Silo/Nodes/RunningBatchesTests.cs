@@ -220,6 +220,25 @@ public sealed class RunningBatchesTests
     }
 
     [Fact]
+    public void Translate_PromptCountedByTheEngine_IsTheUsage_UnlessNoPromptCouldBeThatLong()
+    {
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000, AcceleratorProfiles.Lpu));
+        Admit(batches, "r0", Ticket("counted", prompt: 1_000, maxTokens: 1), Ticket("implausible", prompt: 1_000, maxTokens: 1));
+        var counted = Finished("counted", WireReason.Length, 1);
+        counted.PromptTokens = 1_200;
+        var implausible = Finished("implausible", WireReason.Length, 1);
+        implausible.PromptTokens = 9_000;
+
+        var step = batches.Translate(Step("r0", [Tokens("counted", 0, "x"), Tokens("implausible", 0, "y")], [counted, implausible]), At(200))!;
+
+        // The model's tokenizer counted 1,200 where the scheduler's counted 1,000; 9,000 exceeds the replica's context.
+        var usage = step.Outcomes.ToDictionary(o => o.Ticket.JobId, o => o.Outcome.Usage);
+        Assert.Equal(1_200, usage["counted"].PromptTokens);
+        Assert.Equal(((1_200 * 0.05) + 0.08) / 1_000_000, usage["counted"].CostUsd, 15);
+        Assert.Equal(1_000, usage["implausible"].PromptTokens);
+    }
+
+    [Fact]
     public void Translate_EventsOfAStep_GoToEachWatchingSiloInOneCall()
     {
         var other = new RecordingEventSink();
