@@ -10,6 +10,7 @@ internal sealed partial class ReplicaEngines : BackgroundService
 {
     private readonly FrozenDictionary<string, IInferenceEngine> _engines;
     private readonly ILogger<ReplicaEngines> _logger;
+    private readonly IDisposable? _llamaCppLog;
     private int _faulted;
 
     public ReplicaEngines(NodeInventory inventory, IStepReportSink sink, TimeProvider time, ILoggerFactory loggerFactory)
@@ -19,7 +20,7 @@ internal sealed partial class ReplicaEngines : BackgroundService
         var llamaLogger = loggerFactory.CreateLogger<LlamaEngine>();
         if (inventory.Replicas.Any(r => r.Llama is not null))
         {
-            LlamaNativeLog.Attach(loggerFactory.CreateLogger("LlamaCpp"));
+            _llamaCppLog = LlamaNativeLog.Attach(loggerFactory.CreateLogger("LlamaCpp"));
         }
 
         _engines = inventory.Replicas.ToFrozenDictionary(
@@ -59,6 +60,7 @@ internal sealed partial class ReplicaEngines : BackgroundService
             engine.Dispose();
         }
 
+        _llamaCppLog?.Dispose();
         base.Dispose();
     }
 

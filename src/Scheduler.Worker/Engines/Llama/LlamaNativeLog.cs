@@ -22,11 +22,13 @@ internal sealed class LlamaNativeLog : ILogger
         }
     }
 
-    /// <summary>From now on, llama.cpp's messages go to <paramref name="logger"/>.</summary>
-    public static void Attach(ILogger logger)
+    /// <summary>From now on, llama.cpp's messages go to <paramref name="logger"/>, until the returned attachment is
+    /// disposed (with the host that owns the logger) or another logger is attached.</summary>
+    public static IDisposable Attach(ILogger logger)
     {
         Install();
         Volatile.Write(ref Instance._target, logger);
+        return new Attachment(logger);
     }
 
     public IDisposable? BeginScope<TState>(TState state)
@@ -46,4 +48,10 @@ internal sealed class LlamaNativeLog : ILogger
 
     // llama.cpp reports every tensor and setting at information level: detail for a node's operator.
     private static LogLevel Demote(LogLevel level) => level == LogLevel.Information ? LogLevel.Debug : level;
+
+    /// <summary>Detaches its logger if it is still the one attached: a disposed host's logger must not be called.</summary>
+    private sealed class Attachment(ILogger logger) : IDisposable
+    {
+        public void Dispose() => Interlocked.CompareExchange(ref Instance._target, NullLogger.Instance, logger);
+    }
 }
