@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -444,7 +445,7 @@ internal sealed partial class PlacementGrain(
         }
 
         var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
-        Dictionary<string, int>? admittedPerTenant = null;
+        Dictionary<string, List<string>>? admittedPerTenant = null;
         foreach (var (demand, chosen, runningBefore) in admissions)
         {
             var job = _jobs[demand.JobId];
@@ -463,7 +464,7 @@ internal sealed partial class PlacementGrain(
                 // A re-dispatched job left its tenant's queue the first time; it is counted once.
                 job.WasAdmitted = true;
                 admittedPerTenant ??= new(StringComparer.Ordinal);
-                admittedPerTenant[job.Ticket.TenantId] = admittedPerTenant.GetValueOrDefault(job.Ticket.TenantId) + 1;
+                (CollectionsMarshal.GetValueRefOrAddDefault(admittedPerTenant, job.Ticket.TenantId, out _) ??= []).Add(demand.JobId);
                 GrainFactory.GetGrain<IJobGrain>(demand.JobId).OnAdmitted(placement).Ignore();
             }
         }
@@ -473,9 +474,9 @@ internal sealed partial class PlacementGrain(
             GrainFactory.GetGrain<IWorkerNodeGrain>(replica.NodeId).Admit(replica.ReplicaId, [.. batch]).Ignore();
         }
 
-        foreach (var (tenant, count) in admittedPerTenant ?? [])
+        foreach (var (tenant, jobIds) in admittedPerTenant ?? [])
         {
-            GrainFactory.GetGrain<ITenantGrain>(tenant).OnAdmitted(count).Ignore();
+            GrainFactory.GetGrain<ITenantGrain>(tenant).OnAdmitted([.. jobIds]).Ignore();
         }
     }
 

@@ -55,6 +55,7 @@ public static class SchedulerHost
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SchedulerTelemetry>();
         services.AddSingleton<ModelCatalog>();
+        services.AddSingleton<ModelCapacity>();
         services.AddSingleton<JobRequestValidator>();
         services.AddSingleton<ApiKeyCache>();
         services.AddSingleton<JobEventHub>();

@@ -12,8 +12,8 @@ public sealed class AcceleratorOptions
     /// <summary>The model each of these accelerators serves.</summary>
     public string Model { get; set; } = "llama-3.1-8b";
 
-    /// <summary>Longest prompt plus output a replica accepts.</summary>
-    public int MaxContextTokens { get; set; } = 8192;
+    /// <summary>Longest prompt plus output a replica accepts; the default is Llama-3.1-8B's context.</summary>
+    public int MaxContextTokens { get; set; } = 131_072;
 
     /// <summary>Sequence slots per replica, overriding the profile's (e.g. 1 to make jobs queue in a test).</summary>
     public int? MaxSequences { get; set; }

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
+using Scheduler.Tests.EndToEnd.Hostile;
 
 namespace Scheduler.Tests.EndToEnd;
 
@@ -91,10 +92,26 @@ public sealed class BadInputTests(SchedulerCluster cluster)
     {
         using var client = cluster.Tenant(0);
         var request = new SubmitJobRequest { Model = SchedulerCluster.Model, MaxTokens = 4 };
-        request.PromptTokenIds.AddRange(Enumerable.Repeat(1, 9000));
+        request.PromptTokenIds.AddRange(Enumerable.Repeat(1, 131_070));
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.StartsWith("prompt:", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SubmitJob_LargerThanEveryReplicasKvCache_IsFailedPreconditionNamingPrompt()
+    {
+        // The scripted model's context is 131,072 tokens, but its only replicas hold 100,000 tokens of KV cache.
+        await using var node = await FakeWorkerNode.StartRegisteredAsync(cluster, "small-kv", SchedulerCluster.ScriptedModel);
+        using var client = cluster.Tenant(0);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.ScriptedModel, MaxTokens = 8 };
+        request.PromptTokenIds.AddRange(Enumerable.Repeat(1, 100_000));
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+
+        Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
+        Assert.StartsWith("prompt:", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("100000", ex.Status.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
