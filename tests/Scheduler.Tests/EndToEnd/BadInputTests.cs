@@ -88,29 +88,17 @@ public sealed class BadInputTests(SchedulerCluster cluster)
     }
 
     [Fact]
-    public async Task SubmitJob_PromptLongerThanContext_IsInvalidArgument()
-    {
-        using var client = cluster.Tenant(0);
-        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, MaxTokens = 4 };
-        request.PromptTokenIds.AddRange(Enumerable.Repeat(1, 131_070));
-        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
-        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
-        Assert.StartsWith("prompt:", ex.Status.Detail, StringComparison.Ordinal);
-    }
+    public async Task SubmitJob_PromptLongerThanContext_IsInvalidArgument() =>
+        await RefusedNamingPrompt(TokenIds(SchedulerCluster.Model, 131_070, maxTokens: 4), StatusCode.InvalidArgument);
 
     [Fact]
     public async Task SubmitJob_LargerThanEveryReplicasKvCache_IsFailedPreconditionNamingPrompt()
     {
         // The scripted model's context is 131,072 tokens, but its only replicas hold 100,000 tokens of KV cache.
         await using var node = await FakeWorkerNode.StartRegisteredAsync(cluster, "small-kv", SchedulerCluster.ScriptedModel);
-        using var client = cluster.Tenant(0);
-        var request = new SubmitJobRequest { Model = SchedulerCluster.ScriptedModel, MaxTokens = 8 };
-        request.PromptTokenIds.AddRange(Enumerable.Repeat(1, 100_000));
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+        var ex = await RefusedNamingPrompt(TokenIds(SchedulerCluster.ScriptedModel, 100_000, maxTokens: 8), StatusCode.FailedPrecondition);
 
-        Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
-        Assert.StartsWith("prompt:", ex.Status.Detail, StringComparison.Ordinal);
         Assert.Contains("100000", ex.Status.Detail, StringComparison.Ordinal);
     }
 
@@ -195,5 +183,21 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         var ex = await Assert.ThrowsAsync<RpcException>(() => admin.PutTenantAsync(new PutTenantRequest { TenantId = "x", Weight = -1 }));
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.StartsWith("weight:", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    private static SubmitJobRequest TokenIds(string model, int count, int maxTokens)
+    {
+        var request = new SubmitJobRequest { Model = model, MaxTokens = maxTokens };
+        request.PromptTokenIds.AddRange(Enumerable.Repeat(1, count));
+        return request;
+    }
+
+    private async Task<RpcException> RefusedNamingPrompt(SubmitJobRequest request, StatusCode status)
+    {
+        using var client = cluster.Tenant(0);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+        Assert.Equal(status, ex.StatusCode);
+        Assert.StartsWith("prompt:", ex.Status.Detail, StringComparison.Ordinal);
+        return ex;
     }
 }
