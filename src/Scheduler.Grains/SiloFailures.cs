@@ -10,6 +10,9 @@ public static class SiloFailures
     /// <summary>The pause between tries: <see cref="Attempts"/> of them outlast a silo's failover.</summary>
     public static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>How long, in pauses alone, a call that must land is repeated before giving up.</summary>
+    public static TimeSpan RetryBudget => RetryDelay * Attempts;
+
     public static bool IsTransient(Exception ex) =>
         ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException;
 

@@ -1,13 +1,6 @@
 using Scheduler.Silo.Hosting;
 
-// "--demo" is ours, not a configuration key: take it out before the configuration reads the arguments.
-var demo = args.Contains("--demo", StringComparer.OrdinalIgnoreCase);
-var app = SchedulerHost.Build([.. args.Where(a => !a.Equals("--demo", StringComparison.OrdinalIgnoreCase))]);
-await app.StartAsync();
-await StartupBanner.PrintAsync(app.Services);
-if (demo)
-{
-    await DemoRunner.RunAsync(app.Services, app.Lifetime.ApplicationStopping);
-}
-
-await app.WaitForShutdownAsync();
+// A production silo: it serves and waits for worker nodes to register. The single-process scheduler with its own
+// simulated fleet and the demo is src/Scheduler.Standalone.
+var app = SchedulerHost.Build(args);
+await app.RunAsync();

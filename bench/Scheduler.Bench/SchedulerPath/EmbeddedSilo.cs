@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Scheduler.Bench.Harness;
 using Scheduler.Silo.Hosting;
+using Scheduler.Standalone;
 
 namespace Scheduler.Bench.SchedulerPath;
 
@@ -39,7 +40,7 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
     public static async Task<EmbeddedSilo> StartAsync(CancellationToken cancellationToken)
     {
         var ports = FreePorts.Take(2);
-        var app = SchedulerHost.Build(Arguments(ports[0], ports[1]), IgnoreSettingsFiles);
+        var app = StandaloneHost.Build(Arguments(ports[0], ports[1]), IgnoreSettingsFiles);
         await app.StartAsync(cancellationToken);
         try
         {
@@ -98,9 +99,9 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
     ];
 
     /// <summary>
-    /// The silo's appsettings.json is copied next to the bench assembly (it is content of a referenced project).
-    /// Configuration arrays merge by index, so its three default nodes and two tenants would mix with ours; the
-    /// bench drops every settings file and relies on its arguments alone.
+    /// The silo's appsettings.json is copied next to the bench assembly (it is content of a referenced project), and
+    /// the standalone's own settings are compiled in. Configuration arrays merge by index, so their three default
+    /// nodes and two tenants would mix with ours; the bench drops every settings file and relies on its arguments alone.
     /// </summary>
     private static void IgnoreSettingsFiles(IConfigurationBuilder configuration)
     {

@@ -6,19 +6,19 @@ namespace Scheduler.Abstractions.Fleet;
 [GenerateSerializer, Alias("scheduler.AcceleratorProfile")]
 public struct AcceleratorProfileSurrogate
 {
-    [Id(0)] public string Product;
-    [Id(1)] public AcceleratorKind Kind;
-    [Id(2)] public long MemoryBytes;
-    [Id(3)] public double DecodeStepBaseMs;
-    [Id(4)] public double DecodeStepPerSequenceMs;
-    [Id(5)] public double PrefillTokensPerSecond;
-    [Id(6)] public int MaxSequences;
-    [Id(7)] public long KvCapacityTokens;
-    [Id(8)] public int StepTokenBudget;
-    [Id(9)] public double PricePerHourUsd;
-    [Id(10)] public double PricePerMillionInputTokensUsd;
-    [Id(11)] public double PricePerMillionOutputTokensUsd;
-    [Id(12)] public double PowerWatts;
+    [Id(0)] public string Product { get; set; }
+    [Id(1)] public AcceleratorKind Kind { get; set; }
+    [Id(2)] public long MemoryBytes { get; set; }
+    [Id(3)] public double DecodeStepBaseMs { get; set; }
+    [Id(4)] public double DecodeStepPerSequenceMs { get; set; }
+    [Id(5)] public double PrefillTokensPerSecond { get; set; }
+    [Id(6)] public int MaxSequences { get; set; }
+    [Id(7)] public long KvCapacityTokens { get; set; }
+    [Id(8)] public int StepTokenBudget { get; set; }
+    [Id(9)] public double PricePerHourUsd { get; set; }
+    [Id(10)] public double PricePerMillionInputTokensUsd { get; set; }
+    [Id(11)] public double PricePerMillionOutputTokensUsd { get; set; }
+    [Id(12)] public double PowerWatts { get; set; }
 }
 
 [RegisterConverter]

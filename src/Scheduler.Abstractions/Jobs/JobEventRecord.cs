@@ -37,7 +37,7 @@ public sealed record JobEventRecord(
     public static JobEventRecord Terminal(string jobId, JobStatus status, DateTimeOffset at, JobUsage? usage, string? finishReason, string? error) => status switch
     {
         JobStatus.Completed => new(jobId, JobEventKind.Completed, at, Usage: usage, FinishReason: finishReason),
-        JobStatus.Cancelled => new(jobId, JobEventKind.Cancelled, at, Usage: usage, FinishReason: "cancelled"),
+        JobStatus.Cancelled => new(jobId, JobEventKind.Cancelled, at, Usage: usage, FinishReason: JobFinishReasons.Cancelled),
         JobStatus.Expired => new(jobId, JobEventKind.Expired, at, Error: error),
         _ => new(jobId, JobEventKind.Failed, at, Error: error),
     };

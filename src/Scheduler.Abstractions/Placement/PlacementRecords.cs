@@ -3,11 +3,12 @@ using Scheduler.Abstractions.Jobs;
 namespace Scheduler.Abstractions.Placement;
 
 /// <summary>A sequence the engine finished, as the node connection reports it to the placement.</summary>
+/// <remarks>Id 2 was the reason as text: a silo of an earlier version reads this reason as absent, not garbled.</remarks>
 [GenerateSerializer, Alias("scheduler.FinishedSequence")]
 public sealed record FinishedSequence(
     [property: Id(0)] string JobId,
     [property: Id(1)] int CompletionTokens,
-    [property: Id(2)] string Reason);
+    [property: Id(3)] FinishReason Reason);
 
 /// <summary>A running job whose node was lost: it goes back to the front of its queue and resumes at
 /// <see cref="DeliveredTokens"/>, so its client sees no token twice. <see cref="Output"/>, when known, is

@@ -20,7 +20,7 @@ internal sealed partial class WorkerNodeGrain(
     INodeLinkFactory links,
     IClusterMembershipService membership,
     ILocalSiloDetails localSilo,
-    IOptions<SchedulingOptions> options,
+    IOptions<PlacementOptions> options,
     TimeProvider time,
     ILogger<WorkerNodeGrain> logger) : Grain, IWorkerNodeGrain
 {

@@ -116,7 +116,7 @@ internal sealed class JobGrain(
         {
             // Cancelled in the queue: nothing is running.
             var usage = new JobUsage(0, 0, 0, 0, 0, 0);
-            await Record(new JobOutcome(JobStatus.Cancelled, "cancelled", usage, string.Empty, null, []));
+            await Record(new JobOutcome(JobStatus.Cancelled, JobFinishReasons.Cancelled, usage, string.Empty, null, []));
         }
         else if (result == CancelOutcome.CancellationRequested && !s.CancelRequested)
         {

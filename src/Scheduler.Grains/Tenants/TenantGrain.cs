@@ -17,8 +17,8 @@ namespace Scheduler.Grains.Tenants;
 internal sealed class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
     IJobJournal journal,
-    IOptions<SchedulingOptions> options,
-    TimeProvider time) : Grain, ITenantGrain
+    IOptions<PlacementOptions> options,
+    TimeProvider time) : Grain, ITenantGrain, IDisposable
 {
     // Submissions interleave: writes of the shared state must not overlap (each carries the last ETag).
     private readonly SemaphoreSlim _writeGate = new(1, 1);
@@ -45,6 +45,9 @@ internal sealed class TenantGrain(
             await WriteState();
         }
     }
+
+    // Orleans disposes a grain instance once its activation has deactivated: no call is left to wait on the gate.
+    public void Dispose() => _writeGate.Dispose();
 
     public async Task<TenantInfo> Put(TenantSettings settings)
     {

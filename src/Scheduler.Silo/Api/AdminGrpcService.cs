@@ -29,7 +29,7 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
 
     public override async Task<Tenant> GetTenant(GetTenantRequest request, ServerCallContext context)
     {
-        RequireId(request.TenantId, "tenant_id");
+        Identifiers.RequireReference(request.TenantId, "tenant_id");
         var tenant = await grains.GetGrain<ITenantGrain>(request.TenantId).Get() ?? throw SchedulerErrors.NotFound("tenant", request.TenantId);
         return tenant.ToProto();
     }
@@ -94,7 +94,7 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
 
     public override async Task<Accelerator> GetAccelerator(GetAcceleratorRequest request, ServerCallContext context)
     {
-        RequireId(request.AcceleratorId, "accelerator_id");
+        Identifiers.RequireReference(request.AcceleratorId, "accelerator_id");
         var accelerator = await grains.GetGrain<IAcceleratorGrain>(request.AcceleratorId).Get()
             ?? throw SchedulerErrors.NotFound("accelerator", request.AcceleratorId);
         return accelerator.ToProto();
@@ -111,7 +111,7 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
 
     public override async Task<Replica> GetReplica(GetReplicaRequest request, ServerCallContext context)
     {
-        RequireId(request.ReplicaId, "replica_id");
+        Identifiers.RequireReference(request.ReplicaId, "replica_id");
         var info = await grains.GetGrain<IReplicaGrain>(request.ReplicaId).Get() ?? throw SchedulerErrors.NotFound("replica", request.ReplicaId);
         var snapshot = await grains.GetGrain<IPlacementGrain>(info.Registration.Model).GetSnapshot();
         var view = snapshot.Replicas.FirstOrDefault(r => r.ReplicaId == request.ReplicaId) ?? throw SchedulerErrors.NotFound("replica", request.ReplicaId);
@@ -168,7 +168,7 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
 
     private async Task<Accelerator> SetCordon(CordonAcceleratorRequest request, bool cordon)
     {
-        RequireId(request.AcceleratorId, "accelerator_id");
+        Identifiers.RequireReference(request.AcceleratorId, "accelerator_id");
         var grain = grains.GetGrain<IAcceleratorGrain>(request.AcceleratorId);
         var accelerator = await (cordon ? grain.Cordon() : grain.Uncordon()) ?? throw SchedulerErrors.NotFound("accelerator", request.AcceleratorId);
         return accelerator.ToProto();
@@ -227,19 +227,5 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
         }
 
         return replica;
-    }
-
-    private static void RequireId(string value, string field)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            throw SchedulerErrors.InvalidArgument(field, "is required");
-        }
-
-        // No such id can exist; refused before it keys a grain.
-        if (value.Length > Identifiers.MaxLength)
-        {
-            throw SchedulerErrors.InvalidArgument(field, $"is longer than {Identifiers.MaxLength} characters");
-        }
     }
 }

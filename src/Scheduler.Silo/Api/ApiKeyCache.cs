@@ -1,17 +1,15 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Tenants;
-using Scheduler.Grains.Tenants;
-using Scheduler.Silo.Hosting;
 
 namespace Scheduler.Silo.Api;
 
 /// <summary>
 /// Remembers which tenant a valid API key belongs to for a short while, so authenticating a call usually costs
 /// no grain call. The price is that a replaced or revoked key keeps working on this silo for up to
-/// <see cref="SchedulerOptions.ApiKeyCacheSeconds"/>. Unknown keys are never cached.
+/// <see cref="ApiOptions.ApiKeyCacheSeconds"/>. Unknown keys are never cached.
 /// </summary>
-internal sealed class ApiKeyCache(IGrainFactory grains, IOptions<SchedulerOptions> options, TimeProvider time)
+internal sealed class ApiKeyCache(IGrainFactory grains, IOptions<ApiOptions> options, TimeProvider time)
 {
     // Bounded so that a flood of distinct valid keys cannot grow it without limit; when full it starts over.
     private const int MaxEntries = 100_000;

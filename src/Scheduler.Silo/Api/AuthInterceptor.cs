@@ -4,7 +4,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Options;
 using Scheduler.Protos.V1;
-using Scheduler.Silo.Hosting;
+using Scheduler.Silo.Nodes;
 
 namespace Scheduler.Silo.Api;
 
@@ -12,11 +12,11 @@ namespace Scheduler.Silo.Api;
 /// Authenticates every call before its handler runs: tenants by API key (looked up by its hash), admins and
 /// worker nodes by their configured secrets. The resolved tenant is left in <see cref="ServerCallContext.UserState"/>.
 /// </summary>
-internal sealed class AuthInterceptor(ApiKeyCache keys, IOptions<SchedulerOptions> options) : Interceptor
+internal sealed class AuthInterceptor(ApiKeyCache keys, IOptions<ApiOptions> api, IOptions<NodeOptions> nodes) : Interceptor
 {
     private const string TenantKey = "scheduler.tenant";
-    private readonly byte[] _adminKeyHash = Hash(options.Value.AdminApiKey);
-    private readonly byte[] _nodeTokenHash = Hash(options.Value.NodeToken);
+    private readonly byte[] _adminKeyHash = Hash(api.Value.AdminApiKey);
+    private readonly byte[] _nodeTokenHash = Hash(nodes.Value.NodeToken);
 
     /// <summary>The tenant the current call authenticated as.</summary>
     public static string TenantOf(ServerCallContext context) => (string)context.UserState[TenantKey];

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using Grpc.Core;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Tenants;
+using Scheduler.Grains;
 using Scheduler.Protos.V1;
-using Scheduler.Silo.Hosting;
 using Scheduler.Silo.Streaming;
 using Scheduler.Silo.Telemetry;
 
@@ -19,9 +19,11 @@ internal sealed class InferenceGrpcService(
     SiloDrain drain,
     TimeProvider time) : InferenceService.InferenceServiceBase
 {
-    // As long as a tenant waits out a silo failure while accepting a job (SiloFailures: 20 × 500 ms).
-    private const int MaxRecordWaits = 600;
     private static readonly TimeSpan RecordPoll = TimeSpan.FromMilliseconds(20);
+
+    // Longer than a tenant waits out a silo failure while accepting a job (SiloFailures.RetryAsync), by a margin for
+    // the time its tries take besides the pauses.
+    private static readonly int MaxRecordWaits = (int)((SiloFailures.RetryBudget + TimeSpan.FromSeconds(2)) / RecordPoll);
 
     public override async Task<Job> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
@@ -197,17 +199,7 @@ internal sealed class InferenceGrpcService(
 
     private async Task<JobSnapshot> OwnJob(string jobId, ServerCallContext context)
     {
-        // Whitespace is no id either (a grain key cannot be blank: it answered INTERNAL before; found by the fuzz test).
-        if (string.IsNullOrWhiteSpace(jobId))
-        {
-            throw SchedulerErrors.InvalidArgument("job_id", "is required");
-        }
-
-        // No job has such an id; refused before it keys a grain activation.
-        if (jobId.Length > Identifiers.MaxLength)
-        {
-            throw SchedulerErrors.InvalidArgument("job_id", $"is longer than {Identifiers.MaxLength} characters");
-        }
+        Identifiers.RequireReference(jobId, "job_id");
 
         // A miss is asked twice: the first may have reached an activation that raced a failover (see JobGrain.Get).
         var grain = grains.GetGrain<IJobGrain>(jobId);

@@ -1,36 +1,26 @@
 using System.Net;
 using Orleans.Configuration;
-using Orleans.Serialization;
-using Orleans.Storage;
-using Scheduler.Abstractions.Jobs;
-using Scheduler.Grains;
-using Scheduler.Grains.Jobs;
 using Scheduler.Silo.Persistence;
 using StackExchange.Redis;
 
 namespace Scheduler.Silo.Hosting;
 
 /// <summary>
-/// Chooses how silos find each other and where state lives: "localhost" (one silo, in-memory state, the embedded
-/// default) or "redis" (any number of silos, Redis membership, Redis grain storage and job journal).
+/// Chooses how silos find each other and where state lives: "localhost" (one silo, in-memory state, the default)
+/// or "redis" (any number of silos, Redis membership, Redis grain storage and job journal).
 /// </summary>
 internal static class ClusterHosting
 {
     public const string Localhost = "localhost";
     public const string Redis = "redis";
 
-    public static void Configure(ISiloBuilder silo, SchedulerOptions options)
+    public static void Configure(ISiloBuilder silo, ClusteringOptions options)
     {
         switch (options.Clustering)
         {
             case Localhost:
                 silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
-                silo.AddMemoryGrainStorage(StorageNames.Default);
-
-                // Orleans' own binary serializer for grain state: the default JSON one costs more than the rest of a submit.
-                silo.Services.AddOptions<MemoryGrainStorageOptions>(StorageNames.Default)
-                    .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
-                silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
+                silo.AddMemoryPersistence();
                 break;
             case Redis:
                 ConfigureRedis(silo, options);
@@ -39,9 +29,11 @@ internal static class ClusterHosting
                 throw new InvalidOperationException(
                     $"Scheduler:Clustering is '{options.Clustering}'; expected '{Localhost}' or '{Redis}'.");
         }
+
+        KubernetesHosting.Configure(silo, options);
     }
 
-    private static void ConfigureRedis(ISiloBuilder silo, SchedulerOptions options)
+    private static void ConfigureRedis(ISiloBuilder silo, ClusteringOptions options)
     {
         if (string.IsNullOrWhiteSpace(options.Redis))
         {
@@ -68,12 +60,7 @@ internal static class ClusterHosting
         silo.AddDistributedGrainDirectory();
 #pragma warning restore ORLEANSEXP003
         silo.Configure<GrainDirectoryOptions>(d => d.RangeLeaseDuration = options.DirectoryLease);
-        silo.AddRedisGrainStorage(StorageNames.Default, o =>
-        {
-            o.ConfigurationOptions = redis.Clone();
-        });
-        silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(StorageNames.Default)
-            .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+        silo.AddRedisPersistence(redis, options.ServiceId);
 
         // Failure detection: a silo that misses two 1 s probes is suspected; with three silos the two others' votes
         // declare it dead in ~2–3 s (defaults: ~5–6 s), and its grains reactivate elsewhere right after.
@@ -82,9 +69,5 @@ internal static class ClusterHosting
             m.ProbeTimeout = options.ProbeTimeout;
             m.NumMissedProbesLimit = options.MissedProbesLimit;
         });
-
-        silo.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis.Clone()));
-        silo.Services.AddSingleton<IJobJournal>(sp => new RedisJobJournal(
-            sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<Serializer<JobTicket>>(), options.ServiceId));
     }
 }

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace Scheduler.Silo.Hosting;
 
 /// <summary>The addresses the silo really listens on (ports may be chosen at start-up when configured as 0).</summary>
-public sealed class ListeningAddresses(IServer server, IOptions<SchedulerOptions> options)
+public sealed class ListeningAddresses(IServer server, IOptions<ListeningOptions> options)
 {
     /// <summary>The gRPC (HTTP/2) address, e.g. "http://127.0.0.1:5000".</summary>
     public string Grpc => Find(options.Value.GrpcPort, first: true);

@@ -3,8 +3,8 @@ using Scheduler.Abstractions.Tenants;
 
 namespace Scheduler.Silo.Hosting;
 
-/// <summary>Creates the configured tenants that do not exist yet (the embedded default's "dev" tenant).</summary>
-internal sealed class TenantSeeder(IGrainFactory grains, IOptions<SchedulerOptions> options) : IHostedService
+/// <summary>Creates the configured tenants that do not exist yet (the default "dev" and "team-b" tenants).</summary>
+internal sealed class TenantSeeder(IGrainFactory grains, IOptions<TenantSeedingOptions> options) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {

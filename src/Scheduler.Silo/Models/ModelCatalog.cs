@@ -1,7 +1,6 @@
 using System.Collections.Frozen;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.Tokenizers;
-using Scheduler.Silo.Hosting;
 
 namespace Scheduler.Silo.Models;
 
@@ -10,7 +9,7 @@ internal sealed class ModelCatalog
 {
     private readonly FrozenDictionary<string, ModelEntry> _models;
 
-    public ModelCatalog(IOptions<SchedulerOptions> options)
+    public ModelCatalog(IOptions<ModelCatalogOptions> options)
     {
         var tokenizers = new Dictionary<string, Tokenizer>(StringComparer.OrdinalIgnoreCase);
         _models = options.Value.Models.ToFrozenDictionary(

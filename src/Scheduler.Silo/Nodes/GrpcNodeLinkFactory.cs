@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Fleet;
 using Scheduler.Grains.Nodes;
-using Scheduler.Silo.Hosting;
 using Scheduler.Silo.Telemetry;
 
 namespace Scheduler.Silo.Nodes;
@@ -9,7 +8,7 @@ namespace Scheduler.Silo.Nodes;
 /// <summary>Opens execution streams to worker nodes over gRPC.</summary>
 internal sealed class GrpcNodeLinkFactory(
     IGrainFactory grains,
-    IOptions<SchedulerOptions> options,
+    IOptions<NodeOptions> options,
     SchedulerTelemetry telemetry,
     TimeProvider time,
     ILoggerFactory loggers) : INodeLinkFactory

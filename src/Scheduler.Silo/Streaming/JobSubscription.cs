@@ -109,8 +109,9 @@ internal sealed class JobSubscription(string jobId, int fromToken)
     }
 
     /// <summary>
-    /// Posts a finished job's record as events: its admission (when <paramref name="withAdmission"/>), its tokens from
-    /// <paramref name="fromToken"/> and its end. Tokens already delivered are dropped as usual.
+    /// Posts a finished job's record as events: its admission (when <paramref name="withAdmission"/>, or when this stream
+    /// has not seen one and the job ran), its tokens from <paramref name="fromToken"/> and its end. Tokens already
+    /// delivered are dropped as usual.
     /// </summary>
     public void ReplayRecord(JobSnapshot job, int fromToken, DateTimeOffset now, bool withAdmission)
     {
@@ -122,6 +123,10 @@ internal sealed class JobSubscription(string jobId, int fromToken)
         {
             AdmitFromRecord(job, now);
         }
+
+        // The admission may have released tokens held for it: the record goes on after them, so no event it posts
+        // straddles a token already delivered (such a chunk would be delivered whole).
+        fromToken = Math.Max(fromToken, NextToken);
 
         // One event per token where the record kept boundaries: this silo's other streams of the job may have handed
         // this subscription some of these tokens live, and it drops exactly those only if no event straddles them.

@@ -11,7 +11,7 @@ internal static class Plots
     /// <summary>Bars of several series side by side for each group (e.g. per placement: code trace, conv trace).</summary>
     public static void GroupedBars(string path, string title, string yLabel, IReadOnlyList<string> groups, IReadOnlyList<(string Name, double[] Values)> series)
     {
-        var plot = new Plot();
+        using var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
         var width = 0.8 / series.Count;
         for (var s = 0; s < series.Count; s++)
@@ -44,7 +44,7 @@ internal static class Plots
     /// <summary>Cumulative distributions of a latency, one line per series.</summary>
     public static void Cdf(string path, string title, string xLabel, IReadOnlyList<(string Name, double[] Sorted)> series, double? xMax = null)
     {
-        var plot = new Plot();
+        using var plot = new Plot();
         foreach (var (name, sorted) in series)
         {
             var step = Math.Max(1, sorted.Length / 500);

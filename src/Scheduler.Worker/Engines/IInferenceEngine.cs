@@ -5,18 +5,18 @@ namespace Scheduler.Worker.Engines;
 /// <summary>
 /// One replica: one model on one accelerator, batching at the iteration level. Commands may arrive from any
 /// thread at any time; they take effect between steps. Every step's outcome goes to the engine's
-/// <see cref="IStepReportSink"/> as one <see cref="StepReport"/>.
+/// <see cref="IStepReportSink"/> as one <see cref="StepReport"/>. Disposed once its step loop has ended.
 /// </summary>
-internal interface IInferenceEngine
+internal interface IInferenceEngine : IDisposable
 {
     string ReplicaId { get; }
 
     int RunningSequences { get; }
 
-    /// <summary>Adds sequences to the running batch; one that does not fit is finished as "rejected".</summary>
+    /// <summary>Adds sequences to the running batch; one that does not fit is finished as <see cref="FinishReason.Rejected"/>.</summary>
     void Admit(IEnumerable<SequenceSpec> sequences);
 
-    /// <summary>Stops the given sequences; each is reported finished as "cancelled" in the next report. Unknown ids are ignored.</summary>
+    /// <summary>Stops the given sequences; each is reported finished as <see cref="FinishReason.Cancelled"/> in the next report. Unknown ids are ignored.</summary>
     void Cancel(IEnumerable<string> sequenceIds);
 
     /// <summary>Drops every sequence without reporting anything about them, not even from a step already under way.</summary>

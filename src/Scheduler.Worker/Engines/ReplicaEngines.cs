@@ -42,6 +42,17 @@ internal sealed partial class ReplicaEngines : BackgroundService
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(_engines.Values.Select(e => RunEngineAsync(e, stoppingToken)));
 
+    // The container disposes this singleton after the host has stopped it, so every step loop has ended.
+    public override void Dispose()
+    {
+        foreach (var engine in _engines.Values)
+        {
+            engine.Dispose();
+        }
+
+        base.Dispose();
+    }
+
     private async Task RunEngineAsync(IInferenceEngine engine, CancellationToken stoppingToken)
     {
         try

@@ -80,7 +80,7 @@ internal sealed partial class SimulatedEngine(
                 if (_batch.Count >= profile.MaxSequences || _kvUsed + sequence.KvTokens > profile.KvCapacityTokens)
                 {
                     _rejected++;
-                    _pendingFinished.Add(sequence.Finished(FinishReasons.Rejected));
+                    _pendingFinished.Add(sequence.Finished(FinishReason.Rejected));
                     LogRejected(logger, replicaId, spec.SequenceId, _batch.Count, profile.MaxSequences, _kvUsed, sequence.KvTokens, profile.KvCapacityTokens);
                     continue;
                 }
@@ -105,7 +105,7 @@ internal sealed partial class SimulatedEngine(
                 if (_byId.TryGetValue(id, out var sequence))
                 {
                     Remove(sequence);
-                    _pendingFinished.Add(sequence.Finished(FinishReasons.Cancelled));
+                    _pendingFinished.Add(sequence.Finished(FinishReason.Cancelled));
                 }
             }
 
@@ -149,6 +149,8 @@ internal sealed partial class SimulatedEngine(
         }
     }
 
+    public void Dispose() => _wake.Dispose();
+
     /// <summary>One step without waiting out its duration: the loop's body, for deterministic tests.</summary>
     internal StepReport? Step()
     {
@@ -189,13 +191,13 @@ internal sealed partial class SimulatedEngine(
                 }
 
                 // The step that completes a prefill also yields the first token, unless nothing is left to generate.
-                if (sequence.Prefilled && sequence.FinishReason is null)
+                if (sequence.Prefilled && sequence.EndReason is null)
                 {
                     var index = sequence.NextTokenIndex;
                     report.Tokens.Add(new SequenceTokens { SequenceId = sequence.Id, FirstTokenIndex = index, Text = sequence.EmitToken(), TokenCount = 1 });
                 }
 
-                if (sequence.FinishReason is not null)
+                if (sequence.EndReason is not null)
                 {
                     (done ??= []).Add(sequence);
                 }
@@ -204,7 +206,7 @@ internal sealed partial class SimulatedEngine(
             foreach (var sequence in done ?? [])
             {
                 Remove(sequence);
-                report.Finished.Add(sequence.Finished(sequence.FinishReason!));
+                report.Finished.Add(sequence.Finished(sequence.EndReason!.Value));
             }
 
             return new PlannedStep(report, plan.DurationMs, _epoch);

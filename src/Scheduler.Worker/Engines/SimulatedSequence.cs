@@ -36,8 +36,8 @@ internal sealed class SimulatedSequence
     /// <summary>Index of the next token to emit, which is also the number of tokens delivered so far, resumed ones included.</summary>
     public int NextTokenIndex { get; private set; }
 
-    /// <summary>"length" or "stop" once the sequence is done, else null.</summary>
-    public string? FinishReason { get; private set; }
+    /// <summary>Length or Stop once the sequence is done, else null.</summary>
+    public FinishReason? EndReason { get; private set; }
 
     /// <summary>Prompt tokens (plus resumed output tokens) not yet in the KV cache.</summary>
     public int PrefillRemaining => _prefillRemaining;
@@ -51,7 +51,7 @@ internal sealed class SimulatedSequence
             Prefilled = true;
             if (NextTokenIndex >= _maxTokens)
             {
-                FinishReason = FinishReasons.Length;
+                EndReason = FinishReason.Length;
             }
         }
     }
@@ -62,7 +62,7 @@ internal sealed class SimulatedSequence
         var text = SyntheticTokens.Token(_seed, NextTokenIndex++);
         if (NextTokenIndex >= _maxTokens)
         {
-            FinishReason = FinishReasons.Length;
+            EndReason = FinishReason.Length;
         }
 
         if (_stop.Length > 0)
@@ -71,7 +71,7 @@ internal sealed class SimulatedSequence
             var window = _stopTail + text;
             if (window.Contains(_stop, StringComparison.Ordinal))
             {
-                FinishReason = FinishReasons.Stop;
+                EndReason = FinishReason.Stop;
             }
 
             _stopTail = Tail(window);
@@ -80,7 +80,7 @@ internal sealed class SimulatedSequence
         return text;
     }
 
-    public SequenceFinished Finished(string reason) =>
+    public SequenceFinished Finished(FinishReason reason) =>
         new() { SequenceId = Id, Reason = reason, CompletionTokens = NextTokenIndex };
 
     /// <summary>The end of the text delivered before a resume, so a stop text spanning the resume point is still found.</summary>

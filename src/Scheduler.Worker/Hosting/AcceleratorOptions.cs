@@ -20,4 +20,13 @@ public sealed class AcceleratorOptions
 
     /// <summary>KV-cache tokens per replica, overriding the profile's.</summary>
     public long? KvCapacityTokens { get; set; }
+
+    /// <summary>Hourly price, overriding the profile's (what this capacity really costs the operator).</summary>
+    public double? PricePerHourUsd { get; set; }
+
+    /// <summary>Metered price per million prompt tokens, overriding the profile's.</summary>
+    public double? PricePerMillionInputTokensUsd { get; set; }
+
+    /// <summary>Metered price per million output tokens, overriding the profile's.</summary>
+    public double? PricePerMillionOutputTokensUsd { get; set; }
 }

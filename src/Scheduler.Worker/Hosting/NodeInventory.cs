@@ -58,10 +58,18 @@ internal sealed class NodeInventory
                 throw new ArgumentException($"Worker:Accelerators:{g}:MaxSequences and KvCapacityTokens must be at least 1 when set.", nameof(options));
             }
 
+            if (group.PricePerHourUsd < 0 || group.PricePerMillionInputTokensUsd < 0 || group.PricePerMillionOutputTokensUsd < 0)
+            {
+                throw new ArgumentException($"Worker:Accelerators:{g}:PricePerHourUsd, PricePerMillionInputTokensUsd and PricePerMillionOutputTokensUsd must not be negative.", nameof(options));
+            }
+
             profile = profile with
             {
                 MaxSequences = group.MaxSequences ?? profile.MaxSequences,
                 KvCapacityTokens = group.KvCapacityTokens ?? profile.KvCapacityTokens,
+                PricePerHourUsd = group.PricePerHourUsd ?? profile.PricePerHourUsd,
+                PricePerMillionInputTokensUsd = group.PricePerMillionInputTokensUsd ?? profile.PricePerMillionInputTokensUsd,
+                PricePerMillionOutputTokensUsd = group.PricePerMillionOutputTokensUsd ?? profile.PricePerMillionOutputTokensUsd,
             };
             var engineProfile = profile.Accelerated(factor);
 

@@ -82,7 +82,7 @@ internal sealed partial class WorkerGrpcService(
         report.Finished.Add(batch.Sequences.Select(s => new SequenceFinished
         {
             SequenceId = s.SequenceId,
-            Reason = FinishReasons.Rejected,
+            Reason = FinishReason.Rejected,
             CompletionTokens = s.ResumeFromToken,
         }));
         await session.SendAsync(report);

@@ -65,7 +65,7 @@ public sealed class CancellationAndFailureTests(SchedulerCluster cluster)
         {
             ReplicaId = node.ReplicaId,
             StepMs = 10,
-            Finished = { new SequenceFinished { SequenceId = job.JobId, Reason = "cancelled", CompletionTokens = 0 } },
+            Finished = { new SequenceFinished { SequenceId = job.JobId, Reason = FinishReason.Cancelled, CompletionTokens = 0 } },
         });
         await Polling.Until(async () => (await client.GetAsync(job.JobId)).Status == JobStatus.Cancelled, "the job ends cancelled", wait);
         Assert.Equal(JobStatus.Cancelled, (await client.CancelAsync(job.JobId)).Status);

@@ -58,7 +58,6 @@ public sealed class SchedulerCluster : IAsyncLifetime
             "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0",
             $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
             $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}",
-            "--Scheduler:EmbeddedFleet:Enabled=false",
             $"--Scheduler:Models:0:Name={Model}", $"--Scheduler:Models:0:MaxOutputTokens={MaxOutputTokens}",
             $"--Scheduler:Models:1:Name={ParkedModel}",
             $"--Scheduler:Models:2:Name={FairModel}",

@@ -80,7 +80,6 @@ public sealed class FaultCluster : IAsyncDisposable
             "--Scheduler:Clustering=redis", $"--Scheduler:Redis={_redis.Endpoint}",
             $"--Scheduler:ClusterId={clusterId}", $"--Scheduler:ServiceId={clusterId}",
             $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}",
-            "--Scheduler:EmbeddedFleet:Enabled=false",
             "--Scheduler:Scheduling:HeartbeatInterval=00:00:01", "--Scheduler:Scheduling:NodeLease=00:00:06",
             "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Scheduler=Information", "--Logging:LogLevel:Orleans=Warning",
         };

@@ -28,7 +28,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton<INodeLinkFactory>(links);
             silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
             silo.Services.AddSingleton(TimeProvider.System);
-            silo.Services.Configure<SchedulingOptions>(o =>
+            silo.Services.Configure<PlacementOptions>(o =>
             {
                 // No test heartbeats: keep nodes' leases from lapsing while a test runs.
                 o.NodeLease = TimeSpan.FromHours(1);

@@ -44,7 +44,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         Assert.Equal(2, snapshot.Replicas.Single().RunningSequences);
 
         // j0 finishes: j2 (next in fair order) joins the batch j1 is still running in, as one message.
-        await Placement.OnProgress("r1", [JobId(0), JobId(1)], [new FinishedSequence(JobId(0), 100, "length")]);
+        await Placement.OnProgress("r1", [JobId(0), JobId(1)], [new FinishedSequence(JobId(0), 100, FinishReason.Length)]);
 
         await Until(() => link.Admits.Count >= 3, "a third admission");
         await Settle(cluster, node);
@@ -273,7 +273,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         Assert.Equal(2, link.AdmittedJobIds.Count);
 
         // j0 finishes: there is room by any count, and j1 is admitted again.
-        await Placement.OnProgress("ra", [JobId(0)], [new FinishedSequence(JobId(0), 10, "length")]);
+        await Placement.OnProgress("ra", [JobId(0)], [new FinishedSequence(JobId(0), 10, FinishReason.Length)]);
         await Until(() => link.AdmittedJobIds.Count >= 3, "j1 admitted again");
         Assert.Equal(JobId(1), link.AdmittedJobIds[^1]);
         Assert.True((await ReplicaState("ra")).Schedulable);
@@ -343,7 +343,7 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         Assert.Equal([JobId(0)], jobIds);
         Assert.Equal([JobId(0)], (await ReplicaState("r1")).RunningJobIds);
 
-        await Placement.OnProgress("r1", [], [new FinishedSequence(JobId(0), 3, "cancelled")]);
+        await Placement.OnProgress("r1", [], [new FinishedSequence(JobId(0), 3, FinishReason.Cancelled)]);
 
         await Until(() => link.AdmittedJobIds.Count >= 2, "j1 takes the freed slot");
         Assert.Equal([JobId(1)], (await ReplicaState("r1")).RunningJobIds);
@@ -366,8 +366,8 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
 
-        await Placement.OnProgress("no-such-replica", [], [new FinishedSequence(JobId(0), 100, "length")]);
-        await Placement.OnProgress("r1", ["stranger"], [new FinishedSequence("stranger", 100, "length")]);
+        await Placement.OnProgress("no-such-replica", [], [new FinishedSequence(JobId(0), 100, FinishReason.Length)]);
+        await Placement.OnProgress("r1", ["stranger"], [new FinishedSequence("stranger", 100, FinishReason.Length)]);
 
         await Settle(cluster, node);
         Assert.Equal([JobId(0)], link.AdmittedJobIds);

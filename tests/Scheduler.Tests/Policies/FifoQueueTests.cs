@@ -106,7 +106,7 @@ public sealed class FifoQueueTests
         Assert.Equal(2, _queue.CountOf("a"));
         Assert.Equal(2, _queue.CountOf("b"));
         Assert.Equal(0, _queue.CountOf("nobody"));
-        Assert.Equal([0, 1, 2, 3], new[] { "0", "1", "2", "3" }.Select(_queue.PositionOf));
+        Assert.Equal([0, 1, 2, 3], new[] { _queue.PositionOf("0"), _queue.PositionOf("1"), _queue.PositionOf("2"), _queue.PositionOf("3") });
 
         _queue.DequeueNext(_ => true);
 

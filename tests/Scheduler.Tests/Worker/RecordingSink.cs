@@ -5,7 +5,7 @@ using Scheduler.Worker.Engines;
 namespace Scheduler.Tests.Worker;
 
 /// <summary>Collects an engine's step reports and lets a test wait for a condition over them.</summary>
-internal sealed class RecordingSink : IStepReportSink
+internal sealed class RecordingSink : IStepReportSink, IDisposable
 {
     private readonly ConcurrentQueue<StepReport> _reports = new();
     private readonly SemaphoreSlim _published = new(0);
@@ -20,6 +20,8 @@ internal sealed class RecordingSink : IStepReportSink
     }
 
     public ValueTask WaitForRoomAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public void Dispose() => _published.Dispose();
 
     /// <summary>Waits until <paramref name="done"/> holds over the reports so far, or fails after <paramref name="timeout"/>.</summary>
     public async Task WaitUntilAsync(Func<IReadOnlyCollection<StepReport>, bool> done, TimeSpan timeout)

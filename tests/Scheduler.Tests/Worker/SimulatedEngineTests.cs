@@ -7,22 +7,24 @@ using static Scheduler.Tests.Worker.EngineRun;
 
 namespace Scheduler.Tests.Worker;
 
-public sealed class SimulatedEngineTests
+public sealed class SimulatedEngineTests : IDisposable
 {
     private readonly RecordingSink _sink = new();
     private readonly FakeTimeProvider _time = new();
+
+    public void Dispose() => _sink.Dispose();
 
     [Fact]
     public void Engine_NeverExceedsSlotsOrKv_RejectsOverAdmission()
     {
         // 3 slots, 1,000 KV tokens: "a" and "b" fit, "c" overflows the KV cache, "d" fits, "e" finds no slot.
-        var engine = Engine(AcceleratorProfiles.H100 with { MaxSequences = 3, KvCapacityTokens = 1_000 });
+        using var engine = Engine(AcceleratorProfiles.H100 with { MaxSequences = 3, KvCapacityTokens = 1_000 });
         engine.Admit([Sequence("a", 300, 100), Sequence("b", 200, 100), Sequence("c", 300, 100), Sequence("d", 50, 50), Sequence("e", 10, 10)]);
 
         var reports = ToCompletion(engine);
 
         var first = reports[0];
-        Assert.Equal(["c", "e"], first.Finished.Where(f => f.Reason == FinishReasons.Rejected).Select(f => f.SequenceId));
+        Assert.Equal(["c", "e"], first.Finished.Where(f => f.Reason == FinishReason.Rejected).Select(f => f.SequenceId));
         Assert.Equal(3, first.Capacity.RunningSequences);
         Assert.Equal(800, first.Capacity.KvTokensUsed);
         Assert.Equal(200, first.Capacity.FreeKvTokens);
@@ -44,31 +46,32 @@ public sealed class SimulatedEngineTests
 
         // Room freed by finished sequences is usable again.
         engine.Admit([Sequence("f", 300, 100)]);
-        Assert.Equal(FinishReasons.Length, SequenceOutcome.Of("f", ToCompletion(engine)).Finished!.Reason);
+        Assert.Equal(FinishReason.Length, SequenceOutcome.Of("f", ToCompletion(engine)).Finished!.Reason);
     }
 
     [Fact]
     public void Engine_RunsSequenceToMaxTokens_WithContiguousIndexes()
     {
-        var engine = Engine(AcceleratorProfiles.A100);
+        using var engine = Engine(AcceleratorProfiles.A100);
         engine.Admit([Sequence("s", 100, 12)]);
 
         var outcome = SequenceOutcome.Of("s", ToCompletion(engine));
 
         Assert.Equal(Enumerable.Range(0, 12), outcome.Indexes);
         Assert.All(outcome.Tokens, t => Assert.StartsWith(" ", t.Text, StringComparison.Ordinal));
-        Assert.Equal(new SequenceFinished { SequenceId = "s", Reason = FinishReasons.Length, CompletionTokens = 12 }, outcome.Finished);
+        Assert.Equal(new SequenceFinished { SequenceId = "s", Reason = FinishReason.Length, CompletionTokens = 12 }, outcome.Finished);
     }
 
     [Fact]
     public void Engine_ResumeFromToken_EmitsSameTextWithoutDuplicates()
     {
-        var first = Engine(AcceleratorProfiles.A100);
+        using var first = Engine(AcceleratorProfiles.A100);
         first.Admit([Sequence("job-42", 64, 10)]);
         var full = SequenceOutcome.Of("job-42", ToCompletion(first));
 
         // Another engine (as on another node) resumes after 4 delivered tokens.
-        var second = Engine(AcceleratorProfiles.H100, new RecordingSink());
+        using var secondSink = new RecordingSink();
+        using var second = Engine(AcceleratorProfiles.H100, secondSink);
         second.Admit([Sequence("job-42", 64, 10, resumeFrom: 4)]);
         var resumed = SequenceOutcome.Of("job-42", ToCompletion(second));
 
@@ -76,14 +79,14 @@ public sealed class SimulatedEngineTests
         Assert.Equal(full.Tokens.Skip(4).Select(t => t.Text), resumed.Tokens.Select(t => t.Text));
         Assert.Equal(full.Text, string.Concat(full.Tokens.Take(4).Select(t => t.Text)) + resumed.Text);
         Assert.Equal(10, resumed.Finished!.CompletionTokens);
-        Assert.Equal(FinishReasons.Length, resumed.Finished.Reason);
+        Assert.Equal(FinishReason.Length, resumed.Finished.Reason);
     }
 
     [Fact]
     public void Engine_ResumeFromToken_PrefillsPromptAndDeliveredTokens()
     {
         var profile = AcceleratorProfiles.A100 with { StepTokenBudget = 100 };
-        var engine = Engine(profile);
+        using var engine = Engine(profile);
         engine.Admit([Sequence("s", 150, 80, resumeFrom: 70)]);
 
         var reports = ToCompletion(engine);
@@ -97,20 +100,20 @@ public sealed class SimulatedEngineTests
     [Fact]
     public void Engine_ResumeAtMaxTokens_FinishesWithoutNewTokens()
     {
-        var engine = Engine(AcceleratorProfiles.A100);
+        using var engine = Engine(AcceleratorProfiles.A100);
         engine.Admit([Sequence("s", 10, 5, resumeFrom: 5)]);
 
         var outcome = SequenceOutcome.Of("s", ToCompletion(engine));
 
         Assert.Empty(outcome.Tokens);
-        Assert.Equal(new SequenceFinished { SequenceId = "s", Reason = FinishReasons.Length, CompletionTokens = 5 }, outcome.Finished);
+        Assert.Equal(new SequenceFinished { SequenceId = "s", Reason = FinishReason.Length, CompletionTokens = 5 }, outcome.Finished);
     }
 
     [Fact]
     public void Engine_PrefillChunkedWithinStepBudget()
     {
         var profile = AcceleratorProfiles.L4 with { StepTokenBudget = 100 };
-        var engine = Engine(profile);
+        using var engine = Engine(profile);
         engine.Admit([Sequence("short", 10, 50), Sequence("long", 250, 5)]);
 
         var reports = ToCompletion(engine);
@@ -134,7 +137,7 @@ public sealed class SimulatedEngineTests
     public void Engine_StopText_FinishesWithStop()
     {
         const string id = "stop-me";
-        var reference = Engine(AcceleratorProfiles.A100);
+        using var reference = Engine(AcceleratorProfiles.A100);
         reference.Admit([Sequence(id, 20, 30)]);
         var full = SequenceOutcome.Of(id, ToCompletion(reference));
 
@@ -143,20 +146,22 @@ public sealed class SimulatedEngineTests
         var end = full.Text.IndexOf(stop, StringComparison.Ordinal) + stop.Length;
         var expectedTokens = 1 + full.Tokens.Select((t, i) => (i, End: full.Tokens.Take(i + 1).Sum(x => x.Text.Length))).First(x => x.End >= end).i;
 
-        var engine = Engine(AcceleratorProfiles.A100, new RecordingSink());
+        using var otherSink = new RecordingSink();
+        using var engine = Engine(AcceleratorProfiles.A100, otherSink);
         engine.Admit([Sequence(id, 20, 30, stop: stop)]);
         var outcome = SequenceOutcome.Of(id, ToCompletion(engine));
 
-        Assert.Equal(new SequenceFinished { SequenceId = id, Reason = FinishReasons.Stop, CompletionTokens = expectedTokens }, outcome.Finished);
+        Assert.Equal(new SequenceFinished { SequenceId = id, Reason = FinishReason.Stop, CompletionTokens = expectedTokens }, outcome.Finished);
         Assert.Equal(expectedTokens, outcome.Tokens.Count);
         Assert.Contains(stop, outcome.Text, StringComparison.Ordinal);
 
         // Resumed just before the completing token, the stop text still spans the resume point.
-        var resumedEngine = Engine(AcceleratorProfiles.A100, new RecordingSink());
+        using var resumedSink = new RecordingSink();
+        using var resumedEngine = Engine(AcceleratorProfiles.A100, resumedSink);
         resumedEngine.Admit([Sequence(id, 20, 30, resumeFrom: expectedTokens - 1, stop: stop)]);
         var resumed = SequenceOutcome.Of(id, ToCompletion(resumedEngine));
         Assert.Single(resumed.Tokens);
-        Assert.Equal(FinishReasons.Stop, resumed.Finished!.Reason);
+        Assert.Equal(FinishReason.Stop, resumed.Finished!.Reason);
         Assert.Equal(expectedTokens, resumed.Finished.CompletionTokens);
     }
 
@@ -164,7 +169,7 @@ public sealed class SimulatedEngineTests
     public void Engine_JoinsNewSequencesBetweenSteps()
     {
         var profile = AcceleratorProfiles.H100;
-        var engine = Engine(profile);
+        using var engine = Engine(profile);
         engine.Admit([Sequence("a", 100, 6)]);
         var early = new[] { engine.Step()!, engine.Step()! };
 
@@ -187,7 +192,7 @@ public sealed class SimulatedEngineTests
     [Fact]
     public void Engine_Cancel_ReportsCancelledInNextStepAndFreesRoom()
     {
-        var engine = Engine(AcceleratorProfiles.H100 with { MaxSequences = 1 });
+        using var engine = Engine(AcceleratorProfiles.H100 with { MaxSequences = 1 });
         engine.Admit([Sequence("a", 10, 100)]);
         engine.Step();
         engine.Step();
@@ -196,7 +201,7 @@ public sealed class SimulatedEngineTests
         engine.Admit([Sequence("b", 10, 2)]);
         var next = engine.Step()!;
 
-        Assert.Equal(new SequenceFinished { SequenceId = "a", Reason = FinishReasons.Cancelled, CompletionTokens = 2 }, next.Finished.Single());
+        Assert.Equal(new SequenceFinished { SequenceId = "a", Reason = FinishReason.Cancelled, CompletionTokens = 2 }, next.Finished.Single());
         Assert.Equal(["b"], next.Tokens.Select(t => t.SequenceId));
         Assert.Equal(0, next.Capacity.RejectedAdmissions);
     }
@@ -204,7 +209,7 @@ public sealed class SimulatedEngineTests
     [Fact]
     public async Task Engine_CancelAllSilently_DropsEvenTheStepUnderWay()
     {
-        var engine = Engine(AcceleratorProfiles.A100);
+        using var engine = Engine(AcceleratorProfiles.A100);
         engine.Admit([Sequence("old", 10, 100)]);
         using var stop = new CancellationTokenSource();
 
@@ -224,7 +229,7 @@ public sealed class SimulatedEngineTests
     public async Task Engine_Loop_PacesStepsWithTheProfile()
     {
         var profile = AcceleratorProfiles.L4;
-        var engine = Engine(profile);
+        using var engine = Engine(profile);
         using var stop = new CancellationTokenSource();
         var loop = engine.RunAsync(stop.Token);
         engine.Admit([Sequence("s", 100, 3)]);
@@ -237,7 +242,7 @@ public sealed class SimulatedEngineTests
         Assert.Single(_sink.Reports.Single().Tokens);
         await AdvanceUntilAsync(() => _sink.Reports.Count == 3);
         Assert.True(_time.GetUtcNow() - admitted >= TimeSpan.FromMilliseconds(Math.Floor(profile.StepMs(0, 100) + (2 * profile.StepMs(1, 0)))));
-        Assert.Equal(FinishReasons.Length, _sink.Reports.Last().Finished.Single().Reason);
+        Assert.Equal(FinishReason.Length, _sink.Reports.Last().Finished.Single().Reason);
         await stop.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
     }
@@ -245,7 +250,7 @@ public sealed class SimulatedEngineTests
     [Fact]
     public async Task Engine_Instant_RunsToCompletionThenIdles()
     {
-        var engine = new SimulatedEngine("r", AcceleratorProfiles.H100.Accelerated(double.PositiveInfinity), _sink, TimeProvider.System, NullLogger<SimulatedEngine>.Instance);
+        using var engine = new SimulatedEngine("r", AcceleratorProfiles.H100.Accelerated(double.PositiveInfinity), _sink, TimeProvider.System, NullLogger<SimulatedEngine>.Instance);
         using var stop = new CancellationTokenSource();
         var loop = Task.Run(() => engine.RunAsync(stop.Token));
 
@@ -268,7 +273,7 @@ public sealed class SimulatedEngineTests
     [Fact]
     public void Engine_MeasuresOutputTokensPerSecond()
     {
-        var engine = Engine(AcceleratorProfiles.H100);
+        using var engine = Engine(AcceleratorProfiles.H100);
         engine.Admit([Sequence("a", 10, 1_000), Sequence("b", 10, 1_000), Sequence("c", 10, 1_000), Sequence("d", 10, 1_000)]);
 
         StepReport? report = null;

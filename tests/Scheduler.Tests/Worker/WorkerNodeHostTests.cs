@@ -81,10 +81,10 @@ public sealed class WorkerNodeHostTests : IAsyncLifetime
         {
             var outcome = SequenceOutcome.Of(id, reports);
             Assert.Equal(Enumerable.Range(0, count), outcome.Indexes);
-            Assert.Equal(new SequenceFinished { SequenceId = id, Reason = FinishReasons.Length, CompletionTokens = count }, outcome.Finished);
+            Assert.Equal(new SequenceFinished { SequenceId = id, Reason = FinishReason.Length, CompletionTokens = count }, outcome.Finished);
         }
 
-        Assert.Equal(FinishReasons.Rejected, SequenceOutcome.Of("e", reports).Finished!.Reason);
+        Assert.Equal(FinishReason.Rejected, SequenceOutcome.Of("e", reports).Finished!.Reason);
         var capacities = reports.Where(r => r.Capacity is not null).Select(r => r.Capacity).ToList();
         Assert.All(capacities, c => Assert.Equal(0, c.RejectedAdmissions));
         Assert.Equal(3, capacities.Where((_, i) => reports[i].ReplicaId.StartsWith("test-node-h100-0", StringComparison.Ordinal)).Max(c => c.PeakSequences));
@@ -114,7 +114,7 @@ public sealed class WorkerNodeHostTests : IAsyncLifetime
         var reports = await ReadUntilFinishedAsync(call, 1, cts.Token);
 
         var finished = reports.SelectMany(r => r.Finished).Single();
-        Assert.Equal(FinishReasons.Cancelled, finished.Reason);
+        Assert.Equal(FinishReason.Cancelled, finished.Reason);
         Assert.InRange(finished.CompletionTokens, 1, LongRun - 1);
         await call.RequestStream.CompleteAsync();
     }

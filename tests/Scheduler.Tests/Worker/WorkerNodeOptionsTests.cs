@@ -51,6 +51,32 @@ public sealed class WorkerNodeOptionsTests
     }
 
     [Fact]
+    public void Inventory_AdvertisesConfiguredPrices_KeepingTheProfilesOtherwise()
+    {
+        var options = new WorkerNodeOptions { NodeId = "n" };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "H100", PricePerHourUsd = 3.2 });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "LPU", PricePerMillionInputTokensUsd = 0.05, PricePerMillionOutputTokensUsd = 0.08 });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4" });
+
+        var profiles = NodeInventory.Create(options).Describe("http://127.0.0.1:1").Accelerators.Select(a => a.Profile).ToList();
+
+        Assert.Equal(3.2, profiles[0].PricePerHourUsd);
+        Assert.Equal((0.05, 0.08), (profiles[1].PricePerMillionInputTokensUsd, profiles[1].PricePerMillionOutputTokensUsd));
+        Assert.Equal(AcceleratorProfiles.L4.PricePerHourUsd, profiles[2].PricePerHourUsd);
+    }
+
+    [Fact]
+    public void Inventory_RejectsANegativePrice_NamingTheSetting()
+    {
+        var options = new WorkerNodeOptions();
+        options.Accelerators.Add(new AcceleratorOptions { Product = "H100", PricePerHourUsd = -1 });
+
+        var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+        Assert.Contains("Worker:Accelerators:0:PricePerHourUsd", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Inventory_RejectsAnUnknownProduct_NamingTheSettingAndTheChoices()
     {
         var options = new WorkerNodeOptions();

@@ -300,7 +300,7 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
         }
     }
 
-    private async Task RunAdmin(AdminOp a, SchedulerAdminClient admin)
+    private static async Task RunAdmin(AdminOp a, SchedulerAdminClient admin)
     {
         switch (a.Kind)
         {

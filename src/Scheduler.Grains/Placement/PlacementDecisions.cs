@@ -1,0 +1,40 @@
+using Scheduler.Abstractions.Fleet;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
+
+namespace Scheduler.Grains.Placement;
+
+/// <summary>
+/// What one admission round of a <see cref="ModelPlacement"/> decided, for its grain to tell others: the jobs that
+/// expired before it (each to its record), the jobs admitted, grouped per replica (one message to each replica's
+/// node), those of them admitted for the first time (each to its record; a re-dispatch is not a second admission)
+/// and which per tenant (one message each, naming them), and when the placement must look again — the next deadline expiry or
+/// rejection hold to pass, if any.
+/// </summary>
+internal sealed record AdmissionRound(
+    IReadOnlyList<ExpiredJob> Expired,
+    IReadOnlyList<ReplicaBatch> Batches,
+    IReadOnlyList<AdmittedSequence> FirstAdmissions,
+    IReadOnlyDictionary<string, string[]> AdmittedPerTenant,
+    DateTimeOffset? WakeAt);
+
+/// <summary>Jobs admitted into one replica in the same round, sent to its node as one message.</summary>
+internal sealed record ReplicaBatch(string NodeId, string ReplicaId, AdmittedSequence[] Sequences);
+
+/// <summary>A queued job that could no longer make its deadline: its record takes the outcome, then tells its watchers.</summary>
+internal sealed record ExpiredJob(string JobId, JobOutcome Outcome, JobAnnouncement Announcement);
+
+/// <summary>An event for a job's watchers.</summary>
+internal sealed record JobAnnouncement(IJobEventSink[] Watchers, JobEventRecord Event);
+
+/// <summary>What a cancellation decided: its outcome; for a job taken out of the queue, what its watchers are told (it
+/// never runs, so no node will tell them); for a running job, the replica whose node is asked to stop it (the node
+/// confirms with a finished sequence, which frees the capacity).</summary>
+internal sealed record CancelDecision(CancelOutcome Outcome, JobAnnouncement? Announcement = null, (string NodeId, string ReplicaId)? StopOn = null)
+{
+    public static readonly CancelDecision NotFound = new(CancelOutcome.NotFound);
+}
+
+/// <summary>Where a job a new watcher attaches to is: running on a node (which replays it to the watcher), or queued at
+/// <see cref="QueuePosition"/>.</summary>
+internal sealed record JobLocation(string? NodeId, int QueuePosition);

@@ -1,0 +1,24 @@
+namespace Scheduler.Grains.Placement;
+
+/// <summary>
+/// The execution stream each replica is reached through, as its node's latest registration named it. Reports and
+/// hand-backs from any earlier stream are stale: whatever ran under it was handed back when the newer one came.
+/// </summary>
+internal sealed class ReplicaLinks
+{
+    private readonly Dictionary<string, string> _byReplica = new(StringComparer.Ordinal);
+
+    /// <summary>Reaches the replica through <paramref name="linkId"/> from now on. True when it was reached through
+    /// another stream before: what it ran there went down with that stream.</summary>
+    public bool Bind(string replicaId, string linkId)
+    {
+        var moved = _byReplica.TryGetValue(replicaId, out var previous) && previous != linkId;
+        _byReplica[replicaId] = linkId;
+        return moved;
+    }
+
+    /// <summary>True when a report names a stream the replica no longer uses. A report naming none (jobs that never
+    /// reached any stream) is never stale.</summary>
+    public bool IsStale(string replicaId, string? linkId) =>
+        linkId is not null && _byReplica.GetValueOrDefault(replicaId) != linkId;
+}

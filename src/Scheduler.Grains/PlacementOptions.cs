@@ -1,0 +1,41 @@
+using Scheduler.Policies;
+
+namespace Scheduler.Grains;
+
+/// <summary>How the scheduler decides (section "Scheduler:Scheduling"). Policies are chosen by name. Not named after
+/// its section: Orleans has a <c>SchedulingOptions</c> of its own.</summary>
+public sealed class PlacementOptions
+{
+    public const string Section = "Scheduler:Scheduling";
+
+    /// <summary>"cost-aware" (default), or a baseline: "round-robin" (a Kubernetes Service), "least-outstanding"
+    /// (Envoy), "power-of-two" (Ray Serve), "queue-kv" (Gateway API Inference Extension / llm-d).</summary>
+    public string PlacementPolicy { get; set; } = SchedulingPolicies.DefaultPlacement;
+
+    /// <summary>"weighted-fair" (default) or "fifo" (the baseline: arrival order, blind to tenants).</summary>
+    public string FairnessPolicy { get; set; } = SchedulingPolicies.DefaultFairness;
+
+    /// <summary>"continuous" (default) or "request-level".</summary>
+    public string BatchingPolicy { get; set; } = SchedulingPolicies.DefaultBatching;
+
+    /// <summary>A node that has not sent a heartbeat for this long is lost.</summary>
+    public TimeSpan NodeLease { get; set; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>How often nodes are asked to send heartbeats.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a replica whose engine refused a sequence takes nothing new, unless one of its sequences
+    /// finishes first. It only matters when the engine runs work the placement does not know of.</summary>
+    public TimeSpan RejectionHold { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Overload threshold: while a model has this many jobs queued or more, its sheddable submissions are
+    /// refused with RESOURCE_EXHAUSTED (standard and critical ones are still accepted, within their tenants' quotas),
+    /// so sheddable work is the first to go. 0 never sheds.</summary>
+    public int OverloadQueueLength { get; set; } = 2_000;
+
+    /// <summary>The retry hint given with a refusal for overload or a full max-queued quota.</summary>
+    public TimeSpan OverloadRetryAfter { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Idempotency keys remembered per tenant (the oldest are forgotten first).</summary>
+    public int IdempotencyKeysPerTenant { get; set; } = 10_000;
+}

@@ -1,0 +1,37 @@
+using Grpc.AspNetCore.Server;
+using Grpc.AspNetCore.Server.Model;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Scheduler.Silo.Api;
+
+internal static class ApiServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the gRPC front door, configured from <paramref name="configuration"/>: authentication, validation,
+    /// error mapping, strict request parsing, the drain and the health service. Map it with
+    /// <see cref="ApiEndpointRouteBuilderExtensions.MapSchedulerApi"/>. Call it after anything else that adds gRPC.
+    /// </summary>
+    public static IServiceCollection AddSchedulerApi(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<ApiOptions>(configuration);
+        services.AddSingleton<JobRequestValidator>();
+        services.AddSingleton<ApiKeyCache>();
+        services.AddGrpc(grpc =>
+        {
+            // Error mapping is outermost, so statuses raised by authentication pass through untouched.
+            grpc.Interceptors.Add<ErrorInterceptor>();
+            grpc.Interceptors.Add<AuthInterceptor>();
+        });
+        services.AddOptions<GrpcServiceOptions>()
+            .Configure<IOptions<ApiOptions>>((grpc, api) => grpc.MaxReceiveMessageSize = api.Value.MaxReceiveMessageBytes);
+        services.AddSingleton<SiloDrain>();
+        services.AddGrpcHealthChecks().AddCheck<SiloDrain>("drain");
+
+        // Requests that do not parse get INVALID_ARGUMENT, not UNKNOWN: our binder replaces grpc-dotnet's (after every
+        // AddGrpc* call, which would register it again).
+        services.RemoveAll(typeof(IServiceMethodProvider<>));
+        services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(StrictParsingMethodProvider<>));
+        return services;
+    }
+}

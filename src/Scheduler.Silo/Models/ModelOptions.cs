@@ -1,0 +1,20 @@
+namespace Scheduler.Silo.Models;
+
+/// <summary>A model the scheduler accepts jobs for.</summary>
+public sealed class ModelOptions
+{
+    public string Name { get; set; } = "";
+
+    public int MaxContextTokens { get; set; } = 8192;
+
+    public int MaxOutputTokens { get; set; } = 4096;
+
+    /// <summary>Tokenizer used to count text prompts: "cl100k_base".</summary>
+    public string Tokenizer { get; set; } = "cl100k_base";
+
+    /// <summary>TTFT objective for jobs that set none.</summary>
+    public int DefaultTtftObjectiveMs { get; set; } = 2000;
+
+    /// <summary>Largest prompt accepted, in bytes of UTF-8 text.</summary>
+    public int MaxPromptBytes { get; set; } = 1 << 20;
+}

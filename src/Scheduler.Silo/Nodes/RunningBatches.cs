@@ -1,0 +1,243 @@
+using Scheduler.Abstractions.Fleet;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
+using FinishReason = Scheduler.Abstractions.Jobs.FinishReason;
+using JobStatus = Scheduler.Abstractions.Jobs.JobStatus;
+using Proto = Scheduler.Protos.V1;
+
+namespace Scheduler.Silo.Nodes;
+
+/// <summary>
+/// The running batches of one node's replicas as the silo knows them: which job runs on which replica, who watches
+/// it, what it delivered and what it cost. It translates the node's step reports into what the cluster must hear
+/// (<see cref="TranslatedStep"/>), trusting a report only as far as it matches what was admitted here, and makes no
+/// call itself: the node link sends what it returns. Admissions and attachments come from the node's grain, reports
+/// from the stream's read loop, hence the lock.
+/// </summary>
+internal sealed partial class RunningBatches(NodeRegistration node, ILogger logger)
+{
+    private static readonly TimeSpan CapacityReportInterval = TimeSpan.FromMilliseconds(250);
+
+    private readonly Dictionary<string, ReplicaRegistration> _replicas = node.Replicas.ToDictionary(r => r.ReplicaId, StringComparer.Ordinal);
+    private readonly Dictionary<string, RunningSequence> _running = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _lastCapacityReport = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+    private bool _closed;
+    private bool _unknownReasonLogged;
+
+    /// <summary>Takes jobs admitted to a replica; returns their admission events, or null once the stream is closed.</summary>
+    public EventBatch? Admit(AdmittedSequence[] batch, DateTimeOffset now)
+    {
+        var events = new EventBatch();
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return null;
+            }
+
+            foreach (var seq in batch)
+            {
+                var running = new RunningSequence(seq, now);
+                _running[seq.Ticket.JobId] = running;
+                events.Add(running.Sinks, new JobEventRecord(seq.Ticket.JobId, JobEventKind.Admitted, now, Placement: seq.Placement));
+            }
+        }
+
+        return events;
+    }
+
+    /// <summary>Adds a watcher to a running job; returns what it missed from <paramref name="fromToken"/> on, or null
+    /// if the job does not run here.</summary>
+    public EventBatch? Attach(string jobId, IJobEventSink sink, int fromToken, DateTimeOffset now)
+    {
+        var events = new EventBatch();
+        lock (_gate)
+        {
+            if (_closed || !_running.TryGetValue(jobId, out var running))
+            {
+                return null;
+            }
+
+            if (!running.Sinks.Contains(sink))
+            {
+                running.Sinks.Add(sink);
+            }
+
+            // Replay what the watcher missed, one event per token: the silo's other streams of this job may already
+            // have handed it some of these tokens live, and its subscription can drop exactly those only if no
+            // replayed event straddles them (a straddling chunk would be delivered whole: duplicated tokens).
+            IJobEventSink[] only = [sink];
+            events.Add(only, new JobEventRecord(jobId, JobEventKind.Admitted, now, Placement: running.Admitted.Placement));
+            for (var token = Math.Max(fromToken, running.Ticket.ResumeFromToken); token < running.NextToken; token++)
+            {
+                events.Add(only, new JobEventRecord(jobId, JobEventKind.Tokens, now, token, running.TokenText(token), 1));
+            }
+        }
+
+        return events;
+    }
+
+    /// <summary>The jobs of <paramref name="model"/> running here.</summary>
+    public RunningJob[] Running(string model)
+    {
+        lock (_gate)
+        {
+            return [.. _running.Values
+                .Where(r => r.Ticket.Request.Model == model)
+                .Select(r => new RunningJob(r.Ticket.JobId, r.Admitted.Placement.ReplicaId))];
+        }
+    }
+
+    /// <summary>Translates one step report; null if it names no replica of this node.</summary>
+    public TranslatedStep? Translate(Proto.StepReport step, DateTimeOffset now)
+    {
+        if (!_replicas.TryGetValue(step.ReplicaId, out var replica))
+        {
+            return null;
+        }
+
+        var events = new EventBatch();
+        var prefilled = new List<string>();
+        var finished = new List<FinishedSequence>();
+        var outcomes = new List<FinishedJob>();
+        var refused = new List<RequeuedSequence>();
+        lock (_gate)
+        {
+            // The step's hourly cost is shared by the sequences that produced a token in it. A node's clock is not
+            // trusted to be sane: a NaN, infinite or negative step time would poison every job's and tenant's cost.
+            var stepMs = double.IsFinite(step.StepMs) && step.StepMs > 0 ? step.StepMs : 0;
+            var stepCost = replica.Profile.HourlyCostUsd(stepMs / 1000.0) / Math.Max(1, step.Tokens.Count);
+            foreach (var tokens in step.Tokens)
+            {
+                // Tokens of a sequence this node was never given here, out of order, or beyond max_tokens are dropped.
+                if (!TryGetRunningOn(step.ReplicaId, tokens.SequenceId, out var running) ||
+                    !running.Append(tokens.FirstTokenIndex, tokens.Text, tokens.TokenCount))
+                {
+                    continue;
+                }
+
+                running.CostUsd += stepCost;
+                if (running.FirstTokenAt is null)
+                {
+                    running.FirstTokenAt = now;
+                    prefilled.Add(tokens.SequenceId);
+                }
+
+                events.Add(running.Sinks, new JobEventRecord(tokens.SequenceId, JobEventKind.Tokens, now, tokens.FirstTokenIndex, tokens.Text, tokens.TokenCount));
+            }
+
+            foreach (var done in step.Finished)
+            {
+                // A finish for another replica's sequence would free the wrong replica's reservation; a repeated one
+                // finds nothing left to finish.
+                if (!TryGetRunningOn(step.ReplicaId, done.SequenceId, out var running))
+                {
+                    continue;
+                }
+
+                _running.Remove(done.SequenceId);
+                var reason = ReasonOf(done.Reason);
+                if (reason == FinishReason.Rejected)
+                {
+                    // The engine had no room after all: the job is not over, it goes back to its queue (from the
+                    // tokens delivered, none unless the engine refused it late) and its watchers hear nothing.
+                    refused.Add(new RequeuedSequence(done.SequenceId, running.NextToken, running.Delivered));
+                    continue;
+                }
+
+                finished.Add(new FinishedSequence(done.SequenceId, done.CompletionTokens, reason));
+                outcomes.Add(new FinishedJob(running.Ticket, Outcome(running, reason, done.Reason, replica, now), [.. running.Sinks]));
+            }
+        }
+
+        return new TranslatedStep(replica, events, [.. prefilled], [.. finished], [.. refused], [.. outcomes], Capacity(step, now));
+    }
+
+    /// <summary>Closes the batches for good: every job still running is handed back, by replica, resuming after
+    /// the tokens it delivered.</summary>
+    public ReplicaHandBack[] Close()
+    {
+        List<RunningSequence> orphans;
+        lock (_gate)
+        {
+            _closed = true;
+            orphans = [.. _running.Values];
+            _running.Clear();
+        }
+
+        return [.. orphans
+            .GroupBy(o => o.Admitted.Placement.ReplicaId)
+            .Select(group => new ReplicaHandBack(
+                group.First().Ticket.Request.Model,
+                group.Key,
+                [.. group.Select(o => new RequeuedSequence(o.Ticket.JobId, o.NextToken, o.Delivered))]))];
+    }
+
+    private bool TryGetRunningOn(string replicaId, string sequenceId, out RunningSequence running) =>
+        _running.TryGetValue(sequenceId, out running!) && running.Admitted.Placement.ReplicaId == replicaId;
+
+    /// <summary>The reason as the silo carries it. A value this silo does not know is logged the first time only: a
+    /// node that sends one sends it for every job.</summary>
+    private FinishReason ReasonOf(Proto.FinishReason reason)
+    {
+        switch (reason)
+        {
+            case Proto.FinishReason.Length: return FinishReason.Length;
+            case Proto.FinishReason.Stop: return FinishReason.Stop;
+            case Proto.FinishReason.Cancelled: return FinishReason.Cancelled;
+            case Proto.FinishReason.Rejected: return FinishReason.Rejected;
+        }
+
+        if (!_unknownReasonLogged)
+        {
+            _unknownReasonLogged = true;
+            LogUnknownReason(logger, node.NodeId, reason);
+        }
+
+        return FinishReason.Unknown;
+    }
+
+    private static JobOutcome Outcome(RunningSequence running, FinishReason reason, Proto.FinishReason reported, ReplicaRegistration replica, DateTimeOffset now)
+    {
+        var ticket = running.Ticket;
+        var submitted = ticket.SubmittedAt;
+        var cost = replica.Profile.IsMetered
+            ? replica.Profile.MeteredCostUsd(ticket.Request.PromptTokens, running.NextToken - ticket.ResumeFromToken)
+            : running.CostUsd;
+        var usage = new JobUsage(
+            ticket.Request.PromptTokens,
+            running.NextToken,
+            cost,
+            (running.AdmittedAt - submitted).TotalMilliseconds,
+            ((running.FirstTokenAt ?? now) - submitted).TotalMilliseconds,
+            (now - submitted).TotalMilliseconds);
+        // A reason no engine sends is the node's bug: the job fails rather than passing it to the tenant as a success.
+        var (status, finishReason, error) = reason switch
+        {
+            FinishReason.Length => (JobStatus.Completed, JobFinishReasons.Length, (string?)null),
+            FinishReason.Stop => (JobStatus.Completed, JobFinishReasons.Stop, null),
+            FinishReason.Cancelled => (JobStatus.Cancelled, JobFinishReasons.Cancelled, null),
+            _ => (JobStatus.Failed, JobFinishReasons.Error, $"the node reported an unknown finish reason '{reported}'"),
+        };
+        return new JobOutcome(status, finishReason, usage, running.Text, error, [.. running.TokenEnds]);
+    }
+
+    /// <summary>The replica's capacity to report, at most every <see cref="CapacityReportInterval"/> while it runs
+    /// anything: SREs read it, no decision depends on it. An idle replica always reports.</summary>
+    private EngineCapacity? Capacity(Proto.StepReport step, DateTimeOffset now)
+    {
+        var c = step.Capacity;
+        if (c is null ||
+            (c.RunningSequences > 0 && _lastCapacityReport.TryGetValue(step.ReplicaId, out var last) && now - last < CapacityReportInterval))
+        {
+            return null;
+        }
+
+        _lastCapacityReport[step.ReplicaId] = now;
+        return new EngineCapacity(c.RunningSequences, c.KvTokensUsed, c.PeakSequences, c.PeakKvTokens, c.RejectedAdmissions, c.OutputTokensPerSecond, now);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} reported finish reason {Reason}, which this silo does not know: its jobs that end so fail (logged once per stream)")]
+    private static partial void LogUnknownReason(ILogger logger, string nodeId, Proto.FinishReason reason);
+}

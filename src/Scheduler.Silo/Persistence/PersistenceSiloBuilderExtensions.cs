@@ -1,0 +1,40 @@
+using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Grains;
+using Scheduler.Grains.Jobs;
+using StackExchange.Redis;
+
+namespace Scheduler.Silo.Persistence;
+
+/// <summary>Where grain state and the job journal live. Both stores write grain state with Orleans' own binary
+/// serializer: the default JSON one costs more than the rest of a submit.</summary>
+internal static class PersistenceSiloBuilderExtensions
+{
+    /// <summary>Grain state and the job journal in this silo's memory (a single-silo cluster).</summary>
+    public static ISiloBuilder AddMemoryPersistence(this ISiloBuilder silo)
+    {
+        silo.AddMemoryGrainStorage(StorageNames.Default);
+        silo.Services.AddOptions<MemoryGrainStorageOptions>(StorageNames.Default)
+            .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+        silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
+        return silo;
+    }
+
+    /// <summary>Grain state and the job journal in Redis, shared by every silo of the cluster; <paramref name="serviceId"/>
+    /// names the journal's keys.</summary>
+    public static ISiloBuilder AddRedisPersistence(this ISiloBuilder silo, ConfigurationOptions redis, string serviceId)
+    {
+        silo.AddRedisGrainStorage(StorageNames.Default, o =>
+        {
+            o.ConfigurationOptions = redis.Clone();
+        });
+        silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(StorageNames.Default)
+            .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+        silo.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis.Clone()));
+        silo.Services.AddSingleton<IJobJournal>(sp => new RedisJobJournal(
+            sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<Serializer<JobTicket>>(), serviceId));
+        return silo;
+    }
+}

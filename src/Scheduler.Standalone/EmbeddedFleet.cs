@@ -1,0 +1,101 @@
+using Microsoft.Extensions.Options;
+using Scheduler.Silo.Hosting;
+using Scheduler.Silo.Nodes;
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Standalone;
+
+/// <summary>
+/// Runs the configured simulated worker nodes inside this process, each a real gRPC server on a free loopback
+/// port that registers with this silo exactly as a remote node would. Started once the silo listens.
+/// </summary>
+internal sealed partial class EmbeddedFleet(
+    IOptions<EmbeddedFleetOptions> options,
+    IOptions<NodeOptions> nodes,
+    ListeningAddresses addresses,
+    IHostApplicationLifetime lifetime,
+    ILoggerFactory loggers,
+    ILogger<EmbeddedFleet> logger) : IHostedLifecycleService
+{
+    private readonly List<WebApplication> _nodes = [];
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when every embedded node has registered.</summary>
+    public Task Ready => _ready.Task;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var fleet = options.Value;
+        if (!fleet.Enabled || fleet.Nodes.Count == 0)
+        {
+            _ready.TrySetResult();
+            return Task.CompletedTask;
+        }
+
+        lifetime.ApplicationStarted.Register(() => _ = StartNodes(fleet));
+        return Task.CompletedTask;
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The nodes stop first, while the silo still answers them: stopping after its gRPC port closed
+    /// would leave them retrying heartbeats and the silo waiting on their streams.</summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        foreach (var node in _nodes)
+        {
+            await node.StopAsync(cancellationToken);
+            await node.DisposeAsync();
+        }
+
+        _nodes.Clear();
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private async Task StartNodes(EmbeddedFleetOptions fleet)
+    {
+        try
+        {
+            var registrations = new List<Task>();
+            foreach (var spec in fleet.Nodes)
+            {
+                var nodeOptions = new WorkerNodeOptions
+                {
+                    NodeId = spec.NodeId,
+                    SchedulerAddress = addresses.Grpc,
+                    NodeToken = nodes.Value.NodeToken,
+                    SpeedUp = fleet.SpeedUp,
+                };
+                foreach (var a in spec.Accelerators)
+                {
+                    nodeOptions.Accelerators.Add(new AcceleratorOptions { Product = a.Product, Count = a.Count, Model = a.Model });
+                }
+
+                var app = WorkerNodeHost.Build(nodeOptions, logging => logging.AddProvider(new ForwardingLoggerProvider(loggers)));
+                await app.StartAsync(lifetime.ApplicationStopping);
+                _nodes.Add(app);
+                registrations.Add(app.Services.GetRequiredService<WorkerNode>().Registered);
+            }
+
+            await Task.WhenAll(registrations).WaitAsync(TimeSpan.FromSeconds(30), lifetime.ApplicationStopping);
+            LogFleetReady(logger, _nodes.Count);
+            _ready.TrySetResult();
+        }
+        catch (Exception ex)
+        {
+            LogFleetFailed(logger, ex);
+            _ready.TrySetException(ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Embedded simulated fleet ready: {Nodes} worker nodes registered")]
+    private static partial void LogFleetReady(ILogger logger, int nodes);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Embedded simulated fleet failed to start")]
+    private static partial void LogFleetFailed(ILogger logger, Exception ex);
+}

@@ -1,0 +1,14 @@
+namespace Scheduler.Standalone;
+
+internal static class EmbeddedFleetServiceCollectionExtensions
+{
+    /// <summary>Registers the embedded simulated fleet, configured from <paramref name="configuration"/>
+    /// (<see cref="EmbeddedFleetOptions.Section"/>).</summary>
+    public static IServiceCollection AddEmbeddedFleet(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<EmbeddedFleetOptions>(configuration);
+        services.AddSingleton<EmbeddedFleet>();
+        services.AddHostedService(sp => sp.GetRequiredService<EmbeddedFleet>());
+        return services;
+    }
+}

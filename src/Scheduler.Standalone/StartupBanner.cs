@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Options;
+using Scheduler.Silo.Api;
+using Scheduler.Silo.Hosting;
+
+namespace Scheduler.Standalone;
+
+/// <summary>Tells a newcomer where the scheduler listens and which keys to use.</summary>
+internal static class StartupBanner
+{
+    public static async Task PrintAsync(IServiceProvider services)
+    {
+        var tenants = services.GetRequiredService<IOptions<TenantSeedingOptions>>().Value.Tenants;
+        var adminKey = services.GetRequiredService<IOptions<ApiOptions>>().Value.AdminApiKey;
+        var addresses = services.GetRequiredService<ListeningAddresses>();
+        await services.GetRequiredService<EmbeddedFleet>().Ready;
+        Console.WriteLine();
+        Console.WriteLine($"Scheduler listening: gRPC {addresses.Grpc}   metrics/health/dashboard {addresses.Http} (/metrics, /healthz, /dashboard)");
+        foreach (var tenant in tenants)
+        {
+            Console.WriteLine($"  tenant '{tenant.Id}': api key '{tenant.ApiKey}'");
+        }
+
+        Console.WriteLine($"  admin key '{adminKey}'");
+        Console.WriteLine($"  try: dotnet run --project src/Scheduler.Cli -- --address {addresses.Grpc} --key {tenants.FirstOrDefault()?.ApiKey ?? "<key>"} submit --prompt \"Hello\" --max-tokens 32");
+        Console.WriteLine();
+    }
+}

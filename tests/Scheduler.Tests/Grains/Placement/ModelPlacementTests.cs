@@ -1,0 +1,286 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Scheduler.Abstractions.Fleet;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
+using Scheduler.Grains;
+using Scheduler.Grains.Placement;
+using static Scheduler.Tests.Grains.GrainTestKit;
+
+namespace Scheduler.Tests.Grains.Placement;
+
+/// <summary>The placement core driven without a cluster: what it decides, on a fake clock.</summary>
+public sealed class ModelPlacementTests
+{
+    private const string Model = "m";
+    private static readonly TimeSpan s_hold = new PlacementOptions().RejectionHold;
+
+    private readonly FakeTimeProvider _time = new();
+    private readonly PlacementState _persisted = new();
+    private readonly ModelPlacement _placement;
+
+    public ModelPlacementTests() => _placement = new ModelPlacement(Model, _persisted, new PlacementOptions(), _time, NullLogger.Instance);
+
+    private JobTicket Job(string jobId, string tenant = "t", int maxTokens = 100, IJobEventSink[]? watchers = null, DateTimeOffset? deadline = null) =>
+        Ticket(jobId, tenant, Model, maxTokens: maxTokens, watchers: watchers, deadline: deadline) with { SubmittedAt = _time.GetUtcNow() };
+
+    private static ReplicaRegistration On(string replicaId, string nodeId, int maxSequences) =>
+        Replica(replicaId, Model, nodeId, maxSequences, kvCapacityTokens: 100_000);
+
+    private AdmissionRound Enqueue(string jobId, string tenant = "t") => _placement.Enqueue(Job(jobId, tenant)).Round!;
+
+    /// <summary>Replica "r" on node "n", reached through stream "link", then jobs queued in order (admitted while they fit).</summary>
+    private void ReplicaWith(int maxSequences, params string[] jobIds)
+    {
+        _placement.UpsertReplicas("link", [On("r", "n", maxSequences)]);
+        foreach (var jobId in jobIds)
+        {
+            Enqueue(jobId);
+        }
+    }
+
+    private ReplicaSnapshot ReplicaState(string replicaId) => _placement.Snapshot().Replicas.Single(r => r.ReplicaId == replicaId);
+
+    private static string[] AdmittedIds(AdmissionRound round) => [.. round.Batches.SelectMany(b => b.Sequences).Select(s => s.Ticket.JobId)];
+
+    [Fact]
+    public void AdmitWhatFits_GroupsAdmissionsOneBatchPerReplica_AndCountsEachTenantsFirstAdmissions()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Empty(AdmittedIds(Enqueue($"j{i}", i % 2 == 0 ? "ta" : "tb")));
+        }
+
+        Assert.True(_placement.UpsertReplicas("link-a", [On("ra", "na", maxSequences: 3)]));
+        Assert.True(_placement.UpsertReplicas("link-b", [On("rb", "nb", maxSequences: 3)]));
+        var round = _placement.AdmitWhatFits();
+
+        Assert.Equal([("na", "ra"), ("nb", "rb")], round.Batches.Select(b => (b.NodeId, b.ReplicaId)).Order());
+        Assert.All(round.Batches, b => Assert.All(b.Sequences, s => Assert.Equal((b.NodeId, b.ReplicaId), (s.Placement.NodeId, s.Placement.ReplicaId))));
+        Assert.Equal(["j0", "j1", "j2", "j3", "j4"], AdmittedIds(round).Order());
+        Assert.Equal(["j0", "j1", "j2", "j3", "j4"], round.FirstAdmissions.Select(s => s.Ticket.JobId).Order());
+        Assert.Equal(["ta", "tb"], round.AdmittedPerTenant.Keys.Order());
+        Assert.Equal(["j0", "j2", "j4"], round.AdmittedPerTenant["ta"].Order());
+        Assert.Equal(["j1", "j3"], round.AdmittedPerTenant["tb"].Order());
+        Assert.Empty(round.Expired);
+        Assert.Null(round.WakeAt);
+        Assert.Equal(0, _placement.Snapshot().QueuedJobs);
+    }
+
+    [Theory]
+    [InlineData(10, "b2")]     // b1 generated 10 of its 100 tokens: tenant b is refunded 90 × 2 and goes first
+    [InlineData(100, "a2")]    // no refund: the counters tie, and a comes first
+    public void OnProgress_Finished_RefundsTheOutputItDidNotGenerate(int completionTokens, string servedNext)
+    {
+        ReplicaWith(2);
+        Assert.Equal(["a1"], AdmittedIds(Enqueue("a1", "a")));
+        Assert.Equal(["b1"], AdmittedIds(Enqueue("b1", "b")));
+        Enqueue("a2", "a");
+        Enqueue("b2", "b");
+
+        var round = _placement.OnProgress("r", ["a1", "b1"], [new FinishedSequence("b1", completionTokens, FinishReason.Stop)]);
+
+        Assert.Equal([servedNext], AdmittedIds(round!));
+    }
+
+    [Fact]
+    public void Requeue_FromAStreamTheReplicaNoLongerUses_IsIgnored()
+    {
+        _placement.UpsertReplicas("link-1", [On("r", "n", maxSequences: 2)]);
+        Enqueue("j0");
+
+        // The node registers anew: what ran under the old stream is handed back at once and admitted again.
+        Assert.False(_placement.UpsertReplicas("link-2", [On("r", "n", maxSequences: 2)]));
+        var readmitted = _placement.AdmitWhatFits();
+        Assert.Equal(["j0"], AdmittedIds(readmitted));
+        Assert.Empty(readmitted.FirstAdmissions);
+
+        Assert.Null(_placement.Requeue("r", "link-1", [new RequeuedSequence("j0", 5)], HandBack.NodeLost));
+        Assert.True(ReplicaState("r").Schedulable);
+        Assert.Equal(["j0"], ReplicaState("r").RunningJobIds);
+
+        var round = _placement.Requeue("r", "link-2", [new RequeuedSequence("j0", 5)], HandBack.StreamClosed);
+        var sequence = Assert.Single(Assert.Single(round!.Batches).Sequences);
+        Assert.Equal(5, sequence.Ticket.ResumeFromToken);
+        Assert.Empty(round.FirstAdmissions);
+        Assert.Empty(round.AdmittedPerTenant);
+    }
+
+    [Fact]
+    public void Requeue_NodeLost_SwitchesTheReplicaOff_AndPutsItsJobsFirst()
+    {
+        ReplicaWith(1, "j0", "j1");
+
+        var round = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 7)], HandBack.NodeLost);
+
+        Assert.Empty(round!.Batches);
+        Assert.False(ReplicaState("r").Schedulable);
+        Assert.Equal(new JobLocation(null, 0), _placement.Locate("j0"));
+        Assert.Equal(new JobLocation(null, 1), _placement.Locate("j1"));
+    }
+
+    [Fact]
+    public void Requeue_Rejected_HoldsTheReplica_UntilASequenceFinishesThere()
+    {
+        ReplicaWith(2, "j0", "j1");
+
+        var held = _placement.Requeue("r", "link", [new RequeuedSequence("j1", 0)], HandBack.Rejected);
+        Assert.Empty(held!.Batches);
+        Assert.Equal(_time.GetUtcNow() + s_hold, held.WakeAt);
+        Assert.False(ReplicaState("r").Schedulable);
+
+        var round = _placement.OnProgress("r", ["j0"], [new FinishedSequence("j0", 100, FinishReason.Length)]);
+
+        Assert.Equal(["j1"], AdmittedIds(round!));
+        Assert.True(ReplicaState("r").Schedulable);
+        Assert.Null(round!.WakeAt);
+    }
+
+    [Fact]
+    public void Requeue_Rejected_WithNothingFinishingThere_TakesWorkAgainOnceTheHoldHasPassed()
+    {
+        ReplicaWith(2, "j0");
+        _placement.Requeue("r", "link", [new RequeuedSequence("j0", 0)], HandBack.Rejected);
+
+        _time.Advance(s_hold - TimeSpan.FromMilliseconds(1));
+        Assert.Empty(_placement.AdmitWhatFits().Batches);
+        Assert.False(ReplicaState("r").Schedulable);
+
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        var round = _placement.AdmitWhatFits();
+
+        Assert.Equal(["j0"], AdmittedIds(round));
+        Assert.Null(round.WakeAt);
+    }
+
+    [Fact]
+    public void Requeue_Rejected_ReplicaSwitchedOffMeanwhile_StaysOffWhenTheHoldPasses()
+    {
+        ReplicaWith(2, "j0");
+        _placement.Requeue("r", "link", [new RequeuedSequence("j0", 0)], HandBack.Rejected);
+        Assert.True(_placement.SetSchedulable("r", false));
+
+        _time.Advance(s_hold);
+        var round = _placement.AdmitWhatFits();
+
+        Assert.Empty(round.Batches);
+        Assert.False(ReplicaState("r").Schedulable);
+        Assert.Contains("r", _persisted.Unschedulable);
+    }
+
+    [Fact]
+    public void AdmitWhatFits_QueuedJobPastItsLatestStart_ExpiresWithItsOutcome_OnTheInjectedClock()
+    {
+        // No replica: nothing runs, and only the clock moves the jobs.
+        var watcher = new RecordingJobSink();
+        var start = _time.GetUtcNow();
+        var soon = _placement.Enqueue(Job("j0", watchers: [watcher], deadline: start.AddMilliseconds(300))).Round!;
+        _placement.Enqueue(Job("j1", deadline: start.AddMinutes(10)));
+        Assert.Equal(start.AddMilliseconds(300), soon.WakeAt);
+
+        _time.Advance(TimeSpan.FromMilliseconds(301));
+        var round = _placement.AdmitWhatFits();
+
+        var expired = Assert.Single(round.Expired);
+        Assert.Equal("j0", expired.JobId);
+        Assert.Equal(JobStatus.Expired, expired.Outcome.Status);
+        Assert.Equal(301, expired.Outcome.Usage.QueueMs);
+        Assert.StartsWith("DEADLINE_EXCEEDED", expired.Outcome.Error, StringComparison.Ordinal);
+        Assert.Equal([watcher], expired.Announcement.Watchers);
+        Assert.Equal(JobEventKind.Expired, expired.Announcement.Event.Kind);
+        Assert.Equal(start.AddMinutes(10), round.WakeAt);
+        Assert.Equal(1, _placement.Snapshot().QueuedJobs);
+        Assert.Equal(CancelOutcome.NotFound, _placement.Cancel("j0").Outcome);
+    }
+
+    [Fact]
+    public void Enqueue_JobThatCanNoLongerMakeItsDeadline_ExpiresInsteadOfRunning()
+    {
+        ReplicaWith(8);
+
+        // 2,000 output tokens take ~21 s even on an idle H100; it is due in 2 s.
+        var (result, round) = _placement.Enqueue(Job("j0", maxTokens: 2_000, deadline: _time.GetUtcNow().AddSeconds(2)));
+
+        Assert.Equal("j0", Assert.Single(round!.Expired).JobId);
+        Assert.Empty(round.Batches);
+        Assert.Equal(0, result.QueuePosition);
+        Assert.Null(_placement.Locate("j0"));
+    }
+
+    [Fact]
+    public void Cancel_DecidesByWhereTheJobIs()
+    {
+        var watcher = new RecordingJobSink();
+        ReplicaWith(1, "running");
+        _placement.Enqueue(Job("queued", watchers: [watcher]));
+
+        var queued = _placement.Cancel("queued");
+        Assert.Equal(CancelOutcome.CancelledWhileQueued, queued.Outcome);
+        Assert.Equal([watcher], queued.Announcement!.Watchers);
+        Assert.Equal(JobEventKind.Cancelled, queued.Announcement.Event.Kind);
+        Assert.Null(queued.StopOn);
+        Assert.Equal(CancelOutcome.NotFound, _placement.Cancel("queued").Outcome);
+        Assert.Equal(CancelOutcome.NotFound, _placement.Cancel("no-such-job").Outcome);
+
+        // A running job is stopped by its node, which confirms with a finished sequence: it keeps its slot until then.
+        var running = _placement.Cancel("running");
+        Assert.Equal(CancelOutcome.CancellationRequested, running.Outcome);
+        Assert.Equal(("n", "r"), running.StopOn);
+        Assert.Null(running.Announcement);
+        Assert.Equal(["running"], ReplicaState("r").RunningJobIds);
+
+        // Handed back by its lost node, it waits in the queue again, admitted once already.
+        _placement.Requeue("r", "link", [new RequeuedSequence("running", 3)], HandBack.NodeLost);
+        Assert.Equal(CancelOutcome.CancelledWhileRequeued, _placement.Cancel("running").Outcome);
+    }
+
+    [Fact]
+    public void Watch_AddsTheWatcherOnce_AndLocateSaysWhereTheJobIs()
+    {
+        var watcher = new RecordingJobSink();
+        ReplicaWith(1, "j0", "j1");
+
+        Assert.Null(_placement.Watch("no-such-job", watcher));
+        _placement.Watch("j1", watcher);
+        Assert.Equal([watcher], _placement.Watch("j1", watcher)!.Watchers);
+        Assert.Equal(new JobLocation("n", 0), _placement.Locate("j0"));
+        Assert.Equal(new JobLocation(null, 0), _placement.Locate("j1"));
+
+        // A re-dispatch keeps the watcher.
+        _placement.OnProgress("r", ["j0"], [new FinishedSequence("j0", 100, FinishReason.Length)]);
+        var round = _placement.Requeue("r", "link", [new RequeuedSequence("j1", 2)], HandBack.StreamClosed);
+        Assert.Null(_placement.Locate("j0"));
+        Assert.Equal([watcher], Assert.Single(Assert.Single(round!.Batches).Sequences).Ticket.Watchers);
+    }
+
+    [Fact]
+    public void Recover_ResumedJobsKeepTheirPlace_OthersQueueInPlanOrder_OnlyVouchedReplicasTakeWork()
+    {
+        _persisted.Replicas["ra"] = On("ra", "na", maxSequences: 3);
+        _persisted.Replicas["rb"] = On("rb", "nb", maxSequences: 3);
+        var plan = new RecoveryPlan(
+            [new LiveReplica("ra", "link-a")],
+            [
+                new RecoveredJob(Job("running"), WasAdmitted: true, ResumeOn: "ra"),
+                new RecoveredJob(Job("first"), WasAdmitted: false, ResumeOn: null),
+                new RecoveredJob(Job("requeued"), WasAdmitted: true, ResumeOn: null),
+                new RecoveredJob(Job("last"), WasAdmitted: false, ResumeOn: null),
+            ],
+            Ended: []);
+
+        var round = _placement.Recover(plan);
+
+        var batch = Assert.Single(round.Batches);
+        Assert.Equal("ra", batch.ReplicaId);
+        Assert.Equal(["first", "requeued"], batch.Sequences.Select(s => s.Ticket.JobId));
+        Assert.Equal(1, batch.Sequences[0].Placement.RunningSequencesAtAdmission);
+        Assert.Equal(["first"], round.FirstAdmissions.Select(s => s.Ticket.JobId));
+        Assert.Equal(["first", "requeued", "running"], ReplicaState("ra").RunningJobIds.Order());
+        Assert.False(ReplicaState("rb").Schedulable);
+        Assert.Equal(new JobLocation(null, 0), _placement.Locate("last"));
+
+        // The live stream is the replica's: its reports count, another's do not.
+        Assert.Null(_placement.Requeue("ra", "link-old", [new RequeuedSequence("running", 4)], HandBack.NodeLost));
+        Assert.NotNull(_placement.Requeue("ra", "link-a", [new RequeuedSequence("running", 4)], HandBack.NodeLost));
+    }
+}
