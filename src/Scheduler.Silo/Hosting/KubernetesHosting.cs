@@ -13,7 +13,7 @@ internal static class KubernetesHosting
     /// <summary>The setting that switches it on.</summary>
     public const string EnabledKey = "Scheduler:Kubernetes:Enabled";
 
-    public static void Configure(ISiloBuilder silo, SchedulerOptions options)
+    public static void Configure(ISiloBuilder silo, ClusteringOptions options)
     {
         if (!silo.Configuration.GetValue<bool>(EnabledKey))
         {
