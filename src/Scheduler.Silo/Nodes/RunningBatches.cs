@@ -137,7 +137,7 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
                 }
 
                 _running.Remove(done.SequenceId);
-                var reason = ReasonOf(done.Reason);
+                var reason = ReasonOf(done);
                 if (reason == FinishReason.Rejected)
                 {
                     // The engine had no room after all: the job is not over, it goes back to its queue (from the
@@ -179,14 +179,18 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
 
     /// <summary>The reason as the silo carries it. A value this silo does not know is logged the first time only: a
     /// node that sends one sends it for every job.</summary>
-    private FinishReason ReasonOf(Proto.FinishReason reason)
+    private FinishReason ReasonOf(Proto.SequenceFinished done)
     {
+        var reason = done.Reason;
         switch (reason)
         {
             case Proto.FinishReason.Length: return FinishReason.Length;
             case Proto.FinishReason.Stop: return FinishReason.Stop;
             case Proto.FinishReason.Cancelled: return FinishReason.Cancelled;
             case Proto.FinishReason.Rejected: return FinishReason.Rejected;
+#pragma warning disable CS0612 // A node from before the enum sends the reason as text (a rolling upgrade).
+            case Proto.FinishReason.Unspecified when LegacyReason(done.LegacyReason) is { } legacy: return legacy;
+#pragma warning restore CS0612
         }
 
         if (!_unknownReasonLogged)
@@ -197,6 +201,15 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
 
         return FinishReason.Unknown;
     }
+
+    private static FinishReason? LegacyReason(string text) => text switch
+    {
+        "length" => FinishReason.Length,
+        "stop" => FinishReason.Stop,
+        "cancelled" => FinishReason.Cancelled,
+        "rejected" => FinishReason.Rejected,
+        _ => null,
+    };
 
     private static JobOutcome Outcome(RunningSequence running, FinishReason reason, Proto.FinishReason reported, ReplicaRegistration replica, DateTimeOffset now)
     {

@@ -120,6 +120,25 @@ public sealed class RunningBatchesTests
         Assert.Empty(_logger.Entries);
     }
 
+    [Theory]
+    [InlineData("length", JobStatus.Completed, JobFinishReasons.Length)]
+    [InlineData("stop", JobStatus.Completed, JobFinishReasons.Stop)]
+    [InlineData("cancelled", JobStatus.Cancelled, JobFinishReasons.Cancelled)]
+    public void Translate_ReasonAsTextFromANodeBeforeTheEnum_IsRead(string text, JobStatus status, string finishReason)
+    {
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        Admit(batches, "r0", Ticket("j"));
+        var finished = Finished("j", WireReason.Unspecified, 0);
+#pragma warning disable CS0612 // the field an earlier node version fills
+        finished.LegacyReason = text;
+#pragma warning restore CS0612
+
+        var outcome = batches.Translate(Step("r0", finished: [finished]), At(200))!.Outcomes.Single().Outcome;
+
+        Assert.Equal((status, finishReason, (string?)null), (outcome.Status, outcome.FinishReason, outcome.Error));
+        Assert.Empty(_logger.Entries);
+    }
+
     [Fact]
     public void Translate_UnspecifiedOrUnknownFinishReason_FailsTheJob_AndIsLoggedOnce()
     {
