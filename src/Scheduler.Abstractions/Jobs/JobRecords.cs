@@ -89,7 +89,8 @@ public sealed record JobOutcome(
     [property: Id(4)] string? Error,
     [property: Id(5)] int[] TokenEnds);
 
-/// <summary>A job as <c>GetJob</c> shows it.</summary>
+/// <summary>A job as <c>GetJob</c> shows it. <see cref="CancelRequested"/>: the job was running when cancellation was
+/// asked for, and its node has not confirmed yet (the API shows it as cancelling).</summary>
 [GenerateSerializer, Alias("scheduler.JobSnapshot")]
 public sealed record JobSnapshot(
     [property: Id(0)] string JobId,
@@ -106,7 +107,8 @@ public sealed record JobSnapshot(
     [property: Id(11)] string? Error,
     [property: Id(12)] string? FinishReason,
     [property: Id(13)] int[]? TokenEnds,
-    [property: Id(14)] DateTimeOffset? Deadline = null)
+    [property: Id(14)] DateTimeOffset? Deadline = null,
+    [property: Id(15)] bool CancelRequested = false)
 {
     /// <summary>The output from token <paramref name="fromToken"/> on (token boundaries are kept for resuming).</summary>
     public string OutputFrom(int fromToken) =>

@@ -19,11 +19,13 @@ public interface ITenantGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<SubmitResult> Submit(string jobId, JobRequest request, IJobEventSink[] watchers);
 
-    /// <summary>The placement admitted some of the tenant's queued jobs into running batches.</summary>
+    /// <summary>The placement admitted these queued jobs of the tenant into running batches. May arrive after the jobs'
+    /// ends, or twice: a job that is not queued any more is left as it is.</summary>
     [OneWay]
-    Task OnAdmitted(int jobs);
+    Task OnAdmitted(string[] jobIds);
 
-    /// <summary>A job ended; <paramref name="wasRunning"/> says whether it had left the queue.</summary>
+    /// <summary>A job ended (its record holds the outcome): it leaves the queued or running jobs and its usage is
+    /// counted. A repeated notice for the same job is ignored.</summary>
     [OneWay]
-    Task OnFinished(JobOutcome outcome, bool wasRunning);
+    Task OnFinished(string jobId, JobOutcome outcome);
 }

@@ -51,6 +51,9 @@ public enum SubmitRejection
 
     /// <summary>A sheddable job while its model's queue is over the overload threshold.</summary>
     Shed = 4,
+
+    /// <summary>The idempotency key already names a job submitted with a different request.</summary>
+    IdempotencyKeyReused = 5,
 }
 
 /// <summary>The answer to a submission: the job (new, or the earlier one with the same idempotency key), or why not.

@@ -74,10 +74,9 @@ internal sealed class JobGrain(
         }
     }
 
-    // Outcomes through the grain interface come from the node that ran the job.
-    public Task Finish(JobOutcome outcome) => Record(outcome, ran: true);
+    public Task Finish(JobOutcome outcome) => Record(outcome);
 
-    private async Task Record(JobOutcome outcome, bool ran)
+    private async Task Record(JobOutcome outcome)
     {
         var s = state.State;
         if (s.Outcome is not null)
@@ -87,7 +86,6 @@ internal sealed class JobGrain(
 
         s.Outcome = outcome;
         s.Status = outcome.Status;
-        s.Ran = ran;
         if (s.Ticket is not null)
         {
             await state.WriteStateAsync();
@@ -98,7 +96,7 @@ internal sealed class JobGrain(
     // The placement expires a job only while it is queued: it never ran.
     public async Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement)
     {
-        await Record(outcome, ran: false);
+        await Record(outcome);
         foreach (var watcher in watchers)
         {
             watcher.OnEvents([announcement]).Ignore();
@@ -116,13 +114,18 @@ internal sealed class JobGrain(
         var result = await GrainFactory.GetGrain<IPlacementGrain>(s.Ticket.Request.Model).Cancel(this.GetPrimaryKeyString());
         if (result is CancelOutcome.CancelledWhileQueued or CancelOutcome.CancelledWhileRequeued)
         {
-            // Cancelled in the queue: nothing is running. A job requeued after its node was lost had run, and its
-            // tenant still counts it as running (counting it queued left the tenant one running job forever).
+            // Cancelled in the queue: nothing is running.
             var usage = new JobUsage(0, 0, 0, 0, 0, 0);
-            await Record(new JobOutcome(JobStatus.Cancelled, JobFinishReasons.Cancelled, usage, string.Empty, null, []), ran: result == CancelOutcome.CancelledWhileRequeued);
+            await Record(new JobOutcome(JobStatus.Cancelled, JobFinishReasons.Cancelled, usage, string.Empty, null, []));
+        }
+        else if (result == CancelOutcome.CancellationRequested && !s.CancelRequested)
+        {
+            // A running job finishes as cancelled when its node confirms; until then it shows as cancelling. Kept with
+            // the record, so the answer holds for as long as the job runs.
+            s.CancelRequested = true;
+            await state.WriteStateAsync();
         }
 
-        // A running job finishes as cancelled when its node confirms; until then it shows as running.
         return Snapshot();
     }
 
@@ -145,7 +148,7 @@ internal sealed class JobGrain(
     {
         var ticket = state.State.Ticket!;
         await journal.Remove(ticket.Request.Model, ticket.JobId);
-        await GrainFactory.GetGrain<ITenantGrain>(ticket.TenantId).OnFinished(outcome, wasRunning: state.State.Ran);
+        await GrainFactory.GetGrain<ITenantGrain>(ticket.TenantId).OnFinished(ticket.JobId, outcome);
     }
 
     private JobSnapshot? Snapshot()
@@ -165,6 +168,7 @@ internal sealed class JobGrain(
             Error = s.Outcome?.Error,
             FinishReason = s.Outcome?.FinishReason,
             TokenEnds = s.Outcome?.TokenEnds,
+            CancelRequested = s.CancelRequested && s.Outcome is null,
         };
     }
 }

@@ -10,6 +10,8 @@ public sealed class JobState
     [Id(2)] public JobPlacement? Placement { get; set; }
     [Id(3)] public JobOutcome? Outcome { get; set; }
 
-    /// <summary>Whether the outcome came from a node that ran the job (the admission message may arrive later).</summary>
-    [Id(4)] public bool Ran { get; set; }
+    // Id 4 held whether the job ran, for the tenant's counters; the tenant tracks its jobs by id now. Not reused.
+
+    /// <summary>Cancellation was asked for while the job ran; its node has not confirmed yet.</summary>
+    [Id(5)] public bool CancelRequested { get; set; }
 }

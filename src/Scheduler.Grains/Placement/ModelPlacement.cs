@@ -1,4 +1,5 @@
 using System.Collections.ObjectModel;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Scheduler.Abstractions.Fleet;
 using Scheduler.Abstractions.Jobs;
@@ -284,12 +285,12 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var admissions = _dispatcher.AdmitWhatFits();
         if (admissions.Count == 0)
         {
-            return new AdmissionRound(expired, [], [], ReadOnlyDictionary<string, int>.Empty, NextWakeUp());
+            return new AdmissionRound(expired, [], [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
         }
 
         var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
         var firstAdmissions = new List<AdmittedSequence>();
-        var admittedPerTenant = new Dictionary<string, int>(StringComparer.Ordinal);
+        var admittedPerTenant = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var (demand, chosen, runningBefore) in admissions)
         {
             var job = _jobs[demand.JobId];
@@ -308,7 +309,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             {
                 // A re-dispatched job left its tenant's queue the first time; it is counted once.
                 job.WasAdmitted = true;
-                admittedPerTenant[job.Ticket.TenantId] = admittedPerTenant.GetValueOrDefault(job.Ticket.TenantId) + 1;
+                (CollectionsMarshal.GetValueRefOrAddDefault(admittedPerTenant, job.Ticket.TenantId, out _) ??= []).Add(demand.JobId);
                 firstAdmissions.Add(sequence);
             }
         }
@@ -317,7 +318,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             expired,
             [.. batches.Select(b => new ReplicaBatch(b.Key.NodeId, b.Key.ReplicaId, [.. b.Value]))],
             firstAdmissions,
-            admittedPerTenant,
+            admittedPerTenant.ToDictionary(t => t.Key, t => t.Value.ToArray(), StringComparer.Ordinal),
             NextWakeUp());
     }
 

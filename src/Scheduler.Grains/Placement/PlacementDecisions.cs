@@ -8,14 +8,14 @@ namespace Scheduler.Grains.Placement;
 /// What one admission round of a <see cref="ModelPlacement"/> decided, for its grain to tell others: the jobs that
 /// expired before it (each to its record), the jobs admitted, grouped per replica (one message to each replica's
 /// node), those of them admitted for the first time (each to its record; a re-dispatch is not a second admission)
-/// and how many per tenant (one message each), and when the placement must look again — the next deadline expiry or
+/// and which per tenant (one message each, naming them), and when the placement must look again — the next deadline expiry or
 /// rejection hold to pass, if any.
 /// </summary>
 internal sealed record AdmissionRound(
     IReadOnlyList<ExpiredJob> Expired,
     IReadOnlyList<ReplicaBatch> Batches,
     IReadOnlyList<AdmittedSequence> FirstAdmissions,
-    IReadOnlyDictionary<string, int> AdmittedPerTenant,
+    IReadOnlyDictionary<string, string[]> AdmittedPerTenant,
     DateTimeOffset? WakeAt);
 
 /// <summary>Jobs admitted into one replica in the same round, sent to its node as one message.</summary>

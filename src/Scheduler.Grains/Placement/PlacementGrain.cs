@@ -180,9 +180,9 @@ internal sealed partial class PlacementGrain(
             GrainFactory.GetGrain<IWorkerNodeGrain>(batch.NodeId).Admit(batch.ReplicaId, batch.Sequences).Ignore();
         }
 
-        foreach (var (tenant, count) in round.AdmittedPerTenant)
+        foreach (var (tenant, jobIds) in round.AdmittedPerTenant)
         {
-            GrainFactory.GetGrain<ITenantGrain>(tenant).OnAdmitted(count).Ignore();
+            GrainFactory.GetGrain<ITenantGrain>(tenant).OnAdmitted(jobIds).Ignore();
         }
 
         WakeUpAt(round.WakeAt);

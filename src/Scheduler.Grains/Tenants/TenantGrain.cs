@@ -10,9 +10,10 @@ using Scheduler.Policies.Admission;
 namespace Scheduler.Grains.Tenants;
 
 /// <summary>A tenant's queue admission, quotas, idempotency keys and usage. Admission checks, in order: idempotency
-/// (a duplicate costs nothing), max queued jobs, requests/min and tokens/min (token buckets on the injected clock,
-/// in memory: a reactivated tenant starts with full buckets), then the model's overload shedding for sheddable
-/// jobs. Every refusal a tenant may retry carries a retry hint.</summary>
+/// (a duplicate costs nothing; a key reused for another request is refused), max queued jobs, requests/min and
+/// tokens/min (token buckets on the injected clock, in memory: a reactivated tenant starts with full buckets), then
+/// the model's overload shedding for sheddable jobs. Every refusal a tenant may retry carries a retry hint. Queued and
+/// running counts are the tenant's unfinished jobs by id (<see cref="TenantJobs"/>).</summary>
 internal sealed class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
     IJobJournal journal,
@@ -33,6 +34,16 @@ internal sealed class TenantGrain(
     {
         ConfigureRateLimits();
         return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // Jobs' admissions and ends since the last write live only in memory: a tenant collected while idle must not
+        // come back with jobs that have long finished still counted.
+        if (state.State.Exists)
+        {
+            await WriteState();
+        }
     }
 
     // Orleans disposes a grain instance once its activation has deactivated: no call is left to wait on the gate.
@@ -78,8 +89,16 @@ internal sealed class TenantGrain(
             return new SubmitResult(null, SubmitRejection.UnknownTenant, $"tenant '{TenantId}' does not exist");
         }
 
+        var fingerprint = request.IdempotencyKey is { Length: > 0 } ? RequestFingerprint.Of(request) : null;
         if (request.IdempotencyKey is { Length: > 0 } idemKey && s.IdempotencyKeys.TryGetValue(idemKey, out var existingId))
         {
+            if (s.IdempotencyFingerprints.TryGetValue(idemKey, out var first) && first != fingerprint)
+            {
+                return new SubmitResult(null, SubmitRejection.IdempotencyKeyReused,
+                    $"idempotency_key: already used for job '{existingId}' with a different request (model, prompt, max_tokens, priority, " +
+                    "ttft_objective_ms or stop differ); resubmit that exact request to get that job, or use a new key for a new job");
+            }
+
             if (_accepting.TryGetValue(existingId, out var accepting))
             {
                 return new SubmitResult(JobSnapshot.Queued(accepting), SubmitRejection.None, null, Duplicate: true);
@@ -103,10 +122,10 @@ internal sealed class TenantGrain(
         }
 
         var maxQueued = s.Quotas.MaxQueuedJobs > 0 ? s.Quotas.MaxQueuedJobs : TenantQuotas.Default.MaxQueuedJobs;
-        if (s.Queued >= maxQueued)
+        if (s.Jobs.Queued.Count >= maxQueued)
         {
             return new SubmitResult(null, SubmitRejection.QueueFull,
-                $"tenant '{TenantId}' has {s.Queued} queued jobs, its max_queued_jobs quota is {maxQueued}", RetryAfter: options.Value.OverloadRetryAfter);
+                $"tenant '{TenantId}' has {s.Jobs.Queued.Count} queued jobs, its max_queued_jobs quota is {maxQueued}", RetryAfter: options.Value.OverloadRetryAfter);
         }
 
         var rate = _rateLimits.TryAdmit((long)request.PromptTokens + request.MaxTokens);
@@ -116,12 +135,12 @@ internal sealed class TenantGrain(
         }
 
         var ticket = new JobTicket(jobId, TenantId, request, time.GetUtcNow(), watchers, s.Weight);
-        s.Queued++;
+        s.Jobs.Accept(jobId);
         s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted + 1 };
 
         // A new idempotency key is persisted before the job is acknowledged: it must outlive this activation.
-        // Counters alone ride along with the next write; the job's own record is written by its grain.
-        var persist = RememberIdempotencyKey(request.IdempotencyKey, ticket.JobId);
+        // Counts alone ride along with the next write; the job's own record is written by its grain.
+        var persist = RememberIdempotencyKey(request.IdempotencyKey, fingerprint, ticket.JobId);
 
         _accepting[ticket.JobId] = ticket;
         var journaled = false;
@@ -144,7 +163,7 @@ internal sealed class TenantGrain(
         catch when (!journaled)
         {
             // Not accepted after all: give its place in the quota back.
-            s.Queued = Math.Max(0, s.Queued - 1);
+            s.Jobs.Withdraw(jobId);
             throw;
         }
         finally
@@ -168,7 +187,7 @@ internal sealed class TenantGrain(
             if (enqueued.Shed)
             {
                 await journal.Remove(request.Model, ticket.JobId);
-                s.Queued = Math.Max(0, s.Queued - 1);
+                s.Jobs.Withdraw(ticket.JobId);
                 s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted - 1 };
                 return new SubmitResult(null, SubmitRejection.Shed,
                     $"model '{request.Model}' is overloaded: sheddable jobs are refused until its queue shrinks", RetryAfter: options.Value.OverloadRetryAfter);
@@ -187,24 +206,22 @@ internal sealed class TenantGrain(
         return new SubmitResult(JobSnapshot.Queued(ticket), SubmitRejection.None, null, QueuePosition: enqueued.QueuePosition);
     }
 
-    public Task OnAdmitted(int jobs)
+    public Task OnAdmitted(string[] jobIds)
     {
-        var s = state.State;
-        s.Queued = Math.Max(0, s.Queued - jobs);
-        s.Running += jobs;
+        foreach (var jobId in jobIds)
+        {
+            state.State.Jobs.Admit(jobId);
+        }
+
         return Task.CompletedTask;
     }
 
-    public Task OnFinished(JobOutcome outcome, bool wasRunning)
+    public Task OnFinished(string jobId, JobOutcome outcome)
     {
         var s = state.State;
-        if (wasRunning)
+        if (!s.Jobs.End(jobId))
         {
-            s.Running = Math.Max(0, s.Running - 1);
-        }
-        else
-        {
-            s.Queued = Math.Max(0, s.Queued - 1);
+            return Task.CompletedTask;
         }
 
         var u = s.Usage;
@@ -236,19 +253,22 @@ internal sealed class TenantGrain(
         }
     }
 
-    private bool RememberIdempotencyKey(string? key, string jobId)
+    private bool RememberIdempotencyKey(string? key, string? fingerprint, string jobId)
     {
-        if (key is not { Length: > 0 })
+        if (key is not { Length: > 0 } || fingerprint is null)
         {
             return false;
         }
 
         var s = state.State;
         s.IdempotencyKeys[key] = jobId;
+        s.IdempotencyFingerprints[key] = fingerprint;
         s.IdempotencyOrder.Enqueue(key);
         while (s.IdempotencyOrder.Count > options.Value.IdempotencyKeysPerTenant)
         {
-            s.IdempotencyKeys.Remove(s.IdempotencyOrder.Dequeue());
+            var oldest = s.IdempotencyOrder.Dequeue();
+            s.IdempotencyKeys.Remove(oldest);
+            s.IdempotencyFingerprints.Remove(oldest);
         }
 
         return true;
@@ -257,6 +277,6 @@ internal sealed class TenantGrain(
     private TenantInfo Info()
     {
         var s = state.State;
-        return new TenantInfo(TenantId, s.Weight, s.Quotas, s.Queued, s.Running, s.Usage);
+        return new TenantInfo(TenantId, s.Weight, s.Quotas, s.Jobs.Queued.Count, s.Jobs.Running.Count, s.Usage);
     }
 }

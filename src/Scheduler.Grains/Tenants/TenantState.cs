@@ -10,10 +10,18 @@ public sealed class TenantState
     [Id(2)] public TenantQuotas Quotas { get; set; } = TenantQuotas.Default;
     [Id(3)] public string? ApiKeyHash { get; set; }
     [Id(4)] public TenantUsage Usage { get; set; } = TenantUsage.Empty;
-    [Id(5)] public int Queued { get; set; }
-    [Id(6)] public int Running { get; set; }
+
+    // Ids 5 and 6 held queued and running counters, which drifted when notices crossed; they are not reused, and a
+    // state stored with them reads as having no unfinished jobs.
 
     /// <summary>Idempotency key → job id, oldest first.</summary>
     [Id(7)] public Dictionary<string, string> IdempotencyKeys { get; set; } = new(StringComparer.Ordinal);
     [Id(8)] public Queue<string> IdempotencyOrder { get; set; } = new();
+
+    /// <summary>The unfinished jobs, queued or running.</summary>
+    [Id(9)] public TenantJobs Jobs { get; set; } = new();
+
+    /// <summary>Idempotency key → fingerprint of the request it was first used with (<see cref="RequestFingerprint"/>).
+    /// Keys stored before fingerprints were kept have none, and match any request as they always did.</summary>
+    [Id(10)] public Dictionary<string, string> IdempotencyFingerprints { get; set; } = new(StringComparer.Ordinal);
 }

@@ -9,23 +9,21 @@ using Scheduler.Silo.Models;
 
 namespace Scheduler.Silo.Api;
 
-/// <summary>Operators' and SREs' view and levers. The admin key was checked by <see cref="AuthInterceptor"/>.</summary>
+/// <summary>Operators' and SREs' view and levers. The admin key was checked by <see cref="AuthInterceptor"/>. A listing
+/// asks its grains in parallel, at most <see cref="MaxConcurrentCalls"/> at a time, and answers in catalog order.</summary>
 internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models) : AdminService.AdminServiceBase
 {
+    // Enough to hide the latency of one grain call behind the others; few enough that listing thousands of tenants
+    // does not flood the silos with calls at once.
+    private const int MaxConcurrentCalls = 32;
+
     private ICatalogGrain Catalog => grains.GetGrain<ICatalogGrain>(ICatalogGrain.Key);
 
     public override async Task<ListTenantsResponse> ListTenants(ListTenantsRequest request, ServerCallContext context)
     {
         var catalog = await Catalog.Get();
         var response = new ListTenantsResponse();
-        foreach (var id in catalog.Tenants)
-        {
-            if (await grains.GetGrain<ITenantGrain>(id).Get() is { } tenant)
-            {
-                response.Tenants.Add(tenant.ToProto());
-            }
-        }
-
+        response.Tenants.AddRange((await Tenants(catalog, context)).Select(t => t.ToProto()));
         return response;
     }
 
@@ -69,9 +67,8 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
     public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
         var response = new ListModelsResponse();
-        foreach (var model in models.All)
+        foreach (var (model, snapshot) in await Placements(models.All, context))
         {
-            var snapshot = await grains.GetGrain<IPlacementGrain>(model.Name).GetSnapshot();
             response.Models.Add(new Model
             {
                 Name = model.Name,
@@ -91,14 +88,7 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
     {
         var catalog = await Catalog.Get();
         var response = new ListAcceleratorsResponse();
-        foreach (var id in catalog.Accelerators)
-        {
-            if (await grains.GetGrain<IAcceleratorGrain>(id).Get() is { } accelerator)
-            {
-                response.Accelerators.Add(accelerator.ToProto());
-            }
-        }
-
+        response.Accelerators.AddRange((await Accelerators(catalog, context)).Select(a => a.ToProto()));
         return response;
     }
 
@@ -112,16 +102,10 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
 
     public override async Task<ListReplicasResponse> ListReplicas(ListReplicasRequest request, ServerCallContext context)
     {
+        var placements = await Placements(models.All.Where(m => request.Model.Length == 0 || m.Name == request.Model), context);
+        var views = placements.SelectMany(p => p.Snapshot.Replicas.Select(view => (p.Model.Name, view))).ToArray();
         var response = new ListReplicasResponse();
-        foreach (var model in models.All.Where(m => request.Model.Length == 0 || m.Name == request.Model))
-        {
-            var snapshot = await grains.GetGrain<IPlacementGrain>(model.Name).GetSnapshot();
-            foreach (var view in snapshot.Replicas)
-            {
-                response.Replicas.Add(await Replica(model.Name, view));
-            }
-        }
-
+        response.Replicas.AddRange(await InParallel(views, v => Replica(v.Name, v.view), context));
         return response;
     }
 
@@ -134,6 +118,9 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
         return await Replica(info.Registration.Model, view);
     }
 
+    /// <summary>Jobs queued and running are the placements' own counts — what is in the models' queues, and the sequences
+    /// admitted into replicas' batches — not the tenants' sums: a tenant hears of a job's end only after its replica freed
+    /// the slot (and may have admitted the next job), so its running count may lag behind. Usage comes from the tenants.</summary>
     public override async Task<ClusterSummary> GetClusterSummary(GetClusterSummaryRequest request, ServerCallContext context)
     {
         var catalog = await Catalog.Get();
@@ -145,33 +132,29 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
             Accelerators = catalog.Accelerators.Length,
             Replicas = catalog.Replicas.Length,
         };
-        foreach (var id in catalog.Accelerators)
+        var accelerators = Accelerators(catalog, context);
+        var tenants = Tenants(catalog, context);
+        var placements = await Placements(models.All, context);
+        foreach (var (_, snapshot) in placements)
         {
-            if (await grains.GetGrain<IAcceleratorGrain>(id).Get() is { State: AcceleratorState.Ready })
-            {
-                summary.AcceleratorsReady++;
-            }
+            summary.QueuedJobs += snapshot.QueuedJobs;
+            summary.RunningJobs += snapshot.Replicas.Sum(r => r.RunningSequences);
         }
 
-        foreach (var id in catalog.Tenants)
+        if (placements.FirstOrDefault() is { Snapshot: { } first })
         {
-            if (await grains.GetGrain<ITenantGrain>(id).Get() is { } tenant)
-            {
-                summary.QueuedJobs += tenant.QueuedJobs;
-                summary.RunningJobs += tenant.RunningJobs;
-                summary.CompletedJobs += tenant.Usage.JobsCompleted;
-                summary.PromptTokens += tenant.Usage.PromptTokens;
-                summary.CompletionTokens += tenant.Usage.CompletionTokens;
-                summary.CostUsd += tenant.Usage.CostUsd;
-            }
+            summary.PlacementPolicy = first.PlacementPolicy;
+            summary.FairnessPolicy = first.FairnessPolicy;
+            summary.BatchingPolicy = first.BatchingPolicy;
         }
 
-        if (models.All.FirstOrDefault() is { } first)
+        summary.AcceleratorsReady = (await accelerators).Count(a => a.State == AcceleratorState.Ready);
+        foreach (var tenant in await tenants)
         {
-            var snapshot = await grains.GetGrain<IPlacementGrain>(first.Name).GetSnapshot();
-            summary.PlacementPolicy = snapshot.PlacementPolicy;
-            summary.FairnessPolicy = snapshot.FairnessPolicy;
-            summary.BatchingPolicy = snapshot.BatchingPolicy;
+            summary.CompletedJobs += tenant.Usage.JobsCompleted;
+            summary.PromptTokens += tenant.Usage.PromptTokens;
+            summary.CompletionTokens += tenant.Usage.CompletionTokens;
+            summary.CostUsd += tenant.Usage.CostUsd;
         }
 
         return summary;
@@ -189,6 +172,28 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
         var grain = grains.GetGrain<IAcceleratorGrain>(request.AcceleratorId);
         var accelerator = await (cordon ? grain.Cordon() : grain.Uncordon()) ?? throw SchedulerErrors.NotFound("accelerator", request.AcceleratorId);
         return accelerator.ToProto();
+    }
+
+    private async Task<TenantInfo[]> Tenants(CatalogSnapshot catalog, ServerCallContext context) =>
+        [.. (await InParallel(catalog.Tenants, id => grains.GetGrain<ITenantGrain>(id).Get(), context)).OfType<TenantInfo>()];
+
+    private async Task<AcceleratorInfo[]> Accelerators(CatalogSnapshot catalog, ServerCallContext context) =>
+        [.. (await InParallel(catalog.Accelerators, id => grains.GetGrain<IAcceleratorGrain>(id).Get(), context)).OfType<AcceleratorInfo>()];
+
+    private async Task<(ModelEntry Model, PlacementSnapshot Snapshot)[]> Placements(IEnumerable<ModelEntry> wanted, ServerCallContext context)
+    {
+        var list = wanted.ToArray();
+        var snapshots = await InParallel(list, m => grains.GetGrain<IPlacementGrain>(m.Name).GetSnapshot(), context);
+        return [.. list.Zip(snapshots)];
+    }
+
+    /// <summary>One call per item, at most <see cref="MaxConcurrentCalls"/> at a time; the results in the items' order.</summary>
+    private static async Task<TResult[]> InParallel<TItem, TResult>(IReadOnlyList<TItem> items, Func<TItem, Task<TResult>> call, ServerCallContext context)
+    {
+        var results = new TResult[items.Count];
+        var options = new ParallelOptions { MaxDegreeOfParallelism = MaxConcurrentCalls, CancellationToken = context.CancellationToken };
+        await Parallel.ForEachAsync(Enumerable.Range(0, items.Count), options, async (i, _) => results[i] = await call(items[i]));
+        return results;
     }
 
     private async Task<Replica> Replica(string model, ReplicaSnapshot view)

@@ -84,7 +84,7 @@ internal sealed class InferenceGrpcService(
         var tenant = AuthInterceptor.TenantOf(context);
         var jobId = "job-" + Guid.NewGuid().ToString("N");
         using var activity = telemetry.StartSubmit(jobId, tenant, request.Model);
-        var jobRequest = validator.Validate(request, activity?.Id ?? Activity.Current?.Id);
+        var jobRequest = await validator.Validate(request, activity?.Id ?? Activity.Current?.Id);
 
         // Listen before submitting: the job may be admitted and stream tokens before Submit returns.
         var subscription = subscribe ? hub.Subscribe(jobId, 0) : null;
@@ -107,6 +107,9 @@ internal sealed class InferenceGrpcService(
             case SubmitRejection.QueueFull or SubmitRejection.RateLimited or SubmitRejection.Shed:
                 hub.UnsubscribeIfAny(subscription);
                 throw SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter);
+            case SubmitRejection.IdempotencyKeyReused:
+                hub.UnsubscribeIfAny(subscription);
+                throw SchedulerErrors.AlreadyExists(result.Message!);
             default:
                 hub.UnsubscribeIfAny(subscription);
                 throw SchedulerErrors.Unauthenticated(result.Message!);

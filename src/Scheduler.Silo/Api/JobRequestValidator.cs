@@ -6,8 +6,10 @@ using Scheduler.Silo.Models;
 
 namespace Scheduler.Silo.Api;
 
-/// <summary>Checks a submission field by field and counts its prompt; every rejection names the field.</summary>
-internal sealed class JobRequestValidator(ModelCatalog models, TimeProvider time)
+/// <summary>Checks a submission field by field and counts its prompt; every rejection names the field. The prompt plus
+/// max_tokens must fit the model's context (its <c>MaxContextTokens</c> in the model catalog, <c>Scheduler:Models</c>)
+/// and the KV cache of the model's largest replica (<see cref="ModelCapacity"/>).</summary>
+internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity capacity, TimeProvider time)
 {
     private const int MaxDeadlineMs = 86_400_000;
     private const int MaxIdempotencyKeyLength = 256;
@@ -15,7 +17,24 @@ internal sealed class JobRequestValidator(ModelCatalog models, TimeProvider time
     private const int MaxStopTexts = 4;
     private const float MaxTemperature = 2;
 
-    public JobRequest Validate(SubmitJobRequest request, string? traceParent)
+    public async ValueTask<JobRequest> Validate(SubmitJobRequest request, string? traceParent)
+    {
+        var job = ValidateFields(request, traceParent);
+
+        // Valid for the model, but if no replica the scheduler has can ever hold it, it would wait in the queue for good:
+        // FAILED_PRECONDITION, since it may pass once a larger replica registers.
+        var needed = (long)job.PromptTokens + job.MaxTokens;
+        if (await capacity.LargestKvCacheTokens(job.Model) is { } largest && needed > largest)
+        {
+            throw SchedulerErrors.FailedPrecondition(
+                $"prompt: {job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {needed} tokens of KV cache, and the largest " +
+                $"replica of model '{job.Model}' holds {largest}; shorten the prompt or lower max_tokens");
+        }
+
+        return job;
+    }
+
+    private JobRequest ValidateFields(SubmitJobRequest request, string? traceParent)
     {
         if (string.IsNullOrWhiteSpace(request.Model))
         {

@@ -17,6 +17,7 @@ internal static class ProtoMapping
             Model = job.Model,
             Status = job.Status switch
             {
+                JobStatus.Queued or JobStatus.Running when job.CancelRequested => Proto.JobStatus.Cancelling,
                 JobStatus.Queued => Proto.JobStatus.Queued,
                 JobStatus.Running => Proto.JobStatus.Running,
                 JobStatus.Completed => Proto.JobStatus.Completed,

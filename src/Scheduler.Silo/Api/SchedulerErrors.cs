@@ -19,6 +19,11 @@ internal static class SchedulerErrors
     public static RpcException FailedPrecondition(string detail) =>
         new(new Status(StatusCode.FailedPrecondition, detail));
 
+    /// <summary>A client-chosen name already taken by something else — an idempotency key bound to another request (as a
+    /// create with a taken id is ALREADY_EXISTS in Google's API design guide, AIP-133; Stripe-like HTTP APIs answer 409).</summary>
+    public static RpcException AlreadyExists(string detail) =>
+        new(new Status(StatusCode.AlreadyExists, detail));
+
     /// <summary>
     /// A caller's value as an error may quote it: cut short, because the status travels in a response header and a
     /// megabyte-long id echoed back would make the answer itself unreadable (the client's header limit is 64 KB).

@@ -2,11 +2,13 @@ namespace Scheduler.Silo.Models;
 
 internal static class ModelsServiceCollectionExtensions
 {
-    /// <summary>Registers the model catalog, configured from <paramref name="configuration"/> (its "Models" list).</summary>
+    /// <summary>Registers the model catalog, configured from <paramref name="configuration"/> (its "Models" list), and
+    /// the models' replica capacity as their placements know it.</summary>
     public static IServiceCollection AddModelCatalog(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<ModelCatalogOptions>(configuration);
         services.AddSingleton<ModelCatalog>();
+        services.AddSingleton<ModelCapacity>();
         return services;
     }
 }

@@ -5,9 +5,12 @@ namespace Scheduler.Silo.Streaming;
 
 /// <summary>
 /// One client stream's view of a job's events. Events may arrive twice (a replay after a watcher attached, a
-/// re-dispatch after a node failure) or out of order (different senders); token events carry their index, so
-/// this delivers each token exactly once, in order, and the terminal event only after the last token. Events that
-/// never arrive (lost while the cluster changed) are filled in from the job's record (<see cref="ReplayRecord"/>).
+/// re-dispatch after a node failure) or out of order (different senders, and one-way calls are not ordered); token
+/// events carry their index, so this delivers each token exactly once, in order, and the terminal event only after
+/// the last token. The stream's order is part of the API — queued, admitted, tokens, end — so tokens that overtake
+/// the job's admission are held until it arrives, and a queued event after it is dropped. Events that never arrive
+/// (lost while the cluster changed) are filled in from the job's record (<see cref="ReplayRecord"/>,
+/// <see cref="AdmitFromRecord"/>).
 /// </summary>
 internal sealed class JobSubscription(string jobId, int fromToken)
 {
@@ -17,6 +20,7 @@ internal sealed class JobSubscription(string jobId, int fromToken)
     private int _nextToken = fromToken;
     private JobEventRecord? _terminal;
     private JobPlacement? _lastPlacement;
+    private bool _admitted;
     private bool _done;
     private long _posted;
 
@@ -51,6 +55,18 @@ internal sealed class JobSubscription(string jobId, int fromToken)
         }
     }
 
+    /// <summary>Tokens arrived but the admission they follow did not (yet).</summary>
+    public bool WaitingForAdmission
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return !_admitted && _early.Count > 0;
+            }
+        }
+    }
+
     public void Post(JobEventRecord e)
     {
         Interlocked.Increment(ref _posted);
@@ -68,15 +84,20 @@ internal sealed class JobSubscription(string jobId, int fromToken)
                     break;
                 case JobEventKind.Admitted:
                     // A re-dispatch admits the job again elsewhere; the same admission replayed is dropped.
-                    if (e.Placement != _lastPlacement)
+                    if (!_admitted || e.Placement != _lastPlacement)
                     {
+                        _admitted = true;
                         _lastPlacement = e.Placement;
                         _out.Writer.TryWrite(e);
+                        ReleaseEarlyTokens();
                     }
 
                     break;
-                case JobEventKind.Queued:
+                case JobEventKind.Queued when !_admitted:
                     _out.Writer.TryWrite(e);
+                    break;
+                case JobEventKind.Queued:
+                    // A watcher's replayed queue position, overtaken by the admission: the job has left the queue.
                     break;
                 default:
                     _terminal = e;
@@ -88,8 +109,9 @@ internal sealed class JobSubscription(string jobId, int fromToken)
     }
 
     /// <summary>
-    /// Posts a finished job's record as events: its admission (when <paramref name="withAdmission"/>), its tokens from
-    /// <paramref name="fromToken"/> and its end. Tokens already delivered are dropped as usual.
+    /// Posts a finished job's record as events: its admission (when <paramref name="withAdmission"/>, or when this stream
+    /// has not seen one and the job ran), its tokens from <paramref name="fromToken"/> and its end. Tokens already
+    /// delivered are dropped as usual.
     /// </summary>
     public void ReplayRecord(JobSnapshot job, int fromToken, DateTimeOffset now, bool withAdmission)
     {
@@ -97,6 +119,14 @@ internal sealed class JobSubscription(string jobId, int fromToken)
         {
             Post(new JobEventRecord(job.JobId, JobEventKind.Admitted, now, Placement: placement));
         }
+        else
+        {
+            AdmitFromRecord(job, now);
+        }
+
+        // The admission may have released tokens held for it: the record goes on after them, so no event it posts
+        // straddles a token already delivered (such a chunk would be delivered whole).
+        fromToken = Math.Max(fromToken, NextToken);
 
         // One event per token where the record kept boundaries: this silo's other streams of the job may have handed
         // this subscription some of these tokens live, and it drops exactly those only if no event straddles them.
@@ -116,6 +146,25 @@ internal sealed class JobSubscription(string jobId, int fromToken)
         Post(job.TerminalEvent(now));
     }
 
+    /// <summary>
+    /// Posts the admission of a job that streamed tokens when this stream saw none: the admission event was lost, or
+    /// is late. The record's placement is where the job was first admitted; a record that lost that too (its own notice
+    /// is a one-way call) still yields an admission, naming no replica, so no token is ever delivered before one.
+    /// </summary>
+    public void AdmitFromRecord(JobSnapshot job, DateTimeOffset now)
+    {
+        bool needed;
+        lock (_gate)
+        {
+            needed = !_admitted && (_early.Count > 0 || (job.Usage?.CompletionTokens ?? 0) > _nextToken || job.Placement is not null);
+        }
+
+        if (needed)
+        {
+            Post(new JobEventRecord(job.JobId, JobEventKind.Admitted, now, Placement: job.Placement));
+        }
+    }
+
     private void AcceptTokens(JobEventRecord e)
     {
         var end = e.FirstTokenIndex + e.TokenCount;
@@ -124,13 +173,23 @@ internal sealed class JobSubscription(string jobId, int fromToken)
             return;
         }
 
-        if (e.FirstTokenIndex > _nextToken)
+        if (e.FirstTokenIndex > _nextToken || !_admitted)
         {
-            _early[e.FirstTokenIndex] = e;
+            // Held: a gap before it, or no admission yet. Of two held chunks starting at one token, the longer is kept.
+            if (!_early.TryGetValue(e.FirstTokenIndex, out var held) || held.TokenCount < e.TokenCount)
+            {
+                _early[e.FirstTokenIndex] = e;
+            }
+
             return;
         }
 
         Emit(e, end);
+        ReleaseEarlyTokens();
+    }
+
+    private void ReleaseEarlyTokens()
+    {
         while (_early.Count > 0)
         {
             var (first, next) = _early.First();
@@ -164,9 +223,10 @@ internal sealed class JobSubscription(string jobId, int fromToken)
             return;
         }
 
-        // A completed job reports how many tokens it produced: hold the end back until all have been delivered.
+        // A completed job reports how many tokens it produced: hold the end back until all have been delivered, and
+        // any end while tokens wait for their admission.
         var expected = _terminal.Kind == JobEventKind.Completed ? _terminal.Usage?.CompletionTokens ?? 0 : 0;
-        if (_nextToken < expected)
+        if (_nextToken < expected || (!_admitted && _early.Count > 0))
         {
             return;
         }

@@ -6,14 +6,15 @@ namespace Scheduler.Silo.Streaming;
 /// Watches one client stream for events that never come. A job's events reach this silo's hub as one-way grain
 /// calls, and while the cluster changes (a silo died and its share of the grain directory is moving) such a call can
 /// be dropped. The stream would then wait until its deadline: for a token behind which the subscription holds the
-/// job's end, or for an end that was itself lost. So when the end came without all its tokens, or the stream has
-/// heard nothing for a while, this reads the job's record; once the job is finished, the record completes the stream
-/// (tokens the client already has are dropped by the subscription as usual).
+/// job's end, for an end that was itself lost, or for the admission its tokens wait behind. So when the end came
+/// without all its tokens, tokens came without their admission, or the stream has heard nothing for a while, this
+/// reads the job's record: the record's placement stands in for a missing admission, and once the job is finished the
+/// record completes the stream (tokens the client already has are dropped by the subscription as usual).
 /// </summary>
 internal sealed partial class StreamBackfill(TimeProvider time, ILogger<StreamBackfill> logger)
 {
-    // How often the stream is looked at. The end follows its last tokens in the same message from the same sender,
-    // so an end still waiting for tokens a tick later is missing them.
+    // How often the stream is looked at. The end follows its last tokens in the same message from the same sender, and
+    // the admission comes a moment before the first tokens, so an end or tokens still waiting a tick later miss them.
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
 
     // A stream that heard nothing for this long asks the record: one grain call per quiet stream per interval
@@ -35,7 +36,8 @@ internal sealed partial class StreamBackfill(TimeProvider time, ILogger<StreamBa
                 quietSince = now;
             }
 
-            if (!subscription.WaitingForTokens && now - quietSince < QuietInterval)
+            var waitingForAdmission = subscription.WaitingForAdmission;
+            if (!subscription.WaitingForTokens && !waitingForAdmission && now - quietSince < QuietInterval)
             {
                 continue;
             }
@@ -60,11 +62,20 @@ internal sealed partial class StreamBackfill(TimeProvider time, ILogger<StreamBa
                 LogFilled(logger, subscription.JobId, record.Status, from, Math.Max(0, (record.Usage?.CompletionTokens ?? 0) - from));
                 return;
             }
+
+            if (waitingForAdmission && record?.Placement is not null && subscription.WaitingForAdmission)
+            {
+                subscription.AdmitFromRecord(record, now);
+                LogAdmittedFromRecord(logger, subscription.JobId, record.Placement.ReplicaId);
+            }
         }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stream of job {JobId} missed events: completed from its record ({Status}; {Missing} tokens from token {From})")]
     private static partial void LogFilled(ILogger logger, string jobId, JobStatus status, int from, int missing);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stream of job {JobId} had tokens but no admission: admitted from its record (replica {ReplicaId})")]
+    private static partial void LogAdmittedFromRecord(ILogger logger, string jobId, string replicaId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Record of job {JobId} unavailable while checking its quiet stream")]
     private static partial void LogRecordUnavailable(ILogger logger, Exception ex, string jobId);

@@ -12,8 +12,9 @@ public sealed class AcceleratorOptions
     /// <summary>The model each of these accelerators serves.</summary>
     public string Model { get; set; } = "llama-3.1-8b";
 
-    /// <summary>Longest prompt plus output a replica accepts; the llama engine also caps it at the model's trained context.</summary>
-    public int MaxContextTokens { get; set; } = 8192;
+    /// <summary>Longest prompt plus output a replica accepts; the default is Llama-3.1-8B's context. The llama engine
+    /// also caps it at the model's trained context and at its replica's KV cells.</summary>
+    public int MaxContextTokens { get; set; } = 131_072;
 
     /// <summary>Sequence slots per replica, overriding the profile's (e.g. 1 to make jobs queue in a test), or for the
     /// llama engine <see cref="LlamaModelOptions.Slots"/>.</summary>

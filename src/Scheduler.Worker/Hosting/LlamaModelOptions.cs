@@ -14,8 +14,13 @@ public sealed class LlamaModelOptions
     /// <summary>Sequences each replica runs at once: the llama.cpp sequence ids of its context.</summary>
     public int Slots { get; set; } = 4;
 
+    /// <summary>Cells per slot of the default <see cref="ContextSize"/>: a long context is a ceiling a sequence may reach
+    /// when others leave room, not memory every slot reserves (a 131,072-token context per slot would take tens of GB).</summary>
+    public const int DefaultCellsPerSlot = 8192;
+
     /// <summary>KV-cache cells of each replica's context, shared by its sequences; by default <see cref="Slots"/> times
-    /// the per-sequence context (the model's trained context, capped by <see cref="AcceleratorOptions.MaxContextTokens"/>).</summary>
+    /// the per-sequence context (the model's trained context, capped by <see cref="AcceleratorOptions.MaxContextTokens"/>)
+    /// or <see cref="DefaultCellsPerSlot"/>, whichever is less. A sequence's context is capped by it too.</summary>
     public int? ContextSize { get; set; }
 
     /// <summary>Most tokens one decode call takes: a step's decode tokens plus prefill chunks. At least <see cref="Slots"/>.</summary>

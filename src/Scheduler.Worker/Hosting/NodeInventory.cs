@@ -172,7 +172,7 @@ internal sealed class NodeInventory : IDisposable
         }
 
         var perSequence = Math.Min(model.TrainedContextTokens, group.MaxContextTokens);
-        var cells = group.KvCapacityTokens ?? llama.ContextSize ?? (long)slots * perSequence;
+        var cells = group.KvCapacityTokens ?? llama.ContextSize ?? (long)slots * Math.Min(perSequence, LlamaModelOptions.DefaultCellsPerSlot);
         if (cells > int.MaxValue)
         {
             throw new ArgumentException($"Worker:Accelerators:{g}: a llama context of {cells} KV cells is more than llama.cpp takes.", nameof(options));

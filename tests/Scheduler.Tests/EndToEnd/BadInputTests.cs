@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
+using Scheduler.Tests.EndToEnd.Hostile;
 
 namespace Scheduler.Tests.EndToEnd;
 
@@ -29,6 +30,31 @@ public sealed class BadInputTests(SchedulerCluster cluster)
     {
         using var client = cluster.Tenant(0);
         var request = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = prompt, MaxTokens = maxTokens };
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith(field + ":", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, Action<SubmitJobRequest>> BadSampling => new()
+    {
+        { "temperature", r => r.Temperature = -0.1f },
+        { "temperature", r => r.Temperature = 2.01f },
+        { "temperature", r => r.Temperature = float.NaN },
+        { "top_p", r => r.TopP = 0 },
+        { "top_p", r => r.TopP = 1.5f },
+        { "top_k", r => r.TopK = -1 },
+        { "stop_sequences", r => { r.Stop = "a"; r.StopSequences.Add(["b", "c", "d", "e"]); } },
+        { "stop_sequences", r => r.StopSequences.Add(["b", ""]) },
+        { "stop_sequences", r => r.StopSequences.Add(new string('x', 257)) },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadSampling))]
+    public async Task SubmitJob_BadSamplingOrStopSequences_IsInvalidArgumentNamingTheField(string field, Action<SubmitJobRequest> spoil)
+    {
+        using var client = cluster.Tenant(0);
+        var request = Valid();
+        spoil(request);
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.StartsWith(field + ":", ex.Status.Detail, StringComparison.Ordinal);
@@ -87,14 +113,18 @@ public sealed class BadInputTests(SchedulerCluster cluster)
     }
 
     [Fact]
-    public async Task SubmitJob_PromptLongerThanContext_IsInvalidArgument()
+    public async Task SubmitJob_PromptLongerThanContext_IsInvalidArgument() =>
+        await RefusedNamingPrompt(TokenIds(SchedulerCluster.Model, 131_070, maxTokens: 4), StatusCode.InvalidArgument);
+
+    [Fact]
+    public async Task SubmitJob_LargerThanEveryReplicasKvCache_IsFailedPreconditionNamingPrompt()
     {
-        using var client = cluster.Tenant(0);
-        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, MaxTokens = 4 };
-        request.PromptTokenIds.AddRange(Enumerable.Repeat(1, 9000));
-        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
-        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
-        Assert.StartsWith("prompt:", ex.Status.Detail, StringComparison.Ordinal);
+        // The scripted model's context is 131,072 tokens, but its only replicas hold 100,000 tokens of KV cache.
+        await using var node = await FakeWorkerNode.StartRegisteredAsync(cluster, "small-kv", SchedulerCluster.ScriptedModel);
+
+        var ex = await RefusedNamingPrompt(TokenIds(SchedulerCluster.ScriptedModel, 100_000, maxTokens: 8), StatusCode.FailedPrecondition);
+
+        Assert.Contains("100000", ex.Status.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -178,5 +208,21 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         var ex = await Assert.ThrowsAsync<RpcException>(() => admin.PutTenantAsync(new PutTenantRequest { TenantId = "x", Weight = -1 }));
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.StartsWith("weight:", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    private static SubmitJobRequest TokenIds(string model, int count, int maxTokens)
+    {
+        var request = new SubmitJobRequest { Model = model, MaxTokens = maxTokens };
+        request.PromptTokenIds.AddRange(Enumerable.Repeat(1, count));
+        return request;
+    }
+
+    private async Task<RpcException> RefusedNamingPrompt(SubmitJobRequest request, StatusCode status)
+    {
+        using var client = cluster.Tenant(0);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+        Assert.Equal(status, ex.StatusCode);
+        Assert.StartsWith("prompt:", ex.Status.Detail, StringComparison.Ordinal);
+        return ex;
     }
 }

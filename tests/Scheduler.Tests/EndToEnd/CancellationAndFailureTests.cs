@@ -1,4 +1,5 @@
 using Scheduler.Protos.V1;
+using Scheduler.Tests.EndToEnd.Hostile;
 
 namespace Scheduler.Tests.EndToEnd;
 
@@ -44,6 +45,30 @@ public sealed class CancellationAndFailureTests(SchedulerCluster cluster)
                 await admin.UncordonAcceleratorAsync(id);
             }
         }
+    }
+
+    [Fact]
+    public async Task CancelJob_Running_AnswersCancelling_UntilTheEngineConfirms_ThenTheJobIsCancelled()
+    {
+        var wait = TimeSpan.FromSeconds(20);
+        await using var node = await FakeWorkerNode.StartRegisteredAsync(cluster, "cancel-confirm", SchedulerCluster.ScriptedModel);
+        using var client = cluster.Tenant(0);
+        var job = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ScriptedModel, Prompt = "stop me", MaxTokens = 8 });
+        Assert.Equal(job.JobId, (await node.NextAdmit(wait)).Sequences.Single().SequenceId);
+
+        // The reply says what was done: the engine was told to stop, and the job is not cancelled until it confirms.
+        Assert.Equal(JobStatus.Cancelling, (await client.CancelAsync(job.JobId)).Status);
+        Assert.Equal(JobStatus.Cancelling, (await client.GetAsync(job.JobId)).Status);
+        Assert.Equal([job.JobId], (await node.NextCommand(wait)).Cancel.SequenceIds);
+
+        node.Send(new StepReport
+        {
+            ReplicaId = node.ReplicaId,
+            StepMs = 10,
+            Finished = { new SequenceFinished { SequenceId = job.JobId, Reason = FinishReason.Cancelled, CompletionTokens = 0 } },
+        });
+        await Polling.Until(async () => (await client.GetAsync(job.JobId)).Status == JobStatus.Cancelled, "the job ends cancelled", wait);
+        Assert.Equal(JobStatus.Cancelled, (await client.CancelAsync(job.JobId)).Status);
     }
 
     [Fact]

@@ -88,6 +88,77 @@ public sealed class JobFlowTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task StreamJob_300ConcurrentStreamsOnOneChannel_EachSeesQueuedAdmittedTokensInOrderThenItsEnd()
+    {
+        // Event order is part of the contract: queued, admitted, tokens in order, one end. Checked on every stream.
+        const int Streams = 300;
+        const int MaxTokens = 6;
+        using var client = cluster.Tenant(1);
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        var violations = await Task.WhenAll(Enumerable.Range(0, Streams).Select(async i =>
+        {
+            var events = new List<JobEvent>();
+            await foreach (var e in client.StreamAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "order " + i, MaxTokens = MaxTokens }, deadline))
+            {
+                events.Add(e);
+            }
+
+            return OrderViolation(events, MaxTokens);
+        }));
+
+        Assert.All(violations, Assert.Null);
+    }
+
+    [Fact]
+    public async Task StreamJob_PromptOf100kTokens_RunsOnAReplicaWhoseKvCacheHoldsIt()
+    {
+        using var client = cluster.Tenant(0);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, MaxTokens = 8 };
+        request.PromptTokenIds.AddRange(Enumerable.Range(0, 100_000).Select(i => i % 50_000));
+
+        var result = await client.RunAsync(request, deadline: DateTime.UtcNow.AddSeconds(60));
+
+        Assert.True(result.Succeeded, $"{result.Status} {result.Error}");
+        Assert.Equal(100_000, result.Usage!.PromptTokens);
+        Assert.Equal(8, result.TokenCount);
+
+        // An L4 replica's KV cache holds 60,000 tokens: the job can only have run on the H100 or the A100.
+        Assert.True(result.Placement!.AcceleratorProduct is "H100" or "A100", result.Placement.AcceleratorProduct);
+    }
+
+    /// <summary>What is wrong with one stream's order of events, or null.</summary>
+    private static string? OrderViolation(List<JobEvent> events, int tokens)
+    {
+        var kinds = string.Join(",", events.Select(e => e.EventCase));
+        if (events.Count == 0 || events[0].EventCase != JobEvent.EventOneofCase.Queued)
+        {
+            return "does not start with queued: " + kinds;
+        }
+
+        var admitted = false;
+        var next = 0;
+        for (var i = 1; i < events.Count; i++)
+        {
+            var e = events[i];
+            switch (e.EventCase)
+            {
+                case JobEvent.EventOneofCase.Admitted:
+                    admitted = true;
+                    break;
+                case JobEvent.EventOneofCase.Tokens when admitted && e.Tokens.FirstTokenIndex == next:
+                    next += e.Tokens.TokenCount;
+                    break;
+                case JobEvent.EventOneofCase.Completed when i == events.Count - 1 && next == tokens:
+                    break;
+                default:
+                    return $"{e.EventCase} at event {i} of {e.JobId} (admitted {admitted}, next token {next}): {kinds}";
+            }
+        }
+
+        return events[^1].EventCase == JobEvent.EventOneofCase.Completed ? null : "does not end completed: " + kinds;
+    }
+
+    [Fact]
     public async Task GetJob_AfterCompletion_ReturnsOutputAndUsage()
     {
         using var client = cluster.Tenant(0);

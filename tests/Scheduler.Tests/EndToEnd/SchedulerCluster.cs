@@ -12,7 +12,8 @@ namespace Scheduler.Tests.EndToEnd;
 /// nodes as separate OS processes that register over gRPC. Tenants: three with weights 1, 2, 1, and one capped
 /// at two queued jobs. A second model, "parked-model", has no replica, so its jobs stay queued; a third,
 /// "fair-model", has none until a test starts a node for it. A model with <see cref="OverloadQueueLength"/> jobs
-/// queued sheds sheddable submissions. A fourth, "scripted-model", is served only by fake nodes that tests script.
+/// queued sheds sheddable submissions. A fourth, "scripted-model", is served only by fake nodes that tests script; its
+/// context (131,072 tokens) is larger than their replicas' KV caches (100,000).
 /// </summary>
 public sealed class SchedulerCluster : IAsyncLifetime
 {
@@ -61,7 +62,7 @@ public sealed class SchedulerCluster : IAsyncLifetime
             $"--Scheduler:Models:1:Name={ParkedModel}",
             $"--Scheduler:Models:2:Name={FairModel}",
             $"--Scheduler:Scheduling:OverloadQueueLength={OverloadQueueLength}",
-            $"--Scheduler:Models:3:Name={ScriptedModel}",
+            $"--Scheduler:Models:3:Name={ScriptedModel}", "--Scheduler:Models:3:MaxContextTokens=131072",
             $"--Scheduler:Tenants:0:Id={Tenants[0].Id}", $"--Scheduler:Tenants:0:ApiKey={Tenants[0].Key}", $"--Scheduler:Tenants:0:Weight={Tenants[0].Weight}",
             $"--Scheduler:Tenants:1:Id={Tenants[1].Id}", $"--Scheduler:Tenants:1:ApiKey={Tenants[1].Key}", $"--Scheduler:Tenants:1:Weight={Tenants[1].Weight}",
             $"--Scheduler:Tenants:2:Id={Tenants[2].Id}", $"--Scheduler:Tenants:2:ApiKey={Tenants[2].Key}", $"--Scheduler:Tenants:2:Weight={Tenants[2].Weight}",

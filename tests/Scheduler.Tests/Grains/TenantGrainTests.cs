@@ -1,6 +1,7 @@
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
+using Scheduler.Policies;
 using static Scheduler.Tests.Grains.GrainTestKit;
 
 namespace Scheduler.Tests.Grains;
@@ -163,6 +164,91 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
         Assert.NotEqual(a.Job?.JobId, b.Job?.JobId);
         Assert.Equal(2, (await Placement.GetSnapshot()).QueuedJobs);
     }
+
+    public static TheoryData<string> ChangedRequests => ["model", "prompt", "prompt_token_ids", "max_tokens", "priority", "ttft_objective_ms", "stop"];
+
+    [Theory]
+    [MemberData(nameof(ChangedRequests))]
+    public async Task Submit_SameIdempotencyKeyWithAnotherRequest_IsRefusedNamingTheKey_TheSameRequestStillGetsItsJob(string changed)
+    {
+        await Put();
+        var key = Unique("idem");
+        var request = Request(_model, prompt: 40, maxTokens: 10, idempotencyKey: key);
+        var other = changed switch
+        {
+            "model" => request with { Model = Unique("model") },
+            "prompt" => request with { Prompt = "another prompt" },
+            "prompt_token_ids" => request with { Prompt = null, PromptTokenIds = [1, 2, 3] },
+            "max_tokens" => request with { MaxTokens = 11 },
+            "priority" => request with { Priority = JobPriority.Critical },
+            "ttft_objective_ms" => request with { TtftObjectiveMs = 250 },
+            _ => request with { Stop = "." },
+        };
+
+        var original = await Tenant.Submit(JobId(0), request, []);
+        var reused = await Tenant.Submit(JobId(1), other, []);
+        var retry = await Tenant.Submit(JobId(2), request with { TraceParent = "another trace", Deadline = DateTimeOffset.UtcNow.AddMinutes(1) }, []);
+
+        Assert.Equal(SubmitRejection.IdempotencyKeyReused, reused.Rejection);
+        Assert.Null(reused.Job);
+        Assert.StartsWith("idempotency_key:", reused.Message, StringComparison.Ordinal);
+        Assert.Contains(JobId(0), reused.Message, StringComparison.Ordinal);
+        Assert.Null(await cluster.Client.GetGrain<IJobGrain>(JobId(1)).Get());
+        Assert.True(retry.Duplicate);
+        Assert.Equal(original.Job?.JobId, retry.Job?.JobId);
+        Assert.Equal(1, (await Tenant.Get())?.Usage.JobsSubmitted);
+    }
+
+    [Fact]
+    public async Task Counts_AJobsEndHandledBeforeItsAdmission_NothingStaysRunning()
+    {
+        await Put();
+        await Tenant.Submit(JobId(0), Request(_model), []);
+
+        // The job ran and ended, and its end overtook the placement's notice that it was admitted.
+        await Tenant.OnFinished(JobId(0), Completed(JobId(0)));
+        await Until(async () => await Tenant.Get() is { Usage.JobsCompleted: 1 }, "the end is handled");
+        await Tenant.OnAdmitted([JobId(0)]);
+
+        await Until(async () => await Tenant.Get() is { QueuedJobs: 0, RunningJobs: 0 }, "nothing queued or running");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Counts_NoticesInterleavedAndRepeated_ConvergeOnEachJobsState(int seed)
+    {
+        // Twelve jobs; each is admitted (or not: still queued, or cancelled in the queue) and ends (or not), with some
+        // notices repeated, all sent at once in a seeded random order — one-way calls are handled in no set order anyway.
+        await Put();
+        var random = new Random(seed);
+        var jobs = Enumerable.Range(0, 12).Select(i => (Id: JobId(i), Admitted: random.Next(3) > 0, Ended: random.Next(3) > 0)).ToArray();
+        foreach (var job in jobs)
+        {
+            await Tenant.Submit(job.Id, Request(_model), []);
+        }
+
+        var notices = jobs
+            .SelectMany(job => Enumerable.Repeat(job.Admitted ? "admitted" : null, random.Next(1, 3)).Concat(Enumerable.Repeat(job.Ended ? "ended" : null, random.Next(1, 3)))
+                .OfType<string>().Select(kind => (job.Id, Kind: kind)))
+            .OrderBy(_ => random.Next())
+            .ToArray();
+        foreach (var (id, kind) in notices)
+        {
+            await (kind == "admitted" ? Tenant.OnAdmitted([id]) : Tenant.OnFinished(id, Completed(id)));
+        }
+
+        var queued = jobs.Count(j => !j.Ended && !j.Admitted);
+        var running = jobs.Count(j => !j.Ended && j.Admitted);
+        var completed = jobs.Count(j => j.Ended);
+        await Until(
+            async () => await Tenant.Get() is { } t && t.QueuedJobs == queued && t.RunningJobs == running && t.Usage.JobsCompleted == completed,
+            $"{queued} queued, {running} running, {completed} completed once each");
+    }
+
+    private static JobOutcome Completed(string jobId) =>
+        new(JobStatus.Completed, "length", new JobUsage(100, 100, 0.01, 1, 2, 3), "text of " + jobId, null, []);
 
     [Fact]
     public async Task Submit_UnknownTenant_IsRejectedUnknownTenant()

@@ -49,6 +49,16 @@ internal sealed class FakeWorkerNode : WorkerService.WorkerServiceBase, IAsyncDi
         return node;
     }
 
+    /// <summary>Starts a node with a fresh id from <paramref name="prefix"/> and registers it with <paramref name="cluster"/>'s
+    /// silo, serving <paramref name="model"/> (see <see cref="Describe"/>).</summary>
+    public static async Task<FakeWorkerNode> StartRegisteredAsync(SchedulerCluster cluster, string prefix, string model)
+    {
+        var node = await StartAsync(prefix + "-" + Guid.NewGuid().ToString("N")[..6]);
+        var auth = new Metadata { { "authorization", "Bearer " + SchedulerCluster.NodeToken } };
+        await node.RegisterAsync(new NodeRegistryService.NodeRegistryServiceClient(cluster.Channel), auth, node.Describe(model));
+        return node;
+    }
+
     /// <summary>A plausible description of this node: one L4-like accelerator hosting one replica of <paramref name="model"/>.</summary>
     public NodeDescription Describe(string model, int maxSequences = 8)
     {
@@ -96,6 +106,19 @@ internal sealed class FakeWorkerNode : WorkerService.WorkerServiceBase, IAsyncDi
     {
         using var cts = new CancellationTokenSource(timeout);
         return await _commands.Reader.ReadAsync(cts.Token);
+    }
+
+    /// <summary>The next batch the silo admitted here (other commands before it are skipped).</summary>
+    public async Task<AdmitBatch> NextAdmit(TimeSpan timeout)
+    {
+        while (true)
+        {
+            var command = await NextCommand(timeout);
+            if (command.Admit is { } admit)
+            {
+                return admit;
+            }
+        }
     }
 
     public void Send(StepReport report) => _events.Writer.TryWrite(new ExecuteEvent { Step = report });

@@ -29,7 +29,7 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
     private static readonly StatusCode[] Documented =
     [
         StatusCode.InvalidArgument, StatusCode.NotFound, StatusCode.ResourceExhausted, StatusCode.Unauthenticated,
-        StatusCode.PermissionDenied, StatusCode.DeadlineExceeded,
+        StatusCode.PermissionDenied, StatusCode.DeadlineExceeded, StatusCode.AlreadyExists,
     ];
 
     private readonly ConcurrentDictionary<string, string> _jobByKey = new(StringComparer.Ordinal);
@@ -223,7 +223,7 @@ public sealed partial class GrpcSurfaceFuzzTests(SchedulerCluster cluster, ITest
         Assert.True(Documented.Contains(status.StatusCode), $"undocumented status {status.StatusCode} '{status.Detail}' for {Describe(op)}");
         Assert.False(string.IsNullOrEmpty(status.Detail), $"empty detail for {status.StatusCode} on {Describe(op)}");
         Assert.True(status.Detail.Length <= 512, $"detail of {status.Detail.Length} characters for {Describe(op)}");
-        if (status.StatusCode == StatusCode.InvalidArgument)
+        if (status.StatusCode is StatusCode.InvalidArgument or StatusCode.AlreadyExists)
         {
             Assert.Matches(FieldPrefix(), status.Detail);
         }

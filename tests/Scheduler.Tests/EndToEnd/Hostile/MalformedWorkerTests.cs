@@ -257,17 +257,7 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
         await AssertStillServing();
     }
 
-    private static async Task<AdmitBatch> NextAdmit(FakeWorkerNode node)
-    {
-        while (true)
-        {
-            var command = await node.NextCommand(Wait);
-            if (command.Admit is { } admit)
-            {
-                return admit;
-            }
-        }
-    }
+    private static Task<AdmitBatch> NextAdmit(FakeWorkerNode node) => node.NextAdmit(Wait);
 
     private static StepReport Step(string replicaId, SequenceTokens? tokens = null, SequenceFinished[]? finished = null)
     {

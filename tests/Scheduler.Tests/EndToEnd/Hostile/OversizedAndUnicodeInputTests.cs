@@ -51,8 +51,9 @@ public sealed class OversizedAndUnicodeInputTests(SchedulerCluster cluster)
     {
         using var client = cluster.Tenant(0);
 
-        // About 50,000 tokens of words: small for the transport, far beyond an 8,192-token context.
-        var prompt = string.Join(' ', Enumerable.Range(0, 50_000).Select(i => "w" + (i % 997)));
+        // 140,000 words, each at least a token: under the transport's and max_prompt_bytes' limits, beyond a
+        // 131,072-token context.
+        var prompt = string.Join(' ', Enumerable.Range(0, 140_000).Select(i => "w" + (i % 997)));
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = prompt, MaxTokens = 4 }));
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.StartsWith("prompt:", ex.Status.Detail, StringComparison.Ordinal);

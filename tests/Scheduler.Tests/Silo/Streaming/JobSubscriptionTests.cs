@@ -1,4 +1,5 @@
 using Scheduler.Abstractions.Jobs;
+using Scheduler.Policies;
 using Scheduler.Silo.Streaming;
 using static Scheduler.Tests.Silo.Streaming.SubscriptionEvents;
 
@@ -9,7 +10,7 @@ public sealed class JobSubscriptionTests
     [Fact]
     public void Post_DuplicateAndOutOfOrderTokens_DeliversEachOnceInOrder()
     {
-        var subscription = new JobSubscription("job", fromToken: 0);
+        var subscription = AdmittedSubscription();
         subscription.Post(Tokens(0, " a"));
         subscription.Post(Tokens(2, " c"));
         subscription.Post(Tokens(0, " a"));
@@ -22,7 +23,7 @@ public sealed class JobSubscriptionTests
     [Fact]
     public void Post_CompletedBeforeLastToken_IsHeldUntilTheTokenArrives()
     {
-        var subscription = new JobSubscription("job", fromToken: 0);
+        var subscription = AdmittedSubscription();
         subscription.Post(Tokens(0, " a"));
         subscription.Post(Completed(2));
         Assert.Single(Drain(subscription));
@@ -37,7 +38,7 @@ public sealed class JobSubscriptionTests
     [Fact]
     public void Post_FromTokenOffset_DropsEarlierTokens()
     {
-        var subscription = new JobSubscription("job", fromToken: 2);
+        var subscription = AdmittedSubscription(fromToken: 2);
         subscription.Post(Tokens(0, " a"));
         subscription.Post(Tokens(1, " b"));
         subscription.Post(Tokens(2, " c"));
@@ -55,6 +56,86 @@ public sealed class JobSubscriptionTests
         subscription.Post(new JobEventRecord("job", JobEventKind.Admitted, T0, Placement: first with { ReplicaId = "r2" }));
 
         Assert.Equal(["r1", "r2"], Drain(subscription).Select(e => e.Placement!.ReplicaId));
+    }
+
+    [Fact]
+    public void Post_TokensBeforeTheAdmission_AreHeldUntilItArrives()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        subscription.Post(Tokens(1, " b"));
+        subscription.Post(Tokens(0, " a"));
+        Assert.Empty(Drain(subscription));
+        Assert.True(subscription.WaitingForAdmission);
+
+        subscription.Post(Admitted("r1"));
+        subscription.Post(Tokens(2, " c"));
+        subscription.Post(Completed(3));
+
+        var events = Drain(subscription);
+        Assert.Equal([JobEventKind.Admitted, JobEventKind.Tokens, JobEventKind.Tokens, JobEventKind.Tokens, JobEventKind.Completed], events.Select(e => e.Kind));
+        Assert.Equal(" a b c", string.Concat(events.Select(e => e.Text)));
+        Assert.False(subscription.WaitingForAdmission);
+    }
+
+    [Fact]
+    public void Post_QueuedAfterTheAdmission_IsDropped()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        subscription.Post(Admitted("r1"));
+        subscription.Post(new JobEventRecord("job", JobEventKind.Queued, T0, QueuePosition: 3));
+        subscription.Post(Tokens(0, " a"));
+
+        Assert.Equal([JobEventKind.Admitted, JobEventKind.Tokens], Drain(subscription).Select(e => e.Kind));
+    }
+
+    [Fact]
+    public void ReplayRecord_AdmissionNeverArrived_ReleasesTheHeldTokensAfterTheRecordsAdmission()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        subscription.Post(Tokens(0, "a"));
+        var placement = new JobPlacement("r1", "a1", "H100", "n1", 0);
+        var record = new JobSnapshot("job", "tenant", "model", JobStatus.Completed, 1, 2, JobPriority.Standard, T0, placement,
+            new JobUsage(1, 2, 0, 0, 0, 0), "ab", null, "length", [1, 2]);
+
+        subscription.ReplayRecord(record, fromToken: 0, T0, withAdmission: false);
+
+        var events = Drain(subscription);
+        Assert.Equal([JobEventKind.Admitted, JobEventKind.Tokens, JobEventKind.Tokens, JobEventKind.Completed], events.Select(e => e.Kind));
+        Assert.Equal(placement, events[0].Placement);
+        Assert.True(subscription.Events.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public void ReplayRecord_WithoutTokenBoundaries_GoesOnAfterTheTokensItsAdmissionReleased()
+    {
+        // The record did not keep every token's boundary, so its text goes as one chunk: it must start after the tokens
+        // the admission released, or the client would get a chunk overlapping tokens it has (and drop it whole).
+        var subscription = new JobSubscription("job", fromToken: 0);
+        subscription.Post(Tokens(0, "a"));
+        subscription.Post(Tokens(1, "b"));
+        var record = new JobSnapshot("job", "tenant", "model", JobStatus.Completed, 1, 4, JobPriority.Standard, T0,
+            new JobPlacement("r1", "a1", "H100", "n1", 0), new JobUsage(1, 4, 0, 0, 0, 0), "abcd", null, "length", [1, 2, 3]);
+
+        subscription.ReplayRecord(record, fromToken: subscription.NextToken, T0, withAdmission: false);
+
+        var tokens = Drain(subscription).Where(e => e.Kind == JobEventKind.Tokens).ToList();
+        Assert.Equal([(0, 1), (1, 1), (2, 2)], tokens.Select(e => (e.FirstTokenIndex, e.TokenCount)));
+        Assert.Equal("abcd", string.Concat(tokens.Select(e => e.Text)));
+    }
+
+    [Fact]
+    public void ReplayRecord_WithoutAPlacement_StillAnnouncesAnAdmissionBeforeTheTokens()
+    {
+        // The record's admission notice was lost too: the stream keeps its order with an admission that names no replica.
+        var subscription = new JobSubscription("job", fromToken: 0);
+        var record = new JobSnapshot("job", "tenant", "model", JobStatus.Completed, 1, 1, JobPriority.Standard, T0, null,
+            new JobUsage(1, 1, 0, 0, 0, 0), "a", null, "length", [1]);
+
+        subscription.ReplayRecord(record, fromToken: 0, T0, withAdmission: true);
+
+        var events = Drain(subscription);
+        Assert.Equal([JobEventKind.Admitted, JobEventKind.Tokens, JobEventKind.Completed], events.Select(e => e.Kind));
+        Assert.Null(events[0].Placement);
     }
 
     [Fact]
@@ -83,7 +164,7 @@ public sealed class JobSubscriptionTests
     [Fact]
     public async Task ReadCoalesced_LongBacklog_IsSplitAtTheMessageLimit()
     {
-        var subscription = new JobSubscription("job", fromToken: 0);
+        var subscription = AdmittedSubscription();
         var total = CoalescingReader.MaxTokensPerMessage + 10;
         for (var i = 0; i < total; i++)
         {

@@ -38,7 +38,7 @@ public sealed class StreamBackfillTests
     [Fact]
     public async Task WatchAsync_QuietStream_AsksTheRecordEveryInterval_AndEndsItOnceTheJobFinished()
     {
-        var subscription = new JobSubscription("job", fromToken: 0);
+        var subscription = AdmittedSubscription();
         subscription.Post(Tokens(0, "a"));
         var job = new RecordOnlyJob(Record(JobStatus.Running));
         var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, job, CancellationToken.None);
@@ -59,7 +59,7 @@ public sealed class StreamBackfillTests
     [Fact]
     public async Task WatchAsync_StreamKeepsReceivingEvents_NeverAsksTheRecord()
     {
-        var subscription = new JobSubscription("job", fromToken: 0);
+        var subscription = AdmittedSubscription();
         var job = new RecordOnlyJob(Record(JobStatus.Running));
         using var stop = new CancellationTokenSource();
         var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, job, stop.Token);
@@ -73,6 +73,32 @@ public sealed class StreamBackfillTests
         await stop.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => watch);
         Assert.Equal(0, job.Reads);
+    }
+
+    [Fact]
+    public async Task WatchAsync_TokensWithoutTheirAdmission_AreReleasedBehindTheRecordsPlacementAfterATick()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        subscription.Post(Tokens(0, "a"));
+        Assert.True(subscription.WaitingForAdmission);
+        var placement = new JobPlacement("r1", "a1", "H100", "n1", 0);
+        var job = new RecordOnlyJob(Record(JobStatus.Running) with { Placement = placement });
+        using var stop = new CancellationTokenSource();
+        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, job, stop.Token);
+
+        await AdvanceSeconds(1);
+
+        var events = Drain(subscription);
+        Assert.Equal([JobEventKind.Admitted, JobEventKind.Tokens], events.Select(e => e.Kind));
+        Assert.Equal(placement, events[0].Placement);
+        Assert.False(subscription.WaitingForAdmission);
+        Assert.Equal(1, job.Reads);
+
+        // The late admission itself, when it comes, is the same one: not delivered twice.
+        subscription.Post(new JobEventRecord("job", JobEventKind.Admitted, T0, Placement: placement));
+        Assert.Empty(Drain(subscription));
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => watch);
     }
 
     private async Task AdvanceSeconds(int seconds)

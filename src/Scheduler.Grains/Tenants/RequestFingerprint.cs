@@ -1,0 +1,43 @@
+using System.Security.Cryptography;
+using System.Text;
+using Scheduler.Abstractions.Jobs;
+
+namespace Scheduler.Grains.Tenants;
+
+/// <summary>
+/// What an idempotency key is bound to: a hash of every field of a request that decides what the job does — model,
+/// prompt (text or token ids), max tokens, priority, TTFT objective and stop text. A resubmission with the key is a
+/// retry only if its fingerprint is the same. The trace context differs on every attempt, and the deadline is relative
+/// to each attempt's arrival (so a retry's absolute deadline differs too): neither is part of it.
+/// </summary>
+internal static class RequestFingerprint
+{
+    public static string Of(JobRequest request)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+        {
+            // Length-prefixed strings and a marker for absent fields: no two different requests write the same bytes.
+            writer.Write(request.Model);
+            WriteOptional(writer, request.Prompt);
+            writer.Write(request.PromptTokenIds?.Length ?? -1);
+            foreach (var id in request.PromptTokenIds ?? [])
+            {
+                writer.Write(id);
+            }
+
+            writer.Write(request.MaxTokens);
+            writer.Write((int)request.Priority);
+            writer.Write(request.TtftObjectiveMs);
+            WriteOptional(writer, request.Stop);
+        }
+
+        return Convert.ToBase64String(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
+    }
+
+    private static void WriteOptional(BinaryWriter writer, string? value)
+    {
+        writer.Write(value is not null);
+        writer.Write(value ?? "");
+    }
+}
