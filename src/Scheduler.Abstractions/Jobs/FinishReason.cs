@@ -18,4 +18,8 @@ public enum FinishReason
 
     /// <summary>The engine had no room for it at admission: the job is not over, it goes back to its queue.</summary>
     Rejected = 4,
+
+    /// <summary>The engine can never run it (its prompt does not fit the model or the replica): the job fails with the
+    /// engine's message and is not queued again.</summary>
+    Error = 5,
 }

@@ -188,6 +188,7 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
             case Proto.FinishReason.Stop: return FinishReason.Stop;
             case Proto.FinishReason.Cancelled: return FinishReason.Cancelled;
             case Proto.FinishReason.Rejected: return FinishReason.Rejected;
+            case Proto.FinishReason.Error: return FinishReason.Error;
 #pragma warning disable CS0612 // A node from before the enum sends the reason as text (a rolling upgrade).
             case Proto.FinishReason.Unspecified when LegacyReason(done.LegacyReason) is { } legacy: return legacy;
 #pragma warning restore CS0612
@@ -230,11 +231,13 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
             ((running.FirstTokenAt ?? now) - submitted).TotalMilliseconds,
             (now - submitted).TotalMilliseconds);
         // A reason no engine sends is the node's bug: the job fails rather than passing it to the tenant as a success.
+        // An engine's error is the tenant's to read, marked as the engine's so it is not taken for the scheduler's.
         var (status, finishReason, error) = reason switch
         {
             FinishReason.Length => (JobStatus.Completed, JobFinishReasons.Length, (string?)null),
             FinishReason.Stop => (JobStatus.Completed, JobFinishReasons.Stop, null),
             FinishReason.Cancelled => (JobStatus.Cancelled, JobFinishReasons.Cancelled, null),
+            FinishReason.Error => (JobStatus.Failed, JobFinishReasons.Error, $"the engine could not run the job: {done.Error}"),
             _ => (JobStatus.Failed, JobFinishReasons.Error, $"the node reported an unknown finish reason '{done.Reason}'"),
         };
         return new JobOutcome(status, finishReason, usage, running.Text, error, [.. running.TokenEnds]);

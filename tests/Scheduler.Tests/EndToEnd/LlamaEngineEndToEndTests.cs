@@ -129,6 +129,24 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         Assert.Equal((JobStatus.Completed, 8), (next.Status, next.TokenCount));
     }
 
+    [Fact]
+    public async Task PromptTheEngineCanNeverRun_FailsTheJobWithTheEnginesMessage_InsteadOfQueueingItForever()
+    {
+        // The scheduler has no vocabulary to check ids against; the engine finds this one outside the model's.
+        using var client = new SchedulerClient(_address, TenantKey);
+        var request = new SubmitJobRequest { Model = Model, MaxTokens = 8, PromptTokenIds = { 1, 1_000_000 } };
+
+        var job = await client.RunAsync(request, deadline: DateTime.UtcNow + Timeout);
+
+        Assert.Equal(JobStatus.Failed, job.Status);
+        Assert.StartsWith("the engine could not run the job: prompt token id 1000000 is outside the model's vocabulary", job.Error, StringComparison.Ordinal);
+        Assert.Equal(0, job.TokenCount);
+
+        // The replica is free for the next job.
+        var next = await client.RunAsync(Request(Model, 8), deadline: DateTime.UtcNow + Timeout);
+        Assert.Equal((JobStatus.Completed, 8), (next.Status, next.TokenCount));
+    }
+
     private static SubmitJobRequest Request(string model, int maxTokens, ulong? seed = null)
     {
         var request = new SubmitJobRequest { Model = model, Prompt = Prompt, MaxTokens = maxTokens, Temperature = 0.8f };

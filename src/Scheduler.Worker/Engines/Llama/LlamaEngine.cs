@@ -1,3 +1,4 @@
+using System.Globalization;
 using LLama;
 using LLama.Native;
 using Scheduler.Policies.Profiles;
@@ -112,14 +113,29 @@ internal sealed partial class LlamaEngine : IInferenceEngine
                     continue;
                 }
 
-                if (Refusal(spec, prompt) is { } refusal)
+                if (Fault(spec, prompt) is { } fault)
+                {
+                    // No replica of this context can ever run it: queueing it again would bring it back forever.
+                    _running.ReportNext(new SequenceFinished
+                    {
+                        SequenceId = spec.SequenceId,
+                        Reason = FinishReason.Error,
+                        CompletionTokens = spec.ResumeFromToken,
+                        PromptTokens = prompt?.Length ?? 0,
+                        Error = fault,
+                    });
+                    LogFault(_logger, _replicaId, spec.SequenceId, fault);
+                    continue;
+                }
+
+                if (Refusal(spec, prompt!) is { } refusal)
                 {
                     _running.Reject(new SequenceFinished
                     {
                         SequenceId = spec.SequenceId,
                         Reason = FinishReason.Rejected,
                         CompletionTokens = spec.ResumeFromToken,
-                        PromptTokens = prompt?.Length ?? 0,
+                        PromptTokens = prompt!.Length,
                     });
                     LogRejected(_logger, _replicaId, spec.SequenceId, refusal);
                     continue;
@@ -357,30 +373,39 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             return _model.Tokenize(spec.Prompt);
         }
 
-        var vocabularySize = _model.Vocabulary.Count;
         if (spec.PromptTokenIds.Count > 0)
         {
-            return spec.PromptTokenIds.Any(id => id < 0 || id >= vocabularySize) ? null : [.. spec.PromptTokenIds.Select(id => (LLamaToken)id)];
+            return spec.PromptTokenIds.Any(OutOfVocabulary) ? null : [.. spec.PromptTokenIds.Select(id => (LLamaToken)id)];
         }
 
         var filler = _model.Vocabulary.Newline ?? _model.Vocabulary.BOS ?? (LLamaToken)0;
         return Enumerable.Repeat(filler, Math.Max(1, spec.PromptTokens)).ToArray();
     }
 
-    /// <summary>Why the sequence cannot run here, or null when it fits.</summary>
-    private string? Refusal(SequenceSpec spec, LLamaToken[]? prompt)
+    private bool OutOfVocabulary(int tokenId) => tokenId < 0 || tokenId >= _model.Vocabulary.Count;
+
+    /// <summary>Why the sequence can never run on this replica, in words for the tenant, or null when it could.</summary>
+    private string? Fault(SequenceSpec spec, LLamaToken[]? prompt)
     {
         if (prompt is null)
         {
-            return $"a prompt token id is outside the model's vocabulary of {_model.Vocabulary.Count}";
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"prompt token id {spec.PromptTokenIds.First(OutOfVocabulary)} is outside the model's vocabulary of {_model.Vocabulary.Count:N0}");
         }
 
         var kvTokens = (long)prompt.Length + spec.MaxTokens;
-        if (kvTokens > _maxContextTokens)
-        {
-            return $"{prompt.Length} prompt tokens (by the model's tokenizer) + max_tokens {spec.MaxTokens} exceed the context of {_maxContextTokens}";
-        }
+        return kvTokens > _maxContextTokens
+            ? string.Create(
+                CultureInfo.InvariantCulture,
+                $"prompt is {prompt.Length:N0} tokens by the model's tokenizer; with max_tokens {spec.MaxTokens:N0} it needs {kvTokens:N0}, and the replica's context holds {_maxContextTokens:N0}")
+            : null;
+    }
 
+    /// <summary>Why the sequence finds no room now (slots or KV cells), or null when it fits.</summary>
+    private string? Refusal(SequenceSpec spec, LLamaToken[] prompt)
+    {
+        var kvTokens = (long)prompt.Length + spec.MaxTokens;
         return _running.Fits(kvTokens)
             ? null
             : $"{_running.Count}/{_profile.MaxSequences} slots, {_running.KvUsed}+{kvTokens}/{_profile.KvCapacityTokens} KV tokens";
@@ -406,6 +431,9 @@ internal sealed partial class LlamaEngine : IInferenceEngine
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} rejected sequence {SequenceId}: {Reason}")]
     private static partial void LogRejected(ILogger logger, string replicaId, string sequenceId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} can never run sequence {SequenceId}: {Error}")]
+    private static partial void LogFault(ILogger logger, string replicaId, string sequenceId, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} ignored a second admission of running sequence {SequenceId}")]
     private static partial void LogDuplicate(ILogger logger, string replicaId, string sequenceId);

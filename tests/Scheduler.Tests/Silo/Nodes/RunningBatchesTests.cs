@@ -179,6 +179,28 @@ public sealed class RunningBatchesTests
     }
 
     [Fact]
+    public void Translate_SequenceTheEngineCanNeverRun_FailsWithTheEnginesMessage_AndIsNotHandedBack()
+    {
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        Admit(batches, "r0", Ticket("j"));
+        var error = Finished("j", WireReason.Error, 0);
+        error.Error = "prompt token id 70000 is outside the model's vocabulary of 32,000";
+
+        var step = batches.Translate(Step("r0", finished: [error]), At(200))!;
+
+        var job = step.Outcomes.Single();
+        Assert.Equal((JobStatus.Failed, JobFinishReasons.Error), (job.Outcome.Status, job.Outcome.FinishReason));
+        Assert.Equal("the engine could not run the job: prompt token id 70000 is outside the model's vocabulary of 32,000", job.Outcome.Error);
+        Assert.Equal([_silo], job.Watchers);
+
+        // The placement frees its reservation and queues nothing again.
+        Assert.Equal([new FinishedSequence("j", 0, FinishReason.Error)], step.Finished);
+        Assert.Empty(step.Refused);
+        Assert.Empty(batches.Running(Model));
+        Assert.Empty(_logger.Entries);
+    }
+
+    [Fact]
     public void Translate_HourlyPrice_SharesEachStepAmongTheSequencesThatProducedATokenInIt()
     {
         var h100 = AcceleratorProfiles.H100;

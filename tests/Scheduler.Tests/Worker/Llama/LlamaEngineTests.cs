@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging.Abstractions;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
@@ -155,20 +156,46 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     [Fact]
     public void OverCapacity_IsRejected_AndRunsNothing()
     {
-        // 2 slots and 100 KV cells: "a" fits, "b" overflows the cells, "c" fits, "d" finds no slot; "e" is longer
-        // than a sequence's context, "f" names a token the vocabulary does not have.
+        // 2 slots and 100 KV cells: "a" fits, "b" overflows the cells, "c" fits, "d" finds no slot.
         var engine = Engine(slots: 2, kvCells: 100, maxContextTokens: 64);
-        var outOfVocabulary = new SequenceSpec { SequenceId = "f", PromptTokenIds = { 1, 100_000 }, MaxTokens = 4 };
-        engine.Admit([Sequence("a", 30), Sequence("b", 56), Sequence("c", 30), Sequence("d", 4), Sequence("e", 60), outOfVocabulary]);
+        engine.Admit([Sequence("a", 30), Sequence("b", 56), Sequence("c", 30), Sequence("d", 4)]);
 
         var reports = ToCompletion(engine.Step);
 
-        Assert.Equal(["b", "d", "e", "f"], reports[0].Finished.Where(f => f.Reason == FinishReason.Rejected).Select(f => f.SequenceId).Order());
-        Assert.Equal(4, reports[^1].Capacity.RejectedAdmissions);
+        Assert.Equal(["b", "d"], reports[0].Finished.Where(f => f.Reason == FinishReason.Rejected).Select(f => f.SequenceId).Order());
+        Assert.Equal(2, reports[^1].Capacity.RejectedAdmissions);
         Assert.Equal(2, reports[^1].Capacity.PeakSequences);
-        Assert.All(["b", "d", "e", "f"], id => Assert.Empty(SequenceOutcome.Of(id, reports).Tokens));
+        Assert.All(["b", "d"], id => Assert.Empty(SequenceOutcome.Of(id, reports).Tokens));
         Assert.Equal(FinishReason.Length, SequenceOutcome.Of("a", reports).Finished!.Reason);
         Assert.Equal(FinishReason.Length, SequenceOutcome.Of("c", reports).Finished!.Reason);
+    }
+
+    [Fact]
+    public void PromptThatCanNeverRun_FinishesWithError_NamingWhy_AndIsNoRejection()
+    {
+        // "long" needs more than a sequence's context by the model's tokenizer, "oov" names a token the vocabulary
+        // does not have: no room freeing up would ever let them run.
+        var engine = Engine(maxContextTokens: 64);
+        var tooLong = Sequence("long", 60);
+        tooLong.PromptTokens = 1; // The scheduler's own count, with another tokenizer.
+        var outOfVocabulary = new SequenceSpec { SequenceId = "oov", PromptTokenIds = { 1, 100_000 }, MaxTokens = 4 };
+        engine.Admit([tooLong, outOfVocabulary, Sequence("fits", 4)]);
+
+        var reports = ToCompletion(engine.Step);
+
+        var promptTokens = tiny.Model.Tokenize(Prompt).Length;
+        var vocabulary = tiny.Model.Vocabulary.Count;
+        var errors = reports[0].Finished.Where(f => f.Reason == FinishReason.Error).OrderBy(f => f.SequenceId).ToArray();
+        Assert.Equal(
+            [
+                ("long", promptTokens, $"prompt is {promptTokens} tokens by the model's tokenizer; with max_tokens 60 it needs {promptTokens + 60}, and the replica's context holds 64"),
+                ("oov", 0, $"prompt token id 100000 is outside the model's vocabulary of {vocabulary.ToString("N0", CultureInfo.InvariantCulture)}"),
+            ],
+            errors.Select(f => (f.SequenceId, f.PromptTokens, f.Error)));
+        Assert.All(["long", "oov"], id => Assert.Empty(SequenceOutcome.Of(id, reports).Tokens));
+        Assert.Equal(0, reports[^1].Capacity.RejectedAdmissions);
+        Assert.Equal(FinishReason.Length, SequenceOutcome.Of("fits", reports).Finished!.Reason);
+        Assert.Equal(string.Empty, SequenceOutcome.Of("fits", reports).Finished!.Error);
     }
 
     [Fact]
