@@ -46,9 +46,15 @@ internal static class JobCommands
         var stop = new Option<string>("--stop") { Description = "Stop generating when this text appears" };
         var noStream = new Option<bool>("--no-stream") { Description = "Submit without streaming and print the job id" };
 
+        // Sampling: sent only when given, so the engine's defaults apply otherwise (the simulated engine ignores them).
+        var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature, 0 to 2 (0: always the most likely token)" };
+        var topP = new Option<float?>("--top-p") { Description = "Nucleus sampling: keep the most likely tokens up to this probability mass, (0, 1]" };
+        var topK = new Option<int?>("--top-k") { Description = "Keep only the k most likely tokens (0: no limit)" };
+        var seed = new Option<ulong?>("--seed") { Description = "Sampling seed: the same seed gives the same text" };
+
         var command = new Command("submit", "Submit a job and stream its tokens to stdout; the summary goes to stderr")
         {
-            model, prompt, maxTokens, priority, ttft, deadline, idempotencyKey, stop, noStream,
+            model, prompt, maxTokens, priority, ttft, deadline, idempotencyKey, stop, noStream, temperature, topP, topK, seed,
         };
         Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
         {
@@ -63,6 +69,26 @@ internal static class JobCommands
                 IdempotencyKey = parse.GetValue(idempotencyKey) ?? "",
                 Stop = parse.GetValue(stop) ?? "",
             };
+            if (parse.GetValue(temperature) is { } t)
+            {
+                request.Temperature = t;
+            }
+
+            if (parse.GetValue(topP) is { } p)
+            {
+                request.TopP = p;
+            }
+
+            if (parse.GetValue(topK) is { } k)
+            {
+                request.TopK = k;
+            }
+
+            if (parse.GetValue(seed) is { } s)
+            {
+                request.Seed = s;
+            }
+
             if (parse.GetValue(noStream))
             {
                 var job = await client.SubmitAsync(request, cancellationToken: cancellationToken);
