@@ -309,8 +309,8 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     {
         var report = _running.StartReport();
         report.StepMs = stepMs;
-        var prefills = entries.Where(e => e.PrefillChunk > 0 && e.Sequence.Active).ToList();
-        if (result == DecodeResult.NoKvSlot && prefills.Count > 0)
+        // The prompts this step brought matter only when the decode found no KV slot: collected only then.
+        if (result == DecodeResult.NoKvSlot && entries.Where(e => e.PrefillChunk > 0 && e.Sequence.Active).ToList() is { Count: > 0 } prefills)
         {
             // The cache is fuller than the reservations say (llama.cpp needs cells the count does not see): the
             // prompts this step brought are refused, and decoding sequences try again in the next step.

@@ -7,9 +7,6 @@ namespace Scheduler.Worker.Engines.Llama;
 /// <param name="MaxBatchTokens">The most tokens one decode call held.</param>
 internal sealed record LlamaEngineStats(long Decodes, long BatchedSequences, int MaxBatchSequences, int MaxBatchTokens)
 {
-    /// <summary>Sequences per decode call, on average.</summary>
-    public double MeanBatchSequences => Decodes == 0 ? 0 : (double)BatchedSequences / Decodes;
-
     /// <summary>These stats after one more decode call of <paramref name="sequences"/> sequences and <paramref name="tokens"/> tokens.</summary>
     public LlamaEngineStats After(int sequences, int tokens) => new(
         Decodes + 1,
