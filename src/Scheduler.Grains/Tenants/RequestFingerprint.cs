@@ -6,7 +6,7 @@ namespace Scheduler.Grains.Tenants;
 
 /// <summary>
 /// What an idempotency key is bound to: a hash of every field of a request that decides what the job does — model,
-/// prompt (text or token ids), max tokens, priority, TTFT objective and stop text. A resubmission with the key is a
+/// prompt (text or token ids), max tokens, priority, TTFT objective, stop texts and sampling. A resubmission with the key is a
 /// retry only if its fingerprint is the same. The trace context differs on every attempt, and the deadline is relative
 /// to each attempt's arrival (so a retry's absolute deadline differs too): neither is part of it.
 /// </summary>
@@ -30,6 +30,19 @@ internal static class RequestFingerprint
             writer.Write((int)request.Priority);
             writer.Write(request.TtftObjectiveMs);
             WriteOptional(writer, request.Stop);
+            writer.Write(request.StopSequences?.Length ?? -1);
+            foreach (var stop in request.StopSequences ?? [])
+            {
+                writer.Write(stop);
+            }
+
+            var sampling = request.Sampling;
+            WriteOptional(writer, sampling?.Temperature);
+            WriteOptional(writer, sampling?.TopP);
+            writer.Write(sampling?.TopK is { } topK);
+            writer.Write(sampling?.TopK ?? 0);
+            writer.Write(sampling?.Seed is { } seed);
+            writer.Write(sampling?.Seed ?? 0);
         }
 
         return Convert.ToBase64String(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
@@ -39,5 +52,11 @@ internal static class RequestFingerprint
     {
         writer.Write(value is not null);
         writer.Write(value ?? "");
+    }
+
+    private static void WriteOptional(BinaryWriter writer, float? value)
+    {
+        writer.Write(value is not null);
+        writer.Write(value ?? 0f);
     }
 }

@@ -96,7 +96,7 @@ internal sealed class TenantGrain(
             {
                 return new SubmitResult(null, SubmitRejection.IdempotencyKeyReused,
                     $"idempotency_key: already used for job '{existingId}' with a different request (model, prompt, max_tokens, priority, " +
-                    "ttft_objective_ms or stop differ); resubmit that exact request to get that job, or use a new key for a new job");
+                    "ttft_objective_ms, stop, stop_sequences or sampling differ); resubmit that exact request to get that job, or use a new key for a new job");
             }
 
             if (_accepting.TryGetValue(existingId, out var accepting))

@@ -165,7 +165,7 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
         Assert.Equal(2, (await Placement.GetSnapshot()).QueuedJobs);
     }
 
-    public static TheoryData<string> ChangedRequests => ["model", "prompt", "prompt_token_ids", "max_tokens", "priority", "ttft_objective_ms", "stop"];
+    public static TheoryData<string> ChangedRequests => ["model", "prompt", "prompt_token_ids", "max_tokens", "priority", "ttft_objective_ms", "stop", "stop_sequences", "temperature", "top_p", "top_k", "seed"];
 
     [Theory]
     [MemberData(nameof(ChangedRequests))]
@@ -182,7 +182,13 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
             "max_tokens" => request with { MaxTokens = 11 },
             "priority" => request with { Priority = JobPriority.Critical },
             "ttft_objective_ms" => request with { TtftObjectiveMs = 250 },
-            _ => request with { Stop = "." },
+            "stop" => request with { Stop = "." },
+            "stop_sequences" => request with { StopSequences = ["\n\n"] },
+            "temperature" => request with { Sampling = new JobSampling(0.5f, null, null, null) },
+            "top_p" => request with { Sampling = new JobSampling(null, 0.9f, null, null) },
+            "top_k" => request with { Sampling = new JobSampling(null, null, 40, null) },
+            "seed" => request with { Sampling = new JobSampling(null, null, null, 7) },
+            _ => throw new ArgumentOutOfRangeException(nameof(changed), changed, "no such request field"),
         };
 
         var original = await Tenant.Submit(JobId(0), request, []);
