@@ -99,21 +99,20 @@ internal sealed class InferenceGrpcService(
             throw;
         }
 
-        switch (result.Rejection)
+        if (result.Rejection == SubmitRejection.None)
         {
-            case SubmitRejection.None:
-                telemetry.JobSubmitted(tenant, jobRequest.Model);
-                return (subscription, result);
-            case SubmitRejection.QueueFull or SubmitRejection.RateLimited or SubmitRejection.Shed:
-                hub.UnsubscribeIfAny(subscription);
-                throw SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter);
-            case SubmitRejection.IdempotencyKeyReused:
-                hub.UnsubscribeIfAny(subscription);
-                throw SchedulerErrors.AlreadyExists(result.Message!);
-            default:
-                hub.UnsubscribeIfAny(subscription);
-                throw SchedulerErrors.Unauthenticated(result.Message!);
+            telemetry.JobSubmitted(tenant, jobRequest.Model);
+            return (subscription, result);
         }
+
+        hub.UnsubscribeIfAny(subscription);
+        throw result.Rejection switch
+        {
+            SubmitRejection.QueueFull or SubmitRejection.RateLimited or SubmitRejection.Shed =>
+                SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter),
+            SubmitRejection.IdempotencyKeyReused => SchedulerErrors.AlreadyExists(result.Message!),
+            _ => SchedulerErrors.Unauthenticated(result.Message!),
+        };
     }
 
     /// <summary>Streams an existing job's events: attaches to it if it is still queued or running, else replays its record.</summary>
