@@ -1,3 +1,4 @@
+using System.Globalization;
 using Xunit.Abstractions;
 
 namespace Scheduler.Tests.Faults;
@@ -11,12 +12,21 @@ public sealed class WorkerFailureTests(ITestOutputHelper output)
     {
         const int jobs = 300;
         var load = new FaultLoad(cluster, jobs, concurrency: 48, minTokens: 64, maxTokens: 160);
-        await load.RunWithFaultAsync(60, () =>
+        var killedRunning = 0;
+        await load.RunWithFaultAsync(60, async () =>
         {
-            cluster.Workers[0].Kill();
-            return Task.CompletedTask;
+            // Cost-aware placement packs the cheapest replicas, so a node picked by index may be idle; kill the busiest.
+            using var admin = cluster.Admin();
+            var busiest = (await admin.ListReplicasAsync())
+                .GroupBy(r => r.NodeId)
+                .Select(node => (NodeId: node.Key, Running: node.Sum(r => r.RunningSequences)))
+                .MaxBy(node => node.Running);
+            killedRunning = busiest.Running;
+            output.WriteLine($"killing {busiest.NodeId}, running {busiest.Running} sequences");
+            cluster.Workers[int.Parse(busiest.NodeId["fault-node-".Length..], CultureInfo.InvariantCulture)].Kill();
         });
 
+        Assert.True(killedRunning > 0, "the killed node ran no job: the fault tested nothing");
         await FaultChecks.EveryJobCompletedExactlyOnce(cluster, load, jobs, output);
 
         // The streams stayed on their silos: jobs resumed elsewhere from the count already delivered.
