@@ -25,6 +25,10 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     private const string Prompt = "hello world, the fast model";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
+    // The tiny model decodes thousands of tokens a second: a job to cancel must outlast the cancel's round trip even
+    // on a loaded machine (400 tokens did not, once).
+    private const int LongJobTokens = 2000;
+
     private WebApplication _silo = null!;
     private WebApplication _node = null!;
     private string _address = "";
@@ -38,7 +42,7 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
             $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}",
             "--Scheduler:EmbeddedFleet:Enabled=false",
             $"--Scheduler:Models:0:Name={Model}", "--Scheduler:Models:0:MaxContextTokens=512", "--Scheduler:Models:0:MaxOutputTokens=400",
-            $"--Scheduler:Models:1:Name={OneSlotModel}", "--Scheduler:Models:1:MaxContextTokens=512", "--Scheduler:Models:1:MaxOutputTokens=400",
+            $"--Scheduler:Models:1:Name={OneSlotModel}", $"--Scheduler:Models:1:MaxContextTokens={TinyGguf.TrainedContext}", $"--Scheduler:Models:1:MaxOutputTokens={LongJobTokens}",
             "--Scheduler:Tenants:0:Id=llama-tenant", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
             "--Logging:LogLevel:Default=Warning",
         ];
@@ -50,7 +54,7 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         options.Model.Path = tiny.Path;
         options.Model.Threads = 1;
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = Model, MaxContextTokens = 512 });
-        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = OneSlotModel, MaxContextTokens = 512, MaxSequences = 1 });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = OneSlotModel, MaxContextTokens = TinyGguf.TrainedContext, MaxSequences = 1 });
         _node = WorkerNodeHost.Build(options);
         await _node.StartAsync();
         await _node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
@@ -108,7 +112,7 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         using var cts = new CancellationTokenSource(Timeout);
         string? jobId = null;
         var cancelled = false;
-        await foreach (var e in client.StreamAsync(Request(OneSlotModel, 400), cancellationToken: cts.Token))
+        await foreach (var e in client.StreamAsync(Request(OneSlotModel, LongJobTokens), cancellationToken: cts.Token))
         {
             jobId ??= e.JobId;
             if (e.EventCase == JobEvent.EventOneofCase.Tokens && !cancelled)

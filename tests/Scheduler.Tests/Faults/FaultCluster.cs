@@ -24,6 +24,9 @@ public sealed class FaultCluster : IAsyncDisposable
         ("fault-c", "fault-c-key"),
     ];
 
+    // A silo normally serves within ten seconds; a loaded two-core machine (a CI neighbour building) has taken over 60.
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(150);
+
     private readonly ITestOutputHelper _output;
     private readonly List<SiloProcess> _silos = [];
     private readonly List<WorkerProcess> _workers = [];
@@ -92,7 +95,7 @@ public sealed class FaultCluster : IAsyncDisposable
 
         // The first silo starts alone so the cluster forms around it; the others join.
         _silos.Add(SiloProcess.Start(0, args));
-        await WaitServing(_silos[0], TimeSpan.FromSeconds(60));
+        await WaitServing(_silos[0], StartTimeout);
         for (var i = 1; i < silos; i++)
         {
             _silos.Add(SiloProcess.Start(i, args));
@@ -100,7 +103,7 @@ public sealed class FaultCluster : IAsyncDisposable
 
         foreach (var silo in _silos.Skip(1))
         {
-            await WaitServing(silo, TimeSpan.FromSeconds(60));
+            await WaitServing(silo, StartTimeout);
         }
 
         for (var i = 0; i < workers; i++)
@@ -111,7 +114,7 @@ public sealed class FaultCluster : IAsyncDisposable
         }
 
         ReplicaCount = 2 * workers;
-        await WaitForReadyReplicas(ReplicaCount, TimeSpan.FromSeconds(60));
+        await WaitForReadyReplicas(ReplicaCount, StartTimeout);
     }
 
     public SchedulerAdminClient Admin(SiloProcess? via = null) => new((via ?? Alive().First()).Address, AdminKey);
