@@ -241,6 +241,11 @@ internal sealed partial class GrpcNodeLink : INodeLink
             spec.PromptTokenIds.AddRange(ids);
         }
 
+        foreach (var message in request.Messages ?? [])
+        {
+            spec.Messages.Add(new ChatTurn { Role = message.Role, Content = message.Content });
+        }
+
         spec.ApplySampling(request);
         return spec;
     }
