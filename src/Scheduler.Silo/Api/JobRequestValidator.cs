@@ -36,7 +36,7 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
         if (await capacity.LargestKvCacheTokens(job.Model) is { } largest && needed > largest)
         {
             throw SchedulerErrors.FailedPrecondition(
-                $"prompt: {job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {needed} tokens of KV cache, and the largest " +
+                $"{(job.Messages is null ? "prompt" : "messages")}: {job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {needed} tokens of KV cache, and the largest " +
                 $"replica of model '{job.Model}' holds {largest}; shorten the prompt or lower max_tokens");
         }
 

@@ -223,7 +223,9 @@ internal sealed partial class GrpcNodeLink : INodeLink
         }
     }
 
-    private static SequenceSpec ToSpec(JobTicket ticket)
+    /// <summary>The sequence a node runs for <paramref name="ticket"/>: a re-dispatched job's ticket carries its request (a chat's
+    /// messages too) and where to resume.</summary>
+    internal static SequenceSpec ToSpec(JobTicket ticket)
     {
         var request = ticket.Request;
         var spec = new SequenceSpec
