@@ -15,6 +15,8 @@ internal sealed class BootedProcesses(ITestOutputHelper output) : IAsyncDisposab
 
     public void Add(string name, ChildProcess process) => _processes.Add((name, process));
 
+    public ChildProcess Process(string name) => _processes.Single(p => p.Name == name).Process;
+
     /// <summary>Writes every process's last lines to the test output (when the test fails).</summary>
     public void DumpLogs(int lines = 60)
     {

@@ -25,13 +25,15 @@ public sealed class ChartBootTests(ITestOutputHelper output)
     private const int Silos = 2;
     private const int JobsPerSilo = 3;
     private const int MaxTokens = 8;
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    // Generous: on a loaded 2-core machine a joining silo took a minute.
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
 
     [Fact]
     public async Task RenderedDevDeployment_TwoSilosRedisAndWorkerBootFromIt_CompleteJobsThroughBothSilos()
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var manifests = RenderedManifests.Load();
-        output.WriteLine("manifests: " + manifests.Source);
+        output.WriteLine($"[{clock.Elapsed:mm\\:ss}] manifests: {manifests.Source}");
         var siloDeployment = manifests.Get("Deployment", SiloName);
         var workerSet = manifests.Get("StatefulSet", WorkerPool);
         var workerPods = int.Parse(RenderedManifests.Scalar(workerSet, "spec", "replicas")!, CultureInfo.InvariantCulture);
@@ -64,9 +66,19 @@ public sealed class ChartBootTests(ITestOutputHelper output)
                 "dotnet", [Path.Combine(siloImage, "Scheduler.Silo.dll"), .. container.Args], keepOutput: true, environment, workingDirectory: siloImage);
             processes.Add($"silo {i}", silo);
             silos.Add(($"http://127.0.0.1:{grpc}", http, container));
-
-            // The first silo forms the cluster alone; the second joins it.
-            await Polling.Until(() => Serving(silos[i].Grpc, silo), $"silo {i} serves", StartTimeout, TimeSpan.FromMilliseconds(250));
+            if (i == 0)
+            {
+                // The first silo forms the cluster alone; the others join it while the workers start.
+                try
+                {
+                    await WaitServing(silos[0].Grpc, silo, clock);
+                }
+                catch
+                {
+                    processes.DumpLogs();
+                    throw;
+                }
+            }
         }
 
         // The worker pool: the StatefulSet's pods, named <set>-<ordinal> (their node ids), dialling the silo Service.
@@ -89,7 +101,12 @@ public sealed class ChartBootTests(ITestOutputHelper output)
 
         try
         {
-            await CheckClusterAsync(silos, workerContainers, manifests);
+            for (var i = 1; i < Silos; i++)
+            {
+                await WaitServing(silos[i].Grpc, processes.Process($"silo {i}"), clock);
+            }
+
+            await CheckClusterAsync(silos, workerContainers, manifests, clock);
         }
         catch
         {
@@ -99,7 +116,7 @@ public sealed class ChartBootTests(ITestOutputHelper output)
     }
 
     private async Task CheckClusterAsync(
-        List<(string Grpc, int HttpPort, RenderedContainer Container)> silos, List<RenderedContainer> workers, RenderedManifests manifests)
+        List<(string Grpc, int HttpPort, RenderedContainer Container)> silos, List<RenderedContainer> workers, RenderedManifests manifests, System.Diagnostics.Stopwatch clock)
     {
         var silo = silos[0].Container;
         var model = workers[0].Get("Worker__Accelerators__0__Model")!;
@@ -114,6 +131,8 @@ public sealed class ChartBootTests(ITestOutputHelper output)
             await Polling.Until(async () => await ActiveSilos(httpPort) == Silos, $"the silo on :{httpPort} counts {Silos} active silos", StartTimeout, TimeSpan.FromMilliseconds(500));
         }
 
+        output.WriteLine($"[{clock.Elapsed:mm\\:ss}] both silos count {Silos} active silos");
+
         // Every accelerator of every worker pod is a ready replica of the pool's model and product.
         var adminKey = silo.Get("Scheduler__AdminApiKey")!;
         using (var admin = new SchedulerAdminClient(silos[1].Grpc, adminKey))
@@ -126,6 +145,7 @@ public sealed class ChartBootTests(ITestOutputHelper output)
             var replicas = await admin.ListReplicasAsync(model);
             Assert.All(replicas, r => Assert.Equal(product, r.Product));
             Assert.Equal(nodes, replicas.Select(r => r.NodeId).Distinct().Order());
+            output.WriteLine($"[{clock.Elapsed:mm\\:ss}] {replicas.Count} ready {product} replicas of {model} on {string.Join(", ", nodes)}");
         }
 
         // Jobs through each silo, with the tenant key the Secret holds.
@@ -145,7 +165,7 @@ public sealed class ChartBootTests(ITestOutputHelper output)
                 Assert.Contains(result.Placement!.NodeId, nodes);
             }
 
-            output.WriteLine($"{JobsPerSilo} jobs completed through {grpc} on {string.Join(", ", results.Select(r => r.Placement!.NodeId + "/" + r.Placement.AcceleratorId))}");
+            output.WriteLine($"[{clock.Elapsed:mm\\:ss}] {JobsPerSilo} jobs completed through {grpc} on {string.Join(", ", results.Select(r => r.Placement!.NodeId + "/" + r.Placement.AcceleratorId))}");
         }
     }
 
@@ -167,6 +187,12 @@ public sealed class ChartBootTests(ITestOutputHelper output)
 
     // The silos in the cluster's consistent ring, as this silo sees it: active members only.
     private const string ClusterSizeMetric = "orleans_consistent_ring_size";
+
+    private async Task WaitServing(string address, ChildProcess process, System.Diagnostics.Stopwatch clock)
+    {
+        await Polling.Until(() => Serving(address, process), $"the silo at {address} serves", StartTimeout, TimeSpan.FromMilliseconds(250));
+        output.WriteLine($"[{clock.Elapsed:mm\\:ss}] the silo at {address} serves");
+    }
 
     private static async Task<bool> Serving(string address, ChildProcess process)
     {

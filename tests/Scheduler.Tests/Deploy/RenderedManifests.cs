@@ -40,7 +40,8 @@ internal sealed class RenderedManifests
         string[] files = ["k8s/base/scheduler.yaml", "k8s/components/redis/redis.yaml", "k8s/overlays/dev/workers.yaml"];
         var objects = files.SelectMany(f => Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, f)))).ToList();
         objects.AddRange(GeneratedSecrets(Path.Combine(RepoPaths.Root, "k8s/overlays/dev/kustomization.yaml")));
-        return new RenderedManifests($"the committed k8s/ dev overlay ({string.Join(", ", files)} and its secretGenerator); no helm: {why}", objects);
+        // The overlay's patches only set the silo replica count (replaced by the test anyway) and drop a budget.
+        return new RenderedManifests($"the committed k8s/ dev overlay ({string.Join(", ", files)} and its secretGenerator; patches not applied); no helm: {why}", objects);
     }
 
     /// <summary>The one object of <paramref name="kind"/> named <paramref name="name"/>.</summary>
