@@ -18,6 +18,7 @@ namespace Scheduler.Tests.Deploy;
 /// silo Deployment runs two pods (the dev render asks for one). Everything else — cluster and service ids, clustering,
 /// keys from the Secret, models, tenants, policies, the pool's engine, accelerators and prices — is the render's.
 /// </summary>
+[Collection(FaultCollection.Name)]
 public sealed class ChartBootTests(ITestOutputHelper output)
 {
     private const string SiloName = "scheduler-silo";
