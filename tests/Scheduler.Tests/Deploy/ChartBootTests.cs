@@ -26,7 +26,7 @@ public sealed class ChartBootTests(ITestOutputHelper output)
     private const int Silos = 2;
     private const int JobsPerSilo = 3;
     private const int MaxTokens = 8;
-    // Generous: on a 2-core machine under a load of 40 the second silo took 70 s to join (30 s unloaded).
+    // Generous: on a 2-core machine under a load of 40 the second silo took 70 s to join, the first 30 s to start.
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(180);
 
     [Fact]
