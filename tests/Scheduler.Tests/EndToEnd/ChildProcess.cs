@@ -43,17 +43,34 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
-    public static ChildProcess Start(string fileName, IEnumerable<string> arguments, bool keepOutput = false)
+    /// <summary>Starts <paramref name="fileName"/>; with <paramref name="environment"/> its environment is exactly that
+    /// (as a container's is), otherwise it inherits this process's.</summary>
+    public static ChildProcess Start(
+        string fileName,
+        IEnumerable<string> arguments,
+        bool keepOutput = false,
+        IReadOnlyDictionary<string, string>? environment = null,
+        string? workingDirectory = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? "",
         };
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
+        }
+
+        if (environment is not null)
+        {
+            info.Environment.Clear();
+            foreach (var (name, value) in environment)
+            {
+                info.Environment[name] = value;
+            }
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {fileName}");
