@@ -51,6 +51,7 @@ public sealed class PemServerCertificate
         {
             leaf = X509Certificate2.CreateFromPemFile(certificatePath!, keyPath!);
         }
+        // A file that is not PEM is a CryptographicException; a key that is not the certificate's, an ArgumentException.
         catch (Exception ex) when (ex is CryptographicException or ArgumentException)
         {
             throw new ArgumentException(

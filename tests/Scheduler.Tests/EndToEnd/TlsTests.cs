@@ -1,3 +1,4 @@
+using System.Security.Authentication;
 using Grpc.Core;
 using Grpc.Reflection.V1Alpha;
 using Scheduler.Client;
@@ -27,15 +28,23 @@ public sealed class TlsTests(TlsCluster cluster) : IClassFixture<TlsCluster>
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public async Task Submit_ClientDoesNotTrustTheCa_FailsUnavailable(bool trustAnotherCa)
+    public async Task Submit_ClientDoesNotTrustTheCa_FailsInTheTlsHandshake(bool trustAnotherCa)
     {
         using var client = new SchedulerClient(cluster.Address, TlsCluster.TenantKey, trustAnotherCa ? cluster.Certificates.OtherCaPath : null);
 
         var error = await Assert.ThrowsAsync<RpcException>(() =>
             client.SubmitAsync(new SubmitJobRequest { Model = TlsCluster.Model, Prompt = "hi", MaxTokens = 1 }, DateTime.UtcNow.AddSeconds(20)));
 
-        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
-        Assert.Contains("SSL", error.Status.DebugException?.ToString() ?? "", StringComparison.OrdinalIgnoreCase);
+        // grpc-dotnet reports a handshake the client refused as INTERNAL (UNAVAILABLE is for transport failures);
+        // the cause says why: the certificate did not validate.
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        var causes = new List<Exception>();
+        for (var cause = error.Status.DebugException; cause is not null; cause = cause.InnerException)
+        {
+            causes.Add(cause);
+        }
+
+        Assert.Contains(causes, cause => cause is AuthenticationException);
     }
 
     [Fact]
@@ -69,6 +78,8 @@ public sealed class TlsTests(TlsCluster cluster) : IClassFixture<TlsCluster>
         Assert.Contains(AdminService.Descriptor.FullName, services);
         Assert.Contains(NodeRegistryService.Descriptor.FullName, services);
         Assert.Contains("grpc.health.v1.Health", services);
+        Assert.Contains("grpc.reflection.v1.ServerReflection", services);
+        Assert.Contains("grpc.reflection.v1alpha.ServerReflection", services);
 
         // And it describes them: what grpcurl needs to call a method without the .proto files.
         using var describe = reflection.ServerReflectionInfo(deadline: DateTime.UtcNow.AddSeconds(20));
