@@ -29,21 +29,40 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    private static readonly Option<string> CaFile = new("--ca-file")
+    {
+        Description = "PEM file of the CA that signed an https:// scheduler's certificate (default: $SCHEDULER_CA_FILE, else the system's CAs)",
+        Recursive = true,
+    };
+
     /// <summary>Adds the options to the root command, for it and every subcommand.</summary>
     public static void AddTo(RootCommand root)
     {
         root.Add(Address);
         root.Add(Key);
         root.Add(AdminKey);
+        root.Add(CaFile);
     }
 
-    /// <summary>A tenant client for the parsed address and key.</summary>
+    /// <summary>A tenant client for the parsed address, key and CA.</summary>
     public static SchedulerClient CreateClient(ParseResult parse) =>
-        new(AddressOf(parse), Resolve(parse.GetValue(Key), "SCHEDULER_API_KEY", DefaultKey));
+        new(AddressOf(parse), Resolve(parse.GetValue(Key), "SCHEDULER_API_KEY", DefaultKey), CaFileOf(parse));
 
-    /// <summary>An admin client for the parsed address and admin key.</summary>
+    /// <summary>An admin client for the parsed address, admin key and CA.</summary>
     public static SchedulerAdminClient CreateAdminClient(ParseResult parse) =>
-        new(AddressOf(parse), Resolve(parse.GetValue(AdminKey), "SCHEDULER_ADMIN_KEY", DefaultAdminKey));
+        new(AddressOf(parse), Resolve(parse.GetValue(AdminKey), "SCHEDULER_ADMIN_KEY", DefaultAdminKey), CaFileOf(parse));
+
+    private static string? CaFileOf(ParseResult parse)
+    {
+        var path = Resolve(parse.GetValue(CaFile), "SCHEDULER_CA_FILE", fallback: "");
+        if (path.Length == 0)
+        {
+            return null;
+        }
+
+        // The client library would name its parameter; the user typed the option.
+        return File.Exists(path) ? path : throw new ArgumentException($"--ca-file: the file '{path}' does not exist");
+    }
 
     private static string AddressOf(ParseResult parse)
     {

@@ -20,9 +20,10 @@ public sealed class FailoverJobRunner : IDisposable
     /// <summary>Opens a channel to each silo; the runner owns them.</summary>
     /// <param name="addresses">The silos' gRPC addresses, e.g. "http://10.0.0.1:5000".</param>
     /// <param name="apiKey">The tenant's API key.</param>
-    public FailoverJobRunner(IEnumerable<string> addresses, string apiKey)
+    /// <param name="trustedCaPath">PEM file of the CA that signed https silos' certificates; null trusts the system's CAs.</param>
+    public FailoverJobRunner(IEnumerable<string> addresses, string apiKey, string? trustedCaPath = null)
     {
-        _silos = [.. addresses.Select(a => new SchedulerClient(a, apiKey))];
+        _silos = [.. addresses.Select(a => new SchedulerClient(a, apiKey, trustedCaPath))];
         if (_silos.Length == 0)
         {
             throw new ArgumentException("At least one scheduler address is needed.", nameof(addresses));

@@ -17,9 +17,10 @@ public sealed class SchedulerAdminClient : IDisposable
 
     /// <summary>Opens a channel to the scheduler; the client owns it and closes it on <see cref="Dispose"/>.</summary>
     /// <param name="address">The scheduler's address, e.g. "http://127.0.0.1:5000" (cleartext HTTP/2) or an https:// URL.</param>
+    /// <param name="trustedCaPath">PEM file of the CA that signed an https scheduler's certificate; null trusts the system's CAs.</param>
     /// <param name="adminKey">The admin credential.</param>
-    public SchedulerAdminClient(string address, string adminKey)
-        : this(SchedulerConnection.ForAddress(address, adminKey))
+    public SchedulerAdminClient(string address, string adminKey, string? trustedCaPath = null)
+        : this(SchedulerConnection.ForAddress(address, adminKey, trustedCaPath))
     {
     }
 

@@ -18,9 +18,10 @@ public sealed class SchedulerClient : IDisposable
 
     /// <summary>Opens a channel to the scheduler; the client owns it and closes it on <see cref="Dispose"/>.</summary>
     /// <param name="address">The scheduler's address, e.g. "http://127.0.0.1:5000" (cleartext HTTP/2) or an https:// URL.</param>
+    /// <param name="trustedCaPath">PEM file of the CA that signed an https scheduler's certificate; null trusts the system's CAs.</param>
     /// <param name="apiKey">The tenant's API key.</param>
-    public SchedulerClient(string address, string apiKey)
-        : this(SchedulerConnection.ForAddress(address, apiKey))
+    public SchedulerClient(string address, string apiKey, string? trustedCaPath = null)
+        : this(SchedulerConnection.ForAddress(address, apiKey, trustedCaPath))
     {
     }
 

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
+using Scheduler.Protos.Tls;
 
 namespace Scheduler.Client;
 
@@ -28,11 +29,13 @@ internal sealed class SchedulerConnection : IDisposable
     /// <summary>The invoker every stub of the client calls through.</summary>
     public CallInvoker Invoker { get; }
 
-    /// <summary>Opens a channel to <paramref name="address"/> (http:// for cleartext HTTP/2, https:// for TLS).</summary>
-    public static SchedulerConnection ForAddress(string address, string apiKey)
+    /// <summary>Opens a channel to <paramref name="address"/> (http:// for cleartext HTTP/2, https:// for TLS),
+    /// trusting the CA in <paramref name="trustedCaPath"/> (a PEM file) or, when null, the system's CAs.</summary>
+    /// <exception cref="ArgumentException">The CA file is missing or holds no PEM certificate.</exception>
+    public static SchedulerConnection ForAddress(string address, string apiKey, string? trustedCaPath)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(address);
-        var channel = GrpcChannel.ForAddress(address);
+        var channel = SchedulerChannels.ForAddress(address, TrustedCa.LoadOrNull(trustedCaPath, nameof(trustedCaPath)));
         return new SchedulerConnection(channel.CreateCallInvoker(), apiKey, channel);
     }
 

@@ -72,9 +72,25 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{/* The silos' gRPC address for workers: the silo Service, so a worker reaches whichever silo is ready. Workers run
-in the silos' namespace, so the short name resolves (and a kustomize overlay may change the namespace). */}}
+in the silos' namespace, so the short name resolves (and a kustomize overlay may change the namespace). https when
+the front door serves TLS: its certificate must then name the Service (see docs/operations.md). */}}
 {{- define "scheduler.schedulerAddress" -}}
-{{- printf "http://%s:%v" (include "scheduler.siloName" .) .Values.silo.ports.grpc }}
+{{- printf "%s://%s:%v" (ternary "https" "http" (not (empty .Values.tls.frontDoor.existingSecret))) (include "scheduler.siloName" .) .Values.silo.ports.grpc }}
+{{- end }}
+
+{{/* The name the workers' TLS certificate carries, which the silos check instead of a worker's pod IP. */}}
+{{- define "scheduler.nodeServerName" -}}
+{{- .Values.tls.nodes.serverName | default (printf "%s-worker" (include "scheduler.fullname" .)) }}
+{{- end }}
+
+{{/* A volume of one key of a Secret, as the file ca.crt; pass (dict "name" "volume" "secret" "s" "key" "k"). */}}
+{{- define "scheduler.caVolume" -}}
+- name: {{ .name }}
+  secret:
+    secretName: {{ .secret }}
+    items:
+      - key: {{ .key }}
+        path: ca.crt
 {{- end }}
 
 {{/* Redis in StackExchange.Redis form; a password, when configured, is expanded from the REDIS_PASSWORD variable. */}}
@@ -139,5 +155,18 @@ in the silos' namespace, so the short name resolves (and a kustomize overlay may
       name: {{ .name }}
       key: {{ .key }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* How the kubelet asks a silo whether it is ready: gRPC health, or /readyz on the HTTP port when the gRPC port
+serves TLS (the kubelet's gRPC probe cannot). */}}
+{{- define "scheduler.siloHealthProbe" -}}
+{{- if .Values.tls.frontDoor.existingSecret -}}
+httpGet:
+  path: /readyz
+  port: http
+{{- else -}}
+grpc:
+  port: {{ .Values.silo.ports.grpc }}
 {{- end }}
 {{- end }}

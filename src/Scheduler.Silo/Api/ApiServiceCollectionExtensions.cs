@@ -9,7 +9,7 @@ internal static class ApiServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the gRPC front door, configured from <paramref name="configuration"/>: authentication, validation,
-    /// error mapping, strict request parsing, the drain and the health service. Map it with
+    /// error mapping, strict request parsing, the drain, the health service and server reflection. Map it with
     /// <see cref="ApiEndpointRouteBuilderExtensions.MapSchedulerApi"/>. Call it after anything else that adds gRPC.
     /// </summary>
     public static IServiceCollection AddSchedulerApi(this IServiceCollection services, IConfiguration configuration)
@@ -27,6 +27,7 @@ internal static class ApiServiceCollectionExtensions
             .Configure<IOptions<ApiOptions>>((grpc, api) => grpc.MaxReceiveMessageSize = api.Value.MaxReceiveMessageBytes);
         services.AddSingleton<SiloDrain>();
         services.AddGrpcHealthChecks().AddCheck<SiloDrain>("drain");
+        services.AddGrpcReflection();
 
         // Requests that do not parse get INVALID_ARGUMENT, not UNKNOWN: our binder replaces grpc-dotnet's (after every
         // AddGrpc* call, which would register it again).

@@ -35,10 +35,19 @@ internal sealed class AuthInterceptor(ApiKeyCache keys, IOptions<ApiOptions> api
         await continuation(request, responseStream, context);
     }
 
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        await Authenticate(context);
+        await continuation(requestStream, responseStream, context);
+    }
+
     private async Task Authenticate(ServerCallContext context)
     {
         var service = ServiceOf(context.Method);
-        if (service is "grpc.health.v1.Health")
+
+        // Open to all: health for probes, which send no metadata; reflection tells only what the published protos do.
+        if (service is "grpc.health.v1.Health" or "grpc.reflection.v1alpha.ServerReflection" or "grpc.reflection.v1.ServerReflection")
         {
             return;
         }

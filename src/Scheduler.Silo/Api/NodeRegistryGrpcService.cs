@@ -3,6 +3,7 @@ using Scheduler.Abstractions.Fleet;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Models;
+using Scheduler.Silo.Nodes;
 
 namespace Scheduler.Silo.Api;
 
@@ -11,7 +12,7 @@ namespace Scheduler.Silo.Api;
 /// A node's description is checked as strictly as a tenant's request: it becomes placement state and prices, and a
 /// node must not take over another live node's accelerators or replicas by naming them.
 /// </summary>
-internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog models) : NodeRegistryService.NodeRegistryServiceBase
+internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog models, NodeLinkTrust trust) : NodeRegistryService.NodeRegistryServiceBase
 {
     public override async Task<RegisterNodeResponse> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
     {
@@ -38,6 +39,13 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
         if (!Uri.TryCreate(node.Address, UriKind.Absolute, out var address) || address.Scheme is not ("http" or "https"))
         {
             throw SchedulerErrors.InvalidArgument("node.address", $"must be an http(s) URL, got '{SchedulerErrors.Echo(node.Address)}'");
+        }
+
+        if (trust.TrustedCa is not null && address.Scheme != "https")
+        {
+            // The operator asked for TLS node links: a cleartext node would carry prompts and tokens in the clear.
+            throw SchedulerErrors.InvalidArgument(
+                "node.address", $"must be an https:// URL: this scheduler links to nodes over TLS only ({NodeLinkTrust.TrustedCaSetting} is set), got '{SchedulerErrors.Echo(node.Address)}'");
         }
 
         var accelerators = new Dictionary<string, AcceleratorRegistration>(StringComparer.Ordinal);

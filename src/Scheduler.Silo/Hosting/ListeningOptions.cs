@@ -1,14 +1,40 @@
+using Scheduler.Protos.Tls;
+
 namespace Scheduler.Silo.Hosting;
 
 /// <summary>Where the silo listens (section "Scheduler").</summary>
 public sealed class ListeningOptions
 {
-    /// <summary>Cleartext HTTP/2 port for gRPC (InferenceService, AdminService, NodeRegistryService, health). 0 = any free port.</summary>
+    /// <summary>HTTP/2 port for gRPC (InferenceService, AdminService, NodeRegistryService, health, reflection):
+    /// cleartext, or TLS when <see cref="Tls"/> names a certificate. 0 = any free port.</summary>
     public int GrpcPort { get; set; } = 5000;
 
-    /// <summary>HTTP/1.1 port for /metrics, /healthz and the Orleans dashboard. 0 = any free port.</summary>
+    /// <summary>HTTP/1.1 port for /metrics, /healthz, /readyz and the Orleans dashboard, always cleartext. 0 = any free port.</summary>
     public int HttpPort { get; set; } = 5080;
 
     /// <summary>Address the ports bind to.</summary>
     public string BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>
+    /// Concurrent HTTP/2 streams one client connection may open (Kestrel's <c>Http2Limits.MaxStreamsPerConnection</c>,
+    /// 100 by default). Every token stream is one, so Kestrel's default caps a client channel at 100 jobs in flight
+    /// and keeps the rest waiting inside the client, where no scheduler metric sees them.
+    /// </summary>
+    public int MaxStreamsPerConnection { get; set; } = 1000;
+
+    /// <summary>The certificate of the client-facing ports (section "Scheduler:Tls"); none serves cleartext.</summary>
+    public ServerTlsOptions Tls { get; set; } = new();
+
+    /// <summary>Checks the settings and reads the front door's certificate (null when TLS is off).</summary>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    internal PemServerCertificate? Validate()
+    {
+        if (MaxStreamsPerConnection < 1)
+        {
+            throw new ArgumentException(
+                $"Scheduler:MaxStreamsPerConnection must be at least 1, not {MaxStreamsPerConnection}.", nameof(MaxStreamsPerConnection));
+        }
+
+        return PemServerCertificate.LoadOrNull(Tls.CertificatePath, Tls.KeyPath, "Scheduler:Tls:CertificatePath", "Scheduler:Tls:KeyPath");
+    }
 }

@@ -11,8 +11,8 @@ using Scheduler.Silo.Telemetry;
 namespace Scheduler.Silo.Hosting;
 
 /// <summary>
-/// Builds a scheduler silo: Orleans, the gRPC front door on a cleartext HTTP/2 port, and /metrics, /healthz and
-/// the Orleans dashboard on an HTTP/1.1 port. The composition root: each feature registers itself; none of them
+/// Builds a scheduler silo: Orleans, the gRPC front door on an HTTP/2 port (TLS when a certificate is configured),
+/// and /metrics, /healthz, /readyz and the Orleans dashboard on a cleartext HTTP/1.1 port. The composition root: each feature registers itself; none of them
 /// knows this class. Tests and benchmarks host it in-process on free ports.
 /// </summary>
 public static class SchedulerHost
@@ -41,10 +41,17 @@ public static class SchedulerHost
         var scheduler = builder.Configuration.GetSection(Section);
 
         var listening = scheduler.Get<ListeningOptions>() ?? new ListeningOptions();
+        // Read now, so a bad certificate setting stops the build with its name rather than the first connection.
+        var frontDoorCertificate = listening.Validate();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            // Server-wide, but only the gRPC port speaks HTTP/2.
+            kestrel.Limits.Http2.MaxStreamsPerConnection = listening.MaxStreamsPerConnection;
             var ip = IPAddress.Parse(listening.BindAddress);
-            kestrel.Listen(ip, listening.GrpcPort, listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(ip, listening.GrpcPort, listen => listen.UseFrontDoorTls(frontDoorCertificate).Protocols = HttpProtocols.Http2);
+
+            // Cleartext always: Prometheus and the kubelet's probes reach it inside the cluster, and nothing on it
+            // carries a key or a prompt.
             kestrel.Listen(ip, listening.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
         });
 
@@ -67,12 +74,16 @@ public static class SchedulerHost
         return builder;
     }
 
-    /// <summary>Maps the gRPC services, /metrics, /healthz and /dashboard on a built silo.</summary>
+    /// <summary>Maps the gRPC services, /metrics, /healthz, /readyz and /dashboard on a built silo.</summary>
     public static WebApplication MapEndpoints(WebApplication app)
     {
         app.MapSchedulerApi();
         app.MapPrometheusScrapingEndpoint();
         app.MapGet("/healthz", () => Results.Ok("ok"));
+
+        // The gRPC health service's checks (the drain) over HTTP/1.1, for probes that cannot speak TLS: the kubelet's
+        // gRPC probe cannot, so with a certificate on the gRPC port the chart probes readiness here.
+        app.MapHealthChecks("/readyz");
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         return app;
     }

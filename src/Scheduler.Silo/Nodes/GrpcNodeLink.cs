@@ -6,6 +6,7 @@ using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Grains;
 using Scheduler.Grains.Nodes;
+using Scheduler.Protos.Tls;
 using Scheduler.Protos.V1;
 using JobStatus = Scheduler.Abstractions.Jobs.JobStatus;
 using Scheduler.Silo.Telemetry;
@@ -34,7 +35,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
     private readonly GrpcChannel _channel;
     private Task _run = Task.CompletedTask;
 
-    public GrpcNodeLink(NodeRegistration node, string nodeToken, IGrainFactory grains, SchedulerTelemetry telemetry, TimeProvider time, ILogger logger)
+    public GrpcNodeLink(NodeRegistration node, string nodeToken, TrustedCa? trustedCa, IGrainFactory grains, SchedulerTelemetry telemetry, TimeProvider time, ILogger logger)
     {
         _node = node;
         _nodeToken = nodeToken;
@@ -43,7 +44,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         _time = time;
         _logger = logger;
         _batches = new RunningBatches(node, logger);
-        _channel = GrpcChannel.ForAddress(node.Address);
+        _channel = SchedulerChannels.ForAddress(node.Address, trustedCa);
     }
 
     public string LinkId { get; } = Guid.NewGuid().ToString("N");

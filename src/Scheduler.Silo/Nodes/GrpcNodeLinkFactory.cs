@@ -5,17 +5,18 @@ using Scheduler.Silo.Telemetry;
 
 namespace Scheduler.Silo.Nodes;
 
-/// <summary>Opens execution streams to worker nodes over gRPC.</summary>
+/// <summary>Opens execution streams to worker nodes over gRPC (TLS to https:// nodes).</summary>
 internal sealed class GrpcNodeLinkFactory(
     IGrainFactory grains,
     IOptions<NodeOptions> options,
+    NodeLinkTrust trust,
     SchedulerTelemetry telemetry,
     TimeProvider time,
     ILoggerFactory loggers) : INodeLinkFactory
 {
     public INodeLink Open(NodeRegistration node)
     {
-        var link = new GrpcNodeLink(node, options.Value.NodeToken, grains, telemetry, time, loggers.CreateLogger<GrpcNodeLink>());
+        var link = new GrpcNodeLink(node, options.Value.NodeToken, trust.TrustedCa, grains, telemetry, time, loggers.CreateLogger<GrpcNodeLink>());
         link.Start();
         return link;
     }

@@ -16,19 +16,22 @@ public sealed class WorkerNode
     private readonly IServer _server;
     private readonly NodeInventory _inventory;
     private readonly string _advertisedHost;
+    private readonly string _scheme;
     private readonly TaskCompletionSource _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _address;
 
-    internal WorkerNode(IServer server, NodeInventory inventory, WorkerNodeOptions options)
+    internal WorkerNode(IServer server, NodeInventory inventory, WorkerNodeOptions options, bool secure)
     {
         _server = server;
         _inventory = inventory;
         _advertisedHost = options.AdvertisedHost;
+        _scheme = secure ? "https" : "http";
     }
 
     public string NodeId => _inventory.NodeId;
 
-    /// <summary>Where the scheduler reaches this node's WorkerService, e.g. "http://127.0.0.1:5101".</summary>
+    /// <summary>Where the scheduler reaches this node's WorkerService, e.g. "http://127.0.0.1:5101" (https:// when the
+    /// node serves TLS).</summary>
     /// <exception cref="InvalidOperationException">The host has not started listening yet.</exception>
     public string Address => _address ??= ResolveAddress();
 
@@ -49,6 +52,6 @@ public sealed class WorkerNode
         var host = IPAddress.TryParse(_advertisedHost, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6
             ? $"[{_advertisedHost}]"
             : _advertisedHost;
-        return $"http://{host}:{new Uri(bound).Port}";
+        return $"{_scheme}://{host}:{new Uri(bound).Port}";
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Scheduler.Protos.Tls;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Registration;
 using Scheduler.Worker.Services;
@@ -8,8 +9,8 @@ using Scheduler.Worker.Services;
 namespace Scheduler.Worker.Hosting;
 
 /// <summary>
-/// Builds a worker node host: WorkerService and the standard gRPC health service on one cleartext HTTP/2
-/// endpoint, the engines' step loops, and the registration with the scheduler (started once the endpoint listens).
+/// Builds a worker node host: WorkerService and the standard gRPC health service on one HTTP/2 endpoint (TLS when
+/// a certificate is configured), the engines' step loops, and the registration with the scheduler (started once the endpoint listens).
 /// </summary>
 /// <example>
 /// Hosting a node in-process:
@@ -30,16 +31,18 @@ public static class WorkerNodeHost
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
     public static WebApplication Build(WorkerNodeOptions options, Action<ILoggingBuilder>? logging = null)
     {
+        var tls = WorkerTls.From(options.Tls);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(WorkerNodeHost).Assembly.GetName().Name });
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => Listen(kestrel, options));
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => Listen(kestrel, options, tls.Certificate));
         logging?.Invoke(builder.Logging);
 
         var services = builder.Services;
         services.AddSingleton(options);
+        services.AddSingleton(tls);
         // Created by the container, which disposes it (and the models it loaded) with the host.
         services.AddSingleton(_ => NodeInventory.Create(options));
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new WorkerNode(sp.GetRequiredService<IServer>(), sp.GetRequiredService<NodeInventory>(), options));
+        services.AddSingleton(sp => new WorkerNode(sp.GetRequiredService<IServer>(), sp.GetRequiredService<NodeInventory>(), options, secure: tls.Certificate is not null));
         services.AddSingleton<StepReportRouter>();
         services.AddSingleton<IStepReportSink>(sp => sp.GetRequiredService<StepReportRouter>());
         services.AddSingleton<ReplicaEngines>();
@@ -74,7 +77,7 @@ public static class WorkerNodeHost
 
     /// <summary>One endpoint, HTTP/2 only: cleartext gRPC clients cannot negotiate HTTP/2 on a mixed endpoint.
     /// A loopback advertised host binds loopback only (nothing else could reach it anyway); any other binds all interfaces.</summary>
-    private static void Listen(KestrelServerOptions kestrel, WorkerNodeOptions options)
+    private static void Listen(KestrelServerOptions kestrel, WorkerNodeOptions options, PemServerCertificate? certificate)
     {
         var host = options.AdvertisedHost;
         var loopback = IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip) ? ip
@@ -82,13 +85,24 @@ public static class WorkerNodeHost
             : null;
         if (loopback is not null)
         {
-            kestrel.Listen(loopback, options.Port, Http2Only);
+            kestrel.Listen(loopback, options.Port, Configure);
         }
         else
         {
-            kestrel.ListenAnyIP(options.Port, Http2Only);
+            kestrel.ListenAnyIP(options.Port, Configure);
+        }
+
+        void Configure(ListenOptions listen)
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            if (certificate is not null)
+            {
+                listen.UseHttps(https =>
+                {
+                    https.ServerCertificate = certificate.Leaf;
+                    https.ServerCertificateChain = certificate.Intermediates;
+                });
+            }
         }
     }
-
-    private static void Http2Only(ListenOptions listen) => listen.Protocols = HttpProtocols.Http2;
 }

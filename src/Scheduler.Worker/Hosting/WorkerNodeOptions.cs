@@ -18,15 +18,19 @@ public sealed class WorkerNodeOptions
     /// <summary>Unique node id; by default the machine name plus a random suffix, so two nodes on one host differ.</summary>
     public string NodeId { get; set; } = $"{Environment.MachineName.ToLowerInvariant()}-{Guid.NewGuid().ToString("N")[..6]}";
 
-    /// <summary>Port of the gRPC (HTTP/2 cleartext) endpoint; 0 picks a free port, announced once bound.</summary>
+    /// <summary>Port of the gRPC (HTTP/2; TLS when <see cref="Tls"/> names a certificate) endpoint; 0 picks a free
+    /// port, announced once bound.</summary>
     public int Port { get; set; }
 
     /// <summary>Host name or IP the scheduler uses to reach this node. A loopback value also binds loopback only.</summary>
     public string AdvertisedHost { get; set; } = "127.0.0.1";
 
-    /// <summary>Scheduler silos to register with, comma-separated, e.g. "http://127.0.0.1:5000,http://127.0.0.1:5001";
-    /// the node moves to the next when one fails. Empty serves without registering.</summary>
+    /// <summary>Scheduler silos to register with, comma-separated, e.g. "http://127.0.0.1:5000,http://127.0.0.1:5001"
+    /// (https:// for silos that serve TLS); the node moves to the next when one fails. Empty serves without registering.</summary>
     public string? SchedulerAddress { get; set; }
+
+    /// <summary>The node's certificate and the CA it trusts (section "Worker:Tls").</summary>
+    public WorkerTlsOptions Tls { get; } = new();
 
     /// <summary>Shared secret: sent to the scheduler on registration and required from it on every call.</summary>
     public string NodeToken { get; set; } = "dev-node-token";

@@ -1,4 +1,5 @@
 using Grpc.Net.Client;
+using Scheduler.Protos.Tls;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Worker.Registration;
@@ -12,9 +13,11 @@ internal sealed class SchedulerEndpoints : IDisposable
     private readonly (string Address, GrpcChannel Channel)[] _silos;
     private int _current;
 
-    public SchedulerEndpoints(string addresses)
+    /// <param name="addresses">Comma-separated http:// or https:// addresses.</param>
+    /// <param name="trustedCa">The CA https silos' certificates must chain to; null trusts the system's.</param>
+    public SchedulerEndpoints(string addresses, TrustedCa? trustedCa)
     {
-        _silos = [.. Parse(addresses).Select(a => (a, GrpcChannel.ForAddress(a)))];
+        _silos = [.. Parse(addresses).Select(a => (a, SchedulerChannels.ForAddress(a, trustedCa)))];
     }
 
     public bool IsEmpty => _silos.Length == 0;

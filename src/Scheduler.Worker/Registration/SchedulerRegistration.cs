@@ -13,6 +13,7 @@ internal sealed partial class SchedulerRegistration(
     WorkerNode node,
     NodeInventory inventory,
     WorkerNodeOptions options,
+    WorkerTls tls,
     IHostApplicationLifetime lifetime,
     TimeProvider time,
     ILogger<SchedulerRegistration> logger) : BackgroundService
@@ -31,7 +32,7 @@ internal sealed partial class SchedulerRegistration(
             // The node announces its address, which exists only once the server is listening.
             await WhenStartedAsync(stoppingToken);
             LogServing(logger, node.NodeId, node.Address, inventory.Replicas.Count);
-            using var silos = new SchedulerEndpoints(options.SchedulerAddress ?? "");
+            using var silos = new SchedulerEndpoints(options.SchedulerAddress ?? "", tls.SchedulerCa);
             if (silos.IsEmpty)
             {
                 LogNoScheduler(logger, node.NodeId);

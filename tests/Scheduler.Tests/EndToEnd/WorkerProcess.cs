@@ -13,9 +13,14 @@ public sealed class WorkerProcess : IAsyncDisposable
         Start(nodeId, schedulerAddress, speedUp, model: null, accelerators);
 
     /// <summary>Starts a node whose accelerators serve <paramref name="model"/> (the worker's default when null).</summary>
-    public static WorkerProcess Start(string nodeId, string schedulerAddress, string speedUp, string? model, params (string Product, int Count, int? MaxSequences)[] accelerators)
+    public static WorkerProcess Start(string nodeId, string schedulerAddress, string speedUp, string? model, params (string Product, int Count, int? MaxSequences)[] accelerators) =>
+        Start(nodeId, schedulerAddress, speedUp, model, [], accelerators);
+
+    /// <summary>Starts a node with more <paramref name="settings"/> ("--Worker:…=…") on its command line.</summary>
+    public static WorkerProcess Start(string nodeId, string schedulerAddress, string speedUp, string? model, IEnumerable<string> settings, params (string Product, int Count, int? MaxSequences)[] accelerators)
     {
         var args = new List<string> { RepoPaths.WorkerAssembly };
+        args.AddRange(settings);
         args.Add($"--Worker:NodeId={nodeId}");
         args.Add($"--Worker:SchedulerAddress={schedulerAddress}");
         args.Add("--Worker:NodeToken=" + SchedulerCluster.NodeToken);

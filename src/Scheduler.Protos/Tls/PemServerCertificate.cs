@@ -1,0 +1,72 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Scheduler.Protos.Tls;
+
+/// <summary>
+/// A TLS server certificate read from the PEM pair a Kubernetes TLS Secret mounts (<c>tls.crt</c>, <c>tls.key</c>):
+/// the leaf with its private key, and any intermediate certificates that follow it in the certificate file, which
+/// the server sends so clients that trust only the root can build the chain.
+/// </summary>
+public sealed class PemServerCertificate
+{
+    private PemServerCertificate(X509Certificate2 leaf, X509Certificate2Collection intermediates)
+    {
+        Leaf = leaf;
+        Intermediates = intermediates;
+    }
+
+    /// <summary>The server's own certificate, with its private key.</summary>
+    public X509Certificate2 Leaf { get; }
+
+    /// <summary>The certificates after the leaf in the certificate file (empty when it holds the leaf only).</summary>
+    public X509Certificate2Collection Intermediates { get; }
+
+    /// <summary>Reads the pair, or returns null when neither path is set (TLS off).</summary>
+    /// <param name="certificatePath">PEM file: the leaf certificate first, then any intermediates.</param>
+    /// <param name="keyPath">PEM file: the leaf's private key (PKCS#8, RSA or EC).</param>
+    /// <param name="certificateSetting">The setting that names the certificate file, for error messages.</param>
+    /// <param name="keySetting">The setting that names the key file, for error messages.</param>
+    /// <exception cref="ArgumentException">A path is missing or unreadable, a file is not PEM, or the key is not
+    /// the certificate's; the message names the setting.</exception>
+    public static PemServerCertificate? LoadOrNull(string? certificatePath, string? keyPath, string certificateSetting, string keySetting)
+    {
+        var hasCertificate = !string.IsNullOrWhiteSpace(certificatePath);
+        var hasKey = !string.IsNullOrWhiteSpace(keyPath);
+        if (!hasCertificate && !hasKey)
+        {
+            return null;
+        }
+
+        if (!hasCertificate || !hasKey)
+        {
+            var (missing, given) = hasCertificate ? (keySetting, certificateSetting) : (certificateSetting, keySetting);
+            throw new ArgumentException($"{given} is set but {missing} is empty: TLS needs both the certificate and its private key.", missing);
+        }
+
+        PemFiles.RequireFile(certificatePath!, certificateSetting);
+        PemFiles.RequireFile(keyPath!, keySetting);
+        X509Certificate2 leaf;
+        try
+        {
+            leaf = X509Certificate2.CreateFromPemFile(certificatePath!, keyPath!);
+        }
+        // A file that is not PEM is a CryptographicException; a key that is not the certificate's, an ArgumentException.
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
+        {
+            throw new ArgumentException(
+                $"{certificateSetting} ('{certificatePath}') and {keySetting} ('{keyPath}') are not a PEM certificate and its private key: {ex.Message}",
+                certificateSetting,
+                ex);
+        }
+
+        var all = PemFiles.ReadCertificates(certificatePath!, certificateSetting);
+        var intermediates = new X509Certificate2Collection();
+        foreach (var certificate in all.Skip(1))
+        {
+            intermediates.Add(certificate);
+        }
+
+        return new PemServerCertificate(leaf, intermediates);
+    }
+}

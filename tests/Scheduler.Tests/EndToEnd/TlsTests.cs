@@ -1,0 +1,91 @@
+using System.Security.Authentication;
+using Grpc.Core;
+using Grpc.Reflection.V1Alpha;
+using Scheduler.Client;
+using Scheduler.Protos.Tls;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Tests.EndToEnd;
+
+/// <summary>TLS on the front door and on node links, over real loopback sockets with certificates made for the run.</summary>
+public sealed class TlsTests(TlsCluster cluster) : IClassFixture<TlsCluster>
+{
+    [Fact]
+    public async Task RunJob_ClientTrustsTheCa_CompletesThroughTlsFrontDoorAndTlsNodeLink()
+    {
+        Assert.StartsWith("https://", cluster.Address, StringComparison.Ordinal);
+        using var client = new SchedulerClient(cluster.Address, TlsCluster.TenantKey, cluster.Certificates.CaPath);
+        var request = new SubmitJobRequest { Model = TlsCluster.Model, MaxTokens = 12 };
+        request.PromptTokenIds.AddRange(Enumerable.Range(1, 40));
+
+        // The only node serves TLS, and this silo refuses cleartext nodes: tokens came over a TLS node link.
+        var result = await client.RunAsync(request, deadline: DateTime.UtcNow.AddMinutes(1));
+
+        Assert.True(result.Succeeded, $"{result.Status} {result.Error}");
+        Assert.Equal(12, result.TokenCount);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Submit_ClientDoesNotTrustTheCa_FailsInTheTlsHandshake(bool trustAnotherCa)
+    {
+        using var client = new SchedulerClient(cluster.Address, TlsCluster.TenantKey, trustAnotherCa ? cluster.Certificates.OtherCaPath : null);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() =>
+            client.SubmitAsync(new SubmitJobRequest { Model = TlsCluster.Model, Prompt = "hi", MaxTokens = 1 }, DateTime.UtcNow.AddSeconds(20)));
+
+        // grpc-dotnet reports a handshake the client refused as INTERNAL (UNAVAILABLE is for transport failures);
+        // the cause says why: the certificate did not validate.
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        var causes = new List<Exception>();
+        for (var cause = error.Status.DebugException; cause is not null; cause = cause.InnerException)
+        {
+            causes.Add(cause);
+        }
+
+        Assert.Contains(causes, cause => cause is AuthenticationException);
+    }
+
+    [Fact]
+    public async Task RegisterNode_CleartextAddressWhileNodeLinksNeedTls_RefusedNamingTheAddress()
+    {
+        using var channel = SchedulerChannels.ForAddress(cluster.Address, TrustedCa.LoadOrNull(cluster.Certificates.CaPath, "ca"));
+        var registry = new NodeRegistryService.NodeRegistryServiceClient(channel);
+        var node = new NodeDescription { NodeId = "cleartext-node", Address = "http://127.0.0.1:1" };
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => registry.RegisterNodeAsync(
+            new RegisterNodeRequest { Node = node }, new Metadata { { "authorization", "Bearer " + SchedulerCluster.NodeToken } }).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("node.address", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("https://", error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ServerReflection_ListServices_NamesTheSchedulerServicesWithoutAKey()
+    {
+        using var channel = SchedulerChannels.ForAddress(cluster.Address, TrustedCa.LoadOrNull(cluster.Certificates.CaPath, "ca"));
+        var reflection = new ServerReflection.ServerReflectionClient(channel);
+
+        using var call = reflection.ServerReflectionInfo(deadline: DateTime.UtcNow.AddSeconds(20));
+        await call.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.CompleteAsync();
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+        var services = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
+
+        Assert.Contains(InferenceService.Descriptor.FullName, services);
+        Assert.Contains(AdminService.Descriptor.FullName, services);
+        Assert.Contains(NodeRegistryService.Descriptor.FullName, services);
+        Assert.Contains("grpc.health.v1.Health", services);
+        Assert.Contains("grpc.reflection.v1.ServerReflection", services);
+        Assert.Contains("grpc.reflection.v1alpha.ServerReflection", services);
+
+        // And it describes them: what grpcurl needs to call a method without the .proto files.
+        using var describe = reflection.ServerReflectionInfo(deadline: DateTime.UtcNow.AddSeconds(20));
+        await describe.RequestStream.WriteAsync(new ServerReflectionRequest { FileContainingSymbol = InferenceService.Descriptor.FullName });
+        await describe.RequestStream.CompleteAsync();
+        Assert.True(await describe.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.NotEmpty(describe.ResponseStream.Current.FileDescriptorResponse.FileDescriptorProto);
+    }
+}

@@ -1,0 +1,55 @@
+using Grpc.Health.V1;
+using Microsoft.Extensions.DependencyInjection;
+using Scheduler.Protos.Tls;
+using Scheduler.Tests.EndToEnd;
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Tests.Worker;
+
+/// <summary>A worker node with a bad TLS setting refuses to build, naming the setting; a good one advertises https.</summary>
+public sealed class WorkerTlsTests : IDisposable
+{
+    private readonly TestCertificates _certificates = new();
+
+    public void Dispose() => _certificates.Dispose();
+
+    [Fact]
+    public void Build_KeyOfAnotherCertificate_FailsNamingTheSettings()
+    {
+        var (certificate, _) = _certificates.Issue("worker", "127.0.0.1");
+        var (_, otherKey) = _certificates.Issue("other", "127.0.0.1");
+        var options = new WorkerNodeOptions { Tls = { CertificatePath = certificate, KeyPath = otherKey } };
+
+        var error = Assert.Throws<ArgumentException>(() => WorkerNodeHost.Build(options));
+
+        Assert.Contains("Worker:Tls:CertificatePath", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Worker:Tls:KeyPath", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Build_SchedulerCaMissing_FailsNamingTrustedCaPath()
+    {
+        var options = new WorkerNodeOptions { Tls = { TrustedCaPath = Path.Combine(_certificates.Folder, "absent.crt") } };
+
+        var error = Assert.Throws<ArgumentException>(() => WorkerNodeHost.Build(options));
+
+        Assert.Contains("Worker:Tls:TrustedCaPath", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_WithCertificate_ServesTlsAtTheHttpsAddressItAdvertises()
+    {
+        var (certificate, key) = _certificates.Issue("worker", "127.0.0.1");
+        var options = new WorkerNodeOptions { SpeedUp = WorkerNodeOptions.InstantSpeedUp, Tls = { CertificatePath = certificate, KeyPath = key } };
+        await using var app = WorkerNodeHost.Build(options);
+        await app.StartAsync();
+
+        var address = app.Services.GetRequiredService<WorkerNode>().Address;
+
+        Assert.StartsWith("https://127.0.0.1:", address, StringComparison.Ordinal);
+        using var channel = SchedulerChannels.ForAddress(address, TrustedCa.LoadOrNull(_certificates.CaPath, "ca"));
+        var reply = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(20));
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, reply.Status);
+        await app.StopAsync();
+    }
+}
