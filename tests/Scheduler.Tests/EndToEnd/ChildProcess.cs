@@ -43,7 +43,8 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
-    public static ChildProcess Start(string fileName, IEnumerable<string> arguments, bool keepOutput = false)
+    /// <summary>Starts <paramref name="fileName"/>; <paramref name="environment"/> is set for the child on top of this process's own variables.</summary>
+    public static ChildProcess Start(string fileName, IEnumerable<string> arguments, bool keepOutput = false, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -54,6 +55,11 @@ public sealed class ChildProcess : IAsyncDisposable
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {fileName}");

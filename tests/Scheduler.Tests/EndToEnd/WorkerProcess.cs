@@ -13,7 +13,11 @@ public sealed class WorkerProcess : IAsyncDisposable
         Start(nodeId, schedulerAddress, speedUp, model: null, accelerators);
 
     /// <summary>Starts a node whose accelerators serve <paramref name="model"/> (the worker's default when null).</summary>
-    public static WorkerProcess Start(string nodeId, string schedulerAddress, string speedUp, string? model, params (string Product, int Count, int? MaxSequences)[] accelerators)
+    public static WorkerProcess Start(string nodeId, string schedulerAddress, string speedUp, string? model, params (string Product, int Count, int? MaxSequences)[] accelerators) =>
+        Start(nodeId, schedulerAddress, speedUp, model, environment: null, accelerators);
+
+    /// <summary>Starts a node with <paramref name="environment"/> set on top of this process's variables (e.g. OTEL_*).</summary>
+    public static WorkerProcess Start(string nodeId, string schedulerAddress, string speedUp, string? model, IReadOnlyDictionary<string, string>? environment, params (string Product, int Count, int? MaxSequences)[] accelerators)
     {
         var args = new List<string> { RepoPaths.WorkerAssembly };
         args.Add($"--Worker:NodeId={nodeId}");
@@ -36,7 +40,7 @@ public sealed class WorkerProcess : IAsyncDisposable
             }
         }
 
-        return new WorkerProcess(ChildProcess.Start("dotnet", args));
+        return new WorkerProcess(ChildProcess.Start("dotnet", args, environment: environment));
     }
 
     /// <summary>Ends the process at once, as a crash would.</summary>
