@@ -45,13 +45,30 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
 
     public ActivitySource Source { get; } = new(Name);
 
-    /// <summary>The span of a submission; its context travels with the job (<see cref="JobRequest.TraceParent"/>).</summary>
-    public Activity? StartSubmit(string jobId, string tenant, string model) =>
-        Source.StartActivity(SemanticConventions.SubmitSpan, ActivityKind.Server, default(ActivityContext), [
+    /// <summary>The span of a submission, made <see cref="Activity.Current"/>; its context travels with the job
+    /// (<see cref="JobRequest.TraceParent"/>). Its parent is the caller's trace context (a traceparent header) if it sent
+    /// one; otherwise the submission starts the job's trace.</summary>
+    public Activity? StartSubmit(string jobId, string tenant, string model)
+    {
+        // Not a child of ASP.NET Core's request activity: no instrumentation exports it, and made without a sampler it
+        // is never marked recorded, so as a parent it would make the parent-based sampler drop the job's whole trace.
+        var request = Activity.Current;
+        var parent = request is { HasRemoteParent: true }
+            ? new ActivityContext(request.TraceId, request.ParentSpanId, request.ActivityTraceFlags, request.TraceStateString, isRemote: true)
+            : default;
+        Activity.Current = null;
+        var submit = Source.StartActivity(SemanticConventions.SubmitSpan, ActivityKind.Server, parent, [
             new(SemanticConventions.JobId, jobId),
             new(SemanticConventions.Tenant, tenant),
             new(SemanticConventions.RequestModel, model),
         ]);
+        if (submit is null)
+        {
+            Activity.Current = request;
+        }
+
+        return submit;
+    }
 
     /// <summary>Records the wait from submission to this admission as a finished "queue job" span, and starts the
     /// "run job" span whose context goes to the worker with the sequence. Null when the job carries no trace context

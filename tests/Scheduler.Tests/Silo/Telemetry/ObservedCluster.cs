@@ -74,7 +74,8 @@ public sealed class ObservedCluster : IAsyncLifetime
     private async Task WaitUntil(Func<SchedulerAdminClient, Task<bool>> condition, string what)
     {
         using var admin = Admin();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        // Generous: a loaded two-core machine may take its time to start a silo.
+        var deadline = DateTime.UtcNow.AddSeconds(120);
         while (true)
         {
             try
@@ -84,9 +85,9 @@ public sealed class ObservedCluster : IAsyncLifetime
                     return;
                 }
             }
-            catch (Grpc.Core.RpcException) when (DateTime.UtcNow < deadline)
+            catch (Grpc.Core.RpcException)
             {
-                // Still starting.
+                // Still starting; the deadline below ends the wait.
             }
 
             if (DateTime.UtcNow > deadline || Silo.HasExited)
