@@ -4,7 +4,7 @@ namespace Scheduler.Worker;
 
 /// <summary>The worker node as its own process. Settings, later ones winning: the defaults in the embedded
 /// appsettings.json, an appsettings.json in the working directory, environment variables
-/// (e.g. <c>Worker__SchedulerAddress</c>), the command line (e.g. <c>--Worker:Accelerators:0:Product=H100</c>).</summary>
+/// (e.g. <c>Worker__SchedulerAddress</c>), the command line (e.g. <c>--Worker:Accelerators:0:Product=H100</c>). The standard OTEL_* variables switch on span export over OTLP.</summary>
 internal static class Program
 {
     public static async Task<int> Main(string[] args)
@@ -25,7 +25,7 @@ internal static class Program
         {
             app = WorkerNodeHost.Build(options, logging => logging
                 .AddConfiguration(configuration.GetSection("Logging"))
-                .AddSimpleConsole(console => console.SingleLine = true));
+                .AddSimpleConsole(console => console.SingleLine = true), configuration);
         }
         catch (ArgumentException ex)
         {

@@ -170,3 +170,19 @@ grpc:
   port: {{ .Values.silo.ports.grpc }}
 {{- end }}
 {{- end }}
+
+{{/*
+OTLP export settings (the standard OTEL_* variables); include only when values.otel.endpoint is set, after
+podIdentityEnv, whose POD_NAME and POD_NAMESPACE the resource attributes use.
+Pass (dict "root" $ "serviceName" "x" "attributes" "k=v,..."); attributes may be omitted.
+*/}}
+{{- define "scheduler.otelEnv" -}}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .root.Values.otel.endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ .root.Values.otel.protocol | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ .serviceName | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," (compact (list "k8s.pod.name=$(POD_NAME)" "k8s.namespace.name=$(POD_NAMESPACE)" (.attributes | default ""))) | quote }}
+{{- end }}

@@ -1,4 +1,5 @@
 using Scheduler.Abstractions.Jobs;
+using Scheduler.Policies;
 
 namespace Scheduler.Abstractions.Placement;
 
@@ -68,7 +69,15 @@ public sealed record PlacementSnapshot(
     [property: Id(3)] ReplicaSnapshot[] Replicas,
     [property: Id(4)] string PlacementPolicy,
     [property: Id(5)] string FairnessPolicy,
-    [property: Id(6)] string BatchingPolicy);
+    [property: Id(6)] string BatchingPolicy,
+    [property: Id(7)] QueuedCount[]? QueuedByTenantAndPriority = null);
+
+/// <summary>How many jobs of one tenant and priority wait in a model's queue (the queued-jobs gauge).</summary>
+[GenerateSerializer, Alias("scheduler.QueuedCount")]
+public sealed record QueuedCount(
+    [property: Id(0)] string TenantId,
+    [property: Id(1)] JobPriority Priority,
+    [property: Id(2)] int Count);
 
 /// <summary>The placement's answer to an enqueue: the job's queue position (0 = admitted or next), or that it was
 /// shed — a sheddable job while the model's queue is over its overload threshold — and never queued.</summary>

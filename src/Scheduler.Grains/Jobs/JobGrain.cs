@@ -11,7 +11,8 @@ namespace Scheduler.Grains.Jobs;
 /// </summary>
 internal sealed class JobGrain(
     [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state,
-    IJobJournal journal) : Grain, IJobGrain
+    IJobJournal journal,
+    IJobOutcomeObserver observer) : Grain, IJobGrain
 {
     public async Task Create(JobTicket ticket)
     {
@@ -143,12 +144,13 @@ internal sealed class JobGrain(
         return new WatchResult(Snapshot(), attached);
     }
 
-    /// <summary>A recorded outcome is final: the tenant counts it and the job leaves the journal.</summary>
+    /// <summary>A recorded outcome is final: the tenant counts it, the job leaves the journal, and the metrics count it.</summary>
     private async Task Settle(JobOutcome outcome)
     {
         var ticket = state.State.Ticket!;
         await journal.Remove(ticket.Request.Model, ticket.JobId);
         await GrainFactory.GetGrain<ITenantGrain>(ticket.TenantId).OnFinished(ticket.JobId, outcome);
+        observer.Settled(ticket, state.State.Placement, outcome);
     }
 
     private JobSnapshot? Snapshot()

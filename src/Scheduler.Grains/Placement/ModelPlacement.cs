@@ -261,14 +261,18 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
     public PlacementSnapshot Snapshot()
     {
-        var byTenant = _jobs.Values
-            .Where(j => j.RunningOn is null)
+        var queued = _jobs.Values.Where(j => j.RunningOn is null).ToArray();
+        var byTenant = queued
             .GroupBy(j => j.Ticket.TenantId)
             .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var byTenantAndPriority = queued
+            .GroupBy(j => (j.Ticket.TenantId, j.Ticket.Request.Priority))
+            .Select(g => new QueuedCount(g.Key.TenantId, g.Key.Priority, g.Count()))
+            .ToArray();
         var replicas = _dispatcher.Replicas.Values.Select(r => new ReplicaSnapshot(
             r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile.Product, r.Schedulable, r.MaxSequences, r.KvCapacityTokens,
             r.RunningSequences, r.FreeKvTokens, r.Admissions, r.AdmissionsIntoRunningBatch, [.. r.RunningJobIds])).ToArray();
-        return new PlacementSnapshot(model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name);
+        return new PlacementSnapshot(model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name, byTenantAndPriority);
     }
 
     /// <summary>An admission round: holds that have passed end, queued jobs that can no longer make their deadline

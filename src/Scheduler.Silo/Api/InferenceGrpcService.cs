@@ -101,7 +101,12 @@ internal sealed class InferenceGrpcService(
 
         if (result.Rejection == SubmitRejection.None)
         {
-            telemetry.JobSubmitted(tenant, jobRequest.Model);
+            // A resubmission with the same idempotency key returns the earlier job: it was counted when accepted.
+            if (!result.Duplicate)
+            {
+                telemetry.JobSubmitted(tenant, jobRequest.Model);
+            }
+
             return (subscription, result);
         }
 

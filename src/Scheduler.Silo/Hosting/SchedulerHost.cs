@@ -64,7 +64,7 @@ public static class SchedulerHost
         var services = builder.Services;
         services.Configure<PlacementOptions>(builder.Configuration.GetSection(PlacementOptions.Section));
         services.AddSingleton(TimeProvider.System);
-        services.AddSchedulerTelemetry(builder.Configuration);
+        services.AddSchedulerTelemetry(builder.Configuration, scheduler);
         services.AddModelCatalog(scheduler);
         services.AddJobStreaming();
         services.AddNodeLinks(scheduler);

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -32,6 +34,9 @@ internal sealed partial class GrpcNodeLink : INodeLink
     private readonly RunningBatches _batches;
     private readonly Channel<ExecuteCommand> _outgoing = Channel.CreateUnbounded<ExecuteCommand>(new() { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
+
+    // The "run job" span of each job running here, by job id: ended with its outcome, refusal or hand-back.
+    private readonly ConcurrentDictionary<string, Activity> _runs = new(StringComparer.Ordinal);
     private readonly GrpcChannel _channel;
     private Task _run = Task.CompletedTask;
 
@@ -58,8 +63,20 @@ internal sealed partial class GrpcNodeLink : INodeLink
             return false;
         }
 
+        var now = _time.GetUtcNow();
         var admit = new AdmitBatch { ReplicaId = replicaId };
-        admit.Sequences.AddRange(batch.Select(seq => ToSpec(seq.Ticket)));
+        foreach (var seq in batch)
+        {
+            // The worker's spans continue the run span, or the job's own context when nobody records spans here.
+            var run = _telemetry.StartRun(seq.Ticket, seq.Placement, now);
+            if (run is not null)
+            {
+                _runs[seq.Ticket.JobId] = run;
+            }
+
+            admit.Sequences.Add(ToSpec(seq.Ticket, run?.Id ?? seq.Ticket.Request.TraceParent));
+        }
+
         _outgoing.Writer.TryWrite(new ExecuteCommand { Admit = admit });
         admitted.Send();
         return true;
@@ -172,13 +189,18 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
         if (step.Refused.Length > 0)
         {
+            foreach (var refused in step.Refused)
+            {
+                EndRun(refused.JobId, now, null, "refused by the engine");
+            }
+
             _grains.GetGrain<IPlacementGrain>(replica.Model).Requeue(replica.ReplicaId, LinkId, step.Refused, HandBack.Rejected).Ignore();
         }
 
         foreach (var job in step.Outcomes)
         {
             RecordThenAnnounce(job.Ticket.JobId, job.Outcome, job.Watchers, now).Ignore();
-            _telemetry.JobFinished(job.Ticket.TenantId, job.Ticket.Request.Model, replica.Profile.Product, job.Outcome);
+            EndRun(job.Ticket.JobId, now, job.Outcome);
         }
 
         if (step.Capacity is { } capacity)
@@ -218,15 +240,32 @@ internal sealed partial class GrpcNodeLink : INodeLink
     {
         var handBacks = _batches.Close();
         _outgoing.Writer.TryComplete();
+        var now = _time.GetUtcNow();
+        foreach (var jobId in _runs.Keys)
+        {
+            EndRun(jobId, now, null, nodeLost ? "node lost" : "stream closed");
+        }
+
         foreach (var replica in handBacks)
         {
             _grains.GetGrain<IPlacementGrain>(replica.Model).Requeue(replica.ReplicaId, LinkId, replica.Sequences, nodeLost ? HandBack.NodeLost : HandBack.StreamClosed).Ignore();
         }
     }
 
+    private void EndRun(string jobId, DateTimeOffset now, JobOutcome? outcome, string? handedBack = null)
+    {
+        if (_runs.TryRemove(jobId, out var run))
+        {
+            using (run)
+            {
+                SchedulerTelemetry.EndRun(run, now, outcome, handedBack);
+            }
+        }
+    }
+
     /// <summary>The sequence a node runs for <paramref name="ticket"/>: a re-dispatched job's ticket carries its request (a chat's
-    /// messages too) and where to resume.</summary>
-    internal static SequenceSpec ToSpec(JobTicket ticket)
+    /// messages too) and where to resume; <paramref name="traceParent"/> is the context of the job's run span.</summary>
+    internal static SequenceSpec ToSpec(JobTicket ticket, string? traceParent)
     {
         var request = ticket.Request;
         var spec = new SequenceSpec
@@ -237,7 +276,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
             ResumeFromToken = ticket.ResumeFromToken,
             Stop = request.Stop ?? "",
             Prompt = request.Prompt ?? "",
-            Traceparent = request.TraceParent ?? "",
+            Traceparent = traceParent ?? "",
         };
         if (request.PromptTokenIds is { } ids)
         {

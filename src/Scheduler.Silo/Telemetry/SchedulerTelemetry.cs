@@ -1,14 +1,18 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Scheduler.Abstractions.Jobs;
+using Scheduler.Grains.Jobs;
 
 namespace Scheduler.Silo.Telemetry;
 
 /// <summary>
 /// Owns the scheduler's <see cref="ActivitySource"/> and <see cref="Meter"/>; instruments are created once.
-/// Names follow the OpenTelemetry GenAI semantic conventions where one exists.
+/// Names follow the OpenTelemetry GenAI semantic conventions where one exists (<see cref="SemanticConventions"/>).
+/// A job's trace: "submit job" (the front door), then for each dispatch "queue job" (from submission to admission) and
+/// "run job" (from admission to the end the node reported), whose context the worker's prefill and decode spans
+/// continue.
 /// </summary>
-internal sealed class SchedulerTelemetry : IDisposable
+internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
 {
     public const string Name = "Scheduler";
 
@@ -21,7 +25,7 @@ internal sealed class SchedulerTelemetry : IDisposable
     private readonly Counter<long> _jobsSubmitted;
     private readonly Counter<long> _jobsFinished;
 
-    public SchedulerTelemetry(IMeterFactory meters)
+    public SchedulerTelemetry(IMeterFactory meters, FleetGauges fleet)
     {
         _meter = meters.Create(Name);
         _timeToFirstToken = _meter.CreateHistogram<double>(SemanticConventions.TimeToFirstToken, "s", "Time from submission to the first output token.");
@@ -29,30 +33,119 @@ internal sealed class SchedulerTelemetry : IDisposable
         _tokenUsage = _meter.CreateHistogram<long>(SemanticConventions.TokenUsage, "{token}", "Tokens used per job, by type.");
         _queueWait = _meter.CreateHistogram<double>(SemanticConventions.QueueWait, "s", "Time a job waited in its tenant's queue.");
         _cost = _meter.CreateCounter<double>(SemanticConventions.Cost, "USD", "Cost of finished jobs.");
-        _jobsSubmitted = _meter.CreateCounter<long>(SemanticConventions.JobsSubmitted, "{job}", "Jobs accepted.");
-        _jobsFinished = _meter.CreateCounter<long>(SemanticConventions.JobsFinished, "{job}", "Jobs finished, by outcome.");
+        _jobsSubmitted = _meter.CreateCounter<long>(SemanticConventions.JobsSubmitted, "{job}", "Jobs accepted (a resubmission with the same idempotency key is not counted again).");
+        _jobsFinished = _meter.CreateCounter<long>(SemanticConventions.JobsFinished, "{job}", "Jobs finished, by outcome: completed, failed, cancelled or expired.");
+        _meter.CreateObservableGauge(SemanticConventions.JobsQueued, () => fleet.Current.QueuedJobs, "{job}", "Jobs waiting in a model's queue, by tenant and priority.");
+        _meter.CreateObservableGauge(SemanticConventions.ReplicaRunningSequences, () => fleet.Current.RunningSequences, "{sequence}", "Sequences running on a replica.");
+        _meter.CreateObservableGauge(SemanticConventions.ReplicaFreeSlots, () => fleet.Current.FreeSlots, "{sequence}", "Sequence slots a replica has free.");
+        _meter.CreateObservableGauge(SemanticConventions.ReplicaKvTokensUsed, () => fleet.Current.KvTokensUsed, "{token}", "KV-cache tokens reserved by a replica's running sequences.");
+        _meter.CreateObservableGauge(SemanticConventions.ReplicaKvTokensCapacity, () => fleet.Current.KvTokensCapacity, "{token}", "KV-cache tokens a replica holds.");
+        _meter.CreateObservableGauge(SemanticConventions.Accelerators, () => fleet.Current.Accelerators, "{accelerator}", "Accelerators by product and state.");
     }
 
     public ActivitySource Source { get; } = new(Name);
 
-    /// <summary>The span of a submission; its id travels with the job to the worker as W3C trace context.</summary>
-    public Activity? StartSubmit(string jobId, string tenant, string model) =>
-        Source.StartActivity("submit job", ActivityKind.Server, default(ActivityContext), [
+    /// <summary>The span of a submission, made <see cref="Activity.Current"/>; its context travels with the job
+    /// (<see cref="JobRequest.TraceParent"/>). Its parent is the caller's trace context (a traceparent header) if it sent
+    /// one; otherwise the submission starts the job's trace.</summary>
+    public Activity? StartSubmit(string jobId, string tenant, string model)
+    {
+        // Not a child of ASP.NET Core's request activity: no instrumentation exports it, and made without a sampler it
+        // is never marked recorded, so as a parent it would make the parent-based sampler drop the job's whole trace.
+        var request = Activity.Current;
+        var parent = request is { HasRemoteParent: true }
+            ? new ActivityContext(request.TraceId, request.ParentSpanId, request.ActivityTraceFlags, request.TraceStateString, isRemote: true)
+            : default;
+        Activity.Current = null;
+        var submit = Source.StartActivity(SemanticConventions.SubmitSpan, ActivityKind.Server, parent, [
             new(SemanticConventions.JobId, jobId),
             new(SemanticConventions.Tenant, tenant),
             new(SemanticConventions.RequestModel, model),
         ]);
+        if (submit is null)
+        {
+            Activity.Current = request;
+        }
 
+        return submit;
+    }
+
+    /// <summary>Records the wait from submission to this admission as a finished "queue job" span, and starts the
+    /// "run job" span whose context goes to the worker with the sequence. Null when the job carries no trace context
+    /// or nobody listens. Neither span becomes <see cref="Activity.Current"/>: admissions are not the caller's work.</summary>
+    public Activity? StartRun(JobTicket ticket, JobPlacement placement, DateTimeOffset now)
+    {
+        if (!ActivityContext.TryParse(ticket.Request.TraceParent, null, out var job))
+        {
+            return null;
+        }
+
+        var previous = Activity.Current;
+        try
+        {
+            using (var queued = Source.StartActivity(SemanticConventions.QueueSpan, ActivityKind.Internal, job, JobTags(ticket), startTime: ticket.SubmittedAt))
+            {
+                queued?.SetEndTime(now.UtcDateTime);
+            }
+
+            var run = Source.StartActivity(SemanticConventions.RunSpan, ActivityKind.Client, job, JobTags(ticket), startTime: now);
+            run?.SetTag(SemanticConventions.ReplicaId, placement.ReplicaId)
+                .SetTag(SemanticConventions.NodeId, placement.NodeId)
+                .SetTag(SemanticConventions.AcceleratorProduct, placement.Product);
+            return run;
+        }
+        finally
+        {
+            Activity.Current = previous;
+        }
+    }
+
+    /// <summary>Ends a "run job" span: the job finished on its node (<paramref name="outcome"/>), or it left the node
+    /// unfinished and goes back to its queue (<paramref name="handedBack"/> says why).</summary>
+    public static void EndRun(Activity? run, DateTimeOffset now, JobOutcome? outcome, string? handedBack = null)
+    {
+        if (run is null)
+        {
+            return;
+        }
+
+        if (outcome is not null)
+        {
+            run.SetTag(SemanticConventions.Outcome, OutcomeName(outcome.Status))
+                .SetTag(SemanticConventions.FinishReason, outcome.FinishReason);
+            if (outcome.Status == JobStatus.Failed)
+            {
+                run.SetStatus(ActivityStatusCode.Error, outcome.Error);
+            }
+        }
+        else
+        {
+            run.SetStatus(ActivityStatusCode.Error, "handed back: " + handedBack);
+        }
+
+        run.SetEndTime(now.UtcDateTime);
+        run.Stop();
+    }
+
+    /// <summary>Counts an accepted submission; a resubmission that returned an earlier job is not one.</summary>
     public void JobSubmitted(string tenant, string model) =>
         _jobsSubmitted.Add(1, new(SemanticConventions.Tenant, tenant), new(SemanticConventions.RequestModel, model));
 
-    public void JobFinished(string tenant, string model, string product, JobOutcome outcome)
+    /// <inheritdoc />
+    public void Settled(JobTicket ticket, JobPlacement? placement, JobOutcome outcome)
     {
-        var tenantTag = new KeyValuePair<string, object?>(SemanticConventions.Tenant, tenant);
-        var modelTag = new KeyValuePair<string, object?>(SemanticConventions.RequestModel, model);
-        var productTag = new KeyValuePair<string, object?>(SemanticConventions.AcceleratorProduct, product);
+        var tenantTag = new KeyValuePair<string, object?>(SemanticConventions.Tenant, ticket.TenantId);
+        var modelTag = new KeyValuePair<string, object?>(SemanticConventions.RequestModel, ticket.Request.Model);
+        _jobsFinished.Add(1, tenantTag, modelTag, new(SemanticConventions.Outcome, OutcomeName(outcome.Status)));
         var u = outcome.Usage;
-        _jobsFinished.Add(1, tenantTag, modelTag, new(SemanticConventions.Outcome, outcome.FinishReason));
+        if (u.TotalMs <= 0)
+        {
+            // Never ran (cancelled or expired in the queue): it used nothing and has no latency to show.
+            return;
+        }
+
+        // The placement is sent to the record one-way and may arrive after the outcome.
+        var productTag = new KeyValuePair<string, object?>(SemanticConventions.AcceleratorProduct, placement?.Product ?? "unknown");
         _tokenUsage.Record(u.PromptTokens, tenantTag, modelTag, new(SemanticConventions.TokenType, "input"));
         _tokenUsage.Record(u.CompletionTokens, tenantTag, modelTag, new(SemanticConventions.TokenType, "output"));
         _cost.Add(u.CostUsd, tenantTag, modelTag, productTag);
@@ -73,4 +166,13 @@ internal sealed class SchedulerTelemetry : IDisposable
         Source.Dispose();
         _meter.Dispose();
     }
+
+    private static string OutcomeName(JobStatus status) => status.ToString().ToLowerInvariant();
+
+    private static KeyValuePair<string, object?>[] JobTags(JobTicket ticket) =>
+    [
+        new(SemanticConventions.JobId, ticket.JobId),
+        new(SemanticConventions.Tenant, ticket.TenantId),
+        new(SemanticConventions.RequestModel, ticket.Request.Model),
+    ];
 }

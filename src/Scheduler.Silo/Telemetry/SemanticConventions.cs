@@ -1,6 +1,7 @@
 namespace Scheduler.Silo.Telemetry;
 
-/// <summary>Metric and attribute names: OpenTelemetry GenAI conventions where they exist, "scheduler.*" otherwise.</summary>
+/// <summary>Metric, attribute and span names: OpenTelemetry GenAI conventions where they exist, "scheduler.*" otherwise.
+/// Prometheus shows a metric with dots as underscores and a counter with "_total" (docs/operations.md lists them).</summary>
 internal static class SemanticConventions
 {
     public const string TimeToFirstToken = "gen_ai.server.time_to_first_token";
@@ -10,11 +11,26 @@ internal static class SemanticConventions
     public const string Cost = "scheduler.job.cost";
     public const string JobsSubmitted = "scheduler.jobs.submitted";
     public const string JobsFinished = "scheduler.jobs.finished";
+    public const string JobsQueued = "scheduler.jobs.queued";
+    public const string ReplicaRunningSequences = "scheduler.replica.running_sequences";
+    public const string ReplicaFreeSlots = "scheduler.replica.free_slots";
+    public const string ReplicaKvTokensUsed = "scheduler.replica.kv_tokens_used";
+    public const string ReplicaKvTokensCapacity = "scheduler.replica.kv_tokens_capacity";
+    public const string Accelerators = "scheduler.accelerators";
 
     public const string RequestModel = "gen_ai.request.model";
     public const string TokenType = "gen_ai.token.type";
+    public const string FinishReason = "gen_ai.response.finish_reason";
     public const string Tenant = "scheduler.tenant";
     public const string JobId = "scheduler.job.id";
+    public const string Priority = "scheduler.job.priority";
     public const string AcceleratorProduct = "scheduler.accelerator.product";
+    public const string AcceleratorState = "scheduler.accelerator.state";
+    public const string ReplicaId = "scheduler.replica.id";
+    public const string NodeId = "scheduler.node.id";
     public const string Outcome = "scheduler.job.outcome";
+
+    public const string SubmitSpan = "submit job";
+    public const string QueueSpan = "queue job";
+    public const string RunSpan = "run job";
 }

@@ -1,20 +1,44 @@
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using Scheduler.Grains.Jobs;
 
 namespace Scheduler.Silo.Telemetry;
 
 internal static class TelemetryServiceCollectionExtensions
 {
+    /// <summary>The service name spans and metrics carry unless OTEL_SERVICE_NAME names another.</summary>
+    public const string DefaultServiceName = "scheduler-silo";
+
+    // The worker's spans, for the standalone scheduler whose fleet runs in the silo's process.
+    private const string WorkerSource = "Scheduler.Worker";
+
     /// <summary>
-    /// Registers <see cref="SchedulerTelemetry"/> and exports its meter and activities with Orleans' own: metrics in
-    /// Prometheus format (map the endpoint with <c>MapPrometheusScrapingEndpoint</c>), and both over OTLP when the
-    /// standard OTEL_EXPORTER_OTLP_ENDPOINT variable in <paramref name="configuration"/> names a collector.
+    /// Registers <see cref="SchedulerTelemetry"/>, the fleet gauges' refresher (settings from <paramref name="scheduler"/>'s
+    /// "Telemetry" section) and exports the scheduler's meter and activities with Orleans' own: metrics in Prometheus
+    /// format (map the endpoint with <c>MapPrometheusScrapingEndpoint</c>), and both over OTLP when the standard
+    /// OTEL_EXPORTER_OTLP_ENDPOINT variable in <paramref name="configuration"/> names a collector (the exporter reads
+    /// the other OTEL_* variables, such as OTEL_EXPORTER_OTLP_PROTOCOL, itself).
     /// </summary>
-    public static IServiceCollection AddSchedulerTelemetry(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddSchedulerTelemetry(this IServiceCollection services, IConfiguration configuration, IConfiguration scheduler)
     {
+        services.AddOptions<TelemetryOptions>()
+            .Bind(scheduler.GetSection(TelemetryOptions.Section))
+            .Validate(o => o.GaugeRefresh > TimeSpan.Zero, $"Scheduler:{TelemetryOptions.Section}:GaugeRefresh must be positive.")
+            .ValidateOnStart();
+        services.AddSingleton<FleetGauges>();
+        services.AddHostedService<FleetGaugeRefresher>();
         services.AddSingleton<SchedulerTelemetry>();
+        services.AddSingleton<IJobOutcomeObserver>(sp => sp.GetRequiredService<SchedulerTelemetry>());
         var otlp = !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         services.AddOpenTelemetry()
+            .ConfigureResource(resource =>
+            {
+                if (string.IsNullOrEmpty(configuration["OTEL_SERVICE_NAME"]))
+                {
+                    resource.AddService(DefaultServiceName);
+                }
+            })
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans").AddPrometheusExporter();
@@ -25,7 +49,7 @@ internal static class TelemetryServiceCollectionExtensions
             })
             .WithTracing(tracing =>
             {
-                tracing.AddSource(SchedulerTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
+                tracing.AddSource(SchedulerTelemetry.Name, WorkerSource, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
                 if (otlp)
                 {
                     tracing.AddOtlpExporter();

@@ -7,6 +7,9 @@ internal interface IBatchedSequence
 {
     string Id { get; }
 
+    /// <summary>The W3C trace context the scheduler sent with the sequence; empty when none.</summary>
+    string TraceParent { get; }
+
     /// <summary>KV-cache tokens reserved for the sequence's whole life: prompt plus max output.</summary>
     long KvTokens { get; }
 

@@ -1,5 +1,6 @@
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
+using Scheduler.Worker.Telemetry;
 
 namespace Scheduler.Worker.Engines;
 
@@ -20,6 +21,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     private readonly List<SequenceFinished> _pendingFinished = [];
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly ThroughputMeter _meter = new(time, ThroughputWindow);
+    private readonly SequenceSpans _spans = new(replicaId);
     private long _peakKv;
     private int _peakSequences;
     private long _rejected;
@@ -47,6 +49,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
         _sequences.Add(sequence);
         _byId.Add(sequence.Id, sequence);
         KvUsed += sequence.KvTokens;
+        _spans.Admitted(sequence.Id, sequence.TraceParent);
         _peakSequences = Math.Max(_peakSequences, _sequences.Count);
         _peakKv = Math.Max(_peakKv, KvUsed);
     }
@@ -94,6 +97,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
         _sequences.Clear();
         _byId.Clear();
         _pendingFinished.Clear();
+        _spans.DropAll();
         KvUsed = 0;
         Epoch++;
         return dropped;
@@ -131,7 +135,14 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
             RejectedAdmissions = _rejected,
             OutputTokensPerSecond = _meter.TokensPerSecond(),
         };
-        return sink.TryPublish(report);
+        if (!sink.TryPublish(report))
+        {
+            return false;
+        }
+
+        // The report's tokens and finishes are on their way to the scheduler: the sequences' spans move on with them.
+        _spans.Reported(report);
+        return true;
     }
 
     /// <summary>Wakes the step loop if it waits for work. Called under the engine's lock, so Release never overflows

@@ -13,6 +13,7 @@ internal sealed class SimulatedSequence : IBatchedSequence
     public SimulatedSequence(SequenceSpec spec)
     {
         Id = spec.SequenceId;
+        TraceParent = spec.Traceparent;
         _maxTokens = spec.MaxTokens;
         NextTokenIndex = Math.Max(0, spec.ResumeFromToken);
         var promptTokens = spec.PromptTokens > 0 ? spec.PromptTokens : spec.PromptTokenIds.Count;
@@ -25,6 +26,8 @@ internal sealed class SimulatedSequence : IBatchedSequence
     }
 
     public string Id { get; }
+
+    public string TraceParent { get; }
 
     /// <summary>KV-cache tokens reserved for the sequence's whole life: prompt plus max output.</summary>
     public long KvTokens { get; }

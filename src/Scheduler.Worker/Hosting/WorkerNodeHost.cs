@@ -5,6 +5,7 @@ using Scheduler.Protos.Tls;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Registration;
 using Scheduler.Worker.Services;
+using Scheduler.Worker.Telemetry;
 
 namespace Scheduler.Worker.Hosting;
 
@@ -28,8 +29,10 @@ public static class WorkerNodeHost
     /// files are read, so a host process embedding the node keeps its own settings to itself.</summary>
     /// <param name="options">The node's settings; validated here.</param>
     /// <param name="logging">Adds log providers and filters; without it the node logs nothing.</param>
+    /// <param name="telemetry">Settings holding the standard OTEL_* variables: with OTEL_EXPORTER_OTLP_ENDPOINT set,
+    /// the node exports its sequences' spans over OTLP. Only the OTEL_* keys are read.</param>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
-    public static WebApplication Build(WorkerNodeOptions options, Action<ILoggingBuilder>? logging = null)
+    public static WebApplication Build(WorkerNodeOptions options, Action<ILoggingBuilder>? logging = null, IConfiguration? telemetry = null)
     {
         var tls = WorkerTls.From(options.Tls);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(WorkerNodeHost).Assembly.GetName().Name });
@@ -53,6 +56,10 @@ public static class WorkerNodeHost
         services.AddRouting();
         services.AddGrpc().AddServiceOptions<WorkerGrpcService>(grpc => grpc.Interceptors.Add<NodeTokenInterceptor>());
         services.AddGrpcHealthChecks().AddCheck<EngineHealthCheck>("engines");
+        if (telemetry is not null)
+        {
+            services.AddWorkerTracing(builder.Configuration, telemetry);
+        }
 
         var app = builder.Build();
         try

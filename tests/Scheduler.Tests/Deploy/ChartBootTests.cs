@@ -64,7 +64,7 @@ public sealed class ChartBootTests(ITestOutputHelper output)
                 ("Scheduler:Kubernetes:Enabled", "false"));
             Assert.Equal("127.0.0.1", environment["Scheduler__AdvertisedAddress"]); // the pod IP, through $(POD_IP)
             var silo = ChildProcess.Start(
-                "dotnet", [Path.Combine(siloImage, "Scheduler.Silo.dll"), .. container.Args], keepOutput: true, environment, workingDirectory: siloImage);
+                "dotnet", [Path.Combine(siloImage, "Scheduler.Silo.dll"), .. container.Args], keepOutput: true, environment, workingDirectory: siloImage, exactEnvironment: true);
             processes.Add($"silo {i}", silo);
             silos.Add(($"http://127.0.0.1:{grpc}", http, container));
             if (i == 0)
@@ -95,7 +95,7 @@ public sealed class ChartBootTests(ITestOutputHelper output)
                 ("Worker:Port", Text(FreePort.Next())),
                 ("Worker:SchedulerAddress", string.Join(',', silos.Select(s => s.Grpc))));
             var worker = ChildProcess.Start(
-                "dotnet", [RepoPaths.WorkerAssembly, .. container.Args], keepOutput: true, environment, workingDirectory: workerBinaries);
+                "dotnet", [RepoPaths.WorkerAssembly, .. container.Args], keepOutput: true, environment, workingDirectory: workerBinaries, exactEnvironment: true);
             processes.Add($"worker {ordinal}", worker);
             workerContainers.Add(container);
         }

@@ -43,14 +43,16 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts <paramref name="fileName"/>; with <paramref name="environment"/> its environment is exactly that
-    /// (as a container's is), otherwise it inherits this process's.</summary>
+    /// <summary>Starts <paramref name="fileName"/> with this process's environment plus <paramref name="environment"/>;
+    /// with <paramref name="exactEnvironment"/> its environment is exactly <paramref name="environment"/> (as a
+    /// container's is).</summary>
     public static ChildProcess Start(
         string fileName,
         IEnumerable<string> arguments,
         bool keepOutput = false,
         IReadOnlyDictionary<string, string>? environment = null,
-        string? workingDirectory = null)
+        string? workingDirectory = null,
+        bool exactEnvironment = false)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -64,13 +66,14 @@ public sealed class ChildProcess : IAsyncDisposable
             info.ArgumentList.Add(argument);
         }
 
-        if (environment is not null)
+        if (exactEnvironment)
         {
             info.Environment.Clear();
-            foreach (var (name, value) in environment)
-            {
-                info.Environment[name] = value;
-            }
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {fileName}");

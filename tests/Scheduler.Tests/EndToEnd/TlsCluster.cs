@@ -44,6 +44,7 @@ public sealed class TlsCluster : IAsyncLifetime
 
         _worker = WorkerProcess.Start("tls-node", Address, "20", model: null,
             [$"--Worker:Tls:CertificatePath={workerCertificate}", $"--Worker:Tls:KeyPath={workerKey}", $"--Worker:Tls:TrustedCaPath={Certificates.CaPath}"],
+            environment: null,
             ("L4", 1, null));
 
         using var admin = new SchedulerAdminClient(Address, SchedulerCluster.AdminKey, Certificates.CaPath);

@@ -14,10 +14,18 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     /// <summary>Starts a node whose accelerators serve <paramref name="model"/> (the worker's default when null).</summary>
     public static WorkerProcess Start(string nodeId, string schedulerAddress, string speedUp, string? model, params (string Product, int Count, int? MaxSequences)[] accelerators) =>
-        Start(nodeId, schedulerAddress, speedUp, model, [], accelerators);
+        Start(nodeId, schedulerAddress, speedUp, model, settings: [], environment: null, accelerators);
 
-    /// <summary>Starts a node with more <paramref name="settings"/> ("--Worker:…=…") on its command line.</summary>
-    public static WorkerProcess Start(string nodeId, string schedulerAddress, string speedUp, string? model, IEnumerable<string> settings, params (string Product, int Count, int? MaxSequences)[] accelerators)
+    /// <summary>Starts a node with more <paramref name="settings"/> ("--Worker:…=…") on its command line and
+    /// <paramref name="environment"/> set on top of this process's variables (e.g. OTEL_*).</summary>
+    public static WorkerProcess Start(
+        string nodeId,
+        string schedulerAddress,
+        string speedUp,
+        string? model,
+        IEnumerable<string> settings,
+        IReadOnlyDictionary<string, string>? environment,
+        params (string Product, int Count, int? MaxSequences)[] accelerators)
     {
         var args = new List<string> { RepoPaths.WorkerAssembly };
         args.AddRange(settings);
@@ -41,7 +49,7 @@ public sealed class WorkerProcess : IAsyncDisposable
             }
         }
 
-        return new WorkerProcess(ChildProcess.Start("dotnet", args));
+        return new WorkerProcess(ChildProcess.Start("dotnet", args, environment: environment));
     }
 
     /// <summary>Ends the process at once, as a crash would.</summary>

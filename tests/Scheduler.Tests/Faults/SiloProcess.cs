@@ -8,14 +8,18 @@ public sealed class SiloProcess : IAsyncDisposable
 {
     private readonly ChildProcess _process;
 
-    private SiloProcess(ChildProcess process, string address, int index)
+    private SiloProcess(ChildProcess process, string address, string httpAddress, int index)
     {
         _process = process;
         Address = address;
+        HttpAddress = httpAddress;
         Index = index;
     }
 
     public string Address { get; }
+
+    /// <summary>The HTTP/1.1 port's address: /metrics, /healthz.</summary>
+    public string HttpAddress { get; }
 
     public int Index { get; }
 
@@ -27,17 +31,19 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public IReadOnlyList<string> Output => _process.Output;
 
-    public static SiloProcess Start(int index, IEnumerable<string> args)
+    /// <summary>Starts a silo; <paramref name="environment"/> is set for it on top of this process's own variables (e.g. OTEL_*).</summary>
+    public static SiloProcess Start(int index, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var grpcPort = FreePort.Next();
+        var httpPort = FreePort.Next();
         string[] ports =
         [
             RepoPaths.Assembly("Scheduler.Silo"),
-            $"--Scheduler:GrpcPort={grpcPort}", $"--Scheduler:HttpPort={FreePort.Next()}",
+            $"--Scheduler:GrpcPort={grpcPort}", $"--Scheduler:HttpPort={httpPort}",
             $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
         ];
-        var process = ChildProcess.Start("dotnet", [.. ports, .. args], keepOutput: true);
-        return new SiloProcess(process, $"http://127.0.0.1:{grpcPort}", index);
+        var process = ChildProcess.Start("dotnet", [.. ports, .. args], keepOutput: true, environment);
+        return new SiloProcess(process, $"http://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{httpPort}", index);
     }
 
     /// <summary>Ends the process at once, as a crash would (SIGKILL).</summary>

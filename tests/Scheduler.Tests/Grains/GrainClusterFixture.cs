@@ -3,6 +3,7 @@ using Orleans.TestingHost;
 using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
 using Scheduler.Grains.Nodes;
+using Scheduler.Silo.Telemetry;
 
 namespace Scheduler.Tests.Grains;
 
@@ -27,6 +28,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             silo.AddMemoryGrainStorage(StorageNames.Default);
             silo.Services.AddSingleton<INodeLinkFactory>(links);
             silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
+            silo.Services.AddMetrics().AddSingleton<FleetGauges>().AddSingleton<IJobOutcomeObserver, SchedulerTelemetry>();
             silo.Services.AddSingleton(TimeProvider.System);
             silo.Services.Configure<PlacementOptions>(o =>
             {

@@ -1,5 +1,6 @@
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Tenants;
+using System.Diagnostics.Metrics;
 using static Scheduler.Tests.Grains.GrainTestKit;
 
 namespace Scheduler.Tests.Grains;
@@ -41,6 +42,30 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Finish_Repeated_AndExpire_CountEachJobOnceInTheFinishedCounter_ByStatus()
+    {
+        // The counter is moved where the record settles, the one place every end passes: repeated outcomes (a node link
+        // retrying) and a late expiry of a job that already ended must not count it again.
+        using var finished = new FinishedCounter(_tenantId);
+        var done = cluster.Client.GetGrain<IJobGrain>(Unique("job"));
+        await done.Create(Ticket(done.GetPrimaryKeyString(), _tenantId, "m"));
+        await done.Finish(Completed(3));
+        await done.Finish(Completed(4));
+        var expired = cluster.Client.GetGrain<IJobGrain>(Unique("job"));
+        await expired.Create(Ticket(expired.GetPrimaryKeyString(), _tenantId, "m"));
+        var expiry = new JobOutcome(JobStatus.Expired, JobFinishReasons.Deadline, new JobUsage(0, 0, 0, 50, 0, 0), "", "deadline", []);
+        await expired.Expire(expiry, [], new JobEventRecord(expired.GetPrimaryKeyString(), JobEventKind.Expired, DateTimeOffset.UtcNow));
+        await expired.Expire(expiry, [], new JobEventRecord(expired.GetPrimaryKeyString(), JobEventKind.Expired, DateTimeOffset.UtcNow));
+
+        // Expire is one-way: wait for the record, then repeat the outcome with calls that are answered.
+        await Until(async () => (await expired.Get())!.Status == JobStatus.Expired, "the job expires");
+        await expired.Finish(expiry);
+        await done.Finish(expiry);
+
+        Assert.Equal([("completed", 1L), ("expired", 1L)], finished.ByOutcome());
+    }
+
+    [Fact]
     public async Task OutputFrom_TokenOffset_ReturnsTheRemainingText()
     {
         var jobId = Unique("job");
@@ -55,4 +80,51 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         Assert.Equal(" ccc", snapshot.OutputFrom(2));
         Assert.Equal("", snapshot.OutputFrom(3));
     }
+}
+
+/// <summary>Listens to the scheduler's jobs-finished counter (every silo in this process) for one tenant's jobs.</summary>
+internal sealed class FinishedCounter : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private readonly Dictionary<string, long> _byOutcome = [];
+
+    public FinishedCounter(string tenant)
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == "Scheduler" && instrument.Name == "scheduler.jobs.finished")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            string? outcome = null;
+            var ours = false;
+            foreach (var tag in tags)
+            {
+                ours |= tag.Key == "scheduler.tenant" && (string?)tag.Value == tenant;
+                outcome = tag.Key == "scheduler.job.outcome" ? (string?)tag.Value : outcome;
+            }
+
+            if (ours)
+            {
+                lock (_byOutcome)
+                {
+                    _byOutcome[outcome!] = _byOutcome.GetValueOrDefault(outcome!) + value;
+                }
+            }
+        });
+        _listener.Start();
+    }
+
+    public (string Outcome, long Count)[] ByOutcome()
+    {
+        lock (_byOutcome)
+        {
+            return [.. _byOutcome.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value))];
+        }
+    }
+
+    public void Dispose() => _listener.Dispose();
 }

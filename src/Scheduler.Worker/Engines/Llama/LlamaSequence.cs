@@ -24,6 +24,8 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
 
     public string Id => spec.SequenceId;
 
+    public string TraceParent => spec.Traceparent;
+
     public LLamaSeqId Slot => slot;
 
     /// <summary>KV cells reserved for the sequence's whole life: prompt plus max output.</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Threading.Channels;
 using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -51,11 +52,15 @@ internal sealed class FakeWorkerNode : WorkerService.WorkerServiceBase, IAsyncDi
 
     /// <summary>Starts a node with a fresh id from <paramref name="prefix"/> and registers it with <paramref name="cluster"/>'s
     /// silo, serving <paramref name="model"/> (see <see cref="Describe"/>).</summary>
-    public static async Task<FakeWorkerNode> StartRegisteredAsync(SchedulerCluster cluster, string prefix, string model)
+    public static Task<FakeWorkerNode> StartRegisteredAsync(SchedulerCluster cluster, string prefix, string model) =>
+        StartRegisteredAsync(cluster.Channel, prefix, model);
+
+    /// <summary>Starts a node and registers it, with <see cref="SchedulerCluster.NodeToken"/>, at the silo behind <paramref name="channel"/>.</summary>
+    public static async Task<FakeWorkerNode> StartRegisteredAsync(GrpcChannel channel, string prefix, string model)
     {
         var node = await StartAsync(prefix + "-" + Guid.NewGuid().ToString("N")[..6]);
         var auth = new Metadata { { "authorization", "Bearer " + SchedulerCluster.NodeToken } };
-        await node.RegisterAsync(new NodeRegistryService.NodeRegistryServiceClient(cluster.Channel), auth, node.Describe(model));
+        await node.RegisterAsync(new NodeRegistryService.NodeRegistryServiceClient(channel), auth, node.Describe(model));
         return node;
     }
 

@@ -19,17 +19,19 @@ public sealed class GrpcNodeLinkTests
             Delivered = new DeliveredOutput("abcde", [1, 2, 3, 4, 5]),
         };
 
-        var spec = GrpcNodeLink.ToSpec(ticket);
+        const string runSpan = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        var spec = GrpcNodeLink.ToSpec(ticket, runSpan);
 
         Assert.Equal(
             [new ChatTurn { Role = "system", Content = "be brief" }, new ChatTurn { Role = "user", Content = "hi" }],
             spec.Messages);
         Assert.Equal(request.Prompt, spec.Prompt);
         Assert.Equal((9, 16, 5), (spec.PromptTokens, spec.MaxTokens, spec.ResumeFromToken));
+        Assert.Equal(runSpan, spec.Traceparent);
     }
 
     [Fact]
     public void ToSpec_TextJob_HasNoMessages() =>
         Assert.Empty(GrpcNodeLink.ToSpec(new JobTicket(
-            "job-2", "tenant", new JobRequest("m", "hello", null, 1, 4, JobPriority.Standard, 2000, null, null, null), DateTimeOffset.UnixEpoch, [], 1.0)).Messages);
+            "job-2", "tenant", new JobRequest("m", "hello", null, 1, 4, JobPriority.Standard, 2000, null, null, null), DateTimeOffset.UnixEpoch, [], 1.0), traceParent: null).Messages);
 }

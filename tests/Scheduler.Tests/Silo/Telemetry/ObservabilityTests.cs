@@ -1,0 +1,197 @@
+using Scheduler.Protos.V1;
+using Scheduler.Tests.EndToEnd.Hostile;
+
+namespace Scheduler.Tests.Silo.Telemetry;
+
+/// <summary>What operators run the scheduler by, read from a real silo process: its /metrics as Prometheus scrapes it,
+/// and the spans it and a real worker process export over OTLP.</summary>
+public sealed class ObservabilityTests(ObservedCluster cluster) : IClassFixture<ObservedCluster>
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task JobCounters_AfterAQuietRun_AgreeWithTheAdminApi()
+    {
+        var (tenant, _) = ObservedCluster.Tenants[0];
+        using var client = cluster.Tenant(0);
+
+        // Completed, twice; the second submitted again with its idempotency key: the same job, not a new one.
+        Assert.True((await client.RunAsync(Request(ObservedCluster.Model), deadline: Deadline())).Succeeded);
+        var keyed = Request(ObservedCluster.Model);
+        keyed.IdempotencyKey = "obs-key";
+        var first = await client.RunAsync(keyed, deadline: Deadline());
+        Assert.True(first.Succeeded);
+        Assert.Equal(first.JobId, (await client.SubmitAsync(keyed)).JobId);
+
+        // Cancelled in the queue (nothing serves the parked model), and expired there by its deadline.
+        var cancelled = await client.SubmitAsync(Request(ObservedCluster.ParkedModel));
+        Assert.Equal(JobStatus.Cancelled, (await client.CancelAsync(cancelled.JobId)).Status);
+        var late = Request(ObservedCluster.ParkedModel);
+        late.DeadlineMs = 300;
+        var expired = await client.SubmitAsync(late);
+
+        // Failed: its node reports an engine error.
+        await using (var node = await FakeWorkerNode.StartRegisteredAsync(cluster.Channel, "obs-fail", ObservedCluster.ScriptedModel))
+        {
+            var failing = await client.SubmitAsync(Request(ObservedCluster.ScriptedModel));
+            Assert.Equal(failing.JobId, (await node.NextAdmit(Wait)).Sequences.Single().SequenceId);
+            var report = new StepReport { ReplicaId = node.ReplicaId, Step = 1 };
+            report.Finished.Add(new SequenceFinished { SequenceId = failing.JobId, Reason = FinishReason.Error, Error = "the engine broke" });
+            node.Send(report);
+            await WaitStatus(client, failing.JobId, JobStatus.Failed);
+        }
+
+        await WaitStatus(client, expired.JobId, JobStatus.Expired);
+        await cluster.WaitQuiet(tenant);
+
+        using var admin = cluster.Admin();
+        var usage = (await admin.GetTenantAsync(tenant)).Usage;
+        Assert.Equal((2L, 1L, 1L, 1L, 5L), (usage.JobsCompleted, usage.JobsFailed, usage.JobsCancelled, usage.JobsExpired, usage.JobsSubmitted));
+
+        // The counters move where jobs settle, a moment after the admin API sees them: read until they agree, then check.
+        var byTenant = ("scheduler_tenant", tenant);
+        IReadOnlyList<PrometheusSample> metrics = [];
+        var deadline = DateTime.UtcNow + Wait;
+        do
+        {
+            metrics = await cluster.ScrapeAsync();
+        }
+        while (metrics.Sum("scheduler_jobs_finished_total", byTenant) < usage.JobsSubmitted && DateTime.UtcNow < deadline && await Pause());
+
+        double Finished(string outcome) => metrics.Sum("scheduler_jobs_finished_total", byTenant, ("scheduler_job_outcome", outcome));
+        Assert.Equal(usage.JobsSubmitted, metrics.Sum("scheduler_jobs_submitted_total", byTenant));
+        Assert.Equal(usage.JobsSubmitted, metrics.Sum("scheduler_jobs_finished_total", byTenant));
+        Assert.Equal(
+            (usage.JobsCompleted, usage.JobsFailed, usage.JobsCancelled, usage.JobsExpired),
+            ((long)Finished("completed"), (long)Finished("failed"), (long)Finished("cancelled"), (long)Finished("expired")));
+    }
+
+    [Fact]
+    public async Task FleetGauges_ShowQueuedJobsByTenantAndPriority_ReplicaLoad_AndAcceleratorsByState()
+    {
+        var (tenant, _) = ObservedCluster.Tenants[2];
+        using var client = cluster.Tenant(2);
+        using var admin = cluster.Admin();
+        var critical = Request(ObservedCluster.ParkedModel);
+        critical.Priority = Priority.Critical;
+        var jobs = new[] { await client.SubmitAsync(critical), await client.SubmitAsync(Request(ObservedCluster.ParkedModel)), await client.SubmitAsync(Request(ObservedCluster.ParkedModel)) };
+        try
+        {
+            var queued = (string priority) => new[] { ("gen_ai_request_model", ObservedCluster.ParkedModel), ("scheduler_tenant", tenant), ("scheduler_job_priority", priority) };
+            var metrics = await ScrapeUntil(m => m.Sum("scheduler_jobs_queued", queued("standard")) == 2);
+            Assert.Equal(1, metrics.Sum("scheduler_jobs_queued", queued("critical")));
+
+            // The worker's replica, idle, as the admin API shows it.
+            var replica = (await admin.ListReplicasAsync(ObservedCluster.Model)).Single(r => r.NodeId == ObservedCluster.WorkerNode);
+            var ofReplica = ("scheduler_replica_id", replica.ReplicaId);
+            Assert.Equal(0, metrics.Sum("scheduler_replica_running_sequences", ofReplica));
+            Assert.Equal(replica.MaxSequences, metrics.Sum("scheduler_replica_free_slots", ofReplica));
+            Assert.Equal(0, metrics.Sum("scheduler_replica_kv_tokens_used", ofReplica));
+            Assert.Equal(replica.KvCapacityTokens, metrics.Sum("scheduler_replica_kv_tokens_capacity", ofReplica));
+
+            // Accelerators by state: every one the admin API lists, each counted once, zeros shown for the other states.
+            var accelerators = await admin.ListAcceleratorsAsync();
+            var l4 = ("scheduler_accelerator_product", "L4");
+            Assert.Equal(accelerators.Count(a => a.Product == "L4" && a.State == "ready"), metrics.Sum("scheduler_accelerators", l4, ("scheduler_accelerator_state", "ready")));
+            Assert.True(metrics.Has("scheduler_accelerators", l4, ("scheduler_accelerator_state", "lost")));
+            Assert.Equal(accelerators.Count, metrics.Sum("scheduler_accelerators"));
+
+            // Gauges follow the fleet: a cordoned accelerator moves to "cordoned".
+            var cordon = accelerators.Single(a => a.NodeId == ObservedCluster.WorkerNode).AcceleratorId;
+            await admin.CordonAcceleratorAsync(cordon);
+            try
+            {
+                await ScrapeUntil(m => m.Sum("scheduler_accelerators", l4, ("scheduler_accelerator_state", "cordoned")) >= 1);
+            }
+            finally
+            {
+                await admin.UncordonAcceleratorAsync(cordon);
+            }
+        }
+        finally
+        {
+            foreach (var job in jobs)
+            {
+                await client.CancelAsync(job.JobId);
+            }
+        }
+
+        await ScrapeUntil(m => m.Sum("scheduler_jobs_queued", ("scheduler_tenant", tenant)) == 0);
+    }
+
+    [Fact]
+    public async Task OneJob_IsOneTrace_FromSubmissionOnTheSilo_ToPrefillAndDecodeOnTheWorker()
+    {
+        using var client = cluster.Tenant(1);
+        var job = await client.RunAsync(Request(ObservedCluster.Model), deadline: Deadline());
+        Assert.True(job.Succeeded);
+
+        string[] expected = ["submit job", "queue job", "run job", "prefill", "decode"];
+        IReadOnlyList<ReceivedSpan> spans = [];
+        var deadline = DateTime.UtcNow + Wait;
+        while (DateTime.UtcNow < deadline)
+        {
+            spans = [.. cluster.Receiver.Spans.Where(s => s.Attributes.GetValueOrDefault("scheduler.job.id") == job.JobId)];
+            if (expected.All(name => spans.Any(s => s.Name == name)))
+            {
+                break;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(expected.Order(), spans.Select(s => s.Name).Order());
+        Assert.Single(spans.Select(s => s.TraceId).Distinct());
+        var byName = spans.ToDictionary(s => s.Name);
+        Assert.All(expected[..3], name => Assert.Equal("scheduler-silo", byName[name].Service));
+        Assert.All(expected[3..], name => Assert.Equal("scheduler-worker", byName[name].Service));
+
+        // submit job ─┬─ queue job
+        //             └─ run job ─┬─ prefill   (in the worker process)
+        //                         └─ decode
+        var submit = byName["submit job"].SpanId;
+        var run = byName["run job"].SpanId;
+        Assert.Equal(submit, byName["queue job"].ParentSpanId);
+        Assert.Equal(submit, byName["run job"].ParentSpanId);
+        Assert.Equal(run, byName["prefill"].ParentSpanId);
+        Assert.Equal(run, byName["decode"].ParentSpanId);
+        Assert.Equal("3", byName["decode"].Attributes["gen_ai.usage.output_tokens"]);
+        Assert.Equal("completed", byName["run job"].Attributes["scheduler.job.outcome"]);
+    }
+
+    private async Task<IReadOnlyList<PrometheusSample>> ScrapeUntil(Func<IReadOnlyList<PrometheusSample>, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            var metrics = await cluster.ScrapeAsync();
+            if (condition(metrics))
+            {
+                return metrics;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the metrics never showed what was expected");
+            await Task.Delay(100);
+        }
+    }
+
+    private static SubmitJobRequest Request(string model) => new() { Model = model, Prompt = "observe", MaxTokens = 3 };
+
+    private static DateTime Deadline() => DateTime.UtcNow + Wait;
+
+    private static async Task<bool> Pause()
+    {
+        await Task.Delay(100);
+        return true;
+    }
+
+    private static async Task WaitStatus(Scheduler.Client.SchedulerClient client, string jobId, JobStatus status)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while ((await client.GetAsync(jobId)).Status != status)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"job {jobId} never became {status}");
+            await Task.Delay(50);
+        }
+    }
+}
