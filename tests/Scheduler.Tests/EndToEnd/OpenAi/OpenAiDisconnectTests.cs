@@ -1,43 +1,71 @@
 using System.Net.Http.Headers;
 using System.Text;
 using Scheduler.Protos.V1;
+using Scheduler.Tests.EndToEnd.Hostile;
 
 namespace Scheduler.Tests.EndToEnd.OpenAi;
 
-/// <summary>A client of the OpenAI-compatible API that goes away mid-stream: its job is cancelled (slot and KV cache
-/// freed) unless it asked with <c>x-scheduler-keep-on-disconnect: true</c> for the job to run on.</summary>
+/// <summary>
+/// A client of the OpenAI-compatible API that goes away mid-stream: its job is cancelled — the engine is told to stop
+/// the sequence, freeing its slot and KV cache — unless it asked with <c>x-scheduler-keep-on-disconnect: true</c> for the
+/// job to run on. The job runs on a scripted fake worker node, so it is surely mid-stream when the client leaves and the
+/// test sees the cancel command the engine gets.
+/// </summary>
 [Collection(SchedulerClusterCollection.Name)]
 public sealed class OpenAiDisconnectTests(SchedulerCluster cluster)
 {
-    [Fact]
-    public async Task StreamedCompletion_ClientDisconnects_JobIsCancelled()
-    {
-        var jobId = await StreamThenDisconnect(keep: false);
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
 
-        var job = await WaitTerminal(jobId);
-        Assert.Equal(JobStatus.Cancelled, job.Status);
-        Assert.True(job.Usage.CompletionTokens < SchedulerCluster.MaxOutputTokens, $"{job.Usage.CompletionTokens} tokens");
+    [Fact]
+    public async Task StreamedCompletion_ClientDisconnects_EngineIsToldToStop_JobEndsCancelled()
+    {
+        await using var node = await FakeWorkerNode.StartRegisteredAsync(cluster, "openai-disconnect", SchedulerCluster.ScriptedModel);
+
+        var jobId = await StreamThenDisconnect(node, keep: false);
+
+        Assert.Equal([jobId], (await node.NextCommand(Wait)).Cancel.SequenceIds);
+        node.Send(new StepReport
+        {
+            ReplicaId = node.ReplicaId,
+            StepMs = 10,
+            Finished = { new SequenceFinished { SequenceId = jobId, Reason = FinishReason.Cancelled, CompletionTokens = 1 } },
+        });
+        using var client = cluster.Tenant(0);
+        await Polling.Until(async () => (await client.GetAsync(jobId)).Status == JobStatus.Cancelled, "the job ends cancelled", Wait, TimeSpan.FromMilliseconds(100));
+        Assert.Equal(1, (await client.GetAsync(jobId)).Usage.CompletionTokens);
     }
 
     [Fact]
     public async Task StreamedCompletion_ClientDisconnectsWithKeepHeader_JobRunsToTheEnd()
     {
-        var jobId = await StreamThenDisconnect(keep: true);
+        await using var node = await FakeWorkerNode.StartRegisteredAsync(cluster, "openai-keep", SchedulerCluster.ScriptedModel);
 
-        var job = await WaitTerminal(jobId);
-        Assert.Equal(JobStatus.Completed, job.Status);
-        Assert.Equal(SchedulerCluster.MaxOutputTokens, job.Usage.CompletionTokens);
+        var jobId = await StreamThenDisconnect(node, keep: true);
+
+        // No cancel reaches the engine (a cancel follows a disconnect within milliseconds, as the test above shows).
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => node.NextCommand(TimeSpan.FromSeconds(2)));
+        using var client = cluster.Tenant(0);
+        Assert.Equal(JobStatus.Running, (await client.GetAsync(jobId)).Status);
+        node.Send(new StepReport
+        {
+            ReplicaId = node.ReplicaId,
+            StepMs = 10,
+            Tokens = { new SequenceTokens { SequenceId = jobId, FirstTokenIndex = 1, Text = " world", TokenCount = 1 } },
+            Finished = { new SequenceFinished { SequenceId = jobId, Reason = FinishReason.Length, CompletionTokens = 2 } },
+        });
+        await Polling.Until(async () => (await client.GetAsync(jobId)).Status == JobStatus.Completed, "the job completes", Wait, TimeSpan.FromMilliseconds(100));
+        Assert.Equal("Hello world", (await client.GetAsync(jobId)).Output);
     }
 
-    /// <summary>Starts a long streamed completion, reads until its first tokens, checks the job is running, and drops the
-    /// connection.</summary>
-    private async Task<string> StreamThenDisconnect(bool keep)
+    /// <summary>Starts a streamed completion on <paramref name="node"/>, has the node produce a first token, reads it
+    /// from the stream, and drops the connection.</summary>
+    private async Task<string> StreamThenDisconnect(FakeWorkerNode node, bool keep)
     {
         using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
         {
             Content = new StringContent(
-                $$"""{"model":"{{SchedulerCluster.Model}}","prompt":"a long story","max_tokens":{{SchedulerCluster.MaxOutputTokens}},"stream":true}""",
+                $$"""{"model":"{{SchedulerCluster.ScriptedModel}}","prompt":"say hello world","max_tokens":2,"stream":true}""",
                 Encoding.UTF8,
                 "application/json"),
         };
@@ -47,43 +75,23 @@ public sealed class OpenAiDisconnectTests(SchedulerCluster cluster)
             request.Headers.Add("x-scheduler-keep-on-disconnect", "true");
         }
 
-        string jobId;
-        using (var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        var jobId = response.Headers.GetValues("x-scheduler-job-id").Single();
+        Assert.Equal(jobId, (await node.NextAdmit(Wait)).Sequences.Single().SequenceId);
+        node.Send(new StepReport
         {
-            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
-            jobId = response.Headers.GetValues("x-scheduler-job-id").Single();
-            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-            string? line;
-            do
-            {
-                line = await reader.ReadLineAsync();
-            }
-            while (line is not null && !(line.StartsWith("data: {", StringComparison.Ordinal) && !line.Contains("\"text\":\"\"", StringComparison.Ordinal)));
+            ReplicaId = node.ReplicaId,
+            StepMs = 10,
+            Tokens = { new SequenceTokens { SequenceId = jobId, FirstTokenIndex = 0, Text = "Hello", TokenCount = 1 } },
+        });
 
-            Assert.NotNull(line);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var line = await reader.ReadLineAsync();
+        Assert.StartsWith("data: {", line, StringComparison.Ordinal);
+        Assert.Contains("\"text\":\"Hello\"", line, StringComparison.Ordinal);
 
-            using var client = cluster.Tenant(0);
-            Assert.Equal(JobStatus.Running, (await client.GetAsync(jobId)).Status);
-        }
-
-        // Disposed before the end: SocketsHttpHandler closes the connection rather than drain a stream still open.
+        // Leaving the using block closes the connection: SocketsHttpHandler does not drain a stream still open.
         return jobId;
-    }
-
-    private async Task<Job> WaitTerminal(string jobId)
-    {
-        using var client = cluster.Tenant(0);
-        for (var i = 0; i < 600; i++)
-        {
-            var job = await client.GetAsync(jobId);
-            if (job.Status is JobStatus.Completed or JobStatus.Cancelled or JobStatus.Failed or JobStatus.Expired)
-            {
-                return job;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"job {jobId} did not end");
     }
 }
