@@ -25,7 +25,8 @@ internal static class JobCommands
     private static Command Submit()
     {
         var model = new Option<string>("--model") { Description = "Model name, e.g. llama-3.1-8b", Required = true };
-        var prompt = new Option<string>("--prompt") { Description = "The prompt text", Required = true };
+        var prompt = new Option<string>("--prompt") { Description = "The prompt text (or --message for a chat)" };
+        var messages = ChatMessageOption.Create();
         var maxTokens = new Option<int>("--max-tokens")
         {
             Description = "Number of tokens to generate",
@@ -54,14 +55,22 @@ internal static class JobCommands
 
         var command = new Command("submit", "Submit a job and stream its tokens to stdout; the summary goes to stderr")
         {
-            model, prompt, maxTokens, priority, ttft, deadline, idempotencyKey, stop, noStream, temperature, topP, topK, seed,
+            model, prompt, messages, maxTokens, priority, ttft, deadline, idempotencyKey, stop, noStream, temperature, topP, topK, seed,
         };
+        command.Validators.Add(result =>
+        {
+            if ((result.GetResult(prompt) is null) == (result.GetResult(messages) is null))
+            {
+                result.AddError("Give --prompt or --message (repeatable for a chat), not both.");
+            }
+        });
         Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
         {
             var request = new SubmitJobRequest
             {
                 Model = parse.GetRequiredValue(model),
-                Prompt = parse.GetRequiredValue(prompt),
+                Prompt = parse.GetValue(prompt) ?? "",
+                Messages = { parse.GetValue(messages) ?? [] },
                 MaxTokens = parse.GetValue(maxTokens),
                 Priority = Priorities[parse.GetRequiredValue(priority)],
                 TtftObjectiveMs = parse.GetValue(ttft),

@@ -17,7 +17,16 @@ public sealed record JobRequest(
     [property: Id(9)] string? TraceParent,
     [property: Id(10)] DateTimeOffset? Deadline = null,
     [property: Id(11)] JobSampling? Sampling = null,
-    [property: Id(12)] string[]? StopSequences = null);
+    [property: Id(12)] string[]? StopSequences = null,
+    [property: Id(13)] JobMessage[]? Messages = null);
+
+/// <summary>One turn of a chat job. The job's <see cref="JobRequest.Prompt"/> is the chat rendered by the model
+/// catalog's template; the turns travel with it so that an engine with a template of its own (a GGUF's, an upstream
+/// chat endpoint) can render them itself.</summary>
+[GenerateSerializer, Alias("scheduler.JobMessage")]
+public sealed record JobMessage(
+    [property: Id(0)] string Role,
+    [property: Id(1)] string Content);
 
 /// <summary>How a job's tokens are sampled; a null field takes the engine's default.</summary>
 [GenerateSerializer, Alias("scheduler.JobSampling")]

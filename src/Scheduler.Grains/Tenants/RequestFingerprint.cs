@@ -6,7 +6,7 @@ namespace Scheduler.Grains.Tenants;
 
 /// <summary>
 /// What an idempotency key is bound to: a hash of every field of a request that decides what the job does — model,
-/// prompt (text or token ids), max tokens, priority, TTFT objective, stop texts and sampling. A resubmission with the key is a
+/// prompt (text, token ids or chat messages), max tokens, priority, TTFT objective, stop texts and sampling. A resubmission with the key is a
 /// retry only if its fingerprint is the same. The trace context differs on every attempt, and the deadline is relative
 /// to each attempt's arrival (so a retry's absolute deadline differs too): neither is part of it.
 /// </summary>
@@ -24,6 +24,15 @@ internal static class RequestFingerprint
             foreach (var id in request.PromptTokenIds ?? [])
             {
                 writer.Write(id);
+            }
+
+            // The messages, not only their rendering: the same text from other turns is another request to an engine
+            // that renders with a template of its own.
+            writer.Write(request.Messages?.Length ?? -1);
+            foreach (var message in request.Messages ?? [])
+            {
+                writer.Write(message.Role);
+                writer.Write(message.Content);
             }
 
             writer.Write(request.MaxTokens);

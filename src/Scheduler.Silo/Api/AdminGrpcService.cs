@@ -78,6 +78,7 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
                 DefaultTtftObjectiveMs = model.Options.DefaultTtftObjectiveMs,
                 Replicas = snapshot.Replicas.Length,
                 QueuedJobs = snapshot.QueuedJobs,
+                ChatTemplate = model.ChatTemplate.Name,
             });
         }
 

@@ -6,7 +6,8 @@ using Scheduler.Silo.Models;
 
 namespace Scheduler.Silo.Api;
 
-/// <summary>Checks a submission field by field and counts its prompt; every rejection names the field. The prompt plus
+/// <summary>Checks a submission field by field and counts its prompt; every rejection names the field. A chat's messages
+/// are rendered into the prompt by the model's chat template (<see cref="ChatTemplate"/>) and counted as text. The prompt plus
 /// max_tokens must fit the model's context (its <c>MaxContextTokens</c> in the model catalog, <c>Scheduler:Models</c>)
 /// and the KV cache of the model's largest replica (<see cref="ModelCapacity"/>).</summary>
 internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity capacity, TimeProvider time)
@@ -16,6 +17,14 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
     private const int MaxStopLength = 256;
     private const int MaxStopTexts = 4;
     private const float MaxTemperature = 2;
+
+    /// <summary>Most turns in a chat: far above a real conversation's, and each costs a little to check and render.</summary>
+    private const int MaxMessages = 1024;
+
+    private static readonly string RunTooLong =
+        $"has a run of more than {PromptRuns.MaxRunLength} characters without a change of letters, digits, spaces or symbols";
+
+    private static readonly string[] ChatRoles = ["system", "user", "assistant", "tool"];
 
     public async ValueTask<JobRequest> Validate(SubmitJobRequest request, string? traceParent)
     {
@@ -27,7 +36,7 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
         if (await capacity.LargestKvCacheTokens(job.Model) is { } largest && needed > largest)
         {
             throw SchedulerErrors.FailedPrecondition(
-                $"prompt: {job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {needed} tokens of KV cache, and the largest " +
+                $"{(job.Messages is null ? "prompt" : "messages")}: {job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {needed} tokens of KV cache, and the largest " +
                 $"replica of model '{job.Model}' holds {largest}; shorten the prompt or lower max_tokens");
         }
 
@@ -46,33 +55,7 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             throw SchedulerErrors.NotFound("model", request.Model);
         }
 
-        var hasText = request.Prompt.Length > 0;
-        var hasIds = request.PromptTokenIds.Count > 0;
-        if (hasText == hasIds)
-        {
-            throw SchedulerErrors.InvalidArgument("prompt", hasText ? "set prompt or prompt_token_ids, not both" : "must not be empty (set prompt or prompt_token_ids)");
-        }
-
-        if (hasText && Encoding.UTF8.GetByteCount(request.Prompt) > model.Options.MaxPromptBytes)
-        {
-            throw SchedulerErrors.InvalidArgument("prompt", $"is larger than {model.Options.MaxPromptBytes} bytes");
-        }
-
-        if (hasText && PromptRuns.Longest(request.Prompt) > PromptRuns.MaxRunLength)
-        {
-            throw SchedulerErrors.InvalidArgument("prompt", $"has a run of more than {PromptRuns.MaxRunLength} characters without a change of letters, digits, spaces or symbols");
-        }
-
-        if (hasIds && request.PromptTokenIds.Any(id => id < 0))
-        {
-            throw SchedulerErrors.InvalidArgument("prompt_token_ids", "must not contain negative ids");
-        }
-
-        var promptTokens = hasText ? model.CountTokens(request.Prompt) : request.PromptTokenIds.Count;
-        if (promptTokens == 0)
-        {
-            throw SchedulerErrors.InvalidArgument("prompt", "has no tokens");
-        }
+        var (prompt, promptTokens, messages) = ValidatePrompt(request, model);
 
         var maxOutput = model.Options.MaxOutputTokens;
         if (request.MaxTokens <= 0 || request.MaxTokens > maxOutput)
@@ -82,7 +65,7 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
 
         if (promptTokens + request.MaxTokens > model.Options.MaxContextTokens)
         {
-            throw SchedulerErrors.InvalidArgument("prompt", $"{promptTokens} prompt tokens + max_tokens {request.MaxTokens} exceed the model's context of {model.Options.MaxContextTokens} tokens");
+            throw SchedulerErrors.InvalidArgument(messages is null ? "prompt" : "messages", $"{promptTokens} prompt tokens + max_tokens {request.MaxTokens} exceed the model's context of {model.Options.MaxContextTokens} tokens");
         }
 
         if (request.TtftObjectiveMs < 0)
@@ -118,8 +101,8 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
 
         return new JobRequest(
             model.Name,
-            hasText ? request.Prompt : null,
-            hasIds ? [.. request.PromptTokenIds] : null,
+            prompt,
+            request.PromptTokenIds.Count > 0 ? [.. request.PromptTokenIds] : null,
             promptTokens,
             request.MaxTokens,
             priority,
@@ -129,7 +112,78 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             traceParent,
             request.DeadlineMs > 0 ? time.GetUtcNow().AddMilliseconds(request.DeadlineMs) : null,
             sampling,
-            request.StopSequences.Count > 0 ? [.. request.StopSequences] : null);
+            request.StopSequences.Count > 0 ? [.. request.StopSequences] : null,
+            messages);
+    }
+
+    /// <summary>The prompt's text (a chat rendered by the model's template), its token count, and the chat's turns.</summary>
+    private static (string? Prompt, int Tokens, JobMessage[]? Messages) ValidatePrompt(SubmitJobRequest request, ModelEntry model)
+    {
+        var hasText = request.Prompt.Length > 0;
+        var hasIds = request.PromptTokenIds.Count > 0;
+        var hasMessages = request.Messages.Count > 0;
+        var given = (hasText ? 1 : 0) + (hasIds ? 1 : 0) + (hasMessages ? 1 : 0);
+        if (given != 1)
+        {
+            throw SchedulerErrors.InvalidArgument(
+                "prompt", given == 0 ? "must not be empty (set prompt, prompt_token_ids or messages)" : "set exactly one of prompt, prompt_token_ids and messages");
+        }
+
+        if (hasIds)
+        {
+            return request.PromptTokenIds.Any(id => id < 0)
+                ? throw SchedulerErrors.InvalidArgument("prompt_token_ids", "must not contain negative ids")
+                : (null, request.PromptTokenIds.Count, null);
+        }
+
+        var messages = hasMessages ? ValidateMessages(request.Messages) : null;
+        var field = hasMessages ? "messages" : "prompt";
+        var prompt = messages is null ? request.Prompt : model.ChatTemplate.Render(messages);
+        if (Encoding.UTF8.GetByteCount(prompt) > model.Options.MaxPromptBytes)
+        {
+            throw SchedulerErrors.InvalidArgument(field, $"is larger than {model.Options.MaxPromptBytes} bytes{(hasMessages ? " once rendered" : "")}");
+        }
+
+        if (!hasMessages && PromptRuns.Longest(prompt) > PromptRuns.MaxRunLength)
+        {
+            throw SchedulerErrors.InvalidArgument("prompt", RunTooLong);
+        }
+
+        var tokens = model.CountTokens(prompt);
+        return tokens == 0 ? throw SchedulerErrors.InvalidArgument(field, "has no tokens") : (prompt, tokens, messages);
+    }
+
+    private static JobMessage[] ValidateMessages(Google.Protobuf.Collections.RepeatedField<ChatMessage> messages)
+    {
+        if (messages.Count > MaxMessages)
+        {
+            throw SchedulerErrors.InvalidArgument("messages", $"at most {MaxMessages} messages are allowed, got {messages.Count}");
+        }
+
+        var turns = new JobMessage[messages.Count];
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var (role, content) = (messages[i].Role, messages[i].Content);
+            if (!ChatRoles.Contains(role))
+            {
+                throw SchedulerErrors.InvalidArgument($"messages[{i}].role", $"must be one of {string.Join(", ", ChatRoles)}, got '{SchedulerErrors.Echo(role)}'");
+            }
+
+            // An assistant turn may be empty (a reply that said nothing); any other turn without content is a mistake.
+            if (content.Length == 0 && role != "assistant")
+            {
+                throw SchedulerErrors.InvalidArgument($"messages[{i}].content", "must not be empty");
+            }
+
+            if (PromptRuns.Longest(content) > PromptRuns.MaxRunLength)
+            {
+                throw SchedulerErrors.InvalidArgument($"messages[{i}].content", RunTooLong);
+            }
+
+            turns[i] = new JobMessage(role, content);
+        }
+
+        return turns;
     }
 
     private static void ValidateStopSequences(SubmitJobRequest request)

@@ -14,13 +14,19 @@ internal sealed class ModelCatalog
         var tokenizers = new Dictionary<string, Tokenizer>(StringComparer.OrdinalIgnoreCase);
         _models = options.Value.Models.ToFrozenDictionary(
             m => m.Name,
-            m => new ModelEntry(m, TokenizerFor(m.Tokenizer, tokenizers)),
+            m => new ModelEntry(m, TokenizerFor(m.Tokenizer, tokenizers), ChatTemplateOf(m)),
             StringComparer.Ordinal);
     }
 
     public IEnumerable<ModelEntry> All => _models.Values;
 
     public bool TryGet(string name, out ModelEntry model) => _models.TryGetValue(name, out model!);
+
+    /// <summary>The model's chat template; a name that is none was refused at start-up (<see cref="ModelCatalogOptionsValidator"/>).</summary>
+    private static ChatTemplate ChatTemplateOf(ModelOptions model) =>
+        string.IsNullOrEmpty(model.ChatTemplate) ? ChatTemplate.DefaultFor(model.Name)
+        : ChatTemplate.TryGet(model.ChatTemplate, out var template) ? template
+        : throw new InvalidOperationException($"Scheduler:Models '{model.Name}': unknown ChatTemplate '{model.ChatTemplate}'");
 
     private static Tokenizer TokenizerFor(string name, Dictionary<string, Tokenizer> cache)
     {
@@ -35,7 +41,7 @@ internal sealed class ModelCatalog
     }
 }
 
-internal sealed record ModelEntry(ModelOptions Options, Tokenizer Tokenizer)
+internal sealed record ModelEntry(ModelOptions Options, Tokenizer Tokenizer, ChatTemplate ChatTemplate)
 {
     public string Name => Options.Name;
 

@@ -12,6 +12,11 @@ public sealed class ModelOptions
     /// <summary>Tokenizer used to count text prompts: "cl100k_base".</summary>
     public string Tokenizer { get; set; } = "cl100k_base";
 
+    /// <summary>How a chat job's messages become the prompt: "llama3", "chatml" or "plain". Unset: "llama3" for a model
+    /// named llama-3…, else "chatml". An engine that has the model's own template (a GGUF's) renders with that instead;
+    /// this one still counts the prompt.</summary>
+    public string? ChatTemplate { get; set; }
+
     /// <summary>TTFT objective for jobs that set none.</summary>
     public int DefaultTtftObjectiveMs { get; set; } = 2000;
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace Scheduler.Silo.Models;
 
 internal static class ModelsServiceCollectionExtensions
@@ -6,7 +8,8 @@ internal static class ModelsServiceCollectionExtensions
     /// the models' replica capacity as their placements know it.</summary>
     public static IServiceCollection AddModelCatalog(this IServiceCollection services, IConfiguration configuration)
     {
-        services.Configure<ModelCatalogOptions>(configuration);
+        services.AddOptions<ModelCatalogOptions>().Bind(configuration).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ModelCatalogOptions>, ModelCatalogOptionsValidator>();
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<ModelCapacity>();
         return services;

@@ -223,7 +223,9 @@ internal sealed partial class GrpcNodeLink : INodeLink
         }
     }
 
-    private static SequenceSpec ToSpec(JobTicket ticket)
+    /// <summary>The sequence a node runs for <paramref name="ticket"/>: a re-dispatched job's ticket carries its request (a chat's
+    /// messages too) and where to resume.</summary>
+    internal static SequenceSpec ToSpec(JobTicket ticket)
     {
         var request = ticket.Request;
         var spec = new SequenceSpec
@@ -239,6 +241,11 @@ internal sealed partial class GrpcNodeLink : INodeLink
         if (request.PromptTokenIds is { } ids)
         {
             spec.PromptTokenIds.AddRange(ids);
+        }
+
+        foreach (var message in request.Messages ?? [])
+        {
+            spec.Messages.Add(new ChatTurn { Role = message.Role, Content = message.Content });
         }
 
         spec.ApplySampling(request);

@@ -60,6 +60,32 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         Assert.StartsWith(field + ":", ex.Status.Detail, StringComparison.Ordinal);
     }
 
+    private static ChatMessage Turn(string role, string content) => new() { Role = role, Content = content };
+
+    public static TheoryData<string, Action<SubmitJobRequest>> BadChats => new()
+    {
+        { "prompt", r => r.Messages.Add(Turn("user", "hi")) },
+        { "prompt", r => { r.Prompt = ""; r.PromptTokenIds.Add(5); r.Messages.Add(Turn("user", "hi")); } },
+        { "messages[1].role", r => { r.Prompt = ""; r.Messages.Add([Turn("user", "hi"), Turn("robot", "beep")]); } },
+        { "messages[0].role", r => { r.Prompt = ""; r.Messages.Add(Turn("", "hi")); } },
+        { "messages[1].content", r => { r.Prompt = ""; r.Messages.Add([Turn("system", "be brief"), Turn("user", "")]); } },
+        { "messages[0].content", r => { r.Prompt = ""; r.Messages.Add(Turn("user", new string('x', 5000))); } },
+        { "messages", r => { r.Prompt = ""; r.Messages.Add(Enumerable.Repeat(Turn("user", "hi"), 1025)); } },
+        { "messages", r => { r.Prompt = ""; r.Messages.Add(Turn("user", string.Concat(Enumerable.Repeat("hello ", 140_000)))); } },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadChats))]
+    public async Task SubmitJob_BadChat_IsInvalidArgumentNamingTheField(string field, Action<SubmitJobRequest> spoil)
+    {
+        using var client = cluster.Tenant(0);
+        var request = Valid();
+        spoil(request);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith(field + ":", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(-1)]
     [InlineData(86_400_001)]

@@ -13,12 +13,13 @@ namespace Scheduler.Tests.EndToEnd;
 /// <summary>
 /// Jobs through the scheduler to a worker node running the llama engine on the tiny GGUF model, over real gRPC on
 /// loopback: a silo hosted here and a node that registers with it. "tiny" has four slots, "tiny-one" one slot of the
-/// same model file.
+/// same model file, "tiny-chat" the same model with a ChatML template in the GGUF (and Llama 3's in the catalog).
 /// </summary>
 public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixture<TinyModelFixture>, IAsyncLifetime
 {
     private const string Model = "tiny";
     private const string OneSlotModel = "tiny-one";
+    private const string ChatModel = "tiny-chat";
     private const string TenantKey = "llama-tenant-key";
     private const string AdminKey = "llama-admin-key";
     private const string NodeToken = "llama-node-token";
@@ -39,6 +40,7 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
             "--Scheduler:EmbeddedFleet:Enabled=false",
             $"--Scheduler:Models:0:Name={Model}", "--Scheduler:Models:0:MaxContextTokens=512", "--Scheduler:Models:0:MaxOutputTokens=400",
             $"--Scheduler:Models:1:Name={OneSlotModel}", "--Scheduler:Models:1:MaxContextTokens=512", "--Scheduler:Models:1:MaxOutputTokens=400",
+            $"--Scheduler:Models:2:Name={ChatModel}", "--Scheduler:Models:2:MaxContextTokens=512", "--Scheduler:Models:2:ChatTemplate=llama3",
             "--Scheduler:Tenants:0:Id=llama-tenant", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
             "--Logging:LogLevel:Default=Warning",
         ];
@@ -51,6 +53,7 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         options.Model.Threads = 1;
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = Model, MaxContextTokens = 512 });
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = OneSlotModel, MaxContextTokens = 512, MaxSequences = 1 });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = ChatModel, MaxContextTokens = 512, ModelPath = tiny.ChatPath });
         _node = WorkerNodeHost.Build(options);
         await _node.StartAsync();
         await _node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
@@ -147,6 +150,28 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         Assert.Equal((JobStatus.Completed, 8), (next.Status, next.TokenCount));
     }
 
+    [Fact]
+    public async Task ChatJob_RunsTheGgufsTemplateRendering_AndReportsItsTokenCount()
+    {
+        using var client = new SchedulerClient(_address, TenantKey);
+        var request = new SubmitJobRequest
+        {
+            Model = ChatModel,
+            MaxTokens = 8,
+            Messages = { new ChatMessage { Role = "system", Content = "be brief" }, new ChatMessage { Role = "user", Content = "hello world" } },
+        };
+
+        var job = await client.RunAsync(request, deadline: DateTime.UtcNow + Timeout);
+
+        // The engine ran the GGUF's ChatML rendering; the scheduler counted its own Llama 3 rendering, which is longer.
+        var chatMl = tiny.ChatModel.Tokenize("<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhello world<|im_end|>\n<|im_start|>assistant\n").Length;
+        Assert.Equal((JobStatus.Completed, "length", 8), (job.Status, job.FinishReason, job.TokenCount));
+        Assert.Equal(chatMl, job.Usage!.PromptTokens);
+        Assert.NotEqual(
+            tiny.ChatModel.Tokenize("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nbe brief<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nhello world<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n").Length,
+            chatMl);
+    }
+
     private static SubmitJobRequest Request(string model, int maxTokens, ulong? seed = null)
     {
         var request = new SubmitJobRequest { Model = model, Prompt = Prompt, MaxTokens = maxTokens, Temperature = 0.8f };
@@ -168,7 +193,7 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     {
         using var admin = new SchedulerAdminClient(address, AdminKey);
         var deadline = DateTime.UtcNow + Timeout;
-        foreach (var model in new[] { Model, OneSlotModel })
+        foreach (var model in new[] { Model, OneSlotModel, ChatModel })
         {
             while (!(await admin.ListReplicasAsync(model)).Any(r => r.State == "ready"))
             {

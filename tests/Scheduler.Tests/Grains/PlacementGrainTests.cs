@@ -241,6 +241,28 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Requeue_ChatJob_IsReadmittedWithItsMessages()
+    {
+        var nodeA = Unique("node");
+        var nodeB = Unique("node");
+        var linkA = await RegisterNode(cluster, nodeA);
+        var linkB = await RegisterNode(cluster, nodeB);
+        await Placement.UpsertReplicas(linkA.LinkId, [Replica("ra", _model, nodeA, maxSequences: 2, kvCapacityTokens: 100_000)]);
+        JobMessage[] chat = [new("system", "be brief"), new("user", "hello")];
+        var ticket = Ticket(JobId(0), _tenant, _model);
+        await Placement.Enqueue(ticket with { Request = ticket.Request with { Messages = chat } });
+        await Until(() => linkA.AdmittedJobIds.Count >= 1, "j0 on ra");
+        await Placement.UpsertReplicas(linkB.LinkId, [Replica("rb", _model, nodeB, maxSequences: 2, kvCapacityTokens: 100_000)]);
+
+        await Placement.Requeue("ra", linkA.LinkId, [new RequeuedSequence(JobId(0), 3)], HandBack.NodeLost);
+
+        await Until(() => linkB.AdmittedJobIds.Count >= 1, "j0 on rb");
+        var sequence = Assert.Single(Assert.Single(linkB.Admits).Batch);
+        Assert.Equal(3, sequence.Ticket.ResumeFromToken);
+        Assert.Equal(chat, sequence.Ticket.Request.Messages);
+    }
+
+    [Fact]
     public async Task Requeue_FromAStreamClosedByItsOwner_LeavesTheReplicaSchedulable()
     {
         // A node re-registers: its old stream closes and hands its jobs back, possibly after the new registration

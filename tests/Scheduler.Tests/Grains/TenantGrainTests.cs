@@ -165,7 +165,7 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
         Assert.Equal(2, (await Placement.GetSnapshot()).QueuedJobs);
     }
 
-    public static TheoryData<string> ChangedRequests => ["model", "prompt", "prompt_token_ids", "max_tokens", "priority", "ttft_objective_ms", "stop", "stop_sequences", "temperature", "top_p", "top_k", "seed"];
+    public static TheoryData<string> ChangedRequests => ["model", "prompt", "prompt_token_ids", "max_tokens", "priority", "ttft_objective_ms", "stop", "stop_sequences", "temperature", "top_p", "top_k", "seed", "messages"];
 
     [Theory]
     [MemberData(nameof(ChangedRequests))]
@@ -188,6 +188,9 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
             "top_p" => request with { Sampling = new JobSampling(null, 0.9f, null, null) },
             "top_k" => request with { Sampling = new JobSampling(null, null, 40, null) },
             "seed" => request with { Sampling = new JobSampling(null, null, null, 7) },
+
+            // The same prompt text, but from a chat: an engine with a template of its own runs the turns.
+            "messages" => request with { Messages = [new JobMessage("user", request.Prompt!)] },
             _ => throw new ArgumentOutOfRangeException(nameof(changed), changed, "no such request field"),
         };
 

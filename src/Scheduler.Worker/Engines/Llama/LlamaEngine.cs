@@ -364,10 +364,16 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         }
     }
 
-    /// <summary>The prompt in the model's tokens: its text tokenized by the model's vocabulary, else its token ids,
-    /// else (a prompt known only by its length) that many newline tokens. Null when an id is not in the vocabulary.</summary>
+    /// <summary>The prompt in the model's tokens: a chat rendered by the GGUF's own template, else its text (for a chat,
+    /// the scheduler's rendering) tokenized by the model's vocabulary, else its token ids, else (a prompt known only by
+    /// its length) that many newline tokens. Null when an id is not in the vocabulary.</summary>
     private LLamaToken[]? Prompt(SequenceSpec spec)
     {
+        if (spec.Messages.Count > 0 && _model.TokenizeChat(spec.Messages.Select(m => (m.Role, m.Content))) is { } chat)
+        {
+            return chat;
+        }
+
         if (spec.Prompt.Length > 0)
         {
             return _model.Tokenize(spec.Prompt);

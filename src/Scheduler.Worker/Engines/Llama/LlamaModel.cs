@@ -16,11 +16,18 @@ internal sealed class LlamaModel : IDisposable
 
     private readonly LLamaWeights _weights;
 
+    /// <summary>The GGUF's chat template (<c>tokenizer.chat_template</c>), when it has one llama.cpp can apply.</summary>
+    private readonly string? _chatTemplate;
+
     private LlamaModel(string path, LLamaWeights weights)
     {
         Path = path;
         _weights = weights;
+        _chatTemplate = ApplicableChatTemplate(weights);
     }
+
+    /// <summary>Whether chats are rendered with the GGUF's own template (<see cref="TokenizeChat"/>).</summary>
+    public bool HasChatTemplate => _chatTemplate is not null;
 
     public string Path { get; }
 
@@ -86,10 +93,52 @@ internal sealed class LlamaModel : IDisposable
     /// <summary>The model's own tokens for <paramref name="text"/>, with its beginning-of-sequence token if it wants one.</summary>
     public LLamaToken[] Tokenize(string text) => _weights.Tokenize(text, Vocabulary.ShouldAddBOS, special: false, Encoding.UTF8);
 
+    /// <summary>
+    /// A chat as the model was trained to see it: rendered by the GGUF's own template, with the assistant's turn
+    /// opened, in the model's tokens. Null when the GGUF has no template llama.cpp can apply.
+    /// </summary>
+    /// <remarks>The rendering's special tokens (turn markers such as <c>&lt;|eot_id|&gt;</c>) are parsed as such, as
+    /// llama.cpp's own server does: as plain text they would be pieces of words the model never saw as turns.</remarks>
+    public LLamaToken[]? TokenizeChat(IEnumerable<(string Role, string Content)> messages) =>
+        _chatTemplate is { } template
+            ? _weights.Tokenize(RenderChat(template, messages), Vocabulary.ShouldAddBOS, special: true, Encoding.UTF8)
+            : null;
+
     /// <summary>Turns tokens into text as they come, holding back the bytes of a character split across tokens.</summary>
     public StreamingTokenDecoder CreateDecoder() => new(Encoding.UTF8, _weights);
 
     public void Dispose() => _weights.Dispose();
+
+    private static string RenderChat(string template, IEnumerable<(string Role, string Content)> messages)
+    {
+        var chat = new LLamaTemplate(template) { AddAssistant = true };
+        foreach (var (role, content) in messages)
+        {
+            chat.Add(role, content);
+        }
+
+        return Encoding.UTF8.GetString(chat.Apply());
+    }
+
+    /// <summary>The GGUF's template if llama.cpp knows it. llama.cpp applies only templates it recognises (it has no
+    /// Jinja engine); one it does not is found here, once, rather than failing every chat the model is given.</summary>
+    private static string? ApplicableChatTemplate(LLamaWeights weights)
+    {
+        if (weights.NativeHandle.GetTemplate(null, strict: false) is not { Length: > 0 } template)
+        {
+            return null;
+        }
+
+        try
+        {
+            RenderChat(template, [("user", "probe")]);
+            return template;
+        }
+        catch (MissingTemplateException)
+        {
+            return null;
+        }
+    }
 
     private static bool StartsWithGgufMagic(string path)
     {

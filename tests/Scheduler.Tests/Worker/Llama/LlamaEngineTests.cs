@@ -217,6 +217,34 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void ChatSequence_IsRenderedWithTheGgufTemplate_NotTheSchedulersPrompt()
+    {
+        var engine = Engine(tiny.ChatModel);
+        var chat = ChatSequence("chat");
+
+        var outcome = Run(engine, chat);
+
+        // The GGUF's ChatML, with the assistant's turn opened, not the scheduler's rendering in `prompt`.
+        var expected = tiny.ChatModel.Tokenize(
+            "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhello world<|im_end|>\n<|im_start|>assistant\n").Length;
+        Assert.NotEqual(tiny.ChatModel.Tokenize(chat.Prompt).Length, expected);
+        Assert.Equal(expected, outcome.Finished!.PromptTokens);
+        Assert.Equal(FinishReason.Length, outcome.Finished.Reason);
+    }
+
+    [Fact]
+    public void ChatSequence_OnAGgufWithoutTemplate_RunsTheSchedulersPrompt()
+    {
+        var engine = Engine();
+        var chat = ChatSequence("chat");
+
+        var outcome = Run(engine, chat);
+
+        Assert.False(tiny.Model.HasChatTemplate);
+        Assert.Equal(tiny.Model.Tokenize(chat.Prompt).Length, outcome.Finished!.PromptTokens);
+    }
+
+    [Fact]
     public void Resume_DrawsTheSameTokensAgain_AndReportsOnlyTheRest()
     {
         var full = Run(Engine(), Sequence("job-42", 10));
@@ -288,6 +316,16 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
             spec.TopK = k;
         }
 
+        return spec;
+    }
+
+    /// <summary>A chat job as the scheduler sends it: its turns, and its prompt as the catalog's template rendered them.</summary>
+    private static SequenceSpec ChatSequence(string id)
+    {
+        var spec = Sequence(id, 4);
+        spec.Prompt = "system: be brief\nuser: hello world\nassistant: ";
+        spec.Messages.Add(new ChatTurn { Role = "system", Content = "be brief" });
+        spec.Messages.Add(new ChatTurn { Role = "user", Content = "hello world" });
         return spec;
     }
 

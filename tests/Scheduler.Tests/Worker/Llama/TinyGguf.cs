@@ -45,13 +45,22 @@ internal static class TinyGguf
         "node", "silo", "stream", "prompt",
     ];
 
-    /// <summary>A model that never samples its end-of-sequence token.</summary>
-    public static string Write(string directory) => WriteModel(Path.Combine(directory, "tiny.gguf"), endsAtOnce: false);
+    /// <summary>The ChatML template as Hugging Face tokenizer configs spell it in Jinja; llama.cpp recognises it by its
+    /// turn markers.</summary>
+    public const string ChatMlTemplate =
+        "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    /// <summary>A model that never samples its end-of-sequence token, and has no chat template.</summary>
+    public static string Write(string directory) => WriteModel(Path.Combine(directory, "tiny.gguf"), endsAtOnce: false, chatTemplate: null);
 
     /// <summary>A model whose most likely next token is always end-of-sequence.</summary>
-    public static string WriteEndingAtOnce(string directory) => WriteModel(Path.Combine(directory, "tiny-eos.gguf"), endsAtOnce: true);
+    public static string WriteEndingAtOnce(string directory) => WriteModel(Path.Combine(directory, "tiny-eos.gguf"), endsAtOnce: true, chatTemplate: null);
 
-    private static string WriteModel(string path, bool endsAtOnce)
+    /// <summary>The model of <see cref="Write"/> with <see cref="ChatMlTemplate"/> as its <c>tokenizer.chat_template</c>.</summary>
+    public static string WriteWithChatTemplate(string directory) => WriteModel(Path.Combine(directory, "tiny-chat.gguf"), endsAtOnce: false, ChatMlTemplate);
+
+    private static string WriteModel(string path, bool endsAtOnce, string? chatTemplate)
     {
         var vocabulary = Vocabulary();
         var random = new Random(1234);
@@ -80,7 +89,7 @@ internal static class TinyGguf
         writer.Write("GGUF"u8);
         writer.Write(3u);
         writer.Write((ulong)tensors.Count);
-        writer.Write(16UL); // metadata pairs, as written below
+        writer.Write(chatTemplate is null ? 16UL : 17UL); // metadata pairs, as written below
 
         WriteString(writer, "general.architecture", "llama");
         WriteString(writer, "general.name", "tiny");
@@ -122,6 +131,10 @@ internal static class TinyGguf
         WriteUInt32(writer, "tokenizer.ggml.eos_token_id", EndOfSequence);
         Key(writer, "tokenizer.ggml.add_bos_token", TypeBool);
         writer.Write(true);
+        if (chatTemplate is not null)
+        {
+            WriteString(writer, "tokenizer.chat_template", chatTemplate);
+        }
 
         // Tensor infos: ggml lists dimensions innermost first; offsets are relative to the aligned data section.
         ulong offset = 0;

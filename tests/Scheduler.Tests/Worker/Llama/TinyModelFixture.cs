@@ -11,8 +11,10 @@ public sealed class TinyModelFixture : IDisposable
     {
         Path = TinyGguf.Write(_directory.FullName);
         EndingPath = TinyGguf.WriteEndingAtOnce(_directory.FullName);
+        ChatPath = TinyGguf.WriteWithChatTemplate(_directory.FullName);
         Model = LlamaModel.Load(Path, "test", gpuLayers: null);
         EndingModel = LlamaModel.Load(EndingPath, "test", gpuLayers: null);
+        ChatModel = LlamaModel.Load(ChatPath, "test", gpuLayers: null);
     }
 
     /// <summary>The model that never ends by itself.</summary>
@@ -21,14 +23,20 @@ public sealed class TinyModelFixture : IDisposable
     /// <summary>The model whose first token is always end-of-sequence.</summary>
     public string EndingPath { get; }
 
+    /// <summary>The model of <see cref="Path"/> with a ChatML chat template in its metadata.</summary>
+    public string ChatPath { get; }
+
     internal LlamaModel Model { get; }
 
     internal LlamaModel EndingModel { get; }
+
+    internal LlamaModel ChatModel { get; }
 
     public void Dispose()
     {
         Model.Dispose();
         EndingModel.Dispose();
+        ChatModel.Dispose();
         _directory.Delete(recursive: true);
     }
 }
