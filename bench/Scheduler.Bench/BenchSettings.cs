@@ -24,6 +24,10 @@ internal sealed record BenchSettings
 
     public int PromptTokens { get; init; } = 128;
 
+    /// <summary>"full" (echo baseline and the scheduler path) or "openai" (time to first token through the OpenAI-compatible
+    /// HTTP API against the gRPC API, in the same run: see OpenAiComparison).</summary>
+    public string Mode { get; init; } = "full";
+
     public int MaxTokens { get; init; } = 16;
 
     public int Callers { get; init; } = 64;
@@ -56,7 +60,7 @@ internal sealed record BenchSettings
     }
 
     /// <summary>Parses <c>--out PATH</c>, <c>--duration SECONDS</c>, <c>--callers N</c>, <c>--jobs N</c>,
-    /// <c>--echo-calls N</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
+    /// <c>--echo-calls N</c>, <c>--mode full|openai</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
     public static BenchSettings Parse(string[] args)
     {
         var settings = new BenchSettings();
@@ -70,7 +74,9 @@ internal sealed record BenchSettings
                 "--callers" => settings with { Callers = Positive(name, value) },
                 "--jobs" => settings with { JobSequential = Positive(name, value) },
                 "--echo-calls" => settings with { EchoSequentialCalls = Positive(name, value) },
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --callers, --jobs, --echo-calls)"),
+                "--mode" when value is "full" or "openai" => settings with { Mode = value },
+                "--mode" => throw new ArgumentException($"option '--mode' is 'full' or 'openai', got '{value}'"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --callers, --jobs, --echo-calls, --mode)"),
             };
         }
 

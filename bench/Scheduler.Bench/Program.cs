@@ -23,6 +23,18 @@ var startedAt = DateTimeOffset.UtcNow;
 var loadBefore = MachineLoad.Read();
 static void Log(string message) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 
+if (settings.Mode == "openai")
+{
+    var comparison = await OpenAiComparison.RunAsync(settings, Log, runTimeout.Token);
+    Console.WriteLine();
+    Console.WriteLine(comparison);
+    var comparisonPath = settings.ResolvedOutPath;
+    Directory.CreateDirectory(Path.GetDirectoryName(comparisonPath)!);
+    await File.WriteAllTextAsync(comparisonPath, comparison, runTimeout.Token);
+    Log($"results written to {comparisonPath}");
+    return 0;
+}
+
 // The echo runs first, with the silo not yet started, so that the baseline has the machine to itself.
 var echo = await EchoBenchmark.RunAsync(settings, Log, runTimeout.Token);
 var scheduler = await SchedulerBenchmark.RunAsync(settings, Log, runTimeout.Token);

@@ -23,14 +23,18 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
 
     private readonly WebApplication _app;
 
-    private EmbeddedSilo(WebApplication app, string address)
+    private EmbeddedSilo(WebApplication app, ListeningAddresses addresses)
     {
         _app = app;
-        Address = address;
+        Address = addresses.Grpc;
+        OpenAiAddress = addresses.OpenAi;
     }
 
     /// <summary>The silo's gRPC address, e.g. http://127.0.0.1:41234.</summary>
     public string Address { get; }
+
+    /// <summary>The silo's OpenAI-compatible API, e.g. http://127.0.0.1:41236 (routes under /v1).</summary>
+    public string OpenAiAddress { get; }
 
     /// <summary>How the fleet is described in the report.</summary>
     public static string FleetDescription => "node bench-h100 (2 × H100) + node bench-a100 (1 × A100), SpeedUp=instant";
@@ -46,7 +50,7 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
         {
             // Every embedded node has registered its replicas once this completes.
             await app.Services.GetRequiredService<EmbeddedFleet>().Ready.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
-            return new EmbeddedSilo(app, app.Services.GetRequiredService<ListeningAddresses>().Grpc);
+            return new EmbeddedSilo(app, app.Services.GetRequiredService<ListeningAddresses>());
         }
         catch
         {
@@ -69,6 +73,7 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
     [
         "--Scheduler:GrpcPort=0",
         "--Scheduler:HttpPort=0",
+        "--Scheduler:OpenAiPort=0",
         "--Scheduler:BindAddress=127.0.0.1",
         $"--Scheduler:SiloPort={siloPort}",
         $"--Scheduler:GatewayPort={gatewayPort}",

@@ -59,7 +59,7 @@ internal static class SchedulerBenchmark
     }
 
     /// <summary>Registration completes before the replicas are necessarily listed; jobs sent earlier would only queue.</summary>
-    private static async Task WaitForReplicas(AdminService.AdminServiceClient admin, Metadata auth, CancellationToken cancellationToken)
+    public static async Task WaitForReplicas(AdminService.AdminServiceClient admin, Metadata auth, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(30));

@@ -5,14 +5,16 @@ using Scheduler.Grains;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
 using Scheduler.Silo.Nodes;
+using Scheduler.Silo.OpenAi;
 using Scheduler.Silo.Streaming;
 using Scheduler.Silo.Telemetry;
 
 namespace Scheduler.Silo.Hosting;
 
 /// <summary>
-/// Builds a scheduler silo: Orleans, the gRPC front door on an HTTP/2 port (TLS when a certificate is configured),
-/// and /metrics, /healthz, /readyz and the Orleans dashboard on a cleartext HTTP/1.1 port. The composition root: each feature registers itself; none of them
+/// Builds a scheduler silo: Orleans, the gRPC front door on an HTTP/2 port and the OpenAI-compatible API on an HTTP/1.1
+/// port of its own (both TLS when a certificate is configured), and /metrics, /healthz, /readyz and the Orleans
+/// dashboard on a cleartext HTTP/1.1 port. The composition root: each feature registers itself; none of them
 /// knows this class. Tests and benchmarks host it in-process on free ports.
 /// </summary>
 public static class SchedulerHost
@@ -53,6 +55,7 @@ public static class SchedulerHost
             // Cleartext always: Prometheus and the kubelet's probes reach it inside the cluster, and nothing on it
             // carries a key or a prompt.
             kestrel.Listen(ip, listening.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
+            OpenAiListener.Listen(kestrel, ip, listening.OpenAiPort, frontDoorCertificate);
         });
 
         builder.UseOrleans(silo =>
@@ -69,15 +72,17 @@ public static class SchedulerHost
         services.AddJobStreaming();
         services.AddNodeLinks(scheduler);
         services.AddSchedulerApi(scheduler);
+        services.AddOpenAiApi();
         services.Configure<ListeningOptions>(scheduler).AddSingleton<ListeningAddresses>();
         services.Configure<TenantSeedingOptions>(scheduler).AddHostedService<TenantSeeder>();
         return builder;
     }
 
-    /// <summary>Maps the gRPC services, /metrics, /healthz, /readyz and /dashboard on a built silo.</summary>
+    /// <summary>Maps the gRPC services, the OpenAI-compatible API, /metrics, /healthz, /readyz and /dashboard on a built silo.</summary>
     public static WebApplication MapEndpoints(WebApplication app)
     {
         app.MapSchedulerApi();
+        app.MapOpenAiApi();
         app.MapPrometheusScrapingEndpoint();
         app.MapGet("/healthz", () => Results.Ok("ok"));
 

@@ -22,6 +22,9 @@ internal static class SemanticConventions
     public const string TokenType = "gen_ai.token.type";
     public const string FinishReason = "gen_ai.response.finish_reason";
     public const string Tenant = "scheduler.tenant";
+
+    /// <summary>The end user a client named (the OpenAI API's <c>user</c>).</summary>
+    public const string EndUser = "enduser.id";
     public const string JobId = "scheduler.job.id";
     public const string Priority = "scheduler.job.priority";
     public const string AcceleratorProduct = "scheduler.accelerator.product";

@@ -24,13 +24,16 @@ public sealed class TlsCluster : IAsyncLifetime
     /// <summary>The silo's gRPC address, https://127.0.0.1:PORT.</summary>
     public string Address { get; private set; } = "";
 
+    /// <summary>The OpenAI-compatible API's address (https).</summary>
+    public string OpenAiAddress { get; private set; } = "";
+
     public async Task InitializeAsync()
     {
         var (siloCertificate, siloKey) = Certificates.Issue("silo", "127.0.0.1", "localhost");
         var (workerCertificate, workerKey) = Certificates.Issue("worker", WorkerName);
         _silo = SchedulerHost.Build(
         [
-            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0",
+            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
             $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
             $"--Scheduler:AdminApiKey={SchedulerCluster.AdminKey}", $"--Scheduler:NodeToken={SchedulerCluster.NodeToken}",
             $"--Scheduler:Models:0:Name={Model}",
@@ -41,6 +44,7 @@ public sealed class TlsCluster : IAsyncLifetime
         ]);
         await _silo.StartAsync();
         Address = _silo.Services.GetRequiredService<ListeningAddresses>().Grpc;
+        OpenAiAddress = _silo.Services.GetRequiredService<ListeningAddresses>().OpenAi;
 
         _worker = WorkerProcess.Start("tls-node", Address, "20", model: null,
             [$"--Worker:Tls:CertificatePath={workerCertificate}", $"--Worker:Tls:KeyPath={workerKey}", $"--Worker:Tls:TrustedCaPath={Certificates.CaPath}"],

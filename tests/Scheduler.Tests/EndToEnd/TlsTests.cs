@@ -1,4 +1,9 @@
+using System.Net;
+using System.Net.Http.Headers;
 using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
 using Grpc.Core;
 using Grpc.Reflection.V1Alpha;
 using Scheduler.Client;
@@ -60,6 +65,38 @@ public sealed class TlsTests(TlsCluster cluster) : IClassFixture<TlsCluster>
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("node.address", error.Status.Detail, StringComparison.Ordinal);
         Assert.Contains("https://", error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OpenAiCompletion_ClientTrustsTheCa_CompletesOverHttps()
+    {
+        var ca = TrustedCa.LoadOrNull(cluster.Certificates.CaPath, "ca")!;
+        using var handler = new SocketsHttpHandler();
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            certificate is X509Certificate2 leaf && ca.Validate(leaf, errors);
+        using var http = new HttpClient(handler) { BaseAddress = new Uri(cluster.OpenAiAddress) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = new StringContent($$"""{"model":"{{TlsCluster.Model}}","prompt":"hello over tls","max_tokens":4}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TlsCluster.TenantKey);
+
+        using var response = await http.SendAsync(request);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+        Assert.StartsWith("https://", cluster.OpenAiAddress, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(4, body.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task OpenAiCompletion_ClientDoesNotTrustTheCa_FailsInTheTlsHandshake()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(new Uri("/v1/models", UriKind.Relative)));
+
+        Assert.IsType<AuthenticationException>(error.InnerException);
     }
 
     [Fact]

@@ -1,0 +1,79 @@
+using Grpc.Core;
+using Microsoft.Extensions.Logging.Abstractions;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Silo.Api;
+using Scheduler.Silo.OpenAi;
+
+namespace Scheduler.Tests.Silo.OpenAi;
+
+public sealed class OpenAiErrorsTests
+{
+    private readonly OpenAiErrors _errors = new(NullLogger<OpenAiErrors>.Instance);
+
+    [Theory]
+    [InlineData("temperature", false, "temperature")]
+    [InlineData("stop_sequences", false, "stop")]
+    [InlineData("prompt_token_ids", false, "prompt")]
+    [InlineData("prompt", false, "prompt")]
+    [InlineData("prompt", true, "messages")]
+    [InlineData("deadline_ms", true, "x-scheduler-deadline-ms")]
+    [InlineData("ttft_objective_ms", false, "x-scheduler-ttft-objective-ms")]
+    [InlineData("idempotency_key", false, "Idempotency-Key")]
+    public void Map_InvalidArgument_Is400NamingTheRequestsParam(string field, bool chat, string param)
+    {
+        var error = _errors.Map(SchedulerErrors.InvalidArgument(field, "is wrong"), chat ? OpenAiKind.Chat : OpenAiKind.Completion);
+
+        Assert.Equal((400, "invalid_request_error", param), (error.Status, error.Type, error.Param));
+    }
+
+    [Fact]
+    public void Map_StatusesOfTheSubmissionPath_AreOpenAisStatuses()
+    {
+        Assert.Equal((404, "model", "model_not_found"), Shape(SchedulerErrors.NotFound("model", "x")));
+        Assert.Equal((401, null, "invalid_api_key"), Shape(SchedulerErrors.Unauthenticated("invalid API key")));
+        Assert.Equal((403, null, "permission_denied"), Shape(SchedulerErrors.PermissionDenied("no")));
+        Assert.Equal((409, "Idempotency-Key", "idempotency_key_reused"), Shape(SchedulerErrors.AlreadyExists("taken")));
+        Assert.Equal((503, null, "unavailable"), Shape(SchedulerErrors.Draining()));
+        Assert.Equal((503, null, "unavailable"), Shape(new TimeoutException()));
+        Assert.Equal((400, "prompt", null), Shape(SchedulerErrors.FailedPrecondition("prompt: too long for every replica")));
+        Assert.Equal((500, null, null), Shape(new InvalidOperationException("secret detail")));
+        Assert.Equal("internal error", _errors.Map(new InvalidOperationException("secret detail"), OpenAiKind.Chat).Message);
+    }
+
+    [Fact]
+    public void Map_ResourceExhausted_Is429_WithTheQuotasRetryHintRoundedUp()
+    {
+        var error = _errors.Map(SchedulerErrors.ResourceExhausted("over requests_per_minute", TimeSpan.FromMilliseconds(1500.2)), OpenAiKind.Completion);
+
+        Assert.Equal((429, "rate_limit_error", "rate_limit_exceeded", 1501L), (error.Status, error.Type, error.Code, error.RetryAfterMs));
+        Assert.Null(_errors.Map(SchedulerErrors.ResourceExhausted("never", null), OpenAiKind.Completion).RetryAfterMs);
+    }
+
+    [Fact]
+    public void ForEnd_JobsThatEndWithoutCompleting_AreErrors()
+    {
+        var now = DateTimeOffset.UnixEpoch;
+        Assert.Equal((500, "job_failed"), Status(OpenAiErrors.ForEnd(new JobEventRecord("j", JobEventKind.Failed, now, Error: "engine broke"))));
+        Assert.Equal((504, "deadline_exceeded"), Status(OpenAiErrors.ForEnd(new JobEventRecord("j", JobEventKind.Expired, now, Error: "DEADLINE_EXCEEDED"))));
+        Assert.Equal((409, "job_cancelled"), Status(OpenAiErrors.ForEnd(new JobEventRecord("j", JobEventKind.Cancelled, now))));
+    }
+
+    [Fact]
+    public void ToJson_IsOpenAisErrorShape()
+    {
+        var json = System.Text.Json.JsonDocument.Parse(new OpenAiError(400, "invalid_request_error", "n: no", "n").ToJson()).RootElement.GetProperty("error");
+
+        Assert.Equal("n: no", json.GetProperty("message").GetString());
+        Assert.Equal("invalid_request_error", json.GetProperty("type").GetString());
+        Assert.Equal("n", json.GetProperty("param").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, json.GetProperty("code").ValueKind);
+    }
+
+    private (int, string?, string?) Shape(Exception ex)
+    {
+        var error = _errors.Map(ex, OpenAiKind.Completion);
+        return (error.Status, error.Param, error.Code);
+    }
+
+    private static (int, string?) Status(OpenAiError error) => (error.Status, error.Code);
+}

@@ -1,0 +1,115 @@
+using System.Text.Json;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Scheduler.Silo.Api;
+using Scheduler.Silo.Models;
+using Scheduler.Silo.OpenAi;
+
+namespace Scheduler.Tests.Silo.OpenAi;
+
+public sealed class OpenAiRequestReaderTests
+{
+    private readonly OpenAiRequestReader _reader = new(new ModelCatalog(Options.Create(new ModelCatalogOptions
+    {
+        Models = [new ModelOptions { Name = "m", MaxOutputTokens = 300 }],
+    })));
+
+    private OpenAiRequest Read(string json, OpenAiKind kind = OpenAiKind.Completion)
+    {
+        using var document = JsonDocument.Parse(json);
+        return _reader.Read(document.RootElement, kind);
+    }
+
+    private string? RefusedParam(string json, OpenAiKind kind = OpenAiKind.Completion)
+    {
+        var ex = Assert.Throws<RpcException>(() => Read(json, kind));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        return SchedulerErrors.FieldOf(ex);
+    }
+
+    [Fact]
+    public void Read_Completion_MapsSamplingStopAndStream()
+    {
+        var request = Read("""
+            {"model":"m","prompt":"hi","max_tokens":5,"temperature":0.5,"top_p":0.9,"seed":-1,"stop":["a","b"],"user":"u-1",
+             "stream":true,"stream_options":{"include_usage":true},"n":1,"logprobs":null,"presence_penalty":0,"some_future_field":{"x":1}}
+            """);
+
+        var submit = request.Submit;
+        Assert.Equal(("m", "hi", 5), (submit.Model, submit.Prompt, submit.MaxTokens));
+        Assert.Equal(0.5f, submit.Temperature);
+        Assert.Equal(0.9f, submit.TopP);
+        Assert.Equal(ulong.MaxValue, submit.Seed);
+        Assert.Equal(["a", "b"], submit.StopSequences);
+        Assert.Equal("", submit.Stop);
+        Assert.True(request.Stream);
+        Assert.True(request.IncludeUsage);
+        Assert.Equal("u-1", request.User);
+    }
+
+    [Fact]
+    public void Read_Completion_StopStringTokenIdsAndDefaultMaxTokens()
+    {
+        var request = Read("""{"model":"m","prompt":[1,2,3],"stop":"END"}""");
+
+        Assert.Equal([1, 2, 3], request.Submit.PromptTokenIds);
+        Assert.Equal("END", request.Submit.Stop);
+        Assert.Equal(OpenAiRequestReader.DefaultCompletionMaxTokens, request.Submit.MaxTokens);
+        Assert.False(request.Stream);
+        Assert.False(request.IncludeUsage);
+        Assert.False(request.Submit.HasTemperature);
+    }
+
+    [Fact]
+    public void Read_Chat_MessagesWithTextParts_MaxCompletionTokensWins_DefaultIsTheModelsMaxOutput()
+    {
+        var request = Read("""
+            {"model":"m","max_tokens":9,"max_completion_tokens":7,"messages":[
+              {"role":"developer","content":"Be brief."},
+              {"role":"user","content":[{"type":"text","text":"one"},{"type":"text","text":"two"}]},
+              {"role":"assistant","content":"ok","tool_calls":[]}]}
+            """, OpenAiKind.Chat);
+
+        Assert.Equal(7, request.Submit.MaxTokens);
+        Assert.Equal(
+            [("system", "Be brief."), ("user", "one\ntwo"), ("assistant", "ok")],
+            request.Submit.Messages.Select(m => (m.Role, m.Content)));
+        Assert.Equal(300, Read("""{"model":"m","messages":[{"role":"user","content":"x"}]}""", OpenAiKind.Chat).Submit.MaxTokens);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m","prompt":"x","n":2}""", "n")]
+    [InlineData("""{"model":"m","prompt":"x","best_of":3}""", "best_of")]
+    [InlineData("""{"model":"m","prompt":"x","logprobs":2}""", "logprobs")]
+    [InlineData("""{"model":"m","prompt":"x","echo":true}""", "echo")]
+    [InlineData("""{"model":"m","prompt":"x","suffix":"end"}""", "suffix")]
+    [InlineData("""{"model":"m","prompt":"x","logit_bias":{"50256":-100}}""", "logit_bias")]
+    [InlineData("""{"model":"m","prompt":"x","frequency_penalty":0.5}""", "frequency_penalty")]
+    [InlineData("""{"model":"m","prompt":"x","tools":[{"type":"function"}]}""", "tools")]
+    [InlineData("""{"model":"m","prompt":"x","tool_choice":"required"}""", "tool_choice")]
+    [InlineData("""{"model":"m","prompt":"x","response_format":{"type":"json_object"}}""", "response_format")]
+    [InlineData("""{"model":"m","prompt":"x","top_logprobs":2}""", "top_logprobs")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":"ten"}""", "max_tokens")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":1.5}""", "max_tokens")]
+    [InlineData("""{"model":"m","prompt":"x","temperature":"hot"}""", "temperature")]
+    [InlineData("""{"model":"m","prompt":"x","stream":"yes"}""", "stream")]
+    [InlineData("""{"model":7,"prompt":"x"}""", "model")]
+    [InlineData("""{"model":"m","prompt":"x","stop":[1]}""", "stop")]
+    [InlineData("""{"model":"m","prompt":["a","b"]}""", "prompt")]
+    [InlineData("""{"model":"m"}""", "prompt")]
+    [InlineData("""[1]""", "body")]
+    public void Read_Completion_UnsupportedOrMistypedField_IsRefusedNamingIt(string json, string param) =>
+        Assert.Equal(param, RefusedParam(json));
+
+    [Theory]
+    [InlineData("""{"model":"m","messages":[]}""", "messages")]
+    [InlineData("""{"model":"m","messages":[{"content":"x"}]}""", "messages[0].role")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":null}]}""", "messages[0].content")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"a"},{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}""", "messages[1].content[0].type")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":3}]}]}""", "messages[0].content[0].text")]
+    [InlineData("""{"model":"m","messages":[{"role":"assistant","content":"x","tool_calls":[{"id":"1"}]}]}""", "messages[0].tool_calls")]
+    [InlineData("""{"model":"m","messages":[{"role":3,"content":"x"}]}""", "messages[0].role")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"max_completion_tokens":"x"}""", "max_completion_tokens")]
+    public void Read_Chat_BadMessageOrField_IsRefusedNamingIt(string json, string param) =>
+        Assert.Equal(param, RefusedParam(json, OpenAiKind.Chat));
+}
