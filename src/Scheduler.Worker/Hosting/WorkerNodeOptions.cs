@@ -37,7 +37,8 @@ public sealed class WorkerNodeOptions
 
     /// <summary>The engine of every replica whose accelerator group names none: "simulated" (the default: batches like
     /// a real engine at an accelerator profile's speed, computing nothing) or "llama" (runs <see cref="Model"/> with
-    /// llama.cpp; see docs/engines.md).</summary>
+    /// llama.cpp) or "upstream" (forwards to the OpenAI-compatible server of <see cref="AcceleratorOptions.Upstream"/>);
+    /// see docs/engines.md.</summary>
     public string Engine { get; set; } = EngineNames.Simulated;
 
     /// <summary>The GGUF model and llama.cpp settings of the "llama" engine, e.g. <c>--Worker:Model:Path=/models/m.gguf</c>.</summary>
