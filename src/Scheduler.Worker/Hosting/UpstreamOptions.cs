@@ -64,9 +64,14 @@ public sealed class UpstreamOptions
             throw new ArgumentException($"{prefix}:Slots must be at least 1, not {Slots}.");
         }
 
-        if (RequestsPerMinute < 0 || TokensPerMinute < 0)
+        if (RequestsPerMinute < 0)
         {
-            throw new ArgumentException($"{prefix}:RequestsPerMinute and TokensPerMinute must not be negative (0: no limit).");
+            throw new ArgumentException($"{prefix}:RequestsPerMinute must not be negative (0: no limit), not {RequestsPerMinute}.");
+        }
+
+        if (TokensPerMinute < 0)
+        {
+            throw new ArgumentException($"{prefix}:TokensPerMinute must not be negative (0: no limit), not {TokensPerMinute}.");
         }
 
         if (!(ConnectTimeoutSeconds > 0) || double.IsInfinity(ConnectTimeoutSeconds))
