@@ -69,6 +69,7 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
     [
         "--Scheduler:GrpcPort=0",
         "--Scheduler:HttpPort=0",
+        "--Scheduler:OpenAiPort=0",
         "--Scheduler:BindAddress=127.0.0.1",
         $"--Scheduler:SiloPort={siloPort}",
         $"--Scheduler:GatewayPort={gatewayPort}",

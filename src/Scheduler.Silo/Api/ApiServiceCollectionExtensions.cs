@@ -17,6 +17,7 @@ internal static class ApiServiceCollectionExtensions
         services.Configure<ApiOptions>(configuration);
         services.AddSingleton<JobRequestValidator>();
         services.AddSingleton<ApiKeyCache>();
+        services.AddSingleton<JobSubmissions>();
         services.AddGrpc(grpc =>
         {
             // Error mapping is outermost, so statuses raised by authentication pass through untouched.

@@ -73,9 +73,11 @@ internal sealed class AuthInterceptor(ApiKeyCache keys, IOptions<ApiOptions> api
 
     private ValueTask<string?> TenantFor(string key) => keys.TenantFor(key);
 
-    private static string? BearerToken(ServerCallContext context)
+    private static string? BearerToken(ServerCallContext context) => BearerToken(context.RequestHeaders.GetValue("authorization"));
+
+    /// <summary>The key in an <c>authorization: Bearer &lt;key&gt;</c> header (gRPC metadata or HTTP), or null.</summary>
+    public static string? BearerToken(string? header)
     {
-        var header = context.RequestHeaders.GetValue("authorization");
         const string prefix = "Bearer ";
         return header is not null && header.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && header.Length > prefix.Length
             ? header[prefix.Length..].Trim()

@@ -1,6 +1,5 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using Scheduler.Grains;
 
 namespace Scheduler.Silo.Api;
 
@@ -54,17 +53,14 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
             return new RpcException(new Status(StatusCode.Cancelled, "call cancelled"));
         }
 
-        if (ex is TimeoutException)
+        if (SchedulerErrors.Transient(ex) is { } unavailable)
         {
-            return new RpcException(new Status(StatusCode.Unavailable, "the scheduler is busy; retry"));
-        }
+            if (ex is not TimeoutException)
+            {
+                LogSiloFailure(logger, context.Method, ex.GetType().Name);
+            }
 
-        if (SiloFailures.IsTransient(ex))
-        {
-            // A silo failed, or its grains are moving to the others: nothing is wrong with the request or the
-            // scheduler, and the same call (with the same idempotency key) succeeds in a moment.
-            LogSiloFailure(logger, context.Method, ex.GetType().Name);
-            return new RpcException(new Status(StatusCode.Unavailable, "a scheduler silo failed or is handing over its work: retry the same request"));
+            return unavailable;
         }
 
         LogUnhandled(logger, ex, context.Method);

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Scheduler.Grains;
 
 namespace Scheduler.Silo.Api;
 
@@ -9,6 +10,7 @@ namespace Scheduler.Silo.Api;
 internal static class SchedulerErrors
 {
     private const int MaxEcho = 64;
+    private const string RetryAfterTrailer = "retry-after-ms";
 
     public static RpcException InvalidArgument(string field, string problem) =>
         new(new Status(StatusCode.InvalidArgument, $"{field}: {problem}"));
@@ -41,6 +43,35 @@ internal static class SchedulerErrors
     public static RpcException RecordPending(string jobId) =>
         new(new Status(StatusCode.Unavailable, $"job '{Echo(jobId)}' was accepted but its record is still being written after a silo failure: retry the same request"));
 
+    /// <summary>
+    /// UNAVAILABLE for a failure that is no fault of the request — a grain call timing out, a silo failing or handing
+    /// its grains to the others — since the same call (with the same idempotency key) succeeds in a moment; null for
+    /// any other exception.
+    /// </summary>
+    public static RpcException? Transient(Exception ex) => ex switch
+    {
+        TimeoutException => new(new Status(StatusCode.Unavailable, "the scheduler is busy; retry")),
+        _ when SiloFailures.IsTransient(ex) => new(new Status(StatusCode.Unavailable, "a scheduler silo failed or is handing over its work: retry the same request")),
+        _ => null,
+    };
+
+    /// <summary>The field an INVALID_ARGUMENT or FAILED_PRECONDITION built here names ("field: problem"), for a front
+    /// door whose errors carry it apart; null when the status names none.</summary>
+    public static string? FieldOf(RpcException ex)
+    {
+        if (ex.StatusCode is not (StatusCode.InvalidArgument or StatusCode.FailedPrecondition))
+        {
+            return null;
+        }
+
+        var end = ex.Status.Detail.IndexOf(": ", StringComparison.Ordinal);
+        return end > 0 && !ex.Status.Detail.AsSpan(0, end).ContainsAny(' ', '\'') ? ex.Status.Detail[..end] : null;
+    }
+
+    /// <summary>The retry hint <see cref="ResourceExhausted"/> attached, in milliseconds.</summary>
+    public static long? RetryAfterMs(RpcException ex) =>
+        ex.Trailers.GetValue(RetryAfterTrailer) is { } ms && long.TryParse(ms, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
+
     /// <summary>This silo is draining: the client should call another silo (and resume a stream with WatchJob).</summary>
     public static RpcException Draining() =>
         new(new Status(StatusCode.Unavailable, "this scheduler silo is draining: call another silo; resume a job's stream with WatchJob from the next token"));
@@ -56,7 +87,7 @@ internal static class SchedulerErrors
 
         // Rounded up: retrying at the hint must not be a few microseconds early.
         var ms = (long)Math.Ceiling(wait.TotalMilliseconds);
-        var trailers = new Metadata { { "retry-after-ms", ms.ToString(System.Globalization.CultureInfo.InvariantCulture) } };
+        var trailers = new Metadata { { RetryAfterTrailer, ms.ToString(System.Globalization.CultureInfo.InvariantCulture) } };
         return new RpcException(new Status(StatusCode.ResourceExhausted, $"{detail}; retry after {ms} ms"), trailers);
     }
 }

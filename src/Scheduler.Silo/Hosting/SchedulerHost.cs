@@ -5,14 +5,15 @@ using Scheduler.Grains;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
 using Scheduler.Silo.Nodes;
+using Scheduler.Silo.OpenAi;
 using Scheduler.Silo.Streaming;
 using Scheduler.Silo.Telemetry;
 
 namespace Scheduler.Silo.Hosting;
 
 /// <summary>
-/// Builds a scheduler silo: Orleans, the gRPC front door on a cleartext HTTP/2 port, and /metrics, /healthz and
-/// the Orleans dashboard on an HTTP/1.1 port. The composition root: each feature registers itself; none of them
+/// Builds a scheduler silo: Orleans, the gRPC front door on a cleartext HTTP/2 port, the OpenAI-compatible API on an
+/// HTTP/1.1 port of its own, and /metrics, /healthz and the Orleans dashboard on another HTTP/1.1 port. The composition root: each feature registers itself; none of them
 /// knows this class. Tests and benchmarks host it in-process on free ports.
 /// </summary>
 public static class SchedulerHost
@@ -46,6 +47,7 @@ public static class SchedulerHost
             var ip = IPAddress.Parse(listening.BindAddress);
             kestrel.Listen(ip, listening.GrpcPort, listen => listen.Protocols = HttpProtocols.Http2);
             kestrel.Listen(ip, listening.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
+            OpenAiListener.Listen(kestrel, ip, listening.OpenAiPort);
         });
 
         builder.UseOrleans(silo =>
@@ -62,15 +64,17 @@ public static class SchedulerHost
         services.AddJobStreaming();
         services.AddNodeLinks(scheduler);
         services.AddSchedulerApi(scheduler);
+        services.AddOpenAiApi();
         services.Configure<ListeningOptions>(scheduler).AddSingleton<ListeningAddresses>();
         services.Configure<TenantSeedingOptions>(scheduler).AddHostedService<TenantSeeder>();
         return builder;
     }
 
-    /// <summary>Maps the gRPC services, /metrics, /healthz and /dashboard on a built silo.</summary>
+    /// <summary>Maps the gRPC services, the OpenAI-compatible API, /metrics, /healthz and /dashboard on a built silo.</summary>
     public static WebApplication MapEndpoints(WebApplication app)
     {
         app.MapSchedulerApi();
+        app.MapOpenAiApi();
         app.MapPrometheusScrapingEndpoint();
         app.MapGet("/healthz", () => Results.Ok("ok"));
         app.MapOrleansDashboard(routePrefix: "/dashboard");

@@ -14,6 +14,9 @@ internal static class SemanticConventions
     public const string RequestModel = "gen_ai.request.model";
     public const string TokenType = "gen_ai.token.type";
     public const string Tenant = "scheduler.tenant";
+
+    /// <summary>The end user a client named (the OpenAI API's <c>user</c>).</summary>
+    public const string EndUser = "enduser.id";
     public const string JobId = "scheduler.job.id";
     public const string AcceleratorProduct = "scheduler.accelerator.product";
     public const string Outcome = "scheduler.job.outcome";

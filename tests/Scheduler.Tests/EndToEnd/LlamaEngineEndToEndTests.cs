@@ -33,7 +33,7 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     {
         string[] args =
         [
-            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0",
+            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
             $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
             $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}",
             "--Scheduler:EmbeddedFleet:Enabled=false",

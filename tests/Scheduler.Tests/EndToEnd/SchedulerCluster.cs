@@ -44,6 +44,9 @@ public sealed class SchedulerCluster : IAsyncLifetime
 
     public string Address { get; private set; } = "";
 
+    /// <summary>The silo's OpenAI-compatible API, e.g. "http://127.0.0.1:8080" (its routes are under /v1).</summary>
+    public string OpenAiAddress { get; private set; } = "";
+
     public GrpcChannel Channel { get; private set; } = null!;
 
     public IReadOnlyList<WorkerProcess> Workers => _workers;
@@ -55,7 +58,7 @@ public sealed class SchedulerCluster : IAsyncLifetime
     {
         string[] args =
         [
-            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0",
+            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
             $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
             $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}",
             $"--Scheduler:Models:0:Name={Model}", $"--Scheduler:Models:0:MaxOutputTokens={MaxOutputTokens}",
@@ -72,6 +75,7 @@ public sealed class SchedulerCluster : IAsyncLifetime
         _silo = SchedulerHost.Build(args);
         await _silo.StartAsync();
         Address = _silo.Services.GetRequiredService<ListeningAddresses>().Grpc;
+        OpenAiAddress = _silo.Services.GetRequiredService<ListeningAddresses>().OpenAi;
         Channel = GrpcChannel.ForAddress(Address);
 
         // Small nodes, so capacity limits bind under load: slots on the H100 and KV cache on the L4s.

@@ -33,7 +33,7 @@ public sealed class SiloProcess : IAsyncDisposable
         string[] ports =
         [
             RepoPaths.Assembly("Scheduler.Silo"),
-            $"--Scheduler:GrpcPort={grpcPort}", $"--Scheduler:HttpPort={FreePort.Next()}",
+            $"--Scheduler:GrpcPort={grpcPort}", $"--Scheduler:HttpPort={FreePort.Next()}", $"--Scheduler:OpenAiPort={FreePort.Next()}",
             $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
         ];
         var process = ChildProcess.Start("dotnet", [.. ports, .. args], keepOutput: true);

@@ -13,7 +13,7 @@ public sealed class KubernetesHostingTests
 {
     private static readonly string[] RedisSilo =
     [
-        "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:EmbeddedFleet:Enabled=false",
+        "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0", "--Scheduler:EmbeddedFleet:Enabled=false",
         "--Scheduler:Clustering=redis", "--Scheduler:Redis=127.0.0.1:1",
     ];
 
@@ -37,7 +37,7 @@ public sealed class KubernetesHostingTests
     public void Build_WhenEnabledWithLocalhostClustering_Refuses_NamingBothSettings()
     {
         var error = Assert.Throws<InvalidOperationException>(() =>
-            SchedulerHost.Build(["--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:Kubernetes:Enabled=true"]));
+            SchedulerHost.Build(["--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0", "--Scheduler:Kubernetes:Enabled=true"]));
 
         Assert.Contains("Scheduler:Kubernetes:Enabled", error.Message, StringComparison.Ordinal);
         Assert.Contains("Scheduler:Clustering", error.Message, StringComparison.Ordinal);

@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Tenants;
+using Scheduler.Grains;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Streaming;
+using Scheduler.Silo.Telemetry;
+
+namespace Scheduler.Silo.Api;
+
+/// <summary>
+/// The one submission path behind every front door (gRPC <see cref="InferenceGrpcService"/>, the OpenAI-compatible HTTP
+/// API): validation, the tenant's quotas and idempotency, and a job's events in the streams' order. Refusals are thrown
+/// as <see cref="SchedulerErrors"/>; each door turns them into its own protocol's errors.
+/// </summary>
+internal sealed class JobSubmissions(
+    IGrainFactory grains,
+    JobRequestValidator validator,
+    JobEventHub hub,
+    StreamBackfill backfill,
+    SchedulerTelemetry telemetry,
+    SiloDrain drain,
+    TimeProvider time)
+{
+    private static readonly TimeSpan RecordPoll = TimeSpan.FromMilliseconds(20);
+
+    // Longer than a tenant waits out a silo failure while accepting a job (SiloFailures.RetryAsync), by a margin for
+    // the time its tries take besides the pauses.
+    private static readonly int MaxRecordWaits = (int)((SiloFailures.RetryBudget + TimeSpan.FromSeconds(2)) / RecordPoll);
+
+    /// <summary>
+    /// Validates and submits a job for <paramref name="tenant"/>. With <paramref name="subscribe"/> the job's events are
+    /// listened to from before it is submitted (read them with <see cref="Events"/>); dispose the result to stop.
+    /// <paramref name="endUser"/> (the OpenAI API's <c>user</c>) only labels the submission's span.
+    /// </summary>
+    public async Task<SubmittedJob> Submit(string tenant, SubmitJobRequest request, bool subscribe, string? endUser = null)
+    {
+        ThrowIfDraining();
+        var jobId = "job-" + Guid.NewGuid().ToString("N");
+        using var activity = telemetry.StartSubmit(jobId, tenant, request.Model);
+        if (endUser is not null)
+        {
+            activity?.SetTag(SemanticConventions.EndUser, endUser);
+        }
+
+        var jobRequest = await validator.Validate(request, activity?.Id ?? Activity.Current?.Id);
+
+        // Listen before submitting: the job may be admitted and stream tokens before Submit returns.
+        var subscription = subscribe ? hub.Subscribe(jobId, 0) : null;
+        SubmitResult result;
+        try
+        {
+            result = await grains.GetGrain<ITenantGrain>(tenant).Submit(jobId, jobRequest, subscription is null ? [] : [hub.Reference]);
+        }
+        catch
+        {
+            hub.UnsubscribeIfAny(subscription);
+            throw;
+        }
+
+        if (result.Rejection == SubmitRejection.None)
+        {
+            telemetry.JobSubmitted(tenant, jobRequest.Model);
+            return new SubmittedJob(hub, result.Job!, result.Duplicate, result.QueuePosition, subscription);
+        }
+
+        hub.UnsubscribeIfAny(subscription);
+        throw result.Rejection switch
+        {
+            SubmitRejection.QueueFull or SubmitRejection.RateLimited or SubmitRejection.Shed =>
+                SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter),
+            SubmitRejection.IdempotencyKeyReused => SchedulerErrors.AlreadyExists(result.Message!),
+            _ => SchedulerErrors.Unauthenticated(result.Message!),
+        };
+    }
+
+    /// <summary>A job submitted with <c>subscribe</c>: its events in StreamJob's order, queued first, the end last.
+    /// A duplicate (the same idempotency key) follows the earlier job from its start instead.</summary>
+    public async IAsyncEnumerable<JobEventRecord> Events(SubmittedJob submitted, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (submitted.Duplicate)
+        {
+            await foreach (var e in Follow(submitted.Job.JobId, 0, cancellationToken))
+            {
+                yield return e;
+            }
+
+            yield break;
+        }
+
+        var subscription = submitted.Subscription ?? throw new InvalidOperationException("The job was submitted without subscribe.");
+        yield return new JobEventRecord(submitted.Job.JobId, JobEventKind.Queued, time.GetUtcNow(), QueuePosition: submitted.QueuePosition);
+        await foreach (var e in Pump(subscription, cancellationToken))
+        {
+            yield return e;
+        }
+    }
+
+    /// <summary>An existing job's events: attached to it if it is still queued or running, else replayed from its record.</summary>
+    public async IAsyncEnumerable<JobEventRecord> Follow(string jobId, int fromToken, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var subscription = hub.Subscribe(jobId, fromToken);
+        try
+        {
+            var job = grains.GetGrain<IJobGrain>(jobId);
+            var watch = await job.Watch(hub.Reference, fromToken);
+
+            // A resubmission with the same idempotency key may follow a job whose record the tenant is still creating
+            // (it answered INTERNAL before; found by the fuzz test): the record is a moment away, or a failover away.
+            // The job was accepted, so a record still missing after the wait is UNAVAILABLE, never NOT_FOUND: a call
+            // to a grain that was moving can take Orleans' whole response timeout (30 s) to fail and be repeated.
+            for (var wait = 0; watch.Job is null; wait++)
+            {
+                if (wait == MaxRecordWaits)
+                {
+                    throw SchedulerErrors.RecordPending(jobId);
+                }
+
+                await Task.Delay(RecordPoll, cancellationToken);
+                watch = await job.Watch(hub.Reference, fromToken);
+            }
+
+            if (!watch.Attached)
+            {
+                var final = await WaitTerminal(job, watch.Job!, cancellationToken);
+                subscription.ReplayRecord(final, fromToken, time.GetUtcNow(), withAdmission: true);
+            }
+
+            await foreach (var e in Pump(subscription, cancellationToken))
+            {
+                yield return e;
+            }
+        }
+        finally
+        {
+            hub.Unsubscribe(subscription);
+        }
+    }
+
+    /// <summary>A job of <paramref name="tenant"/>; another tenant's job is indistinguishable from no job.</summary>
+    public async Task<JobSnapshot> OwnJob(string tenant, string jobId)
+    {
+        Identifiers.RequireReference(jobId, "job_id");
+
+        // A miss is asked twice: the first may have reached an activation that raced a failover (see JobGrain.Get).
+        var grain = grains.GetGrain<IJobGrain>(jobId);
+        var job = await grain.Get() ?? await grain.Get();
+        if (job is null || job.TenantId != tenant)
+        {
+            throw SchedulerErrors.NotFound("job", jobId);
+        }
+
+        return job;
+    }
+
+    /// <summary>Cancels a job (see InferenceService.CancelJob for what the answer means).</summary>
+    public async Task<JobSnapshot> Cancel(string jobId) => (await grains.GetGrain<IJobGrain>(jobId).Cancel())!;
+
+    public void ThrowIfDraining()
+    {
+        if (drain.IsDraining)
+        {
+            throw SchedulerErrors.Draining();
+        }
+    }
+
+    private static async Task<JobSnapshot> WaitTerminal(IJobGrain job, JobSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        // Only reached in the instant between a job's last token and its record: a short poll is enough.
+        while (!snapshot.IsTerminal)
+        {
+            await Task.Delay(20, cancellationToken);
+            snapshot = await job.Get() ?? snapshot;
+        }
+
+        return snapshot;
+    }
+
+    private async IAsyncEnumerable<JobEventRecord> Pump(JobSubscription subscription, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, drain.Draining);
+        var lostEvents = backfill.WatchAsync(subscription, grains.GetGrain<IJobGrain>(subscription.JobId), stop.Token);
+        var events = subscription.Events.ReadCoalesced(stop.Token).GetAsyncEnumerator(stop.Token);
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    if (!await events.MoveNextAsync())
+                    {
+                        yield break;
+                    }
+                }
+                catch (OperationCanceledException) when (drain.IsDraining && !cancellationToken.IsCancellationRequested)
+                {
+                    // The job goes on; its client picks it up on another silo.
+                    throw SchedulerErrors.Draining();
+                }
+
+                yield return events.Current;
+            }
+        }
+        finally
+        {
+            await events.DisposeAsync();
+            await stop.CancelAsync();
+            await lostEvents.ContinueWith(static _ => { }, TaskScheduler.Default);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+using System.Text;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Silo.Api;
+
+namespace Scheduler.Silo.OpenAi;
+
+/// <summary>
+/// Runs a completion or chat completion request as one job through <see cref="JobSubmissions"/> — the gRPC API's path,
+/// with the same tenants, quotas, priorities, deadlines, idempotency and placement — and answers in the OpenAI API's
+/// shape: one server-sent event per token batch the job's stream delivers, or one body at the end. A client that
+/// disconnects before the end cancels its job, unless it sent <c>x-scheduler-keep-on-disconnect: true</c>.
+/// </summary>
+internal sealed partial class OpenAiCompletions(
+    JobSubmissions submissions,
+    OpenAiAuthenticator auth,
+    OpenAiRequestReader reader,
+    OpenAiErrors errors,
+    TimeProvider time,
+    ILogger<OpenAiCompletions> logger)
+{
+    private static readonly byte[] DataPrefix = "data: "u8.ToArray();
+    private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
+    private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
+
+    public async Task Run(HttpContext http, OpenAiKind kind)
+    {
+        var aborted = http.RequestAborted;
+        try
+        {
+            var tenant = await auth.Tenant(http.Request);
+            var request = await reader.Read(http.Request, kind);
+            var headers = SchedulerHeaders.Read(http.Request.Headers);
+            headers.ApplyTo(request.Submit);
+
+            using var submitted = await submissions.Submit(tenant, request.Submit, subscribe: true, request.User);
+            var job = submitted.Job;
+            http.Response.Headers[SchedulerHeaders.Names.JobId] = job.JobId;
+            var answer = new Answer(kind, job.JobId, job.Model, time.GetUtcNow().ToUnixTimeSeconds(), request.IncludeUsage);
+            try
+            {
+                var events = submissions.Events(submitted, aborted);
+                await (request.Stream ? Stream(http, answer, events) : Whole(http, answer, events));
+            }
+            catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+            {
+                await Disconnected(job.JobId, headers.KeepOnDisconnect);
+            }
+        }
+        catch (Exception ex) when (!aborted.IsCancellationRequested)
+        {
+            var error = errors.Map(ex, kind);
+            if (http.Response.HasStarted)
+            {
+                // Mid-stream (a drain, a silo failure): the OpenAI SDKs raise an event that carries an error.
+                await WriteEvent(http, error.ToJson());
+            }
+            else
+            {
+                await OpenAiErrors.Write(http, error);
+            }
+        }
+    }
+
+    private static async Task Stream(HttpContext http, Answer answer, IAsyncEnumerable<JobEventRecord> events)
+    {
+        var response = http.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+
+        // Headers go out at once, so the client knows the job was accepted; a chat stream opens with the role.
+        if (answer.Kind == OpenAiKind.Chat)
+        {
+            await WriteEvent(http, answer.Chunk("", withRole: true, finishReason: null));
+        }
+        else
+        {
+            await response.StartAsync(http.RequestAborted);
+            await response.Body.FlushAsync(http.RequestAborted);
+        }
+
+        await foreach (var e in events)
+        {
+            switch (e.Kind)
+            {
+                case JobEventKind.Tokens:
+                    await WriteEvent(http, answer.Chunk(e.Text, withRole: false, finishReason: null));
+                    break;
+                case JobEventKind.Completed:
+                    await WriteEvent(http, answer.Chunk(answer.Kind == OpenAiKind.Chat ? null : "", withRole: false, FinishReason(e)));
+                    if (answer.IncludeUsage)
+                    {
+                        await WriteEvent(http, OpenAiJson.UsageChunk(answer.Kind, answer.Id, answer.Model, answer.Created, e.Usage!));
+                    }
+
+                    await response.Body.WriteAsync(Done, http.RequestAborted);
+                    await response.Body.FlushAsync(http.RequestAborted);
+                    return;
+                case JobEventKind.Failed or JobEventKind.Expired or JobEventKind.Cancelled:
+                    await WriteEvent(http, OpenAiErrors.ForEnd(e).ToJson());
+                    return;
+            }
+        }
+    }
+
+    private static async Task Whole(HttpContext http, Answer answer, IAsyncEnumerable<JobEventRecord> events)
+    {
+        var text = new StringBuilder();
+        await foreach (var e in events)
+        {
+            switch (e.Kind)
+            {
+                case JobEventKind.Tokens:
+                    text.Append(e.Text);
+                    break;
+                case JobEventKind.Completed:
+                    http.Response.ContentType = OpenAiJson.ContentType;
+                    var body = OpenAiJson.Completion(answer.Kind, answer.Id, answer.Model, answer.Created, text.ToString(), FinishReason(e), e.Usage!);
+                    await http.Response.Body.WriteAsync(body, http.RequestAborted);
+                    return;
+                case JobEventKind.Failed or JobEventKind.Expired or JobEventKind.Cancelled:
+                    await OpenAiErrors.Write(http, OpenAiErrors.ForEnd(e));
+                    return;
+            }
+        }
+    }
+
+    private async Task Disconnected(string jobId, bool keep)
+    {
+        if (keep)
+        {
+            LogKept(logger, jobId);
+            return;
+        }
+
+        // Nobody will read the answer: free the slot and KV cache for the next job.
+        LogCancelling(logger, jobId);
+        try
+        {
+            await submissions.Cancel(jobId);
+        }
+        catch (Exception ex) when (SchedulerErrors.Transient(ex) is not null)
+        {
+            LogCancelFailed(logger, jobId, ex.GetType().Name);
+        }
+    }
+
+    // A job ends "stop" (a stop text or the model's end) or "length" (max_tokens); the OpenAI API uses the same words.
+    private static string FinishReason(JobEventRecord completed) => completed.FinishReason == "length" ? "length" : "stop";
+
+    private static async Task WriteEvent(HttpContext http, byte[] json)
+    {
+        var body = http.Response.Body;
+        await body.WriteAsync(DataPrefix, http.RequestAborted);
+        await body.WriteAsync(json, http.RequestAborted);
+        await body.WriteAsync(EventEnd, http.RequestAborted);
+        await body.FlushAsync(http.RequestAborted);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "OpenAI API client disconnected from job {JobId}: cancelling it")]
+    private static partial void LogCancelling(ILogger logger, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "OpenAI API client disconnected from job {JobId}, which runs on as asked")]
+    private static partial void LogKept(ILogger logger, string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not cancel job {JobId} after its client disconnected: {Exception}")]
+    private static partial void LogCancelFailed(ILogger logger, string jobId, string exception);
+
+    /// <summary>What every chunk of one answer repeats.</summary>
+    private sealed record Answer(OpenAiKind Kind, string Id, string Model, long Created, bool IncludeUsage)
+    {
+        public byte[] Chunk(string? text, bool withRole, string? finishReason) =>
+            OpenAiJson.Chunk(Kind, Id, Model, Created, text, withRole, finishReason, IncludeUsage);
+    }
+}

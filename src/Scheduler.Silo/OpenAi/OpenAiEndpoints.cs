@@ -1,0 +1,38 @@
+using Scheduler.Silo.Models;
+
+namespace Scheduler.Silo.OpenAi;
+
+/// <summary>The OpenAI-compatible routes: completions, chat completions and the model list.</summary>
+internal static class OpenAiEndpoints
+{
+    public const string Prefix = "/v1";
+
+    public static WebApplication MapOpenAiApi(this WebApplication app)
+    {
+        app.UseMiddleware<OpenAiPortGate>();
+        var v1 = app.MapGroup(Prefix);
+        v1.MapPost("/completions", (HttpContext http, OpenAiCompletions completions) => completions.Run(http, OpenAiKind.Completion));
+        v1.MapPost("/chat/completions", (HttpContext http, OpenAiCompletions completions) => completions.Run(http, OpenAiKind.Chat));
+        v1.MapGet("/models", (HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
+            Authenticated(http, auth, errors, () => OpenAiJson.ModelList(models.All.Select(m => m.Name))));
+        v1.MapGet("/models/{id}", (string id, HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
+            Authenticated(http, auth, errors, () => models.TryGet(id, out var model)
+                ? OpenAiJson.Model(model.Name)
+                : throw Api.SchedulerErrors.NotFound("model", id)));
+        return app;
+    }
+
+    private static async Task Authenticated(HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, Func<byte[]> body)
+    {
+        try
+        {
+            await auth.Tenant(http.Request);
+            http.Response.ContentType = OpenAiJson.ContentType;
+            await http.Response.Body.WriteAsync(body(), http.RequestAborted);
+        }
+        catch (Exception ex) when (!http.RequestAborted.IsCancellationRequested)
+        {
+            await errors.Write(http, ex, OpenAiKind.Completion);
+        }
+    }
+}

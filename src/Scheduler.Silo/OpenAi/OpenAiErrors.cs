@@ -1,0 +1,99 @@
+using System.Globalization;
+using Grpc.Core;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Silo.Api;
+
+namespace Scheduler.Silo.OpenAi;
+
+/// <summary>
+/// The one place failures become OpenAI-shaped errors, as <see cref="SchedulerErrors"/> and <see cref="ErrorInterceptor"/>
+/// are for gRPC. The submission path throws the same <see cref="SchedulerErrors"/> for both doors; here their status
+/// picks the HTTP status, and the field they name becomes the request's <c>param</c> (the JSON field, or the header
+/// that set it). Anything unexpected is a logged 500 that shows nothing.
+/// </summary>
+internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
+{
+    /// <summary>The submission's field names whose OpenAI request counterpart has another name.</summary>
+    private static readonly Dictionary<string, string> Params = new(StringComparer.Ordinal)
+    {
+        ["stop_sequences"] = "stop",
+        ["prompt_token_ids"] = "prompt",
+        ["priority"] = SchedulerHeaders.Names.Priority,
+        ["deadline_ms"] = SchedulerHeaders.Names.DeadlineMs,
+        ["ttft_objective_ms"] = SchedulerHeaders.Names.TtftObjectiveMs,
+        ["idempotency_key"] = SchedulerHeaders.Names.IdempotencyKey,
+    };
+
+    public OpenAiError Map(Exception ex, OpenAiKind kind) => ex switch
+    {
+        RpcException rpc => FromStatus(rpc, kind),
+        BadHttpRequestException bad => new(bad.StatusCode, "invalid_request_error", bad.Message),
+        _ when SchedulerErrors.Transient(ex) is { } unavailable => FromStatus(unavailable, kind),
+        _ => Unexpected(ex),
+    };
+
+    /// <summary>A job that ended without completing: failed on its node, expired in the queue, or cancelled by a
+    /// CancelJob call.</summary>
+    public static OpenAiError ForEnd(JobEventRecord end) => end.Kind switch
+    {
+        JobEventKind.Expired => new(StatusCodes.Status504GatewayTimeout, "server_error", end.Error ?? "the job expired", Code: "deadline_exceeded"),
+        JobEventKind.Cancelled => new(StatusCodes.Status409Conflict, "invalid_request_error", $"job '{end.JobId}' was cancelled", Code: "job_cancelled"),
+        _ => new(StatusCodes.Status500InternalServerError, "server_error", end.Error ?? "the job failed", Code: "job_failed"),
+    };
+
+    /// <summary>Answers with the error <paramref name="ex"/> maps to; the response must not have started.</summary>
+    public Task Write(HttpContext http, Exception ex, OpenAiKind kind) => Write(http, Map(ex, kind));
+
+    public static async Task Write(HttpContext http, OpenAiError error)
+    {
+        var response = http.Response;
+        response.StatusCode = error.Status;
+        response.ContentType = OpenAiJson.ContentType;
+        if (error.RetryAfterMs is { } ms)
+        {
+            // Retry-After is whole seconds, rounded up so a retry at the hint is never early; the OpenAI SDKs read the
+            // finer retry-after-ms first.
+            response.Headers.RetryAfter = ((ms + 999) / 1000).ToString(CultureInfo.InvariantCulture);
+            response.Headers["retry-after-ms"] = ms.ToString(CultureInfo.InvariantCulture);
+        }
+
+        await response.Body.WriteAsync(error.ToJson(), http.RequestAborted);
+    }
+
+    private static OpenAiError FromStatus(RpcException rpc, OpenAiKind kind)
+    {
+        var message = rpc.Status.Detail;
+        return rpc.StatusCode switch
+        {
+            StatusCode.InvalidArgument or StatusCode.FailedPrecondition =>
+                new(StatusCodes.Status400BadRequest, "invalid_request_error", message, Param(SchedulerErrors.FieldOf(rpc), kind)),
+            StatusCode.NotFound when message.StartsWith("model '", StringComparison.Ordinal) =>
+                new(StatusCodes.Status404NotFound, "invalid_request_error", message, "model", "model_not_found"),
+            StatusCode.NotFound => new(StatusCodes.Status404NotFound, "invalid_request_error", message, Code: "not_found"),
+            StatusCode.Unauthenticated => new(StatusCodes.Status401Unauthorized, "invalid_request_error", message, Code: "invalid_api_key"),
+            StatusCode.PermissionDenied => new(StatusCodes.Status403Forbidden, "permission_error", message, Code: "permission_denied"),
+            StatusCode.ResourceExhausted =>
+                new(StatusCodes.Status429TooManyRequests, "rate_limit_error", message, Code: "rate_limit_exceeded", RetryAfterMs: SchedulerErrors.RetryAfterMs(rpc)),
+            StatusCode.AlreadyExists =>
+                new(StatusCodes.Status409Conflict, "invalid_request_error", message, SchedulerHeaders.Names.IdempotencyKey, "idempotency_key_reused"),
+            StatusCode.Unavailable => new(StatusCodes.Status503ServiceUnavailable, "server_error", message, Code: "unavailable"),
+            _ => new(StatusCodes.Status500InternalServerError, "server_error", "internal error"),
+        };
+    }
+
+    private static string? Param(string? field, OpenAiKind kind) => field switch
+    {
+        null => null,
+        "prompt" when kind == OpenAiKind.Chat => "messages",
+        _ => Params.GetValueOrDefault(field, field),
+    };
+
+    private OpenAiError Unexpected(Exception ex)
+    {
+        LogUnhandled(logger, ex);
+        return new(StatusCodes.Status500InternalServerError, "server_error", "internal error");
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in the OpenAI-compatible API")]
+    private static partial void LogUnhandled(ILogger logger, Exception ex);
+}

@@ -1,0 +1,10 @@
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Silo.OpenAi;
+
+/// <summary>An OpenAI generation request read into the submission it makes, and how to answer it.</summary>
+/// <param name="Submit">The submission, without the options set by headers (<see cref="SchedulerHeaders"/>).</param>
+/// <param name="Stream">Answer with server-sent events.</param>
+/// <param name="IncludeUsage">A streamed answer ends with a usage chunk (<c>stream_options.include_usage</c>).</param>
+/// <param name="User">The end user the client named.</param>
+internal sealed record OpenAiRequest(SubmitJobRequest Submit, bool Stream, bool IncludeUsage, string? User);

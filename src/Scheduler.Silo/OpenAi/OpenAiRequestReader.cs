@@ -1,0 +1,219 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Api;
+using Scheduler.Silo.Models;
+
+namespace Scheduler.Silo.OpenAi;
+
+/// <summary>
+/// Reads an OpenAI completion or chat completion request into a submission. The JSON is strict — a field of the wrong
+/// type is a 400 naming it — but fields it does not know are ignored, except those that would change the result
+/// (<see cref="OpenAiUnsupportedFields"/>). Ranges are the submission validator's to check, as for gRPC.
+/// </summary>
+internal sealed class OpenAiRequestReader(ModelCatalog models)
+{
+    /// <summary>The legacy completions API's default, when a request sets no max_tokens.</summary>
+    public const int DefaultCompletionMaxTokens = 16;
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+        NumberHandling = JsonNumberHandling.Strict,
+    };
+
+    public async Task<OpenAiRequest> Read(HttpRequest http, OpenAiKind kind)
+    {
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(http.Body, default, http.HttpContext.RequestAborted);
+        }
+        catch (JsonException ex)
+        {
+            throw SchedulerErrors.InvalidArgument("body", $"is not valid JSON ({ex.Message})");
+        }
+
+        using (document)
+        {
+            return Read(document.RootElement, kind);
+        }
+    }
+
+    /// <summary>Reads a parsed request body.</summary>
+    public OpenAiRequest Read(JsonElement body, OpenAiKind kind)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            throw SchedulerErrors.InvalidArgument("body", "must be a JSON object");
+        }
+
+        OpenAiUnsupportedFields.Refuse(body);
+        return kind == OpenAiKind.Chat ? Chat(Deserialize<OpenAiChatBody>(body)) : Completion(Deserialize<OpenAiCompletionBody>(body));
+    }
+
+    private static OpenAiRequest Completion(OpenAiCompletionBody body)
+    {
+        var submit = Common(body, body.MaxTokens ?? DefaultCompletionMaxTokens);
+        if (body.Prompt is not { } prompt)
+        {
+            throw SchedulerErrors.InvalidArgument("prompt", "is required");
+        }
+
+        if (prompt.ValueKind == JsonValueKind.String)
+        {
+            submit.Prompt = prompt.GetString();
+        }
+        else if (prompt.ValueKind == JsonValueKind.Array && prompt.EnumerateArray().All(t => t.ValueKind == JsonValueKind.Number))
+        {
+            // One prompt as token ids.
+            foreach (var token in prompt.EnumerateArray())
+            {
+                submit.PromptTokenIds.Add(token.TryGetInt32(out var id) ? id : throw SchedulerErrors.InvalidArgument("prompt", "token ids must be 32-bit integers"));
+            }
+        }
+        else if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.String)
+        {
+            submit.Prompt = prompt[0].GetString();
+        }
+        else
+        {
+            // Several prompts make several choices, like n > 1: one job per request here.
+            throw SchedulerErrors.InvalidArgument("prompt", "must be a string, a list of one string or a list of token ids; send one prompt per request");
+        }
+
+        return Finish(body, submit);
+    }
+
+    private OpenAiRequest Chat(OpenAiChatBody body)
+    {
+        var defaultMax = body.Model is not null && models.TryGet(body.Model, out var model) ? model.Options.MaxOutputTokens : DefaultCompletionMaxTokens;
+        var submit = Common(body, body.MaxCompletionTokens ?? body.MaxTokens ?? defaultMax);
+        if (body.Messages is not { Count: > 0 } messages)
+        {
+            throw SchedulerErrors.InvalidArgument("messages", "is required and must not be empty");
+        }
+
+        for (var i = 0; i < messages.Count; i++)
+        {
+            submit.Messages.Add(Message(messages[i], $"messages[{i}]"));
+        }
+
+        return Finish(body, submit);
+    }
+
+    private static ChatMessage Message(OpenAiChatMessageBody? message, string param)
+    {
+        if (message is null)
+        {
+            throw SchedulerErrors.InvalidArgument(param, "must be an object");
+        }
+
+        if (message.ToolCalls is { ValueKind: not JsonValueKind.Null } calls && !(calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() == 0))
+        {
+            throw SchedulerErrors.InvalidArgument(param + ".tool_calls", "tool calls are not supported");
+        }
+
+        // "developer" is what newer OpenAI models call the system turn.
+        var role = message.Role switch
+        {
+            null => throw SchedulerErrors.InvalidArgument(param + ".role", "is required"),
+            "developer" => "system",
+            var other => other,
+        };
+
+        return new ChatMessage { Role = role, Content = Content(message.Content, param + ".content") };
+    }
+
+    private static string Content(JsonElement? content, string param)
+    {
+        switch (content)
+        {
+            case { ValueKind: JsonValueKind.String } text:
+                return text.GetString()!;
+            case { ValueKind: JsonValueKind.Array } parts:
+                var joined = new StringBuilder();
+                var index = 0;
+                foreach (var part in parts.EnumerateArray())
+                {
+                    var partParam = $"{param}[{index++}]";
+                    if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+                    {
+                        throw SchedulerErrors.InvalidArgument(partParam + ".type", "is required");
+                    }
+
+                    if (type.GetString() != "text")
+                    {
+                        throw SchedulerErrors.InvalidArgument(partParam + ".type", $"'{SchedulerErrors.Echo(type.GetString()!)}' parts are not supported; only text");
+                    }
+
+                    if (!part.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+                    {
+                        throw SchedulerErrors.InvalidArgument(partParam + ".text", "must be a string");
+                    }
+
+                    // Text parts are one text, a line apart (as vLLM joins them).
+                    joined.Append(joined.Length > 0 ? "\n" : "").Append(text.GetString());
+                }
+
+                return joined.ToString();
+            default:
+                throw SchedulerErrors.InvalidArgument(param, "must be a string or a list of text parts");
+        }
+    }
+
+    private static SubmitJobRequest Common(OpenAiGenerationBody body, int maxTokens)
+    {
+        var submit = new SubmitJobRequest { Model = body.Model ?? "", MaxTokens = maxTokens };
+        if (body.Temperature is { } temperature)
+        {
+            submit.Temperature = temperature;
+        }
+
+        if (body.TopP is { } topP)
+        {
+            submit.TopP = topP;
+        }
+
+        if (body.Seed is { } seed)
+        {
+            // OpenAI's seed is signed, the scheduler's unsigned: the same bits, so each seed stays its own.
+            submit.Seed = unchecked((ulong)seed);
+        }
+
+        switch (body.Stop)
+        {
+            case null:
+                break;
+            case { ValueKind: JsonValueKind.String } one:
+                submit.Stop = one.GetString()!;
+                break;
+            case { ValueKind: JsonValueKind.Array } list when list.EnumerateArray().All(s => s.ValueKind == JsonValueKind.String):
+                submit.StopSequences.AddRange(list.EnumerateArray().Select(s => s.GetString()!));
+                break;
+            default:
+                throw SchedulerErrors.InvalidArgument("stop", "must be a string or a list of strings");
+        }
+
+        return submit;
+    }
+
+    private static OpenAiRequest Finish(OpenAiGenerationBody body, SubmitJobRequest submit) =>
+        new(submit, body.Stream == true, body.Stream == true && body.StreamOptions?.IncludeUsage == true, body.User);
+
+    private static T Deserialize<T>(JsonElement body)
+    {
+        try
+        {
+            return body.Deserialize<T>(Json)!;
+        }
+        catch (JsonException ex)
+        {
+            // The path names the field, e.g. "$.max_tokens" or "$.messages[0].role".
+            var param = ex.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
+            throw SchedulerErrors.InvalidArgument(param, "has the wrong JSON type");
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System.Text.Json;
+using Scheduler.Silo.Api;
+
+namespace Scheduler.Silo.OpenAi;
+
+/// <summary>
+/// OpenAI request fields that would change the result and that the scheduler does not support: refused with a 400 naming
+/// the field rather than ignored, since the client would get something other than it asked for. Each may still be sent
+/// with its neutral value (<c>n: 1</c>, <c>logprobs: false</c>, <c>response_format: {"type":"text"}</c>, null...).
+/// </summary>
+internal static class OpenAiUnsupportedFields
+{
+    private static readonly (string Field, Func<JsonElement, bool> Neutral, string Problem)[] Fields =
+    [
+        ("n", v => IsNumber(v, 1), "only one choice per request is supported (n = 1)"),
+        ("best_of", v => IsNumber(v, 1), "is not supported (best_of = 1)"),
+        ("logprobs", v => v.ValueKind == JsonValueKind.False, "log probabilities are not supported"),
+        ("top_logprobs", _ => false, "log probabilities are not supported"),
+        ("echo", v => v.ValueKind == JsonValueKind.False, "is not supported"),
+        ("suffix", v => v.ValueKind == JsonValueKind.String && v.GetString()!.Length == 0, "is not supported"),
+        ("logit_bias", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(), "is not supported"),
+        ("presence_penalty", v => IsNumber(v, 0), "is not supported (0 only)"),
+        ("frequency_penalty", v => IsNumber(v, 0), "is not supported (0 only)"),
+        ("tools", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "tool calls are not supported"),
+        ("functions", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "function calls are not supported"),
+        ("tool_choice", v => v.ValueKind == JsonValueKind.String && v.GetString() is "none" or "auto", "tool calls are not supported"),
+        ("function_call", v => v.ValueKind == JsonValueKind.String && v.GetString() is "none" or "auto", "function calls are not supported"),
+        ("response_format", IsTextFormat, "only {\"type\": \"text\"} is supported"),
+        ("modalities", v => v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(m => m.ValueKind == JsonValueKind.String && m.GetString() == "text"), "only text output is supported"),
+        ("audio", _ => false, "audio output is not supported"),
+        ("prediction", _ => false, "predicted outputs are not supported"),
+        ("web_search_options", _ => false, "web search is not supported"),
+    ];
+
+    /// <summary>Throws INVALID_ARGUMENT naming the first field of <paramref name="body"/> that asks for what is not supported.</summary>
+    public static void Refuse(JsonElement body)
+    {
+        foreach (var (field, neutral, problem) in Fields)
+        {
+            if (body.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null && !neutral(value))
+            {
+                throw SchedulerErrors.InvalidArgument(field, problem);
+            }
+        }
+    }
+
+    private static bool IsNumber(JsonElement v, double expected) => v.ValueKind == JsonValueKind.Number && v.GetDouble() == expected;
+
+    private static bool IsTextFormat(JsonElement v) =>
+        v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text";
+}

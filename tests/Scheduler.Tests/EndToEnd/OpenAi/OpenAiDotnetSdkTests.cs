@@ -1,0 +1,294 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Net.ServerSentEvents;
+using System.Text;
+using System.Text.Json;
+using OpenAI;
+using OpenAI.Chat;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Tests.EndToEnd.OpenAi;
+
+/// <summary>The OpenAI-compatible API driven by the official OpenAI .NET SDK against the live silo and its worker nodes
+/// (separate processes); each answer is checked against the job the gRPC API reports for the same id. The SDK has a
+/// typed client for chat completions only; completions go through its pipeline (its authentication, transport and
+/// errors), as its own protocol methods do.</summary>
+[Collection(SchedulerClusterCollection.Name)]
+public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
+{
+    private static readonly string[] FiveStops = ["a", "b", "c", "d", "e"];
+
+    private OpenAIClientOptions Options() => new()
+    {
+        Endpoint = new Uri(cluster.OpenAiAddress + "/v1"),
+
+        // The SDK retries 429 and 5xx by itself; these tests look at the first answer.
+        RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+    };
+
+    private SdkCompletions Completions(string key) => new(new OpenAIClient(new ApiKeyCredential(key), Options()), new Uri(cluster.OpenAiAddress + "/v1/completions"));
+
+    private ChatClient Chat(string key, string model = SchedulerCluster.Model) => new(model, new ApiKeyCredential(key), Options());
+
+    [Fact]
+    public async Task Completion_NotStreamed_ReturnsTheJobsOutputAndUsage_UnderTheJobsId()
+    {
+        var body = await CreateCompletion(Completions(SchedulerCluster.Tenants[0].Key), new { model = SchedulerCluster.Model, prompt = "Tell me a story", max_tokens = 12 });
+
+        var root = body.RootElement;
+        Assert.Equal("text_completion", root.GetProperty("object").GetString());
+        var job = await GetJob(root.GetProperty("id").GetString()!);
+        Assert.Equal(JobStatus.Completed, job.Status);
+        var choice = root.GetProperty("choices")[0];
+        Assert.Equal(job.Output, choice.GetProperty("text").GetString());
+        Assert.Equal("length", choice.GetProperty("finish_reason").GetString());
+        Assert.Equal(12, root.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(job.PromptTokens, root.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(job.PromptTokens + 12, root.GetProperty("usage").GetProperty("total_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task Completion_Streamed_SendsTheTokensInChunks_ThenFinishReason_ThenUsage_ThenDone()
+    {
+        var client = Completions(SchedulerCluster.Tenants[1].Key);
+        var request = new
+        {
+            model = SchedulerCluster.Model, prompt = "Count to forty", max_tokens = 40, stream = true, stream_options = new { include_usage = true },
+        };
+        using var response = await client.Send(request, stream: true);
+        Assert.Equal("text/event-stream", response.Headers.TryGetValue("Content-Type", out var type) ? type : null);
+        Assert.True(response.Headers.TryGetValue("x-scheduler-job-id", out var jobId));
+
+        var events = new List<string>();
+        await foreach (var item in SseParser.Create(response.ContentStream!).EnumerateAsync())
+        {
+            events.Add(item.Data);
+        }
+
+        Assert.Equal("[DONE]", events[^1]);
+        var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
+        Assert.All(chunks, c => Assert.Equal(jobId, c.GetProperty("id").GetString()));
+        var usage = chunks[^1];
+        Assert.Empty(usage.GetProperty("choices").EnumerateArray());
+        Assert.Equal(40, usage.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        var texts = chunks[..^1];
+        Assert.Equal("length", texts[^1].GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.All(texts, c => Assert.Equal(JsonValueKind.Null, c.GetProperty("usage").ValueKind));
+
+        var job = await GetJob(jobId!);
+        Assert.Equal(job.Output, string.Concat(texts.Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString())));
+        Assert.True(texts.Count(c => c.GetProperty("choices")[0].GetProperty("text").GetString()!.Length > 0) >= 2, "the tokens came in more than one chunk");
+    }
+
+    [Fact]
+    public async Task Completion_SchedulerHeaders_SetPriorityAndTtftObjective_AndIdempotencyKeyReturnsTheSameJob()
+    {
+        var client = Completions(SchedulerCluster.Tenants[2].Key);
+        var key = "openai-idem-" + Guid.NewGuid().ToString("N");
+        var options = new Dictionary<string, string>
+        {
+            ["x-scheduler-priority"] = "critical",
+            ["x-scheduler-ttft-objective-ms"] = "750",
+            ["Idempotency-Key"] = key,
+        };
+        var request = new { model = SchedulerCluster.Model, prompt = "once", max_tokens = 3 };
+
+        var first = await CreateCompletion(client, request, options);
+        var again = await CreateCompletion(client, request, options);
+
+        var id = first.RootElement.GetProperty("id").GetString()!;
+        Assert.Equal(id, again.RootElement.GetProperty("id").GetString());
+        var job = await GetJob(id);
+        Assert.Equal(Priority.Critical, job.Priority);
+        Assert.Equal(first.RootElement.GetProperty("choices")[0].GetProperty("text").GetString(), again.RootElement.GetProperty("choices")[0].GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task Errors_HaveOpenAisShape_401_404Model_400Param()
+    {
+        var unauthorized = await Assert.ThrowsAsync<ClientResultException>(() => Chat("not-a-key").CompleteChatAsync([new UserChatMessage("hi")]));
+        AssertError(unauthorized, 401, "invalid_request_error", param: null, code: "invalid_api_key");
+
+        var unknownModel = await Assert.ThrowsAsync<ClientResultException>(() =>
+            Chat(SchedulerCluster.Tenants[0].Key, "no-such-model").CompleteChatAsync([new UserChatMessage("hi")]));
+        AssertError(unknownModel, 404, "invalid_request_error", "model", "model_not_found");
+
+        var logprobs = await Assert.ThrowsAsync<ClientResultException>(() =>
+            Chat(SchedulerCluster.Tenants[0].Key).CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions { IncludeLogProbabilities = true }));
+        AssertError(logprobs, 400, "invalid_request_error", "logprobs", code: null);
+
+        var completions = Completions(SchedulerCluster.Tenants[0].Key);
+        AssertError(await Assert.ThrowsAsync<ClientResultException>(() => CreateCompletion(completions, new { model = SchedulerCluster.Model, prompt = "x", n = 2 })),
+            400, "invalid_request_error", "n", code: null);
+        AssertError(await Assert.ThrowsAsync<ClientResultException>(() => CreateCompletion(completions, new { model = SchedulerCluster.Model, prompt = "x", max_tokens = "ten" })),
+            400, "invalid_request_error", "max_tokens", code: null);
+        AssertError(await Assert.ThrowsAsync<ClientResultException>(() => CreateCompletion(completions, new { model = SchedulerCluster.Model, prompt = "x", max_tokens = 4, temperature = 7 })),
+            400, "invalid_request_error", "temperature", code: null);
+        AssertError(await Assert.ThrowsAsync<ClientResultException>(() => CreateCompletion(completions, new { model = SchedulerCluster.Model, prompt = "x", max_tokens = 4, stop = FiveStops })),
+            400, "invalid_request_error", "stop", code: null);
+        var badPriority = new Dictionary<string, string> { ["x-scheduler-priority"] = "urgent" };
+        AssertError(await Assert.ThrowsAsync<ClientResultException>(() => CreateCompletion(completions, new { model = SchedulerCluster.Model, prompt = "x" }, badPriority)),
+            400, "invalid_request_error", "x-scheduler-priority", code: null);
+    }
+
+    [Fact]
+    public async Task OverQuota_Is429_WithRetryAfterFromTheQuotasHint()
+    {
+        using var admin = cluster.Admin();
+        var key = "openai-rpm-key-" + Guid.NewGuid().ToString("N")[..8];
+        await admin.PutTenantAsync(new PutTenantRequest
+        {
+            TenantId = "openai-rpm-" + Guid.NewGuid().ToString("N")[..8],
+            Weight = 1,
+            ApiKey = key,
+            Quotas = new TenantQuotas { RequestsPerMinute = 1, TokensPerMinute = 100_000 },
+        });
+        using var grpc = cluster.ClientWithKey(key);
+        var parked = await grpc.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4 });
+        try
+        {
+            var ex = await Assert.ThrowsAsync<ClientResultException>(() => CreateCompletion(Completions(key), new { model = SchedulerCluster.Model, prompt = "x", max_tokens = 2 }));
+
+            AssertError(ex, 429, "rate_limit_error", param: null, code: "rate_limit_exceeded");
+            var headers = ex.GetRawResponse()!.Headers;
+            Assert.True(headers.TryGetValue("Retry-After", out var seconds));
+            Assert.InRange(int.Parse(seconds!, System.Globalization.CultureInfo.InvariantCulture), 25, 60);
+            Assert.True(headers.TryGetValue("retry-after-ms", out var ms));
+            Assert.InRange(long.Parse(ms!, System.Globalization.CultureInfo.InvariantCulture), 25_000, 60_000);
+        }
+        finally
+        {
+            await grpc.CancelAsync(parked.JobId);
+        }
+    }
+
+    [Fact]
+    public async Task Models_ListsTheCatalog_AndAnUnknownModelIs404()
+    {
+        var models = new OpenAI.Models.OpenAIModelClient(new ApiKeyCredential(SchedulerCluster.Tenants[0].Key), Options());
+
+        var list = (await models.GetModelsAsync()).Value;
+        Assert.Equal(
+            [SchedulerCluster.FairModel, SchedulerCluster.Model, SchedulerCluster.ParkedModel, SchedulerCluster.ScriptedModel],
+            list.Select(m => m.Id).Order(StringComparer.Ordinal));
+        Assert.Equal(SchedulerCluster.Model, (await models.GetModelAsync(SchedulerCluster.Model)).Value.Id);
+        AssertError(await Assert.ThrowsAsync<ClientResultException>(() => models.GetModelAsync("no-such-model")), 404, "invalid_request_error", "model", "model_not_found");
+    }
+
+    [Fact]
+    public async Task ChatCompletion_NotStreamed_AnswersAsTheAssistant_UnderTheJobsId()
+    {
+        var completion = (await Chat(SchedulerCluster.Tenants[0].Key).CompleteChatAsync(
+            [new SystemChatMessage("You are brief."), new UserChatMessage("Say hello")],
+            new ChatCompletionOptions { MaxOutputTokenCount = 9, Temperature = 0.5f, TopP = 0.9f })).Value;
+
+        var job = await GetJob(completion.Id);
+        Assert.Equal(JobStatus.Completed, job.Status);
+        Assert.Equal(ChatMessageRole.Assistant, completion.Role);
+        Assert.Equal(job.Output, completion.Content.Single().Text);
+        Assert.Equal(ChatFinishReason.Length, completion.FinishReason);
+        Assert.Equal(9, completion.Usage.OutputTokenCount);
+        Assert.Equal(job.PromptTokens, completion.Usage.InputTokenCount);
+    }
+
+    [Fact]
+    public async Task ChatCompletion_Streamed_DeliversTheJobsOutputInUpdates_ThenUsage()
+    {
+        var text = new StringBuilder();
+        string? id = null;
+        ChatFinishReason? finish = null;
+        ChatTokenUsage? usage = null;
+        var updates = 0;
+        await foreach (var update in Chat(SchedulerCluster.Tenants[1].Key).CompleteChatStreamingAsync(
+            [new UserChatMessage([ChatMessageContentPart.CreateTextPart("Write"), ChatMessageContentPart.CreateTextPart("a poem")])],
+            new ChatCompletionOptions { MaxOutputTokenCount = 30 }))
+        {
+            id ??= update.CompletionId;
+            updates++;
+            foreach (var part in update.ContentUpdate)
+            {
+                text.Append(part.Text);
+            }
+
+            finish ??= update.FinishReason;
+            usage ??= update.Usage;
+        }
+
+        var job = await GetJob(id!);
+        Assert.Equal(job.Output, text.ToString());
+        Assert.Equal(ChatFinishReason.Length, finish);
+        Assert.Equal(30, usage!.OutputTokenCount);
+        Assert.True(updates >= 3, $"{updates} updates");
+    }
+
+    [Fact]
+    public async Task ChatCompletion_ImagePart_Is400NamingThePart()
+    {
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => Chat(SchedulerCluster.Tenants[0].Key).CompleteChatAsync(
+            [new UserChatMessage(ChatMessageContentPart.CreateTextPart("what is this"), ChatMessageContentPart.CreateImagePart(new Uri("https://example.invalid/cat.png")))]));
+
+        AssertError(ex, 400, "invalid_request_error", "messages[0].content[1].type", code: null);
+    }
+
+    private static async Task<JsonDocument> CreateCompletion(SdkCompletions client, object body, Dictionary<string, string>? headers = null)
+    {
+        using var response = await client.Send(body, stream: false, headers);
+        return JsonDocument.Parse(response.Content);
+    }
+
+    private async Task<Job> GetJob(string jobId)
+    {
+        // The same job through the gRPC API, as any tenant of the cluster may own it: ask each.
+        for (var t = 0; t < SchedulerCluster.Tenants.Length; t++)
+        {
+            using var client = cluster.Tenant(t);
+            try
+            {
+                return await client.GetAsync(jobId);
+            }
+            catch (Grpc.Core.RpcException ex) when (ex.StatusCode == Grpc.Core.StatusCode.NotFound)
+            {
+            }
+        }
+
+        throw new InvalidOperationException($"no tenant owns job {jobId}");
+    }
+
+    private static void AssertError(ClientResultException ex, int status, string type, string? param, string? code)
+    {
+        Assert.Equal(status, ex.Status);
+        var error = JsonDocument.Parse(ex.GetRawResponse()!.Content).RootElement.GetProperty("error");
+        Assert.Equal(type, error.GetProperty("type").GetString());
+        Assert.Equal(param, error.GetProperty("param").GetString());
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
+    }
+}
+
+/// <summary>POST /v1/completions through an <see cref="OpenAIClient"/>'s pipeline: the SDK's API-key authentication,
+/// transport and <see cref="ClientResultException"/> for an error answer.</summary>
+internal sealed class SdkCompletions(OpenAIClient client, Uri uri)
+{
+    public async Task<PipelineResponse> Send(object body, bool stream, IReadOnlyDictionary<string, string>? headers = null)
+    {
+        using var message = client.Pipeline.CreateMessage();
+        message.Request.Method = "POST";
+        message.Request.Uri = uri;
+        message.Request.Headers.Set("Content-Type", "application/json");
+        foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+        {
+            message.Request.Headers.Set(name, value);
+        }
+
+        message.Request.Content = BinaryContent.Create(BinaryData.FromObjectAsJson(body));
+        message.BufferResponse = !stream;
+        message.ResponseClassifier = PipelineMessageClassifier.Create([200]);
+        await client.Pipeline.SendAsync(message);
+        if (message.Response!.IsError)
+        {
+            throw await ClientResultException.CreateAsync(message.Response);
+        }
+
+        return message.ExtractResponse()!;
+    }
+}
