@@ -8,14 +8,18 @@ public sealed class SiloProcess : IAsyncDisposable
 {
     private readonly ChildProcess _process;
 
-    private SiloProcess(ChildProcess process, string address, int index)
+    private SiloProcess(ChildProcess process, string address, string openAiAddress, int index)
     {
         _process = process;
         Address = address;
+        OpenAiAddress = openAiAddress;
         Index = index;
     }
 
     public string Address { get; }
+
+    /// <summary>The root of its OpenAI-compatible HTTP API.</summary>
+    public string OpenAiAddress { get; }
 
     public int Index { get; }
 
@@ -30,14 +34,15 @@ public sealed class SiloProcess : IAsyncDisposable
     public static SiloProcess Start(int index, IEnumerable<string> args)
     {
         var grpcPort = FreePort.Next();
+        var openAiPort = FreePort.Next();
         string[] ports =
         [
             RepoPaths.Assembly("Scheduler.Silo"),
-            $"--Scheduler:GrpcPort={grpcPort}", $"--Scheduler:HttpPort={FreePort.Next()}", $"--Scheduler:OpenAiPort={FreePort.Next()}",
+            $"--Scheduler:GrpcPort={grpcPort}", $"--Scheduler:HttpPort={FreePort.Next()}", $"--Scheduler:OpenAiPort={openAiPort}",
             $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
         ];
         var process = ChildProcess.Start("dotnet", [.. ports, .. args], keepOutput: true);
-        return new SiloProcess(process, $"http://127.0.0.1:{grpcPort}", index);
+        return new SiloProcess(process, $"http://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{openAiPort}", index);
     }
 
     /// <summary>Ends the process at once, as a crash would (SIGKILL).</summary>
