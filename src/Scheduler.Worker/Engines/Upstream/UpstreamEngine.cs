@@ -257,7 +257,7 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
         {
             if (item.Data.Trim() == UpstreamChunk.Done)
             {
-                return finishReason ?? "stop";
+                break;
             }
 
             var chunk = UpstreamChunk.Parse(item.Data);
@@ -274,10 +274,13 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
             }
         }
 
-        // Some servers end the stream without [DONE]; a finish reason already said the completion was whole.
-        return finishReason ?? throw new UpstreamFailure(
-            UpstreamFailureKind.HandBack,
-            string.Create(CultureInfo.InvariantCulture, $"upstream {_settings.BaseUri} ended its stream after {sequence.Delivered} tokens, before the completion finished"));
+        // Some servers end the stream without [DONE]; a finish reason already said the completion was whole, unless it
+        // says the server gave up on it (vLLM's "abort", an "error").
+        return finishReason is null or "abort" or "error"
+            ? throw new UpstreamFailure(
+                UpstreamFailureKind.HandBack,
+                string.Create(CultureInfo.InvariantCulture, $"upstream {_settings.BaseUri} ended the completion after {sequence.Delivered} tokens without finishing it (finish reason {finishReason ?? "none"})"))
+            : finishReason;
     }
 
     private void Deliver(UpstreamSequence sequence, string text)

@@ -155,6 +155,23 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
         Assert.Equal((FinishReason.Rejected, 2), (outcome.Finished!.Reason, outcome.Finished.CompletionTokens));
     }
 
+    [Theory]
+    [InlineData("abort")]
+    [InlineData(null)]
+    public async Task StreamEndingWithoutAFinishedCompletion_HandsBackFromTheTokensDelivered(string? finishReason)
+    {
+        // The vLLM transcript, its finish reason replaced: "abort" (the server gave up) or none at all before [DONE].
+        var replaced = finishReason is null ? "null" : $"\"{finishReason}\"";
+        _upstream.Respond = FaultyUpstream.Transcript(UpstreamTranscripts.VllmCompletion.Replace("\"finish_reason\":\"length\"", "\"finish_reason\":" + replaced, StringComparison.Ordinal));
+        var engine = Start();
+
+        engine.Admit([Prompted("a1", 16)]);
+        var outcome = await FinishedAsync("a1");
+
+        Assert.Equal([0, 1, 2, 3], outcome.Indexes);
+        Assert.Equal((FinishReason.Rejected, 4), (outcome.Finished!.Reason, outcome.Finished.CompletionTokens));
+    }
+
     [Fact]
     public async Task ErrorEventMidStream_HandsBackFromTheTokensDelivered()
     {
