@@ -133,11 +133,14 @@ in the silos' namespace, so the short name resolves (and a kustomize overlay may
   value: {{ . | quote }}
 {{- end }}
 {{- with $engine.apiKeySecret }}
-- name: Worker__Upstream__ApiKey
+{{- /* The key stays out of configuration: the worker reads the variable this setting names. */}}
+- name: UPSTREAM_API_KEY
   valueFrom:
     secretKeyRef:
       name: {{ .name }}
       key: {{ .key }}
+- name: Worker__Upstream__ApiKeyEnvironmentVariable
+  value: UPSTREAM_API_KEY
 {{- end }}
 {{- end }}
 {{- end }}

@@ -29,7 +29,8 @@ public sealed class AcceleratorOptions
     /// <summary>The GGUF file these replicas run with the llama engine, overriding <see cref="LlamaModelOptions.Path"/>.</summary>
     public string? ModelPath { get; set; }
 
-    /// <summary>The OpenAI-compatible server these replicas forward to with the upstream engine.</summary>
+    /// <summary>The OpenAI-compatible server these replicas forward to with the upstream engine; when its
+    /// <see cref="UpstreamOptions.BaseUrl"/> is unset, the node's <see cref="WorkerNodeOptions.Upstream"/> is used whole.</summary>
     public UpstreamOptions Upstream { get; } = new();
 
     /// <summary>Hourly price, overriding the profile's (what this capacity really costs the operator).</summary>

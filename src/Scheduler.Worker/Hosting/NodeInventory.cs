@@ -128,8 +128,11 @@ internal sealed class NodeInventory : IDisposable
                     advertised = engineProfile;
                     break;
                 case EngineNames.Upstream:
-                    upstream = group.Upstream.Validate(g, environment);
-                    var slots = group.MaxSequences ?? group.Upstream.Slots;
+                    var (upstreamOptions, prefix) = group.Upstream.BaseUrl is not null
+                        ? (group.Upstream, $"Worker:Accelerators:{g}:Upstream")
+                        : (options.Upstream, "Worker:Upstream");
+                    upstream = upstreamOptions.Validate(prefix, environment);
+                    var slots = group.MaxSequences ?? upstreamOptions.Slots;
 
                     // The upstream holds the KV cache: only slots limit what the replica takes.
                     engineProfile = profile with { MaxSequences = slots, KvCapacityTokens = group.KvCapacityTokens ?? (long)slots * group.MaxContextTokens };

@@ -10,7 +10,8 @@ namespace Scheduler.Worker.Hosting;
 public sealed class UpstreamOptions
 {
     /// <summary>The server's root, e.g. <c>http://vllm:8000</c> or <c>https://api.groq.com/openai</c>: requests go to
-    /// <c>{BaseUrl}/v1/completions</c> and <c>{BaseUrl}/v1/chat/completions</c>.</summary>
+    /// <c>{BaseUrl}/v1/completions</c> and <c>{BaseUrl}/v1/chat/completions</c>. A URL ending in <c>/v1</c> (as OpenAI
+    /// clients take it) is the same server.</summary>
     public string? BaseUrl { get; set; }
 
     /// <summary>The model name the upstream serves, e.g. <c>meta-llama/Llama-3.1-8B-Instruct</c>.</summary>
@@ -37,16 +38,16 @@ public sealed class UpstreamOptions
     /// <summary>Seconds connecting may take before a sequence is handed back to run elsewhere.</summary>
     public double ConnectTimeoutSeconds { get; set; } = 10;
 
-    /// <summary>The validated settings of group <paramref name="group"/>.</summary>
-    /// <param name="group">The accelerator group's index, for messages naming the setting.</param>
+    /// <summary>The validated settings.</summary>
+    /// <param name="prefix">Where these options were read, for messages naming the setting: "Worker:Upstream" or
+    /// "Worker:Accelerators:N:Upstream".</param>
     /// <param name="environment">Reads an environment variable (the process's, or a test's).</param>
     /// <exception cref="ArgumentException">A setting is missing or invalid; the message names it.</exception>
-    internal UpstreamReplicaSettings Validate(int group, Func<string, string?> environment)
+    internal UpstreamReplicaSettings Validate(string prefix, Func<string, string?> environment)
     {
-        var prefix = $"Worker:Accelerators:{group}:Upstream";
         if (string.IsNullOrWhiteSpace(BaseUrl))
         {
-            throw new ArgumentException($"Worker:Accelerators:{group} runs the upstream engine: set {prefix}:BaseUrl to the OpenAI-compatible server, e.g. http://vllm:8000.");
+            throw new ArgumentException($"The upstream engine needs {prefix}:BaseUrl (or Worker:Upstream:BaseUrl for every group): the OpenAI-compatible server, e.g. http://vllm:8000.");
         }
 
         if (!Uri.TryCreate(BaseUrl.Trim(), UriKind.Absolute, out var baseUri) || (baseUri.Scheme != Uri.UriSchemeHttp && baseUri.Scheme != Uri.UriSchemeHttps))

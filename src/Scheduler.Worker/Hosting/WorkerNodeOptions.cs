@@ -44,6 +44,10 @@ public sealed class WorkerNodeOptions
     /// <summary>The GGUF model and llama.cpp settings of the "llama" engine, e.g. <c>--Worker:Model:Path=/models/m.gguf</c>.</summary>
     public LlamaModelOptions Model { get; } = new();
 
+    /// <summary>The OpenAI-compatible server of the "upstream" engine for accelerator groups that set no
+    /// <see cref="AcceleratorOptions.Upstream"/> of their own, e.g. <c>--Worker:Upstream:BaseUrl=http://vllm:8000</c>.</summary>
+    public UpstreamOptions Upstream { get; } = new();
+
     /// <summary>Accelerators of this node; one A100 serving the default model when empty.</summary>
     public IList<AcceleratorOptions> Accelerators { get; } = [];
 

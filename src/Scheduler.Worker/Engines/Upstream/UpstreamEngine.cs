@@ -61,7 +61,9 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
         _logger = logger;
         _running = new RunningBatch<UpstreamSequence>(replicaId, profile, time);
         _limiter = new UpstreamLimiter(settings.RequestsPerMinute, settings.TokensPerMinute, time);
-        var baseUri = settings.BaseUri.AbsoluteUri.EndsWith('/') ? settings.BaseUri : new Uri(settings.BaseUri.AbsoluteUri + "/");
+        // Requests go to v1/... under the server's root; a base given with its /v1 (as OpenAI clients take it) is that root's.
+        var root = settings.BaseUri.AbsoluteUri.TrimEnd('/');
+        var baseUri = new Uri((root.EndsWith("/v1", StringComparison.Ordinal) ? root[..^3] : root) + "/");
 #pragma warning disable CA2000 // The client owns the handler and disposes it with itself.
         _http = new HttpClient(handler ?? new SocketsHttpHandler { ConnectTimeout = settings.ConnectTimeout })
         {

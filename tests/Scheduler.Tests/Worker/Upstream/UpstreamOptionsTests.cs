@@ -70,7 +70,7 @@ public sealed class UpstreamOptionsTests
     [InlineData("http://vllm:8000", " ", "Worker:Accelerators:0:Upstream:Model")]
     public void Validate_RequiresAnHttpBaseUrlAndAModel_NamingTheSetting(string? baseUrl, string model, string setting)
     {
-        var error = Assert.Throws<ArgumentException>(() => new UpstreamOptions { BaseUrl = baseUrl, Model = model }.Validate(0, NoEnvironment));
+        var error = Assert.Throws<ArgumentException>(() => new UpstreamOptions { BaseUrl = baseUrl, Model = model }.Validate("Worker:Accelerators:0:Upstream", NoEnvironment));
 
         Assert.Contains(setting, error.Message, StringComparison.Ordinal);
     }
@@ -86,7 +86,7 @@ public sealed class UpstreamOptionsTests
         options.RequestsPerMinute = requestsPerMinute;
         options.TokensPerMinute = tokensPerMinute;
 
-        var error = Assert.Throws<ArgumentException>(() => options.Validate(2, NoEnvironment));
+        var error = Assert.Throws<ArgumentException>(() => options.Validate("Worker:Accelerators:2:Upstream", NoEnvironment));
 
         Assert.Contains($"Worker:Accelerators:2:Upstream:{setting}", error.Message, StringComparison.Ordinal);
     }
@@ -97,7 +97,7 @@ public sealed class UpstreamOptionsTests
         var options = Valid();
         options.ConnectTimeoutSeconds = 0;
 
-        var error = Assert.Throws<ArgumentException>(() => options.Validate(0, NoEnvironment));
+        var error = Assert.Throws<ArgumentException>(() => options.Validate("Worker:Accelerators:0:Upstream", NoEnvironment));
 
         Assert.Contains("Worker:Accelerators:0:Upstream:ConnectTimeoutSeconds", error.Message, StringComparison.Ordinal);
     }
@@ -108,7 +108,7 @@ public sealed class UpstreamOptionsTests
         var options = Valid();
         options.ApiKeyEnvironmentVariable = "GROQ_API_KEY";
 
-        var error = Assert.Throws<ArgumentException>(() => options.Validate(0, NoEnvironment));
+        var error = Assert.Throws<ArgumentException>(() => options.Validate("Worker:Accelerators:0:Upstream", NoEnvironment));
 
         Assert.Contains("Worker:Accelerators:0:Upstream:ApiKeyEnvironmentVariable", error.Message, StringComparison.Ordinal);
         Assert.Contains("GROQ_API_KEY", error.Message, StringComparison.Ordinal);
@@ -123,14 +123,14 @@ public sealed class UpstreamOptionsTests
             File.WriteAllText(file, "sk-from-file\n");
             var options = Valid();
             options.ApiKeyFile = file;
-            Assert.Equal("sk-from-file", options.Validate(0, NoEnvironment).ApiKey);
+            Assert.Equal("sk-from-file", options.Validate("Worker:Accelerators:0:Upstream", NoEnvironment).ApiKey);
 
             File.WriteAllText(file, " \n");
-            var empty = Assert.Throws<ArgumentException>(() => options.Validate(0, NoEnvironment));
+            var empty = Assert.Throws<ArgumentException>(() => options.Validate("Worker:Accelerators:0:Upstream", NoEnvironment));
             Assert.Contains("Worker:Accelerators:0:Upstream:ApiKeyFile", empty.Message, StringComparison.Ordinal);
 
             File.Delete(file);
-            var missing = Assert.Throws<ArgumentException>(() => options.Validate(0, NoEnvironment));
+            var missing = Assert.Throws<ArgumentException>(() => options.Validate("Worker:Accelerators:0:Upstream", NoEnvironment));
             Assert.Contains("cannot be read", missing.Message, StringComparison.Ordinal);
         }
         finally
@@ -146,9 +146,24 @@ public sealed class UpstreamOptionsTests
         options.ApiKeyEnvironmentVariable = "K";
         options.ApiKeyFile = "/k";
 
-        var error = Assert.Throws<ArgumentException>(() => options.Validate(0, _ => "key"));
+        var error = Assert.Throws<ArgumentException>(() => options.Validate("Worker:Accelerators:0:Upstream", _ => "key"));
 
         Assert.Contains("both set", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Inventory_GroupsWithoutAnUpstreamOfTheirOwn_UseTheNodesUpstream_AndAMissingOneIsNamed()
+    {
+        var options = new WorkerNodeOptions { NodeId = "n", Engine = "upstream" };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4" });
+
+        var missing = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options, NoEnvironment));
+        Assert.Contains("Worker:Upstream:BaseUrl", missing.Message, StringComparison.Ordinal);
+
+        options.Upstream.BaseUrl = "http://vllm:8000/v1";
+        options.Upstream.Model = "m";
+        using var inventory = NodeInventory.Create(options, NoEnvironment);
+        Assert.Equal(new Uri("http://vllm:8000/v1"), inventory.Replicas.Single().Upstream!.BaseUri);
     }
 
     private static UpstreamOptions Valid() => new() { BaseUrl = "http://127.0.0.1:8000", Model = "m" };
