@@ -66,8 +66,9 @@ internal sealed class FaultyUpstream : IAsyncDisposable
         }
     };
 
-    /// <summary>Streams the first <paramref name="events"/> events of <paramref name="transcript"/>, then resets the connection.</summary>
-    public static Func<HttpContext, Task> CutAfter(string transcript, int events) => async context =>
+    /// <summary>Streams the first <paramref name="events"/> events of <paramref name="transcript"/>, then resets the
+    /// connection once <paramref name="cutWhen"/> completes (the client has read them: a reset discards what it has not).</summary>
+    public static Func<HttpContext, Task> CutAfter(string transcript, int events, Task cutWhen) => async context =>
     {
         context.Response.ContentType = "text/event-stream";
         foreach (var e in Events(transcript).Take(events))
@@ -76,6 +77,7 @@ internal sealed class FaultyUpstream : IAsyncDisposable
             await context.Response.Body.FlushAsync(context.RequestAborted);
         }
 
+        await cutWhen.WaitAsync(context.RequestAborted);
         context.Abort();
     };
 

@@ -145,7 +145,8 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task StreamCutOffMidGeneration_HandsBackFromTheTokensDelivered()
     {
-        _upstream.Respond = FaultyUpstream.CutAfter(UpstreamTranscripts.VllmCompletion, events: 2);
+        var delivered = _sink.WaitUntilAsync(r => r.SelectMany(x => x.Tokens).Count(t => t.SequenceId == "b1") == 2, Timeout);
+        _upstream.Respond = FaultyUpstream.CutAfter(UpstreamTranscripts.VllmCompletion, events: 2, cutWhen: delivered);
         var engine = Start();
 
         engine.Admit([Prompted("b1", 16)]);
@@ -280,16 +281,18 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
         _upstream.Respond = FaultyUpstream.Transcript(UpstreamTranscripts.VllmChat);
         var engine = Start(requestsPerMinute: 1, chatOnly: true, time: time);
 
+        // Whichever of the two reserves first is sent; the other waits for the minute to refill.
         engine.Admit([Prompted("q1", 8), Prompted("q2", 8)]);
-        await FinishedAsync("q1");
+        await _sink.WaitUntilAsync(r => r.Sum(x => x.Finished.Count) == 1, Timeout);
         await Task.Delay(TimeSpan.FromMilliseconds(300));
         Assert.Single(_upstream.Calls);
         Assert.Equal(1, engine.RunningSequences);
 
         time.Advance(TimeSpan.FromMinutes(1));
+        var first = await FinishedAsync("q1");
         var second = await FinishedAsync("q2");
 
-        Assert.Equal(("Hi there", 2), (second.Text, _upstream.Calls.Count));
+        Assert.Equal(("Hi there", "Hi there", 2), (first.Text, second.Text, _upstream.Calls.Count));
     }
 
     [Fact]
