@@ -149,11 +149,14 @@ the front door serves TLS: its certificate must then name the Service (see docs/
   value: {{ . | quote }}
 {{- end }}
 {{- with $engine.apiKeySecret }}
-- name: Worker__Upstream__ApiKey
+{{- /* The key stays out of configuration: the worker reads the variable this setting names. */}}
+- name: UPSTREAM_API_KEY
   valueFrom:
     secretKeyRef:
       name: {{ .name }}
       key: {{ .key }}
+- name: Worker__Upstream__ApiKeyEnvironmentVariable
+  value: UPSTREAM_API_KEY
 {{- end }}
 {{- end }}
 {{- end }}

@@ -274,6 +274,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
             PromptTokens = request.PromptTokens,
             MaxTokens = request.MaxTokens,
             ResumeFromToken = ticket.ResumeFromToken,
+            ResumeText = ticket.Delivered is { } delivered && delivered.TokenEnds.Length == ticket.ResumeFromToken ? delivered.Text : "",
             Stop = request.Stop ?? "",
             Prompt = request.Prompt ?? "",
             Traceparent = traceParent ?? "",

@@ -5,4 +5,5 @@ internal static class EngineNames
 {
     public const string Simulated = "simulated";
     public const string Llama = "llama";
+    public const string Upstream = "upstream";
 }

@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using Scheduler.Worker.Engines.Llama;
+using Scheduler.Worker.Engines.Upstream;
 using Scheduler.Worker.Hosting;
 
 namespace Scheduler.Worker.Engines;
@@ -18,6 +19,7 @@ internal sealed partial class ReplicaEngines : BackgroundService
         _logger = loggerFactory.CreateLogger<ReplicaEngines>();
         var simulatedLogger = loggerFactory.CreateLogger<SimulatedEngine>();
         var llamaLogger = loggerFactory.CreateLogger<LlamaEngine>();
+        var upstreamLogger = loggerFactory.CreateLogger<UpstreamEngine>();
         if (inventory.Replicas.Any(r => r.Llama is not null))
         {
             _llamaCppLog = LlamaNativeLog.Attach(loggerFactory.CreateLogger("LlamaCpp"));
@@ -25,9 +27,12 @@ internal sealed partial class ReplicaEngines : BackgroundService
 
         _engines = inventory.Replicas.ToFrozenDictionary(
             r => r.ReplicaId,
-            IInferenceEngine (r) => r.Llama is { } llama
-                ? new LlamaEngine(r.ReplicaId, r.EngineProfile, llama, r.MaxContextTokens, sink, time, llamaLogger)
-                : new SimulatedEngine(r.ReplicaId, r.EngineProfile, sink, time, simulatedLogger),
+            IInferenceEngine (r) => r switch
+            {
+                { Llama: { } llama } => new LlamaEngine(r.ReplicaId, r.EngineProfile, llama, r.MaxContextTokens, sink, time, llamaLogger),
+                { Upstream: { } upstream } => new UpstreamEngine(r.ReplicaId, r.EngineProfile, upstream, sink, time, upstreamLogger),
+                _ => new SimulatedEngine(r.ReplicaId, r.EngineProfile, sink, time, simulatedLogger),
+            },
             StringComparer.Ordinal);
     }
 

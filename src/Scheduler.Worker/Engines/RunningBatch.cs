@@ -39,6 +39,9 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     /// <summary>True when a step has something to do or to report.</summary>
     public bool HasWork => _sequences.Count > 0 || _pendingFinished.Count > 0;
 
+    /// <summary>True when finishes wait for the next report.</summary>
+    public bool HasFinishesToReport => _pendingFinished.Count > 0;
+
     public bool Contains(string sequenceId) => _byId.ContainsKey(sequenceId);
 
     /// <summary>True when a sequence reserving <paramref name="kvTokens"/> finds a slot and KV room.</summary>

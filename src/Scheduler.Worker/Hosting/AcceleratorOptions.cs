@@ -23,11 +23,15 @@ public sealed class AcceleratorOptions
     /// <summary>KV-cache tokens per replica, overriding the profile's (for the llama engine: its context's cells).</summary>
     public long? KvCapacityTokens { get; set; }
 
-    /// <summary>The engine of these replicas, overriding <see cref="WorkerNodeOptions.Engine"/>: "simulated" or "llama".</summary>
+    /// <summary>The engine of these replicas, overriding <see cref="WorkerNodeOptions.Engine"/>: "simulated", "llama" or "upstream".</summary>
     public string? Engine { get; set; }
 
     /// <summary>The GGUF file these replicas run with the llama engine, overriding <see cref="LlamaModelOptions.Path"/>.</summary>
     public string? ModelPath { get; set; }
+
+    /// <summary>The OpenAI-compatible server these replicas forward to with the upstream engine; when its
+    /// <see cref="UpstreamOptions.BaseUrl"/> is unset, the node's <see cref="WorkerNodeOptions.Upstream"/> is used whole.</summary>
+    public UpstreamOptions Upstream { get; } = new();
 
     /// <summary>Hourly price, overriding the profile's (what this capacity really costs the operator).</summary>
     public double? PricePerHourUsd { get; set; }

@@ -2,6 +2,7 @@ using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Engines.Llama;
+using Scheduler.Worker.Engines.Upstream;
 
 namespace Scheduler.Worker.Hosting;
 
@@ -22,7 +23,12 @@ internal sealed class NodeInventory : IDisposable
     /// <summary>Validates the options, loads the llama replicas' models, and lays out accelerator ids
     /// "{node}-{product}-{i}" and replica ids "{accelerator}/{model}".</summary>
     /// <exception cref="ArgumentException">An option is invalid or a model cannot be loaded; the message names the setting.</exception>
-    public static NodeInventory Create(WorkerNodeOptions options)
+    public static NodeInventory Create(WorkerNodeOptions options) => Create(options, Environment.GetEnvironmentVariable);
+
+    /// <inheritdoc cref="Create(WorkerNodeOptions)"/>
+    /// <param name="options">The node's options.</param>
+    /// <param name="environment">Reads the environment variables that hold upstream API keys.</param>
+    internal static NodeInventory Create(WorkerNodeOptions options, Func<string, string?> environment)
     {
         if (string.IsNullOrWhiteSpace(options.NodeId))
         {
@@ -32,7 +38,7 @@ internal sealed class NodeInventory : IDisposable
         var inventory = new NodeInventory(options.NodeId);
         try
         {
-            inventory.Add(options);
+            inventory.Add(options, environment);
             return inventory;
         }
         catch
@@ -52,7 +58,7 @@ internal sealed class NodeInventory : IDisposable
         _models.Clear();
     }
 
-    private void Add(WorkerNodeOptions options)
+    private void Add(WorkerNodeOptions options, Func<string, string?> environment)
     {
         var factor = options.SpeedUpFactor();
         var perProduct = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
@@ -100,6 +106,7 @@ internal sealed class NodeInventory : IDisposable
             var engine = (group.Engine ?? options.Engine).Trim().ToLowerInvariant();
             AcceleratorProfile advertised, engineProfile;
             LlamaReplicaSettings? llama = null;
+            UpstreamReplicaSettings? upstream = null;
             var maxContextTokens = group.MaxContextTokens;
             switch (engine)
             {
@@ -120,9 +127,20 @@ internal sealed class NodeInventory : IDisposable
                     (engineProfile, maxContextTokens, llama) = LlamaReplica(options, group, g, profile);
                     advertised = engineProfile;
                     break;
+                case EngineNames.Upstream:
+                    var (upstreamOptions, prefix) = group.Upstream.BaseUrl is not null
+                        ? (group.Upstream, $"Worker:Accelerators:{g}:Upstream")
+                        : (options.Upstream, "Worker:Upstream");
+                    upstream = upstreamOptions.Validate(prefix, environment);
+                    var slots = group.MaxSequences ?? upstreamOptions.Slots;
+
+                    // The upstream holds the KV cache: only slots limit what the replica takes.
+                    engineProfile = profile with { MaxSequences = slots, KvCapacityTokens = group.KvCapacityTokens ?? (long)slots * group.MaxContextTokens };
+                    advertised = engineProfile;
+                    break;
                 default:
                     throw new ArgumentException(
-                        $"Worker:Accelerators:{g}:Engine (or Worker:Engine) \"{group.Engine ?? options.Engine}\" is not one of {EngineNames.Simulated}, {EngineNames.Llama}.", nameof(options));
+                        $"Worker:Accelerators:{g}:Engine (or Worker:Engine) \"{group.Engine ?? options.Engine}\" is not one of {EngineNames.Simulated}, {EngineNames.Llama}, {EngineNames.Upstream}.", nameof(options));
             }
 
             for (var i = 0; i < group.Count; i++)
@@ -131,7 +149,7 @@ internal sealed class NodeInventory : IDisposable
                 perProduct[profile.Product] = index + 1;
                 var acceleratorId = $"{options.NodeId}-{profile.Product}-{index}".ToLowerInvariant();
                 _accelerators.Add(new AcceleratorDescription { AcceleratorId = acceleratorId, Profile = advertised.ToInfo() });
-                _replicas.Add(new ReplicaDefinition($"{acceleratorId}/{group.Model}", group.Model, acceleratorId, engineProfile, maxContextTokens, llama));
+                _replicas.Add(new ReplicaDefinition($"{acceleratorId}/{group.Model}", group.Model, acceleratorId, engineProfile, maxContextTokens, llama, upstream));
             }
         }
     }
@@ -185,7 +203,7 @@ internal sealed class NodeInventory : IDisposable
     /// <summary>The node as announced to the scheduler, reachable at <paramref name="address"/>.</summary>
     public NodeDescription Describe(string address)
     {
-        var engines = _replicas.Select(r => r.Llama is null ? EngineNames.Simulated : EngineNames.Llama).Distinct().Order(StringComparer.Ordinal);
+        var engines = _replicas.Select(r => r.Engine).Distinct().Order(StringComparer.Ordinal);
         var description = new NodeDescription { NodeId = NodeId, Address = address, Engine = string.Join('+', engines) };
         description.Accelerators.Add(_accelerators.Select(a => a.Clone()));
         description.Replicas.Add(_replicas.Select(r => new ReplicaDescription

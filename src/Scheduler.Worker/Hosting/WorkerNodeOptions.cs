@@ -41,11 +41,16 @@ public sealed class WorkerNodeOptions
 
     /// <summary>The engine of every replica whose accelerator group names none: "simulated" (the default: batches like
     /// a real engine at an accelerator profile's speed, computing nothing) or "llama" (runs <see cref="Model"/> with
-    /// llama.cpp; see docs/engines.md).</summary>
+    /// llama.cpp) or "upstream" (forwards to the OpenAI-compatible server of <see cref="AcceleratorOptions.Upstream"/>);
+    /// see docs/engines.md.</summary>
     public string Engine { get; set; } = EngineNames.Simulated;
 
     /// <summary>The GGUF model and llama.cpp settings of the "llama" engine, e.g. <c>--Worker:Model:Path=/models/m.gguf</c>.</summary>
     public LlamaModelOptions Model { get; } = new();
+
+    /// <summary>The OpenAI-compatible server of the "upstream" engine for accelerator groups that set no
+    /// <see cref="AcceleratorOptions.Upstream"/> of their own, e.g. <c>--Worker:Upstream:BaseUrl=http://vllm:8000</c>.</summary>
+    public UpstreamOptions Upstream { get; } = new();
 
     /// <summary>Accelerators of this node; one A100 serving the default model when empty.</summary>
     public IList<AcceleratorOptions> Accelerators { get; } = [];

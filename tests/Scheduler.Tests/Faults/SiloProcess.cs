@@ -8,11 +8,12 @@ public sealed class SiloProcess : IAsyncDisposable
 {
     private readonly ChildProcess _process;
 
-    private SiloProcess(ChildProcess process, string address, string httpAddress, int index)
+    private SiloProcess(ChildProcess process, string address, string httpAddress, string openAiAddress, int index)
     {
         _process = process;
         Address = address;
         HttpAddress = httpAddress;
+        OpenAiAddress = openAiAddress;
         Index = index;
     }
 
@@ -20,6 +21,9 @@ public sealed class SiloProcess : IAsyncDisposable
 
     /// <summary>The HTTP/1.1 port's address: /metrics, /healthz.</summary>
     public string HttpAddress { get; }
+
+    /// <summary>The root of its OpenAI-compatible HTTP API.</summary>
+    public string OpenAiAddress { get; }
 
     public int Index { get; }
 
@@ -36,14 +40,15 @@ public sealed class SiloProcess : IAsyncDisposable
     {
         var grpcPort = FreePort.Next();
         var httpPort = FreePort.Next();
+        var openAiPort = FreePort.Next();
         string[] ports =
         [
             RepoPaths.Assembly("Scheduler.Silo"),
-            $"--Scheduler:GrpcPort={grpcPort}", $"--Scheduler:HttpPort={httpPort}", $"--Scheduler:OpenAiPort={FreePort.Next()}",
+            $"--Scheduler:GrpcPort={grpcPort}", $"--Scheduler:HttpPort={httpPort}", $"--Scheduler:OpenAiPort={openAiPort}",
             $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
         ];
         var process = ChildProcess.Start("dotnet", [.. ports, .. args], keepOutput: true, environment);
-        return new SiloProcess(process, $"http://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{httpPort}", index);
+        return new SiloProcess(process, $"http://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{httpPort}", $"http://127.0.0.1:{openAiPort}", index);
     }
 
     /// <summary>Ends the process at once, as a crash would (SIGKILL).</summary>

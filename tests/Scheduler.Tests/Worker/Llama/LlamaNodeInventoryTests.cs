@@ -109,7 +109,7 @@ public sealed class LlamaNodeInventoryTests(TinyModelFixture tiny) : IClassFixtu
     }
 
     [Theory]
-    [InlineData("vllm", 4, 512, "Worker:Accelerators:0:Engine (or Worker:Engine) \"vllm\" is not one of simulated, llama.")]
+    [InlineData("vllm", 4, 512, "Worker:Accelerators:0:Engine (or Worker:Engine) \"vllm\" is not one of simulated, llama, upstream.")]
     [InlineData("llama", 8, 4, "Worker:Model:BatchSize (4) must be at least the slots per replica (8)")]
     public void Create_WithBadEngineSettings_NamesTheSetting(string engine, int slots, int batchSize, string message)
     {

@@ -1,0 +1,114 @@
+namespace Scheduler.Worker.Engines.Upstream;
+
+/// <summary>
+/// The limits a metered upstream enforces — requests and tokens per minute — kept on this side, so a request is sent
+/// only when the provider will take it, plus a hold after the provider answered 429 anyway. Each limit is a token
+/// bucket that holds a minute's worth and refills continuously. A reservation is debited at once, even into debt, and
+/// told how long to wait until the debt is paid: callers are served in the order they reserved. Thread-safe.
+/// </summary>
+internal sealed class UpstreamLimiter
+{
+    private readonly Lock _lock = new();
+    private readonly TimeProvider _time;
+    private readonly Bucket? _requests;
+    private readonly Bucket? _tokens;
+    private DateTimeOffset _heldUntil = DateTimeOffset.MinValue;
+
+    /// <param name="requestsPerMinute">Requests per minute; 0 for no limit.</param>
+    /// <param name="tokensPerMinute">Prompt plus output tokens per minute; 0 for no limit.</param>
+    /// <param name="time">The clock.</param>
+    public UpstreamLimiter(int requestsPerMinute, int tokensPerMinute, TimeProvider time)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(requestsPerMinute);
+        ArgumentOutOfRangeException.ThrowIfNegative(tokensPerMinute);
+        _time = time;
+        var now = time.GetUtcNow();
+        _requests = requestsPerMinute > 0 ? new Bucket(requestsPerMinute, now) : null;
+        _tokens = tokensPerMinute > 0 ? new Bucket(tokensPerMinute, now) : null;
+    }
+
+    /// <summary>The most tokens one request may reserve: a bigger one could never be sent. Null without a token limit.</summary>
+    public int? MaxTokensPerRequest => _tokens is { } bucket ? (int)bucket.PerMinute : null;
+
+    /// <summary>Takes one request and <paramref name="tokens"/> tokens; returns how long to wait before sending
+    /// (zero when there is room now). Undo it with <see cref="Refund"/> if the request is not sent.</summary>
+    public TimeSpan Reserve(int tokens)
+    {
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            var wait = Max(_requests?.Take(1, now) ?? TimeSpan.Zero, _tokens?.Take(tokens, now) ?? TimeSpan.Zero);
+            return Max(wait, _heldUntil - now);
+        }
+    }
+
+    /// <summary>Gives back <paramref name="tokens"/> reserved but not used (the upstream's usage was less than
+    /// reserved), and the request too when <paramref name="request"/> was never sent.</summary>
+    public void Refund(int tokens, bool request)
+    {
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            if (request)
+            {
+                _requests?.Give(1, now);
+            }
+
+            _tokens?.Give(tokens, now);
+        }
+    }
+
+    /// <summary>Sends nothing before <paramref name="until"/> (the upstream said 429 and when to retry).</summary>
+    public void HoldUntil(DateTimeOffset until)
+    {
+        lock (_lock)
+        {
+            if (until > _heldUntil)
+            {
+                _heldUntil = until;
+            }
+        }
+    }
+
+    /// <summary>How long the hold of <see cref="HoldUntil"/> still lasts; zero when none.</summary>
+    public TimeSpan HeldFor()
+    {
+        lock (_lock)
+        {
+            return Max(TimeSpan.Zero, _heldUntil - _time.GetUtcNow());
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>A minute's worth of capacity, refilled at a constant rate; the level goes negative to queue callers.</summary>
+    private sealed class Bucket(double perMinute, DateTimeOffset now)
+    {
+        private double _level = perMinute;
+        private DateTimeOffset _at = now;
+
+        public double PerMinute { get; } = perMinute;
+
+        public TimeSpan Take(double amount, DateTimeOffset now)
+        {
+            Refill(now);
+            _level -= amount;
+            return _level >= 0 ? TimeSpan.Zero : TimeSpan.FromMinutes(-_level / PerMinute);
+        }
+
+        public void Give(double amount, DateTimeOffset now)
+        {
+            Refill(now);
+            _level = Math.Min(PerMinute, _level + amount);
+        }
+
+        private void Refill(DateTimeOffset now)
+        {
+            if (now > _at)
+            {
+                _level = Math.Min(PerMinute, _level + ((now - _at).TotalMinutes * PerMinute));
+                _at = now;
+            }
+        }
+    }
+}
