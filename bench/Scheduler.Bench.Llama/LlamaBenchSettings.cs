@@ -13,7 +13,7 @@ internal sealed record LlamaBenchSettings
     /// <summary>One thread: the machine has two cores, and the silo, the node and the client need the other.</summary>
     public int Threads { get; init; } = 1;
 
-    /// <summary>Where the markdown goes; relative to the current directory unless rooted.</summary>
+    /// <summary>Where the markdown goes; a relative path is taken from the repository root.</summary>
     public string OutPath { get; init; } = Path.Combine("bench", "results", "llama-latest.md");
 
     /// <summary>Parses <c>--jobs N</c>, <c>--slots N</c>, <c>--threads N</c> and <c>--out PATH</c>. Anything else is an error.</summary>

@@ -42,7 +42,7 @@ try
     var markdown = LlamaBenchReport.Markdown(settings, continuous, requestLevel, scheduler, startedAt, loadBefore, MachineLoad.Read());
     Console.WriteLine();
     Console.WriteLine(markdown);
-    var outPath = Path.GetFullPath(settings.OutPath);
+    var outPath = RepositoryPaths.Resolve(settings.OutPath);
     Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
     await File.WriteAllTextAsync(outPath, markdown, runTimeout.Token);
     Log($"results written to {outPath}");
