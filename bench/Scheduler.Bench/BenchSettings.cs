@@ -1,4 +1,5 @@
 using System.Globalization;
+using Scheduler.Bench.Harness;
 
 namespace Scheduler.Bench;
 
@@ -40,24 +41,7 @@ internal sealed record BenchSettings
     /// the program in the project's directory, not where the command was typed).</summary>
     public string OutPath { get; init; } = Path.Combine("bench", "results", "latest.md");
 
-    public string ResolvedOutPath => Path.IsPathRooted(OutPath) ? OutPath : Path.GetFullPath(Path.Combine(RepositoryRoot(), OutPath));
-
-    /// <summary>The nearest directory holding Scheduler.sln above the current directory or the program; else the current directory.</summary>
-    private static string RepositoryRoot()
-    {
-        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "Scheduler.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-        }
-
-        return Environment.CurrentDirectory;
-    }
+    public string ResolvedOutPath => RepositoryPaths.Resolve(OutPath);
 
     /// <summary>Parses <c>--out PATH</c>, <c>--duration SECONDS</c>, <c>--callers N</c>, <c>--jobs N</c>,
     /// <c>--echo-calls N</c>, <c>--mode full|openai</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>

@@ -64,7 +64,22 @@ public sealed record EngineCapacity(
     [property: Id(3)] long PeakKvTokens,
     [property: Id(4)] long RejectedAdmissions,
     [property: Id(5)] double OutputTokensPerSecond,
-    [property: Id(6)] DateTimeOffset ReportedAt);
+    [property: Id(6)] DateTimeOffset ReportedAt,
+    [property: Id(7)] DecodeCounters? Decodes = null);
+
+/// <summary>How an engine that batches into decode calls (llama.cpp) has batched since its replica started: its
+/// decode calls, and the sequences and tokens they held in total and at most.</summary>
+[GenerateSerializer, Alias("scheduler.DecodeCounters")]
+public sealed record DecodeCounters(
+    [property: Id(0)] long Calls,
+    [property: Id(1)] long Sequences,
+    [property: Id(2)] int PeakSequences,
+    [property: Id(3)] long Tokens,
+    [property: Id(4)] int PeakTokens)
+{
+    /// <summary>Sequences per decode call on average: above 1, sequences shared decode calls.</summary>
+    public double MeanSequences => Calls > 0 ? (double)Sequences / Calls : 0;
+}
 
 [GenerateSerializer, Alias("scheduler.ReplicaInfo")]
 public sealed record ReplicaInfo(

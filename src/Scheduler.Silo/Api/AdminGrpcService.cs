@@ -225,6 +225,15 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
             replica.EnginePeakKvTokens = engine.PeakKvTokens;
             replica.EngineRejectedAdmissions = engine.RejectedAdmissions;
             replica.MeasuredOutputTokensPerSecond = engine.OutputTokensPerSecond;
+            if (engine.Decodes is { } decodes)
+            {
+                replica.EngineDecodeCalls = decodes.Calls;
+                replica.EngineDecodeSequences = decodes.Sequences;
+                replica.EnginePeakDecodeSequences = decodes.PeakSequences;
+                replica.EngineDecodeTokens = decodes.Tokens;
+                replica.EnginePeakDecodeTokens = decodes.PeakTokens;
+                replica.EngineMeanSequencesPerDecode = decodes.MeanSequences;
+            }
         }
 
         return replica;

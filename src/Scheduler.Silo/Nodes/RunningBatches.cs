@@ -255,7 +255,8 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
         }
 
         _lastCapacityReport[step.ReplicaId] = now;
-        return new EngineCapacity(c.RunningSequences, c.KvTokensUsed, c.PeakSequences, c.PeakKvTokens, c.RejectedAdmissions, c.OutputTokensPerSecond, now);
+        var decodes = c.DecodeCalls > 0 ? new DecodeCounters(c.DecodeCalls, c.DecodeSequences, c.PeakDecodeSequences, c.DecodeTokens, c.PeakDecodeTokens) : null;
+        return new EngineCapacity(c.RunningSequences, c.KvTokensUsed, c.PeakSequences, c.PeakKvTokens, c.RejectedAdmissions, c.OutputTokensPerSecond, now, decodes);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} reported finish reason {Reason}, which this silo does not know: its jobs that end so fail (logged once per stream)")]

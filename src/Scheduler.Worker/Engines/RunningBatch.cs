@@ -118,9 +118,10 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     /// <summary>Counts <paramref name="tokens"/> output tokens as produced now, when their step ended.</summary>
     public void RecordTokens(int tokens) => _meter.Record(tokens);
 
-    /// <summary>Hands <paramref name="report"/> to <paramref name="sink"/> with the capacity as it is now. True when done:
-    /// delivered, or dropped because it was planned in an earlier <paramref name="epoch"/>; false when the sink is full.</summary>
-    public bool TryPublish(StepReport report, long epoch, IStepReportSink sink)
+    /// <summary>Hands <paramref name="report"/> to <paramref name="sink"/> with the capacity as it is now, to which
+    /// <paramref name="engineCounters"/> adds what only the engine counts. True when done: delivered, or dropped because
+    /// it was planned in an earlier <paramref name="epoch"/>; false when the sink is full.</summary>
+    public bool TryPublish(StepReport report, long epoch, IStepReportSink sink, Action<ReplicaCapacity>? engineCounters = null)
     {
         if (epoch != Epoch)
         {
@@ -138,6 +139,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
             RejectedAdmissions = _rejected,
             OutputTokensPerSecond = _meter.TokensPerSecond(),
         };
+        engineCounters?.Invoke(report.Capacity);
         if (!sink.TryPublish(report))
         {
             return false;

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Hosting;
+using Scheduler.Testing;
 using Scheduler.Tests.Worker.Llama;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Engines.Llama;
@@ -87,7 +88,14 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
             // The usage counts the prompt with the model's own tokenizer, as the engine ran it.
             Assert.Equal(tiny.Model.Tokenize(Prompt).Length, job.Usage!.PromptTokens);
         });
-        Assert.InRange(FourSlotEngine().Stats.MaxBatchSequences, 2, 4);
+        var stats = FourSlotEngine().Stats;
+        Assert.InRange(stats.MaxBatchSequences, 2, 4);
+
+        // The admin API shows the engine's own batch counters, from the node's report once the replica is idle.
+        var replica = await ReplicaWithDecodeCallsAsync(stats.Decodes);
+        Assert.Equal((stats.BatchedSequences, stats.MaxBatchSequences), (replica.EngineDecodeSequences, replica.EnginePeakDecodeSequences));
+        Assert.Equal((stats.BatchedTokens, stats.MaxBatchTokens), (replica.EngineDecodeTokens, replica.EnginePeakDecodeTokens));
+        Assert.Equal((double)stats.BatchedSequences / stats.Decodes, replica.EngineMeanSequencesPerDecode, precision: 9);
     }
 
     [Fact]
@@ -191,6 +199,25 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     {
         Assert.True(_node.Services.GetRequiredService<ReplicaEngines>().TryGet($"llama-e2e-l4-0/{Model}", out var engine));
         return Assert.IsType<LlamaEngine>(engine);
+    }
+
+    /// <summary>The four-slot replica as the admin API lists it once the node has reported <paramref name="decodes"/>
+    /// decode calls (the report of the step that finished the last job may arrive just after the job's completion).</summary>
+    private async Task<Replica> ReplicaWithDecodeCallsAsync(long decodes)
+    {
+        using var admin = new SchedulerAdminClient(_address, AdminKey);
+        var deadline = DateTime.UtcNow + Timeout;
+        while (true)
+        {
+            var replica = (await admin.ListReplicasAsync(Model)).Single(r => r.ReplicaId == $"llama-e2e-l4-0/{Model}");
+            if (replica.EngineDecodeCalls == decodes || DateTime.UtcNow > deadline)
+            {
+                Assert.Equal(decodes, replica.EngineDecodeCalls);
+                return replica;
+            }
+
+            await Task.Delay(50);
+        }
     }
 
     private static async Task WaitForReadyReplicas(string address)

@@ -35,7 +35,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
 
     // Sequences out of the batch whose KV cells and sampler the loop frees before its next decode.
     private readonly List<LlamaSequence> _left = [];
-    private LlamaEngineStats _stats = new(0, 0, 0, 0);
+    private LlamaEngineStats _stats = LlamaEngineStats.None;
 
     /// <param name="replicaId">The replica's id.</param>
     /// <param name="profile">Slots (<see cref="AcceleratorProfile.MaxSequences"/>), KV cells
@@ -360,7 +360,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     {
         lock (_lock)
         {
-            return _running.TryPublish(step.Report, step.Epoch, _sink);
+            return _running.TryPublish(step.Report, step.Epoch, _sink, _stats.WriteTo);
         }
     }
 

@@ -294,6 +294,20 @@ public sealed class RunningBatchesTests
     }
 
     [Fact]
+    public void Translate_Capacity_CarriesTheEnginesDecodeCounters_OnlyWhenItCountsDecodeCalls()
+    {
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        var counted = new ReplicaCapacity { DecodeCalls = 10, DecodeSequences = 35, PeakDecodeSequences = 4, DecodeTokens = 90, PeakDecodeTokens = 30 };
+
+        var llama = batches.Translate(new StepReport { ReplicaId = "r0", Capacity = counted }, At(0))!.Capacity;
+        var simulated = batches.Translate(new StepReport { ReplicaId = "r0", Capacity = new ReplicaCapacity() }, At(500))!.Capacity;
+
+        Assert.Equal(new DecodeCounters(10, 35, 4, 90, 30), llama!.Decodes);
+        Assert.Equal(3.5, llama.Decodes!.MeanSequences);
+        Assert.Null(simulated!.Decodes);
+    }
+
+    [Fact]
     public void Attach_ReplaysTheAdmissionAndEachDeliveredToken_ToTheNewWatcherOnly()
     {
         var late = new RecordingEventSink();

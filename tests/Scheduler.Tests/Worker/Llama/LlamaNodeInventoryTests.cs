@@ -1,3 +1,4 @@
+using Scheduler.Testing;
 using Scheduler.Worker.Hosting;
 
 namespace Scheduler.Tests.Worker.Llama;

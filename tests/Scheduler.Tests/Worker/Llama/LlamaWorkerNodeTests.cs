@@ -50,6 +50,12 @@ public sealed class LlamaWorkerNodeTests(TinyModelFixture tiny) : IClassFixture<
         Assert.Equal(12, reports.Count(r => r.Tokens.Count > 0));
         Assert.All(reports.Where(r => r.Tokens.Count > 0), r => Assert.Equal(3, r.Tokens.Count));
         Assert.Equal(3, reports[^1].Capacity.PeakSequences);
+
+        // The engine's own batch counters travel with the capacity: 12 decode calls of the 3 sequences, the first
+        // holding their prompts, each later one a token of each.
+        var capacity = reports[^1].Capacity;
+        Assert.Equal((12L, 36L, 3), (capacity.DecodeCalls, capacity.DecodeSequences, capacity.PeakDecodeSequences));
+        Assert.Equal((3L * promptTokens + (11 * 3), 3 * promptTokens), (capacity.DecodeTokens, capacity.PeakDecodeTokens));
         await call.RequestStream.CompleteAsync();
     }
 }

@@ -1,3 +1,4 @@
+using Scheduler.Testing;
 using Scheduler.Worker.Engines.Llama;
 
 namespace Scheduler.Tests.Worker.Llama;

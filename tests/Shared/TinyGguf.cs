@@ -1,11 +1,12 @@
 using System.Text;
 
-namespace Scheduler.Tests.Worker.Llama;
+namespace Scheduler.Testing;
 
 /// <summary>
 /// Writes a tiny llama-architecture GGUF v3 model (ggml docs/gguf.md): 2 layers, width 64, 4 heads, random F32
 /// weights from a fixed seed, and a SentencePiece vocabulary of control tokens, the 256 byte tokens and a few
 /// words — enough for llama.cpp to load it, tokenize text and generate, since no real model can be downloaded here.
+/// Compiled into the tests and the llama benchmark (bench/Scheduler.Bench.Llama), which measure the same model.
 /// </summary>
 /// <remarks>
 /// Embedding component 0 is a constant the layers never write to, so every hidden state has a positive first

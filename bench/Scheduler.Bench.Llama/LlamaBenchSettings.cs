@@ -1,0 +1,44 @@
+using System.Globalization;
+
+namespace Scheduler.Bench.Llama;
+
+/// <summary>What one run does: <see cref="Jobs"/> jobs submitted at once to one llama replica of
+/// <see cref="Slots"/> slots whose decode calls use <see cref="Threads"/> CPU threads.</summary>
+internal sealed record LlamaBenchSettings
+{
+    public int Jobs { get; init; } = 64;
+
+    public int Slots { get; init; } = 16;
+
+    /// <summary>One thread: the machine has two cores, and the silo, the node and the client need the other.</summary>
+    public int Threads { get; init; } = 1;
+
+    /// <summary>Where the markdown goes; a relative path is taken from the repository root.</summary>
+    public string OutPath { get; init; } = Path.Combine("bench", "results", "llama-latest.md");
+
+    /// <summary>Parses <c>--jobs N</c>, <c>--slots N</c>, <c>--threads N</c> and <c>--out PATH</c>. Anything else is an error.</summary>
+    public static LlamaBenchSettings Parse(string[] args)
+    {
+        var settings = new LlamaBenchSettings();
+        for (var i = 0; i < args.Length; i += 2)
+        {
+            var name = args[i];
+            var value = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"option '{name}' needs a value");
+            settings = name switch
+            {
+                "--jobs" => settings with { Jobs = Positive(name, value) },
+                "--slots" => settings with { Slots = Positive(name, value) },
+                "--threads" => settings with { Threads = Positive(name, value) },
+                "--out" => settings with { OutPath = value },
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --jobs, --slots, --threads, --out)"),
+            };
+        }
+
+        return settings;
+    }
+
+    private static int Positive(string name, string value) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n
+            : throw new ArgumentException($"option '{name}' needs a positive whole number, got '{value}'");
+}

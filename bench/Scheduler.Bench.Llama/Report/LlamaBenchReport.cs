@@ -1,0 +1,44 @@
+using System.Globalization;
+using System.Text;
+using Scheduler.Bench.Llama.Workload;
+
+namespace Scheduler.Bench.Llama.Report;
+
+/// <summary>The run as markdown: one row per path, then the two DESIGN.md ratios.</summary>
+internal static class LlamaBenchReport
+{
+    private static CultureInfo Culture => CultureInfo.InvariantCulture;
+
+    public static string Markdown(
+        LlamaBenchSettings settings, RunResult continuous, RunResult requestLevel, RunResult scheduler,
+        DateTimeOffset startedAt, string loadBefore, string loadAfter)
+    {
+        var md = new StringBuilder();
+        md.AppendLine(Culture, $"Run {startedAt:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load average {loadBefore} before, {loadAfter} after; ");
+        md.AppendLine(Culture, $"{settings.Jobs} jobs submitted at once, output lengths {string.Join('/', JobMix.Lengths)} in turn, one replica of {settings.Slots} slots, {settings.Threads} llama.cpp thread(s).");
+        md.AppendLine();
+        md.AppendLine("| path | output tokens | seconds | tokens/s | TTFT p50 | TTFT p99 | TPOT p50 | TPOT p99 | decode calls | ms per decode | mean sequences/decode | peak sequences/decode | failed |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in new[] { continuous, requestLevel, scheduler })
+        {
+            var e = r.Engine;
+            var mean = e.Decodes > 0 ? (double)e.BatchedSequences / e.Decodes : 0;
+
+            // Wall time per decode call: the engine's step cost, plus any time it waited for work.
+            var msPerDecode = e.Decodes > 0 ? r.Seconds * 1000 / e.Decodes : 0;
+            md.AppendLine(Culture,
+                $"| {r.Path} | {r.OutputTokens:N0} | {r.Seconds:0.00} | {r.TokensPerSecond:N0} | {Ms(r.Ttft.P50Us)} | {Ms(r.Ttft.P99Us)} | {Ms(r.Tpot.P50Us)} | {Ms(r.Tpot.P99Us)} | {e.Decodes:N0} | {msPerDecode:0.0} | {mean:0.0} | {e.MaxBatchSequences} | {r.FailedJobs} |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("| ratio | measured | DESIGN.md target |");
+        md.AppendLine("|---|---:|---|");
+        md.AppendLine(Culture, $"| continuous ÷ request-level tokens/s | {continuous.TokensPerSecond / requestLevel.TokensPerSecond:0.00}× | ≥ 2× at equal or better p99 |");
+        md.AppendLine(Culture, $"| TTFT p99, continuous ÷ request-level | {continuous.Ttft.P99Us / requestLevel.Ttft.P99Us:0.00} | ≤ 1 |");
+        md.AppendLine(Culture, $"| TPOT p99, continuous ÷ request-level | {continuous.Tpot.P99Us / requestLevel.Tpot.P99Us:0.00} | ≤ 1 |");
+        md.AppendLine(Culture, $"| through the scheduler ÷ engine driven directly (continuous), tokens/s | {scheduler.TokensPerSecond / continuous.TokensPerSecond:0.00} | ≥ 0.9 |");
+        return md.ToString();
+    }
+
+    private static string Ms(double micros) => (micros / 1000).ToString("#,0.0", Culture) + " ms";
+}
