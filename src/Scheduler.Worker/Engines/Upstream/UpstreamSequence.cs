@@ -36,6 +36,8 @@ internal sealed class UpstreamSequence : IBatchedSequence
 
     public string Id => Spec.SequenceId;
 
+    public string TraceParent => Spec.Traceparent;
+
     public UpstreamRequest Request { get; }
 
     public long KvTokens { get; }
