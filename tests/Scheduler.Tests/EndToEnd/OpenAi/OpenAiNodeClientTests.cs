@@ -7,13 +7,16 @@ namespace Scheduler.Tests.EndToEnd.OpenAi;
 /// <summary>
 /// The OpenAI-compatible API driven by the official <c>openai</c> npm package: tests/openai-node/check.mjs runs under
 /// <c>node</c> against the live silo (streaming and not, errors included) and prints what it saw; this checks the job ids
-/// it got over gRPC. Without node or the package installed (<c>npm ci</c> in tests/openai-node, which .ci/run does) the
-/// test fails: it never passes without having run the script.
+/// it got over gRPC. The package is installed on first use (<c>npm ci</c> in tests/openai-node from its lock file, as
+/// .ci/run also does); without node, npm or the registry the test fails: it never passes without having run the script.
 /// </summary>
 [Collection(SchedulerClusterCollection.Name)]
 public sealed class OpenAiNodeClientTests(SchedulerCluster cluster)
 {
     private static readonly string ScriptFolder = Path.Combine(RepoPaths.Root, "tests", "openai-node");
+
+    // Both tests need the package; the first to ask installs it, once per test run.
+    private static readonly Lazy<Task> Installed = new(InstallPackage);
 
     [Fact]
     public async Task OpenAiNpmPackage_CompletionsStreamedAndNot_ModelsAndErrors()
@@ -38,8 +41,7 @@ public sealed class OpenAiNodeClientTests(SchedulerCluster cluster)
 
     private async Task<JsonElement> RunScript(bool chat)
     {
-        Assert.True(File.Exists(Path.Combine(ScriptFolder, "node_modules", "openai", "package.json")),
-            $"the openai npm package is not installed: run 'npm ci' in {ScriptFolder}");
+        await Installed.Value;
         var start = new ProcessStartInfo("node", "check.mjs")
         {
             WorkingDirectory = ScriptFolder,
@@ -69,6 +71,39 @@ public sealed class OpenAiNodeClientTests(SchedulerCluster cluster)
 
         Assert.True(node.ExitCode == 0, $"check.mjs exited {node.ExitCode}: {await errors}");
         return JsonDocument.Parse(await output).RootElement;
+    }
+
+    private static async Task InstallPackage()
+    {
+        if (File.Exists(Path.Combine(ScriptFolder, "node_modules", "openai", "package.json")))
+        {
+            return;
+        }
+
+        var start = new ProcessStartInfo("npm", "ci --no-audit --no-fund")
+        {
+            WorkingDirectory = ScriptFolder,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+
+        // A missing npm throws here (Win32Exception): the test fails, it does not skip.
+        using var npm = Process.Start(start)!;
+        var output = npm.StandardOutput.ReadToEndAsync();
+        var errors = npm.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
+        try
+        {
+            await npm.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            npm.Kill(entireProcessTree: true);
+            throw new TimeoutException($"'npm ci' in {ScriptFolder} did not finish in 180 s: {await errors}");
+        }
+
+        Assert.True(npm.ExitCode == 0, $"'npm ci' in {ScriptFolder} exited {npm.ExitCode}: {await output}{await errors}");
     }
 
     private async Task AssertOutput(JsonElement seen, int tokens)
