@@ -59,6 +59,7 @@ public sealed class ChartBootTests(ITestOutputHelper output)
                 ("Scheduler:BindAddress", "127.0.0.1"),
                 ("Scheduler:GrpcPort", Text(grpc)),
                 ("Scheduler:HttpPort", Text(http)),
+                ("Scheduler:OpenAiPort", Text(FreePort.Next())),
                 ("Scheduler:SiloPort", Text(FreePort.Next())),
                 ("Scheduler:GatewayPort", Text(FreePort.Next())),
                 ("Scheduler:Kubernetes:Enabled", "false"));

@@ -178,26 +178,9 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         }
     }
 
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-
-            // A busy engine steps back to back on this thread: decode calls block, and are the replica's whole job.
-            var step = TakeStep();
-            if (step is null)
-            {
-                await _running.WaitForWorkAsync(cancellationToken);
-                continue;
-            }
-
-            while (!TryPublish(step))
-            {
-                await _sink.WaitForRoomAsync(cancellationToken);
-            }
-        }
-    }
+    // A busy engine steps back to back on this thread: decode calls block, and are the replica's whole job.
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        BusyLoop.RunAsync<PlannedStep>(TakeStep, TryPublish, _running.WaitForWorkAsync, _sink, cancellationToken);
 
     /// <summary>One step, published: the loop's body, for tests that step the engine themselves.</summary>
     internal StepReport? Step()

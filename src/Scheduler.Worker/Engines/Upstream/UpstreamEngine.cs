@@ -120,24 +120,8 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
         }
     }
 
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var step = TakeStep();
-            if (step is null)
-            {
-                await _running.WaitForWorkAsync(cancellationToken);
-                continue;
-            }
-
-            while (!TryPublish(step))
-            {
-                await _sink.WaitForRoomAsync(cancellationToken);
-            }
-        }
-    }
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        BusyLoop.RunAsync<PlannedStep>(TakeStep, TryPublish, _running.WaitForWorkAsync, _sink, cancellationToken);
 
     public void Dispose()
     {

@@ -42,68 +42,57 @@ public sealed class OpenAiNodeClientTests(SchedulerCluster cluster)
     private async Task<JsonElement> RunScript(bool chat)
     {
         await Installed.Value;
-        var start = new ProcessStartInfo("node", "check.mjs")
+        var output = await RunInScriptFolder("node", "check.mjs", TimeSpan.FromSeconds(120), new Dictionary<string, string>
         {
-            WorkingDirectory = ScriptFolder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["OPENAI_BASE_URL"] = cluster.OpenAiAddress + "/v1";
-        start.Environment["OPENAI_API_KEY"] = SchedulerCluster.Tenants[2].Key;
-        start.Environment["MODEL"] = SchedulerCluster.Model;
-        start.Environment["CHAT"] = chat ? "1" : "0";
-
-        // A missing node throws here (Win32Exception): the test fails, it does not skip.
-        using var node = Process.Start(start)!;
-        var output = node.StandardOutput.ReadToEndAsync();
-        var errors = node.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        try
-        {
-            await node.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            node.Kill(entireProcessTree: true);
-            throw new TimeoutException("check.mjs did not finish in 120 s: " + await errors);
-        }
-
-        Assert.True(node.ExitCode == 0, $"check.mjs exited {node.ExitCode}: {await errors}");
-        return JsonDocument.Parse(await output).RootElement;
+            ["OPENAI_BASE_URL"] = cluster.OpenAiAddress + "/v1",
+            ["OPENAI_API_KEY"] = SchedulerCluster.Tenants[2].Key,
+            ["MODEL"] = SchedulerCluster.Model,
+            ["CHAT"] = chat ? "1" : "0",
+        });
+        return JsonDocument.Parse(output).RootElement;
     }
 
     private static async Task InstallPackage()
     {
-        if (File.Exists(Path.Combine(ScriptFolder, "node_modules", "openai", "package.json")))
+        if (!File.Exists(Path.Combine(ScriptFolder, "node_modules", "openai", "package.json")))
         {
-            return;
+            await RunInScriptFolder("npm", "ci --no-audit --no-fund", TimeSpan.FromSeconds(180), new Dictionary<string, string>());
         }
+    }
 
-        var start = new ProcessStartInfo("npm", "ci --no-audit --no-fund")
+    /// <summary>Runs <paramref name="command"/> in tests/openai-node to its end and returns what it printed; fails the
+    /// test when it cannot start (a missing node or npm throws: the test fails, it does not skip), exits non-zero or
+    /// outlasts <paramref name="timeout"/>.</summary>
+    private static async Task<string> RunInScriptFolder(string command, string arguments, TimeSpan timeout, Dictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo(command, arguments)
         {
             WorkingDirectory = ScriptFolder,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
 
-        // A missing npm throws here (Win32Exception): the test fails, it does not skip.
-        using var npm = Process.Start(start)!;
-        var output = npm.StandardOutput.ReadToEndAsync();
-        var errors = npm.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var stop = new CancellationTokenSource(timeout);
         try
         {
-            await npm.WaitForExitAsync(timeout.Token);
+            await process.WaitForExitAsync(stop.Token);
         }
         catch (OperationCanceledException)
         {
-            npm.Kill(entireProcessTree: true);
-            throw new TimeoutException($"'npm ci' in {ScriptFolder} did not finish in 180 s: {await errors}");
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"'{command} {arguments}' did not finish in {timeout.TotalSeconds} s: {await errors}");
         }
 
-        Assert.True(npm.ExitCode == 0, $"'npm ci' in {ScriptFolder} exited {npm.ExitCode}: {await output}{await errors}");
+        Assert.True(process.ExitCode == 0, $"'{command} {arguments}' exited {process.ExitCode}: {await errors}");
+        return await output;
     }
 
     private async Task AssertOutput(JsonElement seen, int tokens)
