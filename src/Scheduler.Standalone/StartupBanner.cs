@@ -14,7 +14,7 @@ internal static class StartupBanner
         var addresses = services.GetRequiredService<ListeningAddresses>();
         await services.GetRequiredService<EmbeddedFleet>().Ready;
         Console.WriteLine();
-        Console.WriteLine($"Scheduler listening: gRPC {addresses.Grpc}   metrics/health/dashboard {addresses.Http} (/metrics, /healthz, /dashboard)");
+        Console.WriteLine($"Scheduler listening: gRPC {addresses.Grpc}   OpenAI-compatible {addresses.OpenAi}/v1   metrics/health/dashboard {addresses.Http} (/metrics, /healthz, /dashboard)");
         foreach (var tenant in tenants)
         {
             Console.WriteLine($"  tenant '{tenant.Id}': api key '{tenant.ApiKey}'");
@@ -22,6 +22,7 @@ internal static class StartupBanner
 
         Console.WriteLine($"  admin key '{adminKey}'");
         Console.WriteLine($"  try: dotnet run --project src/Scheduler.Cli -- --address {addresses.Grpc} --key {tenants.FirstOrDefault()?.ApiKey ?? "<key>"} submit --prompt \"Hello\" --max-tokens 32");
+        Console.WriteLine($"   or: curl {addresses.OpenAi}/v1/chat/completions -H 'Authorization: Bearer {tenants.FirstOrDefault()?.ApiKey ?? "<key>"}' -H 'Content-Type: application/json' -d '{{\"model\":\"llama-3.1-8b\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}],\"max_tokens\":32}}'");
         Console.WriteLine();
     }
 }

@@ -9,6 +9,10 @@ namespace Scheduler.Grains.Jobs;
 /// </summary>
 public interface IJobJournal
 {
+    /// <summary>Whether what is written here outlives this silo. False for a journal in the silo's memory, whose
+    /// persistence mode keeps grain state in memory too: then nothing a grain writes while the silo shuts down survives it.</summary>
+    bool OutlivesSilo { get; }
+
     /// <summary>Records (or overwrites) a job's ticket under its model.</summary>
     Task Add(JobTicket ticket);
 

@@ -11,6 +11,8 @@ public sealed class MemoryJobJournal : IJobJournal
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, JobTicket>> _models = new(StringComparer.Ordinal);
 
+    public bool OutlivesSilo => false;
+
     public Task Add(JobTicket ticket)
     {
         Jobs(ticket.Request.Model)[ticket.JobId] = ticket;

@@ -39,8 +39,9 @@ internal sealed class TenantGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         // Jobs' admissions and ends since the last write live only in memory: a tenant collected while idle must not
-        // come back with jobs that have long finished still counted.
-        if (state.State.Exists)
+        // come back with jobs that have long finished still counted. A silo shutting down with its state in memory
+        // has nowhere to write it (the storage grains are gone, and each try failed with a burst of errors).
+        if (state.State.Exists && (journal.OutlivesSilo || reason.ReasonCode != DeactivationReasonCode.ShuttingDown))
         {
             await WriteState();
         }

@@ -12,6 +12,8 @@ namespace Scheduler.Silo.Persistence;
 /// </summary>
 internal sealed class RedisJobJournal(IConnectionMultiplexer redis, Serializer<JobTicket> serializer, string serviceId) : IJobJournal
 {
+    public bool OutlivesSilo => true;
+
     private IDatabase Db => redis.GetDatabase();
 
     public Task Add(JobTicket ticket) =>
