@@ -28,6 +28,21 @@ public sealed class GrpcNodeLinkTests
         Assert.Equal(request.Prompt, spec.Prompt);
         Assert.Equal((9, 16, 5), (spec.PromptTokens, spec.MaxTokens, spec.ResumeFromToken));
         Assert.Equal(runSpan, spec.Traceparent);
+        Assert.Equal("abcde", spec.ResumeText);
+    }
+
+    [Fact]
+    public void ToSpec_DeliveredTextNotCoveringTheResumePoint_SendsNoResumeText()
+    {
+        // The record holds the text of 3 tokens, the job resumes at 5: an engine continuing after it would repeat two.
+        var request = new JobRequest("m", "hello", null, 1, 16, JobPriority.Standard, 2000, null, null, null);
+        var ticket = new JobTicket("job-3", "tenant", request, DateTimeOffset.UnixEpoch, [], 1.0) with
+        {
+            ResumeFromToken = 5,
+            Delivered = new DeliveredOutput("abc", [1, 2, 3]),
+        };
+
+        Assert.Equal("", GrpcNodeLink.ToSpec(ticket, traceParent: null).ResumeText);
     }
 
     [Fact]
