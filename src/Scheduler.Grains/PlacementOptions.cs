@@ -28,6 +28,12 @@ public sealed class PlacementOptions
     /// finishes first. It only matters when the engine runs work the placement does not know of.</summary>
     public TimeSpan RejectionHold { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How many times an engine may fail a job and hand it back (an upstream's 5xx, 429, broken stream or
+    /// connection failure) before the job fails with the engine's last error: an upstream that always fails must not
+    /// bounce a job between replicas forever. Hand-backs the job is not at fault for — a lost node, a closed stream,
+    /// an engine without room — are not counted. 0 fails a job at its first such hand-back.</summary>
+    public int MaxHandBacks { get; set; } = 5;
+
     /// <summary>Overload threshold: while a model has this many jobs queued or more, its sheddable submissions are
     /// refused with RESOURCE_EXHAUSTED (standard and critical ones are still accepted, within their tenants' quotas),
     /// so sheddable work is the first to go. 0 never sheds.</summary>

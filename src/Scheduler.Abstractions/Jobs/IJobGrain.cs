@@ -22,11 +22,17 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Records how the job ended and tells the tenant; later outcomes are ignored.</summary>
     Task Finish(JobOutcome outcome);
 
-    /// <summary>Records that the job expired in its queue (it could no longer make its deadline), tells the tenant, then
-    /// sends <paramref name="announcement"/> to <paramref name="watchers"/>: a client that saw the end finds the record
-    /// ended too. Sent by the placement, which has already removed the job.</summary>
+    /// <summary>Records that the placement ended the job while no node ran it — it expired in its queue (it could no
+    /// longer make its deadline), or it failed after more hand-backs than allowed — tells the tenant, then sends
+    /// <paramref name="announcement"/> to <paramref name="watchers"/>: a client that saw the end finds the record ended
+    /// too. Sent by the placement, which has already removed the job.</summary>
     [OneWay]
-    Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement);
+    Task EndInQueue(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement);
+
+    /// <summary>An engine failed the job and handed it back: it waits in its queue to resume elsewhere. Its record keeps
+    /// <paramref name="error"/> and the count, for <c>GetJob</c> to show while it waits.</summary>
+    [OneWay]
+    Task OnHandedBack(int handBacks, string error);
 
     /// <summary>Cancels a queued or running job. Returns the job after the request.</summary>
     Task<JobSnapshot?> Cancel();

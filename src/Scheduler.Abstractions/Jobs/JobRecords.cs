@@ -99,7 +99,9 @@ public sealed record JobOutcome(
     [property: Id(5)] int[] TokenEnds);
 
 /// <summary>A job as <c>GetJob</c> shows it. <see cref="CancelRequested"/>: the job was running when cancellation was
-/// asked for, and its node has not confirmed yet (the API shows it as cancelling).</summary>
+/// asked for, and its node has not confirmed yet (the API shows it as cancelling). <see cref="HandBacks"/>: how many
+/// times an engine failed the job and handed it back to be resumed elsewhere; <see cref="LastHandBackError"/> is the
+/// last one's reason (an upstream's message), shown while the job waits to run again.</summary>
 [GenerateSerializer, Alias("scheduler.JobSnapshot")]
 public sealed record JobSnapshot(
     [property: Id(0)] string JobId,
@@ -117,7 +119,9 @@ public sealed record JobSnapshot(
     [property: Id(12)] string? FinishReason,
     [property: Id(13)] int[]? TokenEnds,
     [property: Id(14)] DateTimeOffset? Deadline = null,
-    [property: Id(15)] bool CancelRequested = false)
+    [property: Id(15)] bool CancelRequested = false,
+    [property: Id(16)] int HandBacks = 0,
+    [property: Id(17)] string? LastHandBackError = null)
 {
     /// <summary>The output from token <paramref name="fromToken"/> on (token boundaries are kept for resuming).</summary>
     public string OutputFrom(int fromToken) =>

@@ -11,14 +11,17 @@ public sealed record FinishedSequence(
     [property: Id(1)] int CompletionTokens,
     [property: Id(3)] FinishReason Reason);
 
-/// <summary>A running job whose node was lost: it goes back to the front of its queue and resumes at
-/// <see cref="DeliveredTokens"/>, so its client sees no token twice. <see cref="Output"/>, when known, is
-/// everything delivered so far.</summary>
+/// <summary>A running job handed back by its replica (its node was lost, its stream closed, its engine refused it or
+/// failed it): it goes back to the front of its queue and resumes at <see cref="DeliveredTokens"/>, so its client sees
+/// no token twice. <see cref="Output"/>, when known, is everything delivered so far. <see cref="Error"/> is the engine's
+/// reason when the engine failed the sequence (an upstream's error, with its message); such hand-backs are counted
+/// against the job, up to <c>PlacementOptions.MaxHandBacks</c>. Null when the job is not at fault (no room, a lost node).</summary>
 [GenerateSerializer, Alias("scheduler.RequeuedSequence")]
 public sealed record RequeuedSequence(
     [property: Id(0)] string JobId,
     [property: Id(1)] int DeliveredTokens,
-    [property: Id(2)] DeliveredOutput? Output = null);
+    [property: Id(2)] DeliveredOutput? Output = null,
+    [property: Id(3)] string? Error = null);
 
 /// <summary>Why running jobs come back from a replica to the front of their queue.</summary>
 public enum HandBack

@@ -94,8 +94,23 @@ internal sealed class JobGrain(
         }
     }
 
-    // The placement expires a job only while it is queued: it never ran.
-    public async Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement)
+    public Task OnHandedBack(int handBacks, string error)
+    {
+        // One-way messages are not ordered: an older hand-back arriving late must not hide a newer one, and one
+        // arriving after the outcome changes nothing the tenant reads. Not written: it is the placement's count, told
+        // again at the next hand-back, and the outcome, written, carries the last error if the job fails of it.
+        var s = state.State;
+        if (s.Outcome is null && handBacks > s.HandBacks)
+        {
+            s.HandBacks = handBacks;
+            s.LastHandBackError = error;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    // The placement ends a job only while it holds it queued: expired before it ran, or failed after its hand-backs.
+    public async Task EndInQueue(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement)
     {
         await Record(outcome);
         foreach (var watcher in watchers)
@@ -171,6 +186,8 @@ internal sealed class JobGrain(
             FinishReason = s.Outcome?.FinishReason,
             TokenEnds = s.Outcome?.TokenEnds,
             CancelRequested = s.CancelRequested && s.Outcome is null,
+            HandBacks = s.HandBacks,
+            LastHandBackError = s.LastHandBackError,
         };
     }
 }

@@ -14,4 +14,10 @@ public sealed class JobState
 
     /// <summary>Cancellation was asked for while the job ran; its node has not confirmed yet.</summary>
     [Id(5)] public bool CancelRequested { get; set; }
+
+    /// <summary>How many times an engine failed the job and handed it back.</summary>
+    [Id(6)] public int HandBacks { get; set; }
+
+    /// <summary>The last hand-back's reason (an upstream's message).</summary>
+    [Id(7)] public string? LastHandBackError { get; set; }
 }

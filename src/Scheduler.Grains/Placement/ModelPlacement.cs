@@ -29,6 +29,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     private readonly ReplicaLinks _links = new();
     private readonly RejectionHolds _holds = new(options.RejectionHold);
 
+    // What the next admission round reports: jobs ended in the queue, and jobs a failing engine handed back.
+    private readonly List<EndedJob> _ended = [];
+    private readonly List<HandedBackJob> _handedBack = [];
+
     /// <summary>
     /// Restores the model after a failover, as <paramref name="plan"/> decided: the persisted replicas come back, off
     /// unless a live stream vouched for them (and their accelerator is on); jobs a live stream runs hold their place
@@ -178,12 +182,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             if (replica.Release(done.JobId) && _jobs.Remove(done.JobId, out var job))
             {
-                // The tenant was charged for max_tokens at admission; refund what it did not generate.
-                var unused = job.Demand.MaxTokens - (done.CompletionTokens - job.Ticket.ResumeFromToken);
-                if (unused > 0)
-                {
-                    _dispatcher.Queue.Adjust(job.Ticket.TenantId, -2.0 * unused);
-                }
+                RefundUnused(job, done.CompletionTokens);
             }
         }
 
@@ -191,7 +190,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     }
 
     /// <summary>Running jobs come back from a replica: to the front of their queues; <paramref name="reason"/> says what
-    /// becomes of the replica. Null when the replica is unknown or the report names a stream it no longer uses (its
+    /// becomes of the replica. A job its engine failed (the sequence carries the engine's error) is counted, and fails
+    /// with that error once it was handed back more than <see cref="PlacementOptions.MaxHandBacks"/> times. Null when the replica is unknown or the report names a stream it no longer uses (its
     /// jobs were handed back when the newer one was announced): nothing changed and no round ran.</summary>
     public AdmissionRound? Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason)
     {
@@ -285,11 +285,17 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             Reopen(replicaId);
         }
 
-        IReadOnlyList<ExpiredJob> expired = (_expiry.Count > 0 ? ExpireLateJobs(now) : null) ?? [];
+        if (_expiry.Count > 0)
+        {
+            ExpireLateJobs(now);
+        }
+
+        var ended = Drain(_ended);
+        var handedBack = Drain(_handedBack);
         var admissions = _dispatcher.AdmitWhatFits();
         if (admissions.Count == 0)
         {
-            return new AdmissionRound(expired, [], [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
+            return new AdmissionRound(ended, handedBack, [], [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
         }
 
         var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
@@ -319,7 +325,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         }
 
         return new AdmissionRound(
-            expired,
+            ended,
+            handedBack,
             [.. batches.Select(b => new ReplicaBatch(b.Key.NodeId, b.Key.ReplicaId, [.. b.Value]))],
             firstAdmissions,
             admittedPerTenant.ToDictionary(t => t.Key, t => t.Value.ToArray(), StringComparer.Ordinal),
@@ -344,6 +351,11 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
 
             replica.Release(seq.JobId);
+            if (seq.Error is { } error && ++job.HandBacks > options.MaxHandBacks)
+            {
+                FailHandedBack(job, seq, error);
+                continue;
+            }
 
             if (!_dispatcher.Queue.Remove(seq.JobId))
             {
@@ -353,8 +365,59 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
             job.ResumeAt(seq.DeliveredTokens, seq.Output);
             _dispatcher.Queue.EnqueueFront(job.Demand);
-            LogRequeued(logger, seq.JobId, replica.ReplicaId, job.Ticket.ResumeFromToken);
+            if (seq.Error is { } reason)
+            {
+                _handedBack.Add(new HandedBackJob(seq.JobId, job.HandBacks, reason));
+                LogHandedBack(logger, seq.JobId, replica.ReplicaId, job.HandBacks, options.MaxHandBacks, job.Ticket.ResumeFromToken, reason);
+            }
+            else
+            {
+                LogRequeued(logger, seq.JobId, replica.ReplicaId, job.Ticket.ResumeFromToken);
+            }
         }
+    }
+
+    /// <summary>Ends a job its engines failed once too often, with the last engine's error and the output it had
+    /// delivered: sent again, it would come back again (an upstream that always fails), for ever.</summary>
+    private void FailHandedBack(PlacedJob job, RequeuedSequence seq, string error)
+    {
+        var jobId = job.Ticket.JobId;
+        _jobs.Remove(jobId);
+        RefundUnused(job, seq.DeliveredTokens);
+        job.ResumeAt(seq.DeliveredTokens, seq.Output);
+        var ticket = job.Ticket;
+        var now = time.GetUtcNow();
+        var message = $"the engine failed the job and handed it back {job.HandBacks} times, more than the {options.MaxHandBacks} allowed (Scheduler:Scheduling:MaxHandBacks); the last time: {error}";
+
+        // The cost of the failed runs is not charged: the tenant got no completion from them.
+        var usage = new JobUsage(ticket.Request.PromptTokens, ticket.ResumeFromToken, 0, 0, 0, (now - ticket.SubmittedAt).TotalMilliseconds);
+        var outcome = new JobOutcome(JobStatus.Failed, JobFinishReasons.Error, usage, ticket.Delivered?.Text ?? "", message, ticket.Delivered?.TokenEnds ?? []);
+        var announcement = JobEventRecord.Terminal(jobId, JobStatus.Failed, now, usage, JobFinishReasons.Error, message);
+        _ended.Add(new EndedJob(jobId, outcome, new JobAnnouncement([.. ticket.Watchers], announcement)));
+        LogHandBacksExhausted(logger, jobId, job.HandBacks, error);
+    }
+
+    /// <summary>The tenant was charged for max_tokens at admission; refunds what the job did not generate by
+    /// <paramref name="completionTokens"/>.</summary>
+    private void RefundUnused(PlacedJob job, int completionTokens)
+    {
+        var unused = job.Demand.MaxTokens - (completionTokens - job.Ticket.ResumeFromToken);
+        if (unused > 0)
+        {
+            _dispatcher.Queue.Adjust(job.Ticket.TenantId, -2.0 * unused);
+        }
+    }
+
+    private static T[] Drain<T>(List<T> pending)
+    {
+        if (pending.Count == 0)
+        {
+            return [];
+        }
+
+        var items = pending.ToArray();
+        pending.Clear();
+        return items;
     }
 
     /// <summary>
@@ -394,9 +457,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     }
 
     /// <summary>Removes the queued jobs that can no longer make their deadline; each ends as expired, without running.</summary>
-    private List<ExpiredJob>? ExpireLateJobs(DateTimeOffset now)
+    private void ExpireLateJobs(DateTimeOffset now)
     {
-        List<ExpiredJob>? expired = null;
         foreach (var jobId in _expiry.TakeExpired(now) ?? [])
         {
             if (!_jobs.TryGetValue(jobId, out var job) || !_dispatcher.Queue.Remove(jobId))
@@ -409,11 +471,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             var queueMs = (now - job.Ticket.SubmittedAt).TotalMilliseconds;
             var announcement = JobEventRecord.Terminal(jobId, JobStatus.Expired, now, usage: null, finishReason: null, error);
             var outcome = new JobOutcome(JobStatus.Expired, JobFinishReasons.Deadline, new JobUsage(0, 0, 0, queueMs, 0, 0), "", error, []);
-            (expired ??= []).Add(new ExpiredJob(jobId, outcome, new JobAnnouncement([.. job.Ticket.Watchers], announcement)));
+            _ended.Add(new EndedJob(jobId, outcome, new JobAnnouncement([.. job.Ticket.Watchers], announcement)));
             LogExpired(logger, jobId, model);
         }
-
-        return expired;
     }
 
     // When the next queued job expires or the next hold passes: the grain's timer wakes it then, even when nothing else happens.
@@ -435,6 +495,12 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} refused {Refused} sequences while it ran {Running} others by this placement's count: held until one finishes there, at most {HoldSeconds} s")]
     private static partial void LogHeld(ILogger logger, string replicaId, int refused, int running, double holdSeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} handed back by replica {ReplicaId} ({HandBacks} of at most {MaxHandBacks} times), resuming at token {ResumeFrom}: {Error}")]
+    private static partial void LogHandedBack(ILogger logger, string jobId, string replicaId, int handBacks, int maxHandBacks, int resumeFrom, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed: its engines handed it back {HandBacks} times; the last time: {Error}")]
+    private static partial void LogHandBacksExhausted(ILogger logger, string jobId, int handBacks, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} re-queued from replica {ReplicaId}, resuming at token {ResumeFrom}")]
     private static partial void LogRequeued(ILogger logger, string jobId, string replicaId, int resumeFrom);

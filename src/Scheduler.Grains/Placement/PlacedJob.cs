@@ -18,6 +18,9 @@ internal sealed class PlacedJob(JobTicket ticket)
     /// <summary>Whether it ever left its tenant's queue; a re-dispatch is not a second admission.</summary>
     public bool WasAdmitted { get; set; }
 
+    /// <summary>How many times an engine failed it and handed it back, since this placement held it.</summary>
+    public int HandBacks { get; set; }
+
     /// <summary>A silo's hub watches once however many of its streams follow the job: thousands of WatchJob calls
     /// on one job must not grow the ticket (copied into every admission) or multiply every event sent.</summary>
     public void AddWatcher(IJobEventSink sink)

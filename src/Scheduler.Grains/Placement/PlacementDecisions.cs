@@ -6,13 +6,15 @@ namespace Scheduler.Grains.Placement;
 
 /// <summary>
 /// What one admission round of a <see cref="ModelPlacement"/> decided, for its grain to tell others: the jobs that
-/// expired before it (each to its record), the jobs admitted, grouped per replica (one message to each replica's
+/// ended in the queue before it (expired, or failed after too many hand-backs; each to its record), the jobs handed
+/// back by a failing engine since the last round (each to its record, so it shows why it waits), the jobs admitted, grouped per replica (one message to each replica's
 /// node), those of them admitted for the first time (each to its record; a re-dispatch is not a second admission)
 /// and which per tenant (one message each, naming them), and when the placement must look again — the next deadline expiry or
 /// rejection hold to pass, if any.
 /// </summary>
 internal sealed record AdmissionRound(
-    IReadOnlyList<ExpiredJob> Expired,
+    IReadOnlyList<EndedJob> Ended,
+    IReadOnlyList<HandedBackJob> HandedBack,
     IReadOnlyList<ReplicaBatch> Batches,
     IReadOnlyList<AdmittedSequence> FirstAdmissions,
     IReadOnlyDictionary<string, string[]> AdmittedPerTenant,
@@ -21,8 +23,12 @@ internal sealed record AdmissionRound(
 /// <summary>Jobs admitted into one replica in the same round, sent to its node as one message.</summary>
 internal sealed record ReplicaBatch(string NodeId, string ReplicaId, AdmittedSequence[] Sequences);
 
-/// <summary>A queued job that could no longer make its deadline: its record takes the outcome, then tells its watchers.</summary>
-internal sealed record ExpiredJob(string JobId, JobOutcome Outcome, JobAnnouncement Announcement);
+/// <summary>A queued job the placement ended (it could no longer make its deadline, or was handed back too often): its
+/// record takes the outcome, then tells its watchers.</summary>
+internal sealed record EndedJob(string JobId, JobOutcome Outcome, JobAnnouncement Announcement);
+
+/// <summary>A job an engine failed and handed back, queued again: its record shows the count and the engine's reason.</summary>
+internal sealed record HandedBackJob(string JobId, int HandBacks, string Error);
 
 /// <summary>An event for a job's watchers.</summary>
 internal sealed record JobAnnouncement(IJobEventSink[] Watchers, JobEventRecord Event);

@@ -165,9 +165,14 @@ internal sealed partial class PlacementGrain(
             return;
         }
 
-        foreach (var expired in round.Expired)
+        foreach (var ended in round.Ended)
         {
-            GrainFactory.GetGrain<IJobGrain>(expired.JobId).Expire(expired.Outcome, expired.Announcement.Watchers, expired.Announcement.Event).Ignore();
+            GrainFactory.GetGrain<IJobGrain>(ended.JobId).EndInQueue(ended.Outcome, ended.Announcement.Watchers, ended.Announcement.Event).Ignore();
+        }
+
+        foreach (var handedBack in round.HandedBack)
+        {
+            GrainFactory.GetGrain<IJobGrain>(handedBack.JobId).OnHandedBack(handedBack.HandBacks, handedBack.Error).Ignore();
         }
 
         foreach (var admitted in round.FirstAdmissions)

@@ -33,6 +33,8 @@ internal static class ProtoMapping
             Output = job.Output ?? "",
             Error = job.Error ?? "",
             FinishReason = job.FinishReason ?? "",
+            HandBacks = job.HandBacks,
+            LastHandBackError = job.LastHandBackError ?? "",
         };
         if (job.Placement is { } p)
         {

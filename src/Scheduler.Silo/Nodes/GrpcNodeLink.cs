@@ -191,7 +191,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         {
             foreach (var refused in step.Refused)
             {
-                EndRun(refused.JobId, now, null, "refused by the engine");
+                EndRun(refused.JobId, now, null, refused.Error ?? "refused by the engine");
             }
 
             _grains.GetGrain<IPlacementGrain>(replica.Model).Requeue(replica.ReplicaId, LinkId, step.Refused, HandBack.Rejected).Ignore();

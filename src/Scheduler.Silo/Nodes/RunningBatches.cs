@@ -140,9 +140,10 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
                 var reason = ReasonOf(done);
                 if (reason == FinishReason.Rejected)
                 {
-                    // The engine had no room after all: the job is not over, it goes back to its queue (from the
-                    // tokens delivered, none unless the engine refused it late) and its watchers hear nothing.
-                    refused.Add(new RequeuedSequence(done.SequenceId, running.NextToken, running.Delivered));
+                    // The engine had no room after all, or failed it (an upstream's error, which it names): the job is
+                    // not over, it goes back to its queue (from the tokens delivered, none unless the engine refused it
+                    // late) and its watchers hear nothing.
+                    refused.Add(new RequeuedSequence(done.SequenceId, running.NextToken, running.Delivered, done.Error.Length > 0 ? done.Error : null));
                     continue;
                 }
 

@@ -42,7 +42,25 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     /// <summary>True when finishes wait for the next report.</summary>
     public bool HasFinishesToReport => _pendingFinished.Count > 0;
 
-    public bool Contains(string sequenceId) => _byId.ContainsKey(sequenceId);
+    /// <summary>Screens an admission before the engine looks at it. A sequence already running here is a repeated
+    /// admission (a retried command), ignored so it never runs twice; a re-dispatch whose every token was delivered
+    /// before has nothing left to generate, and is reported finished as length with the next step. Returns what it
+    /// skipped, for the engine to log, or <see cref="ScreenedAdmission.Run"/> when the engine is to decide.</summary>
+    public ScreenedAdmission Screen(SequenceSpec spec)
+    {
+        if (_byId.ContainsKey(spec.SequenceId))
+        {
+            return ScreenedAdmission.Duplicate;
+        }
+
+        if (spec.MaxTokens <= spec.ResumeFromToken)
+        {
+            _pendingFinished.Add(new SequenceFinished { SequenceId = spec.SequenceId, Reason = FinishReason.Length, CompletionTokens = spec.ResumeFromToken });
+            return ScreenedAdmission.AlreadyDelivered;
+        }
+
+        return ScreenedAdmission.Run;
+    }
 
     /// <summary>True when a sequence reserving <paramref name="kvTokens"/> finds a slot and KV room.</summary>
     public bool Fits(long kvTokens) => _sequences.Count < profile.MaxSequences && KvUsed + kvTokens <= profile.KvCapacityTokens;

@@ -52,9 +52,9 @@ internal sealed partial class SimulatedEngine(
         {
             foreach (var spec in sequences)
             {
-                if (_running.Contains(spec.SequenceId))
+                if (_running.Screen(spec) is var skipped and not ScreenedAdmission.Run)
                 {
-                    LogDuplicate(logger, replicaId, spec.SequenceId);
+                    logger.LogSkipped(replicaId, spec.SequenceId, skipped);
                     continue;
                 }
 
@@ -225,9 +225,6 @@ internal sealed partial class SimulatedEngine(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} rejected sequence {SequenceId}: {Running}/{MaxSequences} slots, {KvUsed}+{KvTokens}/{KvCapacity} KV tokens (the scheduler admitted past capacity)")]
     private static partial void LogRejected(ILogger logger, string replicaId, string sequenceId, int running, int maxSequences, long kvUsed, long kvTokens, long kvCapacity);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} ignored a second admission of running sequence {SequenceId}")]
-    private static partial void LogDuplicate(ILogger logger, string replicaId, string sequenceId);
 
     private sealed record PlannedStep(StepReport Report, double StepMs, long Epoch);
 }

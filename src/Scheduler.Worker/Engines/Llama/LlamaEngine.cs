@@ -100,16 +100,9 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         {
             foreach (var (spec, prompt) in prompts)
             {
-                if (_running.Contains(spec.SequenceId))
+                if (_running.Screen(spec) is var skipped and not ScreenedAdmission.Run)
                 {
-                    LogDuplicate(_logger, _replicaId, spec.SequenceId);
-                    continue;
-                }
-
-                if (spec.MaxTokens <= spec.ResumeFromToken)
-                {
-                    // Every token was delivered before a re-dispatch: nothing is left to generate.
-                    _running.ReportNext(new SequenceFinished { SequenceId = spec.SequenceId, Reason = FinishReason.Length, CompletionTokens = spec.ResumeFromToken });
+                    _logger.LogSkipped(_replicaId, spec.SequenceId, skipped);
                     continue;
                 }
 
@@ -423,9 +416,6 @@ internal sealed partial class LlamaEngine : IInferenceEngine
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} can never run sequence {SequenceId}: {Error}")]
     private static partial void LogFault(ILogger logger, string replicaId, string sequenceId, string error);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} ignored a second admission of running sequence {SequenceId}")]
-    private static partial void LogDuplicate(ILogger logger, string replicaId, string sequenceId);
 
     /// <summary>A sequence's part of a step: a prefill chunk of <paramref name="PrefillChunk"/> prompt tokens, or its
     /// pending token when 0; <paramref name="LogitsIndex"/> is where its next token is drawn from, or -1.</summary>

@@ -132,16 +132,9 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
 
     private void Admit(SequenceSpec spec)
     {
-        if (_running.Contains(spec.SequenceId))
+        if (_running.Screen(spec) is var skipped and not ScreenedAdmission.Run)
         {
-            LogDuplicate(_logger, _replicaId, spec.SequenceId);
-            return;
-        }
-
-        if (spec.MaxTokens <= spec.ResumeFromToken)
-        {
-            // Every token was delivered before a re-dispatch: nothing is left to generate.
-            _running.ReportNext(new SequenceFinished { SequenceId = spec.SequenceId, Reason = FinishReason.Length, CompletionTokens = spec.ResumeFromToken });
+            _logger.LogSkipped(_replicaId, spec.SequenceId, skipped);
             return;
         }
 
@@ -334,8 +327,11 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
                     _limiter.HoldUntil(_time.GetUtcNow() + (failure.RetryAfter ?? DefaultRateLimitHold));
                 }
 
-                // Rejected is the scheduler's hand-back: the job resumes elsewhere after the tokens delivered here.
-                _running.Reject(sequence.Finished(FinishReason.Rejected));
+                // Rejected is the scheduler's hand-back: the job resumes elsewhere after the tokens delivered here. The
+                // error tells the scheduler it was a failure, not a want of room: the job shows it, and it is counted.
+                var handedBack = sequence.Finished(FinishReason.Rejected);
+                handedBack.Error = failure.Message;
+                _running.Reject(handedBack);
                 LogHandedBack(_logger, failure.InnerException, _replicaId, sequence.Id, sequence.NextTokenIndex, failure.Message);
             }
 
@@ -393,9 +389,6 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Replica {ReplicaId} holds sequence {SequenceId} {WaitMs} ms for the upstream's rate limits")]
     private static partial void LogThrottled(ILogger logger, string replicaId, string sequenceId, double waitMs);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} ignored a second admission of running sequence {SequenceId}")]
-    private static partial void LogDuplicate(ILogger logger, string replicaId, string sequenceId);
 
     private sealed record PlannedStep(StepReport Report, long Epoch);
 }

@@ -14,6 +14,7 @@ public sealed class ModelPlacementTests
 {
     private const string Model = "m";
     private static readonly TimeSpan s_hold = new PlacementOptions().RejectionHold;
+    private static readonly int s_maxHandBacks = new PlacementOptions().MaxHandBacks;
 
     private readonly FakeTimeProvider _time = new();
     private readonly PlacementState _persisted = new();
@@ -62,7 +63,7 @@ public sealed class ModelPlacementTests
         Assert.Equal(["ta", "tb"], round.AdmittedPerTenant.Keys.Order());
         Assert.Equal(["j0", "j2", "j4"], round.AdmittedPerTenant["ta"].Order());
         Assert.Equal(["j1", "j3"], round.AdmittedPerTenant["tb"].Order());
-        Assert.Empty(round.Expired);
+        Assert.Empty(round.Ended);
         Assert.Null(round.WakeAt);
         Assert.Equal(0, _placement.Snapshot().QueuedJobs);
     }
@@ -169,6 +170,93 @@ public sealed class ModelPlacementTests
     }
 
     [Fact]
+    public void Requeue_EngineFailure_FailsTheJobOnceHandedBackMoreThanMaxHandBacks_WithTheEnginesLastError()
+    {
+        var watcher = new RecordingJobSink();
+        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
+        Assert.Equal(["j0"], AdmittedIds(_placement.Enqueue(Job("j0", watchers: [watcher])).Round!));
+
+        for (var handBack = 1; handBack <= s_maxHandBacks; handBack++)
+        {
+            var output = new DeliveredOutput(new string('x', handBack), [.. Enumerable.Range(1, handBack)]);
+            var round = _placement.Requeue("r", "link", [new RequeuedSequence("j0", handBack, output, $"upstream answered 500: boom {handBack}")], HandBack.Rejected);
+
+            // Queued again, resuming after what it delivered; its record hears why it waits.
+            Assert.Empty(round!.Ended);
+            Assert.Equal(new HandedBackJob("j0", handBack, $"upstream answered 500: boom {handBack}"), Assert.Single(round.HandedBack));
+            Assert.Equal(new JobLocation(null, 0), _placement.Locate("j0"));
+
+            _time.Advance(s_hold);
+            var readmitted = Assert.Single(Assert.Single(_placement.AdmitWhatFits().Batches).Sequences);
+            Assert.Equal(handBack, readmitted.Ticket.ResumeFromToken);
+        }
+
+        var last = new DeliveredOutput("xxxxxxy", [1, 2, 3, 4, 5, 6, 7]);
+        var failedRound = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 7, last, "upstream answered 500: boom last")], HandBack.Rejected);
+
+        var failed = Assert.Single(failedRound!.Ended);
+        Assert.Empty(failedRound.HandedBack);
+        Assert.Empty(failedRound.Batches);
+        Assert.Equal("j0", failed.JobId);
+        Assert.Equal(JobStatus.Failed, failed.Outcome.Status);
+        Assert.Equal(JobFinishReasons.Error, failed.Outcome.FinishReason);
+        Assert.EndsWith("the last time: upstream answered 500: boom last", failed.Outcome.Error, StringComparison.Ordinal);
+        Assert.Contains($"{s_maxHandBacks + 1} times", failed.Outcome.Error, StringComparison.Ordinal);
+        Assert.Equal("xxxxxxy", failed.Outcome.Output);
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7], failed.Outcome.TokenEnds);
+        Assert.Equal(7, failed.Outcome.Usage.CompletionTokens);
+        Assert.Equal([watcher], failed.Announcement.Watchers);
+        Assert.Equal(JobEventKind.Failed, failed.Announcement.Event.Kind);
+        Assert.Equal(failed.Outcome.Error, failed.Announcement.Event.Error);
+        Assert.Null(_placement.Locate("j0"));
+        Assert.Equal(CancelOutcome.NotFound, _placement.Cancel("j0").Outcome);
+        Assert.Empty(ReplicaState("r").RunningJobIds);
+    }
+
+    [Fact]
+    public void Requeue_WithoutAnEngineError_IsNotCountedAgainstTheJob()
+    {
+        // With no hand-back allowed, a counted one would fail the job at once.
+        var placement = new ModelPlacement(Model, new PlacementState(), new PlacementOptions { MaxHandBacks = 0 }, _time, NullLogger.Instance);
+        placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
+        Assert.Equal(["j0"], AdmittedIds(placement.Enqueue(Job("j0")).Round!));
+
+        // A lost node, a closed stream, an engine without room: none of it is the job's doing.
+        foreach (var reason in new[] { HandBack.NodeLost, HandBack.StreamClosed, HandBack.Rejected })
+        {
+            var round = placement.Requeue("r", "link", [new RequeuedSequence("j0", 0)], reason);
+            Assert.Empty(round!.Ended);
+            Assert.Empty(round.HandedBack);
+
+            // The node registers again (ending any hold): the job runs again.
+            placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
+            Assert.Equal(["j0"], [.. AdmittedIds(round), .. AdmittedIds(placement.AdmitWhatFits())]);
+        }
+
+        var failed = placement.Requeue("r", "link", [new RequeuedSequence("j0", 0, Error: "upstream unreachable")], HandBack.Rejected);
+        Assert.EndsWith("the last time: upstream unreachable", Assert.Single(failed!.Ended).Outcome.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(10, "b2")]     // b1 generated 10 of its 100 tokens before it failed: tenant b is refunded 90 × 2 and goes first
+    [InlineData(100, "a2")]    // no refund: the counters tie, and a comes first
+    public void Requeue_EngineFailure_FailedJob_RefundsTheOutputItDidNotGenerate(int deliveredTokens, string servedNext)
+    {
+        var placement = new ModelPlacement(Model, new PlacementState(), new PlacementOptions { MaxHandBacks = 0 }, _time, NullLogger.Instance);
+        placement.UpsertReplicas("link", [On("r", "n", maxSequences: 2)]);
+        Assert.Equal(["a1"], AdmittedIds(placement.Enqueue(Job("a1", "a")).Round!));
+        Assert.Equal(["b1"], AdmittedIds(placement.Enqueue(Job("b1", "b")).Round!));
+        placement.Enqueue(Job("a2", "a"));
+        placement.Enqueue(Job("b2", "b"));
+
+        var round = placement.Requeue("r", "link", [new RequeuedSequence("b1", deliveredTokens, Error: "upstream answered 503")], HandBack.Rejected);
+        Assert.Equal("b1", Assert.Single(round!.Ended).JobId);
+
+        _time.Advance(s_hold);
+        Assert.Equal([servedNext], AdmittedIds(placement.AdmitWhatFits()));
+    }
+
+    [Fact]
     public void AdmitWhatFits_QueuedJobPastItsLatestStart_ExpiresWithItsOutcome_OnTheInjectedClock()
     {
         // No replica: nothing runs, and only the clock moves the jobs.
@@ -181,7 +269,7 @@ public sealed class ModelPlacementTests
         _time.Advance(TimeSpan.FromMilliseconds(301));
         var round = _placement.AdmitWhatFits();
 
-        var expired = Assert.Single(round.Expired);
+        var expired = Assert.Single(round.Ended);
         Assert.Equal("j0", expired.JobId);
         Assert.Equal(JobStatus.Expired, expired.Outcome.Status);
         Assert.Equal(301, expired.Outcome.Usage.QueueMs);
@@ -201,7 +289,7 @@ public sealed class ModelPlacementTests
         // 2,000 output tokens take ~21 s even on an idle H100; it is due in 2 s.
         var (result, round) = _placement.Enqueue(Job("j0", maxTokens: 2_000, deadline: _time.GetUtcNow().AddSeconds(2)));
 
-        Assert.Equal("j0", Assert.Single(round!.Expired).JobId);
+        Assert.Equal("j0", Assert.Single(round!.Ended).JobId);
         Assert.Empty(round.Batches);
         Assert.Equal(0, result.QueuePosition);
         Assert.Null(_placement.Locate("j0"));

@@ -170,12 +170,27 @@ public sealed class RunningBatchesTests
         var step = batches.Translate(Step("r0", finished: [Finished("j", WireReason.Rejected, 0)]), At(200))!;
 
         var refused = Assert.Single(step.Refused);
-        Assert.Equal(("j", 0, ""), (refused.JobId, refused.DeliveredTokens, refused.Output!.Text));
+        Assert.Equal(("j", 0, "", null), (refused.JobId, refused.DeliveredTokens, refused.Output!.Text, refused.Error));
         Assert.Empty(step.Outcomes);
         Assert.False(step.HasProgress);
         Assert.Empty(batches.Running(Model));
         step.Events.Send();
         Assert.Empty(_silo.Calls);
+    }
+
+    [Fact]
+    public void Translate_SequenceTheEngineFailed_IsHandedBack_WithTheEnginesError()
+    {
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        Admit(batches, "r0", Ticket("j"));
+        var failed = Finished("j", WireReason.Rejected, 0);
+        failed.Error = "upstream http://vllm:8000/v1/completions answered 502 Bad Gateway: no healthy upstream";
+
+        var step = batches.Translate(Step("r0", finished: [failed]), At(200))!;
+
+        var refused = Assert.Single(step.Refused);
+        Assert.Equal(("j", failed.Error), (refused.JobId, refused.Error));
+        Assert.Empty(step.Outcomes);
     }
 
     [Fact]

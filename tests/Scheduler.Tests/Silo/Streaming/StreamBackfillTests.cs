@@ -129,11 +129,13 @@ public sealed class StreamBackfillTests
 
         public Task OnAdmitted(JobPlacement placement) => throw new NotSupportedException();
 
+        public Task OnHandedBack(int handBacks, string error) => throw new NotSupportedException();
+
         public Task EnsureQueued() => throw new NotSupportedException();
 
         public Task Finish(JobOutcome outcome) => throw new NotSupportedException();
 
-        public Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement) => throw new NotSupportedException();
+        public Task EndInQueue(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement) => throw new NotSupportedException();
 
         public Task<JobSnapshot?> Cancel() => throw new NotSupportedException();
 

@@ -123,14 +123,17 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
         var second = await FinishedAsync("r2");
 
         Assert.Equal((FinishReason.Rejected, 0), (first.Finished!.Reason, first.Finished.CompletionTokens));
-        Assert.Equal(FinishReason.Rejected, second.Finished!.Reason);
+        Assert.EndsWith("answered 429 Too Many Requests: Rate limit reached for model llama-3.3-70b-versatile", first.Finished.Error, StringComparison.Ordinal);
+
+        // Refused while the replica is held, never sent: no room, not a failure of the job's.
+        Assert.Equal((FinishReason.Rejected, ""), (second.Finished!.Reason, second.Finished.Error));
         Assert.Single(_upstream.Calls);
         Assert.Equal(2, _sink.Reports.Last().Capacity.RejectedAdmissions);
         Assert.Equal(0, engine.RunningSequences);
     }
 
     [Fact]
-    public async Task ServerError_HandsTheSequenceBack()
+    public async Task ServerError_HandsTheSequenceBack_WithTheUpstreamsMessage()
     {
         _upstream.Respond = FaultyUpstream.Status(503, "the server is overloaded");
         var engine = Start();
@@ -138,7 +141,8 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
         engine.Admit([Prompted("e1", 8)]);
         var outcome = await FinishedAsync("e1");
 
-        Assert.Equal((FinishReason.Rejected, 0, ""), (outcome.Finished!.Reason, outcome.Finished.CompletionTokens, outcome.Finished.Error));
+        Assert.Equal((FinishReason.Rejected, 0), (outcome.Finished!.Reason, outcome.Finished.CompletionTokens));
+        Assert.Equal($"upstream {_upstream.BaseUri}v1/completions answered 503 Service Unavailable: the server is overloaded", outcome.Finished.Error);
         Assert.Empty(outcome.Tokens);
     }
 
@@ -154,6 +158,7 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
 
         Assert.Equal([" Paris", ", the"], outcome.Tokens.Select(t => t.Text));
         Assert.Equal((FinishReason.Rejected, 2), (outcome.Finished!.Reason, outcome.Finished.CompletionTokens));
+        Assert.StartsWith($"upstream {_upstream.BaseUri} failed: ", outcome.Finished.Error, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -184,17 +189,20 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
 
         Assert.Equal(" Once", outcome.Text);
         Assert.Equal((FinishReason.Rejected, 1), (outcome.Finished!.Reason, outcome.Finished.CompletionTokens));
+        Assert.Equal($"upstream {_upstream.BaseUri} failed mid-stream: The engine loop has stopped", outcome.Finished.Error);
     }
 
     [Fact]
-    public async Task UnreachableUpstream_HandsTheSequenceBack()
+    public async Task UnreachableUpstream_HandsTheSequenceBack_SayingWhy()
     {
-        var engine = Start(baseUri: new Uri($"http://127.0.0.1:{FreePort.Next()}"));
+        var closed = new Uri($"http://127.0.0.1:{FreePort.Next()}");
+        var engine = Start(baseUri: closed);
 
         engine.Admit([Prompted("u1", 8)]);
         var outcome = await FinishedAsync("u1");
 
         Assert.Equal(FinishReason.Rejected, outcome.Finished!.Reason);
+        Assert.StartsWith($"upstream {closed} failed: ", outcome.Finished.Error, StringComparison.Ordinal);
         Assert.Empty(outcome.Tokens);
     }
 

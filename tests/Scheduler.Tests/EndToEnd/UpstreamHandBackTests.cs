@@ -1,0 +1,158 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Hosting;
+using Scheduler.Tests.Worker.Upstream;
+using Scheduler.Worker.Engines;
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Tests.EndToEnd;
+
+/// <summary>
+/// An upstream that always fails, behind a real scheduler and worker over loopback: every 500 hands the job back with
+/// the upstream's message, <c>GetJob</c> shows it while the job is retried, and after
+/// <c>Scheduler:Scheduling:MaxHandBacks</c> hand-backs the job fails with it — through the gRPC API and the OpenAI
+/// front door alike — instead of bouncing between replicas for ever.
+/// </summary>
+public sealed class UpstreamHandBackTests : IAsyncLifetime
+{
+    private const string Model = "always-failing";
+    private const string TenantKey = "handback-e2e-tenant-key";
+    private const string AdminKey = "handback-e2e-admin-key";
+    private const string NodeToken = "handback-e2e-node-token";
+    private const string UpstreamMessage = "the model server crashed: CUDA error 700";
+    private const int MaxHandBacks = 2;
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    private FaultyUpstream _upstream = null!;
+    private WebApplication _silo = null!;
+    private WebApplication _node = null!;
+    private string _address = "";
+    private string _openAiAddress = "";
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await FaultyUpstream.StartAsync();
+        _upstream.Respond = FaultyUpstream.Status(500, UpstreamMessage);
+        string[] args =
+        [
+            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
+            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
+            $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}", "--Scheduler:EmbeddedFleet:Enabled=false",
+            $"--Scheduler:Models:0:Name={Model}", "--Scheduler:Models:0:MaxContextTokens=512", "--Scheduler:Models:0:MaxOutputTokens=64",
+            "--Scheduler:Tenants:0:Id=handback-tenant", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+            $"--Scheduler:Scheduling:MaxHandBacks={MaxHandBacks}",
+
+            // Each hand-back holds the replica until this passes (it runs nothing else that could finish).
+            "--Scheduler:Scheduling:RejectionHold=00:00:00.200",
+            "--Logging:LogLevel:Default=Warning",
+        ];
+        _silo = SchedulerHost.Build(args);
+        await _silo.StartAsync();
+        var addresses = _silo.Services.GetRequiredService<ListeningAddresses>();
+        (_address, _openAiAddress) = (addresses.Grpc, addresses.OpenAi);
+
+        var options = new WorkerNodeOptions { NodeId = "failing-upstream", SchedulerAddress = _address, NodeToken = NodeToken };
+        var group = new AcceleratorOptions { Product = "L4", Model = Model, MaxContextTokens = 512, Engine = EngineNames.Upstream };
+        group.Upstream.BaseUrl = _upstream.BaseUri.AbsoluteUri;
+        group.Upstream.Model = "upstream-model";
+        group.Upstream.Slots = 2;
+        options.Accelerators.Add(group);
+        _node = WorkerNodeHost.Build(options);
+        await _node.StartAsync();
+        await _node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
+        await WaitForReadyReplica();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _node.StopAsync();
+        await _node.DisposeAsync();
+        await _silo.StopAsync();
+        await _silo.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AlwaysFailingUpstream_GetJobShowsItsMessage_ThenTheJobFailsWithIt_AfterMaxHandBacks()
+    {
+        // The second request waits until the test has read the job after the first failure, so what GetJob shows
+        // between two hand-backs is seen for certain, not raced.
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var requests = 0;
+        var fail = FaultyUpstream.Status(500, UpstreamMessage);
+        _upstream.Respond = async context =>
+        {
+            if (Interlocked.Increment(ref requests) == 2)
+            {
+                await seen.Task.WaitAsync(context.RequestAborted);
+            }
+
+            await fail(context);
+        };
+        using var client = new SchedulerClient(_address, TenantKey);
+
+        var submitted = await client.SubmitAsync(new SubmitJobRequest { Model = Model, Prompt = "hello", MaxTokens = 8 }, deadline: DateTime.UtcNow + Timeout);
+        Job waiting = null!;
+        await Polling.Until(
+            async () => (waiting = await client.GetAsync(submitted.JobId)).HandBacks == 1,
+            "GetJob shows the first hand-back",
+            Timeout,
+            TimeSpan.FromMilliseconds(20));
+        seen.SetResult();
+        var ended = await client.AttachAsync(submitted.JobId, deadline: DateTime.UtcNow + Timeout);
+        var record = await client.GetAsync(submitted.JobId);
+
+        // While it was retried: not ended, no error of its own, the upstream's message as the reason it waits.
+        Assert.True(waiting.Status is JobStatus.Queued or JobStatus.Running, $"The job was {waiting.Status} between hand-backs.");
+        Assert.Equal("", waiting.Error);
+        Assert.StartsWith($"upstream {_upstream.BaseUri}v1/completions answered 500 Internal Server Error: {UpstreamMessage}", waiting.LastHandBackError, StringComparison.Ordinal);
+
+        // Then: failed with it once handed back more than MaxHandBacks times — one request per run, none after.
+        Assert.Equal(JobStatus.Failed, ended.Status);
+        Assert.Equal(JobStatus.Failed, record.Status);
+        Assert.Equal("error", record.FinishReason);
+        Assert.Equal(ended.Error, record.Error);
+        Assert.Contains($"handed it back {MaxHandBacks + 1} times", record.Error, StringComparison.Ordinal);
+        Assert.EndsWith($"answered 500 Internal Server Error: {UpstreamMessage}", record.Error, StringComparison.Ordinal);
+        Assert.Equal(MaxHandBacks + 1, record.HandBacks);
+        Assert.Equal(MaxHandBacks + 1, Volatile.Read(ref requests));
+        Assert.Equal(0, ended.TokenCount);
+    }
+
+    [Fact]
+    public async Task AlwaysFailingUpstream_OpenAiCompletion_AnswersWithTheUpstreamsMessage()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(_openAiAddress), Timeout = Timeout };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = new StringContent($$"""{"model":"{{Model}}","prompt":"hello","max_tokens":8}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TenantKey);
+
+        using var response = await http.SendAsync(request);
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        using var error = JsonDocument.Parse(body);
+        var message = error.RootElement.GetProperty("error").GetProperty("message").GetString();
+        Assert.Contains($"handed it back {MaxHandBacks + 1} times", message, StringComparison.Ordinal);
+        Assert.EndsWith($"answered 500 Internal Server Error: {UpstreamMessage}", message, StringComparison.Ordinal);
+        Assert.Equal(MaxHandBacks + 1, _upstream.Calls.Count);
+    }
+
+    private async Task WaitForReadyReplica()
+    {
+        using var admin = new SchedulerAdminClient(_address, AdminKey);
+        await Polling.Until(
+            async () => (await admin.ListReplicasAsync(Model)).Any(r => r.State == "ready"),
+            $"a replica of {Model} is ready",
+            Timeout,
+            TimeSpan.FromMilliseconds(100));
+    }
+}
