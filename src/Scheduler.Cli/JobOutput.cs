@@ -41,6 +41,7 @@ internal static class JobOutput
         ("usage", job.Usage is null ? "-" : Usage(job.Usage)),
         ("finish reason", Format.OrDash(job.FinishReason)),
         ("error", Format.OrDash(job.Error)),
+        ("hand-backs", job.HandBacks == 0 ? "-" : $"{Format.Number(job.HandBacks)}, the last: {job.LastHandBackError}"),
         ("output", Format.OrDash(job.Output)),
     ]);
 

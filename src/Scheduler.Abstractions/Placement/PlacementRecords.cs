@@ -33,8 +33,9 @@ public enum HandBack
     /// <summary>Their node is gone or unreachable: nothing more goes to the replica until the node registers again.</summary>
     NodeLost = 1,
 
-    /// <summary>The engine refused them: it runs more than the placement counted, so the replica takes nothing new
-    /// until one of its sequences finishes (or a short hold passes).</summary>
+    /// <summary>The engine refused them — it runs more than the placement counted — or failed them (an upstream's
+    /// error, named in <see cref="RequeuedSequence.Error"/>): the replica takes nothing new until one of its sequences
+    /// finishes (or a short hold passes).</summary>
     Rejected = 2,
 }
 

@@ -57,12 +57,29 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         await expired.EndInQueue(expiry, [], new JobEventRecord(expired.GetPrimaryKeyString(), JobEventKind.Expired, DateTimeOffset.UtcNow));
         await expired.EndInQueue(expiry, [], new JobEventRecord(expired.GetPrimaryKeyString(), JobEventKind.Expired, DateTimeOffset.UtcNow));
 
-        // Expire is one-way: wait for the record, then repeat the outcome with calls that are answered.
+        // EndInQueue is one-way: wait for the record, then repeat the outcome with calls that are answered.
         await Until(async () => (await expired.Get())!.Status == JobStatus.Expired, "the job expires");
         await expired.Finish(expiry);
         await done.Finish(expiry);
 
         Assert.Equal([("completed", 1L), ("expired", 1L)], finished.ByOutcome());
+    }
+
+    [Fact]
+    public async Task OnHandedBack_ShowsTheLastReasonWhileTheJobWaits_NotAnOlderOne_NorAfterItEnded()
+    {
+        var jobId = Unique("job");
+        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
+        await job.Create(Ticket(jobId, _tenantId, "m"));
+
+        await job.OnHandedBack(2, "upstream answered 502");
+        await Until(async () => (await job.Get())!.HandBacks == 2, "the record shows the hand-back");
+        await job.OnHandedBack(1, "upstream answered 500");   // one-way notices can arrive out of order
+        await job.Finish(Completed(3));
+        await job.OnHandedBack(3, "late");
+
+        var snapshot = await job.Get();
+        Assert.Equal((JobStatus.Completed, 2, "upstream answered 502", null), (snapshot!.Status, snapshot.HandBacks, snapshot.LastHandBackError, snapshot.Error));
     }
 
     [Fact]
