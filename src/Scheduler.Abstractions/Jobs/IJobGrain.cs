@@ -29,8 +29,9 @@ public interface IJobGrain : IGrainWithStringKey
     [OneWay]
     Task EndInQueue(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement);
 
-    /// <summary>An engine failed the job and handed it back: it waits in its queue to resume elsewhere. Its record keeps
-    /// <paramref name="error"/> and the count, for <c>GetJob</c> to show while it waits.</summary>
+    /// <summary>An engine failed the job and handed it back: it waits in its queue to resume elsewhere, or, past the
+    /// placement's bound, it failed of it. Its record keeps <paramref name="error"/> and the count, for <c>GetJob</c> to
+    /// show; a count lower than one it already has is ignored.</summary>
     [OneWay]
     Task OnHandedBack(int handBacks, string error);
 

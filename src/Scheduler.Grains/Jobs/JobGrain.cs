@@ -96,11 +96,11 @@ internal sealed class JobGrain(
 
     public Task OnHandedBack(int handBacks, string error)
     {
-        // One-way messages are not ordered: an older hand-back arriving late must not hide a newer one, and one
-        // arriving after the outcome changes nothing the tenant reads. Not written: it is the placement's count, told
-        // again at the next hand-back, and the outcome, written, carries the last error if the job fails of it.
+        // One-way messages are not ordered: an older hand-back arriving late must not hide a newer one. The last one
+        // may come with the outcome it caused (the job failed of it). Not written: it is the placement's count, told
+        // again at the next hand-back, and an outcome it caused carries its error and count in the outcome's error.
         var s = state.State;
-        if (s.Outcome is null && handBacks > s.HandBacks)
+        if (handBacks > s.HandBacks)
         {
             s.HandBacks = handBacks;
             s.LastHandBackError = error;

@@ -351,10 +351,14 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
 
             replica.Release(seq.JobId);
-            if (seq.Error is { } error && ++job.HandBacks > options.MaxHandBacks)
+            if (seq.Error is { } error)
             {
-                FailHandedBack(job, seq, error);
-                continue;
+                _handedBack.Add(new HandedBackJob(seq.JobId, ++job.HandBacks, error));
+                if (job.HandBacks > options.MaxHandBacks)
+                {
+                    FailHandedBack(job, seq, error);
+                    continue;
+                }
             }
 
             if (!_dispatcher.Queue.Remove(seq.JobId))
@@ -367,7 +371,6 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             _dispatcher.Queue.EnqueueFront(job.Demand);
             if (seq.Error is { } reason)
             {
-                _handedBack.Add(new HandedBackJob(seq.JobId, job.HandBacks, reason));
                 LogHandedBack(logger, seq.JobId, replica.ReplicaId, job.HandBacks, options.MaxHandBacks, job.Ticket.ResumeFromToken, reason);
             }
             else

@@ -7,7 +7,8 @@ namespace Scheduler.Grains.Placement;
 /// <summary>
 /// What one admission round of a <see cref="ModelPlacement"/> decided, for its grain to tell others: the jobs that
 /// ended in the queue before it (expired, or failed after too many hand-backs; each to its record), the jobs handed
-/// back by a failing engine since the last round (each to its record, so it shows why it waits), the jobs admitted, grouped per replica (one message to each replica's
+/// back by a failing engine since the last round, the last time of those that failed of it included (each to its
+/// record, so it shows why it waits or failed), the jobs admitted, grouped per replica (one message to each replica's
 /// node), those of them admitted for the first time (each to its record; a re-dispatch is not a second admission)
 /// and which per tenant (one message each, naming them), and when the placement must look again — the next deadline expiry or
 /// rejection hold to pass, if any.

@@ -165,14 +165,15 @@ internal sealed partial class PlacementGrain(
             return;
         }
 
-        foreach (var ended in round.Ended)
-        {
-            GrainFactory.GetGrain<IJobGrain>(ended.JobId).EndInQueue(ended.Outcome, ended.Announcement.Watchers, ended.Announcement.Event).Ignore();
-        }
-
+        // Hand-backs first: a job that failed of its last one then usually has the count when its outcome is written.
         foreach (var handedBack in round.HandedBack)
         {
             GrainFactory.GetGrain<IJobGrain>(handedBack.JobId).OnHandedBack(handedBack.HandBacks, handedBack.Error).Ignore();
+        }
+
+        foreach (var ended in round.Ended)
+        {
+            GrainFactory.GetGrain<IJobGrain>(ended.JobId).EndInQueue(ended.Outcome, ended.Announcement.Watchers, ended.Announcement.Event).Ignore();
         }
 
         foreach (var admitted in round.FirstAdmissions)

@@ -195,7 +195,7 @@ public sealed class ModelPlacementTests
         var failedRound = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 7, last, "upstream answered 500: boom last")], HandBack.Rejected);
 
         var failed = Assert.Single(failedRound!.Ended);
-        Assert.Empty(failedRound.HandedBack);
+        Assert.Equal(new HandedBackJob("j0", s_maxHandBacks + 1, "upstream answered 500: boom last"), Assert.Single(failedRound.HandedBack));
         Assert.Empty(failedRound.Batches);
         Assert.Equal("j0", failed.JobId);
         Assert.Equal(JobStatus.Failed, failed.Outcome.Status);
