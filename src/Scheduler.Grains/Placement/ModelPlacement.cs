@@ -191,8 +191,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
     /// <summary>Running jobs come back from a replica: to the front of their queues; <paramref name="reason"/> says what
     /// becomes of the replica. A job its engine failed (the sequence carries the engine's error) is counted, and fails
-    /// with that error once it was handed back more than <see cref="PlacementOptions.MaxHandBacks"/> times. Null when the replica is unknown or the report names a stream it no longer uses (its
-    /// jobs were handed back when the newer one was announced): nothing changed and no round ran.</summary>
+    /// with that error once it was handed back more than <see cref="PlacementOptions.MaxHandBacks"/> times. Null when
+    /// the replica is unknown or the report names a stream it no longer uses (its jobs were handed back when the newer
+    /// one was announced): nothing changed and no round ran.</summary>
     public AdmissionRound? Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason)
     {
         if (!_dispatcher.Replicas.TryGetValue(replicaId, out var replica) || _links.IsStale(replicaId, linkId))
