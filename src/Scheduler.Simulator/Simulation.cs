@@ -9,24 +9,25 @@ using Scheduler.Simulator.Workload;
 namespace Scheduler.Simulator;
 
 /// <summary>
-/// The discrete-event simulation: a virtual clock in milliseconds, two kinds of event (a request arrives, a
-/// replica's step ends), and the placement grain's own <see cref="Dispatcher"/> deciding admissions. Like the grain,
-/// it runs an admission round whenever work arrives or a step report brings first tokens or finished sequences;
-/// like the worker, each replica steps by the shared step model. Message latencies are taken as zero.
+/// The discrete-event simulation: a virtual clock in milliseconds, three kinds of event (a request arrives, a
+/// replica's step ends, a metered endpoint's rate limit lets a held sequence start), and the placement grain's own
+/// <see cref="Dispatcher"/> deciding admissions. Like the grain, it runs an admission round whenever work arrives or a
+/// step report brings first tokens or finished sequences; like the worker, each replica steps by the shared step
+/// model. Like the front door, it refuses a request over the model's context and fails one no replica could ever
+/// hold; both are reported, never dropped. Message latencies are taken as zero.
 /// </summary>
 internal sealed class Simulation
 {
-    // Virtual time zero; JobDemand carries absolute times.
-    private static readonly DateTimeOffset s_epoch = new(2023, 11, 16, 0, 0, 0, TimeSpan.Zero);
-
     private readonly FleetSpec _fleet;
     private readonly Workload.Workload _workload;
     private readonly Dispatcher _dispatcher;
     private readonly List<SimReplica> _replicas = [];
     private readonly Dictionary<string, int> _replicaIndex = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SimSequence> _queued = new(StringComparer.Ordinal);
-    private readonly PriorityQueue<int, (double At, long Seq)> _stepEnds = new();
+    private readonly PriorityQueue<(int Replica, bool Wake), (double At, long Seq)> _events = new();
     private readonly List<SimSequence> _finished = [];
+    private readonly List<SimSequence> _unserved = [];
+    private readonly VirtualClock _clock = new();
     private readonly FairnessTracker _fairness;
     private long _eventSeq;
 
@@ -50,7 +51,7 @@ internal sealed class Simulation
                 var view = new ReplicaView(id, "node-" + id, "acc-" + id, profile, profile.MaxSequences, profile.KvCapacityTokens);
                 _dispatcher.Replicas[id] = view;
                 _replicaIndex.Add(id, _replicas.Count);
-                _replicas.Add(new SimReplica(view));
+                _replicas.Add(new SimReplica(view, group.Limiter(_clock)));
             }
         }
 
@@ -66,22 +67,31 @@ internal sealed class Simulation
         var requests = _workload.Requests;
         var next = 0;
         var now = 0.0;
-        while (next < requests.Count || _stepEnds.Count > 0)
+        while (next < requests.Count || _events.Count > 0)
         {
             var nextArrival = next < requests.Count ? requests[next].ArrivalMs : double.PositiveInfinity;
             bool news;
-            if (_stepEnds.TryPeek(out var index, out var end) && end.At <= nextArrival)
+            if (_events.TryPeek(out var e, out var at) && at.At <= nextArrival)
             {
-                _stepEnds.Dequeue();
-                now = end.At;
-                news = _replicas[index].EndStep(now, _finished);
-                StartIfIdle(index, now);
+                _events.Dequeue();
+                now = _clock.NowMs = at.At;
+                var replica = _replicas[e.Replica];
+                if (e.Wake)
+                {
+                    replica.WakeAtMs = double.PositiveInfinity;
+                    news = false;
+                }
+                else
+                {
+                    news = replica.EndStep(now, _finished);
+                }
+
+                StartIfIdle(e.Replica, now);
             }
             else
             {
-                now = nextArrival;
-                Arrive(requests[next++], now);
-                news = true;
+                now = _clock.NowMs = nextArrival;
+                news = Arrive(requests[next++], now);
             }
 
             if (news)
@@ -90,17 +100,44 @@ internal sealed class Simulation
             }
         }
 
+        // Every queued job fits some replica (Arrive checked), so the queue should drain; a job a policy left in it
+        // still counts, as failed, rather than vanish from the figures.
+        foreach (var left in _queued.Values)
+        {
+            Unserve(left, Unserved.NeverAdmitted);
+        }
+
         var wallMs = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        return new RunResult(_workload.Name, _fleet, Policies, _finished, _replicas, _fairness.Snapshot(), wallMs);
+        return new RunResult(_workload.Name, _fleet, Policies, _finished, _unserved, _replicas, _fairness.Snapshot(), wallMs);
     }
 
-    private void Arrive(SimRequest request, double now)
+    // False when the request was refused or failed on arrival (nothing new to admit).
+    private bool Arrive(SimRequest request, double now)
     {
+        var sequence = new SimSequence(request);
+        if (sequence.Tokens > _fleet.MaxContextTokens)
+        {
+            return Unserve(sequence, Unserved.OverContext);
+        }
+
+        if (!_replicas.Exists(r => r.CanEverHold(sequence.Tokens)))
+        {
+            return Unserve(sequence, Unserved.NoReplicaCanHold);
+        }
+
         var demand = new JobDemand(request.Id, request.TenantId, request.PromptTokens, request.OutputTokens, JobPriority.Standard,
-            request.TtftObjectiveMs, s_epoch.AddMilliseconds(now));
-        _queued.Add(request.Id, new SimSequence(request));
+            request.TtftObjectiveMs, VirtualClock.Epoch.AddMilliseconds(now));
+        _queued.Add(request.Id, sequence);
         _dispatcher.Queue.Enqueue(demand);
         _fairness.OnEnqueue(request.TenantId);
+        return true;
+    }
+
+    private bool Unserve(SimSequence sequence, Unserved why)
+    {
+        sequence.Unserved = why;
+        _unserved.Add(sequence);
+        return false;
     }
 
     private void AdmissionRound(double now)
@@ -123,7 +160,13 @@ internal sealed class Simulation
             var index = _replicaIndex[admission.Replica.ReplicaId];
             sequence!.AdmittedMs = now;
             sequence.Product = admission.Replica.Profile.Product;
-            _replicas[index].Admit(sequence);
+            if (!_replicas[index].Admit(sequence, now))
+            {
+                admission.Replica.Release(admission.Job.JobId);
+                Unserve(sequence, Unserved.OverEndpointTokenLimit);
+                continue;
+            }
+
             StartIfIdle(index, now);
         }
     }
@@ -145,10 +188,21 @@ internal sealed class Simulation
     private void StartIfIdle(int index, double now)
     {
         var replica = _replicas[index];
-        if (!replica.Stepping && replica.HasWork)
+        if (replica.Stepping || !replica.HasWork)
         {
-            var ms = replica.StartStep();
-            _stepEnds.Enqueue(index, (now + ms, _eventSeq++));
+            return;
+        }
+
+        if (replica.HasReadyWork(now))
+        {
+            var ms = replica.StartStep(now);
+            _events.Enqueue((index, false), (now + ms, _eventSeq++));
+        }
+        else if (replica.NextReadyMs < replica.WakeAtMs)
+        {
+            // Everything in the batch is held by the endpoint's rate limits: wake when the first may start.
+            replica.WakeAtMs = replica.NextReadyMs;
+            _events.Enqueue((index, true), (replica.WakeAtMs, _eventSeq++));
         }
     }
 }
