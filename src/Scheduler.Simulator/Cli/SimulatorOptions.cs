@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Scheduler.Policies;
 using Scheduler.Simulator.Scenarios;
 
@@ -77,29 +78,38 @@ internal static class SimulatorOptions
             DefaultValueFactory = _ => fallback,
         }.AcceptOnlyFromAmong([.. names]);
 
-    private static Option<double> Positive(string name, string description, double fallback)
+    // A custom parser rather than a validator: a validator reading a value that failed to parse throws.
+    private static Option<double> Positive(string name, string description, double fallback) => new(name)
     {
-        var option = new Option<double>(name) { Description = description, DefaultValueFactory = _ => fallback };
-        option.Validators.Add(result =>
+        Description = description,
+        DefaultValueFactory = _ => fallback,
+        CustomParser = result =>
         {
-            if (result.GetValueOrDefault<double>() is not (> 0 and < double.PositiveInfinity))
+            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0 && double.IsFinite(value))
             {
-                result.AddError($"{name} must be a positive number.");
+                return value;
             }
-        });
-        return option;
-    }
 
-    private static Option<int> PositiveInt(string name, string description, int fallback)
+            result.AddError($"{name} must be a positive number, not '{text}'.");
+            return fallback;
+        },
+    };
+
+    private static Option<int> PositiveInt(string name, string description, int fallback) => new(name)
     {
-        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => fallback };
-        option.Validators.Add(result =>
+        Description = description,
+        DefaultValueFactory = _ => fallback,
+        CustomParser = result =>
         {
-            if (result.GetValueOrDefault<int>() < 1)
+            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= 1)
             {
-                result.AddError($"{name} must be at least 1.");
+                return value;
             }
-        });
-        return option;
-    }
+
+            result.AddError($"{name} must be a whole number of at least 1, not '{text}'.");
+            return fallback;
+        },
+    };
 }

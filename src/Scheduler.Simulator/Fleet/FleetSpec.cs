@@ -22,7 +22,6 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
     {
         ReadCommentHandling = JsonCommentHandling.Skip,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        RespectRequiredConstructorParameters = true,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
     };
 
@@ -57,6 +56,11 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
 
     private void Validate(string path)
     {
+        if (string.IsNullOrWhiteSpace(Name))
+        {
+            throw new InvalidDataException($"{path}: name: a fleet needs a name (reports use it)");
+        }
+
         if (Nodes is null || Nodes.Count == 0)
         {
             throw new InvalidDataException($"{path}: nodes: a fleet needs at least one node group");
