@@ -1,4 +1,5 @@
 using Scheduler.Policies;
+using Scheduler.Policies.Capacity;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
 using Scheduler.Simulator.Engine;
@@ -24,14 +25,24 @@ internal sealed class Simulation
     private readonly List<SimReplica> _replicas = [];
     private readonly Dictionary<string, int> _replicaIndex = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SimSequence> _queued = new(StringComparer.Ordinal);
-    private readonly PriorityQueue<(int Replica, bool Wake), (double At, long Seq)> _events = new();
+    private readonly PriorityQueue<(int Replica, EventKind Kind), (double At, long Seq)> _events = new();
+    private readonly PoolScaler? _scaler;
+    private readonly AutoscaleSettings? _autoscale;
+    private readonly Queue<(double At, int Prompt, int Output)> _recentArrivals = new();
+    private int _attainmentFrom;
+    private int _idleDecisions;
     private readonly List<SimSequence> _finished = [];
     private readonly List<SimSequence> _unserved = [];
     private readonly VirtualClock _clock = new();
     private readonly FairnessTracker _fairness;
     private long _eventSeq;
 
-    public Simulation(FleetSpec fleet, Workload.Workload workload, PolicyChoice policies, int seed)
+    /// <param name="fleet">The fleet; with <paramref name="autoscale"/>, each hourly group is a pool of up to its count.</param>
+    /// <param name="workload">The requests to replay.</param>
+    /// <param name="policies">Placement, fairness and batching by name.</param>
+    /// <param name="seed">Seed of the randomised policies.</param>
+    /// <param name="autoscale">Null for a static fleet; else the hourly pools follow the shared capacity policy.</param>
+    public Simulation(FleetSpec fleet, Workload.Workload workload, PolicyChoice policies, int seed, AutoscaleSettings? autoscale = null)
     {
         _fleet = fleet;
         _workload = workload;
@@ -56,6 +67,25 @@ internal sealed class Simulation
         }
 
         _fairness = new FairnessTracker(workload.Weights);
+        if (autoscale is not null)
+        {
+            _autoscale = autoscale;
+            _scaler = new PoolScaler(autoscale, _replicas);
+        }
+    }
+
+    private enum EventKind
+    {
+        StepEnd,
+
+        // A metered endpoint's rate limit lets a held sequence start.
+        Wake,
+
+        // An autoscaled replica's cold start is over.
+        Ready,
+
+        // The autoscaler decides (the replica index is unused).
+        Control,
     }
 
     public PolicyChoice Policies { get; }
@@ -67,6 +97,12 @@ internal sealed class Simulation
         var requests = _workload.Requests;
         var next = 0;
         var now = 0.0;
+        if (_scaler is not null)
+        {
+            // The operator's starting fleet: what the policy wants for the first window's arrivals, already warm.
+            StartFleet(requests);
+        }
+
         while (next < requests.Count || _events.Count > 0)
         {
             var nextArrival = next < requests.Count ? requests[next].ArrivalMs : double.PositiveInfinity;
@@ -75,18 +111,18 @@ internal sealed class Simulation
             {
                 _events.Dequeue();
                 now = _clock.NowMs = at.At;
-                var replica = _replicas[e.Replica];
-                if (e.Wake)
+                news = e.Kind switch
                 {
-                    replica.WakeAtMs = double.PositiveInfinity;
-                    news = false;
-                }
-                else
-                {
-                    news = replica.EndStep(now, _finished);
-                }
+                    EventKind.StepEnd => _replicas[e.Replica].EndStep(now, _finished),
+                    EventKind.Wake => Wake(e.Replica),
+                    EventKind.Ready => Ready(e.Replica, now),
+                    _ => Control(now, next < requests.Count),
+                };
 
-                StartIfIdle(e.Replica, now);
+                if (e.Kind is EventKind.StepEnd or EventKind.Wake)
+                {
+                    StartIfIdle(e.Replica, now);
+                }
             }
             else
             {
@@ -127,10 +163,97 @@ internal sealed class Simulation
 
         var demand = new JobDemand(request.Id, request.TenantId, request.PromptTokens, request.OutputTokens, JobPriority.Standard,
             request.TtftObjectiveMs, VirtualClock.Epoch.AddMilliseconds(now));
+        if (_scaler is not null)
+        {
+            _recentArrivals.Enqueue((now, request.PromptTokens, request.OutputTokens));
+        }
+
         _queued.Add(request.Id, sequence);
         _dispatcher.Queue.Enqueue(demand);
         _fairness.OnEnqueue(request.TenantId);
         return true;
+    }
+
+    private bool Wake(int index)
+    {
+        _replicas[index].WakeAtMs = double.PositiveInfinity;
+        return false;
+    }
+
+    // True when the replica may now take work (news for an admission round).
+    private bool Ready(int index, double now)
+    {
+        var replica = _replicas[index];
+        if (!replica.ReadyAt(now))
+        {
+            return false; // released during its cold start
+        }
+
+        replica.View.Schedulable = true;
+        return true;
+    }
+
+    private void StartFleet(IReadOnlyList<SimRequest> requests)
+    {
+        var windowMs = _autoscale!.Window.TotalMilliseconds;
+        var first = requests.Where(r => r.ArrivalMs <= windowMs).ToList();
+        var signal = Signal(first.Sum(r => (double)r.PromptTokens), first.Sum(r => (double)r.OutputTokens), first.Count, windowMs, double.NaN);
+        foreach (var i in _scaler!.Decide(0, signal, coldStartMs: 0))
+        {
+            _replicas[i].View.Schedulable = true;
+        }
+
+        _events.Enqueue((0, EventKind.Control), (_autoscale.ControlInterval.TotalMilliseconds, _eventSeq++));
+    }
+
+    // One autoscaler decision; the next is scheduled while there is anything left to do.
+    private bool Control(double now, bool arrivalsLeft)
+    {
+        var windowMs = _autoscale!.Window.TotalMilliseconds;
+        while (_recentArrivals.TryPeek(out var a) && a.At < now - windowMs)
+        {
+            _recentArrivals.Dequeue();
+        }
+
+        var met = 0;
+        var judged = 0;
+        for (var i = _attainmentFrom; i < _finished.Count; i++)
+        {
+            judged++;
+            met += _finished[i].MetObjective ? 1 : 0;
+        }
+
+        _attainmentFrom = _finished.Count;
+        var signal = Signal(_recentArrivals.Sum(a => (double)a.Prompt), _recentArrivals.Sum(a => (double)a.Output), _recentArrivals.Count,
+            Math.Min(windowMs, Math.Max(now, 1)), judged == 0 ? double.NaN : met / (double)judged);
+        var coldStartMs = _autoscale.ColdStart.TotalMilliseconds;
+        foreach (var i in _scaler!.Decide(now, signal, coldStartMs))
+        {
+            _events.Enqueue((i, EventKind.Ready), (now + coldStartMs, _eventSeq++));
+        }
+
+        // Queued work with nothing running gets a few cold starts' worth of decisions to be placed; then it is left
+        // (and reported as never admitted) rather than ticking forever.
+        _idleDecisions = arrivalsLeft || _replicas.Exists(r => r.HasWork) ? 0 : _idleDecisions + 1;
+        if (arrivalsLeft || _replicas.Exists(r => r.HasWork) || (_queued.Count > 0 && _idleDecisions * _autoscale.ControlInterval <= 3 * (_autoscale.ColdStart + _autoscale.ControlInterval)))
+        {
+            _events.Enqueue((0, EventKind.Control), (now + _autoscale.ControlInterval.TotalMilliseconds, _eventSeq++));
+        }
+
+        return false;
+    }
+
+    private DemandSignal Signal(double prompt, double output, int count, double windowMs, double attainment)
+    {
+        long queuedPrompt = 0, queuedOutput = 0;
+        foreach (var q in _queued.Values)
+        {
+            queuedPrompt += q.Request.PromptTokens;
+            queuedOutput += q.Request.OutputTokens;
+        }
+
+        var seconds = windowMs / 1000;
+        return new DemandSignal(prompt / seconds, output / seconds, count == 0 ? 1 : (prompt + output) / count, queuedPrompt, queuedOutput, attainment);
     }
 
     private bool Unserve(SimSequence sequence, Unserved why)
@@ -196,13 +319,13 @@ internal sealed class Simulation
         if (replica.HasReadyWork(now))
         {
             var ms = replica.StartStep(now);
-            _events.Enqueue((index, false), (now + ms, _eventSeq++));
+            _events.Enqueue((index, EventKind.StepEnd), (now + ms, _eventSeq++));
         }
         else if (replica.NextReadyMs < replica.WakeAtMs)
         {
             // Everything in the batch is held by the endpoint's rate limits: wake when the first may start.
             replica.WakeAtMs = replica.NextReadyMs;
-            _events.Enqueue((index, true), (replica.WakeAtMs, _eventSeq++));
+            _events.Enqueue((index, EventKind.Wake), (replica.WakeAtMs, _eventSeq++));
         }
     }
 }

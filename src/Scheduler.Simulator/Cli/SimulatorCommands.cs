@@ -29,6 +29,7 @@ internal static class SimulatorCommands
         root.Add(RunCommand());
         root.Add(MatrixCommand());
         root.Add(FloodCommand());
+        root.Add(AutoscaleCommand());
         return root;
     }
 
@@ -84,6 +85,25 @@ internal static class SimulatorCommands
                     $"{outcome.Policies.Label}: light p99 alone {outcome.LightP99AloneMs:0} ms, flooded {outcome.LightP99FloodedMs:0} ms, ratio {outcome.Ratio:0.00}; {outcome.Flooded.Fairness}");
             }
 
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command AutoscaleCommand()
+    {
+        var command = new Command("autoscale", "Replay both traces on pools that scale with the capacity policy; print the provisioned cost next to the static fleet and the fleet planner's best static mix")
+        {
+            Catalogue, CodeRate, ConvRate, ColdStartSeconds, ScaleDownSeconds,
+        };
+        command.SetAction(parse => Guard(parse, () =>
+        {
+            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
+            var catalogue = FleetSpec.Load(parse.GetRequiredValue(Catalogue));
+            var autoscale = Autoscale(parse);
+            TraceScenario[] traces = [new("code", parse.GetValue(CodeRate)), new("conv", parse.GetValue(ConvRate))];
+            var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale);
+            parse.InvocationConfiguration.Output.Write(AutoscaleScenario.Markdown(fleet, catalogue, autoscale, outcomes));
             return 0;
         }));
         return command;

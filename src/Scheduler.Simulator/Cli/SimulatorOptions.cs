@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Scheduler.Policies;
+using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Scenarios;
 
 namespace Scheduler.Simulator.Cli;
@@ -66,6 +67,16 @@ internal static class SimulatorOptions
     public static readonly Option<double> LightRate = Positive("--light-rate", "Flood scenario: the light tenant's Poisson arrivals per second", 15);
     public static readonly Option<double> FloodMultiplier = Positive("--flood-multiplier", "Flood scenario: the flooding tenant's rate as a multiple of the light tenant's", 10);
     public static readonly Option<double> FloodSeconds = Positive("--flood-seconds", "Flood scenario: seconds of arrivals", 120);
+
+    public static readonly Option<double> ColdStartSeconds = Positive("--cold-start-seconds", "Autoscaling: seconds from asking for a GPU replica to its first admission (node start, model load, warm-up)", 120);
+    public static readonly Option<double> ScaleDownSeconds = Positive("--scale-down-seconds", "Autoscaling: seconds a pool must have wanted fewer replicas before one is drained and released", 300);
+
+    /// <summary>The autoscaled pools' settings from the parsed options.</summary>
+    public static AutoscaleSettings Autoscale(ParseResult parse) => AutoscaleSettings.Default with
+    {
+        ColdStart = TimeSpan.FromSeconds(parse.GetValue(ColdStartSeconds)),
+        ScaleDownAfter = TimeSpan.FromSeconds(parse.GetValue(ScaleDownSeconds)),
+    };
 
     /// <summary>The flood scenario's settings from the parsed options.</summary>
     public static FloodScenario.Settings Flood(ParseResult parse) => new(

@@ -32,6 +32,45 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
     public double HourlyCostUsd { get; private set; }
     public double MeteredCostUsd { get; private set; }
     public long Steps { get; private set; }
+
+    // A static replica is provisioned from the start of time; an autoscaled one from when it was asked for.
+    private double _provisionedSinceMs = double.NegativeInfinity;
+    private double _provisionedMs;
+
+    /// <summary>True while the replica is paid for (starting, serving or draining).</summary>
+    public bool Provisioned => !double.IsNaN(_provisionedSinceMs);
+
+    /// <summary>True while it takes no new work and is released once its batch is empty.</summary>
+    public bool Draining { get; set; }
+
+    /// <summary>Marks the replica as not provisioned (an autoscaled pool's, before the pool asks for it).</summary>
+    public void Unprovision() => _provisionedSinceMs = double.NaN;
+
+    /// <summary>When an autoscaled replica finishes its cold start and may take work.</summary>
+    public double ReadyAtMs { get; private set; }
+
+    /// <summary>Starts paying for the replica (an autoscaled pool asked for it at <paramref name="nowMs"/>); it may
+    /// take work from <paramref name="readyAtMs"/>.</summary>
+    public void Provision(double nowMs, double readyAtMs)
+    {
+        _provisionedSinceMs = nowMs;
+        ReadyAtMs = readyAtMs;
+    }
+
+    /// <summary>True when it is paid for, not draining and past its cold start: it may take work.</summary>
+    public bool ReadyAt(double nowMs) => Provisioned && !Draining && nowMs >= ReadyAtMs;
+
+    /// <summary>Stops paying for it (it was released at <paramref name="nowMs"/>).</summary>
+    public void Release(double nowMs)
+    {
+        _provisionedMs += nowMs - _provisionedSinceMs;
+        _provisionedSinceMs = double.NaN;
+        Draining = false;
+    }
+
+    /// <summary>Seconds the replica was paid for within [<paramref name="startMs"/>, <paramref name="endMs"/>].</summary>
+    public double ProvisionedSeconds(double startMs, double endMs) =>
+        (_provisionedMs + (Provisioned ? endMs - Math.Max(_provisionedSinceMs, startMs) : 0)) / 1000;
     public long TokensOut { get; private set; }
 
     /// <summary>True when the replica could ever take <paramref name="tokens"/> (prompt plus output): its KV cache and,

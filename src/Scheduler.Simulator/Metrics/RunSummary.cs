@@ -5,7 +5,8 @@ namespace Scheduler.Simulator.Metrics;
 /// <summary>
 /// The figures a run is judged by. Cost counts what the run consumed: each hourly accelerator's busy time at its
 /// price, plus metered tokens at their price (as the live system bills jobs); the provisioned cost also pays hourly
-/// accelerators while idle, for the whole makespan. Tokens are input plus output, of served requests. A request
+/// accelerators while idle: a static fleet's for the whole makespan, an autoscaled pool's replicas from when they were
+/// asked for (cold start included) until released. Tokens are input plus output, of served requests. A request
 /// refused for exceeding the model's context is counted in <see cref="Refused"/> (the live API refuses it too); one
 /// that failed (no replica could hold it) in <see cref="Failed"/>, and as missed in <see cref="Attainment"/>.
 /// </summary>
@@ -64,7 +65,7 @@ internal sealed record RunSummary(
         var failed = run.Unserved.Count - refused;
         var metered = run.Replicas.Sum(r => r.MeteredCostUsd);
         var busyHourly = run.Replicas.Sum(r => r.HourlyCostUsd);
-        var provisioned = run.Replicas.Sum(r => r.Profile.HourlyCostUsd(makespan)) + metered;
+        var provisioned = run.Replicas.Sum(r => r.Profile.HourlyCostUsd(r.ProvisionedSeconds(start, end))) + metered;
         var byProduct = run.Replicas.GroupBy(r => r.Profile.Product).ToList();
         var outputTokens = finished.Sum(s => (long)s.Request.OutputTokens);
         return new RunSummary(
