@@ -22,7 +22,7 @@ public sealed class SimulatorCommandsTests : IDisposable
             Assert.Contains("Usage:", output, StringComparison.Ordinal);
         }
 
-        Assert.Equal(["run", "matrix", "flood"], root.Subcommands.Select(c => c.Name));
+        Assert.Equal(["run", "matrix", "flood", "autoscale"], root.Subcommands.Select(c => c.Name));
         Assert.All(root.Subcommands.SelectMany(c => c.Options).Concat(root.Options), o => Assert.False(string.IsNullOrWhiteSpace(o.Description), o.Name));
     }
 
