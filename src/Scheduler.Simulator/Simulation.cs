@@ -1,4 +1,5 @@
 using Scheduler.Policies;
+using Scheduler.Policies.Capacity;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
 using Scheduler.Simulator.Engine;
@@ -9,28 +10,39 @@ using Scheduler.Simulator.Workload;
 namespace Scheduler.Simulator;
 
 /// <summary>
-/// The discrete-event simulation: a virtual clock in milliseconds, two kinds of event (a request arrives, a
-/// replica's step ends), and the placement grain's own <see cref="Dispatcher"/> deciding admissions. Like the grain,
-/// it runs an admission round whenever work arrives or a step report brings first tokens or finished sequences;
-/// like the worker, each replica steps by the shared step model. Message latencies are taken as zero.
+/// The discrete-event simulation: a virtual clock in milliseconds, three kinds of event (a request arrives, a
+/// replica's step ends, a metered endpoint's rate limit lets a held sequence start), and the placement grain's own
+/// <see cref="Dispatcher"/> deciding admissions. Like the grain, it runs an admission round whenever work arrives or a
+/// step report brings first tokens or finished sequences; like the worker, each replica steps by the shared step
+/// model. Like the front door, it refuses a request over the model's context and fails one no replica could ever
+/// hold; both are reported, never dropped. Message latencies are taken as zero.
 /// </summary>
 internal sealed class Simulation
 {
-    // Virtual time zero; JobDemand carries absolute times.
-    private static readonly DateTimeOffset s_epoch = new(2023, 11, 16, 0, 0, 0, TimeSpan.Zero);
-
     private readonly FleetSpec _fleet;
     private readonly Workload.Workload _workload;
     private readonly Dispatcher _dispatcher;
     private readonly List<SimReplica> _replicas = [];
     private readonly Dictionary<string, int> _replicaIndex = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SimSequence> _queued = new(StringComparer.Ordinal);
-    private readonly PriorityQueue<int, (double At, long Seq)> _stepEnds = new();
+    private readonly PriorityQueue<(int Replica, EventKind Kind), (double At, long Seq)> _events = new();
+    private readonly PoolScaler? _scaler;
+    private readonly AutoscaleSettings? _autoscale;
+    private readonly Queue<(double At, int Prompt, int Output)> _recentArrivals = new();
+    private int _attainmentFrom;
+    private int _idleDecisions;
     private readonly List<SimSequence> _finished = [];
+    private readonly List<SimSequence> _unserved = [];
+    private readonly VirtualClock _clock = new();
     private readonly FairnessTracker _fairness;
     private long _eventSeq;
 
-    public Simulation(FleetSpec fleet, Workload.Workload workload, PolicyChoice policies, int seed)
+    /// <param name="fleet">The fleet; with <paramref name="autoscale"/>, each hourly group is a pool of up to its count.</param>
+    /// <param name="workload">The requests to replay.</param>
+    /// <param name="policies">Placement, fairness and batching by name.</param>
+    /// <param name="seed">Seed of the randomised policies.</param>
+    /// <param name="autoscale">Null for a static fleet; else the hourly pools follow the shared capacity policy.</param>
+    public Simulation(FleetSpec fleet, Workload.Workload workload, PolicyChoice policies, int seed, AutoscaleSettings? autoscale = null)
     {
         _fleet = fleet;
         _workload = workload;
@@ -50,11 +62,30 @@ internal sealed class Simulation
                 var view = new ReplicaView(id, "node-" + id, "acc-" + id, profile, profile.MaxSequences, profile.KvCapacityTokens);
                 _dispatcher.Replicas[id] = view;
                 _replicaIndex.Add(id, _replicas.Count);
-                _replicas.Add(new SimReplica(view));
+                _replicas.Add(new SimReplica(view, group.Limiter(_clock)));
             }
         }
 
         _fairness = new FairnessTracker(workload.Weights);
+        if (autoscale is not null)
+        {
+            _autoscale = autoscale;
+            _scaler = new PoolScaler(autoscale, _replicas);
+        }
+    }
+
+    private enum EventKind
+    {
+        StepEnd,
+
+        // A metered endpoint's rate limit lets a held sequence start.
+        Wake,
+
+        // An autoscaled replica's cold start is over.
+        Ready,
+
+        // The autoscaler decides (the replica index is unused).
+        Control,
     }
 
     public PolicyChoice Policies { get; }
@@ -66,22 +97,37 @@ internal sealed class Simulation
         var requests = _workload.Requests;
         var next = 0;
         var now = 0.0;
-        while (next < requests.Count || _stepEnds.Count > 0)
+        if (_scaler is not null)
+        {
+            // The operator's starting fleet: what the policy wants for the first window's arrivals, already warm.
+            StartFleet(requests);
+        }
+
+        while (next < requests.Count || _events.Count > 0)
         {
             var nextArrival = next < requests.Count ? requests[next].ArrivalMs : double.PositiveInfinity;
             bool news;
-            if (_stepEnds.TryPeek(out var index, out var end) && end.At <= nextArrival)
+            if (_events.TryPeek(out var e, out var at) && at.At <= nextArrival)
             {
-                _stepEnds.Dequeue();
-                now = end.At;
-                news = _replicas[index].EndStep(now, _finished);
-                StartIfIdle(index, now);
+                _events.Dequeue();
+                now = _clock.NowMs = at.At;
+                news = e.Kind switch
+                {
+                    EventKind.StepEnd => _replicas[e.Replica].EndStep(now, _finished),
+                    EventKind.Wake => Wake(e.Replica),
+                    EventKind.Ready => Ready(e.Replica, now),
+                    _ => Control(now, next < requests.Count),
+                };
+
+                if (e.Kind is EventKind.StepEnd or EventKind.Wake)
+                {
+                    StartIfIdle(e.Replica, now);
+                }
             }
             else
             {
-                now = nextArrival;
-                Arrive(requests[next++], now);
-                news = true;
+                now = _clock.NowMs = nextArrival;
+                news = Arrive(requests[next++], now);
             }
 
             if (news)
@@ -90,17 +136,131 @@ internal sealed class Simulation
             }
         }
 
+        // Every queued job fits some replica (Arrive checked), so the queue should drain; a job a policy left in it
+        // still counts, as failed, rather than vanish from the figures.
+        foreach (var left in _queued.Values)
+        {
+            Unserve(left, Unserved.NeverAdmitted);
+        }
+
         var wallMs = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        return new RunResult(_workload.Name, _fleet, Policies, _finished, _replicas, _fairness.Snapshot(), wallMs);
+        return new RunResult(_workload.Name, _fleet, Policies, _finished, _unserved, _replicas, _fairness.Snapshot(), wallMs);
     }
 
-    private void Arrive(SimRequest request, double now)
+    // False when the request was refused or failed on arrival (nothing new to admit).
+    private bool Arrive(SimRequest request, double now)
     {
+        var sequence = new SimSequence(request);
+        if (sequence.Tokens > _fleet.MaxContextTokens)
+        {
+            return Unserve(sequence, Unserved.OverContext);
+        }
+
+        if (!_replicas.Exists(r => r.CanEverHold(sequence.Tokens)))
+        {
+            return Unserve(sequence, Unserved.NoReplicaCanHold);
+        }
+
         var demand = new JobDemand(request.Id, request.TenantId, request.PromptTokens, request.OutputTokens, JobPriority.Standard,
-            request.TtftObjectiveMs, s_epoch.AddMilliseconds(now));
-        _queued.Add(request.Id, new SimSequence(request));
+            request.TtftObjectiveMs, VirtualClock.Epoch.AddMilliseconds(now));
+        if (_scaler is not null)
+        {
+            _recentArrivals.Enqueue((now, request.PromptTokens, request.OutputTokens));
+        }
+
+        _queued.Add(request.Id, sequence);
         _dispatcher.Queue.Enqueue(demand);
         _fairness.OnEnqueue(request.TenantId);
+        return true;
+    }
+
+    private bool Wake(int index)
+    {
+        _replicas[index].WakeAtMs = double.PositiveInfinity;
+        return false;
+    }
+
+    // True when the replica may now take work (news for an admission round).
+    private bool Ready(int index, double now)
+    {
+        var replica = _replicas[index];
+        if (!replica.ReadyAt(now))
+        {
+            return false; // released during its cold start
+        }
+
+        replica.View.Schedulable = true;
+        return true;
+    }
+
+    private void StartFleet(IReadOnlyList<SimRequest> requests)
+    {
+        var windowMs = _autoscale!.Window.TotalMilliseconds;
+        var first = requests.Where(r => r.ArrivalMs <= windowMs).ToList();
+        var signal = Signal(first.Sum(r => (double)r.PromptTokens), first.Sum(r => (double)r.OutputTokens), first.Count, windowMs, double.NaN);
+        foreach (var i in _scaler!.Decide(0, signal, coldStartMs: 0))
+        {
+            _replicas[i].View.Schedulable = true;
+        }
+
+        _events.Enqueue((0, EventKind.Control), (_autoscale.ControlInterval.TotalMilliseconds, _eventSeq++));
+    }
+
+    // One autoscaler decision; the next is scheduled while there is anything left to do.
+    private bool Control(double now, bool arrivalsLeft)
+    {
+        var windowMs = _autoscale!.Window.TotalMilliseconds;
+        while (_recentArrivals.TryPeek(out var a) && a.At < now - windowMs)
+        {
+            _recentArrivals.Dequeue();
+        }
+
+        var met = 0;
+        var judged = 0;
+        for (var i = _attainmentFrom; i < _finished.Count; i++)
+        {
+            judged++;
+            met += _finished[i].MetObjective ? 1 : 0;
+        }
+
+        _attainmentFrom = _finished.Count;
+        var signal = Signal(_recentArrivals.Sum(a => (double)a.Prompt), _recentArrivals.Sum(a => (double)a.Output), _recentArrivals.Count,
+            Math.Min(windowMs, Math.Max(now, 1)), judged == 0 ? double.NaN : met / (double)judged);
+        var coldStartMs = _autoscale.ColdStart.TotalMilliseconds;
+        foreach (var i in _scaler!.Decide(now, signal, coldStartMs))
+        {
+            _events.Enqueue((i, EventKind.Ready), (now + coldStartMs, _eventSeq++));
+        }
+
+        // Queued work with nothing running gets a few cold starts' worth of decisions to be placed; then it is left
+        // (and reported as never admitted) rather than ticking forever.
+        _idleDecisions = arrivalsLeft || _replicas.Exists(r => r.HasWork) ? 0 : _idleDecisions + 1;
+        if (arrivalsLeft || _replicas.Exists(r => r.HasWork) || (_queued.Count > 0 && _idleDecisions * _autoscale.ControlInterval <= 3 * (_autoscale.ColdStart + _autoscale.ControlInterval)))
+        {
+            _events.Enqueue((0, EventKind.Control), (now + _autoscale.ControlInterval.TotalMilliseconds, _eventSeq++));
+        }
+
+        return false;
+    }
+
+    private DemandSignal Signal(double prompt, double output, int count, double windowMs, double attainment)
+    {
+        long queuedPrompt = 0, queuedOutput = 0;
+        foreach (var q in _queued.Values)
+        {
+            queuedPrompt += q.Request.PromptTokens;
+            queuedOutput += q.Request.OutputTokens;
+        }
+
+        var seconds = windowMs / 1000;
+        return new DemandSignal(prompt / seconds, output / seconds, count == 0 ? 1 : (prompt + output) / count, queuedPrompt, queuedOutput, attainment);
+    }
+
+    private bool Unserve(SimSequence sequence, Unserved why)
+    {
+        sequence.Unserved = why;
+        _unserved.Add(sequence);
+        return false;
     }
 
     private void AdmissionRound(double now)
@@ -123,7 +283,13 @@ internal sealed class Simulation
             var index = _replicaIndex[admission.Replica.ReplicaId];
             sequence!.AdmittedMs = now;
             sequence.Product = admission.Replica.Profile.Product;
-            _replicas[index].Admit(sequence);
+            if (!_replicas[index].Admit(sequence, now))
+            {
+                admission.Replica.Release(admission.Job.JobId);
+                Unserve(sequence, Unserved.OverEndpointTokenLimit);
+                continue;
+            }
+
             StartIfIdle(index, now);
         }
     }
@@ -145,10 +311,21 @@ internal sealed class Simulation
     private void StartIfIdle(int index, double now)
     {
         var replica = _replicas[index];
-        if (!replica.Stepping && replica.HasWork)
+        if (replica.Stepping || !replica.HasWork)
         {
-            var ms = replica.StartStep();
-            _stepEnds.Enqueue(index, (now + ms, _eventSeq++));
+            return;
+        }
+
+        if (replica.HasReadyWork(now))
+        {
+            var ms = replica.StartStep(now);
+            _events.Enqueue((index, EventKind.StepEnd), (now + ms, _eventSeq++));
+        }
+        else if (replica.NextReadyMs < replica.WakeAtMs)
+        {
+            // Everything in the batch is held by the endpoint's rate limits: wake when the first may start.
+            replica.WakeAtMs = replica.NextReadyMs;
+            _events.Enqueue((index, EventKind.Wake), (replica.WakeAtMs, _eventSeq++));
         }
     }
 }

@@ -1,3 +1,4 @@
+using Scheduler.Policies.Admission;
 using Scheduler.Policies.Placement;
 using Scheduler.Policies.Profiles;
 
@@ -6,9 +7,10 @@ namespace Scheduler.Simulator.Engine;
 /// <summary>
 /// A simulated replica that steps exactly as the worker's SimulatedEngine does (the shared <see cref="StepPlan"/>):
 /// a step is planned and applied when it starts, and its tokens count when it ends. Sequences admitted while a
-/// step runs join the next one.
+/// step runs join the next one. A metered endpoint with request and token limits holds each admitted sequence until
+/// its <see cref="UpstreamLimiter"/> reservation comes due, as the worker's upstream engine does.
 /// </summary>
-internal sealed class SimReplica(ReplicaView view)
+internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = null)
 {
     // Admission order, which is also prefill order.
     private readonly List<SimSequence> _batch = [];
@@ -19,18 +21,83 @@ internal sealed class SimReplica(ReplicaView view)
     public AcceleratorProfile Profile => View.Profile;
     public bool Stepping { get; private set; }
     public bool HasWork => _batch.Count > 0;
+
+    /// <summary>The earliest time a sequence in the batch may start (+∞ when the batch is empty).</summary>
+    public double NextReadyMs => _batch.Count == 0 ? double.PositiveInfinity : _batch.Min(s => s.ReadyMs);
+
+    /// <summary>When a wake-up to start held sequences is already scheduled (+∞ when none is).</summary>
+    public double WakeAtMs { get; set; } = double.PositiveInfinity;
     public double BusyMs { get; private set; }
     public double EnergyJoules { get; private set; }
     public double HourlyCostUsd { get; private set; }
     public double MeteredCostUsd { get; private set; }
     public long Steps { get; private set; }
+
+    // A static replica is provisioned from the start of time; an autoscaled one from when it was asked for.
+    private double _provisionedSinceMs = double.NegativeInfinity;
+    private double _provisionedMs;
+
+    /// <summary>True while the replica is paid for (starting, serving or draining).</summary>
+    public bool Provisioned => !double.IsNaN(_provisionedSinceMs);
+
+    /// <summary>True while it takes no new work and is released once its batch is empty.</summary>
+    public bool Draining { get; set; }
+
+    /// <summary>Marks the replica as not provisioned (an autoscaled pool's, before the pool asks for it).</summary>
+    public void Unprovision() => _provisionedSinceMs = double.NaN;
+
+    /// <summary>When an autoscaled replica finishes its cold start and may take work.</summary>
+    public double ReadyAtMs { get; private set; }
+
+    /// <summary>Starts paying for the replica (an autoscaled pool asked for it at <paramref name="nowMs"/>); it may
+    /// take work from <paramref name="readyAtMs"/>.</summary>
+    public void Provision(double nowMs, double readyAtMs)
+    {
+        _provisionedSinceMs = nowMs;
+        ReadyAtMs = readyAtMs;
+    }
+
+    /// <summary>True when it is paid for, not draining and past its cold start: it may take work.</summary>
+    public bool ReadyAt(double nowMs) => Provisioned && !Draining && nowMs >= ReadyAtMs;
+
+    /// <summary>Stops paying for it (it was released at <paramref name="nowMs"/>).</summary>
+    public void Release(double nowMs)
+    {
+        _provisionedMs += nowMs - _provisionedSinceMs;
+        _provisionedSinceMs = double.NaN;
+        Draining = false;
+    }
+
+    /// <summary>Seconds the replica was paid for within [<paramref name="startMs"/>, <paramref name="endMs"/>].</summary>
+    public double ProvisionedSeconds(double startMs, double endMs) =>
+        (_provisionedMs + (Provisioned ? endMs - Math.Max(_provisionedSinceMs, startMs) : 0)) / 1000;
     public long TokensOut { get; private set; }
 
-    /// <summary>Joins the running batch from the next step on.</summary>
-    public void Admit(SimSequence sequence) => _batch.Add(sequence);
+    /// <summary>True when the replica could ever take <paramref name="tokens"/> (prompt plus output): its KV cache and,
+    /// for a metered endpoint, its tokens per minute are large enough.</summary>
+    public bool CanEverHold(long tokens) => tokens <= View.KvCapacityTokens && !OverTokenLimit(tokens);
 
-    /// <summary>Plans and applies one step; returns its duration. The engine's loop body, without the wait.</summary>
-    public double StartStep()
+    /// <summary>Joins the running batch from the next step on, or once the endpoint's rate limits let it start. False
+    /// when a metered endpoint could never send it (more tokens than a minute's worth): the caller fails the job.</summary>
+    public bool Admit(SimSequence sequence, double nowMs)
+    {
+        if (OverTokenLimit(sequence.Tokens))
+        {
+            return false;
+        }
+
+        var wait = limiter?.Reserve((int)sequence.Tokens) ?? TimeSpan.Zero;
+        sequence.ReadyMs = nowMs + wait.TotalMilliseconds;
+        _batch.Add(sequence);
+        return true;
+    }
+
+    /// <summary>True when a sequence in the batch may run at <paramref name="nowMs"/>.</summary>
+    public bool HasReadyWork(double nowMs) => NextReadyMs <= nowMs;
+
+    /// <summary>Plans and applies one step over the sequences ready at <paramref name="nowMs"/>; returns its duration.
+    /// The engine's loop body, without the wait.</summary>
+    public double StartStep(double nowMs)
     {
         var decoding = 0;
         foreach (var sequence in _batch)
@@ -42,6 +109,11 @@ internal sealed class SimReplica(ReplicaView view)
         var emitted = 0;
         foreach (var sequence in _batch)
         {
+            if (sequence.ReadyMs > nowMs)
+            {
+                continue;
+            }
+
             if (!sequence.Prefilled)
             {
                 sequence.PrefillRemaining -= plan.TakePrefill(sequence.PrefillRemaining);
@@ -103,4 +175,6 @@ internal sealed class SimReplica(ReplicaView view)
         _finished.Clear();
         return news;
     }
+
+    private bool OverTokenLimit(long tokens) => limiter?.MaxTokensPerRequest is { } max && tokens > max;
 }

@@ -2,7 +2,7 @@ using Scheduler.Simulator.Workload;
 
 namespace Scheduler.Simulator.Engine;
 
-/// <summary>One request's life in the simulation: queued, admitted, prefilling, decoding, done.</summary>
+/// <summary>One request's life in the simulation: queued, admitted, prefilling, decoding, done — or not served.</summary>
 internal sealed class SimSequence(SimRequest request)
 {
     public SimRequest Request { get; } = request;
@@ -10,8 +10,15 @@ internal sealed class SimSequence(SimRequest request)
     public int Generated { get; set; }
     public string? Product { get; set; }
     public double AdmittedMs { get; set; } = double.NaN;
+
+    /// <summary>When the replica may start it: its admission, or later while a metered endpoint's rate limit holds it.</summary>
+    public double ReadyMs { get; set; }
+
     public double FirstTokenMs { get; set; } = double.NaN;
     public double FinishedMs { get; set; } = double.NaN;
+
+    /// <summary>Why it was not served; null while it is or was served.</summary>
+    public Unserved? Unserved { get; set; }
 
     public bool Prefilled => PrefillRemaining == 0;
     public double TtftMs => FirstTokenMs - Request.ArrivalMs;
@@ -20,4 +27,7 @@ internal sealed class SimSequence(SimRequest request)
     public double TpotMs => Request.OutputTokens > 1 ? (FinishedMs - FirstTokenMs) / (Request.OutputTokens - 1) : double.NaN;
 
     public bool MetObjective => TtftMs <= Request.TtftObjectiveMs;
+
+    /// <summary>Prompt plus output: what it holds in a KV cache and what a metered endpoint counts.</summary>
+    public long Tokens => (long)Request.PromptTokens + Request.OutputTokens;
 }

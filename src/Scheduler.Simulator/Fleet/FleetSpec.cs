@@ -1,25 +1,48 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Scheduler.Policies.Profiles;
 
 namespace Scheduler.Simulator.Fleet;
 
-/// <summary>A modelled fleet, as a file lists it (sim/fleets/*.json): accelerators by product, count and pricing mode.</summary>
+/// <summary>A modelled fleet, as a file lists it (sim/fleets/*.json): the model's context limit and accelerators by
+/// product, count, pricing mode and, optionally, their own prices and limits.</summary>
 /// <param name="Name">Short name used in reports.</param>
 /// <param name="Description">Why this fleet; reports quote it.</param>
 /// <param name="Nodes">Groups of identical accelerators; each accelerator hosts one replica of the model.</param>
-internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList<NodeSpec> Nodes)
+/// <param name="MaxContextTokens">The model's context: prompt plus output tokens one request may have. The live API
+/// refuses a longer request (<c>Scheduler:Models:*:MaxContextTokens</c>, 8,192 unless configured); so does the
+/// simulator, and it reports each refusal.</param>
+internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList<NodeSpec> Nodes, int MaxContextTokens = FleetSpec.DefaultMaxContextTokens)
 {
+    /// <summary>The live model catalog's default context (ModelOptions.MaxContextTokens).</summary>
+    public const int DefaultMaxContextTokens = 8192;
+
+    // A property the simulator does not know is refused, not ignored: a misspelt price would otherwise silently
+    // leave the compiled-in one in force.
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web)
     {
         ReadCommentHandling = JsonCommentHandling.Skip,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
     };
 
+    /// <summary>Reads and checks a fleet file; throws <see cref="InvalidDataException"/> naming the file and the field.</summary>
     public static FleetSpec Load(string path)
     {
-        var fleet = JsonSerializer.Deserialize<FleetSpec>(File.ReadAllText(path), s_json)
-            ?? throw new InvalidDataException($"{path}: empty fleet file");
+        FleetSpec? fleet;
+        try
+        {
+            fleet = JsonSerializer.Deserialize<FleetSpec>(File.ReadAllText(path), s_json);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+
+        if (fleet is null)
+        {
+            throw new InvalidDataException($"{path}: empty fleet file");
+        }
+
         fleet.Validate(path);
         return fleet;
     }
@@ -28,60 +51,33 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
     public FleetSpec WithCounts(IReadOnlyList<int> counts) =>
         this with { Nodes = Nodes.Select((n, i) => n with { Count = counts[i] }).Where(n => n.Count > 0).ToList() };
 
-    /// <summary>One line per group, e.g. "2×H100 + 1×LPU (metered, 16 seq)".</summary>
+    /// <summary>One line per group, e.g. "2×H100 + 1×LPU (metered, 16 concurrent, 1,000 req/min)".</summary>
     public string Summary() => string.Join(" + ", Nodes.Select(n => n.Summary()));
 
     private void Validate(string path)
     {
-        if (Nodes.Count == 0)
+        if (string.IsNullOrWhiteSpace(Name))
         {
-            throw new InvalidDataException($"{path}: a fleet needs at least one node group");
+            throw new InvalidDataException($"{path}: name: a fleet needs a name (reports use it)");
         }
 
-        foreach (var node in Nodes)
+        if (Nodes is null || Nodes.Count == 0)
         {
-            var profile = node.Profile(); // throws on an unknown product
-            if (node.Count < 0)
-            {
-                throw new InvalidDataException($"{path}: {node.Product} count must not be negative");
-            }
+            throw new InvalidDataException($"{path}: nodes: a fleet needs at least one node group");
+        }
 
-            // The pricing mode is stated in the file so a reader sees it; it must agree with the profile's prices.
-            if ((node.Pricing == PricingMode.Metered) != profile.IsMetered)
+        if (MaxContextTokens < 1)
+        {
+            throw new InvalidDataException($"{path}: maxContextTokens must be at least 1, not {MaxContextTokens}");
+        }
+
+        for (var i = 0; i < Nodes.Count; i++)
+        {
+            var error = Nodes[i].Error();
+            if (error is not null)
             {
-                throw new InvalidDataException($"{path}: {node.Product} is {(profile.IsMetered ? "metered" : "hourly")} in its profile, not {node.Pricing}");
+                throw new InvalidDataException($"{path}: nodes[{i}] ({Nodes[i].Product}): {error}");
             }
         }
     }
-}
-
-/// <summary>How capacity is paid for.</summary>
-internal enum PricingMode
-{
-    /// <summary>By the hour: owned, reserved or spot nodes.</summary>
-    Hourly,
-
-    /// <summary>By the token: a metered endpoint.</summary>
-    Metered,
-}
-
-/// <summary>A group of identical accelerators.</summary>
-/// <param name="Product">Built-in profile name (H100, A100, L40S, L4, LPU).</param>
-/// <param name="Count">Accelerators (one replica each).</param>
-/// <param name="Pricing">Hourly or metered; must match the profile.</param>
-/// <param name="MaxSequences">Overrides the profile's slots: a metered endpoint's concurrency limit.</param>
-internal sealed record NodeSpec(string Product, int Count, PricingMode Pricing, int? MaxSequences = null)
-{
-    public AcceleratorProfile Profile()
-    {
-        if (!AcceleratorProfiles.TryGet(Product, out var profile))
-        {
-            throw new InvalidDataException($"Unknown accelerator product '{Product}'. Known: {string.Join(", ", AcceleratorProfiles.All.Keys)}");
-        }
-
-        return MaxSequences is { } slots ? profile with { MaxSequences = slots } : profile;
-    }
-
-    public string Summary() =>
-        $"{Count}×{Product}" + (Pricing == PricingMode.Metered ? $" (metered{(MaxSequences is { } s ? $", {s} concurrent" : "")})" : "");
 }

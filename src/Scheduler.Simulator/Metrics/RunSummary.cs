@@ -1,14 +1,21 @@
+using Scheduler.Simulator.Reports;
+
 namespace Scheduler.Simulator.Metrics;
 
 /// <summary>
 /// The figures a run is judged by. Cost counts what the run consumed: each hourly accelerator's busy time at its
 /// price, plus metered tokens at their price (as the live system bills jobs); the provisioned cost also pays hourly
-/// accelerators while idle, for the whole makespan. Tokens are input plus output.
+/// accelerators while idle: a static fleet's for the whole makespan, an autoscaled pool's replicas from when they were
+/// asked for (cold start included) until released. Tokens are input plus output, of served requests. A request
+/// refused for exceeding the model's context is counted in <see cref="Refused"/> (the live API refuses it too); one
+/// that failed (no replica could hold it) in <see cref="Failed"/>, and as missed in <see cref="Attainment"/>.
 /// </summary>
 internal sealed record RunSummary(
     string Workload,
     PolicyChoice Policies,
     int Jobs,
+    int Refused,
+    int Failed,
     long InputTokens,
     long OutputTokens,
     double MakespanSeconds,
@@ -32,6 +39,19 @@ internal sealed record RunSummary(
     public double ProvisionedCostPerMillionTokens => ProvisionedCostUsd / Tokens * 1e6;
     public double JoulesPerOutputToken => EnergyJoules / OutputTokens;
 
+    /// <summary>Every figure with its value (a record's default text would print the maps' type names).</summary>
+    public override string ToString() => string.Join(Environment.NewLine,
+        $"workload {Workload}, policies {Policies.Label}",
+        $"jobs served {Format.Num(Jobs, "#,0")}, refused over the model's context {Format.Num(Refused, "#,0")}, failed {Format.Num(Failed, "#,0")}",
+        $"tokens in {Format.Num(InputTokens, "#,0")} / out {Format.Num(OutputTokens, "#,0")}, makespan {Format.Num(MakespanSeconds, "#,0.0")} s",
+        $"cost ${Format.Usd(CostUsd)} used, ${Format.Usd(ProvisionedCostUsd)} provisioned; per Mtok ${Format.Usd(CostPerMillionTokens)} used, ${Format.Usd(ProvisionedCostPerMillionTokens)} provisioned",
+        $"TTFT p50 {Format.Ms(TtftP50Ms)} ms, p99 {Format.Ms(TtftP99Ms)} ms; TPOT p50 {Format.Ms(TpotP50Ms)} ms, p99 {Format.Ms(TpotP99Ms)} ms; attainment {Format.Pct(Attainment)}",
+        $"goodput {Format.Num(GoodputRequestsPerSecond)} req/s, {Format.Num(OutputTokensPerSecond, "#,0")} output tok/s, {Format.Num(JoulesPerOutputToken, "0.00")} J/output token",
+        $"utilisation {Format.ByProduct(UtilisationByProduct)}",
+        $"share of output tokens {Format.ByProduct(TokenShareByProduct)}",
+        $"fairness: max service gap {Format.Num(Fairness.MaxServiceGap, "#,0")} wtok (VTC bound {Format.Num(Fairness.VtcBound, "#,0")}), Jain {Format.Num(Fairness.JainIndex, "0.000")}",
+        $"simulated in {Format.Num(WallMs / 1000, "0.0")} s");
+
     public static RunSummary Of(RunResult run)
     {
         var finished = run.Finished;
@@ -41,15 +61,19 @@ internal sealed record RunSummary(
         var ttft = Percentiles.Sorted(finished.Select(s => s.TtftMs));
         var tpot = Percentiles.Sorted(finished.Select(s => s.TpotMs));
         var met = finished.Count(s => s.MetObjective);
+        var refused = run.Unserved.Count(s => s.Unserved == Engine.Unserved.OverContext);
+        var failed = run.Unserved.Count - refused;
         var metered = run.Replicas.Sum(r => r.MeteredCostUsd);
         var busyHourly = run.Replicas.Sum(r => r.HourlyCostUsd);
-        var provisioned = run.Replicas.Sum(r => r.Profile.HourlyCostUsd(makespan)) + metered;
+        var provisioned = run.Replicas.Sum(r => r.Profile.HourlyCostUsd(r.ProvisionedSeconds(start, end))) + metered;
         var byProduct = run.Replicas.GroupBy(r => r.Profile.Product).ToList();
         var outputTokens = finished.Sum(s => (long)s.Request.OutputTokens);
         return new RunSummary(
             run.Workload,
             run.Policies,
             finished.Count,
+            refused,
+            failed,
             finished.Sum(s => (long)s.Request.PromptTokens),
             outputTokens,
             makespan,
@@ -59,7 +83,7 @@ internal sealed record RunSummary(
             Percentiles.Of(ttft, 99),
             Percentiles.Of(tpot, 50),
             Percentiles.Of(tpot, 99),
-            finished.Count == 0 ? 0 : met / (double)finished.Count,
+            finished.Count + failed == 0 ? 0 : met / (double)(finished.Count + failed),
             met / makespan,
             outputTokens / makespan,
             byProduct.ToDictionary(g => g.Key, g => g.Sum(r => r.BusyMs) / 1000.0 / (g.Count() * makespan)),

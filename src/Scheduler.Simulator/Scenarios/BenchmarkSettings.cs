@@ -1,3 +1,6 @@
+using System.CommandLine;
+using Scheduler.Simulator.Cli;
+
 namespace Scheduler.Simulator.Scenarios;
 
 /// <summary>
@@ -14,15 +17,15 @@ internal sealed record BenchmarkSettings(
     FloodScenario.Settings Flood,
     int Seed)
 {
-    public static BenchmarkSettings From(CommandLine line) => new(
-        line.Get("traces", "../shared/traces"),
-        line.Get("out", "bench/results/sim"),
-        line.GetDouble("code-rate", 2),
-        line.GetDouble("conv-rate", 6),
-        line.GetInt("burst-requests", 4_000),
-        line.GetDouble("burst-rate", 50),
-        new FloodScenario.Settings(line.GetDouble("light-rate", 15), line.GetDouble("flood-multiplier", 10), line.GetDouble("flood-seconds", 120), line.GetInt("seed", 1)),
-        line.GetInt("seed", 1));
+    public static BenchmarkSettings From(ParseResult parse) => new(
+        parse.GetRequiredValue(SimulatorOptions.Traces),
+        parse.GetRequiredValue(SimulatorOptions.Out),
+        parse.GetValue(SimulatorOptions.CodeRate),
+        parse.GetValue(SimulatorOptions.ConvRate),
+        parse.GetValue(SimulatorOptions.BurstRequests),
+        parse.GetValue(SimulatorOptions.BurstRate),
+        SimulatorOptions.Flood(parse),
+        parse.GetValue(SimulatorOptions.Seed));
 
     public IReadOnlyList<TraceScenario> Traces => [new("code", CodeRateFactor), new("conv", ConvRateFactor)];
 }

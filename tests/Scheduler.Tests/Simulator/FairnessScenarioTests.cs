@@ -26,22 +26,6 @@ public sealed class FairnessScenarioTests
         Assert.True(fair.Fairness.JainIndex > fifo.Fairness.JainIndex);
     }
 
-    [Fact]
-    public void FleetSpec_Load_RejectsPricingThatContradictsTheProfile()
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"fleet-{Guid.NewGuid():N}.json");
-        File.WriteAllText(path, """{ "name": "x", "nodes": [ { "product": "H100", "count": 1, "pricing": "metered" } ] }""");
-        try
-        {
-            var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(path));
-            Assert.Contains("hourly", error.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
-
     private static double LightP99(RunResult run) =>
         Percentiles.Of(Percentiles.Sorted(run.Finished.Where(s => s.Request.TenantId == FloodWorkload.Light).Select(s => s.TtftMs)), 99);
 }

@@ -1,4 +1,5 @@
 using Scheduler.Simulator;
+using Scheduler.Simulator.Engine;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Metrics;
 using Scheduler.Simulator.Workload;
@@ -82,6 +83,86 @@ public sealed class SimulationTests
         Assert.True(first.Finished.Count > 1_000);
         Assert.Equal(Timeline(first), Timeline(second));
         Assert.Equal(Figures(first.Summarize()), Figures(second.Summarize()));
+    }
+
+    [Fact]
+    public void Run_RequestLargerThanEveryKvCache_CountsAsFailedAndMissed()
+    {
+        // An L4 holds 60,000 KV tokens; the model's context is set above that so only the KV cache refuses it.
+        var fleet = Fleet(("L4", 1, PricingMode.Hourly)) with { MaxContextTokens = 100_000 };
+        SimRequest[] requests = [Request("a", 0, 200, 4), Request("huge", 1, 70_000, 1), Request("b", 2, 200, 4), Request("c", 3, 200, 4)];
+
+        var result = Run(fleet, s_continuous, requests);
+
+        Assert.Equal(["a", "b", "c"], result.Finished.Select(s => s.Request.Id).Order());
+        var huge = Assert.Single(result.Unserved);
+        Assert.Equal(("huge", Unserved.NoReplicaCanHold), (huge.Request.Id, huge.Unserved));
+        var summary = result.Summarize();
+        Assert.Equal((3, 0, 1), (summary.Jobs, summary.Refused, summary.Failed));
+        Assert.Equal(0.75, summary.Attainment, Tolerance); // the failed request is a missed objective
+    }
+
+    [Fact]
+    public void Run_RequestOverTheModelsContext_IsRefusedAndReported()
+    {
+        // 8,000 prompt + 500 output > the default context of 8,192, though an H100's KV cache could hold it.
+        var result = Run(Fleet(("H100", 1, PricingMode.Hourly)), s_continuous, Request("long", 0, 8_000, 500), Request("ok", 1, 7_000, 1_192));
+
+        var refused = Assert.Single(result.Unserved);
+        Assert.Equal(("long", Unserved.OverContext), (refused.Request.Id, refused.Unserved));
+        Assert.Equal("ok", Assert.Single(result.Finished).Request.Id); // exactly the context is allowed
+        var summary = result.Summarize();
+        Assert.Equal((1, 1, 0), (summary.Jobs, summary.Refused, summary.Failed));
+        Assert.Equal(1.0, summary.Attainment); // refused like the live API refuses it: not a missed objective
+    }
+
+    [Fact]
+    public void Run_MeteredEndpointRequestsPerMinute_HoldsTheRequestBeyondTheMinutesWorth()
+    {
+        // 2 requests per minute, refilled continuously: the third at t=0 owes half a minute.
+        var fleet = new FleetSpec("test", null, [new NodeSpec("LPU", 1, PricingMode.Metered, RequestsPerMinute: 2)]);
+
+        var result = Run(fleet, s_continuous, Request("a", 0, 100, 1), Request("b", 0, 100, 1), Request("c", 0, 100, 1));
+
+        var ttft = result.Finished.ToDictionary(s => s.Request.Id, s => s.TtftMs);
+        Assert.True(ttft["a"] < 10 && ttft["b"] < 10, $"a {ttft["a"]} ms, b {ttft["b"]} ms");
+        Assert.InRange(ttft["c"], 30_000, 30_010);
+        Assert.False(result.Finished.Single(s => s.Request.Id == "c").MetObjective);
+    }
+
+    [Fact]
+    public void Run_MeteredEndpointTokensPerMinute_HoldsTheRequestUntilItsTokensAccrue()
+    {
+        // 1,000 tokens per minute; two requests of 600 (prompt + output): the second owes 200 tokens = 12 s.
+        var fleet = new FleetSpec("test", null, [new NodeSpec("LPU", 1, PricingMode.Metered, TokensPerMinute: 1_000)]);
+
+        var result = Run(fleet, s_continuous, Request("a", 0, 590, 10), Request("b", 0, 590, 10));
+
+        var second = result.Finished.Single(s => s.Request.Id == "b");
+        Assert.InRange(second.TtftMs, 12_000, 12_010);
+        Assert.InRange(result.Finished.Single(s => s.Request.Id == "a").TtftMs, 0, 10);
+    }
+
+    [Fact]
+    public void Run_RequestOverTheOnlyEndpointsTokensPerMinute_Fails()
+    {
+        var fleet = new FleetSpec("test", null, [new NodeSpec("LPU", 1, PricingMode.Metered, TokensPerMinute: 500)]);
+
+        var result = Run(fleet, s_continuous, Request("big", 0, 600, 1), Request("small", 0, 300, 1));
+
+        Assert.Equal(Unserved.NoReplicaCanHold, Assert.Single(result.Unserved).Unserved);
+        Assert.Equal("small", Assert.Single(result.Finished).Request.Id);
+    }
+
+    [Fact]
+    public void Summary_Text_PrintsTheMapsAsValues()
+    {
+        var text = Run(Fleet(("H100", 1, PricingMode.Hourly)), s_continuous, Request("a", 0, 1_000, 3)).Summarize().ToString();
+
+        Assert.Contains("utilisation H100 100%", text, StringComparison.Ordinal);
+        Assert.Contains("share of output tokens H100 100%", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Dictionary", text, StringComparison.Ordinal);
     }
 
     [Fact]

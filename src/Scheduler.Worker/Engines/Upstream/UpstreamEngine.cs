@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Text.Json;
+using Scheduler.Policies.Admission;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
 

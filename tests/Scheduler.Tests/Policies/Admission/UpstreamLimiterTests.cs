@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
-using Scheduler.Worker.Engines.Upstream;
+using Scheduler.Policies.Admission;
 
-namespace Scheduler.Tests.Worker.Upstream;
+namespace Scheduler.Tests.Policies.Admission;
 
 public sealed class UpstreamLimiterTests
 {

@@ -1,12 +1,14 @@
-namespace Scheduler.Worker.Engines.Upstream;
+namespace Scheduler.Policies.Admission;
 
 /// <summary>
 /// The limits a metered upstream enforces — requests and tokens per minute — kept on this side, so a request is sent
 /// only when the provider will take it, plus a hold after the provider answered 429 anyway. Each limit is a token
 /// bucket that holds a minute's worth and refills continuously. A reservation is debited at once, even into debt, and
 /// told how long to wait until the debt is paid: callers are served in the order they reserved. Thread-safe.
+/// The worker's upstream engine holds one per metered replica; the simulator models a metered endpoint's limits with
+/// the same class on its virtual clock, so both queue a request for the same time.
 /// </summary>
-internal sealed class UpstreamLimiter
+public sealed class UpstreamLimiter
 {
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;

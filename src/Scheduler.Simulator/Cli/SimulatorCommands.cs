@@ -1,0 +1,148 @@
+using System.CommandLine;
+using Scheduler.Simulator.Engine;
+using Scheduler.Simulator.Fleet;
+using Scheduler.Simulator.Metrics;
+using Scheduler.Simulator.Scenarios;
+using Scheduler.Simulator.Workload;
+using static Scheduler.Simulator.Cli.SimulatorOptions;
+
+namespace Scheduler.Simulator.Cli;
+
+/// <summary>
+/// The simulator's command line (System.CommandLine, as schedctl): <c>run</c>, <c>matrix</c> and <c>flood</c>, with
+/// help for every command and option. A bad fleet or trace file ends in one <c>error: …</c> line, never a stack trace.
+/// </summary>
+internal static class SimulatorCommands
+{
+    /// <summary>Exit code when an input file is missing or invalid.</summary>
+    public const int BadInput = 2;
+
+    /// <summary>Exit code of <c>run</c> when some requests were refused or failed (they are listed).</summary>
+    public const int NotAllServed = 3;
+
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("Discrete-event simulator: replays LLM inference traces on a modelled fleet with the scheduler's own policies (see docs/benchmarks.md).");
+        root.Add(FleetFile);
+        root.Add(Traces);
+        root.Add(Seed);
+        root.Add(RunCommand());
+        root.Add(MatrixCommand());
+        root.Add(FloodCommand());
+        root.Add(AutoscaleCommand());
+        return root;
+    }
+
+    private static Command RunCommand()
+    {
+        var command = new Command("run", $"Replay one trace with one policy choice and print its figures; exits {NotAllServed} when any request was refused or failed")
+        {
+            Trace, Rate, Placement, Fairness, Batching,
+        };
+        command.SetAction(parse => Guard(parse, () =>
+        {
+            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
+            var trace = parse.GetRequiredValue(Trace);
+            var rows = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), $"azure-llm-2023-{trace}.csv"));
+            var workload = TenantAssignment.FromTrace(trace, rows, parse.GetValue(Rate));
+            var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching));
+            var result = new Simulation(fleet, workload, policies, parse.GetValue(Seed)).Run();
+            return Print(parse.InvocationConfiguration.Output, result);
+        }));
+        return command;
+    }
+
+    private static Command MatrixCommand()
+    {
+        var command = new Command("matrix", "Run the policy matrix on both traces, the saturation burst, the flood scenario and fleet planning; write results.md, results.csv and plots")
+        {
+            GpuFleet, Catalogue, Out, CodeRate, ConvRate, BurstRequests, BurstRate, LightRate, FloodMultiplier, FloodSeconds,
+        };
+        command.SetAction(parse => Guard(parse, () =>
+        {
+            var fleets = (FleetSpec.Load(parse.GetRequiredValue(FleetFile)), FleetSpec.Load(parse.GetRequiredValue(GpuFleet)), FleetSpec.Load(parse.GetRequiredValue(Catalogue)));
+            new Scenarios.MatrixCommand(fleets.Item1, fleets.Item2, fleets.Item3, BenchmarkSettings.From(parse))
+                .Run("dotnet run -c Release --project src/Scheduler.Simulator -- " + string.Join(' ', parse.Tokens.Select(t => t.Value)));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command FloodCommand()
+    {
+        var command = new Command("flood", "Run the fairness scenario: a light tenant's p99 TTFT alone and under a flooding tenant, per fairness policy")
+        {
+            Placement, LightRate, FloodMultiplier, FloodSeconds,
+        };
+        command.SetAction(parse => Guard(parse, () =>
+        {
+            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
+            var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"));
+            var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f });
+            foreach (var outcome in FloodScenario.Run(fleet, sizes, Flood(parse), choices))
+            {
+                parse.InvocationConfiguration.Output.WriteLine(
+                    $"{outcome.Policies.Label}: light p99 alone {outcome.LightP99AloneMs:0} ms, flooded {outcome.LightP99FloodedMs:0} ms, ratio {outcome.Ratio:0.00}; {outcome.Flooded.Fairness}");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command AutoscaleCommand()
+    {
+        var command = new Command("autoscale", "Replay both traces on pools that scale with the capacity policy; print the provisioned cost next to the static fleet and the fleet planner's best static mix")
+        {
+            Catalogue, CodeRate, ConvRate, ColdStartSeconds, ScaleDownSeconds,
+        };
+        command.SetAction(parse => Guard(parse, () =>
+        {
+            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
+            var catalogue = FleetSpec.Load(parse.GetRequiredValue(Catalogue));
+            var autoscale = Autoscale(parse);
+            TraceScenario[] traces = [new("code", parse.GetValue(CodeRate)), new("conv", parse.GetValue(ConvRate))];
+            var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale);
+            parse.InvocationConfiguration.Output.Write(AutoscaleScenario.Markdown(fleet, catalogue, autoscale, outcomes));
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Prints a run's figures and every request it did not serve; the exit code says whether there was one.</summary>
+    internal static int Print(TextWriter output, RunResult result)
+    {
+        var missed = result.Finished.Where(s => !s.MetObjective).ToList();
+        output.WriteLine($"missed TTFT objective: {missed.Count} (of which queued before admission: {missed.Count(s => s.AdmittedMs > s.Request.ArrivalMs)}; " +
+            $"by accelerator: {string.Join(", ", missed.GroupBy(s => s.Product).Select(g => $"{g.Key} {g.Count()}"))})");
+        output.WriteLine(result.Summarize());
+        foreach (var group in result.Unserved.GroupBy(s => s.Unserved))
+        {
+            output.WriteLine($"{Describe(group.Key!.Value, result.Fleet)}: {group.Count()} — {string.Join(", ", group.Take(10).Select(s => $"{s.Request.Id} ({s.Request.PromptTokens}+{s.Request.OutputTokens} tokens)"))}{(group.Count() > 10 ? ", …" : "")}");
+        }
+
+        return result.Unserved.Count == 0 ? 0 : NotAllServed;
+    }
+
+    private static string Describe(Engine.Unserved why, FleetSpec fleet) => why switch
+    {
+        Engine.Unserved.OverContext => $"refused: prompt + output over the model's context of {fleet.MaxContextTokens:#,0} tokens",
+        Engine.Unserved.NoReplicaCanHold => "failed: larger than every replica's KV cache (and every metered endpoint's tokens per minute)",
+        Engine.Unserved.OverEndpointTokenLimit => "failed: placed on a metered endpoint whose tokens per minute are fewer than it needs",
+        _ => "failed: never admitted",
+    };
+
+    private static int Guard(ParseResult parse, Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or FormatException)
+        {
+            // FileNotFoundException and DirectoryNotFoundException are IOExceptions; FormatException is a bad trace row.
+            parse.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
+            return BadInput;
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.CommandLine;
+using System.Globalization;
+using Scheduler.Policies;
+using Scheduler.Simulator.Fleet;
+using Scheduler.Simulator.Scenarios;
+
+namespace Scheduler.Simulator.Cli;
+
+/// <summary>The simulator's options, each with its help text and documented default.</summary>
+internal static class SimulatorOptions
+{
+    public static readonly Option<string> FleetFile = new("--fleet")
+    {
+        Description = "Fleet file to simulate (sim/fleets/*.json)",
+        DefaultValueFactory = _ => "sim/fleets/hetero.json",
+        Recursive = true,
+    };
+
+    public static readonly Option<string> Traces = new("--traces")
+    {
+        Description = "Folder holding the Azure LLM inference traces (azure-llm-2023-code.csv, azure-llm-2023-conv.csv)",
+        DefaultValueFactory = _ => "../shared/traces",
+        Recursive = true,
+    };
+
+    public static readonly Option<int> Seed = new("--seed")
+    {
+        Description = "Seed of the randomised policies and the flood scenario's arrivals",
+        DefaultValueFactory = _ => 1,
+        Recursive = true,
+    };
+
+    public static readonly Option<string> Trace = new Option<string>("--trace")
+    {
+        Description = "Which trace to replay: code or conv",
+        DefaultValueFactory = _ => "conv",
+    }.AcceptOnlyFromAmong("code", "conv");
+
+    public static readonly Option<double> Rate = Positive("--rate", "Arrival-rate factor: the trace's arrival rate is multiplied by it", 1);
+
+    public static readonly Option<string> Placement = Policy("--placement", "Placement policy", SchedulingPolicies.DefaultPlacement, SchedulingPolicies.PlacementNames);
+    public static readonly Option<string> Fairness = Policy("--fairness", "Fairness policy", SchedulingPolicies.DefaultFairness, SchedulingPolicies.FairnessNames);
+    public static readonly Option<string> Batching = Policy("--batching", "Batching policy", SchedulingPolicies.DefaultBatching, SchedulingPolicies.BatchingNames);
+
+    public static readonly Option<string> GpuFleet = new("--gpu-fleet")
+    {
+        Description = "GPU-only fleet file for the placement-alone comparison",
+        DefaultValueFactory = _ => "sim/fleets/gpu-only.json",
+    };
+
+    public static readonly Option<string> Catalogue = new("--catalogue")
+    {
+        Description = "Fleet catalogue for fleet planning: the most of each accelerator type one could rent",
+        DefaultValueFactory = _ => "sim/fleets/catalogue.json",
+    };
+
+    public static readonly Option<string> Out = new("--out")
+    {
+        Description = "Folder for results.md, results.csv and the PNG plots",
+        DefaultValueFactory = _ => "bench/results/sim",
+    };
+
+    public static readonly Option<double> CodeRate = Positive("--code-rate", "Arrival-rate factor of the code trace", 2);
+    public static readonly Option<double> ConvRate = Positive("--conv-rate", "Arrival-rate factor of the conv trace", 6);
+    public static readonly Option<int> BurstRequests = PositiveInt("--burst-requests", "Requests of each trace in the saturation burst", 4_000);
+    public static readonly Option<double> BurstRate = Positive("--burst-rate", "Arrival-rate factor of the saturation burst", 50);
+    public static readonly Option<double> LightRate = Positive("--light-rate", "Flood scenario: the light tenant's Poisson arrivals per second", 15);
+    public static readonly Option<double> FloodMultiplier = Positive("--flood-multiplier", "Flood scenario: the flooding tenant's rate as a multiple of the light tenant's", 10);
+    public static readonly Option<double> FloodSeconds = Positive("--flood-seconds", "Flood scenario: seconds of arrivals", 120);
+
+    public static readonly Option<double> ColdStartSeconds = Positive("--cold-start-seconds", "Autoscaling: seconds from asking for a GPU replica to its first admission (node start, model load, warm-up)", 120);
+    public static readonly Option<double> ScaleDownSeconds = Positive("--scale-down-seconds", "Autoscaling: seconds a pool must have wanted fewer replicas before one is drained and released", 300);
+
+    /// <summary>The autoscaled pools' settings from the parsed options.</summary>
+    public static AutoscaleSettings Autoscale(ParseResult parse) => AutoscaleSettings.Default with
+    {
+        ColdStart = TimeSpan.FromSeconds(parse.GetValue(ColdStartSeconds)),
+        ScaleDownAfter = TimeSpan.FromSeconds(parse.GetValue(ScaleDownSeconds)),
+    };
+
+    /// <summary>The flood scenario's settings from the parsed options.</summary>
+    public static FloodScenario.Settings Flood(ParseResult parse) => new(
+        parse.GetValue(LightRate), parse.GetValue(FloodMultiplier), parse.GetValue(FloodSeconds), parse.GetValue(Seed));
+
+    private static Option<string> Policy(string name, string description, string fallback, IReadOnlyCollection<string> names) =>
+        new Option<string>(name)
+        {
+            Description = $"{description}: {string.Join(", ", names)}",
+            DefaultValueFactory = _ => fallback,
+        }.AcceptOnlyFromAmong([.. names]);
+
+    // A custom parser rather than a validator: a validator reading a value that failed to parse throws.
+    private static Option<double> Positive(string name, string description, double fallback) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => fallback,
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0 && double.IsFinite(value))
+            {
+                return value;
+            }
+
+            result.AddError($"{name} must be a positive number, not '{text}'.");
+            return fallback;
+        },
+    };
+
+    private static Option<int> PositiveInt(string name, string description, int fallback) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => fallback,
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= 1)
+            {
+                return value;
+            }
+
+            result.AddError($"{name} must be a whole number of at least 1, not '{text}'.");
+            return fallback;
+        },
+    };
+}

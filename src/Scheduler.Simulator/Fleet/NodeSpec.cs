@@ -1,0 +1,129 @@
+using System.Globalization;
+using Scheduler.Policies.Admission;
+using Scheduler.Policies.Profiles;
+
+namespace Scheduler.Simulator.Fleet;
+
+/// <summary>A group of identical accelerators. Prices and limits left out come from the built-in profile; those given
+/// replace it, as a worker's <c>Worker:Accelerators:*:Price*</c> settings do.</summary>
+/// <param name="Product">Built-in profile name (H100, A100, L40S, L4, LPU).</param>
+/// <param name="Count">Accelerators (one replica each).</param>
+/// <param name="Pricing">Hourly or metered; must agree with the prices in force.</param>
+/// <param name="MaxSequences">Overrides the profile's slots: a metered endpoint's concurrency limit.</param>
+/// <param name="KvCapacityTokens">Overrides the profile's KV cache.</param>
+/// <param name="PricePerHourUsd">Overrides the profile's hourly price.</param>
+/// <param name="PricePerMillionInputTokensUsd">Overrides the profile's metered input price.</param>
+/// <param name="PricePerMillionOutputTokensUsd">Overrides the profile's metered output price.</param>
+/// <param name="RequestsPerMinute">A metered endpoint's request rate limit (RPM), over any 60 s window.</param>
+/// <param name="TokensPerMinute">A metered endpoint's token rate limit (TPM: prompt plus requested output tokens),
+/// over any 60 s window.</param>
+internal sealed record NodeSpec(
+    string Product,
+    int Count,
+    PricingMode Pricing,
+    int? MaxSequences = null,
+    long? KvCapacityTokens = null,
+    double? PricePerHourUsd = null,
+    double? PricePerMillionInputTokensUsd = null,
+    double? PricePerMillionOutputTokensUsd = null,
+    int? RequestsPerMinute = null,
+    int? TokensPerMinute = null)
+{
+    /// <summary>The built-in profile with this group's prices and limits; throws on an unknown product.</summary>
+    public AcceleratorProfile Profile()
+    {
+        if (!AcceleratorProfiles.TryGet(Product, out var profile))
+        {
+            throw new InvalidDataException($"Unknown accelerator product '{Product}'. Known: {string.Join(", ", AcceleratorProfiles.All.Keys)}");
+        }
+
+        return profile with
+        {
+            MaxSequences = MaxSequences ?? profile.MaxSequences,
+            KvCapacityTokens = KvCapacityTokens ?? profile.KvCapacityTokens,
+            PricePerHourUsd = PricePerHourUsd ?? profile.PricePerHourUsd,
+            PricePerMillionInputTokensUsd = PricePerMillionInputTokensUsd ?? profile.PricePerMillionInputTokensUsd,
+            PricePerMillionOutputTokensUsd = PricePerMillionOutputTokensUsd ?? profile.PricePerMillionOutputTokensUsd,
+        };
+    }
+
+    /// <summary>A limiter for one endpoint of this group, as the worker's upstream engine keeps; null without limits.</summary>
+    public UpstreamLimiter? Limiter(TimeProvider clock) =>
+        HasRateLimits ? new UpstreamLimiter(RequestsPerMinute ?? 0, TokensPerMinute ?? 0, clock) : null;
+
+    private bool HasRateLimits => RequestsPerMinute is not null || TokensPerMinute is not null;
+
+    /// <summary>What is wrong with the group, naming the field; null when nothing is.</summary>
+    public string? Error()
+    {
+        if (string.IsNullOrWhiteSpace(Product) || !AcceleratorProfiles.TryGet(Product, out _))
+        {
+            return $"product: '{Product}' is not one of {string.Join(", ", AcceleratorProfiles.All.Keys)}";
+        }
+
+        if (Count < 0)
+        {
+            return $"count must not be negative, not {Count}";
+        }
+
+        if (MaxSequences < 1 || KvCapacityTokens < 1 || RequestsPerMinute < 1 || TokensPerMinute < 1)
+        {
+            return "maxSequences, kvCapacityTokens, requestsPerMinute and tokensPerMinute must be at least 1 when given";
+        }
+
+        if (PricePerHourUsd < 0 || PricePerMillionInputTokensUsd < 0 || PricePerMillionOutputTokensUsd < 0)
+        {
+            return "pricePerHourUsd, pricePerMillionInputTokensUsd and pricePerMillionOutputTokensUsd must not be negative";
+        }
+
+        // The pricing mode is stated so a reader sees it; the prices in force must agree with it, and a group paid one
+        // way has no price of the other kind (it would be charged twice, or the cost model would misread it).
+        var profile = Profile();
+        var metered = profile.PricePerMillionInputTokensUsd > 0 || profile.PricePerMillionOutputTokensUsd > 0;
+        if (Pricing == PricingMode.Metered && (!metered || profile.PricePerHourUsd > 0))
+        {
+            return $"pricing is metered, so it needs a price per million input or output tokens and no pricePerHourUsd (in force: {Prices(profile)})";
+        }
+
+        if (Pricing == PricingMode.Hourly && metered)
+        {
+            return $"pricing is hourly, so it has no per-token price (in force: {Prices(profile)})";
+        }
+
+        if (Pricing == PricingMode.Hourly && HasRateLimits)
+        {
+            return "requestsPerMinute and tokensPerMinute are a metered endpoint's limits; an hourly accelerator has none";
+        }
+
+        return null;
+    }
+
+    public string Summary()
+    {
+        if (Pricing != PricingMode.Metered)
+        {
+            return $"{Count}×{Product}";
+        }
+
+        var limits = new List<string>();
+        if (MaxSequences is { } s)
+        {
+            limits.Add($"{s} concurrent");
+        }
+
+        if (RequestsPerMinute is { } rpm)
+        {
+            limits.Add(string.Create(CultureInfo.InvariantCulture, $"{rpm:#,0} req/min"));
+        }
+
+        if (TokensPerMinute is { } tpm)
+        {
+            limits.Add(string.Create(CultureInfo.InvariantCulture, $"{tpm:#,0} tok/min"));
+        }
+
+        return $"{Count}×{Product} (metered{string.Concat(limits.Select(l => ", " + l))})";
+    }
+
+    private static string Prices(AcceleratorProfile p) => string.Create(CultureInfo.InvariantCulture,
+        $"${p.PricePerHourUsd}/h, ${p.PricePerMillionInputTokensUsd}/M in, ${p.PricePerMillionOutputTokensUsd}/M out");
+}

@@ -1,0 +1,71 @@
+using System.Text;
+using Scheduler.Simulator.Fleet;
+using Scheduler.Simulator.Metrics;
+using Scheduler.Simulator.Planning;
+using Scheduler.Simulator.Reports;
+
+namespace Scheduler.Simulator.Scenarios;
+
+/// <summary>
+/// Capacity that follows demand, against the DESIGN target: per trace, the provisioned cost per million tokens of
+/// (1) the static fleet, (2) the fleet planner's cheapest static mix from the catalogue that meets 99% attainment,
+/// and (3) the catalogue's hourly groups as pools scaled by the shared capacity policy, all with the default policies.
+/// </summary>
+internal static class AutoscaleScenario
+{
+    /// <summary>The DESIGN target: autoscaled cost per Mtok as provisioned at least this much below the best static.</summary>
+    public const double TargetSaving = 0.30;
+
+    public sealed record Outcome(TraceScenario Trace, RunSummary Static, FleetPlanner.Candidate? BestStatic, RunSummary Autoscaled)
+    {
+        /// <summary>1 − autoscaled ÷ best static, per Mtok as provisioned; NaN without a best static fleet.</summary>
+        public double Saving => BestStatic is null ? double.NaN : 1 - (Autoscaled.ProvisionedCostPerMillionTokens / BestStatic.Summary.ProvisionedCostPerMillionTokens);
+
+        public bool MeetsTarget => Saving >= TargetSaving && Autoscaled.Attainment >= FleetPlanner.RequiredAttainment;
+    }
+
+    public static IReadOnlyList<Outcome> Run(FleetSpec fleet, FleetSpec catalogue, string tracesFolder, IReadOnlyList<TraceScenario> traces, int seed, AutoscaleSettings autoscale) =>
+        [.. traces.Select(trace =>
+        {
+            var workload = trace.Load(tracesFolder);
+            var choice = PolicyMatrix.Default;
+            var fixedFleet = new Simulation(fleet, workload, choice, seed).Run().Summarize();
+            var plan = new FleetPlanner(workload, choice, seed).Run(catalogue);
+            var scaled = new Simulation(catalogue, workload, choice, seed, autoscale).Run().Summarize();
+            return new Outcome(trace, fixedFleet, plan.Cheapest, scaled);
+        })];
+
+    public static string Markdown(FleetSpec fleet, FleetSpec catalogue, AutoscaleSettings autoscale, IReadOnlyList<Outcome> outcomes)
+    {
+        var text = new StringBuilder()
+            .AppendLine($"Autoscaled pools: the hourly groups of `{catalogue.Name}` ({catalogue.Summary()}), cold start {autoscale.ColdStart.TotalSeconds:0} s, " +
+                $"released after {autoscale.ScaleDownAfter.TotalSeconds:0} s of surplus, a decision every {autoscale.ControlInterval.TotalSeconds:0} s over the last {autoscale.Window.TotalSeconds:0} s.")
+            .AppendLine()
+            .AppendLine("| trace | fleet | $/Mtok provisioned | $/Mtok used | TTFT attainment | refused / failed | makespan s |")
+            .AppendLine("|---|---|---:|---:|---:|---:|---:|");
+        foreach (var o in outcomes)
+        {
+            Row(o.Trace, $"static `{fleet.Name}`: {fleet.Summary()}", o.Static);
+            if (o.BestStatic is { } best)
+            {
+                Row(o.Trace, $"planner's best static: {best.Fleet.Summary()}", best.Summary);
+            }
+
+            Row(o.Trace, "autoscaled", o.Autoscaled);
+        }
+
+        text.AppendLine();
+        foreach (var o in outcomes)
+        {
+            text.AppendLine($"- `{o.Trace.Name}`: autoscaled {Format.Usd(o.Autoscaled.ProvisionedCostPerMillionTokens)} $/Mtok at {Format.Pct(o.Autoscaled.Attainment)}; " +
+                (o.BestStatic is null ? "no static mix from the catalogue meets 99%" : $"{Format.Pct(o.Saving)} below the best static mix") +
+                $" — target (≥ {Format.Pct(TargetSaving)} below at ≥ 99%) {(o.MeetsTarget ? "met" : "not met")}.");
+        }
+
+        return text.ToString();
+
+        void Row(TraceScenario trace, string name, RunSummary s) =>
+            text.AppendLine($"| {trace.Name} at {trace.RateFactor}× | {name} | {Format.Usd(s.ProvisionedCostPerMillionTokens)} | {Format.Usd(s.CostPerMillionTokens)} | " +
+                $"{Format.Pct(s.Attainment)} | {s.Refused} / {s.Failed} | {Format.Num(s.MakespanSeconds, "#,0")} |");
+    }
+}

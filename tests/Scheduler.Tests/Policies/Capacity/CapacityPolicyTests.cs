@@ -1,0 +1,76 @@
+using Scheduler.Policies.Capacity;
+using Scheduler.Policies.Profiles;
+
+namespace Scheduler.Tests.Policies.Capacity;
+
+public sealed class CapacityPolicyTests
+{
+    private const double Tolerance = 1e-9;
+    private static readonly TimeSpan s_minute = TimeSpan.FromMinutes(1);
+
+    [Fact]
+    public void Want_NoDemand_WantsNoHourlyReplica_AndLeavesMeteredPoolsAsTheyAre()
+    {
+        var wants = new CapacityPolicy().Want(Demand(0, 0), [Pool(AcceleratorProfiles.L4, replicas: 3, max: 8), Pool(AcceleratorProfiles.Lpu, replicas: 1, max: 1)]);
+
+        Assert.Equal([("L4", 0), ("LPU", 1)], wants.Select(w => (w.Pool, w.Replicas)));
+    }
+
+    [Fact]
+    public void Want_FillsTheCheapestPoolPerUnitOfLoadFirst()
+    {
+        // 5,800 prompt tok/s is one L4's prefill (one busy replica, $0.805/h) or 0.10 of an H100's ($1.25/h): the L4s
+        // take it all, at 70% utilisation → 2 replicas; the dearer H100s none. Listed H100 first: order is by cost.
+        var wants = new CapacityPolicy().Want(Demand(5_800, 0), [Pool(AcceleratorProfiles.H100, 0, 4), Pool(AcceleratorProfiles.L4, 0, 16)]);
+
+        Assert.Equal([("H100", 0), ("L4", 2)], wants.Select(w => (w.Pool, w.Replicas)));
+        Assert.Equal(1.0, wants[1].BusyReplicas, Tolerance);
+    }
+
+    [Fact]
+    public void Want_CheapestPoolFull_OverflowsToTheNext()
+    {
+        // One L4 at most: it takes 70% of the load; the remaining 30% is 0.3 × 5,800 / 57,000 busy H100s → 1 replica.
+        var wants = new CapacityPolicy().Want(Demand(5_800, 0), [Pool(AcceleratorProfiles.L4, 0, 1), Pool(AcceleratorProfiles.H100, 0, 4)]);
+
+        Assert.Equal([("L4", 1), ("H100", 1)], wants.Select(w => (w.Pool, w.Replicas)));
+        Assert.Equal(0.7, wants[0].BusyReplicas, Tolerance);
+        Assert.Equal(0.3 * 5_800 / 57_000, wants[1].BusyReplicas, Tolerance);
+    }
+
+    [Fact]
+    public void Want_BelowTheAttainmentObjective_SizesForLowerUtilisation()
+    {
+        // 1.4 busy L4s: 2 replicas at 70%; at 52.5% (70% × 0.75 while attainment is 90% < 99%) 3.
+        var pools = new[] { Pool(AcceleratorProfiles.L4, 0, 16) };
+        var policy = new CapacityPolicy();
+
+        Assert.Equal(2, policy.Want(Demand(1.4 * 5_800, 0, attainment: 0.995), pools)[0].Replicas);
+        Assert.Equal(3, policy.Want(Demand(1.4 * 5_800, 0, attainment: 0.90), pools)[0].Replicas);
+    }
+
+    [Fact]
+    public void BusyReplicas_QueuedTokens_AreSpreadOverThePoolsColdStart()
+    {
+        // A minute of one L4's prefill waiting: one busy replica over a 60 s cold start, half over 120 s.
+        var demand = Demand(0, 0) with { QueuedPromptTokens = 5_800 * 60 };
+
+        Assert.Equal(1.0, CapacityPolicy.BusyReplicas(Pool(AcceleratorProfiles.L4, 0, 8), demand), Tolerance);
+        Assert.Equal(0.5, CapacityPolicy.BusyReplicas(Pool(AcceleratorProfiles.L4, 0, 8) with { ColdStart = TimeSpan.FromMinutes(2) }, demand), Tolerance);
+    }
+
+    [Fact]
+    public void BusyReplicas_Decode_CostsAStepOverTheBatchTheKvCacheHolds()
+    {
+        // L4: 60,000 KV tokens ÷ 1,000 per request = 60 sequences (under its 64 slots); a step of 60 takes
+        // 55 + 0.9 × 60 = 109 ms, so 600 output tok/s need 600 × 0.109 / 60 = 1.09 busy replicas.
+        var busy = CapacityPolicy.BusyReplicas(Pool(AcceleratorProfiles.L4, 0, 8), Demand(0, 600, meanTokens: 1_000));
+
+        Assert.Equal(600 * 0.109 / 60, busy, Tolerance);
+    }
+
+    private static DemandSignal Demand(double promptPerSecond, double outputPerSecond, double meanTokens = 1_000, double attainment = double.NaN) =>
+        new(promptPerSecond, outputPerSecond, meanTokens, 0, 0, attainment);
+
+    private static PoolState Pool(AcceleratorProfile profile, int replicas, int max) => new(profile.Product, profile, replicas, max, s_minute);
+}

@@ -1,0 +1,64 @@
+using Scheduler.Simulator;
+using Scheduler.Simulator.Fleet;
+using Scheduler.Simulator.Workload;
+
+namespace Scheduler.Tests.Simulator;
+
+public sealed class AutoscaleTests
+{
+    private static readonly PolicyChoice s_default = new("cost-aware", "weighted-fair", "continuous");
+
+    [Fact]
+    public void Run_LoadThatFalls_ReleasesReplicas_AndCostsLessProvisionedThanTheStaticFleet()
+    {
+        // Ten busy minutes (20 req/s of 1,000 + 50 tokens), then twenty quiet ones (one request every 5 s).
+        var workload = StepWorkload(busyUntilSeconds: 600, busyPerSecond: 20, quietUntilSeconds: 1_800, quietPerSecond: 0.2);
+        var fleet = SimulationTests.Fleet(("L4", 8, PricingMode.Hourly));
+        var settings = AutoscaleSettings.Default with { ColdStart = TimeSpan.FromSeconds(30), ScaleDownAfter = TimeSpan.FromSeconds(60) };
+
+        var fixedFleet = new Simulation(fleet, workload, s_default, seed: 1).Run();
+        var scaled = new Simulation(fleet, workload, s_default, seed: 1, settings).Run();
+
+        Assert.Equal(workload.Requests.Count, scaled.Finished.Count);
+        Assert.Empty(scaled.Unserved);
+        var end = scaled.Finished.Max(s => s.FinishedMs);
+        var paid = scaled.Replicas.Select(r => r.ProvisionedSeconds(0, end)).ToList();
+        Assert.Contains(paid, s => s > 0 && s < 1_000); // asked for, then released after the busy phase
+        Assert.True(scaled.Summarize().ProvisionedCostUsd < 0.6 * fixedFleet.Summarize().ProvisionedCostUsd,
+            $"autoscaled ${scaled.Summarize().ProvisionedCostUsd:0.000} vs static ${fixedFleet.Summarize().ProvisionedCostUsd:0.000}");
+        Assert.True(scaled.Summarize().Attainment >= 0.99, $"attainment {scaled.Summarize().Attainment:P2}");
+    }
+
+    [Fact]
+    public void Run_SuddenLoad_WaitsForTheColdStart()
+    {
+        // Quiet for five minutes, then a burst the starting fleet (sized for the quiet minute) cannot serve in time:
+        // the longer the cold start, the more of the burst misses its objective.
+        var workload = StepWorkload(busyUntilSeconds: 0, busyPerSecond: 0, quietUntilSeconds: 300, quietPerSecond: 0.2, burstSeconds: 120, burstPerSecond: 20);
+        var fleet = SimulationTests.Fleet(("L4", 12, PricingMode.Hourly));
+
+        double Attainment(double coldStartSeconds) => new Simulation(fleet, workload, s_default, seed: 1,
+            AutoscaleSettings.Default with { ColdStart = TimeSpan.FromSeconds(coldStartSeconds) }).Run().Summarize().Attainment;
+
+        var quick = Attainment(1);
+        var slow = Attainment(240);
+        Assert.True(slow < quick, $"cold start 240 s: {slow:P2}, 1 s: {quick:P2}");
+    }
+
+    private static Workload StepWorkload(double busyUntilSeconds, double busyPerSecond, double quietUntilSeconds, double quietPerSecond, double burstSeconds = 0, double burstPerSecond = 0)
+    {
+        var requests = new List<SimRequest>();
+        void Add(double fromSeconds, double toSeconds, double perSecond)
+        {
+            for (var at = fromSeconds * 1_000; perSecond > 0 && at < toSeconds * 1_000; at += 1_000 / perSecond)
+            {
+                requests.Add(new SimRequest($"r{requests.Count}", "t", at, 1_000, 50, TtftObjective.For(1_000)));
+            }
+        }
+
+        Add(0, busyUntilSeconds, busyPerSecond);
+        Add(busyUntilSeconds, quietUntilSeconds, quietPerSecond);
+        Add(quietUntilSeconds, quietUntilSeconds + burstSeconds, burstPerSecond);
+        return new Workload("step", requests, new Dictionary<string, double> { ["t"] = 1 });
+    }
+}

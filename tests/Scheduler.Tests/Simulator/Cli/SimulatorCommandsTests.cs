@@ -1,0 +1,86 @@
+using System.CommandLine;
+using Scheduler.Simulator.Cli;
+
+namespace Scheduler.Tests.Simulator.Cli;
+
+public sealed class SimulatorCommandsTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("sim-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public void Help_OnTheRootAndEveryCommand_ExitsZero_AndEveryOptionIsDescribed()
+    {
+        var root = SimulatorCommands.Create();
+        string[][] invocations = [["--help"], .. root.Subcommands.Select(c => new[] { c.Name, "--help" })];
+
+        foreach (var args in invocations)
+        {
+            var (code, output, error) = Invoke(args);
+            Assert.True(code == 0, $"{string.Join(' ', args)} exited {code}: {error}");
+            Assert.Contains("Usage:", output, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(["run", "matrix", "flood", "autoscale"], root.Subcommands.Select(c => c.Name));
+        Assert.All(root.Subcommands.SelectMany(c => c.Options).Concat(root.Options), o => Assert.False(string.IsNullOrWhiteSpace(o.Description), o.Name));
+    }
+
+    [Fact]
+    public void Run_MissingFleetFile_PrintsOneErrorLine_AndExitsBadInput()
+    {
+        var (code, _, error) = Invoke(["run", "--fleet", Path.Combine(_folder, "missing.json")]);
+
+        Assert.Equal(SimulatorCommands.BadInput, code);
+        Assert.StartsWith("error: ", error, StringComparison.Ordinal);
+        Assert.Contains("missing.json", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(" at ", error, StringComparison.Ordinal); // no stack trace
+    }
+
+    [Theory]
+    [InlineData("--rate", "0")]
+    [InlineData("--rate", "fast")]
+    [InlineData("--placement", "cheapest")]
+    [InlineData("--trace", "chat")]
+    public void Run_BadOption_IsAParseErrorNamingIt(string option, string value)
+    {
+        var (code, _, error) = Invoke(["run", option, value]);
+
+        Assert.Equal(1, code);
+        Assert.Contains(option == "--rate" && value == "0" ? "--rate" : value, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_ATraceWithUnservableRequests_ReportsThemAndExitsNotAllServed()
+    {
+        // Four requests on one L4 (60,000 KV tokens) under a 65,000-token context: code-1 is over the context,
+        // code-2 within it but larger than the KV cache.
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "one-l4", "maxContextTokens": 65000, "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }
+            """);
+        File.WriteAllText(Path.Combine(_folder, "azure-llm-2023-code.csv"), """
+            TIMESTAMP,ContextTokens,GeneratedTokens
+            2023-11-16 18:00:00.0000000,200,10
+            2023-11-16 18:00:00.1000000,64000,1100
+            2023-11-16 18:00:00.2000000,61000,1
+            2023-11-16 18:00:00.3000000,300,5
+            """);
+
+        var (code, output, _) = Invoke(["run", "--trace", "code", "--fleet", Path.Combine(_folder, "fleet.json"), "--traces", _folder]);
+
+        Assert.Equal(SimulatorCommands.NotAllServed, code);
+        Assert.Contains("jobs served 2, refused over the model's context 1, failed 1", output, StringComparison.Ordinal);
+        Assert.Contains("refused: prompt + output over the model's context of 65,000 tokens: 1 — code-1 (64000+1100 tokens)", output, StringComparison.Ordinal);
+        Assert.Contains("failed: larger than every replica's KV cache", output, StringComparison.Ordinal);
+        Assert.Contains("utilisation L4 ", output, StringComparison.Ordinal);
+        Assert.Contains("attainment 66.67%", output, StringComparison.Ordinal);
+    }
+
+    private static (int Code, string Output, string Error) Invoke(string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = SimulatorCommands.Create().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        return (code, output.ToString(), error.ToString());
+    }
+}

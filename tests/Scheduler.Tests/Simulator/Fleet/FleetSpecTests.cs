@@ -1,0 +1,87 @@
+using Scheduler.Simulator;
+using Scheduler.Simulator.Fleet;
+using Scheduler.Simulator.Workload;
+using Scheduler.Tests.EndToEnd;
+
+namespace Scheduler.Tests.Simulator.Fleet;
+
+public sealed class FleetSpecTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("fleet-spec-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public void Load_PricesAndLimitsInTheFile_ReplaceTheProfiles_AndTheRunCostsThem()
+    {
+        var fleet = FleetSpec.Load(Write("""
+            {
+              "name": "priced", "maxContextTokens": 4096,
+              "nodes": [
+                { "product": "H100", "count": 1, "pricing": "hourly", "pricePerHourUsd": 3.2, "maxSequences": 8, "kvCapacityTokens": 50000 },
+                { "product": "LPU", "count": 1, "pricing": "metered", "pricePerMillionInputTokensUsd": 0.1, "pricePerMillionOutputTokensUsd": 0.2, "requestsPerMinute": 60, "tokensPerMinute": 9000 }
+              ]
+            }
+            """));
+
+        var h100 = fleet.Nodes[0].Profile();
+        var lpu = fleet.Nodes[1].Profile();
+        Assert.Equal(4096, fleet.MaxContextTokens);
+        Assert.Equal((3.2, 8, 50_000L), (h100.PricePerHourUsd, h100.MaxSequences, h100.KvCapacityTokens));
+        Assert.Equal((0.1, 0.2), (lpu.PricePerMillionInputTokensUsd, lpu.PricePerMillionOutputTokensUsd));
+        Assert.Equal(9_000, fleet.Nodes[1].Limiter(TimeProvider.System)!.MaxTokensPerRequest);
+
+        // One request on the H100 alone: the run costs its busy time at the file's $3.20/h, not the profile's $12.29.
+        var hourly = fleet with { Nodes = [fleet.Nodes[0]] };
+        var result = new Simulation(hourly, new Workload("one", [new SimRequest("a", "t", 0, 1_000, 3, TtftObjective.For(1_000))], new Dictionary<string, double> { ["t"] = 1 }),
+            new PolicyChoice("cost-aware", "weighted-fair", "continuous"), seed: 1).Run();
+        var busySeconds = result.Replicas[0].BusyMs / 1000;
+        Assert.Equal(3.2 * busySeconds / 3600, result.Summarize().CostUsd, 1e-12);
+    }
+
+    [Theory]
+    [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "pricePerHour": 3.2 }""", "pricePerHour")]
+    [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "pricePerHourUsd": -1 }""", "pricePerHourUsd")]
+    [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "pricePerMillionInputTokensUsd": 0.1 }""", "pricing is hourly")]
+    [InlineData("""{ "product": "LPU", "count": 1, "pricing": "metered", "pricePerMillionInputTokensUsd": 0, "pricePerMillionOutputTokensUsd": 0 }""", "pricing is metered")]
+    [InlineData("""{ "product": "LPU", "count": 1, "pricing": "metered", "pricePerHourUsd": 2 }""", "pricing is metered")]
+    [InlineData("""{ "product": "H100", "count": 1, "pricing": "metered" }""", "pricing is metered")]
+    [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "requestsPerMinute": 100 }""", "requestsPerMinute")]
+    [InlineData("""{ "product": "LPU", "count": 1, "pricing": "metered", "tokensPerMinute": 0 }""", "tokensPerMinute")]
+    [InlineData("""{ "product": "B200", "count": 1, "pricing": "hourly" }""", "product")]
+    [InlineData("""{ "product": "H100", "count": 1, "pricing": "free" }""", "pricing")]
+    public void Load_AFieldItCannotHonour_IsRefusedNamingIt(string node, string field)
+    {
+        var path = Write($$"""{ "name": "bad", "nodes": [ {{node}} ] }""");
+
+        var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(path));
+
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+        Assert.Contains(field, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_AnUnknownTopLevelField_IsRefused()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(Write("""{ "name": "x", "maxContext": 4096, "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""")));
+
+        Assert.Contains("maxContext", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_TheRepositorysFleets_AreValidAndLimitTheMeteredEndpoint()
+    {
+        var fleets = Directory.GetFiles(Path.Combine(RepoPaths.Root, "sim", "fleets"), "*.json").Select(FleetSpec.Load).ToList();
+
+        Assert.Contains(fleets, f => f.Name == "hetero");
+        Assert.All(fleets.SelectMany(f => f.Nodes).Where(n => n.Pricing == PricingMode.Metered), n =>
+            Assert.True(n.RequestsPerMinute > 0 && n.TokensPerMinute > 0 && n.MaxSequences > 0, n.Summary()));
+    }
+
+    private string Write(string json)
+    {
+        var path = Path.Combine(_folder, $"{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+}
