@@ -41,10 +41,15 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
 
     public static int ExpectedReplicas => 3;
 
-    public static async Task<EmbeddedSilo> StartAsync(CancellationToken cancellationToken)
+    /// <summary>Starts the silo with its state in memory or, given <paramref name="redis"/> (host:port), in Redis mode under
+    /// a fresh service id, so that no earlier run's state is found.</summary>
+    public static async Task<EmbeddedSilo> StartAsync(string? redis, CancellationToken cancellationToken)
     {
         var ports = FreePorts.Take(2);
-        var app = StandaloneHost.Build(Arguments(ports[0], ports[1]), IgnoreSettingsFiles);
+        string[] args = redis is { Length: > 0 }
+            ? [.. Arguments(ports[0], ports[1]), "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis}", $"--Scheduler:ServiceId=bench-{Guid.NewGuid():N}", $"--Scheduler:ClusterId=bench-{Guid.NewGuid():N}"]
+            : Arguments(ports[0], ports[1]);
+        var app = StandaloneHost.Build(args, IgnoreSettingsFiles);
         await app.StartAsync(cancellationToken);
         try
         {
