@@ -20,7 +20,7 @@ internal static class IdempotencyBenchmark
     public static async Task<string> RunAsync(BenchSettings settings, Action<string> log, CancellationToken cancellationToken)
     {
         log($"idempotency: starting the silo ({(settings.Redis is { Length: > 0 } r ? "redis " + r : "embedded default, state in memory")})");
-        await using var silo = await EmbeddedSilo.StartAsync(settings.Redis, cancellationToken);
+        await using var silo = await EmbeddedSilo.StartAsync(settings, cancellationToken);
         using var channel = BenchChannels.For(silo.Address);
         await SchedulerBenchmark.WaitForReplicas(
             new AdminService.AdminServiceClient(channel), new Metadata { { "authorization", "Bearer " + EmbeddedSilo.AdminKey } }, cancellationToken);
