@@ -44,7 +44,8 @@ public sealed class PlacementOptions
     /// the oldest are forgotten first). Redis keeps every key for its lifetime.</summary>
     public int IdempotencyKeysPerTenant { get; set; } = 10_000;
 
-    /// <summary>How often a tenant's unfinished jobs and usage are written, when they changed. A job's own record and
-    /// journal entry are exact; these counts can lose at most this much to a silo crash.</summary>
+    /// <summary>How often a tenant's unfinished jobs and usage are written, when they changed, where state outlives the
+    /// silo (Redis mode; in memory they are written when the tenant deactivates). A job's own record and journal entry
+    /// are exact; these counts can lose at most this much to a silo crash.</summary>
     public TimeSpan TenantStateWriteInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -38,8 +38,14 @@ internal sealed class TenantGrain(
     {
         ConfigureRateLimits();
         await MoveStoredKeys();
-        var interval = options.Value.TenantStateWriteInterval;
-        this.RegisterGrainTimer(WriteIfChanged, new GrainTimerCreationOptions(interval, interval));
+
+        // Only where state outlives the silo: in memory, a crash loses the state with it, and the write on
+        // deactivation is all a reactivation needs.
+        if (journal.OutlivesSilo)
+        {
+            var interval = options.Value.TenantStateWriteInterval;
+            this.RegisterGrainTimer(WriteIfChanged, new GrainTimerCreationOptions(interval, interval));
+        }
     }
 
     /// <summary>Keys stored in the tenant's state by an earlier version move to <see cref="IIdempotencyKeys"/> once,
