@@ -25,11 +25,26 @@ internal sealed record BenchSettings
 
     public int PromptTokens { get; init; } = 128;
 
-    /// <summary>"full" (echo baseline and the scheduler path) or "openai" (time to first token through the OpenAI-compatible
-    /// HTTP API against the gRPC API, in the same run: see OpenAiComparison).</summary>
+    /// <summary>"full" (echo baseline and the scheduler path), "openai" (time to first token through the OpenAI-compatible
+    /// HTTP API against the gRPC API, in the same run: see OpenAiComparison) or "idempotency" (keyed submissions once
+    /// the tenant holds many keys: see IdempotencyBenchmark).</summary>
     public string Mode { get; init; } = "full";
 
     public int MaxTokens { get; init; } = 16;
+
+    /// <summary>Keys the tenant is given before keyed submissions are timed (<c>--mode idempotency</c>): the default bound
+    /// of keys a tenant kept before keys were stored one by one.</summary>
+    public int IdempotencyKeys { get; init; } = 10_000;
+
+    /// <summary>The silo's placement policy (Scheduler:Scheduling:PlacementPolicy). Not the default cost-aware one: it
+    /// packs every job onto the replica whose batch makes it cheapest, so with an instant engine all the concurrent streams
+    /// land on one replica and the figure measures that replica's engine loop, not the scheduler. least-outstanding
+    /// spreads them over the three replicas; <c>--placement cost-aware</c> measures the packing.</summary>
+    public string Placement { get; init; } = "least-outstanding";
+
+    /// <summary>When set (host:port of a redis-server), the silo runs in Redis mode: Redis membership, grain state
+    /// and job journal, under a fresh service id per run.</summary>
+    public string? Redis { get; init; }
 
     public int Callers { get; init; } = 64;
 
@@ -44,7 +59,7 @@ internal sealed record BenchSettings
     public string ResolvedOutPath => RepositoryPaths.Resolve(OutPath);
 
     /// <summary>Parses <c>--out PATH</c>, <c>--duration SECONDS</c>, <c>--callers N</c>, <c>--jobs N</c>,
-    /// <c>--echo-calls N</c>, <c>--mode full|openai</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
+    /// <c>--echo-calls N</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
     public static BenchSettings Parse(string[] args)
     {
         var settings = new BenchSettings();
@@ -58,9 +73,12 @@ internal sealed record BenchSettings
                 "--callers" => settings with { Callers = Positive(name, value) },
                 "--jobs" => settings with { JobSequential = Positive(name, value) },
                 "--echo-calls" => settings with { EchoSequentialCalls = Positive(name, value) },
-                "--mode" when value is "full" or "openai" => settings with { Mode = value },
-                "--mode" => throw new ArgumentException($"option '--mode' is 'full' or 'openai', got '{value}'"),
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --callers, --jobs, --echo-calls, --mode)"),
+                "--keys" => settings with { IdempotencyKeys = Positive(name, value) },
+                "--redis" => settings with { Redis = value },
+                "--placement" => settings with { Placement = value },
+                "--mode" when value is "full" or "openai" or "idempotency" => settings with { Mode = value },
+                "--mode" => throw new ArgumentException($"option '--mode' is 'full', 'openai' or 'idempotency', got '{value}'"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --callers, --jobs, --echo-calls, --mode, --keys, --redis, --placement)"),
             };
         }
 

@@ -42,6 +42,16 @@ public sealed class PlacementOptions
     /// <summary>The retry hint given with a refusal for overload or a full max-queued quota.</summary>
     public TimeSpan OverloadRetryAfter { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Idempotency keys remembered per tenant (the oldest are forgotten first).</summary>
+    /// <summary>How long an idempotency key names its job after it was first used: a retry with the key within this
+    /// time returns that job. Kept per key, outside the tenant's state (<see cref="Tenants.IIdempotencyKeys"/>).</summary>
+    public TimeSpan IdempotencyKeyLifetime { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Idempotency keys remembered per tenant when they are kept in the silo's memory (the embedded default;
+    /// the oldest are forgotten first). Redis keeps every key for its lifetime.</summary>
     public int IdempotencyKeysPerTenant { get; set; } = 10_000;
+
+    /// <summary>How often a tenant's unfinished jobs and usage are written, when they changed, where state outlives the
+    /// silo (Redis mode; in memory they are written when the tenant deactivates). A job's own record and journal entry
+    /// are exact; these counts can lose at most this much to a silo crash.</summary>
+    public TimeSpan TenantStateWriteInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -41,10 +41,17 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
 
     public static int ExpectedReplicas => 3;
 
-    public static async Task<EmbeddedSilo> StartAsync(CancellationToken cancellationToken)
+    /// <summary>Starts the silo with the run's placement policy and its state in memory or, given <see cref="BenchSettings.Redis"/>
+    /// (host:port), in Redis mode under a fresh service id, so that no earlier run's state is found.</summary>
+    public static async Task<EmbeddedSilo> StartAsync(BenchSettings settings, CancellationToken cancellationToken)
     {
         var ports = FreePorts.Take(2);
-        var app = StandaloneHost.Build(Arguments(ports[0], ports[1]), IgnoreSettingsFiles);
+        string[] common = [.. Arguments(ports[0], ports[1]), $"--Scheduler:Scheduling:PlacementPolicy={settings.Placement}"];
+        var redis = settings.Redis;
+        string[] args = redis is { Length: > 0 }
+            ? [.. common, "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis}", $"--Scheduler:ServiceId=bench-{Guid.NewGuid():N}", $"--Scheduler:ClusterId=bench-{Guid.NewGuid():N}"]
+            : common;
+        var app = StandaloneHost.Build(args, IgnoreSettingsFiles);
         await app.StartAsync(cancellationToken);
         try
         {

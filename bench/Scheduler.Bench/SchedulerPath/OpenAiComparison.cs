@@ -16,7 +16,7 @@ internal static class OpenAiComparison
     public static async Task<string> RunAsync(BenchSettings settings, Action<string> log, CancellationToken cancellationToken)
     {
         log("openai: starting the silo and its embedded fleet");
-        await using var silo = await EmbeddedSilo.StartAsync(cancellationToken);
+        await using var silo = await EmbeddedSilo.StartAsync(settings, cancellationToken);
         using var channel = BenchChannels.For(silo.Address);
         await SchedulerBenchmark.WaitForReplicas(
             new AdminService.AdminServiceClient(channel), new Metadata { { "authorization", "Bearer " + EmbeddedSilo.AdminKey } }, cancellationToken);

@@ -10,7 +10,7 @@ internal static class SchedulerBenchmark
     public static async Task<SchedulerResult> RunAsync(BenchSettings settings, Action<string> log, CancellationToken cancellationToken)
     {
         log("scheduler: starting the silo and its embedded fleet");
-        var silo = await EmbeddedSilo.StartAsync(cancellationToken);
+        var silo = await EmbeddedSilo.StartAsync(settings, cancellationToken);
         log($"scheduler: listening on {silo.Address}; {EmbeddedSilo.FleetDescription}");
         try
         {

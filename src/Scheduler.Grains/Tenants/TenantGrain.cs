@@ -17,24 +17,58 @@ namespace Scheduler.Grains.Tenants;
 internal sealed class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
     IJobJournal journal,
+    IIdempotencyKeys keys,
     IOptions<PlacementOptions> options,
     TimeProvider time) : Grain, ITenantGrain, IDisposable
 {
     // Submissions interleave: writes of the shared state must not overlap (each carries the last ETag).
     private readonly SemaphoreSlim _writeGate = new(1, 1);
 
-    // Jobs accepted but not yet handed to their placement, by id: a resubmission in that window is a duplicate too.
-    private readonly Dictionary<string, JobTicket> _accepting = new(StringComparer.Ordinal);
+    // Keyed submissions still being decided, by idempotency key: a resubmission in that window is a duplicate too.
+    private readonly Dictionary<string, Accepting> _accepting = new(StringComparer.Ordinal);
+
+    // Whether the unfinished jobs or usage changed since the state was last written.
+    private bool _changed;
 
     private readonly TenantRateLimits _rateLimits = new(time);
 
     private string TenantId => this.GetPrimaryKeyString();
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         ConfigureRateLimits();
-        return Task.CompletedTask;
+        await MoveStoredKeys();
+
+        // Only where state outlives the silo: in memory, a crash loses the state with it, and the write on
+        // deactivation is all a reactivation needs.
+        if (journal.OutlivesSilo)
+        {
+            var interval = options.Value.TenantStateWriteInterval;
+            this.RegisterGrainTimer(WriteIfChanged, new GrainTimerCreationOptions(interval, interval));
+        }
     }
+
+    /// <summary>Keys stored in the tenant's state by an earlier version move to <see cref="IIdempotencyKeys"/> once,
+    /// each with a fresh lifetime; the state no longer holds any.</summary>
+    private async Task MoveStoredKeys()
+    {
+        var s = state.State;
+        if (s.IdempotencyKeys.Count == 0)
+        {
+            return;
+        }
+
+        // All at once: Redis pipelines them, so ten thousand keys cost about one round trip.
+        await Task.WhenAll(s.IdempotencyKeys.Select(k =>
+            keys.Bind(TenantId, k.Key, new IdempotencyBinding(k.Value, s.IdempotencyFingerprints.GetValueOrDefault(k.Key)))));
+
+        s.IdempotencyKeys.Clear();
+        s.IdempotencyOrder.Clear();
+        s.IdempotencyFingerprints.Clear();
+        await WriteState();
+    }
+
+    private Task WriteIfChanged(CancellationToken cancellationToken) => _changed && state.State.Exists ? WriteState() : Task.CompletedTask;
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
@@ -82,30 +116,71 @@ internal sealed class TenantGrain(
 
     public Task<TenantInfo?> Get() => Task.FromResult(state.State.Exists ? Info() : null);
 
-    public async Task<SubmitResult> Submit(string jobId, JobRequest request, IJobEventSink[] watchers)
+    public Task<SubmitResult> Submit(string jobId, JobRequest request, IJobEventSink[] watchers)
     {
-        var s = state.State;
-        if (!s.Exists)
+        if (!state.State.Exists)
         {
-            return new SubmitResult(null, SubmitRejection.UnknownTenant, $"tenant '{TenantId}' does not exist");
+            return Task.FromResult(new SubmitResult(null, SubmitRejection.UnknownTenant, $"tenant '{TenantId}' does not exist"));
         }
 
-        var fingerprint = request.IdempotencyKey is { Length: > 0 } ? RequestFingerprint.Of(request) : null;
-        if (request.IdempotencyKey is { Length: > 0 } idemKey && s.IdempotencyKeys.TryGetValue(idemKey, out var existingId))
+        if (request.IdempotencyKey is not { Length: > 0 } key)
         {
-            if (s.IdempotencyFingerprints.TryGetValue(idemKey, out var first) && first != fingerprint)
+            return Admit(jobId, request, watchers);
+        }
+
+        var fingerprint = RequestFingerprint.Of(request);
+        if (_accepting.TryGetValue(key, out var first))
+        {
+            // A retry while the first submission with its key is still being decided here gets that decision.
+            return first.Fingerprint == fingerprint ? AsDuplicate(first.Result) : Task.FromResult(KeyReused(key, first.JobId));
+        }
+
+        var accepting = SubmitKeyed(jobId, key, fingerprint, request, watchers);
+        if (!accepting.IsCompleted)
+        {
+            // Registered before this turn ends: submissions interleave, and the next one with this key must find it.
+            _accepting[key] = new Accepting(jobId, fingerprint, accepting);
+            return Forget(key, accepting);
+        }
+
+        return accepting;
+    }
+
+    private async Task<SubmitResult> Forget(string key, Task<SubmitResult> accepting)
+    {
+        try
+        {
+            return await accepting;
+        }
+        finally
+        {
+            _accepting.Remove(key);
+        }
+    }
+
+    private static async Task<SubmitResult> AsDuplicate(Task<SubmitResult> first)
+    {
+        var result = await first;
+        return result.Rejection == SubmitRejection.None ? result with { Duplicate = true } : result;
+    }
+
+    private static SubmitResult KeyReused(string key, string existingId) => new(null, SubmitRejection.IdempotencyKeyReused,
+        $"idempotency_key: already used for job '{existingId}' with a different request (model, prompt, max_tokens, priority, " +
+        "ttft_objective_ms, stop, stop_sequences or sampling differ); resubmit that exact request to get that job, or use a new key for a new job");
+
+    /// <summary>A submission with an idempotency key: the key is bound (durably) before the job is journaled, so a retry
+    /// after any failure finds the job or, if it was never recorded, takes the key over.</summary>
+    private async Task<SubmitResult> SubmitKeyed(string jobId, string key, string fingerprint, JobRequest request, IJobEventSink[] watchers)
+    {
+        var claimed = await keys.Claim(TenantId, key, new IdempotencyBinding(jobId, fingerprint));
+        if (claimed.JobId != jobId)
+        {
+            if (claimed.Fingerprint is { } firstFingerprint && firstFingerprint != fingerprint)
             {
-                return new SubmitResult(null, SubmitRejection.IdempotencyKeyReused,
-                    $"idempotency_key: already used for job '{existingId}' with a different request (model, prompt, max_tokens, priority, " +
-                    "ttft_objective_ms, stop, stop_sequences or sampling differ); resubmit that exact request to get that job, or use a new key for a new job");
+                return KeyReused(key, claimed.JobId);
             }
 
-            if (_accepting.TryGetValue(existingId, out var accepting))
-            {
-                return new SubmitResult(JobSnapshot.Queued(accepting), SubmitRejection.None, null, Duplicate: true);
-            }
-
-            var existingJob = GrainFactory.GetGrain<IJobGrain>(existingId);
+            var existingJob = GrainFactory.GetGrain<IJobGrain>(claimed.JobId);
             // A miss is asked twice: the first may have reached an activation that raced a failover (see JobGrain.Get).
             var existing = await existingJob.Get() ?? await existingJob.Get();
             if (existing is not null)
@@ -120,8 +195,26 @@ internal sealed class TenantGrain(
                 // The caller attaches its watcher itself (WatchJob semantics): a duplicate may already be done.
                 return new SubmitResult(existing, SubmitRejection.None, null, Duplicate: true);
             }
+
+            // The first attempt bound the key but never recorded its job (it was refused, or failed before its
+            // journal entry): this submission takes the key over.
+            await keys.Bind(TenantId, key, new IdempotencyBinding(jobId, fingerprint));
         }
 
+        var result = await Admit(jobId, request, watchers);
+        if (result.Rejection != SubmitRejection.None)
+        {
+            // Refused: the key names no job, and a retry is a new submission.
+            await keys.Release(TenantId, key, jobId);
+        }
+
+        return result;
+    }
+
+    /// <summary>Quotas, the job's journal entry, its record and its place in the queue. Durable before it answers.</summary>
+    private async Task<SubmitResult> Admit(string jobId, JobRequest request, IJobEventSink[] watchers)
+    {
+        var s = state.State;
         var maxQueued = s.Quotas.MaxQueuedJobs > 0 ? s.Quotas.MaxQueuedJobs : TenantQuotas.Default.MaxQueuedJobs;
         if (s.Jobs.Queued.Count >= maxQueued)
         {
@@ -135,23 +228,15 @@ internal sealed class TenantGrain(
             return new SubmitResult(null, SubmitRejection.RateLimited, $"tenant '{TenantId}': {rate.Message}", RetryAfter: rate.RetryAfter);
         }
 
+        // Counts ride along with the next periodic write; the job's own record is written by its grain.
         var ticket = new JobTicket(jobId, TenantId, request, time.GetUtcNow(), watchers, s.Weight);
         s.Jobs.Accept(jobId);
         s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted + 1 };
+        _changed = true;
 
-        // A new idempotency key is persisted before the job is acknowledged: it must outlive this activation.
-        // Counts alone ride along with the next write; the job's own record is written by its grain.
-        var persist = RememberIdempotencyKey(request.IdempotencyKey, fingerprint, ticket.JobId);
-
-        _accepting[ticket.JobId] = ticket;
         var journaled = false;
         try
         {
-            if (persist)
-            {
-                await WriteState();
-            }
-
             // Journaled first: once the queue holds it, it may finish (and leave the journal) at any moment.
             await journal.Add(ticket);
             journaled = true;
@@ -166,10 +251,6 @@ internal sealed class TenantGrain(
             // Not accepted after all: give its place in the quota back.
             s.Jobs.Withdraw(jobId);
             throw;
-        }
-        finally
-        {
-            _accepting.Remove(ticket.JobId);
         }
     }
 
@@ -214,6 +295,8 @@ internal sealed class TenantGrain(
             state.State.Jobs.Admit(jobId);
         }
 
+        _changed = true;
+
         return Task.CompletedTask;
     }
 
@@ -225,6 +308,7 @@ internal sealed class TenantGrain(
             return Task.CompletedTask;
         }
 
+        _changed = true;
         var u = s.Usage;
         s.Usage = u with
         {
@@ -246,7 +330,17 @@ internal sealed class TenantGrain(
         await _writeGate.WaitAsync();
         try
         {
-            await state.WriteStateAsync();
+            // Cleared before the write: a change made while it is under way is written next time.
+            _changed = false;
+            try
+            {
+                await state.WriteStateAsync();
+            }
+            catch
+            {
+                _changed = true;
+                throw;
+            }
         }
         finally
         {
@@ -254,30 +348,12 @@ internal sealed class TenantGrain(
         }
     }
 
-    private bool RememberIdempotencyKey(string? key, string? fingerprint, string jobId)
-    {
-        if (key is not { Length: > 0 } || fingerprint is null)
-        {
-            return false;
-        }
-
-        var s = state.State;
-        s.IdempotencyKeys[key] = jobId;
-        s.IdempotencyFingerprints[key] = fingerprint;
-        s.IdempotencyOrder.Enqueue(key);
-        while (s.IdempotencyOrder.Count > options.Value.IdempotencyKeysPerTenant)
-        {
-            var oldest = s.IdempotencyOrder.Dequeue();
-            s.IdempotencyKeys.Remove(oldest);
-            s.IdempotencyFingerprints.Remove(oldest);
-        }
-
-        return true;
-    }
-
     private TenantInfo Info()
     {
         var s = state.State;
         return new TenantInfo(TenantId, s.Weight, s.Quotas, s.Jobs.Queued.Count, s.Jobs.Running.Count, s.Usage);
     }
+
+    /// <summary>A keyed submission still being decided: the job it would create and the request it was made with.</summary>
+    private sealed record Accepting(string JobId, string Fingerprint, Task<SubmitResult> Result);
 }

@@ -14,7 +14,9 @@ public sealed class TenantState
     // Ids 5 and 6 held queued and running counters, which drifted when notices crossed; they are not reused, and a
     // state stored with them reads as having no unfinished jobs.
 
-    /// <summary>Idempotency key → job id, oldest first.</summary>
+    /// <summary>Idempotency key → job id, as an earlier version stored them (with <see cref="IdempotencyOrder"/> and
+    /// <see cref="IdempotencyFingerprints"/>). Keys now live one by one in <see cref="IIdempotencyKeys"/>; a tenant
+    /// activated with keys here moves them there and empties these.</summary>
     [Id(7)] public Dictionary<string, string> IdempotencyKeys { get; set; } = new(StringComparer.Ordinal);
     [Id(8)] public Queue<string> IdempotencyOrder { get; set; } = new();
 

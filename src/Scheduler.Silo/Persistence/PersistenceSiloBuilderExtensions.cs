@@ -1,14 +1,16 @@
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
+using Scheduler.Grains.Tenants;
 using StackExchange.Redis;
 
 namespace Scheduler.Silo.Persistence;
 
-/// <summary>Where grain state and the job journal live. Both stores write grain state with Orleans' own binary
+/// <summary>Where grain state, the job journal and tenants' idempotency keys live. Both stores write grain state with Orleans' own binary
 /// serializer: the default JSON one costs more than the rest of a submit.</summary>
 internal static class PersistenceSiloBuilderExtensions
 {
@@ -19,6 +21,7 @@ internal static class PersistenceSiloBuilderExtensions
         silo.Services.AddOptions<MemoryGrainStorageOptions>(StorageNames.Default)
             .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
         silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
+        silo.Services.AddSingleton<IIdempotencyKeys, MemoryIdempotencyKeys>();
         return silo;
     }
 
@@ -35,6 +38,8 @@ internal static class PersistenceSiloBuilderExtensions
         silo.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis.Clone()));
         silo.Services.AddSingleton<IJobJournal>(sp => new RedisJobJournal(
             sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<Serializer<JobTicket>>(), serviceId));
+        silo.Services.AddSingleton<IIdempotencyKeys>(sp => new RedisIdempotencyKeys(
+            sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<IOptions<PlacementOptions>>(), serviceId));
         return silo;
     }
 }

@@ -1,8 +1,10 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Orleans.TestingHost;
 using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
 using Scheduler.Grains.Nodes;
+using Scheduler.Grains.Tenants;
 using Scheduler.Silo.Telemetry;
 
 namespace Scheduler.Tests.Grains;
@@ -17,17 +19,23 @@ public sealed class GrainClusterFixture : IAsyncLifetime
 
     internal FakeNodeLinkFactory Links { get; } = new();
 
+    /// <summary>The silo's idempotency keys, with the default lifetime and bound: tests may bind keys as a failed
+    /// earlier attempt would have.</summary>
+    internal IIdempotencyKeys IdempotencyKeys { get; } = new MemoryIdempotencyKeys(Options.Create(new PlacementOptions()), TimeProvider.System);
+
     public IClusterClient Client => _cluster?.Client ?? throw new InvalidOperationException("The cluster is not deployed.");
 
     public async Task InitializeAsync()
     {
         var links = Links;
+        var keys = IdempotencyKeys;
         var builder = new InProcessTestClusterBuilder(1);
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddMemoryGrainStorage(StorageNames.Default);
             silo.Services.AddSingleton<INodeLinkFactory>(links);
             silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
+            silo.Services.AddSingleton(keys);
             silo.Services.AddMetrics().AddSingleton<FleetGauges>().AddSingleton<IJobOutcomeObserver, SchedulerTelemetry>();
             silo.Services.AddSingleton(TimeProvider.System);
             silo.Services.Configure<PlacementOptions>(o =>

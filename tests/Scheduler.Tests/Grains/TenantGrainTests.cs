@@ -1,6 +1,7 @@
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
+using Scheduler.Grains.Tenants;
 using Scheduler.Policies;
 using static Scheduler.Tests.Grains.GrainTestKit;
 
@@ -163,6 +164,44 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
         Assert.False(b.Duplicate);
         Assert.NotEqual(a.Job?.JobId, b.Job?.JobId);
         Assert.Equal(2, (await Placement.GetSnapshot()).QueuedJobs);
+    }
+
+    [Fact]
+    public async Task Submit_KeyedSubmissionRefusedByTheQuota_LeavesTheKeyFree_ARetryWithRoomIsANewJob()
+    {
+        await Put(maxQueued: 1);
+        var key = Unique("idem");
+        await Tenant.Submit(JobId(0), Request(_model), []);
+
+        var refused = await Tenant.Submit(JobId(1), Request(_model, idempotencyKey: key), []);
+        await Put(maxQueued: 5);
+        var retry = await Tenant.Submit(JobId(2), Request(_model, idempotencyKey: key), []);
+
+        Assert.Equal(SubmitRejection.QueueFull, refused.Rejection);
+        Assert.Equal(SubmitRejection.None, retry.Rejection);
+        Assert.False(retry.Duplicate);
+        Assert.Equal(JobId(2), retry.Job?.JobId);
+        Assert.Equal(2, (await Placement.GetSnapshot()).QueuedJobs);
+    }
+
+    [Fact]
+    public async Task Submit_KeyBoundToAJobNeverRecorded_TheRetryTakesTheKeyOver()
+    {
+        // The first attempt bound its key, then its silo died before the job was journaled.
+        await Put();
+        var key = Unique("idem");
+        var request = Request(_model, idempotencyKey: key);
+        await cluster.IdempotencyKeys.Claim(_tenantId, key, new IdempotencyBinding(JobId(0), RequestFingerprint.Of(request)));
+
+        var retry = await Tenant.Submit(JobId(1), request, []);
+        var again = await Tenant.Submit(JobId(2), request, []);
+
+        Assert.Equal(SubmitRejection.None, retry.Rejection);
+        Assert.False(retry.Duplicate);
+        Assert.Equal(JobId(1), retry.Job?.JobId);
+        Assert.True(again.Duplicate);
+        Assert.Equal(JobId(1), again.Job?.JobId);
+        Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);
     }
 
     public static TheoryData<string> ChangedRequests => ["model", "prompt", "prompt_token_ids", "max_tokens", "priority", "ttft_objective_ms", "stop", "stop_sequences", "temperature", "top_p", "top_k", "seed", "messages"];
