@@ -28,7 +28,7 @@ static void Log(string message) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}]
 var directory = Directory.CreateTempSubdirectory("bench-llama-");
 try
 {
-    var modelPath = TinyGguf.Write(directory.FullName);
+    var modelPath = TinyGguf.Write(directory.FullName, settings.Model == "wide" ? TinyGguf.Wide : TinyGguf.Tiny);
     var options = BenchNode.Options(modelPath, settings.Slots, settings.Threads);
     var jobs = JobMix.Jobs(settings.Jobs);
 

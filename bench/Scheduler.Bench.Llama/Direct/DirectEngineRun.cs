@@ -57,7 +57,7 @@ internal static class DirectEngineRun
             }
 
             var elapsed = Stopwatch.GetTimestamp() - started;
-            return RunResult.Of(name, timelines.Values, elapsed, engine.Stats);
+            return RunResult.Of(name, timelines.Values, elapsed, slots, engine.Stats);
         }
         finally
         {

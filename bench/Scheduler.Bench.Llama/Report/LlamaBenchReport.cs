@@ -15,10 +15,10 @@ internal static class LlamaBenchReport
     {
         var md = new StringBuilder();
         md.AppendLine(Culture, $"Run {startedAt:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load average {loadBefore} before, {loadAfter} after; ");
-        md.AppendLine(Culture, $"{settings.Jobs} jobs submitted at once, output lengths {string.Join('/', JobMix.Lengths)} in turn, one replica of {settings.Slots} slots, {settings.Threads} llama.cpp thread(s).");
+        md.AppendLine(Culture, $"{settings.Jobs} jobs submitted at once, output lengths {string.Join('/', JobMix.Lengths)} in turn, one replica of {settings.Slots} slots, {settings.Threads} llama.cpp thread(s), model \"{settings.Model}\".");
         md.AppendLine();
-        md.AppendLine("| path | output tokens | seconds | tokens/s | TTFT p50 | TTFT p99 | TPOT p50 | TPOT p99 | decode calls | ms per decode | mean sequences/decode | peak sequences/decode | failed |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| path | output tokens | seconds | tokens/s | TTFT p50 | TTFT p99 | TPOT p50 | TPOT p99 | finish → next first token p50 | decode calls | ms per decode | mean sequences/decode | peak sequences/decode | failed |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in new[] { continuous, requestLevel, scheduler })
         {
             var e = r.Engine;
@@ -27,7 +27,7 @@ internal static class LlamaBenchReport
             // Wall time per decode call: the engine's step cost, plus any time it waited for work.
             var msPerDecode = e.Decodes > 0 ? r.Seconds * 1000 / e.Decodes : 0;
             md.AppendLine(Culture,
-                $"| {r.Path} | {r.OutputTokens:N0} | {r.Seconds:0.00} | {r.TokensPerSecond:N0} | {Ms(r.Ttft.P50Us)} | {Ms(r.Ttft.P99Us)} | {Ms(r.Tpot.P50Us)} | {Ms(r.Tpot.P99Us)} | {e.Decodes:N0} | {msPerDecode:0.0} | {mean:0.0} | {e.MaxBatchSequences} | {r.FailedJobs} |");
+                $"| {r.Path} | {r.OutputTokens:N0} | {r.Seconds:0.00} | {r.TokensPerSecond:N0} | {Ms(r.Ttft.P50Us)} | {Ms(r.Ttft.P99Us)} | {Ms(r.Tpot.P50Us)} | {Ms(r.Tpot.P99Us)} | {Ms(r.Refill.P50Us)} | {e.Decodes:N0} | {msPerDecode:0.0} | {mean:0.0} | {e.MaxBatchSequences} | {r.FailedJobs} |");
         }
 
         md.AppendLine();

@@ -59,7 +59,7 @@ internal static class SchedulerEngineRun
             var engines = node.Services.GetRequiredService<ReplicaEngines>();
             var replicaId = node.Services.GetRequiredService<NodeInventory>().Replicas.Single().ReplicaId;
             var stats = engines.TryGet(replicaId, out var engine) ? ((LlamaEngine)engine).Stats : LlamaEngineStats.None;
-            return RunResult.Of(name, timelines, elapsed, stats);
+            return RunResult.Of(name, timelines, elapsed, slots, stats);
         }
         finally
         {
