@@ -17,10 +17,14 @@ internal sealed record LlamaBenchSettings
     /// (<see cref="Scheduler.Testing.TinyGguf.Wide"/>, whose decode cost is mostly its weights).</summary>
     public string Model { get; init; } = "tiny";
 
+    /// <summary>Whether the replica's slots share one KV cache (<c>Worker:Model:KvUnified</c>) instead of one stream each.</summary>
+    public bool KvUnified { get; init; }
+
     /// <summary>Where the markdown goes; a relative path is taken from the repository root.</summary>
     public string OutPath { get; init; } = Path.Combine("bench", "results", "llama-latest.md");
 
-    /// <summary>Parses <c>--jobs N</c>, <c>--slots N</c>, <c>--threads N</c>, <c>--model tiny|wide</c> and <c>--out PATH</c>.
+    /// <summary>Parses <c>--jobs N</c>, <c>--slots N</c>, <c>--threads N</c>, <c>--model tiny|wide</c>, <c>--kv-unified true|false</c>
+    /// and <c>--out PATH</c>.
     /// Anything else is an error.</summary>
     public static LlamaBenchSettings Parse(string[] args)
     {
@@ -35,8 +39,9 @@ internal sealed record LlamaBenchSettings
                 "--slots" => settings with { Slots = Positive(name, value) },
                 "--threads" => settings with { Threads = Positive(name, value) },
                 "--model" => settings with { Model = value is "tiny" or "wide" ? value : throw new ArgumentException($"option '--model' is tiny or wide, not '{value}'") },
+                "--kv-unified" => settings with { KvUnified = bool.TryParse(value, out var unified) ? unified : throw new ArgumentException($"option '--kv-unified' is true or false, not '{value}'") },
                 "--out" => settings with { OutPath = value },
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --jobs, --slots, --threads, --model, --out)"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --jobs, --slots, --threads, --model, --kv-unified, --out)"),
             };
         }
 

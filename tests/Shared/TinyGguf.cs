@@ -59,7 +59,7 @@ internal static class TinyGguf
     public static string Write(string directory) => WriteModel(Path.Combine(directory, "tiny.gguf"), Tiny, endsAtOnce: false, chatTemplate: null);
 
     /// <summary>The model of <see cref="Write"/> with another <paramref name="shape"/>.</summary>
-    public static string Write(string directory, ModelShape shape) =>
+    public static string WriteShaped(string directory, ModelShape shape) =>
         WriteModel(Path.Combine(directory, $"tiny-{shape.Width}x{shape.Layers}.gguf"), shape, endsAtOnce: false, chatTemplate: null);
 
     /// <summary>A model whose most likely next token is always end-of-sequence.</summary>
@@ -68,9 +68,9 @@ internal static class TinyGguf
     /// <summary>The model of <see cref="Write"/> with <see cref="ChatMlTemplate"/> as its <c>tokenizer.chat_template</c>.</summary>
     public static string WriteWithChatTemplate(string directory) => WriteModel(Path.Combine(directory, "tiny-chat.gguf"), Tiny, endsAtOnce: false, ChatMlTemplate);
 
-    private static string WriteModel(string path, ModelShape shape, bool endsAtOnce, string? chatTemplate)
+    private static string WriteModel(string path, ModelShape dimensions, bool endsAtOnce, string? chatTemplate)
     {
-        var (width, layers, heads, feedForward) = shape;
+        var (width, layers, heads, feedForward) = dimensions;
         var vocabulary = Vocabulary();
         var random = new Random(1234);
         var tensors = new List<(string Name, int[] Shape, float[] Data)>
@@ -103,11 +103,11 @@ internal static class TinyGguf
         WriteString(writer, "general.architecture", "llama");
         WriteString(writer, "general.name", "tiny");
         WriteUInt32(writer, "llama.context_length", TrainedContext);
-        WriteUInt32(writer, "llama.embedding_length", width);
-        WriteUInt32(writer, "llama.block_count", layers);
-        WriteUInt32(writer, "llama.feed_forward_length", feedForward);
-        WriteUInt32(writer, "llama.attention.head_count", heads);
-        WriteUInt32(writer, "llama.rope.dimension_count", width / heads);
+        WriteUInt32(writer, "llama.embedding_length", (uint)width);
+        WriteUInt32(writer, "llama.block_count", (uint)layers);
+        WriteUInt32(writer, "llama.feed_forward_length", (uint)feedForward);
+        WriteUInt32(writer, "llama.attention.head_count", (uint)heads);
+        WriteUInt32(writer, "llama.rope.dimension_count", (uint)(width / heads));
         Key(writer, "llama.attention.layer_norm_rms_epsilon", TypeFloat32);
         writer.Write(1e-5f);
         WriteString(writer, "tokenizer.ggml.model", "llama");

@@ -15,7 +15,7 @@ internal static class LlamaBenchReport
     {
         var md = new StringBuilder();
         md.AppendLine(Culture, $"Run {startedAt:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load average {loadBefore} before, {loadAfter} after; ");
-        md.AppendLine(Culture, $"{settings.Jobs} jobs submitted at once, output lengths {string.Join('/', JobMix.Lengths)} in turn, one replica of {settings.Slots} slots, {settings.Threads} llama.cpp thread(s), model \"{settings.Model}\".");
+        md.AppendLine(Culture, $"{settings.Jobs} jobs submitted at once, output lengths {string.Join('/', JobMix.Lengths)} in turn, one replica of {settings.Slots} slots, {settings.Threads} llama.cpp thread(s), model \"{settings.Model}\", {(settings.KvUnified ? "one KV cache the slots share" : "one KV stream per slot")}.");
         md.AppendLine();
         md.AppendLine("| path | output tokens | seconds | tokens/s | TTFT p50 | TTFT p99 | TPOT p50 | TPOT p99 | finish → next first token p50 | decode calls | ms per decode | mean sequences/decode | peak sequences/decode | failed |");
         md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
