@@ -52,14 +52,16 @@ internal static class SchedulerEngineRun
 
             using var client = new SchedulerClient(address, TenantKey);
             var started = Stopwatch.GetTimestamp();
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var timelines = jobs.Select(j => new JobTimeline(j, started)).ToList();
             await Task.WhenAll(timelines.Select(t => StreamAsync(client, t, cancellationToken)));
             var elapsed = Stopwatch.GetTimestamp() - started;
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
 
             var engines = node.Services.GetRequiredService<ReplicaEngines>();
             var replicaId = node.Services.GetRequiredService<NodeInventory>().Replicas.Single().ReplicaId;
             var stats = engines.TryGet(replicaId, out var engine) ? ((LlamaEngine)engine).Stats : LlamaEngineStats.None;
-            return RunResult.Of(name, timelines, elapsed, slots, stats);
+            return RunResult.Of(name, timelines, elapsed, cpu, slots, stats);
         }
         finally
         {

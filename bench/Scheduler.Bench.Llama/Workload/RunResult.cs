@@ -4,14 +4,15 @@ using Scheduler.Worker.Engines.Llama;
 
 namespace Scheduler.Bench.Llama.Workload;
 
-/// <summary>One path's run of the workload: output tokens/s over the whole run, TTFT and TPOT percentiles, how long
-/// a freed slot stayed empty, and how the engine batched.</summary>
+/// <summary>One path's run of the workload: output tokens/s over the whole run, the process's CPU seconds in it, TTFT
+/// and TPOT percentiles, how long a freed slot stayed empty, and how the engine batched.</summary>
 internal sealed record RunResult(
     string Path,
     int Jobs,
     int FailedJobs,
     long OutputTokens,
     double Seconds,
+    double CpuSeconds,
     LatencySummary Ttft,
     LatencySummary Tpot,
     LatencySummary Refill,
@@ -19,7 +20,16 @@ internal sealed record RunResult(
 {
     public double TokensPerSecond => OutputTokens / Seconds;
 
-    public static RunResult Of(string path, IReadOnlyCollection<JobTimeline> jobs, long elapsedTicks, int slots, LlamaEngineStats engine)
+    /// <summary>The engine's own milliseconds in its steps (decode call and sampling), summed; null where the bench
+    /// does not see the step reports (through the scheduler).</summary>
+    public double? StepMs { get; init; }
+
+    /// <summary>Output tokens per CPU second of the whole process: on a machine other work also loads, what the path
+    /// costs, where tokens/s also says how much of the cores it got.</summary>
+    public double TokensPerCpuSecond => OutputTokens / CpuSeconds;
+
+    public static RunResult Of(
+        string path, IReadOnlyCollection<JobTimeline> jobs, long elapsedTicks, TimeSpan cpu, int slots, LlamaEngineStats engine)
     {
         var done = jobs.Where(j => j.Finished && j.Error is null).ToList();
         return new RunResult(
@@ -28,6 +38,7 @@ internal sealed record RunResult(
             jobs.Count - done.Count,
             done.Sum(j => (long)j.Tokens),
             (double)elapsedTicks / Stopwatch.Frequency,
+            cpu.TotalSeconds,
             LatencySummary.Of([.. done.Where(j => j.Tokens > 0).Select(j => j.TtftTicks)]),
             LatencySummary.Of([.. done.Select(j => j.TpotTicks).OfType<long>()]),
             RefillGaps(done, slots),
