@@ -13,10 +13,19 @@ internal sealed record LlamaBenchSettings
     /// <summary>One thread: the machine has two cores, and the silo, the node and the client need the other.</summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>"tiny" (the tests' model, <see cref="Scheduler.Testing.TinyGguf.Tiny"/>) or "wide"
+    /// (<see cref="Scheduler.Testing.TinyGguf.Wide"/>, whose decode cost is mostly its weights).</summary>
+    public string Model { get; init; } = "tiny";
+
+    /// <summary>Whether the replica's slots share one KV cache (<c>Worker:Model:KvUnified</c>) instead of one stream each.</summary>
+    public bool KvUnified { get; init; }
+
     /// <summary>Where the markdown goes; a relative path is taken from the repository root.</summary>
     public string OutPath { get; init; } = Path.Combine("bench", "results", "llama-latest.md");
 
-    /// <summary>Parses <c>--jobs N</c>, <c>--slots N</c>, <c>--threads N</c> and <c>--out PATH</c>. Anything else is an error.</summary>
+    /// <summary>Parses <c>--jobs N</c>, <c>--slots N</c>, <c>--threads N</c>, <c>--model tiny|wide</c>, <c>--kv-unified true|false</c>
+    /// and <c>--out PATH</c>.
+    /// Anything else is an error.</summary>
     public static LlamaBenchSettings Parse(string[] args)
     {
         var settings = new LlamaBenchSettings();
@@ -29,8 +38,10 @@ internal sealed record LlamaBenchSettings
                 "--jobs" => settings with { Jobs = Positive(name, value) },
                 "--slots" => settings with { Slots = Positive(name, value) },
                 "--threads" => settings with { Threads = Positive(name, value) },
+                "--model" => settings with { Model = value is "tiny" or "wide" ? value : throw new ArgumentException($"option '--model' is tiny or wide, not '{value}'") },
+                "--kv-unified" => settings with { KvUnified = bool.TryParse(value, out var unified) ? unified : throw new ArgumentException($"option '--kv-unified' is true or false, not '{value}'") },
                 "--out" => settings with { OutPath = value },
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --jobs, --slots, --threads, --out)"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --jobs, --slots, --threads, --model, --kv-unified, --out)"),
             };
         }
 

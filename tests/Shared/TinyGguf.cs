@@ -3,8 +3,8 @@ using System.Text;
 namespace Scheduler.Testing;
 
 /// <summary>
-/// Writes a tiny llama-architecture GGUF v3 model (ggml docs/gguf.md): 2 layers, width 64, 4 heads, random F32
-/// weights from a fixed seed, and a SentencePiece vocabulary of control tokens, the 256 byte tokens and a few
+/// Writes a tiny llama-architecture GGUF v3 model (ggml docs/gguf.md): 2 layers, width 64, 4 heads (<see cref="Tiny"/>;
+/// the benchmark also writes <see cref="Wide"/>), random F32 weights from a fixed seed, and a SentencePiece vocabulary of control tokens, the 256 byte tokens and a few
 /// words — enough for llama.cpp to load it, tokenize text and generate, since no real model can be downloaded here.
 /// Compiled into the tests and the llama benchmark (bench/Scheduler.Bench.Llama), which measure the same model.
 /// </summary>
@@ -18,10 +18,13 @@ internal static class TinyGguf
 {
     public const int TrainedContext = 2048;
 
-    private const int Width = 64;
-    private const int Layers = 2;
-    private const int Heads = 4;
-    private const int FeedForward = 128;
+    /// <summary>The tests' model: 2 layers of width 64, about 500 KB.</summary>
+    public static readonly ModelShape Tiny = new(Width: 64, Layers: 2, Heads: 4, FeedForward: 128);
+
+    /// <summary>A model whose decode cost is mostly its weights, as a real model's is (about 51 MB: 4 layers of width
+    /// 512), for the llama benchmark; same vocabulary and generation behaviour as <see cref="Tiny"/>.</summary>
+    public static readonly ModelShape Wide = new(Width: 512, Layers: 4, Heads: 8, FeedForward: 1408);
+
     private const uint Alignment = 32;
     private const int EndOfSequence = 2;
     private const int FirstPiece = 3 + 256;
@@ -53,36 +56,41 @@ internal static class TinyGguf
         "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
     /// <summary>A model that never samples its end-of-sequence token, and has no chat template.</summary>
-    public static string Write(string directory) => WriteModel(Path.Combine(directory, "tiny.gguf"), endsAtOnce: false, chatTemplate: null);
+    public static string Write(string directory) => WriteModel(Path.Combine(directory, "tiny.gguf"), Tiny, endsAtOnce: false, chatTemplate: null);
+
+    /// <summary>The model of <see cref="Write"/> with another <paramref name="shape"/>.</summary>
+    public static string WriteShaped(string directory, ModelShape shape) =>
+        WriteModel(Path.Combine(directory, $"tiny-{shape.Width}x{shape.Layers}.gguf"), shape, endsAtOnce: false, chatTemplate: null);
 
     /// <summary>A model whose most likely next token is always end-of-sequence.</summary>
-    public static string WriteEndingAtOnce(string directory) => WriteModel(Path.Combine(directory, "tiny-eos.gguf"), endsAtOnce: true, chatTemplate: null);
+    public static string WriteEndingAtOnce(string directory) => WriteModel(Path.Combine(directory, "tiny-eos.gguf"), Tiny, endsAtOnce: true, chatTemplate: null);
 
     /// <summary>The model of <see cref="Write"/> with <see cref="ChatMlTemplate"/> as its <c>tokenizer.chat_template</c>.</summary>
-    public static string WriteWithChatTemplate(string directory) => WriteModel(Path.Combine(directory, "tiny-chat.gguf"), endsAtOnce: false, ChatMlTemplate);
+    public static string WriteWithChatTemplate(string directory) => WriteModel(Path.Combine(directory, "tiny-chat.gguf"), Tiny, endsAtOnce: false, ChatMlTemplate);
 
-    private static string WriteModel(string path, bool endsAtOnce, string? chatTemplate)
+    private static string WriteModel(string path, ModelShape dimensions, bool endsAtOnce, string? chatTemplate)
     {
+        var (width, layers, heads, feedForward) = dimensions;
         var vocabulary = Vocabulary();
         var random = new Random(1234);
         var tensors = new List<(string Name, int[] Shape, float[] Data)>
         {
-            ("token_embd.weight", [Width, vocabulary.Count], Embeddings(random, vocabulary.Count)),
-            ("output_norm.weight", [Width], Ones(Width)),
-            ("output.weight", [Width, vocabulary.Count], OutputRows(random, vocabulary.Count, endsAtOnce)),
+            ("token_embd.weight", [width, vocabulary.Count], Embeddings(random, width, vocabulary.Count)),
+            ("output_norm.weight", [width], Ones(width)),
+            ("output.weight", [width, vocabulary.Count], OutputRows(random, width, vocabulary.Count, endsAtOnce)),
         };
-        for (var layer = 0; layer < Layers; layer++)
+        for (var layer = 0; layer < layers; layer++)
         {
             var prefix = $"blk.{layer}.";
-            tensors.Add((prefix + "attn_norm.weight", [Width], Ones(Width)));
-            tensors.Add((prefix + "attn_q.weight", [Width, Width], Random(random, Width * Width)));
-            tensors.Add((prefix + "attn_k.weight", [Width, Width], Random(random, Width * Width)));
-            tensors.Add((prefix + "attn_v.weight", [Width, Width], Random(random, Width * Width)));
-            tensors.Add((prefix + "attn_output.weight", [Width, Width], SparingComponentZero(Random(random, Width * Width), Width)));
-            tensors.Add((prefix + "ffn_norm.weight", [Width], Ones(Width)));
-            tensors.Add((prefix + "ffn_gate.weight", [Width, FeedForward], Random(random, Width * FeedForward)));
-            tensors.Add((prefix + "ffn_up.weight", [Width, FeedForward], Random(random, Width * FeedForward)));
-            tensors.Add((prefix + "ffn_down.weight", [FeedForward, Width], SparingComponentZero(Random(random, FeedForward * Width), FeedForward)));
+            tensors.Add((prefix + "attn_norm.weight", [width], Ones(width)));
+            tensors.Add((prefix + "attn_q.weight", [width, width], Random(random, width * width)));
+            tensors.Add((prefix + "attn_k.weight", [width, width], Random(random, width * width)));
+            tensors.Add((prefix + "attn_v.weight", [width, width], Random(random, width * width)));
+            tensors.Add((prefix + "attn_output.weight", [width, width], SparingComponentZero(Random(random, width * width), width)));
+            tensors.Add((prefix + "ffn_norm.weight", [width], Ones(width)));
+            tensors.Add((prefix + "ffn_gate.weight", [width, feedForward], Random(random, width * feedForward)));
+            tensors.Add((prefix + "ffn_up.weight", [width, feedForward], Random(random, width * feedForward)));
+            tensors.Add((prefix + "ffn_down.weight", [feedForward, width], SparingComponentZero(Random(random, feedForward * width), feedForward)));
         }
 
         using var file = File.Create(path);
@@ -95,11 +103,11 @@ internal static class TinyGguf
         WriteString(writer, "general.architecture", "llama");
         WriteString(writer, "general.name", "tiny");
         WriteUInt32(writer, "llama.context_length", TrainedContext);
-        WriteUInt32(writer, "llama.embedding_length", Width);
-        WriteUInt32(writer, "llama.block_count", Layers);
-        WriteUInt32(writer, "llama.feed_forward_length", FeedForward);
-        WriteUInt32(writer, "llama.attention.head_count", Heads);
-        WriteUInt32(writer, "llama.rope.dimension_count", Width / Heads);
+        WriteUInt32(writer, "llama.embedding_length", (uint)width);
+        WriteUInt32(writer, "llama.block_count", (uint)layers);
+        WriteUInt32(writer, "llama.feed_forward_length", (uint)feedForward);
+        WriteUInt32(writer, "llama.attention.head_count", (uint)heads);
+        WriteUInt32(writer, "llama.rope.dimension_count", (uint)(width / heads));
         Key(writer, "llama.attention.layer_norm_rms_epsilon", TypeFloat32);
         writer.Write(1e-5f);
         WriteString(writer, "tokenizer.ggml.model", "llama");
@@ -196,30 +204,30 @@ internal static class TinyGguf
         return vocabulary;
     }
 
-    private static float[] Embeddings(Random random, int vocabularySize)
+    private static float[] Embeddings(Random random, int width, int vocabularySize)
     {
-        var data = Random(random, Width * vocabularySize);
+        var data = Random(random, width * vocabularySize);
         for (var token = 0; token < vocabularySize; token++)
         {
-            data[token * Width] = 4f;
+            data[token * width] = 4f;
         }
 
         return data;
     }
 
-    private static float[] OutputRows(Random random, int vocabularySize, bool endsAtOnce)
+    private static float[] OutputRows(Random random, int width, int vocabularySize, bool endsAtOnce)
     {
-        var data = Random(random, Width * vocabularySize);
+        var data = Random(random, width * vocabularySize);
         for (var token = 0; token < vocabularySize; token++)
         {
             // Control, unknown and byte tokens never win either: the text is made of word pieces.
-            data[token * Width] = token == EndOfSequence && endsAtOnce ? 50f : token < FirstPiece ? -50f : 0f;
+            data[token * width] = token == EndOfSequence && endsAtOnce ? 50f : token < FirstPiece ? -50f : 0f;
         }
 
         return data;
     }
 
-    /// <summary>Zeroes output component 0 of a projection whose ggml shape is [<paramref name="inputs"/>, Width].</summary>
+    /// <summary>Zeroes output component 0 of a projection whose ggml shape is [<paramref name="inputs"/>, width].</summary>
     private static float[] SparingComponentZero(float[] data, int inputs)
     {
         Array.Clear(data, 0, inputs);
@@ -275,3 +283,6 @@ internal static class TinyGguf
         writer.Write(bytes);
     }
 }
+
+/// <summary>The dimensions of a model <see cref="TinyGguf"/> writes.</summary>
+internal readonly record struct ModelShape(int Width, int Layers, int Heads, int FeedForward);

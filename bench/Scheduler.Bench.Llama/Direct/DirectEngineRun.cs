@@ -32,12 +32,17 @@ internal static class DirectEngineRun
             var slots = replica.EngineProfile.MaxSequences;
             var waiting = new Queue<BenchJob>(jobs);
             var started = Stopwatch.GetTimestamp();
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var timelines = jobs.ToDictionary(j => j.Id, j => new JobTimeline(j, started));
             var running = 0;
+
+            // The engine's own time in its steps (decode and sampling), whatever waiting for a core or for work added.
+            var stepMs = 0.0;
             running += Admit(engine, waiting, slots);
             while (running > 0)
             {
                 var (report, at) = await sink.Reports.ReadAsync(stop.Token);
+                stepMs += report.StepMs;
                 foreach (var tokens in report.Tokens)
                 {
                     timelines[tokens.SequenceId].Record(tokens.TokenCount, at);
@@ -57,7 +62,8 @@ internal static class DirectEngineRun
             }
 
             var elapsed = Stopwatch.GetTimestamp() - started;
-            return RunResult.Of(name, timelines.Values, elapsed, engine.Stats);
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+            return RunResult.Of(name, timelines.Values, elapsed, cpu, slots, engine.Stats) with { StepMs = stepMs };
         }
         finally
         {

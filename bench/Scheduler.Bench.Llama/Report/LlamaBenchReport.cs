@@ -15,10 +15,10 @@ internal static class LlamaBenchReport
     {
         var md = new StringBuilder();
         md.AppendLine(Culture, $"Run {startedAt:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load average {loadBefore} before, {loadAfter} after; ");
-        md.AppendLine(Culture, $"{settings.Jobs} jobs submitted at once, output lengths {string.Join('/', JobMix.Lengths)} in turn, one replica of {settings.Slots} slots, {settings.Threads} llama.cpp thread(s).");
+        md.AppendLine(Culture, $"{settings.Jobs} jobs submitted at once, output lengths {string.Join('/', JobMix.Lengths)} in turn, one replica of {settings.Slots} slots, {settings.Threads} llama.cpp thread(s), model \"{settings.Model}\", {(settings.KvUnified ? "one KV cache the slots share" : "one KV stream per slot")}.");
         md.AppendLine();
-        md.AppendLine("| path | output tokens | seconds | tokens/s | TTFT p50 | TTFT p99 | TPOT p50 | TPOT p99 | decode calls | ms per decode | mean sequences/decode | peak sequences/decode | failed |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| path | output tokens | seconds | tokens/s | CPU seconds | tokens per CPU second | TTFT p50 | TTFT p99 | TPOT p50 | TPOT p99 | finish → next first token p50 | decode calls | ms per decode | engine ms per step | mean sequences/decode | peak sequences/decode | failed |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in new[] { continuous, requestLevel, scheduler })
         {
             var e = r.Engine;
@@ -27,7 +27,7 @@ internal static class LlamaBenchReport
             // Wall time per decode call: the engine's step cost, plus any time it waited for work.
             var msPerDecode = e.Decodes > 0 ? r.Seconds * 1000 / e.Decodes : 0;
             md.AppendLine(Culture,
-                $"| {r.Path} | {r.OutputTokens:N0} | {r.Seconds:0.00} | {r.TokensPerSecond:N0} | {Ms(r.Ttft.P50Us)} | {Ms(r.Ttft.P99Us)} | {Ms(r.Tpot.P50Us)} | {Ms(r.Tpot.P99Us)} | {e.Decodes:N0} | {msPerDecode:0.0} | {mean:0.0} | {e.MaxBatchSequences} | {r.FailedJobs} |");
+                $"| {r.Path} | {r.OutputTokens:N0} | {r.Seconds:0.00} | {r.TokensPerSecond:N0} | {r.CpuSeconds:0.00} | {r.TokensPerCpuSecond:N0} | {Ms(r.Ttft.P50Us)} | {Ms(r.Ttft.P99Us)} | {Ms(r.Tpot.P50Us)} | {Ms(r.Tpot.P99Us)} | {Ms(r.Refill.P50Us)} | {e.Decodes:N0} | {msPerDecode:0.0} | {(r.StepMs is { } step && e.Decodes > 0 ? (step / e.Decodes).ToString("0.00", Culture) : "—")} | {mean:0.0} | {e.MaxBatchSequences} | {r.FailedJobs} |");
         }
 
         md.AppendLine();
@@ -37,6 +37,8 @@ internal static class LlamaBenchReport
         md.AppendLine(Culture, $"| TTFT p99, continuous ÷ request-level | {continuous.Ttft.P99Us / requestLevel.Ttft.P99Us:0.00} | ≤ 1 |");
         md.AppendLine(Culture, $"| TPOT p99, continuous ÷ request-level | {continuous.Tpot.P99Us / requestLevel.Tpot.P99Us:0.00} | ≤ 1 |");
         md.AppendLine(Culture, $"| through the scheduler ÷ engine driven directly (continuous), tokens/s | {scheduler.TokensPerSecond / continuous.TokensPerSecond:0.00} | ≥ 0.9 |");
+        md.AppendLine(Culture, $"| continuous ÷ request-level, tokens per CPU second | {continuous.TokensPerCpuSecond / requestLevel.TokensPerCpuSecond:0.00}× | (load-independent view of the first) |");
+        md.AppendLine(Culture, $"| through the scheduler ÷ engine driven directly, tokens per CPU second | {scheduler.TokensPerCpuSecond / continuous.TokensPerCpuSecond:0.00} | (what the silo, node and client cost in CPU) |");
         return md.ToString();
     }
 

@@ -11,10 +11,10 @@ internal static class BenchNode
 
     public const string Token = "bench-node-token";
 
-    /// <summary>Prompt plus the longest output, with room to spare.</summary>
+    /// <summary>Prompt plus the longest output, with room to spare: each slot's own KV stream, unless unified.</summary>
     public const int ContextTokens = 1024;
 
-    public static WorkerNodeOptions Options(string modelPath, int slots, int threads, string? schedulerAddress = null)
+    public static WorkerNodeOptions Options(string modelPath, int slots, int threads, bool kvUnified, string? schedulerAddress = null)
     {
         var options = new WorkerNodeOptions
         {
@@ -26,6 +26,7 @@ internal static class BenchNode
         options.Model.Path = modelPath;
         options.Model.Slots = slots;
         options.Model.Threads = threads;
+        options.Model.KvUnified = kvUnified;
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = Model, MaxContextTokens = ContextTokens });
         return options;
     }

@@ -18,10 +18,20 @@ public sealed class LlamaModelOptions
     /// when others leave room, not memory every slot reserves (a 131,072-token context per slot would take tens of GB).</summary>
     public const int DefaultCellsPerSlot = 8192;
 
-    /// <summary>KV-cache cells of each replica's context, shared by its sequences; by default <see cref="Slots"/> times
-    /// the per-sequence context (the model's trained context, capped by <see cref="AcceleratorOptions.MaxContextTokens"/>)
-    /// or <see cref="DefaultCellsPerSlot"/>, whichever is less. A sequence's context is capped by it too.</summary>
+    /// <summary>KV-cache cells of each replica's context; by default <see cref="Slots"/> times the per-sequence context
+    /// (the model's trained context, capped by <see cref="AcceleratorOptions.MaxContextTokens"/>) or
+    /// <see cref="DefaultCellsPerSlot"/>, whichever is less. Each slot gets an equal share of them unless
+    /// <see cref="KvUnified"/>; a sequence's context is capped by what it may use.</summary>
     public int? ContextSize { get; set; }
+
+    /// <summary>
+    /// False (the default): each slot has its own KV stream of <see cref="ContextSize"/> ÷ <see cref="Slots"/> cells,
+    /// and a sequence's attention in a decode call spans only its own stream (the batch's longest stream, not every
+    /// cell in use). True: one cache the slots share, so a long sequence may use cells short ones leave, but every
+    /// token of a decode call attends over the cache's whole used range, which continuous admission keeps wide
+    /// (docs/benchmarks.md measures both).
+    /// </summary>
+    public bool KvUnified { get; set; }
 
     /// <summary>Most tokens one decode call takes: a step's decode tokens plus prefill chunks. At least <see cref="Slots"/>.</summary>
     public int BatchSize { get; set; } = 512;

@@ -157,7 +157,7 @@ internal sealed class NodeInventory : IDisposable
     /// <summary>
     /// A llama replica's profile and context from its GGUF model: the accelerator profile (for the scheduler's cost
     /// model) with the replica's slots, KV cells and batch size; a per-sequence context of the model's trained context
-    /// capped by the group's <see cref="AcceleratorOptions.MaxContextTokens"/> and the KV cells.
+    /// capped by the group's <see cref="AcceleratorOptions.MaxContextTokens"/> and the KV cells a sequence may use (its slot's share, unless unified).
     /// </summary>
     private (AcceleratorProfile Profile, int MaxContextTokens, LlamaReplicaSettings Settings) LlamaReplica(
         WorkerNodeOptions options, AcceleratorOptions group, int g, AcceleratorProfile profile)
@@ -196,8 +196,16 @@ internal sealed class NodeInventory : IDisposable
             throw new ArgumentException($"Worker:Accelerators:{g}: a llama context of {cells} KV cells is more than llama.cpp takes.", nameof(options));
         }
 
-        var replicaProfile = profile with { MaxSequences = slots, KvCapacityTokens = cells, StepTokenBudget = llama.BatchSize };
-        return (replicaProfile, (int)Math.Min(perSequence, cells), new LlamaReplicaSettings(model, llama.Threads));
+        // Per-slot streams: each slot has an equal share and no sequence more than its share, so the node reports the
+        // cells the slots really have, and the context a sequence can really reach.
+        var sequenceCells = llama.KvUnified ? cells : cells / slots;
+        if (sequenceCells < 1)
+        {
+            throw new ArgumentException($"Worker:Accelerators:{g}: {cells} KV cells cannot give each of {slots} slots its own cells; set more cells or Worker:Model:KvUnified=true.", nameof(options));
+        }
+
+        var replicaProfile = profile with { MaxSequences = slots, KvCapacityTokens = llama.KvUnified ? cells : sequenceCells * slots, StepTokenBudget = llama.BatchSize };
+        return (replicaProfile, (int)Math.Min(perSequence, sequenceCells), new LlamaReplicaSettings(model, llama.Threads, llama.KvUnified));
     }
 
     /// <summary>The node as announced to the scheduler, reachable at <paramref name="address"/>.</summary>

@@ -7,8 +7,9 @@ using Scheduler.Protos.V1;
 namespace Scheduler.Worker.Engines.Llama;
 
 /// <summary>
-/// A replica that runs a GGUF model with llama.cpp, batching at the iteration level: one context whose KV cache the
-/// replica's sequences share, each under its own llama.cpp sequence id (a slot). Every step is one decode call
+/// A replica that runs a GGUF model with llama.cpp, batching at the iteration level: one context whose KV cells the
+/// replica's sequences hold, each under its own llama.cpp sequence id (a slot) — in its own stream of an equal share
+/// of the cells, or in one cache they share (<see cref="LlamaReplicaSettings.KvUnified"/>). Every step is one decode call
 /// holding one token for each decoding sequence plus prefill chunks of newly admitted ones, within the step token
 /// budget (the context's batch size); sequences join and leave between steps, and a sequence that leaves has its KV
 /// cells removed before the next decode.
@@ -57,12 +58,20 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         _replicaId = replicaId;
         _profile = profile;
         _model = settings.Model;
-        _maxContextTokens = maxContextTokens;
+        // A slot's own stream bounds its sequence when the cache is not shared.
+        _maxContextTokens = settings.KvUnified ? maxContextTokens : (int)Math.Min(maxContextTokens, profile.KvCapacityTokens / profile.MaxSequences);
         _sink = sink;
         _time = time;
         _logger = logger;
         _running = new RunningBatch<LlamaSequence>(replicaId, profile, time);
-        _context = _model.CreateContext(profile.MaxSequences, (int)profile.KvCapacityTokens, profile.StepTokenBudget, settings.Threads, logger);
+        _context = _model.CreateContext(profile.MaxSequences, (int)profile.KvCapacityTokens, profile.StepTokenBudget, settings.Threads, settings.KvUnified, logger);
+        if (_context.NativeHandle.ContextSize is var cells && cells < profile.KvCapacityTokens)
+        {
+            // The node reports the profile's cells to the scheduler: they must be cells the engine really has.
+            _context.Dispose();
+            throw new InvalidOperationException($"llama.cpp made a context of {cells} KV cells for replica {replicaId}, fewer than the {profile.KvCapacityTokens} it reports.");
+        }
+
         _freeSlots = new Stack<LLamaSeqId>(Enumerable.Range(0, profile.MaxSequences).Reverse().Select(s => (LLamaSeqId)s));
         LogCreated(logger, replicaId, _model.Path, profile.MaxSequences, _context.NativeHandle.ContextSize, profile.StepTokenBudget);
     }

@@ -71,18 +71,20 @@ internal sealed class LlamaModel : IDisposable
         }
     }
 
-    /// <summary>A context of <paramref name="contextTokens"/> KV cells shared by up to <paramref name="sequences"/> sequence ids,
-    /// decoding batches of up to <paramref name="batchTokens"/> tokens.</summary>
-    public LLamaContext CreateContext(int sequences, int contextTokens, int batchTokens, int? threads, ILogger logger)
+    /// <summary>A context of <paramref name="contextTokens"/> KV cells for up to <paramref name="sequences"/> sequence ids,
+    /// decoding batches of up to <paramref name="batchTokens"/> tokens: one cache the sequences share when
+    /// <paramref name="unified"/>, else one stream of <paramref name="contextTokens"/> ÷ <paramref name="sequences"/>
+    /// cells per sequence id (llama.cpp rounds a stream up to a multiple of 256 cells).</summary>
+    public LLamaContext CreateContext(int sequences, int contextTokens, int batchTokens, int? threads, bool unified, ILogger logger)
     {
         var parameters = new ModelParams(Path)
         {
             ContextSize = (uint)contextTokens,
             SeqMax = (uint)sequences,
 
-            // One pool of cells for all sequences, as the scheduler's admission counts KV: a long sequence may use
-            // what short ones leave, rather than each sequence id getting a fixed share of the context.
-            KVUnified = true,
+            // A unified cache lets a long sequence use what short ones leave, but llama.cpp then attends every token
+            // over the cache's whole used range; per-sequence streams bound it by the batch's longest sequence.
+            KVUnified = unified,
             BatchSize = (uint)batchTokens,
             UBatchSize = (uint)batchTokens,
             Threads = threads,

@@ -157,8 +157,8 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     [Fact]
     public void OverCapacity_IsRejected_AndRunsNothing()
     {
-        // 2 slots and 100 KV cells: "a" fits, "b" overflows the cells, "c" fits, "d" finds no slot.
-        var engine = Engine(slots: 2, kvCells: 100, maxContextTokens: 64);
+        // 2 slots sharing 100 KV cells: "a" fits, "b" overflows the cells, "c" fits, "d" finds no slot.
+        var engine = Engine(slots: 2, kvCells: 100, maxContextTokens: 64, kvUnified: true);
         engine.Admit([Sequence("a", 30), Sequence("b", 56), Sequence("c", 30), Sequence("d", 4)]);
 
         var reports = ToCompletion(engine.Step);
@@ -169,6 +169,25 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.All(["b", "d"], id => Assert.Empty(SequenceOutcome.Of(id, reports).Tokens));
         Assert.Equal(FinishReason.Length, SequenceOutcome.Of("a", reports).Finished!.Reason);
         Assert.Equal(FinishReason.Length, SequenceOutcome.Of("c", reports).Finished!.Reason);
+    }
+
+    [Fact]
+    public void OwnKvStreams_CapEachSequenceAtItsSlotsShare()
+    {
+        // 2 slots of 100 cells, each its own stream: a slot holds 50, less than the 64 the replica's context allows.
+        var engine = Engine(slots: 2, kvCells: 100, maxContextTokens: 64);
+        var promptTokens = tiny.Model.Tokenize(Prompt).Length;
+        engine.Admit([Sequence("fills", 50 - promptTokens), Sequence("over", 51 - promptTokens)]);
+
+        var reports = ToCompletion(engine.Step);
+
+        var over = SequenceOutcome.Of("over", reports).Finished!;
+        Assert.Equal(
+            (FinishReason.Error, $"prompt is {promptTokens} tokens by the model's tokenizer; with max_tokens {51 - promptTokens} it needs 51, and the replica's context holds 50"),
+            (over.Reason, over.Error));
+        var fills = SequenceOutcome.Of("fills", reports);
+        Assert.Equal((FinishReason.Length, 50 - promptTokens), (fills.Finished!.Reason, fills.Tokens.Count));
+        Assert.Equal(0, engine.KvCellsInUse());
     }
 
     [Fact]
@@ -336,11 +355,12 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         return SequenceOutcome.Of(spec.SequenceId, ToCompletion(engine.Step));
     }
 
-    private LlamaEngine Engine(LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 512, IStepReportSink? sink = null)
+    private LlamaEngine Engine(
+        LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 256, IStepReportSink? sink = null, bool kvUnified = false)
     {
         var profile = AcceleratorProfiles.A100 with { MaxSequences = slots, KvCapacityTokens = kvCells, StepTokenBudget = 64 };
         var engine = new LlamaEngine(
-            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1), maxContextTokens, sink ?? _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
+            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1, kvUnified), maxContextTokens, sink ?? _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
         _engines.Add(engine);
         return engine;
     }

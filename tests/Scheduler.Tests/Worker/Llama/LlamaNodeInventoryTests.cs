@@ -25,13 +25,46 @@ public sealed class LlamaNodeInventoryTests(TinyModelFixture tiny) : IClassFixtu
             [
                 ("n-l4-0/tiny", 3, 3L * TinyGguf.TrainedContext, TinyGguf.TrainedContext),
                 ("n-l4-1/tiny", 3, 3L * TinyGguf.TrainedContext, TinyGguf.TrainedContext),
-                ("n-l4-2/tiny-short", 3, 700L, 512),
+                // Each slot's own stream: 700 cells give 3 slots 233 each, and no sequence more.
+                ("n-l4-2/tiny-short", 3, 699L, 233),
             ],
             description.Replicas.Select(r => (r.ReplicaId, r.MaxSequences, r.KvCapacityTokens, r.MaxContextTokens)));
         Assert.All(description.Accelerators, a => Assert.Equal((3, 96), (a.Profile.MaxSequences, a.Profile.StepTokenBudget)));
 
         // One model in memory, shared by the three replicas.
         Assert.Single(inventory.Replicas.Select(r => r.Llama!.Model).Distinct());
+    }
+
+    [Fact]
+    public void Describe_WithAUnifiedKvCache_LetsOneSequenceReachAllItsCells()
+    {
+        var options = new WorkerNodeOptions { NodeId = "n", Engine = "llama" };
+        options.Model.Path = tiny.Path;
+        options.Model.Slots = 3;
+        options.Model.KvUnified = true;
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = "tiny-short", MaxContextTokens = 512, KvCapacityTokens = 700 });
+        using var inventory = NodeInventory.Create(options);
+
+        var replica = Assert.Single(inventory.Describe("http://127.0.0.1:1").Replicas);
+
+        Assert.Equal((3, 700L, 512), (replica.MaxSequences, replica.KvCapacityTokens, replica.MaxContextTokens));
+        Assert.True(Assert.Single(inventory.Replicas).Llama!.KvUnified);
+    }
+
+    [Fact]
+    public void Create_WithFewerKvCellsThanSlots_NamesBothWays()
+    {
+        var options = new WorkerNodeOptions { Engine = "llama" };
+        options.Model.Path = tiny.Path;
+        options.Model.Slots = 4;
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = "tiny", KvCapacityTokens = 3 });
+
+        var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+        Assert.StartsWith(
+            "Worker:Accelerators:0: 3 KV cells cannot give each of 4 slots its own cells; set more cells or Worker:Model:KvUnified=true.",
+            error.Message,
+            StringComparison.Ordinal);
     }
 
     [Fact]
