@@ -92,6 +92,7 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
                 ChatTemplate = model.ChatTemplate.Name,
                 TtftJobsLastMinute = attainment.Jobs,
                 TtftMetLastMinute = attainment.Met,
+                QueuedByTenant = { snapshot.QueuedByTenant.Where(q => q.Value > 0).ToDictionary() },
             });
         }
 
