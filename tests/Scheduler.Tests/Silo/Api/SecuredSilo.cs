@@ -27,7 +27,7 @@ public sealed class SecuredSilo : IAsyncLifetime
     }
 
     /// <param name="settings">More "--Scheduler:…=…" settings.</param>
-    public SecuredSilo(IReadOnlyList<string> settings) => _settings = settings;
+    internal SecuredSilo(IReadOnlyList<string> settings) => _settings = settings;
 
     /// <summary>The file of admin keys the silo re-reads.</summary>
     public string AdminKeyFile => Path.Combine(_folder, "admin-keys");
