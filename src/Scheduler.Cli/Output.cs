@@ -31,6 +31,6 @@ internal static class Output
     /// <summary>One message as a JSON object.</summary>
     public static string ToJson(IMessage message) => Formatter.Format(message);
 
-    /// <summary>Messages as a JSON array, one element a line.</summary>
-    public static string ToJson(IEnumerable<IMessage> messages) => "[" + string.Join(",\n", messages.Select(ToJson)) + "]";
+    /// <summary>Messages as a JSON array on one line (so that <c>top -o json</c> writes one frame a line).</summary>
+    public static string ToJson(IEnumerable<IMessage> messages) => "[" + string.Join(",", messages.Select(ToJson)) + "]";
 }
