@@ -57,18 +57,24 @@ public sealed class KeyRevocationAcrossSilosTests
     private static async Task WaitServing(SiloProcess silo)
     {
         using var admin = new SchedulerAdminClient(silo.Address, AdminKey);
-        await Polling.Until(async () =>
+        var deadline = DateTime.UtcNow + StartTimeout;
+        RpcException? last = null;
+        while (DateTime.UtcNow < deadline)
         {
-            Assert.False(silo.HasExited, "silo exited: " + string.Join("\n", silo.Output.TakeLast(30)));
+            Assert.False(silo.HasExited, $"silo {silo.Index} exited:\n" + string.Join("\n", silo.Output.TakeLast(40)));
             try
             {
                 await admin.GetClusterSummaryAsync(deadline: DateTime.UtcNow.AddSeconds(5));
-                return true;
+                return;
             }
-            catch (RpcException)
+            catch (RpcException e)
             {
-                return false;
+                last = e;
             }
-        }, $"silo {silo.Index} serves", StartTimeout, TimeSpan.FromMilliseconds(500));
+
+            await Task.Delay(500);
+        }
+
+        Assert.Fail($"silo {silo.Index} did not serve within {StartTimeout} ({last?.Status}):\n" + string.Join("\n", silo.Output.TakeLast(40)));
     }
 }
