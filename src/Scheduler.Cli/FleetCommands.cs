@@ -6,120 +6,102 @@ namespace Scheduler.Cli;
 /// <summary>Admin commands on the fleet: models, accelerators, replicas, the cluster summary, cordoning.</summary>
 internal static class FleetCommands
 {
+    public static readonly Listing<Model> Models = new(
+        new("MODEL", m => m.Name),
+        new("CONTEXT", m => Format.Number(m.MaxContextTokens)),
+        new("MAX OUTPUT", m => Format.Number(m.MaxOutputTokens)),
+        new("TTFT SLO MS", m => Format.Number(m.DefaultTtftObjectiveMs)),
+        new("REPLICAS", m => Format.Number(m.Replicas)),
+        new("QUEUED", m => Format.Number(m.QueuedJobs)),
+        new("TTFT MET 1M", m => Format.Attainment(m.TtftMetLastMinute, m.TtftJobsLastMinute)),
+        new("TOKENIZER", m => Format.OrDash(m.Tokenizer), WideOnly: true),
+        new("CHAT TEMPLATE", m => Format.OrDash(m.ChatTemplate), WideOnly: true),
+        new("QUEUED BY TENANT", m => Format.Counts(m.QueuedByTenant), WideOnly: true));
+
+    public static readonly Listing<Accelerator> Accelerators = new(
+        new("ACCELERATOR", a => a.AcceleratorId),
+        new("NODE", a => a.NodeId),
+        new("KIND", a => a.Kind, WideOnly: true),
+        new("PRODUCT", a => a.Product),
+        new("MEM GIB", a => Format.GiB(a.MemoryBytes), WideOnly: true),
+        new("$/HOUR", a => Format.Number(a.PricePerHourUsd, 2)),
+        new("$/M IN", a => Format.Number(a.PricePerMillionInputTokensUsd, 2), WideOnly: true),
+        new("$/M OUT", a => Format.Number(a.PricePerMillionOutputTokensUsd, 2), WideOnly: true),
+        new("WATTS", a => Format.Number(a.PowerWatts, 0), WideOnly: true),
+        new("STATE", a => a.State),
+        new("UTIL", a => Format.Percent(a.Utilization)),
+        new("REPLICAS", a => Format.Number(a.ReplicaIds.Count)),
+        new("REPLICA IDS", a => a.ReplicaIds.Count == 0 ? "-" : string.Join(",", a.ReplicaIds), WideOnly: true));
+
+    public static readonly Listing<Replica> Replicas = new(
+        new("REPLICA", r => r.ReplicaId),
+        new("MODEL", r => r.Model),
+        new("NODE", r => r.NodeId, WideOnly: true),
+        new("ACCELERATOR", r => r.AcceleratorId),
+        new("PRODUCT", r => r.Product),
+        new("STATE", r => r.State),
+        new("SEQS", r => $"{r.RunningSequences}/{r.MaxSequences}"),
+        new("FREE KV", r => $"{r.FreeKvTokens}/{r.KvCapacityTokens}"),
+        new("ENGINE SEQS", r => Format.Number(r.EngineRunningSequences)),
+        new("ENGINE KV", r => Format.Number(r.EngineKvTokensUsed)),
+        new("TOK/S", r => Format.Number(r.MeasuredOutputTokensPerSecond, 1)),
+        new("ADMISSIONS", r => Format.Number(r.Admissions)),
+        new("INTO RUNNING", r => Format.Number(r.AdmissionsIntoRunningBatch)),
+        new("REJECTED", r => Format.Number(r.EngineRejectedAdmissions)),
+        new("DECODES", r => Format.Number(r.EngineDecodeCalls), WideOnly: true),
+        new("SEQS/DECODE", r => Format.Number(r.EngineMeanSequencesPerDecode, 2), WideOnly: true),
+        new("JOBS", r => r.RunningJobIds.Count == 0 ? "-" : string.Join(",", r.RunningJobIds), WideOnly: true));
+
     /// <summary>Adds the fleet commands to <paramref name="root"/>.</summary>
     public static void AddTo(RootCommand root)
     {
-        var models = new Command("models", "List models with their limits, replicas and queued jobs");
-        Actions.SetAdminAction(models, async (admin, _, cancellationToken) =>
-            PrintModels(await admin.ListModelsAsync(cancellationToken: cancellationToken)));
-
-        var accelerators = new Command("accelerators", "List accelerators with their state, price and utilisation");
-        Actions.SetAdminAction(accelerators, async (admin, _, cancellationToken) =>
-            PrintAccelerators(await admin.ListAcceleratorsAsync(cancellationToken: cancellationToken)));
-
-        var summary = new Command("summary", "Show the cluster's totals and policies");
-        Actions.SetAdminAction(summary, async (admin, _, cancellationToken) =>
-            PrintSummary(await admin.GetClusterSummaryAsync(cancellationToken: cancellationToken)));
-
-        root.Add(models);
-        root.Add(accelerators);
-        root.Add(Replicas());
-        root.Add(summary);
+        root.Add(ListingCommands.Listed("models", "List models with their limits, replicas, queued jobs and TTFT attainment", Models,
+            (admin, _, cancellationToken) => admin.ListModelsAsync(cancellationToken: cancellationToken)));
+        root.Add(ListingCommands.Listed("accelerators", "List accelerators with their state, price and utilisation", Accelerators,
+            (admin, _, cancellationToken) => admin.ListAcceleratorsAsync(cancellationToken: cancellationToken)));
+        root.Add(ReplicasCommand());
+        root.Add(Summary());
         root.Add(Cordon("cordon", "Cordon an accelerator: it takes no new sequences, those running finish", cordon: true));
         root.Add(Cordon("uncordon", "Uncordon an accelerator: it takes new sequences again", cordon: false));
     }
 
-    private static Command Replicas()
+    private static Command ReplicasCommand()
     {
         var model = new Option<string>("--model") { Description = "Only this model's replicas" };
-        var command = new Command("replicas", "List model replicas with their running batches") { model };
+        return ListingCommands.Listed("replicas", "List model replicas with their running batches", Replicas,
+            (admin, parse, cancellationToken) => admin.ListReplicasAsync(parse.GetValue(model), cancellationToken: cancellationToken),
+            model);
+    }
+
+    private static Command Summary()
+    {
+        var output = Output.Create();
+        var command = new Command("summary", "Show the cluster's totals and policies") { output };
         Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
-            PrintReplicas(await admin.ListReplicasAsync(parse.GetValue(model), cancellationToken: cancellationToken)));
+        {
+            var summary = await admin.GetClusterSummaryAsync(cancellationToken: cancellationToken);
+            if (parse.GetRequiredValue(output) == Output.Json)
+            {
+                Console.WriteLine(Output.ToJson(summary));
+            }
+            else
+            {
+                PrintSummary(summary);
+            }
+        });
         return command;
     }
 
     private static Command Cordon(string name, string description, bool cordon)
     {
         var id = new Argument<string>("accelerator-id") { Description = "The accelerator's id" };
-        var command = new Command(name, description) { id };
-        Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
+        return ListingCommands.Single(name, description, Accelerators, (admin, parse, cancellationToken) =>
         {
             var acceleratorId = parse.GetRequiredValue(id);
-            var accelerator = cordon
-                ? await admin.CordonAcceleratorAsync(acceleratorId, cancellationToken: cancellationToken)
-                : await admin.UncordonAcceleratorAsync(acceleratorId, cancellationToken: cancellationToken);
-            PrintAccelerators([accelerator]);
-        });
-        return command;
-    }
-
-    private static void PrintModels(IReadOnlyList<Model> models)
-    {
-        var table = new Table("MODEL", "CONTEXT", "MAX OUTPUT", "TOKENIZER", "TTFT SLO MS", "REPLICAS", "QUEUED");
-        foreach (var model in models)
-        {
-            table.Add(
-                model.Name,
-                Format.Number(model.MaxContextTokens),
-                Format.Number(model.MaxOutputTokens),
-                Format.OrDash(model.Tokenizer),
-                Format.Number(model.DefaultTtftObjectiveMs),
-                Format.Number(model.Replicas),
-                Format.Number(model.QueuedJobs));
-        }
-
-        table.Print();
-    }
-
-    private static void PrintAccelerators(IReadOnlyList<Accelerator> accelerators)
-    {
-        var table = new Table(
-            "ACCELERATOR", "NODE", "KIND", "PRODUCT", "MEM GIB", "$/HOUR", "$/M IN", "$/M OUT", "WATTS",
-            "STATE", "UTIL", "REPLICAS");
-        foreach (var accelerator in accelerators)
-        {
-            table.Add(
-                accelerator.AcceleratorId,
-                accelerator.NodeId,
-                accelerator.Kind,
-                accelerator.Product,
-                Format.GiB(accelerator.MemoryBytes),
-                Format.Number(accelerator.PricePerHourUsd, 2),
-                Format.Number(accelerator.PricePerMillionInputTokensUsd, 2),
-                Format.Number(accelerator.PricePerMillionOutputTokensUsd, 2),
-                Format.Number(accelerator.PowerWatts, 0),
-                accelerator.State,
-                Format.Percent(accelerator.Utilization),
-                Format.Number(accelerator.ReplicaIds.Count));
-        }
-
-        table.Print();
-    }
-
-    private static void PrintReplicas(IReadOnlyList<Replica> replicas)
-    {
-        var table = new Table(
-            "REPLICA", "MODEL", "ACCELERATOR", "PRODUCT", "STATE", "SEQS", "FREE KV", "ENGINE SEQS", "ENGINE KV",
-            "TOK/S", "ADMISSIONS", "INTO RUNNING", "REJECTED");
-        foreach (var replica in replicas)
-        {
-            table.Add(
-                replica.ReplicaId,
-                replica.Model,
-                replica.AcceleratorId,
-                replica.Product,
-                replica.State,
-                $"{replica.RunningSequences}/{replica.MaxSequences}",
-                $"{replica.FreeKvTokens}/{replica.KvCapacityTokens}",
-                Format.Number(replica.EngineRunningSequences),
-                Format.Number(replica.EngineKvTokensUsed),
-                Format.Number(replica.MeasuredOutputTokensPerSecond, 1),
-                Format.Number(replica.Admissions),
-                Format.Number(replica.AdmissionsIntoRunningBatch),
-                Format.Number(replica.EngineRejectedAdmissions));
-        }
-
-        table.Print();
+            return cordon
+                ? admin.CordonAcceleratorAsync(acceleratorId, cancellationToken: cancellationToken)
+                : admin.UncordonAcceleratorAsync(acceleratorId, cancellationToken: cancellationToken);
+        }, id);
     }
 
     private static void PrintSummary(ClusterSummary summary) => Table.PrintPairs(

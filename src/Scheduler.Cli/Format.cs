@@ -43,4 +43,15 @@ internal static class Format
 
     /// <summary>A text, or "-" when empty.</summary>
     public static string OrDash(string text) => text.Length == 0 ? "-" : text;
+
+    /// <summary>Jobs that met their objective of those counted, as "97% (33/34)", or "-" when none were counted.</summary>
+    public static string Attainment(int met, int jobs) =>
+        jobs == 0 ? "-" : $"{Percent((double)met / jobs)} ({met}/{jobs})";
+
+    /// <summary>Counts by name as "a=3,b=1", largest first, or "-" when there are none.</summary>
+    public static string Counts(IEnumerable<KeyValuePair<string, int>> counts)
+    {
+        var text = string.Join(",", counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key}={c.Value}"));
+        return text.Length == 0 ? "-" : text;
+    }
 }

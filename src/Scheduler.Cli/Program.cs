@@ -6,4 +6,7 @@ GlobalOptions.AddTo(root);
 JobCommands.AddTo(root);
 TenantCommands.AddTo(root);
 FleetCommands.AddTo(root);
+KeyCommands.AddTo(root);
+AuditCommands.AddTo(root);
+TopCommand.AddTo(root);
 return await root.Parse(args).InvokeAsync();

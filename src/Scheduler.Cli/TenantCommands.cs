@@ -6,24 +6,36 @@ namespace Scheduler.Cli;
 /// <summary>Admin commands on tenants: list them, show one, create or update one.</summary>
 internal static class TenantCommands
 {
+    public static readonly Listing<Tenant> Tenants = new(
+        new("TENANT", t => t.TenantId),
+        new("WEIGHT", t => Format.Number(t.Weight, 2)),
+        new("MAX QUEUED", t => Format.OrDash((t.Quotas ?? new()).MaxQueuedJobs)),
+        new("REQ/MIN", t => Format.OrDash((t.Quotas ?? new()).RequestsPerMinute)),
+        new("TOK/MIN", t => Format.OrDash((t.Quotas ?? new()).TokensPerMinute)),
+        new("QUEUED", t => Format.Number(t.QueuedJobs)),
+        new("RUNNING", t => Format.Number(t.RunningJobs)),
+        new("PROMPT TOK", t => Format.Number((t.Usage ?? new()).PromptTokens), WideOnly: true),
+        new("COMPL TOK", t => Format.Number((t.Usage ?? new()).CompletionTokens), WideOnly: true),
+        new("COST", t => Format.Usd((t.Usage ?? new()).CostUsd)),
+        new("JOBS", t => Format.Number((t.Usage ?? new()).JobsSubmitted)),
+        new("DONE", t => Format.Number((t.Usage ?? new()).JobsCompleted)),
+        new("FAILED", t => Format.Number((t.Usage ?? new()).JobsFailed)),
+        new("CANCELLED", t => Format.Number((t.Usage ?? new()).JobsCancelled), WideOnly: true),
+        new("EXPIRED", t => Format.Number((t.Usage ?? new()).JobsExpired), WideOnly: true));
+
     /// <summary>Adds <c>tenants</c> and <c>tenant get|put</c> to <paramref name="root"/>.</summary>
     public static void AddTo(RootCommand root)
     {
-        var list = new Command("tenants", "List tenants with their weights, quotas, queues and usage");
-        Actions.SetAdminAction(list, async (admin, _, cancellationToken) =>
-            Print(await admin.ListTenantsAsync(cancellationToken: cancellationToken)));
-
-        root.Add(list);
+        root.Add(ListingCommands.Listed("tenants", "List tenants with their weights, quotas, queues and usage", Tenants,
+            (admin, _, cancellationToken) => admin.ListTenantsAsync(cancellationToken: cancellationToken)));
         root.Add(new Command("tenant", "Show, create or update a tenant") { Get(), Put() });
     }
 
     private static Command Get()
     {
         var id = TenantIdArgument();
-        var command = new Command("get", "Show a tenant") { id };
-        Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
-            Print([await admin.GetTenantAsync(parse.GetRequiredValue(id), cancellationToken: cancellationToken)]));
-        return command;
+        return ListingCommands.Single("get", "Show a tenant", Tenants,
+            (admin, parse, cancellationToken) => admin.GetTenantAsync(parse.GetRequiredValue(id), cancellationToken: cancellationToken), id);
     }
 
     private static Command Put()
@@ -38,11 +50,7 @@ internal static class TenantCommands
         var maxQueued = new Option<int>("--max-queued") { Description = "Maximum jobs queued at once (0: the default)" };
         var requestsPerMinute = new Option<int>("--requests-per-minute") { Description = "Submissions per minute (0: no limit)" };
         var tokensPerMinute = new Option<long>("--tokens-per-minute") { Description = "Prompt + max tokens per minute (0: no limit)" };
-        var command = new Command("put", "Create or update a tenant")
-        {
-            id, weight, apiKey, maxQueued, requestsPerMinute, tokensPerMinute,
-        };
-        Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
+        return ListingCommands.Single("put", "Create or update a tenant", Tenants, (admin, parse, cancellationToken) =>
         {
             var request = new PutTenantRequest
             {
@@ -56,40 +64,9 @@ internal static class TenantCommands
                     TokensPerMinute = parse.GetValue(tokensPerMinute),
                 },
             };
-            Print([await admin.PutTenantAsync(request, cancellationToken: cancellationToken)]);
-        });
-        return command;
+            return admin.PutTenantAsync(request, cancellationToken: cancellationToken);
+        }, id, weight, apiKey, maxQueued, requestsPerMinute, tokensPerMinute);
     }
 
     private static Argument<string> TenantIdArgument() => new("tenant-id") { Description = "The tenant's id" };
-
-    private static void Print(IReadOnlyList<Tenant> tenants)
-    {
-        var table = new Table(
-            "TENANT", "WEIGHT", "MAX QUEUED", "REQ/MIN", "TOK/MIN", "QUEUED", "RUNNING",
-            "PROMPT TOK", "COMPL TOK", "COST", "JOBS", "DONE", "FAILED", "CANCELLED", "EXPIRED");
-        foreach (var tenant in tenants)
-        {
-            var quotas = tenant.Quotas ?? new TenantQuotas();
-            var usage = tenant.Usage ?? new TenantUsage();
-            table.Add(
-                tenant.TenantId,
-                Format.Number(tenant.Weight, 2),
-                Format.OrDash(quotas.MaxQueuedJobs),
-                Format.OrDash(quotas.RequestsPerMinute),
-                Format.OrDash(quotas.TokensPerMinute),
-                Format.Number(tenant.QueuedJobs),
-                Format.Number(tenant.RunningJobs),
-                Format.Number(usage.PromptTokens),
-                Format.Number(usage.CompletionTokens),
-                Format.Usd(usage.CostUsd),
-                Format.Number(usage.JobsSubmitted),
-                Format.Number(usage.JobsCompleted),
-                Format.Number(usage.JobsFailed),
-                Format.Number(usage.JobsCancelled),
-                Format.Number(usage.JobsExpired));
-        }
-
-        table.Print();
-    }
 }

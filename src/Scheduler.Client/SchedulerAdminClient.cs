@@ -141,6 +141,44 @@ public sealed class SchedulerAdminClient : IDisposable
             new CordonAcceleratorRequest { AcceleratorId = acceleratorId },
             Options(deadline, cancellationToken)).ResponseAsync;
 
+    /// <summary>Adds an API key to a tenant; its other keys keep working. The response holds the key's secret, which
+    /// is never shown again.</summary>
+    /// <param name="tenantId">The tenant's id.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<CreateApiKeyResponse> CreateApiKeyAsync(
+        string tenantId, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.CreateApiKeyAsync(
+            new CreateApiKeyRequest { TenantId = tenantId }, Options(deadline, cancellationToken)).ResponseAsync;
+
+    /// <summary>Lists a tenant's API keys (never their secrets), oldest first.</summary>
+    /// <param name="tenantId">The tenant's id.</param>
+    /// <param name="prefix">Only keys whose prefix starts with this; null or empty for all.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<ApiKey>> ListApiKeysAsync(
+        string tenantId, string? prefix = null, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        (await _admin.ListApiKeysAsync(
+            new ListApiKeysRequest { TenantId = tenantId, Prefix = prefix ?? "" }, Options(deadline, cancellationToken))).Keys;
+
+    /// <summary>Revokes one of a tenant's API keys.</summary>
+    /// <param name="tenantId">The tenant's id.</param>
+    /// <param name="keyId">The key's id, as listed.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<ApiKey> RevokeApiKeyAsync(
+        string tenantId, string keyId, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.RevokeApiKeyAsync(
+            new RevokeApiKeyRequest { TenantId = tenantId, KeyId = keyId }, Options(deadline, cancellationToken)).ResponseAsync;
+
+    /// <summary>Lists audit events of admin actions, newest first.</summary>
+    /// <param name="request">Filters: since, action (or a prefix ending in "."), limit.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<AuditEvent>> ListAuditEventsAsync(
+        ListAuditEventsRequest request, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        (await _admin.ListAuditEventsAsync(request, Options(deadline, cancellationToken))).Events;
+
     /// <summary>Closes the channel if this client opened it.</summary>
     public void Dispose() => _connection.Dispose();
 }

@@ -8,4 +8,8 @@ public interface IApiKeyGrain : IGrainWithStringKey
     Task Assign(string tenantId);
 
     Task Revoke(string tenantId);
+
+    /// <summary>When a silo last looked the key up (it does so at most once per its key cache time), since this grain
+    /// was activated; null if not since.</summary>
+    Task<DateTimeOffset?> LastUsed();
 }

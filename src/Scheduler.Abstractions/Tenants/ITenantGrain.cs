@@ -11,6 +11,24 @@ public interface ITenantGrain : IGrainWithStringKey
     /// <summary>The tenant, or null if it was never created.</summary>
     Task<TenantInfo?> Get();
 
+    /// <summary>Adds an API key (the caller made it and shows it once); the tenant's other keys keep working, so keys
+    /// rotate without downtime. At most <see cref="MaxKeys"/> besides the configured one.</summary>
+    Task<AddKeyResult> AddKey(TenantApiKey key);
+
+    /// <summary>Keys a tenant may hold besides its configured key: enough to rotate several clients at once.</summary>
+    const int MaxKeys = 16;
+
+    /// <summary>The tenant's keys, oldest first (a key set through <see cref="Put"/> is listed as
+    /// <see cref="ConfiguredKeyId"/>); null if the tenant does not exist.</summary>
+    Task<TenantApiKey[]?> ListKeys();
+
+    /// <summary>Revokes one key: it stops resolving at once (silos that cached it stop within their cache time).
+    /// The revoked key, or null if the tenant has no key with that id.</summary>
+    Task<TenantApiKey?> RevokeKey(string keyId);
+
+    /// <summary>The id under which the key given to <see cref="Put"/> (or the configuration) is listed and revoked.</summary>
+    const string ConfiguredKeyId = "configured";
+
     /// <summary>Admits a job into the tenant's queue (quotas, idempotency) and hands it to its model's placement.
     /// The caller picks <paramref name="jobId"/> so it can listen for the job's events before they can happen; with a
     /// known idempotency key the earlier job is returned instead (<see cref="SubmitResult.Duplicate"/>).</summary>

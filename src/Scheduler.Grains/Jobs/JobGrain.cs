@@ -12,7 +12,7 @@ namespace Scheduler.Grains.Jobs;
 internal sealed class JobGrain(
     [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state,
     IJobJournal journal,
-    IJobOutcomeObserver observer) : Grain, IJobGrain
+    IEnumerable<IJobOutcomeObserver> observers) : Grain, IJobGrain
 {
     public async Task Create(JobTicket ticket)
     {
@@ -165,7 +165,10 @@ internal sealed class JobGrain(
         var ticket = state.State.Ticket!;
         await journal.Remove(ticket.Request.Model, ticket.JobId);
         await GrainFactory.GetGrain<ITenantGrain>(ticket.TenantId).OnFinished(ticket.JobId, outcome);
-        observer.Settled(ticket, state.State.Placement, outcome);
+        foreach (var observer in observers)
+        {
+            observer.Settled(ticket, state.State.Placement, outcome);
+        }
     }
 
     private JobSnapshot? Snapshot()

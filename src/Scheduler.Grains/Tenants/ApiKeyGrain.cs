@@ -10,9 +10,23 @@ public sealed class ApiKeyState
 
 /// <summary>Maps the hash of an API key to its tenant.</summary>
 internal sealed class ApiKeyGrain(
-    [PersistentState("apikey", StorageNames.Default)] IPersistentState<ApiKeyState> state) : Grain, IApiKeyGrain
+    [PersistentState("apikey", StorageNames.Default)] IPersistentState<ApiKeyState> state,
+    TimeProvider time) : Grain, IApiKeyGrain
 {
-    public Task<string?> GetTenant() => Task.FromResult(state.State.TenantId);
+    // In memory only: writing state on every lookup would cost a storage write per cache miss.
+    private DateTimeOffset? _lastUsed;
+
+    public Task<string?> GetTenant()
+    {
+        if (state.State.TenantId is not null)
+        {
+            _lastUsed = time.GetUtcNow();
+        }
+
+        return Task.FromResult(state.State.TenantId);
+    }
+
+    public Task<DateTimeOffset?> LastUsed() => Task.FromResult(_lastUsed);
 
     public async Task Assign(string tenantId)
     {

@@ -102,6 +102,11 @@ internal sealed class TenantGrain(
             }
 
             await GrainFactory.GetGrain<IApiKeyGrain>(hash).Assign(TenantId);
+            if (s.ApiKeyHash != hash)
+            {
+                s.ApiKeySetAt = time.GetUtcNow();
+            }
+
             s.ApiKeyHash = hash;
         }
 
@@ -115,6 +120,68 @@ internal sealed class TenantGrain(
     }
 
     public Task<TenantInfo?> Get() => Task.FromResult(state.State.Exists ? Info() : null);
+
+    public async Task<AddKeyResult> AddKey(TenantApiKey key)
+    {
+        var s = state.State;
+        if (!s.Exists)
+        {
+            return AddKeyResult.UnknownTenant;
+        }
+
+        if (s.Keys.Count >= ITenantGrain.MaxKeys)
+        {
+            return AddKeyResult.TooManyKeys;
+        }
+
+        // Assigned before it is listed: a key the listing shows always works.
+        await GrainFactory.GetGrain<IApiKeyGrain>(key.Hash).Assign(TenantId);
+        s.Keys.Add(key);
+        await WriteState();
+        return AddKeyResult.Added;
+    }
+
+    public Task<TenantApiKey[]?> ListKeys()
+    {
+        var s = state.State;
+        if (!s.Exists)
+        {
+            return Task.FromResult<TenantApiKey[]?>(null);
+        }
+
+        var keys = s.Keys.ToList();
+        if (s.ApiKeyHash is { } configured)
+        {
+            keys.Insert(0, new TenantApiKey(ITenantGrain.ConfiguredKeyId, "", configured, s.ApiKeySetAt ?? DateTimeOffset.MinValue));
+        }
+
+        return Task.FromResult<TenantApiKey[]?>([.. keys]);
+    }
+
+    public async Task<TenantApiKey?> RevokeKey(string keyId)
+    {
+        var s = state.State;
+        var keys = await ListKeys();
+        if (keys?.FirstOrDefault(k => k.KeyId == keyId) is not { } key)
+        {
+            return null;
+        }
+
+        // Unassigned before it leaves the listing: a key the listing no longer shows never works again.
+        await GrainFactory.GetGrain<IApiKeyGrain>(key.Hash).Revoke(TenantId);
+        if (keyId == ITenantGrain.ConfiguredKeyId)
+        {
+            s.ApiKeyHash = null;
+            s.ApiKeySetAt = null;
+        }
+        else
+        {
+            s.Keys.RemoveAll(k => k.KeyId == keyId);
+        }
+
+        await WriteState();
+        return key;
+    }
 
     public Task<SubmitResult> Submit(string jobId, JobRequest request, IJobEventSink[] watchers)
     {

@@ -26,4 +26,11 @@ public sealed class TenantState
     /// <summary>Idempotency key → fingerprint of the request it was first used with (<see cref="RequestFingerprint"/>).
     /// Keys stored before fingerprints were kept have none, and match any request as they always did.</summary>
     [Id(10)] public Dictionary<string, string> IdempotencyFingerprints { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Keys added with <see cref="ITenantGrain.AddKey"/>, oldest first (the configured key is
+    /// <see cref="ApiKeyHash"/>).</summary>
+    [Id(11)] public List<TenantApiKey> Keys { get; set; } = [];
+
+    /// <summary>When the configured key was set; null for one set before this was kept.</summary>
+    [Id(12)] public DateTimeOffset? ApiKeySetAt { get; set; }
 }

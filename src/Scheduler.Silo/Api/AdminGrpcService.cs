@@ -10,8 +10,9 @@ using Scheduler.Silo.Models;
 namespace Scheduler.Silo.Api;
 
 /// <summary>Operators' and SREs' view and levers. The admin key was checked by <see cref="AuthInterceptor"/>. A listing
-/// asks its grains in parallel, at most <see cref="MaxConcurrentCalls"/> at a time, and answers in catalog order.</summary>
-internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models) : AdminService.AdminServiceBase
+/// asks its grains in parallel, at most <see cref="MaxConcurrentCalls"/> at a time, and answers in catalog order. Every
+/// call that changes something is recorded in the audit log (<see cref="AdminAudit"/>).</summary>
+internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models, AdminAudit audit, TenantKeys keys) : AdminService.AdminServiceBase
 {
     // Enough to hide the latency of one grain call behind the others; few enough that listing thousands of tenants
     // does not flood the silos with calls at once.
@@ -34,7 +35,15 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
         return tenant.ToProto();
     }
 
-    public override async Task<Tenant> PutTenant(PutTenantRequest request, ServerCallContext context)
+    public override Task<Tenant> PutTenant(PutTenantRequest request, ServerCallContext context) =>
+        audit.Run(context, "tenant.put", request.TenantId, PutDetail(request), () => PutTenant(request));
+
+    // What the audit log says of a put: the settings, and whether the key changed (never the key).
+    private static string PutDetail(PutTenantRequest r) =>
+        $"weight={r.Weight} max_queued_jobs={r.Quotas?.MaxQueuedJobs ?? 0} requests_per_minute={r.Quotas?.RequestsPerMinute ?? 0} " +
+        $"tokens_per_minute={r.Quotas?.TokensPerMinute ?? 0}" + (r.ApiKey.Length > 0 ? " api_key=replaced" : "");
+
+    private async Task<Tenant> PutTenant(PutTenantRequest request)
     {
         Identifiers.Require(request.TenantId, "tenant_id");
 
@@ -67,7 +76,9 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
     public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
         var response = new ListModelsResponse();
-        foreach (var (model, snapshot) in await Placements(models.All, context))
+        var placements = await Placements(models.All, context);
+        var attainments = await InParallel(placements, p => grains.GetGrain<ITtftWindowGrain>(p.Model.Name).Get(), context);
+        foreach (var ((model, snapshot), attainment) in placements.Zip(attainments))
         {
             response.Models.Add(new Model
             {
@@ -79,6 +90,9 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
                 Replicas = snapshot.Replicas.Length,
                 QueuedJobs = snapshot.QueuedJobs,
                 ChatTemplate = model.ChatTemplate.Name,
+                TtftJobsLastMinute = attainment.Jobs,
+                TtftMetLastMinute = attainment.Met,
+                QueuedByTenant = { snapshot.QueuedByTenant.Where(q => q.Value > 0).ToDictionary() },
             });
         }
 
@@ -162,10 +176,34 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
     }
 
     public override Task<Accelerator> CordonAccelerator(CordonAcceleratorRequest request, ServerCallContext context) =>
-        SetCordon(request, cordon: true);
+        audit.Run(context, "accelerator.cordon", request.AcceleratorId, "", () => SetCordon(request, cordon: true));
 
     public override Task<Accelerator> UncordonAccelerator(CordonAcceleratorRequest request, ServerCallContext context) =>
-        SetCordon(request, cordon: false);
+        audit.Run(context, "accelerator.uncordon", request.AcceleratorId, "", () => SetCordon(request, cordon: false));
+
+    public override Task<CreateApiKeyResponse> CreateApiKey(CreateApiKeyRequest request, ServerCallContext context) =>
+        audit.Run(context, "apikey.create", request.TenantId, "", () =>
+        {
+            Identifiers.RequireReference(request.TenantId, "tenant_id");
+            return keys.Create(request.TenantId);
+        });
+
+    public override Task<ListApiKeysResponse> ListApiKeys(ListApiKeysRequest request, ServerCallContext context)
+    {
+        Identifiers.RequireReference(request.TenantId, "tenant_id");
+        return keys.List(request.TenantId, request.Prefix);
+    }
+
+    public override Task<ApiKey> RevokeApiKey(RevokeApiKeyRequest request, ServerCallContext context) =>
+        audit.Run(context, "apikey.revoke", $"{request.TenantId}/{request.KeyId}", "", () =>
+        {
+            Identifiers.RequireReference(request.TenantId, "tenant_id");
+            Identifiers.RequireReference(request.KeyId, "key_id");
+            return keys.Revoke(request.TenantId, request.KeyId);
+        });
+
+    public override Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context) =>
+        audit.List(request);
 
     private async Task<Accelerator> SetCordon(CordonAcceleratorRequest request, bool cordon)
     {

@@ -7,7 +7,8 @@ namespace Scheduler.Silo.Api;
 /// <summary>
 /// Remembers which tenant a valid API key belongs to for a short while, so authenticating a call usually costs
 /// no grain call. The price is that a replaced or revoked key keeps working on this silo for up to
-/// <see cref="ApiOptions.ApiKeyCacheSeconds"/>. Unknown keys are never cached.
+/// <see cref="ApiOptions.ApiKeyCacheSeconds"/> (the silo that revokes a key forgets it at once). Unknown keys are never
+/// cached.
 /// </summary>
 internal sealed class ApiKeyCache(IGrainFactory grains, IOptions<ApiOptions> options, TimeProvider time)
 {
@@ -44,4 +45,7 @@ internal sealed class ApiKeyCache(IGrainFactory grains, IOptions<ApiOptions> opt
 
         return tenant;
     }
+
+    /// <summary>Stops trusting the key with this hash on this silo.</summary>
+    public void Forget(string hash) => _entries.TryRemove(hash, out _);
 }

@@ -3,8 +3,29 @@ namespace Scheduler.Silo.Api;
 /// <summary>The gRPC front door's settings (section "Scheduler").</summary>
 public sealed class ApiOptions
 {
-    /// <summary>Key for AdminService calls. The default is a well-known development key.</summary>
+    /// <summary>Key for AdminService calls. The default is a well-known development key. Ignored when
+    /// <see cref="AdminKeyFile"/> is set. Read through IOptionsMonitor: a reloaded configuration file changes it.</summary>
     public string AdminApiKey { get; set; } = "dev-admin-key";
+
+    /// <summary>More admin keys accepted besides <see cref="AdminApiKey"/> or the file's, e.g. the next key during a
+    /// rotation.</summary>
+    public string[] AdminApiKeys { get; set; } = [];
+
+    /// <summary>A file of admin keys, one a line (blank lines and lines starting with '#' are skipped), re-read every
+    /// <see cref="AdminKeyFileRefreshSeconds"/>: a Kubernetes Secret mounted as a file rotates the admin key without a
+    /// restart. When set, it replaces <see cref="AdminApiKey"/>.</summary>
+    public string? AdminKeyFile { get; set; }
+
+    /// <summary>How often <see cref="AdminKeyFile"/> is re-read; a key removed from it stops working within this.</summary>
+    public int AdminKeyFileRefreshSeconds { get; set; } = 5;
+
+    /// <summary>Failed authentications from one peer address (gRPC and OpenAI API together) within
+    /// <see cref="AuthFailureWindowSeconds"/> after which its calls are refused without a key lookup until the window
+    /// ends. 0 turns the guard off.</summary>
+    public int AuthFailureLimit { get; set; } = 10;
+
+    /// <summary>The window of <see cref="AuthFailureLimit"/>, which starts at a peer's first failure.</summary>
+    public int AuthFailureWindowSeconds { get; set; } = 60;
 
     /// <summary>
     /// Largest gRPC message the silo accepts; a bigger one is refused with RESOURCE_EXHAUSTED before it is parsed.

@@ -17,6 +17,10 @@ internal static class ApiServiceCollectionExtensions
         services.Configure<ApiOptions>(configuration);
         services.AddSingleton<JobRequestValidator>();
         services.AddSingleton<ApiKeyCache>();
+        services.AddSingleton<AdminKeys>();
+        services.AddSingleton<AuthFailureGuard>();
+        services.AddSingleton<AdminAudit>();
+        services.AddSingleton<TenantKeys>();
         services.AddSingleton<JobSubmissions>();
         services.AddGrpc(grpc =>
         {

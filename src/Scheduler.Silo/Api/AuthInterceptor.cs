@@ -10,16 +10,21 @@ namespace Scheduler.Silo.Api;
 
 /// <summary>
 /// Authenticates every call before its handler runs: tenants by API key (looked up by its hash), admins and
-/// worker nodes by their configured secrets. The resolved tenant is left in <see cref="ServerCallContext.UserState"/>.
+/// worker nodes by their configured secrets (admin keys through <see cref="AdminKeys"/>, which may change while the
+/// silo runs). The resolved tenant, or admin key's fingerprint, is left in <see cref="ServerCallContext.UserState"/>.
+/// A peer that fails too often is refused before any lookup (<see cref="AuthFailureGuard"/>).
 /// </summary>
-internal sealed class AuthInterceptor(ApiKeyCache keys, IOptions<ApiOptions> api, IOptions<NodeOptions> nodes) : Interceptor
+internal sealed class AuthInterceptor(ApiKeyCache keys, AdminKeys admins, AuthFailureGuard guard, IOptions<NodeOptions> nodes) : Interceptor
 {
     private const string TenantKey = "scheduler.tenant";
-    private readonly byte[] _adminKeyHash = Hash(api.Value.AdminApiKey);
+    private const string AdminKey = "scheduler.admin";
     private readonly byte[] _nodeTokenHash = Hash(nodes.Value.NodeToken);
 
     /// <summary>The tenant the current call authenticated as.</summary>
     public static string TenantOf(ServerCallContext context) => (string)context.UserState[TenantKey];
+
+    /// <summary>The fingerprint of the admin key the current AdminService call authenticated with.</summary>
+    public static string AdminOf(ServerCallContext context) => (string)context.UserState[AdminKey];
 
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -52,17 +57,33 @@ internal sealed class AuthInterceptor(ApiKeyCache keys, IOptions<ApiOptions> api
             return;
         }
 
+        var peer = AuthFailureGuard.PeerOf(context.GetHttpContext().Connection.RemoteIpAddress);
+        guard.ThrowIfBlocked(peer);
+        try
+        {
+            await Authenticate(context, service);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated)
+        {
+            guard.Failed(peer);
+            throw;
+        }
+    }
+
+    private async Task Authenticate(ServerCallContext context, string service)
+    {
         var key = BearerToken(context) ?? throw SchedulerErrors.Unauthenticated("missing 'authorization: Bearer <api-key>' metadata");
         if (service == AdminService.Descriptor.FullName)
         {
-            if (!Matches(key, _adminKeyHash))
+            if (admins.Match(key) is not { } admin)
             {
                 // A valid tenant key is still not an admin key: say so, so the caller knows which it holds.
-                throw await TenantFor(key) is null
+                throw await keys.TenantFor(key) is null
                     ? SchedulerErrors.Unauthenticated("invalid API key")
                     : SchedulerErrors.PermissionDenied("AdminService needs an admin key");
             }
 
+            context.UserState[AdminKey] = admin;
             return;
         }
 
@@ -76,11 +97,9 @@ internal sealed class AuthInterceptor(ApiKeyCache keys, IOptions<ApiOptions> api
             return;
         }
 
-        var tenant = await TenantFor(key) ?? throw SchedulerErrors.Unauthenticated("invalid API key");
+        var tenant = await keys.TenantFor(key) ?? throw SchedulerErrors.Unauthenticated("invalid API key");
         context.UserState[TenantKey] = tenant;
     }
-
-    private ValueTask<string?> TenantFor(string key) => keys.TenantFor(key);
 
     private static string? BearerToken(ServerCallContext context) => BearerToken(context.RequestHeaders.GetValue("authorization"));
 

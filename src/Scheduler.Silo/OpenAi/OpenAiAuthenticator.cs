@@ -3,13 +3,20 @@ using Scheduler.Silo.Api;
 namespace Scheduler.Silo.OpenAi;
 
 /// <summary>Authenticates an OpenAI API request by its <c>Authorization: Bearer &lt;tenant key&gt;</c> header: the same
-/// keys, and the same cache, as the gRPC API.</summary>
-internal sealed class OpenAiAuthenticator(ApiKeyCache keys)
+/// keys, the same cache, and the same guard against repeated failures as the gRPC API.</summary>
+internal sealed class OpenAiAuthenticator(ApiKeyCache keys, AuthFailureGuard guard)
 {
     public async ValueTask<string> Tenant(HttpRequest request)
     {
-        var key = AuthInterceptor.BearerToken(request.Headers.Authorization)
-            ?? throw SchedulerErrors.Unauthenticated("missing 'Authorization: Bearer <api-key>' header");
-        return await keys.TenantFor(key) ?? throw SchedulerErrors.Unauthenticated("invalid API key");
+        var peer = AuthFailureGuard.PeerOf(request.HttpContext.Connection.RemoteIpAddress);
+        guard.ThrowIfBlocked(peer);
+        var key = AuthInterceptor.BearerToken(request.Headers.Authorization);
+        if ((key is null ? null : await keys.TenantFor(key)) is { } tenant)
+        {
+            return tenant;
+        }
+
+        guard.Failed(peer);
+        throw SchedulerErrors.Unauthenticated(key is null ? "missing 'Authorization: Bearer <api-key>' header" : "invalid API key");
     }
 }

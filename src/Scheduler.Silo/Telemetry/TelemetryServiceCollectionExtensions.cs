@@ -30,6 +30,7 @@ internal static class TelemetryServiceCollectionExtensions
         services.AddHostedService<FleetGaugeRefresher>();
         services.AddSingleton<SchedulerTelemetry>();
         services.AddSingleton<IJobOutcomeObserver>(sp => sp.GetRequiredService<SchedulerTelemetry>());
+        services.AddSingleton<IJobOutcomeObserver, TtftAttainmentRecorder>();
         var otlp = !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         services.AddOpenTelemetry()
             .ConfigureResource(resource =>

@@ -1,0 +1,16 @@
+namespace Scheduler.Abstractions.Audit;
+
+/// <summary>The cluster's one audit log of admin actions: a bounded ring, oldest dropped first, kept in the same grain
+/// storage as the rest of the state (memory, or Redis when configured).</summary>
+public interface IAuditLogGrain : IGrainWithIntegerKey
+{
+    /// <summary>The key of the one log.</summary>
+    const long Key = 0;
+
+    /// <summary>Records an event; it is persisted before the call returns.</summary>
+    Task Append(AuditEvent auditEvent);
+
+    /// <summary>Events newest first: at most <paramref name="limit"/>, none before <paramref name="since"/>, and only
+    /// <paramref name="action"/> when given (an exact action, or a prefix ending in "." such as "apikey.").</summary>
+    Task<AuditEvent[]> List(DateTimeOffset? since, string? action, int limit);
+}

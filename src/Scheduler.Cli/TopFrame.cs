@@ -1,0 +1,80 @@
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Cli;
+
+/// <summary>One refresh of <c>schedctl top</c>: the admin API's views, fetched together.</summary>
+internal sealed record TopFrame(
+    DateTimeOffset At,
+    ClusterSummary Summary,
+    IReadOnlyList<Model> Models,
+    IReadOnlyList<Tenant> Tenants,
+    IReadOnlyList<Replica> Replicas,
+    IReadOnlyList<Accelerator> Accelerators)
+{
+    // A cluster with thousands of tenants still fits a screen: the busiest are shown, the rest are counted.
+    private const int MaxTenantsShown = 15;
+    private static readonly string[] AcceleratorStates = ["ready", "draining", "cordoned", "lost"];
+
+    public static async Task<TopFrame> Fetch(SchedulerAdminClient admin, CancellationToken cancellationToken)
+    {
+        var summary = admin.GetClusterSummaryAsync(cancellationToken: cancellationToken);
+        var models = admin.ListModelsAsync(cancellationToken: cancellationToken);
+        var tenants = admin.ListTenantsAsync(cancellationToken: cancellationToken);
+        var replicas = admin.ListReplicasAsync(cancellationToken: cancellationToken);
+        var accelerators = admin.ListAcceleratorsAsync(cancellationToken: cancellationToken);
+        return new TopFrame(DateTimeOffset.UtcNow, await summary, await models, await tenants, await replicas, await accelerators);
+    }
+
+    /// <summary>The frame as one JSON object: <c>at</c>, <c>summary</c>, <c>models</c>, <c>tenants</c>, <c>replicas</c>,
+    /// <c>accelerators</c>, each as the admin API's messages (see <see cref="Output"/>).</summary>
+    public string ToJson() =>
+        "{" +
+        $"\"at\":\"{At.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}\"," +
+        $"\"summary\":{Output.ToJson(Summary)}," +
+        $"\"models\":{Output.ToJson(Models)}," +
+        $"\"tenants\":{Output.ToJson(Tenants)}," +
+        $"\"replicas\":{Output.ToJson(Replicas)}," +
+        $"\"accelerators\":{Output.ToJson(Accelerators)}" +
+        "}";
+
+    /// <summary>Writes the frame as text: totals, accelerators by state, then models, busy tenants and replicas.</summary>
+    public void Print(string output, TimeSpan interval)
+    {
+        Console.WriteLine($"schedctl top  {Format.Time(Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(At))}  every {interval.TotalSeconds:0.#}s  (q or Ctrl+C quits)");
+        var s = Summary;
+        Console.WriteLine($"queued {s.QueuedJobs}  running {s.RunningJobs}  completed {s.CompletedJobs}  nodes {s.Nodes}  replicas {s.Replicas}  cost {Format.Usd(s.CostUsd)}");
+        var byState = Accelerators.GroupBy(a => a.State).ToDictionary(g => g.Key, g => g.Count());
+        var states = AcceleratorStates.Concat(byState.Keys.Except(AcceleratorStates).Order(StringComparer.Ordinal))
+            .Select(state => $"{state} {byState.GetValueOrDefault(state)}");
+        Console.WriteLine($"accelerators {Accelerators.Count}: {string.Join("  ", states)}");
+        Console.WriteLine();
+
+        FleetCommands.Models.Print(Models, output);
+        Console.WriteLine();
+
+        var busy = Tenants.Where(t => t.QueuedJobs + t.RunningJobs > 0)
+            .OrderByDescending(t => t.QueuedJobs + t.RunningJobs).ThenBy(t => t.TenantId, StringComparer.Ordinal).ToList();
+        TenantCommands.Tenants.Print([.. busy.Take(MaxTenantsShown)], output);
+        Console.WriteLine(busy.Count > MaxTenantsShown
+            ? $"(+{busy.Count - MaxTenantsShown} more busy tenants; {Tenants.Count - busy.Count} idle)"
+            : $"({Tenants.Count - busy.Count} idle tenants)");
+        Console.WriteLine();
+
+        Batches.Print(Replicas, output);
+    }
+
+    /// <summary>Running batches per replica: occupancy, KV use and speed.</summary>
+    private static readonly Listing<Replica> Batches = new(
+        new("REPLICA", r => r.ReplicaId),
+        new("MODEL", r => r.Model),
+        new("ACCELERATOR", r => r.AcceleratorId),
+        new("STATE", r => r.State),
+        new("OCCUPANCY", r => $"{r.RunningSequences}/{r.MaxSequences}"),
+        new("OCC %", r => Format.Percent(r.MaxSequences == 0 ? 0 : (double)r.RunningSequences / r.MaxSequences)),
+        new("KV USED", r => Format.Percent(r.KvCapacityTokens == 0 ? 0 : (double)r.EngineKvTokensUsed / r.KvCapacityTokens)),
+        new("KV RESERVED", r => Format.Percent(r.KvCapacityTokens == 0 ? 0 : (double)(r.KvCapacityTokens - r.FreeKvTokens) / r.KvCapacityTokens)),
+        new("TOK/S", r => Format.Number(r.MeasuredOutputTokensPerSecond, 1)),
+        new("NODE", r => r.NodeId, WideOnly: true),
+        new("JOBS", r => r.RunningJobIds.Count == 0 ? "-" : string.Join(",", r.RunningJobIds), WideOnly: true));
+}

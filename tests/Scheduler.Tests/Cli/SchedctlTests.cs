@@ -1,0 +1,137 @@
+using System.Text.Json;
+using Scheduler.Protos.V1;
+using Scheduler.Tests.EndToEnd;
+
+namespace Scheduler.Tests.Cli;
+
+/// <summary>schedctl against the loopback cluster (a silo and two worker node processes): the live view and the
+/// machine-readable listings, parsed as a script would.</summary>
+[Collection(SchedulerClusterCollection.Name)]
+public sealed class SchedctlTests(SchedulerCluster cluster)
+{
+    [Fact]
+    public async Task Top_OnceAsJson_ShowsQueuesReplicasAcceleratorsAndAttainment()
+    {
+        // A job that finishes in the last minute counts towards the model's TTFT attainment.
+        using var client = cluster.Tenant(0);
+        var result = await client.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "top, once", MaxTokens = 4 }, deadline: DateTime.UtcNow.AddSeconds(60));
+        Assert.Equal(JobStatus.Completed, result.Status);
+
+        var (exit, stdout, stderr) = await Run("top", "--once", "-o", "json");
+        Assert.True(exit == 0, stderr);
+        var frames = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        using var frame = JsonDocument.Parse(Assert.Single(frames));
+        var root = frame.RootElement;
+        Assert.True(root.GetProperty("at").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(-1));
+        var model = root.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("name").GetString() == SchedulerCluster.Model);
+        Assert.True(model.GetProperty("ttftJobsLastMinute").GetInt32() >= 1);
+        Assert.InRange(model.GetProperty("ttftMetLastMinute").GetInt32(), 0, model.GetProperty("ttftJobsLastMinute").GetInt32());
+        Assert.Equal(JsonValueKind.Object, model.GetProperty("queuedByTenant").ValueKind);
+        var replicas = root.GetProperty("replicas").EnumerateArray().Where(r => r.GetProperty("model").GetString() == SchedulerCluster.Model).ToList();
+        Assert.True(replicas.Count >= 4);
+        Assert.All(replicas, r => Assert.True(r.GetProperty("maxSequences").GetInt32() > 0));
+        Assert.All(replicas, r => Assert.True(r.TryGetProperty("measuredOutputTokensPerSecond", out _)));
+        Assert.Contains(root.GetProperty("accelerators").EnumerateArray(), a => a.GetProperty("state").GetString() == "ready");
+        Assert.True(root.GetProperty("summary").GetProperty("nodes").GetInt32() >= 2);
+        Assert.Contains(root.GetProperty("tenants").EnumerateArray(), t => t.GetProperty("tenantId").GetString() == SchedulerCluster.Tenants[0].Id);
+    }
+
+    [Fact]
+    public async Task Top_NotATerminal_PrintsTheRequestedFramesAsText()
+    {
+        var (exit, stdout, stderr) = await Run("top", "-n", "2", "--interval", "0.2");
+        Assert.True(exit == 0, stderr);
+        Assert.DoesNotContain("\u001b[", stdout);
+        Assert.Equal(2, stdout.Split('\n').Count(line => line.StartsWith("schedctl top", StringComparison.Ordinal)));
+        Assert.Contains("TTFT MET 1M", stdout);
+        Assert.Contains("OCCUPANCY", stdout);
+        Assert.Contains("accelerators ", stdout);
+        Assert.Contains(SchedulerCluster.Model, stdout);
+    }
+
+    [Fact]
+    public async Task Listings_JsonAndWide_ParseAndAddColumns()
+    {
+        var (exit, stdout, stderr) = await Run("replicas", "-o", "json");
+        Assert.True(exit == 0, stderr);
+        using (var replicas = JsonDocument.Parse(stdout))
+        {
+            Assert.True(replicas.RootElement.GetArrayLength() >= 4);
+            Assert.All(replicas.RootElement.EnumerateArray(), r => Assert.False(string.IsNullOrEmpty(r.GetProperty("replicaId").GetString())));
+        }
+
+        (exit, stdout, stderr) = await Run("tenants", "-o", "json");
+        Assert.True(exit == 0, stderr);
+        using (var tenants = JsonDocument.Parse(stdout))
+        {
+            var a = tenants.RootElement.EnumerateArray().Single(t => t.GetProperty("tenantId").GetString() == SchedulerCluster.Tenants[0].Id);
+            Assert.Equal(SchedulerCluster.Tenants[0].Weight, a.GetProperty("weight").GetDouble());
+            Assert.True(a.GetProperty("usage").TryGetProperty("jobsCompleted", out _));
+        }
+
+        (exit, stdout, stderr) = await Run("summary", "-o", "json");
+        Assert.True(exit == 0, stderr);
+        using (var summary = JsonDocument.Parse(stdout))
+        {
+            Assert.True(summary.RootElement.GetProperty("replicas").GetInt32() >= 4);
+        }
+
+        var narrow = await Run("replicas");
+        var wide = await Run("replicas", "-o", "wide");
+        Assert.DoesNotContain("SEQS/DECODE", narrow.Stdout.Split('\n')[0]);
+        Assert.Contains("SEQS/DECODE", wide.Stdout.Split('\n')[0]);
+        Assert.Contains("NODE", wide.Stdout.Split('\n')[0]);
+
+        var bad = await Run("models", "-o", "yaml");
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("yaml", bad.Stderr + bad.Stdout);
+    }
+
+    [Fact]
+    public async Task KeysAndAudit_ThroughSchedctl_SecretShownOnceAndActionsListed()
+    {
+        var tenant = SchedulerCluster.Tenants[2].Id;
+        var (exit, stdout, stderr) = await Run("keys", "create", tenant, "-o", "json");
+        Assert.True(exit == 0, stderr);
+        string keyId, secret;
+        using (var created = JsonDocument.Parse(stdout))
+        {
+            keyId = created.RootElement.GetProperty("key").GetProperty("keyId").GetString()!;
+            secret = created.RootElement.GetProperty("secret").GetString()!;
+        }
+
+        using (var client = cluster.ClientWithKey(secret))
+        {
+            var job = await client.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "new key", MaxTokens = 2 }, deadline: DateTime.UtcNow.AddSeconds(60));
+            Assert.Equal(JobStatus.Completed, job.Status);
+        }
+
+        (exit, stdout, stderr) = await Run("keys", "list", tenant, "-o", "json");
+        Assert.True(exit == 0, stderr);
+        Assert.DoesNotContain(secret, stdout);
+        using (var listed = JsonDocument.Parse(stdout))
+        {
+            var key = listed.RootElement.EnumerateArray().Single(k => k.GetProperty("keyId").GetString() == keyId);
+            Assert.StartsWith(key.GetProperty("prefix").GetString()!, secret);
+        }
+
+        (exit, _, stderr) = await Run("keys", "revoke", tenant, keyId);
+        Assert.True(exit == 0, stderr);
+
+        (exit, stdout, stderr) = await Run("audit", "--action", "apikey.", "--since", "10m", "-o", "json");
+        Assert.True(exit == 0, stderr);
+        using var events = JsonDocument.Parse(stdout);
+        var ours = events.RootElement.EnumerateArray().Where(e => e.GetProperty("target").GetString()!.StartsWith(tenant, StringComparison.Ordinal)).ToList();
+        Assert.Equal(["apikey.revoke", "apikey.create"], ours.Take(2).Select(e => e.GetProperty("action").GetString()));
+        Assert.All(ours, e => Assert.StartsWith("admin:", e.GetProperty("actor").GetString()));
+
+        var table = await Run("audit", "--since", "10m", "-o", "wide");
+        Assert.Contains("PEER", table.Stdout.Split('\n')[0]);
+        var badSince = await Run("audit", "--since", "yesterday-ish");
+        Assert.NotEqual(0, badSince.ExitCode);
+        Assert.Contains("--since", badSince.Stderr);
+    }
+
+    private Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] arguments) =>
+        Schedctl.Run(["--address", cluster.Address, "--admin-key", SchedulerCluster.AdminKey, .. arguments]);
+}

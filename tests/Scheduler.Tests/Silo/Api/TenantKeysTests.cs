@@ -1,0 +1,124 @@
+using Grpc.Core;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Tests.Silo.Api;
+
+/// <summary>Tenants' API keys over real gRPC: several at once, listed without secrets, revoked, with their errors.</summary>
+public sealed class TenantKeysTests(SecuredSilo silo) : IClassFixture<SecuredSilo>
+{
+    [Fact]
+    public async Task CreateApiKey_SecondKey_BothWorkUntilTheOldIsRevoked()
+    {
+        using var admin = silo.Admin();
+        var first = await admin.CreateApiKeyAsync(SecuredSilo.Tenant);
+        var second = await admin.CreateApiKeyAsync(SecuredSilo.Tenant);
+        Assert.StartsWith(first.Key.Prefix + "-", first.Secret);
+        Assert.NotEqual(first.Key.KeyId, second.Key.KeyId);
+
+        // Rotation: old and new both work, and so does the configured key.
+        await AssertWorks(first.Secret);
+        await AssertWorks(second.Secret);
+        await AssertWorks(SecuredSilo.ConfiguredKey);
+
+        var revoked = await admin.RevokeApiKeyAsync(SecuredSilo.Tenant, first.Key.KeyId);
+        Assert.Equal(first.Key.KeyId, revoked.KeyId);
+
+        // The silo that revoked it forgets it at once, though it used the key a moment ago (its cache holds keys 1 s).
+        await AssertRefused(first.Secret);
+        await AssertWorks(second.Secret);
+
+        var again = await Assert.ThrowsAsync<RpcException>(() => admin.RevokeApiKeyAsync(SecuredSilo.Tenant, first.Key.KeyId));
+        Assert.Equal(StatusCode.NotFound, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task ListApiKeys_ShowsPrefixesAndUse_NeverTheSecret()
+    {
+        using var admin = silo.Admin();
+        var created = await admin.CreateApiKeyAsync(SecuredSilo.Tenant);
+        var unused = await admin.CreateApiKeyAsync(SecuredSilo.Tenant);
+        await AssertWorks(created.Secret);
+
+        var all = await admin.ListApiKeysAsync(SecuredSilo.Tenant);
+        Assert.Contains(all, k => k.KeyId == "configured" && k.Prefix == "");
+        var listed = Assert.Single(all, k => k.KeyId == created.Key.KeyId);
+        Assert.Equal(created.Key.Prefix, listed.Prefix);
+        Assert.Equal(created.Key.CreatedAt, listed.CreatedAt);
+        Assert.NotNull(listed.LastUsedAt);
+        Assert.Null(Assert.Single(all, k => k.KeyId == unused.Key.KeyId).LastUsedAt);
+        var text = string.Join("\n", all.Select(k => k.ToString()));
+        Assert.DoesNotContain(created.Secret, text);
+        Assert.DoesNotContain(created.Secret[(created.Key.Prefix.Length + 1)..], text);
+
+        var byPrefix = await admin.ListApiKeysAsync(SecuredSilo.Tenant, created.Key.Prefix);
+        Assert.Equal(created.Key.KeyId, Assert.Single(byPrefix).KeyId);
+    }
+
+    [Fact]
+    public async Task RevokeApiKey_ConfiguredKey_StopsIt()
+    {
+        using var admin = silo.Admin();
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "revoke-configured", Weight = 1, ApiKey = "revoke-configured-key" });
+        await AssertWorks("revoke-configured-key");
+
+        await admin.RevokeApiKeyAsync("revoke-configured", "configured");
+
+        await AssertRefused("revoke-configured-key");
+        Assert.DoesNotContain(await admin.ListApiKeysAsync("revoke-configured"), k => k.KeyId == "configured");
+    }
+
+    [Fact]
+    public async Task CreateApiKey_BadRequests_NameTheField()
+    {
+        using var admin = silo.Admin();
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => admin.CreateApiKeyAsync("no-such-tenant"));
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+        var empty = await Assert.ThrowsAsync<RpcException>(() => admin.CreateApiKeyAsync(""));
+        Assert.Equal(StatusCode.InvalidArgument, empty.StatusCode);
+        Assert.StartsWith("tenant_id:", empty.Status.Detail);
+        var noKeyId = await Assert.ThrowsAsync<RpcException>(() => admin.RevokeApiKeyAsync(SecuredSilo.Tenant, ""));
+        Assert.StartsWith("key_id:", noKeyId.Status.Detail);
+        var listUnknown = await Assert.ThrowsAsync<RpcException>(() => admin.ListApiKeysAsync("no-such-tenant"));
+        Assert.Equal(StatusCode.NotFound, listUnknown.StatusCode);
+
+        // A tenant key is not an admin key.
+        using var tenantAsAdmin = silo.Admin(SecuredSilo.ConfiguredKey);
+        var denied = await Assert.ThrowsAsync<RpcException>(() => tenantAsAdmin.CreateApiKeyAsync(SecuredSilo.Tenant));
+        Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);
+    }
+
+    [Fact]
+    public async Task CreateApiKey_BeyondTheLimit_IsRefusedUntilOneIsRevoked()
+    {
+        using var admin = silo.Admin();
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "many-keys", Weight = 1 });
+        var keys = new List<CreateApiKeyResponse>();
+        for (var i = 0; i < 16; i++)
+        {
+            keys.Add(await admin.CreateApiKeyAsync("many-keys"));
+        }
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => admin.CreateApiKeyAsync("many-keys"));
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Contains("revoke one first", refused.Status.Detail);
+
+        await admin.RevokeApiKeyAsync("many-keys", keys[0].Key.KeyId);
+        var after = await admin.CreateApiKeyAsync("many-keys");
+        await AssertWorks(after.Secret);
+        await AssertWorks(keys[15].Secret);
+    }
+
+    private async Task AssertWorks(string key)
+    {
+        using var client = silo.Client(key);
+        var e = await Assert.ThrowsAsync<RpcException>(() => client.GetAsync("no-such-job"));
+        Assert.Equal(StatusCode.NotFound, e.StatusCode);
+    }
+
+    private async Task AssertRefused(string key)
+    {
+        using var client = silo.Client(key);
+        var e = await Assert.ThrowsAsync<RpcException>(() => client.GetAsync("no-such-job"));
+        Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
+    }
+}
