@@ -11,8 +11,10 @@ public interface IJobGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<JobSnapshot?> Get();
 
+    /// <summary>The placement admitted the job (again, after a hand-back); <paramref name="trace"/> is what it
+    /// recorded so far, kept with the record to explain the job. The first placement is the one the record keeps.</summary>
     [OneWay]
-    Task OnAdmitted(JobPlacement placement);
+    Task OnAdmitted(JobPlacement placement, JobTraceEvent[] trace);
 
     /// <summary>Puts an unfinished job (back) in the journal and its placement's queue; a no-op for a job either
     /// already holds. A resubmission with the job's idempotency key calls it, in case the first attempt failed
@@ -26,7 +28,12 @@ public interface IJobGrain : IGrainWithStringKey
     /// sends <paramref name="announcement"/> to <paramref name="watchers"/>: a client that saw the end finds the record
     /// ended too. Sent by the placement, which has already removed the job.</summary>
     [OneWay]
-    Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement);
+    Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement, JobTraceEvent[] trace);
+
+    /// <summary>The job's record with its placement's trace as last sent (at its last admission or expiry); null if
+    /// the job does not exist.</summary>
+    [AlwaysInterleave]
+    Task<JobExplanation?> Explain();
 
     /// <summary>Cancels a queued or running job. Returns the job after the request.</summary>
     Task<JobSnapshot?> Cancel();

@@ -53,11 +53,14 @@ internal sealed class JobGrain(
         }
     }
 
-    public async Task OnAdmitted(JobPlacement placement)
+    public async Task OnAdmitted(JobPlacement placement, JobTraceEvent[] trace)
     {
         // One-way messages are not ordered: the admission may arrive after the outcome, so it is kept whenever
-        // the record has no placement yet, and it moves only a queued job to running.
+        // the record has no placement yet, and it moves only a queued job to running. Each admission's trace holds
+        // the one before it.
         var s = state.State;
+        s.Trace = trace;
+
         if (s.Placement is not null)
         {
             return;
@@ -95,14 +98,18 @@ internal sealed class JobGrain(
     }
 
     // The placement expires a job only while it is queued: it never ran.
-    public async Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement)
+    public async Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement, JobTraceEvent[] trace)
     {
+        state.State.Trace = trace;
         await Record(outcome);
         foreach (var watcher in watchers)
         {
             watcher.OnEvents([announcement]).Ignore();
         }
     }
+
+    public Task<JobExplanation?> Explain() =>
+        Task.FromResult(Snapshot() is { } job ? new JobExplanation(job, state.State.Trace ?? [], null) : null);
 
     public async Task<JobSnapshot?> Cancel()
     {

@@ -14,4 +14,7 @@ public sealed class JobState
 
     /// <summary>Cancellation was asked for while the job ran; its node has not confirmed yet.</summary>
     [Id(5)] public bool CancelRequested { get; set; }
+
+    /// <summary>The placement's trace of the job as of its last admission or expiry (a short ring), to explain it.</summary>
+    [Id(6)] public JobTraceEvent[]? Trace { get; set; }
 }

@@ -23,11 +23,12 @@ namespace Scheduler.Grains.Placement;
 /// </summary>
 internal sealed partial class ModelPlacement(string model, PlacementState persisted, PlacementOptions options, TimeProvider time, ILogger logger)
 {
-    private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy);
+    private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy, recordWeighedReplicas: true);
     private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
     private readonly DeadlineExpiry _expiry = new();
     private readonly ReplicaLinks _links = new();
     private readonly RejectionHolds _holds = new(options.RejectionHold);
+    private readonly WaitLog _waits = new();
 
     /// <summary>
     /// Restores the model after a failover, as <paramref name="plan"/> decided: the persisted replicas come back, off
@@ -54,17 +55,21 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             var job = new PlacedJob(ticket) { WasAdmitted = wasAdmitted };
             _jobs[ticket.JobId] = job;
+            var now = time.GetUtcNow();
             if (resumeOn is not null)
             {
                 var replica = _dispatcher.Replicas[resumeOn];
                 replica.Admit(job.Demand);
                 replica.PrefillDone(job.Demand.PromptTokens);
                 job.RunningOn = replica;
+                job.Trace.Add(new JobTraceEvent(JobTraceKind.Recovered, now, $"placement rebuilt after a silo failure; still running on {resumeOn}, whose stream lived on"));
                 resumed++;
             }
             else
             {
                 Queue(job);
+                job.Trace.Add(new JobTraceEvent(JobTraceKind.Recovered, now, "placement rebuilt after a silo failure; queued again from the job journal",
+                    QueuePosition: Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId))));
                 requeued++;
             }
         }
@@ -90,6 +95,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             var job = new PlacedJob(ticket);
             _jobs[ticket.JobId] = job;
             Queue(job);
+            var position = Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId));
+            job.Trace.Add(new JobTraceEvent(JobTraceKind.Queued, time.GetUtcNow(),
+                $"queued at position {position} ({ticket.Request.Priority.ToString().ToLowerInvariant()}, {ticket.Request.PromptTokens}+{ticket.Request.MaxTokens} tokens, TTFT objective {ticket.Request.TtftObjectiveMs:0} ms)",
+                QueuePosition: position));
             round = AdmitWhatFits();
         }
 
@@ -110,7 +119,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             if (_links.Bind(r.ReplicaId, linkId) && _dispatcher.Replicas.TryGetValue(r.ReplicaId, out var existing))
             {
-                RequeueFrom(existing, [.. _jobs.Values.Where(j => j.RunningOn == existing).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))]);
+                RequeueFrom(existing, [.. _jobs.Values.Where(j => j.RunningOn == existing).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))],
+                    "its node registered a new stream; the jobs counted under the old one went down with it");
             }
 
             _holds.End(r.ReplicaId);
@@ -200,7 +210,12 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             return null;
         }
 
-        RequeueFrom(replica, sequences);
+        RequeueFrom(replica, sequences, reason switch
+        {
+            HandBack.NodeLost => "its node was lost (stream broken or lease expired)",
+            HandBack.Rejected => "its engine refused the sequence (it ran more than the placement counted)",
+            _ => "its stream was closed by its owner",
+        });
         switch (reason)
         {
             case HandBack.NodeLost:
@@ -259,6 +274,25 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         : job.RunningOn is { } replica ? new JobLocation(replica.NodeId, 0)
         : new JobLocation(null, Math.Max(0, _dispatcher.Queue.PositionOf(jobId)));
 
+    /// <summary>A job's trace as it stands, its waiting lines up to the last round included, and its queue position
+    /// when queued; null when the job is neither queued nor running here.</summary>
+    public (JobTraceEvent[] Events, int? QueuePosition)? Explain(string jobId)
+    {
+        if (!_jobs.TryGetValue(jobId, out var job))
+        {
+            return null;
+        }
+
+        if (job.RunningOn is not null)
+        {
+            return (job.Trace.ToArray(), null);
+        }
+
+        var trace = new JobTrace(job.Trace.Events);
+        _waits.AppendWaits(job.Demand, job.WaitingSince, trace);
+        return (trace.ToArray(), Math.Max(0, _dispatcher.Queue.PositionOf(jobId)));
+    }
+
     public PlacementSnapshot Snapshot()
     {
         var queued = _jobs.Values.Where(j => j.RunningOn is null).ToArray();
@@ -289,13 +323,14 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var admissions = _dispatcher.AdmitWhatFits();
         if (admissions.Count == 0)
         {
+            _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now);
             return new AdmissionRound(expired, [], [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
         }
 
         var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
-        var firstAdmissions = new List<AdmittedSequence>();
+        var recorded = new List<RecordedAdmission>(admissions.Count);
         var admittedPerTenant = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var (demand, chosen, runningBefore) in admissions)
+        foreach (var (demand, chosen, runningBefore, weighed) in admissions)
         {
             var job = _jobs[demand.JobId];
             var placement = new JobPlacement(chosen.ReplicaId, chosen.AcceleratorId, chosen.Profile.Product, chosen.NodeId, runningBefore);
@@ -309,19 +344,24 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             batch.Add(sequence);
             job.RunningOn = chosen;
             _expiry.Forget(demand.JobId);
-            if (!job.WasAdmitted)
+            _waits.AppendWaits(demand, job.WaitingSince, job.Trace);
+            job.Trace.Add(AdmissionExplanation.Admitted(now, demand, placement, chosen, weighed, _dispatcher.Placement.Name));
+            var first = !job.WasAdmitted;
+            if (first)
             {
                 // A re-dispatched job left its tenant's queue the first time; it is counted once.
                 job.WasAdmitted = true;
                 (CollectionsMarshal.GetValueRefOrAddDefault(admittedPerTenant, job.Ticket.TenantId, out _) ??= []).Add(demand.JobId);
-                firstAdmissions.Add(sequence);
             }
+
+            recorded.Add(new RecordedAdmission(sequence, first, job.Trace.ToArray()));
         }
 
+        _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now);
         return new AdmissionRound(
             expired,
             [.. batches.Select(b => new ReplicaBatch(b.Key.NodeId, b.Key.ReplicaId, [.. b.Value]))],
-            firstAdmissions,
+            recorded,
             admittedPerTenant.ToDictionary(t => t.Key, t => t.Value.ToArray(), StringComparer.Ordinal),
             NextWakeUp());
     }
@@ -331,9 +371,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         _dispatcher.Queue.SetWeight(job.Ticket.TenantId, job.Ticket.TenantWeight);
         _dispatcher.Queue.Enqueue(job.Demand);
         _expiry.Track(job.Demand, _dispatcher.Replicas.Values);
+        job.WaitingSince = _waits.Mark();
     }
 
-    private void RequeueFrom(ReplicaView replica, RequeuedSequence[] sequences)
+    private void RequeueFrom(ReplicaView replica, RequeuedSequence[] sequences, string why)
     {
         foreach (var seq in sequences)
         {
@@ -353,6 +394,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
             job.ResumeAt(seq.DeliveredTokens, seq.Output);
             _dispatcher.Queue.EnqueueFront(job.Demand);
+            job.WaitingSince = _waits.Mark();
+            job.Trace.Add(new JobTraceEvent(JobTraceKind.HandedBack, time.GetUtcNow(),
+                $"handed back by replica {replica.ReplicaId}: {why}; back at the front of its queue, resuming at token {job.Ticket.ResumeFromToken}",
+                Placement: new JobPlacement(replica.ReplicaId, replica.AcceleratorId, replica.Profile.Product, replica.NodeId, 0)));
             LogRequeued(logger, seq.JobId, replica.ReplicaId, job.Ticket.ResumeFromToken);
         }
     }
@@ -409,7 +454,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             var queueMs = (now - job.Ticket.SubmittedAt).TotalMilliseconds;
             var announcement = JobEventRecord.Terminal(jobId, JobStatus.Expired, now, usage: null, finishReason: null, error);
             var outcome = new JobOutcome(JobStatus.Expired, JobFinishReasons.Deadline, new JobUsage(0, 0, 0, queueMs, 0, 0), "", error, []);
-            (expired ??= []).Add(new ExpiredJob(jobId, outcome, new JobAnnouncement([.. job.Ticket.Watchers], announcement)));
+            _waits.AppendWaits(job.Demand, job.WaitingSince, job.Trace);
+            job.Trace.Add(new JobTraceEvent(JobTraceKind.Expired, now,
+                $"expired in the queue: even on an idle replica of the fastest accelerator it could no longer finish by its deadline {job.Ticket.Request.Deadline:O}"));
+            (expired ??= []).Add(new ExpiredJob(jobId, outcome, new JobAnnouncement([.. job.Ticket.Watchers], announcement), job.Trace.ToArray()));
             LogExpired(logger, jobId, model);
         }
 

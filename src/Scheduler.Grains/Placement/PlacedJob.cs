@@ -18,6 +18,12 @@ internal sealed class PlacedJob(JobTicket ticket)
     /// <summary>Whether it ever left its tenant's queue; a re-dispatch is not a second admission.</summary>
     public bool WasAdmitted { get; set; }
 
+    /// <summary>What the placement did with it, to explain it.</summary>
+    public JobTrace Trace { get; } = new();
+
+    /// <summary>Where its waiting lines start in the model's <see cref="WaitLog"/>: when it was last queued.</summary>
+    public WaitMark WaitingSince { get; set; }
+
     /// <summary>A silo's hub watches once however many of its streams follow the job: thousands of WatchJob calls
     /// on one job must not grow the ticket (copied into every admission) or multiply every event sent.</summary>
     public void AddWatcher(IJobEventSink sink)

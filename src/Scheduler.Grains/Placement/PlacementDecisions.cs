@@ -7,22 +7,25 @@ namespace Scheduler.Grains.Placement;
 /// <summary>
 /// What one admission round of a <see cref="ModelPlacement"/> decided, for its grain to tell others: the jobs that
 /// expired before it (each to its record), the jobs admitted, grouped per replica (one message to each replica's
-/// node), those of them admitted for the first time (each to its record; a re-dispatch is not a second admission)
-/// and which per tenant (one message each, naming them), and when the placement must look again — the next deadline expiry or
-/// rejection hold to pass, if any.
+/// node), each admission with its trace (to its record; <see cref="RecordedAdmission.First"/> marks a job's first,
+/// a re-dispatch is not a second admission) and the first admissions per tenant (one message each, naming them), and
+/// when the placement must look again — the next deadline expiry or rejection hold to pass, if any.
 /// </summary>
 internal sealed record AdmissionRound(
     IReadOnlyList<ExpiredJob> Expired,
     IReadOnlyList<ReplicaBatch> Batches,
-    IReadOnlyList<AdmittedSequence> FirstAdmissions,
+    IReadOnlyList<RecordedAdmission> Admitted,
     IReadOnlyDictionary<string, string[]> AdmittedPerTenant,
     DateTimeOffset? WakeAt);
 
 /// <summary>Jobs admitted into one replica in the same round, sent to its node as one message.</summary>
 internal sealed record ReplicaBatch(string NodeId, string ReplicaId, AdmittedSequence[] Sequences);
 
-/// <summary>A queued job that could no longer make its deadline: its record takes the outcome, then tells its watchers.</summary>
-internal sealed record ExpiredJob(string JobId, JobOutcome Outcome, JobAnnouncement Announcement);
+/// <summary>A job admitted in a round, whether for the first time, and its placement's trace so far (for its record).</summary>
+internal sealed record RecordedAdmission(AdmittedSequence Sequence, bool First, JobTraceEvent[] Trace);
+
+/// <summary>A queued job that could no longer make its deadline: its record takes the outcome and the trace, then tells its watchers.</summary>
+internal sealed record ExpiredJob(string JobId, JobOutcome Outcome, JobAnnouncement Announcement, JobTraceEvent[] Trace);
 
 /// <summary>An event for a job's watchers.</summary>
 internal sealed record JobAnnouncement(IJobEventSink[] Watchers, JobEventRecord Event);

@@ -157,6 +157,9 @@ internal sealed partial class PlacementGrain(
 
     public Task<PlacementSnapshot> GetSnapshot() => Task.FromResult(_placement.Snapshot());
 
+    public Task<LiveJobTrace?> Explain(string jobId) =>
+        Task.FromResult(_placement.Explain(jobId) is var (events, position) ? new LiveJobTrace(events, position) : null);
+
     /// <summary>Tells the world what an admission round decided (null: none ran), and keeps the timer on its next due time.</summary>
     private void Carry(AdmissionRound? round)
     {
@@ -167,12 +170,12 @@ internal sealed partial class PlacementGrain(
 
         foreach (var expired in round.Expired)
         {
-            GrainFactory.GetGrain<IJobGrain>(expired.JobId).Expire(expired.Outcome, expired.Announcement.Watchers, expired.Announcement.Event).Ignore();
+            GrainFactory.GetGrain<IJobGrain>(expired.JobId).Expire(expired.Outcome, expired.Announcement.Watchers, expired.Announcement.Event, expired.Trace).Ignore();
         }
 
-        foreach (var admitted in round.FirstAdmissions)
+        foreach (var admitted in round.Admitted)
         {
-            GrainFactory.GetGrain<IJobGrain>(admitted.Ticket.JobId).OnAdmitted(admitted.Placement).Ignore();
+            GrainFactory.GetGrain<IJobGrain>(admitted.Sequence.Ticket.JobId).OnAdmitted(admitted.Sequence.Placement, admitted.Trace).Ignore();
         }
 
         foreach (var batch in round.Batches)

@@ -58,7 +58,7 @@ public sealed class ModelPlacementTests
         Assert.Equal([("na", "ra"), ("nb", "rb")], round.Batches.Select(b => (b.NodeId, b.ReplicaId)).Order());
         Assert.All(round.Batches, b => Assert.All(b.Sequences, s => Assert.Equal((b.NodeId, b.ReplicaId), (s.Placement.NodeId, s.Placement.ReplicaId))));
         Assert.Equal(["j0", "j1", "j2", "j3", "j4"], AdmittedIds(round).Order());
-        Assert.Equal(["j0", "j1", "j2", "j3", "j4"], round.FirstAdmissions.Select(s => s.Ticket.JobId).Order());
+        Assert.Equal(["j0", "j1", "j2", "j3", "j4"], round.Admitted.Where(a => a.First).Select(a => a.Sequence.Ticket.JobId).Order());
         Assert.Equal(["ta", "tb"], round.AdmittedPerTenant.Keys.Order());
         Assert.Equal(["j0", "j2", "j4"], round.AdmittedPerTenant["ta"].Order());
         Assert.Equal(["j1", "j3"], round.AdmittedPerTenant["tb"].Order());
@@ -93,7 +93,7 @@ public sealed class ModelPlacementTests
         Assert.False(_placement.UpsertReplicas("link-2", [On("r", "n", maxSequences: 2)]));
         var readmitted = _placement.AdmitWhatFits();
         Assert.Equal(["j0"], AdmittedIds(readmitted));
-        Assert.Empty(readmitted.FirstAdmissions);
+        Assert.DoesNotContain(readmitted.Admitted, a => a.First);
 
         Assert.Null(_placement.Requeue("r", "link-1", [new RequeuedSequence("j0", 5)], HandBack.NodeLost));
         Assert.True(ReplicaState("r").Schedulable);
@@ -102,7 +102,7 @@ public sealed class ModelPlacementTests
         var round = _placement.Requeue("r", "link-2", [new RequeuedSequence("j0", 5)], HandBack.StreamClosed);
         var sequence = Assert.Single(Assert.Single(round!.Batches).Sequences);
         Assert.Equal(5, sequence.Ticket.ResumeFromToken);
-        Assert.Empty(round.FirstAdmissions);
+        Assert.DoesNotContain(round.Admitted, a => a.First);
         Assert.Empty(round.AdmittedPerTenant);
     }
 
@@ -274,7 +274,7 @@ public sealed class ModelPlacementTests
         Assert.Equal("ra", batch.ReplicaId);
         Assert.Equal(["first", "requeued"], batch.Sequences.Select(s => s.Ticket.JobId));
         Assert.Equal(1, batch.Sequences[0].Placement.RunningSequencesAtAdmission);
-        Assert.Equal(["first"], round.FirstAdmissions.Select(s => s.Ticket.JobId));
+        Assert.Equal(["first"], round.Admitted.Where(a => a.First).Select(a => a.Sequence.Ticket.JobId));
         Assert.Equal(["first", "requeued", "running"], ReplicaState("ra").RunningJobIds.Order());
         Assert.False(ReplicaState("rb").Schedulable);
         Assert.Equal(new JobLocation(null, 0), _placement.Locate("last"));

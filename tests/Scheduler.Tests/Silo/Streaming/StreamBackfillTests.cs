@@ -127,13 +127,15 @@ public sealed class StreamBackfillTests
 
         public Task Create(JobTicket ticket) => throw new NotSupportedException();
 
-        public Task OnAdmitted(JobPlacement placement) => throw new NotSupportedException();
+        public Task OnAdmitted(JobPlacement placement, JobTraceEvent[] trace) => throw new NotSupportedException();
 
         public Task EnsureQueued() => throw new NotSupportedException();
 
         public Task Finish(JobOutcome outcome) => throw new NotSupportedException();
 
-        public Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement) => throw new NotSupportedException();
+        public Task Expire(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement, JobTraceEvent[] trace) => throw new NotSupportedException();
+
+        public Task<JobExplanation?> Explain() => throw new NotSupportedException();
 
         public Task<JobSnapshot?> Cancel() => throw new NotSupportedException();
 
