@@ -38,4 +38,8 @@ public sealed class PlacementOptions
 
     /// <summary>Idempotency keys remembered per tenant (the oldest are forgotten first).</summary>
     public int IdempotencyKeysPerTenant { get; set; } = 10_000;
+
+    /// <summary>How long a job stays in the job index that ListJobs reads (its record, which GetJob and ExplainJob read,
+    /// stays on).</summary>
+    public TimeSpan JobListRetention { get; set; } = TimeSpan.FromDays(7);
 }

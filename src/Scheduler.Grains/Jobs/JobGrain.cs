@@ -12,6 +12,7 @@ namespace Scheduler.Grains.Jobs;
 internal sealed class JobGrain(
     [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state,
     IJobJournal journal,
+    IJobIndex index,
     IJobOutcomeObserver observer) : Grain, IJobGrain
 {
     public async Task Create(JobTicket ticket)
@@ -151,11 +152,12 @@ internal sealed class JobGrain(
         return new WatchResult(Snapshot(), attached);
     }
 
-    /// <summary>A recorded outcome is final: the tenant counts it, the job leaves the journal, and the metrics count it.</summary>
+    /// <summary>A recorded outcome is final: the tenant counts it, the job leaves the journal, its index entry takes its
+    /// status, and the metrics count it.</summary>
     private async Task Settle(JobOutcome outcome)
     {
         var ticket = state.State.Ticket!;
-        await journal.Remove(ticket.Request.Model, ticket.JobId);
+        await Task.WhenAll(journal.Remove(ticket.Request.Model, ticket.JobId), index.Settle(JobIndexEntry.Of(ticket, outcome.Status)));
         await GrainFactory.GetGrain<ITenantGrain>(ticket.TenantId).OnFinished(ticket.JobId, outcome);
         observer.Settled(ticket, state.State.Placement, outcome);
     }

@@ -17,6 +17,7 @@ namespace Scheduler.Grains.Tenants;
 internal sealed class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
     IJobJournal journal,
+    IJobIndex index,
     IOptions<PlacementOptions> options,
     TimeProvider time) : Grain, ITenantGrain, IDisposable
 {
@@ -152,8 +153,9 @@ internal sealed class TenantGrain(
                 await WriteState();
             }
 
-            // Journaled first: once the queue holds it, it may finish (and leave the journal) at any moment.
-            await journal.Add(ticket);
+            // Journaled first: once the queue holds it, it may finish (and leave the journal) at any moment. Indexed
+            // for listing at the same time; a listing skips an entry whose job has no record (not accepted after all).
+            await Task.WhenAll(journal.Add(ticket), index.Add(JobIndexEntry.Of(ticket, JobStatus.Queued)));
             journaled = true;
 
             // From here the job is accepted. A silo dying under its record or its queue is waited out (the cluster

@@ -18,6 +18,7 @@ internal static class ApiServiceCollectionExtensions
         services.AddSingleton<JobRequestValidator>();
         services.AddSingleton<ApiKeyCache>();
         services.AddSingleton<JobSubmissions>();
+        services.AddSingleton<JobListing>();
         services.AddGrpc(grpc =>
         {
             // Error mapping is outermost, so statuses raised by authentication pass through untouched.

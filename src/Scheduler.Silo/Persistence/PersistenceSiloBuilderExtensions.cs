@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
@@ -8,7 +9,7 @@ using StackExchange.Redis;
 
 namespace Scheduler.Silo.Persistence;
 
-/// <summary>Where grain state and the job journal live. Both stores write grain state with Orleans' own binary
+/// <summary>Where grain state, the job journal and the job index live. Both stores write grain state with Orleans' own binary
 /// serializer: the default JSON one costs more than the rest of a submit.</summary>
 internal static class PersistenceSiloBuilderExtensions
 {
@@ -19,6 +20,7 @@ internal static class PersistenceSiloBuilderExtensions
         silo.Services.AddOptions<MemoryGrainStorageOptions>(StorageNames.Default)
             .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
         silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
+        silo.Services.AddSingleton<IJobIndex, MemoryJobIndex>();
         return silo;
     }
 
@@ -35,6 +37,8 @@ internal static class PersistenceSiloBuilderExtensions
         silo.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis.Clone()));
         silo.Services.AddSingleton<IJobJournal>(sp => new RedisJobJournal(
             sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<Serializer<JobTicket>>(), serviceId));
+        silo.Services.AddSingleton<IJobIndex>(sp => new RedisJobIndex(
+            sp.GetRequiredService<IConnectionMultiplexer>(), serviceId, sp.GetRequiredService<IOptions<PlacementOptions>>(), sp.GetRequiredService<TimeProvider>()));
         return silo;
     }
 }
