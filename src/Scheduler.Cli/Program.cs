@@ -6,4 +6,5 @@ GlobalOptions.AddTo(root);
 JobCommands.AddTo(root);
 TenantCommands.AddTo(root);
 FleetCommands.AddTo(root);
+JobInsightCommands.AddTo(root);
 return await root.Parse(args).InvokeAsync();
