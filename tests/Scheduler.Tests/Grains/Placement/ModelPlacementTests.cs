@@ -283,4 +283,28 @@ public sealed class ModelPlacementTests
         Assert.Null(_placement.Requeue("ra", "link-old", [new RequeuedSequence("running", 4)], HandBack.NodeLost));
         Assert.NotNull(_placement.Requeue("ra", "link-a", [new RequeuedSequence("running", 4)], HandBack.NodeLost));
     }
+
+    [Fact]
+    public void Explain_JobBehindAFullReplica_WaitedForASlot_ThenAdmittedWithTheClassItWeighed()
+    {
+        ReplicaWith(1, "first");
+        Enqueue("second");
+        _time.Advance(TimeSpan.FromSeconds(2));
+        _placement.AdmitWhatFits();
+
+        var (waiting, position) = _placement.Explain("second")!.Value;
+        Assert.Equal(0, position);
+        Assert.Equal([JobTraceKind.Queued, JobTraceKind.Waiting], waiting.Select(e => e.Kind));
+        Assert.Equal(WaitReason.NoSlot, waiting[1].Reason);
+        Assert.Equal(2, waiting[1].Count);
+
+        var round = _placement.OnProgress("r", ["first"], [new FinishedSequence("first", 100, FinishReason.Length)])!;
+
+        var trace = Assert.Single(round.Admitted).Trace;
+        Assert.Equal([JobTraceKind.Queued, JobTraceKind.Waiting, JobTraceKind.Admitted], trace.Select(e => e.Kind));
+        Assert.Equal("r", trace[2].Placement!.ReplicaId);
+        var weighed = Assert.Single(trace[2].Candidates!);
+        Assert.True(weighed.Chosen);
+        Assert.Equal(1, weighed.ReplicasWeighed);
+    }
 }
