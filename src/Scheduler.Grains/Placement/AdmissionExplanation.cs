@@ -30,7 +30,7 @@ internal static class AdmissionExplanation
         }
 
         var candidates = classes
-            .Select(c => new WeighedClass(c.Key.Product, c.Key.Slots, c.Value.Best.Replica.RunningSequences, c.Value.Best.PredictedTtftMs,
+            .Select(c => new WeighedClass(c.Key.Product, c.Key.Slots, c.Value.Best.RunningSequences, c.Value.Best.PredictedTtftMs,
                 c.Value.Best.PredictedCostUsd, c.Value.Best.MeetsObjective, c.Value.Chosen, c.Value.Count))
             .OrderByDescending(c => c.Chosen).ThenBy(c => c.PredictedCostUsd)
             .ToArray();

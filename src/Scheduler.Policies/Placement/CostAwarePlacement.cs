@@ -76,7 +76,7 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
 
             var meets = rank.TtftMs <= job.TtftObjectiveMs;
             var cost = meets || Weighed is not null ? ReplicaPrediction.CostUsd(profile, running, job, rank.TtftMs) : 0;
-            Weighed?.Add(new WeighedReplica(replica, rank.TtftMs, cost, meets));
+            Weighed?.Add(new WeighedReplica(replica, running, rank.TtftMs, cost, meets));
             if (meets)
             {
                 if (cost < _cheapestCost
