@@ -43,14 +43,14 @@ public sealed class MemoryJobIndex(IOptions<PlacementOptions> options, TimeProvi
         var page = new List<JobIndexEntry>(count);
         lock (_gate)
         {
+            // A view between the cursor (or the newest entry) and the oldest: no walk over what is newer.
             var set = tenantId is null ? _all : _byTenant.GetValueOrDefault(tenantId);
-            if (set is null || set.Count == 0)
+            var from = after is { } cursor ? cursor : new JobIndexCursor(untilMs, "\uffff");
+            if (set is null || set.Count == 0 || NewestFirst.Compare(from, set.Max) > 0)
             {
                 return Task.FromResult<IReadOnlyList<JobIndexEntry>>(page);
             }
 
-            // A view between the cursor (or the newest entry) and the oldest: no walk over what is newer.
-            var from = after is { } cursor ? cursor : new JobIndexCursor(untilMs, "\uffff");
             foreach (var c in set.GetViewBetween(from, set.Max))
             {
                 if (page.Count == count || c.SubmittedMs < sinceMs)
