@@ -2,7 +2,6 @@ namespace Scheduler.Policies.Placement;
 
 /// <summary>A replica a placement policy predicted for while choosing where a job goes: what explaining a placement
 /// shows (per class of replica: predicted first token, predicted cost, whether it met the job's objective).</summary>
-/// <param name="RunningSequences">The replica's running sequences when it was weighed (the chosen one takes the job right after).</param>
 public readonly record struct WeighedReplica(ReplicaView Replica, int RunningSequences, double PredictedTtftMs, double PredictedCostUsd, bool MeetsObjective)
 {
     /// <summary>Predicts for <paramref name="replica"/> as it is now.</summary>
