@@ -3,7 +3,7 @@ namespace Scheduler.Abstractions.Jobs;
 /// <summary>
 /// One line of a job's explanation, as its placement recorded it: queued, waited (one line per run of admission rounds
 /// that passed it over for the same reason, with their count and the first and last time), admitted (with the
-/// replicas weighed), handed back, expired, cancelled. Kept in a short ring per job, with the job's record.
+/// replicas weighed), handed back, expired. Kept in a short ring per job, with the job's record.
 /// </summary>
 [GenerateSerializer, Alias("scheduler.JobTraceEvent")]
 public sealed record JobTraceEvent(
@@ -24,7 +24,8 @@ public enum JobTraceKind
     Admitted = 3,
     HandedBack = 4,
     Expired = 5,
-    Cancelled = 6,
+
+    // 6 is kept free: a job cancelled in the queue ends in its record (the timeline's last line), not in its trace.
 
     /// <summary>Its placement was rebuilt after a silo failure; what it recorded before is kept by the job's record
     /// up to the job's last admission.</summary>
