@@ -19,7 +19,7 @@ internal sealed record JobTimeline(string Header, string Summary, IReadOnlyList<
         var header = $"job {job.JobId}  tenant {job.TenantId}  model {job.Model}  {Format.Priority(job.Priority)}  {job.PromptTokens}+{job.MaxTokens} tokens  → {Format.Status(job.Status)}"
             + (job.FinishReason.Length > 0 ? $" ({job.FinishReason})" : "");
         var summary = $"submitted {Format.Time(job.SubmittedAt)}"
-            + (job.Usage is { } u ? $"  queue {Seconds(u.QueueMs)}" + (u.TtftMs > 0 ? $"  ttft {Seconds(u.TtftMs)}  total {Seconds(u.TotalMs)}  cost {Format.Usd(u.CostUsd)}" : "") : "")
+            + (job.Usage is { } u ? $"  queue {Seconds(u.QueueMs)}  ttft {Seconds(u.TtftMs)}  total {Seconds(u.TotalMs)}  cost {Format.Usd(u.CostUsd)}" : "")
             + (e.HasQueuePosition ? $"  now at queue position {e.QueuePosition}" : "");
         var lines = new List<Line>();
         foreach (var ev in e.Events)
