@@ -24,14 +24,29 @@ internal static class Actions
     /// <summary>Runs <paramref name="action"/> with an admin client; the command exits 0 unless it throws.</summary>
     public static void SetAdminAction(
         Command command, Func<SchedulerAdminClient, ParseResult, CancellationToken, Task> action) =>
-        command.SetAction((parse, cancellationToken) => GuardAsync(
+        command.SetAction((parse, cancellationToken) => RunWithAdmin(parse, admin => action(admin, parse, cancellationToken), cancellationToken));
+
+    /// <summary>Runs <paramref name="action"/> with an admin client, guarded like every action; 0 unless it throws.</summary>
+    public static Task<int> RunWithAdmin(ParseResult parse, Func<SchedulerAdminClient, Task> action, CancellationToken cancellationToken) =>
+        GuardAsync(
             async () =>
             {
                 using var admin = GlobalOptions.CreateAdminClient(parse);
-                await action(admin, parse, cancellationToken);
+                await action(admin);
                 return ExitCodes.Ok;
             },
-            cancellationToken));
+            cancellationToken);
+
+    /// <summary>Runs <paramref name="action"/> with a tenant client, guarded like every action; 0 unless it throws.</summary>
+    public static Task<int> RunWithClient(ParseResult parse, Func<SchedulerClient, Task> action, CancellationToken cancellationToken) =>
+        GuardAsync(
+            async () =>
+            {
+                using var client = GlobalOptions.CreateClient(parse);
+                await action(client);
+                return ExitCodes.Ok;
+            },
+            cancellationToken);
 
     private static async Task<int> GuardAsync(Func<Task<int>> run, CancellationToken cancellationToken)
     {

@@ -38,8 +38,10 @@ internal static class Format
         .ToString().ToLowerInvariant();
 
     /// <summary>A UTC time as ISO 8601, or "-" when unset.</summary>
-    public static string Time(Timestamp? at) =>
-        at is null ? "-" : at.ToDateTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+    public static string Time(Timestamp? at) => at is null ? "-" : Time(at.ToDateTime());
+
+    /// <summary>A UTC time as ISO 8601.</summary>
+    public static string Time(DateTime at) => at.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
     /// <summary>A text, or "-" when empty.</summary>
     public static string OrDash(string text) => text.Length == 0 ? "-" : text;

@@ -9,4 +9,5 @@ FleetCommands.AddTo(root);
 KeyCommands.AddTo(root);
 AuditCommands.AddTo(root);
 TopCommand.AddTo(root);
+JobInsightCommands.AddTo(root);
 return await root.Parse(args).InvokeAsync();

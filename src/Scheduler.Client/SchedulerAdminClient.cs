@@ -7,7 +7,7 @@ namespace Scheduler.Client;
 
 /// <summary>
 /// Typed client of the scheduler's <c>AdminService</c>, for operators and SREs: tenants, models, accelerators,
-/// replicas and the cluster summary. Every call carries <c>authorization: Bearer &lt;admin key&gt;</c>. gRPC errors
+/// replicas, the cluster summary, job listings and explanations. Every call carries <c>authorization: Bearer &lt;admin key&gt;</c>. gRPC errors
 /// surface as <see cref="RpcException"/>; every method takes an optional deadline (UTC) and a cancellation token.
 /// </summary>
 public sealed class SchedulerAdminClient : IDisposable
@@ -178,6 +178,22 @@ public sealed class SchedulerAdminClient : IDisposable
     public async Task<IReadOnlyList<AuditEvent>> ListAuditEventsAsync(
         ListAuditEventsRequest request, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
         (await _admin.ListAuditEventsAsync(request, Options(deadline, cancellationToken))).Events;
+    /// <summary>Lists any tenant's jobs, newest first: one page of them (filters and paging in <paramref name="request"/>;
+    /// pass the response's next page token to go on).</summary>
+    /// <param name="request">Filters, page size and page token.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<ListJobsResponse> ListJobsAsync(
+        ListJobsRequest request, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.ListJobsAsync(request, Options(deadline, cancellationToken)).ResponseAsync;
+
+    /// <summary>Why a job waited and where it went: its record and its placement's events.</summary>
+    /// <param name="jobId">The job's id.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<JobExplanation> ExplainJobAsync(
+        string jobId, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.ExplainJobAsync(new ExplainJobRequest { JobId = jobId }, Options(deadline, cancellationToken)).ResponseAsync;
 
     /// <summary>Closes the channel if this client opened it.</summary>
     public void Dispose() => _connection.Dispose();

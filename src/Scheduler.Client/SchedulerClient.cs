@@ -93,6 +93,15 @@ public sealed class SchedulerClient : IDisposable
         _inference.CancelJobAsync(
             new CancelJobRequest { JobId = jobId }, Options(deadline, cancellationToken)).ResponseAsync;
 
+    /// <summary>Lists the calling tenant's jobs, newest first: one page of them (filters and paging in
+    /// <paramref name="request"/>; pass the response's next page token to go on).</summary>
+    /// <param name="request">Filters, page size and page token.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<ListJobsResponse> ListAsync(
+        ListJobsRequest request, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _inference.ListJobsAsync(request, Options(deadline, cancellationToken)).ResponseAsync;
+
     /// <summary>
     /// Submits a job, streams it to its end and returns what it produced. A job that fails is returned with
     /// <see cref="JobResult.Error"/> set; a gRPC error (bad request, quota, credentials, transport) throws.

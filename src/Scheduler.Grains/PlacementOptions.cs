@@ -54,4 +54,8 @@ public sealed class PlacementOptions
     /// silo (Redis mode; in memory they are written when the tenant deactivates). A job's own record and journal entry
     /// are exact; these counts can lose at most this much to a silo crash.</summary>
     public TimeSpan TenantStateWriteInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a job stays in the job index that ListJobs reads (its record, which GetJob and ExplainJob read,
+    /// stays on).</summary>
+    public TimeSpan JobListRetention { get; set; } = TimeSpan.FromDays(7);
 }

@@ -11,8 +11,10 @@ public interface IJobGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<JobSnapshot?> Get();
 
+    /// <summary>The placement admitted the job (again, after a hand-back); <paramref name="trace"/> is what it
+    /// recorded so far, kept with the record to explain the job. The first placement is the one the record keeps.</summary>
     [OneWay]
-    Task OnAdmitted(JobPlacement placement);
+    Task OnAdmitted(JobPlacement placement, JobTraceEvent[] trace);
 
     /// <summary>Puts an unfinished job (back) in the journal and its placement's queue; a no-op for a job either
     /// already holds. A resubmission with the job's idempotency key calls it, in case the first attempt failed
@@ -27,13 +29,18 @@ public interface IJobGrain : IGrainWithStringKey
     /// <paramref name="announcement"/> to <paramref name="watchers"/>: a client that saw the end finds the record ended
     /// too. Sent by the placement, which has already removed the job.</summary>
     [OneWay]
-    Task EndInQueue(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement);
+    Task EndInQueue(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement, JobTraceEvent[] trace);
 
     /// <summary>An engine failed the job and handed it back: it waits in its queue to resume elsewhere, or, past the
     /// placement's bound, it failed of it. Its record keeps <paramref name="error"/> and the count, for <c>GetJob</c> to
     /// show; a count lower than one it already has is ignored.</summary>
     [OneWay]
     Task OnHandedBack(int handBacks, string error);
+
+    /// <summary>The job's record with its placement's trace as last sent (at its last admission or expiry); null if
+    /// the job does not exist.</summary>
+    [AlwaysInterleave]
+    Task<JobExplanation?> Explain();
 
     /// <summary>Cancels a queued or running job. Returns the job after the request.</summary>
     Task<JobSnapshot?> Cancel();

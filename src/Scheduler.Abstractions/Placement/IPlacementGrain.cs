@@ -45,4 +45,13 @@ public interface IPlacementGrain : IGrainWithStringKey
     Task<bool> Attach(string jobId, IJobEventSink sink, int fromToken);
 
     Task<PlacementSnapshot> GetSnapshot();
+
+    /// <summary>A queued or running job's trace as this placement holds it, its waiting lines up to the last round,
+    /// and its queue position when queued; null when the job is neither.</summary>
+    Task<LiveJobTrace?> Explain(string jobId);
 }
+
+[GenerateSerializer, Alias("scheduler.LiveJobTrace")]
+public sealed record LiveJobTrace(
+    [property: Id(0)] JobTraceEvent[] Events,
+    [property: Id(1)] int? QueuePosition);

@@ -12,6 +12,7 @@ namespace Scheduler.Grains.Jobs;
 internal sealed class JobGrain(
     [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state,
     IJobJournal journal,
+    IJobIndex index,
     IEnumerable<IJobOutcomeObserver> observers) : Grain, IJobGrain
 {
     public async Task Create(JobTicket ticket)
@@ -53,11 +54,14 @@ internal sealed class JobGrain(
         }
     }
 
-    public async Task OnAdmitted(JobPlacement placement)
+    public async Task OnAdmitted(JobPlacement placement, JobTraceEvent[] trace)
     {
         // One-way messages are not ordered: the admission may arrive after the outcome, so it is kept whenever
-        // the record has no placement yet, and it moves only a queued job to running.
+        // the record has no placement yet, and it moves only a queued job to running. Each admission's trace holds
+        // the one before it.
         var s = state.State;
+        s.Trace = trace;
+
         if (s.Placement is not null)
         {
             return;
@@ -110,14 +114,18 @@ internal sealed class JobGrain(
     }
 
     // The placement ends a job only while it holds it queued: expired before it ran, or failed after its hand-backs.
-    public async Task EndInQueue(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement)
+    public async Task EndInQueue(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement, JobTraceEvent[] trace)
     {
+        state.State.Trace = trace;
         await Record(outcome);
         foreach (var watcher in watchers)
         {
             watcher.OnEvents([announcement]).Ignore();
         }
     }
+
+    public Task<JobExplanation?> Explain() =>
+        Task.FromResult(Snapshot() is { } job ? new JobExplanation(job, state.State.Trace ?? [], null) : null);
 
     public async Task<JobSnapshot?> Cancel()
     {
@@ -159,11 +167,12 @@ internal sealed class JobGrain(
         return new WatchResult(Snapshot(), attached);
     }
 
-    /// <summary>A recorded outcome is final: the tenant counts it, the job leaves the journal, and the metrics count it.</summary>
+    /// <summary>A recorded outcome is final: the tenant counts it, the job leaves the journal, its index entry takes its
+    /// status, and the metrics count it.</summary>
     private async Task Settle(JobOutcome outcome)
     {
         var ticket = state.State.Ticket!;
-        await journal.Remove(ticket.Request.Model, ticket.JobId);
+        await Task.WhenAll(journal.Remove(ticket.Request.Model, ticket.JobId), index.Settle(JobIndexEntry.Of(ticket, outcome.Status)));
         await GrainFactory.GetGrain<ITenantGrain>(ticket.TenantId).OnFinished(ticket.JobId, outcome);
         foreach (var observer in observers)
         {

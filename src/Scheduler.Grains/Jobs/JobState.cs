@@ -20,4 +20,7 @@ public sealed class JobState
 
     /// <summary>The last hand-back's reason (an upstream's message).</summary>
     [Id(7)] public string? LastHandBackError { get; set; }
+
+    /// <summary>The placement's trace of the job as of its last admission or expiry (a short ring), to explain it.</summary>
+    [Id(8)] public JobTraceEvent[]? Trace { get; set; }
 }

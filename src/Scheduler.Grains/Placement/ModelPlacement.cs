@@ -23,11 +23,12 @@ namespace Scheduler.Grains.Placement;
 /// </summary>
 internal sealed partial class ModelPlacement(string model, PlacementState persisted, PlacementOptions options, TimeProvider time, ILogger logger)
 {
-    private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy);
+    private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy, recordWeighedReplicas: true);
     private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
     private readonly DeadlineExpiry _expiry = new();
     private readonly ReplicaLinks _links = new();
     private readonly RejectionHolds _holds = new(options.RejectionHold);
+    private readonly WaitLog _waits = new();
 
     // What the next admission round reports: jobs ended in the queue, and jobs a failing engine handed back.
     private readonly List<EndedJob> _ended = [];
@@ -58,17 +59,21 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             var job = new PlacedJob(ticket) { WasAdmitted = wasAdmitted };
             _jobs[ticket.JobId] = job;
+            var now = time.GetUtcNow();
             if (resumeOn is not null)
             {
                 var replica = _dispatcher.Replicas[resumeOn];
                 replica.Admit(job.Demand);
                 replica.PrefillDone(job.Demand.PromptTokens);
                 job.RunningOn = replica;
+                job.Trace.Add(new JobTraceEvent(JobTraceKind.Recovered, now, $"placement rebuilt after a silo failure; still running on {resumeOn}, whose stream lived on"));
                 resumed++;
             }
             else
             {
                 Queue(job);
+                job.Trace.Add(new JobTraceEvent(JobTraceKind.Recovered, now, "placement rebuilt after a silo failure; queued again from the job journal",
+                    QueuePosition: Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId))));
                 requeued++;
             }
         }
@@ -94,6 +99,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             var job = new PlacedJob(ticket);
             _jobs[ticket.JobId] = job;
             Queue(job);
+            var position = Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId));
+            job.Trace.Add(new JobTraceEvent(JobTraceKind.Queued, time.GetUtcNow(),
+                $"queued at position {position} ({ticket.Request.Priority.ToString().ToLowerInvariant()}, {ticket.Request.PromptTokens}+{ticket.Request.MaxTokens} tokens, TTFT objective {ticket.Request.TtftObjectiveMs:0} ms)",
+                QueuePosition: position));
             round = AdmitWhatFits();
         }
 
@@ -114,7 +123,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             if (_links.Bind(r.ReplicaId, linkId) && _dispatcher.Replicas.TryGetValue(r.ReplicaId, out var existing))
             {
-                RequeueFrom(existing, [.. _jobs.Values.Where(j => j.RunningOn == existing).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))]);
+                RequeueFrom(existing, [.. _jobs.Values.Where(j => j.RunningOn == existing).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))],
+                    "its node registered a new stream; the jobs counted under the old one went down with it");
             }
 
             _holds.End(r.ReplicaId);
@@ -201,7 +211,12 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             return null;
         }
 
-        RequeueFrom(replica, sequences);
+        RequeueFrom(replica, sequences, reason switch
+        {
+            HandBack.NodeLost => "its node was lost (stream broken or lease expired)",
+            HandBack.Rejected => "its engine refused the sequence (it ran more than the placement counted)",
+            _ => "its stream was closed by its owner",
+        });
         switch (reason)
         {
             case HandBack.NodeLost:
@@ -260,6 +275,25 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         : job.RunningOn is { } replica ? new JobLocation(replica.NodeId, 0)
         : new JobLocation(null, Math.Max(0, _dispatcher.Queue.PositionOf(jobId)));
 
+    /// <summary>A job's trace as it stands, its waiting lines up to the last round included, and its queue position
+    /// when queued; null when the job is neither queued nor running here.</summary>
+    public (JobTraceEvent[] Events, int? QueuePosition)? Explain(string jobId)
+    {
+        if (!_jobs.TryGetValue(jobId, out var job))
+        {
+            return null;
+        }
+
+        if (job.RunningOn is not null)
+        {
+            return (job.Trace.ToArray(), null);
+        }
+
+        var trace = new JobTrace(job.Trace.Events);
+        _waits.AppendWaits(job.Demand, job.WaitingSince, trace);
+        return (trace.ToArray(), Math.Max(0, _dispatcher.Queue.PositionOf(jobId)));
+    }
+
     public PlacementSnapshot Snapshot()
     {
         var queued = _jobs.Values.Where(j => j.RunningOn is null).ToArray();
@@ -296,13 +330,14 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var admissions = _dispatcher.AdmitWhatFits();
         if (admissions.Count == 0)
         {
+            _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now);
             return new AdmissionRound(ended, handedBack, [], [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
         }
 
         var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
-        var firstAdmissions = new List<AdmittedSequence>();
+        var recorded = new List<RecordedAdmission>(admissions.Count);
         var admittedPerTenant = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var (demand, chosen, runningBefore) in admissions)
+        foreach (var (demand, chosen, runningBefore, weighed) in admissions)
         {
             var job = _jobs[demand.JobId];
             var placement = new JobPlacement(chosen.ReplicaId, chosen.AcceleratorId, chosen.Profile.Product, chosen.NodeId, runningBefore);
@@ -316,20 +351,25 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             batch.Add(sequence);
             job.RunningOn = chosen;
             _expiry.Forget(demand.JobId);
-            if (!job.WasAdmitted)
+            _waits.AppendWaits(demand, job.WaitingSince, job.Trace);
+            job.Trace.Add(AdmissionExplanation.Admitted(now, demand, placement, chosen, weighed, _dispatcher.Placement.Name));
+            var first = !job.WasAdmitted;
+            if (first)
             {
                 // A re-dispatched job left its tenant's queue the first time; it is counted once.
                 job.WasAdmitted = true;
                 (CollectionsMarshal.GetValueRefOrAddDefault(admittedPerTenant, job.Ticket.TenantId, out _) ??= []).Add(demand.JobId);
-                firstAdmissions.Add(sequence);
             }
+
+            recorded.Add(new RecordedAdmission(sequence, first, job.Trace.ToArray()));
         }
 
+        _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now);
         return new AdmissionRound(
             ended,
             handedBack,
             [.. batches.Select(b => new ReplicaBatch(b.Key.NodeId, b.Key.ReplicaId, [.. b.Value]))],
-            firstAdmissions,
+            recorded,
             admittedPerTenant.ToDictionary(t => t.Key, t => t.Value.ToArray(), StringComparer.Ordinal),
             NextWakeUp());
     }
@@ -339,9 +379,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         _dispatcher.Queue.SetWeight(job.Ticket.TenantId, job.Ticket.TenantWeight);
         _dispatcher.Queue.Enqueue(job.Demand);
         _expiry.Track(job.Demand, _dispatcher.Replicas.Values);
+        job.WaitingSince = _waits.Mark();
     }
 
-    private void RequeueFrom(ReplicaView replica, RequeuedSequence[] sequences)
+    private void RequeueFrom(ReplicaView replica, RequeuedSequence[] sequences, string why)
     {
         foreach (var seq in sequences)
         {
@@ -357,6 +398,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
                 _handedBack.Add(new HandedBackJob(seq.JobId, ++job.HandBacks, error));
                 if (job.HandBacks > options.MaxHandBacks)
                 {
+                    job.Trace.Add(HandedBackEvent(replica, seq, why,
+                        $"that is {job.HandBacks} hand-backs, more than the {options.MaxHandBacks} allowed: the job failed"));
                     FailHandedBack(job, seq, error);
                     continue;
                 }
@@ -370,6 +413,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
             job.ResumeAt(seq.DeliveredTokens, seq.Output);
             _dispatcher.Queue.EnqueueFront(job.Demand);
+            job.WaitingSince = _waits.Mark();
+            var counted = seq.Error is null ? "" : $"hand-back {job.HandBacks} of at most {options.MaxHandBacks}; ";
+            job.Trace.Add(HandedBackEvent(replica, seq, why,
+                $"{counted}back at the front of its queue, resuming at token {job.Ticket.ResumeFromToken}"));
             if (seq.Error is { } reason)
             {
                 LogHandedBack(logger, seq.JobId, replica.ReplicaId, job.HandBacks, options.MaxHandBacks, job.Ticket.ResumeFromToken, reason);
@@ -380,6 +427,14 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
         }
     }
+
+    // An engine's error says more than the kind of hand-back it came with.
+    private JobTraceEvent HandedBackEvent(ReplicaView replica, RequeuedSequence seq, string why, string then) =>
+        new(JobTraceKind.HandedBack, time.GetUtcNow(),
+            seq.Error is { } error
+                ? $"handed back by replica {replica.ReplicaId}: its engine failed the job ({error}); {then}"
+                : $"handed back by replica {replica.ReplicaId}: {why}; {then}",
+            Placement: new JobPlacement(replica.ReplicaId, replica.AcceleratorId, replica.Profile.Product, replica.NodeId, 0));
 
     /// <summary>Ends a job its engines failed once too often, with the last engine's error and the output it had
     /// delivered: sent again, it would come back again (an upstream that always fails), for ever.</summary>
@@ -397,7 +452,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var usage = new JobUsage(ticket.Request.PromptTokens, ticket.ResumeFromToken, 0, 0, 0, (now - ticket.SubmittedAt).TotalMilliseconds);
         var outcome = new JobOutcome(JobStatus.Failed, JobFinishReasons.Error, usage, ticket.Delivered?.Text ?? "", message, ticket.Delivered?.TokenEnds ?? []);
         var announcement = JobEventRecord.Terminal(jobId, JobStatus.Failed, now, usage, JobFinishReasons.Error, message);
-        _ended.Add(new EndedJob(jobId, outcome, new JobAnnouncement([.. ticket.Watchers], announcement)));
+        _ended.Add(new EndedJob(jobId, outcome, new JobAnnouncement([.. ticket.Watchers], announcement), job.Trace.ToArray()));
         LogHandBacksExhausted(logger, jobId, job.HandBacks, error);
     }
 
@@ -475,7 +530,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             var queueMs = (now - job.Ticket.SubmittedAt).TotalMilliseconds;
             var announcement = JobEventRecord.Terminal(jobId, JobStatus.Expired, now, usage: null, finishReason: null, error);
             var outcome = new JobOutcome(JobStatus.Expired, JobFinishReasons.Deadline, new JobUsage(0, 0, 0, queueMs, 0, 0), "", error, []);
-            _ended.Add(new EndedJob(jobId, outcome, new JobAnnouncement([.. job.Ticket.Watchers], announcement)));
+            _waits.AppendWaits(job.Demand, job.WaitingSince, job.Trace);
+            job.Trace.Add(new JobTraceEvent(JobTraceKind.Expired, now,
+                $"expired in the queue: even on an idle replica of the fastest accelerator it could no longer finish by its deadline {job.Ticket.Request.Deadline:O}"));
+            _ended.Add(new EndedJob(jobId, outcome, new JobAnnouncement([.. job.Ticket.Watchers], announcement), job.Trace.ToArray()));
             LogExpired(logger, jobId, model);
         }
     }

@@ -21,6 +21,12 @@ internal sealed class PlacedJob(JobTicket ticket)
     /// <summary>How many times an engine failed it and handed it back, since this placement held it.</summary>
     public int HandBacks { get; set; }
 
+    /// <summary>What the placement did with it, to explain it.</summary>
+    public JobTrace Trace { get; } = new();
+
+    /// <summary>Where its waiting lines start in the model's <see cref="WaitLog"/>: when it was last queued.</summary>
+    public WaitMark WaitingSince { get; set; }
+
     /// <summary>A silo's hub watches once however many of its streams follow the job: thousands of WatchJob calls
     /// on one job must not grow the ticket (copied into every admission) or multiply every event sent.</summary>
     public void AddWatcher(IJobEventSink sink)

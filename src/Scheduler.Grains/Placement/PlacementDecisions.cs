@@ -6,18 +6,18 @@ namespace Scheduler.Grains.Placement;
 
 /// <summary>
 /// What one admission round of a <see cref="ModelPlacement"/> decided, for its grain to tell others: the jobs that
-/// ended in the queue before it (expired, or failed after too many hand-backs; each to its record), the jobs handed
-/// back by a failing engine since the last round, the last time of those that failed of it included (each to its
-/// record, so it shows why it waits or failed), the jobs admitted, grouped per replica (one message to each replica's
-/// node), those of them admitted for the first time (each to its record; a re-dispatch is not a second admission)
-/// and which per tenant (one message each, naming them), and when the placement must look again — the next deadline expiry or
-/// rejection hold to pass, if any.
+/// ended in the queue before it (expired, or failed after too many hand-backs; each to its record, with its trace),
+/// the jobs handed back by a failing engine since the last round, the last time of those that failed of it included
+/// (each to its record, so it shows why it waits or failed), the jobs admitted, grouped per replica (one message to
+/// each replica's node), each admission with its trace (to its record; <see cref="RecordedAdmission.First"/> marks a
+/// job's first, a re-dispatch is not a second admission) and the first admissions per tenant (one message each,
+/// naming them), and when the placement must look again — the next deadline expiry or rejection hold to pass, if any.
 /// </summary>
 internal sealed record AdmissionRound(
     IReadOnlyList<EndedJob> Ended,
     IReadOnlyList<HandedBackJob> HandedBack,
     IReadOnlyList<ReplicaBatch> Batches,
-    IReadOnlyList<AdmittedSequence> FirstAdmissions,
+    IReadOnlyList<RecordedAdmission> Admitted,
     IReadOnlyDictionary<string, string[]> AdmittedPerTenant,
     DateTimeOffset? WakeAt);
 
@@ -25,11 +25,14 @@ internal sealed record AdmissionRound(
 internal sealed record ReplicaBatch(string NodeId, string ReplicaId, AdmittedSequence[] Sequences);
 
 /// <summary>A queued job the placement ended (it could no longer make its deadline, or was handed back too often): its
-/// record takes the outcome, then tells its watchers.</summary>
-internal sealed record EndedJob(string JobId, JobOutcome Outcome, JobAnnouncement Announcement);
+/// record takes the outcome and the trace, then tells its watchers.</summary>
+internal sealed record EndedJob(string JobId, JobOutcome Outcome, JobAnnouncement Announcement, JobTraceEvent[] Trace);
 
 /// <summary>A job an engine failed and handed back, queued again: its record shows the count and the engine's reason.</summary>
 internal sealed record HandedBackJob(string JobId, int HandBacks, string Error);
+
+/// <summary>A job admitted in a round, whether for the first time, and its placement's trace so far (for its record).</summary>
+internal sealed record RecordedAdmission(AdmittedSequence Sequence, bool First, JobTraceEvent[] Trace);
 
 /// <summary>An event for a job's watchers.</summary>
 internal sealed record JobAnnouncement(IJobEventSink[] Watchers, JobEventRecord Event);

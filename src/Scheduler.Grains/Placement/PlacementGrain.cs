@@ -157,6 +157,9 @@ internal sealed partial class PlacementGrain(
 
     public Task<PlacementSnapshot> GetSnapshot() => Task.FromResult(_placement.Snapshot());
 
+    public Task<LiveJobTrace?> Explain(string jobId) =>
+        Task.FromResult(_placement.Explain(jobId) is var (events, position) ? new LiveJobTrace(events, position) : null);
+
     /// <summary>Tells the world what an admission round decided (null: none ran), and keeps the timer on its next due time.</summary>
     private void Carry(AdmissionRound? round)
     {
@@ -173,12 +176,12 @@ internal sealed partial class PlacementGrain(
 
         foreach (var ended in round.Ended)
         {
-            GrainFactory.GetGrain<IJobGrain>(ended.JobId).EndInQueue(ended.Outcome, ended.Announcement.Watchers, ended.Announcement.Event).Ignore();
+            GrainFactory.GetGrain<IJobGrain>(ended.JobId).EndInQueue(ended.Outcome, ended.Announcement.Watchers, ended.Announcement.Event, ended.Trace).Ignore();
         }
 
-        foreach (var admitted in round.FirstAdmissions)
+        foreach (var admitted in round.Admitted)
         {
-            GrainFactory.GetGrain<IJobGrain>(admitted.Ticket.JobId).OnAdmitted(admitted.Placement).Ignore();
+            GrainFactory.GetGrain<IJobGrain>(admitted.Sequence.Ticket.JobId).OnAdmitted(admitted.Sequence.Placement, admitted.Trace).Ignore();
         }
 
         foreach (var batch in round.Batches)

@@ -18,6 +18,7 @@ internal sealed class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
     IJobJournal journal,
     IIdempotencyKeys keys,
+    IJobIndex index,
     IOptions<PlacementOptions> options,
     TimeProvider time) : Grain, ITenantGrain, IDisposable
 {
@@ -304,8 +305,9 @@ internal sealed class TenantGrain(
         var journaled = false;
         try
         {
-            // Journaled first: once the queue holds it, it may finish (and leave the journal) at any moment.
-            await journal.Add(ticket);
+            // Journaled first: once the queue holds it, it may finish (and leave the journal) at any moment. Indexed
+            // for listing at the same time; a listing skips an entry whose job has no record (not accepted after all).
+            await Task.WhenAll(journal.Add(ticket), index.Add(JobIndexEntry.Of(ticket, JobStatus.Queued)));
             journaled = true;
 
             // From here the job is accepted. A silo dying under its record or its queue is waited out (the cluster

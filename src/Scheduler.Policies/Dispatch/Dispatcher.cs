@@ -34,53 +34,83 @@ public sealed class Dispatcher
     /// <summary>The model's replicas by id; the owner adds, replaces and updates them (the set keeps its index current).</summary>
     public ReplicaSet Replicas { get; } = new();
 
+    /// <summary>Why the last round left jobs queued: what an explanation of a waiting job is derived from.</summary>
+    public RoundStop LastStop { get; private set; }
+
+    /// <summary>When the last round stopped because the policy held a job (<see cref="RoundStopReason.PolicyHeld"/>),
+    /// that job.</summary>
+    public JobDemand? LastHeld { get; private set; }
+
+    /// <summary>Whether each admission carries the replicas its policy weighed (<see cref="Admission.Weighed"/>), for
+    /// explaining a job's placement. The cost-aware policy reports the one replica per class and running count it
+    /// predicts for anyway; a policy without an index path reports only the replica it chose.</summary>
+    public bool RecordsWeighedReplicas { get; init; }
+
     /// <summary>Creates a dispatcher from policy names, as configuration gives them.</summary>
-    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null) => new(
-        SchedulingPolicies.CreateFairQueue(fairness), SchedulingPolicies.CreatePlacement(placement, random), SchedulingPolicies.CreateBatching(batching));
+    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false) => new(
+        SchedulingPolicies.CreateFairQueue(fairness), SchedulingPolicies.CreatePlacement(placement, random), SchedulingPolicies.CreateBatching(batching))
+    {
+        RecordsWeighedReplicas = recordWeighedReplicas,
+    };
 
     /// <summary>One admission round. Returns the admissions in the order they were made (empty when nothing fits);
     /// the replicas' reservations are already taken.</summary>
     public IReadOnlyList<Admission> AdmitWhatFits()
     {
+        LastHeld = null;
         if (Queue.Count == 0 || Replicas.Count == 0)
         {
+            LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : RoundStopReason.NoReplicas, 0);
             return [];
         }
 
         Replicas.BeginRound(Batching.JoinsRunningBatches);
         List<Admission>? admitted = null;
+        var stop = RoundStopReason.NothingFits;
         while (Queue.DequeueNext(_fitsSomewhere) is { } job)
         {
-            var chosen = Choose(job);
+            var weighed = RecordsWeighedReplicas ? new List<WeighedReplica>() : null;
+            var chosen = Choose(job, weighed);
             if (chosen is null)
             {
                 // The policy holds the job (null leaves it queued): it goes back to the front of its tenant's queue
                 // with its charge refunded, and the round ends, so the next capacity to free goes to it in fair order.
                 Queue.EnqueueFront(job);
                 Queue.Adjust(job.TenantId, -job.ServiceUnits);
+                stop = RoundStopReason.PolicyHeld;
+                LastHeld = job;
                 break;
             }
 
             var runningBefore = chosen.Admit(job);
-            (admitted ??= []).Add(new Admission(job, chosen, runningBefore));
+            (admitted ??= []).Add(new Admission(job, chosen, runningBefore, weighed));
         }
 
+        LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : stop, Replicas.MaxFreeKvTokens);
         return admitted ?? (IReadOnlyList<Admission>)[];
     }
 
     // The queue offers only a job that fits somewhere, so there is a candidate; null means the policy holds the job.
     // A policy with an index path looks at a few replicas; the others get the full candidate list.
-    private ReplicaView? Choose(JobDemand job)
+    private ReplicaView? Choose(JobDemand job, List<WeighedReplica>? weighed)
     {
         if (_indexedPlacement is not null)
         {
-            return _indexedPlacement.Choose(job, Replicas);
+            return _indexedPlacement.Choose(job, Replicas, weighed);
         }
 
         Replicas.CollectCandidates(job, _candidates);
-        return Placement.Choose(job, _candidates);
+        var chosen = Placement.Choose(job, _candidates);
+        if (chosen is not null && weighed is not null)
+        {
+            // Predicting for every candidate would cost a scan of the fleet per admission: the chosen one is reported.
+            weighed.Add(WeighedReplica.Predict(chosen, job));
+        }
+
+        return chosen;
     }
 }
 
-/// <summary>A job admitted into a replica's running batch, with the number of sequences it joined.</summary>
-public readonly record struct Admission(JobDemand Job, ReplicaView Replica, int RunningSequencesBefore);
+/// <summary>A job admitted into a replica's running batch, with the number of sequences it joined and, when the
+/// dispatcher records them, the replicas its policy weighed.</summary>
+public readonly record struct Admission(JobDemand Job, ReplicaView Replica, int RunningSequencesBefore, IReadOnlyList<WeighedReplica>? Weighed = null);

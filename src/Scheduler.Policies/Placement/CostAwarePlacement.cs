@@ -28,9 +28,9 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
         return choice.Result;
     }
 
-    public ReplicaView? Choose(JobDemand job, ReplicaSet replicas)
+    public ReplicaView? Choose(JobDemand job, ReplicaSet replicas, List<WeighedReplica>? weighed = null)
     {
-        var choice = new Choice(job);
+        var choice = new Choice(job) { Weighed = weighed };
         replicas.VisitRepresentatives(job.KvTokens, ref choice);
         return choice.Result;
     }
@@ -44,6 +44,9 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
         private ReplicaView? _fastest;
         private Rank _fastestRank = new(double.MaxValue, 0, 0);
         private int _fastestStepBudget;
+
+        /// <summary>When set, every prediction made is added here (explaining a placement).</summary>
+        public List<WeighedReplica>? Weighed { get; init; }
 
         // None meets the objective. If even the fastest already has a full step of prefill waiting, the fleet is
         // saturated: hold the job in the fair queue rather than stack it behind that prefill. It would miss its
@@ -71,9 +74,11 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
                 _fastestStepBudget = profile.StepTokenBudget;
             }
 
-            if (rank.TtftMs <= job.TtftObjectiveMs)
+            var meets = rank.TtftMs <= job.TtftObjectiveMs;
+            var cost = meets || Weighed is not null ? ReplicaPrediction.CostUsd(profile, running, job, rank.TtftMs) : 0;
+            Weighed?.Add(new WeighedReplica(replica, running, rank.TtftMs, cost, meets));
+            if (meets)
             {
-                var cost = ReplicaPrediction.CostUsd(profile, running, job, rank.TtftMs);
                 if (cost < _cheapestCost
                     || (_cheapest is not null && cost == _cheapestCost
                         && (rank.TtftMs < _cheapestRank.TtftMs || (rank.TtftMs == _cheapestRank.TtftMs && rank.TieBefore(_cheapestRank)))))

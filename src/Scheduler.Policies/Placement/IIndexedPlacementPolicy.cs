@@ -7,5 +7,8 @@ namespace Scheduler.Policies.Placement;
 /// </summary>
 internal interface IIndexedPlacementPolicy : IPlacementPolicy
 {
-    ReplicaView? Choose(JobDemand job, ReplicaSet replicas);
+    /// <param name="job">The job to place.</param>
+    /// <param name="replicas">The model's replicas, indexed.</param>
+    /// <param name="weighed">When not null, receives each replica the policy predicted for.</param>
+    ReplicaView? Choose(JobDemand job, ReplicaSet replicas, List<WeighedReplica>? weighed = null);
 }

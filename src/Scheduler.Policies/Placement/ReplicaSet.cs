@@ -25,6 +25,10 @@ public sealed class ReplicaSet
 
     public IEnumerable<ReplicaView> Values => _ordered.Select(e => e.View);
 
+    /// <summary>The most KV tokens free on a schedulable replica with a free slot; <see cref="long.MinValue"/> when no
+    /// replica has a free slot.</summary>
+    public long MaxFreeKvTokens => _byFreeKv.MaxFreeKv;
+
     /// <summary>Adds a replica, or replaces the one with this id in its place. A view belongs to one set at most.</summary>
     public ReplicaView this[string replicaId]
     {

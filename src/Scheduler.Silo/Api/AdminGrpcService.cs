@@ -1,10 +1,12 @@
 using Grpc.Core;
 using Scheduler.Abstractions.Catalog;
 using Scheduler.Abstractions.Fleet;
+using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
 using Scheduler.Protos.V1;
 using TenantQuotas = Scheduler.Abstractions.Tenants.TenantQuotas;
+using JobExplanation = Scheduler.Protos.V1.JobExplanation;
 using Scheduler.Silo.Models;
 
 namespace Scheduler.Silo.Api;
@@ -12,7 +14,7 @@ namespace Scheduler.Silo.Api;
 /// <summary>Operators' and SREs' view and levers. The admin key was checked by <see cref="AuthInterceptor"/>. A listing
 /// asks its grains in parallel, at most <see cref="MaxConcurrentCalls"/> at a time, and answers in catalog order. Every
 /// call that changes something is recorded in the audit log (<see cref="AdminAudit"/>).</summary>
-internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models, AdminAudit audit, TenantKeys keys) : AdminService.AdminServiceBase
+internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models, AdminAudit audit, TenantKeys keys, JobListing listing) : AdminService.AdminServiceBase
 {
     // Enough to hide the latency of one grain call behind the others; few enough that listing thousands of tenants
     // does not flood the silos with calls at once.
@@ -204,6 +206,32 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
 
     public override Task<ListAuditEventsResponse> ListAuditEvents(ListAuditEventsRequest request, ServerCallContext context) =>
         audit.List(request);
+
+    public override Task<ListJobsResponse> ListJobs(ListJobsRequest request, ServerCallContext context)
+    {
+        if (request.TenantId.Length > 0)
+        {
+            Identifiers.RequireReference(request.TenantId, "tenant_id");
+        }
+
+        return listing.List(request, request.TenantId.Length > 0 ? request.TenantId : null, context.CancellationToken);
+    }
+
+    /// <summary>The record's trace runs to the job's last admission or expiry; while the job is queued or running its
+    /// placement holds the trace up to now, which is the longer story — unless the placement was rebuilt after a
+    /// failover, when its trace starts there and follows the record's.</summary>
+    public override async Task<JobExplanation> ExplainJob(ExplainJobRequest request, ServerCallContext context)
+    {
+        Identifiers.RequireReference(request.JobId, "job_id");
+        var explanation = await grains.GetGrain<IJobGrain>(request.JobId).Explain() ?? throw SchedulerErrors.NotFound("job", request.JobId);
+        if (!explanation.Job.IsTerminal && await grains.GetGrain<IPlacementGrain>(explanation.Job.Model).Explain(request.JobId) is { } live)
+        {
+            var events = live.Events is [{ Kind: JobTraceKind.Recovered }, ..] ? [.. explanation.Events, .. live.Events] : live.Events;
+            explanation = explanation with { Events = events, QueuePosition = live.QueuePosition };
+        }
+
+        return explanation.ToProto();
+    }
 
     private async Task<Accelerator> SetCordon(CordonAcceleratorRequest request, bool cordon)
     {

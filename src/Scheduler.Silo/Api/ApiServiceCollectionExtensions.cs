@@ -22,6 +22,7 @@ internal static class ApiServiceCollectionExtensions
         services.AddSingleton<AdminAudit>();
         services.AddSingleton<TenantKeys>();
         services.AddSingleton<JobSubmissions>();
+        services.AddSingleton<JobListing>();
         services.AddGrpc(grpc =>
         {
             // Error mapping is outermost, so statuses raised by authentication pass through untouched.

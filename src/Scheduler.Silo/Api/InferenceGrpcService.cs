@@ -5,7 +5,7 @@ namespace Scheduler.Silo.Api;
 
 /// <summary>The tenants' gRPC front door. Authentication happened in <see cref="AuthInterceptor"/>; the submission path
 /// itself is <see cref="JobSubmissions"/>, shared with the OpenAI-compatible HTTP API.</summary>
-internal sealed class InferenceGrpcService(JobSubmissions submissions) : InferenceService.InferenceServiceBase
+internal sealed class InferenceGrpcService(JobSubmissions submissions, JobListing listing) : InferenceService.InferenceServiceBase
 {
     public override async Task<Job> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
@@ -48,5 +48,16 @@ internal sealed class InferenceGrpcService(JobSubmissions submissions) : Inferen
         await submissions.OwnJob(AuthInterceptor.TenantOf(context), request.JobId);
         var job = await submissions.Cancel(request.JobId);
         return job.ToProto();
+    }
+
+    public override Task<ListJobsResponse> ListJobs(ListJobsRequest request, ServerCallContext context)
+    {
+        var tenant = AuthInterceptor.TenantOf(context);
+        if (request.TenantId.Length > 0 && request.TenantId != tenant)
+        {
+            throw SchedulerErrors.PermissionDenied("tenant_id: a tenant lists only its own jobs; leave tenant_id empty");
+        }
+
+        return listing.List(request, tenant, context.CancellationToken);
     }
 }

@@ -91,13 +91,7 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
         ValidateStopSequences(request);
         var sampling = Sampling(request);
 
-        var priority = request.Priority switch
-        {
-            Protos.V1.Priority.Unspecified or Protos.V1.Priority.Standard => JobPriority.Standard,
-            Protos.V1.Priority.Critical => JobPriority.Critical,
-            Protos.V1.Priority.Sheddable => JobPriority.Sheddable,
-            _ => throw SchedulerErrors.InvalidArgument("priority", $"unknown value {(int)request.Priority}"),
-        };
+        var priority = ProtoMapping.FromProto(request.Priority, "priority") ?? JobPriority.Standard;
 
         return new JobRequest(
             model.Name,

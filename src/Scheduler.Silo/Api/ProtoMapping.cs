@@ -104,6 +104,69 @@ internal static class ProtoMapping
         TotalMs = u.TotalMs,
     };
 
+    /// <summary>A priority from the wire; null for <see cref="Proto.Priority.Unspecified"/>. An unknown value is refused, naming <paramref name="field"/>.</summary>
+    public static JobPriority? FromProto(Proto.Priority p, string field) => p switch
+    {
+        Proto.Priority.Unspecified => null,
+        Proto.Priority.Standard => JobPriority.Standard,
+        Proto.Priority.Critical => JobPriority.Critical,
+        Proto.Priority.Sheddable => JobPriority.Sheddable,
+        _ => throw SchedulerErrors.InvalidArgument(field, $"unknown value {(int)p}"),
+    };
+
+    public static Proto.JobExplanation ToProto(this JobExplanation e)
+    {
+        var job = e.Job.ToProto();
+        job.Output = "";
+        var proto = new Proto.JobExplanation { Job = job };
+        if (e.QueuePosition is { } position)
+        {
+            proto.QueuePosition = position;
+        }
+
+        proto.Events.AddRange(e.Events.Select(ToProto));
+        return proto;
+    }
+
+    public static Proto.JobTraceEvent ToProto(this JobTraceEvent e)
+    {
+        var proto = new Proto.JobTraceEvent
+        {
+            Kind = Snake(e.Kind.ToString()),
+            At = Timestamp.FromDateTimeOffset(e.At),
+            Count = e.Count,
+            Reason = e.Reason == WaitReason.None ? "" : Snake(e.Reason.ToString()),
+            Detail = e.Detail,
+            QueuePosition = e.QueuePosition,
+        };
+        if (e.LastAt is { } last)
+        {
+            proto.LastAt = Timestamp.FromDateTimeOffset(last);
+        }
+
+        if (e.Placement is { } p)
+        {
+            proto.Placement = p.ToProto();
+        }
+
+        proto.Candidates.AddRange((e.Candidates ?? []).Select(c => new Proto.WeighedReplicaClass
+        {
+            Product = c.Product,
+            MaxSequences = c.MaxSequences,
+            RunningSequences = c.RunningSequences,
+            PredictedTtftMs = c.PredictedTtftMs,
+            PredictedCostUsd = c.PredictedCostUsd,
+            MeetsObjective = c.MeetsObjective,
+            Chosen = c.Chosen,
+            ReplicasWeighed = c.ReplicasWeighed,
+        }));
+        return proto;
+    }
+
+    // HandedBack → handed_back: the wire's names are stable strings, not the enum's.
+    private static string Snake(string name) =>
+        string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "_" : "") + char.ToLowerInvariant(c) : c.ToString()));
+
     public static Proto.Priority ToProto(this JobPriority p) => p switch
     {
         JobPriority.Critical => Proto.Priority.Critical,

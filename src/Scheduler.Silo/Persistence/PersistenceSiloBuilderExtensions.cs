@@ -10,7 +10,7 @@ using StackExchange.Redis;
 
 namespace Scheduler.Silo.Persistence;
 
-/// <summary>Where grain state, the job journal and tenants' idempotency keys live. Both stores write grain state with Orleans' own binary
+/// <summary>Where grain state, the job journal, the job index and tenants' idempotency keys live. Both stores write grain state with Orleans' own binary
 /// serializer: the default JSON one costs more than the rest of a submit.</summary>
 internal static class PersistenceSiloBuilderExtensions
 {
@@ -22,6 +22,7 @@ internal static class PersistenceSiloBuilderExtensions
             .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
         silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
         silo.Services.AddSingleton<IIdempotencyKeys, MemoryIdempotencyKeys>();
+        silo.Services.AddSingleton<IJobIndex, MemoryJobIndex>();
         return silo;
     }
 
@@ -40,6 +41,8 @@ internal static class PersistenceSiloBuilderExtensions
             sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<Serializer<JobTicket>>(), serviceId));
         silo.Services.AddSingleton<IIdempotencyKeys>(sp => new RedisIdempotencyKeys(
             sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<IOptions<PlacementOptions>>(), serviceId));
+        silo.Services.AddSingleton<IJobIndex>(sp => new RedisJobIndex(
+            sp.GetRequiredService<IConnectionMultiplexer>(), serviceId, sp.GetRequiredService<IOptions<PlacementOptions>>(), sp.GetRequiredService<TimeProvider>()));
         return silo;
     }
 }

@@ -104,8 +104,8 @@ public sealed class SchedulerCluster : IAsyncLifetime
     public Task WaitForReplicas(int count, TimeSpan timeout, string model = Model) =>
         WaitUntil(replicas => replicas.Count(r => r.State == "ready") >= count, $"{count} ready replicas", timeout, model);
 
-    public Task WaitForNode(string nodeId) =>
-        WaitUntil(replicas => replicas.Any(r => r.NodeId == nodeId && r.State == "ready"), $"node {nodeId}", TimeSpan.FromSeconds(60));
+    public Task WaitForNode(string nodeId, string model = Model) =>
+        WaitUntil(replicas => replicas.Any(r => r.NodeId == nodeId && r.State == "ready"), $"node {nodeId}", TimeSpan.FromSeconds(60), model);
 
     /// <summary>Waits until no tenant has a queued or running job, so usage counters stand still.</summary>
     public async Task WaitQuiet()

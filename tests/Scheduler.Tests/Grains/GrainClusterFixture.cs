@@ -36,6 +36,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton<INodeLinkFactory>(links);
             silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
             silo.Services.AddSingleton(keys);
+            silo.Services.AddSingleton<IJobIndex, MemoryJobIndex>();
             silo.Services.AddMetrics().AddSingleton<FleetGauges>().AddSingleton<IJobOutcomeObserver, SchedulerTelemetry>();
             silo.Services.AddSingleton(TimeProvider.System);
             silo.Services.Configure<PlacementOptions>(o =>

@@ -23,7 +23,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         var job = cluster.Client.GetGrain<IJobGrain>(jobId);
         var placement = new JobPlacement("r", "a", "H100", "n", 0);
 
-        await job.OnAdmitted(placement);
+        await job.OnAdmitted(placement, []);
         await job.Finish(Completed(7));
         Assert.Null(await job.Get());
 
@@ -54,8 +54,8 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         var expired = cluster.Client.GetGrain<IJobGrain>(Unique("job"));
         await expired.Create(Ticket(expired.GetPrimaryKeyString(), _tenantId, "m"));
         var expiry = new JobOutcome(JobStatus.Expired, JobFinishReasons.Deadline, new JobUsage(0, 0, 0, 50, 0, 0), "", "deadline", []);
-        await expired.EndInQueue(expiry, [], new JobEventRecord(expired.GetPrimaryKeyString(), JobEventKind.Expired, DateTimeOffset.UtcNow));
-        await expired.EndInQueue(expiry, [], new JobEventRecord(expired.GetPrimaryKeyString(), JobEventKind.Expired, DateTimeOffset.UtcNow));
+        await expired.EndInQueue(expiry, [], new JobEventRecord(expired.GetPrimaryKeyString(), JobEventKind.Expired, DateTimeOffset.UtcNow), []);
+        await expired.EndInQueue(expiry, [], new JobEventRecord(expired.GetPrimaryKeyString(), JobEventKind.Expired, DateTimeOffset.UtcNow), []);
 
         // EndInQueue is one-way: wait for the record, then repeat the outcome with calls that are answered.
         await Until(async () => (await expired.Get())!.Status == JobStatus.Expired, "the job expires");

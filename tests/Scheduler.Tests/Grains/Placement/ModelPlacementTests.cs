@@ -59,7 +59,7 @@ public sealed class ModelPlacementTests
         Assert.Equal([("na", "ra"), ("nb", "rb")], round.Batches.Select(b => (b.NodeId, b.ReplicaId)).Order());
         Assert.All(round.Batches, b => Assert.All(b.Sequences, s => Assert.Equal((b.NodeId, b.ReplicaId), (s.Placement.NodeId, s.Placement.ReplicaId))));
         Assert.Equal(["j0", "j1", "j2", "j3", "j4"], AdmittedIds(round).Order());
-        Assert.Equal(["j0", "j1", "j2", "j3", "j4"], round.FirstAdmissions.Select(s => s.Ticket.JobId).Order());
+        Assert.Equal(["j0", "j1", "j2", "j3", "j4"], round.Admitted.Where(a => a.First).Select(a => a.Sequence.Ticket.JobId).Order());
         Assert.Equal(["ta", "tb"], round.AdmittedPerTenant.Keys.Order());
         Assert.Equal(["j0", "j2", "j4"], round.AdmittedPerTenant["ta"].Order());
         Assert.Equal(["j1", "j3"], round.AdmittedPerTenant["tb"].Order());
@@ -94,7 +94,7 @@ public sealed class ModelPlacementTests
         Assert.False(_placement.UpsertReplicas("link-2", [On("r", "n", maxSequences: 2)]));
         var readmitted = _placement.AdmitWhatFits();
         Assert.Equal(["j0"], AdmittedIds(readmitted));
-        Assert.Empty(readmitted.FirstAdmissions);
+        Assert.DoesNotContain(readmitted.Admitted, a => a.First);
 
         Assert.Null(_placement.Requeue("r", "link-1", [new RequeuedSequence("j0", 5)], HandBack.NodeLost));
         Assert.True(ReplicaState("r").Schedulable);
@@ -103,7 +103,7 @@ public sealed class ModelPlacementTests
         var round = _placement.Requeue("r", "link-2", [new RequeuedSequence("j0", 5)], HandBack.StreamClosed);
         var sequence = Assert.Single(Assert.Single(round!.Batches).Sequences);
         Assert.Equal(5, sequence.Ticket.ResumeFromToken);
-        Assert.Empty(round.FirstAdmissions);
+        Assert.DoesNotContain(round.Admitted, a => a.First);
         Assert.Empty(round.AdmittedPerTenant);
     }
 
@@ -362,7 +362,7 @@ public sealed class ModelPlacementTests
         Assert.Equal("ra", batch.ReplicaId);
         Assert.Equal(["first", "requeued"], batch.Sequences.Select(s => s.Ticket.JobId));
         Assert.Equal(1, batch.Sequences[0].Placement.RunningSequencesAtAdmission);
-        Assert.Equal(["first"], round.FirstAdmissions.Select(s => s.Ticket.JobId));
+        Assert.Equal(["first"], round.Admitted.Where(a => a.First).Select(a => a.Sequence.Ticket.JobId));
         Assert.Equal(["first", "requeued", "running"], ReplicaState("ra").RunningJobIds.Order());
         Assert.False(ReplicaState("rb").Schedulable);
         Assert.Equal(new JobLocation(null, 0), _placement.Locate("last"));
@@ -370,5 +370,29 @@ public sealed class ModelPlacementTests
         // The live stream is the replica's: its reports count, another's do not.
         Assert.Null(_placement.Requeue("ra", "link-old", [new RequeuedSequence("running", 4)], HandBack.NodeLost));
         Assert.NotNull(_placement.Requeue("ra", "link-a", [new RequeuedSequence("running", 4)], HandBack.NodeLost));
+    }
+
+    [Fact]
+    public void Explain_JobBehindAFullReplica_WaitedForASlot_ThenAdmittedWithTheClassItWeighed()
+    {
+        ReplicaWith(1, "first");
+        Enqueue("second");
+        _time.Advance(TimeSpan.FromSeconds(2));
+        _placement.AdmitWhatFits();
+
+        var (waiting, position) = _placement.Explain("second")!.Value;
+        Assert.Equal(0, position);
+        Assert.Equal([JobTraceKind.Queued, JobTraceKind.Waiting], waiting.Select(e => e.Kind));
+        Assert.Equal(WaitReason.NoSlot, waiting[1].Reason);
+        Assert.Equal(2, waiting[1].Count);
+
+        var round = _placement.OnProgress("r", ["first"], [new FinishedSequence("first", 100, FinishReason.Length)])!;
+
+        var trace = Assert.Single(round.Admitted).Trace;
+        Assert.Equal([JobTraceKind.Queued, JobTraceKind.Waiting, JobTraceKind.Admitted], trace.Select(e => e.Kind));
+        Assert.Equal("r", trace[2].Placement!.ReplicaId);
+        var weighed = Assert.Single(trace[2].Candidates!);
+        Assert.True(weighed.Chosen);
+        Assert.Equal(1, weighed.ReplicasWeighed);
     }
 }

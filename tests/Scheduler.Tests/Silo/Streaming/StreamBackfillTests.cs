@@ -127,7 +127,7 @@ public sealed class StreamBackfillTests
 
         public Task Create(JobTicket ticket) => throw new NotSupportedException();
 
-        public Task OnAdmitted(JobPlacement placement) => throw new NotSupportedException();
+        public Task OnAdmitted(JobPlacement placement, JobTraceEvent[] trace) => throw new NotSupportedException();
 
         public Task OnHandedBack(int handBacks, string error) => throw new NotSupportedException();
 
@@ -135,7 +135,9 @@ public sealed class StreamBackfillTests
 
         public Task Finish(JobOutcome outcome) => throw new NotSupportedException();
 
-        public Task EndInQueue(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement) => throw new NotSupportedException();
+        public Task EndInQueue(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement, JobTraceEvent[] trace) => throw new NotSupportedException();
+
+        public Task<JobExplanation?> Explain() => throw new NotSupportedException();
 
         public Task<JobSnapshot?> Cancel() => throw new NotSupportedException();
 

@@ -1,0 +1,114 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Grains;
+using Scheduler.Grains.Jobs;
+using Scheduler.Policies;
+using StackExchange.Redis;
+
+namespace Scheduler.Silo.Persistence;
+
+/// <summary>
+/// The job index of a Redis-clustered scheduler. Two sorted sets by submission millisecond — every job, and each
+/// tenant's — hold job ids; each job's entry is a small string key of its own that expires with the retention. Adding
+/// a job is one pipelined ZADD ×2, SET and ZREMRANGEBYSCORE ×2 (the trim of entries past the retention, amortised O(1)
+/// per job); settling it one SET. A page is one ZREVRANGEBYSCORE with LIMIT (O(log n + page)) and one MGET, whatever
+/// the number of jobs kept. All keys share the service's hash tag, like the journal's.
+/// </summary>
+internal sealed class RedisJobIndex(IConnectionMultiplexer redis, string serviceId, IOptions<PlacementOptions> options, TimeProvider time) : IJobIndex
+{
+    private const char Separator = '\t';
+
+    private IDatabase Db => redis.GetDatabase();
+
+    public async Task Add(JobIndexEntry entry)
+    {
+        var retention = options.Value.JobListRetention;
+        var cutoff = (time.GetUtcNow() - retention).ToUnixTimeMilliseconds();
+        var score = entry.SubmittedAt.ToUnixTimeMilliseconds();
+        var batch = Db.CreateBatch();
+        Task[] writes =
+        [
+            batch.StringSetAsync(EntryKey(entry.JobId), Format(entry), retention),
+            batch.SortedSetAddAsync(SetKey(null), entry.JobId, score),
+            batch.SortedSetAddAsync(SetKey(entry.TenantId), entry.JobId, score),
+            batch.SortedSetRemoveRangeByScoreAsync(SetKey(null), double.NegativeInfinity, cutoff, Exclude.Stop),
+            batch.SortedSetRemoveRangeByScoreAsync(SetKey(entry.TenantId), double.NegativeInfinity, cutoff, Exclude.Stop),
+        ];
+        batch.Execute();
+        await Task.WhenAll(writes);
+    }
+
+    public Task Settle(JobIndexEntry entry) => Db.StringSetAsync(EntryKey(entry.JobId), Format(entry), expiry: null, keepTtl: true, when: When.Exists);
+
+    public async Task<IReadOnlyList<JobIndexEntry>> ReadNewestFirst(string? tenantId, JobIndexCursor? after, DateTimeOffset? since, DateTimeOffset? until, int count)
+    {
+        var max = after?.SubmittedMs ?? until?.ToUnixTimeMilliseconds() ?? long.MaxValue;
+        if (until is { } u)
+        {
+            max = Math.Min(max, u.ToUnixTimeMilliseconds());
+        }
+
+        var min = since?.ToUnixTimeMilliseconds() ?? long.MinValue;
+        var ids = new List<string>(count);
+        var offset = 0;
+        while (ids.Count < count)
+        {
+            // Ties at the cursor's millisecond come back too (ordered by id, descending): those up to the cursor are skipped.
+            var take = count - ids.Count;
+            var found = (RedisResult[])(await Db.ExecuteAsync("ZREVRANGEBYSCORE",
+                SetKey(tenantId), Bound(max), Bound(min), "LIMIT", offset.ToString(CultureInfo.InvariantCulture), take.ToString(CultureInfo.InvariantCulture)))!;
+            offset += found.Length;
+            foreach (var id in found.Select(r => (string)r!))
+            {
+                if (after is not { } cursor || cursor.SubmittedMs != max || string.CompareOrdinal(id, cursor.JobId) < 0)
+                {
+                    ids.Add(id);
+                }
+            }
+
+            if (found.Length < take)
+            {
+                break;
+            }
+        }
+
+        if (ids.Count == 0)
+        {
+            return [];
+        }
+
+        var values = await Db.StringGetAsync([.. ids.Select(EntryKey)]);
+        var entries = new List<JobIndexEntry>(ids.Count);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            // An entry past the retention expired before the sorted sets were trimmed: it is gone.
+            if (values[i].HasValue && Parse(ids[i], values[i]!) is { } entry)
+            {
+                entries.Add(entry);
+            }
+        }
+
+        return entries;
+    }
+
+    private static string Bound(long ms) => ms == long.MaxValue ? "+inf" : ms == long.MinValue ? "-inf" : ms.ToString(CultureInfo.InvariantCulture);
+
+    // Ids and model names carry no whitespace (the front door refuses it), so a tab separates the fields.
+    private static string Format(JobIndexEntry e) => string.Join(Separator,
+        ((int)e.Status).ToString(CultureInfo.InvariantCulture), ((int)e.Priority).ToString(CultureInfo.InvariantCulture),
+        e.SubmittedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), e.TenantId, e.Model);
+
+    private static JobIndexEntry? Parse(string jobId, string value)
+    {
+        var f = value.Split(Separator);
+        return f.Length == 5
+            ? new JobIndexEntry(jobId, f[3], f[4], (JobPriority)int.Parse(f[1], CultureInfo.InvariantCulture),
+                DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(f[2], CultureInfo.InvariantCulture)), (JobStatus)int.Parse(f[0], CultureInfo.InvariantCulture))
+            : null;
+    }
+
+    private RedisKey SetKey(string? tenantId) => tenantId is null ? $"{{{serviceId}}}/jobs/all" : $"{{{serviceId}}}/jobs/tenant/{tenantId}";
+
+    private RedisKey EntryKey(string jobId) => $"{{{serviceId}}}/jobs/entry/{jobId}";
+}
