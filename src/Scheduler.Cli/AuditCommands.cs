@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.CommandLine.Parsing;
-using System.Globalization;
 using Google.Protobuf.WellKnownTypes;
 using Scheduler.Protos.V1;
 
@@ -20,11 +18,7 @@ internal static class AuditCommands
 
     public static void AddTo(RootCommand root)
     {
-        var since = new Option<DateTimeOffset?>("--since")
-        {
-            Description = "Only events since then: a duration back from now (90s, 10m, 2h, 7d) or an ISO 8601 time",
-            CustomParser = ParseSince,
-        };
+        var since = TimeOption.Create("--since", "Only events since then");
         var action = new Option<string>("--action") { Description = "Only this action (tenant.put), or a prefix ending in '.' (apikey.)" };
         var limit = new Option<int>("--limit") { Description = "At most this many events (default 100, at most 1000)" };
         root.Add(ListingCommands.Listed("audit", "List admin actions (who, what, when, from where), newest first", Events,
@@ -39,39 +33,5 @@ internal static class AuditCommands
                 return admin.ListAuditEventsAsync(request, cancellationToken: cancellationToken);
             },
             since, action, limit));
-    }
-
-    private static DateTimeOffset? ParseSince(ArgumentResult result)
-    {
-        var text = result.Tokens.Single().Value;
-        if (Duration(text) is { } ago)
-        {
-            return DateTimeOffset.UtcNow - ago;
-        }
-
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
-        {
-            return at;
-        }
-
-        result.AddError($"--since '{text}': expected a duration such as 10m or 2h, or an ISO 8601 time");
-        return null;
-    }
-
-    private static TimeSpan? Duration(string text)
-    {
-        if (text.Length < 2 || !double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || n < 0)
-        {
-            return null;
-        }
-
-        return text[^1] switch
-        {
-            's' => TimeSpan.FromSeconds(n),
-            'm' => TimeSpan.FromMinutes(n),
-            'h' => TimeSpan.FromHours(n),
-            'd' => TimeSpan.FromDays(n),
-            _ => null,
-        };
     }
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using Google.Protobuf.WellKnownTypes;
 using Scheduler.Protos.V1;
 
@@ -19,6 +18,22 @@ internal static class JobInsightCommands
         ["cancelling"] = JobStatus.Cancelling,
     };
 
+    /// <summary>The columns of <c>schedctl jobs</c>; <c>-o wide</c> adds how it ended.</summary>
+    public static readonly Listing<Job> Rows = new(
+        new("JOB", j => j.JobId),
+        new("TENANT", j => j.TenantId),
+        new("MODEL", j => j.Model),
+        new("STATUS", j => Format.Status(j.Status)),
+        new("PRIORITY", j => Format.Priority(j.Priority)),
+        new("SUBMITTED", j => Format.Time(j.SubmittedAt)),
+        new("TOKENS", j => $"{j.PromptTokens}+{j.MaxTokens}"),
+        new("QUEUE MS", j => j.Usage is { } u && IsEnded(j.Status) ? Format.Number(u.QueueMs, 0) : "-"),
+        new("TTFT MS", j => j.Usage is { TtftMs: > 0 } u ? Format.Number(u.TtftMs, 0) : "-"),
+        new("REPLICA", j => Format.OrDash(j.Placement?.ReplicaId ?? "")),
+        new("PRODUCT", j => Format.OrDash(j.Placement?.AcceleratorProduct ?? "")),
+        new("FINISH", j => Format.OrDash(j.FinishReason), WideOnly: true),
+        new("ERROR", j => Format.OrDash(j.Error), WideOnly: true));
+
     /// <summary>Adds the commands to <paramref name="root"/>.</summary>
     public static void AddTo(RootCommand root)
     {
@@ -37,14 +52,15 @@ internal static class JobInsightCommands
         };
         var priority = new Option<string>("--priority") { Description = "Only this priority class (critical, standard, sheddable)" };
         priority.AcceptOnlyFromAmong("critical", "standard", "sheddable");
-        var since = new Option<string>("--since") { Description = "Only jobs submitted since: an age (90s, 10m, 2h, 1d) or a UTC time (2026-12-02T04:00:00Z)" };
-        var until = new Option<string>("--until") { Description = "Only jobs submitted until: an age or a UTC time" };
+        var since = TimeOption.Create("--since", "Only jobs submitted since then");
+        var until = TimeOption.Create("--until", "Only jobs submitted until then");
         var limit = new Option<int>("--limit") { Description = "Jobs per page (1..500)", DefaultValueFactory = _ => 50 };
         var pageToken = new Option<string>("--page-token") { Description = "Go on from where a previous page stopped" };
+        var output = Output.Create();
         var mine = new Option<bool>("--mine") { Description = "List with the tenant key (--key): the tenant's own jobs; otherwise the admin key lists any tenant's" };
         var command = new Command("jobs", "Find jobs: newest first, filtered by tenant, model, status, priority and submission time")
         {
-            tenant, model, status, priority, since, until, limit, pageToken, mine,
+            tenant, model, status, priority, since, until, limit, pageToken, mine, output,
         };
 
         ListJobsRequest Request(ParseResult parse)
@@ -64,15 +80,14 @@ internal static class JobInsightCommands
                 PageToken = parse.GetValue(pageToken) ?? "",
             };
             request.Statuses.AddRange(ParseStatuses(parse.GetValue(status) ?? []));
-            var now = DateTimeOffset.UtcNow;
-            if (parse.GetValue(since) is { Length: > 0 } s)
+            if (parse.GetValue(since) is { } from)
             {
-                request.SubmittedSince = Timestamp.FromDateTimeOffset(ParseTime(s, now, "--since"));
+                request.SubmittedSince = Timestamp.FromDateTimeOffset(from);
             }
 
-            if (parse.GetValue(until) is { Length: > 0 } u)
+            if (parse.GetValue(until) is { } to)
             {
-                request.SubmittedUntil = Timestamp.FromDateTimeOffset(ParseTime(u, now, "--until"));
+                request.SubmittedUntil = Timestamp.FromDateTimeOffset(to);
             }
 
             return request;
@@ -81,23 +96,51 @@ internal static class JobInsightCommands
         command.SetAction((parse, cancellationToken) => parse.GetValue(mine)
             ? Actions.RunWithClient(parse, async client =>
             {
-                var page = await client.ListAsync(Request(parse), cancellationToken: cancellationToken);
-                JobRow.Print([.. page.Jobs.Select(JobRow.Of)], page.NextPageToken);
+                Print(await client.ListAsync(Request(parse), cancellationToken: cancellationToken), parse.GetRequiredValue(output));
             }, cancellationToken)
             : Actions.RunWithAdmin(parse, async admin =>
             {
-                var page = await admin.ListJobsAsync(Request(parse), cancellationToken: cancellationToken);
-                JobRow.Print([.. page.Jobs.Select(JobRow.Of)], page.NextPageToken);
+                Print(await admin.ListJobsAsync(Request(parse), cancellationToken: cancellationToken), parse.GetRequiredValue(output));
             }, cancellationToken));
         return command;
     }
 
+    /// <summary>A page of jobs; as JSON, the whole response (<c>jobs</c> and <c>nextPageToken</c>), so a script can page.</summary>
+    private static void Print(ListJobsResponse page, string output)
+    {
+        if (output == Output.Json)
+        {
+            Console.WriteLine(Output.ToJson(page));
+            return;
+        }
+
+        Rows.Print(page.Jobs, output);
+        if (page.NextPageToken.Length > 0)
+        {
+            Console.WriteLine($"more: --page-token {page.NextPageToken}");
+        }
+    }
+
+    private static bool IsEnded(JobStatus status) => status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
+
     private static Command Explain()
     {
         var id = new Argument<string>("job-id") { Description = "The job's id" };
-        var command = new Command("explain", "Explain a job: when it was queued, why it waited, what was weighed, where it went and how it ended") { id };
+        var output = Output.Create();
+        output.Description = "Output format: table or wide (the timeline), or json (the JobExplanation message)";
+        var command = new Command("explain", "Explain a job: when it was queued, why it waited, what was weighed, where it went and how it ended") { id, output };
         Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
-            JobTimeline.Of(await admin.ExplainJobAsync(parse.GetRequiredValue(id), cancellationToken: cancellationToken)).Print());
+        {
+            var explanation = await admin.ExplainJobAsync(parse.GetRequiredValue(id), cancellationToken: cancellationToken);
+            if (parse.GetRequiredValue(output) == Output.Json)
+            {
+                Console.WriteLine(Output.ToJson(explanation));
+            }
+            else
+            {
+                JobTimeline.Of(explanation).Print();
+            }
+        });
         return command;
     }
 
@@ -106,28 +149,4 @@ internal static class JobInsightCommands
             .Select(v => Statuses.TryGetValue(v.ToLowerInvariant(), out var s)
                 ? s
                 : throw new ArgumentException($"--status: '{v}' is not one of {string.Join(", ", Statuses.Keys)}"));
-
-    /// <summary>An age back from <paramref name="now"/> ("90s", "10m", "2h", "1d") or an absolute time.</summary>
-    internal static DateTimeOffset ParseTime(string text, DateTimeOffset now, string option)
-    {
-        if (text.Length >= 2 && double.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var amount) && amount >= 0)
-        {
-            TimeSpan? age = text[^1] switch
-            {
-                's' => TimeSpan.FromSeconds(amount),
-                'm' => TimeSpan.FromMinutes(amount),
-                'h' => TimeSpan.FromHours(amount),
-                'd' => TimeSpan.FromDays(amount),
-                _ => null,
-            };
-            if (age is { } a)
-            {
-                return now - a;
-            }
-        }
-
-        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at)
-            ? at
-            : throw new ArgumentException($"{option}: '{text}' is neither an age (90s, 10m, 2h, 1d) nor a time (2026-12-02T04:00:00Z)");
-    }
 }

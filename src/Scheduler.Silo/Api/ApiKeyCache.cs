@@ -46,6 +46,10 @@ internal sealed class ApiKeyCache(IGrainFactory grains, IOptions<ApiOptions> opt
         return tenant;
     }
 
+    /// <summary>Whether this silo found <paramref name="apiKey"/> valid before and has not seen it fail since (its cache
+    /// entry may have expired): such a key is let past the <see cref="AuthFailureGuard"/> of a blocked address.</summary>
+    public bool WasValid(string apiKey) => _entries.ContainsKey(ApiKeyHash.Of(apiKey));
+
     /// <summary>Stops trusting the key with this hash on this silo.</summary>
     public void Forget(string hash) => _entries.TryRemove(hash, out _);
 }

@@ -7,7 +7,8 @@ namespace Scheduler.Silo.Api;
 /// <summary>
 /// Slows down guessing: a peer address that failed to authenticate <see cref="ApiOptions.AuthFailureLimit"/> times
 /// within <see cref="ApiOptions.AuthFailureWindowSeconds"/> (counted from its first failure) is refused with
-/// RESOURCE_EXHAUSTED and a retry hint until that window ends, before any key is looked up. Shared by the gRPC and the
+/// RESOURCE_EXHAUSTED and a retry hint until that window ends, before any key is looked up — except a key the silo
+/// already knows to be valid. Shared by the gRPC and the
 /// OpenAI front doors of a silo. Memory is bounded: at most <see cref="MaxPeers"/> addresses are tracked; when that
 /// many are, ended windows are dropped, and a new address beyond them is not tracked until room frees.
 /// </summary>
@@ -20,8 +21,11 @@ internal sealed class AuthFailureGuard(IOptionsMonitor<ApiOptions> options, Time
     /// connections, each from a new port).</summary>
     public static string PeerOf(IPAddress? address) => address?.ToString() ?? "unknown";
 
-    /// <summary>Throws RESOURCE_EXHAUSTED when <paramref name="peer"/> has failed too often in its window.</summary>
-    public void ThrowIfBlocked(string peer)
+    /// <summary>Throws RESOURCE_EXHAUSTED when <paramref name="peer"/> has failed too often in its window, unless
+    /// <paramref name="recognised"/> says the key it presents is one this silo already knows to be valid: many clients
+    /// can share one address (a NAT, an ingress, a sidecar), and one of them guessing must not lock out the others,
+    /// whose keys need no lookup. Asked only of a blocked peer, so the usual call costs one dictionary read.</summary>
+    public void ThrowIfBlocked<TState>(string peer, Func<TState, bool> recognised, TState state)
     {
         var o = options.CurrentValue;
         if (o.AuthFailureLimit <= 0 || !_peers.TryGetValue(peer, out var window))
@@ -30,14 +34,18 @@ internal sealed class AuthFailureGuard(IOptionsMonitor<ApiOptions> options, Time
         }
 
         var now = time.GetUtcNow();
+        int failures;
+        DateTimeOffset ends;
         lock (window)
         {
-            var ends = window.Start + TimeSpan.FromSeconds(o.AuthFailureWindowSeconds);
-            if (window.Failures >= o.AuthFailureLimit && now < ends)
-            {
-                throw SchedulerErrors.ResourceExhausted(
-                    $"too many failed authentications from this address ({window.Failures} within {o.AuthFailureWindowSeconds} s)", ends - now);
-            }
+            failures = window.Failures;
+            ends = window.Start + TimeSpan.FromSeconds(o.AuthFailureWindowSeconds);
+        }
+
+        if (failures >= o.AuthFailureLimit && now < ends && !recognised(state))
+        {
+            throw SchedulerErrors.ResourceExhausted(
+                $"too many failed authentications from this address ({failures} within {o.AuthFailureWindowSeconds} s)", ends - now);
         }
     }
 

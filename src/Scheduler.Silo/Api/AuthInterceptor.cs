@@ -58,7 +58,7 @@ internal sealed class AuthInterceptor(ApiKeyCache keys, AdminKeys admins, AuthFa
         }
 
         var peer = AuthFailureGuard.PeerOf(context.GetHttpContext().Connection.RemoteIpAddress);
-        guard.ThrowIfBlocked(peer);
+        guard.ThrowIfBlocked(peer, static c => c.Self.Recognised(c.Context, c.Service), (Self: this, Context: context, Service: service));
         try
         {
             await Authenticate(context, service);
@@ -100,6 +100,13 @@ internal sealed class AuthInterceptor(ApiKeyCache keys, AdminKeys admins, AuthFa
         var tenant = await keys.TenantFor(key) ?? throw SchedulerErrors.Unauthenticated("invalid API key");
         context.UserState[TenantKey] = tenant;
     }
+
+    // Whether the presented key works without a lookup: an admin or node secret, or a tenant key this silo found
+    // valid before (an expired cache entry included; a revoked one fails its next lookup and is forgotten).
+    private bool Recognised(ServerCallContext context, string service) =>
+        BearerToken(context) is { } key && (service == AdminService.Descriptor.FullName ? admins.Match(key) is not null
+            : service == NodeRegistryService.Descriptor.FullName ? Matches(key, _nodeTokenHash)
+            : keys.WasValid(key));
 
     private static string? BearerToken(ServerCallContext context) => BearerToken(context.RequestHeaders.GetValue("authorization"));
 

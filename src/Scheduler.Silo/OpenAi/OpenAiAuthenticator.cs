@@ -9,8 +9,8 @@ internal sealed class OpenAiAuthenticator(ApiKeyCache keys, AuthFailureGuard gua
     public async ValueTask<string> Tenant(HttpRequest request)
     {
         var peer = AuthFailureGuard.PeerOf(request.HttpContext.Connection.RemoteIpAddress);
-        guard.ThrowIfBlocked(peer);
         var key = AuthInterceptor.BearerToken(request.Headers.Authorization);
+        guard.ThrowIfBlocked(peer, static k => k.Key is not null && k.Keys.WasValid(k.Key), (Key: key, Keys: keys));
         if ((key is null ? null : await keys.TenantFor(key)) is { } tenant)
         {
             return tenant;

@@ -132,6 +132,41 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
         Assert.Contains("--since", badSince.Stderr);
     }
 
+    [Fact]
+    public async Task JobsAndExplain_AsJson_FindTheJobAndItsAdmission()
+    {
+        using var client = cluster.Tenant(0);
+        var job = await client.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "find me", MaxTokens = 3 }, deadline: DateTime.UtcNow.AddSeconds(60));
+        Assert.Equal(JobStatus.Completed, job.Status);
+
+        var (exit, stdout, stderr) = await Run("jobs", "--tenant", SchedulerCluster.Tenants[0].Id, "--status", "completed", "--since", "10m", "-o", "json");
+        Assert.True(exit == 0, stderr);
+        using (var page = JsonDocument.Parse(stdout))
+        {
+            var listed = page.RootElement.GetProperty("jobs").EnumerateArray().ToList();
+            Assert.Contains(listed, j => j.GetProperty("jobId").GetString() == job.JobId);
+            Assert.All(listed, j => Assert.Equal("JOB_STATUS_COMPLETED", j.GetProperty("status").GetString()));
+            Assert.Equal(JsonValueKind.String, page.RootElement.GetProperty("nextPageToken").ValueKind);
+        }
+
+        (exit, stdout, stderr) = await Run("explain", job.JobId, "-o", "json");
+        Assert.True(exit == 0, stderr);
+        using (var explained = JsonDocument.Parse(stdout))
+        {
+            Assert.Equal(job.JobId, explained.RootElement.GetProperty("job").GetProperty("jobId").GetString());
+            var kinds = explained.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("kind").GetString()).ToList();
+            Assert.Equal("queued", kinds[0]);
+            Assert.Contains("admitted", kinds);
+        }
+
+        var wide = await Run("jobs", "--since", "10m", "-o", "wide");
+        Assert.True(wide.ExitCode == 0, wide.Stderr);
+        Assert.Contains("FINISH", wide.Stdout.Split('\n')[0]);
+        var badUntil = await Run("jobs", "--until", "next-tuesday");
+        Assert.NotEqual(0, badUntil.ExitCode);
+        Assert.Contains("--until", badUntil.Stderr);
+    }
+
     private Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] arguments) =>
         Schedctl.Run(["--address", cluster.Address, "--admin-key", SchedulerCluster.AdminKey, .. arguments]);
 }

@@ -179,7 +179,9 @@ public sealed class JobInsightTests(SchedulerCluster cluster)
         try
         {
             await cluster.WaitForNode(node.NodeId, SchedulerCluster.ScriptedModel);
-            Assert.Single(await admin.ListReplicasAsync(SchedulerCluster.ScriptedModel), r => r.State == "ready");
+            // Alone: a scripted node of an earlier test in this cluster may not have been seen leaving yet.
+            await WaitFor(async () => (await admin.ListReplicasAsync(SchedulerCluster.ScriptedModel)).Where(r => r.State == "ready").Select(r => r.NodeId).SequenceEqual([node.NodeId]),
+                "this test's node holding the only ready replica of the scripted model");
 
             // A 1 ms objective no replica can meet. The first job goes to the fastest (idle) replica, whose node never
             // reports a step: its 3,000 prompt tokens stay pending, more than one step's budget (2,048), so the next is held.

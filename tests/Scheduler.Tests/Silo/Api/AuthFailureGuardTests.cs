@@ -15,22 +15,22 @@ public sealed class AuthFailureGuardTests
         var guard = Guard(limit: 3, windowSeconds: 60);
         for (var i = 0; i < 3; i++)
         {
-            guard.ThrowIfBlocked("10.0.0.1");
+            Check(guard, "10.0.0.1");
             guard.Failed("10.0.0.1");
             _time.Advance(TimeSpan.FromSeconds(10));
         }
 
-        var refused = Assert.Throws<RpcException>(() => guard.ThrowIfBlocked("10.0.0.1"));
+        var refused = Assert.Throws<RpcException>(() => Check(guard, "10.0.0.1"));
         Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
         Assert.Equal(30_000, SchedulerErrors.RetryAfterMs(refused));
-        guard.ThrowIfBlocked("10.0.0.2");
+        Check(guard, "10.0.0.2");
 
         _time.Advance(TimeSpan.FromSeconds(30));
-        guard.ThrowIfBlocked("10.0.0.1");
+        Check(guard, "10.0.0.1");
 
         // A new window starts with the next failure.
         guard.Failed("10.0.0.1");
-        guard.ThrowIfBlocked("10.0.0.1");
+        Check(guard, "10.0.0.1");
     }
 
     [Fact]
@@ -43,12 +43,12 @@ public sealed class AuthFailureGuardTests
         }
 
         Assert.Equal(AuthFailureGuard.MaxPeers, guard.TrackedPeers);
-        Assert.Throws<RpcException>(() => guard.ThrowIfBlocked("peer-0"));
+        Assert.Throws<RpcException>(() => Check(guard, "peer-0"));
 
         _time.Advance(TimeSpan.FromSeconds(61));
         guard.Failed("late-peer");
         Assert.Equal(1, guard.TrackedPeers);
-        Assert.Throws<RpcException>(() => guard.ThrowIfBlocked("late-peer"));
+        Assert.Throws<RpcException>(() => Check(guard, "late-peer"));
     }
 
     [Fact]
@@ -60,9 +60,27 @@ public sealed class AuthFailureGuardTests
             guard.Failed("10.0.0.1");
         }
 
-        guard.ThrowIfBlocked("10.0.0.1");
+        Check(guard, "10.0.0.1");
         Assert.Equal(0, guard.TrackedPeers);
     }
+
+    [Fact]
+    public void ThrowIfBlocked_BlockedPeerPresentingARecognisedKey_IsLetThrough()
+    {
+        var guard = Guard(limit: 1, windowSeconds: 60);
+        guard.Failed("10.0.0.1");
+
+        Assert.Throws<RpcException>(() => Check(guard, "10.0.0.1"));
+        var asked = 0;
+        guard.ThrowIfBlocked("10.0.0.1", n => { asked++; return true; }, 0);
+        Assert.Equal(1, asked);
+
+        // An address that is not blocked is never asked about its key.
+        guard.ThrowIfBlocked("10.0.0.2", n => { asked++; return false; }, 0);
+        Assert.Equal(1, asked);
+    }
+
+    private static void Check(AuthFailureGuard guard, string peer) => guard.ThrowIfBlocked(peer, static _ => false, 0);
 
     private AuthFailureGuard Guard(int limit, int windowSeconds) => new(
         new StaticOptionsMonitor(new ApiOptions { AuthFailureLimit = limit, AuthFailureWindowSeconds = windowSeconds }), _time);
