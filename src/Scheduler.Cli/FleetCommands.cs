@@ -25,6 +25,7 @@ internal static class FleetCommands
         root.Add(accelerators);
         root.Add(Replicas());
         root.Add(summary);
+        root.Add(Capacity());
         root.Add(Cordon("cordon", "Cordon an accelerator: it takes no new sequences, those running finish", cordon: true));
         root.Add(Cordon("uncordon", "Uncordon an accelerator: it takes new sequences again", cordon: false));
     }
@@ -35,6 +36,15 @@ internal static class FleetCommands
         var command = new Command("replicas", "List model replicas with their running batches") { model };
         Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
             PrintReplicas(await admin.ListReplicasAsync(parse.GetValue(model), cancellationToken: cancellationToken)));
+        return command;
+    }
+
+    private static Command Capacity()
+    {
+        var model = new Option<string>("--model") { Description = "Only this model" };
+        var command = new Command("capacity", "Show the replicas the scheduler wants per model and accelerator pool, and the demand it sized them for") { model };
+        Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
+            PrintCapacity(await admin.GetCapacityAsync(parse.GetValue(model), cancellationToken: cancellationToken)));
         return command;
     }
 
@@ -120,6 +130,39 @@ internal static class FleetCommands
         }
 
         table.Print();
+    }
+
+    private static void PrintCapacity(IReadOnlyList<ModelCapacity> models)
+    {
+        var demand = new Table("MODEL", "WINDOW S", "PROMPT TOK/S", "OUTPUT TOK/S", "QUEUED PROMPT", "QUEUED OUTPUT", "TTFT ATTAINMENT");
+        var pools = new Table("MODEL", "POOL", "REPLICAS", "WANTED", "MAX", "BUSY", "TARGET UTIL", "REASON");
+        foreach (var model in models)
+        {
+            demand.Add(
+                model.Model,
+                Format.Number(model.WindowSeconds, 0),
+                Format.Number(model.PromptTokensPerSecond, 1),
+                Format.Number(model.OutputTokensPerSecond, 1),
+                Format.Number(model.QueuedPromptTokens),
+                Format.Number(model.QueuedOutputTokens),
+                model.HasTtftAttainment ? Format.Percent(model.TtftAttainment) : "-");
+            foreach (var pool in model.Pools)
+            {
+                pools.Add(
+                    model.Model,
+                    pool.Pool,
+                    Format.Number(pool.Replicas),
+                    Format.Number(pool.WantedReplicas),
+                    Format.Number(pool.MaxReplicas),
+                    Format.Number(pool.BusyReplicas, 2),
+                    Format.Percent(pool.TargetUtilisation),
+                    pool.Reason);
+            }
+        }
+
+        demand.Print();
+        Console.WriteLine();
+        pools.Print();
     }
 
     private static void PrintSummary(ClusterSummary summary) => Table.PrintPairs(

@@ -44,4 +44,7 @@ public sealed class PlacementOptions
 
     /// <summary>Idempotency keys remembered per tenant (the oldest are forgotten first).</summary>
     public int IdempotencyKeysPerTenant { get; set; } = 10_000;
+
+    /// <summary>How the placement sizes its accelerator pools: the capacity signal for an autoscaler.</summary>
+    public CapacityOptions Capacity { get; set; } = new();
 }

@@ -21,6 +21,9 @@ internal sealed class PlacedJob(JobTicket ticket)
     /// <summary>How many times an engine failed it and handed it back, since this placement held it.</summary>
     public int HandBacks { get; set; }
 
+    /// <summary>Whether its first token was counted in the placement's TTFT attainment.</summary>
+    public bool FirstTokenCounted { get; set; }
+
     /// <summary>A silo's hub watches once however many of its streams follow the job: thousands of WatchJob calls
     /// on one job must not grow the ticket (copied into every admission) or multiply every event sent.</summary>
     public void AddWatcher(IJobEventSink sink)
