@@ -132,7 +132,7 @@ internal static class FleetCommands
         table.Print();
     }
 
-    private static void PrintCapacity(IReadOnlyList<ModelCapacity> models)
+    private static void PrintCapacity(IReadOnlyList<ModelCapacitySignal> models)
     {
         var demand = new Table("MODEL", "WINDOW S", "PROMPT TOK/S", "OUTPUT TOK/S", "QUEUED PROMPT", "QUEUED OUTPUT", "TTFT ATTAINMENT");
         var pools = new Table("MODEL", "POOL", "REPLICAS", "WANTED", "MAX", "BUSY", "TARGET UTIL", "REASON");

@@ -125,7 +125,7 @@ public sealed class SchedulerAdminClient : IDisposable
     /// <param name="model">Only this model; null or empty for all.</param>
     /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<ModelCapacity>> GetCapacityAsync(
+    public async Task<IReadOnlyList<ModelCapacitySignal>> GetCapacityAsync(
         string? model = null, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
         (await _admin.GetCapacityAsync(
             new GetCapacityRequest { Model = model ?? "" }, Options(deadline, cancellationToken))).Models;

@@ -7,9 +7,9 @@ namespace Scheduler.Silo.Api;
 /// <summary>A placement's capacity signal to its wire message, with each pool's reason in words.</summary>
 internal static class CapacityMapping
 {
-    public static Proto.ModelCapacity ToProto(this CapacitySnapshot c, string model)
+    public static Proto.ModelCapacitySignal ToProto(this CapacitySnapshot c, string model)
     {
-        var message = new Proto.ModelCapacity
+        var message = new Proto.ModelCapacitySignal
         {
             Model = model,
             WindowSeconds = c.WindowSeconds,
