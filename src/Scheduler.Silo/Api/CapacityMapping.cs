@@ -59,9 +59,9 @@ internal static class CapacityMapping
             return $"{direction}: cheaper pools per unit of load take it all";
         }
 
-        var headroom = double.IsNaN(c.Attainment) ? "" : string.Create(inv, $"; recent TTFT attainment {c.Attainment:P1}");
+        var headroom = double.IsNaN(c.Attainment) ? "" : string.Create(inv, $"; recent TTFT attainment {c.Attainment * 100:0.#}%");
         return string.Create(inv,
-            $"{direction}: {p.BusyReplicas:0.##} replicas busy for {c.PromptTokensPerSecond:0.#} prompt + {c.OutputTokensPerSecond:0.#} output tok/s and {c.QueuedPromptTokens + c.QueuedOutputTokens} queued tokens over a {p.ColdStartSeconds:0} s cold start, at {p.TargetUtilisation:P0} utilisation{headroom}")
+            $"{direction}: {p.BusyReplicas:0.##} replicas busy for {c.PromptTokensPerSecond:0.#} prompt + {c.OutputTokensPerSecond:0.#} output tok/s and {c.QueuedPromptTokens + c.QueuedOutputTokens} queued tokens over a {p.ColdStartSeconds:0} s cold start, at {p.TargetUtilisation * 100:0}% utilisation{headroom}")
             + (p.WantedReplicas == p.MaxReplicas ? string.Create(inv, $" (capped at {p.MaxReplicas})") : "");
     }
 }
