@@ -61,6 +61,7 @@ internal static class FleetCommands
             (admin, _, cancellationToken) => admin.ListAcceleratorsAsync(cancellationToken: cancellationToken)));
         root.Add(ReplicasCommand());
         root.Add(Summary());
+        root.Add(Capacity());
         root.Add(Cordon("cordon", "Cordon an accelerator: it takes no new sequences, those running finish", cordon: true));
         root.Add(Cordon("uncordon", "Uncordon an accelerator: it takes new sequences again", cordon: false));
     }
@@ -92,6 +93,26 @@ internal static class FleetCommands
         return command;
     }
 
+    private static Command Capacity()
+    {
+        var model = new Option<string>("--model") { Description = "Only this model" };
+        var output = Output.Create();
+        var command = new Command("capacity", "Show the replicas the scheduler wants per model and accelerator pool, and the demand it sized them for") { model, output };
+        Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
+        {
+            var models = await admin.GetCapacityAsync(parse.GetValue(model), cancellationToken: cancellationToken);
+            if (parse.GetRequiredValue(output) == Output.Json)
+            {
+                Console.WriteLine(Output.ToJson(models));
+            }
+            else
+            {
+                PrintCapacity(models);
+            }
+        });
+        return command;
+    }
+
     private static Command Cordon(string name, string description, bool cordon)
     {
         var id = new Argument<string>("accelerator-id") { Description = "The accelerator's id" };
@@ -102,6 +123,39 @@ internal static class FleetCommands
                 ? admin.CordonAcceleratorAsync(acceleratorId, cancellationToken: cancellationToken)
                 : admin.UncordonAcceleratorAsync(acceleratorId, cancellationToken: cancellationToken);
         }, id);
+    }
+
+    private static void PrintCapacity(IReadOnlyList<ModelCapacitySignal> models)
+    {
+        var demand = new Table("MODEL", "WINDOW S", "PROMPT TOK/S", "OUTPUT TOK/S", "QUEUED PROMPT", "QUEUED OUTPUT", "TTFT ATTAINMENT");
+        var pools = new Table("MODEL", "POOL", "REPLICAS", "WANTED", "MAX", "BUSY", "TARGET UTIL", "REASON");
+        foreach (var model in models)
+        {
+            demand.Add(
+                model.Model,
+                Format.Number(model.WindowSeconds, 0),
+                Format.Number(model.PromptTokensPerSecond, 1),
+                Format.Number(model.OutputTokensPerSecond, 1),
+                Format.Number(model.QueuedPromptTokens),
+                Format.Number(model.QueuedOutputTokens),
+                model.HasTtftAttainment ? Format.Percent(model.TtftAttainment) : "-");
+            foreach (var pool in model.Pools)
+            {
+                pools.Add(
+                    model.Model,
+                    pool.Pool,
+                    Format.Number(pool.Replicas),
+                    Format.Number(pool.WantedReplicas),
+                    Format.Number(pool.MaxReplicas),
+                    Format.Number(pool.BusyReplicas, 2),
+                    Format.Percent(pool.TargetUtilisation),
+                    pool.Reason);
+            }
+        }
+
+        demand.Print();
+        Console.WriteLine();
+        pools.Print();
     }
 
     private static void PrintSummary(ClusterSummary summary) => Table.PrintPairs(

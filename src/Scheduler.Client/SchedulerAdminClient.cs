@@ -121,6 +121,15 @@ public sealed class SchedulerAdminClient : IDisposable
         _admin.GetClusterSummaryAsync(new GetClusterSummaryRequest(), Options(deadline, cancellationToken))
             .ResponseAsync;
 
+    /// <summary>Returns the capacity signal: per model and accelerator pool, the replicas the scheduler wants and why.</summary>
+    /// <param name="model">Only this model; null or empty for all.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<ModelCapacitySignal>> GetCapacityAsync(
+        string? model = null, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        (await _admin.GetCapacityAsync(
+            new GetCapacityRequest { Model = model ?? "" }, Options(deadline, cancellationToken))).Models;
+
     /// <summary>Cordons an accelerator: it takes no new sequences, those running finish.</summary>
     /// <param name="acceleratorId">The accelerator's id.</param>
     /// <param name="deadline">When to give up on the call (UTC); null for none.</param>

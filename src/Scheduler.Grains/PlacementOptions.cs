@@ -58,4 +58,6 @@ public sealed class PlacementOptions
     /// <summary>How long a job stays in the job index that ListJobs reads (its record, which GetJob and ExplainJob read,
     /// stays on).</summary>
     public TimeSpan JobListRetention { get; set; } = TimeSpan.FromDays(7);
+    /// <summary>How the placement sizes its accelerator pools: the capacity signal for an autoscaler.</summary>
+    public CapacityOptions Capacity { get; set; } = new();
 }

@@ -74,7 +74,8 @@ public sealed record PlacementSnapshot(
     [property: Id(4)] string PlacementPolicy,
     [property: Id(5)] string FairnessPolicy,
     [property: Id(6)] string BatchingPolicy,
-    [property: Id(7)] QueuedCount[]? QueuedByTenantAndPriority = null);
+    [property: Id(7)] QueuedCount[]? QueuedByTenantAndPriority = null,
+    [property: Id(8)] CapacitySnapshot? Capacity = null);
 
 /// <summary>How many jobs of one tenant and priority wait in a model's queue (the queued-jobs gauge).</summary>
 [GenerateSerializer, Alias("scheduler.QueuedCount")]

@@ -6,6 +6,7 @@ using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Policies;
 using Scheduler.Policies.Admission;
+using Scheduler.Policies.Capacity;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
 
@@ -29,6 +30,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     private readonly ReplicaLinks _links = new();
     private readonly RejectionHolds _holds = new(options.RejectionHold);
     private readonly WaitLog _waits = new();
+    private readonly DemandWindow _demand = new(options.Capacity.Window);
+    private readonly CapacityPolicy _capacity = new(options.Capacity.TargetUtilisation, options.Capacity.AttainmentObjective);
 
     // What the next admission round reports: jobs ended in the queue, and jobs a failing engine handed back.
     private readonly List<EndedJob> _ended = [];
@@ -98,6 +101,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
             var job = new PlacedJob(ticket);
             _jobs[ticket.JobId] = job;
+            _demand.Arrived(time.GetUtcNow(), ticket.Request.PromptTokens, ticket.Request.MaxTokens);
             Queue(job);
             var position = Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId));
             job.Trace.Add(new JobTraceEvent(JobTraceKind.Queued, time.GetUtcNow(),
@@ -180,6 +184,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             if (_jobs.TryGetValue(jobId, out var job) && job.RunningOn == replica)
             {
                 replica.PrefillDone(job.Demand.PromptTokens);
+                CountFirstToken(job);
             }
         }
 
@@ -307,7 +312,43 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var replicas = _dispatcher.Replicas.Values.Select(r => new ReplicaSnapshot(
             r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile.Product, r.Schedulable, r.MaxSequences, r.KvCapacityTokens,
             r.RunningSequences, r.FreeKvTokens, r.Admissions, r.AdmissionsIntoRunningBatch, [.. r.RunningJobIds])).ToArray();
-        return new PlacementSnapshot(model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name, byTenantAndPriority);
+        return new PlacementSnapshot(model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name, byTenantAndPriority, Capacity(queued));
+    }
+
+    /// <summary>What the <see cref="CapacityPolicy"/> wants of each accelerator pool this model has replicas on, for the
+    /// window's arrivals and attainment and the <paramref name="queued"/> jobs' tokens.</summary>
+    private CapacitySnapshot Capacity(PlacedJob[] queued)
+    {
+        var settings = options.Capacity;
+        var demand = _demand.Signal(
+            time.GetUtcNow(), queued.Sum(j => (long)j.Demand.PromptTokens), queued.Sum(j => (long)j.Demand.MaxTokens), queued.Length);
+        PoolState[] pools =
+        [
+            .. _dispatcher.Replicas.Values
+                .GroupBy(r => r.Profile.Product, StringComparer.Ordinal)
+                .Select(g => new PoolState(g.Key, g.First().Profile, g.Count(r => r.Schedulable), Math.Max(settings.MaxReplicasPerPool, g.Count()), settings.ColdStart)),
+        ];
+        var wants = _capacity.Want(demand, pools);
+        var utilisation = _capacity.UtilisationFor(demand);
+        return new CapacitySnapshot(
+            settings.Window.TotalSeconds, demand.PromptTokensPerSecond, demand.OutputTokensPerSecond, demand.QueuedPromptTokens,
+            demand.QueuedOutputTokens, demand.Attainment,
+            [.. pools.Zip(wants, (p, w) => new PoolCapacity(p.Pool, p.Replicas, w.Replicas, p.MaxReplicas, w.BusyReplicas, settings.ColdStart.TotalSeconds, p.Profile.IsMetered, utilisation))]);
+    }
+
+    /// <summary>Counts a job's first token against its objective, once: a job handed back before it resumed from a
+    /// delivered token prefills again, and a resumed one had its first token long ago.</summary>
+    private void CountFirstToken(PlacedJob job)
+    {
+        if (job.FirstTokenCounted || job.Ticket.ResumeFromToken > 0)
+        {
+            return;
+        }
+
+        job.FirstTokenCounted = true;
+        var now = time.GetUtcNow();
+        var objective = job.Ticket.Request.TtftObjectiveMs;
+        _demand.FirstToken(now, objective <= 0 || (now - job.Ticket.SubmittedAt).TotalMilliseconds <= objective);
     }
 
     /// <summary>An admission round: holds that have passed end, queued jobs that can no longer make their deadline

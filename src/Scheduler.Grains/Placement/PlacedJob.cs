@@ -26,6 +26,8 @@ internal sealed class PlacedJob(JobTicket ticket)
 
     /// <summary>Where its waiting lines start in the model's <see cref="WaitLog"/>: when it was last queued.</summary>
     public WaitMark WaitingSince { get; set; }
+    /// <summary>Whether its first token was counted in the placement's TTFT attainment.</summary>
+    public bool FirstTokenCounted { get; set; }
 
     /// <summary>A silo's hub watches once however many of its streams follow the job: thousands of WatchJob calls
     /// on one job must not grow the ticket (copied into every admission) or multiply every event sent.</summary>

@@ -26,7 +26,7 @@ public sealed class CapacityPolicy(double targetUtilisation = 0.7, double attain
     public IReadOnlyList<PoolWant> Want(DemandSignal demand, IReadOnlyList<PoolState> pools)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(targetUtilisation, 0);
-        var utilisation = demand.Attainment < attainmentObjective ? targetUtilisation * headroomBelowObjective : targetUtilisation;
+        var utilisation = UtilisationFor(demand);
         var wants = new PoolWant[pools.Count];
         var hourly = new List<(int Index, double BusyForAll, double CostForAll)>();
         for (var i = 0; i < pools.Count; i++)
@@ -55,6 +55,11 @@ public sealed class CapacityPolicy(double targetUtilisation = 0.7, double attain
 
         return wants;
     }
+
+    /// <summary>The busy share each replica is sized for under <paramref name="demand"/>: the target, lowered while
+    /// attainment is below the objective.</summary>
+    public double UtilisationFor(DemandSignal demand) =>
+        demand.Attainment < attainmentObjective ? targetUtilisation * headroomBelowObjective : targetUtilisation;
 
     /// <summary>Replicas' worth of busy time (busy seconds per second) the whole <paramref name="demand"/> needs on
     /// <paramref name="pool"/>, its backlog spread over the pool's cold start.</summary>

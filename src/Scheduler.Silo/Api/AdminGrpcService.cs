@@ -177,6 +177,26 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
         return summary;
     }
 
+    /// <summary>Each placement's capacity signal, as its snapshot computed it: what the wanted-replicas gauge reports.</summary>
+    public override async Task<GetCapacityResponse> GetCapacity(GetCapacityRequest request, ServerCallContext context)
+    {
+        if (request.Model.Length > 0 && !models.TryGet(request.Model, out _))
+        {
+            throw SchedulerErrors.NotFound("model", request.Model);
+        }
+
+        var response = new GetCapacityResponse();
+        foreach (var (model, snapshot) in await Placements(models.All.Where(m => request.Model.Length == 0 || m.Name == request.Model), context))
+        {
+            if (snapshot.Capacity is { } capacity)
+            {
+                response.Models.Add(capacity.ToProto(model.Name));
+            }
+        }
+
+        return response;
+    }
+
     public override Task<Accelerator> CordonAccelerator(CordonAcceleratorRequest request, ServerCallContext context) =>
         audit.Run(context, "accelerator.cordon", request.AcceleratorId, "", () => SetCordon(request, cordon: true));
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
 using Orleans.Dashboard;
 using Scheduler.Grains;
 using Scheduler.Silo.Api;
@@ -65,7 +66,8 @@ public static class SchedulerHost
         });
 
         var services = builder.Services;
-        services.Configure<PlacementOptions>(builder.Configuration.GetSection(PlacementOptions.Section));
+        services.AddOptions<PlacementOptions>().Bind(builder.Configuration.GetSection(PlacementOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PlacementOptions>, CapacityOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         services.AddSchedulerTelemetry(builder.Configuration, scheduler);
         services.AddModelCatalog(scheduler);

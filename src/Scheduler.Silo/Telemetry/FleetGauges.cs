@@ -25,9 +25,10 @@ internal sealed record FleetReading(
     Measurement<long>[] FreeSlots,
     Measurement<long>[] KvTokensUsed,
     Measurement<long>[] KvTokensCapacity,
-    Measurement<long>[] Accelerators)
+    Measurement<long>[] Accelerators,
+    Measurement<long>[] WantedReplicas)
 {
-    public static FleetReading Empty { get; } = new([], [], [], [], [], []);
+    public static FleetReading Empty { get; } = new([], [], [], [], [], [], []);
 
     /// <summary>Shapes the placements' snapshots and the accelerators' states as measurements. Every state is counted
     /// for every product, zeros included, so an alert on lost accelerators sees 0 rather than no data.</summary>
@@ -38,9 +39,15 @@ internal sealed record FleetReading(
         var free = new List<Measurement<long>>();
         var kvUsed = new List<Measurement<long>>();
         var kvCapacity = new List<Measurement<long>>();
+        var wanted = new List<Measurement<long>>();
         foreach (var placement in placements)
         {
             var model = new KeyValuePair<string, object?>(SemanticConventions.RequestModel, placement.Model);
+            foreach (var pool in placement.Capacity?.Pools ?? [])
+            {
+                wanted.Add(new(pool.WantedReplicas, model, new(SemanticConventions.AcceleratorProduct, pool.Pool)));
+            }
+
             foreach (var q in placement.QueuedByTenantAndPriority ?? [])
             {
                 queued.Add(new(q.Count, model, new(SemanticConventions.Tenant, q.TenantId), new(SemanticConventions.Priority, PriorityName(q.Priority))));
@@ -77,7 +84,7 @@ internal sealed record FleetReading(
             }
         }
 
-        return new([.. queued], [.. running], [.. free], [.. kvUsed], [.. kvCapacity], [.. counts]);
+        return new([.. queued], [.. running], [.. free], [.. kvUsed], [.. kvCapacity], [.. counts], [.. wanted]);
     }
 
     private static string PriorityName(JobPriority priority) => priority.ToString().ToLowerInvariant();

@@ -17,6 +17,7 @@ internal static class SemanticConventions
     public const string ReplicaKvTokensUsed = "scheduler.replica.kv_tokens_used";
     public const string ReplicaKvTokensCapacity = "scheduler.replica.kv_tokens_capacity";
     public const string Accelerators = "scheduler.accelerators";
+    public const string CapacityWantedReplicas = "scheduler.capacity.wanted_replicas";
 
     public const string RequestModel = "gen_ai.request.model";
     public const string TokenType = "gen_ai.token.type";

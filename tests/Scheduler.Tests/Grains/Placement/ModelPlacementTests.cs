@@ -45,6 +45,40 @@ public sealed class ModelPlacementTests
     private static string[] AdmittedIds(AdmissionRound round) => [.. round.Batches.SelectMany(b => b.Sequences).Select(s => s.Ticket.JobId)];
 
     [Fact]
+    public void Snapshot_Capacity_MeasuresArrivalsQueueAndFirstTokens_AndForgetsThemAfterTheWindow()
+    {
+        var window = new PlacementOptions().Capacity.Window;
+        ReplicaWith(1, "a", "b", "c");
+        var queued = _placement.Snapshot().Capacity!;
+        Assert.Equal((200L, 200L), (queued.QueuedPromptTokens, queued.QueuedOutputTokens));
+
+        // a's first token within its 1 s objective (a repeated report counts once); b's 2 s late.
+        _time.Advance(TimeSpan.FromMilliseconds(10));
+        _placement.OnProgress("r", ["a"], []);
+        _placement.OnProgress("r", ["a"], []);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        _placement.OnProgress("r", [], [new FinishedSequence("a", 100, FinishReason.Length)]);
+        _placement.OnProgress("r", ["b"], []);
+
+        var busy = _placement.Snapshot().Capacity!;
+        Assert.Equal((300 / window.TotalSeconds, 300 / window.TotalSeconds, 100L, 100L, 0.5),
+            (busy.PromptTokensPerSecond, busy.OutputTokensPerSecond, busy.QueuedPromptTokens, busy.QueuedOutputTokens, busy.Attainment));
+        var pool = busy.Pools.Single();
+        Assert.Equal(("H100", 1, 1, 8, false), (pool.Pool, pool.Replicas, pool.WantedReplicas, pool.MaxReplicas, pool.Metered));
+        Assert.True(pool.BusyReplicas > 0);
+        Assert.Equal(0.7 * 0.75, pool.TargetUtilisation, 9);
+
+        // Past the window with nothing left: nothing arrived, nothing waits, nothing is wanted.
+        _placement.Cancel("c");
+        _placement.OnProgress("r", [], [new FinishedSequence("b", 100, FinishReason.Length)]);
+        _time.Advance(window + TimeSpan.FromSeconds(1));
+        var idle = _placement.Snapshot().Capacity!;
+        Assert.Equal((0.0, 0.0, 0L, 0L), (idle.PromptTokensPerSecond, idle.OutputTokensPerSecond, idle.QueuedPromptTokens, idle.QueuedOutputTokens));
+        Assert.True(double.IsNaN(idle.Attainment));
+        Assert.Equal((1, 0, 0.7), (idle.Pools.Single().Replicas, idle.Pools.Single().WantedReplicas, idle.Pools.Single().TargetUtilisation));
+    }
+
+    [Fact]
     public void AdmitWhatFits_GroupsAdmissionsOneBatchPerReplica_AndCountsEachTenantsFirstAdmissions()
     {
         for (var i = 0; i < 5; i++)

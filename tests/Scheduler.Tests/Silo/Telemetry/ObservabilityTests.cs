@@ -159,6 +159,74 @@ public sealed class ObservabilityTests(ObservedCluster cluster) : IClassFixture<
         Assert.Equal("completed", byName["run job"].Attributes["scheduler.job.outcome"]);
     }
 
+    [Fact]
+    public async Task WantedReplicas_RiseAboveTheReplicasUnderQueuedWork_AndFallWhenIdle()
+    {
+        using var client = cluster.Tenant(3);
+        using var admin = cluster.Admin();
+        var ofPool = new[] { ("gen_ai_request_model", ObservedCluster.Model), ("scheduler_accelerator_product", "L4") };
+
+        // 60 jobs of 4,000 output tokens within the window: far more decode than one L4 gives at the target utilisation.
+        var jobs = new List<string>();
+        try
+        {
+            for (var i = 0; i < 60; i++)
+            {
+                jobs.Add((await client.SubmitAsync(new SubmitJobRequest { Model = ObservedCluster.Model, Prompt = "capacity", MaxTokens = 4000 })).JobId);
+            }
+
+            var busy = await CapacityUntil(admin, pool => pool.WantedReplicas > pool.Replicas);
+            var pool = busy.Pools.Single(p => p.Pool == "L4");
+            Assert.Equal(1, pool.Replicas);
+            Assert.True(busy.OutputTokensPerSecond > 0, "the submitted output tokens count as demand");
+            Assert.True(pool.BusyReplicas > pool.TargetUtilisation, $"busy {pool.BusyReplicas} should exceed one replica's {pool.TargetUtilisation}");
+            Assert.StartsWith("scale up:", pool.Reason, StringComparison.Ordinal);
+            await ScrapeUntil(m => m.Sum("scheduler_capacity_wanted_replicas", ofPool) > 1);
+        }
+        finally
+        {
+            foreach (var job in jobs)
+            {
+                await client.CancelAsync(job);
+            }
+        }
+
+        // Idle: nothing queued or running and the window empty, so the pool is wanted no more.
+        await cluster.WaitQuiet(ObservedCluster.Tenants[3].Id);
+        var idle = await CapacityUntil(admin, pool => pool.WantedReplicas < pool.Replicas, ObservedCluster.CapacityWindow + Wait);
+        Assert.Equal((0, 0L, 0L), (idle.Pools.Single(p => p.Pool == "L4").WantedReplicas, idle.QueuedPromptTokens, idle.QueuedOutputTokens));
+        Assert.StartsWith("scale down: idle", idle.Pools.Single(p => p.Pool == "L4").Reason, StringComparison.Ordinal);
+        await ScrapeUntil(m => m.Has("scheduler_capacity_wanted_replicas", ofPool) && m.Sum("scheduler_capacity_wanted_replicas", ofPool) == 0);
+    }
+
+    [Fact]
+    public async Task GetCapacity_ForAnUnknownModel_IsNotFoundNamingIt()
+    {
+        using var admin = cluster.Admin();
+        var error = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => admin.GetCapacityAsync("no-such-model"));
+        Assert.Equal(Grpc.Core.StatusCode.NotFound, error.StatusCode);
+        Assert.Contains("model 'no-such-model'", error.Status.Detail, StringComparison.Ordinal);
+
+        // A model with no replicas has no pools to size; it is listed all the same.
+        Assert.Empty((await admin.GetCapacityAsync(ObservedCluster.ParkedModel)).Single().Pools);
+    }
+
+    private static async Task<ModelCapacitySignal> CapacityUntil(Scheduler.Client.SchedulerAdminClient admin, Func<PoolCapacity, bool> condition, TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? Wait);
+        while (true)
+        {
+            var capacity = (await admin.GetCapacityAsync(ObservedCluster.Model)).Single();
+            if (capacity.Pools.Any(p => p.Pool == "L4" && condition(p)))
+            {
+                return capacity;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"the capacity never showed what was expected; last: {capacity}");
+            await Task.Delay(200);
+        }
+    }
+
     private async Task<IReadOnlyList<PrometheusSample>> ScrapeUntil(Func<IReadOnlyList<PrometheusSample>, bool> condition)
     {
         var deadline = DateTime.UtcNow + Wait;

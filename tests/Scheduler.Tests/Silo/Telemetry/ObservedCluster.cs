@@ -8,7 +8,8 @@ namespace Scheduler.Tests.Silo.Telemetry;
 /// <summary>
 /// A silo and a worker node, each its own OS process on loopback, both exporting spans over OTLP/HTTP to an
 /// <see cref="OtlpReceiver"/> in this process, configured only by the standard OTEL_* environment variables. The silo
-/// refreshes its fleet gauges every half second. Each test uses its own tenant, so their counts do not mix.
+/// refreshes its fleet gauges every half second; its capacity signal
+/// measures demand over <see cref="CapacityWindow"/>. Each test uses its own tenant, so their counts do not mix.
 /// </summary>
 public sealed class ObservedCluster : IAsyncLifetime
 {
@@ -18,7 +19,10 @@ public sealed class ObservedCluster : IAsyncLifetime
     public const string AdminKey = "obs-admin-key";
     public const string WorkerNode = "obs-node";
 
-    public static readonly (string Id, string Key)[] Tenants = [("obs-counts", "obs-counts-key"), ("obs-trace", "obs-trace-key"), ("obs-gauges", "obs-gauges-key")];
+    public static readonly (string Id, string Key)[] Tenants = [("obs-counts", "obs-counts-key"), ("obs-trace", "obs-trace-key"), ("obs-gauges", "obs-gauges-key"), ("obs-capacity", "obs-capacity-key")];
+
+    /// <summary>The window the placements' capacity signal measures arrivals over: short, so a test sees it fall.</summary>
+    public static readonly TimeSpan CapacityWindow = TimeSpan.FromSeconds(10);
 
     private WorkerProcess? _worker;
 
@@ -52,6 +56,7 @@ public sealed class ObservedCluster : IAsyncLifetime
             $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={SchedulerCluster.NodeToken}",
             $"--Scheduler:Models:0:Name={Model}", $"--Scheduler:Models:1:Name={ParkedModel}", $"--Scheduler:Models:2:Name={ScriptedModel}",
             "--Scheduler:Telemetry:GaugeRefresh=00:00:00.5",
+            $"--Scheduler:Scheduling:Capacity:Window={CapacityWindow}",
             "--Logging:LogLevel:Default=Warning",
         ];
         for (var i = 0; i < Tenants.Length; i++)
