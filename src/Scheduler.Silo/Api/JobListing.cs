@@ -176,10 +176,14 @@ internal sealed class JobListing(IJobIndex index, IGrainFactory grains, ModelCat
             && (Priority is null || e.Priority == Priority)
             && (Statuses.Count == 0 || e.Status == JobStatus.Queued || Statuses.Contains(ToWire(e.Status)));
 
-        /// <summary>The record's status (a running job asked to stop is listed as running too).</summary>
+        /// <summary>The record's status (a running job asked to stop is listed as running too), and its exact submission
+        /// time: the index keeps milliseconds, so a job submitted in the same millisecond just outside the range is
+        /// read from it too.</summary>
         public bool Matches(Proto.Job job) =>
-            Statuses.Count == 0 || Statuses.Contains(job.Status)
-            || (job.Status == Proto.JobStatus.Cancelling && Statuses.Contains(Proto.JobStatus.Running));
+            (Statuses.Count == 0 || Statuses.Contains(job.Status)
+                || (job.Status == Proto.JobStatus.Cancelling && Statuses.Contains(Proto.JobStatus.Running)))
+            && (Since is null || job.SubmittedAt.ToDateTimeOffset() >= Since)
+            && (Until is null || job.SubmittedAt.ToDateTimeOffset() <= Until);
 
         private static Proto.JobStatus ToWire(JobStatus s) => (Proto.JobStatus)(int)s;
     }
