@@ -20,11 +20,14 @@ internal sealed record LlamaBenchSettings
     /// <summary>Whether the replica's slots share one KV cache (<c>Worker:Model:KvUnified</c>) instead of one stream each.</summary>
     public bool KvUnified { get; init; }
 
+    /// <summary>llama.cpp's flash attention (<c>Worker:Model:FlashAttention</c>): null lets llama.cpp choose.</summary>
+    public bool? FlashAttention { get; init; }
+
     /// <summary>Where the markdown goes; a relative path is taken from the repository root.</summary>
     public string OutPath { get; init; } = Path.Combine("bench", "results", "llama-latest.md");
 
-    /// <summary>Parses <c>--jobs N</c>, <c>--slots N</c>, <c>--threads N</c>, <c>--model tiny|wide</c>, <c>--kv-unified true|false</c>
-    /// and <c>--out PATH</c>.
+    /// <summary>Parses <c>--jobs N</c>, <c>--slots N</c>, <c>--threads N</c>, <c>--model tiny|wide</c>, <c>--kv-unified true|false</c>,
+    /// <c>--flash-attention auto|true|false</c> and <c>--out PATH</c>.
     /// Anything else is an error.</summary>
     public static LlamaBenchSettings Parse(string[] args)
     {
@@ -40,8 +43,12 @@ internal sealed record LlamaBenchSettings
                 "--threads" => settings with { Threads = Positive(name, value) },
                 "--model" => settings with { Model = value is "tiny" or "wide" ? value : throw new ArgumentException($"option '--model' is tiny or wide, not '{value}'") },
                 "--kv-unified" => settings with { KvUnified = bool.TryParse(value, out var unified) ? unified : throw new ArgumentException($"option '--kv-unified' is true or false, not '{value}'") },
+                "--flash-attention" => settings with
+                {
+                    FlashAttention = value == "auto" ? null : bool.TryParse(value, out var flash) ? flash : throw new ArgumentException($"option '--flash-attention' is auto, true or false, not '{value}'"),
+                },
                 "--out" => settings with { OutPath = value },
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --jobs, --slots, --threads, --model, --kv-unified, --out)"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --jobs, --slots, --threads, --model, --kv-unified, --flash-attention, --out)"),
             };
         }
 

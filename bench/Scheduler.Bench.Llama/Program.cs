@@ -29,7 +29,7 @@ var directory = Directory.CreateTempSubdirectory("bench-llama-");
 try
 {
     var modelPath = TinyGguf.WriteShaped(directory.FullName, settings.Model == "wide" ? TinyGguf.Wide : TinyGguf.Tiny);
-    var options = BenchNode.Options(modelPath, settings.Slots, settings.Threads, settings.KvUnified);
+    var options = BenchNode.Options(modelPath, settings);
     var jobs = JobMix.Jobs(settings.Jobs);
 
     Log("direct, continuous batching");
@@ -37,7 +37,7 @@ try
     Log("direct, request-level batching");
     var requestLevel = await DirectEngineRun.RunAsync("engine directly, request-level", options, Batching.RequestLevel, jobs, runTimeout.Token);
     Log("through the scheduler");
-    var scheduler = await SchedulerEngineRun.RunAsync("through the scheduler (continuous)", modelPath, settings.Slots, settings.Threads, settings.KvUnified, jobs, Log, runTimeout.Token);
+    var scheduler = await SchedulerEngineRun.RunAsync("through the scheduler (continuous)", modelPath, settings, jobs, Log, runTimeout.Token);
 
     var markdown = LlamaBenchReport.Markdown(settings, continuous, requestLevel, scheduler, startedAt, loadBefore, MachineLoad.Read());
     Console.WriteLine();

@@ -25,7 +25,7 @@ internal static class SchedulerEngineRun
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
 
     public static async Task<RunResult> RunAsync(
-        string name, string modelPath, int slots, int threads, bool kvUnified, IReadOnlyList<BenchJob> jobs, Action<string> log, CancellationToken cancellationToken)
+        string name, string modelPath, LlamaBenchSettings settings, IReadOnlyList<BenchJob> jobs, Action<string> log, CancellationToken cancellationToken)
     {
         var ports = FreePorts.Take(2);
         string[] args =
@@ -42,7 +42,7 @@ internal static class SchedulerEngineRun
         await using var silo = SchedulerHost.Build(args, IgnoreSettingsFiles);
         await silo.StartAsync(cancellationToken);
         var address = silo.Services.GetRequiredService<ListeningAddresses>().Grpc;
-        await using var node = WorkerNodeHost.Build(BenchNode.Options(modelPath, slots, threads, kvUnified, address));
+        await using var node = WorkerNodeHost.Build(BenchNode.Options(modelPath, settings, address));
         await node.StartAsync(cancellationToken);
         try
         {
@@ -61,7 +61,7 @@ internal static class SchedulerEngineRun
             var engines = node.Services.GetRequiredService<ReplicaEngines>();
             var replicaId = node.Services.GetRequiredService<NodeInventory>().Replicas.Single().ReplicaId;
             var stats = engines.TryGet(replicaId, out var engine) ? ((LlamaEngine)engine).Stats : LlamaEngineStats.None;
-            return RunResult.Of(name, timelines, elapsed, cpu, slots, stats);
+            return RunResult.Of(name, timelines, elapsed, cpu, settings.Slots, stats);
         }
         finally
         {

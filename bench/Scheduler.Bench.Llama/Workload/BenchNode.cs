@@ -14,7 +14,7 @@ internal static class BenchNode
     /// <summary>Prompt plus the longest output, with room to spare: each slot's own KV stream, unless unified.</summary>
     public const int ContextTokens = 1024;
 
-    public static WorkerNodeOptions Options(string modelPath, int slots, int threads, bool kvUnified, string? schedulerAddress = null)
+    public static WorkerNodeOptions Options(string modelPath, LlamaBenchSettings settings, string? schedulerAddress = null)
     {
         var options = new WorkerNodeOptions
         {
@@ -24,9 +24,10 @@ internal static class BenchNode
             Engine = EngineNames.Llama,
         };
         options.Model.Path = modelPath;
-        options.Model.Slots = slots;
-        options.Model.Threads = threads;
-        options.Model.KvUnified = kvUnified;
+        options.Model.Slots = settings.Slots;
+        options.Model.Threads = settings.Threads;
+        options.Model.KvUnified = settings.KvUnified;
+        options.Model.FlashAttention = settings.FlashAttention;
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = Model, MaxContextTokens = ContextTokens });
         return options;
     }

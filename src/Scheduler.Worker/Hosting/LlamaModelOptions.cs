@@ -33,6 +33,10 @@ public sealed class LlamaModelOptions
     /// </summary>
     public bool KvUnified { get; set; }
 
+    /// <summary>llama.cpp's flash attention: null (the default) lets llama.cpp choose (it turns it on where it has a
+    /// kernel, the CPU included), true or false forces it. docs/benchmarks.md measures both on the CPU backend.</summary>
+    public bool? FlashAttention { get; set; }
+
     /// <summary>Most tokens one decode call takes: a step's decode tokens plus prefill chunks. At least <see cref="Slots"/>.</summary>
     public int BatchSize { get; set; } = 512;
 

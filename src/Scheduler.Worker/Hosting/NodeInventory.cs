@@ -205,7 +205,7 @@ internal sealed class NodeInventory : IDisposable
         }
 
         var replicaProfile = profile with { MaxSequences = slots, KvCapacityTokens = llama.KvUnified ? cells : sequenceCells * slots, StepTokenBudget = llama.BatchSize };
-        return (replicaProfile, (int)Math.Min(perSequence, sequenceCells), new LlamaReplicaSettings(model, llama.Threads, llama.KvUnified));
+        return (replicaProfile, (int)Math.Min(perSequence, sequenceCells), new LlamaReplicaSettings(model, llama.Threads, llama.KvUnified, llama.FlashAttention));
     }
 
     /// <summary>The node as announced to the scheduler, reachable at <paramref name="address"/>.</summary>

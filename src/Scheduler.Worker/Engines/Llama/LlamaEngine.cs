@@ -64,7 +64,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         _time = time;
         _logger = logger;
         _running = new RunningBatch<LlamaSequence>(replicaId, profile, time);
-        _context = _model.CreateContext(profile.MaxSequences, (int)profile.KvCapacityTokens, profile.StepTokenBudget, settings.Threads, settings.KvUnified, logger);
+        _context = _model.CreateContext(profile.MaxSequences, (int)profile.KvCapacityTokens, profile.StepTokenBudget, settings.Threads, settings.KvUnified, settings.FlashAttention, logger);
         if (_context.NativeHandle.ContextSize is var cells && cells < profile.KvCapacityTokens)
         {
             // The node reports the profile's cells to the scheduler: they must be cells the engine really has.

@@ -75,7 +75,7 @@ internal sealed class LlamaModel : IDisposable
     /// decoding batches of up to <paramref name="batchTokens"/> tokens: one cache the sequences share when
     /// <paramref name="unified"/>, else one stream of <paramref name="contextTokens"/> ÷ <paramref name="sequences"/>
     /// cells per sequence id (llama.cpp rounds a stream up to a multiple of 256 cells).</summary>
-    public LLamaContext CreateContext(int sequences, int contextTokens, int batchTokens, int? threads, bool unified, ILogger logger)
+    public LLamaContext CreateContext(int sequences, int contextTokens, int batchTokens, int? threads, bool unified, bool? flashAttention, ILogger logger)
     {
         var parameters = new ModelParams(Path)
         {
@@ -88,6 +88,7 @@ internal sealed class LlamaModel : IDisposable
             BatchSize = (uint)batchTokens,
             UBatchSize = (uint)batchTokens,
             Threads = threads,
+            FlashAttention = flashAttention,
         };
         return _weights.CreateContext(parameters, logger);
     }

@@ -42,6 +42,24 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void FlashAttentionOff_ConcurrentSequencesStillShareEveryDecodeCall()
+    {
+        // The setting an operator turns off on a CPU (docs/engines.md): llama.cpp takes it and decodes as before.
+        var engine = Engine(flashAttention: false);
+        engine.Admit([Sequence("a", 6), Sequence("b", 6), Sequence("c", 6)]);
+
+        var reports = ToCompletion(engine.Step);
+
+        Assert.Equal((6, 3), (engine.Stats.Decodes, engine.Stats.MaxBatchSequences));
+        foreach (var id in "abc")
+        {
+            Assert.Equal(Enumerable.Range(0, 6), SequenceOutcome.Of(id.ToString(), reports).Indexes);
+        }
+
+        Assert.Equal(0, engine.KvCellsInUse());
+    }
+
+    [Fact]
     public void SequencesJoinBetweenSteps_AndDecodeAlongsideRunningOnes()
     {
         var engine = Engine();
@@ -356,11 +374,11 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     private LlamaEngine Engine(
-        LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 256, IStepReportSink? sink = null, bool kvUnified = false)
+        LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 256, IStepReportSink? sink = null, bool kvUnified = false, bool? flashAttention = null)
     {
         var profile = AcceleratorProfiles.A100 with { MaxSequences = slots, KvCapacityTokens = kvCells, StepTokenBudget = 64 };
         var engine = new LlamaEngine(
-            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1, kvUnified), maxContextTokens, sink ?? _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
+            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1, kvUnified, flashAttention), maxContextTokens, sink ?? _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
         _engines.Add(engine);
         return engine;
     }

@@ -35,6 +35,22 @@ public sealed class LlamaNodeInventoryTests(TinyModelFixture tiny) : IClassFixtu
         Assert.Single(inventory.Replicas.Select(r => r.Llama!.Model).Distinct());
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Create_CarriesTheFlashAttentionSettingToItsReplicas(bool? flashAttention)
+    {
+        var options = new WorkerNodeOptions { NodeId = "n", Engine = "llama" };
+        options.Model.Path = tiny.Path;
+        options.Model.Slots = 2;
+        options.Model.FlashAttention = flashAttention;
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = "tiny-short", MaxContextTokens = 512, KvCapacityTokens = 1024 });
+        using var inventory = NodeInventory.Create(options);
+
+        Assert.Equal(flashAttention, Assert.Single(inventory.Replicas).Llama!.FlashAttention);
+    }
+
     [Fact]
     public void Describe_WithAUnifiedKvCache_LetsOneSequenceReachAllItsCells()
     {
