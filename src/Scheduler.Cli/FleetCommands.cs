@@ -74,43 +74,18 @@ internal static class FleetCommands
             model);
     }
 
-    private static Command Summary()
-    {
-        var output = Output.Create();
-        var command = new Command("summary", "Show the cluster's totals and policies") { output };
-        Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
-        {
-            var summary = await admin.GetClusterSummaryAsync(cancellationToken: cancellationToken);
-            if (parse.GetRequiredValue(output) == Output.Json)
-            {
-                Console.WriteLine(Output.ToJson(summary));
-            }
-            else
-            {
-                PrintSummary(summary);
-            }
-        });
-        return command;
-    }
+    private static Command Summary() => ListingCommands.Shown(
+        "summary", "Show the cluster's totals and policies",
+        (admin, _, cancellationToken) => admin.GetClusterSummaryAsync(cancellationToken: cancellationToken),
+        Output.ToJson, (summary, _) => PrintSummary(summary));
 
     private static Command Capacity()
     {
         var model = new Option<string>("--model") { Description = "Only this model" };
-        var output = Output.Create();
-        var command = new Command("capacity", "Show the replicas the scheduler wants per model and accelerator pool, and the demand it sized them for") { model, output };
-        Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
-        {
-            var models = await admin.GetCapacityAsync(parse.GetValue(model), cancellationToken: cancellationToken);
-            if (parse.GetRequiredValue(output) == Output.Json)
-            {
-                Console.WriteLine(Output.ToJson(models));
-            }
-            else
-            {
-                PrintCapacity(models);
-            }
-        });
-        return command;
+        return ListingCommands.Shown(
+            "capacity", "Show the replicas the scheduler wants per model and accelerator pool, and the demand it sized them for",
+            (admin, parse, cancellationToken) => admin.GetCapacityAsync(parse.GetValue(model), cancellationToken: cancellationToken),
+            models => Output.ToJson(models), (models, _) => PrintCapacity(models), model);
     }
 
     private static Command Cordon(string name, string description, bool cordon)

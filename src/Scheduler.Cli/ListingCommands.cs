@@ -27,7 +27,16 @@ internal static class ListingCommands
     public static Command Single<T>(
         string name, string description, Listing<T> listing,
         Func<SchedulerAdminClient, ParseResult, CancellationToken, Task<T>> get,
-        params Symbol[] symbols) where T : IMessage
+        params Symbol[] symbols) where T : IMessage =>
+        Shown(name, description, get, item => Output.ToJson(item), (item, output) => listing.Print([item], output), symbols);
+
+    /// <summary>A command that prints what <paramref name="get"/> returns as JSON (<paramref name="toJson"/>) when its
+    /// <c>-o</c> says so, else its own way (<paramref name="printText"/>, given the format: table or wide).</summary>
+    public static Command Shown<T>(
+        string name, string description,
+        Func<SchedulerAdminClient, ParseResult, CancellationToken, Task<T>> get,
+        Func<T, string> toJson, Action<T, string> printText,
+        params Symbol[] symbols)
     {
         var output = Output.Create();
         var command = new Command(name, description) { output };
@@ -35,14 +44,15 @@ internal static class ListingCommands
 
         Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
         {
-            var item = await get(admin, parse, cancellationToken);
-            if (parse.GetRequiredValue(output) == Output.Json)
+            var result = await get(admin, parse, cancellationToken);
+            var format = parse.GetRequiredValue(output);
+            if (format == Output.Json)
             {
-                Console.WriteLine(Output.ToJson(item));
+                Console.WriteLine(toJson(result));
             }
             else
             {
-                listing.Print([item], parse.GetRequiredValue(output));
+                printText(result, format);
             }
         });
         return command;
