@@ -56,6 +56,7 @@ public sealed class ChartBootTests(ITestOutputHelper output)
             var (grpc, http) = (FreePort.Next(), FreePort.Next());
             var environment = Substitute(container, Configuration(container, container.Files[ImageFolder.AppFolder + "appsettings.json"]),
                 ("Scheduler:Redis", redis.Endpoint),
+                ("Scheduler:AdminKeyFile", ImageFolder.Local(siloImage, container.Get("Scheduler__AdminKeyFile")!)),
                 ("Scheduler:BindAddress", "127.0.0.1"),
                 ("Scheduler:GrpcPort", Text(grpc)),
                 ("Scheduler:HttpPort", Text(http)),
@@ -136,7 +137,8 @@ public sealed class ChartBootTests(ITestOutputHelper output)
         output.WriteLine($"[{clock.Elapsed:mm\\:ss}] both silos count {Silos} active silos");
 
         // Every accelerator of every worker pod is a ready replica of the pool's model and product.
-        var adminKey = silo.Get("Scheduler__AdminApiKey")!;
+        // The admin key is the file the Secret mounts, as the silos read it.
+        var adminKey = silo.Files[silo.Get("Scheduler__AdminKeyFile")!].Trim();
         using (var admin = new SchedulerAdminClient(silos[1].Grpc, adminKey))
         {
             await Polling.Until(

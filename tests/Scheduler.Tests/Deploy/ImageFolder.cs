@@ -31,11 +31,14 @@ internal static class ImageFolder
                 throw new NotSupportedException($"the container mounts {path}, outside {AppFolder}: this test cannot place it");
             }
 
-            var target = Path.Combine(folder, path[AppFolder.Length..]);
+            var target = Local(folder, path);
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.WriteAllText(target, content);
         }
 
         return folder;
     }
+
+    /// <summary>Where <paramref name="containerPath"/>, a path under <see cref="AppFolder"/>, is in <paramref name="folder"/>.</summary>
+    public static string Local(string folder, string containerPath) => Path.Combine(folder, containerPath[AppFolder.Length..]);
 }

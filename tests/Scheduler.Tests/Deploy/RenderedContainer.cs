@@ -75,9 +75,13 @@ internal sealed partial record RenderedContainer(
             }
             else
             {
-                foreach (var (key, value) in values)
+                // A volume's items pick keys and name their files; without items every key is a file named after it.
+                var items = Items(RenderedManifests.Child(volume, kind == "Secret" ? "secret" : "configMap")!, "items")
+                    .Select(i => (Key: RenderedManifests.Scalar(i, "key")!, Path: RenderedManifests.Scalar(i, "path")!))
+                    .ToList();
+                foreach (var (key, path) in items.Count > 0 ? items : values.Keys.Select(k => (Key: k, Path: k)))
                 {
-                    files[$"{mountPath.TrimEnd('/')}/{key}"] = value;
+                    files[$"{mountPath.TrimEnd('/')}/{path}"] = values[key];
                 }
             }
         }
