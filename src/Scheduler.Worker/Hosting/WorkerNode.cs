@@ -17,6 +17,7 @@ public sealed class WorkerNode
     private readonly NodeInventory _inventory;
     private readonly string _advertisedHost;
     private readonly string _scheme;
+    private readonly int _healthPort;
     private readonly TaskCompletionSource _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _address;
 
@@ -25,6 +26,7 @@ public sealed class WorkerNode
         _server = server;
         _inventory = inventory;
         _advertisedHost = options.AdvertisedHost;
+        _healthPort = options.HealthPort;
         _scheme = secure ? "https" : "http";
     }
 
@@ -45,7 +47,7 @@ public sealed class WorkerNode
 
     private string ResolveAddress()
     {
-        var bound = _server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+        var bound = _server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault(a => _healthPort <= 0 || new Uri(a).Port != _healthPort)
             ?? throw new InvalidOperationException("The worker node is not listening yet: start its host first.");
 
         // Kestrel reports the real port once bound, but the host as bound (e.g. 0.0.0.0), which is not reachable.

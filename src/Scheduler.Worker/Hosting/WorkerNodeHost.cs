@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Scheduler.Protos.Tls;
@@ -11,7 +12,7 @@ namespace Scheduler.Worker.Hosting;
 
 /// <summary>
 /// Builds a worker node host: WorkerService and the standard gRPC health service on one HTTP/2 endpoint (TLS when
-/// a certificate is configured), the engines' step loops, and the registration with the scheduler (started once the endpoint listens).
+/// a certificate is configured), optionally a cleartext health endpoint for probes, the engines' step loops, and the registration with the scheduler (started once the endpoint listens).
 /// </summary>
 /// <example>
 /// Hosting a node in-process:
@@ -34,6 +35,11 @@ public static class WorkerNodeHost
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
     public static WebApplication Build(WorkerNodeOptions options, Action<ILoggingBuilder>? logging = null, IConfiguration? telemetry = null)
     {
+        if (options.HealthPort is < 0 or > 65535 || (options.HealthPort > 0 && options.HealthPort == options.Port))
+        {
+            throw new ArgumentException($"Worker:HealthPort must be 0 (none) or a port from 1 to 65535 other than Worker:Port, not {options.HealthPort}.", nameof(options));
+        }
+
         var tls = WorkerTls.From(options.Tls);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(WorkerNodeHost).Assembly.GetName().Name });
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => Listen(kestrel, options, tls.Certificate));
@@ -79,6 +85,13 @@ public static class WorkerNodeHost
 
         // Unauthenticated on purpose: Kubernetes gRPC probes cannot send the node token.
         app.MapGrpcHealthChecksService();
+        if (options.HealthPort > 0)
+        {
+            var healthPort = $"*:{options.HealthPort}";
+            app.MapHealthChecks("/readyz").RequireHost(healthPort);
+            app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false }).RequireHost(healthPort);
+        }
+
         return app;
     }
 
@@ -97,6 +110,20 @@ public static class WorkerNodeHost
         else
         {
             kestrel.ListenAnyIP(options.Port, Configure);
+        }
+
+        if (options.HealthPort > 0)
+        {
+            // Cleartext HTTP/1.1 for probes only: gRPC needs HTTP/2, so no WorkerService call can arrive here.
+            void Health(ListenOptions listen) => listen.Protocols = HttpProtocols.Http1;
+            if (loopback is not null)
+            {
+                kestrel.Listen(loopback, options.HealthPort, Health);
+            }
+            else
+            {
+                kestrel.ListenAnyIP(options.HealthPort, Health);
+            }
         }
 
         void Configure(ListenOptions listen)

@@ -37,6 +37,43 @@ public sealed class WorkerTlsTests : IDisposable
     }
 
     [Fact]
+    public void Build_HealthPortSameAsPort_FailsNamingHealthPort()
+    {
+        var options = new WorkerNodeOptions { Port = 7000, HealthPort = 7000 };
+
+        var error = Assert.Throws<ArgumentException>(() => WorkerNodeHost.Build(options));
+
+        Assert.Contains("Worker:HealthPort", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_WithCertificateAndHealthPort_ProbesInCleartextAndAdvertisesTheTlsPort()
+    {
+        var (certificate, key) = _certificates.Issue("worker", "127.0.0.1");
+        var healthPort = FreePort.Next();
+        var options = new WorkerNodeOptions
+        {
+            SpeedUp = WorkerNodeOptions.InstantSpeedUp, HealthPort = healthPort, Tls = { CertificatePath = certificate, KeyPath = key },
+        };
+        await using var app = WorkerNodeHost.Build(options);
+        await app.StartAsync();
+
+        // The kubelet's probe: plain HTTP, no certificate.
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{healthPort}") };
+        var ready = await http.GetAsync(new Uri("/readyz", UriKind.Relative));
+        Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal("Healthy", await ready.Content.ReadAsStringAsync());
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync(new Uri("/healthz", UriKind.Relative))).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync(new Uri("/", UriKind.Relative))).StatusCode);
+
+        // The scheduler is told the TLS port, never the probe port.
+        var address = new Uri(app.Services.GetRequiredService<WorkerNode>().Address);
+        Assert.Equal("https", address.Scheme);
+        Assert.NotEqual(healthPort, address.Port);
+        await app.StopAsync();
+    }
+
+    [Fact]
     public async Task Start_WithCertificate_ServesTlsAtTheHttpsAddressItAdvertises()
     {
         var (certificate, key) = _certificates.Issue("worker", "127.0.0.1");
