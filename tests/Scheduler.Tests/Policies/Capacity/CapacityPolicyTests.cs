@@ -9,11 +9,13 @@ public sealed class CapacityPolicyTests
     private static readonly TimeSpan s_minute = TimeSpan.FromMinutes(1);
 
     [Fact]
-    public void Want_NoDemand_WantsNoHourlyReplica_AndLeavesMeteredPoolsAsTheyAre()
+    public void Want_NoDemand_KeepsOnlyTheWarmFloor_InThePoolCheapestPerPromptToken_AndLeavesMeteredPoolsAsTheyAre()
     {
-        var wants = new CapacityPolicy().Want(Demand(0, 0), [Pool(AcceleratorProfiles.L4, replicas: 3, max: 8), Pool(AcceleratorProfiles.Lpu, replicas: 1, max: 1)]);
+        // L4: $0.805/h for 5,800 prompt tok/s beats the H100's $12.29/h for 57,000, whatever order they come in.
+        PoolState[] pools = [Pool(AcceleratorProfiles.H100, replicas: 2, max: 4), Pool(AcceleratorProfiles.L4, replicas: 3, max: 8), Pool(AcceleratorProfiles.Lpu, replicas: 1, max: 1)];
 
-        Assert.Equal([("L4", 0), ("LPU", 1)], wants.Select(w => (w.Pool, w.Replicas)));
+        Assert.Equal([("H100", 0), ("L4", 1), ("LPU", 1)], new CapacityPolicy().Want(Demand(0, 0), pools).Select(w => (w.Pool, w.Replicas)));
+        Assert.Equal([("H100", 0), ("L4", 0), ("LPU", 1)], new CapacityPolicy(warmFloor: 0).Want(Demand(0, 0), pools).Select(w => (w.Pool, w.Replicas)));
     }
 
     [Fact]
@@ -21,7 +23,7 @@ public sealed class CapacityPolicyTests
     {
         // 5,800 prompt tok/s is one L4's prefill (one busy replica, $0.805/h) or 0.10 of an H100's ($1.25/h): the L4s
         // take it all, at 70% utilisation → 2 replicas; the dearer H100s none. Listed H100 first: order is by cost.
-        var wants = new CapacityPolicy().Want(Demand(5_800, 0), [Pool(AcceleratorProfiles.H100, 0, 4), Pool(AcceleratorProfiles.L4, 0, 16)]);
+        var wants = Seventy().Want(Demand(5_800, 0), [Pool(AcceleratorProfiles.H100, 0, 4), Pool(AcceleratorProfiles.L4, 0, 16)]);
 
         Assert.Equal([("H100", 0), ("L4", 2)], wants.Select(w => (w.Pool, w.Replicas)));
         Assert.Equal(1.0, wants[1].BusyReplicas, Tolerance);
@@ -31,7 +33,7 @@ public sealed class CapacityPolicyTests
     public void Want_CheapestPoolFull_OverflowsToTheNext()
     {
         // One L4 at most: it takes 70% of the load; the remaining 30% is 0.3 × 5,800 / 57,000 busy H100s → 1 replica.
-        var wants = new CapacityPolicy().Want(Demand(5_800, 0), [Pool(AcceleratorProfiles.L4, 0, 1), Pool(AcceleratorProfiles.H100, 0, 4)]);
+        var wants = Seventy().Want(Demand(5_800, 0), [Pool(AcceleratorProfiles.L4, 0, 1), Pool(AcceleratorProfiles.H100, 0, 4)]);
 
         Assert.Equal([("L4", 1), ("H100", 1)], wants.Select(w => (w.Pool, w.Replicas)));
         Assert.Equal(0.7, wants[0].BusyReplicas, Tolerance);
@@ -43,10 +45,36 @@ public sealed class CapacityPolicyTests
     {
         // 1.4 busy L4s: 2 replicas at 70%; at 52.5% (70% × 0.75 while attainment is 90% < 99%) 3.
         var pools = new[] { Pool(AcceleratorProfiles.L4, 0, 16) };
-        var policy = new CapacityPolicy();
+        var policy = Seventy();
 
         Assert.Equal(2, policy.Want(Demand(1.4 * 5_800, 0, attainment: 0.995), pools)[0].Replicas);
         Assert.Equal(3, policy.Want(Demand(1.4 * 5_800, 0, attainment: 0.90), pools)[0].Replicas);
+    }
+
+    [Fact]
+    public void Want_ABurstAboveTheMean_SizesPrefillForTheBurst()
+    {
+        // A mean of 5,800 prompt tok/s is one busy L4 (2 at 90%); a recent burst of 23,200 tok/s is four L4s' prefill,
+        // sized at full utilisation → 4, so a burst like it is served without waiting for a cold start.
+        var pools = new[] { Pool(AcceleratorProfiles.L4, 0, 16) };
+
+        var steady = new CapacityPolicy().Want(Demand(5_800, 0), pools)[0];
+        var bursty = new CapacityPolicy().Want(Demand(5_800, 0) with { PeakPromptTokensPerSecond = 4 * 5_800 }, pools)[0];
+
+        Assert.Equal((2, 4), (steady.Replicas, bursty.Replicas));
+        Assert.Equal(1.0, bursty.BusyReplicas, Tolerance); // the busy time is the mean's: the burst only adds headroom
+    }
+
+    [Fact]
+    public void Want_ABurstOverflowingTheCheapestPool_AddsTheNextCheapest()
+    {
+        // 16 L4s hold 92,800 of a 150,000 tok/s burst; the H100s (cheaper per prompt token than the A100s) take the
+        // remaining 57,200 tok/s, just over one H100's 57,000 → 2.
+        PoolState[] pools = [Pool(AcceleratorProfiles.A100, 0, 8), Pool(AcceleratorProfiles.H100, 0, 4), Pool(AcceleratorProfiles.L4, 0, 16)];
+
+        var wants = new CapacityPolicy().Want(Demand(10_000, 0) with { PeakPromptTokensPerSecond = 150_000 }, pools);
+
+        Assert.Equal([("A100", 0), ("H100", 2), ("L4", 16)], wants.Select(w => (w.Pool, w.Replicas)));
     }
 
     [Fact]
@@ -70,7 +98,10 @@ public sealed class CapacityPolicyTests
     }
 
     private static DemandSignal Demand(double promptPerSecond, double outputPerSecond, double meanTokens = 1_000, double attainment = double.NaN) =>
-        new(promptPerSecond, outputPerSecond, meanTokens, 0, 0, attainment);
+        new(promptPerSecond, outputPerSecond, meanTokens, 0, 0, attainment, promptPerSecond);
+
+    // The arithmetic of the older tests is at 70% utilisation, with no warm floor.
+    private static CapacityPolicy Seventy() => new(targetUtilisation: 0.7, warmFloor: 0);
 
     private static PoolState Pool(AcceleratorProfile profile, int replicas, int max) => new(profile.Product, profile, replicas, max, s_minute);
 }
