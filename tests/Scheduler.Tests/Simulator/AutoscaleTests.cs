@@ -51,7 +51,7 @@ public sealed class AutoscaleTests
         // A quiet trickle with a 5 s burst every 150 s: the cold start (120 s) is too long to follow each burst, so
         // only the capacity held for the last burst's peak serves the next one. Scale-down after idle is short here,
         // so the difference is the peak lookback's alone.
-        var workload = BurstyWorkload(seconds: 1_500, quietPerSecond: 0.5, everySeconds: 150, burstSeconds: 5, burstPerSecond: 30);
+        var workload = BurstyWorkload(seconds: 3_000, quietPerSecond: 0.5, everySeconds: 150, burstSeconds: 5, burstPerSecond: 15);
         var fleet = SimulationTests.Fleet(("L4", 12, PricingMode.Hourly));
         var settings = AutoscaleSettings.Default with { ScaleDownAfter = TimeSpan.FromSeconds(20) };
 
@@ -59,8 +59,9 @@ public sealed class AutoscaleTests
         var forgotten = new Simulation(fleet, workload, s_default, seed: 1, settings with { PeakLookback = TimeSpan.FromSeconds(2) }).Run().Summarize();
         var fixedFleet = new Simulation(fleet, workload, s_default, seed: 1).Run().Summarize();
 
-        Assert.True(held.Attainment >= 0.99, $"peak held 300 s: {held.Attainment:P2}");
-        Assert.True(forgotten.Attainment < 0.95, $"peak held 2 s: {forgotten.Attainment:P2}");
+        // The first burst meets the warm floor alone (75 of 2,925 requests); held, the other nineteen are served.
+        Assert.True(held.Attainment >= 0.95, $"peak held 300 s: {held.Attainment:P2}");
+        Assert.True(forgotten.Attainment < 0.8, $"peak held 2 s: {forgotten.Attainment:P2}");
         Assert.True(held.ProvisionedCostUsd < fixedFleet.ProvisionedCostUsd,
             $"autoscaled ${held.ProvisionedCostUsd:0.000} vs static ${fixedFleet.ProvisionedCostUsd:0.000}");
     }
