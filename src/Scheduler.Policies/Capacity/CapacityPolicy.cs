@@ -8,15 +8,16 @@ namespace Scheduler.Policies.Capacity;
 /// <list type="number">
 /// <item>Two loads: the recent mean (arrival rate of prompt and output tokens over the window) and the burst (the
 /// recent peak prompt rate with the mean output rate: a burst's decode is spread over its generations, its prefill
-/// is not). Both add the queued tokens spread over the pool's cold start
-/// (capacity asked for now arrives only then, so the backlog must be drained by what comes).</item>
+/// is not). Both add the queued tokens spread over the pool's cold start (capacity asked for now arrives only then,
+/// so the backlog must be drained by what comes).</item>
 /// <item>Each pool's busy time for a load from the shared step model: prefill in chunks of the step's token budget,
-/// each paying the step's launch as well, decode at the batch its KV cache holds for the mean request. A pool is sized so that the mean load keeps it at the target
-/// utilisation and the burst at the burst utilisation: a TTFT objective of about a second cannot wait for a cold start
-/// of minutes, so the capacity for the recent bursts must already be there when the next one comes.</item>
-/// <item>Pools are filled cheapest per unit of load first, each up to its maximum; below the attainment objective both utilisations drop (more headroom)
-/// until attainment recovers. The pool cheapest per prompt token keeps a warm floor, so the first job after a quiet
-/// spell does not wait for a cold start.</item>
+/// each paying the step's launch as well, decode at the batch its KV cache holds for the mean request. A pool is
+/// sized so that the mean load keeps it at the target utilisation and the burst at the burst utilisation: a TTFT
+/// objective of about a second cannot wait for a cold start of minutes, so the capacity for the recent bursts must
+/// already be there when the next one comes.</item>
+/// <item>Pools are filled cheapest per unit of load first, each up to its maximum; below the attainment objective
+/// both utilisations drop (more headroom) until attainment recovers. The pool cheapest per prompt token keeps a warm
+/// floor, so the first job after a quiet spell does not wait for a cold start.</item>
 /// </list>
 /// Metered pools cost nothing idle and are not provisioned: they keep their replicas and are left out of the sizing,
 /// which is conservative (what they absorb is not subtracted). Scale-down hysteresis is the demand window's peak
@@ -76,7 +77,7 @@ public sealed class CapacityPolicy(
         // The warm floor goes to the pool cheapest per prompt token, where the first job after a quiet spell is served.
         if (warmFloor > 0 && hourly.Count > 0)
         {
-            var floor = hourly.MinBy(h => pools[h.Index].Profile.PricePerHourUsd / pools[h.Index].Profile.PrefillTokensPerSecond).Index;
+            var floor = hourly.MinBy(h => pools[h.Index].Profile.PricePerHourUsd * PrefillSecondsPerToken(pools[h.Index].Profile)).Index;
             wants[floor] = wants[floor] with { Replicas = Math.Max(wants[floor].Replicas, Math.Min(warmFloor, pools[floor].MaxReplicas)) };
         }
 
