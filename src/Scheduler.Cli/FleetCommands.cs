@@ -102,7 +102,7 @@ internal static class FleetCommands
 
     private static void PrintCapacity(IReadOnlyList<ModelCapacitySignal> models)
     {
-        var demand = new Table("MODEL", "WINDOW S", "PROMPT TOK/S", "OUTPUT TOK/S", "QUEUED PROMPT", "QUEUED OUTPUT", "TTFT ATTAINMENT");
+        var demand = new Table("MODEL", "WINDOW S", "PROMPT TOK/S", "PEAK PROMPT TOK/S", "OUTPUT TOK/S", "QUEUED PROMPT", "QUEUED OUTPUT", "TTFT ATTAINMENT");
         var pools = new Table("MODEL", "POOL", "REPLICAS", "WANTED", "MAX", "BUSY", "TARGET UTIL", "REASON");
         foreach (var model in models)
         {
@@ -110,6 +110,7 @@ internal static class FleetCommands
                 model.Model,
                 Format.Number(model.WindowSeconds, 0),
                 Format.Number(model.PromptTokensPerSecond, 1),
+                Format.Number(model.PeakPromptTokensPerSecond, 1),
                 Format.Number(model.OutputTokensPerSecond, 1),
                 Format.Number(model.QueuedPromptTokens),
                 Format.Number(model.QueuedOutputTokens),

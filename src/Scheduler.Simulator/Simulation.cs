@@ -28,7 +28,7 @@ internal sealed class Simulation
     private readonly PriorityQueue<(int Replica, EventKind Kind), (double At, long Seq)> _events = new();
     private readonly PoolScaler? _scaler;
     private readonly AutoscaleSettings? _autoscale;
-    private readonly Queue<(double At, int Prompt, int Output)> _recentArrivals = new();
+    private readonly DemandWindow? _demand;
     private int _attainmentFrom;
     private int _idleDecisions;
     private readonly List<SimSequence> _finished = [];
@@ -71,6 +71,7 @@ internal sealed class Simulation
         {
             _autoscale = autoscale;
             _scaler = new PoolScaler(autoscale, _replicas);
+            _demand = new DemandWindow(autoscale.Window, autoscale.PeakLookback, autoscale.Burst);
         }
     }
 
@@ -163,10 +164,7 @@ internal sealed class Simulation
 
         var demand = new JobDemand(request.Id, request.TenantId, request.PromptTokens, request.OutputTokens, JobPriority.Standard,
             request.TtftObjectiveMs, VirtualClock.Epoch.AddMilliseconds(now));
-        if (_scaler is not null)
-        {
-            _recentArrivals.Enqueue((now, request.PromptTokens, request.OutputTokens));
-        }
+        _demand?.Arrived(VirtualClock.Epoch.AddMilliseconds(now), request.PromptTokens, request.OutputTokens);
 
         _queued.Add(request.Id, sequence);
         _dispatcher.Queue.Enqueue(demand);
@@ -195,10 +193,15 @@ internal sealed class Simulation
 
     private void StartFleet(IReadOnlyList<SimRequest> requests)
     {
+        // The operator sized the starting fleet for the first window's arrivals: read them as a window of their own.
         var windowMs = _autoscale!.Window.TotalMilliseconds;
-        var first = requests.Where(r => r.ArrivalMs <= windowMs).ToList();
-        var signal = Signal(first.Sum(r => (double)r.PromptTokens), first.Sum(r => (double)r.OutputTokens), first.Count, windowMs, double.NaN);
-        foreach (var i in _scaler!.Decide(0, signal, coldStartMs: 0))
+        var first = new DemandWindow(_autoscale.Window, _autoscale.Window, _autoscale.Burst);
+        foreach (var r in requests.TakeWhile(r => r.ArrivalMs <= windowMs))
+        {
+            first.Arrived(VirtualClock.Epoch.AddMilliseconds(r.ArrivalMs), r.PromptTokens, r.OutputTokens);
+        }
+
+        foreach (var i in _scaler!.Decide(0, first.Signal(VirtualClock.Epoch.AddMilliseconds(windowMs), 0, 0, 0), coldStartMs: 0))
         {
             _replicas[i].View.Schedulable = true;
         }
@@ -209,24 +212,24 @@ internal sealed class Simulation
     // One autoscaler decision; the next is scheduled while there is anything left to do.
     private bool Control(double now, bool arrivalsLeft)
     {
-        var windowMs = _autoscale!.Window.TotalMilliseconds;
-        while (_recentArrivals.TryPeek(out var a) && a.At < now - windowMs)
-        {
-            _recentArrivals.Dequeue();
-        }
-
-        var met = 0;
-        var judged = 0;
+        // First tokens are judged when their sequence finishes (the replica reports a sequence once), so the window's
+        // attainment lags the live one by the decode time.
+        var at = VirtualClock.Epoch.AddMilliseconds(now);
         for (var i = _attainmentFrom; i < _finished.Count; i++)
         {
-            judged++;
-            met += _finished[i].MetObjective ? 1 : 0;
+            _demand!.FirstToken(at, _finished[i].MetObjective);
         }
 
         _attainmentFrom = _finished.Count;
-        var signal = Signal(_recentArrivals.Sum(a => (double)a.Prompt), _recentArrivals.Sum(a => (double)a.Output), _recentArrivals.Count,
-            Math.Min(windowMs, Math.Max(now, 1)), judged == 0 ? double.NaN : met / (double)judged);
-        var coldStartMs = _autoscale.ColdStart.TotalMilliseconds;
+        long queuedPrompt = 0, queuedOutput = 0;
+        foreach (var q in _queued.Values)
+        {
+            queuedPrompt += q.Request.PromptTokens;
+            queuedOutput += q.Request.OutputTokens;
+        }
+
+        var signal = _demand!.Signal(at, queuedPrompt, queuedOutput, _queued.Count);
+        var coldStartMs = _autoscale!.ColdStart.TotalMilliseconds;
         foreach (var i in _scaler!.Decide(now, signal, coldStartMs))
         {
             _events.Enqueue((i, EventKind.Ready), (now + coldStartMs, _eventSeq++));
@@ -241,19 +244,6 @@ internal sealed class Simulation
         }
 
         return false;
-    }
-
-    private DemandSignal Signal(double prompt, double output, int count, double windowMs, double attainment)
-    {
-        long queuedPrompt = 0, queuedOutput = 0;
-        foreach (var q in _queued.Values)
-        {
-            queuedPrompt += q.Request.PromptTokens;
-            queuedOutput += q.Request.OutputTokens;
-        }
-
-        var seconds = windowMs / 1000;
-        return new DemandSignal(prompt / seconds, output / seconds, count == 0 ? 1 : (prompt + output) / count, queuedPrompt, queuedOutput, attainment);
     }
 
     private bool Unserve(SimSequence sequence, Unserved why)

@@ -11,6 +11,9 @@ namespace Scheduler.Abstractions.Placement;
 /// <param name="QueuedOutputTokens">Output tokens of the jobs queued now.</param>
 /// <param name="Attainment">Share of the window's first tokens that met their objective; NaN when none came.</param>
 /// <param name="Pools">One entry per accelerator product the model has replicas on, registered order.</param>
+/// <param name="PeakPromptTokensPerSecond">The highest burst prompt rate of the peak lookback (at least the window's mean):
+/// what the pools' prefill is sized for.</param>
+/// <param name="PeakLookbackSeconds">How far back a burst still counts.</param>
 [GenerateSerializer, Alias("scheduler.CapacitySnapshot")]
 public sealed record CapacitySnapshot(
     [property: Id(0)] double WindowSeconds,
@@ -19,7 +22,9 @@ public sealed record CapacitySnapshot(
     [property: Id(3)] long QueuedPromptTokens,
     [property: Id(4)] long QueuedOutputTokens,
     [property: Id(5)] double Attainment,
-    [property: Id(6)] PoolCapacity[] Pools);
+    [property: Id(6)] PoolCapacity[] Pools,
+    [property: Id(7)] double PeakPromptTokensPerSecond,
+    [property: Id(8)] double PeakLookbackSeconds);
 
 /// <summary>One accelerator pool of a model: what it has and what the capacity policy wants.</summary>
 /// <param name="Pool">The accelerator product (the pool a node group provides).</param>

@@ -30,8 +30,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     private readonly ReplicaLinks _links = new();
     private readonly RejectionHolds _holds = new(options.RejectionHold);
     private readonly WaitLog _waits = new();
-    private readonly DemandWindow _demand = new(options.Capacity.Window);
-    private readonly CapacityPolicy _capacity = new(options.Capacity.TargetUtilisation, options.Capacity.AttainmentObjective);
+    private readonly DemandWindow _demand = new(options.Capacity.Window, options.Capacity.PeakLookback, options.Capacity.Burst);
+    private readonly CapacityPolicy _capacity = new(
+        options.Capacity.TargetUtilisation, options.Capacity.AttainmentObjective,
+        burstUtilisation: options.Capacity.BurstUtilisation, warmFloor: options.Capacity.WarmFloor);
 
     // What the next admission round reports: jobs ended in the queue, and jobs a failing engine handed back.
     private readonly List<EndedJob> _ended = [];
@@ -333,7 +335,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         return new CapacitySnapshot(
             settings.Window.TotalSeconds, demand.PromptTokensPerSecond, demand.OutputTokensPerSecond, demand.QueuedPromptTokens,
             demand.QueuedOutputTokens, demand.Attainment,
-            [.. pools.Zip(wants, (p, w) => new PoolCapacity(p.Pool, p.Replicas, w.Replicas, p.MaxReplicas, w.BusyReplicas, settings.ColdStart.TotalSeconds, p.Profile.IsMetered, utilisation))]);
+            [.. pools.Zip(wants, (p, w) => new PoolCapacity(p.Pool, p.Replicas, w.Replicas, p.MaxReplicas, w.BusyReplicas, settings.ColdStart.TotalSeconds, p.Profile.IsMetered, utilisation))],
+            demand.PeakPromptTokensPerSecond, settings.PeakLookback.TotalSeconds);
     }
 
     /// <summary>Counts a job's first token against its objective, once: a job handed back before it resumed from a

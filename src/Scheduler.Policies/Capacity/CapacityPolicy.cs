@@ -6,29 +6,45 @@ namespace Scheduler.Policies.Capacity;
 /// How many replicas each accelerator pool should have for the demand: the capacity signal an autoscaler follows,
 /// computed by the placement grain (its gauge and <c>AdminService</c>) and by the simulator's autoscaled pools alike.
 /// <list type="number">
-/// <item>The load: the recent arrival rate of prompt and output tokens, plus the queued tokens spread over the pool's
-/// cold start (capacity asked for now arrives only then, so the backlog must be drained by what comes).</item>
-/// <item>Each pool's busy time for that load from the shared step model: prefill at the profile's speed, decode at
-/// the batch its KV cache holds for the mean request; so its cost per unit of load is its hourly price times that.</item>
-/// <item>Pools are filled cheapest per unit of load first, each up to its maximum, at a target utilisation; below the
-/// attainment objective the target drops (more headroom) until attainment recovers.</item>
+/// <item>Two loads: the recent mean (arrival rate of prompt and output tokens over the window) and the burst (the
+/// recent peak prompt rate with the mean output rate: a burst's decode is spread over its generations, its prefill
+/// is not). Both add the queued tokens spread over the pool's cold start (capacity asked for now arrives only then,
+/// so the backlog must be drained by what comes).</item>
+/// <item>Each pool's busy time for a load from the shared step model: prefill in chunks of the step's token budget,
+/// each paying the step's launch as well, decode at the batch its KV cache holds for the mean request. A pool is
+/// sized so that the mean load keeps it at the target utilisation and the burst at the burst utilisation: a TTFT
+/// objective of about a second cannot wait for a cold start of minutes, so the capacity for the recent bursts must
+/// already be there when the next one comes.</item>
+/// <item>Pools are filled cheapest per unit of load first, each up to its maximum; below the attainment objective
+/// both utilisations drop (more headroom) until attainment recovers. The pool cheapest per prompt token keeps a warm
+/// floor, so the first job after a quiet spell does not wait for a cold start.</item>
 /// </list>
 /// Metered pools cost nothing idle and are not provisioned: they keep their replicas and are left out of the sizing,
-/// which is conservative (what they absorb is not subtracted). Scale-down hysteresis is the actuator's (an autoscaler's
-/// stabilisation window, the simulator's idle time): this class only says what it wants now.
+/// which is conservative (what they absorb is not subtracted). Scale-down hysteresis is the demand window's peak
+/// lookback (a burst holds its capacity that long) and the actuator's stabilisation window (an autoscaler's, the
+/// simulator's idle time): this class only says what it wants now.
 /// </summary>
-/// <param name="targetUtilisation">Busy share each replica is sized for, in (0, 1].</param>
+/// <param name="targetUtilisation">Busy share each replica is sized for under the mean load, in (0, 1].</param>
 /// <param name="attainmentObjective">Share of jobs that should meet their TTFT objective.</param>
-/// <param name="headroomBelowObjective">Factor on the target utilisation while attainment is below the objective.</param>
-public sealed class CapacityPolicy(double targetUtilisation = 0.7, double attainmentObjective = 0.99, double headroomBelowObjective = 0.75)
+/// <param name="headroomBelowObjective">Factor on both utilisations while attainment is below the objective.</param>
+/// <param name="burstUtilisation">Busy share each replica is sized for under the burst load, in (0, 1].</param>
+/// <param name="warmFloor">Replicas the cheapest hourly pool keeps however quiet it is.</param>
+public sealed class CapacityPolicy(
+    double targetUtilisation = 0.9,
+    double attainmentObjective = 0.99,
+    double headroomBelowObjective = 0.75,
+    double burstUtilisation = 1.0,
+    int warmFloor = 1)
 {
     /// <summary>The replicas wanted in each of <paramref name="pools"/> (same order) for <paramref name="demand"/>.</summary>
     public IReadOnlyList<PoolWant> Want(DemandSignal demand, IReadOnlyList<PoolState> pools)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(targetUtilisation, 0);
-        var utilisation = UtilisationFor(demand);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(burstUtilisation, 0);
+        ArgumentOutOfRangeException.ThrowIfNegative(warmFloor);
+        var headroom = Headroom(demand);
         var wants = new PoolWant[pools.Count];
-        var hourly = new List<(int Index, double BusyForAll, double CostForAll)>();
+        var hourly = new List<(int Index, double Mean, double Needed)>();
         for (var i = 0; i < pools.Count; i++)
         {
             var pool = pools[i];
@@ -38,28 +54,39 @@ public sealed class CapacityPolicy(double targetUtilisation = 0.7, double attain
                 continue;
             }
 
-            var busy = BusyReplicas(pool, demand);
-            hourly.Add((i, busy, busy * pool.Profile.PricePerHourUsd));
+            // Replicas this pool would need to take the whole demand: the larger of the mean's and the burst's.
+            var mean = BusyReplicas(pool, demand);
+            var burst = BusyReplicas(pool, demand with { PromptTokensPerSecond = demand.PeakPromptTokensPerSecond });
+            hourly.Add((i, mean, Math.Max(mean / (targetUtilisation * headroom), burst / (burstUtilisation * headroom))));
         }
 
-        // Cheapest per unit of load first; the stable sort keeps the caller's order on ties.
+        // Cheapest per unit of load first; the stable sort keeps the caller's order on ties. (Choosing instead by the
+        // price of the whole replicas per share of the load, so that a small remainder goes to a small accelerator,
+        // was tried: the choice then flips between pools as the load moves, each flip waits for a cold start while the
+        // old pool is still paid for, and conv at 6x came out dearer and below its objective; docs/benchmarks.md.)
         var unassigned = 1.0;
-        foreach (var (index, busyForAll, _) in hourly.OrderBy(h => h.CostForAll))
+        foreach (var (index, mean, needed) in hourly.OrderBy(h => h.Needed * pools[h.Index].Profile.PricePerHourUsd))
         {
             var pool = pools[index];
-            var share = Math.Min(unassigned, busyForAll <= 0 ? 0 : pool.MaxReplicas * utilisation / busyForAll);
-            var replicas = share <= 0 ? 0 : Math.Min(pool.MaxReplicas, (int)Math.Ceiling((share * busyForAll / utilisation) - 1e-9));
-            wants[index] = new PoolWant(pool.Pool, replicas, share * busyForAll);
+            var share = needed <= 0 ? 0 : Math.Min(unassigned, pool.MaxReplicas / needed);
+            var replicas = share <= 0 ? 0 : Math.Min(pool.MaxReplicas, (int)Math.Ceiling((share * needed) - 1e-9));
+            wants[index] = new PoolWant(pool.Pool, replicas, share * mean);
             unassigned -= share;
+        }
+
+        // The warm floor goes to the pool cheapest per prompt token, where the first job after a quiet spell is served.
+        if (warmFloor > 0 && hourly.Count > 0)
+        {
+            var floor = hourly.MinBy(h => pools[h.Index].Profile.PricePerHourUsd * PrefillSecondsPerToken(pools[h.Index].Profile)).Index;
+            wants[floor] = wants[floor] with { Replicas = Math.Max(wants[floor].Replicas, Math.Min(warmFloor, pools[floor].MaxReplicas)) };
         }
 
         return wants;
     }
 
-    /// <summary>The busy share each replica is sized for under <paramref name="demand"/>: the target, lowered while
-    /// attainment is below the objective.</summary>
-    public double UtilisationFor(DemandSignal demand) =>
-        demand.Attainment < attainmentObjective ? targetUtilisation * headroomBelowObjective : targetUtilisation;
+    /// <summary>The busy share each replica is sized for under <paramref name="demand"/>'s mean load: the target,
+    /// lowered while attainment is below the objective.</summary>
+    public double UtilisationFor(DemandSignal demand) => targetUtilisation * Headroom(demand);
 
     /// <summary>Replicas' worth of busy time (busy seconds per second) the whole <paramref name="demand"/> needs on
     /// <paramref name="pool"/>, its backlog spread over the pool's cold start.</summary>
@@ -68,8 +95,15 @@ public sealed class CapacityPolicy(double targetUtilisation = 0.7, double attain
         var horizon = Math.Max(1, pool.ColdStart.TotalSeconds);
         var prompt = demand.PromptTokensPerSecond + (demand.QueuedPromptTokens / horizon);
         var output = demand.OutputTokensPerSecond + (demand.QueuedOutputTokens / horizon);
-        return (prompt / pool.Profile.PrefillTokensPerSecond) + (output * DecodeSecondsPerToken(pool.Profile, demand.MeanTokensPerRequest));
+        return (prompt * PrefillSecondsPerToken(pool.Profile)) + (output * DecodeSecondsPerToken(pool.Profile, demand.MeanTokensPerRequest));
     }
+
+    // Prefill runs a step's token budget at a time, and every step pays its launch: at the profile's nominal speed
+    // alone, an L4 would look a third faster at prefill than it is (1,024 tokens take 55 + 177 ms, not 177).
+    private static double PrefillSecondsPerToken(AcceleratorProfile profile) =>
+        profile.StepMs(0, Math.Max(1, profile.StepTokenBudget)) / Math.Max(1, profile.StepTokenBudget) / 1000;
+
+    private double Headroom(DemandSignal demand) => demand.Attainment < attainmentObjective ? headroomBelowObjective : 1;
 
     // A decode step serves the whole batch: per token it costs the step over the batch the KV cache holds.
     private static double DecodeSecondsPerToken(AcceleratorProfile profile, double meanTokensPerRequest)

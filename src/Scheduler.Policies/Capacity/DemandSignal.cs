@@ -7,13 +7,16 @@ namespace Scheduler.Policies.Capacity;
 /// <param name="QueuedPromptTokens">Prompt tokens of the jobs waiting in the queue now.</param>
 /// <param name="QueuedOutputTokens">Output tokens of the jobs waiting in the queue now.</param>
 /// <param name="Attainment">Share of recent jobs whose first token met its objective; NaN when none finished.</param>
+/// <param name="PeakPromptTokensPerSecond">The highest prompt rate of a recent burst (at least the window's mean): what
+/// a burst like the recent ones asks of prefill, which the window's mean hides.</param>
 public sealed record DemandSignal(
     double PromptTokensPerSecond,
     double OutputTokensPerSecond,
     double MeanTokensPerRequest,
     long QueuedPromptTokens,
     long QueuedOutputTokens,
-    double Attainment)
+    double Attainment,
+    double PeakPromptTokensPerSecond)
 {
     /// <summary>True when nothing arrives and nothing waits.</summary>
     public bool Idle => PromptTokensPerSecond <= 0 && OutputTokensPerSecond <= 0 && QueuedPromptTokens <= 0 && QueuedOutputTokens <= 0;

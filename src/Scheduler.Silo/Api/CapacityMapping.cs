@@ -17,6 +17,8 @@ internal static class CapacityMapping
             OutputTokensPerSecond = c.OutputTokensPerSecond,
             QueuedPromptTokens = c.QueuedPromptTokens,
             QueuedOutputTokens = c.QueuedOutputTokens,
+            PeakPromptTokensPerSecond = c.PeakPromptTokensPerSecond,
+            PeakLookbackSeconds = c.PeakLookbackSeconds,
         };
         if (!double.IsNaN(c.Attainment))
         {
@@ -51,7 +53,8 @@ internal static class CapacityMapping
         var idle = c.PromptTokensPerSecond <= 0 && c.OutputTokensPerSecond <= 0 && c.QueuedPromptTokens <= 0 && c.QueuedOutputTokens <= 0;
         if (idle)
         {
-            return string.Create(inv, $"{direction}: idle (nothing submitted in the last {c.WindowSeconds:0.#} s, nothing queued)");
+            return string.Create(inv, $"{direction}: idle (nothing submitted in the last {c.WindowSeconds:0.#} s, nothing queued)")
+                + (p.WantedReplicas > 0 ? string.Create(inv, $"; keeps a warm floor of {p.WantedReplicas}") : "");
         }
 
         if (p.BusyReplicas <= 0)
@@ -60,8 +63,11 @@ internal static class CapacityMapping
         }
 
         var headroom = double.IsNaN(c.Attainment) ? "" : string.Create(inv, $"; recent TTFT attainment {c.Attainment * 100:0.#}%");
+        var burst = c.PeakPromptTokensPerSecond > c.PromptTokensPerSecond
+            ? string.Create(inv, $"; prefill sized for the last {c.PeakLookbackSeconds:0} s's peak burst of {c.PeakPromptTokensPerSecond:0.#} prompt tok/s")
+            : "";
         return string.Create(inv,
-            $"{direction}: {p.BusyReplicas:0.##} replicas busy for {c.PromptTokensPerSecond:0.#} prompt + {c.OutputTokensPerSecond:0.#} output tok/s and {c.QueuedPromptTokens + c.QueuedOutputTokens} queued tokens over a {p.ColdStartSeconds:0} s cold start, at {p.TargetUtilisation * 100:0}% utilisation{headroom}")
+            $"{direction}: {p.BusyReplicas:0.##} replicas busy for {c.PromptTokensPerSecond:0.#} prompt + {c.OutputTokensPerSecond:0.#} output tok/s and {c.QueuedPromptTokens + c.QueuedOutputTokens} queued tokens over a {p.ColdStartSeconds:0} s cold start, at {p.TargetUtilisation * 100:0}% utilisation{burst}{headroom}")
             + (p.WantedReplicas == p.MaxReplicas ? string.Create(inv, $" (capped at {p.MaxReplicas})") : "");
     }
 }

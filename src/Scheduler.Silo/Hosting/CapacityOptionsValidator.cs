@@ -33,6 +33,26 @@ internal sealed class CapacityOptionsValidator : IValidateOptions<PlacementOptio
             failures.Add($"{Prefix}TargetUtilisation must be in (0, 1]; it is {c.TargetUtilisation}");
         }
 
+        if (c.PeakLookback < TimeSpan.Zero)
+        {
+            failures.Add($"{Prefix}PeakLookback must not be negative; it is {c.PeakLookback}");
+        }
+
+        if (c.Burst < TimeSpan.FromSeconds(1))
+        {
+            failures.Add($"{Prefix}Burst must be at least 1 s; it is {c.Burst}");
+        }
+
+        if (!(c.BurstUtilisation is > 0 and <= 1))
+        {
+            failures.Add($"{Prefix}BurstUtilisation must be in (0, 1]; it is {c.BurstUtilisation}");
+        }
+
+        if (c.WarmFloor < 0)
+        {
+            failures.Add($"{Prefix}WarmFloor must not be negative; it is {c.WarmFloor}");
+        }
+
         if (!(c.AttainmentObjective is >= 0 and <= 1))
         {
             failures.Add($"{Prefix}AttainmentObjective must be in [0, 1]; it is {c.AttainmentObjective}");

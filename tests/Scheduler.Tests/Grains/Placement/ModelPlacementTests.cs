@@ -66,16 +66,16 @@ public sealed class ModelPlacementTests
         var pool = busy.Pools.Single();
         Assert.Equal(("H100", 1, 1, 8, false), (pool.Pool, pool.Replicas, pool.WantedReplicas, pool.MaxReplicas, pool.Metered));
         Assert.True(pool.BusyReplicas > 0);
-        Assert.Equal(0.7 * 0.75, pool.TargetUtilisation, 9);
+        Assert.Equal(0.9 * 0.75, pool.TargetUtilisation, 9);
 
-        // Past the window with nothing left: nothing arrived, nothing waits, nothing is wanted.
+        // Past the window with nothing left: nothing arrived, nothing waits, only the warm floor is wanted.
         _placement.Cancel("c");
         _placement.OnProgress("r", [], [new FinishedSequence("b", 100, FinishReason.Length)]);
         _time.Advance(window + TimeSpan.FromSeconds(1));
         var idle = _placement.Snapshot().Capacity!;
         Assert.Equal((0.0, 0.0, 0L, 0L), (idle.PromptTokensPerSecond, idle.OutputTokensPerSecond, idle.QueuedPromptTokens, idle.QueuedOutputTokens));
         Assert.True(double.IsNaN(idle.Attainment));
-        Assert.Equal((1, 0, 0.7), (idle.Pools.Single().Replicas, idle.Pools.Single().WantedReplicas, idle.Pools.Single().TargetUtilisation));
+        Assert.Equal((1, 1, 0.9), (idle.Pools.Single().Replicas, idle.Pools.Single().WantedReplicas, idle.Pools.Single().TargetUtilisation));
     }
 
     [Fact]

@@ -16,14 +16,18 @@ public sealed class CapacityOptionsValidatorTests
     {
         var options = new PlacementOptions
         {
-            Capacity = new CapacityOptions { Window = TimeSpan.Zero, ColdStart = TimeSpan.FromSeconds(-1), MaxReplicasPerPool = 0, TargetUtilisation = 0, AttainmentObjective = 1.5 },
+            Capacity = new CapacityOptions
+            {
+                Window = TimeSpan.Zero, ColdStart = TimeSpan.FromSeconds(-1), MaxReplicasPerPool = 0, TargetUtilisation = 0,
+                PeakLookback = TimeSpan.FromSeconds(-1), Burst = TimeSpan.FromMilliseconds(500), BurstUtilisation = 1.5, WarmFloor = -1, AttainmentObjective = 1.5,
+            },
         };
 
         var result = new CapacityOptionsValidator().Validate(null, options);
 
         Assert.True(result.Failed);
         Assert.Equal(
-            ["Window", "ColdStart", "MaxReplicasPerPool", "TargetUtilisation", "AttainmentObjective"],
+            ["Window", "ColdStart", "MaxReplicasPerPool", "TargetUtilisation", "PeakLookback", "Burst", "BurstUtilisation", "WarmFloor", "AttainmentObjective"],
             result.Failures!.Select(f => f.Split(' ')[0]["Scheduler:Scheduling:Capacity:".Length..]));
     }
 }

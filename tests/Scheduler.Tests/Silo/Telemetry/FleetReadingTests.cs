@@ -14,7 +14,7 @@ public sealed class FleetReadingTests
         var replica = new ReplicaSnapshot("r1", "n1", "a1", "H100", true, MaxSequences: 8, KvCapacityTokens: 1000, RunningSequences: 3, FreeKvTokens: 400, 0, 0, []);
         var placement = new PlacementSnapshot("m", 3, [], [replica], "p", "f", "b",
             [new QueuedCount("t1", JobPriority.Critical, 1), new QueuedCount("t1", JobPriority.Standard, 2)],
-            new CapacitySnapshot(60, 10, 20, 0, 0, double.NaN, [new PoolCapacity("H100", 1, 3, 8, 1.9, 120, false, 0.7)]));
+            new CapacitySnapshot(60, 10, 20, 0, 0, double.NaN, [new PoolCapacity("H100", 1, 3, 8, 1.9, 120, false, 0.7)], 10, 300));
         AcceleratorInfo Accelerator(string id, AcceleratorState state) =>
             new(new AcceleratorRegistration(id, "n1", AcceleratorProfiles.H100), state, [], 0);
 

@@ -57,6 +57,9 @@ public sealed class ObservedCluster : IAsyncLifetime
             $"--Scheduler:Models:0:Name={Model}", $"--Scheduler:Models:1:Name={ParkedModel}", $"--Scheduler:Models:2:Name={ScriptedModel}",
             "--Scheduler:Telemetry:GaugeRefresh=00:00:00.5",
             $"--Scheduler:Scheduling:Capacity:Window={CapacityWindow}",
+            // Bursts held no longer than the window and no warm floor: an idle pool is then wanted no more.
+            $"--Scheduler:Scheduling:Capacity:PeakLookback={CapacityWindow}",
+            "--Scheduler:Scheduling:Capacity:WarmFloor=0",
             "--Logging:LogLevel:Default=Warning",
         ];
         for (var i = 0; i < Tenants.Length; i++)

@@ -1,17 +1,23 @@
-using Scheduler.Policies.Capacity;
-
-namespace Scheduler.Grains.Placement;
+namespace Scheduler.Policies.Capacity;
 
 /// <summary>
 /// A model's recent demand for the <see cref="CapacityPolicy"/>: the prompt and output tokens submitted, and how many
-/// first tokens met their objective, over the last <paramref name="window"/>. Kept in one-second buckets, so memory
-/// stays bounded by the window's seconds however many jobs arrive.
+/// first tokens met their objective. Rates and attainment are read over the last <paramref name="window"/>; the burst
+/// peak (the highest prompt rate over any <paramref name="burst"/> of the last <paramref name="peakLookback"/>) says
+/// what capacity a burst like the recent ones needs, since capacity asked for when a burst starts comes a cold start
+/// too late. Kept in one-second buckets, so memory stays bounded by the lookback's seconds however many jobs arrive.
+/// The placement grain and the simulator's autoscaled pools both read demand through this class.
 /// </summary>
-internal sealed class DemandWindow(TimeSpan window)
+/// <param name="window">The window mean rates and attainment are measured over.</param>
+/// <param name="peakLookback">How far back a burst still counts: the hold on capacity sized for it.</param>
+/// <param name="burst">The span a burst's rate is averaged over (whole seconds, at least one).</param>
+public sealed class DemandWindow(TimeSpan window, TimeSpan peakLookback, TimeSpan burst)
 {
     private readonly Queue<Bucket> _buckets = new();
+    private readonly long _burstSeconds = Math.Max(1, (long)Math.Round(burst.TotalSeconds));
     private Bucket? _newest;
 
+    /// <summary>The window mean rates and attainment are measured over.</summary>
     public TimeSpan Window => window;
 
     /// <summary>A job was submitted with <paramref name="promptTokens"/> and <paramref name="outputTokens"/> asked.</summary>
@@ -35,8 +41,9 @@ internal sealed class DemandWindow(TimeSpan window)
     public DemandSignal Signal(DateTimeOffset now, long queuedPromptTokens, long queuedOutputTokens, int queuedJobs)
     {
         Trim(now);
+        var windowFrom = (now - window).ToUnixTimeSeconds();
         long jobs = 0, prompt = 0, output = 0, firstTokens = 0, met = 0;
-        foreach (var b in _buckets)
+        foreach (var b in _buckets.Where(b => b.Second >= windowFrom))
         {
             jobs += b.Jobs;
             prompt += b.PromptTokens;
@@ -52,7 +59,29 @@ internal sealed class DemandWindow(TimeSpan window)
         var seconds = window.TotalSeconds;
         return new DemandSignal(
             prompt / seconds, output / seconds, meanTokens, queuedPromptTokens, queuedOutputTokens,
-            firstTokens > 0 ? (double)met / firstTokens : double.NaN);
+            firstTokens > 0 ? (double)met / firstTokens : double.NaN,
+            Math.Max(prompt / seconds, PeakPromptTokens() / (double)_burstSeconds));
+    }
+
+    // The most prompt tokens that arrived within any burst-long span of the buckets kept: a sliding sum over the
+    // buckets in time order (seconds with no bucket had no arrivals).
+    private long PeakPromptTokens()
+    {
+        long peak = 0, sum = 0;
+        var span = new Queue<Bucket>();
+        foreach (var b in _buckets)
+        {
+            span.Enqueue(b);
+            sum += b.PromptTokens;
+            while (span.Peek().Second <= b.Second - _burstSeconds)
+            {
+                sum -= span.Dequeue().PromptTokens;
+            }
+
+            peak = Math.Max(peak, sum);
+        }
+
+        return peak;
     }
 
     private Bucket At(DateTimeOffset at)
@@ -70,8 +99,8 @@ internal sealed class DemandWindow(TimeSpan window)
 
     private void Trim(DateTimeOffset now)
     {
-        // A bucket counts while any part of its second is inside the window.
-        var oldest = (now - window).ToUnixTimeSeconds();
+        // A bucket counts while any part of its second is inside the longer of the window and the lookback.
+        var oldest = (now - (window > peakLookback ? window : peakLookback)).ToUnixTimeSeconds();
         while (_buckets.TryPeek(out var first) && first.Second < oldest)
         {
             _buckets.Dequeue();
