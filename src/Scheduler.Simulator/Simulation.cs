@@ -123,6 +123,7 @@ internal sealed class Simulation
             var index = _replicaIndex[admission.Replica.ReplicaId];
             sequence!.AdmittedMs = now;
             sequence.Product = admission.Replica.Profile.Product;
+            sequence.FairRank = admission.FairRank;
             _replicas[index].Admit(sequence);
             StartIfIdle(index, now);
         }

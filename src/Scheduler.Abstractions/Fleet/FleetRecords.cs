@@ -87,7 +87,10 @@ public sealed record ReplicaInfo(
     [property: Id(1)] EngineCapacity? Engine);
 
 /// <summary>A job the placement admitted into a replica, on its way to the node.</summary>
+/// <param name="FairRank">Its fair rank on the replica: the engine prefills lower ranks first (see
+/// <c>IFairQueue.BatchRank</c>); 0 for all keeps admission order.</param>
 [GenerateSerializer, Alias("scheduler.AdmittedSequence")]
 public sealed record AdmittedSequence(
     [property: Id(0)] JobTicket Ticket,
-    [property: Id(1)] JobPlacement Placement);
+    [property: Id(1)] JobPlacement Placement,
+    [property: Id(2)] double FairRank = 0);

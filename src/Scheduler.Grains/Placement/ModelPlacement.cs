@@ -302,7 +302,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
         var firstAdmissions = new List<AdmittedSequence>();
         var admittedPerTenant = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var (demand, chosen, runningBefore) in admissions)
+        foreach (var (demand, chosen, runningBefore, rank) in admissions)
         {
             var job = _jobs[demand.JobId];
             var placement = new JobPlacement(chosen.ReplicaId, chosen.AcceleratorId, chosen.Profile.Product, chosen.NodeId, runningBefore);
@@ -312,7 +312,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
                 batches[chosen] = batch;
             }
 
-            var sequence = new AdmittedSequence(job.Ticket, placement);
+            var sequence = new AdmittedSequence(job.Ticket, placement, rank);
             batch.Add(sequence);
             job.RunningOn = chosen;
             _expiry.Forget(demand.JobId);

@@ -61,8 +61,9 @@ public sealed class Dispatcher
                 break;
             }
 
+            var rank = Queue.BatchRank(job.TenantId, chosen.RunningOf(job.TenantId));
             var runningBefore = chosen.Admit(job);
-            (admitted ??= []).Add(new Admission(job, chosen, runningBefore));
+            (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank));
         }
 
         return admitted ?? (IReadOnlyList<Admission>)[];
@@ -82,5 +83,6 @@ public sealed class Dispatcher
     }
 }
 
-/// <summary>A job admitted into a replica's running batch, with the number of sequences it joined.</summary>
-public readonly record struct Admission(JobDemand Job, ReplicaView Replica, int RunningSequencesBefore);
+/// <summary>A job admitted into a replica's running batch, with the number of sequences it joined and its fair rank
+/// there (<see cref="IFairQueue.BatchRank"/>), which the engine prefills in.</summary>
+public readonly record struct Admission(JobDemand Job, ReplicaView Replica, int RunningSequencesBefore, double FairRank);

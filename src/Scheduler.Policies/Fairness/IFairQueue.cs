@@ -30,6 +30,13 @@ public interface IFairQueue
     /// refunded the output tokens it did not produce). <paramref name="serviceUnits"/> may be negative.</summary>
     void Adjust(string tenantId, double serviceUnits);
 
+    /// <summary>
+    /// The fair rank of a job of <paramref name="tenantId"/> joining a replica on which the tenant already runs
+    /// <paramref name="tenantSequences"/> sequences: engines prefill lower ranks first (equal ranks in admission order),
+    /// so a step's prefill budget is shared in fair order rather than arrival order.
+    /// </summary>
+    double BatchRank(string tenantId, int tenantSequences);
+
     /// <summary>Queued jobs of one tenant.</summary>
     int CountOf(string tenantId);
 

@@ -10,7 +10,8 @@ namespace Scheduler.Policies.Placement;
 /// </summary>
 public sealed class ReplicaView(string replicaId, string nodeId, string acceleratorId, AcceleratorProfile profile, int maxSequences, long kvCapacityTokens)
 {
-    private readonly Dictionary<string, long> _reservations = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long Kv, string TenantId)> _reservations = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _runningByTenant = new(StringComparer.Ordinal);
     private bool _schedulable = true;
 
     public string ReplicaId { get; } = replicaId;
@@ -58,7 +59,8 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
 
         var runningBefore = RunningSequences;
-        _reservations.Add(job.JobId, job.KvTokens);
+        _reservations.Add(job.JobId, (job.KvTokens, job.TenantId));
+        _runningByTenant[job.TenantId] = RunningOf(job.TenantId) + 1;
         ReservedKvTokens += job.KvTokens;
         PendingPrefillTokens += job.PromptTokens;
         Admissions++;
@@ -81,12 +83,21 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// <summary>Frees the job's slot and KV reservation. Returns false if the job was not running here.</summary>
     public bool Release(string jobId)
     {
-        if (!_reservations.Remove(jobId, out var kv))
+        if (!_reservations.Remove(jobId, out var reservation))
         {
             return false;
         }
 
-        ReservedKvTokens -= kv;
+        ReservedKvTokens -= reservation.Kv;
+        if (RunningOf(reservation.TenantId) is > 1 and var left)
+        {
+            _runningByTenant[reservation.TenantId] = left - 1;
+        }
+        else
+        {
+            _runningByTenant.Remove(reservation.TenantId);
+        }
+
         if (_reservations.Count == 0)
         {
             PendingPrefillTokens = 0;
@@ -97,6 +108,9 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     }
 
     public bool IsRunning(string jobId) => _reservations.ContainsKey(jobId);
+
+    /// <summary>Sequences of <paramref name="tenantId"/> running here.</summary>
+    public int RunningOf(string tenantId) => _runningByTenant.GetValueOrDefault(tenantId);
 
     /// <summary>Its place in the <see cref="ReplicaSet"/> that holds it; null while in none.</summary>
     internal ReplicaEntry? Entry { get; set; }

@@ -10,7 +10,7 @@ namespace Scheduler.Simulator.Engine;
 /// </summary>
 internal sealed class SimReplica(ReplicaView view)
 {
-    // Admission order, which is also prefill order.
+    // In prefill order (PrefillOrder), as the worker's engines keep their batches.
     private readonly List<SimSequence> _batch = [];
     private readonly List<SimSequence> _firstTokens = [];
     private readonly List<SimSequence> _finished = [];
@@ -27,7 +27,7 @@ internal sealed class SimReplica(ReplicaView view)
     public long TokensOut { get; private set; }
 
     /// <summary>Joins the running batch from the next step on.</summary>
-    public void Admit(SimSequence sequence) => _batch.Add(sequence);
+    public void Admit(SimSequence sequence) => _batch.Insert(PrefillOrder.InsertionIndex(_batch, sequence.FairRank, s => s.FairRank), sequence);
 
     /// <summary>Plans and applies one step; returns its duration. The engine's loop body, without the wait.</summary>
     public double StartStep()

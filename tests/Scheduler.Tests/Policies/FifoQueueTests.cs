@@ -125,4 +125,13 @@ public sealed class FifoQueueTests
         Assert.Equal(2, _queue.CountOf("a"));
         Assert.Equal(["2", "1"], Drain());
     }
+
+    [Fact]
+    public void BatchRank_Fifo_IsTheSameForEveryJob_SoEnginesKeepArrivalOrder()
+    {
+        _queue.SetWeight("heavy", 4);
+
+        Assert.Equal(0, _queue.BatchRank("light", 0));
+        Assert.Equal(0, _queue.BatchRank("heavy", 12));
+    }
 }

@@ -605,4 +605,14 @@ public sealed class WeightedFairQueueTests
             return list;
         }
     }
+
+    [Fact]
+    public void BatchRank_IsTenantSequencesOnTheReplicaPerWeight()
+    {
+        _queue.SetWeight("heavy", 4);
+
+        Assert.Equal(0, _queue.BatchRank("light", 0));
+        Assert.Equal(3, _queue.BatchRank("light", 3));
+        Assert.Equal(0.75, _queue.BatchRank("heavy", 3));
+    }
 }
