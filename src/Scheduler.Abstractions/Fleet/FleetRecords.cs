@@ -87,8 +87,10 @@ public sealed record ReplicaInfo(
     [property: Id(1)] EngineCapacity? Engine);
 
 /// <summary>A job the placement admitted into a replica, on its way to the node.</summary>
+/// <param name="Ticket">The job.</param>
+/// <param name="Placement">Where it runs.</param>
 /// <param name="FairRank">Its fair rank on the replica: the engine prefills lower ranks first (see
-/// <c>IFairQueue.BatchRank</c>); 0 for all keeps admission order.</param>
+/// <c>TenantShares.Rank</c>); 0 for all keeps admission order.</param>
 [GenerateSerializer, Alias("scheduler.AdmittedSequence")]
 public sealed record AdmittedSequence(
     [property: Id(0)] JobTicket Ticket,

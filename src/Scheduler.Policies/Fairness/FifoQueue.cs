@@ -25,8 +25,8 @@ internal sealed class FifoQueue : IFairQueue
         // FIFO has no shares.
     }
 
-    /// <summary>Every job ranks alike: engines prefill in admission order, which is arrival order here.</summary>
-    public double BatchRank(string tenantId, int tenantSequences) => 0;
+    /// <summary>No shares: engines prefill in admission order, which is arrival order here.</summary>
+    public double? WeightOf(string tenantId) => null;
 
     public void Enqueue(JobDemand job) => Add(job, front: false);
 

@@ -30,12 +30,9 @@ public interface IFairQueue
     /// refunded the output tokens it did not produce). <paramref name="serviceUnits"/> may be negative.</summary>
     void Adjust(string tenantId, double serviceUnits);
 
-    /// <summary>
-    /// The fair rank of a job of <paramref name="tenantId"/> joining a replica on which the tenant already runs
-    /// <paramref name="tenantSequences"/> sequences: engines prefill lower ranks first (equal ranks in admission order),
-    /// so a step's prefill budget is shared in fair order rather than arrival order.
-    /// </summary>
-    double BatchRank(string tenantId, int tenantSequences);
+    /// <summary>A tenant's weight (1 until set), or null when the policy has no shares: then capacity inside a
+    /// replica is not shared by tenant either (see <c>TenantShares</c>).</summary>
+    double? WeightOf(string tenantId);
 
     /// <summary>Queued jobs of one tenant.</summary>
     int CountOf(string tenantId);

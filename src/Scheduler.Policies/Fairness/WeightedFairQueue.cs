@@ -106,15 +106,7 @@ internal sealed class WeightedFairQueue : IFairQueue
         }
     }
 
-    /// <summary>
-    /// The tenant's sequences already on the replica per unit of weight: a start tag of a per-replica VTC counted in
-    /// slots. The queue's own counter cannot order work inside a batch: a light tenant that becomes backlogged starts
-    /// at the flooding tenant's counter, above the tags of the flood's jobs admitted before it, so ranking by it would
-    /// put the light job behind every flood prefill already waiting — arrival order again. Counting what each tenant
-    /// already holds on that replica puts a light tenant's job (rank 0 there) ahead of the flood's backlog.
-    /// </summary>
-    public double BatchRank(string tenantId, int tenantSequences) =>
-        tenantSequences / (_tenants.TryGetValue(tenantId, out var lane) ? lane.Weight : 1.0);
+    public double? WeightOf(string tenantId) => _tenants.TryGetValue(tenantId, out var lane) ? lane.Weight : 1.0;
 
     public int CountOf(string tenantId) => _tenants.TryGetValue(tenantId, out var lane) ? lane.Count : 0;
 

@@ -109,6 +109,9 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
 
     public bool IsRunning(string jobId) => _reservations.ContainsKey(jobId);
 
+    /// <summary>The tenants with sequences running here.</summary>
+    public IReadOnlyCollection<string> RunningTenants => _runningByTenant.Keys;
+
     /// <summary>Sequences of <paramref name="tenantId"/> running here.</summary>
     public int RunningOf(string tenantId) => _runningByTenant.GetValueOrDefault(tenantId);
 

@@ -127,11 +127,10 @@ public sealed class FifoQueueTests
     }
 
     [Fact]
-    public void BatchRank_Fifo_IsTheSameForEveryJob_SoEnginesKeepArrivalOrder()
+    public void WeightOf_Fifo_IsNone_SoNobodyIsRankedOrCapped()
     {
         _queue.SetWeight("heavy", 4);
 
-        Assert.Equal(0, _queue.BatchRank("light", 0));
-        Assert.Equal(0, _queue.BatchRank("heavy", 12));
+        Assert.Null(_queue.WeightOf("heavy"));
     }
 }

@@ -607,12 +607,11 @@ public sealed class WeightedFairQueueTests
     }
 
     [Fact]
-    public void BatchRank_IsTenantSequencesOnTheReplicaPerWeight()
+    public void WeightOf_IsTheWeightSet_OneUntilSet()
     {
         _queue.SetWeight("heavy", 4);
 
-        Assert.Equal(0, _queue.BatchRank("light", 0));
-        Assert.Equal(3, _queue.BatchRank("light", 3));
-        Assert.Equal(0.75, _queue.BatchRank("heavy", 3));
+        Assert.Equal(4, _queue.WeightOf("heavy"));
+        Assert.Equal(1, _queue.WeightOf("light"));
     }
 }

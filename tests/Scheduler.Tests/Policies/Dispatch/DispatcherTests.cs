@@ -180,22 +180,4 @@ public sealed class DispatcherTests
         static string[] Summary(IReadOnlyList<Scheduler.Policies.Dispatch.Admission> admissions) =>
             [.. admissions.Select(a => $"{a.Job.JobId}@{a.Replica.ReplicaId} joined {a.RunningSequencesBefore}")];
     }
-
-    [Fact]
-    public void AdmitWhatFits_RanksALightTenantsJobBelowAFloodsOnTheSameReplica()
-    {
-        var dispatcher = Create();
-        dispatcher.Replicas["a"] = Replica("a", AcceleratorProfiles.H100, maxSequences: 8, kvCapacityTokens: 100_000);
-        for (var i = 0; i < 3; i++)
-        {
-            dispatcher.Queue.Enqueue(Job($"flood-{i}", tenant: "flood", prompt: 500, maxTokens: 10));
-        }
-
-        var floodRanks = dispatcher.AdmitWhatFits().Select(a => a.FairRank).ToList();
-        dispatcher.Queue.Enqueue(Job("light", tenant: "light", prompt: 500, maxTokens: 10));
-        var light = Assert.Single(dispatcher.AdmitWhatFits());
-
-        Assert.Equal([0, 1, 2], floodRanks);
-        Assert.Equal(0, light.FairRank);
-    }
 }
