@@ -90,7 +90,7 @@ public sealed record ReplicaInfo(
 /// <param name="Ticket">The job.</param>
 /// <param name="Placement">Where it runs.</param>
 /// <param name="FairRank">Its fair rank on the replica: the engine prefills lower ranks first (see
-/// <c>TenantShares.Rank</c>); 0 for all keeps admission order.</param>
+/// <c>FairRank</c>); 0 for all keeps admission order.</param>
 [GenerateSerializer, Alias("scheduler.AdmittedSequence")]
 public sealed record AdmittedSequence(
     [property: Id(0)] JobTicket Ticket,

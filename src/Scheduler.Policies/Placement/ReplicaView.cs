@@ -11,7 +11,7 @@ namespace Scheduler.Policies.Placement;
 public sealed class ReplicaView(string replicaId, string nodeId, string acceleratorId, AcceleratorProfile profile, int maxSequences, long kvCapacityTokens)
 {
     private readonly Dictionary<string, (long Kv, string TenantId)> _reservations = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _runningByTenant = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (int Running, double LastRank)> _byTenant = new(StringComparer.Ordinal);
     private bool _schedulable = true;
 
     public string ReplicaId { get; } = replicaId;
@@ -50,8 +50,9 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// <summary>True when the job fits in the free slots and free KV cache right now.</summary>
     public bool Fits(JobDemand job) => FreeSlots > 0 && FreeKvTokens >= job.KvTokens;
 
-    /// <summary>Reserves a slot and the job's KV tokens. Returns the number of sequences that were already running.</summary>
-    public int Admit(JobDemand job)
+    /// <summary>Reserves a slot and the job's KV tokens; <paramref name="fairRank"/> is the rank it was admitted at
+    /// (see <see cref="LastRankOf"/>). Returns the number of sequences that were already running.</summary>
+    public int Admit(JobDemand job, double fairRank = 0)
     {
         if (!Fits(job))
         {
@@ -60,7 +61,7 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
 
         var runningBefore = RunningSequences;
         _reservations.Add(job.JobId, (job.KvTokens, job.TenantId));
-        _runningByTenant[job.TenantId] = RunningOf(job.TenantId) + 1;
+        _byTenant[job.TenantId] = (RunningOf(job.TenantId) + 1, Math.Max(fairRank, LastRankOf(job.TenantId)));
         ReservedKvTokens += job.KvTokens;
         PendingPrefillTokens += job.PromptTokens;
         Admissions++;
@@ -89,13 +90,13 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
 
         ReservedKvTokens -= reservation.Kv;
-        if (RunningOf(reservation.TenantId) is > 1 and var left)
+        if (_byTenant.TryGetValue(reservation.TenantId, out var tenant) && tenant.Running > 1)
         {
-            _runningByTenant[reservation.TenantId] = left - 1;
+            _byTenant[reservation.TenantId] = tenant with { Running = tenant.Running - 1 };
         }
         else
         {
-            _runningByTenant.Remove(reservation.TenantId);
+            _byTenant.Remove(reservation.TenantId);
         }
 
         if (_reservations.Count == 0)
@@ -109,11 +110,12 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
 
     public bool IsRunning(string jobId) => _reservations.ContainsKey(jobId);
 
-    /// <summary>The tenants with sequences running here.</summary>
-    public IReadOnlyCollection<string> RunningTenants => _runningByTenant.Keys;
-
     /// <summary>Sequences of <paramref name="tenantId"/> running here.</summary>
-    public int RunningOf(string tenantId) => _runningByTenant.GetValueOrDefault(tenantId);
+    public int RunningOf(string tenantId) => _byTenant.GetValueOrDefault(tenantId).Running;
+
+    /// <summary>The highest fair rank a job of <paramref name="tenantId"/> was admitted at among those running here
+    /// since the tenant last had none; 0 when it has none running.</summary>
+    public double LastRankOf(string tenantId) => _byTenant.GetValueOrDefault(tenantId).LastRank;
 
     /// <summary>Its place in the <see cref="ReplicaSet"/> that holds it; null while in none.</summary>
     internal ReplicaEntry? Entry { get; set; }

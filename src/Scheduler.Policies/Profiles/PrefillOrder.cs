@@ -2,7 +2,7 @@ namespace Scheduler.Policies.Profiles;
 
 /// <summary>
 /// The order in which a running batch spends a step's prefill budget (<see cref="StepPlan"/>): ascending fair rank
-/// (the scheduler's <c>TenantShares.Rank</c>), equal ranks in admission order. The worker's engines and the
+/// (the scheduler's <c>FairRank</c>), equal ranks in admission order. The worker's engines and the
 /// simulator keep their batches in this order, so a light tenant's prompt is not queued behind a flood's.
 /// </summary>
 public static class PrefillOrder
