@@ -378,7 +378,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
         var recorded = new List<RecordedAdmission>(admissions.Count);
         var admittedPerTenant = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var (demand, chosen, runningBefore, weighed) in admissions)
+        foreach (var (demand, chosen, runningBefore, rank, weighed) in admissions)
         {
             var job = _jobs[demand.JobId];
             var placement = new JobPlacement(chosen.ReplicaId, chosen.AcceleratorId, chosen.Profile.Product, chosen.NodeId, runningBefore);
@@ -388,7 +388,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
                 batches[chosen] = batch;
             }
 
-            var sequence = new AdmittedSequence(job.Ticket, placement);
+            var sequence = new AdmittedSequence(job.Ticket, placement, rank);
             batch.Add(sequence);
             job.RunningOn = chosen;
             _expiry.Forget(demand.JobId);

@@ -8,7 +8,7 @@ namespace Scheduler.Policies.Dispatch;
 /// Continuous batching and dispatch for one model, as plain code: the placement grain and the simulator run this
 /// same class. An admission round takes queued jobs in fair order and admits each into the replica the placement
 /// policy picks among those with a free slot and KV room, until no queued job fits anywhere — never past either —
-/// or the policy holds the job it is offered.
+/// or the policy holds the job it is offered. Each admission carries the job's <see cref="FairRank"/> on its replica.
 /// </summary>
 public sealed class Dispatcher
 {
@@ -82,8 +82,9 @@ public sealed class Dispatcher
                 break;
             }
 
-            var runningBefore = chosen.Admit(job);
-            (admitted ??= []).Add(new Admission(job, chosen, runningBefore, weighed));
+            var rank = FairRank.Of(job, chosen, Queue);
+            var runningBefore = chosen.Admit(job, rank);
+            (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed));
         }
 
         LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : stop, Replicas.MaxFreeKvTokens);
@@ -111,6 +112,7 @@ public sealed class Dispatcher
     }
 }
 
-/// <summary>A job admitted into a replica's running batch, with the number of sequences it joined and, when the
-/// dispatcher records them, the replicas its policy weighed.</summary>
-public readonly record struct Admission(JobDemand Job, ReplicaView Replica, int RunningSequencesBefore, IReadOnlyList<WeighedReplica>? Weighed = null);
+/// <summary>A job admitted into a replica's running batch, with the number of sequences it joined, its fair rank
+/// there (<see cref="FairRank"/>), which the engine prefills in, and, when the dispatcher records them, the replicas
+/// its policy weighed.</summary>
+public readonly record struct Admission(JobDemand Job, ReplicaView Replica, int RunningSequencesBefore, double FairRank, IReadOnlyList<WeighedReplica>? Weighed = null);

@@ -10,7 +10,8 @@ namespace Scheduler.Policies.Placement;
 /// </summary>
 public sealed class ReplicaView(string replicaId, string nodeId, string acceleratorId, AcceleratorProfile profile, int maxSequences, long kvCapacityTokens)
 {
-    private readonly Dictionary<string, long> _reservations = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long Kv, string TenantId)> _reservations = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (int Running, double LastRank)> _byTenant = new(StringComparer.Ordinal);
     private bool _schedulable = true;
 
     public string ReplicaId { get; } = replicaId;
@@ -49,8 +50,9 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// <summary>True when the job fits in the free slots and free KV cache right now.</summary>
     public bool Fits(JobDemand job) => FreeSlots > 0 && FreeKvTokens >= job.KvTokens;
 
-    /// <summary>Reserves a slot and the job's KV tokens. Returns the number of sequences that were already running.</summary>
-    public int Admit(JobDemand job)
+    /// <summary>Reserves a slot and the job's KV tokens; <paramref name="fairRank"/> is the rank it was admitted at
+    /// (see <see cref="LastRankOf"/>). Returns the number of sequences that were already running.</summary>
+    public int Admit(JobDemand job, double fairRank = 0)
     {
         if (!Fits(job))
         {
@@ -58,7 +60,8 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
 
         var runningBefore = RunningSequences;
-        _reservations.Add(job.JobId, job.KvTokens);
+        _reservations.Add(job.JobId, (job.KvTokens, job.TenantId));
+        _byTenant[job.TenantId] = (RunningOf(job.TenantId) + 1, Math.Max(fairRank, LastRankOf(job.TenantId)));
         ReservedKvTokens += job.KvTokens;
         PendingPrefillTokens += job.PromptTokens;
         Admissions++;
@@ -81,12 +84,21 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// <summary>Frees the job's slot and KV reservation. Returns false if the job was not running here.</summary>
     public bool Release(string jobId)
     {
-        if (!_reservations.Remove(jobId, out var kv))
+        if (!_reservations.Remove(jobId, out var reservation))
         {
             return false;
         }
 
-        ReservedKvTokens -= kv;
+        ReservedKvTokens -= reservation.Kv;
+        if (_byTenant.TryGetValue(reservation.TenantId, out var tenant) && tenant.Running > 1)
+        {
+            _byTenant[reservation.TenantId] = tenant with { Running = tenant.Running - 1 };
+        }
+        else
+        {
+            _byTenant.Remove(reservation.TenantId);
+        }
+
         if (_reservations.Count == 0)
         {
             PendingPrefillTokens = 0;
@@ -97,6 +109,13 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     }
 
     public bool IsRunning(string jobId) => _reservations.ContainsKey(jobId);
+
+    /// <summary>Sequences of <paramref name="tenantId"/> running here.</summary>
+    public int RunningOf(string tenantId) => _byTenant.GetValueOrDefault(tenantId).Running;
+
+    /// <summary>The highest fair rank a job of <paramref name="tenantId"/> was admitted at among those running here
+    /// since the tenant last had none; 0 when it has none running.</summary>
+    public double LastRankOf(string tenantId) => _byTenant.GetValueOrDefault(tenantId).LastRank;
 
     /// <summary>Its place in the <see cref="ReplicaSet"/> that holds it; null while in none.</summary>
     internal ReplicaEntry? Entry { get; set; }

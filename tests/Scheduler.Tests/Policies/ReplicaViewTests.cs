@@ -155,4 +155,23 @@ public sealed class ReplicaViewTests
             Assert.Equal(running.Count, replica.RunningSequences);
         }
     }
+
+    [Fact]
+    public void RunningOf_CountsEachTenantsSequences_UntilReleased()
+    {
+        var replica = Replica("r", AcceleratorProfiles.H100, maxSequences: 4, kvCapacityTokens: 10_000);
+        replica.Admit(Job("a1", tenant: "a", prompt: 10, maxTokens: 10));
+        replica.Admit(Job("a2", tenant: "a", prompt: 10, maxTokens: 10));
+        replica.Admit(Job("b1", tenant: "b", prompt: 10, maxTokens: 10));
+
+        Assert.Equal(2, replica.RunningOf("a"));
+        Assert.Equal(1, replica.RunningOf("b"));
+        Assert.Equal(0, replica.RunningOf("c"));
+
+        replica.Release("a1");
+        replica.Release("b1");
+
+        Assert.Equal(1, replica.RunningOf("a"));
+        Assert.Equal(0, replica.RunningOf("b"));
+    }
 }
