@@ -15,6 +15,7 @@ public sealed class Dispatcher
     private readonly List<ReplicaView> _candidates = [];
     private readonly Func<JobDemand, bool> _fitsSomewhere;
     private readonly IIndexedPlacementPolicy? _indexedPlacement;
+    private readonly Func<string, double?> _weightOf;
 
     public Dispatcher(IFairQueue queue, IPlacementPolicy placement, IBatchingPolicy batching)
     {
@@ -23,6 +24,7 @@ public sealed class Dispatcher
         Batching = batching;
         _fitsSomewhere = Replicas.FitsSomewhere;
         _indexedPlacement = placement as IIndexedPlacementPolicy;
+        _weightOf = queue.WeightOf;
     }
 
     public IFairQueue Queue { get; }
@@ -64,7 +66,7 @@ public sealed class Dispatcher
             return [];
         }
 
-        Replicas.BeginRound(Batching.JoinsRunningBatches);
+        Replicas.BeginRound(Batching.JoinsRunningBatches, _weightOf);
         List<Admission>? admitted = null;
         var stop = RoundStopReason.NothingFits;
         while (Queue.DequeueNext(_fitsSomewhere) is { } job)
@@ -82,7 +84,7 @@ public sealed class Dispatcher
                 break;
             }
 
-            var rank = FairRank.Of(job, chosen, Queue);
+            var rank = FairRank.Of(job, chosen, Queue.WeightOf(job.TenantId));
             var runningBefore = chosen.Admit(job, rank);
             (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed));
         }

@@ -1,4 +1,3 @@
-using Scheduler.Policies.Fairness;
 using Scheduler.Policies.Placement;
 
 namespace Scheduler.Policies.Dispatch;
@@ -18,6 +17,8 @@ namespace Scheduler.Policies.Dispatch;
 /// </remarks>
 internal static class FairRank
 {
-    public static double Of(JobDemand job, ReplicaView replica, IFairQueue queue) =>
-        queue.WeightOf(job.TenantId) is { } weight ? Math.Max(replica.RunningOf(job.TenantId) / weight, replica.LastRankOf(job.TenantId)) : 0;
+    /// <summary>The job's rank on <paramref name="replica"/>, for a tenant of <paramref name="weight"/> in the fair
+    /// queue (<c>IFairQueue.WeightOf</c>; null under a queue without shares).</summary>
+    public static double Of(JobDemand job, ReplicaView replica, double? weight) =>
+        weight is { } w ? Math.Max(replica.RunningOf(job.TenantId) / w, replica.LastRankOf(job.TenantId)) : 0;
 }

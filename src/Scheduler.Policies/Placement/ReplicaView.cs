@@ -12,6 +12,10 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
 {
     private readonly Dictionary<string, (long Kv, string TenantId)> _reservations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (int Running, double LastRank)> _byTenant = new(StringComparer.Ordinal);
+
+    // The admitted jobs whose prefill is pending, in the engine's prefill order (PrefillOrder): ascending fair rank,
+    // equal ranks in admission order.
+    private readonly List<PendingPrompt> _pending = [];
     private bool _schedulable = true;
 
     public string ReplicaId { get; } = replicaId;
@@ -64,6 +68,7 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         _byTenant[job.TenantId] = (RunningOf(job.TenantId) + 1, Math.Max(fairRank, LastRankOf(job.TenantId)));
         ReservedKvTokens += job.KvTokens;
         PendingPrefillTokens += job.PromptTokens;
+        _pending.Insert(PrefillOrder.InsertionIndex(_pending, fairRank, p => p.Rank), new PendingPrompt(job.JobId, fairRank, job.PromptTokens));
         Admissions++;
         if (runningBefore > 0)
         {
@@ -74,11 +79,33 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         return runningBefore;
     }
 
-    /// <summary>Marks a job's prefill as done (its first token was seen).</summary>
-    public void PrefillDone(int promptTokens)
+    /// <summary>Marks a job's prefill as done (its first token was seen); a job not pending here changes nothing.</summary>
+    public void PrefillDone(string jobId)
     {
-        PendingPrefillTokens = Math.Max(0, PendingPrefillTokens - promptTokens);
-        Entry?.Refile();
+        if (RemovePending(jobId))
+        {
+            Entry?.Refile();
+        }
+    }
+
+    /// <summary>Pending prompt tokens the engine prefills before a job admitted now at <paramref name="fairRank"/>:
+    /// those of jobs admitted at a rank not above it (<see cref="PrefillOrder"/>). A job admitted later at a lower
+    /// rank still overtakes it, which no prediction made now can know.</summary>
+    public long PendingPrefillUpTo(double fairRank)
+    {
+        if (_pending.Count == 0 || _pending[^1].Rank <= fairRank)
+        {
+            return PendingPrefillTokens;
+        }
+
+        // Mostly asked for a low rank (a light tenant's): the prefix below it is short.
+        long tokens = 0;
+        for (var i = 0; i < _pending.Count && _pending[i].Rank <= fairRank; i++)
+        {
+            tokens += _pending[i].Tokens;
+        }
+
+        return tokens;
     }
 
     /// <summary>Frees the job's slot and KV reservation. Returns false if the job was not running here.</summary>
@@ -90,6 +117,7 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
 
         ReservedKvTokens -= reservation.Kv;
+        RemovePending(jobId);
         if (_byTenant.TryGetValue(reservation.TenantId, out var tenant) && tenant.Running > 1)
         {
             _byTenant[reservation.TenantId] = tenant with { Running = tenant.Running - 1 };
@@ -97,11 +125,6 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         else
         {
             _byTenant.Remove(reservation.TenantId);
-        }
-
-        if (_reservations.Count == 0)
-        {
-            PendingPrefillTokens = 0;
         }
 
         Entry?.Refile();
@@ -117,6 +140,24 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// since the tenant last had none; 0 when it has none running.</summary>
     public double LastRankOf(string tenantId) => _byTenant.GetValueOrDefault(tenantId).LastRank;
 
+    private bool RemovePending(string jobId)
+    {
+        for (var i = 0; i < _pending.Count; i++)
+        {
+            if (_pending[i].JobId == jobId)
+            {
+                PendingPrefillTokens -= _pending[i].Tokens;
+                _pending.RemoveAt(i);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Its place in the <see cref="ReplicaSet"/> that holds it; null while in none.</summary>
     internal ReplicaEntry? Entry { get; set; }
 }
+
+/// <summary>An admitted job's prompt whose prefill is not reported done, at the fair rank it was admitted at.</summary>
+internal readonly record struct PendingPrompt(string JobId, double Rank, int Tokens);

@@ -160,7 +160,7 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
         foreach (var sequence in _firstTokens)
         {
             sequence.FirstTokenMs = nowMs;
-            View.PrefillDone(sequence.Request.PromptTokens);
+            View.PrefillDone(sequence.Request.Id);
         }
 
         foreach (var sequence in _finished)
