@@ -84,8 +84,8 @@ public sealed class Dispatcher
                 break;
             }
 
-            var rank = FairRank.Of(job, chosen, Queue.WeightOf(job.TenantId));
-            var runningBefore = chosen.Admit(job, rank);
+            var (rank, finish) = FairRank.Of(job, chosen, Queue.WeightOf(job.TenantId), Queue.CountOf(job.TenantId) > 0);
+            var runningBefore = chosen.Admit(job, rank, finish);
             (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed));
         }
 

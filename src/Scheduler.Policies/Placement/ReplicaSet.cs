@@ -127,7 +127,7 @@ public sealed class ReplicaSet
     /// </summary>
     internal long PrefillAhead(JobDemand job, ReplicaView replica) =>
         _weightOf?.Invoke(job.TenantId) is { } weight
-            ? replica.PendingPrefillUpTo(FairRank.Of(job, replica, weight))
+            ? replica.PendingPrefillUpTo(FairRank.StartOf(job, replica, weight))
             : replica.PendingPrefillTokens;
 
     /// <summary>Files the entry anew from its view's current state; the view calls this after every change.</summary>

@@ -11,7 +11,7 @@ namespace Scheduler.Policies.Placement;
 public sealed class ReplicaView(string replicaId, string nodeId, string acceleratorId, AcceleratorProfile profile, int maxSequences, long kvCapacityTokens)
 {
     private readonly Dictionary<string, (long Kv, string TenantId)> _reservations = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (int Running, double LastRank)> _byTenant = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (int Running, double FairFinish)> _byTenant = new(StringComparer.Ordinal);
 
     // The admitted jobs whose prefill is pending, in the engine's prefill order (PrefillOrder): ascending fair rank,
     // equal ranks in admission order.
@@ -54,9 +54,10 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// <summary>True when the job fits in the free slots and free KV cache right now.</summary>
     public bool Fits(JobDemand job) => FreeSlots > 0 && FreeKvTokens >= job.KvTokens;
 
-    /// <summary>Reserves a slot and the job's KV tokens; <paramref name="fairRank"/> is the rank it was admitted at
-    /// (see <see cref="LastRankOf"/>). Returns the number of sequences that were already running.</summary>
-    public int Admit(JobDemand job, double fairRank = 0)
+    /// <summary>Reserves a slot and the job's KV tokens; <paramref name="fairRank"/> is the rank it was admitted at and
+    /// <paramref name="fairFinish"/> the rank its tenant's next job here starts from (see <see cref="FairFinishOf"/>).
+    /// Returns the number of sequences that were already running.</summary>
+    public int Admit(JobDemand job, double fairRank = 0, double fairFinish = 0)
     {
         if (!Fits(job))
         {
@@ -65,7 +66,7 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
 
         var runningBefore = RunningSequences;
         _reservations.Add(job.JobId, (job.KvTokens, job.TenantId));
-        _byTenant[job.TenantId] = (RunningOf(job.TenantId) + 1, Math.Max(fairRank, LastRankOf(job.TenantId)));
+        _byTenant[job.TenantId] = (RunningOf(job.TenantId) + 1, Math.Max(fairFinish, FairFinishOf(job.TenantId)));
         ReservedKvTokens += job.KvTokens;
         PendingPrefillTokens += job.PromptTokens;
         _pending.Insert(PrefillOrder.InsertionIndex(_pending, fairRank, p => p.Rank), new PendingPrompt(job.JobId, fairRank, job.PromptTokens));
@@ -82,8 +83,9 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// <summary>Marks a job's prefill as done (its first token was seen); a job not pending here changes nothing.</summary>
     public void PrefillDone(string jobId)
     {
-        if (RemovePending(jobId))
+        if (RemovePending(jobId) is { } rank)
         {
+            PrefilledRank = Math.Max(PrefilledRank, rank);
             Entry?.Refile();
         }
     }
@@ -136,23 +138,29 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// <summary>Sequences of <paramref name="tenantId"/> running here.</summary>
     public int RunningOf(string tenantId) => _byTenant.GetValueOrDefault(tenantId).Running;
 
-    /// <summary>The highest fair rank a job of <paramref name="tenantId"/> was admitted at among those running here
-    /// since the tenant last had none; 0 when it has none running.</summary>
-    public double LastRankOf(string tenantId) => _byTenant.GetValueOrDefault(tenantId).LastRank;
+    /// <summary>Where the fair rank of <paramref name="tenantId"/>'s next job here starts at the earliest: the finish
+    /// of the last one admitted (its rank plus its prompt per unit of weight) while any of them runs; 0 when none runs.</summary>
+    public double FairFinishOf(string tenantId) => _byTenant.GetValueOrDefault(tenantId).FairFinish;
 
-    private bool RemovePending(string jobId)
+    /// <summary>The highest fair rank whose prefill completed here: the replica's virtual time, which no new job ranks
+    /// below (<c>FairRank</c>), so a job waiting with a high rank is overtaken only for a bounded time.</summary>
+    public double PrefilledRank { get; private set; }
+
+    // The removed prompt's rank, or null when the job had none pending here.
+    private double? RemovePending(string jobId)
     {
         for (var i = 0; i < _pending.Count; i++)
         {
             if (_pending[i].JobId == jobId)
             {
-                PendingPrefillTokens -= _pending[i].Tokens;
+                var removed = _pending[i];
+                PendingPrefillTokens -= removed.Tokens;
                 _pending.RemoveAt(i);
-                return true;
+                return removed.Rank;
             }
         }
 
-        return false;
+        return null;
     }
 
     /// <summary>Its place in the <see cref="ReplicaSet"/> that holds it; null while in none.</summary>

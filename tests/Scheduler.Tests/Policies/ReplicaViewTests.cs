@@ -46,17 +46,42 @@ public sealed class ReplicaViewTests
     }
 
     [Fact]
-    public void PrefillDone_ReducesPendingPrefill_NeverBelowZero()
+    public void PrefillDone_ReducesPendingPrefillByThatJobsPromptOnce()
     {
         var replica = Replica("r", AcceleratorProfiles.H100);
         replica.Admit(Job("a", prompt: 300));
         replica.Admit(Job("b", prompt: 200));
 
-        replica.PrefillDone(300);
+        replica.PrefillDone("a");
         Assert.Equal(200, replica.PendingPrefillTokens);
 
-        replica.PrefillDone(10_000);
+        // Reported twice, or for a job never admitted here: nothing more to take off.
+        replica.PrefillDone("a");
+        replica.PrefillDone("unknown");
+        Assert.Equal(200, replica.PendingPrefillTokens);
+
+        // A job released before its first token (cancelled, handed back) takes its pending prompt with it.
+        Assert.True(replica.Release("b"));
         Assert.Equal(0, replica.PendingPrefillTokens);
+    }
+
+    [Fact]
+    public void PendingPrefillUpTo_CountsThePromptsOfRanksNotAboveIt()
+    {
+        var replica = Replica("r", AcceleratorProfiles.H100);
+        replica.Admit(Job("flood-1", tenant: "flood", prompt: 1_000), fairRank: 0);
+        replica.Admit(Job("flood-2", tenant: "flood", prompt: 2_000), fairRank: 1);
+        replica.Admit(Job("flood-3", tenant: "flood", prompt: 4_000), fairRank: 2);
+        replica.Admit(Job("light-1", tenant: "light", prompt: 300), fairRank: 0);
+
+        Assert.Equal(1_300, replica.PendingPrefillUpTo(0));
+        Assert.Equal(3_300, replica.PendingPrefillUpTo(1.5));
+        Assert.Equal(7_300, replica.PendingPrefillUpTo(2));
+        Assert.Equal(7_300, replica.PendingPrefillUpTo(9));
+
+        replica.PrefillDone("flood-1");
+        Assert.Equal(300, replica.PendingPrefillUpTo(0));
+        Assert.Equal(6_300, replica.PendingPrefillTokens);
     }
 
     [Fact]
