@@ -8,10 +8,9 @@ namespace Scheduler.Policies.Placement;
 /// saturated with prefill, when the job is held in the queue (null). Ties on cost go to the earlier first token; any
 /// remaining tie to the shorter prefill backlog, then to the earlier registered (listed) replica.
 /// From a <see cref="ReplicaSet"/> it predicts only for one replica per class and running count, which finds the
-/// same replica as predicting for all: see <see cref="ReplicaClass"/>. There, when the round's queue has shares, a
-/// job's first token is predicted from the prefill ranked ahead of it (<see cref="ReplicaSet.PrefillAhead"/>), not all
-/// the prefill pending; each bucket's representative is still the one with the least pending in all, so a replica of
-/// the bucket with more pending in all but less ahead of this job is not looked at.
+/// same replica as predicting for all: see <see cref="ReplicaClass"/>. A job's first token is predicted from the
+/// prefill ranked ahead of it there (<see cref="ReplicaSet.PrefillAhead"/>), which is all the prefill pending unless
+/// the round's queue has shares and the replica holds a backlogged tenant's prompts ranked back.
 /// </summary>
 internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
 {
@@ -25,7 +24,8 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
         for (var i = 0; i < candidates.Count; i++)
         {
             var replica = candidates[i];
-            choice.Offer(replica, replica.Profile, replica.RunningSequences, replica.PendingPrefillTokens, i);
+            var ahead = replica.Entry is { } entry ? entry.Owner.PrefillAhead(job, replica) : replica.PendingPrefillTokens;
+            choice.Offer(replica, replica.Profile, replica.RunningSequences, ahead, i);
         }
 
         return choice.Result;

@@ -3,9 +3,7 @@ namespace Scheduler.Policies.Placement;
 /// <summary>
 /// A placement policy that can choose from a <see cref="ReplicaSet"/>'s index instead of a list of every candidate.
 /// It must choose exactly what <see cref="IPlacementPolicy.Choose"/> would from the open replicas with room for the
-/// job, listed in registration order, as long as the round ranks no job in the batch (a queue without shares); with
-/// fair ranks the cost-aware policy predicts from the prefill ahead of the job, which a list of views cannot tell
-/// (see <see cref="ReplicaSet.PrefillAhead"/>). The dispatcher uses this path when the policy offers it.
+/// job, listed in registration order; the dispatcher uses this path when the policy offers it.
 /// </summary>
 internal interface IIndexedPlacementPolicy : IPlacementPolicy
 {

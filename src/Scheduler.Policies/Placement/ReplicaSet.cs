@@ -90,7 +90,8 @@ public sealed class ReplicaSet
     /// <summary>
     /// Visits, among the replicas open in this round with a free slot and <paramref name="kvTokens"/> KV tokens free,
     /// one per class and running count: the one with the least pending prefill, then the earliest registered
-    /// (<see cref="ReplicaClass"/> says why no other in its bucket can rank before it on speed or cost).
+    /// (<see cref="ReplicaClass"/> says why no other in its bucket can rank before it on speed or cost); and, when the
+    /// round ranks jobs, every one whose pending prompts the ranks reorder (<see cref="ReplicaClass.VisitRanked"/>).
     /// </summary>
     internal void VisitRepresentatives<TVisitor>(long kvTokens, ref TVisitor visitor)
         where TVisitor : struct, IReplicaVisitor
@@ -99,9 +100,19 @@ public sealed class ReplicaSet
         {
             // Request-level: of the running batches, only those opened in this round take more (visited below).
             var lastRunning = _drainedOnly ? 0 : replicaClass.MaxSequences - 1;
+            // With fair ranks, a replica whose pending prompts they reorder may have less prefill ahead of a job than
+            // its bucket order says, so each of those is visited too.
+            var ranked = _weightOf is not null && replicaClass.ReorderedCount > 0;
             for (var running = replicaClass.NextRunning(0); running >= 0 && running <= lastRunning; running = replicaClass.NextRunning(running + 1))
             {
-                if (replicaClass.FirstWithRoom(running, kvTokens) is { } entry && !visitor.Visit(entry))
+                if (ranked)
+                {
+                    if (!replicaClass.VisitRanked(running, kvTokens, ref visitor))
+                    {
+                        return;
+                    }
+                }
+                else if (replicaClass.FirstWithRoom(running, kvTokens) is { } entry && !visitor.Visit(entry))
                 {
                     return;
                 }
@@ -136,7 +147,7 @@ public sealed class ReplicaSet
         var view = entry.View;
         var filed = view.Schedulable && view.FreeSlots > 0;
         if (filed == entry.Filed && view.RunningSequences == entry.Running && view.PendingPrefillTokens == entry.PendingPrefill
-            && view.FreeKvTokens == entry.FreeKv)
+            && view.FreeKvTokens == entry.FreeKv && view.PrefillReordered == entry.Reordered)
         {
             return;
         }
@@ -157,6 +168,7 @@ public sealed class ReplicaSet
         entry.Running = view.RunningSequences;
         entry.PendingPrefill = view.PendingPrefillTokens;
         entry.FreeKv = view.FreeKvTokens;
+        entry.Reordered = view.PrefillReordered;
         entry.Filed = filed;
         if (filed)
         {

@@ -142,6 +142,10 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// of the last one admitted (its rank plus its prompt per unit of weight) while any of them runs; 0 when none runs.</summary>
     public double FairFinishOf(string tenantId) => _byTenant.GetValueOrDefault(tenantId).FairFinish;
 
+    /// <summary>True when a prompt pending here is ranked above <see cref="PrefilledRank"/>: a backlogged tenant's,
+    /// which a job admitted now may overtake. Otherwise every pending prompt is prefilled before any new job's.</summary>
+    public bool PrefillReordered => _pending.Count > 0 && _pending[^1].Rank > PrefilledRank;
+
     /// <summary>The highest fair rank whose prefill completed here: the replica's virtual time, which no new job ranks
     /// below (<c>FairRank</c>), so a job waiting with a high rank is overtaken only for a bounded time.</summary>
     public double PrefilledRank { get; private set; }

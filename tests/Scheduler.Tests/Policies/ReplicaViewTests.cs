@@ -85,6 +85,23 @@ public sealed class ReplicaViewTests
     }
 
     [Fact]
+    public void PrefillReordered_WhileAPromptIsRankedAboveWhatWasPrefilled()
+    {
+        var replica = Replica("r", AcceleratorProfiles.H100);
+        replica.Admit(Job("a", tenant: "a", prompt: 1_000), fairRank: 0);
+        Assert.False(replica.PrefillReordered);
+
+        replica.Admit(Job("b", tenant: "b", prompt: 1_000), fairRank: 500);
+        Assert.True(replica.PrefillReordered);
+
+        // Once the rank-500 prompt is prefilled, the virtual time is 500 and nothing pending is ranked above it.
+        replica.Admit(Job("c", tenant: "c", prompt: 1_000), fairRank: 500);
+        replica.PrefillDone("b");
+        Assert.Equal(500, replica.PrefilledRank);
+        Assert.False(replica.PrefillReordered);
+    }
+
+    [Fact]
     public void Fits_FalseWhenSlotsAreFull()
     {
         var replica = Replica("r", AcceleratorProfiles.H100, maxSequences: 2, kvCapacityTokens: 1_000_000);
