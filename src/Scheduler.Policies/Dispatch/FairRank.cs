@@ -10,9 +10,11 @@ namespace Scheduler.Policies.Dispatch;
 /// tenant's weight later. A queue without shares (FIFO) ranks every job alike, so engines keep admission order.
 /// </summary>
 /// <remarks>
-/// A tenant with no prefill waiting on the replica starts at its virtual time, level with everyone else's next job, so
-/// on a fleet that keeps up the order is nearly arrival order and first tokens come when the placement predicted. A
-/// flooding tenant's queued prompts push its next start far ahead, so a light tenant's prompt is prefilled before them.
+/// A tenant that is not backlogged in the fair queue does not push its next start back, so on a fleet that keeps up
+/// every job starts at the virtual time, prefill stays in arrival order and first tokens come when the placement
+/// predicted (a rank for every tenant's every prompt cost cost-aware its attainment on the traces: see
+/// docs/benchmarks.md). A flooding tenant, backlogged, pushes its next start back with every prompt admitted, so a
+/// light tenant's prompt is prefilled before the flood's.
 /// A job is overtaken only by jobs starting below its own start, and every start is at least the virtual time, which
 /// rises as prompts are prefilled: unlike a rank by sequences held, no job waits behind newcomers indefinitely.
 /// The queue's own virtual counters cannot order work inside a batch: a light tenant that becomes backlogged starts at

@@ -62,7 +62,7 @@ public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper ou
     public async Task LightTenantUnderAFlood_ItsPromptIsPrefilledAheadOfTheFloodsInTheRealEngine()
     {
         // One L4 at twice its speed: a 1,000-token prompt takes about 90 ms of prefill (about one per step), and its KV
-        // cache holds about 57 such jobs, so the flood keeps seconds of prefill pending in the engine and more queued.
+        // cache holds about 59 such jobs, so the flood keeps seconds of prefill pending in the engine and more queued.
         const string node = "flood-node";
         await using var worker = cluster.StartExtraWorkerFor(SchedulerCluster.FairModel, node, "2", ("L4", 1, 64));
         await cluster.WaitForNode(node, SchedulerCluster.FairModel);
@@ -75,7 +75,12 @@ public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper ou
 
         var alone = await RunLight(lightClient);
 
+        // The flood arrives all at once: submitted while the accelerator is cordoned, it is admitted in one round that
+        // leaves the rest of it queued, so every admitted flood prompt is ranked as a backlogged tenant's.
+        var accelerator = (await admin.ListAcceleratorsAsync()).Single(a => a.NodeId == node).AcceleratorId;
+        await admin.CordonAcceleratorAsync(accelerator);
         var floodJobs = await Task.WhenAll(Enumerable.Range(0, FloodJobs).Select(_ => floodClient.SubmitAsync(LongJob())));
+        await admin.UncordonAcceleratorAsync(accelerator);
         await Task.Delay(1_000); // the engine's batch fills with the flood's prompts
         var flooded = await RunLight(lightClient);
         var until = DateTime.UtcNow.AddSeconds(60);
