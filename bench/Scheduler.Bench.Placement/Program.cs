@@ -53,7 +53,7 @@ string Run(string policy)
         {
             var job = new JobDemand($"pre-{i}-{s}", "t0", 512, 128, JobPriority.Standard, 2_000, DateTimeOffset.UnixEpoch);
             replica.Admit(job);
-            replica.PrefillDone(job.PromptTokens);
+            replica.PrefillDone(job.JobId);
             running.Add((replica, job));
         }
     }
@@ -106,7 +106,7 @@ string Run(string policy)
         var upkeepStart = Stopwatch.GetTimestamp();
         if (prefilled is not null && prefilled.IsRunning(prefilledJob.JobId))
         {
-            prefilled.PrefillDone(prefilledJob.PromptTokens);
+            prefilled.PrefillDone(prefilledJob.JobId);
         }
 
         chosen.Release(finishing);

@@ -273,6 +273,7 @@ internal sealed class Simulation
             var index = _replicaIndex[admission.Replica.ReplicaId];
             sequence!.AdmittedMs = now;
             sequence.Product = admission.Replica.Profile.Product;
+            sequence.FairRank = admission.FairRank;
             if (!_replicas[index].Admit(sequence, now))
             {
                 admission.Replica.Release(admission.Job.JobId);

@@ -87,7 +87,12 @@ public sealed record ReplicaInfo(
     [property: Id(1)] EngineCapacity? Engine);
 
 /// <summary>A job the placement admitted into a replica, on its way to the node.</summary>
+/// <param name="Ticket">The job.</param>
+/// <param name="Placement">Where it runs.</param>
+/// <param name="FairRank">Its fair rank on the replica: the engine prefills lower ranks first (see
+/// <c>FairRank</c>); 0 for all keeps admission order.</param>
 [GenerateSerializer, Alias("scheduler.AdmittedSequence")]
 public sealed record AdmittedSequence(
     [property: Id(0)] JobTicket Ticket,
-    [property: Id(1)] JobPlacement Placement);
+    [property: Id(1)] JobPlacement Placement,
+    [property: Id(2)] double FairRank = 0);

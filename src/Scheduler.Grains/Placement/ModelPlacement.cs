@@ -69,7 +69,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             {
                 var replica = _dispatcher.Replicas[resumeOn];
                 replica.Admit(job.Demand);
-                replica.PrefillDone(job.Demand.PromptTokens);
+                replica.PrefillDone(job.Demand.JobId);
                 job.RunningOn = replica;
                 job.Trace.Add(new JobTraceEvent(JobTraceKind.Recovered, now, $"placement rebuilt after a silo failure; still running on {resumeOn}, whose stream lived on"));
                 resumed++;
@@ -185,7 +185,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             if (_jobs.TryGetValue(jobId, out var job) && job.RunningOn == replica)
             {
-                replica.PrefillDone(job.Demand.PromptTokens);
+                replica.PrefillDone(job.Demand.JobId);
                 CountFirstToken(job);
             }
         }
@@ -381,7 +381,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
         var recorded = new List<RecordedAdmission>(admissions.Count);
         var admittedPerTenant = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var (demand, chosen, runningBefore, weighed) in admissions)
+        foreach (var (demand, chosen, runningBefore, rank, weighed) in admissions)
         {
             var job = _jobs[demand.JobId];
             var placement = new JobPlacement(chosen.ReplicaId, chosen.AcceleratorId, chosen.Profile.Product, chosen.NodeId, runningBefore);
@@ -391,7 +391,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
                 batches[chosen] = batch;
             }
 
-            var sequence = new AdmittedSequence(job.Ticket, placement);
+            var sequence = new AdmittedSequence(job.Ticket, placement, rank);
             batch.Add(sequence);
             job.RunningOn = chosen;
             _expiry.Forget(demand.JobId);

@@ -8,13 +8,14 @@ namespace Scheduler.Policies.Dispatch;
 /// Continuous batching and dispatch for one model, as plain code: the placement grain and the simulator run this
 /// same class. An admission round takes queued jobs in fair order and admits each into the replica the placement
 /// policy picks among those with a free slot and KV room, until no queued job fits anywhere — never past either —
-/// or the policy holds the job it is offered.
+/// or the policy holds the job it is offered. Each admission carries the job's <see cref="FairRank"/> on its replica.
 /// </summary>
 public sealed class Dispatcher
 {
     private readonly List<ReplicaView> _candidates = [];
     private readonly Func<JobDemand, bool> _fitsSomewhere;
     private readonly IIndexedPlacementPolicy? _indexedPlacement;
+    private readonly Func<string, double?> _weightOf;
 
     public Dispatcher(IFairQueue queue, IPlacementPolicy placement, IBatchingPolicy batching)
     {
@@ -23,6 +24,7 @@ public sealed class Dispatcher
         Batching = batching;
         _fitsSomewhere = Replicas.FitsSomewhere;
         _indexedPlacement = placement as IIndexedPlacementPolicy;
+        _weightOf = queue.WeightOf;
     }
 
     public IFairQueue Queue { get; }
@@ -64,7 +66,7 @@ public sealed class Dispatcher
             return [];
         }
 
-        Replicas.BeginRound(Batching.JoinsRunningBatches);
+        Replicas.BeginRound(Batching.JoinsRunningBatches, _weightOf);
         List<Admission>? admitted = null;
         var stop = RoundStopReason.NothingFits;
         while (Queue.DequeueNext(_fitsSomewhere) is { } job)
@@ -82,8 +84,9 @@ public sealed class Dispatcher
                 break;
             }
 
-            var runningBefore = chosen.Admit(job);
-            (admitted ??= []).Add(new Admission(job, chosen, runningBefore, weighed));
+            var (rank, finish) = FairRank.Of(job, chosen, Queue.WeightOf(job.TenantId), Queue.CountOf(job.TenantId) > 0);
+            var runningBefore = chosen.Admit(job, rank, finish);
+            (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed));
         }
 
         LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : stop, Replicas.MaxFreeKvTokens);
@@ -111,6 +114,7 @@ public sealed class Dispatcher
     }
 }
 
-/// <summary>A job admitted into a replica's running batch, with the number of sequences it joined and, when the
-/// dispatcher records them, the replicas its policy weighed.</summary>
-public readonly record struct Admission(JobDemand Job, ReplicaView Replica, int RunningSequencesBefore, IReadOnlyList<WeighedReplica>? Weighed = null);
+/// <summary>A job admitted into a replica's running batch, with the number of sequences it joined, its fair rank
+/// there (<see cref="FairRank"/>), which the engine prefills in, and, when the dispatcher records them, the replicas
+/// its policy weighed.</summary>
+public readonly record struct Admission(JobDemand Job, ReplicaView Replica, int RunningSequencesBefore, double FairRank, IReadOnlyList<WeighedReplica>? Weighed = null);

@@ -25,6 +25,9 @@ internal sealed class FifoQueue : IFairQueue
         // FIFO has no shares.
     }
 
+    /// <summary>No shares: engines prefill in admission order, which is arrival order here.</summary>
+    public double? WeightOf(string tenantId) => null;
+
     public void Enqueue(JobDemand job) => Add(job, front: false);
 
     public void EnqueueFront(JobDemand job) => Add(job, front: true);

@@ -30,6 +30,10 @@ public interface IFairQueue
     /// refunded the output tokens it did not produce). <paramref name="serviceUnits"/> may be negative.</summary>
     void Adjust(string tenantId, double serviceUnits);
 
+    /// <summary>A tenant's weight (1 until set), or null when the policy has no shares: then jobs are not ranked by
+    /// tenant inside a replica's batch either (see <c>FairRank</c>).</summary>
+    double? WeightOf(string tenantId);
+
     /// <summary>Queued jobs of one tenant.</summary>
     int CountOf(string tenantId);
 

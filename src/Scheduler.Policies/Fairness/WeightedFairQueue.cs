@@ -106,6 +106,8 @@ internal sealed class WeightedFairQueue : IFairQueue
         }
     }
 
+    public double? WeightOf(string tenantId) => _tenants.TryGetValue(tenantId, out var lane) ? lane.Weight : 1.0;
+
     public int CountOf(string tenantId) => _tenants.TryGetValue(tenantId, out var lane) ? lane.Count : 0;
 
     public int PositionOf(string jobId)

@@ -8,7 +8,9 @@ namespace Scheduler.Policies.Placement;
 /// saturated with prefill, when the job is held in the queue (null). Ties on cost go to the earlier first token; any
 /// remaining tie to the shorter prefill backlog, then to the earlier registered (listed) replica.
 /// From a <see cref="ReplicaSet"/> it predicts only for one replica per class and running count, which finds the
-/// same replica as predicting for all: see <see cref="ReplicaClass"/>.
+/// same replica as predicting for all: see <see cref="ReplicaClass"/>. A job's first token is predicted from the
+/// prefill ranked ahead of it there (<see cref="ReplicaSet.PrefillAhead"/>), which is all the prefill pending unless
+/// the round's queue has shares and the replica holds a backlogged tenant's prompts ranked back.
 /// </summary>
 internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
 {
@@ -22,7 +24,8 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
         for (var i = 0; i < candidates.Count; i++)
         {
             var replica = candidates[i];
-            choice.Offer(replica, replica.Profile, replica.RunningSequences, replica.PendingPrefillTokens, i);
+            var ahead = replica.Entry is { } entry ? entry.Owner.PrefillAhead(job, replica) : replica.PendingPrefillTokens;
+            choice.Offer(replica, replica.Profile, replica.RunningSequences, ahead, i);
         }
 
         return choice.Result;
@@ -55,10 +58,11 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
         public readonly ReplicaView? Result =>
             _cheapest ?? (_fastest is not null && _fastestRank.PendingPrefill >= _fastestStepBudget ? null : _fastest);
 
-        // Predicts from what the index filed (equal to the view's numbers), sparing a visit to the view.
+        // Predicts from what the index filed (equal to the view's numbers) and the prefill that would be ahead of the
+        // job there: with fair ranks in the batch, a light tenant's job waits only behind prefill ranked up to its own.
         public bool Visit(ReplicaEntry entry)
         {
-            Offer(entry.View, entry.Class.Profile, entry.Running, entry.PendingPrefill, entry.Order);
+            Offer(entry.View, entry.Class.Profile, entry.Running, entry.Owner.PrefillAhead(job, entry.View), entry.Order);
             return true;
         }
 

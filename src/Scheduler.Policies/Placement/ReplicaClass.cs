@@ -30,12 +30,16 @@ internal sealed class ReplicaClass
 
     public int MaxSequences { get; }
 
+    /// <summary>Filed replicas whose pending prompts fair ranks reorder (<see cref="ReplicaEntry.Reordered"/>).</summary>
+    public int ReorderedCount { get; private set; }
+
     /// <summary>Files an entry under its <see cref="ReplicaEntry.Running"/> and <see cref="ReplicaEntry.PendingPrefill"/>.</summary>
     public void Add(ReplicaEntry entry)
     {
         var bucket = _byRunning[entry.Running] ??= [];
         bucket.Insert(~Find(bucket, entry), entry);
         _occupied[entry.Running >> 6] |= 1UL << entry.Running;
+        ReorderedCount += entry.Reordered ? 1 : 0;
     }
 
     /// <summary>Unfiles an entry from where <see cref="Add"/> put it (its keys must not have changed since).</summary>
@@ -43,6 +47,7 @@ internal sealed class ReplicaClass
     {
         var bucket = _byRunning[entry.Running]!;
         bucket.RemoveAt(Find(bucket, entry));
+        ReorderedCount -= entry.Reordered ? 1 : 0;
         if (bucket.Count == 0)
         {
             _occupied[entry.Running >> 6] &= ~(1UL << entry.Running);
@@ -82,6 +87,33 @@ internal sealed class ReplicaClass
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Visits the replicas running <paramref name="running"/> sequences with <paramref name="kvTokens"/> KV tokens free
+    /// that a prediction from the prefill ahead of a job (<see cref="ReplicaSet.PrefillAhead"/>) may rank first: every
+    /// reordered one, and the first of the others, for which the prefill ahead of any job is all their pending prefill,
+    /// so that bucket order is prediction order. False when the visitor stopped.
+    /// </summary>
+    public bool VisitRanked<TVisitor>(int running, long kvTokens, ref TVisitor visitor)
+        where TVisitor : struct, IReplicaVisitor
+    {
+        var visitedInOrder = false;
+        foreach (var entry in CollectionsMarshal.AsSpan(_byRunning[running]))
+        {
+            if (entry.FreeKv < kvTokens || (visitedInOrder && !entry.Reordered))
+            {
+                continue;
+            }
+
+            visitedInOrder |= !entry.Reordered;
+            if (!visitor.Visit(entry))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     // Binary search by (pending prefill, order); the order is unique, so a filed entry is found exactly.

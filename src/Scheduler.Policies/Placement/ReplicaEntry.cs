@@ -26,6 +26,9 @@ internal sealed class ReplicaEntry(ReplicaSet owner, string replicaId, int order
 
     public long FreeKv { get; set; }
 
+    /// <summary>True when some prompt pending there is ranked above its virtual time (<see cref="ReplicaView.PrefillReordered"/>).</summary>
+    public bool Reordered { get; set; }
+
     /// <summary>Position in the free-KV heap, or -1.</summary>
     public int HeapSlot { get; set; } = -1;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Profiles;
 
 namespace Scheduler.Policies.Placement;
@@ -7,7 +8,8 @@ namespace Scheduler.Policies.Placement;
 /// One model's replicas by id, in registration order (replacing a replica keeps its place), indexed so an admission
 /// round does not scan them all: by free KV tokens (does a job fit anywhere) and, per class of alike replicas, by
 /// running sequences and pending prefill (see <see cref="ReplicaClass"/>). A view refiles itself on every change.
-/// The set also holds the current admission round's batching rule: which replicas may take jobs in it.
+/// The set also holds the current admission round's rules: which replicas may take jobs in it (batching), and the
+/// fair queue's weights, which rank each job in its replica's prefill order (<see cref="PrefillAhead"/>).
 /// </summary>
 public sealed class ReplicaSet
 {
@@ -20,6 +22,7 @@ public sealed class ReplicaSet
     private int _nextOrder;
     private long _round;
     private bool _drainedOnly;
+    private Func<string, double?>? _weightOf;
 
     public int Count => _byId.Count;
 
@@ -46,10 +49,13 @@ public sealed class ReplicaSet
     /// <summary>
     /// Starts an admission round. With <paramref name="joinsRunningBatches"/> false (request-level batching) only
     /// replicas whose batch is empty now take jobs in this round, and the jobs they take form their batch.
+    /// <paramref name="weightOf"/> gives a tenant's weight in the fair queue (null: the queue has no shares, and every
+    /// job ranks alike).
     /// </summary>
-    internal void BeginRound(bool joinsRunningBatches)
+    internal void BeginRound(bool joinsRunningBatches, Func<string, double?>? weightOf = null)
     {
         _drainedOnly = !joinsRunningBatches;
+        _weightOf = weightOf;
         _round++;
         _batchesOpenedThisRound.Clear();
     }
@@ -84,7 +90,8 @@ public sealed class ReplicaSet
     /// <summary>
     /// Visits, among the replicas open in this round with a free slot and <paramref name="kvTokens"/> KV tokens free,
     /// one per class and running count: the one with the least pending prefill, then the earliest registered
-    /// (<see cref="ReplicaClass"/> says why no other in its bucket can rank before it on speed or cost).
+    /// (<see cref="ReplicaClass"/> says why no other in its bucket can rank before it on speed or cost); and, when the
+    /// round ranks jobs, every one whose pending prompts the ranks reorder (<see cref="ReplicaClass.VisitRanked"/>).
     /// </summary>
     internal void VisitRepresentatives<TVisitor>(long kvTokens, ref TVisitor visitor)
         where TVisitor : struct, IReplicaVisitor
@@ -93,9 +100,19 @@ public sealed class ReplicaSet
         {
             // Request-level: of the running batches, only those opened in this round take more (visited below).
             var lastRunning = _drainedOnly ? 0 : replicaClass.MaxSequences - 1;
+            // With fair ranks, a replica whose pending prompts they reorder may have less prefill ahead of a job than
+            // its bucket order says, so each of those is visited too.
+            var ranked = _weightOf is not null && replicaClass.ReorderedCount > 0;
             for (var running = replicaClass.NextRunning(0); running >= 0 && running <= lastRunning; running = replicaClass.NextRunning(running + 1))
             {
-                if (replicaClass.FirstWithRoom(running, kvTokens) is { } entry && !visitor.Visit(entry))
+                if (ranked)
+                {
+                    if (!replicaClass.VisitRanked(running, kvTokens, ref visitor))
+                    {
+                        return;
+                    }
+                }
+                else if (replicaClass.FirstWithRoom(running, kvTokens) is { } entry && !visitor.Visit(entry))
                 {
                     return;
                 }
@@ -114,13 +131,23 @@ public sealed class ReplicaSet
         }
     }
 
+    /// <summary>
+    /// Prompt tokens pending on <paramref name="replica"/> that its engine would prefill before the job's, were the
+    /// job admitted there in this round: those admitted at a fair rank up to the job's own there (<see cref="FairRank"/>),
+    /// or all of them when the round's queue has no shares. What a prediction of the job's first token waits behind.
+    /// </summary>
+    internal long PrefillAhead(JobDemand job, ReplicaView replica) =>
+        _weightOf?.Invoke(job.TenantId) is { } weight
+            ? replica.PendingPrefillUpTo(FairRank.StartOf(job, replica, weight))
+            : replica.PendingPrefillTokens;
+
     /// <summary>Files the entry anew from its view's current state; the view calls this after every change.</summary>
     internal void Refile(ReplicaEntry entry)
     {
         var view = entry.View;
         var filed = view.Schedulable && view.FreeSlots > 0;
         if (filed == entry.Filed && view.RunningSequences == entry.Running && view.PendingPrefillTokens == entry.PendingPrefill
-            && view.FreeKvTokens == entry.FreeKv)
+            && view.FreeKvTokens == entry.FreeKv && view.PrefillReordered == entry.Reordered)
         {
             return;
         }
@@ -141,6 +168,7 @@ public sealed class ReplicaSet
         entry.Running = view.RunningSequences;
         entry.PendingPrefill = view.PendingPrefillTokens;
         entry.FreeKv = view.FreeKvTokens;
+        entry.Reordered = view.PrefillReordered;
         entry.Filed = filed;
         if (filed)
         {

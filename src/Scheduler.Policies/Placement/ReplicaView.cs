@@ -10,7 +10,12 @@ namespace Scheduler.Policies.Placement;
 /// </summary>
 public sealed class ReplicaView(string replicaId, string nodeId, string acceleratorId, AcceleratorProfile profile, int maxSequences, long kvCapacityTokens)
 {
-    private readonly Dictionary<string, long> _reservations = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long Kv, string TenantId)> _reservations = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (int Running, double FairFinish)> _byTenant = new(StringComparer.Ordinal);
+
+    // The admitted jobs whose prefill is pending, in the engine's prefill order (PrefillOrder): ascending fair rank,
+    // equal ranks in admission order.
+    private readonly List<PendingPrompt> _pending = [];
     private bool _schedulable = true;
 
     public string ReplicaId { get; } = replicaId;
@@ -49,8 +54,10 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// <summary>True when the job fits in the free slots and free KV cache right now.</summary>
     public bool Fits(JobDemand job) => FreeSlots > 0 && FreeKvTokens >= job.KvTokens;
 
-    /// <summary>Reserves a slot and the job's KV tokens. Returns the number of sequences that were already running.</summary>
-    public int Admit(JobDemand job)
+    /// <summary>Reserves a slot and the job's KV tokens; <paramref name="fairRank"/> is the rank it was admitted at and
+    /// <paramref name="fairFinish"/> the rank its tenant's next job here starts from (see <see cref="FairFinishOf"/>).
+    /// Returns the number of sequences that were already running.</summary>
+    public int Admit(JobDemand job, double fairRank = 0, double fairFinish = 0)
     {
         if (!Fits(job))
         {
@@ -58,9 +65,11 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
 
         var runningBefore = RunningSequences;
-        _reservations.Add(job.JobId, job.KvTokens);
+        _reservations.Add(job.JobId, (job.KvTokens, job.TenantId));
+        _byTenant[job.TenantId] = (RunningOf(job.TenantId) + 1, Math.Max(fairFinish, FairFinishOf(job.TenantId)));
         ReservedKvTokens += job.KvTokens;
         PendingPrefillTokens += job.PromptTokens;
+        _pending.Insert(PrefillOrder.InsertionIndex(_pending, fairRank, p => p.Rank), new PendingPrompt(job.JobId, fairRank, job.PromptTokens));
         Admissions++;
         if (runningBefore > 0)
         {
@@ -71,25 +80,53 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         return runningBefore;
     }
 
-    /// <summary>Marks a job's prefill as done (its first token was seen).</summary>
-    public void PrefillDone(int promptTokens)
+    /// <summary>Marks a job's prefill as done (its first token was seen); a job not pending here changes nothing.</summary>
+    public void PrefillDone(string jobId)
     {
-        PendingPrefillTokens = Math.Max(0, PendingPrefillTokens - promptTokens);
-        Entry?.Refile();
+        if (RemovePending(jobId) is { } rank)
+        {
+            PrefilledRank = Math.Max(PrefilledRank, rank);
+            Entry?.Refile();
+        }
+    }
+
+    /// <summary>Pending prompt tokens the engine prefills before a job admitted now at <paramref name="fairRank"/>:
+    /// those of jobs admitted at a rank not above it (<see cref="PrefillOrder"/>). A job admitted later at a lower
+    /// rank still overtakes it, which no prediction made now can know.</summary>
+    public long PendingPrefillUpTo(double fairRank)
+    {
+        if (_pending.Count == 0 || _pending[^1].Rank <= fairRank)
+        {
+            return PendingPrefillTokens;
+        }
+
+        // Mostly asked for a low rank (a light tenant's): the prefix below it is short.
+        long tokens = 0;
+        for (var i = 0; i < _pending.Count && _pending[i].Rank <= fairRank; i++)
+        {
+            tokens += _pending[i].Tokens;
+        }
+
+        return tokens;
     }
 
     /// <summary>Frees the job's slot and KV reservation. Returns false if the job was not running here.</summary>
     public bool Release(string jobId)
     {
-        if (!_reservations.Remove(jobId, out var kv))
+        if (!_reservations.Remove(jobId, out var reservation))
         {
             return false;
         }
 
-        ReservedKvTokens -= kv;
-        if (_reservations.Count == 0)
+        ReservedKvTokens -= reservation.Kv;
+        RemovePending(jobId);
+        if (_byTenant.TryGetValue(reservation.TenantId, out var tenant) && tenant.Running > 1)
         {
-            PendingPrefillTokens = 0;
+            _byTenant[reservation.TenantId] = tenant with { Running = tenant.Running - 1 };
+        }
+        else
+        {
+            _byTenant.Remove(reservation.TenantId);
         }
 
         Entry?.Refile();
@@ -98,6 +135,41 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
 
     public bool IsRunning(string jobId) => _reservations.ContainsKey(jobId);
 
+    /// <summary>Sequences of <paramref name="tenantId"/> running here.</summary>
+    public int RunningOf(string tenantId) => _byTenant.GetValueOrDefault(tenantId).Running;
+
+    /// <summary>Where the fair rank of <paramref name="tenantId"/>'s next job here starts at the earliest: the finish
+    /// of the last one admitted (its rank plus its prompt per unit of weight) while any of them runs; 0 when none runs.</summary>
+    public double FairFinishOf(string tenantId) => _byTenant.GetValueOrDefault(tenantId).FairFinish;
+
+    /// <summary>True when a prompt pending here is ranked above <see cref="PrefilledRank"/>: a backlogged tenant's,
+    /// which a job admitted now may overtake. Otherwise every pending prompt is prefilled before any new job's.</summary>
+    public bool PrefillReordered => _pending.Count > 0 && _pending[^1].Rank > PrefilledRank;
+
+    /// <summary>The highest fair rank whose prefill completed here: the replica's virtual time, which no new job ranks
+    /// below (<c>FairRank</c>), so a job waiting with a high rank is overtaken only for a bounded time.</summary>
+    public double PrefilledRank { get; private set; }
+
+    // The removed prompt's rank, or null when the job had none pending here.
+    private double? RemovePending(string jobId)
+    {
+        for (var i = 0; i < _pending.Count; i++)
+        {
+            if (_pending[i].JobId == jobId)
+            {
+                var removed = _pending[i];
+                PendingPrefillTokens -= removed.Tokens;
+                _pending.RemoveAt(i);
+                return removed.Rank;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Its place in the <see cref="ReplicaSet"/> that holds it; null while in none.</summary>
     internal ReplicaEntry? Entry { get; set; }
 }
+
+/// <summary>An admitted job's prompt whose prefill is not reported done, at the fair rank it was admitted at.</summary>
+internal readonly record struct PendingPrompt(string JobId, double Rank, int Tokens);

@@ -3,7 +3,7 @@ namespace Scheduler.Policies.Profiles;
 /// <summary>
 /// The step model of a simulated replica, shared by the worker's simulated engine and the simulator so both
 /// "hardware" behave alike: a step decodes one token for every prefilled sequence, and prefills prompt chunks
-/// (in admission order) within what the profile's per-step token budget leaves; it lasts
+/// (in <see cref="PrefillOrder"/>) within what the profile's per-step token budget leaves; it lasts
 /// <see cref="AcceleratorProfile.StepMs"/> of those two amounts.
 /// </summary>
 /// <remarks>A mutable struct kept in a local while one step is planned: the simulator plans millions of steps.</remarks>

@@ -74,7 +74,9 @@ internal sealed partial class GrpcNodeLink : INodeLink
                 _runs[seq.Ticket.JobId] = run;
             }
 
-            admit.Sequences.Add(ToSpec(seq.Ticket, run?.Id ?? seq.Ticket.Request.TraceParent));
+            var spec = ToSpec(seq.Ticket, run?.Id ?? seq.Ticket.Request.TraceParent);
+            spec.FairRank = seq.FairRank;
+            admit.Sequences.Add(spec);
         }
 
         _outgoing.Writer.TryWrite(new ExecuteCommand { Admit = admit });

@@ -12,7 +12,7 @@ namespace Scheduler.Simulator.Engine;
 /// </summary>
 internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = null)
 {
-    // Admission order, which is also prefill order.
+    // In prefill order (PrefillOrder), as the worker's engines keep their batches.
     private readonly List<SimSequence> _batch = [];
     private readonly List<SimSequence> _firstTokens = [];
     private readonly List<SimSequence> _finished = [];
@@ -88,7 +88,7 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
 
         var wait = limiter?.Reserve((int)sequence.Tokens) ?? TimeSpan.Zero;
         sequence.ReadyMs = nowMs + wait.TotalMilliseconds;
-        _batch.Add(sequence);
+        _batch.Insert(PrefillOrder.InsertionIndex(_batch, sequence.FairRank, s => s.FairRank), sequence);
         return true;
     }
 
@@ -160,7 +160,7 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
         foreach (var sequence in _firstTokens)
         {
             sequence.FirstTokenMs = nowMs;
-            View.PrefillDone(sequence.Request.PromptTokens);
+            View.PrefillDone(sequence.Request.Id);
         }
 
         foreach (var sequence in _finished)

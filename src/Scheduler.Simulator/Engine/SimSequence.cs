@@ -9,6 +9,9 @@ internal sealed class SimSequence(SimRequest request)
     public int PrefillRemaining { get; set; } = request.PromptTokens;
     public int Generated { get; set; }
     public string? Product { get; set; }
+
+    /// <summary>Its fair rank on the replica it was admitted into (prefill order there).</summary>
+    public double FairRank { get; set; }
     public double AdmittedMs { get; set; } = double.NaN;
 
     /// <summary>When the replica may start it: its admission, or later while a metered endpoint's rate limit holds it.</summary>

@@ -10,6 +10,10 @@ internal interface IBatchedSequence
     /// <summary>The W3C trace context the scheduler sent with the sequence; empty when none.</summary>
     string TraceParent { get; }
 
+    /// <summary>The scheduler's fair rank for it (<see cref="SequenceSpec.FairRank"/>): the batch keeps its sequences
+    /// in ascending rank, so a step's prefill budget goes to lower ranks first.</summary>
+    double FairRank { get; }
+
     /// <summary>KV-cache tokens reserved for the sequence's whole life: prompt plus max output.</summary>
     long KvTokens { get; }
 

@@ -5,7 +5,8 @@ using Scheduler.Worker.Telemetry;
 namespace Scheduler.Worker.Engines;
 
 /// <summary>
-/// What an engine's commands and its step loop share: the running sequences in admission order (also prefill order),
+/// What an engine's commands and its step loop share: the running sequences in prefill order (ascending fair rank,
+/// equal ranks in admission order),
 /// the KV tokens they reserve, the finishes to report with the next step, the capacity counters every report carries,
 /// and the signal that wakes an idle loop. Not thread-safe: its engine calls it under the engine's lock.
 /// </summary>
@@ -65,9 +66,11 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     /// <summary>True when a sequence reserving <paramref name="kvTokens"/> finds a slot and KV room.</summary>
     public bool Fits(long kvTokens) => _sequences.Count < profile.MaxSequences && KvUsed + kvTokens <= profile.KvCapacityTokens;
 
+    /// <summary>Adds a sequence in <see cref="PrefillOrder"/>: engines walk <see cref="Sequences"/> to fill a step's
+    /// prefill budget, so a lower rank prefills first.</summary>
     public void Add(TSequence sequence)
     {
-        _sequences.Add(sequence);
+        _sequences.Insert(PrefillOrder.InsertionIndex(_sequences, sequence.FairRank, s => s.FairRank), sequence);
         _byId.Add(sequence.Id, sequence);
         KvUsed += sequence.KvTokens;
         _spans.Admitted(sequence.Id, sequence.TraceParent);

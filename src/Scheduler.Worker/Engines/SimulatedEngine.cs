@@ -131,7 +131,7 @@ internal sealed partial class SimulatedEngine(
     }
 
     /// <summary>Plans and applies the next step with the shared <see cref="StepPlan"/>: a decode token for every
-    /// prefilled sequence, then prefill chunks in admission order within what is left of the step's token budget.
+    /// prefilled sequence, then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget.
     /// Null when there is nothing to do.</summary>
     private PlannedStep? TakeStep()
     {

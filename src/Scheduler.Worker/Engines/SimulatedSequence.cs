@@ -14,6 +14,7 @@ internal sealed class SimulatedSequence : IBatchedSequence
     {
         Id = spec.SequenceId;
         TraceParent = spec.Traceparent;
+        FairRank = spec.FairRank;
         _maxTokens = spec.MaxTokens;
         NextTokenIndex = Math.Max(0, spec.ResumeFromToken);
         var promptTokens = spec.PromptTokens > 0 ? spec.PromptTokens : spec.PromptTokenIds.Count;
@@ -28,6 +29,8 @@ internal sealed class SimulatedSequence : IBatchedSequence
     public string Id { get; }
 
     public string TraceParent { get; }
+
+    public double FairRank { get; }
 
     /// <summary>KV-cache tokens reserved for the sequence's whole life: prompt plus max output.</summary>
     public long KvTokens { get; }

@@ -125,4 +125,12 @@ public sealed class FifoQueueTests
         Assert.Equal(2, _queue.CountOf("a"));
         Assert.Equal(["2", "1"], Drain());
     }
+
+    [Fact]
+    public void WeightOf_Fifo_IsNone_SoNobodyIsRankedOrCapped()
+    {
+        _queue.SetWeight("heavy", 4);
+
+        Assert.Null(_queue.WeightOf("heavy"));
+    }
 }

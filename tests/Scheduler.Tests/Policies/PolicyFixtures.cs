@@ -29,7 +29,7 @@ internal static class PolicyFixtures
         {
             var job = Job($"{prefix}-{replica.ReplicaId}-{i}", prompt: 100, maxTokens: 100);
             replica.Admit(job);
-            replica.PrefillDone(job.PromptTokens);
+            replica.PrefillDone(job.JobId);
         }
     }
 }

@@ -67,7 +67,7 @@ public sealed class ReplicaSetTests
             var (replica, job) = running[i];
             if (random.Next(2) == 0)
             {
-                replica.PrefillDone(job.PromptTokens);
+                replica.PrefillDone(job.JobId);
             }
             else
             {

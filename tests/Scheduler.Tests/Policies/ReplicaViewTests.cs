@@ -46,17 +46,59 @@ public sealed class ReplicaViewTests
     }
 
     [Fact]
-    public void PrefillDone_ReducesPendingPrefill_NeverBelowZero()
+    public void PrefillDone_ReducesPendingPrefillByThatJobsPromptOnce()
     {
         var replica = Replica("r", AcceleratorProfiles.H100);
         replica.Admit(Job("a", prompt: 300));
         replica.Admit(Job("b", prompt: 200));
 
-        replica.PrefillDone(300);
+        replica.PrefillDone("a");
         Assert.Equal(200, replica.PendingPrefillTokens);
 
-        replica.PrefillDone(10_000);
+        // Reported twice, or for a job never admitted here: nothing more to take off.
+        replica.PrefillDone("a");
+        replica.PrefillDone("unknown");
+        Assert.Equal(200, replica.PendingPrefillTokens);
+
+        // A job released before its first token (cancelled, handed back) takes its pending prompt with it.
+        Assert.True(replica.Release("b"));
         Assert.Equal(0, replica.PendingPrefillTokens);
+    }
+
+    [Fact]
+    public void PendingPrefillUpTo_CountsThePromptsOfRanksNotAboveIt()
+    {
+        var replica = Replica("r", AcceleratorProfiles.H100);
+        replica.Admit(Job("flood-1", tenant: "flood", prompt: 1_000), fairRank: 0);
+        replica.Admit(Job("flood-2", tenant: "flood", prompt: 2_000), fairRank: 1);
+        replica.Admit(Job("flood-3", tenant: "flood", prompt: 4_000), fairRank: 2);
+        replica.Admit(Job("light-1", tenant: "light", prompt: 300), fairRank: 0);
+
+        Assert.Equal(1_300, replica.PendingPrefillUpTo(0));
+        Assert.Equal(3_300, replica.PendingPrefillUpTo(1.5));
+        Assert.Equal(7_300, replica.PendingPrefillUpTo(2));
+        Assert.Equal(7_300, replica.PendingPrefillUpTo(9));
+
+        replica.PrefillDone("flood-1");
+        Assert.Equal(300, replica.PendingPrefillUpTo(0));
+        Assert.Equal(6_300, replica.PendingPrefillTokens);
+    }
+
+    [Fact]
+    public void PrefillReordered_WhileAPromptIsRankedAboveWhatWasPrefilled()
+    {
+        var replica = Replica("r", AcceleratorProfiles.H100);
+        replica.Admit(Job("a", tenant: "a", prompt: 1_000), fairRank: 0);
+        Assert.False(replica.PrefillReordered);
+
+        replica.Admit(Job("b", tenant: "b", prompt: 1_000), fairRank: 500);
+        Assert.True(replica.PrefillReordered);
+
+        // Once the rank-500 prompt is prefilled, the virtual time is 500 and nothing pending is ranked above it.
+        replica.Admit(Job("c", tenant: "c", prompt: 1_000), fairRank: 500);
+        replica.PrefillDone("b");
+        Assert.Equal(500, replica.PrefilledRank);
+        Assert.False(replica.PrefillReordered);
     }
 
     [Fact]
@@ -154,5 +196,24 @@ public sealed class ReplicaViewTests
             Assert.InRange(replica.ReservedKvTokens, 0, replica.KvCapacityTokens);
             Assert.Equal(running.Count, replica.RunningSequences);
         }
+    }
+
+    [Fact]
+    public void RunningOf_CountsEachTenantsSequences_UntilReleased()
+    {
+        var replica = Replica("r", AcceleratorProfiles.H100, maxSequences: 4, kvCapacityTokens: 10_000);
+        replica.Admit(Job("a1", tenant: "a", prompt: 10, maxTokens: 10));
+        replica.Admit(Job("a2", tenant: "a", prompt: 10, maxTokens: 10));
+        replica.Admit(Job("b1", tenant: "b", prompt: 10, maxTokens: 10));
+
+        Assert.Equal(2, replica.RunningOf("a"));
+        Assert.Equal(1, replica.RunningOf("b"));
+        Assert.Equal(0, replica.RunningOf("c"));
+
+        replica.Release("a1");
+        replica.Release("b1");
+
+        Assert.Equal(1, replica.RunningOf("a"));
+        Assert.Equal(0, replica.RunningOf("b"));
     }
 }

@@ -605,4 +605,13 @@ public sealed class WeightedFairQueueTests
             return list;
         }
     }
+
+    [Fact]
+    public void WeightOf_IsTheWeightSet_OneUntilSet()
+    {
+        _queue.SetWeight("heavy", 4);
+
+        Assert.Equal(4, _queue.WeightOf("heavy"));
+        Assert.Equal(1, _queue.WeightOf("light"));
+    }
 }

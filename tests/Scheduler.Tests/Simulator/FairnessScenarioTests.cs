@@ -23,7 +23,7 @@ public sealed class FairnessScenarioTests
         Assert.InRange(fair.Fairness.MaxServiceGap, 0, fair.Fairness.VtcBound);
         Assert.True(fifo.Fairness.MaxServiceGap > fifo.Fairness.VtcBound, $"FIFO gap {fifo.Fairness.MaxServiceGap}");
         Assert.True(LightP99(fair) * 5 < LightP99(fifo), $"light p99: fair {LightP99(fair)} ms, fifo {LightP99(fifo)} ms");
-        Assert.True(fair.Fairness.JainIndex > fifo.Fairness.JainIndex);
+        Assert.True(fair.Fairness.JainIndex > fifo.Fairness.JainIndex, $"Jain: fair {fair.Fairness.JainIndex}, fifo {fifo.Fairness.JainIndex}");
     }
 
     private static double LightP99(RunResult run) =>

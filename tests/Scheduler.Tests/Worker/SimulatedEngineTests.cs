@@ -335,4 +335,25 @@ public sealed class SimulatedEngineTests : IDisposable
 
     private SimulatedEngine Engine(AcceleratorProfile profile, RecordingSink? sink = null) =>
         new("replica-0", profile, sink ?? _sink, _time, NullLogger<SimulatedEngine>.Instance);
+
+    [Fact]
+    public void Step_FillsPrefillBudgetInFairRankOrder_NotArrivalOrder()
+    {
+        // 100 prompt tokens a step: a flood's three long prompts arrive first, then a light tenant's short one ranked
+        // with the flood's first (rank 0: it holds nothing on this replica). The light prompt prefills right after the
+        // flood's first, ahead of the flood's later ones; equal ranks keep admission order.
+        using var engine = Engine(AcceleratorProfiles.H100 with { StepTokenBudget = 100 });
+        engine.Admit([Ranked("flood-1", 0), Ranked("flood-2", 1), Ranked("flood-3", 2), Ranked("light", 0, prompt: 100)]);
+
+        var firstTokens = ToCompletion(engine).SelectMany(r => r.Tokens).Where(t => t.FirstTokenIndex == 0).Select(t => t.SequenceId);
+
+        Assert.Equal(["flood-1", "light", "flood-2", "flood-3"], firstTokens);
+    }
+
+    private static SequenceSpec Ranked(string id, double rank, int prompt = 300)
+    {
+        var spec = Sequence(id, prompt, 2);
+        spec.FairRank = rank;
+        return spec;
+    }
 }

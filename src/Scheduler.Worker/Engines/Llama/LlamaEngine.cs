@@ -269,7 +269,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     }
 
     /// <summary>Fills the decode batch with the shared <see cref="StepPlan"/>: a token for every decoding sequence,
-    /// then prefill chunks in admission order within what is left of the step's token budget.</summary>
+    /// then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget.</summary>
     private List<StepEntry> Plan()
     {
         _decodeBatch.Clear();

@@ -26,6 +26,8 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
 
     public string TraceParent => spec.Traceparent;
 
+    public double FairRank => spec.FairRank;
+
     public LLamaSeqId Slot => slot;
 
     /// <summary>KV cells reserved for the sequence's whole life: prompt plus max output.</summary>

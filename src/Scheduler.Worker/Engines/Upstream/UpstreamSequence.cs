@@ -38,6 +38,8 @@ internal sealed class UpstreamSequence : IBatchedSequence
 
     public string TraceParent => Spec.Traceparent;
 
+    public double FairRank => Spec.FairRank;
+
     public UpstreamRequest Request { get; }
 
     public long KvTokens { get; }

@@ -23,7 +23,7 @@ public sealed class DispatcherHoldTests
         Assert.Equal(2, dispatcher.Queue.Count);
 
         // Once the prefill completes, the held job goes first: tenant a was refunded, so it is still first in fair order.
-        h100.PrefillDone(4_000);
+        h100.PrefillDone("backlog");
         var admitted = dispatcher.AdmitWhatFits();
 
         Assert.Equal(["late", "other"], admitted.Select(a => a.Job.JobId));

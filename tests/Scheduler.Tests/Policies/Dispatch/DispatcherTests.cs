@@ -157,8 +157,8 @@ public sealed class DispatcherTests
                 var (replica, job) = running[i];
                 if (random.Next(3) == 0)
                 {
-                    twins[replica].First.PrefillDone(job.PromptTokens);
-                    twins[replica].Second.PrefillDone(job.PromptTokens);
+                    twins[replica].First.PrefillDone(job.JobId);
+                    twins[replica].Second.PrefillDone(job.JobId);
                 }
                 else
                 {
