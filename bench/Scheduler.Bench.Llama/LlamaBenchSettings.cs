@@ -23,11 +23,16 @@ internal sealed record LlamaBenchSettings
     /// <summary>llama.cpp's flash attention (<c>Worker:Model:FlashAttention</c>): null lets llama.cpp choose.</summary>
     public bool? FlashAttention { get; init; }
 
+    /// <summary>Admissions the replica holds beyond its slots (<c>Worker:Model:QueueAhead</c>, default 1): what the
+    /// scheduler path gains by not waiting for the scheduler's next admission when a slot frees. The direct paths admit
+    /// themselves and hold none.</summary>
+    public int QueueAhead { get; init; } = new Scheduler.Worker.Hosting.LlamaModelOptions().QueueAhead;
+
     /// <summary>Where the markdown goes; a relative path is taken from the repository root.</summary>
     public string OutPath { get; init; } = Path.Combine("bench", "results", "llama-latest.md");
 
     /// <summary>Parses <c>--jobs N</c>, <c>--slots N</c>, <c>--threads N</c>, <c>--model tiny|wide</c>, <c>--kv-unified true|false</c>,
-    /// <c>--flash-attention auto|true|false</c> and <c>--out PATH</c>.
+    /// <c>--flash-attention auto|true|false</c>, <c>--queue-ahead N</c> (0 or more) and <c>--out PATH</c>.
     /// Anything else is an error.</summary>
     public static LlamaBenchSettings Parse(string[] args)
     {
@@ -47,8 +52,14 @@ internal sealed record LlamaBenchSettings
                 {
                     FlashAttention = value == "auto" ? null : bool.TryParse(value, out var flash) ? flash : throw new ArgumentException($"option '--flash-attention' is auto, true or false, not '{value}'"),
                 },
+                "--queue-ahead" => settings with
+                {
+                    QueueAhead = int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ahead) && ahead >= 0
+                        ? ahead
+                        : throw new ArgumentException($"option '--queue-ahead' needs a whole number, 0 or more, got '{value}'"),
+                },
                 "--out" => settings with { OutPath = value },
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --jobs, --slots, --threads, --model, --kv-unified, --flash-attention, --out)"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --jobs, --slots, --threads, --model, --kv-unified, --flash-attention, --queue-ahead, --out)"),
             };
         }
 

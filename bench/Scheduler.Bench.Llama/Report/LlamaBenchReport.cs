@@ -15,7 +15,7 @@ internal static class LlamaBenchReport
     {
         var md = new StringBuilder();
         md.AppendLine(Culture, $"Run {startedAt:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load average {loadBefore} before, {loadAfter} after; ");
-        md.AppendLine(Culture, $"{settings.Jobs} jobs submitted at once, output lengths {string.Join('/', JobMix.Lengths)} in turn, one replica of {settings.Slots} slots, {settings.Threads} llama.cpp thread(s), model \"{settings.Model}\", {(settings.KvUnified ? "one KV cache the slots share" : "one KV stream per slot")}, flash attention {settings.FlashAttention switch { null => "as llama.cpp chooses", true => "on", false => "off" }}.");
+        md.AppendLine(Culture, $"{settings.Jobs} jobs submitted at once, output lengths {string.Join('/', JobMix.Lengths)} in turn, one replica of {settings.Slots} slots, {settings.Threads} llama.cpp thread(s), model \"{settings.Model}\", {(settings.KvUnified ? "one KV cache the slots share" : "one KV stream per slot")}, flash attention {settings.FlashAttention switch { null => "as llama.cpp chooses", true => "on", false => "off" }}, {settings.QueueAhead} admission(s) held ahead per replica on the scheduler path.");
         md.AppendLine();
         md.AppendLine("| path | output tokens | seconds | tokens/s | CPU seconds | tokens per CPU second | TTFT p50 | TTFT p99 | TPOT p50 | TPOT p99 | finish → next first token p50 | decode calls | ms per decode | engine ms per step | mean sequences/decode | peak sequences/decode | failed |");
         md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

@@ -28,6 +28,7 @@ internal static class BenchNode
         options.Model.Threads = settings.Threads;
         options.Model.KvUnified = settings.KvUnified;
         options.Model.FlashAttention = settings.FlashAttention;
+        options.Model.QueueAhead = settings.QueueAhead;
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = Model, MaxContextTokens = ContextTokens });
         return options;
     }

@@ -17,7 +17,9 @@ public sealed record AcceleratorRegistration(
     [property: Id(1)] string NodeId,
     [property: Id(2)] AcceleratorProfile Profile);
 
-/// <summary>One engine instance of a model on one accelerator.</summary>
+/// <summary>One engine instance of a model on one accelerator. <see cref="QueueAhead"/>: admissions its node holds beyond
+/// <see cref="MaxSequences"/>, started the moment a slot frees; the placement admits that many more (0 from a node of
+/// an earlier version).</summary>
 [GenerateSerializer, Alias("scheduler.ReplicaRegistration")]
 public sealed record ReplicaRegistration(
     [property: Id(0)] string ReplicaId,
@@ -27,7 +29,8 @@ public sealed record ReplicaRegistration(
     [property: Id(4)] AcceleratorProfile Profile,
     [property: Id(5)] int MaxSequences,
     [property: Id(6)] long KvCapacityTokens,
-    [property: Id(7)] int MaxContextTokens);
+    [property: Id(7)] int MaxContextTokens,
+    [property: Id(8)] int QueueAhead = 0);
 
 [GenerateSerializer, Alias("scheduler.NodeRegistration")]
 public sealed record NodeRegistration(

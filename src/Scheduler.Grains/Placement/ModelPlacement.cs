@@ -439,9 +439,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             replica.Release(seq.JobId);
             if (seq.Error is { } error)
             {
-                _handedBack.Add(new HandedBackJob(seq.JobId, ++job.HandBacks, error));
-                if (job.HandBacks > options.MaxHandBacks)
+                if (job.CountHandBack() > options.MaxHandBacks)
                 {
+                    _handedBack.Add(new HandedBackJob(seq.JobId, job.HandBacks, error, Requeued: null));
                     job.Trace.Add(HandedBackEvent(replica, seq, why,
                         $"that is {job.HandBacks} hand-backs, more than the {options.MaxHandBacks} allowed: the job failed"));
                     FailHandedBack(job, seq, error);
@@ -456,11 +456,16 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
 
             job.ResumeAt(seq.DeliveredTokens, seq.Output);
+            if (seq.Error is { } counted)
+            {
+                _handedBack.Add(new HandedBackJob(seq.JobId, job.HandBacks, counted, job.Ticket));
+            }
+
             _dispatcher.Queue.EnqueueFront(job.Demand);
             job.WaitingSince = _waits.Mark();
-            var counted = seq.Error is null ? "" : $"hand-back {job.HandBacks} of at most {options.MaxHandBacks}; ";
+            var count = seq.Error is null ? "" : $"hand-back {job.HandBacks} of at most {options.MaxHandBacks}; ";
             job.Trace.Add(HandedBackEvent(replica, seq, why,
-                $"{counted}back at the front of its queue, resuming at token {job.Ticket.ResumeFromToken}"));
+                $"{count}back at the front of its queue, resuming at token {job.Ticket.ResumeFromToken}"));
             if (seq.Error is { } reason)
             {
                 LogHandedBack(logger, seq.JobId, replica.ReplicaId, job.HandBacks, options.MaxHandBacks, job.Ticket.ResumeFromToken, reason);
@@ -590,8 +595,11 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         return expiry is null || (hold is not null && hold < expiry) ? hold : expiry;
     }
 
-    private static ReplicaView ViewOf(ReplicaRegistration r) =>
-        new(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences, r.KvCapacityTokens);
+    /// <summary>The placement's view of a replica. Its slots include the admissions the node holds ahead, started there
+    /// the moment a slot frees (KV is counted for them as for running ones, so they fit when they start); not under
+    /// request-level batching, whose batches must drain before the next starts.</summary>
+    private ReplicaView ViewOf(ReplicaRegistration r) =>
+        new(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences + (_dispatcher.Batching.JoinsRunningBatches ? r.QueueAhead : 0), r.KvCapacityTokens);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Placement of {Model} rebuilt: {Replicas} replicas, {Resumed} jobs still running on live streams, {Requeued} queued again")]
     private static partial void LogRecovered(ILogger logger, string model, int replicas, int resumed, int requeued);

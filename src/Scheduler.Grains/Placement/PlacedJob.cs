@@ -18,8 +18,9 @@ internal sealed class PlacedJob(JobTicket ticket)
     /// <summary>Whether it ever left its tenant's queue; a re-dispatch is not a second admission.</summary>
     public bool WasAdmitted { get; set; }
 
-    /// <summary>How many times an engine failed it and handed it back, since this placement held it.</summary>
-    public int HandBacks { get; set; }
+    /// <summary>How many times an engine failed it and handed it back; kept in its ticket, which is journaled with
+    /// each, so the count survives a failover of the placement.</summary>
+    public int HandBacks => Ticket.HandBacks;
 
     /// <summary>What the placement did with it, to explain it.</summary>
     public JobTrace Trace { get; } = new();
@@ -37,6 +38,13 @@ internal sealed class PlacedJob(JobTicket ticket)
         {
             Ticket = Ticket with { Watchers = [.. Ticket.Watchers, sink] };
         }
+    }
+
+    /// <summary>Counts one more hand-back by a failing engine; returns the count.</summary>
+    public int CountHandBack()
+    {
+        Ticket = Ticket with { HandBacks = Ticket.HandBacks + 1 };
+        return Ticket.HandBacks;
     }
 
     /// <summary>Prepares a re-dispatch that resumes at <paramref name="deliveredTokens"/>.</summary>

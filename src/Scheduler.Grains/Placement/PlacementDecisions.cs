@@ -28,8 +28,10 @@ internal sealed record ReplicaBatch(string NodeId, string ReplicaId, AdmittedSeq
 /// record takes the outcome and the trace, then tells its watchers.</summary>
 internal sealed record EndedJob(string JobId, JobOutcome Outcome, JobAnnouncement Announcement, JobTraceEvent[] Trace);
 
-/// <summary>A job an engine failed and handed back, queued again: its record shows the count and the engine's reason.</summary>
-internal sealed record HandedBackJob(string JobId, int HandBacks, string Error);
+/// <summary>A job an engine failed and handed back: its record shows the count and the engine's reason. <paramref name="Requeued"/>:
+/// its ticket with the new count when it went back to the queue, for the grain to journal before re-dispatching it (a
+/// placement rebuilt after a failover then goes on counting); null when it failed of this hand-back.</summary>
+internal sealed record HandedBackJob(string JobId, int HandBacks, string Error, JobTicket? Requeued);
 
 /// <summary>A job admitted in a round, whether for the first time, and its placement's trace so far (for its record).</summary>
 internal sealed record RecordedAdmission(AdmittedSequence Sequence, bool First, JobTraceEvent[] Trace);

@@ -105,10 +105,27 @@ internal sealed partial class PlacementGrain(
         return Task.CompletedTask;
     }
 
-    public Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason)
+    public async Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason)
     {
-        Carry(_placement.Requeue(replicaId, linkId, sequences, reason));
-        return Task.CompletedTask;
+        var round = _placement.Requeue(replicaId, linkId, sequences, reason);
+
+        // A job a failing engine handed back is journaled with its count before it is re-dispatched, so a placement
+        // rebuilt after a failover goes on counting (and the write cannot land after the job's record cleared the
+        // journal). Only engine errors are counted: the write is as rare as they are.
+        try
+        {
+            foreach (var ticket in round?.HandedBack.Select(h => h.Requeued).OfType<JobTicket>() ?? [])
+            {
+                await journal.Add(ticket);
+            }
+        }
+        catch (Exception ex)
+        {
+            // The round is decided and must go out: without the write, a failover would only restart the count.
+            LogHandBackNotJournaled(logger, ex, Model);
+        }
+
+        Carry(round);
     }
 
     public Task<CancelOutcome> Cancel(string jobId)
@@ -225,6 +242,9 @@ internal sealed partial class PlacementGrain(
             _wakeUpTimer.Change(dueTime, Timeout.InfiniteTimeSpan);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A hand-back count of model {Model} could not be journaled; a failover would count that job's hand-backs from its last journaled count")]
+    private static partial void LogHandBackNotJournaled(ILogger logger, Exception exception, string model);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Placement of {Model} active on silo {Silo}")]
     private static partial void LogActive(ILogger logger, string model, string silo);

@@ -87,7 +87,13 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
                 throw SchedulerErrors.InvalidArgument("node.replicas", $"replica '{r.ReplicaId}' needs positive max_sequences and kv_capacity_tokens, and max_context_tokens not negative");
             }
 
-            if (!replicas.TryAdd(r.ReplicaId, new ReplicaRegistration(r.ReplicaId, r.Model, r.AcceleratorId, node.NodeId, accelerator.Profile, r.MaxSequences, r.KvCapacityTokens, r.MaxContextTokens)))
+            // More held than running would make the scheduler's count of a replica's work mostly jobs that wait.
+            if (r.QueueAhead < 0 || r.QueueAhead > r.MaxSequences)
+            {
+                throw SchedulerErrors.InvalidArgument("node.replicas.queue_ahead", $"replica '{r.ReplicaId}' holds {r.QueueAhead} admissions ahead; it may hold 0 to max_sequences ({r.MaxSequences})");
+            }
+
+            if (!replicas.TryAdd(r.ReplicaId, new ReplicaRegistration(r.ReplicaId, r.Model, r.AcceleratorId, node.NodeId, accelerator.Profile, r.MaxSequences, r.KvCapacityTokens, r.MaxContextTokens, r.QueueAhead)))
             {
                 throw SchedulerErrors.InvalidArgument("node.replicas", $"replica '{r.ReplicaId}' is listed twice");
             }

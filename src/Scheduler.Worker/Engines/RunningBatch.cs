@@ -6,17 +6,26 @@ namespace Scheduler.Worker.Engines;
 
 /// <summary>
 /// What an engine's commands and its step loop share: the running sequences in prefill order (ascending fair rank,
-/// equal ranks in admission order),
-/// the KV tokens they reserve, the finishes to report with the next step, the capacity counters every report carries,
-/// and the signal that wakes an idle loop. Not thread-safe: its engine calls it under the engine's lock.
+/// equal ranks in admission order), the KV tokens they reserve, the admissions queued ahead (held until a slot frees),
+/// the finishes to report with the next step, the capacity counters every report carries, and the signal that wakes an
+/// idle loop. Not thread-safe: its engine calls it under the engine's lock.
 /// </summary>
-internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfile profile, TimeProvider time) : IDisposable
+/// <param name="replicaId">The replica's id.</param>
+/// <param name="profile">Its slots and KV cells.</param>
+/// <param name="time">The clock of the throughput meter.</param>
+/// <param name="queueAhead">Admissions held beyond the slots (<c>ReplicaDescription.queue_ahead</c>): the scheduler sends
+/// them while every slot is taken, and the engine starts each the moment a slot frees, instead of idling that slot for
+/// the round trip to the scheduler's next admission.</param>
+internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfile profile, TimeProvider time, int queueAhead = 0) : IDisposable
     where TSequence : class, IBatchedSequence
 {
     private static readonly TimeSpan ThroughputWindow = TimeSpan.FromSeconds(5);
 
     private readonly List<TSequence> _sequences = [];
     private readonly Dictionary<string, TSequence> _byId = new(StringComparer.Ordinal);
+
+    // Admissions that found every slot taken, in arrival order: started as slots free, before any later admission.
+    private readonly List<SequenceSpec> _ahead = [];
 
     // Cancellations and rejections, reported with the next step.
     private readonly List<SequenceFinished> _pendingFinished = [];
@@ -34,6 +43,13 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
 
     public long KvUsed { get; private set; }
 
+    /// <summary>Admissions held until a slot frees.</summary>
+    public int QueuedAhead => _ahead.Count;
+
+    /// <summary>Held admissions taken from the queue ahead when a slot freed, since the replica started: each began
+    /// without waiting for the scheduler.</summary>
+    public long StartedAhead { get; private set; }
+
     /// <summary>Bumped by <see cref="DropAll"/>: a step planned before must not be published after.</summary>
     public long Epoch { get; private set; }
 
@@ -49,7 +65,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     /// skipped, for the engine to log, or <see cref="ScreenedAdmission.Run"/> when the engine is to decide.</summary>
     public ScreenedAdmission Screen(SequenceSpec spec)
     {
-        if (_byId.ContainsKey(spec.SequenceId))
+        if (_byId.ContainsKey(spec.SequenceId) || _ahead.Exists(s => s.SequenceId == spec.SequenceId))
         {
             return ScreenedAdmission.Duplicate;
         }
@@ -61,6 +77,35 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
         }
 
         return ScreenedAdmission.Run;
+    }
+
+    /// <summary>Holds an admission that finds every slot taken while the queue ahead has room; it starts when
+    /// <see cref="TakeAhead"/> hands it back. False when a slot is free (the engine decides on it now) or the queue
+    /// ahead is full (the scheduler admitted past it: the engine refuses it).</summary>
+    public bool TryQueueAhead(SequenceSpec spec)
+    {
+        if (_sequences.Count < profile.MaxSequences || _ahead.Count >= queueAhead)
+        {
+            return false;
+        }
+
+        _ahead.Add(spec);
+        return true;
+    }
+
+    /// <summary>The oldest held admission, out of the queue ahead, once a slot is free for it (the engine starts it
+    /// now); null when none is held or every slot is still taken.</summary>
+    public SequenceSpec? TakeAhead()
+    {
+        if (_ahead.Count == 0 || _sequences.Count >= profile.MaxSequences)
+        {
+            return null;
+        }
+
+        var spec = _ahead[0];
+        _ahead.RemoveAt(0);
+        StartedAhead++;
+        return spec;
     }
 
     /// <summary>True when a sequence reserving <paramref name="kvTokens"/> finds a slot and KV room.</summary>
@@ -95,8 +140,8 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     /// <summary>Reports <paramref name="finished"/> with the next step.</summary>
     public void ReportNext(SequenceFinished finished) => _pendingFinished.Add(finished);
 
-    /// <summary>Removes the running ones among <paramref name="sequenceIds"/>, reporting each cancelled with the next
-    /// step; unknown ids are ignored. Returns the removed sequences.</summary>
+    /// <summary>Removes the running and the held ones among <paramref name="sequenceIds"/>, reporting each cancelled
+    /// with the next step; unknown ids are ignored. Returns the removed running sequences.</summary>
     public List<TSequence> Cancel(IEnumerable<string> sequenceIds)
     {
         var cancelled = new List<TSequence>();
@@ -108,18 +153,24 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
                 _pendingFinished.Add(sequence.Finished(FinishReason.Cancelled));
                 cancelled.Add(sequence);
             }
+            else if (_ahead.FindIndex(s => s.SequenceId == id) is >= 0 and var held)
+            {
+                _pendingFinished.Add(new SequenceFinished { SequenceId = id, Reason = FinishReason.Cancelled, CompletionTokens = _ahead[held].ResumeFromToken });
+                _ahead.RemoveAt(held);
+            }
         }
 
         return cancelled;
     }
 
-    /// <summary>Removes every sequence without reporting anything about them, not even from a step already under way.
+    /// <summary>Removes every sequence, held ones included, without reporting anything about them, not even from a step already under way.
     /// Returns the removed sequences.</summary>
     public List<TSequence> DropAll()
     {
         var dropped = _sequences.ToList();
         _sequences.Clear();
         _byId.Clear();
+        _ahead.Clear();
         _pendingFinished.Clear();
         _spans.DropAll();
         KvUsed = 0;

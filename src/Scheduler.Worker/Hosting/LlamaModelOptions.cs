@@ -37,6 +37,12 @@ public sealed class LlamaModelOptions
     /// kernel, the CPU included), true or false forces it. docs/benchmarks.md measures both on the CPU backend.</summary>
     public bool? FlashAttention { get; set; }
 
+    /// <summary>Admissions each replica holds beyond its <see cref="Slots"/> (announced as <c>queue_ahead</c>): the scheduler
+    /// sends that many more while every slot is taken, and the engine starts one in the step after a slot frees, instead
+    /// of leaving the slot empty until the scheduler hears of the finish and admits the next job (a round trip through
+    /// the silo). 0 turns it off. A held job counts against the replica's KV cells at the scheduler like a running one.</summary>
+    public int QueueAhead { get; set; } = 1;
+
     /// <summary>Most tokens one decode call takes: a step's decode tokens plus prefill chunks. At least <see cref="Slots"/>.</summary>
     public int BatchSize { get; set; } = 512;
 

@@ -182,6 +182,11 @@ internal sealed class NodeInventory : IDisposable
             throw new ArgumentException("Worker:Model:Threads and ContextSize must be at least 1 when set.", nameof(options));
         }
 
+        if (llama.QueueAhead < 0 || llama.QueueAhead > slots)
+        {
+            throw new ArgumentException($"Worker:Model:QueueAhead must be between 0 and the slots per replica ({slots}), not {llama.QueueAhead}.", nameof(options));
+        }
+
         var fullPath = Path.GetFullPath(path);
         if (!_models.TryGetValue(fullPath, out var model))
         {
@@ -205,7 +210,7 @@ internal sealed class NodeInventory : IDisposable
         }
 
         var replicaProfile = profile with { MaxSequences = slots, KvCapacityTokens = llama.KvUnified ? cells : sequenceCells * slots, StepTokenBudget = llama.BatchSize };
-        return (replicaProfile, (int)Math.Min(perSequence, sequenceCells), new LlamaReplicaSettings(model, llama.Threads, llama.KvUnified, llama.FlashAttention));
+        return (replicaProfile, (int)Math.Min(perSequence, sequenceCells), new LlamaReplicaSettings(model, llama.Threads, llama.KvUnified, llama.FlashAttention, llama.QueueAhead));
     }
 
     /// <summary>The node as announced to the scheduler, reachable at <paramref name="address"/>.</summary>
@@ -222,6 +227,7 @@ internal sealed class NodeInventory : IDisposable
             MaxSequences = r.EngineProfile.MaxSequences,
             KvCapacityTokens = r.EngineProfile.KvCapacityTokens,
             MaxContextTokens = r.MaxContextTokens,
+            QueueAhead = r.Llama?.QueueAhead ?? 0,
         }));
         return description;
     }

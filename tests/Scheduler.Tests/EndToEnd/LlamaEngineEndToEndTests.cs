@@ -31,6 +31,8 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     // on a loaded machine (400 tokens did not, once).
     private const int LongJobTokens = 2000;
 
+    private const string OneSlotReplica = $"llama-e2e-l4-1/{OneSlotModel}";
+
     private WebApplication _silo = null!;
     private WebApplication _node = null!;
     private string _address = "";
@@ -53,17 +55,24 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         await _silo.StartAsync();
         var address = _silo.Services.GetRequiredService<ListeningAddresses>().Grpc;
 
-        var options = new WorkerNodeOptions { NodeId = "llama-e2e", SchedulerAddress = address, NodeToken = NodeToken, Engine = EngineNames.Llama };
+        _address = address;
+        _node = await StartNodeAsync();
+        await WaitForReadyReplicas(address);
+    }
+
+    /// <summary>The llama node, registered. Every replica holds one admission ahead (the default Worker:Model:QueueAhead).</summary>
+    private async Task<WebApplication> StartNodeAsync()
+    {
+        var options = new WorkerNodeOptions { NodeId = "llama-e2e", SchedulerAddress = _address, NodeToken = NodeToken, Engine = EngineNames.Llama };
         options.Model.Path = tiny.Path;
         options.Model.Threads = 1;
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = Model, MaxContextTokens = 512 });
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = OneSlotModel, MaxContextTokens = TinyGguf.TrainedContext, MaxSequences = 1 });
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = ChatModel, MaxContextTokens = 512, ModelPath = tiny.ChatPath });
-        _node = WorkerNodeHost.Build(options);
-        await _node.StartAsync();
-        await _node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
-        _address = address;
-        await WaitForReadyReplicas(address);
+        var node = WorkerNodeHost.Build(options);
+        await node.StartAsync();
+        await node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
+        return node;
     }
 
     public async Task DisposeAsync()
@@ -145,6 +154,70 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     }
 
     [Fact]
+    public async Task JobQueuedAhead_StartsWhenTheOnlySlotFrees_WithoutWaitingForTheScheduler()
+    {
+        using var client = new SchedulerClient(_address, TenantKey);
+        await using var running = await StreamedJob.StartAsync(client, Request(OneSlotModel, LongJobTokens));
+        await running.FirstTokens.WaitAsync(Timeout);
+
+        // The only slot is taken: the placement sends the next job to the node at once, which holds it.
+        await using var next = await StreamedJob.StartAsync(client, Request(OneSlotModel, 8));
+        await next.Admitted.WaitAsync(Timeout);
+        var first = await running.Ended.WaitAsync(Timeout);
+        var second = await next.Ended.WaitAsync(Timeout);
+
+        Assert.Equal((JobEvent.EventOneofCase.Completed, LongJobTokens), (first.Kind, first.Tokens));
+        Assert.Equal((JobEvent.EventOneofCase.Completed, 8), (second.Kind, second.Tokens));
+        Assert.True(next.AdmittedAt < first.At, "the second job was admitted to the node only after the first ended");
+
+        // The engine started it from its queue ahead: no admission came after the slot freed.
+        Assert.Equal(1, OneSlotEngine().StartedAhead);
+        await ReplicaRunningAsync(OneSlotReplica, 0);
+    }
+
+    [Fact]
+    public async Task JobQueuedAhead_Cancelled_EndsCancelled_NeverRuns_AndItsReservationIsReleased()
+    {
+        using var client = new SchedulerClient(_address, TenantKey);
+        await using var running = await StreamedJob.StartAsync(client, Request(OneSlotModel, LongJobTokens));
+        await running.FirstTokens.WaitAsync(Timeout);
+        await using var held = await StreamedJob.StartAsync(client, Request(OneSlotModel, 8));
+        await held.Admitted.WaitAsync(Timeout);
+
+        await client.CancelAsync(held.JobId);
+        var cancelled = await held.Ended.WaitAsync(Timeout);
+        var first = await running.Ended.WaitAsync(Timeout);
+
+        Assert.Equal((JobEvent.EventOneofCase.Cancelled, 0), (cancelled.Kind, cancelled.Tokens));
+        Assert.Equal((JobEvent.EventOneofCase.Completed, LongJobTokens), (first.Kind, first.Tokens));
+        Assert.Equal(0, OneSlotEngine().StartedAhead);
+        await ReplicaRunningAsync(OneSlotReplica, 0);
+        var next = await client.RunAsync(Request(OneSlotModel, 8), deadline: DateTime.UtcNow + Timeout);
+        Assert.Equal((JobStatus.Completed, 8), (next.Status, next.TokenCount));
+    }
+
+    [Fact]
+    public async Task JobQueuedAhead_OnANodeThatStops_IsRequeued_AndRunsOnceTheNodeIsBack()
+    {
+        using var client = new SchedulerClient(_address, TenantKey);
+        await using var running = await StreamedJob.StartAsync(client, Request(OneSlotModel, LongJobTokens));
+        await running.FirstTokens.WaitAsync(Timeout);
+        await using var held = await StreamedJob.StartAsync(client, Request(OneSlotModel, 8));
+        await held.Admitted.WaitAsync(Timeout);
+
+        // The node goes away with one job running and one held: the scheduler gets both back and queues them again.
+        await _node.StopAsync();
+        await _node.DisposeAsync();
+        _node = await StartNodeAsync();
+
+        var first = await running.Ended.WaitAsync(Timeout);
+        var second = await held.Ended.WaitAsync(Timeout);
+        Assert.Equal((JobEvent.EventOneofCase.Completed, LongJobTokens), (first.Kind, first.Tokens));
+        Assert.Equal((JobEvent.EventOneofCase.Completed, 8), (second.Kind, second.Tokens));
+        await ReplicaRunningAsync(OneSlotReplica, 0);
+    }
+
+    [Fact]
     public async Task PromptTheEngineCanNeverRun_FailsTheJobWithTheEnginesMessage_InsteadOfQueueingItForever()
     {
         // The scheduler has no vocabulary to check ids against; the engine finds this one outside the model's.
@@ -201,6 +274,24 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         return Assert.IsType<LlamaEngine>(engine);
     }
 
+    private LlamaEngine OneSlotEngine()
+    {
+        Assert.True(_node.Services.GetRequiredService<ReplicaEngines>().TryGet(OneSlotReplica, out var engine));
+        return Assert.IsType<LlamaEngine>(engine);
+    }
+
+    /// <summary>Waits until the placement counts <paramref name="running"/> jobs on the replica (its last finish is a
+    /// one-way message that may land just after the job's end reached the client).</summary>
+    private async Task ReplicaRunningAsync(string replicaId, int running)
+    {
+        using var admin = new SchedulerAdminClient(_address, AdminKey);
+        await Polling.Until(
+            async () => (await admin.ListReplicasAsync(OneSlotModel)).Single(r => r.ReplicaId == replicaId).RunningSequences == running,
+            $"{running} jobs counted on {replicaId}",
+            Timeout,
+            TimeSpan.FromMilliseconds(50));
+    }
+
     /// <summary>The four-slot replica as the admin API lists it once the node has reported <paramref name="decodes"/>
     /// decode calls (the report of the step that finished the last job may arrive just after the job's completion).</summary>
     private async Task<Replica> ReplicaWithDecodeCallsAsync(long decodes)
@@ -231,6 +322,79 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
                 Assert.True(DateTime.UtcNow < deadline, $"No replica of {model} became ready.");
                 await Task.Delay(100);
             }
+        }
+    }
+
+    /// <summary>A job streamed in the background: when it was admitted, its first tokens, and how it ended with how many
+    /// tokens (each index once, in order).</summary>
+    private sealed class StreamedJob : IAsyncDisposable
+    {
+        private readonly TaskCompletionSource _admitted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _firstTokens = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly CancellationTokenSource _stop = new(Timeout * 2);
+        private readonly TaskCompletionSource<string> _id = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Task<(JobEvent.EventOneofCase Kind, int Tokens, DateTime At)> _ended = null!;
+
+        public string JobId { get; private set; } = "";
+
+        public DateTime AdmittedAt { get; private set; }
+
+        public Task Admitted => _admitted.Task;
+
+        public Task FirstTokens => _firstTokens.Task;
+
+        public Task<(JobEvent.EventOneofCase Kind, int Tokens, DateTime At)> Ended => _ended;
+
+        public static async Task<StreamedJob> StartAsync(SchedulerClient client, SubmitJobRequest request)
+        {
+            var job = new StreamedJob();
+            job._ended = job.RunAsync(client, request);
+            job.JobId = await job._id.Task.WaitAsync(Timeout);
+            return job;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            try
+            {
+                await _ended;
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped by a test that failed before the job ended.
+            }
+            catch (Grpc.Core.RpcException)
+            {
+                // Likewise.
+            }
+
+            _stop.Dispose();
+        }
+
+        private async Task<(JobEvent.EventOneofCase Kind, int Tokens, DateTime At)> RunAsync(SchedulerClient client, SubmitJobRequest request)
+        {
+            var tokens = 0;
+            await foreach (var e in client.StreamAsync(request, cancellationToken: _stop.Token))
+            {
+                _id.TrySetResult(e.JobId);
+                switch (e.EventCase)
+                {
+                    case JobEvent.EventOneofCase.Admitted:
+                        AdmittedAt = DateTime.UtcNow;
+                        _admitted.TrySetResult();
+                        break;
+                    case JobEvent.EventOneofCase.Tokens:
+                        Assert.Equal(tokens, e.Tokens.FirstTokenIndex);
+                        tokens += e.Tokens.TokenCount;
+                        _firstTokens.TrySetResult();
+                        break;
+                    case JobEvent.EventOneofCase.Completed or JobEvent.EventOneofCase.Cancelled or JobEvent.EventOneofCase.Failed or JobEvent.EventOneofCase.Expired:
+                        return (e.EventCase, tokens, DateTime.UtcNow);
+                }
+            }
+
+            throw new InvalidOperationException("The job's stream ended without an end event.");
         }
     }
 }

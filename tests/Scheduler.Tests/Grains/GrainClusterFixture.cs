@@ -23,18 +23,22 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     /// earlier attempt would have.</summary>
     internal IIdempotencyKeys IdempotencyKeys { get; } = new MemoryIdempotencyKeys(Options.Create(new PlacementOptions()), TimeProvider.System);
 
+    /// <summary>The silo's job journal: tests read what a placement journaled.</summary>
+    internal MemoryJobJournal Journal { get; } = new();
+
     public IClusterClient Client => _cluster?.Client ?? throw new InvalidOperationException("The cluster is not deployed.");
 
     public async Task InitializeAsync()
     {
         var links = Links;
         var keys = IdempotencyKeys;
+        var journal = Journal;
         var builder = new InProcessTestClusterBuilder(1);
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddMemoryGrainStorage(StorageNames.Default);
             silo.Services.AddSingleton<INodeLinkFactory>(links);
-            silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
+            silo.Services.AddSingleton<IJobJournal>(journal);
             silo.Services.AddSingleton(keys);
             silo.Services.AddSingleton<IJobIndex, MemoryJobIndex>();
             silo.Services.AddMetrics().AddSingleton<FleetGauges>().AddSingleton<IJobOutcomeObserver, SchedulerTelemetry>();

@@ -302,6 +302,24 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Requeue_EngineFailure_JournalsTheCountBeforeTheJobIsReadmitted()
+    {
+        var (node, link) = await NodeWithReplica("ra", maxSequences: 2);
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+        await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
+        await Until(() => link.AdmittedJobIds.Count >= 2, "j0 and j1 on ra");
+
+        // Counted: an engine's error. Not counted: a refusal for want of room.
+        await Placement.Requeue("ra", link.LinkId, [new RequeuedSequence(JobId(0), 3, Error: "upstream answered 502")], HandBack.Rejected);
+        await Placement.Requeue("ra", link.LinkId, [new RequeuedSequence(JobId(1), 0)], HandBack.Rejected);
+        await Settle(cluster, node);
+
+        var journaled = (await cluster.Journal.Load(_model)).Where(t => t.JobId == JobId(0)).ToArray();
+        Assert.Equal((1, 3), (Assert.Single(journaled).HandBacks, journaled[0].ResumeFromToken));
+        Assert.DoesNotContain(await cluster.Journal.Load(_model), t => t.JobId == JobId(1));
+    }
+
+    [Fact]
     public async Task Requeue_Rejected_WithNothingFinishingThere_IsTriedAgainAfterTheHold()
     {
         var (node, link) = await NodeWithReplica("ra", maxSequences: 2);

@@ -11,7 +11,14 @@ public sealed class RunningBatchTests : IDisposable
 {
     private readonly RunningBatch<SimulatedSequence> _batch = new("replica-0", AcceleratorProfiles.H100, new FakeTimeProvider());
 
-    public void Dispose() => _batch.Dispose();
+    // One slot and one admission held ahead of it: the node-side queue.
+    private readonly RunningBatch<SimulatedSequence> _oneSlot = new("replica-1", AcceleratorProfiles.H100 with { MaxSequences = 1 }, new FakeTimeProvider(), queueAhead: 1);
+
+    public void Dispose()
+    {
+        _batch.Dispose();
+        _oneSlot.Dispose();
+    }
 
     [Fact]
     public void Screen_NewSequence_IsTheEnginesToDecide_AndReportsNothing()
@@ -45,5 +52,78 @@ public sealed class RunningBatchTests : IDisposable
         Assert.Equal(("a", FinishReason.Length, resumeFrom), (finished.SequenceId, finished.Reason, finished.CompletionTokens));
         Assert.Equal(0, _batch.Count);
         Assert.Equal(0, _batch.KvUsed);
+    }
+
+    [Fact]
+    public void QueueAhead_HoldsOnlyWhileEverySlotIsTaken_AndOnlyAsManyAsItMay()
+    {
+        // A free slot: the engine decides, nothing is held.
+        Assert.False(_oneSlot.TryQueueAhead(Sequence("a", 10, 8)));
+        _oneSlot.Add(new SimulatedSequence(Sequence("a", 10, 8)));
+
+        Assert.True(_oneSlot.TryQueueAhead(Sequence("b", 10, 8)));
+        Assert.False(_oneSlot.TryQueueAhead(Sequence("c", 10, 8)));
+
+        Assert.Equal((1, 1), (_oneSlot.Count, _oneSlot.QueuedAhead));
+        Assert.Null(_oneSlot.TakeAhead());
+        Assert.Equal(0, _oneSlot.StartedAhead);
+        Assert.False(_batch.TryQueueAhead(Sequence("x", 10, 8)));
+    }
+
+    [Fact]
+    public void QueueAhead_HeldAdmissionsComeBackOldestFirst_OnlyAsSlotsFree()
+    {
+        using var batch = new RunningBatch<SimulatedSequence>("r", AcceleratorProfiles.H100 with { MaxSequences = 2 }, new FakeTimeProvider(), queueAhead: 2);
+        var running = new[] { new SimulatedSequence(Sequence("a", 10, 8)), new SimulatedSequence(Sequence("b", 10, 8)) };
+        Array.ForEach(running, batch.Add);
+        Assert.True(batch.TryQueueAhead(Sequence("c", 10, 8)));
+        Assert.True(batch.TryQueueAhead(Sequence("d", 10, 8)));
+
+        batch.Remove(running[1]);
+
+        Assert.Equal("c", batch.TakeAhead()!.SequenceId);
+        batch.Add(new SimulatedSequence(Sequence("c", 10, 8)));
+        Assert.Null(batch.TakeAhead());
+        batch.Remove(running[0]);
+        Assert.Equal("d", batch.TakeAhead()!.SequenceId);
+        Assert.Equal((2, 0), (batch.StartedAhead, batch.QueuedAhead));
+    }
+
+    [Fact]
+    public void QueueAhead_HeldAdmissionAgain_IsADuplicate()
+    {
+        _oneSlot.Add(new SimulatedSequence(Sequence("a", 10, 8)));
+        Assert.True(_oneSlot.TryQueueAhead(Sequence("b", 10, 8)));
+
+        Assert.Equal(ScreenedAdmission.Duplicate, _oneSlot.Screen(Sequence("b", 10, 8)));
+        Assert.Equal(1, _oneSlot.QueuedAhead);
+    }
+
+    [Fact]
+    public void Cancel_HeldAdmission_LeavesTheQueue_AndIsReportedCancelledFromWhereItWouldHaveResumed()
+    {
+        _oneSlot.Add(new SimulatedSequence(Sequence("a", 10, 8)));
+        Assert.True(_oneSlot.TryQueueAhead(Sequence("b", 10, 8, resumeFrom: 3)));
+
+        Assert.Empty(_oneSlot.Cancel(["b", "unknown"]));
+
+        var finished = Assert.Single(_oneSlot.StartReport().Finished);
+        Assert.Equal(("b", FinishReason.Cancelled, 3), (finished.SequenceId, finished.Reason, finished.CompletionTokens));
+        Assert.Equal((0, 1), (_oneSlot.QueuedAhead, _oneSlot.Count));
+        Assert.Null(_oneSlot.TakeAhead());
+    }
+
+    [Fact]
+    public void DropAll_DropsHeldAdmissionsToo_Silently()
+    {
+        _oneSlot.Add(new SimulatedSequence(Sequence("a", 10, 8)));
+        Assert.True(_oneSlot.TryQueueAhead(Sequence("b", 10, 8)));
+
+        _oneSlot.DropAll();
+
+        Assert.Equal((0, 0), (_oneSlot.Count, _oneSlot.QueuedAhead));
+        Assert.Null(_oneSlot.TakeAhead());
+        Assert.Empty(_oneSlot.StartReport().Finished);
+        Assert.Equal(ScreenedAdmission.Run, _oneSlot.Screen(Sequence("b", 10, 8)));
     }
 }

@@ -12,7 +12,8 @@ namespace Scheduler.Worker.Engines.Llama;
 /// of the cells, or in one cache they share (<see cref="LlamaReplicaSettings.KvUnified"/>). Every step is one decode call
 /// holding one token for each decoding sequence plus prefill chunks of newly admitted ones, within the step token
 /// budget (the context's batch size); sequences join and leave between steps, and a sequence that leaves has its KV
-/// cells removed before the next decode.
+/// cells removed before the next decode. An admission that finds every slot taken is held in the replica's queue ahead
+/// (<see cref="LlamaReplicaSettings.QueueAhead"/>) and starts in the step after a slot frees.
 /// </summary>
 /// <remarks>
 /// Only the step loop touches the context and the sequences' samplers. A step is planned under the lock, decoded and
@@ -63,7 +64,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         _sink = sink;
         _time = time;
         _logger = logger;
-        _running = new RunningBatch<LlamaSequence>(replicaId, profile, time);
+        _running = new RunningBatch<LlamaSequence>(replicaId, profile, time, settings.QueueAhead);
         _context = _model.CreateContext(profile.MaxSequences, (int)profile.KvCapacityTokens, profile.StepTokenBudget, settings.Threads, settings.KvUnified, settings.FlashAttention, logger);
         if (_context.NativeHandle.ContextSize is var cells && cells < profile.KvCapacityTokens)
         {
@@ -89,6 +90,18 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         }
     }
 
+    /// <summary>Admissions started from the queue ahead when a slot freed, since the replica started.</summary>
+    public long StartedAhead
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _running.StartedAhead;
+            }
+        }
+    }
+
     /// <summary>How the engine has batched so far.</summary>
     public LlamaEngineStats Stats
     {
@@ -107,6 +120,8 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         var prompts = sequences.Select(s => (Spec: s, Prompt: Prompt(s))).ToList();
         lock (_lock)
         {
+            // Held admissions go first: they were sent before these, while every slot was taken.
+            StartQueuedAhead();
             foreach (var (spec, prompt) in prompts)
             {
                 if (_running.Screen(spec) is var skipped and not ScreenedAdmission.Run)
@@ -115,46 +130,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
                     continue;
                 }
 
-                if (Fault(spec, prompt) is { } fault)
-                {
-                    // No replica of this context can ever run it: queueing it again would bring it back forever.
-                    _running.ReportNext(new SequenceFinished
-                    {
-                        SequenceId = spec.SequenceId,
-                        Reason = FinishReason.Error,
-                        CompletionTokens = spec.ResumeFromToken,
-                        PromptTokens = prompt?.Length ?? 0,
-                        Error = fault,
-                    });
-                    LogFault(_logger, _replicaId, spec.SequenceId, fault);
-                    continue;
-                }
-
-                if (Refusal(spec, prompt!) is { } refusal)
-                {
-                    _running.Reject(new SequenceFinished
-                    {
-                        SequenceId = spec.SequenceId,
-                        Reason = FinishReason.Rejected,
-                        CompletionTokens = spec.ResumeFromToken,
-                        PromptTokens = prompt!.Length,
-                    });
-                    LogRejected(_logger, _replicaId, spec.SequenceId, refusal);
-                    continue;
-                }
-
-                // The batch owns the sequence once added; until then, this does.
-                LlamaSequence? sequence = null;
-                try
-                {
-                    sequence = new LlamaSequence(spec, prompt!, _freeSlots.Pop(), _model.CreateDecoder());
-                    _running.Add(sequence);
-                    sequence = null;
-                }
-                finally
-                {
-                    sequence?.Dispose();
-                }
+                Start(spec, prompt);
             }
 
             _running.Wake();
@@ -238,6 +214,10 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         {
             left = [.. _left];
             _left.Clear();
+
+            // The slots that freed in the last step (or by a cancel since) take held admissions now: this step
+            // prefills them, without a round trip to the scheduler.
+            StartQueuedAhead();
             if (_running.HasWork)
             {
                 epoch = _running.Epoch;
@@ -400,6 +380,68 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         return _running.Fits(kvTokens)
             ? null
             : $"{_running.Count}/{_profile.MaxSequences} slots, {_running.KvUsed}+{kvTokens}/{_profile.KvCapacityTokens} KV tokens";
+    }
+
+    /// <summary>Starts a screened admission: fails one no replica of this context can ever run, holds one that finds
+    /// every slot taken while the queue ahead has room, refuses one that finds no room otherwise, else adds it to the batch.</summary>
+    private void Start(SequenceSpec spec, LLamaToken[]? prompt)
+    {
+        if (Fault(spec, prompt) is { } fault)
+        {
+            // No replica of this context can ever run it: queueing it again would bring it back forever.
+            _running.ReportNext(new SequenceFinished
+            {
+                SequenceId = spec.SequenceId,
+                Reason = FinishReason.Error,
+                CompletionTokens = spec.ResumeFromToken,
+                PromptTokens = prompt?.Length ?? 0,
+                Error = fault,
+            });
+            LogFault(_logger, _replicaId, spec.SequenceId, fault);
+            return;
+        }
+
+        if (Refusal(spec, prompt!) is { } refusal)
+        {
+            if (_running.TryQueueAhead(spec))
+            {
+                return;
+            }
+
+            _running.Reject(new SequenceFinished
+            {
+                SequenceId = spec.SequenceId,
+                Reason = FinishReason.Rejected,
+                CompletionTokens = spec.ResumeFromToken,
+                PromptTokens = prompt!.Length,
+            });
+            LogRejected(_logger, _replicaId, spec.SequenceId, refusal);
+            return;
+        }
+
+        // The batch owns the sequence once added; until then, this does.
+        LlamaSequence? sequence = null;
+        try
+        {
+            sequence = new LlamaSequence(spec, prompt!, _freeSlots.Pop(), _model.CreateDecoder());
+            _running.Add(sequence);
+            sequence = null;
+        }
+        finally
+        {
+            sequence?.Dispose();
+        }
+    }
+
+    /// <summary>Starts held admissions while slots are free, oldest first. A held prompt is tokenized again here, under
+    /// the lock: the queue ahead, shared by every engine, keeps the scheduler's specs only, and this runs on the step
+    /// loop's thread, which waits for the prompt's prefill anyway.</summary>
+    private void StartQueuedAhead()
+    {
+        while (_running.TakeAhead() is { } spec)
+        {
+            Start(spec, Prompt(spec));
+        }
     }
 
     /// <summary>Takes <paramref name="sequence"/> out of the batch and frees it.</summary>

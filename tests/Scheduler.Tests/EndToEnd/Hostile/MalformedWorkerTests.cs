@@ -46,6 +46,8 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
         { "replica-of-unknown-model", "node.replicas.model" },
         { "zero-slots", "node.replicas" },
         { "negative-context", "node.replicas" },
+        { "negative-queue-ahead", "node.replicas.queue_ahead" },
+        { "queue-ahead-past-slots", "node.replicas.queue_ahead" },
     };
 
     [Theory]
@@ -74,6 +76,8 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
             case "replica-of-unknown-model": replica.Model = "no-such-model"; break;
             case "zero-slots": replica.MaxSequences = 0; break;
             case "negative-context": replica.MaxContextTokens = -5; break;
+            case "negative-queue-ahead": replica.QueueAhead = -1; break;
+            case "queue-ahead-past-slots": replica.QueueAhead = replica.MaxSequences + 1; break;
         }
 
         var ex = await Assert.ThrowsAsync<RpcException>(() => Registry.RegisterNodeAsync(new RegisterNodeRequest { Node = description }, Auth()).ResponseAsync);

@@ -217,7 +217,9 @@ public sealed class ModelPlacementTests
 
             // Queued again, resuming after what it delivered; its record hears why it waits.
             Assert.Empty(round!.Ended);
-            Assert.Equal(new HandedBackJob("j0", handBack, $"upstream answered 500: boom {handBack}"), Assert.Single(round.HandedBack));
+            var handedBack = Assert.Single(round.HandedBack);
+            Assert.Equal(("j0", handBack, $"upstream answered 500: boom {handBack}"), (handedBack.JobId, handedBack.HandBacks, handedBack.Error));
+            Assert.Equal((handBack, handBack), (handedBack.Requeued!.HandBacks, handedBack.Requeued.ResumeFromToken));
             Assert.Equal(new JobLocation(null, 0), _placement.Locate("j0"));
 
             _time.Advance(s_hold);
@@ -229,7 +231,7 @@ public sealed class ModelPlacementTests
         var failedRound = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 7, last, "upstream answered 500: boom last")], HandBack.Rejected);
 
         var failed = Assert.Single(failedRound!.Ended);
-        Assert.Equal(new HandedBackJob("j0", s_maxHandBacks + 1, "upstream answered 500: boom last"), Assert.Single(failedRound.HandedBack));
+        Assert.Equal(new HandedBackJob("j0", s_maxHandBacks + 1, "upstream answered 500: boom last", Requeued: null), Assert.Single(failedRound.HandedBack));
         Assert.Empty(failedRound.Batches);
         Assert.Equal("j0", failed.JobId);
         Assert.Equal(JobStatus.Failed, failed.Outcome.Status);
@@ -245,6 +247,35 @@ public sealed class ModelPlacementTests
         Assert.Null(_placement.Locate("j0"));
         Assert.Equal(CancelOutcome.NotFound, _placement.Cancel("j0").Outcome);
         Assert.Empty(ReplicaState("r").RunningJobIds);
+    }
+
+    [Fact]
+    public void Requeue_EngineFailure_CountInTheJournaledTicket_CarriesOnInAPlacementRebuiltAfterAFailover()
+    {
+        var options = new PlacementOptions { MaxHandBacks = 2 };
+        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
+        _placement.Enqueue(Job("j0"));
+        JobTicket? journaled = null;
+        for (var handBack = 1; handBack <= 2; handBack++)
+        {
+            var round = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 0, Error: $"boom {handBack}")], HandBack.Rejected);
+            journaled = Assert.Single(round!.HandedBack).Requeued;
+            _time.Advance(s_hold);
+            _placement.AdmitWhatFits();
+        }
+
+        Assert.Equal(2, journaled!.HandBacks);
+
+        // The placement's silo dies: a new activation rebuilds from the journal, where the ticket was last written.
+        var persisted = new PlacementState();
+        persisted.Replicas["r"] = On("r", "n", maxSequences: 1);
+        var rebuilt = new ModelPlacement(Model, persisted, options, _time, NullLogger.Instance);
+        Assert.Equal(["j0"], AdmittedIds(rebuilt.Recover(new RecoveryPlan([new LiveReplica("r", "link-2")], [new RecoveredJob(journaled, WasAdmitted: true, ResumeOn: null)], []))));
+
+        // Its third hand-back is its third, past the two allowed: it fails rather than starting over at one.
+        var third = rebuilt.Requeue("r", "link-2", [new RequeuedSequence("j0", 0, Error: "boom 3")], HandBack.Rejected);
+        Assert.Equal(3, Assert.Single(third!.HandedBack).HandBacks);
+        Assert.Contains("handed it back 3 times", Assert.Single(third.Ended).Outcome.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -190,6 +190,62 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void QueuedAhead_StartsInTheStepAfterItsSlotFrees_WithoutAnotherAdmission()
+    {
+        // One slot, one admission held ahead: "b" arrives with "a" and waits at the node, not at the scheduler.
+        var engine = Engine(slots: 1, kvCells: 256, queueAhead: 1);
+        engine.Admit([Sequence("a", 5), Sequence("b", 5), Sequence("c", 5)]);
+
+        var reports = ToCompletion(engine.Step);
+
+        // "c" is past the slot and the queue ahead: refused at once, as the scheduler over-counted.
+        Assert.Equal("c", Assert.Single(reports[0].Finished).SequenceId);
+        Assert.Equal(FinishReason.Rejected, reports[0].Finished[0].Reason);
+        var aFinished = reports.FindIndex(r => r.Finished.Any(f => f.SequenceId == "a"));
+        var bFirstToken = reports.FindIndex(r => r.Tokens.Any(t => t.SequenceId == "b"));
+        Assert.Equal(aFinished + 1, bFirstToken);
+        Assert.Equal(Enumerable.Range(0, 5), SequenceOutcome.Of("b", reports).Indexes);
+        Assert.Equal(FinishReason.Length, SequenceOutcome.Of("b", reports).Finished!.Reason);
+        Assert.Equal((1L, 1), (engine.StartedAhead, engine.Stats.MaxBatchSequences));
+        Assert.Equal(1, reports[^1].Capacity.RejectedAdmissions);
+        Assert.Equal(0, engine.KvCellsInUse());
+    }
+
+    [Fact]
+    public void QueuedAhead_Cancelled_IsReportedCancelled_AndNeverRuns()
+    {
+        var engine = Engine(slots: 1, kvCells: 256, queueAhead: 1);
+        engine.Admit([Sequence("a", 5), Sequence("b", 5)]);
+        var first = engine.Step()!;
+
+        engine.Cancel(["b"]);
+        var reports = ToCompletion(engine.Step);
+
+        var cancelled = SequenceOutcome.Of("b", [first, .. reports]);
+        Assert.Equal((FinishReason.Cancelled, 0), (cancelled.Finished!.Reason, cancelled.Finished.CompletionTokens));
+        Assert.Empty(cancelled.Tokens);
+        Assert.Equal(FinishReason.Length, SequenceOutcome.Of("a", [first, .. reports]).Finished!.Reason);
+        Assert.Equal(0L, engine.StartedAhead);
+    }
+
+    [Fact]
+    public void QueuedAhead_DroppedSilently_WithTheRunningOnes_WhenTheStreamCloses()
+    {
+        var engine = Engine(slots: 1, kvCells: 256, queueAhead: 1);
+        engine.Admit([Sequence("a", 5), Sequence("b", 5)]);
+
+        engine.CancelAllSilently();
+
+        Assert.Null(engine.Step());
+        Assert.Equal(0, engine.KvCellsInUse());
+
+        // Sent again on a new stream, "b" is no duplicate of a sequence the engine still holds: it runs.
+        engine.Admit([Sequence("b", 5)]);
+        Assert.Equal(FinishReason.Length, SequenceOutcome.Of("b", ToCompletion(engine.Step)).Finished!.Reason);
+        Assert.Equal(0L, engine.StartedAhead);
+    }
+
+    [Fact]
     public void OwnKvStreams_CapEachSequenceAtItsSlotsShare()
     {
         // 2 slots of 100 cells, each its own stream: a slot holds 50, less than the 64 the replica's context allows.
@@ -374,11 +430,11 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     private LlamaEngine Engine(
-        LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 256, IStepReportSink? sink = null, bool kvUnified = false, bool? flashAttention = null)
+        LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 256, IStepReportSink? sink = null, bool kvUnified = false, bool? flashAttention = null, int queueAhead = 0)
     {
         var profile = AcceleratorProfiles.A100 with { MaxSequences = slots, KvCapacityTokens = kvCells, StepTokenBudget = 64 };
         var engine = new LlamaEngine(
-            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1, kvUnified, flashAttention), maxContextTokens, sink ?? _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
+            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1, kvUnified, flashAttention, queueAhead), maxContextTokens, sink ?? _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
         _engines.Add(engine);
         return engine;
     }

@@ -172,4 +172,44 @@ public sealed class LlamaNodeInventoryTests(TinyModelFixture tiny) : IClassFixtu
 
         Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Describe_AnnouncesTheQueueAhead_ThatItsEnginesHold(int queueAhead)
+    {
+        var options = new WorkerNodeOptions { NodeId = "n", Engine = "llama" };
+        options.Model.Path = tiny.Path;
+        options.Model.Slots = 3;
+        options.Model.QueueAhead = queueAhead;
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = "tiny-short", MaxContextTokens = 512, KvCapacityTokens = 768 });
+        using var inventory = NodeInventory.Create(options);
+
+        Assert.Equal(queueAhead, Assert.Single(inventory.Describe("http://127.0.0.1:1").Replicas).QueueAhead);
+        Assert.Equal(queueAhead, Assert.Single(inventory.Replicas).Llama!.QueueAhead);
+    }
+
+    [Fact]
+    public void Describe_SimulatedReplicas_HoldNothingAhead()
+    {
+        using var inventory = NodeInventory.Create(new WorkerNodeOptions { NodeId = "n" });
+
+        Assert.All(inventory.Describe("http://127.0.0.1:1").Replicas, r => Assert.Equal(0, r.QueueAhead));
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(5)]
+    public void Create_WithAQueueAheadOutsideZeroToSlots_NamesTheSetting(int queueAhead)
+    {
+        var options = new WorkerNodeOptions { Engine = "llama" };
+        options.Model.Path = tiny.Path;
+        options.Model.Slots = 4;
+        options.Model.QueueAhead = queueAhead;
+
+        var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+        Assert.StartsWith($"Worker:Model:QueueAhead must be between 0 and the slots per replica (4), not {queueAhead}.", error.Message, StringComparison.Ordinal);
+    }
 }
