@@ -35,6 +35,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             silo.AddMemoryGrainStorage(StorageNames.Default);
             silo.Services.AddSingleton<INodeLinkFactory>(links);
             silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
+            silo.Services.AddSingleton<GrainReferences>();
             silo.Services.AddSingleton(keys);
             silo.Services.AddSingleton<IJobIndex, MemoryJobIndex>();
             silo.Services.AddMetrics().AddSingleton<FleetGauges>().AddSingleton<IJobOutcomeObserver, SchedulerTelemetry>();
