@@ -18,8 +18,8 @@ public sealed class GrainReferences(IGrainFactory grains)
 {
     // Tenants, models, nodes and replicas are few; jobs are many, but a job's references are asked for within the
     // seconds it runs (submit, admission, outcome, its client's stream), so the bound only needs to cover jobs in flight.
-    private const int FewLimit = 4_096;
-    private const int JobLimit = 16_384;
+    internal const int FewLimit = 4_096;
+    internal const int JobLimit = 16_384;
 
     private readonly Kind<ITenantGrain> _tenants = new(grains, FewLimit);
     private readonly Kind<IPlacementGrain> _placements = new(grains, FewLimit);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 using Orleans.TestingHost;
 using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
@@ -24,6 +25,10 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     internal IIdempotencyKeys IdempotencyKeys { get; } = new MemoryIdempotencyKeys(Options.Create(new PlacementOptions()), TimeProvider.System);
 
     public IClusterClient Client => _cluster?.Client ?? throw new InvalidOperationException("The cluster is not deployed.");
+
+    /// <summary>The silo's grain storage, for a test that stores state as an earlier version wrote it.</summary>
+    internal IGrainStorage Storage =>
+        (_cluster ?? throw new InvalidOperationException("The cluster is not deployed.")).Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageNames.Default);
 
     public async Task InitializeAsync()
     {
