@@ -87,8 +87,7 @@ public sealed record ReplicaInfo(
     [property: Id(1)] EngineCapacity? Engine);
 
 /// <summary>A job the placement admitted into a replica, on its way to the node.</summary>
-// Immutable like the ticket and placement it carries: a batch reaches the node grain without a copy.
-[GenerateSerializer, Immutable, Alias("scheduler.AdmittedSequence")]
+[GenerateSerializer, Alias("scheduler.AdmittedSequence")]
 public sealed record AdmittedSequence(
     [property: Id(0)] JobTicket Ticket,
     [property: Id(1)] JobPlacement Placement);

@@ -6,8 +6,6 @@ namespace Scheduler.Abstractions.Jobs;
 /// </summary>
 public interface IJobEventSink : IGrainObserver
 {
-    // [Immutable]: senders build a fresh array per call and never touch it again, so a sink in the same silo gets it
-    // without a copy.
     [OneWay]
-    Task OnEvents([Immutable] JobEventRecord[] events);
+    Task OnEvents(JobEventRecord[] events);
 }

@@ -17,8 +17,7 @@ public enum JobEventKind
 /// One event of a job, as it travels from where it happens (node connection, placement) to the silos that
 /// hold the job's client streams. Token events carry their index so receivers drop repeats and reorder.
 /// </summary>
-// Immutable: never changed once made, so events reach a silo's hub without a deep copy per event.
-[GenerateSerializer, Immutable, Alias("scheduler.JobEventRecord")]
+[GenerateSerializer, Alias("scheduler.JobEventRecord")]
 public sealed record JobEventRecord(
     [property: Id(0)] string JobId,
     [property: Id(1)] JobEventKind Kind,

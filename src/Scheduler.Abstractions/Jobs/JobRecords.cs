@@ -2,11 +2,8 @@ using Scheduler.Policies;
 
 namespace Scheduler.Abstractions.Jobs;
 
-// The records of this file are [Immutable]: nothing changes one once made (a change is a `with` copy, and no array in
-// them is written to), so a grain call within a silo hands the same instance on instead of a deep copy — a job's
-// ticket and request pass tenant, placement, record and node on every job.
 /// <summary>What a tenant asked for, validated and counted by the front door.</summary>
-[GenerateSerializer, Immutable, Alias("scheduler.JobRequest")]
+[GenerateSerializer, Alias("scheduler.JobRequest")]
 public sealed record JobRequest(
     [property: Id(0)] string Model,
     [property: Id(1)] string? Prompt,
@@ -26,13 +23,13 @@ public sealed record JobRequest(
 /// <summary>One turn of a chat job. The job's <see cref="JobRequest.Prompt"/> is the chat rendered by the model
 /// catalog's template; the turns travel with it so that an engine with a template of its own (a GGUF's, an upstream
 /// chat endpoint) can render them itself.</summary>
-[GenerateSerializer, Immutable, Alias("scheduler.JobMessage")]
+[GenerateSerializer, Alias("scheduler.JobMessage")]
 public sealed record JobMessage(
     [property: Id(0)] string Role,
     [property: Id(1)] string Content);
 
 /// <summary>How a job's tokens are sampled; a null field takes the engine's default.</summary>
-[GenerateSerializer, Immutable, Alias("scheduler.JobSampling")]
+[GenerateSerializer, Alias("scheduler.JobSampling")]
 public sealed record JobSampling(
     [property: Id(0)] float? Temperature,
     [property: Id(1)] float? TopP,
@@ -40,7 +37,7 @@ public sealed record JobSampling(
     [property: Id(3)] ulong? Seed);
 
 /// <summary>A queued job as the placement grain holds it: enough to rank, place and (re)dispatch it.</summary>
-[GenerateSerializer, Immutable, Alias("scheduler.JobTicket")]
+[GenerateSerializer, Alias("scheduler.JobTicket")]
 public sealed record JobTicket(
     [property: Id(0)] string JobId,
     [property: Id(1)] string TenantId,
@@ -55,13 +52,13 @@ public sealed record JobTicket(
 /// record ends up with the whole text.</summary>
 /// <param name="Text">The tokens' text, concatenated.</param>
 /// <param name="TokenEnds">For each token, the length of <paramref name="Text"/> up to its end.</param>
-[GenerateSerializer, Immutable, Alias("scheduler.DeliveredOutput")]
+[GenerateSerializer, Alias("scheduler.DeliveredOutput")]
 public sealed record DeliveredOutput(
     [property: Id(0)] string Text,
     [property: Id(1)] int[] TokenEnds);
 
 /// <summary>Where a job runs.</summary>
-[GenerateSerializer, Immutable, Alias("scheduler.JobPlacement")]
+[GenerateSerializer, Alias("scheduler.JobPlacement")]
 public sealed record JobPlacement(
     [property: Id(0)] string ReplicaId,
     [property: Id(1)] string AcceleratorId,
@@ -70,7 +67,7 @@ public sealed record JobPlacement(
     [property: Id(4)] int RunningSequencesAtAdmission);
 
 /// <summary>Measured usage of a finished job.</summary>
-[GenerateSerializer, Immutable, Alias("scheduler.JobUsage")]
+[GenerateSerializer, Alias("scheduler.JobUsage")]
 public sealed record JobUsage(
     [property: Id(0)] int PromptTokens,
     [property: Id(1)] int CompletionTokens,
@@ -92,7 +89,7 @@ public enum JobStatus
 }
 
 /// <summary>How a job ended, reported once by the node connection that ran it (or the placement that expired it).</summary>
-[GenerateSerializer, Immutable, Alias("scheduler.JobOutcome")]
+[GenerateSerializer, Alias("scheduler.JobOutcome")]
 public sealed record JobOutcome(
     [property: Id(0)] JobStatus Status,
     [property: Id(1)] string FinishReason,
@@ -105,7 +102,7 @@ public sealed record JobOutcome(
 /// asked for, and its node has not confirmed yet (the API shows it as cancelling). <see cref="HandBacks"/>: how many
 /// times an engine failed the job and handed it back to be resumed elsewhere; <see cref="LastHandBackError"/> is the
 /// last one's reason (an upstream's message), shown while the job waits to run again.</summary>
-[GenerateSerializer, Immutable, Alias("scheduler.JobSnapshot")]
+[GenerateSerializer, Alias("scheduler.JobSnapshot")]
 public sealed record JobSnapshot(
     [property: Id(0)] string JobId,
     [property: Id(1)] string TenantId,

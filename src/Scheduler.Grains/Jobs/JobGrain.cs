@@ -16,12 +16,6 @@ internal sealed class JobGrain(
     GrainReferences references,
     IEnumerable<IJobOutcomeObserver> observers) : Grain, IJobGrain
 {
-    // Changes not yet written. Only in the embedded default (state in the silo's memory), where a new record is not
-    // written until its outcome: memory storage outlives an activation, never the silo, so a write on creation would
-    // guard against nothing a write on deactivation does not — and it is a storage call and a copy on every job.
-    // Where state outlives the silo the ticket is written before the tenant acknowledges the job.
-    private bool _unwritten;
-
     public async Task Create(JobTicket ticket)
     {
         var s = state.State;
@@ -31,25 +25,13 @@ internal sealed class JobGrain(
         }
 
         s.Ticket = ticket;
+        await state.WriteStateAsync();
         if (s.Outcome is { } outcome)
         {
             // It finished before its record was created: the tenant and the journal learn of it now.
-            await Write();
             await Settle(outcome);
         }
-        else if (journal.OutlivesSilo)
-        {
-            await Write();
-        }
-        else
-        {
-            _unwritten = true;
-        }
     }
-
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
-        // A silo shutting down with its state in memory has nowhere to write it (as TenantGrain.OnDeactivateAsync).
-        _unwritten && reason.ReasonCode != DeactivationReasonCode.ShuttingDown ? Write() : Task.CompletedTask;
 
     public Task<JobSnapshot?> Get()
     {
@@ -94,7 +76,7 @@ internal sealed class JobGrain(
         else if (s.Ticket is not null)
         {
             // Already terminal and recorded: persist the late placement so the record stays complete.
-            await Write();
+            await state.WriteStateAsync();
         }
     }
 
@@ -112,7 +94,7 @@ internal sealed class JobGrain(
         s.Status = outcome.Status;
         if (s.Ticket is not null)
         {
-            await Write();
+            await state.WriteStateAsync();
             await Settle(outcome);
         }
     }
@@ -166,7 +148,7 @@ internal sealed class JobGrain(
             // A running job finishes as cancelled when its node confirms; until then it shows as cancelling. Kept with
             // the record, so the answer holds for as long as the job runs.
             s.CancelRequested = true;
-            await Write();
+            await state.WriteStateAsync();
         }
 
         return Snapshot();
@@ -197,12 +179,6 @@ internal sealed class JobGrain(
         {
             observer.Settled(ticket, state.State.Placement, outcome);
         }
-    }
-
-    private async Task Write()
-    {
-        await state.WriteStateAsync();
-        _unwritten = false;
     }
 
     private JobSnapshot? Snapshot()
