@@ -56,7 +56,10 @@ public sealed class TenantStateWriteTests
         var written = DateTime.UtcNow - accepted;
 
         first.Kill();
-        await first.WaitForExitAsync();
+        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            await first.WaitForExitAsync(exit.Token);
+        }
         await using var second = SiloProcess.Start(1, args);
         await FaultCluster.WaitServing(second, StartTimeout);
 

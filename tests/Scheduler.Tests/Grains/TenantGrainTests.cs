@@ -238,10 +238,11 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
         // The state keeps none: moved once, written back without them.
         var after = new GrainState<TenantState>();
         await cluster.Storage.ReadStateAsync("tenant", Tenant.GetGrainId(), after);
-        Assert.True(after.State.Exists);
-        Assert.Empty(after.State.IdempotencyKeys);
-        Assert.Empty(after.State.IdempotencyFingerprints);
-        Assert.Empty(after.State.IdempotencyOrder);
+        var moved = Assert.IsType<TenantState>(after.State);
+        Assert.True(moved.Exists);
+        Assert.Empty(moved.IdempotencyKeys);
+        Assert.Empty(moved.IdempotencyFingerprints);
+        Assert.Empty(moved.IdempotencyOrder);
     }
 
     public static TheoryData<string> ChangedRequests => ["model", "prompt", "prompt_token_ids", "max_tokens", "priority", "ttft_objective_ms", "stop", "stop_sequences", "temperature", "top_p", "top_k", "seed", "messages"];
