@@ -13,6 +13,7 @@ internal sealed class JobGrain(
     [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state,
     IJobJournal journal,
     IJobIndex index,
+    GrainReferences references,
     IEnumerable<IJobOutcomeObserver> observers) : Grain, IJobGrain
 {
     public async Task Create(JobTicket ticket)
@@ -50,7 +51,7 @@ internal sealed class JobGrain(
         if (state.State is { Ticket: { } ticket, Outcome: null, Status: JobStatus.Queued })
         {
             await journal.Add(ticket);
-            await GrainFactory.GetGrain<IPlacementGrain>(ticket.Request.Model).Enqueue(ticket);
+            await references.Placement(ticket.Request.Model).Enqueue(ticket);
         }
     }
 
@@ -135,7 +136,7 @@ internal sealed class JobGrain(
             return Snapshot();
         }
 
-        var result = await GrainFactory.GetGrain<IPlacementGrain>(s.Ticket.Request.Model).Cancel(this.GetPrimaryKeyString());
+        var result = await references.Placement(s.Ticket.Request.Model).Cancel(this.GetPrimaryKeyString());
         if (result is CancelOutcome.CancelledWhileQueued or CancelOutcome.CancelledWhileRequeued)
         {
             // Cancelled in the queue: nothing is running.
@@ -163,7 +164,7 @@ internal sealed class JobGrain(
 
         // Not attached means the job finished between our check and the placement's: its outcome is on its
         // way here, so the caller waits for the terminal record.
-        var attached = await GrainFactory.GetGrain<IPlacementGrain>(s.Ticket.Request.Model).Attach(this.GetPrimaryKeyString(), sink, fromToken);
+        var attached = await references.Placement(s.Ticket.Request.Model).Attach(this.GetPrimaryKeyString(), sink, fromToken);
         return new WatchResult(Snapshot(), attached);
     }
 
@@ -173,7 +174,7 @@ internal sealed class JobGrain(
     {
         var ticket = state.State.Ticket!;
         await Task.WhenAll(journal.Remove(ticket.Request.Model, ticket.JobId), index.Settle(JobIndexEntry.Of(ticket, outcome.Status)));
-        await GrainFactory.GetGrain<ITenantGrain>(ticket.TenantId).OnFinished(ticket.JobId, outcome);
+        await references.Tenant(ticket.TenantId).OnFinished(ticket.JobId, outcome);
         foreach (var observer in observers)
         {
             observer.Settled(ticket, state.State.Placement, outcome);

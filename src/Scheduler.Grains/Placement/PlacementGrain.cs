@@ -21,6 +21,7 @@ namespace Scheduler.Grains.Placement;
 internal sealed partial class PlacementGrain(
     [PersistentState("placement", StorageNames.Default)] IPersistentState<PlacementState> state,
     IJobJournal journal,
+    GrainReferences references,
     IOptions<PlacementOptions> options,
     TimeProvider time,
     ILogger<PlacementGrain> logger) : Grain, IPlacementGrain
@@ -188,27 +189,27 @@ internal sealed partial class PlacementGrain(
         // Hand-backs first: a job that failed of its last one then usually has the count when its outcome is written.
         foreach (var handedBack in round.HandedBack)
         {
-            GrainFactory.GetGrain<IJobGrain>(handedBack.JobId).OnHandedBack(handedBack.HandBacks, handedBack.Error).Ignore();
+            references.Job(handedBack.JobId).OnHandedBack(handedBack.HandBacks, handedBack.Error).Ignore();
         }
 
         foreach (var ended in round.Ended)
         {
-            GrainFactory.GetGrain<IJobGrain>(ended.JobId).EndInQueue(ended.Outcome, ended.Announcement.Watchers, ended.Announcement.Event, ended.Trace).Ignore();
+            references.Job(ended.JobId).EndInQueue(ended.Outcome, ended.Announcement.Watchers, ended.Announcement.Event, ended.Trace).Ignore();
         }
 
         foreach (var admitted in round.Admitted)
         {
-            GrainFactory.GetGrain<IJobGrain>(admitted.Sequence.Ticket.JobId).OnAdmitted(admitted.Sequence.Placement, admitted.Trace).Ignore();
+            references.Job(admitted.Sequence.Ticket.JobId).OnAdmitted(admitted.Sequence.Placement, admitted.Trace).Ignore();
         }
 
         foreach (var batch in round.Batches)
         {
-            GrainFactory.GetGrain<IWorkerNodeGrain>(batch.NodeId).Admit(batch.ReplicaId, batch.Sequences).Ignore();
+            references.Node(batch.NodeId).Admit(batch.ReplicaId, batch.Sequences).Ignore();
         }
 
         foreach (var (tenant, jobIds) in round.AdmittedPerTenant)
         {
-            GrainFactory.GetGrain<ITenantGrain>(tenant).OnAdmitted(jobIds).Ignore();
+            references.Tenant(tenant).OnAdmitted(jobIds).Ignore();
         }
 
         WakeUpAt(round.WakeAt);

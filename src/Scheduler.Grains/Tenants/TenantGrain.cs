@@ -18,6 +18,7 @@ internal sealed class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
     IJobJournal journal,
     IIdempotencyKeys keys,
+    GrainReferences references,
     IJobIndex index,
     IOptions<PlacementOptions> options,
     TimeProvider time) : Grain, ITenantGrain, IDisposable
@@ -248,7 +249,7 @@ internal sealed class TenantGrain(
                 return KeyReused(key, claimed.JobId);
             }
 
-            var existingJob = GrainFactory.GetGrain<IJobGrain>(claimed.JobId);
+            var existingJob = references.Job(claimed.JobId);
             // A miss is asked twice: the first may have reached an activation that raced a failover (see JobGrain.Get).
             var existing = await existingJob.Get() ?? await existingJob.Get();
             if (existing is not null)
@@ -328,8 +329,8 @@ internal sealed class TenantGrain(
     {
         var s = state.State;
         var request = ticket.Request;
-        var job = GrainFactory.GetGrain<IJobGrain>(ticket.JobId);
-        var placement = GrainFactory.GetGrain<IPlacementGrain>(request.Model);
+        var job = references.Job(ticket.JobId);
+        var placement = references.Placement(request.Model);
         EnqueueResult enqueued;
         if (request.Priority == JobPriority.Sheddable)
         {

@@ -16,6 +16,7 @@ namespace Scheduler.Silo.Api;
 /// </summary>
 internal sealed class JobSubmissions(
     IGrainFactory grains,
+    GrainReferences references,
     JobRequestValidator validator,
     JobEventHub hub,
     StreamBackfill backfill,
@@ -51,7 +52,7 @@ internal sealed class JobSubmissions(
         SubmitResult result;
         try
         {
-            result = await grains.GetGrain<ITenantGrain>(tenant).Submit(jobId, jobRequest, subscription is null ? [] : [hub.Reference]);
+            result = await references.Tenant(tenant).Submit(jobId, jobRequest, subscription is null ? [] : [hub.Reference]);
         }
         catch
         {
@@ -108,7 +109,7 @@ internal sealed class JobSubmissions(
         var subscription = hub.Subscribe(jobId, fromToken);
         try
         {
-            var job = grains.GetGrain<IJobGrain>(jobId);
+            var job = references.Job(jobId);
             var watch = await job.Watch(hub.Reference, fromToken);
 
             // A resubmission with the same idempotency key may follow a job whose record the tenant is still creating
@@ -185,7 +186,7 @@ internal sealed class JobSubmissions(
     private async IAsyncEnumerable<JobEventRecord> Pump(JobSubscription subscription, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, drain.Draining);
-        var lostEvents = backfill.WatchAsync(subscription, grains.GetGrain<IJobGrain>(subscription.JobId), stop.Token);
+        var lostEvents = backfill.WatchAsync(subscription, references.Job(subscription.JobId), stop.Token);
         var events = subscription.Events.ReadCoalesced(stop.Token).GetAsyncEnumerator(stop.Token);
         try
         {

@@ -69,6 +69,7 @@ public static class SchedulerHost
         services.AddOptions<PlacementOptions>().Bind(builder.Configuration.GetSection(PlacementOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PlacementOptions>, CapacityOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<GrainReferences>();
         services.AddSchedulerTelemetry(builder.Configuration, scheduler);
         services.AddModelCatalog(scheduler);
         services.AddJobStreaming();

@@ -27,7 +27,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
 {
     private readonly NodeRegistration _node;
     private readonly string _nodeToken;
-    private readonly IGrainFactory _grains;
+    private readonly GrainReferences _grains;
     private readonly SchedulerTelemetry _telemetry;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -40,7 +40,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
     private readonly GrpcChannel _channel;
     private Task _run = Task.CompletedTask;
 
-    public GrpcNodeLink(NodeRegistration node, string nodeToken, TrustedCa? trustedCa, IGrainFactory grains, SchedulerTelemetry telemetry, TimeProvider time, ILogger logger)
+    public GrpcNodeLink(NodeRegistration node, string nodeToken, TrustedCa? trustedCa, GrainReferences grains, SchedulerTelemetry telemetry, TimeProvider time, ILogger logger)
     {
         _node = node;
         _nodeToken = nodeToken;
@@ -161,7 +161,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
         if (lostUnexpectedly)
         {
-            await _grains.GetGrain<IWorkerNodeGrain>(_node.NodeId).LinkLost(LinkId);
+            await _grains.Node(_node.NodeId).LinkLost(LinkId);
         }
     }
 
@@ -186,7 +186,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         step.Events.Send();
         if (step.HasProgress)
         {
-            _grains.GetGrain<IPlacementGrain>(replica.Model).OnProgress(replica.ReplicaId, step.Prefilled, step.Finished).Ignore();
+            _grains.Placement(replica.Model).OnProgress(replica.ReplicaId, step.Prefilled, step.Finished).Ignore();
         }
 
         if (step.Refused.Length > 0)
@@ -196,7 +196,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
                 EndRun(refused.JobId, now, null, refused.Error ?? "refused by the engine");
             }
 
-            _grains.GetGrain<IPlacementGrain>(replica.Model).Requeue(replica.ReplicaId, LinkId, step.Refused, HandBack.Rejected).Ignore();
+            _grains.Placement(replica.Model).Requeue(replica.ReplicaId, LinkId, step.Refused, HandBack.Rejected).Ignore();
         }
 
         foreach (var job in step.Outcomes)
@@ -207,7 +207,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
         if (step.Capacity is { } capacity)
         {
-            _grains.GetGrain<IReplicaGrain>(replica.ReplicaId).ReportCapacity(capacity).Ignore();
+            _grains.Replica(replica.ReplicaId).ReportCapacity(capacity).Ignore();
         }
     }
 
@@ -229,7 +229,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
     {
         try
         {
-            await SiloFailures.RetryAsync(() => _grains.GetGrain<IJobGrain>(jobId).Finish(outcome), _time);
+            await SiloFailures.RetryAsync(() => _grains.Job(jobId).Finish(outcome), _time);
         }
         catch (Exception ex)
         {
@@ -250,7 +250,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
         foreach (var replica in handBacks)
         {
-            _grains.GetGrain<IPlacementGrain>(replica.Model).Requeue(replica.ReplicaId, LinkId, replica.Sequences, nodeLost ? HandBack.NodeLost : HandBack.StreamClosed).Ignore();
+            _grains.Placement(replica.Model).Requeue(replica.ReplicaId, LinkId, replica.Sequences, nodeLost ? HandBack.NodeLost : HandBack.StreamClosed).Ignore();
         }
     }
 

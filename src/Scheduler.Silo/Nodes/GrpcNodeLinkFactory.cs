@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Fleet;
+using Scheduler.Grains;
 using Scheduler.Grains.Nodes;
 using Scheduler.Silo.Telemetry;
 
@@ -7,7 +8,7 @@ namespace Scheduler.Silo.Nodes;
 
 /// <summary>Opens execution streams to worker nodes over gRPC (TLS to https:// nodes).</summary>
 internal sealed class GrpcNodeLinkFactory(
-    IGrainFactory grains,
+    GrainReferences grains,
     IOptions<NodeOptions> options,
     NodeLinkTrust trust,
     SchedulerTelemetry telemetry,

@@ -1,5 +1,6 @@
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
+using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
 
 namespace Scheduler.Silo.Telemetry;
@@ -8,7 +9,7 @@ namespace Scheduler.Silo.Telemetry;
 /// <c>schedctl top</c>) reads as TTFT-objective attainment over the last minute. A job counts once it got its first
 /// token, met or not; one that expired in the queue counts as missed; one cancelled or failed before its first token
 /// does not count.</summary>
-internal sealed class TtftAttainmentRecorder(IGrainFactory grains, TimeProvider time) : IJobOutcomeObserver
+internal sealed class TtftAttainmentRecorder(GrainReferences references, TimeProvider time) : IJobOutcomeObserver
 {
     public void Settled(JobTicket ticket, JobPlacement? placement, JobOutcome outcome)
     {
@@ -28,6 +29,6 @@ internal sealed class TtftAttainmentRecorder(IGrainFactory grains, TimeProvider 
         }
 
         // One way: the job's record does not wait for a statistic.
-        grains.GetGrain<ITtftWindowGrain>(ticket.Request.Model).Record(time.GetUtcNow(), met).Ignore();
+        references.TtftWindow(ticket.Request.Model).Record(time.GetUtcNow(), met).Ignore();
     }
 }

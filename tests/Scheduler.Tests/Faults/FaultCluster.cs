@@ -151,7 +151,8 @@ public sealed class FaultCluster : IAsyncDisposable
         }
     }
 
-    private static async Task WaitServing(SiloProcess silo, TimeSpan timeout)
+    /// <summary>Waits until <paramref name="silo"/>'s gRPC health answers SERVING; fails if it exits first.</summary>
+    internal static async Task WaitServing(SiloProcess silo, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         using var channel = GrpcChannel.ForAddress(silo.Address);

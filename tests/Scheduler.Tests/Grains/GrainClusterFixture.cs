@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 using Orleans.TestingHost;
 using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
@@ -28,6 +29,10 @@ public sealed class GrainClusterFixture : IAsyncLifetime
 
     public IClusterClient Client => _cluster?.Client ?? throw new InvalidOperationException("The cluster is not deployed.");
 
+    /// <summary>The silo's grain storage, for a test that stores state as an earlier version wrote it.</summary>
+    internal IGrainStorage Storage =>
+        (_cluster ?? throw new InvalidOperationException("The cluster is not deployed.")).Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageNames.Default);
+
     public async Task InitializeAsync()
     {
         var links = Links;
@@ -39,6 +44,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             silo.AddMemoryGrainStorage(StorageNames.Default);
             silo.Services.AddSingleton<INodeLinkFactory>(links);
             silo.Services.AddSingleton<IJobJournal>(journal);
+            silo.Services.AddSingleton<GrainReferences>();
             silo.Services.AddSingleton(keys);
             silo.Services.AddSingleton<IJobIndex, MemoryJobIndex>();
             silo.Services.AddMetrics().AddSingleton<FleetGauges>().AddSingleton<IJobOutcomeObserver, SchedulerTelemetry>();

@@ -204,6 +204,47 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
         Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);
     }
 
+    [Fact]
+    public async Task Activate_WithKeysStoredInItsStateByAnEarlierVersion_MovesThemOutWithTheirJobsAndFingerprints()
+    {
+        // An earlier version kept the keys in the tenant's state: one with the fingerprint of its request, one from
+        // before fingerprints were kept. Both name job 0, which was recorded.
+        var key = Unique("idem");
+        var unfingerprinted = Unique("idem-old");
+        var request = Request(_model, prompt: 40, maxTokens: 10, idempotencyKey: key);
+        await cluster.Client.GetGrain<IJobGrain>(JobId(0)).Create(new JobTicket(JobId(0), _tenantId, request, DateTimeOffset.UtcNow, [], 1));
+        var stored = new TenantState { Exists = true };
+        stored.IdempotencyKeys[key] = JobId(0);
+        stored.IdempotencyFingerprints[key] = RequestFingerprint.Of(request);
+        stored.IdempotencyOrder.Enqueue(key);
+        stored.IdempotencyKeys[unfingerprinted] = JobId(0);
+        stored.IdempotencyOrder.Enqueue(unfingerprinted);
+        await cluster.Storage.WriteStateAsync("tenant", Tenant.GetGrainId(), new GrainState<TenantState>(stored));
+
+        var duplicate = await Tenant.Submit(JobId(1), request, []);
+        var reused = await Tenant.Submit(JobId(2), request with { MaxTokens = 11 }, []);
+        var anyRequest = await Tenant.Submit(JobId(3), Request(_model, prompt: 7, idempotencyKey: unfingerprinted), []);
+
+        Assert.True(duplicate.Duplicate);
+        Assert.Equal(JobId(0), duplicate.Job?.JobId);
+        Assert.Equal(SubmitRejection.IdempotencyKeyReused, reused.Rejection);
+        Assert.True(anyRequest.Duplicate);
+        Assert.Equal(JobId(0), anyRequest.Job?.JobId);
+        Assert.Equal(new IdempotencyBinding(JobId(0), RequestFingerprint.Of(request)),
+            await cluster.IdempotencyKeys.Claim(_tenantId, key, new IdempotencyBinding(JobId(4), null)));
+        Assert.Equal(new IdempotencyBinding(JobId(0), null),
+            await cluster.IdempotencyKeys.Claim(_tenantId, unfingerprinted, new IdempotencyBinding(JobId(4), null)));
+
+        // The state keeps none: moved once, written back without them.
+        var after = new GrainState<TenantState>();
+        await cluster.Storage.ReadStateAsync("tenant", Tenant.GetGrainId(), after);
+        var moved = Assert.IsType<TenantState>(after.State);
+        Assert.True(moved.Exists);
+        Assert.Empty(moved.IdempotencyKeys);
+        Assert.Empty(moved.IdempotencyFingerprints);
+        Assert.Empty(moved.IdempotencyOrder);
+    }
+
     public static TheoryData<string> ChangedRequests => ["model", "prompt", "prompt_token_ids", "max_tokens", "priority", "ttft_objective_ms", "stop", "stop_sequences", "temperature", "top_p", "top_k", "seed", "messages"];
 
     [Theory]

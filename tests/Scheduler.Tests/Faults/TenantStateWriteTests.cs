@@ -1,0 +1,102 @@
+using Grpc.Core;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+using StackExchange.Redis;
+
+namespace Scheduler.Tests.Faults;
+
+/// <summary>
+/// In Redis mode a tenant writes its state (unfinished jobs, usage) every <c>TenantStateWriteInterval</c> when it
+/// changed, not per job: the write reaches Redis within the interval, and a silo killed after it comes back with the
+/// tenant's counts. A kill skips the write on deactivation, so only the periodic write can carry them.
+/// </summary>
+[Collection(FaultCollection.Name)]
+public sealed class TenantStateWriteTests
+{
+    private const string AdminKey = "state-admin-key";
+    private const string TenantId = "periodic-tenant";
+    private const string TenantKey = "periodic-tenant-key";
+    private const int Jobs = 5;
+    private static readonly TimeSpan WriteInterval = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(150);
+
+    [Fact]
+    public async Task TenantState_ReachesRedisWithinTheWriteInterval_AndSurvivesASiloKill()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+        var clusterId = "state-" + Guid.NewGuid().ToString("N")[..8];
+        string[] args =
+        [
+            "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis.Endpoint}",
+            $"--Scheduler:ClusterId={clusterId}", $"--Scheduler:ServiceId={clusterId}",
+            $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:Scheduling:TenantStateWriteInterval={WriteInterval}",
+            $"--Scheduler:Tenants:0:Id={TenantId}", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+            "--Logging:LogLevel:Default=Warning",
+        ];
+        await using var first = SiloProcess.Start(0, args);
+        await FaultCluster.WaitServing(first, StartTimeout);
+
+        // The seeded tenant's state is in Redis once seeding wrote it; its etag changes with every write.
+        var stateKey = await TenantStateKey(connection, clusterId);
+        var seeded = await connection.GetDatabase().HashGetAsync(stateKey, "etag");
+
+        // No worker serves the model, so the jobs stay queued; accepting them writes nothing to the tenant's state.
+        using (var tenant = new SchedulerClient(first.Address, TenantKey))
+        {
+            for (var i = 0; i < Jobs; i++)
+            {
+                await tenant.SubmitAsync(new SubmitJobRequest { Model = FaultCluster.Model, Prompt = $"kept {i}", MaxTokens = 8 });
+            }
+        }
+
+        var accepted = DateTime.UtcNow;
+        await Polling.Until(async () => await connection.GetDatabase().HashGetAsync(stateKey, "etag") != seeded,
+            "the tenant's periodic state write", WriteInterval + TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50));
+        var written = DateTime.UtcNow - accepted;
+
+        first.Kill();
+        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            await first.WaitForExitAsync(exit.Token);
+        }
+        await using var second = SiloProcess.Start(1, args);
+        await FaultCluster.WaitServing(second, StartTimeout);
+
+        using var admin = new SchedulerAdminClient(second.Address, AdminKey);
+        Tenant? restored = null;
+        await Polling.Until(async () => (restored = await TryGetTenant(admin)) is not null,
+            "the tenant answering on the restarted silo", StartTimeout, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(Jobs, restored!.Usage.JobsSubmitted);
+        Assert.Equal(Jobs, restored.QueuedJobs);
+
+        // Within the interval, with a margin for a loaded two-core machine's timer and Redis round trip.
+        Assert.InRange(written, TimeSpan.Zero, WriteInterval + TimeSpan.FromSeconds(3));
+    }
+
+    /// <summary>The Redis hash holding the tenant grain's state (Orleans' Redis grain storage: <c>ServiceId/state/…</c>).</summary>
+    private static async Task<RedisKey> TenantStateKey(ConnectionMultiplexer connection, string serviceId)
+    {
+        var server = connection.GetServer(connection.GetEndPoints()[0]);
+        RedisKey[] keys = [];
+        await Polling.Until(() =>
+        {
+            keys = [.. server.Keys(pattern: $"{serviceId}/state/*{TenantId}*")];
+            return keys.Length > 0;
+        }, "the seeded tenant's state in Redis", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
+        return Assert.Single(keys);
+    }
+
+    private static async Task<Tenant?> TryGetTenant(SchedulerAdminClient admin)
+    {
+        try
+        {
+            return await admin.GetTenantAsync(TenantId, deadline: DateTime.UtcNow.AddSeconds(10));
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal)
+        {
+            // The restarted silo is still taking over the dead one's grains.
+            return null;
+        }
+    }
+}
