@@ -150,7 +150,9 @@ internal sealed class Simulation
     // False when the request was refused or failed on arrival (nothing new to admit).
     private bool Arrive(SimRequest request, double now)
     {
-        var sequence = new SimSequence(request);
+        var demand = new JobDemand(request.Id, request.TenantId, request.PromptTokens, request.OutputTokens, JobPriority.Standard,
+            request.TtftObjectiveMs, VirtualClock.Epoch.AddMilliseconds(now), Blocks: request.Blocks, SessionId: request.SessionId);
+        var sequence = new SimSequence(request, demand);
         if (sequence.Tokens > _fleet.MaxContextTokens)
         {
             return Unserve(sequence, Unserved.OverContext);
@@ -161,8 +163,6 @@ internal sealed class Simulation
             return Unserve(sequence, Unserved.NoReplicaCanHold);
         }
 
-        var demand = new JobDemand(request.Id, request.TenantId, request.PromptTokens, request.OutputTokens, JobPriority.Standard,
-            request.TtftObjectiveMs, VirtualClock.Epoch.AddMilliseconds(now));
         if (_scaler is not null)
         {
             _recentArrivals.Enqueue((now, request.PromptTokens, request.OutputTokens));

@@ -74,7 +74,8 @@ public sealed record JobUsage(
     [property: Id(2)] double CostUsd,
     [property: Id(3)] double QueueMs,
     [property: Id(4)] double TtftMs,
-    [property: Id(5)] double TotalMs);
+    [property: Id(5)] double TotalMs,
+    [property: Id(6)] int CachedPromptTokens = 0);
 
 public enum JobStatus
 {

@@ -67,7 +67,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             {
                 var replica = _dispatcher.Replicas[resumeOn];
                 replica.Admit(job.Demand);
-                replica.PrefillDone(job.Demand.PromptTokens);
+                replica.PrefillDone(job.Demand);
                 job.RunningOn = replica;
                 job.Trace.Add(new JobTraceEvent(JobTraceKind.Recovered, now, $"placement rebuilt after a silo failure; still running on {resumeOn}, whose stream lived on"));
                 resumed++;
@@ -183,7 +183,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             if (_jobs.TryGetValue(jobId, out var job) && job.RunningOn == replica)
             {
-                replica.PrefillDone(job.Demand.PromptTokens);
+                replica.PrefillDone(job.Demand);
                 CountFirstToken(job);
             }
         }

@@ -9,7 +9,7 @@ namespace Scheduler.Policies.Placement;
 /// running sequences and pending prefill (see <see cref="ReplicaClass"/>). A view refiles itself on every change.
 /// The set also holds the current admission round's batching rule: which replicas may take jobs in it.
 /// </summary>
-public sealed class ReplicaSet
+public sealed partial class ReplicaSet
 {
     private readonly Dictionary<string, ReplicaEntry> _byId = new(StringComparer.Ordinal);
     private readonly List<ReplicaEntry> _ordered = [];
