@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
+using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines;
@@ -26,7 +27,7 @@ public sealed class RunningBatchTests : IDisposable
     public void Screen_SequenceAlreadyRunning_IsADuplicate_IgnoredWithoutAReport()
     {
         var spec = Sequence("a", 10, 8);
-        _batch.Add(new SimulatedSequence(spec));
+        _batch.Add(new SimulatedSequence(spec, new PrefixBlockCache(0)));
 
         Assert.Equal(ScreenedAdmission.Duplicate, _batch.Screen(spec));
 
