@@ -56,5 +56,6 @@ internal sealed class PlacedJob(JobTicket ticket)
     private static JobDemand ToDemand(JobTicket t) => new(
         t.JobId, t.TenantId, t.Request.PromptTokens + t.ResumeFromToken, t.Request.MaxTokens - t.ResumeFromToken,
         t.Request.Priority, t.Request.TtftObjectiveMs, t.SubmittedAt, t.Request.Deadline,
-        t.Request.PromptTokenIds is { Length: > 0 } ids ? PromptBlocks.FromTokenIds(ids) : PromptBlocks.FromText(t.Request.Prompt));
+        t.Request.PromptTokenIds is { Length: > 0 } ids ? PromptBlocks.FromTokenIds(ids) : PromptBlocks.FromText(t.Request.Prompt),
+        t.Request.SessionId);
 }

@@ -8,13 +8,15 @@ namespace Scheduler.Policies.Dispatch;
 /// Continuous batching and dispatch for one model, as plain code: the placement grain and the simulator run this
 /// same class. An admission round takes queued jobs in fair order and admits each into the replica the placement
 /// policy picks among those with a free slot and KV room, until no queued job fits anywhere — never past either —
-/// or the policy holds the job it is offered.
+/// or the policy holds the job it is offered. A job of a session whose last job's replica takes it and meets its objective
+/// goes there first (<see cref="SessionAffinity"/>).
 /// </summary>
 public sealed class Dispatcher
 {
     private readonly List<ReplicaView> _candidates = [];
     private readonly Func<JobDemand, bool> _fitsSomewhere;
     private readonly IIndexedPlacementPolicy? _indexedPlacement;
+    private readonly SessionAffinity _sessions = new();
 
     public Dispatcher(IFairQueue queue, IPlacementPolicy placement, IBatchingPolicy batching)
     {
@@ -82,6 +84,7 @@ public sealed class Dispatcher
                 break;
             }
 
+            _sessions.Placed(job, chosen);
             var runningBefore = chosen.Admit(job);
             (admitted ??= []).Add(new Admission(job, chosen, runningBefore, weighed));
         }
@@ -94,6 +97,13 @@ public sealed class Dispatcher
     // A policy with an index path looks at a few replicas; the others get the full candidate list.
     private ReplicaView? Choose(JobDemand job, List<WeighedReplica>? weighed)
     {
+        // A session's jobs stay where its last one ran while that replica meets their objective, whatever the policy.
+        if (_sessions.Preferred(job, Replicas) is { } affine)
+        {
+            weighed?.Add(WeighedReplica.Predict(affine, job));
+            return affine;
+        }
+
         if (_indexedPlacement is not null)
         {
             return _indexedPlacement.Choose(job, Replicas, weighed);

@@ -40,4 +40,9 @@ public sealed partial class ReplicaSet
             }
         }
     }
+
+    /// <summary>True when <paramref name="replica"/> is this set's, open in this round, with a free slot and KV room for
+    /// <paramref name="job"/>.</summary>
+    internal bool TakesJob(ReplicaView replica, JobDemand job) =>
+        replica.Entry is { } entry && entry.Owner == this && entry.Filed && entry.FreeKv >= job.KvTokens && IsOpen(entry);
 }
