@@ -151,7 +151,7 @@ internal sealed class Simulation
     private bool Arrive(SimRequest request, double now)
     {
         var demand = new JobDemand(request.Id, request.TenantId, request.PromptTokens, request.OutputTokens, JobPriority.Standard,
-            request.TtftObjectiveMs, VirtualClock.Epoch.AddMilliseconds(now), Blocks: request.Blocks, SessionId: request.SessionId);
+            request.TtftObjectiveMs, VirtualClock.Epoch.AddMilliseconds(now), Blocks: request.Blocks);
         var sequence = new SimSequence(request, demand);
         if (sequence.Tokens > _fleet.MaxContextTokens)
         {

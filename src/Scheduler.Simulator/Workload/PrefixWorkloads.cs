@@ -98,7 +98,7 @@ internal static class PrefixWorkloads
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(rateFactor, 0);
         var requests = rows.Select((r, i) => new SimRequest(
             $"{name}-{i}", TenantOf(r), r.TimestampMs / rateFactor, r.InputLength, Math.Max(1, r.OutputLength), TtftObjective.For(r.InputLength),
-            PromptBlocks.FromBlockIds(r.HashIds), r.SessionId)).ToList();
+            PromptBlocks.FromBlockIds(r.HashIds))).ToList();
         var weights = requests.Select(r => r.TenantId).Distinct().ToDictionary(t => t, _ => 1.0);
         return new Workload(name, requests, weights);
     }
@@ -133,7 +133,9 @@ internal static class PrefixWorkloads
         return prompt == 0 ? 0 : cached / (double)prompt;
     }
 
-    // A conversation's tenant is its own: fairness then treats every chat alike, as tenants of equal weight.
+    // A conversation's tenant is its own: fairness then treats every chat alike, as tenants of equal weight. The session is
+    // not given to the placement: replayed prompts are resent whole, so affinity is the prefix index's to find, and the
+    // load-only baselines stay load-only (session affinity would make every policy sticky).
     private static string TenantOf(KvTraceRow row) => row.SessionId ?? "tenant-0";
 
     private static double Exponential(Random random, double meanMs) => -meanMs * Math.Log(1 - random.NextDouble());
