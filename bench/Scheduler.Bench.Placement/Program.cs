@@ -80,7 +80,7 @@ string Run(string policy)
 
         var promptTokens = random.Next(64, 2_048);
         var job = new JobDemand($"j{next++}", $"t{random.Next(50)}", promptTokens, random.Next(16, 512), JobPriority.Standard, 2_000, DateTimeOffset.UnixEpoch,
-            prefix ? SessionPrompt(random.Next(500), promptTokens) : null);
+            Blocks: prefix ? SessionPrompt(random.Next(500), promptTokens) : null);
         var bytesBefore = GC.GetAllocatedBytesForCurrentThread();
         var start = Stopwatch.GetTimestamp();
         dispatcher.Queue.Enqueue(job);
