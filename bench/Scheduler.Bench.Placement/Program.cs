@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Scheduler.Policies;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
+using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 
 // The cost of one placement decision as the placement grain makes it: enqueue a job and run an admission round
@@ -15,10 +16,13 @@ using Scheduler.Policies.Profiles;
 //                       replica just chosen): every running count of every accelerator has replicas, the index's worst
 //                       case. Without it the fleet starts half full and a uniformly random running job finishes, so
 //                       the policy shapes the fleet (cost-aware fills the cheapest accelerators first);
-//   --fair-queue NAME   the fair queue (default weighted-fair; fifo isolates the placement from the queue's cost).
+//   --fair-queue NAME   the fair queue (default weighted-fair; fifo isolates the placement from the queue's cost);
+//   --prefix            each job's prompt is one of 500 sessions' growing prefix in 64-token blocks (made before the
+//                       timed part), so the replicas' prefix indexes fill, evict and are matched on every decision.
 var replicaCount = args.FirstOrDefault(a => int.TryParse(a, out _)) is { } count ? int.Parse(count) : 1_000;
 var profileCapacity = args.Contains("--profile-capacity");
 var spread = args.Contains("--spread");
+var prefix = args.Contains("--prefix");
 var fairness = args.SkipWhile(a => a != "--fair-queue").Skip(1).FirstOrDefault() ?? SchedulingPolicies.DefaultFairness;
 const int Measured = 50_000;
 const int FirstTokenLagRounds = 50;
@@ -27,7 +31,8 @@ AcceleratorProfile[] products = [AcceleratorProfiles.H100, AcceleratorProfiles.A
 
 var capacity = profileCapacity ? "each profile's own slots and KV" : "32 slots and 64k KV tokens each";
 var state = spread ? "running counts spread at random and held" : "half full, a random running job finishes per round";
-Console.WriteLine($"placement decision cost, {replicaCount} replicas (H100/A100/L4/LPU in turn, {capacity}; {state}), {fairness} queue, {Measured:N0} rounds after {warmup.TotalSeconds:0} s warm-up");
+var prompts = prefix ? "; prompts share prefixes (500 sessions, 64-token blocks)" : "";
+Console.WriteLine($"placement decision cost, {replicaCount} replicas (H100/A100/L4/LPU in turn, {capacity}; {state}), {fairness} queue{prompts}, {Measured:N0} rounds after {warmup.TotalSeconds:0} s warm-up");
 Console.WriteLine("| policy | µs per decision (mean) | p50 | p99 | p99.9 | bytes allocated per decision | upkeep µs per job (mean / p50) | CPU µs per round, whole loop |");
 Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
 foreach (var policy in SchedulingPolicies.PlacementNames.Order())
@@ -73,7 +78,9 @@ string Run(string policy)
             cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
         }
 
-        var job = new JobDemand($"j{next++}", $"t{random.Next(50)}", random.Next(64, 2_048), random.Next(16, 512), JobPriority.Standard, 2_000, DateTimeOffset.UnixEpoch);
+        var promptTokens = random.Next(64, 2_048);
+        var job = new JobDemand($"j{next++}", $"t{random.Next(50)}", promptTokens, random.Next(16, 512), JobPriority.Standard, 2_000, DateTimeOffset.UnixEpoch,
+            Blocks: prefix ? SessionPrompt(random.Next(500), promptTokens) : null);
         var bytesBefore = GC.GetAllocatedBytesForCurrentThread();
         var start = Stopwatch.GetTimestamp();
         dispatcher.Queue.Enqueue(job);
@@ -130,6 +137,10 @@ string Run(string policy)
     return $"| {policy} | {mean:0.0} | {Percentile(decisions, 0.5):0.00} | {Percentile(decisions, 0.99):0.0} | {Percentile(decisions, 0.999):0.0} | {allocated / (double)Measured:0} | {upkeepMean:0.00} / {Percentile(upkeep, 0.5):0.00} | {cpuPerRound:0.0} |";
 
     static double Percentile(double[] sorted, double p) => sorted[(int)(sorted.Length * p)];
+
+    // A session's prompt: its first promptTokens ÷ 64 blocks, the same ids every time, so longer prompts extend shorter ones.
+    static PromptBlocks? SessionPrompt(int session, int promptTokens) =>
+        PromptBlocks.FromBlockIds([.. Enumerable.Range(0, promptTokens / PromptBlocks.DefaultBlockTokens).Select(j => ((long)session * 100) + j)], PromptBlocks.DefaultBlockTokens);
 
     // From raw ticks: a TimeSpan would round every sample to 0.1 µs.
     static double Microseconds(long ticks) => ticks * 1_000_000.0 / Stopwatch.Frequency;

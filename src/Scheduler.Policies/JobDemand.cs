@@ -1,3 +1,5 @@
+using Scheduler.Policies.Prefix;
+
 namespace Scheduler.Policies;
 
 /// <summary>What a queued job asks of the fleet; everything a policy needs to rank and place it.</summary>
@@ -10,6 +12,10 @@ namespace Scheduler.Policies;
 /// <param name="EnqueuedAt">When the job entered its queue.</param>
 /// <param name="Deadline">When the job must have finished, if the tenant set a deadline: it orders the tenant's
 /// jobs (earliest deadline first) and a job that can no longer make it expires instead of running.</param>
+/// <param name="Blocks">The prompt's blocks, by which a replica's prefix cache is matched; null when the prompt is
+/// shorter than a block (nothing to reuse).</param>
+/// <param name="SessionId">The conversation the job belongs to, if the tenant named one: its jobs stay on one replica
+/// while that replica meets their objective.</param>
 public sealed record JobDemand(
     string JobId,
     string TenantId,
@@ -18,7 +24,9 @@ public sealed record JobDemand(
     JobPriority Priority,
     double TtftObjectiveMs,
     DateTimeOffset EnqueuedAt,
-    DateTimeOffset? Deadline = null)
+    DateTimeOffset? Deadline = null,
+    PromptBlocks? Blocks = null,
+    string? SessionId = null)
 {
     /// <summary>KV-cache tokens the job holds at its longest: the prompt plus every output token.</summary>
     public long KvTokens => (long)PromptTokens + MaxTokens;

@@ -16,6 +16,7 @@ public static class SchedulingPolicies
         [LeastOutstandingPlacement.PolicyName] = _ => new LeastOutstandingPlacement(),
         [PowerOfTwoPlacement.PolicyName] = random => new PowerOfTwoPlacement(random),
         [QueueKvPlacement.PolicyName] = _ => new QueueKvPlacement(),
+        [PrefixOnlyPlacement.PolicyName] = _ => new PrefixOnlyPlacement(),
     };
 
     private static readonly Dictionary<string, Func<IFairQueue>> s_fairness = new(StringComparer.OrdinalIgnoreCase)

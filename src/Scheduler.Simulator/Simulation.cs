@@ -151,7 +151,9 @@ internal sealed class Simulation
     // False when the request was refused or failed on arrival (nothing new to admit).
     private bool Arrive(SimRequest request, double now)
     {
-        var sequence = new SimSequence(request);
+        var demand = new JobDemand(request.Id, request.TenantId, request.PromptTokens, request.OutputTokens, JobPriority.Standard,
+            request.TtftObjectiveMs, VirtualClock.Epoch.AddMilliseconds(now), Blocks: request.Blocks);
+        var sequence = new SimSequence(request, demand);
         if (sequence.Tokens > _fleet.MaxContextTokens)
         {
             return Unserve(sequence, Unserved.OverContext);
@@ -162,8 +164,6 @@ internal sealed class Simulation
             return Unserve(sequence, Unserved.NoReplicaCanHold);
         }
 
-        var demand = new JobDemand(request.Id, request.TenantId, request.PromptTokens, request.OutputTokens, JobPriority.Standard,
-            request.TtftObjectiveMs, VirtualClock.Epoch.AddMilliseconds(now));
         _demand?.Arrived(VirtualClock.Epoch.AddMilliseconds(now), request.PromptTokens, request.OutputTokens);
 
         _queued.Add(request.Id, sequence);

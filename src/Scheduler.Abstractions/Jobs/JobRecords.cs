@@ -18,7 +18,8 @@ public sealed record JobRequest(
     [property: Id(10)] DateTimeOffset? Deadline = null,
     [property: Id(11)] JobSampling? Sampling = null,
     [property: Id(12)] string[]? StopSequences = null,
-    [property: Id(13)] JobMessage[]? Messages = null);
+    [property: Id(13)] JobMessage[]? Messages = null,
+    [property: Id(14)] string? SessionId = null);
 
 /// <summary>One turn of a chat job. The job's <see cref="JobRequest.Prompt"/> is the chat rendered by the model
 /// catalog's template; the turns travel with it so that an engine with a template of its own (a GGUF's, an upstream
@@ -77,7 +78,8 @@ public sealed record JobUsage(
     [property: Id(2)] double CostUsd,
     [property: Id(3)] double QueueMs,
     [property: Id(4)] double TtftMs,
-    [property: Id(5)] double TotalMs);
+    [property: Id(5)] double TotalMs,
+    [property: Id(6)] int CachedPromptTokens = 0);
 
 public enum JobStatus
 {

@@ -1,6 +1,7 @@
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Policies;
 using Scheduler.Policies.Placement;
+using Scheduler.Policies.Prefix;
 
 namespace Scheduler.Grains.Placement;
 
@@ -59,7 +60,10 @@ internal sealed class PlacedJob(JobTicket ticket)
         RunningOn = null;
     }
 
+    // The prompt is cut into blocks as the engine cuts it, so the replicas' prefix indexes match the engines' caches.
     private static JobDemand ToDemand(JobTicket t) => new(
         t.JobId, t.TenantId, t.Request.PromptTokens + t.ResumeFromToken, t.Request.MaxTokens - t.ResumeFromToken,
-        t.Request.Priority, t.Request.TtftObjectiveMs, t.SubmittedAt, t.Request.Deadline);
+        t.Request.Priority, t.Request.TtftObjectiveMs, t.SubmittedAt, t.Request.Deadline,
+        t.Request.PromptTokenIds is { Length: > 0 } ids ? PromptBlocks.FromTokenIds(ids) : PromptBlocks.FromText(t.Request.Prompt),
+        t.Request.SessionId);
 }

@@ -9,6 +9,8 @@ namespace Scheduler.Policies.Dispatch;
 /// same class. An admission round takes queued jobs in fair order and admits each into the replica the placement
 /// policy picks among those with a free slot and KV room, until no queued job fits anywhere — never past either —
 /// or the policy holds the job it is offered. Each admission carries the job's <see cref="FairRank"/> on its replica.
+/// A job of a session whose last job's replica takes it and meets its objective goes there first
+/// (<see cref="SessionAffinity"/>).
 /// </summary>
 public sealed class Dispatcher
 {
@@ -16,6 +18,7 @@ public sealed class Dispatcher
     private readonly Func<JobDemand, bool> _fitsSomewhere;
     private readonly IIndexedPlacementPolicy? _indexedPlacement;
     private readonly Func<string, double?> _weightOf;
+    private readonly SessionAffinity _sessions = new();
 
     public Dispatcher(IFairQueue queue, IPlacementPolicy placement, IBatchingPolicy batching)
     {
@@ -84,6 +87,7 @@ public sealed class Dispatcher
                 break;
             }
 
+            _sessions.Placed(job, chosen);
             var (rank, finish) = FairRank.Of(job, chosen, Queue.WeightOf(job.TenantId), Queue.CountOf(job.TenantId) > 0);
             var runningBefore = chosen.Admit(job, rank, finish);
             (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed));
@@ -97,6 +101,13 @@ public sealed class Dispatcher
     // A policy with an index path looks at a few replicas; the others get the full candidate list.
     private ReplicaView? Choose(JobDemand job, List<WeighedReplica>? weighed)
     {
+        // A session's jobs stay where its last one ran while that replica meets their objective, whatever the policy.
+        if (_sessions.Preferred(job, Replicas) is { } affine)
+        {
+            weighed?.Add(WeighedReplica.Predict(affine, job));
+            return affine;
+        }
+
         if (_indexedPlacement is not null)
         {
             return _indexedPlacement.Choose(job, Replicas, weighed);

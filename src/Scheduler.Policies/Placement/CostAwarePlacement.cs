@@ -7,10 +7,14 @@ namespace Scheduler.Policies.Placement;
 /// earliest predicted first token, because a late answer is worth less than a dear one — unless that one is
 /// saturated with prefill, when the job is held in the queue (null). Ties on cost go to the earlier first token; any
 /// remaining tie to the shorter prefill backlog, then to the earlier registered (listed) replica.
+/// Predictions count only the prompt tokens not expected in the replica's prefix cache (<see cref="ReplicaView.Uncached"/>),
+/// so a replica holding the job's prefix wins while it is the cheaper way to meet the objective, and stops winning once
+/// its load makes it miss: cache affinity, cost and load are one decision.
 /// From a <see cref="ReplicaSet"/> it predicts only for one replica per class and running count, which finds the
-/// same replica as predicting for all: see <see cref="ReplicaClass"/>. A job's first token is predicted from the
-/// prefill ranked ahead of it there (<see cref="ReplicaSet.PrefillAhead"/>), which is all the prefill pending unless
-/// the round's queue has shares and the replica holds a backlogged tenant's prompts ranked back.
+/// same replica as predicting for all without prefixes (see <see cref="ReplicaClass"/>), plus the replicas the set
+/// lists as holding the job's first block. A job's first token is predicted from the prefill ranked ahead of it there
+/// (<see cref="ReplicaSet.PrefillAhead"/>), which is all the prefill pending unless the round's queue has shares and the
+/// replica holds a backlogged tenant's prompts ranked back.
 /// </summary>
 internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
 {
@@ -35,6 +39,10 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
     {
         var choice = new Choice(job) { Weighed = weighed };
         replicas.VisitRepresentatives(job.KvTokens, ref choice);
+
+        // A representative stands for its class as if nothing were cached; the replicas that may hold the job's
+        // prefix are offered as themselves.
+        replicas.VisitPrefixHolders(job, ref choice);
         return choice.Result;
     }
 
@@ -68,7 +76,9 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
 
         public void Offer(ReplicaView replica, AcceleratorProfile profile, int running, long pendingPrefill, int order)
         {
-            var rank = new Rank(ReplicaPrediction.TtftMs(profile, running, pendingPrefill, job), pendingPrefill, order);
+            // Only the tokens not cached there are prefilled, and paid for: affinity and cost are one decision.
+            var demand = replica.Uncached(job);
+            var rank = new Rank(ReplicaPrediction.TtftMs(profile, running, pendingPrefill, demand), pendingPrefill, order);
 
             // Strictly better only: a prediction no better than double.MaxValue (∞, NaN) never wins, as before ties.
             if (rank.TtftMs < _fastestRank.TtftMs || (_fastest is not null && rank.TtftMs == _fastestRank.TtftMs && rank.TieBefore(_fastestRank)))
@@ -79,7 +89,7 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
             }
 
             var meets = rank.TtftMs <= job.TtftObjectiveMs;
-            var cost = meets || Weighed is not null ? ReplicaPrediction.CostUsd(profile, running, job, rank.TtftMs) : 0;
+            var cost = meets || Weighed is not null ? ReplicaPrediction.CostUsd(profile, running, demand, rank.TtftMs) : 0;
             Weighed?.Add(new WeighedReplica(replica, running, rank.TtftMs, cost, meets));
             if (meets)
             {

@@ -10,9 +10,10 @@ namespace Scheduler.Policies.Placement;
 public static class ReplicaPrediction
 {
     /// <summary>Time to first token if the job joined the replica's batch now: its prefill (behind the prefill
-    /// already pending there) is chunked over steps of the batch, each step also decoding the running sequences.</summary>
+    /// already pending there) is chunked over steps of the batch, each step also decoding the running sequences. Only
+    /// the prompt tokens not expected in the replica's prefix cache are prefilled.</summary>
     public static double TtftMs(ReplicaView replica, JobDemand job) =>
-        TtftMs(replica.Profile, replica.RunningSequences, replica.PendingPrefillTokens, job);
+        TtftMs(replica.Profile, replica.RunningSequences, replica.PendingPrefillTokens, replica.Uncached(job));
 
     /// <summary>Milliseconds per output token once the job decodes alongside the running batch.</summary>
     public static double TimePerOutputTokenMs(ReplicaView replica) => TimePerOutputTokenMs(replica.Profile, replica.RunningSequences);
@@ -20,7 +21,7 @@ public static class ReplicaPrediction
     /// <summary>Predicted cost of the job: metered per token, or the hourly price times the job's share
     /// (one sequence of the batch) of the accelerator's time while it runs.</summary>
     public static double CostUsd(ReplicaView replica, JobDemand job) =>
-        CostUsd(replica.Profile, replica.RunningSequences, job, TtftMs(replica, job));
+        CostUsd(replica.Profile, replica.RunningSequences, replica.Uncached(job), TtftMs(replica, job));
 
     internal static double TtftMs(AcceleratorProfile profile, int running, long pendingPrefillTokens, JobDemand job)
     {

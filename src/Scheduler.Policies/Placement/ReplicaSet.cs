@@ -11,7 +11,7 @@ namespace Scheduler.Policies.Placement;
 /// The set also holds the current admission round's rules: which replicas may take jobs in it (batching), and the
 /// fair queue's weights, which rank each job in its replica's prefill order (<see cref="PrefillAhead"/>).
 /// </summary>
-public sealed class ReplicaSet
+public sealed partial class ReplicaSet
 {
     private readonly Dictionary<string, ReplicaEntry> _byId = new(StringComparer.Ordinal);
     private readonly List<ReplicaEntry> _ordered = [];

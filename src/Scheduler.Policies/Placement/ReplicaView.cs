@@ -1,3 +1,4 @@
+using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 
 namespace Scheduler.Policies.Placement;
@@ -6,16 +7,21 @@ namespace Scheduler.Policies.Placement;
 /// The scheduler's view of one model replica's running batch: what it admitted and has not seen finish.
 /// Owned by one placement (grain or simulator); policies read it, the owner mutates it through
 /// <see cref="Admit"/> and <see cref="Release"/> so reservations can never drift. Once in a <see cref="ReplicaSet"/>,
-/// every change refiles it there, so the set's index never lags behind the view.
+/// every change refiles it there, so the set's index never lags behind the view. It also keeps an approximate index of
+/// the prompt blocks it sent the replica, a <see cref="PrefixBlockCache"/> sized as the engine's is (the KV room its
+/// reservations leave free, plus the running prompts' own blocks, which they hold anyway): a job's prefill, and so its
+/// predicted first token and cost, counts only the blocks not found.
 /// </summary>
 public sealed class ReplicaView(string replicaId, string nodeId, string acceleratorId, AcceleratorProfile profile, int maxSequences, long kvCapacityTokens)
 {
-    private readonly Dictionary<string, (long Kv, string TenantId)> _reservations = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Reservation> _reservations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (int Running, double FairFinish)> _byTenant = new(StringComparer.Ordinal);
 
     // The admitted jobs whose prefill is pending, in the engine's prefill order (PrefillOrder): ascending fair rank,
     // equal ranks in admission order.
     private readonly List<PendingPrompt> _pending = [];
+    private PrefixBlockCache? _prefixes;
+    private long _runningBlockTokens;
     private bool _schedulable = true;
 
     public string ReplicaId { get; } = replicaId;
@@ -51,6 +57,21 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
 
     public IReadOnlyCollection<string> RunningJobIds => _reservations.Keys;
 
+    /// <summary>Prompt tokens of <paramref name="job"/> this replica is expected to hold in its prefix cache.</summary>
+    public int CachedPromptTokens(JobDemand job) =>
+        job.Blocks is { } blocks && _prefixes is { } prefixes ? blocks.CachedTokens(prefixes.Match(blocks), job.PromptTokens) : 0;
+
+    /// <summary>What <paramref name="job"/> asks of this replica in particular: its prompt less the tokens expected to be
+    /// cached here, which is what its prefill, first token and cost are predicted from. The job itself when none are.</summary>
+    public JobDemand Uncached(JobDemand job)
+    {
+        var cached = CachedPromptTokens(job);
+        return cached > 0 ? job with { PromptTokens = job.PromptTokens - cached } : job;
+    }
+
+    /// <summary>Prompt blocks the index holds, for SREs and tests.</summary>
+    public int CachedBlocks => _prefixes?.BlockCount ?? 0;
+
     /// <summary>True when the job fits in the free slots and free KV cache right now.</summary>
     public bool Fits(JobDemand job) => FreeSlots > 0 && FreeKvTokens >= job.KvTokens;
 
@@ -65,11 +86,16 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
 
         var runningBefore = RunningSequences;
-        _reservations.Add(job.JobId, (job.KvTokens, job.TenantId));
+        // Only the prompt's uncached tokens are prefilled, so only they are pending.
+        var prefill = job.PromptTokens - RememberPrompt(job);
+        var blockTokens = job.Blocks is { } blocks ? (long)blocks.Count * blocks.BlockTokens : 0;
+        _reservations.Add(job.JobId, new Reservation(job.KvTokens, job.TenantId, blockTokens));
         _byTenant[job.TenantId] = (RunningOf(job.TenantId) + 1, Math.Max(fairFinish, FairFinishOf(job.TenantId)));
         ReservedKvTokens += job.KvTokens;
-        PendingPrefillTokens += job.PromptTokens;
-        _pending.Insert(PrefillOrder.InsertionIndex(_pending, fairRank, p => p.Rank), new PendingPrompt(job.JobId, fairRank, job.PromptTokens));
+        _runningBlockTokens += blockTokens;
+        _prefixes?.Resize(PrefixBudget);
+        PendingPrefillTokens += prefill;
+        _pending.Insert(PrefillOrder.InsertionIndex(_pending, fairRank, p => p.Rank), new PendingPrompt(job.JobId, fairRank, prefill));
         Admissions++;
         if (runningBefore > 0)
         {
@@ -119,6 +145,8 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
 
         ReservedKvTokens -= reservation.Kv;
+        _runningBlockTokens -= reservation.BlockTokens;
+        _prefixes?.Resize(PrefixBudget);
         RemovePending(jobId);
         if (_byTenant.TryGetValue(reservation.TenantId, out var tenant) && tenant.Running > 1)
         {
@@ -169,6 +197,31 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
 
     /// <summary>Its place in the <see cref="ReplicaSet"/> that holds it; null while in none.</summary>
     internal ReplicaEntry? Entry { get; set; }
+
+    // Touches the job's cached blocks and stores the rest, as the engine will once it prefilled them; a prompt newly
+    // held here is listed with the set, so a policy finds this replica among its prefix's holders. Returns the tokens
+    // found cached.
+    private int RememberPrompt(JobDemand job)
+    {
+        if (job.Blocks is not { } blocks)
+        {
+            return 0;
+        }
+
+        _prefixes ??= new PrefixBlockCache(PrefixBudget, root => Entry?.Owner.PrefixHolders.Remove(root, this));
+        var cached = blocks.CachedTokens(_prefixes.Touch(blocks), job.PromptTokens);
+        if (_prefixes.Store(blocks))
+        {
+            Entry?.Owner.PrefixHolders.Add(blocks.Root, this);
+        }
+
+        return cached;
+    }
+
+    // What the engine's cache may hold: free KV, plus the blocks of running prompts, which sit in their reservations.
+    private long PrefixBudget => FreeKvTokens + _runningBlockTokens;
+
+    private readonly record struct Reservation(long Kv, string TenantId, long BlockTokens);
 }
 
 /// <summary>An admitted job's prompt whose prefill is not reported done, at the fair rank it was admitted at.</summary>

@@ -83,6 +83,11 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             throw SchedulerErrors.InvalidArgument("idempotency_key", $"is longer than {MaxIdempotencyKeyLength} characters");
         }
 
+        if (request.SessionId.Length > MaxIdempotencyKeyLength)
+        {
+            throw SchedulerErrors.InvalidArgument("session_id", $"is longer than {MaxIdempotencyKeyLength} characters");
+        }
+
         if (request.Stop.Length > MaxStopLength)
         {
             throw SchedulerErrors.InvalidArgument("stop", $"is longer than {MaxStopLength} characters");
@@ -107,7 +112,8 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             request.DeadlineMs > 0 ? time.GetUtcNow().AddMilliseconds(request.DeadlineMs) : null,
             sampling,
             request.StopSequences.Count > 0 ? [.. request.StopSequences] : null,
-            messages);
+            messages,
+            request.SessionId.Length > 0 ? request.SessionId : null);
     }
 
     /// <summary>The prompt's text (a chat rendered by the model's template), its token count, and the chat's turns.</summary>

@@ -102,6 +102,7 @@ internal static class ProtoMapping
         QueueMs = u.QueueMs,
         TtftMs = u.TtftMs,
         TotalMs = u.TotalMs,
+        CachedPromptTokens = u.CachedPromptTokens,
     };
 
     /// <summary>A priority from the wire; null for <see cref="Proto.Priority.Unspecified"/>. An unknown value is refused, naming <paramref name="field"/>.</summary>

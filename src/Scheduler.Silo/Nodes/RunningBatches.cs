@@ -230,7 +230,8 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
             cost,
             (running.AdmittedAt - submitted).TotalMilliseconds,
             ((running.FirstTokenAt ?? now) - submitted).TotalMilliseconds,
-            (now - submitted).TotalMilliseconds);
+            (now - submitted).TotalMilliseconds,
+            Math.Clamp(done.CachedPromptTokens, 0, promptTokens));
         // A reason no engine sends is the node's bug: the job fails rather than passing it to the tenant as a success.
         // An engine's error is the tenant's to read, marked as the engine's so it is not taken for the scheduler's.
         var (status, finishReason, error) = reason switch

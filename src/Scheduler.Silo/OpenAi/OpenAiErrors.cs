@@ -22,6 +22,7 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
         ["deadline_ms"] = SchedulerHeaders.Names.DeadlineMs,
         ["ttft_objective_ms"] = SchedulerHeaders.Names.TtftObjectiveMs,
         ["idempotency_key"] = SchedulerHeaders.Names.IdempotencyKey,
+        ["session_id"] = SchedulerHeaders.Names.SessionId,
     };
 
     public OpenAiError Map(Exception ex, OpenAiKind kind) => ex switch

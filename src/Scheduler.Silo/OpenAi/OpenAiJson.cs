@@ -142,6 +142,10 @@ internal static class OpenAiJson
         w.WriteNumber("prompt_tokens", usage.PromptTokens);
         w.WriteNumber("completion_tokens", usage.CompletionTokens);
         w.WriteNumber("total_tokens", usage.PromptTokens + usage.CompletionTokens);
+        // As OpenAI reports its own prompt caching: the prompt tokens an engine's prefix cache spared.
+        w.WriteStartObject("prompt_tokens_details");
+        w.WriteNumber("cached_tokens", usage.CachedPromptTokens);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 

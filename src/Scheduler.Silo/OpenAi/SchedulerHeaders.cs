@@ -6,9 +6,9 @@ namespace Scheduler.Silo.OpenAi;
 
 /// <summary>
 /// The scheduler's options on an OpenAI API request, which the OpenAI body has no fields for, read from its headers:
-/// priority, deadline, TTFT objective, idempotency key, and whether the job outlives a client that disconnects.
+/// priority, deadline, TTFT objective, idempotency key, whether the job outlives a client that disconnects, and its session.
 /// </summary>
-internal sealed record SchedulerHeaders(Priority Priority, int DeadlineMs, int TtftObjectiveMs, string IdempotencyKey, bool KeepOnDisconnect)
+internal sealed record SchedulerHeaders(Priority Priority, int DeadlineMs, int TtftObjectiveMs, string IdempotencyKey, bool KeepOnDisconnect, string SessionId)
 {
     /// <summary>The headers' names.</summary>
     public static class Names
@@ -27,6 +27,9 @@ internal sealed record SchedulerHeaders(Priority Priority, int DeadlineMs, int T
 
         /// <summary><c>true</c>: the job runs on when the client disconnects; by default it is cancelled.</summary>
         public const string KeepOnDisconnect = "x-scheduler-keep-on-disconnect";
+
+        /// <summary>The conversation the job belongs to, for replica affinity (SubmitJobRequest.session_id).</summary>
+        public const string SessionId = "x-session-id";
 
         /// <summary>The job's id on every response, for GetJob, schedctl and the admin API.</summary>
         public const string JobId = "x-scheduler-job-id";
@@ -48,7 +51,8 @@ internal sealed record SchedulerHeaders(Priority Priority, int DeadlineMs, int T
             "" or "false" => false,
             "true" => true,
             var other => throw SchedulerErrors.InvalidArgument(Names.KeepOnDisconnect, $"must be true or false, got '{SchedulerErrors.Echo(other)}'"),
-        });
+        },
+        headers[Names.SessionId].ToString());
 
     public void ApplyTo(SubmitJobRequest request)
     {
@@ -56,6 +60,7 @@ internal sealed record SchedulerHeaders(Priority Priority, int DeadlineMs, int T
         request.DeadlineMs = DeadlineMs;
         request.TtftObjectiveMs = TtftObjectiveMs;
         request.IdempotencyKey = IdempotencyKey;
+        request.SessionId = SessionId;
     }
 
     private static int Int(IHeaderDictionary headers, string name)

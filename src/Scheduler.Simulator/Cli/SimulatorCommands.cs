@@ -30,6 +30,7 @@ internal static class SimulatorCommands
         root.Add(MatrixCommand());
         root.Add(FloodCommand());
         root.Add(AutoscaleCommand());
+        root.Add(PrefixCommand());
         return root;
     }
 
@@ -104,6 +105,36 @@ internal static class SimulatorCommands
             TraceScenario[] traces = [new("code", parse.GetValue(CodeRate)), new("conv", parse.GetValue(ConvRate))];
             var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale);
             parse.InvocationConfiguration.Output.Write(AutoscaleScenario.Markdown(fleet, catalogue, autoscale, outcomes));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command PrefixCommand()
+    {
+        var command = new Command("prefix", "Replay the prefix-sharing workloads (multi-turn chats, shared system prompts, agent loops), or a KV-cache trace, with every placement; print hit rate against the oracle's, TTFT, attainment and cost")
+        {
+            KvTrace, PrefixRate, WriteKvTraces,
+        };
+        command.SetAction(parse => Guard(parse, () =>
+        {
+            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
+            var rate = parse.GetValue(PrefixRate);
+            var settings = new PrefixWorkloadSettings();
+            List<Workload.Workload> workloads = parse.GetValue(KvTrace) is { } path
+                ? [PrefixWorkloads.ToWorkload(Path.GetFileNameWithoutExtension(path), KvTraceReader.Read(path), rate)]
+                : [.. PrefixWorkloads.Names.Select(name => PrefixWorkloads.ToWorkload(name, PrefixWorkloads.Rows(name, settings), rate))];
+            if (parse.GetValue(WriteKvTraces) is { } folder)
+            {
+                Directory.CreateDirectory(folder);
+                foreach (var name in PrefixWorkloads.Names)
+                {
+                    KvTraceReader.Write(Path.Combine(folder, $"{name}.jsonl"), PrefixWorkloads.Rows(name, settings));
+                }
+            }
+
+            var outcomes = PrefixScenario.Run(fleet, workloads, parse.GetValue(Seed));
+            parse.InvocationConfiguration.Output.Write(PrefixScenario.Markdown(fleet, outcomes));
             return 0;
         }));
         return command;

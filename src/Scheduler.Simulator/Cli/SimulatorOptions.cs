@@ -42,6 +42,18 @@ internal static class SimulatorOptions
     public static readonly Option<string> Fairness = Policy("--fairness", "Fairness policy", SchedulingPolicies.DefaultFairness, SchedulingPolicies.FairnessNames);
     public static readonly Option<string> Batching = Policy("--batching", "Batching policy", SchedulingPolicies.DefaultBatching, SchedulingPolicies.BatchingNames);
 
+    public static readonly Option<string?> KvTrace = new("--kv-trace")
+    {
+        Description = "A KV-cache trace (JSONL: timestamp ms, input_length, output_length, hash_ids of 512-token blocks) to replay instead of the built-in prefix workloads",
+    };
+
+    public static readonly Option<double> PrefixRate = Positive("--prefix-rate", "Arrival-rate factor of the prefix workloads (or the KV-cache trace)", 1);
+
+    public static readonly Option<string?> WriteKvTraces = new("--write-kv-traces")
+    {
+        Description = "Also write the built-in prefix workloads as KV-cache traces (JSONL) into this folder",
+    };
+
     public static readonly Option<string> GpuFleet = new("--gpu-fleet")
     {
         Description = "GPU-only fleet file for the placement-alone comparison",

@@ -1,5 +1,6 @@
 using Scheduler.Policies.Admission;
 using Scheduler.Policies.Placement;
+using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 
 namespace Scheduler.Simulator.Engine;
@@ -8,7 +9,9 @@ namespace Scheduler.Simulator.Engine;
 /// A simulated replica that steps exactly as the worker's SimulatedEngine does (the shared <see cref="StepPlan"/>):
 /// a step is planned and applied when it starts, and its tokens count when it ends. Sequences admitted while a
 /// step runs join the next one. A metered endpoint with request and token limits holds each admitted sequence until
-/// its <see cref="UpstreamLimiter"/> reservation comes due, as the worker's upstream engine does.
+/// its <see cref="UpstreamLimiter"/> reservation comes due, as the worker's upstream engine does. Its prefix cache
+/// works as the SimulatedEngine's: a sequence prefills only what its leading blocks found cached leave, and its blocks
+/// are stored once prefilled, within the KV room not reserved plus the running prompts' own blocks.
 /// </summary>
 internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = null)
 {
@@ -16,6 +19,9 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
     private readonly List<SimSequence> _batch = [];
     private readonly List<SimSequence> _firstTokens = [];
     private readonly List<SimSequence> _finished = [];
+    private readonly PrefixBlockCache _prefixes = new(view.KvCapacityTokens);
+    private long _reservedKv;
+    private long _runningBlockTokens;
 
     public ReplicaView View { get; } = view;
     public AcceleratorProfile Profile => View.Profile;
@@ -88,7 +94,14 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
 
         var wait = limiter?.Reserve((int)sequence.Tokens) ?? TimeSpan.Zero;
         sequence.ReadyMs = nowMs + wait.TotalMilliseconds;
+        if (sequence.Request.Blocks is { } blocks)
+        {
+            sequence.CachedPromptTokens = blocks.CachedTokens(_prefixes.Touch(blocks), sequence.Request.PromptTokens);
+            sequence.PrefillRemaining -= sequence.CachedPromptTokens;
+        }
+
         _batch.Insert(PrefillOrder.InsertionIndex(_batch, sequence.FairRank, s => s.FairRank), sequence);
+        Reserve(sequence, 1);
         return true;
     }
 
@@ -117,6 +130,10 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
             if (!sequence.Prefilled)
             {
                 sequence.PrefillRemaining -= plan.TakePrefill(sequence.PrefillRemaining);
+                if (sequence.Prefilled)
+                {
+                    _prefixes.Store(sequence.Request.Blocks);
+                }
             }
 
             // The step that completes a prefill also yields the first token.
@@ -138,6 +155,7 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
         foreach (var done in _finished)
         {
             _batch.Remove(done);
+            Reserve(done, -1);
         }
 
         var ms = plan.DurationMs;
@@ -174,6 +192,22 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
         _firstTokens.Clear();
         _finished.Clear();
         return news;
+    }
+
+    /// <summary>Prompt tokens the replica's prefix cache spared, over the sequences it finished.</summary>
+    public long CachedPromptTokens { get; private set; }
+
+    // Takes (sign 1) or frees (−1) the sequence's KV reservation and resizes the prefix cache to what is left.
+    private void Reserve(SimSequence sequence, int sign)
+    {
+        _reservedKv += sign * sequence.Tokens;
+        _runningBlockTokens += sign * (sequence.Request.Blocks is { } b ? (long)b.Count * b.BlockTokens : 0);
+        if (sign < 0)
+        {
+            CachedPromptTokens += sequence.CachedPromptTokens;
+        }
+
+        _prefixes.Resize(View.KvCapacityTokens - _reservedKv + _runningBlockTokens);
     }
 
     private bool OverTokenLimit(long tokens) => limiter?.MaxTokensPerRequest is { } max && tokens > max;

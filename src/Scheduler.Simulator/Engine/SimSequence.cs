@@ -1,11 +1,18 @@
+using Scheduler.Policies;
 using Scheduler.Simulator.Workload;
 
 namespace Scheduler.Simulator.Engine;
 
 /// <summary>One request's life in the simulation: queued, admitted, prefilling, decoding, done — or not served.</summary>
-internal sealed class SimSequence(SimRequest request)
+internal sealed class SimSequence(SimRequest request, JobDemand demand)
 {
     public SimRequest Request { get; } = request;
+
+    /// <summary>What the scheduler placed: the view releases and marks prefilled by it.</summary>
+    public JobDemand Demand { get; } = demand;
+
+    /// <summary>Prompt tokens the replica found in its prefix cache at admission, which it did not prefill.</summary>
+    public int CachedPromptTokens { get; set; }
     public int PrefillRemaining { get; set; } = request.PromptTokens;
     public int Generated { get; set; }
     public string? Product { get; set; }

@@ -1,3 +1,5 @@
+using Scheduler.Policies.Prefix;
+
 namespace Scheduler.Simulator.Workload;
 
 /// <summary>One request to replay.</summary>
@@ -7,7 +9,10 @@ namespace Scheduler.Simulator.Workload;
 /// <param name="PromptTokens">Prompt length.</param>
 /// <param name="OutputTokens">Tokens generated (the job's max tokens: trace outputs are exact).</param>
 /// <param name="TtftObjectiveMs">Objective for the time to first token.</param>
-internal sealed record SimRequest(string Id, string TenantId, double ArrivalMs, int PromptTokens, int OutputTokens, double TtftObjectiveMs);
+/// <param name="Blocks">The prompt's blocks, for prefix caching; null for a prefix-free trace.</param>
+internal sealed record SimRequest(
+    string Id, string TenantId, double ArrivalMs, int PromptTokens, int OutputTokens, double TtftObjectiveMs,
+    PromptBlocks? Blocks = null);
 
 /// <summary>A workload: requests in arrival order and the tenants' weights.</summary>
 internal sealed record Workload(string Name, IReadOnlyList<SimRequest> Requests, IReadOnlyDictionary<string, double> Weights);

@@ -1,3 +1,4 @@
+using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
 
@@ -6,7 +7,10 @@ namespace Scheduler.Worker.Engines;
 /// <summary>
 /// An engine that batches like a real one (continuous batching with chunked prefill under a per-step token
 /// budget, slot and KV-cache limits) and takes the time an accelerator profile says, but computes nothing:
-/// token texts are <see cref="SyntheticTokens"/>.
+/// token texts are <see cref="SyntheticTokens"/>. Prompts' blocks stay in a prefix cache in the KV room the running
+/// sequences leave free, plus the running prompts' own blocks (which sit in their reservations anyway); the least recently
+/// used are evicted first as sequences reserve more, and a sequence whose leading blocks are found there prefills only
+/// the rest.
 /// </summary>
 /// <remarks>
 /// A step is planned and applied at once under the lock, then the loop waits out the step's duration and
@@ -29,6 +33,7 @@ internal sealed partial class SimulatedEngine(
 
     private readonly Lock _lock = new();
     private readonly RunningBatch<SimulatedSequence> _running = new(replicaId, profile, time);
+    private readonly PrefixBlockCache _prefixes = new(profile.KvCapacityTokens);
 
     // Timestamp at which the step being waited out ends on the engine's timeline.
     private long _due;
@@ -58,7 +63,7 @@ internal sealed partial class SimulatedEngine(
                     continue;
                 }
 
-                var sequence = new SimulatedSequence(spec);
+                var sequence = new SimulatedSequence(spec, _prefixes);
                 if (!_running.Fits(sequence.KvTokens))
                 {
                     _running.Reject(sequence.Finished(FinishReason.Rejected));
@@ -67,6 +72,7 @@ internal sealed partial class SimulatedEngine(
                 }
 
                 _running.Add(sequence);
+                ResizePrefixes();
             }
 
             _running.Wake();
@@ -150,6 +156,10 @@ internal sealed partial class SimulatedEngine(
                 if (!sequence.Prefilled)
                 {
                     sequence.Prefill(plan.TakePrefill(sequence.PrefillRemaining));
+                    if (sequence.Prefilled)
+                    {
+                        _prefixes.Store(sequence.Blocks);
+                    }
                 }
 
                 // The step that completes a prefill also yields the first token, unless nothing is left to generate.
@@ -171,8 +181,23 @@ internal sealed partial class SimulatedEngine(
                 report.Finished.Add(sequence.Finished(sequence.EndReason!.Value));
             }
 
+            // Room the finished sequences freed is the cache's again.
+            ResizePrefixes();
+
             return new PlannedStep(report, plan.DurationMs, _running.Epoch);
         }
+    }
+
+    /// <summary>Sizes the prefix cache to the KV room not reserved, plus the running prompts' blocks. Under the lock.</summary>
+    private void ResizePrefixes()
+    {
+        var runningBlocks = 0L;
+        foreach (var sequence in _running.Sequences)
+        {
+            runningBlocks += sequence.Blocks is { } blocks ? (long)blocks.Count * blocks.BlockTokens : 0;
+        }
+
+        _prefixes.Resize(profile.KvCapacityTokens - _running.KvUsed + runningBlocks);
     }
 
     /// <summary>Counts the step's tokens as produced now, when the step ends.</summary>

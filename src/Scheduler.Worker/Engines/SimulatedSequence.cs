@@ -1,3 +1,4 @@
+using Scheduler.Policies.Prefix;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Worker.Engines;
@@ -10,7 +11,9 @@ internal sealed class SimulatedSequence : IBatchedSequence
     private readonly StopTexts _stops;
     private int _prefillRemaining;
 
-    public SimulatedSequence(SequenceSpec spec)
+    /// <param name="spec">The admitted sequence.</param>
+    /// <param name="prefixes">The engine's prefix cache: the prompt's leading blocks found there are not prefilled again.</param>
+    public SimulatedSequence(SequenceSpec spec, PrefixBlockCache prefixes)
     {
         Id = spec.SequenceId;
         TraceParent = spec.Traceparent;
@@ -19,8 +22,10 @@ internal sealed class SimulatedSequence : IBatchedSequence
         NextTokenIndex = Math.Max(0, spec.ResumeFromToken);
         var promptTokens = spec.PromptTokens > 0 ? spec.PromptTokens : spec.PromptTokenIds.Count;
         KvTokens = (long)promptTokens + Math.Max(0, spec.MaxTokens);
+        Blocks = spec.PromptTokenIds.Count > 0 ? PromptBlocks.FromTokenIds(spec.PromptTokenIds) : PromptBlocks.FromText(spec.Prompt);
+        CachedPromptTokens = Blocks?.CachedTokens(prefixes.Touch(Blocks), promptTokens) ?? 0;
         // A resumed sequence rebuilds its KV cache from the prompt and the tokens already delivered.
-        _prefillRemaining = promptTokens + NextTokenIndex;
+        _prefillRemaining = promptTokens - CachedPromptTokens + NextTokenIndex;
         _seed = SyntheticTokens.Seed(Id);
         _stops = new StopTexts(spec);
         _stops.Resume(DeliveredEnd(_stops.TailLength));
@@ -34,6 +39,12 @@ internal sealed class SimulatedSequence : IBatchedSequence
 
     /// <summary>KV-cache tokens reserved for the sequence's whole life: prompt plus max output.</summary>
     public long KvTokens { get; }
+
+    /// <summary>The prompt's blocks, stored in the prefix cache once prefilled; null for a prompt shorter than a block.</summary>
+    public PromptBlocks? Blocks { get; }
+
+    /// <summary>Prompt tokens found in the prefix cache at admission, which the sequence does not prefill.</summary>
+    public int CachedPromptTokens { get; }
 
     /// <summary>True once the prompt is in the KV cache; from the next step on, the sequence decodes.</summary>
     public bool Prefilled { get; private set; }
@@ -79,7 +90,7 @@ internal sealed class SimulatedSequence : IBatchedSequence
     }
 
     public SequenceFinished Finished(FinishReason reason) =>
-        new() { SequenceId = Id, Reason = reason, CompletionTokens = NextTokenIndex };
+        new() { SequenceId = Id, Reason = reason, CompletionTokens = NextTokenIndex, CachedPromptTokens = CachedPromptTokens };
 
     /// <summary>At least the last <paramref name="characters"/> of the text delivered before a resume, so a stop text
     /// spanning the resume point is still found.</summary>

@@ -73,6 +73,7 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         { "messages[0].content", r => { r.Prompt = ""; r.Messages.Add(Turn("user", new string('x', 5000))); } },
         { "messages", r => { r.Prompt = ""; r.Messages.Add(Enumerable.Repeat(Turn("user", "hi"), 1025)); } },
         { "messages", r => { r.Prompt = ""; r.Messages.Add(Turn("user", string.Concat(Enumerable.Repeat("hello ", 140_000)))); } },
+        { "session_id", r => r.SessionId = new string('s', 257) },
     };
 
     [Theory]

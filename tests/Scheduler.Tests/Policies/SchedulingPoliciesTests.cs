@@ -78,7 +78,7 @@ public sealed class SchedulingPoliciesTests
         Assert.Contains(SchedulingPolicies.DefaultPlacement, SchedulingPolicies.PlacementNames);
         Assert.Contains(SchedulingPolicies.DefaultFairness, SchedulingPolicies.FairnessNames);
         Assert.Contains(SchedulingPolicies.DefaultBatching, SchedulingPolicies.BatchingNames);
-        Assert.Equal(["cost-aware", "least-outstanding", "power-of-two", "queue-kv", "round-robin"], SchedulingPolicies.PlacementNames.Order());
+        Assert.Equal(["cost-aware", "least-outstanding", "power-of-two", "prefix-only", "queue-kv", "round-robin"], SchedulingPolicies.PlacementNames.Order());
         Assert.Equal(["fifo", "weighted-fair"], SchedulingPolicies.FairnessNames.Order());
         Assert.Equal(["continuous", "request-level"], SchedulingPolicies.BatchingNames.Order());
     }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
+using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines;
@@ -33,7 +34,7 @@ public sealed class RunningBatchTests : IDisposable
     public void Screen_SequenceAlreadyRunning_IsADuplicate_IgnoredWithoutAReport()
     {
         var spec = Sequence("a", 10, 8);
-        _batch.Add(new SimulatedSequence(spec));
+        _batch.Add(Simulated(spec));
 
         Assert.Equal(ScreenedAdmission.Duplicate, _batch.Screen(spec));
 
@@ -59,7 +60,7 @@ public sealed class RunningBatchTests : IDisposable
     {
         // A free slot: the engine decides, nothing is held.
         Assert.False(_oneSlot.TryQueueAhead(Sequence("a", 10, 8)));
-        _oneSlot.Add(new SimulatedSequence(Sequence("a", 10, 8)));
+        _oneSlot.Add(Simulated(Sequence("a", 10, 8)));
 
         Assert.True(_oneSlot.TryQueueAhead(Sequence("b", 10, 8)));
         Assert.False(_oneSlot.TryQueueAhead(Sequence("c", 10, 8)));
@@ -74,7 +75,7 @@ public sealed class RunningBatchTests : IDisposable
     public void QueueAhead_HeldAdmissionsComeBackOldestFirst_OnlyAsSlotsFree()
     {
         using var batch = new RunningBatch<SimulatedSequence>("r", AcceleratorProfiles.H100 with { MaxSequences = 2 }, new FakeTimeProvider(), queueAhead: 2);
-        var running = new[] { new SimulatedSequence(Sequence("a", 10, 8)), new SimulatedSequence(Sequence("b", 10, 8)) };
+        var running = new[] { Simulated(Sequence("a", 10, 8)), Simulated(Sequence("b", 10, 8)) };
         Array.ForEach(running, batch.Add);
         Assert.True(batch.TryQueueAhead(Sequence("c", 10, 8)));
         Assert.True(batch.TryQueueAhead(Sequence("d", 10, 8)));
@@ -82,7 +83,7 @@ public sealed class RunningBatchTests : IDisposable
         batch.Remove(running[1]);
 
         Assert.Equal("c", batch.TakeAhead()!.SequenceId);
-        batch.Add(new SimulatedSequence(Sequence("c", 10, 8)));
+        batch.Add(Simulated(Sequence("c", 10, 8)));
         Assert.Null(batch.TakeAhead());
         batch.Remove(running[0]);
         Assert.Equal("d", batch.TakeAhead()!.SequenceId);
@@ -92,7 +93,7 @@ public sealed class RunningBatchTests : IDisposable
     [Fact]
     public void QueueAhead_HeldAdmissionAgain_IsADuplicate()
     {
-        _oneSlot.Add(new SimulatedSequence(Sequence("a", 10, 8)));
+        _oneSlot.Add(Simulated(Sequence("a", 10, 8)));
         Assert.True(_oneSlot.TryQueueAhead(Sequence("b", 10, 8)));
 
         Assert.Equal(ScreenedAdmission.Duplicate, _oneSlot.Screen(Sequence("b", 10, 8)));
@@ -102,7 +103,7 @@ public sealed class RunningBatchTests : IDisposable
     [Fact]
     public void Cancel_HeldAdmission_LeavesTheQueue_AndIsReportedCancelledFromWhereItWouldHaveResumed()
     {
-        _oneSlot.Add(new SimulatedSequence(Sequence("a", 10, 8)));
+        _oneSlot.Add(Simulated(Sequence("a", 10, 8)));
         Assert.True(_oneSlot.TryQueueAhead(Sequence("b", 10, 8, resumeFrom: 3)));
 
         Assert.Empty(_oneSlot.Cancel(["b", "unknown"]));
@@ -116,7 +117,7 @@ public sealed class RunningBatchTests : IDisposable
     [Fact]
     public void DropAll_DropsHeldAdmissionsToo_Silently()
     {
-        _oneSlot.Add(new SimulatedSequence(Sequence("a", 10, 8)));
+        _oneSlot.Add(Simulated(Sequence("a", 10, 8)));
         Assert.True(_oneSlot.TryQueueAhead(Sequence("b", 10, 8)));
 
         _oneSlot.DropAll();
@@ -126,4 +127,7 @@ public sealed class RunningBatchTests : IDisposable
         Assert.Empty(_oneSlot.StartReport().Finished);
         Assert.Equal(ScreenedAdmission.Run, _oneSlot.Screen(Sequence("b", 10, 8)));
     }
+
+    // A sequence of the simulated engine with no prefix cache to draw on.
+    private static SimulatedSequence Simulated(SequenceSpec spec) => new(spec, new PrefixBlockCache(0));
 }

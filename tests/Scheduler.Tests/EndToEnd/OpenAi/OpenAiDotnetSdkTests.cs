@@ -48,6 +48,22 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task Completion_RepeatedPrompt_ReportsCachedTokensInPromptTokensDetails()
+    {
+        var client = Completions(SchedulerCluster.Tenants[2].Key);
+        var prompt = Guid.NewGuid().ToString("N") + string.Concat(Enumerable.Repeat(" the same long instructions", 80));
+
+        var first = (await CreateCompletion(client, new { model = SchedulerCluster.Model, prompt, max_tokens = 2 })).RootElement;
+        var again = (await CreateCompletion(client, new { model = SchedulerCluster.Model, prompt, max_tokens = 2 })).RootElement;
+
+        static int Cached(JsonElement answer) => answer.GetProperty("usage").GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32();
+        Assert.Equal(0, Cached(first));
+        Assert.True(Cached(again) > 0, again.GetRawText());
+        var job = await GetJob(again.GetProperty("id").GetString()!);
+        Assert.Equal(job.Usage.CachedPromptTokens, Cached(again));
+    }
+
+    [Fact]
     public async Task Completion_Streamed_SendsTheTokensInChunks_ThenFinishReason_ThenUsage_ThenDone()
     {
         var client = Completions(SchedulerCluster.Tenants[1].Key);

@@ -18,6 +18,7 @@ public sealed class SchedulerHeadersTests
             ["x-scheduler-ttft-objective-ms"] = "250",
             ["Idempotency-Key"] = "k-1",
             ["x-scheduler-keep-on-disconnect"] = "true",
+            ["X-Session-Id"] = "chat-7",
         };
 
         var read = SchedulerHeaders.Read(headers);
@@ -25,7 +26,7 @@ public sealed class SchedulerHeadersTests
         read.ApplyTo(submit);
 
         Assert.True(read.KeepOnDisconnect);
-        Assert.Equal((Priority.Sheddable, 60000, 250, "k-1"), (submit.Priority, submit.DeadlineMs, submit.TtftObjectiveMs, submit.IdempotencyKey));
+        Assert.Equal((Priority.Sheddable, 60000, 250, "k-1", "chat-7"), (submit.Priority, submit.DeadlineMs, submit.TtftObjectiveMs, submit.IdempotencyKey, submit.SessionId));
     }
 
     [Fact]
@@ -33,7 +34,7 @@ public sealed class SchedulerHeadersTests
     {
         var read = SchedulerHeaders.Read(new HeaderDictionary());
 
-        Assert.Equal(new SchedulerHeaders(Priority.Standard, 0, 0, "", false), read);
+        Assert.Equal(new SchedulerHeaders(Priority.Standard, 0, 0, "", false, ""), read);
     }
 
     [Theory]

@@ -22,7 +22,7 @@ public sealed class SimulatorCommandsTests : IDisposable
             Assert.Contains("Usage:", output, StringComparison.Ordinal);
         }
 
-        Assert.Equal(["run", "matrix", "flood", "autoscale"], root.Subcommands.Select(c => c.Name));
+        Assert.Equal(["run", "matrix", "flood", "autoscale", "prefix"], root.Subcommands.Select(c => c.Name));
         Assert.All(root.Subcommands.SelectMany(c => c.Options).Concat(root.Options), o => Assert.False(string.IsNullOrWhiteSpace(o.Description), o.Name));
     }
 
@@ -74,6 +74,41 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.Contains("failed: larger than every replica's KV cache", output, StringComparison.Ordinal);
         Assert.Contains("utilisation L4 ", output, StringComparison.Ordinal);
         Assert.Contains("attainment 66.67%", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Prefix_KvTrace_PrintsEveryPlacementsHitRateAgainstTheOracle()
+    {
+        // Two requests sharing their first 512-token block, then a third resending the second whole.
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "one-a100", "nodes": [ { "product": "A100", "count": 1, "pricing": "hourly" } ] }
+            """);
+        File.WriteAllText(Path.Combine(_folder, "trace.jsonl"), """
+            {"timestamp": 0, "input_length": 1100, "output_length": 5, "hash_ids": [1, 2]}
+            {"timestamp": 1000, "input_length": 1100, "output_length": 5, "hash_ids": [1, 3]}
+            {"timestamp": 2000, "input_length": 1200, "output_length": 5, "hash_ids": [1, 3]}
+            """);
+
+        var (code, output, _) = Invoke(["prefix", "--fleet", Path.Combine(_folder, "fleet.json"), "--kv-trace", Path.Combine(_folder, "trace.jsonl")]);
+
+        // The oracle reuses 512 + 1,024 of 3,400 prompt tokens (45.18%); one replica holds them all, so does every policy.
+        Assert.Equal(0, code);
+        Assert.Contains("| trace | prefix-only | 45.18% | 45.18% | 100.00% |", output, StringComparison.Ordinal);
+        Assert.Contains("| trace | cost-aware | 45.18% | 45.18% | 100.00% |", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Prefix_BadKvTrace_PrintsOneErrorLineNamingTheField_AndExitsBadInput()
+    {
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "one-a100", "nodes": [ { "product": "A100", "count": 1, "pricing": "hourly" } ] }
+            """);
+        File.WriteAllText(Path.Combine(_folder, "bad.jsonl"), """{"timestamp": 0, "input_length": 0, "output_length": 1, "hash_ids": []}""");
+
+        var (code, _, error) = Invoke(["prefix", "--fleet", Path.Combine(_folder, "fleet.json"), "--kv-trace", Path.Combine(_folder, "bad.jsonl")]);
+
+        Assert.Equal(SimulatorCommands.BadInput, code);
+        Assert.StartsWith("error: KV trace line 1: input_length", error, StringComparison.Ordinal);
     }
 
     private static (int Code, string Output, string Error) Invoke(string[] args)

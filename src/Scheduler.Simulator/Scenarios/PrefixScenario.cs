@@ -1,0 +1,71 @@
+using System.Text;
+using Scheduler.Simulator.Fleet;
+using Scheduler.Simulator.Metrics;
+using Scheduler.Simulator.Reports;
+using Scheduler.Simulator.Workload;
+
+namespace Scheduler.Simulator.Scenarios;
+
+/// <summary>What one placement did on one prefix-sharing workload: its prefix-cache hit rate next to the oracle's
+/// (an infinite cache and perfect routing), its TTFT percentiles, attainment and cost.</summary>
+internal sealed record PrefixOutcome(
+    string Workload, string Placement, double HitRate, double OracleHitRate, double TtftP50Ms, double TtftP90Ms, double TtftP99Ms,
+    double Attainment, double CostPerMillionTokens, int Unserved)
+{
+    public double OfOracle => OracleHitRate > 0 ? HitRate / OracleHitRate : double.NaN;
+}
+
+/// <summary>
+/// Replays prefix-sharing workloads (<see cref="PrefixWorkloads"/>, or a KV-cache trace) with every placement under
+/// continuous batching and weighted-fair queuing, each replica keeping a prefix cache in its KV room as the simulated
+/// engine does.
+/// </summary>
+internal static class PrefixScenario
+{
+    /// <summary>The load-only baselines, the prefix-only baseline, and cost-aware placement (which counts cache hits).</summary>
+    public static readonly string[] Placements = ["round-robin", "least-outstanding", "power-of-two", "queue-kv", "prefix-only", "cost-aware"];
+
+    public static IReadOnlyList<PrefixOutcome> Run(FleetSpec fleet, IEnumerable<Workload.Workload> workloads, int seed)
+    {
+        var outcomes = new List<PrefixOutcome>();
+        foreach (var workload in workloads)
+        {
+            var oracle = PrefixWorkloads.OracleHitRate(workload.Requests);
+            var choices = Placements.Select(p => PolicyMatrix.Default with { Placement = p }).ToList();
+            foreach (var run in PolicyMatrix.Run(fleet, workload, choices, seed))
+            {
+                outcomes.Add(Outcome(run, oracle));
+            }
+        }
+
+        return outcomes;
+    }
+
+    public static PrefixOutcome Outcome(RunResult run, double oracleHitRate)
+    {
+        var summary = run.Summarize();
+        var ttft = Percentiles.Sorted(run.Finished.Select(s => s.TtftMs));
+        var prompt = run.Finished.Sum(s => (long)s.Request.PromptTokens);
+        var cached = run.Finished.Sum(s => (long)s.CachedPromptTokens);
+        return new PrefixOutcome(
+            run.Workload, run.Policies.Placement, prompt == 0 ? 0 : cached / (double)prompt, oracleHitRate,
+            Percentiles.Of(ttft, 50), Percentiles.Of(ttft, 90), Percentiles.Of(ttft, 99), summary.Attainment, summary.CostPerMillionTokens,
+            run.Unserved.Count);
+    }
+
+    public static string Markdown(FleetSpec fleet, IReadOnlyList<PrefixOutcome> outcomes)
+    {
+        var text = new StringBuilder();
+        text.AppendLine($"Fleet `{fleet.Name}`: {fleet.Description}. Continuous batching, weighted-fair queuing.");
+        text.AppendLine();
+        text.AppendLine("| workload | placement | hit rate | oracle | of oracle | TTFT p50 ms | p90 ms | p99 ms | attainment | $/Mtok | unserved |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var o in outcomes)
+        {
+            text.AppendLine($"| {o.Workload} | {o.Placement} | {Format.Pct(o.HitRate)} | {Format.Pct(o.OracleHitRate)} | {Format.Pct(o.OfOracle)} | " +
+                $"{Format.Ms(o.TtftP50Ms)} | {Format.Ms(o.TtftP90Ms)} | {Format.Ms(o.TtftP99Ms)} | {Format.Pct(o.Attainment)} | {Format.Usd(o.CostPerMillionTokens)} | {o.Unserved} |");
+        }
+
+        return text.ToString();
+    }
+}

@@ -1,0 +1,59 @@
+using Scheduler.Simulator.Workload;
+
+namespace Scheduler.Tests.Simulator;
+
+public sealed class KvTraceReaderTests
+{
+    [Fact]
+    public void Parse_ReadsMooncakeLines_SortedByTimestamp()
+    {
+        var rows = KvTraceReader.Parse([
+            """{"timestamp": 27482, "input_length": 6955, "output_length": 52, "hash_ids": [46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 2353, 2354]}""",
+            "",
+            """{"timestamp": 0, "input_length": 1024, "output_length": 8, "hash_ids": [1, 2], "session_id": "s"}""",
+        ]);
+
+        Assert.Equal([0.0, 27_482.0], rows.Select(r => r.TimestampMs));
+        Assert.Equal(14, rows[1].HashIds.Length);
+        Assert.Equal("s", rows[0].SessionId);
+
+        var workload = PrefixWorkloads.ToWorkload("t", rows, rateFactor: 2);
+        Assert.Equal(13_741, workload.Requests[1].ArrivalMs);
+        Assert.Equal(14, workload.Requests[1].Blocks!.Count);
+    }
+
+    [Theory]
+    [InlineData("""{"timestamp": 0, "input_length": 0, "output_length": 1, "hash_ids": []}""", "input_length")]
+    [InlineData("""{"timestamp": -1, "input_length": 10, "output_length": 1, "hash_ids": []}""", "timestamp")]
+    [InlineData("""{"timestamp": 0, "input_length": 10, "output_length": -1, "hash_ids": []}""", "output_length")]
+    [InlineData("""{"timestamp": 0, "input_length": 10, "output_length": 1}""", "hash_ids")]
+    [InlineData("""{"timestamp": 0, "input_length": 600, "output_length": 1, "hash_ids": [1, 2, 3]}""", "hash_ids")]
+    [InlineData("""{"timestamp": "soon", "input_length": 600}""", "line 2")]
+    public void Parse_BadLine_NamesTheLineAndField(string line, string named)
+    {
+        var error = Assert.Throws<InvalidDataException>(() => KvTraceReader.Parse(["""{"timestamp": 0, "input_length": 1, "output_length": 1, "hash_ids": []}""", line]));
+
+        Assert.Contains(named, error.Message);
+        Assert.Contains("line 2", error.Message);
+    }
+
+    [Fact]
+    public void Write_ThenRead_RoundTrips()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            var rows = PrefixWorkloads.Agent(new PrefixWorkloadSettings { Agents = 3 });
+            KvTraceReader.Write(path, rows);
+
+            var read = KvTraceReader.Read(path);
+
+            Assert.Equal(rows.Select(r => (r.TimestampMs, r.InputLength, r.OutputLength, string.Join(",", r.HashIds), r.SessionId)),
+                read.Select(r => (r.TimestampMs, r.InputLength, r.OutputLength, string.Join(",", r.HashIds), r.SessionId)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

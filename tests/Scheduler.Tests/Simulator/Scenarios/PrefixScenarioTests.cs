@@ -1,0 +1,70 @@
+using Scheduler.Simulator;
+using Scheduler.Simulator.Fleet;
+using Scheduler.Simulator.Scenarios;
+using Scheduler.Simulator.Workload;
+
+namespace Scheduler.Tests.Simulator.Scenarios;
+
+public sealed class PrefixScenarioTests
+{
+    // Small enough to run in a second: 120 chats of 5 turns on 4 alike A100s, whose KV caches hold every chat.
+    private static readonly PrefixWorkloadSettings s_settings = new()
+    {
+        Conversations = 120, ConversationsPerSecond = 4, Turns = 5, ThinkSeconds = 8, Seed = 3,
+    };
+
+    private static readonly string[] s_loadOnly = ["round-robin", "least-outstanding", "power-of-two", "queue-kv"];
+
+    private static readonly FleetSpec s_fleet = SimulationTests.Fleet(("A100", 4, PricingMode.Hourly));
+
+    [Fact]
+    public void MultiTurn_PrefixAwarePlacement_NearsTheOracle_AndBeatsLoadOnlyOnTtft()
+    {
+        var workload = PrefixWorkloads.ToWorkload("multi-turn", PrefixWorkloads.MultiTurn(s_settings));
+
+        var outcomes = PrefixScenario.Run(s_fleet, [workload], seed: 1).ToDictionary(o => o.Placement);
+
+        var oracle = outcomes["prefix-only"].OracleHitRate;
+        Assert.InRange(oracle, 0.6, 0.8); // each of 5 turns resends the last; the first turn of each chat is all new
+        Assert.All(outcomes.Values, o => Assert.Equal(0, o.Unserved));
+        Assert.True(outcomes["prefix-only"].OfOracle >= 0.9, $"prefix-only reached {outcomes["prefix-only"].OfOracle:P1} of the oracle");
+        Assert.True(outcomes["cost-aware"].HitRate > outcomes["round-robin"].HitRate, $"cost-aware {outcomes["cost-aware"].HitRate:P1}, round-robin {outcomes["round-robin"].HitRate:P1}");
+        Assert.True(outcomes["round-robin"].HitRate < outcomes["prefix-only"].HitRate - 0.1, $"round-robin reached {outcomes["round-robin"].OfOracle:P1} of the oracle");
+        var bestLoadOnly = s_loadOnly.Min(p => outcomes[p].TtftP90Ms);
+        Assert.True(outcomes["prefix-only"].TtftP90Ms < bestLoadOnly, $"prefix-only p90 {outcomes["prefix-only"].TtftP90Ms} ms, best load-only {bestLoadOnly} ms");
+    }
+
+    [Fact]
+    public void Run_PrefixFreeWorkload_CachesNothing()
+    {
+        var requests = Enumerable.Range(0, 50).Select(i => new SimRequest($"r{i}", "t", i * 100.0, 1_500, 20, TtftObjective.For(1_500))).ToList();
+        var run = new Simulation(s_fleet, new Workload("plain", requests, new Dictionary<string, double> { ["t"] = 1 }), PolicyMatrix.Default, seed: 1).Run();
+
+        Assert.Equal(0, PrefixWorkloads.OracleHitRate(requests));
+        Assert.All(run.Finished, s => Assert.Equal(0, s.CachedPromptTokens));
+        Assert.All(run.Replicas, r => Assert.Equal(0, r.CachedPromptTokens));
+    }
+
+    [Fact]
+    public void Workloads_ResendTheirPrefixes_AsStated()
+    {
+        var chat = PrefixWorkloads.MultiTurn(s_settings).Where(r => r.SessionId == "chat-0").ToList();
+        Assert.Equal(5, chat.Count);
+        for (var turn = 1; turn < chat.Count; turn++)
+        {
+            Assert.Equal(chat[turn - 1].InputLength + s_settings.AnswerTokens + s_settings.UserMessageTokens, chat[turn].InputLength);
+            Assert.Equal(chat[turn - 1].HashIds, chat[turn].HashIds.Take(chat[turn - 1].HashIds.Length));
+        }
+
+        var settings = new PrefixWorkloadSettings { SystemPromptRequests = 200 };
+        var system = PrefixWorkloads.SystemPrompt(settings);
+        var systemBlocks = settings.SystemPromptTokens / 512;
+        Assert.All(system.GroupBy(r => r.SessionId), tenant =>
+            Assert.Single(tenant.Select(r => string.Join(",", r.HashIds.Take(systemBlocks))).Distinct()));
+        Assert.Equal(settings.SystemPromptTenants, system.Select(r => r.HashIds[0]).Distinct().Count());
+
+        var agent = PrefixWorkloads.Agent(new PrefixWorkloadSettings { Agents = 2 });
+        Assert.Equal(2 * 12, agent.Count);
+        Assert.All(agent, r => Assert.True(r.InputLength + r.OutputLength <= 8_192));
+    }
+}
