@@ -131,7 +131,7 @@ public sealed class ChartBootTests(ITestOutputHelper output)
         // Both silos are members of one Orleans cluster, as each of them sees it.
         foreach (var (_, httpPort, _) in silos)
         {
-            await Polling.Until(async () => await ActiveSilos(httpPort) == Silos, $"the silo on :{httpPort} counts {Silos} active silos", StartTimeout, TimeSpan.FromMilliseconds(500));
+            await Polling.Until(async () => await ClusterSize.ReadAsync($"http://127.0.0.1:{httpPort}") == Silos, $"the silo on :{httpPort} counts {Silos} active silos", StartTimeout, TimeSpan.FromMilliseconds(500));
         }
 
         output.WriteLine($"[{clock.Elapsed:mm\\:ss}] both silos count {Silos} active silos");
@@ -172,25 +172,6 @@ public sealed class ChartBootTests(ITestOutputHelper output)
             output.WriteLine($"[{clock.Elapsed:mm\\:ss}] {JobsPerSilo} jobs completed through {grpc} on {string.Join(", ", results.Select(r => r.Placement!.NodeId + "/" + r.Placement.AcceleratorId))}");
         }
     }
-
-    /// <summary>The silo's own count of active cluster members, from its Prometheus endpoint (Orleans' meter).</summary>
-    private static async Task<int?> ActiveSilos(int httpPort)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        try
-        {
-            var metrics = await http.GetStringAsync($"http://127.0.0.1:{httpPort}/metrics");
-            var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith(ClusterSizeMetric, StringComparison.Ordinal));
-            return line is null ? null : (int)double.Parse(line.Split(' ')[^1], CultureInfo.InvariantCulture);
-        }
-        catch (HttpRequestException)
-        {
-            return null;
-        }
-    }
-
-    // The silos in the cluster's consistent ring, as this silo sees it: active members only.
-    private const string ClusterSizeMetric = "orleans_consistent_ring_size";
 
     private async Task WaitServing(string address, ChildProcess process, System.Diagnostics.Stopwatch clock)
     {

@@ -107,10 +107,15 @@ public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper ou
     private const int FloodJobs = 100;
     private const int LightJobs = 8;
 
+    private static int _longJobs;
+
+    // A prompt of its own: the engine's prefix cache would otherwise serve every one after the first from cache, and
+    // there would be no prefill to order.
     private static SubmitJobRequest LongJob()
     {
         var request = new SubmitJobRequest { Model = SchedulerCluster.FairModel, MaxTokens = 8 };
-        request.PromptTokenIds.AddRange(Enumerable.Range(1, 1_000));
+        request.PromptTokenIds.Add(Interlocked.Increment(ref _longJobs));
+        request.PromptTokenIds.AddRange(Enumerable.Range(1, 999));
         return request;
     }
 
