@@ -8,7 +8,8 @@ namespace Scheduler.Grains.Tenants;
 /// What an idempotency key is bound to: a hash of every field of a request that decides what the job does — model,
 /// prompt (text, token ids or chat messages), max tokens, priority, TTFT objective, stop texts and sampling. A resubmission with the key is a
 /// retry only if its fingerprint is the same. The trace context differs on every attempt, and the deadline is relative
-/// to each attempt's arrival (so a retry's absolute deadline differs too): neither is part of it.
+/// to each attempt's arrival (so a retry's absolute deadline differs too): neither is part of it. Nor is the session id:
+/// it only steers placement (prefix-cache affinity) and does not change what the job computes.
 /// </summary>
 internal static class RequestFingerprint
 {
