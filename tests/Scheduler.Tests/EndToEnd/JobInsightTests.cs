@@ -23,12 +23,12 @@ public sealed class JobInsightTests(SchedulerCluster cluster)
             parked.Add(await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4, Priority = priority }));
         }
 
-        var completed = new List<string>();
+        var completed = new List<Job>();
         for (var i = 0; i < 2; i++)
         {
             var run = await client.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "hello", MaxTokens = 4 }, deadline: DateTime.UtcNow.AddSeconds(30));
             Assert.Equal(JobStatus.Completed, run.Status);
-            completed.Add(run.JobId);
+            completed.Add(await client.GetAsync(run.JobId));
         }
 
         try
@@ -36,22 +36,22 @@ public sealed class JobInsightTests(SchedulerCluster cluster)
             var all = await admin.ListJobsAsync(new ListJobsRequest { TenantId = tenantId });
             Assert.Equal(7, all.Jobs.Count);
             Assert.Empty(all.NextPageToken);
-            Assert.Equal([.. completed.AsEnumerable().Reverse(), .. parked.Select(j => j.JobId).Reverse()], all.Jobs.Select(j => j.JobId));
+            Assert.Equal(NewestFirst([.. completed, .. parked]), all.Jobs.Select(j => j.JobId));
             Assert.All(all.Jobs, j => Assert.Equal(tenantId, j.TenantId));
 
             var queuedParked = await admin.ListJobsAsync(new ListJobsRequest { TenantId = tenantId, Model = SchedulerCluster.ParkedModel, Statuses = { JobStatus.Queued } });
-            Assert.Equal(parked.Select(j => j.JobId).Reverse(), queuedParked.Jobs.Select(j => j.JobId));
+            Assert.Equal(NewestFirst(parked), queuedParked.Jobs.Select(j => j.JobId));
 
             var critical = await admin.ListJobsAsync(new ListJobsRequest { TenantId = tenantId, Priority = Priority.Critical });
-            Assert.Equal([parked[3].JobId, parked[1].JobId], critical.Jobs.Select(j => j.JobId));
+            Assert.Equal(NewestFirst([parked[1], parked[3]]), critical.Jobs.Select(j => j.JobId));
 
             var done = await admin.ListJobsAsync(new ListJobsRequest { TenantId = tenantId, Statuses = { JobStatus.Completed, JobStatus.Failed } });
-            Assert.Equal(completed.AsEnumerable().Reverse(), done.Jobs.Select(j => j.JobId));
+            Assert.Equal(NewestFirst(completed), done.Jobs.Select(j => j.JobId));
             Assert.All(done.Jobs, j => Assert.NotNull(j.Placement));
 
             var since = parked[2].SubmittedAt;
             var recent = await admin.ListJobsAsync(new ListJobsRequest { TenantId = tenantId, SubmittedSince = since, SubmittedUntil = parked[4].SubmittedAt });
-            Assert.Equal([parked[4].JobId, parked[3].JobId, parked[2].JobId], recent.Jobs.Select(j => j.JobId));
+            Assert.Equal(NewestFirst(parked[2..5]), recent.Jobs.Select(j => j.JobId));
 
             // Pages of two: every job once, in the same order as the whole listing.
             var paged = new List<string>();
@@ -87,6 +87,13 @@ public sealed class JobInsightTests(SchedulerCluster cluster)
             }
         }
     }
+
+    // The listing's order: newest submission millisecond first; jobs of one millisecond (back-to-back submissions can
+    // share one) in descending job id, the index's order within a score.
+    private static IEnumerable<string> NewestFirst(IEnumerable<Job> jobs) =>
+        jobs.OrderByDescending(j => j.SubmittedAt.ToDateTimeOffset().ToUnixTimeMilliseconds())
+            .ThenByDescending(j => j.JobId, StringComparer.Ordinal)
+            .Select(j => j.JobId);
 
     [Theory]
     [InlineData("page_size")]
