@@ -103,26 +103,22 @@ public static class WorkerNodeHost
         var loopback = IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip) ? ip
             : host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback
             : null;
-        if (loopback is not null)
-        {
-            kestrel.Listen(loopback, options.Port, Configure);
-        }
-        else
-        {
-            kestrel.ListenAnyIP(options.Port, Configure);
-        }
-
+        Bind(options.Port, Configure);
         if (options.HealthPort > 0)
         {
             // Cleartext HTTP/1.1 for probes only: gRPC needs HTTP/2, so no WorkerService call can arrive here.
-            void Health(ListenOptions listen) => listen.Protocols = HttpProtocols.Http1;
+            Bind(options.HealthPort, listen => listen.Protocols = HttpProtocols.Http1);
+        }
+
+        void Bind(int port, Action<ListenOptions> configure)
+        {
             if (loopback is not null)
             {
-                kestrel.Listen(loopback, options.HealthPort, Health);
+                kestrel.Listen(loopback, port, configure);
             }
             else
             {
-                kestrel.ListenAnyIP(options.HealthPort, Health);
+                kestrel.ListenAnyIP(port, configure);
             }
         }
 
