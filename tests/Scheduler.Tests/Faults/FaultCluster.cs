@@ -25,7 +25,7 @@ public sealed class FaultCluster : IAsyncDisposable
     ];
 
     // A silo normally serves within ten seconds; a loaded two-core machine (a CI neighbour building) has taken over 60.
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(150);
+    internal static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(150);
 
     private readonly ITestOutputHelper _output;
     private readonly List<SiloProcess> _silos = [];

@@ -9,7 +9,6 @@ public sealed class KeyRevocationAcrossSilosTests
 {
     private const string AdminKey = "two-silo-admin-key";
     private const int KeyCacheSeconds = 2;
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
 
     [Fact]
     public async Task RevokeApiKey_ThroughOneSilo_StopsOnTheOtherWithinTheCacheTime()
@@ -25,9 +24,9 @@ public sealed class KeyRevocationAcrossSilosTests
             "--Logging:LogLevel:Default=Warning",
         ];
         await using var first = SiloProcess.Start(0, args);
-        await WaitServing(first);
+        await FaultCluster.WaitServing(first, FaultCluster.StartTimeout);
         await using var second = SiloProcess.Start(1, args);
-        await WaitServing(second);
+        await FaultCluster.WaitServing(second, FaultCluster.StartTimeout);
 
         using var admin = new SchedulerAdminClient(first.Address, AdminKey);
         var key = await admin.CreateApiKeyAsync("two-silo-tenant");
@@ -53,28 +52,4 @@ public sealed class KeyRevocationAcrossSilosTests
     // A call that passes authentication answers NOT_FOUND for a job that does not exist.
     private static async Task<StatusCode> Status(SchedulerClient client) =>
         (await Assert.ThrowsAsync<RpcException>(() => client.GetAsync("no-such-job"))).StatusCode;
-
-    private static async Task WaitServing(SiloProcess silo)
-    {
-        using var admin = new SchedulerAdminClient(silo.Address, AdminKey);
-        var deadline = DateTime.UtcNow + StartTimeout;
-        RpcException? last = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            Assert.False(silo.HasExited, $"silo {silo.Index} exited:\n" + string.Join("\n", silo.Output.TakeLast(40)));
-            try
-            {
-                await admin.GetClusterSummaryAsync(deadline: DateTime.UtcNow.AddSeconds(5));
-                return;
-            }
-            catch (RpcException e)
-            {
-                last = e;
-            }
-
-            await Task.Delay(500);
-        }
-
-        Assert.Fail($"silo {silo.Index} did not serve within {StartTimeout} ({last?.Status}):\n" + string.Join("\n", silo.Output.TakeLast(40)));
-    }
 }
