@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
@@ -9,13 +10,20 @@ namespace Scheduler.Grains.Jobs;
 /// creates it while the placement already queues the job, so admission and even the outcome may arrive before
 /// the ticket: whatever arrives first is kept, and the record is complete once both have.
 /// </summary>
-internal sealed class JobGrain(
+internal sealed partial class JobGrain(
     [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state,
     IJobJournal journal,
     IJobIndex index,
     GrainReferences references,
-    IEnumerable<IJobOutcomeObserver> observers) : Grain, IJobGrain
+    IEnumerable<IJobOutcomeObserver> observers,
+    ILogger<JobGrain> logger) : Grain, IJobGrain
 {
+    /// <summary>How often an outcome that storage refused (a Redis outage) is written again.</summary>
+    internal static readonly TimeSpan RecordRetryPeriod = TimeSpan.FromSeconds(1);
+
+    // Set while an outcome is known here but not yet durable and settled: the timer writes it until storage takes it.
+    private IGrainTimer? _recordRetry;
+
     public async Task Create(JobTicket ticket)
     {
         var s = state.State;
@@ -94,8 +102,40 @@ internal sealed class JobGrain(
         s.Status = outcome.Status;
         if (s.Ticket is not null)
         {
-            await state.WriteStateAsync();
-            await Settle(outcome);
+            await WriteAndSettle();
+        }
+    }
+
+    /// <summary>
+    /// Makes the outcome durable and settles it. The engine is done with the job and its client is told the end
+    /// either way; an outcome that storage refuses (Redis unreachable) must not be dropped, or the job would stay in
+    /// its model's journal and run again after a failover. So the record keeps it, stays active, and writes it again
+    /// every <see cref="RecordRetryPeriod"/> until storage is back. Both steps are idempotent.
+    /// </summary>
+    private async Task WriteAndSettle()
+    {
+        var jobId = this.GetPrimaryKeyString();
+        try
+        {
+            await state.WriteOwnedStateAsync();
+            await Settle(state.State.Outcome!);
+            if (_recordRetry is not null)
+            {
+                LogOutcomeRecordedLate(logger, jobId, state.State.Status);
+                _recordRetry.Dispose();
+                _recordRetry = null;
+            }
+        }
+        catch (Exception ex) when (_recordRetry is null)
+        {
+            LogOutcomeNotRecorded(logger, ex, jobId, state.State.Status, RecordRetryPeriod);
+            _recordRetry = this.RegisterGrainTimer(
+                _ => WriteAndSettle(),
+                new GrainTimerCreationOptions { DueTime = RecordRetryPeriod, Period = RecordRetryPeriod, KeepAlive = true });
+        }
+        catch (Exception)
+        {
+            // Still refused: the timer tries again.
         }
     }
 
@@ -203,4 +243,10 @@ internal sealed class JobGrain(
             LastHandBackError = s.LastHandBackError,
         };
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} ended {Status} but its record could not be written; kept here and written again every {Period}")]
+    private static partial void LogOutcomeNotRecorded(ILogger logger, Exception ex, string jobId, JobStatus status, TimeSpan period);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its outcome {Status} is recorded, late")]
+    private static partial void LogOutcomeRecordedLate(ILogger logger, string jobId, JobStatus status);
 }

@@ -404,7 +404,7 @@ internal sealed class TenantGrain(
             _changed = false;
             try
             {
-                await state.WriteStateAsync();
+                await state.WriteOwnedStateAsync();
             }
             catch
             {

@@ -1,0 +1,138 @@
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+using Scheduler.Tests.EndToEnd;
+using StackExchange.Redis;
+using Xunit.Abstractions;
+
+namespace Scheduler.Tests.Faults;
+
+/// <summary>
+/// Redis unreachable while a job ends: the token path does not need it, so the client still gets the whole job, but
+/// the job's record cannot be written then. The record keeps the outcome and writes it once Redis answers again, so
+/// the job leaves its model's journal and a failover later would not run it a second time. A write that timed out in
+/// the stall may still be applied when Redis goes on; the grains that wrote it must not be locked out of their state by
+/// the version it left (the tenant writes its counts every interval).
+/// </summary>
+[Collection(FaultCollection.Name)]
+public sealed class RedisOutageTests(ITestOutputHelper output)
+{
+    private const string AdminKey = "outage-admin-key";
+    private const string TenantKey = "outage-tenant-key";
+    private const int MaxTokens = 400;
+    private static readonly TimeSpan TenantWriteInterval = TimeSpan.FromSeconds(1);
+
+    [Fact]
+    public async Task JobEndingWhileRedisIsUnreachable_IsRecordedOnceRedisAnswers_AndLeavesTheJournal()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var serviceId = "outage-" + Guid.NewGuid().ToString("N")[..8];
+        string[] args =
+        [
+            "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis.Endpoint}",
+            $"--Scheduler:ClusterId={serviceId}", $"--Scheduler:ServiceId={serviceId}",
+            $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={SchedulerCluster.NodeToken}",
+            "--Scheduler:Tenants:0:Id=outage-tenant", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+            $"--Scheduler:Scheduling:TenantStateWriteInterval={TenantWriteInterval}",
+            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Scheduler=Information",
+        ];
+        await using var silo = SiloProcess.Start(0, args);
+        try
+        {
+            await FaultCluster.WaitServing(silo, FaultCluster.StartTimeout);
+            await using var worker = WorkerProcess.Start("outage-node", silo.Address, "1", ("H100", 1, 4));
+            await WaitForReadyReplica(silo);
+
+            using var tenant = new SchedulerClient(silo.Address, TenantKey);
+            var request = new SubmitJobRequest { Model = FaultCluster.Model, Prompt = "kept through an outage", MaxTokens = MaxTokens };
+            string? jobId = null;
+            var tokens = 0;
+            JobEvent? end = null;
+            var paused = false;
+            try
+            {
+                await foreach (var e in tenant.StreamAsync(request, DateTime.UtcNow.AddMinutes(2)))
+                {
+                    jobId = e.JobId;
+                    if (e.EventCase == JobEvent.EventOneofCase.Tokens)
+                    {
+                        tokens += e.Tokens.TokenCount;
+                        if (!paused)
+                        {
+                            // The job runs on; it ends while Redis answers nothing.
+                            redis.Pause();
+                            paused = true;
+                        }
+                    }
+                    else if (e.EventCase is JobEvent.EventOneofCase.Completed or JobEvent.EventOneofCase.Failed)
+                    {
+                        end = e;
+                    }
+                }
+
+                // Redis stays unreachable until the record has found that it cannot write the outcome.
+                await Polling.Until(() => silo.Output.Any(line => line.Contains("its record could not be written", StringComparison.Ordinal)),
+                    "the record's write failing while Redis is paused", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
+            }
+            finally
+            {
+                if (paused)
+                {
+                    redis.Resume();
+                }
+            }
+
+            Assert.True(paused, "the job streamed no token before it ended");
+            Assert.Equal(JobEvent.EventOneofCase.Completed, end?.EventCase);
+            Assert.Equal(MaxTokens, tokens);
+
+            // Once Redis answers, the record's retry writes the outcome and settles it: the job leaves the journal that a
+            // rebuilt placement would replay.
+            await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+            var db = connection.GetDatabase();
+            var journal = (RedisKey)$"{{{serviceId}}}/journal/{FaultCluster.Model}";
+            await Polling.Until(async () => !await db.HashExistsAsync(journal, jobId),
+                "the job's outcome recorded after the outage", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
+            Assert.Contains(silo.Output, line => line.Contains("is recorded, late", StringComparison.Ordinal));
+
+            var job = await tenant.GetAsync(jobId!);
+            Assert.Equal(JobStatus.Completed, job.Status);
+            Assert.Equal(MaxTokens, job.Usage.CompletionTokens);
+
+            // The tenant's writes go on: a version conflict left by a write applied late is met at most once, not at
+            // every interval from then on.
+            await Task.Delay(TenantWriteInterval * 3);
+            var conflicts = VersionConflicts(silo);
+            await Task.Delay(TenantWriteInterval * 5);
+            Assert.Equal(conflicts, VersionConflicts(silo));
+        }
+        catch
+        {
+            foreach (var line in silo.Output.TakeLast(80))
+            {
+                output.WriteLine(line);
+            }
+
+            throw;
+        }
+    }
+
+    private static int VersionConflicts(SiloProcess silo) =>
+        silo.Output.Count(line => line.Contains("Version conflict (WriteStateAsync)", StringComparison.Ordinal));
+
+    private static async Task WaitForReadyReplica(SiloProcess silo)
+    {
+        using var admin = new SchedulerAdminClient(silo.Address, AdminKey);
+        await Polling.Until(async () =>
+        {
+            try
+            {
+                var replicas = await admin.ListReplicasAsync(FaultCluster.Model, DateTime.UtcNow.AddSeconds(5));
+                return replicas.Any(r => r.State == "ready");
+            }
+            catch (Grpc.Core.RpcException)
+            {
+                return false;
+            }
+        }, "the worker's replica ready", FaultCluster.StartTimeout, TimeSpan.FromMilliseconds(250));
+    }
+}
