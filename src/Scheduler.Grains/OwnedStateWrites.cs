@@ -2,7 +2,7 @@ using Orleans.Storage;
 
 namespace Scheduler.Grains;
 
-/// <summary>State writes of a grain whose activation is the only writer of its state.</summary>
+/// <summary>State writes of the scheduler's grains: each activation is the only writer of its state.</summary>
 internal static class OwnedStateWrites
 {
     /// <summary>

@@ -20,7 +20,7 @@ internal sealed class AuditLogGrain(
             events.RemoveRange(0, events.Count - Capacity);
         }
 
-        await state.WriteStateAsync();
+        await state.WriteOwnedStateAsync();
     }
 
     public Task<AuditEvent[]> List(DateTimeOffset? since, string? action, int limit)

@@ -20,7 +20,7 @@ internal sealed class CatalogGrain(
     {
         if (state.State.Tenants.Add(tenantId))
         {
-            await state.WriteStateAsync();
+            await state.WriteOwnedStateAsync();
         }
     }
 
@@ -33,7 +33,7 @@ internal sealed class CatalogGrain(
         changed |= AddAll(s.Models, models);
         if (changed)
         {
-            await state.WriteStateAsync();
+            await state.WriteOwnedStateAsync();
         }
     }
 

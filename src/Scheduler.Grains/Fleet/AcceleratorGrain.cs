@@ -22,7 +22,7 @@ internal sealed class AcceleratorGrain(
         s.Registration = registration;
         s.Replicas = replicas;
         s.Lost = false;
-        await state.WriteStateAsync();
+        await state.WriteOwnedStateAsync();
         return State();
     }
 
@@ -53,7 +53,7 @@ internal sealed class AcceleratorGrain(
     public async Task MarkLost()
     {
         state.State.Lost = true;
-        await state.WriteStateAsync();
+        await state.WriteOwnedStateAsync();
         await PushSchedulable();
     }
 
@@ -69,7 +69,7 @@ internal sealed class AcceleratorGrain(
         }
 
         state.State.Cordoned = cordoned;
-        await state.WriteStateAsync();
+        await state.WriteOwnedStateAsync();
         await PushSchedulable();
         return await Get();
     }

@@ -33,7 +33,7 @@ internal sealed partial class JobGrain(
         }
 
         s.Ticket = ticket;
-        await state.WriteStateAsync();
+        await state.WriteOwnedStateAsync();
         if (s.Outcome is { } outcome)
         {
             // It finished before its record was created: the tenant and the journal learn of it now.
@@ -84,7 +84,7 @@ internal sealed partial class JobGrain(
         else if (s.Ticket is not null)
         {
             // Already terminal and recorded: persist the late placement so the record stays complete.
-            await state.WriteStateAsync();
+            await state.WriteOwnedStateAsync();
         }
     }
 
@@ -188,7 +188,7 @@ internal sealed partial class JobGrain(
             // A running job finishes as cancelled when its node confirms; until then it shows as cancelling. Kept with
             // the record, so the answer holds for as long as the job runs.
             s.CancelRequested = true;
-            await state.WriteStateAsync();
+            await state.WriteOwnedStateAsync();
         }
 
         return Snapshot();

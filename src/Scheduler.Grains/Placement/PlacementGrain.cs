@@ -79,7 +79,7 @@ internal sealed partial class PlacementGrain(
         if (_placement.UpsertReplicas(linkId, replicas))
         {
             // Durable before the node's registration completes, so a later failover finds the replicas.
-            await state.WriteStateAsync();
+            await state.WriteOwnedStateAsync();
         }
 
         Carry(_placement.AdmitWhatFits());
@@ -94,7 +94,7 @@ internal sealed partial class PlacementGrain(
 
         if (_placement.SetSchedulable(replicaId, schedulable))
         {
-            await state.WriteStateAsync();
+            await state.WriteOwnedStateAsync();
         }
 
         Carry(_placement.AdmitWhatFits());

@@ -31,7 +31,7 @@ internal sealed class ApiKeyGrain(
     public async Task Assign(string tenantId)
     {
         state.State.TenantId = tenantId;
-        await state.WriteStateAsync();
+        await state.WriteOwnedStateAsync();
     }
 
     public async Task Revoke(string tenantId)
@@ -40,7 +40,7 @@ internal sealed class ApiKeyGrain(
         if (state.State.TenantId == tenantId)
         {
             state.State.TenantId = null;
-            await state.WriteStateAsync();
+            await state.WriteOwnedStateAsync();
         }
     }
 }
