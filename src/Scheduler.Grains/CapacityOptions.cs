@@ -19,9 +19,6 @@ public sealed class CapacityOptions
     /// comes a cold start too late, so the capacity for the recent bursts is held this long.</summary>
     public TimeSpan PeakLookback { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>The span a burst's prompt rate is averaged over (whole seconds).</summary>
-    public TimeSpan Burst { get; set; } = TimeSpan.FromSeconds(2);
-
     /// <summary>Busy share each replica is sized for under the window's mean load, in (0, 1].</summary>
     public double TargetUtilisation { get; set; } = 0.9;
 
