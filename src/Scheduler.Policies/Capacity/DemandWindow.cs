@@ -13,9 +13,7 @@ namespace Scheduler.Policies.Capacity;
 /// </summary>
 /// <param name="window">The window mean rates and attainment are measured over.</param>
 /// <param name="peakLookback">How far back a burst still counts: the hold on capacity sized for it.</param>
-/// <param name="burstAttainment">Share of the lookback's jobs the burst rate must serve within their objectives, in
-/// (0, 1]: the attainment objective, so the rarest cluster of arrivals does not size the pools alone.</param>
-public sealed class DemandWindow(TimeSpan window, TimeSpan peakLookback, double burstAttainment = 1)
+public sealed class DemandWindow(TimeSpan window, TimeSpan peakLookback)
 {
     // Prompts arriving within one slice are taken to arrive at its start: a slice's burst is judged at most this
     // much too early, which is small against TTFT objectives of half a second and more.
@@ -46,7 +44,6 @@ public sealed class DemandWindow(TimeSpan window, TimeSpan peakLookback, double 
             _slices.Enqueue(_newestSlice);
         }
 
-        _newestSlice.Jobs++;
         _newestSlice.PromptTokens += promptTokens;
         _newestSlice.ObjectiveSeconds = Math.Min(_newestSlice.ObjectiveSeconds, ttftObjective > TimeSpan.Zero ? ttftObjective.TotalSeconds : double.PositiveInfinity);
     }
@@ -91,17 +88,11 @@ public sealed class DemandWindow(TimeSpan window, TimeSpan peakLookback, double 
     private double BurstPromptRate()
     {
         double tokens = 0, tightest = double.PositiveInfinity;
-        long jobs = 0;
         foreach (var s in _slices)
         {
             tokens += s.PromptTokens;
             tightest = Math.Min(tightest, s.ObjectiveSeconds);
-            jobs += s.Jobs;
         }
-
-        // The attainment objective lets that share of the jobs miss: the burst is sized for the rest, not for the one
-        // outlier cluster of five minutes. A slice whose last prompt would miss counts all its jobs as missed.
-        var mayMiss = (long)Math.Floor(jobs * (1 - burstAttainment));
 
         if (tokens <= 0 || double.IsPositiveInfinity(tightest))
         {
@@ -113,7 +104,7 @@ public sealed class DemandWindow(TimeSpan window, TimeSpan peakLookback, double 
         while (high - low > high * 0.001)
         {
             var rate = (low + high) / 2;
-            if (KeepsObjectives(rate, mayMiss))
+            if (KeepsEveryObjective(rate))
             {
                 high = rate;
             }
@@ -126,16 +117,16 @@ public sealed class DemandWindow(TimeSpan window, TimeSpan peakLookback, double 
         return high;
     }
 
-    private bool KeepsObjectives(double rate, long mayMiss)
+    private bool KeepsEveryObjective(double rate)
     {
         double backlog = 0;
-        long previous = long.MinValue, missed = 0;
+        long previous = long.MinValue;
         foreach (var s in _slices)
         {
             backlog = previous == long.MinValue ? 0 : Math.Max(0, backlog - (rate * (s.Index - previous) * SliceMs / 1000.0));
             backlog += s.PromptTokens;
             previous = s.Index;
-            if (backlog / rate > s.ObjectiveSeconds && (missed += s.Jobs) > mayMiss)
+            if (backlog / rate > s.ObjectiveSeconds)
             {
                 return false;
             }
@@ -192,8 +183,6 @@ public sealed class DemandWindow(TimeSpan window, TimeSpan peakLookback, double 
     private sealed class Slice(long index)
     {
         public long Index => index;
-
-        public long Jobs { get; set; }
 
         public long PromptTokens { get; set; }
 
