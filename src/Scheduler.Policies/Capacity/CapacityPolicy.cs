@@ -8,14 +8,13 @@ namespace Scheduler.Policies.Capacity;
 /// <list type="number">
 /// <item>Two loads: the recent mean (arrival rate of prompt and output tokens over the window) and the burst (the
 /// prompt rate that would have served the recent bursts within their TTFT objectives, with the mean output rate: a
-/// burst's decode is spread over its generations, its prefill is not). Both add the queued tokens spread over the pool's cold start (capacity asked for now arrives only then,
-/// so the backlog must be drained by what comes).</item>
+/// burst's decode is spread over its generations, its prefill is not). Both add the queued tokens spread over the
+/// pool's cold start (capacity asked for now arrives only then, so the backlog must be drained by what comes).</item>
 /// <item>Each pool's busy time for a load from the shared step model: decode at the batch its KV cache holds for the
 /// mean request, prefill carried in those steps' spare token budget and the rest in steps of the whole budget, each
-/// paying the step's launch. A pool is
-/// sized so that the mean load keeps it at the target utilisation and the burst at the burst utilisation: a TTFT
-/// objective of about a second cannot wait for a cold start of minutes, so the capacity for the recent bursts must
-/// already be there when the next one comes.</item>
+/// paying the step's launch. A pool is sized so that the mean load keeps it at the target utilisation and the burst
+/// at the burst utilisation: a TTFT objective of about a second cannot wait for a cold start of minutes, so the
+/// capacity for the recent bursts must already be there when the next one comes.</item>
 /// <item>Pools are filled cheapest per unit of load first, each up to its maximum; below the attainment objective
 /// both utilisations drop (more headroom) until attainment recovers. The pool cheapest per prompt token keeps a warm
 /// floor, so the first job after a quiet spell does not wait for a cold start.</item>
