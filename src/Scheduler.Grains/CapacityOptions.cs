@@ -15,17 +15,14 @@ public sealed class CapacityOptions
     /// <summary>The most replicas a pool may be asked for (at least the replicas it has).</summary>
     public int MaxReplicasPerPool { get; set; } = 8;
 
-    /// <summary>How far back a burst's peak prompt rate still sizes the pools: capacity asked for when a burst starts
+    /// <summary>How far back a burst still sizes the pools' prefill: capacity asked for when a burst starts
     /// comes a cold start too late, so the capacity for the recent bursts is held this long.</summary>
     public TimeSpan PeakLookback { get; set; } = TimeSpan.FromMinutes(5);
-
-    /// <summary>The span a burst's prompt rate is averaged over (whole seconds).</summary>
-    public TimeSpan Burst { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Busy share each replica is sized for under the window's mean load, in (0, 1].</summary>
     public double TargetUtilisation { get; set; } = 0.9;
 
-    /// <summary>Busy share each replica is sized for under the recent peak burst, in (0, 1].</summary>
+    /// <summary>Busy share each replica is sized for under the prompt rate the recent bursts needed, in (0, 1].</summary>
     public double BurstUtilisation { get; set; } = 1.0;
 
     /// <summary>Replicas the cheapest pool keeps however quiet the model is, so the first job after a quiet spell

@@ -71,7 +71,7 @@ internal sealed class Simulation
         {
             _autoscale = autoscale;
             _scaler = new PoolScaler(autoscale, _replicas);
-            _demand = new DemandWindow(autoscale.Window, autoscale.PeakLookback, autoscale.Burst);
+            _demand = new DemandWindow(autoscale.Window, autoscale.PeakLookback);
         }
     }
 
@@ -164,7 +164,7 @@ internal sealed class Simulation
             return Unserve(sequence, Unserved.NoReplicaCanHold);
         }
 
-        _demand?.Arrived(VirtualClock.Epoch.AddMilliseconds(now), request.PromptTokens, request.OutputTokens);
+        _demand?.Arrived(VirtualClock.Epoch.AddMilliseconds(now), request.PromptTokens, request.OutputTokens, TimeSpan.FromMilliseconds(request.TtftObjectiveMs));
 
         _queued.Add(request.Id, sequence);
         _dispatcher.Queue.Enqueue(demand);
@@ -195,10 +195,10 @@ internal sealed class Simulation
     {
         // The operator sized the starting fleet for the first window's arrivals: read them as a window of their own.
         var windowMs = _autoscale!.Window.TotalMilliseconds;
-        var first = new DemandWindow(_autoscale.Window, _autoscale.Window, _autoscale.Burst);
+        var first = new DemandWindow(_autoscale.Window, _autoscale.Window);
         foreach (var r in requests.TakeWhile(r => r.ArrivalMs <= windowMs))
         {
-            first.Arrived(VirtualClock.Epoch.AddMilliseconds(r.ArrivalMs), r.PromptTokens, r.OutputTokens);
+            first.Arrived(VirtualClock.Epoch.AddMilliseconds(r.ArrivalMs), r.PromptTokens, r.OutputTokens, TimeSpan.FromMilliseconds(r.TtftObjectiveMs));
         }
 
         foreach (var i in _scaler!.Decide(0, first.Signal(VirtualClock.Epoch.AddMilliseconds(windowMs), 0, 0, 0), coldStartMs: 0))

@@ -30,7 +30,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     private readonly ReplicaLinks _links = new();
     private readonly RejectionHolds _holds = new(options.RejectionHold);
     private readonly WaitLog _waits = new();
-    private readonly DemandWindow _demand = new(options.Capacity.Window, options.Capacity.PeakLookback, options.Capacity.Burst);
+    private readonly DemandWindow _demand = new(options.Capacity.Window, options.Capacity.PeakLookback);
     private readonly CapacityPolicy _capacity = new(
         options.Capacity.TargetUtilisation, options.Capacity.AttainmentObjective,
         burstUtilisation: options.Capacity.BurstUtilisation, warmFloor: options.Capacity.WarmFloor);
@@ -103,7 +103,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
             var job = new PlacedJob(ticket);
             _jobs[ticket.JobId] = job;
-            _demand.Arrived(time.GetUtcNow(), ticket.Request.PromptTokens, ticket.Request.MaxTokens);
+            _demand.Arrived(time.GetUtcNow(), ticket.Request.PromptTokens, ticket.Request.MaxTokens, TimeSpan.FromMilliseconds(ticket.Request.TtftObjectiveMs));
             Queue(job);
             var position = Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId));
             job.Trace.Add(new JobTraceEvent(JobTraceKind.Queued, time.GetUtcNow(),

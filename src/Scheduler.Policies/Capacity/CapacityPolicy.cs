@@ -7,14 +7,14 @@ namespace Scheduler.Policies.Capacity;
 /// computed by the placement grain (its gauge and <c>AdminService</c>) and by the simulator's autoscaled pools alike.
 /// <list type="number">
 /// <item>Two loads: the recent mean (arrival rate of prompt and output tokens over the window) and the burst (the
-/// recent peak prompt rate with the mean output rate: a burst's decode is spread over its generations, its prefill
-/// is not). Both add the queued tokens spread over the pool's cold start (capacity asked for now arrives only then,
-/// so the backlog must be drained by what comes).</item>
-/// <item>Each pool's busy time for a load from the shared step model: prefill in chunks of the step's token budget,
-/// each paying the step's launch as well, decode at the batch its KV cache holds for the mean request. A pool is
-/// sized so that the mean load keeps it at the target utilisation and the burst at the burst utilisation: a TTFT
-/// objective of about a second cannot wait for a cold start of minutes, so the capacity for the recent bursts must
-/// already be there when the next one comes.</item>
+/// prompt rate that would have served the recent bursts within their TTFT objectives, with the mean output rate: a
+/// burst's decode is spread over its generations, its prefill is not). Both add the queued tokens spread over the
+/// pool's cold start (capacity asked for now arrives only then, so the backlog must be drained by what comes).</item>
+/// <item>Each pool's busy time for a load from the shared step model: decode at the batch its KV cache holds for the
+/// mean request, prefill carried in those steps' spare token budget and the rest in steps of the whole budget, each
+/// paying the step's launch. A pool is sized so that the mean load keeps it at the target utilisation and the burst
+/// at the burst utilisation: a TTFT objective of about a second cannot wait for a cold start of minutes, so the
+/// capacity for the recent bursts must already be there when the next one comes.</item>
 /// <item>Pools are filled cheapest per unit of load first, each up to its maximum; below the attainment objective
 /// both utilisations drop (more headroom) until attainment recovers. The pool cheapest per prompt token keeps a warm
 /// floor, so the first job after a quiet spell does not wait for a cold start.</item>
@@ -62,8 +62,10 @@ public sealed class CapacityPolicy(
 
         // Cheapest per unit of load first; the stable sort keeps the caller's order on ties. (Choosing instead by the
         // price of the whole replicas per share of the load, so that a small remainder goes to a small accelerator,
-        // was tried: the choice then flips between pools as the load moves, each flip waits for a cold start while the
-        // old pool is still paid for, and conv at 6x came out dearer and below its objective; docs/benchmarks.md.)
+        // was tried, alone and with a switching cost (a new mix must save more over the peak lookback than its added
+        // replicas cost while they start): the choice then flips between pools as the load moves, each flip waits for a
+        // cold start while the old pool is still paid for, and conv at 6x came out dearer and below its objective;
+        // docs/benchmarks.md.)
         var unassigned = 1.0;
         foreach (var (index, mean, needed) in hourly.OrderBy(h => h.Needed * pools[h.Index].Profile.PricePerHourUsd))
         {
@@ -95,20 +97,24 @@ public sealed class CapacityPolicy(
         var horizon = Math.Max(1, pool.ColdStart.TotalSeconds);
         var prompt = demand.PromptTokensPerSecond + (demand.QueuedPromptTokens / horizon);
         var output = demand.OutputTokensPerSecond + (demand.QueuedOutputTokens / horizon);
-        return (prompt * PrefillSecondsPerToken(pool.Profile)) + (output * DecodeSecondsPerToken(pool.Profile, demand.MeanTokensPerRequest));
+        var profile = pool.Profile;
+
+        // A decode step serves the whole batch the KV cache holds for the mean request, and carries prefill chunks
+        // in the rest of its token budget without a launch of its own; prompt tokens beyond what the decode steps
+        // carry run in prefill-only steps of the whole budget, each paying the launch (an L4 prefilling alone does
+        // 1,024 tokens in 55 + 177 ms, 4,422 tok/s rather than 5,800). Counting a launch for every chunk would size a
+        // decode-heavy load for prefill steps it never runs.
+        var budget = Math.Max(1, profile.StepTokenBudget);
+        var batch = (int)Math.Clamp(profile.KvCapacityTokens / Math.Max(1, demand.MeanTokensPerRequest), 1, Math.Min(profile.MaxSequences, budget));
+        var decodeSteps = output / batch;
+        var carried = decodeSteps * (budget - batch);
+        var prefillSteps = Math.Max(0, prompt - carried) / budget;
+        return ((decodeSteps * profile.StepMs(batch, 0)) + (prefillSteps * profile.DecodeStepBaseMs) + (prompt * 1000 / profile.PrefillTokensPerSecond)) / 1000;
     }
 
-    // Prefill runs a step's token budget at a time, and every step pays its launch: at the profile's nominal speed
-    // alone, an L4 would look a third faster at prefill than it is (1,024 tokens take 55 + 177 ms, not 177).
+    // What a prompt token costs a replica prefilling alone: a step's token budget at a time, each step paying its launch.
     private static double PrefillSecondsPerToken(AcceleratorProfile profile) =>
         profile.StepMs(0, Math.Max(1, profile.StepTokenBudget)) / Math.Max(1, profile.StepTokenBudget) / 1000;
 
     private double Headroom(DemandSignal demand) => demand.Attainment < attainmentObjective ? headroomBelowObjective : 1;
-
-    // A decode step serves the whole batch: per token it costs the step over the batch the KV cache holds.
-    private static double DecodeSecondsPerToken(AcceleratorProfile profile, double meanTokensPerRequest)
-    {
-        var batch = (int)Math.Clamp(profile.KvCapacityTokens / Math.Max(1, meanTokensPerRequest), 1, profile.MaxSequences);
-        return profile.StepMs(batch, 0) / batch / 1000;
-    }
 }

@@ -7,8 +7,9 @@ namespace Scheduler.Policies.Capacity;
 /// <param name="QueuedPromptTokens">Prompt tokens of the jobs waiting in the queue now.</param>
 /// <param name="QueuedOutputTokens">Output tokens of the jobs waiting in the queue now.</param>
 /// <param name="Attainment">Share of recent jobs whose first token met its objective; NaN when none finished.</param>
-/// <param name="PeakPromptTokensPerSecond">The highest prompt rate of a recent burst (at least the window's mean): what
-/// a burst like the recent ones asks of prefill, which the window's mean hides.</param>
+/// <param name="PeakPromptTokensPerSecond">The prompt rate the recent bursts needed (at least the window's mean): the
+/// lowest rate at which each of their prompts, prefilled in arrival order, met its TTFT objective. What a burst like
+/// the recent ones asks of prefill, which the window's mean hides.</param>
 public sealed record DemandSignal(
     double PromptTokensPerSecond,
     double OutputTokensPerSecond,

@@ -64,7 +64,7 @@ internal static class CapacityMapping
 
         var headroom = double.IsNaN(c.Attainment) ? "" : string.Create(inv, $"; recent TTFT attainment {c.Attainment * 100:0.#}%");
         var burst = c.PeakPromptTokensPerSecond > c.PromptTokensPerSecond
-            ? string.Create(inv, $"; prefill sized for the last {c.PeakLookbackSeconds:0} s's peak burst of {c.PeakPromptTokensPerSecond:0.#} prompt tok/s")
+            ? string.Create(inv, $"; prefill sized for {c.PeakPromptTokensPerSecond:0.#} prompt tok/s, what the last {c.PeakLookbackSeconds:0} s's bursts needed to meet their TTFT objectives")
             : "";
         return string.Create(inv,
             $"{direction}: {p.BusyReplicas:0.##} replicas busy for {c.PromptTokensPerSecond:0.#} prompt + {c.OutputTokensPerSecond:0.#} output tok/s and {c.QueuedPromptTokens + c.QueuedOutputTokens} queued tokens over a {p.ColdStartSeconds:0} s cold start, at {p.TargetUtilisation * 100:0}% utilisation{burst}{headroom}")

@@ -38,11 +38,6 @@ internal sealed class CapacityOptionsValidator : IValidateOptions<PlacementOptio
             failures.Add($"{Prefix}PeakLookback must not be negative; it is {c.PeakLookback}");
         }
 
-        if (c.Burst < TimeSpan.FromSeconds(1))
-        {
-            failures.Add($"{Prefix}Burst must be at least 1 s; it is {c.Burst}");
-        }
-
         if (!(c.BurstUtilisation is > 0 and <= 1))
         {
             failures.Add($"{Prefix}BurstUtilisation must be in (0, 1]; it is {c.BurstUtilisation}");

@@ -95,7 +95,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("autoscale", "Replay both traces on pools that scale with the capacity policy; print the provisioned cost next to the static fleet and the fleet planner's best static mix")
         {
-            Catalogue, CodeRate, ConvRate, ColdStartSeconds, ScaleDownSeconds, PeakLookbackSeconds, BurstSeconds,
+            Catalogue, CodeRate, ConvRate, ColdStartSeconds, ScaleDownSeconds, PeakLookbackSeconds,
         };
         command.SetAction(parse => Guard(parse, () =>
         {

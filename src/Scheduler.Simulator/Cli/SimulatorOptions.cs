@@ -81,9 +81,8 @@ internal static class SimulatorOptions
     public static readonly Option<double> FloodSeconds = Positive("--flood-seconds", "Flood scenario: seconds of arrivals", 120);
 
     public static readonly Option<double> ColdStartSeconds = Positive("--cold-start-seconds", "Autoscaling: seconds from asking for a GPU replica to its first admission (node start, model load, warm-up)", 120);
-    public static readonly Option<double> ScaleDownSeconds = Positive("--scale-down-seconds", "Autoscaling: seconds a pool must have wanted fewer replicas before one is drained and released", 300);
-    public static readonly Option<double> PeakLookbackSeconds = Positive("--peak-lookback-seconds", "Autoscaling: seconds a burst's peak prompt rate keeps sizing the pools", 300);
-    public static readonly Option<double> BurstSeconds = Positive("--burst-seconds", "Autoscaling: seconds a burst's prompt rate is averaged over", 2);
+    public static readonly Option<double> ScaleDownSeconds = Positive("--scale-down-seconds", "Autoscaling: seconds a pool must have wanted fewer replicas before one is drained and released", 120);
+    public static readonly Option<double> PeakLookbackSeconds = Positive("--peak-lookback-seconds", "Autoscaling: seconds a burst keeps sizing the pools' prefill", 300);
 
     /// <summary>The autoscaled pools' settings from the parsed options.</summary>
     public static AutoscaleSettings Autoscale(ParseResult parse) => AutoscaleSettings.Default with
@@ -91,7 +90,6 @@ internal static class SimulatorOptions
         ColdStart = TimeSpan.FromSeconds(parse.GetValue(ColdStartSeconds)),
         ScaleDownAfter = TimeSpan.FromSeconds(parse.GetValue(ScaleDownSeconds)),
         PeakLookback = TimeSpan.FromSeconds(parse.GetValue(PeakLookbackSeconds)),
-        Burst = TimeSpan.FromSeconds(parse.GetValue(BurstSeconds)),
     };
 
     /// <summary>The flood scenario's settings from the parsed options.</summary>

@@ -76,7 +76,7 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
 
     /// <summary>Seconds the replica was paid for within [<paramref name="startMs"/>, <paramref name="endMs"/>].</summary>
     public double ProvisionedSeconds(double startMs, double endMs) =>
-        (_provisionedMs + (Provisioned ? endMs - Math.Max(_provisionedSinceMs, startMs) : 0)) / 1000;
+        (_provisionedMs + (Provisioned ? Math.Max(0, endMs - Math.Max(_provisionedSinceMs, startMs)) : 0)) / 1000;
     public long TokensOut { get; private set; }
 
     /// <summary>True when the replica could ever take <paramref name="tokens"/> (prompt plus output): its KV cache and,

@@ -7,11 +7,11 @@ namespace Scheduler.Simulator.Fleet;
 /// <param name="ControlInterval">How often the capacity policy is asked.</param>
 /// <param name="Window">The window over which arrival rates and attainment are measured.</param>
 /// <param name="PeakLookback">How far back a burst's peak rate still sizes the pools.</param>
-/// <param name="Burst">The span a burst's rate is averaged over.</param>
-internal sealed record AutoscaleSettings(TimeSpan ColdStart, TimeSpan ScaleDownAfter, TimeSpan ControlInterval, TimeSpan Window, TimeSpan PeakLookback, TimeSpan Burst)
+internal sealed record AutoscaleSettings(TimeSpan ColdStart, TimeSpan ScaleDownAfter, TimeSpan ControlInterval, TimeSpan Window, TimeSpan PeakLookback)
 {
     /// <summary>The documented defaults: 120 s cold start (a GPU node joining and loading an 8B model's 16 GB of
-    /// weights, then a warm-up; an estimate, not a measurement), release after 300 s of surplus, a decision every 10 s
-    /// over the last 60 s, bursts read as the peak 2 s prompt rate of the last 300 s.</summary>
-    public static AutoscaleSettings Default { get; } = new(TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(300), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(300), TimeSpan.FromSeconds(2));
+    /// weights, then a warm-up; an estimate, not a measurement), release after 120 s of surplus (the policy itself
+    /// holds what a burst needed for the 300 s lookback), a decision every 10 s over the last 60 s, prefill sized for
+    /// the bursts of the last 300 s.</summary>
+    public static AutoscaleSettings Default { get; } = new(TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(300));
 }

@@ -57,7 +57,7 @@ internal static class AutoscaleScenario
         var text = new StringBuilder()
             .AppendLine($"Autoscaled pools: the hourly groups of `{catalogue.Name}` ({catalogue.Summary()}), cold start {autoscale.ColdStart.TotalSeconds:0} s, " +
                 $"released after {autoscale.ScaleDownAfter.TotalSeconds:0} s of surplus, a decision every {autoscale.ControlInterval.TotalSeconds:0} s over the last {autoscale.Window.TotalSeconds:0} s, " +
-                $"prefill sized for the peak {autoscale.Burst.TotalSeconds:0} s prompt rate of the last {autoscale.PeakLookback.TotalSeconds:0} s.")
+                $"prefill sized to serve the last {autoscale.PeakLookback.TotalSeconds:0} s's bursts within their TTFT objectives.")
             .AppendLine()
             .AppendLine("| trace | fleet | $/Mtok provisioned | $/Mtok used | TTFT attainment | refused / failed | makespan s |")
             .AppendLine("|---|---|---:|---:|---:|---:|---:|");

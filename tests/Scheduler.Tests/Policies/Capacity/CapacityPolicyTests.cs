@@ -101,6 +101,18 @@ public sealed class CapacityPolicyTests
         Assert.Equal(600 * 0.109 / 60, busy, Tolerance);
     }
 
+    [Fact]
+    public void BusyReplicas_PrefillRidesOnDecodeSteps_AndPaysALaunchOnlyBeyondThem()
+    {
+        // 600 output tok/s at a batch of 60 are 10 L4 steps a second of 109 ms, each with 1,024 − 60 = 964 tokens of
+        // budget left: up to 9,640 prompt tok/s ride on them at 5,800 tok/s and no launch of their own; 10,240 more
+        // need 10 prefill-only steps, each paying the 55 ms launch.
+        var pool = Pool(AcceleratorProfiles.L4, 0, 8);
+
+        Assert.Equal(1.09 + 1.0, CapacityPolicy.BusyReplicas(pool, Demand(5_800, 600, meanTokens: 1_000)), Tolerance);
+        Assert.Equal(1.09 + ((9_640 + 10_240) / 5_800.0) + (10 * 0.055), CapacityPolicy.BusyReplicas(pool, Demand(9_640 + 10_240, 600, meanTokens: 1_000)), Tolerance);
+    }
+
     private static DemandSignal Demand(double promptPerSecond, double outputPerSecond, double meanTokens = 1_000, double attainment = double.NaN) =>
         new(promptPerSecond, outputPerSecond, meanTokens, 0, 0, attainment, promptPerSecond);
 

@@ -23,7 +23,7 @@ public sealed class CapacityMappingTests
             "scale up: 9.5 replicas busy for 100 prompt + 2000 output tok/s and 4500 queued tokens over a 120 s cold start, at 70% utilisation; recent TTFT attainment 50% (capped at 8)",
             CapacityMapping.Reason(busy, Pool(1, 8, 9.5)));
         Assert.Equal(
-            "scale up: 1.5 replicas busy for 100 prompt + 2000 output tok/s and 4500 queued tokens over a 120 s cold start, at 70% utilisation; prefill sized for the last 300 s's peak burst of 2500 prompt tok/s; recent TTFT attainment 50%",
+            "scale up: 1.5 replicas busy for 100 prompt + 2000 output tok/s and 4500 queued tokens over a 120 s cold start, at 70% utilisation; prefill sized for 2500 prompt tok/s, what the last 300 s's bursts needed to meet their TTFT objectives; recent TTFT attainment 50%",
             CapacityMapping.Reason(bursty, Pool(1, 3, 1.5)));
     }
 

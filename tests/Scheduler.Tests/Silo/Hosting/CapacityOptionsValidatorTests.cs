@@ -19,7 +19,7 @@ public sealed class CapacityOptionsValidatorTests
             Capacity = new CapacityOptions
             {
                 Window = TimeSpan.Zero, ColdStart = TimeSpan.FromSeconds(-1), MaxReplicasPerPool = 0, TargetUtilisation = 0,
-                PeakLookback = TimeSpan.FromSeconds(-1), Burst = TimeSpan.FromMilliseconds(500), BurstUtilisation = 1.5, WarmFloor = -1, AttainmentObjective = 1.5,
+                PeakLookback = TimeSpan.FromSeconds(-1), BurstUtilisation = 1.5, WarmFloor = -1, AttainmentObjective = 1.5,
             },
         };
 
@@ -27,7 +27,7 @@ public sealed class CapacityOptionsValidatorTests
 
         Assert.True(result.Failed);
         Assert.Equal(
-            ["Window", "ColdStart", "MaxReplicasPerPool", "TargetUtilisation", "PeakLookback", "Burst", "BurstUtilisation", "WarmFloor", "AttainmentObjective"],
+            ["Window", "ColdStart", "MaxReplicasPerPool", "TargetUtilisation", "PeakLookback", "BurstUtilisation", "WarmFloor", "AttainmentObjective"],
             result.Failures!.Select(f => f.Split(' ')[0]["Scheduler:Scheduling:Capacity:".Length..]));
     }
 }
