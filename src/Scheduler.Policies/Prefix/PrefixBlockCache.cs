@@ -45,9 +45,15 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
             return 0;
         }
 
-        // The cached blocks are a leading run (see remarks): the first block not cached ends it.
+        // The cached blocks are a leading run (see remarks): the first block not cached ends it. Most replicas hold
+        // none of a given prompt, so its first block is looked up first.
         var hashes = prompt.HashSpan;
-        int low = 0, high = hashes.Length;
+        if (!_slotOf.ContainsKey(hashes[0]))
+        {
+            return 0;
+        }
+
+        int low = 1, high = hashes.Length;
         while (low < high)
         {
             var middle = (low + high) >>> 1;
