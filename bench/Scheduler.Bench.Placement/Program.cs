@@ -17,6 +17,7 @@ using Scheduler.Policies.Profiles;
 //                       case. Without it the fleet starts half full and a uniformly random running job finishes, so
 //                       the policy shapes the fleet (cost-aware fills the cheapest accelerators first);
 //   --fair-queue NAME   the fair queue (default weighted-fair; fifo isolates the placement from the queue's cost);
+//   --policy NAME       only this placement policy (default: every one);
 //   --prefix            each job's prompt is one of 500 sessions' growing prefix in 64-token blocks (made before the
 //                       timed part), so the replicas' prefix indexes fill, evict and are matched on every decision.
 var replicaCount = args.FirstOrDefault(a => int.TryParse(a, out _)) is { } count ? int.Parse(count) : 1_000;
@@ -24,18 +25,22 @@ var profileCapacity = args.Contains("--profile-capacity");
 var spread = args.Contains("--spread");
 var prefix = args.Contains("--prefix");
 var fairness = args.SkipWhile(a => a != "--fair-queue").Skip(1).FirstOrDefault() ?? SchedulingPolicies.DefaultFairness;
+var only = args.SkipWhile(a => a != "--policy").Skip(1).FirstOrDefault();
 const int Measured = 50_000;
 const int FirstTokenLagRounds = 50;
 var warmup = TimeSpan.FromSeconds(1); // long enough for tiered JIT to reach optimised code before measuring
+// ... and enough rounds that every replica's prefix index has filled to its budget, so the figures are the steady
+// state's (an index grows its arrays while it fills, once).
+var warmupRounds = prefix ? 100_000 : 0;
 AcceleratorProfile[] products = [AcceleratorProfiles.H100, AcceleratorProfiles.A100, AcceleratorProfiles.L4, AcceleratorProfiles.Lpu];
 
 var capacity = profileCapacity ? "each profile's own slots and KV" : "32 slots and 64k KV tokens each";
 var state = spread ? "running counts spread at random and held" : "half full, a random running job finishes per round";
 var prompts = prefix ? "; prompts share prefixes (500 sessions, 64-token blocks)" : "";
-Console.WriteLine($"placement decision cost, {replicaCount} replicas (H100/A100/L4/LPU in turn, {capacity}; {state}), {fairness} queue{prompts}, {Measured:N0} rounds after {warmup.TotalSeconds:0} s warm-up");
+Console.WriteLine($"placement decision cost, {replicaCount} replicas (H100/A100/L4/LPU in turn, {capacity}; {state}), {fairness} queue{prompts}, {Measured:N0} rounds after {warmup.TotalSeconds:0} s and {warmupRounds:N0} rounds of warm-up");
 Console.WriteLine("| policy | µs per decision (mean) | p50 | p99 | p99.9 | bytes allocated per decision | upkeep µs per job (mean / p50) | CPU µs per round, whole loop |");
 Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
-foreach (var policy in SchedulingPolicies.PlacementNames.Order())
+foreach (var policy in SchedulingPolicies.PlacementNames.Order().Where(p => only is null || p == only))
 {
     Console.WriteLine(Run(policy));
 }
@@ -72,7 +77,7 @@ string Run(string policy)
     var cpuAtStart = TimeSpan.Zero;
     while (measured < Measured)
     {
-        if (measured < 0 && Stopwatch.GetTimestamp() >= warmupEnds)
+        if (measured < 0 && next >= warmupRounds && Stopwatch.GetTimestamp() >= warmupEnds)
         {
             measured = 0;
             cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
