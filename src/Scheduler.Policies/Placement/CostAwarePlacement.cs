@@ -56,7 +56,15 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
             held = Math.Max(held, holder.CachedTokens);
         }
 
-        var choice = new Choice(job, held) { Weighed = weighed };
+        // A representative that holds any of the prefix is among the holders, and offered as one below with what it
+        // holds, which beats its offer as a representative; so unless the holders collected may be cut short (or every
+        // prediction is to be explained), representatives are offered as holding nothing, sparing a look into each one's
+        // index per decision.
+        var choice = new Choice(job, held)
+        {
+            Weighed = weighed,
+            RepresentativesMayHold = weighed is not null || holders.Length == ReplicaSet.MaxPrefixHoldersVisited,
+        };
         replicas.VisitRepresentatives(job.KvTokens, ref choice);
 
         // A representative stands for its class as if nothing were cached; the replicas that may hold the job's
@@ -85,6 +93,10 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
         /// <summary>When set, every prediction made is added here (explaining a placement).</summary>
         public List<WeighedReplica>? Weighed { get; init; }
 
+        /// <summary>False when every representative holding any of the job's prefix is also offered as a holder: then
+        /// representatives are predicted as holding nothing, without looking into their indexes.</summary>
+        public bool RepresentativesMayHold { get; init; } = true;
+
         // None meets the objective. If even the fastest already has a full step of prefill waiting, the fleet is
         // saturated: hold the job in the fair queue rather than stack it behind that prefill. It would miss its
         // objective either way, but in the queue it keeps its fair place, and jobs admitted meanwhile are not
@@ -96,7 +108,8 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
         // job there: with fair ranks in the batch, a light tenant's job waits only behind prefill ranked up to its own.
         public bool Visit(ReplicaEntry entry)
         {
-            Offer(entry.View, entry.Class.Profile, entry.Running, entry.Owner.PrefillAhead(job, entry.View), entry.Order, entry.View.CachedPromptTokens(job));
+            var cached = RepresentativesMayHold ? entry.View.CachedPromptTokens(job) : 0;
+            Offer(entry.View, entry.Class.Profile, entry.Running, entry.Owner.PrefillAhead(job, entry.View), entry.Order, cached);
             return true;
         }
 
