@@ -155,8 +155,9 @@ string Run(string policy)
         PromptBlocks.FromBlockIds([.. Enumerable.Range(0, promptTokens / PromptBlocks.DefaultBlockTokens).Select(j => ((long)session * 100) + j)], PromptBlocks.DefaultBlockTokens);
 
     // The calling thread's CPU time (Linux: CLOCK_THREAD_CPUTIME_ID), which does not run while other processes have the
-    // core: per decision, a cost the machine's load does not inflate, unlike the clock (a preempted decision's wall time
-    // includes the other process's slice). The call itself costs well under a microsecond, included.
+    // core: unlike the clock, a preempted decision is not charged the other process's slice. The load still shows in it
+    // (a decision that runs after another process had the core pays cache misses), so compare runs alternated. The call
+    // itself costs well under a microsecond, included.
     static long ThreadCpuNanoseconds() => ClockGetTime(3, out var now) == 0 ? (now.Seconds * 1_000_000_000) + now.Nanoseconds : 0;
 
     [DllImport("libc", EntryPoint = "clock_gettime")]
