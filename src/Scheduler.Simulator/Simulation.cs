@@ -35,6 +35,7 @@ internal sealed class Simulation
     private readonly List<SimSequence> _unserved = [];
     private readonly VirtualClock _clock = new();
     private readonly FairnessTracker _fairness;
+    private readonly PrefixLoss _prefixLoss = new();
     private long _eventSeq;
 
     /// <param name="fleet">The fleet; with <paramref name="autoscale"/>, each hourly group is a pool of up to its count.</param>
@@ -145,7 +146,7 @@ internal sealed class Simulation
         }
 
         var wallMs = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        return new RunResult(_workload.Name, _fleet, Policies, _finished, _unserved, _replicas, _fairness.Snapshot(), wallMs);
+        return new RunResult(_workload.Name, _fleet, Policies, _finished, _unserved, _replicas, _fairness.Snapshot(), wallMs, _prefixLoss);
     }
 
     // False when the request was refused or failed on arrival (nothing new to admit).
@@ -274,6 +275,7 @@ internal sealed class Simulation
             sequence!.AdmittedMs = now;
             sequence.Product = admission.Replica.Profile.Product;
             sequence.FairRank = admission.FairRank;
+            _prefixLoss.Admitted(sequence, _replicas, _replicas[index]);
             if (!_replicas[index].Admit(sequence, now))
             {
                 admission.Replica.Release(admission.Job.JobId);

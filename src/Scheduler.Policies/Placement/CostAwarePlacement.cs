@@ -7,12 +7,17 @@ namespace Scheduler.Policies.Placement;
 /// earliest predicted first token, because a late answer is worth less than a dear one — unless that one is
 /// saturated with prefill, when the job is held in the queue (null). Ties on cost go to the earlier first token; any
 /// remaining tie to the shorter prefill backlog, then to the earlier registered (listed) replica.
-/// Predictions count only the prompt tokens not expected in the replica's prefix cache (<see cref="ReplicaView.Uncached"/>),
-/// so a replica holding the job's prefix wins while it is the cheaper way to meet the objective, and stops winning once
-/// its load makes it miss: cache affinity, cost and load are one decision.
+/// Predictions count only the prompt tokens not expected in the replica's prefix cache
+/// (<see cref="ReplicaView.CachedPromptTokens"/>), and a replica's cost also carries the recompute of the cached prefix
+/// it would not reuse (<see cref="ReplicaPrediction.RecomputeCostUsd"/>: the most prompt tokens any candidate holds,
+/// less its own, at its whole accelerator's price): the batch-share cost model alone prices a 2,500-token prefill on an
+/// L4 below three more sequences in its batch, so the fullest replica won over the holder. A holder wins while it is
+/// the cheaper way to meet the objective and stops winning once its load makes it miss: cache affinity, cost and load
+/// are one decision.
 /// From a <see cref="ReplicaSet"/> it predicts only for one replica per class and running count, which finds the
-/// same replica as predicting for all without prefixes (see <see cref="ReplicaClass"/>), plus the replicas the set
-/// lists as holding the job's first block. A job's first token is predicted from the prefill ranked ahead of it there
+/// same replica as predicting for all when nothing is cached (see <see cref="ReplicaClass"/>) and, since every other
+/// replica of a class bears the same recompute, when something is, plus the replicas the set lists as holding the
+/// job's first block. A job's first token is predicted from the prefill ranked ahead of it there
 /// (<see cref="ReplicaSet.PrefillAhead"/>), which is all the prefill pending unless the round's queue has shares and the
 /// replica holds a backlogged tenant's prompts ranked back.
 /// </summary>
@@ -24,12 +29,18 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
 
     public ReplicaView? Choose(JobDemand job, IReadOnlyList<ReplicaView> candidates)
     {
-        var choice = new Choice(job);
+        var held = 0;
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            held = Math.Max(held, candidates[i].CachedPromptTokens(job));
+        }
+
+        var choice = new Choice(job, held);
         for (var i = 0; i < candidates.Count; i++)
         {
             var replica = candidates[i];
             var ahead = replica.Entry is { } entry ? entry.Owner.PrefillAhead(job, replica) : replica.PendingPrefillTokens;
-            choice.Offer(replica, replica.Profile, replica.RunningSequences, ahead, i);
+            choice.Offer(replica, replica.Profile, replica.RunningSequences, ahead, i, replica.CachedPromptTokens(job));
         }
 
         return choice.Result;
@@ -37,17 +48,40 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
 
     public ReplicaView? Choose(JobDemand job, ReplicaSet replicas, List<WeighedReplica>? weighed = null)
     {
-        var choice = new Choice(job) { Weighed = weighed };
+        // Only a listed holder can hold more than nothing, so the most any candidate holds is among them.
+        var holders = replicas.PrefixHoldersOf(job);
+        var held = 0;
+        foreach (var holder in holders)
+        {
+            held = Math.Max(held, holder.CachedTokens);
+        }
+
+        // A representative that holds any of the prefix is among the holders, and offered as one below with what it
+        // holds, which beats its offer as a representative; so unless the holders collected may be cut short (or every
+        // prediction is to be explained), representatives are offered as holding nothing, sparing a look into each one's
+        // index per decision.
+        var choice = new Choice(job, held)
+        {
+            Weighed = weighed,
+            RepresentativesMayHold = weighed is not null || holders.Length == ReplicaSet.MaxPrefixHoldersVisited,
+        };
         replicas.VisitRepresentatives(job.KvTokens, ref choice);
 
         // A representative stands for its class as if nothing were cached; the replicas that may hold the job's
         // prefix are offered as themselves.
-        replicas.VisitPrefixHolders(job, ref choice);
+        foreach (var holder in holders)
+        {
+            var entry = holder.Entry;
+            choice.Offer(entry.View, entry.Class.Profile, entry.Running, replicas.PrefillAhead(job, entry.View), entry.Order, holder.CachedTokens);
+        }
+
         return choice.Result;
     }
 
     /// <summary>The best offer so far: the cheapest that meets the objective, and the fastest.</summary>
-    private struct Choice(JobDemand job) : IReplicaVisitor
+    /// <param name="job">The job to place.</param>
+    /// <param name="held">The most prompt tokens any candidate holds cached: what a replica holding fewer prefills again.</param>
+    private struct Choice(JobDemand job, int held) : IReplicaVisitor
     {
         private ReplicaView? _cheapest;
         private double _cheapestCost = double.MaxValue;
@@ -58,6 +92,10 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
 
         /// <summary>When set, every prediction made is added here (explaining a placement).</summary>
         public List<WeighedReplica>? Weighed { get; init; }
+
+        /// <summary>False when every representative holding any of the job's prefix is also offered as a holder: then
+        /// representatives are predicted as holding nothing, without looking into their indexes.</summary>
+        public bool RepresentativesMayHold { get; init; } = true;
 
         // None meets the objective. If even the fastest already has a full step of prefill waiting, the fleet is
         // saturated: hold the job in the fair queue rather than stack it behind that prefill. It would miss its
@@ -70,15 +108,16 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
         // job there: with fair ranks in the batch, a light tenant's job waits only behind prefill ranked up to its own.
         public bool Visit(ReplicaEntry entry)
         {
-            Offer(entry.View, entry.Class.Profile, entry.Running, entry.Owner.PrefillAhead(job, entry.View), entry.Order);
+            var cached = RepresentativesMayHold ? entry.View.CachedPromptTokens(job) : 0;
+            Offer(entry.View, entry.Class.Profile, entry.Running, entry.Owner.PrefillAhead(job, entry.View), entry.Order, cached);
             return true;
         }
 
-        public void Offer(ReplicaView replica, AcceleratorProfile profile, int running, long pendingPrefill, int order)
+        public void Offer(ReplicaView replica, AcceleratorProfile profile, int running, long pendingPrefill, int order, int cachedTokens)
         {
             // Only the tokens not cached there are prefilled, and paid for: affinity and cost are one decision.
-            var demand = replica.Uncached(job);
-            var rank = new Rank(ReplicaPrediction.TtftMs(profile, running, pendingPrefill, demand), pendingPrefill, order);
+            var prefill = job.PromptTokens - cachedTokens;
+            var rank = new Rank(ReplicaPrediction.TtftMs(profile, running, pendingPrefill, prefill), pendingPrefill, order);
 
             // Strictly better only: a prediction no better than double.MaxValue (∞, NaN) never wins, as before ties.
             if (rank.TtftMs < _fastestRank.TtftMs || (_fastest is not null && rank.TtftMs == _fastestRank.TtftMs && rank.TieBefore(_fastestRank)))
@@ -89,7 +128,9 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
             }
 
             var meets = rank.TtftMs <= job.TtftObjectiveMs;
-            var cost = meets || Weighed is not null ? ReplicaPrediction.CostUsd(profile, running, demand, rank.TtftMs) : 0;
+            var cost = meets || Weighed is not null
+                ? ReplicaPrediction.CostUsd(profile, running, prefill, job.MaxTokens, rank.TtftMs) + ReplicaPrediction.RecomputeCostUsd(profile, held - cachedTokens)
+                : 0;
             Weighed?.Add(new WeighedReplica(replica, running, rank.TtftMs, cost, meets));
             if (meets)
             {

@@ -13,7 +13,7 @@ public static class ReplicaPrediction
     /// already pending there) is chunked over steps of the batch, each step also decoding the running sequences. Only
     /// the prompt tokens not expected in the replica's prefix cache are prefilled.</summary>
     public static double TtftMs(ReplicaView replica, JobDemand job) =>
-        TtftMs(replica.Profile, replica.RunningSequences, replica.PendingPrefillTokens, replica.Uncached(job));
+        TtftMs(replica.Profile, replica.RunningSequences, replica.PendingPrefillTokens, job.PromptTokens - replica.CachedPromptTokens(job));
 
     /// <summary>Milliseconds per output token once the job decodes alongside the running batch.</summary>
     public static double TimePerOutputTokenMs(ReplicaView replica) => TimePerOutputTokenMs(replica.Profile, replica.RunningSequences);
@@ -21,11 +21,13 @@ public static class ReplicaPrediction
     /// <summary>Predicted cost of the job: metered per token, or the hourly price times the job's share
     /// (one sequence of the batch) of the accelerator's time while it runs.</summary>
     public static double CostUsd(ReplicaView replica, JobDemand job) =>
-        CostUsd(replica.Profile, replica.RunningSequences, replica.Uncached(job), TtftMs(replica, job));
+        CostUsd(replica.Profile, replica.RunningSequences, job.PromptTokens - replica.CachedPromptTokens(job), job.MaxTokens, TtftMs(replica, job));
 
-    internal static double TtftMs(AcceleratorProfile profile, int running, long pendingPrefillTokens, JobDemand job)
+    /// <summary>Predicted first token when <paramref name="promptTokens"/> of the job's prompt need prefill there (those
+    /// not cached): the index predicts from numbers, so a prediction allocates nothing.</summary>
+    internal static double TtftMs(AcceleratorProfile profile, int running, long pendingPrefillTokens, int promptTokens)
     {
-        var prefillTokens = pendingPrefillTokens + job.PromptTokens;
+        var prefillTokens = pendingPrefillTokens + promptTokens;
         var steps = Math.Max(1, (long)Math.Ceiling(prefillTokens / (double)Math.Max(1, profile.StepTokenBudget - running)));
         var decodeMsPerStep = running > 0
             ? profile.DecodeStepBaseMs + (profile.DecodeStepPerSequenceMs * running)
@@ -38,15 +40,27 @@ public static class ReplicaPrediction
     internal static double TimePerOutputTokenMs(AcceleratorProfile profile, int running) =>
         profile.DecodeStepBaseMs + (profile.DecodeStepPerSequenceMs * (running + 1));
 
-    /// <summary>The predicted cost for a caller that has already predicted the TTFT.</summary>
-    internal static double CostUsd(AcceleratorProfile profile, int running, JobDemand job, double ttftMs)
+    /// <summary>The predicted cost for a caller that has already predicted the TTFT, of a job whose
+    /// <paramref name="promptTokens"/> uncached prompt tokens are prefilled there.</summary>
+    internal static double CostUsd(AcceleratorProfile profile, int running, int promptTokens, int maxTokens, double ttftMs)
     {
         if (profile.IsMetered)
         {
-            return profile.MeteredCostUsd(job.PromptTokens, job.MaxTokens);
+            return profile.MeteredCostUsd(promptTokens, maxTokens);
         }
 
-        var seconds = (ttftMs + (job.MaxTokens * TimePerOutputTokenMs(profile, running))) / 1000.0;
+        var seconds = (ttftMs + (maxTokens * TimePerOutputTokenMs(profile, running))) / 1000.0;
         return profile.HourlyCostUsd(seconds) / (running + 1);
     }
+
+    /// <summary>
+    /// What it costs to prefill <paramref name="tokens"/> prompt tokens again that another replica holds in its prefix
+    /// cache: the input price on a metered endpoint; on hourly capacity the accelerator's whole time for that prefill,
+    /// not a share of it, because a prefill chunk takes the step from every sequence of the batch. A placement that
+    /// leaves a cached prefix unused is charged this on top of its own cost (<see cref="CostAwarePlacement"/>).
+    /// </summary>
+    internal static double RecomputeCostUsd(AcceleratorProfile profile, int tokens) =>
+        tokens <= 0 ? 0
+        : profile.IsMetered ? profile.MeteredCostUsd(tokens, 0)
+        : profile.HourlyCostUsd(tokens / profile.PrefillTokensPerSecond);
 }

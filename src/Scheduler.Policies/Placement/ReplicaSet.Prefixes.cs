@@ -9,18 +9,21 @@ public sealed partial class ReplicaSet
     /// <summary>The replicas whose prefix index holds each prompt's first block.</summary>
     internal PrefixHolders PrefixHolders { get; } = new();
 
-    /// <summary>Visits the replicas open in this round, with a free slot and KV room for <paramref name="job"/>, that
-    /// are listed as holding its first block (at most <see cref="MaxPrefixHoldersVisited"/>, latest first).</summary>
-    internal void VisitPrefixHolders<TVisitor>(JobDemand job, ref TVisitor visitor)
-        where TVisitor : struct, IReplicaVisitor
+    // Filled by PrefixHoldersOf on every decision: one buffer per set, which one placement uses at a time.
+    private readonly HeldPrefix[] _held = new HeldPrefix[MaxPrefixHoldersVisited];
+
+    /// <summary>The replicas open in this round, with a free slot and KV room for <paramref name="job"/>, that are listed
+    /// as holding its first block (at most <see cref="MaxPrefixHoldersVisited"/>, latest first), each with the prompt
+    /// tokens it is expected to hold cached. Valid until the next call.</summary>
+    internal ReadOnlySpan<HeldPrefix> PrefixHoldersOf(JobDemand job)
     {
         if (job.Blocks is not { } blocks || PrefixHolders.Of(blocks.Root) is not { } holders)
         {
-            return;
+            return [];
         }
 
-        var visited = 0;
-        for (var i = holders.Count - 1; i >= 0 && visited < MaxPrefixHoldersVisited; i--)
+        var found = 0;
+        for (var i = holders.Count - 1; i >= 0 && found < MaxPrefixHoldersVisited; i--)
         {
             var holder = holders[i];
             if (holder.Entry is not { } entry || entry.Owner != this)
@@ -32,13 +35,11 @@ public sealed partial class ReplicaSet
 
             if (entry.Filed && entry.FreeKv >= job.KvTokens && IsOpen(entry))
             {
-                visited++;
-                if (!visitor.Visit(entry))
-                {
-                    return;
-                }
+                _held[found++] = new HeldPrefix(entry, holder.CachedPromptTokens(job));
             }
         }
+
+        return _held.AsSpan(0, found);
     }
 
     /// <summary>True when <paramref name="replica"/> is this set's, open in this round, with a free slot and KV room for

@@ -61,14 +61,6 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     public int CachedPromptTokens(JobDemand job) =>
         job.Blocks is { } blocks && _prefixes is { } prefixes ? blocks.CachedTokens(prefixes.Match(blocks), job.PromptTokens) : 0;
 
-    /// <summary>What <paramref name="job"/> asks of this replica in particular: its prompt less the tokens expected to be
-    /// cached here, which is what its prefill, first token and cost are predicted from. The job itself when none are.</summary>
-    public JobDemand Uncached(JobDemand job)
-    {
-        var cached = CachedPromptTokens(job);
-        return cached > 0 ? job with { PromptTokens = job.PromptTokens - cached } : job;
-    }
-
     /// <summary>Prompt blocks the index holds, for SREs and tests.</summary>
     public int CachedBlocks => _prefixes?.BlockCount ?? 0;
 

@@ -7,22 +7,32 @@ namespace Scheduler.Policies.Prefix;
 /// order for the same reason). The simulated engine keeps one in its free KV cache; the placement keeps one per replica
 /// as its approximate index of what that replica holds. Not thread-safe.
 /// </summary>
+/// <remarks>
+/// The recency list lives in arrays (slot indexes for links, freed slots reused), so storing, touching and evicting
+/// allocate nothing once the arrays have grown to the cache's size: the placement matches and stores on every decision.
+/// Because a block's hash chains its whole prefix, every use of a block also uses each block before it, later (tail
+/// first): a cached block's predecessors are always at least as recent, so eviction never takes a block before its
+/// successors, and a prompt's cached blocks are always a leading run. <see cref="Match"/> finds its end by binary search.
+/// </remarks>
 /// <param name="capacityTokens">Tokens the cache may hold.</param>
 /// <param name="rootEvicted">Called with a prompt's first block when it is evicted: a replica index unlists the replica
 /// as a holder of that prefix.</param>
 public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvicted = null)
 {
-    private readonly Dictionary<ulong, LinkedListNode<Block>> _blocks = [];
+    private const int None = -1;
 
-    // Most recently used first.
-    private readonly LinkedList<Block> _lru = new();
-    private LinkedListNode<Block>? _spare;
+    private readonly Dictionary<ulong, int> _slotOf = [];
+    private Block[] _slots = [];
+    private int _used;     // slots ever handed out; those below it are in the list or the free chain
+    private int _free = None;
+    private int _head = None; // most recently used
+    private int _tail = None; // least recently used
 
     public long CapacityTokens { get; private set; } = Math.Max(0, capacityTokens);
 
     public long UsedTokens { get; private set; }
 
-    public int BlockCount => _blocks.Count;
+    public int BlockCount => _slotOf.Count;
 
     /// <summary>Blocks evicted for room since the cache was made.</summary>
     public long Evictions { get; private set; }
@@ -30,19 +40,34 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
     /// <summary>How many of <paramref name="prompt"/>'s leading blocks are cached, without touching them.</summary>
     public int Match(PromptBlocks? prompt)
     {
-        if (prompt is null)
+        if (prompt is null || _slotOf.Count == 0)
         {
             return 0;
         }
 
-        var hashes = prompt.Hashes;
-        var matched = 0;
-        while (matched < hashes.Count && _blocks.ContainsKey(hashes[matched]))
+        // The cached blocks are a leading run (see remarks): the first block not cached ends it. Most replicas hold
+        // none of a given prompt, so its first block is looked up first.
+        var hashes = prompt.HashSpan;
+        if (!_slotOf.ContainsKey(hashes[0]))
         {
-            matched++;
+            return 0;
         }
 
-        return matched;
+        int low = 1, high = hashes.Length;
+        while (low < high)
+        {
+            var middle = (low + high) >>> 1;
+            if (_slotOf.ContainsKey(hashes[middle]))
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+
+        return low;
     }
 
     /// <summary>Matches <paramref name="prompt"/>'s leading blocks and marks them used now; returns how many matched.</summary>
@@ -51,7 +76,7 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
         var matched = Match(prompt);
         for (var i = matched - 1; i >= 0; i--)
         {
-            MoveToFront(_blocks[prompt!.Hashes[i]]);
+            MoveToFront(_slotOf[prompt!.HashSpan[i]]);
         }
 
         return matched;
@@ -66,35 +91,25 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
             return false;
         }
 
-        var rootIsNew = !_blocks.ContainsKey(prompt.Root);
-        for (var i = prompt.Count - 1; i >= 0; i--)
+        var hashes = prompt.HashSpan;
+        var rootIsNew = !_slotOf.ContainsKey(prompt.Root);
+        for (var i = hashes.Length - 1; i >= 0; i--)
         {
-            var hash = prompt.Hashes[i];
-            if (_blocks.TryGetValue(hash, out var node))
+            if (_slotOf.TryGetValue(hashes[i], out var slot))
             {
-                MoveToFront(node);
+                MoveToFront(slot);
                 continue;
             }
 
-            var block = new Block(hash, prompt.BlockTokens, i == 0);
-            if (_spare is { } spare)
-            {
-                _spare = null;
-                spare.Value = block;
-                _lru.AddFirst(spare);
-                node = spare;
-            }
-            else
-            {
-                node = _lru.AddFirst(block);
-            }
-
-            _blocks.Add(hash, node);
-            UsedTokens += block.Tokens;
+            slot = NewSlot();
+            _slots[slot] = new Block(hashes[i], prompt.BlockTokens, i == 0);
+            LinkFirst(slot);
+            _slotOf.Add(hashes[i], slot);
+            UsedTokens += prompt.BlockTokens;
         }
 
         EvictToCapacity();
-        return rootIsNew && _blocks.ContainsKey(prompt.Root);
+        return rootIsNew && _slotOf.ContainsKey(prompt.Root);
     }
 
     /// <summary>Sets the token budget (an engine's free KV cache shrinks as sequences reserve it), evicting the least
@@ -105,25 +120,83 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
         EvictToCapacity();
     }
 
-    private void MoveToFront(LinkedListNode<Block> node)
+    private int NewSlot()
     {
-        if (node != _lru.First)
+        if (_free != None)
         {
-            _lru.Remove(node);
-            _lru.AddFirst(node);
+            var slot = _free;
+            _free = _slots[slot].Next;
+            return slot;
+        }
+
+        if (_used == _slots.Length)
+        {
+            Array.Resize(ref _slots, Math.Max(16, _slots.Length * 2));
+        }
+
+        return _used++;
+    }
+
+    private void MoveToFront(int slot)
+    {
+        if (slot != _head)
+        {
+            Unlink(slot);
+            LinkFirst(slot);
+        }
+    }
+
+    private void LinkFirst(int slot)
+    {
+        ref var block = ref _slots[slot];
+        block.Previous = None;
+        block.Next = _head;
+        if (_head != None)
+        {
+            _slots[_head].Previous = slot;
+        }
+
+        _head = slot;
+        if (_tail == None)
+        {
+            _tail = slot;
+        }
+    }
+
+    private void Unlink(int slot)
+    {
+        ref var block = ref _slots[slot];
+        if (block.Previous != None)
+        {
+            _slots[block.Previous].Next = block.Next;
+        }
+        else
+        {
+            _head = block.Next;
+        }
+
+        if (block.Next != None)
+        {
+            _slots[block.Next].Previous = block.Previous;
+        }
+        else
+        {
+            _tail = block.Previous;
         }
     }
 
     private void EvictToCapacity()
     {
-        while (UsedTokens > CapacityTokens && _lru.Last is { } last)
+        while (UsedTokens > CapacityTokens && _tail != None)
         {
-            var block = last.Value;
-            _lru.RemoveLast();
-            _blocks.Remove(block.Hash);
+            var slot = _tail;
+            var block = _slots[slot];
+            Unlink(slot);
+            _slotOf.Remove(block.Hash);
             UsedTokens -= block.Tokens;
             Evictions++;
-            _spare = last;
+            _slots[slot].Next = _free;
+            _free = slot;
             if (block.IsRoot)
             {
                 rootEvicted?.Invoke(block.Hash);
@@ -131,5 +204,14 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
         }
     }
 
-    private readonly record struct Block(ulong Hash, int Tokens, bool IsRoot);
+    // One cached block and its links in the recency list (slot indexes; None at the ends). A freed slot's Next chains
+    // the free slots.
+    private struct Block(ulong hash, int tokens, bool isRoot)
+    {
+        public readonly ulong Hash = hash;
+        public readonly int Tokens = tokens;
+        public readonly bool IsRoot = isRoot;
+        public int Previous;
+        public int Next;
+    }
 }

@@ -23,22 +23,27 @@ public sealed class PromptBlocks
     private const ulong Seed = 0xCBF29CE484222325UL;
     private const ulong Prime = 0x100000001B3UL;
 
+    private readonly ulong[] _hashes;
+
     private PromptBlocks(ulong[] hashes, int blockTokens)
     {
-        Hashes = hashes;
+        _hashes = hashes;
         BlockTokens = blockTokens;
     }
 
     /// <summary>The blocks' chained hashes, first block first.</summary>
-    public IReadOnlyList<ulong> Hashes { get; }
+    public IReadOnlyList<ulong> Hashes => _hashes;
+
+    /// <summary>The hashes as a span: what the prefix caches read on every match, without an interface call per block.</summary>
+    internal ReadOnlySpan<ulong> HashSpan => _hashes;
 
     /// <summary>Tokens in each block.</summary>
     public int BlockTokens { get; }
 
-    public int Count => Hashes.Count;
+    public int Count => _hashes.Length;
 
     /// <summary>The first block's hash: the key under which a replica holding any of this prompt's prefix is found.</summary>
-    public ulong Root => Hashes[0];
+    public ulong Root => _hashes[0];
 
     /// <summary>The blocks of a text prompt as the simulated engine's tokenizer cuts it; null when shorter than a block.</summary>
     public static PromptBlocks? FromText(string? text, int blockTokens = DefaultBlockTokens)

@@ -24,6 +24,9 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
     private long _runningBlockTokens;
 
     public ReplicaView View { get; } = view;
+
+    /// <summary>How many of <paramref name="blocks"/>' leading blocks the replica's cache holds now.</summary>
+    public int CachedBlocks(PromptBlocks blocks) => _prefixes.Match(blocks);
     public AcceleratorProfile Profile => View.Profile;
     public bool Stepping { get; private set; }
     public bool HasWork => _batch.Count > 0;

@@ -7,10 +7,11 @@ using Scheduler.Simulator.Workload;
 namespace Scheduler.Simulator.Scenarios;
 
 /// <summary>What one placement did on one prefix-sharing workload: its prefix-cache hit rate next to the oracle's
-/// (an infinite cache and perfect routing), its TTFT percentiles, attainment and cost.</summary>
+/// (an infinite cache and perfect routing), its TTFT percentiles, attainment and cost, and where the hits it missed
+/// went (<see cref="PrefixLoss"/>).</summary>
 internal sealed record PrefixOutcome(
     string Workload, string Placement, double HitRate, double OracleHitRate, double TtftP50Ms, double TtftP90Ms, double TtftP99Ms,
-    double Attainment, double CostPerMillionTokens, int Unserved)
+    double Attainment, double CostPerMillionTokens, int Unserved, double LostEvicted, double LostHolderFull, double LostElsewhere)
 {
     public double OfOracle => OracleHitRate > 0 ? HitRate / OracleHitRate : double.NaN;
 }
@@ -50,7 +51,7 @@ internal static class PrefixScenario
         return new PrefixOutcome(
             run.Workload, run.Policies.Placement, prompt == 0 ? 0 : cached / (double)prompt, oracleHitRate,
             Percentiles.Of(ttft, 50), Percentiles.Of(ttft, 90), Percentiles.Of(ttft, 99), summary.Attainment, summary.CostPerMillionTokens,
-            run.Unserved.Count);
+            run.Unserved.Count, run.PrefixLoss.Evicted, run.PrefixLoss.HolderFull, run.PrefixLoss.PlacedElsewhere);
     }
 
     public static string Markdown(FleetSpec fleet, IReadOnlyList<PrefixOutcome> outcomes)
@@ -58,12 +59,13 @@ internal static class PrefixScenario
         var text = new StringBuilder();
         text.AppendLine($"Fleet `{fleet.Name}`: {fleet.Description}. Continuous batching, weighted-fair queuing.");
         text.AppendLine();
-        text.AppendLine("| workload | placement | hit rate | oracle | of oracle | TTFT p50 ms | p90 ms | p99 ms | attainment | $/Mtok | unserved |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| workload | placement | hit rate | oracle | of oracle | TTFT p50 ms | p90 ms | p99 ms | attainment | $/Mtok | unserved | lost: evicted | holder full | placed elsewhere |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var o in outcomes)
         {
             text.AppendLine($"| {o.Workload} | {o.Placement} | {Format.Pct(o.HitRate)} | {Format.Pct(o.OracleHitRate)} | {Format.Pct(o.OfOracle)} | " +
-                $"{Format.Ms(o.TtftP50Ms)} | {Format.Ms(o.TtftP90Ms)} | {Format.Ms(o.TtftP99Ms)} | {Format.Pct(o.Attainment)} | {Format.Usd(o.CostPerMillionTokens)} | {o.Unserved} |");
+                $"{Format.Ms(o.TtftP50Ms)} | {Format.Ms(o.TtftP90Ms)} | {Format.Ms(o.TtftP99Ms)} | {Format.Pct(o.Attainment)} | {Format.Usd(o.CostPerMillionTokens)} | {o.Unserved} | " +
+                $"{Format.Pct(o.LostEvicted)} | {Format.Pct(o.LostHolderFull)} | {Format.Pct(o.LostElsewhere)} |");
         }
 
         return text.ToString();

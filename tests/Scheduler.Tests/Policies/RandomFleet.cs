@@ -1,5 +1,6 @@
 using Scheduler.Policies;
 using Scheduler.Policies.Placement;
+using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 
 namespace Scheduler.Tests.Policies;
@@ -28,4 +29,17 @@ internal static class RandomFleet
         JobPriority.Standard,
         s_objectivesMs[random.Next(s_objectivesMs.Length)],
         PolicyFixtures.T0);
+
+    /// <summary>A job whose prompt is the first 1 to 6 of one of 4 sessions' 512-token blocks, plus up to a block's worth
+    /// of its own: replicas come to hold prefixes of each other's prompts, longer and shorter.</summary>
+    public static JobDemand PrefixedJob(Random random, string id)
+    {
+        var session = random.Next(4);
+        var blocks = random.Next(1, 7);
+        return Job(random, id) with
+        {
+            PromptTokens = (blocks * PromptBlocks.TraceBlockTokens) + random.Next(0, 512),
+            Blocks = PromptBlocks.FromBlockIds([.. Enumerable.Range(0, blocks).Select(b => (long)((session * 100) + b))]),
+        };
+    }
 }

@@ -24,8 +24,27 @@ public sealed class ReplicaSetTests
     public void CostAware_IndexedChoice_IsTheScanOfEveryCandidate_OnRandomFleets(int seed)
     {
         var random = new Random(seed);
+        IndexedChoiceIsTheScan(random, RandomFleet.Replicas(random, random.Next(1, 80)), id => RandomFleet.Job(random, id));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    public void CostAware_IndexedChoice_IsTheScanOfEveryCandidate_WithSharedPrefixes(int seed)
+    {
+        // Up to 32 replicas: the index visits at most 32 of a prefix's holders, so on a larger fleet a 33rd could hold
+        // more than those it visits.
+        var random = new Random(seed);
+        IndexedChoiceIsTheScan(random, RandomFleet.Replicas(random, random.Next(1, ReplicaSet.MaxPrefixHoldersVisited + 1)), id => RandomFleet.PrefixedJob(random, id));
+    }
+
+    private void IndexedChoiceIsTheScan(Random random, ReplicaView[] fleet, Func<string, JobDemand> nextJob)
+    {
         var set = new ReplicaSet();
-        var fleet = RandomFleet.Replicas(random, random.Next(1, 80));
         foreach (var replica in fleet)
         {
             set[replica.ReplicaId] = replica;
@@ -35,7 +54,7 @@ public sealed class ReplicaSetTests
         var checkedWithChoice = 0;
         for (var step = 0; step < 2_000; step++)
         {
-            var job = RandomFleet.Job(random, $"j{step}");
+            var job = nextJob($"j{step}");
             var candidates = Candidates(set, job);
             var scanned = _costAware.Choose(job, candidates);
 

@@ -69,4 +69,116 @@ public sealed class PrefixBlockCacheTests
         Assert.False(cache.Store(Blocks(1, 2, 3)));
         Assert.False(new PrefixBlockCache(0).Store(Blocks(1))); // stored and evicted at once: not held
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Match_IsTheLeadingRunOfALinearLru_UnderRandomStoresTouchesAndResizes(int seed)
+    {
+        // The cache keeps its recency list in arrays and binary-searches a prompt's cached run, which is only right if
+        // every prompt's cached blocks are a leading run. Checked against the plainest model of the rule (a list, most
+        // recent first, walked block by block): same matches, same evicted roots, every step.
+        var random = new Random(seed);
+        var prompts = Enumerable.Range(0, 12)
+            .SelectMany(s => Enumerable.Range(1, 16).Select(n => Blocks([.. Enumerable.Range(0, n).Select(j => (long)((s * 100) + j))])))
+            .ToArray();
+        var evicted = new List<ulong>();
+        var cache = new PrefixBlockCache(20 * 512, evicted.Add);
+        var model = new LinearLru(20 * 512);
+        var partial = 0;
+        for (var step = 0; step < 3_000; step++)
+        {
+            var prompt = prompts[random.Next(prompts.Length)];
+            switch (random.Next(4))
+            {
+                case 0:
+                    Assert.Equal(model.Touch(prompt), cache.Touch(prompt));
+                    break;
+                case 1:
+                    var capacity = random.Next(0, 40) * 512;
+                    cache.Resize(capacity);
+                    model.Resize(capacity);
+                    break;
+                default:
+                    cache.Store(prompt);
+                    model.Store(prompt);
+                    break;
+            }
+
+            Assert.Equal(model.EvictedRoots, evicted);
+            Assert.Equal(model.UsedTokens, cache.UsedTokens);
+            foreach (var probe in prompts)
+            {
+                var matched = model.Match(probe);
+                Assert.Equal(matched, cache.Match(probe));
+                partial += matched > 0 && matched < probe.Count ? 1 : 0;
+            }
+        }
+
+        Assert.True(partial > 1_000, $"only {partial} partly cached prompts: eviction was too rare to test much");
+    }
+
+    /// <summary>The cache's rule in its plainest form, for the property test: a list of hashes, most recent first.</summary>
+    private sealed class LinearLru(long capacityTokens)
+    {
+        private readonly List<(ulong Hash, bool Root)> _recent = [];
+        private long _capacity = capacityTokens;
+
+        public List<ulong> EvictedRoots { get; } = [];
+
+        public long UsedTokens => _recent.Count * 512L;
+
+        public int Match(PromptBlocks prompt)
+        {
+            var matched = 0;
+            while (matched < prompt.Count && _recent.Exists(b => b.Hash == prompt.Hashes[matched]))
+            {
+                matched++;
+            }
+
+            return matched;
+        }
+
+        public int Touch(PromptBlocks prompt)
+        {
+            var matched = Match(prompt);
+            for (var i = matched - 1; i >= 0; i--)
+            {
+                MoveToFront(prompt.Hashes[i], i == 0);
+            }
+
+            return matched;
+        }
+
+        public void Store(PromptBlocks prompt)
+        {
+            for (var i = prompt.Count - 1; i >= 0; i--)
+            {
+                MoveToFront(prompt.Hashes[i], i == 0);
+            }
+
+            Resize(_capacity);
+        }
+
+        public void Resize(long capacityTokens)
+        {
+            _capacity = capacityTokens;
+            while (UsedTokens > _capacity)
+            {
+                var (hash, root) = _recent[^1];
+                _recent.RemoveAt(_recent.Count - 1);
+                if (root)
+                {
+                    EvictedRoots.Add(hash);
+                }
+            }
+        }
+
+        private void MoveToFront(ulong hash, bool root)
+        {
+            _recent.RemoveAll(b => b.Hash == hash);
+            _recent.Insert(0, (hash, root));
+        }
+    }
 }

@@ -57,6 +57,71 @@ public sealed class PrefixPlacementTests
     }
 
     [Fact]
+    public void PickReplica_PrefersReplicaHoldingPrefix_WhenCheapestIsFull()
+    {
+        // "a" runs 6 sequences, the holder "b" 4: by the batch share alone a job is cheaper on the fuller "a" even when
+        // "b" spares its 1,536-token prefill (the prefill is a small part of a share of the job's time). Placed on "a",
+        // those tokens are prefilled again at the A100's whole price; counted, the holder is the cheaper choice.
+        var dispatcher = TwoA100s("cost-aware");
+        var a = dispatcher.Replicas["a"];
+        var b = dispatcher.Replicas["b"];
+        Served(b, Prefixed("first"));
+        AddDecodingLoad(a, 6);
+        AddDecodingLoad(b, 4);
+        var placement = new CostAwarePlacement();
+        var again = Prefixed("again", ttftObjectiveMs: 5_000);
+
+        Assert.Equal("a", placement.Choose(Prefixed("unshared", ttftObjectiveMs: 5_000, blocks: PromptBlocks.FromBlockIds([7, 8, 9])), dispatcher.Replicas)?.ReplicaId);
+        Assert.True(ReplicaPrediction.CostUsd(a, again) < ReplicaPrediction.CostUsd(b, again), "the batch share alone favours the fuller replica");
+        Assert.Equal("b", placement.Choose(again, [.. dispatcher.Replicas.Values])?.ReplicaId);
+        Assert.Equal("b", AdmitOne(dispatcher, again));
+    }
+
+    [Fact]
+    public void PickReplica_CostAware_ChargesTheRecomputeOfWhatTheBestCandidateHolds_OnlyToTheOthers()
+    {
+        // "b" holds the whole 1,536-token prefix, "c" its first block: "a" pays for prefilling all 1,536 again, "c" for
+        // the 1,024 it lacks, "b" nothing more — each at its own accelerator's whole price for that prefill.
+        var dispatcher = Dispatcher.Create("cost-aware", "fifo", "continuous");
+        var a = dispatcher.Replicas["a"] = Replica("a", AcceleratorProfiles.L4);
+        var b = dispatcher.Replicas["b"] = Replica("b", AcceleratorProfiles.A100);
+        var c = dispatcher.Replicas["c"] = Replica("c", AcceleratorProfiles.H100);
+        Served(b, Prefixed("first"));
+        Served(c, Prefixed("short", blocks: PromptBlocks.FromBlockIds([1])));
+        var again = Prefixed("again", ttftObjectiveMs: 5_000);
+        var weighed = new List<WeighedReplica>();
+
+        new CostAwarePlacement().Choose(again, dispatcher.Replicas, weighed);
+
+        double CostOf(ReplicaView replica) => weighed.First(w => w.Replica == replica).PredictedCostUsd;
+        Assert.Equal(ReplicaPrediction.CostUsd(a, again) + ReplicaPrediction.RecomputeCostUsd(AcceleratorProfiles.L4, 1_536), CostOf(a), 1e-15);
+        Assert.Equal(ReplicaPrediction.CostUsd(b, again), CostOf(b), 1e-15);
+        Assert.Equal(ReplicaPrediction.CostUsd(c, again) + ReplicaPrediction.RecomputeCostUsd(AcceleratorProfiles.H100, 1_024), CostOf(c), 1e-15);
+        Assert.Equal(AcceleratorProfiles.L4.HourlyCostUsd(1_536 / AcceleratorProfiles.L4.PrefillTokensPerSecond), ReplicaPrediction.RecomputeCostUsd(AcceleratorProfiles.L4, 1_536));
+    }
+
+    [Fact]
+    public void PickReplica_CostAware_AHolderWithoutRoom_ChargesNoRecomputeElsewhere()
+    {
+        // The holder "b" has no KV room for the job: its prefix can be reused nowhere now, so no candidate pays for not
+        // reusing it.
+        var dispatcher = Dispatcher.Create("cost-aware", "fifo", "continuous");
+        var a = dispatcher.Replicas["a"] = Replica("a", AcceleratorProfiles.A100);
+        var b = dispatcher.Replicas["b"] = Replica("b", AcceleratorProfiles.A100, kvCapacityTokens: 3_300);
+        Served(b, Prefixed("first"));
+        AddDecodingLoad(b, 9); // 1,800 reserved: 1,500 free, the job needs 1,700, and the index keeps two blocks
+        var again = Prefixed("again", ttftObjectiveMs: 5_000);
+        Assert.False(b.Fits(again));
+        Assert.Equal(1_024, b.CachedPromptTokens(again));
+        var weighed = new List<WeighedReplica>();
+
+        Assert.Equal("a", new CostAwarePlacement().Choose(again, dispatcher.Replicas, weighed)?.ReplicaId);
+
+        var only = Assert.Single(weighed);
+        Assert.Equal(ReplicaPrediction.CostUsd(a, again), only.PredictedCostUsd);
+    }
+
+    [Fact]
     public void PickReplica_CostAware_HotPrefix_SpillsOnceTheHolderWouldMissTheObjective()
     {
         var dispatcher = TwoA100s("cost-aware");

@@ -31,6 +31,12 @@ public sealed class PrefixScenarioTests
         Assert.True(outcomes["cost-aware"].HitRate > outcomes["round-robin"].HitRate, $"cost-aware {outcomes["cost-aware"].HitRate:P1}, round-robin {outcomes["round-robin"].HitRate:P1}");
         Assert.True(outcomes["round-robin"].HitRate < outcomes["prefix-only"].HitRate - 0.1, $"round-robin reached {outcomes["round-robin"].OfOracle:P1} of the oracle");
         var bestLoadOnly = s_loadOnly.Min(p => outcomes[p].TtftP90Ms);
+
+        // The losses account for the gap to the oracle (judged at admission, the oracle at arrival: nearly the same
+        // order here), and where a replica with room holds the prefix, prefix-only takes it.
+        Assert.All(outcomes.Values, o => Assert.InRange(o.OracleHitRate - o.LostEvicted - o.LostHolderFull - o.LostElsewhere - o.HitRate, -0.01, 0.01));
+        Assert.Equal(0, outcomes["prefix-only"].LostElsewhere, 3);
+        Assert.True(outcomes["round-robin"].LostElsewhere > 0.1, $"round-robin placed {outcomes["round-robin"].LostElsewhere:P1} elsewhere");
         Assert.True(outcomes["prefix-only"].TtftP90Ms < bestLoadOnly, $"prefix-only p90 {outcomes["prefix-only"].TtftP90Ms} ms, best load-only {bestLoadOnly} ms");
     }
 
@@ -43,6 +49,7 @@ public sealed class PrefixScenarioTests
         Assert.Equal(0, PrefixWorkloads.OracleHitRate(requests));
         Assert.All(run.Finished, s => Assert.Equal(0, s.CachedPromptTokens));
         Assert.All(run.Replicas, r => Assert.Equal(0, r.CachedPromptTokens));
+        Assert.Equal((0.0, 0.0, 0.0), (run.PrefixLoss.Evicted, run.PrefixLoss.HolderFull, run.PrefixLoss.PlacedElsewhere));
     }
 
     [Fact]
