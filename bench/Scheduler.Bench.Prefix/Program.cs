@@ -25,16 +25,7 @@ var startedAt = DateTime.UtcNow;
 var results = new List<(PolicyResult Result, string LoadBefore, string LoadAfter)>();
 foreach (var policy in settings.Policies)
 {
-    using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(12));
-    Log($"{policy}: starting a silo and {settings.Nodes} nodes of {settings.ReplicasPerNode} {settings.Product} replicas");
-    using var fleet = await LiveFleet.StartAsync(policy, settings, bound.Token);
-    var loadBefore = Load();
-    Log($"{policy}: {settings.Conversations} conversations of {settings.Turns} turns (load average {loadBefore})");
-    var clock = Stopwatch.StartNew();
-    var turns = await MultiTurnWorkload.RunAsync(fleet.Address, settings, bound.Token).WaitAsync(TimeSpan.FromMinutes(10), bound.Token);
-    var result = PolicyResult.Of(policy, turns, clock.Elapsed.TotalSeconds);
-    results.Add((result, loadBefore, Load()));
-    Log($"{policy}: hit rate {result.HitRate:P1}, TTFT p50 {result.P50:F0} ms, p90 {result.P90:F0} ms, p99 {result.P99:F0} ms");
+    results.Add(await RunPolicyAsync(policy, settings));
 }
 
 var report = new StringBuilder();
@@ -56,3 +47,18 @@ Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
 await File.WriteAllTextAsync(outPath, report.ToString());
 Log($"results written to {outPath}");
 return 0;
+
+// A fresh fleet for the policy, the workload on it, and the fleet's processes killed.
+static async Task<(PolicyResult Result, string LoadBefore, string LoadAfter)> RunPolicyAsync(string policy, PrefixBenchSettings settings)
+{
+    using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(12));
+    Log($"{policy}: starting a silo and {settings.Nodes} nodes of {settings.ReplicasPerNode} {settings.Product} replicas");
+    using var fleet = await LiveFleet.StartAsync(policy, settings, bound.Token);
+    var loadBefore = Load();
+    Log($"{policy}: {settings.Conversations} conversations of {settings.Turns} turns (load average {loadBefore})");
+    var clock = Stopwatch.StartNew();
+    var turns = await MultiTurnWorkload.RunAsync(fleet.Address, settings, bound.Token).WaitAsync(TimeSpan.FromMinutes(10), bound.Token);
+    var result = PolicyResult.Of(policy, turns, clock.Elapsed.TotalSeconds);
+    Log($"{policy}: hit rate {result.HitRate:P1}, TTFT p50 {result.P50:F0} ms, p90 {result.P90:F0} ms, p99 {result.P99:F0} ms");
+    return (result, loadBefore, Load());
+}
