@@ -13,7 +13,8 @@ namespace Scheduler.Worker.Engines.Llama;
 /// holding one token for each decoding sequence plus prefill chunks of newly admitted ones, within the step token
 /// budget (the context's batch size); sequences join and leave between steps. A sequence that leaves frees its slot at
 /// once and leaves its KV cells there as a prefix cache: an admission takes the free slot whose cells share the longest
-/// prefix with its prompt and prefills only the rest (<see cref="LlamaSlots"/>). An admission that finds every slot
+/// prefix with its prompt (in a cache the slots share, or a running sequence's longer prefix) and prefills only the
+/// rest (<see cref="LlamaSlots"/>). An admission that finds every slot
 /// taken is held in the replica's queue ahead (<see cref="LlamaReplicaSettings.QueueAhead"/>) and starts in the step
 /// after a slot frees.
 /// </summary>
@@ -223,7 +224,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     private PlannedStep? TakeStep()
     {
         List<LlamaSequence> left;
-        List<(LLamaSeqId Slot, int Keep)> removals;
+        List<LlamaKvEdit> edits;
         List<StepEntry>? entries = null;
         var epoch = 0L;
         lock (_lock)
@@ -234,7 +235,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             // The slots that freed in the last step (or by a cancel since) take held admissions now: this step
             // prefills them, without a round trip to the scheduler.
             StartQueuedAhead();
-            removals = _slots.TakeRemovals();
+            edits = _slots.TakeEdits();
             if (_running.HasWork)
             {
                 epoch = _running.Epoch;
@@ -244,11 +245,11 @@ internal sealed partial class LlamaEngine : IInferenceEngine
 
         var started = _time.GetTimestamp();
         var handle = _context.NativeHandle;
-        foreach (var (slot, keep) in removals)
+        foreach (var edit in edits)
         {
             // Before the decode, in the order decided: a slot freed and taken again since the last step is trimmed to
-            // what its new sequence reuses.
-            handle.MemorySequenceRemove(slot, keep, -1);
+            // what its new sequence reuses (or given a running sequence's prefix) before the next sequence in it decodes.
+            edit.Apply(handle);
         }
 
         foreach (var sequence in left)
@@ -447,7 +448,8 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         LlamaSequence? sequence = null;
         try
         {
-            var (slot, reused) = _slots.Take(prompt!);
+            // Lazy: the running sequences' tokens are looked at only in a shared cache.
+            var (slot, reused) = _slots.Take(prompt!, _running.Sequences.Select(s => (s.Slot, s.CachedTokens())));
             sequence = new LlamaSequence(spec, prompt!, slot, reused, _model.CreateDecoder());
             _running.Add(sequence);
             sequence = null;

@@ -98,6 +98,37 @@ public sealed class LlamaPrefixReuseTests(TinyModelFixture tiny) : IClassFixture
         Assert.Equal(FinishReason.Length, SequenceOutcome.Of("d", reports).Finished!.Reason);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void RunningSequencesPrefix_IsGivenToANewSequence_InASharedCacheOnly(bool kvUnified)
+    {
+        var engine = Engine(slots: 2, kvUnified: kvUnified);
+        var promptTokens = tiny.Model.Tokenize(LongPrompt).Length;
+        engine.Admit([Sequence("running", LongPrompt, maxTokens: 40)]);
+        var reports = new List<StepReport>();
+        while (!reports.Any(r => r.Tokens.Count > 0))
+        {
+            reports.Add(engine.Step()!);
+        }
+
+        engine.Admit([Sequence("joining", LongPrompt)]);
+        reports.AddRange(ToCompletion(engine.Step));
+
+        // In a shared cache the running sequence's prompt cells are tagged for the new slot (llama.cpp's seq_cp within
+        // one stream), and the same seed draws what the running sequence drew. Own streams copy only whole streams, so
+        // there the new sequence prefills its whole prompt — in chunks batched with the running sequence's token, which
+        // llama.cpp's CPU kernels may round differently from the running sequence's own prefill (it did here, at token
+        // 12), so no text is compared there.
+        var running = SequenceOutcome.Of("running", reports);
+        var joining = SequenceOutcome.Of("joining", reports);
+        Assert.Equal((kvUnified ? promptTokens - 1 : 0, FinishReason.Length), (joining.Finished!.CachedPromptTokens, joining.Finished.Reason));
+        if (kvUnified)
+        {
+            Assert.Equal(running.Tokens.Take(OutputTokens).Select(t => t.Text), joining.Tokens.Select(t => t.Text));
+        }
+    }
+
     public void Dispose()
     {
         foreach (var engine in _engines)
