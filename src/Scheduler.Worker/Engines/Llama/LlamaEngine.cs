@@ -14,9 +14,8 @@ namespace Scheduler.Worker.Engines.Llama;
 /// budget (the context's batch size); sequences join and leave between steps. A sequence that leaves frees its slot at
 /// once and leaves its KV cells there as a prefix cache: an admission takes the free slot whose cells share the longest
 /// prefix with its prompt (in a cache the slots share, or a running sequence's longer prefix) and prefills only the
-/// rest (<see cref="LlamaSlots"/>). An admission that finds every slot
-/// taken is held in the replica's queue ahead (<see cref="LlamaReplicaSettings.QueueAhead"/>) and starts in the step
-/// after a slot frees.
+/// rest (<see cref="LlamaSlots"/>). An admission that finds every slot taken is held in the replica's queue ahead
+/// (<see cref="LlamaReplicaSettings.QueueAhead"/>) and starts in the step after a slot frees.
 /// </summary>
 /// <remarks>
 /// Only the step loop touches the context and the sequences' samplers. A step is planned under the lock, decoded and
