@@ -108,6 +108,28 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     }
 
     [Fact]
+    public async Task RunJob_PromptAgain_ReusesTheCachedPrefix_ReportsItInTheUsage_AndGivesTheSameText()
+    {
+        using var client = new SchedulerClient(_address, TenantKey);
+        var prompt = LlamaPrefixReuseTests.LongPrompt;
+        var diverging = prompt + " but a new question";
+        var first = await client.RunAsync(Request(Model, 24, seed: 5, prompt), deadline: DateTime.UtcNow + Timeout);
+        var again = await client.RunAsync(Request(Model, 24, seed: 5, prompt), deadline: DateTime.UtcNow + Timeout);
+        var other = await client.RunAsync(Request(Model, 24, seed: 5, diverging), deadline: DateTime.UtcNow + Timeout);
+
+        Assert.True(first.Succeeded && again.Succeeded && other.Succeeded, $"{first.Error} {again.Error} {other.Error}");
+        var promptTokens = tiny.Model.Tokenize(prompt);
+        Assert.Equal((promptTokens.Length, 0), (first.Usage!.PromptTokens, first.Usage.CachedPromptTokens));
+        Assert.Equal((promptTokens.Length, promptTokens.Length - 1), (again.Usage!.PromptTokens, again.Usage.CachedPromptTokens));
+        Assert.Equal(first.Text, again.Text);
+
+        // The diverging prompt found the slot the first two left, and reused only what it shares with them.
+        var common = promptTokens.AsSpan().CommonPrefixLength(tiny.Model.Tokenize(diverging));
+        Assert.Equal(common, other.Usage!.CachedPromptTokens);
+        Assert.Equal(again.Usage.CachedPromptTokens, (await client.GetAsync(again.JobId)).Usage.CachedPromptTokens);
+    }
+
+    [Fact]
     public async Task SameSeed_GivesTheSameText_AndAStopTextEndsTheJobWithStop()
     {
         using var client = new SchedulerClient(_address, TenantKey);
@@ -257,9 +279,9 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
             chatMl);
     }
 
-    private static SubmitJobRequest Request(string model, int maxTokens, ulong? seed = null)
+    private static SubmitJobRequest Request(string model, int maxTokens, ulong? seed = null, string prompt = Prompt)
     {
-        var request = new SubmitJobRequest { Model = model, Prompt = Prompt, MaxTokens = maxTokens, Temperature = 0.8f };
+        var request = new SubmitJobRequest { Model = model, Prompt = prompt, MaxTokens = maxTokens, Temperature = 0.8f };
         if (seed is { } s)
         {
             request.Seed = s;

@@ -11,8 +11,10 @@ namespace Scheduler.Worker.Engines.Llama;
 /// replica's sequences hold, each under its own llama.cpp sequence id (a slot) — in its own stream of an equal share
 /// of the cells, or in one cache they share (<see cref="LlamaReplicaSettings.KvUnified"/>). Every step is one decode call
 /// holding one token for each decoding sequence plus prefill chunks of newly admitted ones, within the step token
-/// budget (the context's batch size); sequences join and leave between steps, and a sequence that leaves has its KV
-/// cells removed before the next decode. An admission that finds every slot taken is held in the replica's queue ahead
+/// budget (the context's batch size); sequences join and leave between steps. A sequence that leaves frees its slot at
+/// once and leaves its KV cells there as a prefix cache: an admission takes the free slot whose cells share the longest
+/// prefix with its prompt (in a cache the slots share, or a running sequence's longer prefix) and prefills only the
+/// rest (<see cref="LlamaSlots"/>). An admission that finds every slot taken is held in the replica's queue ahead
 /// (<see cref="LlamaReplicaSettings.QueueAhead"/>) and starts in the step after a slot frees.
 /// </summary>
 /// <remarks>
@@ -33,9 +35,9 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     private readonly LLamaBatch _decodeBatch = new();
     private readonly Lock _lock = new();
     private readonly RunningBatch<LlamaSequence> _running;
-    private readonly Stack<LLamaSeqId> _freeSlots;
+    private readonly LlamaSlots _slots;
 
-    // Sequences out of the batch whose KV cells and sampler the loop frees before its next decode.
+    // Sequences out of the batch whose sampler the loop frees before its next decode.
     private readonly List<LlamaSequence> _left = [];
     private LlamaEngineStats _stats = LlamaEngineStats.None;
 
@@ -73,7 +75,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             throw new InvalidOperationException($"llama.cpp made a context of {cells} KV cells for replica {replicaId}, fewer than the {profile.KvCapacityTokens} it reports.");
         }
 
-        _freeSlots = new Stack<LLamaSeqId>(Enumerable.Range(0, profile.MaxSequences).Reverse().Select(s => (LLamaSeqId)s));
+        _slots = new LlamaSlots(profile.MaxSequences, settings.KvUnified ? profile.KvCapacityTokens : null);
         LogCreated(logger, replicaId, _model.Path, profile.MaxSequences, _context.NativeHandle.ContextSize, profile.StepTokenBudget);
     }
 
@@ -150,7 +152,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     {
         lock (_lock)
         {
-            // Woken, so the loop frees the dropped sequences' KV cells now rather than with the next admission.
+            // Woken, so the loop frees the dropped sequences' samplers now rather than with the next admission.
             _running.DropAll().ForEach(Free);
             _running.Wake();
         }
@@ -173,7 +175,20 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         return step.Report;
     }
 
-    /// <summary>KV cells holding positions of any sequence; call it between steps (the loop owns the context).</summary>
+    /// <summary>Prompt and output tokens the free slots keep in KV cells as prefix cache.</summary>
+    internal long CachedKvTokens
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _slots.CachedTokens;
+            }
+        }
+    }
+
+    /// <summary>KV cells holding positions of any sequence, running or cached; call it between steps (the loop owns the
+    /// context).</summary>
     internal int KvCellsInUse()
     {
         var handle = _context.NativeHandle;
@@ -208,6 +223,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     private PlannedStep? TakeStep()
     {
         List<LlamaSequence> left;
+        List<LlamaKvEdit> edits;
         List<StepEntry>? entries = null;
         var epoch = 0L;
         lock (_lock)
@@ -218,6 +234,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             // The slots that freed in the last step (or by a cancel since) take held admissions now: this step
             // prefills them, without a round trip to the scheduler.
             StartQueuedAhead();
+            edits = _slots.TakeEdits();
             if (_running.HasWork)
             {
                 epoch = _running.Epoch;
@@ -227,10 +244,15 @@ internal sealed partial class LlamaEngine : IInferenceEngine
 
         var started = _time.GetTimestamp();
         var handle = _context.NativeHandle;
+        foreach (var edit in edits)
+        {
+            // Before the decode, in the order decided: a slot freed and taken again since the last step is trimmed to
+            // what its new sequence reuses (or given a running sequence's prefix) before the next sequence in it decodes.
+            edit.Apply(handle);
+        }
+
         foreach (var sequence in left)
         {
-            // Before the decode: a sequence admitted since may already have this slot.
-            handle.MemorySequenceRemove(sequence.Slot, -1, -1);
             sequence.Dispose();
         }
 
@@ -278,7 +300,9 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         if (result == DecodeResult.NoKvSlot && entries.Where(e => e.PrefillChunk > 0 && e.Sequence.Active).ToList() is { Count: > 0 } prefills)
         {
             // The cache is fuller than the reservations say (llama.cpp needs cells the count does not see): the
-            // prompts this step brought are refused, and decoding sequences try again in the next step.
+            // prompts this step brought are refused, and decoding sequences try again in the next step, with the free
+            // slots' cached cells (in a shared cache) removed first.
+            _slots.MakeRoom(_profile.KvCapacityTokens);
             foreach (var entry in prefills)
             {
                 Leave(entry.Sequence);
@@ -423,9 +447,14 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         LlamaSequence? sequence = null;
         try
         {
-            sequence = new LlamaSequence(spec, prompt!, _freeSlots.Pop(), _model.CreateDecoder());
+            // Lazy: the running sequences' tokens are looked at only in a shared cache.
+            var (slot, reused) = _slots.Take(prompt!, _running.Sequences.Select(s => (s.Slot, s.CachedTokens())));
+            sequence = new LlamaSequence(spec, prompt!, slot, reused, _model.CreateDecoder());
             _running.Add(sequence);
             sequence = null;
+
+            // In a shared cache, the reservation may need cells the free slots keep cached.
+            _slots.MakeRoom(_running.KvUsed);
         }
         finally
         {
@@ -451,11 +480,12 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         Free(sequence);
     }
 
-    /// <summary>Frees the slot of a sequence out of the batch at once; its KV cells and sampler go before the next decode.</summary>
+    /// <summary>Frees the slot of a sequence out of the batch at once, its KV cells kept there as prefix cache; its
+    /// sampler goes before the next decode.</summary>
     private void Free(LlamaSequence sequence)
     {
         sequence.Leave();
-        _freeSlots.Push(sequence.Slot);
+        _slots.Release(sequence.Slot, sequence.CachedTokens());
         _left.Add(sequence);
     }
 

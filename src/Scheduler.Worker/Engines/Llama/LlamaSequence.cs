@@ -12,14 +12,20 @@ namespace Scheduler.Worker.Engines.Llama;
 /// <remarks>
 /// A sequence resumed from token <c>n</c> (re-dispatched after a failure) prefills its prompt and draws its first
 /// <c>n</c> tokens again without reporting them: with the same seed it draws the same ones, and the KV cache ends up
-/// as the first run left it.
+/// as the first run left it. A sequence whose slot's cells already hold the first <c>reused</c> prompt tokens (left by an
+/// earlier sequence, <see cref="LlamaSlots"/>) prefills only the rest.
 /// </remarks>
-internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLamaSeqId slot, StreamingTokenDecoder decoder)
+internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLamaSeqId slot, int reused, StreamingTokenDecoder decoder)
     : IBatchedSequence, IDisposable
 {
     private readonly SafeLLamaSamplerChainHandle _sampler = LlamaSampling.Create(spec);
     private readonly int _resumeFrom = Math.Max(0, spec.ResumeFromToken);
     private readonly StopTexts _stops = new(spec);
+
+    private readonly int _reused = reused;
+
+    // Drawn tokens fed back through a decode, in order: with the prompt, what the slot's KV cells hold.
+    private readonly List<LLamaToken> _fed = [];
     private LLamaToken? _pending;
 
     public string Id => spec.SequenceId;
@@ -36,8 +42,8 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
     /// <summary>False once the sequence left the batch; a step under way then drops what it computed for it.</summary>
     public bool Active { get; private set; } = true;
 
-    /// <summary>Prompt tokens in the KV cache.</summary>
-    public int Prefilled { get; private set; }
+    /// <summary>Prompt tokens in the KV cache, the reused ones included.</summary>
+    public int Prefilled { get; private set; } = reused;
 
     public int PrefillRemaining => prompt.Length - Prefilled;
 
@@ -75,6 +81,7 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
         }
         else
         {
+            _fed.Add(_pending!.Value);
             _pending = null;
         }
     }
@@ -106,11 +113,22 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
         return index < _resumeFrom ? null : new SequenceTokens { SequenceId = Id, FirstTokenIndex = index, Text = text, TokenCount = 1 };
     }
 
-    /// <summary>Takes the sequence out of the batch; its KV cells and sampler are freed before the next decode.</summary>
+    /// <summary>Takes the sequence out of the batch; its sampler is freed before the next decode, and its KV cells stay
+    /// with its slot as a prefix cache (<see cref="CachedTokens"/>).</summary>
     public void Leave() => Active = false;
 
-    public SequenceFinished Finished(FinishReason reason) =>
-        new() { SequenceId = Id, Reason = reason, CompletionTokens = Math.Max(NextTokenIndex, _resumeFrom), PromptTokens = prompt.Length };
+    /// <summary>What the slot's KV cells hold from position 0 by the decodes this sequence saw applied: its prefilled
+    /// prompt, then (once the prompt is in) the drawn tokens fed back.</summary>
+    public LLamaToken[] CachedTokens() => Prefilled < prompt.Length ? prompt[..Prefilled] : [.. prompt, .. _fed];
+
+    public SequenceFinished Finished(FinishReason reason) => new()
+    {
+        SequenceId = Id,
+        Reason = reason,
+        CompletionTokens = Math.Max(NextTokenIndex, _resumeFrom),
+        PromptTokens = prompt.Length,
+        CachedPromptTokens = _reused,
+    };
 
     public void Dispose() => _sampler.Dispose();
 }

@@ -38,7 +38,8 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
             Assert.False(string.IsNullOrWhiteSpace(outcome.Text));
         }
 
-        Assert.Equal(0, engine.KvCellsInUse());
+        // Each freed slot keeps its prompt and the 7 tokens fed back as prefix cache, and the engine counts them.
+        Assert.Equal((4L * (prompts / 4 + 7), 4 * (prompts / 4 + 7)), (engine.CachedKvTokens, engine.KvCellsInUse()));
     }
 
     [Fact]
@@ -56,7 +57,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
             Assert.Equal(Enumerable.Range(0, 6), SequenceOutcome.Of(id.ToString(), reports).Indexes);
         }
 
-        Assert.Equal(0, engine.KvCellsInUse());
+        Assert.Equal(engine.CachedKvTokens, engine.KvCellsInUse());
     }
 
     [Fact]
@@ -132,7 +133,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
-    public void Cancel_ReportsCancelled_FreesTheSlotAndItsKvCells()
+    public void Cancel_ReportsCancelled_FreesTheSlot_AndKeepsItsKvCellsAsCacheForTheNext()
     {
         var engine = Engine(slots: 1);
         engine.Admit([Sequence("a", 100)]);
@@ -143,21 +144,25 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         engine.Cancel(["a"]);
         var report = engine.Step()!;
 
-        Assert.Equal(new SequenceFinished { SequenceId = "a", Reason = FinishReason.Cancelled, CompletionTokens = 2, PromptTokens = tiny.Model.Tokenize(Prompt).Length }, Assert.Single(report.Finished));
-        Assert.Equal(0, engine.KvCellsInUse());
+        var promptTokens = tiny.Model.Tokenize(Prompt).Length;
+        Assert.Equal(new SequenceFinished { SequenceId = "a", Reason = FinishReason.Cancelled, CompletionTokens = 2, PromptTokens = promptTokens }, Assert.Single(report.Finished));
+
+        // Its prompt and the one token fed back stay as the free slot's cache; no reservation holds them.
+        Assert.Equal((promptTokens + 1L, promptTokens + 1), (engine.CachedKvTokens, engine.KvCellsInUse()));
         Assert.Equal(1, report.Capacity.FreeSequenceSlots);
         Assert.Equal(0, report.Capacity.KvTokensUsed);
 
-        // The one slot takes the next sequence, which runs as if it were the first.
+        // The one slot takes the next sequence, which reuses the prompt but its last token and runs as if it were the first.
         var next = Run(engine, Sequence("b", 5));
-        Assert.Equal(FinishReason.Length, next.Finished!.Reason);
+        Assert.Equal((FinishReason.Length, promptTokens - 1), (next.Finished!.Reason, next.Finished.CachedPromptTokens));
         Assert.Equal(Enumerable.Range(0, 5), next.Indexes);
+        Assert.Equal(promptTokens + 4, engine.KvCellsInUse());
     }
 
     [Fact]
-    public void Cancel_OfOneSequence_RemovesOnlyItsKvCells()
+    public void Cancel_OfOneSequence_KeepsItsKvCells_UntilAnotherPromptTakesItsSlot()
     {
-        var engine = Engine();
+        var engine = Engine(slots: 2);
         engine.Admit([Sequence("a", 100), Sequence("b", 100)]);
         engine.Step();
         engine.Step();
@@ -165,11 +170,18 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
 
         engine.Cancel(["a"]);
         engine.Step();
+        var afterCancel = engine.KvCellsInUse();
+        var other = new SequenceSpec { SequenceId = "c", PromptTokenIds = { 300, 301, 302, 303, 304 }, MaxTokens = 4 };
+        engine.Admit([other]);
+        engine.Step();
 
-        // "b" holds its prompt and two fed tokens; "a" held as many, and holds nothing now.
+        // "b" holds its prompt and the tokens fed back; "a" keeps as many as cache until "c", a prompt sharing nothing
+        // with it, takes its slot (the only free one): then "a"'s cells are removed and "c" prefills all of its own.
         var promptTokens = tiny.Model.Tokenize(Prompt).Length;
         Assert.Equal(2 * (promptTokens + 1), both);
-        Assert.Equal(promptTokens + 2, engine.KvCellsInUse());
+        Assert.Equal((promptTokens + 2) + (promptTokens + 1), afterCancel);
+        Assert.Equal((promptTokens + 3) + 5, engine.KvCellsInUse());
+        Assert.Equal(0L, engine.CachedKvTokens);
     }
 
     [Fact]
@@ -208,7 +220,11 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Equal(FinishReason.Length, SequenceOutcome.Of("b", reports).Finished!.Reason);
         Assert.Equal((1L, 1), (engine.StartedAhead, engine.Stats.MaxBatchSequences));
         Assert.Equal(1, reports[^1].Capacity.RejectedAdmissions);
-        Assert.Equal(0, engine.KvCellsInUse());
+
+        // "b" had the prompt "a" left in the slot: it prefilled only its last token.
+        var promptTokens = tiny.Model.Tokenize(Prompt).Length;
+        Assert.Equal(promptTokens - 1, SequenceOutcome.Of("b", reports).Finished!.CachedPromptTokens);
+        Assert.Equal((promptTokens + 4L, promptTokens + 4), (engine.CachedKvTokens, engine.KvCellsInUse()));
     }
 
     [Fact]
@@ -261,7 +277,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
             (over.Reason, over.Error));
         var fills = SequenceOutcome.Of("fills", reports);
         Assert.Equal((FinishReason.Length, 50 - promptTokens), (fills.Finished!.Reason, fills.Tokens.Count));
-        Assert.Equal(0, engine.KvCellsInUse());
+        Assert.Equal((49L, 49), (engine.CachedKvTokens, engine.KvCellsInUse()));
     }
 
     [Fact]

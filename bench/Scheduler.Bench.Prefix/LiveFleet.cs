@@ -1,0 +1,141 @@
+using System.Net;
+using System.Net.Sockets;
+using Scheduler.Client;
+
+namespace Scheduler.Bench.Prefix;
+
+/// <summary>
+/// A scheduler silo process with one placement policy and worker node processes of simulated replicas (each with its
+/// prefix cache) registered with it over loopback gRPC. Every process is killed by its PID when disposed.
+/// </summary>
+internal sealed class LiveFleet : IDisposable
+{
+    public const string Model = "llama-3.1-8b";
+    public const string TenantKey = "prefix-bench-key";
+    private const string AdminKey = "prefix-bench-admin";
+    private const string NodeToken = "prefix-bench-node";
+
+    private readonly List<ChildProcess> _processes = [];
+
+    private LiveFleet(string address) => Address = address;
+
+    /// <summary>The silo's gRPC address.</summary>
+    public string Address { get; }
+
+    /// <summary>Starts the silo and the nodes and waits until every replica is ready (at most two minutes).</summary>
+    public static async Task<LiveFleet> StartAsync(string policy, PrefixBenchSettings settings, CancellationToken cancellationToken)
+    {
+        var ports = FreePorts(5);
+        var fleet = new LiveFleet($"http://127.0.0.1:{ports[0]}");
+        try
+        {
+            fleet._processes.Add(ChildProcess.StartDotnet(Assembly("Scheduler.Silo", settings.Configuration),
+            [
+                $"--Scheduler:GrpcPort={ports[0]}", $"--Scheduler:HttpPort={ports[1]}", $"--Scheduler:OpenAiPort={ports[2]}",
+                $"--Scheduler:SiloPort={ports[3]}", $"--Scheduler:GatewayPort={ports[4]}",
+                $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}",
+                $"--Scheduler:Models:0:Name={Model}",
+                $"--Scheduler:Scheduling:PlacementPolicy={policy}",
+                "--Scheduler:Tenants:0:Id=bench", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+                "--Logging:LogLevel:Default=Warning",
+            ]));
+            for (var node = 0; node < settings.Nodes; node++)
+            {
+                fleet._processes.Add(ChildProcess.StartDotnet(Assembly("Scheduler.Worker", settings.Configuration),
+                [
+                    $"--Worker:NodeId=prefix-node-{node}", $"--Worker:SchedulerAddress={fleet.Address}", $"--Worker:NodeToken={NodeToken}",
+                    $"--Worker:Accelerators:0:Product={settings.Product}", $"--Worker:Accelerators:0:Count={settings.ReplicasPerNode}",
+                    $"--Worker:Accelerators:0:Model={Model}",
+                    "--Logging:LogLevel:Default=Warning",
+                ]));
+            }
+
+            await fleet.WaitForReplicasAsync(settings.Nodes * settings.ReplicasPerNode, cancellationToken);
+            return fleet;
+        }
+        catch
+        {
+            fleet.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        // Nodes first, so none is left reconnecting to a silo that is gone.
+        for (var i = _processes.Count - 1; i >= 0; i--)
+        {
+            _processes[i].Dispose();
+        }
+    }
+
+    private async Task WaitForReplicasAsync(int replicas, CancellationToken cancellationToken)
+    {
+        using var admin = new SchedulerAdminClient(Address, AdminKey);
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (true)
+        {
+            if (_processes.FirstOrDefault(p => p.HasExited) is { } exited)
+            {
+                throw new InvalidOperationException($"process {exited.Pid} exited while the fleet started:{Environment.NewLine}{exited.Tail()}");
+            }
+
+            try
+            {
+                if ((await admin.ListReplicasAsync(Model, cancellationToken: cancellationToken)).Count(r => r.State == "ready") >= replicas)
+                {
+                    return;
+                }
+            }
+            catch (Grpc.Core.RpcException) when (DateTime.UtcNow < deadline)
+            {
+                // The silo is still starting.
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{replicas} replicas did not become ready in two minutes");
+            }
+
+            await Task.Delay(250, cancellationToken);
+        }
+    }
+
+    /// <summary>A built assembly under src/ (build it first: <c>dotnet build -c Release src/Scheduler.Silo src/Scheduler.Worker</c>).</summary>
+    private static string Assembly(string project, string configuration)
+    {
+        var path = Path.Combine(RepositoryRoot(), "src", project, "bin", configuration, "net10.0", project + ".dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException($"build {project} in {configuration} first", path);
+    }
+
+    internal static string RepositoryRoot()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "Scheduler.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+        }
+
+        throw new InvalidOperationException("Scheduler.sln not found above the current directory");
+    }
+
+    /// <summary>Distinct free loopback ports; the listeners stay open until all are chosen.</summary>
+    private static int[] FreePorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        try
+        {
+            listeners.ForEach(l => l.Start());
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            listeners.ForEach(l => l.Stop());
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using System.Globalization;
+
+namespace Scheduler.Bench.Prefix;
+
+/// <summary>The run's parameters, from <c>--name value</c> pairs.</summary>
+/// <param name="Policies">Placement policies, each measured on a fresh silo and fresh workers (cold caches).</param>
+/// <param name="Conversations">Conversations, started <see cref="StartIntervalMs"/> apart.</param>
+/// <param name="Turns">Turns per conversation; each resends the whole history.</param>
+/// <param name="FirstMessageChars">The first user message's length (4 characters a token for the simulated engine).</param>
+/// <param name="UserMessageChars">Each later user message's length.</param>
+/// <param name="AnswerTokens">max_tokens of every turn.</param>
+/// <param name="StartIntervalMs">Between conversation starts.</param>
+/// <param name="ThinkMs">Between an answer and the next turn of its conversation.</param>
+/// <param name="Nodes">Worker node processes.</param>
+/// <param name="ReplicasPerNode">Accelerators (replicas) per node.</param>
+/// <param name="Product">Their accelerator product (the simulated engine's profile).</param>
+/// <param name="Configuration">The build configuration of the silo and worker assemblies to run.</param>
+/// <param name="OutPath">Where the Markdown results go.</param>
+internal sealed record PrefixBenchSettings(
+    string[] Policies,
+    int Conversations,
+    int Turns,
+    int FirstMessageChars,
+    int UserMessageChars,
+    int AnswerTokens,
+    int StartIntervalMs,
+    int ThinkMs,
+    int Nodes,
+    int ReplicasPerNode,
+    string Product,
+    string Configuration,
+    string OutPath)
+{
+    public static PrefixBenchSettings Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i += 2)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"expected --name value pairs, got \"{args[i]}\"");
+            }
+
+            values[args[i][2..]] = args[i + 1];
+        }
+
+        int Int(string name, int fallback, int min)
+        {
+            if (!values.Remove(name, out var text))
+            {
+                return fallback;
+            }
+
+            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min
+                ? value
+                : throw new ArgumentException($"--{name} must be an integer of at least {min}, got \"{text}\"");
+        }
+
+        string Text(string name, string fallback) => values.Remove(name, out var text) ? text : fallback;
+
+        var settings = new PrefixBenchSettings(
+            Text("policies", "cost-aware,prefix-only,least-outstanding").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            Int("conversations", 32, 1),
+            Int("turns", 5, 1),
+            Int("first-message-chars", 4096, 1),
+            Int("user-message-chars", 512, 1),
+            Int("answer-tokens", 32, 1),
+            Int("start-interval-ms", 250, 0),
+            Int("think-ms", 500, 0),
+            Int("nodes", 2, 1),
+            Int("replicas-per-node", 2, 1),
+            Text("product", "L4"),
+            Text("configuration", "Release"),
+            Text("out", "bench/results/prefix-live.md"));
+        return values.Count == 0 ? settings : throw new ArgumentException($"unknown setting --{values.Keys.First()}");
+    }
+}
