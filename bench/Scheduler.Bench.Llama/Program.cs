@@ -6,8 +6,9 @@ using Scheduler.Bench.Llama.SchedulerPath;
 using Scheduler.Bench.Llama.Workload;
 using Scheduler.Testing;
 
-// One run on the tiny GGUF model, each measurement once: the llama engine driven directly with continuous and with
-// request-level admission, then the same workload through the scheduler. See docs/benchmarks.md.
+// One run on a GGUF model the bench writes, each measurement once: what a decode step costs by its sequences, the
+// llama engine driven directly with continuous and with request-level admission, then the same workload through the
+// scheduler. See docs/benchmarks.md.
 LlamaBenchSettings settings;
 try
 {
@@ -28,9 +29,18 @@ static void Log(string message) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}]
 var directory = Directory.CreateTempSubdirectory("bench-llama-");
 try
 {
-    var modelPath = TinyGguf.WriteShaped(directory.FullName, settings.Model == "wide" ? TinyGguf.Wide : TinyGguf.Tiny);
+    var modelPath = TinyGguf.WriteShaped(directory.FullName, settings.Shape);
     var options = BenchNode.Options(modelPath, settings);
     var jobs = JobMix.Jobs(settings.Jobs);
+
+    // First: it also runs the engine's code hot, so the first measured path does not pay for the JIT.
+    Log("decode cost by sequences per step");
+    var sweep = await DecodeCostSweep.RunAsync(options, runTimeout.Token);
+    foreach (var cost in sweep)
+    {
+        Log($"  {cost.Sequences:0.#} sequences: {cost.CpuMsPerDecode:0.00} CPU ms per decode");
+    }
+
 
     Log("direct, continuous batching");
     var continuous = await DirectEngineRun.RunAsync("engine directly, continuous", options, Batching.Continuous, jobs, runTimeout.Token);
@@ -39,7 +49,7 @@ try
     Log("through the scheduler");
     var scheduler = await SchedulerEngineRun.RunAsync("through the scheduler (continuous)", modelPath, settings, jobs, Log, runTimeout.Token);
 
-    var markdown = LlamaBenchReport.Markdown(settings, continuous, requestLevel, scheduler, startedAt, loadBefore, MachineLoad.Read());
+    var markdown = LlamaBenchReport.Markdown(settings, sweep, continuous, requestLevel, scheduler, startedAt, loadBefore, MachineLoad.Read());
     Console.WriteLine();
     Console.WriteLine(markdown);
     var outPath = RepositoryPaths.Resolve(settings.OutPath);

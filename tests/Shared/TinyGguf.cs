@@ -25,6 +25,10 @@ internal static class TinyGguf
     /// 512), for the llama benchmark; same vocabulary and generation behaviour as <see cref="Tiny"/>.</summary>
     public static readonly ModelShape Wide = new(Width: 512, Layers: 4, Heads: 8, FeedForward: 1408);
 
+    /// <summary>A model far larger than the CPU's caches (about 405 MB: 8 layers of width 1024), so a decode call of a few
+    /// sequences is bound by reading the weights from memory, as a real model's is on an accelerator; for the llama benchmark.</summary>
+    public static readonly ModelShape Large = new(Width: 1024, Layers: 8, Heads: 16, FeedForward: 2816);
+
     private const uint Alignment = 32;
     private const int EndOfSequence = 2;
     private const int FirstPiece = 3 + 256;

@@ -33,7 +33,9 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     private readonly LLamaBatch _decodeBatch = new();
     private readonly Lock _lock = new();
     private readonly RunningBatch<LlamaSequence> _running;
-    private readonly Stack<LLamaSeqId> _freeSlots;
+
+    // Lowest slot first: the running sequences stay on the lowest, consecutive slots (see Plan).
+    private readonly PriorityQueue<LLamaSeqId, int> _freeSlots;
 
     // Sequences out of the batch whose KV cells and sampler the loop frees before its next decode.
     private readonly List<LlamaSequence> _left = [];
@@ -73,7 +75,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             throw new InvalidOperationException($"llama.cpp made a context of {cells} KV cells for replica {replicaId}, fewer than the {profile.KvCapacityTokens} it reports.");
         }
 
-        _freeSlots = new Stack<LLamaSeqId>(Enumerable.Range(0, profile.MaxSequences).Reverse().Select(s => (LLamaSeqId)s));
+        _freeSlots = new PriorityQueue<LLamaSeqId, int>(Enumerable.Range(0, profile.MaxSequences).Select(s => ((LLamaSeqId)s, s)));
         LogCreated(logger, replicaId, _model.Path, profile.MaxSequences, _context.NativeHandle.ContextSize, profile.StepTokenBudget);
     }
 
@@ -249,25 +251,38 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     }
 
     /// <summary>Fills the decode batch with the shared <see cref="StepPlan"/>: a token for every decoding sequence,
-    /// then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget.</summary>
+    /// then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget; the batch lists
+    /// them in slot order.</summary>
+    /// <remarks>
+    /// With a KV stream per slot, llama.cpp computes a batch in one pass over the weights only for sequences whose slots
+    /// are consecutive and listed in increasing order; at every other sequence it starts another pass (a micro-batch),
+    /// and a batch listed in admission order over scattered slots cost about as much as decoding its sequences one by
+    /// one. Listing the batch by slot, with the lowest free slot taken first, keeps a full replica's step to one pass.
+    /// </remarks>
     private List<StepEntry> Plan()
     {
         _decodeBatch.Clear();
-        var entries = new List<StepEntry>();
+        var planned = new List<(LlamaSequence Sequence, int PrefillChunk)>();
         var plan = new StepPlan(_profile, _running.Sequences.Count(s => s.Decoding));
         foreach (var sequence in _running.Sequences)
         {
             if (sequence.Decoding)
             {
-                entries.Add(new StepEntry(sequence, 0, sequence.AddDecode(_decodeBatch)));
+                planned.Add((sequence, 0));
             }
             else if (sequence.PrefillRemaining > 0 && plan.TakePrefill(sequence.PrefillRemaining) is > 0 and var chunk)
             {
-                entries.Add(new StepEntry(sequence, chunk, sequence.AddPrefill(_decodeBatch, chunk)));
+                planned.Add((sequence, chunk));
             }
         }
 
-        return entries;
+        return
+        [
+            .. planned.OrderBy(p => p.Sequence.Slot.Value).Select(p => new StepEntry(
+                p.Sequence,
+                p.PrefillChunk,
+                p.PrefillChunk > 0 ? p.Sequence.AddPrefill(_decodeBatch, p.PrefillChunk) : p.Sequence.AddDecode(_decodeBatch))),
+        ];
     }
 
     private PlannedStep Apply(List<StepEntry> entries, DecodeResult result, List<LLamaToken?>? drawn, double stepMs, long epoch)
@@ -423,7 +438,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         LlamaSequence? sequence = null;
         try
         {
-            sequence = new LlamaSequence(spec, prompt!, _freeSlots.Pop(), _model.CreateDecoder());
+            sequence = new LlamaSequence(spec, prompt!, _freeSlots.Dequeue(), _model.CreateDecoder());
             _running.Add(sequence);
             sequence = null;
         }
@@ -455,7 +470,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     private void Free(LlamaSequence sequence)
     {
         sequence.Leave();
-        _freeSlots.Push(sequence.Slot);
+        _freeSlots.Enqueue(sequence.Slot, sequence.Slot.Value);
         _left.Add(sequence);
     }
 
