@@ -39,11 +39,15 @@ internal sealed record LlamaBenchSettings
     /// themselves and hold none.</summary>
     public int QueueAhead { get; init; } = new Scheduler.Worker.Hosting.LlamaModelOptions().QueueAhead;
 
+    /// <summary>The hard bound on the whole run, in minutes: whatever hangs, the process ends. The large model needs
+    /// more than the default on a loaded machine.</summary>
+    public int LimitMinutes { get; init; } = 10;
+
     /// <summary>Where the markdown goes; a relative path is taken from the repository root.</summary>
     public string OutPath { get; init; } = Path.Combine("bench", "results", "llama-latest.md");
 
     /// <summary>Parses <c>--jobs N</c>, <c>--slots N</c>, <c>--threads N</c>, <c>--model tiny|wide|large</c>, <c>--kv-unified true|false</c>,
-    /// <c>--flash-attention auto|true|false</c>, <c>--queue-ahead N</c> (0 or more) and <c>--out PATH</c>.
+    /// <c>--flash-attention auto|true|false</c>, <c>--queue-ahead N</c> (0 or more), <c>--limit-minutes N</c> and <c>--out PATH</c>.
     /// Anything else is an error.</summary>
     public static LlamaBenchSettings Parse(string[] args)
     {
@@ -69,8 +73,9 @@ internal sealed record LlamaBenchSettings
                         ? ahead
                         : throw new ArgumentException($"option '--queue-ahead' needs a whole number, 0 or more, got '{value}'"),
                 },
+                "--limit-minutes" => settings with { LimitMinutes = Positive(name, value) },
                 "--out" => settings with { OutPath = value },
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --jobs, --slots, --threads, --model, --kv-unified, --flash-attention, --queue-ahead, --out)"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --jobs, --slots, --threads, --model, --kv-unified, --flash-attention, --queue-ahead, --limit-minutes, --out)"),
             };
         }
 

@@ -21,7 +21,7 @@ catch (ArgumentException ex)
 }
 
 // A hard bound on the whole run: whatever hangs, the process ends.
-using var runTimeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+using var runTimeout = new CancellationTokenSource(TimeSpan.FromMinutes(settings.LimitMinutes));
 var startedAt = DateTimeOffset.UtcNow;
 var loadBefore = MachineLoad.Read();
 static void Log(string message) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
