@@ -176,17 +176,14 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     }
 
     /// <summary>KV cells holding positions of any sequence; call it between steps (the loop owns the context).</summary>
-    internal int KvCellsInUse()
+    internal int KvCellsInUse() => Enumerable.Range(0, _profile.MaxSequences).Sum(KvCells);
+
+    /// <summary>KV cells holding positions of the sequence in <paramref name="slot"/>; call it between steps.</summary>
+    internal int KvCells(int slot)
     {
         var handle = _context.NativeHandle;
-        var cells = 0;
-        for (var slot = 0; slot < _profile.MaxSequences; slot++)
-        {
-            var max = handle.MemorySequenceMaxPosition((LLamaSeqId)slot).Value;
-            cells += max < 0 ? 0 : max - handle.MemorySequenceMinPosition((LLamaSeqId)slot).Value + 1;
-        }
-
-        return cells;
+        var max = handle.MemorySequenceMaxPosition((LLamaSeqId)slot).Value;
+        return max < 0 ? 0 : max - handle.MemorySequenceMinPosition((LLamaSeqId)slot).Value + 1;
     }
 
     public void Dispose()
