@@ -26,6 +26,13 @@ var startedAt = DateTimeOffset.UtcNow;
 var loadBefore = MachineLoad.Read();
 static void Log(string message) => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 
+// Each path's figures as it ends, so a run stopped by its limit still shows the paths it finished.
+static RunResult Logged(RunResult result)
+{
+    Log($"  {result.Path}: {result.TokensPerSecond:N0} tokens/s, {result.CpuSeconds:0.00} CPU s, engine CPU {result.EngineCpuSeconds?.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) ?? "—"} s over {result.Engine.Decodes:N0} decode calls of {(double)result.Engine.BatchedSequences / Math.Max(1, result.Engine.Decodes):0.0} sequences, load average {MachineLoad.Read()}");
+    return result;
+}
+
 var directory = Directory.CreateTempSubdirectory("bench-llama-");
 try
 {
@@ -43,11 +50,11 @@ try
 
 
     Log("direct, continuous batching");
-    var continuous = await DirectEngineRun.RunAsync("engine directly, continuous", options, Batching.Continuous, jobs, runTimeout.Token);
+    var continuous = Logged(await DirectEngineRun.RunAsync("engine directly, continuous", options, Batching.Continuous, jobs, runTimeout.Token));
     Log("direct, request-level batching");
-    var requestLevel = await DirectEngineRun.RunAsync("engine directly, request-level", options, Batching.RequestLevel, jobs, runTimeout.Token);
+    var requestLevel = Logged(await DirectEngineRun.RunAsync("engine directly, request-level", options, Batching.RequestLevel, jobs, runTimeout.Token));
     Log("through the scheduler");
-    var scheduler = await SchedulerEngineRun.RunAsync("through the scheduler (continuous)", modelPath, settings, jobs, Log, runTimeout.Token);
+    var scheduler = Logged(await SchedulerEngineRun.RunAsync("through the scheduler (continuous)", modelPath, settings, jobs, Log, runTimeout.Token));
 
     var markdown = LlamaBenchReport.Markdown(settings, sweep, continuous, requestLevel, scheduler, startedAt, loadBefore, MachineLoad.Read());
     Console.WriteLine();
