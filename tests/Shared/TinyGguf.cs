@@ -4,7 +4,7 @@ namespace Scheduler.Testing;
 
 /// <summary>
 /// Writes a tiny llama-architecture GGUF v3 model (ggml docs/gguf.md): 2 layers, width 64, 4 heads (<see cref="Tiny"/>;
-/// the benchmark also writes <see cref="Wide"/>), random F32 weights from a fixed seed, and a SentencePiece vocabulary of control tokens, the 256 byte tokens and a few
+/// the benchmark also writes <see cref="Wide"/> and <see cref="Large"/>), random F32 weights from a fixed seed, and a SentencePiece vocabulary of control tokens, the 256 byte tokens and a few
 /// words — enough for llama.cpp to load it, tokenize text and generate, since no real model can be downloaded here.
 /// Compiled into the tests and the llama benchmark (bench/Scheduler.Bench.Llama), which measure the same model.
 /// </summary>
