@@ -4,7 +4,7 @@ namespace Scheduler.Testing;
 
 /// <summary>
 /// Writes a tiny llama-architecture GGUF v3 model (ggml docs/gguf.md): 2 layers, width 64, 4 heads (<see cref="Tiny"/>;
-/// the benchmark also writes <see cref="Wide"/>), random F32 weights from a fixed seed, and a SentencePiece vocabulary of control tokens, the 256 byte tokens and a few
+/// the benchmark also writes <see cref="Wide"/> and <see cref="Large"/>), random F32 weights from a fixed seed, and a SentencePiece vocabulary of control tokens, the 256 byte tokens and a few
 /// words — enough for llama.cpp to load it, tokenize text and generate, since no real model can be downloaded here.
 /// Compiled into the tests and the llama benchmark (bench/Scheduler.Bench.Llama), which measure the same model.
 /// </summary>
@@ -24,6 +24,10 @@ internal static class TinyGguf
     /// <summary>A model whose decode cost is mostly its weights, as a real model's is (about 51 MB: 4 layers of width
     /// 512), for the llama benchmark; same vocabulary and generation behaviour as <see cref="Tiny"/>.</summary>
     public static readonly ModelShape Wide = new(Width: 512, Layers: 4, Heads: 8, FeedForward: 1408);
+
+    /// <summary>A model far larger than the CPU's caches (about 405 MB: 8 layers of width 1024), so a decode call of a few
+    /// sequences is bound by reading the weights from memory, as a real model's is on an accelerator; for the llama benchmark.</summary>
+    public static readonly ModelShape Large = new(Width: 1024, Layers: 8, Heads: 16, FeedForward: 2816);
 
     private const uint Alignment = 32;
     private const int EndOfSequence = 2;

@@ -13,6 +13,12 @@ namespace Scheduler.Bench.Llama.Direct;
 /// once, and reads the engine's step reports. Both disciplines drive the same engine code; only when a job may join
 /// differs.
 /// </summary>
+/// <remarks>
+/// The driver runs the engine's steps itself, back to back on one thread of its own (the body of the engine's step
+/// loop, <see cref="LlamaEngine.Step"/>), and admits between two steps: a freed slot is refilled before the next decode,
+/// with no thread hop in between. That thread's CPU time is what the engine's steps cost, whatever share of a core
+/// the machine gave it.
+/// </remarks>
 internal static class DirectEngineRun
 {
     public static async Task<RunResult> RunAsync(
@@ -23,25 +29,38 @@ internal static class DirectEngineRun
         var sink = new TimestampedSink();
         using var engine = new LlamaEngine(
             replica.ReplicaId, replica.EngineProfile, replica.Llama!, replica.MaxContextTokens, sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
 
-        // The step loop blocks in decode calls: it gets a thread of its own, as on a node.
-        var loop = Task.Factory.StartNew(() => engine.RunAsync(stop.Token), TaskCreationOptions.LongRunning).Unwrap();
-        try
+        // Decode calls block: the steps get a thread of their own, as on a node.
+        return await Task.Factory.StartNew(
+            () => Drive(name, engine, sink, replica.EngineProfile.MaxSequences, batching, jobs, cancellationToken),
+            cancellationToken,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+    }
+
+    private static RunResult Drive(
+        string name, LlamaEngine engine, TimestampedSink sink, int slots, Batching batching, IReadOnlyList<BenchJob> jobs, CancellationToken cancellationToken)
+    {
+        var waiting = new Queue<BenchJob>(jobs);
+        var started = Stopwatch.GetTimestamp();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var engineCpuBefore = ThreadCpu.Seconds();
+        var timelines = jobs.ToDictionary(j => j.Id, j => new JobTimeline(j, started));
+
+        // The engine's own wall time in its steps (decode and sampling), whatever waiting for a core added.
+        var stepMs = 0.0;
+        var running = Admit(engine, waiting, slots);
+        while (running > 0)
         {
-            var slots = replica.EngineProfile.MaxSequences;
-            var waiting = new Queue<BenchJob>(jobs);
-            var started = Stopwatch.GetTimestamp();
-            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-            var timelines = jobs.ToDictionary(j => j.Id, j => new JobTimeline(j, started));
-            var running = 0;
-
-            // The engine's own time in its steps (decode and sampling), whatever waiting for a core or for work added.
-            var stepMs = 0.0;
-            running += Admit(engine, waiting, slots);
-            while (running > 0)
+            cancellationToken.ThrowIfCancellationRequested();
+            if (engine.Step() is null)
             {
-                var (report, at) = await sink.Reports.ReadAsync(stop.Token);
+                throw new InvalidOperationException($"The engine had nothing to do while {running} jobs were running.");
+            }
+
+            while (sink.Reports.TryRead(out var published))
+            {
+                var (report, at) = published;
                 stepMs += report.StepMs;
                 foreach (var tokens in report.Tokens)
                 {
@@ -53,23 +72,23 @@ internal static class DirectEngineRun
                     timelines[finished.SequenceId].Finish(finished.Reason is FinishReason.Length or FinishReason.Stop ? null : finished.Reason.ToString());
                     running--;
                 }
-
-                // Continuous: every freed slot is filled at once. Request level: only an empty replica takes a new batch.
-                if (batching == Batching.Continuous || running == 0)
-                {
-                    running += Admit(engine, waiting, slots - running);
-                }
             }
 
-            var elapsed = Stopwatch.GetTimestamp() - started;
-            var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
-            return RunResult.Of(name, timelines.Values, elapsed, cpu, slots, engine.Stats) with { StepMs = stepMs };
+            // Continuous: every freed slot is filled before the next step. Request level: only an empty replica takes a new batch.
+            if (batching == Batching.Continuous || running == 0)
+            {
+                running += Admit(engine, waiting, slots - running);
+            }
         }
-        finally
+
+        var elapsed = Stopwatch.GetTimestamp() - started;
+        var engineCpu = ThreadCpu.Seconds() - engineCpuBefore;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        return RunResult.Of(name, timelines.Values, elapsed, cpu, slots, engine.Stats) with
         {
-            await stop.CancelAsync();
-            await loop.ContinueWith(_ => { }, TaskScheduler.Default);
-        }
+            StepMs = stepMs,
+            EngineCpuSeconds = ThreadCpu.Available ? engineCpu : null,
+        };
     }
 
     private static int Admit(LlamaEngine engine, Queue<BenchJob> waiting, int free)
@@ -77,14 +96,7 @@ internal static class DirectEngineRun
         var batch = new List<SequenceSpec>();
         while (batch.Count < free && waiting.TryDequeue(out var job))
         {
-            batch.Add(new SequenceSpec
-            {
-                SequenceId = job.Id,
-                Prompt = JobMix.Prompt,
-                MaxTokens = job.MaxTokens,
-                Temperature = JobMix.Temperature,
-                Seed = job.Seed,
-            });
+            batch.Add(JobMix.Spec(job));
         }
 
         if (batch.Count > 0)

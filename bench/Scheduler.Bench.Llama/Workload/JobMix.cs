@@ -1,3 +1,5 @@
+using Scheduler.Protos.V1;
+
 namespace Scheduler.Bench.Llama.Workload;
 
 /// <summary>
@@ -19,4 +21,14 @@ internal static class JobMix
 
     public static IReadOnlyList<BenchJob> Jobs(int count) =>
         [.. Enumerable.Range(0, count).Select(i => new BenchJob($"job-{i:D3}", Lengths[i % Lengths.Length], (ulong)(i + 1)))];
+
+    /// <summary>The job as the engine is given it when driven directly (the scheduler path sends the same fields).</summary>
+    public static SequenceSpec Spec(BenchJob job) => new()
+    {
+        SequenceId = job.Id,
+        Prompt = Prompt,
+        MaxTokens = job.MaxTokens,
+        Temperature = Temperature,
+        Seed = job.Seed,
+    };
 }

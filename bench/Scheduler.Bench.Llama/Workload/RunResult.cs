@@ -24,6 +24,11 @@ internal sealed record RunResult(
     /// does not see the step reports (through the scheduler).</summary>
     public double? StepMs { get; init; }
 
+    /// <summary>CPU seconds of the thread that ran the engine's steps (decode calls, sampling, the driver's admissions):
+    /// what the engine cost whatever share of a core it got; null where the bench does not run the steps itself
+    /// (through the scheduler) or cannot read a thread's CPU time.</summary>
+    public double? EngineCpuSeconds { get; init; }
+
     /// <summary>Output tokens per CPU second of the whole process: on a machine other work also loads, what the path
     /// costs, where tokens/s also says how much of the cores it got.</summary>
     public double TokensPerCpuSecond => OutputTokens / CpuSeconds;

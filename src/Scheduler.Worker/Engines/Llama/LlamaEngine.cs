@@ -189,17 +189,14 @@ internal sealed partial class LlamaEngine : IInferenceEngine
 
     /// <summary>KV cells holding positions of any sequence, running or cached; call it between steps (the loop owns the
     /// context).</summary>
-    internal int KvCellsInUse()
+    internal int KvCellsInUse() => Enumerable.Range(0, _profile.MaxSequences).Sum(KvCells);
+
+    /// <summary>KV cells holding positions of the sequence in <paramref name="slot"/>; call it between steps.</summary>
+    internal int KvCells(int slot)
     {
         var handle = _context.NativeHandle;
-        var cells = 0;
-        for (var slot = 0; slot < _profile.MaxSequences; slot++)
-        {
-            var max = handle.MemorySequenceMaxPosition((LLamaSeqId)slot).Value;
-            cells += max < 0 ? 0 : max - handle.MemorySequenceMinPosition((LLamaSeqId)slot).Value + 1;
-        }
-
-        return cells;
+        var max = handle.MemorySequenceMaxPosition((LLamaSeqId)slot).Value;
+        return max < 0 ? 0 : max - handle.MemorySequenceMinPosition((LLamaSeqId)slot).Value + 1;
     }
 
     public void Dispose()
@@ -271,25 +268,39 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     }
 
     /// <summary>Fills the decode batch with the shared <see cref="StepPlan"/>: a token for every decoding sequence,
-    /// then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget.</summary>
+    /// then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget; the batch lists
+    /// them in slot order.</summary>
+    /// <remarks>
+    /// With a KV stream per slot, llama.cpp computes a batch in one pass over the weights only for sequences whose slots
+    /// are consecutive and listed in increasing order; at every other sequence it starts another pass (a micro-batch),
+    /// and a batch listed in admission order over scattered slots cost about as much as decoding its sequences one by
+    /// one. Listing the batch by slot, with the lowest free slot taken first when no slot's cache is worth reusing
+    /// (<see cref="LlamaSlots.Take"/>), keeps a full replica's step to one pass.
+    /// </remarks>
     private List<StepEntry> Plan()
     {
         _decodeBatch.Clear();
-        var entries = new List<StepEntry>();
+        var planned = new List<(LlamaSequence Sequence, int PrefillChunk)>();
         var plan = new StepPlan(_profile, _running.Sequences.Count(s => s.Decoding));
         foreach (var sequence in _running.Sequences)
         {
             if (sequence.Decoding)
             {
-                entries.Add(new StepEntry(sequence, 0, sequence.AddDecode(_decodeBatch)));
+                planned.Add((sequence, 0));
             }
             else if (sequence.PrefillRemaining > 0 && plan.TakePrefill(sequence.PrefillRemaining) is > 0 and var chunk)
             {
-                entries.Add(new StepEntry(sequence, chunk, sequence.AddPrefill(_decodeBatch, chunk)));
+                planned.Add((sequence, chunk));
             }
         }
 
-        return entries;
+        return
+        [
+            .. planned.OrderBy(p => p.Sequence.Slot.Value).Select(p => new StepEntry(
+                p.Sequence,
+                p.PrefillChunk,
+                p.PrefillChunk > 0 ? p.Sequence.AddPrefill(_decodeBatch, p.PrefillChunk) : p.Sequence.AddDecode(_decodeBatch))),
+        ];
     }
 
     private PlannedStep Apply(List<StepEntry> entries, DecodeResult result, List<LLamaToken?>? drawn, double stepMs, long epoch)

@@ -185,6 +185,31 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void FreedSlots_AreRefilledLowestFirst_SoRunningSequencesKeepConsecutiveSlots()
+    {
+        // llama.cpp decodes per-slot KV streams in one pass only over consecutive slots (LlamaEngine.Plan).
+        var engine = Engine();
+        engine.Admit([Sequence("a", 100), Sequence("b", 100), Sequence("c", 100)]);
+        engine.Step();
+        engine.Cancel(["a"]);
+        engine.Step();
+        engine.Cancel(["b"]);
+        engine.Step();
+        Assert.Equal((0, 0), (engine.KvCells(slot: 0), engine.KvCells(slot: 1)));
+
+        // Slot 1 freed last, but slot 0 is lower: "d" takes it, then "e" takes slot 1, and slot 3 stays free.
+        engine.Admit([Sequence("d", 100)]);
+        engine.Step();
+        Assert.Equal(0, engine.KvCells(slot: 1));
+        engine.Admit([Sequence("e", 100)]);
+        engine.Step();
+
+        var promptTokens = tiny.Model.Tokenize(Prompt).Length;
+        Assert.Equal((promptTokens + 1, promptTokens, 0), (engine.KvCells(slot: 0), engine.KvCells(slot: 1), engine.KvCells(slot: 3)));
+        Assert.True(engine.KvCells(slot: 2) > promptTokens);
+    }
+
+    [Fact]
     public void OverCapacity_IsRejected_AndRunsNothing()
     {
         // 2 slots sharing 100 KV cells: "a" fits, "b" overflows the cells, "c" fits, "d" finds no slot.
