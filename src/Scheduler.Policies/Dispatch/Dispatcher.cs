@@ -51,11 +51,24 @@ public sealed class Dispatcher
     /// predicts for anyway; a policy without an index path reports only the replica it chose.</summary>
     public bool RecordsWeighedReplicas { get; init; }
 
+    /// <summary>How often one job may be stopped to make room for another (<see cref="Preemption"/>); 0 (the default)
+    /// stops none. Only under a queue with shares and continuous batching.</summary>
+    public int MaxPreemptions { get; init; }
+
+    /// <summary>Most sequences one round stops, so a round's cost stays bounded however many jobs wait.</summary>
+    public const int MaxPreemptionsPerRound = 8;
+
+    /// <summary>The running jobs the last round stopped to make room (<see cref="Preemption"/>), each before the
+    /// admission it made room for: the owner tells their engines to stop them and queues them again when handed back.
+    /// Their reservations are already released.</summary>
+    public IReadOnlyList<Preempted> Preemptions { get; private set; } = [];
+
     /// <summary>Creates a dispatcher from policy names, as configuration gives them.</summary>
-    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false) => new(
+    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false, int maxPreemptions = 0) => new(
         SchedulingPolicies.CreateFairQueue(fairness), SchedulingPolicies.CreatePlacement(placement, random), SchedulingPolicies.CreateBatching(batching))
     {
         RecordsWeighedReplicas = recordWeighedReplicas,
+        MaxPreemptions = maxPreemptions,
     };
 
     /// <summary>One admission round. Returns the admissions in the order they were made (empty when nothing fits);
@@ -63,6 +76,7 @@ public sealed class Dispatcher
     public IReadOnlyList<Admission> AdmitWhatFits()
     {
         LastHeld = null;
+        Preemptions = [];
         if (Queue.Count == 0 || Replicas.Count == 0)
         {
             LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : RoundStopReason.NoReplicas, 0);
@@ -71,19 +85,46 @@ public sealed class Dispatcher
 
         Replicas.BeginRound(Batching.JoinsRunningBatches, _weightOf);
         List<Admission>? admitted = null;
+        List<Preempted>? preempted = null;
         var stop = RoundStopReason.NothingFits;
-        while (Queue.DequeueNext(_fitsSomewhere) is { } job)
+        while (true)
         {
+            var job = Queue.DequeueNext(_fitsSomewhere);
+            var placeable = job is not null;
+
+            // Nothing fits anywhere: the next job in fair order may still make room by preemption.
+            job ??= MayPreempt(preempted) ? Queue.DequeueNext(static _ => true) : null;
+            if (job is null)
+            {
+                break;
+            }
+
             var weighed = RecordsWeighedReplicas ? new List<WeighedReplica>() : null;
-            var chosen = Choose(job, weighed);
+            var chosen = placeable ? Choose(job, weighed) : null;
+            if (MayPreempt(preempted) && !MeetsObjective(job, chosen)
+                && Preemption.PickVictim(job, Replicas, t => _weightOf(t) ?? 1, MaxPreemptions) is var (replica, victim))
+            {
+                // The victim's engine stops it before the job's admission reaches the replica (the owner sends both in
+                // that order); its reservation is the job's now, and it is queued again once handed back.
+                replica.Release(victim.JobId);
+                (preempted ??= []).Add(new Preempted(victim, replica, job.JobId));
+                chosen = replica;
+                weighed?.Add(WeighedReplica.Predict(replica, job));
+            }
+
             if (chosen is null)
             {
-                // The policy holds the job (null leaves it queued): it goes back to the front of its tenant's queue
-                // with its charge refunded, and the round ends, so the next capacity to free goes to it in fair order.
+                // The policy holds the job (null leaves it queued), or nothing fits it: it goes back to the front of its
+                // tenant's queue with its charge refunded, and the round ends, so the next capacity to free goes to it
+                // in fair order.
                 Queue.EnqueueFront(job);
                 Queue.Adjust(job.TenantId, -job.ServiceUnits);
-                stop = RoundStopReason.PolicyHeld;
-                LastHeld = job;
+                if (placeable)
+                {
+                    stop = RoundStopReason.PolicyHeld;
+                    LastHeld = job;
+                }
+
                 break;
             }
 
@@ -93,9 +134,21 @@ public sealed class Dispatcher
             (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed));
         }
 
+        Preemptions = preempted ?? (IReadOnlyList<Preempted>)[];
         LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : stop, Replicas.MaxFreeKvTokens);
         return admitted ?? (IReadOnlyList<Admission>)[];
     }
+
+    /// <summary>Whether a round may stop running sequences: preemption is on, the queue has shares to judge by (a
+    /// queue without them answers no weight) and batches take jobs while they run. A round is worth running then even
+    /// when no replica has a free slot.</summary>
+    public bool Preempts => MaxPreemptions > 0 && Batching.JoinsRunningBatches && _weightOf(string.Empty) is not null;
+
+    private bool MayPreempt(List<Preempted>? preempted) => Preempts && (preempted?.Count ?? 0) < MaxPreemptionsPerRound;
+
+    // Whether the chosen replica is predicted to give the job its first token in time: if so, nothing is stopped for it.
+    private bool MeetsObjective(JobDemand job, ReplicaView? chosen) =>
+        chosen is not null && ReplicaPrediction.TtftMs(chosen.Profile, chosen.RunningSequences, Replicas.PrefillAhead(job, chosen), chosen.Uncached(job)) <= job.TtftObjectiveMs;
 
     // The queue offers only a job that fits somewhere, so there is a candidate; null means the policy holds the job.
     // A policy with an index path looks at a few replicas; the others get the full candidate list.
