@@ -19,6 +19,9 @@ public sealed class Dispatcher
     private readonly IIndexedPlacementPolicy? _indexedPlacement;
     private readonly Func<string, double?> _weightOf;
     private readonly SessionAffinity _sessions = new();
+    private readonly HashSet<(string Tenant, JobPriority Priority)> _noRoomFor = [];
+    private readonly Func<JobDemand, bool> _makesRoom;
+    private (ReplicaView Replica, JobDemand Victim)? _victim;
 
     public Dispatcher(IFairQueue queue, IPlacementPolicy placement, IBatchingPolicy batching)
     {
@@ -28,6 +31,7 @@ public sealed class Dispatcher
         _fitsSomewhere = Replicas.FitsSomewhere;
         _indexedPlacement = placement as IIndexedPlacementPolicy;
         _weightOf = queue.WeightOf;
+        _makesRoom = MakesRoom;
     }
 
     public IFairQueue Queue { get; }
@@ -86,23 +90,34 @@ public sealed class Dispatcher
         Replicas.BeginRound(Batching.JoinsRunningBatches, _weightOf);
         List<Admission>? admitted = null;
         List<Preempted>? preempted = null;
-        var stop = RoundStopReason.NothingFits;
+        var ended = RoundStopReason.NothingFits;
         while (true)
         {
             var job = Queue.DequeueNext(_fitsSomewhere);
             var placeable = job is not null;
-
-            // Nothing fits anywhere: the next job in fair order may still make room by preemption.
-            job ??= MayPreempt(preempted) ? Queue.DequeueNext(static _ => true) : null;
+            (ReplicaView Replica, JobDemand Victim)? stop = null;
             if (job is null)
             {
-                break;
+                // Nothing fits anywhere: the first job in fair order that may make room by preemption is served.
+                _noRoomFor.Clear();
+                _victim = null;
+                job = MayPreempt(preempted) ? Queue.DequeueNext(_makesRoom) : null;
+                if (job is null)
+                {
+                    break;
+                }
+
+                stop = _victim;
             }
 
             var weighed = RecordsWeighedReplicas ? new List<WeighedReplica>() : null;
             var chosen = placeable ? Choose(job, weighed) : null;
-            if (MayPreempt(preempted) && !MeetsObjective(job, chosen)
-                && Preemption.PickVictim(job, Replicas, t => _weightOf(t) ?? 1, MaxPreemptions) is var (replica, victim))
+            if (placeable && MayPreempt(preempted) && !MeetsObjective(job, chosen))
+            {
+                stop = PickVictim(job);
+            }
+
+            if (stop is var (replica, victim))
             {
                 // The victim's engine stops it before the job's admission reaches the replica (the owner sends both in
                 // that order); its reservation is the job's now, and it is queued again once handed back.
@@ -121,7 +136,7 @@ public sealed class Dispatcher
                 Queue.Adjust(job.TenantId, -job.ServiceUnits);
                 if (placeable)
                 {
-                    stop = RoundStopReason.PolicyHeld;
+                    ended = RoundStopReason.PolicyHeld;
                     LastHeld = job;
                 }
 
@@ -135,7 +150,7 @@ public sealed class Dispatcher
         }
 
         Preemptions = preempted ?? (IReadOnlyList<Preempted>)[];
-        LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : stop, Replicas.MaxFreeKvTokens);
+        LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : ended, Replicas.MaxFreeKvTokens);
         return admitted ?? (IReadOnlyList<Admission>)[];
     }
 
@@ -145,6 +160,31 @@ public sealed class Dispatcher
     public bool Preempts => MaxPreemptions > 0 && Batching.JoinsRunningBatches && _weightOf(string.Empty) is not null;
 
     private bool MayPreempt(List<Preempted>? preempted) => Preempts && (preempted?.Count ?? 0) < MaxPreemptionsPerRound;
+
+    private (ReplicaView Replica, JobDemand Victim)? PickVictim(JobDemand job) =>
+        Preemption.PickVictim(job, Replicas, t => _weightOf(t) ?? 1, MaxPreemptions);
+
+    // The fair queue's test of a job when nothing fits anywhere: may it make room by preemption? The victim found is
+    // kept for the job the queue then serves. A tenant's jobs of one class that could not are not tried again in this
+    // pass (its first in order stands for the rest), so a long backlog costs a lookup per job, not a search.
+    private bool MakesRoom(JobDemand job)
+    {
+        if (_noRoomFor.Contains((job.TenantId, job.Priority)))
+        {
+            return false;
+        }
+
+        // The queue tries a later tenant only when its counter is lower than the one accepted so far, and then serves
+        // it: the last victim found is the served job's.
+        if (PickVictim(job) is not { } victim)
+        {
+            _noRoomFor.Add((job.TenantId, job.Priority));
+            return false;
+        }
+
+        _victim = victim;
+        return true;
+    }
 
     // Whether the chosen replica is predicted to give the job its first token in time: if so, nothing is stopped for it.
     private bool MeetsObjective(JobDemand job, ReplicaView? chosen) =>

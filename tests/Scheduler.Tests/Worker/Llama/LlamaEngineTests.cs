@@ -140,7 +140,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         engine.Step();
         Assert.True(engine.KvCellsInUse() > 0);
 
-        engine.Cancel(["a"]);
+        engine.Cancel(["a"], FinishReason.Cancelled);
         var report = engine.Step()!;
 
         Assert.Equal(new SequenceFinished { SequenceId = "a", Reason = FinishReason.Cancelled, CompletionTokens = 2, PromptTokens = tiny.Model.Tokenize(Prompt).Length }, Assert.Single(report.Finished));
@@ -163,7 +163,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         engine.Step();
         var both = engine.KvCellsInUse();
 
-        engine.Cancel(["a"]);
+        engine.Cancel(["a"], FinishReason.Cancelled);
         engine.Step();
 
         // "b" holds its prompt and two fed tokens; "a" held as many, and holds nothing now.
@@ -218,7 +218,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         engine.Admit([Sequence("a", 5), Sequence("b", 5)]);
         var first = engine.Step()!;
 
-        engine.Cancel(["b"]);
+        engine.Cancel(["b"], FinishReason.Cancelled);
         var reports = ToCompletion(engine.Step);
 
         var cancelled = SequenceOutcome.Of("b", [first, .. reports]);
