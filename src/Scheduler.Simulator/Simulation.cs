@@ -292,8 +292,8 @@ internal sealed class Simulation
         }
     }
 
-    // The engine stops the victim; it goes back to the front of its tenant's queue, uncharged, to resume from the
-    // tokens it delivered, as the live placement queues a sequence handed back.
+    // The engine stops the victim; it goes back to the front of its tenant's queue to resume from the tokens it
+    // delivered, as the live placement queues a sequence handed back (its first admission's charge stands).
     private void Requeue(Preempted preempted, double now)
     {
         var index = _replicaIndex[preempted.Replica.ReplicaId];
@@ -302,11 +302,9 @@ internal sealed class Simulation
             return;
         }
 
-        var charged = sequence.Demand.ServiceUnits;
         sequence.Resume();
-        _dispatcher.Queue.Adjust(sequence.Request.TenantId, -charged);
         _dispatcher.Queue.EnqueueFront(sequence.Demand);
-        _fairness.OnRequeued(sequence.Request.TenantId, charged);
+        _fairness.OnEnqueue(sequence.Request.TenantId);
         _queued.Add(sequence.Request.Id, sequence);
     }
 

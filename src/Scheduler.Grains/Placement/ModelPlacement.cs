@@ -492,9 +492,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
                 }
             }
 
-            if (!_dispatcher.Queue.Remove(seq.JobId))
+            if (!_dispatcher.Queue.Remove(seq.JobId) && job.Demand.Preemptions == 0)
             {
-                // It was charged when first admitted; it will be charged again when re-admitted.
+                // It was charged when first admitted; it will be charged again when re-admitted (a preempted job keeps
+                // its charge and is not charged again: Dispatcher).
                 _dispatcher.Queue.Adjust(job.Ticket.TenantId, -job.Demand.ServiceUnits);
             }
 

@@ -20,6 +20,7 @@ public sealed class Dispatcher
     private readonly Func<string, double?> _weightOf;
     private readonly SessionAffinity _sessions = new();
     private readonly HashSet<(string Tenant, JobPriority Priority)> _noRoomFor = [];
+    private readonly HashSet<string> _admittedThisRound = new(StringComparer.Ordinal);
     private readonly Func<JobDemand, bool> _makesRoom;
     private (ReplicaView Replica, JobDemand Victim)? _victim;
 
@@ -88,6 +89,7 @@ public sealed class Dispatcher
         }
 
         Replicas.BeginRound(Batching.JoinsRunningBatches, _weightOf);
+        _admittedThisRound.Clear();
         List<Admission>? admitted = null;
         List<Preempted>? preempted = null;
         var ended = RoundStopReason.NothingFits;
@@ -112,7 +114,7 @@ public sealed class Dispatcher
 
             var weighed = RecordsWeighedReplicas ? new List<WeighedReplica>() : null;
             var chosen = placeable ? Choose(job, weighed) : null;
-            if (placeable && MayPreempt(preempted) && !MeetsObjective(job, chosen))
+            if (placeable && MayPreempt(preempted) && !MeetsObjective(job, chosen) && Queue.IsNextInLine(job))
             {
                 stop = PickVictim(job);
             }
@@ -146,6 +148,15 @@ public sealed class Dispatcher
             _sessions.Placed(job, chosen);
             var (rank, finish) = FairRank.Of(job, chosen, Queue.WeightOf(job.TenantId), Queue.CountOf(job.TenantId) > 0);
             var runningBefore = chosen.Admit(job, rank, finish);
+            _admittedThisRound.Add(job.JobId);
+            if (job.Preemptions > 0)
+            {
+                // A preempted job keeps the charge of its first admission (it was served, and stopped for a tenant
+                // with a better claim): resuming it is not charged again, so its tenant's counter never drops below
+                // where the fair queue's order left it.
+                Queue.Adjust(job.TenantId, -job.ServiceUnits);
+            }
+
             (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed));
         }
 
@@ -162,14 +173,14 @@ public sealed class Dispatcher
     private bool MayPreempt(List<Preempted>? preempted) => Preempts && (preempted?.Count ?? 0) < MaxPreemptionsPerRound;
 
     private (ReplicaView Replica, JobDemand Victim)? PickVictim(JobDemand job) =>
-        Preemption.PickVictim(job, Replicas, t => _weightOf(t) ?? 1, MaxPreemptions);
+        Preemption.PickVictim(job, Replicas, t => _weightOf(t) ?? 1, MaxPreemptions, _admittedThisRound);
 
     // The fair queue's test of a job when nothing fits anywhere: may it make room by preemption? The victim found is
     // kept for the job the queue then serves. A tenant's jobs of one class that could not are not tried again in this
     // pass (its first in order stands for the rest), so a long backlog costs a lookup per job, not a search.
     private bool MakesRoom(JobDemand job)
     {
-        if (_noRoomFor.Contains((job.TenantId, job.Priority)))
+        if (_noRoomFor.Contains((job.TenantId, job.Priority)) || !Queue.IsNextInLine(job))
         {
             return false;
         }

@@ -19,8 +19,10 @@ namespace Scheduler.Policies.Dispatch;
 /// victim not of a higher class than the job.</item>
 /// </list>
 /// No thrash: the victim's tenant keeps at least its share after losing the sequence and the waiting tenant gains at
-/// most up to its share, so the victim's tenant is never under its share there, and a sequence is stopped at most
-/// <c>maxPreemptions</c> times. Among the candidates: sheddable first, then the tenant furthest over its share, then a
+/// most up to its share, so the victim's tenant is never under its share there; a sequence is stopped at most
+/// <c>maxPreemptions</c> times, and never in the round that admitted it. The dispatcher asks only for a job the fair
+/// queue would serve next anyway (<c>IFairQueue.IsNextInLine</c>), so preemption changes when a job is served, not
+/// the order between tenants. Among the candidates: sheddable first, then the tenant furthest over its share, then a
 /// sequence still prefilling (it delivered nothing), then the latest admitted (least progress lost), then the replica
 /// where the job's first token comes soonest.
 /// </remarks>
@@ -32,7 +34,9 @@ internal static class Preemption
     /// <param name="replicas">The model's replicas.</param>
     /// <param name="weightOf">A tenant's weight in the fair queue.</param>
     /// <param name="maxPreemptions">How often one job may be stopped.</param>
-    public static (ReplicaView Replica, JobDemand Victim)? PickVictim(JobDemand waiting, ReplicaSet replicas, Func<string, double> weightOf, int maxPreemptions)
+    /// <param name="admittedThisRound">Jobs admitted in the round asking: never stopped in the round that admitted them.</param>
+    public static (ReplicaView Replica, JobDemand Victim)? PickVictim(
+        JobDemand waiting, ReplicaSet replicas, Func<string, double> weightOf, int maxPreemptions, IReadOnlySet<string>? admittedThisRound = null)
     {
         (ReplicaView Replica, JobDemand Victim)? best = null;
         var bestScore = default(Score);
@@ -55,7 +59,8 @@ internal static class Preemption
             foreach (var running in replica.Reservations)
             {
                 var victim = running.Job;
-                if (victim.Preemptions >= maxPreemptions || replica.FreeKvTokens + victim.KvTokens < waiting.KvTokens)
+                if (victim.Preemptions >= maxPreemptions || replica.FreeKvTokens + victim.KvTokens < waiting.KvTokens
+                    || admittedThisRound?.Contains(victim.JobId) == true)
                 {
                     continue;
                 }

@@ -28,6 +28,9 @@ internal sealed class FifoQueue : IFairQueue
     /// <summary>No shares: engines prefill in admission order, which is arrival order here.</summary>
     public double? WeightOf(string tenantId) => null;
 
+    /// <summary>FIFO has no shares to keep: only its head is next.</summary>
+    public bool IsNextInLine(JobDemand job) => PositionOf(job.JobId) == 0;
+
     public void Enqueue(JobDemand job) => Add(job, front: false);
 
     public void EnqueueFront(JobDemand job) => Add(job, front: true);

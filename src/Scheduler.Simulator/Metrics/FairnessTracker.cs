@@ -50,21 +50,19 @@ internal sealed class FairnessTracker
         }
     }
 
-    /// <summary>A preempted job goes back to its tenant's queue, and the queue refunded the service it was charged at
-    /// its admission: so is the tenant's service here (it is counted again when the job is admitted again).</summary>
-    public void OnRequeued(string tenant, double serviceUnits)
-    {
-        var i = Index(tenant);
-        _service[i] -= serviceUnits / _weights[i];
-        OnEnqueue(tenant);
-    }
-
     /// <summary>Accounts a round's admissions in order; a tenant stays backlogged until its last queued job leaves.</summary>
     public void OnRound(IReadOnlyList<Admission> admissions, IFairQueue queue)
     {
         foreach (var admission in admissions)
         {
             var i = Index(admission.Job.TenantId);
+            if (admission.Job.Preemptions > 0)
+            {
+                // A preempted job resuming: its service was counted, and charged, at its first admission.
+                _queued[i]--;
+                continue;
+            }
+
             var tokens = admission.Job.ServiceUnits;
             _largestRequest = Math.Max(_largestRequest, tokens);
             Contend(i, tokens);
