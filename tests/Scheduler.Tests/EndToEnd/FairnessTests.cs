@@ -73,6 +73,8 @@ public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper ou
         using var floodClient = flood.Client;
         using var lightClient = light.Client;
 
+        // The first jobs on a fresh worker are slow (connections, the engine's first steps): warm up, then measure.
+        await RunLight(lightClient);
         var alone = await RunLight(lightClient);
 
         // The flood arrives all at once: submitted while the accelerator is cordoned, it is admitted in one round that
@@ -96,7 +98,9 @@ public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper ou
         var lightWorst = flooded.Max(r => r.Usage!.TtftMs - r.Usage.QueueMs);
         var aloneWorst = alone.Max(r => r.Usage!.TtftMs);
         var floodedWorst = flooded.Max(r => r.Usage!.TtftMs);
-        output.WriteLine($"light TTFT alone max {aloneWorst:F0} ms, flooded max {floodedWorst:F0} ms (x{floodedWorst / aloneWorst:F2}); " +
+        // The target (DESIGN: the light tenant's p99 TTFT under a flood at most 1.5x its p99 alone) is printed, not asserted:
+        // on a shared machine the figures swing with its load; the ordering below is what the test holds.
+        output.WriteLine($"light TTFT alone max {aloneWorst:F0} ms, flooded max {floodedWorst:F0} ms (x{floodedWorst / aloneWorst:F2}, target x1.5); " +
             $"admission to first token: light max {lightWorst:F0} ms, flood median {floodMedian:F0} ms");
 
         // In admission order a light prompt would wait behind the flood's pending prefill as a flood job does, for
