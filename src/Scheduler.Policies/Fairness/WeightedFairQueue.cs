@@ -110,10 +110,13 @@ internal sealed class WeightedFairQueue : IFairQueue
 
     public bool IsNextInLine(JobDemand job)
     {
-        if (!_laneOfJob.TryGetValue(job.JobId, out var lane))
+        if (!_tenants.TryGetValue(job.TenantId, out var lane))
         {
             return false;
         }
+
+        // A job just served was charged: its claim is the counter it was served at.
+        var counter = _laneOfJob.ContainsKey(job.JobId) ? lane.Counter : lane.Counter - (job.ServiceUnits / lane.Weight);
 
         for (var higher = JobPriority.Critical; higher < job.Priority; higher++)
         {
@@ -126,7 +129,7 @@ internal sealed class WeightedFairQueue : IFairQueue
         // Ties allowed: a tenant newly backlogged starts level with the lowest counter, and is as next as that one.
         foreach (var other in _tenants.Values)
         {
-            if (other != lane && other.Counter < lane.Counter && other.CountIn(job.Priority) > 0)
+            if (other != lane && other.Counter < counter && other.CountIn(job.Priority) > 0)
             {
                 return false;
             }
