@@ -34,6 +34,12 @@ public sealed class PlacementOptions
     /// an engine without room — are not counted. 0 fails a job at its first such hand-back.</summary>
     public int MaxHandBacks { get; set; } = 5;
 
+    /// <summary>How many times one job may be stopped on a replica to make room for a critical or under-share job that
+    /// finds no room where it meets its TTFT objective (preemption; see docs/architecture.md): the stopped job is queued
+    /// again and resumes from the tokens it delivered. Only under weighted-fair queuing and continuous batching; 0 turns
+    /// preemption off.</summary>
+    public int MaxPreemptions { get; set; } = 2;
+
     /// <summary>Overload threshold: while a model has this many jobs queued or more, its sheddable submissions are
     /// refused with RESOURCE_EXHAUSTED (standard and critical ones are still accepted, within their tenants' quotas),
     /// so sheddable work is the first to go. 0 never sheds.</summary>

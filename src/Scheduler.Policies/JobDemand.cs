@@ -16,6 +16,8 @@ namespace Scheduler.Policies;
 /// shorter than a block (nothing to reuse).</param>
 /// <param name="SessionId">The conversation the job belongs to, if the tenant named one: its jobs stay on one replica
 /// while that replica meets their objective.</param>
+/// <param name="Preemptions">How many times the job was stopped on a replica to make room for another and queued again
+/// (<see cref="Dispatch.Preemption"/>): past a bound it is not stopped again.</param>
 public sealed record JobDemand(
     string JobId,
     string TenantId,
@@ -26,7 +28,8 @@ public sealed record JobDemand(
     DateTimeOffset EnqueuedAt,
     DateTimeOffset? Deadline = null,
     PromptBlocks? Blocks = null,
-    string? SessionId = null)
+    string? SessionId = null,
+    int Preemptions = 0)
 {
     /// <summary>KV-cache tokens the job holds at its longest: the prompt plus every output token.</summary>
     public long KvTokens => (long)PromptTokens + MaxTokens;

@@ -48,7 +48,7 @@ internal sealed class Simulation
         _fleet = fleet;
         _workload = workload;
         Policies = policies;
-        _dispatcher = Dispatcher.Create(policies.Placement, policies.Fairness, policies.Batching, new Random(seed));
+        _dispatcher = Dispatcher.Create(policies.Placement, policies.Fairness, policies.Batching, new Random(seed), maxPreemptions: policies.MaxPreemptions);
         foreach (var (tenant, weight) in workload.Weights)
         {
             _dispatcher.Queue.SetWeight(tenant, weight);
@@ -256,7 +256,7 @@ internal sealed class Simulation
 
     private void AdmissionRound(double now)
     {
-        if (_dispatcher.Queue.Count == 0 || !AnyFreeSlot())
+        if (_dispatcher.Queue.Count == 0 || (!AnyFreeSlot() && !_dispatcher.Preempts))
         {
             return;
         }
@@ -268,6 +268,13 @@ internal sealed class Simulation
         }
 
         _fairness.OnRound(admissions, _dispatcher.Queue);
+
+        // Stops first: the room they free is what some of the admissions below take.
+        foreach (var preempted in _dispatcher.Preemptions)
+        {
+            Requeue(preempted, now);
+        }
+
         foreach (var admission in admissions)
         {
             _queued.Remove(admission.Job.JobId, out var sequence);
@@ -285,6 +292,22 @@ internal sealed class Simulation
 
             StartIfIdle(index, now);
         }
+    }
+
+    // The engine stops the victim; it goes back to the front of its tenant's queue to resume from the tokens it
+    // delivered, as the live placement queues a sequence handed back (its first admission's charge stands).
+    private void Requeue(Preempted preempted, double now)
+    {
+        var index = _replicaIndex[preempted.Replica.ReplicaId];
+        if (_replicas[index].Preempt(preempted.Victim.JobId, now) is not { } sequence)
+        {
+            return;
+        }
+
+        sequence.Resume();
+        _dispatcher.Queue.EnqueueFront(sequence.Demand);
+        _fairness.OnEnqueue(sequence.Request.TenantId);
+        _queued.Add(sequence.Request.Id, sequence);
     }
 
     // Cheap guard: a round on a full fleet would scan the whole backlog for nothing.

@@ -94,8 +94,11 @@ public sealed record ReplicaInfo(
 /// <param name="Placement">Where it runs.</param>
 /// <param name="FairRank">Its fair rank on the replica: the engine prefills lower ranks first (see
 /// <c>FairRank</c>); 0 for all keeps admission order.</param>
+/// <param name="Displaces">The job running on the replica that the placement stopped to make room for this one
+/// (preemption): the node stops it before admitting this one. Null when it took free room.</param>
 [GenerateSerializer, Alias("scheduler.AdmittedSequence")]
 public sealed record AdmittedSequence(
     [property: Id(0)] JobTicket Ticket,
     [property: Id(1)] JobPlacement Placement,
-    [property: Id(2)] double FairRank = 0);
+    [property: Id(2)] double FairRank = 0,
+    [property: Id(3)] string? Displaces = null);

@@ -22,4 +22,7 @@ public enum FinishReason
     /// <summary>The engine can never run it (its prompt does not fit the model or the replica): the job fails with the
     /// engine's message and is not queued again.</summary>
     Error = 5,
+
+    /// <summary>Stopped to make room for another job (preemption): the job is not over, it goes back to its queue.</summary>
+    Preempted = 6,
 }

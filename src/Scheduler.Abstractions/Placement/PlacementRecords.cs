@@ -37,6 +37,9 @@ public enum HandBack
     /// error, named in <see cref="RequeuedSequence.Error"/>): the replica takes nothing new until one of its sequences
     /// finishes (or a short hold passes).</summary>
     Rejected = 2,
+
+    /// <summary>The placement stopped them to make room for other jobs (preemption): the replica is as good as before.</summary>
+    Preempted = 3,
 }
 
 public enum CancelOutcome

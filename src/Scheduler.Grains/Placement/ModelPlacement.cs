@@ -24,7 +24,7 @@ namespace Scheduler.Grains.Placement;
 /// </summary>
 internal sealed partial class ModelPlacement(string model, PlacementState persisted, PlacementOptions options, TimeProvider time, ILogger logger)
 {
-    private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy, recordWeighedReplicas: true);
+    private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy, recordWeighedReplicas: true, maxPreemptions: options.MaxPreemptions);
     private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
     private readonly DeadlineExpiry _expiry = new();
     private readonly ReplicaLinks _links = new();
@@ -129,7 +129,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             if (_links.Bind(r.ReplicaId, linkId) && _dispatcher.Replicas.TryGetValue(r.ReplicaId, out var existing))
             {
-                RequeueFrom(existing, [.. _jobs.Values.Where(j => j.RunningOn == existing).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))],
+                RequeueFrom(existing, [.. _jobs.Values.Where(j => j.RunningOn == existing || j.PreemptedFrom == existing).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))],
                     "its node registered a new stream; the jobs counted under the old one went down with it");
             }
 
@@ -197,7 +197,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
         foreach (var done in finished)
         {
-            if (replica.Release(done.JobId) && _jobs.Remove(done.JobId, out var job))
+            // A sequence told to stop for another job may have finished before the stop reached it: it is done.
+            var preemptedHere = _jobs.TryGetValue(done.JobId, out var stopped) && stopped.PreemptedFrom == replica;
+            if ((replica.Release(done.JobId) || preemptedHere) && _jobs.Remove(done.JobId, out var job))
             {
                 RefundUnused(job, done.CompletionTokens);
             }
@@ -222,6 +224,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             HandBack.NodeLost => "its node was lost (stream broken or lease expired)",
             HandBack.Rejected => "its engine refused the sequence (it ran more than the placement counted)",
+            HandBack.Preempted => "it was stopped to make room for a job with a better claim there (preemption)",
             _ => "its stream was closed by its owner",
         });
         switch (reason)
@@ -255,6 +258,13 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             return new CancelDecision(
                 job.WasAdmitted ? CancelOutcome.CancelledWhileRequeued : CancelOutcome.CancelledWhileQueued,
                 new JobAnnouncement(job.Ticket.Watchers, cancelled));
+        }
+
+        if (job.PreemptedFrom is not null)
+        {
+            // Its node is stopping it already: it ends, cancelled, when handed back.
+            job.CancelRequested = true;
+            return new CancelDecision(CancelOutcome.CancellationRequested);
         }
 
         return job.RunningOn is { } replica
@@ -372,6 +382,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var ended = Drain(_ended);
         var handedBack = Drain(_handedBack);
         var admissions = _dispatcher.AdmitWhatFits();
+        var displaced = Preempt(_dispatcher.Preemptions, now);
         if (admissions.Count == 0)
         {
             _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now);
@@ -391,7 +402,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
                 batches[chosen] = batch;
             }
 
-            var sequence = new AdmittedSequence(job.Ticket, placement, rank);
+            var sequence = new AdmittedSequence(job.Ticket, placement, rank, displaced?.GetValueOrDefault(demand.JobId));
             batch.Add(sequence);
             job.RunningOn = chosen;
             _expiry.Forget(demand.JobId);
@@ -418,6 +429,30 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             NextWakeUp());
     }
 
+    /// <summary>The jobs the round stopped to make room: each waits, holding nothing, until its node hands it back.
+    /// Returns the victim of each admission that made room, by the admitted job's id; null when none was stopped.</summary>
+    private Dictionary<string, string>? Preempt(IReadOnlyList<Preempted> preemptions, DateTimeOffset now)
+    {
+        if (preemptions.Count == 0)
+        {
+            return null;
+        }
+
+        var displaced = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (victim, replica, forJobId) in preemptions)
+        {
+            var job = _jobs[victim.JobId];
+            job.Preempt();
+            displaced[forJobId] = victim.JobId;
+            job.Trace.Add(new JobTraceEvent(JobTraceKind.HandedBack, now,
+                $"preempted on replica {replica.ReplicaId} for job {forJobId} (its tenant over its share there, or the job sheddable; preemption {job.Preemptions} of at most {options.MaxPreemptions}); queued again once its node stopped it",
+                Placement: new JobPlacement(replica.ReplicaId, replica.AcceleratorId, replica.Profile.Product, replica.NodeId, 0)));
+            LogPreempted(logger, victim.JobId, replica.ReplicaId, forJobId, job.Preemptions);
+        }
+
+        return displaced;
+    }
+
     private void Queue(PlacedJob job)
     {
         _dispatcher.Queue.SetWeight(job.Ticket.TenantId, job.Ticket.TenantWeight);
@@ -430,9 +465,17 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     {
         foreach (var seq in sequences)
         {
-            // Only a job still running there goes back: a stale report must not pull a job re-admitted elsewhere.
-            if (!_jobs.TryGetValue(seq.JobId, out var job) || job.RunningOn is null || job.RunningOn != replica)
+            // Only a job still running there (or being stopped there) goes back: a stale report must not pull a job
+            // re-admitted elsewhere.
+            if (!_jobs.TryGetValue(seq.JobId, out var job) || (job.RunningOn ?? job.PreemptedFrom) != replica)
             {
+                continue;
+            }
+
+            if (job.CancelRequested)
+            {
+                replica.Release(seq.JobId);
+                EndCancelled(job, seq);
                 continue;
             }
 
@@ -449,9 +492,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
                 }
             }
 
-            if (!_dispatcher.Queue.Remove(seq.JobId))
+            if (!_dispatcher.Queue.Remove(seq.JobId) && job.Demand.Preemptions == 0)
             {
-                // It was charged when first admitted; it will be charged again when re-admitted.
+                // It was charged when first admitted; it will be charged again when re-admitted (a preempted job keeps
+                // its charge and is not charged again: Dispatcher).
                 _dispatcher.Queue.Adjust(job.Ticket.TenantId, -job.Demand.ServiceUnits);
             }
 
@@ -503,6 +547,21 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var announcement = JobEventRecord.Terminal(jobId, JobStatus.Failed, now, usage, JobFinishReasons.Error, message);
         _ended.Add(new EndedJob(jobId, outcome, new JobAnnouncement([.. ticket.Watchers], announcement), job.Trace.ToArray()));
         LogHandBacksExhausted(logger, jobId, job.HandBacks, error);
+    }
+
+    /// <summary>Ends a job whose cancellation came while it was being preempted: handed back, it is not queued again.</summary>
+    private void EndCancelled(PlacedJob job, RequeuedSequence seq)
+    {
+        var jobId = job.Ticket.JobId;
+        _jobs.Remove(jobId);
+        RefundUnused(job, seq.DeliveredTokens);
+        job.ResumeAt(seq.DeliveredTokens, seq.Output);
+        var ticket = job.Ticket;
+        var now = time.GetUtcNow();
+        var usage = new JobUsage(ticket.Request.PromptTokens, ticket.ResumeFromToken, 0, 0, 0, (now - ticket.SubmittedAt).TotalMilliseconds);
+        var outcome = new JobOutcome(JobStatus.Cancelled, JobFinishReasons.Cancelled, usage, ticket.Delivered?.Text ?? "", null, ticket.Delivered?.TokenEnds ?? []);
+        var announcement = JobEventRecord.Terminal(jobId, JobStatus.Cancelled, now, usage, JobFinishReasons.Cancelled, error: null);
+        _ended.Add(new EndedJob(jobId, outcome, new JobAnnouncement([.. ticket.Watchers], announcement), job.Trace.ToArray()));
     }
 
     /// <summary>The tenant was charged for max_tokens at admission; refunds what the job did not generate by
@@ -615,6 +674,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed: its engines handed it back {HandBacks} times; the last time: {Error}")]
     private static partial void LogHandBacksExhausted(ILogger logger, string jobId, int handBacks, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} preempted on replica {ReplicaId} to make room for job {ForJobId} (preemption {Preemptions})")]
+    private static partial void LogPreempted(ILogger logger, string jobId, string replicaId, string forJobId, int preemptions);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} re-queued from replica {ReplicaId}, resuming at token {ResumeFrom}")]
     private static partial void LogRequeued(ILogger logger, string jobId, string replicaId, int resumeFrom);

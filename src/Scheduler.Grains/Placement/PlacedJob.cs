@@ -11,10 +11,20 @@ internal sealed class PlacedJob(JobTicket ticket)
     public JobTicket Ticket { get; private set; } = ticket;
 
     /// <summary>What the job still needs: a resumed job prefills its delivered tokens and generates the rest.</summary>
-    public JobDemand Demand { get; private set; } = ToDemand(ticket);
+    public JobDemand Demand { get; private set; } = ToDemand(ticket, 0);
 
     /// <summary>The replica running it; null while it is queued.</summary>
     public ReplicaView? RunningOn { get; set; }
+
+    /// <summary>The replica told to stop it to make room for another job (preemption), until the replica hands it back
+    /// (or reports it finished, when the stop came too late); null otherwise.</summary>
+    public ReplicaView? PreemptedFrom { get; private set; }
+
+    /// <summary>How many times it was preempted (not journaled: a rebuilt placement counts from 0).</summary>
+    public int Preemptions { get; private set; }
+
+    /// <summary>Whether its cancellation arrived while it was being preempted: it ends when handed back.</summary>
+    public bool CancelRequested { get; set; }
 
     /// <summary>Whether it ever left its tenant's queue; a re-dispatch is not a second admission.</summary>
     public bool WasAdmitted { get; set; }
@@ -48,6 +58,15 @@ internal sealed class PlacedJob(JobTicket ticket)
         return Ticket.HandBacks;
     }
 
+    /// <summary>Its replica was told to stop it for another job: it no longer holds room there.</summary>
+    public void Preempt()
+    {
+        PreemptedFrom = RunningOn;
+        RunningOn = null;
+        Preemptions++;
+        Demand = ToDemand(Ticket, Preemptions);
+    }
+
     /// <summary>Prepares a re-dispatch that resumes at <paramref name="deliveredTokens"/>.</summary>
     public void ResumeAt(int deliveredTokens, DeliveredOutput? output)
     {
@@ -56,14 +75,16 @@ internal sealed class PlacedJob(JobTicket ticket)
             Ticket = Ticket with { ResumeFromToken = deliveredTokens, Delivered = output };
         }
 
-        Demand = ToDemand(Ticket);
+        Demand = ToDemand(Ticket, Preemptions);
         RunningOn = null;
+        PreemptedFrom = null;
     }
 
     // The prompt is cut into blocks as the engine cuts it, so the replicas' prefix indexes match the engines' caches.
-    private static JobDemand ToDemand(JobTicket t) => new(
+    private static JobDemand ToDemand(JobTicket t, int preemptions) => new(
         t.JobId, t.TenantId, t.Request.PromptTokens + t.ResumeFromToken, t.Request.MaxTokens - t.ResumeFromToken,
         t.Request.Priority, t.Request.TtftObjectiveMs, t.SubmittedAt, t.Request.Deadline,
         t.Request.PromptTokenIds is { Length: > 0 } ids ? PromptBlocks.FromTokenIds(ids) : PromptBlocks.FromText(t.Request.Prompt),
-        t.Request.SessionId);
+        t.Request.SessionId,
+        preemptions);
 }

@@ -19,6 +19,10 @@ public sealed class Dispatcher
     private readonly IIndexedPlacementPolicy? _indexedPlacement;
     private readonly Func<string, double?> _weightOf;
     private readonly SessionAffinity _sessions = new();
+    private readonly HashSet<(string Tenant, JobPriority Priority)> _noRoomFor = [];
+    private readonly HashSet<string> _admittedThisRound = new(StringComparer.Ordinal);
+    private readonly Func<JobDemand, bool> _makesRoom;
+    private (ReplicaView Replica, JobDemand Victim)? _victim;
 
     public Dispatcher(IFairQueue queue, IPlacementPolicy placement, IBatchingPolicy batching)
     {
@@ -28,6 +32,7 @@ public sealed class Dispatcher
         _fitsSomewhere = Replicas.FitsSomewhere;
         _indexedPlacement = placement as IIndexedPlacementPolicy;
         _weightOf = queue.WeightOf;
+        _makesRoom = MakesRoom;
     }
 
     public IFairQueue Queue { get; }
@@ -51,11 +56,24 @@ public sealed class Dispatcher
     /// predicts for anyway; a policy without an index path reports only the replica it chose.</summary>
     public bool RecordsWeighedReplicas { get; init; }
 
+    /// <summary>How often one job may be stopped to make room for another (<see cref="Preemption"/>); 0 (the default)
+    /// stops none. Only under a queue with shares and continuous batching.</summary>
+    public int MaxPreemptions { get; init; }
+
+    /// <summary>Most sequences one round stops, so a round's cost stays bounded however many jobs wait.</summary>
+    public const int MaxPreemptionsPerRound = 8;
+
+    /// <summary>The running jobs the last round stopped to make room (<see cref="Preemption"/>), each before the
+    /// admission it made room for: the owner tells their engines to stop them and queues them again when handed back.
+    /// Their reservations are already released.</summary>
+    public IReadOnlyList<Preempted> Preemptions { get; private set; } = [];
+
     /// <summary>Creates a dispatcher from policy names, as configuration gives them.</summary>
-    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false) => new(
+    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false, int maxPreemptions = 0) => new(
         SchedulingPolicies.CreateFairQueue(fairness), SchedulingPolicies.CreatePlacement(placement, random), SchedulingPolicies.CreateBatching(batching))
     {
         RecordsWeighedReplicas = recordWeighedReplicas,
+        MaxPreemptions = maxPreemptions,
     };
 
     /// <summary>One admission round. Returns the admissions in the order they were made (empty when nothing fits);
@@ -63,6 +81,7 @@ public sealed class Dispatcher
     public IReadOnlyList<Admission> AdmitWhatFits()
     {
         LastHeld = null;
+        Preemptions = [];
         if (Queue.Count == 0 || Replicas.Count == 0)
         {
             LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : RoundStopReason.NoReplicas, 0);
@@ -70,32 +89,117 @@ public sealed class Dispatcher
         }
 
         Replicas.BeginRound(Batching.JoinsRunningBatches, _weightOf);
+        _admittedThisRound.Clear();
         List<Admission>? admitted = null;
-        var stop = RoundStopReason.NothingFits;
-        while (Queue.DequeueNext(_fitsSomewhere) is { } job)
+        List<Preempted>? preempted = null;
+        var ended = RoundStopReason.NothingFits;
+        while (true)
         {
+            var job = Queue.DequeueNext(_fitsSomewhere);
+            var placeable = job is not null;
+            (ReplicaView Replica, JobDemand Victim)? stop = null;
+            if (job is null)
+            {
+                // Nothing fits anywhere: the first job in fair order that may make room by preemption is served.
+                _noRoomFor.Clear();
+                _victim = null;
+                job = MayPreempt(preempted) ? Queue.DequeueNext(_makesRoom) : null;
+                if (job is null)
+                {
+                    break;
+                }
+
+                stop = _victim;
+            }
+
             var weighed = RecordsWeighedReplicas ? new List<WeighedReplica>() : null;
-            var chosen = Choose(job, weighed);
+            var chosen = placeable ? Choose(job, weighed) : null;
+            if (placeable && MayPreempt(preempted) && !MeetsObjective(job, chosen) && Queue.IsNextInLine(job))
+            {
+                stop = PickVictim(job);
+            }
+
+            if (stop is var (replica, victim))
+            {
+                // The victim's engine stops it before the job's admission reaches the replica (the owner sends both in
+                // that order); its reservation is the job's now, and it is queued again once handed back.
+                replica.Release(victim.JobId);
+                (preempted ??= []).Add(new Preempted(victim, replica, job.JobId));
+                chosen = replica;
+                weighed?.Add(WeighedReplica.Predict(replica, job));
+            }
+
             if (chosen is null)
             {
-                // The policy holds the job (null leaves it queued): it goes back to the front of its tenant's queue
-                // with its charge refunded, and the round ends, so the next capacity to free goes to it in fair order.
+                // The policy holds the job (null leaves it queued), or nothing fits it: it goes back to the front of its
+                // tenant's queue with its charge refunded, and the round ends, so the next capacity to free goes to it
+                // in fair order.
                 Queue.EnqueueFront(job);
                 Queue.Adjust(job.TenantId, -job.ServiceUnits);
-                stop = RoundStopReason.PolicyHeld;
-                LastHeld = job;
+                if (placeable)
+                {
+                    ended = RoundStopReason.PolicyHeld;
+                    LastHeld = job;
+                }
+
                 break;
             }
 
             _sessions.Placed(job, chosen);
             var (rank, finish) = FairRank.Of(job, chosen, Queue.WeightOf(job.TenantId), Queue.CountOf(job.TenantId) > 0);
             var runningBefore = chosen.Admit(job, rank, finish);
+            _admittedThisRound.Add(job.JobId);
+            if (job.Preemptions > 0)
+            {
+                // A preempted job keeps the charge of its first admission (it was served, and stopped for a tenant
+                // with a better claim): resuming it is not charged again, so its tenant's counter never drops below
+                // where the fair queue's order left it.
+                Queue.Adjust(job.TenantId, -job.ServiceUnits);
+            }
+
             (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed));
         }
 
-        LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : stop, Replicas.MaxFreeKvTokens);
+        Preemptions = preempted ?? (IReadOnlyList<Preempted>)[];
+        LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : ended, Replicas.MaxFreeKvTokens);
         return admitted ?? (IReadOnlyList<Admission>)[];
     }
+
+    /// <summary>Whether a round may stop running sequences: preemption is on, the queue has shares to judge by (a
+    /// queue without them answers no weight) and batches take jobs while they run. A round is worth running then even
+    /// when no replica has a free slot.</summary>
+    public bool Preempts => MaxPreemptions > 0 && Batching.JoinsRunningBatches && _weightOf(string.Empty) is not null;
+
+    private bool MayPreempt(List<Preempted>? preempted) => Preempts && (preempted?.Count ?? 0) < MaxPreemptionsPerRound;
+
+    private (ReplicaView Replica, JobDemand Victim)? PickVictim(JobDemand job) =>
+        Preemption.PickVictim(job, Replicas, t => _weightOf(t) ?? 1, MaxPreemptions, _admittedThisRound);
+
+    // The fair queue's test of a job when nothing fits anywhere: may it make room by preemption? The victim found is
+    // kept for the job the queue then serves. A tenant's jobs of one class that could not are not tried again in this
+    // pass (its first in order stands for the rest), so a long backlog costs a lookup per job, not a search.
+    private bool MakesRoom(JobDemand job)
+    {
+        if (_noRoomFor.Contains((job.TenantId, job.Priority)) || !Queue.IsNextInLine(job))
+        {
+            return false;
+        }
+
+        // The queue tries a later tenant only when its counter is lower than the one accepted so far, and then serves
+        // it: the last victim found is the served job's.
+        if (PickVictim(job) is not { } victim)
+        {
+            _noRoomFor.Add((job.TenantId, job.Priority));
+            return false;
+        }
+
+        _victim = victim;
+        return true;
+    }
+
+    // Whether the chosen replica is predicted to give the job its first token in time: if so, nothing is stopped for it.
+    private bool MeetsObjective(JobDemand job, ReplicaView? chosen) =>
+        chosen is not null && ReplicaPrediction.TtftMs(chosen.Profile, chosen.RunningSequences, Replicas.PrefillAhead(job, chosen), chosen.Uncached(job)) <= job.TtftObjectiveMs;
 
     // The queue offers only a job that fits somewhere, so there is a candidate; null means the policy holds the job.
     // A policy with an index path looks at a few replicas; the others get the full candidate list.

@@ -28,6 +28,9 @@ internal sealed class FifoQueue : IFairQueue
     /// <summary>No shares: engines prefill in admission order, which is arrival order here.</summary>
     public double? WeightOf(string tenantId) => null;
 
+    /// <summary>FIFO has no shares to keep: its head is next, and a job just taken from it was.</summary>
+    public bool IsNextInLine(JobDemand job) => PositionOf(job.JobId) is 0 or -1;
+
     public void Enqueue(JobDemand job) => Add(job, front: false);
 
     public void EnqueueFront(JobDemand job) => Add(job, front: true);

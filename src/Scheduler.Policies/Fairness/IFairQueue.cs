@@ -34,6 +34,12 @@ public interface IFairQueue
     /// tenant inside a replica's batch either (see <c>FairRank</c>).</summary>
     double? WeightOf(string tenantId);
 
+    /// <summary>Whether serving <paramref name="job"/> (queued, or just taken from the queue) now keeps the policy's
+    /// order between tenants: no tenant
+    /// waits with a stronger claim in its class or with work in a higher class. Preemption makes room only for such a
+    /// job, so serving it out of turn never widens the service gap between tenants.</summary>
+    bool IsNextInLine(JobDemand job);
+
     /// <summary>Queued jobs of one tenant.</summary>
     int CountOf(string tenantId);
 

@@ -108,6 +108,36 @@ internal sealed class WeightedFairQueue : IFairQueue
 
     public double? WeightOf(string tenantId) => _tenants.TryGetValue(tenantId, out var lane) ? lane.Weight : 1.0;
 
+    public bool IsNextInLine(JobDemand job)
+    {
+        if (!_tenants.TryGetValue(job.TenantId, out var lane))
+        {
+            return false;
+        }
+
+        // A job just served was charged: its claim is the counter it was served at.
+        var counter = _laneOfJob.ContainsKey(job.JobId) ? lane.Counter : lane.Counter - (job.ServiceUnits / lane.Weight);
+
+        for (var higher = JobPriority.Critical; higher < job.Priority; higher++)
+        {
+            if (_countByPriority[(int)higher] > 0)
+            {
+                return false;
+            }
+        }
+
+        // Ties allowed: a tenant newly backlogged starts level with the lowest counter, and is as next as that one.
+        foreach (var other in _tenants.Values)
+        {
+            if (other != lane && other.Counter < counter && other.CountIn(job.Priority) > 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     public int CountOf(string tenantId) => _tenants.TryGetValue(tenantId, out var lane) ? lane.Count : 0;
 
     public int PositionOf(string jobId)

@@ -81,7 +81,7 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         // Only the prompt's uncached tokens are prefilled, so only they are pending.
         var prefill = job.PromptTokens - RememberPrompt(job);
         var blockTokens = job.Blocks is { } blocks ? (long)blocks.Count * blocks.BlockTokens : 0;
-        _reservations.Add(job.JobId, new Reservation(job.KvTokens, job.TenantId, blockTokens));
+        _reservations.Add(job.JobId, new Reservation(job, blockTokens, Admissions, Prefilled: false));
         _byTenant[job.TenantId] = (RunningOf(job.TenantId) + 1, Math.Max(fairFinish, FairFinishOf(job.TenantId)));
         ReservedKvTokens += job.KvTokens;
         _runningBlockTokens += blockTokens;
@@ -103,6 +103,7 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     {
         if (RemovePending(jobId) is { } rank)
         {
+            _reservations[jobId] = _reservations[jobId] with { Prefilled = true };
             PrefilledRank = Math.Max(PrefilledRank, rank);
             Entry?.Refile();
         }
@@ -136,17 +137,18 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
             return false;
         }
 
-        ReservedKvTokens -= reservation.Kv;
+        ReservedKvTokens -= reservation.Job.KvTokens;
         _runningBlockTokens -= reservation.BlockTokens;
         _prefixes?.Resize(PrefixBudget);
         RemovePending(jobId);
-        if (_byTenant.TryGetValue(reservation.TenantId, out var tenant) && tenant.Running > 1)
+        var tenantId = reservation.Job.TenantId;
+        if (_byTenant.TryGetValue(tenantId, out var tenant) && tenant.Running > 1)
         {
-            _byTenant[reservation.TenantId] = tenant with { Running = tenant.Running - 1 };
+            _byTenant[tenantId] = tenant with { Running = tenant.Running - 1 };
         }
         else
         {
-            _byTenant.Remove(reservation.TenantId);
+            _byTenant.Remove(tenantId);
         }
 
         Entry?.Refile();
@@ -154,6 +156,12 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     }
 
     public bool IsRunning(string jobId) => _reservations.ContainsKey(jobId);
+
+    /// <summary>The tenants with sequences running here.</summary>
+    public IEnumerable<string> Tenants => _byTenant.Keys;
+
+    /// <summary>The jobs running here as they were admitted, for choosing one to stop (<c>Preemption</c>).</summary>
+    internal IEnumerable<Reservation> Reservations => _reservations.Values;
 
     /// <summary>Sequences of <paramref name="tenantId"/> running here.</summary>
     public int RunningOf(string tenantId) => _byTenant.GetValueOrDefault(tenantId).Running;
@@ -213,7 +221,9 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     // What the engine's cache may hold: free KV, plus the blocks of running prompts, which sit in their reservations.
     private long PrefixBudget => FreeKvTokens + _runningBlockTokens;
 
-    private readonly record struct Reservation(long Kv, string TenantId, long BlockTokens);
+    /// <summary>A running job: what it reserved, the number of admissions here before it (later admitted, less
+    /// progress lost when stopped), and whether its first token was seen.</summary>
+    internal readonly record struct Reservation(JobDemand Job, long BlockTokens, long Order, bool Prefilled);
 }
 
 /// <summary>An admitted job's prompt whose prefill is not reported done, at the fair rank it was admitted at.</summary>

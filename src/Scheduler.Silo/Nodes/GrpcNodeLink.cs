@@ -65,6 +65,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
         var now = _time.GetUtcNow();
         var admit = new AdmitBatch { ReplicaId = replicaId };
+        PreemptSequences? preempt = null;
         foreach (var seq in batch)
         {
             // The worker's spans continue the run span, or the job's own context when nobody records spans here.
@@ -77,6 +78,16 @@ internal sealed partial class GrpcNodeLink : INodeLink
             var spec = ToSpec(seq.Ticket, run?.Id ?? seq.Ticket.Request.TraceParent);
             spec.FairRank = seq.FairRank;
             admit.Sequences.Add(spec);
+            if (seq.Displaces is { } victim)
+            {
+                (preempt ??= new PreemptSequences { ReplicaId = replicaId }).SequenceIds.Add(victim);
+            }
+        }
+
+        // The stops first: the stream keeps the order, so the engine has freed the room when the admissions arrive.
+        if (preempt is not null)
+        {
+            _outgoing.Writer.TryWrite(new ExecuteCommand { Preempt = preempt });
         }
 
         _outgoing.Writer.TryWrite(new ExecuteCommand { Admit = admit });
@@ -197,6 +208,16 @@ internal sealed partial class GrpcNodeLink : INodeLink
             }
 
             _grains.Placement(replica.Model).Requeue(replica.ReplicaId, LinkId, step.Refused, HandBack.Rejected).Ignore();
+        }
+
+        if (step.Preempted.Length > 0)
+        {
+            foreach (var preempted in step.Preempted)
+            {
+                EndRun(preempted.JobId, now, null, "preempted");
+            }
+
+            _grains.Placement(replica.Model).Requeue(replica.ReplicaId, LinkId, step.Preempted, HandBack.Preempted).Ignore();
         }
 
         foreach (var job in step.Outcomes)

@@ -102,6 +102,7 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
         var finished = new List<FinishedSequence>();
         var outcomes = new List<FinishedJob>();
         var refused = new List<RequeuedSequence>();
+        var preempted = new List<RequeuedSequence>();
         lock (_gate)
         {
             // The step's hourly cost is shared by the sequences that produced a token in it. A node's clock is not
@@ -138,6 +139,14 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
 
                 _running.Remove(done.SequenceId);
                 var reason = ReasonOf(done);
+                if (reason == FinishReason.Preempted)
+                {
+                    // Stopped to make room, as the placement asked: it goes back to its queue from the tokens
+                    // delivered, and its watchers hear nothing until it resumes.
+                    preempted.Add(new RequeuedSequence(done.SequenceId, running.NextToken, running.Delivered));
+                    continue;
+                }
+
                 if (reason == FinishReason.Rejected)
                 {
                     // The engine had no room after all, or failed it (an upstream's error, which it names): the job is
@@ -152,7 +161,7 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
             }
         }
 
-        return new TranslatedStep(replica, events, [.. prefilled], [.. finished], [.. refused], [.. outcomes], Capacity(step, now));
+        return new TranslatedStep(replica, events, [.. prefilled], [.. finished], [.. refused], [.. outcomes], Capacity(step, now), [.. preempted]);
     }
 
     /// <summary>Closes the batches for good: every job still running is handed back, by replica, resuming after
@@ -190,6 +199,7 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
             case Proto.FinishReason.Cancelled: return FinishReason.Cancelled;
             case Proto.FinishReason.Rejected: return FinishReason.Rejected;
             case Proto.FinishReason.Error: return FinishReason.Error;
+            case Proto.FinishReason.Preempted: return FinishReason.Preempted;
 #pragma warning disable CS0612 // A node from before the enum sends the reason as text (a rolling upgrade).
             case Proto.FinishReason.Unspecified when LegacyReason(done.LegacyReason) is { } legacy: return legacy;
 #pragma warning restore CS0612

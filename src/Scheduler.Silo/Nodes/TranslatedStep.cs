@@ -11,6 +11,7 @@ namespace Scheduler.Silo.Nodes;
 /// <param name="Refused">Jobs the engine refused at admission: back to their queue.</param>
 /// <param name="Outcomes">The finished jobs' outcomes, to record and then announce to their watchers.</param>
 /// <param name="Capacity">The replica's capacity, when a report of it is due.</param>
+/// <param name="Preempted">Jobs the engine stopped because the placement preempted them: back to their queue.</param>
 internal sealed record TranslatedStep(
     ReplicaRegistration Replica,
     EventBatch Events,
@@ -18,7 +19,8 @@ internal sealed record TranslatedStep(
     FinishedSequence[] Finished,
     RequeuedSequence[] Refused,
     FinishedJob[] Outcomes,
-    EngineCapacity? Capacity)
+    EngineCapacity? Capacity,
+    RequeuedSequence[] Preempted)
 {
     /// <summary>True when the placement has news: a prefill done or a sequence finished.</summary>
     public bool HasProgress => Prefilled.Length > 0 || Finished.Length > 0;

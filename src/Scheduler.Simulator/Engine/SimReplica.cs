@@ -108,6 +108,32 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
         return true;
     }
 
+    /// <summary>Stops a sequence to make room for another, as the worker's engine does on a preemption (the same as a
+    /// cancel: its slot and KV are free at once; the tokens of a step under way still count when it ends). Null when
+    /// it is not in the batch or finishes with the step under way, which the engine would report finished instead.</summary>
+    public SimSequence? Preempt(string jobId, double nowMs)
+    {
+        var sequence = _batch.Find(s => s.Request.Id == jobId);
+        if (sequence is null || _finished.Contains(sequence))
+        {
+            return null;
+        }
+
+        _batch.Remove(sequence);
+        Reserve(sequence, -1);
+        if (sequence.ReadyMs <= nowMs)
+        {
+            // A metered endpoint bills what it was sent and what it generated.
+            MeteredCostUsd += Profile.MeteredCostUsd(sequence.Request.PromptTokens, sequence.Generated);
+        }
+
+        Preempted++;
+        return sequence;
+    }
+
+    /// <summary>Sequences stopped here to make room for others.</summary>
+    public long Preempted { get; private set; }
+
     /// <summary>True when a sequence in the batch may run at <paramref name="nowMs"/>.</summary>
     public bool HasReadyWork(double nowMs) => NextReadyMs <= nowMs;
 

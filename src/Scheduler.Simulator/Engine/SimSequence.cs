@@ -8,8 +8,26 @@ internal sealed class SimSequence(SimRequest request, JobDemand demand)
 {
     public SimRequest Request { get; } = request;
 
-    /// <summary>What the scheduler placed: the view releases and marks prefilled by it.</summary>
-    public JobDemand Demand { get; } = demand;
+    /// <summary>What the scheduler placed: the view releases and marks prefilled by it. A preempted sequence is queued
+    /// again with what it still needs (<see cref="Resume"/>).</summary>
+    public JobDemand Demand { get; private set; } = demand;
+
+    /// <summary>Times it was stopped to make room for another and queued again.</summary>
+    public int Preemptions => Demand.Preemptions;
+
+    /// <summary>Prepares the re-dispatch of a preempted sequence, as the live placement does for a hand-back: it
+    /// recomputes its prompt and the tokens it delivered, and generates the rest.</summary>
+    public void Resume()
+    {
+        Demand = Demand with
+        {
+            PromptTokens = Request.PromptTokens + Generated,
+            MaxTokens = Request.OutputTokens - Generated,
+            Preemptions = Demand.Preemptions + 1,
+        };
+        PrefillRemaining = Request.PromptTokens + Generated;
+        CachedPromptTokens = 0;
+    }
 
     /// <summary>Prompt tokens the replica found in its prefix cache at admission, which it did not prefill.</summary>
     public int CachedPromptTokens { get; set; }

@@ -56,6 +56,13 @@ internal sealed class FairnessTracker
         foreach (var admission in admissions)
         {
             var i = Index(admission.Job.TenantId);
+            if (admission.Job.Preemptions > 0)
+            {
+                // A preempted job resuming: its service was counted, and charged, at its first admission.
+                _queued[i]--;
+                continue;
+            }
+
             var tokens = admission.Job.ServiceUnits;
             _largestRequest = Math.Max(_largestRequest, tokens);
             Contend(i, tokens);

@@ -32,7 +32,8 @@ internal sealed record RunSummary(
     IReadOnlyDictionary<string, double> TokenShareByProduct,
     double EnergyJoules,
     FairnessResult Fairness,
-    double WallMs)
+    double WallMs,
+    long Preempted = 0)
 {
     public long Tokens => InputTokens + OutputTokens;
     public double CostPerMillionTokens => CostUsd / Tokens * 1e6;
@@ -50,6 +51,7 @@ internal sealed record RunSummary(
         $"utilisation {Format.ByProduct(UtilisationByProduct)}",
         $"share of output tokens {Format.ByProduct(TokenShareByProduct)}",
         $"fairness: max service gap {Format.Num(Fairness.MaxServiceGap, "#,0")} wtok (VTC bound {Format.Num(Fairness.VtcBound, "#,0")}), Jain {Format.Num(Fairness.JainIndex, "0.000")}",
+        $"sequences preempted {Format.Num(Preempted, "#,0")}",
         $"simulated in {Format.Num(WallMs / 1000, "0.0")} s");
 
     public static RunSummary Of(RunResult run)
@@ -90,6 +92,7 @@ internal sealed record RunSummary(
             byProduct.ToDictionary(g => g.Key, g => g.Sum(r => (double)r.TokensOut) / Math.Max(1, outputTokens)),
             run.Replicas.Sum(r => r.EnergyJoules),
             run.Fairness,
-            run.WallMs);
+            run.WallMs,
+            run.Replicas.Sum(r => r.Preempted));
     }
 }

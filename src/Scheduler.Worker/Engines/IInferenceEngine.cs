@@ -16,8 +16,10 @@ internal interface IInferenceEngine : IDisposable
     /// <summary>Adds sequences to the running batch; one that does not fit is finished as <see cref="FinishReason.Rejected"/>.</summary>
     void Admit(IEnumerable<SequenceSpec> sequences);
 
-    /// <summary>Stops the given sequences; each is reported finished as <see cref="FinishReason.Cancelled"/> in the next report. Unknown ids are ignored.</summary>
-    void Cancel(IEnumerable<string> sequenceIds);
+    /// <summary>Stops the given sequences, freeing their slots and KV cache at once; each is reported finished with
+    /// <paramref name="reason"/> (<see cref="FinishReason.Cancelled"/>, or <see cref="FinishReason.Preempted"/> when the
+    /// scheduler makes room for another) in the next report. Unknown ids are ignored.</summary>
+    void Cancel(IEnumerable<string> sequenceIds, FinishReason reason);
 
     /// <summary>Drops every sequence without reporting anything about them, not even from a step already under way.</summary>
     void CancelAllSilently();

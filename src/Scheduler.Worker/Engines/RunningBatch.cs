@@ -140,9 +140,10 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     /// <summary>Reports <paramref name="finished"/> with the next step.</summary>
     public void ReportNext(SequenceFinished finished) => _pendingFinished.Add(finished);
 
-    /// <summary>Removes the running and the held ones among <paramref name="sequenceIds"/>, reporting each cancelled
-    /// with the next step; unknown ids are ignored. Returns the removed running sequences.</summary>
-    public List<TSequence> Cancel(IEnumerable<string> sequenceIds)
+    /// <summary>Removes the running and the held ones among <paramref name="sequenceIds"/>, reporting each finished with
+    /// <paramref name="reason"/> (cancelled or preempted) with the next step; unknown ids are ignored. Returns the
+    /// removed running sequences.</summary>
+    public List<TSequence> Cancel(IEnumerable<string> sequenceIds, FinishReason reason)
     {
         var cancelled = new List<TSequence>();
         foreach (var id in sequenceIds)
@@ -150,12 +151,12 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
             if (_byId.TryGetValue(id, out var sequence))
             {
                 Remove(sequence);
-                _pendingFinished.Add(sequence.Finished(FinishReason.Cancelled));
+                _pendingFinished.Add(sequence.Finished(reason));
                 cancelled.Add(sequence);
             }
             else if (_ahead.FindIndex(s => s.SequenceId == id) is >= 0 and var held)
             {
-                _pendingFinished.Add(new SequenceFinished { SequenceId = id, Reason = FinishReason.Cancelled, CompletionTokens = _ahead[held].ResumeFromToken });
+                _pendingFinished.Add(new SequenceFinished { SequenceId = id, Reason = reason, CompletionTokens = _ahead[held].ResumeFromToken });
                 _ahead.RemoveAt(held);
             }
         }

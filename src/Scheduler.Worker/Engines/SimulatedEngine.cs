@@ -79,11 +79,11 @@ internal sealed partial class SimulatedEngine(
         }
     }
 
-    public void Cancel(IEnumerable<string> sequenceIds)
+    public void Cancel(IEnumerable<string> sequenceIds, FinishReason reason)
     {
         lock (_lock)
         {
-            _running.Cancel(sequenceIds);
+            _running.Cancel(sequenceIds, reason);
             _running.Wake();
         }
     }

@@ -58,7 +58,15 @@ internal sealed partial class WorkerGrpcService(
             case ExecuteCommand.CommandOneofCase.Cancel:
                 if (engines.TryGet(command.Cancel.ReplicaId, out var engine))
                 {
-                    engine.Cancel(command.Cancel.SequenceIds);
+                    engine.Cancel(command.Cancel.SequenceIds, FinishReason.Cancelled);
+                }
+
+                break;
+            case ExecuteCommand.CommandOneofCase.Preempt:
+                // Stopped like a cancel, but reported preempted: the scheduler queues the job again.
+                if (engines.TryGet(command.Preempt.ReplicaId, out var preempting))
+                {
+                    preempting.Cancel(command.Preempt.SequenceIds, FinishReason.Preempted);
                 }
 
                 break;

@@ -73,6 +73,8 @@ public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper ou
         using var floodClient = flood.Client;
         using var lightClient = light.Client;
 
+        // The first jobs on a fresh worker are slow (connections, the engine's first steps): warm up, then measure.
+        await RunLight(lightClient);
         var alone = await RunLight(lightClient);
 
         // The flood arrives all at once: submitted while the accelerator is cordoned, it is admitted in one round that
@@ -96,12 +98,92 @@ public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper ou
         var lightWorst = flooded.Max(r => r.Usage!.TtftMs - r.Usage.QueueMs);
         var aloneWorst = alone.Max(r => r.Usage!.TtftMs);
         var floodedWorst = flooded.Max(r => r.Usage!.TtftMs);
-        output.WriteLine($"light TTFT alone max {aloneWorst:F0} ms, flooded max {floodedWorst:F0} ms (x{floodedWorst / aloneWorst:F2}); " +
+        // The target (DESIGN: the light tenant's p99 TTFT under a flood at most 1.5x its p99 alone) is printed, not asserted:
+        // on a shared machine the figures swing with its load; the ordering below is what the test holds.
+        output.WriteLine($"light TTFT alone max {aloneWorst:F0} ms, flooded max {floodedWorst:F0} ms (x{floodedWorst / aloneWorst:F2}, target x1.5); " +
             $"admission to first token: light max {lightWorst:F0} ms, flood median {floodMedian:F0} ms");
 
         // In admission order a light prompt would wait behind the flood's pending prefill as a flood job does, for
         // seconds; ranked first, it waits for a step or two.
         Assert.True(lightWorst * 3 < floodMedian, $"light admission-to-first-token max {lightWorst:F0} ms is not well below the flood's median {floodMedian:F0} ms");
+    }
+
+    [Fact]
+    public async Task FloodFillsTheSlots_ALightJobPreemptsOne_ThePreemptedJobCompletesOnceWithNoRepeatedToken()
+    {
+        // One L4 with two slots at its real speed: two flood jobs of 300 output tokens hold both for seconds.
+        const string node = "preempt-node";
+        const int FloodTokens = 300;
+        await using var worker = cluster.StartExtraWorkerFor(SchedulerCluster.FairModel, node, "1", ("L4", 1, 2));
+        await cluster.WaitForNode(node, SchedulerCluster.FairModel);
+        using var admin = cluster.Admin();
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var flood = await PutTenant(admin, "pflood-" + suffix, weight: 1);
+        var light = await PutTenant(admin, "plight-" + suffix, weight: 1);
+        using var floodClient = flood.Client;
+        using var lightClient = light.Client;
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+
+        var started = new[] { new TaskCompletionSource(), new TaskCompletionSource() };
+        var floodStreams = Enumerable.Range(0, 2).Select(i => Stream(floodClient, Request(FloodTokens), deadline, started[i])).ToArray();
+        await Task.WhenAll(started.Select(s => s.Task)).WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Both slots hold the flood's sequences; the light tenant, under its share of the replica, takes one of them.
+        var lightRun = await lightClient.RunAsync(Request(4), deadline: deadline);
+        var floodRuns = await Task.WhenAll(floodStreams);
+
+        Assert.True(lightRun.Succeeded, lightRun.Error);
+        var preempted = new List<string>();
+        foreach (var (jobId, events) in floodRuns)
+        {
+            // Every token index once, in order, then one end: the resumed run continued where the stopped one was.
+            var indexes = events.Where(e => e.EventCase == JobEvent.EventOneofCase.Tokens)
+                .SelectMany(e => Enumerable.Range(e.Tokens.FirstTokenIndex, e.Tokens.TokenCount)).ToList();
+            Assert.Equal(Enumerable.Range(0, FloodTokens), indexes);
+            Assert.Equal(JobEvent.EventOneofCase.Completed, events[^1].EventCase);
+            Assert.Single(events, e => e.EventCase == JobEvent.EventOneofCase.Completed);
+
+            var job = await floodClient.GetAsync(jobId);
+            Assert.Equal(JobStatus.Completed, job.Status);
+            Assert.Equal(FloodTokens, job.Usage.CompletionTokens);
+            Assert.Equal(string.Concat(events.Where(e => e.EventCase == JobEvent.EventOneofCase.Tokens).Select(e => e.Tokens.Text)), job.Output);
+            var explanation = await admin.ExplainJobAsync(jobId);
+            if (explanation.Events.Any(e => e.Kind == "handed_back" && e.Detail.Contains("preempted", StringComparison.Ordinal)))
+            {
+                preempted.Add(jobId);
+            }
+        }
+
+        // The light job ran while the flood held both slots: one of them was stopped for it and finished after it.
+        var stopped = Assert.Single(preempted);
+        var lightJob = await lightClient.GetAsync(lightRun.JobId);
+        var stoppedJob = await floodClient.GetAsync(stopped);
+        output.WriteLine($"light TTFT {lightJob.Usage.TtftMs:F0} ms; preempted flood job {stopped} ran {stoppedJob.Usage.TotalMs:F0} ms in all");
+        Assert.True(lightJob.Usage.TtftMs < 2_000, $"light TTFT {lightJob.Usage.TtftMs:F0} ms: it waited for a flood job to finish");
+    }
+
+    private static SubmitJobRequest Request(int maxTokens)
+    {
+        var request = new SubmitJobRequest { Model = SchedulerCluster.FairModel, MaxTokens = maxTokens };
+        request.PromptTokenIds.Add(Interlocked.Increment(ref _longJobs));
+        request.PromptTokenIds.AddRange(Enumerable.Range(1, 63));
+        return request;
+    }
+
+    // A job's stream to its end; <paramref name="firstToken"/> completes with its first token.
+    private static async Task<(string JobId, List<JobEvent> Events)> Stream(SchedulerClient client, SubmitJobRequest request, DateTime deadline, TaskCompletionSource firstToken)
+    {
+        var events = new List<JobEvent>();
+        await foreach (var e in client.StreamAsync(request, deadline))
+        {
+            events.Add(e);
+            if (e.EventCase == JobEvent.EventOneofCase.Tokens)
+            {
+                firstToken.TrySetResult();
+            }
+        }
+
+        return (events[0].JobId, events);
     }
 
     private const int FloodJobs = 100;

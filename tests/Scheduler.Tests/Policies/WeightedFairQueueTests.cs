@@ -614,4 +614,27 @@ public sealed class WeightedFairQueueTests
         Assert.Equal(4, _queue.WeightOf("heavy"));
         Assert.Equal(1, _queue.WeightOf("light"));
     }
+
+    [Fact]
+    public void IsNextInLine_OnlyTheLowestCounterInTheHighestWaitingClass_TiesIncluded()
+    {
+        _queue.Enqueue(Job("a1", "a", prompt: 100, maxTokens: 0));
+        _queue.Enqueue(Job("a2", "a", prompt: 100, maxTokens: 0));
+        var served = _queue.DequeueNext(_ => true)!;
+        _queue.Enqueue(Job("b1", "b", prompt: 100, maxTokens: 0));
+
+        // b joined level with a (a's counter after a1): both are next; a1, just served, was next at its own counter.
+        Assert.True(_queue.IsNextInLine(Job("b1", "b", prompt: 100, maxTokens: 0)));
+        Assert.True(_queue.IsNextInLine(Job("a2", "a", prompt: 100, maxTokens: 0)));
+        Assert.True(_queue.IsNextInLine(served));
+
+        // Once b is served, a (lower counter now) is next and b is not.
+        _queue.DequeueNext(j => j.TenantId == "b");
+        _queue.Enqueue(Job("b2", "b", prompt: 100, maxTokens: 0));
+        Assert.False(_queue.IsNextInLine(Job("b2", "b", prompt: 100, maxTokens: 0)));
+
+        // A waiting critical job comes before every standard one.
+        _queue.Enqueue(Job("c1", "c", prompt: 100, maxTokens: 0, priority: JobPriority.Critical));
+        Assert.False(_queue.IsNextInLine(Job("a2", "a", prompt: 100, maxTokens: 0)));
+    }
 }

@@ -106,7 +106,7 @@ public sealed class RunningBatchTests : IDisposable
         _oneSlot.Add(Simulated(Sequence("a", 10, 8)));
         Assert.True(_oneSlot.TryQueueAhead(Sequence("b", 10, 8, resumeFrom: 3)));
 
-        Assert.Empty(_oneSlot.Cancel(["b", "unknown"]));
+        Assert.Empty(_oneSlot.Cancel(["b", "unknown"], FinishReason.Cancelled));
 
         var finished = Assert.Single(_oneSlot.StartReport().Finished);
         Assert.Equal(("b", FinishReason.Cancelled, 3), (finished.SequenceId, finished.Reason, finished.CompletionTokens));

@@ -218,12 +218,30 @@ public sealed class SimulatedEngineTests : IDisposable
         engine.Step();
         engine.Step();
 
-        engine.Cancel(["a", "unknown"]);
+        engine.Cancel(["a", "unknown"], FinishReason.Cancelled);
         engine.Admit([Sequence("b", 10, 2)]);
         var next = engine.Step()!;
 
         Assert.Equal(new SequenceFinished { SequenceId = "a", Reason = FinishReason.Cancelled, CompletionTokens = 2 }, next.Finished.Single());
         Assert.Equal(["b"], next.Tokens.Select(t => t.SequenceId));
+        Assert.Equal(0, next.Capacity.RejectedAdmissions);
+    }
+
+    [Fact]
+    public void Engine_Preempt_ReportsPreemptedWithTheTokensSoFar_AndItsRoomTakesTheNextAdmission()
+    {
+        using var engine = Engine(AcceleratorProfiles.H100 with { MaxSequences = 1 });
+        engine.Admit([Sequence("victim", 10, 100)]);
+        engine.Step();
+        engine.Step();
+
+        // As the scheduler sends them: the stop, then the admission that takes its room.
+        engine.Cancel(["victim"], FinishReason.Preempted);
+        engine.Admit([Sequence("light", 10, 2)]);
+        var next = engine.Step()!;
+
+        Assert.Equal(new SequenceFinished { SequenceId = "victim", Reason = FinishReason.Preempted, CompletionTokens = 2 }, next.Finished.Single());
+        Assert.Equal(["light"], next.Tokens.Select(t => t.SequenceId));
         Assert.Equal(0, next.Capacity.RejectedAdmissions);
     }
 

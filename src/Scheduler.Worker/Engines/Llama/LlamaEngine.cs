@@ -139,11 +139,11 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         }
     }
 
-    public void Cancel(IEnumerable<string> sequenceIds)
+    public void Cancel(IEnumerable<string> sequenceIds, FinishReason reason)
     {
         lock (_lock)
         {
-            _running.Cancel(sequenceIds).ForEach(Free);
+            _running.Cancel(sequenceIds, reason).ForEach(Free);
             _running.Wake();
         }
     }

@@ -103,11 +103,11 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
         }
     }
 
-    public void Cancel(IEnumerable<string> sequenceIds)
+    public void Cancel(IEnumerable<string> sequenceIds, FinishReason reason)
     {
         lock (_lock)
         {
-            _running.Cancel(sequenceIds).ForEach(s => s.Leave());
+            _running.Cancel(sequenceIds, reason).ForEach(s => s.Leave());
             _running.Wake();
         }
     }

@@ -107,13 +107,15 @@ public sealed class ModelPlacementTests
     [InlineData(100, "a2")]    // no refund: the counters tie, and a comes first
     public void OnProgress_Finished_RefundsTheOutputItDidNotGenerate(int completionTokens, string servedNext)
     {
-        ReplicaWith(2);
-        Assert.Equal(["a1"], AdmittedIds(Enqueue("a1", "a")));
-        Assert.Equal(["b1"], AdmittedIds(Enqueue("b1", "b")));
-        Enqueue("a2", "a");
-        Enqueue("b2", "b");
+        // The freed slot is the only room: no preemption (tenant b, under its share, would otherwise take a1's slot).
+        var placement = new ModelPlacement(Model, new PlacementState(), new PlacementOptions { MaxPreemptions = 0 }, _time, NullLogger.Instance);
+        placement.UpsertReplicas("link", [On("r", "n", maxSequences: 2)]);
+        Assert.Equal(["a1"], AdmittedIds(placement.Enqueue(Job("a1", "a")).Round!));
+        Assert.Equal(["b1"], AdmittedIds(placement.Enqueue(Job("b1", "b")).Round!));
+        placement.Enqueue(Job("a2", "a"));
+        placement.Enqueue(Job("b2", "b"));
 
-        var round = _placement.OnProgress("r", ["a1", "b1"], [new FinishedSequence("b1", completionTokens, FinishReason.Stop)]);
+        var round = placement.OnProgress("r", ["a1", "b1"], [new FinishedSequence("b1", completionTokens, FinishReason.Stop)]);
 
         Assert.Equal([servedNext], AdmittedIds(round!));
     }
@@ -307,7 +309,8 @@ public sealed class ModelPlacementTests
     [InlineData(100, "a2")]    // no refund: the counters tie, and a comes first
     public void Requeue_EngineFailure_FailedJob_RefundsTheOutputItDidNotGenerate(int deliveredTokens, string servedNext)
     {
-        var placement = new ModelPlacement(Model, new PlacementState(), new PlacementOptions { MaxHandBacks = 0 }, _time, NullLogger.Instance);
+        // The freed slot is the only room: no preemption.
+        var placement = new ModelPlacement(Model, new PlacementState(), new PlacementOptions { MaxHandBacks = 0, MaxPreemptions = 0 }, _time, NullLogger.Instance);
         placement.UpsertReplicas("link", [On("r", "n", maxSequences: 2)]);
         Assert.Equal(["a1"], AdmittedIds(placement.Enqueue(Job("a1", "a")).Round!));
         Assert.Equal(["b1"], AdmittedIds(placement.Enqueue(Job("b1", "b")).Round!));
@@ -319,6 +322,45 @@ public sealed class ModelPlacementTests
 
         _time.Advance(s_hold);
         Assert.Equal([servedNext], AdmittedIds(placement.AdmitWhatFits()));
+    }
+
+    [Fact]
+    public void Preemption_TheVictimIsStoppedBeforeTheAdmission_AndQueuedAgainFromItsDeliveredTokensWhenHandedBack()
+    {
+        ReplicaWith(2);
+        Assert.Equal(["a1"], AdmittedIds(Enqueue("a1", "a")));
+        Assert.Equal(["a2"], AdmittedIds(Enqueue("a2", "a")));
+        _placement.OnProgress("r", ["a1", "a2"], []);
+
+        // Tenant a holds both slots; b, under its share of the replica, takes the latest one's.
+        var round = Enqueue("b1", "b");
+        var admitted = Assert.Single(round.Batches.SelectMany(b => b.Sequences));
+        Assert.Equal(("b1", "a2"), (admitted.Ticket.JobId, admitted.Displaces));
+        Assert.Equal(["a1", "b1"], _placement.Snapshot().Replicas.Single().RunningJobIds.Order());
+
+        // The engine stopped a2 after 7 tokens: it goes back to the queue, to resume at token 7 once there is room.
+        var handedBack = _placement.Requeue("r", "link", [new RequeuedSequence("a2", 7)], HandBack.Preempted);
+        Assert.Empty(AdmittedIds(handedBack!));
+        Assert.Equal(1, _placement.Snapshot().QueuedJobs);
+        var resumed = _placement.OnProgress("r", ["b1"], [new FinishedSequence("b1", 100, FinishReason.Length)]);
+        var again = Assert.Single(resumed!.Batches.SelectMany(b => b.Sequences));
+        Assert.Equal(("a2", 7, (string?)null), (again.Ticket.JobId, again.Ticket.ResumeFromToken, again.Displaces));
+        Assert.Contains(_placement.Explain("a2")!.Value.Events, e => e.Kind == JobTraceKind.HandedBack && e.Detail.Contains("preempted", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Preemption_AVictimThatFinishedBeforeTheStopReachedIt_IsDone()
+    {
+        ReplicaWith(2);
+        Enqueue("a1", "a");
+        Enqueue("a2", "a");
+        Assert.Equal("a2", Enqueue("b1", "b").Batches.Single().Sequences.Single().Displaces);
+
+        _placement.OnProgress("r", [], [new FinishedSequence("a2", 100, FinishReason.Length)]);
+
+        Assert.Null(_placement.Locate("a2"));
+        Assert.Equal(0, _placement.Snapshot().QueuedJobs);
+        Assert.Empty(AdmittedIds(_placement.Requeue("r", "link", [new RequeuedSequence("a2", 100)], HandBack.Preempted)!));
     }
 
     [Fact]

@@ -141,7 +141,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         engine.Step();
         Assert.True(engine.KvCellsInUse() > 0);
 
-        engine.Cancel(["a"]);
+        engine.Cancel(["a"], FinishReason.Cancelled);
         var report = engine.Step()!;
 
         var promptTokens = tiny.Model.Tokenize(Prompt).Length;
@@ -168,7 +168,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         engine.Step();
         var both = engine.KvCellsInUse();
 
-        engine.Cancel(["a"]);
+        engine.Cancel(["a"], FinishReason.Cancelled);
         engine.Step();
         var afterCancel = engine.KvCellsInUse();
         var other = new SequenceSpec { SequenceId = "c", PromptTokenIds = { 300, 301, 302, 303, 304 }, MaxTokens = 4 };
@@ -259,7 +259,7 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         engine.Admit([Sequence("a", 5), Sequence("b", 5)]);
         var first = engine.Step()!;
 
-        engine.Cancel(["b"]);
+        engine.Cancel(["b"], FinishReason.Cancelled);
         var reports = ToCompletion(engine.Step);
 
         var cancelled = SequenceOutcome.Of("b", [first, .. reports]);

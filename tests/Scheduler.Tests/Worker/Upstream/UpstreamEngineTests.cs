@@ -229,7 +229,7 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
 
         engine.Admit([Prompted("k1", 16)]);
         await _sink.WaitUntilAsync(r => r.SelectMany(x => x.Tokens).Any(t => t.SequenceId == "k1"), Timeout);
-        engine.Cancel(["k1"]);
+        engine.Cancel(["k1"], FinishReason.Cancelled);
         var outcome = await FinishedAsync("k1");
         await aborted.Task.WaitAsync(Timeout);
 

@@ -1,0 +1,127 @@
+using Scheduler.Policies.Placement;
+
+namespace Scheduler.Policies.Dispatch;
+
+/// <summary>
+/// Which running sequence, if any, a waiting job may stop to take its place: the engine stops it and hands it back,
+/// and it is queued again at the front of its tenant's queue, resuming from the tokens it delivered (the hand-back
+/// path). It enforces a tenant's share of a replica while another tenant waits: the fair queue orders admissions, but
+/// once one tenant's long jobs fill the fast replicas, a waiting job of another tenant could otherwise only wait for
+/// them to finish or go to a replica too slow for its objective.
+/// </summary>
+/// <remarks>
+/// A replica's share of a tenant is its running sequences × the tenant's weight ÷ the weights of the tenants running
+/// there and the waiting one's. A waiting job may stop a sequence only where it is then predicted to meet its TTFT
+/// objective, and only a sequence that is
+/// <list type="bullet">
+/// <item>sheddable, for a job of a higher class; or</item>
+/// <item>of a tenant over its share there, for a job whose tenant is under its share there (or a critical job), the
+/// victim not of a higher class than the job.</item>
+/// </list>
+/// No thrash: the victim's tenant keeps at least its share after losing the sequence and the waiting tenant gains at
+/// most up to its share, so the victim's tenant is never under its share there; a sequence is stopped at most
+/// <c>maxPreemptions</c> times, and never in the round that admitted it. The dispatcher asks only for a job the fair
+/// queue would serve next anyway (<c>IFairQueue.IsNextInLine</c>), so preemption changes when a job is served, not
+/// the order between tenants. Among the candidates: sheddable first, then the tenant furthest over its share, then a
+/// sequence still prefilling (it delivered nothing), then the latest admitted (least progress lost), then the replica
+/// where the job's first token comes soonest.
+/// </remarks>
+internal static class Preemption
+{
+    /// <summary>The sequence <paramref name="waiting"/> may stop and the replica it then takes, or null when no stop
+    /// would help it or none is allowed.</summary>
+    /// <param name="waiting">The job that finds no room where it meets its objective.</param>
+    /// <param name="replicas">The model's replicas.</param>
+    /// <param name="weightOf">A tenant's weight in the fair queue.</param>
+    /// <param name="maxPreemptions">How often one job may be stopped.</param>
+    /// <param name="admittedThisRound">Jobs admitted in the round asking: never stopped in the round that admitted them.</param>
+    public static (ReplicaView Replica, JobDemand Victim)? PickVictim(
+        JobDemand waiting, ReplicaSet replicas, Func<string, double> weightOf, int maxPreemptions, IReadOnlySet<string>? admittedThisRound = null)
+    {
+        (ReplicaView Replica, JobDemand Victim)? best = null;
+        var bestScore = default(Score);
+        foreach (var replica in replicas.Values)
+        {
+            if (!replica.Schedulable || replica.RunningSequences == 0 || waiting.KvTokens > replica.KvCapacityTokens)
+            {
+                continue;
+            }
+
+            // One sequence leaves and the job joins: the batch keeps its size.
+            var ttft = ReplicaPrediction.TtftMs(replica.Profile, replica.RunningSequences - 1, replicas.PrefillAhead(waiting, replica), replica.Uncached(waiting));
+            if (ttft > waiting.TtftObjectiveMs)
+            {
+                continue;
+            }
+
+            var shares = new Shares(replica, waiting.TenantId, weightOf);
+            var waitingUnder = replica.RunningOf(waiting.TenantId) + 1 <= shares.Of(waiting.TenantId);
+            foreach (var running in replica.Reservations)
+            {
+                var victim = running.Job;
+                if (victim.Preemptions >= maxPreemptions || replica.FreeKvTokens + victim.KvTokens < waiting.KvTokens
+                    || admittedThisRound?.Contains(victim.JobId) == true)
+                {
+                    continue;
+                }
+
+                var byClass = victim.Priority == JobPriority.Sheddable && waiting.Priority < JobPriority.Sheddable;
+                var excess = replica.RunningOf(victim.TenantId) - shares.Of(victim.TenantId);
+                var byShare = victim.TenantId != waiting.TenantId && victim.Priority >= waiting.Priority && excess >= 1
+                    && (waitingUnder || (waiting.Priority == JobPriority.Critical && victim.Priority != JobPriority.Critical));
+                if (!byClass && !byShare)
+                {
+                    continue;
+                }
+
+                var score = new Score(byClass, excess, !running.Prefilled, running.Order, -ttft);
+                if (best is null || score.CompareTo(bestScore) > 0)
+                {
+                    best = (replica, victim);
+                    bestScore = score;
+                }
+            }
+        }
+
+        return best;
+    }
+
+    // Higher is a better victim, field by field.
+    private readonly record struct Score(bool ByClass, double Excess, bool Prefilling, long Order, double NegativeTtftMs) : IComparable<Score>
+    {
+        public int CompareTo(Score other)
+        {
+            var c = ByClass.CompareTo(other.ByClass);
+            c = c != 0 ? c : Excess.CompareTo(other.Excess);
+            c = c != 0 ? c : Prefilling.CompareTo(other.Prefilling);
+            c = c != 0 ? c : Order.CompareTo(other.Order);
+            return c != 0 ? c : NegativeTtftMs.CompareTo(other.NegativeTtftMs);
+        }
+    }
+
+    /// <summary>Each tenant's share of a replica's running sequences among the tenants running there and the waiting one.</summary>
+    private readonly struct Shares
+    {
+        private readonly Func<string, double> _weightOf;
+        private readonly double _sequencesPerWeight;
+
+        public Shares(ReplicaView replica, string waitingTenant, Func<string, double> weightOf)
+        {
+            _weightOf = weightOf;
+            var weights = replica.RunningOf(waitingTenant) > 0 ? 0 : weightOf(waitingTenant);
+            foreach (var tenant in replica.Tenants)
+            {
+                weights += weightOf(tenant);
+            }
+
+            _sequencesPerWeight = replica.RunningSequences / weights;
+        }
+
+        public double Of(string tenantId) => _sequencesPerWeight * _weightOf(tenantId);
+    }
+}
+
+/// <summary>A running job stopped on <paramref name="Replica"/> to make room for the job <paramref name="ForJobId"/>,
+/// admitted there in the same round: the owner tells the engine to stop it (before the admission) and queues it again
+/// once the engine handed it back with the tokens it delivered.</summary>
+public readonly record struct Preempted(JobDemand Victim, ReplicaView Replica, string ForJobId);
