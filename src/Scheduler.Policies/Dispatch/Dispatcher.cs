@@ -199,7 +199,7 @@ public sealed class Dispatcher
 
     // Whether the chosen replica is predicted to give the job its first token in time: if so, nothing is stopped for it.
     private bool MeetsObjective(JobDemand job, ReplicaView? chosen) =>
-        chosen is not null && ReplicaPrediction.TtftMs(chosen.Profile, chosen.RunningSequences, Replicas.PrefillAhead(job, chosen), chosen.Uncached(job)) <= job.TtftObjectiveMs;
+        chosen is not null && ReplicaPrediction.TtftMs(chosen.Profile, chosen.RunningSequences, Replicas.PrefillAhead(job, chosen), job.PromptTokens - chosen.CachedPromptTokens(job)) <= job.TtftObjectiveMs;
 
     // The queue offers only a job that fits somewhere, so there is a candidate; null means the policy holds the job.
     // A policy with an index path looks at a few replicas; the others get the full candidate list.

@@ -48,7 +48,7 @@ internal static class Preemption
             }
 
             // One sequence leaves and the job joins: the batch keeps its size.
-            var ttft = ReplicaPrediction.TtftMs(replica.Profile, replica.RunningSequences - 1, replicas.PrefillAhead(waiting, replica), replica.Uncached(waiting));
+            var ttft = ReplicaPrediction.TtftMs(replica.Profile, replica.RunningSequences - 1, replicas.PrefillAhead(waiting, replica), waiting.PromptTokens - replica.CachedPromptTokens(waiting));
             if (ttft > waiting.TtftObjectiveMs)
             {
                 continue;
