@@ -22,7 +22,7 @@ namespace Scheduler.Worker.Engines.Llama;
 internal sealed class LlamaSlots(int slots, long? sharedCells)
 {
     /// <summary>The least share of a prompt a cached prefix must cover for the admission to take that slot rather than the
-    /// lowest free one (llama.cpp's server uses a similarity threshold of 0.1 the same way): a prefix of one or
+    /// lowest empty one (llama.cpp's server uses a similarity threshold of 0.1 the same way): a prefix of one or
     /// two tokens (the beginning-of-sequence token every prompt starts with) is not worth another prompt's cache.</summary>
     private const double MinimumShare = 0.1;
 
@@ -34,7 +34,8 @@ internal sealed class LlamaSlots(int slots, long? sharedCells)
     public long CachedTokens { get; private set; }
 
     /// <summary>Takes the free slot to run <paramref name="prompt"/> in: the one whose cache shares the longest prefix
-    /// with it when that covers at least a tenth of the prompt (the lowest of equals), else the lowest free slot. Returns the slot and how
+    /// with it when that covers at least a tenth of the prompt (the lowest of equals), else the lowest slot holding no cache,
+    /// else the lowest free slot. Returns the slot and how
     /// many leading prompt tokens its cells already hold (always leaving the prompt's last token to prefill: its
     /// logits draw the first output token); the cells past them are removed before the next decode. In a shared cache,
     /// when one of <paramref name="running"/> (the running sequences' slots and the tokens their cells hold) shares a
@@ -54,9 +55,10 @@ internal sealed class LlamaSlots(int slots, long? sharedCells)
 
         if (bestShared < prompt.Length * MinimumShare)
         {
-            // The lowest slot: with a KV stream per slot, llama.cpp decodes the running sequences in one pass over the
-            // weights only while their slots are consecutive (LlamaEngine.Plan), which lowest-first keeps them.
-            best = _free.Select((f, i) => (f.Slot.Value, i)).Min().i;
+            // No cache worth reusing: a slot holding none, so no other prompt's cache goes for it; else the lowest. Low
+            // slots first because with a KV stream per slot llama.cpp decodes the running sequences in one pass over the
+            // weights only while their slots are consecutive (LlamaEngine.Plan).
+            best = _free.Select((f, i) => (Cached: f.Tokens.Length > 0, f.Slot.Value, i)).Min().i;
             bestShared = prompt.CommonPrefixLength(_free[best].Tokens);
         }
 

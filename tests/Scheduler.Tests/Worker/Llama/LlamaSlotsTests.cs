@@ -7,7 +7,7 @@ namespace Scheduler.Tests.Worker.Llama;
 public sealed class LlamaSlotsTests
 {
     [Fact]
-    public void Take_PrefersTheLongestSharedPrefix_ElseTheLowestFreeSlot()
+    public void Take_PrefersTheLongestSharedPrefix_ElseTheLowestEmptySlot_ElseTheLowest()
     {
         var slots = new LlamaSlots(3, sharedCells: null);
         var (a, _) = slots.Take(Tokens(1, 2, 3, 4, 5, 6), []);
@@ -23,13 +23,13 @@ public sealed class LlamaSlotsTests
         slots.Release(a, Tokens(1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 5));
         Assert.Equal((a, 9), slots.Take(Tokens(1, 2, 3, 4, 0, 0, 0, 0, 0, 0), []));
 
-        // One token in twenty shared is not worth b's cache: the lowest free slot is taken (a's, holding an unrelated
-        // token), then the lowest left (b's, trimmed to the one token it shares), and the never-used slot stays free.
+        // One token in twenty shared is not worth b's cache: the never-used slot is taken, then the lowest left (a's,
+        // holding an unrelated token), and b's cache stays.
         slots.Release(a, Tokens(7));
         var prompt = Tokens([1, .. Enumerable.Repeat(3, 19)]);
+        Assert.Equal(((LLamaSeqId)2, 0), slots.Take(prompt, []));
         Assert.Equal((a, 0), slots.Take(prompt, []));
-        Assert.Equal((b, 1), slots.Take(prompt, []));
-        Assert.Equal(0, slots.CachedTokens);
+        Assert.Equal(5, slots.CachedTokens);
     }
 
     [Fact]
