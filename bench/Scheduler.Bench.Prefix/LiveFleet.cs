@@ -1,6 +1,6 @@
-using System.Net;
-using System.Net.Sockets;
+using Scheduler.Bench.Harness;
 using Scheduler.Client;
+using Scheduler.Tests.EndToEnd;
 
 namespace Scheduler.Bench.Prefix;
 
@@ -8,7 +8,7 @@ namespace Scheduler.Bench.Prefix;
 /// A scheduler silo process with one placement policy and worker node processes of simulated replicas (each with its
 /// prefix cache) registered with it over loopback gRPC. Every process is killed by its PID when disposed.
 /// </summary>
-internal sealed class LiveFleet : IDisposable
+internal sealed class LiveFleet : IAsyncDisposable
 {
     public const string Model = "llama-3.1-8b";
     public const string TenantKey = "prefix-bench-key";
@@ -25,11 +25,11 @@ internal sealed class LiveFleet : IDisposable
     /// <summary>Starts the silo and the nodes and waits until every replica is ready (at most two minutes).</summary>
     public static async Task<LiveFleet> StartAsync(string policy, PrefixBenchSettings settings, CancellationToken cancellationToken)
     {
-        var ports = FreePorts(5);
+        var ports = FreePorts.Take(5);
         var fleet = new LiveFleet($"http://127.0.0.1:{ports[0]}");
         try
         {
-            fleet._processes.Add(ChildProcess.StartDotnet(Assembly("Scheduler.Silo", settings.Configuration),
+            fleet._processes.Add(Dotnet(Assembly("Scheduler.Silo", settings.Configuration),
             [
                 $"--Scheduler:GrpcPort={ports[0]}", $"--Scheduler:HttpPort={ports[1]}", $"--Scheduler:OpenAiPort={ports[2]}",
                 $"--Scheduler:SiloPort={ports[3]}", $"--Scheduler:GatewayPort={ports[4]}",
@@ -41,7 +41,7 @@ internal sealed class LiveFleet : IDisposable
             ]));
             for (var node = 0; node < settings.Nodes; node++)
             {
-                fleet._processes.Add(ChildProcess.StartDotnet(Assembly("Scheduler.Worker", settings.Configuration),
+                fleet._processes.Add(Dotnet(Assembly("Scheduler.Worker", settings.Configuration),
                 [
                     $"--Worker:NodeId=prefix-node-{node}", $"--Worker:SchedulerAddress={fleet.Address}", $"--Worker:NodeToken={NodeToken}",
                     $"--Worker:Accelerators:0:Product={settings.Product}", $"--Worker:Accelerators:0:Count={settings.ReplicasPerNode}",
@@ -55,19 +55,23 @@ internal sealed class LiveFleet : IDisposable
         }
         catch
         {
-            fleet.Dispose();
+            await fleet.DisposeAsync();
             throw;
         }
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
         // Nodes first, so none is left reconnecting to a silo that is gone.
         for (var i = _processes.Count - 1; i >= 0; i--)
         {
-            _processes[i].Dispose();
+            await _processes[i].DisposeAsync();
         }
     }
+
+    /// <summary>Runs <c>dotnet <paramref name="assembly"/> <paramref name="arguments"/></c>, keeping its output for an error.</summary>
+    private static ChildProcess Dotnet(string assembly, IEnumerable<string> arguments) =>
+        ChildProcess.Start("dotnet", [assembly, .. arguments], keepOutput: true);
 
     private async Task WaitForReplicasAsync(int replicas, CancellationToken cancellationToken)
     {
@@ -77,7 +81,7 @@ internal sealed class LiveFleet : IDisposable
         {
             if (_processes.FirstOrDefault(p => p.HasExited) is { } exited)
             {
-                throw new InvalidOperationException($"process {exited.Pid} exited while the fleet started:{Environment.NewLine}{exited.Tail()}");
+                throw new InvalidOperationException($"process {exited.Pid} exited while the fleet started:{Environment.NewLine}{string.Join(Environment.NewLine, exited.Output.TakeLast(50))}");
             }
 
             try
@@ -104,38 +108,7 @@ internal sealed class LiveFleet : IDisposable
     /// <summary>A built assembly under src/ (build it first: <c>dotnet build -c Release src/Scheduler.Silo src/Scheduler.Worker</c>).</summary>
     private static string Assembly(string project, string configuration)
     {
-        var path = Path.Combine(RepositoryRoot(), "src", project, "bin", configuration, "net10.0", project + ".dll");
+        var path = Path.Combine(RepositoryPaths.Root(), "src", project, "bin", configuration, "net10.0", project + ".dll");
         return File.Exists(path) ? path : throw new FileNotFoundException($"build {project} in {configuration} first", path);
-    }
-
-    internal static string RepositoryRoot()
-    {
-        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "Scheduler.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-        }
-
-        throw new InvalidOperationException("Scheduler.sln not found above the current directory");
-    }
-
-    /// <summary>Distinct free loopback ports; the listeners stay open until all are chosen.</summary>
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        try
-        {
-            listeners.ForEach(l => l.Start());
-            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
-        }
-        finally
-        {
-            listeners.ForEach(l => l.Stop());
-        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Scheduler.Bench.Harness;
 using Scheduler.Bench.Prefix;
 
 // One live run of prefix-cache-aware placement (issue 14): for each placement policy, a fresh silo process and fresh
@@ -42,7 +43,7 @@ foreach (var (result, before, after) in results)
 
 Console.WriteLine();
 Console.WriteLine(report);
-var outPath = Path.IsPathRooted(settings.OutPath) ? settings.OutPath : Path.Combine(LiveFleet.RepositoryRoot(), settings.OutPath);
+var outPath = RepositoryPaths.Resolve(settings.OutPath);
 Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
 await File.WriteAllTextAsync(outPath, report.ToString());
 Log($"results written to {outPath}");
@@ -53,7 +54,7 @@ static async Task<(PolicyResult Result, string LoadBefore, string LoadAfter)> Ru
 {
     using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(12));
     Log($"{policy}: starting a silo and {settings.Nodes} nodes of {settings.ReplicasPerNode} {settings.Product} replicas");
-    using var fleet = await LiveFleet.StartAsync(policy, settings, bound.Token);
+    await using var fleet = await LiveFleet.StartAsync(policy, settings, bound.Token);
     var loadBefore = Load();
     Log($"{policy}: {settings.Conversations} conversations of {settings.Turns} turns (load average {loadBefore})");
     var clock = Stopwatch.StartNew();

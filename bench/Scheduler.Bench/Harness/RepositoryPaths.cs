@@ -8,7 +8,7 @@ internal static class RepositoryPaths
     public static string Resolve(string path) => Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(Root(), path));
 
     /// <summary>The nearest directory holding Scheduler.sln above the current directory or the program; else the current directory.</summary>
-    private static string Root()
+    public static string Root()
     {
         foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
         {

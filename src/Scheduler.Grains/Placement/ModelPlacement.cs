@@ -533,24 +533,18 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     /// delivered: sent again, it would come back again (an upstream that always fails), for ever.</summary>
     private void FailHandedBack(PlacedJob job, RequeuedSequence seq, string error)
     {
-        var jobId = job.Ticket.JobId;
-        _jobs.Remove(jobId);
-        RefundUnused(job, seq.DeliveredTokens);
-        job.ResumeAt(seq.DeliveredTokens, seq.Output);
-        var ticket = job.Ticket;
-        var now = time.GetUtcNow();
         var message = $"the engine failed the job and handed it back {job.HandBacks} times, more than the {options.MaxHandBacks} allowed (Scheduler:Scheduling:MaxHandBacks); the last time: {error}";
-
-        // The cost of the failed runs is not charged: the tenant got no completion from them.
-        var usage = new JobUsage(ticket.Request.PromptTokens, ticket.ResumeFromToken, 0, 0, 0, (now - ticket.SubmittedAt).TotalMilliseconds);
-        var outcome = new JobOutcome(JobStatus.Failed, JobFinishReasons.Error, usage, ticket.Delivered?.Text ?? "", message, ticket.Delivered?.TokenEnds ?? []);
-        var announcement = JobEventRecord.Terminal(jobId, JobStatus.Failed, now, usage, JobFinishReasons.Error, message);
-        _ended.Add(new EndedJob(jobId, outcome, new JobAnnouncement([.. ticket.Watchers], announcement), job.Trace.ToArray()));
-        LogHandBacksExhausted(logger, jobId, job.HandBacks, error);
+        EndHandedBack(job, seq, JobStatus.Failed, JobFinishReasons.Error, message);
+        LogHandBacksExhausted(logger, job.Ticket.JobId, job.HandBacks, error);
     }
 
     /// <summary>Ends a job whose cancellation came while it was being preempted: handed back, it is not queued again.</summary>
-    private void EndCancelled(PlacedJob job, RequeuedSequence seq)
+    private void EndCancelled(PlacedJob job, RequeuedSequence seq) =>
+        EndHandedBack(job, seq, JobStatus.Cancelled, JobFinishReasons.Cancelled, error: null);
+
+    /// <summary>Ends a handed-back job here instead of queuing it again, with the output it had delivered. The cost of
+    /// the runs is not charged: the tenant got no completion from them.</summary>
+    private void EndHandedBack(PlacedJob job, RequeuedSequence seq, JobStatus status, string finishReason, string? error)
     {
         var jobId = job.Ticket.JobId;
         _jobs.Remove(jobId);
@@ -559,8 +553,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var ticket = job.Ticket;
         var now = time.GetUtcNow();
         var usage = new JobUsage(ticket.Request.PromptTokens, ticket.ResumeFromToken, 0, 0, 0, (now - ticket.SubmittedAt).TotalMilliseconds);
-        var outcome = new JobOutcome(JobStatus.Cancelled, JobFinishReasons.Cancelled, usage, ticket.Delivered?.Text ?? "", null, ticket.Delivered?.TokenEnds ?? []);
-        var announcement = JobEventRecord.Terminal(jobId, JobStatus.Cancelled, now, usage, JobFinishReasons.Cancelled, error: null);
+        var outcome = new JobOutcome(status, finishReason, usage, ticket.Delivered?.Text ?? "", error, ticket.Delivered?.TokenEnds ?? []);
+        var announcement = JobEventRecord.Terminal(jobId, status, now, usage, finishReason, error);
         _ended.Add(new EndedJob(jobId, outcome, new JobAnnouncement([.. ticket.Watchers], announcement), job.Trace.ToArray()));
     }
 
