@@ -44,9 +44,14 @@ public sealed class FaultCluster : IAsyncDisposable
     public int ReplicaCount { get; private set; }
 
     /// <summary>Starts a cluster, runs <paramref name="test"/> on it, and writes the silos' logs to the test output if it fails.</summary>
-    public static async Task RunAsync(ITestOutputHelper output, Func<FaultCluster, Task> test, int silos = 3, int workers = 3)
+    /// <param name="output">Where the silos' logs go when the test fails.</param>
+    /// <param name="test">The test, given the running cluster.</param>
+    /// <param name="silos">Silo processes.</param>
+    /// <param name="workers">Worker node processes.</param>
+    /// <param name="siloSettings">More "--Scheduler:…=…" settings for every silo.</param>
+    public static async Task RunAsync(ITestOutputHelper output, Func<FaultCluster, Task> test, int silos = 3, int workers = 3, string[]? siloSettings = null)
     {
-        await using var cluster = await StartAsync(output, silos, workers);
+        await using var cluster = await StartAsync(output, silos, workers, siloSettings ?? []);
         try
         {
             await test(cluster);
@@ -58,12 +63,12 @@ public sealed class FaultCluster : IAsyncDisposable
         }
     }
 
-    private static async Task<FaultCluster> StartAsync(ITestOutputHelper output, int silos = 3, int workers = 3, string speedUp = "20")
+    private static async Task<FaultCluster> StartAsync(ITestOutputHelper output, int silos, int workers, string[] siloSettings, string speedUp = "20")
     {
         var cluster = new FaultCluster(output);
         try
         {
-            await cluster.StartCoreAsync(silos, workers, speedUp);
+            await cluster.StartCoreAsync(silos, workers, speedUp, siloSettings);
             return cluster;
         }
         catch
@@ -74,7 +79,7 @@ public sealed class FaultCluster : IAsyncDisposable
         }
     }
 
-    private async Task StartCoreAsync(int silos, int workers, string speedUp)
+    private async Task StartCoreAsync(int silos, int workers, string speedUp, string[] siloSettings)
     {
         _redis = await RedisServer.StartAsync();
         var clusterId = "faults-" + Guid.NewGuid().ToString("N")[..8];
@@ -92,6 +97,8 @@ public sealed class FaultCluster : IAsyncDisposable
             args.Add($"--Scheduler:Tenants:{i}:ApiKey={Tenants[i].Key}");
             args.Add($"--Scheduler:Tenants:{i}:MaxQueuedJobs=100000");
         }
+
+        args.AddRange(siloSettings);
 
         // The first silo starts alone so the cluster forms around it; the others join.
         _silos.Add(SiloProcess.Start(0, args));
