@@ -35,24 +35,30 @@ internal static class LoadRunner
         var from = Stopwatch.GetTimestamp() + ToTicks(warmUp);
         var to = from + ToTicks(duration);
         var workers = Enumerable.Range(0, callers).Select(_ => Caller(call, from, to, cancellationToken)).ToArray();
-        var cpu = await CpuTimeBetween(from, to, cancellationToken);
+        var (cpu, allocated) = await CostBetween(from, to, cancellationToken);
         var results = await Task.WhenAll(workers);
 
         var first = results.SelectMany(r => r.First).ToList();
         var total = results.SelectMany(r => r.Total).ToList();
         var failed = results.Sum(r => r.Failed);
         var error = results.Select(r => r.FirstError).FirstOrDefault(e => e is not null);
-        return new ConcurrentSamples(callers, duration, total.Count, failed, error, LatencySummary.Of(first), LatencySummary.Of(total), cpu);
+        return new ConcurrentSamples(callers, duration, total.Count, failed, error, LatencySummary.Of(first), LatencySummary.Of(total), cpu, allocated);
     }
 
-    /// <summary>This process's CPU time (all threads: client, servers, silo) spent in the measured window. Against
-    /// the window's length it says whether the cores were the limit or the work was waiting on something.</summary>
-    private static async Task<TimeSpan> CpuTimeBetween(long from, long to, CancellationToken cancellationToken)
+    /// <summary>
+    /// This process's CPU time and managed bytes allocated (all threads: client, servers, silo) in the measured
+    /// window. CPU against the window's length says whether the cores were the limit or the work was waiting on
+    /// something; the bytes are a cost that does not depend on the share of the cores the run got.
+    /// </summary>
+    private static async Task<(TimeSpan Cpu, long Allocated)> CostBetween(long from, long to, CancellationToken cancellationToken)
     {
         await Task.Delay(Until(from), cancellationToken);
-        var start = Environment.CpuUsage.TotalTime;
+        var cpu = Environment.CpuUsage.TotalTime;
+        // precise: the bytes handed out to threads' allocation contexts but not yet used are not counted, so the
+        // two readings bracket exactly what the window allocated.
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
         await Task.Delay(Until(to), cancellationToken);
-        return Environment.CpuUsage.TotalTime - start;
+        return (Environment.CpuUsage.TotalTime - cpu, GC.GetTotalAllocatedBytes(precise: true) - allocated);
     }
 
     private static async Task<CallerResult> Caller(TimedCall call, long from, long to, CancellationToken cancellationToken)
@@ -112,7 +118,7 @@ internal sealed record SequentialSamples(LatencySummary First, LatencySummary To
 
 /// <summary>What many concurrent callers achieved in the measured window.</summary>
 internal sealed record ConcurrentSamples(
-    int Callers, TimeSpan Duration, long Completed, long Failed, string? FirstError, LatencySummary First, LatencySummary Total, TimeSpan Cpu)
+    int Callers, TimeSpan Duration, long Completed, long Failed, string? FirstError, LatencySummary First, LatencySummary Total, TimeSpan Cpu, long AllocatedBytes)
 {
     public double PerSecond => Completed / Duration.TotalSeconds;
 
@@ -120,4 +126,7 @@ internal sealed record ConcurrentSamples(
     public double CoresBusy => Cpu / Duration;
 
     public double CpuPerCallUs => Completed == 0 ? 0 : Cpu.TotalMicroseconds / Completed;
+
+    /// <summary>Managed bytes the whole process allocated in the window per completed call.</summary>
+    public double BytesPerCall => Completed == 0 ? 0 : (double)AllocatedBytes / Completed;
 }

@@ -35,11 +35,13 @@ internal static class BenchReport
 
         // CPU time of the whole process (client + server) per call says what a call costs, which the latency
         // figures alone cannot tell apart from waiting; cores busy says whether the concurrent run was CPU-bound.
-        md.AppendLine("| path | CPU per call, sequential | CPU per call, concurrent | cores busy, concurrent |");
-        md.AppendLine("|---|---:|---:|---:|");
+        // Bytes allocated per call is the one cost here that does not move with the share of the cores a run got.
+        md.AppendLine("| path | CPU per call, sequential | CPU per call, concurrent | bytes allocated per call, concurrent | cores busy, concurrent |");
+        md.AppendLine("|---|---:|---:|---:|---:|");
         Cpu(md, "echo call", echo);
         Cpu(md, "job", s);
-        md.AppendLine($"| job, spread over {EmbeddedSilo.TenantKeys.Count} tenants | | {Format.Us(spread.CpuPerCallUs)} | {Format.Number(spread.CoresBusy)} of {Environment.ProcessorCount} |");
+        md.AppendLine($"| job, spread over {EmbeddedSilo.TenantKeys.Count} tenants | | {Format.Us(spread.CpuPerCallUs)} | {Format.Bytes(spread.BytesPerCall)} | " +
+                      $"{Format.Number(spread.CoresBusy)} of {Environment.ProcessorCount} |");
         md.AppendLine();
 
         md.AppendLine("| DESIGN.md target | measured | target | |");
@@ -62,7 +64,7 @@ internal static class BenchReport
                       $"{Format.Us(load.P50Us)} | {Format.Us(load.P99Us)} | {(failed is { } f ? f.ToString("#,0", Format.Culture) : "")} |");
 
     private static void Cpu(StringBuilder md, string name, PathResult path) =>
-        md.AppendLine($"| {name} | {Format.Us(path.Sequential.CpuPerCallUs)} | {Format.Us(path.Concurrent.CpuPerCallUs)} | " +
+        md.AppendLine($"| {name} | {Format.Us(path.Sequential.CpuPerCallUs)} | {Format.Us(path.Concurrent.CpuPerCallUs)} | {Format.Bytes(path.Concurrent.BytesPerCall)} | " +
                       $"{Format.Number(path.Concurrent.CoresBusy)} of {Environment.ProcessorCount} |");
 
     private static void AppendServerTimes(StringBuilder md, ServerTimes server, LatencySummary clientTtft)
