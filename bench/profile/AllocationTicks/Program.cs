@@ -6,17 +6,44 @@ using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 // heap has handed out about 100 KB; the event names the type of the object that crossed the line, the bytes since the
 // last tick, and carries the allocating stack. Summed, the ticks are the bytes allocated; grouped by type or frame
 // they are a sample of who allocated them. Usage:
-//   AllocationTicks TRACE.nettrace JOBS_1_TENANT JOBS_4_TENANTS [TOP]
+//   AllocationTicks TRACE.nettrace JOBS_1_TENANT JOBS_4_TENANTS [TOP [TICKS.tsv]]
 // JOBS_* = the report's concurrent jobs/s × the counted window (5 s by default), to turn bytes into bytes per job.
+// TICKS.tsv, if named, gets every tick (ms, type, bytes, the stack innermost first, ';'-separated) for questions of
+// one's own.
 if (args.Length < 3)
 {
-    Console.Error.WriteLine("usage: AllocationTicks TRACE.nettrace JOBS_1_TENANT JOBS_4_TENANTS [TOP]");
+    Console.Error.WriteLine("usage: AllocationTicks TRACE.nettrace JOBS_1_TENANT JOBS_4_TENANTS [TOP [TICKS.tsv]]");
     return 2;
 }
+
+// Frames whose callees' allocations are worth a total of their own.
+(string Label, string[] Parts)[] inclusive =
+[
+    ("the bench's client (`Scheduler.Bench`)", ["Scheduler.Bench."]),
+    ("deep copies of grain-call arguments and state (`DeepCopy`)", [".DeepCopy("]),
+    ("Orleans serialization (`Orleans.Serialization` serializers and codecs, copies excluded)", ["Orleans.Serialization.Serializer", "Orleans.Serialization.Codecs.", "OrleansCodeGen.Scheduler.Abstractions.Jobs.Codec_", "Orleans.Serialization.Buffers."]),
+    ("grain-state writes (`WriteStateAsync`, memory storage)", ["WriteStateAsync", "MemoryGrainStorage", "MemoryStorageGrain"]),
+    ("the dashboard's per-call profiler (`GrainProfilerFilter`)", ["GrainProfilerFilter"]),
+    ("Orleans' per-call invoker with filters (`GrainMethodInvoker`)", ["Orleans.Runtime.GrainMethodInvoker"]),
+    ("spans (`ActivitySource`, `Activity`)", ["System.Diagnostics.ActivitySource.", "System.Diagnostics.Activity."]),
+    ("logging (`Microsoft.Extensions.Logging`)", ["Microsoft.Extensions.Logging."]),
+    ("front door (`Scheduler.Silo.Api`)", ["Scheduler.Silo.Api."]),
+    ("tenant grain", ["Scheduler.Grains.Tenants."]),
+    ("job record (`JobGrain`)", ["Scheduler.Grains.Jobs."]),
+    ("placement (`PlacementGrain`, `ModelPlacement`, policies)", ["Scheduler.Grains.Placement.", "Scheduler.Policies."]),
+    ("node link, silo side (`Scheduler.Silo.Nodes`)", ["Scheduler.Silo.Nodes."]),
+    ("event path back (`Scheduler.Silo.Streaming`)", ["Scheduler.Silo.Streaming."]),
+    ("stream watch (`StreamBackfill`)", ["StreamBackfill"]),
+    ("worker (`Scheduler.Worker`)", ["Scheduler.Worker."]),
+    ("Kestrel (`Microsoft.AspNetCore.Server.Kestrel`)", ["Microsoft.AspNetCore.Server.Kestrel"]),
+    ("gRPC client (`Grpc.Net.Client`)", ["Grpc.Net.Client"]),
+    ("protobuf parsing and writing (`Google.Protobuf`)", ["Google.Protobuf."]),
+];
 
 var jobsOne = double.Parse(args[1], CultureInfo.InvariantCulture);
 var jobsSpread = double.Parse(args[2], CultureInfo.InvariantCulture);
 var top = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 25;
+var tsv = args.Length > 4 ? args[4] : null;
 
 var etlx = TraceLog.CreateFromEventPipeDataFile(args[0]);
 using var log = new TraceLog(etlx);
@@ -27,6 +54,11 @@ foreach (var e in log.Events)
     {
         ticks.Add(new Tick(tick.TimeStampRelativeMSec, tick.TypeName, tick.AllocationAmount64, Frames(tick.CallStack())));
     }
+}
+
+if (tsv is not null)
+{
+    await File.WriteAllLinesAsync(tsv, ticks.Select(t => FormattableString.Invariant($"{t.AtMs:0.0}\t{t.Type}\t{t.Bytes}\t{string.Join(';', t.Frames)}")));
 }
 
 // The windows, found like bench/profile/attribute_hops.py finds them: the 1-tenant streams start when the front-door
@@ -48,6 +80,16 @@ void Report(string name, double fromMs, double jobs)
     Table("innermost scheduler frame (else the outermost library's)", window, t => OurFrame(t.Frames), total, jobs);
     Table("type, at the innermost scheduler frame", window, t => t.Type + " ← " + OurFrame(t.Frames), total, jobs);
     Table("allocating site (innermost three frames outside System.*)", window, t => Site(t.Frames), total, jobs);
+
+    // Inclusive: a frame anywhere on the stack, so the rows overlap.
+    Console.WriteLine();
+    Console.WriteLine("| anywhere on the allocating stack (rows overlap) | B per job | share |");
+    Console.WriteLine("|---|---:|---:|");
+    foreach (var (label, parts) in inclusive)
+    {
+        var bytes = window.Where(t => t.Frames.Any(f => parts.Any(p => f.Contains(p, StringComparison.Ordinal)))).Sum(t => t.Bytes);
+        Console.WriteLine($"| {label} | {bytes / jobs:#,0} | {100.0 * bytes / total:0.0} % |");
+    }
 }
 
 void Table(string title, List<Tick> window, Func<Tick, string> key, long total, double jobs)

@@ -96,7 +96,7 @@ public sealed record ReplicaInfo(
 /// <c>FairRank</c>); 0 for all keeps admission order.</param>
 /// <param name="Displaces">The job running on the replica that the placement stopped to make room for this one
 /// (preemption): the node stops it before admitting this one. Null when it took free room.</param>
-[GenerateSerializer, Alias("scheduler.AdmittedSequence")]
+[GenerateSerializer, Immutable, Alias("scheduler.AdmittedSequence")]
 public sealed record AdmittedSequence(
     [property: Id(0)] JobTicket Ticket,
     [property: Id(1)] JobPlacement Placement,

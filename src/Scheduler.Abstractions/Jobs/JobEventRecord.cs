@@ -17,7 +17,7 @@ public enum JobEventKind
 /// One event of a job, as it travels from where it happens (node connection, placement) to the silos that
 /// hold the job's client streams. Token events carry their index so receivers drop repeats and reorder.
 /// </summary>
-[GenerateSerializer, Alias("scheduler.JobEventRecord")]
+[GenerateSerializer, Immutable, Alias("scheduler.JobEventRecord")]
 public sealed record JobEventRecord(
     [property: Id(0)] string JobId,
     [property: Id(1)] JobEventKind Kind,

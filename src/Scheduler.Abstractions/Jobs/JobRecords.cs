@@ -2,8 +2,12 @@ using Scheduler.Policies;
 
 namespace Scheduler.Abstractions.Jobs;
 
+// The records a job's grain calls carry are [Immutable]: none is changed once made (a change is a `with` copy, and
+// their arrays are never written after construction), so a call within a silo hands them over as they are instead of
+// deep-copying them, the prompt's token ids included, at every hop. Their wire format is unchanged.
+
 /// <summary>What a tenant asked for, validated and counted by the front door.</summary>
-[GenerateSerializer, Alias("scheduler.JobRequest")]
+[GenerateSerializer, Immutable, Alias("scheduler.JobRequest")]
 public sealed record JobRequest(
     [property: Id(0)] string Model,
     [property: Id(1)] string? Prompt,
@@ -24,13 +28,13 @@ public sealed record JobRequest(
 /// <summary>One turn of a chat job. The job's <see cref="JobRequest.Prompt"/> is the chat rendered by the model
 /// catalog's template; the turns travel with it so that an engine with a template of its own (a GGUF's, an upstream
 /// chat endpoint) can render them itself.</summary>
-[GenerateSerializer, Alias("scheduler.JobMessage")]
+[GenerateSerializer, Immutable, Alias("scheduler.JobMessage")]
 public sealed record JobMessage(
     [property: Id(0)] string Role,
     [property: Id(1)] string Content);
 
 /// <summary>How a job's tokens are sampled; a null field takes the engine's default.</summary>
-[GenerateSerializer, Alias("scheduler.JobSampling")]
+[GenerateSerializer, Immutable, Alias("scheduler.JobSampling")]
 public sealed record JobSampling(
     [property: Id(0)] float? Temperature,
     [property: Id(1)] float? TopP,
@@ -40,7 +44,7 @@ public sealed record JobSampling(
 /// <summary>A queued job as the placement grain holds it: enough to rank, place and (re)dispatch it.
 /// <see cref="HandBacks"/>: how many times an engine failed it and handed it back, journaled with each such hand-back,
 /// so a placement rebuilt after a failover goes on counting towards <c>PlacementOptions.MaxHandBacks</c>.</summary>
-[GenerateSerializer, Alias("scheduler.JobTicket")]
+[GenerateSerializer, Immutable, Alias("scheduler.JobTicket")]
 public sealed record JobTicket(
     [property: Id(0)] string JobId,
     [property: Id(1)] string TenantId,
@@ -56,13 +60,13 @@ public sealed record JobTicket(
 /// record ends up with the whole text.</summary>
 /// <param name="Text">The tokens' text, concatenated.</param>
 /// <param name="TokenEnds">For each token, the length of <paramref name="Text"/> up to its end.</param>
-[GenerateSerializer, Alias("scheduler.DeliveredOutput")]
+[GenerateSerializer, Immutable, Alias("scheduler.DeliveredOutput")]
 public sealed record DeliveredOutput(
     [property: Id(0)] string Text,
     [property: Id(1)] int[] TokenEnds);
 
 /// <summary>Where a job runs.</summary>
-[GenerateSerializer, Alias("scheduler.JobPlacement")]
+[GenerateSerializer, Immutable, Alias("scheduler.JobPlacement")]
 public sealed record JobPlacement(
     [property: Id(0)] string ReplicaId,
     [property: Id(1)] string AcceleratorId,
@@ -71,7 +75,7 @@ public sealed record JobPlacement(
     [property: Id(4)] int RunningSequencesAtAdmission);
 
 /// <summary>Measured usage of a finished job.</summary>
-[GenerateSerializer, Alias("scheduler.JobUsage")]
+[GenerateSerializer, Immutable, Alias("scheduler.JobUsage")]
 public sealed record JobUsage(
     [property: Id(0)] int PromptTokens,
     [property: Id(1)] int CompletionTokens,
@@ -94,7 +98,7 @@ public enum JobStatus
 }
 
 /// <summary>How a job ended, reported once by the node connection that ran it (or the placement that expired it).</summary>
-[GenerateSerializer, Alias("scheduler.JobOutcome")]
+[GenerateSerializer, Immutable, Alias("scheduler.JobOutcome")]
 public sealed record JobOutcome(
     [property: Id(0)] JobStatus Status,
     [property: Id(1)] string FinishReason,

@@ -7,10 +7,12 @@ internal sealed class EventBatch
 {
     private readonly Dictionary<IJobEventSink, List<JobEventRecord>> _bySink = [];
 
-    public void Add(IEnumerable<IJobEventSink> sinks, JobEventRecord e)
+    // By index, not foreach: an enumerator taken through the interface is boxed, once per event on the token path.
+    public void Add(IReadOnlyList<IJobEventSink> sinks, JobEventRecord e)
     {
-        foreach (var sink in sinks)
+        for (var i = 0; i < sinks.Count; i++)
         {
+            var sink = sinks[i];
             if (!_bySink.TryGetValue(sink, out var list))
             {
                 list = [];

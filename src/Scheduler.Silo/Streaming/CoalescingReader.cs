@@ -18,36 +18,46 @@ internal static class CoalescingReader
     public static async IAsyncEnumerable<JobEventRecord> ReadCoalesced(
         this ChannelReader<JobEventRecord> reader, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var text = new StringBuilder();
+        // A run of one event (the usual case for a client that keeps up) is passed on as it is: the text buffer and
+        // the merged copy are made only when a second event joins the run.
+        StringBuilder? text = null;
         while (await reader.WaitToReadAsync(cancellationToken))
         {
             JobEventRecord? run = null;
+            var merged = 0;
             while (reader.TryRead(out var e))
             {
-                if (run is { Kind: JobEventKind.Tokens } r && e.Kind == JobEventKind.Tokens &&
-                    e.FirstTokenIndex == r.FirstTokenIndex + r.TokenCount && r.TokenCount + e.TokenCount <= MaxTokensPerMessage)
+                if (run is { Kind: JobEventKind.Tokens } && e.Kind == JobEventKind.Tokens &&
+                    e.FirstTokenIndex == run.FirstTokenIndex + run.TokenCount + merged && run.TokenCount + merged + e.TokenCount <= MaxTokensPerMessage)
                 {
-                    text.Append(e.Text);
-                    run = r with { TokenCount = r.TokenCount + e.TokenCount };
+                    if (merged == 0)
+                    {
+                        (text ??= new StringBuilder()).Clear().Append(run.Text);
+                    }
+
+                    text!.Append(e.Text);
+                    merged += e.TokenCount;
                     continue;
                 }
 
                 if (run is not null)
                 {
-                    yield return Close(run, text);
+                    yield return Close(run, merged, text);
                 }
 
                 run = e;
-                text.Clear().Append(e.Text);
+                merged = 0;
             }
 
             if (run is not null)
             {
-                yield return Close(run, text);
+                yield return Close(run, merged, text);
             }
         }
     }
 
-    private static JobEventRecord Close(JobEventRecord run, StringBuilder text) =>
-        run.Kind == JobEventKind.Tokens ? run with { Text = text.ToString() } : run;
+    /// <summary>The run as one event: its first event, or with <paramref name="merged"/> more tokens, their text in
+    /// <paramref name="text"/>.</summary>
+    private static JobEventRecord Close(JobEventRecord run, int merged, StringBuilder? text) =>
+        merged == 0 ? run : run with { TokenCount = run.TokenCount + merged, Text = text!.ToString() };
 }

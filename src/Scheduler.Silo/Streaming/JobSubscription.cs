@@ -15,7 +15,9 @@ namespace Scheduler.Silo.Streaming;
 internal sealed class JobSubscription(string jobId, int fromToken)
 {
     private readonly Channel<JobEventRecord> _out = Channel.CreateUnbounded<JobEventRecord>(new() { SingleReader = true });
-    private readonly SortedDictionary<int, JobEventRecord> _early = [];
+    // Tokens held for a gap or the admission, by first index; made only when a token is held (rarely: one-way calls are
+    // usually in order), not for every stream.
+    private SortedDictionary<int, JobEventRecord>? _early;
     private readonly Lock _gate = new();
     private int _nextToken = fromToken;
     private JobEventRecord? _terminal;
@@ -62,10 +64,12 @@ internal sealed class JobSubscription(string jobId, int fromToken)
         {
             lock (_gate)
             {
-                return !_admitted && _early.Count > 0;
+                return !_admitted && HoldsTokens;
             }
         }
     }
+
+    private bool HoldsTokens => _early is { Count: > 0 };
 
     public void Post(JobEventRecord e)
     {
@@ -156,7 +160,7 @@ internal sealed class JobSubscription(string jobId, int fromToken)
         bool needed;
         lock (_gate)
         {
-            needed = !_admitted && (_early.Count > 0 || (job.Usage?.CompletionTokens ?? 0) > _nextToken || job.Placement is not null);
+            needed = !_admitted && (HoldsTokens || (job.Usage?.CompletionTokens ?? 0) > _nextToken || job.Placement is not null);
         }
 
         if (needed)
@@ -176,6 +180,7 @@ internal sealed class JobSubscription(string jobId, int fromToken)
         if (e.FirstTokenIndex > _nextToken || !_admitted)
         {
             // Held: a gap before it, or no admission yet. Of two held chunks starting at one token, the longer is kept.
+            _early ??= [];
             if (!_early.TryGetValue(e.FirstTokenIndex, out var held) || held.TokenCount < e.TokenCount)
             {
                 _early[e.FirstTokenIndex] = e;
@@ -190,7 +195,7 @@ internal sealed class JobSubscription(string jobId, int fromToken)
 
     private void ReleaseEarlyTokens()
     {
-        while (_early.Count > 0)
+        while (_early is { Count: > 0 })
         {
             var (first, next) = _early.First();
             _early.Remove(first);
@@ -226,7 +231,7 @@ internal sealed class JobSubscription(string jobId, int fromToken)
         // A completed job reports how many tokens it produced: hold the end back until all have been delivered, and
         // any end while tokens wait for their admission.
         var expected = _terminal.Kind == JobEventKind.Completed ? _terminal.Usage?.CompletionTokens ?? 0 : 0;
-        if (_nextToken < expected || (!_admitted && _early.Count > 0))
+        if (_nextToken < expected || (!_admitted && HoldsTokens))
         {
             return;
         }

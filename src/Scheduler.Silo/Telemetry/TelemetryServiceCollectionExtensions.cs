@@ -18,7 +18,7 @@ internal static class TelemetryServiceCollectionExtensions
     /// "Telemetry" section) and exports the scheduler's meter and activities with Orleans' own: metrics in Prometheus
     /// format (map the endpoint with <c>MapPrometheusScrapingEndpoint</c>), and both over OTLP when the standard
     /// OTEL_EXPORTER_OTLP_ENDPOINT variable in <paramref name="configuration"/> names a collector (the exporter reads
-    /// the other OTEL_* variables, such as OTEL_EXPORTER_OTLP_PROTOCOL, itself).
+    /// the other OTEL_* variables, such as OTEL_EXPORTER_OTLP_PROTOCOL, itself). Without a collector no span is made.
     /// </summary>
     public static IServiceCollection AddSchedulerTelemetry(this IServiceCollection services, IConfiguration configuration, IConfiguration scheduler)
     {
@@ -32,7 +32,7 @@ internal static class TelemetryServiceCollectionExtensions
         services.AddSingleton<IJobOutcomeObserver>(sp => sp.GetRequiredService<SchedulerTelemetry>());
         services.AddSingleton<IJobOutcomeObserver, TtftAttainmentRecorder>();
         var otlp = !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
-        services.AddOpenTelemetry()
+        var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource =>
             {
                 if (string.IsNullOrEmpty(configuration["OTEL_SERVICE_NAME"]))
@@ -47,15 +47,17 @@ internal static class TelemetryServiceCollectionExtensions
                 {
                     metrics.AddOtlpExporter();
                 }
-            })
-            .WithTracing(tracing =>
-            {
-                tracing.AddSource(SchedulerTelemetry.Name, WorkerSource, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
-                if (otlp)
-                {
-                    tracing.AddOtlpExporter();
-                }
             });
+
+        // Spans only for a collector: a listener without an exporter would have every job's spans and every grain
+        // call's built, tagged and dropped (about 4 KB and a share of the CPU per job, docs/benchmarks.md).
+        if (otlp)
+        {
+            telemetry.WithTracing(tracing => tracing
+                .AddSource(SchedulerTelemetry.Name, WorkerSource, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                .AddOtlpExporter());
+        }
+
         return services;
     }
 }

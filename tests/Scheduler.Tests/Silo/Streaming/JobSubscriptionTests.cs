@@ -185,4 +185,41 @@ public sealed class JobSubscriptionTests
         Assert.Equal(CoalescingReader.MaxTokensPerMessage, chunks[1].FirstTokenIndex);
         Assert.Equal(new string('x', 10), chunks[1].Text);
     }
+
+    [Fact]
+    public async Task ReadCoalesced_LoneTokenEvent_IsPassedOnAsItIs()
+    {
+        var subscription = AdmittedSubscription();
+        var tokens = Tokens(0, "ab", count: 2);
+        subscription.Post(tokens);
+        subscription.Post(Completed(2));
+
+        var read = new List<JobEventRecord>();
+        await foreach (var e in subscription.Events.ReadCoalesced(CancellationToken.None))
+        {
+            read.Add(e);
+        }
+
+        Assert.Equal([JobEventKind.Tokens, JobEventKind.Completed], read.Select(e => e.Kind));
+        Assert.Same(tokens, read[0]);
+    }
+
+    [Fact]
+    public async Task ReadCoalesced_ChunksOfSeveralTokens_AreMergedByTheirCounts()
+    {
+        var subscription = AdmittedSubscription();
+        subscription.Post(Tokens(0, "ab", count: 2));
+        subscription.Post(Tokens(2, "c"));
+        subscription.Post(Tokens(3, "de", count: 2));
+        subscription.Post(Completed(5));
+
+        var read = new List<JobEventRecord>();
+        await foreach (var e in subscription.Events.ReadCoalesced(CancellationToken.None))
+        {
+            read.Add(e);
+        }
+
+        Assert.Equal([JobEventKind.Tokens, JobEventKind.Completed], read.Select(e => e.Kind));
+        Assert.Equal((0, 5, "abcde"), (read[0].FirstTokenIndex, read[0].TokenCount, read[0].Text));
+    }
 }
