@@ -111,7 +111,7 @@ public sealed record JobOutcome(
 /// asked for, and its node has not confirmed yet (the API shows it as cancelling). <see cref="HandBacks"/>: how many
 /// times an engine failed the job and handed it back to be resumed elsewhere; <see cref="LastHandBackError"/> is the
 /// last one's reason (an upstream's message), shown while the job waits to run again.</summary>
-[GenerateSerializer, Alias("scheduler.JobSnapshot")]
+[GenerateSerializer, Immutable, Alias("scheduler.JobSnapshot")]
 public sealed record JobSnapshot(
     [property: Id(0)] string JobId,
     [property: Id(1)] string TenantId,

@@ -5,7 +5,7 @@ namespace Scheduler.Abstractions.Jobs;
 /// that passed it over for the same reason, with their count and the first and last time), admitted (with the
 /// replicas weighed), handed back, expired. Kept in a short ring per job, with the job's record.
 /// </summary>
-[GenerateSerializer, Alias("scheduler.JobTraceEvent")]
+[GenerateSerializer, Immutable, Alias("scheduler.JobTraceEvent")]
 public sealed record JobTraceEvent(
     [property: Id(0)] JobTraceKind Kind,
     [property: Id(1)] DateTimeOffset At,
@@ -65,7 +65,7 @@ public enum WaitReason
 
 /// <summary>What a placement policy predicted for one class of alike replicas (product and slots) when it admitted a
 /// job: the best of that class (earliest predicted first token), and whether the job went to that class.</summary>
-[GenerateSerializer, Alias("scheduler.WeighedClass")]
+[GenerateSerializer, Immutable, Alias("scheduler.WeighedClass")]
 public sealed record WeighedClass(
     [property: Id(0)] string Product,
     [property: Id(1)] int MaxSequences,

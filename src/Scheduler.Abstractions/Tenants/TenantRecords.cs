@@ -58,7 +58,7 @@ public enum SubmitRejection
 
 /// <summary>The answer to a submission: the job (new, or the earlier one with the same idempotency key), or why not.
 /// A refusal the tenant may retry carries <see cref="RetryAfter"/>.</summary>
-[GenerateSerializer, Alias("scheduler.SubmitResult")]
+[GenerateSerializer, Immutable, Alias("scheduler.SubmitResult")]
 public sealed record SubmitResult(
     [property: Id(0)] Jobs.JobSnapshot? Job,
     [property: Id(1)] SubmitRejection Rejection,
