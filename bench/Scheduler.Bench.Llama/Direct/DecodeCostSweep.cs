@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Microsoft.Extensions.Logging.Abstractions;
 using Scheduler.Bench.Llama.Workload;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines.Llama;
@@ -23,16 +22,10 @@ internal static class DecodeCostSweep
 
     public static async Task<IReadOnlyList<DecodeCost>> RunAsync(WorkerNodeOptions options, CancellationToken cancellationToken)
     {
-        using var inventory = NodeInventory.Create(options);
-        var replica = inventory.Replicas.Single();
-        var sink = new TimestampedSink();
-        using var engine = new LlamaEngine(
-            replica.ReplicaId, replica.EngineProfile, replica.Llama!, replica.MaxContextTokens, sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
-        return await Task.Factory.StartNew(
-            () => Sizes(replica.EngineProfile.MaxSequences).Select(size => Measure(engine, sink, size, cancellationToken)).ToList(),
-            cancellationToken,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
+        using var direct = new DirectEngine(options);
+        return await DirectEngine.RunOnOwnThread(
+            () => Sizes(direct.Slots).Select(size => Measure(direct.Engine, direct.Sink, size, cancellationToken)).ToList(),
+            cancellationToken);
     }
 
     /// <summary>1, 2, 4, … and the slots themselves.</summary>

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Microsoft.Extensions.Logging.Abstractions;
 using Scheduler.Bench.Llama.Workload;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines.Llama;
@@ -24,18 +23,9 @@ internal static class DirectEngineRun
     public static async Task<RunResult> RunAsync(
         string name, WorkerNodeOptions options, Batching batching, IReadOnlyList<BenchJob> jobs, CancellationToken cancellationToken)
     {
-        using var inventory = NodeInventory.Create(options);
-        var replica = inventory.Replicas.Single();
-        var sink = new TimestampedSink();
-        using var engine = new LlamaEngine(
-            replica.ReplicaId, replica.EngineProfile, replica.Llama!, replica.MaxContextTokens, sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
-
-        // Decode calls block: the steps get a thread of their own, as on a node.
-        return await Task.Factory.StartNew(
-            () => Drive(name, engine, sink, replica.EngineProfile.MaxSequences, batching, jobs, cancellationToken),
-            cancellationToken,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
+        using var direct = new DirectEngine(options);
+        return await DirectEngine.RunOnOwnThread(
+            () => Drive(name, direct.Engine, direct.Sink, direct.Slots, batching, jobs, cancellationToken), cancellationToken);
     }
 
     private static RunResult Drive(

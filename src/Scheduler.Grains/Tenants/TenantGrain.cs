@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Catalog;
 using Scheduler.Abstractions.Jobs;
@@ -14,14 +15,15 @@ namespace Scheduler.Grains.Tenants;
 /// tokens/min (token buckets on the injected clock, in memory: a reactivated tenant starts with full buckets), then
 /// the model's overload shedding for sheddable jobs. Every refusal a tenant may retry carries a retry hint. Queued and
 /// running counts are the tenant's unfinished jobs by id (<see cref="TenantJobs"/>).</summary>
-internal sealed class TenantGrain(
+internal sealed partial class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
     IJobJournal journal,
     IIdempotencyKeys keys,
     GrainReferences references,
     IJobIndex index,
     IOptions<PlacementOptions> options,
-    TimeProvider time) : Grain, ITenantGrain, IDisposable
+    TimeProvider time,
+    ILogger<TenantGrain> logger) : Grain, ITenantGrain, IDisposable
 {
     // Submissions interleave: writes of the shared state must not overlap (each carries the last ETag).
     private readonly SemaphoreSlim _writeGate = new(1, 1);
@@ -47,6 +49,52 @@ internal sealed class TenantGrain(
         {
             var interval = options.Value.TenantStateWriteInterval;
             this.RegisterGrainTimer(WriteIfChanged, new GrainTimerCreationOptions(interval, interval));
+
+            // The state read may be older than the ends that came after its last write (a silo killed loses up to an
+            // interval of them), and a job whose end was lost would stay counted against the quota for good. Once,
+            // just after activation, interleaved with submissions, ask the records of the jobs still counted.
+            if (state.State.Jobs.Queued.Count + state.State.Jobs.Running.Count > 0)
+            {
+                this.RegisterGrainTimer(
+                    EndWhatEnded,
+                    new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { Interleave = true });
+            }
+        }
+    }
+
+    /// <summary>Ends every counted job whose record says it ended: its end notice was lost with an unwritten state.
+    /// A notice arriving meanwhile is recognised as a repeat by <see cref="TenantJobs.End"/>.</summary>
+    private async Task EndWhatEnded(CancellationToken cancellationToken)
+    {
+        // A few records at a time: a tenant restored with thousands of queued jobs must not flood the silo.
+        const int RecordsAtOnce = 64;
+        var found = 0;
+        foreach (var jobIds in state.State.Jobs.Queued.Concat(state.State.Jobs.Running).ToArray().Chunk(RecordsAtOnce))
+        {
+            JobSnapshot?[] records;
+            try
+            {
+                records = await Task.WhenAll(jobIds.Select(id => references.Job(id).Get()));
+            }
+            catch (Exception ex) when (SiloFailures.IsTransient(ex))
+            {
+                // The cluster is changing: the rest stay counted until the tenant's next activation.
+                LogReconcileStopped(logger, TenantId, ex.GetType().Name);
+                return;
+            }
+
+            foreach (var record in records)
+            {
+                if (record is { IsTerminal: true } && AddEnd(record.JobId, record.Status, record.Usage))
+                {
+                    found++;
+                }
+            }
+        }
+
+        if (found > 0)
+        {
+            LogLostEnds(logger, TenantId, found);
         }
     }
 
@@ -372,25 +420,32 @@ internal sealed class TenantGrain(
 
     public Task OnFinished(string jobId, JobOutcome outcome)
     {
+        AddEnd(jobId, outcome.Status, outcome.Usage);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Counts a job's end and usage, once. Returns false for an end already counted.</summary>
+    private bool AddEnd(string jobId, JobStatus status, JobUsage? usage)
+    {
         var s = state.State;
         if (!s.Jobs.End(jobId))
         {
-            return Task.CompletedTask;
+            return false;
         }
 
         _changed = true;
         var u = s.Usage;
         s.Usage = u with
         {
-            PromptTokens = u.PromptTokens + outcome.Usage.PromptTokens,
-            CompletionTokens = u.CompletionTokens + outcome.Usage.CompletionTokens,
-            CostUsd = u.CostUsd + outcome.Usage.CostUsd,
-            JobsCompleted = u.JobsCompleted + (outcome.Status == JobStatus.Completed ? 1 : 0),
-            JobsFailed = u.JobsFailed + (outcome.Status == JobStatus.Failed ? 1 : 0),
-            JobsCancelled = u.JobsCancelled + (outcome.Status == JobStatus.Cancelled ? 1 : 0),
-            JobsExpired = u.JobsExpired + (outcome.Status == JobStatus.Expired ? 1 : 0),
+            PromptTokens = u.PromptTokens + (usage?.PromptTokens ?? 0),
+            CompletionTokens = u.CompletionTokens + (usage?.CompletionTokens ?? 0),
+            CostUsd = u.CostUsd + (usage?.CostUsd ?? 0),
+            JobsCompleted = u.JobsCompleted + (status == JobStatus.Completed ? 1 : 0),
+            JobsFailed = u.JobsFailed + (status == JobStatus.Failed ? 1 : 0),
+            JobsCancelled = u.JobsCancelled + (status == JobStatus.Cancelled ? 1 : 0),
+            JobsExpired = u.JobsExpired + (status == JobStatus.Expired ? 1 : 0),
         };
-        return Task.CompletedTask;
+        return true;
     }
 
     private void ConfigureRateLimits() => _rateLimits.Configure(state.State.Quotas.RequestsPerMinute, state.State.Quotas.TokensPerMinute);
@@ -423,6 +478,12 @@ internal sealed class TenantGrain(
         var s = state.State;
         return new TenantInfo(TenantId, s.Weight, s.Quotas, s.Jobs.Queued.Count, s.Jobs.Running.Count, s.Usage);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: {Count} job(s) counted as unfinished had ended (their end was not written before a silo stopped); counted now")]
+    private static partial void LogLostEnds(ILogger logger, string tenantId, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: checking its unfinished jobs' records stopped ({Error}); the rest are checked at its next activation")]
+    private static partial void LogReconcileStopped(ILogger logger, string tenantId, string error);
 
     /// <summary>A keyed submission still being decided: the job it would create and the request it was made with.</summary>
     private sealed record Accepting(string JobId, string Fingerprint, Task<SubmitResult> Result);

@@ -8,7 +8,8 @@ namespace Scheduler.Tests.Faults;
 /// <summary>
 /// In Redis mode a tenant writes its state (unfinished jobs, usage) every <c>TenantStateWriteInterval</c> when it
 /// changed, not per job: the write reaches Redis within the interval, and a silo killed after it comes back with the
-/// tenant's counts. A kill skips the write on deactivation, so only the periodic write can carry them.
+/// tenant's counts. A kill skips the write on deactivation, so only the periodic write can carry them; an end that
+/// came after the last write is recovered from the job's record when the tenant is restored.
 /// </summary>
 [Collection(FaultCollection.Name)]
 public sealed class TenantStateWriteTests
@@ -77,6 +78,64 @@ public sealed class TenantStateWriteTests
 
         // Within the interval, with a margin for a loaded two-core machine's timer and Redis round trip.
         Assert.InRange(written, TimeSpan.Zero, WriteInterval + TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public async Task JobEndedAfterTheLastTenantWrite_SiloKilled_TheRestoredTenantCountsTheEndFromTheJobsRecord()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+        var clusterId = "lostend-" + Guid.NewGuid().ToString("N")[..8];
+
+        // No periodic write within the test: the tenant's state in Redis is exactly what the admin's update wrote.
+        string[] args =
+        [
+            "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis.Endpoint}",
+            $"--Scheduler:ClusterId={clusterId}", $"--Scheduler:ServiceId={clusterId}",
+            $"--Scheduler:AdminApiKey={AdminKey}", "--Scheduler:Scheduling:TenantStateWriteInterval=01:00:00",
+            $"--Scheduler:Tenants:0:Id={TenantId}", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+            "--Logging:LogLevel:Default=Warning",
+        ];
+        await using var first = SiloProcess.Start(0, args);
+        await FaultCluster.WaitServing(first, StartTimeout);
+        var stateKey = await TenantStateKey(connection, clusterId);
+
+        // A job stays queued (no worker serves the model); an update of the tenant writes its state, job included.
+        using var tenant = new SchedulerClient(first.Address, TenantKey);
+        var job = await tenant.SubmitAsync(new SubmitJobRequest { Model = FaultCluster.Model, Prompt = "ends unwritten", MaxTokens = 8 });
+        using (var admin = new SchedulerAdminClient(first.Address, AdminKey))
+        {
+            await admin.PutTenantAsync(new PutTenantRequest { TenantId = TenantId, Weight = 2 });
+            Assert.Equal(1, (await admin.GetTenantAsync(TenantId)).QueuedJobs);
+        }
+
+        var written = await connection.GetDatabase().HashGetAsync(stateKey, "etag");
+
+        // The job ends (its record is written) and the tenant counts the end in memory only; then the silo dies.
+        Assert.Equal(JobStatus.Cancelled, (await tenant.CancelAsync(job.JobId)).Status);
+        using (var admin = new SchedulerAdminClient(first.Address, AdminKey))
+        {
+            await Polling.Until(async () => (await admin.GetTenantAsync(TenantId)).QueuedJobs == 0,
+                "the tenant counting the end", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
+        }
+
+        Assert.Equal(written, await connection.GetDatabase().HashGetAsync(stateKey, "etag"));
+        first.Kill();
+        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            await first.WaitForExitAsync(exit.Token);
+        }
+
+        // The restarted silo reads the job as queued from the tenant's state, asks its record, and ends it.
+        await using var second = SiloProcess.Start(1, args);
+        await FaultCluster.WaitServing(second, StartTimeout);
+        using var restartedAdmin = new SchedulerAdminClient(second.Address, AdminKey);
+        Tenant? restored = null;
+        await Polling.Until(async () => (restored = await TryGetTenant(restartedAdmin)) is { QueuedJobs: 0 },
+            "the restored tenant no longer counting the ended job", StartTimeout, TimeSpan.FromMilliseconds(500));
+        Assert.Equal(0, restored!.RunningJobs);
+        Assert.Equal(1, restored.Usage.JobsCancelled);
+        Assert.Equal(1, restored.Usage.JobsSubmitted);
     }
 
     private static async Task WaitUntilSettled(ConnectionMultiplexer connection, RedisKey stateKey)

@@ -1,0 +1,163 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Hosting;
+using Scheduler.Tests.EndToEnd.Hostile;
+
+namespace Scheduler.Tests.EndToEnd.OpenAi;
+
+/// <summary>
+/// A silo told to stop (SIGTERM, a rolling restart) drains, and its OpenAI-compatible door says so the way OpenAI
+/// clients retry on: a new request gets 503 with an <c>unavailable</c> error body, and a stream under way ends with an
+/// error event — while the job itself runs on and completes, since nothing accepted is lost. The silo here is
+/// signalled with <see cref="IHostApplicationLifetime.StopApplication"/>, as the host's SIGTERM handler does, and
+/// is not stopped further, so the test sees the drain itself, not a closed port.
+/// </summary>
+public sealed class OpenAiDrainTests : IAsyncLifetime
+{
+    private const string Model = "drain-model";
+    private const string TenantKey = "drain-tenant-key";
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+
+    private WebApplication _silo = null!;
+    private GrpcChannel _channel = null!;
+    private FakeWorkerNode _node = null!;
+    private Uri _openAi = null!;
+
+    public async Task InitializeAsync()
+    {
+        string[] args =
+        [
+            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
+            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
+            $"--Scheduler:NodeToken={SchedulerCluster.NodeToken}", "--Scheduler:EmbeddedFleet:Enabled=false",
+            $"--Scheduler:Models:0:Name={Model}", "--Scheduler:Models:0:MaxContextTokens=8192",
+            "--Scheduler:Tenants:0:Id=drain-tenant", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+            "--Logging:LogLevel:Default=Warning",
+        ];
+        _silo = SchedulerHost.Build(args);
+        await _silo.StartAsync();
+        var addresses = _silo.Services.GetRequiredService<ListeningAddresses>();
+        _channel = GrpcChannel.ForAddress(addresses.Grpc);
+        _node = await FakeWorkerNode.StartRegisteredAsync(_channel, "drain", Model);
+        _openAi = new Uri(addresses.OpenAi);
+    }
+
+    [Fact]
+    public async Task StreamedCompletion_SiloStartsDraining_StreamEndsWithUnavailableEvent_JobRunsOnToCompletion()
+    {
+        using var http = new HttpClient { BaseAddress = _openAi };
+        using var request = Completion(stream: true);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var jobId = response.Headers.GetValues("x-scheduler-job-id").Single();
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+
+        var admitted = await _node.NextAdmit(Wait);
+        Assert.Equal(jobId, Assert.Single(admitted.Sequences).SequenceId);
+        _node.Send(Tokens(jobId, firstIndex: 0, "Hello"));
+        Assert.Equal("Hello", ChunkText(await NextData(reader)));
+
+        _silo.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+
+        // The stream's last event is the error an OpenAI SDK raises; the stream then ends, without [DONE].
+        AssertUnavailable(await NextData(reader));
+        Assert.Null(await NextData(reader));
+
+        // The job was not cancelled by the drain: its node finishes it and its record says so.
+        _node.Send(new StepReport
+        {
+            ReplicaId = _node.ReplicaId,
+            StepMs = 10,
+            Tokens = { new SequenceTokens { SequenceId = jobId, FirstTokenIndex = 1, Text = " world", TokenCount = 1 } },
+            Finished = { new SequenceFinished { SequenceId = jobId, Reason = FinishReason.Length, CompletionTokens = 2 } },
+        });
+        using var client = new SchedulerClient(_channel, TenantKey);
+        await Polling.Until(async () => (await client.GetAsync(jobId)).Status == JobStatus.Completed, "the job completes", Wait, TimeSpan.FromMilliseconds(100));
+        Assert.Equal("Hello world", (await client.GetAsync(jobId)).Output);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Completion_WhileSiloDrains_Is503Unavailable_AndNoJobIsAccepted(bool stream)
+    {
+        _silo.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+
+        using var http = new HttpClient { BaseAddress = _openAi };
+        using var request = Completion(stream);
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.False(response.Headers.Contains("x-scheduler-job-id"));
+        AssertUnavailable(await response.Content.ReadAsStringAsync());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _node.NextAdmit(TimeSpan.FromSeconds(1)));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _node.DisposeAsync();
+        _channel.Dispose();
+        await _silo.StopAsync();
+        await _silo.DisposeAsync();
+    }
+
+    private static HttpRequestMessage Completion(bool stream)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = new StringContent(
+                $$"""{"model":"{{Model}}","prompt":"say hello world","max_tokens":2,"stream":{{(stream ? "true" : "false")}}}""",
+                Encoding.UTF8,
+                "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TenantKey);
+        return request;
+    }
+
+    private StepReport Tokens(string jobId, int firstIndex, string text) => new()
+    {
+        ReplicaId = _node.ReplicaId,
+        StepMs = 10,
+        Tokens = { new SequenceTokens { SequenceId = jobId, FirstTokenIndex = firstIndex, Text = text, TokenCount = 1 } },
+    };
+
+    /// <summary>The next server-sent event's data, or null when the stream ended.</summary>
+    private static async Task<string?> NextData(StreamReader reader)
+    {
+        using var timeout = new CancellationTokenSource(Wait);
+        while (await reader.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                return line["data: ".Length..];
+            }
+        }
+
+        return null;
+    }
+
+    private static string ChunkText(string? data)
+    {
+        Assert.NotNull(data);
+        using var json = JsonDocument.Parse(data);
+        return json.RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+    }
+
+    private static void AssertUnavailable(string? data)
+    {
+        Assert.NotNull(data);
+        using var json = JsonDocument.Parse(data);
+        var error = json.RootElement.GetProperty("error");
+        Assert.Equal("unavailable", error.GetProperty("code").GetString());
+        Assert.Equal("server_error", error.GetProperty("type").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()));
+    }
+}
