@@ -27,14 +27,7 @@ public sealed class TenantStateWriteTests
         await using var redis = await RedisServer.StartAsync();
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
         var clusterId = "state-" + Guid.NewGuid().ToString("N")[..8];
-        string[] args =
-        [
-            "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis.Endpoint}",
-            $"--Scheduler:ClusterId={clusterId}", $"--Scheduler:ServiceId={clusterId}",
-            $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:Scheduling:TenantStateWriteInterval={WriteInterval}",
-            $"--Scheduler:Tenants:0:Id={TenantId}", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
-            "--Logging:LogLevel:Default=Warning",
-        ];
+        var args = SiloArgs(redis, clusterId, WriteInterval);
         await using var first = SiloProcess.Start(0, args);
         await FaultCluster.WaitServing(first, StartTimeout);
 
@@ -88,14 +81,7 @@ public sealed class TenantStateWriteTests
         var clusterId = "lostend-" + Guid.NewGuid().ToString("N")[..8];
 
         // No periodic write within the test: the tenant's state in Redis is exactly what the admin's update wrote.
-        string[] args =
-        [
-            "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis.Endpoint}",
-            $"--Scheduler:ClusterId={clusterId}", $"--Scheduler:ServiceId={clusterId}",
-            $"--Scheduler:AdminApiKey={AdminKey}", "--Scheduler:Scheduling:TenantStateWriteInterval=01:00:00",
-            $"--Scheduler:Tenants:0:Id={TenantId}", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
-            "--Logging:LogLevel:Default=Warning",
-        ];
+        var args = SiloArgs(redis, clusterId, TimeSpan.FromHours(1));
         await using var first = SiloProcess.Start(0, args);
         await FaultCluster.WaitServing(first, StartTimeout);
         var stateKey = await TenantStateKey(connection, clusterId);
@@ -137,6 +123,16 @@ public sealed class TenantStateWriteTests
         Assert.Equal(1, restored.Usage.JobsCancelled);
         Assert.Equal(1, restored.Usage.JobsSubmitted);
     }
+
+    /// <summary>A silo in Redis mode serving the one tenant, writing its state every <paramref name="writeInterval"/>.</summary>
+    private static string[] SiloArgs(RedisServer redis, string clusterId, TimeSpan writeInterval) =>
+    [
+        "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis.Endpoint}",
+        $"--Scheduler:ClusterId={clusterId}", $"--Scheduler:ServiceId={clusterId}",
+        $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:Scheduling:TenantStateWriteInterval={writeInterval}",
+        $"--Scheduler:Tenants:0:Id={TenantId}", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+        "--Logging:LogLevel:Default=Warning",
+    ];
 
     private static async Task WaitUntilSettled(ConnectionMultiplexer connection, RedisKey stateKey)
     {
