@@ -54,13 +54,7 @@ public sealed class TenantStateWriteTests
         // waits until the state has stopped changing for two intervals: then every acceptance has been written.
         await WaitUntilSettled(connection, stateKey);
 
-        first.Kill();
-        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-        {
-            await first.WaitForExitAsync(exit.Token);
-        }
-        await using var second = SiloProcess.Start(1, args);
-        await FaultCluster.WaitServing(second, StartTimeout);
+        await using var second = await KillAndRestart(first, args);
 
         using var admin = new SchedulerAdminClient(second.Address, AdminKey);
         Tenant? restored = null;
@@ -106,15 +100,9 @@ public sealed class TenantStateWriteTests
         }
 
         Assert.Equal(written, await connection.GetDatabase().HashGetAsync(stateKey, "etag"));
-        first.Kill();
-        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-        {
-            await first.WaitForExitAsync(exit.Token);
-        }
 
         // The restarted silo reads the job as queued from the tenant's state, asks its record, and ends it.
-        await using var second = SiloProcess.Start(1, args);
-        await FaultCluster.WaitServing(second, StartTimeout);
+        await using var second = await KillAndRestart(first, args);
         using var restartedAdmin = new SchedulerAdminClient(second.Address, AdminKey);
         Tenant? restored = null;
         await Polling.Until(async () => (restored = await TryGetTenant(restartedAdmin)) is { QueuedJobs: 0 },
@@ -133,6 +121,20 @@ public sealed class TenantStateWriteTests
         $"--Scheduler:Tenants:0:Id={TenantId}", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
         "--Logging:LogLevel:Default=Warning",
     ];
+
+    /// <summary>Kills <paramref name="first"/> (no write on deactivation) and starts a silo in its place.</summary>
+    private static async Task<SiloProcess> KillAndRestart(SiloProcess first, string[] args)
+    {
+        first.Kill();
+        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            await first.WaitForExitAsync(exit.Token);
+        }
+
+        var second = SiloProcess.Start(1, args);
+        await FaultCluster.WaitServing(second, StartTimeout);
+        return second;
+    }
 
     private static async Task WaitUntilSettled(ConnectionMultiplexer connection, RedisKey stateKey)
     {
