@@ -38,7 +38,7 @@ public sealed class StepPlanTests
         var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, batch);
 
         Assert.Equal(0, plan.DecodingSequences);
-        Assert.DoesNotContain(flood, StepPlan.Decodes);
+        Assert.DoesNotContain(flood, s => StepPlan.Decodes(s));
         Assert.Equal(1_000, plan.TakePrefill(light.PrefillRemaining));
         Assert.Equal(AcceleratorProfiles.L4.StepMs(0, 1_000), plan.DurationMs);
     }
@@ -72,8 +72,8 @@ public sealed class StepPlanTests
         var heldLight = new Planned(prefill: 500, deferrals: 0);
         var withoutDeferrals = new Planned(prefill: 0, deferrals: 0);
 
-        var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, [floodPrompt, floodDecoding, withoutDeferrals]);
-        var held = StepPlan.ForBatch(AcceleratorProfiles.L4, [heldLight, floodDecoding], ready: s => s != heldLight);
+        var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { floodPrompt, floodDecoding, withoutDeferrals });
+        var held = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { heldLight, floodDecoding }, ready: s => s != heldLight);
 
         Assert.Equal(2, plan.DecodingSequences);
         Assert.Equal(1, held.DecodingSequences);
