@@ -83,7 +83,8 @@ internal static class SimulatorCommands
             foreach (var outcome in FloodScenario.Run(fleet, sizes, Flood(parse), choices))
             {
                 parse.InvocationConfiguration.Output.WriteLine(
-                    $"{outcome.Policies.Label}: light p99 alone {outcome.LightP99AloneMs:0} ms, flooded {outcome.LightP99FloodedMs:0} ms, ratio {outcome.Ratio:0.00}; {outcome.Flooded.Fairness}; preempted {outcome.Flooded.Preempted}");
+                    $"{outcome.Policies.Label}: light p99 alone {outcome.LightP99AloneMs:0} ms, flooded {outcome.LightP99FloodedMs:0} ms, ratio {outcome.Ratio:0.00}; {outcome.Flooded.Fairness}; preempted {outcome.Flooded.Preempted}; " +
+                    $"flooded TPOT p50 {outcome.Flooded.TpotP50Ms:0.0} ms, p99 {outcome.Flooded.TpotP99Ms:0.0} ms");
             }
 
             return 0;
