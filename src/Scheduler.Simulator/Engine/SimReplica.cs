@@ -101,6 +101,13 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
 
         var wait = limiter?.Reserve((int)sequence.Tokens) ?? TimeSpan.Zero;
         sequence.ReadyMs = nowMs + wait.TotalMilliseconds;
+        if (Profile.IsMetered)
+        {
+            // A metered endpoint is the worker's upstream engine, which forwards each sequence and steps nothing of its
+            // own: it never defers a decode (StepPlan.ForBatch), so neither does its model here.
+            sequence.DecodeDeferrals = 0;
+        }
+
         if (sequence.Request.Blocks is { } blocks)
         {
             sequence.CachedPromptTokens = blocks.CachedTokens(_prefixes.Touch(blocks), sequence.Request.PromptTokens);
