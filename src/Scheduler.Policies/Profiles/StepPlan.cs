@@ -42,7 +42,7 @@ public struct StepPlan
     /// <remarks>
     /// Why: a flood's decoding sequences would otherwise take a token each of every step in which a light tenant's prompt
     /// is prefilled, and their per-sequence decode time, so a prompt that fills one step alone needs two under a flood.
-    /// The bound keeps what the flood loses to a skipped token every <c>K + 1</c> steps at worst, and those steps are
+    /// The bound keeps a flood sequence decoding at least once in every <c>K + 1</c> steps, and those steps are
     /// shorter. A sequence that waits still holds its slot and KV cache; its prefill is never deferred.
     /// </remarks>
     /// <param name="profile">The replica's profile.</param>
