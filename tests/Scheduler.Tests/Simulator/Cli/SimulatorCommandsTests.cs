@@ -42,6 +42,8 @@ public sealed class SimulatorCommandsTests : IDisposable
     [InlineData("--rate", "fast")]
     [InlineData("--placement", "cheapest")]
     [InlineData("--trace", "chat")]
+    [InlineData("--max-decode-deferrals", "-1")]
+    [InlineData("--max-preemptions", "two")]
     public void Run_BadOption_IsAParseErrorNamingIt(string option, string value)
     {
         var (code, _, error) = Invoke(["run", option, value]);
