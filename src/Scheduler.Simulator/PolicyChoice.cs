@@ -15,7 +15,7 @@ internal sealed record PolicyChoice(
     public const int DefaultMaxPreemptions = 2;
 
     /// <summary>The placement grain's default.</summary>
-    public const int DefaultMaxDecodeDeferrals = 2;
+    public const int DefaultMaxDecodeDeferrals = 0;
 
     public string Label => $"{Placement} / {Batching} / {Fairness}";
 }
