@@ -115,13 +115,13 @@ internal static class SimulatorCommands
     {
         var command = new Command("prefix", "Replay the prefix-sharing workloads (multi-turn chats, shared system prompts, agent loops), or a KV-cache trace, with every placement; print hit rate against the oracle's, TTFT, attainment and cost")
         {
-            KvTrace, PrefixRate, WriteKvTraces,
+            KvTrace, PrefixRate, PrefixSeed, WriteKvTraces,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
             var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
             var rate = parse.GetValue(PrefixRate);
-            var settings = new PrefixWorkloadSettings();
+            var settings = new PrefixWorkloadSettings { Seed = parse.GetValue(PrefixSeed) };
             List<Workload.Workload> workloads = parse.GetValue(KvTrace) is { } path
                 ? [PrefixWorkloads.ToWorkload(Path.GetFileNameWithoutExtension(path), KvTraceReader.Read(path), rate)]
                 : [.. PrefixWorkloads.Names.Select(name => PrefixWorkloads.ToWorkload(name, PrefixWorkloads.Rows(name, settings), rate))];

@@ -3,6 +3,7 @@ using System.Globalization;
 using Scheduler.Policies;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Scenarios;
+using Scheduler.Simulator.Workload;
 
 namespace Scheduler.Simulator.Cli;
 
@@ -48,6 +49,12 @@ internal static class SimulatorOptions
     };
 
     public static readonly Option<double> PrefixRate = Positive("--prefix-rate", "Arrival-rate factor of the prefix workloads (or the KV-cache trace)", 1);
+
+    public static readonly Option<int> PrefixSeed = new("--prefix-seed")
+    {
+        Description = "Seed of the built-in prefix workloads' arrivals and messages (7 is the one docs/benchmarks.md tables; several seeds show how far one run's figures are from another's)",
+        DefaultValueFactory = _ => new PrefixWorkloadSettings().Seed,
+    };
 
     public static readonly Option<string?> WriteKvTraces = new("--write-kv-traces")
     {

@@ -100,6 +100,15 @@ public sealed class SimulatorCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Prefix_NonNumericPrefixSeed_IsAParseErrorNamingIt()
+    {
+        var (code, _, error) = Invoke(["prefix", "--prefix-seed", "seven"]);
+
+        Assert.Equal(1, code);
+        Assert.Contains("seven", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Prefix_BadKvTrace_PrintsOneErrorLineNamingTheField_AndExitsBadInput()
     {
         File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
