@@ -40,6 +40,14 @@ public sealed class PlacementOptions
     /// preemption off.</summary>
     public int MaxPreemptions { get; set; } = 2;
 
+    /// <summary>How many consecutive engine steps the decode of a job admitted while its tenant was backlogged in the
+    /// fair queue (over its share) may wait while the prompt of an under-share job is prefilled on the same replica, so
+    /// that prefill step does not also pay for the flood's decoding sequences (see docs/architecture.md, "Engine"). Sent
+    /// with each admission (<c>SequenceSpec.decode_deferrals</c>); only under weighted-fair queuing. Off (0) by default:
+    /// it does not move the live flood test's figure, and two of eleven live runs with it had an unexplained 0.9 s first
+    /// token (docs/benchmarks.md, "Fairness inside the batch"); 2 is the value measured.</summary>
+    public int MaxDecodeDeferrals { get; set; }
+
     /// <summary>Overload threshold: while a model has this many jobs queued or more, its sheddable submissions are
     /// refused with RESOURCE_EXHAUSTED (standard and critical ones are still accepted, within their tenants' quotas),
     /// so sheddable work is the first to go. 0 never sheds.</summary>

@@ -1,11 +1,21 @@
 namespace Scheduler.Simulator;
 
-/// <summary>The three policy names a run uses, as configuration gives them to the placement grain, and how often one
-/// job may be preempted (<c>Scheduler:Scheduling:MaxPreemptions</c>; 0 turns preemption off).</summary>
-internal sealed record PolicyChoice(string Placement, string Fairness, string Batching, int MaxPreemptions = PolicyChoice.DefaultMaxPreemptions)
+/// <summary>The three policy names a run uses, as configuration gives them to the placement grain, how often one
+/// job may be preempted (<c>Scheduler:Scheduling:MaxPreemptions</c>; 0 turns preemption off) and how many consecutive
+/// steps an over-share sequence's decode may wait for an under-share prompt's prefill
+/// (<c>Scheduler:Scheduling:MaxDecodeDeferrals</c>; 0 turns it off).</summary>
+internal sealed record PolicyChoice(
+    string Placement,
+    string Fairness,
+    string Batching,
+    int MaxPreemptions = PolicyChoice.DefaultMaxPreemptions,
+    int MaxDecodeDeferrals = PolicyChoice.DefaultMaxDecodeDeferrals)
 {
     /// <summary>The placement grain's default.</summary>
     public const int DefaultMaxPreemptions = 2;
+
+    /// <summary>The placement grain's default.</summary>
+    public const int DefaultMaxDecodeDeferrals = 0;
 
     public string Label => $"{Placement} / {Batching} / {Fairness}";
 }

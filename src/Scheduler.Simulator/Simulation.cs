@@ -48,7 +48,7 @@ internal sealed class Simulation
         _fleet = fleet;
         _workload = workload;
         Policies = policies;
-        _dispatcher = Dispatcher.Create(policies.Placement, policies.Fairness, policies.Batching, new Random(seed), maxPreemptions: policies.MaxPreemptions);
+        _dispatcher = Dispatcher.Create(policies.Placement, policies.Fairness, policies.Batching, new Random(seed), maxPreemptions: policies.MaxPreemptions, maxDecodeDeferrals: policies.MaxDecodeDeferrals);
         foreach (var (tenant, weight) in workload.Weights)
         {
             _dispatcher.Queue.SetWeight(tenant, weight);
@@ -282,6 +282,7 @@ internal sealed class Simulation
             sequence!.AdmittedMs = now;
             sequence.Product = admission.Replica.Profile.Product;
             sequence.FairRank = admission.FairRank;
+            sequence.DecodeDeferrals = admission.DecodeDeferrals;
             _prefixLoss.Admitted(sequence, _replicas, _replicas[index]);
             if (!_replicas[index].Admit(sequence, now))
             {

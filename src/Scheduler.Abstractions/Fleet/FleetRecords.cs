@@ -96,9 +96,12 @@ public sealed record ReplicaInfo(
 /// <c>FairRank</c>); 0 for all keeps admission order.</param>
 /// <param name="Displaces">The job running on the replica that the placement stopped to make room for this one
 /// (preemption): the node stops it before admitting this one. Null when it took free room.</param>
+/// <param name="DecodeDeferrals">How many consecutive steps its decode may wait while an under-share job's prompt is
+/// prefilled on the replica (its tenant was backlogged, over its share); 0 never.</param>
 [GenerateSerializer, Immutable, Alias("scheduler.AdmittedSequence")]
 public sealed record AdmittedSequence(
     [property: Id(0)] JobTicket Ticket,
     [property: Id(1)] JobPlacement Placement,
     [property: Id(2)] double FairRank = 0,
-    [property: Id(3)] string? Displaces = null);
+    [property: Id(3)] string? Displaces = null,
+    [property: Id(4)] int DecodeDeferrals = 0);

@@ -60,6 +60,12 @@ public sealed class Dispatcher
     /// stops none. Only under a queue with shares and continuous batching.</summary>
     public int MaxPreemptions { get; init; }
 
+    /// <summary>How many consecutive steps the decode of a job admitted while its tenant is backlogged in the fair queue
+    /// (over its share) may wait while an under-share job's prompt is prefilled on its replica
+    /// (<see cref="Admission.DecodeDeferrals"/>, <c>Profiles.StepPlan.ForBatch</c>); 0 (the default) never. Only under a
+    /// queue with shares.</summary>
+    public int MaxDecodeDeferrals { get; init; }
+
     /// <summary>Most sequences one round stops, so a round's cost stays bounded however many jobs wait.</summary>
     public const int MaxPreemptionsPerRound = 8;
 
@@ -69,11 +75,12 @@ public sealed class Dispatcher
     public IReadOnlyList<Preempted> Preemptions { get; private set; } = [];
 
     /// <summary>Creates a dispatcher from policy names, as configuration gives them.</summary>
-    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false, int maxPreemptions = 0) => new(
+    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false, int maxPreemptions = 0, int maxDecodeDeferrals = 0) => new(
         SchedulingPolicies.CreateFairQueue(fairness), SchedulingPolicies.CreatePlacement(placement, random), SchedulingPolicies.CreateBatching(batching))
     {
         RecordsWeighedReplicas = recordWeighedReplicas,
         MaxPreemptions = maxPreemptions,
+        MaxDecodeDeferrals = maxDecodeDeferrals,
     };
 
     /// <summary>One admission round. Returns the admissions in the order they were made (empty when nothing fits);
@@ -146,7 +153,9 @@ public sealed class Dispatcher
             }
 
             _sessions.Placed(job, chosen);
-            var (rank, finish) = FairRank.Of(job, chosen, Queue.WeightOf(job.TenantId), Queue.CountOf(job.TenantId) > 0);
+            var weight = Queue.WeightOf(job.TenantId);
+            var backlogged = Queue.CountOf(job.TenantId) > 0;
+            var (rank, finish) = FairRank.Of(job, chosen, weight, backlogged);
             var runningBefore = chosen.Admit(job, rank, finish);
             _admittedThisRound.Add(job.JobId);
             if (job.Preemptions > 0)
@@ -157,7 +166,10 @@ public sealed class Dispatcher
                 Queue.Adjust(job.TenantId, -job.ServiceUnits);
             }
 
-            (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed));
+            // The tenant that pushes its next start back (more work than the fleet takes) is the one whose decode may
+            // wait for the others' prefill.
+            var deferrals = weight is not null && backlogged ? Math.Max(0, MaxDecodeDeferrals) : 0;
+            (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed, deferrals));
         }
 
         Preemptions = preempted ?? (IReadOnlyList<Preempted>)[];
@@ -230,6 +242,8 @@ public sealed class Dispatcher
 }
 
 /// <summary>A job admitted into a replica's running batch, with the number of sequences it joined, its fair rank
-/// there (<see cref="FairRank"/>), which the engine prefills in, and, when the dispatcher records them, the replicas
-/// its policy weighed.</summary>
-public readonly record struct Admission(JobDemand Job, ReplicaView Replica, int RunningSequencesBefore, double FairRank, IReadOnlyList<WeighedReplica>? Weighed = null);
+/// there (<see cref="FairRank"/>), which the engine prefills in, when the dispatcher records them, the replicas
+/// its policy weighed, and how many consecutive steps its decode may wait for an under-share prompt's prefill
+/// (<see cref="Dispatcher.MaxDecodeDeferrals"/> when its tenant was backlogged, else 0).</summary>
+public readonly record struct Admission(
+    JobDemand Job, ReplicaView Replica, int RunningSequencesBefore, double FairRank, IReadOnlyList<WeighedReplica>? Weighed = null, int DecodeDeferrals = 0);

@@ -4,7 +4,7 @@ namespace Scheduler.Policies.Profiles;
 /// The step model of a simulated replica, shared by the worker's simulated engine and the simulator so both
 /// "hardware" behave alike: a step decodes one token for every prefilled sequence, and prefills prompt chunks
 /// (in <see cref="PrefillOrder"/>) within what the profile's per-step token budget leaves; it lasts
-/// <see cref="AcceleratorProfile.StepMs"/> of those two amounts.
+/// <see cref="AcceleratorProfile.StepMs"/> of those two amounts. The llama.cpp engine fills its decode batch with it.
 /// </summary>
 /// <remarks>A mutable struct kept in a local while one step is planned: the simulator plans millions of steps.</remarks>
 public struct StepPlan
@@ -30,6 +30,62 @@ public struct StepPlan
 
     /// <summary>How long the step takes, as planned so far.</summary>
     public readonly double DurationMs => _profile.StepMs(DecodingSequences, PrefillTokens);
+
+    /// <summary>
+    /// Starts planning the next step of <paramref name="batch"/> (in <see cref="PrefillOrder"/>) and decides which of its
+    /// sequences decode in it: every <see cref="IPlannedSequence.Decoding"/> one, except that while a sequence that may
+    /// not wait (<see cref="IPlannedSequence.DecodeDeferrals"/> 0: a tenant within its share) has prefill pending and
+    /// <paramref name="ready"/>, a sequence that may wait skips its decode, for at most its
+    /// <see cref="IPlannedSequence.DecodeDeferrals"/> consecutive steps. Afterwards a sequence decodes in this step exactly
+    /// when <see cref="Decodes"/> says so; the caller then takes prefill chunks in the batch's order.
+    /// </summary>
+    /// <remarks>
+    /// Why: a flood's decoding sequences would otherwise take a token each of every step in which a light tenant's prompt
+    /// is prefilled, and their per-sequence decode time, so a prompt that fills one step alone needs two under a flood.
+    /// The bound keeps a flood sequence decoding at least once in every <c>K + 1</c> steps, and those steps are
+    /// shorter. A sequence that waits still holds its slot and KV cache; its prefill is never deferred.
+    /// </remarks>
+    /// <param name="profile">The replica's profile.</param>
+    /// <param name="batch">The running batch.</param>
+    /// <param name="ready">Whether a sequence may run now (a metered endpoint in the simulator holds some); null: all may.</param>
+    public static StepPlan ForBatch<T>(AcceleratorProfile profile, IReadOnlyList<T> batch, Func<T, bool>? ready = null)
+        where T : IPlannedSequence
+    {
+        var deferring = false;
+        foreach (var sequence in batch)
+        {
+            if (sequence.DecodeDeferrals == 0 && sequence.PrefillRemaining > 0 && (ready is null || ready(sequence)))
+            {
+                deferring = true;
+                break;
+            }
+        }
+
+        var decoding = 0;
+        foreach (var sequence in batch)
+        {
+            if (!sequence.Decoding)
+            {
+                continue;
+            }
+
+            if (deferring && sequence.DeferredSteps < sequence.DecodeDeferrals)
+            {
+                sequence.DeferredSteps++;
+            }
+            else
+            {
+                sequence.DeferredSteps = 0;
+                decoding++;
+            }
+        }
+
+        return new StepPlan(profile, decoding);
+    }
+
+    /// <summary>True when <paramref name="sequence"/> decodes in the step <see cref="ForBatch{T}"/> planned last.</summary>
+    public static bool Decodes<T>(T sequence)
+        where T : IPlannedSequence => sequence.Decoding && sequence.DeferredSteps == 0;
 
     /// <summary>Takes the next prefill chunk of a sequence with <paramref name="remainingPromptTokens"/> still to
     /// prefill: as much as the room left allows. Returns the chunk's size (0 once the budget is spent).</summary>

@@ -77,6 +77,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
             var spec = ToSpec(seq.Ticket, run?.Id ?? seq.Ticket.Request.TraceParent);
             spec.FairRank = seq.FairRank;
+            spec.DecodeDeferrals = seq.DecodeDeferrals;
             admit.Sequences.Add(spec);
             if (seq.Displaces is { } victim)
             {

@@ -38,7 +38,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("run", $"Replay one trace with one policy choice and print its figures; exits {NotAllServed} when any request was refused or failed")
         {
-            Trace, Rate, Placement, Fairness, Batching, MaxPreemptions,
+            Trace, Rate, Placement, Fairness, Batching, MaxPreemptions, MaxDecodeDeferrals,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
@@ -46,7 +46,7 @@ internal static class SimulatorCommands
             var trace = parse.GetRequiredValue(Trace);
             var rows = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), $"azure-llm-2023-{trace}.csv"));
             var workload = TenantAssignment.FromTrace(trace, rows, parse.GetValue(Rate));
-            var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions));
+            var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals));
             var result = new Simulation(fleet, workload, policies, parse.GetValue(Seed)).Run();
             return Print(parse.InvocationConfiguration.Output, result);
         }));
@@ -73,17 +73,18 @@ internal static class SimulatorCommands
     {
         var command = new Command("flood", "Run the fairness scenario: a light tenant's p99 TTFT alone and under a flooding tenant, per fairness policy")
         {
-            Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions,
+            Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions, MaxDecodeDeferrals,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
             var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
             var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"));
-            var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions) });
+            var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals) });
             foreach (var outcome in FloodScenario.Run(fleet, sizes, Flood(parse), choices))
             {
                 parse.InvocationConfiguration.Output.WriteLine(
-                    $"{outcome.Policies.Label}: light p99 alone {outcome.LightP99AloneMs:0} ms, flooded {outcome.LightP99FloodedMs:0} ms, ratio {outcome.Ratio:0.00}; {outcome.Flooded.Fairness}; preempted {outcome.Flooded.Preempted}");
+                    $"{outcome.Policies.Label}: light p99 alone {outcome.LightP99AloneMs:0} ms, flooded {outcome.LightP99FloodedMs:0} ms, ratio {outcome.Ratio:0.00}; {outcome.Flooded.Fairness}; preempted {outcome.Flooded.Preempted}; " +
+                    $"flooded TPOT p50 {outcome.Flooded.TpotP50Ms:0.0} ms, p99 {outcome.Flooded.TpotP99Ms:0.0} ms");
             }
 
             return 0;
@@ -114,13 +115,13 @@ internal static class SimulatorCommands
     {
         var command = new Command("prefix", "Replay the prefix-sharing workloads (multi-turn chats, shared system prompts, agent loops), or a KV-cache trace, with every placement; print hit rate against the oracle's, TTFT, attainment and cost")
         {
-            KvTrace, PrefixRate, WriteKvTraces,
+            KvTrace, PrefixRate, PrefixSeed, WriteKvTraces,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
             var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
             var rate = parse.GetValue(PrefixRate);
-            var settings = new PrefixWorkloadSettings();
+            var settings = new PrefixWorkloadSettings { Seed = parse.GetValue(PrefixSeed) };
             List<Workload.Workload> workloads = parse.GetValue(KvTrace) is { } path
                 ? [PrefixWorkloads.ToWorkload(Path.GetFileNameWithoutExtension(path), KvTraceReader.Read(path), rate)]
                 : [.. PrefixWorkloads.Names.Select(name => PrefixWorkloads.ToWorkload(name, PrefixWorkloads.Rows(name, settings), rate))];

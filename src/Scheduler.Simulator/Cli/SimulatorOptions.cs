@@ -3,6 +3,7 @@ using System.Globalization;
 using Scheduler.Policies;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Scenarios;
+using Scheduler.Simulator.Workload;
 
 namespace Scheduler.Simulator.Cli;
 
@@ -49,6 +50,12 @@ internal static class SimulatorOptions
 
     public static readonly Option<double> PrefixRate = Positive("--prefix-rate", "Arrival-rate factor of the prefix workloads (or the KV-cache trace)", 1);
 
+    public static readonly Option<int> PrefixSeed = new("--prefix-seed")
+    {
+        Description = "Seed of the built-in prefix workloads' arrivals and messages (7 is the one docs/benchmarks.md tables; several seeds show how far one run's figures are from another's)",
+        DefaultValueFactory = _ => new PrefixWorkloadSettings().Seed,
+    };
+
     public static readonly Option<string?> WriteKvTraces = new("--write-kv-traces")
     {
         Description = "Also write the built-in prefix workloads as KV-cache traces (JSONL) into this folder",
@@ -76,22 +83,14 @@ internal static class SimulatorOptions
     public static readonly Option<double> ConvRate = Positive("--conv-rate", "Arrival-rate factor of the conv trace", 6);
     public static readonly Option<int> BurstRequests = PositiveInt("--burst-requests", "Requests of each trace in the saturation burst", 4_000);
     public static readonly Option<double> BurstRate = Positive("--burst-rate", "Arrival-rate factor of the saturation burst", 50);
-    public static readonly Option<int> MaxPreemptions = new("--max-preemptions")
-    {
-        Description = "How often one job may be stopped to make room for a critical or under-share one (0: no preemption)",
-        DefaultValueFactory = _ => PolicyChoice.DefaultMaxPreemptions,
-        CustomParser = result =>
-        {
-            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-            if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= 0)
-            {
-                return value;
-            }
+    public static readonly Option<int> MaxPreemptions = WholeNumber(
+        "--max-preemptions", "How often one job may be stopped to make room for a critical or under-share one (0: no preemption)", PolicyChoice.DefaultMaxPreemptions, 0);
 
-            result.AddError($"--max-preemptions must be a whole number of at least 0, not '{text}'.");
-            return PolicyChoice.DefaultMaxPreemptions;
-        },
-    };
+    public static readonly Option<int> MaxDecodeDeferrals = WholeNumber(
+        "--max-decode-deferrals",
+        "Consecutive steps an over-share tenant's sequence may skip its decode while an under-share prompt is prefilled (0: never)",
+        PolicyChoice.DefaultMaxDecodeDeferrals,
+        0);
 
     public static readonly Option<double> LightRate = Positive("--light-rate", "Flood scenario: the light tenant's Poisson arrivals per second", 15);
     public static readonly Option<double> FloodMultiplier = Positive("--flood-multiplier", "Flood scenario: the flooding tenant's rate as a multiple of the light tenant's", 10);
@@ -138,19 +137,21 @@ internal static class SimulatorOptions
         },
     };
 
-    private static Option<int> PositiveInt(string name, string description, int fallback) => new(name)
+    private static Option<int> PositiveInt(string name, string description, int fallback) => WholeNumber(name, description, fallback, 1);
+
+    private static Option<int> WholeNumber(string name, string description, int fallback, int minimum) => new(name)
     {
         Description = description,
         DefaultValueFactory = _ => fallback,
         CustomParser = result =>
         {
             var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-            if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= 1)
+            if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= minimum)
             {
                 return value;
             }
 
-            result.AddError($"{name} must be a whole number of at least 1, not '{text}'.");
+            result.AddError($"{name} must be a whole number of at least {minimum}, not '{text}'.");
             return fallback;
         },
     };

@@ -23,6 +23,10 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
     private long _reservedKv;
     private long _runningBlockTokens;
 
+    // The step being planned starts at _stepStartMs; the delegate is made once, not per step.
+    private double _stepStartMs;
+    private Func<SimSequence, bool>? _readyAtStepStart;
+
     public ReplicaView View { get; } = view;
 
     /// <summary>How many of <paramref name="blocks"/>' leading blocks the replica's cache holds now.</summary>
@@ -97,6 +101,13 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
 
         var wait = limiter?.Reserve((int)sequence.Tokens) ?? TimeSpan.Zero;
         sequence.ReadyMs = nowMs + wait.TotalMilliseconds;
+        if (Profile.IsMetered)
+        {
+            // A metered endpoint is the worker's upstream engine, which forwards each sequence and steps nothing of its
+            // own: it never defers a decode (StepPlan.ForBatch), so neither does its model here.
+            sequence.DecodeDeferrals = 0;
+        }
+
         if (sequence.Request.Blocks is { } blocks)
         {
             sequence.CachedPromptTokens = blocks.CachedTokens(_prefixes.Touch(blocks), sequence.Request.PromptTokens);
@@ -141,13 +152,8 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
     /// The engine's loop body, without the wait.</summary>
     public double StartStep(double nowMs)
     {
-        var decoding = 0;
-        foreach (var sequence in _batch)
-        {
-            decoding += sequence.Prefilled ? 1 : 0;
-        }
-
-        var plan = new StepPlan(Profile, decoding);
+        _stepStartMs = nowMs;
+        var plan = StepPlan.ForBatch(Profile, _batch, _readyAtStepStart ??= s => s.ReadyMs <= _stepStartMs);
         var emitted = 0;
         foreach (var sequence in _batch)
         {
@@ -156,17 +162,20 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
                 continue;
             }
 
+            var emits = StepPlan.Decodes(sequence);
             if (!sequence.Prefilled)
             {
                 sequence.PrefillRemaining -= plan.TakePrefill(sequence.PrefillRemaining);
                 if (sequence.Prefilled)
                 {
                     _prefixes.Store(sequence.Request.Blocks);
+
+                    // The step that completes a prefill also yields the first token.
+                    emits = true;
                 }
             }
 
-            // The step that completes a prefill also yields the first token.
-            if (sequence.Prefilled)
+            if (emits)
             {
                 emitted++;
                 if (sequence.Generated++ == 0)

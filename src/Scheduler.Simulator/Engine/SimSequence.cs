@@ -1,10 +1,11 @@
 using Scheduler.Policies;
+using Scheduler.Policies.Profiles;
 using Scheduler.Simulator.Workload;
 
 namespace Scheduler.Simulator.Engine;
 
 /// <summary>One request's life in the simulation: queued, admitted, prefilling, decoding, done — or not served.</summary>
-internal sealed class SimSequence(SimRequest request, JobDemand demand)
+internal sealed class SimSequence(SimRequest request, JobDemand demand) : IPlannedSequence
 {
     public SimRequest Request { get; } = request;
 
@@ -37,6 +38,11 @@ internal sealed class SimSequence(SimRequest request, JobDemand demand)
 
     /// <summary>Its fair rank on the replica it was admitted into (prefill order there).</summary>
     public double FairRank { get; set; }
+
+    /// <summary>Consecutive steps its decode may wait for an under-share prompt's prefill on that replica.</summary>
+    public int DecodeDeferrals { get; set; }
+
+    public int DeferredSteps { get; set; }
     public double AdmittedMs { get; set; } = double.NaN;
 
     /// <summary>When the replica may start it: its admission, or later while a metered endpoint's rate limit holds it.</summary>
@@ -49,6 +55,9 @@ internal sealed class SimSequence(SimRequest request, JobDemand demand)
     public Unserved? Unserved { get; set; }
 
     public bool Prefilled => PrefillRemaining == 0;
+
+    /// <summary>Once prefilled it decodes a token in each step it is not deferred.</summary>
+    bool IPlannedSequence.Decoding => Prefilled;
     public double TtftMs => FirstTokenMs - Request.ArrivalMs;
 
     /// <summary>Time per output token after the first; NaN for a one-token answer.</summary>

@@ -137,7 +137,7 @@ internal sealed partial class SimulatedEngine(
     }
 
     /// <summary>Plans and applies the next step with the shared <see cref="StepPlan"/>: a decode token for every
-    /// prefilled sequence, then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget.
+    /// prefilled sequence not deferred (<see cref="StepPlan.ForBatch{T}"/>), then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget.
     /// Null when there is nothing to do.</summary>
     private PlannedStep? TakeStep()
     {
@@ -149,21 +149,24 @@ internal sealed partial class SimulatedEngine(
             }
 
             var report = _running.StartReport();
-            var plan = new StepPlan(profile, _running.Sequences.Count(s => s.Prefilled));
+            var plan = StepPlan.ForBatch(profile, _running.Sequences);
             List<SimulatedSequence>? done = null;
             foreach (var sequence in _running.Sequences)
             {
+                var emits = StepPlan.Decodes(sequence);
                 if (!sequence.Prefilled)
                 {
                     sequence.Prefill(plan.TakePrefill(sequence.PrefillRemaining));
                     if (sequence.Prefilled)
                     {
                         _prefixes.Store(sequence.Blocks);
+
+                        // The step that completes a prefill also yields the first token, unless nothing is left to generate.
+                        emits = true;
                     }
                 }
 
-                // The step that completes a prefill also yields the first token, unless nothing is left to generate.
-                if (sequence.Prefilled && sequence.EndReason is null)
+                if (emits && sequence.EndReason is null)
                 {
                     var index = sequence.NextTokenIndex;
                     report.Tokens.Add(new SequenceTokens { SequenceId = sequence.Id, FirstTokenIndex = index, Text = sequence.EmitToken(), TokenCount = 1 });

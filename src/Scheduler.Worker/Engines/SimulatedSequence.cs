@@ -1,10 +1,11 @@
 using Scheduler.Policies.Prefix;
+using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Worker.Engines;
 
 /// <summary>One sequence in a simulated replica's running batch. Mutated only under its engine's lock.</summary>
-internal sealed class SimulatedSequence : IBatchedSequence
+internal sealed class SimulatedSequence : IBatchedSequence, IPlannedSequence
 {
     private readonly ulong _seed;
     private readonly int _maxTokens;
@@ -18,6 +19,7 @@ internal sealed class SimulatedSequence : IBatchedSequence
         Id = spec.SequenceId;
         TraceParent = spec.Traceparent;
         FairRank = spec.FairRank;
+        DecodeDeferrals = Math.Max(0, spec.DecodeDeferrals);
         _maxTokens = spec.MaxTokens;
         NextTokenIndex = Math.Max(0, spec.ResumeFromToken);
         var promptTokens = spec.PromptTokens > 0 ? spec.PromptTokens : spec.PromptTokenIds.Count;
@@ -36,6 +38,13 @@ internal sealed class SimulatedSequence : IBatchedSequence
     public string TraceParent { get; }
 
     public double FairRank { get; }
+
+    public int DecodeDeferrals { get; }
+
+    public int DeferredSteps { get; set; }
+
+    /// <summary>True once prefilled: it decodes a token in each step it is not deferred.</summary>
+    bool IPlannedSequence.Decoding => Prefilled;
 
     /// <summary>KV-cache tokens reserved for the sequence's whole life: prompt plus max output.</summary>
     public long KvTokens { get; }

@@ -27,14 +27,7 @@ public sealed class TenantStateWriteTests
         await using var redis = await RedisServer.StartAsync();
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
         var clusterId = "state-" + Guid.NewGuid().ToString("N")[..8];
-        string[] args =
-        [
-            "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis.Endpoint}",
-            $"--Scheduler:ClusterId={clusterId}", $"--Scheduler:ServiceId={clusterId}",
-            $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:Scheduling:TenantStateWriteInterval={WriteInterval}",
-            $"--Scheduler:Tenants:0:Id={TenantId}", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
-            "--Logging:LogLevel:Default=Warning",
-        ];
+        var args = SiloArgs(redis, clusterId, WriteInterval);
         await using var first = SiloProcess.Start(0, args);
         await FaultCluster.WaitServing(first, StartTimeout);
 
@@ -61,13 +54,7 @@ public sealed class TenantStateWriteTests
         // waits until the state has stopped changing for two intervals: then every acceptance has been written.
         await WaitUntilSettled(connection, stateKey);
 
-        first.Kill();
-        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-        {
-            await first.WaitForExitAsync(exit.Token);
-        }
-        await using var second = SiloProcess.Start(1, args);
-        await FaultCluster.WaitServing(second, StartTimeout);
+        await using var second = await KillAndRestart(first, args);
 
         using var admin = new SchedulerAdminClient(second.Address, AdminKey);
         Tenant? restored = null;
@@ -88,14 +75,7 @@ public sealed class TenantStateWriteTests
         var clusterId = "lostend-" + Guid.NewGuid().ToString("N")[..8];
 
         // No periodic write within the test: the tenant's state in Redis is exactly what the admin's update wrote.
-        string[] args =
-        [
-            "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis.Endpoint}",
-            $"--Scheduler:ClusterId={clusterId}", $"--Scheduler:ServiceId={clusterId}",
-            $"--Scheduler:AdminApiKey={AdminKey}", "--Scheduler:Scheduling:TenantStateWriteInterval=01:00:00",
-            $"--Scheduler:Tenants:0:Id={TenantId}", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
-            "--Logging:LogLevel:Default=Warning",
-        ];
+        var args = SiloArgs(redis, clusterId, TimeSpan.FromHours(1));
         await using var first = SiloProcess.Start(0, args);
         await FaultCluster.WaitServing(first, StartTimeout);
         var stateKey = await TenantStateKey(connection, clusterId);
@@ -120,15 +100,9 @@ public sealed class TenantStateWriteTests
         }
 
         Assert.Equal(written, await connection.GetDatabase().HashGetAsync(stateKey, "etag"));
-        first.Kill();
-        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-        {
-            await first.WaitForExitAsync(exit.Token);
-        }
 
         // The restarted silo reads the job as queued from the tenant's state, asks its record, and ends it.
-        await using var second = SiloProcess.Start(1, args);
-        await FaultCluster.WaitServing(second, StartTimeout);
+        await using var second = await KillAndRestart(first, args);
         using var restartedAdmin = new SchedulerAdminClient(second.Address, AdminKey);
         Tenant? restored = null;
         await Polling.Until(async () => (restored = await TryGetTenant(restartedAdmin)) is { QueuedJobs: 0 },
@@ -136,6 +110,30 @@ public sealed class TenantStateWriteTests
         Assert.Equal(0, restored!.RunningJobs);
         Assert.Equal(1, restored.Usage.JobsCancelled);
         Assert.Equal(1, restored.Usage.JobsSubmitted);
+    }
+
+    /// <summary>A silo in Redis mode serving the one tenant, writing its state every <paramref name="writeInterval"/>.</summary>
+    private static string[] SiloArgs(RedisServer redis, string clusterId, TimeSpan writeInterval) =>
+    [
+        "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis.Endpoint}",
+        $"--Scheduler:ClusterId={clusterId}", $"--Scheduler:ServiceId={clusterId}",
+        $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:Scheduling:TenantStateWriteInterval={writeInterval}",
+        $"--Scheduler:Tenants:0:Id={TenantId}", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+        "--Logging:LogLevel:Default=Warning",
+    ];
+
+    /// <summary>Kills <paramref name="first"/> (no write on deactivation) and starts a silo in its place.</summary>
+    private static async Task<SiloProcess> KillAndRestart(SiloProcess first, string[] args)
+    {
+        first.Kill();
+        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            await first.WaitForExitAsync(exit.Token);
+        }
+
+        var second = SiloProcess.Start(1, args);
+        await FaultCluster.WaitServing(second, StartTimeout);
+        return second;
     }
 
     private static async Task WaitUntilSettled(ConnectionMultiplexer connection, RedisKey stateKey)

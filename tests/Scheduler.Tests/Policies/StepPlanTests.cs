@@ -25,4 +25,70 @@ public sealed class StepPlanTests
         Assert.Equal(0, plan.PrefillRoom);
         Assert.Equal(0, plan.TakePrefill(10));
     }
+
+    [Fact]
+    public void PlanStep_DefersOverShareDecode_WhileUnderSharePrefillPending()
+    {
+        // An L4 (1,024 tokens a step) decoding 60 flood sequences: a light 1,000-token prompt would need two steps, each
+        // also decoding the 60. Deferred, the flood's decodes leave it the whole budget: one step, as on an idle replica.
+        var light = new Planned(prefill: 1_000, deferrals: 0);
+        var flood = Enumerable.Range(0, 60).Select(_ => new Planned(prefill: 0, deferrals: 1)).ToList();
+        List<Planned> batch = [light, .. flood];
+
+        var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, batch);
+
+        Assert.Equal(0, plan.DecodingSequences);
+        Assert.DoesNotContain(flood, s => StepPlan.Decodes(s));
+        Assert.Equal(1_000, plan.TakePrefill(light.PrefillRemaining));
+        Assert.Equal(AcceleratorProfiles.L4.StepMs(0, 1_000), plan.DurationMs);
+    }
+
+    [Fact]
+    public void PlanStep_NeverDefersOneSequenceMoreThanKSteps()
+    {
+        // A long light prompt stays pending for nine steps; a flood sequence that may wait 2 steps decodes every third.
+        var light = new Planned(prefill: 100_000, deferrals: 0);
+        var flood = new Planned(prefill: 0, deferrals: 2);
+        Planned[] batch = [light, flood];
+
+        var decoded = new List<bool>();
+        for (var step = 0; step < 9; step++)
+        {
+            var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, batch);
+            decoded.Add(StepPlan.Decodes(flood));
+            Assert.Equal(decoded[^1] ? 1 : 0, plan.DecodingSequences);
+            light.PrefillRemaining -= plan.TakePrefill(light.PrefillRemaining);
+        }
+
+        Assert.Equal([false, false, true, false, false, true, false, false, true], decoded);
+    }
+
+    [Fact]
+    public void PlanStep_DecodesEverySequence_WhenOnlyOverSharePrefillIsPending_OrTheUnderShareOneIsNotReady()
+    {
+        // A flood prompt's pending prefill defers nobody; nor does a light one the caller holds (a metered endpoint's wait).
+        var floodPrompt = new Planned(prefill: 500, deferrals: 1);
+        var floodDecoding = new Planned(prefill: 0, deferrals: 1);
+        var heldLight = new Planned(prefill: 500, deferrals: 0);
+        var withoutDeferrals = new Planned(prefill: 0, deferrals: 0);
+
+        var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { floodPrompt, floodDecoding, withoutDeferrals });
+        var held = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { heldLight, floodDecoding }, ready: s => s != heldLight);
+
+        Assert.Equal(2, plan.DecodingSequences);
+        Assert.Equal(1, held.DecodingSequences);
+        Assert.True(StepPlan.Decodes(floodDecoding));
+        Assert.False(StepPlan.Decodes(floodPrompt));
+    }
+
+    private sealed class Planned(int prefill, int deferrals) : IPlannedSequence
+    {
+        public bool Decoding => PrefillRemaining == 0;
+
+        public int PrefillRemaining { get; set; } = prefill;
+
+        public int DecodeDeferrals => deferrals;
+
+        public int DeferredSteps { get; set; }
+    }
 }

@@ -368,6 +368,33 @@ public sealed class SimulatedEngineTests : IDisposable
         Assert.Equal(["flood-1", "light", "flood-2", "flood-3"], firstTokens);
     }
 
+    [Fact]
+    public void Step_ALightPromptsStepSkipsTheFloodsDecodes_WhichResumeTheStepAfter()
+    {
+        // Two flood sequences decode; a light prompt arrives: its step prefills it alone, the next decodes all three.
+        var profile = AcceleratorProfiles.L4 with { StepTokenBudget = 100 };
+        using var engine = Engine(profile);
+        engine.Admit([Deferrable("flood-1"), Deferrable("flood-2")]);
+        engine.Step();
+        engine.Admit([Ranked("light", 0, prompt: 100)]);
+
+        var lightStep = engine.Step()!;
+        var next = engine.Step()!;
+
+        Assert.Equal(["light"], lightStep.Tokens.Select(t => t.SequenceId));
+        Assert.Equal(profile.StepMs(0, 100), lightStep.StepMs);
+        Assert.Equal(["flood-1", "flood-2", "light"], next.Tokens.Select(t => t.SequenceId).Order());
+        Assert.All(next.Tokens.Where(t => t.SequenceId != "light"), t => Assert.Equal(1, t.FirstTokenIndex));
+    }
+
+    private static SequenceSpec Deferrable(string id)
+    {
+        var spec = Ranked(id, 0, prompt: 50);
+        spec.MaxTokens = 10;
+        spec.DecodeDeferrals = 1;
+        return spec;
+    }
+
     private static SequenceSpec Ranked(string id, double rank, int prompt = 300)
     {
         var spec = Sequence(id, prompt, 2);

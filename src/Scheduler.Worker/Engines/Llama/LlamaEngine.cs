@@ -267,8 +267,8 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         }
     }
 
-    /// <summary>Fills the decode batch with the shared <see cref="StepPlan"/>: a token for every decoding sequence,
-    /// then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget; the batch lists
+    /// <summary>Fills the decode batch with the shared <see cref="StepPlan"/>: a token for every decoding sequence not
+    /// deferred (<see cref="StepPlan.ForBatch{T}"/>: a deferred one keeps its sampled token for a later step), then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget; the batch lists
     /// them in slot order.</summary>
     /// <remarks>
     /// With a KV stream per slot, llama.cpp computes a batch in one pass over the weights only for sequences whose slots
@@ -281,10 +281,10 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     {
         _decodeBatch.Clear();
         var planned = new List<(LlamaSequence Sequence, int PrefillChunk)>();
-        var plan = new StepPlan(_profile, _running.Sequences.Count(s => s.Decoding));
+        var plan = StepPlan.ForBatch(_profile, _running.Sequences);
         foreach (var sequence in _running.Sequences)
         {
-            if (sequence.Decoding)
+            if (StepPlan.Decodes(sequence))
             {
                 planned.Add((sequence, 0));
             }

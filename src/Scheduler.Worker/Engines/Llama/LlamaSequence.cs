@@ -1,5 +1,6 @@
 using LLama;
 using LLama.Native;
+using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Worker.Engines.Llama;
@@ -16,7 +17,7 @@ namespace Scheduler.Worker.Engines.Llama;
 /// earlier sequence, <see cref="LlamaSlots"/>) prefills only the rest.
 /// </remarks>
 internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLamaSeqId slot, int reused, StreamingTokenDecoder decoder)
-    : IBatchedSequence, IDisposable
+    : IBatchedSequence, IPlannedSequence, IDisposable
 {
     private readonly SafeLLamaSamplerChainHandle _sampler = LlamaSampling.Create(spec);
     private readonly int _resumeFrom = Math.Max(0, spec.ResumeFromToken);
@@ -33,6 +34,10 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
     public string TraceParent => spec.Traceparent;
 
     public double FairRank => spec.FairRank;
+
+    public int DecodeDeferrals => Math.Max(0, spec.DecodeDeferrals);
+
+    public int DeferredSteps { get; set; }
 
     public LLamaSeqId Slot => slot;
 

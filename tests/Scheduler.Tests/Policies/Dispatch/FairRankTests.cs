@@ -27,6 +27,31 @@ public sealed class FairRankTests
     }
 
     [Fact]
+    public void AdmitWhatFits_OnlyABackloggedTenantsJobsMayDeferTheirDecode()
+    {
+        var dispatcher = Dispatcher.Create("cost-aware", "weighted-fair", "continuous", maxDecodeDeferrals: 2);
+        var fifo = Dispatcher.Create("cost-aware", "fifo", "continuous", maxDecodeDeferrals: 2);
+        foreach (var d in new[] { dispatcher, fifo })
+        {
+            d.Replicas["a"] = Replica("a", AcceleratorProfiles.H100, maxSequences: 8, kvCapacityTokens: 100_000);
+            for (var i = 0; i < 3; i++)
+            {
+                d.Queue.Enqueue(Job($"flood-{i}", tenant: "flood", prompt: 500, maxTokens: 10));
+            }
+        }
+
+        var flood = dispatcher.AdmitWhatFits().Select(a => a.DecodeDeferrals).ToList();
+        dispatcher.Queue.Enqueue(Job("light", tenant: "light", prompt: 500, maxTokens: 10));
+        var light = Assert.Single(dispatcher.AdmitWhatFits());
+
+        // The flood's jobs admitted while more of its jobs were queued may wait; its last, and the light one, may not;
+        // a queue without shares defers nobody.
+        Assert.Equal([2, 2, 0], flood);
+        Assert.Equal(0, light.DecodeDeferrals);
+        Assert.All(fifo.AdmitWhatFits(), a => Assert.Equal(0, a.DecodeDeferrals));
+    }
+
+    [Fact]
     public void AdmitWhatFits_RankDividesByWeight_FifoRanksAllAlike()
     {
         var weighted = Dispatcher.Create("cost-aware", "weighted-fair", "continuous");

@@ -42,6 +42,8 @@ public sealed class SimulatorCommandsTests : IDisposable
     [InlineData("--rate", "fast")]
     [InlineData("--placement", "cheapest")]
     [InlineData("--trace", "chat")]
+    [InlineData("--max-decode-deferrals", "-1")]
+    [InlineData("--max-preemptions", "two")]
     public void Run_BadOption_IsAParseErrorNamingIt(string option, string value)
     {
         var (code, _, error) = Invoke(["run", option, value]);
@@ -95,6 +97,15 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.Equal(0, code);
         Assert.Contains("| trace | prefix-only | 45.18% | 45.18% | 100.00% |", output, StringComparison.Ordinal);
         Assert.Contains("| trace | cost-aware | 45.18% | 45.18% | 100.00% |", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Prefix_NonNumericPrefixSeed_IsAParseErrorNamingIt()
+    {
+        var (code, _, error) = Invoke(["prefix", "--prefix-seed", "seven"]);
+
+        Assert.Equal(1, code);
+        Assert.Contains("seven", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -53,6 +53,20 @@ public sealed class PrefixScenarioTests
     }
 
     [Fact]
+    public void Workloads_OfAnotherSeed_ArriveElsewhere_WithTheSameShape()
+    {
+        // --prefix-seed: another draw of the same workload, to see how far one run's figures are from another's.
+        var seven = PrefixWorkloads.MultiTurn(s_settings);
+        var again = PrefixWorkloads.MultiTurn(s_settings);
+        var other = PrefixWorkloads.MultiTurn(s_settings with { Seed = 4 });
+
+        Assert.Equal(seven.Select(r => r.TimestampMs), again.Select(r => r.TimestampMs));
+        Assert.NotEqual(seven.Select(r => r.TimestampMs), other.Select(r => r.TimestampMs));
+        Assert.Equal(seven.Select(r => r.InputLength).Order(), other.Select(r => r.InputLength).Order());
+        Assert.Equal(seven.Count(r => r.HashIds.Length > 0), other.Count(r => r.HashIds.Length > 0));
+    }
+
+    [Fact]
     public void Workloads_ResendTheirPrefixes_AsStated()
     {
         var chat = PrefixWorkloads.MultiTurn(s_settings).Where(r => r.SessionId == "chat-0").ToList();

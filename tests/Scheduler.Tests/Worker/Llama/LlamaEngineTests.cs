@@ -78,6 +78,30 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void OverShareSequence_SkipsItsDecodeInTheStepThatPrefillsALightPrompt_AndDrawsTheSameText()
+    {
+        var engine = Engine();
+        var alone = Run(engine, Sequence("alone", 6, seed: 5));
+        var flood = Sequence("flood", 6, seed: 5);
+        flood.DecodeDeferrals = 1;
+        engine.Admit([flood]);
+        var reports = new List<StepReport> { engine.Step()! };
+
+        engine.Admit([Sequence("light", 3)]);
+        var lightStep = engine.Step()!;
+        reports.Add(lightStep);
+        reports.AddRange(ToCompletion(engine.Step));
+
+        // The light prompt's step holds only its prefill; the flood's sampled token waits one step and its text is
+        // what it draws undeferred.
+        Assert.Equal(["light"], lightStep.Tokens.Select(t => t.SequenceId));
+        var deferred = SequenceOutcome.Of("flood", reports);
+        Assert.Equal(Enumerable.Range(0, 6), deferred.Indexes);
+        Assert.Equal(alone.Text, deferred.Text);
+        Assert.Equal(Enumerable.Range(0, 3), SequenceOutcome.Of("light", reports).Indexes);
+    }
+
+    [Fact]
     public void SameSeed_DrawsSameText_OtherSeedOtherText()
     {
         var engine = Engine();

@@ -1,0 +1,20 @@
+namespace Scheduler.Policies.Profiles;
+
+/// <summary>A sequence of a batch as the shared step model (<see cref="StepPlan.ForBatch{T}"/>) sees it: the worker's
+/// engines and the simulator implement it on their own sequences.</summary>
+public interface IPlannedSequence
+{
+    /// <summary>True when the sequence has a token to decode in the next step (its prompt is in the KV cache).</summary>
+    bool Decoding { get; }
+
+    /// <summary>Prompt tokens (plus resumed output tokens) not yet in the KV cache.</summary>
+    int PrefillRemaining { get; }
+
+    /// <summary>How many consecutive steps its decode may wait while another tenant's prompt is prefilled (the
+    /// scheduler's <c>SequenceSpec.decode_deferrals</c>, set for a tenant over its share); 0 never waits, and such a
+    /// sequence's pending prefill is what others wait for.</summary>
+    int DecodeDeferrals { get; }
+
+    /// <summary>Consecutive steps its decode waited so far; kept by <see cref="StepPlan.ForBatch{T}"/>.</summary>
+    int DeferredSteps { get; set; }
+}
