@@ -115,7 +115,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("prefix", "Replay the prefix-sharing workloads (multi-turn chats, shared system prompts, agent loops), or a KV-cache trace, with every placement; print hit rate against the oracle's, TTFT, attainment and cost")
         {
-            KvTrace, PrefixRate, PrefixSeed, WriteKvTraces,
+            KvTrace, PrefixRate, PrefixSeed, WriteKvTraces, MaxPreemptions,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
@@ -134,7 +134,7 @@ internal static class SimulatorCommands
                 }
             }
 
-            var outcomes = PrefixScenario.Run(fleet, workloads, parse.GetValue(Seed));
+            var outcomes = PrefixScenario.Run(fleet, workloads, parse.GetValue(Seed), parse.GetValue(MaxPreemptions));
             parse.InvocationConfiguration.Output.Write(PrefixScenario.Markdown(fleet, outcomes));
             return 0;
         }));

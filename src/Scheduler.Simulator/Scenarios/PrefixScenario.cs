@@ -26,13 +26,16 @@ internal static class PrefixScenario
     /// <summary>The load-only baselines, the prefix-only baseline, and cost-aware placement (which counts cache hits).</summary>
     public static readonly string[] Placements = ["round-robin", "least-outstanding", "power-of-two", "queue-kv", "prefix-only", "cost-aware"];
 
-    public static IReadOnlyList<PrefixOutcome> Run(FleetSpec fleet, IEnumerable<Workload.Workload> workloads, int seed)
+    /// <summary>Runs every placement on every workload; <paramref name="maxPreemptions"/> as the placement grain's
+    /// <c>Scheduling:MaxPreemptions</c> (0: none).</summary>
+    public static IReadOnlyList<PrefixOutcome> Run(
+        FleetSpec fleet, IEnumerable<Workload.Workload> workloads, int seed, int maxPreemptions = PolicyChoice.DefaultMaxPreemptions)
     {
         var outcomes = new List<PrefixOutcome>();
         foreach (var workload in workloads)
         {
             var oracle = PrefixWorkloads.OracleHitRate(workload.Requests);
-            var choices = Placements.Select(p => PolicyMatrix.Default with { Placement = p }).ToList();
+            var choices = Placements.Select(p => PolicyMatrix.Default with { Placement = p, MaxPreemptions = maxPreemptions }).ToList();
             foreach (var run in PolicyMatrix.Run(fleet, workload, choices, seed))
             {
                 outcomes.Add(Outcome(run, oracle));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Scheduler.Simulator.Cli;
+using Scheduler.Simulator.Scenarios;
 
 namespace Scheduler.Tests.Simulator.Cli;
 
@@ -120,6 +121,32 @@ public sealed class SimulatorCommandsTests : IDisposable
 
         Assert.Equal(SimulatorCommands.BadInput, code);
         Assert.StartsWith("error: KV trace line 1: input_length", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Prefix_WithoutPreemption_RunsEveryPlacementOnTheKvTrace()
+    {
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "one-a100", "nodes": [ { "product": "A100", "count": 1, "pricing": "hourly" } ] }
+            """);
+        File.WriteAllText(Path.Combine(_folder, "turns.jsonl"), """
+            {"timestamp": 0, "input_length": 600, "output_length": 8, "hash_ids": [1]}
+            {"timestamp": 1000, "input_length": 1100, "output_length": 8, "hash_ids": [1, 2, 3]}
+            """);
+
+        var (code, output, error) = Invoke(["prefix", "--fleet", Path.Combine(_folder, "fleet.json"), "--kv-trace", Path.Combine(_folder, "turns.jsonl"), "--max-preemptions", "0"]);
+
+        Assert.True(code == 0, error);
+        Assert.All(PrefixScenario.Placements, placement => Assert.Contains($"| turns | {placement} |", output, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Prefix_NegativeMaxPreemptions_IsAParseErrorNamingIt()
+    {
+        var (code, _, error) = Invoke(["prefix", "--max-preemptions", "-1"]);
+
+        Assert.Equal(1, code);
+        Assert.Contains("-1", error, StringComparison.Ordinal);
     }
 
     private static (int Code, string Output, string Error) Invoke(string[] args)
