@@ -8,7 +8,7 @@ using Scheduler.Policies.Placement;
 /// What each measured round did (<c>--cases</c>), counted after it ran, outside the timed part, so the slow decisions can
 /// be told apart from the fast ones by their work: the prompt's blocks, the replicas listed as holding its first block,
 /// those of them with room, those visited and the blocks they matched, the class representatives visited, the blocks the
-/// chosen replica held, stored and evicted, and the collections during the round. The counts read the fleet after the
+/// chosen replica held, stored and evicted, and the collections, page faults and context switches during the round. The counts read the fleet after the
 /// admission (the chosen replica's room and index have changed; its own held, stored and evicted blocks are exact,
 /// from what it reported before and after).
 /// </summary>
@@ -42,7 +42,7 @@ internal sealed class CaseLog(Dispatcher dispatcher, int measured)
         }
     }
 
-    public void Record(int round, JobDemand job, ReplicaView chosen, long ticks, bool choiceAlone, int collections)
+    public void Record(int round, JobDemand job, ReplicaView chosen, long ticks, bool choiceAlone, int collections, long faults, long switches)
     {
         var set = dispatcher.Replicas;
         var (pendingBefore, blocksBefore) = _known.GetValueOrDefault(chosen, (chosen.PendingPrefillTokens, chosen.CachedBlocks));
@@ -77,7 +77,7 @@ internal sealed class CaseLog(Dispatcher dispatcher, int measured)
         set.VisitRepresentatives(job.KvTokens, ref representatives);
         _cases[round] = new Case(
             ticks * 1_000_000.0 / Stopwatch.Frequency, choiceAlone, blocks, listed, withRoom, visited.Length, matched,
-            representatives.Visited, held, stored, blocksBefore + stored - chosen.CachedBlocks, collections);
+            representatives.Visited, held, stored, blocksBefore + stored - chosen.CachedBlocks, collections, (int)faults, (int)switches);
     }
 
     /// <summary>Per kind of timing (whole round, choice alone): the work of the decisions in each band of time, and the
@@ -86,15 +86,15 @@ internal sealed class CaseLog(Dispatcher dispatcher, int measured)
     {
         var text = new StringBuilder();
         text.AppendLine($"cases, {policy}: mean work per decision in each band of its time");
-        text.AppendLine("| timed | band | decisions | µs (mean) | prompt blocks | listed holders | holders with room | holders visited | blocks they matched | representatives | chosen held | stored | evicted | gen0 GCs |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| timed | band | decisions | µs (mean) | prompt blocks | listed holders | holders with room | holders visited | blocks they matched | representatives | chosen held | stored | evicted | gen0 GCs | page faults | context switches |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var choiceAlone in new[] { false, true })
         {
             var sorted = _cases.Where(c => c.ChoiceAlone == choiceAlone).OrderBy(c => c.Microseconds).ToArray();
             foreach (var (from, to) in new[] { (0.0, 0.5), (0.5, 0.9), (0.9, 0.99), (0.99, 1.0) })
             {
                 var band = sorted[(int)(sorted.Length * from)..(int)(sorted.Length * to)];
-                text.AppendLine($"| {(choiceAlone ? "choice alone" : "whole round")} | p{from * 100:0}–p{to * 100:0} | {band.Length} | {band.Average(c => c.Microseconds):0.0} | {band.Average(c => c.Blocks):0.0} | {band.Average(c => c.Listed):0.0} | {band.Average(c => c.WithRoom):0.0} | {band.Average(c => c.Visited):0.0} | {band.Average(c => c.Matched):0.0} | {band.Average(c => c.Representatives):0.0} | {band.Average(c => c.Held):0.0} | {band.Average(c => c.Stored):0.0} | {band.Average(c => c.Evicted):0.0} | {band.Average(c => c.Collections):0.000} |");
+                text.AppendLine($"| {(choiceAlone ? "choice alone" : "whole round")} | p{from * 100:0}–p{to * 100:0} | {band.Length} | {band.Average(c => c.Microseconds):0.0} | {band.Average(c => c.Blocks):0.0} | {band.Average(c => c.Listed):0.0} | {band.Average(c => c.WithRoom):0.0} | {band.Average(c => c.Visited):0.0} | {band.Average(c => c.Matched):0.0} | {band.Average(c => c.Representatives):0.0} | {band.Average(c => c.Held):0.0} | {band.Average(c => c.Stored):0.0} | {band.Average(c => c.Evicted):0.0} | {band.Average(c => c.Collections):0.000} | {band.Average(c => c.Faults):0.00} | {band.Average(c => c.Switches):0.00} |");
             }
         }
 
@@ -115,6 +115,9 @@ internal sealed class CaseLog(Dispatcher dispatcher, int measured)
             ("32 holders visited", c => c.Visited == ReplicaSet.MaxPrefixHoldersVisited),
             ("< 32 holders visited", c => c.Visited < ReplicaSet.MaxPrefixHoldersVisited),
             ("a gen0 GC", c => c.Collections > 0),
+            ("a page fault", c => c.Faults > 0),
+            ("a context switch", c => c.Switches > 0),
+            ("neither, nor a GC", c => c.Faults == 0 && c.Switches == 0 && c.Collections == 0),
         ];
         foreach (var choiceAlone in new[] { false, true })
         {
@@ -134,7 +137,7 @@ internal sealed class CaseLog(Dispatcher dispatcher, int measured)
 
     private readonly record struct Case(
         double Microseconds, bool ChoiceAlone, int Blocks, int Listed, int WithRoom, int Visited, int Matched,
-        int Representatives, int Held, int Stored, int Evicted, int Collections);
+        int Representatives, int Held, int Stored, int Evicted, int Collections, int Faults, int Switches);
 
     private struct Counter : IReplicaVisitor
     {

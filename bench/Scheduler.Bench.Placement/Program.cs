@@ -21,7 +21,7 @@ using Scheduler.Policies.Profiles;
 //   --policy NAME       only this placement policy (default: every one);
 //   --prefix            each job's prompt is one of 500 sessions' growing prefix in 64-token blocks (made before the
 //                       timed part), so the replicas' prefix indexes fill, evict and are matched on every decision;
-//   --cases             also splits the decisions by what they did (see Cases.cs): every other measured round times the
+//   --cases             also splits the decisions by what they did (see CaseLog.cs): every other measured round times the
 //                       policy's choice alone instead of the whole round, and each round's work is counted after it.
 var replicaCount = args.FirstOrDefault(a => int.TryParse(a, out _)) is { } count ? int.Parse(count) : 1_000;
 var profileCapacity = args.Contains("--profile-capacity");
@@ -111,6 +111,7 @@ string Run(string policy)
         }
 
         var gcBefore = GC.CollectionCount(0);
+        var usageBefore = log is not null ? ThreadUsage() : default;
         var bytesBefore = GC.GetAllocatedBytesForCurrentThread();
         var cpuStart = ThreadCpuNanoseconds();
         var start = Stopwatch.GetTimestamp();
@@ -127,7 +128,9 @@ string Run(string policy)
         var chosen = admitted[0].Replica;
         if (log is not null && measured >= 0)
         {
-            log.Record(measured, job, chosen, choiceAlone ? log.ChoiceTicks : elapsed, choiceAlone, GC.CollectionCount(0) - gcBefore);
+            var usage = ThreadUsage();
+            log.Record(measured, job, chosen, choiceAlone ? log.ChoiceTicks : elapsed, choiceAlone, GC.CollectionCount(0) - gcBefore,
+                usage.MinorFaults - usageBefore.MinorFaults, usage.VoluntarySwitches + usage.InvoluntarySwitches - usageBefore.VoluntarySwitches - usageBefore.InvoluntarySwitches);
         }
 
         log?.Refresh(chosen);
@@ -197,11 +200,40 @@ string Run(string policy)
     // itself costs well under a microsecond, included.
     static long ThreadCpuNanoseconds() => ClockGetTime(3, out var now) == 0 ? (now.Seconds * 1_000_000_000) + now.Nanoseconds : 0;
 
+    // The calling thread's page faults and context switches so far (Linux: RUSAGE_THREAD): a decision that faulted a
+    // page in, or lost the core, is told apart from one that did neither (--cases).
+    static RUsage ThreadUsage() => GetRUsage(1, out var usage) == 0 ? usage : default;
+
+    [DllImport("libc", EntryPoint = "getrusage")]
+    static extern int GetRUsage(int who, out RUsage usage);
+
     [DllImport("libc", EntryPoint = "clock_gettime")]
     static extern int ClockGetTime(int clock, out TimeSpec time);
 
     // From raw ticks: a TimeSpan would round every sample to 0.1 µs.
     static double Microseconds(long ticks) => ticks * 1_000_000.0 / Stopwatch.Frequency;
+}
+
+// struct rusage on 64-bit Linux: two timevals, then fourteen longs.
+[StructLayout(LayoutKind.Sequential)]
+internal struct RUsage
+{
+    public TimeSpec UserTime;
+    public TimeSpec SystemTime;
+    public long MaxResidentKb;
+    public long SharedKb;
+    public long UnsharedDataKb;
+    public long UnsharedStackKb;
+    public long MinorFaults;
+    public long MajorFaults;
+    public long Swaps;
+    public long BlockInputs;
+    public long BlockOutputs;
+    public long MessagesSent;
+    public long MessagesReceived;
+    public long Signals;
+    public long VoluntarySwitches;
+    public long InvoluntarySwitches;
 }
 
 [StructLayout(LayoutKind.Sequential)]
