@@ -49,7 +49,7 @@ internal sealed class CaseLog(Dispatcher dispatcher, int measured)
         var blocks = job.Blocks?.Count ?? 0;
         var blockTokens = job.Blocks?.BlockTokens ?? 1;
         var cached = job.PromptTokens - (chosen.PendingPrefillTokens - pendingBefore);
-        var held = (int)((cached + blockTokens - 1) / blockTokens); // cached tokens are clamped to the prompt less one
+        var held = blocks == 0 ? 0 : (int)((cached + blockTokens - 1) / blockTokens); // cached tokens are clamped to the prompt less one
         var stored = blocks - held;
         var listed = job.Blocks is { } prompt ? set.PrefixHolders.Of(prompt.Root)?.Count ?? 0 : 0;
         if (blocks > 0 && held == 0)
