@@ -155,8 +155,9 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
         EvictToCapacity();
     }
 
-    // Fibonacci hashing: the upper half of the hash times 2^64 / φ, whose top bits pick the home entry. Stored in the
-    // entry, it gives any entry's home without reading its slot (deletion needs that for the entries after it).
+    // Fibonacci hashing: the upper 32 bits of the hash times 2^64 / φ (mod 2^64), whose top bits pick the home entry
+    // (the text hashes' low bits are weak). Stored in the entry, it gives any entry's home without reading its slot,
+    // which deletion needs for the entries after the gap; a full compare against the slot's hash settles a match.
     private static uint Tag(ulong hash) => (uint)((hash * 0x9E3779B97F4A7C15UL) >> 32);
 
     private int Home(uint tag) => (int)(tag >> (32 - BitOperations.Log2((uint)_table.Length))) & (_table.Length - 1);
