@@ -20,13 +20,16 @@ using Scheduler.Policies.Profiles;
 //   --fair-queue NAME   the fair queue (default weighted-fair; fifo isolates the placement from the queue's cost);
 //   --policy NAME       only this placement policy (default: every one);
 //   --prefix            each job's prompt is one of 500 sessions' growing prefix in 64-token blocks (made before the
-//                       timed part), so the replicas' prefix indexes fill, evict and are matched on every decision.
+//                       timed part), so the replicas' prefix indexes fill, evict and are matched on every decision;
+//   --cases             also splits the decisions by what they did (see CaseLog.cs): every other measured round times the
+//                       policy's choice alone instead of the whole round, and each round's work is counted after it.
 var replicaCount = args.FirstOrDefault(a => int.TryParse(a, out _)) is { } count ? int.Parse(count) : 1_000;
 var profileCapacity = args.Contains("--profile-capacity");
 var spread = args.Contains("--spread");
 var prefix = args.Contains("--prefix");
 var fairness = args.SkipWhile(a => a != "--fair-queue").Skip(1).FirstOrDefault() ?? SchedulingPolicies.DefaultFairness;
 var only = args.SkipWhile(a => a != "--policy").Skip(1).FirstOrDefault();
+var cases = args.Contains("--cases");
 const int Measured = 50_000;
 const int FirstTokenLagRounds = 50;
 var warmup = TimeSpan.FromSeconds(1); // long enough for tiered JIT to reach optimised code before measuring
@@ -41,9 +44,17 @@ var prompts = prefix ? "; prompts share prefixes (500 sessions, 64-token blocks)
 Console.WriteLine($"placement decision cost, {replicaCount} replicas (H100/A100/L4/LPU in turn, {capacity}; {state}), {fairness} queue{prompts}, {Measured:N0} rounds after {warmup.TotalSeconds:0} s and {warmupRounds:N0} rounds of warm-up");
 Console.WriteLine("| policy | µs per decision (mean) | p50 | p99 | p99.9 | CPU µs per decision (mean / p50 / p99 / p99.9) | bytes allocated per decision | upkeep µs per job (mean / p50) | CPU µs per round, whole loop |");
 Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+var caseReports = new List<string>();
 foreach (var policy in SchedulingPolicies.PlacementNames.Order().Where(p => only is null || p == only))
 {
     Console.WriteLine(Run(policy));
+}
+
+if (cases)
+{
+    Console.WriteLine();
+    Console.WriteLine("(with --cases every other round above ran after its choice alone was timed, on caches that choice warmed)");
+    caseReports.ForEach(Console.WriteLine);
 }
 
 string Run(string policy)
@@ -73,6 +84,7 @@ string Run(string policy)
     var cpuDecisions = new double[Measured];
     var upkeep = new double[Measured];
     var allocated = 0L;
+    var log = cases ? new CaseLog(dispatcher, Measured) : null;
     var next = 0;
     var warmupEnds = Stopwatch.GetTimestamp() + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
     var measured = -1;
@@ -88,6 +100,18 @@ string Run(string policy)
         var promptTokens = random.Next(64, 2_048);
         var job = new JobDemand($"j{next++}", $"t{random.Next(50)}", promptTokens, random.Next(16, 512), JobPriority.Standard, 2_000, DateTimeOffset.UnixEpoch,
             Blocks: prefix ? SessionPrompt(random.Next(500), promptTokens) : null);
+        var choiceAlone = log is not null && measured >= 0 && measured % 2 == 1;
+        if (choiceAlone)
+        {
+            // The policy's choice without the queue and the reservation: a pure function of the fleet, so the round
+            // below makes the same decision (its own time, with the caches this one warmed, is not recorded).
+            var choiceStart = Stopwatch.GetTimestamp();
+            log!.Choose(job);
+            log.ChoiceTicks = Stopwatch.GetTimestamp() - choiceStart;
+        }
+
+        var gcBefore = GC.CollectionCount(0);
+        var usageBefore = log is not null ? ThreadUsage() : default;
         var bytesBefore = GC.GetAllocatedBytesForCurrentThread();
         var cpuStart = ThreadCpuNanoseconds();
         var start = Stopwatch.GetTimestamp();
@@ -102,6 +126,15 @@ string Run(string policy)
         }
 
         var chosen = admitted[0].Replica;
+        if (log is not null && measured >= 0)
+        {
+            var usage = ThreadUsage();
+            log.Record(measured, job, chosen, choiceAlone ? log.ChoiceTicks : elapsed, choiceAlone, GC.CollectionCount(0) - gcBefore,
+                usage.MinorFaults - usageBefore.MinorFaults, usage.VoluntarySwitches + usage.InvoluntarySwitches - usageBefore.VoluntarySwitches - usageBefore.InvoluntarySwitches);
+        }
+
+        log?.Refresh(chosen);
+
         firstTokens.Enqueue((chosen, job));
         var (prefilled, prefilledJob) = firstTokens.Count > FirstTokenLagRounds ? firstTokens.Dequeue() : default;
         string finishing;
@@ -127,6 +160,8 @@ string Run(string policy)
 
         chosen.Release(finishing);
         var upkeepElapsed = Stopwatch.GetTimestamp() - upkeepStart;
+        log?.Refresh(prefilled);
+        log?.Refresh(chosen);
 
         if (measured >= 0)
         {
@@ -146,6 +181,11 @@ string Run(string policy)
     Array.Sort(cpuDecisions);
     Array.Sort(decisions);
     Array.Sort(upkeep);
+    if (log is not null)
+    {
+        caseReports.Add(log.Report(policy));
+    }
+
     return $"| {policy} | {mean:0.0} | {Percentile(decisions, 0.5):0.00} | {Percentile(decisions, 0.99):0.0} | {Percentile(decisions, 0.999):0.0} | {cpuMean:0.0} / {Percentile(cpuDecisions, 0.5):0.00} / {Percentile(cpuDecisions, 0.99):0.0} / {Percentile(cpuDecisions, 0.999):0.0} | {allocated / (double)Measured:0} | {upkeepMean:0.00} / {Percentile(upkeep, 0.5):0.00} | {cpuPerRound:0.0} |";
 
     static double Percentile(double[] sorted, double p) => sorted[(int)(sorted.Length * p)];
@@ -160,11 +200,40 @@ string Run(string policy)
     // itself costs well under a microsecond, included.
     static long ThreadCpuNanoseconds() => ClockGetTime(3, out var now) == 0 ? (now.Seconds * 1_000_000_000) + now.Nanoseconds : 0;
 
+    // The calling thread's page faults and context switches so far (Linux: RUSAGE_THREAD): a decision that faulted a
+    // page in, or lost the core, is told apart from one that did neither (--cases).
+    static RUsage ThreadUsage() => GetRUsage(1, out var usage) == 0 ? usage : default;
+
+    [DllImport("libc", EntryPoint = "getrusage")]
+    static extern int GetRUsage(int who, out RUsage usage);
+
     [DllImport("libc", EntryPoint = "clock_gettime")]
     static extern int ClockGetTime(int clock, out TimeSpec time);
 
     // From raw ticks: a TimeSpan would round every sample to 0.1 µs.
     static double Microseconds(long ticks) => ticks * 1_000_000.0 / Stopwatch.Frequency;
+}
+
+// struct rusage on 64-bit Linux: two timevals, then fourteen longs.
+[StructLayout(LayoutKind.Sequential)]
+internal struct RUsage
+{
+    public TimeSpec UserTime;
+    public TimeSpec SystemTime;
+    public long MaxResidentKb;
+    public long SharedKb;
+    public long UnsharedDataKb;
+    public long UnsharedStackKb;
+    public long MinorFaults;
+    public long MajorFaults;
+    public long Swaps;
+    public long BlockInputs;
+    public long BlockOutputs;
+    public long MessagesSent;
+    public long MessagesReceived;
+    public long Signals;
+    public long VoluntarySwitches;
+    public long InvoluntarySwitches;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -209,8 +209,8 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
 
         _prefixes ??= new PrefixBlockCache(PrefixBudget, root => Entry?.Owner.PrefixHolders.Remove(root, this));
-        var cached = blocks.CachedTokens(_prefixes.Touch(blocks), job.PromptTokens);
-        if (_prefixes.Store(blocks))
+        var cached = blocks.CachedTokens(_prefixes.TouchAndStore(blocks, out var rootListed), job.PromptTokens);
+        if (rootListed)
         {
             Entry?.Owner.PrefixHolders.Add(blocks.Root, this);
         }

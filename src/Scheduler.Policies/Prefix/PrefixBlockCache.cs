@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Scheduler.Policies.Prefix;
 
 /// <summary>
@@ -10,6 +12,11 @@ namespace Scheduler.Policies.Prefix;
 /// <remarks>
 /// The recency list lives in arrays (slot indexes for links, freed slots reused), so storing, touching and evicting
 /// allocate nothing once the arrays have grown to the cache's size: the placement matches and stores on every decision.
+/// Blocks are found through an open-addressing table of 8-byte entries (a tag of the hash and the slot), probed linearly
+/// and kept at most half full, deletions shifting later entries back: a lookup usually reads one cache line of the table,
+/// and the slot only when the tag matches. The placement keeps one cache per replica, together too large to stay in the
+/// processor's caches, so what a block stored or evicted costs is the memory it touches (a dictionary reads a bucket and
+/// an entry in two arrays, then the slot): docs/benchmarks.md, "Placement decision cost with prefixes".
 /// Because a block's hash chains its whole prefix, every use of a block also uses each block before it, later (tail
 /// first): a cached block's predecessors are always at least as recent, so eviction never takes a block before its
 /// successors, and a prompt's cached blocks are always a leading run. <see cref="Match"/> finds its end by binary search.
@@ -21,7 +28,9 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
 {
     private const int None = -1;
 
-    private readonly Dictionary<ulong, int> _slotOf = [];
+    // Tag and slot + 1 per entry; 0 in Slot marks an empty entry. A power of two long, at most half full.
+    private Entry[] _table = new Entry[16];
+    private int _count;
     private Block[] _slots = [];
     private int _used;     // slots ever handed out; those below it are in the list or the free chain
     private int _free = None;
@@ -32,7 +41,7 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
 
     public long UsedTokens { get; private set; }
 
-    public int BlockCount => _slotOf.Count;
+    public int BlockCount => _count;
 
     /// <summary>Blocks evicted for room since the cache was made.</summary>
     public long Evictions { get; private set; }
@@ -40,7 +49,7 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
     /// <summary>How many of <paramref name="prompt"/>'s leading blocks are cached, without touching them.</summary>
     public int Match(PromptBlocks? prompt)
     {
-        if (prompt is null || _slotOf.Count == 0)
+        if (prompt is null || _count == 0)
         {
             return 0;
         }
@@ -48,7 +57,7 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
         // The cached blocks are a leading run (see remarks): the first block not cached ends it. Most replicas hold
         // none of a given prompt, so its first block is looked up first.
         var hashes = prompt.HashSpan;
-        if (!_slotOf.ContainsKey(hashes[0]))
+        if (SlotOf(hashes[0]) == None)
         {
             return 0;
         }
@@ -57,7 +66,7 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
         while (low < high)
         {
             var middle = (low + high) >>> 1;
-            if (_slotOf.ContainsKey(hashes[middle]))
+            if (SlotOf(hashes[middle]) != None)
             {
                 low = middle + 1;
             }
@@ -76,7 +85,7 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
         var matched = Match(prompt);
         for (var i = matched - 1; i >= 0; i--)
         {
-            MoveToFront(_slotOf[prompt!.HashSpan[i]]);
+            MoveToFront(SlotOf(prompt!.HashSpan[i]));
         }
 
         return matched;
@@ -86,30 +95,56 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
     /// the capacity. Returns true when its first block was not cached before.</summary>
     public bool Store(PromptBlocks? prompt)
     {
+        TouchAndStore(prompt, out var rootListed);
+        return rootListed;
+    }
+
+    /// <summary>
+    /// <see cref="Touch"/> then <see cref="Store"/> in one pass over the prompt's blocks, each looked up once: what a
+    /// replica's index does when a job is admitted there. Returns the leading blocks that were cached (what the touch
+    /// returns); <paramref name="rootListed"/> is true when the first block was not cached before and is now.
+    /// </summary>
+    /// <remarks>Touching the cached leading run and then storing the prompt tail first leaves the prompt's blocks in
+    /// prompt order at the front, its first block most recent; storing tail first alone leaves the same order, so the
+    /// touch is the count it returns. Blocks past the cached run are not cached (a leading run: see the class's
+    /// remarks), so the count is the first block not found.</remarks>
+    public int TouchAndStore(PromptBlocks? prompt, out bool rootListed)
+    {
+        rootListed = false;
         if (prompt is null)
         {
-            return false;
+            return 0;
         }
 
         var hashes = prompt.HashSpan;
-        var rootIsNew = !_slotOf.ContainsKey(prompt.Root);
+        var matched = hashes.Length;
         for (var i = hashes.Length - 1; i >= 0; i--)
         {
-            if (_slotOf.TryGetValue(hashes[i], out var slot))
+            var hash = hashes[i];
+            if ((_count + 1) * 2 > _table.Length)
+            {
+                Grow();
+            }
+
+            var slot = SlotOrPlace(hash, out var place);
+            if (slot != None)
             {
                 MoveToFront(slot);
                 continue;
             }
 
+            matched = i;
             slot = NewSlot();
-            _slots[slot] = new Block(hashes[i], prompt.BlockTokens, i == 0);
+            _slots[slot] = new Block(hash, prompt.BlockTokens, i == 0);
             LinkFirst(slot);
-            _slotOf.Add(hashes[i], slot);
+            _table[place] = new Entry(Tag(hash), slot + 1);
+            _count++;
             UsedTokens += prompt.BlockTokens;
         }
 
         EvictToCapacity();
-        return rootIsNew && _slotOf.ContainsKey(prompt.Root);
+        rootListed = matched == 0 && SlotOf(prompt.Root) != None;
+        return matched;
     }
 
     /// <summary>Sets the token budget (an engine's free KV cache shrinks as sequences reserve it), evicting the least
@@ -118,6 +153,78 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
     {
         CapacityTokens = Math.Max(0, capacityTokens);
         EvictToCapacity();
+    }
+
+    // Fibonacci hashing: the upper 32 bits of the hash times 2^64 / φ (mod 2^64), whose top bits pick the home entry
+    // (the text hashes' low bits are weak). Stored in the entry, it gives any entry's home without reading its slot,
+    // which deletion needs for the entries after the gap; a full compare against the slot's hash settles a match.
+    private static uint Tag(ulong hash) => (uint)((hash * 0x9E3779B97F4A7C15UL) >> 32);
+
+    private int Home(uint tag) => (int)(tag >> (32 - BitOperations.Log2((uint)_table.Length))) & (_table.Length - 1);
+
+    private int SlotOf(ulong hash) => SlotOrPlace(hash, out _);
+
+    // The block's slot, or None with the empty entry where it would go. The table is never full, so a probe ends.
+    private int SlotOrPlace(ulong hash, out int place)
+    {
+        var tag = Tag(hash);
+        var mask = _table.Length - 1;
+        for (place = Home(tag); _table[place].Slot != 0; place = (place + 1) & mask)
+        {
+            var slot = _table[place].Slot - 1;
+            if (_table[place].Tag == tag && _slots[slot].Hash == hash)
+            {
+                return slot;
+            }
+        }
+
+        return None;
+    }
+
+    // Removes the block's entry and shifts each later entry of the probe run back into the gap when its home is not
+    // between the gap and where it sits, so every entry stays reachable from its home without tombstones.
+    private void RemoveEntry(ulong hash, int slot)
+    {
+        var mask = _table.Length - 1;
+        var gap = Home(Tag(hash));
+        while (_table[gap].Slot != slot + 1)
+        {
+            gap = (gap + 1) & mask;
+        }
+
+        for (var next = (gap + 1) & mask; _table[next].Slot != 0; next = (next + 1) & mask)
+        {
+            var home = Home(_table[next].Tag);
+            var staysPut = gap <= next ? gap < home && home <= next : gap < home || home <= next;
+            if (!staysPut)
+            {
+                _table[gap] = _table[next];
+                gap = next;
+            }
+        }
+
+        _table[gap] = default;
+        _count--;
+    }
+
+    private void Grow()
+    {
+        var old = _table;
+        _table = new Entry[old.Length * 2];
+        var mask = _table.Length - 1;
+        foreach (var entry in old)
+        {
+            if (entry.Slot != 0)
+            {
+                var place = Home(entry.Tag);
+                while (_table[place].Slot != 0)
+                {
+                    place = (place + 1) & mask;
+                }
+
+                _table[place] = entry;
+            }
+        }
     }
 
     private int NewSlot()
@@ -192,7 +299,7 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
             var slot = _tail;
             var block = _slots[slot];
             Unlink(slot);
-            _slotOf.Remove(block.Hash);
+            RemoveEntry(block.Hash, slot);
             UsedTokens -= block.Tokens;
             Evictions++;
             _slots[slot].Next = _free;
@@ -203,6 +310,9 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
             }
         }
     }
+
+    // A block's entry in the table: its hash's tag and its slot + 1 (0: empty).
+    private readonly record struct Entry(uint Tag, int Slot);
 
     // One cached block and its links in the recency list (slot indexes; None at the ends). A freed slot's Next chains
     // the free slots.

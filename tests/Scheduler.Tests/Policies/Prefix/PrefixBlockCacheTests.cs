@@ -71,34 +71,46 @@ public sealed class PrefixBlockCacheTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void Match_IsTheLeadingRunOfALinearLru_UnderRandomStoresTouchesAndResizes(int seed)
+    [InlineData(1, 12, 40, 3_000)]
+    [InlineData(2, 12, 40, 3_000)]
+    [InlineData(3, 12, 40, 3_000)]
+    [InlineData(4, 150, 1_200, 1_500)]
+    public void Match_IsTheLeadingRunOfALinearLru_UnderRandomStoresTouchesAndResizes(int seed, int sessions, int maxBlocks, int steps)
     {
-        // The cache keeps its recency list in arrays and binary-searches a prompt's cached run, which is only right if
-        // every prompt's cached blocks are a leading run. Checked against the plainest model of the rule (a list, most
-        // recent first, walked block by block): same matches, same evicted roots, every step.
+        // The cache keeps its recency list in arrays, finds blocks through its own open-addressing table (entries shifted
+        // back on eviction) and binary-searches a prompt's cached run, which is only right if every prompt's cached
+        // blocks are a leading run. Checked against the plainest model of the rule (a list, most recent first, walked
+        // block by block): same matches, same evicted roots, same block count, every step. The last case holds enough
+        // blocks that the table grows several times while evictions shift its entries back.
         var random = new Random(seed);
-        var prompts = Enumerable.Range(0, 12)
+        var prompts = Enumerable.Range(0, sessions)
             .SelectMany(s => Enumerable.Range(1, 16).Select(n => Blocks([.. Enumerable.Range(0, n).Select(j => (long)((s * 100) + j))])))
             .ToArray();
         var evicted = new List<ulong>();
-        var cache = new PrefixBlockCache(20 * 512, evicted.Add);
-        var model = new LinearLru(20 * 512);
+        var cache = new PrefixBlockCache(maxBlocks / 2 * 512, evicted.Add);
+        var model = new LinearLru(maxBlocks / 2 * 512);
         var partial = 0;
-        for (var step = 0; step < 3_000; step++)
+        for (var step = 0; step < steps; step++)
         {
             var prompt = prompts[random.Next(prompts.Length)];
-            switch (random.Next(4))
+            switch (random.Next(5))
             {
                 case 0:
                     Assert.Equal(model.Touch(prompt), cache.Touch(prompt));
                     break;
                 case 1:
-                    var capacity = random.Next(0, 40) * 512;
+                    var capacity = random.Next(0, maxBlocks) * 512;
                     cache.Resize(capacity);
                     model.Resize(capacity);
+                    break;
+                case 2:
+                    // What a replica's index does on an admission: the touch's count and whether the prompt's first
+                    // block is newly held, in one pass.
+                    var rootWasNew = model.Match(prompt) == 0;
+                    var touched = model.Touch(prompt);
+                    model.Store(prompt);
+                    Assert.Equal(touched, cache.TouchAndStore(prompt, out var rootListed));
+                    Assert.Equal(rootWasNew && model.Match(prompt) > 0, rootListed);
                     break;
                 default:
                     cache.Store(prompt);
@@ -108,7 +120,8 @@ public sealed class PrefixBlockCacheTests
 
             Assert.Equal(model.EvictedRoots, evicted);
             Assert.Equal(model.UsedTokens, cache.UsedTokens);
-            foreach (var probe in prompts)
+            Assert.Equal(model.Count, cache.BlockCount);
+            foreach (var probe in sessions <= 12 ? prompts : prompts.Where(_ => random.Next(20) == 0))
             {
                 var matched = model.Match(probe);
                 Assert.Equal(matched, cache.Match(probe));
@@ -128,6 +141,8 @@ public sealed class PrefixBlockCacheTests
         public List<ulong> EvictedRoots { get; } = [];
 
         public long UsedTokens => _recent.Count * 512L;
+
+        public int Count => _recent.Count;
 
         public int Match(PromptBlocks prompt)
         {
