@@ -10,6 +10,8 @@ public sealed class PreemptionTests
 {
     private static double Weight(string tenant) => 1;
 
+    private static int NoneQueued(string tenant) => 0;
+
     // A replica with as many slots as running jobs and KV room for exactly them (700 tokens each): a job fits only where
     // one leaves.
     private static ReplicaSet Full(params JobDemand[] running)
@@ -34,7 +36,7 @@ public sealed class PreemptionTests
             Job("f1", "flood"), Job("f2", "flood"), Job("f3", "flood"),
             Job("shed", "other", priority: JobPriority.Sheddable));
 
-        var picked = Preemption.PickVictim(Job("light-1", "light"), set, Weight, maxPreemptions: 2);
+        var picked = Preemption.PickVictim(Job("light-1", "light"), set, Weight, NoneQueued, maxPreemptions: 2);
 
         Assert.Equal("shed", picked?.Victim.JobId);
     }
@@ -44,7 +46,7 @@ public sealed class PreemptionTests
     {
         var set = Full(Job("f1", "flood"), Job("f2", "flood"), Job("f3", "flood"), Job("f4", "flood"));
 
-        var picked = Preemption.PickVictim(Job("light-1", "light"), set, Weight, maxPreemptions: 2);
+        var picked = Preemption.PickVictim(Job("light-1", "light"), set, Weight, NoneQueued, maxPreemptions: 2);
 
         // All four are the flood's and prefilled: the latest admitted has made the least progress.
         Assert.Equal("f4", picked?.Victim.JobId);
@@ -64,7 +66,7 @@ public sealed class PreemptionTests
         }
 
         replica.Admit(Job("f0", "flood"));
-        Assert.Equal("f0", Preemption.PickVictim(Job("light-1", "light"), set, Weight, maxPreemptions: 2)?.Victim.JobId);
+        Assert.Equal("f0", Preemption.PickVictim(Job("light-1", "light"), set, Weight, NoneQueued, maxPreemptions: 2)?.Victim.JobId);
     }
 
     [Fact]
@@ -74,7 +76,7 @@ public sealed class PreemptionTests
         // would only make the flood under-share and start a ping-pong.
         var set = Full(Job("f1", "flood"), Job("f2", "flood"), Job("l1", "light"), Job("l2", "light"));
 
-        Assert.Null(Preemption.PickVictim(Job("light-3", "light"), set, Weight, maxPreemptions: 2));
+        Assert.Null(Preemption.PickVictim(Job("light-3", "light"), set, Weight, NoneQueued, maxPreemptions: 2));
     }
 
     [Fact]
@@ -83,14 +85,14 @@ public sealed class PreemptionTests
         // Flood 3, light 1: share 2 each. The flood, stopped once, keeps 2 — its share; a waiting flood job then is not
         // under its share (2 + 1 > 2), so it cannot stop the light tenant's sequence back.
         var set = Full(Job("f1", "flood"), Job("f2", "flood"), Job("f3", "flood"), Job("l1", "light"));
-        var first = Preemption.PickVictim(Job("l2", "light"), set, Weight, maxPreemptions: 2);
+        var first = Preemption.PickVictim(Job("l2", "light"), set, Weight, NoneQueued, maxPreemptions: 2);
         Assert.NotNull(first);
         var replica = set["h"];
         replica.Release(first.Value.Victim.JobId);
         replica.Admit(Job("l2", "light"));
 
-        Assert.Null(Preemption.PickVictim(first.Value.Victim with { Preemptions = 1 }, set, Weight, maxPreemptions: 2));
-        Assert.Null(Preemption.PickVictim(Job("l3", "light"), set, Weight, maxPreemptions: 2));
+        Assert.Null(Preemption.PickVictim(first.Value.Victim with { Preemptions = 1 }, set, Weight, NoneQueued, maxPreemptions: 2));
+        Assert.Null(Preemption.PickVictim(Job("l3", "light"), set, Weight, NoneQueued, maxPreemptions: 2));
     }
 
     [Fact]
@@ -100,10 +102,10 @@ public sealed class PreemptionTests
             Job("f1", "flood") with { Preemptions = 2 }, Job("f2", "flood") with { Preemptions = 2 },
             Job("f3", "flood") with { Preemptions = 2 }, Job("f4", "flood"));
 
-        Assert.Equal("f4", Preemption.PickVictim(Job("light-1", "light"), set, Weight, maxPreemptions: 2)?.Victim.JobId);
+        Assert.Equal("f4", Preemption.PickVictim(Job("light-1", "light"), set, Weight, NoneQueued, maxPreemptions: 2)?.Victim.JobId);
         set["h"].Release("f4");
         set["h"].Admit(Job("f5", "flood") with { Preemptions = 2 });
-        Assert.Null(Preemption.PickVictim(Job("light-1", "light"), set, Weight, maxPreemptions: 2));
+        Assert.Null(Preemption.PickVictim(Job("light-1", "light"), set, Weight, NoneQueued, maxPreemptions: 2));
     }
 
     [Fact]
@@ -113,8 +115,8 @@ public sealed class PreemptionTests
         var set = Full(
             Job("f1", "flood"), Job("f2", "flood"), Job("f3", "flood"), Job("l1", "light"), Job("l2", "light"), Job("o1", "other"));
 
-        Assert.Null(Preemption.PickVictim(Job("plain", "light"), set, Weight, maxPreemptions: 2));
-        Assert.Equal("f3", Preemption.PickVictim(Job("urgent", "light", priority: JobPriority.Critical), set, Weight, maxPreemptions: 2)?.Victim.JobId);
+        Assert.Null(Preemption.PickVictim(Job("plain", "light"), set, Weight, NoneQueued, maxPreemptions: 2));
+        Assert.Equal("f3", Preemption.PickVictim(Job("urgent", "light", priority: JobPriority.Critical), set, Weight, NoneQueued, maxPreemptions: 2)?.Victim.JobId);
     }
 
     [Fact]
@@ -123,7 +125,7 @@ public sealed class PreemptionTests
         JobDemand Critical(string id) => Job(id, "flood", priority: JobPriority.Critical);
         var set = Full(Critical("f1"), Critical("f2"), Critical("f3"), Critical("f4"));
 
-        Assert.Null(Preemption.PickVictim(Job("light-1", "light"), set, Weight, maxPreemptions: 2));
+        Assert.Null(Preemption.PickVictim(Job("light-1", "light"), set, Weight, NoneQueued, maxPreemptions: 2));
     }
 
     [Fact]
@@ -132,7 +134,7 @@ public sealed class PreemptionTests
         var set = Full(Job("f1", "flood"), Job("f2", "flood"), Job("f3", "flood"), Job("f4", "flood"));
 
         // Even an empty H100 cannot prefill 2,000 tokens in 1 ms.
-        Assert.Null(Preemption.PickVictim(Job("light-1", "light", prompt: 500, ttftObjectiveMs: 1), set, Weight, maxPreemptions: 2));
+        Assert.Null(Preemption.PickVictim(Job("light-1", "light", prompt: 500, ttftObjectiveMs: 1), set, Weight, NoneQueued, maxPreemptions: 2));
     }
 
     [Fact]
@@ -141,7 +143,7 @@ public sealed class PreemptionTests
         // Each running job holds 700 KV tokens and none is free: a 1,500-token job fits nowhere one leaves.
         var set = Full(Job("f1", "flood"), Job("f2", "flood"), Job("f3", "flood"), Job("f4", "flood"));
 
-        Assert.Null(Preemption.PickVictim(Job("light-1", "light", prompt: 1_300, maxTokens: 200, ttftObjectiveMs: 10_000), set, Weight, maxPreemptions: 2));
+        Assert.Null(Preemption.PickVictim(Job("light-1", "light", prompt: 1_300, maxTokens: 200, ttftObjectiveMs: 10_000), set, Weight, NoneQueued, maxPreemptions: 2));
     }
 
     [Fact]
@@ -150,8 +152,8 @@ public sealed class PreemptionTests
         // The flood weighs 3: of 4 slots its share is 3, so with 3 running it is not over it.
         var set = Full(Job("f1", "flood"), Job("f2", "flood"), Job("f3", "flood"), Job("l1", "light"));
 
-        Assert.Null(Preemption.PickVictim(Job("l2", "light"), set, t => t == "flood" ? 3 : 1, maxPreemptions: 2));
-        Assert.NotNull(Preemption.PickVictim(Job("l2", "light"), set, Weight, maxPreemptions: 2));
+        Assert.Null(Preemption.PickVictim(Job("l2", "light"), set, t => t == "flood" ? 3 : 1, NoneQueued, maxPreemptions: 2));
+        Assert.NotNull(Preemption.PickVictim(Job("l2", "light"), set, Weight, NoneQueued, maxPreemptions: 2));
     }
 
     [Fact]
