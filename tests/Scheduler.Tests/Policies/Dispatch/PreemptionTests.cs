@@ -1,6 +1,7 @@
 using Scheduler.Policies;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
+using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 using static Scheduler.Tests.Policies.PolicyFixtures;
 
@@ -154,6 +155,100 @@ public sealed class PreemptionTests
 
         Assert.Null(Preemption.PickVictim(Job("l2", "light"), set, t => t == "flood" ? 3 : 1, NoneQueued, maxPreemptions: 2));
         Assert.NotNull(Preemption.PickVictim(Job("l2", "light"), set, Weight, NoneQueued, maxPreemptions: 2));
+    }
+
+    // An L4 whose four slots hold the flood's long contexts (4,000 prompt tokens each), prefilled unless listed: stopping
+    // one costs its 4,000-token recompute on the L4 (≈ 0.69 s), which delays the four sequences of the batch (≈ 2.8 s).
+    private static ReplicaSet LongContexts(params string[] prefilling)
+    {
+        var set = new ReplicaSet();
+        var replica = Replica("l4", AcceleratorProfiles.L4, maxSequences: 4, kvCapacityTokens: 4 * 4_200);
+        set["l4"] = replica;
+        foreach (var id in new[] { "f1", "f2", "f3", "f4" })
+        {
+            replica.Admit(Job(id, "flood", prompt: 4_000));
+            if (!prefilling.Contains(id))
+            {
+                replica.PrefillDone(id);
+            }
+        }
+
+        return set;
+    }
+
+    [Fact]
+    public void PickVictim_RefusesAVictimWhoseRecomputeCostsMoreThanTheWaitSaves()
+    {
+        // The light job (objective 1 s) would spare well under a second; the flood has nothing more waiting.
+        var set = LongContexts();
+
+        Assert.Null(Preemption.PickVictim(Job("light-1", "light"), set, Weight, NoneQueued, maxPreemptions: 2));
+
+        // With ten seconds to spare the recompute is worth it.
+        Assert.Equal("f4", Preemption.PickVictim(Job("light-2", "light", ttftObjectiveMs: 10_000), set, Weight, NoneQueued, maxPreemptions: 2)?.Victim.JobId);
+    }
+
+    [Fact]
+    public void PickVictim_StopsAnExpensiveVictim_WhenItsTenantHasMoreWorkQueued()
+    {
+        // A flood backlogged in the fair queue takes more than its share for as long as it sends: its share is taken back
+        // whatever the stop costs.
+        var set = LongContexts();
+
+        var picked = Preemption.PickVictim(Job("light-1", "light"), set, Weight, t => t == "flood" ? 3 : 0, maxPreemptions: 2);
+
+        Assert.Equal("f4", picked?.Victim.JobId);
+    }
+
+    [Fact]
+    public void PickVictim_StopsAPrefillingVictim_WhenAnotherPromptOfItsTenantIsPendingThere()
+    {
+        // The light job's objective (2.5 s) leaves room for the pending prefill ahead of it, not for a 2.8 s recompute.
+        var light = Job("light-1", "light", ttftObjectiveMs: 2_500);
+
+        // The flood's backlog sits in the engine (two prompts pending): the later one is stopped, having delivered nothing.
+        Assert.Equal("f4", Preemption.PickVictim(light, LongContexts("f3", "f4"), Weight, NoneQueued, maxPreemptions: 2)?.Victim.JobId);
+
+        // One prompt pending is the tenant's only work waiting: it is not stopped at that price.
+        Assert.Null(Preemption.PickVictim(light, LongContexts("f4"), Weight, NoneQueued, maxPreemptions: 2));
+    }
+
+    [Fact]
+    public void PickVictim_OnlyOnAReplicaHoldingTheJobsLongestCachedPrefix()
+    {
+        var blocks = PromptBlocks.FromBlockIds([1, 2, 3, 4], blockTokens: 100)!;
+        var set = new ReplicaSet();
+        // Room for four running jobs (700 KV tokens each) and the 400 tokens of the job's cached prefix.
+        var holder = Replica("holder", AcceleratorProfiles.H100, maxSequences: 4, kvCapacityTokens: 3_200);
+        var other = Replica("other", AcceleratorProfiles.H100, maxSequences: 4, kvCapacityTokens: 3_200);
+        set["holder"] = holder;
+        set["other"] = other;
+
+        // The holder ran the job's first turn; the other ran more jobs since, so its sequences are the later admitted.
+        holder.Admit(Job("turn-1", "light") with { Blocks = blocks });
+        holder.Release("turn-1");
+        for (var i = 0; i < 3; i++)
+        {
+            other.Admit(Job($"o{i}", "other"));
+            other.Release($"o{i}");
+        }
+
+        foreach (var (replica, prefix) in new[] { (holder, "h"), (other, "x") })
+        {
+            for (var i = 1; i <= 4; i++)
+            {
+                replica.Admit(Job($"{prefix}{i}", "flood"));
+                replica.PrefillDone($"{prefix}{i}");
+            }
+        }
+
+        var waiting = Job("turn-2", "light") with { Blocks = blocks };
+        Assert.True(holder.CachedPromptTokens(waiting) > 0);
+
+        Assert.Equal("holder", Preemption.PickVictim(waiting, set, Weight, NoneQueued, maxPreemptions: 2)?.Replica.ReplicaId);
+
+        // Without a prefix nobody holds, the later admitted sequence of the other replica goes first.
+        Assert.Equal("other", Preemption.PickVictim(Job("turn-x", "light"), set, Weight, NoneQueued, maxPreemptions: 2)?.Replica.ReplicaId);
     }
 
     [Fact]
