@@ -33,7 +33,8 @@ namespace Scheduler.Policies.Dispatch;
 /// prefilling, another of its prompts pending on that replica: what a flood looks like), or when its recompute is
 /// cheap — its prompt's prefill on that replica, times the sequences it delays there, within the time the waiting
 /// job can spare before its objective. And the waiting job takes a slot only on a replica holding the longest
-/// cached prefix of its prompt any replica holds, so a stop never makes it recompute context the fleet has cached.
+/// cached prefix of its prompt any schedulable replica holds, so a stop never makes it recompute context the fleet
+/// has cached.
 /// </para>
 /// </remarks>
 internal static class Preemption
