@@ -22,6 +22,7 @@ public sealed class Dispatcher
     private readonly HashSet<(string Tenant, JobPriority Priority)> _noRoomFor = [];
     private readonly HashSet<string> _admittedThisRound = new(StringComparer.Ordinal);
     private readonly Func<JobDemand, bool> _makesRoom;
+    private readonly Func<string, int> _queuedOf;
     private (ReplicaView Replica, JobDemand Victim)? _victim;
 
     public Dispatcher(IFairQueue queue, IPlacementPolicy placement, IBatchingPolicy batching)
@@ -33,6 +34,7 @@ public sealed class Dispatcher
         _indexedPlacement = placement as IIndexedPlacementPolicy;
         _weightOf = queue.WeightOf;
         _makesRoom = MakesRoom;
+        _queuedOf = queue.CountOf;
     }
 
     public IFairQueue Queue { get; }
@@ -185,7 +187,7 @@ public sealed class Dispatcher
     private bool MayPreempt(List<Preempted>? preempted) => Preempts && (preempted?.Count ?? 0) < MaxPreemptionsPerRound;
 
     private (ReplicaView Replica, JobDemand Victim)? PickVictim(JobDemand job) =>
-        Preemption.PickVictim(job, Replicas, t => _weightOf(t) ?? 1, MaxPreemptions, _admittedThisRound);
+        Preemption.PickVictim(job, Replicas, t => _weightOf(t) ?? 1, _queuedOf, MaxPreemptions, _admittedThisRound);
 
     // The fair queue's test of a job when nothing fits anywhere: may it make room by preemption? The victim found is
     // kept for the job the queue then serves. A tenant's jobs of one class that could not are not tried again in this

@@ -25,6 +25,17 @@ namespace Scheduler.Policies.Dispatch;
 /// the order between tenants. Among the candidates: sheddable first, then the tenant furthest over its share, then a
 /// sequence still prefilling (it delivered nothing), then the latest admitted (least progress lost), then the replica
 /// where the job's first token comes soonest.
+/// <para>
+/// A stop for a share is priced: the victim gives up its slot and its replica's room for its context, and resumes by
+/// recomputing its prompt — a prefill that takes the step from every sequence of its batch. On a fleet saturated
+/// with long contexts (many tenants, each at about its share) that loss is repaid by nobody, so an over-share
+/// sequence is stopped only when its tenant has more work waiting (jobs in the fair queue, or, for a sequence still
+/// prefilling, another of its prompts pending on that replica: what a flood looks like), or when its recompute is
+/// cheap — its prompt's prefill on that replica, times the sequences it delays there, within the time the waiting
+/// job can spare before its objective. And the waiting job takes a slot only on a replica holding the longest
+/// cached prefix of its prompt any schedulable replica holds, so a stop never makes it recompute context the fleet
+/// has cached.
+/// </para>
 /// </remarks>
 internal static class Preemption
 {
@@ -33,13 +44,16 @@ internal static class Preemption
     /// <param name="waiting">The job that finds no room where it meets its objective.</param>
     /// <param name="replicas">The model's replicas.</param>
     /// <param name="weightOf">A tenant's weight in the fair queue.</param>
+    /// <param name="queuedOf">A tenant's jobs waiting in the fair queue.</param>
     /// <param name="maxPreemptions">How often one job may be stopped.</param>
     /// <param name="admittedThisRound">Jobs admitted in the round asking: never stopped in the round that admitted them.</param>
     public static (ReplicaView Replica, JobDemand Victim)? PickVictim(
-        JobDemand waiting, ReplicaSet replicas, Func<string, double> weightOf, int maxPreemptions, IReadOnlySet<string>? admittedThisRound = null)
+        JobDemand waiting, ReplicaSet replicas, Func<string, double> weightOf, Func<string, int> queuedOf, int maxPreemptions,
+        IReadOnlySet<string>? admittedThisRound = null)
     {
         (ReplicaView Replica, JobDemand Victim)? best = null;
         var bestScore = default(Score);
+        var longestCached = LongestCachedPrefix(waiting, replicas);
         foreach (var replica in replicas.Values)
         {
             if (!replica.Schedulable || replica.RunningSequences == 0 || waiting.KvTokens > replica.KvCapacityTokens)
@@ -47,8 +61,14 @@ internal static class Preemption
                 continue;
             }
 
+            var cached = replica.CachedPromptTokens(waiting);
+            if (cached < longestCached)
+            {
+                continue;
+            }
+
             // One sequence leaves and the job joins: the batch keeps its size.
-            var ttft = ReplicaPrediction.TtftMs(replica.Profile, replica.RunningSequences - 1, replicas.PrefillAhead(waiting, replica), waiting.PromptTokens - replica.CachedPromptTokens(waiting));
+            var ttft = ReplicaPrediction.TtftMs(replica.Profile, replica.RunningSequences - 1, replicas.PrefillAhead(waiting, replica), waiting.PromptTokens - cached);
             if (ttft > waiting.TtftObjectiveMs)
             {
                 continue;
@@ -69,7 +89,7 @@ internal static class Preemption
                 var excess = replica.RunningOf(victim.TenantId) - shares.Of(victim.TenantId);
                 var byShare = victim.TenantId != waiting.TenantId && victim.Priority >= waiting.Priority && excess >= 1
                     && (waitingUnder || (waiting.Priority == JobPriority.Critical && victim.Priority != JobPriority.Critical));
-                if (!byClass && !byShare)
+                if (!byClass && (!byShare || !WorthStopping(running, replica, queuedOf, waiting.TtftObjectiveMs - ttft)))
                 {
                     continue;
                 }
@@ -84,6 +104,53 @@ internal static class Preemption
         }
 
         return best;
+    }
+
+    // A stop for a share pays the victim's recompute: worth it for a tenant with more work waiting than it runs, or
+    // when that recompute, which delays every sequence of the victim's batch, fits in the waiting job's slack.
+    private static bool WorthStopping(ReplicaView.Reservation running, ReplicaView replica, Func<string, int> queuedOf, double slackMs)
+    {
+        var tenant = running.Job.TenantId;
+        if (queuedOf(tenant) > 0 || (!running.Prefilled && HasOtherPromptPending(replica, running)))
+        {
+            return true;
+        }
+
+        var recomputeMs = running.Job.PromptTokens * 1000.0 / replica.Profile.PrefillTokensPerSecond;
+        return recomputeMs * replica.RunningSequences <= slackMs;
+    }
+
+    private static bool HasOtherPromptPending(ReplicaView replica, ReplicaView.Reservation victim)
+    {
+        foreach (var other in replica.Reservations)
+        {
+            if (!other.Prefilled && other.Job.TenantId == victim.Job.TenantId && other.Job.JobId != victim.Job.JobId)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // The most prompt tokens of the job any schedulable replica holds cached: a stop elsewhere would recompute them.
+    private static int LongestCachedPrefix(JobDemand job, ReplicaSet replicas)
+    {
+        if (job.Blocks is null)
+        {
+            return 0;
+        }
+
+        var longest = 0;
+        foreach (var replica in replicas.Values)
+        {
+            if (replica.Schedulable)
+            {
+                longest = Math.Max(longest, replica.CachedPromptTokens(job));
+            }
+        }
+
+        return longest;
     }
 
     // Higher is a better victim, field by field.
