@@ -110,7 +110,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         // Written as the activation went, and read back by the next one.
         var stored = await StoredRecord(job);
         Assert.True(stored.RecordExists);
-        Assert.Equal(JobStatus.Completed, stored.State.Status);
+        Assert.Equal(JobStatus.Completed, Assert.IsType<JobState>(stored.State).Status);
         var snapshot = await job.Get();
         Assert.Equal((JobStatus.Completed, 7, new string('x', 7), placement),
             (snapshot!.Status, snapshot.Usage!.CompletionTokens, snapshot.Output, snapshot.Placement));
