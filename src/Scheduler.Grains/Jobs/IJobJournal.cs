@@ -10,7 +10,8 @@ namespace Scheduler.Grains.Jobs;
 public interface IJobJournal
 {
     /// <summary>Whether what is written here outlives this silo. False for a journal in the silo's memory, whose
-    /// persistence mode keeps grain state in memory too: then nothing a grain writes while the silo shuts down survives it.</summary>
+    /// persistence mode keeps grain state in memory too: then no grain write outlives the silo, so the tenant and the job
+    /// record write their state for the next activation when theirs goes (not while the silo shuts down), not per change.</summary>
     bool OutlivesSilo { get; }
 
     /// <summary>Records (or overwrites) a job's ticket under its model.</summary>

@@ -6,6 +6,7 @@ using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
 using Scheduler.Grains.Nodes;
 using Scheduler.Grains.Tenants;
+using Scheduler.Silo.Persistence;
 using Scheduler.Silo.Telemetry;
 
 namespace Scheduler.Tests.Grains;
@@ -41,7 +42,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
         var builder = new InProcessTestClusterBuilder(1);
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.AddMemoryGrainStorage(StorageNames.Default);
+            silo.AddMemoryStateStorage();
             silo.Services.AddSingleton<INodeLinkFactory>(links);
             silo.Services.AddSingleton<IJobJournal>(journal);
             silo.Services.AddSingleton<GrainReferences>();

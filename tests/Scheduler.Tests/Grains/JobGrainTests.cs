@@ -1,5 +1,6 @@
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Tenants;
+using Scheduler.Grains.Jobs;
 using System.Diagnostics.Metrics;
 using static Scheduler.Tests.Grains.GrainTestKit;
 
@@ -85,6 +86,70 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
 
         var snapshot = await job.Get();
         Assert.Equal((JobStatus.Failed, "upstream answered 500 again", "handed back 3 times"), (snapshot!.Status, snapshot.LastHandBackError, snapshot.Error));
+    }
+
+    [Fact]
+    public async Task Finish_OnMemoryStorage_RecordStaysReadableAfterDeactivation()
+    {
+        var tenant = cluster.Client.GetGrain<ITenantGrain>(_tenantId);
+        await tenant.Put(new TenantSettings(1, TenantQuotas.Default, ApiKey: null));
+        var jobId = Unique("job");
+        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
+        var placement = new JobPlacement("r", "a", "H100", "n", 0);
+        await job.Create(Ticket(jobId, _tenantId, "m"));
+        await job.OnAdmitted(placement, []);
+        await Until(async () => (await job.Get())!.Placement == placement, "the record takes the admission");
+        await job.Finish(Completed(7));
+        await Until(async () => (await tenant.Get())!.Usage.JobsCompleted == 1, "the tenant counts the job");
+
+        // The silo's memory is the storage: nothing is written while the activation holds the record.
+        Assert.False((await StoredRecord(job)).RecordExists);
+
+        await CollectIdleActivations();
+
+        // Written as the activation went, and read back by the next one.
+        var stored = await StoredRecord(job);
+        Assert.True(stored.RecordExists);
+        Assert.Equal(JobStatus.Completed, Assert.IsType<JobState>(stored.State).Status);
+        var snapshot = await job.Get();
+        Assert.Equal((JobStatus.Completed, 7, new string('x', 7), placement),
+            (snapshot!.Status, snapshot.Usage!.CompletionTokens, snapshot.Output, snapshot.Placement));
+
+        // The reactivated record does not settle again: the tenant still counts the job once.
+        await job.Finish(Completed(9));
+        Assert.Equal((1L, 7L), ((await tenant.Get())!.Usage.JobsCompleted, (await tenant.Get())!.Usage.CompletionTokens));
+    }
+
+    [Fact]
+    public async Task Create_OnMemoryStorage_QueuedRecordSurvivesDeactivation_AndItsOutcomeTheNext()
+    {
+        var tenant = cluster.Client.GetGrain<ITenantGrain>(_tenantId);
+        await tenant.Put(new TenantSettings(1, TenantQuotas.Default, ApiKey: null));
+        var jobId = Unique("job");
+        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
+        await job.Create(Ticket(jobId, _tenantId, "m"));
+
+        await CollectIdleActivations();
+        Assert.Equal(JobStatus.Queued, (await job.Get())!.Status);
+
+        // The activation that read the record back keeps what comes next, and writes it when it goes in turn.
+        await job.Finish(Completed(3));
+        await CollectIdleActivations();
+
+        var snapshot = await job.Get();
+        Assert.Equal((JobStatus.Completed, 3), (snapshot!.Status, snapshot.Usage!.CompletionTokens));
+        await Until(async () => (await tenant.Get())!.Usage.JobsCompleted == 1, "the tenant counts the job");
+    }
+
+    /// <summary>Deactivates every idle activation of the test silo, as its collector does with those idle past their
+    /// age (two hours by default); returns once they are gone.</summary>
+    private Task CollectIdleActivations() => cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+
+    private async Task<GrainState<JobState>> StoredRecord(IJobGrain job)
+    {
+        var stored = new GrainState<JobState>();
+        await cluster.Storage.ReadStateAsync("job", job.GetGrainId(), stored);
+        return stored;
     }
 
     [Fact]
