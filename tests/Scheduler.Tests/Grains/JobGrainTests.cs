@@ -18,8 +18,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
     public async Task Finish_BeforeCreate_RecordIsCompleteAndTenantCountsItOnce()
     {
         // The tenant creates the record while the placement already runs the job: the outcome may come first.
-        var tenant = cluster.Client.GetGrain<ITenantGrain>(_tenantId);
-        await tenant.Put(new TenantSettings(1, TenantQuotas.Default, ApiKey: null));
+        var tenant = await PutTenant();
         var jobId = Unique("job");
         var job = cluster.Client.GetGrain<IJobGrain>(jobId);
         var placement = new JobPlacement("r", "a", "H100", "n", 0);
@@ -91,8 +90,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
     [Fact]
     public async Task Finish_OnMemoryStorage_RecordStaysReadableAfterDeactivation()
     {
-        var tenant = cluster.Client.GetGrain<ITenantGrain>(_tenantId);
-        await tenant.Put(new TenantSettings(1, TenantQuotas.Default, ApiKey: null));
+        var tenant = await PutTenant();
         var jobId = Unique("job");
         var job = cluster.Client.GetGrain<IJobGrain>(jobId);
         var placement = new JobPlacement("r", "a", "H100", "n", 0);
@@ -123,8 +121,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
     [Fact]
     public async Task Create_OnMemoryStorage_QueuedRecordSurvivesDeactivation_AndItsOutcomeTheNext()
     {
-        var tenant = cluster.Client.GetGrain<ITenantGrain>(_tenantId);
-        await tenant.Put(new TenantSettings(1, TenantQuotas.Default, ApiKey: null));
+        var tenant = await PutTenant();
         var jobId = Unique("job");
         var job = cluster.Client.GetGrain<IJobGrain>(jobId);
         await job.Create(Ticket(jobId, _tenantId, "m"));
@@ -139,6 +136,14 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         var snapshot = await job.Get();
         Assert.Equal((JobStatus.Completed, 3), (snapshot!.Status, snapshot.Usage!.CompletionTokens));
         await Until(async () => (await tenant.Get())!.Usage.JobsCompleted == 1, "the tenant counts the job");
+    }
+
+    /// <summary>The test's tenant, weight 1 with the default quotas.</summary>
+    private async Task<ITenantGrain> PutTenant()
+    {
+        var tenant = cluster.Client.GetGrain<ITenantGrain>(_tenantId);
+        await tenant.Put(new TenantSettings(1, TenantQuotas.Default, ApiKey: null));
+        return tenant;
     }
 
     /// <summary>Deactivates every idle activation of the test silo, as its collector does with those idle past their
