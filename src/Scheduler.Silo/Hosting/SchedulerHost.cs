@@ -1,7 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
-using Orleans.Dashboard;
 using Scheduler.Grains;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
@@ -62,7 +61,7 @@ public static class SchedulerHost
         builder.UseOrleans(silo =>
         {
             ClusterHosting.Configure(silo, scheduler.Get<ClusteringOptions>() ?? new ClusteringOptions());
-            silo.AddDashboard();
+            silo.AddSchedulerDashboard(scheduler.GetSection(DashboardOptions.Section).Get<DashboardOptions>() ?? new DashboardOptions());
         });
 
         var services = builder.Services;
@@ -92,7 +91,7 @@ public static class SchedulerHost
         // The gRPC health service's checks (the drain) over HTTP/1.1, for probes that cannot speak TLS: the kubelet's
         // gRPC probe cannot, so with a certificate on the gRPC port the chart probes readiness here.
         app.MapHealthChecks("/readyz");
-        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        app.MapSchedulerDashboard();
         return app;
     }
 }
