@@ -104,15 +104,10 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
     /// replica's index does when a job is admitted there. Returns the leading blocks that were cached (what the touch
     /// returns); <paramref name="rootListed"/> is true when the first block was not cached before and is now.
     /// </summary>
-    /// <remarks>
-    /// Touching the cached leading run and then storing the prompt tail first leaves the prompt's blocks in prompt order
-    /// at the front, its first block most recent, and eviction then takes the other blocks from the tail. The same
-    /// blocks are evicted, in the same order, when they are evicted before the prompt's new blocks are linked in behind
-    /// its cached run, and then each new block takes the slot just freed (still in the processor's cache) instead of one
-    /// freed rounds ago: with a thousand replicas' indexes too large to stay cached, the misses a block stored or
-    /// evicted pays are this round's cost (docs/benchmarks.md, "fourth round"). Only when the prompt alone overfills
-    /// the cache are its own blocks evicted, tail first, after it is stored, as before.
-    /// </remarks>
+    /// <remarks>Touching the cached leading run and then storing the prompt tail first leaves the prompt's blocks in
+    /// prompt order at the front, its first block most recent; storing tail first alone leaves the same order, so the
+    /// touch is the count it returns. Blocks past the cached run are not cached (a leading run: see the class's
+    /// remarks), so the count is the first block not found.</remarks>
     public int TouchAndStore(PromptBlocks? prompt, out bool rootListed)
     {
         rootListed = false;
@@ -121,36 +116,9 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
             return 0;
         }
 
-        // The cached blocks are a leading run (see the class's remarks): from the prompt's end, the first block found
-        // ends the new ones, and it and every block before it are touched, tail first.
         var hashes = prompt.HashSpan;
-        var matched = 0;
-        var lastCached = None;
+        var matched = hashes.Length;
         for (var i = hashes.Length - 1; i >= 0; i--)
-        {
-            var slot = SlotOf(hashes[i]);
-            if (slot == None)
-            {
-                continue;
-            }
-
-            if (lastCached == None)
-            {
-                matched = i + 1;
-                lastCached = slot;
-            }
-
-            MoveToFront(slot);
-        }
-
-        // The touched run is at the front, so while more blocks than it are cached, the tail is another prompt's.
-        var newTokens = (long)(hashes.Length - matched) * prompt.BlockTokens;
-        while (_count > matched && UsedTokens + newTokens > CapacityTokens)
-        {
-            EvictTail();
-        }
-
-        for (var i = hashes.Length - 1; i >= matched; i--)
         {
             var hash = hashes[i];
             if ((_count + 1) * 2 > _table.Length)
@@ -158,10 +126,17 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
                 Grow();
             }
 
-            SlotOrPlace(hash, out var place);
-            var slot = NewSlot();
+            var slot = SlotOrPlace(hash, out var place);
+            if (slot != None)
+            {
+                MoveToFront(slot);
+                continue;
+            }
+
+            matched = i;
+            slot = NewSlot();
             _slots[slot] = new Block(hash, prompt.BlockTokens, i == 0);
-            LinkAfter(lastCached, slot);
+            LinkFirst(slot);
             _table[place] = new Entry(Tag(hash), slot + 1);
             _count++;
             UsedTokens += prompt.BlockTokens;
@@ -278,30 +253,6 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
         }
     }
 
-    // Links the slot right behind the anchor, or first when there is none.
-    private void LinkAfter(int anchor, int slot)
-    {
-        if (anchor == None)
-        {
-            LinkFirst(slot);
-            return;
-        }
-
-        var next = _slots[anchor].Next;
-        ref var block = ref _slots[slot];
-        block.Previous = anchor;
-        block.Next = next;
-        _slots[anchor].Next = slot;
-        if (next != None)
-        {
-            _slots[next].Previous = slot;
-        }
-        else
-        {
-            _tail = slot;
-        }
-    }
-
     private void LinkFirst(int slot)
     {
         ref var block = ref _slots[slot];
@@ -345,24 +296,18 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
     {
         while (UsedTokens > CapacityTokens && _tail != None)
         {
-            EvictTail();
-        }
-    }
-
-    // Evicts the least recently used block; its slot heads the free chain, so the next block stored reuses it.
-    private void EvictTail()
-    {
-        var slot = _tail;
-        var block = _slots[slot];
-        Unlink(slot);
-        RemoveEntry(block.Hash, slot);
-        UsedTokens -= block.Tokens;
-        Evictions++;
-        _slots[slot].Next = _free;
-        _free = slot;
-        if (block.IsRoot)
-        {
-            rootEvicted?.Invoke(block.Hash);
+            var slot = _tail;
+            var block = _slots[slot];
+            Unlink(slot);
+            RemoveEntry(block.Hash, slot);
+            UsedTokens -= block.Tokens;
+            Evictions++;
+            _slots[slot].Next = _free;
+            _free = slot;
+            if (block.IsRoot)
+            {
+                rootEvicted?.Invoke(block.Hash);
+            }
         }
     }
 

@@ -73,8 +73,8 @@ public sealed class PrefixBlockCacheTests
     [Fact]
     public void TouchAndStore_CachedRunLeastRecentlyUsed_SurvivesTheEvictionsForItsNewBlocks()
     {
-        // The prompt's new blocks make room before they are linked in: its cached run, the oldest blocks here, is
-        // touched first, so the room comes from the other prompt.
+        // Its cached run, the oldest blocks here, is touched before eviction makes room for its new blocks, so the room
+        // comes from the other prompt (a version that evicted before touching would take the run).
         var cache = new PrefixBlockCache(4 * 512);
         var a = Blocks(1, 2);
         var b = Blocks(3, 4);
@@ -127,8 +127,8 @@ public sealed class PrefixBlockCacheTests
     [Fact]
     public void TouchAndStore_CacheHoldingOnlyTheCachedRun_EvictsThePromptsNewTailNotTheRun()
     {
-        // No other prompt's block is left to make room: the new blocks are stored behind the run and the prompt's own
-        // tail is evicted, as when the whole prompt is stored first (never the run's last block, which they follow).
+        // No other prompt's block is left to make room: the prompt's own new tail is evicted, never the cached run (the
+        // evict-before-store version tried in the fourth round fails this when it may evict the run to make room).
         var cache = new PrefixBlockCache(2 * 512);
         cache.Store(Blocks(1, 2));
 
@@ -144,8 +144,8 @@ public sealed class PrefixBlockCacheTests
     [Fact]
     public void TouchAndStore_ReusingEvictedSlots_KeepsEveryBlockFindable()
     {
-        // Each admission evicts as many blocks as it stores, the new ones taking the slots (and table entries' places)
-        // just freed: after many such rounds the table still finds exactly the blocks the last prompts left.
+        // Each admission evicts as many blocks as it stores, freed slots and table entries reused round after round:
+        // the table still finds exactly the blocks the last prompts left.
         var cache = new PrefixBlockCache(6 * 512);
         for (var round = 0; round < 200; round++)
         {
