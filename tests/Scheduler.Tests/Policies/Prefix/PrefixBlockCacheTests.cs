@@ -70,6 +70,95 @@ public sealed class PrefixBlockCacheTests
         Assert.False(new PrefixBlockCache(0).Store(Blocks(1))); // stored and evicted at once: not held
     }
 
+    [Fact]
+    public void TouchAndStore_CachedRunLeastRecentlyUsed_SurvivesTheEvictionsForItsNewBlocks()
+    {
+        // Its cached run, the oldest blocks here, is touched before eviction makes room for its new blocks, so the room
+        // comes from the other prompt (a version that evicted before touching would take the run).
+        var cache = new PrefixBlockCache(4 * 512);
+        var a = Blocks(1, 2);
+        var b = Blocks(3, 4);
+        cache.Store(a);
+        cache.Store(b);
+
+        Assert.Equal(2, cache.TouchAndStore(Blocks(1, 2, 5), out var rootListed));
+
+        Assert.False(rootListed);
+        Assert.Equal(3, cache.Match(Blocks(1, 2, 5)));
+        Assert.Equal(1, cache.Match(b));
+        Assert.Equal(1, cache.Evictions);
+    }
+
+    [Fact]
+    public void TouchAndStore_NewBlocksGoBehindTheCachedRun_InPromptOrder()
+    {
+        var cache = new PrefixBlockCache(8 * 512);
+        var other = Blocks(7, 8);
+        cache.Store(Blocks(1, 2));
+        cache.Store(other);
+
+        cache.TouchAndStore(Blocks(1, 2, 3, 4), out _);
+
+        // Least recent first: the other prompt's tail and first block, then this prompt's from its end.
+        cache.Resize(3 * 512);
+        Assert.Equal(0, cache.Match(other));
+        Assert.Equal(3, cache.Match(Blocks(1, 2, 3, 4)));
+        cache.Resize(512);
+        Assert.Equal(1, cache.Match(Blocks(1, 2, 3, 4)));
+    }
+
+    [Fact]
+    public void TouchAndStore_PromptLargerThanTheCache_EvictsEveryOtherBlockThenItsOwnTail()
+    {
+        var roots = new List<ulong>();
+        var cache = new PrefixBlockCache(2 * 512, roots.Add);
+        var other = Blocks(9);
+        cache.Store(other);
+
+        Assert.Equal(0, cache.TouchAndStore(Blocks(1, 2, 3), out var rootListed));
+
+        Assert.True(rootListed);
+        Assert.Equal([other.Root], roots);
+        Assert.Equal(2, cache.Match(Blocks(1, 2, 3)));
+        Assert.Equal(2, cache.Evictions);
+        Assert.Equal(2 * 512, cache.UsedTokens);
+    }
+
+    [Fact]
+    public void TouchAndStore_CacheHoldingOnlyTheCachedRun_EvictsThePromptsNewTailNotTheRun()
+    {
+        // No other prompt's block is left to make room: the prompt's own new tail is evicted, never the cached run (the
+        // evict-before-store version tried in the fourth round fails this when it may evict the run to make room).
+        var cache = new PrefixBlockCache(2 * 512);
+        cache.Store(Blocks(1, 2));
+
+        Assert.Equal(2, cache.TouchAndStore(Blocks(1, 2, 3), out _));
+
+        Assert.Equal(2, cache.Match(Blocks(1, 2, 3)));
+        Assert.Equal(1, cache.Evictions);
+        cache.Resize(8 * 512);
+        Assert.Equal(2, cache.TouchAndStore(Blocks(1, 2, 3, 4), out _)); // the list and table still agree
+        Assert.Equal(4, cache.Match(Blocks(1, 2, 3, 4)));
+    }
+
+    [Fact]
+    public void TouchAndStore_ReusingEvictedSlots_KeepsEveryBlockFindable()
+    {
+        // Each admission evicts as many blocks as it stores, freed slots and table entries reused round after round:
+        // the table still finds exactly the blocks the last prompts left.
+        var cache = new PrefixBlockCache(6 * 512);
+        for (var round = 0; round < 200; round++)
+        {
+            cache.TouchAndStore(Blocks(round * 10, (round * 10) + 1, (round * 10) + 2), out _);
+        }
+
+        Assert.Equal(6, cache.BlockCount);
+        Assert.Equal(3, cache.Match(Blocks(1990, 1991, 1992)));
+        Assert.Equal(3, cache.Match(Blocks(1980, 1981, 1982)));
+        Assert.Equal(0, cache.Match(Blocks(1970)));
+        Assert.Equal((200 * 3) - 6, cache.Evictions);
+    }
+
     [Theory]
     [InlineData(1, 12, 40, 3_000)]
     [InlineData(2, 12, 40, 3_000)]
