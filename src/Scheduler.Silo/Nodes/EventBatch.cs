@@ -23,11 +23,13 @@ internal sealed class EventBatch
         }
     }
 
-    public void Send()
+    /// <summary>Sends each silo its events through <paramref name="deliver"/> (the silo's <c>JobEventHub.Deliver</c>,
+    /// which hands its own events over without a grain call).</summary>
+    public void Send(Action<IJobEventSink, JobEventRecord[]> deliver)
     {
         foreach (var (sink, events) in _bySink)
         {
-            sink.OnEvents([.. events]).Ignore();
+            deliver(sink, [.. events]);
         }
     }
 }

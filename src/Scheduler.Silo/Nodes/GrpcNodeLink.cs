@@ -11,6 +11,7 @@ using Scheduler.Grains.Nodes;
 using Scheduler.Protos.Tls;
 using Scheduler.Protos.V1;
 using JobStatus = Scheduler.Abstractions.Jobs.JobStatus;
+using Scheduler.Silo.Streaming;
 using Scheduler.Silo.Telemetry;
 
 namespace Scheduler.Silo.Nodes;
@@ -28,6 +29,8 @@ internal sealed partial class GrpcNodeLink : INodeLink
     private readonly NodeRegistration _node;
     private readonly string _nodeToken;
     private readonly GrainReferences _grains;
+    // The hub's delivery, made once: it is handed to every step's event batch.
+    private readonly Action<IJobEventSink, JobEventRecord[]> _deliver;
     private readonly SchedulerTelemetry _telemetry;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -40,11 +43,12 @@ internal sealed partial class GrpcNodeLink : INodeLink
     private readonly GrpcChannel _channel;
     private Task _run = Task.CompletedTask;
 
-    public GrpcNodeLink(NodeRegistration node, string nodeToken, TrustedCa? trustedCa, GrainReferences grains, SchedulerTelemetry telemetry, TimeProvider time, ILogger logger)
+    public GrpcNodeLink(NodeRegistration node, string nodeToken, TrustedCa? trustedCa, GrainReferences grains, JobEventHub hub, SchedulerTelemetry telemetry, TimeProvider time, ILogger logger)
     {
         _node = node;
         _nodeToken = nodeToken;
         _grains = grains;
+        _deliver = hub.Deliver;
         _telemetry = telemetry;
         _time = time;
         _logger = logger;
@@ -92,7 +96,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         }
 
         _outgoing.Writer.TryWrite(new ExecuteCommand { Admit = admit });
-        admitted.Send();
+        admitted.Send(_deliver);
         return true;
     }
 
@@ -110,7 +114,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
             return false;
         }
 
-        missed.Send();
+        missed.Send(_deliver);
         return true;
     }
 
@@ -195,7 +199,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
     private void Send(TranslatedStep step, DateTimeOffset now)
     {
         var replica = step.Replica;
-        step.Events.Send();
+        step.Events.Send(_deliver);
         if (step.HasProgress)
         {
             _grains.Placement(replica.Model).OnProgress(replica.ReplicaId, step.Prefilled, step.Finished).Ignore();
@@ -244,7 +248,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         await RecordOutcome(jobId, outcome);
         var end = new EventBatch();
         end.Add(sinks, JobEventRecord.Terminal(jobId, outcome.Status, at, outcome.Usage, outcome.FinishReason, outcome.Error));
-        end.Send();
+        end.Send(_deliver);
     }
 
     private async Task RecordOutcome(string jobId, JobOutcome outcome)

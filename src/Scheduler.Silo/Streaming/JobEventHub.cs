@@ -59,6 +59,28 @@ internal sealed class JobEventHub(IGrainFactory grains) : IJobEventSink
         }
     }
 
+    /// <summary>
+    /// Sends <paramref name="events"/> to <paramref name="sink"/>: straight to this hub when the sink is this silo's own,
+    /// otherwise as the usual one-way call.
+    /// </summary>
+    /// <remarks>
+    /// Why: a node link and the client streams of its jobs are usually on one silo, and a call to a local observer
+    /// still goes through Orleans' messaging (a message, its dispatch, a hop to another thread) for every step; the hub
+    /// only posts to its subscriptions' channels, which never blocks, so the sender may run it itself. Order is not
+    /// lost: one-way calls were never ordered, and each subscription orders what it gets.
+    /// </remarks>
+    public void Deliver(IJobEventSink sink, JobEventRecord[] events)
+    {
+        if (sink.Equals(Reference))
+        {
+            OnEvents(events);
+        }
+        else
+        {
+            sink.OnEvents(events).Ignore();
+        }
+    }
+
     public Task OnEvents(JobEventRecord[] events)
     {
         foreach (var e in events)

@@ -18,6 +18,9 @@ public sealed class RunningBatchesTests
     private const string Model = "m";
     private static readonly DateTimeOffset T0 = new(2026, 11, 26, 0, 0, 0, TimeSpan.Zero);
 
+    // The sinks here are plain objects, not grain references: each gets its events by a direct call.
+    private static readonly Action<IJobEventSink, JobEventRecord[]> Direct = (sink, events) => sink.OnEvents(events);
+
     private readonly RecordingLogger _logger = new();
     private readonly RecordingEventSink _silo = new();
 
@@ -31,7 +34,7 @@ public sealed class RunningBatchesTests
         Assert.Empty(crossed.Prefilled);
         Assert.Empty(crossed.Finished);
         Assert.Empty(crossed.Outcomes);
-        crossed.Events.Send();
+        crossed.Events.Send(Direct);
         Assert.Empty(_silo.Calls);
 
         var right = batches.Translate(Step("r0", [Tokens("j", 0, "y")], [Finished("j", WireReason.Length, 1)]), At(300))!;
@@ -58,9 +61,9 @@ public sealed class RunningBatchesTests
         var second = batches.Translate(Step("r0", [Tokens("j", 1, "X"), Tokens("j", -1, "X"), Tokens("j", 2, "X", count: 2), Tokens("j", 2, "c")]), At(300))!;
         var past = batches.Translate(Step("r0", [Tokens("j", 3, "X")], [Finished("j", WireReason.Length, 3)]), At(400))!;
 
-        first.Events.Send();
-        second.Events.Send();
-        past.Events.Send();
+        first.Events.Send(Direct);
+        second.Events.Send(Direct);
+        past.Events.Send(Direct);
         var tokens = _silo.Events.Where(e => e.Kind == JobEventKind.Tokens).ToArray();
         Assert.Equal([0, 1, 2], tokens.Select(e => e.FirstTokenIndex));
         Assert.Equal("abc", string.Concat(tokens.Select(e => e.Text)));
@@ -96,7 +99,7 @@ public sealed class RunningBatchesTests
         Assert.Empty(batches.Running(Model));
 
         // The end goes to the watchers only after the record took it (the node link does that): not in the step's events.
-        step.Events.Send();
+        step.Events.Send(Direct);
         Assert.DoesNotContain(_silo.Events, e => e.IsTerminal);
 
         // A repeated finish finds nothing left to finish.
@@ -174,7 +177,7 @@ public sealed class RunningBatchesTests
         Assert.Empty(step.Outcomes);
         Assert.False(step.HasProgress);
         Assert.Empty(batches.Running(Model));
-        step.Events.Send();
+        step.Events.Send(Direct);
         Assert.Empty(_silo.Calls);
     }
 
@@ -283,7 +286,7 @@ public sealed class RunningBatchesTests
         Admit(batches, "r0", Ticket("a"), Ticket("b", watchers: [_silo, other]), Ticket("c", watchers: [other, other]));
 
         var step = batches.Translate(Step("r0", [Tokens("a", 0, "x"), Tokens("b", 0, "y"), Tokens("c", 0, "z")]), At(200))!;
-        step.Events.Send();
+        step.Events.Send(Direct);
 
         Assert.Equal(["a", "b"], _silo.Calls.Single().Select(e => e.JobId));
         Assert.Equal(["b", "c"], other.Calls.Single().Select(e => e.JobId));
@@ -330,7 +333,7 @@ public sealed class RunningBatchesTests
         Admit(batches, "r0", Ticket("j"));
         batches.Translate(Step("r0", [Tokens("j", 0, "a"), Tokens("j", 1, "b"), Tokens("j", 2, "c")]), At(200));
 
-        batches.Attach("j", late, fromToken: 1, At(300))!.Send();
+        batches.Attach("j", late, fromToken: 1, At(300))!.Send(Direct);
 
         Assert.Empty(_silo.Calls);
         var replay = late.Calls.Single();
