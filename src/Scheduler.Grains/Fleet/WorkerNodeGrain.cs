@@ -18,6 +18,7 @@ namespace Scheduler.Grains.Fleet;
 [CollectionAgeLimit(AlwaysActive = true)]
 internal sealed partial class WorkerNodeGrain(
     INodeLinkFactory links,
+    LocalNodeLinks localLinks,
     IClusterMembershipService membership,
     ILocalSiloDetails localSilo,
     IOptions<PlacementOptions> options,
@@ -62,6 +63,7 @@ internal sealed partial class WorkerNodeGrain(
         // The stream opens before the placements learn of the replicas, so the first admission finds it up.
         var link = links.Open(registration);
         _link = link;
+        localLinks.Set(NodeId, link);
         foreach (var model in registration.Replicas.GroupBy(r => r.Model))
         {
             var placement = GrainFactory.GetGrain<IPlacementGrain>(model.Key);
@@ -180,6 +182,7 @@ internal sealed partial class WorkerNodeGrain(
         if (_link is { } link)
         {
             _link = null;
+            localLinks.Remove(NodeId, link);
             LogLinkDropped(logger, NodeId, reason);
             await link.DisposeAsync();
         }

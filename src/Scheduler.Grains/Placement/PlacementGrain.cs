@@ -6,6 +6,7 @@ using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
 using Scheduler.Grains.Jobs;
+using Scheduler.Grains.Nodes;
 
 namespace Scheduler.Grains.Placement;
 
@@ -22,6 +23,7 @@ internal sealed partial class PlacementGrain(
     [PersistentState("placement", StorageNames.Default)] IPersistentState<PlacementState> state,
     IJobJournal journal,
     GrainReferences references,
+    LocalNodeLinks localLinks,
     IOptions<PlacementOptions> options,
     TimeProvider time,
     ILogger<PlacementGrain> logger) : Grain, IPlacementGrain
@@ -204,7 +206,11 @@ internal sealed partial class PlacementGrain(
 
         foreach (var batch in round.Batches)
         {
-            references.Node(batch.NodeId).Admit(batch.ReplicaId, batch.Sequences).Ignore();
+            // Straight to the stream when the node's grain is on this silo (LocalNodeLinks says why).
+            if (!localLinks.TryAdmit(batch.NodeId, batch.ReplicaId, batch.Sequences))
+            {
+                references.Node(batch.NodeId).Admit(batch.ReplicaId, batch.Sequences).Ignore();
+            }
         }
 
         foreach (var (tenant, jobIds) in round.AdmittedPerTenant)

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Scheduler.Grains;
+using Scheduler.Grains.Nodes;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
 using Scheduler.Silo.Nodes;
@@ -69,6 +70,7 @@ public static class SchedulerHost
         services.AddSingleton<IValidateOptions<PlacementOptions>, CapacityOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<GrainReferences>();
+        services.AddSingleton<LocalNodeLinks>();
         services.AddSchedulerTelemetry(builder.Configuration, scheduler);
         services.AddModelCatalog(scheduler);
         services.AddJobStreaming();

@@ -5,8 +5,8 @@ using Scheduler.Grains.Nodes;
 
 namespace Scheduler.Tests.Grains;
 
-/// <summary>One Admit message as the node link received it.</summary>
-internal sealed record AdmitMessage(string ReplicaId, AdmittedSequence[] Batch)
+/// <summary>One Admit message as the node link received it, and the grain whose turn handed it over.</summary>
+internal sealed record AdmitMessage(string ReplicaId, AdmittedSequence[] Batch, GrainId? HandedOverBy)
 {
     public IEnumerable<string> JobIds => Batch.Select(s => s.Ticket.JobId);
 }
@@ -16,9 +16,12 @@ internal sealed class FakeNodeLinkFactory : INodeLinkFactory
 {
     private readonly ConcurrentDictionary<string, FakeNodeLink> _links = new(StringComparer.Ordinal);
 
+    /// <summary>The silo's grain contexts, set once the silo runs: which grain's turn a call came in.</summary>
+    public IGrainContextAccessor? Contexts { get; set; }
+
     public INodeLink Open(NodeRegistration node)
     {
-        var link = new FakeNodeLink(node.NodeId);
+        var link = new FakeNodeLink(node.NodeId, () => Contexts?.GrainContext?.GrainId);
         _links[node.NodeId] = link;
         return link;
     }
@@ -29,7 +32,7 @@ internal sealed class FakeNodeLinkFactory : INodeLinkFactory
 }
 
 /// <summary>Records Admit batches and Cancel calls; accepts everything unless told the stream is down.</summary>
-internal sealed class FakeNodeLink(string nodeId) : INodeLink
+internal sealed class FakeNodeLink(string nodeId, Func<GrainId?> currentGrain) : INodeLink
 {
     private readonly Lock _gate = new();
     private readonly List<AdmitMessage> _admits = [];
@@ -78,7 +81,7 @@ internal sealed class FakeNodeLink(string nodeId) : INodeLink
 
         lock (_gate)
         {
-            _admits.Add(new AdmitMessage(replicaId, batch));
+            _admits.Add(new AdmitMessage(replicaId, batch, currentGrain()));
         }
 
         return true;

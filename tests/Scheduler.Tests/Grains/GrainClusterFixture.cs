@@ -46,6 +46,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton<INodeLinkFactory>(links);
             silo.Services.AddSingleton<IJobJournal>(journal);
             silo.Services.AddSingleton<GrainReferences>();
+            silo.Services.AddSingleton<LocalNodeLinks>();
             silo.Services.AddSingleton(keys);
             silo.Services.AddSingleton<IJobIndex, MemoryJobIndex>();
             silo.Services.AddMetrics().AddSingleton<FleetGauges>().AddSingleton<IJobOutcomeObserver, SchedulerTelemetry>();
@@ -62,6 +63,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
         });
         _cluster = builder.Build();
         await _cluster.DeployAsync();
+        links.Contexts = _cluster.Silos[0].ServiceProvider.GetRequiredService<IGrainContextAccessor>();
     }
 
     public async Task DisposeAsync()

@@ -82,6 +82,35 @@ public sealed class WorkerNodeGrainTests(GrainClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Admit_NodeGrainOnThisSilo_PlacementHandsTheBatchToTheStreamItself()
+    {
+        var node = Unique("node");
+        var link = await RegisterNode(cluster, node, Replica("r", _model, node, maxSequences: 2, kvCapacityTokens: 10_000));
+
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+
+        await Until(() => link.AdmittedJobIds.Count == 1, "the admission");
+        // Handed over in the placement's own turn, not in a turn of the node's grain: no message in between.
+        Assert.Equal(Placement.GetGrainId(), link.Admits[0].HandedOverBy);
+    }
+
+    [Fact]
+    public async Task Admit_AfterTheNodeRegisteredAgain_ReachesOnlyTheNewStream()
+    {
+        var node = Unique("node");
+        var replica = Replica("r", _model, node, maxSequences: 2, kvCapacityTokens: 10_000);
+        var first = await RegisterNode(cluster, node, replica);
+        var second = await RegisterNode(cluster, node, replica);
+        Assert.NotSame(first, second);
+
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+
+        await Until(() => second.AdmittedJobIds.Count == 1, "the admission on the new stream");
+        Assert.True(first.Disposed);
+        Assert.Empty(first.Admits);
+    }
+
+    [Fact]
     public async Task Admit_WhenLinkIsDown_HandsBatchBackAndItIsPlacedElsewhere()
     {
         var nodeA = Unique("node");
