@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using Orleans.Configuration;
+using Orleans.Runtime.Hosting;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Scheduler.Abstractions.Jobs;
@@ -25,15 +25,15 @@ internal static class PersistenceSiloBuilderExtensions
     }
 
     /// <summary>
-    /// Grain state in this silo's memory, in Orleans' binary format. Also how the grain tests' silo stores it: Orleans'
-    /// default storage format (Newtonsoft JSON) fills a property's existing object when it reads state, and so wrote a
-    /// reactivated tenant's usage into the shared <c>TenantUsage.Empty</c> that every new tenant then started from.
+    /// Grain state in this silo's memory (<see cref="SiloMemoryGrainStorage"/>), in Orleans' binary format. Also how the
+    /// grain tests' silo stores it: Orleans' default storage format (Newtonsoft JSON) fills a property's existing object
+    /// when it reads state, and so wrote a reactivated tenant's usage into the shared <c>TenantUsage.Empty</c> that every
+    /// new tenant then started from.
     /// </summary>
     internal static ISiloBuilder AddMemoryStateStorage(this ISiloBuilder silo)
     {
-        silo.AddMemoryGrainStorage(StorageNames.Default);
-        silo.Services.AddOptions<MemoryGrainStorageOptions>(StorageNames.Default)
-            .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+        silo.Services.AddGrainStorage(StorageNames.Default, (services, _) =>
+            new SiloMemoryGrainStorage(new OrleansGrainStorageSerializer(services.GetRequiredService<Serializer>())));
         return silo;
     }
 
