@@ -15,6 +15,14 @@ public interface IPlannedSequence
     /// sequence's pending prefill is what others wait for.</summary>
     int DecodeDeferrals { get; }
 
+    /// <summary>At most this many prompt tokens a step, together with the other capped sequences, while its replica is
+    /// contended (the scheduler's <c>SequenceSpec.contended_prefill_tokens</c>, set for a tenant over its share; see
+    /// <see cref="StepPlan.TakePrefill{T}"/>); 0 is never capped, and such a sequence is what makes the replica contended.</summary>
+    int ContendedPrefillTokens { get; }
+
+    /// <summary>How long after its replica last held an uncapped sequence the cap still applies, in milliseconds.</summary>
+    int ContendedPrefillWindowMs { get; }
+
     /// <summary>Consecutive steps its decode waited so far; kept by <see cref="StepPlan.ForBatch{T}"/>.</summary>
     int DeferredSteps { get; set; }
 }

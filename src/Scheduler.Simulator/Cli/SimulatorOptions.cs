@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Scheduler.Policies;
+using Scheduler.Policies.Dispatch;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Scenarios;
 using Scheduler.Simulator.Workload;
@@ -90,6 +91,18 @@ internal static class SimulatorOptions
         "--max-decode-deferrals",
         "Consecutive steps an over-share tenant's sequence may skip its decode while an under-share prompt is prefilled (0: never)",
         PolicyChoice.DefaultMaxDecodeDeferrals,
+        0);
+
+    public static readonly Option<int> ContendedPrefillTokens = WholeNumber(
+        "--contended-prefill-tokens",
+        "Prompt tokens a step an over-share tenant's sequences may prefill, together, while their replica holds or recently held an under-share one (0: uncapped)",
+        Dispatcher.DefaultContendedPrefillTokens,
+        0);
+
+    public static readonly Option<int> ContendedPrefillWindowMs = WholeNumber(
+        "--contended-prefill-window-ms",
+        "Milliseconds a replica stays contended after it last held an under-share sequence",
+        Dispatcher.DefaultContendedPrefillWindowMs,
         0);
 
     public static readonly Option<double> LightRate = Positive("--light-rate", "Flood scenario: the light tenant's Poisson arrivals per second", 15);
