@@ -5,15 +5,17 @@ namespace Scheduler.Policies.Profiles;
 /// "hardware" behave alike: a step decodes one token for every prefilled sequence, and prefills prompt chunks
 /// (in <see cref="PrefillOrder"/>) within what the profile's per-step token budget leaves; it lasts
 /// <see cref="AcceleratorProfile.StepMs"/> of those two amounts. The llama.cpp engine fills its decode batch with it.
-/// While the replica is contended (<see cref="PrefillContention"/>), sequences with a contended prefill cap (a tenant
-/// over its share) together prefill at most that many tokens a step (<see cref="TakePrefill{T}"/>).
+/// While the replica is contended (<see cref="PrefillContention"/>: a light prompt is pending or likely), sequences with
+/// a contended prefill cap (a tenant over its share) together prefill at most that many tokens a step
+/// (<see cref="TakePrefill{T}"/>).
 /// </summary>
 /// <remarks>A mutable struct kept in a local while one step is planned: the simulator plans millions of steps.</remarks>
 public struct StepPlan
 {
     private readonly AcceleratorProfile _profile;
 
-    // Milliseconds since the replica last held an uncapped sequence; +∞ for a plan without a batch (never contended).
+    // Milliseconds since an uncapped sequence last had prefill pending or left (PrefillContention); +∞ for a plan
+    // without a batch (never contended).
     private readonly double _sinceUncappedMs;
 
     /// <summary>Starts planning a step of a batch in which <paramref name="decodingSequences"/> sequences decode.</summary>
@@ -59,14 +61,16 @@ public struct StepPlan
     /// </remarks>
     /// <param name="profile">The replica's profile.</param>
     /// <param name="batch">The running batch.</param>
-    /// <param name="contention">The replica's memory of when it last held an uncapped sequence; this step updates it.</param>
+    /// <param name="contention">The replica's memory of when an uncapped sequence last had prefill pending or left; this
+    /// step updates it.</param>
     /// <param name="nowMs">When the step starts, in milliseconds on the replica's clock.</param>
     /// <param name="ready">Whether a sequence may run now (a metered endpoint in the simulator holds some); null: all may.</param>
     public static StepPlan ForBatch<T>(AcceleratorProfile profile, IReadOnlyList<T> batch, PrefillContention contention, double nowMs, Func<T, bool>? ready = null)
         where T : IPlannedSequence
     {
         var deferring = false;
-        var holdsUncapped = false;
+        var uncappedHeld = 0;
+        var uncappedPrefilling = false;
         foreach (var sequence in batch)
         {
             if (ready is not null && !ready(sequence))
@@ -74,11 +78,11 @@ public struct StepPlan
                 continue;
             }
 
-            holdsUncapped |= sequence.ContendedPrefillTokens == 0;
             deferring |= sequence.DecodeDeferrals == 0 && sequence.PrefillRemaining > 0;
-            if (deferring && holdsUncapped)
+            if (sequence.ContendedPrefillTokens == 0)
             {
-                break;
+                uncappedHeld++;
+                uncappedPrefilling |= sequence.PrefillRemaining > 0;
             }
         }
 
@@ -101,7 +105,7 @@ public struct StepPlan
             }
         }
 
-        return new StepPlan(profile, decoding, contention.SinceUncapped(holdsUncapped, nowMs));
+        return new StepPlan(profile, decoding, contention.SinceUncapped(uncappedHeld, uncappedPrefilling, nowMs));
     }
 
     /// <summary>True when <paramref name="sequence"/> decodes in the step <see cref="ForBatch{T}"/> planned last.</summary>
@@ -120,9 +124,10 @@ public struct StepPlan
 
     /// <summary>
     /// Takes the next prefill chunk of <paramref name="sequence"/> (of the batch <see cref="ForBatch{T}"/> planned):
-    /// as much as the room left allows, except that a sequence with a contended prefill cap, while its replica holds an
-    /// uncapped sequence or held one within the sequence's window, takes only what keeps the capped sequences' tokens
-    /// in this step within its cap. Returns the chunk's size.
+    /// as much as the room left allows, except that a sequence with a contended prefill cap, while an uncapped sequence
+    /// has prefill pending on its replica or had, or left the batch, within the sequence's window
+    /// (<see cref="PrefillContention"/>), takes only what keeps the capped sequences' tokens in this step within its
+    /// cap. Returns the chunk's size.
     /// </summary>
     /// <remarks>
     /// Why: a step cannot be interrupted, so a light tenant's prompt arriving while a flood prompt fills the step

@@ -100,18 +100,21 @@ public sealed class StepPlanTests
     }
 
     [Fact]
-    public void TakePrefill_CapsWithinTheWindowAfterTheLastUncappedSequenceLeft_NotAfterIt()
+    public void TakePrefill_DoesNotCapBesideADecodingLightSequence_CapsWithinTheWindowAfterItLeft_NotAfterIt()
     {
-        // The light tenant's job finished at 0 ms; its next one is a few ms away. Until the window (1 s) ends, the flood's
-        // steps stay short; after it, the flood prefills at full speed.
+        // A light job decoding its answer needs no short steps. It finishes by 10 ms, and its tenant's next job is a few ms
+        // away: until the window (1 s) after it left ends, the flood's steps stay short; after it, full speed again.
         var flood = new Planned(prefill: 100_000, deferrals: 0, cap: 256, windowMs: 1_000);
         var light = new Planned(prefill: 0, deferrals: 0);
         var contention = new PrefillContention();
-        StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood, light }, contention, nowMs: 0);
 
-        var within = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood }, contention, nowMs: 1_000);
-        var after = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood }, contention, nowMs: 1_001);
+        var decoding = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood, light }, contention, nowMs: 0);
+        var left = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood }, contention, nowMs: 10);
+        var within = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood }, contention, nowMs: 1_010);
+        var after = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood }, contention, nowMs: 1_011);
 
+        Assert.Equal(1_023, decoding.TakePrefill(flood));
+        Assert.Equal(256, left.TakePrefill(flood));
         Assert.Equal(256, within.TakePrefill(flood));
         Assert.Equal(1_024, after.TakePrefill(flood));
     }

@@ -388,7 +388,7 @@ public sealed class SimulatedEngineTests : IDisposable
     }
 
     [Fact]
-    public void Step_CapsAnOverShareSequencesPrefill_WhileALightOneIsHeldAndForTheWindowAfter_ThenRunsItAtFullSpeed()
+    public void Step_CapsAnOverShareSequencesPrefill_WhileALightPromptIsPendingAndForTheWindowAfterItsJobLeft_ThenNot()
     {
         // 100 prompt tokens a step; the flood's prompt may take 30 of them while the replica is contended.
         var profile = AcceleratorProfiles.L4 with { StepTokenBudget = 100 };
@@ -400,17 +400,20 @@ public sealed class SimulatedEngineTests : IDisposable
 
         var withLight = engine.Step()!;
         var lightsLast = engine.Step()!;
+        _time.Advance(TimeSpan.FromMilliseconds(500));
+        var afterItLeft = engine.Step()!;
         _time.Advance(TimeSpan.FromMilliseconds(1_000));
-        var withinWindow = engine.Step()!;
+        var windowsEnd = engine.Step()!;
         _time.Advance(TimeSpan.FromMilliseconds(1));
         var afterWindow = engine.Step()!;
 
-        // The light prompt takes the room the cap leaves; after its job ends the flood stays capped for the window.
+        // The light prompt takes the room the cap leaves; from when its job ends the flood stays capped for the window.
         Assert.Equal(["light"], withLight.Tokens.Select(t => t.SequenceId));
         Assert.Equal(profile.StepMs(0, 100), withLight.StepMs);
         Assert.Equal(profile.StepMs(1, 30), lightsLast.StepMs);
         Assert.Equal(["light"], lightsLast.Finished.Select(f => f.SequenceId));
-        Assert.Equal(profile.StepMs(0, 30), withinWindow.StepMs);
+        Assert.Equal(profile.StepMs(0, 30), afterItLeft.StepMs);
+        Assert.Equal(profile.StepMs(0, 30), windowsEnd.StepMs);
         Assert.Equal(profile.StepMs(0, 100), afterWindow.StepMs);
     }
 
