@@ -167,7 +167,9 @@ internal static class Preemption
     }
 
     /// <summary>Each tenant's share of a replica's running sequences among the tenants running there and the waiting one.</summary>
-    private readonly struct Shares
+    /// <summary>Each tenant's weighted share of a replica's running sequences, among the tenants running there and
+    /// <c>waitingTenant</c>.</summary>
+    internal readonly struct Shares
     {
         private readonly Func<string, double> _weightOf;
         private readonly double _sequencesPerWeight;
