@@ -69,8 +69,7 @@ public sealed class Dispatcher
     public int MaxDecodeDeferrals { get; init; }
 
     /// <summary>The contended prefill cap of a job admitted while its tenant is backlogged in the fair queue (over its
-    /// share) and holds at least its weighted share of the replica's running sequences: at most this many of its
-    /// replica's prompt tokens a step, together with the other capped jobs there, while
+    /// share): at most this many of its replica's prompt tokens a step, together with the other capped jobs there, while
     /// that replica holds an uncapped job or held one recently (<see cref="Admission.ContendedPrefillTokens"/>,
     /// <c>Profiles.StepPlan.TakePrefill</c>); 0 never caps. Only under a queue with shares.</summary>
     public int ContendedPrefillTokens { get; init; }
@@ -175,7 +174,6 @@ public sealed class Dispatcher
             _sessions.Placed(job, chosen);
             var weight = Queue.WeightOf(job.TenantId);
             var backlogged = Queue.CountOf(job.TenantId) > 0;
-            var prefillCap = weight is not null && backlogged && ContendedPrefillTokens > 0 && HoldsItsShare(job, chosen) ? ContendedPrefillTokens : 0;
             var (rank, finish) = FairRank.Of(job, chosen, weight, backlogged);
             var runningBefore = chosen.Admit(job, rank, finish);
             _admittedThisRound.Add(job.JobId);
@@ -188,8 +186,10 @@ public sealed class Dispatcher
             }
 
             // The tenant that pushes its next start back (more work than the fleet takes) is the one whose decode may
-            // wait for the others' prefill.
-            var deferrals = weight is not null && backlogged ? Math.Max(0, MaxDecodeDeferrals) : 0;
+            // wait for the others' prefill, and whose prefill is capped while others may send.
+            var overShare = weight is not null && backlogged;
+            var deferrals = overShare ? Math.Max(0, MaxDecodeDeferrals) : 0;
+            var prefillCap = overShare ? Math.Max(0, ContendedPrefillTokens) : 0;
             (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed, deferrals, prefillCap));
         }
 
@@ -202,12 +202,6 @@ public sealed class Dispatcher
     /// queue without them answers no weight) and batches take jobs while they run. A round is worth running then even
     /// when no replica has a free slot.</summary>
     public bool Preempts => MaxPreemptions > 0 && Batching.JoinsRunningBatches && _weightOf(string.Empty) is not null;
-
-    // Whether the job's tenant already holds at least its weighted share of the replica's running sequences: a flood
-    // filling a replica does, a light tenant with a moment's backlog beside it does not, and capping that light tenant's
-    // prompts would slow the very tenant the cap is for (seen in the simulator's flood scenario).
-    private bool HoldsItsShare(JobDemand job, ReplicaView replica) =>
-        replica.RunningOf(job.TenantId) >= new Preemption.Shares(replica, job.TenantId, t => _weightOf(t) ?? 1).Of(job.TenantId);
 
     private bool MayPreempt(List<Preempted>? preempted) => Preempts && (preempted?.Count ?? 0) < MaxPreemptionsPerRound;
 

@@ -167,9 +167,7 @@ internal static class Preemption
     }
 
     /// <summary>Each tenant's share of a replica's running sequences among the tenants running there and the waiting one.</summary>
-    /// <summary>Each tenant's weighted share of a replica's running sequences, among the tenants running there and
-    /// <c>waitingTenant</c>.</summary>
-    internal readonly struct Shares
+    private readonly struct Shares
     {
         private readonly Func<string, double> _weightOf;
         private readonly double _sequencesPerWeight;

@@ -53,25 +53,6 @@ public sealed class FairRankTests
     }
 
     [Fact]
-    public void AdmitWhatFits_ABackloggedTenantUnderItsShareOfTheReplica_IsNotCapped()
-    {
-        // The flood holds the replica; the light tenant has a moment's backlog (two jobs at once). Capping its prompts
-        // would slow the tenant the cap is for.
-        var dispatcher = Dispatcher.Create("cost-aware", "weighted-fair", "continuous", contendedPrefillTokens: 256);
-        dispatcher.Replicas["a"] = Replica("a", AcceleratorProfiles.H100, maxSequences: 8, kvCapacityTokens: 100_000);
-        for (var i = 0; i < 3; i++)
-        {
-            dispatcher.Queue.Enqueue(Job($"flood-{i}", tenant: "flood", prompt: 500, maxTokens: 10));
-        }
-
-        dispatcher.AdmitWhatFits();
-        dispatcher.Queue.Enqueue(Job("light-0", tenant: "light", prompt: 500, maxTokens: 10));
-        dispatcher.Queue.Enqueue(Job("light-1", tenant: "light", prompt: 500, maxTokens: 10));
-
-        Assert.All(dispatcher.AdmitWhatFits(), a => Assert.Equal(0, a.ContendedPrefillTokens));
-    }
-
-    [Fact]
     public void AdmitWhatFits_RankDividesByWeight_FifoRanksAllAlike()
     {
         var weighted = Dispatcher.Create("cost-aware", "weighted-fair", "continuous");
