@@ -51,14 +51,17 @@ public sealed class PlacementOptions
 
     /// <summary>The contended prefill cap: a job admitted while its tenant was backlogged in the fair queue (over its
     /// share) prefills, together with the other such jobs on its replica, at most this many prompt tokens an engine step
-    /// while that replica holds a job of a tenant within its share or held one within
+    /// while a job of a tenant within its share has its prompt pending on that replica, or had, or ended there, within
     /// <see cref="ContendedPrefillWindow"/> (see docs/architecture.md, "Engine"). A step cannot be interrupted, so a light
     /// tenant's prompt otherwise waits for a step full of the flood's prefill. Sent with each admission
     /// (<c>SequenceSpec.contended_prefill_tokens</c>); only under weighted-fair queuing; 0 turns it off. Uncontended,
-    /// the flood prefills at full speed. Default 256 (docs/benchmarks.md, "Contended prefill cap").</summary>
+    /// the flood prefills at full speed. Off (0) by default: measured at 256, it made the live flood test's light first
+    /// tokens after the first shorter but the simulator's flood scenario's light p99 longer (docs/benchmarks.md,
+    /// "Contended prefill cap").</summary>
     public int ContendedPrefillTokens { get; set; } = Dispatcher.DefaultContendedPrefillTokens;
 
-    /// <summary>How long a replica stays contended after it last held an uncapped job (a light tenant sends its next
+    /// <summary>How long a replica stays contended after an uncapped job's prompt was last pending there or an uncapped
+    /// job ended there (a light tenant sends its next
     /// job a few milliseconds after its last one finished, or after a pause to read it). Longer keeps the light tenant's
     /// first job after a pause fast; it costs the flood its full prefill speed for that long after the light tenant's
     /// last job. Sent with each capped admission (<c>SequenceSpec.contended_prefill_window_ms</c>).</summary>

@@ -70,16 +70,19 @@ public sealed class Dispatcher
 
     /// <summary>The contended prefill cap of a job admitted while its tenant is backlogged in the fair queue (over its
     /// share): at most this many of its replica's prompt tokens a step, together with the other capped jobs there, while
-    /// that replica holds an uncapped job or held one recently (<see cref="Admission.ContendedPrefillTokens"/>,
+    /// an uncapped job's prompt is pending there or was, or an uncapped job ended there, recently (<see cref="Admission.ContendedPrefillTokens"/>,
     /// <c>Profiles.StepPlan.TakePrefill</c>); 0 never caps. Only under a queue with shares.</summary>
     public int ContendedPrefillTokens { get; init; }
 
-    /// <summary>The placement's default <see cref="ContendedPrefillTokens"/>: a quarter of an L4's step budget, so a
-    /// flood's step while a light prompt may arrive lasts about 53 ms instead of 119 ms on an L4 at twice its speed
-    /// (docs/benchmarks.md, "Contended prefill cap").</summary>
-    public const int DefaultContendedPrefillTokens = 256;
+    /// <summary>The placement's default <see cref="ContendedPrefillTokens"/>: off. Measured at 256 (a quarter of an L4's
+    /// step budget: a flood's step while a light prompt may come lasts about 53 ms instead of 119 ms on an L4 at twice
+    /// its speed), it shortened the live flood test's light first tokens after the first, but cost the simulator's flood
+    /// scenario throughput that its open-loop light tenant paid for in waiting (docs/benchmarks.md, "Contended prefill
+    /// cap").</summary>
+    public const int DefaultContendedPrefillTokens = 0;
 
-    /// <summary>The placement's default for how long a replica stays contended after it last held an uncapped job, in
+    /// <summary>The placement's default for how long a replica stays contended after an uncapped job's prompt was last
+    /// pending there or an uncapped job ended there, in
     /// milliseconds: a light tenant that sends its next job within a second of its last one finding its replica still
     /// contended.</summary>
     public const int DefaultContendedPrefillWindowMs = 1_000;

@@ -95,13 +95,13 @@ internal static class SimulatorOptions
 
     public static readonly Option<int> ContendedPrefillTokens = WholeNumber(
         "--contended-prefill-tokens",
-        "Prompt tokens a step an over-share tenant's sequences may prefill, together, while their replica holds or recently held an under-share one (0: uncapped)",
+        "Prompt tokens a step an over-share tenant's sequences may prefill, together, while an under-share prompt is or was recently pending on their replica, or an under-share sequence recently left it (0: uncapped)",
         Dispatcher.DefaultContendedPrefillTokens,
         0);
 
     public static readonly Option<int> ContendedPrefillWindowMs = WholeNumber(
         "--contended-prefill-window-ms",
-        "Milliseconds a replica stays contended after it last held an under-share sequence",
+        "Milliseconds a replica stays contended after an under-share prompt was last pending there or an under-share sequence left it",
         Dispatcher.DefaultContendedPrefillWindowMs,
         0);
 
