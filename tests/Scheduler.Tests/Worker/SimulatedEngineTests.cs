@@ -402,9 +402,9 @@ public sealed class SimulatedEngineTests : IDisposable
         var lightsLast = engine.Step()!;
         _time.Advance(TimeSpan.FromMilliseconds(500));
         var afterItLeft = engine.Step()!;
-        _time.Advance(TimeSpan.FromMilliseconds(1_000));
+        _time.Advance(TimeSpan.FromMilliseconds(999));
         var windowsEnd = engine.Step()!;
-        _time.Advance(TimeSpan.FromMilliseconds(1));
+        _time.Advance(TimeSpan.FromMilliseconds(2));
         var afterWindow = engine.Step()!;
 
         // The light prompt takes the room the cap leaves; from when its job ends the flood stays capped for the window.
