@@ -120,19 +120,21 @@ public sealed class StepPlanTests
     }
 
     [Fact]
-    public void TakePrefill_DoesNotCap_WhenTheReplicaNeverHeldAnUncappedSequence_OrItIsNotReady()
+    public void TakePrefill_CapsOnlyWhenAReadyUncappedPromptIsPending_NeverForTheFloodAlone()
     {
         // The flood alone runs at full speed (work-conserving); a light sequence a metered endpoint still holds does not
-        // make the replica contended.
+        // make the replica contended; once it may run, it does.
         var flood = new Planned(prefill: 100_000, deferrals: 0, cap: 256, windowMs: 1_000);
         var heldLight = new Planned(prefill: 1_000, deferrals: 0);
 
         var alone = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood }, new PrefillContention(), nowMs: 5_000);
         var held = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood, heldLight }, new PrefillContention(), nowMs: 5_000, ready: s => s != heldLight);
+        var ready = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood, heldLight }, new PrefillContention(), nowMs: 5_000);
 
         Assert.Equal(1_024, alone.TakePrefill(flood));
         Assert.Equal(1_024, held.TakePrefill(flood));
         Assert.Equal(0, alone.CappedPrefillTokens);
+        Assert.Equal(256, ready.TakePrefill(flood));
     }
 
     private sealed class Planned(int prefill, int deferrals, int cap = 0, int windowMs = 0) : IPlannedSequence
