@@ -1,4 +1,5 @@
 using Scheduler.Policies;
+using Scheduler.Policies.Dispatch;
 
 namespace Scheduler.Grains;
 
@@ -47,6 +48,24 @@ public sealed class PlacementOptions
     /// it does not move the live flood test's figure, and two of eleven live runs with it had an unexplained 0.9 s first
     /// token (docs/benchmarks.md, "Fairness inside the batch"); 2 is the value measured.</summary>
     public int MaxDecodeDeferrals { get; set; }
+
+    /// <summary>The contended prefill cap: a job admitted while its tenant was backlogged in the fair queue (over its
+    /// share) prefills, together with the other such jobs on its replica, at most this many prompt tokens an engine step
+    /// while a job of a tenant within its share has its prompt pending on that replica, or had, or ended there, within
+    /// <see cref="ContendedPrefillWindow"/> (see docs/architecture.md, "Engine"). A step cannot be interrupted, so a light
+    /// tenant's prompt otherwise waits for a step full of the flood's prefill. Sent with each admission
+    /// (<c>SequenceSpec.contended_prefill_tokens</c>); only under weighted-fair queuing; 0 turns it off. Uncontended,
+    /// the flood prefills at full speed. Off (0) by default: measured at 256, it made the live flood test's light first
+    /// tokens after the first shorter but the simulator's flood scenario's light p99 longer (docs/benchmarks.md,
+    /// "Contended prefill cap").</summary>
+    public int ContendedPrefillTokens { get; set; } = Dispatcher.DefaultContendedPrefillTokens;
+
+    /// <summary>How long a replica stays contended after an uncapped job's prompt was last pending there or an uncapped
+    /// job ended there (a light tenant sends its next
+    /// job a few milliseconds after its last one finished, or after a pause to read it). Longer keeps the light tenant's
+    /// first job after a pause fast; it costs the flood its full prefill speed for that long after the light tenant's
+    /// last job. Sent with each capped admission (<c>SequenceSpec.contended_prefill_window_ms</c>).</summary>
+    public TimeSpan ContendedPrefillWindow { get; set; } = TimeSpan.FromMilliseconds(Dispatcher.DefaultContendedPrefillWindowMs);
 
     /// <summary>Overload threshold: while a model has this many jobs queued or more, its sheddable submissions are
     /// refused with RESOURCE_EXHAUSTED (standard and critical ones are still accepted, within their tenants' quotas),

@@ -1,15 +1,21 @@
+using Scheduler.Policies.Dispatch;
+
 namespace Scheduler.Simulator;
 
 /// <summary>The three policy names a run uses, as configuration gives them to the placement grain, how often one
 /// job may be preempted (<c>Scheduler:Scheduling:MaxPreemptions</c>; 0 turns preemption off) and how many consecutive
 /// steps an over-share sequence's decode may wait for an under-share prompt's prefill
-/// (<c>Scheduler:Scheduling:MaxDecodeDeferrals</c>; 0 turns it off).</summary>
+/// (<c>Scheduler:Scheduling:MaxDecodeDeferrals</c>; 0 turns it off), and the contended prefill cap of an over-share
+/// sequence with its window (<c>Scheduler:Scheduling:ContendedPrefillTokens</c>, 0 turns it off, and
+/// <c>ContendedPrefillWindow</c>).</summary>
 internal sealed record PolicyChoice(
     string Placement,
     string Fairness,
     string Batching,
     int MaxPreemptions = PolicyChoice.DefaultMaxPreemptions,
-    int MaxDecodeDeferrals = PolicyChoice.DefaultMaxDecodeDeferrals)
+    int MaxDecodeDeferrals = PolicyChoice.DefaultMaxDecodeDeferrals,
+    int ContendedPrefillTokens = Dispatcher.DefaultContendedPrefillTokens,
+    int ContendedPrefillWindowMs = Dispatcher.DefaultContendedPrefillWindowMs)
 {
     /// <summary>The placement grain's default.</summary>
     public const int DefaultMaxPreemptions = 2;

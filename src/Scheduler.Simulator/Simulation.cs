@@ -48,7 +48,7 @@ internal sealed class Simulation
         _fleet = fleet;
         _workload = workload;
         Policies = policies;
-        _dispatcher = Dispatcher.Create(policies.Placement, policies.Fairness, policies.Batching, new Random(seed), maxPreemptions: policies.MaxPreemptions, maxDecodeDeferrals: policies.MaxDecodeDeferrals);
+        _dispatcher = Dispatcher.Create(policies.Placement, policies.Fairness, policies.Batching, new Random(seed), maxPreemptions: policies.MaxPreemptions, maxDecodeDeferrals: policies.MaxDecodeDeferrals, contendedPrefillTokens: policies.ContendedPrefillTokens);
         foreach (var (tenant, weight) in workload.Weights)
         {
             _dispatcher.Queue.SetWeight(tenant, weight);
@@ -283,6 +283,8 @@ internal sealed class Simulation
             sequence.Product = admission.Replica.Profile.Product;
             sequence.FairRank = admission.FairRank;
             sequence.DecodeDeferrals = admission.DecodeDeferrals;
+            sequence.ContendedPrefillTokens = admission.ContendedPrefillTokens;
+            sequence.ContendedPrefillWindowMs = Policies.ContendedPrefillWindowMs;
             _prefixLoss.Admitted(sequence, _replicas, _replicas[index]);
             if (!_replicas[index].Admit(sequence, now))
             {

@@ -98,10 +98,16 @@ public sealed record ReplicaInfo(
 /// (preemption): the node stops it before admitting this one. Null when it took free room.</param>
 /// <param name="DecodeDeferrals">How many consecutive steps its decode may wait while an under-share job's prompt is
 /// prefilled on the replica (its tenant was backlogged, over its share); 0 never.</param>
+/// <param name="ContendedPrefillTokens">Prompt tokens a step it may prefill, together with the other capped sequences,
+/// while its replica is contended (its tenant was backlogged, over its share); 0 uncapped.</param>
+/// <param name="ContendedPrefillWindowMs">How long its replica stays contended after it last held an uncapped
+/// sequence.</param>
 [GenerateSerializer, Immutable, Alias("scheduler.AdmittedSequence")]
 public sealed record AdmittedSequence(
     [property: Id(0)] JobTicket Ticket,
     [property: Id(1)] JobPlacement Placement,
     [property: Id(2)] double FairRank = 0,
     [property: Id(3)] string? Displaces = null,
-    [property: Id(4)] int DecodeDeferrals = 0);
+    [property: Id(4)] int DecodeDeferrals = 0,
+    [property: Id(5)] int ContendedPrefillTokens = 0,
+    [property: Id(6)] int ContendedPrefillWindowMs = 0);

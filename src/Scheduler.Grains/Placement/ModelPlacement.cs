@@ -24,7 +24,7 @@ namespace Scheduler.Grains.Placement;
 /// </summary>
 internal sealed partial class ModelPlacement(string model, PlacementState persisted, PlacementOptions options, TimeProvider time, ILogger logger)
 {
-    private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy, recordWeighedReplicas: true, maxPreemptions: options.MaxPreemptions, maxDecodeDeferrals: options.MaxDecodeDeferrals);
+    private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy, recordWeighedReplicas: true, maxPreemptions: options.MaxPreemptions, maxDecodeDeferrals: options.MaxDecodeDeferrals, contendedPrefillTokens: options.ContendedPrefillTokens);
     private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
     private readonly DeadlineExpiry _expiry = new();
     private readonly ReplicaLinks _links = new();
@@ -392,7 +392,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
         var recorded = new List<RecordedAdmission>(admissions.Count);
         var admittedPerTenant = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var (demand, chosen, runningBefore, rank, weighed, deferrals) in admissions)
+        var prefillWindowMs = (int)Math.Min(int.MaxValue, options.ContendedPrefillWindow.TotalMilliseconds);
+        foreach (var (demand, chosen, runningBefore, rank, weighed, deferrals, prefillCap) in admissions)
         {
             var job = _jobs[demand.JobId];
             var placement = new JobPlacement(chosen.ReplicaId, chosen.AcceleratorId, chosen.Profile.Product, chosen.NodeId, runningBefore);
@@ -402,7 +403,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
                 batches[chosen] = batch;
             }
 
-            var sequence = new AdmittedSequence(job.Ticket, placement, rank, displaced?.GetValueOrDefault(demand.JobId), deferrals);
+            var sequence = new AdmittedSequence(
+                job.Ticket, placement, rank, displaced?.GetValueOrDefault(demand.JobId), deferrals, prefillCap, prefillCap > 0 ? prefillWindowMs : 0);
             batch.Add(sequence);
             job.RunningOn = chosen;
             _expiry.Forget(demand.JobId);

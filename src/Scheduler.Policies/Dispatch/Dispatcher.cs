@@ -68,6 +68,25 @@ public sealed class Dispatcher
     /// queue with shares.</summary>
     public int MaxDecodeDeferrals { get; init; }
 
+    /// <summary>The contended prefill cap of a job admitted while its tenant is backlogged in the fair queue (over its
+    /// share): at most this many of its replica's prompt tokens a step, together with the other capped jobs there, while
+    /// an uncapped job's prompt is pending there or was, or an uncapped job ended there, recently (<see cref="Admission.ContendedPrefillTokens"/>,
+    /// <c>Profiles.StepPlan.TakePrefill</c>); 0 never caps. Only under a queue with shares.</summary>
+    public int ContendedPrefillTokens { get; init; }
+
+    /// <summary>The placement's default <see cref="ContendedPrefillTokens"/>: off. Measured at 256 (a quarter of an L4's
+    /// step budget: a flood's step while a light prompt may come lasts about 53 ms instead of 119 ms on an L4 at twice
+    /// its speed), it shortened the live flood test's light first tokens after the first, but cost the simulator's flood
+    /// scenario throughput that its open-loop light tenant paid for in waiting (docs/benchmarks.md, "Contended prefill
+    /// cap").</summary>
+    public const int DefaultContendedPrefillTokens = 0;
+
+    /// <summary>The placement's default for how long a replica stays contended after an uncapped job's prompt was last
+    /// pending there or an uncapped job ended there, in
+    /// milliseconds: a light tenant that sends its next job within a second of its last one finding its replica still
+    /// contended.</summary>
+    public const int DefaultContendedPrefillWindowMs = 1_000;
+
     /// <summary>Most sequences one round stops, so a round's cost stays bounded however many jobs wait.</summary>
     public const int MaxPreemptionsPerRound = 8;
 
@@ -77,12 +96,13 @@ public sealed class Dispatcher
     public IReadOnlyList<Preempted> Preemptions { get; private set; } = [];
 
     /// <summary>Creates a dispatcher from policy names, as configuration gives them.</summary>
-    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false, int maxPreemptions = 0, int maxDecodeDeferrals = 0) => new(
+    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false, int maxPreemptions = 0, int maxDecodeDeferrals = 0, int contendedPrefillTokens = 0) => new(
         SchedulingPolicies.CreateFairQueue(fairness), SchedulingPolicies.CreatePlacement(placement, random), SchedulingPolicies.CreateBatching(batching))
     {
         RecordsWeighedReplicas = recordWeighedReplicas,
         MaxPreemptions = maxPreemptions,
         MaxDecodeDeferrals = maxDecodeDeferrals,
+        ContendedPrefillTokens = contendedPrefillTokens,
     };
 
     /// <summary>One admission round. Returns the admissions in the order they were made (empty when nothing fits);
@@ -169,9 +189,11 @@ public sealed class Dispatcher
             }
 
             // The tenant that pushes its next start back (more work than the fleet takes) is the one whose decode may
-            // wait for the others' prefill.
-            var deferrals = weight is not null && backlogged ? Math.Max(0, MaxDecodeDeferrals) : 0;
-            (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed, deferrals));
+            // wait for the others' prefill, and whose prefill is capped while others may send.
+            var overShare = weight is not null && backlogged;
+            var deferrals = overShare ? Math.Max(0, MaxDecodeDeferrals) : 0;
+            var prefillCap = overShare ? Math.Max(0, ContendedPrefillTokens) : 0;
+            (admitted ??= []).Add(new Admission(job, chosen, runningBefore, rank, weighed, deferrals, prefillCap));
         }
 
         Preemptions = preempted ?? (IReadOnlyList<Preempted>)[];
@@ -245,7 +267,8 @@ public sealed class Dispatcher
 
 /// <summary>A job admitted into a replica's running batch, with the number of sequences it joined, its fair rank
 /// there (<see cref="FairRank"/>), which the engine prefills in, when the dispatcher records them, the replicas
-/// its policy weighed, and how many consecutive steps its decode may wait for an under-share prompt's prefill
-/// (<see cref="Dispatcher.MaxDecodeDeferrals"/> when its tenant was backlogged, else 0).</summary>
+/// its policy weighed, how many consecutive steps its decode may wait for an under-share prompt's prefill
+/// (<see cref="Dispatcher.MaxDecodeDeferrals"/> when its tenant was backlogged, else 0), and its contended prefill cap
+/// (<see cref="Dispatcher.ContendedPrefillTokens"/> when its tenant was backlogged, else 0: uncapped).</summary>
 public readonly record struct Admission(
-    JobDemand Job, ReplicaView Replica, int RunningSequencesBefore, double FairRank, IReadOnlyList<WeighedReplica>? Weighed = null, int DecodeDeferrals = 0);
+    JobDemand Job, ReplicaView Replica, int RunningSequencesBefore, double FairRank, IReadOnlyList<WeighedReplica>? Weighed = null, int DecodeDeferrals = 0, int ContendedPrefillTokens = 0);

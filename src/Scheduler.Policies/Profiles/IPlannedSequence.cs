@@ -15,6 +15,16 @@ public interface IPlannedSequence
     /// sequence's pending prefill is what others wait for.</summary>
     int DecodeDeferrals { get; }
 
+    /// <summary>At most this many prompt tokens a step, together with the other capped sequences, while its replica is
+    /// contended (the scheduler's <c>SequenceSpec.contended_prefill_tokens</c>, set for a tenant over its share; see
+    /// <see cref="StepPlan.TakePrefill{T}"/>); 0 is never capped, and such a sequence's pending prompt (or its leaving) is
+    /// what makes the replica contended.</summary>
+    int ContendedPrefillTokens { get; }
+
+    /// <summary>How long after an uncapped sequence last had prefill pending on its replica, or left it, the cap still
+    /// applies, in milliseconds (<see cref="PrefillContention"/>).</summary>
+    int ContendedPrefillWindowMs { get; }
+
     /// <summary>Consecutive steps its decode waited so far; kept by <see cref="StepPlan.ForBatch{T}"/>.</summary>
     int DeferredSteps { get; set; }
 }

@@ -82,6 +82,8 @@ internal sealed partial class GrpcNodeLink : INodeLink
             var spec = ToSpec(seq.Ticket, run?.Id ?? seq.Ticket.Request.TraceParent);
             spec.FairRank = seq.FairRank;
             spec.DecodeDeferrals = seq.DecodeDeferrals;
+            spec.ContendedPrefillTokens = seq.ContendedPrefillTokens;
+            spec.ContendedPrefillWindowMs = seq.ContendedPrefillWindowMs;
             admit.Sequences.Add(spec);
             if (seq.Displaces is { } victim)
             {

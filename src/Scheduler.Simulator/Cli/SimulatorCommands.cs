@@ -38,7 +38,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("run", $"Replay one trace with one policy choice and print its figures; exits {NotAllServed} when any request was refused or failed")
         {
-            Trace, Rate, Placement, Fairness, Batching, MaxPreemptions, MaxDecodeDeferrals,
+            Trace, Rate, Placement, Fairness, Batching, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
@@ -46,7 +46,7 @@ internal static class SimulatorCommands
             var trace = parse.GetRequiredValue(Trace);
             var rows = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), $"azure-llm-2023-{trace}.csv"));
             var workload = TenantAssignment.FromTrace(trace, rows, parse.GetValue(Rate));
-            var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals));
+            var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs));
             var result = new Simulation(fleet, workload, policies, parse.GetValue(Seed)).Run();
             return Print(parse.InvocationConfiguration.Output, result);
         }));
@@ -73,13 +73,14 @@ internal static class SimulatorCommands
     {
         var command = new Command("flood", "Run the fairness scenario: a light tenant's p99 TTFT alone and under a flooding tenant, per fairness policy")
         {
-            Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions, MaxDecodeDeferrals,
+            Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
             var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
             var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"));
-            var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals) });
+            var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals),
+                ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs) });
             foreach (var outcome in FloodScenario.Run(fleet, sizes, Flood(parse), choices))
             {
                 parse.InvocationConfiguration.Output.WriteLine(

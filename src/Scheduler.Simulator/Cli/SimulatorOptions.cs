@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Scheduler.Policies;
+using Scheduler.Policies.Dispatch;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Scenarios;
 using Scheduler.Simulator.Workload;
@@ -90,6 +91,18 @@ internal static class SimulatorOptions
         "--max-decode-deferrals",
         "Consecutive steps an over-share tenant's sequence may skip its decode while an under-share prompt is prefilled (0: never)",
         PolicyChoice.DefaultMaxDecodeDeferrals,
+        0);
+
+    public static readonly Option<int> ContendedPrefillTokens = WholeNumber(
+        "--contended-prefill-tokens",
+        "Prompt tokens a step an over-share tenant's sequences may prefill, together, while an under-share prompt is or was recently pending on their replica, or an under-share sequence recently left it (0: uncapped)",
+        Dispatcher.DefaultContendedPrefillTokens,
+        0);
+
+    public static readonly Option<int> ContendedPrefillWindowMs = WholeNumber(
+        "--contended-prefill-window-ms",
+        "Milliseconds a replica stays contended after an under-share prompt was last pending there or an under-share sequence left it",
+        Dispatcher.DefaultContendedPrefillWindowMs,
         0);
 
     public static readonly Option<double> LightRate = Positive("--light-rate", "Flood scenario: the light tenant's Poisson arrivals per second", 15);

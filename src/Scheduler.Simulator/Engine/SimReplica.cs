@@ -20,6 +20,7 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
     private readonly List<SimSequence> _firstTokens = [];
     private readonly List<SimSequence> _finished = [];
     private readonly PrefixBlockCache _prefixes = new(view.KvCapacityTokens);
+    private readonly PrefillContention _contention = new();
     private long _reservedKv;
     private long _runningBlockTokens;
 
@@ -104,8 +105,9 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
         if (Profile.IsMetered)
         {
             // A metered endpoint is the worker's upstream engine, which forwards each sequence and steps nothing of its
-            // own: it never defers a decode (StepPlan.ForBatch), so neither does its model here.
+            // own: it never defers a decode nor caps a prefill (StepPlan), so neither does its model here.
             sequence.DecodeDeferrals = 0;
+            sequence.ContendedPrefillTokens = 0;
         }
 
         if (sequence.Request.Blocks is { } blocks)
@@ -153,7 +155,7 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
     public double StartStep(double nowMs)
     {
         _stepStartMs = nowMs;
-        var plan = StepPlan.ForBatch(Profile, _batch, _readyAtStepStart ??= s => s.ReadyMs <= _stepStartMs);
+        var plan = StepPlan.ForBatch(Profile, _batch, _contention, nowMs, _readyAtStepStart ??= s => s.ReadyMs <= _stepStartMs);
         var emitted = 0;
         foreach (var sequence in _batch)
         {
@@ -165,7 +167,7 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
             var emits = StepPlan.Decodes(sequence);
             if (!sequence.Prefilled)
             {
-                sequence.PrefillRemaining -= plan.TakePrefill(sequence.PrefillRemaining);
+                sequence.PrefillRemaining -= plan.TakePrefill(sequence);
                 if (sequence.Prefilled)
                 {
                     _prefixes.Store(sequence.Request.Blocks);

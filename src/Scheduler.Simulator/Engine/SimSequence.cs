@@ -42,6 +42,13 @@ internal sealed class SimSequence(SimRequest request, JobDemand demand) : IPlann
     /// <summary>Consecutive steps its decode may wait for an under-share prompt's prefill on that replica.</summary>
     public int DecodeDeferrals { get; set; }
 
+    /// <summary>Prompt tokens a step it may prefill, with the other capped sequences, while its replica is contended
+    /// (0: uncapped).</summary>
+    public int ContendedPrefillTokens { get; set; }
+
+    /// <summary>How long its replica stays contended after it last held an uncapped sequence.</summary>
+    public int ContendedPrefillWindowMs { get; set; }
+
     public int DeferredSteps { get; set; }
     public double AdmittedMs { get; set; } = double.NaN;
 

@@ -39,6 +39,13 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
 
     public IReadOnlyList<TSequence> Sequences => _sequences;
 
+    /// <summary>When the replica last held a sequence without a contended prefill cap: the planned engines' memory for
+    /// <see cref="StepPlan.ForBatch{T}"/>.</summary>
+    public PrefillContention Contention { get; } = new();
+
+    /// <summary>Now on the engine's clock, in milliseconds: when the step being planned starts.</summary>
+    public double NowMs => time.GetTimestamp() * 1000.0 / time.TimestampFrequency;
+
     public int Count => _sequences.Count;
 
     public long KvUsed { get; private set; }

@@ -137,7 +137,8 @@ internal sealed partial class SimulatedEngine(
     }
 
     /// <summary>Plans and applies the next step with the shared <see cref="StepPlan"/>: a decode token for every
-    /// prefilled sequence not deferred (<see cref="StepPlan.ForBatch{T}"/>), then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget.
+    /// prefilled sequence not deferred (<see cref="StepPlan.ForBatch{T}"/>), then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget
+    /// and, for capped sequences on a contended replica, their cap (<see cref="StepPlan.TakePrefill{T}"/>).
     /// Null when there is nothing to do.</summary>
     private PlannedStep? TakeStep()
     {
@@ -149,14 +150,14 @@ internal sealed partial class SimulatedEngine(
             }
 
             var report = _running.StartReport();
-            var plan = StepPlan.ForBatch(profile, _running.Sequences);
+            var plan = StepPlan.ForBatch(profile, _running.Sequences, _running.Contention, _running.NowMs);
             List<SimulatedSequence>? done = null;
             foreach (var sequence in _running.Sequences)
             {
                 var emits = StepPlan.Decodes(sequence);
                 if (!sequence.Prefilled)
                 {
-                    sequence.Prefill(plan.TakePrefill(sequence.PrefillRemaining));
+                    sequence.Prefill(plan.TakePrefill(sequence));
                     if (sequence.Prefilled)
                     {
                         _prefixes.Store(sequence.Blocks);

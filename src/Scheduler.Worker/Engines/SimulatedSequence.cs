@@ -20,6 +20,8 @@ internal sealed class SimulatedSequence : IBatchedSequence, IPlannedSequence
         TraceParent = spec.Traceparent;
         FairRank = spec.FairRank;
         DecodeDeferrals = Math.Max(0, spec.DecodeDeferrals);
+        ContendedPrefillTokens = Math.Max(0, spec.ContendedPrefillTokens);
+        ContendedPrefillWindowMs = Math.Max(0, spec.ContendedPrefillWindowMs);
         _maxTokens = spec.MaxTokens;
         NextTokenIndex = Math.Max(0, spec.ResumeFromToken);
         var promptTokens = spec.PromptTokens > 0 ? spec.PromptTokens : spec.PromptTokenIds.Count;
@@ -40,6 +42,10 @@ internal sealed class SimulatedSequence : IBatchedSequence, IPlannedSequence
     public double FairRank { get; }
 
     public int DecodeDeferrals { get; }
+
+    public int ContendedPrefillTokens { get; }
+
+    public int ContendedPrefillWindowMs { get; }
 
     public int DeferredSteps { get; set; }
 

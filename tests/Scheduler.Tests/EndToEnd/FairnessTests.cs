@@ -1,3 +1,4 @@
+using System.Globalization;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
 using Xunit.Abstractions;
@@ -107,7 +108,8 @@ public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper ou
         // The target (DESIGN: the light tenant's p99 TTFT under a flood at most 1.5x its p99 alone) is printed, not asserted:
         // on a shared machine the figures swing with its load; the ordering below is what the test holds.
         output.WriteLine($"light TTFT alone max {aloneWorst:F0} ms, flooded max {floodedWorst:F0} ms (x{floodedWorst / aloneWorst:F2}, target x1.5); " +
-            $"admission to first token: light max {lightWorst:F0} ms, flood median {floodMedian:F0} ms; flood TPOT p50 {floodTpot[floodTpot.Count / 2]:F1} ms, p99 {floodTpotP99:F1} ms");
+            $"admission to first token: light max {lightWorst:F0} ms, flood median {floodMedian:F0} ms; flood TPOT p50 {floodTpot[floodTpot.Count / 2]:F1} ms, p99 {floodTpotP99:F1} ms; " +
+            $"light TTFT flooded in order {string.Join(", ", flooded.Select(r => r.Usage!.TtftMs.ToString("F0", CultureInfo.InvariantCulture)))} ms");
 
         // In admission order a light prompt would wait behind the flood's pending prefill as a flood job does, for
         // seconds; ranked first, it waits for a step or two.

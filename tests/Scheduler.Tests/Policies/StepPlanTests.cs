@@ -35,7 +35,7 @@ public sealed class StepPlanTests
         var flood = Enumerable.Range(0, 60).Select(_ => new Planned(prefill: 0, deferrals: 1)).ToList();
         List<Planned> batch = [light, .. flood];
 
-        var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, batch);
+        var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, batch, new PrefillContention(), 0);
 
         Assert.Equal(0, plan.DecodingSequences);
         Assert.DoesNotContain(flood, s => StepPlan.Decodes(s));
@@ -54,7 +54,7 @@ public sealed class StepPlanTests
         var decoded = new List<bool>();
         for (var step = 0; step < 9; step++)
         {
-            var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, batch);
+            var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, batch, new PrefillContention(), 0);
             decoded.Add(StepPlan.Decodes(flood));
             Assert.Equal(decoded[^1] ? 1 : 0, plan.DecodingSequences);
             light.PrefillRemaining -= plan.TakePrefill(light.PrefillRemaining);
@@ -72,8 +72,8 @@ public sealed class StepPlanTests
         var heldLight = new Planned(prefill: 500, deferrals: 0);
         var withoutDeferrals = new Planned(prefill: 0, deferrals: 0);
 
-        var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { floodPrompt, floodDecoding, withoutDeferrals });
-        var held = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { heldLight, floodDecoding }, ready: s => s != heldLight);
+        var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { floodPrompt, floodDecoding, withoutDeferrals }, new PrefillContention(), 0);
+        var held = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { heldLight, floodDecoding }, new PrefillContention(), 0, ready: s => s != heldLight);
 
         Assert.Equal(2, plan.DecodingSequences);
         Assert.Equal(1, held.DecodingSequences);
@@ -81,13 +81,73 @@ public sealed class StepPlanTests
         Assert.False(StepPlan.Decodes(floodPrompt));
     }
 
-    private sealed class Planned(int prefill, int deferrals) : IPlannedSequence
+    [Fact]
+    public void TakePrefill_CapsOverShareSequencesTogether_WhileAnUncappedOneIsHeld()
+    {
+        // An L4 (1,024 tokens a step): two flood prompts capped at 256 a step share 256, and the light prompt held with
+        // them takes the rest of the budget.
+        var flood1 = new Planned(prefill: 1_000, deferrals: 0, cap: 256);
+        var flood2 = new Planned(prefill: 1_000, deferrals: 0, cap: 256);
+        var light = new Planned(prefill: 1_000, deferrals: 0);
+        var contention = new PrefillContention();
+
+        var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood1, flood2, light }, contention, nowMs: 0);
+
+        Assert.Equal(256, plan.TakePrefill(flood1));
+        Assert.Equal(0, plan.TakePrefill(flood2));
+        Assert.Equal(768, plan.TakePrefill(light));
+        Assert.Equal(256, plan.CappedPrefillTokens);
+    }
+
+    [Fact]
+    public void TakePrefill_DoesNotCapBesideADecodingLightSequence_CapsWithinTheWindowAfterItLeft_NotAfterIt()
+    {
+        // A light job decoding its answer needs no short steps. It finishes by 10 ms, and its tenant's next job is a few ms
+        // away: until the window (1 s) after it left ends, the flood's steps stay short; after it, full speed again.
+        var flood = new Planned(prefill: 100_000, deferrals: 0, cap: 256, windowMs: 1_000);
+        var light = new Planned(prefill: 0, deferrals: 0);
+        var contention = new PrefillContention();
+
+        var decoding = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood, light }, contention, nowMs: 0);
+        var left = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood }, contention, nowMs: 10);
+        var within = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood }, contention, nowMs: 1_010);
+        var after = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood }, contention, nowMs: 1_011);
+
+        Assert.Equal(1_023, decoding.TakePrefill(flood));
+        Assert.Equal(256, left.TakePrefill(flood));
+        Assert.Equal(256, within.TakePrefill(flood));
+        Assert.Equal(1_024, after.TakePrefill(flood));
+    }
+
+    [Fact]
+    public void TakePrefill_CapsOnlyWhenAReadyUncappedPromptIsPending_NeverForTheFloodAlone()
+    {
+        // The flood alone runs at full speed (work-conserving); a light sequence a metered endpoint still holds does not
+        // make the replica contended; once it may run, it does.
+        var flood = new Planned(prefill: 100_000, deferrals: 0, cap: 256, windowMs: 1_000);
+        var heldLight = new Planned(prefill: 1_000, deferrals: 0);
+
+        var alone = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood }, new PrefillContention(), nowMs: 5_000);
+        var held = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood, heldLight }, new PrefillContention(), nowMs: 5_000, ready: s => s != heldLight);
+        var ready = StepPlan.ForBatch(AcceleratorProfiles.L4, new[] { flood, heldLight }, new PrefillContention(), nowMs: 5_000);
+
+        Assert.Equal(1_024, alone.TakePrefill(flood));
+        Assert.Equal(1_024, held.TakePrefill(flood));
+        Assert.Equal(0, alone.CappedPrefillTokens);
+        Assert.Equal(256, ready.TakePrefill(flood));
+    }
+
+    private sealed class Planned(int prefill, int deferrals, int cap = 0, int windowMs = 0) : IPlannedSequence
     {
         public bool Decoding => PrefillRemaining == 0;
 
         public int PrefillRemaining { get; set; } = prefill;
 
         public int DecodeDeferrals => deferrals;
+
+        public int ContendedPrefillTokens => cap;
+
+        public int ContendedPrefillWindowMs => windowMs;
 
         public int DeferredSteps { get; set; }
     }

@@ -387,6 +387,36 @@ public sealed class SimulatedEngineTests : IDisposable
         Assert.All(next.Tokens.Where(t => t.SequenceId != "light"), t => Assert.Equal(1, t.FirstTokenIndex));
     }
 
+    [Fact]
+    public void Step_CapsAnOverShareSequencesPrefill_WhileALightPromptIsPendingAndForTheWindowAfterItsJobLeft_ThenNot()
+    {
+        // 100 prompt tokens a step; the flood's prompt may take 30 of them while the replica is contended.
+        var profile = AcceleratorProfiles.L4 with { StepTokenBudget = 100 };
+        using var engine = Engine(profile);
+        var flood = Ranked("flood", 0, prompt: 10_000);
+        flood.ContendedPrefillTokens = 30;
+        flood.ContendedPrefillWindowMs = 1_000;
+        engine.Admit([flood, Ranked("light", 0, prompt: 70)]);
+
+        var withLight = engine.Step()!;
+        var lightsLast = engine.Step()!;
+        _time.Advance(TimeSpan.FromMilliseconds(500));
+        var afterItLeft = engine.Step()!;
+        _time.Advance(TimeSpan.FromMilliseconds(999));
+        var windowsEnd = engine.Step()!;
+        _time.Advance(TimeSpan.FromMilliseconds(2));
+        var afterWindow = engine.Step()!;
+
+        // The light prompt takes the room the cap leaves; from when its job ends the flood stays capped for the window.
+        Assert.Equal(["light"], withLight.Tokens.Select(t => t.SequenceId));
+        Assert.Equal(profile.StepMs(0, 100), withLight.StepMs);
+        Assert.Equal(profile.StepMs(1, 30), lightsLast.StepMs);
+        Assert.Equal(["light"], lightsLast.Finished.Select(f => f.SequenceId));
+        Assert.Equal(profile.StepMs(0, 30), afterItLeft.StepMs);
+        Assert.Equal(profile.StepMs(0, 30), windowsEnd.StepMs);
+        Assert.Equal(profile.StepMs(0, 100), afterWindow.StepMs);
+    }
+
     private static SequenceSpec Deferrable(string id)
     {
         var spec = Ranked(id, 0, prompt: 50);

@@ -268,7 +268,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     }
 
     /// <summary>Fills the decode batch with the shared <see cref="StepPlan"/>: a token for every decoding sequence not
-    /// deferred (<see cref="StepPlan.ForBatch{T}"/>: a deferred one keeps its sampled token for a later step), then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget; the batch lists
+    /// deferred (<see cref="StepPlan.ForBatch{T}"/>: a deferred one keeps its sampled token for a later step), then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget (and a capped sequence's contended prefill cap, <see cref="StepPlan.TakePrefill{T}"/>); the batch lists
     /// them in slot order.</summary>
     /// <remarks>
     /// With a KV stream per slot, llama.cpp computes a batch in one pass over the weights only for sequences whose slots
@@ -281,14 +281,14 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     {
         _decodeBatch.Clear();
         var planned = new List<(LlamaSequence Sequence, int PrefillChunk)>();
-        var plan = StepPlan.ForBatch(_profile, _running.Sequences);
+        var plan = StepPlan.ForBatch(_profile, _running.Sequences, _running.Contention, _running.NowMs);
         foreach (var sequence in _running.Sequences)
         {
             if (StepPlan.Decodes(sequence))
             {
                 planned.Add((sequence, 0));
             }
-            else if (sequence.PrefillRemaining > 0 && plan.TakePrefill(sequence.PrefillRemaining) is > 0 and var chunk)
+            else if (sequence.PrefillRemaining > 0 && plan.TakePrefill(sequence) is > 0 and var chunk)
             {
                 planned.Add((sequence, chunk));
             }

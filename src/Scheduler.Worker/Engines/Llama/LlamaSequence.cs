@@ -37,6 +37,10 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
 
     public int DecodeDeferrals => Math.Max(0, spec.DecodeDeferrals);
 
+    public int ContendedPrefillTokens => Math.Max(0, spec.ContendedPrefillTokens);
+
+    public int ContendedPrefillWindowMs => Math.Max(0, spec.ContendedPrefillWindowMs);
+
     public int DeferredSteps { get; set; }
 
     public LLamaSeqId Slot => slot;

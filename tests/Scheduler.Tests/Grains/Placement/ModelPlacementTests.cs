@@ -102,6 +102,27 @@ public sealed class ModelPlacementTests
         Assert.Equal(0, _placement.Snapshot().QueuedJobs);
     }
 
+    [Fact]
+    public void AdmitWhatFits_CapsThePrefillOfJobsAdmittedWhileTheirTenantIsBacklogged_WithTheConfiguredWindow()
+    {
+        var options = new PlacementOptions { ContendedPrefillTokens = 300, ContendedPrefillWindow = TimeSpan.FromMilliseconds(750) };
+        var placement = new ModelPlacement(Model, new PlacementState(), options, _time, NullLogger.Instance);
+        foreach (var (jobId, tenant) in new[] { ("f0", "flood"), ("f1", "flood"), ("f2", "flood"), ("l0", "light") })
+        {
+            placement.Enqueue(Job(jobId, tenant));
+        }
+
+        placement.UpsertReplicas("link", [On("r", "n", maxSequences: 8)]);
+        var sequences = placement.AdmitWhatFits().Batches.SelectMany(b => b.Sequences).ToDictionary(s => s.Ticket.JobId);
+
+        // Fair order f0, l0, f1, f2: the flood's jobs admitted with more of its own still queued are capped; its last one
+        // and the light tenant's are not (and carry no window).
+        Assert.Equal((300, 750), (sequences["f0"].ContendedPrefillTokens, sequences["f0"].ContendedPrefillWindowMs));
+        Assert.Equal((300, 750), (sequences["f1"].ContendedPrefillTokens, sequences["f1"].ContendedPrefillWindowMs));
+        Assert.Equal((0, 0), (sequences["f2"].ContendedPrefillTokens, sequences["f2"].ContendedPrefillWindowMs));
+        Assert.Equal((0, 0), (sequences["l0"].ContendedPrefillTokens, sequences["l0"].ContendedPrefillWindowMs));
+    }
+
     [Theory]
     [InlineData(10, "b2")]     // b1 generated 10 of its 100 tokens: tenant b is refunded 90 × 2 and goes first
     [InlineData(100, "a2")]    // no refund: the counters tie, and a comes first

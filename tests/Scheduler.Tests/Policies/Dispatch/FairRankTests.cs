@@ -27,10 +27,10 @@ public sealed class FairRankTests
     }
 
     [Fact]
-    public void AdmitWhatFits_OnlyABackloggedTenantsJobsMayDeferTheirDecode()
+    public void AdmitWhatFits_OnlyABackloggedTenantsJobsMayDeferTheirDecode_AndHaveTheirPrefillCapped()
     {
-        var dispatcher = Dispatcher.Create("cost-aware", "weighted-fair", "continuous", maxDecodeDeferrals: 2);
-        var fifo = Dispatcher.Create("cost-aware", "fifo", "continuous", maxDecodeDeferrals: 2);
+        var dispatcher = Dispatcher.Create("cost-aware", "weighted-fair", "continuous", maxDecodeDeferrals: 2, contendedPrefillTokens: 256);
+        var fifo = Dispatcher.Create("cost-aware", "fifo", "continuous", maxDecodeDeferrals: 2, contendedPrefillTokens: 256);
         foreach (var d in new[] { dispatcher, fifo })
         {
             d.Replicas["a"] = Replica("a", AcceleratorProfiles.H100, maxSequences: 8, kvCapacityTokens: 100_000);
@@ -40,15 +40,16 @@ public sealed class FairRankTests
             }
         }
 
-        var flood = dispatcher.AdmitWhatFits().Select(a => a.DecodeDeferrals).ToList();
+        var flood = dispatcher.AdmitWhatFits();
         dispatcher.Queue.Enqueue(Job("light", tenant: "light", prompt: 500, maxTokens: 10));
         var light = Assert.Single(dispatcher.AdmitWhatFits());
 
-        // The flood's jobs admitted while more of its jobs were queued may wait; its last, and the light one, may not;
-        // a queue without shares defers nobody.
-        Assert.Equal([2, 2, 0], flood);
-        Assert.Equal(0, light.DecodeDeferrals);
-        Assert.All(fifo.AdmitWhatFits(), a => Assert.Equal(0, a.DecodeDeferrals));
+        // The flood's jobs admitted while more of its jobs were queued may wait and are capped; its last, and the light
+        // one, are not; a queue without shares defers and caps nobody.
+        Assert.Equal([2, 2, 0], flood.Select(a => a.DecodeDeferrals));
+        Assert.Equal([256, 256, 0], flood.Select(a => a.ContendedPrefillTokens));
+        Assert.Equal((0, 0), (light.DecodeDeferrals, light.ContendedPrefillTokens));
+        Assert.All(fifo.AdmitWhatFits(), a => Assert.Equal((0, 0), (a.DecodeDeferrals, a.ContendedPrefillTokens)));
     }
 
     [Fact]
