@@ -27,6 +27,8 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
 
     public string Name => PolicyName;
 
+    public bool PlacesBySession => true;
+
     public ReplicaView? Choose(JobDemand job, IReadOnlyList<ReplicaView> candidates)
     {
         var held = 0;
@@ -130,6 +132,7 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
             var meets = rank.TtftMs <= job.TtftObjectiveMs;
             var cost = meets || Weighed is not null
                 ? ReplicaPrediction.CostUsd(profile, running, prefill, job.MaxTokens, rank.TtftMs) + ReplicaPrediction.RecomputeCostUsd(profile, held - cachedTokens)
+                    + (job.SessionId is null ? 0 : ReplicaPrediction.SessionLossCostUsd(profile, replica.MaxSequences, replica.KvCapacityTokens, running, job))
                 : 0;
             Weighed?.Add(new WeighedReplica(replica, running, rank.TtftMs, cost, meets));
             if (meets)

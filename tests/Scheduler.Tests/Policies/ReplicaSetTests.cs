@@ -42,6 +42,20 @@ public sealed class ReplicaSetTests
         IndexedChoiceIsTheScan(random, RandomFleet.Replicas(random, random.Next(1, ReplicaSet.MaxPrefixHoldersVisited + 1)), id => RandomFleet.PrefixedJob(random, id));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    public void CostAware_IndexedChoice_IsTheScanOfEveryCandidate_WithSessions(int seed)
+    {
+        // A session's cost depends on the replica's KV capacity, which replicas of one profile and slots may differ in.
+        var random = new Random(seed);
+        IndexedChoiceIsTheScan(random, RandomFleet.Replicas(random, random.Next(1, ReplicaSet.MaxPrefixHoldersVisited + 1)), id => RandomFleet.SessionJob(random, id));
+    }
+
     private void IndexedChoiceIsTheScan(Random random, ReplicaView[] fleet, Func<string, JobDemand> nextJob)
     {
         var set = new ReplicaSet();
