@@ -55,8 +55,9 @@ public static class ReplicaPrediction
 
     /// <summary>How many recomputes of its context a session loses with its holder: the next turn's, and those of the
     /// turns after it, which follow the context to wherever it is rebuilt (and which that replica, chosen under pressure,
-    /// may lose again). Measured, not derived: 1, 2 and 4 on the simulator's prefix workloads (docs/benchmarks.md, issue 14
-    /// "Fifth round"); 4 was the best of the three at ×3 and none worse at ×1.</summary>
+    /// may lose again). Chosen by measurement, not derived: of 1, 2 and 4 on the simulator's prefix workloads, 4 alone kept
+    /// multi-turn chats near the oracle on the saturated GPU fleet (docs/benchmarks.md, issue 14 "Fifth round", which also
+    /// says where 2 did better).</summary>
     internal const double SessionLossWeight = 4;
 
     /// <summary>
