@@ -13,7 +13,9 @@ namespace Scheduler.Policies.Placement;
 /// less its own, at its whole accelerator's price): the batch-share cost model alone prices a 2,500-token prefill on an
 /// L4 below three more sequences in its batch, so the fullest replica won over the holder. A holder wins while it is
 /// the cheaper way to meet the objective and stops winning once its load makes it miss: cache affinity, cost and load
-/// are one decision.
+/// are one decision. A job of a session is also charged the expected loss of its context where its batch would leave the
+/// replica packed (<see cref="ReplicaPrediction.SessionLossCostUsd"/>), so a conversation starts where its next turn
+/// will find it; a job without a session is placed as if the term did not exist.
 /// From a <see cref="ReplicaSet"/> it predicts only for one replica per class and running count, which finds the
 /// same replica as predicting for all when nothing is cached (see <see cref="ReplicaClass"/>) and, since every other
 /// replica of a class bears the same recompute, when something is, plus the replicas the set lists as holding the
