@@ -55,9 +55,9 @@ public static class ReplicaPrediction
 
     /// <summary>How many recomputes of its context a session loses with its holder: the next turn's, and those of the
     /// turns after it, which follow the context to wherever it is rebuilt (and which that replica, chosen under pressure,
-    /// may lose again). Chosen by measurement, not derived: of 1, 2 and 4 on the simulator's prefix workloads, 4 alone kept
-    /// multi-turn chats near the oracle on the saturated GPU fleet (docs/benchmarks.md, issue 14 "Fifth round", which also
-    /// says where 2 did better).</summary>
+    /// may lose again). Chosen by measurement, not derived: on the simulator's prefix workloads 1 left the saturated GPU
+    /// fleet's chats far from the oracle, and 2 and 4 were alike over five seeds, 4 a little ahead on the unsaturated one
+    /// (docs/benchmarks.md, issue 14 "Fifth round").</summary>
     internal const double SessionLossWeight = 4;
 
     /// <summary>
