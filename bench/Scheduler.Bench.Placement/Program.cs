@@ -21,6 +21,8 @@ using Scheduler.Policies.Profiles;
 //   --policy NAME       only this placement policy (default: every one);
 //   --prefix            each job's prompt is one of 500 sessions' growing prefix in 64-token blocks (made before the
 //                       timed part), so the replicas' prefix indexes fill, evict and are matched on every decision;
+//   --sessions          with --prefix, each job also names its session (SessionId), so the dispatcher's session affinity
+//                       and cost-aware's session term (ReplicaPrediction.SessionLossCostUsd) run on every decision;
 //   --cases             also splits the decisions by what they did (see CaseLog.cs): every other measured round times the
 //                       policy's choice alone instead of the whole round, and each round's work is counted after it.
 var replicaCount = args.FirstOrDefault(a => int.TryParse(a, out _)) is { } count ? int.Parse(count) : 1_000;
@@ -30,6 +32,7 @@ var prefix = args.Contains("--prefix");
 var fairness = args.SkipWhile(a => a != "--fair-queue").Skip(1).FirstOrDefault() ?? SchedulingPolicies.DefaultFairness;
 var only = args.SkipWhile(a => a != "--policy").Skip(1).FirstOrDefault();
 var cases = args.Contains("--cases");
+var sessionIds = args.Contains("--sessions") ? Enumerable.Range(0, 500).Select(i => $"session-{i}").ToArray() : null;
 const int Measured = 50_000;
 const int FirstTokenLagRounds = 50;
 var warmup = TimeSpan.FromSeconds(1); // long enough for tiered JIT to reach optimised code before measuring
@@ -98,8 +101,10 @@ string Run(string policy)
         }
 
         var promptTokens = random.Next(64, 2_048);
+        var session = 0; // drawn where it always was, so --sessions replays the same jobs
         var job = new JobDemand($"j{next++}", $"t{random.Next(50)}", promptTokens, random.Next(16, 512), JobPriority.Standard, 2_000, DateTimeOffset.UnixEpoch,
-            Blocks: prefix ? SessionPrompt(random.Next(500), promptTokens) : null);
+            Blocks: prefix ? SessionPrompt(session = random.Next(500), promptTokens) : null,
+            SessionId: prefix ? sessionIds?[session] : null);
         var choiceAlone = log is not null && measured >= 0 && measured % 2 == 1;
         if (choiceAlone)
         {

@@ -153,7 +153,8 @@ internal sealed class Simulation
     private bool Arrive(SimRequest request, double now)
     {
         var demand = new JobDemand(request.Id, request.TenantId, request.PromptTokens, request.OutputTokens, JobPriority.Standard,
-            request.TtftObjectiveMs, VirtualClock.Epoch.AddMilliseconds(now), Blocks: request.Blocks);
+            request.TtftObjectiveMs, VirtualClock.Epoch.AddMilliseconds(now), Blocks: request.Blocks,
+            SessionId: _dispatcher.Placement.PlacesBySession ? request.SessionId : null);
         var sequence = new SimSequence(request, demand);
         if (sequence.Tokens > _fleet.MaxContextTokens)
         {

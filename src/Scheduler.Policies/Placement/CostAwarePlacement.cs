@@ -13,7 +13,9 @@ namespace Scheduler.Policies.Placement;
 /// less its own, at its whole accelerator's price): the batch-share cost model alone prices a 2,500-token prefill on an
 /// L4 below three more sequences in its batch, so the fullest replica won over the holder. A holder wins while it is
 /// the cheaper way to meet the objective and stops winning once its load makes it miss: cache affinity, cost and load
-/// are one decision.
+/// are one decision. A job of a session is also charged the expected loss of its context where its batch would leave the
+/// replica packed (<see cref="ReplicaPrediction.SessionLossCostUsd"/>), so a conversation starts where its next turn
+/// will find it; a job without a session is placed as if the term did not exist.
 /// From a <see cref="ReplicaSet"/> it predicts only for one replica per class and running count, which finds the
 /// same replica as predicting for all when nothing is cached (see <see cref="ReplicaClass"/>) and, since every other
 /// replica of a class bears the same recompute, when something is, plus the replicas the set lists as holding the
@@ -26,6 +28,8 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
     public const string PolicyName = "cost-aware";
 
     public string Name => PolicyName;
+
+    public bool PlacesBySession => true;
 
     public ReplicaView? Choose(JobDemand job, IReadOnlyList<ReplicaView> candidates)
     {
@@ -130,6 +134,7 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
             var meets = rank.TtftMs <= job.TtftObjectiveMs;
             var cost = meets || Weighed is not null
                 ? ReplicaPrediction.CostUsd(profile, running, prefill, job.MaxTokens, rank.TtftMs) + ReplicaPrediction.RecomputeCostUsd(profile, held - cachedTokens)
+                    + (job.SessionId is null ? 0 : ReplicaPrediction.SessionLossCostUsd(profile, replica.MaxSequences, replica.KvCapacityTokens, running, job))
                 : 0;
             Weighed?.Add(new WeighedReplica(replica, running, rank.TtftMs, cost, meets));
             if (meets)

@@ -5,7 +5,8 @@ using Scheduler.Policies.Profiles;
 namespace Scheduler.Policies.Placement;
 
 /// <summary>
-/// Filed replicas that predict alike (same accelerator profile and slots) in buckets by running
+/// Filed replicas that predict alike (same accelerator profile, slots and KV capacity: a session's job is charged by how
+/// packed its batch would leave the replica, <see cref="ReplicaPrediction.SessionLossCostUsd"/>) in buckets by running
 /// sequences, each bucket ordered by pending prefill tokens, then registration order. With equal profile and running
 /// count, the predicted first token and the predicted cost only grow with pending prefill, so in each bucket the
 /// first replica with KV room for a job is at least as fast and as cheap as every other one there: a policy ranking by

@@ -53,6 +53,30 @@ public static class ReplicaPrediction
         return profile.HourlyCostUsd(seconds) / (running + 1);
     }
 
+    /// <summary>How many recomputes of its context a session loses with its holder: the next turn's, and those of the
+    /// turns after it, which follow the context to wherever it is rebuilt (and which that replica, chosen under pressure,
+    /// may lose again). Chosen by measurement, not derived: on the simulator's prefix workloads 1 left the saturated GPU
+    /// fleet's chats far from the oracle, and 2 and 4 were alike over five seeds, 4 a little ahead on the unsaturated one
+    /// (docs/benchmarks.md, issue 14 "Fifth round").</summary>
+    internal const double SessionLossWeight = 4;
+
+    /// <summary>
+    /// What a session's job is expected to cost its later turns in recompute by being placed on a replica whose batch,
+    /// with it, takes <paramref name="running"/> + 1 of <paramref name="maxSequences"/> slots and as many times the job's
+    /// KV of <paramref name="kvCapacityTokens"/>: the next turn resends this prompt and its answer, and a replica packed
+    /// that full keeps idle blocks only in the room its reservations leave, so it evicts them at its next admissions, and
+    /// has no slot or room for the next turn when it comes. The chance is that share (at most 1), the loss
+    /// <see cref="SessionLossWeight"/> recomputes of prompt and answer as <see cref="RecomputeCostUsd"/> prices them. It
+    /// is a function of the class, the running count and the job only, so the replica index's one replica per class and
+    /// running count still ranks first.
+    /// </summary>
+    internal static double SessionLossCostUsd(AcceleratorProfile profile, int maxSequences, long kvCapacityTokens, int running, JobDemand job)
+    {
+        var batch = running + 1.0;
+        var packed = Math.Min(1, Math.Max(batch / Math.Max(1, maxSequences), batch * job.KvTokens / Math.Max(1.0, kvCapacityTokens)));
+        return packed * SessionLossWeight * RecomputeCostUsd(profile, (int)Math.Min(int.MaxValue, job.KvTokens));
+    }
+
     /// <summary>
     /// What it costs to prefill <paramref name="tokens"/> prompt tokens again that another replica holds in its prefix
     /// cache: the input price on a metered endpoint; on hourly capacity the accelerator's whole time for that prefill,

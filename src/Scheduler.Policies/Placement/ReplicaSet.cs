@@ -15,7 +15,7 @@ public sealed partial class ReplicaSet
 {
     private readonly Dictionary<string, ReplicaEntry> _byId = new(StringComparer.Ordinal);
     private readonly List<ReplicaEntry> _ordered = [];
-    private readonly Dictionary<(AcceleratorProfile Profile, int MaxSequences), ReplicaClass> _classByKey = [];
+    private readonly Dictionary<(AcceleratorProfile Profile, int MaxSequences, long KvCapacityTokens), ReplicaClass> _classByKey = [];
     private readonly List<ReplicaClass> _classes = [];
     private readonly FreeKvHeap _byFreeKv = new();
     private readonly List<ReplicaEntry> _batchesOpenedThisRound = [];
@@ -235,7 +235,7 @@ public sealed partial class ReplicaSet
 
     private ReplicaClass ClassOf(ReplicaView view)
     {
-        var key = (view.Profile, view.MaxSequences);
+        var key = (view.Profile, view.MaxSequences, view.KvCapacityTokens);
         if (!_classByKey.TryGetValue(key, out var replicaClass))
         {
             replicaClass = new ReplicaClass(view.Profile, view.MaxSequences);

@@ -125,7 +125,7 @@ internal static class SimulatorCommands
             var settings = new PrefixWorkloadSettings { Seed = parse.GetValue(PrefixSeed) };
             List<Workload.Workload> workloads = parse.GetValue(KvTrace) is { } path
                 ? [PrefixWorkloads.ToWorkload(Path.GetFileNameWithoutExtension(path), KvTraceReader.Read(path), rate)]
-                : [.. PrefixWorkloads.Names.Select(name => PrefixWorkloads.ToWorkload(name, PrefixWorkloads.Rows(name, settings), rate))];
+                : [.. PrefixWorkloads.Names.Select(name => PrefixWorkloads.ToWorkload(name, PrefixWorkloads.Rows(name, settings), rate, PrefixWorkloads.NamesSessions(name)))];
             if (parse.GetValue(WriteKvTraces) is { } folder)
             {
                 Directory.CreateDirectory(folder);

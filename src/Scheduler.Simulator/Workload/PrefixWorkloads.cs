@@ -91,14 +91,19 @@ internal static class PrefixWorkloads
         return Sorted(rows);
     }
 
+    /// <summary>Whether the rows of the built-in workload named <paramref name="name"/> name their conversation (or agent)
+    /// as session: the system prompt's rows name their tenant, whose requests are not turns of one context.</summary>
+    public static bool NamesSessions(string name) => name != "system-prompt";
+
     /// <summary>The requests of <paramref name="rows"/> at <paramref name="rateFactor"/> times their rate, one tenant per
-    /// session (all in one when a row names none), each with the TTFT objective its prompt length gets.</summary>
-    public static Workload ToWorkload(string name, IReadOnlyList<KvTraceRow> rows, double rateFactor = 1)
+    /// session (all in one when a row names none), each with the TTFT objective its prompt length gets; each carries its
+    /// row's session when <paramref name="sessions"/> (the rows name conversations, not only tenants).</summary>
+    public static Workload ToWorkload(string name, IReadOnlyList<KvTraceRow> rows, double rateFactor = 1, bool sessions = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(rateFactor, 0);
         var requests = rows.Select((r, i) => new SimRequest(
             $"{name}-{i}", TenantOf(r), r.TimestampMs / rateFactor, r.InputLength, Math.Max(1, r.OutputLength), TtftObjective.For(r.InputLength),
-            PromptBlocks.FromBlockIds(r.HashIds))).ToList();
+            PromptBlocks.FromBlockIds(r.HashIds), sessions ? r.SessionId : null)).ToList();
         var weights = requests.Select(r => r.TenantId).Distinct().ToDictionary(t => t, _ => 1.0);
         return new Workload(name, requests, weights);
     }
@@ -133,9 +138,9 @@ internal static class PrefixWorkloads
         return prompt == 0 ? 0 : cached / (double)prompt;
     }
 
-    // A conversation's tenant is its own: fairness then treats every chat alike, as tenants of equal weight. The session is
-    // not given to the placement: replayed prompts are resent whole, so affinity is the prefix index's to find, and the
-    // load-only baselines stay load-only (session affinity would make every policy sticky).
+    // A conversation's tenant is its own: fairness then treats every chat alike, as tenants of equal weight. The session
+    // rides on the request but reaches the placement only where the policy places by session: the dispatcher's session
+    // affinity applies before any policy, so the load-only baselines would stop being load-only.
     private static string TenantOf(KvTraceRow row) => row.SessionId ?? "tenant-0";
 
     private static double Exponential(Random random, double meanMs) => -meanMs * Math.Log(1 - random.NextDouble());

@@ -42,4 +42,9 @@ internal static class RandomFleet
             Blocks = PromptBlocks.FromBlockIds([.. Enumerable.Range(0, blocks).Select(b => (long)((session * 100) + b))]),
         };
     }
+
+    /// <summary>A <see cref="PrefixedJob"/> that is, one time in two, a turn of a session (which cost-aware placement charges
+    /// by how packed each replica's batch would be, <see cref="ReplicaPrediction.SessionLossCostUsd"/>).</summary>
+    public static JobDemand SessionJob(Random random, string id) =>
+        PrefixedJob(random, id) with { SessionId = random.Next(2) == 0 ? null : "chat" };
 }

@@ -27,19 +27,26 @@ public sealed class ReplicaSetTests
         IndexedChoiceIsTheScan(random, RandomFleet.Replicas(random, random.Next(1, 80)), id => RandomFleet.Job(random, id));
     }
 
+    /// <summary>Seeds of the property tests on fleets of at most <see cref="ReplicaSet.MaxPrefixHoldersVisited"/> replicas.</summary>
+    public static TheoryData<int> PrefixSeeds => [1, 2, 3, 4, 5, 6];
+
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    [InlineData(6)]
+    [MemberData(nameof(PrefixSeeds))]
     public void CostAware_IndexedChoice_IsTheScanOfEveryCandidate_WithSharedPrefixes(int seed)
     {
         // Up to 32 replicas: the index visits at most 32 of a prefix's holders, so on a larger fleet a 33rd could hold
         // more than those it visits.
         var random = new Random(seed);
         IndexedChoiceIsTheScan(random, RandomFleet.Replicas(random, random.Next(1, ReplicaSet.MaxPrefixHoldersVisited + 1)), id => RandomFleet.PrefixedJob(random, id));
+    }
+
+    [Theory]
+    [MemberData(nameof(PrefixSeeds))]
+    public void CostAware_IndexedChoice_IsTheScanOfEveryCandidate_WithSessions(int seed)
+    {
+        // A session's cost depends on the replica's KV capacity, which replicas of one profile and slots may differ in.
+        var random = new Random(seed);
+        IndexedChoiceIsTheScan(random, RandomFleet.Replicas(random, random.Next(1, ReplicaSet.MaxPrefixHoldersVisited + 1)), id => RandomFleet.SessionJob(random, id));
     }
 
     private void IndexedChoiceIsTheScan(Random random, ReplicaView[] fleet, Func<string, JobDemand> nextJob)

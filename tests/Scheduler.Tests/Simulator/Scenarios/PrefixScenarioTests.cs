@@ -41,6 +41,27 @@ public sealed class PrefixScenarioTests
     }
 
     [Fact]
+    public void Run_ASessionReachesOnlyAPlacementThatPlacesBySession()
+    {
+        // Cheap L4s whose KV keeps few idle chats, and one A100: where a chat's turns go depends on its session for
+        // cost-aware placement only; a load-only baseline decides exactly as without sessions.
+        var fleet = SimulationTests.Fleet(("L4", 4, PricingMode.Hourly), ("A100", 1, PricingMode.Hourly));
+        var rows = PrefixWorkloads.MultiTurn(s_settings);
+        var withSessions = PrefixWorkloads.ToWorkload("multi-turn", rows);
+        var without = PrefixWorkloads.ToWorkload("multi-turn", rows, sessions: false);
+        Assert.All(withSessions.Requests, r => Assert.StartsWith("chat-", r.SessionId));
+        Assert.All(without.Requests, r => Assert.Null(r.SessionId));
+
+        List<(string, int, double)> Served(Workload workload, string placement) =>
+            [.. new Simulation(fleet, workload, PolicyMatrix.Default with { Placement = placement }, seed: 1).Run().Finished
+                .Select(s => (s.Request.Id, s.CachedPromptTokens, s.TtftMs)).OrderBy(s => s.Id, StringComparer.Ordinal)];
+
+        Assert.Equal(Served(without, "round-robin"), Served(withSessions, "round-robin"));
+        Assert.NotEqual(Served(without, "cost-aware"), Served(withSessions, "cost-aware"));
+        Assert.False(PrefixWorkloads.NamesSessions("system-prompt")); // its rows name tenants, not conversations
+    }
+
+    [Fact]
     public void Run_PrefixFreeWorkload_CachesNothing()
     {
         var requests = Enumerable.Range(0, 50).Select(i => new SimRequest($"r{i}", "t", i * 100.0, 1_500, 20, TtftObjective.For(1_500))).ToList();

@@ -1,0 +1,72 @@
+using Scheduler.Policies;
+using Scheduler.Policies.Placement;
+using Scheduler.Policies.Profiles;
+using static Scheduler.Tests.Policies.PolicyFixtures;
+
+namespace Scheduler.Tests.Policies.Placement;
+
+public sealed class SessionPlacementTests
+{
+    // A conversation's turn: 4,000 prompt tokens and a 200-token answer, which the next turn resends.
+    private static JobDemand Turn(string id, string? session) =>
+        Job(id, prompt: 4_000, maxTokens: 200, ttftObjectiveMs: 5_000) with { SessionId = session };
+
+    [Fact]
+    public void SessionLossCostUsd_IsThePackedShareOfTheLaterTurnsRecompute_AtMostAllOfIt()
+    {
+        var job = Turn("t", "chat");
+        var recompute = ReplicaPrediction.SessionLossWeight * ReplicaPrediction.RecomputeCostUsd(AcceleratorProfiles.L4, 4_200);
+
+        // 3 of 10 slots, 3 × 4,200 of 100,000 KV tokens: the slots are the fuller share.
+        Assert.Equal(0.3 * recompute, ReplicaPrediction.SessionLossCostUsd(AcceleratorProfiles.L4, 10, 100_000, running: 2, job), 12);
+        // 3 × 4,200 of 20,000 KV tokens: the KV is.
+        Assert.Equal(0.63 * recompute, ReplicaPrediction.SessionLossCostUsd(AcceleratorProfiles.L4, 10, 20_000, running: 2, job), 12);
+        // Packed past its room: the whole recompute, no more.
+        Assert.Equal(recompute, ReplicaPrediction.SessionLossCostUsd(AcceleratorProfiles.L4, 10, 20_000, running: 9, job), 12);
+    }
+
+    [Fact]
+    public void PickReplica_SessionTurn_GoesWhereItsContextSurvives_APlainJobWhereItIsCheapest()
+    {
+        // The L4 with 13 running would reserve 14 × 4,200 of its 60,000 KV tokens with the turn: it keeps an idle
+        // conversation's blocks only briefly and has no room for its next turn. The A100 (460,000) keeps them. By the batch
+        // share alone the L4 is the cheaper; with the next turn's expected recompute, the A100 is.
+        var l4 = Replica("l4", AcceleratorProfiles.L4);
+        var a100 = Replica("a100", AcceleratorProfiles.A100);
+        AddDecodingLoad(l4, 13);
+        AddDecodingLoad(a100, 16);
+        var set = new ReplicaSet { ["l4"] = l4, ["a100"] = a100 };
+        var placement = new CostAwarePlacement();
+
+        Assert.Equal("l4", placement.Choose(Turn("plain", session: null), [l4, a100])?.ReplicaId);
+        Assert.Equal("l4", placement.Choose(Turn("plain", session: null), set)?.ReplicaId);
+        Assert.Equal("a100", placement.Choose(Turn("chat-1", session: "chat"), [l4, a100])?.ReplicaId);
+        Assert.Equal("a100", placement.Choose(Turn("chat-1", session: "chat"), set)?.ReplicaId);
+    }
+
+    [Fact]
+    public void PickReplica_SessionTurn_TheIndexTellsApartReplicasOfOneProfileWithLessKv()
+    {
+        // Two L4s alike but for KV capacity, each running 4: "small" has less prefill pending, so the index would offer it
+        // for both were they one class; its 20,000 KV tokens would lose the conversation, "big"'s 60,000 keep it.
+        var small = Replica("small", AcceleratorProfiles.L4, kvCapacityTokens: 20_000);
+        var big = Replica("big", AcceleratorProfiles.L4, kvCapacityTokens: 60_000);
+        AddDecodingLoad(small, 4);
+        AddDecodingLoad(big, 3);
+        big.Admit(Job("pending", prompt: 500, maxTokens: 100));
+        var set = new ReplicaSet { ["small"] = small, ["big"] = big };
+        var placement = new CostAwarePlacement();
+
+        Assert.Equal("big", placement.Choose(Turn("chat-1", session: "chat"), [small, big])?.ReplicaId);
+        Assert.Equal("big", placement.Choose(Turn("chat-1", session: "chat"), set)?.ReplicaId);
+    }
+
+    [Fact]
+    public void PlacesBySession_OnlyCostAware()
+    {
+        Assert.True(SchedulingPolicies.CreatePlacement(CostAwarePlacement.PolicyName).PlacesBySession);
+        Assert.All(
+            ["round-robin", "least-outstanding", "power-of-two", "queue-kv", "prefix-only"],
+            name => Assert.False(SchedulingPolicies.CreatePlacement(name).PlacesBySession));
+    }
+}
