@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Scheduler.Abstractions.Jobs;
 
 namespace Scheduler.Grains.Jobs;
@@ -18,6 +19,14 @@ public interface IJobJournal
     Task Add(JobTicket ticket);
 
     Task Remove(string model, string jobId);
+
+    /// <summary>
+    /// The ticket of an unfinished job, by its id alone, where this journal keeps one in the silo's memory (then it is the
+    /// job's record until the job's grain first activates: the tenant acknowledges a job once it is journaled and queued,
+    /// without activating its record). False for a journal that outlives the silo: there the record is written before
+    /// the job is acknowledged.
+    /// </summary>
+    bool TryFind(string jobId, [NotNullWhen(true)] out JobTicket? ticket);
 
     /// <summary>Every job recorded under <paramref name="model"/>, in no particular order.</summary>
     Task<IReadOnlyList<JobTicket>> Load(string model);

@@ -6,11 +6,12 @@ using Scheduler.Abstractions.Tenants;
 namespace Scheduler.Grains.Jobs;
 
 /// <summary>
-/// One job's record. Called a handful of times per job (create, admitted, finish), never per token. The tenant
-/// creates it while the placement already queues the job, so admission and even the outcome may arrive before
-/// the ticket: whatever arrives first is kept, and the record is complete once both have. Where storage outlives the
-/// silo (Redis) the record is written with its ticket and with its outcome; where it is the silo's memory, once, when
-/// the activation goes (<see cref="Persist"/>).
+/// One job's record. Called a handful of times per job (create, admitted, finish), never per token. Where storage
+/// outlives the silo (Redis) the tenant creates it while the placement already queues the job, so admission and even
+/// the outcome may arrive before the ticket: whatever arrives first is kept, and the record is complete once both
+/// have; it is written with its ticket and with its outcome. Where storage is the silo's memory the tenant does not
+/// create it: the journal holds the ticket until the job settles, and the record takes it from there when it first
+/// activates (its admission, usually), and is written once, when the activation goes (<see cref="Persist"/>).
 /// </summary>
 internal sealed partial class JobGrain(
     [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state,
@@ -28,6 +29,27 @@ internal sealed partial class JobGrain(
 
     // Where storage is the silo's memory: the activation holds a change its storage lacks, written when it goes.
     private bool _unwritten;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        AdoptJournaledTicket();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Where the journal is the silo's memory, an unfinished job's record is its journal entry until the record
+    /// takes the ticket from it (<see cref="IJobJournal.TryFind"/>): at activation, or later if this activation came
+    /// first (a lookup racing the submission). False while there is no ticket.</summary>
+    private bool AdoptJournaledTicket()
+    {
+        var s = state.State;
+        if (s.Ticket is null && journal.TryFind(this.GetPrimaryKeyString(), out var ticket))
+        {
+            s.Ticket = ticket;
+            _unwritten = true;
+        }
+
+        return s.Ticket is not null;
+    }
 
     public async Task Create(JobTicket ticket)
     {
@@ -86,7 +108,7 @@ internal sealed partial class JobGrain(
 
     public Task<JobSnapshot?> Get()
     {
-        if (state.State is { Ticket: null, Outcome: null, Placement: null })
+        if (!AdoptJournaledTicket() && state.State is { Outcome: null, Placement: null })
         {
             // Nothing here: while the cluster recovers from a silo failure this may be a second activation that read
             // storage before the record was written. It goes, so the next call reads storage afresh.
@@ -124,7 +146,7 @@ internal sealed partial class JobGrain(
         {
             s.Status = JobStatus.Running;
         }
-        else if (s.Ticket is not null)
+        else if (AdoptJournaledTicket())
         {
             // Already terminal and recorded: persist the late placement so the record stays complete.
             await Persist();
@@ -143,7 +165,7 @@ internal sealed partial class JobGrain(
 
         s.Outcome = outcome;
         s.Status = outcome.Status;
-        if (s.Ticket is not null)
+        if (AdoptJournaledTicket())
         {
             await WriteAndSettle();
         }
@@ -214,12 +236,12 @@ internal sealed partial class JobGrain(
     public async Task<JobSnapshot?> Cancel()
     {
         var s = state.State;
-        if (s.Ticket is null || s.Outcome is not null)
+        if (!AdoptJournaledTicket() || s.Outcome is not null)
         {
             return Snapshot();
         }
 
-        var result = await references.Placement(s.Ticket.Request.Model).Cancel(this.GetPrimaryKeyString());
+        var result = await references.Placement(s.Ticket!.Request.Model).Cancel(this.GetPrimaryKeyString());
         if (result is CancelOutcome.CancelledWhileQueued or CancelOutcome.CancelledWhileRequeued)
         {
             // Cancelled in the queue: nothing is running.
@@ -240,14 +262,14 @@ internal sealed partial class JobGrain(
     public async Task<WatchResult> Watch(IJobEventSink sink, int fromToken)
     {
         var s = state.State;
-        if (s.Ticket is null || s.Outcome is not null)
+        if (!AdoptJournaledTicket() || s.Outcome is not null)
         {
             return new WatchResult(Snapshot(), Attached: false);
         }
 
         // Not attached means the job finished between our check and the placement's: its outcome is on its
         // way here, so the caller waits for the terminal record.
-        var attached = await references.Placement(s.Ticket.Request.Model).Attach(this.GetPrimaryKeyString(), sink, fromToken);
+        var attached = await references.Placement(s.Ticket!.Request.Model).Attach(this.GetPrimaryKeyString(), sink, fromToken);
         return new WatchResult(Snapshot(), attached);
     }
 

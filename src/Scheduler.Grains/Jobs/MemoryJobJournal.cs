@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using Scheduler.Abstractions.Jobs;
 
 namespace Scheduler.Grains.Jobs;
@@ -11,19 +12,26 @@ public sealed class MemoryJobJournal : IJobJournal
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, JobTicket>> _models = new(StringComparer.Ordinal);
 
+    // The same tickets by job id: here the journal is a job's record until its grain activates (IJobJournal.TryFind).
+    private readonly ConcurrentDictionary<string, JobTicket> _jobs = new(StringComparer.Ordinal);
+
     public bool OutlivesSilo => false;
 
     public Task Add(JobTicket ticket)
     {
         Jobs(ticket.Request.Model)[ticket.JobId] = ticket;
+        _jobs[ticket.JobId] = ticket;
         return Task.CompletedTask;
     }
 
     public Task Remove(string model, string jobId)
     {
         Jobs(model).TryRemove(jobId, out _);
+        _jobs.TryRemove(jobId, out _);
         return Task.CompletedTask;
     }
+
+    public bool TryFind(string jobId, [NotNullWhen(true)] out JobTicket? ticket) => _jobs.TryGetValue(jobId, out ticket);
 
     public Task<IReadOnlyList<JobTicket>> Load(string model) =>
         Task.FromResult<IReadOnlyList<JobTicket>>([.. Jobs(model).Values]);

@@ -372,7 +372,9 @@ internal sealed partial class TenantGrain(
         }
     }
 
-    /// <summary>Creates the journaled job's record and queues it with its placement (or sees it shed). Idempotent.</summary>
+    /// <summary>Creates the journaled job's record and queues it with its placement (or sees it shed). Idempotent. Where
+    /// the journal is the silo's memory, the journal entry is the record until the job's grain first activates (see
+    /// <see cref="JobGrain"/>): creating it here would put an activation on every submission's path.</summary>
     private async Task<SubmitResult> RecordAndQueue(JobTicket ticket)
     {
         var s = state.State;
@@ -380,7 +382,7 @@ internal sealed partial class TenantGrain(
         var job = references.Job(ticket.JobId);
         var placement = references.Placement(request.Model);
         EnqueueResult enqueued;
-        if (request.Priority == JobPriority.Sheddable)
+        if (request.Priority == JobPriority.Sheddable || !journal.OutlivesSilo)
         {
             // The placement may shed it: ask first, so a refused job leaves no record behind.
             enqueued = await placement.Enqueue(ticket);
@@ -393,7 +395,10 @@ internal sealed partial class TenantGrain(
                     $"model '{request.Model}' is overloaded: sheddable jobs are refused until its queue shrinks", RetryAfter: options.Value.OverloadRetryAfter);
             }
 
-            await job.Create(ticket);
+            if (journal.OutlivesSilo)
+            {
+                await job.Create(ticket);
+            }
         }
         else
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Orleans.Serialization;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Grains.Jobs;
@@ -20,6 +21,13 @@ internal sealed class RedisJobJournal(IConnectionMultiplexer redis, Serializer<J
         Db.HashSetAsync(Key(ticket.Request.Model), ticket.JobId, serializer.SerializeToArray(ticket));
 
     public Task Remove(string model, string jobId) => Db.HashDeleteAsync(Key(model), jobId);
+
+    // Keyed by model only: here each job's record is written before the job is acknowledged.
+    public bool TryFind(string jobId, [NotNullWhen(true)] out JobTicket? ticket)
+    {
+        ticket = null;
+        return false;
+    }
 
     public async Task<IReadOnlyList<JobTicket>> Load(string model)
     {

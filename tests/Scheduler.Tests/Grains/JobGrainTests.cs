@@ -1,4 +1,5 @@
 using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
 using Scheduler.Grains.Jobs;
 using System.Diagnostics.Metrics;
@@ -136,6 +137,63 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         var snapshot = await job.Get();
         Assert.Equal((JobStatus.Completed, 3), (snapshot!.Status, snapshot.Usage!.CompletionTokens));
         await Until(async () => (await tenant.Get())!.Usage.JobsCompleted == 1, "the tenant counts the job");
+    }
+
+    [Fact]
+    public async Task Submit_OnMemoryStorage_AcknowledgesWithoutActivatingTheRecord_WhichReadsTheJournalWhenAsked()
+    {
+        // No replica serves the model: the job stays queued, so nothing but the lookups below can activate its record.
+        var tenant = await PutTenant();
+        var model = Unique("model");
+
+        // Active before the job: a placement's activation reads the record of every job in its model's journal.
+        await cluster.Client.GetGrain<IPlacementGrain>(model).GetSnapshot();
+        var jobId = Unique("job");
+        var result = await tenant.Submit(jobId, Request(model, prompt: 40, maxTokens: 60), []);
+        Assert.Equal(SubmitRejection.None, result.Rejection);
+
+        // The journal entry is the record until the record is asked for: no activation on the submission's path.
+        Assert.DoesNotContain(await JobRecordActivations(), id => id == jobId);
+        Assert.True(cluster.Journal.TryFind(jobId, out _));
+
+        var snapshot = await cluster.Client.GetGrain<IJobGrain>(jobId).Get();
+        Assert.Equal((JobStatus.Queued, _tenantId, model, 40, 60),
+            (snapshot!.Status, snapshot.TenantId, snapshot.Model, snapshot.PromptTokens, snapshot.MaxTokens));
+        Assert.Contains(await JobRecordActivations(), id => id == jobId);
+
+        // Cancelled in its queue: the record settles from the ticket it took, and the job leaves the journal.
+        var cancelled = await cluster.Client.GetGrain<IJobGrain>(jobId).Cancel();
+        Assert.Equal(JobStatus.Cancelled, cancelled!.Status);
+        Assert.False(cluster.Journal.TryFind(jobId, out _));
+        await Until(async () => (await tenant.Get())!.Usage.JobsCancelled == 1, "the tenant counts the cancelled job");
+    }
+
+    [Fact]
+    public async Task Finish_OnARecordActivatedBeforeItsJobWasJournaled_SettlesFromTheJournal()
+    {
+        // A lookup may activate the record before the tenant journals the job (a resubmission following it): the
+        // activation then finds no ticket, and must take it from the journal when the job's outcome comes.
+        var jobId = Unique("job");
+        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
+        Assert.Null(await job.Explain());
+        Assert.Contains(await JobRecordActivations(), id => id == jobId);
+
+        var ticket = Ticket(jobId, _tenantId, Unique("model"));
+        await cluster.Journal.Add(ticket);
+        await job.Finish(Completed(5));
+
+        var snapshot = await job.Get();
+        Assert.Equal((JobStatus.Completed, 5, _tenantId), (snapshot!.Status, snapshot.Usage!.CompletionTokens, snapshot.TenantId));
+
+        // Settled: the job left its model's journal.
+        Assert.False(cluster.Journal.TryFind(jobId, out _));
+        Assert.DoesNotContain(await cluster.Journal.Load(ticket.Request.Model), t => t.JobId == jobId);
+    }
+
+    private async Task<string[]> JobRecordActivations()
+    {
+        var stats = await cluster.Client.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
+        return [.. stats.Where(s => s.GrainType.Contains(nameof(JobGrain), StringComparison.Ordinal)).Select(s => s.GrainId.Key.ToString()!)];
     }
 
     /// <summary>The test's tenant, weight 1 with the default quotas.</summary>
