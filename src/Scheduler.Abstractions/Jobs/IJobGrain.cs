@@ -1,11 +1,9 @@
 namespace Scheduler.Abstractions.Jobs;
 
-/// <summary>One job's record: what was asked, where it ran, how it ended. Not on the token path.</summary>
+/// <summary>One job's record: what was asked, where it ran, how it ended. Not on the token path, nor made when the job is
+/// accepted: until it first activates, the job's journal entry is its record.</summary>
 public interface IJobGrain : IGrainWithStringKey
 {
-    /// <summary>Records a new job. Idempotent for the same ticket.</summary>
-    Task Create(JobTicket ticket);
-
     /// <summary>The job as its owner sees it; null if it does not exist. Interleaves: a placement rebuilding after a
     /// failover reads records while a job's own call may be waiting on that placement.</summary>
     [AlwaysInterleave]

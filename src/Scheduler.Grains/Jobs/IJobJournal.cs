@@ -1,12 +1,12 @@
-using System.Diagnostics.CodeAnalysis;
 using Scheduler.Abstractions.Jobs;
 
 namespace Scheduler.Grains.Jobs;
 
 /// <summary>
-/// The durable list of accepted, unfinished jobs of each model. A job is written here before its submission is
-/// acknowledged and removed once its record is terminal; a placement activated after a failover rebuilds its
-/// queue from it. One entry per job, so accepting or finishing a job costs one small write, whatever the backlog.
+/// The durable list of accepted, unfinished jobs of each model, also found by job id. A job is written here before its
+/// submission is acknowledged and removed once its record is terminal; a placement activated after a failover rebuilds
+/// its queue from it, and a job's record takes its ticket from it. One entry per job, so accepting or finishing a job
+/// costs one small write, whatever the backlog.
 /// </summary>
 public interface IJobJournal
 {
@@ -20,13 +20,10 @@ public interface IJobJournal
 
     Task Remove(string model, string jobId);
 
-    /// <summary>
-    /// The ticket of an unfinished job, by its id alone, where this journal keeps one in the silo's memory (then it is the
-    /// job's record until the job's grain first activates: the tenant acknowledges a job once it is journaled and queued,
-    /// without activating its record). False for a journal that outlives the silo: there the record is written before
-    /// the job is acknowledged.
-    /// </summary>
-    bool TryFind(string jobId, [NotNullWhen(true)] out JobTicket? ticket);
+    /// <summary>The ticket of an unfinished job, by its id alone; null if the journal holds no such job. Until a job's
+    /// record first activates this entry is its record: the tenant acknowledges a job once it is journaled and queued,
+    /// without activating the record.</summary>
+    ValueTask<JobTicket?> Find(string jobId);
 
     /// <summary>Every job recorded under <paramref name="model"/>, in no particular order.</summary>
     Task<IReadOnlyList<JobTicket>> Load(string model);

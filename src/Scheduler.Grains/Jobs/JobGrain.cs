@@ -6,12 +6,13 @@ using Scheduler.Abstractions.Tenants;
 namespace Scheduler.Grains.Jobs;
 
 /// <summary>
-/// One job's record. Called a handful of times per job (create, admitted, finish), never per token. Where storage
-/// outlives the silo (Redis) the tenant creates it while the placement already queues the job, so admission and even
-/// the outcome may arrive before the ticket: whatever arrives first is kept, and the record is complete once both
-/// have; it is written with its ticket and with its outcome. Where storage is the silo's memory the tenant does not
-/// create it: the journal holds the ticket until the job settles, and the record takes it from there when it first
-/// activates (its admission, usually), and is written once, when the activation goes (<see cref="Persist"/>).
+/// One job's record. Called a handful of times per job (admitted, finish, lookups), never per token. Not created when
+/// the job is accepted: the tenant journals and queues the job, and until the record first activates — usually on the
+/// placement's admission notice — the journal entry is the record (durable where the journal is Redis); the record then
+/// takes the ticket from the journal. Notices are one-way and unordered, so the admission and even the outcome may
+/// arrive in any order: whatever arrives is kept. The outcome is written (Redis) before the job settles and leaves the
+/// journal; where storage is the silo's memory the record is written once, when the activation goes
+/// (<see cref="Persist"/>).
 /// </summary>
 internal sealed partial class JobGrain(
     [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state,
@@ -30,42 +31,36 @@ internal sealed partial class JobGrain(
     // Where storage is the silo's memory: the activation holds a change its storage lacks, written when it goes.
     private bool _unwritten;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        AdoptJournaledTicket();
-        return Task.CompletedTask;
+        // Usually the admission's notice activates the record: the ticket is here before the outcome needs it.
+        try
+        {
+            await AdoptJournaledTicket();
+        }
+        catch (Exception ex)
+        {
+            // The journal did not answer (Redis unreachable): every call that needs the ticket asks again.
+            LogTicketNotRead(logger, this.GetPrimaryKeyString(), ex.GetType().Name);
+        }
     }
 
-    /// <summary>Where the journal is the silo's memory, an unfinished job's record is its journal entry until the record
-    /// takes the ticket from it (<see cref="IJobJournal.TryFind"/>): at activation, or later if this activation came
-    /// first (a lookup racing the submission). False while there is no ticket.</summary>
-    private bool AdoptJournaledTicket()
+    /// <summary>An unfinished job's record is its journal entry until the record first activates (the tenant journals
+    /// and queues a job; it does not create its record): the record takes the ticket from the journal
+    /// (<see cref="IJobJournal.Find"/>) then, or on a later call if this activation came before the job was journaled
+    /// (a lookup racing the submission). False while there is no ticket.</summary>
+    private async ValueTask<bool> AdoptJournaledTicket()
     {
         var s = state.State;
-        if (s.Ticket is null && journal.TryFind(this.GetPrimaryKeyString(), out var ticket))
+        if (s.Ticket is null && await journal.Find(this.GetPrimaryKeyString()) is { } ticket && s.Ticket is null)
         {
             s.Ticket = ticket;
-            _unwritten = true;
+
+            // Where storage is the silo's memory the activation holds the only copy once the job settles.
+            _unwritten = !journal.OutlivesSilo;
         }
 
         return s.Ticket is not null;
-    }
-
-    public async Task Create(JobTicket ticket)
-    {
-        var s = state.State;
-        if (s.Ticket is not null)
-        {
-            return;
-        }
-
-        s.Ticket = ticket;
-        await Persist();
-        if (s.Outcome is { } outcome)
-        {
-            // It finished before its record was created: the tenant and the journal learn of it now.
-            await Settle(outcome);
-        }
     }
 
     /// <summary>
@@ -106,22 +101,22 @@ internal sealed partial class JobGrain(
         }
     }
 
-    public Task<JobSnapshot?> Get()
+    public async Task<JobSnapshot?> Get()
     {
-        if (!AdoptJournaledTicket() && state.State is { Outcome: null, Placement: null })
+        if (!await AdoptJournaledTicket() && state.State is { Outcome: null, Placement: null })
         {
             // Nothing here: while the cluster recovers from a silo failure this may be a second activation that read
             // storage before the record was written. It goes, so the next call reads storage afresh.
             this.DeactivateOnIdle();
         }
 
-        return Task.FromResult(Snapshot());
+        return Snapshot();
     }
 
     public async Task EnsureQueued()
     {
         // Only a job never admitted can be missing from its queue; a running one is held by its placement.
-        if (state.State is { Ticket: { } ticket, Outcome: null, Status: JobStatus.Queued })
+        if (await AdoptJournaledTicket() && state.State is { Ticket: { } ticket, Outcome: null, Status: JobStatus.Queued })
         {
             await journal.Add(ticket);
             await references.Placement(ticket.Request.Model).Enqueue(ticket);
@@ -146,7 +141,7 @@ internal sealed partial class JobGrain(
         {
             s.Status = JobStatus.Running;
         }
-        else if (AdoptJournaledTicket())
+        else if (await AdoptJournaledTicket())
         {
             // Already terminal and recorded: persist the late placement so the record stays complete.
             await Persist();
@@ -165,10 +160,7 @@ internal sealed partial class JobGrain(
 
         s.Outcome = outcome;
         s.Status = outcome.Status;
-        if (AdoptJournaledTicket())
-        {
-            await WriteAndSettle();
-        }
+        await WriteAndSettle();
     }
 
     /// <summary>
@@ -182,6 +174,14 @@ internal sealed partial class JobGrain(
         var jobId = this.GetPrimaryKeyString();
         try
         {
+            if (!await AdoptJournaledTicket())
+            {
+                // Not a job that was accepted (it was never journaled): nothing to settle.
+                _recordRetry?.Dispose();
+                _recordRetry = null;
+                return;
+            }
+
             await Persist();
             await Settle(state.State.Outcome!);
             if (_recordRetry is not null)
@@ -230,13 +230,13 @@ internal sealed partial class JobGrain(
         }
     }
 
-    public Task<JobExplanation?> Explain() =>
-        Task.FromResult(Snapshot() is { } job ? new JobExplanation(job, state.State.Trace ?? [], null) : null);
+    public async Task<JobExplanation?> Explain() =>
+        await AdoptJournaledTicket() && Snapshot() is { } job ? new JobExplanation(job, state.State.Trace ?? [], null) : null;
 
     public async Task<JobSnapshot?> Cancel()
     {
         var s = state.State;
-        if (!AdoptJournaledTicket() || s.Outcome is not null)
+        if (!await AdoptJournaledTicket() || s.Outcome is not null)
         {
             return Snapshot();
         }
@@ -262,7 +262,7 @@ internal sealed partial class JobGrain(
     public async Task<WatchResult> Watch(IJobEventSink sink, int fromToken)
     {
         var s = state.State;
-        if (!AdoptJournaledTicket() || s.Outcome is not null)
+        if (!await AdoptJournaledTicket() || s.Outcome is not null)
         {
             return new WatchResult(Snapshot(), Attached: false);
         }
@@ -314,6 +314,9 @@ internal sealed partial class JobGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} ({Status}): its record could not be written as its activation went ({Reason}); it is lost")]
     private static partial void LogRecordLost(ILogger logger, Exception ex, string jobId, JobStatus status, DeactivationReasonCode reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its ticket could not be read from the journal as its record activated ({Error}); read again when a call needs it")]
+    private static partial void LogTicketNotRead(ILogger logger, string jobId, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its outcome {Status} is recorded, late")]
     private static partial void LogOutcomeRecordedLate(ILogger logger, string jobId, JobStatus status);

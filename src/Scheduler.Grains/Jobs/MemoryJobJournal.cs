@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.CodeAnalysis;
 using Scheduler.Abstractions.Jobs;
 
 namespace Scheduler.Grains.Jobs;
@@ -12,7 +11,7 @@ public sealed class MemoryJobJournal : IJobJournal
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, JobTicket>> _models = new(StringComparer.Ordinal);
 
-    // The same tickets by job id: here the journal is a job's record until its grain activates (IJobJournal.TryFind).
+    // The same tickets by job id (IJobJournal.Find).
     private readonly ConcurrentDictionary<string, JobTicket> _jobs = new(StringComparer.Ordinal);
 
     public bool OutlivesSilo => false;
@@ -31,7 +30,7 @@ public sealed class MemoryJobJournal : IJobJournal
         return Task.CompletedTask;
     }
 
-    public bool TryFind(string jobId, [NotNullWhen(true)] out JobTicket? ticket) => _jobs.TryGetValue(jobId, out ticket);
+    public ValueTask<JobTicket?> Find(string jobId) => ValueTask.FromResult(_jobs.GetValueOrDefault(jobId));
 
     public Task<IReadOnlyList<JobTicket>> Load(string model) =>
         Task.FromResult<IReadOnlyList<JobTicket>>([.. Jobs(model).Values]);

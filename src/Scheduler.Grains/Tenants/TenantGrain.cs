@@ -328,7 +328,8 @@ internal sealed partial class TenantGrain(
         return result;
     }
 
-    /// <summary>Quotas, the job's journal entry, its record and its place in the queue. Durable before it answers.</summary>
+    /// <summary>Quotas, the job's journal entry (its record until the record activates) and its place in the queue.
+    /// Durable before it answers.</summary>
     private async Task<SubmitResult> Admit(string jobId, JobRequest request, IJobEventSink[] watchers)
     {
         var s = state.State;
@@ -359,10 +360,10 @@ internal sealed partial class TenantGrain(
             await Task.WhenAll(journal.Add(ticket), index.Add(JobIndexEntry.Of(ticket, JobStatus.Queued)));
             journaled = true;
 
-            // From here the job is accepted. A silo dying under its record or its queue is waited out (the cluster
-            // reactivates them elsewhere within seconds), so an acknowledgement always means both exist — a duplicate
-            // submission may already be following the job.
-            return await SiloFailures.RetryAsync(() => RecordAndQueue(ticket), time);
+            // From here the job is accepted: its journal entry is its record, which a duplicate submission may
+            // already be following. A silo dying under its placement is waited out (the cluster reactivates it
+            // elsewhere within seconds), so an acknowledgement always means the job is queued too.
+            return await SiloFailures.RetryAsync(() => Queue(ticket), time);
         }
         catch when (!journaled)
         {
@@ -372,40 +373,22 @@ internal sealed partial class TenantGrain(
         }
     }
 
-    /// <summary>Creates the journaled job's record and queues it with its placement (or sees it shed). Idempotent. Where
-    /// the journal is the silo's memory, the journal entry is the record until the job's grain first activates (see
-    /// <see cref="JobGrain"/>): creating it here would put an activation on every submission's path.</summary>
-    private async Task<SubmitResult> RecordAndQueue(JobTicket ticket)
+    /// <summary>Queues the journaled job with its placement, or sees it shed. Idempotent. The journal entry is the job's
+    /// record until the record first activates (<see cref="JobGrain"/>): creating the record here would put a grain
+    /// activation (and, in Redis mode, a storage read and write) on every submission's path.</summary>
+    private async Task<SubmitResult> Queue(JobTicket ticket)
     {
         var s = state.State;
         var request = ticket.Request;
-        var job = references.Job(ticket.JobId);
-        var placement = references.Placement(request.Model);
-        EnqueueResult enqueued;
-        if (request.Priority == JobPriority.Sheddable || !journal.OutlivesSilo)
+        var enqueued = await references.Placement(request.Model).Enqueue(ticket);
+        if (enqueued.Shed)
         {
-            // The placement may shed it: ask first, so a refused job leaves no record behind.
-            enqueued = await placement.Enqueue(ticket);
-            if (enqueued.Shed)
-            {
-                await journal.Remove(request.Model, ticket.JobId);
-                s.Jobs.Withdraw(ticket.JobId);
-                s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted - 1 };
-                return new SubmitResult(null, SubmitRejection.Shed,
-                    $"model '{request.Model}' is overloaded: sheddable jobs are refused until its queue shrinks", RetryAfter: options.Value.OverloadRetryAfter);
-            }
-
-            if (journal.OutlivesSilo)
-            {
-                await job.Create(ticket);
-            }
-        }
-        else
-        {
-            // The record and the queue entry are made together; the job grain accepts them in either order.
-            var created = job.Create(ticket);
-            enqueued = await placement.Enqueue(ticket);
-            await created;
+            // Refused: it leaves the journal, so no record will ever find it.
+            await journal.Remove(request.Model, ticket.JobId);
+            s.Jobs.Withdraw(ticket.JobId);
+            s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted - 1 };
+            return new SubmitResult(null, SubmitRejection.Shed,
+                $"model '{request.Model}' is overloaded: sheddable jobs are refused until its queue shrinks", RetryAfter: options.Value.OverloadRetryAfter);
         }
 
         return new SubmitResult(JobSnapshot.Queued(ticket), SubmitRejection.None, null, QueuePosition: enqueued.QueuePosition);

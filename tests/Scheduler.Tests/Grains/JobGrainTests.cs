@@ -16,44 +16,17 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         new(JobStatus.Completed, "length", new JobUsage(100, tokens, 0.5, 1, 2, 3), new string('x', tokens), null, [.. Enumerable.Range(1, tokens)]);
 
     [Fact]
-    public async Task Finish_BeforeCreate_RecordIsCompleteAndTenantCountsItOnce()
-    {
-        // The tenant creates the record while the placement already runs the job: the outcome may come first.
-        var tenant = await PutTenant();
-        var jobId = Unique("job");
-        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
-        var placement = new JobPlacement("r", "a", "H100", "n", 0);
-
-        await job.OnAdmitted(placement, []);
-        await job.Finish(Completed(7));
-        Assert.Null(await job.Get());
-
-        await job.Create(Ticket(jobId, _tenantId, "m"));
-        // OnAdmitted is one-way and may be delivered after Finish: the record keeps it either way.
-        await Until(async () => (await job.Get())!.Placement == placement, "the record keeps the placement");
-        var snapshot = await job.Get();
-        Assert.Equal(JobStatus.Completed, snapshot!.Status);
-        Assert.Equal(7, snapshot.Usage!.CompletionTokens);
-        await Until(async () => (await tenant.Get())!.Usage.JobsCompleted == 1, "the tenant counts the job");
-
-        await job.Finish(Completed(9));
-        await job.Create(Ticket(jobId, _tenantId, "m"));
-        Assert.Equal(7, (await job.Get())!.Usage!.CompletionTokens);
-        Assert.Equal(7, (await tenant.Get())!.Usage.CompletionTokens);
-    }
-
-    [Fact]
     public async Task Finish_Repeated_AndExpire_CountEachJobOnceInTheFinishedCounter_ByStatus()
     {
         // The counter is moved where the record settles, the one place every end passes: repeated outcomes (a node link
         // retrying) and a late expiry of a job that already ended must not count it again.
         using var finished = new FinishedCounter(_tenantId);
         var done = cluster.Client.GetGrain<IJobGrain>(Unique("job"));
-        await done.Create(Ticket(done.GetPrimaryKeyString(), _tenantId, "m"));
+        await cluster.Journal.Add(Ticket(done.GetPrimaryKeyString(), _tenantId, "m"));
         await done.Finish(Completed(3));
         await done.Finish(Completed(4));
         var expired = cluster.Client.GetGrain<IJobGrain>(Unique("job"));
-        await expired.Create(Ticket(expired.GetPrimaryKeyString(), _tenantId, "m"));
+        await cluster.Journal.Add(Ticket(expired.GetPrimaryKeyString(), _tenantId, "m"));
         var expiry = new JobOutcome(JobStatus.Expired, JobFinishReasons.Deadline, new JobUsage(0, 0, 0, 50, 0, 0), "", "deadline", []);
         await expired.EndInQueue(expiry, [], new JobEventRecord(expired.GetPrimaryKeyString(), JobEventKind.Expired, DateTimeOffset.UtcNow), []);
         await expired.EndInQueue(expiry, [], new JobEventRecord(expired.GetPrimaryKeyString(), JobEventKind.Expired, DateTimeOffset.UtcNow), []);
@@ -71,7 +44,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
     {
         var jobId = Unique("job");
         var job = cluster.Client.GetGrain<IJobGrain>(jobId);
-        await job.Create(Ticket(jobId, _tenantId, "m"));
+        await cluster.Journal.Add(Ticket(jobId, _tenantId, "m"));
 
         await job.OnHandedBack(2, "upstream answered 502");
         await Until(async () => (await job.Get())!.HandBacks == 2, "the record shows the hand-back");
@@ -95,7 +68,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         var jobId = Unique("job");
         var job = cluster.Client.GetGrain<IJobGrain>(jobId);
         var placement = new JobPlacement("r", "a", "H100", "n", 0);
-        await job.Create(Ticket(jobId, _tenantId, "m"));
+        await cluster.Journal.Add(Ticket(jobId, _tenantId, "m"));
         await job.OnAdmitted(placement, []);
         await Until(async () => (await job.Get())!.Placement == placement, "the record takes the admission");
         await job.Finish(Completed(7));
@@ -120,12 +93,12 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
     }
 
     [Fact]
-    public async Task Create_OnMemoryStorage_QueuedRecordSurvivesDeactivation_AndItsOutcomeTheNext()
+    public async Task QueuedRecord_OnMemoryStorage_SurvivesDeactivation_AndItsOutcomeTheNext()
     {
         var tenant = await PutTenant();
         var jobId = Unique("job");
         var job = cluster.Client.GetGrain<IJobGrain>(jobId);
-        await job.Create(Ticket(jobId, _tenantId, "m"));
+        await cluster.Journal.Add(Ticket(jobId, _tenantId, "m"));
 
         await CollectIdleActivations();
         Assert.Equal(JobStatus.Queued, (await job.Get())!.Status);
@@ -154,7 +127,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
 
         // The journal entry is the record until the record is asked for: no activation on the submission's path.
         Assert.DoesNotContain(await JobRecordActivations(), id => id == jobId);
-        Assert.True(cluster.Journal.TryFind(jobId, out _));
+        Assert.NotNull(await cluster.Journal.Find(jobId));
 
         var snapshot = await cluster.Client.GetGrain<IJobGrain>(jobId).Get();
         Assert.Equal((JobStatus.Queued, _tenantId, model, 40, 60),
@@ -164,7 +137,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         // Cancelled in its queue: the record settles from the ticket it took, and the job leaves the journal.
         var cancelled = await cluster.Client.GetGrain<IJobGrain>(jobId).Cancel();
         Assert.Equal(JobStatus.Cancelled, cancelled!.Status);
-        Assert.False(cluster.Journal.TryFind(jobId, out _));
+        Assert.Null(await cluster.Journal.Find(jobId));
         await Until(async () => (await tenant.Get())!.Usage.JobsCancelled == 1, "the tenant counts the cancelled job");
     }
 
@@ -186,7 +159,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         Assert.Equal((JobStatus.Completed, 5, _tenantId), (snapshot!.Status, snapshot.Usage!.CompletionTokens, snapshot.TenantId));
 
         // Settled: the job left its model's journal.
-        Assert.False(cluster.Journal.TryFind(jobId, out _));
+        Assert.Null(await cluster.Journal.Find(jobId));
         Assert.DoesNotContain(await cluster.Journal.Load(ticket.Request.Model), t => t.JobId == jobId);
     }
 
@@ -220,7 +193,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
     {
         var jobId = Unique("job");
         var job = cluster.Client.GetGrain<IJobGrain>(jobId);
-        await job.Create(Ticket(jobId, _tenantId, "m"));
+        await cluster.Journal.Add(Ticket(jobId, _tenantId, "m"));
         var outcome = new JobOutcome(JobStatus.Completed, "length", new JobUsage(1, 3, 0, 0, 0, 0), " a bb ccc", null, [2, 5, 9]);
         await job.Finish(outcome);
 

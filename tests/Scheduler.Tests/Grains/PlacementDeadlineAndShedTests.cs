@@ -33,7 +33,7 @@ public sealed class PlacementDeadlineAndShedTests(GrainClusterFixture cluster)
             var feasible = Ticket(JobId(2), _tenant, _model, deadline: now.AddMinutes(10));
             foreach (var ticket in new[] { past, tooLong, feasible })
             {
-                await cluster.Client.GetGrain<IJobGrain>(ticket.JobId).Create(ticket);
+                await cluster.Journal.Add(ticket);
                 await Placement.Enqueue(ticket);
             }
 

@@ -208,11 +208,11 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
     public async Task Activate_WithKeysStoredInItsStateByAnEarlierVersion_MovesThemOutWithTheirJobsAndFingerprints()
     {
         // An earlier version kept the keys in the tenant's state: one with the fingerprint of its request, one from
-        // before fingerprints were kept. Both name job 0, which was recorded.
+        // before fingerprints were kept. Both name job 0, which was accepted (journaled).
         var key = Unique("idem");
         var unfingerprinted = Unique("idem-old");
         var request = Request(_model, prompt: 40, maxTokens: 10, idempotencyKey: key);
-        await cluster.Client.GetGrain<IJobGrain>(JobId(0)).Create(new JobTicket(JobId(0), _tenantId, request, DateTimeOffset.UtcNow, [], 1));
+        await cluster.Journal.Add(new JobTicket(JobId(0), _tenantId, request, DateTimeOffset.UtcNow, [], 1));
         var stored = new TenantState { Exists = true };
         stored.IdempotencyKeys[key] = JobId(0);
         stored.IdempotencyFingerprints[key] = RequestFingerprint.Of(request);

@@ -125,8 +125,6 @@ public sealed class StreamBackfillTests
             return Task.FromResult<JobSnapshot?>(Snapshot);
         }
 
-        public Task Create(JobTicket ticket) => throw new NotSupportedException();
-
         public Task OnAdmitted(JobPlacement placement, JobTraceEvent[] trace) => throw new NotSupportedException();
 
         public Task OnHandedBack(int handBacks, string error) => throw new NotSupportedException();
