@@ -10,9 +10,10 @@ public interface IJobGrain : IGrainWithStringKey
     Task<JobSnapshot?> Get();
 
     /// <summary>The placement admitted the job (again, after a hand-back); <paramref name="trace"/> is what it
-    /// recorded so far, kept with the record to explain the job. The first placement is the one the record keeps.</summary>
+    /// recorded so far, kept with the record to explain the job. The first placement is the one the record keeps. The
+    /// ticket comes along: this notice usually activates the record, which then needs no journal read.</summary>
     [OneWay]
-    Task OnAdmitted(JobPlacement placement, JobTraceEvent[] trace);
+    Task OnAdmitted(JobTicket ticket, JobPlacement placement, JobTraceEvent[] trace);
 
     /// <summary>Puts an unfinished job (back) in the journal and its placement's queue; a no-op for a job either
     /// already holds. A resubmission with the job's idempotency key calls it, in case the first attempt failed

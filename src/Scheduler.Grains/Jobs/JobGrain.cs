@@ -31,36 +31,30 @@ internal sealed partial class JobGrain(
     // Where storage is the silo's memory: the activation holds a change its storage lacks, written when it goes.
     private bool _unwritten;
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
-    {
-        // Usually the admission's notice activates the record: the ticket is here before the outcome needs it.
-        try
-        {
-            await AdoptJournaledTicket();
-        }
-        catch (Exception ex)
-        {
-            // The journal did not answer (Redis unreachable): every call that needs the ticket asks again.
-            LogTicketNotRead(logger, this.GetPrimaryKeyString(), ex.GetType().Name);
-        }
-    }
-
     /// <summary>An unfinished job's record is its journal entry until the record first activates (the tenant journals
-    /// and queues a job; it does not create its record): the record takes the ticket from the journal
-    /// (<see cref="IJobJournal.Find"/>) then, or on a later call if this activation came before the job was journaled
-    /// (a lookup racing the submission). False while there is no ticket.</summary>
+    /// and queues a job; it does not create its record). The placement's admission notice brings the ticket; any other
+    /// call that needs it first takes it from the journal (<see cref="IJobJournal.Find"/>), also on a later call if this
+    /// activation came before the job was journaled (a lookup racing the submission). False while there is no ticket.</summary>
     private async ValueTask<bool> AdoptJournaledTicket()
     {
         var s = state.State;
-        if (s.Ticket is null && await journal.Find(this.GetPrimaryKeyString()) is { } ticket && s.Ticket is null)
+        if (s.Ticket is null && await journal.Find(this.GetPrimaryKeyString()) is { } ticket)
         {
-            s.Ticket = ticket;
+            Adopt(ticket);
+        }
+
+        return s.Ticket is not null;
+    }
+
+    private void Adopt(JobTicket ticket)
+    {
+        if (state.State.Ticket is null)
+        {
+            state.State.Ticket = ticket;
 
             // Where storage is the silo's memory the activation holds the only copy once the job settles.
             _unwritten = !journal.OutlivesSilo;
         }
-
-        return s.Ticket is not null;
     }
 
     /// <summary>
@@ -123,12 +117,13 @@ internal sealed partial class JobGrain(
         }
     }
 
-    public async Task OnAdmitted(JobPlacement placement, JobTraceEvent[] trace)
+    public async Task OnAdmitted(JobTicket ticket, JobPlacement placement, JobTraceEvent[] trace)
     {
         // One-way messages are not ordered: the admission may arrive after the outcome, so it is kept whenever
         // the record has no placement yet, and it moves only a queued job to running. Each admission's trace holds
-        // the one before it.
+        // the one before it. The ticket comes with it: no journal read for the record's usual first activation.
         var s = state.State;
+        Adopt(ticket);
         s.Trace = trace;
 
         if (s.Placement is not null)
@@ -141,7 +136,7 @@ internal sealed partial class JobGrain(
         {
             s.Status = JobStatus.Running;
         }
-        else if (await AdoptJournaledTicket())
+        else
         {
             // Already terminal and recorded: persist the late placement so the record stays complete.
             await Persist();
@@ -314,9 +309,6 @@ internal sealed partial class JobGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} ({Status}): its record could not be written as its activation went ({Reason}); it is lost")]
     private static partial void LogRecordLost(ILogger logger, Exception ex, string jobId, JobStatus status, DeactivationReasonCode reason);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its ticket could not be read from the journal as its record activated ({Error}); read again when a call needs it")]
-    private static partial void LogTicketNotRead(ILogger logger, string jobId, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its outcome {Status} is recorded, late")]
     private static partial void LogOutcomeRecordedLate(ILogger logger, string jobId, JobStatus status);

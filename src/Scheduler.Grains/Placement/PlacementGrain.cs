@@ -201,7 +201,7 @@ internal sealed partial class PlacementGrain(
 
         foreach (var admitted in round.Admitted)
         {
-            references.Job(admitted.Sequence.Ticket.JobId).OnAdmitted(admitted.Sequence.Placement, admitted.Trace).Ignore();
+            references.Job(admitted.Sequence.Ticket.JobId).OnAdmitted(admitted.Sequence.Ticket, admitted.Sequence.Placement, admitted.Trace).Ignore();
         }
 
         foreach (var batch in round.Batches)

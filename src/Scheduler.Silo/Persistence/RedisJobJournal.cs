@@ -9,7 +9,7 @@ namespace Scheduler.Silo.Persistence;
 /// The job journal of a Redis-clustered scheduler: one hash per model, one field per unfinished job holding its
 /// ticket in Orleans' binary format (watchers are grain-observer references, which only that format carries), and the
 /// same ticket under a key of its own, where the job's record finds it by id. Accepting or finishing a job is one
-/// transaction (HSET and SET, or HDEL and DEL) whatever the backlog, unlike rewriting a whole grain state.
+/// script (HSET and SET, or HDEL and DEL) whatever the backlog, unlike rewriting a whole grain state.
 /// </summary>
 internal sealed class RedisJobJournal(IConnectionMultiplexer redis, Serializer<JobTicket> serializer, string serviceId) : IJobJournal
 {
@@ -17,25 +17,23 @@ internal sealed class RedisJobJournal(IConnectionMultiplexer redis, Serializer<J
 
     private IDatabase Db => redis.GetDatabase();
 
-    public async Task Add(JobTicket ticket)
-    {
-        // Both in one transaction: one round trip, and never one without the other.
-        var bytes = serializer.SerializeToArray(ticket);
-        var transaction = Db.CreateTransaction();
-        var byModel = transaction.HashSetAsync(Key(ticket.Request.Model), ticket.JobId, bytes);
-        var byJob = transaction.StringSetAsync(JobKey(ticket.JobId), bytes);
-        await transaction.ExecuteAsync();
-        await Task.WhenAll(byModel, byJob);
-    }
+    // Both of a job's entries in one script: one command and one round trip, and never one entry without the other (a
+    // MULTI/EXEC transaction did the same in four commands, and cost a job measurably more CPU and bytes).
+    private const string AddScript = """
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        redis.call('SET', KEYS[2], ARGV[2])
+        """;
 
-    public async Task Remove(string model, string jobId)
-    {
-        var transaction = Db.CreateTransaction();
-        var byModel = transaction.HashDeleteAsync(Key(model), jobId);
-        var byJob = transaction.KeyDeleteAsync(JobKey(jobId));
-        await transaction.ExecuteAsync();
-        await Task.WhenAll(byModel, byJob);
-    }
+    private const string RemoveScript = """
+        redis.call('HDEL', KEYS[1], ARGV[1])
+        redis.call('DEL', KEYS[2])
+        """;
+
+    public Task Add(JobTicket ticket) =>
+        Db.ScriptEvaluateAsync(AddScript, [Key(ticket.Request.Model), JobKey(ticket.JobId)], [ticket.JobId, serializer.SerializeToArray(ticket)]);
+
+    public Task Remove(string model, string jobId) =>
+        Db.ScriptEvaluateAsync(RemoveScript, [Key(model), JobKey(jobId)], [jobId]);
 
     public async ValueTask<JobTicket?> Find(string jobId) =>
         await Db.StringGetAsync(JobKey(jobId)) is { HasValue: true } value ? serializer.Deserialize((byte[])value!) : null;
@@ -46,7 +44,7 @@ internal sealed class RedisJobJournal(IConnectionMultiplexer redis, Serializer<J
         return [.. entries.Select(e => serializer.Deserialize((byte[])e.Value!)!)];
     }
 
-    // A hash tag keeps the journal on one shard of a Redis cluster, so both of a job's entries change in one transaction.
+    // A hash tag keeps the journal on one shard of a Redis cluster, so both of a job's entries change in one script.
     private RedisKey Key(string model) => $"{{{serviceId}}}/journal/{model}";
 
     private RedisKey JobKey(string jobId) => $"{{{serviceId}}}/journal-job/{jobId}";

@@ -68,8 +68,9 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         var jobId = Unique("job");
         var job = cluster.Client.GetGrain<IJobGrain>(jobId);
         var placement = new JobPlacement("r", "a", "H100", "n", 0);
-        await cluster.Journal.Add(Ticket(jobId, _tenantId, "m"));
-        await job.OnAdmitted(placement, []);
+        var ticket = Ticket(jobId, _tenantId, "m");
+        await cluster.Journal.Add(ticket);
+        await job.OnAdmitted(ticket, placement, []);
         await Until(async () => (await job.Get())!.Placement == placement, "the record takes the admission");
         await job.Finish(Completed(7));
         await Until(async () => (await tenant.Get())!.Usage.JobsCompleted == 1, "the tenant counts the job");
@@ -161,6 +162,22 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         // Settled: the job left its model's journal.
         Assert.Null(await cluster.Journal.Find(jobId));
         Assert.DoesNotContain(await cluster.Journal.Load(ticket.Request.Model), t => t.JobId == jobId);
+    }
+
+    [Fact]
+    public async Task OnAdmitted_BringsTheTicket_SoTheRecordItActivatesNeedsNoJournalRead()
+    {
+        // The admission notice usually activates the record: it carries the ticket, so the record has it without asking
+        // the journal (a Redis read in Redis mode). This ticket is in no journal: only the notice can have brought it.
+        var jobId = Unique("job");
+        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
+        var placement = new JobPlacement("r", "a", "H100", "n", 0);
+        await job.OnAdmitted(Ticket(jobId, _tenantId, "m", prompt: 33), placement, []);
+
+        await Until(async () => await job.Get() is { Status: JobStatus.Running }, "the record shows the job running");
+        var snapshot = await job.Get();
+        Assert.Equal((_tenantId, 33, placement), (snapshot!.TenantId, snapshot.PromptTokens, snapshot.Placement));
+        Assert.Null(await cluster.Journal.Find(jobId));
     }
 
     private async Task<string[]> JobRecordActivations()

@@ -125,7 +125,7 @@ public sealed class StreamBackfillTests
             return Task.FromResult<JobSnapshot?>(Snapshot);
         }
 
-        public Task OnAdmitted(JobPlacement placement, JobTraceEvent[] trace) => throw new NotSupportedException();
+        public Task OnAdmitted(JobTicket ticket, JobPlacement placement, JobTraceEvent[] trace) => throw new NotSupportedException();
 
         public Task OnHandedBack(int handBacks, string error) => throw new NotSupportedException();
 
