@@ -1,3 +1,4 @@
+using Scheduler.Client;
 using Scheduler.Protos.V1;
 using Xunit.Abstractions;
 
@@ -75,6 +76,21 @@ internal static class FaultChecks
         throw new InvalidOperationException($"no silo left to read job {jobId} from");
     }
 
+    /// <summary>The job its idempotency key names: a resubmission with another prompt is refused (the request's fingerprint
+    /// differs) with the job's id in the message, which is all this needs.</summary>
+    private static async Task<string> JobIdOfKey(SchedulerClient client, SubmitJobRequest request)
+    {
+        try
+        {
+            return (await client.SubmitAsync(request, DateTime.UtcNow.AddSeconds(10))).JobId;
+        }
+        catch (Grpc.Core.RpcException ex) when (ex.StatusCode == Grpc.Core.StatusCode.AlreadyExists &&
+            System.Text.RegularExpressions.Regex.Match(ex.Status.Detail, "job-[0-9a-f]{32}") is { Success: true } named)
+        {
+            return named.Value;
+        }
+    }
+
     /// <summary>Writes what the cluster knows of a job that did not complete: its record, and every silo log line naming it.
     /// The job is found by resubmitting its idempotency key, which never creates a second one.</summary>
     private static async Task DescribeFailure(FaultCluster cluster, LoadedJob failure, ITestOutputHelper output)
@@ -84,7 +100,7 @@ internal static class FaultChecks
         {
             using var client = cluster.Tenant(failure.Tenant);
             var request = new SubmitJobRequest { Model = FaultCluster.Model, Prompt = "lookup", MaxTokens = failure.MaxTokens, IdempotencyKey = failure.IdempotencyKey };
-            var jobId = failure.Result?.JobId ?? (await client.SubmitAsync(request, DateTime.UtcNow.AddSeconds(10))).JobId;
+            var jobId = failure.Result?.JobId ?? await JobIdOfKey(client, request);
             var record = await client.GetAsync(jobId, DateTime.UtcNow.AddSeconds(10));
             output.WriteLine($"  {jobId}: {record.Status}, {record.Usage?.CompletionTokens} tokens, error '{record.Error}'");
             foreach (var silo in cluster.Silos)
