@@ -23,6 +23,10 @@ internal static class ApiServiceCollectionExtensions
         services.AddSingleton<TenantKeys>();
         services.AddSingleton<JobSubmissions>();
         services.AddSingleton<JobListing>();
+        // Interceptors registered in DI are resolved from it: one each for the silo's life, instead of grpc-dotnet's
+        // default of one constructed (and its node-token hash computed) per call.
+        services.AddSingleton<ErrorInterceptor>();
+        services.AddSingleton<AuthInterceptor>();
         services.AddGrpc(grpc =>
         {
             // Error mapping is outermost, so statuses raised by authentication pass through untouched.

@@ -7,6 +7,9 @@ namespace Scheduler.Silo.Api;
 /// itself is <see cref="JobSubmissions"/>, shared with the OpenAI-compatible HTTP API.</summary>
 internal sealed class InferenceGrpcService(JobSubmissions submissions, JobListing listing) : InferenceService.InferenceServiceBase
 {
+    // A write that only appends to the HTTP/2 stream; the next write without it sends both (see StreamJob).
+    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
+
     public override async Task<Job> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
         using var submitted = await submissions.Submit(AuthInterceptor.TenantOf(context), request, subscribe: false);
@@ -18,6 +21,9 @@ internal sealed class InferenceGrpcService(JobSubmissions submissions, JobListin
         using var submitted = await submissions.Submit(AuthInterceptor.TenantOf(context), request, subscribe: true);
         await foreach (var e in submissions.Events(submitted, context.CancellationToken))
         {
+            // Usually Queued and Admitted, or a step's tokens and the end, are ready together: one flush for both. The
+            // last event read before the stream waits is always flushed, so nothing is held back.
+            responseStream.WriteOptions = submitted.MoreWaiting ? Buffered : null;
             await responseStream.WriteAsync(e.ToProto(), context.CancellationToken);
         }
     }

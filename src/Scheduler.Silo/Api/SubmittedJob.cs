@@ -16,5 +16,9 @@ internal sealed class SubmittedJob(JobEventHub hub, JobSnapshot job, bool duplic
 
     public JobSubscription? Subscription { get; } = subscription;
 
+    /// <summary>Another event of the job is already waiting to be read: the one just read can be written without
+    /// flushing, since the next write follows at once and flushes both (one socket write, one client wake-up).</summary>
+    public bool MoreWaiting => Subscription?.Events.TryPeek(out _) == true;
+
     public void Dispose() => hub.UnsubscribeIfAny(Subscription);
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Silo.Api;
@@ -39,7 +40,7 @@ internal sealed partial class OpenAiCompletions(
             try
             {
                 var events = submissions.Events(submitted, aborted);
-                await (request.Stream ? Stream(http, answer, events) : Whole(http, answer, events));
+                await (request.Stream ? Stream(http, answer, events, submitted) : Whole(http, answer, events));
             }
             catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {
@@ -61,7 +62,7 @@ internal sealed partial class OpenAiCompletions(
         }
     }
 
-    private static async Task Stream(HttpContext http, Answer answer, IAsyncEnumerable<JobEventRecord> events)
+    private static async Task Stream(HttpContext http, Answer answer, IAsyncEnumerable<JobEventRecord> events, SubmittedJob submitted)
     {
         var response = http.Response;
         response.ContentType = "text/event-stream";
@@ -83,7 +84,8 @@ internal sealed partial class OpenAiCompletions(
             switch (e.Kind)
             {
                 case JobEventKind.Tokens:
-                    await WriteEvent(http, answer.Chunk(e.Text, withRole: false, finishReason: null));
+                    // When the end (or more tokens) is already waiting, the next write flushes this one with it.
+                    await WriteEvent(http, answer.Chunk(e.Text, withRole: false, finishReason: null), flush: !submitted.MoreWaiting);
                     break;
                 case JobEventKind.Completed:
                     await WriteEvent(http, answer.Chunk(answer.Kind == OpenAiKind.Chat ? null : "", withRole: false, FinishReason(e)));
@@ -147,13 +149,16 @@ internal sealed partial class OpenAiCompletions(
     // A job ends "stop" (a stop text or the model's end) or "length" (max_tokens); the OpenAI API uses the same words.
     private static string FinishReason(JobEventRecord completed) => completed.FinishReason == "length" ? "length" : "stop";
 
-    private static async Task WriteEvent(HttpContext http, byte[] json)
+    private static async Task WriteEvent(HttpContext http, byte[] json, bool flush = true)
     {
-        var body = http.Response.Body;
-        await body.WriteAsync(DataPrefix, http.RequestAborted);
-        await body.WriteAsync(json, http.RequestAborted);
-        await body.WriteAsync(EventEnd, http.RequestAborted);
-        await body.FlushAsync(http.RequestAborted);
+        var body = http.Response.BodyWriter;
+        body.Write(DataPrefix);
+        body.Write(json);
+        body.Write(EventEnd);
+        if (flush)
+        {
+            await body.FlushAsync(http.RequestAborted);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "OpenAI API client disconnected from job {JobId}: cancelling it")]

@@ -19,38 +19,28 @@ internal static class CoalescingReader
         this ChannelReader<JobEventRecord> reader, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         // A run of one event (the usual case for a client that keeps up) is passed on as it is: the text buffer and
-        // the merged copy are made only when a second event joins the run.
+        // the merged copy are made only when a second event joins the run. The event that ends a run is only peeked
+        // at, never held here, so a writer can see it waiting (SubmittedJob.MoreWaiting) and skip a flush.
         StringBuilder? text = null;
         while (await reader.WaitToReadAsync(cancellationToken))
         {
-            JobEventRecord? run = null;
-            var merged = 0;
-            while (reader.TryRead(out var e))
+            while (reader.TryRead(out var run))
             {
-                if (run is { Kind: JobEventKind.Tokens } && e.Kind == JobEventKind.Tokens &&
-                    e.FirstTokenIndex == run.FirstTokenIndex + run.TokenCount + merged && run.TokenCount + merged + e.TokenCount <= MaxTokensPerMessage)
+                var merged = 0;
+                while (run.Kind == JobEventKind.Tokens && reader.TryPeek(out var next) && next.Kind == JobEventKind.Tokens &&
+                    next.FirstTokenIndex == run.FirstTokenIndex + run.TokenCount + merged &&
+                    run.TokenCount + merged + next.TokenCount <= MaxTokensPerMessage)
                 {
+                    reader.TryRead(out _);
                     if (merged == 0)
                     {
                         (text ??= new StringBuilder()).Clear().Append(run.Text);
                     }
 
-                    text!.Append(e.Text);
-                    merged += e.TokenCount;
-                    continue;
+                    text!.Append(next.Text);
+                    merged += next.TokenCount;
                 }
 
-                if (run is not null)
-                {
-                    yield return Close(run, merged, text);
-                }
-
-                run = e;
-                merged = 0;
-            }
-
-            if (run is not null)
-            {
                 yield return Close(run, merged, text);
             }
         }

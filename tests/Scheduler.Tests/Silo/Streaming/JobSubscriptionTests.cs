@@ -222,4 +222,23 @@ public sealed class JobSubscriptionTests
         Assert.Equal([JobEventKind.Tokens, JobEventKind.Completed], read.Select(e => e.Kind));
         Assert.Equal((0, 5, "abcde"), (read[0].FirstTokenIndex, read[0].TokenCount, read[0].Text));
     }
+
+    [Fact]
+    public async Task ReadCoalesced_TheEventEndingARun_StaysWaitingInTheChannel_SoAWriterCanSkipAFlush()
+    {
+        var subscription = new JobSubscription("job", fromToken: 0);
+        subscription.Post(new JobEventRecord("job", JobEventKind.Admitted, T0, Placement: new JobPlacement("r", "a", "L4", "n", 0)));
+        subscription.Post(Tokens(0, " a"));
+        subscription.Post(Tokens(1, " b"));
+        subscription.Post(Completed(2));
+
+        var waitingAfter = new List<(JobEventKind Kind, bool MoreWaiting)>();
+        await foreach (var e in subscription.Events.ReadCoalesced(CancellationToken.None))
+        {
+            waitingAfter.Add((e.Kind, subscription.Events.TryPeek(out _)));
+        }
+
+        // Only the end, with nothing after it, leaves the channel empty: every earlier event is followed by one waiting.
+        Assert.Equal([(JobEventKind.Admitted, true), (JobEventKind.Tokens, true), (JobEventKind.Completed, false)], waitingAfter);
+    }
 }
