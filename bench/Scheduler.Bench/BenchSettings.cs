@@ -46,6 +46,11 @@ internal sealed record BenchSettings
     /// and job journal, under a fresh service id per run.</summary>
     public string? Redis { get; init; }
 
+    /// <summary>The embedded engines' speed (Scheduler:EmbeddedFleet:SpeedUp): "instant" (the default: steps take no time,
+    /// so the run measures the scheduler alone) or a factor of the accelerator profiles' speed. A paced engine shows what
+    /// a job costs when its tokens come one step at a time, as from a real one.</summary>
+    public string SpeedUp { get; init; } = "instant";
+
     public int Callers { get; init; } = 64;
 
     public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(2);
@@ -59,7 +64,7 @@ internal sealed record BenchSettings
     public string ResolvedOutPath => RepositoryPaths.Resolve(OutPath);
 
     /// <summary>Parses <c>--out PATH</c>, <c>--duration SECONDS</c>, <c>--callers N</c>, <c>--jobs N</c>,
-    /// <c>--echo-calls N</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
+    /// <c>--echo-calls N</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c>, <c>--speedup instant|FACTOR</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
     public static BenchSettings Parse(string[] args)
     {
         var settings = new BenchSettings();
@@ -76,9 +81,11 @@ internal sealed record BenchSettings
                 "--keys" => settings with { IdempotencyKeys = Positive(name, value) },
                 "--redis" => settings with { Redis = value },
                 "--placement" => settings with { Placement = value },
+                "--speedup" when value == "instant" || double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) && f > 0 => settings with { SpeedUp = value },
+                "--speedup" => throw new ArgumentException($"option '--speedup' is 'instant' or a positive factor, got '{value}'"),
                 "--mode" when value is "full" or "openai" or "idempotency" => settings with { Mode = value },
                 "--mode" => throw new ArgumentException($"option '--mode' is 'full', 'openai' or 'idempotency', got '{value}'"),
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --callers, --jobs, --echo-calls, --mode, --keys, --redis, --placement)"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --callers, --jobs, --echo-calls, --mode, --keys, --redis, --placement, --speedup)"),
             };
         }
 

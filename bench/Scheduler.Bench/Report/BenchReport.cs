@@ -20,7 +20,7 @@ internal static class BenchReport
         md.AppendLine();
         md.AppendLine($"Echo: unary `bench.v1.Echo/Ping`, {settings.EchoPayloadBytes}-byte payload, {settings.EchoSequentialCalls:#,0} sequential calls after {settings.EchoWarmUpCalls:#,0} warm-up. " +
                       $"Scheduler: `StreamJob`, {settings.PromptTokens} prompt token ids, max_tokens {settings.MaxTokens}, {settings.JobSequential:#,0} sequential jobs after {settings.JobWarmUp:#,0} warm-up; " +
-                      $"fleet {EmbeddedSilo.FleetDescription}, placement policy {settings.Placement}. Concurrent: {settings.Callers} callers, {settings.WarmUp.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s measured.");
+                      $"fleet {EmbeddedSilo.FleetDescription(settings)}, placement policy {settings.Placement}. Concurrent: {settings.Callers} callers, {settings.WarmUp.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s measured.");
         md.AppendLine();
 
         md.AppendLine($"| path | seq p50 | seq p90 | seq p99 | seq max | {settings.Callers} concurrent | under load p50 | under load p99 | failed |");

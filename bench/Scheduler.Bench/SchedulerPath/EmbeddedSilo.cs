@@ -37,7 +37,8 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
     public string OpenAiAddress { get; }
 
     /// <summary>How the fleet is described in the report.</summary>
-    public static string FleetDescription => "node bench-h100 (2 × H100) + node bench-a100 (1 × A100), SpeedUp=instant";
+    public static string FleetDescription(BenchSettings settings) =>
+        $"node bench-h100 (2 × H100) + node bench-a100 (1 × A100), SpeedUp={settings.SpeedUp}";
 
     public static int ExpectedReplicas => 3;
 
@@ -46,7 +47,8 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
     public static async Task<EmbeddedSilo> StartAsync(BenchSettings settings, CancellationToken cancellationToken)
     {
         var ports = FreePorts.Take(2);
-        string[] common = [.. Arguments(ports[0], ports[1]), $"--Scheduler:Scheduling:PlacementPolicy={settings.Placement}"];
+        string[] common = [.. Arguments(ports[0], ports[1]), $"--Scheduler:Scheduling:PlacementPolicy={settings.Placement}",
+            $"--Scheduler:EmbeddedFleet:SpeedUp={settings.SpeedUp}"];
         var redis = settings.Redis;
         string[] args = redis is { Length: > 0 }
             ? [.. common, "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis}", $"--Scheduler:ServiceId=bench-{Guid.NewGuid():N}", $"--Scheduler:ClusterId=bench-{Guid.NewGuid():N}"]
@@ -96,7 +98,6 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
             $"--Scheduler:Tenants:{i - 1}:MaxQueuedJobs=100000",
         }),
         "--Scheduler:EmbeddedFleet:Enabled=true",
-        "--Scheduler:EmbeddedFleet:SpeedUp=instant",
         "--Scheduler:EmbeddedFleet:Nodes:0:NodeId=bench-h100",
         "--Scheduler:EmbeddedFleet:Nodes:0:Accelerators:0:Product=H100",
         "--Scheduler:EmbeddedFleet:Nodes:0:Accelerators:0:Count=2",

@@ -85,7 +85,7 @@ internal static class IdempotencyBenchmark
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"## Keyed submissions once a tenant holds {filled:N0} keys ({DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC)");
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"{(settings.Redis is { Length: > 0 } ? "Redis mode (one silo, local redis-server)" : "Embedded default (state in memory)")}; {EmbeddedSilo.FleetDescription}; {FillCallers} concurrent SubmitJob, {settings.Duration.TotalSeconds:0} s each after {settings.WarmUp.TotalSeconds:0} s warm-up. Filling the {filled:N0} keys took {fillSeconds:0.0} s. Load average {MachineLoad.Read()} at the end.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{(settings.Redis is { Length: > 0 } ? "Redis mode (one silo, local redis-server)" : "Embedded default (state in memory)")}; {EmbeddedSilo.FleetDescription(settings)}; {FillCallers} concurrent SubmitJob, {settings.Duration.TotalSeconds:0} s each after {settings.WarmUp.TotalSeconds:0} s warm-up. Filling the {filled:N0} keys took {fillSeconds:0.0} s. Load average {MachineLoad.Read()} at the end.");
         text.AppendLine();
         text.AppendLine("| SubmitJob with | calls/s | p50 ms | p90 ms | p99 ms | failed |");
         text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: |");

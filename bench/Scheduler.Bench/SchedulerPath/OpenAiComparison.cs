@@ -66,7 +66,7 @@ internal static class OpenAiComparison
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"## OpenAI-compatible HTTP API vs gRPC: time to first token ({DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC)");
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"{settings.JobSequential} sequential jobs each way, alternating, after {settings.JobWarmUp} warm-up each; {settings.PromptTokens}-token prompt, max_tokens {settings.MaxTokens}, streamed; {EmbeddedSilo.FleetDescription}.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{settings.JobSequential} sequential jobs each way, alternating, after {settings.JobWarmUp} warm-up each; {settings.PromptTokens}-token prompt, max_tokens {settings.MaxTokens}, streamed; {EmbeddedSilo.FleetDescription(settings)}.");
         text.AppendLine();
         text.AppendLine("| path | TTFT p50 ms | TTFT p90 ms | TTFT p99 ms | total p50 ms |");
         text.AppendLine("| --- | ---: | ---: | ---: | ---: |");

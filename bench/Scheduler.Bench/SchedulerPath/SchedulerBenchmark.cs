@@ -11,7 +11,7 @@ internal static class SchedulerBenchmark
     {
         log("scheduler: starting the silo and its embedded fleet");
         var silo = await EmbeddedSilo.StartAsync(settings, cancellationToken);
-        log($"scheduler: listening on {silo.Address}; {EmbeddedSilo.FleetDescription}");
+        log($"scheduler: listening on {silo.Address}; {EmbeddedSilo.FleetDescription(settings)}");
         try
         {
             return await Measure(silo, settings, log, cancellationToken);
