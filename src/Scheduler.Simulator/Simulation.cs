@@ -60,7 +60,9 @@ internal sealed class Simulation
             for (var i = 0; i < group.Count; i++)
             {
                 var id = $"{group.Product}-{i}";
-                var view = new ReplicaView(id, "node-" + id, "acc-" + id, profile, profile.MaxSequences, profile.KvCapacityTokens);
+                // The placement's mirror of a metered endpoint's limits, as the live placement keeps one from the node's
+                // registration; the replica's own limiter is the engine's.
+                var view = new ReplicaView(id, "node-" + id, "acc-" + id, profile, profile.MaxSequences, profile.KvCapacityTokens, group.Limiter(_clock));
                 _dispatcher.Replicas[id] = view;
                 _replicaIndex.Add(id, _replicas.Count);
                 _replicas.Add(new SimReplica(view, group.Limiter(_clock)));

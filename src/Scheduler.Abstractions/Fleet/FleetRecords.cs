@@ -19,7 +19,8 @@ public sealed record AcceleratorRegistration(
 
 /// <summary>One engine instance of a model on one accelerator. <see cref="QueueAhead"/>: admissions its node holds beyond
 /// <see cref="MaxSequences"/>, started the moment a slot frees; the placement admits that many more (0 from a node of
-/// an earlier version).</summary>
+/// an earlier version). <see cref="RequestsPerMinute"/> and <see cref="TokensPerMinute"/>: a metered endpoint's limits,
+/// which its engine keeps and the placement mirrors to predict the wait they impose (0: none).</summary>
 [GenerateSerializer, Alias("scheduler.ReplicaRegistration")]
 public sealed record ReplicaRegistration(
     [property: Id(0)] string ReplicaId,
@@ -30,7 +31,9 @@ public sealed record ReplicaRegistration(
     [property: Id(5)] int MaxSequences,
     [property: Id(6)] long KvCapacityTokens,
     [property: Id(7)] int MaxContextTokens,
-    [property: Id(8)] int QueueAhead = 0);
+    [property: Id(8)] int QueueAhead = 0,
+    [property: Id(9)] int RequestsPerMinute = 0,
+    [property: Id(10)] int TokensPerMinute = 0);
 
 [GenerateSerializer, Alias("scheduler.NodeRegistration")]
 public sealed record NodeRegistration(

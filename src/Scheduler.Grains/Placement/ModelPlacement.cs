@@ -652,9 +652,11 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
     /// <summary>The placement's view of a replica. Its slots include the admissions the node holds ahead, started there
     /// the moment a slot frees (KV is counted for them as for running ones, so they fit when they start); not under
-    /// request-level batching, whose batches must drain before the next starts.</summary>
+    /// request-level batching, whose batches must drain before the next starts. A rate-limited replica's view mirrors its
+    /// limits from now on (a placement rebuilt after a failover starts them full, as the engine's may not be).</summary>
     private ReplicaView ViewOf(ReplicaRegistration r) =>
-        new(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences + (_dispatcher.Batching.JoinsRunningBatches ? r.QueueAhead : 0), r.KvCapacityTokens);
+        new(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences + (_dispatcher.Batching.JoinsRunningBatches ? r.QueueAhead : 0), r.KvCapacityTokens,
+            r.RequestsPerMinute > 0 || r.TokensPerMinute > 0 ? new UpstreamLimiter(r.RequestsPerMinute, r.TokensPerMinute, time) : null);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Placement of {Model} rebuilt: {Replicas} replicas, {Resumed} jobs still running on live streams, {Requeued} queued again")]
     private static partial void LogRecovered(ILogger logger, string model, int replicas, int resumed, int requeued);

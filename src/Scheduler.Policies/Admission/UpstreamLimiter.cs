@@ -44,6 +44,17 @@ public sealed class UpstreamLimiter
         }
     }
 
+    /// <summary>How long a request of <paramref name="tokens"/> tokens reserved now would wait, without reserving it.</summary>
+    public TimeSpan WaitFor(int tokens)
+    {
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            var wait = Max(_requests?.WaitFor(1, now) ?? TimeSpan.Zero, _tokens?.WaitFor(tokens, now) ?? TimeSpan.Zero);
+            return Max(wait, _heldUntil - now);
+        }
+    }
+
     /// <summary>Gives back <paramref name="tokens"/> reserved but not used (the upstream's usage was less than
     /// reserved), and the request too when <paramref name="request"/> was never sent.</summary>
     public void Refund(int tokens, bool request)
@@ -96,6 +107,13 @@ public sealed class UpstreamLimiter
             Refill(now);
             _level -= amount;
             return _level >= 0 ? TimeSpan.Zero : TimeSpan.FromMinutes(-_level / PerMinute);
+        }
+
+        public TimeSpan WaitFor(double amount, DateTimeOffset now)
+        {
+            Refill(now);
+            var level = _level - amount;
+            return level >= 0 ? TimeSpan.Zero : TimeSpan.FromMinutes(-level / PerMinute);
         }
 
         public void Give(double amount, DateTimeOffset now)

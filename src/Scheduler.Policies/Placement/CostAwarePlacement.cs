@@ -21,7 +21,8 @@ namespace Scheduler.Policies.Placement;
 /// replica of a class bears the same recompute, when something is, plus the replicas the set lists as holding the
 /// job's first block. A job's first token is predicted from the prefill ranked ahead of it there
 /// (<see cref="ReplicaSet.PrefillAhead"/>), which is all the prefill pending unless the round's queue has shares and the
-/// replica holds a backlogged tenant's prompts ranked back.
+/// replica holds a backlogged tenant's prompts ranked back, plus, on a rate-limited replica, the wait its limits would
+/// impose (<see cref="ReplicaView.RateLimitWaitMs"/>).
 /// </summary>
 internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
 {
@@ -121,7 +122,10 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
         {
             // Only the tokens not cached there are prefilled, and paid for: affinity and cost are one decision.
             var prefill = job.PromptTokens - cachedTokens;
-            var rank = new Rank(ReplicaPrediction.TtftMs(profile, running, pendingPrefill, prefill), pendingPrefill, order);
+            // A rate-limited replica (a metered endpoint) sends the job only once its limits allow: that wait is part of
+            // its first token, or the cheap endpoint would take more than its limits let it serve in time.
+            var ttft = ReplicaPrediction.TtftMs(profile, running, pendingPrefill, prefill) + replica.RateLimitWaitMs(job);
+            var rank = new Rank(ttft, pendingPrefill, order);
 
             // Strictly better only: a prediction no better than double.MaxValue (∞, NaN) never wins, as before ties.
             if (rank.TtftMs < _fastestRank.TtftMs || (_fastest is not null && rank.TtftMs == _fastestRank.TtftMs && rank.TieBefore(_fastestRank)))

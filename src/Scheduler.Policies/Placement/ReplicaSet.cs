@@ -15,7 +15,7 @@ public sealed partial class ReplicaSet
 {
     private readonly Dictionary<string, ReplicaEntry> _byId = new(StringComparer.Ordinal);
     private readonly List<ReplicaEntry> _ordered = [];
-    private readonly Dictionary<(AcceleratorProfile Profile, int MaxSequences, long KvCapacityTokens), ReplicaClass> _classByKey = [];
+    private readonly Dictionary<(AcceleratorProfile Profile, int MaxSequences, long KvCapacityTokens, string? OwnReplica), ReplicaClass> _classByKey = [];
     private readonly List<ReplicaClass> _classes = [];
     private readonly FreeKvHeap _byFreeKv = new();
     private readonly List<ReplicaEntry> _batchesOpenedThisRound = [];
@@ -235,7 +235,8 @@ public sealed partial class ReplicaSet
 
     private ReplicaClass ClassOf(ReplicaView view)
     {
-        var key = (view.Profile, view.MaxSequences, view.KvCapacityTokens);
+        // A rate-limited replica predicts by its own recent admissions too, so it is a class of its own.
+        var key = (view.Profile, view.MaxSequences, view.KvCapacityTokens, view.RateLimited ? view.ReplicaId : null);
         if (!_classByKey.TryGetValue(key, out var replicaClass))
         {
             replicaClass = new ReplicaClass(view.Profile, view.MaxSequences);

@@ -1,3 +1,4 @@
+using Scheduler.Policies.Admission;
 using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 
@@ -10,9 +11,19 @@ namespace Scheduler.Policies.Placement;
 /// every change refiles it there, so the set's index never lags behind the view. It also keeps an approximate index of
 /// the prompt blocks it sent the replica, a <see cref="PrefixBlockCache"/> sized as the engine's is (the KV room its
 /// reservations leave free, plus the running prompts' own blocks, which they hold anyway): a job's prefill, and so its
-/// predicted first token and cost, counts only the blocks not found.
+/// predicted first token and cost, counts only the blocks not found. A rate-limited replica (a metered endpoint's
+/// requests and tokens per minute) also keeps a mirror of the engine's <see cref="UpstreamLimiter"/>, charged with every
+/// job admitted here, so a prediction can count the wait the engine's limiter will impose (<see cref="RateLimitWaitMs"/>).
 /// </summary>
-public sealed class ReplicaView(string replicaId, string nodeId, string acceleratorId, AcceleratorProfile profile, int maxSequences, long kvCapacityTokens)
+/// <param name="replicaId">The replica.</param>
+/// <param name="nodeId">Its worker node.</param>
+/// <param name="acceleratorId">Its accelerator.</param>
+/// <param name="profile">Its accelerator profile.</param>
+/// <param name="maxSequences">Its sequence slots (with the admissions its node holds ahead).</param>
+/// <param name="kvCapacityTokens">Its KV cache, in tokens.</param>
+/// <param name="rateLimits">The mirror of the replica's rate limits; null when it has none.</param>
+public sealed class ReplicaView(string replicaId, string nodeId, string acceleratorId, AcceleratorProfile profile, int maxSequences, long kvCapacityTokens,
+    UpstreamLimiter? rateLimits = null)
 {
     private readonly Dictionary<string, Reservation> _reservations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (int Running, double FairFinish)> _byTenant = new(StringComparer.Ordinal);
@@ -30,6 +41,16 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     public AcceleratorProfile Profile { get; } = profile;
     public int MaxSequences { get; } = maxSequences;
     public long KvCapacityTokens { get; } = kvCapacityTokens;
+
+    /// <summary>True for a replica with requests- or tokens-per-minute limits: its predictions depend on its own
+    /// admissions of the last minute, not only on its class and running count.</summary>
+    public bool RateLimited => rateLimits is not null;
+
+    /// <summary>How long the replica's rate limits would hold <paramref name="job"/> if it were admitted now, by this
+    /// placement's count of what it sent there (its prompt and max tokens each, as the engine reserves them; the engine
+    /// refunds what a job did not use and this count does not, so it errs towards a longer wait). 0 without limits.</summary>
+    public double RateLimitWaitMs(JobDemand job) =>
+        rateLimits is null ? 0 : rateLimits.WaitFor((int)Math.Min(int.MaxValue, job.KvTokens)).TotalMilliseconds;
 
     /// <summary>False while the accelerator is cordoned, draining or lost, or the node is not connected.</summary>
     public bool Schedulable
@@ -78,6 +99,7 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
 
         var runningBefore = RunningSequences;
+        rateLimits?.Reserve((int)Math.Min(int.MaxValue, job.KvTokens));
         // Only the prompt's uncached tokens are prefilled, so only they are pending.
         var prefill = job.PromptTokens - RememberPrompt(job);
         var blockTokens = job.Blocks is { } blocks ? (long)blocks.Count * blocks.BlockTokens : 0;

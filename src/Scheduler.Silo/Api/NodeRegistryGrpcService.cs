@@ -93,7 +93,14 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
                 throw SchedulerErrors.InvalidArgument("node.replicas.queue_ahead", $"replica '{r.ReplicaId}' holds {r.QueueAhead} admissions ahead; it may hold 0 to max_sequences ({r.MaxSequences})");
             }
 
-            if (!replicas.TryAdd(r.ReplicaId, new ReplicaRegistration(r.ReplicaId, r.Model, r.AcceleratorId, node.NodeId, accelerator.Profile, r.MaxSequences, r.KvCapacityTokens, r.MaxContextTokens, r.QueueAhead)))
+            if (r.RequestsPerMinute < 0 || r.TokensPerMinute < 0)
+            {
+                throw SchedulerErrors.InvalidArgument(r.RequestsPerMinute < 0 ? "node.replicas.requests_per_minute" : "node.replicas.tokens_per_minute",
+                    $"replica '{r.ReplicaId}': a rate limit is a positive number per minute, or 0 for none");
+            }
+
+            if (!replicas.TryAdd(r.ReplicaId, new ReplicaRegistration(r.ReplicaId, r.Model, r.AcceleratorId, node.NodeId, accelerator.Profile, r.MaxSequences,
+                r.KvCapacityTokens, r.MaxContextTokens, r.QueueAhead, r.RequestsPerMinute, r.TokensPerMinute)))
             {
                 throw SchedulerErrors.InvalidArgument("node.replicas", $"replica '{r.ReplicaId}' is listed twice");
             }

@@ -228,6 +228,8 @@ internal sealed class NodeInventory : IDisposable
             KvCapacityTokens = r.EngineProfile.KvCapacityTokens,
             MaxContextTokens = r.MaxContextTokens,
             QueueAhead = r.Llama?.QueueAhead ?? 0,
+            RequestsPerMinute = r.Upstream?.RequestsPerMinute ?? 0,
+            TokensPerMinute = r.Upstream?.TokensPerMinute ?? 0,
         }));
         return description;
     }

@@ -48,6 +48,8 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
         { "negative-context", "node.replicas" },
         { "negative-queue-ahead", "node.replicas.queue_ahead" },
         { "queue-ahead-past-slots", "node.replicas.queue_ahead" },
+        { "negative-requests-per-minute", "node.replicas.requests_per_minute" },
+        { "negative-tokens-per-minute", "node.replicas.tokens_per_minute" },
     };
 
     [Theory]
@@ -78,6 +80,8 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
             case "negative-context": replica.MaxContextTokens = -5; break;
             case "negative-queue-ahead": replica.QueueAhead = -1; break;
             case "queue-ahead-past-slots": replica.QueueAhead = replica.MaxSequences + 1; break;
+            case "negative-requests-per-minute": replica.RequestsPerMinute = -1; break;
+            case "negative-tokens-per-minute": replica.TokensPerMinute = -60_000; break;
         }
 
         var ex = await Assert.ThrowsAsync<RpcException>(() => Registry.RegisterNodeAsync(new RegisterNodeRequest { Node = description }, Auth()).ResponseAsync);

@@ -83,4 +83,18 @@ public sealed class UpstreamLimiterTests
         Assert.Equal(TimeSpan.Zero, limiter.HeldFor());
         Assert.Equal(TimeSpan.Zero, limiter.Reserve(1));
     }
+
+    [Fact]
+    public void WaitFor_TellsTheWaitAReservationWouldHave_WithoutReserving()
+    {
+        var limiter = new UpstreamLimiter(requestsPerMinute: 60, tokensPerMinute: 6_000, _time);
+        Assert.Equal(TimeSpan.Zero, limiter.WaitFor(6_000));
+        Assert.Equal(TimeSpan.Zero, limiter.Reserve(5_000));
+
+        Assert.Equal(TimeSpan.FromSeconds(10), limiter.WaitFor(2_000));
+        Assert.Equal(TimeSpan.FromSeconds(10), limiter.WaitFor(2_000));
+        Assert.Equal(TimeSpan.FromSeconds(10), limiter.Reserve(2_000));
+        limiter.HoldUntil(_time.GetUtcNow().AddSeconds(30));
+        Assert.Equal(TimeSpan.FromSeconds(30), limiter.WaitFor(1));
+    }
 }

@@ -44,6 +44,10 @@ public sealed class UpstreamOptionsTests
         var profile = description.Accelerators[0].Profile;
         Assert.Equal((0.59, 0.79), (profile.PricePerMillionInputTokensUsd, profile.PricePerMillionOutputTokensUsd));
         Assert.Equal(AcceleratorProfiles.L4.MaxSequences, description.Replicas[1].MaxSequences);
+
+        // The limits are announced too, so the scheduler's placement counts the wait they impose; a GPU has none.
+        Assert.Equal((30, 6_000), (description.Replicas[0].RequestsPerMinute, description.Replicas[0].TokensPerMinute));
+        Assert.Equal((0, 0), (description.Replicas[1].RequestsPerMinute, description.Replicas[1].TokensPerMinute));
     }
 
     [Fact]
