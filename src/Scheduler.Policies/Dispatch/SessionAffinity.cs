@@ -37,11 +37,16 @@ internal sealed class SessionAffinity
             return;
         }
 
-        if (_bySession.Remove(session, out var node))
+        // A known session's node moves to the front and is reused: a placement allocates nothing for it.
+        if (_bySession.TryGetValue(session, out var node))
         {
             _recent.Remove(node);
+            node.Value = (session, replica.ReplicaId);
+            _recent.AddFirst(node);
+            return;
         }
-        else if (_bySession.Count >= Capacity && _recent.Last is { } oldest)
+
+        if (_bySession.Count >= Capacity && _recent.Last is { } oldest)
         {
             _recent.RemoveLast();
             _bySession.Remove(oldest.Value.Session);

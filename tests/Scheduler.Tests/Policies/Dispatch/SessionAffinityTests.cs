@@ -55,4 +55,28 @@ public sealed class SessionAffinityTests
 
         Assert.NotEqual(first, AdmitOne(dispatcher, Job("s2") with { SessionId = "chat" }));
     }
+
+    [Fact]
+    public void Placed_AtCapacity_ForgetsTheLeastRecentlyPlacedSession_AReplacedOneCountsAsRecent()
+    {
+        var affinity = new SessionAffinity();
+        var replicas = new Scheduler.Policies.Placement.ReplicaSet { ["a"] = Replica("a", AcceleratorProfiles.A100), ["b"] = Replica("b", AcceleratorProfiles.A100) };
+        JobDemand Turn(string session) => Job("t-" + session, prompt: 100, maxTokens: 10) with { SessionId = session };
+        affinity.Placed(Turn("first"), replicas["a"]);
+        affinity.Placed(Turn("second"), replicas["a"]);
+
+        // "first" placed again, now on b: it moves to the front, and its replica is b.
+        affinity.Placed(Turn("first"), replicas["b"]);
+        for (var i = 2; i < SessionAffinity.Capacity; i++)
+        {
+            affinity.Placed(Turn($"s{i}"), replicas["a"]);
+        }
+
+        Assert.Equal(SessionAffinity.Capacity, affinity.Count);
+        affinity.Placed(Turn("one-more"), replicas["a"]);
+
+        Assert.Equal(SessionAffinity.Capacity, affinity.Count);
+        Assert.Null(affinity.Preferred(Turn("second"), replicas));
+        Assert.Equal("b", affinity.Preferred(Turn("first"), replicas)?.ReplicaId);
+    }
 }
