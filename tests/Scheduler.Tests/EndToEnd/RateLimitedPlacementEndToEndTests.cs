@@ -1,0 +1,112 @@
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Hosting;
+using Scheduler.Silo.Models;
+using Scheduler.Tests.Worker.Upstream;
+using Scheduler.Worker.Engines;
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Tests.EndToEnd;
+
+/// <summary>
+/// A metered endpoint's tokens-per-minute limit, end to end: a worker node (hosted here, over real gRPC) offers a cheap
+/// metered "LPU" replica forwarding to an OpenAI-compatible server on a loopback port (a recorded vLLM stream: the
+/// provider is outside this test) and a simulated A100. The node announces the LPU's limit; the silo's cost-aware
+/// placement sends the first job to the cheap LPU, and the next one, which the limit would hold for about 20 s, to the
+/// A100.
+/// </summary>
+public sealed class RateLimitedPlacementEndToEndTests : IAsyncLifetime
+{
+    private const string Model = "rate-limited-model";
+    private const string TenantKey = "rate-limited-tenant-key";
+    private const string AdminKey = "rate-limited-admin-key";
+    private const string NodeToken = "rate-limited-node-token";
+    private const string Prompt = "What is the capital of France?";
+
+    // The recorded stream ends after 4 tokens with "length".
+    private const int MaxTokens = 4;
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    private FaultyUpstream _upstream = null!;
+    private WebApplication _silo = null!;
+    private WebApplication _node = null!;
+    private string _address = "";
+
+    public async Task InitializeAsync()
+    {
+        _upstream = await FaultyUpstream.StartAsync();
+        _upstream.Respond = FaultyUpstream.Transcript(UpstreamTranscripts.VllmCompletion);
+
+        _silo = SchedulerHost.Build(
+        [
+            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
+            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
+            $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}", "--Scheduler:EmbeddedFleet:Enabled=false",
+            $"--Scheduler:Models:0:Name={Model}", "--Scheduler:Models:0:MaxContextTokens=2048",
+            "--Scheduler:Tenants:0:Id=rate-limited-tenant", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+            "--Logging:LogLevel:Default=Warning",
+        ]);
+        await _silo.StartAsync();
+        _address = _silo.Services.GetRequiredService<ListeningAddresses>().Grpc;
+
+        // A minute's worth of tokens for one and a half jobs, counted as the scheduler counts a job (prompt + max_tokens).
+        Assert.True(_silo.Services.GetRequiredService<ModelCatalog>().TryGet(Model, out var model));
+        var jobTokens = model.CountTokens(Prompt) + MaxTokens;
+
+        var options = new WorkerNodeOptions { NodeId = "rl-node", SchedulerAddress = _address, NodeToken = NodeToken };
+        var lpu = new AcceleratorOptions
+        {
+            Product = "LPU", Model = Model, MaxContextTokens = 2048, Engine = EngineNames.Upstream,
+            PricePerMillionInputTokensUsd = 0.05, PricePerMillionOutputTokensUsd = 0.08,
+        };
+        lpu.Upstream.BaseUrl = _upstream.BaseUri.ToString();
+        lpu.Upstream.Model = "meta-llama/Llama-3.1-8B-Instruct";
+        lpu.Upstream.Slots = 4;
+        lpu.Upstream.TokensPerMinute = jobTokens * 3 / 2;
+        options.Accelerators.Add(lpu);
+        options.Accelerators.Add(new AcceleratorOptions { Product = "A100", Model = Model, MaxContextTokens = 2048 });
+        _node = WorkerNodeHost.Build(options);
+        await _node.StartAsync();
+        await _node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
+        await WaitForReadyReplicas(2);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _node.StopAsync();
+        await _node.DisposeAsync();
+        await _silo.StopAsync();
+        await _silo.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task MeteredReplicaAtItsTokenLimit_TheNextJobGoesToTheGpu_NotIntoTheLimitersWait()
+    {
+        using var client = new SchedulerClient(_address, TenantKey);
+        var request = new SubmitJobRequest { Model = Model, Prompt = Prompt, MaxTokens = MaxTokens, Temperature = 0 };
+
+        var first = await client.RunAsync(request, deadline: DateTime.UtcNow + Timeout);
+        Assert.Equal((JobStatus.Completed, "rl-node-lpu-0/" + Model), (first.Status, first.Placement!.ReplicaId));
+        Assert.Equal(" Paris, the capital of", first.Text);
+
+        // The LPU is still the cheaper, but its limit would send this job only about 20 s from now, past its 2 s objective.
+        var next = await client.RunAsync(request, deadline: DateTime.UtcNow + Timeout);
+        Assert.Equal((JobStatus.Completed, "rl-node-a100-0/" + Model), (next.Status, next.Placement!.ReplicaId));
+        Assert.Single(_upstream.Calls);
+    }
+
+    private async Task WaitForReadyReplicas(int count)
+    {
+        using var admin = new SchedulerAdminClient(_address, AdminKey);
+        var deadline = DateTime.UtcNow + Timeout;
+        while ((await admin.ListReplicasAsync(Model)).Count(r => r.State == "ready") < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{count} replicas of {Model} did not become ready.");
+            await Task.Delay(100);
+        }
+    }
+}
