@@ -50,7 +50,25 @@ internal static class FleetCommands
         new("REJECTED", r => Format.Number(r.EngineRejectedAdmissions)),
         new("DECODES", r => Format.Number(r.EngineDecodeCalls), WideOnly: true),
         new("SEQS/DECODE", r => Format.Number(r.EngineMeanSequencesPerDecode, 2), WideOnly: true),
+        new("RATE LIMIT", RateLimit, WideOnly: true),
         new("JOBS", r => r.RunningJobIds.Count == 0 ? "-" : string.Join(",", r.RunningJobIds), WideOnly: true));
+
+    // "1000 rpm (998 free) · 250000 tpm (12400 free)"; "-" without limits. "Free" is the scheduler's count.
+    private static string RateLimit(Replica r)
+    {
+        var parts = new List<string>(2);
+        if (r.RequestsPerMinute > 0)
+        {
+            parts.Add($"{Format.Number(r.RequestsPerMinute)} rpm ({Format.Number(r.RequestsAvailable, 0)} free)");
+        }
+
+        if (r.TokensPerMinute > 0)
+        {
+            parts.Add($"{Format.Number(r.TokensPerMinute)} tpm ({Format.Number(r.TokensAvailable, 0)} free)");
+        }
+
+        return parts.Count == 0 ? "-" : string.Join(" · ", parts);
+    }
 
     /// <summary>Adds the fleet commands to <paramref name="root"/>.</summary>
     public static void AddTo(RootCommand root)

@@ -66,7 +66,11 @@ public sealed record ReplicaSnapshot(
     [property: Id(8)] long FreeKvTokens,
     [property: Id(9)] long Admissions,
     [property: Id(10)] long AdmissionsIntoRunningBatch,
-    [property: Id(11)] string[] RunningJobIds);
+    [property: Id(11)] string[] RunningJobIds,
+    [property: Id(12)] int RequestsPerMinute = 0,
+    [property: Id(13)] int TokensPerMinute = 0,
+    [property: Id(14)] double RequestsAvailable = 0,
+    [property: Id(15)] double TokensAvailable = 0);
 
 [GenerateSerializer, Alias("scheduler.PlacementSnapshot")]
 public sealed record PlacementSnapshot(

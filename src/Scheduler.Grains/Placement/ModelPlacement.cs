@@ -321,10 +321,17 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             .GroupBy(j => (j.Ticket.TenantId, j.Ticket.Request.Priority))
             .Select(g => new QueuedCount(g.Key.TenantId, g.Key.Priority, g.Count()))
             .ToArray();
-        var replicas = _dispatcher.Replicas.Values.Select(r => new ReplicaSnapshot(
-            r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile.Product, r.Schedulable, r.MaxSequences, r.KvCapacityTokens,
-            r.RunningSequences, r.FreeKvTokens, r.Admissions, r.AdmissionsIntoRunningBatch, [.. r.RunningJobIds])).ToArray();
+        var replicas = _dispatcher.Replicas.Values.Select(SnapshotOf).ToArray();
         return new PlacementSnapshot(model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name, byTenantAndPriority, Capacity(queued));
+    }
+
+    private static ReplicaSnapshot SnapshotOf(ReplicaView r)
+    {
+        var limits = r.RateLimits;
+        return new ReplicaSnapshot(
+            r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile.Product, r.Schedulable, r.MaxSequences, r.KvCapacityTokens,
+            r.RunningSequences, r.FreeKvTokens, r.Admissions, r.AdmissionsIntoRunningBatch, [.. r.RunningJobIds],
+            limits.RequestsPerMinute, limits.TokensPerMinute, limits.RequestsAvailable, limits.TokensAvailable);
     }
 
     /// <summary>What the <see cref="CapacityPolicy"/> wants of each accelerator pool this model has replicas on, for the

@@ -32,6 +32,23 @@ public sealed class UpstreamLimiter
     /// <summary>The most tokens one request may reserve: a bigger one could never be sent. Null without a token limit.</summary>
     public int? MaxTokensPerRequest => _tokens is { } bucket ? (int)bucket.PerMinute : null;
 
+    /// <summary>The requests-per-minute limit; 0 for none.</summary>
+    public int RequestsPerMinute => _requests is { } bucket ? (int)bucket.PerMinute : 0;
+
+    /// <summary>The tokens-per-minute limit; 0 for none.</summary>
+    public int TokensPerMinute => _tokens is { } bucket ? (int)bucket.PerMinute : 0;
+
+    /// <summary>What the limits allow reserved now without waiting: requests and tokens, each negative while earlier
+    /// reservations still owe, 0 for a limit not set.</summary>
+    public (double Requests, double Tokens) Available()
+    {
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            return (_requests?.Level(now) ?? 0, _tokens?.Level(now) ?? 0);
+        }
+    }
+
     /// <summary>Takes one request and <paramref name="tokens"/> tokens; returns how long to wait before sending
     /// (zero when there is room now). Undo it with <see cref="Refund"/> if the request is not sent.</summary>
     public TimeSpan Reserve(int tokens)
@@ -107,6 +124,12 @@ public sealed class UpstreamLimiter
             Refill(now);
             _level -= amount;
             return _level >= 0 ? TimeSpan.Zero : TimeSpan.FromMinutes(-_level / PerMinute);
+        }
+
+        public double Level(DateTimeOffset now)
+        {
+            Refill(now);
+            return _level;
         }
 
         public TimeSpan WaitFor(double amount, DateTimeOffset now)

@@ -46,6 +46,22 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// admissions of the last minute, not only on its class and running count.</summary>
     public bool RateLimited => rateLimits is not null;
 
+    /// <summary>The replica's limits and, by this placement's count, the requests and tokens they allow sent now
+    /// (negative while what it sent still owes); all 0 without limits. For operators (AdminService).</summary>
+    public (int RequestsPerMinute, int TokensPerMinute, double RequestsAvailable, double TokensAvailable) RateLimits
+    {
+        get
+        {
+            if (rateLimits is null)
+            {
+                return default;
+            }
+
+            var (requests, tokens) = rateLimits.Available();
+            return (rateLimits.RequestsPerMinute, rateLimits.TokensPerMinute, requests, tokens);
+        }
+    }
+
     /// <summary>How long the replica's rate limits would hold <paramref name="job"/> if it were admitted now, by this
     /// placement's count of what it sent there (its prompt and max tokens each, as the engine reserves them; the engine
     /// refunds what a job did not use and this count does not, so it errs towards a longer wait). 0 without limits.</summary>

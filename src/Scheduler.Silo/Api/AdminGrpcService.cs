@@ -301,6 +301,10 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
             Admissions = view.Admissions,
             AdmissionsIntoRunningBatch = view.AdmissionsIntoRunningBatch,
             State = view.Schedulable ? "ready" : "unschedulable",
+            RequestsPerMinute = view.RequestsPerMinute,
+            TokensPerMinute = view.TokensPerMinute,
+            RequestsAvailable = view.RequestsAvailable,
+            TokensAvailable = view.TokensAvailable,
         };
         replica.RunningJobIds.AddRange(view.RunningJobIds);
         if (info?.Engine is { } engine)

@@ -34,6 +34,7 @@ public sealed class RateLimitedPlacementEndToEndTests : IAsyncLifetime
     private WebApplication _silo = null!;
     private WebApplication _node = null!;
     private string _address = "";
+    private int _jobTokens;
 
     public async Task InitializeAsync()
     {
@@ -54,7 +55,7 @@ public sealed class RateLimitedPlacementEndToEndTests : IAsyncLifetime
 
         // A minute's worth of tokens for one and a half jobs, counted as the scheduler counts a job (prompt + max_tokens).
         Assert.True(_silo.Services.GetRequiredService<ModelCatalog>().TryGet(Model, out var model));
-        var jobTokens = model.CountTokens(Prompt) + MaxTokens;
+        _jobTokens = model.CountTokens(Prompt) + MaxTokens;
 
         var options = new WorkerNodeOptions { NodeId = "rl-node", SchedulerAddress = _address, NodeToken = NodeToken };
         var lpu = new AcceleratorOptions
@@ -65,7 +66,7 @@ public sealed class RateLimitedPlacementEndToEndTests : IAsyncLifetime
         lpu.Upstream.BaseUrl = _upstream.BaseUri.ToString();
         lpu.Upstream.Model = "meta-llama/Llama-3.1-8B-Instruct";
         lpu.Upstream.Slots = 4;
-        lpu.Upstream.TokensPerMinute = jobTokens * 3 / 2;
+        lpu.Upstream.TokensPerMinute = _jobTokens * 3 / 2;
         options.Accelerators.Add(lpu);
         options.Accelerators.Add(new AcceleratorOptions { Product = "A100", Model = Model, MaxContextTokens = 2048 });
         _node = WorkerNodeHost.Build(options);
@@ -92,6 +93,14 @@ public sealed class RateLimitedPlacementEndToEndTests : IAsyncLifetime
         var first = await client.RunAsync(request, deadline: DateTime.UtcNow + Timeout);
         Assert.Equal((JobStatus.Completed, "rl-node-lpu-0/" + Model), (first.Status, first.Placement!.ReplicaId));
         Assert.Equal(" Paris, the capital of", first.Text);
+
+        // Operators see the limit and the scheduler's count of what it allows now: half a job's tokens, plus what refilled.
+        using var admin = new SchedulerAdminClient(_address, AdminKey);
+        var replicas = (await admin.ListReplicasAsync(Model)).ToDictionary(r => r.ReplicaId);
+        var lpu = replicas["rl-node-lpu-0/" + Model];
+        Assert.Equal((0, _jobTokens * 3 / 2), (lpu.RequestsPerMinute, lpu.TokensPerMinute));
+        Assert.InRange(lpu.TokensAvailable, _jobTokens * 3 / 2 - _jobTokens - 1, _jobTokens - 1);
+        Assert.Equal((0, 0, 0.0), (replicas["rl-node-a100-0/" + Model].TokensPerMinute, replicas["rl-node-a100-0/" + Model].RequestsPerMinute, replicas["rl-node-a100-0/" + Model].TokensAvailable));
 
         // The LPU is still the cheaper, but its limit would send this job only about 20 s from now, past its 2 s objective.
         var next = await client.RunAsync(request, deadline: DateTime.UtcNow + Timeout);

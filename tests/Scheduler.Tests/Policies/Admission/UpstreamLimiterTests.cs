@@ -94,6 +94,12 @@ public sealed class UpstreamLimiterTests
         Assert.Equal(TimeSpan.FromSeconds(10), limiter.WaitFor(2_000));
         Assert.Equal(TimeSpan.FromSeconds(10), limiter.WaitFor(2_000));
         Assert.Equal(TimeSpan.FromSeconds(10), limiter.Reserve(2_000));
+
+        // What an operator is shown: the limits, and 2 requests and 7,000 tokens taken from a minute's worth.
+        Assert.Equal((60, 6_000), (limiter.RequestsPerMinute, limiter.TokensPerMinute));
+        Assert.Equal((58.0, -1_000.0), limiter.Available());
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal((60.0, 0.0), limiter.Available());
         limiter.HoldUntil(_time.GetUtcNow().AddSeconds(30));
         Assert.Equal(TimeSpan.FromSeconds(30), limiter.WaitFor(1));
     }
