@@ -1,9 +1,5 @@
-using Grpc.Core;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
-using Scheduler.Silo.Hosting;
 using Scheduler.Silo.Models;
 using Scheduler.Tests.Worker.Upstream;
 using Scheduler.Worker.Engines;
@@ -22,8 +18,6 @@ public sealed class RateLimitedPlacementEndToEndTests : IAsyncLifetime
 {
     private const string Model = "rate-limited-model";
     private const string TenantKey = "rate-limited-tenant-key";
-    private const string AdminKey = "rate-limited-admin-key";
-    private const string NodeToken = "rate-limited-node-token";
     private const string Prompt = "What is the capital of France?";
 
     // The recorded stream ends after 4 tokens with "length".
@@ -31,33 +25,20 @@ public sealed class RateLimitedPlacementEndToEndTests : IAsyncLifetime
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     private FaultyUpstream _upstream = null!;
-    private WebApplication _silo = null!;
-    private WebApplication _node = null!;
-    private string _address = "";
+    private LoopbackScheduler _scheduler = null!;
     private int _jobTokens;
 
     public async Task InitializeAsync()
     {
         _upstream = await FaultyUpstream.StartAsync();
         _upstream.Respond = FaultyUpstream.Transcript(UpstreamTranscripts.VllmCompletion);
-
-        _silo = SchedulerHost.Build(
-        [
-            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
-            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
-            $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}", "--Scheduler:EmbeddedFleet:Enabled=false",
-            $"--Scheduler:Models:0:Name={Model}", "--Scheduler:Models:0:MaxContextTokens=2048",
-            "--Scheduler:Tenants:0:Id=rate-limited-tenant", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
-            "--Logging:LogLevel:Default=Warning",
-        ]);
-        await _silo.StartAsync();
-        _address = _silo.Services.GetRequiredService<ListeningAddresses>().Grpc;
+        _scheduler = await LoopbackScheduler.StartAsync(Model, "rate-limited-tenant", TenantKey, "--Scheduler:Models:0:MaxContextTokens=2048");
 
         // A minute's worth of tokens for one and a half jobs, counted as the scheduler counts a job (prompt + max_tokens).
-        Assert.True(_silo.Services.GetRequiredService<ModelCatalog>().TryGet(Model, out var model));
+        Assert.True(_scheduler.Service<ModelCatalog>().TryGet(Model, out var model));
         _jobTokens = model.CountTokens(Prompt) + MaxTokens;
 
-        var options = new WorkerNodeOptions { NodeId = "rl-node", SchedulerAddress = _address, NodeToken = NodeToken };
+        var options = new WorkerNodeOptions { NodeId = "rl-node" };
         var lpu = new AcceleratorOptions
         {
             Product = "LPU", Model = Model, MaxContextTokens = 2048, Engine = EngineNames.Upstream,
@@ -69,25 +50,20 @@ public sealed class RateLimitedPlacementEndToEndTests : IAsyncLifetime
         lpu.Upstream.TokensPerMinute = _jobTokens * 3 / 2;
         options.Accelerators.Add(lpu);
         options.Accelerators.Add(new AcceleratorOptions { Product = "A100", Model = Model, MaxContextTokens = 2048 });
-        _node = WorkerNodeHost.Build(options);
-        await _node.StartAsync();
-        await _node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
-        await WaitForReadyReplicas(2);
+        await _scheduler.StartNodeAsync(options);
+        await _scheduler.WaitForReadyReplicas(Model, 2);
     }
 
     public async Task DisposeAsync()
     {
-        await _node.StopAsync();
-        await _node.DisposeAsync();
-        await _silo.StopAsync();
-        await _silo.DisposeAsync();
+        await _scheduler.DisposeAsync();
         await _upstream.DisposeAsync();
     }
 
     [Fact]
     public async Task MeteredReplicaAtItsTokenLimit_TheNextJobGoesToTheGpu_NotIntoTheLimitersWait()
     {
-        using var client = new SchedulerClient(_address, TenantKey);
+        using var client = new SchedulerClient(_scheduler.Address, TenantKey);
         var request = new SubmitJobRequest { Model = Model, Prompt = Prompt, MaxTokens = MaxTokens, Temperature = 0 };
 
         var first = await client.RunAsync(request, deadline: DateTime.UtcNow + Timeout);
@@ -95,7 +71,7 @@ public sealed class RateLimitedPlacementEndToEndTests : IAsyncLifetime
         Assert.Equal(" Paris, the capital of", first.Text);
 
         // Operators see the limit and the scheduler's count of what it allows now: half a job's tokens, plus what refilled.
-        using var admin = new SchedulerAdminClient(_address, AdminKey);
+        using var admin = new SchedulerAdminClient(_scheduler.Address, LoopbackScheduler.AdminKey);
         var replicas = (await admin.ListReplicasAsync(Model)).ToDictionary(r => r.ReplicaId);
         var lpu = replicas["rl-node-lpu-0/" + Model];
         Assert.Equal((0, _jobTokens * 3 / 2), (lpu.RequestsPerMinute, lpu.TokensPerMinute));
@@ -106,16 +82,5 @@ public sealed class RateLimitedPlacementEndToEndTests : IAsyncLifetime
         var next = await client.RunAsync(request, deadline: DateTime.UtcNow + Timeout);
         Assert.Equal((JobStatus.Completed, "rl-node-a100-0/" + Model), (next.Status, next.Placement!.ReplicaId));
         Assert.Single(_upstream.Calls);
-    }
-
-    private async Task WaitForReadyReplicas(int count)
-    {
-        using var admin = new SchedulerAdminClient(_address, AdminKey);
-        var deadline = DateTime.UtcNow + Timeout;
-        while ((await admin.ListReplicasAsync(Model)).Count(r => r.State == "ready") < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"{count} replicas of {Model} did not become ready.");
-            await Task.Delay(100);
-        }
     }
 }

@@ -2,11 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
-using Scheduler.Silo.Hosting;
 using Scheduler.Tests.Worker.Upstream;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Hosting;
@@ -23,15 +20,12 @@ public sealed class UpstreamHandBackTests : IAsyncLifetime
 {
     private const string Model = "always-failing";
     private const string TenantKey = "handback-e2e-tenant-key";
-    private const string AdminKey = "handback-e2e-admin-key";
-    private const string NodeToken = "handback-e2e-node-token";
     private const string UpstreamMessage = "the model server crashed: CUDA error 700";
     private const int MaxHandBacks = 2;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     private FaultyUpstream _upstream = null!;
-    private WebApplication _silo = null!;
-    private WebApplication _node = null!;
+    private LoopbackScheduler _scheduler = null!;
     private string _address = "";
     private string _openAiAddress = "";
 
@@ -39,42 +33,27 @@ public sealed class UpstreamHandBackTests : IAsyncLifetime
     {
         _upstream = await FaultyUpstream.StartAsync();
         _upstream.Respond = FaultyUpstream.Status(500, UpstreamMessage);
-        string[] args =
-        [
-            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
-            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
-            $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}", "--Scheduler:EmbeddedFleet:Enabled=false",
-            $"--Scheduler:Models:0:Name={Model}", "--Scheduler:Models:0:MaxContextTokens=512", "--Scheduler:Models:0:MaxOutputTokens=64",
-            "--Scheduler:Tenants:0:Id=handback-tenant", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+        _scheduler = await LoopbackScheduler.StartAsync(Model, "handback-tenant", TenantKey,
+            "--Scheduler:Models:0:MaxContextTokens=512", "--Scheduler:Models:0:MaxOutputTokens=64",
             $"--Scheduler:Scheduling:MaxHandBacks={MaxHandBacks}",
 
             // Each hand-back holds the replica until this passes (it runs nothing else that could finish).
-            "--Scheduler:Scheduling:RejectionHold=00:00:00.200",
-            "--Logging:LogLevel:Default=Warning",
-        ];
-        _silo = SchedulerHost.Build(args);
-        await _silo.StartAsync();
-        var addresses = _silo.Services.GetRequiredService<ListeningAddresses>();
-        (_address, _openAiAddress) = (addresses.Grpc, addresses.OpenAi);
+            "--Scheduler:Scheduling:RejectionHold=00:00:00.200");
+        (_address, _openAiAddress) = (_scheduler.Address, _scheduler.OpenAiAddress);
 
-        var options = new WorkerNodeOptions { NodeId = "failing-upstream", SchedulerAddress = _address, NodeToken = NodeToken };
+        var options = new WorkerNodeOptions { NodeId = "failing-upstream" };
         var group = new AcceleratorOptions { Product = "L4", Model = Model, MaxContextTokens = 512, Engine = EngineNames.Upstream };
         group.Upstream.BaseUrl = _upstream.BaseUri.AbsoluteUri;
         group.Upstream.Model = "upstream-model";
         group.Upstream.Slots = 2;
         options.Accelerators.Add(group);
-        _node = WorkerNodeHost.Build(options);
-        await _node.StartAsync();
-        await _node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
-        await WaitForReadyReplica();
+        await _scheduler.StartNodeAsync(options);
+        await _scheduler.WaitForReadyReplicas(Model);
     }
 
     public async Task DisposeAsync()
     {
-        await _node.StopAsync();
-        await _node.DisposeAsync();
-        await _silo.StopAsync();
-        await _silo.DisposeAsync();
+        await _scheduler.DisposeAsync();
         await _upstream.DisposeAsync();
     }
 
@@ -151,15 +130,5 @@ public sealed class UpstreamHandBackTests : IAsyncLifetime
         Assert.Contains($"handed it back {MaxHandBacks + 1} times", message, StringComparison.Ordinal);
         Assert.EndsWith($"answered 500 Internal Server Error: {UpstreamMessage}", message, StringComparison.Ordinal);
         Assert.Equal(MaxHandBacks + 1, _upstream.Calls.Count);
-    }
-
-    private async Task WaitForReadyReplica()
-    {
-        using var admin = new SchedulerAdminClient(_address, AdminKey);
-        await Polling.Until(
-            async () => (await admin.ListReplicasAsync(Model)).Any(r => r.State == "ready"),
-            $"a replica of {Model} is ready",
-            Timeout,
-            TimeSpan.FromMilliseconds(100));
     }
 }
