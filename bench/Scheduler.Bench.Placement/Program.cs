@@ -38,7 +38,7 @@ const int FirstTokenLagRounds = 50;
 var warmup = TimeSpan.FromSeconds(1); // long enough for tiered JIT to reach optimised code before measuring
 // ... and enough rounds that every replica's prefix index has filled to its budget, so the figures are the steady
 // state's (an index grows its arrays while it fills, once).
-var warmupRounds = prefix ? 100_000 : 0;
+var warmupRounds = prefix ? 400_000 : 0;
 AcceleratorProfile[] products = [AcceleratorProfiles.H100, AcceleratorProfiles.A100, AcceleratorProfiles.L4, AcceleratorProfiles.Lpu];
 
 var capacity = profileCapacity ? "each profile's own slots and KV" : "32 slots and 64k KV tokens each";
