@@ -663,7 +663,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     /// limits from now on (a placement rebuilt after a failover starts them full, as the engine's may not be).</summary>
     private ReplicaView ViewOf(ReplicaRegistration r) =>
         new(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences + (_dispatcher.Batching.JoinsRunningBatches ? r.QueueAhead : 0), r.KvCapacityTokens,
-            r.RequestsPerMinute > 0 || r.TokensPerMinute > 0 ? new UpstreamLimiter(r.RequestsPerMinute, r.TokensPerMinute, time) : null);
+            UpstreamLimiter.IfLimited(r.RequestsPerMinute, r.TokensPerMinute, time));
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Placement of {Model} rebuilt: {Replicas} replicas, {Resumed} jobs still running on live streams, {Requeued} queued again")]
     private static partial void LogRecovered(ILogger logger, string model, int replicas, int resumed, int requeued);

@@ -29,8 +29,12 @@ public sealed class UpstreamLimiter
         _tokens = tokensPerMinute > 0 ? new Bucket(tokensPerMinute, now) : null;
     }
 
+    /// <summary>A limiter for the given limits, or null when neither is set (there is nothing to wait for).</summary>
+    public static UpstreamLimiter? IfLimited(int requestsPerMinute, int tokensPerMinute, TimeProvider time) =>
+        requestsPerMinute > 0 || tokensPerMinute > 0 ? new UpstreamLimiter(requestsPerMinute, tokensPerMinute, time) : null;
+
     /// <summary>The most tokens one request may reserve: a bigger one could never be sent. Null without a token limit.</summary>
-    public int? MaxTokensPerRequest => _tokens is { } bucket ? (int)bucket.PerMinute : null;
+    public int? MaxTokensPerRequest => TokensPerMinute > 0 ? TokensPerMinute : null;
 
     /// <summary>The requests-per-minute limit; 0 for none.</summary>
     public int RequestsPerMinute => _requests is { } bucket ? (int)bucket.PerMinute : 0;
@@ -51,26 +55,10 @@ public sealed class UpstreamLimiter
 
     /// <summary>Takes one request and <paramref name="tokens"/> tokens; returns how long to wait before sending
     /// (zero when there is room now). Undo it with <see cref="Refund"/> if the request is not sent.</summary>
-    public TimeSpan Reserve(int tokens)
-    {
-        lock (_lock)
-        {
-            var now = _time.GetUtcNow();
-            var wait = Max(_requests?.Take(1, now) ?? TimeSpan.Zero, _tokens?.Take(tokens, now) ?? TimeSpan.Zero);
-            return Max(wait, _heldUntil - now);
-        }
-    }
+    public TimeSpan Reserve(int tokens) => Wait(tokens, reserve: true);
 
     /// <summary>How long a request of <paramref name="tokens"/> tokens reserved now would wait, without reserving it.</summary>
-    public TimeSpan WaitFor(int tokens)
-    {
-        lock (_lock)
-        {
-            var now = _time.GetUtcNow();
-            var wait = Max(_requests?.WaitFor(1, now) ?? TimeSpan.Zero, _tokens?.WaitFor(tokens, now) ?? TimeSpan.Zero);
-            return Max(wait, _heldUntil - now);
-        }
-    }
+    public TimeSpan WaitFor(int tokens) => Wait(tokens, reserve: false);
 
     /// <summary>Gives back <paramref name="tokens"/> reserved but not used (the upstream's usage was less than
     /// reserved), and the request too when <paramref name="request"/> was never sent.</summary>
@@ -109,6 +97,23 @@ public sealed class UpstreamLimiter
         }
     }
 
+    // The wait for one request and its tokens: the stricter limit's, or the hold's; taken from the buckets when reserving.
+    private TimeSpan Wait(int tokens, bool reserve)
+    {
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            var wait = Max(_requests?.WaitFor(1, now) ?? TimeSpan.Zero, _tokens?.WaitFor(tokens, now) ?? TimeSpan.Zero);
+            if (reserve)
+            {
+                _requests?.Take(1);
+                _tokens?.Take(tokens);
+            }
+
+            return Max(wait, _heldUntil - now);
+        }
+    }
+
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     /// <summary>A minute's worth of capacity, refilled at a constant rate; the level goes negative to queue callers.</summary>
@@ -119,12 +124,8 @@ public sealed class UpstreamLimiter
 
         public double PerMinute { get; } = perMinute;
 
-        public TimeSpan Take(double amount, DateTimeOffset now)
-        {
-            Refill(now);
-            _level -= amount;
-            return _level >= 0 ? TimeSpan.Zero : TimeSpan.FromMinutes(-_level / PerMinute);
-        }
+        // Debits right after WaitFor refilled to now: the level goes negative to queue callers.
+        public void Take(double amount) => _level -= amount;
 
         public double Level(DateTimeOffset now)
         {

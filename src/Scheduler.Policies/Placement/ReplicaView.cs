@@ -66,7 +66,10 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// placement's count of what it sent there (its prompt and max tokens each, as the engine reserves them; the engine
     /// refunds what a job did not use and this count does not, so it errs towards a longer wait). 0 without limits.</summary>
     public double RateLimitWaitMs(JobDemand job) =>
-        rateLimits is null ? 0 : rateLimits.WaitFor((int)Math.Min(int.MaxValue, job.KvTokens)).TotalMilliseconds;
+        rateLimits is null ? 0 : rateLimits.WaitFor(LimitedTokens(job)).TotalMilliseconds;
+
+    // What a job counts against a tokens-per-minute limit: prompt plus max tokens, as the engine reserves.
+    private static int LimitedTokens(JobDemand job) => (int)Math.Min(int.MaxValue, job.KvTokens);
 
     /// <summary>False while the accelerator is cordoned, draining or lost, or the node is not connected.</summary>
     public bool Schedulable
@@ -115,7 +118,7 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
 
         var runningBefore = RunningSequences;
-        rateLimits?.Reserve((int)Math.Min(int.MaxValue, job.KvTokens));
+        rateLimits?.Reserve(LimitedTokens(job));
         // Only the prompt's uncached tokens are prefilled, so only they are pending.
         var prefill = job.PromptTokens - RememberPrompt(job);
         var blockTokens = job.Blocks is { } blocks ? (long)blocks.Count * blocks.BlockTokens : 0;

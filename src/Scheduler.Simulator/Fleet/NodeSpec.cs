@@ -48,8 +48,7 @@ internal sealed record NodeSpec(
     }
 
     /// <summary>A limiter for one endpoint of this group, as the worker's upstream engine keeps; null without limits.</summary>
-    public UpstreamLimiter? Limiter(TimeProvider clock) =>
-        HasRateLimits ? new UpstreamLimiter(RequestsPerMinute ?? 0, TokensPerMinute ?? 0, clock) : null;
+    public UpstreamLimiter? Limiter(TimeProvider clock) => UpstreamLimiter.IfLimited(RequestsPerMinute ?? 0, TokensPerMinute ?? 0, clock);
 
     private bool HasRateLimits => RequestsPerMinute is not null || TokensPerMinute is not null;
 

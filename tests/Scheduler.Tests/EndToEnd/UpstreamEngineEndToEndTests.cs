@@ -2,11 +2,8 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Grpc.Core;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
-using Scheduler.Silo.Hosting;
 using Scheduler.Tests.Faults;
 using Scheduler.Tests.Worker.Llama;
 using Scheduler.Worker.Engines;
@@ -34,8 +31,7 @@ public sealed class UpstreamEngineEndToEndTests(TinyModelFixture tiny) : IClassF
     private readonly string _keyFile = Path.GetTempFileName();
     private SiloProcess _upstreamSilo = null!;
     private ChildProcess _llamaWorker = null!;
-    private WebApplication _silo = null!;
-    private WebApplication _node = null!;
+    private LoopbackScheduler _scheduler = null!;
     private string _address = "";
 
     public async Task InitializeAsync()
@@ -58,39 +54,25 @@ public sealed class UpstreamEngineEndToEndTests(TinyModelFixture tiny) : IClassF
         await WaitForReadyReplica(_upstreamSilo.Address, UpstreamModel);
 
         // The scheduler under test and its worker, whose replica forwards to the upstream's OpenAI API.
-        string[] args =
-        [
-            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
-            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
-            $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}", "--Scheduler:EmbeddedFleet:Enabled=false",
-            $"--Scheduler:Models:0:Name={Model}", "--Scheduler:Models:0:MaxContextTokens=512", "--Scheduler:Models:0:MaxOutputTokens=450",
-            "--Scheduler:Tenants:0:Id=upstream-tenant", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
-            "--Logging:LogLevel:Default=Warning",
-        ];
-        _silo = SchedulerHost.Build(args);
-        await _silo.StartAsync();
-        _address = _silo.Services.GetRequiredService<ListeningAddresses>().Grpc;
+        _scheduler = await LoopbackScheduler.StartAsync(Model, "upstream-tenant", TenantKey,
+            "--Scheduler:Models:0:MaxContextTokens=512", "--Scheduler:Models:0:MaxOutputTokens=450");
+        _address = _scheduler.Address;
 
         await File.WriteAllTextAsync(_keyFile, UpstreamKey + "\n");
-        var options = new WorkerNodeOptions { NodeId = "front-upstream", SchedulerAddress = _address, NodeToken = NodeToken };
+        var options = new WorkerNodeOptions { NodeId = "front-upstream" };
         var group = new AcceleratorOptions { Product = "L4", Model = Model, MaxContextTokens = 512, Engine = EngineNames.Upstream };
         group.Upstream.BaseUrl = _upstreamSilo.OpenAiAddress;
         group.Upstream.Model = UpstreamModel;
         group.Upstream.ApiKeyFile = _keyFile;
         group.Upstream.Slots = 4;
         options.Accelerators.Add(group);
-        _node = WorkerNodeHost.Build(options);
-        await _node.StartAsync();
-        await _node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
-        await WaitForReadyReplica(_address, Model);
+        await _scheduler.StartNodeAsync(options);
+        await _scheduler.WaitForReadyReplicas(Model);
     }
 
     public async Task DisposeAsync()
     {
-        await _node.StopAsync();
-        await _node.DisposeAsync();
-        await _silo.StopAsync();
-        await _silo.DisposeAsync();
+        await _scheduler.DisposeAsync();
         await _llamaWorker.DisposeAsync();
         await _upstreamSilo.DisposeAsync();
         File.Delete(_keyFile);
