@@ -9,14 +9,19 @@ namespace Scheduler.Bench;
 /// </summary>
 internal sealed record BenchSettings
 {
-    public int EchoWarmUpCalls { get; init; } = 2_000;
+    /// <summary>Sequential warm-up calls of each path, sized so that both run hot code when measured: .NET compiles a method
+    /// quickly first and again, optimised with its profile, only once it has been called often and the process has
+    /// stopped compiling new ones. With 200 warm-up jobs and 2 s of concurrent warm-up the concurrent window still ran
+    /// partly unoptimised code (2026-12-04: 2,000 warm-up jobs or 10 s of warm-up doubled the one-tenant jobs/s and
+    /// halved its CPU per job; docs/benchmarks.md, step 10). The echo gets ten calls per job: about as many seconds.</summary>
+    public int EchoWarmUpCalls { get; init; } = 20_000;
 
     public int EchoSequentialCalls { get; init; } = 2_000;
 
     /// <summary>About the size of the scheduler's request with 128 token ids, so both paths carry similar requests.</summary>
     public int EchoPayloadBytes { get; init; } = 256;
 
-    public int JobWarmUp { get; init; } = 200;
+    public int JobWarmUp { get; init; } = 2_000;
 
     public int JobSequential { get; init; } = 500;
 
@@ -53,7 +58,8 @@ internal sealed record BenchSettings
 
     public int Callers { get; init; } = 64;
 
-    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>Each concurrent window's warm-up (its calls are not counted), for both paths: see <see cref="EchoWarmUpCalls"/>.</summary>
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(5);
 
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -64,7 +70,7 @@ internal sealed record BenchSettings
     public string ResolvedOutPath => RepositoryPaths.Resolve(OutPath);
 
     /// <summary>Parses <c>--out PATH</c>, <c>--duration SECONDS</c>, <c>--callers N</c>, <c>--jobs N</c>,
-    /// <c>--echo-calls N</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c>, <c>--speedup instant|FACTOR</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
+    /// <c>--echo-calls N</c>, <c>--warm-up SECONDS</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c>, <c>--speedup instant|FACTOR</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
     public static BenchSettings Parse(string[] args)
     {
         var settings = new BenchSettings();
@@ -75,6 +81,7 @@ internal sealed record BenchSettings
             {
                 "--out" => settings with { OutPath = value },
                 "--duration" => settings with { Duration = TimeSpan.FromSeconds(Positive(name, value)) },
+                "--warm-up" => settings with { WarmUp = TimeSpan.FromSeconds(Positive(name, value)) },
                 "--callers" => settings with { Callers = Positive(name, value) },
                 "--jobs" => settings with { JobSequential = Positive(name, value) },
                 "--echo-calls" => settings with { EchoSequentialCalls = Positive(name, value) },
@@ -85,7 +92,7 @@ internal sealed record BenchSettings
                 "--speedup" => throw new ArgumentException($"option '--speedup' is 'instant' or a positive factor, got '{value}'"),
                 "--mode" when value is "full" or "openai" or "idempotency" => settings with { Mode = value },
                 "--mode" => throw new ArgumentException($"option '--mode' is 'full', 'openai' or 'idempotency', got '{value}'"),
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --callers, --jobs, --echo-calls, --mode, --keys, --redis, --placement, --speedup)"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --warm-up, --callers, --jobs, --echo-calls, --mode, --keys, --redis, --placement, --speedup)"),
             };
         }
 
