@@ -70,7 +70,7 @@ internal sealed record BenchSettings
     public string ResolvedOutPath => RepositoryPaths.Resolve(OutPath);
 
     /// <summary>Parses <c>--out PATH</c>, <c>--duration SECONDS</c>, <c>--callers N</c>, <c>--jobs N</c>,
-    /// <c>--echo-calls N</c>, <c>--warm-up SECONDS</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c>, <c>--speedup instant|FACTOR</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
+    /// <c>--echo-calls N</c>, <c>--warm-up SECONDS</c>, <c>--max-tokens N</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c>, <c>--speedup instant|FACTOR</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
     public static BenchSettings Parse(string[] args)
     {
         var settings = new BenchSettings();
@@ -82,6 +82,7 @@ internal sealed record BenchSettings
                 "--out" => settings with { OutPath = value },
                 "--duration" => settings with { Duration = TimeSpan.FromSeconds(Positive(name, value)) },
                 "--warm-up" => settings with { WarmUp = TimeSpan.FromSeconds(Positive(name, value)) },
+                "--max-tokens" => settings with { MaxTokens = Positive(name, value) },
                 "--callers" => settings with { Callers = Positive(name, value) },
                 "--jobs" => settings with { JobSequential = Positive(name, value) },
                 "--echo-calls" => settings with { EchoSequentialCalls = Positive(name, value) },
@@ -92,7 +93,7 @@ internal sealed record BenchSettings
                 "--speedup" => throw new ArgumentException($"option '--speedup' is 'instant' or a positive factor, got '{value}'"),
                 "--mode" when value is "full" or "openai" or "idempotency" => settings with { Mode = value },
                 "--mode" => throw new ArgumentException($"option '--mode' is 'full', 'openai' or 'idempotency', got '{value}'"),
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --warm-up, --callers, --jobs, --echo-calls, --mode, --keys, --redis, --placement, --speedup)"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --warm-up, --max-tokens, --callers, --jobs, --echo-calls, --mode, --keys, --redis, --placement, --speedup)"),
             };
         }
 
