@@ -3,6 +3,7 @@ using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
 using Scheduler.Grains.Jobs;
 using System.Diagnostics.Metrics;
+using System.Reflection;
 using static Scheduler.Tests.Grains.GrainTestKit;
 
 namespace Scheduler.Tests.Grains;
@@ -180,6 +181,19 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         Assert.Null(await cluster.Journal.Find(jobId));
     }
 
+    [Fact]
+    public void JobGrain_IsCollectedMinutesAfterItsLastCall_NotAfterOrleansDefaultQuarterHour()
+    {
+        // Every job has a record, called around its run and rarely after: at Orleans' default age (15 minutes) a silo
+        // kept a quarter hour of jobs activated, prompts and outputs included (docs/benchmarks.md, step 10).
+        var limit = typeof(JobGrain).GetCustomAttribute<CollectionAgeLimitAttribute>();
+
+        Assert.NotNull(limit);
+        Assert.False(limit.AlwaysActive);
+        Assert.Equal(TimeSpan.FromMinutes(JobGrain.IdleMinutes), limit.AgeLimit);
+        Assert.InRange(limit.AgeLimit, CollectionAgeLimitAttribute.MinAgeLimit, TimeSpan.FromMinutes(5));
+    }
+
     private async Task<string[]> JobRecordActivations()
     {
         var stats = await cluster.Client.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
@@ -195,7 +209,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
     }
 
     /// <summary>Deactivates every idle activation of the test silo, as its collector does with those idle past their
-    /// age (two hours by default); returns once they are gone.</summary>
+    /// age (<see cref="JobGrain.IdleMinutes"/> for records); returns once they are gone.</summary>
     private Task CollectIdleActivations() => cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
 
     private async Task<GrainState<JobState>> StoredRecord(IJobGrain job)
