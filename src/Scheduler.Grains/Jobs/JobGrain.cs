@@ -30,6 +30,11 @@ internal sealed partial class JobGrain(
     /// <summary>How long an idle record stays activated (the collector runs every minute, so up to one more).</summary>
     internal const int IdleMinutes = 2;
 
+    /// <summary>How long a running job's record stays activated however idle: its admission (placement, trace) is
+    /// written only with the outcome in Redis mode, and a job may run for longer than <see cref="IdleMinutes"/> between
+    /// its two calls. Released when the job settles.</summary>
+    internal static readonly TimeSpan RunningKeepAlive = TimeSpan.FromHours(24);
+
     /// <summary>How often an outcome that storage refused (a Redis outage) is written again.</summary>
     internal static readonly TimeSpan RecordRetryPeriod = TimeSpan.FromSeconds(1);
 
@@ -143,6 +148,7 @@ internal sealed partial class JobGrain(
         if (s.Status == JobStatus.Queued)
         {
             s.Status = JobStatus.Running;
+            DelayDeactivation(RunningKeepAlive);
         }
         else
         {
@@ -187,6 +193,9 @@ internal sealed partial class JobGrain(
 
             await Persist();
             await Settle(state.State.Outcome!);
+
+            // Settled: the record is collected once idle, like any other (a negative delay cancels the keep-alive).
+            DelayDeactivation(TimeSpan.FromTicks(-1));
             if (_recordRetry is not null)
             {
                 LogOutcomeRecordedLate(logger, jobId, state.State.Status);
