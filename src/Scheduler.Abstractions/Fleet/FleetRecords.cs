@@ -105,6 +105,8 @@ public sealed record ReplicaInfo(
 /// while its replica is contended (its tenant was backlogged, over its share); 0 uncapped.</param>
 /// <param name="ContendedPrefillWindowMs">How long its replica stays contended after it last held an uncapped
 /// sequence.</param>
+/// <param name="Trace">The placement's trace of the job up to this admission: the job's record keeps it once the job
+/// settles (its node link settles it, <c>JobSettlement</c>).</param>
 [GenerateSerializer, Immutable, Alias("scheduler.AdmittedSequence")]
 public sealed record AdmittedSequence(
     [property: Id(0)] JobTicket Ticket,
@@ -113,4 +115,5 @@ public sealed record AdmittedSequence(
     [property: Id(3)] string? Displaces = null,
     [property: Id(4)] int DecodeDeferrals = 0,
     [property: Id(5)] int ContendedPrefillTokens = 0,
-    [property: Id(6)] int ContendedPrefillWindowMs = 0);
+    [property: Id(6)] int ContendedPrefillWindowMs = 0,
+    [property: Id(7)] JobTraceEvent[]? Trace = null);

@@ -43,7 +43,8 @@ public sealed record JobSampling(
 
 /// <summary>A queued job as the placement grain holds it: enough to rank, place and (re)dispatch it.
 /// <see cref="HandBacks"/>: how many times an engine failed it and handed it back, journaled with each such hand-back,
-/// so a placement rebuilt after a failover goes on counting towards <c>PlacementOptions.MaxHandBacks</c>.</summary>
+/// so a placement rebuilt after a failover goes on counting towards <c>PlacementOptions.MaxHandBacks</c>;
+/// <see cref="LastHandBackError"/> is the last one's reason (an upstream's message), which the job's record shows.</summary>
 [GenerateSerializer, Immutable, Alias("scheduler.JobTicket")]
 public sealed record JobTicket(
     [property: Id(0)] string JobId,
@@ -54,7 +55,8 @@ public sealed record JobTicket(
     [property: Id(5)] double TenantWeight,
     [property: Id(6)] int ResumeFromToken = 0,
     [property: Id(7)] DeliveredOutput? Delivered = null,
-    [property: Id(8)] int HandBacks = 0);
+    [property: Id(8)] int HandBacks = 0,
+    [property: Id(9)] string? LastHandBackError = null);
 
 /// <summary>The output a re-dispatched job had already delivered: a resumed run continues after it, and the job's
 /// record ends up with the whole text.</summary>

@@ -49,7 +49,22 @@ public interface IPlacementGrain : IGrainWithStringKey
     /// <summary>A queued or running job's trace as this placement holds it, its waiting lines up to the last round,
     /// and its queue position when queued; null when the job is neither.</summary>
     Task<LiveJobTrace?> Explain(string jobId);
+
+    /// <summary>A queued or running job as this placement holds it, for its record to show (the record is not told
+    /// when a job is admitted or handed back); null when the job is neither.</summary>
+    Task<LiveJob?> Describe(string jobId);
 }
+
+/// <summary>An unfinished job as its placement holds it. <paramref name="Ticket"/>: as journaled, with its hand-backs
+/// and the last one's reason; <paramref name="Status"/>: queued until its first admission, running from then on (also
+/// while it waits to resume after a hand-back); <paramref name="Placement"/>: where it was admitted last;
+/// <paramref name="CancelRequested"/>: a cancellation was asked for while it ran, and its node has not confirmed it.</summary>
+[GenerateSerializer, Immutable, Alias("scheduler.LiveJob")]
+public sealed record LiveJob(
+    [property: Id(0)] JobTicket Ticket,
+    [property: Id(1)] JobStatus Status,
+    [property: Id(2)] JobPlacement? Placement,
+    [property: Id(3)] bool CancelRequested);
 
 [GenerateSerializer, Alias("scheduler.LiveJobTrace")]
 public sealed record LiveJobTrace(

@@ -3,15 +3,15 @@ using Scheduler.Abstractions.Jobs;
 namespace Scheduler.Grains.Jobs;
 
 /// <summary>
-/// Hears of each job's end once, on the silo whose record settles it: the record is the one place every way a job
-/// ends passes through (run to the end on a node, failed, cancelled in the queue or while running, expired in the
-/// queue by its placement), and it settles a job once, so counting here counts each job exactly once cluster-wide,
-/// as the tenant's usage (what the admin API shows) does.
+/// Hears of each job's end once, on the silo that settles it: <see cref="JobSettlement"/> is the one place every way a
+/// job ends passes through (run to the end on a node, failed, cancelled in the queue or while running, expired in the
+/// queue by its placement), and only the first end recorded settles a job, so counting here counts each job exactly
+/// once cluster-wide, as the tenant's usage (what the admin API shows) does.
 /// </summary>
 public interface IJobOutcomeObserver
 {
     /// <param name="ticket">The job as accepted.</param>
-    /// <param name="placement">Where it ran last; null if it was never admitted (or its admission has not reached the record yet).</param>
+    /// <param name="placement">Where it ran last; null if it never ran.</param>
     /// <param name="outcome">How it ended, as recorded.</param>
     void Settled(JobTicket ticket, JobPlacement? placement, JobOutcome outcome);
 }

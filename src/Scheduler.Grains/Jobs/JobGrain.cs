@@ -1,332 +1,147 @@
-using Microsoft.Extensions.Logging;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
-using Scheduler.Abstractions.Tenants;
 
 namespace Scheduler.Grains.Jobs;
 
 /// <summary>
-/// One job's record. Called a handful of times per job (admitted, finish, lookups), never per token. Not created when
-/// the job is accepted: the tenant journals and queues the job, and until the record first activates — usually on the
-/// placement's admission notice — the journal entry is the record (durable where the journal is Redis); the record then
-/// takes the ticket from the journal. Notices are one-way and unordered, so the admission and even the outcome may
-/// arrive in any order: whatever arrives is kept. The outcome is written (Redis) before the job settles and leaves the
-/// journal; where storage is the silo's memory the record is written once, when the activation goes
-/// (<see cref="Persist"/>).
+/// One job's record, as its owner and the admin API ask for it. It holds nothing of its own and is on no job's path:
+/// the journal is the record (<see cref="IJobJournal"/>). While the job is unfinished its journal entry says what was
+/// asked and its placement says where the job is (<see cref="IPlacementGrain.Describe"/>); once it ended, whoever ended
+/// it settled it (<see cref="JobSettlement"/>), replacing the entry by the settled record in one step. Until
+/// 2026-12-04 every job activated its record twice — told of its admission, then of its outcome, which it wrote and
+/// settled — and that was a third of a job's CPU (issue 12, step 11).
 /// </summary>
-/// <remarks>Collected after <see cref="IdleMinutes"/> idle, not Orleans' default 15: a record is called a handful of
-/// times around its job's run and rarely after, and every job has one, so the default kept 15 minutes of jobs
-/// activated — about 6.5 KB each with their prompts and outputs (2026-12-04: 528 MB live after 82,000 bench jobs),
-/// several GB at a sustained thousand jobs a second. A record asked for later activates again from storage.</remarks>
+/// <remarks>Collected after <see cref="IdleMinutes"/> idle, not Orleans' default 15: a record is asked for around its
+/// job's run and rarely after.</remarks>
 [CollectionAgeLimit(Minutes = IdleMinutes)]
-internal sealed partial class JobGrain(
-    [PersistentState("job", StorageNames.Default)] IPersistentState<JobState> state,
-    IJobJournal journal,
-    IJobIndex index,
-    GrainReferences references,
-    IEnumerable<IJobOutcomeObserver> observers,
-    ILogger<JobGrain> logger) : Grain, IJobGrain
+internal sealed class JobGrain(IJobJournal journal, JobSettlement settlement, GrainReferences references) : Grain, IJobGrain
 {
     /// <summary>How long an idle record stays activated (the collector runs every minute, so up to one more).</summary>
     internal const int IdleMinutes = 2;
 
-    /// <summary>How long a running job's record stays activated however idle: its admission (placement, trace) is
-    /// written only with the outcome in Redis mode, and a job may run for longer than <see cref="IdleMinutes"/> between
-    /// its two calls. Released when the job settles.</summary>
-    internal static readonly TimeSpan RunningKeepAlive = TimeSpan.FromHours(24);
+    // A settled record never changes: kept once read.
+    private SettledJob? _settled;
 
-    /// <summary>How often an outcome that storage refused (a Redis outage) is written again.</summary>
-    internal static readonly TimeSpan RecordRetryPeriod = TimeSpan.FromSeconds(1);
+    private string JobId => this.GetPrimaryKeyString();
 
-    // Set while an outcome is known here but not yet durable and settled: the timer writes it until storage takes it.
-    private IGrainTimer? _recordRetry;
-
-    // Where storage is the silo's memory: the activation holds a change its storage lacks, written when it goes.
-    private bool _unwritten;
-
-    /// <summary>An unfinished job's record is its journal entry until the record first activates (the tenant journals
-    /// and queues a job; it does not create its record). The placement's admission notice brings the ticket; any other
-    /// call that needs it first takes it from the journal (<see cref="IJobJournal.Find"/>), also on a later call if this
-    /// activation came before the job was journaled (a lookup racing the submission). False while there is no ticket.</summary>
-    private async ValueTask<bool> AdoptJournaledTicket()
+    /// <summary>The job's settled record, or its ticket while it is unfinished; neither when there is no such job. A
+    /// job settles by replacing its journal entry with its record in one step, so a job not found unfinished has
+    /// settled, or never was.</summary>
+    private async ValueTask<(SettledJob? Settled, JobTicket? Unfinished)> Find()
     {
-        var s = state.State;
-        if (s.Ticket is null && await journal.Find(this.GetPrimaryKeyString()) is { } ticket)
+        if (_settled is null)
         {
-            Adopt(ticket);
+            if (await journal.Find(JobId) is { } ticket)
+            {
+                return (null, ticket);
+            }
+
+            _settled = await journal.FindSettled(JobId);
         }
 
-        return s.Ticket is not null;
+        return (_settled, null);
     }
 
-    private void Adopt(JobTicket ticket)
+    public async Task<JobSnapshot?> Get() => await Find() switch
     {
-        if (state.State.Ticket is null)
-        {
-            state.State.Ticket = ticket;
+        (_, { } ticket) => await Unfinished(ticket),
+        (var settled, _) => settled?.Snapshot(),
+    };
 
-            // Where storage is the silo's memory the activation holds the only copy once the job settles.
-            _unwritten = !journal.OutlivesSilo;
-        }
-    }
-
-    /// <summary>
-    /// Makes the record's latest change outlive this activation. Where storage outlives the silo (Redis) that is a write
-    /// now: a job is acknowledged, and its outcome settled, only once durable. Where storage is the silo's memory, a
-    /// write buys nothing the activation does not already hold — both end with the process — while a job's two writes
-    /// (each a serialization and a call to the storage grain) cost it about 18 KB and a tenth of its CPU: the
-    /// activation keeps the record and writes it once, when it is deactivated (collected when idle), so the record can
-    /// still be read after that.
-    /// </summary>
-    private Task Persist()
+    /// <summary>An unfinished job as its placement holds it. One it does not hold is on its way there (just accepted),
+    /// or ended a moment ago and is being settled, or waits for its placement to be rebuilt after a failover: it shows
+    /// as queued unless its record has settled meanwhile.</summary>
+    private async Task<JobSnapshot> Unfinished(JobTicket ticket)
     {
-        if (journal.OutlivesSilo)
+        if (await references.Placement(ticket.Request.Model).Describe(ticket.JobId) is { } live)
         {
-            return state.WriteOwnedStateAsync();
+            return JobSnapshot.Queued(live.Ticket) with
+            {
+                Status = live.Status,
+                Placement = live.Placement,
+                CancelRequested = live.CancelRequested,
+                HandBacks = live.Ticket.HandBacks,
+                LastHandBackError = live.Ticket.LastHandBackError,
+            };
         }
 
-        _unwritten = true;
-        return Task.CompletedTask;
-    }
-
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        // A silo shutting down with its state in memory has nowhere to write it: the storage grains go with it.
-        if (!_unwritten || reason.ReasonCode == DeactivationReasonCode.ShuttingDown)
+        if (await journal.FindSettled(ticket.JobId) is { } settled)
         {
-            return;
+            _settled = settled;
+            return settled.Snapshot();
         }
 
-        try
-        {
-            await state.WriteOwnedStateAsync();
-        }
-        catch (Exception ex)
-        {
-            // Nothing is left to write it later: say which record is gone.
-            LogRecordLost(logger, ex, this.GetPrimaryKeyString(), state.State.Status, reason.ReasonCode);
-        }
-    }
-
-    public async Task<JobSnapshot?> Get()
-    {
-        if (!await AdoptJournaledTicket() && state.State is { Outcome: null, Placement: null })
-        {
-            // Nothing here: while the cluster recovers from a silo failure this may be a second activation that read
-            // storage before the record was written. It goes, so the next call reads storage afresh.
-            this.DeactivateOnIdle();
-        }
-
-        return Snapshot();
+        return JobSnapshot.Queued(ticket) with { HandBacks = ticket.HandBacks, LastHandBackError = ticket.LastHandBackError };
     }
 
     public async Task EnsureQueued()
     {
-        // Only a job never admitted can be missing from its queue; a running one is held by its placement.
-        if (await AdoptJournaledTicket() && state.State is { Ticket: { } ticket, Outcome: null, Status: JobStatus.Queued })
+        if (await Find() is not (_, { } ticket))
+        {
+            return;
+        }
+
+        // Only a job its placement does not hold can be missing from its queue; the placement also refuses a job it
+        // finished a moment ago, before its record settled (ModelPlacement.Enqueue).
+        var placement = references.Placement(ticket.Request.Model);
+        if (await placement.Describe(JobId) is null)
         {
             await journal.Add(ticket);
-            await references.Placement(ticket.Request.Model).Enqueue(ticket);
+            await placement.Enqueue(ticket);
         }
     }
 
-    public async Task OnAdmitted(JobTicket ticket, JobPlacement placement, JobTraceEvent[] trace)
+    public async Task<JobExplanation?> Explain()
     {
-        // One-way messages are not ordered: the admission may arrive after the outcome, so it is kept whenever
-        // the record has no placement yet, and it moves only a queued job to running. Each admission's trace holds
-        // the one before it. The ticket comes with it: no journal read for the record's usual first activation.
-        var s = state.State;
-        Adopt(ticket);
-        s.Trace = trace;
-
-        if (s.Placement is not null)
+        switch (await Find())
         {
-            return;
-        }
-
-        s.Placement = placement;
-        if (s.Status == JobStatus.Queued)
-        {
-            s.Status = JobStatus.Running;
-            DelayDeactivation(RunningKeepAlive);
-        }
-        else
-        {
-            // Already terminal and recorded: persist the late placement so the record stays complete.
-            await Persist();
+            case (_, { } ticket):
+                var live = await references.Placement(ticket.Request.Model).Explain(JobId);
+                var job = await Unfinished(ticket);
+                return job.IsTerminal && _settled is { } ended
+                    ? new JobExplanation(job, ended.Trace, null)
+                    : new JobExplanation(job, live?.Events ?? [], live?.QueuePosition);
+            case ({ } settled, _):
+                return new JobExplanation(settled.Snapshot(), settled.Trace, null);
+            default:
+                return null;
         }
     }
-
-    public Task Finish(JobOutcome outcome) => Record(outcome);
-
-    private async Task Record(JobOutcome outcome)
-    {
-        var s = state.State;
-        if (s.Outcome is not null)
-        {
-            return;
-        }
-
-        s.Outcome = outcome;
-        s.Status = outcome.Status;
-        await WriteAndSettle();
-    }
-
-    /// <summary>
-    /// Makes the outcome durable and settles it. The engine is done with the job and its client is told the end
-    /// either way; an outcome that storage refuses (Redis unreachable) must not be dropped, or the job would stay in
-    /// its model's journal and run again after a failover. So the record keeps it, stays active, and writes it again
-    /// every <see cref="RecordRetryPeriod"/> until storage is back. Both steps are idempotent.
-    /// </summary>
-    private async Task WriteAndSettle()
-    {
-        var jobId = this.GetPrimaryKeyString();
-        try
-        {
-            if (!await AdoptJournaledTicket())
-            {
-                // Not a job that was accepted (it was never journaled): nothing to settle.
-                _recordRetry?.Dispose();
-                _recordRetry = null;
-                return;
-            }
-
-            await Persist();
-            await Settle(state.State.Outcome!);
-
-            // Settled: the record is collected once idle, like any other (a negative delay cancels the keep-alive).
-            DelayDeactivation(TimeSpan.FromTicks(-1));
-            if (_recordRetry is not null)
-            {
-                LogOutcomeRecordedLate(logger, jobId, state.State.Status);
-                _recordRetry.Dispose();
-                _recordRetry = null;
-            }
-        }
-        catch (Exception ex) when (_recordRetry is null)
-        {
-            LogOutcomeNotRecorded(logger, ex, jobId, state.State.Status, RecordRetryPeriod);
-            _recordRetry = this.RegisterGrainTimer(
-                _ => WriteAndSettle(),
-                new GrainTimerCreationOptions { DueTime = RecordRetryPeriod, Period = RecordRetryPeriod, KeepAlive = true });
-        }
-        catch (Exception)
-        {
-            // Still refused: the timer tries again.
-        }
-    }
-
-    public Task OnHandedBack(int handBacks, string error)
-    {
-        // One-way messages are not ordered: an older hand-back arriving late must not hide a newer one. The last one
-        // may come with the outcome it caused (the job failed of it). Not written: it is the placement's count, told
-        // again at the next hand-back, and an outcome it caused carries its error and count in the outcome's error.
-        var s = state.State;
-        if (handBacks > s.HandBacks)
-        {
-            s.HandBacks = handBacks;
-            s.LastHandBackError = error;
-        }
-
-        return Task.CompletedTask;
-    }
-
-    // The placement ends a job only while it holds it queued: expired before it ran, or failed after its hand-backs.
-    public async Task EndInQueue(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement, JobTraceEvent[] trace)
-    {
-        state.State.Trace = trace;
-        await Record(outcome);
-        foreach (var watcher in watchers)
-        {
-            watcher.OnEvents([announcement]).Ignore();
-        }
-    }
-
-    public async Task<JobExplanation?> Explain() =>
-        await AdoptJournaledTicket() && Snapshot() is { } job ? new JobExplanation(job, state.State.Trace ?? [], null) : null;
 
     public async Task<JobSnapshot?> Cancel()
     {
-        var s = state.State;
-        if (!await AdoptJournaledTicket() || s.Outcome is not null)
+        var (settled, ticket) = await Find();
+        if (ticket is null)
         {
-            return Snapshot();
+            return settled?.Snapshot();
         }
 
-        var result = await references.Placement(s.Ticket!.Request.Model).Cancel(this.GetPrimaryKeyString());
+        var result = await references.Placement(ticket.Request.Model).Cancel(JobId);
         if (result is CancelOutcome.CancelledWhileQueued or CancelOutcome.CancelledWhileRequeued)
         {
-            // Cancelled in the queue: nothing is running.
+            // Taken out of its queue: nothing runs it, so its record settles here. A job that ended meanwhile keeps its
+            // own end (the first settled wins).
             var usage = new JobUsage(0, 0, 0, 0, 0, 0);
-            await Record(new JobOutcome(JobStatus.Cancelled, JobFinishReasons.Cancelled, usage, string.Empty, null, []));
-        }
-        else if (result == CancelOutcome.CancellationRequested && !s.CancelRequested)
-        {
-            // A running job finishes as cancelled when its node confirms; until then it shows as cancelling. Kept with
-            // the record, so the answer holds for as long as the job runs.
-            s.CancelRequested = true;
-            await Persist();
+            var cancelled = SettledJob.Of(ticket, null, new JobOutcome(JobStatus.Cancelled, JobFinishReasons.Cancelled, usage, string.Empty, null, []), null);
+            var record = await settlement.Settle(cancelled);
+            return (record ?? cancelled).Snapshot();
         }
 
-        return Snapshot();
+        // A running job finishes as cancelled when its node confirms; until then its placement shows it as cancelling.
+        return await Unfinished(ticket);
     }
 
     public async Task<WatchResult> Watch(IJobEventSink sink, int fromToken)
     {
-        var s = state.State;
-        if (!await AdoptJournaledTicket() || s.Outcome is not null)
+        var (settled, ticket) = await Find();
+        if (ticket is null)
         {
-            return new WatchResult(Snapshot(), Attached: false);
+            return new WatchResult(settled?.Snapshot(), Attached: false);
         }
 
-        // Not attached means the job finished between our check and the placement's: its outcome is on its
-        // way here, so the caller waits for the terminal record.
-        var attached = await references.Placement(s.Ticket!.Request.Model).Attach(this.GetPrimaryKeyString(), sink, fromToken);
-        return new WatchResult(Snapshot(), attached);
+        // Not attached means the job ended between our look and the placement's: its record is settling, so the
+        // caller waits for it.
+        var attached = await references.Placement(ticket.Request.Model).Attach(JobId, sink, fromToken);
+        return new WatchResult(await Unfinished(ticket), attached);
     }
-
-    /// <summary>A recorded outcome is final: the tenant counts it, the job leaves the journal, its index entry takes its
-    /// status, and the metrics count it.</summary>
-    private async Task Settle(JobOutcome outcome)
-    {
-        var ticket = state.State.Ticket!;
-        await Task.WhenAll(journal.Remove(ticket.Request.Model, ticket.JobId), index.Settle(JobIndexEntry.Of(ticket, outcome.Status)));
-        await references.Tenant(ticket.TenantId).OnFinished(ticket.JobId, outcome);
-        foreach (var observer in observers)
-        {
-            observer.Settled(ticket, state.State.Placement, outcome);
-        }
-    }
-
-    private JobSnapshot? Snapshot()
-    {
-        var s = state.State;
-        if (s.Ticket is not { } t)
-        {
-            return null;
-        }
-
-        return JobSnapshot.Queued(t) with
-        {
-            Status = s.Status,
-            Placement = s.Placement,
-            Usage = s.Outcome?.Usage,
-            Output = s.Outcome?.Output,
-            Error = s.Outcome?.Error,
-            FinishReason = s.Outcome?.FinishReason,
-            TokenEnds = s.Outcome?.TokenEnds,
-            CancelRequested = s.CancelRequested && s.Outcome is null,
-            HandBacks = s.HandBacks,
-            LastHandBackError = s.LastHandBackError,
-        };
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} ended {Status} but its record could not be written; kept here and written again every {Period}")]
-    private static partial void LogOutcomeNotRecorded(ILogger logger, Exception ex, string jobId, JobStatus status, TimeSpan period);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} ({Status}): its record could not be written as its activation went ({Reason}); it is lost")]
-    private static partial void LogRecordLost(ILogger logger, Exception ex, string jobId, JobStatus status, DeactivationReasonCode reason);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its outcome {Status} is recorded, late")]
-    private static partial void LogOutcomeRecordedLate(ILogger logger, string jobId, JobStatus status);
 }

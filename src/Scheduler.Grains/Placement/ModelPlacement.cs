@@ -35,9 +35,16 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         options.Capacity.TargetUtilisation, options.Capacity.AttainmentObjective,
         burstUtilisation: options.Capacity.BurstUtilisation, warmFloor: options.Capacity.WarmFloor);
 
-    // What the next admission round reports: jobs ended in the queue, and jobs a failing engine handed back.
+    // What the next admission round reports: jobs ended in the queue, and the tickets of jobs a failing engine handed
+    // back, to journal with their count.
     private readonly List<EndedJob> _ended = [];
-    private readonly List<HandedBackJob> _handedBack = [];
+    private readonly List<JobTicket> _handedBack = [];
+
+    // Jobs that finished on their replicas a moment ago: their node links are settling them (EnsureQueued).
+    private readonly RecentJobIds _finished = new(RecentlyFinishedKept);
+
+    /// <summary>How many finished jobs the placement remembers, to refuse queuing one again before its record settled.</summary>
+    internal const int RecentlyFinishedKept = 4096;
 
     /// <summary>
     /// Restores the model after a failover, as <paramref name="plan"/> decided: the persisted replicas come back, off
@@ -93,7 +100,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     public (EnqueueResult Result, AdmissionRound? Round) Enqueue(JobTicket ticket)
     {
         AdmissionRound? round = null;
-        if (!_jobs.ContainsKey(ticket.JobId))
+
+        // A job that finished a moment ago is still in the journal until its node link settles it: a resubmission with
+        // its idempotency key must not run it again (JobGrain.EnsureQueued).
+        if (!_jobs.ContainsKey(ticket.JobId) && !_finished.Contains(ticket.JobId))
         {
             var overload = options.OverloadQueueLength;
             if (ticket.Request.Priority == JobPriority.Sheddable && overload > 0 && _dispatcher.Queue.Count >= overload)
@@ -202,6 +212,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             if ((replica.Release(done.JobId) || preemptedHere) && _jobs.Remove(done.JobId, out var job))
             {
                 RefundUnused(job, done.CompletionTokens);
+                _finished.Add(done.JobId);
             }
         }
 
@@ -267,9 +278,14 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             return new CancelDecision(CancelOutcome.CancellationRequested);
         }
 
-        return job.RunningOn is { } replica
-            ? new CancelDecision(CancelOutcome.CancellationRequested, StopOn: (replica.NodeId, replica.ReplicaId))
-            : CancelDecision.NotFound;
+        if (job.RunningOn is not { } replica)
+        {
+            return CancelDecision.NotFound;
+        }
+
+        // Its record shows it as cancelling until its node confirms; handed back meanwhile, it ends instead of resuming.
+        job.CancelRequested = true;
+        return new CancelDecision(CancelOutcome.CancellationRequested, StopOn: (replica.NodeId, replica.ReplicaId));
     }
 
     /// <summary>Adds a watcher to a job held here. A silo's hub watches once however many of its streams follow the
@@ -291,6 +307,12 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         !_jobs.TryGetValue(jobId, out var job) ? null
         : job.RunningOn is { } replica ? new JobLocation(replica.NodeId, 0)
         : new JobLocation(null, Math.Max(0, _dispatcher.Queue.PositionOf(jobId)));
+
+    /// <summary>A queued or running job, for its record; null when it is neither.</summary>
+    public LiveJob? Describe(string jobId) =>
+        _jobs.TryGetValue(jobId, out var job)
+            ? new LiveJob(job.Ticket, job.WasAdmitted ? JobStatus.Running : JobStatus.Queued, job.Placement, job.CancelRequested)
+            : null;
 
     /// <summary>A job's trace as it stands, its waiting lines up to the last round included, and its queue position
     /// when queued; null when the job is neither queued nor running here.</summary>
@@ -393,11 +415,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         if (admissions.Count == 0)
         {
             _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now);
-            return new AdmissionRound(ended, handedBack, [], [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
+            return new AdmissionRound(ended, handedBack, [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
         }
 
         var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
-        var recorded = new List<RecordedAdmission>(admissions.Count);
         var admittedPerTenant = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var prefillWindowMs = (int)Math.Min(int.MaxValue, options.ContendedPrefillWindow.TotalMilliseconds);
         foreach (var (demand, chosen, runningBefore, rank, weighed, deferrals, prefillCap) in admissions)
@@ -410,22 +431,22 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
                 batches[chosen] = batch;
             }
 
-            var sequence = new AdmittedSequence(
-                job.Ticket, placement, rank, displaced?.GetValueOrDefault(demand.JobId), deferrals, prefillCap, prefillCap > 0 ? prefillWindowMs : 0);
-            batch.Add(sequence);
             job.RunningOn = chosen;
+            job.Placement = placement;
             _expiry.Forget(demand.JobId);
             _waits.AppendWaits(demand, job.WaitingSince, job.Trace);
             job.Trace.Add(AdmissionExplanation.Admitted(now, demand, placement, chosen, weighed, _dispatcher.Placement.Name));
-            var first = !job.WasAdmitted;
-            if (first)
+
+            // The trace goes with the job to its node link, which settles the job's record with it.
+            var sequence = new AdmittedSequence(
+                job.Ticket, placement, rank, displaced?.GetValueOrDefault(demand.JobId), deferrals, prefillCap, prefillCap > 0 ? prefillWindowMs : 0, job.Trace.ToArray());
+            batch.Add(sequence);
+            if (!job.WasAdmitted)
             {
                 // A re-dispatched job left its tenant's queue the first time; it is counted once.
                 job.WasAdmitted = true;
                 (CollectionsMarshal.GetValueRefOrAddDefault(admittedPerTenant, job.Ticket.TenantId, out _) ??= []).Add(demand.JobId);
             }
-
-            recorded.Add(new RecordedAdmission(sequence, first, job.Trace.ToArray()));
         }
 
         _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now);
@@ -433,7 +454,6 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             ended,
             handedBack,
             [.. batches.Select(b => new ReplicaBatch(b.Key.NodeId, b.Key.ReplicaId, [.. b.Value]))],
-            recorded,
             admittedPerTenant.ToDictionary(t => t.Key, t => t.Value.ToArray(), StringComparer.Ordinal),
             NextWakeUp());
     }
@@ -491,9 +511,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             replica.Release(seq.JobId);
             if (seq.Error is { } error)
             {
-                if (job.CountHandBack() > options.MaxHandBacks)
+                if (job.CountHandBack(error) > options.MaxHandBacks)
                 {
-                    _handedBack.Add(new HandedBackJob(seq.JobId, job.HandBacks, error, Requeued: null));
                     job.Trace.Add(HandedBackEvent(replica, seq, why,
                         $"that is {job.HandBacks} hand-backs, more than the {options.MaxHandBacks} allowed: the job failed"));
                     FailHandedBack(job, seq, error);
@@ -509,9 +528,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
 
             job.ResumeAt(seq.DeliveredTokens, seq.Output);
-            if (seq.Error is { } counted)
+            if (seq.Error is not null)
             {
-                _handedBack.Add(new HandedBackJob(seq.JobId, job.HandBacks, counted, job.Ticket));
+                _handedBack.Add(job.Ticket);
             }
 
             _dispatcher.Queue.EnqueueFront(job.Demand);
@@ -564,7 +583,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var usage = new JobUsage(ticket.Request.PromptTokens, ticket.ResumeFromToken, 0, 0, 0, (now - ticket.SubmittedAt).TotalMilliseconds);
         var outcome = new JobOutcome(status, finishReason, usage, ticket.Delivered?.Text ?? "", error, ticket.Delivered?.TokenEnds ?? []);
         var announcement = JobEventRecord.Terminal(jobId, status, now, usage, finishReason, error);
-        _ended.Add(new EndedJob(jobId, outcome, new JobAnnouncement([.. ticket.Watchers], announcement), job.Trace.ToArray()));
+        _ended.Add(new EndedJob(ticket, job.Placement, outcome, new JobAnnouncement([.. ticket.Watchers], announcement), job.Trace.ToArray()));
     }
 
     /// <summary>The tenant was charged for max_tokens at admission; refunds what the job did not generate by
@@ -644,7 +663,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             _waits.AppendWaits(job.Demand, job.WaitingSince, job.Trace);
             job.Trace.Add(new JobTraceEvent(JobTraceKind.Expired, now,
                 $"expired in the queue: even on an idle replica of the fastest accelerator it could no longer finish by its deadline {job.Ticket.Request.Deadline:O}"));
-            _ended.Add(new EndedJob(jobId, outcome, new JobAnnouncement([.. job.Ticket.Watchers], announcement), job.Trace.ToArray()));
+            _ended.Add(new EndedJob(job.Ticket, job.Placement, outcome, new JobAnnouncement([.. job.Ticket.Watchers], announcement), job.Trace.ToArray()));
             LogExpired(logger, jobId, model);
         }
     }

@@ -13,6 +13,9 @@ internal sealed class PlacedJob(JobTicket ticket)
     /// <summary>What the job still needs: a resumed job prefills its delivered tokens and generates the rest.</summary>
     public JobDemand Demand { get; private set; } = ToDemand(ticket, 0);
 
+    /// <summary>Where it was admitted last (its record shows it); null until its first admission.</summary>
+    public JobPlacement? Placement { get; set; }
+
     /// <summary>The replica running it; null while it is queued.</summary>
     public ReplicaView? RunningOn { get; set; }
 
@@ -23,7 +26,8 @@ internal sealed class PlacedJob(JobTicket ticket)
     /// <summary>How many times it was preempted (not journaled: a rebuilt placement counts from 0).</summary>
     public int Preemptions { get; private set; }
 
-    /// <summary>Whether its cancellation arrived while it was being preempted: it ends when handed back.</summary>
+    /// <summary>Whether its cancellation arrived while it ran or was being preempted: its node is told to stop it, and
+    /// handed back meanwhile it ends instead of resuming.</summary>
     public bool CancelRequested { get; set; }
 
     /// <summary>Whether it ever left its tenant's queue; a re-dispatch is not a second admission.</summary>
@@ -51,10 +55,10 @@ internal sealed class PlacedJob(JobTicket ticket)
         }
     }
 
-    /// <summary>Counts one more hand-back by a failing engine; returns the count.</summary>
-    public int CountHandBack()
+    /// <summary>Counts one more hand-back by a failing engine, with its reason; returns the count.</summary>
+    public int CountHandBack(string error)
     {
-        Ticket = Ticket with { HandBacks = Ticket.HandBacks + 1 };
+        Ticket = Ticket with { HandBacks = Ticket.HandBacks + 1, LastHandBackError = error };
         return Ticket.HandBacks;
     }
 

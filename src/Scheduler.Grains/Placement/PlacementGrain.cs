@@ -13,8 +13,9 @@ namespace Scheduler.Grains.Placement;
 /// <summary>
 /// The Orleans shell of one model's placement: the decisions are the <see cref="ModelPlacement"/>'s, plain code; this
 /// grain persists its replicas, rebuilds it after a failover, turns what it decides into one-way grain calls (one
-/// message per replica, one per tenant, one per job: other grains are told, never asked) and keeps one timer that
-/// wakes it when a queued job's deadline expiry or a rejection hold is due.
+/// message per replica, one per tenant: other grains are told, never asked; a job's record is not told, it asks
+/// <see cref="Describe"/> when someone asks it), settles the jobs it ends itself, and keeps one timer that wakes it
+/// when a queued job's deadline expiry or a rejection hold is due.
 /// Nothing per job is persisted here: accepted jobs are in the <see cref="IJobJournal"/>, replicas in this grain's
 /// state, and an activation after a failover rebuilds the queue from both (<see cref="OnActivateAsync"/>).
 /// </summary>
@@ -22,6 +23,7 @@ namespace Scheduler.Grains.Placement;
 internal sealed partial class PlacementGrain(
     [PersistentState("placement", StorageNames.Default)] IPersistentState<PlacementState> state,
     IJobJournal journal,
+    JobSettlement settlement,
     GrainReferences references,
     LocalNodeLinks localLinks,
     IOptions<PlacementOptions> options,
@@ -37,7 +39,8 @@ internal sealed partial class PlacementGrain(
 
     /// <summary>
     /// Rebuilds the model's queue after a failover (a no-op on a fresh model), as <see cref="RecoveryPlanner"/>
-    /// decides from the persisted replicas, what their nodes' live streams run and the journaled jobs' records.
+    /// decides from the persisted replicas, what their nodes' live streams run and the journaled jobs (a job leaves the
+    /// journal as it settles, so every journaled job is unfinished).
     /// </summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -49,18 +52,12 @@ internal sealed partial class PlacementGrain(
             return;
         }
 
-        // Nodes first, records second: a job that finishes in between is then seen running and released by the
-        // node's report, instead of being run twice.
         var nodes = RecoveryPlanner.NodesToAsk(state.State);
         var answers = await Task.WhenAll(nodes.Select(n => GrainFactory.GetGrain<IWorkerNodeGrain>(n).RunningJobs(Model)));
-        var records = await Task.WhenAll(tickets.Select(t => GrainFactory.GetGrain<IJobGrain>(t.JobId).Get()));
-        var plan = RecoveryPlanner.Plan(state.State, nodes.Zip(answers), tickets.Zip(records));
-        foreach (var jobId in plan.Ended)
-        {
-            await journal.Remove(Model, jobId);
-        }
 
-        Carry(_placement.Recover(plan));
+        // A job that settled while the nodes answered left the journal: read it again, after the answers.
+        tickets = await journal.Load(Model);
+        Carry(_placement.Recover(RecoveryPlanner.Plan(state.State, nodes.Zip(answers), tickets)));
     }
 
     public Task Wake()
@@ -117,7 +114,7 @@ internal sealed partial class PlacementGrain(
         // journal). Only engine errors are counted: the write is as rare as they are.
         try
         {
-            foreach (var ticket in round?.HandedBack.Select(h => h.Requeued).OfType<JobTicket>() ?? [])
+            foreach (var ticket in round?.HandedBack ?? [])
             {
                 await journal.Add(ticket);
             }
@@ -177,6 +174,8 @@ internal sealed partial class PlacementGrain(
 
     public Task<PlacementSnapshot> GetSnapshot() => Task.FromResult(_placement.Snapshot());
 
+    public Task<LiveJob?> Describe(string jobId) => Task.FromResult(_placement.Describe(jobId));
+
     public Task<LiveJobTrace?> Explain(string jobId) =>
         Task.FromResult(_placement.Explain(jobId) is var (events, position) ? new LiveJobTrace(events, position) : null);
 
@@ -188,20 +187,9 @@ internal sealed partial class PlacementGrain(
             return;
         }
 
-        // Hand-backs first: a job that failed of its last one then usually has the count when its outcome is written.
-        foreach (var handedBack in round.HandedBack)
-        {
-            references.Job(handedBack.JobId).OnHandedBack(handedBack.HandBacks, handedBack.Error).Ignore();
-        }
-
         foreach (var ended in round.Ended)
         {
-            references.Job(ended.JobId).EndInQueue(ended.Outcome, ended.Announcement.Watchers, ended.Announcement.Event, ended.Trace).Ignore();
-        }
-
-        foreach (var admitted in round.Admitted)
-        {
-            references.Job(admitted.Sequence.Ticket.JobId).OnAdmitted(admitted.Sequence.Ticket, admitted.Sequence.Placement, admitted.Trace).Ignore();
+            SettleThenAnnounce(ended).Ignore();
         }
 
         foreach (var batch in round.Batches)
@@ -219,6 +207,18 @@ internal sealed partial class PlacementGrain(
         }
 
         WakeUpAt(round.WakeAt);
+    }
+
+    /// <summary>Settles a job this placement ended while no node ran it, then tells its watchers: a client that saw the
+    /// end finds the record ended. Not awaited by the round: settling writes to storage, and the model's admissions
+    /// must not wait on it.</summary>
+    private async Task SettleThenAnnounce(EndedJob ended)
+    {
+        await settlement.Settle(SettledJob.Of(ended.Ticket, ended.Placement, ended.Outcome, ended.Trace));
+        foreach (var watcher in ended.Announcement.Watchers)
+        {
+            watcher.OnEvents([ended.Announcement.Event]).Ignore();
+        }
     }
 
     /// <summary>Keeps a one-shot timer set for the next moment something is due (a queued job's deadline expiry, a

@@ -5,9 +5,9 @@ namespace Scheduler.Grains.Placement;
 /// <summary>
 /// What a placement activated after a failover restores (<see cref="RecoveryPlanner"/> decides it): the replicas a
 /// live execution stream vouches for, the unfinished jobs in arrival order — each resuming on the replica a live
-/// stream still runs it on, or queued again — and the journaled jobs whose records already ended.
+/// stream still runs it on, or queued again.
 /// </summary>
-internal sealed record RecoveryPlan(IReadOnlyList<LiveReplica> LiveReplicas, IReadOnlyList<RecoveredJob> Jobs, IReadOnlyList<string> Ended);
+internal sealed record RecoveryPlan(IReadOnlyList<LiveReplica> LiveReplicas, IReadOnlyList<RecoveredJob> Jobs);
 
 /// <summary>A persisted replica whose node answered from its live execution stream <paramref name="LinkId"/>.</summary>
 internal sealed record LiveReplica(string ReplicaId, string LinkId);

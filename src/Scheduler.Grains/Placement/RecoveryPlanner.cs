@@ -5,10 +5,9 @@ namespace Scheduler.Grains.Placement;
 
 /// <summary>
 /// Decides how a placement activated after a failover rebuilds itself, from what it persisted (its replicas), what
-/// the nodes of those replicas answered (which jobs their live streams run) and the journaled jobs with their records.
+/// the nodes of those replicas answered (which jobs their live streams run) and the journaled (unfinished) jobs.
 /// Replicas stay off unless their node's live stream vouches for them; jobs a live stream runs keep their place on it;
-/// every other unfinished job is queued again in arrival order, to resume where its ticket says; jobs whose record
-/// already ended only leave the journal.
+/// every other journaled job is queued again in arrival order, to resume where its ticket says.
 /// </summary>
 internal static class RecoveryPlanner
 {
@@ -18,11 +17,11 @@ internal static class RecoveryPlanner
 
     /// <param name="persisted">The placement's persisted replicas.</param>
     /// <param name="answers">Each node asked, with its answer: null when it has no live stream (it must register again).</param>
-    /// <param name="journaled">Every journaled job of the model with its record (null when the record is not there yet).</param>
+    /// <param name="journaled">Every journaled job of the model.</param>
     public static RecoveryPlan Plan(
         PlacementState persisted,
         IEnumerable<(string NodeId, NodeJobs? Answer)> answers,
-        IEnumerable<(JobTicket Ticket, JobSnapshot? Record)> journaled)
+        IEnumerable<JobTicket> journaled)
     {
         var live = new List<LiveReplica>();
         var running = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -41,19 +40,15 @@ internal static class RecoveryPlanner
         }
 
         var jobs = new List<RecoveredJob>();
-        var ended = new List<string>();
-        foreach (var (ticket, record) in journaled.OrderBy(p => p.Ticket.SubmittedAt))
+        foreach (var ticket in journaled.OrderBy(t => t.SubmittedAt))
         {
-            if (record is { Status: not (JobStatus.Queued or JobStatus.Running) })
-            {
-                ended.Add(ticket.JobId);
-                continue;
-            }
-
             var resumeOn = running.TryGetValue(ticket.JobId, out var replicaId) && persisted.Replicas.ContainsKey(replicaId) ? replicaId : null;
-            jobs.Add(new RecoveredJob(ticket, resumeOn is not null || record?.Status == JobStatus.Running, resumeOn));
+
+            // A job that ran before (it delivered tokens, or an engine handed it back) left its tenant's queue already.
+            var ranBefore = resumeOn is not null || ticket.ResumeFromToken > 0 || ticket.HandBacks > 0;
+            jobs.Add(new RecoveredJob(ticket, ranBefore, resumeOn));
         }
 
-        return new RecoveryPlan(live, jobs, ended);
+        return new RecoveryPlan(live, jobs);
     }
 }

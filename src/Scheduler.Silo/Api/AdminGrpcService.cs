@@ -237,19 +237,12 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
         return listing.List(request, request.TenantId.Length > 0 ? request.TenantId : null, context.CancellationToken);
     }
 
-    /// <summary>The record's trace runs to the job's last admission or expiry; while the job is queued or running its
-    /// placement holds the trace up to now, which is the longer story — unless the placement was rebuilt after a
-    /// failover, when its trace starts there and follows the record's.</summary>
+    /// <summary>The record's trace: while the job is queued or running, its placement's up to now (after a failover,
+    /// from the placement's rebuild on); once it settled, as it was at its last admission or its end in the queue.</summary>
     public override async Task<JobExplanation> ExplainJob(ExplainJobRequest request, ServerCallContext context)
     {
         Identifiers.RequireReference(request.JobId, "job_id");
         var explanation = await grains.GetGrain<IJobGrain>(request.JobId).Explain() ?? throw SchedulerErrors.NotFound("job", request.JobId);
-        if (!explanation.Job.IsTerminal && await grains.GetGrain<IPlacementGrain>(explanation.Job.Model).Explain(request.JobId) is { } live)
-        {
-            var events = live.Events is [{ Kind: JobTraceKind.Recovered }, ..] ? [.. explanation.Events, .. live.Events] : live.Events;
-            explanation = explanation with { Events = events, QueuePosition = live.QueuePosition };
-        }
-
         return explanation.ToProto();
     }
 

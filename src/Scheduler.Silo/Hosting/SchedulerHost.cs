@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Scheduler.Grains;
+using Scheduler.Grains.Jobs;
 using Scheduler.Grains.Nodes;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
@@ -70,6 +71,7 @@ public static class SchedulerHost
         services.AddSingleton<IValidateOptions<PlacementOptions>, CapacityOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<GrainReferences>();
+        services.AddSingleton<JobSettlement>();
         services.AddSingleton<LocalNodeLinks>();
         services.AddSchedulerTelemetry(builder.Configuration, scheduler);
         services.AddModelCatalog(scheduler);

@@ -7,6 +7,7 @@ using Scheduler.Abstractions.Fleet;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Grains;
+using Scheduler.Grains.Jobs;
 using Scheduler.Grains.Nodes;
 using Scheduler.Protos.Tls;
 using Scheduler.Protos.V1;
@@ -19,8 +20,8 @@ namespace Scheduler.Silo.Nodes;
 /// <summary>
 /// The execution stream to one worker node: dials it, writes admitted batches and cancellations, and reads one report
 /// per engine step, which <see cref="RunningBatches"/> translates and this sends on — events to the silos of the
-/// jobs' watchers, progress and refusals to the replica's placement, outcomes to the jobs' records (a job's end goes
-/// to its watchers once its record holds it), capacity to the replica. When the stream breaks, every running job
+/// jobs' watchers, progress and refusals to the replica's placement, outcomes settled here (<see cref="JobSettlement"/>:
+/// a job's end goes to its watchers once its record holds it), capacity to the replica. When the stream breaks, every running job
 /// goes back to its placement with the count of tokens already delivered, so it resumes elsewhere without
 /// repeating or skipping a token.
 /// </summary>
@@ -29,6 +30,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
     private readonly NodeRegistration _node;
     private readonly string _nodeToken;
     private readonly GrainReferences _grains;
+    private readonly JobSettlement _settlement;
     // The hub's delivery, made once: it is handed to every step's event batch.
     private readonly Action<IJobEventSink, JobEventRecord[]> _deliver;
     private readonly SchedulerTelemetry _telemetry;
@@ -43,11 +45,12 @@ internal sealed partial class GrpcNodeLink : INodeLink
     private readonly GrpcChannel _channel;
     private Task _run = Task.CompletedTask;
 
-    public GrpcNodeLink(NodeRegistration node, string nodeToken, TrustedCa? trustedCa, GrainReferences grains, JobEventHub hub, SchedulerTelemetry telemetry, TimeProvider time, ILogger logger)
+    public GrpcNodeLink(NodeRegistration node, string nodeToken, TrustedCa? trustedCa, GrainReferences grains, JobSettlement settlement, JobEventHub hub, SchedulerTelemetry telemetry, TimeProvider time, ILogger logger)
     {
         _node = node;
         _nodeToken = nodeToken;
         _grains = grains;
+        _settlement = settlement;
         _deliver = hub.Deliver;
         _telemetry = telemetry;
         _time = time;
@@ -229,7 +232,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
         foreach (var job in step.Outcomes)
         {
-            RecordThenAnnounce(job.Ticket.JobId, job.Outcome, job.Watchers, now).Ignore();
+            SettleThenAnnounce(job, now).Ignore();
             EndRun(job.Ticket.JobId, now, job.Outcome);
         }
 
@@ -240,29 +243,18 @@ internal sealed partial class GrpcNodeLink : INodeLink
     }
 
     /// <summary>
-    /// Records a job's outcome, then tells its watchers the job ended: a client that saw the end and asks for the job
-    /// finds it ended too, and its record durable. The record's grain may be moving after a silo failure; an outcome
-    /// lost here would leave the job running forever (the engine is done with it, the placement has released it), so
-    /// the call is repeated until it lands. Repeats are harmless: a record keeps the first outcome it gets.
+    /// Settles a job's record, then tells its watchers the job ended: a client that saw the end and asks for the job
+    /// finds it ended too, and its record durable (unless storage refused it: then it is written again until it lands,
+    /// and the end goes out meanwhile — the engine is done with the job). A job that settled already (a cancellation
+    /// that won the race) keeps its record.
     /// </summary>
-    private async Task RecordThenAnnounce(string jobId, JobOutcome outcome, IJobEventSink[] sinks, DateTimeOffset at)
+    private async Task SettleThenAnnounce(FinishedJob job, DateTimeOffset at)
     {
-        await RecordOutcome(jobId, outcome);
+        var outcome = job.Outcome;
+        await _settlement.Settle(job.Record());
         var end = new EventBatch();
-        end.Add(sinks, JobEventRecord.Terminal(jobId, outcome.Status, at, outcome.Usage, outcome.FinishReason, outcome.Error));
+        end.Add(job.Watchers, JobEventRecord.Terminal(job.Ticket.JobId, outcome.Status, at, outcome.Usage, outcome.FinishReason, outcome.Error));
         end.Send(_deliver);
-    }
-
-    private async Task RecordOutcome(string jobId, JobOutcome outcome)
-    {
-        try
-        {
-            await SiloFailures.RetryAsync(() => _grains.Job(jobId).Finish(outcome), _time);
-        }
-        catch (Exception ex)
-        {
-            LogOutcomeLost(_logger, ex, jobId, outcome.Status);
-        }
     }
 
     /// <summary>Gives every job still running here back to its placement, to resume where its client is.</summary>
@@ -322,9 +314,6 @@ internal sealed partial class GrpcNodeLink : INodeLink
         spec.ApplySampling(request);
         return spec;
     }
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "The outcome of job {JobId} ({Status}) could not be recorded")]
-    private static partial void LogOutcomeLost(ILogger logger, Exception ex, string jobId, JobStatus status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Execution stream to node {NodeId} broke")]
     private static partial void LogStreamBroke(ILogger logger, Exception ex, string nodeId);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Fleet;
 using Scheduler.Grains;
+using Scheduler.Grains.Jobs;
 using Scheduler.Grains.Nodes;
 using Scheduler.Silo.Streaming;
 using Scheduler.Silo.Telemetry;
@@ -10,6 +11,7 @@ namespace Scheduler.Silo.Nodes;
 /// <summary>Opens execution streams to worker nodes over gRPC (TLS to https:// nodes).</summary>
 internal sealed class GrpcNodeLinkFactory(
     GrainReferences grains,
+    JobSettlement settlement,
     JobEventHub hub,
     IOptions<NodeOptions> options,
     NodeLinkTrust trust,
@@ -19,7 +21,7 @@ internal sealed class GrpcNodeLinkFactory(
 {
     public INodeLink Open(NodeRegistration node)
     {
-        var link = new GrpcNodeLink(node, options.Value.NodeToken, trust.TrustedCa, grains, hub, telemetry, time, loggers.CreateLogger<GrpcNodeLink>());
+        var link = new GrpcNodeLink(node, options.Value.NodeToken, trust.TrustedCa, grains, settlement, hub, telemetry, time, loggers.CreateLogger<GrpcNodeLink>());
         link.Start();
         return link;
     }

@@ -157,7 +157,7 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
                 }
 
                 finished.Add(new FinishedSequence(done.SequenceId, done.CompletionTokens, reason));
-                outcomes.Add(new FinishedJob(running.Ticket, Outcome(running, reason, done, replica, now), [.. running.Sinks]));
+                outcomes.Add(new FinishedJob(running.Admitted, Outcome(running, reason, done, replica, now), [.. running.Sinks]));
             }
         }
 

@@ -49,7 +49,7 @@ internal static class PersistenceSiloBuilderExtensions
             .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
         silo.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis.Clone()));
         silo.Services.AddSingleton<IJobJournal>(sp => new RedisJobJournal(
-            sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<Serializer<JobTicket>>(), serviceId));
+            sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<Serializer<JobTicket>>(), sp.GetRequiredService<Serializer<SettledJob>>(), serviceId));
         silo.Services.AddSingleton<IIdempotencyKeys>(sp => new RedisIdempotencyKeys(
             sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<IOptions<PlacementOptions>>(), serviceId));
         silo.Services.AddSingleton<IJobIndex>(sp => new RedisJobIndex(

@@ -34,6 +34,10 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     internal IGrainStorage Storage =>
         (_cluster ?? throw new InvalidOperationException("The cluster is not deployed.")).Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageNames.Default);
 
+    /// <summary>The silo's settlement: a test ends jobs as their node link or placement would.</summary>
+    internal JobSettlement Settlement =>
+        (_cluster ?? throw new InvalidOperationException("The cluster is not deployed.")).Silos[0].ServiceProvider.GetRequiredService<JobSettlement>();
+
     public async Task InitializeAsync()
     {
         var links = Links;
@@ -46,6 +50,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton<INodeLinkFactory>(links);
             silo.Services.AddSingleton<IJobJournal>(journal);
             silo.Services.AddSingleton<GrainReferences>();
+            silo.Services.AddSingleton<JobSettlement>();
             silo.Services.AddSingleton<LocalNodeLinks>();
             silo.Services.AddSingleton(keys);
             silo.Services.AddSingleton<IJobIndex, MemoryJobIndex>();

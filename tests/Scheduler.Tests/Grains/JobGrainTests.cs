@@ -17,198 +17,129 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         new(JobStatus.Completed, "length", new JobUsage(100, tokens, 0.5, 1, 2, 3), new string('x', tokens), null, [.. Enumerable.Range(1, tokens)]);
 
     [Fact]
-    public async Task Finish_Repeated_AndExpire_CountEachJobOnceInTheFinishedCounter_ByStatus()
+    public async Task Settle_Repeated_OrAfterAnotherEnd_KeepsTheFirstRecord_AndCountsTheJobOnce()
     {
-        // The counter is moved where the record settles, the one place every end passes: repeated outcomes (a node link
-        // retrying) and a late expiry of a job that already ended must not count it again.
+        // Every end passes through the settlement, once per job: a repeated end (a retry) or a second one (a
+        // cancellation racing the last token, an expiry) changes neither the record nor the counts.
+        var tenant = await PutTenant();
         using var finished = new FinishedCounter(_tenantId);
-        var done = cluster.Client.GetGrain<IJobGrain>(Unique("job"));
-        await cluster.Journal.Add(Ticket(done.GetPrimaryKeyString(), _tenantId, "m"));
-        await done.Finish(Completed(3));
-        await done.Finish(Completed(4));
-        var expired = cluster.Client.GetGrain<IJobGrain>(Unique("job"));
-        await cluster.Journal.Add(Ticket(expired.GetPrimaryKeyString(), _tenantId, "m"));
-        var expiry = new JobOutcome(JobStatus.Expired, JobFinishReasons.Deadline, new JobUsage(0, 0, 0, 50, 0, 0), "", "deadline", []);
-        await expired.EndInQueue(expiry, [], new JobEventRecord(expired.GetPrimaryKeyString(), JobEventKind.Expired, DateTimeOffset.UtcNow), []);
-        await expired.EndInQueue(expiry, [], new JobEventRecord(expired.GetPrimaryKeyString(), JobEventKind.Expired, DateTimeOffset.UtcNow), []);
-
-        // EndInQueue is one-way: wait for the record, then repeat the outcome with calls that are answered.
-        await Until(async () => (await expired.Get())!.Status == JobStatus.Expired, "the job expires");
-        await expired.Finish(expiry);
-        await done.Finish(expiry);
-
-        Assert.Equal([("completed", 1L), ("expired", 1L)], finished.ByOutcome());
-    }
-
-    [Fact]
-    public async Task OnHandedBack_ShowsTheLastReason_NotAnOlderOneArrivingLate()
-    {
-        var jobId = Unique("job");
-        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
-        await cluster.Journal.Add(Ticket(jobId, _tenantId, "m"));
-
-        await job.OnHandedBack(2, "upstream answered 502");
-        await Until(async () => (await job.Get())!.HandBacks == 2, "the record shows the hand-back");
-        await job.OnHandedBack(1, "upstream answered 500");   // one-way notices can arrive out of order
-        Assert.Equal((2, "upstream answered 502"), ((await job.Get())!.HandBacks, (await job.Get())!.LastHandBackError));
-
-        // The hand-back a job failed of may arrive after its outcome: the record shows it with it.
-        var failed = new JobOutcome(JobStatus.Failed, JobFinishReasons.Error, new JobUsage(100, 0, 0, 0, 0, 1), "", "handed back 3 times", []);
-        await job.Finish(failed);
-        await job.OnHandedBack(3, "upstream answered 500 again");
-        await Until(async () => (await job.Get())!.HandBacks == 3, "the record shows the last hand-back");
-
-        var snapshot = await job.Get();
-        Assert.Equal((JobStatus.Failed, "upstream answered 500 again", "handed back 3 times"), (snapshot!.Status, snapshot.LastHandBackError, snapshot.Error));
-    }
-
-    [Fact]
-    public async Task Finish_OnMemoryStorage_RecordStaysReadableAfterDeactivation()
-    {
-        var tenant = await PutTenant();
-        var jobId = Unique("job");
-        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
-        var placement = new JobPlacement("r", "a", "H100", "n", 0);
-        var ticket = Ticket(jobId, _tenantId, "m");
+        var ticket = Ticket(Unique("job"), _tenantId, Unique("model"));
         await cluster.Journal.Add(ticket);
-        await job.OnAdmitted(ticket, placement, []);
-        await Until(async () => (await job.Get())!.Placement == placement, "the record takes the admission");
-        await job.Finish(Completed(7));
-        await Until(async () => (await tenant.Get())!.Usage.JobsCompleted == 1, "the tenant counts the job");
+        var first = SettledJob.Of(ticket, null, Completed(3), []);
 
-        // The silo's memory is the storage: nothing is written while the activation holds the record.
-        Assert.False((await StoredRecord(job)).RecordExists);
+        Assert.Same(first, await cluster.Settlement.Settle(first));
+        Assert.Same(first, await cluster.Settlement.Settle(SettledJob.Of(ticket, null, Completed(4), [])));
+        var expiry = new JobOutcome(JobStatus.Expired, JobFinishReasons.Deadline, new JobUsage(0, 0, 0, 50, 0, 0), "", "deadline", []);
+        Assert.Same(first, await cluster.Settlement.Settle(SettledJob.Of(ticket, null, expiry, [])));
 
-        await CollectIdleActivations();
-
-        // Written as the activation went, and read back by the next one.
-        var stored = await StoredRecord(job);
-        Assert.True(stored.RecordExists);
-        Assert.Equal(JobStatus.Completed, Assert.IsType<JobState>(stored.State).Status);
-        var snapshot = await job.Get();
-        Assert.Equal((JobStatus.Completed, 7, new string('x', 7), placement),
-            (snapshot!.Status, snapshot.Usage!.CompletionTokens, snapshot.Output, snapshot.Placement));
-
-        // The reactivated record does not settle again: the tenant still counts the job once.
-        await job.Finish(Completed(9));
-        Assert.Equal((1L, 7L), ((await tenant.Get())!.Usage.JobsCompleted, (await tenant.Get())!.Usage.CompletionTokens));
-    }
-
-    [Fact]
-    public async Task QueuedRecord_OnMemoryStorage_SurvivesDeactivation_AndItsOutcomeTheNext()
-    {
-        var tenant = await PutTenant();
-        var jobId = Unique("job");
-        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
-        await cluster.Journal.Add(Ticket(jobId, _tenantId, "m"));
-
-        await CollectIdleActivations();
-        Assert.Equal(JobStatus.Queued, (await job.Get())!.Status);
-
-        // The activation that read the record back keeps what comes next, and writes it when it goes in turn.
-        await job.Finish(Completed(3));
-        await CollectIdleActivations();
-
-        var snapshot = await job.Get();
+        var snapshot = await cluster.Client.GetGrain<IJobGrain>(ticket.JobId).Get();
         Assert.Equal((JobStatus.Completed, 3), (snapshot!.Status, snapshot.Usage!.CompletionTokens));
-        await Until(async () => (await tenant.Get())!.Usage.JobsCompleted == 1, "the tenant counts the job");
+        Assert.Equal([("completed", 1L)], finished.ByOutcome());
+        Assert.Equal((1L, 0L, 3L), ((await tenant.Get())!.Usage.JobsCompleted, (await tenant.Get())!.Usage.JobsExpired, (await tenant.Get())!.Usage.CompletionTokens));
+
+        // Settled: the job left its model's journal, and a late write (a hand-back's, a watcher's) does not bring it back.
+        Assert.Null(await cluster.Journal.Find(ticket.JobId));
+        await cluster.Journal.Add(ticket);
+        Assert.Null(await cluster.Journal.Find(ticket.JobId));
+        Assert.DoesNotContain(await cluster.Journal.Load(ticket.Request.Model), t => t.JobId == ticket.JobId);
     }
 
     [Fact]
-    public async Task Submit_OnMemoryStorage_AcknowledgesWithoutActivatingTheRecord_WhichReadsTheJournalWhenAsked()
+    public async Task Submit_AcknowledgesWithoutActivatingTheRecord_WhichReadsTheJournalWhenAsked_AndSettlesACancellationInTheQueue()
     {
         // No replica serves the model: the job stays queued, so nothing but the lookups below can activate its record.
         var tenant = await PutTenant();
         var model = Unique("model");
-
-        // Active before the job: a placement's activation reads the record of every job in its model's journal.
-        await cluster.Client.GetGrain<IPlacementGrain>(model).GetSnapshot();
         var jobId = Unique("job");
         var result = await tenant.Submit(jobId, Request(model, prompt: 40, maxTokens: 60), []);
         Assert.Equal(SubmitRejection.None, result.Rejection);
 
-        // The journal entry is the record until the record is asked for: no activation on the submission's path.
+        // The journal entry is the record until the job settles: no activation on the submission's path.
         Assert.DoesNotContain(await JobRecordActivations(), id => id == jobId);
         Assert.NotNull(await cluster.Journal.Find(jobId));
 
         var snapshot = await cluster.Client.GetGrain<IJobGrain>(jobId).Get();
-        Assert.Equal((JobStatus.Queued, _tenantId, model, 40, 60),
-            (snapshot!.Status, snapshot.TenantId, snapshot.Model, snapshot.PromptTokens, snapshot.MaxTokens));
-        Assert.Contains(await JobRecordActivations(), id => id == jobId);
+        Assert.Equal((JobStatus.Queued, _tenantId, model, 40, 60, (JobPlacement?)null),
+            (snapshot!.Status, snapshot.TenantId, snapshot.Model, snapshot.PromptTokens, snapshot.MaxTokens, snapshot.Placement));
 
-        // Cancelled in its queue: the record settles from the ticket it took, and the job leaves the journal.
+        // Cancelled in its queue: the record settles it, and the job leaves the journal.
         var cancelled = await cluster.Client.GetGrain<IJobGrain>(jobId).Cancel();
         Assert.Equal(JobStatus.Cancelled, cancelled!.Status);
         Assert.Null(await cluster.Journal.Find(jobId));
+        Assert.Equal(JobStatus.Cancelled, (await cluster.Journal.FindSettled(jobId))!.Outcome.Status);
         await Until(async () => (await tenant.Get())!.Usage.JobsCancelled == 1, "the tenant counts the cancelled job");
     }
 
     [Fact]
-    public async Task Finish_OnARecordActivatedBeforeItsJobWasJournaled_SettlesFromTheJournal()
+    public async Task RunningJob_ShowsWhereItsPlacementAdmittedIt_WithoutItsRecordBeingTold_ThenItsSettledEnd()
+    {
+        var tenant = await PutTenant();
+        var model = Unique("model");
+        var nodeId = Unique("node");
+        var link = await RegisterNode(cluster, nodeId, Replica(Unique("r"), model, nodeId, maxSequences: 4, kvCapacityTokens: 100_000));
+        var jobId = Unique("job");
+        await tenant.Submit(jobId, Request(model, prompt: 40, maxTokens: 60), []);
+        await Until(() => link.AdmittedJobIds.Contains(jobId), "the job is admitted");
+
+        // Admitted, and still no record: nobody told it.
+        Assert.DoesNotContain(await JobRecordActivations(), id => id == jobId);
+        var admitted = link.Admits.SelectMany(a => a.Batch).Single(s => s.Ticket.JobId == jobId);
+        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
+        var running = await job.Get();
+        Assert.Equal((JobStatus.Running, admitted.Placement), (running!.Status, running.Placement));
+        Assert.Contains(admitted.Trace!, e => e.Kind == JobTraceKind.Admitted);
+
+        // Asked while it runs, it explains the placement's trace as it stands.
+        var explained = await job.Explain();
+        Assert.Equal(JobStatus.Running, explained!.Job.Status);
+        Assert.Contains(explained.Events, e => e.Kind == JobTraceKind.Admitted);
+
+        // Its node link settles it with the admission it holds: the activated record sees the end (it keeps nothing of
+        // an unfinished job), with the trace the admission carried.
+        await cluster.Settlement.Settle(SettledJob.Of(admitted.Ticket, admitted.Placement, Completed(6), admitted.Trace));
+        var ended = await job.Get();
+        Assert.Equal((JobStatus.Completed, 6, admitted.Placement), (ended!.Status, ended.Usage!.CompletionTokens, ended.Placement));
+        Assert.Equal(admitted.Trace!.Select(e => (e.Kind, e.Detail)), (await job.Explain())!.Events.Select(e => (e.Kind, e.Detail)));
+        await Until(async () => (await tenant.Get())!.Usage.JobsCompleted == 1, "the tenant counts the job");
+    }
+
+    [Fact]
+    public async Task SettledRecord_StaysReadableAfterItsActivationWasCollected()
+    {
+        var ticket = Ticket(Unique("job"), _tenantId, Unique("model"));
+        var placement = new JobPlacement("r", "a", "H100", "n", 0);
+        await cluster.Journal.Add(ticket);
+        await cluster.Settlement.Settle(SettledJob.Of(ticket, placement, Completed(7), []));
+        var job = cluster.Client.GetGrain<IJobGrain>(ticket.JobId);
+        Assert.Equal(JobStatus.Completed, (await job.Get())!.Status);
+
+        await CollectIdleActivations();
+        Assert.DoesNotContain(await JobRecordActivations(), id => id == ticket.JobId);
+
+        var snapshot = await job.Get();
+        Assert.Equal((JobStatus.Completed, 7, new string('x', 7), placement),
+            (snapshot!.Status, snapshot.Usage!.CompletionTokens, snapshot.Output, snapshot.Placement));
+    }
+
+    [Fact]
+    public async Task UnknownJob_IsNull_UntilItIsJournaled()
     {
         // A lookup may activate the record before the tenant journals the job (a resubmission following it): the
-        // activation then finds no ticket, and must take it from the journal when the job's outcome comes.
+        // activation keeps nothing of a miss.
         var jobId = Unique("job");
         var job = cluster.Client.GetGrain<IJobGrain>(jobId);
         Assert.Null(await job.Explain());
-        Assert.Contains(await JobRecordActivations(), id => id == jobId);
+        Assert.Null(await job.Get());
 
-        var ticket = Ticket(jobId, _tenantId, Unique("model"));
-        await cluster.Journal.Add(ticket);
-        await job.Finish(Completed(5));
-
-        var snapshot = await job.Get();
-        Assert.Equal((JobStatus.Completed, 5, _tenantId), (snapshot!.Status, snapshot.Usage!.CompletionTokens, snapshot.TenantId));
-
-        // Settled: the job left its model's journal.
-        Assert.Null(await cluster.Journal.Find(jobId));
-        Assert.DoesNotContain(await cluster.Journal.Load(ticket.Request.Model), t => t.JobId == jobId);
-    }
-
-    [Fact]
-    public async Task OnAdmitted_BringsTheTicket_SoTheRecordItActivatesNeedsNoJournalRead()
-    {
-        // The admission notice usually activates the record: it carries the ticket, so the record has it without asking
-        // the journal (a Redis read in Redis mode). This ticket is in no journal: only the notice can have brought it.
-        var jobId = Unique("job");
-        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
-        var placement = new JobPlacement("r", "a", "H100", "n", 0);
-        await job.OnAdmitted(Ticket(jobId, _tenantId, "m", prompt: 33), placement, []);
-
-        await Until(async () => await job.Get() is { Status: JobStatus.Running }, "the record shows the job running");
-        var snapshot = await job.Get();
-        Assert.Equal((_tenantId, 33, placement), (snapshot!.TenantId, snapshot.PromptTokens, snapshot.Placement));
-        Assert.Null(await cluster.Journal.Find(jobId));
-    }
-
-    [Fact]
-    public async Task RunningJobsRecord_IsNotCollectedWhileItRuns_ButIsOnceItSettled()
-    {
-        // A job may run longer than a record's idle age between its admission and its outcome; in Redis mode the
-        // admission's placement is written only with the outcome, so the record must not go in between.
-        await PutTenant();
-        var jobId = Unique("job");
-        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
-        var ticket = Ticket(jobId, _tenantId, "m");
-        await cluster.Journal.Add(ticket);
-        await job.OnAdmitted(ticket, new JobPlacement("r", "a", "H100", "n", 0), []);
-        await Until(async () => (await job.Get())!.Status == JobStatus.Running, "the record takes the admission");
-
-        await CollectIdleActivations();
-        Assert.Contains(await JobRecordActivations(), id => id == jobId);
-        Assert.False((await StoredRecord(job)).RecordExists);
-
-        await job.Finish(Completed(2));
-        await CollectIdleActivations();
-        Assert.DoesNotContain(await JobRecordActivations(), id => id == jobId);
-        Assert.True((await StoredRecord(job)).RecordExists);
+        await cluster.Journal.Add(Ticket(jobId, _tenantId, Unique("model")));
+        Assert.Equal(JobStatus.Queued, (await job.Get())!.Status);
     }
 
     [Fact]
     public void JobGrain_IsCollectedMinutesAfterItsLastCall_NotAfterOrleansDefaultQuarterHour()
     {
-        // Every job has a record, called around its run and rarely after: at Orleans' default age (15 minutes) a silo
-        // kept a quarter hour of jobs activated, prompts and outputs included (docs/benchmarks.md, step 10).
+        // Records are asked for around their jobs' runs and rarely after: at Orleans' default age (15 minutes) a silo
+        // would keep a quarter hour of the jobs anyone looked at activated (docs/benchmarks.md, step 10).
         var limit = typeof(JobGrain).GetCustomAttribute<CollectionAgeLimitAttribute>();
 
         Assert.NotNull(limit);
@@ -235,21 +166,14 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
     /// age (<see cref="JobGrain.IdleMinutes"/> for records); returns once they are gone.</summary>
     private Task CollectIdleActivations() => cluster.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
 
-    private async Task<GrainState<JobState>> StoredRecord(IJobGrain job)
-    {
-        var stored = new GrainState<JobState>();
-        await cluster.Storage.ReadStateAsync("job", job.GetGrainId(), stored);
-        return stored;
-    }
-
     [Fact]
     public async Task OutputFrom_TokenOffset_ReturnsTheRemainingText()
     {
-        var jobId = Unique("job");
-        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
-        await cluster.Journal.Add(Ticket(jobId, _tenantId, "m"));
+        var ticket = Ticket(Unique("job"), _tenantId, "m");
+        var job = cluster.Client.GetGrain<IJobGrain>(ticket.JobId);
+        await cluster.Journal.Add(ticket);
         var outcome = new JobOutcome(JobStatus.Completed, "length", new JobUsage(1, 3, 0, 0, 0, 0), " a bb ccc", null, [2, 5, 9]);
-        await job.Finish(outcome);
+        await cluster.Settlement.Settle(SettledJob.Of(ticket, null, outcome, []));
 
         var snapshot = await job.Get();
         Assert.Equal(" a bb ccc", snapshot!.OutputFrom(0));

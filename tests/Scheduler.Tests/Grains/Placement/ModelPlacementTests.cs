@@ -93,7 +93,6 @@ public sealed class ModelPlacementTests
         Assert.Equal([("na", "ra"), ("nb", "rb")], round.Batches.Select(b => (b.NodeId, b.ReplicaId)).Order());
         Assert.All(round.Batches, b => Assert.All(b.Sequences, s => Assert.Equal((b.NodeId, b.ReplicaId), (s.Placement.NodeId, s.Placement.ReplicaId))));
         Assert.Equal(["j0", "j1", "j2", "j3", "j4"], AdmittedIds(round).Order());
-        Assert.Equal(["j0", "j1", "j2", "j3", "j4"], round.Admitted.Where(a => a.First).Select(a => a.Sequence.Ticket.JobId).Order());
         Assert.Equal(["ta", "tb"], round.AdmittedPerTenant.Keys.Order());
         Assert.Equal(["j0", "j2", "j4"], round.AdmittedPerTenant["ta"].Order());
         Assert.Equal(["j1", "j3"], round.AdmittedPerTenant["tb"].Order());
@@ -151,7 +150,7 @@ public sealed class ModelPlacementTests
         Assert.False(_placement.UpsertReplicas("link-2", [On("r", "n", maxSequences: 2)]));
         var readmitted = _placement.AdmitWhatFits();
         Assert.Equal(["j0"], AdmittedIds(readmitted));
-        Assert.DoesNotContain(readmitted.Admitted, a => a.First);
+        Assert.Empty(readmitted.AdmittedPerTenant);
 
         Assert.Null(_placement.Requeue("r", "link-1", [new RequeuedSequence("j0", 5)], HandBack.NodeLost));
         Assert.True(ReplicaState("r").Schedulable);
@@ -160,7 +159,6 @@ public sealed class ModelPlacementTests
         var round = _placement.Requeue("r", "link-2", [new RequeuedSequence("j0", 5)], HandBack.StreamClosed);
         var sequence = Assert.Single(Assert.Single(round!.Batches).Sequences);
         Assert.Equal(5, sequence.Ticket.ResumeFromToken);
-        Assert.DoesNotContain(round.Admitted, a => a.First);
         Assert.Empty(round.AdmittedPerTenant);
     }
 
@@ -238,12 +236,14 @@ public sealed class ModelPlacementTests
             var output = new DeliveredOutput(new string('x', handBack), [.. Enumerable.Range(1, handBack)]);
             var round = _placement.Requeue("r", "link", [new RequeuedSequence("j0", handBack, output, $"upstream answered 500: boom {handBack}")], HandBack.Rejected);
 
-            // Queued again, resuming after what it delivered; its record hears why it waits.
+            // Queued again, resuming after what it delivered; its ticket (journaled) and its record say why it waits.
             Assert.Empty(round!.Ended);
             var handedBack = Assert.Single(round.HandedBack);
-            Assert.Equal(("j0", handBack, $"upstream answered 500: boom {handBack}"), (handedBack.JobId, handedBack.HandBacks, handedBack.Error));
-            Assert.Equal((handBack, handBack), (handedBack.Requeued!.HandBacks, handedBack.Requeued.ResumeFromToken));
+            Assert.Equal(("j0", handBack, $"upstream answered 500: boom {handBack}", handBack),
+                (handedBack.JobId, handedBack.HandBacks, handedBack.LastHandBackError, handedBack.ResumeFromToken));
             Assert.Equal(new JobLocation(null, 0), _placement.Locate("j0"));
+            var live = _placement.Describe("j0");
+            Assert.Equal((JobStatus.Running, handBack, $"upstream answered 500: boom {handBack}"), (live!.Status, live.Ticket.HandBacks, live.Ticket.LastHandBackError));
 
             _time.Advance(s_hold);
             var readmitted = Assert.Single(Assert.Single(_placement.AdmitWhatFits().Batches).Sequences);
@@ -254,9 +254,10 @@ public sealed class ModelPlacementTests
         var failedRound = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 7, last, "upstream answered 500: boom last")], HandBack.Rejected);
 
         var failed = Assert.Single(failedRound!.Ended);
-        Assert.Equal(new HandedBackJob("j0", s_maxHandBacks + 1, "upstream answered 500: boom last", Requeued: null), Assert.Single(failedRound.HandedBack));
+        Assert.Empty(failedRound.HandedBack);
         Assert.Empty(failedRound.Batches);
-        Assert.Equal("j0", failed.JobId);
+        Assert.Equal(("j0", s_maxHandBacks + 1, "upstream answered 500: boom last"), (failed.Ticket.JobId, failed.Ticket.HandBacks, failed.Ticket.LastHandBackError));
+        Assert.Equal("r", failed.Placement!.ReplicaId);
         Assert.Equal(JobStatus.Failed, failed.Outcome.Status);
         Assert.Equal(JobFinishReasons.Error, failed.Outcome.FinishReason);
         Assert.EndsWith("the last time: upstream answered 500: boom last", failed.Outcome.Error, StringComparison.Ordinal);
@@ -282,7 +283,7 @@ public sealed class ModelPlacementTests
         for (var handBack = 1; handBack <= 2; handBack++)
         {
             var round = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 0, Error: $"boom {handBack}")], HandBack.Rejected);
-            journaled = Assert.Single(round!.HandedBack).Requeued;
+            journaled = Assert.Single(round!.HandedBack);
             _time.Advance(s_hold);
             _placement.AdmitWhatFits();
         }
@@ -293,12 +294,14 @@ public sealed class ModelPlacementTests
         var persisted = new PlacementState();
         persisted.Replicas["r"] = On("r", "n", maxSequences: 1);
         var rebuilt = new ModelPlacement(Model, persisted, options, _time, NullLogger.Instance);
-        Assert.Equal(["j0"], AdmittedIds(rebuilt.Recover(new RecoveryPlan([new LiveReplica("r", "link-2")], [new RecoveredJob(journaled, WasAdmitted: true, ResumeOn: null)], []))));
+        Assert.Equal(["j0"], AdmittedIds(rebuilt.Recover(new RecoveryPlan([new LiveReplica("r", "link-2")], [new RecoveredJob(journaled, WasAdmitted: true, ResumeOn: null)]))));
 
         // Its third hand-back is its third, past the two allowed: it fails rather than starting over at one.
         var third = rebuilt.Requeue("r", "link-2", [new RequeuedSequence("j0", 0, Error: "boom 3")], HandBack.Rejected);
-        Assert.Equal(3, Assert.Single(third!.HandedBack).HandBacks);
-        Assert.Contains("handed it back 3 times", Assert.Single(third.Ended).Outcome.Error, StringComparison.Ordinal);
+        Assert.Empty(third!.HandedBack);
+        var failed = Assert.Single(third.Ended);
+        Assert.Equal(3, failed.Ticket.HandBacks);
+        Assert.Contains("handed it back 3 times", failed.Outcome.Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -339,7 +342,7 @@ public sealed class ModelPlacementTests
         placement.Enqueue(Job("b2", "b"));
 
         var round = placement.Requeue("r", "link", [new RequeuedSequence("b1", deliveredTokens, Error: "upstream answered 503")], HandBack.Rejected);
-        Assert.Equal("b1", Assert.Single(round!.Ended).JobId);
+        Assert.Equal("b1", Assert.Single(round!.Ended).Ticket.JobId);
 
         _time.Advance(s_hold);
         Assert.Equal([servedNext], AdmittedIds(placement.AdmitWhatFits()));
@@ -398,7 +401,7 @@ public sealed class ModelPlacementTests
         var round = _placement.AdmitWhatFits();
 
         var expired = Assert.Single(round.Ended);
-        Assert.Equal("j0", expired.JobId);
+        Assert.Equal("j0", expired.Ticket.JobId);
         Assert.Equal(JobStatus.Expired, expired.Outcome.Status);
         Assert.Equal(301, expired.Outcome.Usage.QueueMs);
         Assert.StartsWith("DEADLINE_EXCEEDED", expired.Outcome.Error, StringComparison.Ordinal);
@@ -417,7 +420,7 @@ public sealed class ModelPlacementTests
         // 2,000 output tokens take ~21 s even on an idle H100; it is due in 2 s.
         var (result, round) = _placement.Enqueue(Job("j0", maxTokens: 2_000, deadline: _time.GetUtcNow().AddSeconds(2)));
 
-        Assert.Equal("j0", Assert.Single(round!.Ended).JobId);
+        Assert.Equal("j0", Assert.Single(round!.Ended).Ticket.JobId);
         Assert.Empty(round.Batches);
         Assert.Equal(0, result.QueuePosition);
         Assert.Null(_placement.Locate("j0"));
@@ -445,9 +448,17 @@ public sealed class ModelPlacementTests
         Assert.Null(running.Announcement);
         Assert.Equal(["running"], ReplicaState("r").RunningJobIds);
 
-        // Handed back by its lost node, it waits in the queue again, admitted once already.
-        _placement.Requeue("r", "link", [new RequeuedSequence("running", 3)], HandBack.NodeLost);
-        Assert.Equal(CancelOutcome.CancelledWhileRequeued, _placement.Cancel("running").Outcome);
+        // Handed back by its lost node before the node confirmed, it ends cancelled instead of resuming elsewhere.
+        var handedBack = _placement.Requeue("r", "link", [new RequeuedSequence("running", 3)], HandBack.NodeLost);
+        var ended = Assert.Single(handedBack!.Ended);
+        Assert.Equal(("running", JobStatus.Cancelled), (ended.Ticket.JobId, ended.Outcome.Status));
+        Assert.Equal(CancelOutcome.NotFound, _placement.Cancel("running").Outcome);
+
+        // One handed back before anyone cancelled it waits in the queue again, admitted once already.
+        _placement.UpsertReplicas("link-2", [On("r", "n", maxSequences: 1)]);
+        Enqueue("resumed");
+        _placement.Requeue("r", "link-2", [new RequeuedSequence("resumed", 2)], HandBack.NodeLost);
+        Assert.Equal(CancelOutcome.CancelledWhileRequeued, _placement.Cancel("resumed").Outcome);
     }
 
     [Fact]
@@ -481,8 +492,7 @@ public sealed class ModelPlacementTests
                 new RecoveredJob(Job("first"), WasAdmitted: false, ResumeOn: null),
                 new RecoveredJob(Job("requeued"), WasAdmitted: true, ResumeOn: null),
                 new RecoveredJob(Job("last"), WasAdmitted: false, ResumeOn: null),
-            ],
-            Ended: []);
+            ]);
 
         var round = _placement.Recover(plan);
 
@@ -490,7 +500,7 @@ public sealed class ModelPlacementTests
         Assert.Equal("ra", batch.ReplicaId);
         Assert.Equal(["first", "requeued"], batch.Sequences.Select(s => s.Ticket.JobId));
         Assert.Equal(1, batch.Sequences[0].Placement.RunningSequencesAtAdmission);
-        Assert.Equal(["first"], round.Admitted.Where(a => a.First).Select(a => a.Sequence.Ticket.JobId));
+        Assert.Equal(["first"], Assert.Single(round.AdmittedPerTenant).Value);
         Assert.Equal(["first", "requeued", "running"], ReplicaState("ra").RunningJobIds.Order());
         Assert.False(ReplicaState("rb").Schedulable);
         Assert.Equal(new JobLocation(null, 0), _placement.Locate("last"));
@@ -516,11 +526,48 @@ public sealed class ModelPlacementTests
 
         var round = _placement.OnProgress("r", ["first"], [new FinishedSequence("first", 100, FinishReason.Length)])!;
 
-        var trace = Assert.Single(round.Admitted).Trace;
+        var trace = Assert.Single(Assert.Single(round.Batches).Sequences).Trace!;
         Assert.Equal([JobTraceKind.Queued, JobTraceKind.Waiting, JobTraceKind.Admitted], trace.Select(e => e.Kind));
         Assert.Equal("r", trace[2].Placement!.ReplicaId);
         var weighed = Assert.Single(trace[2].Candidates!);
         Assert.True(weighed.Chosen);
         Assert.Equal(1, weighed.ReplicasWeighed);
     }
+
+    [Fact]
+    public void Describe_ShowsAJobQueued_ThenRunningWhereItWasAdmitted_ThenCancelling_ThenNothingOnceItEnded()
+    {
+        Enqueue("j0");
+        Assert.Equal((JobStatus.Queued, (JobPlacement?)null, false), Described("j0"));
+
+        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
+        var admitted = Assert.Single(Assert.Single(_placement.AdmitWhatFits().Batches).Sequences);
+        Assert.Equal((JobStatus.Running, admitted.Placement, false), Described("j0"));
+
+        // Its node is asked to stop it; until it confirms, the job shows as cancelling.
+        Assert.Equal(CancelOutcome.CancellationRequested, _placement.Cancel("j0").Outcome);
+        Assert.Equal((JobStatus.Running, admitted.Placement, true), Described("j0"));
+
+        _placement.OnProgress("r", [], [new FinishedSequence("j0", 3, FinishReason.Cancelled)]);
+        Assert.Null(_placement.Describe("j0"));
+    }
+
+    [Fact]
+    public void Enqueue_OfAJobThatJustFinishedHere_DoesNotQueueItAgain()
+    {
+        // Its node link settles it a moment after the placement hears it finished: meanwhile the job is still in the
+        // journal, and a resubmission with its idempotency key (JobGrain.EnsureQueued) must not run it a second time.
+        ReplicaWith(1, "j0");
+        _placement.OnProgress("r", ["j0"], [new FinishedSequence("j0", 100, FinishReason.Length)]);
+
+        var (result, round) = _placement.Enqueue(Job("j0"));
+
+        Assert.Null(round);
+        Assert.Equal(0, result.QueuePosition);
+        Assert.Null(_placement.Describe("j0"));
+        Assert.Empty(ReplicaState("r").RunningJobIds);
+    }
+
+    private (JobStatus, JobPlacement?, bool) Described(string jobId) =>
+        _placement.Describe(jobId) is { } live ? (live.Status, live.Placement, live.CancelRequested) : throw new InvalidOperationException($"{jobId} is not held");
 }

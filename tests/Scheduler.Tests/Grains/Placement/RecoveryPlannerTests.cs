@@ -23,12 +23,10 @@ public sealed class RecoveryPlannerTests
 
     private static ReplicaRegistration On(string replicaId, string nodeId) => Replica(replicaId, Model, nodeId, maxSequences: 4, kvCapacityTokens: 100_000);
 
-    /// <summary>A journaled job that arrived <paramref name="arrival"/> seconds after t0, with its record (null: none yet).</summary>
-    private static (JobTicket, JobSnapshot?) Journaled(string jobId, int arrival, JobStatus? status)
-    {
-        var ticket = Ticket(jobId, "t", Model) with { SubmittedAt = s_t0.AddSeconds(arrival) };
-        return (ticket, status is { } s ? JobSnapshot.Queued(ticket) with { Status = s } : null);
-    }
+    /// <summary>A journaled job that arrived <paramref name="arrival"/> seconds after t0, resuming at
+    /// <paramref name="delivered"/> tokens after <paramref name="handBacks"/> hand-backs.</summary>
+    private static JobTicket Journaled(string jobId, int arrival, int delivered = 0, int handBacks = 0) =>
+        Ticket(jobId, "t", Model) with { SubmittedAt = s_t0.AddSeconds(arrival), ResumeFromToken = delivered, HandBacks = handBacks };
 
     [Fact]
     public void NodesToAsk_EachNodeOfThePersistedReplicasOnce()
@@ -50,11 +48,10 @@ public sealed class RecoveryPlannerTests
 
         Assert.Equal([new LiveReplica("ra", "link-1"), new LiveReplica("rc", "link-1"), new LiveReplica("rd", "link-3")], plan.LiveReplicas);
         Assert.Empty(plan.Jobs);
-        Assert.Empty(plan.Ended);
     }
 
     [Fact]
-    public void Plan_JobsALiveStreamRunsResume_OthersAreRequeuedInArrivalOrder_EndedRecordsAreDropped()
+    public void Plan_JobsALiveStreamRunsResume_OthersAreRequeuedInArrivalOrder_ThoseThatRanBeforeAsAdmitted()
     {
         var persisted = Persisted(On("ra", "n1"), On("rb", "n2"));
         NodeJobs n1 = new("link-1", [new RunningJob("running", "ra"), new RunningJob("on-unknown-replica", "rz")]);
@@ -63,25 +60,21 @@ public sealed class RecoveryPlannerTests
             persisted,
             [("n1", n1), ("n2", null)],
             [
-                Journaled("was-running", 5, JobStatus.Running),
-                Journaled("running", 1, JobStatus.Running),
-                Journaled("completed", 2, JobStatus.Completed),
-                Journaled("queued", 0, JobStatus.Queued),
-                Journaled("on-unknown-replica", 6, JobStatus.Running),
-                Journaled("no-record-yet", 4, null),
-                Journaled("cancelled", 3, JobStatus.Cancelled),
-                Journaled("expired", 7, JobStatus.Expired),
+                Journaled("was-running", 5, delivered: 12),
+                Journaled("running", 1),
+                Journaled("handed-back", 2, handBacks: 1),
+                Journaled("queued", 0),
+                Journaled("on-unknown-replica", 6),
             ]);
 
         Assert.Equal(
             [
                 ("queued", false, null),
                 ("running", true, "ra"),
-                ("no-record-yet", false, null),
-                ("was-running", true, null),            // it ran on a stream that is gone: queued again, admitted once
-                ("on-unknown-replica", true, null),
+                ("handed-back", true, null),            // an engine failed it: it ran, and goes back queued, admitted once
+                ("was-running", true, null),            // it delivered tokens on a stream that is gone: the same
+                ("on-unknown-replica", false, null),    // its replica is not the model's: nothing says it ran
             ],
             plan.Jobs.Select(j => (j.Ticket.JobId, j.WasAdmitted, j.ResumeOn)));
-        Assert.Equal(["completed", "cancelled", "expired"], plan.Ended);
     }
 }

@@ -10,7 +10,8 @@ using static Scheduler.Tests.Grains.GrainTestKit;
 namespace Scheduler.Tests.Silo.Persistence;
 
 /// <summary>The job journal's contract, held by both stores: the one in the silo's memory and the one in a real
-/// redis-server. A job's record takes its ticket from here by job id, so the by-model and by-job views must agree.</summary>
+/// redis-server. A job's record takes its ticket from here by job id, so the by-model and by-job views must agree; a
+/// job settles by replacing both with its record in one step.</summary>
 public sealed class JobJournalTests : IAsyncLifetime
 {
     private RedisServer? _redis;
@@ -38,8 +39,11 @@ public sealed class JobJournalTests : IAsyncLifetime
 
         _redis = await RedisServer.StartAsync();
         _connection = await ConnectionMultiplexer.ConnectAsync(_redis.Endpoint);
-        _services = new ServiceCollection().AddSerializer(s => s.AddAssembly(typeof(JobTicket).Assembly)).BuildServiceProvider();
-        return new RedisJobJournal(_connection, _services.GetRequiredService<Serializer<JobTicket>>(), "journal-test");
+        _services = new ServiceCollection()
+            .AddSerializer(s => s.AddAssembly(typeof(JobTicket).Assembly).AddAssembly(typeof(SettledJob).Assembly))
+            .BuildServiceProvider();
+        return new RedisJobJournal(
+            _connection, _services.GetRequiredService<Serializer<JobTicket>>(), _services.GetRequiredService<Serializer<SettledJob>>(), "journal-test");
     }
 
     [Theory]
@@ -64,5 +68,44 @@ public sealed class JobJournalTests : IAsyncLifetime
         Assert.Empty(await journal.Load("m1"));
         Assert.Equal("job-b", (await journal.Find("job-b"))!.JobId);
         Assert.Equal(["job-b"], (await journal.Load("m2")).Select(t => t.JobId));
+    }
+
+    [Theory]
+    [InlineData("memory")]
+    [InlineData("redis")]
+    public async Task Settle_ReplacesTheUnfinishedEntryByTheRecord_TheFirstEndHolds_AndALateAddDoesNotBringTheJobBack(string store)
+    {
+        var journal = await Journal(store);
+        var ticket = Ticket("job-s", "t1", "m1", prompt: 40, maxTokens: 7) with { HandBacks = 1, LastHandBackError = "upstream answered 502" };
+        var other = Ticket("job-o", "t1", "m1");
+        await journal.Add(ticket);
+        await journal.Add(other);
+        Assert.Null(await journal.FindSettled("job-s"));
+
+        var placement = new JobPlacement("r", "a", "H100", "n", 2);
+        var completed = new JobOutcome(JobStatus.Completed, "length", new JobUsage(40, 7, 0.1, 1, 2, 3), "abcdefg", null, [1, 2, 3, 4, 5, 6, 7]);
+        var trace = new[] { new JobTraceEvent(JobTraceKind.Admitted, DateTimeOffset.UtcNow, "admitted", Placement: placement) };
+        var first = SettledJob.Of(ticket, placement, completed, trace);
+        Assert.Same(first, await journal.Settle(first));
+
+        // Unfinished no more, in both views; the other job is untouched.
+        Assert.Null(await journal.Find("job-s"));
+        Assert.Equal(["job-o"], (await journal.Load("m1")).Select(t => t.JobId));
+        var record = await journal.FindSettled("job-s");
+        Assert.Equal((JobStatus.Completed, "abcdefg", placement, 1, "upstream answered 502", "admitted"),
+            (record!.Outcome.Status, record.Outcome.Output, record.Placement, record.Ticket.HandBacks, record.Ticket.LastHandBackError, record.Trace.Single().Detail));
+
+        // A second end gets the first back and changes nothing.
+        var cancelled = SettledJob.Of(ticket, null, completed with { Status = JobStatus.Cancelled, Output = "" }, []);
+        var holding = await journal.Settle(cancelled);
+        Assert.NotSame(cancelled, holding);
+        Assert.Equal((JobStatus.Completed, "abcdefg"), (holding.Outcome.Status, holding.Outcome.Output));
+        Assert.Equal(JobStatus.Completed, (await journal.FindSettled("job-s"))!.Outcome.Status);
+
+        // A late write (a hand-back's or a watcher's ticket) must not make a finished job unfinished again: a placement
+        // rebuilt from the journal would run it again.
+        await journal.Add(ticket);
+        Assert.Null(await journal.Find("job-s"));
+        Assert.Equal(["job-o"], (await journal.Load("m1")).Select(t => t.JobId));
     }
 }

@@ -125,15 +125,7 @@ public sealed class StreamBackfillTests
             return Task.FromResult<JobSnapshot?>(Snapshot);
         }
 
-        public Task OnAdmitted(JobTicket ticket, JobPlacement placement, JobTraceEvent[] trace) => throw new NotSupportedException();
-
-        public Task OnHandedBack(int handBacks, string error) => throw new NotSupportedException();
-
         public Task EnsureQueued() => throw new NotSupportedException();
-
-        public Task Finish(JobOutcome outcome) => throw new NotSupportedException();
-
-        public Task EndInQueue(JobOutcome outcome, IJobEventSink[] watchers, JobEventRecord announcement, JobTraceEvent[] trace) => throw new NotSupportedException();
 
         public Task<JobExplanation?> Explain() => throw new NotSupportedException();
 

@@ -1,0 +1,34 @@
+using Scheduler.Abstractions.Jobs;
+
+namespace Scheduler.Grains.Jobs;
+
+/// <summary>
+/// A finished job's record, as the journal keeps it once the job settled: the job as accepted (its ticket, with its
+/// hand-backs and the last one's reason, without its watchers), where it ran last, how it ended, and its placement's
+/// trace up to its last admission or its end in the queue.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("scheduler.SettledJob")]
+public sealed record SettledJob(
+    [property: Id(0)] JobTicket Ticket,
+    [property: Id(1)] JobPlacement? Placement,
+    [property: Id(2)] JobOutcome Outcome,
+    [property: Id(3)] JobTraceEvent[] Trace)
+{
+    /// <summary>The record of a job that ended with <paramref name="outcome"/>; watchers are not kept (they are told
+    /// the end as it settles, and a late one replays the record).</summary>
+    public static SettledJob Of(JobTicket ticket, JobPlacement? placement, JobOutcome outcome, JobTraceEvent[]? trace) =>
+        new(ticket.Watchers.Length == 0 ? ticket : ticket with { Watchers = [] }, placement, outcome, trace ?? []);
+
+    public JobSnapshot Snapshot() => JobSnapshot.Queued(Ticket) with
+    {
+        Status = Outcome.Status,
+        Placement = Placement,
+        Usage = Outcome.Usage,
+        Output = Outcome.Output,
+        Error = Outcome.Error,
+        FinishReason = Outcome.FinishReason,
+        TokenEnds = Outcome.TokenEnds,
+        HandBacks = Ticket.HandBacks,
+        LastHandBackError = Ticket.LastHandBackError,
+    };
+}
