@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # Attributes a dotnet-trace sampled-thread-time trace of bench/Scheduler.Bench (converted to speedscope) to the
 # hops of one job. See docs/benchmarks.md, "Profiling one job's path (issue 12)". Usage:
-#   attribute_hops.py TRACE.speedscope.json conc JOBS_1_TENANT JOBS_4_TENANTS CPU_US_PER_JOB_1 CPU_US_PER_JOB_4
-# JOBS_* = the report's concurrent jobs/s x 5 (the counted window); CPU_US_PER_JOB_* = its "CPU per call, concurrent".
+#   attribute_hops.py TRACE.speedscope.json conc JOBS_1_TENANT JOBS_4_TENANTS CPU_US_PER_JOB_1 CPU_US_PER_JOB_4 [WARM_UP_S]
+# JOBS_* = the report's concurrent jobs/s x 5 (the counted window); CPU_US_PER_JOB_* = its "CPU per call, concurrent";
+# WARM_UP_S = the bench's --warm-up (5 s by default since 2026-12-04; the runs of 2026-12-02 used 2).
 import json, sys, collections
 # usage: attr.py trace.speedscope.json jobs_conc jobs_spread
 path = sys.argv[1]
@@ -129,5 +130,6 @@ def window(a, b, jobs, label, cpu_per_job):
 mode = sys.argv[2]
 if mode == 'conc':
     jobs = float(sys.argv[3]); jobs2 = float(sys.argv[4])
-    window(last_probe + 2000, last_probe + 7000, jobs, 'concurrent, 1 tenant (counted 5 s)', float(sys.argv[5]))
-    window(first_spread + 2000, first_spread + 7000, jobs2, 'concurrent, 4 tenants (counted 5 s)', float(sys.argv[6]))
+    warm = 1000 * float(sys.argv[7]) if len(sys.argv) > 7 else 5000
+    window(last_probe + warm, last_probe + warm + 5000, jobs, 'concurrent, 1 tenant (counted 5 s)', float(sys.argv[5]))
+    window(first_spread + warm, first_spread + warm + 5000, jobs2, 'concurrent, 4 tenants (counted 5 s)', float(sys.argv[6]))

@@ -186,7 +186,7 @@ internal sealed class JobSubmissions(
     private async IAsyncEnumerable<JobEventRecord> Pump(JobSubscription subscription, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, drain.Draining);
-        var lostEvents = backfill.WatchAsync(subscription, references.Job(subscription.JobId), stop.Token);
+        var lostEvents = backfill.WatchAsync(subscription, () => references.Job(subscription.JobId), stop.Token);
         var events = subscription.Events.ReadCoalesced(stop.Token).GetAsyncEnumerator(stop.Token);
         try
         {

@@ -21,9 +21,12 @@ internal sealed partial class StreamBackfill(TimeProvider time, ILogger<StreamBa
     // (a job waiting in a long queue costs that much, nothing more).
     private static readonly TimeSpan QuietInterval = TimeSpan.FromSeconds(5);
 
-    /// <summary>Runs until <paramref name="job"/>'s record has completed the stream or <paramref name="cancellationToken"/> ends it.</summary>
-    public async Task WatchAsync(JobSubscription subscription, IJobGrain job, CancellationToken cancellationToken)
+    /// <summary>Runs until the job's record has completed the stream or <paramref name="cancellationToken"/> ends it.
+    /// <paramref name="record"/> gives the record's grain, asked for only when the stream needs it: almost no stream
+    /// does, and a job's grain reference made per stream was 1.7 % of a job's CPU (docs/benchmarks.md, step 11).</summary>
+    public async Task WatchAsync(JobSubscription subscription, Func<IJobGrain> record, CancellationToken cancellationToken)
     {
+        IJobGrain? job = null;
         var posted = subscription.Posted;
         var quietSince = time.GetUtcNow();
         while (true)
@@ -43,10 +46,10 @@ internal sealed partial class StreamBackfill(TimeProvider time, ILogger<StreamBa
             }
 
             quietSince = now;
-            JobSnapshot? record;
+            JobSnapshot? snapshot;
             try
             {
-                record = await job.Get();
+                snapshot = await (job ??= record()).Get();
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -55,18 +58,18 @@ internal sealed partial class StreamBackfill(TimeProvider time, ILogger<StreamBa
                 continue;
             }
 
-            if (record is { IsTerminal: true })
+            if (snapshot is { IsTerminal: true })
             {
                 var from = subscription.NextToken;
-                subscription.ReplayRecord(record, from, now, withAdmission: false);
-                LogFilled(logger, subscription.JobId, record.Status, from, Math.Max(0, (record.Usage?.CompletionTokens ?? 0) - from));
+                subscription.ReplayRecord(snapshot, from, now, withAdmission: false);
+                LogFilled(logger, subscription.JobId, snapshot.Status, from, Math.Max(0, (snapshot.Usage?.CompletionTokens ?? 0) - from));
                 return;
             }
 
-            if (waitingForAdmission && record?.Placement is not null && subscription.WaitingForAdmission)
+            if (waitingForAdmission && snapshot?.Placement is not null && subscription.WaitingForAdmission)
             {
-                subscription.AdmitFromRecord(record, now);
-                LogAdmittedFromRecord(logger, subscription.JobId, record.Placement.ReplicaId);
+                subscription.AdmitFromRecord(snapshot, now);
+                LogAdmittedFromRecord(logger, subscription.JobId, snapshot.Placement.ReplicaId);
             }
         }
     }

@@ -26,7 +26,7 @@ public sealed class StreamBackfillTests
         subscription.Post(Completed(3));
         var job = new RecordOnlyJob(Record(JobStatus.Completed, "abc", [1, 2, 3]));
 
-        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, job, CancellationToken.None);
+        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, () => job, CancellationToken.None);
         _time.Advance(TimeSpan.FromSeconds(1));
         await watch.WaitAsync(TimeSpan.FromSeconds(10));
 
@@ -41,7 +41,7 @@ public sealed class StreamBackfillTests
         var subscription = AdmittedSubscription();
         subscription.Post(Tokens(0, "a"));
         var job = new RecordOnlyJob(Record(JobStatus.Running));
-        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, job, CancellationToken.None);
+        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, () => job, CancellationToken.None);
 
         await AdvanceSeconds(5);
         Assert.Equal(1, job.Reads);
@@ -57,12 +57,13 @@ public sealed class StreamBackfillTests
     }
 
     [Fact]
-    public async Task WatchAsync_StreamKeepsReceivingEvents_NeverAsksTheRecord()
+    public async Task WatchAsync_StreamKeepsReceivingEvents_NeverAsksTheRecord_NorMakesItsGrainReference()
     {
         var subscription = AdmittedSubscription();
         var job = new RecordOnlyJob(Record(JobStatus.Running));
         using var stop = new CancellationTokenSource();
-        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, job, stop.Token);
+        var references = 0;
+        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, () => { references++; return job; }, stop.Token);
 
         for (var token = 0; token < 20; token++)
         {
@@ -72,7 +73,7 @@ public sealed class StreamBackfillTests
 
         await stop.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => watch);
-        Assert.Equal(0, job.Reads);
+        Assert.Equal((0, 0), (job.Reads, references));
     }
 
     [Fact]
@@ -84,7 +85,7 @@ public sealed class StreamBackfillTests
         var placement = new JobPlacement("r1", "a1", "H100", "n1", 0);
         var job = new RecordOnlyJob(Record(JobStatus.Running) with { Placement = placement });
         using var stop = new CancellationTokenSource();
-        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, job, stop.Token);
+        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, () => job, stop.Token);
 
         await AdvanceSeconds(1);
 
