@@ -36,7 +36,9 @@ public interface IPlacementGrain : IGrainWithStringKey
     [OneWay]
     Task Wake();
 
-    Task<CancelOutcome> Cancel(string jobId);
+    /// <summary>Cancels a queued job (taken out of its queue: the caller settles it and tells its watchers) or a running
+    /// one (its node is asked to stop it, and confirms with the job's end).</summary>
+    Task<CancelResult> Cancel(string jobId);
 
     /// <summary>Attaches a watcher to a queued or running job. False when the job is neither. Interleaves: it waits on
     /// the journal and on the job's node, and the model's whole admission loop must not wait with it (a node grain

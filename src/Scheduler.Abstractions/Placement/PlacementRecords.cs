@@ -53,6 +53,17 @@ public enum CancelOutcome
     CancelledWhileRequeued = 3,
 }
 
+/// <summary>What a cancellation did. A job taken out of its queue never runs, so no node tells its watchers it ended:
+/// <paramref name="Watchers"/> are told <paramref name="End"/> by the job's record once it settled the job (a client
+/// that saw the end then finds the record ended); <paramref name="Placement"/> is where it was admitted last, if ever.
+/// Empty for a running job (its node confirms) or none.</summary>
+[GenerateSerializer, Immutable, Alias("scheduler.CancelResult")]
+public sealed record CancelResult(
+    [property: Id(0)] CancelOutcome Outcome,
+    [property: Id(1)] IJobEventSink[] Watchers,
+    [property: Id(2)] JobEventRecord? End = null,
+    [property: Id(3)] JobPlacement? Placement = null);
+
 [GenerateSerializer, Alias("scheduler.ReplicaSnapshot")]
 public sealed record ReplicaSnapshot(
     [property: Id(0)] string ReplicaId,

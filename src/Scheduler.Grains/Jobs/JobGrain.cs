@@ -117,13 +117,23 @@ internal sealed class JobGrain(IJobJournal journal, JobSettlement settlement, Gr
         }
 
         var result = await references.Placement(ticket.Request.Model).Cancel(JobId);
-        if (result is CancelOutcome.CancelledWhileQueued or CancelOutcome.CancelledWhileRequeued)
+        if (result.Outcome is CancelOutcome.CancelledWhileQueued or CancelOutcome.CancelledWhileRequeued)
         {
-            // Taken out of its queue: nothing runs it, so its record settles here. A job that ended meanwhile keeps its
-            // own end (the first settled wins).
+            // Taken out of its queue: nothing runs it, so its record settles here, and only then are its watchers told:
+            // a client that saw the end finds the record ended. A job that ended meanwhile keeps its own end (the
+            // first settled wins).
             var usage = new JobUsage(0, 0, 0, 0, 0, 0);
-            var cancelled = SettledJob.Of(ticket, null, new JobOutcome(JobStatus.Cancelled, JobFinishReasons.Cancelled, usage, string.Empty, null, []), null);
+            var outcome = new JobOutcome(JobStatus.Cancelled, JobFinishReasons.Cancelled, usage, string.Empty, null, []);
+            var cancelled = SettledJob.Of(ticket, result.Placement, outcome, null);
             var record = await settlement.Settle(cancelled);
+            if (result.End is { } end)
+            {
+                foreach (var watcher in result.Watchers)
+                {
+                    watcher.OnEvents([end]).Ignore();
+                }
+            }
+
             return (record ?? cancelled).Snapshot();
         }
 

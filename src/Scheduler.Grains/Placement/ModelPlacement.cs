@@ -268,7 +268,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             var cancelled = JobEventRecord.Terminal(jobId, JobStatus.Cancelled, time.GetUtcNow(), usage: null, finishReason: null, error: null);
             return new CancelDecision(
                 job.WasAdmitted ? CancelOutcome.CancelledWhileRequeued : CancelOutcome.CancelledWhileQueued,
-                new JobAnnouncement(job.Ticket.Watchers, cancelled));
+                new JobAnnouncement(job.Ticket.Watchers, cancelled),
+                Placement: job.Placement);
         }
 
         if (job.PreemptedFrom is not null)

@@ -128,23 +128,17 @@ internal sealed partial class PlacementGrain(
         Carry(round);
     }
 
-    public Task<CancelOutcome> Cancel(string jobId)
+    public Task<CancelResult> Cancel(string jobId)
     {
         var decision = _placement.Cancel(jobId);
-        if (decision.Announcement is { } cancelled)
-        {
-            foreach (var watcher in cancelled.Watchers)
-            {
-                watcher.OnEvents([cancelled.Event]).Ignore();
-            }
-        }
-
         if (decision.StopOn is (var nodeId, var replicaId))
         {
             GrainFactory.GetGrain<IWorkerNodeGrain>(nodeId).Cancel(replicaId, [jobId]).Ignore();
         }
 
-        return Task.FromResult(decision.Outcome);
+        return Task.FromResult(decision.Announcement is { } cancelled
+            ? new CancelResult(decision.Outcome, cancelled.Watchers, cancelled.Event, decision.Placement)
+            : new CancelResult(decision.Outcome, []));
     }
 
     public async Task<bool> Attach(string jobId, IJobEventSink sink, int fromToken)

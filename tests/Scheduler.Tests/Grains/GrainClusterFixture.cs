@@ -25,8 +25,8 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     /// earlier attempt would have.</summary>
     internal IIdempotencyKeys IdempotencyKeys { get; } = new MemoryIdempotencyKeys(Options.Create(new PlacementOptions()), TimeProvider.System);
 
-    /// <summary>The silo's job journal: tests read what a placement journaled.</summary>
-    internal MemoryJobJournal Journal { get; } = new();
+    /// <summary>The silo's job journal: tests read what a placement journaled, and may hold its settling.</summary>
+    internal GatedJobJournal Journal { get; } = new(new MemoryJobJournal());
 
     public IClusterClient Client => _cluster?.Client ?? throw new InvalidOperationException("The cluster is not deployed.");
 

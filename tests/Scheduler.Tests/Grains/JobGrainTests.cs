@@ -148,6 +148,32 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         Assert.InRange(limit.AgeLimit, CollectionAgeLimitAttribute.MinAgeLimit, TimeSpan.FromMinutes(5));
     }
 
+    [Fact]
+    public async Task Cancel_InTheQueue_TellsTheWatchersOnlyOnceTheRecordSettled()
+    {
+        // A client that saw its job end and asks for it finds it ended: the end goes out after the record holds it.
+        var tenant = await PutTenant();
+        var jobId = Unique("job");
+        var job = cluster.Client.GetGrain<IJobGrain>(jobId);
+        var watcher = new RecordingJobSink();
+        await tenant.Submit(jobId, Request(Unique("model")), [cluster.Client.CreateObjectReference<IJobEventSink>(watcher)]);
+
+        Task<JobSnapshot?> cancelling;
+        using (cluster.Journal.HoldSettles())
+        {
+            cancelling = job.Cancel();
+
+            // Out of its queue, but not settled yet: nobody is told, and the job is not shown ended.
+            await Task.Delay(300);
+            Assert.Empty(watcher.Events);
+            Assert.False((await job.Get())!.IsTerminal);
+        }
+
+        Assert.Equal(JobStatus.Cancelled, (await cancelling)!.Status);
+        await Until(() => watcher.Events.Any(e => e.Kind == JobEventKind.Cancelled), "the watcher is told once the record settled");
+        Assert.Equal(JobStatus.Cancelled, (await job.Get())!.Status);
+    }
+
     private async Task<string[]> JobRecordActivations()
     {
         var stats = await cluster.Client.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();

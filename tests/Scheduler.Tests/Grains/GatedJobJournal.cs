@@ -1,0 +1,48 @@
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Grains.Jobs;
+
+namespace Scheduler.Tests.Grains;
+
+/// <summary>The grain tests' journal: the silo's memory journal, whose settling a test can hold, to see what happens
+/// before a job's record holds its end.</summary>
+internal sealed class GatedJobJournal(MemoryJobJournal inner) : IJobJournal
+{
+    private TaskCompletionSource _open = Opened();
+
+    public bool OutlivesSilo => inner.OutlivesSilo;
+
+    /// <summary>Settling waits until the returned handle is disposed.</summary>
+    public IDisposable HoldSettles()
+    {
+        _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return new Release(_open);
+    }
+
+    public Task Add(JobTicket ticket) => inner.Add(ticket);
+
+    public Task Remove(string model, string jobId) => inner.Remove(model, jobId);
+
+    public ValueTask<JobTicket?> Find(string jobId) => inner.Find(jobId);
+
+    public Task<IReadOnlyList<JobTicket>> Load(string model) => inner.Load(model);
+
+    public async Task<SettledJob> Settle(SettledJob job)
+    {
+        await _open.Task;
+        return await inner.Settle(job);
+    }
+
+    public ValueTask<SettledJob?> FindSettled(string jobId) => inner.FindSettled(jobId);
+
+    private static TaskCompletionSource Opened()
+    {
+        var open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        open.SetResult();
+        return open;
+    }
+
+    private sealed class Release(TaskCompletionSource gate) : IDisposable
+    {
+        public void Dispose() => gate.TrySetResult();
+    }
+}
