@@ -40,7 +40,10 @@ public sealed partial class JobSettlement(
         catch (Exception ex)
         {
             LogNotSettled(logger, ex, job.Ticket.JobId, job.Outcome.Status, RetryPeriod);
-            SettleLate(job).Ignore();
+
+            // On the thread pool, not in the calling grain's context: a job record's activation may be collected
+            // before storage is back, and the retries must outlive it.
+            Task.Run(() => SettleLate(job)).Ignore();
             return null;
         }
 
