@@ -151,8 +151,10 @@ public sealed record JobSnapshot(
     /// <summary>The terminal event of a job that already ended, for a stream that attaches late.</summary>
     public JobEventRecord TerminalEvent(DateTimeOffset at) => JobEventRecord.Terminal(JobId, Status, at, Usage, FinishReason, Error);
 
-    /// <summary>A job just accepted: queued, not placed, nothing generated.</summary>
+    /// <summary>A job as its ticket shows it: queued, not placed, nothing generated, with the hand-backs the ticket
+    /// counts (none for a job just accepted).</summary>
     public static JobSnapshot Queued(JobTicket t) => new(
         t.JobId, t.TenantId, t.Request.Model, JobStatus.Queued, t.Request.PromptTokens, t.Request.MaxTokens,
-        t.Request.Priority, t.SubmittedAt, null, null, null, null, null, null, t.Request.Deadline);
+        t.Request.Priority, t.SubmittedAt, null, null, null, null, null, null, t.Request.Deadline,
+        HandBacks: t.HandBacks, LastHandBackError: t.LastHandBackError);
 }

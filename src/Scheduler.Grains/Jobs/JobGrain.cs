@@ -55,14 +55,7 @@ internal sealed class JobGrain(IJobJournal journal, JobSettlement settlement, Gr
     {
         if (await references.Placement(ticket.Request.Model).Describe(ticket.JobId) is { } live)
         {
-            return JobSnapshot.Queued(live.Ticket) with
-            {
-                Status = live.Status,
-                Placement = live.Placement,
-                CancelRequested = live.CancelRequested,
-                HandBacks = live.Ticket.HandBacks,
-                LastHandBackError = live.Ticket.LastHandBackError,
-            };
+            return JobSnapshot.Queued(live.Ticket) with { Status = live.Status, Placement = live.Placement, CancelRequested = live.CancelRequested };
         }
 
         if (await journal.FindSettled(ticket.JobId) is { } settled)
@@ -71,7 +64,7 @@ internal sealed class JobGrain(IJobJournal journal, JobSettlement settlement, Gr
             return settled.Snapshot();
         }
 
-        return JobSnapshot.Queued(ticket) with { HandBacks = ticket.HandBacks, LastHandBackError = ticket.LastHandBackError };
+        return JobSnapshot.Queued(ticket);
     }
 
     public async Task EnsureQueued()
@@ -125,15 +118,9 @@ internal sealed class JobGrain(IJobJournal journal, JobSettlement settlement, Gr
             var usage = new JobUsage(0, 0, 0, 0, 0, 0);
             var outcome = new JobOutcome(JobStatus.Cancelled, JobFinishReasons.Cancelled, usage, string.Empty, null, []);
             var cancelled = SettledJob.Of(ticket, result.Placement, outcome, null);
-            var record = await settlement.Settle(cancelled);
-            if (result.End is { } end)
-            {
-                foreach (var watcher in result.Watchers)
-                {
-                    watcher.OnEvents([end]).Ignore();
-                }
-            }
-
+            var record = result.End is { } end
+                ? await settlement.SettleThenTell(cancelled, result.Watchers, end)
+                : await settlement.Settle(cancelled);
             return (record ?? cancelled).Snapshot();
         }
 

@@ -1,3 +1,4 @@
+using Scheduler.Abstractions.Jobs;
 using Microsoft.Extensions.Logging;
 
 namespace Scheduler.Grains.Jobs;
@@ -48,6 +49,20 @@ public sealed partial class JobSettlement(
         }
 
         Count(record, job);
+        return record;
+    }
+
+    /// <summary>Settles <paramref name="job"/>, then tells <paramref name="watchers"/> its <paramref name="end"/>: for a
+    /// job that ended where no node ran it (its placement ended it, or it was cancelled in its queue), so no node
+    /// tells them. A client that saw the end finds the record ended.</summary>
+    public async Task<SettledJob?> SettleThenTell(SettledJob job, IJobEventSink[] watchers, JobEventRecord end)
+    {
+        var record = await Settle(job);
+        foreach (var watcher in watchers)
+        {
+            watcher.OnEvents([end]).Ignore();
+        }
+
         return record;
     }
 
@@ -105,10 +120,10 @@ public sealed partial class JobSettlement(
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} ended {Status} but its record could not be written; written again every {Period}")]
-    private static partial void LogNotSettled(ILogger logger, Exception ex, string jobId, Abstractions.Jobs.JobStatus status, TimeSpan period);
+    private static partial void LogNotSettled(ILogger logger, Exception ex, string jobId, JobStatus status, TimeSpan period);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its outcome {Status} is recorded, late")]
-    private static partial void LogSettledLate(ILogger logger, string jobId, Abstractions.Jobs.JobStatus status);
+    private static partial void LogSettledLate(ILogger logger, string jobId, JobStatus status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} settled, but its tenant {TenantId} could not be told; it finds the end when it next activates")]
     private static partial void LogTenantNotTold(ILogger logger, Exception ex, string jobId, string tenantId);

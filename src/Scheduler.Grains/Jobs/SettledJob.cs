@@ -28,7 +28,5 @@ public sealed record SettledJob(
         Error = Outcome.Error,
         FinishReason = Outcome.FinishReason,
         TokenEnds = Outcome.TokenEnds,
-        HandBacks = Ticket.HandBacks,
-        LastHandBackError = Ticket.LastHandBackError,
     };
 }

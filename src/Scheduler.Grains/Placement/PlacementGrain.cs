@@ -46,17 +46,16 @@ internal sealed partial class PlacementGrain(
     {
         LogActive(logger, Model, RuntimeIdentity);
         _placement = new ModelPlacement(Model, state.State, options.Value, time, logger);
+        var nodes = RecoveryPlanner.NodesToAsk(state.State);
+        var answers = await Task.WhenAll(nodes.Select(n => GrainFactory.GetGrain<IWorkerNodeGrain>(n).RunningJobs(Model)));
+
+        // Read after the nodes answered: a job that settled meanwhile has left the journal.
         var tickets = await journal.Load(Model);
         if (tickets.Count == 0 && state.State.Replicas.Count == 0)
         {
             return;
         }
 
-        var nodes = RecoveryPlanner.NodesToAsk(state.State);
-        var answers = await Task.WhenAll(nodes.Select(n => GrainFactory.GetGrain<IWorkerNodeGrain>(n).RunningJobs(Model)));
-
-        // A job that settled while the nodes answered left the journal: read it again, after the answers.
-        tickets = await journal.Load(Model);
         Carry(_placement.Recover(RecoveryPlanner.Plan(state.State, nodes.Zip(answers), tickets)));
     }
 
@@ -181,9 +180,10 @@ internal sealed partial class PlacementGrain(
             return;
         }
 
+        // Not awaited by the round: settling writes to storage, and the model's admissions must not wait on it.
         foreach (var ended in round.Ended)
         {
-            SettleThenAnnounce(ended).Ignore();
+            settlement.SettleThenTell(SettledJob.Of(ended.Ticket, ended.Placement, ended.Outcome, ended.Trace), ended.Announcement.Watchers, ended.Announcement.Event).Ignore();
         }
 
         foreach (var batch in round.Batches)
@@ -201,18 +201,6 @@ internal sealed partial class PlacementGrain(
         }
 
         WakeUpAt(round.WakeAt);
-    }
-
-    /// <summary>Settles a job this placement ended while no node ran it, then tells its watchers: a client that saw the
-    /// end finds the record ended. Not awaited by the round: settling writes to storage, and the model's admissions
-    /// must not wait on it.</summary>
-    private async Task SettleThenAnnounce(EndedJob ended)
-    {
-        await settlement.Settle(SettledJob.Of(ended.Ticket, ended.Placement, ended.Outcome, ended.Trace));
-        foreach (var watcher in ended.Announcement.Watchers)
-        {
-            watcher.OnEvents([ended.Announcement.Event]).Ignore();
-        }
     }
 
     /// <summary>Keeps a one-shot timer set for the next moment something is due (a queued job's deadline expiry, a
