@@ -5,19 +5,13 @@ namespace Scheduler.Grains.Jobs;
 
 /// <summary>
 /// Every accepted job by submission time, newest first, overall and per tenant: what listing jobs reads, so a listing
-/// never asks a grain per job it passes over. A job is added when its tenant accepts it (beside the journal) and
-/// rewritten once when its record settles, with its terminal status; until then it reads
-/// <see cref="JobStatus.Queued"/> (unfinished: queued or running, which only the job's record tells apart). Entries
-/// older than the retention are dropped; the job's record is not.
+/// never asks a grain per job it passes over. The <see cref="IJobJournal"/> writes it, in the same steps as its own
+/// entries: a job is added when its tenant accepts it and rewritten once when it settles, with its terminal status;
+/// until then it reads <see cref="JobStatus.Queued"/> (unfinished: queued or running, which only the job's record
+/// tells apart). Entries older than the retention are dropped; the job's record is not.
 /// </summary>
 public interface IJobIndex
 {
-    /// <summary>Adds an accepted job (or overwrites it: both writes are idempotent).</summary>
-    Task Add(JobIndexEntry entry);
-
-    /// <summary>Records a job's terminal status.</summary>
-    Task Settle(JobIndexEntry entry);
-
     /// <summary>Up to <paramref name="count"/> entries of <paramref name="tenantId"/> (null: every tenant), newest first,
     /// after <paramref name="after"/> in that order, submitted within [<paramref name="since"/>, <paramref name="until"/>].</summary>
     Task<IReadOnlyList<JobIndexEntry>> ReadNewestFirst(string? tenantId, JobIndexCursor? after, DateTimeOffset? since, DateTimeOffset? until, int count);

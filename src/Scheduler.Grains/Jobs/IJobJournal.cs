@@ -7,7 +7,10 @@ namespace Scheduler.Grains.Jobs;
 /// job id, and the records of the jobs that settled. A job is written here before its submission is acknowledged; a
 /// placement activated after a failover rebuilds its queue from it; the job's end replaces its entry by its settled
 /// record in one step (<see cref="Settle"/>), so a job is always exactly one of the two. One entry per job, so
-/// accepting or finishing a job costs one small write, whatever the backlog.
+/// accepting or finishing a job costs one small write, whatever the backlog. The journal also keeps the
+/// <see cref="IJobIndex"/> that listing reads, in the same steps: a job is indexed as it is accepted
+/// (<see cref="Accept"/>) and its entry takes its terminal status as it settles, so the index never disagrees with the
+/// record and a job costs storage two writes, not four (issue 12).
 /// </summary>
 public interface IJobJournal
 {
@@ -15,6 +18,10 @@ public interface IJobJournal
     /// persistence mode keeps grain state in memory too: then no grain write outlives the silo, so the tenant writes
     /// its state for its next activation when the current one goes (not while the silo shuts down), not per change.</summary>
     bool OutlivesSilo { get; }
+
+    /// <summary>Records a job its tenant just accepted: its ticket, as <see cref="Add"/> does, and its index entry
+    /// (<see cref="JobStatus.Queued"/>), in one step. Idempotent, like <see cref="Add"/>.</summary>
+    Task Accept(JobTicket ticket);
 
     /// <summary>Records (or overwrites) an unfinished job's ticket under its model; nothing once the job settled (a
     /// late write must not bring a finished job back to run again).</summary>
@@ -29,8 +36,8 @@ public interface IJobJournal
     /// <summary>Every unfinished job recorded under <paramref name="model"/>, in no particular order.</summary>
     Task<IReadOnlyList<JobTicket>> Load(string model);
 
-    /// <summary>Records a job's end and removes its unfinished entry, in one step. The first end recorded holds: a
-    /// later one (a cancellation racing the last token) changes nothing. Returns the record that holds —
+    /// <summary>Records a job's end, removes its unfinished entry and writes its terminal status into its index entry,
+    /// in one step. The first end recorded holds: a later one (a cancellation racing the last token) changes nothing. Returns the record that holds —
     /// <paramref name="job"/> itself when it is the first.</summary>
     Task<SettledJob> Settle(SettledJob job);
 

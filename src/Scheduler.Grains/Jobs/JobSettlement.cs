@@ -4,15 +4,14 @@ using Microsoft.Extensions.Logging;
 namespace Scheduler.Grains.Jobs;
 
 /// <summary>
-/// Settles jobs: makes a job's end its durable record, in place of its journal entry, then counts it — its index
-/// entry, its tenant, the outcome's observers (metrics). Every way a job ends passes through here, on the silo that
+/// Settles jobs: makes a job's end its durable record, in place of its journal entry (and its index entry's status),
+/// then counts it — its tenant, the outcome's observers (metrics). Every way a job ends passes through here, on the silo that
 /// learns it: its node link (it ran to its end, failed or was cancelled while running), its placement (it expired or
 /// failed in the queue, or was cancelled while handed back) or its record (cancelled in the queue). No grain activates
 /// for it: a record activation per job, with its two calls, was a third of a job's CPU (issue 12, step 11).
 /// </summary>
 public sealed partial class JobSettlement(
     IJobJournal journal,
-    IJobIndex index,
     GrainReferences references,
     IEnumerable<IJobOutcomeObserver> observers,
     TimeProvider time,
@@ -85,12 +84,11 @@ public sealed partial class JobSettlement(
         }
     }
 
-    /// <summary>The record and the index entry (each idempotent: a retry repeats both), then the tenant's count.</summary>
+    /// <summary>The record, with its index entry (idempotent: a retry gets the record back), then the tenant's count.</summary>
     private async Task<SettledJob> SettleOnce(SettledJob job)
     {
         var record = await journal.Settle(job);
         var ticket = record.Ticket;
-        await index.Settle(JobIndexEntry.Of(ticket, record.Outcome.Status));
         try
         {
             // Idempotent by job id: a tenant counts each end once.
@@ -106,8 +104,8 @@ public sealed partial class JobSettlement(
     }
 
     /// <summary>Tells the observers (metrics) of the end that settled the job, not of one that came second. (An end
-    /// retried after its record landed but its index entry failed finds itself settled by an equal record: its metrics
-    /// are lost, never doubled.)</summary>
+    /// retried after its write landed but its answer was lost finds itself settled by an equal record: its metrics are
+    /// lost, never doubled.)</summary>
     private void Count(SettledJob record, SettledJob job)
     {
         if (ReferenceEquals(record, job))

@@ -3,8 +3,8 @@ using Scheduler.Abstractions.Jobs;
 
 namespace Scheduler.Grains.Jobs;
 
-/// <summary>The job index of a single-process scheduler, in memory beside <see cref="MemoryJobJournal"/>: one ordered set
-/// overall and one per tenant, trimmed to the retention as jobs are added.</summary>
+/// <summary>The job index of a single-process scheduler, in memory, written by the <see cref="MemoryJobJournal"/>: one
+/// ordered set overall and one per tenant, trimmed to the retention as jobs are added.</summary>
 public sealed class MemoryJobIndex(IOptions<PlacementOptions> options, TimeProvider time) : IJobIndex
 {
     private static readonly Comparer<JobIndexCursor> NewestFirst = Comparer<JobIndexCursor>.Create((a, b) =>
@@ -15,25 +15,27 @@ public sealed class MemoryJobIndex(IOptions<PlacementOptions> options, TimeProvi
     private readonly Dictionary<string, SortedSet<JobIndexCursor>> _byTenant = new(StringComparer.Ordinal);
     private readonly Dictionary<string, JobIndexEntry> _entries = new(StringComparer.Ordinal);
 
-    public Task Add(JobIndexEntry entry)
+    /// <summary>Adds an accepted job (or overwrites it), and drops what is past the retention.</summary>
+    internal void Add(JobIndexEntry entry)
     {
         lock (_gate)
         {
             Put(entry);
             Trim(time.GetUtcNow() - options.Value.JobListRetention);
         }
-
-        return Task.CompletedTask;
     }
 
-    public Task Settle(JobIndexEntry entry)
+    /// <summary>Records a job's terminal status, if the job is still listed.</summary>
+    internal void Settle(JobIndexEntry entry)
     {
         lock (_gate)
         {
-            Put(entry);
+            // Like the Redis index's entry, which expires with the retention: a job trimmed away is not listed again.
+            if (_entries.ContainsKey(entry.JobId))
+            {
+                _entries[entry.JobId] = entry;
+            }
         }
-
-        return Task.CompletedTask;
     }
 
     public Task<IReadOnlyList<JobIndexEntry>> ReadNewestFirst(string? tenantId, JobIndexCursor? after, DateTimeOffset? since, DateTimeOffset? until, int count)

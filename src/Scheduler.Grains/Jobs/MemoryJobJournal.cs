@@ -6,9 +6,10 @@ namespace Scheduler.Grains.Jobs;
 /// <summary>
 /// The journal of a single-process scheduler (localhost clustering, in-memory state): it outlives grain
 /// activations but not the process, exactly like the in-memory grain storage beside it. Settled records are kept for
-/// the process's life, as that storage keeps grain state.
+/// the process's life, as that storage keeps grain state. It writes <paramref name="index"/> as it accepts and settles
+/// jobs.
 /// </summary>
-public sealed class MemoryJobJournal : IJobJournal
+public sealed class MemoryJobJournal(MemoryJobIndex index) : IJobJournal
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, JobTicket>> _models = new(StringComparer.Ordinal);
 
@@ -23,15 +24,24 @@ public sealed class MemoryJobJournal : IJobJournal
 
     public bool OutlivesSilo => false;
 
+    public Task Accept(JobTicket ticket)
+    {
+        lock (_gate)
+        {
+            if (Put(ticket))
+            {
+                index.Add(JobIndexEntry.Of(ticket, JobStatus.Queued));
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
     public Task Add(JobTicket ticket)
     {
         lock (_gate)
         {
-            if (!_settled.ContainsKey(ticket.JobId))
-            {
-                Jobs(ticket.Request.Model)[ticket.JobId] = ticket;
-                _jobs[ticket.JobId] = ticket;
-            }
+            Put(ticket);
         }
 
         return Task.CompletedTask;
@@ -61,11 +71,29 @@ public sealed class MemoryJobJournal : IJobJournal
             var holding = _settled.GetOrAdd(ticket.JobId, job);
             Jobs(ticket.Request.Model).TryRemove(ticket.JobId, out _);
             _jobs.TryRemove(ticket.JobId, out _);
+            if (ReferenceEquals(holding, job))
+            {
+                index.Settle(JobIndexEntry.Of(ticket, job.Outcome.Status));
+            }
+
             return Task.FromResult(holding);
         }
     }
 
     public ValueTask<SettledJob?> FindSettled(string jobId) => ValueTask.FromResult(_settled.GetValueOrDefault(jobId));
+
+    /// <summary>Writes an unfinished job's ticket, unless the job settled. Under the gate.</summary>
+    private bool Put(JobTicket ticket)
+    {
+        if (_settled.ContainsKey(ticket.JobId))
+        {
+            return false;
+        }
+
+        Jobs(ticket.Request.Model)[ticket.JobId] = ticket;
+        _jobs[ticket.JobId] = ticket;
+        return true;
+    }
 
     private ConcurrentDictionary<string, JobTicket> Jobs(string model) =>
         _models.GetOrAdd(model, _ => new ConcurrentDictionary<string, JobTicket>(StringComparer.Ordinal));

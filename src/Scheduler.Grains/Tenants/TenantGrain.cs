@@ -20,7 +20,6 @@ internal sealed partial class TenantGrain(
     IJobJournal journal,
     IIdempotencyKeys keys,
     GrainReferences references,
-    IJobIndex index,
     IOptions<PlacementOptions> options,
     TimeProvider time,
     ILogger<TenantGrain> logger) : Grain, ITenantGrain, IDisposable
@@ -355,9 +354,9 @@ internal sealed partial class TenantGrain(
         var journaled = false;
         try
         {
-            // Journaled first: once the queue holds it, it may finish (and leave the journal) at any moment. Indexed
-            // for listing at the same time; a listing skips an entry whose job has no record (not accepted after all).
-            await Task.WhenAll(journal.Add(ticket), index.Add(JobIndexEntry.Of(ticket, JobStatus.Queued)));
+            // Journaled first, and indexed for listing in the same step: once the queue holds it, it may finish (and
+            // leave the journal) at any moment. A listing skips an entry whose job has no record (not accepted after all).
+            await journal.Accept(ticket);
             journaled = true;
 
             // From here the job is accepted: its journal entry is its record, which a duplicate submission may

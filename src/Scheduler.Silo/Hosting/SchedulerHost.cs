@@ -69,6 +69,7 @@ public static class SchedulerHost
         var services = builder.Services;
         services.AddOptions<PlacementOptions>().Bind(builder.Configuration.GetSection(PlacementOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PlacementOptions>, CapacityOptionsValidator>();
+        services.AddSingleton<IValidateOptions<PlacementOptions>, JobRetentionOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<GrainReferences>();
         services.AddSingleton<JobSettlement>();

@@ -18,9 +18,10 @@ internal static class PersistenceSiloBuilderExtensions
     public static ISiloBuilder AddMemoryPersistence(this ISiloBuilder silo)
     {
         silo.AddMemoryStateStorage();
+        silo.Services.AddSingleton<MemoryJobIndex>();
+        silo.Services.AddSingleton<IJobIndex>(sp => sp.GetRequiredService<MemoryJobIndex>());
         silo.Services.AddSingleton<IJobJournal, MemoryJobJournal>();
         silo.Services.AddSingleton<IIdempotencyKeys, MemoryIdempotencyKeys>();
-        silo.Services.AddSingleton<IJobIndex, MemoryJobIndex>();
         return silo;
     }
 
@@ -48,12 +49,11 @@ internal static class PersistenceSiloBuilderExtensions
         silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(StorageNames.Default)
             .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
         silo.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis.Clone()));
-        silo.Services.AddSingleton<IJobJournal>(sp => new RedisJobJournal(
-            sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<Serializer<JobTicket>>(), sp.GetRequiredService<Serializer<SettledJob>>(), serviceId));
+        silo.Services.AddSingleton(new RedisJobKeys(serviceId));
+        silo.Services.AddSingleton<IJobJournal, RedisJobJournal>();
+        silo.Services.AddSingleton<IJobIndex, RedisJobIndex>();
         silo.Services.AddSingleton<IIdempotencyKeys>(sp => new RedisIdempotencyKeys(
             sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<IOptions<PlacementOptions>>(), serviceId));
-        silo.Services.AddSingleton<IJobIndex>(sp => new RedisJobIndex(
-            sp.GetRequiredService<IConnectionMultiplexer>(), serviceId, sp.GetRequiredService<IOptions<PlacementOptions>>(), sp.GetRequiredService<TimeProvider>()));
         return silo;
     }
 }

@@ -1,7 +1,5 @@
 using System.Globalization;
-using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Jobs;
-using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
 using Scheduler.Policies;
 using StackExchange.Redis;
@@ -10,36 +8,16 @@ namespace Scheduler.Silo.Persistence;
 
 /// <summary>
 /// The job index of a Redis-clustered scheduler. Two sorted sets by submission millisecond — every job, and each
-/// tenant's — hold job ids; each job's entry is a small string key of its own that expires with the retention. Adding
-/// a job is one pipelined ZADD ×2, SET and ZREMRANGEBYSCORE ×2 (the trim of entries past the retention, amortised O(1)
-/// per job); settling it one SET. A page is one ZREVRANGEBYSCORE with LIMIT (O(log n + page)) and one MGET, whatever
-/// the number of jobs kept. All keys share the service's hash tag, like the journal's.
+/// tenant's — hold job ids; each job's entry is a small string key of its own that expires with the retention. The
+/// <see cref="RedisJobJournal"/> writes them in its scripts: accepting a job adds it (ZADD ×2, SET and ZREMRANGEBYSCORE
+/// ×2, the trim of entries past the retention, amortised O(1) per job), settling it rewrites its entry. A page is one
+/// ZREVRANGEBYSCORE with LIMIT (O(log n + page)) and one MGET, whatever the number of jobs kept.
 /// </summary>
-internal sealed class RedisJobIndex(IConnectionMultiplexer redis, string serviceId, IOptions<PlacementOptions> options, TimeProvider time) : IJobIndex
+internal sealed class RedisJobIndex(IConnectionMultiplexer redis, RedisJobKeys keys) : IJobIndex
 {
     private const char Separator = '\t';
 
     private IDatabase Db => redis.GetDatabase();
-
-    public async Task Add(JobIndexEntry entry)
-    {
-        var retention = options.Value.JobListRetention;
-        var cutoff = (time.GetUtcNow() - retention).ToUnixTimeMilliseconds();
-        var score = entry.SubmittedAt.ToUnixTimeMilliseconds();
-        var batch = Db.CreateBatch();
-        Task[] writes =
-        [
-            batch.StringSetAsync(EntryKey(entry.JobId), Format(entry), retention),
-            batch.SortedSetAddAsync(SetKey(null), entry.JobId, score),
-            batch.SortedSetAddAsync(SetKey(entry.TenantId), entry.JobId, score),
-            batch.SortedSetRemoveRangeByScoreAsync(SetKey(null), double.NegativeInfinity, cutoff, Exclude.Stop),
-            batch.SortedSetRemoveRangeByScoreAsync(SetKey(entry.TenantId), double.NegativeInfinity, cutoff, Exclude.Stop),
-        ];
-        batch.Execute();
-        await Task.WhenAll(writes);
-    }
-
-    public Task Settle(JobIndexEntry entry) => Db.StringSetAsync(EntryKey(entry.JobId), Format(entry), expiry: null, keepTtl: true, when: When.Exists);
 
     public async Task<IReadOnlyList<JobIndexEntry>> ReadNewestFirst(string? tenantId, JobIndexCursor? after, DateTimeOffset? since, DateTimeOffset? until, int count)
     {
@@ -57,7 +35,7 @@ internal sealed class RedisJobIndex(IConnectionMultiplexer redis, string service
             // Ties at the cursor's millisecond come back too (ordered by id, descending): those up to the cursor are skipped.
             var take = count - ids.Count;
             var found = (RedisResult[])(await Db.ExecuteAsync("ZREVRANGEBYSCORE",
-                SetKey(tenantId), Bound(max), Bound(min), "LIMIT", offset.ToString(CultureInfo.InvariantCulture), take.ToString(CultureInfo.InvariantCulture)))!;
+                keys.IndexSet(tenantId), Bound(max), Bound(min), "LIMIT", offset.ToString(CultureInfo.InvariantCulture), take.ToString(CultureInfo.InvariantCulture)))!;
             offset += found.Length;
             foreach (var id in found.Select(r => (string)r!))
             {
@@ -78,7 +56,7 @@ internal sealed class RedisJobIndex(IConnectionMultiplexer redis, string service
             return [];
         }
 
-        var values = await Db.StringGetAsync([.. ids.Select(EntryKey)]);
+        var values = await Db.StringGetAsync([.. ids.Select(keys.IndexEntry)]);
         var entries = new List<JobIndexEntry>(ids.Count);
         for (var i = 0; i < ids.Count; i++)
         {
@@ -94,8 +72,9 @@ internal sealed class RedisJobIndex(IConnectionMultiplexer redis, string service
 
     private static string Bound(long ms) => ms == long.MaxValue ? "+inf" : ms == long.MinValue ? "-inf" : ms.ToString(CultureInfo.InvariantCulture);
 
-    // Ids and model names carry no whitespace (the front door refuses it), so a tab separates the fields.
-    private static string Format(JobIndexEntry e) => string.Join(Separator,
+    /// <summary>An index entry as its key holds it. Ids and model names carry no whitespace (the front door refuses
+    /// it), so a tab separates the fields.</summary>
+    internal static string Format(JobIndexEntry e) => string.Join(Separator,
         ((int)e.Status).ToString(CultureInfo.InvariantCulture), ((int)e.Priority).ToString(CultureInfo.InvariantCulture),
         e.SubmittedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), e.TenantId, e.Model);
 
@@ -107,8 +86,4 @@ internal sealed class RedisJobIndex(IConnectionMultiplexer redis, string service
                 DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(f[2], CultureInfo.InvariantCulture)), (JobStatus)int.Parse(f[0], CultureInfo.InvariantCulture))
             : null;
     }
-
-    private RedisKey SetKey(string? tenantId) => tenantId is null ? $"{{{serviceId}}}/jobs/all" : $"{{{serviceId}}}/jobs/tenant/{tenantId}";
-
-    private RedisKey EntryKey(string jobId) => $"{{{serviceId}}}/jobs/entry/{jobId}";
 }

@@ -1,5 +1,8 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
 using Orleans.Serialization;
 using Scheduler.Abstractions.Jobs;
+using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
 using StackExchange.Redis;
 
@@ -9,10 +12,17 @@ namespace Scheduler.Silo.Persistence;
 /// The job journal of a Redis-clustered scheduler: one hash per model, one field per unfinished job holding its
 /// ticket in Orleans' binary format (watchers are grain-observer references, which only that format carries), and the
 /// same ticket under a key of its own, where the job's record finds it by id; a settled job's record under a third key.
-/// Accepting a job is one script (HSET and SET, unless the job settled), settling it another (SET NX of the record,
-/// HDEL and DEL), whatever the backlog, unlike rewriting a whole grain state.
+/// It writes the <see cref="RedisJobIndex"/> in the same scripts, all keys under one hash tag: accepting a job is one
+/// script (its two entries and its index entry, unless the job settled), settling it another (SET NX of the record,
+/// HDEL, DEL and the index entry's status), whatever the backlog, unlike rewriting a whole grain state.
 /// </summary>
-internal sealed class RedisJobJournal(IConnectionMultiplexer redis, Serializer<JobTicket> tickets, Serializer<SettledJob> records, string serviceId) : IJobJournal
+internal sealed class RedisJobJournal(
+    IConnectionMultiplexer redis,
+    Serializer<JobTicket> tickets,
+    Serializer<SettledJob> records,
+    RedisJobKeys keys,
+    IOptions<PlacementOptions> options,
+    TimeProvider time) : IJobJournal
 {
     public bool OutlivesSilo => true;
 
@@ -28,52 +38,74 @@ internal sealed class RedisJobJournal(IConnectionMultiplexer redis, Serializer<J
         end
         """;
 
+    // Add's, and the job's index entry, which expires with the retention, in the index's two sorted sets (every job's
+    // and its tenant's), which are trimmed of what is past the retention as jobs come (amortised O(1) a job). One
+    // script instead of Add's and a batch of five index commands: the Redis client was 12 % of a job's CPU.
+    private const string AcceptScript = """
+        if redis.call('EXISTS', KEYS[3]) == 0 then
+            redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+            redis.call('SET', KEYS[2], ARGV[2])
+            redis.call('SET', KEYS[4], ARGV[3], 'PX', ARGV[4])
+            redis.call('ZADD', KEYS[5], ARGV[5], ARGV[1])
+            redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
+            redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[6])
+            redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. ARGV[6])
+        end
+        """;
+
     private const string RemoveScript = """
         redis.call('HDEL', KEYS[1], ARGV[1])
         redis.call('DEL', KEYS[2])
         """;
 
-    // The first record holds: a later end gets it back instead. Either way the job is no longer unfinished.
+    // The first record holds: a later end gets it back instead. Either way the job is no longer unfinished. The index
+    // entry takes the first end's status, unless it expired with the retention.
     private const string SettleScript = """
         local settled = redis.call('SET', KEYS[3], ARGV[2], 'NX')
         redis.call('HDEL', KEYS[1], ARGV[1])
         redis.call('DEL', KEYS[2])
         if settled then
+            redis.call('SET', KEYS[4], ARGV[3], 'XX', 'KEEPTTL')
             return false
         end
         return redis.call('GET', KEYS[3])
         """;
 
+    public Task Accept(JobTicket ticket)
+    {
+        var retention = options.Value.JobListRetention;
+        var cutoff = (time.GetUtcNow() - retention).ToUnixTimeMilliseconds();
+        var jobId = ticket.JobId;
+        return Db.ScriptEvaluateAsync(AcceptScript,
+            [keys.Journal(ticket.Request.Model), keys.JournalJob(jobId), keys.Record(jobId), keys.IndexEntry(jobId), keys.IndexSet(null), keys.IndexSet(ticket.TenantId)],
+            [jobId, tickets.SerializeToArray(ticket), RedisJobIndex.Format(JobIndexEntry.Of(ticket, JobStatus.Queued)),
+                (long)retention.TotalMilliseconds, ticket.SubmittedAt.ToUnixTimeMilliseconds(), cutoff.ToString(CultureInfo.InvariantCulture)]);
+    }
+
     public Task Add(JobTicket ticket) =>
-        Db.ScriptEvaluateAsync(AddScript, [Key(ticket.Request.Model), JobKey(ticket.JobId), RecordKey(ticket.JobId)], [ticket.JobId, tickets.SerializeToArray(ticket)]);
+        Db.ScriptEvaluateAsync(AddScript, [keys.Journal(ticket.Request.Model), keys.JournalJob(ticket.JobId), keys.Record(ticket.JobId)], [ticket.JobId, tickets.SerializeToArray(ticket)]);
 
     public Task Remove(string model, string jobId) =>
-        Db.ScriptEvaluateAsync(RemoveScript, [Key(model), JobKey(jobId)], [jobId]);
+        Db.ScriptEvaluateAsync(RemoveScript, [keys.Journal(model), keys.JournalJob(jobId)], [jobId]);
 
     public async ValueTask<JobTicket?> Find(string jobId) =>
-        await Db.StringGetAsync(JobKey(jobId)) is { HasValue: true } value ? tickets.Deserialize((byte[])value!) : null;
+        await Db.StringGetAsync(keys.JournalJob(jobId)) is { HasValue: true } value ? tickets.Deserialize((byte[])value!) : null;
 
     public async Task<IReadOnlyList<JobTicket>> Load(string model)
     {
-        var entries = await Db.HashGetAllAsync(Key(model));
+        var entries = await Db.HashGetAllAsync(keys.Journal(model));
         return [.. entries.Select(e => tickets.Deserialize((byte[])e.Value!)!)];
     }
 
     public async Task<SettledJob> Settle(SettledJob job)
     {
         var jobId = job.Ticket.JobId;
-        var holding = await Db.ScriptEvaluateAsync(
-            SettleScript, [Key(job.Ticket.Request.Model), JobKey(jobId), RecordKey(jobId)], [jobId, records.SerializeToArray(job)]);
+        var holding = await Db.ScriptEvaluateAsync(SettleScript,
+            [keys.Journal(job.Ticket.Request.Model), keys.JournalJob(jobId), keys.Record(jobId), keys.IndexEntry(jobId)],
+            [jobId, records.SerializeToArray(job), RedisJobIndex.Format(JobIndexEntry.Of(job.Ticket, job.Outcome.Status))]);
         return holding.IsNull ? job : records.Deserialize((byte[])holding!)!;
     }
 
     public async ValueTask<SettledJob?> FindSettled(string jobId) =>
-        await Db.StringGetAsync(RecordKey(jobId)) is { HasValue: true } value ? records.Deserialize((byte[])value!) : null;
-
-    // A hash tag keeps the journal on one shard of a Redis cluster, so a job's entries change in one script.
-    private RedisKey Key(string model) => $"{{{serviceId}}}/journal/{model}";
-
-    private RedisKey JobKey(string jobId) => $"{{{serviceId}}}/journal-job/{jobId}";
-
-    private RedisKey RecordKey(string jobId) => $"{{{serviceId}}}/job-record/{jobId}";
+        await Db.StringGetAsync(keys.Record(jobId)) is { HasValue: true } value ? records.Deserialize((byte[])value!) : null;
 }

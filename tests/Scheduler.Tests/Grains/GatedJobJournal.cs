@@ -18,6 +18,8 @@ internal sealed class GatedJobJournal(MemoryJobJournal inner) : IJobJournal
         return new Release(_open);
     }
 
+    public Task Accept(JobTicket ticket) => inner.Accept(ticket);
+
     public Task Add(JobTicket ticket) => inner.Add(ticket);
 
     public Task Remove(string model, string jobId) => inner.Remove(model, jobId);

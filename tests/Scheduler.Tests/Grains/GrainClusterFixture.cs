@@ -25,8 +25,13 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     /// earlier attempt would have.</summary>
     internal IIdempotencyKeys IdempotencyKeys { get; } = new MemoryIdempotencyKeys(Options.Create(new PlacementOptions()), TimeProvider.System);
 
+    /// <summary>The silo's job index, which its journal writes.</summary>
+    private MemoryJobIndex Index { get; } = new(Options.Create(new PlacementOptions()), TimeProvider.System);
+
     /// <summary>The silo's job journal: tests read what a placement journaled, and may hold its settling.</summary>
-    internal GatedJobJournal Journal { get; } = new(new MemoryJobJournal());
+    internal GatedJobJournal Journal { get; }
+
+    public GrainClusterFixture() => Journal = new(new MemoryJobJournal(Index));
 
     public IClusterClient Client => _cluster?.Client ?? throw new InvalidOperationException("The cluster is not deployed.");
 
@@ -43,6 +48,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
         var links = Links;
         var keys = IdempotencyKeys;
         var journal = Journal;
+        var index = Index;
         var builder = new InProcessTestClusterBuilder(1);
         builder.ConfigureSilo((_, silo) =>
         {
@@ -53,7 +59,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton<JobSettlement>();
             silo.Services.AddSingleton<LocalNodeLinks>();
             silo.Services.AddSingleton(keys);
-            silo.Services.AddSingleton<IJobIndex, MemoryJobIndex>();
+            silo.Services.AddSingleton<IJobIndex>(index);
             silo.Services.AddMetrics().AddSingleton<FleetGauges>().AddSingleton<IJobOutcomeObserver, SchedulerTelemetry>();
             silo.Services.AddSingleton(TimeProvider.System);
             silo.Services.Configure<PlacementOptions>(o =>

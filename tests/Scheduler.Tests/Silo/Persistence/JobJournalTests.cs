@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Orleans.Serialization;
 using Scheduler.Abstractions.Jobs;
+using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
 using Scheduler.Silo.Persistence;
 using Scheduler.Tests.Faults;
@@ -34,7 +36,7 @@ public sealed class JobJournalTests : IAsyncLifetime
     {
         if (store == "memory")
         {
-            return new MemoryJobJournal();
+            return new MemoryJobJournal(new MemoryJobIndex(Options.Create(new PlacementOptions()), TimeProvider.System));
         }
 
         _redis = await RedisServer.StartAsync();
@@ -43,7 +45,8 @@ public sealed class JobJournalTests : IAsyncLifetime
             .AddSerializer(s => s.AddAssembly(typeof(JobTicket).Assembly).AddAssembly(typeof(SettledJob).Assembly))
             .BuildServiceProvider();
         return new RedisJobJournal(
-            _connection, _services.GetRequiredService<Serializer<JobTicket>>(), _services.GetRequiredService<Serializer<SettledJob>>(), "journal-test");
+            _connection, _services.GetRequiredService<Serializer<JobTicket>>(), _services.GetRequiredService<Serializer<SettledJob>>(),
+            new RedisJobKeys("journal-test"), Options.Create(new PlacementOptions()), TimeProvider.System);
     }
 
     [Theory]
