@@ -48,7 +48,7 @@ internal sealed class Simulation
         _fleet = fleet;
         _workload = workload;
         Policies = policies;
-        _dispatcher = Dispatcher.Create(policies.Placement, policies.Fairness, policies.Batching, new Random(seed), maxPreemptions: policies.MaxPreemptions, maxDecodeDeferrals: policies.MaxDecodeDeferrals, contendedPrefillTokens: policies.ContendedPrefillTokens);
+        _dispatcher = Dispatcher.Create(policies.Placement, policies.Fairness, policies.Batching, new Random(seed), maxPreemptions: policies.MaxPreemptions, maxDecodeDeferrals: policies.MaxDecodeDeferrals, contendedPrefillTokens: policies.ContendedPrefillTokens, time: _clock);
         foreach (var (tenant, weight) in workload.Weights)
         {
             _dispatcher.Queue.SetWeight(tenant, weight);

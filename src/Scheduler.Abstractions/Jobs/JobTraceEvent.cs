@@ -61,6 +61,10 @@ public enum WaitReason
 
     /// <summary>Rounds older than the placement keeps were passed over too; their reasons are not known any more.</summary>
     RoundsNotKept = 8,
+
+    /// <summary>The replica holding its session's context had no room for it: it waited for that replica, for a share of
+    /// its TTFT objective, before going wherever it fits.</summary>
+    SessionReplicaFull = 9,
 }
 
 /// <summary>What a placement policy predicted for one class of alike replicas (product and slots) when it admitted a

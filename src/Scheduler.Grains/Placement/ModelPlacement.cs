@@ -24,7 +24,7 @@ namespace Scheduler.Grains.Placement;
 /// </summary>
 internal sealed partial class ModelPlacement(string model, PlacementState persisted, PlacementOptions options, TimeProvider time, ILogger logger)
 {
-    private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy, recordWeighedReplicas: true, maxPreemptions: options.MaxPreemptions, maxDecodeDeferrals: options.MaxDecodeDeferrals, contendedPrefillTokens: options.ContendedPrefillTokens);
+    private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy, recordWeighedReplicas: true, maxPreemptions: options.MaxPreemptions, maxDecodeDeferrals: options.MaxDecodeDeferrals, contendedPrefillTokens: options.ContendedPrefillTokens, time: time);
     private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
     private readonly DeadlineExpiry _expiry = new();
     private readonly ReplicaLinks _links = new();
@@ -39,6 +39,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     // back, to journal with their count.
     private readonly List<EndedJob> _ended = [];
     private readonly List<JobTicket> _handedBack = [];
+
+    // When the first of the jobs the last round left waiting for their session's replica stops waiting.
+    private DateTimeOffset? _sessionWaitsEnd;
 
     // Jobs that finished on their replicas a moment ago: their node links are settling them (EnsureQueued).
     private readonly RecentJobIds _finished = new(RecentlyFinishedKept);
@@ -412,6 +415,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var ended = Drain(_ended);
         var handedBack = Drain(_handedBack);
         var admissions = _dispatcher.AdmitWhatFits();
+        NoteSessionWaits(now);
         var displaced = Preempt(_dispatcher.Preemptions, now);
         if (admissions.Count == 0)
         {
@@ -669,13 +673,33 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         }
     }
 
-    // When the next queued job expires or the next hold passes: the grain's timer wakes it then, even when nothing else happens.
+    /// <summary>Explains, once per job, a wait for its session's replica that the round began, and keeps when the first
+    /// such wait ends: a round then lets the job go elsewhere even if nothing frees meanwhile.</summary>
+    private void NoteSessionWaits(DateTimeOffset now)
+    {
+        _sessionWaitsEnd = null;
+        foreach (var (demand, replicaId, until) in _dispatcher.HolderWaits)
+        {
+            _sessionWaitsEnd = _sessionWaitsEnd is { } end && end <= until ? end : until;
+            if (_jobs.TryGetValue(demand.JobId, out var job) && !job.WaitedForSessionReplica)
+            {
+                job.WaitedForSessionReplica = true;
+                job.Trace.Add(new JobTraceEvent(JobTraceKind.Waiting, now,
+                    $"waits until {until:O} for replica {replicaId}, which holds its session's context but had no room for it; then it goes wherever it fits",
+                    WaitReason.SessionReplicaFull));
+            }
+        }
+    }
+
+    // When the next queued job expires, the next hold passes or the next wait for a session's replica ends: the grain's
+    // timer wakes it then, even when nothing else happens.
     private DateTimeOffset? NextWakeUp()
     {
         var expiry = _expiry.Count > 0 ? _expiry.NextExpiry : null;
-        var hold = _holds.NextDue;
-        return expiry is null || (hold is not null && hold < expiry) ? hold : expiry;
+        return Earliest(Earliest(expiry, _holds.NextDue), _sessionWaitsEnd);
     }
+
+    private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) => a is null || (b is not null && b < a) ? b : a;
 
     /// <summary>The placement's view of a replica. Its slots include the admissions the node holds ahead, started there
     /// the moment a slot frees (KV is counted for them as for running ones, so they fit when they start); not under

@@ -30,6 +30,9 @@ internal sealed class PlacedJob(JobTicket ticket)
     /// handed back meanwhile it ends instead of resuming.</summary>
     public bool CancelRequested { get; set; }
 
+    /// <summary>Whether its trace tells already that it waited for its session's replica (told once).</summary>
+    public bool WaitedForSessionReplica { get; set; }
+
     /// <summary>Whether it ever left its tenant's queue; a re-dispatch is not a second admission.</summary>
     public bool WasAdmitted { get; set; }
 

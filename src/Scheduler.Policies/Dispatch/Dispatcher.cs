@@ -9,18 +9,20 @@ namespace Scheduler.Policies.Dispatch;
 /// same class. An admission round takes queued jobs in fair order and admits each into the replica the placement
 /// policy picks among those with a free slot and KV room, until no queued job fits anywhere — never past either —
 /// or the policy holds the job it is offered. Each admission carries the job's <see cref="FairRank"/> on its replica.
-/// A job of a session whose last job's replica takes it and meets its objective goes there first
-/// (<see cref="SessionAffinity"/>).
+/// A job of a session whose last job's replica takes it and meets its objective goes there first, and waits a while
+/// for it when it is full (<see cref="SessionAffinity"/>, <see cref="HolderWaits"/>).
 /// </summary>
 public sealed class Dispatcher
 {
     private readonly List<ReplicaView> _candidates = [];
-    private readonly Func<JobDemand, bool> _fitsSomewhere;
+    private readonly Func<JobDemand, bool> _placeable;
     private readonly IIndexedPlacementPolicy? _indexedPlacement;
     private readonly Func<string, double?> _weightOf;
     private readonly SessionAffinity _sessions = new();
     private readonly HashSet<(string Tenant, JobPriority Priority)> _noRoomFor = [];
     private readonly HashSet<string> _admittedThisRound = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HolderWait> _holderWaits = new(StringComparer.Ordinal);
+    private DateTimeOffset _roundStart;
     private readonly Func<JobDemand, bool> _makesRoom;
     private readonly Func<string, int> _queuedOf;
     private (ReplicaView Replica, JobDemand Victim)? _victim;
@@ -30,7 +32,7 @@ public sealed class Dispatcher
         Queue = queue;
         Placement = placement;
         Batching = batching;
-        _fitsSomewhere = Replicas.FitsSomewhere;
+        _placeable = Placeable;
         _indexedPlacement = placement as IIndexedPlacementPolicy;
         _weightOf = queue.WeightOf;
         _makesRoom = MakesRoom;
@@ -95,14 +97,23 @@ public sealed class Dispatcher
     /// Their reservations are already released.</summary>
     public IReadOnlyList<Preempted> Preemptions { get; private set; } = [];
 
+    /// <summary>The clock a session's wait for its replica is measured on (<see cref="HolderWaits"/>).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>The jobs the last round passed over because they wait for their session's replica, which had no room
+    /// for them (<see cref="SessionAffinity.HolderWaitShare"/>), each with the replica and when its wait ends: the owner
+    /// explains the wait and runs a round by then.</summary>
+    public IReadOnlyCollection<HolderWait> HolderWaits => _holderWaits.Values;
+
     /// <summary>Creates a dispatcher from policy names, as configuration gives them.</summary>
-    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false, int maxPreemptions = 0, int maxDecodeDeferrals = 0, int contendedPrefillTokens = 0) => new(
+    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false, int maxPreemptions = 0, int maxDecodeDeferrals = 0, int contendedPrefillTokens = 0, TimeProvider? time = null) => new(
         SchedulingPolicies.CreateFairQueue(fairness), SchedulingPolicies.CreatePlacement(placement, random), SchedulingPolicies.CreateBatching(batching))
     {
         RecordsWeighedReplicas = recordWeighedReplicas,
         MaxPreemptions = maxPreemptions,
         MaxDecodeDeferrals = maxDecodeDeferrals,
         ContendedPrefillTokens = contendedPrefillTokens,
+        Time = time ?? TimeProvider.System,
     };
 
     /// <summary>One admission round. Returns the admissions in the order they were made (empty when nothing fits);
@@ -111,6 +122,7 @@ public sealed class Dispatcher
     {
         LastHeld = null;
         Preemptions = [];
+        _holderWaits.Clear();
         if (Queue.Count == 0 || Replicas.Count == 0)
         {
             LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : RoundStopReason.NoReplicas, 0);
@@ -118,13 +130,14 @@ public sealed class Dispatcher
         }
 
         Replicas.BeginRound(Batching.JoinsRunningBatches, _weightOf);
+        _roundStart = Time.GetUtcNow();
         _admittedThisRound.Clear();
         List<Admission>? admitted = null;
         List<Preempted>? preempted = null;
         var ended = RoundStopReason.NothingFits;
         while (true)
         {
-            var job = Queue.DequeueNext(_fitsSomewhere);
+            var job = Queue.DequeueNext(_placeable);
             var placeable = job is not null;
             (ReplicaView Replica, JobDemand Victim)? stop = null;
             if (job is null)
@@ -175,6 +188,7 @@ public sealed class Dispatcher
             }
 
             _sessions.Placed(job, chosen);
+            _holderWaits.Remove(job.JobId);
             var weight = Queue.WeightOf(job.TenantId);
             var backlogged = Queue.CountOf(job.TenantId) > 0;
             var (rank, finish) = FairRank.Of(job, chosen, weight, backlogged);
@@ -199,6 +213,23 @@ public sealed class Dispatcher
         Preemptions = preempted ?? (IReadOnlyList<Preempted>)[];
         LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : ended, Replicas.MaxFreeKvTokens);
         return admitted ?? (IReadOnlyList<Admission>)[];
+    }
+
+    // What the fair queue may offer in this round: a job that fits some open replica and is not waiting for its session's.
+    private bool Placeable(JobDemand job)
+    {
+        if (!Replicas.FitsSomewhere(job))
+        {
+            return false;
+        }
+
+        if (job.SessionId is null || _sessions.HolderWaitEnd(job, Replicas, _roundStart, out var holder) is not { } until)
+        {
+            return true;
+        }
+
+        _holderWaits[job.JobId] = new HolderWait(job, holder!, until);
+        return false;
     }
 
     /// <summary>Whether a round may stop running sequences: preemption is on, the queue has shares to judge by (a
@@ -264,6 +295,10 @@ public sealed class Dispatcher
         return chosen;
     }
 }
+
+/// <summary>A queued job passed over because it waits for <paramref name="ReplicaId"/>, which holds its session's context
+/// and had no room for it, until <paramref name="Until"/>.</summary>
+public readonly record struct HolderWait(JobDemand Job, string ReplicaId, DateTimeOffset Until);
 
 /// <summary>A job admitted into a replica's running batch, with the number of sequences it joined, its fair rank
 /// there (<see cref="FairRank"/>), which the engine prefills in, when the dispatcher records them, the replicas

@@ -5,11 +5,23 @@ namespace Scheduler.Policies.Dispatch;
 /// <summary>
 /// Where each session's last job ran, so its next one goes there too while that replica takes it and meets its TTFT
 /// objective: affinity for clients that do not resend their prompts (a stateful conversation), which the prefix index
-/// cannot see. Bounded: past <see cref="Capacity"/> sessions the least recently placed is forgotten.
+/// cannot see. When that replica is full, the job waits for it a while rather than rebuild the session's context
+/// elsewhere (<see cref="HolderWaitShare"/>: delay scheduling, as for data locality). Bounded: past
+/// <see cref="Capacity"/> sessions the least recently placed is forgotten.
 /// </summary>
 internal sealed class SessionAffinity
 {
     public const int Capacity = 100_000;
+
+    /// <summary>
+    /// How much of its TTFT objective a session's job may spend queued for the replica that holds its session while that
+    /// replica has no slot or KV room for it; the rest is left for prefilling the whole context on another replica if
+    /// none frees. Without the wait a full holder sent the turn elsewhere, where its recompute filled that replica too,
+    /// and a loaded fleet could tip into losing most contexts (on the simulator's multi-turn chats at three times their
+    /// rate, one seed in five held 67% of the oracle's hits instead of 95%). Half was chosen by measurement over ten
+    /// seeds (a tenth and all of it did worse on some; docs/benchmarks.md, issue 14 "Sixth round").
+    /// </summary>
+    public const double HolderWaitShare = 0.5;
 
     private readonly Dictionary<string, LinkedListNode<(string Session, string Replica)>> _bySession = new(StringComparer.Ordinal);
     private readonly LinkedList<(string Session, string Replica)> _recent = new();
@@ -27,6 +39,29 @@ internal sealed class SessionAffinity
         }
 
         return ReplicaPrediction.TtftMs(replica, job) <= job.TtftObjectiveMs ? replica : null;
+    }
+
+    /// <summary>Until when <paramref name="job"/> waits for its session's replica (<paramref name="holder"/>), which has
+    /// no room for it in this round: null when it does not wait — it has no session, the replica is unknown, gone, closed
+    /// to new work or could never hold it, the replica takes it now, or the wait is over.</summary>
+    public DateTimeOffset? HolderWaitEnd(JobDemand job, ReplicaSet replicas, DateTimeOffset now, out string? holder)
+    {
+        holder = null;
+        if (job.SessionId is not { } session || !_bySession.TryGetValue(session, out var node)
+            || !replicas.TryGetValue(node.Value.Replica, out var replica) || !replica.Schedulable || replica.KvCapacityTokens < job.KvTokens
+            || replicas.TakesJob(replica, job))
+        {
+            return null;
+        }
+
+        var until = job.EnqueuedAt.AddMilliseconds(HolderWaitShare * job.TtftObjectiveMs);
+        if (now >= until)
+        {
+            return null;
+        }
+
+        holder = replica.ReplicaId;
+        return until;
     }
 
     /// <summary>Remembers that the job's session last ran on <paramref name="replica"/>.</summary>

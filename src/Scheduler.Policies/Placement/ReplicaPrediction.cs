@@ -53,12 +53,15 @@ public static class ReplicaPrediction
         return profile.HourlyCostUsd(seconds) / (running + 1);
     }
 
-    /// <summary>How many recomputes of its context a session loses with its holder: the next turn's, and those of the
-    /// turns after it, which follow the context to wherever it is rebuilt (and which that replica, chosen under pressure,
-    /// may lose again). Chosen by measurement, not derived: on the simulator's prefix workloads 1 left the saturated GPU
-    /// fleet's chats far from the oracle, and 2 and 4 were alike over five seeds, 4 a little ahead on the unsaturated one
-    /// (docs/benchmarks.md, issue 14 "Fifth round").</summary>
-    internal const double SessionLossWeight = 4;
+    /// <summary>What losing a session's holder costs, in recomputes of its context: the next turn's, those of the turns
+    /// after it, which follow the context to wherever it is rebuilt (and which that replica, chosen under pressure, may
+    /// lose again), and the other jobs' waits behind those recomputes on a loaded fleet, where one lost context makes
+    /// the next loss likelier. Chosen by measurement, not derived: on the simulator's prefix workloads over ten seeds,
+    /// 4 (the fifth round's) left a loaded fleet able to tip into losing most contexts (agents at three times their rate
+    /// held 44% of the oracle's hits); 32–96 still tipped on some seeds; 128 held ≥ 92% on every row's mean at 1–2× the
+    /// unloaded cost of 4, still far below the load-only baselines'; 256 and above cost more again for little
+    /// (docs/benchmarks.md, issue 14 "Sixth round").</summary>
+    internal const double SessionLossWeight = 128;
 
     /// <summary>
     /// What a session's job is expected to cost its later turns in recompute by being placed on a replica whose batch,

@@ -116,7 +116,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("prefix", "Replay the prefix-sharing workloads (multi-turn chats, shared system prompts, agent loops), or a KV-cache trace, with every placement; print hit rate against the oracle's, TTFT, attainment and cost")
         {
-            KvTrace, PrefixRate, PrefixSeed, WriteKvTraces, MaxPreemptions,
+            KvTrace, PrefixRate, PrefixSeed, PrefixPlacements, PrefixWorkloadNames, WriteKvTraces, MaxPreemptions,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
@@ -125,7 +125,7 @@ internal static class SimulatorCommands
             var settings = new PrefixWorkloadSettings { Seed = parse.GetValue(PrefixSeed) };
             List<Workload.Workload> workloads = parse.GetValue(KvTrace) is { } path
                 ? [PrefixWorkloads.ToWorkload(Path.GetFileNameWithoutExtension(path), KvTraceReader.Read(path), rate)]
-                : [.. PrefixWorkloads.Names.Select(name => PrefixWorkloads.ToWorkload(name, PrefixWorkloads.Rows(name, settings), rate, PrefixWorkloads.NamesSessions(name)))];
+                : [.. parse.GetRequiredValue(PrefixWorkloadNames).Distinct().Select(name => PrefixWorkloads.ToWorkload(name, PrefixWorkloads.Rows(name, settings), rate, PrefixWorkloads.NamesSessions(name)))];
             if (parse.GetValue(WriteKvTraces) is { } folder)
             {
                 Directory.CreateDirectory(folder);
@@ -135,7 +135,7 @@ internal static class SimulatorCommands
                 }
             }
 
-            var outcomes = PrefixScenario.Run(fleet, workloads, parse.GetValue(Seed), parse.GetValue(MaxPreemptions));
+            var outcomes = PrefixScenario.Run(fleet, workloads, parse.GetValue(Seed), parse.GetValue(MaxPreemptions), parse.GetRequiredValue(PrefixPlacements).Distinct().ToList());
             parse.InvocationConfiguration.Output.Write(PrefixScenario.Markdown(fleet, outcomes));
             return 0;
         }));

@@ -57,6 +57,20 @@ internal static class SimulatorOptions
         DefaultValueFactory = _ => new PrefixWorkloadSettings().Seed,
     };
 
+    public static readonly Option<string[]> PrefixPlacements = new Option<string[]>("--prefix-placements")
+    {
+        Description = "Placements the prefix command replays, space-separated (default: all of them)",
+        DefaultValueFactory = _ => [.. PrefixScenario.Placements],
+        AllowMultipleArgumentsPerToken = true,
+    }.AcceptOnlyFromAmong([.. PrefixScenario.Placements]);
+
+    public static readonly Option<string[]> PrefixWorkloadNames = new Option<string[]>("--prefix-workloads")
+    {
+        Description = "Built-in prefix workloads the prefix command replays, space-separated (default: all of them)",
+        DefaultValueFactory = _ => [.. PrefixWorkloads.Names],
+        AllowMultipleArgumentsPerToken = true,
+    }.AcceptOnlyFromAmong([.. PrefixWorkloads.Names]);
+
     public static readonly Option<string?> WriteKvTraces = new("--write-kv-traces")
     {
         Description = "Also write the built-in prefix workloads as KV-cache traces (JSONL) into this folder",

@@ -29,13 +29,13 @@ internal static class PrefixScenario
     /// <summary>Runs every placement on every workload; <paramref name="maxPreemptions"/> as the placement grain's
     /// <c>Scheduling:MaxPreemptions</c> (0: none).</summary>
     public static IReadOnlyList<PrefixOutcome> Run(
-        FleetSpec fleet, IEnumerable<Workload.Workload> workloads, int seed, int maxPreemptions = PolicyChoice.DefaultMaxPreemptions)
+        FleetSpec fleet, IEnumerable<Workload.Workload> workloads, int seed, int maxPreemptions = PolicyChoice.DefaultMaxPreemptions, IReadOnlyList<string>? placements = null)
     {
         var outcomes = new List<PrefixOutcome>();
         foreach (var workload in workloads)
         {
             var oracle = PrefixWorkloads.OracleHitRate(workload.Requests);
-            var choices = Placements.Select(p => PolicyMatrix.Default with { Placement = p, MaxPreemptions = maxPreemptions }).ToList();
+            var choices = (placements ?? Placements).Select(p => PolicyMatrix.Default with { Placement = p, MaxPreemptions = maxPreemptions }).ToList();
             foreach (var run in PolicyMatrix.Run(fleet, workload, choices, seed))
             {
                 outcomes.Add(Outcome(run, oracle));

@@ -5,6 +5,7 @@ using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Grains;
 using Scheduler.Grains.Placement;
+using Scheduler.Policies.Dispatch;
 using static Scheduler.Tests.Grains.GrainTestKit;
 
 namespace Scheduler.Tests.Grains.Placement;
@@ -38,6 +39,32 @@ public sealed class ModelPlacementTests
         {
             Enqueue(jobId);
         }
+    }
+
+    [Fact]
+    public void AdmitWhatFits_ASessionsTurnWaitsForItsFullReplica_ExplainsIt_AndWakesTheGrainWhenTheWaitEnds()
+    {
+        _placement.UpsertReplicas("link-1", [On("r1", "n1", maxSequences: 1)]);
+        _placement.UpsertReplicas("link-2", [On("r2", "n2", maxSequences: 1)]);
+        JobTicket Turn(string jobId) => Job(jobId) with { Request = Job(jobId).Request with { SessionId = "chat" } };
+        var first = Assert.Single(AdmittedIds(_placement.Enqueue(Turn("turn-1")).Round!));
+        var holder = _placement.Snapshot().Replicas.Single(r => r.RunningSequences == 1).ReplicaId;
+
+        var round = _placement.Enqueue(Turn("turn-2")).Round!;
+
+        Assert.Equal("turn-1", first);
+        Assert.Empty(round.Batches);
+        var waitEnds = _time.GetUtcNow().AddMilliseconds(SessionAffinity.HolderWaitShare * Job("turn-2").Request.TtftObjectiveMs);
+        Assert.Equal(waitEnds, round.WakeAt);
+        var wait = Assert.Single(_placement.Explain("turn-2")!.Value.Events, e => e.Reason == WaitReason.SessionReplicaFull);
+        Assert.Contains(holder, wait.Detail, StringComparison.Ordinal);
+
+        // Woken when the wait ends, the turn goes to the free replica.
+        _time.Advance(waitEnds - _time.GetUtcNow());
+        var woken = _placement.AdmitWhatFits();
+        Assert.Equal(["turn-2"], AdmittedIds(woken));
+        Assert.NotEqual(holder, Assert.Single(woken.Batches).ReplicaId);
+        Assert.Null(woken.WakeAt);
     }
 
     private ReplicaSnapshot ReplicaState(string replicaId) => _placement.Snapshot().Replicas.Single(r => r.ReplicaId == replicaId);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Scheduler.Policies;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Profiles;
@@ -54,6 +55,84 @@ public sealed class SessionAffinityTests
         dispatcher.Replicas[first].Schedulable = false;
 
         Assert.NotEqual(first, AdmitOne(dispatcher, Job("s2") with { SessionId = "chat" }));
+    }
+
+    // One slot each: a session's replica is full while its last job runs there.
+    private static (Dispatcher Dispatcher, FakeTimeProvider Time) TwoOneSlotA100s()
+    {
+        var time = new FakeTimeProvider(T0);
+        var dispatcher = Dispatcher.Create("round-robin", "fifo", "continuous", time: time);
+        dispatcher.Replicas["a"] = Replica("a", AcceleratorProfiles.A100, maxSequences: 1);
+        dispatcher.Replicas["b"] = Replica("b", AcceleratorProfiles.A100, maxSequences: 1);
+        return (dispatcher, time);
+    }
+
+    [Fact]
+    public void AdmitWhatFits_SessionsReplicaFull_TheJobWaitsForIt_WhileOthersGoAhead_ThenGoesElsewhereAfterHalfItsObjective()
+    {
+        var (dispatcher, time) = TwoOneSlotA100s();
+        Assert.Equal("a", AdmitOne(dispatcher, Job("s1") with { SessionId = "chat" }));
+
+        // "a" is full; "b" is free. The next turn waits for "a"; a job queued behind it goes ahead to "b".
+        dispatcher.Queue.Enqueue(Job("s2") with { SessionId = "chat" });
+        dispatcher.Queue.Enqueue(Job("x1"));
+        Assert.Equal([("x1", "b")], dispatcher.AdmitWhatFits().Select(a => (a.Job.JobId, a.Replica.ReplicaId)));
+        var wait = Assert.Single(dispatcher.HolderWaits);
+        Assert.Equal(("s2", "a", T0.AddMilliseconds(SessionAffinity.HolderWaitShare * 1_000)), (wait.Job.JobId, wait.ReplicaId, wait.Until));
+
+        // Still waiting just before its wait ends, though "b" frees.
+        dispatcher.Replicas["b"].Release("x1");
+        time.Advance(TimeSpan.FromMilliseconds(SessionAffinity.HolderWaitShare * 1_000 - 1));
+        Assert.Empty(dispatcher.AdmitWhatFits());
+        Assert.Equal("s2", Assert.Single(dispatcher.HolderWaits).Job.JobId);
+
+        // Then it goes wherever it fits, and the session follows it.
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal([("s2", "b")], dispatcher.AdmitWhatFits().Select(a => (a.Job.JobId, a.Replica.ReplicaId)));
+        Assert.Empty(dispatcher.HolderWaits);
+        dispatcher.Replicas["b"].Release("s2");
+        Assert.Equal("b", AdmitOne(dispatcher, Job("s3") with { SessionId = "chat" }));
+    }
+
+    [Fact]
+    public void AdmitWhatFits_SessionsReplicaFreesWithinTheWait_TheJobGoesThere()
+    {
+        var (dispatcher, time) = TwoOneSlotA100s();
+        Assert.Equal("a", AdmitOne(dispatcher, Job("s1") with { SessionId = "chat" }));
+        dispatcher.Queue.Enqueue(Job("s2") with { SessionId = "chat" });
+        Assert.Empty(dispatcher.AdmitWhatFits());
+
+        dispatcher.Replicas["a"].Release("s1");
+        time.Advance(TimeSpan.FromMilliseconds(100));
+
+        Assert.Equal([("s2", "a")], dispatcher.AdmitWhatFits().Select(a => (a.Job.JobId, a.Replica.ReplicaId)));
+        Assert.Empty(dispatcher.HolderWaits);
+    }
+
+    [Fact]
+    public void AdmitWhatFits_SessionsReplicaCordoned_TheJobDoesNotWait()
+    {
+        var (dispatcher, _) = TwoOneSlotA100s();
+        Assert.Equal("a", AdmitOne(dispatcher, Job("s1") with { SessionId = "chat" }));
+        Assert.Equal("b", AdmitOne(dispatcher, Job("t1") with { SessionId = "other" }));
+        dispatcher.Replicas["b"].Release("t1");
+
+        dispatcher.Replicas["a"].Schedulable = false;
+        Assert.Equal("b", AdmitOne(dispatcher, Job("s2") with { SessionId = "chat" }));
+        Assert.Empty(dispatcher.HolderWaits);
+
+    }
+
+    [Fact]
+    public void AdmitWhatFits_ATurnLargerThanItsSessionsReplicaCouldEverHold_DoesNotWait()
+    {
+        var dispatcher = Dispatcher.Create("round-robin", "fifo", "continuous");
+        dispatcher.Replicas["c"] = Replica("c", AcceleratorProfiles.A100, maxSequences: 1, kvCapacityTokens: 1_000);
+        Assert.Equal("c", AdmitOne(dispatcher, Job("u1", prompt: 500, maxTokens: 100) with { SessionId = "small" }));
+        dispatcher.Replicas["d"] = Replica("d", AcceleratorProfiles.A100, maxSequences: 1);
+
+        Assert.Equal("d", AdmitOne(dispatcher, Job("u2", prompt: 5_000, maxTokens: 100) with { SessionId = "small" }));
+        Assert.Empty(dispatcher.HolderWaits);
     }
 
     [Fact]
