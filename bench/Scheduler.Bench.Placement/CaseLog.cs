@@ -148,5 +148,8 @@ internal sealed class CaseLog(Dispatcher dispatcher, int measured)
             Visited++;
             return true;
         }
+
+        // Counts every representative the index holds: what a search that skips nothing would visit.
+        public readonly bool SkipsFrom(ReplicaClass replicaClass, int running) => false;
     }
 }

@@ -118,6 +118,14 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
             return true;
         }
 
+        // A session's job is charged the loss of its context there (SessionLossCostUsd), which only grows with the running
+        // count, and every other part of a cost is positive: once that charge alone is dearer than a replica found to
+        // meet the objective, no busier replica of the class can win, and none is predicted for. (Without it, a fleet
+        // kept unpacked for sessions had the index predict for about a hundred representatives per choice.)
+        public readonly bool SkipsFrom(ReplicaClass replicaClass, int running) =>
+            job.SessionId is not null && _cheapest is not null
+            && ReplicaPrediction.SessionLossCostUsd(replicaClass.Profile, replicaClass.MaxSequences, replicaClass.KvCapacityTokens, running, job) > _cheapestCost;
+
         public void Offer(ReplicaView replica, AcceleratorProfile profile, int running, long pendingPrefill, int order, int cachedTokens)
         {
             // Only the tokens not cached there are prefilled, and paid for: affinity and cost are one decision.

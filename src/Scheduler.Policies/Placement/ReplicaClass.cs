@@ -19,10 +19,11 @@ internal sealed class ReplicaClass
     // Bit r set: bucket r holds at least one replica, so a search skips empty running counts a word at a time.
     private readonly ulong[] _occupied;
 
-    public ReplicaClass(AcceleratorProfile profile, int maxSequences)
+    public ReplicaClass(AcceleratorProfile profile, int maxSequences, long kvCapacityTokens)
     {
         Profile = profile;
         MaxSequences = maxSequences;
+        KvCapacityTokens = kvCapacityTokens;
         _byRunning = new List<ReplicaEntry>?[Math.Max(0, maxSequences)];
         _occupied = new ulong[(_byRunning.Length + 63) / 64];
     }
@@ -30,6 +31,8 @@ internal sealed class ReplicaClass
     public AcceleratorProfile Profile { get; }
 
     public int MaxSequences { get; }
+
+    public long KvCapacityTokens { get; }
 
     /// <summary>Filed replicas whose pending prompts fair ranks reorder (<see cref="ReplicaEntry.Reordered"/>).</summary>
     public int ReorderedCount { get; private set; }

@@ -105,6 +105,11 @@ public sealed partial class ReplicaSet
             var ranked = _weightOf is not null && replicaClass.ReorderedCount > 0;
             for (var running = replicaClass.NextRunning(0); running >= 0 && running <= lastRunning; running = replicaClass.NextRunning(running + 1))
             {
+                if (visitor.SkipsFrom(replicaClass, running))
+                {
+                    break;
+                }
+
                 if (ranked)
                 {
                     if (!replicaClass.VisitRanked(running, kvTokens, ref visitor))
@@ -239,7 +244,7 @@ public sealed partial class ReplicaSet
         var key = (view.Profile, view.MaxSequences, view.KvCapacityTokens, view.RateLimited ? view.ReplicaId : null);
         if (!_classByKey.TryGetValue(key, out var replicaClass))
         {
-            replicaClass = new ReplicaClass(view.Profile, view.MaxSequences);
+            replicaClass = new ReplicaClass(view.Profile, view.MaxSequences, view.KvCapacityTokens);
             _classByKey.Add(key, replicaClass);
             _classes.Add(replicaClass);
         }
@@ -256,5 +261,7 @@ public sealed partial class ReplicaSet
             Found = true;
             return false;
         }
+
+        public readonly bool SkipsFrom(ReplicaClass replicaClass, int running) => false;
     }
 }
