@@ -46,7 +46,10 @@ internal static class MultiTurnWorkload
         for (var turn = 0; turn < settings.Turns; turn++)
         {
             history.Append("\nUser: ").Append(Message(conversation, turn, turn == 0 ? settings.FirstMessageChars : settings.UserMessageChars)).Append("\nAssistant: ");
-            var request = new SubmitJobRequest { Model = LiveFleet.Model, Prompt = history.ToString(), MaxTokens = settings.AnswerTokens };
+            var request = new SubmitJobRequest
+            {
+                Model = LiveFleet.Model, Prompt = history.ToString(), MaxTokens = settings.AnswerTokens, SessionId = settings.Sessions ? $"conv-{conversation}" : "",
+            };
             var (result, answer) = await SendAsync(client, request, conversation, turn, cancellationToken);
             results.Add(result with { OracleCachedTokens = previousPromptChars / BlockChars * PromptBlocks.DefaultBlockTokens });
             previousPromptChars = request.Prompt.Length;

@@ -16,6 +16,8 @@ namespace Scheduler.Bench.Prefix;
 /// <param name="Product">Their accelerator product (the simulated engine's profile).</param>
 /// <param name="Configuration">The build configuration of the silo and worker assemblies to run.</param>
 /// <param name="OutPath">Where the Markdown results go.</param>
+/// <param name="Sessions">Whether each conversation names its session (<c>session_id</c> "conv-&lt;n&gt;"), so the
+/// dispatcher's session affinity, its wait for a full replica and cost-aware's session term apply.</param>
 internal sealed record PrefixBenchSettings(
     string[] Policies,
     int Conversations,
@@ -29,7 +31,8 @@ internal sealed record PrefixBenchSettings(
     int ReplicasPerNode,
     string Product,
     string Configuration,
-    string OutPath)
+    string OutPath,
+    bool Sessions)
 {
     public static PrefixBenchSettings Parse(string[] args)
     {
@@ -71,7 +74,13 @@ internal sealed record PrefixBenchSettings(
             Int("replicas-per-node", 2, 1),
             Text("product", "L4"),
             Text("configuration", "Release"),
-            Text("out", "bench/results/prefix-live.md"));
+            Text("out", "bench/results/prefix-live.md"),
+            Text("sessions", "false") switch
+            {
+                "true" => true,
+                "false" => false,
+                var other => throw new ArgumentException($"--sessions must be true or false, got \"{other}\""),
+            });
         return values.Count == 0 ? settings : throw new ArgumentException($"unknown setting --{values.Keys.First()}");
     }
 }

@@ -32,7 +32,8 @@ foreach (var policy in settings.Policies)
 var report = new StringBuilder();
 report.AppendLine(CultureInfo.InvariantCulture, $"Live prefix run, {startedAt:yyyy-MM-dd HH:mm} UTC: {settings.Conversations} conversations × {settings.Turns} turns "
     + $"(first message {settings.FirstMessageChars:N0} characters, then {settings.UserMessageChars:N0}; {settings.AnswerTokens} answer tokens; "
-    + $"starts {settings.StartIntervalMs} ms apart, {settings.ThinkMs} ms think time) on {settings.Nodes} nodes × {settings.ReplicasPerNode} simulated {settings.Product} replicas.");
+    + $"starts {settings.StartIntervalMs} ms apart, {settings.ThinkMs} ms think time) on {settings.Nodes} nodes × {settings.ReplicasPerNode} simulated {settings.Product} replicas; "
+    + $"{(settings.Sessions ? "each conversation names its session (session_id)" : "no session ids")}.");
 report.AppendLine();
 report.AppendLine("| placement | turns | failed | prompt tokens | cached | hit rate | of oracle | TTFT p50 ms | p90 ms | p99 ms | mean TTFT turns 2+ ms | wall s | load before → after |");
 report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
