@@ -139,12 +139,15 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         return runningBefore;
     }
 
-    /// <summary>Marks a job's prefill as done (its first token was seen); a job not pending here changes nothing.</summary>
+    /// <summary>Marks a job's prefill as done (its first token was seen), and its prompt's blocks as cached here from now
+    /// on; a job not pending here changes nothing.</summary>
     public void PrefillDone(string jobId)
     {
         if (RemovePending(jobId) is { } rank)
         {
-            _reservations[jobId] = _reservations[jobId] with { Prefilled = true };
+            var reservation = _reservations[jobId];
+            _reservations[jobId] = reservation with { Prefilled = true };
+            StorePrompt(reservation.Job);
             PrefilledRank = Math.Max(PrefilledRank, rank);
             Entry?.Refile();
         }
@@ -239,9 +242,11 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// <summary>Its place in the <see cref="ReplicaSet"/> that holds it; null while in none.</summary>
     internal ReplicaEntry? Entry { get; set; }
 
-    // Touches the job's cached blocks and stores the rest, as the engine will once it prefilled them; a prompt newly
-    // held here is listed with the set, so a policy finds this replica among its prefix's holders. Returns the tokens
-    // found cached.
+    // Touches the job's cached blocks, as the engine does when it takes the job; returns the tokens found cached. The
+    // rest are stored once the job's prefill is done (StorePrompt), as the engine stores them: a job admitted before
+    // then finds none of them, however many jobs with the same prompt are admitted. Storing them at admission made a
+    // hot prefix look cached on a replica whose engine had not computed it yet, so the pending prefill the index saw
+    // there was a sixth of the engine's (issue 14, sixth round: the shared system prompts at three times their rate).
     private int RememberPrompt(JobDemand job)
     {
         if (job.Blocks is not { } blocks)
@@ -250,13 +255,22 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
 
         _prefixes ??= new PrefixBlockCache(PrefixBudget, root => Entry?.Owner.PrefixHolders.Remove(root, this));
-        var cached = blocks.CachedTokens(_prefixes.TouchAndStore(blocks, out var rootListed), job.PromptTokens);
-        if (rootListed)
+        return blocks.CachedTokens(_prefixes.Touch(blocks), job.PromptTokens);
+    }
+
+    // Stores a prefilled job's prompt blocks; a prompt newly held here is listed with the set, so a policy finds this
+    // replica among its prefix's holders.
+    private void StorePrompt(JobDemand job)
+    {
+        if (job.Blocks is not { } blocks || _prefixes is null)
+        {
+            return;
+        }
+
+        if (_prefixes.Store(blocks))
         {
             Entry?.Owner.PrefixHolders.Add(blocks.Root, this);
         }
-
-        return cached;
     }
 
     // What the engine's cache may hold: free KV, plus the blocks of running prompts, which sit in their reservations.

@@ -1,3 +1,5 @@
+using Scheduler.Policies;
+using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 using static Scheduler.Tests.Policies.PolicyFixtures;
 
@@ -63,6 +65,27 @@ public sealed class ReplicaViewTests
         // A job released before its first token (cancelled, handed back) takes its pending prompt with it.
         Assert.True(replica.Release("b"));
         Assert.Equal(0, replica.PendingPrefillTokens);
+    }
+
+    [Fact]
+    public void Admit_APromptIsCachedOnlyOnceItsPrefillIsDone_AsTheEngineStoresIt()
+    {
+        var replica = Replica("r", AcceleratorProfiles.H100, maxSequences: 8, kvCapacityTokens: 100_000);
+        var blocks = PromptBlocks.FromBlockIds([1, 2, 3, 4], blockTokens: 100)!;
+        JobDemand Shared(string id) => Job(id, prompt: 450, maxTokens: 10) with { Blocks = blocks };
+
+        // The first two are admitted before either is prefilled: the engine computes the prompt twice, and the
+        // pending prefill says so.
+        replica.Admit(Shared("a"));
+        Assert.Equal(0, replica.CachedPromptTokens(Shared("b")));
+        replica.Admit(Shared("b"));
+        Assert.Equal(900, replica.PendingPrefillTokens);
+
+        // Once one is prefilled, a third finds its four blocks, and only the rest is pending for it.
+        replica.PrefillDone("a");
+        Assert.Equal(400, replica.CachedPromptTokens(Shared("c")));
+        replica.Admit(Shared("c"));
+        Assert.Equal(450 + 50, replica.PendingPrefillTokens);
     }
 
     [Fact]

@@ -226,6 +226,7 @@ public sealed class PreemptionTests
 
         // The holder ran the job's first turn; the other ran more jobs since, so its sequences are the later admitted.
         holder.Admit(Job("turn-1", "light") with { Blocks = blocks });
+        holder.PrefillDone("turn-1");
         holder.Release("turn-1");
         for (var i = 0; i < 3; i++)
         {

@@ -33,9 +33,11 @@ public sealed class PrefixScenarioTests
         var bestLoadOnly = s_loadOnly.Min(p => outcomes[p].TtftP90Ms);
 
         // The losses account for the gap to the oracle (judged at admission, the oracle at arrival: nearly the same
-        // order here), and where a replica with room holds the prefix, prefix-only takes it.
+        // order here), and where a replica with room holds the prefix, prefix-only takes it — but for a job admitted in
+        // the step in which that replica's engine cached it: the placement hears of a prefix when the step reports the
+        // prefill done, as the node's step report tells it, so those few go elsewhere.
         Assert.All(outcomes.Values, o => Assert.InRange(o.OracleHitRate - o.LostEvicted - o.LostHolderFull - o.LostElsewhere - o.HitRate, -0.01, 0.01));
-        Assert.Equal(0, outcomes["prefix-only"].LostElsewhere, 3);
+        Assert.InRange(outcomes["prefix-only"].LostElsewhere, 0, 0.005);
         Assert.True(outcomes["round-robin"].LostElsewhere > 0.1, $"round-robin placed {outcomes["round-robin"].LostElsewhere:P1} elsewhere");
         Assert.True(outcomes["prefix-only"].TtftP90Ms < bestLoadOnly, $"prefix-only p90 {outcomes["prefix-only"].TtftP90Ms} ms, best load-only {bestLoadOnly} ms");
     }
