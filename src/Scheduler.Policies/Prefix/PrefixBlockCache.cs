@@ -100,9 +100,10 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
     }
 
     /// <summary>
-    /// <see cref="Touch"/> then <see cref="Store"/> in one pass over the prompt's blocks, each looked up once: what a
-    /// replica's index does when a job is admitted there. Returns the leading blocks that were cached (what the touch
-    /// returns); <paramref name="rootListed"/> is true when the first block was not cached before and is now.
+    /// <see cref="Touch"/> then <see cref="Store"/> in one pass over the prompt's blocks, each looked up once: how
+    /// <see cref="Store"/> stores (a replica's index stores a prompt when its prefill is reported done). Returns the
+    /// leading blocks that were cached (what the touch returns); <paramref name="rootListed"/> is true when the first
+    /// block was not cached before and is now.
     /// </summary>
     /// <remarks>Touching the cached leading run and then storing the prompt tail first leaves the prompt's blocks in
     /// prompt order at the front, its first block most recent; storing tail first alone leaves the same order, so the
