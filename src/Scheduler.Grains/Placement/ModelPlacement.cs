@@ -680,7 +680,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         _sessionWaitsEnd = null;
         foreach (var (demand, replicaId, until) in _dispatcher.HolderWaits)
         {
-            _sessionWaitsEnd = _sessionWaitsEnd is { } end && end <= until ? end : until;
+            _sessionWaitsEnd = Earliest(_sessionWaitsEnd, until);
             if (_jobs.TryGetValue(demand.JobId, out var job) && !job.WaitedForSessionReplica)
             {
                 job.WaitedForSessionReplica = true;

@@ -223,12 +223,12 @@ public sealed class Dispatcher
             return false;
         }
 
-        if (job.SessionId is null || _sessions.HolderWaitEnd(job, Replicas, _roundStart, out var holder) is not { } until)
+        if (job.SessionId is null || _sessions.WaitFor(job, Replicas, _roundStart) is not { } wait)
         {
             return true;
         }
 
-        _holderWaits[job.JobId] = new HolderWait(job, holder!, until);
+        _holderWaits[job.JobId] = wait;
         return false;
     }
 

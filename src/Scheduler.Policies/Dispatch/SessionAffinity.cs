@@ -30,38 +30,24 @@ internal sealed class SessionAffinity
 
     /// <summary>The session's replica, when it is in <paramref name="replicas"/>, takes the job in this round and is
     /// predicted to meet its objective; else null.</summary>
-    public ReplicaView? Preferred(JobDemand job, ReplicaSet replicas)
-    {
-        if (job.SessionId is not { } session || !_bySession.TryGetValue(session, out var node)
-            || !replicas.TryGetValue(node.Value.Replica, out var replica) || !replicas.TakesJob(replica, job))
-        {
-            return null;
-        }
+    public ReplicaView? Preferred(JobDemand job, ReplicaSet replicas) =>
+        HolderOf(job, replicas) is { } replica && replicas.TakesJob(replica, job) && ReplicaPrediction.TtftMs(replica, job) <= job.TtftObjectiveMs
+            ? replica
+            : null;
 
-        return ReplicaPrediction.TtftMs(replica, job) <= job.TtftObjectiveMs ? replica : null;
-    }
-
-    /// <summary>Until when <paramref name="job"/> waits for its session's replica (<paramref name="holder"/>), which has
-    /// no room for it in this round: null when it does not wait — it has no session, the replica is unknown, gone, closed
-    /// to new work or could never hold it, the replica takes it now, or the wait is over.</summary>
-    public DateTimeOffset? HolderWaitEnd(JobDemand job, ReplicaSet replicas, DateTimeOffset now, out string? holder)
+    /// <summary>How <paramref name="job"/> waits for its session's replica, which has no room for it in this round: null
+    /// when it does not wait — it has no session, the replica is unknown, gone, closed to new work or could never hold
+    /// it, the replica takes it now, or the wait is over.</summary>
+    public HolderWait? WaitFor(JobDemand job, ReplicaSet replicas, DateTimeOffset now)
     {
-        holder = null;
-        if (job.SessionId is not { } session || !_bySession.TryGetValue(session, out var node)
-            || !replicas.TryGetValue(node.Value.Replica, out var replica) || !replica.Schedulable || replica.KvCapacityTokens < job.KvTokens
+        if (HolderOf(job, replicas) is not { } replica || !replica.Schedulable || replica.KvCapacityTokens < job.KvTokens
             || replicas.TakesJob(replica, job))
         {
             return null;
         }
 
         var until = job.EnqueuedAt.AddMilliseconds(HolderWaitShare * job.TtftObjectiveMs);
-        if (now >= until)
-        {
-            return null;
-        }
-
-        holder = replica.ReplicaId;
-        return until;
+        return now < until ? new HolderWait(job, replica.ReplicaId, until) : null;
     }
 
     /// <summary>Remembers that the job's session last ran on <paramref name="replica"/>.</summary>
@@ -89,4 +75,11 @@ internal sealed class SessionAffinity
 
         _bySession.Add(session, _recent.AddFirst((session, replica.ReplicaId)));
     }
+
+    /// <summary>The replica the job's session last ran on, while it is in <paramref name="replicas"/>; null for a job
+    /// without a session, or a session not known or whose replica is gone.</summary>
+    private ReplicaView? HolderOf(JobDemand job, ReplicaSet replicas) =>
+        job.SessionId is { } session && _bySession.TryGetValue(session, out var node) && replicas.TryGetValue(node.Value.Replica, out var replica)
+            ? replica
+            : null;
 }
