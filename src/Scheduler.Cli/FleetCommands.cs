@@ -51,6 +51,7 @@ internal static class FleetCommands
         new("DECODES", r => Format.Number(r.EngineDecodeCalls), WideOnly: true),
         new("SEQS/DECODE", r => Format.Number(r.EngineMeanSequencesPerDecode, 2), WideOnly: true),
         new("RATE LIMIT", RateLimit, WideOnly: true),
+        new("PREFIX BLOCKS", r => $"{Format.Number(r.CachedPrefixBlocks)} ({Format.Number(r.PrefixBlocksForgotten)} forgotten)", WideOnly: true),
         new("JOBS", r => r.RunningJobIds.Count == 0 ? "-" : string.Join(",", r.RunningJobIds), WideOnly: true));
 
     // "1000 rpm (998 free) · 250000 tpm (12400 free)"; "-" without limits. "Free" is the scheduler's count.

@@ -1,4 +1,5 @@
 using Scheduler.Policies.Dispatch;
+using Scheduler.Simulator.Engine;
 
 namespace Scheduler.Simulator;
 
@@ -7,7 +8,8 @@ namespace Scheduler.Simulator;
 /// steps an over-share sequence's decode may wait for an under-share prompt's prefill
 /// (<c>Scheduler:Scheduling:MaxDecodeDeferrals</c>; 0 turns it off), and the contended prefill cap of an over-share
 /// sequence with its window (<c>Scheduler:Scheduling:ContendedPrefillTokens</c>, 0 turns it off, and
-/// <c>ContendedPrefillWindow</c>).</summary>
+/// <c>ContendedPrefillWindow</c>), and how the engines' prefix caches differ from the placement's model of them
+/// (<see cref="EngineCacheModel"/>; null: as the worker's simulated engine).</summary>
 internal sealed record PolicyChoice(
     string Placement,
     string Fairness,
@@ -15,7 +17,8 @@ internal sealed record PolicyChoice(
     int MaxPreemptions = PolicyChoice.DefaultMaxPreemptions,
     int MaxDecodeDeferrals = PolicyChoice.DefaultMaxDecodeDeferrals,
     int ContendedPrefillTokens = Dispatcher.DefaultContendedPrefillTokens,
-    int ContendedPrefillWindowMs = Dispatcher.DefaultContendedPrefillWindowMs)
+    int ContendedPrefillWindowMs = Dispatcher.DefaultContendedPrefillWindowMs,
+    EngineCacheModel? EngineCache = null)
 {
     /// <summary>The placement grain's default.</summary>
     public const int DefaultMaxPreemptions = 2;

@@ -22,8 +22,9 @@ public interface IPlacementGrain : IGrainWithStringKey
     /// <summary>Accelerator state or node connectivity changed.</summary>
     Task SetSchedulable(string replicaId, bool schedulable);
 
-    /// <summary>One engine step's news for a replica: sequences whose first token came, sequences that finished.</summary>
-    Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished);
+    /// <summary>One engine step's news for a replica: sequences whose first token came, sequences that finished, and the
+    /// prompt blocks its prefix cache evicted (by chained hash, in eviction order; null or empty when it reports none).</summary>
+    Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished, ulong[]? evictedPrefixBlocks = null);
 
     /// <summary>Running jobs come back from a replica (its node's stream broke or closed, could not take them, or its
     /// engine refused them): they go to the front of their queues, and <paramref name="reason"/> says what becomes of

@@ -81,7 +81,9 @@ public sealed record ReplicaSnapshot(
     [property: Id(12)] int RequestsPerMinute = 0,
     [property: Id(13)] int TokensPerMinute = 0,
     [property: Id(14)] double RequestsAvailable = 0,
-    [property: Id(15)] double TokensAvailable = 0);
+    [property: Id(15)] double TokensAvailable = 0,
+    [property: Id(16)] int CachedPrefixBlocks = 0,
+    [property: Id(17)] long PrefixBlocksForgotten = 0);
 
 [GenerateSerializer, Alias("scheduler.PlacementSnapshot")]
 public sealed record PlacementSnapshot(

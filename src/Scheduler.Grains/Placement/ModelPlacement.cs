@@ -132,7 +132,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     /// Adds or refreshes replicas registered with execution stream <paramref name="linkId"/>; they become schedulable
     /// (a fresh stream to a fresh engine ends any hold; the node's grain switches off, right after, those whose
     /// accelerator is cordoned or draining). Jobs counted on a replica under an earlier stream went down with it: they
-    /// go back to the front of the queue, resuming where their tickets say. Runs no round.
+    /// go back to the front of the queue, resuming where their tickets say; the replica's prefix index starts empty, as
+    /// a restarted engine's cache does. Runs no round.
     /// </summary>
     /// <returns>True when the persisted replicas changed: the grain writes them before the next round.</returns>
     public bool UpsertReplicas(string linkId, ReplicaRegistration[] replicas)
@@ -144,6 +145,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             {
                 RequeueFrom(existing, [.. _jobs.Values.Where(j => j.RunningOn == existing || j.PreemptedFrom == existing).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))],
                     "its node registered a new stream; the jobs counted under the old one went down with it");
+
+                // As fresh an engine as the hold's end assumes: whatever its cache held is not counted on.
+                existing.ForgetPrefixes();
             }
 
             _holds.End(r.ReplicaId);
@@ -186,8 +190,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     }
 
     /// <summary>One engine step's news for a replica: prefills done, sequences finished (their tenants are refunded
-    /// the output they did not generate, and a hold on the replica ends). Null when the replica is unknown: no round ran.</summary>
-    public AdmissionRound? OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished)
+    /// the output they did not generate, and a hold on the replica ends), prompt blocks its engine's prefix cache evicted
+    /// (forgotten by the replica's index after the prefills' prompts are stored, as the engine stored them before it
+    /// evicted). Null when the replica is unknown: no round ran.</summary>
+    public AdmissionRound? OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished, ulong[]? evictedPrefixBlocks = null)
     {
         if (!_dispatcher.Replicas.TryGetValue(replicaId, out var replica))
         {
@@ -203,6 +209,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
         }
 
+        replica.ForgetPrefixBlocks(evictedPrefixBlocks);
         if (finished.Length > 0)
         {
             ReleaseHold(replicaId);
@@ -357,7 +364,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         return new ReplicaSnapshot(
             r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile.Product, r.Schedulable, r.MaxSequences, r.KvCapacityTokens,
             r.RunningSequences, r.FreeKvTokens, r.Admissions, r.AdmissionsIntoRunningBatch, [.. r.RunningJobIds],
-            limits.RequestsPerMinute, limits.TokensPerMinute, limits.RequestsAvailable, limits.TokensAvailable);
+            limits.RequestsPerMinute, limits.TokensPerMinute, limits.RequestsAvailable, limits.TokensAvailable, r.CachedBlocks, r.PrefixBlocksForgotten);
     }
 
     /// <summary>What the <see cref="CapacityPolicy"/> wants of each accelerator pool this model has replicas on, for the

@@ -98,9 +98,9 @@ internal sealed partial class PlacementGrain(
         Carry(_placement.AdmitWhatFits());
     }
 
-    public Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished)
+    public Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished, ulong[]? evictedPrefixBlocks = null)
     {
-        Carry(_placement.OnProgress(replicaId, prefilled, finished));
+        Carry(_placement.OnProgress(replicaId, prefilled, finished, evictedPrefixBlocks));
         return Task.CompletedTask;
     }
 

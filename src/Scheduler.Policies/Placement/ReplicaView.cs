@@ -153,6 +153,33 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
     }
 
+    /// <summary>Drops from the prefix index the prompt blocks the replica's engine reported evicted (its step report), in
+    /// the order it evicted them: the index mirrors the engine's eviction rule from the reservations it knows, and these
+    /// correct it wherever the engine's cache held less than the mirror thought (an engine keeping less KV for its cache,
+    /// or evicting by its own rule). Returns how many the index still held.</summary>
+    public int ForgetPrefixBlocks(ReadOnlySpan<ulong> evicted)
+    {
+        var forgotten = 0;
+        if (_prefixes is { } prefixes)
+        {
+            foreach (var hash in evicted)
+            {
+                forgotten += prefixes.Forget(hash) ? 1 : 0;
+            }
+        }
+
+        PrefixBlocksForgotten += forgotten;
+        return forgotten;
+    }
+
+    /// <summary>Blocks the index held that the engine reported evicted (<see cref="ForgetPrefixBlocks"/>): how often
+    /// its mirror of the engine's cache was behind.</summary>
+    public long PrefixBlocksForgotten { get; private set; }
+
+    /// <summary>Drops the whole prefix index: the replica is reached over a new stream, to an engine that may have started
+    /// afresh, with an empty cache.</summary>
+    public void ForgetPrefixes() => _prefixes?.Clear();
+
     /// <summary>Pending prompt tokens the engine prefills before a job admitted now at <paramref name="fairRank"/>:
     /// those of jobs admitted at a rank not above it (<see cref="PrefillOrder"/>). A job admitted later at a lower
     /// rank still overtakes it, which no prediction made now can know.</summary>

@@ -22,9 +22,11 @@ namespace Scheduler.Policies.Prefix;
 /// successors, and a prompt's cached blocks are always a leading run. <see cref="Match"/> finds its end by binary search.
 /// </remarks>
 /// <param name="capacityTokens">Tokens the cache may hold.</param>
-/// <param name="rootEvicted">Called with a prompt's first block when it is evicted: a replica index unlists the replica
-/// as a holder of that prefix.</param>
-public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvicted = null)
+/// <param name="rootEvicted">Called with a prompt's first block when it is evicted or forgotten: a replica index unlists
+/// the replica as a holder of that prefix.</param>
+/// <param name="recordEvictions">Keeps every block evicted for room until <see cref="TakeEvicted"/>: an engine reports
+/// them to the placement, whose index of the replica forgets them (<see cref="Forget"/>).</param>
+public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvicted = null, bool recordEvictions = false)
 {
     private const int None = -1;
 
@@ -36,6 +38,7 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
     private int _free = None;
     private int _head = None; // most recently used
     private int _tail = None; // least recently used
+    private readonly List<ulong>? _evicted = recordEvictions ? [] : null;
 
     public long CapacityTokens { get; private set; } = Math.Max(0, capacityTokens);
 
@@ -146,6 +149,50 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
         EvictToCapacity();
         rootListed = matched == 0 && SlotOf(prompt.Root) != None;
         return matched;
+    }
+
+    /// <summary>
+    /// Drops a block the engine reported evicted; false when it was not cached here. An engine evicts a prompt's blocks
+    /// tail first (see the class's remarks), so forgetting them in the order it reports them keeps this cache's blocks
+    /// a leading run of each prompt as long as it holds nothing the engine does not — which holds for an index that
+    /// stores a prompt only once the engine reported it prefilled, and forgets what the engine evicted.
+    /// </summary>
+    public bool Forget(ulong hash)
+    {
+        var slot = SlotOf(hash);
+        if (slot == None)
+        {
+            return false;
+        }
+
+        Remove(slot);
+        return true;
+    }
+
+    /// <summary>Moves the blocks evicted for room since the last call, in eviction order, into <paramref name="into"/>
+    /// (nothing unless the cache records evictions).</summary>
+    public void TakeEvicted(ICollection<ulong> into)
+    {
+        if (_evicted is not { Count: > 0 } evicted)
+        {
+            return;
+        }
+
+        foreach (var hash in evicted)
+        {
+            into.Add(hash);
+        }
+
+        evicted.Clear();
+    }
+
+    /// <summary>Drops every block: the engine behind this index started afresh, with an empty cache.</summary>
+    public void Clear()
+    {
+        while (_tail != None)
+        {
+            Remove(_tail);
+        }
     }
 
     /// <summary>Sets the token budget (an engine's free KV cache shrinks as sequences reserve it), evicting the least
@@ -297,18 +344,25 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
     {
         while (UsedTokens > CapacityTokens && _tail != None)
         {
-            var slot = _tail;
-            var block = _slots[slot];
-            Unlink(slot);
-            RemoveEntry(block.Hash, slot);
-            UsedTokens -= block.Tokens;
+            var hash = _slots[_tail].Hash;
+            Remove(_tail);
             Evictions++;
-            _slots[slot].Next = _free;
-            _free = slot;
-            if (block.IsRoot)
-            {
-                rootEvicted?.Invoke(block.Hash);
-            }
+            _evicted?.Add(hash);
+        }
+    }
+
+    // Unlinks a block, frees its slot and, for a prompt's first block, tells the owner the prefix is no longer held.
+    private void Remove(int slot)
+    {
+        var block = _slots[slot];
+        Unlink(slot);
+        RemoveEntry(block.Hash, slot);
+        UsedTokens -= block.Tokens;
+        _slots[slot].Next = _free;
+        _free = slot;
+        if (block.IsRoot)
+        {
+            rootEvicted?.Invoke(block.Hash);
         }
     }
 

@@ -298,6 +298,8 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
             TokensPerMinute = view.TokensPerMinute,
             RequestsAvailable = view.RequestsAvailable,
             TokensAvailable = view.TokensAvailable,
+            CachedPrefixBlocks = view.CachedPrefixBlocks,
+            PrefixBlocksForgotten = view.PrefixBlocksForgotten,
         };
         replica.RunningJobIds.AddRange(view.RunningJobIds);
         if (info?.Engine is { } engine)

@@ -207,7 +207,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         step.Events.Send(_deliver);
         if (step.HasProgress)
         {
-            _grains.Placement(replica.Model).OnProgress(replica.ReplicaId, step.Prefilled, step.Finished).Ignore();
+            _grains.Placement(replica.Model).OnProgress(replica.ReplicaId, step.Prefilled, step.Finished, step.EvictedPrefixBlocks).Ignore();
         }
 
         if (step.Refused.Length > 0)

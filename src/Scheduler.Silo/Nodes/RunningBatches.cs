@@ -161,7 +161,8 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
             }
         }
 
-        return new TranslatedStep(replica, events, [.. prefilled], [.. finished], [.. refused], [.. outcomes], Capacity(step, now), [.. preempted]);
+        return new TranslatedStep(replica, events, [.. prefilled], [.. finished], [.. refused], [.. outcomes], Capacity(step, now), [.. preempted],
+            [.. step.EvictedPrefixBlocks]);
     }
 
     /// <summary>Closes the batches for good: every job still running is handed back, by replica, resuming after

@@ -12,6 +12,7 @@ namespace Scheduler.Silo.Nodes;
 /// <param name="Outcomes">The finished jobs' outcomes, to record and then announce to their watchers.</param>
 /// <param name="Capacity">The replica's capacity, when a report of it is due.</param>
 /// <param name="Preempted">Jobs the engine stopped because the placement preempted them: back to their queue.</param>
+/// <param name="EvictedPrefixBlocks">Prompt blocks the engine's prefix cache evicted, for the placement's index to forget.</param>
 internal sealed record TranslatedStep(
     ReplicaRegistration Replica,
     EventBatch Events,
@@ -20,8 +21,9 @@ internal sealed record TranslatedStep(
     RequeuedSequence[] Refused,
     FinishedJob[] Outcomes,
     EngineCapacity? Capacity,
-    RequeuedSequence[] Preempted)
+    RequeuedSequence[] Preempted,
+    ulong[] EvictedPrefixBlocks)
 {
-    /// <summary>True when the placement has news: a prefill done or a sequence finished.</summary>
-    public bool HasProgress => Prefilled.Length > 0 || Finished.Length > 0;
+    /// <summary>True when the placement has news: a prefill done, a sequence finished or cached blocks evicted.</summary>
+    public bool HasProgress => Prefilled.Length > 0 || Finished.Length > 0 || EvictedPrefixBlocks.Length > 0;
 }

@@ -116,7 +116,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("prefix", "Replay the prefix-sharing workloads (multi-turn chats, shared system prompts, agent loops), or a KV-cache trace, with every placement; print hit rate against the oracle's, TTFT, attainment and cost")
         {
-            KvTrace, PrefixRate, PrefixSeed, PrefixPlacements, PrefixWorkloadNames, WriteKvTraces, MaxPreemptions,
+            KvTrace, PrefixRate, PrefixSeed, PrefixPlacements, PrefixWorkloadNames, WriteKvTraces, MaxPreemptions, EngineCacheShare, CacheEvents,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
@@ -135,7 +135,9 @@ internal static class SimulatorCommands
                 }
             }
 
-            var outcomes = PrefixScenario.Run(fleet, workloads, parse.GetValue(Seed), parse.GetValue(MaxPreemptions), parse.GetRequiredValue(PrefixPlacements).Distinct().ToList());
+            var engineCache = new EngineCacheModel(parse.GetValue(EngineCacheShare), parse.GetValue(CacheEvents));
+            var outcomes = PrefixScenario.Run(
+                fleet, workloads, parse.GetValue(Seed), parse.GetValue(MaxPreemptions), parse.GetRequiredValue(PrefixPlacements).Distinct().ToList(), engineCache);
             parse.InvocationConfiguration.Output.Write(PrefixScenario.Markdown(fleet, outcomes));
             return 0;
         }));

@@ -71,6 +71,29 @@ internal static class SimulatorOptions
         AllowMultipleArgumentsPerToken = true,
     }.AcceptOnlyFromAmong([.. PrefixWorkloads.Names]);
 
+    public static readonly Option<double> EngineCacheShare = new("--engine-cache-share")
+    {
+        Description = "Share of the KV room the placement models as a replica's prefix cache that the simulated engines' caches actually hold, in (0, 1] (below 1: engines that keep less than the placement thinks)",
+        DefaultValueFactory = _ => 1,
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0 && value <= 1)
+            {
+                return value;
+            }
+
+            result.AddError($"--engine-cache-share must be a number in (0, 1], not '{text}'.");
+            return 1;
+        },
+    };
+
+    public static readonly Option<bool> CacheEvents = new("--cache-events")
+    {
+        Description = "Whether the engines report the blocks their prefix caches evict, for the placement's index to forget (false: the index mirrors the engines' eviction rule alone)",
+        DefaultValueFactory = _ => true,
+    };
+
     public static readonly Option<string?> WriteKvTraces = new("--write-kv-traces")
     {
         Description = "Also write the built-in prefix workloads as KV-cache traces (JSONL) into this folder",

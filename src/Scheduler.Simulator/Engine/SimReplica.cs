@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Scheduler.Policies.Admission;
 using Scheduler.Policies.Placement;
 using Scheduler.Policies.Prefix;
@@ -11,15 +12,18 @@ namespace Scheduler.Simulator.Engine;
 /// step runs join the next one. A metered endpoint with request and token limits holds each admitted sequence until
 /// its <see cref="UpstreamLimiter"/> reservation comes due, as the worker's upstream engine does. Its prefix cache
 /// works as the SimulatedEngine's: a sequence prefills only what its leading blocks found cached leave, and its blocks
-/// are stored once prefilled, within the KV room not reserved plus the running prompts' own blocks.
+/// are stored once prefilled, within the KV room not reserved plus the running prompts' own blocks (or the share of it
+/// <see cref="EngineCacheModel"/> says), and what it evicts is reported with the step, for the view's index to forget.
 /// </summary>
-internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = null)
+internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = null, EngineCacheModel? cacheModel = null)
 {
     // In prefill order (PrefillOrder), as the worker's engines keep their batches.
     private readonly List<SimSequence> _batch = [];
     private readonly List<SimSequence> _firstTokens = [];
     private readonly List<SimSequence> _finished = [];
-    private readonly PrefixBlockCache _prefixes = new(view.KvCapacityTokens);
+    private readonly EngineCacheModel _cacheModel = cacheModel ?? EngineCacheModel.Default;
+    private readonly PrefixBlockCache _prefixes = new((cacheModel ?? EngineCacheModel.Default).Budget(view.KvCapacityTokens), recordEvictions: true);
+    private readonly List<ulong> _evicted = [];
     private readonly PrefillContention _contention = new();
     private long _reservedKv;
     private long _runningBlockTokens;
@@ -221,6 +225,15 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
             View.PrefillDone(sequence.Request.Id);
         }
 
+        // As the node's report: evictions since the last one, after the prefills whose prompts the engine stored first.
+        _prefixes.TakeEvicted(_evicted);
+        if (_cacheModel.Events)
+        {
+            View.ForgetPrefixBlocks(CollectionsMarshal.AsSpan(_evicted));
+        }
+
+        _evicted.Clear();
+
         foreach (var sequence in _finished)
         {
             sequence.FinishedMs = nowMs;
@@ -247,7 +260,7 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
             CachedPromptTokens += sequence.CachedPromptTokens;
         }
 
-        _prefixes.Resize(View.KvCapacityTokens - _reservedKv + _runningBlockTokens);
+        _prefixes.Resize(_cacheModel.Budget(View.KvCapacityTokens - _reservedKv + _runningBlockTokens));
     }
 
     private bool OverTokenLimit(long tokens) => limiter?.MaxTokensPerRequest is { } max && tokens > max;

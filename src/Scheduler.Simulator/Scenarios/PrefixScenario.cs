@@ -1,4 +1,5 @@
 using System.Text;
+using Scheduler.Simulator.Engine;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Metrics;
 using Scheduler.Simulator.Reports;
@@ -27,15 +28,17 @@ internal static class PrefixScenario
     public static readonly string[] Placements = ["round-robin", "least-outstanding", "power-of-two", "queue-kv", "prefix-only", "cost-aware"];
 
     /// <summary>Runs every placement on every workload; <paramref name="maxPreemptions"/> as the placement grain's
-    /// <c>Scheduling:MaxPreemptions</c> (0: none).</summary>
+    /// <c>Scheduling:MaxPreemptions</c> (0: none), the engines' caches as <paramref name="engineCache"/> says (null: as
+    /// the worker's simulated engine).</summary>
     public static IReadOnlyList<PrefixOutcome> Run(
-        FleetSpec fleet, IEnumerable<Workload.Workload> workloads, int seed, int maxPreemptions = PolicyChoice.DefaultMaxPreemptions, IReadOnlyList<string>? placements = null)
+        FleetSpec fleet, IEnumerable<Workload.Workload> workloads, int seed, int maxPreemptions = PolicyChoice.DefaultMaxPreemptions, IReadOnlyList<string>? placements = null,
+        EngineCacheModel? engineCache = null)
     {
         var outcomes = new List<PrefixOutcome>();
         foreach (var workload in workloads)
         {
             var oracle = PrefixWorkloads.OracleHitRate(workload.Requests);
-            var choices = (placements ?? Placements).Select(p => PolicyMatrix.Default with { Placement = p, MaxPreemptions = maxPreemptions }).ToList();
+            var choices = (placements ?? Placements).Select(p => PolicyMatrix.Default with { Placement = p, MaxPreemptions = maxPreemptions, EngineCache = engineCache }).ToList();
             foreach (var run in PolicyMatrix.Run(fleet, workload, choices, seed))
             {
                 outcomes.Add(Outcome(run, oracle));

@@ -10,7 +10,8 @@ namespace Scheduler.Worker.Engines;
 /// token texts are <see cref="SyntheticTokens"/>. Prompts' blocks stay in a prefix cache in the KV room the running
 /// sequences leave free, plus the running prompts' own blocks (which sit in their reservations anyway); the least recently
 /// used are evicted first as sequences reserve more, and a sequence whose leading blocks are found there prefills only
-/// the rest.
+/// the rest. Each step report names the blocks evicted since the last (<c>StepReport.evicted_prefix_blocks</c>), for
+/// the placement's index of the replica to forget them.
 /// </summary>
 /// <remarks>
 /// A step is planned and applied at once under the lock, then the loop waits out the step's duration and
@@ -33,7 +34,7 @@ internal sealed partial class SimulatedEngine(
 
     private readonly Lock _lock = new();
     private readonly RunningBatch<SimulatedSequence> _running = new(replicaId, profile, time);
-    private readonly PrefixBlockCache _prefixes = new(profile.KvCapacityTokens);
+    private readonly PrefixBlockCache _prefixes = new(profile.KvCapacityTokens, recordEvictions: true);
 
     // Timestamp at which the step being waited out ends on the engine's timeline.
     private long _due;
@@ -185,8 +186,10 @@ internal sealed partial class SimulatedEngine(
                 report.Finished.Add(sequence.Finished(sequence.EndReason!.Value));
             }
 
-            // Room the finished sequences freed is the cache's again.
+            // Room the finished sequences freed is the cache's again. What the cache evicted since the last report,
+            // admissions between steps included, goes with this one.
             ResizePrefixes();
+            _prefixes.TakeEvicted(report.EvictedPrefixBlocks);
 
             return new PlannedStep(report, plan.DurationMs, _running.Epoch);
         }

@@ -35,5 +35,10 @@ public sealed class PrefixCacheTests(SchedulerCluster cluster)
         var againJob = await client.GetAsync(again.JobId);
         Assert.Equal(firstJob.Placement.ReplicaId, againJob.Placement.ReplicaId);
         Assert.Equal(again.Usage.CachedPromptTokens, againJob.Usage.CachedPromptTokens);
+
+        // SREs see the placement's index of that replica's cache: at least this prompt's ten blocks.
+        using var admin = cluster.Admin();
+        var replica = (await admin.ListReplicasAsync(SchedulerCluster.Model)).Single(r => r.ReplicaId == firstJob.Placement.ReplicaId);
+        Assert.InRange(replica.CachedPrefixBlocks, 10, int.MaxValue);
     }
 }

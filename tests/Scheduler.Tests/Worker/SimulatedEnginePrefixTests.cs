@@ -71,5 +71,23 @@ public sealed class SimulatedEnginePrefixTests : IDisposable
         Assert.Equal(7 * PromptBlocks.DefaultBlockTokens, again.CachedPromptTokens);
     }
 
+    [Fact]
+    public void Engine_UnderKvPressure_ReportsTheBlocksItEvicted_TailFirst_Once()
+    {
+        // As above: the sequence reserving 510 leaves room for the prompt's first 7 blocks, so its last 5 are evicted,
+        // and the report of a step after the admission names them, last block first.
+        var prompt = string.Concat(Enumerable.Range(0, 12).Select(i => new string((char)('A' + i), PromptBlocks.DefaultBlockTokens * PromptBlocks.CharsPerToken)));
+        var blocks = PromptBlocks.FromText(prompt)!;
+        using var engine = Engine(AcceleratorProfiles.A100 with { KvCapacityTokens = 1_000 });
+        engine.Admit([Prompted("first", prompt, promptTokens: 800)]);
+        var first = ToCompletion(engine);
+        engine.Admit([Sequence("big", 500, 10)]);
+        var big = ToCompletion(engine);
+
+        Assert.Empty(first.SelectMany(r => r.EvictedPrefixBlocks));
+        Assert.Equal(blocks.Hashes.Skip(7).Reverse(), big.SelectMany(r => r.EvictedPrefixBlocks));
+        Assert.NotEmpty(big[0].EvictedPrefixBlocks); // with the step that followed the admission
+    }
+
     private SimulatedEngine Engine(AcceleratorProfile profile) => new("replica-0", profile, _sink, _time, NullLogger<SimulatedEngine>.Instance);
 }

@@ -6,6 +6,7 @@ using Scheduler.Abstractions.Placement;
 using Scheduler.Grains;
 using Scheduler.Grains.Placement;
 using Scheduler.Policies.Dispatch;
+using Scheduler.Policies.Prefix;
 using static Scheduler.Tests.Grains.GrainTestKit;
 
 namespace Scheduler.Tests.Grains.Placement;
@@ -65,6 +66,26 @@ public sealed class ModelPlacementTests
         Assert.Equal(["turn-2"], AdmittedIds(woken));
         Assert.NotEqual(holder, Assert.Single(woken.Batches).ReplicaId);
         Assert.Null(woken.WakeAt);
+    }
+
+    [Fact]
+    public void OnProgress_BlocksTheEngineEvicted_LeaveTheReplicasIndex_AndANewStreamEmptiesIt()
+    {
+        _placement.UpsertReplicas("link-1", [On("r", "n", maxSequences: 2)]);
+        var prompt = new string('p', 3 * PromptBlocks.DefaultBlockTokens * PromptBlocks.CharsPerToken) + "tail";
+        var blocks = PromptBlocks.FromText(prompt)!;
+        JobTicket Prompted(string jobId) => Job(jobId) with { Request = Job(jobId).Request with { Prompt = prompt, PromptTokens = 200 } };
+        Assert.Equal(["first"], AdmittedIds(_placement.Enqueue(Prompted("first")).Round!));
+        _placement.OnProgress("r", ["first"], [new FinishedSequence("first", 100, FinishReason.Length)]);
+        Assert.Equal((3, 0L), (ReplicaState("r").CachedPrefixBlocks, ReplicaState("r").PrefixBlocksForgotten));
+
+        // The engine's report: its cache evicted the prompt's last block (and one the index never held).
+        Assert.NotNull(_placement.OnProgress("r", [], [], [blocks.Hashes[2], 99UL]));
+        Assert.Equal((2, 1L), (ReplicaState("r").CachedPrefixBlocks, ReplicaState("r").PrefixBlocksForgotten));
+
+        // The node registers a new stream: its engine may have restarted with an empty cache.
+        _placement.UpsertReplicas("link-2", [On("r", "n", maxSequences: 2)]);
+        Assert.Equal(0, ReplicaState("r").CachedPrefixBlocks);
     }
 
     private ReplicaSnapshot ReplicaState(string replicaId) => _placement.Snapshot().Replicas.Single(r => r.ReplicaId == replicaId);

@@ -159,6 +159,73 @@ public sealed class PrefixBlockCacheTests
         Assert.Equal((200 * 3) - 6, cache.Evictions);
     }
 
+    [Fact]
+    public void TakeEvicted_HandsOverTheBlocksEvictedForRoom_InEvictionOrder_Once()
+    {
+        var cache = new PrefixBlockCache(4 * 512, recordEvictions: true);
+        var a = Blocks(1, 2, 3);
+        cache.Store(a);
+        cache.Store(Blocks(4, 5)); // one over: a's tail
+        cache.Resize(2 * 512); // two more: a's middle, then its first block
+
+        var evicted = new List<ulong>();
+        cache.TakeEvicted(evicted);
+        Assert.Equal([a.Hashes[2], a.Hashes[1], a.Hashes[0]], evicted);
+        cache.TakeEvicted(evicted);
+        Assert.Equal(3, evicted.Count);
+
+        var silent = new PrefixBlockCache(512);
+        silent.Store(a);
+        var none = new List<ulong>();
+        silent.TakeEvicted(none);
+        Assert.Empty(none); // a cache that does not record evictions hands over nothing
+    }
+
+    [Fact]
+    public void Forget_ABlockTheEngineEvicted_EndsThePromptsCachedRunThere_AndUnlistsItsRoot()
+    {
+        var roots = new List<ulong>();
+        var cache = new PrefixBlockCache(10 * 512, roots.Add);
+        var a = Blocks(1, 2, 3);
+        cache.Store(a);
+
+        Assert.True(cache.Forget(a.Hashes[2]));
+        Assert.False(cache.Forget(a.Hashes[2]));
+        Assert.Equal(2, cache.Match(a));
+        Assert.Equal(2 * 512, cache.UsedTokens);
+        Assert.Empty(roots);
+
+        Assert.True(cache.Forget(a.Hashes[1]));
+        Assert.True(cache.Forget(a.Hashes[0]));
+        Assert.Equal(0, cache.Match(a));
+        Assert.Equal([a.Root], roots);
+        Assert.Equal(0, cache.Evictions); // forgotten, not evicted for room
+
+        // The freed slots and table entries are reused: the next prompts are found whole.
+        cache.Store(Blocks(4, 5, 6));
+        cache.Store(a);
+        Assert.Equal(3, cache.Match(Blocks(4, 5, 6)));
+        Assert.Equal(3, cache.Match(a));
+    }
+
+    [Fact]
+    public void Clear_DropsEveryBlock_AndUnlistsEveryRoot()
+    {
+        var roots = new List<ulong>();
+        var cache = new PrefixBlockCache(10 * 512, roots.Add);
+        var a = Blocks(1, 2);
+        var b = Blocks(3, 4, 5);
+        cache.Store(a);
+        cache.Store(b);
+
+        cache.Clear();
+
+        Assert.Equal(0, cache.BlockCount);
+        Assert.Equal(0, cache.UsedTokens);
+        Assert.Equal(new[] { a.Root, b.Root }.Order(), roots.Order());
+        Assert.True(cache.Store(a)); // held anew
+    }
+
     [Theory]
     [InlineData(1, 12, 40, 3_000)]
     [InlineData(2, 12, 40, 3_000)]

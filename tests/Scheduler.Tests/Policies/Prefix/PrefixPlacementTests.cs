@@ -191,4 +191,40 @@ public sealed class PrefixPlacementTests
         Assert.Equal(1, replica.CachedBlocks);
         Assert.Equal(512, replica.CachedPromptTokens(Prefixed("probe")));
     }
+
+    [Fact]
+    public void ForgetPrefixBlocks_TheEngineEvictedWhatTheIndexHeld_NoLongerPredictedNorPreferred()
+    {
+        // The engine kept less than the index mirrors: it evicted the prompt's last two blocks, then its first.
+        var dispatcher = TwoA100s("cost-aware");
+        var b = dispatcher.Replicas["b"];
+        Served(b, Prefixed("first"));
+        Assert.Equal(1_536, b.CachedPromptTokens(Prefixed("probe")));
+
+        Assert.Equal(2, b.ForgetPrefixBlocks([s_blocks.Hashes[2], s_blocks.Hashes[1]]));
+        Assert.Equal(512, b.CachedPromptTokens(Prefixed("probe")));
+        Assert.Equal("b", AdmitOne(dispatcher, Prefixed("still-one-block")));
+        b.Release("still-one-block");
+
+        Assert.Equal(1, b.ForgetPrefixBlocks([s_blocks.Hashes[0], 12345UL]));
+        Assert.Equal(0, b.CachedPromptTokens(Prefixed("probe")));
+        Assert.Equal(3, b.PrefixBlocksForgotten);
+        Assert.Empty(dispatcher.Replicas.PrefixHoldersOf(Prefixed("probe")).ToArray());
+        Assert.Equal("a", AdmitOne(dispatcher, Prefixed("gone"))); // no holder left: the tie goes to the first again
+    }
+
+    [Fact]
+    public void ForgetPrefixes_AFreshEngine_EmptiesTheIndexAndItsHolders()
+    {
+        var dispatcher = TwoA100s("prefix-only");
+        var b = dispatcher.Replicas["b"];
+        Served(b, Prefixed("first"));
+        Served(b, Prefixed("other", blocks: PromptBlocks.FromBlockIds([7, 8])));
+
+        b.ForgetPrefixes();
+
+        Assert.Equal(0, b.CachedBlocks);
+        Assert.Empty(dispatcher.Replicas.PrefixHoldersOf(Prefixed("probe")).ToArray());
+        Assert.Equal("a", AdmitOne(dispatcher, Prefixed("again")));
+    }
 }

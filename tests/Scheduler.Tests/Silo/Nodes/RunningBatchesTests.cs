@@ -43,6 +43,20 @@ public sealed class RunningBatchesTests
     }
 
     [Fact]
+    public void Translate_EvictedPrefixBlocks_AreProgressForThePlacement_EvenInAStepWithNothingElse()
+    {
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        var report = Step("r0");
+        report.EvictedPrefixBlocks.Add([7UL, 3UL]);
+
+        var step = batches.Translate(report, At(200))!;
+
+        Assert.Equal([7UL, 3UL], step.EvictedPrefixBlocks);
+        Assert.True(step.HasProgress);
+        Assert.False(batches.Translate(Step("r0"), At(300))!.HasProgress);
+    }
+
+    [Fact]
     public void Translate_StepOfAReplicaNotOnTheNode_IsNull()
     {
         var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
