@@ -26,7 +26,7 @@ internal sealed class SimulatedSequence : IBatchedSequence, IPlannedSequence
         NextTokenIndex = Math.Max(0, spec.ResumeFromToken);
         var promptTokens = spec.PromptTokens > 0 ? spec.PromptTokens : spec.PromptTokenIds.Count;
         KvTokens = (long)promptTokens + Math.Max(0, spec.MaxTokens);
-        Blocks = spec.PromptTokenIds.Count > 0 ? PromptBlocks.FromTokenIds(spec.PromptTokenIds) : PromptBlocks.FromText(spec.Prompt);
+        Blocks = SequenceBlocks.Of(spec);
         CachedPromptTokens = Blocks?.CachedTokens(prefixes.Touch(Blocks), promptTokens) ?? 0;
         // A resumed sequence rebuilds its KV cache from the prompt and the tokens already delivered.
         _prefillRemaining = promptTokens - CachedPromptTokens + NextTokenIndex;

@@ -37,6 +37,9 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     private readonly RunningBatch<LlamaSequence> _running;
     private readonly LlamaSlots _slots;
 
+    // The scheduler-named prompt blocks the slots' cells hold: what leaves them goes out with the next step report.
+    private readonly LlamaCachedBlocks _cachedBlocks = new();
+
     // Sequences out of the batch whose sampler the loop frees before its next decode.
     private readonly List<LlamaSequence> _left = [];
     private LlamaEngineStats _stats = LlamaEngineStats.None;
@@ -75,7 +78,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             throw new InvalidOperationException($"llama.cpp made a context of {cells} KV cells for replica {replicaId}, fewer than the {profile.KvCapacityTokens} it reports.");
         }
 
-        _slots = new LlamaSlots(profile.MaxSequences, settings.KvUnified ? profile.KvCapacityTokens : null);
+        _slots = new LlamaSlots(profile.MaxSequences, settings.KvUnified ? profile.KvCapacityTokens : null, _cachedBlocks);
         LogCreated(logger, replicaId, _model.Path, profile.MaxSequences, _context.NativeHandle.ContextSize, profile.StepTokenBudget);
     }
 
@@ -351,6 +354,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         }
 
         _running.RecordTokens(report.Tokens.Count);
+        _cachedBlocks.TakeEvicted(report.EvictedPrefixBlocks);
         return new PlannedStep(report, epoch);
     }
 
@@ -460,6 +464,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         {
             // Lazy: the running sequences' tokens are looked at only in a shared cache.
             var (slot, reused) = _slots.Take(prompt!, _running.Sequences.Select(s => (s.Slot, s.CachedTokens())));
+            _cachedBlocks.Assign(slot, SequenceBlocks.Of(spec)?.Hashes ?? []);
             sequence = new LlamaSequence(spec, prompt!, slot, reused, _model.CreateDecoder());
             _running.Add(sequence);
             sequence = null;

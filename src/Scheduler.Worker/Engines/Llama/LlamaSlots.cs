@@ -19,7 +19,8 @@ namespace Scheduler.Worker.Engines.Llama;
 /// <param name="slots">The replica's slots.</param>
 /// <param name="sharedCells">The cells of a KV cache the slots share, or null when each slot has its own stream (whose
 /// cells no other slot can use, so a free slot's cache never stands in another's way).</param>
-internal sealed class LlamaSlots(int slots, long? sharedCells)
+/// <param name="blocks">The prompt blocks the slots hold, told when <see cref="MakeRoom"/> empties a slot; null: not kept.</param>
+internal sealed class LlamaSlots(int slots, long? sharedCells, LlamaCachedBlocks? blocks = null)
 {
     /// <summary>The least share of a prompt a cached prefix must cover for the admission to take that slot rather than the
     /// lowest empty one (llama.cpp's server uses a similarity threshold of 0.1 the same way): a prefix of one or
@@ -96,6 +97,7 @@ internal sealed class LlamaSlots(int slots, long? sharedCells)
             _free[_free.IndexOf(oldest)] = oldest with { Tokens = [] };
             CachedTokens -= oldest.Tokens.Length;
             _edits.Add(new LlamaKvEdit(oldest.Slot, 0));
+            blocks?.Clear(oldest.Slot);
         }
     }
 

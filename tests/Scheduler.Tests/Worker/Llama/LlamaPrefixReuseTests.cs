@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines.Llama;
@@ -137,6 +138,32 @@ public sealed class LlamaPrefixReuseTests(TinyModelFixture tiny) : IClassFixture
         }
 
         _sink.Dispose();
+    }
+
+    [Fact]
+    public void AnotherPromptTakingTheSlot_ReportsTheCachedPromptsBlocksEvicted_LastFirst()
+    {
+        // One slot: a prompt sharing nothing with the cached one empties it, and the scheduler's blocks of the cached
+        // prompt (two of 256 characters) go out with the next step report, for the placement's index to forget.
+        var engine = Engine(slots: 1, maxContextTokens: 512);
+        var cached = LongPrompt + " " + LongPrompt[..100];
+        var blocks = PromptBlocks.FromText(cached)!;
+        Assert.Equal(2, blocks.Count);
+
+        var first = ToCompletionReports(engine, Sequence("cached", cached));
+        var other = ToCompletionReports(engine, Sequence("other", string.Join(' ', Enumerable.Repeat("quick brown fox jumps", 14))));
+
+        Assert.Equal(FinishReason.Length, SequenceOutcome.Of("cached", first).Finished!.Reason);
+        Assert.Equal(FinishReason.Length, SequenceOutcome.Of("other", other).Finished!.Reason);
+        Assert.Empty(first.SelectMany(r => r.EvictedPrefixBlocks));
+        Assert.Equal(blocks.Hashes.Reverse(), other.SelectMany(r => r.EvictedPrefixBlocks));
+        Assert.InRange(SequenceOutcome.Of("other", other).Finished!.CachedPromptTokens, 0, 1); // the beginning-of-sequence token at most
+    }
+
+    private static List<StepReport> ToCompletionReports(LlamaEngine engine, SequenceSpec spec)
+    {
+        engine.Admit([spec]);
+        return ToCompletion(engine.Step);
     }
 
     private static SequenceSpec Sequence(string id, string prompt, int maxTokens = OutputTokens) =>
