@@ -88,7 +88,11 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
         var matched = Match(prompt);
         for (var i = matched - 1; i >= 0; i--)
         {
-            MoveToFront(SlotOf(prompt!.HashSpan[i]));
+            // A block forgotten inside the run (see Forget) is not there to touch.
+            if (SlotOf(prompt!.HashSpan[i]) is var slot and not None)
+            {
+                MoveToFront(slot);
+            }
         }
 
         return matched;
@@ -153,9 +157,11 @@ public sealed class PrefixBlockCache(long capacityTokens, Action<ulong>? rootEvi
 
     /// <summary>
     /// Drops a block the engine reported evicted; false when it was not cached here. An engine evicts a prompt's blocks
-    /// tail first (see the class's remarks), so forgetting them in the order it reports them keeps this cache's blocks
-    /// a leading run of each prompt as long as it holds nothing the engine does not — which holds for an index that
-    /// stores a prompt only once the engine reported it prefilled, and forgets what the engine evicted.
+    /// tail first (see the class's remarks), and forgetting them in the order it reports them keeps each prompt's cached
+    /// blocks a leading run as long as this cache holds no block past one the engine evicted. Where it does (the two
+    /// caches' recency orders differ: the index touches a prompt when the job is admitted, the engine when it runs it), a
+    /// hole is left, and <see cref="Match"/>'s binary search may count across it — no worse than the index without the
+    /// event, which counted the evicted block too; <see cref="Touch"/> skips it.
     /// </summary>
     public bool Forget(ulong hash)
     {

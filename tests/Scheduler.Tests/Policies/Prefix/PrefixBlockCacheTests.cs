@@ -209,6 +209,22 @@ public sealed class PrefixBlockCacheTests
     }
 
     [Fact]
+    public void Touch_AfterABlockInsideTheRunWasForgotten_SkipsTheHole()
+    {
+        // The index held the prompt's third block past the second, which the engine evicted (their recency orders
+        // differ): the hole is skipped, not followed into a missing slot (the simulator failed there once).
+        var cache = new PrefixBlockCache(10 * 512);
+        var a = Blocks(1, 2, 3);
+        cache.Store(a);
+        Assert.True(cache.Forget(a.Hashes[1]));
+
+        Assert.InRange(cache.Touch(a), 1, 3);
+        Assert.Equal(2, cache.BlockCount);
+        Assert.Equal(1, cache.TouchAndStore(Blocks(1, 2, 3, 4), out _)); // the run ends at the hole, stored again from there
+        Assert.Equal(4, cache.Match(Blocks(1, 2, 3, 4)));
+    }
+
+    [Fact]
     public void Clear_DropsEveryBlock_AndUnlistsEveryRoot()
     {
         var roots = new List<ulong>();
