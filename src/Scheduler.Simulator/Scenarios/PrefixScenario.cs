@@ -8,11 +8,13 @@ using Scheduler.Simulator.Workload;
 namespace Scheduler.Simulator.Scenarios;
 
 /// <summary>What one placement did on one prefix-sharing workload: its prefix-cache hit rate next to the oracle's
-/// (an infinite cache and perfect routing), its TTFT percentiles, attainment and cost, and where the hits it missed
-/// went (<see cref="PrefixLoss"/>).</summary>
+/// (an infinite cache and perfect routing), its TTFT percentiles, attainment and cost, where the hits it missed
+/// went (<see cref="PrefixLoss"/>), and the p90 first token no placement could beat (the oracle's cache, each request
+/// alone on the fleet's fastest accelerator: <see cref="PrefixWorkloads.IdealTtftP90Ms"/>).</summary>
 internal sealed record PrefixOutcome(
     string Workload, string Placement, double HitRate, double OracleHitRate, double TtftP50Ms, double TtftP90Ms, double TtftP99Ms,
-    double Attainment, double CostPerMillionTokens, int Unserved, double LostEvicted, double LostHolderFull, double LostElsewhere)
+    double Attainment, double CostPerMillionTokens, int Unserved, double LostEvicted, double LostHolderFull, double LostElsewhere,
+    double IdealTtftP90Ms)
 {
     public double OfOracle => OracleHitRate > 0 ? HitRate / OracleHitRate : double.NaN;
 }
@@ -38,17 +40,18 @@ internal static class PrefixScenario
         foreach (var workload in workloads)
         {
             var oracle = PrefixWorkloads.OracleHitRate(workload.Requests);
+            var ideal = PrefixWorkloads.IdealTtftP90Ms(workload.Requests, [.. fleet.Nodes.Select(n => n.Profile())]);
             var choices = (placements ?? Placements).Select(p => PolicyMatrix.Default with { Placement = p, MaxPreemptions = maxPreemptions, EngineCache = engineCache }).ToList();
             foreach (var run in PolicyMatrix.Run(fleet, workload, choices, seed))
             {
-                outcomes.Add(Outcome(run, oracle));
+                outcomes.Add(Outcome(run, oracle, ideal));
             }
         }
 
         return outcomes;
     }
 
-    public static PrefixOutcome Outcome(RunResult run, double oracleHitRate)
+    public static PrefixOutcome Outcome(RunResult run, double oracleHitRate, double idealTtftP90Ms)
     {
         var summary = run.Summarize();
         var ttft = Percentiles.Sorted(run.Finished.Select(s => s.TtftMs));
@@ -57,7 +60,7 @@ internal static class PrefixScenario
         return new PrefixOutcome(
             run.Workload, run.Policies.Placement, prompt == 0 ? 0 : cached / (double)prompt, oracleHitRate,
             Percentiles.Of(ttft, 50), Percentiles.Of(ttft, 90), Percentiles.Of(ttft, 99), summary.Attainment, summary.CostPerMillionTokens,
-            run.Unserved.Count, run.PrefixLoss.Evicted, run.PrefixLoss.HolderFull, run.PrefixLoss.PlacedElsewhere);
+            run.Unserved.Count, run.PrefixLoss.Evicted, run.PrefixLoss.HolderFull, run.PrefixLoss.PlacedElsewhere, idealTtftP90Ms);
     }
 
     public static string Markdown(FleetSpec fleet, IReadOnlyList<PrefixOutcome> outcomes)
@@ -65,13 +68,13 @@ internal static class PrefixScenario
         var text = new StringBuilder();
         text.AppendLine($"Fleet `{fleet.Name}`: {fleet.Description}. Continuous batching, weighted-fair queuing.");
         text.AppendLine();
-        text.AppendLine("| workload | placement | hit rate | oracle | of oracle | TTFT p50 ms | p90 ms | p99 ms | attainment | $/Mtok | unserved | lost: evicted | holder full | placed elsewhere |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| workload | placement | hit rate | oracle | of oracle | TTFT p50 ms | p90 ms | p99 ms | attainment | $/Mtok | unserved | lost: evicted | holder full | placed elsewhere | ideal p90 ms |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var o in outcomes)
         {
             text.AppendLine($"| {o.Workload} | {o.Placement} | {Format.Pct(o.HitRate)} | {Format.Pct(o.OracleHitRate)} | {Format.Pct(o.OfOracle)} | " +
                 $"{Format.Ms(o.TtftP50Ms)} | {Format.Ms(o.TtftP90Ms)} | {Format.Ms(o.TtftP99Ms)} | {Format.Pct(o.Attainment)} | {Format.Usd(o.CostPerMillionTokens)} | {o.Unserved} | " +
-                $"{Format.Pct(o.LostEvicted)} | {Format.Pct(o.LostHolderFull)} | {Format.Pct(o.LostElsewhere)} |");
+                $"{Format.Pct(o.LostEvicted)} | {Format.Pct(o.LostHolderFull)} | {Format.Pct(o.LostElsewhere)} | {Format.Ms(o.IdealTtftP90Ms)} |");
         }
 
         return text.ToString();

@@ -1,4 +1,6 @@
 using Scheduler.Policies.Prefix;
+using Scheduler.Policies.Profiles;
+using Scheduler.Simulator.Metrics;
 
 namespace Scheduler.Simulator.Workload;
 
@@ -112,13 +114,32 @@ internal static class PrefixWorkloads
     /// reuses the longest prefix of blocks any earlier request sent), over all prompt tokens.</summary>
     public static double OracleHitRate(IReadOnlyList<SimRequest> requests)
     {
+        var prompt = requests.Sum(r => (long)r.PromptTokens);
+        return prompt == 0 ? 0 : OracleCachedTokens(requests).Values.Sum(t => (long)t) / (double)prompt;
+    }
+
+    /// <summary>
+    /// The 90th percentile of the first token an oracle would give each request: alone on the fastest accelerator of
+    /// <paramref name="profiles"/>, prefilling only what the oracle's cache lacks (<see cref="OracleHitRate"/>), a step
+    /// budget at a time. No placement on that fleet does better, so a p90 below a fifth of this baseline's is out of
+    /// anyone's reach.
+    /// </summary>
+    public static double IdealTtftP90Ms(IReadOnlyList<SimRequest> requests, IReadOnlyCollection<AcceleratorProfile> profiles)
+    {
+        var cached = OracleCachedTokens(requests);
+        return Percentiles.Of(Percentiles.Sorted(requests.Select(r => profiles.Min(p => AloneTtftMs(p, r.PromptTokens - cached[r.Id])))), 90);
+    }
+
+    // Each request's prompt tokens the oracle's cache holds, by request id.
+    private static Dictionary<string, int> OracleCachedTokens(IReadOnlyList<SimRequest> requests)
+    {
         var seen = new HashSet<ulong>();
-        long cached = 0, prompt = 0;
+        var cached = new Dictionary<string, int>(requests.Count, StringComparer.Ordinal);
         foreach (var request in requests.OrderBy(r => r.ArrivalMs))
         {
-            prompt += request.PromptTokens;
             if (request.Blocks is not { } blocks)
             {
+                cached[request.Id] = 0;
                 continue;
             }
 
@@ -128,14 +149,27 @@ internal static class PrefixWorkloads
                 matched++;
             }
 
-            cached += blocks.CachedTokens(matched, request.PromptTokens);
+            cached[request.Id] = blocks.CachedTokens(matched, request.PromptTokens);
             foreach (var hash in blocks.Hashes)
             {
                 seen.Add(hash);
             }
         }
 
-        return prompt == 0 ? 0 : cached / (double)prompt;
+        return cached;
+    }
+
+    // The first token of a prompt prefilling alone: its chunks step by step within the step budget, the last one
+    // yielding the token (at least the last prompt token is always computed).
+    private static double AloneTtftMs(AcceleratorProfile profile, int prefillTokens)
+    {
+        var ms = 0.0;
+        for (var left = Math.Max(1, prefillTokens); left > 0; left -= profile.StepTokenBudget)
+        {
+            ms += profile.StepMs(0, Math.Min(left, profile.StepTokenBudget));
+        }
+
+        return ms;
     }
 
     // A conversation's tenant is its own: fairness then treats every chat alike, as tenants of equal weight. The session

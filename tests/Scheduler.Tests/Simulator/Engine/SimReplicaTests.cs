@@ -1,6 +1,11 @@
+using Scheduler.Abstractions.Jobs;
+using Scheduler.Policies;
 using Scheduler.Policies.Placement;
+using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 using Scheduler.Simulator.Engine;
+using Scheduler.Simulator.Workload;
+using static Scheduler.Tests.Policies.PolicyFixtures;
 
 namespace Scheduler.Tests.Simulator.Engine;
 
@@ -44,6 +49,40 @@ public sealed class SimReplicaTests
         replica.Provision(700_000, 820_000);
 
         Assert.Equal(0, replica.ProvisionedSeconds(0, 600_000), Precision);
+    }
+
+    [Theory]
+    [InlineData(true, 0, 1)]
+    [InlineData(false, 1, 0)]
+    public void EndStep_TellsTheViewWhatItsCacheEvicted_UnlessEventsAreOff(bool events, int blocksHeld, long forgotten)
+    {
+        // The engine keeps half the 4,000 tokens the view models. A 3-block prompt (1,536 tokens) is cached in both once
+        // its job is done; a job reserving 3,000 then leaves the engine's cache 500 tokens (all three blocks go) and the
+        // view's index 1,000 (its first block stays), until the step report says what the engine evicted.
+        var profile = AcceleratorProfiles.A100 with { KvCapacityTokens = 4_000 };
+        var view = new ReplicaView("a", "n", "acc", profile, 8, 4_000);
+        var replica = new SimReplica(view, cacheModel: new EngineCacheModel(Share: 0.5, Events: events));
+        var blocks = PromptBlocks.FromBlockIds([1, 2, 3])!;
+        var now = 0.0;
+        var finished = new List<SimSequence>();
+        void Run(SimRequest request)
+        {
+            var demand = new JobDemand(request.Id, "t", request.PromptTokens, request.OutputTokens, JobPriority.Standard, 10_000, DateTimeOffset.UnixEpoch, Blocks: request.Blocks);
+            view.Admit(demand);
+            Assert.True(replica.Admit(new SimSequence(request, demand), now));
+            now += replica.StartStep(now);
+            replica.EndStep(now, finished);
+        }
+
+        Run(new SimRequest("cached", "t", 0, 1_600, 1, 10_000, blocks));
+        Assert.Equal(3, replica.CachedBlocks(blocks));
+        Assert.Equal(1_536, view.CachedPromptTokens(Job("probe", prompt: 1_600) with { Blocks = blocks }));
+
+        Run(new SimRequest("big", "t", 0, 2_000, 1_000, 10_000));
+
+        Assert.Equal(0, replica.CachedBlocks(blocks));
+        Assert.Equal(blocksHeld, view.CachedBlocks);
+        Assert.Equal(forgotten, view.PrefixBlocksForgotten);
     }
 
     private static SimReplica Replica()

@@ -1,3 +1,5 @@
+using Scheduler.Policies.Prefix;
+using Scheduler.Policies.Profiles;
 using Scheduler.Simulator;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Scenarios;
@@ -61,6 +63,27 @@ public sealed class PrefixScenarioTests
         Assert.Equal(Served(without, "round-robin"), Served(withSessions, "round-robin"));
         Assert.NotEqual(Served(without, "cost-aware"), Served(withSessions, "cost-aware"));
         Assert.False(PrefixWorkloads.NamesSessions("system-prompt")); // its rows name tenants, not conversations
+    }
+
+    [Fact]
+    public void IdealTtftP90Ms_IsTheOraclesUncachedPrefill_AloneOnTheFastestAccelerator()
+    {
+        // Twenty requests resend one 3-block prompt: the oracle prefills the first whole, the other nineteen all but
+        // their cached 1,536 tokens. Alone on an H100 (faster than an L4), 64 tokens: one prefill step.
+        var blocks = PromptBlocks.FromBlockIds([1, 2, 3]);
+        var requests = Enumerable.Range(0, 20).Select(i => new SimRequest($"r{i}", "t", i * 1_000.0, 1_600, 20, 1_000, blocks)).ToList();
+        AcceleratorProfile[] fleet = [AcceleratorProfiles.L4, AcceleratorProfiles.H100];
+
+        var ideal = PrefixWorkloads.IdealTtftP90Ms(requests, fleet);
+
+        Assert.Equal(AcceleratorProfiles.H100.StepMs(0, 64), ideal, 9);
+        Assert.Equal(AcceleratorProfiles.L4.StepMs(0, 64), PrefixWorkloads.IdealTtftP90Ms(requests, [AcceleratorProfiles.L4]), 9);
+
+        // Without a shared prefix every prompt is prefilled whole, a step budget at a time.
+        var plain = requests.Select(r => r with { Blocks = null }).ToList();
+        var budget = AcceleratorProfiles.H100.StepTokenBudget;
+        var whole = AcceleratorProfiles.H100.StepMs(0, Math.Min(1_600, budget)) + (1_600 > budget ? AcceleratorProfiles.H100.StepMs(0, 1_600 - budget) : 0);
+        Assert.Equal(whole, PrefixWorkloads.IdealTtftP90Ms(plain, fleet), 9);
     }
 
     [Fact]
