@@ -60,6 +60,15 @@ internal sealed class LiveFleet : IAsyncDisposable
         }
     }
 
+    /// <summary>The placement's index of the replicas' prefix caches, summed over them: the blocks it holds as cached,
+    /// and those it had to forget because their engine reported them evicted (AdminService).</summary>
+    public async Task<(long Blocks, long Forgotten)> PrefixIndexAsync(CancellationToken cancellationToken)
+    {
+        using var admin = new SchedulerAdminClient(Address, AdminKey);
+        var replicas = await admin.ListReplicasAsync(Model, cancellationToken: cancellationToken);
+        return (replicas.Sum(r => (long)r.CachedPrefixBlocks), replicas.Sum(r => r.PrefixBlocksForgotten));
+    }
+
     public async ValueTask DisposeAsync()
     {
         // Nodes first, so none is left reconnecting to a silo that is gone.

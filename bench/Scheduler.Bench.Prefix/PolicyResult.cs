@@ -2,8 +2,10 @@ using System.Globalization;
 
 namespace Scheduler.Bench.Prefix;
 
-/// <summary>One policy's run summarised: prefix hit rate and client-side TTFT percentiles over the completed turns.</summary>
-internal sealed record PolicyResult(string Policy, int Turns, int Failed, long PromptTokens, long CachedPromptTokens, long OracleCachedTokens, double P50, double P90, double P99, double MeanLaterTurnsMs, double WallSeconds)
+/// <summary>One policy's run summarised: prefix hit rate and client-side TTFT percentiles over the completed turns, and
+/// the placement's index of the replicas' caches at the end (blocks held, blocks forgotten on the engines' word).</summary>
+internal sealed record PolicyResult(string Policy, int Turns, int Failed, long PromptTokens, long CachedPromptTokens, long OracleCachedTokens, double P50, double P90, double P99, double MeanLaterTurnsMs, double WallSeconds,
+    long IndexBlocks = 0, long IndexForgotten = 0)
 {
     public double HitRate => PromptTokens == 0 ? 0 : (double)CachedPromptTokens / PromptTokens;
 
@@ -32,7 +34,7 @@ internal sealed record PolicyResult(string Policy, int Turns, int Failed, long P
 
     public string Row() => string.Create(
         CultureInfo.InvariantCulture,
-        $"| `{Policy}` | {Turns} | {Failed} | {PromptTokens:N0} | {CachedPromptTokens:N0} | {HitRate:P1} | {OfOracle:P1} | {P50:F0} | {P90:F0} | {P99:F0} | {MeanLaterTurnsMs:F0} | {WallSeconds:F0} |");
+        $"| `{Policy}` | {Turns} | {Failed} | {PromptTokens:N0} | {CachedPromptTokens:N0} | {HitRate:P1} | {OfOracle:P1} | {P50:F0} | {P90:F0} | {P99:F0} | {MeanLaterTurnsMs:F0} | {WallSeconds:F0} | {IndexBlocks:N0} ({IndexForgotten:N0} forgotten) |");
 
     /// <summary>Nearest-rank percentile of sorted values.</summary>
     private static double Percentile(double[] sorted, double p) =>

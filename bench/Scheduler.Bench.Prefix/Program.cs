@@ -35,8 +35,8 @@ report.AppendLine(CultureInfo.InvariantCulture, $"Live prefix run, {startedAt:yy
     + $"starts {settings.StartIntervalMs} ms apart, {settings.ThinkMs} ms think time) on {settings.Nodes} nodes × {settings.ReplicasPerNode} simulated {settings.Product} replicas; "
     + $"{(settings.Sessions ? "each conversation names its session (session_id)" : "no session ids")}.");
 report.AppendLine();
-report.AppendLine("| placement | turns | failed | prompt tokens | cached | hit rate | of oracle | TTFT p50 ms | p90 ms | p99 ms | mean TTFT turns 2+ ms | wall s | load before → after |");
-report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+report.AppendLine("| placement | turns | failed | prompt tokens | cached | hit rate | of oracle | TTFT p50 ms | p90 ms | p99 ms | mean TTFT turns 2+ ms | wall s | index blocks at the end | load before → after |");
+report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 foreach (var (result, before, after) in results)
 {
     report.AppendLine(CultureInfo.InvariantCulture, $"{result.Row()} {before} → {after} |");
@@ -60,7 +60,8 @@ static async Task<(PolicyResult Result, string LoadBefore, string LoadAfter)> Ru
     Log($"{policy}: {settings.Conversations} conversations of {settings.Turns} turns (load average {loadBefore})");
     var clock = Stopwatch.StartNew();
     var turns = await MultiTurnWorkload.RunAsync(fleet.Address, settings, bound.Token).WaitAsync(TimeSpan.FromMinutes(10), bound.Token);
-    var result = PolicyResult.Of(policy, turns, clock.Elapsed.TotalSeconds);
+    var (blocks, forgotten) = await fleet.PrefixIndexAsync(bound.Token);
+    var result = PolicyResult.Of(policy, turns, clock.Elapsed.TotalSeconds) with { IndexBlocks = blocks, IndexForgotten = forgotten };
     Log($"{policy}: hit rate {result.HitRate:P1} ({result.OfOracle:P1} of the oracle), TTFT p50 {result.P50:F0} ms, p90 {result.P90:F0} ms, p99 {result.P99:F0} ms");
     return (result, loadBefore, Load());
 }
