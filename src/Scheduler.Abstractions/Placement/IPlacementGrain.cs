@@ -23,8 +23,13 @@ public interface IPlacementGrain : IGrainWithStringKey
     Task SetSchedulable(string replicaId, bool schedulable);
 
     /// <summary>One engine step's news for a replica: sequences whose first token came, sequences that finished, and the
-    /// prompt blocks its prefix cache evicted (by chained hash, in eviction order; null or empty when it reports none).</summary>
-    Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished, ulong[]? evictedPrefixBlocks = null);
+    /// prompt blocks its prefix cache evicted (by chained hash, in eviction order; empty when it reports none).</summary>
+    Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished, ulong[] evictedPrefixBlocks);
+
+    /// <summary>The same news without evictions, as silos of the version before cache events send it: kept so their node
+    /// links' calls still land while silos of both versions run (a rolling upgrade). A grain method's parameter types are
+    /// part of its identity, so adding one makes another method.</summary>
+    Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished);
 
     /// <summary>Running jobs come back from a replica (its node's stream broke or closed, could not take them, or its
     /// engine refused them): they go to the front of their queues, and <paramref name="reason"/> says what becomes of

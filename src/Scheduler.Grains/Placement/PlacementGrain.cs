@@ -98,11 +98,13 @@ internal sealed partial class PlacementGrain(
         Carry(_placement.AdmitWhatFits());
     }
 
-    public Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished, ulong[]? evictedPrefixBlocks = null)
+    public Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished, ulong[] evictedPrefixBlocks)
     {
         Carry(_placement.OnProgress(replicaId, prefilled, finished, evictedPrefixBlocks));
         return Task.CompletedTask;
     }
+
+    public Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished) => OnProgress(replicaId, prefilled, finished, []);
 
     public async Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason)
     {

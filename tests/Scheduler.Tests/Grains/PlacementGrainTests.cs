@@ -1,5 +1,6 @@
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
+using Scheduler.Policies.Prefix;
 using static Scheduler.Tests.Grains.GrainTestKit;
 
 namespace Scheduler.Tests.Grains;
@@ -25,6 +26,24 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
 
     private async Task<ReplicaSnapshot> ReplicaState(string replicaId) =>
         (await Placement.GetSnapshot()).Replicas.Single(r => r.ReplicaId == replicaId);
+
+    [Fact]
+    public async Task OnProgress_WithTheEnginesEvictions_AndWithoutAsAnOlderSiloSendsIt_BothLand()
+    {
+        var (node, link) = await NodeWithReplica("r1", maxSequences: 2);
+        var prompt = new string('q', 2 * PromptBlocks.DefaultBlockTokens * PromptBlocks.CharsPerToken);
+        var ticket = Ticket(JobId(0), _tenant, _model);
+        await Placement.Enqueue(ticket with { Request = ticket.Request with { Prompt = prompt, PromptTokens = 130 } });
+        await Until(() => link.AdmittedJobIds.Count >= 1, "an admission");
+        await Settle(cluster, node);
+
+        // A silo of the version before cache events reports the prefill and the end without evictions.
+        await Placement.OnProgress("r1", [JobId(0)], [new FinishedSequence(JobId(0), 10, FinishReason.Length)]);
+        Assert.Equal((2, 0L), ((await ReplicaState("r1")).CachedPrefixBlocks, (await ReplicaState("r1")).PrefixBlocksForgotten));
+
+        await Placement.OnProgress("r1", [], [], [PromptBlocks.FromText(prompt)!.Hashes[1]]);
+        Assert.Equal((1, 1L), ((await ReplicaState("r1")).CachedPrefixBlocks, (await ReplicaState("r1")).PrefixBlocksForgotten));
+    }
 
     [Fact]
     public async Task Placement_NeverAdmitsPastSlots_ThenAdmitsNextIntoRunningBatch()
