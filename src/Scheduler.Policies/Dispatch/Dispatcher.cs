@@ -101,7 +101,7 @@ public sealed class Dispatcher
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     /// <summary>The jobs the last round passed over because they wait for their session's replica, which had no room
-    /// for them (<see cref="SessionAffinity.HolderWaitShare"/>), each with the replica and when its wait ends: the owner
+    /// for them (<see cref="SessionAffinity.WaitFor"/>), each with the replica and when its wait ends: the owner
     /// explains the wait and runs a round by then.</summary>
     public IReadOnlyCollection<HolderWait> HolderWaits => _holderWaits.Values;
 

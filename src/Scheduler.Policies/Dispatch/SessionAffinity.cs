@@ -6,22 +6,12 @@ namespace Scheduler.Policies.Dispatch;
 /// Where each session's last job ran, so its next one goes there too while that replica takes it and meets its TTFT
 /// objective: affinity for clients that do not resend their prompts (a stateful conversation), which the prefix index
 /// cannot see. When that replica is full, the job waits for it a while rather than rebuild the session's context
-/// elsewhere (<see cref="HolderWaitShare"/>: delay scheduling, as for data locality). Bounded: past
-/// <see cref="Capacity"/> sessions the least recently placed is forgotten.
+/// elsewhere (<see cref="WaitFor"/>: delay scheduling, as for data locality). Bounded: past <see cref="Capacity"/>
+/// sessions the least recently placed is forgotten.
 /// </summary>
 internal sealed class SessionAffinity
 {
     public const int Capacity = 100_000;
-
-    /// <summary>
-    /// How much of its TTFT objective a session's job may spend queued for the replica that holds its session while that
-    /// replica has no slot or KV room for it; the rest is left for prefilling the whole context on another replica if
-    /// none frees. Without the wait a full holder sent the turn elsewhere, where its recompute filled that replica too,
-    /// and a loaded fleet could tip into losing most contexts (on the simulator's multi-turn chats at three times their
-    /// rate, one seed in five held 67% of the oracle's hits instead of 95%). Half was chosen by measurement over ten
-    /// seeds (a tenth and all of it did worse on some; docs/benchmarks.md, issue 14 "Sixth round").
-    /// </summary>
-    public const double HolderWaitShare = 0.5;
 
     private readonly Dictionary<string, LinkedListNode<(string Session, string Replica)>> _bySession = new(StringComparer.Ordinal);
     private readonly LinkedList<(string Session, string Replica)> _recent = new();
@@ -35,9 +25,18 @@ internal sealed class SessionAffinity
             ? replica
             : null;
 
-    /// <summary>How <paramref name="job"/> waits for its session's replica, which has no room for it in this round: null
-    /// when it does not wait — it has no session, the replica is unknown, gone, closed to new work or could never hold
-    /// it, the replica takes it now, or the wait is over.</summary>
+    /// <summary>
+    /// How <paramref name="job"/> waits for its session's replica, which has no room for it in this round: null when it
+    /// does not wait — it has no session, the replica is unknown, gone, closed to new work or could never hold it, the
+    /// replica takes it now, or the wait is over. It waits while its whole prompt could still be prefilled within its
+    /// TTFT objective on an idle replica of the holder's kind (<see cref="WaitEnd"/>), then the policy places it.
+    /// </summary>
+    /// <remarks>
+    /// Without the wait a full holder sent the turn elsewhere, where its recompute filled that replica too, and a loaded
+    /// fleet could tip into losing most contexts (the simulator's multi-turn chats at three times their rate: one seed in
+    /// ten held 79% of the oracle's hits with a fixed wait of half the objective, 91% with this one; docs/benchmarks.md,
+    /// issue 14 "Seventh round").
+    /// </remarks>
     public HolderWait? WaitFor(JobDemand job, ReplicaSet replicas, DateTimeOffset now)
     {
         if (HolderOf(job, replicas) is not { } replica || !replica.Schedulable || replica.KvCapacityTokens < job.KvTokens
@@ -46,8 +45,22 @@ internal sealed class SessionAffinity
             return null;
         }
 
-        var until = job.EnqueuedAt.AddMilliseconds(HolderWaitShare * job.TtftObjectiveMs);
+        var until = WaitEnd(job, replica, replicas);
         return now < until ? new HolderWait(job, replica.ReplicaId, until) : null;
+    }
+
+    /// <summary>
+    /// When a job stops waiting for its session's full <paramref name="holder"/>: its TTFT objective less the time an idle
+    /// replica of the holder's kind takes to prefill the whole prompt, which is what going elsewhere then costs at best.
+    /// A metered holder's room comes back as its provider's rate limits allow, and its fallback is a replica of another
+    /// kind: the slowest kind in <paramref name="replicas"/> is counted instead.
+    /// </summary>
+    internal static DateTimeOffset WaitEnd(JobDemand job, ReplicaView holder, ReplicaSet replicas)
+    {
+        var fallbackMs = holder.Profile.IsMetered
+            ? replicas.SlowestIdleTtftMs(job.PromptTokens)
+            : ReplicaPrediction.TtftMs(holder.Profile, running: 0, pendingPrefillTokens: 0, job.PromptTokens);
+        return job.EnqueuedAt.AddMilliseconds(Math.Max(0, job.TtftObjectiveMs - fallbackMs));
     }
 
     /// <summary>Remembers that the job's session last ran on <paramref name="replica"/>.</summary>

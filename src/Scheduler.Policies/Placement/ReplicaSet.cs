@@ -26,6 +26,19 @@ public sealed partial class ReplicaSet
 
     public int Count => _byId.Count;
 
+    /// <summary>The predicted first token of a <paramref name="promptTokens"/>-token prompt prefilled whole on an idle
+    /// replica of the slowest kind filed here (0 when none is).</summary>
+    internal double SlowestIdleTtftMs(int promptTokens)
+    {
+        var slowest = 0.0;
+        foreach (var replicaClass in _classes)
+        {
+            slowest = Math.Max(slowest, ReplicaPrediction.TtftMs(replicaClass.Profile, running: 0, pendingPrefillTokens: 0, promptTokens));
+        }
+
+        return slowest;
+    }
+
     public IEnumerable<ReplicaView> Values => _ordered.Select(e => e.View);
 
     /// <summary>The most KV tokens free on a schedulable replica with a free slot; <see cref="long.MinValue"/> when no

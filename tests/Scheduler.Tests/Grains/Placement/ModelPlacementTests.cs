@@ -6,6 +6,8 @@ using Scheduler.Abstractions.Placement;
 using Scheduler.Grains;
 using Scheduler.Grains.Placement;
 using Scheduler.Policies.Dispatch;
+using Scheduler.Policies.Placement;
+using Scheduler.Policies.Profiles;
 using Scheduler.Policies.Prefix;
 using static Scheduler.Tests.Grains.GrainTestKit;
 
@@ -55,7 +57,9 @@ public sealed class ModelPlacementTests
 
         Assert.Equal("turn-1", first);
         Assert.Empty(round.Batches);
-        var waitEnds = _time.GetUtcNow().AddMilliseconds(SessionAffinity.HolderWaitShare * Job("turn-2").Request.TtftObjectiveMs);
+        var request = Job("turn-2").Request;
+        var waitEnds = _time.GetUtcNow().AddMilliseconds(
+            request.TtftObjectiveMs - ReplicaPrediction.TtftMs(AcceleratorProfiles.H100, running: 0, pendingPrefillTokens: 0, request.PromptTokens));
         Assert.Equal(waitEnds, round.WakeAt);
         var wait = Assert.Single(_placement.Explain("turn-2")!.Value.Events, e => e.Reason == WaitReason.SessionReplicaFull);
         Assert.Contains(holder, wait.Detail, StringComparison.Ordinal);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using Scheduler.Policies;
 using Scheduler.Policies.Dispatch;
+using Scheduler.Policies.Placement;
 using Scheduler.Policies.Profiles;
 using static Scheduler.Tests.Policies.PolicyFixtures;
 
@@ -68,21 +69,26 @@ public sealed class SessionAffinityTests
     }
 
     [Fact]
-    public void AdmitWhatFits_SessionsReplicaFull_TheJobWaitsForIt_WhileOthersGoAhead_ThenGoesElsewhereAfterHalfItsObjective()
+    public void AdmitWhatFits_SessionsReplicaFull_TheJobWaitsForIt_WhileOthersGoAhead_ThenGoesElsewhereWhileAWholePrefillStillMeetsItsObjective()
     {
         var (dispatcher, time) = TwoOneSlotA100s();
-        Assert.Equal("a", AdmitOne(dispatcher, Job("s1") with { SessionId = "chat" }));
+        Assert.Equal("a", AdmitOne(dispatcher, Job("s1", prompt: 3_000) with { SessionId = "chat" }));
 
         // "a" is full; "b" is free. The next turn waits for "a"; a job queued behind it goes ahead to "b".
-        dispatcher.Queue.Enqueue(Job("s2") with { SessionId = "chat" });
+        dispatcher.Queue.Enqueue(Job("s2", prompt: 3_000) with { SessionId = "chat" });
         dispatcher.Queue.Enqueue(Job("x1"));
         Assert.Equal([("x1", "b")], dispatcher.AdmitWhatFits().Select(a => (a.Job.JobId, a.Replica.ReplicaId)));
         var wait = Assert.Single(dispatcher.HolderWaits);
-        Assert.Equal(("s2", "a", T0.AddMilliseconds(SessionAffinity.HolderWaitShare * 1_000)), (wait.Job.JobId, wait.ReplicaId, wait.Until));
+
+        // It waits while an idle A100 could still prefill its 3,000 tokens within its 1 s objective: 1,000 ms less the
+        // prediction for that (two steps' launches within its token budget, and 200 ms of prefill at 15,000 tokens/s).
+        var prefillMs = ReplicaPrediction.TtftMs(AcceleratorProfiles.A100, running: 0, pendingPrefillTokens: 0, 3_000);
+        Assert.InRange(prefillMs, 200, 400);
+        Assert.Equal(("s2", "a", T0.AddMilliseconds(1_000 - prefillMs)), (wait.Job.JobId, wait.ReplicaId, wait.Until));
 
         // Still waiting just before its wait ends, though "b" frees.
         dispatcher.Replicas["b"].Release("x1");
-        time.Advance(TimeSpan.FromMilliseconds(SessionAffinity.HolderWaitShare * 1_000 - 1));
+        time.Advance(TimeSpan.FromMilliseconds(1_000 - prefillMs - 1));
         Assert.Empty(dispatcher.AdmitWhatFits());
         Assert.Equal("s2", Assert.Single(dispatcher.HolderWaits).Job.JobId);
 
@@ -92,6 +98,28 @@ public sealed class SessionAffinityTests
         Assert.Empty(dispatcher.HolderWaits);
         dispatcher.Replicas["b"].Release("s2");
         Assert.Equal("b", AdmitOne(dispatcher, Job("s3") with { SessionId = "chat" }));
+    }
+
+    [Fact]
+    public void WaitEnd_AMeteredHolder_LeavesTheTimeTheSlowestKindTakesToPrefillTheWholePrompt()
+    {
+        // A metered endpoint's room comes back as its provider's limits allow, and the turn then goes to a GPU: an idle
+        // L4 (the slowest kind here) must still make the objective, not an idle LPU.
+        var replicas = new ReplicaSet
+        {
+            ["lpu"] = Replica("lpu", AcceleratorProfiles.Lpu, maxSequences: 1),
+            ["l4"] = Replica("l4", AcceleratorProfiles.L4),
+            ["h100"] = Replica("h100", AcceleratorProfiles.H100),
+        };
+        var job = Job("turn", prompt: 4_000, ttftObjectiveMs: 2_000) with { SessionId = "chat", EnqueuedAt = T0 };
+        double Idle(AcceleratorProfile profile) => ReplicaPrediction.TtftMs(profile, running: 0, pendingPrefillTokens: 0, 4_000);
+
+        Assert.Equal(T0.AddMilliseconds(2_000 - Idle(AcceleratorProfiles.L4)), SessionAffinity.WaitEnd(job, replicas["lpu"], replicas));
+        Assert.Equal(T0.AddMilliseconds(2_000 - Idle(AcceleratorProfiles.H100)), SessionAffinity.WaitEnd(job, replicas["h100"], replicas));
+        Assert.True(Idle(AcceleratorProfiles.L4) > Idle(AcceleratorProfiles.H100));
+
+        // A prompt no idle replica of the kind could prefill in time does not wait at all.
+        Assert.Equal(T0, SessionAffinity.WaitEnd(job with { TtftObjectiveMs = 10 }, replicas["h100"], replicas));
     }
 
     [Fact]
