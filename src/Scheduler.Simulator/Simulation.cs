@@ -65,7 +65,7 @@ internal sealed class Simulation
                 var view = new ReplicaView(id, "node-" + id, "acc-" + id, profile, profile.MaxSequences, profile.KvCapacityTokens, group.Limiter(_clock));
                 _dispatcher.Replicas[id] = view;
                 _replicaIndex.Add(id, _replicas.Count);
-                _replicas.Add(new SimReplica(view, group.Limiter(_clock), policies.EngineCache));
+                _replicas.Add(new SimReplica(view, policies.EngineCache ?? EngineCacheModel.Default, group.Limiter(_clock)));
             }
         }
 

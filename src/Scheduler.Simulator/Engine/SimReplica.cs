@@ -15,14 +15,13 @@ namespace Scheduler.Simulator.Engine;
 /// are stored once prefilled, within the KV room not reserved plus the running prompts' own blocks (or the share of it
 /// <see cref="EngineCacheModel"/> says), and what it evicts is reported with the step, for the view's index to forget.
 /// </summary>
-internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = null, EngineCacheModel? cacheModel = null)
+internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, UpstreamLimiter? limiter = null)
 {
     // In prefill order (PrefillOrder), as the worker's engines keep their batches.
     private readonly List<SimSequence> _batch = [];
     private readonly List<SimSequence> _firstTokens = [];
     private readonly List<SimSequence> _finished = [];
-    private readonly EngineCacheModel _cacheModel = cacheModel ?? EngineCacheModel.Default;
-    private readonly PrefixBlockCache _prefixes = new((cacheModel ?? EngineCacheModel.Default).Budget(view.KvCapacityTokens), recordEvictions: true);
+    private readonly PrefixBlockCache _prefixes = new(cacheModel.Budget(view.KvCapacityTokens), recordEvictions: true);
     private readonly List<ulong> _evicted = [];
     private readonly PrefillContention _contention = new();
     private long _reservedKv;
@@ -227,7 +226,7 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
 
         // As the node's report: evictions since the last one, after the prefills whose prompts the engine stored first.
         _prefixes.TakeEvicted(_evicted);
-        if (_cacheModel.Events)
+        if (cacheModel.Events)
         {
             View.ForgetPrefixBlocks(CollectionsMarshal.AsSpan(_evicted));
         }
@@ -260,7 +259,7 @@ internal sealed class SimReplica(ReplicaView view, UpstreamLimiter? limiter = nu
             CachedPromptTokens += sequence.CachedPromptTokens;
         }
 
-        _prefixes.Resize(_cacheModel.Budget(View.KvCapacityTokens - _reservedKv + _runningBlockTokens));
+        _prefixes.Resize(cacheModel.Budget(View.KvCapacityTokens - _reservedKv + _runningBlockTokens));
     }
 
     private bool OverTokenLimit(long tokens) => limiter?.MaxTokensPerRequest is { } max && tokens > max;

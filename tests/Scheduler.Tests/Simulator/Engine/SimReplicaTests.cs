@@ -61,7 +61,7 @@ public sealed class SimReplicaTests
         // view's index 1,000 (its first block stays), until the step report says what the engine evicted.
         var profile = AcceleratorProfiles.A100 with { KvCapacityTokens = 4_000 };
         var view = new ReplicaView("a", "n", "acc", profile, 8, 4_000);
-        var replica = new SimReplica(view, cacheModel: new EngineCacheModel(Share: 0.5, Events: events));
+        var replica = new SimReplica(view, new EngineCacheModel(Share: 0.5, Events: events));
         var blocks = PromptBlocks.FromBlockIds([1, 2, 3])!;
         var now = 0.0;
         var finished = new List<SimSequence>();
@@ -88,6 +88,6 @@ public sealed class SimReplicaTests
     private static SimReplica Replica()
     {
         var profile = AcceleratorProfiles.L4;
-        return new SimReplica(new ReplicaView("L4-0", "node-L4-0", "acc-L4-0", profile, profile.MaxSequences, profile.KvCapacityTokens));
+        return new SimReplica(new ReplicaView("L4-0", "node-L4-0", "acc-L4-0", profile, profile.MaxSequences, profile.KvCapacityTokens), EngineCacheModel.Default);
     }
 }
