@@ -38,7 +38,7 @@ public sealed class StreamLimitTests
     {
         await using var silo = SchedulerHost.Build(
         [
-            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0",
+            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
             $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
             $"--Scheduler:MaxStreamsPerConnection={maxStreamsPerConnection}",
             "--Logging:LogLevel:Default=Warning",
