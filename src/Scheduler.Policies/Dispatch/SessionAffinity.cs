@@ -59,7 +59,7 @@ internal sealed class SessionAffinity
     {
         var fallbackMs = holder.Profile.IsMetered
             ? replicas.SlowestIdleTtftMs(job.PromptTokens)
-            : ReplicaPrediction.TtftMs(holder.Profile, running: 0, pendingPrefillTokens: 0, job.PromptTokens);
+            : ReplicaPrediction.IdleTtftMs(holder.Profile, job.PromptTokens);
         return job.EnqueuedAt.AddMilliseconds(Math.Max(0, job.TtftObjectiveMs - fallbackMs));
     }
 

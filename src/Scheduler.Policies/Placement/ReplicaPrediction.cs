@@ -23,6 +23,11 @@ public static class ReplicaPrediction
     public static double CostUsd(ReplicaView replica, JobDemand job) =>
         CostUsd(replica.Profile, replica.RunningSequences, job.PromptTokens - replica.CachedPromptTokens(job), job.MaxTokens, TtftMs(replica, job));
 
+    /// <summary>Predicted first token of <paramref name="promptTokens"/> prefilled on an idle replica of
+    /// <paramref name="profile"/>, nothing cached: a step budget at a time, each step paying its launch.</summary>
+    public static double IdleTtftMs(AcceleratorProfile profile, int promptTokens) =>
+        TtftMs(profile, running: 0, pendingPrefillTokens: 0, promptTokens);
+
     /// <summary>Predicted first token when <paramref name="promptTokens"/> of the job's prompt need prefill there (those
     /// not cached): the index predicts from numbers, so a prediction allocates nothing.</summary>
     internal static double TtftMs(AcceleratorProfile profile, int running, long pendingPrefillTokens, int promptTokens)

@@ -33,7 +33,7 @@ public sealed partial class ReplicaSet
         var slowest = 0.0;
         foreach (var replicaClass in _classes)
         {
-            slowest = Math.Max(slowest, ReplicaPrediction.TtftMs(replicaClass.Profile, running: 0, pendingPrefillTokens: 0, promptTokens));
+            slowest = Math.Max(slowest, ReplicaPrediction.IdleTtftMs(replicaClass.Profile, promptTokens));
         }
 
         return slowest;

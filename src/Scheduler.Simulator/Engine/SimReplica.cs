@@ -21,7 +21,7 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
     private readonly List<SimSequence> _batch = [];
     private readonly List<SimSequence> _firstTokens = [];
     private readonly List<SimSequence> _finished = [];
-    private readonly PrefixBlockCache _prefixes = new(cacheModel.Budget(view.KvCapacityTokens), recordEvictions: true);
+    private readonly PrefixBlockCache _prefixes = new(cacheModel.Budget(view.KvCapacityTokens), recordEvictions: cacheModel.Events);
     private readonly List<ulong> _evicted = [];
     private readonly PrefillContention _contention = new();
     private long _reservedKv;
@@ -224,13 +224,10 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
             View.PrefillDone(sequence.Request.Id);
         }
 
-        // As the node's report: evictions since the last one, after the prefills whose prompts the engine stored first.
+        // As the node's report: evictions since the last one (none unless the engines report them), after the prefills
+        // whose prompts the engine stored first.
         _prefixes.TakeEvicted(_evicted);
-        if (cacheModel.Events)
-        {
-            View.ForgetPrefixBlocks(CollectionsMarshal.AsSpan(_evicted));
-        }
-
+        View.ForgetPrefixBlocks(CollectionsMarshal.AsSpan(_evicted));
         _evicted.Clear();
 
         foreach (var sequence in _finished)

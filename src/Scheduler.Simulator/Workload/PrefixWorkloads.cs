@@ -1,3 +1,4 @@
+using Scheduler.Policies.Placement;
 using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 using Scheduler.Simulator.Metrics;
@@ -127,7 +128,8 @@ internal static class PrefixWorkloads
     public static double IdealTtftP90Ms(IReadOnlyList<SimRequest> requests, IReadOnlyCollection<AcceleratorProfile> profiles)
     {
         var cached = OracleCachedTokens(requests);
-        return Percentiles.Of(Percentiles.Sorted(requests.Select(r => profiles.Min(p => AloneTtftMs(p, r.PromptTokens - cached[r.Id])))), 90);
+        // At least the last prompt token is always computed, for its logits.
+        return Percentiles.Of(Percentiles.Sorted(requests.Select(r => profiles.Min(p => ReplicaPrediction.IdleTtftMs(p, Math.Max(1, r.PromptTokens - cached[r.Id]))))), 90);
     }
 
     // Each request's prompt tokens the oracle's cache holds, by request id.
@@ -157,19 +159,6 @@ internal static class PrefixWorkloads
         }
 
         return cached;
-    }
-
-    // The first token of a prompt prefilling alone: its chunks step by step within the step budget, the last one
-    // yielding the token (at least the last prompt token is always computed).
-    private static double AloneTtftMs(AcceleratorProfile profile, int prefillTokens)
-    {
-        var ms = 0.0;
-        for (var left = Math.Max(1, prefillTokens); left > 0; left -= profile.StepTokenBudget)
-        {
-            ms += profile.StepMs(0, Math.Min(left, profile.StepTokenBudget));
-        }
-
-        return ms;
     }
 
     // A conversation's tenant is its own: fairness then treats every chat alike, as tenants of equal weight. The session

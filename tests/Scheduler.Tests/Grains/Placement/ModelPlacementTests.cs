@@ -59,7 +59,7 @@ public sealed class ModelPlacementTests
         Assert.Empty(round.Batches);
         var request = Job("turn-2").Request;
         var waitEnds = _time.GetUtcNow().AddMilliseconds(
-            request.TtftObjectiveMs - ReplicaPrediction.TtftMs(AcceleratorProfiles.H100, running: 0, pendingPrefillTokens: 0, request.PromptTokens));
+            request.TtftObjectiveMs - ReplicaPrediction.IdleTtftMs(AcceleratorProfiles.H100, request.PromptTokens));
         Assert.Equal(waitEnds, round.WakeAt);
         var wait = Assert.Single(_placement.Explain("turn-2")!.Value.Events, e => e.Reason == WaitReason.SessionReplicaFull);
         Assert.Contains(holder, wait.Detail, StringComparison.Ordinal);

@@ -82,7 +82,7 @@ public sealed class SessionAffinityTests
 
         // It waits while an idle A100 could still prefill its 3,000 tokens within its 1 s objective: 1,000 ms less the
         // prediction for that (two steps' launches within its token budget, and 200 ms of prefill at 15,000 tokens/s).
-        var prefillMs = ReplicaPrediction.TtftMs(AcceleratorProfiles.A100, running: 0, pendingPrefillTokens: 0, 3_000);
+        var prefillMs = ReplicaPrediction.IdleTtftMs(AcceleratorProfiles.A100, 3_000);
         Assert.InRange(prefillMs, 200, 400);
         Assert.Equal(("s2", "a", T0.AddMilliseconds(1_000 - prefillMs)), (wait.Job.JobId, wait.ReplicaId, wait.Until));
 
@@ -112,7 +112,7 @@ public sealed class SessionAffinityTests
             ["h100"] = Replica("h100", AcceleratorProfiles.H100),
         };
         var job = Job("turn", prompt: 4_000, ttftObjectiveMs: 2_000) with { SessionId = "chat", EnqueuedAt = T0 };
-        double Idle(AcceleratorProfile profile) => ReplicaPrediction.TtftMs(profile, running: 0, pendingPrefillTokens: 0, 4_000);
+        double Idle(AcceleratorProfile profile) => ReplicaPrediction.IdleTtftMs(profile, 4_000);
 
         Assert.Equal(T0.AddMilliseconds(2_000 - Idle(AcceleratorProfiles.L4)), SessionAffinity.WaitEnd(job, replicas["lpu"], replicas));
         Assert.Equal(T0.AddMilliseconds(2_000 - Idle(AcceleratorProfiles.H100)), SessionAffinity.WaitEnd(job, replicas["h100"], replicas));
