@@ -71,22 +71,11 @@ internal static class SimulatorOptions
         AllowMultipleArgumentsPerToken = true,
     }.AcceptOnlyFromAmong([.. PrefixWorkloads.Names]);
 
-    public static readonly Option<double> EngineCacheShare = new("--engine-cache-share")
-    {
-        Description = "Share of the KV room the placement models as a replica's prefix cache that the simulated engines' caches actually hold, in (0, 1] (below 1: engines that keep less than the placement thinks)",
-        DefaultValueFactory = _ => 1,
-        CustomParser = result =>
-        {
-            var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0 && value <= 1)
-            {
-                return value;
-            }
-
-            result.AddError($"--engine-cache-share must be a number in (0, 1], not '{text}'.");
-            return 1;
-        },
-    };
+    public static readonly Option<double> EngineCacheShare = Positive(
+        "--engine-cache-share",
+        "Share of the KV room the placement models as a replica's prefix cache that the simulated engines' caches actually hold, in (0, 1] (below 1: engines that keep less than the placement thinks)",
+        1,
+        maximum: 1);
 
     public static readonly Option<bool> CacheEvents = new("--cache-events")
     {
@@ -170,19 +159,21 @@ internal static class SimulatorOptions
         }.AcceptOnlyFromAmong([.. names]);
 
     // A custom parser rather than a validator: a validator reading a value that failed to parse throws.
-    private static Option<double> Positive(string name, string description, double fallback) => new(name)
+    private static Option<double> Positive(string name, string description, double fallback, double maximum = double.PositiveInfinity) => new(name)
     {
         Description = description,
         DefaultValueFactory = _ => fallback,
         CustomParser = result =>
         {
             var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0 && double.IsFinite(value))
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0 && double.IsFinite(value) && value <= maximum)
             {
                 return value;
             }
 
-            result.AddError($"{name} must be a positive number, not '{text}'.");
+            result.AddError(double.IsFinite(maximum)
+                ? $"{name} must be a number in (0, {maximum.ToString(CultureInfo.InvariantCulture)}], not '{text}'."
+                : $"{name} must be a positive number, not '{text}'.");
             return fallback;
         },
     };
