@@ -1,5 +1,6 @@
 using Scheduler.Policies;
 using Scheduler.Policies.Dispatch;
+using Scheduler.Policies.Placement;
 
 namespace Scheduler.Grains;
 
@@ -18,6 +19,13 @@ public sealed class PlacementOptions
 
     /// <summary>"continuous" (default) or "request-level".</summary>
     public string BatchingPolicy { get; set; } = SchedulingPolicies.DefaultBatching;
+
+    /// <summary>What a second of a job's wait for its first token costs, in US dollars: the cost-aware policy adds it,
+    /// times the predicted wait, to each replica's predicted cost, so it pays for a faster replica where the waiting it
+    /// spares is worth more (docs/architecture.md, "Placement"). 0 prices only the accelerators' time (the policy then
+    /// spends an objective's whole slack on the cheapest replica, queueing included); at most 1. Default 0.001, about an
+    /// A100's second.</summary>
+    public double WaitCostUsdPerSecond { get; set; } = PlacementSettings.DefaultWaitCostUsdPerSecond;
 
     /// <summary>A node that has not sent a heartbeat for this long is lost.</summary>
     public TimeSpan NodeLease { get; set; } = TimeSpan.FromSeconds(6);

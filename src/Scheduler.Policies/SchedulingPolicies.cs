@@ -8,15 +8,16 @@ namespace Scheduler.Policies;
 /// some policies keep state (a round-robin cursor, virtual counters).</summary>
 public static class SchedulingPolicies
 {
-    // Placement factories take the random source for the policies that sample (power-of-two).
-    private static readonly Dictionary<string, Func<Random, IPlacementPolicy>> s_placement = new(StringComparer.OrdinalIgnoreCase)
+    // Placement factories take the random source for the policies that sample (power-of-two) and the settings for those
+    // configured beyond their name (cost-aware).
+    private static readonly Dictionary<string, Func<Random, PlacementSettings, IPlacementPolicy>> s_placement = new(StringComparer.OrdinalIgnoreCase)
     {
-        [CostAwarePlacement.PolicyName] = _ => new CostAwarePlacement(),
-        [RoundRobinPlacement.PolicyName] = _ => new RoundRobinPlacement(),
-        [LeastOutstandingPlacement.PolicyName] = _ => new LeastOutstandingPlacement(),
-        [PowerOfTwoPlacement.PolicyName] = random => new PowerOfTwoPlacement(random),
-        [QueueKvPlacement.PolicyName] = _ => new QueueKvPlacement(),
-        [PrefixOnlyPlacement.PolicyName] = _ => new PrefixOnlyPlacement(),
+        [CostAwarePlacement.PolicyName] = (_, settings) => new CostAwarePlacement(settings),
+        [RoundRobinPlacement.PolicyName] = (_, _) => new RoundRobinPlacement(),
+        [LeastOutstandingPlacement.PolicyName] = (_, _) => new LeastOutstandingPlacement(),
+        [PowerOfTwoPlacement.PolicyName] = (random, _) => new PowerOfTwoPlacement(random),
+        [QueueKvPlacement.PolicyName] = (_, _) => new QueueKvPlacement(),
+        [PrefixOnlyPlacement.PolicyName] = (_, _) => new PrefixOnlyPlacement(),
     };
 
     private static readonly Dictionary<string, Func<IFairQueue>> s_fairness = new(StringComparer.OrdinalIgnoreCase)
@@ -40,9 +41,10 @@ public static class SchedulingPolicies
     public static IReadOnlyCollection<string> BatchingNames => s_batching.Keys;
 
     /// <summary>Creates the placement policy named <paramref name="name"/>. Policies that sample use
-    /// <paramref name="random"/> (pass a seeded one for reproducible runs), else <see cref="Random.Shared"/>.</summary>
-    public static IPlacementPolicy CreatePlacement(string name, Random? random = null) =>
-        Factory(s_placement, name, "placement")(random ?? Random.Shared);
+    /// <paramref name="random"/> (pass a seeded one for reproducible runs), else <see cref="Random.Shared"/>; configured
+    /// ones read <paramref name="settings"/> (else <see cref="PlacementSettings.Default"/>).</summary>
+    public static IPlacementPolicy CreatePlacement(string name, Random? random = null, PlacementSettings? settings = null) =>
+        Factory(s_placement, name, "placement")(random ?? Random.Shared, settings ?? PlacementSettings.Default);
 
     public static IFairQueue CreateFairQueue(string name) => Factory(s_fairness, name, "fairness")();
 

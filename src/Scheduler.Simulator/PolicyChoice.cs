@@ -1,4 +1,5 @@
 using Scheduler.Policies.Dispatch;
+using Scheduler.Policies.Placement;
 using Scheduler.Simulator.Engine;
 
 namespace Scheduler.Simulator;
@@ -9,7 +10,8 @@ namespace Scheduler.Simulator;
 /// (<c>Scheduler:Scheduling:MaxDecodeDeferrals</c>; 0 turns it off), and the contended prefill cap of an over-share
 /// sequence with its window (<c>Scheduler:Scheduling:ContendedPrefillTokens</c>, 0 turns it off, and
 /// <c>ContendedPrefillWindow</c>), and how the engines' prefix caches differ from the placement's model of them
-/// (<see cref="EngineCacheModel"/>; null: as the worker's simulated engine).</summary>
+/// (<see cref="EngineCacheModel"/>; null: as the worker's simulated engine), and the price of a second of a job's wait
+/// (<c>Scheduler:Scheduling:WaitCostUsdPerSecond</c>, read by cost-aware placement).</summary>
 internal sealed record PolicyChoice(
     string Placement,
     string Fairness,
@@ -18,7 +20,8 @@ internal sealed record PolicyChoice(
     int MaxDecodeDeferrals = PolicyChoice.DefaultMaxDecodeDeferrals,
     int ContendedPrefillTokens = Dispatcher.DefaultContendedPrefillTokens,
     int ContendedPrefillWindowMs = Dispatcher.DefaultContendedPrefillWindowMs,
-    EngineCacheModel? EngineCache = null)
+    EngineCacheModel? EngineCache = null,
+    double WaitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond)
 {
     /// <summary>The placement grain's default.</summary>
     public const int DefaultMaxPreemptions = 2;

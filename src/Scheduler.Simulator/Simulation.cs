@@ -48,7 +48,8 @@ internal sealed class Simulation
         _fleet = fleet;
         _workload = workload;
         Policies = policies;
-        _dispatcher = Dispatcher.Create(policies.Placement, policies.Fairness, policies.Batching, new Random(seed), maxPreemptions: policies.MaxPreemptions, maxDecodeDeferrals: policies.MaxDecodeDeferrals, contendedPrefillTokens: policies.ContendedPrefillTokens, time: _clock);
+        _dispatcher = Dispatcher.Create(policies.Placement, policies.Fairness, policies.Batching, new Random(seed), maxPreemptions: policies.MaxPreemptions, maxDecodeDeferrals: policies.MaxDecodeDeferrals, contendedPrefillTokens: policies.ContendedPrefillTokens, time: _clock,
+            placementSettings: new PlacementSettings { WaitCostUsdPerSecond = policies.WaitCostUsdPerSecond });
         foreach (var (tenant, weight) in workload.Weights)
         {
             _dispatcher.Queue.SetWeight(tenant, weight);

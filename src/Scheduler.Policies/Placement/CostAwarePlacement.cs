@@ -7,6 +7,10 @@ namespace Scheduler.Policies.Placement;
 /// earliest predicted first token, because a late answer is worth less than a dear one — unless that one is
 /// saturated with prefill, when the job is held in the queue (null). Ties on cost go to the earlier first token; any
 /// remaining tie to the shorter prefill backlog, then to the earlier registered (listed) replica.
+/// The cost compared includes the job's wait for its first token, priced at <see cref="WaitCostUsdPerSecond"/>: the batch
+/// share alone prices a job at a packed replica's cheap share of its accelerator however long it waits there, so without
+/// it the policy sent work to full replicas while idle faster ones stood by, spending the whole objective's slack on
+/// queueing (docs/benchmarks.md, "The wait priced").
 /// Predictions count only the prompt tokens not expected in the replica's prefix cache
 /// (<see cref="ReplicaView.CachedPromptTokens"/>), and a replica's cost also carries the recompute of the cached prefix
 /// it would not reuse (<see cref="ReplicaPrediction.RecomputeCostUsd"/>: the most prompt tokens any candidate holds,
@@ -24,9 +28,19 @@ namespace Scheduler.Policies.Placement;
 /// replica holds a backlogged tenant's prompts ranked back, plus, on a rate-limited replica, the wait its limits would
 /// impose (<see cref="ReplicaView.RateLimitWaitMs"/>).
 /// </summary>
-internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
+/// <param name="settings">What configuration sets: the price of a second of waiting.</param>
+internal sealed class CostAwarePlacement(PlacementSettings settings) : IIndexedPlacementPolicy
 {
     public const string PolicyName = "cost-aware";
+
+    public CostAwarePlacement()
+        : this(PlacementSettings.Default)
+    {
+    }
+
+    /// <summary>What a second of a job's wait for its first token costs, added to each replica's predicted cost
+    /// (<see cref="PlacementSettings.WaitCostUsdPerSecond"/>).</summary>
+    public double WaitCostUsdPerSecond { get; } = settings.WaitCostUsdPerSecond;
 
     public string Name => PolicyName;
 
@@ -40,7 +54,7 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
             held = Math.Max(held, candidates[i].CachedPromptTokens(job));
         }
 
-        var choice = new Choice(job, held);
+        var choice = new Choice(job, held, WaitCostUsdPerSecond);
         for (var i = 0; i < candidates.Count; i++)
         {
             var replica = candidates[i];
@@ -65,7 +79,7 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
         // holds, which beats its offer as a representative; so unless the holders collected may be cut short (or every
         // prediction is to be explained), representatives are offered as holding nothing, sparing a look into each one's
         // index per decision.
-        var choice = new Choice(job, held)
+        var choice = new Choice(job, held, WaitCostUsdPerSecond)
         {
             Weighed = weighed,
             RepresentativesMayHold = weighed is not null || holders.Length == ReplicaSet.MaxPrefixHoldersVisited,
@@ -86,7 +100,8 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
     /// <summary>The best offer so far: the cheapest that meets the objective, and the fastest.</summary>
     /// <param name="job">The job to place.</param>
     /// <param name="held">The most prompt tokens any candidate holds cached: what a replica holding fewer prefills again.</param>
-    private struct Choice(JobDemand job, int held) : IReplicaVisitor
+    /// <param name="waitCostUsdPerSecond">The price of a second of the job's wait for its first token.</param>
+    private struct Choice(JobDemand job, int held, double waitCostUsdPerSecond) : IReplicaVisitor
     {
         private ReplicaView? _cheapest;
         private double _cheapestCost = double.MaxValue;
@@ -146,6 +161,7 @@ internal sealed class CostAwarePlacement : IIndexedPlacementPolicy
             var meets = rank.TtftMs <= job.TtftObjectiveMs;
             var cost = meets || Weighed is not null
                 ? ReplicaPrediction.CostUsd(profile, running, prefill, job.MaxTokens, rank.TtftMs) + ReplicaPrediction.RecomputeCostUsd(profile, held - cachedTokens)
+                    + (waitCostUsdPerSecond * rank.TtftMs / 1000.0)
                     + (job.SessionId is null ? 0 : ReplicaPrediction.SessionLossCostUsd(profile, replica.MaxSequences, replica.KvCapacityTokens, running, job))
                 : 0;
             Weighed?.Add(new WeighedReplica(replica, running, rank.TtftMs, cost, meets));

@@ -70,6 +70,7 @@ public static class SchedulerHost
         services.AddOptions<PlacementOptions>().Bind(builder.Configuration.GetSection(PlacementOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PlacementOptions>, CapacityOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, JobRetentionOptionsValidator>();
+        services.AddSingleton<IValidateOptions<PlacementOptions>, WaitCostOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<GrainReferences>();
         services.AddSingleton<JobSettlement>();

@@ -38,7 +38,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("run", $"Replay one trace with one policy choice and print its figures; exits {NotAllServed} when any request was refused or failed")
         {
-            Trace, Rate, Placement, Fairness, Batching, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs,
+            Trace, Rate, Placement, Fairness, Batching, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
@@ -46,7 +46,7 @@ internal static class SimulatorCommands
             var trace = parse.GetRequiredValue(Trace);
             var rows = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), $"azure-llm-2023-{trace}.csv"));
             var workload = TenantAssignment.FromTrace(trace, rows, parse.GetValue(Rate));
-            var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs));
+            var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond: parse.GetValue(WaitCost));
             var result = new Simulation(fleet, workload, policies, parse.GetValue(Seed)).Run();
             return Print(parse.InvocationConfiguration.Output, result);
         }));
@@ -73,14 +73,14 @@ internal static class SimulatorCommands
     {
         var command = new Command("flood", "Run the fairness scenario: a light tenant's p99 TTFT alone and under a flooding tenant, per fairness policy")
         {
-            Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs,
+            Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
             var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
             var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"));
             var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals),
-                ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs) });
+                ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond = parse.GetValue(WaitCost) });
             foreach (var outcome in FloodScenario.Run(fleet, sizes, Flood(parse), choices))
             {
                 parse.InvocationConfiguration.Output.WriteLine(
@@ -116,7 +116,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("prefix", "Replay the prefix-sharing workloads (multi-turn chats, shared system prompts, agent loops), or a KV-cache trace, with every placement; print hit rate against the oracle's, TTFT, attainment and cost")
         {
-            KvTrace, PrefixRate, PrefixSeed, PrefixPlacements, PrefixWorkloadNames, WriteKvTraces, MaxPreemptions, EngineCacheShare, CacheEvents,
+            KvTrace, PrefixRate, PrefixSeed, PrefixPlacements, PrefixWorkloadNames, WriteKvTraces, MaxPreemptions, EngineCacheShare, CacheEvents, WaitCost,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
@@ -137,7 +137,8 @@ internal static class SimulatorCommands
 
             var engineCache = new EngineCacheModel(parse.GetValue(EngineCacheShare), parse.GetValue(CacheEvents));
             var outcomes = PrefixScenario.Run(
-                fleet, workloads, parse.GetValue(Seed), parse.GetValue(MaxPreemptions), parse.GetRequiredValue(PrefixPlacements).Distinct().ToList(), engineCache);
+                fleet, workloads, parse.GetValue(Seed), parse.GetValue(MaxPreemptions), parse.GetRequiredValue(PrefixPlacements).Distinct().ToList(), engineCache,
+                parse.GetValue(WaitCost));
             parse.InvocationConfiguration.Output.Write(PrefixScenario.Markdown(fleet, outcomes));
             return 0;
         }));

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Scheduler.Policies;
 using Scheduler.Policies.Dispatch;
+using Scheduler.Policies.Placement;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Scenarios;
 using Scheduler.Simulator.Workload;
@@ -131,6 +132,13 @@ internal static class SimulatorOptions
         Dispatcher.DefaultContendedPrefillWindowMs,
         0);
 
+    public static readonly Option<double> WaitCost = Number(
+        "--wait-cost",
+        "US dollars a second of a job's wait for its first token costs, added by cost-aware placement to each replica's predicted cost (0: only the accelerators' time counts)",
+        PlacementSettings.DefaultWaitCostUsdPerSecond,
+        PlacementSettings.MaxWaitCostUsdPerSecond,
+        takesZero: true);
+
     public static readonly Option<double> LightRate = Positive("--light-rate", "Flood scenario: the light tenant's Poisson arrivals per second", 15);
     public static readonly Option<double> FloodMultiplier = Positive("--flood-multiplier", "Flood scenario: the flooding tenant's rate as a multiple of the light tenant's", 10);
     public static readonly Option<double> FloodSeconds = Positive("--flood-seconds", "Flood scenario: seconds of arrivals", 120);
@@ -159,21 +167,26 @@ internal static class SimulatorOptions
         }.AcceptOnlyFromAmong([.. names]);
 
     // A custom parser rather than a validator: a validator reading a value that failed to parse throws.
-    private static Option<double> Positive(string name, string description, double fallback, double maximum = double.PositiveInfinity) => new(name)
+    private static Option<double> Positive(string name, string description, double fallback, double maximum = double.PositiveInfinity) =>
+        Number(name, description, fallback, maximum, takesZero: false);
+
+    private static Option<double> Number(string name, string description, double fallback, double maximum, bool takesZero) => new(name)
     {
         Description = description,
         DefaultValueFactory = _ => fallback,
         CustomParser = result =>
         {
             var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0 && double.IsFinite(value) && value <= maximum)
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && (value > 0 || (takesZero && value == 0))
+                && double.IsFinite(value) && value <= maximum)
             {
                 return value;
             }
 
+            var lowest = takesZero ? "[0" : "(0";
             result.AddError(double.IsFinite(maximum)
-                ? $"{name} must be a number in (0, {maximum.ToString(CultureInfo.InvariantCulture)}], not '{text}'."
-                : $"{name} must be a positive number, not '{text}'.");
+                ? $"{name} must be a number in {lowest}, {maximum.ToString(CultureInfo.InvariantCulture)}], not '{text}'."
+                : $"{name} must be a {(takesZero ? "non-negative" : "positive")} number, not '{text}'.");
             return fallback;
         },
     };

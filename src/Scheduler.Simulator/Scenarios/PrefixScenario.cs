@@ -1,4 +1,5 @@
 using System.Text;
+using Scheduler.Policies.Placement;
 using Scheduler.Simulator.Engine;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Metrics;
@@ -31,17 +32,17 @@ internal static class PrefixScenario
 
     /// <summary>Runs every placement on every workload; <paramref name="maxPreemptions"/> as the placement grain's
     /// <c>Scheduling:MaxPreemptions</c> (0: none), the engines' caches as <paramref name="engineCache"/> says (null: as
-    /// the worker's simulated engine).</summary>
+    /// the worker's simulated engine), a second of waiting priced at <paramref name="waitCostUsdPerSecond"/>.</summary>
     public static IReadOnlyList<PrefixOutcome> Run(
         FleetSpec fleet, IEnumerable<Workload.Workload> workloads, int seed, int maxPreemptions = PolicyChoice.DefaultMaxPreemptions, IReadOnlyList<string>? placements = null,
-        EngineCacheModel? engineCache = null)
+        EngineCacheModel? engineCache = null, double waitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond)
     {
         var outcomes = new List<PrefixOutcome>();
         foreach (var workload in workloads)
         {
             var oracle = PrefixWorkloads.OracleHitRate(workload.Requests);
             var ideal = PrefixWorkloads.IdealTtftP90Ms(workload.Requests, [.. fleet.Nodes.Select(n => n.Profile())]);
-            var choices = (placements ?? Placements).Select(p => PolicyMatrix.Default with { Placement = p, MaxPreemptions = maxPreemptions, EngineCache = engineCache }).ToList();
+            var choices = (placements ?? Placements).Select(p => PolicyMatrix.Default with { Placement = p, MaxPreemptions = maxPreemptions, EngineCache = engineCache, WaitCostUsdPerSecond = waitCostUsdPerSecond }).ToList();
             foreach (var run in PolicyMatrix.Run(fleet, workload, choices, seed))
             {
                 outcomes.Add(Outcome(run, oracle, ideal));

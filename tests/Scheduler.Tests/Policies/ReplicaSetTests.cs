@@ -27,6 +27,20 @@ public sealed class ReplicaSetTests
         IndexedChoiceIsTheScan(random, RandomFleet.Replicas(random, random.Next(1, 80)), id => RandomFleet.Job(random, id));
     }
 
+    [Theory]
+    [InlineData(1, 0.0)]
+    [InlineData(2, 0.0003)]
+    [InlineData(3, 0.01)]
+    [InlineData(4, 1.0)]
+    public void CostAware_IndexedChoice_IsTheScanOfEveryCandidate_AtAnyPriceOfWaiting(int seed, double waitCostUsdPerSecond)
+    {
+        // The index offers one replica per class and running count, the one with the least prefill ahead: priced, the wait
+        // only adds to that one's lead.
+        var random = new Random(seed);
+        var placement = new CostAwarePlacement(new PlacementSettings { WaitCostUsdPerSecond = waitCostUsdPerSecond });
+        IndexedChoiceIsTheScan(random, RandomFleet.Replicas(random, random.Next(1, ReplicaSet.MaxPrefixHoldersVisited + 1)), id => RandomFleet.SessionJob(random, id), placement);
+    }
+
     /// <summary>Seeds of the property tests on fleets of at most <see cref="ReplicaSet.MaxPrefixHoldersVisited"/> replicas.</summary>
     public static TheoryData<int> PrefixSeeds => [1, 2, 3, 4, 5, 6];
 
@@ -49,8 +63,9 @@ public sealed class ReplicaSetTests
         IndexedChoiceIsTheScan(random, RandomFleet.Replicas(random, random.Next(1, ReplicaSet.MaxPrefixHoldersVisited + 1)), id => RandomFleet.SessionJob(random, id));
     }
 
-    private void IndexedChoiceIsTheScan(Random random, ReplicaView[] fleet, Func<string, JobDemand> nextJob)
+    private void IndexedChoiceIsTheScan(Random random, ReplicaView[] fleet, Func<string, JobDemand> nextJob, CostAwarePlacement? placement = null)
     {
+        var costAware = placement ?? _costAware;
         var set = new ReplicaSet();
         foreach (var replica in fleet)
         {
@@ -63,9 +78,9 @@ public sealed class ReplicaSetTests
         {
             var job = nextJob($"j{step}");
             var candidates = Candidates(set, job);
-            var scanned = _costAware.Choose(job, candidates);
+            var scanned = costAware.Choose(job, candidates);
 
-            Assert.Same(scanned, _costAware.Choose(job, set));
+            Assert.Same(scanned, costAware.Choose(job, set));
             Assert.Equal(candidates.Count > 0, set.FitsSomewhere(job));
             var collected = new List<ReplicaView>();
             set.CollectCandidates(job, collected);

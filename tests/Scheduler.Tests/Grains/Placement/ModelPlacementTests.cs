@@ -174,6 +174,25 @@ public sealed class ModelPlacementTests
         Assert.Equal((0, 0), (sequences["l0"].ContendedPrefillTokens, sequences["l0"].ContendedPrefillWindowMs));
     }
 
+    [Fact]
+    public void AdmitWhatFits_PricesTheWaitAtTheConfiguredWaitCost_InTheCostItComparesAndExplains()
+    {
+        WeighedClass Candidate(double waitCostUsdPerSecond)
+        {
+            var placement = new ModelPlacement(Model, new PlacementState(), new PlacementOptions { WaitCostUsdPerSecond = waitCostUsdPerSecond }, _time, NullLogger.Instance);
+            placement.UpsertReplicas("link", [On("r", "n", maxSequences: 4)]);
+            placement.Enqueue(Job("j"));
+            return Assert.Single(placement.Explain("j")!.Value.Events.Single(e => e.Kind == JobTraceKind.Admitted).Candidates!);
+        }
+
+        var unpriced = Candidate(0);
+        var priced = Candidate(0.5);
+
+        Assert.True(unpriced.PredictedTtftMs > 0);
+        Assert.Equal(unpriced.PredictedTtftMs, priced.PredictedTtftMs);
+        Assert.Equal(unpriced.PredictedCostUsd + (0.5 * unpriced.PredictedTtftMs / 1000), priced.PredictedCostUsd, 1e-12);
+    }
+
     [Theory]
     [InlineData(10, "b2")]     // b1 generated 10 of its 100 tokens: tenant b is refunded 90 × 2 and goes first
     [InlineData(100, "a2")]    // no refund: the counters tie, and a comes first

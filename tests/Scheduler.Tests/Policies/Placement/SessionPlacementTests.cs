@@ -30,13 +30,15 @@ public sealed class SessionPlacementTests
     {
         // The L4 with 13 running would reserve 14 × 4,200 of its 60,000 KV tokens with the turn: it keeps an idle
         // conversation's blocks only briefly and has no room for its next turn. The A100 (460,000) keeps them. By the batch
-        // share alone the L4 is the cheaper; with the next turn's expected recompute, the A100 is.
+        // share alone the L4 is the cheaper; with the next turn's expected recompute, the A100 is. Waiting is not priced
+        // here, so that only the session's term tells the two jobs apart (priced, the L4's slower first token alone would
+        // send the plain job to the A100 too).
         var l4 = Replica("l4", AcceleratorProfiles.L4);
         var a100 = Replica("a100", AcceleratorProfiles.A100);
         AddDecodingLoad(l4, 13);
         AddDecodingLoad(a100, 16);
         var set = new ReplicaSet { ["l4"] = l4, ["a100"] = a100 };
-        var placement = new CostAwarePlacement();
+        var placement = new CostAwarePlacement(new PlacementSettings { WaitCostUsdPerSecond = 0 });
 
         Assert.Equal("l4", placement.Choose(Turn("plain", session: null), [l4, a100])?.ReplicaId);
         Assert.Equal("l4", placement.Choose(Turn("plain", session: null), set)?.ReplicaId);

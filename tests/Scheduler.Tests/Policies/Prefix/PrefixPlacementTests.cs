@@ -93,10 +93,12 @@ public sealed class PrefixPlacementTests
 
         new CostAwarePlacement().Choose(again, dispatcher.Replicas, weighed);
 
+        // What each also pays, as every candidate does: its predicted wait for the first token, at the default price.
+        static double Wait(ReplicaView replica, JobDemand job) => PlacementSettings.DefaultWaitCostUsdPerSecond * ReplicaPrediction.TtftMs(replica, job) / 1000;
         double CostOf(ReplicaView replica) => weighed.First(w => w.Replica == replica).PredictedCostUsd;
-        Assert.Equal(ReplicaPrediction.CostUsd(a, again) + ReplicaPrediction.RecomputeCostUsd(AcceleratorProfiles.L4, 1_536), CostOf(a), 1e-15);
-        Assert.Equal(ReplicaPrediction.CostUsd(b, again), CostOf(b), 1e-15);
-        Assert.Equal(ReplicaPrediction.CostUsd(c, again) + ReplicaPrediction.RecomputeCostUsd(AcceleratorProfiles.H100, 1_024), CostOf(c), 1e-15);
+        Assert.Equal(ReplicaPrediction.CostUsd(a, again) + ReplicaPrediction.RecomputeCostUsd(AcceleratorProfiles.L4, 1_536) + Wait(a, again), CostOf(a), 1e-15);
+        Assert.Equal(ReplicaPrediction.CostUsd(b, again) + Wait(b, again), CostOf(b), 1e-15);
+        Assert.Equal(ReplicaPrediction.CostUsd(c, again) + ReplicaPrediction.RecomputeCostUsd(AcceleratorProfiles.H100, 1_024) + Wait(c, again), CostOf(c), 1e-15);
         Assert.Equal(AcceleratorProfiles.L4.HourlyCostUsd(1_536 / AcceleratorProfiles.L4.PrefillTokensPerSecond), ReplicaPrediction.RecomputeCostUsd(AcceleratorProfiles.L4, 1_536));
     }
 
@@ -118,7 +120,7 @@ public sealed class PrefixPlacementTests
         Assert.Equal("a", new CostAwarePlacement().Choose(again, dispatcher.Replicas, weighed)?.ReplicaId);
 
         var only = Assert.Single(weighed);
-        Assert.Equal(ReplicaPrediction.CostUsd(a, again), only.PredictedCostUsd);
+        Assert.Equal(ReplicaPrediction.CostUsd(a, again) + (PlacementSettings.DefaultWaitCostUsdPerSecond * ReplicaPrediction.TtftMs(a, again) / 1000), only.PredictedCostUsd, 1e-15);
     }
 
     [Fact]

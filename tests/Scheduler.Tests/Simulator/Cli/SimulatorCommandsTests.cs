@@ -149,6 +149,18 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.Contains("-1", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("-0.001")]
+    [InlineData("2")]
+    [InlineData("cheap")]
+    public void Run_AWaitCostOutOfRange_IsAParseErrorNamingIt(string price)
+    {
+        var (code, _, error) = Invoke(["run", "--wait-cost", price]);
+
+        Assert.Equal(1, code);
+        Assert.Contains($"--wait-cost must be a number in [0, 1], not '{price}'", error, StringComparison.Ordinal);
+    }
+
     private static (int Code, string Output, string Error) Invoke(string[] args)
     {
         var output = new StringWriter();

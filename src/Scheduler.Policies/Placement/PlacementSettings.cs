@@ -1,0 +1,28 @@
+namespace Scheduler.Policies.Placement;
+
+/// <summary>What configuration sets for a placement policy besides its name (the placement grain's
+/// <c>Scheduler:Scheduling</c> section, the simulator's options). A policy reads only what concerns it.</summary>
+public sealed record PlacementSettings
+{
+    /// <summary>The default price of a second of a job's wait for its first token: $0.001, about what a second of an
+    /// A100 costs in the profiles ($5.12 an hour is $0.0014 a second; an H100, $12.29 an hour, $0.0034). Chosen over 0,
+    /// 0.0003, 0.003 and 0.01 on the Azure traces and the prefix workloads (docs/benchmarks.md, "The wait priced").</summary>
+    public const double DefaultWaitCostUsdPerSecond = 0.001;
+
+    /// <summary>The most a second of waiting may be priced at: $1, 80 times an H100's second. Past a few cents the
+    /// cost-aware policy already places by first token alone.</summary>
+    public const double MaxWaitCostUsdPerSecond = 1;
+
+    public static PlacementSettings Default { get; } = new();
+
+    /// <summary>What a second of a job's wait for its first token costs: the cost-aware policy adds it, times the
+    /// predicted wait, to each replica's predicted cost. 0 prices only the accelerators' time. From 0 to
+    /// <see cref="MaxWaitCostUsdPerSecond"/>.</summary>
+    public double WaitCostUsdPerSecond
+    {
+        get;
+        init => field = value is >= 0 and <= MaxWaitCostUsdPerSecond
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(WaitCostUsdPerSecond), value, $"must be from 0 to {MaxWaitCostUsdPerSecond} (US dollars per second of waiting)");
+    } = DefaultWaitCostUsdPerSecond;
+}
