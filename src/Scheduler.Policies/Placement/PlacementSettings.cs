@@ -9,7 +9,7 @@ public sealed record PlacementSettings
     /// 0.0003, 0.003 and 0.01 on the Azure traces and the prefix workloads (docs/benchmarks.md, "The wait priced").</summary>
     public const double DefaultWaitCostUsdPerSecond = 0.001;
 
-    /// <summary>The most a second of waiting may be priced at: $1, 80 times an H100's second. Past a few cents the
+    /// <summary>The most a second of waiting may be priced at: $1, about 300 times an H100's second. Past a few cents the
     /// cost-aware policy already places by first token alone.</summary>
     public const double MaxWaitCostUsdPerSecond = 1;
 
