@@ -167,6 +167,7 @@ internal static class FleetCommands
         ("completion tokens", Format.Number(summary.CompletionTokens)),
         ("cost", Format.Usd(summary.CostUsd)),
         ("placement policy", Format.OrDash(summary.PlacementPolicy)),
+        ("price of waiting", summary.PlacementPolicy == "cost-aware" ? $"{Format.Usd(summary.WaitCostUsdPerSecond)} a second" : "-"),
         ("fairness policy", Format.OrDash(summary.FairnessPolicy)),
         ("batching policy", Format.OrDash(summary.BatchingPolicy)),
     ]);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Options;
@@ -107,7 +108,8 @@ internal static class DemoRunner
         Console.WriteLine();
         Console.WriteLine($"  placement '{summary.PlacementPolicy}', fairness '{summary.FairnessPolicy}', batching '{summary.BatchingPolicy}'.");
         Console.WriteLine(summary.PlacementPolicy == "cost-aware"
-            ? "  cost-aware placement sends each job to the cheapest replica predicted to meet its TTFT objective;\n" +
+            ? "  cost-aware placement sends each job to the cheapest replica predicted to meet its TTFT objective,\n" +
+              $"  its wait for the first token priced at ${summary.WaitCostUsdPerSecond.ToString("0.######", CultureInfo.InvariantCulture)} a second;\n" +
               "  compare a baseline with: -- --demo --Scheduler:Scheduling:PlacementPolicy=round-robin"
             : "  compare the total cost and time above with the default placement: run the demo without that option.");
         Console.WriteLine();

@@ -356,7 +356,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             .Select(g => new QueuedCount(g.Key.TenantId, g.Key.Priority, g.Count()))
             .ToArray();
         var replicas = _dispatcher.Replicas.Values.Select(SnapshotOf).ToArray();
-        return new PlacementSnapshot(model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name, byTenantAndPriority, Capacity(queued));
+        return new PlacementSnapshot(model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name, byTenantAndPriority, Capacity(queued),
+            WaitCostUsdPerSecond: _dispatcher.Placement.Name == SchedulingPolicies.DefaultPlacement ? options.WaitCostUsdPerSecond : 0);
     }
 
     private static ReplicaSnapshot SnapshotOf(ReplicaView r)

@@ -163,6 +163,7 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
             summary.PlacementPolicy = first.PlacementPolicy;
             summary.FairnessPolicy = first.FairnessPolicy;
             summary.BatchingPolicy = first.BatchingPolicy;
+            summary.WaitCostUsdPerSecond = first.WaitCostUsdPerSecond;
         }
 
         summary.AcceleratorsReady = (await accelerators).Count(a => a.State == AcceleratorState.Ready);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Scheduler.Policies.Placement;
 using Scheduler.Protos.V1;
 using Scheduler.Tests.EndToEnd;
 
@@ -34,6 +35,20 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
         Assert.Contains(root.GetProperty("accelerators").EnumerateArray(), a => a.GetProperty("state").GetString() == "ready");
         Assert.True(root.GetProperty("summary").GetProperty("nodes").GetInt32() >= 2);
         Assert.Contains(root.GetProperty("tenants").EnumerateArray(), t => t.GetProperty("tenantId").GetString() == SchedulerCluster.Tenants[0].Id);
+    }
+
+    [Fact]
+    public async Task Summary_ShowsThePoliciesAndThePriceOfWaiting_AsTextAndJson()
+    {
+        var (exit, stdout, stderr) = await Run("summary");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("cost-aware", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"price of waiting:\s+\$0\.001 a second", stdout);
+
+        (exit, stdout, stderr) = await Run("summary", "-o", "json");
+        Assert.True(exit == 0, stderr);
+        using var summary = JsonDocument.Parse(stdout);
+        Assert.Equal(PlacementSettings.DefaultWaitCostUsdPerSecond, summary.RootElement.GetProperty("waitCostUsdPerSecond").GetDouble());
     }
 
     [Fact]
