@@ -97,7 +97,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("autoscale", "Replay both traces on pools that scale with the capacity policy; print the provisioned cost next to the static fleet and the fleet planner's best static mix")
         {
-            Catalogue, CodeRate, ConvRate, ColdStartSeconds, ScaleDownSeconds, PeakLookbackSeconds,
+            Catalogue, CodeRate, ConvRate, ColdStartSeconds, ScaleDownSeconds, PeakLookbackSeconds, WaitCost,
         };
         command.SetAction(parse => Guard(parse, () =>
         {
@@ -105,7 +105,7 @@ internal static class SimulatorCommands
             var catalogue = FleetSpec.Load(parse.GetRequiredValue(Catalogue));
             var autoscale = Autoscale(parse);
             TraceScenario[] traces = [new("code", parse.GetValue(CodeRate)), new("conv", parse.GetValue(ConvRate))];
-            var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale);
+            var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale, parse.GetValue(WaitCost));
             parse.InvocationConfiguration.Output.Write(AutoscaleScenario.Markdown(fleet, catalogue, autoscale, outcomes));
             return 0;
         }));

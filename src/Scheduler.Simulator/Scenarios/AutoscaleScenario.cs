@@ -1,4 +1,5 @@
 using System.Text;
+using Scheduler.Policies.Placement;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Metrics;
 using Scheduler.Simulator.Planning;
@@ -30,11 +31,15 @@ internal static class AutoscaleScenario
         public bool MeetsTarget => Saving >= TargetSaving && Autoscaled.Attainment >= FleetPlanner.RequiredAttainment;
     }
 
-    public static IReadOnlyList<Outcome> Run(FleetSpec fleet, FleetSpec catalogue, string tracesFolder, IReadOnlyList<TraceScenario> traces, int seed, AutoscaleSettings autoscale) =>
+    /// <summary>Runs each trace three ways with the default policies, a second of waiting priced at
+    /// <paramref name="waitCostUsdPerSecond"/>.</summary>
+    public static IReadOnlyList<Outcome> Run(
+        FleetSpec fleet, FleetSpec catalogue, string tracesFolder, IReadOnlyList<TraceScenario> traces, int seed, AutoscaleSettings autoscale,
+        double waitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond) =>
         [.. traces.Select(trace =>
         {
             var workload = trace.Load(tracesFolder);
-            var choice = PolicyMatrix.Default;
+            var choice = PolicyMatrix.Default with { WaitCostUsdPerSecond = waitCostUsdPerSecond };
             var fixedFleet = new Simulation(fleet, workload, choice, seed).Run().Summarize();
             var plan = new FleetPlanner(workload, choice, seed).Run(catalogue);
             var scaledRun = new Simulation(catalogue, workload, choice, seed, autoscale).Run();
