@@ -57,7 +57,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("matrix", "Run the policy matrix on both traces, the saturation burst, the flood scenario and fleet planning; write results.md, results.csv and plots")
         {
-            GpuFleet, Catalogue, Out, CodeRate, ConvRate, BurstRequests, BurstRate, LightRate, FloodMultiplier, FloodSeconds,
+            GpuFleet, Catalogue, Out, CodeRate, ConvRate, BurstRequests, BurstRate, LightRate, FloodMultiplier, FloodSeconds, WaitCost,
         };
         command.SetAction(parse => Guard(parse, () =>
         {

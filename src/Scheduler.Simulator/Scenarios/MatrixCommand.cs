@@ -30,7 +30,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
         foreach (var trace in settings.Traces)
         {
             var workload = trace.Load(settings.TracesFolder);
-            var choices = PolicyMatrix.Choices();
+            var choices = settings.Choices();
             var runs = PolicyMatrix.Run(fleet, workload, choices, settings.Seed);
             var summaries = runs.Select(r => r.Summarize()).ToList();
             _all.AddRange(summaries);
@@ -53,10 +53,10 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
 
     /// <summary>The default policies against the cheapest baseline placement that reaches 99% attainment (same
     /// batching and fairness), or, when none does, the baseline with the highest attainment.</summary>
-    private static (RunSummary, RunSummary?, RunSummary) CostComparison(List<RunSummary> summaries)
+    private (RunSummary, RunSummary?, RunSummary) CostComparison(List<RunSummary> summaries)
     {
-        var comparable = summaries.Where(s => s.Policies.Batching == PolicyMatrix.Default.Batching && s.Policies.Fairness == PolicyMatrix.Default.Fairness).ToList();
-        var mine = comparable.Single(s => s.Policies == PolicyMatrix.Default);
+        var comparable = summaries.Where(s => s.Policies.Batching == settings.Default.Batching && s.Policies.Fairness == settings.Default.Fairness).ToList();
+        var mine = comparable.Single(s => s.Policies == settings.Default);
         var baselines = comparable.Where(s => s != mine).ToList();
         var best = baselines.Where(s => s.Attainment >= FleetPlanner.RequiredAttainment).OrderBy(s => s.CostPerMillionTokens).FirstOrDefault();
         return (mine, best, baselines.OrderByDescending(s => s.Attainment).First());
@@ -66,7 +66,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
     private Dictionary<string, (RunSummary Default, RunSummary? BestBaseline, RunSummary MostAttaining)> GpuOnly()
     {
         var comparisons = new Dictionary<string, (RunSummary, RunSummary?, RunSummary)>();
-        var choices = PolicyMatrix.Placements.Select(p => PolicyMatrix.Default with { Placement = p }).ToList();
+        var choices = PolicyMatrix.Placements.Select(p => settings.Default with { Placement = p }).ToList();
         foreach (var trace in settings.Traces)
         {
             var runs = PolicyMatrix.Run(gpuFleet, trace.Load(settings.TracesFolder), choices, settings.Seed).Select(r => r.Summarize()).ToList();
@@ -86,7 +86,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
         {
             var rows = TraceReader.Read(Path.Combine(settings.TracesFolder, trace.FileName)).Take(settings.BurstRequests).ToList();
             var workload = TenantAssignment.FromTrace(trace.Name + "-burst", rows, settings.BurstRateFactor);
-            var choices = PolicyMatrix.Batchings.SelectMany(b => PolicyMatrix.Placements.Select(p => new PolicyChoice(p, PolicyMatrix.Default.Fairness, b))).ToList();
+            var choices = PolicyMatrix.Batchings.SelectMany(b => PolicyMatrix.Placements.Select(p => settings.Default with { Placement = p, Batching = b })).ToList();
             runs.AddRange(PolicyMatrix.Run(fleet, workload, choices, settings.Seed).Select(r => r.Summarize()));
         }
 
@@ -103,7 +103,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
         var f = settings.Flood;
         var sizes = TraceReader.Read(Path.Combine(settings.TracesFolder, "azure-llm-2023-conv.csv"));
         string[] placements = ["cost-aware", "least-outstanding", "queue-kv"];
-        var choices = placements.SelectMany(p => PolicyMatrix.Fairnesses.Select(fair => PolicyMatrix.Default with { Placement = p, Fairness = fair })).ToList();
+        var choices = placements.SelectMany(p => PolicyMatrix.Fairnesses.Select(fair => settings.Default with { Placement = p, Fairness = fair })).ToList();
         var outcomes = FloodScenario.Run(fleet, sizes, f, choices).ToList();
         _all.AddRange(outcomes.Select(o => o.Flooded));
         _report.AppendLine("## Fairness under a flood").AppendLine()
@@ -151,8 +151,8 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
     {
         foreach (var group in burst.GroupBy(r => r.Workload))
         {
-            var cont = group.Single(r => r.Policies == PolicyMatrix.Default);
-            var req = group.Single(r => r.Policies == PolicyMatrix.Default with { Batching = "request-level" });
+            var cont = group.Single(r => r.Policies == settings.Default);
+            var req = group.Single(r => r.Policies == settings.Default with { Batching = "request-level" });
             _report.AppendLine($"- Continuous vs request-level, `{group.Key}` (cost-aware): {Format.Num(cont.OutputTokensPerSecond, "#,0")} vs {Format.Num(req.OutputTokensPerSecond, "#,0")} output tok/s " +
                 $"(×{Format.Num(cont.OutputTokensPerSecond / req.OutputTokensPerSecond, "0.00")}); p99 TTFT {Format.Ms(cont.TtftP99Ms)} vs {Format.Ms(req.TtftP99Ms)} ms; " +
                 $"p99 TPOT {Format.Ms(cont.TpotP99Ms)} vs {Format.Ms(req.TpotP99Ms)} ms.");
@@ -176,7 +176,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
             .AppendLine("|---|---|---:|---:|---:|---|");
         foreach (var trace in settings.Traces)
         {
-            var plan = new FleetPlanner(trace.Load(settings.TracesFolder), PolicyMatrix.Default, settings.Seed).Run(catalogue);
+            var plan = new FleetPlanner(trace.Load(settings.TracesFolder), settings.Default, settings.Seed).Run(catalogue);
             Row(trace.Name, plan.Catalogue, "catalogue maximum");
             foreach (var (found, label) in new[] { (plan.WithMetered, "cheapest with the metered endpoint"), (plan.WithoutMetered, "cheapest without it") })
             {
@@ -201,7 +201,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
     private void WritePlots(List<(string Trace, IReadOnlyList<(string, double[])> Series)> cdfs, List<RunSummary> burst, List<FloodScenario.Outcome> flood)
     {
         var matrix = _all.Where(r => settings.Traces.Any(t => t.Name == r.Workload)).ToList();
-        var labels = PolicyMatrix.Choices().Select(c => c.Label).ToList();
+        var labels = settings.Choices().Select(c => c.Label).ToList();
         var byTrace = settings.Traces.Select(t => (t.Name, matrix.Where(r => r.Workload == t.Name).ToList())).ToList();
         string Png(string name) => Path.Combine(settings.OutputFolder, name);
 

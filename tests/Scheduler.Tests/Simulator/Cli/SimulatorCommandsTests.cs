@@ -150,12 +150,16 @@ public sealed class SimulatorCommandsTests : IDisposable
     }
 
     [Theory]
-    [InlineData("-0.001")]
-    [InlineData("2")]
-    [InlineData("cheap")]
-    public void Run_AWaitCostOutOfRange_IsAParseErrorNamingIt(string price)
+    [InlineData("run", "-0.001")]
+    [InlineData("run", "2")]
+    [InlineData("run", "cheap")]
+    [InlineData("flood", "-1")]
+    [InlineData("prefix", "1.5")]
+    [InlineData("autoscale", "-0.5")]
+    [InlineData("matrix", "3.6")]
+    public void AWaitCostOutOfRange_IsAParseErrorNamingIt_OnEveryCommandThatPricesWaiting(string command, string price)
     {
-        var (code, _, error) = Invoke(["run", "--wait-cost", price]);
+        var (code, _, error) = Invoke([command, "--wait-cost", price]);
 
         Assert.Equal(1, code);
         Assert.Contains($"--wait-cost must be a number in [0, 1], not '{price}'", error, StringComparison.Ordinal);
