@@ -15,13 +15,17 @@ public sealed record PlacementSettings
 
     public static PlacementSettings Default { get; } = new();
 
+    /// <summary>Whether <paramref name="usdPerSecond"/> is a price of waiting the settings take: from 0 to
+    /// <see cref="MaxWaitCostUsdPerSecond"/> (not a number is not).</summary>
+    public static bool TakesWaitCost(double usdPerSecond) => usdPerSecond is >= 0 and <= MaxWaitCostUsdPerSecond;
+
     /// <summary>What a second of a job's wait for its first token costs: the cost-aware policy adds it, times the
     /// predicted wait, to each replica's predicted cost. 0 prices only the accelerators' time. From 0 to
     /// <see cref="MaxWaitCostUsdPerSecond"/>.</summary>
     public double WaitCostUsdPerSecond
     {
         get;
-        init => field = value is >= 0 and <= MaxWaitCostUsdPerSecond
+        init => field = TakesWaitCost(value)
             ? value
             : throw new ArgumentOutOfRangeException(nameof(WaitCostUsdPerSecond), value, $"must be from 0 to {MaxWaitCostUsdPerSecond} (US dollars per second of waiting)");
     } = DefaultWaitCostUsdPerSecond;

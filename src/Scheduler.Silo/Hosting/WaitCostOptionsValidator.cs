@@ -10,7 +10,7 @@ namespace Scheduler.Silo.Hosting;
 internal sealed class WaitCostOptionsValidator : IValidateOptions<PlacementOptions>
 {
     public ValidateOptionsResult Validate(string? name, PlacementOptions options) =>
-        options.WaitCostUsdPerSecond is >= 0 and <= PlacementSettings.MaxWaitCostUsdPerSecond
+        PlacementSettings.TakesWaitCost(options.WaitCostUsdPerSecond)
             ? ValidateOptionsResult.Success
             : ValidateOptionsResult.Fail(
                 $"{PlacementOptions.Section}:WaitCostUsdPerSecond must be from 0 to {PlacementSettings.MaxWaitCostUsdPerSecond} (US dollars per second of a job's wait for its first token); it is {options.WaitCostUsdPerSecond}");
