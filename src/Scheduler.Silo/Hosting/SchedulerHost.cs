@@ -29,6 +29,23 @@ public static class SchedulerHost
     public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null) =>
         MapEndpoints(CreateBuilder(args, configure).Build());
 
+    /// <summary>Starts a built silo, as its process's entry point does; false when a setting was refused, after writing
+    /// the refusal (which names the key) to stderr: a settings mistake deserves its message, not a stack trace and an
+    /// abort. The process should then exit with code 2.</summary>
+    public static async Task<bool> TryStartAsync(WebApplication app)
+    {
+        try
+        {
+            await app.StartAsync();
+            return true;
+        }
+        catch (OptionsValidationException ex)
+        {
+            await Console.Error.WriteLineAsync($"configuration refused: {ex.Message}");
+            return false;
+        }
+    }
+
     /// <summary>
     /// A builder with every part of the silo registered, for a host that adds its own services (the standalone
     /// scheduler's embedded fleet) before it builds; then map the endpoints with <see cref="MapEndpoints"/>.
