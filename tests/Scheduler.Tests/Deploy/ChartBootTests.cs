@@ -33,7 +33,7 @@ public sealed class ChartBootTests(ITestOutputHelper output)
     public async Task RenderedDevDeployment_TwoSilosRedisAndWorkerBootFromIt_CompleteJobsThroughBothSilos()
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var manifests = RenderedManifests.Load();
+        var manifests = await RenderedManifests.LoadAsync();
         output.WriteLine($"[{clock.Elapsed:mm\\:ss}] manifests: {manifests.Source}");
         var siloDeployment = manifests.Get("Deployment", SiloName);
         var workerSet = manifests.Get("StatefulSet", WorkerPool);

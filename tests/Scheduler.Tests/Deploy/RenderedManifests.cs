@@ -27,13 +27,13 @@ internal sealed class RenderedManifests
     public string Source { get; }
 
     /// <summary>Renders the chart with helm, or reads k8s/ when no helm binary can be had (say why in <see cref="Source"/>).</summary>
-    public static RenderedManifests Load()
+    public static async Task<RenderedManifests> LoadAsync()
     {
-        var (helm, why) = FindHelm();
+        var (helm, why) = await FindHelm();
         if (helm is not null)
         {
             var values = Path.Combine("helm", "scheduler", "examples", "dev.yaml");
-            var yaml = RenderChart(helm, values);
+            var yaml = await RenderChart(helm, values);
             return new RenderedManifests($"helm template scheduler helm/scheduler -f {values} ({helm})", Parse(yaml));
         }
 
@@ -108,12 +108,12 @@ internal sealed class RenderedManifests
     /// <summary>The scalar at <paramref name="path"/> below <paramref name="node"/>, or null.</summary>
     public static string? Scalar(YamlNode node, params string[] path) => (Child(node, path) as YamlScalarNode)?.Value;
 
-    private static (string? Helm, string Why) FindHelm()
+    private static async Task<(string? Helm, string Why)> FindHelm()
     {
         var script = Path.Combine(RepoPaths.Root, "deploy", "helm.sh");
         try
         {
-            var (exit, output, error) = Run("bash", [script], HelmTimeout, environment: null);
+            var (exit, output, error) = await Run("bash", [script], HelmTimeout, environment: null);
             var path = output.Trim();
             return exit == 0 && File.Exists(path) ? (path, "") : (null, $"deploy/helm.sh exited {exit}: {error.Trim()}");
         }
@@ -123,7 +123,7 @@ internal sealed class RenderedManifests
         }
     }
 
-    private static string RenderChart(string helm, string values)
+    private static async Task<string> RenderChart(string helm, string values)
     {
         // Helm's cache and config in a folder of its own: nothing of the user's helm setup leaks in.
         var home = Directory.CreateTempSubdirectory("scheduler-helm-");
@@ -135,7 +135,7 @@ internal sealed class RenderedManifests
                 ["HELM_CONFIG_HOME"] = Path.Combine(home.FullName, "config"),
                 ["HELM_DATA_HOME"] = Path.Combine(home.FullName, "data"),
             };
-            var (exit, output, error) = Run(
+            var (exit, output, error) = await Run(
                 helm, ["template", "scheduler", "helm/scheduler", "--namespace", "scheduler", "-f", values], HelmTimeout, environment);
             return exit == 0 ? output : throw new InvalidOperationException($"helm template failed ({exit}): {error}");
         }
@@ -145,16 +145,10 @@ internal sealed class RenderedManifests
         }
     }
 
-    private static (int Exit, string Output, string Error) Run(
+    private static Task<(int ExitCode, string Stdout, string Stderr)> Run(
         string fileName, IEnumerable<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment)
     {
-        var info = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = RepoPaths.Root,
-        };
+        var info = new ProcessStartInfo(fileName) { WorkingDirectory = RepoPaths.Root };
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
@@ -165,16 +159,7 @@ internal sealed class RenderedManifests
             info.Environment[name] = value;
         }
 
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {fileName}");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} did not finish within {timeout}");
-        }
-
-        return (process.ExitCode, output.Result, error.Result);
+        return BoundedProcess.RunAsync(info, timeout);
     }
 
     private static List<YamlMappingNode> Parse(string yaml)

@@ -37,33 +37,14 @@ internal sealed class NodeScript(string folder, string installedPackage)
     /// <paramref name="timeout"/>.</summary>
     private async Task<string> Run(string command, string arguments, TimeSpan timeout, IReadOnlyDictionary<string, string> environment)
     {
-        var start = new ProcessStartInfo(command, arguments)
-        {
-            WorkingDirectory = _folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var info = new ProcessStartInfo(command, arguments) { WorkingDirectory = _folder };
         foreach (var (name, value) in environment)
         {
-            start.Environment[name] = value;
+            info.Environment[name] = value;
         }
 
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var stop = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(stop.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"'{command} {arguments}' did not finish in {timeout.TotalSeconds} s: {await errors}");
-        }
-
-        Assert.True(process.ExitCode == 0, $"'{command} {arguments}' exited {process.ExitCode}: {await errors}");
-        return await output;
+        var (exitCode, stdout, stderr) = await BoundedProcess.RunAsync(info, timeout);
+        Assert.True(exitCode == 0, $"'{command} {arguments}' exited {exitCode}: {stderr}");
+        return stdout;
     }
 }
