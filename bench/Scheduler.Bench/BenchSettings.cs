@@ -58,6 +58,9 @@ internal sealed record BenchSettings
 
     public int Callers { get; init; } = 64;
 
+    /// <summary>The StreamJobs calls the multiplexed window's <see cref="Callers"/> share (their jobs round robin over them).</summary>
+    public int MultiplexedStreams { get; init; } = 4;
+
     /// <summary>Each concurrent window's warm-up (its calls are not counted), for both paths: see <see cref="EchoWarmUpCalls"/>.</summary>
     public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -69,7 +72,7 @@ internal sealed record BenchSettings
 
     public string ResolvedOutPath => RepositoryPaths.Resolve(OutPath);
 
-    /// <summary>Parses <c>--out PATH</c>, <c>--duration SECONDS</c>, <c>--callers N</c>, <c>--jobs N</c>,
+    /// <summary>Parses <c>--out PATH</c>, <c>--duration SECONDS</c>, <c>--callers N</c>, <c>--streams N</c>, <c>--jobs N</c>,
     /// <c>--echo-calls N</c>, <c>--warm-up SECONDS</c>, <c>--max-tokens N</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c>, <c>--speedup instant|FACTOR</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
     public static BenchSettings Parse(string[] args)
     {
@@ -84,6 +87,7 @@ internal sealed record BenchSettings
                 "--warm-up" => settings with { WarmUp = TimeSpan.FromSeconds(Positive(name, value)) },
                 "--max-tokens" => settings with { MaxTokens = Positive(name, value) },
                 "--callers" => settings with { Callers = Positive(name, value) },
+                "--streams" => settings with { MultiplexedStreams = Positive(name, value) },
                 "--jobs" => settings with { JobSequential = Positive(name, value) },
                 "--echo-calls" => settings with { EchoSequentialCalls = Positive(name, value) },
                 "--keys" => settings with { IdempotencyKeys = Positive(name, value) },
@@ -93,7 +97,7 @@ internal sealed record BenchSettings
                 "--speedup" => throw new ArgumentException($"option '--speedup' is 'instant' or a positive factor, got '{value}'"),
                 "--mode" when value is "full" or "openai" or "idempotency" => settings with { Mode = value },
                 "--mode" => throw new ArgumentException($"option '--mode' is 'full', 'openai' or 'idempotency', got '{value}'"),
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --warm-up, --max-tokens, --callers, --jobs, --echo-calls, --mode, --keys, --redis, --placement, --speedup)"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --warm-up, --max-tokens, --callers, --streams, --jobs, --echo-calls, --mode, --keys, --redis, --placement, --speedup)"),
             };
         }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # Attributes a dotnet-trace sampled-thread-time trace of bench/Scheduler.Bench (converted to speedscope) to the
 # hops of one job. See docs/benchmarks.md, "Profiling one job's path (issue 12)". Usage:
-#   attribute_hops.py TRACE.speedscope.json conc JOBS_1_TENANT JOBS_4_TENANTS CPU_US_PER_JOB_1 CPU_US_PER_JOB_4 [WARM_UP_S]
+#   attribute_hops.py TRACE.speedscope.json conc JOBS_1_TENANT JOBS_4_TENANTS CPU_US_PER_JOB_1 CPU_US_PER_JOB_4 [WARM_UP_S [JOBS_MUX CPU_US_PER_JOB_MUX]]
 # JOBS_* = the report's concurrent jobs/s x 5 (the counted window); CPU_US_PER_JOB_* = its "CPU per call, concurrent";
-# WARM_UP_S = the bench's --warm-up (5 s by default since 2026-12-04; the runs of 2026-12-02 used 2).
+# WARM_UP_S = the bench's --warm-up (5 s by default since 2026-12-04; the runs of 2026-12-02 used 2); JOBS_MUX and
+# CPU_US_PER_JOB_MUX the same for the window over StreamJobs calls (its jobs/s x 5, its CPU per call), since 2026-12-04.
 import json, sys, collections
 # usage: attr.py trace.speedscope.json jobs_conc jobs_spread
 path = sys.argv[1]
@@ -56,11 +57,12 @@ inclm = {k: set(i for i,n in enumerate(meth) if any(s in n for s in v)) for k,v 
 # find window markers
 probe = set(i for i,n in enumerate(frames) if 'FrontDoorProbes' in n)
 spread = set(i for i,n in enumerate(frames) if 'g__Spread' in n)
+mux = set(i for i,n in enumerate(frames) if 'MultiplexedJobCaller' in n)
 cpu_frames = set(i for i,n in enumerate(frames) if n == 'CPU_TIME')
 unm_frames = set(i for i,n in enumerate(frames) if n == 'UNMANAGED_CODE_TIME')
 # first pass: intervals  (thread, start, end, stack tuple)
 intervals = []
-last_probe = 0; first_spread = 1e18; last_spread = 0
+last_probe = 0; first_spread = 1e18; last_spread = 0; first_mux = 1e18
 for p in d['profiles']:
     st = []; prev = None
     for e in p['events']:
@@ -74,6 +76,7 @@ for p in d['profiles']:
                 f = st.pop()
                 if f == e['frame']: break
         if e['frame'] in probe: last_probe = max(last_probe, t)
+        if e['frame'] in mux: first_mux = min(first_mux, t)
         if e['frame'] in spread:
             first_spread = min(first_spread, t); last_spread = max(last_spread, t)
         prev = t
@@ -133,3 +136,5 @@ if mode == 'conc':
     warm = 1000 * float(sys.argv[7]) if len(sys.argv) > 7 else 5000
     window(last_probe + warm, last_probe + warm + 5000, jobs, 'concurrent, 1 tenant (counted 5 s)', float(sys.argv[5]))
     window(first_spread + warm, first_spread + warm + 5000, jobs2, 'concurrent, 4 tenants (counted 5 s)', float(sys.argv[6]))
+    if len(sys.argv) > 9:
+        window(first_mux + warm, first_mux + warm + 5000, float(sys.argv[8]), 'concurrent over StreamJobs calls (counted 5 s)', float(sys.argv[9]))

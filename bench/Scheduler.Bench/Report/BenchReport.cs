@@ -31,6 +31,9 @@ internal static class BenchReport
         var spread = scheduler.Spread;
         md.AppendLine($"| job TTFT, load spread over {EmbeddedSilo.TenantKeys.Count} tenants (diagnostic) | | | | | {Format.Rate(spread.PerSecond)} jobs | " +
                       $"{Format.Us(spread.First.P50Us)} | {Format.Us(spread.First.P99Us)} | {spread.Failed:#,0} |");
+        var multiplexed = scheduler.Multiplexed;
+        md.AppendLine($"| job TTFT, {settings.Callers} in flight over {settings.MultiplexedStreams} `StreamJobs` calls | | | | | {Format.Rate(multiplexed.PerSecond)} jobs | " +
+                      $"{Format.Us(multiplexed.First.P50Us)} | {Format.Us(multiplexed.First.P99Us)} | {multiplexed.Failed:#,0} |");
         md.AppendLine();
 
         // CPU time of the whole process (client + server) per call says what a call costs, which the latency
@@ -42,11 +45,13 @@ internal static class BenchReport
         Cpu(md, "job", s);
         md.AppendLine($"| job, spread over {EmbeddedSilo.TenantKeys.Count} tenants | | {Format.Us(spread.CpuPerCallUs)} | {Format.Bytes(spread.BytesPerCall)} | " +
                       $"{Format.Number(spread.CoresBusy)} of {Environment.ProcessorCount} |");
+        md.AppendLine($"| job, over {settings.MultiplexedStreams} `StreamJobs` calls | | {Format.Us(multiplexed.CpuPerCallUs)} | {Format.Bytes(multiplexed.BytesPerCall)} | " +
+                      $"{Format.Number(multiplexed.CoresBusy)} of {Environment.ProcessorCount} |");
         md.AppendLine();
 
         md.AppendLine("| DESIGN.md target | measured | target | |");
         md.AppendLine("|---|---:|---:|---|");
-        foreach (var r in Ratio.Of(echo, s))
+        foreach (var r in Ratio.Of(echo, s, multiplexed, settings.MultiplexedStreams))
         {
             md.AppendLine($"| {r.Name} | {Format.Number(r.Value)} | {r.Target} | {(r.Met ? "met" : "**missed**")} |");
         }
@@ -55,7 +60,7 @@ internal static class BenchReport
         AppendServerTimes(md, scheduler.Server, s.Sequential.First);
         AppendProbes(md, scheduler.Probes, echo.Sequential.Total);
         AppendReplicas(md, scheduler);
-        AppendErrors(md, echo.Concurrent, s.Concurrent, spread);
+        AppendErrors(md, echo.Concurrent, s.Concurrent, spread, multiplexed);
         return md.ToString();
     }
 
@@ -98,9 +103,9 @@ internal static class BenchReport
         md.AppendLine();
     }
 
-    private static void AppendErrors(StringBuilder md, ConcurrentSamples echo, ConcurrentSamples scheduler, ConcurrentSamples spread)
+    private static void AppendErrors(StringBuilder md, ConcurrentSamples echo, ConcurrentSamples scheduler, ConcurrentSamples spread, ConcurrentSamples multiplexed)
     {
-        foreach (var (name, samples) in new[] { ("echo", echo), ("scheduler", scheduler), ("scheduler, spread over tenants", spread) })
+        foreach (var (name, samples) in new[] { ("echo", echo), ("scheduler", scheduler), ("scheduler, spread over tenants", spread), ("scheduler, StreamJobs", multiplexed) })
         {
             if (samples.FirstError is { } error)
             {

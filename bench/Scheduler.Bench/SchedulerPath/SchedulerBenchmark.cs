@@ -54,8 +54,17 @@ internal static class SchedulerBenchmark
         log($"scheduler: {settings.Callers} concurrent streams spread over {tenants.Length} tenants, {settings.WarmUp.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s measured");
         var spread = await LoadRunner.Concurrent(Spread, settings.Callers, settings.WarmUp, settings.Duration, cancellationToken);
 
+        // The same jobs in flight, submitted over a few StreamJobs calls instead of a call each (issue 12).
+        log($"scheduler: {settings.Callers} jobs in flight over {settings.MultiplexedStreams} StreamJobs calls, {settings.WarmUp.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s measured");
+        ConcurrentSamples multiplexed;
+        await using (var lanes = MultiplexedJobCaller.Open(client, EmbeddedSilo.TenantKey, settings.PromptTokens, settings.MaxTokens, settings.MultiplexedStreams))
+        {
+            multiplexed = await LoadRunner.Concurrent(lanes.Call, settings.Callers, settings.WarmUp, settings.Duration, cancellationToken);
+        }
+
         var replicas = await admin.ListReplicasAsync(new ListReplicasRequest(), adminAuth, cancellationToken: cancellationToken);
-        return new SchedulerResult(new PathResult(sequential, concurrent), ServerTimes.Of(reports), probes, spread, [.. replicas.Replicas.OrderBy(r => r.ReplicaId, StringComparer.Ordinal)]);
+        return new SchedulerResult(
+            new PathResult(sequential, concurrent), ServerTimes.Of(reports), probes, spread, multiplexed, [.. replicas.Replicas.OrderBy(r => r.ReplicaId, StringComparer.Ordinal)]);
     }
 
     /// <summary>Registration completes before the replicas are necessarily listed; jobs sent earlier would only queue.</summary>
@@ -77,7 +86,8 @@ internal static class SchedulerBenchmark
 }
 
 /// <summary>The scheduler path's figures, what the scheduler itself reported, and how the load spread.</summary>
-internal sealed record SchedulerResult(PathResult Path, ServerTimes Server, FrontDoorTimes Probes, ConcurrentSamples Spread, IReadOnlyList<Replica> Replicas);
+internal sealed record SchedulerResult(
+    PathResult Path, ServerTimes Server, FrontDoorTimes Probes, ConcurrentSamples Spread, ConcurrentSamples Multiplexed, IReadOnlyList<Replica> Replicas);
 
 /// <summary>
 /// Medians of the times the scheduler reports per job (from its acceptance of the job), over the sequential

@@ -46,7 +46,23 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
         }
     }
 
-    private RpcException Map(Exception ex, ServerCallContext context)
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await continuation(requestStream, responseStream, context);
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            throw Map(ex, context);
+        }
+    }
+
+    /// <summary>The status an unexpected exception becomes; also for one submission of a StreamJobs call
+    /// (<see cref="JobMultiplexer"/>), which reports it without ending the call.</summary>
+    public RpcException Map(Exception ex, ServerCallContext context)
     {
         if (ex is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
         {

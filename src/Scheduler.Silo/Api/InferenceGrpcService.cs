@@ -5,7 +5,7 @@ namespace Scheduler.Silo.Api;
 
 /// <summary>The tenants' gRPC front door. Authentication happened in <see cref="AuthInterceptor"/>; the submission path
 /// itself is <see cref="JobSubmissions"/>, shared with the OpenAI-compatible HTTP API.</summary>
-internal sealed class InferenceGrpcService(JobSubmissions submissions, JobListing listing) : InferenceService.InferenceServiceBase
+internal sealed class InferenceGrpcService(JobSubmissions submissions, JobMultiplexer multiplexer, JobListing listing) : InferenceService.InferenceServiceBase
 {
     // A write that only appends to the HTTP/2 stream; the next write without it sends both (see StreamJob).
     private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
@@ -27,6 +27,10 @@ internal sealed class InferenceGrpcService(JobSubmissions submissions, JobListin
             await responseStream.WriteAsync(e.ToProto(), context.CancellationToken);
         }
     }
+
+    public override Task StreamJobs(
+        IAsyncStreamReader<StreamJobsRequest> requestStream, IServerStreamWriter<StreamJobsResponse> responseStream, ServerCallContext context) =>
+        multiplexer.Run(AuthInterceptor.TenantOf(context), requestStream, responseStream, context);
 
     public override async Task<Job> GetJob(GetJobRequest request, ServerCallContext context)
     {

@@ -127,7 +127,7 @@ public sealed class JobFlowTests(SchedulerCluster cluster)
     }
 
     /// <summary>What is wrong with one stream's order of events, or null.</summary>
-    private static string? OrderViolation(List<JobEvent> events, int tokens)
+    internal static string? OrderViolation(List<JobEvent> events, int tokens)
     {
         var kinds = string.Join(",", events.Select(e => e.EventCase));
         if (events.Count == 0 || events[0].EventCase != JobEvent.EventOneofCase.Queued)

@@ -1,0 +1,261 @@
+using System.Threading.Channels;
+using Grpc.Core;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Silo.Api;
+
+/// <summary>
+/// Runs one <c>StreamJobs</c> call: many jobs submitted over one HTTP/2 stream, all their events written back on it.
+/// A stream per job costs both ends a new HTTP/2 stream (headers, trailers, a flush per event) — half of a job's CPU on
+/// the embedded default (docs/benchmarks.md, issue 12, step 11); here the jobs share one stream and events that are due
+/// together go out in one flush. Each job's events are exactly <see cref="JobSubmissions.Events"/>, as StreamJob's.
+/// </summary>
+internal sealed class JobMultiplexer(JobSubmissions submissions, ErrorInterceptor errors)
+{
+    /// <summary>A call's jobs not yet ended at most; past it the call reads no submission until one ends, so a client
+    /// that submits faster than its jobs finish is held back by HTTP/2 flow control, not by the silo's memory.</summary>
+    public const int MaxOpenJobs = 1024;
+
+    /// <summary>Longest <c>ref</c>: a name, not a payload (it is echoed on every message of its job).</summary>
+    public const int MaxRefLength = 256;
+
+    // Events waiting for the writer, across the call's jobs. Bounded so that a client reading slowly holds its jobs'
+    // events in their own subscriptions, where consecutive tokens merge (CoalescingReader), not here one by one.
+    private const int PendingMessages = 256;
+
+    // A write that only appends to the HTTP/2 stream; the next write without it sends both.
+    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
+
+    public async Task Run(
+        string tenant, IAsyncStreamReader<StreamJobsRequest> requests, IServerStreamWriter<StreamJobsResponse> responses, ServerCallContext context)
+    {
+        using var call = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        var pending = Channel.CreateBounded<StreamJobsResponse>(new BoundedChannelOptions(PendingMessages) { SingleReader = true });
+        using var open = new OpenJobs(call);
+        var writer = WriteAll(pending.Reader, responses, call);
+        try
+        {
+            while (await requests.MoveNext(call.Token))
+            {
+                await open.WaitForRoom(call.Token);
+                var request = requests.Current;
+                if (Refusal(request, open) is { } refused)
+                {
+                    open.Release();
+                    await pending.Writer.WriteAsync(Refused(request.Ref, refused), call.Token);
+                    continue;
+                }
+
+                SubmittedJob submitted;
+                try
+                {
+#pragma warning disable CA2000 // Forward owns it from here and disposes it when the job's events end.
+                    submitted = await submissions.Submit(tenant, request.Job, subscribe: true);
+#pragma warning restore CA2000
+                }
+                catch (Exception ex) when (!call.IsCancellationRequested)
+                {
+                    open.Close(request.Ref);
+                    await pending.Writer.WriteAsync(Refused(request.Ref, ex as RpcException ?? errors.Map(ex, context)), call.Token);
+                    continue;
+                }
+
+                _ = Forward(request.Ref, submitted, pending.Writer, open, context, call.Token);
+            }
+
+            // The client has closed its side: the call ends once the open jobs have, and their events are written.
+            await open.AllEnded();
+            pending.Writer.TryComplete();
+            await writer;
+        }
+        catch (Exception) when (call.IsCancellationRequested)
+        {
+            // The client went away (the request stream's read fails with it), or a job's stream failed (open.Failure):
+            // the call ends; its jobs run on either way.
+        }
+        finally
+        {
+            await call.CancelAsync();
+            await open.AllEnded();
+            pending.Writer.TryComplete();
+            await writer.ContinueWith(static _ => { }, TaskScheduler.Default);
+        }
+
+        if (open.Failure is { } failure)
+        {
+            throw failure;
+        }
+
+        context.CancellationToken.ThrowIfCancellationRequested();
+
+        // What broke the writer, if anything did (ErrorInterceptor makes it INTERNAL).
+        await writer;
+    }
+
+    /// <summary>Why a submission is refused before it reaches the tenant, if it is; otherwise its ref is taken.</summary>
+    private static RpcException? Refusal(StreamJobsRequest request, OpenJobs open)
+    {
+        if (request.Ref.Length == 0)
+        {
+            return SchedulerErrors.InvalidArgument("ref", "must be set: every message about the submission carries it");
+        }
+
+        if (request.Ref.Length > MaxRefLength)
+        {
+            return SchedulerErrors.InvalidArgument("ref", $"must be at most {MaxRefLength} characters");
+        }
+
+        if (request.Job is null)
+        {
+            return SchedulerErrors.InvalidArgument("job", "must be set");
+        }
+
+        return open.TryOpen(request.Ref)
+            ? null
+            : SchedulerErrors.InvalidArgument("ref", $"'{SchedulerErrors.Echo(request.Ref)}' names a submission of this call that has not ended");
+    }
+
+    private static StreamJobsResponse Refused(string reference, RpcException ex) => new()
+    {
+        // Cut to the longest ref taken, so a refused megabyte-long ref is not echoed whole.
+        Ref = reference.Length <= MaxRefLength ? reference : reference[..MaxRefLength],
+        Refused = new SubmissionRefused
+        {
+            Code = (int)ex.StatusCode,
+            Message = ex.Status.Detail,
+            RetryAfterMs = SchedulerErrors.RetryAfterMs(ex) ?? 0,
+        },
+    };
+
+    private async Task Forward(
+        string reference, SubmittedJob submitted, ChannelWriter<StreamJobsResponse> pending, OpenJobs open, ServerCallContext context,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            using (submitted)
+            {
+                await foreach (var e in submissions.Events(submitted, cancellationToken))
+                {
+                    await pending.WriteAsync(new StreamJobsResponse { Ref = reference, Event = e.ToProto() }, cancellationToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            // The silo is draining, or a followed job's record is lost for now: the whole call ends with it, as a
+            // StreamJob would, and the client follows the open jobs elsewhere with WatchJob.
+            open.Fail(ex as RpcException ?? errors.Map(ex, context));
+        }
+        finally
+        {
+            open.Close(reference);
+        }
+    }
+
+    private static async Task WriteAll(
+        ChannelReader<StreamJobsResponse> pending, IServerStreamWriter<StreamJobsResponse> responses, CancellationTokenSource call)
+    {
+        try
+        {
+            while (await pending.WaitToReadAsync(call.Token))
+            {
+                while (pending.TryRead(out var message))
+                {
+                    // Flush only when nothing else is due: the events of a step's many jobs leave in one socket write.
+                    responses.WriteOptions = pending.TryPeek(out _) ? Buffered : null;
+                    await responses.WriteAsync(message, call.Token);
+                }
+            }
+        }
+        catch
+        {
+            // Nothing more can reach the client: stop reading its submissions and forwarding its jobs' events.
+            await call.CancelAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The call's submissions that have not ended: their refs, their forwarding tasks, and the room left.</summary>
+    private sealed class OpenJobs(CancellationTokenSource call) : IDisposable
+    {
+        private readonly SemaphoreSlim _room = new(MaxOpenJobs, MaxOpenJobs);
+        private readonly HashSet<string> _refs = [];
+        private readonly Lock _gate = new();
+        private TaskCompletionSource? _ended;
+        private RpcException? _failure;
+
+        public RpcException? Failure
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _failure;
+                }
+            }
+        }
+
+        public Task WaitForRoom(CancellationToken cancellationToken) => _room.WaitAsync(cancellationToken);
+
+        public void Release() => _room.Release();
+
+        public bool TryOpen(string reference)
+        {
+            lock (_gate)
+            {
+                return _refs.Add(reference);
+            }
+        }
+
+        /// <summary>The submission ended (its job's end was written, it was refused, or the call is ending).</summary>
+        public void Close(string reference)
+        {
+            lock (_gate)
+            {
+                _refs.Remove(reference);
+
+                // Released before the end is signalled, so no release comes after the call has disposed of the room.
+                _room.Release();
+                if (_refs.Count == 0)
+                {
+                    _ended?.TrySetResult();
+                }
+            }
+        }
+
+        public void Fail(RpcException ex)
+        {
+            lock (_gate)
+            {
+                _failure ??= ex;
+            }
+
+            call.Cancel();
+        }
+
+        /// <summary>Completes once every open submission has ended.</summary>
+        public Task AllEnded()
+        {
+            lock (_gate)
+            {
+                if (_refs.Count == 0)
+                {
+                    return Task.CompletedTask;
+                }
+
+                if (_ended is null || _ended.Task.IsCompleted)
+                {
+                    _ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+
+                return _ended.Task;
+            }
+        }
+
+        public void Dispose() => _room.Dispose();
+    }
+}

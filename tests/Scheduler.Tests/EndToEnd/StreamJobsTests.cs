@@ -1,0 +1,197 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Api;
+
+namespace Scheduler.Tests.EndToEnd;
+
+/// <summary>StreamJobs: many jobs submitted over one call, their events multiplexed back on it, over real gRPC with
+/// worker processes.</summary>
+[Collection(SchedulerClusterCollection.Name)]
+public sealed class StreamJobsTests(SchedulerCluster cluster)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task StreamJobs_150JobsOnOneCall_EachGetsItsEventsInOrderUnderItsRef_AndTheCallEndsOkAfterTheLast()
+    {
+        const int Jobs = 150;
+        var client = Client(SchedulerCluster.Tenants[1].Key);
+        using var call = client.StreamJobs(deadline: DateTime.UtcNow + Patience);
+        var requests = Enumerable.Range(0, Jobs).Select(i => new StreamJobsRequest
+        {
+            Ref = "r" + i,
+            Job = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "multiplexed " + i, MaxTokens = 1 + (i % 12) },
+        }).ToList();
+
+        // Everything is sent before anything is read, and the client's side closed: the call must still deliver every
+        // job's whole story and then end by itself.
+        foreach (var request in requests)
+        {
+            await call.RequestStream.WriteAsync(request);
+        }
+
+        await call.RequestStream.CompleteAsync();
+        var byRef = new Dictionary<string, List<JobEvent>>();
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            Assert.Equal(StreamJobsResponse.KindOneofCase.Event, message.KindCase);
+            (byRef.TryGetValue(message.Ref, out var events) ? events : byRef[message.Ref] = []).Add(message.Event);
+        }
+
+        Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
+        Assert.Equal(requests.Select(r => r.Ref).Order(), byRef.Keys.Order());
+        foreach (var request in requests)
+        {
+            var events = byRef[request.Ref];
+            Assert.Null(JobFlowTests.OrderViolation(events, request.Job.MaxTokens));
+            Assert.Single(events.Select(e => e.JobId).Distinct());
+            Assert.Equal(JobEvent.EventOneofCase.Completed, events[^1].EventCase);
+        }
+
+        // One job per submission, each its own, and each the tenant's like any other.
+        var jobIds = byRef.Values.Select(e => e[0].JobId).ToList();
+        Assert.Equal(Jobs, jobIds.Distinct().Count());
+        using var tenant = cluster.Tenant(1);
+        var job = await tenant.GetAsync(jobIds[7]);
+        Assert.Equal(JobStatus.Completed, job.Status);
+    }
+
+    [Fact]
+    public async Task StreamJobs_BadSubmissions_AreRefusedWithTheirCodeNamingTheField_AndTheCallGoesOn()
+    {
+        var client = Client(SchedulerCluster.Tenants[0].Key);
+        using var call = client.StreamJobs(deadline: DateTime.UtcNow + Patience);
+        var parked = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4 };
+        var good = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "fine", MaxTokens = 3 };
+        var longRef = new string('x', 300);
+        var messages = new List<StreamJobsResponse>();
+        var reading = Task.Run(async () =>
+        {
+            await foreach (var message in call.ResponseStream.ReadAllAsync())
+            {
+                lock (messages)
+                {
+                    messages.Add(message);
+                }
+            }
+        });
+
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "parked", Job = parked });
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "parked", Job = good });
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "", Job = good });
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = longRef, Job = good });
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "no-job" });
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "zero-tokens", Job = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "x" } });
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "no-model", Job = new SubmitJobRequest { Model = "no-such-model", Prompt = "x", MaxTokens = 1 } });
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "good", Job = good });
+
+        // The good job completes while the parked one waits; then cancelling the parked job ends the call.
+        var parkedId = await Eventually(messages, m => m.Ref == "parked" && m.Event?.Queued is not null, m => m.Event.JobId);
+        await Eventually(messages, m => m.Ref == "good" && m.Event?.Completed is not null, m => m.Event.JobId);
+        using (var tenant = cluster.Tenant(0))
+        {
+            await tenant.CancelAsync(parkedId);
+        }
+
+        await call.RequestStream.CompleteAsync();
+        await reading;
+        Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
+
+        StreamJobsResponse Refusal(string reference) => Assert.Single(messages, m => m.Ref == reference && m.Refused is not null);
+        AssertRefused(Refusal("parked"), StatusCode.InvalidArgument, "ref");
+        AssertRefused(Refusal(""), StatusCode.InvalidArgument, "ref");
+        AssertRefused(Refusal(longRef[..JobMultiplexer.MaxRefLength]), StatusCode.InvalidArgument, "ref");
+        AssertRefused(Refusal("no-job"), StatusCode.InvalidArgument, "job");
+        AssertRefused(Refusal("zero-tokens"), StatusCode.InvalidArgument, "max_tokens");
+        Assert.Equal((int)StatusCode.NotFound, Refusal("no-model").Refused.Code);
+        Assert.Contains("no-such-model", Refusal("no-model").Refused.Message, StringComparison.Ordinal);
+
+        // The refused submissions got nothing else; the parked job ended cancelled, under its ref.
+        Assert.DoesNotContain(messages, m => m.Ref is "" or "no-job" or "zero-tokens" or "no-model" && m.Event is not null);
+        Assert.Equal(JobEvent.EventOneofCase.Cancelled, messages.Last(m => m.Ref == "parked" && m.Event is not null).Event.EventCase);
+    }
+
+    [Fact]
+    public async Task StreamJobs_OverTheTenantsQueueQuota_IsRefusedResourceExhaustedWithARetryHint()
+    {
+        var client = Client(SchedulerCluster.CappedKey);
+        using var call = client.StreamJobs(deadline: DateTime.UtcNow + Patience);
+        var parked = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4 };
+        for (var i = 0; i < 3; i++)
+        {
+            await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "p" + i, Job = parked });
+        }
+
+        var queued = new List<string>();
+        StreamJobsResponse? refused = null;
+        while (refused is null || queued.Count < 2)
+        {
+            Assert.True(await call.ResponseStream.MoveNext());
+            var message = call.ResponseStream.Current;
+            if (message.Refused is not null)
+            {
+                refused = message;
+            }
+            else if (message.Event.Queued is not null)
+            {
+                queued.Add(message.Event.JobId);
+            }
+        }
+
+        Assert.Equal("p2", refused.Ref);
+        Assert.Equal((int)StatusCode.ResourceExhausted, refused.Refused.Code);
+        Assert.Contains("max_queued_jobs", refused.Refused.Message, StringComparison.Ordinal);
+        Assert.True(refused.Refused.RetryAfterMs > 0);
+
+        // Leaving the call does not take the jobs with it: they stay queued until cancelled.
+        call.Dispose();
+        using var tenant = cluster.ClientWithKey(SchedulerCluster.CappedKey);
+        foreach (var jobId in queued)
+        {
+            Assert.Equal(JobStatus.Queued, (await tenant.GetAsync(jobId)).Status);
+            Assert.Equal(JobStatus.Cancelled, (await tenant.CancelAsync(jobId)).Status);
+        }
+    }
+
+    [Fact]
+    public async Task StreamJobs_WithoutAKey_IsUnauthenticated()
+    {
+        var client = new InferenceService.InferenceServiceClient(cluster.Channel);
+        using var call = client.StreamJobs(deadline: DateTime.UtcNow + Patience);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext());
+        Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode);
+    }
+
+    private InferenceService.InferenceServiceClient Client(string apiKey) =>
+        new(cluster.Channel.Intercept(metadata =>
+        {
+            metadata.Add("authorization", "Bearer " + apiKey);
+            return metadata;
+        }));
+
+    private static void AssertRefused(StreamJobsResponse message, StatusCode code, string field)
+    {
+        Assert.Equal((int)code, message.Refused.Code);
+        Assert.StartsWith(field + ":", message.Refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, message.Refused.RetryAfterMs);
+    }
+
+    private static async Task<string> Eventually(List<StreamJobsResponse> messages, Func<StreamJobsResponse, bool> match, Func<StreamJobsResponse, string> pick)
+    {
+        for (var i = 0; i < 600; i++)
+        {
+            lock (messages)
+            {
+                if (messages.FirstOrDefault(match) is { } found)
+                {
+                    return pick(found);
+                }
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException("the expected message never came");
+    }
+}
