@@ -90,6 +90,41 @@ const cancelled = await unary('cancelJob', { jobId: long.jobId });
 expect(['JOB_STATUS_CANCELLED', 'JOB_STATUS_CANCELLING', 'JOB_STATUS_COMPLETED'].includes(cancelled.status), `a cancelled job, got ${cancelled.status}`);
 seen.cancelled = { id: long.jobId, status: cancelled.status };
 
+// StreamJobs: several jobs over one bidirectional call, each event under its submission's ref; a bad submission is
+// refused on the call (its code and a message naming the field) and the others go on; the call ends once all have.
+const many = await new Promise((resolve) => {
+  const messages = [];
+  const call = client.streamJobs(auth());
+  call.on('data', (message) => messages.push(message));
+  call.on('error', (error) => resolve({ messages, error }));
+  call.on('end', () => resolve({ messages, error: null }));
+  for (let i = 0; i < 5; i++) {
+    call.write({ ref: `node-${i}`, job: { model, prompt: `Many from grpc-js ${i}`, maxTokens: 3 + i } });
+  }
+  call.write({ ref: 'node-bad', job: { model, prompt: 'hi', maxTokens: 0 } });
+  call.end();
+});
+expect(many.error === null, `a StreamJobs call that ends well, got ${many.error?.details}`);
+const bad = many.messages.filter((m) => m.ref === 'node-bad');
+expect(bad.length === 1 && bad[0].kind === 'refused', `one refusal for node-bad, got ${JSON.stringify(bad)}`);
+expect(bad[0].refused.code === grpc.status.INVALID_ARGUMENT && bad[0].refused.message.startsWith('max_tokens'),
+  `INVALID_ARGUMENT naming max_tokens, got ${bad[0].refused.code} '${bad[0].refused.message}'`);
+seen.many = [];
+for (let i = 0; i < 5; i++) {
+  const events = many.messages.filter((m) => m.ref === `node-${i}`).map((m) => m.event);
+  expect(events.length > 0 && events.every((e) => e.jobId === events[0].jobId), `node-${i}'s events all of one job`);
+  expect(events[0].event === 'queued' && events.at(-1).event === 'completed', `node-${i}: queued first and completed last`);
+  let tokens = 0;
+  let manyText = '';
+  for (const e of events.filter((e) => e.event === 'tokens')) {
+    expect(e.tokens.firstTokenIndex === tokens, `node-${i}: token ${tokens} next, got ${e.tokens.firstTokenIndex}`);
+    tokens += e.tokens.tokenCount;
+    manyText += e.tokens.text;
+  }
+  expect(tokens === 3 + i, `node-${i}: ${3 + i} tokens, got ${tokens}`);
+  seen.many.push({ id: events[0].jobId, text: manyText, tokens });
+}
+
 const tooLate = await stream('streamJob', { model, prompt: 'No time for this', maxTokens: 500 }, auth(), { deadline: Date.now() + 50 });
 expect(tooLate.error?.code === grpc.status.DEADLINE_EXCEEDED, `DEADLINE_EXCEEDED for a 50 ms deadline, got ${tooLate.error?.code}`);
 

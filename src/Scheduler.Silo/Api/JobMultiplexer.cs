@@ -10,7 +10,7 @@ namespace Scheduler.Silo.Api;
 /// the embedded default (docs/benchmarks.md, issue 12, step 11); here the jobs share one stream and events that are due
 /// together go out in one flush. Each job's events are exactly <see cref="JobSubmissions.Events"/>, as StreamJob's.
 /// </summary>
-internal sealed class JobMultiplexer(JobSubmissions submissions, ErrorInterceptor errors)
+internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain, ErrorInterceptor errors)
 {
     /// <summary>A call's jobs not yet ended at most; past it the call reads no submission until one ends, so a client
     /// that submits faster than its jobs finish is held back by HTTP/2 flow control, not by the silo's memory.</summary>
@@ -29,9 +29,14 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, ErrorIntercepto
     public async Task Run(
         string tenant, IAsyncStreamReader<StreamJobsRequest> requests, IServerStreamWriter<StreamJobsResponse> responses, ServerCallContext context)
     {
+        submissions.ThrowIfDraining();
         using var call = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         var pending = Channel.CreateBounded<StreamJobsResponse>(new BoundedChannelOptions(PendingMessages) { SingleReader = true });
         using var open = new OpenJobs(call);
+
+        // A draining silo ends the call at once, open jobs or none, as it ends a StreamJob: the client resumes its jobs
+        // on another silo with WatchJob and sends its next submissions there.
+        using var draining = drain.Draining.Register(static state => ((OpenJobs)state!).Fail(SchedulerErrors.Draining()), open);
         var writer = WriteAll(pending.Reader, responses, call);
         try
         {

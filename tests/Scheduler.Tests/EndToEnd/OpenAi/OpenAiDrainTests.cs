@@ -3,12 +3,8 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Grpc.Net.Client;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
-using Scheduler.Silo.Hosting;
 using Scheduler.Tests.EndToEnd.Hostile;
 
 namespace Scheduler.Tests.EndToEnd.OpenAi;
@@ -16,38 +12,25 @@ namespace Scheduler.Tests.EndToEnd.OpenAi;
 /// <summary>
 /// A silo told to stop (SIGTERM, a rolling restart) drains, and its OpenAI-compatible door says so the way OpenAI
 /// clients retry on: a new request gets 503 with an <c>unavailable</c> error body, and a stream under way ends with an
-/// error event — while the job itself runs on and completes, since nothing accepted is lost. The silo here is
-/// signalled with <see cref="IHostApplicationLifetime.StopApplication"/>, as the host's SIGTERM handler does, and
-/// is not stopped further, so the test sees the drain itself, not a closed port.
+/// error event — while the job itself runs on and completes, since nothing accepted is lost (<see cref="DrainingSilo"/>).
 /// </summary>
 public sealed class OpenAiDrainTests : IAsyncLifetime
 {
-    private const string Model = "drain-model";
-    private const string TenantKey = "drain-tenant-key";
+    private const string Model = DrainingSilo.Model;
+    private const string TenantKey = DrainingSilo.TenantKey;
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
 
-    private WebApplication _silo = null!;
+    private DrainingSilo _silo = null!;
     private GrpcChannel _channel = null!;
     private FakeWorkerNode _node = null!;
     private Uri _openAi = null!;
 
     public async Task InitializeAsync()
     {
-        string[] args =
-        [
-            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
-            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
-            $"--Scheduler:NodeToken={SchedulerCluster.NodeToken}", "--Scheduler:EmbeddedFleet:Enabled=false",
-            $"--Scheduler:Models:0:Name={Model}", "--Scheduler:Models:0:MaxContextTokens=8192",
-            "--Scheduler:Tenants:0:Id=drain-tenant", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
-            "--Logging:LogLevel:Default=Warning",
-        ];
-        _silo = SchedulerHost.Build(args);
-        await _silo.StartAsync();
-        var addresses = _silo.Services.GetRequiredService<ListeningAddresses>();
-        _channel = GrpcChannel.ForAddress(addresses.Grpc);
-        _node = await FakeWorkerNode.StartRegisteredAsync(_channel, "drain", Model);
-        _openAi = new Uri(addresses.OpenAi);
+        _silo = await DrainingSilo.StartAsync();
+        _channel = _silo.Channel;
+        _node = _silo.Node;
+        _openAi = _silo.OpenAi;
     }
 
     [Fact]
@@ -65,7 +48,7 @@ public sealed class OpenAiDrainTests : IAsyncLifetime
         _node.Send(Tokens(jobId, firstIndex: 0, "Hello"));
         Assert.Equal("Hello", ChunkText(await NextData(reader)));
 
-        _silo.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        _silo.Drain();
 
         // The stream's last event is the error an OpenAI SDK raises; the stream then ends, without [DONE].
         AssertUnavailable(await NextData(reader));
@@ -89,7 +72,7 @@ public sealed class OpenAiDrainTests : IAsyncLifetime
     [InlineData(true)]
     public async Task Completion_WhileSiloDrains_Is503Unavailable_AndNoJobIsAccepted(bool stream)
     {
-        _silo.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        _silo.Drain();
 
         using var http = new HttpClient { BaseAddress = _openAi };
         using var request = Completion(stream);
@@ -101,13 +84,7 @@ public sealed class OpenAiDrainTests : IAsyncLifetime
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _node.NextAdmit(TimeSpan.FromSeconds(1)));
     }
 
-    public async Task DisposeAsync()
-    {
-        await _node.DisposeAsync();
-        _channel.Dispose();
-        await _silo.StopAsync();
-        await _silo.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _silo.DisposeAsync();
 
     private static HttpRequestMessage Completion(bool stream)
     {
