@@ -1,0 +1,148 @@
+"""Drives the scheduler's gRPC InferenceService from Python with grpcio (gRPC's C core: another HTTP/2 implementation
+than .NET's and Node's), as an ML team's service would; run by the C# test GrpcPythonClientTests against a live silo.
+
+The messages are compiled from protos/ at run time with protoc (no generated code is committed) and the calls are made
+through grpcio's generic callables, so only Debian's python3-grpcio, python3-protobuf and protobuf-compiler are needed.
+Environment: GRPC_ADDRESS (host:port), API_KEY, MODEL. Prints one JSON line with what it saw (the C# test checks the
+jobs against the scheduler's records); any failed expectation exits non-zero.
+"""
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTOS = os.path.join(HERE, "..", "..", "protos")
+SERVICE = "/scheduler.v1.InferenceService/"
+
+
+def compile_protos():
+    out = tempfile.mkdtemp(prefix="scheduler-protos-")
+    subprocess.run(
+        ["protoc", f"-I{PROTOS}", "-I/usr/include", f"--python_out={out}", "scheduler/v1/inference.proto"],
+        check=True,
+    )
+    sys.path.insert(0, out)
+    return importlib.import_module("scheduler.v1.inference_pb2")
+
+
+pb = compile_protos()
+channel = grpc.insecure_channel(os.environ["GRPC_ADDRESS"])
+model = os.environ["MODEL"]
+
+
+def expect(condition, what):
+    if not condition:
+        raise AssertionError("expected " + what)
+
+
+def auth(key=None):
+    key = os.environ["API_KEY"] if key is None else key
+    return [] if key == "" else [("authorization", "Bearer " + key)]
+
+
+def unary(method, request, response, key=None, timeout=30):
+    call = channel.unary_unary(SERVICE + method, request_serializer=type(request).SerializeToString,
+                               response_deserializer=response.FromString)
+    return call(request, metadata=auth(key), timeout=timeout)
+
+
+def stream(method, request, timeout=30):
+    call = channel.unary_stream(SERVICE + method, request_serializer=type(request).SerializeToString,
+                                response_deserializer=pb.JobEvent.FromString)
+    return list(call(request, metadata=auth(), timeout=timeout))
+
+
+def refusal(action, code, field):
+    try:
+        action()
+    except grpc.RpcError as err:
+        expect(err.code() == code, f"{code} for {field}, got {err.code()} ({err.details()})")
+        expect(err.details().startswith(field), f"a message naming {field}, got '{err.details()}'")
+        return {"code": err.code().name, "details": err.details()}
+    raise AssertionError(f"expected {code} for {field}")
+
+
+def check_order(events, tokens, what):
+    """Queued first, admitted before the first token, tokens contiguous from 0, completed last; returns the text."""
+    kinds = [e.WhichOneof("event") for e in events]
+    expect(kinds[0] == "queued", f"{what}: queued first, got {kinds}")
+    expect("admitted" in kinds and kinds.index("admitted") < kinds.index("tokens"), f"{what}: admitted before tokens, got {kinds}")
+    expect(kinds[-1] == "completed", f"{what}: completed last, got {kinds}")
+    expect(len({e.job_id for e in events}) == 1, f"{what}: the events of one job")
+    text, following = "", 0
+    for e in events:
+        if e.WhichOneof("event") == "tokens":
+            expect(e.tokens.first_token_index == following, f"{what}: token {following} next, got {e.tokens.first_token_index}")
+            following += e.tokens.token_count
+            text += e.tokens.text
+    expect(following == tokens == events[-1].completed.usage.completion_tokens, f"{what}: {tokens} tokens, got {following}")
+    return text
+
+
+seen = {}
+
+request = pb.SubmitJobRequest(model=model, prompt="Hello from grpcio", max_tokens=5, idempotency_key="grpc-python-submit")
+submitted = unary("SubmitJob", request, pb.Job)
+expect(submitted.status in (pb.JOB_STATUS_QUEUED, pb.JOB_STATUS_RUNNING), f"a queued job, got {submitted.status}")
+again = unary("SubmitJob", request, pb.Job)
+expect(again.job_id == submitted.job_id, "the same job for the same idempotency key")
+seen["submitted"] = submitted.job_id
+
+streamed = stream("StreamJob", pb.SubmitJobRequest(model=model, prompt="Stream me from grpcio", max_tokens=12,
+                                                    priority=pb.PRIORITY_CRITICAL))
+text = check_order(streamed, 12, "StreamJob")
+seen["streamed"] = {"id": streamed[0].job_id, "text": text}
+fetched = unary("GetJob", pb.GetJobRequest(job_id=streamed[0].job_id), pb.Job)
+expect(fetched.status == pb.JOB_STATUS_COMPLETED and fetched.output == text, "GetJob to give the streamed job, completed, with its text")
+
+# StreamJobs: the requests are a generator, as a Python client writes a stream; a bad one is refused on the call.
+multiplexed = channel.stream_stream(SERVICE + "StreamJobs", request_serializer=pb.StreamJobsRequest.SerializeToString,
+                                    response_deserializer=pb.StreamJobsResponse.FromString)
+submissions = [pb.StreamJobsRequest(ref=f"py-{i}", job=pb.SubmitJobRequest(model=model, prompt=f"Many from grpcio {i}", max_tokens=2 + i))
+               for i in range(6)]
+submissions.append(pb.StreamJobsRequest(ref="py-bad", job=pb.SubmitJobRequest(model=model, prompt="", max_tokens=4)))
+messages = list(multiplexed(iter(submissions), metadata=auth(), timeout=60))
+bad = [m for m in messages if m.ref == "py-bad"]
+expect(len(bad) == 1 and bad[0].WhichOneof("kind") == "refused", f"one refusal for py-bad, got {bad}")
+expect(bad[0].refused.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and bad[0].refused.message.startswith("prompt"),
+       f"INVALID_ARGUMENT naming prompt, got {bad[0].refused.code} '{bad[0].refused.message}'")
+seen["many"] = []
+for i in range(6):
+    events = [m.event for m in messages if m.ref == f"py-{i}"]
+    seen["many"].append({"id": events[0].job_id, "text": check_order(events, 2 + i, f"py-{i}")})
+
+long = unary("SubmitJob", pb.SubmitJobRequest(model=model, prompt="A long one to cancel", max_tokens=500,
+                                              priority=pb.PRIORITY_SHEDDABLE), pb.Job)
+cancelled = unary("CancelJob", pb.CancelJobRequest(job_id=long.job_id), pb.Job)
+expect(cancelled.status in (pb.JOB_STATUS_CANCELLED, pb.JOB_STATUS_CANCELLING, pb.JOB_STATUS_COMPLETED), f"a cancelled job, got {cancelled.status}")
+seen["cancelled"] = long.job_id
+
+started = time.monotonic()
+try:
+    stream("StreamJob", pb.SubmitJobRequest(model=model, prompt="No time for this", max_tokens=500), timeout=0.05)
+    raise AssertionError("expected DEADLINE_EXCEEDED for a 50 ms deadline")
+except grpc.RpcError as err:
+    expect(err.code() == grpc.StatusCode.DEADLINE_EXCEEDED, f"DEADLINE_EXCEEDED, got {err.code()}")
+expect(time.monotonic() - started < 5, "the deadline to end the call promptly")
+
+seen["errors"] = [
+    refusal(lambda: unary("SubmitJob", pb.SubmitJobRequest(model=model, prompt="hi", max_tokens=5), pb.Job, key=""),
+            grpc.StatusCode.UNAUTHENTICATED, "missing 'authorization"),
+    refusal(lambda: unary("SubmitJob", pb.SubmitJobRequest(model="no-such-model", prompt="hi", max_tokens=5), pb.Job),
+            grpc.StatusCode.NOT_FOUND, "model 'no-such-model'"),
+    refusal(lambda: unary("SubmitJob", pb.SubmitJobRequest(model=model, prompt="hi", max_tokens=0), pb.Job),
+            grpc.StatusCode.INVALID_ARGUMENT, "max_tokens"),
+    refusal(lambda: unary("SubmitJob", pb.SubmitJobRequest(model=model, prompt="hi", max_tokens=5, temperature=3), pb.Job),
+            grpc.StatusCode.INVALID_ARGUMENT, "temperature"),
+    refusal(lambda: unary("GetJob", pb.GetJobRequest(job_id="job-that-does-not-exist"), pb.Job),
+            grpc.StatusCode.NOT_FOUND, "job 'job-that-does-not-exist'"),
+]
+
+print(json.dumps(seen))
+channel.close()
