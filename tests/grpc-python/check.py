@@ -6,9 +6,11 @@ through grpcio's generic callables, so only Debian's python3-grpcio, python3-pro
 Environment: GRPC_ADDRESS (host:port), API_KEY, MODEL. Prints one JSON line with what it saw (the C# test checks the
 jobs against the scheduler's records); any failed expectation exits non-zero.
 """
+import atexit
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,7 @@ SERVICE = "/scheduler.v1.InferenceService/"
 
 def compile_protos():
     out = tempfile.mkdtemp(prefix="scheduler-protos-")
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
     subprocess.run(
         ["protoc", f"-I{PROTOS}", "-I/usr/include", f"--python_out={out}", "scheduler/v1/inference.proto"],
         check=True,

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Scheduler.Tests.EndToEnd;
 
 /// <summary>Runs a short-lived process to its end — stdout and stderr apart, stdin closed (not a terminal) — and kills it,
-/// with its children, by its PID if it outlives its time: schedctl, node scripts, npm.</summary>
+/// with its children, by its PID if it outlives its time: schedctl, node and python scripts, npm.</summary>
 internal static class BoundedProcess
 {
     /// <summary>Runs what <paramref name="info"/> describes (its redirections are set here); a missing program throws,
@@ -30,5 +30,21 @@ internal static class BoundedProcess
         }
 
         return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Runs <paramref name="command"/> in <paramref name="folder"/> with <paramref name="environment"/> added, and
+    /// returns what it printed; fails the test when it cannot start, exits non-zero or outlasts <paramref name="timeout"/>.</summary>
+    public static async Task<string> RunToSuccessAsync(
+        string command, string arguments, string folder, IReadOnlyDictionary<string, string> environment, TimeSpan timeout)
+    {
+        var info = new ProcessStartInfo(command, arguments) { WorkingDirectory = folder };
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
+        var (exitCode, stdout, stderr) = await RunAsync(info, timeout);
+        Assert.True(exitCode == 0, $"'{command} {arguments}' exited {exitCode}: {stderr}");
+        return stdout;
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Scheduler.Tests.EndToEnd;
 
 /// <summary>A Node.js script under tests/ that drives the live scheduler as a client in another language would
@@ -32,19 +30,6 @@ internal sealed class NodeScript(string folder, string installedPackage)
         }
     }
 
-    /// <summary>Runs <paramref name="command"/> in the folder to its end and returns what it printed; fails the test when
-    /// it cannot start (a missing node or npm throws: the test fails, it does not skip), exits non-zero or outlasts
-    /// <paramref name="timeout"/>.</summary>
-    private async Task<string> Run(string command, string arguments, TimeSpan timeout, IReadOnlyDictionary<string, string> environment)
-    {
-        var info = new ProcessStartInfo(command, arguments) { WorkingDirectory = _folder };
-        foreach (var (name, value) in environment)
-        {
-            info.Environment[name] = value;
-        }
-
-        var (exitCode, stdout, stderr) = await BoundedProcess.RunAsync(info, timeout);
-        Assert.True(exitCode == 0, $"'{command} {arguments}' exited {exitCode}: {stderr}");
-        return stdout;
-    }
+    private Task<string> Run(string command, string arguments, TimeSpan timeout, IReadOnlyDictionary<string, string> environment) =>
+        BoundedProcess.RunToSuccessAsync(command, arguments, _folder, environment, timeout);
 }
