@@ -63,6 +63,17 @@ public sealed class SchedulerClient : IDisposable
         SubmitJobRequest request, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
         ReadAllAsync(options => _inference.StreamJob(request, options), deadline, cancellationToken);
 
+    /// <summary>
+    /// Opens a <c>StreamJobs</c> call, for submitting many jobs over one stream: write a <see cref="StreamJobsRequest"/>
+    /// per job (its <c>Ref</c> names it in every message back), read each job's events or its refusal under that ref,
+    /// and complete the request stream when done; the call then ends once every job it submitted has ended.
+    /// </summary>
+    /// <param name="deadline">When to give up on the call (UTC); null for none. The jobs keep running after it.</param>
+    /// <param name="cancellationToken">Ends the call (its jobs keep running; see <see cref="CancelAsync"/>).</param>
+    public AsyncDuplexStreamingCall<StreamJobsRequest, StreamJobsResponse> StreamMany(
+        DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _inference.StreamJobs(Options(deadline, cancellationToken));
+
     /// <summary>Returns a job of the calling tenant.</summary>
     /// <param name="jobId">The job's id.</param>
     /// <param name="deadline">When to give up on the call (UTC); null for none.</param>

@@ -50,10 +50,15 @@ internal static class SchedulerBenchmark
         // the two windows of a call per job, so that what grows over the run (the embedded default keeps every settled
         // job in memory, and the collector's work with it) weighs on a window before it and one after.
         log($"scheduler: {settings.Callers} jobs in flight over {settings.MultiplexedStreams} StreamJobs calls, {settings.WarmUp.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s measured");
-        ConcurrentSamples multiplexed;
+        PathResult multiplexed;
         await using (var lanes = MultiplexedJobCaller.Open(client, EmbeddedSilo.TenantKey, settings.PromptTokens, settings.MaxTokens, settings.MultiplexedStreams))
         {
-            multiplexed = await LoadRunner.Concurrent(lanes.Call, settings.Callers, settings.WarmUp, settings.Duration, cancellationToken);
+            var concurrentOverLanes = await LoadRunner.Concurrent(lanes.Call, settings.Callers, settings.WarmUp, settings.Duration, cancellationToken);
+
+            // And one job at a time over the calls already open (warm from the window): the latency of a job without a
+            // call of its own.
+            log($"scheduler: {settings.JobSequential} sequential jobs over the open StreamJobs calls");
+            multiplexed = new PathResult(await LoadRunner.Sequential(lanes.Call, settings.JobSequential, cancellationToken), concurrentOverLanes);
         }
 
         // Diagnostic, not a target: the same load spread over several tenants. Each tenant's submissions pass
@@ -89,7 +94,7 @@ internal static class SchedulerBenchmark
 
 /// <summary>The scheduler path's figures, what the scheduler itself reported, and how the load spread.</summary>
 internal sealed record SchedulerResult(
-    PathResult Path, ServerTimes Server, FrontDoorTimes Probes, ConcurrentSamples Spread, ConcurrentSamples Multiplexed, IReadOnlyList<Replica> Replicas);
+    PathResult Path, ServerTimes Server, FrontDoorTimes Probes, ConcurrentSamples Spread, PathResult Multiplexed, IReadOnlyList<Replica> Replicas);
 
 /// <summary>
 /// Medians of the times the scheduler reports per job (from its acceptance of the job), over the sequential

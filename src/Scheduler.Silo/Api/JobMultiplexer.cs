@@ -58,9 +58,15 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
                     submitted = await submissions.Submit(tenant, request.Job, subscribe: true);
 #pragma warning restore CA2000
                 }
-                catch (Exception ex) when (!call.IsCancellationRequested)
+                catch (Exception ex)
                 {
+                    // Its ref is free again whatever happened: the call cannot end while a submission stays open.
                     open.Close(request.Ref);
+                    if (call.IsCancellationRequested)
+                    {
+                        throw;
+                    }
+
                     await pending.Writer.WriteAsync(Refused(request.Ref, ex as RpcException ?? errors.Map(ex, context)), call.Token);
                     continue;
                 }

@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
 
@@ -17,7 +16,8 @@ public sealed class StreamJobsDrainTests : IAsyncLifetime
     [Fact]
     public async Task StreamJobs_SiloStartsDraining_CallEndsUnavailable_ItsJobRunsOnToCompletion()
     {
-        using var call = Client().StreamJobs(deadline: DateTime.UtcNow + Wait);
+        using var client = new SchedulerClient(_silo.Channel, DrainingSilo.TenantKey);
+        using var call = client.StreamMany(DateTime.UtcNow + Wait);
         await call.RequestStream.WriteAsync(new StreamJobsRequest
         {
             Ref = "only",
@@ -51,7 +51,6 @@ public sealed class StreamJobsDrainTests : IAsyncLifetime
             Tokens = { new SequenceTokens { SequenceId = jobId, FirstTokenIndex = 1, Text = " world", TokenCount = 1 } },
             Finished = { new SequenceFinished { SequenceId = jobId, Reason = FinishReason.Length, CompletionTokens = 2 } },
         });
-        using var client = new SchedulerClient(_silo.Channel, DrainingSilo.TenantKey);
         await Polling.Until(async () => (await client.GetAsync(jobId)).Status == JobStatus.Completed, "the job completes", Wait, TimeSpan.FromMilliseconds(100));
         Assert.Equal("Hello world", (await client.GetAsync(jobId)).Output);
     }
@@ -59,7 +58,8 @@ public sealed class StreamJobsDrainTests : IAsyncLifetime
     [Fact]
     public async Task StreamJobs_NoJobOpen_SiloStartsDraining_CallEndsUnavailableAtOnce()
     {
-        using var call = Client().StreamJobs(deadline: DateTime.UtcNow + Wait);
+        using var client = new SchedulerClient(_silo.Channel, DrainingSilo.TenantKey);
+        using var call = client.StreamMany(DateTime.UtcNow + Wait);
 
         // A refused submission: the call is surely running, and holds no job.
         await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "refused" });
@@ -76,7 +76,8 @@ public sealed class StreamJobsDrainTests : IAsyncLifetime
     {
         _silo.Drain();
 
-        using var call = Client().StreamJobs(deadline: DateTime.UtcNow + Wait);
+        using var client = new SchedulerClient(_silo.Channel, DrainingSilo.TenantKey);
+        using var call = client.StreamMany(DateTime.UtcNow + Wait);
         var write = call.RequestStream.WriteAsync(new StreamJobsRequest
         {
             Ref = "late",
@@ -89,10 +90,4 @@ public sealed class StreamJobsDrainTests : IAsyncLifetime
     }
 
     public async Task DisposeAsync() => await _silo.DisposeAsync();
-
-    private InferenceService.InferenceServiceClient Client() => new(_silo.Channel.Intercept(metadata =>
-    {
-        metadata.Add("authorization", "Bearer " + DrainingSilo.TenantKey);
-        return metadata;
-    }));
 }

@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Api;
 
@@ -16,8 +15,8 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
     public async Task StreamJobs_150JobsOnOneCall_EachGetsItsEventsInOrderUnderItsRef_AndTheCallEndsOkAfterTheLast()
     {
         const int Jobs = 150;
-        var client = Client(SchedulerCluster.Tenants[1].Key);
-        using var call = client.StreamJobs(deadline: DateTime.UtcNow + Patience);
+        using var client = cluster.Tenant(1);
+        using var call = client.StreamMany(DateTime.UtcNow + Patience);
         var requests = Enumerable.Range(0, Jobs).Select(i => new StreamJobsRequest
         {
             Ref = "r" + i,
@@ -52,16 +51,15 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
         // One job per submission, each its own, and each the tenant's like any other.
         var jobIds = byRef.Values.Select(e => e[0].JobId).ToList();
         Assert.Equal(Jobs, jobIds.Distinct().Count());
-        using var tenant = cluster.Tenant(1);
-        var job = await tenant.GetAsync(jobIds[7]);
+        var job = await client.GetAsync(jobIds[7]);
         Assert.Equal(JobStatus.Completed, job.Status);
     }
 
     [Fact]
     public async Task StreamJobs_BadSubmissions_AreRefusedWithTheirCodeNamingTheField_AndTheCallGoesOn()
     {
-        var client = Client(SchedulerCluster.Tenants[0].Key);
-        using var call = client.StreamJobs(deadline: DateTime.UtcNow + Patience);
+        using var client = cluster.Tenant(0);
+        using var call = client.StreamMany(DateTime.UtcNow + Patience);
         var parked = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4 };
         var good = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "fine", MaxTokens = 3 };
         var longRef = new string('x', 300);
@@ -89,10 +87,7 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
         // The good job completes while the parked one waits; then cancelling the parked job ends the call.
         var parkedId = await Eventually(messages, m => m.Ref == "parked" && m.Event?.Queued is not null, m => m.Event.JobId);
         await Eventually(messages, m => m.Ref == "good" && m.Event?.Completed is not null, m => m.Event.JobId);
-        using (var tenant = cluster.Tenant(0))
-        {
-            await tenant.CancelAsync(parkedId);
-        }
+        await client.CancelAsync(parkedId);
 
         await call.RequestStream.CompleteAsync();
         await reading;
@@ -115,8 +110,8 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
     [Fact]
     public async Task StreamJobs_OverTheTenantsQueueQuota_IsRefusedResourceExhaustedWithARetryHint()
     {
-        var client = Client(SchedulerCluster.CappedKey);
-        using var call = client.StreamJobs(deadline: DateTime.UtcNow + Patience);
+        using var client = cluster.ClientWithKey(SchedulerCluster.CappedKey);
+        using var call = client.StreamMany(DateTime.UtcNow + Patience);
         var parked = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4 };
         for (var i = 0; i < 3; i++)
         {
@@ -146,11 +141,10 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
 
         // Leaving the call does not take the jobs with it: they stay queued until cancelled.
         call.Dispose();
-        using var tenant = cluster.ClientWithKey(SchedulerCluster.CappedKey);
         foreach (var jobId in queued)
         {
-            Assert.Equal(JobStatus.Queued, (await tenant.GetAsync(jobId)).Status);
-            Assert.Equal(JobStatus.Cancelled, (await tenant.CancelAsync(jobId)).Status);
+            Assert.Equal(JobStatus.Queued, (await client.GetAsync(jobId)).Status);
+            Assert.Equal(JobStatus.Cancelled, (await client.CancelAsync(jobId)).Status);
         }
     }
 
@@ -162,13 +156,6 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
         var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext());
         Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode);
     }
-
-    private InferenceService.InferenceServiceClient Client(string apiKey) =>
-        new(cluster.Channel.Intercept(metadata =>
-        {
-            metadata.Add("authorization", "Bearer " + apiKey);
-            return metadata;
-        }));
 
     private static void AssertRefused(StreamJobsResponse message, StatusCode code, string field)
     {
