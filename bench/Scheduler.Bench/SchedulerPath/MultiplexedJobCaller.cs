@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Threading.Channels;
 using Grpc.Core;
 using Scheduler.Bench.Harness;
 using Scheduler.Protos.V1;
@@ -38,15 +37,14 @@ internal sealed class MultiplexedJobCaller : IAsyncDisposable
         }
     }
 
-    /// <summary>One StreamJobs call: a writer of submissions (a call's request stream takes one write at a time) and a
-    /// reader that hands each event to the job it names.</summary>
+    /// <summary>One StreamJobs call: submissions written one at a time (a call's request stream takes one write at a time)
+    /// by whichever caller holds the gate, and a reader that hands each event to the job it names.</summary>
     private sealed class Lane : IAsyncDisposable
     {
         private readonly AsyncDuplexStreamingCall<StreamJobsRequest, StreamJobsResponse> _call;
         private readonly SubmitJobRequest _job;
-        private readonly Channel<StreamJobsRequest> _outgoing = Channel.CreateUnbounded<StreamJobsRequest>(new() { SingleReader = true });
+        private readonly SemaphoreSlim _writing = new(1, 1);
         private readonly ConcurrentDictionary<string, OpenJob> _open = new();
-        private readonly Task _writer;
         private readonly Task _reader;
         private long _refs;
 
@@ -54,7 +52,6 @@ internal sealed class MultiplexedJobCaller : IAsyncDisposable
         {
             _call = call;
             _job = job;
-            _writer = WriteAll();
             _reader = ReadAll();
         }
 
@@ -63,25 +60,40 @@ internal sealed class MultiplexedJobCaller : IAsyncDisposable
             var reference = Interlocked.Increment(ref _refs).ToString(CultureInfo.InvariantCulture);
             var job = new OpenJob(Stopwatch.GetTimestamp());
             _open[reference] = job;
-            await _outgoing.Writer.WriteAsync(new StreamJobsRequest { Ref = reference, Job = _job }, cancellationToken);
+
+            // Written by the caller itself, not handed to a writer task: no thread hop before the request leaves.
+            await _writing.WaitAsync(cancellationToken);
+            try
+            {
+                await _call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = reference, Job = _job }, cancellationToken);
+            }
+            finally
+            {
+                _writing.Release();
+            }
+
             return await job.Done.Task.WaitAsync(cancellationToken);
         }
 
         public async ValueTask DisposeAsync()
         {
-            _outgoing.Writer.TryComplete();
-            await Task.WhenAny(Task.WhenAll(_writer, _reader), Task.Delay(TimeSpan.FromSeconds(10)));
-            _call.Dispose();
-        }
-
-        private async Task WriteAll()
-        {
-            await foreach (var request in _outgoing.Reader.ReadAllAsync())
+            await _writing.WaitAsync();
+            try
             {
-                await _call.RequestStream.WriteAsync(request);
+                await _call.RequestStream.CompleteAsync();
+            }
+            catch (RpcException)
+            {
+                // The call had already ended; its jobs' failures were counted where they were awaited.
+            }
+            finally
+            {
+                _writing.Release();
             }
 
-            await _call.RequestStream.CompleteAsync();
+            await Task.WhenAny(_reader, Task.Delay(TimeSpan.FromSeconds(10)));
+            _call.Dispose();
+            _writing.Dispose();
         }
 
         private async Task ReadAll()

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Grpc.Core;
 using Scheduler.Protos.V1;
 
@@ -8,7 +7,8 @@ namespace Scheduler.Silo.Api;
 /// Runs one <c>StreamJobs</c> call: many jobs submitted over one HTTP/2 stream, all their events written back on it.
 /// A stream per job costs both ends a new HTTP/2 stream (headers, trailers, a flush per event) — half of a job's CPU on
 /// the embedded default (docs/benchmarks.md, issue 12, step 11); here the jobs share one stream and events that are due
-/// together go out in one flush. Each job's events are exactly <see cref="JobSubmissions.Events"/>, as StreamJob's.
+/// together go out in one flush (<see cref="SharedResponseStream{T}"/>). Each job's events are exactly
+/// <see cref="JobSubmissions.Events"/>, as StreamJob's.
 /// </summary>
 internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain, ErrorInterceptor errors)
 {
@@ -19,25 +19,17 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
     /// <summary>Longest <c>ref</c>: a name, not a payload (it is echoed on every message of its job).</summary>
     public const int MaxRefLength = 256;
 
-    // Events waiting for the writer, across the call's jobs. Bounded so that a client reading slowly holds its jobs'
-    // events in their own subscriptions, where consecutive tokens merge (CoalescingReader), not here one by one.
-    private const int PendingMessages = 256;
-
-    // A write that only appends to the HTTP/2 stream; the next write without it sends both.
-    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
-
     public async Task Run(
         string tenant, IAsyncStreamReader<StreamJobsRequest> requests, IServerStreamWriter<StreamJobsResponse> responses, ServerCallContext context)
     {
         submissions.ThrowIfDraining();
         using var call = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
-        var pending = Channel.CreateBounded<StreamJobsResponse>(new BoundedChannelOptions(PendingMessages) { SingleReader = true });
+        using var output = new SharedResponseStream<StreamJobsResponse>(responses, call);
         using var open = new OpenJobs(call);
 
         // A draining silo ends the call at once, open jobs or none, as it ends a StreamJob: the client resumes its jobs
         // on another silo with WatchJob and sends its next submissions there.
         using var draining = drain.Draining.Register(static state => ((OpenJobs)state!).Fail(SchedulerErrors.Draining()), open);
-        var writer = WriteAll(pending.Reader, responses, call);
         try
         {
             while (await requests.MoveNext(call.Token))
@@ -47,7 +39,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
                 if (Refusal(request, open) is { } refused)
                 {
                     open.Release();
-                    await pending.Writer.WriteAsync(Refused(request.Ref, refused), call.Token);
+                    await output.WriteAsync(Refused(request.Ref, refused), moreReady: false);
                     continue;
                 }
 
@@ -67,29 +59,26 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
                         throw;
                     }
 
-                    await pending.Writer.WriteAsync(Refused(request.Ref, ex as RpcException ?? errors.Map(ex, context)), call.Token);
+                    await output.WriteAsync(Refused(request.Ref, ex as RpcException ?? errors.Map(ex, context)), moreReady: false);
                     continue;
                 }
 
-                _ = Forward(request.Ref, submitted, pending.Writer, open, context, call.Token);
+                _ = Forward(request.Ref, submitted, output, open, context, call.Token);
             }
 
-            // The client has closed its side: the call ends once the open jobs have, and their events are written.
+            // The client has closed its side: the call ends once the open jobs have (each writes its end before it
+            // closes).
             await open.AllEnded();
-            pending.Writer.TryComplete();
-            await writer;
         }
         catch (Exception) when (call.IsCancellationRequested)
         {
-            // The client went away (the request stream's read fails with it), or a job's stream failed (open.Failure):
-            // the call ends; its jobs run on either way.
+            // The client went away (the request stream's read fails with it, or a write did), or a job's stream failed
+            // (open.Failure): the call ends; its jobs run on either way.
         }
         finally
         {
             await call.CancelAsync();
             await open.AllEnded();
-            pending.Writer.TryComplete();
-            await writer.ContinueWith(static _ => { }, TaskScheduler.Default);
         }
 
         if (open.Failure is { } failure)
@@ -98,9 +87,11 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
         }
 
         context.CancellationToken.ThrowIfCancellationRequested();
-
-        // What broke the writer, if anything did (ErrorInterceptor makes it INTERNAL).
-        await writer;
+        if (output.Failure is { } broken)
+        {
+            // A write failed with the client still there (ErrorInterceptor makes it INTERNAL).
+            throw new InvalidOperationException("a StreamJobs response could not be written", broken);
+        }
     }
 
     /// <summary>Why a submission is refused before it reaches the tenant, if it is; otherwise its ref is taken.</summary>
@@ -139,7 +130,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
     };
 
     private async Task Forward(
-        string reference, SubmittedJob submitted, ChannelWriter<StreamJobsResponse> pending, OpenJobs open, ServerCallContext context,
+        string reference, SubmittedJob submitted, SharedResponseStream<StreamJobsResponse> output, OpenJobs open, ServerCallContext context,
         CancellationToken cancellationToken)
     {
         try
@@ -148,12 +139,13 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
             {
                 await foreach (var e in submissions.Events(submitted, cancellationToken))
                 {
-                    await pending.WriteAsync(new StreamJobsResponse { Ref = reference, Event = e.ToProto() }, cancellationToken);
+                    await output.WriteAsync(new StreamJobsResponse { Ref = reference, Event = e.ToProto() }, submitted.MoreWaiting);
                 }
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
+            // The call is ending (the client left, a write broke, the silo drains): what ended it is recorded there.
         }
         catch (Exception ex)
         {
@@ -164,29 +156,6 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
         finally
         {
             open.Close(reference);
-        }
-    }
-
-    private static async Task WriteAll(
-        ChannelReader<StreamJobsResponse> pending, IServerStreamWriter<StreamJobsResponse> responses, CancellationTokenSource call)
-    {
-        try
-        {
-            while (await pending.WaitToReadAsync(call.Token))
-            {
-                while (pending.TryRead(out var message))
-                {
-                    // Flush only when nothing else is due: the events of a step's many jobs leave in one socket write.
-                    responses.WriteOptions = pending.TryPeek(out _) ? Buffered : null;
-                    await responses.WriteAsync(message, call.Token);
-                }
-            }
-        }
-        catch
-        {
-            // Nothing more can reach the client: stop reading its submissions and forwarding its jobs' events.
-            await call.CancelAsync();
-            throw;
         }
     }
 
