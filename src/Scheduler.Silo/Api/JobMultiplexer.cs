@@ -43,27 +43,9 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
                     continue;
                 }
 
-                SubmittedJob submitted;
-                try
-                {
-#pragma warning disable CA2000 // Forward owns it from here and disposes it when the job's events end.
-                    submitted = await submissions.Submit(tenant, request.Job, subscribe: true);
-#pragma warning restore CA2000
-                }
-                catch (Exception ex)
-                {
-                    // Its ref is free again whatever happened: the call cannot end while a submission stays open.
-                    open.Close(request.Ref);
-                    if (call.IsCancellationRequested)
-                    {
-                        throw;
-                    }
-
-                    await output.WriteAsync(Refused(request.Ref, ex as RpcException ?? errors.Map(ex, context)), moreReady: false);
-                    continue;
-                }
-
-                _ = Forward(request.Ref, submitted, output, open, context, call.Token);
+                // Accepted while the next submissions are read: a call accepts as many a second as its open jobs allow,
+                // not one per round trip to the tenant (and, in Redis mode, to Redis).
+                _ = Serve(tenant, request, output, open, context, call.Token);
             }
 
             // The client has closed its side: the call ends once the open jobs have (each writes its end before it
@@ -129,23 +111,34 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
         },
     };
 
-    private async Task Forward(
-        string reference, SubmittedJob submitted, SharedResponseStream<StreamJobsResponse> output, OpenJobs open, ServerCallContext context,
+    /// <summary>Submits one job and writes its events, or its refusal, under its ref; closes the ref when done.</summary>
+    private async Task Serve(
+        string tenant, StreamJobsRequest request, SharedResponseStream<StreamJobsResponse> output, OpenJobs open, ServerCallContext context,
         CancellationToken cancellationToken)
     {
+        var reference = request.Ref;
+        SubmittedJob? submitted = null;
         try
         {
-            using (submitted)
+            try
             {
-                await foreach (var e in submissions.Events(submitted, cancellationToken))
-                {
-                    await output.WriteAsync(new StreamJobsResponse { Ref = reference, Event = e.ToProto() }, submitted.MoreWaiting);
-                }
+                submitted = await submissions.Submit(tenant, request.Job, subscribe: true);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                await output.WriteAsync(Refused(reference, ex as RpcException ?? errors.Map(ex, context)), moreReady: false);
+                return;
+            }
+
+            await foreach (var e in submissions.Events(submitted, cancellationToken))
+            {
+                await output.WriteAsync(new StreamJobsResponse { Ref = reference, Event = e.ToProto() }, submitted.MoreWaiting);
             }
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
-            // The call is ending (the client left, a write broke, the silo drains): what ended it is recorded there.
+            // The call is ending (the client left, a write broke, the silo drains): what ended it is recorded there. An
+            // accepted job runs on.
         }
         catch (Exception ex)
         {
@@ -155,6 +148,9 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
         }
         finally
         {
+            submitted?.Dispose();
+
+            // Its ref is free again whatever happened: the call cannot end while a submission stays open.
             open.Close(reference);
         }
     }
