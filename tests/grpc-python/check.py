@@ -124,7 +124,7 @@ long = unary("SubmitJob", pb.SubmitJobRequest(model=model, prompt="A long one to
                                               priority=pb.PRIORITY_SHEDDABLE), pb.Job)
 cancelled = unary("CancelJob", pb.CancelJobRequest(job_id=long.job_id), pb.Job)
 expect(cancelled.status in (pb.JOB_STATUS_CANCELLED, pb.JOB_STATUS_CANCELLING, pb.JOB_STATUS_COMPLETED), f"a cancelled job, got {cancelled.status}")
-seen["cancelled"] = long.job_id
+seen["cancelled"] = {"id": long.job_id}
 
 started = time.monotonic()
 try:
