@@ -155,7 +155,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
         }
     }
 
-    /// <summary>The call's submissions that have not ended: their refs, their forwarding tasks, and the room left.</summary>
+    /// <summary>The call's submissions that have not ended: their refs, the room left for more, and how the call failed.</summary>
     private sealed class OpenJobs(CancellationTokenSource call) : IDisposable
     {
         private readonly SemaphoreSlim _room = new(MaxOpenJobs, MaxOpenJobs);
