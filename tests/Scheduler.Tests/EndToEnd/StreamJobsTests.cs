@@ -55,6 +55,68 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
         Assert.Equal(JobStatus.Completed, job.Status);
     }
 
+    public static TheoryData<int> Seeds => new() { 20261204, 7 };
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public async Task StreamJobs_GoodAndBadSubmissionsMixed_EachAnsweredOnce_RefusedOnesWithTheirField_AcceptedOnesCompleteInOrder(int seed)
+    {
+        // A seeded mix sent as fast as the call takes it: each submission is refused once (nothing else under its ref)
+        // or runs its whole story once; none is lost, none answered twice, and the call ends OK after the last.
+        (string Field, StatusCode Code, Action<SubmitJobRequest> Spoil)[] spoilers =
+        [
+            ("max_tokens", StatusCode.InvalidArgument, r => r.MaxTokens = 0),
+            ("prompt", StatusCode.InvalidArgument, r => r.Prompt = ""),
+            ("temperature", StatusCode.InvalidArgument, r => r.Temperature = 9),
+            ("model", StatusCode.NotFound, r => r.Model = "no-such-model"),
+            ("stop_sequences", StatusCode.InvalidArgument, r => r.StopSequences.Add(new string('x', 257))),
+        ];
+        var random = new Random(seed);
+        var expected = new Dictionary<string, (int Tokens, (string Field, StatusCode Code)? Refusal)>();
+        using var client = cluster.Tenant(2);
+        using var call = client.StreamMany(DateTime.UtcNow + Patience);
+        for (var i = 0; i < 120; i++)
+        {
+            var request = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = $"mixed {seed} {i}", MaxTokens = random.Next(1, 9) };
+            (string, StatusCode)? refusal = null;
+            if (random.NextDouble() < 0.3)
+            {
+                var (field, code, spoil) = spoilers[random.Next(spoilers.Length)];
+                spoil(request);
+                refusal = (field, code);
+            }
+
+            expected["m" + i] = (request.MaxTokens, refusal);
+            await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "m" + i, Job = request });
+        }
+
+        await call.RequestStream.CompleteAsync();
+        var byRef = new Dictionary<string, List<StreamJobsResponse>>();
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            (byRef.TryGetValue(message.Ref, out var messages) ? messages : byRef[message.Ref] = []).Add(message);
+        }
+
+        Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
+        Assert.Equal(expected.Keys.Order(), byRef.Keys.Order());
+        foreach (var (reference, (tokens, refusal)) in expected)
+        {
+            var messages = byRef[reference];
+            if (refusal is var (field, code))
+            {
+                var refused = Assert.Single(messages).Refused;
+                Assert.NotNull(refused);
+                Assert.Equal((int)code, refused.Code);
+                Assert.Contains(field, refused.Message, StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.All(messages, m => Assert.Null(m.Refused));
+                Assert.Null(JobFlowTests.OrderViolation([.. messages.Select(m => m.Event)], tokens));
+            }
+        }
+    }
+
     [Fact]
     public async Task StreamJobs_BadSubmissions_AreRefusedWithTheirCodeNamingTheField_AndTheCallGoesOn()
     {
