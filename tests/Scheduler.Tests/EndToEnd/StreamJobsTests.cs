@@ -147,9 +147,18 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
         await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "good", Job = good });
 
         // The good job completes while the parked one waits; then cancelling the parked job ends the call.
-        var parkedId = await Eventually(messages, m => m.Ref == "parked" && m.Event?.Queued is not null, m => m.Event.JobId);
-        await Eventually(messages, m => m.Ref == "good" && m.Event?.Completed is not null, m => m.Event.JobId);
-        await client.CancelAsync(parkedId);
+        StreamJobsResponse? Seen(Func<StreamJobsResponse, bool> match)
+        {
+            lock (messages)
+            {
+                return messages.FirstOrDefault(match);
+            }
+        }
+
+        static bool ParkedQueued(StreamJobsResponse m) => m.Ref == "parked" && m.Event?.Queued is not null;
+        await Polling.Until(() => Seen(ParkedQueued) is not null, "the parked job queued", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
+        await Polling.Until(() => Seen(m => m.Ref == "good" && m.Event?.Completed is not null) is not null, "the good job completed", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
+        await client.CancelAsync(Seen(ParkedQueued)!.Event.JobId);
 
         await call.RequestStream.CompleteAsync();
         await reading;
@@ -227,23 +236,5 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
         Assert.Equal((int)code, message.Refused.Code);
         Assert.StartsWith(field + ":", message.Refused.Message, StringComparison.Ordinal);
         Assert.Equal(0, message.Refused.RetryAfterMs);
-    }
-
-    private static async Task<string> Eventually(List<StreamJobsResponse> messages, Func<StreamJobsResponse, bool> match, Func<StreamJobsResponse, string> pick)
-    {
-        for (var i = 0; i < 600; i++)
-        {
-            lock (messages)
-            {
-                if (messages.FirstOrDefault(match) is { } found)
-                {
-                    return pick(found);
-                }
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException("the expected message never came");
     }
 }

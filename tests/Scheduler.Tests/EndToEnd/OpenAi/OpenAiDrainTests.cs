@@ -2,10 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Grpc.Net.Client;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
-using Scheduler.Tests.EndToEnd.Hostile;
 
 namespace Scheduler.Tests.EndToEnd.OpenAi;
 
@@ -21,31 +19,22 @@ public sealed class OpenAiDrainTests : IAsyncLifetime
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
 
     private DrainingSilo _silo = null!;
-    private GrpcChannel _channel = null!;
-    private FakeWorkerNode _node = null!;
-    private Uri _openAi = null!;
 
-    public async Task InitializeAsync()
-    {
-        _silo = await DrainingSilo.StartAsync();
-        _channel = _silo.Channel;
-        _node = _silo.Node;
-        _openAi = _silo.OpenAi;
-    }
+    public async Task InitializeAsync() => _silo = await DrainingSilo.StartAsync();
 
     [Fact]
     public async Task StreamedCompletion_SiloStartsDraining_StreamEndsWithUnavailableEvent_JobRunsOnToCompletion()
     {
-        using var http = new HttpClient { BaseAddress = _openAi };
+        using var http = new HttpClient { BaseAddress = _silo.OpenAi };
         using var request = Completion(stream: true);
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var jobId = response.Headers.GetValues("x-scheduler-job-id").Single();
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
 
-        var admitted = await _node.NextAdmit(Wait);
+        var admitted = await _silo.Node.NextAdmit(Wait);
         Assert.Equal(jobId, Assert.Single(admitted.Sequences).SequenceId);
-        _node.Send(Tokens(jobId, firstIndex: 0, "Hello"));
+        _silo.Node.Send(Tokens(jobId, firstIndex: 0, "Hello"));
         Assert.Equal("Hello", ChunkText(await NextData(reader)));
 
         _silo.Drain();
@@ -55,14 +44,14 @@ public sealed class OpenAiDrainTests : IAsyncLifetime
         Assert.Null(await NextData(reader));
 
         // The job was not cancelled by the drain: its node finishes it and its record says so.
-        _node.Send(new StepReport
+        _silo.Node.Send(new StepReport
         {
-            ReplicaId = _node.ReplicaId,
+            ReplicaId = _silo.Node.ReplicaId,
             StepMs = 10,
             Tokens = { new SequenceTokens { SequenceId = jobId, FirstTokenIndex = 1, Text = " world", TokenCount = 1 } },
             Finished = { new SequenceFinished { SequenceId = jobId, Reason = FinishReason.Length, CompletionTokens = 2 } },
         });
-        using var client = new SchedulerClient(_channel, TenantKey);
+        using var client = new SchedulerClient(_silo.Channel, TenantKey);
         await Polling.Until(async () => (await client.GetAsync(jobId)).Status == JobStatus.Completed, "the job completes", Wait, TimeSpan.FromMilliseconds(100));
         Assert.Equal("Hello world", (await client.GetAsync(jobId)).Output);
     }
@@ -74,14 +63,14 @@ public sealed class OpenAiDrainTests : IAsyncLifetime
     {
         _silo.Drain();
 
-        using var http = new HttpClient { BaseAddress = _openAi };
+        using var http = new HttpClient { BaseAddress = _silo.OpenAi };
         using var request = Completion(stream);
         using var response = await http.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.False(response.Headers.Contains("x-scheduler-job-id"));
         AssertUnavailable(await response.Content.ReadAsStringAsync());
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _node.NextAdmit(TimeSpan.FromSeconds(1)));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _silo.Node.NextAdmit(TimeSpan.FromSeconds(1)));
     }
 
     public async Task DisposeAsync() => await _silo.DisposeAsync();
@@ -101,7 +90,7 @@ public sealed class OpenAiDrainTests : IAsyncLifetime
 
     private StepReport Tokens(string jobId, int firstIndex, string text) => new()
     {
-        ReplicaId = _node.ReplicaId,
+        ReplicaId = _silo.Node.ReplicaId,
         StepMs = 10,
         Tokens = { new SequenceTokens { SequenceId = jobId, FirstTokenIndex = firstIndex, Text = text, TokenCount = 1 } },
     };
