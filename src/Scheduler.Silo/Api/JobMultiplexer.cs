@@ -39,6 +39,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
                 if (Refusal(request, open) is { } refused)
                 {
                     open.Release();
+                    submissions.Refused(SubmissionDoors.StreamJobs, tenant, refused);
                     await output.WriteAsync(Refused(request.Ref, refused), moreReady: false);
                     continue;
                 }
@@ -122,7 +123,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
         {
             try
             {
-                submitted = await submissions.Submit(tenant, request.Job, subscribe: true);
+                submitted = await submissions.Submit(SubmissionDoors.StreamJobs, tenant, request.Job, subscribe: true);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Grpc.Core;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Tenants;
 using Scheduler.Grains;
@@ -31,11 +32,37 @@ internal sealed class JobSubmissions(
     private static readonly int MaxRecordWaits = (int)((SiloFailures.RetryBudget + TimeSpan.FromSeconds(2)) / RecordPoll);
 
     /// <summary>
-    /// Validates and submits a job for <paramref name="tenant"/>. With <paramref name="subscribe"/> the job's events are
+    /// Validates and submits a job for <paramref name="tenant"/> that came in by <paramref name="door"/>
+    /// (<see cref="SubmissionDoors"/>; a refusal is counted under it). With <paramref name="subscribe"/> the job's events are
     /// listened to from before it is submitted (read them with <see cref="Events"/>); dispose the result to stop.
     /// <paramref name="endUser"/> (the OpenAI API's <c>user</c>) only labels the submission's span.
     /// </summary>
-    public async Task<SubmittedJob> Submit(string tenant, SubmitJobRequest request, bool subscribe, string? endUser = null)
+    public async Task<SubmittedJob> Submit(string door, string tenant, SubmitJobRequest request, bool subscribe, string? endUser = null)
+    {
+        try
+        {
+            return await Accept(tenant, request, subscribe, endUser);
+        }
+        catch (Exception ex)
+        {
+            Refused(door, tenant, ex);
+            throw;
+        }
+    }
+
+    /// <summary>Counts a submission refused at <paramref name="door"/> (<see cref="SubmissionDoors"/>) with the status
+    /// <paramref name="ex"/> is answered with: the ones <see cref="Submit"/> refuses, and those a door refuses before it
+    /// (a <c>StreamJobs</c> ref, an OpenAI body that is not JSON).</summary>
+    public void Refused(string door, string tenant, Exception ex) =>
+        telemetry.SubmissionRefused(door, tenant, ex switch
+        {
+            RpcException rpc => rpc.StatusCode,
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => StatusCode.ResourceExhausted,
+            BadHttpRequestException => StatusCode.InvalidArgument,
+            _ => SchedulerErrors.Transient(ex)?.StatusCode ?? StatusCode.Internal,
+        });
+
+    private async Task<SubmittedJob> Accept(string tenant, SubmitJobRequest request, bool subscribe, string? endUser)
     {
         ThrowIfDraining();
         var jobId = "job-" + Guid.NewGuid().ToString("N");

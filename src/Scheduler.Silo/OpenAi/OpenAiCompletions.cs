@@ -29,11 +29,8 @@ internal sealed partial class OpenAiCompletions(
         try
         {
             var tenant = await auth.Tenant(http.Request);
-            var request = await reader.Read(http.Request, kind);
-            var headers = SchedulerHeaders.Read(http.Request.Headers);
-            headers.ApplyTo(request.Submit);
-
-            using var submitted = await submissions.Submit(tenant, request.Submit, subscribe: true, request.User);
+            var (request, headers) = await Read(http.Request, kind, tenant);
+            using var submitted = await submissions.Submit(SubmissionDoors.OpenAi, tenant, request.Submit, subscribe: true, request.User);
             var job = submitted.Job;
             http.Response.Headers[SchedulerHeaders.Names.JobId] = job.JobId;
             var answer = new Answer(kind, job.JobId, job.Model, time.GetUtcNow().ToUnixTimeSeconds(), request.IncludeUsage);
@@ -59,6 +56,23 @@ internal sealed partial class OpenAiCompletions(
             {
                 await OpenAiErrors.Write(http, error);
             }
+        }
+    }
+
+    /// <summary>The request and its scheduler headers; a refusal here is counted as the submission's.</summary>
+    private async Task<(OpenAiRequest Request, SchedulerHeaders Headers)> Read(HttpRequest http, OpenAiKind kind, string tenant)
+    {
+        try
+        {
+            var request = await reader.Read(http, kind);
+            var headers = SchedulerHeaders.Read(http.Headers);
+            headers.ApplyTo(request.Submit);
+            return (request, headers);
+        }
+        catch (Exception ex) when (!http.HttpContext.RequestAborted.IsCancellationRequested)
+        {
+            submissions.Refused(SubmissionDoors.OpenAi, tenant, ex);
+            throw;
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Grpc.Core;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Grains.Jobs;
 
@@ -24,6 +25,7 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
     private readonly Counter<double> _cost;
     private readonly Counter<long> _jobsSubmitted;
     private readonly Counter<long> _jobsFinished;
+    private readonly Counter<long> _submissionsRefused;
 
     public SchedulerTelemetry(IMeterFactory meters, FleetGauges fleet)
     {
@@ -35,6 +37,7 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
         _cost = _meter.CreateCounter<double>(SemanticConventions.Cost, "USD", "Cost of finished jobs.");
         _jobsSubmitted = _meter.CreateCounter<long>(SemanticConventions.JobsSubmitted, "{job}", "Jobs accepted (a resubmission with the same idempotency key is not counted again).");
         _jobsFinished = _meter.CreateCounter<long>(SemanticConventions.JobsFinished, "{job}", "Jobs finished, by outcome: completed, failed, cancelled or expired.");
+        _submissionsRefused = _meter.CreateCounter<long>(SemanticConventions.SubmissionsRefused, "{submission}", "Submissions refused after authentication, by front door and status: bad fields, quotas, a draining silo, a reused idempotency key.");
         _meter.CreateObservableGauge(SemanticConventions.JobsQueued, () => fleet.Current.QueuedJobs, "{job}", "Jobs waiting in a model's queue, by tenant and priority.");
         _meter.CreateObservableGauge(SemanticConventions.ReplicaRunningSequences, () => fleet.Current.RunningSequences, "{sequence}", "Sequences running on a replica.");
         _meter.CreateObservableGauge(SemanticConventions.ReplicaFreeSlots, () => fleet.Current.FreeSlots, "{sequence}", "Sequence slots a replica has free.");
@@ -132,6 +135,11 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
     public void JobSubmitted(string tenant, string model) =>
         _jobsSubmitted.Add(1, new(SemanticConventions.Tenant, tenant), new(SemanticConventions.RequestModel, model));
 
+    /// <summary>Counts a submission a tenant was refused. A refusal on a <c>StreamJobs</c> call leaves the call itself
+    /// successful, so no per-call status shows it: this counter is where an operator sees it, for every door alike.</summary>
+    public void SubmissionRefused(string door, string tenant, StatusCode code) =>
+        _submissionsRefused.Add(1, new(SemanticConventions.Door, door), new(SemanticConventions.Tenant, tenant), new(SemanticConventions.RpcStatusCode, StatusName(code)));
+
     /// <inheritdoc />
     public void Settled(JobTicket ticket, JobPlacement? placement, JobOutcome outcome)
     {
@@ -167,6 +175,30 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
         Source.Dispose();
         _meter.Dispose();
     }
+
+    /// <summary>gRPC's canonical name of a status (<c>RESOURCE_EXHAUSTED</c>), as its specification and every other
+    /// language's gRPC spell it; .NET's enum names differ.</summary>
+    private static string StatusName(StatusCode code) => code switch
+    {
+        StatusCode.OK => "OK",
+        StatusCode.Cancelled => "CANCELLED",
+        StatusCode.Unknown => "UNKNOWN",
+        StatusCode.InvalidArgument => "INVALID_ARGUMENT",
+        StatusCode.DeadlineExceeded => "DEADLINE_EXCEEDED",
+        StatusCode.NotFound => "NOT_FOUND",
+        StatusCode.AlreadyExists => "ALREADY_EXISTS",
+        StatusCode.PermissionDenied => "PERMISSION_DENIED",
+        StatusCode.ResourceExhausted => "RESOURCE_EXHAUSTED",
+        StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
+        StatusCode.Aborted => "ABORTED",
+        StatusCode.OutOfRange => "OUT_OF_RANGE",
+        StatusCode.Unimplemented => "UNIMPLEMENTED",
+        StatusCode.Internal => "INTERNAL",
+        StatusCode.Unavailable => "UNAVAILABLE",
+        StatusCode.DataLoss => "DATA_LOSS",
+        StatusCode.Unauthenticated => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
+    };
 
     private static string OutcomeName(JobStatus status) => status.ToString().ToLowerInvariant();
 

@@ -11,6 +11,7 @@ internal static class SemanticConventions
     public const string Cost = "scheduler.job.cost";
     public const string JobsSubmitted = "scheduler.jobs.submitted";
     public const string JobsFinished = "scheduler.jobs.finished";
+    public const string SubmissionsRefused = "scheduler.submissions.refused";
     public const string JobsQueued = "scheduler.jobs.queued";
     public const string ReplicaRunningSequences = "scheduler.replica.running_sequences";
     public const string ReplicaFreeSlots = "scheduler.replica.free_slots";
@@ -33,6 +34,12 @@ internal static class SemanticConventions
     public const string ReplicaId = "scheduler.replica.id";
     public const string NodeId = "scheduler.node.id";
     public const string Outcome = "scheduler.job.outcome";
+
+    /// <summary>Which front door a submission came in by (<c>Api.SubmissionDoors</c>).</summary>
+    public const string Door = "scheduler.door";
+
+    /// <summary>The status a call was answered with, by its canonical gRPC name (OpenTelemetry's RPC conventions).</summary>
+    public const string RpcStatusCode = "rpc.response.status_code";
 
     public const string SubmitSpan = "submit job";
     public const string QueueSpan = "queue job";

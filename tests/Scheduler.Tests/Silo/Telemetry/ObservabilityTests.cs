@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Scheduler.Protos.V1;
 using Scheduler.Tests.EndToEnd.Hostile;
 
@@ -203,12 +204,79 @@ public sealed class ObservabilityTests(ObservedCluster cluster) : IClassFixture<
     public async Task GetCapacity_ForAnUnknownModel_IsNotFoundNamingIt()
     {
         using var admin = cluster.Admin();
-        var error = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => admin.GetCapacityAsync("no-such-model"));
-        Assert.Equal(Grpc.Core.StatusCode.NotFound, error.StatusCode);
+        var error = await Assert.ThrowsAsync<RpcException>(() => admin.GetCapacityAsync("no-such-model"));
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
         Assert.Contains("model 'no-such-model'", error.Status.Detail, StringComparison.Ordinal);
 
         // A model with no replicas has no pools to size; it is listed all the same.
         Assert.Empty((await admin.GetCapacityAsync(ObservedCluster.ParkedModel)).Single().Pools);
+    }
+
+    [Fact]
+    public async Task RefusedSubmissions_AreCountedByDoorAndStatus_AtEveryDoor_AcceptedOnesAreNot()
+    {
+        var (tenant, key) = ObservedCluster.Tenants[ObservedCluster.CappedTenant];
+        using var client = cluster.Tenant(ObservedCluster.CappedTenant);
+
+        // SubmitJob: a field out of range, and the queue quota (one queued job allowed; the first waits on the parked model).
+        var bad = Request(ObservedCluster.Model);
+        bad.MaxTokens = 0;
+        await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(bad));
+        var parked = await client.SubmitAsync(Request(ObservedCluster.ParkedModel));
+        var overQuota = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(Request(ObservedCluster.ParkedModel)));
+        Assert.Equal(StatusCode.ResourceExhausted, overQuota.StatusCode);
+        await client.CancelAsync(parked.JobId);
+
+        // StreamJob: an unknown model.
+        var unknown = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await foreach (var _ in client.StreamAsync(Request("no-such-model")))
+            {
+            }
+        });
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+
+        // StreamJobs: a submission without a ref and one with a bad field are refused; the call and its good job go on.
+        using (var call = client.StreamMany(Deadline()))
+        {
+            await call.RequestStream.WriteAsync(new StreamJobsRequest { Job = Request(ObservedCluster.Model) });
+            await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "bad", Job = bad });
+            await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "good", Job = Request(ObservedCluster.Model) });
+            await call.RequestStream.CompleteAsync();
+            var refused = 0;
+            await foreach (var message in call.ResponseStream.ReadAllAsync())
+            {
+                refused += message.KindCase == StreamJobsResponse.KindOneofCase.Refused ? 1 : 0;
+            }
+
+            Assert.Equal(2, refused);
+        }
+
+        // The OpenAI door: a body that is not JSON, and an unknown model.
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.Silo.OpenAiAddress) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", key);
+        foreach (var (body, status) in new[] { ("{not json", 400), ("""{"model":"no-such-model","prompt":"x"}""", 404) })
+        {
+            using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+            using var answer = await http.PostAsync("/v1/completions", content);
+            Assert.Equal(status, (int)answer.StatusCode);
+        }
+
+        // Not a submission refused: a caller with no valid key is not a tenant's (gRPC's own status shows it).
+        using (var stranger = new Scheduler.Client.SchedulerClient(cluster.Channel, "not-a-key"))
+        {
+            await Assert.ThrowsAsync<RpcException>(() => stranger.SubmitAsync(Request(ObservedCluster.Model)));
+        }
+
+        const string Refusals = "scheduler_submissions_refused_total";
+        var byTenant = ("scheduler_tenant", tenant);
+        var metrics = await ScrapeUntil(m => m.Sum(Refusals, byTenant) >= 7);
+        double Refused(string door, string code) => metrics.Sum(Refusals, byTenant, ("scheduler_door", door), ("rpc_response_status_code", code));
+        Assert.Equal(
+            (1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 7.0),
+            (Refused("submit_job", "INVALID_ARGUMENT"), Refused("submit_job", "RESOURCE_EXHAUSTED"), Refused("stream_job", "NOT_FOUND"),
+                Refused("stream_jobs", "INVALID_ARGUMENT"), Refused("openai", "INVALID_ARGUMENT"), Refused("openai", "NOT_FOUND"),
+                metrics.Sum(Refusals, byTenant)));
     }
 
     private static async Task<ModelCapacitySignal> CapacityUntil(Scheduler.Client.SchedulerAdminClient admin, Func<PoolCapacity, bool> condition, TimeSpan? within = null)

@@ -19,7 +19,10 @@ public sealed class ObservedCluster : IAsyncLifetime
     public const string AdminKey = "obs-admin-key";
     public const string WorkerNode = "obs-node";
 
-    public static readonly (string Id, string Key)[] Tenants = [("obs-counts", "obs-counts-key"), ("obs-trace", "obs-trace-key"), ("obs-gauges", "obs-gauges-key"), ("obs-capacity", "obs-capacity-key")];
+    public static readonly (string Id, string Key)[] Tenants = [("obs-counts", "obs-counts-key"), ("obs-trace", "obs-trace-key"), ("obs-gauges", "obs-gauges-key"), ("obs-capacity", "obs-capacity-key"), ("obs-refusals", "obs-refusals-key")];
+
+    /// <summary>The index of the tenant allowed one queued job, whose second is refused by that quota.</summary>
+    public const int CappedTenant = 4;
 
     /// <summary>The window the placements' capacity signal measures arrivals over: short, so a test sees it fall.</summary>
     public static readonly TimeSpan CapacityWindow = TimeSpan.FromSeconds(10);
@@ -67,6 +70,8 @@ public sealed class ObservedCluster : IAsyncLifetime
             args.Add($"--Scheduler:Tenants:{i}:Id={Tenants[i].Id}");
             args.Add($"--Scheduler:Tenants:{i}:ApiKey={Tenants[i].Key}");
         }
+
+        args.Add($"--Scheduler:Tenants:{CappedTenant}:MaxQueuedJobs=1");
 
         Silo = SiloProcess.Start(0, args, otel);
         Channel = GrpcChannel.ForAddress(Silo.Address);
