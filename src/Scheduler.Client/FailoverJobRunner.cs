@@ -11,9 +11,6 @@ namespace Scheduler.Client;
 /// </summary>
 public sealed class FailoverJobRunner : IDisposable
 {
-    private static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
-
     private readonly SchedulerClient[] _silos;
     private int _current;
 
@@ -43,15 +40,10 @@ public sealed class FailoverJobRunner : IDisposable
     public async Task<JobResult> RunAsync(
         SubmitJobRequest request, Action<TokenChunk>? onTokens = null, DateTime? deadline = null, CancellationToken cancellationToken = default)
     {
-        if (string.IsNullOrEmpty(request.IdempotencyKey))
-        {
-            request = request.Clone();
-            request.IdempotencyKey = Guid.NewGuid().ToString("N");
-        }
-
+        request = Failover.Keyed(request);
         var builder = new JobResultBuilder();
         var reconnects = 0;
-        var backoff = InitialBackoff;
+        var backoff = Failover.InitialBackoff;
         while (true)
         {
             var silo = _silos[_current];
@@ -69,43 +61,33 @@ public sealed class FailoverJobRunner : IDisposable
 
                 // The silo ended the stream before the job ended: it is draining.
             }
-            catch (RpcException ex) when (IsTransient(ex.StatusCode) && !cancellationToken.IsCancellationRequested)
+            catch (RpcException ex) when (Failover.IsTransient(ex.StatusCode) && !cancellationToken.IsCancellationRequested)
             {
                 // The silo died or is unreachable: the job lives on in the cluster.
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.DeadlineExceeded && deadline is not null)
             {
                 // The call's own deadline passed: say which job, and how far it got.
-                throw DeadlinePassed(builder, reconnects);
+                throw Failover.DeadlinePassed(builder, reconnects);
             }
 
             if (builder.EventCount > received)
             {
                 // The silo answered before it failed: start the backoff over.
-                backoff = InitialBackoff;
+                backoff = Failover.InitialBackoff;
             }
 
             if (deadline is { } d && DateTime.UtcNow >= d)
             {
-                throw DeadlinePassed(builder, reconnects);
+                throw Failover.DeadlinePassed(builder, reconnects);
             }
 
             reconnects++;
             _current = (_current + 1) % _silos.Length;
             await Task.Delay(backoff, cancellationToken);
-            backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
+            backoff = Failover.Next(backoff);
         }
     }
-
-    private static RpcException DeadlinePassed(JobResultBuilder builder, int reconnects) => new(new Status(
-        StatusCode.DeadlineExceeded,
-        builder.JobId.Length == 0
-            ? $"the job was not accepted before the deadline ({reconnects} reconnects)"
-            : $"job {builder.JobId} did not finish before the deadline ({builder.TokenCount} tokens received, {reconnects} reconnects)"));
-
-    /// <summary>Statuses a silo failure or drain produces; anything else is the request's own fault.</summary>
-    private static bool IsTransient(StatusCode status) =>
-        status is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled or StatusCode.Aborted;
 
     /// <summary>Closes every channel.</summary>
     public void Dispose()

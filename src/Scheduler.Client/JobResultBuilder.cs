@@ -22,7 +22,7 @@ internal sealed class JobResultBuilder
     public int TokenCount => _tokens.TokenCount;
 
     /// <summary>Whether the job's final event arrived.</summary>
-    public bool IsTerminal => _status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
+    public bool IsTerminal => _status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
 
     /// <summary>Records <paramref name="jobEvent"/>.</summary>
     /// <returns>The event's token chunk when it carries tokens not received before; otherwise null.</returns>

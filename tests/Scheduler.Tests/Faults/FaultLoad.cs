@@ -10,9 +10,11 @@ public sealed record LoadedJob(int Index, int Tenant, string IdempotencyKey, int
 
 /// <summary>
 /// Drives a bounded load of streamed jobs from several tenants through <see cref="FailoverJobRunner"/>s spread over
-/// the silos, the way well-behaved clients would ride out a failure. Stops by itself when every job has ended.
+/// the silos, the way well-behaved clients would ride out a failure — or, <paramref name="multiplexed"/>, through
+/// <see cref="MultiplexedJobRunner"/>s, one per tenant and first silo, each carrying its lanes' jobs over one
+/// <c>StreamJobs</c> call. Stops by itself when every job has ended.
 /// </summary>
-public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, int minTokens, int maxTokens)
+public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, int minTokens, int maxTokens, bool multiplexed = false)
 {
     private readonly ConcurrentBag<LoadedJob> _done = [];
     private readonly Stopwatch _clock = new();
@@ -34,18 +36,33 @@ public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, i
     {
         _clock.Start();
         var deadline = DateTime.UtcNow + timeout;
-        var lanes = Enumerable.Range(0, concurrency).Select(lane => Task.Run(() => LaneAsync(lane, deadline)));
-        await Task.WhenAll(lanes);
+        var shared = new ConcurrentDictionary<(int Tenant, int Silo), MultiplexedJobRunner>();
+        try
+        {
+            var lanes = Enumerable.Range(0, concurrency).Select(lane => Task.Run(() => LaneAsync(lane, deadline, shared)));
+            await Task.WhenAll(lanes);
+        }
+        finally
+        {
+            foreach (var runner in shared.Values)
+            {
+                runner.Dispose();
+            }
+        }
     }
 
-    private async Task LaneAsync(int lane, DateTime deadline)
+    private async Task LaneAsync(int lane, DateTime deadline, ConcurrentDictionary<(int Tenant, int Silo), MultiplexedJobRunner> shared)
     {
         var tenantIndex = lane % FaultCluster.Tenants.Length;
         var tenant = FaultCluster.Tenants[tenantIndex];
 
         // Lanes start on different silos, so every silo carries streams when one fails.
-        var addresses = cluster.Addresses.Skip(lane % cluster.Addresses.Count).Concat(cluster.Addresses.Take(lane % cluster.Addresses.Count));
-        using var runner = new FailoverJobRunner(addresses, tenant.Key);
+        var first = lane % cluster.Addresses.Count;
+        var addresses = cluster.Addresses.Skip(first).Concat(cluster.Addresses.Take(first)).ToList();
+        using var own = multiplexed ? null : new FailoverJobRunner(addresses, tenant.Key);
+        Func<SubmitJobRequest, Action<TokenChunk>?, DateTime?, CancellationToken, Task<JobResult>> run = own is not null
+            ? own.RunAsync
+            : shared.GetOrAdd((tenantIndex, first), _ => new MultiplexedJobRunner(addresses, tenant.Key)).RunAsync;
         while (true)
         {
             var index = Interlocked.Increment(ref _next);
@@ -60,7 +77,7 @@ public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, i
             var started = _clock.Elapsed;
             try
             {
-                var result = await runner.RunAsync(request, deadline: deadline);
+                var result = await run(request, null, deadline, CancellationToken.None);
                 _done.Add(new LoadedJob(index, tenantIndex, key, tokens, started, _clock.Elapsed, result, null));
             }
             catch (Exception ex)

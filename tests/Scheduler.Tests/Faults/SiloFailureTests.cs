@@ -9,11 +9,14 @@ namespace Scheduler.Tests.Faults;
 [Collection(FaultCollection.Name)]
 public sealed class SiloFailureTests(ITestOutputHelper output)
 {
-    [Fact]
-    public Task SiloHoldingThePlacementKilledUnderLoad_EveryAcceptedJobCompletesOnce() => FaultCluster.RunAsync(output, async cluster =>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public Task SiloHoldingThePlacementKilledUnderLoad_EveryAcceptedJobCompletesOnce(bool overStreamJobs) => FaultCluster.RunAsync(output, async cluster =>
     {
+        // A job a call (FailoverJobRunner), or many jobs over one StreamJobs call per tenant and silo (MultiplexedJobRunner).
         const int jobs = 1000;
-        var load = new FaultLoad(cluster, jobs, concurrency: 48, minTokens: 8, maxTokens: 40);
+        var load = new FaultLoad(cluster, jobs, concurrency: 48, minTokens: 8, maxTokens: 40, multiplexed: overStreamJobs);
 
         // The hardest silo to lose: the one holding the model's placement (its queue and running batches).
         var victim = PlacementHost(cluster);
@@ -24,7 +27,7 @@ public sealed class SiloFailureTests(ITestOutputHelper output)
         });
 
         await FaultChecks.EveryJobCompletedExactlyOnce(cluster, load, jobs, output);
-        ReportRecovery(load, killedAt, $"kill -9 of silo {victim.Index} (the placement's)");
+        ReportRecovery(load, killedAt, $"kill -9 of silo {victim.Index} (the placement's), clients {(overStreamJobs ? "over StreamJobs calls" : "a call per job")}");
         // A survivor rebuilt the placement (it may itself have been evicted since, which the product survives too).
         Assert.Contains(cluster.Silos.Where(s => s != victim).SelectMany(s => s.Output), line => line.Contains("rebuilt", StringComparison.Ordinal));
     });
@@ -76,11 +79,14 @@ public sealed class SiloFailureTests(ITestOutputHelper output)
     private static async Task<bool> EvictedMeanwhile(SiloProcess survivor) =>
         await ClusterSize.ReadAsync(survivor.HttpAddress) is < 2;
 
-    [Fact]
-    public Task SiloSigtermUnderLoad_DrainsAndExitsCleanly_ZeroFailedJobs() => FaultCluster.RunAsync(output, async cluster =>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public Task SiloSigtermUnderLoad_DrainsAndExitsCleanly_ZeroFailedJobs(bool overStreamJobs) => FaultCluster.RunAsync(output, async cluster =>
     {
+        // A job a call (FailoverJobRunner), or many jobs over one StreamJobs call per tenant and silo (MultiplexedJobRunner).
         const int jobs = 600;
-        var load = new FaultLoad(cluster, jobs, concurrency: 48, minTokens: 8, maxTokens: 40);
+        var load = new FaultLoad(cluster, jobs, concurrency: 48, minTokens: 8, maxTokens: 40, multiplexed: overStreamJobs);
         var victim = PlacementHost(cluster);
         var exitedAt = TimeSpan.Zero;
         var stoppedAt = await load.RunWithFaultAsync(150, async () =>
@@ -94,7 +100,7 @@ public sealed class SiloFailureTests(ITestOutputHelper output)
         Assert.Equal(0, victim.ExitCode);
         await FaultChecks.EveryJobCompletedExactlyOnce(cluster, load, jobs, output);
         output.WriteLine($"silo {victim.Index} drained and exited with code 0 in {(exitedAt - stoppedAt).TotalSeconds:0.0} s");
-        ReportRecovery(load, stoppedAt, $"SIGTERM of silo {victim.Index} (the placement's)");
+        ReportRecovery(load, stoppedAt, $"SIGTERM of silo {victim.Index} (the placement's), clients {(overStreamJobs ? "over StreamJobs calls" : "a call per job")}");
     });
 
     [Fact]

@@ -1,0 +1,159 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Grpc.Core;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Client;
+
+/// <summary>
+/// One open <c>StreamJobs</c> call shared by many jobs: each submission is written under a ref of its own, and one
+/// reader hands every message back to the job its ref names. When the call breaks, every job still on it sees the
+/// same <see cref="RpcException"/>, and the call takes no more submissions.
+/// </summary>
+internal sealed class JobsCall : IDisposable
+{
+    private readonly AsyncDuplexStreamingCall<StreamJobsRequest, StreamJobsResponse> _call;
+
+    // The request stream takes one write at a time.
+    private readonly SemaphoreSlim _writing = new(1, 1);
+    private readonly Dictionary<string, Channel<StreamJobsResponse>> _open = new(StringComparer.Ordinal);
+    private RpcException? _failure;
+    private long _refs;
+
+    public JobsCall(SchedulerClient silo, int siloIndex)
+    {
+        SiloIndex = siloIndex;
+        _call = silo.StreamMany();
+        _ = ReadAsync();
+    }
+
+    /// <summary>Which of the runner's silos the call went to.</summary>
+    public int SiloIndex { get; }
+
+    /// <summary>True once the call has ended: it takes no more submissions.</summary>
+    public bool IsBroken => Volatile.Read(ref _failure) is not null;
+
+    /// <summary>Submits <paramref name="request"/> and streams its events up to its end. A refusal throws the status the
+    /// scheduler gave it (with its <c>retry-after-ms</c> trailer, as <c>SubmitJob</c> would); the call breaking throws
+    /// the call's status. Cancelling stops the reading, not the job.</summary>
+    public async IAsyncEnumerable<JobEvent> Submit(SubmitJobRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var reference = Interlocked.Increment(ref _refs).ToString(CultureInfo.InvariantCulture);
+        var inbox = Channel.CreateUnbounded<StreamJobsResponse>(new() { SingleReader = true, SingleWriter = true });
+        lock (_open)
+        {
+            if (_failure is { } failed)
+            {
+                throw failed;
+            }
+
+            _open.Add(reference, inbox);
+        }
+
+        try
+        {
+            await WriteAsync(new StreamJobsRequest { Ref = reference, Job = request }, cancellationToken);
+            await foreach (var message in inbox.Reader.ReadAllAsync(cancellationToken))
+            {
+                if (message.KindCase == StreamJobsResponse.KindOneofCase.Refused)
+                {
+                    throw Refusal(message.Refused);
+                }
+
+                yield return message.Event;
+                if (message.Event.EventCase is JobEvent.EventOneofCase.Completed or JobEvent.EventOneofCase.Failed
+                    or JobEvent.EventOneofCase.Cancelled or JobEvent.EventOneofCase.Expired)
+                {
+                    yield break;
+                }
+            }
+        }
+        finally
+        {
+            // Later messages under this ref (none after the end; the rest of a job given up on) are dropped.
+            lock (_open)
+            {
+                _open.Remove(reference);
+            }
+        }
+    }
+
+    /// <summary>Ends the call; the jobs it submitted run on.</summary>
+    public void Dispose()
+    {
+        _call.Dispose();
+        _writing.Dispose();
+    }
+
+    private async Task WriteAsync(StreamJobsRequest request, CancellationToken cancellationToken)
+    {
+        await _writing.WaitAsync(cancellationToken);
+        try
+        {
+            // Not cancelled by one job's token: a write cut short would end the call for every job on it.
+            await _call.RequestStream.WriteAsync(request, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            // Written to a call that has ended (InvalidOperationException) or whose connection broke.
+            throw Volatile.Read(ref _failure) ?? new RpcException(new Status(StatusCode.Unavailable, "the StreamJobs call broke: " + ex.Message, ex));
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    private async Task ReadAsync()
+    {
+        RpcException failure;
+        try
+        {
+            await foreach (var message in _call.ResponseStream.ReadAllAsync())
+            {
+                Channel<StreamJobsResponse>? inbox;
+                lock (_open)
+                {
+                    _open.TryGetValue(message.Ref, out inbox);
+                }
+
+                inbox?.Writer.TryWrite(message);
+            }
+
+            // The server ends a call only after the client closed its side, which this class never does.
+            failure = new RpcException(new Status(StatusCode.Unavailable, "the StreamJobs call ended"));
+        }
+        catch (RpcException ex)
+        {
+            failure = ex;
+        }
+        catch (Exception ex)
+        {
+            failure = new RpcException(new Status(StatusCode.Unavailable, "the StreamJobs call broke: " + ex.Message, ex));
+        }
+
+        Channel<StreamJobsResponse>[] open;
+        lock (_open)
+        {
+            _failure = failure;
+            open = [.. _open.Values];
+        }
+
+        foreach (var inbox in open)
+        {
+            inbox.Writer.TryComplete(failure);
+        }
+    }
+
+    private static RpcException Refusal(SubmissionRefused refused)
+    {
+        var trailers = new Metadata();
+        if (refused.RetryAfterMs > 0)
+        {
+            trailers.Add(RetryHint.TrailerName, refused.RetryAfterMs.ToString(CultureInfo.InvariantCulture));
+        }
+
+        return new RpcException(new Status((StatusCode)refused.Code, refused.Message), trailers);
+    }
+}

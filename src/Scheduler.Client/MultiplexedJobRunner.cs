@@ -1,0 +1,171 @@
+using Grpc.Core;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Client;
+
+/// <summary>
+/// Runs many jobs at once over one <c>StreamJobs</c> call — the call a gateway or a batch runner keeps open, where a
+/// job reaches its first token sooner and costs less than with a call of its own — to a scheduler of several silos,
+/// and rides out the loss of any of them as <see cref="FailoverJobRunner"/> does: when the call breaks or its silo
+/// drains, the next submission opens a call to the next silo; a job already accepted follows its stream there with
+/// <c>WatchJob</c> from the first token it has not received, and one not yet accepted is submitted again with the same
+/// idempotency key (one is generated when the request has none), so it never becomes a second job. Safe to call from
+/// many threads at once; each job sees every token exactly once.
+/// </summary>
+public sealed class MultiplexedJobRunner : IDisposable
+{
+    private readonly SchedulerClient[] _silos;
+    private readonly Lock _sync = new();
+    private JobsCall? _call;
+    private int _current;
+    private bool _disposed;
+
+    /// <summary>Opens a channel to each silo; the runner owns them. No call is made before the first job.</summary>
+    /// <param name="addresses">The silos' gRPC addresses, e.g. "http://10.0.0.1:5000"; the first is tried first.</param>
+    /// <param name="apiKey">The tenant's API key.</param>
+    /// <param name="trustedCaPath">PEM file of the CA that signed https silos' certificates; null trusts the system's CAs.</param>
+    public MultiplexedJobRunner(IEnumerable<string> addresses, string apiKey, string? trustedCaPath = null)
+    {
+        _silos = [.. addresses.Select(a => new SchedulerClient(a, apiKey, trustedCaPath))];
+        if (_silos.Length == 0)
+        {
+            throw new ArgumentException("At least one scheduler address is needed.", nameof(addresses));
+        }
+    }
+
+    /// <summary>
+    /// Submits <paramref name="request"/> over the shared call and streams it to its end across silo failures; returns
+    /// what it produced, with <see cref="JobResult.Reconnects"/> set. A refusal that retrying cannot fix (a bad field,
+    /// credentials, a quota: see <see cref="RetryHint"/>) throws its status at once; a job not finished by
+    /// <paramref name="deadline"/> throws <see cref="RpcException"/> with <see cref="StatusCode.DeadlineExceeded"/>.
+    /// </summary>
+    /// <param name="request">The job. Its idempotency key is set on a copy if empty.</param>
+    /// <param name="onTokens">Called with each token chunk not received before.</param>
+    /// <param name="deadline">When to give up (UTC); the job itself keeps running.</param>
+    /// <param name="cancellationToken">Ends the wait (the job itself keeps running).</param>
+    public async Task<JobResult> RunAsync(
+        SubmitJobRequest request, Action<TokenChunk>? onTokens = null, DateTime? deadline = null, CancellationToken cancellationToken = default)
+    {
+        request = Failover.Keyed(request);
+        using var giveUp = new CancellationTokenSource();
+        if (deadline is { } d)
+        {
+            giveUp.CancelAfter(d <= DateTime.UtcNow ? TimeSpan.Zero : d - DateTime.UtcNow);
+        }
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, giveUp.Token);
+        var builder = new JobResultBuilder();
+        var reconnects = 0;
+        var backoff = Failover.InitialBackoff;
+
+        // Where an accepted job's stream is followed once its call broke: silos in turn, from the one after the call's.
+        int? following = null;
+        while (true)
+        {
+            JobsCall? call = null;
+            IAsyncEnumerable<JobEvent> events;
+            if (following is { } silo)
+            {
+                events = _silos[silo].WatchAsync(builder.JobId, builder.TokenCount, deadline, wait.Token);
+            }
+            else
+            {
+                call = Current();
+                events = call.Submit(request, wait.Token);
+            }
+
+            var received = builder.EventCount;
+            try
+            {
+                await builder.ReadAsync(events, onTokens);
+                if (builder.IsTerminal)
+                {
+                    return builder.Build() with { Reconnects = reconnects };
+                }
+
+                // A WatchJob stream the silo ended before the job did: it is draining.
+            }
+            catch (RpcException ex) when (Failover.IsTransient(ex.StatusCode) && !wait.IsCancellationRequested)
+            {
+                // A silo died, drains, or failed this submission for a moment: the job lives on in the cluster.
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.DeadlineExceeded && deadline is not null)
+            {
+                throw Failover.DeadlinePassed(builder, reconnects);
+            }
+            catch (OperationCanceledException) when (giveUp.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw Failover.DeadlinePassed(builder, reconnects);
+            }
+
+            if (builder.EventCount > received)
+            {
+                // The silo answered before it failed: start the backoff over.
+                backoff = Failover.InitialBackoff;
+            }
+
+            if (deadline is { } end && DateTime.UtcNow >= end)
+            {
+                throw Failover.DeadlinePassed(builder, reconnects);
+            }
+
+            if (call is { IsBroken: true })
+            {
+                Abandon(call);
+                following = builder.JobId.Length > 0 ? (call.SiloIndex + 1) % _silos.Length : null;
+            }
+            else if (following is { } failed)
+            {
+                following = (failed + 1) % _silos.Length;
+            }
+
+            // (A refusal that is only UNAVAILABLE, on a call that still works, is tried again on the same call.)
+            reconnects++;
+            await Task.Delay(backoff, cancellationToken);
+            backoff = Failover.Next(backoff);
+        }
+    }
+
+    /// <summary>Ends the shared call (its jobs run on) and closes every channel.</summary>
+    public void Dispose()
+    {
+        lock (_sync)
+        {
+            _disposed = true;
+            _call?.Dispose();
+            _call = null;
+        }
+
+        foreach (var silo in _silos)
+        {
+            silo.Dispose();
+        }
+    }
+
+    /// <summary>The call jobs are submitted on: the open one, or a new one to the current silo.</summary>
+    private JobsCall Current()
+    {
+        lock (_sync)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _call ??= new JobsCall(_silos[_current], _current);
+        }
+    }
+
+    /// <summary>Drops a broken call; the first job to notice moves the runner on to the next silo.</summary>
+    private void Abandon(JobsCall call)
+    {
+        lock (_sync)
+        {
+            if (_call != call)
+            {
+                return;
+            }
+
+            _call = null;
+            _current = (call.SiloIndex + 1) % _silos.Length;
+        }
+
+        call.Dispose();
+    }
+}

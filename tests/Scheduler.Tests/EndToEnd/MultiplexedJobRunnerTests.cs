@@ -1,0 +1,123 @@
+using System.Text.RegularExpressions;
+using Grpc.Core;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Tests.EndToEnd;
+
+/// <summary>The multiplexed client against the in-process silo and worker processes (its silo-failure behaviour is in
+/// the fault tests: <c>SiloFailureTests</c>).</summary>
+[Collection(SchedulerClusterCollection.Name)]
+public sealed partial class MultiplexedJobRunnerTests(SchedulerCluster cluster)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task RunAsync_120JobsAtOnce_EachCompletesOnceWithEveryToken_NoReconnect()
+    {
+        using var runner = new MultiplexedJobRunner([cluster.Address], SchedulerCluster.Tenants[1].Key);
+        var streamed = new int[120];
+        var jobs = Enumerable.Range(0, streamed.Length).Select(i => runner.RunAsync(
+            new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "multiplexed runner " + i, MaxTokens = 1 + (i % 10) },
+            chunk => Interlocked.Add(ref streamed[i], chunk.TokenCount),
+            DateTime.UtcNow + Patience)).ToList();
+
+        var results = await Task.WhenAll(jobs);
+
+        for (var i = 0; i < results.Length; i++)
+        {
+            var result = results[i];
+            Assert.True(result.Succeeded, $"job {i}: {result.Status} {result.Error}");
+            Assert.Equal((1 + (i % 10), 1 + (i % 10), 0, 0), (result.TokenCount, streamed[i], result.Reconnects, result.RepeatedTokensDropped));
+        }
+
+        Assert.Equal(results.Length, results.Select(r => r.JobId).Distinct().Count());
+        using var client = cluster.Tenant(1);
+        Assert.Equal(results[7].Text, (await client.GetAsync(results[7].JobId)).Output);
+    }
+
+    [Fact]
+    public async Task RunAsync_BadField_ThrowsItsStatusNamingTheField_WhileAJobOnTheSameCallCompletes()
+    {
+        using var runner = new MultiplexedJobRunner([cluster.Address], SchedulerCluster.Tenants[1].Key);
+        var good = runner.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "good", MaxTokens = 4 }, deadline: DateTime.UtcNow + Patience);
+        var bad = runner.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "bad", MaxTokens = 0 }, deadline: DateTime.UtcNow + Patience);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => bad);
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.StartsWith("max_tokens:", error.Status.Detail, StringComparison.Ordinal);
+        Assert.True((await good).Succeeded);
+
+        // The call is still the runner's: a job after the refusal runs on it too.
+        Assert.True((await runner.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "after", MaxTokens = 2 }, deadline: DateTime.UtcNow + Patience)).Succeeded);
+    }
+
+    [Fact]
+    public async Task RunAsync_OverTheQueueQuota_ThrowsResourceExhaustedWithTheRetryHint()
+    {
+        using var client = new SchedulerClient(cluster.Channel, SchedulerCluster.CappedKey);
+        var parked = new[]
+        {
+            await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "fills the quota", MaxTokens = 1 }),
+            await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "fills the quota", MaxTokens = 1 }),
+        };
+        try
+        {
+            using var runner = new MultiplexedJobRunner([cluster.Address], SchedulerCluster.CappedKey);
+            var error = await Assert.ThrowsAsync<RpcException>(() =>
+                runner.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "one too many", MaxTokens = 1 }, deadline: DateTime.UtcNow + Patience));
+
+            Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+            Assert.NotNull(RetryHint.Of(error));
+        }
+        finally
+        {
+            foreach (var job in parked)
+            {
+                await client.CancelAsync(job.JobId);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task RunAsync_JobNotDoneByTheDeadline_SaysWhichJob_AndTheCallServesTheNextJob()
+    {
+        using var runner = new MultiplexedJobRunner([cluster.Address], SchedulerCluster.Tenants[0].Key);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "never runs", MaxTokens = 4 };
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => runner.RunAsync(request, deadline: DateTime.UtcNow.AddSeconds(1)));
+
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
+        var said = DeadlineMessage().Match(error.Status.Detail);
+        Assert.True(said.Success, error.Status.Detail);
+        using var client = cluster.Tenant(0);
+        Assert.Equal(JobStatus.Cancelled, (await client.CancelAsync(said.Groups["job"].Value)).Status);
+        Assert.True((await runner.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "next", MaxTokens = 2 }, deadline: DateTime.UtcNow + Patience)).Succeeded);
+    }
+
+    [Fact]
+    public async Task RunAsync_JobExpiresInTheQueue_ReturnsItExpired_WithoutReconnecting()
+    {
+        using var runner = new MultiplexedJobRunner([cluster.Address], SchedulerCluster.Tenants[0].Key);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "expires queued", MaxTokens = 4, DeadlineMs = 300 };
+
+        var result = await runner.RunAsync(request, deadline: DateTime.UtcNow.AddSeconds(20));
+
+        Assert.Equal((JobStatus.Expired, 0), (result.Status, result.Reconnects));
+    }
+
+    [Fact]
+    public async Task RunAsync_FirstSiloUnreachable_OpensTheCallOnTheNext()
+    {
+        // Nothing listens on the first address (a port just freed): the call to it fails and the job goes to the next.
+        using var runner = new MultiplexedJobRunner([$"http://127.0.0.1:{FreePort.Next()}", cluster.Address], SchedulerCluster.Tenants[2].Key);
+
+        var result = await runner.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "second silo", MaxTokens = 3 }, deadline: DateTime.UtcNow + Patience);
+
+        Assert.True(result.Succeeded, $"{result.Status} {result.Error}");
+        Assert.True(result.Reconnects >= 1, "the first silo cannot have served it");
+    }
+
+    [GeneratedRegex(@"^job (?<job>job-[0-9a-f]{32}) did not finish before the deadline \(0 tokens received, 0 reconnects\)$")]
+    private static partial Regex DeadlineMessage();
+}
