@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
@@ -15,7 +16,10 @@ internal sealed class JobsCall : IDisposable
 {
     private readonly AsyncDuplexStreamingCall<StreamJobsRequest, StreamJobsResponse> _call;
 
-    // The request stream takes one write at a time.
+    // The request stream takes one write at a time. Never disposed: a job may still be passing it when the call is, and
+    // a disposed gate would fail that job with ObjectDisposedException instead of the call's status (it holds no wait
+    // handle unless one is asked for, so the collector reclaims it whole).
+    [SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "See the comment above.")]
     private readonly SemaphoreSlim _writing = new(1, 1);
     private readonly Dictionary<string, Channel<StreamJobsResponse>> _open = new(StringComparer.Ordinal);
     private RpcException? _failure;
@@ -80,11 +84,7 @@ internal sealed class JobsCall : IDisposable
     }
 
     /// <summary>Ends the call; the jobs it submitted run on.</summary>
-    public void Dispose()
-    {
-        _call.Dispose();
-        _writing.Dispose();
-    }
+    public void Dispose() => _call.Dispose();
 
     private async Task WriteAsync(StreamJobsRequest request, CancellationToken cancellationToken)
     {

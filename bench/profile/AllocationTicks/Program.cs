@@ -6,13 +6,14 @@ using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 // heap has handed out about 100 KB; the event names the type of the object that crossed the line, the bytes since the
 // last tick, and carries the allocating stack. Summed, the ticks are the bytes allocated; grouped by type or frame
 // they are a sample of who allocated them. Usage:
-//   AllocationTicks TRACE.nettrace JOBS_1_TENANT JOBS_4_TENANTS [TOP [TICKS.tsv]]
-// JOBS_* = the report's concurrent jobs/s × the counted window (5 s by default), to turn bytes into bytes per job.
+//   AllocationTicks TRACE.nettrace JOBS_1_TENANT JOBS_4_TENANTS [TOP [TICKS.tsv [JOBS_STREAMJOBS]]]
+// JOBS_* = the report's concurrent jobs/s × the counted window (5 s by default), to turn bytes into bytes per job;
+// JOBS_STREAMJOBS, if given, reports the window of jobs over StreamJobs calls too (its jobs/s × 5; "-" for no TSV).
 // TICKS.tsv, if named, gets every tick (ms, type, bytes, the stack innermost first, ';'-separated) for questions of
 // one's own.
 if (args.Length < 3)
 {
-    Console.Error.WriteLine("usage: AllocationTicks TRACE.nettrace JOBS_1_TENANT JOBS_4_TENANTS [TOP [TICKS.tsv]]");
+    Console.Error.WriteLine("usage: AllocationTicks TRACE.nettrace JOBS_1_TENANT JOBS_4_TENANTS [TOP [TICKS.tsv [JOBS_STREAMJOBS]]]");
     return 2;
 }
 
@@ -43,7 +44,8 @@ if (args.Length < 3)
 var jobsOne = double.Parse(args[1], CultureInfo.InvariantCulture);
 var jobsSpread = double.Parse(args[2], CultureInfo.InvariantCulture);
 var top = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 25;
-var tsv = args.Length > 4 ? args[4] : null;
+var tsv = args.Length > 4 && args[4] != "-" ? args[4] : null;
+double? jobsMultiplexed = args.Length > 5 ? double.Parse(args[5], CultureInfo.InvariantCulture) : null;
 
 var etlx = TraceLog.CreateFromEventPipeDataFile(args[0]);
 using var log = new TraceLog(etlx);
@@ -68,6 +70,13 @@ var firstSpread = ticks.Where(t => t.Frames.Any(f => f.Contains("g__Spread", Str
 Console.WriteLine($"{ticks.Count:#,0} allocation ticks; last probe at {lastProbe / 1000:0.0} s, first spread call at {firstSpread / 1000:0.0} s");
 Report("64 streams, 1 tenant", lastProbe + 2000, jobsOne);
 Report("64 streams over 4 tenants", firstSpread + 2000, jobsSpread);
+if (jobsMultiplexed is { } multiplexed)
+{
+    // The StreamJobs window runs between the two: from its first call through the bench's MultiplexedJobCaller.
+    var firstMultiplexed = ticks.Where(t => t.Frames.Any(f => f.Contains("MultiplexedJobCaller", StringComparison.Ordinal))).Min(t => t.AtMs);
+    Report("64 jobs in flight over StreamJobs calls", firstMultiplexed + 2000, multiplexed);
+}
+
 return 0;
 
 void Report(string name, double fromMs, double jobs)

@@ -36,7 +36,7 @@ public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, i
     {
         _clock.Start();
         var deadline = DateTime.UtcNow + timeout;
-        var shared = new ConcurrentDictionary<(int Tenant, int Silo), MultiplexedJobRunner>();
+        var shared = new Dictionary<(int Tenant, int Silo), MultiplexedJobRunner>();
         try
         {
             var lanes = Enumerable.Range(0, concurrency).Select(lane => Task.Run(() => LaneAsync(lane, deadline, shared)));
@@ -51,7 +51,7 @@ public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, i
         }
     }
 
-    private async Task LaneAsync(int lane, DateTime deadline, ConcurrentDictionary<(int Tenant, int Silo), MultiplexedJobRunner> shared)
+    private async Task LaneAsync(int lane, DateTime deadline, Dictionary<(int Tenant, int Silo), MultiplexedJobRunner> shared)
     {
         var tenantIndex = lane % FaultCluster.Tenants.Length;
         var tenant = FaultCluster.Tenants[tenantIndex];
@@ -62,7 +62,7 @@ public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, i
         using var own = multiplexed ? null : new FailoverJobRunner(addresses, tenant.Key);
         Func<SubmitJobRequest, Action<TokenChunk>?, DateTime?, CancellationToken, Task<JobResult>> run = own is not null
             ? own.RunAsync
-            : shared.GetOrAdd((tenantIndex, first), _ => new MultiplexedJobRunner(addresses, tenant.Key)).RunAsync;
+            : Shared(shared, (tenantIndex, first), () => new MultiplexedJobRunner(addresses, tenant.Key)).RunAsync;
         while (true)
         {
             var index = Interlocked.Increment(ref _next);
@@ -86,6 +86,15 @@ public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, i
             }
 
             Interlocked.Increment(ref _completed);
+        }
+    }
+
+    private static MultiplexedJobRunner Shared(
+        Dictionary<(int Tenant, int Silo), MultiplexedJobRunner> shared, (int Tenant, int Silo) key, Func<MultiplexedJobRunner> open)
+    {
+        lock (shared)
+        {
+            return shared.TryGetValue(key, out var runner) ? runner : shared[key] = open();
         }
     }
 
