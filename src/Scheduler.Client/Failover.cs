@@ -10,6 +10,13 @@ internal static class Failover
     public static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
 
+    /// <summary>A client per silo, in the order given.</summary>
+    public static SchedulerClient[] Open(IEnumerable<string> addresses, string apiKey, string? trustedCaPath)
+    {
+        SchedulerClient[] silos = [.. addresses.Select(a => new SchedulerClient(a, apiKey, trustedCaPath))];
+        return silos.Length > 0 ? silos : throw new ArgumentException("At least one scheduler address is needed.", nameof(addresses));
+    }
+
     /// <summary>The request with an idempotency key: its own, or a new one on a copy, so that a submission repeated on
     /// another silo finds the job the first one made instead of making a second.</summary>
     public static SubmitJobRequest Keyed(SubmitJobRequest request)

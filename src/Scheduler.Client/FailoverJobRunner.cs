@@ -9,7 +9,7 @@ namespace Scheduler.Client;
 /// not received, so the caller sees every token exactly once. A submission that may not have arrived is repeated
 /// with the same idempotency key (one is generated when the request has none), so it never creates a second job.
 /// </summary>
-public sealed class FailoverJobRunner : IDisposable
+public sealed class FailoverJobRunner : IJobRunner
 {
     private readonly SchedulerClient[] _silos;
     private int _current;
@@ -20,23 +20,10 @@ public sealed class FailoverJobRunner : IDisposable
     /// <param name="trustedCaPath">PEM file of the CA that signed https silos' certificates; null trusts the system's CAs.</param>
     public FailoverJobRunner(IEnumerable<string> addresses, string apiKey, string? trustedCaPath = null)
     {
-        _silos = [.. addresses.Select(a => new SchedulerClient(a, apiKey, trustedCaPath))];
-        if (_silos.Length == 0)
-        {
-            throw new ArgumentException("At least one scheduler address is needed.", nameof(addresses));
-        }
+        _silos = Failover.Open(addresses, apiKey, trustedCaPath);
     }
 
-    /// <summary>
-    /// Submits <paramref name="request"/> and streams it to its end across silo failures; returns what it produced,
-    /// with <see cref="JobResult.Reconnects"/> set. Errors that retrying cannot fix (bad request, credentials,
-    /// quota) throw at once; a job not finished by <paramref name="deadline"/> throws <see cref="RpcException"/>
-    /// with <see cref="StatusCode.DeadlineExceeded"/>.
-    /// </summary>
-    /// <param name="request">The job. Its idempotency key is set if empty.</param>
-    /// <param name="onTokens">Called with each token chunk not received before.</param>
-    /// <param name="deadline">When to give up (UTC).</param>
-    /// <param name="cancellationToken">Ends the wait (the job itself keeps running).</param>
+    /// <inheritdoc />
     public async Task<JobResult> RunAsync(
         SubmitJobRequest request, Action<TokenChunk>? onTokens = null, DateTime? deadline = null, CancellationToken cancellationToken = default)
     {

@@ -12,7 +12,7 @@ namespace Scheduler.Client;
 /// idempotency key (one is generated when the request has none), so it never becomes a second job. Safe to call from
 /// many threads at once; each job sees every token exactly once.
 /// </summary>
-public sealed class MultiplexedJobRunner : IDisposable
+public sealed class MultiplexedJobRunner : IJobRunner
 {
     private readonly SchedulerClient[] _silos;
     private readonly Lock _sync = new();
@@ -26,23 +26,10 @@ public sealed class MultiplexedJobRunner : IDisposable
     /// <param name="trustedCaPath">PEM file of the CA that signed https silos' certificates; null trusts the system's CAs.</param>
     public MultiplexedJobRunner(IEnumerable<string> addresses, string apiKey, string? trustedCaPath = null)
     {
-        _silos = [.. addresses.Select(a => new SchedulerClient(a, apiKey, trustedCaPath))];
-        if (_silos.Length == 0)
-        {
-            throw new ArgumentException("At least one scheduler address is needed.", nameof(addresses));
-        }
+        _silos = Failover.Open(addresses, apiKey, trustedCaPath);
     }
 
-    /// <summary>
-    /// Submits <paramref name="request"/> over the shared call and streams it to its end across silo failures; returns
-    /// what it produced, with <see cref="JobResult.Reconnects"/> set. A refusal that retrying cannot fix (a bad field,
-    /// credentials, a quota: see <see cref="RetryHint"/>) throws its status at once; a job not finished by
-    /// <paramref name="deadline"/> throws <see cref="RpcException"/> with <see cref="StatusCode.DeadlineExceeded"/>.
-    /// </summary>
-    /// <param name="request">The job. Its idempotency key is set on a copy if empty.</param>
-    /// <param name="onTokens">Called with each token chunk not received before.</param>
-    /// <param name="deadline">When to give up (UTC); the job itself keeps running.</param>
-    /// <param name="cancellationToken">Ends the wait (the job itself keeps running).</param>
+    /// <inheritdoc />
     public async Task<JobResult> RunAsync(
         SubmitJobRequest request, Action<TokenChunk>? onTokens = null, DateTime? deadline = null, CancellationToken cancellationToken = default)
     {

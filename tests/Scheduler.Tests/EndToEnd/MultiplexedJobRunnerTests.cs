@@ -1,14 +1,14 @@
-using System.Text.RegularExpressions;
 using Grpc.Core;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Tests.EndToEnd;
 
-/// <summary>The multiplexed client against the in-process silo and worker processes (its silo-failure behaviour is in
-/// the fault tests: <c>SiloFailureTests</c>).</summary>
+/// <summary>The multiplexed client against the in-process silo and worker processes: what it does beyond what both
+/// runners promise (<see cref="JobRunnerTests"/>); its silo-failure behaviour is in the fault tests
+/// (<c>SiloFailureTests</c>).</summary>
 [Collection(SchedulerClusterCollection.Name)]
-public sealed partial class MultiplexedJobRunnerTests(SchedulerCluster cluster)
+public sealed class MultiplexedJobRunnerTests(SchedulerCluster cluster)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
 
@@ -80,33 +80,6 @@ public sealed partial class MultiplexedJobRunnerTests(SchedulerCluster cluster)
     }
 
     [Fact]
-    public async Task RunAsync_JobNotDoneByTheDeadline_SaysWhichJob_AndTheCallServesTheNextJob()
-    {
-        using var runner = new MultiplexedJobRunner([cluster.Address], SchedulerCluster.Tenants[0].Key);
-        var request = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "never runs", MaxTokens = 4 };
-
-        var error = await Assert.ThrowsAsync<RpcException>(() => runner.RunAsync(request, deadline: DateTime.UtcNow.AddSeconds(1)));
-
-        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
-        var said = DeadlineMessage().Match(error.Status.Detail);
-        Assert.True(said.Success, error.Status.Detail);
-        using var client = cluster.Tenant(0);
-        Assert.Equal(JobStatus.Cancelled, (await client.CancelAsync(said.Groups["job"].Value)).Status);
-        Assert.True((await runner.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "next", MaxTokens = 2 }, deadline: DateTime.UtcNow + Patience)).Succeeded);
-    }
-
-    [Fact]
-    public async Task RunAsync_JobExpiresInTheQueue_ReturnsItExpired_WithoutReconnecting()
-    {
-        using var runner = new MultiplexedJobRunner([cluster.Address], SchedulerCluster.Tenants[0].Key);
-        var request = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "expires queued", MaxTokens = 4, DeadlineMs = 300 };
-
-        var result = await runner.RunAsync(request, deadline: DateTime.UtcNow.AddSeconds(20));
-
-        Assert.Equal((JobStatus.Expired, 0), (result.Status, result.Reconnects));
-    }
-
-    [Fact]
     public async Task RunAsync_FirstSiloUnreachable_OpensTheCallOnTheNext()
     {
         // Nothing listens on the first address (a port just freed): the call to it fails and the job goes to the next.
@@ -117,7 +90,4 @@ public sealed partial class MultiplexedJobRunnerTests(SchedulerCluster cluster)
         Assert.True(result.Succeeded, $"{result.Status} {result.Error}");
         Assert.True(result.Reconnects >= 1, "the first silo cannot have served it");
     }
-
-    [GeneratedRegex(@"^job (?<job>job-[0-9a-f]{32}) did not finish before the deadline \(0 tokens received, 0 reconnects\)$")]
-    private static partial Regex DeadlineMessage();
 }

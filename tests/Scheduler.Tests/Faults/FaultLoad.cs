@@ -60,9 +60,7 @@ public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, i
         var first = lane % cluster.Addresses.Count;
         var addresses = cluster.Addresses.Skip(first).Concat(cluster.Addresses.Take(first)).ToList();
         using var own = multiplexed ? null : new FailoverJobRunner(addresses, tenant.Key);
-        Func<SubmitJobRequest, Action<TokenChunk>?, DateTime?, CancellationToken, Task<JobResult>> run = own is not null
-            ? own.RunAsync
-            : Shared(shared, (tenantIndex, first), () => new MultiplexedJobRunner(addresses, tenant.Key)).RunAsync;
+        IJobRunner runner = (IJobRunner?)own ?? Shared(shared, (tenantIndex, first), () => new MultiplexedJobRunner(addresses, tenant.Key));
         while (true)
         {
             var index = Interlocked.Increment(ref _next);
@@ -77,7 +75,7 @@ public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, i
             var started = _clock.Elapsed;
             try
             {
-                var result = await run(request, null, deadline, CancellationToken.None);
+                var result = await runner.RunAsync(request, deadline: deadline);
                 _done.Add(new LoadedJob(index, tenantIndex, key, tokens, started, _clock.Elapsed, result, null));
             }
             catch (Exception ex)
