@@ -24,55 +24,21 @@ public sealed class FailoverJobRunner : IJobRunner
     }
 
     /// <inheritdoc />
-    public async Task<JobResult> RunAsync(
+    public Task<JobResult> RunAsync(
         SubmitJobRequest request, Action<TokenChunk>? onTokens = null, DateTime? deadline = null, CancellationToken cancellationToken = default)
     {
         request = Failover.Keyed(request);
-        var builder = new JobResultBuilder();
-        var reconnects = 0;
-        var backoff = Failover.InitialBackoff;
-        while (true)
+        return Failover.RunAsync(Attempt, onTokens, deadline, cancellationToken);
+
+        // A job not yet accepted is submitted (again: its idempotency key finds the first one's job), an accepted one
+        // followed from its next token; a failed try moves to the next silo.
+        Failover.Attempt Attempt(JobResultBuilder job, CancellationToken wait)
         {
             var silo = _silos[_current];
-            var events = builder.JobId.Length == 0
-                ? silo.StreamAsync(request, deadline, cancellationToken)
-                : silo.WatchAsync(builder.JobId, builder.TokenCount, deadline, cancellationToken);
-            var received = builder.EventCount;
-            try
-            {
-                await builder.ReadAsync(events, onTokens);
-                if (builder.IsTerminal)
-                {
-                    return builder.Build() with { Reconnects = reconnects };
-                }
-
-                // The silo ended the stream before the job ended: it is draining.
-            }
-            catch (RpcException ex) when (Failover.IsTransient(ex.StatusCode) && !cancellationToken.IsCancellationRequested)
-            {
-                // The silo died or is unreachable: the job lives on in the cluster.
-            }
-            catch (RpcException ex) when (ex.StatusCode == StatusCode.DeadlineExceeded && deadline is not null)
-            {
-                // The call's own deadline passed: say which job, and how far it got.
-                throw Failover.DeadlinePassed(builder, reconnects);
-            }
-
-            if (builder.EventCount > received)
-            {
-                // The silo answered before it failed: start the backoff over.
-                backoff = Failover.InitialBackoff;
-            }
-
-            if (deadline is { } d && DateTime.UtcNow >= d)
-            {
-                throw Failover.DeadlinePassed(builder, reconnects);
-            }
-
-            reconnects++;
-            _current = (_current + 1) % _silos.Length;
-            await Task.Delay(backoff, cancellationToken);
-            backoff = Failover.Next(backoff);
+            var events = job.JobId.Length == 0
+                ? silo.StreamAsync(request, deadline, wait)
+                : silo.WatchAsync(job.JobId, job.TokenCount, deadline, wait);
+            return new(events, () => _current = (_current + 1) % _silos.Length);
         }
     }
 

@@ -30,86 +30,32 @@ public sealed class MultiplexedJobRunner : IJobRunner
     }
 
     /// <inheritdoc />
-    public async Task<JobResult> RunAsync(
+    public Task<JobResult> RunAsync(
         SubmitJobRequest request, Action<TokenChunk>? onTokens = null, DateTime? deadline = null, CancellationToken cancellationToken = default)
     {
         request = Failover.Keyed(request);
-        using var giveUp = new CancellationTokenSource();
-        if (deadline is { } d)
-        {
-            giveUp.CancelAfter(d <= DateTime.UtcNow ? TimeSpan.Zero : d - DateTime.UtcNow);
-        }
-
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, giveUp.Token);
-        var builder = new JobResultBuilder();
-        var reconnects = 0;
-        var backoff = Failover.InitialBackoff;
 
         // Where an accepted job's stream is followed once its call broke: silos in turn, from the one after the call's.
         int? following = null;
-        while (true)
+        return Failover.RunAsync(Attempt, onTokens, deadline, cancellationToken);
+
+        Failover.Attempt Attempt(JobResultBuilder job, CancellationToken wait)
         {
-            JobsCall? call = null;
-            IAsyncEnumerable<JobEvent> events;
             if (following is { } silo)
             {
-                events = _silos[silo].WatchAsync(builder.JobId, builder.TokenCount, deadline, wait.Token);
-            }
-            else
-            {
-                call = Current();
-                events = call.Submit(request, wait.Token);
+                return new(_silos[silo].WatchAsync(job.JobId, job.TokenCount, deadline, wait), () => following = (silo + 1) % _silos.Length);
             }
 
-            var received = builder.EventCount;
-            try
+            var call = Current();
+            return new(call.Submit(request, wait), () =>
             {
-                await builder.ReadAsync(events, onTokens);
-                if (builder.IsTerminal)
+                // A refusal that is only UNAVAILABLE, on a call that still works, is tried again on the same call.
+                if (call.IsBroken)
                 {
-                    return builder.Build() with { Reconnects = reconnects };
+                    Abandon(call);
+                    following = job.JobId.Length > 0 ? (call.SiloIndex + 1) % _silos.Length : null;
                 }
-
-                // A WatchJob stream the silo ended before the job did: it is draining.
-            }
-            catch (RpcException ex) when (Failover.IsTransient(ex.StatusCode) && !wait.IsCancellationRequested)
-            {
-                // A silo died, drains, or failed this submission for a moment: the job lives on in the cluster.
-            }
-            catch (RpcException ex) when (ex.StatusCode == StatusCode.DeadlineExceeded && deadline is not null)
-            {
-                throw Failover.DeadlinePassed(builder, reconnects);
-            }
-            catch (OperationCanceledException) when (giveUp.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                throw Failover.DeadlinePassed(builder, reconnects);
-            }
-
-            if (builder.EventCount > received)
-            {
-                // The silo answered before it failed: start the backoff over.
-                backoff = Failover.InitialBackoff;
-            }
-
-            if (deadline is { } end && DateTime.UtcNow >= end)
-            {
-                throw Failover.DeadlinePassed(builder, reconnects);
-            }
-
-            if (call is { IsBroken: true })
-            {
-                Abandon(call);
-                following = builder.JobId.Length > 0 ? (call.SiloIndex + 1) % _silos.Length : null;
-            }
-            else if (following is { } failed)
-            {
-                following = (failed + 1) % _silos.Length;
-            }
-
-            // (A refusal that is only UNAVAILABLE, on a call that still works, is tried again on the same call.)
-            reconnects++;
-            await Task.Delay(backoff, cancellationToken);
-            backoff = Failover.Next(backoff);
+            });
         }
     }
 
