@@ -13,8 +13,12 @@ public static class SiloFailures
     /// <summary>How long, in pauses alone, a call that must land is repeated before giving up.</summary>
     public static TimeSpan RetryBudget => RetryDelay * Attempts;
 
+    /// <summary>True for what a grain call throws while a silo fails or the cluster changes. That includes
+    /// <see cref="OperationCanceledException"/>: Orleans cancels a call it cannot address then (its directory lookup is
+    /// cancelled). A caller that passed a cancellation token of its own checks that token first: its own cancellation is
+    /// not a silo failure.</summary>
     public static bool IsTransient(Exception ex) =>
-        ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException;
+        ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException or OperationCanceledException;
 
     /// <summary>Makes an idempotent call, repeating it while a silo failure is in the way; the last failure, or any
     /// other, is thrown.</summary>

@@ -51,9 +51,12 @@ internal sealed partial class StreamBackfill(TimeProvider time, ILogger<StreamBa
             {
                 snapshot = await (job ??= record()).Get();
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                // The record's silo may be the one failing: ask again next interval.
+                // The record's silo may be the one failing: ask again next interval. That includes an
+                // OperationCanceledException: Orleans cancels a call it cannot address while the cluster changes, and
+                // only this watch's own token ends the watch (ending it on the runtime's left a client waiting for an
+                // end that was lost: the two-silos-lost fault test, ci35 of 2026-12-04).
                 LogRecordUnavailable(logger, ex, subscription.JobId);
                 continue;
             }

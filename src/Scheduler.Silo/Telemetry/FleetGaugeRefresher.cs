@@ -31,7 +31,7 @@ internal sealed partial class FleetGaugeRefresher(
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                await Refresh();
+                await Refresh(stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -40,7 +40,7 @@ internal sealed partial class FleetGaugeRefresher(
         }
     }
 
-    private async Task Refresh()
+    private async Task Refresh(CancellationToken stoppingToken)
     {
         if (!ReportsForCluster())
         {
@@ -55,9 +55,11 @@ internal sealed partial class FleetGaugeRefresher(
             var accelerators = await Task.WhenAll(catalog.Accelerators.Select(id => grains.GetGrain<IAcceleratorGrain>(id).Get()));
             gauges.Publish(FleetReading.From(await placements, accelerators.OfType<AcceleratorInfo>()));
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
-            // The last reading stays: a gauge a little stale beats one that vanishes while a grain moves.
+            // The last reading stays: a gauge a little stale beats one that vanishes while a grain moves. (A call Orleans
+            // cannot address while the cluster changes ends with OperationCanceledException: that too, or the refresher
+            // would stop for good.)
             LogRefreshFailed(logger, ex);
         }
     }

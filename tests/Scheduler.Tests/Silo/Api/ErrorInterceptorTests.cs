@@ -21,6 +21,17 @@ public sealed class ErrorInterceptorTests
     }
 
     [Fact]
+    public async Task UnaryCall_GrainCallCancelledByTheRuntime_NotByTheCaller_IsUnavailableToRetry()
+    {
+        // Orleans cancels a call it cannot address while the cluster changes (its directory lookup throws): the same
+        // request succeeds a moment later, so the client must retry, not read it as the scheduler's bug (it was INTERNAL
+        // with an error logged: the two-silos-lost fault test, ci35 of 2026-12-04).
+        var error = await Fail(new OperationCanceledException("The operation was canceled."));
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+    }
+
+    [Fact]
     public async Task UnaryCall_UnexpectedException_IsInternal_WithoutItsDetails()
     {
         var error = await Fail(new InvalidOperationException("secret detail"));

@@ -57,6 +57,27 @@ public sealed class StreamBackfillTests
     }
 
     [Fact]
+    public async Task WatchAsync_RecordReadCancelledByTheRuntime_NotByTheWatch_AsksAgainNextInterval_AndEndsTheStream()
+    {
+        // Orleans cancels a call it cannot address while the cluster changes (its directory lookup throws
+        // OperationCanceledException): that is the record's silo failing, not the stream ending, so the watch goes on.
+        // (Seen in the two-silos-lost fault test: the watch ended there, and a client waited for a lost end for minutes.)
+        var subscription = AdmittedSubscription();
+        subscription.Post(Tokens(0, "a"));
+        var job = new RecordOnlyJob(Record(JobStatus.Completed, "ab", [1, 2])) { FailNextRead = new OperationCanceledException("directory lookup cancelled") };
+        var watch = new StreamBackfill(_time, NullLogger<StreamBackfill>.Instance).WatchAsync(subscription, () => job, CancellationToken.None);
+
+        await AdvanceSeconds(5);
+        Assert.Equal(1, job.Reads);
+        Assert.False(watch.IsCompleted, "the watch must survive a read the runtime cancelled");
+
+        await AdvanceSeconds(5);
+        await watch.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal([JobEventKind.Tokens, JobEventKind.Tokens, JobEventKind.Completed], Drain(subscription).Select(e => e.Kind));
+        Assert.Equal(2, job.Reads);
+    }
+
+    [Fact]
     public async Task WatchAsync_StreamKeepsReceivingEvents_NeverAsksTheRecord_NorMakesItsGrainReference()
     {
         var subscription = AdmittedSubscription();
@@ -120,9 +141,18 @@ public sealed class StreamBackfillTests
 
         public int Reads { get; private set; }
 
+        /// <summary>Thrown by the next read instead of answering (once).</summary>
+        public Exception? FailNextRead { get; set; }
+
         public Task<JobSnapshot?> Get()
         {
             Reads++;
+            if (FailNextRead is { } failure)
+            {
+                FailNextRead = null;
+                return Task.FromException<JobSnapshot?>(failure);
+            }
+
             return Task.FromResult<JobSnapshot?>(Snapshot);
         }
 
