@@ -3,10 +3,13 @@ using Scheduler.Protos.V1;
 
 namespace Scheduler.Client;
 
-/// <summary>What <see cref="FailoverJobRunner"/> and <see cref="MultiplexedJobRunner"/> share: which failures another
-/// silo can fix, how long to wait before trying it, and how a job's deadline passing is told.</summary>
+/// <summary>What <see cref="FailoverJobRunner"/> and <see cref="MultiplexedJobRunner"/> share: the loop of a job's tries,
+/// which failures another silo can fix, how long to wait before trying it, and how a job's deadline passing is told.</summary>
 internal static class Failover
 {
+    private static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// Runs one job's tries until it ends: <paramref name="next"/> gives each try's events (a submission, or a job
     /// followed from its next token) and what to do if the try fails (move to another silo). A try fails when its stream
@@ -72,9 +75,6 @@ internal static class Failover
             backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
         }
     }
-
-    private static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
 
     /// <summary>A client per silo, in the order given.</summary>
     public static SchedulerClient[] Open(IEnumerable<string> addresses, string apiKey, string? trustedCaPath)

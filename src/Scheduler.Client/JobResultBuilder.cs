@@ -21,8 +21,13 @@ internal sealed class JobResultBuilder
     /// <summary>Tokens kept so far: with no gaps, the index of the next token to ask for.</summary>
     public int TokenCount => _tokens.TokenCount;
 
-    /// <summary>Whether the job's final event arrived.</summary>
-    public bool IsTerminal => _status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
+    /// <summary>Whether the job's final event arrived (nothing follows it on a stream).</summary>
+    public bool IsTerminal => _events.Count > 0 && Ends(_events[^1]);
+
+    /// <summary>Whether <paramref name="jobEvent"/> is a job's last: completed, failed, cancelled or expired. The one
+    /// list of them in this client (a second one, of statuses, left out <c>Expired</c> once).</summary>
+    public static bool Ends(JobEvent jobEvent) => jobEvent.EventCase is JobEvent.EventOneofCase.Completed or JobEvent.EventOneofCase.Failed
+        or JobEvent.EventOneofCase.Cancelled or JobEvent.EventOneofCase.Expired;
 
     /// <summary>Records <paramref name="jobEvent"/>.</summary>
     /// <returns>The event's token chunk when it carries tokens not received before; otherwise null.</returns>

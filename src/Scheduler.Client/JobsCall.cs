@@ -66,8 +66,7 @@ internal sealed class JobsCall : IDisposable
                 }
 
                 yield return message.Event;
-                if (message.Event.EventCase is JobEvent.EventOneofCase.Completed or JobEvent.EventOneofCase.Failed
-                    or JobEvent.EventOneofCase.Cancelled or JobEvent.EventOneofCase.Expired)
+                if (JobResultBuilder.Ends(message.Event))
                 {
                     yield break;
                 }

@@ -1,4 +1,3 @@
-using Grpc.Core;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Client;
