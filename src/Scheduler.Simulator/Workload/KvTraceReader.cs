@@ -6,24 +6,32 @@ namespace Scheduler.Simulator.Workload;
 /// <summary>One request of a KV-cache trace: arrival, lengths, and the ids of its prompt's consecutive blocks of
 /// <see cref="Policies.Prefix.PromptBlocks.TraceBlockTokens"/> tokens (equal ids = equal blocks).</summary>
 internal sealed record KvTraceRow(
-    [property: JsonPropertyName("timestamp")] double TimestampMs,
-    [property: JsonPropertyName("input_length")] int InputLength,
-    [property: JsonPropertyName("output_length")] int OutputLength,
-    [property: JsonPropertyName("hash_ids")] long[] HashIds,
+    [property: JsonPropertyName("timestamp"), JsonRequired] double TimestampMs,
+    [property: JsonPropertyName("input_length"), JsonRequired] int InputLength,
+    [property: JsonPropertyName("output_length"), JsonRequired] int OutputLength,
+    [property: JsonPropertyName("hash_ids"), JsonRequired] long[] HashIds,
     [property: JsonPropertyName("session_id")] string? SessionId = null);
 
 /// <summary>
 /// Reads and writes the JSONL format public KV-cache traces use (Mooncake's): one JSON object a line with
-/// <c>timestamp</c> (ms), <c>input_length</c>, <c>output_length</c> and <c>hash_ids</c>; <c>session_id</c> is ours and
-/// optional. A bad line ends in an <see cref="InvalidDataException"/> naming the line and the field.
+/// <c>timestamp</c> (ms), <c>input_length</c>, <c>output_length</c> and <c>hash_ids</c>, all required; <c>session_id</c>
+/// is ours and optional. Rows are replayed in time order, rows at the same time in file order. A bad line (a missing,
+/// unknown or repeated key among them) ends in an <see cref="InvalidDataException"/> naming the file, the line and the
+/// field; blank lines are skipped.
 /// </summary>
 internal static class KvTraceReader
 {
-    private static readonly JsonSerializerOptions s_json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    // Keys are matched exactly: a misspelt one ("Timestamp") is refused rather than left at its default.
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
+    };
 
-    public static IReadOnlyList<KvTraceRow> Read(string path) => Parse(File.ReadLines(path));
+    public static IReadOnlyList<KvTraceRow> Read(string path) => Parse(TraceInput.Lines(path, "--kv-trace"), path);
 
-    public static IReadOnlyList<KvTraceRow> Parse(IEnumerable<string> lines)
+    public static IReadOnlyList<KvTraceRow> Parse(IEnumerable<string> lines, string source = "KV trace")
     {
         var rows = new List<KvTraceRow>();
         var number = 0;
@@ -42,32 +50,33 @@ internal static class KvTraceReader
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"KV trace line {number}: {e.Message}", e);
+                throw new InvalidDataException($"{source} line {number}: {e.Message}", e);
             }
 
-            rows.Add(Check(row, number));
+            rows.Add(Check(row, source, number));
         }
 
-        rows.Sort((a, b) => a.TimestampMs.CompareTo(b.TimestampMs));
-        return rows;
+        return rows.Count == 0 ? throw TraceInput.NoRequests(source) : TraceInput.InTimeOrder(rows, r => r.TimestampMs);
     }
 
     public static void Write(string path, IEnumerable<KvTraceRow> rows) =>
         File.WriteAllLines(path, rows.Select(r => JsonSerializer.Serialize(r, s_json)));
 
-    private static KvTraceRow Check(KvTraceRow? row, int number)
+    private static KvTraceRow Check(KvTraceRow? row, string source, int number)
     {
-        string? bad = row switch
+        var blockTokens = Policies.Prefix.PromptBlocks.TraceBlockTokens;
+        (string Field, string Problem)? bad = row switch
         {
-            null => "the line is null",
-            { TimestampMs: < 0 or double.NaN } => "timestamp must be a number of milliseconds, 0 or more",
-            { InputLength: <= 0 } => "input_length must be positive",
-            { OutputLength: < 0 } => "output_length must be 0 or more",
-            { HashIds: null } => "hash_ids is missing",
-            _ when (long)row.HashIds.Length * Policies.Prefix.PromptBlocks.TraceBlockTokens > row.InputLength + Policies.Prefix.PromptBlocks.TraceBlockTokens - 1
-                => $"hash_ids has {row.HashIds.Length} blocks of {Policies.Prefix.PromptBlocks.TraceBlockTokens} tokens, more than input_length {row.InputLength} covers",
+            null => ("line", "null, not a request"),
+            { TimestampMs: < 0 or double.NaN } => ("timestamp", $"must be a number of milliseconds, 0 or more, not {row.TimestampMs}"),
+            _ when TraceInput.SpanError(row.TimestampMs) is { } span => ("timestamp", span),
+            _ when TraceInput.TokensError(row.InputLength) is { } error => ("input_length", error),
+            _ when TraceInput.TokensError(row.OutputLength) is { } error => ("output_length", error),
+            { HashIds: null } => ("hash_ids", "null, not a list of block ids"),
+            _ when (long)row.HashIds.Length * blockTokens > row.InputLength + blockTokens - 1
+                => ("hash_ids", $"{row.HashIds.Length} blocks of {blockTokens} tokens, more than input_length {row.InputLength} covers"),
             _ => null,
         };
-        return bad is null ? row! : throw new InvalidDataException($"KV trace line {number}: {bad}.");
+        return bad is { } b ? throw TraceInput.Refuse(source, number, b.Field, b.Problem + ".") : row!;
     }
 }

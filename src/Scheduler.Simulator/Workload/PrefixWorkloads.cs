@@ -105,7 +105,7 @@ internal static class PrefixWorkloads
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(rateFactor, 0);
         var requests = rows.Select((r, i) => new SimRequest(
-            $"{name}-{i}", TenantOf(r), r.TimestampMs / rateFactor, r.InputLength, Math.Max(1, r.OutputLength), TtftObjective.For(r.InputLength),
+            $"{name}-{i}", TenantOf(r), r.TimestampMs / rateFactor, r.InputLength, r.OutputLength, TtftObjective.For(r.InputLength),
             PromptBlocks.FromBlockIds(r.HashIds), sessions ? r.SessionId : null)).ToList();
         var weights = requests.Select(r => r.TenantId).Distinct().ToDictionary(t => t, _ => 1.0);
         return new Workload(name, requests, weights);

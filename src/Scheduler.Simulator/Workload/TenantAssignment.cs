@@ -33,9 +33,9 @@ internal static class TenantAssignment
         return new Workload(name, requests, weights);
     }
 
-    /// <summary>A request from a trace row. Rows with no output are given one token, so every request has a first token.</summary>
+    /// <summary>A request from a trace row (the reader refused a row without a prompt or output token).</summary>
     public static SimRequest Request(string id, string tenant, double arrivalMs, TraceRow row) =>
-        new(id, tenant, arrivalMs, row.PromptTokens, Math.Max(1, row.OutputTokens), TtftObjective.For(row.PromptTokens));
+        new(id, tenant, arrivalMs, row.PromptTokens, row.OutputTokens, TtftObjective.For(row.PromptTokens));
 
     private static double[] ZipfCumulative(int n)
     {

@@ -26,6 +26,13 @@ public sealed class KvTraceReaderTests
     [InlineData("""{"timestamp": 0, "input_length": 0, "output_length": 1, "hash_ids": []}""", "input_length")]
     [InlineData("""{"timestamp": -1, "input_length": 10, "output_length": 1, "hash_ids": []}""", "timestamp")]
     [InlineData("""{"timestamp": 0, "input_length": 10, "output_length": -1, "hash_ids": []}""", "output_length")]
+    [InlineData("""{"timestamp": 0, "input_length": 10, "output_length": 0, "hash_ids": []}""", "output_length: must be at least 1, not 0")]
+    [InlineData("""{"input_length": 10, "output_length": 1, "hash_ids": []}""", "'timestamp'")]
+    [InlineData("""{"timestamp": 0, "input_length": 10, "hash_ids": []}""", "'output_length'")]
+    [InlineData("""{"timestamp": 0, "output_length": 1, "hash_ids": []}""", "'input_length'")]
+    [InlineData("""{"Timestamp": 0, "timestamp": 0, "input_length": 10, "output_length": 1, "hash_ids": []}""", "'Timestamp'")]
+    [InlineData("""{"timestamp": 0, "timestamp": 5, "input_length": 10, "output_length": 1, "hash_ids": []}""", "'timestamp'")]
+    [InlineData("""{"timestamp": 1e300, "input_length": 10, "output_length": 1, "hash_ids": []}""", "timestamp: 1E+300 ms")]
     [InlineData("""{"timestamp": 0, "input_length": 10, "output_length": 1}""", "hash_ids")]
     [InlineData("""{"timestamp": 0, "input_length": 600, "output_length": 1, "hash_ids": [1, 2, 3]}""", "hash_ids")]
     [InlineData("""{"timestamp": "soon", "input_length": 600}""", "line 2")]
@@ -35,6 +42,34 @@ public sealed class KvTraceReaderTests
 
         Assert.Contains(named, error.Message);
         Assert.Contains("line 2", error.Message);
+    }
+
+    [Fact]
+    public void Parse_RowsAtTheSameTime_KeepTheirFileOrder()
+    {
+        var lines = Enumerable.Range(1, 40).Select(i => $$"""{"timestamp": 5, "input_length": {{i}}, "output_length": 1, "hash_ids": []}""");
+
+        var rows = KvTraceReader.Parse(["""{"timestamp": 9, "input_length": 999, "output_length": 1, "hash_ids": []}""", .. lines]);
+
+        Assert.Equal(Enumerable.Range(1, 40).Append(999), rows.Select(r => r.InputLength));
+    }
+
+    [Fact]
+    public void Read_NoRequests_IsRefusedNamingTheFile()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(path, ["", "  "]);
+
+            var error = Assert.Throws<InvalidDataException>(() => KvTraceReader.Read(path));
+
+            Assert.Equal($"{path}: no requests in the trace", error.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]

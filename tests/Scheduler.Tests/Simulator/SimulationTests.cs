@@ -168,14 +168,14 @@ public sealed class SimulationTests
     [Fact]
     public void TenantAssignment_IsSeeded_AndScalesTheArrivalRate()
     {
-        var rows = Enumerable.Range(0, 1_000).Select(i => new TraceRow(i * 100.0, 10, 0)).ToList();
+        var rows = Enumerable.Range(0, 1_000).Select(i => new TraceRow(i * 100.0, 10, 3)).ToList();
 
         var once = TenantAssignment.FromTrace("t", rows, rateFactor: 4, seed: 5);
         var again = TenantAssignment.FromTrace("t", rows, rateFactor: 4, seed: 5);
 
         Assert.Equal(once.Requests.Select(r => r.TenantId), again.Requests.Select(r => r.TenantId));
         Assert.Equal(25.0, once.Requests[1].ArrivalMs, Tolerance);
-        Assert.Equal(1, once.Requests[0].OutputTokens); // a row without output still yields a first token
+        Assert.Equal(3, once.Requests[0].OutputTokens); // the row's output as it is (the reader refuses 0)
         var heaviest = once.Requests.Count(r => r.TenantId == "tenant-0");
         var lightest = once.Requests.Count(r => r.TenantId == "tenant-7");
         Assert.True(heaviest > 4 * lightest, $"Zipf split: tenant-0 {heaviest}, tenant-7 {lightest}");

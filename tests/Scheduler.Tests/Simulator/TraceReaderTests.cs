@@ -1,0 +1,113 @@
+using Scheduler.Simulator.Workload;
+
+namespace Scheduler.Tests.Simulator;
+
+public sealed class TraceReaderTests : IDisposable
+{
+    private const string Header = "TIMESTAMP,ContextTokens,GeneratedTokens";
+
+    private readonly string _folder = Directory.CreateTempSubdirectory("trace-reader-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public void Read_RowsOutOfOrder_ReplayInTimeOrderFromTheEarliest()
+    {
+        var rows = TraceReader.Parse([
+            Header,
+            "2023-11-16 18:00:02.0000000,300,3",
+            "2023-11-16 18:00:00.5000000,100,1",
+            "2023-11-16 18:00:01.0000000,200,2",
+        ]);
+
+        Assert.Equal([0.0, 500, 1_500], rows.Select(r => r.OffsetMs));
+        Assert.Equal([100, 200, 300], rows.Select(r => r.PromptTokens));
+    }
+
+    [Fact]
+    public void Read_RowsAtTheSameTime_KeepTheirFileOrder()
+    {
+        // List.Sort is unstable: forty rows of one time came back shuffled.
+        var lines = Enumerable.Range(1, 40).Select(i => $"2023-11-16 18:00:00.0000000,{i},1");
+
+        var rows = TraceReader.Parse([Header, "2023-11-16 18:00:01.0000000,999,1", .. lines]);
+
+        Assert.Equal(Enumerable.Range(1, 40).Append(999), rows.Select(r => r.PromptTokens));
+    }
+
+    [Theory]
+    [InlineData("2023-11-16 18:00:00.0000000,-5,10", "ContextTokens: must be at least 1, not -5")]
+    [InlineData("2023-11-16 18:00:00.0000000,0,10", "ContextTokens: must be at least 1, not 0")]
+    [InlineData("2023-11-16 18:00:00.0000000,200,-7", "GeneratedTokens: must be at least 1, not -7")]
+    [InlineData("2023-11-16 18:00:00.0000000,200,0", "GeneratedTokens: must be at least 1, not 0")]
+    [InlineData("2023-11-16 18:00:00.0000000,99999999999,10", "ContextTokens: '99999999999' is not a whole number")]
+    [InlineData("2023-11-16 18:00:00.0000000,\"100\",10", "ContextTokens: '\"100\"' is not a whole number")]
+    [InlineData("2023-11-16 18:00:00.0000000,200", "expected 3 comma-separated fields")]
+    [InlineData("2023-11-16 18:00:00.0000000,200,10,4", "expected 3 comma-separated fields")]
+    [InlineData("16/11/2023 18:00,200,10", "TIMESTAMP: '16/11/2023 18:00' is not a time")]
+    [InlineData("2030-01-01 00:00:00.0000000,200,10", "TIMESTAMP: 1.9")]
+    public void Read_ABadRow_IsRefusedNamingTheFileLineAndColumn(string row, string named)
+    {
+        var path = Write(Header, "2023-11-16 18:00:00.0000000,1,1", row);
+
+        var error = Assert.Throws<InvalidDataException>(() => TraceReader.Read(path));
+
+        Assert.StartsWith($"{path} line 3: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("2023-11-16 18:15:40.0000000,100,10")]
+    [InlineData("time,prompt,output")]
+    [InlineData("TIMESTAMP,GeneratedTokens,ContextTokens")]
+    public void Read_AHeaderOtherThanTheColumns_IsRefused(string first)
+    {
+        var path = Write(first, "2023-11-16 18:15:41.0000000,200,20");
+
+        var error = Assert.Throws<InvalidDataException>(() => TraceReader.Read(path));
+
+        Assert.Equal($"{path} line 1: header: expected '{Header}', not '{first}'", error.Message);
+    }
+
+    [Theory]
+    [InlineData(new string[0], " line 1: header: the file is empty")]
+    [InlineData(new[] { Header }, ": no requests in the trace")]
+    [InlineData(new[] { Header, "", "  " }, ": no requests in the trace")]
+    public void Read_NoRequests_IsRefused(string[] lines, string named)
+    {
+        var path = Write(lines);
+
+        var error = Assert.Throws<InvalidDataException>(() => TraceReader.Read(path));
+
+        Assert.Equal(path + named, error.Message[..(path.Length + named.Length)]);
+    }
+
+    [Fact]
+    public void Read_BytesThatAreNotUtf8_AreRefusedNamingTheLine()
+    {
+        var path = Path.Combine(_folder, "latin1.csv");
+        File.WriteAllBytes(path, [.. System.Text.Encoding.UTF8.GetBytes(Header + "\n2023-11-16 18:00:00.0000000,1,1\n"), 0xFF, 0xFE, .. "2023-11-16 18:00:01.0000000,1,1\n"u8]);
+
+        var error = Assert.Throws<InvalidDataException>(() => TraceReader.Read(path));
+
+        Assert.Equal($"{path} line 3: not UTF-8 text", error.Message);
+    }
+
+    [Fact]
+    public void Read_AByteOrderMarkCrLfAndBlankLines_AreRead()
+    {
+        var path = Path.Combine(_folder, "windows.csv");
+        File.WriteAllText(path, $"\uFEFF{Header}\r\n2023-11-16 18:00:00.0000000,100,10\r\n   \r\n2023-11-16 18:00:01.0000000,200,20\r\n", new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+
+        var rows = TraceReader.Read(path);
+
+        Assert.Equal([(0.0, 100, 10), (1_000.0, 200, 20)], rows.Select(r => (r.OffsetMs, r.PromptTokens, r.OutputTokens)));
+    }
+
+    private string Write(params string[] lines)
+    {
+        var path = Path.Combine(_folder, $"{Guid.NewGuid():N}.csv");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+}
