@@ -55,12 +55,17 @@ internal sealed class Simulation
             _dispatcher.Queue.SetWeight(tenant, weight);
         }
 
+        // Replicas are numbered per product across the fleet, not per group: two groups of one product (spot and
+        // on-demand, say) must not share ids.
+        var numbered = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var group in fleet.Nodes)
         {
             var profile = group.Profile();
             for (var i = 0; i < group.Count; i++)
             {
-                var id = $"{group.Product}-{i}";
+                var number = numbered.GetValueOrDefault(profile.Product);
+                numbered[profile.Product] = number + 1;
+                var id = $"{profile.Product}-{number}";
                 // The placement's mirror of a metered endpoint's limits, as the live placement keeps one from the node's
                 // registration; the replica's own limiter is the engine's.
                 var view = new ReplicaView(id, "node-" + id, "acc-" + id, profile, profile.MaxSequences, profile.KvCapacityTokens, group.Limiter(_clock));

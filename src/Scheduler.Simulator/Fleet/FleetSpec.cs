@@ -22,6 +22,7 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
     {
         ReadCommentHandling = JsonCommentHandling.Skip,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
     };
 
@@ -31,7 +32,7 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
         FleetSpec? fleet;
         try
         {
-            fleet = JsonSerializer.Deserialize<FleetSpec>(File.ReadAllText(path), s_json);
+            fleet = JsonSerializer.Deserialize<FleetSpec>(File.ReadAllText(InputFile.Check(path, "--fleet")), s_json);
         }
         catch (JsonException e)
         {
@@ -73,6 +74,11 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
 
         for (var i = 0; i < Nodes.Count; i++)
         {
+            if (Nodes[i] is null)
+            {
+                throw new InvalidDataException($"{path}: nodes[{i}]: null, not a node group");
+            }
+
             var error = Nodes[i].Error();
             if (error is not null)
             {

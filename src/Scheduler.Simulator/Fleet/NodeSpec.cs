@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 using Scheduler.Policies.Admission;
 using Scheduler.Policies.Profiles;
 
@@ -7,10 +8,12 @@ namespace Scheduler.Simulator.Fleet;
 /// <summary>A group of identical accelerators. Prices and limits left out come from the built-in profile; those given
 /// replace it, as a worker's <c>Worker:Accelerators:*:Price*</c> settings do.</summary>
 /// <param name="Product">Built-in profile name (H100, A100, L40S, L4, LPU).</param>
-/// <param name="Count">Accelerators (one replica each).</param>
-/// <param name="Pricing">Hourly or metered; must agree with the prices in force.</param>
-/// <param name="MaxSequences">Overrides the profile's slots: a metered endpoint's concurrency limit.</param>
-/// <param name="KvCapacityTokens">Overrides the profile's KV cache.</param>
+/// <param name="Count">Accelerators (one replica each); required, at least 1.</param>
+/// <param name="Pricing">Hourly or metered; required (no default: the two bill differently), and must agree with the
+/// prices in force.</param>
+/// <param name="MaxSequences">Overrides the profile's slots: a metered endpoint's concurrency limit; at most
+/// <see cref="MaxSlots"/>.</param>
+/// <param name="KvCapacityTokens">Overrides the profile's KV cache; at most <see cref="MaxKvTokens"/>.</param>
 /// <param name="PricePerHourUsd">Overrides the profile's hourly price.</param>
 /// <param name="PricePerMillionInputTokensUsd">Overrides the profile's metered input price.</param>
 /// <param name="PricePerMillionOutputTokensUsd">Overrides the profile's metered output price.</param>
@@ -18,9 +21,9 @@ namespace Scheduler.Simulator.Fleet;
 /// <param name="TokensPerMinute">A metered endpoint's token rate limit (TPM: prompt plus requested output tokens),
 /// over any 60 s window.</param>
 internal sealed record NodeSpec(
-    string Product,
-    int Count,
-    PricingMode Pricing,
+    [property: JsonRequired] string Product,
+    [property: JsonRequired] int Count,
+    [property: JsonRequired] PricingMode Pricing,
     int? MaxSequences = null,
     long? KvCapacityTokens = null,
     double? PricePerHourUsd = null,
@@ -29,6 +32,16 @@ internal sealed record NodeSpec(
     int? RequestsPerMinute = null,
     int? TokensPerMinute = null)
 {
+    /// <summary>The most slots a replica may have: the simulator keeps per-slot state, and a profile's are 128–256.</summary>
+    public const int MaxSlots = 4096;
+
+    /// <summary>The largest KV cache a replica may have, in tokens (a profile's is 60,000–1,000,000).</summary>
+    public const long MaxKvTokens = 1_000_000_000;
+
+    /// <summary>The highest price a field may give, per hour or per million tokens (the profiles' are $0.05–$12.29):
+    /// a higher one is a typo, and an infinite one would make every cost infinite.</summary>
+    public const double MaxPriceUsd = 1000;
+
     /// <summary>The built-in profile with this group's prices and limits; throws on an unknown product.</summary>
     public AcceleratorProfile Profile()
     {
@@ -60,9 +73,9 @@ internal sealed record NodeSpec(
             return $"product: '{Product}' is not one of {string.Join(", ", AcceleratorProfiles.All.Keys)}";
         }
 
-        if (Count < 0)
+        if (Count < 1)
         {
-            return $"count must not be negative, not {Count}";
+            return $"count must be at least 1, not {Count}";
         }
 
         if (MaxSequences < 1 || KvCapacityTokens < 1 || RequestsPerMinute < 1 || TokensPerMinute < 1)
@@ -70,9 +83,16 @@ internal sealed record NodeSpec(
             return "maxSequences, kvCapacityTokens, requestsPerMinute and tokensPerMinute must be at least 1 when given";
         }
 
-        if (PricePerHourUsd < 0 || PricePerMillionInputTokensUsd < 0 || PricePerMillionOutputTokensUsd < 0)
+        if (MaxSequences > MaxSlots || KvCapacityTokens > MaxKvTokens)
         {
-            return "pricePerHourUsd, pricePerMillionInputTokensUsd and pricePerMillionOutputTokensUsd must not be negative";
+            return string.Create(CultureInfo.InvariantCulture, $"maxSequences must be at most {MaxSlots:#,0} and kvCapacityTokens at most {MaxKvTokens:#,0}");
+        }
+
+        double?[] prices = [PricePerHourUsd, PricePerMillionInputTokensUsd, PricePerMillionOutputTokensUsd];
+        if (prices.Any(p => p is { } price && !(price >= 0 && price <= MaxPriceUsd)))
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"pricePerHourUsd, pricePerMillionInputTokensUsd and pricePerMillionOutputTokensUsd must be between 0 and {MaxPriceUsd:#,0} US dollars");
         }
 
         // The pricing mode is stated so a reader sees it; the prices in force must agree with it, and a group paid one

@@ -50,6 +50,16 @@ public sealed class FleetSpecTests : IDisposable
     [InlineData("""{ "product": "LPU", "count": 1, "pricing": "metered", "tokensPerMinute": 0 }""", "tokensPerMinute")]
     [InlineData("""{ "product": "B200", "count": 1, "pricing": "hourly" }""", "product")]
     [InlineData("""{ "product": "H100", "count": 1, "pricing": "free" }""", "pricing")]
+    [InlineData("""{ "product": "H100", "pricing": "hourly" }""", "'count'")]
+    [InlineData("""{ "product": "H100", "count": 0, "pricing": "hourly" }""", "count must be at least 1, not 0")]
+    [InlineData("""{ "product": "H100", "count": 1 }""", "'pricing'")]
+    [InlineData("""{ "count": 1, "pricing": "hourly" }""", "'product'")]
+    [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "maxSequences": 2147483647 }""", "maxSequences must be at most 4,096")]
+    [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "kvCapacityTokens": 9000000000000000000 }""", "kvCapacityTokens at most")]
+    [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "pricePerHourUsd": 1e400 }""", "between 0 and 1,000 US dollars")]
+    [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "pricePerHourUsd": 1e300 }""", "between 0 and 1,000 US dollars")]
+    [InlineData("""{ "product": "H100", "count": 1, "count": 2, "pricing": "hourly" }""", "'count'")]
+    [InlineData("null", "nodes[0]: null")]
     public void Load_AFieldItCannotHonour_IsRefusedNamingIt(string node, string field)
     {
         var path = Write($$"""{ "name": "bad", "nodes": [ {{node}} ] }""");
@@ -58,6 +68,39 @@ public sealed class FleetSpecTests : IDisposable
 
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
         Assert.Contains(field, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_AnEmptyPathOrAFolder_IsRefusedInWords()
+    {
+        Assert.Equal("--fleet: no file given", Assert.Throws<InvalidDataException>(() => FleetSpec.Load("")).Message);
+        Assert.Equal($"{_folder}: a folder, not a file", Assert.Throws<InvalidDataException>(() => FleetSpec.Load(_folder)).Message);
+    }
+
+    [Fact]
+    public void Run_TwoGroupsOfOneProduct_GetReplicasNumberedAcrossTheFleet()
+    {
+        // Spot and on-demand H100s: two groups of one product used to collide on the replica id "H100-0".
+        var fleet = FleetSpec.Load(Write("""
+            { "name": "spot-mix", "nodes": [
+              { "product": "H100", "count": 2, "pricing": "hourly" },
+              { "product": "h100", "count": 1, "pricing": "hourly", "pricePerHourUsd": 4.0 } ] }
+            """));
+        var requests = Enumerable.Range(0, 6).Select(i => new SimRequest($"r{i}", "t", i, 500, 4, TtftObjective.For(500))).ToList();
+
+        var result = new Simulation(fleet, new Workload("w", requests, new Dictionary<string, double> { ["t"] = 1 }), new PolicyChoice("round-robin", "weighted-fair", "continuous"), seed: 1).Run();
+
+        Assert.Equal(["H100-0", "H100-1", "H100-2"], result.Replicas.Select(r => r.View.ReplicaId));
+        Assert.Equal(4.0, result.Replicas[2].View.Profile.PricePerHourUsd);
+        Assert.Equal(6, result.Finished.Count);
+    }
+
+    [Fact]
+    public void Load_ARepeatedTopLevelField_IsRefused()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(Write("""{ "name": "a", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ], "name": "b" }""")));
+
+        Assert.Contains("'name'", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
