@@ -2,6 +2,7 @@ using System.CommandLine;
 using Scheduler.Simulator.Engine;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Metrics;
+using Scheduler.Simulator.Reports;
 using Scheduler.Simulator.Scenarios;
 using Scheduler.Simulator.Workload;
 using static Scheduler.Simulator.Cli.SimulatorOptions;
@@ -17,7 +18,7 @@ internal static class SimulatorCommands
     /// <summary>Exit code when an input file is missing or invalid.</summary>
     public const int BadInput = 2;
 
-    /// <summary>Exit code of <c>run</c> when some requests were refused or failed (they are listed).</summary>
+    /// <summary>Exit code of <c>run</c>, <c>flood</c> and <c>prefix</c> when some requests were refused or failed (they are listed or counted).</summary>
     public const int NotAllServed = 3;
 
     public static RootCommand Create()
@@ -71,7 +72,7 @@ internal static class SimulatorCommands
 
     private static Command FloodCommand()
     {
-        var command = new Command("flood", "Run the fairness scenario: a light tenant's p99 TTFT alone and under a flooding tenant, per fairness policy")
+        var command = new Command("flood", $"Run the fairness scenario: a light tenant's p99 TTFT alone and under a flooding tenant, per fairness policy; exits {NotAllServed} when any request was refused or failed")
         {
             Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost,
         };
@@ -81,14 +82,18 @@ internal static class SimulatorCommands
             var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"));
             var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals),
                 ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond = parse.GetValue(WaitCost) });
-            foreach (var outcome in FloodScenario.Run(fleet, sizes, Flood(parse), choices))
+            var outcomes = FloodScenario.Run(fleet, sizes, Flood(parse), choices);
+            foreach (var outcome in outcomes)
             {
+                var light = outcome.LightServed
+                    ? $"light p99 alone {Format.Ms(outcome.LightP99AloneMs)} ms, flooded {Format.Ms(outcome.LightP99FloodedMs)} ms, ratio {Format.Num(outcome.Ratio, "0.00")}"
+                    : "light tenant: no request served alone or under the flood, so no p99 or ratio";
                 parse.InvocationConfiguration.Output.WriteLine(
-                    $"{outcome.Policies.Label}: light p99 alone {outcome.LightP99AloneMs:0} ms, flooded {outcome.LightP99FloodedMs:0} ms, ratio {outcome.Ratio:0.00}; {outcome.Flooded.Fairness}; preempted {outcome.Flooded.Preempted}; " +
-                    $"flooded TPOT p50 {outcome.Flooded.TpotP50Ms:0.0} ms, p99 {outcome.Flooded.TpotP99Ms:0.0} ms");
+                    $"{outcome.Policies.Label}: {light}; {outcome.UnservedText}; {outcome.Flooded.Fairness}; preempted {outcome.Flooded.Preempted}; " +
+                    $"flooded TPOT p50 {Format.Ms(outcome.Flooded.TpotP50Ms)} ms, p99 {Format.Ms(outcome.Flooded.TpotP99Ms)} ms");
             }
 
-            return 0;
+            return outcomes.Any(o => o.Unserved > 0) ? NotAllServed : 0;
         }));
         return command;
     }
@@ -114,10 +119,29 @@ internal static class SimulatorCommands
 
     private static Command PrefixCommand()
     {
-        var command = new Command("prefix", "Replay the prefix-sharing workloads (multi-turn chats, shared system prompts, agent loops), or a KV-cache trace, with every placement; print hit rate against the oracle's, TTFT, attainment and cost")
+        var command = new Command("prefix", $"Replay the prefix-sharing workloads (multi-turn chats, shared system prompts, agent loops), or a KV-cache trace, with every placement; print hit rate against the oracle's, TTFT, attainment and cost; exits {NotAllServed} when any request was refused or failed")
         {
             KvTrace, PrefixRate, PrefixSeed, PrefixPlacements, PrefixWorkloadNames, WriteKvTraces, MaxPreemptions, EngineCacheShare, CacheEvents, WaitCost,
         };
+        // A KV-cache trace replaces the built-in workloads, so options choosing or seeding them would be ignored (the
+        // seed still seeds the workloads --write-kv-traces writes).
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(KvTrace) is null)
+            {
+                return;
+            }
+
+            if (result.GetResult(PrefixWorkloadNames) is { Implicit: false })
+            {
+                result.AddError($"{PrefixWorkloadNames.Name} chooses built-in workloads; {KvTrace.Name} replays a trace instead of them. Give one or the other.");
+            }
+
+            if (result.GetResult(PrefixSeed) is { Implicit: false } && result.GetResult(WriteKvTraces) is null)
+            {
+                result.AddError($"{PrefixSeed.Name} seeds the built-in workloads, which {KvTrace.Name} replaces (it is kept only with {WriteKvTraces.Name}).");
+            }
+        });
         command.SetAction(parse => Guard(parse, () =>
         {
             var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
@@ -140,7 +164,7 @@ internal static class SimulatorCommands
                 fleet, workloads, parse.GetValue(Seed), parse.GetValue(MaxPreemptions), parse.GetRequiredValue(PrefixPlacements).Distinct().ToList(), engineCache,
                 parse.GetValue(WaitCost));
             parse.InvocationConfiguration.Output.Write(PrefixScenario.Markdown(fleet, outcomes));
-            return 0;
+            return outcomes.Any(o => o.Unserved > 0) ? NotAllServed : 0;
         }));
         return command;
     }

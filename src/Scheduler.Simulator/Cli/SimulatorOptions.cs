@@ -12,6 +12,16 @@ namespace Scheduler.Simulator.Cli;
 /// <summary>The simulator's options, each with its help text and documented default.</summary>
 internal static class SimulatorOptions
 {
+    // The bounds below keep every option's value one the simulation can run: a rate factor of 1e-12 or a cold start
+    // of 1e300 s would overflow the virtual clock's calendar mid-run instead of being refused here.
+
+    /// <summary>The slowest and fastest arrival-rate factors: a year-long trace at the slowest still fits the virtual
+    /// clock's calendar.</summary>
+    public const double MinRateFactor = 0.001, MaxRateFactor = 1000;
+
+    /// <summary>The longest duration a seconds option takes: a day.</summary>
+    public const double MaxSeconds = 86_400;
+
     public static readonly Option<string> FleetFile = new("--fleet")
     {
         Description = "Fleet file to simulate (sim/fleets/*.json)",
@@ -39,7 +49,7 @@ internal static class SimulatorOptions
         DefaultValueFactory = _ => "conv",
     }.AcceptOnlyFromAmong("code", "conv");
 
-    public static readonly Option<double> Rate = Positive("--rate", "Arrival-rate factor: the trace's arrival rate is multiplied by it", 1);
+    public static readonly Option<double> Rate = RateFactor("--rate", "Arrival-rate factor: the trace's arrival rate is multiplied by it", 1);
 
     public static readonly Option<string> Placement = Policy("--placement", "Placement policy", SchedulingPolicies.DefaultPlacement, SchedulingPolicies.PlacementNames);
     public static readonly Option<string> Fairness = Policy("--fairness", "Fairness policy", SchedulingPolicies.DefaultFairness, SchedulingPolicies.FairnessNames);
@@ -50,7 +60,7 @@ internal static class SimulatorOptions
         Description = "A KV-cache trace (JSONL: timestamp ms, input_length, output_length, hash_ids of 512-token blocks) to replay instead of the built-in prefix workloads",
     };
 
-    public static readonly Option<double> PrefixRate = Positive("--prefix-rate", "Arrival-rate factor of the prefix workloads (or the KV-cache trace)", 1);
+    public static readonly Option<double> PrefixRate = RateFactor("--prefix-rate", "Arrival-rate factor of the prefix workloads (or the KV-cache trace)", 1);
 
     public static readonly Option<int> PrefixSeed = new("--prefix-seed")
     {
@@ -107,10 +117,10 @@ internal static class SimulatorOptions
         DefaultValueFactory = _ => "bench/results/sim",
     };
 
-    public static readonly Option<double> CodeRate = Positive("--code-rate", "Arrival-rate factor of the code trace", 2);
-    public static readonly Option<double> ConvRate = Positive("--conv-rate", "Arrival-rate factor of the conv trace", 6);
+    public static readonly Option<double> CodeRate = RateFactor("--code-rate", "Arrival-rate factor of the code trace", 2);
+    public static readonly Option<double> ConvRate = RateFactor("--conv-rate", "Arrival-rate factor of the conv trace", 6);
     public static readonly Option<int> BurstRequests = PositiveInt("--burst-requests", "Requests of each trace in the saturation burst", 4_000);
-    public static readonly Option<double> BurstRate = Positive("--burst-rate", "Arrival-rate factor of the saturation burst", 50);
+    public static readonly Option<double> BurstRate = RateFactor("--burst-rate", "Arrival-rate factor of the saturation burst", 50);
     public static readonly Option<int> MaxPreemptions = WholeNumber(
         "--max-preemptions", "How often one job may be stopped to make room for a critical or under-share one (0: no preemption)", PolicyChoice.DefaultMaxPreemptions, 0);
 
@@ -139,13 +149,13 @@ internal static class SimulatorOptions
         PlacementSettings.MaxWaitCostUsdPerSecond,
         takesZero: true);
 
-    public static readonly Option<double> LightRate = Positive("--light-rate", "Flood scenario: the light tenant's Poisson arrivals per second", 15);
-    public static readonly Option<double> FloodMultiplier = Positive("--flood-multiplier", "Flood scenario: the flooding tenant's rate as a multiple of the light tenant's", 10);
-    public static readonly Option<double> FloodSeconds = Positive("--flood-seconds", "Flood scenario: seconds of arrivals", 120);
+    public static readonly Option<double> LightRate = Positive("--light-rate", "Flood scenario: the light tenant's Poisson arrivals per second", 15, maximum: 10_000);
+    public static readonly Option<double> FloodMultiplier = Positive("--flood-multiplier", "Flood scenario: the flooding tenant's rate as a multiple of the light tenant's", 10, maximum: 1000);
+    public static readonly Option<double> FloodSeconds = Positive("--flood-seconds", "Flood scenario: seconds of arrivals", 120, maximum: MaxSeconds);
 
-    public static readonly Option<double> ColdStartSeconds = Positive("--cold-start-seconds", "Autoscaling: seconds from asking for a GPU replica to its first admission (node start, model load, warm-up)", 120);
-    public static readonly Option<double> ScaleDownSeconds = Positive("--scale-down-seconds", "Autoscaling: seconds a pool must have wanted fewer replicas before one is drained and released", 120);
-    public static readonly Option<double> PeakLookbackSeconds = Positive("--peak-lookback-seconds", "Autoscaling: seconds a burst keeps sizing the pools' prefill", 300);
+    public static readonly Option<double> ColdStartSeconds = Positive("--cold-start-seconds", "Autoscaling: seconds from asking for a GPU replica to its first admission (node start, model load, warm-up)", 120, maximum: MaxSeconds);
+    public static readonly Option<double> ScaleDownSeconds = Positive("--scale-down-seconds", "Autoscaling: seconds a pool must have wanted fewer replicas before one is drained and released", 120, maximum: MaxSeconds);
+    public static readonly Option<double> PeakLookbackSeconds = Positive("--peak-lookback-seconds", "Autoscaling: seconds a burst keeps sizing the pools' prefill", 300, maximum: MaxSeconds);
 
     /// <summary>The autoscaled pools' settings from the parsed options.</summary>
     public static AutoscaleSettings Autoscale(ParseResult parse) => AutoscaleSettings.Default with
@@ -166,24 +176,27 @@ internal static class SimulatorOptions
             DefaultValueFactory = _ => fallback,
         }.AcceptOnlyFromAmong([.. names]);
 
+    private static Option<double> RateFactor(string name, string description, double fallback) =>
+        Number(name, description, fallback, MaxRateFactor, takesZero: false, minimum: MinRateFactor);
+
     // A custom parser rather than a validator: a validator reading a value that failed to parse throws.
     private static Option<double> Positive(string name, string description, double fallback, double maximum = double.PositiveInfinity) =>
         Number(name, description, fallback, maximum, takesZero: false);
 
-    private static Option<double> Number(string name, string description, double fallback, double maximum, bool takesZero) => new(name)
+    private static Option<double> Number(string name, string description, double fallback, double maximum, bool takesZero, double minimum = 0) => new(name)
     {
         Description = description,
         DefaultValueFactory = _ => fallback,
         CustomParser = result =>
         {
             var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && (value > 0 || (takesZero && value == 0))
-                && double.IsFinite(value) && value <= maximum)
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+                && (minimum > 0 ? value >= minimum : value > 0 || (takesZero && value == 0)) && double.IsFinite(value) && value <= maximum)
             {
                 return value;
             }
 
-            var lowest = takesZero ? "[0" : "(0";
+            var lowest = minimum > 0 ? "[" + minimum.ToString(CultureInfo.InvariantCulture) : takesZero ? "[0" : "(0";
             result.AddError(double.IsFinite(maximum)
                 ? $"{name} must be a number in {lowest}, {maximum.ToString(CultureInfo.InvariantCulture)}], not '{text}'."
                 : $"{name} must be a {(takesZero ? "non-negative" : "positive")} number, not '{text}'.");

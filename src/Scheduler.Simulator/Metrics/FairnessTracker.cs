@@ -1,5 +1,6 @@
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Fairness;
+using Scheduler.Simulator.Reports;
 
 namespace Scheduler.Simulator.Metrics;
 
@@ -156,4 +157,9 @@ internal sealed class FairnessTracker
 }
 
 /// <summary>Fairness of one run: the max service gap (weighted tokens), VTC's bound for it, Jain's index.</summary>
-internal sealed record FairnessResult(double MaxServiceGap, double VtcBound, double JainIndex);
+internal sealed record FairnessResult(double MaxServiceGap, double VtcBound, double JainIndex)
+{
+    /// <summary>The figures as reports print them (a record's default text prints raw doubles and its own name).</summary>
+    public override string ToString() =>
+        $"fairness: max service gap {Format.Num(MaxServiceGap, "#,0")} wtok (VTC bound {Format.Num(VtcBound, "#,0")}), Jain {Format.Num(JainIndex, "0.000")}";
+}

@@ -50,7 +50,7 @@ internal sealed record RunSummary(
         $"goodput {Format.Num(GoodputRequestsPerSecond)} req/s, {Format.Num(OutputTokensPerSecond, "#,0")} output tok/s, {Format.Num(JoulesPerOutputToken, "0.00")} J/output token",
         $"utilisation {Format.ByProduct(UtilisationByProduct)}",
         $"share of output tokens {Format.ByProduct(TokenShareByProduct)}",
-        $"fairness: max service gap {Format.Num(Fairness.MaxServiceGap, "#,0")} wtok (VTC bound {Format.Num(Fairness.VtcBound, "#,0")}), Jain {Format.Num(Fairness.JainIndex, "0.000")}",
+        Fairness.ToString(),
         $"sequences preempted {Format.Num(Preempted, "#,0")}",
         $"simulated in {Format.Num(WallMs / 1000, "0.0")} s");
 

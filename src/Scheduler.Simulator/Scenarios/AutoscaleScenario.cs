@@ -74,14 +74,14 @@ internal static class AutoscaleScenario
                 Row(o.Trace, $"planner's best static: {best.Fleet.Summary()}", best.Summary);
             }
 
-            Row(o.Trace, $"autoscaled (mean {string.Join(" + ", o.MeanReplicas.Select(p => $"{p.Value:0.0}×{p.Key}"))})", o.Autoscaled);
+            Row(o.Trace, o.MeanReplicas.Count == 0 ? "autoscaled (no hourly pool to scale)" : $"autoscaled (mean {string.Join(" + ", o.MeanReplicas.Select(p => $"{p.Value:0.0}×{p.Key}"))})", o.Autoscaled);
         }
 
         text.AppendLine();
         foreach (var o in outcomes)
         {
             text.AppendLine($"- `{o.Trace.Name}`: autoscaled {Format.Usd(o.Autoscaled.ProvisionedCostPerMillionTokens)} $/Mtok at {Format.Pct(o.Autoscaled.Attainment)}; " +
-                (o.BestStatic is null ? "no static mix from the catalogue meets 99%" : $"{Format.Pct(o.Saving)} below the best static mix") +
+                (o.BestStatic is null ? "no static mix from the catalogue meets 99%" : $"{Format.Pct(Math.Abs(o.Saving))} {(o.Saving >= 0 ? "below" : "above")} the best static mix") +
                 $" — target (≥ {Format.Pct(TargetSaving)} below at ≥ 99%) {(o.MeetsTarget ? "met" : "not met")}.");
         }
 

@@ -110,12 +110,13 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
             .AppendLine($"Two tenants of weight 1. The light tenant sends Poisson arrivals at {f.LightRate} req/s, the flooding tenant at {f.FloodMultiplier}× that " +
                 $"({f.LightRate * f.FloodMultiplier} req/s), for {f.DurationSeconds} s, request sizes drawn from the conv trace (seed {f.Seed}); then both backlogs drain. " +
                 "The light tenant's arrivals are identical with and without the flood.").AppendLine()
-            .AppendLine("| policies | light p99 TTFT alone ms | light p99 TTFT flooded ms | ratio | light attainment alone / flooded | all jobs' attainment flooded | max gap (wtok) | VTC bound 2×max request | Jain |")
-            .AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+            .AppendLine("| policies | light p99 TTFT alone ms | light p99 TTFT flooded ms | ratio | light attainment alone / flooded | all jobs' attainment flooded | refused / failed alone, flooded | max gap (wtok) | VTC bound 2×max request | Jain |")
+            .AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var o in outcomes)
         {
-            _report.AppendLine($"| {o.Policies.Label} | {Format.Ms(o.LightP99AloneMs)} | {Format.Ms(o.LightP99FloodedMs)} | {Format.Num(o.Ratio, "0.00")} | " +
-                $"{Format.Pct(o.LightAttainmentAlone)} / {Format.Pct(o.LightAttainmentFlooded)} | {Format.Pct(o.Flooded.Attainment)} | {Format.Num(o.Flooded.Fairness.MaxServiceGap, "#,0")} | {Format.Num(o.Flooded.Fairness.VtcBound, "#,0")} | {Format.Num(o.Flooded.Fairness.JainIndex, "0.000")} |");
+            _report.AppendLine($"| {o.Policies.Label} | {Format.Ms(o.LightP99AloneMs)} | {Format.Ms(o.LightP99FloodedMs)} | {(o.LightServed ? Format.Num(o.Ratio, "0.00") : "—")} | " +
+                $"{Format.Pct(o.LightAttainmentAlone)} / {Format.Pct(o.LightAttainmentFlooded)} | {Format.Pct(o.Flooded.Attainment)} | {o.Alone.Refused} / {o.Alone.Failed}, {o.Flooded.Refused} / {o.Flooded.Failed} | " +
+                $"{Format.Num(o.Flooded.Fairness.MaxServiceGap, "#,0")} | {Format.Num(o.Flooded.Fairness.VtcBound, "#,0")} | {Format.Num(o.Flooded.Fairness.JainIndex, "0.000")} |");
         }
 
         _report.AppendLine();

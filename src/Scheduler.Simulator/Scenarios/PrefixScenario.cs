@@ -9,7 +9,7 @@ using Scheduler.Simulator.Workload;
 namespace Scheduler.Simulator.Scenarios;
 
 /// <summary>What one placement did on one prefix-sharing workload: its prefix-cache hit rate next to the oracle's
-/// (an infinite cache and perfect routing), its TTFT percentiles, attainment and cost, where the hits it missed
+/// (an infinite cache and perfect routing, over the requests it served), its TTFT percentiles, attainment and cost, where the hits it missed
 /// went (<see cref="PrefixLoss"/>), and the p90 first token no placement could beat (the oracle's cache, each request
 /// alone on the fleet's fastest accelerator: <see cref="PrefixWorkloads.IdealTtftP90Ms"/>).</summary>
 internal sealed record PrefixOutcome(
@@ -40,20 +40,21 @@ internal static class PrefixScenario
         var outcomes = new List<PrefixOutcome>();
         foreach (var workload in workloads)
         {
-            var oracle = PrefixWorkloads.OracleHitRate(workload.Requests);
-            var ideal = PrefixWorkloads.IdealTtftP90Ms(workload.Requests, [.. fleet.Nodes.Select(n => n.Profile())]);
             var choices = (placements ?? Placements).Select(p => PolicyMatrix.Default with { Placement = p, MaxPreemptions = maxPreemptions, EngineCache = engineCache, WaitCostUsdPerSecond = waitCostUsdPerSecond }).ToList();
-            foreach (var run in PolicyMatrix.Run(fleet, workload, choices, seed))
-            {
-                outcomes.Add(Outcome(run, oracle, ideal));
-            }
+            outcomes.AddRange(PolicyMatrix.Run(fleet, workload, choices, seed).Select(Outcome));
         }
 
         return outcomes;
     }
 
-    public static PrefixOutcome Outcome(RunResult run, double oracleHitRate, double idealTtftP90Ms)
+    /// <summary>The run's figures. The oracle's hit rate and the ideal p90 are taken over the requests the run served,
+    /// as its own hit rate and percentiles are: a refused request neither seeds the oracle's cache nor counts in its
+    /// figures, so the two columns compare like with like.</summary>
+    public static PrefixOutcome Outcome(RunResult run)
     {
+        var served = run.Finished.Select(s => s.Request).ToList();
+        var oracleHitRate = PrefixWorkloads.OracleHitRate(served);
+        var idealTtftP90Ms = PrefixWorkloads.IdealTtftP90Ms(served, [.. run.Fleet.Nodes.Select(n => n.Profile())]);
         var summary = run.Summarize();
         var ttft = Percentiles.Sorted(run.Finished.Select(s => s.TtftMs));
         var prompt = run.Finished.Sum(s => (long)s.Request.PromptTokens);

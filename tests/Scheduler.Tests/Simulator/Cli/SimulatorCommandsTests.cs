@@ -120,7 +120,7 @@ public sealed class SimulatorCommandsTests : IDisposable
         var (code, _, error) = Invoke(["prefix", "--fleet", Path.Combine(_folder, "fleet.json"), "--kv-trace", Path.Combine(_folder, "bad.jsonl")]);
 
         Assert.Equal(SimulatorCommands.BadInput, code);
-        Assert.StartsWith("error: KV trace line 1: input_length", error, StringComparison.Ordinal);
+        Assert.StartsWith($"error: {Path.Combine(_folder, "bad.jsonl")} line 1: input_length: must be at least 1, not 0", error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -163,6 +163,91 @@ public sealed class SimulatorCommandsTests : IDisposable
 
         Assert.Equal(1, code);
         Assert.Contains($"--wait-cost must be a number in [0, 1], not '{price}'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_ATraceOutOfTimeOrder_GivesTheFiguresOfTheSortedTrace()
+    {
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }
+            """);
+        var rows = Enumerable.Range(0, 30).Select(i => $"2023-11-16 18:00:{i:00}.5000000,{100 + (i * 37 % 900)},{1 + (i % 7)}").ToList();
+        var sorted = Directory.CreateDirectory(Path.Combine(_folder, "sorted")).FullName;
+        var shuffled = Directory.CreateDirectory(Path.Combine(_folder, "shuffled")).FullName;
+        File.WriteAllLines(Path.Combine(sorted, "azure-llm-2023-conv.csv"), ["TIMESTAMP,ContextTokens,GeneratedTokens", .. rows]);
+        File.WriteAllLines(Path.Combine(shuffled, "azure-llm-2023-conv.csv"), ["TIMESTAMP,ContextTokens,GeneratedTokens", .. rows.Skip(20), .. rows.Take(20).Reverse()]);
+
+        var fromSorted = Invoke(["run", "--fleet", Path.Combine(_folder, "fleet.json"), "--traces", sorted]);
+        var fromShuffled = Invoke(["run", "--fleet", Path.Combine(_folder, "fleet.json"), "--traces", shuffled]);
+
+        Assert.Equal(0, fromSorted.Code);
+        Assert.Contains("jobs served 30,", fromSorted.Output, StringComparison.Ordinal);
+        Assert.Equal(WithoutWallTime(fromSorted.Output), WithoutWallTime(fromShuffled.Output));
+
+        static string WithoutWallTime(string output) => string.Join('\n', output.Split('\n').Where(l => !l.StartsWith("simulated in", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Flood_EveryRequestRefused_SaysSoCountsThem_AndExitsNotAllServed()
+    {
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "small-context", "maxContextTokens": 100, "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }
+            """);
+        File.WriteAllLines(Path.Combine(_folder, "azure-llm-2023-conv.csv"), ["TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 18:00:00.0000000,200,10"]);
+
+        var (code, output, error) = Invoke(["flood", "--fleet", Path.Combine(_folder, "fleet.json"), "--traces", _folder, "--flood-seconds", "5", "--light-rate", "4"]);
+
+        Assert.True(code == SimulatorCommands.NotAllServed, error);
+        Assert.Contains("light tenant: no request served alone or under the flood, so no p99 or ratio", output, StringComparison.Ordinal);
+        Assert.Matches(@"refused / failed: alone [1-9]\d* / 0, flooded [1-9]\d* / 0", output);
+        Assert.Contains("fairness: max service gap ", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("NaN", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("FairnessResult", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Prefix_ARefusedRequest_NeitherSeedsTheOracleNorCountsInIt_AndTheRunExitsNotAllServed()
+    {
+        // The first request is over the 1,200-token context and refused; the second resends its first two blocks. The
+        // oracle used to count the first as sent (a 1,024-token hit for the second) where no placement could.
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "one-a100", "maxContextTokens": 1200, "nodes": [ { "product": "A100", "count": 1, "pricing": "hourly" } ] }
+            """);
+        File.WriteAllText(Path.Combine(_folder, "trace.jsonl"), """
+            {"timestamp": 0, "input_length": 1600, "output_length": 5, "hash_ids": [1, 2, 3]}
+            {"timestamp": 1000, "input_length": 1100, "output_length": 5, "hash_ids": [1, 2]}
+            """);
+
+        var (code, output, _) = Invoke(["prefix", "--fleet", Path.Combine(_folder, "fleet.json"), "--kv-trace", Path.Combine(_folder, "trace.jsonl")]);
+
+        Assert.Equal(SimulatorCommands.NotAllServed, code);
+        Assert.All(PrefixScenario.Placements, placement => Assert.Contains($"| trace | {placement} | 0.00% | 0.00% |", output, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("--prefix-workloads", "agent")]
+    [InlineData("--prefix-seed", "3")]
+    public void Prefix_AKvTraceWithAnOptionOfTheBuiltInWorkloads_IsAParseErrorNamingBoth(string option, string value)
+    {
+        var (code, _, error) = Invoke(["prefix", "--kv-trace", Path.Combine(_folder, "trace.jsonl"), option, value]);
+
+        Assert.Equal(1, code);
+        Assert.Contains(option, error, StringComparison.Ordinal);
+        Assert.Contains("--kv-trace", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("run", "--rate", "1e-12", "--rate must be a number in [0.001, 1000], not '1e-12'")]
+    [InlineData("run", "--rate", "5000", "--rate must be a number in [0.001, 1000], not '5000'")]
+    [InlineData("autoscale", "--cold-start-seconds", "1e300", "--cold-start-seconds must be a number in (0, 86400], not '1e300'")]
+    [InlineData("autoscale", "--scale-down-seconds", "1e15", "--scale-down-seconds must be a number in (0, 86400], not '1e15'")]
+    [InlineData("flood", "--flood-seconds", "1e9", "--flood-seconds must be a number in (0, 86400], not '1e9'")]
+    public void AnOptionOutOfTheRangeTheSimulationCanRun_IsAParseErrorNamingIt(string command, string option, string value, string message)
+    {
+        var (code, _, error) = Invoke([command, option, value]);
+
+        Assert.Equal(1, code);
+        Assert.Contains(message, error, StringComparison.Ordinal);
     }
 
     private static (int Code, string Output, string Error) Invoke(string[] args)
