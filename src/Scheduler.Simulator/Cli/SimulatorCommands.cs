@@ -62,6 +62,8 @@ internal static class SimulatorCommands
         };
         command.SetAction(parse => Guard(parse, () =>
         {
+            // Before the simulations: a folder that cannot be made would otherwise only fail once they have all run.
+            OutputFolder(parse.GetRequiredValue(Out));
             var fleets = (FleetSpec.Load(parse.GetRequiredValue(FleetFile)), FleetSpec.Load(parse.GetRequiredValue(GpuFleet)), FleetSpec.Load(parse.GetRequiredValue(Catalogue)));
             new Scenarios.MatrixCommand(fleets.Item1, fleets.Item2, fleets.Item3, BenchmarkSettings.From(parse))
                 .Run("dotnet run -c Release --project src/Scheduler.Simulator -- " + string.Join(' ', parse.Tokens.Select(t => t.Value)));
@@ -191,6 +193,18 @@ internal static class SimulatorCommands
         Engine.Unserved.OverEndpointTokenLimit => "failed: placed on a metered endpoint whose tokens per minute are fewer than it needs",
         _ => "failed: never admitted",
     };
+
+    private static void OutputFolder(string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new InvalidDataException($"{Out.Name} {path}: cannot be made a folder ({e.Message})", e);
+        }
+    }
 
     private static int Guard(ParseResult parse, Func<int> action)
     {

@@ -9,7 +9,8 @@ internal static class Format
 
     public static string Usd(double value) => value.ToString(value < 1 ? "0.000" : "#,0.00", CultureInfo.InvariantCulture);
 
-    public static string Pct(double value) => (value * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+    // A share of nothing (no request served, an oracle that caches nothing) is no figure: a dash, not "NaN%".
+    public static string Pct(double value) => double.IsNaN(value) ? "—" : (value * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
 
     public static string Num(double value, string format = "#,0.##") => value.ToString(format, CultureInfo.InvariantCulture);
 

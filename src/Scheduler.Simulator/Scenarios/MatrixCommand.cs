@@ -16,9 +16,9 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
     private readonly StringBuilder _report = new();
     private readonly List<RunSummary> _all = [];
 
+    /// <summary>Runs everything and writes the results into the output folder, which the caller has made.</summary>
     public void Run(string commandLine)
     {
-        Directory.CreateDirectory(settings.OutputFolder);
         _report.AppendLine("# Simulator results").AppendLine()
             .AppendLine($"Command: `{commandLine}`").AppendLine()
             .AppendLine($"Fleet `{fleet.Name}`: {fleet.Summary()} — {fleet.Description}").AppendLine()

@@ -250,6 +250,20 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.Contains(message, error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Matrix_AnOutputFolderThatCannotBeMade_IsRefusedBeforeAnySimulation()
+    {
+        var file = Path.Combine(_folder, "a-file");
+        File.WriteAllText(file, "");
+
+        var (code, output, error) = Invoke(["matrix", "--out", Path.Combine(file, "results"), "--fleet", Path.Combine(_folder, "missing.json")]);
+
+        // The missing fleet would be the first thing the simulations read: the folder is checked before it.
+        Assert.Equal(SimulatorCommands.BadInput, code);
+        Assert.StartsWith($"error: --out {Path.Combine(file, "results")}: cannot be made a folder", error, StringComparison.Ordinal);
+        Assert.Equal("", output);
+    }
+
     private static (int Code, string Output, string Error) Invoke(string[] args)
     {
         var output = new StringWriter();
