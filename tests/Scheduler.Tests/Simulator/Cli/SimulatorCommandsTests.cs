@@ -264,6 +264,29 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.Equal("", output);
     }
 
+    [Fact]
+    public void Autoscale_ACatalogueWithoutHourlyPools_SaysSo_AndNoSavingReadsNegative()
+    {
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }
+            """);
+        File.WriteAllText(Path.Combine(_folder, "metered.json"), """
+            { "name": "metered", "nodes": [ { "product": "LPU", "count": 1, "pricing": "metered" } ] }
+            """);
+        foreach (var trace in new[] { "code", "conv" })
+        {
+            File.WriteAllLines(Path.Combine(_folder, $"azure-llm-2023-{trace}.csv"),
+                ["TIMESTAMP,ContextTokens,GeneratedTokens", .. Enumerable.Range(0, 20).Select(i => $"2023-11-16 18:00:{i:00}.0000000,500,20")]);
+        }
+
+        var (code, output, error) = Invoke(["autoscale", "--fleet", Path.Combine(_folder, "fleet.json"), "--catalogue", Path.Combine(_folder, "metered.json"), "--traces", _folder]);
+
+        Assert.True(code == 0, error);
+        Assert.Contains("| autoscaled (no hourly pool to scale) |", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("(mean )", output, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"-\d[\d.]*% (below|above)", output);
+    }
+
     private static (int Code, string Output, string Error) Invoke(string[] args)
     {
         var output = new StringWriter();
