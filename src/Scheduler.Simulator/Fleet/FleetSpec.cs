@@ -36,7 +36,9 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: {e.Message}", e);
+            // A missing or repeated property's message names the property but not where it is: add the JSON path.
+            var where = e.Path is { } at && !e.Message.Contains("Path:", StringComparison.Ordinal) ? $" Path: {at}." : "";
+            throw new InvalidDataException($"{path}: {e.Message}{where}", e);
         }
 
         if (fleet is null)

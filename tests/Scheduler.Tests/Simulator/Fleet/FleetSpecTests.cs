@@ -50,7 +50,7 @@ public sealed class FleetSpecTests : IDisposable
     [InlineData("""{ "product": "LPU", "count": 1, "pricing": "metered", "tokensPerMinute": 0 }""", "tokensPerMinute")]
     [InlineData("""{ "product": "B200", "count": 1, "pricing": "hourly" }""", "product")]
     [InlineData("""{ "product": "H100", "count": 1, "pricing": "free" }""", "pricing")]
-    [InlineData("""{ "product": "H100", "pricing": "hourly" }""", "'count'")]
+    [InlineData("""{ "product": "H100", "pricing": "hourly" }""", "'count'. Path: $.nodes[0].")]
     [InlineData("""{ "product": "H100", "count": 0, "pricing": "hourly" }""", "count must be at least 1, not 0")]
     [InlineData("""{ "product": "H100", "count": 1 }""", "'pricing'")]
     [InlineData("""{ "count": 1, "pricing": "hourly" }""", "'product'")]
@@ -58,7 +58,7 @@ public sealed class FleetSpecTests : IDisposable
     [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "kvCapacityTokens": 9000000000000000000 }""", "kvCapacityTokens at most")]
     [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "pricePerHourUsd": 1e400 }""", "between 0 and 1,000 US dollars")]
     [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "pricePerHourUsd": 1e300 }""", "between 0 and 1,000 US dollars")]
-    [InlineData("""{ "product": "H100", "count": 1, "count": 2, "pricing": "hourly" }""", "'count'")]
+    [InlineData("""{ "product": "H100", "count": 1, "count": 2, "pricing": "hourly" }""", "'count' encountered during deserialization of type 'Scheduler.Simulator.Fleet.NodeSpec'. Path: $.nodes[0].count.")]
     [InlineData("null", "nodes[0]: null")]
     public void Load_AFieldItCannotHonour_IsRefusedNamingIt(string node, string field)
     {
