@@ -87,11 +87,10 @@ internal static class SimulatorCommands
             var outcomes = FloodScenario.Run(fleet, sizes, Flood(parse), choices);
             foreach (var outcome in outcomes)
             {
-                var light = outcome.LightServed
-                    ? $"light p99 alone {Format.Ms(outcome.LightP99AloneMs)} ms, flooded {Format.Ms(outcome.LightP99FloodedMs)} ms, ratio {Format.Num(outcome.Ratio, "0.00")}"
-                    : "light tenant: no request served alone or under the flood, so no p99 or ratio";
+                // A run that served the light tenant nothing has no p99 (a dash) and the two no ratio: said, not NaN.
+                var ratio = outcome.LightServed ? Format.Num(outcome.Ratio, "0.00") : "— (the light tenant had no request served in one run or both)";
                 parse.InvocationConfiguration.Output.WriteLine(
-                    $"{outcome.Policies.Label}: {light}; {outcome.UnservedText}; {outcome.Flooded.Fairness}; preempted {outcome.Flooded.Preempted}; " +
+                    $"{outcome.Policies.Label}: light p99 alone {Format.Ms(outcome.LightP99AloneMs)} ms, flooded {Format.Ms(outcome.LightP99FloodedMs)} ms, ratio {ratio}; {outcome.UnservedText}; {outcome.Flooded.Fairness}; preempted {outcome.Flooded.Preempted}; " +
                     $"flooded TPOT p50 {Format.Ms(outcome.Flooded.TpotP50Ms)} ms, p99 {Format.Ms(outcome.Flooded.TpotP99Ms)} ms");
             }
 
@@ -212,9 +211,10 @@ internal static class SimulatorCommands
         {
             return action();
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or FormatException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
-            // FileNotFoundException and DirectoryNotFoundException are IOExceptions; FormatException is a bad trace row.
+            // FileNotFoundException and DirectoryNotFoundException are IOExceptions; the readers turn every bad row or
+            // field into an InvalidDataException naming the file, the line and the field.
             parse.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
             return BadInput;
         }

@@ -198,7 +198,7 @@ public sealed class SimulatorCommandsTests : IDisposable
         var (code, output, error) = Invoke(["flood", "--fleet", Path.Combine(_folder, "fleet.json"), "--traces", _folder, "--flood-seconds", "5", "--light-rate", "4"]);
 
         Assert.True(code == SimulatorCommands.NotAllServed, error);
-        Assert.Contains("light tenant: no request served alone or under the flood, so no p99 or ratio", output, StringComparison.Ordinal);
+        Assert.Contains("light p99 alone — ms, flooded — ms, ratio — (the light tenant had no request served in one run or both)", output, StringComparison.Ordinal);
         Assert.Matches(@"refused / failed: alone [1-9]\d* / 0, flooded [1-9]\d* / 0", output);
         Assert.Contains("fairness: max service gap ", output, StringComparison.Ordinal);
         Assert.DoesNotContain("NaN", output, StringComparison.Ordinal);
