@@ -15,7 +15,8 @@ internal sealed record KvTraceRow(
 /// <summary>
 /// Reads and writes the JSONL format public KV-cache traces use (Mooncake's): one JSON object a line with
 /// <c>timestamp</c> (ms), <c>input_length</c>, <c>output_length</c> and <c>hash_ids</c>, all required; <c>session_id</c>
-/// is ours and optional. Rows are replayed in time order, rows at the same time in file order. A bad line (a missing,
+/// is ours and optional. Rows are replayed in time order, rows at the same time in file order, timed from the earliest
+/// (so Unix-epoch milliseconds and offsets from 0 replay alike). A bad line (a missing,
 /// unknown or repeated key among them) ends in an <see cref="InvalidDataException"/> naming the file, the line and the
 /// field; blank lines are skipped.
 /// </summary>
@@ -33,7 +34,7 @@ internal static class KvTraceReader
 
     public static IReadOnlyList<KvTraceRow> Parse(IEnumerable<string> lines, string source = "KV trace")
     {
-        var rows = new List<KvTraceRow>();
+        var rows = new List<(KvTraceRow Row, int Line)>();
         var number = 0;
         foreach (var line in lines)
         {
@@ -53,10 +54,22 @@ internal static class KvTraceReader
                 throw new InvalidDataException($"{source} line {number}: {e.Message}", e);
             }
 
-            rows.Add(Check(row, source, number));
+            rows.Add((Check(row, source, number), number));
         }
 
-        return rows.Count == 0 ? throw TraceInput.NoRequests(source) : TraceInput.InTimeOrder(rows, r => r.TimestampMs);
+        if (rows.Count == 0)
+        {
+            throw TraceInput.NoRequests(source);
+        }
+
+        var earliest = rows.Min(r => r.Row.TimestampMs);
+        return [.. TraceInput.InTimeOrder(rows, r => r.Row.TimestampMs).Select(r =>
+        {
+            var offset = r.Row.TimestampMs - earliest;
+            return TraceInput.SpanError(offset) is { } span
+                ? throw TraceInput.Refuse(source, r.Line, "timestamp", span + ".")
+                : r.Row with { TimestampMs = offset };
+        })];
     }
 
     public static void Write(string path, IEnumerable<KvTraceRow> rows) =>
@@ -68,8 +81,7 @@ internal static class KvTraceReader
         (string Field, string Problem)? bad = row switch
         {
             null => ("line", "null, not a request"),
-            { TimestampMs: < 0 or double.NaN } => ("timestamp", $"must be a number of milliseconds, 0 or more, not {row.TimestampMs}"),
-            _ when TraceInput.SpanError(row.TimestampMs) is { } span => ("timestamp", span),
+            { TimestampMs: < 0 or double.NaN or double.PositiveInfinity } => ("timestamp", $"must be a number of milliseconds, 0 or more, not {row.TimestampMs}"),
             _ when TraceInput.TokensError(row.InputLength) is { } error => ("input_length", error),
             _ when TraceInput.TokensError(row.OutputLength) is { } error => ("output_length", error),
             { HashIds: null } => ("hash_ids", "null, not a list of block ids"),

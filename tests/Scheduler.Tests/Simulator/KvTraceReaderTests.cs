@@ -22,6 +22,17 @@ public sealed class KvTraceReaderTests
         Assert.Equal(14, workload.Requests[1].Blocks!.Count);
     }
 
+    [Fact]
+    public void Parse_UnixEpochMilliseconds_AreTimedFromTheEarliestRequest()
+    {
+        var rows = KvTraceReader.Parse([
+            """{"timestamp": 1733356800500, "input_length": 10, "output_length": 1, "hash_ids": []}""",
+            """{"timestamp": 1733356800000, "input_length": 20, "output_length": 1, "hash_ids": []}""",
+        ]);
+
+        Assert.Equal([(0.0, 20), (500.0, 10)], rows.Select(r => (r.TimestampMs, r.InputLength)));
+    }
+
     [Theory]
     [InlineData("""{"timestamp": 0, "input_length": 0, "output_length": 1, "hash_ids": []}""", "input_length")]
     [InlineData("""{"timestamp": -1, "input_length": 10, "output_length": 1, "hash_ids": []}""", "timestamp")]
@@ -73,7 +84,7 @@ public sealed class KvTraceReaderTests
     }
 
     [Fact]
-    public void Write_ThenRead_RoundTrips()
+    public void Write_ThenRead_RoundTrips_TimedFromTheFirstRequest()
     {
         var path = Path.GetTempFileName();
         try
@@ -83,7 +94,8 @@ public sealed class KvTraceReaderTests
 
             var read = KvTraceReader.Read(path);
 
-            Assert.Equal(rows.Select(r => (r.TimestampMs, r.InputLength, r.OutputLength, string.Join(",", r.HashIds), r.SessionId)),
+            var first = rows.Min(r => r.TimestampMs);
+            Assert.Equal(rows.Select(r => (r.TimestampMs - first, r.InputLength, r.OutputLength, string.Join(",", r.HashIds), r.SessionId)),
                 read.Select(r => (r.TimestampMs, r.InputLength, r.OutputLength, string.Join(",", r.HashIds), r.SessionId)));
         }
         finally
