@@ -10,6 +10,9 @@ internal static class OpenAiEndpoints
     public static WebApplication MapOpenAiApi(this WebApplication app)
     {
         app.UseMiddleware<OpenAiPortGate>();
+
+        // After the gate, so a /v1 path on another port keeps its bare 404 and tells a scanner nothing.
+        app.UseStatusCodePages(OpenAiRouteErrors.Answer);
         var v1 = app.MapGroup(Prefix);
         v1.MapPost("/completions", (HttpContext http, OpenAiCompletions completions) => completions.Run(http, OpenAiKind.Completion));
         v1.MapPost("/chat/completions", (HttpContext http, OpenAiCompletions completions) => completions.Run(http, OpenAiKind.Chat));

@@ -64,10 +64,18 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
     private static OpenAiError FromStatus(RpcException rpc, OpenAiKind kind)
     {
         var message = rpc.Status.Detail;
+        var field = SchedulerErrors.FieldOf(rpc);
+        var param = Param(field, kind);
+        if (field is not null && param != field && message.StartsWith(field + ":", StringComparison.Ordinal))
+        {
+            // The message leads with the submission's field; name the one this request set ("stop", not "stop_sequences").
+            message = param + message[field.Length..];
+        }
+
         return rpc.StatusCode switch
         {
             StatusCode.InvalidArgument or StatusCode.FailedPrecondition =>
-                new(StatusCodes.Status400BadRequest, "invalid_request_error", message, Param(SchedulerErrors.FieldOf(rpc), kind)),
+                new(StatusCodes.Status400BadRequest, "invalid_request_error", message, param),
             StatusCode.NotFound when message.StartsWith("model '", StringComparison.Ordinal) =>
                 new(StatusCodes.Status404NotFound, "invalid_request_error", message, "model", "model_not_found"),
             StatusCode.NotFound => new(StatusCodes.Status404NotFound, "invalid_request_error", message, Code: "not_found"),

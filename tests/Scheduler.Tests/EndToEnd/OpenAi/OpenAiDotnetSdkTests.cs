@@ -148,6 +148,30 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task UnknownRouteAndWrongMethod_AreOpenAiShapedErrors()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+
+        using var body = new StringContent("""{"model":"x","input":"y"}""", Encoding.UTF8, "application/json");
+        using var embeddings = await http.PostAsync("/v1/embeddings", body);
+        var unknown = await ErrorOf(embeddings);
+        Assert.Equal((404, "unknown_url"), ((int)embeddings.StatusCode, unknown.GetProperty("code").GetString()));
+        Assert.Contains("POST /v1/embeddings", unknown.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        using var get = await http.GetAsync("/v1/chat/completions");
+        var method = await ErrorOf(get);
+        Assert.Equal((405, "method_not_allowed"), ((int)get.StatusCode, method.GetProperty("code").GetString()));
+        Assert.EndsWith("use POST", method.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        static async Task<JsonElement> ErrorOf(HttpResponseMessage response)
+        {
+            Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+            return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").Clone();
+        }
+    }
+
+    [Fact]
     public async Task OverQuota_Is429_WithRetryAfterFromTheQuotasHint()
     {
         using var admin = cluster.Admin();

@@ -26,6 +26,34 @@ public sealed class OpenAiErrorsTests
         Assert.Equal((400, "invalid_request_error", param), (error.Status, error.Type, error.Param));
     }
 
+    [Theory]
+    [InlineData("stop_sequences", false, "stop: is wrong")]
+    [InlineData("prompt", true, "messages: is wrong")]
+    [InlineData("idempotency_key", false, "Idempotency-Key: is wrong")]
+    [InlineData("temperature", false, "temperature: is wrong")]
+    public void Map_InvalidArgument_MessageLeadsWithTheRequestsParam(string field, bool chat, string message)
+    {
+        var error = _errors.Map(SchedulerErrors.InvalidArgument(field, "is wrong"), chat ? OpenAiKind.Chat : OpenAiKind.Completion);
+
+        Assert.Equal(message, error.Message);
+    }
+
+    [Fact]
+    public void RouteErrors_NoRouteAndWrongMethod_SayWhatIsServedAndWhichMethod()
+    {
+        var unknown = OpenAiRouteErrors.For(404, "POST", "/v1/embeddings", "");
+        Assert.Equal((404, "invalid_request_error", "unknown_url"), (unknown.Status, unknown.Type, unknown.Code));
+        Assert.StartsWith("no route POST /v1/embeddings: this API serves POST /v1/completions", unknown.Message);
+
+        var method = OpenAiRouteErrors.For(405, "GET", "/v1/chat/completions", "POST");
+        Assert.Equal((405, "method_not_allowed", "GET is not allowed on /v1/chat/completions; use POST"), (method.Status, method.Code, method.Message));
+
+        Assert.Equal((413, "invalid_request_error", "Payload Too Large"), Shape(OpenAiRouteErrors.For(413, "POST", "/v1/completions", "")));
+        Assert.Equal((502, "server_error", "Bad Gateway"), Shape(OpenAiRouteErrors.For(502, "POST", "/v1/completions", "")));
+
+        static (int, string, string) Shape(OpenAiError e) => (e.Status, e.Type, e.Message);
+    }
+
     [Fact]
     public void Map_StatusesOfTheSubmissionPath_AreOpenAisStatuses()
     {

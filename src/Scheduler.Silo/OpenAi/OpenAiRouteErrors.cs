@@ -1,0 +1,38 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace Scheduler.Silo.OpenAi;
+
+/// <summary>
+/// Gives the answers routing makes on its own under /v1 — no such route (404), a route asked with another method (405)
+/// — the OpenAI error body the rest of the API answers with: the OpenAI SDKs read <c>error.message</c> to say what went
+/// wrong, and an empty body left a client that called, say, /v1/embeddings with a bare "404".
+/// </summary>
+internal static class OpenAiRouteErrors
+{
+    private const string Served = "POST /v1/completions, POST /v1/chat/completions, GET /v1/models and GET /v1/models/{model}";
+
+    /// <summary>For <c>UseStatusCodePages</c>: fills an empty error answer to a /v1 request; leaves any other alone.</summary>
+    public static Task Answer(StatusCodeContext context)
+    {
+        var http = context.HttpContext;
+        if (!http.Request.Path.StartsWithSegments(OpenAiEndpoints.Prefix, StringComparison.Ordinal) || http.RequestAborted.IsCancellationRequested)
+        {
+            return Task.CompletedTask;
+        }
+
+        return OpenAiErrors.Write(http, For(http.Response.StatusCode, http.Request.Method, http.Request.Path, http.Response.Headers.Allow.ToString()));
+    }
+
+    /// <summary>The error for an empty answer with <paramref name="status"/> to <paramref name="method"/>
+    /// <paramref name="path"/>; <paramref name="allow"/> is the methods a 405's route takes.</summary>
+    public static OpenAiError For(int status, string method, string path, string allow) => status switch
+    {
+        StatusCodes.Status404NotFound =>
+            new(status, "invalid_request_error", $"no route {method} {path}: this API serves {Served}", Code: "unknown_url"),
+        StatusCodes.Status405MethodNotAllowed =>
+            new(status, "invalid_request_error", $"{method} is not allowed on {path}{(allow.Length > 0 ? $"; use {allow}" : "")}", Code: "method_not_allowed"),
+        < 500 => new(status, "invalid_request_error", ReasonPhrases.GetReasonPhrase(status)),
+        _ => new(status, "server_error", ReasonPhrases.GetReasonPhrase(status)),
+    };
+}
