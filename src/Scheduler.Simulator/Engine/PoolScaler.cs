@@ -4,8 +4,8 @@ using Scheduler.Simulator.Fleet;
 namespace Scheduler.Simulator.Engine;
 
 /// <summary>
-/// The simulator's autoscaler: asks the shared <see cref="CapacityPolicy"/> what each hourly pool wants and acts as a
-/// cluster autoscaler would. A replica asked for is paid for at once and takes work after the cold start; a pool that
+/// The simulator's autoscaler: asks the shared <see cref="CapacityPolicy"/> what each hourly pool wants (a
+/// <see cref="HourlyPool"/>: the replicas alike in product, price and limits) and acts as a cluster autoscaler would. A replica asked for is paid for at once and takes work after the cold start; a pool that
 /// has wanted fewer for <see cref="AutoscaleSettings.ScaleDownAfter"/> drains its least busy replicas (they take no
 /// new work) and releases each once its batch is empty.
 /// </summary>
@@ -14,19 +14,18 @@ internal sealed class PoolScaler
     private readonly AutoscaleSettings _settings;
     private readonly CapacityPolicy _policy = new();
     private readonly IReadOnlyList<SimReplica> _replicas;
-    private readonly List<(string Product, int[] Members)> _pools;
+    private readonly IReadOnlyList<HourlyPool> _pools;
     private readonly double[] _surplusSinceMs;
 
     public PoolScaler(AutoscaleSettings settings, IReadOnlyList<SimReplica> replicas)
     {
         _settings = settings;
         _replicas = replicas;
-        _pools = [.. replicas.Select((r, i) => (r, i)).Where(x => !x.r.Profile.IsMetered)
-            .GroupBy(x => x.r.Profile.Product, StringComparer.Ordinal).Select(g => (g.Key, g.Select(x => x.i).ToArray()))];
+        _pools = HourlyPool.Of(replicas);
         _surplusSinceMs = [.. _pools.Select(_ => double.NaN)];
-        foreach (var (_, members) in _pools)
+        foreach (var pool in _pools)
         {
-            foreach (var i in members)
+            foreach (var i in pool.Members)
             {
                 replicas[i].Unprovision();
                 replicas[i].View.Schedulable = false;
@@ -42,12 +41,12 @@ internal sealed class PoolScaler
     public List<int> Decide(double nowMs, DemandSignal demand, double coldStartMs)
     {
         ReleaseDrained(nowMs);
-        var states = _pools.Select(p => new PoolState(p.Product, _replicas[p.Members[0]].Profile, p.Members.Count(Active), p.Members.Length, TimeSpan.FromMilliseconds(coldStartMs))).ToList();
+        var states = _pools.Select(p => new PoolState(p.Name, p.Profile, p.Members.Count(Active), p.Members.Length, TimeSpan.FromMilliseconds(coldStartMs))).ToList();
         LastWants = _policy.Want(demand, states);
         var started = new List<int>();
         for (var p = 0; p < _pools.Count; p++)
         {
-            var (_, members) = _pools[p];
+            var members = _pools[p].Members;
             var have = states[p].Replicas;
             var want = LastWants[p].Replicas;
             if (want >= have)
@@ -95,9 +94,9 @@ internal sealed class PoolScaler
 
     private void ReleaseDrained(double nowMs)
     {
-        foreach (var (_, members) in _pools)
+        foreach (var pool in _pools)
         {
-            foreach (var i in members)
+            foreach (var i in pool.Members)
             {
                 if (_replicas[i].Draining && !_replicas[i].HasWork && _replicas[i].View.RunningSequences == 0)
                 {

@@ -117,11 +117,13 @@ internal sealed record NodeSpec(
         return null;
     }
 
+    /// <summary>"2×H100", "2×H100 at $4/h" (an hourly group with its own price: two groups of one product must read
+    /// apart), or a metered group with its limits.</summary>
     public string Summary()
     {
         if (Pricing != PricingMode.Metered)
         {
-            return $"{Count}×{Product}";
+            return PricePerHourUsd is { } price ? string.Create(CultureInfo.InvariantCulture, $"{Count}×{Product} at ${price}/h") : $"{Count}×{Product}";
         }
 
         var limits = new List<string>();

@@ -1,5 +1,6 @@
 using System.Text;
 using Scheduler.Policies.Placement;
+using Scheduler.Simulator.Engine;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Metrics;
 using Scheduler.Simulator.Planning;
@@ -47,14 +48,14 @@ internal static class AutoscaleScenario
             return new Outcome(trace, fixedFleet, plan.Cheapest, scaled, MeanReplicas(scaledRun));
         })];
 
-    // Replica-seconds paid for per hourly product over the makespan: how big each pool was on average.
+    // Replica-seconds paid for per hourly pool over the makespan: how big each pool was on average.
     private static Dictionary<string, double> MeanReplicas(RunResult run)
     {
         var start = run.Finished.Count == 0 ? 0 : run.Finished.Min(s => s.Request.ArrivalMs);
         var end = run.Finished.Count == 0 ? 0 : run.Finished.Max(s => s.FinishedMs);
         var seconds = Math.Max(1e-9, (end - start) / 1000);
-        return run.Replicas.Where(r => !r.Profile.IsMetered).GroupBy(r => r.Profile.Product, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.Sum(r => r.ProvisionedSeconds(start, end)) / seconds, StringComparer.Ordinal);
+        return HourlyPool.Of(run.Replicas)
+            .ToDictionary(p => p.Name, p => p.Members.Sum(i => run.Replicas[i].ProvisionedSeconds(start, end)) / seconds, StringComparer.Ordinal);
     }
 
     public static string Markdown(FleetSpec fleet, FleetSpec catalogue, AutoscaleSettings autoscale, IReadOnlyList<Outcome> outcomes)

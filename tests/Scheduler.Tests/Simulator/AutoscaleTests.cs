@@ -1,4 +1,5 @@
 using Scheduler.Simulator;
+using Scheduler.Simulator.Engine;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Workload;
 
@@ -66,6 +67,26 @@ public sealed class AutoscaleTests
             $"autoscaled ${held.ProvisionedCostUsd:0.000} vs static ${fixedFleet.ProvisionedCostUsd:0.000}");
     }
 
+    [Fact]
+    public void Autoscale_TwoGroupsOfOneProductAtDifferentPrices_ScaleTheCheaperFirst()
+    {
+        // On-demand H100s listed first ($12.29/h), spot H100s second at $4/h: a load two H100s carry is served from the
+        // spot group alone, and each group is a pool of its own, named by its price.
+        var workload = StepWorkload(busyUntilSeconds: 600, busyPerSecond: 4, quietUntilSeconds: 900, quietPerSecond: 0.2);
+        var fleet = new FleetSpec("spot-mix", null,
+            [new NodeSpec("H100", 2, PricingMode.Hourly), new NodeSpec("H100", 2, PricingMode.Hourly, PricePerHourUsd: 4.0)]);
+
+        var run = new Simulation(fleet, workload, s_default, seed: 1, AutoscaleSettings.Default).Run();
+
+        var end = run.Finished.Max(s => s.FinishedMs);
+        var paid = run.Replicas.Select(r => r.ProvisionedSeconds(0, end)).ToList();
+        Assert.Equal(workload.Requests.Count, run.Finished.Count);
+        Assert.True(paid[2] > 0, "the spot group's first replica was never asked for");
+        Assert.Equal([0.0, 0.0], paid[..2]);
+        Assert.Equal(["H100 at $12.29/h", "H100 at $4/h"], HourlyPool.Of(run.Replicas).Select(p => p.Name));
+        Assert.Equal("2×H100 + 2×H100 at $4/h", fleet.Summary());
+    }
+
     private static Workload BurstyWorkload(double seconds, double quietPerSecond, double everySeconds, double burstSeconds, double burstPerSecond)
     {
         var requests = new List<SimRequest>();
@@ -85,7 +106,7 @@ public sealed class AutoscaleTests
         return new Workload("bursty", [.. requests.OrderBy(r => r.ArrivalMs)], new Dictionary<string, double> { ["t"] = 1 });
     }
 
-    private static Workload StepWorkload(double busyUntilSeconds, double busyPerSecond, double quietUntilSeconds, double quietPerSecond, double burstSeconds = 0, double burstPerSecond = 0)
+    internal static Workload StepWorkload(double busyUntilSeconds, double busyPerSecond, double quietUntilSeconds, double quietPerSecond, double burstSeconds = 0, double burstPerSecond = 0)
     {
         var requests = new List<SimRequest>();
         void Add(double fromSeconds, double toSeconds, double perSecond)
