@@ -38,7 +38,8 @@ internal sealed class Simulation
     private readonly PrefixLoss _prefixLoss = new();
     private long _eventSeq;
 
-    /// <param name="fleet">The fleet; with <paramref name="autoscale"/>, each hourly group is a pool of up to its count.</param>
+    /// <param name="fleet">The fleet; with <paramref name="autoscale"/>, each hourly group is a pool of up to its count
+    /// (<see cref="HourlyPool"/>).</param>
     /// <param name="workload">The requests to replay.</param>
     /// <param name="policies">Placement, fairness and batching by name.</param>
     /// <param name="seed">Seed of the randomised policies.</param>

@@ -1,7 +1,8 @@
 namespace Scheduler.Simulator.Fleet;
 
 /// <summary>How the simulator's autoscaled pools behave. Every hourly group of the fleet is a pool of up to its
-/// count; metered endpoints are always there.</summary>
+/// count (groups alike in product, price and limits share one: <see cref="Engine.HourlyPool"/>); metered endpoints
+/// are always there.</summary>
 /// <param name="ColdStart">From asking for a GPU replica to its first admission: node start, model load, warm-up.</param>
 /// <param name="ScaleDownAfter">How long a pool must have wanted fewer replicas before one is drained and released.</param>
 /// <param name="ControlInterval">How often the capacity policy is asked.</param>
