@@ -117,19 +117,25 @@ internal sealed record NodeSpec(
         return null;
     }
 
-    /// <summary>"2×H100", "2×H100 at $4/h" (an hourly group with its own price: two groups of one product must read
-    /// apart), or a metered group with its limits.</summary>
+    /// <summary>"2×H100", an hourly group with the price and limits its file sets ("2×H100 at $4/h (64 slots)": two
+    /// groups of one product must read apart), or a metered group with its limits.</summary>
     public string Summary()
     {
-        if (Pricing != PricingMode.Metered)
+        var metered = Pricing == PricingMode.Metered;
+        var limits = new List<string>();
+        if (metered)
         {
-            return PricePerHourUsd is { } price ? string.Create(CultureInfo.InvariantCulture, $"{Count}×{Product} at ${price}/h") : $"{Count}×{Product}";
+            limits.Add("metered");
         }
 
-        var limits = new List<string>();
         if (MaxSequences is { } s)
         {
-            limits.Add($"{s} concurrent");
+            limits.Add(metered ? $"{s} concurrent" : $"{s} slots");
+        }
+
+        if (KvCapacityTokens is { } kv && !metered)
+        {
+            limits.Add(string.Create(CultureInfo.InvariantCulture, $"{kv:#,0} KV tokens"));
         }
 
         if (RequestsPerMinute is { } rpm)
@@ -142,7 +148,8 @@ internal sealed record NodeSpec(
             limits.Add(string.Create(CultureInfo.InvariantCulture, $"{tpm:#,0} tok/min"));
         }
 
-        return $"{Count}×{Product} (metered{string.Concat(limits.Select(l => ", " + l))})";
+        var price = PricePerHourUsd is { } perHour ? string.Create(CultureInfo.InvariantCulture, $" at ${perHour}/h") : "";
+        return $"{Count}×{Product}{price}{(limits.Count == 0 ? "" : $" ({string.Join(", ", limits)})")}";
     }
 
     private static string Prices(AcceleratorProfile p) => string.Create(CultureInfo.InvariantCulture,

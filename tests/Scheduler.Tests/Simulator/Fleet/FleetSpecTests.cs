@@ -96,6 +96,16 @@ public sealed class FleetSpecTests : IDisposable
     }
 
     [Fact]
+    public void Summary_AnHourlyGroupsOwnPriceAndLimits_AreShown_SoTwoGroupsOfOneProductReadApart()
+    {
+        var fleet = new FleetSpec("l4s", null,
+            [new NodeSpec("L4", 1, PricingMode.Hourly), new NodeSpec("L4", 2, PricingMode.Hourly, MaxSequences: 64, KvCapacityTokens: 20_000, PricePerHourUsd: 0.5),
+             new NodeSpec("LPU", 1, PricingMode.Metered, MaxSequences: 16, RequestsPerMinute: 1_000)]);
+
+        Assert.Equal("1×L4 + 2×L4 at $0.5/h (64 slots, 20,000 KV tokens) + 1×LPU (metered, 16 concurrent, 1,000 req/min)", fleet.Summary());
+    }
+
+    [Fact]
     public void Load_ARepeatedTopLevelField_IsRefused()
     {
         var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(Write("""{ "name": "a", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ], "name": "b" }""")));
