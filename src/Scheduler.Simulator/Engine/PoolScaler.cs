@@ -5,9 +5,10 @@ namespace Scheduler.Simulator.Engine;
 
 /// <summary>
 /// The simulator's autoscaler: asks the shared <see cref="CapacityPolicy"/> what each hourly pool wants (a
-/// <see cref="HourlyPool"/>: the replicas alike in product, price and limits) and acts as a cluster autoscaler would. A replica asked for is paid for at once and takes work after the cold start; a pool that
-/// has wanted fewer for <see cref="AutoscaleSettings.ScaleDownAfter"/> drains its least busy replicas (they take no
-/// new work) and releases each once its batch is empty.
+/// <see cref="HourlyPool"/>: the replicas alike in product, price and limits) and acts as a cluster autoscaler would.
+/// A replica asked for is paid for at once and takes work after the cold start; a pool that has wanted fewer for
+/// <see cref="AutoscaleSettings.ScaleDownAfter"/> drains its least busy replicas (they take no new work) and releases
+/// each once its batch is empty.
 /// </summary>
 internal sealed class PoolScaler
 {
