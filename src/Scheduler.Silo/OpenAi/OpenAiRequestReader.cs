@@ -64,7 +64,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
 
         if (prompt.ValueKind == JsonValueKind.String)
         {
-            submit.Prompt = prompt.GetString();
+            submit.Prompt = Text(prompt, "prompt");
         }
         else if (prompt.ValueKind == JsonValueKind.Array && prompt.EnumerateArray().All(t => t.ValueKind == JsonValueKind.Number))
         {
@@ -76,7 +76,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
         }
         else if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.String)
         {
-            submit.Prompt = prompt[0].GetString();
+            submit.Prompt = Text(prompt[0], "prompt");
         }
         else
         {
@@ -132,7 +132,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
         switch (content)
         {
             case { ValueKind: JsonValueKind.String } text:
-                return text.GetString()!;
+                return Text(text, param);
             case { ValueKind: JsonValueKind.Array } parts:
                 var joined = new StringBuilder();
                 var index = 0;
@@ -144,9 +144,9 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
                         throw SchedulerErrors.InvalidArgument(partParam + ".type", "is required");
                     }
 
-                    if (type.GetString() != "text")
+                    if (Text(type, partParam + ".type") is var kind && kind != "text")
                     {
-                        throw SchedulerErrors.InvalidArgument(partParam + ".type", $"'{SchedulerErrors.Echo(type.GetString()!)}' parts are not supported; only text");
+                        throw SchedulerErrors.InvalidArgument(partParam + ".type", $"'{SchedulerErrors.Echo(kind)}' parts are not supported; only text");
                     }
 
                     if (!part.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
@@ -155,7 +155,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
                     }
 
                     // Text parts are one text, a line apart (as vLLM joins them).
-                    joined.Append(joined.Length > 0 ? "\n" : "").Append(text.GetString());
+                    joined.Append(joined.Length > 0 ? "\n" : "").Append(Text(text, partParam + ".text"));
                 }
 
                 return joined.ToString();
@@ -188,10 +188,10 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
             case null:
                 break;
             case { ValueKind: JsonValueKind.String } one:
-                submit.Stop = one.GetString()!;
+                submit.Stop = Text(one, "stop");
                 break;
             case { ValueKind: JsonValueKind.Array } list when list.EnumerateArray().All(s => s.ValueKind == JsonValueKind.String):
-                submit.StopSequences.AddRange(list.EnumerateArray().Select(s => s.GetString()!));
+                submit.StopSequences.AddRange(list.EnumerateArray().Select(s => Text(s, "stop")));
                 break;
             default:
                 throw SchedulerErrors.InvalidArgument("stop", "must be a string or a list of strings");
@@ -202,6 +202,21 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
 
     private static OpenAiRequest Finish(OpenAiGenerationBody body, SubmitJobRequest submit) =>
         new(submit, body.Stream == true, body.Stream == true && body.StreamOptions?.IncludeUsage == true, body.User);
+
+    /// <summary>A JSON string's text. One that is not UTF-8 — raw bytes that are not, or an escaped lone surrogate, which
+    /// the parser lets through as valid JSON — is a 400 naming <paramref name="param"/>, as gRPC refuses such a string,
+    /// not a transcoding exception's 500.</summary>
+    private static string Text(JsonElement value, string param)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw SchedulerErrors.InvalidArgument(param, "is not valid UTF-8 text (bytes that are not UTF-8, or an escaped lone surrogate)");
+        }
+    }
 
     private static T Deserialize<T>(JsonElement body)
     {

@@ -21,8 +21,26 @@ internal static class OpenAiRouteErrors
             return Task.CompletedTask;
         }
 
-        return OpenAiErrors.Write(http, For(http.Response.StatusCode, http.Request.Method, http.Request.Path, http.Response.Headers.Allow.ToString()));
+        // Another endpoint's catch-all (the dashboard's GET, gRPC's POST for unknown services) can answer 404 to a route
+        // of this API asked with the wrong method before routing's own 405 would: the route's method says it is a 405.
+        var status = http.Response.StatusCode;
+        if (status == StatusCodes.Status404NotFound && MethodOf(http.Request.Path) is { } method)
+        {
+            status = http.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            http.Response.Headers.Allow = method;
+        }
+
+        return OpenAiErrors.Write(http, For(status, http.Request.Method, http.Request.Path, http.Response.Headers.Allow.ToString()));
     }
+
+    /// <summary>The method this API serves <paramref name="path"/> with; null for a path it does not serve.</summary>
+    public static string? MethodOf(PathString path) => path.Value?.TrimEnd('/') switch
+    {
+        "/v1/completions" or "/v1/chat/completions" => HttpMethods.Post,
+        "/v1/models" => HttpMethods.Get,
+        { } models when models.StartsWith("/v1/models/", StringComparison.Ordinal) && models.IndexOf('/', "/v1/models/".Length) < 0 => HttpMethods.Get,
+        _ => null,
+    };
 
     /// <summary>The error for an empty answer with <paramref name="status"/> to <paramref name="method"/>
     /// <paramref name="path"/>; <paramref name="allow"/> is the methods a 405's route takes.</summary>

@@ -17,16 +17,16 @@ internal static class OpenAiUnsupportedFields
         ("logprobs", v => v.ValueKind == JsonValueKind.False, "log probabilities are not supported"),
         ("top_logprobs", _ => false, "log probabilities are not supported"),
         ("echo", v => v.ValueKind == JsonValueKind.False, "is not supported"),
-        ("suffix", v => v.ValueKind == JsonValueKind.String && v.GetString()!.Length == 0, "is not supported"),
+        ("suffix", v => v.ValueKind == JsonValueKind.String && v.ValueEquals(""), "is not supported"),
         ("logit_bias", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(), "is not supported"),
         ("presence_penalty", v => IsNumber(v, 0), "is not supported (0 only)"),
         ("frequency_penalty", v => IsNumber(v, 0), "is not supported (0 only)"),
         ("tools", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "tool calls are not supported"),
         ("functions", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "function calls are not supported"),
-        ("tool_choice", v => v.ValueKind == JsonValueKind.String && v.GetString() is "none" or "auto", "tool calls are not supported"),
-        ("function_call", v => v.ValueKind == JsonValueKind.String && v.GetString() is "none" or "auto", "function calls are not supported"),
+        ("tool_choice", v => v.ValueKind == JsonValueKind.String && (v.ValueEquals("none") || v.ValueEquals("auto")), "tool calls are not supported"),
+        ("function_call", v => v.ValueKind == JsonValueKind.String && (v.ValueEquals("none") || v.ValueEquals("auto")), "function calls are not supported"),
         ("response_format", IsTextFormat, "only {\"type\": \"text\"} is supported"),
-        ("modalities", v => v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(m => m.ValueKind == JsonValueKind.String && m.GetString() == "text"), "only text output is supported"),
+        ("modalities", v => v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(m => m.ValueKind == JsonValueKind.String && m.ValueEquals("text")), "only text output is supported"),
         ("audio", _ => false, "audio output is not supported"),
         ("prediction", _ => false, "predicted outputs are not supported"),
         ("web_search_options", _ => false, "web search is not supported"),
@@ -47,5 +47,5 @@ internal static class OpenAiUnsupportedFields
     private static bool IsNumber(JsonElement v, double expected) => v.ValueKind == JsonValueKind.Number && v.GetDouble() == expected;
 
     private static bool IsTextFormat(JsonElement v) =>
-        v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text";
+        v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.ValueEquals("text");
 }

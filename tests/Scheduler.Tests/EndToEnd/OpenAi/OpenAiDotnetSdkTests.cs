@@ -159,10 +159,20 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
         Assert.Equal((404, "unknown_url"), ((int)embeddings.StatusCode, unknown.GetProperty("code").GetString()));
         Assert.Contains("POST /v1/embeddings", unknown.GetProperty("message").GetString(), StringComparison.Ordinal);
 
-        using var get = await http.GetAsync("/v1/chat/completions");
-        var method = await ErrorOf(get);
-        Assert.Equal((405, "method_not_allowed"), ((int)get.StatusCode, method.GetProperty("code").GetString()));
-        Assert.EndsWith("use POST", method.GetProperty("message").GetString(), StringComparison.Ordinal);
+        // Each of the API's routes with a method it is not served with; some of these meet another endpoint's catch-all
+        // first (the dashboard's GET, gRPC's POST for an unknown service), which had answered 404.
+        foreach (var (verb, path, allowed) in new[]
+        {
+            ("GET", "/v1/chat/completions", "POST"), ("GET", "/v1/completions", "POST"), ("DELETE", "/v1/completions", "POST"),
+            ("POST", "/v1/models", "GET"), ("POST", "/v1/models/" + SchedulerCluster.Model, "GET"),
+        })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(verb), path);
+            using var response = await http.SendAsync(request);
+            var method = await ErrorOf(response);
+            Assert.Equal((405, "method_not_allowed", allowed), ((int)response.StatusCode, method.GetProperty("code").GetString(), string.Join(",", response.Content.Headers.Allow)));
+            Assert.EndsWith("use " + allowed, method.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
 
         static async Task<JsonElement> ErrorOf(HttpResponseMessage response)
         {

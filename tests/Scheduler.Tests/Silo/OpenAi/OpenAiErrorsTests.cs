@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using Scheduler.Abstractions.Jobs;
@@ -37,6 +38,16 @@ public sealed class OpenAiErrorsTests
 
         Assert.Equal(message, error.Message);
     }
+
+    [Theory]
+    [InlineData("/v1/completions", "POST")]
+    [InlineData("/v1/chat/completions/", "POST")]
+    [InlineData("/v1/models", "GET")]
+    [InlineData("/v1/models/llama-3.1-8b", "GET")]
+    [InlineData("/v1/models/a/b", null)]
+    [InlineData("/v1/embeddings", null)]
+    public void RouteErrors_MethodOf_IsTheMethodTheApiServesAPathWith(string path, string? method) =>
+        Assert.Equal(method, OpenAiRouteErrors.MethodOf(new PathString(path)));
 
     [Fact]
     public void RouteErrors_NoRouteAndWrongMethod_SayWhatIsServedAndWhichMethod()

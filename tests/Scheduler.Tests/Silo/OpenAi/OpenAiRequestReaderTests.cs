@@ -112,4 +112,28 @@ public sealed class OpenAiRequestReaderTests
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"max_completion_tokens":"x"}""", "max_completion_tokens")]
     public void Read_Chat_BadMessageOrField_IsRefusedNamingIt(string json, string param) =>
         Assert.Equal(param, RefusedParam(json, OpenAiKind.Chat));
+
+    [Theory]
+    [InlineData("""{"model":"m","prompt":"a\ud800b"}""", false, "prompt")]
+    [InlineData("""{"model":"m","prompt":["a\udc00"]}""", false, "prompt")]
+    [InlineData("""{"model":"m","prompt":"a","stop":"\ud800"}""", false, "stop")]
+    [InlineData("""{"model":"m","prompt":"a","stop":["x","\ud800"]}""", false, "stop")]
+    [InlineData("""{"model":"m","prompt":"a","suffix":"\ud800"}""", false, "suffix")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"\ud800"}]}""", true, "messages[0].content")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"\ud800"}]}]}""", true, "messages[0].content[0].text")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"\ud800","text":"x"}]}]}""", true, "messages[0].content[0].type")]
+    public void Read_TextWithALoneSurrogate_IsRefusedNamingIt(string json, bool chat, string param) =>
+        Assert.Equal(param, RefusedParam(json, chat ? OpenAiKind.Chat : OpenAiKind.Completion));
+
+    [Fact]
+    public void Read_TextThatIsNotUtf8_IsRefusedNamingIt()
+    {
+        // A raw 0xFF inside the string: the parser takes it, turning it into a string is what failed (a 500).
+        byte[] json = [.. "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a"u8, 0xFF, .. "\"}]}"u8];
+        using var document = JsonDocument.Parse(json);
+
+        var ex = Assert.Throws<RpcException>(() => _reader.Read(document.RootElement, OpenAiKind.Chat));
+
+        Assert.Equal((StatusCode.InvalidArgument, "messages[0].content"), (ex.StatusCode, SchedulerErrors.FieldOf(ex)));
+    }
 }
