@@ -26,10 +26,11 @@ internal sealed partial class OpenAiCompletions(
     public async Task Run(HttpContext http, OpenAiKind kind)
     {
         var aborted = http.RequestAborted;
+        OpenAiRequest? request = null;
         try
         {
             var tenant = await auth.Tenant(http.Request);
-            var (request, headers) = await Read(http.Request, kind, tenant);
+            (request, var headers) = await Read(http.Request, kind, tenant);
             using var submitted = await submissions.Submit(SubmissionDoors.OpenAi, tenant, request.Submit, subscribe: true, request.User);
             var job = submitted.Job;
             http.Response.Headers[SchedulerHeaders.Names.JobId] = job.JobId;
@@ -46,7 +47,7 @@ internal sealed partial class OpenAiCompletions(
         }
         catch (Exception ex) when (!aborted.IsCancellationRequested)
         {
-            var error = errors.Map(ex, kind);
+            var error = errors.Map(ex, kind, request?.MaxTokensField ?? OpenAiRequest.MaxTokens);
             if (http.Response.HasStarted)
             {
                 // Mid-stream (a drain, a silo failure): the OpenAI SDKs raise an event that carries an error.

@@ -25,11 +25,13 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
         ["session_id"] = SchedulerHeaders.Names.SessionId,
     };
 
-    public OpenAiError Map(Exception ex, OpenAiKind kind) => ex switch
+    /// <summary>The error <paramref name="ex"/> answers; a refusal of max_tokens names <paramref name="maxTokensField"/>,
+    /// the request's field that set it.</summary>
+    public OpenAiError Map(Exception ex, OpenAiKind kind, string maxTokensField = OpenAiRequest.MaxTokens) => ex switch
     {
-        RpcException rpc => FromStatus(rpc, kind),
+        RpcException rpc => FromStatus(rpc, kind, maxTokensField),
         BadHttpRequestException bad => new(bad.StatusCode, "invalid_request_error", bad.Message),
-        _ when SchedulerErrors.Transient(ex) is { } unavailable => FromStatus(unavailable, kind),
+        _ when SchedulerErrors.Transient(ex) is { } unavailable => FromStatus(unavailable, kind, maxTokensField),
         _ => Unexpected(ex),
     };
 
@@ -61,11 +63,11 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
         await response.Body.WriteAsync(error.ToJson(), http.RequestAborted);
     }
 
-    private static OpenAiError FromStatus(RpcException rpc, OpenAiKind kind)
+    private static OpenAiError FromStatus(RpcException rpc, OpenAiKind kind, string maxTokensField)
     {
         var message = rpc.Status.Detail;
         var field = SchedulerErrors.FieldOf(rpc);
-        var param = Param(field, kind);
+        var param = field == OpenAiRequest.MaxTokens ? maxTokensField : Param(field, kind);
         if (field is not null && param != field && message.StartsWith(field + ":", StringComparison.Ordinal))
         {
             // The message leads with the submission's field; name the one this request set ("stop", not "stop_sequences").

@@ -7,4 +7,9 @@ namespace Scheduler.Silo.OpenAi;
 /// <param name="Stream">Answer with server-sent events.</param>
 /// <param name="IncludeUsage">A streamed answer ends with a usage chunk (<c>stream_options.include_usage</c>).</param>
 /// <param name="User">The end user the client named.</param>
-internal sealed record OpenAiRequest(SubmitJobRequest Submit, bool Stream, bool IncludeUsage, string? User);
+/// <param name="MaxTokensField">The request's field that set the submission's max_tokens: <c>max_completion_tokens</c>
+/// when a chat request set it, which a refusal then names.</param>
+internal sealed record OpenAiRequest(SubmitJobRequest Submit, bool Stream, bool IncludeUsage, string? User, string MaxTokensField = OpenAiRequest.MaxTokens)
+{
+    public const string MaxTokens = "max_tokens";
+}

@@ -101,7 +101,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
             submit.Messages.Add(Message(messages[i], $"messages[{i}]"));
         }
 
-        return Finish(body, submit);
+        return Finish(body, submit) with { MaxTokensField = body.MaxCompletionTokens is null ? OpenAiRequest.MaxTokens : "max_completion_tokens" };
     }
 
     private static ChatMessage Message(OpenAiChatMessageBody? message, string param)

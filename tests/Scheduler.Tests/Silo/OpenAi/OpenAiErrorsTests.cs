@@ -50,6 +50,17 @@ public sealed class OpenAiErrorsTests
         Assert.Equal(method, OpenAiRouteErrors.MethodOf(new PathString(path)));
 
     [Fact]
+    public void Map_MaxTokensRefused_NamesTheFieldTheRequestSetItWith()
+    {
+        var refusal = SchedulerErrors.InvalidArgument("max_tokens", "must be between 1 and 4096");
+
+        var error = _errors.Map(refusal, OpenAiKind.Chat, "max_completion_tokens");
+
+        Assert.Equal(("max_completion_tokens", "max_completion_tokens: must be between 1 and 4096"), (error.Param, error.Message));
+        Assert.Equal("max_tokens", _errors.Map(refusal, OpenAiKind.Chat).Param);
+    }
+
+    [Fact]
     public void RouteErrors_NoRouteAndWrongMethod_SayWhatIsServedAndWhichMethod()
     {
         var unknown = OpenAiRouteErrors.For(404, "POST", "/v1/embeddings", "");

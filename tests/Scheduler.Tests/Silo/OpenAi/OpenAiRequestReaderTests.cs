@@ -136,4 +136,12 @@ public sealed class OpenAiRequestReaderTests
 
         Assert.Equal((StatusCode.InvalidArgument, "messages[0].content"), (ex.StatusCode, SchedulerErrors.FieldOf(ex)));
     }
+
+    [Theory]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"max_completion_tokens":0}""", "max_completion_tokens")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":5,"max_completion_tokens":0}""", "max_completion_tokens")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0}""", "max_tokens")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}]}""", "max_tokens")]
+    public void Read_Chat_MaxTokensField_IsTheFieldThatSetIt(string json, string field) =>
+        Assert.Equal(field, Read(json, OpenAiKind.Chat).MaxTokensField);
 }
