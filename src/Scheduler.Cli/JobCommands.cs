@@ -59,9 +59,12 @@ internal static class JobCommands
         };
         command.Validators.Add(result =>
         {
-            if ((result.GetResult(prompt) is null) == (result.GetResult(messages) is null))
+            var (hasPrompt, hasMessages) = (result.GetResult(prompt) is not null, result.GetResult(messages) is not null);
+            if (hasPrompt == hasMessages)
             {
-                result.AddError("Give --prompt or --message (repeatable for a chat), not both.");
+                result.AddError(hasPrompt
+                    ? "Give --prompt or --message (repeatable for a chat), not both."
+                    : "Give --prompt, or --message (repeatable) for a chat.");
             }
         });
         Actions.SetClientAction(command, async (client, parse, cancellationToken) =>

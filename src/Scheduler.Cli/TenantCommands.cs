@@ -46,6 +46,16 @@ internal static class TenantCommands
             Description = "Share of service among backlogged tenants (> 0)",
             Required = true,
         };
+
+        // The API reads a weight of 0 as "unset" and stores 1 (proto3's default): refuse it here rather than turn a
+        // tenant's weight into 1 without a word.
+        weight.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double>() is not (> 0 and <= double.MaxValue))
+            {
+                result.AddError("--weight: must be greater than 0");
+            }
+        });
         var apiKey = new Option<string>("--api-key") { Description = "New API key for the tenant (omit to keep the current one)" };
         var maxQueued = new Option<int>("--max-queued") { Description = "Maximum jobs queued at once (0: the default)" };
         var requestsPerMinute = new Option<int>("--requests-per-minute") { Description = "Submissions per minute (0: no limit)" };

@@ -182,6 +182,20 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
         Assert.Contains("--until", badUntil.Stderr);
     }
 
+    [Theory]
+    [InlineData("--weight", "tenant", "put", "cli-weight-zero", "--weight", "0")]
+    [InlineData("--limit", "jobs", "--limit", "0")]
+    [InlineData("--limit", "jobs", "--limit", "501")]
+    [InlineData("Give --prompt, or --message", "submit", "--model", SchedulerCluster.Model)]
+    [InlineData("not both", "submit", "--model", SchedulerCluster.Model, "--prompt", "x", "--message", "user=y")]
+    public async Task ArgumentsOutOfRange_AreRefusedBeforeAnyCall_NamingWhatIsWrong(string named, params string[] arguments)
+    {
+        var (exit, _, stderr) = await Run(arguments);
+
+        Assert.Equal(1, exit);
+        Assert.Contains(named, stderr, StringComparison.Ordinal);
+    }
+
     private Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] arguments) =>
         Schedctl.Run(["--address", cluster.Address, "--admin-key", SchedulerCluster.AdminKey, .. arguments]);
 }
