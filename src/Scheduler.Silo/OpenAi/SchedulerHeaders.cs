@@ -25,7 +25,8 @@ internal sealed record SchedulerHeaders(Priority Priority, int DeadlineMs, int T
         /// <summary>A retry with the same key and request returns the same job (SubmitJobRequest.idempotency_key).</summary>
         public const string IdempotencyKey = "Idempotency-Key";
 
-        /// <summary><c>true</c>: the job runs on when the client disconnects; by default it is cancelled.</summary>
+        /// <summary><c>true</c>: the job runs on when the client disconnects; by default it is cancelled, unless the request
+        /// has an <see cref="IdempotencyKey"/>.</summary>
         public const string KeepOnDisconnect = "x-scheduler-keep-on-disconnect";
 
         /// <summary>The conversation the job belongs to, for replica affinity (SubmitJobRequest.session_id).</summary>
@@ -35,24 +36,31 @@ internal sealed record SchedulerHeaders(Priority Priority, int DeadlineMs, int T
         public const string JobId = "x-scheduler-job-id";
     }
 
-    public static SchedulerHeaders Read(IHeaderDictionary headers) => new(
-        headers[Names.Priority].ToString().ToLowerInvariant() switch
-        {
-            "" or "standard" => Protos.V1.Priority.Standard,
-            "critical" => Protos.V1.Priority.Critical,
-            "sheddable" => Protos.V1.Priority.Sheddable,
-            var other => throw SchedulerErrors.InvalidArgument(Names.Priority, $"must be critical, standard or sheddable, got '{SchedulerErrors.Echo(other)}'"),
-        },
-        Int(headers, Names.DeadlineMs),
-        Int(headers, Names.TtftObjectiveMs),
-        headers[Names.IdempotencyKey].ToString(),
-        headers[Names.KeepOnDisconnect].ToString().ToLowerInvariant() switch
-        {
-            "" or "false" => false,
-            "true" => true,
-            var other => throw SchedulerErrors.InvalidArgument(Names.KeepOnDisconnect, $"must be true or false, got '{SchedulerErrors.Echo(other)}'"),
-        },
-        headers[Names.SessionId].ToString());
+    public static SchedulerHeaders Read(IHeaderDictionary headers)
+    {
+        var idempotencyKey = headers[Names.IdempotencyKey].ToString();
+        return new(
+            headers[Names.Priority].ToString().ToLowerInvariant() switch
+            {
+                "" or "standard" => Protos.V1.Priority.Standard,
+                "critical" => Protos.V1.Priority.Critical,
+                "sheddable" => Protos.V1.Priority.Sheddable,
+                var other => throw SchedulerErrors.InvalidArgument(Names.Priority, $"must be critical, standard or sheddable, got '{SchedulerErrors.Echo(other)}'"),
+            },
+            Int(headers, Names.DeadlineMs),
+            Int(headers, Names.TtftObjectiveMs),
+            idempotencyKey,
+            headers[Names.KeepOnDisconnect].ToString().ToLowerInvariant() switch
+            {
+                // A request with a key is one its client means to retry (the OpenAI SDKs retry a timeout with the same
+                // headers): its job runs on, so the retry gets it rather than a job the disconnect cancelled.
+                "" => idempotencyKey.Length > 0,
+                "false" => false,
+                "true" => true,
+                var other => throw SchedulerErrors.InvalidArgument(Names.KeepOnDisconnect, $"must be true or false, got '{SchedulerErrors.Echo(other)}'"),
+            },
+            headers[Names.SessionId].ToString());
+    }
 
     public void ApplyTo(SubmitJobRequest request)
     {

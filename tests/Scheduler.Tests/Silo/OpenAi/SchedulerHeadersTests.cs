@@ -38,6 +38,26 @@ public sealed class SchedulerHeadersTests
     }
 
     [Theory]
+    [InlineData(null, false)]
+    [InlineData("", true)]
+    [InlineData("false", false)]
+    [InlineData("true", true)]
+    public void Read_WithAnIdempotencyKey_TheJobRunsOnAfterADisconnectUnlessTheRequestSaysNot(string? keep, bool keeps)
+    {
+        var headers = new HeaderDictionary { ["Idempotency-Key"] = "k" };
+        if (keep is null)
+        {
+            headers.Remove("Idempotency-Key");
+        }
+        else if (keep.Length > 0)
+        {
+            headers["x-scheduler-keep-on-disconnect"] = keep;
+        }
+
+        Assert.Equal(keeps, SchedulerHeaders.Read(headers).KeepOnDisconnect);
+    }
+
+    [Theory]
     [InlineData("x-scheduler-priority", "urgent")]
     [InlineData("x-scheduler-deadline-ms", "soon")]
     [InlineData("x-scheduler-ttft-objective-ms", "1.5")]
