@@ -228,7 +228,10 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
         {
             // The path names the field, e.g. "$.max_tokens" or "$.messages[0].role".
             var param = ex.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
-            throw SchedulerErrors.InvalidArgument(param, "has the wrong JSON type");
+
+            // A number the field's type cannot hold (max_tokens 3000000000) is of the right JSON type, only too large.
+            var number = body.TryGetProperty(param, out var value) && value.ValueKind == JsonValueKind.Number;
+            throw SchedulerErrors.InvalidArgument(param, number ? $"{SchedulerErrors.Echo(value.GetRawText())} is not a number this field can hold (out of its range, or not whole)" : "has the wrong JSON type");
         }
     }
 }

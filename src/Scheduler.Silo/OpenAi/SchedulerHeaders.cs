@@ -80,8 +80,13 @@ internal sealed record SchedulerHeaders(Priority Priority, int DeadlineMs, int T
         }
 
         // Ranges are the submission validator's to check, under the header's name (OpenAiErrors maps it).
-        return int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw SchedulerErrors.InvalidArgument(name, $"must be a whole number of milliseconds, got '{SchedulerErrors.Echo(text)}'");
+        if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+
+        throw SchedulerErrors.InvalidArgument(name, long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)
+            ? $"must be at most {int.MaxValue} milliseconds, got {SchedulerErrors.Echo(text)}"
+            : $"must be a whole number of milliseconds, got '{SchedulerErrors.Echo(text)}'");
     }
 }

@@ -144,4 +144,15 @@ public sealed class OpenAiRequestReaderTests
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}]}""", "max_tokens")]
     public void Read_Chat_MaxTokensField_IsTheFieldThatSetIt(string json, string field) =>
         Assert.Equal(field, Read(json, OpenAiKind.Chat).MaxTokensField);
+
+    [Theory]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":3000000000}""", "max_tokens: 3000000000 is not a number this field can hold (out of its range, or not whole)")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":2.5}""", "max_tokens: 2.5 is not a number this field can hold (out of its range, or not whole)")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":"ten"}""", "max_tokens: has the wrong JSON type")]
+    public void Read_ANumberTheFieldCannotHold_SaysSo(string json, string message)
+    {
+        var ex = Assert.Throws<RpcException>(() => Read(json));
+
+        Assert.Equal(message, ex.Status.Detail);
+    }
 }

@@ -57,6 +57,14 @@ public sealed class SchedulerHeadersTests
         Assert.Equal(keeps, SchedulerHeaders.Read(headers).KeepOnDisconnect);
     }
 
+    [Fact]
+    public void Read_AWholeNumberOverTheRange_SaysTheRange()
+    {
+        var ex = Assert.Throws<RpcException>(() => SchedulerHeaders.Read(new HeaderDictionary { ["x-scheduler-deadline-ms"] = "99999999999" }));
+
+        Assert.Equal("x-scheduler-deadline-ms: must be at most 2147483647 milliseconds, got 99999999999", ex.Status.Detail);
+    }
+
     [Theory]
     [InlineData("x-scheduler-priority", "urgent")]
     [InlineData("x-scheduler-deadline-ms", "soon")]
