@@ -38,7 +38,8 @@ internal sealed partial class OpenAiCompletions(
             try
             {
                 var events = submissions.Events(submitted, aborted);
-                await (request.Stream ? Stream(http, answer, events, submitted) : Whole(http, answer, events));
+                var stops = StopTextFilter.For(request.Submit);
+                await (request.Stream ? Stream(http, answer, events, submitted, stops) : Whole(http, answer, events, stops));
             }
             catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {
@@ -77,7 +78,7 @@ internal sealed partial class OpenAiCompletions(
         }
     }
 
-    private static async Task Stream(HttpContext http, Answer answer, IAsyncEnumerable<JobEventRecord> events, SubmittedJob submitted)
+    private static async Task Stream(HttpContext http, Answer answer, IAsyncEnumerable<JobEventRecord> events, SubmittedJob submitted, StopTextFilter stops)
     {
         var response = http.Response;
         response.ContentType = "text/event-stream";
@@ -100,10 +101,25 @@ internal sealed partial class OpenAiCompletions(
             {
                 case JobEventKind.Tokens:
                     // When the end (or more tokens) is already waiting, the next write flushes this one with it.
-                    await WriteEvent(http, answer.Chunk(e.Text, withRole: false, finishReason: null), flush: !submitted.MoreWaiting);
+                    var text = stops.Push(e.Text);
+                    if (text.Length > 0)
+                    {
+                        await WriteEvent(http, answer.Chunk(text, withRole: false, finishReason: null), flush: !submitted.MoreWaiting);
+                    }
+                    else if (!submitted.MoreWaiting)
+                    {
+                        await response.BodyWriter.FlushAsync(http.RequestAborted);
+                    }
+
                     break;
                 case JobEventKind.Completed:
-                    await WriteEvent(http, answer.Chunk(answer.Kind == OpenAiKind.Chat ? null : "", withRole: false, FinishReason(e)));
+                    var held = stops.End();
+                    if (held.Length > 0)
+                    {
+                        await WriteEvent(http, answer.Chunk(held, withRole: false, finishReason: null), flush: false);
+                    }
+
+                    await WriteEvent(http, answer.Chunk(answer.Kind == OpenAiKind.Chat ? null : "", withRole: false, FinishReason(e, stops)));
                     if (answer.IncludeUsage)
                     {
                         await WriteEvent(http, OpenAiJson.UsageChunk(answer.Kind, answer.Id, answer.Model, answer.Created, e.Usage!));
@@ -119,7 +135,7 @@ internal sealed partial class OpenAiCompletions(
         }
     }
 
-    private static async Task Whole(HttpContext http, Answer answer, IAsyncEnumerable<JobEventRecord> events)
+    private static async Task Whole(HttpContext http, Answer answer, IAsyncEnumerable<JobEventRecord> events, StopTextFilter stops)
     {
         var text = new StringBuilder();
         await foreach (var e in events)
@@ -131,7 +147,8 @@ internal sealed partial class OpenAiCompletions(
                     break;
                 case JobEventKind.Completed:
                     http.Response.ContentType = OpenAiJson.ContentType;
-                    var body = OpenAiJson.Completion(answer.Kind, answer.Id, answer.Model, answer.Created, text.ToString(), FinishReason(e), e.Usage!);
+                    var output = stops.Whole(text.ToString());
+                    var body = OpenAiJson.Completion(answer.Kind, answer.Id, answer.Model, answer.Created, output, FinishReason(e, stops), e.Usage!);
                     await http.Response.Body.WriteAsync(body, http.RequestAborted);
                     return;
                 case JobEventKind.Failed or JobEventKind.Expired or JobEventKind.Cancelled:
@@ -162,7 +179,9 @@ internal sealed partial class OpenAiCompletions(
     }
 
     // A job ends "stop" (a stop text or the model's end) or "length" (max_tokens); the OpenAI API uses the same words.
-    private static string FinishReason(JobEventRecord completed) => completed.FinishReason == "length" ? "length" : "stop";
+    // An answer cut at a stop text ends "stop" even if that text's last token was also the job's last allowed one.
+    private static string FinishReason(JobEventRecord completed, StopTextFilter stops) =>
+        completed.FinishReason == "length" && !stops.Stopped ? "length" : "stop";
 
     private static async Task WriteEvent(HttpContext http, byte[] json, bool flush = true)
     {

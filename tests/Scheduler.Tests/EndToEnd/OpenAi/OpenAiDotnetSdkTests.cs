@@ -6,6 +6,7 @@ using System.Text.Json;
 using OpenAI;
 using OpenAI.Chat;
 using Scheduler.Protos.V1;
+using Scheduler.Tests.EndToEnd.Hostile;
 
 namespace Scheduler.Tests.EndToEnd.OpenAi;
 
@@ -94,6 +95,61 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
         var job = await GetJob(jobId!);
         Assert.Equal(job.Output, string.Concat(texts.Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString())));
         Assert.True(texts.Count(c => c.GetProperty("choices")[0].GetProperty("text").GetString()!.Length > 0) >= 2, "the tokens came in more than one chunk");
+    }
+
+    [Fact]
+    public async Task Completion_StopText_IsLeftOutOfTheWholeAndTheStreamedText_FinishReasonStop()
+    {
+        // A scripted engine sends the token that completes the stop text "ach", and text past it, as the simulated and
+        // llama.cpp engines may; the job keeps every token, the OpenAI answer ends before the stop text.
+        await using var node = await FakeWorkerNode.StartRegisteredAsync(cluster, "openai-stop", SchedulerCluster.ScriptedModel);
+        var client = Completions(SchedulerCluster.Tenants[0].Key);
+        string[] stop = ["zzz", "ach"];
+
+        var whole = client.Send(new { model = SchedulerCluster.ScriptedModel, prompt = "Stop 1", max_tokens = 8, stop }, stream: false);
+        var wholeJob = await Script(node);
+        using var wholeResponse = await whole;
+        var root = JsonDocument.Parse(wholeResponse.Content).RootElement;
+        Assert.Equal(wholeJob, root.GetProperty("id").GetString());
+        Assert.Equal(" ready a c", root.GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.Equal("stop", root.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.Equal(2, root.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(" ready a cache more", (await GetJob(wholeJob)).Output);
+
+        var streamed = client.Send(new { model = SchedulerCluster.ScriptedModel, prompt = "Stop 1", max_tokens = 8, stop, stream = true }, stream: true);
+        var streamedJob = await Script(node);
+        using var response = await streamed;
+        var chunks = new List<JsonElement>();
+        await foreach (var item in SseParser.Create(response.ContentStream!).EnumerateAsync())
+        {
+            if (item.Data != "[DONE]")
+            {
+                chunks.Add(JsonDocument.Parse(item.Data).RootElement.GetProperty("choices")[0]);
+            }
+        }
+
+        Assert.Equal(" ready a c", string.Concat(chunks.Select(c => c.GetProperty("text").GetString())));
+        Assert.Equal("stop", chunks[^1].GetProperty("finish_reason").GetString());
+        Assert.Equal(" ready a cache more", (await GetJob(streamedJob)).Output);
+
+        static async Task<string> Script(FakeWorkerNode node)
+        {
+            var jobId = (await node.NextAdmit(TimeSpan.FromSeconds(20))).Sequences.Single().SequenceId;
+            node.Send(new StepReport
+            {
+                ReplicaId = node.ReplicaId,
+                StepMs = 10,
+                Tokens = { new SequenceTokens { SequenceId = jobId, FirstTokenIndex = 0, Text = " ready a ca", TokenCount = 1 } },
+            });
+            node.Send(new StepReport
+            {
+                ReplicaId = node.ReplicaId,
+                StepMs = 10,
+                Tokens = { new SequenceTokens { SequenceId = jobId, FirstTokenIndex = 1, Text = "che more", TokenCount = 1 } },
+                Finished = { new SequenceFinished { SequenceId = jobId, Reason = FinishReason.Stop, CompletionTokens = 2 } },
+            });
+            return jobId;
+        }
     }
 
     [Fact]
