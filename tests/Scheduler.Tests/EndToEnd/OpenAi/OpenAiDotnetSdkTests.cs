@@ -98,7 +98,7 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
-    public async Task Completion_StopText_IsLeftOutOfTheWholeAndTheStreamedText_FinishReasonStop()
+    public async Task StopText_IsLeftOutOfTheWholeAndTheStreamedText_OfCompletionsAndChat_FinishReasonStop()
     {
         // A scripted engine sends the token that completes the stop text "ach", and text past it, as the simulated and
         // llama.cpp engines may; the job keeps every token, the OpenAI answer ends before the stop text.
@@ -131,6 +131,30 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
         Assert.Equal(" ready a c", string.Concat(chunks.Select(c => c.GetProperty("text").GetString())));
         Assert.Equal("stop", chunks[^1].GetProperty("finish_reason").GetString());
         Assert.Equal(" ready a cache more", (await GetJob(streamedJob)).Output);
+
+        // The same for chat, whole and streamed.
+        var chat = Chat(SchedulerCluster.Tenants[0].Key, SchedulerCluster.ScriptedModel);
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 8, StopSequences = { "zzz", "ach" } };
+        var chatWhole = chat.CompleteChatAsync([new UserChatMessage("Stop 1")], options);
+        await Script(node);
+        var completion = (await chatWhole).Value;
+        Assert.Equal(" ready a c", completion.Content[0].Text);
+        Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
+
+        var chatText = new StringBuilder();
+        ChatFinishReason? finish = null;
+        var chatStreamed = Task.Run(async () =>
+        {
+            await foreach (var update in chat.CompleteChatStreamingAsync([new UserChatMessage("Stop 1")], options))
+            {
+                chatText.Append(string.Concat(update.ContentUpdate.Select(p => p.Text)));
+                finish ??= update.FinishReason;
+            }
+        });
+        await Script(node);
+        await chatStreamed;
+        Assert.Equal(" ready a c", chatText.ToString());
+        Assert.Equal(ChatFinishReason.Stop, finish);
 
         static async Task<string> Script(FakeWorkerNode node)
         {
