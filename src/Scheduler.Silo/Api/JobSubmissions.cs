@@ -114,6 +114,9 @@ internal sealed class JobSubmissions(
     {
         if (submitted.Duplicate)
         {
+            // A retry with the job's idempotency key streams that job from `queued`, as the first submission's did: the
+            // contract's order (inference.proto) is the same whichever submission accepted the job.
+            yield return new JobEventRecord(submitted.Job.JobId, JobEventKind.Queued, time.GetUtcNow(), QueuePosition: submitted.QueuePosition);
             await foreach (var e in Follow(submitted.Job.JobId, 0, cancellationToken))
             {
                 yield return e;

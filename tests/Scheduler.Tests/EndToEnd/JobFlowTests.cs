@@ -194,6 +194,33 @@ public sealed class JobFlowTests(SchedulerCluster cluster)
         Assert.True((await client.AttachAsync(first.JobId)).Succeeded);
     }
 
+    [Fact]
+    public async Task StreamJob_RetriedWithItsIdempotencyKey_StreamsTheSameJobInTheContractsOrder()
+    {
+        // A retry's stream is the same job's, from `queued` as the contract says: it had started at `admitted`, which a
+        // client reading the first event as the acceptance took for a broken stream (found by an outside-client probe).
+        const int MaxTokens = 4;
+        using var client = cluster.Tenant(2);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "retried", MaxTokens = MaxTokens, IdempotencyKey = "e2e-" + Guid.NewGuid() };
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+
+        var first = new List<JobEvent>();
+        await foreach (var e in client.StreamAsync(request, deadline))
+        {
+            first.Add(e);
+        }
+
+        var retry = new List<JobEvent>();
+        await foreach (var e in client.StreamAsync(request, deadline))
+        {
+            retry.Add(e);
+        }
+
+        Assert.Null(OrderViolation(first, MaxTokens));
+        Assert.Null(OrderViolation(retry, MaxTokens));
+        Assert.Equal(first[0].JobId, retry[0].JobId);
+    }
+
     private static async Task<IReadOnlyList<Replica>> WaitIdle(SchedulerAdminClient admin)
     {
         // The engines report capacity at most every 250 ms while busy, and always when they go idle.
