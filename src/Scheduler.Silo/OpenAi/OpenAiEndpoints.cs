@@ -7,6 +7,13 @@ internal static class OpenAiEndpoints
 {
     public const string Prefix = "/v1";
 
+    private const string Completions = "/completions", ChatCompletions = "/chat/completions", Models = "/models", Model = "/models/{id}";
+
+    /// <summary>The routes served under <see cref="Prefix"/>, with their methods: what is mapped below and what
+    /// <see cref="OpenAiRouteErrors"/> names when a request misses them.</summary>
+    public static readonly (string Method, string Template)[] Routes =
+        [(HttpMethods.Post, Completions), (HttpMethods.Post, ChatCompletions), (HttpMethods.Get, Models), (HttpMethods.Get, Model)];
+
     public static WebApplication MapOpenAiApi(this WebApplication app)
     {
         app.UseMiddleware<OpenAiPortGate>();
@@ -14,11 +21,11 @@ internal static class OpenAiEndpoints
         // After the gate, so a /v1 path on another port keeps its bare 404 and tells a scanner nothing.
         app.UseStatusCodePages(OpenAiRouteErrors.Answer);
         var v1 = app.MapGroup(Prefix);
-        v1.MapPost("/completions", (HttpContext http, OpenAiCompletions completions) => completions.Run(http, OpenAiKind.Completion));
-        v1.MapPost("/chat/completions", (HttpContext http, OpenAiCompletions completions) => completions.Run(http, OpenAiKind.Chat));
-        v1.MapGet("/models", (HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
+        v1.MapPost(Completions, (HttpContext http, OpenAiCompletions completions) => completions.Run(http, OpenAiKind.Completion));
+        v1.MapPost(ChatCompletions, (HttpContext http, OpenAiCompletions completions) => completions.Run(http, OpenAiKind.Chat));
+        v1.MapGet(Models, (HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
             Authenticated(http, auth, errors, () => OpenAiJson.ModelList(models.All.Select(m => m.Name))));
-        v1.MapGet("/models/{id}", (string id, HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
+        v1.MapGet(Model, (string id, HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
             Authenticated(http, auth, errors, () => models.TryGet(id, out var model)
                 ? OpenAiJson.Model(model.Name)
                 : throw Api.SchedulerErrors.NotFound("model", id)));

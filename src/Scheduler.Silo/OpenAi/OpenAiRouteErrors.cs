@@ -10,7 +10,7 @@ namespace Scheduler.Silo.OpenAi;
 /// </summary>
 internal static class OpenAiRouteErrors
 {
-    private const string Served = "POST /v1/completions, POST /v1/chat/completions, GET /v1/models and GET /v1/models/{model}";
+    private static readonly string Served = string.Join(", ", OpenAiEndpoints.Routes.Select(r => $"{r.Method} {OpenAiEndpoints.Prefix}{r.Template}"));
 
     /// <summary>For <c>UseStatusCodePages</c>: fills an empty error answer to a /v1 request; leaves any other alone.</summary>
     public static Task Answer(StatusCodeContext context)
@@ -34,13 +34,22 @@ internal static class OpenAiRouteErrors
     }
 
     /// <summary>The method this API serves <paramref name="path"/> with; null for a path it does not serve.</summary>
-    public static string? MethodOf(PathString path) => path.Value?.TrimEnd('/') switch
+    public static string? MethodOf(PathString path)
     {
-        "/v1/completions" or "/v1/chat/completions" => HttpMethods.Post,
-        "/v1/models" => HttpMethods.Get,
-        { } models when models.StartsWith("/v1/models/", StringComparison.Ordinal) && models.IndexOf('/', "/v1/models/".Length) < 0 => HttpMethods.Get,
-        _ => null,
-    };
+        var segments = (path.Value ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
+        foreach (var (method, template) in OpenAiEndpoints.Routes)
+        {
+            // A template's segments match literally, a {parameter} any one segment.
+            var parts = (OpenAiEndpoints.Prefix + template).Split('/', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == segments.Length
+                && parts.Zip(segments).All(p => p.First.StartsWith('{') || string.Equals(p.First, p.Second, StringComparison.Ordinal)))
+            {
+                return method;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The error for an empty answer with <paramref name="status"/> to <paramref name="method"/>
     /// <paramref name="path"/>; <paramref name="allow"/> is the methods a 405's route takes.</summary>
