@@ -5,31 +5,42 @@ using Scheduler.Worker.Engines;
 namespace Scheduler.Tests.Worker;
 
 /// <summary>Collects an engine's step reports and lets a test wait for a condition over them.</summary>
-internal sealed class RecordingSink : IStepReportSink, IDisposable
+internal sealed class RecordingSink : IStepReportSink
 {
     private readonly ConcurrentQueue<StepReport> _reports = new();
-    private readonly SemaphoreSlim _published = new(0);
+
+    // Completed and replaced on every report, so that every waiter wakes: a test may wait on two conditions at once
+    // (one releasing the upstream's cut, the other the sequence's end), and a semaphore would wake only one of them
+    // per report, leaving the other asleep on a condition that already holds.
+    private TaskCompletionSource _published = NewSignal();
 
     public IReadOnlyCollection<StepReport> Reports => _reports;
 
     public bool TryPublish(StepReport report)
     {
         _reports.Enqueue(report);
-        _published.Release();
+        Interlocked.Exchange(ref _published, NewSignal()).TrySetResult();
         return true;
     }
 
     public ValueTask WaitForRoomAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    public void Dispose() => _published.Dispose();
-
     /// <summary>Waits until <paramref name="done"/> holds over the reports so far, or fails after <paramref name="timeout"/>.</summary>
     public async Task WaitUntilAsync(Func<IReadOnlyCollection<StepReport>, bool> done, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        while (!done(_reports))
+        while (true)
         {
-            await _published.WaitAsync(cts.Token);
+            // Taken before the check: a report published after the check completes this signal.
+            var published = Volatile.Read(ref _published).Task;
+            if (done(_reports))
+            {
+                return;
+            }
+
+            await published.WaitAsync(cts.Token);
         }
     }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

@@ -8,7 +8,7 @@ using static Scheduler.Tests.Worker.EngineRun;
 
 namespace Scheduler.Tests.Worker;
 
-public sealed class SimulatedEnginePrefixTests : IDisposable
+public sealed class SimulatedEnginePrefixTests
 {
     // Three full blocks of text (3 × 64 tokens) and a partial one.
     private static readonly string s_prompt =
@@ -16,8 +16,6 @@ public sealed class SimulatedEnginePrefixTests : IDisposable
 
     private readonly RecordingSink _sink = new();
     private readonly FakeTimeProvider _time = new();
-
-    public void Dispose() => _sink.Dispose();
 
     private static SequenceSpec Prompted(string id, string prompt, int promptTokens = 200, int maxTokens = 4) =>
         new() { SequenceId = id, Prompt = prompt, PromptTokens = promptTokens, MaxTokens = maxTokens };

@@ -7,12 +7,10 @@ using static Scheduler.Tests.Worker.EngineRun;
 
 namespace Scheduler.Tests.Worker;
 
-public sealed class SimulatedEngineTests : IDisposable
+public sealed class SimulatedEngineTests
 {
     private readonly RecordingSink _sink = new();
     private readonly FakeTimeProvider _time = new();
-
-    public void Dispose() => _sink.Dispose();
 
     [Fact]
     public void Engine_NeverExceedsSlotsOrKv_RejectsOverAdmission()
@@ -70,7 +68,7 @@ public sealed class SimulatedEngineTests : IDisposable
         var full = SequenceOutcome.Of("job-42", ToCompletion(first));
 
         // Another engine (as on another node) resumes after 4 delivered tokens.
-        using var secondSink = new RecordingSink();
+        var secondSink = new RecordingSink();
         using var second = Engine(AcceleratorProfiles.H100, secondSink);
         second.Admit([Sequence("job-42", 64, 10, resumeFrom: 4)]);
         var resumed = SequenceOutcome.Of("job-42", ToCompletion(second));
@@ -146,7 +144,7 @@ public sealed class SimulatedEngineTests : IDisposable
         var end = full.Text.IndexOf(stop, StringComparison.Ordinal) + stop.Length;
         var expectedTokens = 1 + full.Tokens.Select((t, i) => (i, End: full.Tokens.Take(i + 1).Sum(x => x.Text.Length))).First(x => x.End >= end).i;
 
-        using var otherSink = new RecordingSink();
+        var otherSink = new RecordingSink();
         using var engine = Engine(AcceleratorProfiles.A100, otherSink);
         engine.Admit([Sequence(id, 20, 30, stop: stop)]);
         var outcome = SequenceOutcome.Of(id, ToCompletion(engine));
@@ -156,7 +154,7 @@ public sealed class SimulatedEngineTests : IDisposable
         Assert.Contains(stop, outcome.Text, StringComparison.Ordinal);
 
         // Resumed just before the completing token, the stop text still spans the resume point.
-        using var resumedSink = new RecordingSink();
+        var resumedSink = new RecordingSink();
         using var resumedEngine = Engine(AcceleratorProfiles.A100, resumedSink);
         resumedEngine.Admit([Sequence(id, 20, 30, resumeFrom: expectedTokens - 1, stop: stop)]);
         var resumed = SequenceOutcome.Of(id, ToCompletion(resumedEngine));
@@ -175,7 +173,7 @@ public sealed class SimulatedEngineTests : IDisposable
         string[] stops = [full.Tokens[8].Text, full.Tokens[3].Text + full.Tokens[4].Text];
         var expectedTokens = Enumerable.Range(1, 30).First(n => stops.Any(s => string.Concat(full.Tokens.Take(n).Select(t => t.Text)).Contains(s, StringComparison.Ordinal)));
 
-        using var otherSink = new RecordingSink();
+        var otherSink = new RecordingSink();
         using var engine = Engine(AcceleratorProfiles.A100, otherSink);
         var spec = Sequence(id, 20, 30);
         spec.StopSequences.Add(stops);

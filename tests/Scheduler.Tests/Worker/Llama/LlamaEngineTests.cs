@@ -448,8 +448,6 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         {
             engine.Dispose();
         }
-
-        _sink.Dispose();
     }
 
     private static SequenceSpec Sequence(

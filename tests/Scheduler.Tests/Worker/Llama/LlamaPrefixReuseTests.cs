@@ -136,8 +136,6 @@ public sealed class LlamaPrefixReuseTests(TinyModelFixture tiny) : IClassFixture
         {
             engine.Dispose();
         }
-
-        _sink.Dispose();
     }
 
     [Fact]

@@ -36,7 +36,6 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
     public void Dispose()
     {
         _engine?.Dispose();
-        _sink.Dispose();
         _stop.Dispose();
     }
 
