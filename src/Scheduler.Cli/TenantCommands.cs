@@ -43,17 +43,17 @@ internal static class TenantCommands
         var id = TenantIdArgument();
         var weight = new Option<double>("--weight")
         {
-            Description = "Share of service among backlogged tenants (> 0)",
+            Description = "Share of service among backlogged tenants (0.001 to 1000)",
             Required = true,
         };
 
         // The API reads a weight of 0 as "unset" and stores 1 (proto3's default): refuse it here rather than turn a
-        // tenant's weight into 1 without a word.
+        // tenant's weight into 1 without a word. The range is the API's (PutTenantRequest.weight).
         weight.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<double>() is not (> 0 and <= double.MaxValue))
+            if (result.GetValueOrDefault<double>() is not (>= 0.001 and <= 1000))
             {
-                result.AddError("--weight: must be greater than 0");
+                result.AddError("--weight: must be a number from 0.001 to 1000");
             }
         });
         var apiKey = new Option<string>("--api-key") { Description = "New API key for the tenant (omit to keep the current one)" };

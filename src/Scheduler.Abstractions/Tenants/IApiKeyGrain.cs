@@ -5,7 +5,9 @@ public interface IApiKeyGrain : IGrainWithStringKey
 {
     Task<string?> GetTenant();
 
-    Task Assign(string tenantId);
+    /// <summary>Binds the key to the tenant, unless another tenant holds it: false then, and the key stays that
+    /// tenant's.</summary>
+    Task<bool> Assign(string tenantId);
 
     Task Revoke(string tenantId);
 

@@ -29,7 +29,27 @@ public sealed record TenantUsage(
 public sealed record TenantSettings(
     [property: Id(0)] double Weight,
     [property: Id(1)] TenantQuotas Quotas,
-    [property: Id(2)] string? ApiKey);
+    [property: Id(2)] string? ApiKey)
+{
+    /// <summary>The least weight a tenant may have. The fair queue charges a job its service divided by its tenant's
+    /// weight, so a weight near zero would drive that tenant's counter to infinity within a few jobs (and every
+    /// comparison with it to a tie); a million to one between the lightest and the heaviest tenant is range enough.</summary>
+    public const double MinWeight = 0.001;
+
+    /// <summary>The greatest weight a tenant may have (see <see cref="MinWeight"/>).</summary>
+    public const double MaxWeight = 1000;
+
+    /// <summary>Whether <paramref name="weight"/> is one a tenant may have: finite, in [<see cref="MinWeight"/>,
+    /// <see cref="MaxWeight"/>].</summary>
+    public static bool IsValidWeight(double weight) => weight is >= MinWeight and <= MaxWeight;
+}
+
+/// <summary>What <see cref="ITenantGrain.Put"/> did: the tenant as stored; or, when the key it was given is another
+/// tenant's, nothing at all (<see cref="KeyInUse"/>, <see cref="Tenant"/> null).</summary>
+[GenerateSerializer, Alias("scheduler.PutTenantResult")]
+public sealed record PutTenantResult(
+    [property: Id(0)] TenantInfo? Tenant,
+    [property: Id(1)] bool KeyInUse = false);
 
 [GenerateSerializer, Alias("scheduler.TenantInfo")]
 public sealed record TenantInfo(

@@ -28,10 +28,16 @@ internal sealed class ApiKeyGrain(
 
     public Task<DateTimeOffset?> LastUsed() => Task.FromResult(_lastUsed);
 
-    public async Task Assign(string tenantId)
+    public async Task<bool> Assign(string tenantId)
     {
+        if (state.State.TenantId is { } holder)
+        {
+            return holder == tenantId;
+        }
+
         state.State.TenantId = tenantId;
         await state.WriteOwnedStateAsync();
+        return true;
     }
 
     public async Task Revoke(string tenantId)

@@ -133,29 +133,36 @@ internal sealed partial class TenantGrain(
     // Orleans disposes a grain instance once its activation has deactivated: no call is left to wait on the gate.
     public void Dispose() => _writeGate.Dispose();
 
-    public async Task<TenantInfo> Put(TenantSettings settings)
+    public async Task<PutTenantResult> Put(TenantSettings settings)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(settings.Weight, 0);
+        if (!TenantSettings.IsValidWeight(settings.Weight))
+        {
+            throw new ArgumentOutOfRangeException(nameof(settings), settings.Weight, "The weight is out of range.");
+        }
+
         var s = state.State;
+
+        // The key is bound first, and nothing changes if another tenant holds it: the old key is revoked only once the
+        // new one is this tenant's, so a refused put leaves the tenant reachable with the key it had.
+        var hash = settings.ApiKey is { Length: > 0 } key ? ApiKeyHash.Of(key) : null;
+        if (hash is not null && !await GrainFactory.GetGrain<IApiKeyGrain>(hash).Assign(TenantId))
+        {
+            return new PutTenantResult(null, KeyInUse: true);
+        }
+
         var isNew = !s.Exists;
         s.Exists = true;
         s.Weight = settings.Weight;
         s.Quotas = settings.Quotas;
         ConfigureRateLimits();
-        if (settings.ApiKey is { Length: > 0 } key)
+        if (hash is not null && s.ApiKeyHash != hash)
         {
-            var hash = ApiKeyHash.Of(key);
-            if (s.ApiKeyHash is { } old && old != hash)
+            if (s.ApiKeyHash is { } old)
             {
                 await GrainFactory.GetGrain<IApiKeyGrain>(old).Revoke(TenantId);
             }
 
-            await GrainFactory.GetGrain<IApiKeyGrain>(hash).Assign(TenantId);
-            if (s.ApiKeyHash != hash)
-            {
-                s.ApiKeySetAt = time.GetUtcNow();
-            }
-
+            s.ApiKeySetAt = time.GetUtcNow();
             s.ApiKeyHash = hash;
         }
 
@@ -165,7 +172,7 @@ internal sealed partial class TenantGrain(
             await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).AddTenant(TenantId);
         }
 
-        return Info();
+        return new PutTenantResult(Info());
     }
 
     public Task<TenantInfo?> Get() => Task.FromResult(state.State.Exists ? Info() : null);
@@ -183,8 +190,13 @@ internal sealed partial class TenantGrain(
             return AddKeyResult.TooManyKeys;
         }
 
-        // Assigned before it is listed: a key the listing shows always works.
-        await GrainFactory.GetGrain<IApiKeyGrain>(key.Hash).Assign(TenantId);
+        // Assigned before it is listed: a key the listing shows always works. A key is made of 240 random bits, so
+        // another tenant's holding it means something is badly wrong, not bad luck.
+        if (!await GrainFactory.GetGrain<IApiKeyGrain>(key.Hash).Assign(TenantId))
+        {
+            throw new InvalidOperationException($"A new key of tenant '{TenantId}' is already another tenant's.");
+        }
+
         s.Keys.Add(key);
         await WriteState();
         return AddKeyResult.Added;

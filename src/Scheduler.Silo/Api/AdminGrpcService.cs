@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Catalog;
 using Scheduler.Abstractions.Fleet;
 using Scheduler.Abstractions.Jobs;
@@ -8,13 +9,16 @@ using Scheduler.Protos.V1;
 using TenantQuotas = Scheduler.Abstractions.Tenants.TenantQuotas;
 using JobExplanation = Scheduler.Protos.V1.JobExplanation;
 using Scheduler.Silo.Models;
+using Scheduler.Silo.Nodes;
 
 namespace Scheduler.Silo.Api;
 
 /// <summary>Operators' and SREs' view and levers. The admin key was checked by <see cref="AuthInterceptor"/>. A listing
 /// asks its grains in parallel, at most <see cref="MaxConcurrentCalls"/> at a time, and answers in catalog order. Every
 /// call that changes something is recorded in the audit log (<see cref="AdminAudit"/>).</summary>
-internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models, AdminAudit audit, TenantKeys keys, JobListing listing) : AdminService.AdminServiceBase
+internal sealed class AdminGrpcService(
+    IGrainFactory grains, ModelCatalog models, AdminAudit audit, TenantKeys keys, JobListing listing, AdminKeys admins, IOptions<NodeOptions> nodes)
+    : AdminService.AdminServiceBase
 {
     // Enough to hide the latency of one grain call behind the others; few enough that listing thousands of tenants
     // does not flood the silos with calls at once.
@@ -49,9 +53,11 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
     {
         Identifiers.Require(request.TenantId, "tenant_id");
 
-        if (request.Weight < 0 || double.IsNaN(request.Weight) || double.IsInfinity(request.Weight))
+        // 0 is proto3's "not set": the default weight.
+        if (request.Weight != 0 && !TenantSettings.IsValidWeight(request.Weight))
         {
-            throw SchedulerErrors.InvalidArgument("weight", "must be a positive number");
+            throw SchedulerErrors.InvalidArgument(
+                "weight", $"must be a number from {TenantSettings.MinWeight} to {TenantSettings.MaxWeight} (or 0 for the default, 1)");
         }
 
         var q = request.Quotas;
@@ -70,9 +76,18 @@ internal sealed class AdminGrpcService(IGrainFactory grains, ModelCatalog models
             throw SchedulerErrors.InvalidArgument("api_key", "must be at least 8 characters");
         }
 
+        // A tenant's key must name that tenant alone: an admin key or the node token would also open the admin API or
+        // the node registry to whoever the tenant's key is given to.
+        if (request.ApiKey.Length > 0 && (admins.Match(request.ApiKey) is not null || request.ApiKey == nodes.Value.NodeToken))
+        {
+            throw SchedulerErrors.InvalidArgument("api_key", "is an admin key or the node token; a tenant's key must be its own");
+        }
+
         var quotas = q is null ? TenantQuotas.Default : new TenantQuotas(q.MaxQueuedJobs, q.RequestsPerMinute, q.TokensPerMinute);
         var settings = new TenantSettings(request.Weight > 0 ? request.Weight : 1, quotas, request.ApiKey.Length > 0 ? request.ApiKey : null);
-        return (await grains.GetGrain<ITenantGrain>(request.TenantId).Put(settings)).ToProto();
+        var result = await grains.GetGrain<ITenantGrain>(request.TenantId).Put(settings);
+        return result.Tenant?.ToProto()
+            ?? throw SchedulerErrors.AlreadyExists("api_key: is another tenant's key; each tenant needs a key of its own (nothing was changed)");
     }
 
     public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)

@@ -116,8 +116,8 @@ internal sealed class JobListing(IJobIndex index, IGrainFactory grains, ModelCat
         }
 
         var priority = ProtoMapping.FromProto(request.Priority, "priority");
-        var since = Time(request.SubmittedSince, "submitted_since");
-        var until = Time(request.SubmittedUntil, "submitted_until");
+        var since = Timestamps.Read(request.SubmittedSince, "submitted_since");
+        var until = Timestamps.Read(request.SubmittedUntil, "submitted_until");
         if (since > until)
         {
             throw SchedulerErrors.InvalidArgument("submitted_since", "must not be after submitted_until");
@@ -126,22 +126,6 @@ internal sealed class JobListing(IJobIndex index, IGrainFactory grains, ModelCat
         var after = request.PageToken.Length > 0 ? ParseToken(request.PageToken) : (JobIndexCursor?)null;
         return new ListQuery(tenantId, request.Model.Length > 0 ? request.Model : null, statuses, priority, since, until,
             request.PageSize == 0 ? DefaultPageSize : request.PageSize, after);
-    }
-
-    private static DateTimeOffset? Time(Timestamp? t, string field)
-    {
-        if (t is null)
-        {
-            return null;
-        }
-
-        // Timestamp's own range: 0001-01-01 to 9999-12-31, nanos 0..999,999,999.
-        if (t.Seconds is < -62_135_596_800 or > 253_402_300_799 || t.Nanos is < 0 or > 999_999_999)
-        {
-            throw SchedulerErrors.InvalidArgument(field, "is not a valid timestamp");
-        }
-
-        return t.ToDateTimeOffset();
     }
 
     // The token is the place of the last job looked at; it carries no filters (a caller pages with the same ones).

@@ -99,7 +99,8 @@ public static class SchedulerHost
         services.AddSchedulerApi(scheduler);
         services.AddOpenAiApi();
         services.Configure<ListeningOptions>(scheduler).AddSingleton<ListeningAddresses>();
-        services.Configure<TenantSeedingOptions>(scheduler).AddHostedService<TenantSeeder>();
+        services.AddOptions<TenantSeedingOptions>().Bind(scheduler).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TenantSeedingOptions>, TenantSeedingOptionsValidator>().AddHostedService<TenantSeeder>();
         return builder;
     }
 

@@ -14,7 +14,14 @@ internal sealed class TenantSeeder(IGrainFactory grains, IOptions<TenantSeedingO
             if (await tenant.Get() is null)
             {
                 var quotas = seed.MaxQueuedJobs > 0 ? TenantQuotas.Default with { MaxQueuedJobs = seed.MaxQueuedJobs } : TenantQuotas.Default;
-                await tenant.Put(new TenantSettings(seed.Weight, quotas, seed.ApiKey));
+                var result = await tenant.Put(new TenantSettings(seed.Weight, quotas, seed.ApiKey.Length > 0 ? seed.ApiKey : null));
+                if (result.KeyInUse)
+                {
+                    // Another tenant was given this key through the admin API: starting would leave the seeded tenant
+                    // unreachable, or (had the key been taken from the other) that tenant's clients billed to this one.
+                    throw new InvalidOperationException(
+                        $"Scheduler:Tenants: the key configured for tenant '{seed.Id}' is another tenant's (given through the admin API); configure another key");
+                }
             }
         }
     }

@@ -184,6 +184,7 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
 
     [Theory]
     [InlineData("--weight", "tenant", "put", "cli-weight-zero", "--weight", "0")]
+    [InlineData("--weight: must be a number from 0.001 to 1000", "tenant", "put", "cli-weight-big", "--weight", "1e9")]
     [InlineData("--limit", "jobs", "--limit", "0")]
     [InlineData("--limit", "jobs", "--limit", "501")]
     [InlineData("Give --prompt, or --message", "submit", "--model", SchedulerCluster.Model)]

@@ -15,8 +15,8 @@ public sealed class TenantAdmissionTests(GrainClusterFixture cluster)
 
     private string JobId(int i) => $"{_tenantId}-j{i}";
 
-    private Task<TenantInfo> Put(int requestsPerMinute = 0, long tokensPerMinute = 0) =>
-        Tenant.Put(new TenantSettings(1, new TenantQuotas(0, requestsPerMinute, tokensPerMinute), ApiKey: null));
+    private async Task<TenantInfo> Put(int requestsPerMinute = 0, long tokensPerMinute = 0) =>
+        (await Tenant.Put(new TenantSettings(1, new TenantQuotas(0, requestsPerMinute, tokensPerMinute), ApiKey: null))).Tenant!;
 
     [Fact]
     public async Task Submit_OverRequestsPerMinute_IsRateLimitedWithRetryHint_AndCountsNothing()

@@ -19,8 +19,8 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
 
     private string JobId(int i) => $"{_tenantId}-j{i}";
 
-    private Task<TenantInfo> Put(int maxQueued = 0, double weight = 1) =>
-        Tenant.Put(new TenantSettings(weight, new TenantQuotas(maxQueued, 0, 0), ApiKey: null));
+    private async Task<TenantInfo> Put(int maxQueued = 0, double weight = 1) =>
+        (await Tenant.Put(new TenantSettings(weight, new TenantQuotas(maxQueued, 0, 0), ApiKey: null))).Tenant!;
 
     [Fact]
     public async Task Submit_AfterPut_CreatesQueuedJobAndEnqueuesItForItsModel()
@@ -351,10 +351,13 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
         Assert.Equal(0, (await Placement.GetSnapshot()).QueuedJobs);
     }
 
-    [Fact]
-    public async Task Put_NonPositiveWeight_Throws()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(0.0009)]
+    [InlineData(1001)]
+    public async Task Put_WeightOutOfRange_Throws(double weight)
     {
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Put(weight: 0));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Put(weight: weight));
         Assert.Null(await Tenant.Get());
     }
 }

@@ -53,6 +53,20 @@ public sealed class AuditLogTests(SecuredSilo silo) : IClassFixture<SecuredSilo>
         Assert.StartsWith("limit:", e.Status.Detail);
     }
 
+    [Theory]
+    [InlineData(-62_135_596_801L, 0)]
+    [InlineData(1_000_000_000_000_000L, 0)]
+    [InlineData(1L, -1)]
+    public async Task ListAuditEvents_SinceOutOfRange_NamesTheField(long seconds, int nanos)
+    {
+        // It was INTERNAL: the timestamp was converted unchecked.
+        using var admin = silo.Admin();
+        var e = await Assert.ThrowsAsync<RpcException>(
+            () => admin.ListAuditEventsAsync(new ListAuditEventsRequest { Since = new Timestamp { Seconds = seconds, Nanos = nanos } }));
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Equal("since: is not a valid timestamp", e.Status.Detail);
+    }
+
     [Fact]
     public async Task PutTenant_Refused_IsRecordedWithItsStatus()
     {

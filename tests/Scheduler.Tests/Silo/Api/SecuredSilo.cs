@@ -15,6 +15,7 @@ public sealed class SecuredSilo : IAsyncLifetime
     public const string Tenant = "acme";
     public const string ConfiguredKey = "acme-configured-key";
     public const string ExtraAdminKey = "extra-admin-key-from-config";
+    public const string NodeToken = "secured-node-token";
     public const int KeyCacheSeconds = 1;
 
     private readonly string _folder = Directory.CreateTempSubdirectory("secured-silo-").FullName;
@@ -46,7 +47,7 @@ public sealed class SecuredSilo : IAsyncLifetime
             "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
             $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
             $"--Scheduler:AdminKeyFile={AdminKeyFile}", "--Scheduler:AdminKeyFileRefreshSeconds=1",
-            $"--Scheduler:AdminApiKeys:0={ExtraAdminKey}",
+            $"--Scheduler:AdminApiKeys:0={ExtraAdminKey}", $"--Scheduler:NodeToken={NodeToken}",
             $"--Scheduler:ApiKeyCacheSeconds={KeyCacheSeconds}",
             "--Scheduler:Models:0:Name=llama-3.1-8b",
             $"--Scheduler:Tenants:0:Id={Tenant}", $"--Scheduler:Tenants:0:ApiKey={ConfiguredKey}",

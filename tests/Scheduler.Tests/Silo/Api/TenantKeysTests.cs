@@ -108,6 +108,53 @@ public sealed class TenantKeysTests(SecuredSilo silo) : IClassFixture<SecuredSil
         await AssertWorks(keys[15].Secret);
     }
 
+    [Fact]
+    public async Task PutTenant_WithAnotherTenantsKey_IsRefused_AndChangesNothing()
+    {
+        using var admin = silo.Admin();
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "key-owner", Weight = 1, ApiKey = "key-owner-secret" });
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "key-taker", Weight = 1, ApiKey = "key-taker-secret" });
+
+        // Before the fix the key moved to the taker: the owner's clients were then billed to the taker.
+        var taken = await Assert.ThrowsAsync<RpcException>(
+            () => admin.PutTenantAsync(new PutTenantRequest { TenantId = "key-taker", Weight = 5, ApiKey = "key-owner-secret" }));
+        Assert.Equal(StatusCode.AlreadyExists, taken.StatusCode);
+        Assert.StartsWith("api_key: is another tenant's key", taken.Status.Detail);
+        var created = await Assert.ThrowsAsync<RpcException>(
+            () => admin.PutTenantAsync(new PutTenantRequest { TenantId = "key-newcomer", Weight = 1, ApiKey = "key-owner-secret" }));
+        Assert.Equal(StatusCode.AlreadyExists, created.StatusCode);
+
+        using var owner = silo.Client("key-owner-secret");
+        var job = await owner.SubmitAsync(new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "Hi", MaxTokens = 1 });
+        Assert.Equal("key-owner", job.TenantId);
+        Assert.Equal(1, (await admin.GetTenantAsync("key-taker")).Weight);
+        await AssertWorks("key-taker-secret");
+        var newcomer = await Assert.ThrowsAsync<RpcException>(() => admin.GetTenantAsync("key-newcomer"));
+        Assert.Equal(StatusCode.NotFound, newcomer.StatusCode);
+
+        // A tenant may be put again with its own key; and a key its owner gave up may go to another.
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "key-owner", Weight = 2, ApiKey = "key-owner-secret" });
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "key-owner", Weight = 2, ApiKey = "key-owner-next-secret" });
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "key-taker", Weight = 1, ApiKey = "key-owner-secret" });
+
+        // The silo cached the key as the owner's a moment ago, and keeps it for its key cache time.
+        await Task.Delay(TimeSpan.FromSeconds(SecuredSilo.KeyCacheSeconds + 0.5));
+        using var taker = silo.Client("key-owner-secret");
+        Assert.Equal("key-taker", (await taker.SubmitAsync(new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "Hi", MaxTokens = 1 })).TenantId);
+    }
+
+    [Theory]
+    [InlineData("first-admin-key")]
+    [InlineData(SecuredSilo.ExtraAdminKey)]
+    [InlineData(SecuredSilo.NodeToken)]
+    public async Task PutTenant_WithAnAdminKeyOrTheNodeToken_IsRefused(string key)
+    {
+        using var admin = silo.Admin();
+        var e = await Assert.ThrowsAsync<RpcException>(() => admin.PutTenantAsync(new PutTenantRequest { TenantId = "sneaky", Weight = 1, ApiKey = key }));
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.StartsWith("api_key: is an admin key or the node token", e.Status.Detail);
+    }
+
     private async Task AssertWorks(string key)
     {
         using var client = silo.Client(key);
