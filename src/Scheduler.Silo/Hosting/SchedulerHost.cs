@@ -88,6 +88,7 @@ public static class SchedulerHost
         services.AddSingleton<IValidateOptions<PlacementOptions>, CapacityOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, JobRetentionOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, WaitCostOptionsValidator>();
+        services.AddSingleton<IValidateOptions<PlacementOptions>, PolicyNamesOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<GrainReferences>();
         services.AddSingleton<JobSettlement>();

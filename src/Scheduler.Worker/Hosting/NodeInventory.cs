@@ -3,6 +3,7 @@ using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Engines.Llama;
 using Scheduler.Worker.Engines.Upstream;
+using Scheduler.Worker.Registration;
 
 namespace Scheduler.Worker.Hosting;
 
@@ -61,6 +62,10 @@ internal sealed class NodeInventory : IDisposable
     private void Add(WorkerNodeOptions options, Func<string, string?> environment)
     {
         var factor = options.SpeedUpFactor();
+
+        // Checked with the node's other settings, so a bad address stops the node at start-up with its name, not its
+        // registration later with a stack trace.
+        _ = SchedulerEndpoints.Parse(options.SchedulerAddress);
         var perProduct = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
         var groups = options.Accelerators.Count > 0 ? options.Accelerators : [new AcceleratorOptions()];
         for (var g = 0; g < groups.Count; g++)

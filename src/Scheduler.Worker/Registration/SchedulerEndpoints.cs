@@ -29,9 +29,23 @@ internal sealed class SchedulerEndpoints : IDisposable
     /// <summary>Moves to the next silo after a failed call.</summary>
     public void Next() => _current = (_current + 1) % _silos.Length;
 
-    /// <summary>Comma-separated addresses, e.g. "http://10.0.0.1:5000,http://10.0.0.2:5000".</summary>
-    public static string[] Parse(string? addresses) =>
-        addresses?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+    /// <summary>Comma-separated addresses, e.g. "http://10.0.0.1:5000,http://10.0.0.2:5000"; each must be an absolute
+    /// http:// or https:// URL, checked at start-up (a node given "127.0.0.1:5000" had started, then stopped with a
+    /// stack trace and exit code 0 once its registration tried to dial it).</summary>
+    public static string[] Parse(string? addresses)
+    {
+        var parsed = addresses?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+        foreach (var address in parsed)
+        {
+            if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            {
+                throw new ArgumentException(
+                    $"Worker:SchedulerAddress must be http:// or https:// URLs separated by commas, e.g. http://127.0.0.1:5000; '{address}' is not one.");
+            }
+        }
+
+        return parsed;
+    }
 
     public void Dispose()
     {

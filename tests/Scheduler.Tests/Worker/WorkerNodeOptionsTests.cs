@@ -89,4 +89,24 @@ public sealed class WorkerNodeOptionsTests
         Assert.Contains("Worker:Accelerators:0:Product", error.Message, StringComparison.Ordinal);
         Assert.Contains("H100", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("127.0.0.1:5000")]
+    [InlineData("htp://127.0.0.1:5000")]
+    [InlineData("http://127.0.0.1:5000,silo-b:5000")]
+    public void Inventory_RejectsASchedulerAddressThatIsNotAnHttpUrl_NamingTheSetting(string address)
+    {
+        var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(new WorkerNodeOptions { SchedulerAddress = address }));
+
+        Assert.StartsWith("Worker:SchedulerAddress must be http:// or https:// URLs", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("http://127.0.0.1:5000, https://silo-b.example:5000")]
+    public void Inventory_TakesHttpAndHttpsSchedulerAddresses_OrNone(string? address)
+    {
+        using var inventory = NodeInventory.Create(new WorkerNodeOptions { SchedulerAddress = address });
+    }
 }
