@@ -1,3 +1,5 @@
+using Scheduler.Silo.Hosting;
+
 namespace Scheduler.Standalone;
 
 internal static class EmbeddedFleetServiceCollectionExtensions
@@ -6,7 +8,7 @@ internal static class EmbeddedFleetServiceCollectionExtensions
     /// (<see cref="EmbeddedFleetOptions.Section"/>).</summary>
     public static IServiceCollection AddEmbeddedFleet(this IServiceCollection services, IConfiguration configuration)
     {
-        services.Configure<EmbeddedFleetOptions>(configuration);
+        services.AddSettings<EmbeddedFleetOptions>(configuration);
         services.AddSingleton<EmbeddedFleet>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddedFleet>());
         return services;

@@ -2,6 +2,7 @@ using Grpc.AspNetCore.Server;
 using Grpc.AspNetCore.Server.Model;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Scheduler.Silo.Hosting;
 
 namespace Scheduler.Silo.Api;
 
@@ -14,7 +15,7 @@ internal static class ApiServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddSchedulerApi(this IServiceCollection services, IConfiguration configuration)
     {
-        services.Configure<ApiOptions>(configuration);
+        services.AddSettings<ApiOptions>(configuration);
         services.AddSingleton<JobRequestValidator>();
         services.AddSingleton<ApiKeyCache>();
         services.AddSingleton<AdminKeys>();

@@ -14,33 +14,25 @@ internal static class ClusterHosting
     public const string Localhost = "localhost";
     public const string Redis = "redis";
 
-    public static void Configure(ISiloBuilder silo, ClusteringOptions options)
+    /// <summary>Configures clustering and storage from settings <see cref="ClusteringOptions.Validate"/> accepted, whose
+    /// Redis configuration it returned.</summary>
+    public static void Configure(ISiloBuilder silo, ClusteringOptions options, ConfigurationOptions? redis)
     {
-        switch (options.Clustering)
+        if (redis is null)
         {
-            case Localhost:
-                silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
-                silo.AddMemoryPersistence();
-                break;
-            case Redis:
-                ConfigureRedis(silo, options);
-                break;
-            default:
-                throw new InvalidOperationException(
-                    $"Scheduler:Clustering is '{options.Clustering}'; expected '{Localhost}' or '{Redis}'.");
+            silo.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
+            silo.AddMemoryPersistence();
+        }
+        else
+        {
+            ConfigureRedis(silo, options, redis);
         }
 
         KubernetesHosting.Configure(silo, options);
     }
 
-    private static void ConfigureRedis(ISiloBuilder silo, ClusteringOptions options)
+    private static void ConfigureRedis(ISiloBuilder silo, ClusteringOptions options, ConfigurationOptions redis)
     {
-        if (string.IsNullOrWhiteSpace(options.Redis))
-        {
-            throw new InvalidOperationException("Scheduler:Clustering is 'redis' but Scheduler:Redis (host:port) is empty.");
-        }
-
-        var redis = ConfigurationOptions.Parse(options.Redis);
         silo.Configure<ClusterOptions>(c =>
         {
             c.ClusterId = options.ClusterId;

@@ -1,3 +1,6 @@
+using System.Net;
+using StackExchange.Redis;
+
 namespace Scheduler.Silo.Hosting;
 
 /// <summary>How silos find each other and where state lives (section "Scheduler").</summary>
@@ -42,4 +45,52 @@ public sealed class ClusteringOptions
     /// grains ~22 s past its declared death with these probe settings; 10 s holds them ~2 s.
     /// </summary>
     public TimeSpan DirectoryLease { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Checks the settings before the silo is built, so a mistake is one line naming its key, not an Orleans
+    /// or Redis failure at start-up; returns the Redis configuration for "redis" clustering (null otherwise).</summary>
+    /// <exception cref="ConfigurationRefusedException">A setting is invalid; the message names it.</exception>
+    internal ConfigurationOptions? Validate()
+    {
+        Ports.Require("Scheduler:SiloPort", SiloPort, allowAny: false);
+        Ports.Require("Scheduler:GatewayPort", GatewayPort, allowAny: false);
+        switch (Clustering)
+        {
+            case ClusterHosting.Localhost:
+                return null;
+            case ClusterHosting.Redis:
+                break;
+            default:
+                throw new ConfigurationRefusedException(
+                    $"Scheduler:Clustering must be '{ClusterHosting.Localhost}' or '{ClusterHosting.Redis}', not '{Clustering}'.");
+        }
+
+        if (string.IsNullOrWhiteSpace(Redis))
+        {
+            throw new ConfigurationRefusedException("Scheduler:Redis (host:port) must be set when Scheduler:Clustering is 'redis'.");
+        }
+
+        Require("Scheduler:ClusterId", !string.IsNullOrWhiteSpace(ClusterId), "must not be empty");
+        Require("Scheduler:ServiceId", !string.IsNullOrWhiteSpace(ServiceId), "must not be empty");
+        Require("Scheduler:AdvertisedAddress", IPAddress.TryParse(AdvertisedAddress, out _), $"must be an IP address (the pod IP on Kubernetes), not '{AdvertisedAddress}'");
+        Require("Scheduler:ProbeTimeout", ProbeTimeout > TimeSpan.Zero, $"must be positive, not {ProbeTimeout}");
+        Require("Scheduler:MissedProbesLimit", MissedProbesLimit >= 1, $"must be at least 1, not {MissedProbesLimit}");
+        Require("Scheduler:DirectoryLease", DirectoryLease > TimeSpan.Zero, $"must be positive, not {DirectoryLease}");
+        try
+        {
+            return ConfigurationOptions.Parse(Redis);
+        }
+        // An unknown keyword or a value of the wrong type, e.g. "127.0.0.1:6379,ssl=maybe".
+        catch (ArgumentException ex)
+        {
+            throw new ConfigurationRefusedException($"Scheduler:Redis is not a StackExchange.Redis configuration string: {ex.Message}", ex);
+        }
+    }
+
+    private static void Require(string key, bool holds, string what)
+    {
+        if (!holds)
+        {
+            throw new ConfigurationRefusedException($"{key} {what}.");
+        }
+    }
 }

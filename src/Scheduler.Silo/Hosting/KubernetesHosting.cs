@@ -22,7 +22,7 @@ internal static class KubernetesHosting
 
         if (options.Clustering != ClusterHosting.Redis)
         {
-            throw new InvalidOperationException(
+            throw new ConfigurationRefusedException(
                 $"{EnabledKey} is true but Scheduler:Clustering is '{options.Clustering}': Kubernetes hosting needs '{ClusterHosting.Redis}' clustering.");
         }
 

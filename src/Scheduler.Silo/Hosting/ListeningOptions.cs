@@ -1,3 +1,4 @@
+using System.Net;
 using Scheduler.Protos.Tls;
 
 namespace Scheduler.Silo.Hosting;
@@ -32,15 +33,29 @@ public sealed class ListeningOptions
     public ServerTlsOptions Tls { get; set; } = new();
 
     /// <summary>Checks the settings and reads the front door's certificate (null when TLS is off).</summary>
-    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    /// <exception cref="ConfigurationRefusedException">A setting is invalid; the message names it.</exception>
     internal PemServerCertificate? Validate()
     {
-        if (MaxStreamsPerConnection < 1)
+        Ports.Require("Scheduler:GrpcPort", GrpcPort, allowAny: true);
+        Ports.Require("Scheduler:HttpPort", HttpPort, allowAny: true);
+        Ports.Require("Scheduler:OpenAiPort", OpenAiPort, allowAny: true);
+        if (!IPAddress.TryParse(BindAddress, out _))
         {
-            throw new ArgumentException(
-                $"Scheduler:MaxStreamsPerConnection must be at least 1, not {MaxStreamsPerConnection}.", nameof(MaxStreamsPerConnection));
+            throw new ConfigurationRefusedException($"Scheduler:BindAddress must be an IP address (0.0.0.0 for every interface), not '{BindAddress}'.");
         }
 
-        return PemServerCertificate.LoadOrNull(Tls.CertificatePath, Tls.KeyPath, "Scheduler:Tls:CertificatePath", "Scheduler:Tls:KeyPath");
+        if (MaxStreamsPerConnection < 1)
+        {
+            throw new ConfigurationRefusedException($"Scheduler:MaxStreamsPerConnection must be at least 1, not {MaxStreamsPerConnection}.");
+        }
+
+        try
+        {
+            return PemServerCertificate.LoadOrNull(Tls.CertificatePath, Tls.KeyPath, "Scheduler:Tls:CertificatePath", "Scheduler:Tls:KeyPath");
+        }
+        catch (ArgumentException ex)
+        {
+            throw ConfigurationRefusedException.From(ex);
+        }
     }
 }

@@ -10,6 +10,7 @@ using Scheduler.Silo.Nodes;
 using Scheduler.Silo.OpenAi;
 using Scheduler.Silo.Streaming;
 using Scheduler.Silo.Telemetry;
+using StackExchange.Redis;
 
 namespace Scheduler.Silo.Hosting;
 
@@ -29,22 +30,69 @@ public static class SchedulerHost
     public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null) =>
         MapEndpoints(CreateBuilder(args, configure).Build());
 
-    /// <summary>Starts a built silo, as its process's entry point does; false when a setting was refused, after writing
-    /// the refusal (which names the key) to stderr: a settings mistake deserves its message, not a stack trace and an
-    /// abort. The process should then exit with code 2.</summary>
-    public static async Task<bool> TryStartAsync(WebApplication app)
+    /// <summary>The exit code of a silo process whose settings were refused.</summary>
+    public const int ConfigurationRefusedExitCode = 2;
+
+    /// <summary>The exit code of a silo process that could not start (e.g. Redis unreachable, a port in use).</summary>
+    public const int StartFailedExitCode = 1;
+
+    /// <summary>
+    /// Runs a silo as its process's entry point does: builds it with <paramref name="build"/>, checks its settings,
+    /// starts it, calls <paramref name="started"/>, and serves until it is asked to stop. Returns the process's exit
+    /// code: 0 after a stop; <see cref="ConfigurationRefusedExitCode"/> when a setting was refused, after one line on
+    /// stderr that names the key (a settings mistake deserves its message, not a stack trace and an abort);
+    /// <see cref="StartFailedExitCode"/> when the silo could not start, after one line saying why (the host has
+    /// logged the details), so that its supervisor restarts it.
+    /// </summary>
+    public static async Task<int> RunAsync(Func<WebApplication> build, Func<WebApplication, Task>? started = null)
     {
+        WebApplication app;
+        try
+        {
+            app = build();
+
+            // The options validators, before the host starts: run by StartAsync they would fail it, and the host
+            // would log the refusal with ~20 frames of stack before this line.
+            app.Services.GetService<IStartupValidator>()?.Validate();
+        }
+        catch (Exception ex) when (ex is ConfigurationRefusedException or OptionsValidationException)
+        {
+            await Console.Error.WriteLineAsync($"configuration refused: {ex.Message}");
+            return ConfigurationRefusedExitCode;
+        }
+
         try
         {
             await app.StartAsync();
-            return true;
         }
-        catch (OptionsValidationException ex)
+        catch (Exception ex)
         {
-            await Console.Error.WriteLineAsync($"configuration refused: {ex.Message}");
-            return false;
+            await Console.Error.WriteLineAsync($"silo failed to start: {StartFailure(app, ex)}");
+
+            // Not disposed: after a failed start Orleans' disposal never ends (its grain directory's membership loops
+            // spin on a core), and a silo that could not reach Redis hung instead of exiting to be restarted. The
+            // process is ending; the OS takes back what the silo held.
+            return StartFailedExitCode;
         }
+
+        await using (app)
+        {
+            if (started is not null)
+            {
+                await started(app);
+            }
+
+            await app.WaitForShutdownAsync();
+        }
+
+        return 0;
     }
+
+    // Redis's own message names no address, and the operator's next question is which one: the setting without its
+    // password (it was parsed once already, by ClusteringOptions.Validate).
+    private static string StartFailure(WebApplication app, Exception ex) => ex is RedisConnectionException
+        ? $"cannot reach Redis at Scheduler:Redis '{ConfigurationOptions.Parse(app.Configuration[$"{Section}:Redis"] ?? "").ToString(includePassword: false)}': {ex.Message}"
+        : $"{ex.GetType().Name}: {ex.Message}";
 
     /// <summary>
     /// A builder with every part of the silo registered, for a host that adds its own services (the standalone
@@ -61,9 +109,13 @@ public static class SchedulerHost
         configure?.Invoke(builder.Configuration);
         var scheduler = builder.Configuration.GetSection(Section);
 
-        var listening = scheduler.Get<ListeningOptions>() ?? new ListeningOptions();
-        // Read now, so a bad certificate setting stops the build with its name rather than the first connection.
+        // The settings the build itself uses, read and checked now: a mistake stops the build with its key's name
+        // (a ConfigurationRefusedException), not Kestrel, Orleans or the first connection.
+        var listening = Settings.Read<ListeningOptions>(scheduler);
         var frontDoorCertificate = listening.Validate();
+        var clustering = Settings.Read<ClusteringOptions>(scheduler);
+        var redis = clustering.Validate();
+        var dashboard = Settings.Read<DashboardOptions>(scheduler.GetSection(DashboardOptions.Section));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // Server-wide, but only the gRPC port speaks HTTP/2.
@@ -79,12 +131,12 @@ public static class SchedulerHost
 
         builder.UseOrleans(silo =>
         {
-            ClusterHosting.Configure(silo, scheduler.Get<ClusteringOptions>() ?? new ClusteringOptions());
-            silo.AddSchedulerDashboard(scheduler.GetSection(DashboardOptions.Section).Get<DashboardOptions>() ?? new DashboardOptions());
+            ClusterHosting.Configure(silo, clustering, redis);
+            silo.AddSchedulerDashboard(dashboard);
         });
 
         var services = builder.Services;
-        services.AddOptions<PlacementOptions>().Bind(builder.Configuration.GetSection(PlacementOptions.Section)).ValidateOnStart();
+        services.AddSettings<PlacementOptions>(builder.Configuration.GetSection(PlacementOptions.Section));
         services.AddSingleton<IValidateOptions<PlacementOptions>, CapacityOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, JobRetentionOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, WaitCostOptionsValidator>();
@@ -99,8 +151,9 @@ public static class SchedulerHost
         services.AddNodeLinks(scheduler);
         services.AddSchedulerApi(scheduler);
         services.AddOpenAiApi();
-        services.Configure<ListeningOptions>(scheduler).AddSingleton<ListeningAddresses>();
-        services.AddOptions<TenantSeedingOptions>().Bind(scheduler).ValidateOnStart();
+        services.AddSettings<ListeningOptions>(scheduler);
+        services.AddSingleton<ListeningAddresses>();
+        services.AddSettings<TenantSeedingOptions>(scheduler);
         services.AddSingleton<IValidateOptions<TenantSeedingOptions>, TenantSeedingOptionsValidator>().AddHostedService<TenantSeeder>();
         return builder;
     }

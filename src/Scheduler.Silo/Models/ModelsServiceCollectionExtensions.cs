@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Scheduler.Silo.Hosting;
 
 namespace Scheduler.Silo.Models;
 
@@ -8,7 +9,7 @@ internal static class ModelsServiceCollectionExtensions
     /// the models' replica capacity as their placements know it.</summary>
     public static IServiceCollection AddModelCatalog(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ModelCatalogOptions>().Bind(configuration).ValidateOnStart();
+        services.AddSettings<ModelCatalogOptions>(configuration);
         services.AddSingleton<IValidateOptions<ModelCatalogOptions>, ModelCatalogOptionsValidator>();
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<ModelCapacity>();

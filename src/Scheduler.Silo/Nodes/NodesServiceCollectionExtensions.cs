@@ -1,4 +1,5 @@
 using Scheduler.Grains.Nodes;
+using Scheduler.Silo.Hosting;
 
 namespace Scheduler.Silo.Nodes;
 
@@ -6,12 +7,24 @@ internal static class NodesServiceCollectionExtensions
 {
     /// <summary>Registers the gRPC execution streams to worker nodes, configured from <paramref name="configuration"/>
     /// (the node token, the CA of TLS node links).</summary>
-    /// <exception cref="ArgumentException">The CA setting names no readable PEM file.</exception>
+    /// <exception cref="ConfigurationRefusedException">The CA setting names no readable PEM file.</exception>
     public static IServiceCollection AddNodeLinks(this IServiceCollection services, IConfiguration configuration)
     {
-        services.Configure<NodeOptions>(configuration);
-        services.AddSingleton(NodeLinkTrust.From(configuration.Get<NodeOptions>() ?? new NodeOptions()));
+        services.AddSettings<NodeOptions>(configuration);
+        services.AddSingleton(ReadTrust(Settings.Read<NodeOptions>(configuration)));
         services.AddSingleton<INodeLinkFactory, GrpcNodeLinkFactory>();
         return services;
+    }
+
+    private static NodeLinkTrust ReadTrust(NodeOptions options)
+    {
+        try
+        {
+            return NodeLinkTrust.From(options);
+        }
+        catch (ArgumentException ex)
+        {
+            throw ConfigurationRefusedException.From(ex);
+        }
     }
 }

@@ -2,6 +2,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Scheduler.Grains.Jobs;
+using Scheduler.Silo.Hosting;
 
 namespace Scheduler.Silo.Telemetry;
 
@@ -22,10 +23,8 @@ internal static class TelemetryServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddSchedulerTelemetry(this IServiceCollection services, IConfiguration configuration, IConfiguration scheduler)
     {
-        services.AddOptions<TelemetryOptions>()
-            .Bind(scheduler.GetSection(TelemetryOptions.Section))
-            .Validate(o => o.GaugeRefresh > TimeSpan.Zero, $"Scheduler:{TelemetryOptions.Section}:GaugeRefresh must be positive.")
-            .ValidateOnStart();
+        services.AddSettings<TelemetryOptions>(scheduler.GetSection(TelemetryOptions.Section))
+            .Validate(o => o.GaugeRefresh > TimeSpan.Zero, $"Scheduler:{TelemetryOptions.Section}:GaugeRefresh must be positive.");
         services.AddSingleton<FleetGauges>();
         services.AddHostedService<FleetGaugeRefresher>();
         services.AddSingleton<SchedulerTelemetry>();

@@ -2,8 +2,9 @@ using Scheduler.Tests.Faults;
 
 namespace Scheduler.Tests.Silo.Hosting;
 
-/// <summary>A silo given a setting its validators refuse stops at start-up with exit code 2 and one line naming the key,
-/// not an unhandled exception and an abort.</summary>
+/// <summary>A silo given a setting it refuses stops at start-up with exit code 2 and one line naming the key, not an
+/// unhandled exception and an abort, and without a stack trace above that line (an operator probe found each of the
+/// rows below aborting with one, or starting a silo that could not serve).</summary>
 public sealed class ConfigurationRefusalTests
 {
     [Theory]
@@ -12,6 +13,13 @@ public sealed class ConfigurationRefusalTests
     [InlineData("--Scheduler:Scheduling:PlacementPolicy=cheapest", "Scheduler:Scheduling:PlacementPolicy must be one of ")]
     [InlineData("--Scheduler:Scheduling:FairnessPolicy=fair", "Scheduler:Scheduling:FairnessPolicy must be one of ")]
     [InlineData("--Scheduler:Tenants:0:Weight=0", "Scheduler:Tenants:0:Weight must be a number from 0.001 to 1000, not 0")]
+    [InlineData("--Scheduler:MaxStreamsPerConnection=0", "Scheduler:MaxStreamsPerConnection must be at least 1, not 0.")]
+    [InlineData("--Scheduler:HttpPort=abc", "Failed to convert configuration value 'abc' at 'Scheduler:HttpPort'")]
+    [InlineData("--Scheduler:Tls:CertificatePath=/nonexistent/tls.crt", "Scheduler:Tls:CertificatePath is set but Scheduler:Tls:KeyPath is empty")]
+    [InlineData("--Scheduler:Models:0:Tokenizer=nosuch", "Scheduler:Models:0:Tokenizer 'nosuch' is not a tokenizer this silo has")]
+    [InlineData("--Scheduler:Models:0:MaxContextTokens=-5", "Scheduler:Models:0:MaxContextTokens must be at least 1, not -5")]
+    [InlineData("--Scheduler:Models:1:Name=llama-3.1-8b", "Scheduler:Models:1:Name 'llama-3.1-8b' is another entry's")]
+    [InlineData("--Scheduler:MaxReceiveMessageBytes=lots", "Failed to convert configuration value 'lots' at 'Scheduler:MaxReceiveMessageBytes'")]
     public async Task Silo_ARefusedSetting_ExitsWithCode2_AndALineNamingTheKey(string setting, string refusal)
     {
         await using var silo = SiloProcess.Start(0, [setting]);
@@ -21,5 +29,6 @@ public sealed class ConfigurationRefusalTests
 
         Assert.Equal(2, silo.ExitCode);
         Assert.Contains(silo.Output, line => line.StartsWith("configuration refused: " + refusal, StringComparison.Ordinal));
+        Assert.DoesNotContain(silo.Output, line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal));
     }
 }

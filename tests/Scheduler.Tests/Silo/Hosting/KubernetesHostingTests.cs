@@ -36,7 +36,7 @@ public sealed class KubernetesHostingTests
     [Fact]
     public void Build_WhenEnabledWithLocalhostClustering_Refuses_NamingBothSettings()
     {
-        var error = Assert.Throws<InvalidOperationException>(() =>
+        var error = Assert.Throws<ConfigurationRefusedException>(() =>
             SchedulerHost.Build(["--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0", "--Scheduler:Kubernetes:Enabled=true"]));
 
         Assert.Contains("Scheduler:Kubernetes:Enabled", error.Message, StringComparison.Ordinal);

@@ -72,6 +72,6 @@ public sealed class TlsSettingsTests : IDisposable
         Assert.Contains("Scheduler:MaxStreamsPerConnection", error.Message, StringComparison.Ordinal);
     }
 
-    private static ArgumentException BuildFails(params string[] settings) =>
-        Assert.Throws<ArgumentException>(() => SchedulerHost.Build(["--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", .. settings]));
+    private static ConfigurationRefusedException BuildFails(params string[] settings) =>
+        Assert.Throws<ConfigurationRefusedException>(() => SchedulerHost.Build(["--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", .. settings]));
 }

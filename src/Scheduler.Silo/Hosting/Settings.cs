@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Options;
+
+namespace Scheduler.Silo.Hosting;
+
+/// <summary>
+/// Binds settings so that a value the configuration binder cannot convert (<c>Scheduler:HttpPort=abc</c>) is a
+/// <see cref="ConfigurationRefusedException"/> naming its key, not an unhandled exception: at build time for the
+/// settings the silo reads while it is built, at start-up (before the host starts) for those bound as options.
+/// </summary>
+public static class Settings
+{
+    /// <summary>Reads <paramref name="section"/> into a new <typeparamref name="T"/> (its defaults where unset).</summary>
+    /// <exception cref="ConfigurationRefusedException">A value does not convert to its property's type.</exception>
+    public static T Read<T>(IConfiguration section) where T : new()
+    {
+        var settings = new T();
+        BindInto(section, settings);
+        return settings;
+    }
+
+    /// <summary>Registers <typeparamref name="T"/> as options bound from <paramref name="section"/> and checked when the
+    /// silo starts (its validators, and the binding itself).</summary>
+    public static OptionsBuilder<T> AddSettings<T>(this IServiceCollection services, IConfiguration section) where T : class =>
+        services.AddOptions<T>().Configure(settings => BindInto(section, settings)).ValidateOnStart();
+
+    private static void BindInto(IConfiguration section, object settings)
+    {
+        try
+        {
+            section.Bind(settings);
+        }
+        // The binder's only failure: "Failed to convert configuration value 'abc' at 'Scheduler:HttpPort' to type
+        // 'System.Int32'." names the key and the type, which is what the operator needs.
+        catch (InvalidOperationException ex)
+        {
+            throw new ConfigurationRefusedException(ex.Message, ex);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using System.Net;
+using System.Net.Sockets;
+using Scheduler.Tests.EndToEnd;
+using Scheduler.Tests.Faults;
+
+namespace Scheduler.Tests.Silo.Hosting;
+
+/// <summary>A silo that cannot start exits with code 1 and a line saying why, so that its supervisor restarts it. One
+/// that could not reach Redis used to log "Hosting failed to start" and then never exit, spinning a core and ignoring
+/// SIGTERM: on Kubernetes the pod hung instead of restarting.</summary>
+public sealed class StartFailureTests
+{
+    [Fact]
+    public async Task Silo_RedisUnreachable_ExitsWithCode1_NamingRedisWithoutItsPassword()
+    {
+        var closed = FreePort.Next();
+        await using var silo = SiloProcess.Start(0, ["--Scheduler:Clustering=redis", $"--Scheduler:Redis=127.0.0.1:{closed},password=hunter2"]);
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        await silo.WaitForExitAsync(bound.Token);
+
+        Assert.Equal(1, silo.ExitCode);
+        Assert.Contains(silo.Output, line => line.StartsWith(
+            $"silo failed to start: cannot reach Redis at Scheduler:Redis '127.0.0.1:{closed},password=*****'", StringComparison.Ordinal));
+        Assert.DoesNotContain(silo.Output, line => line.Contains("hunter2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Silo_GrpcPortInUse_ExitsWithCode1_NamingTheAddress()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        await using var silo = SiloProcess.Start(0, [$"--Scheduler:GrpcPort={port}"]);
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        await silo.WaitForExitAsync(bound.Token);
+
+        Assert.Equal(1, silo.ExitCode);
+        Assert.Contains(silo.Output, line => line.StartsWith(
+            $"silo failed to start: IOException: Failed to bind to address http://127.0.0.1:{port}: address already in use.", StringComparison.Ordinal));
+    }
+}
