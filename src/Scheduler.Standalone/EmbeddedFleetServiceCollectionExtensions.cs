@@ -6,7 +6,7 @@ internal static class EmbeddedFleetServiceCollectionExtensions
 {
     /// <summary>Registers the embedded simulated fleet, configured from <paramref name="configuration"/>
     /// (<see cref="EmbeddedFleetOptions.Section"/>).</summary>
-    public static IServiceCollection AddEmbeddedFleet(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddEmbeddedFleet(this IServiceCollection services, IConfigurationSection configuration)
     {
         services.AddSettings<EmbeddedFleetOptions>(configuration);
         services.AddSingleton<EmbeddedFleet>();

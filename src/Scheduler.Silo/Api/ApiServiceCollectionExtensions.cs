@@ -13,7 +13,7 @@ internal static class ApiServiceCollectionExtensions
     /// error mapping, strict request parsing, the drain, the health service and server reflection. Map it with
     /// <see cref="ApiEndpointRouteBuilderExtensions.MapSchedulerApi"/>. Call it after anything else that adds gRPC.
     /// </summary>
-    public static IServiceCollection AddSchedulerApi(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddSchedulerApi(this IServiceCollection services, IConfigurationSection configuration)
     {
         services.AddSettings<ApiOptions>(configuration);
         services.AddSingleton<JobRequestValidator>();

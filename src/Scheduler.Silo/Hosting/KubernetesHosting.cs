@@ -15,7 +15,7 @@ internal static class KubernetesHosting
 
     public static void Configure(ISiloBuilder silo, ClusteringOptions options)
     {
-        if (!silo.Configuration.GetValue<bool>(EnabledKey))
+        if (!Settings.Read<KubernetesOptions>(silo.Configuration.GetSection($"{SchedulerHost.Section}:{KubernetesOptions.Section}")).Enabled)
         {
             return;
         }

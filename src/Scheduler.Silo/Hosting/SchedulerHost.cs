@@ -141,6 +141,9 @@ public static class SchedulerHost
         services.AddSingleton<IValidateOptions<PlacementOptions>, JobRetentionOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, WaitCostOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, PolicyNamesOptionsValidator>();
+        services.DeclareSettings<ClusteringOptions>(scheduler).DeclareSettings<DashboardOptions>(scheduler.GetSection(DashboardOptions.Section))
+            .DeclareSettings<KubernetesOptions>(scheduler.GetSection(KubernetesOptions.Section))
+            .AddHostedService<UnknownSettingsReporter>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<GrainReferences>();
         services.AddSingleton<JobSettlement>();

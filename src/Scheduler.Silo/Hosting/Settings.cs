@@ -20,8 +20,13 @@ public static class Settings
 
     /// <summary>Registers <typeparamref name="T"/> as options bound from <paramref name="section"/> and checked when the
     /// silo starts (its validators, and the binding itself).</summary>
-    public static OptionsBuilder<T> AddSettings<T>(this IServiceCollection services, IConfiguration section) where T : class =>
-        services.AddOptions<T>().Configure(settings => BindInto(section, settings)).ValidateOnStart();
+    public static OptionsBuilder<T> AddSettings<T>(this IServiceCollection services, IConfigurationSection section) where T : class =>
+        services.DeclareSettings<T>(section).AddOptions<T>().Configure(settings => BindInto(section, settings)).ValidateOnStart();
+
+    /// <summary>Declares that the silo reads <paramref name="section"/> as a <typeparamref name="T"/> (one it reads while
+    /// it is built, with <see cref="Read{T}"/>), so its keys are not reported as unknown (<see cref="KnownSettings"/>).</summary>
+    public static IServiceCollection DeclareSettings<T>(this IServiceCollection services, IConfigurationSection section) =>
+        services.AddSingleton(new SettingsSection(section.Path, typeof(T)));
 
     private static void BindInto(IConfiguration section, object settings)
     {

@@ -7,7 +7,7 @@ internal static class ModelsServiceCollectionExtensions
 {
     /// <summary>Registers the model catalog, configured from <paramref name="configuration"/> (its "Models" list), and
     /// the models' replica capacity as their placements know it.</summary>
-    public static IServiceCollection AddModelCatalog(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddModelCatalog(this IServiceCollection services, IConfigurationSection configuration)
     {
         services.AddSettings<ModelCatalogOptions>(configuration);
         services.AddSingleton<IValidateOptions<ModelCatalogOptions>, ModelCatalogOptionsValidator>();

@@ -8,7 +8,7 @@ internal static class NodesServiceCollectionExtensions
     /// <summary>Registers the gRPC execution streams to worker nodes, configured from <paramref name="configuration"/>
     /// (the node token, the CA of TLS node links).</summary>
     /// <exception cref="ConfigurationRefusedException">The CA setting names no readable PEM file.</exception>
-    public static IServiceCollection AddNodeLinks(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddNodeLinks(this IServiceCollection services, IConfigurationSection configuration)
     {
         services.AddSettings<NodeOptions>(configuration);
         services.AddSingleton(ReadTrust(Settings.Read<NodeOptions>(configuration)));

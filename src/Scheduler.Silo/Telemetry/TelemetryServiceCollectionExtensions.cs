@@ -21,7 +21,7 @@ internal static class TelemetryServiceCollectionExtensions
     /// OTEL_EXPORTER_OTLP_ENDPOINT variable in <paramref name="configuration"/> names a collector (the exporter reads
     /// the other OTEL_* variables, such as OTEL_EXPORTER_OTLP_PROTOCOL, itself). Without a collector no span is made.
     /// </summary>
-    public static IServiceCollection AddSchedulerTelemetry(this IServiceCollection services, IConfiguration configuration, IConfiguration scheduler)
+    public static IServiceCollection AddSchedulerTelemetry(this IServiceCollection services, IConfiguration configuration, IConfigurationSection scheduler)
     {
         services.AddSettings<TelemetryOptions>(scheduler.GetSection(TelemetryOptions.Section))
             .Validate(o => o.GaugeRefresh > TimeSpan.Zero, $"Scheduler:{TelemetryOptions.Section}:GaugeRefresh must be positive.");
