@@ -14,6 +14,7 @@ internal static class Actions
     public static void SetClientAction(
         Command command, Func<SchedulerClient, ParseResult, CancellationToken, Task<int>> action) =>
         command.SetAction((parse, cancellationToken) => GuardAsync(
+            parse,
             async () =>
             {
                 using var client = GlobalOptions.CreateClient(parse);
@@ -29,6 +30,7 @@ internal static class Actions
     /// <summary>Runs <paramref name="action"/> with an admin client, guarded like every action; 0 unless it throws.</summary>
     public static Task<int> RunWithAdmin(ParseResult parse, Func<SchedulerAdminClient, Task> action, CancellationToken cancellationToken) =>
         GuardAsync(
+            parse,
             async () =>
             {
                 using var admin = GlobalOptions.CreateAdminClient(parse);
@@ -40,6 +42,7 @@ internal static class Actions
     /// <summary>Runs <paramref name="action"/> with a tenant client, guarded like every action; 0 unless it throws.</summary>
     public static Task<int> RunWithClient(ParseResult parse, Func<SchedulerClient, Task> action, CancellationToken cancellationToken) =>
         GuardAsync(
+            parse,
             async () =>
             {
                 using var client = GlobalOptions.CreateClient(parse);
@@ -48,7 +51,7 @@ internal static class Actions
             },
             cancellationToken);
 
-    private static async Task<int> GuardAsync(Func<Task<int>> run, CancellationToken cancellationToken)
+    private static async Task<int> GuardAsync(ParseResult parse, Func<Task<int>> run, CancellationToken cancellationToken)
     {
         try
         {
@@ -57,6 +60,13 @@ internal static class Actions
         catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
             return ExitCodes.Interrupted;
+        }
+        // Unreachable: the detail ("Error connecting to subchannel.") names no address, and the operator's next question
+        // is which one was dialled (the flag, $SCHEDULER_ADDRESS or the default).
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+        {
+            await Console.Error.WriteLineAsync($"error: {e.StatusCode}: cannot reach the scheduler at {GlobalOptions.AddressOf(parse)}: {Detail(e.Status)}");
+            return ExitCodes.RpcError;
         }
         catch (RpcException e)
         {

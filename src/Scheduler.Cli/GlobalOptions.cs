@@ -64,7 +64,9 @@ internal static class GlobalOptions
         return File.Exists(path) ? path : throw new ArgumentException($"--ca-file: the file '{path}' does not exist");
     }
 
-    private static string AddressOf(ParseResult parse)
+    /// <summary>The scheduler address the command dials.</summary>
+    /// <exception cref="ArgumentException">It is not an http:// or https:// URL.</exception>
+    public static string AddressOf(ParseResult parse)
     {
         var address = Resolve(parse.GetValue(Address), "SCHEDULER_ADDRESS", DefaultAddress);
         return Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"

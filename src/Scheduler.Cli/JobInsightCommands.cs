@@ -55,13 +55,7 @@ internal static class JobInsightCommands
         var since = TimeOption.Create("--since", "Only jobs submitted since then");
         var until = TimeOption.Create("--until", "Only jobs submitted until then");
         var limit = new Option<int>("--limit") { Description = "Jobs per page (1..500)", DefaultValueFactory = _ => 50 };
-        limit.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() is not (>= 1 and <= 500))
-            {
-                result.AddError("--limit: must be between 1 and 500");
-            }
-        });
+        limit.Within(1, 500, "between 1 and 500");
         var pageToken = new Option<string>("--page-token") { Description = "Go on from where a previous page stopped" };
         var output = Output.Create();
         var mine = new Option<bool>("--mine") { Description = "List with the tenant key (--key): the tenant's own jobs; otherwise the admin key lists any tenant's" };

@@ -49,13 +49,7 @@ internal static class TenantCommands
 
         // The API reads a weight of 0 as "unset" and stores 1 (proto3's default): refuse it here rather than turn a
         // tenant's weight into 1 without a word. The range is the API's (PutTenantRequest.weight).
-        weight.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<double>() is not (>= 0.001 and <= 1000))
-            {
-                result.AddError("--weight: must be a number from 0.001 to 1000");
-            }
-        });
+        weight.Within(0.001, 1000, "a number from 0.001 to 1000");
         var apiKey = new Option<string>("--api-key") { Description = "New API key for the tenant (omit to keep the current one)" };
         var maxQueued = new Option<int>("--max-queued") { Description = "Maximum jobs queued at once (0: the default)" };
         var requestsPerMinute = new Option<int>("--requests-per-minute") { Description = "Submissions per minute (0: no limit)" };

@@ -18,20 +18,8 @@ internal static class TopCommand
             Description = "Seconds between frames",
             DefaultValueFactory = _ => 2,
         };
-        interval.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<double>() is not (>= 0.1 and <= 3600))
-            {
-                result.AddError("--interval: must be between 0.1 and 3600 seconds");
-            }
-        });
-        frames.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 0)
-            {
-                result.AddError("--iterations: must not be negative");
-            }
-        });
+        interval.Within(0.1, 3600, "between 0.1 and 3600 seconds");
+        frames.Within(0, int.MaxValue, "0 or more");
         var output = Output.Create();
         var command = new Command("top", "Watch queues, running batches, accelerators and TTFT attainment live") { once, frames, interval, output };
         Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>

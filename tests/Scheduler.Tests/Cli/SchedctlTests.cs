@@ -187,6 +187,11 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
     [InlineData("--weight: must be a number from 0.001 to 1000", "tenant", "put", "cli-weight-big", "--weight", "1e9")]
     [InlineData("--limit", "jobs", "--limit", "0")]
     [InlineData("--limit", "jobs", "--limit", "501")]
+    [InlineData("Cannot parse argument 'abc' for option '--limit'", "jobs", "--limit", "abc")] // aborted with a stack trace
+    [InlineData("Cannot parse argument 'lots' for option '--weight'", "tenant", "put", "cli-weight-text", "--weight", "lots")]
+    [InlineData("--interval: must be between 0.1 and 3600 seconds", "top", "--interval", "0")]
+    [InlineData("Cannot parse argument 'x' for option '--interval'", "top", "--interval", "x")]
+    [InlineData("--iterations: must be 0 or more", "top", "-n", "-1")]
     [InlineData("Give --prompt, or --message", "submit", "--model", SchedulerCluster.Model)]
     [InlineData("not both", "submit", "--model", SchedulerCluster.Model, "--prompt", "x", "--message", "user=y")]
     public async Task ArgumentsOutOfRange_AreRefusedBeforeAnyCall_NamingWhatIsWrong(string named, params string[] arguments)
@@ -195,6 +200,17 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
 
         Assert.Equal(1, exit);
         Assert.Contains(named, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SchedulerUnreachable_TheErrorNamesTheAddressDialled()
+    {
+        var closed = $"http://127.0.0.1:{FreePort.Next()}";
+
+        var (exit, _, stderr) = await Schedctl.Run("summary", "--address", closed);
+
+        Assert.Equal(2, exit);
+        Assert.StartsWith($"error: Unavailable: cannot reach the scheduler at {closed}: ", stderr, StringComparison.Ordinal);
     }
 
     private Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] arguments) =>
