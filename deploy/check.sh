@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Offline checks of everything that deploys the scheduler (no cluster, no container engine needed):
 #   - helm lint --strict of helm/scheduler with its defaults and every helm/scheduler/examples/*.yaml;
-#   - every values file in deploy/validate/bad-values/ refused (by values.schema.json or the chart);
+#   - every values file in deploy/validate/bad-values/ refused (by values.schema.json or the chart), every one in
+#     deploy/validate/good-values/ rendered and validated with the examples;
 #   - helm template (defaults, every example) and kubectl kustomize (every k8s/overlays/*), every rendered object
 #     validated against the Kubernetes schemas (deploy/validate/validate.mjs);
 #   - k8s/ still what k8s/render.sh renders from the chart;
@@ -61,6 +62,11 @@ for values in "" $chart/examples/*.yaml; do
   name=$(basename "${values:-defaults}" .yaml)
   "$helm" template scheduler "$chart" --namespace scheduler ${values:+-f "$values"} >"$work/rendered/helm-$name.yaml" \
     || fail "helm template ${values:-defaults}"
+done
+# Values that are not examples but must render (and validate) too: deploy/validate/good-values/.
+for values in deploy/validate/good-values/*.yaml; do
+  "$helm" template scheduler "$chart" --namespace scheduler -f "$values" >"$work/rendered/good-$(basename "$values")" \
+    || fail "helm template $values"
 done
 for overlay in k8s/overlays/*/; do
   name=$(basename "$overlay")

@@ -59,6 +59,9 @@ let failures = 0;
 for (const file of process.argv.slice(2)) {
   const documents = parseAllDocuments(readFileSync(file, "utf8"));
   let inFile = 0;
+  // kind/namespace/name of each object: two objects of one kind and name in one render are one object in the
+  // cluster, the later replacing the earlier (two long worker pool names once rendered one StatefulSet name).
+  const seen = new Set();
   for (const document of documents) {
     if (document.errors.length > 0) {
       console.error(`${file}: YAML error: ${document.errors[0].message}`);
@@ -93,6 +96,11 @@ for (const file of process.argv.slice(2)) {
     }
 
     problems.push(...workloadProblems(object));
+    const identity = `${object.kind}/${object.metadata?.namespace ?? ""}/${object.metadata?.name}`;
+    if (seen.has(identity)) {
+      problems.push("another object of this kind has the same name: one would replace the other");
+    }
+    seen.add(identity);
     for (const problem of problems) {
       console.error(`${name}: ${problem}`);
     }

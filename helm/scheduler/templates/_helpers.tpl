@@ -43,9 +43,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-redis" (include "scheduler.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* One pool's StatefulSet name; pass (dict "root" $ "pool" $pool). */}}
+{{/* One pool's StatefulSet, Service and PodDisruptionBudget name; pass (dict "root" $ "pool" $pool). At most 52
+characters: a StatefulSet's pods carry a controller-revision-hash label of its name plus 11 characters, and a label
+value holds 63. <fullname>-worker-<pool> when that fits; otherwise <fullname, cut to fit>-<pool>-<6 characters of a
+hash of both>: the pool's whole name (at most 40, values.schema.json) stays readable, and the hash keeps two pools, or
+two releases cut to one prefix, apart. Cut at 52 as before, pools "…-spot-pool-a" and "…-spot-pool-b" rendered one
+name and one pool's objects replaced the other's; a long release name cut the pool's name off entirely. */}}
 {{- define "scheduler.workerName" -}}
-{{- printf "%s-worker-%s" (include "scheduler.fullname" .root) .pool.name | trunc 52 | trimSuffix "-" }}
+{{- $fullname := include "scheduler.fullname" .root }}
+{{- $name := printf "%s-worker-%s" $fullname .pool.name }}
+{{- if le (len $name) 52 }}
+{{- $name }}
+{{- else }}
+{{- $room := sub 44 (len .pool.name) | int }}
+{{- printf "%s-%s-%s" ($fullname | trunc $room | trimSuffix "-") .pool.name (printf "%s/%s" $fullname .pool.name | sha256sum | trunc 6) }}
+{{- end }}
 {{- end }}
 
 {{- define "scheduler.serviceAccountName" -}}
