@@ -1,3 +1,4 @@
+using Scheduler.Protos.Settings;
 using Scheduler.Worker.Hosting;
 
 namespace Scheduler.Worker;
@@ -17,6 +18,22 @@ internal static class Program
             .AddEnvironmentVariables()
             .AddCommandLine(args)
             .Build();
+        // Checked before binding: a value that does not convert aborted the binder, or inside a list item
+        // (Worker:Accelerators:0:Count=abc) made it drop the accelerator without a word.
+        var known = new KnownSettings([(WorkerNodeOptions.SectionName, typeof(WorkerNodeOptions))]);
+        var worker = configuration.GetSection(WorkerNodeOptions.SectionName).AsEnumerable().ToList();
+        if (known.Unconvertible(worker) is { } unconvertible)
+        {
+            await Console.Error.WriteLineAsync(unconvertible);
+            return 2;
+        }
+
+        foreach (var (key, meant) in known.Unknown(worker))
+        {
+            await Console.Error.WriteLineAsync(
+                $"warning: {key} is not a setting the worker reads: ignored{(meant is null ? "" : $" (did you mean {meant}?)")}");
+        }
+
         var options = new WorkerNodeOptions();
         configuration.GetSection(WorkerNodeOptions.SectionName).Bind(options);
 
@@ -30,7 +47,7 @@ internal static class Program
         catch (ArgumentException ex)
         {
             // A settings mistake deserves its message, not a stack trace.
-            await Console.Error.WriteLineAsync(ex.Message);
+            await Console.Error.WriteLineAsync(SettingMessages.Of(ex));
             return 2;
         }
 

@@ -1,3 +1,5 @@
+using Scheduler.Protos.Settings;
+
 namespace Scheduler.Silo.Hosting;
 
 /// <summary>
@@ -10,12 +12,6 @@ public sealed class ConfigurationRefusedException(string message, Exception? inn
 {
     /// <summary>A refusal from an <see cref="ArgumentException"/> whose message names the setting (the TLS files' checks,
     /// shared with the worker), without the " (Parameter '…')" the runtime appends to it.</summary>
-    public static ConfigurationRefusedException From(ArgumentException exception)
-    {
-        var suffix = $" (Parameter '{exception.ParamName}')";
-        var message = exception.ParamName is not null && exception.Message.EndsWith(suffix, StringComparison.Ordinal)
-            ? exception.Message[..^suffix.Length]
-            : exception.Message;
-        return new ConfigurationRefusedException(message, exception);
-    }
+    public static ConfigurationRefusedException From(ArgumentException exception) =>
+        new(SettingMessages.Of(exception), exception);
 }

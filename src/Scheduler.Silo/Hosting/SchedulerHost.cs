@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
 using Scheduler.Grains.Nodes;
+using Scheduler.Protos.Settings;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
 using Scheduler.Silo.Nodes;
@@ -50,6 +51,13 @@ public static class SchedulerHost
         try
         {
             app = build();
+
+            // A value that does not convert inside a list item: the binder dropped the whole item (a model, a tenant)
+            // without a word.
+            if (app.Services.GetRequiredService<KnownSettings>().Unconvertible(app.Configuration.GetSection(Section).AsEnumerable()) is { } unconvertible)
+            {
+                throw new ConfigurationRefusedException(unconvertible);
+            }
 
             // The options validators, before the host starts: run by StartAsync they would fail it, and the host
             // would log the refusal with ~20 frames of stack before this line.
@@ -143,7 +151,8 @@ public static class SchedulerHost
         services.AddSingleton<IValidateOptions<PlacementOptions>, PolicyNamesOptionsValidator>();
         services.DeclareSettings<ClusteringOptions>(scheduler).DeclareSettings<DashboardOptions>(scheduler.GetSection(DashboardOptions.Section))
             .DeclareSettings<KubernetesOptions>(scheduler.GetSection(KubernetesOptions.Section))
-            .AddHostedService<UnknownSettingsReporter>();
+            .AddHostedService<UnknownSettingsReporter>()
+            .AddSingleton(sp => new KnownSettings(sp.GetServices<SettingsSection>().Select(s => (s.Path, s.Type))));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<GrainReferences>();
         services.AddSingleton<JobSettlement>();

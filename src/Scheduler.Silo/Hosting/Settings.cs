@@ -1,6 +1,11 @@
 using Microsoft.Extensions.Options;
+using Scheduler.Protos.Settings;
 
 namespace Scheduler.Silo.Hosting;
+
+/// <summary>A section of settings the silo reads, and the type it binds to; <see cref="Settings"/> registers one for
+/// each section it binds, so <see cref="KnownSettings"/> knows every key the silo reads.</summary>
+public sealed record SettingsSection(string Path, Type Type);
 
 /// <summary>
 /// Binds settings so that a value the configuration binder cannot convert (<c>Scheduler:HttpPort=abc</c>) is a

@@ -1,13 +1,15 @@
+using Scheduler.Protos.Settings;
+
 namespace Scheduler.Silo.Hosting;
 
 /// <summary>Warns at start-up of every key under "Scheduler" that no setting reads (<see cref="KnownSettings"/>), with
-/// the key it most likely meant.</summary>
+/// the key it most likely meant. Warned, not refused: a key an older chart still sets must not stop a rolling upgrade.</summary>
 internal sealed partial class UnknownSettingsReporter(
-    IConfiguration configuration, IEnumerable<SettingsSection> sections, ILogger<UnknownSettingsReporter> logger) : IHostedService
+    IConfiguration configuration, KnownSettings known, ILogger<UnknownSettingsReporter> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var (key, meant) in new KnownSettings(sections).Unknown(configuration.GetSection(SchedulerHost.Section)))
+        foreach (var (key, meant) in known.Unknown(configuration.GetSection(SchedulerHost.Section).AsEnumerable()))
         {
             if (meant is null)
             {

@@ -35,6 +35,11 @@ public static class WorkerNodeHost
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
     public static WebApplication Build(WorkerNodeOptions options, Action<ILoggingBuilder>? logging = null, IConfiguration? telemetry = null)
     {
+        if (options.Port is < 0 or > 65535)
+        {
+            throw new ArgumentException($"Worker:Port must be a port from 0 to 65535 (0 = any free port), not {options.Port}.", nameof(options));
+        }
+
         if (options.HealthPort is < 0 or > 65535 || (options.HealthPort > 0 && options.HealthPort == options.Port))
         {
             throw new ArgumentException($"Worker:HealthPort must be 0 (none) or a port from 1 to 65535 other than Worker:Port, not {options.HealthPort}.", nameof(options));

@@ -20,6 +20,7 @@ public sealed class ConfigurationRefusalTests
     [InlineData("--Scheduler:Models:0:MaxContextTokens=-5", "Scheduler:Models:0:MaxContextTokens must be at least 1, not -5")]
     [InlineData("--Scheduler:Models:1:Name=llama-3.1-8b", "Scheduler:Models:1:Name 'llama-3.1-8b' is another entry's")]
     [InlineData("--Scheduler:MaxReceiveMessageBytes=lots", "Failed to convert configuration value 'lots' at 'Scheduler:MaxReceiveMessageBytes'")]
+    [InlineData("--Scheduler:Tenants:1:Weight=heavy", "Failed to convert configuration value 'heavy' at 'Scheduler:Tenants:1:Weight'")] // the binder dropped the tenant
     public async Task Silo_ARefusedSetting_ExitsWithCode2_AndALineNamingTheKey(string setting, string refusal)
     {
         await using var silo = SiloProcess.Start(0, [setting]);

@@ -1,0 +1,56 @@
+using Scheduler.Protos.Settings;
+using Scheduler.Tests.EndToEnd;
+using Scheduler.Worker.Hosting;
+
+namespace Scheduler.Tests.Worker;
+
+/// <summary>The worker process checks its settings before it binds them: a value that does not convert is one line and
+/// exit code 2 (it aborted the binder with a stack trace, or inside an accelerator's entry made the binder drop the
+/// accelerator without a word), and a key no setting reads is warned of, with the key it most likely meant.</summary>
+public sealed class WorkerSettingsTests
+{
+    // Every key the Helm chart sets on a worker pod with its examples, as of this change.
+    private static readonly string[] ChartKeys =
+    [
+        "Accelerators:0:Count", "Accelerators:0:Model", "Accelerators:0:PricePerHourUsd", "Accelerators:0:PricePerMillionInputTokensUsd",
+        "Accelerators:0:PricePerMillionOutputTokensUsd", "Accelerators:0:Product", "AdvertisedHost", "Engine", "HealthPort", "Model:Path",
+        "NodeId", "NodeToken", "Port", "SchedulerAddress", "SpeedUp", "Tls:CertificatePath", "Tls:KeyPath", "Tls:TrustedCaPath",
+        "Upstream:ApiKeyEnvironmentVariable", "Upstream:BaseUrl", "Upstream:Model", "Accelerators:0:MaxContextTokens",
+    ];
+
+    private static readonly KnownSettings Known = new([(WorkerNodeOptions.SectionName, typeof(WorkerNodeOptions))]);
+
+    [Fact]
+    public void Unknown_EveryKeyTheChartSets_IsKnown()
+    {
+        Assert.Empty(Known.Unknown(ChartKeys.Select(k => KeyValuePair.Create($"Worker:{k}", (string?)"1"))));
+    }
+
+    [Theory]
+    [InlineData("--Worker:Accelerators:0:Count=abc", "Failed to convert configuration value 'abc' at 'Worker:Accelerators:0:Count' to type 'System.Int32'.")]
+    [InlineData("--Worker:Port=abc", "Failed to convert configuration value 'abc' at 'Worker:Port' to type 'System.Int32'.")]
+    [InlineData("--Worker:Port=99999", "Worker:Port must be a port from 0 to 65535 (0 = any free port), not 99999.")]
+    [InlineData("--Worker:HealthPort=-1", "Worker:HealthPort must be 0 (none) or a port from 1 to 65535 other than Worker:Port, not -1.")]
+    public async Task Worker_ASettingThatCannotWork_ExitsWithCode2_AndOneLineNamingIt(string setting, string refusal)
+    {
+        await using var worker = ChildProcess.Start("dotnet", [RepoPaths.WorkerAssembly, setting], keepOutput: true);
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        await worker.WaitForExitAsync(bound.Token);
+
+        Assert.Equal(2, worker.ExitCode);
+        Assert.Equal([refusal], worker.Output.Where(line => line.Length > 0));
+    }
+
+    [Fact]
+    public async Task Worker_AMisspeltKey_IsWarnedOf_NamingTheKeyItMeant()
+    {
+        await using var worker = ChildProcess.Start("dotnet", [RepoPaths.WorkerAssembly, "--Worker:Acelerators:0:Count=2", "--Worker:Port=99999"], keepOutput: true);
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        await worker.WaitForExitAsync(bound.Token);
+
+        Assert.Contains(
+            "warning: Worker:Acelerators:0:Count is not a setting the worker reads: ignored (did you mean Worker:Accelerators:0:Count?)", worker.Output);
+    }
+}
