@@ -32,11 +32,6 @@ internal sealed class ModelCatalogOptionsValidator : IValidateOptions<ModelCatal
             AtLeastOne(failures, $"{key}:MaxOutputTokens", model.MaxOutputTokens);
             AtLeastOne(failures, $"{key}:DefaultTtftObjectiveMs", model.DefaultTtftObjectiveMs);
             AtLeastOne(failures, $"{key}:MaxPromptBytes", model.MaxPromptBytes);
-            if (model.MaxOutputTokens > model.MaxContextTokens && model.MaxContextTokens >= 1)
-            {
-                failures.Add($"{key}:MaxOutputTokens ({model.MaxOutputTokens}) must not exceed MaxContextTokens ({model.MaxContextTokens})");
-            }
-
             if (!IsTokenizer(model.Tokenizer))
             {
                 failures.Add($"{key}:Tokenizer '{model.Tokenizer}' is not a tokenizer this silo has (it ships cl100k_base)");
