@@ -122,7 +122,7 @@ internal static class FleetCommands
     private static void PrintCapacity(IReadOnlyList<ModelCapacitySignal> models)
     {
         var demand = new Table("MODEL", "WINDOW S", "PROMPT TOK/S", "PEAK PROMPT TOK/S", "OUTPUT TOK/S", "QUEUED PROMPT", "QUEUED OUTPUT", "TTFT ATTAINMENT");
-        var pools = new Table("MODEL", "POOL", "REPLICAS", "WANTED", "MAX", "BUSY", "TARGET UTIL", "REASON");
+        var pools = new Table("MODEL", "POOL", "PRODUCT", "REPLICAS", "WANTED", "MAX", "BUSY", "TARGET UTIL", "REASON");
         foreach (var model in models)
         {
             demand.Add(
@@ -139,6 +139,7 @@ internal static class FleetCommands
                 pools.Add(
                     model.Model,
                     pool.Pool,
+                    pool.Product,
                     Format.Number(pool.Replicas),
                     Format.Number(pool.WantedReplicas),
                     Format.Number(pool.MaxReplicas),

@@ -1,4 +1,5 @@
 using Scheduler.Abstractions.Jobs;
+using Scheduler.Policies.Capacity;
 using Scheduler.Policies.Profiles;
 
 namespace Scheduler.Abstractions.Fleet;
@@ -11,16 +12,20 @@ public enum AcceleratorState
     Lost = 4,
 }
 
+/// <summary>One accelerator of a node; <see cref="Pool"/>: the worker pool its node named for it (null: none, the
+/// product's pool).</summary>
 [GenerateSerializer, Alias("scheduler.AcceleratorRegistration")]
 public sealed record AcceleratorRegistration(
     [property: Id(0)] string AcceleratorId,
     [property: Id(1)] string NodeId,
-    [property: Id(2)] AcceleratorProfile Profile);
+    [property: Id(2)] AcceleratorProfile Profile,
+    [property: Id(3)] string? Pool = null);
 
 /// <summary>One engine instance of a model on one accelerator. <see cref="QueueAhead"/>: admissions its node holds beyond
 /// <see cref="MaxSequences"/>, started the moment a slot frees; the placement admits that many more (0 from a node of
 /// an earlier version). <see cref="RequestsPerMinute"/> and <see cref="TokensPerMinute"/>: a metered endpoint's limits,
-/// which its engine keeps and the placement mirrors to predict the wait they impose (0: none).</summary>
+/// which its engine keeps and the placement mirrors to predict the wait they impose (0: none). <see cref="Pool"/>: its
+/// accelerator's worker pool as its node named it (null: none).</summary>
 [GenerateSerializer, Alias("scheduler.ReplicaRegistration")]
 public sealed record ReplicaRegistration(
     [property: Id(0)] string ReplicaId,
@@ -33,7 +38,13 @@ public sealed record ReplicaRegistration(
     [property: Id(7)] int MaxContextTokens,
     [property: Id(8)] int QueueAhead = 0,
     [property: Id(9)] int RequestsPerMinute = 0,
-    [property: Id(10)] int TokensPerMinute = 0);
+    [property: Id(10)] int TokensPerMinute = 0,
+    [property: Id(11)] string? Pool = null)
+{
+    /// <summary>The worker pool its accelerator belongs to: the one its node named, else its product's (a node of an
+    /// earlier version names none).</summary>
+    public string PoolName => PoolNames.Of(Pool, Profile.Product);
+}
 
 [GenerateSerializer, Alias("scheduler.NodeRegistration")]
 public sealed record NodeRegistration(

@@ -10,7 +10,7 @@ namespace Scheduler.Abstractions.Placement;
 /// <param name="QueuedPromptTokens">Prompt tokens of the jobs queued now.</param>
 /// <param name="QueuedOutputTokens">Output tokens of the jobs queued now.</param>
 /// <param name="Attainment">Share of the window's first tokens that met their objective; NaN when none came.</param>
-/// <param name="Pools">One entry per accelerator product the model has replicas on, registered order.</param>
+/// <param name="Pools">One entry per worker pool the model has replicas in, registered order.</param>
 /// <param name="PeakPromptTokensPerSecond">The highest burst prompt rate of the peak lookback (at least the window's mean):
 /// what the pools' prefill is sized for.</param>
 /// <param name="PeakLookbackSeconds">How far back a burst still counts.</param>
@@ -26,8 +26,9 @@ public sealed record CapacitySnapshot(
     [property: Id(7)] double PeakPromptTokensPerSecond,
     [property: Id(8)] double PeakLookbackSeconds);
 
-/// <summary>One accelerator pool of a model: what it has and what the capacity policy wants.</summary>
-/// <param name="Pool">The accelerator product (the pool a node group provides).</param>
+/// <summary>One worker pool of a model: what it has and what the capacity policy wants.</summary>
+/// <param name="Pool">The worker pool (the node group an autoscaler grows: the name its workers gave, else their
+/// accelerators' product).</param>
 /// <param name="Replicas">Replicas taking work now (schedulable).</param>
 /// <param name="WantedReplicas">Replicas the policy wants; a metered pool keeps what it has.</param>
 /// <param name="MaxReplicas">The most the policy may ask of the pool.</param>
@@ -35,6 +36,7 @@ public sealed record CapacitySnapshot(
 /// <param name="ColdStartSeconds">Time a new replica takes to serve: the queue is spread over it.</param>
 /// <param name="Metered">True for capacity paid per token: not provisioned, left out of the sizing.</param>
 /// <param name="TargetUtilisation">The busy share each replica was sized for (lower while attainment is below objective).</param>
+/// <param name="Product">The accelerator product of the pool's replicas.</param>
 [GenerateSerializer, Alias("scheduler.PoolCapacity")]
 public sealed record PoolCapacity(
     [property: Id(0)] string Pool,
@@ -44,4 +46,5 @@ public sealed record PoolCapacity(
     [property: Id(4)] double BusyReplicas,
     [property: Id(5)] double ColdStartSeconds,
     [property: Id(6)] bool Metered,
-    [property: Id(7)] double TargetUtilisation);
+    [property: Id(7)] double TargetUtilisation,
+    [property: Id(8)] string Product = "");

@@ -376,10 +376,11 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var settings = options.Capacity;
         var demand = _demand.Signal(
             time.GetUtcNow(), queued.Sum(j => (long)j.Demand.PromptTokens), queued.Sum(j => (long)j.Demand.MaxTokens), queued.Length);
+        // By worker pool, not product: two pools of one product (on-demand and spot) are scaled apart, each at its price.
         PoolState[] pools =
         [
             .. _dispatcher.Replicas.Values
-                .GroupBy(r => r.Profile.Product, StringComparer.Ordinal)
+                .GroupBy(r => persisted.Replicas.TryGetValue(r.ReplicaId, out var registered) ? registered.PoolName : r.Profile.Product, StringComparer.Ordinal)
                 .Select(g => new PoolState(g.Key, g.First().Profile, g.Count(r => r.Schedulable), Math.Max(settings.MaxReplicasPerPool, g.Count()), settings.ColdStart)),
         ];
         var wants = _capacity.Want(demand, pools);
@@ -387,7 +388,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         return new CapacitySnapshot(
             settings.Window.TotalSeconds, demand.PromptTokensPerSecond, demand.OutputTokensPerSecond, demand.QueuedPromptTokens,
             demand.QueuedOutputTokens, demand.Attainment,
-            [.. pools.Zip(wants, (p, w) => new PoolCapacity(p.Pool, p.Replicas, w.Replicas, p.MaxReplicas, w.BusyReplicas, settings.ColdStart.TotalSeconds, p.Profile.IsMetered, utilisation))],
+            [.. pools.Zip(wants, (p, w) => new PoolCapacity(
+                p.Pool, p.Replicas, w.Replicas, p.MaxReplicas, w.BusyReplicas, settings.ColdStart.TotalSeconds, p.Profile.IsMetered, utilisation, p.Profile.Product))],
             demand.PeakPromptTokensPerSecond, settings.PeakLookback.TotalSeconds);
     }
 

@@ -28,6 +28,7 @@ internal static class CapacityMapping
         message.Pools.AddRange(c.Pools.Select(p => new Proto.PoolCapacity
         {
             Pool = p.Pool,
+            Product = p.Product,
             Replicas = p.Replicas,
             WantedReplicas = p.WantedReplicas,
             MaxReplicas = p.MaxReplicas,

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Scheduler.Abstractions.Fleet;
+using Scheduler.Policies.Capacity;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Models;
@@ -57,7 +58,12 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
             }
 
             Identifiers.Require(a.AcceleratorId, "node.accelerators.accelerator_id");
-            if (!accelerators.TryAdd(a.AcceleratorId, new AcceleratorRegistration(a.AcceleratorId, node.NodeId, ToProfile(a.Profile))))
+            if (a.Pool.Length > 0 && !PoolNames.IsValid(a.Pool))
+            {
+                throw SchedulerErrors.InvalidArgument("node.accelerators.pool", $"accelerator '{a.AcceleratorId}': '{SchedulerErrors.Echo(a.Pool)}' is no pool name ({PoolNames.Rule})");
+            }
+
+            if (!accelerators.TryAdd(a.AcceleratorId, new AcceleratorRegistration(a.AcceleratorId, node.NodeId, ToProfile(a.Profile), a.Pool.Length > 0 ? a.Pool : null)))
             {
                 throw SchedulerErrors.InvalidArgument("node.accelerators", $"accelerator '{a.AcceleratorId}' is listed twice");
             }
@@ -100,7 +106,7 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
             }
 
             if (!replicas.TryAdd(r.ReplicaId, new ReplicaRegistration(r.ReplicaId, r.Model, r.AcceleratorId, node.NodeId, accelerator.Profile, r.MaxSequences,
-                r.KvCapacityTokens, r.MaxContextTokens, r.QueueAhead, r.RequestsPerMinute, r.TokensPerMinute)))
+                r.KvCapacityTokens, r.MaxContextTokens, r.QueueAhead, r.RequestsPerMinute, r.TokensPerMinute, accelerator.Pool)))
             {
                 throw SchedulerErrors.InvalidArgument("node.replicas", $"replica '{r.ReplicaId}' is listed twice");
             }

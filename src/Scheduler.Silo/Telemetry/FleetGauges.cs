@@ -45,7 +45,7 @@ internal sealed record FleetReading(
             var model = new KeyValuePair<string, object?>(SemanticConventions.RequestModel, placement.Model);
             foreach (var pool in placement.Capacity?.Pools ?? [])
             {
-                wanted.Add(new(pool.WantedReplicas, model, new(SemanticConventions.AcceleratorProduct, pool.Pool)));
+                wanted.Add(new(pool.WantedReplicas, model, new(SemanticConventions.WorkerPool, pool.Pool), new(SemanticConventions.AcceleratorProduct, pool.Product)));
             }
 
             foreach (var q in placement.QueuedByTenantAndPriority ?? [])

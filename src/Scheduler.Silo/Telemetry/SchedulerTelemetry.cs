@@ -44,7 +44,7 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
         _meter.CreateObservableGauge(SemanticConventions.ReplicaKvTokensUsed, () => fleet.Current.KvTokensUsed, "{token}", "KV-cache tokens reserved by a replica's running sequences.");
         _meter.CreateObservableGauge(SemanticConventions.ReplicaKvTokensCapacity, () => fleet.Current.KvTokensCapacity, "{token}", "KV-cache tokens a replica holds.");
         _meter.CreateObservableGauge(SemanticConventions.Accelerators, () => fleet.Current.Accelerators, "{accelerator}", "Accelerators by product and state.");
-        _meter.CreateObservableGauge(SemanticConventions.CapacityWantedReplicas, () => fleet.Current.WantedReplicas, "{replica}", "Replicas a model's placement wants of an accelerator pool, for an autoscaler to follow.");
+        _meter.CreateObservableGauge(SemanticConventions.CapacityWantedReplicas, () => fleet.Current.WantedReplicas, "{replica}", "Replicas a model's placement wants of a worker pool, for an autoscaler to follow.");
     }
 
     public ActivitySource Source { get; } = new(Name);

@@ -31,6 +31,9 @@ internal static class SemanticConventions
     public const string Priority = "scheduler.job.priority";
     public const string AcceleratorProduct = "scheduler.accelerator.product";
     public const string AcceleratorState = "scheduler.accelerator.state";
+
+    /// <summary>A worker pool: the node group an autoscaler grows (the name the worker pods' OTEL resource carries too).</summary>
+    public const string WorkerPool = "scheduler.worker.pool";
     public const string ReplicaId = "scheduler.replica.id";
     public const string NodeId = "scheduler.node.id";
     public const string Outcome = "scheduler.job.outcome";

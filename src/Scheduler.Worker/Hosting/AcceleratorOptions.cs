@@ -6,6 +6,11 @@ public sealed class AcceleratorOptions
     /// <summary>Profile name from <see cref="Policies.Profiles.AcceleratorProfiles"/>: H100, A100, L40S, L4 or LPU (any case).</summary>
     public string Product { get; set; } = "A100";
 
+    /// <summary>The worker pool these accelerators belong to: the node group an autoscaler grows (the Helm chart passes
+    /// its pool's name). The scheduler sizes its capacity signal per pool, so two pools of one product (on-demand and
+    /// spot, say) are scaled apart. Unset or empty: the pool named after <see cref="Product"/>.</summary>
+    public string? Pool { get; set; }
+
     /// <summary>How many accelerators of this product the node has.</summary>
     public int Count { get; set; } = 1;
 

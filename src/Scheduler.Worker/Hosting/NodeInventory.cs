@@ -1,3 +1,4 @@
+using Scheduler.Policies.Capacity;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines;
@@ -97,6 +98,11 @@ internal sealed class NodeInventory : IDisposable
                 throw new ArgumentException($"Worker:Accelerators:{g}:MaxSequences and KvCapacityTokens must be at least 1 when set.", nameof(options));
             }
 
+            if (!string.IsNullOrEmpty(group.Pool) && !PoolNames.IsValid(group.Pool))
+            {
+                throw new ArgumentException($"Worker:Accelerators:{g}:Pool must be {PoolNames.Rule}, not \"{group.Pool}\".", nameof(options));
+            }
+
             if (group.PricePerHourUsd < 0 || group.PricePerMillionInputTokensUsd < 0 || group.PricePerMillionOutputTokensUsd < 0)
             {
                 throw new ArgumentException($"Worker:Accelerators:{g}:PricePerHourUsd, PricePerMillionInputTokensUsd and PricePerMillionOutputTokensUsd must not be negative.", nameof(options));
@@ -153,7 +159,7 @@ internal sealed class NodeInventory : IDisposable
                 var index = perProduct.GetValueOrDefault(profile.Product);
                 perProduct[profile.Product] = index + 1;
                 var acceleratorId = $"{options.NodeId}-{profile.Product}-{index}".ToLowerInvariant();
-                _accelerators.Add(new AcceleratorDescription { AcceleratorId = acceleratorId, Profile = advertised.ToInfo() });
+                _accelerators.Add(new AcceleratorDescription { AcceleratorId = acceleratorId, Profile = advertised.ToInfo(), Pool = group.Pool ?? "" });
                 _replicas.Add(new ReplicaDefinition($"{acceleratorId}/{group.Model}", group.Model, acceleratorId, engineProfile, maxContextTokens, llama, upstream));
             }
         }

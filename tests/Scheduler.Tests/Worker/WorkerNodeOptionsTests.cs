@@ -79,6 +79,32 @@ public sealed class WorkerNodeOptionsTests
     }
 
     [Fact]
+    public void Inventory_DescribesEachAcceleratorsPool_EmptyWhereNoneIsNamed()
+    {
+        var options = new WorkerNodeOptions();
+        options.Accelerators.Add(new AcceleratorOptions { Product = "H100", Count = 2, Pool = "h100-spot" });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4" });
+
+        using var inventory = NodeInventory.Create(options);
+
+        Assert.Equal(["h100-spot", "h100-spot", ""], inventory.Describe("http://127.0.0.1:1").Accelerators.Select(a => a.Pool));
+    }
+
+    [Theory]
+    [InlineData("h100 spot")]
+    [InlineData("-spot")]
+    [InlineData("spot.")]
+    public void Inventory_RejectsAPoolThatIsNoPoolName_NamingTheSetting(string pool)
+    {
+        var options = new WorkerNodeOptions();
+        options.Accelerators.Add(new AcceleratorOptions { Product = "H100", Pool = pool });
+
+        var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+        Assert.StartsWith("Worker:Accelerators:0:Pool must be 1 to 63 letters", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Inventory_RejectsAnUnknownProduct_NamingTheSettingAndTheChoices()
     {
         var options = new WorkerNodeOptions();

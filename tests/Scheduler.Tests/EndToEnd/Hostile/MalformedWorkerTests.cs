@@ -40,6 +40,8 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
         { "nan-price", "node.accelerators.profile" },
         { "negative-price", "node.accelerators.profile" },
         { "infinite-step", "node.accelerators.profile" },
+        { "pool-with-space", "node.accelerators.pool" },
+        { "pool-too-long", "node.accelerators.pool" },
         { "empty-replica-id", "node.replicas" },
         { "duplicate-replica-id", "node.replicas" },
         { "replica-on-unknown-accelerator", "node.replicas.accelerator_id" },
@@ -72,6 +74,8 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
             case "nan-price": accelerator.Profile.PricePerHourUsd = double.NaN; break;
             case "negative-price": accelerator.Profile.PricePerMillionOutputTokensUsd = -1; break;
             case "infinite-step": accelerator.Profile.DecodeStepBaseMs = double.PositiveInfinity; break;
+            case "pool-with-space": accelerator.Pool = "h100 spot"; break;
+            case "pool-too-long": accelerator.Pool = new string('p', 64); break;
             case "empty-replica-id": replica.ReplicaId = ""; break;
             case "duplicate-replica-id": description.Replicas.Add(replica.Clone()); break;
             case "replica-on-unknown-accelerator": replica.AcceleratorId = "nope"; break;

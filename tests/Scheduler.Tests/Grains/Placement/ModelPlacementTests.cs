@@ -131,6 +131,24 @@ public sealed class ModelPlacementTests
     }
 
     [Fact]
+    public void Snapshot_Capacity_SizesEachWorkerPoolApart_TheCheaperFirst_AndAReplicaOfNoPoolInItsProducts()
+    {
+        // Two pools of one product at their own prices, and a node of an earlier version that names no pool.
+        var h100 = AcceleratorProfiles.H100;
+        _placement.UpsertReplicas("link-1", [On("on-demand", "n1", 1) with { Pool = "h100-on-demand", Profile = h100 with { PricePerHourUsd = 4 } }]);
+        _placement.UpsertReplicas("link-2", [On("spot", "n2", 1) with { Pool = "h100-spot", Profile = h100 with { PricePerHourUsd = 1.5 } }]);
+        _placement.UpsertReplicas("link-3", [On("old", "n3", 1) with { Profile = h100 with { PricePerHourUsd = 3 } }]);
+
+        var pools = _placement.Snapshot().Capacity!.Pools.ToDictionary(p => p.Pool);
+
+        Assert.Equal(["H100", "h100-on-demand", "h100-spot"], pools.Keys.Order(StringComparer.Ordinal));
+        Assert.All(pools.Values, p => Assert.Equal(("H100", 1), (p.Product, p.Replicas)));
+
+        // Idle, only the warm floor is wanted, and of the cheapest pool alone.
+        Assert.Equal((0, 0, 1), (pools["h100-on-demand"].WantedReplicas, pools["H100"].WantedReplicas, pools["h100-spot"].WantedReplicas));
+    }
+
+    [Fact]
     public void AdmitWhatFits_GroupsAdmissionsOneBatchPerReplica_AndCountsEachTenantsFirstAdmissions()
     {
         for (var i = 0; i < 5; i++)

@@ -6,7 +6,7 @@ namespace Scheduler.Tests.Silo.Api;
 public sealed class CapacityMappingTests
 {
     private static PoolCapacity Pool(int replicas, int wanted, double busy, bool metered = false, int max = 8) =>
-        new("L4", replicas, wanted, max, busy, 120, metered, 0.7);
+        new("l4-spot", replicas, wanted, max, busy, 120, metered, 0.7, "L4");
 
     [Fact]
     public void Reason_SaysWhyEachPoolWantsWhatItWants()
@@ -34,6 +34,7 @@ public sealed class CapacityMappingTests
 
         Assert.False(message.HasTtftAttainment);
         Assert.Equal((40.0, 300.0), (message.PeakPromptTokensPerSecond, message.PeakLookbackSeconds));
-        Assert.Equal(("m", "L4", 1, 0), (message.Model, message.Pools.Single().Pool, message.Pools.Single().Replicas, message.Pools.Single().WantedReplicas));
+        Assert.Equal(("m", "l4-spot", "L4", 1, 0),
+            (message.Model, message.Pools.Single().Pool, message.Pools.Single().Product, message.Pools.Single().Replicas, message.Pools.Single().WantedReplicas));
     }
 }

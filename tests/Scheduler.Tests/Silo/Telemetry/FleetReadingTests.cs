@@ -14,7 +14,7 @@ public sealed class FleetReadingTests
         var replica = new ReplicaSnapshot("r1", "n1", "a1", "H100", true, MaxSequences: 8, KvCapacityTokens: 1000, RunningSequences: 3, FreeKvTokens: 400, 0, 0, []);
         var placement = new PlacementSnapshot("m", 3, [], [replica], "p", "f", "b",
             [new QueuedCount("t1", JobPriority.Critical, 1), new QueuedCount("t1", JobPriority.Standard, 2)],
-            new CapacitySnapshot(60, 10, 20, 0, 0, double.NaN, [new PoolCapacity("H100", 1, 3, 8, 1.9, 120, false, 0.7)], 10, 300));
+            new CapacitySnapshot(60, 10, 20, 0, 0, double.NaN, [new PoolCapacity("h100-spot", 1, 3, 8, 1.9, 120, false, 0.7, "H100")], 10, 300));
         AcceleratorInfo Accelerator(string id, AcceleratorState state) =>
             new(new AcceleratorRegistration(id, "n1", AcceleratorProfiles.H100), state, [], 0);
 
@@ -27,7 +27,9 @@ public sealed class FleetReadingTests
         Assert.Equal((3L, 5L, 600L, 1000L), (reading.RunningSequences.Single().Value, reading.FreeSlots.Single().Value, reading.KvTokensUsed.Single().Value, reading.KvTokensCapacity.Single().Value));
         Assert.Equal(("r1", "n1", "H100"), (Tag(reading.FreeSlots[0].Tags, "scheduler.replica.id"), Tag(reading.FreeSlots[0].Tags, "scheduler.node.id"), Tag(reading.FreeSlots[0].Tags, "scheduler.accelerator.product")));
 
-        Assert.Equal(("m", "H100", 3L), (Tag(reading.WantedReplicas.Single().Tags, "gen_ai.request.model"), Tag(reading.WantedReplicas.Single().Tags, "scheduler.accelerator.product"), reading.WantedReplicas.Single().Value));
+        var wanted = reading.WantedReplicas.Single();
+        Assert.Equal(("m", "h100-spot", "H100", 3L),
+            (Tag(wanted.Tags, "gen_ai.request.model"), Tag(wanted.Tags, "scheduler.worker.pool"), Tag(wanted.Tags, "scheduler.accelerator.product"), wanted.Value));
 
         // Every state, zeros included, for each product seen.
         Assert.Equal(

@@ -165,7 +165,7 @@ public sealed class ObservabilityTests(ObservedCluster cluster) : IClassFixture<
     {
         using var client = cluster.Tenant(3);
         using var admin = cluster.Admin();
-        var ofPool = new[] { ("gen_ai_request_model", ObservedCluster.Model), ("scheduler_accelerator_product", "L4") };
+        var ofPool = new[] { ("gen_ai_request_model", ObservedCluster.Model), ("scheduler_worker_pool", ObservedCluster.WorkerPool), ("scheduler_accelerator_product", "L4") };
 
         // 60 jobs of 4,000 output tokens within the window: far more decode than one L4 gives at the target utilisation.
         var jobs = new List<string>();
@@ -177,8 +177,9 @@ public sealed class ObservabilityTests(ObservedCluster cluster) : IClassFixture<
             }
 
             var busy = await CapacityUntil(admin, pool => pool.WantedReplicas > pool.Replicas);
-            var pool = busy.Pools.Single(p => p.Pool == "L4");
-            Assert.Equal(1, pool.Replicas);
+            // Sized by the pool the worker named, its product alongside.
+            var pool = busy.Pools.Single(p => p.Pool == ObservedCluster.WorkerPool);
+            Assert.Equal((1, "L4"), (pool.Replicas, pool.Product));
             Assert.True(busy.OutputTokensPerSecond > 0, "the submitted output tokens count as demand");
             Assert.True(pool.BusyReplicas > pool.TargetUtilisation, $"busy {pool.BusyReplicas} should exceed one replica's {pool.TargetUtilisation}");
             Assert.StartsWith("scale up:", pool.Reason, StringComparison.Ordinal);
@@ -195,8 +196,8 @@ public sealed class ObservabilityTests(ObservedCluster cluster) : IClassFixture<
         // Idle: nothing queued or running and the window empty, so the pool is wanted no more.
         await cluster.WaitQuiet(ObservedCluster.Tenants[3].Id);
         var idle = await CapacityUntil(admin, pool => pool.WantedReplicas < pool.Replicas, ObservedCluster.CapacityWindow + Wait);
-        Assert.Equal((0, 0L, 0L), (idle.Pools.Single(p => p.Pool == "L4").WantedReplicas, idle.QueuedPromptTokens, idle.QueuedOutputTokens));
-        Assert.StartsWith("scale down: idle", idle.Pools.Single(p => p.Pool == "L4").Reason, StringComparison.Ordinal);
+        Assert.Equal((0, 0L, 0L), (idle.Pools.Single(p => p.Pool == ObservedCluster.WorkerPool).WantedReplicas, idle.QueuedPromptTokens, idle.QueuedOutputTokens));
+        Assert.StartsWith("scale down: idle", idle.Pools.Single(p => p.Pool == ObservedCluster.WorkerPool).Reason, StringComparison.Ordinal);
         await ScrapeUntil(m => m.Has("scheduler_capacity_wanted_replicas", ofPool) && m.Sum("scheduler_capacity_wanted_replicas", ofPool) == 0);
     }
 
@@ -285,7 +286,7 @@ public sealed class ObservabilityTests(ObservedCluster cluster) : IClassFixture<
         while (true)
         {
             var capacity = (await admin.GetCapacityAsync(ObservedCluster.Model)).Single();
-            if (capacity.Pools.Any(p => p.Pool == "L4" && condition(p)))
+            if (capacity.Pools.Any(p => p.Pool == ObservedCluster.WorkerPool && condition(p)))
             {
                 return capacity;
             }

@@ -19,6 +19,9 @@ public sealed class ObservedCluster : IAsyncLifetime
     public const string AdminKey = "obs-admin-key";
     public const string WorkerNode = "obs-node";
 
+    /// <summary>The worker pool its accelerator is in (Worker:Accelerators:0:Pool), as the Helm chart names it.</summary>
+    public const string WorkerPool = "l4-spot";
+
     public static readonly (string Id, string Key)[] Tenants = [("obs-counts", "obs-counts-key"), ("obs-trace", "obs-trace-key"), ("obs-gauges", "obs-gauges-key"), ("obs-capacity", "obs-capacity-key"), ("obs-refusals", "obs-refusals-key")];
 
     /// <summary>The index of the tenant allowed one queued job, whose second is refused by that quota.</summary>
@@ -76,7 +79,7 @@ public sealed class ObservedCluster : IAsyncLifetime
         Silo = SiloProcess.Start(0, args, otel);
         Channel = GrpcChannel.ForAddress(Silo.Address);
         await WaitUntil(async admin => (await admin.ListModelsAsync()).Count == 3, "the silo to serve");
-        _worker = WorkerProcess.Start(WorkerNode, Silo.Address, "20", Model, settings: [], otel, ("L4", 1, null));
+        _worker = WorkerProcess.Start(WorkerNode, Silo.Address, "20", Model, settings: [$"--Worker:Accelerators:0:Pool={WorkerPool}"], otel, ("L4", 1, null));
         await WaitUntil(async admin => (await admin.ListReplicasAsync(Model)).Any(r => r.State == "ready"), "the worker's replica");
     }
 
