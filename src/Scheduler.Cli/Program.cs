@@ -10,4 +10,5 @@ KeyCommands.AddTo(root);
 AuditCommands.AddTo(root);
 TopCommand.AddTo(root);
 JobInsightCommands.AddTo(root);
-return await root.Parse(args).InvokeAsync();
+var parse = root.Parse(args);
+return parse.Errors.Count > 0 ? await UsageErrors.ReportAsync(parse) : await parse.InvokeAsync();

@@ -203,6 +203,18 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task UsageErrors_AreErrorLines_ThenWhereTheUsageIs_NotTheWholeHelpPage()
+    {
+        var (exit, stdout, stderr) = await Run("tenants", "set", "t");
+
+        Assert.Equal(1, exit);
+        Assert.Equal(
+            ["error: Unrecognized command or argument 'set'.", "error: Unrecognized command or argument 't'.", "Usage: schedctl tenants --help"],
+            stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Empty(stdout);
+    }
+
+    [Fact]
     public async Task SchedulerUnreachable_TheErrorNamesTheAddressDialled()
     {
         var closed = $"http://127.0.0.1:{FreePort.Next()}";
