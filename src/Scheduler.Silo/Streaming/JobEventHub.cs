@@ -67,11 +67,14 @@ internal sealed class JobEventHub(IGrainFactory grains) : IJobEventSink
     /// Why: a node link and the client streams of its jobs are usually on one silo, and a call to a local observer
     /// still goes through Orleans' messaging (a message, its dispatch, a hop to another thread) for every step; the hub
     /// only posts to its subscriptions' channels, which never blocks, so the sender may run it itself. Order is not
-    /// lost: one-way calls were never ordered, and each subscription orders what it gets.
+    /// lost: one-way calls were never ordered, and each subscription orders what it gets. A hub that never made its
+    /// reference has no stream a sink could name, and must not make it here: this runs inside grain turns (a placement
+    /// admitting), where Orleans refuses to create an object reference — the first node registration on a silo after
+    /// another drained answered INTERNAL so (found by an SRE probe).
     /// </remarks>
     public void Deliver(IJobEventSink sink, JobEventRecord[] events)
     {
-        if (sink.Equals(Reference))
+        if (_reference is not null && sink.Equals(_reference))
         {
             OnEvents(events);
         }

@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Silo.Streaming;
@@ -33,6 +34,19 @@ public sealed class JobEventHubTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public void Deliver_BeforeTheHubMadeItsReference_SendsToTheSink_WithoutMakingOne()
+    {
+        // Orleans refuses to make an object reference inside a grain's turn, where Deliver runs when a placement admits:
+        // the factory here refuses every call, as it would there.
+        var hub = new JobEventHub(DispatchProxy.Create<IGrainFactory, RefusingGrainFactory>());
+        var sink = new RecordingEventSink();
+
+        hub.Deliver(sink, [new JobEventRecord("job", JobEventKind.Queued, T0, QueuePosition: 1)]);
+
+        Assert.Equal("job", Assert.Single(sink.Events).JobId);
+    }
+
+    [Fact]
     public async Task Deliver_ToAnotherSilosSink_SendsItThereAndNotToThisSilosStreams()
     {
         var jobId = "hub-remote-" + Guid.NewGuid().ToString("N");
@@ -53,5 +67,12 @@ public sealed class JobEventHubTests(SchedulerCluster cluster)
             Hub.Unsubscribe(subscription);
             grains.DeleteObjectReference<IJobEventSink>(reference);
         }
+    }
+
+    /// <summary>A grain factory that refuses every call, as Orleans' refuses an object reference inside a grain turn.</summary>
+    public class RefusingGrainFactory : DispatchProxy
+    {
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args) =>
+            throw new InvalidOperationException("Cannot create a local object reference from a grain.");
     }
 }
