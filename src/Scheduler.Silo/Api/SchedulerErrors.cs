@@ -72,9 +72,13 @@ internal static class SchedulerErrors
     public static long? RetryAfterMs(RpcException ex) =>
         ex.Trailers.GetValue(RetryAfterTrailer) is { } ms && long.TryParse(ms, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
 
+    private const string DrainingDetail = "this scheduler silo is draining: call another silo; resume a job's stream with WatchJob from the next token";
+
     /// <summary>This silo is draining: the client should call another silo (and resume a stream with WatchJob).</summary>
-    public static RpcException Draining() =>
-        new(new Status(StatusCode.Unavailable, "this scheduler silo is draining: call another silo; resume a job's stream with WatchJob from the next token"));
+    public static RpcException Draining() => new(new Status(StatusCode.Unavailable, DrainingDetail));
+
+    /// <summary>True for the refusal <see cref="Draining"/> makes.</summary>
+    public static bool IsDraining(RpcException ex) => ex.StatusCode == StatusCode.Unavailable && ex.Status.Detail == DrainingDetail;
 
     /// <summary>A refusal by quota or load. With <paramref name="retryAfter"/> the hint travels both in the message and
     /// as a <c>retry-after-ms</c> trailer a client can read; without it (the request could never pass) there is none.</summary>

@@ -63,6 +63,10 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
         await response.Body.WriteAsync(error.ToJson(), http.RequestAborted);
     }
 
+    /// <summary>What a client of the OpenAI door is told when its silo drains.</summary>
+    public const string DrainingMessage =
+        "this scheduler silo is draining: send the request again and another silo answers it; with the same Idempotency-Key it is the same job, its answer from the start";
+
     private static OpenAiError FromStatus(RpcException rpc, OpenAiKind kind, string maxTokensField)
     {
         var message = rpc.Status.Detail;
@@ -87,6 +91,10 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
                 new(StatusCodes.Status429TooManyRequests, "rate_limit_error", message, Code: "rate_limit_exceeded", RetryAfterMs: SchedulerErrors.RetryAfterMs(rpc)),
             StatusCode.AlreadyExists =>
                 new(StatusCodes.Status409Conflict, "invalid_request_error", message, SchedulerHeaders.Names.IdempotencyKey, "idempotency_key_reused"),
+            // WatchJob is no advice for an OpenAI client: the request again is (the SDKs retry a 503 by themselves), and
+            // with its Idempotency-Key the retry gets the same job and its whole answer from the start (checked by an
+            // SRE probe: a drained stream's retry on another silo streamed all 400 tokens of the same job).
+            StatusCode.Unavailable when SchedulerErrors.IsDraining(rpc) => new(StatusCodes.Status503ServiceUnavailable, "server_error", DrainingMessage, Code: "unavailable"),
             StatusCode.Unavailable => new(StatusCodes.Status503ServiceUnavailable, "server_error", message, Code: "unavailable"),
             _ => new(StatusCodes.Status500InternalServerError, "server_error", "internal error"),
         };

@@ -49,9 +49,11 @@ public sealed class FaultCluster : IAsyncDisposable
     /// <param name="silos">Silo processes.</param>
     /// <param name="workers">Worker node processes.</param>
     /// <param name="siloSettings">More "--Scheduler:…=…" settings for every silo.</param>
-    public static async Task RunAsync(ITestOutputHelper output, Func<FaultCluster, Task> test, int silos = 3, int workers = 3, string[]? siloSettings = null)
+    /// <param name="speedUp">The workers' Worker:SpeedUp: 20 by default; "1" runs at the profiles' real speed.</param>
+    public static async Task RunAsync(
+        ITestOutputHelper output, Func<FaultCluster, Task> test, int silos = 3, int workers = 3, string[]? siloSettings = null, string speedUp = "20")
     {
-        await using var cluster = await StartAsync(output, silos, workers, siloSettings ?? []);
+        await using var cluster = await StartAsync(output, silos, workers, siloSettings ?? [], speedUp);
         try
         {
             await test(cluster);
@@ -63,7 +65,7 @@ public sealed class FaultCluster : IAsyncDisposable
         }
     }
 
-    private static async Task<FaultCluster> StartAsync(ITestOutputHelper output, int silos, int workers, string[] siloSettings, string speedUp = "20")
+    private static async Task<FaultCluster> StartAsync(ITestOutputHelper output, int silos, int workers, string[] siloSettings, string speedUp)
     {
         var cluster = new FaultCluster(output);
         try

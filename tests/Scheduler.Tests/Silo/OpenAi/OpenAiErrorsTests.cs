@@ -84,6 +84,9 @@ public sealed class OpenAiErrorsTests
         Assert.Equal((403, null, "permission_denied"), Shape(SchedulerErrors.PermissionDenied("no")));
         Assert.Equal((409, "Idempotency-Key", "idempotency_key_reused"), Shape(SchedulerErrors.AlreadyExists("taken")));
         Assert.Equal((503, null, "unavailable"), Shape(SchedulerErrors.Draining()));
+        Assert.Equal(
+            "this scheduler silo is draining: send the request again and another silo answers it; with the same Idempotency-Key it is the same job, its answer from the start",
+            _errors.Map(SchedulerErrors.Draining(), OpenAiKind.Chat).Message);
         Assert.Equal((503, null, "unavailable"), Shape(new TimeoutException()));
         Assert.Equal((400, "prompt", null), Shape(SchedulerErrors.FailedPrecondition("prompt: too long for every replica")));
         Assert.Equal((500, null, null), Shape(new InvalidOperationException("secret detail")));
