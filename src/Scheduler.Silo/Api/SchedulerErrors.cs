@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Scheduler.Grains;
+using StackExchange.Redis;
 
 namespace Scheduler.Silo.Api;
 
@@ -44,12 +45,15 @@ internal static class SchedulerErrors
         new(new Status(StatusCode.Unavailable, $"job '{Echo(jobId)}' was accepted but its record is still being written after a silo failure: retry the same request"));
 
     /// <summary>
-    /// UNAVAILABLE for a failure that is no fault of the request — a grain call timing out, a silo failing or handing
-    /// its grains to the others — since the same call (with the same idempotency key) succeeds in a moment; null for
-    /// any other exception.
+    /// UNAVAILABLE for a failure that is no fault of the request — Redis not answering, a grain call timing out, a silo
+    /// failing or handing its grains to the others — since the same call (with the same idempotency key) succeeds in a
+    /// moment; null for any other exception.
     /// </summary>
     public static RpcException? Transient(Exception ex) => ex switch
     {
+        // A timeout too: tell the operator's client what is down, not that the scheduler is busy.
+        RedisException or RedisTimeoutException =>
+            new(new Status(StatusCode.Unavailable, "the scheduler's storage (Redis) does not answer: retry the same request, with its idempotency key")),
         TimeoutException => new(new Status(StatusCode.Unavailable, "the scheduler is busy; retry")),
         _ when SiloFailures.IsTransient(ex) => new(new Status(StatusCode.Unavailable, "a scheduler silo failed or is handing over its work: retry the same request")),
         _ => null,

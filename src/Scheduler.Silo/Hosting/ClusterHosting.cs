@@ -1,5 +1,6 @@
 using System.Net;
 using Orleans.Configuration;
+using Orleans.Serialization;
 using Scheduler.Silo.Persistence;
 using StackExchange.Redis;
 
@@ -53,6 +54,11 @@ internal static class ClusterHosting
 #pragma warning restore ORLEANSEXP003
         silo.Configure<GrainDirectoryOptions>(d => d.RangeLeaseDuration = options.DirectoryLease);
         silo.AddRedisPersistence(redis, options.ServiceId);
+
+        // A grain whose storage failed throws Redis' own exception to its caller, often on another silo; Orleans only
+        // serializes exceptions of the namespaces it lists, and the caller got a CodecNotFoundException instead —
+        // INTERNAL for a submission during a Redis outage, where UNAVAILABLE (retry) is the truth (an SRE probe).
+        silo.Services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("StackExchange.Redis"));
 
         // Failure detection: a silo that misses three 1 s probes is suspected; with three silos the two others' votes
         // declare it dead in ~3–4 s (Orleans' defaults: 5.5 s measured), and its grains reactivate elsewhere right after.

@@ -40,6 +40,9 @@ public sealed class FaultCluster : IAsyncDisposable
 
     public IReadOnlyList<string> Addresses => [.. _silos.Select(s => s.Address)];
 
+    /// <summary>The cluster's redis-server (to pause, as an outage).</summary>
+    public RedisServer Redis => _redis ?? throw new InvalidOperationException("the cluster has not started");
+
     /// <summary>Replicas the workers serve when all are up.</summary>
     public int ReplicaCount { get; private set; }
 

@@ -126,6 +126,44 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public Task SubmissionsWhileRedisIsUnreachable_AreUnavailableThroughEverySilo_AndAcceptedOnceRedisAnswers() => FaultCluster.RunAsync(output, async cluster =>
+    {
+        // Each tenant's grain lives on one of the two silos, so through the other its storage's failure crosses silos:
+        // Redis' exception did not serialize there, and the submission was INTERNAL (an SRE probe).
+        var request = new SubmitJobRequest { Model = FaultCluster.Model, Prompt = "during an outage", MaxTokens = 4 };
+        cluster.Redis.Pause();
+        Grpc.Core.RpcException[] refusals;
+        try
+        {
+            refusals = await Task.WhenAll(cluster.Silos.SelectMany(silo => FaultCluster.Tenants.Select(async (_, t) =>
+            {
+                using var client = cluster.Tenant(t, silo);
+                return await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => client.SubmitAsync(request, DateTime.UtcNow.AddSeconds(60)));
+            })));
+        }
+        finally
+        {
+            cluster.Redis.Resume();
+        }
+
+        Assert.All(refusals, e => Assert.Equal(
+            (Grpc.Core.StatusCode.Unavailable, "the scheduler's storage (Redis) does not answer: retry the same request, with its idempotency key"),
+            (e.StatusCode, e.Status.Detail)));
+        using var tenant = cluster.Tenant(0, cluster.Silos[1]);
+        await Polling.Until(async () =>
+        {
+            try
+            {
+                return (await tenant.SubmitAsync(request, DateTime.UtcNow.AddSeconds(10))).JobId.Length > 0;
+            }
+            catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.Unavailable)
+            {
+                return false;
+            }
+        }, "a submission accepted once Redis answers", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(500));
+    }, silos: 2, workers: 1);
+
     private static async Task<Tenant?> TryGetTenant(SchedulerAdminClient admin)
     {
         try

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using Scheduler.Silo.Api;
+using StackExchange.Redis;
 
 namespace Scheduler.Tests.Silo.Api;
 
@@ -29,6 +30,23 @@ public sealed class ErrorInterceptorTests
         var error = await Fail(new OperationCanceledException("The operation was canceled."));
 
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+    }
+
+    public static TheoryData<Exception> RedisFailures => new()
+    {
+        new RedisTimeoutException("Timeout performing HSET (5000ms)", CommandStatus.Sent),
+        new RedisConnectionException(ConnectionFailureType.UnableToConnect, "No connection is available"),
+    };
+
+    [Theory]
+    [MemberData(nameof(RedisFailures))]
+    public async Task UnaryCall_RedisNotAnswering_IsUnavailableToRetry_NamingRedis(Exception redis)
+    {
+        var error = await Fail(redis);
+
+        Assert.Equal(
+            (StatusCode.Unavailable, "the scheduler's storage (Redis) does not answer: retry the same request, with its idempotency key"),
+            (error.StatusCode, error.Status.Detail));
     }
 
     [Fact]
