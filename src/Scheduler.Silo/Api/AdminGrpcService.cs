@@ -134,7 +134,7 @@ internal sealed class AdminGrpcService(
 
     public override async Task<ListReplicasResponse> ListReplicas(ListReplicasRequest request, ServerCallContext context)
     {
-        var placements = await Placements(models.All.Where(m => request.Model.Length == 0 || m.Name == request.Model), context);
+        var placements = await Placements(Filter(request.Model), context);
         var views = placements.SelectMany(p => p.Snapshot.Replicas.Select(view => (p.Model.Name, view))).ToArray();
         var response = new ListReplicasResponse();
         response.Replicas.AddRange(await InParallel(views, v => Replica(v.Name, v.view), context));
@@ -193,16 +193,19 @@ internal sealed class AdminGrpcService(
         return summary;
     }
 
+    /// <summary>The models a listing's <c>model</c> filter names: every model when it is empty, else that one; NOT_FOUND for
+    /// a model the catalog does not have (ListReplicas answered an empty list where GetCapacity answered NOT_FOUND).</summary>
+    private IEnumerable<ModelEntry> Filter(string model) =>
+        model.Length == 0 ? models.All
+        : models.TryGet(model, out var entry) ? [entry]
+        : throw SchedulerErrors.NotFound("model", model);
+
     /// <summary>Each placement's capacity signal, as its snapshot computed it: what the wanted-replicas gauge reports.</summary>
     public override async Task<GetCapacityResponse> GetCapacity(GetCapacityRequest request, ServerCallContext context)
     {
-        if (request.Model.Length > 0 && !models.TryGet(request.Model, out _))
-        {
-            throw SchedulerErrors.NotFound("model", request.Model);
-        }
 
         var response = new GetCapacityResponse();
-        foreach (var (model, snapshot) in await Placements(models.All.Where(m => request.Model.Length == 0 || m.Name == request.Model), context))
+        foreach (var (model, snapshot) in await Placements(Filter(request.Model), context))
         {
             if (snapshot.Capacity is { } capacity)
             {

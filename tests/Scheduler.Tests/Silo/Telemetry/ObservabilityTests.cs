@@ -202,12 +202,16 @@ public sealed class ObservabilityTests(ObservedCluster cluster) : IClassFixture<
     }
 
     [Fact]
-    public async Task GetCapacity_ForAnUnknownModel_IsNotFoundNamingIt()
+    public async Task GetCapacityAndListReplicas_ForAnUnknownModel_AreNotFoundNamingIt()
     {
         using var admin = cluster.Admin();
         var error = await Assert.ThrowsAsync<RpcException>(() => admin.GetCapacityAsync("no-such-model"));
         Assert.Equal(StatusCode.NotFound, error.StatusCode);
         Assert.Contains("model 'no-such-model'", error.Status.Detail, StringComparison.Ordinal);
+
+        // ListReplicas answered an empty list: a typo read as a model with no replicas.
+        var replicas = await Assert.ThrowsAsync<RpcException>(() => admin.ListReplicasAsync("no-such-model"));
+        Assert.Equal((StatusCode.NotFound, error.Status.Detail), (replicas.StatusCode, replicas.Status.Detail));
 
         // A model with no replicas has no pools to size; it is listed all the same.
         Assert.Empty((await admin.GetCapacityAsync(ObservedCluster.ParkedModel)).Single().Pools);
