@@ -38,6 +38,11 @@ public sealed class UpstreamOptions
     /// <summary>Seconds connecting may take before a sequence is handed back to run elsewhere.</summary>
     public double ConnectTimeoutSeconds { get; set; } = 10;
 
+    /// <summary>Seconds the upstream may send nothing — no answer after the request, or no event while it streams —
+    /// before the sequence is handed back to run elsewhere (from the tokens delivered); 0 waits for ever. Without it a
+    /// hung server or a load balancer that black-holes held its jobs running and their slots taken for good.</summary>
+    public double IdleTimeoutSeconds { get; set; } = 120;
+
     /// <summary>The validated settings.</summary>
     /// <param name="prefix">Where these options were read, for messages naming the setting: "Worker:Upstream" or
     /// "Worker:Accelerators:N:Upstream".</param>
@@ -80,8 +85,14 @@ public sealed class UpstreamOptions
             throw new ArgumentException($"{prefix}:ConnectTimeoutSeconds must be a positive number of seconds, not {ConnectTimeoutSeconds}.");
         }
 
+        if (!(IdleTimeoutSeconds >= 0) || double.IsInfinity(IdleTimeoutSeconds))
+        {
+            throw new ArgumentException($"{prefix}:IdleTimeoutSeconds must be a number of seconds, 0 for none, not {IdleTimeoutSeconds}.");
+        }
+
         return new UpstreamReplicaSettings(
-            baseUri, Model.Trim(), ApiKey(prefix, environment), RequestsPerMinute, TokensPerMinute, ChatOnly, TimeSpan.FromSeconds(ConnectTimeoutSeconds));
+            baseUri, Model.Trim(), ApiKey(prefix, environment), RequestsPerMinute, TokensPerMinute, ChatOnly, TimeSpan.FromSeconds(ConnectTimeoutSeconds),
+            IdleTimeoutSeconds == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(IdleTimeoutSeconds));
     }
 
     private string? ApiKey(string prefix, Func<string, string?> environment)

@@ -179,7 +179,12 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
     private async Task ForwardAsync(UpstreamSequence sequence)
     {
         var request = sequence.Request;
-        var cancellationToken = sequence.Cancellation.Token;
+
+        // Cancelled when the sequence leaves the batch, or when the upstream has been silent for IdleTimeout: every
+        // event it sends restarts the wait (Quiet).
+        using var quiet = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+        using var left = sequence.Cancellation.Token.Register(quiet.Cancel);
+        var cancellationToken = quiet.Token;
         var sent = false;
         try
         {
@@ -191,6 +196,7 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
             }
 
             sent = true;
+            quiet.CancelAfter(_settings.IdleTimeout);
             using var message = request.ToHttp(_settings.ApiKey);
             using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             if (!response.IsSuccessStatusCode)
@@ -199,12 +205,18 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
             }
 
             await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-            var finishReason = await ReadAsync(sequence, stream, cancellationToken);
+            var finishReason = await ReadAsync(sequence, stream, quiet, cancellationToken);
             Complete(sequence, finishReason);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (sequence.Cancellation.IsCancellationRequested)
         {
             // The sequence left the batch (cancelled, dropped, or done at max_tokens) and was reported then.
+        }
+        catch (OperationCanceledException) when (quiet.IsCancellationRequested)
+        {
+            Fail(sequence, new UpstreamFailure(
+                UpstreamFailureKind.HandBack,
+                string.Create(CultureInfo.InvariantCulture, $"upstream {_settings.BaseUri} sent nothing for {_settings.IdleTimeout.TotalSeconds:0.#} s (IdleTimeoutSeconds)")));
         }
         catch (UpstreamFailure failure)
         {
@@ -218,7 +230,10 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
         {
             // Unreachable, reset, a connect timeout, a stream cut off: the upstream could not serve it now. Whatever
             // it was, the sequence must not stay in the batch with no request behind it.
-            Fail(sequence, new UpstreamFailure(UpstreamFailureKind.HandBack, $"upstream {_settings.BaseUri} failed: {ex.Message}", inner: ex));
+            // .NET's outer message ("An error occurred while sending the request.") hides what happened; the innermost says it.
+            var cause = ex.GetBaseException().Message;
+            Fail(sequence, new UpstreamFailure(
+                UpstreamFailureKind.HandBack, $"upstream {_settings.BaseUri} failed: {ex.Message}{(cause == ex.Message ? "" : $" ({cause})")}", inner: ex));
         }
         finally
         {
@@ -230,11 +245,12 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
 
     /// <summary>Reports the stream's text as it arrives; returns the upstream's finish reason once the stream ended.</summary>
     /// <exception cref="UpstreamFailure">The stream carried an error or broke off before the completion ended.</exception>
-    private async Task<string?> ReadAsync(UpstreamSequence sequence, Stream stream, CancellationToken cancellationToken)
+    private async Task<string?> ReadAsync(UpstreamSequence sequence, Stream stream, CancellationTokenSource quiet, CancellationToken cancellationToken)
     {
         string? finishReason = null;
         await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancellationToken))
         {
+            quiet.CancelAfter(_settings.IdleTimeout);
             if (item.Data.Trim() == UpstreamChunk.Done)
             {
                 break;

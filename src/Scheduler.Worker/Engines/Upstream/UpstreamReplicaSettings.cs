@@ -9,6 +9,8 @@ namespace Scheduler.Worker.Engines.Upstream;
 /// <param name="TokensPerMinute">Prompt plus output tokens per minute the provider allows; 0 for no limit.</param>
 /// <param name="ChatOnly">The upstream has no <c>/v1/completions</c>: a prompt is sent as one user turn of a chat.</param>
 /// <param name="ConnectTimeout">How long connecting may take before the sequence goes elsewhere.</param>
+/// <param name="IdleTimeout">How long the upstream may send nothing — before its answer's headers, or between two of
+/// its events — before the sequence goes elsewhere; <see cref="Timeout.InfiniteTimeSpan"/> waits for ever.</param>
 internal sealed record UpstreamReplicaSettings(
     Uri BaseUri,
     string Model,
@@ -16,4 +18,5 @@ internal sealed record UpstreamReplicaSettings(
     int RequestsPerMinute,
     int TokensPerMinute,
     bool ChatOnly,
-    TimeSpan ConnectTimeout);
+    TimeSpan ConnectTimeout,
+    TimeSpan IdleTimeout);

@@ -98,6 +98,20 @@ internal sealed class FaultyUpstream : IAsyncDisposable
         }
     };
 
+    /// <summary>Reads the request and answers nothing — no status, no byte — until the client aborts, completing
+    /// <paramref name="aborted"/> then: a hung server.</summary>
+    public static Func<HttpContext, Task> Silent(TaskCompletionSource aborted) => async context =>
+    {
+        try
+        {
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            aborted.TrySetResult();
+        }
+    };
+
     /// <summary>Answers <paramref name="status"/> with an OpenAI error body carrying <paramref name="message"/>.</summary>
     public static Func<HttpContext, Task> Status(int status, string message, string? retryAfter = null) => async context =>
     {

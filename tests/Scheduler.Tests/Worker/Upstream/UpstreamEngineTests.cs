@@ -237,6 +237,38 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task UpstreamThatNeverAnswers_HandsTheSequenceBack_AfterTheIdleTimeout_AndAbortsTheRequest()
+    {
+        // A hung server or a black-holing load balancer held the job running and its slot taken for good (an SRE probe).
+        var aborted = new TaskCompletionSource();
+        _upstream.Respond = FaultyUpstream.Silent(aborted);
+        var engine = Start(idleTimeout: TimeSpan.FromSeconds(1));
+
+        engine.Admit([Prompted("q1", 8)]);
+        var outcome = await FinishedAsync("q1");
+        await aborted.Task.WaitAsync(Timeout);
+
+        Assert.Equal((FinishReason.Rejected, 0), (outcome.Finished!.Reason, outcome.Finished.CompletionTokens));
+        Assert.Equal($"upstream {_upstream.BaseUri} sent nothing for 1 s (IdleTimeoutSeconds)", outcome.Finished.Error);
+        Assert.Equal(0, engine.RunningSequences);
+    }
+
+    [Fact]
+    public async Task UpstreamThatStallsMidStream_HandsBackFromTheTokensDelivered_AfterTheIdleTimeout()
+    {
+        var aborted = new TaskCompletionSource();
+        _upstream.Respond = FaultyUpstream.Hang(UpstreamTranscripts.VllmCompletion, aborted);
+        var engine = Start(idleTimeout: TimeSpan.FromSeconds(1));
+
+        engine.Admit([Prompted("q2", 16)]);
+        var outcome = await FinishedAsync("q2");
+        await aborted.Task.WaitAsync(Timeout);
+
+        Assert.Equal((FinishReason.Rejected, 1), (outcome.Finished!.Reason, outcome.Finished.CompletionTokens));
+        Assert.EndsWith("sent nothing for 1 s (IdleTimeoutSeconds)", outcome.Finished.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Resume_SendsThePromptWithTheDeliveredText_AndAsksOnlyForTheRest()
     {
         _upstream.Respond = FaultyUpstream.Transcript(UpstreamTranscripts.VllmCompletion);
@@ -320,10 +352,12 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
 
     private static SequenceSpec Prompted(string id, int maxTokens) => new() { SequenceId = id, Prompt = "Once upon a time", PromptTokens = 4, MaxTokens = maxTokens };
 
-    private UpstreamEngine Start(int requestsPerMinute = 0, int tokensPerMinute = 0, bool chatOnly = false, Uri? baseUri = null, TimeProvider? time = null)
+    private UpstreamEngine Start(
+        int requestsPerMinute = 0, int tokensPerMinute = 0, bool chatOnly = false, Uri? baseUri = null, TimeProvider? time = null, TimeSpan? idleTimeout = null)
     {
         var settings = new UpstreamReplicaSettings(
-            baseUri ?? _upstream.BaseUri, "upstream-model", "sk-test", requestsPerMinute, tokensPerMinute, chatOnly, TimeSpan.FromSeconds(5));
+            baseUri ?? _upstream.BaseUri, "upstream-model", "sk-test", requestsPerMinute, tokensPerMinute, chatOnly, TimeSpan.FromSeconds(5),
+            idleTimeout ?? System.Threading.Timeout.InfiniteTimeSpan);
         var profile = AcceleratorProfiles.H100 with { MaxSequences = 4, KvCapacityTokens = 1_000_000 };
         _engine = new UpstreamEngine("n-h100-0/m", profile, settings, _sink, time ?? TimeProvider.System, NullLogger<UpstreamEngine>.Instance);
         _loop = _engine.RunAsync(_stop.Token);

@@ -106,6 +106,30 @@ public sealed class UpstreamOptionsTests
         Assert.Contains("Worker:Accelerators:0:Upstream:ConnectTimeoutSeconds", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    public void Validate_RejectsAnIdleTimeoutThatIsNoNumberOfSeconds(double seconds)
+    {
+        var options = Valid();
+        options.IdleTimeoutSeconds = seconds;
+
+        var error = Assert.Throws<ArgumentException>(() => options.Validate("Worker:Upstream", NoEnvironment));
+
+        Assert.StartsWith("Worker:Upstream:IdleTimeoutSeconds must be a number of seconds, 0 for none", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_IdleTimeout_IsSeconds_AndZeroWaitsForEver()
+    {
+        var options = Valid();
+        Assert.Equal(TimeSpan.FromSeconds(120), options.Validate("Worker:Upstream", NoEnvironment).IdleTimeout);
+
+        options.IdleTimeoutSeconds = 0;
+        Assert.Equal(Timeout.InfiniteTimeSpan, options.Validate("Worker:Upstream", NoEnvironment).IdleTimeout);
+    }
+
     [Fact]
     public void Validate_ApiKeyEnvironmentVariableThatIsUnset_NamesTheVariable()
     {
