@@ -378,8 +378,10 @@ internal sealed partial class TenantGrain(
         }
         catch when (!journaled)
         {
-            // Not accepted after all: give its place in the quota back.
+            // Not accepted after all: give its place in the quota back, and its count (usage must stay the sum of the
+            // outcomes of the jobs accepted).
             s.Jobs.Withdraw(jobId);
+            s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted - 1 };
             throw;
         }
     }

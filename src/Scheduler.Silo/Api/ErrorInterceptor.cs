@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using StackExchange.Redis;
 
 namespace Scheduler.Silo.Api;
 
@@ -71,7 +72,12 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
 
         if (SchedulerErrors.Transient(ex) is { } unavailable)
         {
-            if (ex is not TimeoutException)
+            // Said for what it is: a Redis outage's refusals read as a silo failure that did not happen (an SRE probe).
+            if (ex is RedisException or RedisTimeoutException)
+            {
+                LogStorageFailure(logger, context.Method, ex.GetType().Name);
+            }
+            else if (ex is not TimeoutException)
             {
                 LogSiloFailure(logger, context.Method, ex.GetType().Name);
             }
@@ -85,6 +91,9 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} answered UNAVAILABLE: {Exception} while the cluster recovers from a silo failure")]
     private static partial void LogSiloFailure(ILogger logger, string method, string exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} answered UNAVAILABLE: {Exception}: Redis does not answer")]
+    private static partial void LogStorageFailure(ILogger logger, string method, string exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Method}")]
     private static partial void LogUnhandled(ILogger logger, Exception ex, string method);

@@ -4,10 +4,19 @@ using Scheduler.Grains.Jobs;
 namespace Scheduler.Tests.Grains;
 
 /// <summary>The grain tests' journal: the silo's memory journal, whose settling a test can hold, to see what happens
-/// before a job's record holds its end.</summary>
+/// before a job's record holds its end, and whose acceptance of one model's jobs a test can make fail, as Redis failing
+/// mid-submission does.</summary>
 internal sealed class GatedJobJournal(MemoryJobJournal inner) : IJobJournal
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _failing = new(StringComparer.Ordinal);
     private TaskCompletionSource _open = Opened();
+
+    /// <summary>Accepting a job of <paramref name="model"/> throws until the returned handle is disposed.</summary>
+    public IDisposable FailAccepts(string model)
+    {
+        _failing[model] = true;
+        return new Restore(() => _failing.TryRemove(model, out _));
+    }
 
     public bool OutlivesSilo => inner.OutlivesSilo;
 
@@ -18,7 +27,9 @@ internal sealed class GatedJobJournal(MemoryJobJournal inner) : IJobJournal
         return new Release(_open);
     }
 
-    public Task Accept(JobTicket ticket) => inner.Accept(ticket);
+    public Task Accept(JobTicket ticket) => _failing.ContainsKey(ticket.Request.Model)
+        ? Task.FromException(new TimeoutException($"the journal did not answer (a test failing model '{ticket.Request.Model}')"))
+        : inner.Accept(ticket);
 
     public Task Add(JobTicket ticket) => inner.Add(ticket);
 
@@ -46,5 +57,10 @@ internal sealed class GatedJobJournal(MemoryJobJournal inner) : IJobJournal
     private sealed class Release(TaskCompletionSource gate) : IDisposable
     {
         public void Dispose() => gate.TrySetResult();
+    }
+
+    private sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
     }
 }
