@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Scheduler.Silo.OpenAi;
+using Scheduler.Tests.EndToEnd.OpenAi;
 using Xunit.Abstractions;
 
 namespace Scheduler.Tests.Faults;
@@ -112,20 +113,7 @@ public sealed class OpenAiFailoverTests(ITestOutputHelper output)
         return response;
     }
 
-    /// <summary>The next server-sent event's data, or null when the stream ended.</summary>
-    private static async Task<string?> NextData(StreamReader reader)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (await reader.ReadLineAsync(timeout.Token) is { } line)
-        {
-            if (line.StartsWith("data: ", StringComparison.Ordinal))
-            {
-                return line["data: ".Length..];
-            }
-        }
-
-        return null;
-    }
+    private static Task<string?> NextData(StreamReader reader) => ServerSentEvents.NextDataAsync(reader, TimeSpan.FromSeconds(60));
 
     private static string DeltaText(string? data)
     {

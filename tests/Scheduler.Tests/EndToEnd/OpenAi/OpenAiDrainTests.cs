@@ -96,20 +96,7 @@ public sealed class OpenAiDrainTests : IAsyncLifetime
         Tokens = { new SequenceTokens { SequenceId = jobId, FirstTokenIndex = firstIndex, Text = text, TokenCount = 1 } },
     };
 
-    /// <summary>The next server-sent event's data, or null when the stream ended.</summary>
-    private static async Task<string?> NextData(StreamReader reader)
-    {
-        using var timeout = new CancellationTokenSource(Wait);
-        while (await reader.ReadLineAsync(timeout.Token) is { } line)
-        {
-            if (line.StartsWith("data: ", StringComparison.Ordinal))
-            {
-                return line["data: ".Length..];
-            }
-        }
-
-        return null;
-    }
+    private static Task<string?> NextData(StreamReader reader) => ServerSentEvents.NextDataAsync(reader, Wait);
 
     private static string ChunkText(string? data)
     {
