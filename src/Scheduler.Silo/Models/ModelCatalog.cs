@@ -11,10 +11,9 @@ internal sealed class ModelCatalog
 
     public ModelCatalog(IOptions<ModelCatalogOptions> options)
     {
-        var tokenizers = new Dictionary<string, Tokenizer>(StringComparer.OrdinalIgnoreCase);
         _models = options.Value.Models.ToFrozenDictionary(
             m => m.Name,
-            m => new ModelEntry(m, TokenizerFor(m.Tokenizer, tokenizers), ChatTemplateOf(m)),
+            m => new ModelEntry(m, TokenizerOf(m), ChatTemplateOf(m)),
             StringComparer.Ordinal);
     }
 
@@ -28,17 +27,10 @@ internal sealed class ModelCatalog
         : ChatTemplate.TryGet(model.ChatTemplate, out var template) ? template
         : throw new InvalidOperationException($"Scheduler:Models '{model.Name}': unknown ChatTemplate '{model.ChatTemplate}'");
 
-    private static Tokenizer TokenizerFor(string name, Dictionary<string, Tokenizer> cache)
-    {
-        if (!cache.TryGetValue(name, out var tokenizer))
-        {
-            // Encodings ship in the Microsoft.ML.Tokenizers.Data.* packages: no download at run time.
-            tokenizer = TiktokenTokenizer.CreateForEncoding(name);
-            cache[name] = tokenizer;
-        }
-
-        return tokenizer;
-    }
+    /// <summary>The model's tokenizer; a name the silo has none of was refused at start-up (<see cref="ModelCatalogOptionsValidator"/>).</summary>
+    private static Tokenizer TokenizerOf(ModelOptions model) =>
+        Tokenizers.TryGet(model.Tokenizer, out var tokenizer) ? tokenizer
+        : throw new InvalidOperationException($"Scheduler:Models '{model.Name}': unknown Tokenizer '{model.Tokenizer}'");
 }
 
 internal sealed record ModelEntry(ModelOptions Options, Tokenizer Tokenizer, ChatTemplate ChatTemplate)

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using Microsoft.ML.Tokenizers;
 
 namespace Scheduler.Silo.Models;
 
@@ -32,7 +31,7 @@ internal sealed class ModelCatalogOptionsValidator : IValidateOptions<ModelCatal
             AtLeastOne(failures, $"{key}:MaxOutputTokens", model.MaxOutputTokens);
             AtLeastOne(failures, $"{key}:DefaultTtftObjectiveMs", model.DefaultTtftObjectiveMs);
             AtLeastOne(failures, $"{key}:MaxPromptBytes", model.MaxPromptBytes);
-            if (!IsTokenizer(model.Tokenizer))
+            if (!Tokenizers.TryGet(model.Tokenizer, out _))
             {
                 failures.Add($"{key}:Tokenizer '{model.Tokenizer}' is not a tokenizer this silo has (it ships cl100k_base)");
             }
@@ -51,21 +50,6 @@ internal sealed class ModelCatalogOptionsValidator : IValidateOptions<ModelCatal
         if (value < 1)
         {
             failures.Add($"{key} must be at least 1, not {value}");
-        }
-    }
-
-    // Asks the tokenizer library itself, so the check and the catalog cannot disagree; the encodings it knows ship in
-    // the Microsoft.ML.Tokenizers.Data.* packages this silo references.
-    private static bool IsTokenizer(string name)
-    {
-        try
-        {
-            TiktokenTokenizer.CreateForEncoding(name);
-            return true;
-        }
-        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or InvalidOperationException)
-        {
-            return false;
         }
     }
 }
