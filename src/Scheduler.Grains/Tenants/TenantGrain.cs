@@ -378,12 +378,18 @@ internal sealed partial class TenantGrain(
         }
         catch when (!journaled)
         {
-            // Not accepted after all: give its place in the quota back, and its count (usage must stay the sum of the
-            // outcomes of the jobs accepted).
-            s.Jobs.Withdraw(jobId);
-            s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted - 1 };
+            Unaccept(jobId);
             throw;
         }
+    }
+
+    /// <summary>A job counted as accepted that was not after all (refused by its journal or shed by its placement): its
+    /// place in the quota and its count go back, so usage stays the sum of the accepted jobs' outcomes.</summary>
+    private void Unaccept(string jobId)
+    {
+        var s = state.State;
+        s.Jobs.Withdraw(jobId);
+        s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted - 1 };
     }
 
     /// <summary>Queues the journaled job with its placement, or sees it shed. Idempotent. The journal entry is the job's
@@ -391,15 +397,13 @@ internal sealed partial class TenantGrain(
     /// activation (and, in Redis mode, a storage read and write) on every submission's path.</summary>
     private async Task<SubmitResult> Queue(JobTicket ticket)
     {
-        var s = state.State;
         var request = ticket.Request;
         var enqueued = await references.Placement(request.Model).Enqueue(ticket);
         if (enqueued.Shed)
         {
             // Refused: it leaves the journal, so no record will ever find it.
             await journal.Remove(request.Model, ticket.JobId);
-            s.Jobs.Withdraw(ticket.JobId);
-            s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted - 1 };
+            Unaccept(ticket.JobId);
             return new SubmitResult(null, SubmitRejection.Shed,
                 $"model '{request.Model}' is overloaded: sheddable jobs are refused until its queue shrinks", RetryAfter: options.Value.OverloadRetryAfter);
         }

@@ -203,7 +203,6 @@ internal sealed class AdminGrpcService(
     /// <summary>Each placement's capacity signal, as its snapshot computed it: what the wanted-replicas gauge reports.</summary>
     public override async Task<GetCapacityResponse> GetCapacity(GetCapacityRequest request, ServerCallContext context)
     {
-
         var response = new GetCapacityResponse();
         foreach (var (model, snapshot) in await Placements(Filter(request.Model), context))
         {

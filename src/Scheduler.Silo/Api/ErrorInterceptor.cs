@@ -1,6 +1,5 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using StackExchange.Redis;
 
 namespace Scheduler.Silo.Api;
 
@@ -73,7 +72,7 @@ internal sealed partial class ErrorInterceptor(ILogger<ErrorInterceptor> logger)
         if (SchedulerErrors.Transient(ex) is { } unavailable)
         {
             // Said for what it is: a Redis outage's refusals read as a silo failure that did not happen (an SRE probe).
-            if (ex is RedisException or RedisTimeoutException)
+            if (SchedulerErrors.IsStorageFailure(ex))
             {
                 LogStorageFailure(logger, context.Method, ex.GetType().Name);
             }

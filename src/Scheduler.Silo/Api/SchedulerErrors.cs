@@ -52,12 +52,15 @@ internal static class SchedulerErrors
     public static RpcException? Transient(Exception ex) => ex switch
     {
         // A timeout too: tell the operator's client what is down, not that the scheduler is busy.
-        RedisException or RedisTimeoutException =>
+        _ when IsStorageFailure(ex) =>
             new(new Status(StatusCode.Unavailable, "the scheduler's storage (Redis) does not answer: retry the same request, with its idempotency key")),
         TimeoutException => new(new Status(StatusCode.Unavailable, "the scheduler is busy; retry")),
         _ when SiloFailures.IsTransient(ex) => new(new Status(StatusCode.Unavailable, "a scheduler silo failed or is handing over its work: retry the same request")),
         _ => null,
     };
+
+    /// <summary>True for Redis not answering (unreachable, or a command timing out): a storage outage, not a silo failure.</summary>
+    public static bool IsStorageFailure(Exception ex) => ex is RedisException or RedisTimeoutException;
 
     /// <summary>The field an INVALID_ARGUMENT or FAILED_PRECONDITION built here names ("field: problem"), for a front
     /// door whose errors carry it apart; null when the status names none.</summary>

@@ -181,7 +181,7 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
         var request = sequence.Request;
 
         // Cancelled when the sequence leaves the batch, or when the upstream has been silent for IdleTimeout: every
-        // event it sends restarts the wait (Quiet).
+        // event it sends restarts that wait (ReadAsync).
         using var quiet = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
         using var left = sequence.Cancellation.Token.Register(quiet.Cancel);
         var cancellationToken = quiet.Token;
@@ -205,7 +205,7 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
             }
 
             await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-            var finishReason = await ReadAsync(sequence, stream, quiet, cancellationToken);
+            var finishReason = await ReadAsync(sequence, stream, quiet);
             Complete(sequence, finishReason);
         }
         catch (OperationCanceledException) when (sequence.Cancellation.IsCancellationRequested)
@@ -245,10 +245,10 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
 
     /// <summary>Reports the stream's text as it arrives; returns the upstream's finish reason once the stream ended.</summary>
     /// <exception cref="UpstreamFailure">The stream carried an error or broke off before the completion ended.</exception>
-    private async Task<string?> ReadAsync(UpstreamSequence sequence, Stream stream, CancellationTokenSource quiet, CancellationToken cancellationToken)
+    private async Task<string?> ReadAsync(UpstreamSequence sequence, Stream stream, CancellationTokenSource quiet)
     {
         string? finishReason = null;
-        await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancellationToken))
+        await foreach (var item in SseParser.Create(stream).EnumerateAsync(quiet.Token))
         {
             quiet.CancelAfter(_settings.IdleTimeout);
             if (item.Data.Trim() == UpstreamChunk.Done)
