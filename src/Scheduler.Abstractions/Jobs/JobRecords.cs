@@ -44,7 +44,9 @@ public sealed record JobSampling(
 /// <summary>A queued job as the placement grain holds it: enough to rank, place and (re)dispatch it.
 /// <see cref="HandBacks"/>: how many times an engine failed it and handed it back, journaled with each such hand-back,
 /// so a placement rebuilt after a failover goes on counting towards <c>PlacementOptions.MaxHandBacks</c>;
-/// <see cref="LastHandBackError"/> is the last one's reason (an upstream's message), which the job's record shows.</summary>
+/// <see cref="LastHandBackError"/> is the last one's reason (an upstream's message), which the job's record shows.
+/// <see cref="FirstAdmittedAt"/> and <see cref="FirstTokenAt"/>: when an earlier run of a re-queued job was first admitted
+/// and first delivered a token (null until then); the job's queue time and TTFT are measured to them.</summary>
 [GenerateSerializer, Immutable, Alias("scheduler.JobTicket")]
 public sealed record JobTicket(
     [property: Id(0)] string JobId,
@@ -56,7 +58,9 @@ public sealed record JobTicket(
     [property: Id(6)] int ResumeFromToken = 0,
     [property: Id(7)] DeliveredOutput? Delivered = null,
     [property: Id(8)] int HandBacks = 0,
-    [property: Id(9)] string? LastHandBackError = null);
+    [property: Id(9)] string? LastHandBackError = null,
+    [property: Id(10)] DateTimeOffset? FirstAdmittedAt = null,
+    [property: Id(11)] DateTimeOffset? FirstTokenAt = null);
 
 /// <summary>The output a re-dispatched job had already delivered: a resumed run continues after it, and the job's
 /// record ends up with the whole text.</summary>

@@ -15,13 +15,18 @@ public sealed record FinishedSequence(
 /// failed it): it goes back to the front of its queue and resumes at <see cref="DeliveredTokens"/>, so its client sees
 /// no token twice. <see cref="Output"/>, when known, is everything delivered so far. <see cref="Error"/> is the engine's
 /// reason when the engine failed the sequence (an upstream's error, with its message); such hand-backs are counted
-/// against the job, up to <c>PlacementOptions.MaxHandBacks</c>. Null when the job is not at fault (no room, a lost node).</summary>
+/// against the job, up to <c>PlacementOptions.MaxHandBacks</c>. Null when the job is not at fault (no room, a lost node).
+/// <see cref="FirstAdmittedAt"/> and <see cref="FirstTokenAt"/> are when the job was first admitted and first delivered a
+/// token, by this run or an earlier one (null when unknown or not yet): its usage is measured to them, not to the
+/// resumed run's, so a job its client had tokens of long before its node died does not report a late first token.</summary>
 [GenerateSerializer, Alias("scheduler.RequeuedSequence")]
 public sealed record RequeuedSequence(
     [property: Id(0)] string JobId,
     [property: Id(1)] int DeliveredTokens,
     [property: Id(2)] DeliveredOutput? Output = null,
-    [property: Id(3)] string? Error = null);
+    [property: Id(3)] string? Error = null,
+    [property: Id(4)] DateTimeOffset? FirstAdmittedAt = null,
+    [property: Id(5)] DateTimeOffset? FirstTokenAt = null);
 
 /// <summary>Why running jobs come back from a replica to the front of their queue.</summary>
 public enum HandBack

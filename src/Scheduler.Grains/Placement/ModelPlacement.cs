@@ -543,7 +543,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
                 _dispatcher.Queue.Adjust(job.Ticket.TenantId, -job.Demand.ServiceUnits);
             }
 
-            job.ResumeAt(seq.DeliveredTokens, seq.Output);
+            job.ResumeAt(seq);
             if (seq.Error is not null)
             {
                 _handedBack.Add(job.Ticket);
@@ -593,14 +593,19 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var jobId = job.Ticket.JobId;
         _jobs.Remove(jobId);
         RefundUnused(job, seq.DeliveredTokens);
-        job.ResumeAt(seq.DeliveredTokens, seq.Output);
+        job.ResumeAt(seq);
         var ticket = job.Ticket;
         var now = time.GetUtcNow();
-        var usage = new JobUsage(ticket.Request.PromptTokens, ticket.ResumeFromToken, 0, 0, 0, (now - ticket.SubmittedAt).TotalMilliseconds);
+        // Measured to when an earlier run was admitted and delivered its first token, where it did (0 where not).
+        var usage = new JobUsage(ticket.Request.PromptTokens, ticket.ResumeFromToken, 0, SinceSubmitted(ticket, ticket.FirstAdmittedAt),
+            SinceSubmitted(ticket, ticket.FirstTokenAt), (now - ticket.SubmittedAt).TotalMilliseconds);
         var outcome = new JobOutcome(status, finishReason, usage, ticket.Delivered?.Text ?? "", error, ticket.Delivered?.TokenEnds ?? []);
         var announcement = JobEventRecord.Terminal(jobId, status, now, usage, finishReason, error);
         _ended.Add(new EndedJob(ticket, job.Placement, outcome, new JobAnnouncement([.. ticket.Watchers], announcement), job.Trace.ToArray()));
     }
+
+    private static double SinceSubmitted(JobTicket ticket, DateTimeOffset? at) =>
+        at is { } t ? (t - ticket.SubmittedAt).TotalMilliseconds : 0;
 
     /// <summary>The tenant was charged for max_tokens at admission; refunds what the job did not generate by
     /// <paramref name="completionTokens"/>.</summary>

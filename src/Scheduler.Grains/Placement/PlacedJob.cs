@@ -1,4 +1,5 @@
 using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
 using Scheduler.Policies;
 using Scheduler.Policies.Placement;
 using Scheduler.Policies.Prefix;
@@ -74,12 +75,18 @@ internal sealed class PlacedJob(JobTicket ticket)
         Demand = ToDemand(Ticket, Preemptions);
     }
 
-    /// <summary>Prepares a re-dispatch that resumes at <paramref name="deliveredTokens"/>.</summary>
-    public void ResumeAt(int deliveredTokens, DeliveredOutput? output)
+    /// <summary>Prepares a re-dispatch that resumes after the tokens <paramref name="seq"/> delivered, keeping when the
+    /// job was first admitted and first delivered a token.</summary>
+    public void ResumeAt(RequeuedSequence seq)
     {
-        if (deliveredTokens > Ticket.ResumeFromToken)
+        if (seq.DeliveredTokens > Ticket.ResumeFromToken)
         {
-            Ticket = Ticket with { ResumeFromToken = deliveredTokens, Delivered = output };
+            Ticket = Ticket with { ResumeFromToken = seq.DeliveredTokens, Delivered = seq.Output };
+        }
+
+        if ((Ticket.FirstAdmittedAt is null && seq.FirstAdmittedAt is not null) || (Ticket.FirstTokenAt is null && seq.FirstTokenAt is not null))
+        {
+            Ticket = Ticket with { FirstAdmittedAt = Ticket.FirstAdmittedAt ?? seq.FirstAdmittedAt, FirstTokenAt = Ticket.FirstTokenAt ?? seq.FirstTokenAt };
         }
 
         Demand = ToDemand(Ticket, Preemptions);

@@ -143,7 +143,7 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
                 {
                     // Stopped to make room, as the placement asked: it goes back to its queue from the tokens
                     // delivered, and its watchers hear nothing until it resumes.
-                    preempted.Add(new RequeuedSequence(done.SequenceId, running.NextToken, running.Delivered));
+                    preempted.Add(running.HandBack());
                     continue;
                 }
 
@@ -152,7 +152,7 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
                     // The engine had no room after all, or failed it (an upstream's error, which it names): the job is
                     // not over, it goes back to its queue (from the tokens delivered, none unless the engine refused it
                     // late) and its watchers hear nothing.
-                    refused.Add(new RequeuedSequence(done.SequenceId, running.NextToken, running.Delivered, done.Error.Length > 0 ? done.Error : null));
+                    refused.Add(running.HandBack(done.Error.Length > 0 ? done.Error : null));
                     continue;
                 }
 
@@ -182,7 +182,7 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
             .Select(group => new ReplicaHandBack(
                 group.First().Ticket.Request.Model,
                 group.Key,
-                [.. group.Select(o => new RequeuedSequence(o.Ticket.JobId, o.NextToken, o.Delivered))]))];
+                [.. group.Select(o => o.HandBack())]))];
     }
 
     private bool TryGetRunningOn(string replicaId, string sequenceId, out RunningSequence running) =>
@@ -239,8 +239,8 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
             promptTokens,
             running.NextToken,
             cost,
-            (running.AdmittedAt - submitted).TotalMilliseconds,
-            ((running.FirstTokenAt ?? now) - submitted).TotalMilliseconds,
+            (running.FirstAdmittedAt - submitted).TotalMilliseconds,
+            ((running.JobFirstTokenAt ?? now) - submitted).TotalMilliseconds,
             (now - submitted).TotalMilliseconds,
             Math.Clamp(done.CachedPromptTokens, 0, promptTokens));
         // A reason no engine sends is the node's bug: the job fails rather than passing it to the tenant as a success.

@@ -1,6 +1,7 @@
 using System.Text;
 using Scheduler.Abstractions.Fleet;
 using Scheduler.Abstractions.Jobs;
+using Scheduler.Abstractions.Placement;
 
 namespace Scheduler.Silo.Nodes;
 
@@ -38,7 +39,14 @@ internal sealed class RunningSequence
 
     public DateTimeOffset AdmittedAt { get; }
 
+    /// <summary>When this run delivered its first token; null until it does.</summary>
     public DateTimeOffset? FirstTokenAt { get; set; }
+
+    /// <summary>When the job was first admitted: by an earlier run, if this one resumes it.</summary>
+    public DateTimeOffset FirstAdmittedAt => Ticket.FirstAdmittedAt ?? AdmittedAt;
+
+    /// <summary>When the job's client had its first token, by an earlier run or this one; null if not yet.</summary>
+    public DateTimeOffset? JobFirstTokenAt => Ticket.FirstTokenAt ?? FirstTokenAt;
 
     public double CostUsd { get; set; }
 
@@ -51,6 +59,10 @@ internal sealed class RunningSequence
 
     /// <summary>Everything delivered so far, for a re-dispatch to carry on from; null if an earlier part is unknown.</summary>
     public DeliveredOutput? Delivered => _base == 0 ? new DeliveredOutput(Text, [.. _tokenEnds]) : null;
+
+    /// <summary>The job handed back from here, to resume after what it delivered.</summary>
+    public RequeuedSequence HandBack(string? error = null) =>
+        new(Ticket.JobId, NextToken, Delivered, error, FirstAdmittedAt, JobFirstTokenAt);
 
     /// <summary>Appends a chunk; returns false if it repeats tokens already seen, leaves a gap, or goes past max_tokens.</summary>
     public bool Append(int firstIndex, string text, int count)

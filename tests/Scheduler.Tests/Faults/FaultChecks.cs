@@ -49,7 +49,7 @@ internal static class FaultChecks
     /// asked: after a kill, failure detection may still evict a survivor (a loaded 2-core box, docs/reliability.md),
     /// which then ends itself; a client would reconnect to another silo, and so does the check.
     /// </summary>
-    private static async Task<Job> ReadRecord(FaultCluster cluster, int tenant, string jobId)
+    public static async Task<Job> ReadRecord(FaultCluster cluster, int tenant, string jobId)
     {
         foreach (var silo in cluster.Alive().ToList())
         {

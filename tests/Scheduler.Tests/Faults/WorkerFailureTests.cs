@@ -32,5 +32,21 @@ public sealed class WorkerFailureTests(ITestOutputHelper output)
         // The streams stayed on their silos: jobs resumed elsewhere from the count already delivered.
         Assert.Equal(0, load.Results.Sum(r => r.Result!.RepeatedTokensDropped));
         Assert.Contains(cluster.Alive().SelectMany(s => s.Output), line => line.Contains("re-queued from replica", StringComparison.Ordinal));
+
+        // Each record's TTFT is when its first token reached the silo (the token event's time), also for a job resumed
+        // elsewhere after the kill: measured to its re-dispatch instead, it was seconds late.
+        var wrongTtft = new List<string>();
+        foreach (var r in load.Results)
+        {
+            var record = await FaultChecks.ReadRecord(cluster, r.Tenant, r.Result!.JobId);
+            var first = r.Result.Events.First(e => e.Tokens is { FirstTokenIndex: 0 });
+            var expected = (first.At.ToDateTimeOffset() - record.SubmittedAt.ToDateTimeOffset()).TotalMilliseconds;
+            if (Math.Abs(record.Usage.TtftMs - expected) > 1)
+            {
+                wrongTtft.Add($"{record.JobId}: {record.Usage.TtftMs:F0} ms, its first token came at {expected:F0} ms");
+            }
+        }
+
+        Assert.True(wrongTtft.Count == 0, $"{wrongTtft.Count} jobs report a TTFT other than their first token's, e.g. {wrongTtft.FirstOrDefault()}");
     }, silos: 2, workers: 3);
 }

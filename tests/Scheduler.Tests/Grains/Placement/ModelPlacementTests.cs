@@ -252,6 +252,24 @@ public sealed class ModelPlacementTests
     }
 
     [Fact]
+    public void Requeue_KeepsWhenTheJobWasFirstAdmittedAndFirstDeliveredAToken_ThroughLaterRuns()
+    {
+        ReplicaWith(1, "j0");
+        var admitted = _time.GetUtcNow();
+        var firstToken = admitted.AddMilliseconds(140);
+
+        var round = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 3, FirstAdmittedAt: admitted, FirstTokenAt: firstToken)], HandBack.StreamClosed);
+        var resumed = Assert.Single(Assert.Single(round!.Batches).Sequences).Ticket;
+        Assert.Equal((3, admitted, firstToken), (resumed.ResumeFromToken, resumed.FirstAdmittedAt, resumed.FirstTokenAt));
+
+        // The resumed run hands it back with its own, later times: the first run's stay.
+        var later = admitted.AddSeconds(5);
+        round = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 6, FirstAdmittedAt: later, FirstTokenAt: later)], HandBack.StreamClosed);
+        resumed = Assert.Single(Assert.Single(round!.Batches).Sequences).Ticket;
+        Assert.Equal((6, admitted, firstToken), (resumed.ResumeFromToken, resumed.FirstAdmittedAt, resumed.FirstTokenAt));
+    }
+
+    [Fact]
     public void Requeue_NodeLost_SwitchesTheReplicaOff_AndPutsItsJobsFirst()
     {
         ReplicaWith(1, "j0", "j1");

@@ -122,6 +122,37 @@ public sealed class RunningBatchesTests
         Assert.False(again.HasProgress);
     }
 
+    [Fact]
+    public void Translate_ResumedJob_MeasuresQueueAndTtftToItsFirstRun_NotToTheResumedOne()
+    {
+        // Its first run was admitted at 100 ms and delivered "a" at 140 ms; its node died, and it resumes at 4 s.
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        var resumed = Ticket("j") with
+        {
+            ResumeFromToken = 1, Delivered = new DeliveredOutput("a", [1]), FirstAdmittedAt = At(100), FirstTokenAt = At(140),
+        };
+        Admit(batches, "r0", At(4_000), resumed);
+
+        var step = batches.Translate(Step("r0", [Tokens("j", 1, "b")], [Finished("j", WireReason.Length, 2)]), At(4_300))!;
+
+        var usage = step.Outcomes.Single().Outcome.Usage;
+        Assert.Equal((100.0, 140.0, 4_300.0), (usage.QueueMs, usage.TtftMs, usage.TotalMs));
+        Assert.Equal("ab", step.Outcomes.Single().Outcome.Output);
+    }
+
+    [Fact]
+    public void Translate_JobHandedBackBeforeItsFirstToken_TakesItsFirstTokenFromTheRunThatDeliveredIt()
+    {
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        Admit(batches, "r0", At(2_000), Ticket("j") with { FirstAdmittedAt = At(100) });
+        batches.Translate(Step("r0", [Tokens("j", 0, "a")]), At(2_250));
+
+        var step = batches.Translate(Step("r0", finished: [Finished("j", WireReason.Stop, 1)]), At(2_300))!;
+
+        var usage = step.Outcomes.Single().Outcome.Usage;
+        Assert.Equal((100.0, 2_250.0), (usage.QueueMs, usage.TtftMs));
+    }
+
     [Theory]
     [InlineData(WireReason.Length, JobStatus.Completed, JobFinishReasons.Length)]
     [InlineData(WireReason.Stop, JobStatus.Completed, JobFinishReasons.Stop)]
@@ -368,6 +399,8 @@ public sealed class RunningBatchesTests
 
         Assert.Equal([("r0", Model), ("r1", Model)], handBacks.Select(h => (h.ReplicaId, h.Model)));
         Assert.Equal([("a", 1, "x"), ("b", 0, "")], handBacks[0].Sequences.Select(s => (s.JobId, s.DeliveredTokens, s.Output!.Text)));
+        // Each carries when it was first admitted and first delivered a token, so its resumed run reports those.
+        Assert.Equal([(At(0), At(200)), (At(0), null)], handBacks[0].Sequences.Select(s => (s.FirstAdmittedAt, s.FirstTokenAt)));
         Assert.Equal(["c"], handBacks[1].Sequences.Select(s => s.JobId));
         Assert.Null(batches.Admit([Admitted("r0", Ticket("d"))], At(300)));
         Assert.Empty(batches.Running(Model));
