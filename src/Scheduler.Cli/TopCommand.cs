@@ -47,7 +47,7 @@ internal static class TopCommand
                     }
 
                     Console.Write(live ? ClearScreen : n > 0 ? Environment.NewLine : "");
-                    frame.Print(format, every);
+                    frame.Print(format, Refresh(n, count, every));
                 }
             }
             catch (Exception e) when (quit.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
@@ -62,6 +62,14 @@ internal static class TopCommand
         });
         root.Add(command);
     }
+
+    // One frame says nothing of refreshing; a counted run says where it is; an endless one how to leave.
+    private static string Refresh(int n, int count, TimeSpan every) => count switch
+    {
+        1 => "",
+        0 => $"  every {every.TotalSeconds:0.#}s  (q or Ctrl+C quits)",
+        _ => $"  frame {n + 1} of {count}, every {every.TotalSeconds:0.#}s",
+    };
 
     private static Task QuitOnQ(CancellationTokenSource quit) => Task.Run(async () =>
     {

@@ -38,10 +38,11 @@ internal sealed record TopFrame(
         $"\"accelerators\":{Output.ToJson(Accelerators)}" +
         "}";
 
-    /// <summary>Writes the frame as text: totals, accelerators by state, then models, busy tenants and replicas.</summary>
-    public void Print(string output, TimeSpan interval)
+    /// <summary>Writes the frame as text: its header (<paramref name="refresh"/> says how frames follow, empty for one),
+    /// totals, accelerators by state, then models, busy tenants and replicas.</summary>
+    public void Print(string output, string refresh)
     {
-        Console.WriteLine($"schedctl top  {Format.Time(Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(At))}  every {interval.TotalSeconds:0.#}s  (q or Ctrl+C quits)");
+        Console.WriteLine($"schedctl top  {Format.Time(Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(At))}{refresh}");
         var s = Summary;
         Console.WriteLine($"queued {s.QueuedJobs}  running {s.RunningJobs}  completed {s.CompletedJobs}  nodes {s.Nodes}  replicas {s.Replicas}  cost {Format.Usd(s.CostUsd)}");
         var byState = Accelerators.GroupBy(a => a.State).ToDictionary(g => g.Key, g => g.Count());

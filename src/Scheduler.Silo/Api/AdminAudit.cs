@@ -41,6 +41,7 @@ internal sealed class AdminAudit(IGrainFactory grains, TimeProvider time)
             throw SchedulerErrors.InvalidArgument("limit", $"must be between 0 and {MaxListed}");
         }
 
+        AuditActions.RequireFilter(request.Action);
         var events = await Log.List(Timestamps.Read(request.Since, "since"), request.Action, request.Limit > 0 ? request.Limit : DefaultListed);
         var response = new Proto.ListAuditEventsResponse();
         response.Events.AddRange(events.Select(e => new Proto.AuditEvent

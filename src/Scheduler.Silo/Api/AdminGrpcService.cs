@@ -42,7 +42,7 @@ internal sealed class AdminGrpcService(
     }
 
     public override Task<Tenant> PutTenant(PutTenantRequest request, ServerCallContext context) =>
-        audit.Run(context, "tenant.put", request.TenantId, PutDetail(request), () => PutTenant(request));
+        audit.Run(context, AuditActions.TenantPut, request.TenantId, PutDetail(request), () => PutTenant(request));
 
     // What the audit log says of a put: the settings, and whether the key changed (never the key).
     private static string PutDetail(PutTenantRequest r) =>
@@ -216,13 +216,13 @@ internal sealed class AdminGrpcService(
     }
 
     public override Task<Accelerator> CordonAccelerator(CordonAcceleratorRequest request, ServerCallContext context) =>
-        audit.Run(context, "accelerator.cordon", request.AcceleratorId, "", () => SetCordon(request, cordon: true));
+        audit.Run(context, AuditActions.AcceleratorCordon, request.AcceleratorId, "", () => SetCordon(request, cordon: true));
 
     public override Task<Accelerator> UncordonAccelerator(CordonAcceleratorRequest request, ServerCallContext context) =>
-        audit.Run(context, "accelerator.uncordon", request.AcceleratorId, "", () => SetCordon(request, cordon: false));
+        audit.Run(context, AuditActions.AcceleratorUncordon, request.AcceleratorId, "", () => SetCordon(request, cordon: false));
 
     public override Task<CreateApiKeyResponse> CreateApiKey(CreateApiKeyRequest request, ServerCallContext context) =>
-        audit.Run(context, "apikey.create", request.TenantId, "", () =>
+        audit.Run(context, AuditActions.ApiKeyCreate, request.TenantId, "", () =>
         {
             Identifiers.RequireReference(request.TenantId, "tenant_id");
             return keys.Create(request.TenantId);
@@ -235,7 +235,7 @@ internal sealed class AdminGrpcService(
     }
 
     public override Task<ApiKey> RevokeApiKey(RevokeApiKeyRequest request, ServerCallContext context) =>
-        audit.Run(context, "apikey.revoke", $"{request.TenantId}/{request.KeyId}", "", () =>
+        audit.Run(context, AuditActions.ApiKeyRevoke, $"{request.TenantId}/{request.KeyId}", "", () =>
         {
             Identifiers.RequireReference(request.TenantId, "tenant_id");
             Identifiers.RequireReference(request.KeyId, "key_id");

@@ -57,11 +57,19 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
         var (exit, stdout, stderr) = await Run("top", "-n", "2", "--interval", "0.2");
         Assert.True(exit == 0, stderr);
         Assert.DoesNotContain("\u001b[", stdout);
-        Assert.Equal(2, stdout.Split('\n').Count(line => line.StartsWith("schedctl top", StringComparison.Ordinal)));
+        Assert.Equal(["frame 1 of 2, every 0.2s", "frame 2 of 2, every 0.2s"],
+            stdout.Split('\n').Where(line => line.StartsWith("schedctl top", StringComparison.Ordinal)).Select(line => line[(line.IndexOf("frame", StringComparison.Ordinal))..]));
         Assert.Contains("TTFT MET 1M", stdout);
         Assert.Contains("OCCUPANCY", stdout);
         Assert.Contains("accelerators ", stdout);
         Assert.Contains(SchedulerCluster.Model, stdout);
+
+        // One frame says nothing of refreshing or quitting: it printed "every 2s (q or Ctrl+C quits)" and exited.
+        (exit, stdout, stderr) = await Run("top", "--once");
+        Assert.True(exit == 0, stderr);
+        var header = Assert.Single(stdout.Split('\n'), line => line.StartsWith("schedctl top", StringComparison.Ordinal));
+        Assert.DoesNotContain("every", header);
+        Assert.DoesNotContain("quits", header);
     }
 
     [Fact]

@@ -54,6 +54,21 @@ public sealed class AuditLogTests(SecuredSilo silo) : IClassFixture<SecuredSilo>
     }
 
     [Theory]
+    [InlineData("tenant.puts")]
+    [InlineData("tenants.")]
+    [InlineData("apikey")]
+    [InlineData(".")]
+    public async Task ListAuditEvents_ActionNoAuditedActionIsOrStartsWith_NamesTheFieldAndTheActions(string action)
+    {
+        // It answered an empty log, which reads as "nobody did that".
+        using var admin = silo.Admin();
+        var e = await Assert.ThrowsAsync<RpcException>(() => admin.ListAuditEventsAsync(new ListAuditEventsRequest { Action = action }));
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.StartsWith($"action: '{action}' is no audited action: use one of tenant.put, apikey.create", e.Status.Detail);
+        Assert.Contains("(tenant., apikey., accelerator.)", e.Status.Detail);
+    }
+
+    [Theory]
     [InlineData(-62_135_596_801L, 0)]
     [InlineData(1_000_000_000_000_000L, 0)]
     [InlineData(1L, -1)]
