@@ -275,7 +275,7 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
         return finishReason is null or "abort" or "error"
             ? throw new UpstreamFailure(
                 UpstreamFailureKind.HandBack,
-                string.Create(CultureInfo.InvariantCulture, $"upstream {_settings.BaseUri} ended the completion after {sequence.Delivered} tokens without finishing it (finish reason {finishReason ?? "none"})"))
+                string.Create(CultureInfo.InvariantCulture, $"upstream {_settings.BaseUri} ended the completion after {sequence.ReceivedSoFar} without finishing it (finish reason {finishReason ?? "none"})"))
             : finishReason;
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Worker.Engines.Upstream;
@@ -56,6 +57,13 @@ internal sealed class UpstreamSequence : IBatchedSequence
 
     /// <summary>Tokens delivered by this request (not before a resume).</summary>
     public int Delivered => NextTokenIndex - _resumeFrom;
+
+    /// <summary>What this request's stream brought, in tokens: for a chat resumed by regenerating, "after 0 tokens"
+    /// would read as an upstream that sent nothing when it sent again the tokens delivered before.</summary>
+    public string ReceivedSoFar => _received <= Delivered
+        ? string.Create(CultureInfo.InvariantCulture, $"{Delivered} tokens")
+        : string.Create(CultureInfo.InvariantCulture,
+            $"{_received} tokens ({Math.Min(_received, _replay)} of them regenerating the {_resumeFrom} delivered before, dropped)");
 
     /// <summary>Length once max_tokens is reached, else null.</summary>
     public FinishReason? EndReason { get; private set; }

@@ -301,6 +301,25 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task ResumeOfAChat_CutBeforeItGotPastTheTokensDeliveredBefore_SaysItRegeneratedThem()
+    {
+        // The chat sends "Hello", " World", "!" and gives up ("abort"): all three were delivered by the earlier run.
+        _upstream.Respond = FaultyUpstream.Transcript(UpstreamTranscripts.GroqChat.Replace("\"finish_reason\":\"stop\"", "\"finish_reason\":\"abort\"", StringComparison.Ordinal));
+        var engine = Start();
+        var spec = new SequenceSpec { SequenceId = "c3", MaxTokens = 10, ResumeFromToken = 3, Seed = 1 };
+        spec.Messages.Add(new ChatTurn { Role = "user", Content = "Greet the world." });
+
+        engine.Admit([spec]);
+        var outcome = await FinishedAsync("c3");
+
+        Assert.Empty(outcome.Tokens);
+        Assert.Equal(FinishReason.Rejected, outcome.Finished!.Reason);
+        Assert.Equal(
+            $"upstream {_upstream.BaseUri} ended the completion after 3 tokens (3 of them regenerating the 3 delivered before, dropped) without finishing it (finish reason abort)",
+            outcome.Finished.Error);
+    }
+
+    [Fact]
     public async Task MaxTokens_EndsTheSequenceAtItsLimit_WhateverTheUpstreamStillSends()
     {
         _upstream.Respond = FaultyUpstream.Transcript(UpstreamTranscripts.VllmCompletion);
