@@ -170,6 +170,13 @@ the front door serves TLS: its certificate must then name the Service (see docs/
 - name: Worker__Upstream__ApiKeyEnvironmentVariable
   value: UPSTREAM_API_KEY
 {{- end }}
+{{- /* The provider's limits and the timeouts: only those the pool sets, so the worker's defaults hold otherwise. */}}
+{{- range $key, $setting := dict "slots" "Slots" "requestsPerMinute" "RequestsPerMinute" "tokensPerMinute" "TokensPerMinute" "chatOnly" "ChatOnly" "connectTimeoutSeconds" "ConnectTimeoutSeconds" "idleTimeoutSeconds" "IdleTimeoutSeconds" }}
+{{- if hasKey $engine $key }}
+- name: Worker__Upstream__{{ $setting }}
+  value: {{ index $engine $key | toString | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 

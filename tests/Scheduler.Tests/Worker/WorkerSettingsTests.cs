@@ -15,7 +15,9 @@ public sealed class WorkerSettingsTests
         "Accelerators:0:Count", "Accelerators:0:Model", "Accelerators:0:PricePerHourUsd", "Accelerators:0:PricePerMillionInputTokensUsd",
         "Accelerators:0:PricePerMillionOutputTokensUsd", "Accelerators:0:Product", "AdvertisedHost", "Engine", "HealthPort", "Model:Path",
         "NodeId", "NodeToken", "Port", "SchedulerAddress", "SpeedUp", "Tls:CertificatePath", "Tls:KeyPath", "Tls:TrustedCaPath",
-        "Upstream:ApiKeyEnvironmentVariable", "Upstream:BaseUrl", "Upstream:Model", "Accelerators:0:MaxContextTokens",
+        "Upstream:ApiKeyEnvironmentVariable", "Upstream:BaseUrl", "Upstream:Model", "Accelerators:0:MaxContextTokens", "Accelerators:0:Pool",
+        "Upstream:Slots", "Upstream:RequestsPerMinute", "Upstream:TokensPerMinute", "Upstream:ChatOnly", "Upstream:ConnectTimeoutSeconds",
+        "Upstream:IdleTimeoutSeconds",
     ];
 
     private static readonly KnownSettings Known = new([(WorkerNodeOptions.SectionName, typeof(WorkerNodeOptions))]);
