@@ -378,17 +378,19 @@ internal sealed partial class TenantGrain(
         }
         catch when (!journaled)
         {
-            Unaccept(jobId);
+            Unaccept(ticket);
             throw;
         }
     }
 
     /// <summary>A job counted as accepted that was not after all (refused by its journal or shed by its placement): its
-    /// place in the quota and its count go back, so usage stays the sum of the accepted jobs' outcomes.</summary>
-    private void Unaccept(string jobId)
+    /// place in the quota, its count and the rate quota it took go back, so usage stays the sum of the accepted jobs'
+    /// outcomes and a refusal costs the tenant nothing.</summary>
+    private void Unaccept(JobTicket ticket)
     {
         var s = state.State;
-        s.Jobs.Withdraw(jobId);
+        s.Jobs.Withdraw(ticket.JobId);
+        _rateLimits.Refund((long)ticket.Request.PromptTokens + ticket.Request.MaxTokens);
         s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted - 1 };
     }
 
@@ -403,7 +405,7 @@ internal sealed partial class TenantGrain(
         {
             // Refused: it leaves the journal, so no record will ever find it.
             await journal.Remove(request.Model, ticket.JobId);
-            Unaccept(ticket.JobId);
+            Unaccept(ticket);
             return new SubmitResult(null, SubmitRejection.Shed,
                 $"model '{request.Model}' is overloaded: sheddable jobs are refused until its queue shrinks", RetryAfter: options.Value.OverloadRetryAfter);
         }

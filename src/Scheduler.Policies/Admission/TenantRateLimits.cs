@@ -46,6 +46,14 @@ public sealed class TenantRateLimits(TimeProvider time)
         return RateDecision.Admitted;
     }
 
+    /// <summary>Gives back what an admitted job of <paramref name="tokens"/> tokens took, when it was not accepted after
+    /// all (its journal write failed, or its placement shed it): like a refusal, it costs the tenant nothing.</summary>
+    public void Refund(long tokens)
+    {
+        _requests?.Return(1);
+        _tokens?.Return(Math.Min(tokens, _tokens.Capacity));
+    }
+
     private static void Take(TokenBucketLimiter? bucket, long permits)
     {
         if (bucket is null)

@@ -52,6 +52,13 @@ public sealed class TokenBucketLimiter : RateLimiter
         return missing <= 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)Math.Ceiling(missing / _permitsPerTick));
     }
 
+    /// <summary>Gives back permits taken for work that did not happen after all (never past the capacity).</summary>
+    public void Return(long permits)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(permits);
+        _available = Math.Min(Capacity, Refill() + permits);
+    }
+
     protected override RateLimitLease AttemptAcquireCore(int permitCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(permitCount);

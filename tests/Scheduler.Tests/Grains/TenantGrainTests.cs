@@ -69,6 +69,20 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Submit_JournalFailing_CostsNoRateQuota()
+    {
+        // One request a minute: the refused submission took it, and the retry was refused for a minute.
+        await Tenant.Put(new TenantSettings(1, new TenantQuotas(0, RequestsPerMinute: 1, TokensPerMinute: 0), ApiKey: null));
+        using (cluster.Journal.FailAccepts(_model))
+        {
+            await Assert.ThrowsAsync<TimeoutException>(() => Tenant.Submit(JobId(0), Request(_model), []));
+        }
+
+        Assert.Equal(SubmitRejection.None, (await Tenant.Submit(JobId(1), Request(_model), [])).Rejection);
+        Assert.Equal(SubmitRejection.RateLimited, (await Tenant.Submit(JobId(2), Request(_model), [])).Rejection);
+    }
+
+    [Fact]
     public async Task Submit_WithCapacity_IsAdmittedAndCountedAsRunning()
     {
         var node = Unique("node");

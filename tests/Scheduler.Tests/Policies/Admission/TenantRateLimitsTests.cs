@@ -58,6 +58,25 @@ public sealed class TenantRateLimitsTests
     }
 
     [Fact]
+    public void Refund_GivesBackWhatAnAdmittedJobTook_NeverPastAMinutesQuota()
+    {
+        var limits = new TenantRateLimits(_time);
+        limits.Configure(requestsPerMinute: 1, tokensPerMinute: 1_000);
+        Assert.True(limits.TryAdmit(800).IsAdmitted);
+        Assert.False(limits.TryAdmit(100).IsAdmitted);
+
+        // The job was not accepted after all: the next one is admitted at once, as if it had never come.
+        limits.Refund(800);
+        Assert.True(limits.TryAdmit(800).IsAdmitted);
+
+        // A refund beyond what was taken fills the buckets, no more.
+        limits.Refund(800);
+        limits.Refund(800);
+        Assert.True(limits.TryAdmit(1_000).IsAdmitted);
+        Assert.False(limits.TryAdmit(1).IsAdmitted);
+    }
+
+    [Fact]
     public void TryAdmit_JobLargerThanAMinutesTokens_IsRefusedWithoutRetryHint()
     {
         var limits = new TenantRateLimits(_time);
