@@ -252,10 +252,18 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         switch (reason)
         {
             case HandBack.NodeLost:
-                // Nothing more goes there until the node registers again. A stream closed by its owner says nothing
-                // of the kind, and may arrive after the node registered anew.
-                _holds.End(replicaId);
-                replica.Schedulable = false;
+                // Nothing more goes there until the node registers again — nor to the node's other replicas, whose
+                // own hand-backs are on their way: the admission round below would send this one's jobs to them.
+                // A stream closed by its owner says nothing of the kind, and may arrive after the node registered anew.
+                foreach (var lost in linkId is null ? [replicaId] : _links.ReachedThrough(linkId).ToArray())
+                {
+                    _holds.End(lost);
+                    if (_dispatcher.Replicas.TryGetValue(lost, out var view))
+                    {
+                        view.Schedulable = false;
+                    }
+                }
+
                 break;
             case HandBack.Rejected:
                 Hold(replica, sequences.Length);

@@ -17,6 +17,10 @@ internal sealed class ReplicaLinks
         return moved;
     }
 
+    /// <summary>The replicas reached through <paramref name="linkId"/>: one node's, here.</summary>
+    public IEnumerable<string> ReachedThrough(string linkId) =>
+        _byReplica.Where(b => b.Value == linkId).Select(b => b.Key);
+
     /// <summary>True when a report names a stream the replica no longer uses. A report naming none (jobs that never
     /// reached any stream) is never stale.</summary>
     public bool IsStale(string replicaId, string? linkId) =>

@@ -272,6 +272,18 @@ internal sealed partial class GrpcNodeLink : INodeLink
         {
             _grains.Placement(replica.Model).Requeue(replica.ReplicaId, LinkId, replica.Sequences, nodeLost ? HandBack.NodeLost : HandBack.StreamClosed).Ignore();
         }
+
+        if (!nodeLost)
+        {
+            return;
+        }
+
+        // An idle replica of a lost node is lost too: told now, its placement sends it nothing more, where it would
+        // otherwise dispatch there (and have the dispatch refused) until the node's lease expires.
+        foreach (var idle in _node.Replicas.Where(r => !handBacks.Any(h => h.ReplicaId == r.ReplicaId)))
+        {
+            _grains.Placement(idle.Model).Requeue(idle.ReplicaId, LinkId, [], HandBack.NodeLost).Ignore();
+        }
     }
 
     private void EndRun(string jobId, DateTimeOffset now, JobOutcome? outcome, string? handedBack = null)

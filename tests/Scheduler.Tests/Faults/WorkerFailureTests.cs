@@ -48,5 +48,20 @@ public sealed class WorkerFailureTests(ITestOutputHelper output)
         }
 
         Assert.True(wrongTtft.Count == 0, $"{wrongTtft.Count} jobs report a TTFT other than their first token's, e.g. {wrongTtft.FirstOrDefault()}");
+
+        // A job of the killed node is handed back once: not dispatched again to the dead node's other replica before
+        // that one's own hand-back arrived (a dispatch the lost stream refused, and a second hand-back).
+        using var explain = cluster.Admin();
+        var lostTwice = new List<string>();
+        foreach (var r in load.Results)
+        {
+            var trace = await explain.ExplainJobAsync(r.Result!.JobId);
+            if (trace.Events.Count(e => e.Kind == "handed_back" && e.Detail.Contains("node was lost", StringComparison.Ordinal)) > 1)
+            {
+                lostTwice.Add(r.Result.JobId);
+            }
+        }
+
+        Assert.True(lostTwice.Count == 0, $"{lostTwice.Count} jobs were handed back by the lost node more than once, e.g. {lostTwice.FirstOrDefault()}");
     }, silos: 2, workers: 3);
 }

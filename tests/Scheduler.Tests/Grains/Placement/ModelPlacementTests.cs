@@ -283,6 +283,24 @@ public sealed class ModelPlacementTests
     }
 
     [Fact]
+    public void Requeue_NodeLost_SwitchesOffEveryReplicaOfThatNode_BeforeItsJobsAreAdmittedAgain()
+    {
+        // Node "n" serves two replicas over one stream; its stream breaks with a job on one of them.
+        _placement.UpsertReplicas("link", [On("ra", "n", maxSequences: 1), On("rb", "n", maxSequences: 1)]);
+        var ran = Assert.Single(Enqueue("j0").Batches).ReplicaId;
+        var other = ran == "ra" ? "rb" : "ra";
+        _placement.UpsertReplicas("link-2", [On("rc", "n2", maxSequences: 1)]);
+
+        var round = _placement.Requeue(ran, "link", [new RequeuedSequence("j0", 5)], HandBack.NodeLost);
+
+        // The job resumes on the live node, not on the dead node's other replica (a dispatch that would be refused): the
+        // other replica's own hand-back comes in a message of its own, after this round.
+        Assert.Equal(("rc", "j0"), (Assert.Single(round!.Batches).ReplicaId, AdmittedIds(round).Single()));
+        Assert.False(ReplicaState(other).Schedulable);
+        Assert.True(ReplicaState("rc").Schedulable);
+    }
+
+    [Fact]
     public void Requeue_Rejected_HoldsTheReplica_UntilASequenceFinishesThere()
     {
         ReplicaWith(2, "j0", "j1");
