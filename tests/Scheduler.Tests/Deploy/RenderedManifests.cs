@@ -44,6 +44,15 @@ internal sealed class RenderedManifests
         return new RenderedManifests($"the committed k8s/ dev overlay ({string.Join(", ", files)} and its secretGenerator; patches not applied); no helm: {why}", objects);
     }
 
+    /// <summary>Renders the chart with one of its examples (<c>helm/scheduler/examples/</c>); needs helm.</summary>
+    public static async Task<RenderedManifests> RenderExampleAsync(string example)
+    {
+        var (helm, why) = await FindHelm();
+        var values = Path.Combine("helm", "scheduler", "examples", example);
+        var yaml = await RenderChart(helm ?? throw new InvalidOperationException($"no helm to render {values} with: {why}"), values);
+        return new RenderedManifests($"helm template scheduler helm/scheduler -f {values} ({helm})", Parse(yaml));
+    }
+
     /// <summary>The one object of <paramref name="kind"/> named <paramref name="name"/>.</summary>
     public YamlMappingNode Get(string kind, string name) =>
         _objects.SingleOrDefault(o => Scalar(o, "kind") == kind && Scalar(o, "metadata", "name") == name)

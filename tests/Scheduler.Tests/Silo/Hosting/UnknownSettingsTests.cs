@@ -18,7 +18,7 @@ public sealed class UnknownSettingsTests
         "Scheduling:FairnessPolicy", "Scheduling:OverloadQueueLength", "Scheduling:PlacementPolicy",
         "Scheduling:WaitCostUsdPerSecond", "ServiceId", "SiloPort", "Tenants:1:ApiKey", "Tenants:1:Id", "Tenants:1:MaxQueuedJobs",
         "Tenants:1:Weight", "Tls:CertificatePath", "Tls:KeyPath", "AdminApiKeys:0", "Dashboard:GrainMethodProfiling",
-        "Scheduling:Capacity:TargetUtilisation", "Telemetry:GaugeRefresh",
+        "Scheduling:Capacity:TargetUtilisation", "Telemetry:GaugeRefresh", "Scheduling:Capacity:MaxReplicasPerPool",
     ];
 
     // The sections a silo declares as it is built.
