@@ -70,6 +70,9 @@ internal sealed partial class EmbeddedFleet(
                     SchedulerAddress = addresses.Grpc,
                     NodeToken = nodes.Value.NodeToken,
                     SpeedUp = fleet.SpeedUp,
+
+                    // The nodes stop with their scheduler: there is nowhere for them to drain to.
+                    DrainTimeoutSeconds = 0,
                 };
                 foreach (var a in spec.Accelerators)
                 {

@@ -12,6 +12,10 @@ public interface IAcceleratorGrain : IGrainWithStringKey
     /// <summary>The node's lease lapsed or its stream broke.</summary>
     Task MarkLost();
 
+    /// <summary>Its node is stopping: its replicas take nothing new, and it reads draining until the node is lost or
+    /// registers again. A cordon is kept underneath (an uncordon does not make a stopping node's device schedulable).</summary>
+    Task Drain();
+
     Task<AcceleratorInfo?> Cordon();
 
     Task<AcceleratorInfo?> Uncordon();

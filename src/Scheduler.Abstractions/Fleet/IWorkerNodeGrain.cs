@@ -11,8 +11,10 @@ public interface IWorkerNodeGrain : IGrainWithStringKey
     /// <summary>Registers (or re-registers) the node, its accelerators and replicas, and opens the stream to it.</summary>
     Task<NodeLease> Register(NodeRegistration registration);
 
-    /// <summary>Renews the lease. False when this node is unknown here and must register again.</summary>
-    Task<bool> Heartbeat();
+    /// <summary>Renews the lease. False when this node is unknown here and must register again.
+    /// <paramref name="draining"/>: the node is stopping; its replicas take nothing new from now on (see
+    /// <see cref="IAcceleratorGrain.Drain"/>), and what runs there finishes or is handed back when its stream ends.</summary>
+    Task<bool> Heartbeat(bool draining);
 
     /// <summary>Sends jobs admitted into one replica in the same instant, as one message. One-way, so a placement
     /// never waits on a node; a batch that cannot be delivered is handed back to the placement for re-dispatch.</summary>

@@ -10,6 +10,9 @@ public sealed class AcceleratorGrainState
     [Id(1)] public ReplicaRegistration[] Replicas { get; set; } = [];
     [Id(2)] public bool Cordoned { get; set; }
     [Id(3)] public bool Lost { get; set; }
+
+    /// <summary>Its node is stopping (until it registers again or is lost).</summary>
+    [Id(4)] public bool NodeStopping { get; set; }
 }
 
 /// <summary>One device. Its state is pushed to the placements of its replicas, which never ask.</summary>
@@ -22,6 +25,7 @@ internal sealed class AcceleratorGrain(
         s.Registration = registration;
         s.Replicas = replicas;
         s.Lost = false;
+        s.NodeStopping = false;
         await state.WriteOwnedStateAsync();
         return State();
     }
@@ -45,7 +49,8 @@ internal sealed class AcceleratorGrain(
             used += view?.RunningSequences ?? 0;
         }
 
-        // A cordoned device still finishing its sequences is draining; once they are done it is simply cordoned.
+        // A cordoned device still finishing its sequences is draining; once they are done it is simply cordoned. A
+        // stopping node's device drains until its node is gone.
         var current = State() == AcceleratorState.Cordoned && used > 0 ? AcceleratorState.Draining : State();
         return new AcceleratorInfo(s.Registration, current, [.. s.Replicas.Select(r => r.ReplicaId)], slots == 0 ? 0 : (double)used / slots);
     }
@@ -53,6 +58,19 @@ internal sealed class AcceleratorGrain(
     public async Task MarkLost()
     {
         state.State.Lost = true;
+        state.State.NodeStopping = false;
+        await state.WriteOwnedStateAsync();
+        await PushSchedulable();
+    }
+
+    public async Task Drain()
+    {
+        if (state.State.Registration is null || state.State.Lost || state.State.NodeStopping)
+        {
+            return;
+        }
+
+        state.State.NodeStopping = true;
         await state.WriteOwnedStateAsync();
         await PushSchedulable();
     }
@@ -84,5 +102,8 @@ internal sealed class AcceleratorGrain(
     }
 
     private AcceleratorState State() =>
-        state.State.Lost ? AcceleratorState.Lost : state.State.Cordoned ? AcceleratorState.Cordoned : AcceleratorState.Ready;
+        state.State.Lost ? AcceleratorState.Lost
+        : state.State.NodeStopping ? AcceleratorState.Draining
+        : state.State.Cordoned ? AcceleratorState.Cordoned
+        : AcceleratorState.Ready;
 }

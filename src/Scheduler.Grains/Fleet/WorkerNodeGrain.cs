@@ -29,6 +29,7 @@ internal sealed partial class WorkerNodeGrain(
     private INodeLink? _link;
     private DateTimeOffset _lastHeartbeat;
     private IGrainTimer? _leaseTimer;
+    private bool _draining;
 
     private string NodeId => this.GetPrimaryKeyString();
 
@@ -36,6 +37,7 @@ internal sealed partial class WorkerNodeGrain(
     {
         await DropLink("re-registered");
         _registration = registration;
+        _draining = false;
         _lastHeartbeat = time.GetUtcNow();
 
         var cordoned = new List<ReplicaRegistration>();
@@ -79,9 +81,9 @@ internal sealed partial class WorkerNodeGrain(
         return new NodeLease(options.Value.NodeLease, options.Value.HeartbeatInterval);
     }
 
-    public Task<bool> Heartbeat()
+    public async Task<bool> Heartbeat(bool draining)
     {
-        if (_registration is null)
+        if (_registration is not { } registration)
         {
             // Not registered (this silo lost it, or the id is made up): the node registers again, and an always-active
             // grain must not stay behind for every unknown id that heartbeats.
@@ -90,11 +92,22 @@ internal sealed partial class WorkerNodeGrain(
                 this.DeactivateOnIdle();
             }
 
-            return Task.FromResult(false);
+            return false;
         }
 
         _lastHeartbeat = time.GetUtcNow();
-        return Task.FromResult(true);
+        if (draining && !_draining)
+        {
+            // Once: the placements stop sending work there; the stream stays open for what runs.
+            _draining = true;
+            LogDraining(logger, NodeId);
+            foreach (var accelerator in registration.Accelerators)
+            {
+                await GrainFactory.GetGrain<IAcceleratorGrain>(accelerator.AcceleratorId).Drain();
+            }
+        }
+
+        return true;
     }
 
     public Task Admit(string replicaId, AdmittedSequence[] batch)
@@ -190,6 +203,9 @@ internal sealed partial class WorkerNodeGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} registered from {Address} with {Replicas} replicas")]
     private static partial void LogRegistered(ILogger logger, string nodeId, string address, int replicas);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} is stopping: its replicas take no new work while what runs there finishes")]
+    private static partial void LogDraining(ILogger logger, string nodeId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} lost: {Reason}")]
     private static partial void LogLost(ILogger logger, string nodeId, string reason);

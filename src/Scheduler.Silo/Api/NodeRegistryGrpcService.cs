@@ -30,7 +30,7 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
     public override async Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
         Identifiers.Require(request.NodeId, "node_id");
-        var known = await grains.GetGrain<IWorkerNodeGrain>(request.NodeId).Heartbeat();
+        var known = await grains.GetGrain<IWorkerNodeGrain>(request.NodeId).Heartbeat(request.Draining);
         return new HeartbeatResponse { Known = known };
     }
 

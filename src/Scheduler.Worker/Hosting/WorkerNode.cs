@@ -40,6 +40,9 @@ public sealed class WorkerNode
     /// <summary>Completes when the scheduler first accepts the node's registration.</summary>
     public Task Registered => _registered.Task;
 
+    /// <summary>Whether the node has registered with a scheduler (at least once).</summary>
+    public bool IsRegistered => _registered.Task.IsCompleted;
+
     /// <summary>The node as announced to the scheduler.</summary>
     public NodeDescription Describe() => _inventory.Describe(Address);
 

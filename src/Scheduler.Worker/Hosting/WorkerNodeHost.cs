@@ -45,6 +45,11 @@ public static class WorkerNodeHost
             throw new ArgumentException($"Worker:HealthPort must be 0 (none) or a port from 1 to 65535 other than Worker:Port, not {options.HealthPort}.", nameof(options));
         }
 
+        if (!double.IsFinite(options.DrainTimeoutSeconds) || options.DrainTimeoutSeconds is < 0 or > 3600)
+        {
+            throw new ArgumentException($"Worker:DrainTimeoutSeconds must be from 0 (hand everything back at once) to 3600, not {options.DrainTimeoutSeconds}.", nameof(options));
+        }
+
         var tls = WorkerTls.From(options.Tls);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(WorkerNodeHost).Assembly.GetName().Name });
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => Listen(kestrel, options, tls.Certificate));
@@ -63,7 +68,12 @@ public static class WorkerNodeHost
         services.AddHostedService(sp => sp.GetRequiredService<ReplicaEngines>());
         services.AddSingleton<ExecuteSessions>();
         services.AddSingleton<NodeTokenInterceptor>();
-        services.AddHostedService<SchedulerRegistration>();
+        services.AddSingleton<SchedulerRegistration>();
+        services.AddHostedService(sp => sp.GetRequiredService<SchedulerRegistration>());
+        services.AddHostedService<NodeDrain>();
+
+        // The host's own bound on stopping must outlast the drain, or it would cut it short.
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(options.DrainTimeoutSeconds) + TimeSpan.FromSeconds(10));
         services.AddRouting();
         services.AddGrpc().AddServiceOptions<WorkerGrpcService>(grpc => grpc.Interceptors.Add<NodeTokenInterceptor>());
         services.AddGrpcHealthChecks().AddCheck<EngineHealthCheck>("engines");
@@ -84,8 +94,6 @@ public static class WorkerNodeHost
             throw;
         }
 
-        // The scheduler's Execute stream never ends by itself: end it when stopping, or shutdown waits its full timeout.
-        app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<ExecuteSessions>().EndAll());
         app.MapGrpcService<WorkerGrpcService>();
 
         // Unauthenticated on purpose: Kubernetes gRPC probes cannot send the node token.

@@ -57,6 +57,11 @@ public sealed class WorkerNodeOptions
     /// <see cref="AcceleratorOptions.Upstream"/> of their own, e.g. <c>--Worker:Upstream:BaseUrl=http://vllm:8000</c>.</summary>
     public UpstreamOptions Upstream { get; } = new();
 
+    /// <summary>Seconds a stopping node (SIGTERM, as Kubernetes sends before removing a pod) keeps running what it runs
+    /// while the scheduler sends it nothing new, before it hands what is left back to resume elsewhere; 0 hands everything
+    /// back at once. Keep it under the pod's termination grace period (the Helm chart passes that less 5 s).</summary>
+    public double DrainTimeoutSeconds { get; set; } = 20;
+
     /// <summary>Accelerators of this node; one A100 serving the default model when empty.</summary>
     public IList<AcceleratorOptions> Accelerators { get; } = [];
 

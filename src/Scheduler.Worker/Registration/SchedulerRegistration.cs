@@ -24,6 +24,8 @@ internal sealed partial class SchedulerRegistration(
 
     private readonly CappedBackoff _backoff = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
     private readonly Metadata _headers = new() { { "authorization", $"Bearer {options.NodeToken}" } };
+    private SchedulerEndpoints? _silos;
+    private bool _draining;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -39,7 +41,10 @@ internal sealed partial class SchedulerRegistration(
                 return;
             }
 
-            while (true)
+            Volatile.Write(ref _silos, silos);
+
+            // A stopping node that the scheduler no longer knows has nothing running for it: it does not register again.
+            while (!Volatile.Read(ref _draining))
             {
                 var interval = await RegisterAsync(silos, stoppingToken);
                 await HeartbeatWhileKnownAsync(silos, interval, stoppingToken);
@@ -75,6 +80,29 @@ internal sealed partial class SchedulerRegistration(
         }
     }
 
+    /// <summary>Tells the scheduler the node is stopping: one heartbeat saying so now (so no new work comes while the
+    /// next one is due), and every later one says it too. False when no scheduler heard it (none configured, or the call
+    /// failed: the next heartbeat says it again).</summary>
+    public async Task<bool> AnnounceDrainingAsync(CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref _draining, true);
+        if (Volatile.Read(ref _silos) is not { } silos || !node.IsRegistered)
+        {
+            return false;
+        }
+
+        try
+        {
+            var request = new HeartbeatRequest { NodeId = node.NodeId, Draining = true };
+            return (await silos.Client.HeartbeatAsync(request, _headers, time.GetUtcNow().UtcDateTime + CallTimeout, cancellationToken)).Known;
+        }
+        catch (RpcException ex)
+        {
+            LogHeartbeatFailed(logger, node.NodeId, silos.Address, ex.StatusCode, ex.Status.Detail);
+            return false;
+        }
+    }
+
     /// <summary>Heartbeats every <paramref name="interval"/> until the scheduler answers that it does not know the node.</summary>
     private async Task HeartbeatWhileKnownAsync(SchedulerEndpoints silos, TimeSpan interval, CancellationToken stoppingToken)
     {
@@ -82,6 +110,7 @@ internal sealed partial class SchedulerRegistration(
         while (true)
         {
             await Task.Delay(interval, time, stoppingToken);
+            request.Draining = Volatile.Read(ref _draining);
             try
             {
                 var response = await silos.Client.HeartbeatAsync(request, _headers, time.GetUtcNow().UtcDateTime + HeartbeatTimeout(interval), stoppingToken);

@@ -63,7 +63,11 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     /// <summary>The llama node, registered. Every replica holds one admission ahead (the default Worker:Model:QueueAhead).</summary>
     private async Task<WebApplication> StartNodeAsync()
     {
-        var options = new WorkerNodeOptions { NodeId = "llama-e2e", SchedulerAddress = _address, NodeToken = NodeToken, Engine = EngineNames.Llama };
+        // Stopped, it goes away at once (DrainTimeoutSeconds 0): what it ran is handed back. A drain is WorkerDrainTests'.
+        var options = new WorkerNodeOptions
+        {
+            NodeId = "llama-e2e", SchedulerAddress = _address, NodeToken = NodeToken, Engine = EngineNames.Llama, DrainTimeoutSeconds = 0,
+        };
         options.Model.Path = tiny.Path;
         options.Model.Threads = 1;
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = Model, MaxContextTokens = 512 });

@@ -62,6 +62,9 @@ internal sealed class LoopbackScheduler : IAsyncDisposable
     {
         options.SchedulerAddress = Address;
         options.NodeToken = NodeToken;
+
+        // The nodes stop with the test, before its silo: a drain would only wait for jobs nobody follows any more.
+        options.DrainTimeoutSeconds = 0;
         var node = WorkerNodeHost.Build(options);
         _nodes.Add(node);
         await node.StartAsync();

@@ -55,5 +55,14 @@ public sealed class WorkerProcess : IAsyncDisposable
     /// <summary>Ends the process at once, as a crash would.</summary>
     public void Kill() => _process.Kill();
 
+    /// <summary>Asks the process to stop (SIGTERM), as Kubernetes does before removing a pod.</summary>
+    public void Terminate() => _process.Terminate();
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    public Task WaitForExitAsync(CancellationToken cancellationToken = default) => _process.WaitForExitAsync(cancellationToken);
+
     public ValueTask DisposeAsync() => _process.DisposeAsync();
 }

@@ -31,13 +31,13 @@ public sealed class WorkerNodeGrainTests(GrainClusterFixture cluster)
         Assert.Equal(replica.ReplicaId, view.ReplicaId);
         Assert.True(view.Schedulable);
         Assert.Equal(AcceleratorState.Ready, (await cluster.Client.GetGrain<IAcceleratorGrain>(replica.AcceleratorId).Get())?.State);
-        Assert.True(await cluster.Client.GetGrain<IWorkerNodeGrain>(node).Heartbeat());
+        Assert.True(await cluster.Client.GetGrain<IWorkerNodeGrain>(node).Heartbeat(draining: false));
     }
 
     [Fact]
     public async Task Heartbeat_UnknownNode_AsksItToRegister()
     {
-        Assert.False(await cluster.Client.GetGrain<IWorkerNodeGrain>(Unique("node")).Heartbeat());
+        Assert.False(await cluster.Client.GetGrain<IWorkerNodeGrain>(Unique("node")).Heartbeat(draining: false));
     }
 
     [Fact]
@@ -60,7 +60,35 @@ public sealed class WorkerNodeGrainTests(GrainClusterFixture cluster)
         await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
         await Settle(cluster, node);
         Assert.Empty(link.Admits);
-        Assert.False(await grain.Heartbeat());
+        Assert.False(await grain.Heartbeat(draining: false));
+    }
+
+    [Fact]
+    public async Task Heartbeat_Draining_StopsAdmissionsToItsReplicas_KeepsTheStream_UntilTheNodeRegistersAgain()
+    {
+        var node = Unique("node");
+        var replica = Replica(Unique("rep"), _model, node, maxSequences: 2, kvCapacityTokens: 10_000);
+        var link = await RegisterNode(cluster, node, replica);
+        var grain = cluster.Client.GetGrain<IWorkerNodeGrain>(node);
+        var accelerator = cluster.Client.GetGrain<IAcceleratorGrain>(replica.AcceleratorId);
+
+        Assert.True(await grain.Heartbeat(draining: true));
+
+        // Nothing new goes there, and an uncordon does not change that; the stream stays open for what runs.
+        Assert.False((await Placement.GetSnapshot()).Replicas.Single().Schedulable);
+        Assert.Equal(AcceleratorState.Draining, (await accelerator.Get())?.State);
+        await accelerator.Uncordon();
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+        await Settle(cluster, node);
+        Assert.Empty(link.Admits);
+        Assert.True((await grain.Get()).Connected);
+        Assert.False(link.Disposed);
+        Assert.True(await grain.Heartbeat(draining: true));
+
+        // The node came back (a new process under the same name): it takes work again.
+        var relink = await RegisterNode(cluster, node, replica);
+        Assert.Equal(AcceleratorState.Ready, (await accelerator.Get())?.State);
+        await Until(() => relink.AdmittedJobIds.Contains(JobId(0)), "the queued job reaches the node registered anew");
     }
 
     [Fact]

@@ -17,7 +17,7 @@ public sealed class WorkerSettingsTests
         "NodeId", "NodeToken", "Port", "SchedulerAddress", "SpeedUp", "Tls:CertificatePath", "Tls:KeyPath", "Tls:TrustedCaPath",
         "Upstream:ApiKeyEnvironmentVariable", "Upstream:BaseUrl", "Upstream:Model", "Accelerators:0:MaxContextTokens", "Accelerators:0:Pool",
         "Upstream:Slots", "Upstream:RequestsPerMinute", "Upstream:TokensPerMinute", "Upstream:ChatOnly", "Upstream:ConnectTimeoutSeconds",
-        "Upstream:IdleTimeoutSeconds",
+        "Upstream:IdleTimeoutSeconds", "DrainTimeoutSeconds",
     ];
 
     private static readonly KnownSettings Known = new([(WorkerNodeOptions.SectionName, typeof(WorkerNodeOptions))]);
@@ -33,6 +33,7 @@ public sealed class WorkerSettingsTests
     [InlineData("--Worker:Port=abc", "Failed to convert configuration value 'abc' at 'Worker:Port' to type 'System.Int32'.")]
     [InlineData("--Worker:Port=99999", "Worker:Port must be a port from 0 to 65535 (0 = any free port), not 99999.")]
     [InlineData("--Worker:HealthPort=-1", "Worker:HealthPort must be 0 (none) or a port from 1 to 65535 other than Worker:Port, not -1.")]
+    [InlineData("--Worker:DrainTimeoutSeconds=-1", "Worker:DrainTimeoutSeconds must be from 0 (hand everything back at once) to 3600, not -1.")]
     public async Task Worker_ASettingThatCannotWork_ExitsWithCode2_AndOneLineNamingIt(string setting, string refusal)
     {
         await using var worker = ChildProcess.Start("dotnet", [RepoPaths.WorkerAssembly, setting], keepOutput: true);

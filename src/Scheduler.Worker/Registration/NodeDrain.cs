@@ -1,0 +1,77 @@
+using Scheduler.Worker.Engines;
+using Scheduler.Worker.Hosting;
+using Scheduler.Worker.Services;
+
+namespace Scheduler.Worker.Registration;
+
+/// <summary>
+/// A stopping node finishes what it runs instead of dropping it: on SIGTERM (Kubernetes removing the pod, an autoscaler
+/// scaling the pool down) it tells the scheduler, which sends its replicas nothing new, keeps its engines and its
+/// stream running until they run nothing or <see cref="WorkerNodeOptions.DrainTimeoutSeconds"/> passes, then ends the
+/// stream — what is left is handed back and resumes elsewhere from its delivered tokens, as before. Without the drain
+/// every sequence of a removed pod paid its prefill again on another replica.
+/// </summary>
+/// <remarks>It runs in <see cref="IHostedLifecycleService.StoppingAsync"/>, which the host calls before it stops any
+/// service: the server still serves the scheduler's stream, and the engines still step.</remarks>
+internal sealed partial class NodeDrain(
+    WorkerNode node,
+    WorkerNodeOptions options,
+    SchedulerRegistration registration,
+    ReplicaEngines engines,
+    ExecuteSessions sessions,
+    TimeProvider time,
+    ILogger<NodeDrain> logger) : IHostedLifecycleService
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
+
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var timeout = TimeSpan.FromSeconds(options.DrainTimeoutSeconds);
+            if (timeout <= TimeSpan.Zero || !node.IsRegistered || engines.RunningSequences == 0)
+            {
+                // Still told, so the scheduler sends nothing in the moment before the stream ends.
+                await registration.AnnounceDrainingAsync(cancellationToken);
+                return;
+            }
+
+            var started = time.GetTimestamp();
+            var running = engines.RunningSequences;
+            LogDraining(logger, node.NodeId, running, timeout.TotalSeconds);
+            await registration.AnnounceDrainingAsync(cancellationToken);
+            while (engines.RunningSequences > 0 && time.GetElapsedTime(started) < timeout && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(Poll, time, cancellationToken);
+            }
+
+            var seconds = time.GetElapsedTime(started).TotalSeconds;
+            LogDrained(logger, node.NodeId, seconds, engines.RunningSequences);
+        }
+        catch (OperationCanceledException)
+        {
+            // The host's own bound on stopping passed: what is left is handed back below.
+        }
+        finally
+        {
+            // The scheduler's stream never ends by itself: ended here, or the server's stop would wait its full timeout.
+            sessions.EndAll();
+        }
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} is stopping: the scheduler sends it nothing new; waiting up to {TimeoutSeconds} s for its {Running} running sequences")]
+    private static partial void LogDraining(ILogger logger, string nodeId, int running, double timeoutSeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} drained in {Seconds:F1} s; {Left} sequences left are handed back to resume elsewhere")]
+    private static partial void LogDrained(ILogger logger, string nodeId, double seconds, int left);
+}
