@@ -559,6 +559,14 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
             _dispatcher.Queue.EnqueueFront(job.Demand);
             job.WaitingSince = _waits.Mark();
+            if (job.Ticket.ResumeFromToken == 0)
+            {
+                // Handed back before its first token, it has not started for its client: like any queued job it expires
+                // once it can no longer finish by its deadline. One that delivered tokens runs on (its client has part
+                // of its answer), as a running job is not stopped at its deadline.
+                _expiry.Track(job.Demand, _dispatcher.Replicas.Values);
+            }
+
             var count = seq.Error is null ? "" : $"hand-back {job.HandBacks} of at most {options.MaxHandBacks}; ";
             job.Trace.Add(HandedBackEvent(replica, seq, why,
                 $"{count}back at the front of its queue, resuming at token {job.Ticket.ResumeFromToken}"));
@@ -685,7 +693,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
 
             _jobs.Remove(jobId);
-            var error = $"DEADLINE_EXCEEDED: the job could no longer finish by its deadline {job.Ticket.Request.Deadline:O} and expired in the queue without running";
+            var error = $"DEADLINE_EXCEEDED: the job could no longer finish by its deadline {job.Ticket.Request.Deadline:O} and expired in the queue " +
+                (job.WasAdmitted ? "after its replica handed it back before its first token" : "without running");
             var queueMs = (now - job.Ticket.SubmittedAt).TotalMilliseconds;
             var announcement = JobEventRecord.Terminal(jobId, JobStatus.Expired, now, usage: null, finishReason: null, error);
             var outcome = new JobOutcome(JobStatus.Expired, JobFinishReasons.Deadline, new JobUsage(0, 0, 0, queueMs, 0, 0), "", error, []);

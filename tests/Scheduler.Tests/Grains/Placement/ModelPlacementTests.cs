@@ -538,6 +538,26 @@ public sealed class ModelPlacementTests
     }
 
     [Fact]
+    public void Requeue_JobHandedBackBeforeItsFirstToken_ExpiresAtItsDeadline_OneThatDeliveredTokensRunsOn()
+    {
+        // Two jobs due in 5 s run on the only replica; its node is lost, one after 3 tokens, the other before any.
+        ReplicaWith(2);
+        var deadline = _time.GetUtcNow().AddSeconds(5);
+        _placement.Enqueue(Job("none", maxTokens: 10, deadline: deadline));
+        _placement.Enqueue(Job("some", maxTokens: 10, deadline: deadline));
+        _placement.Requeue("r", "link", [new RequeuedSequence("none", 0), new RequeuedSequence("some", 3)], HandBack.NodeLost);
+
+        _time.Advance(TimeSpan.FromSeconds(5));
+        var round = _placement.AdmitWhatFits();
+
+        // The one whose client has nothing expires instead of running late; the other waits to finish its answer.
+        var expired = Assert.Single(round.Ended);
+        Assert.Equal(("none", JobStatus.Expired), (expired.Ticket.JobId, expired.Outcome.Status));
+        Assert.EndsWith("expired in the queue after its replica handed it back before its first token", expired.Outcome.Error, StringComparison.Ordinal);
+        Assert.Equal(new JobLocation(null, 0), _placement.Locate("some"));
+    }
+
+    [Fact]
     public void Enqueue_JobThatCanNoLongerMakeItsDeadline_ExpiresInsteadOfRunning()
     {
         ReplicaWith(8);
