@@ -101,6 +101,11 @@ internal sealed partial class SchedulerRegistration(
             LogHeartbeatFailed(logger, node.NodeId, silos.Address, ex.StatusCode, ex.Status.Detail);
             return false;
         }
+        catch (ObjectDisposedException)
+        {
+            // The heartbeat loop ended meanwhile (the scheduler no longer knew the node): nothing runs here for it.
+            return false;
+        }
     }
 
     /// <summary>Heartbeats every <paramref name="interval"/> until the scheduler answers that it does not know the node.</summary>
