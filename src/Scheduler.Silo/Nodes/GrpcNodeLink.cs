@@ -160,6 +160,10 @@ internal sealed partial class GrpcNodeLink : INodeLink
             }
 
             lostUnexpectedly = !_stop.IsCancellationRequested;
+
+            // The node ended the stream (it is stopping): nothing more can be written to it. Left waiting for commands, the
+            // writer held the hand-back of the node's jobs until its lease lapsed.
+            _outgoing.Writer.TryComplete();
             await writer;
         }
         catch (Exception ex) when (!_stop.IsCancellationRequested)

@@ -13,6 +13,9 @@ internal interface IInferenceEngine : IDisposable
 
     int RunningSequences { get; }
 
+    /// <summary>Runs nothing, holds nothing ahead, and has published every finish (<see cref="RunningBatch{TSequence}.Settled"/>).</summary>
+    bool Settled { get; }
+
     /// <summary>Adds sequences to the running batch; one that does not fit is finished as <see cref="FinishReason.Rejected"/>.</summary>
     void Admit(IEnumerable<SequenceSpec> sequences);
 

@@ -39,6 +39,9 @@ internal sealed partial class ReplicaEngines : BackgroundService
     /// <summary>Sequences running on the whole node.</summary>
     public int RunningSequences => _engines.Values.Sum(e => e.RunningSequences);
 
+    /// <summary>No engine runs or holds a sequence, and every finish went out in a report.</summary>
+    public bool Settled => _engines.Values.All(e => e.Settled);
+
     /// <summary>False once an engine's loop has died; the node then reports itself unhealthy.</summary>
     public bool Healthy => Volatile.Read(ref _faulted) == 0;
 

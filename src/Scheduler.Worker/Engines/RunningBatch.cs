@@ -37,6 +37,9 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     private long _rejected;
     private long _step;
 
+    // Set from a step's report being started until it is published (or dropped as stale).
+    private bool _reportUnderWay;
+
     public IReadOnlyList<TSequence> Sequences => _sequences;
 
     /// <summary>When the replica last held a sequence without a contended prefill cap: the planned engines' memory for
@@ -47,6 +50,11 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     public double NowMs => time.GetTimestamp() * 1000.0 / time.TimestampFrequency;
 
     public int Count => _sequences.Count;
+
+    /// <summary>Runs nothing, holds nothing ahead, and every finish went out in a report — none is in a step under way
+    /// (a step ends its last sequences, then waits out its duration before its report is published): a stopping node may
+    /// end its stream without dropping a result.</summary>
+    public bool Settled => _sequences.Count == 0 && _ahead.Count == 0 && _pendingFinished.Count == 0 && !Volatile.Read(ref _reportUnderWay);
 
     public long KvUsed { get; private set; }
 
@@ -189,6 +197,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     /// <summary>The next step's report, carrying the finishes waiting for it.</summary>
     public StepReport StartReport()
     {
+        Volatile.Write(ref _reportUnderWay, true);
         var report = new StepReport { ReplicaId = replicaId, Step = ++_step };
         report.Finished.AddRange(_pendingFinished);
         _pendingFinished.Clear();
@@ -205,6 +214,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     {
         if (epoch != Epoch)
         {
+            Volatile.Write(ref _reportUnderWay, false);
             return true;
         }
 
@@ -227,6 +237,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
 
         // The report's tokens and finishes are on their way to the scheduler: the sequences' spans move on with them.
         _spans.Reported(report);
+        Volatile.Write(ref _reportUnderWay, false);
         return true;
     }
 

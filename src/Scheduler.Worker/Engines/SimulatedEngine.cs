@@ -52,6 +52,17 @@ internal sealed partial class SimulatedEngine(
         }
     }
 
+    public bool Settled
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _running.Settled;
+            }
+        }
+    }
+
     public void Admit(IEnumerable<SequenceSpec> sequences)
     {
         lock (_lock)

@@ -24,12 +24,15 @@ internal sealed partial class NodeDrain(
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
 
+    // How long the last reports (the finishes of the sequences the drain waited for) may take to reach the scheduler.
+    private static readonly TimeSpan SendGrace = TimeSpan.FromSeconds(2);
+
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         try
         {
             var timeout = TimeSpan.FromSeconds(options.DrainTimeoutSeconds);
-            if (timeout <= TimeSpan.Zero || !node.IsRegistered || engines.RunningSequences == 0)
+            if (timeout <= TimeSpan.Zero || !node.IsRegistered || engines.Settled)
             {
                 // Still told, so the scheduler sends nothing in the moment before the stream ends.
                 await registration.AnnounceDrainingAsync(cancellationToken);
@@ -40,7 +43,7 @@ internal sealed partial class NodeDrain(
             var running = engines.RunningSequences;
             LogDraining(logger, node.NodeId, running, timeout.TotalSeconds);
             await registration.AnnounceDrainingAsync(cancellationToken);
-            while (engines.RunningSequences > 0 && time.GetElapsedTime(started) < timeout && !cancellationToken.IsCancellationRequested)
+            while (!engines.Settled && time.GetElapsedTime(started) < timeout && !cancellationToken.IsCancellationRequested)
             {
                 await Task.Delay(Poll, time, cancellationToken);
             }
@@ -55,7 +58,16 @@ internal sealed partial class NodeDrain(
         finally
         {
             // The scheduler's stream never ends by itself: ended here, or the server's stop would wait its full timeout.
-            sessions.EndAll();
+            // Settled, the last reports (the finishes the drain waited for) go out first; otherwise what still runs is
+            // dropped, and the scheduler hands it back.
+            if (engines.Settled)
+            {
+                await sessions.EndAfterSentAsync(SendGrace);
+            }
+            else
+            {
+                sessions.EndAll();
+            }
         }
     }
 

@@ -54,6 +54,23 @@ internal sealed class ExecuteSession(CancellationToken callCancelled) : IDisposa
     /// <summary>Ends the stream from this side (the node is shutting down); the scheduler re-dispatches its sequences.</summary>
     public void End() => _lifetime.Cancel();
 
+    /// <summary>Ends the stream once what is queued was written: nothing more is taken, the writer empties the queue,
+    /// then the call ends. A write the peer does not take within <paramref name="grace"/> is not waited for.</summary>
+    public async Task EndAfterSentAsync(TimeSpan grace)
+    {
+        _outgoing.Writer.TryComplete();
+        try
+        {
+            await _writer.WaitAsync(grace);
+        }
+        catch (TimeoutException)
+        {
+            // Ended below regardless; StopAsync resets a write still stuck.
+        }
+
+        await _lifetime.CancelAsync();
+    }
+
     /// <summary>Stops the writer loop; what is still queued concerns sequences that were just dropped.</summary>
     public async Task StopAsync()
     {

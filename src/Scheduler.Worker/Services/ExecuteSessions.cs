@@ -46,6 +46,19 @@ internal sealed class ExecuteSessions(StepReportRouter router, ReplicaEngines en
         }
     }
 
+    /// <summary>Ends the open stream, if any, once the reports already queued went out (the engines have settled: the
+    /// last ones carry their finishes); a peer that does not read them within <paramref name="grace"/> is cut off.</summary>
+    public Task EndAfterSentAsync(TimeSpan grace)
+    {
+        ExecuteSession? session;
+        lock (_gate)
+        {
+            session = _newest;
+        }
+
+        return session?.EndAfterSentAsync(grace) ?? Task.CompletedTask;
+    }
+
     /// <summary>Ends a session: its sequences are dropped silently (the scheduler re-dispatches them) and its writer stops.</summary>
     public async Task CloseAsync(ExecuteSession session)
     {

@@ -20,7 +20,9 @@ public sealed class WorkerDrainTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _scheduler = await LoopbackScheduler.StartAsync(Model, "drain-tenant", TenantKey, $"--Scheduler:NodeToken={SchedulerCluster.NodeToken}");
+        // A long lease: a node that ends its stream must be known gone when it does, not when its lease lapses.
+        _scheduler = await LoopbackScheduler.StartAsync(Model, "drain-tenant", TenantKey, $"--Scheduler:NodeToken={SchedulerCluster.NodeToken}",
+            "--Scheduler:Scheduling:NodeLease=00:02:00");
         _stopping = WorkerProcess.Start("drain-stopping", _scheduler.Address, "2", Model, ["--Worker:DrainTimeoutSeconds=60"], null, ("L4", 1, 4));
         _staying = WorkerProcess.Start("drain-staying", _scheduler.Address, "2", Model, ("L4", 1, 4));
         await _scheduler.WaitForReadyReplicas(Model, count: 2);
@@ -63,14 +65,21 @@ public sealed class WorkerDrainTests : IAsyncLifetime
 
         // The long job ended where it ran, whole, never handed back.
         var result = await running;
-        Assert.Equal((JobStatus.Completed, 300, "drain-stopping"), (result.Status, result.TokenCount, result.Placement?.NodeId));
-        Assert.Equal(0, result.RepeatedTokensDropped);
         var trace = await admin.ExplainJobAsync(result.JobId);
+        var story = string.Join("; ", trace.Events.Select(e => $"{e.Kind}: {e.Detail}"));
+        Assert.True(result.Placement?.NodeId == "drain-stopping", $"the job ended on {result.Placement?.NodeId}: {story}");
+        Assert.Equal((JobStatus.Completed, 300), (result.Status, result.TokenCount));
+        Assert.Equal(0, result.RepeatedTokensDropped);
         Assert.DoesNotContain(trace.Events, e => e.Kind == "handed_back");
 
         // Then the node exits by itself, cleanly, long before its 60 s drain bound.
         using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         await _stopping.WaitForExitAsync(exit.Token);
         Assert.Equal(0, _stopping.ExitCode);
+
+        // The scheduler knows it gone once its stream ended (it waited for the node's two-minute lease).
+        await Polling.Until(
+            async () => (await admin.GetAcceleratorAsync(stopping.AcceleratorId)).State == "lost",
+            "the stopped node's accelerator reads lost", TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100));
     }
 }

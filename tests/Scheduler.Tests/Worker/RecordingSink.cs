@@ -16,8 +16,16 @@ internal sealed class RecordingSink : IStepReportSink
 
     public IReadOnlyCollection<StepReport> Reports => _reports;
 
+    /// <summary>While true, the sink refuses every report (a consumer that does not keep up).</summary>
+    public bool Full { get; set; }
+
     public bool TryPublish(StepReport report)
     {
+        if (Full)
+        {
+            return false;
+        }
+
         _reports.Enqueue(report);
         Interlocked.Exchange(ref _published, NewSignal()).TrySetResult();
         return true;

@@ -128,6 +128,31 @@ public sealed class RunningBatchTests : IDisposable
         Assert.Equal(ScreenedAdmission.Run, _oneSlot.Screen(Sequence("b", 10, 8)));
     }
 
+    [Fact]
+    public void Settled_OnlyOnceNothingRunsOrWaits_AndTheLastFinishIsPublished()
+    {
+        // What a stopping node waits for before it ends its stream: a finish still in a step under way would be lost.
+        Assert.True(_oneSlot.Settled);
+        _oneSlot.Add(Simulated(Sequence("a", 10, 8)));
+        Assert.True(_oneSlot.TryQueueAhead(Sequence("b", 10, 8)));
+        Assert.False(_oneSlot.Settled);
+
+        // The step ends both (the held one cancelled): nothing runs or waits, but the report is not out yet.
+        _oneSlot.Cancel(["a", "b"], FinishReason.Cancelled);
+        Assert.False(_oneSlot.Settled);
+        var report = _oneSlot.StartReport();
+        Assert.Equal(2, report.Finished.Count);
+        Assert.False(_oneSlot.Settled);
+
+        // A full sink keeps it unsettled; published, it settles.
+        var sink = new RecordingSink { Full = true };
+        Assert.False(_oneSlot.TryPublish(report, _oneSlot.Epoch, sink));
+        Assert.False(_oneSlot.Settled);
+        sink.Full = false;
+        Assert.True(_oneSlot.TryPublish(report, _oneSlot.Epoch, sink));
+        Assert.True(_oneSlot.Settled);
+    }
+
     // A sequence of the simulated engine with no prefix cache to draw on.
     private static SimulatedSequence Simulated(SequenceSpec spec) => new(spec, new PrefixBlockCache(0));
 }

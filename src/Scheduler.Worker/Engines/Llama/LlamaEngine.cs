@@ -95,6 +95,17 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         }
     }
 
+    public bool Settled
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _running.Settled;
+            }
+        }
+    }
+
     /// <summary>Admissions started from the queue ahead when a slot freed, since the replica started.</summary>
     public long StartedAhead
     {

@@ -90,6 +90,17 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
         }
     }
 
+    public bool Settled
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _running.Settled;
+            }
+        }
+    }
+
     public void Admit(IEnumerable<SequenceSpec> sequences)
     {
         lock (_lock)
