@@ -83,6 +83,8 @@ internal static class FleetCommands
         root.Add(Capacity());
         root.Add(Cordon("cordon", "Cordon an accelerator: it takes no new sequences, those running finish", cordon: true));
         root.Add(Cordon("uncordon", "Uncordon an accelerator: it takes new sequences again", cordon: false));
+        root.Add(CordonNode("cordon-node", "Cordon every accelerator of a worker node (before its maintenance): it takes no new sequences, those running finish", cordon: true));
+        root.Add(CordonNode("uncordon-node", "Uncordon every accelerator of a worker node", cordon: false));
     }
 
     private static Command ReplicasCommand()
@@ -116,6 +118,31 @@ internal static class FleetCommands
             return cordon
                 ? admin.CordonAcceleratorAsync(acceleratorId, cancellationToken: cancellationToken)
                 : admin.UncordonAcceleratorAsync(acceleratorId, cancellationToken: cancellationToken);
+        }, id);
+    }
+
+    private static Command CordonNode(string name, string description, bool cordon)
+    {
+        var id = new Argument<string>("node-id") { Description = "The worker node's id (the NODE column of schedctl accelerators)" };
+        return ListingCommands.Listed(name, description, Accelerators, async (admin, parse, cancellationToken) =>
+        {
+            var nodeId = parse.GetRequiredValue(id);
+            var ofNode = (await admin.ListAcceleratorsAsync(cancellationToken: cancellationToken)).Where(a => a.NodeId == nodeId).ToList();
+            if (ofNode.Count == 0)
+            {
+                throw new InvalidOperationException($"the scheduler knows no accelerator of node '{nodeId}' (schedctl accelerators lists the nodes)");
+            }
+
+            // One call per accelerator, each audited like a cordon of its own.
+            var changed = new List<Accelerator>();
+            foreach (var accelerator in ofNode)
+            {
+                changed.Add(cordon
+                    ? await admin.CordonAcceleratorAsync(accelerator.AcceleratorId, cancellationToken: cancellationToken)
+                    : await admin.UncordonAcceleratorAsync(accelerator.AcceleratorId, cancellationToken: cancellationToken));
+            }
+
+            return changed;
         }, id);
     }
 

@@ -233,6 +233,35 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
         Assert.StartsWith($"error: Unavailable: cannot reach the scheduler at {closed}: ", stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task CordonNode_CordonsEveryAcceleratorOfTheNode_UncordonNodeRestoresThem_AnUnknownNodeIsAnError()
+    {
+        var (exit, stdout, stderr) = await Run("cordon-node", "e2e-node-2", "-o", "json");
+        try
+        {
+            Assert.True(exit == 0, stderr);
+            using var cordoned = JsonDocument.Parse(stdout);
+            var accelerators = cordoned.RootElement.EnumerateArray().ToList();
+            Assert.Equal(2, accelerators.Count);
+            Assert.All(accelerators, a => Assert.Equal("e2e-node-2", a.GetProperty("nodeId").GetString()));
+            Assert.All(accelerators, a => Assert.True(a.GetProperty("state").GetString() is "cordoned" or "draining"));
+        }
+        finally
+        {
+            (exit, stdout, stderr) = await Run("uncordon-node", "e2e-node-2", "-o", "json");
+        }
+
+        Assert.True(exit == 0, stderr);
+        using (var restored = JsonDocument.Parse(stdout))
+        {
+            Assert.All(restored.RootElement.EnumerateArray(), a => Assert.Equal("ready", a.GetProperty("state").GetString()));
+        }
+
+        (exit, _, stderr) = await Run("cordon-node", "no-such-node");
+        Assert.Equal(1, exit);
+        Assert.Equal("error: the scheduler knows no accelerator of node 'no-such-node' (schedctl accelerators lists the nodes)", stderr.Trim());
+    }
+
     private Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] arguments) =>
         Schedctl.Run(["--address", cluster.Address, "--admin-key", SchedulerCluster.AdminKey, .. arguments]);
 }
