@@ -51,7 +51,7 @@ public sealed class TenantRateLimits(TimeProvider time)
     public void Refund(long tokens)
     {
         _requests?.Return(1);
-        _tokens?.Return(Math.Min(tokens, _tokens.Capacity));
+        _tokens?.Return(tokens);
     }
 
     private static void Take(TokenBucketLimiter? bucket, long permits)

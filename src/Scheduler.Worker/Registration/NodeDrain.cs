@@ -31,18 +31,18 @@ internal sealed partial class NodeDrain(
     {
         try
         {
+            // Told even when there is nothing to wait for, so the scheduler sends nothing in the moment before the stream
+            // ends. A node that never registered was given nothing: its engines are settled.
+            await registration.AnnounceDrainingAsync(cancellationToken);
             var timeout = TimeSpan.FromSeconds(options.DrainTimeoutSeconds);
-            if (timeout <= TimeSpan.Zero || !node.IsRegistered || engines.Settled)
+            if (timeout <= TimeSpan.Zero || engines.Settled)
             {
-                // Still told, so the scheduler sends nothing in the moment before the stream ends.
-                await registration.AnnounceDrainingAsync(cancellationToken);
                 return;
             }
 
             var started = time.GetTimestamp();
             var running = engines.RunningSequences;
             LogDraining(logger, node.NodeId, running, timeout.TotalSeconds);
-            await registration.AnnounceDrainingAsync(cancellationToken);
             while (!engines.Settled && time.GetElapsedTime(started) < timeout && !cancellationToken.IsCancellationRequested)
             {
                 await Task.Delay(Poll, time, cancellationToken);
