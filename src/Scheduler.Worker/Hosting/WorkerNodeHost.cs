@@ -70,13 +70,16 @@ public static class WorkerNodeHost
         services.AddSingleton<NodeTokenInterceptor>();
         services.AddSingleton<SchedulerRegistration>();
         services.AddHostedService(sp => sp.GetRequiredService<SchedulerRegistration>());
-        services.AddHostedService<NodeDrain>();
+        services.AddSingleton<NodeDrain>();
+        services.AddHostedService(sp => sp.GetRequiredService<NodeDrain>());
 
         // The host's own bound on stopping must outlast the drain, or it would cut it short.
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(options.DrainTimeoutSeconds) + TimeSpan.FromSeconds(10));
         services.AddRouting();
         services.AddGrpc().AddServiceOptions<WorkerGrpcService>(grpc => grpc.Interceptors.Add<NodeTokenInterceptor>());
-        services.AddGrpcHealthChecks().AddCheck<EngineHealthCheck>("engines");
+        services.AddGrpcHealthChecks(health => health.Services.Map(EngineHealthCheck.LivenessService, check => check.Tags.Contains(EngineHealthCheck.LivenessTag)))
+            .AddCheck<EngineHealthCheck>("engines", tags: [EngineHealthCheck.LivenessTag])
+            .AddCheck<NodeDrain>("drain");
         if (telemetry is not null)
         {
             services.AddWorkerTracing(builder.Configuration, telemetry);
@@ -102,6 +105,7 @@ public static class WorkerNodeHost
         {
             var healthPort = $"*:{options.HealthPort}";
             app.MapHealthChecks("/readyz").RequireHost(healthPort);
+            app.MapHealthChecks("/livez", new HealthCheckOptions { Predicate = check => check.Tags.Contains(EngineHealthCheck.LivenessTag) }).RequireHost(healthPort);
             app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false }).RequireHost(healthPort);
         }
 

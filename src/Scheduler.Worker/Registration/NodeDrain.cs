@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Hosting;
 using Scheduler.Worker.Services;
@@ -12,7 +13,10 @@ namespace Scheduler.Worker.Registration;
 /// every sequence of a removed pod paid its prefill again on another replica.
 /// </summary>
 /// <remarks>It runs in <see cref="IHostedLifecycleService.StoppingAsync"/>, which the host calls before it stops any
-/// service: the server still serves the scheduler's stream, and the engines still step.</remarks>
+/// service: the server still serves the scheduler's stream, and the engines still step. From then on the node is not
+/// ready (its health check, in the gRPC health service's overall status and /readyz), so the pod leaves its Service's
+/// endpoints; its liveness (<see cref="EngineHealthCheck.LivenessTag"/>) is the engines' alone, or the kubelet would
+/// restart a node for finishing its work.</remarks>
 internal sealed partial class NodeDrain(
     WorkerNode node,
     WorkerNodeOptions options,
@@ -20,15 +24,23 @@ internal sealed partial class NodeDrain(
     ReplicaEngines engines,
     ExecuteSessions sessions,
     TimeProvider time,
-    ILogger<NodeDrain> logger) : IHostedLifecycleService
+    ILogger<NodeDrain> logger) : IHostedLifecycleService, IHealthCheck
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
 
     // How long the last reports (the finishes of the sequences the drain waited for) may take to reach the scheduler.
     private static readonly TimeSpan SendGrace = TimeSpan.FromSeconds(2);
 
+    private int _draining;
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Volatile.Read(ref _draining) == 1
+            ? HealthCheckResult.Unhealthy($"draining: {engines.RunningSequences} sequences still running")
+            : HealthCheckResult.Healthy());
+
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        Volatile.Write(ref _draining, 1);
         try
         {
             // Told even when there is nothing to wait for, so the scheduler sends nothing in the moment before the stream
