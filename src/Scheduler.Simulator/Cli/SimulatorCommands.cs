@@ -45,8 +45,10 @@ internal static class SimulatorCommands
         {
             var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
             var trace = parse.GetRequiredValue(Trace);
-            var rows = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), $"azure-llm-2023-{trace}.csv"));
-            var workload = TenantAssignment.FromTrace(trace, rows, parse.GetValue(Rate));
+            var (name, path) = NamedTraces.Contains(trace)
+                ? (trace, Path.Combine(parse.GetRequiredValue(Traces), new TraceScenario(trace, 1).FileName))
+                : (Path.GetFileNameWithoutExtension(trace), trace);
+            var workload = TenantAssignment.FromTrace(name, TraceReader.Read(path), parse.GetValue(Rate));
             var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond: parse.GetValue(WaitCost));
             var result = new Simulation(fleet, workload, policies, parse.GetValue(Seed)).Run();
             return Print(parse.InvocationConfiguration.Output, result);

@@ -43,11 +43,24 @@ internal static class SimulatorOptions
         Recursive = true,
     };
 
-    public static readonly Option<string> Trace = new Option<string>("--trace")
+    /// <summary>The Azure traces <see cref="Trace"/> names rather than gives by path.</summary>
+    public static readonly string[] NamedTraces = ["code", "conv"];
+
+    public static readonly Option<string> Trace = new("--trace")
     {
-        Description = "Which trace to replay: code or conv",
+        Description = "Which trace to replay: code or conv (the Azure 2023 traces in --traces), or the path of a CSV trace in their format (TIMESTAMP,ContextTokens,GeneratedTokens; the Azure 2024 week-long traces too)",
         DefaultValueFactory = _ => "conv",
-    }.AcceptOnlyFromAmong("code", "conv");
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count == 0 ? "conv" : result.Tokens[^1].Value;
+            if (!NamedTraces.Contains(text) && !File.Exists(text))
+            {
+                result.AddError($"--trace must be code, conv or the path of a CSV trace file, not '{text}' (no such file).");
+            }
+
+            return text;
+        },
+    };
 
     public static readonly Option<double> Rate = RateFactor("--rate", "Arrival-rate factor: the trace's arrival rate is multiplied by it", 1);
 

@@ -35,6 +35,22 @@ public sealed class TraceReaderTests : IDisposable
         Assert.Equal(Enumerable.Range(1, 40).Append(999), rows.Select(r => r.PromptTokens));
     }
 
+    [Fact]
+    public void Read_The2024WeekLongTracesTimestamps_WithOffsetsAndWholeSeconds_AreRead()
+    {
+        // The 2024 release writes microseconds and a UTC offset, and drops the fraction at a whole second; an offset is
+        // a time zone, so +02:00 two hours later on the clock is the same instant.
+        var rows = TraceReader.Parse([
+            Header,
+            "2024-05-10 00:00:00.009930+00:00,100,1",
+            "2024-05-10 00:00:01+00:00,200,2",
+            "2024-05-10 02:00:01.5+02:00,300,3",
+            "2024-05-10 00:00:02.0000000,400,4",
+        ]);
+
+        Assert.Equal([(0.0, 100), (990.07, 200), (1_490.07, 300), (1_990.07, 400)], rows.Select(r => (Math.Round(r.OffsetMs, 2), r.PromptTokens)));
+    }
+
     [Theory]
     [InlineData("2023-11-16 18:00:00.0000000,-5,10", "ContextTokens: must be at least 1, not -5")]
     [InlineData("2023-11-16 18:00:00.0000000,0,10", "ContextTokens: must be at least 1, not 0")]
@@ -45,6 +61,7 @@ public sealed class TraceReaderTests : IDisposable
     [InlineData("2023-11-16 18:00:00.0000000,200", "expected 3 comma-separated fields")]
     [InlineData("2023-11-16 18:00:00.0000000,200,10,4", "expected 3 comma-separated fields")]
     [InlineData("16/11/2023 18:00,200,10", "TIMESTAMP: '16/11/2023 18:00' is not a time")]
+    [InlineData("2024-05-10T00:00:00Z,200,10", "TIMESTAMP: '2024-05-10T00:00:00Z' is not a time like 2023-11-16 18:15:46.6805900 or 2024-05-10 00:00:00.009930+00:00")]
     [InlineData("2030-01-01 00:00:00.0000000,200,10", "TIMESTAMP: 1.9")]
     public void Read_ABadRow_IsRefusedNamingTheFileLineAndColumn(string row, string named)
     {

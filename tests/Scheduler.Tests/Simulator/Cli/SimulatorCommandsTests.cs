@@ -80,6 +80,30 @@ public sealed class SimulatorCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Run_TraceGivenByPath_ReplaysThatFile_NamedAfterIt()
+    {
+        // A trace of one's own (here in the 2024 release's timestamps) rather than one of the two named ones.
+        var trace = Path.Combine(_folder, "week.csv");
+        File.WriteAllText(trace, """
+            TIMESTAMP,ContextTokens,GeneratedTokens
+            2024-05-10 00:00:00.009930+00:00,200,10
+            2024-05-10 00:00:01+00:00,300,5
+            2024-05-10 00:00:01.250000+00:00,100,20
+            """);
+
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }
+            """);
+
+        var (code, output, error) = Invoke(["run", "--trace", trace, "--fleet", Path.Combine(_folder, "fleet.json")]);
+
+        Assert.True(code == 0, error);
+        Assert.Contains("workload week, policies cost-aware / continuous / weighted-fair", output, StringComparison.Ordinal);
+        Assert.Contains("jobs served 3, refused over the model's context 0, failed 0", output, StringComparison.Ordinal);
+        Assert.Contains("tokens in 600 / out 35", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Prefix_KvTrace_PrintsEveryPlacementsHitRateAgainstTheOracle()
     {
         // Two requests sharing their first 512-token block, then a third resending the second whole.
