@@ -23,18 +23,36 @@ PROTOS = os.path.join(HERE, "..", "..", "protos")
 SERVICE = "/scheduler.v1.InferenceService/"
 
 
+# The part of Google's public google/rpc/status.proto and error_details.proto (same packages, names and field numbers)
+# that the check reads from the grpc-status-details-bin trailer, as googleapis-common-protos would; Debian's
+# python3-protobuf does not ship them.
+RICH_ERRORS = """syntax = "proto3";
+package google.rpc;
+import "google/protobuf/any.proto";
+import "google/protobuf/duration.proto";
+message Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details = 3; }
+message BadRequest { message FieldViolation { string field = 1; string description = 2; } repeated FieldViolation field_violations = 1; }
+message ResourceInfo { string resource_type = 1; string resource_name = 2; string owner = 3; string description = 4; }
+message RetryInfo { google.protobuf.Duration retry_delay = 1; }
+"""
+
+
 def compile_protos():
     out = tempfile.mkdtemp(prefix="scheduler-protos-")
     atexit.register(shutil.rmtree, out, ignore_errors=True)
+    os.makedirs(os.path.join(out, "google", "rpc"))
+    with open(os.path.join(out, "google", "rpc", "rich_errors.proto"), "w") as f:
+        f.write(RICH_ERRORS)
     subprocess.run(
-        ["protoc", f"-I{PROTOS}", "-I/usr/include", f"--python_out={out}", "scheduler/v1/inference.proto"],
+        ["protoc", f"-I{PROTOS}", f"-I{out}", "-I/usr/include", f"--python_out={out}", "scheduler/v1/inference.proto",
+         "google/rpc/rich_errors.proto"],
         check=True,
     )
     sys.path.insert(0, out)
-    return importlib.import_module("scheduler.v1.inference_pb2")
+    return importlib.import_module("scheduler.v1.inference_pb2"), importlib.import_module("google.rpc.rich_errors_pb2")
 
 
-pb = compile_protos()
+pb, rpc = compile_protos()
 channel = grpc.insecure_channel(os.environ["GRPC_ADDRESS"])
 model = os.environ["MODEL"]
 
@@ -61,13 +79,35 @@ def stream(method, request, timeout=30):
     return list(call(request, metadata=auth(), timeout=timeout))
 
 
-def refusal(action, code, field):
+def rich_detail(err, detail_type):
+    """The one detail of that type in the error's google.rpc.Status (grpc-status-details-bin), checked against the status."""
+    trailer = dict(err.trailing_metadata() or ()).get("grpc-status-details-bin")
+    expect(trailer is not None, f"a grpc-status-details-bin trailer on {err.code()}")
+    status = rpc.Status.FromString(trailer)
+    expect((status.code, status.message) == (err.code().value[0], err.details()), f"the rich status to repeat the code and message, got {status}")
+    found = [d for d in status.details if d.Is(detail_type.DESCRIPTOR)]
+    expect(len(found) == 1, f"one {detail_type.DESCRIPTOR.full_name} in {status}")
+    detail = detail_type()
+    found[0].Unpack(detail)
+    return detail
+
+
+def refusal(action, code, field, resource=None):
     try:
         action()
     except grpc.RpcError as err:
         expect(err.code() == code, f"{code} for {field}, got {err.code()} ({err.details()})")
         expect(err.details().startswith(field), f"a message naming {field}, got '{err.details()}'")
-        return {"code": err.code().name, "details": err.details()}
+        seen = {"code": err.code().name, "details": err.details()}
+        if code == grpc.StatusCode.INVALID_ARGUMENT:
+            violations = rich_detail(err, rpc.BadRequest).field_violations
+            expect([v.field for v in violations] == [field], f"a BadRequest naming {field}, got {violations}")
+            seen["field"] = violations[0].field
+        if resource is not None:
+            info = rich_detail(err, rpc.ResourceInfo)
+            expect((info.resource_type, info.resource_name) == resource, f"a ResourceInfo {resource}, got {info}")
+            seen["resource"] = [info.resource_type, info.resource_name]
+        return seen
     raise AssertionError(f"expected {code} for {field}")
 
 
@@ -113,8 +153,9 @@ submissions.append(pb.StreamJobsRequest(ref="py-bad", job=pb.SubmitJobRequest(mo
 messages = list(multiplexed(iter(submissions), metadata=auth(), timeout=60))
 bad = [m for m in messages if m.ref == "py-bad"]
 expect(len(bad) == 1 and bad[0].WhichOneof("kind") == "refused", f"one refusal for py-bad, got {bad}")
-expect(bad[0].refused.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and bad[0].refused.message.startswith("prompt"),
-       f"INVALID_ARGUMENT naming prompt, got {bad[0].refused.code} '{bad[0].refused.message}'")
+expect(bad[0].refused.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and bad[0].refused.message.startswith("prompt")
+       and bad[0].refused.field == "prompt",
+       f"INVALID_ARGUMENT naming prompt, got {bad[0].refused.code} '{bad[0].refused.message}' (field '{bad[0].refused.field}')")
 seen["many"] = []
 for i in range(6):
     events = [m.event for m in messages if m.ref == f"py-{i}"]
@@ -138,13 +179,13 @@ seen["errors"] = [
     refusal(lambda: unary("SubmitJob", pb.SubmitJobRequest(model=model, prompt="hi", max_tokens=5), pb.Job, key=""),
             grpc.StatusCode.UNAUTHENTICATED, "missing 'authorization"),
     refusal(lambda: unary("SubmitJob", pb.SubmitJobRequest(model="no-such-model", prompt="hi", max_tokens=5), pb.Job),
-            grpc.StatusCode.NOT_FOUND, "model 'no-such-model'"),
+            grpc.StatusCode.NOT_FOUND, "model 'no-such-model'", ("model", "no-such-model")),
     refusal(lambda: unary("SubmitJob", pb.SubmitJobRequest(model=model, prompt="hi", max_tokens=0), pb.Job),
             grpc.StatusCode.INVALID_ARGUMENT, "max_tokens"),
     refusal(lambda: unary("SubmitJob", pb.SubmitJobRequest(model=model, prompt="hi", max_tokens=5, temperature=3), pb.Job),
             grpc.StatusCode.INVALID_ARGUMENT, "temperature"),
     refusal(lambda: unary("GetJob", pb.GetJobRequest(job_id="job-that-does-not-exist"), pb.Job),
-            grpc.StatusCode.NOT_FOUND, "job 'job-that-does-not-exist'"),
+            grpc.StatusCode.NOT_FOUND, "job 'job-that-does-not-exist'", ("job", "job-that-does-not-exist")),
 ]
 
 print(json.dumps(seen))

@@ -109,6 +109,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
             Code = (int)ex.StatusCode,
             Message = ex.Status.Detail,
             RetryAfterMs = SchedulerErrors.RetryAfterMs(ex) ?? 0,
+            Field = SchedulerErrors.FieldOf(ex) ?? "",
         },
     };
 

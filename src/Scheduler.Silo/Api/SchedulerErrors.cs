@@ -1,6 +1,10 @@
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
 using Grpc.Core;
 using Scheduler.Grains;
 using StackExchange.Redis;
+using Status = Grpc.Core.Status;
 
 namespace Scheduler.Silo.Api;
 
@@ -8,16 +12,24 @@ namespace Scheduler.Silo.Api;
 /// The one place domain failures become gRPC statuses. Handlers throw these; <see cref="ErrorInterceptor"/>
 /// turns anything else into INTERNAL without leaking details.
 /// </summary>
+/// <remarks>Besides the message, the refusals a client acts on carry the standard rich error model
+/// (<c>google.rpc.Status</c> in the <c>grpc-status-details-bin</c> trailer, as Google's APIs send it, AIP-193), which
+/// every gRPC language reads without parsing text: INVALID_ARGUMENT a <c>BadRequest</c> naming the field, NOT_FOUND a
+/// <c>ResourceInfo</c>, RESOURCE_EXHAUSTED with a hint a <c>RetryInfo</c>.</remarks>
 internal static class SchedulerErrors
 {
     private const int MaxEcho = 64;
     private const string RetryAfterTrailer = "retry-after-ms";
 
-    public static RpcException InvalidArgument(string field, string problem) =>
-        new(new Status(StatusCode.InvalidArgument, $"{field}: {problem}"));
+    public static RpcException InvalidArgument(string field, string problem) => WithDetail(
+        StatusCode.InvalidArgument,
+        $"{field}: {problem}",
+        new BadRequest { FieldViolations = { new BadRequest.Types.FieldViolation { Field = field, Description = problem } } });
 
-    public static RpcException NotFound(string what, string id) =>
-        new(new Status(StatusCode.NotFound, $"{what} '{Echo(id)}' not found"));
+    public static RpcException NotFound(string what, string id) => WithDetail(
+        StatusCode.NotFound,
+        $"{what} '{Echo(id)}' not found",
+        new ResourceInfo { ResourceType = what, ResourceName = Echo(id), Description = "not found" });
 
     public static RpcException FailedPrecondition(string detail) =>
         new(new Status(StatusCode.FailedPrecondition, detail));
@@ -98,7 +110,20 @@ internal static class SchedulerErrors
 
         // Rounded up: retrying at the hint must not be a few microseconds early.
         var ms = (long)Math.Ceiling(wait.TotalMilliseconds);
-        var trailers = new Metadata { { RetryAfterTrailer, ms.ToString(System.Globalization.CultureInfo.InvariantCulture) } };
-        return new RpcException(new Status(StatusCode.ResourceExhausted, $"{detail}; retry after {ms} ms"), trailers);
+        return WithDetail(
+            StatusCode.ResourceExhausted,
+            $"{detail}; retry after {ms} ms",
+            new RetryInfo { RetryDelay = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(ms)) },
+            new Metadata { { RetryAfterTrailer, ms.ToString(System.Globalization.CultureInfo.InvariantCulture) } });
+    }
+
+    /// <summary>The status with <paramref name="detail"/> in its <c>google.rpc.Status</c> (the message and code repeated
+    /// there, as the rich error model asks), beside any other <paramref name="trailers"/>.</summary>
+    private static RpcException WithDetail(StatusCode code, string message, IMessage detail, Metadata? trailers = null)
+    {
+        var status = new Google.Rpc.Status { Code = (int)code, Message = message, Details = { Any.Pack(detail) } };
+        trailers ??= [];
+        trailers.SetRpcStatus(status);
+        return new RpcException(new Status(code, message), trailers);
     }
 }

@@ -1,3 +1,4 @@
+using Google.Rpc;
 using Grpc.Core;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
@@ -19,6 +20,10 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
         Assert.Equal(StatusCode.NotFound, ex.StatusCode);
         Assert.Contains("no-such-model", ex.Status.Detail, StringComparison.Ordinal);
+
+        // Machine-readable too, in the rich error model any gRPC language reads.
+        var resource = ex.GetRpcStatus()?.GetDetail<ResourceInfo>();
+        Assert.Equal(("model", "no-such-model"), (resource?.ResourceType, resource?.ResourceName));
     }
 
     [Theory]
@@ -30,9 +35,7 @@ public sealed class BadInputTests(SchedulerCluster cluster)
     {
         using var client = cluster.Tenant(0);
         var request = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = prompt, MaxTokens = maxTokens };
-        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
-        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
-        Assert.StartsWith(field + ":", ex.Status.Detail, StringComparison.Ordinal);
+        AssertNamesField(await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request)), field);
     }
 
     public static TheoryData<string, Action<SubmitJobRequest>> BadSampling => new()
@@ -56,9 +59,7 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         using var client = cluster.Tenant(0);
         var request = Valid();
         spoil(request);
-        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
-        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
-        Assert.StartsWith(field + ":", ex.Status.Detail, StringComparison.Ordinal);
+        AssertNamesField(await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request)), field);
     }
 
     private static ChatMessage Turn(string role, string content) => new() { Role = role, Content = content };
@@ -84,9 +85,7 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         using var client = cluster.Tenant(0);
         var request = Valid();
         request.DeadlineMs = deadlineMs;
-        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
-        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
-        Assert.StartsWith("deadline_ms:", ex.Status.Detail, StringComparison.Ordinal);
+        AssertNamesField(await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request)), "deadline_ms");
     }
 
     [Theory]
@@ -113,8 +112,7 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         using var client = cluster.Tenant(0);
         var request = Valid();
         request.MaxTokens = 0;
-        var ex = await Assert.ThrowsAsync<RpcException>(() => client.RunAsync(request));
-        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        AssertNamesField(await Assert.ThrowsAsync<RpcException>(() => client.RunAsync(request)), "max_tokens");
     }
 
     [Fact]
@@ -207,7 +205,8 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(parked));
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         Assert.Contains("max_queued_jobs", ex.Status.Detail, StringComparison.Ordinal);
-        Assert.NotNull(ex.Trailers.GetValue("retry-after-ms"));
+        var retryAfterMs = long.Parse(ex.Trailers.GetValue("retry-after-ms")!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(TimeSpan.FromMilliseconds(retryAfterMs), ex.GetRpcStatus()?.GetDetail<RetryInfo>()?.RetryDelay.ToTimeSpan());
 
         // Cancelling a queued job frees its place in the quota.
         Assert.Equal(JobStatus.Cancelled, (await client.CancelAsync(first.JobId)).Status);
@@ -224,6 +223,16 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         var ex = await Assert.ThrowsAsync<RpcException>(() => admin.PutTenantAsync(new PutTenantRequest { TenantId = "x", Weight = -1 }));
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.StartsWith("weight:", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>INVALID_ARGUMENT naming <paramref name="field"/> in words and in the rich error model's BadRequest.</summary>
+    private static void AssertNamesField(RpcException ex, string field)
+    {
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith(field + ":", ex.Status.Detail, StringComparison.Ordinal);
+        var violation = Assert.Single(ex.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? []);
+        Assert.Equal(field, violation.Field);
+        Assert.Equal(ex.Status.Detail[(field.Length + 2)..], violation.Description);
     }
 
     private static SubmitJobRequest TokenIds(string model, int count, int maxTokens)

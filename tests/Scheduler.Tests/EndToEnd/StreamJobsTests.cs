@@ -235,6 +235,7 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
     {
         Assert.Equal((int)code, message.Refused.Code);
         Assert.StartsWith(field + ":", message.Refused.Message, StringComparison.Ordinal);
+        Assert.Equal(field, message.Refused.Field);
         Assert.Equal(0, message.Refused.RetryAfterMs);
     }
 }
