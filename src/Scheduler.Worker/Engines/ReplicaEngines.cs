@@ -49,12 +49,16 @@ internal sealed partial class ReplicaEngines : BackgroundService
         _engines.TryGetValue(replicaId, out engine);
 
     /// <summary>Drops every sequence on every replica without reporting them: the scheduler re-dispatches them.</summary>
-    public void CancelAllSilently()
+    /// <summary>Drops every sequence of every engine without a report; returns how many were running.</summary>
+    public int CancelAllSilently()
     {
+        var running = RunningSequences;
         foreach (var engine in _engines.Values)
         {
             engine.CancelAllSilently();
         }
+
+        return running;
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>

@@ -60,10 +60,11 @@ internal sealed class ExecuteSessions(StepReportRouter router, ReplicaEngines en
     }
 
     /// <summary>Ends a session: its sequences are dropped silently (the scheduler re-dispatches them) and its writer stops.</summary>
-    public async Task CloseAsync(ExecuteSession session)
+    /// <returns>How many running sequences the close dropped (the scheduler hands them back).</returns>
+    public async Task<int> CloseAsync(ExecuteSession session)
     {
         router.Detach(session.Outgoing);
-        engines.CancelAllSilently();
+        var dropped = engines.CancelAllSilently();
         await session.StopAsync();
         lock (_gate)
         {
@@ -74,5 +75,7 @@ internal sealed class ExecuteSessions(StepReportRouter router, ReplicaEngines en
 
             session.Dispose();
         }
+
+        return dropped;
     }
 }

@@ -25,6 +25,7 @@ internal sealed partial class WorkerGrpcService(
     {
         var session = await sessions.OpenAsync(responseStream, context.CancellationToken);
         LogStreamOpened(logger, context.Peer);
+        int dropped;
         try
         {
             while (await requestStream.MoveNext(session.Cancellation))
@@ -38,10 +39,10 @@ internal sealed partial class WorkerGrpcService(
         }
         finally
         {
-            await sessions.CloseAsync(session);
+            dropped = await sessions.CloseAsync(session);
         }
 
-        LogStreamClosed(logger, context.Peer, session.Superseded);
+        LogStreamClosed(logger, context.Peer, session.Superseded, dropped);
         if (session.Superseded)
         {
             throw new RpcException(new Status(StatusCode.Aborted, "A newer Execute stream replaced this one."));
@@ -99,8 +100,8 @@ internal sealed partial class WorkerGrpcService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Execute stream opened by {Peer}")]
     private static partial void LogStreamOpened(ILogger logger, string peer);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Execute stream from {Peer} closed (superseded: {Superseded}); its sequences were dropped")]
-    private static partial void LogStreamClosed(ILogger logger, string peer, bool superseded);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execute stream from {Peer} closed (superseded: {Superseded}); {Dropped} running sequences dropped, for the scheduler to resume elsewhere")]
+    private static partial void LogStreamClosed(ILogger logger, string peer, bool superseded, int dropped);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected {Count} sequences admitted to unknown replica {ReplicaId}")]
     private static partial void LogUnknownReplica(ILogger logger, string replicaId, int count);
