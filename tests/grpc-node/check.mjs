@@ -107,8 +107,9 @@ const many = await new Promise((resolve) => {
 expect(many.error === null, `a StreamJobs call that ends well, got ${many.error?.details}`);
 const bad = many.messages.filter((m) => m.ref === 'node-bad');
 expect(bad.length === 1 && bad[0].kind === 'refused', `one refusal for node-bad, got ${JSON.stringify(bad)}`);
-expect(bad[0].refused.code === grpc.status.INVALID_ARGUMENT && bad[0].refused.message.startsWith('max_tokens'),
-  `INVALID_ARGUMENT naming max_tokens, got ${bad[0].refused.code} '${bad[0].refused.message}'`);
+expect(bad[0].refused.code === grpc.status.INVALID_ARGUMENT && bad[0].refused.message.startsWith('max_tokens')
+  && bad[0].refused.field === 'max_tokens',
+  `INVALID_ARGUMENT naming max_tokens, got ${bad[0].refused.code} '${bad[0].refused.message}' (field '${bad[0].refused.field}')`);
 seen.many = [];
 for (let i = 0; i < 5; i++) {
   const events = many.messages.filter((m) => m.ref === `node-${i}`).map((m) => m.event);
