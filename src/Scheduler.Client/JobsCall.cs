@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Grpc.Core;
+using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Client;
@@ -145,14 +146,23 @@ internal sealed class JobsCall : IDisposable
         }
     }
 
+    /// <summary>The status SubmitJob would have thrown for this refusal, its trailers (the retry hint) and rich error
+    /// details (the field's BadRequest, the hint's RetryInfo) included.</summary>
     private static RpcException Refusal(SubmissionRefused refused)
     {
-        var trailers = new Metadata();
-        if (refused.RetryAfterMs > 0)
+        var code = (StatusCode)refused.Code;
+        var fieldPrefix = refused.Field + ": ";
+        if (code == StatusCode.InvalidArgument && refused.Field.Length > 0 && refused.Message.StartsWith(fieldPrefix, StringComparison.Ordinal))
         {
-            trailers.Add(RetryHint.TrailerName, refused.RetryAfterMs.ToString(CultureInfo.InvariantCulture));
+            return RichErrors.InvalidArgument(refused.Field, refused.Message[fieldPrefix.Length..]);
         }
 
-        return new RpcException(new Status((StatusCode)refused.Code, refused.Message), trailers);
+        if (code == StatusCode.ResourceExhausted && refused.RetryAfterMs > 0)
+        {
+            var trailers = new Metadata { { RetryHint.TrailerName, refused.RetryAfterMs.ToString(CultureInfo.InvariantCulture) } };
+            return RichErrors.ResourceExhausted(refused.Message, TimeSpan.FromMilliseconds(refused.RetryAfterMs), trailers);
+        }
+
+        return new RpcException(new Status(code, refused.Message));
     }
 }

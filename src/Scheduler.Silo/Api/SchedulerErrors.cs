@@ -1,8 +1,7 @@
-using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
 using Scheduler.Grains;
+using Scheduler.Protos.Errors;
 using StackExchange.Redis;
 using Status = Grpc.Core.Status;
 
@@ -21,12 +20,9 @@ internal static class SchedulerErrors
     private const int MaxEcho = 64;
     private const string RetryAfterTrailer = "retry-after-ms";
 
-    public static RpcException InvalidArgument(string field, string problem) => WithDetail(
-        StatusCode.InvalidArgument,
-        $"{field}: {problem}",
-        new BadRequest { FieldViolations = { new BadRequest.Types.FieldViolation { Field = field, Description = problem } } });
+    public static RpcException InvalidArgument(string field, string problem) => RichErrors.InvalidArgument(field, problem);
 
-    public static RpcException NotFound(string what, string id) => WithDetail(
+    public static RpcException NotFound(string what, string id) => RichErrors.With(
         StatusCode.NotFound,
         $"{what} '{Echo(id)}' not found",
         new ResourceInfo { ResourceType = what, ResourceName = Echo(id), Description = "not found" });
@@ -110,20 +106,9 @@ internal static class SchedulerErrors
 
         // Rounded up: retrying at the hint must not be a few microseconds early.
         var ms = (long)Math.Ceiling(wait.TotalMilliseconds);
-        return WithDetail(
-            StatusCode.ResourceExhausted,
+        return RichErrors.ResourceExhausted(
             $"{detail}; retry after {ms} ms",
-            new RetryInfo { RetryDelay = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(ms)) },
+            TimeSpan.FromMilliseconds(ms),
             new Metadata { { RetryAfterTrailer, ms.ToString(System.Globalization.CultureInfo.InvariantCulture) } });
-    }
-
-    /// <summary>The status with <paramref name="detail"/> in its <c>google.rpc.Status</c> (the message and code repeated
-    /// there, as the rich error model asks), beside any other <paramref name="trailers"/>.</summary>
-    private static RpcException WithDetail(StatusCode code, string message, IMessage detail, Metadata? trailers = null)
-    {
-        var status = new Google.Rpc.Status { Code = (int)code, Message = message, Details = { Any.Pack(detail) } };
-        trailers ??= [];
-        trailers.SetRpcStatus(status);
-        return new RpcException(new Status(code, message), trailers);
     }
 }

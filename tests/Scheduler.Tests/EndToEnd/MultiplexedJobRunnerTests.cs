@@ -46,6 +46,7 @@ public sealed class MultiplexedJobRunnerTests(SchedulerCluster cluster)
         var error = await Assert.ThrowsAsync<RpcException>(() => bad);
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.StartsWith("max_tokens:", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal("max_tokens", Assert.Single(error.GetRpcStatus()?.GetDetail<Google.Rpc.BadRequest>()?.FieldViolations ?? []).Field);
         Assert.True((await good).Succeeded);
 
         // The call is still the runner's: a job after the refusal runs on it too.
@@ -69,6 +70,7 @@ public sealed class MultiplexedJobRunnerTests(SchedulerCluster cluster)
 
             Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
             Assert.NotNull(RetryHint.Of(error));
+            Assert.Equal(RetryHint.Of(error), error.GetRpcStatus()?.GetDetail<Google.Rpc.RetryInfo>()?.RetryDelay.ToTimeSpan());
         }
         finally
         {
