@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Hosting;
+using Scheduler.Silo.Models;
 
 namespace Scheduler.Standalone;
 
@@ -15,37 +16,37 @@ namespace Scheduler.Standalone;
 /// </summary>
 internal static class DemoRunner
 {
-    private const string Model = "llama-3.1-8b";
-
     public static async Task RunAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         var adminKey = services.GetRequiredService<IOptions<ApiOptions>>().Value.AdminApiKey;
+        // The catalog's first model: the one the embedded fleet serves unless a node names another.
+        var model = services.GetRequiredService<IOptions<ModelCatalogOptions>>().Value.Models.FirstOrDefault()?.Name;
         var address = services.GetRequiredService<ListeningAddresses>().Grpc;
         using var channel = GrpcChannel.ForAddress(address);
         var inference = new InferenceService.InferenceServiceClient(channel);
         var admin = new AdminService.AdminServiceClient(channel);
         var tenants = services.GetRequiredService<IOptions<TenantSeedingOptions>>().Value.Tenants.Where(t => t.ApiKey.Length > 0).ToList();
-        if (tenants.Count == 0)
+        if (tenants.Count == 0 || model is null)
         {
-            Console.WriteLine("demo: no tenant with an API key is configured; nothing to show.");
+            Console.WriteLine($"demo: no {(model is null ? "model" : "tenant with an API key")} is configured; nothing to show.");
             return;
         }
 
         Console.WriteLine($"demo: streaming one job as tenant '{tenants[0].Id}':");
-        await StreamOne(inference, Auth(tenants[0].ApiKey), cancellationToken);
+        await StreamOne(inference, Auth(tenants[0].ApiKey), model, cancellationToken);
 
         Console.WriteLine($"demo: {tenants.Count} tenants submit 60 jobs with mixed prompt and output lengths...");
         var watch = Stopwatch.StartNew();
-        var jobs = Enumerable.Range(0, 60).Select(i => RunQuiet(inference, Auth(tenants[i % tenants.Count].ApiKey), i, cancellationToken));
+        var jobs = Enumerable.Range(0, 60).Select(i => RunQuiet(inference, Auth(tenants[i % tenants.Count].ApiKey), model, i, cancellationToken));
         var results = await Task.WhenAll(jobs);
         Console.WriteLine($"demo: {results.Count(r => r)} of {results.Length} jobs completed in {watch.Elapsed.TotalSeconds:0.0} s");
 
         await PrintSummary(admin, Auth(adminKey), cancellationToken);
     }
 
-    private static async Task StreamOne(InferenceService.InferenceServiceClient client, Metadata auth, CancellationToken cancellationToken)
+    private static async Task StreamOne(InferenceService.InferenceServiceClient client, Metadata auth, string model, CancellationToken cancellationToken)
     {
-        var request = new SubmitJobRequest { Model = Model, Prompt = "Explain continuous batching to a new engineer in one paragraph.", MaxTokens = 40 };
+        var request = new SubmitJobRequest { Model = model, Prompt = "Explain continuous batching to a new engineer in one paragraph.", MaxTokens = 40 };
         using var call = client.StreamJob(request, auth, cancellationToken: cancellationToken);
         await foreach (var e in call.ResponseStream.ReadAllAsync(cancellationToken))
         {
@@ -68,11 +69,11 @@ internal static class DemoRunner
         }
     }
 
-    private static async Task<bool> RunQuiet(InferenceService.InferenceServiceClient client, Metadata auth, int i, CancellationToken cancellationToken)
+    private static async Task<bool> RunQuiet(InferenceService.InferenceServiceClient client, Metadata auth, string model, int i, CancellationToken cancellationToken)
     {
         var request = new SubmitJobRequest
         {
-            Model = Model,
+            Model = model,
             Prompt = string.Concat(Enumerable.Repeat("Summarise the quarterly report for the board. ", 1 + (i % 7) * 5)),
             MaxTokens = 8 + (i * 13 % 56),
         };

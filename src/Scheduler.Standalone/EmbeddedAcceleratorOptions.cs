@@ -7,5 +7,7 @@ public sealed class EmbeddedAcceleratorOptions
 
     public int Count { get; set; } = 1;
 
-    public string Model { get; set; } = "llama-3.1-8b";
+    /// <summary>The model its replicas serve; unset, the model catalog's first (<c>Scheduler:Models:0:Name</c>), so a
+    /// renamed model is served without naming it twice.</summary>
+    public string? Model { get; set; }
 }

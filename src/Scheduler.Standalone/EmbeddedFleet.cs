@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Scheduler.Silo.Hosting;
+using Scheduler.Silo.Models;
 using Scheduler.Silo.Nodes;
 using Scheduler.Worker.Hosting;
 
@@ -12,11 +13,14 @@ namespace Scheduler.Standalone;
 internal sealed partial class EmbeddedFleet(
     IOptions<EmbeddedFleetOptions> options,
     IOptions<NodeOptions> nodes,
+    IOptions<ModelCatalogOptions> catalog,
     ListeningAddresses addresses,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggers,
     ILogger<EmbeddedFleet> logger) : IHostedLifecycleService
 {
+    private static readonly TimeSpan RegistrationTimeout = TimeSpan.FromSeconds(30);
+
     private readonly List<WebApplication> _nodes = [];
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -61,7 +65,7 @@ internal sealed partial class EmbeddedFleet(
     {
         try
         {
-            var registrations = new List<Task>();
+            var registrations = new List<(string NodeId, Task Registered)>();
             foreach (var spec in fleet.Nodes)
             {
                 var nodeOptions = new WorkerNodeOptions
@@ -76,16 +80,26 @@ internal sealed partial class EmbeddedFleet(
                 };
                 foreach (var a in spec.Accelerators)
                 {
-                    nodeOptions.Accelerators.Add(new AcceleratorOptions { Product = a.Product, Count = a.Count, Model = a.Model });
+                    var model = a.Model ?? catalog.Value.Models[0].Name;
+                    nodeOptions.Accelerators.Add(new AcceleratorOptions { Product = a.Product, Count = a.Count, Model = model });
                 }
 
                 var app = WorkerNodeHost.Build(nodeOptions, logging => logging.AddProvider(new ForwardingLoggerProvider(loggers)));
                 await app.StartAsync(lifetime.ApplicationStopping);
                 _nodes.Add(app);
-                registrations.Add(app.Services.GetRequiredService<WorkerNode>().Registered);
+                registrations.Add((spec.NodeId, app.Services.GetRequiredService<WorkerNode>().Registered));
             }
 
-            await Task.WhenAll(registrations).WaitAsync(TimeSpan.FromSeconds(30), lifetime.ApplicationStopping);
+            try
+            {
+                await Task.WhenAll(registrations.Select(r => r.Registered)).WaitAsync(RegistrationTimeout, lifetime.ApplicationStopping);
+            }
+            catch (TimeoutException)
+            {
+                var missing = registrations.Where(r => !r.Registered.IsCompletedSuccessfully).Select(r => r.NodeId);
+                throw new TimeoutException($"embedded nodes {string.Join(", ", missing)} did not register within {RegistrationTimeout.TotalSeconds:0} s (their warnings above say why)");
+            }
+
             LogFleetReady(logger, _nodes.Count);
             _ready.TrySetResult();
         }

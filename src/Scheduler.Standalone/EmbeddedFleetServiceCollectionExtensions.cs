@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Scheduler.Silo.Hosting;
 
 namespace Scheduler.Standalone;
@@ -9,6 +10,7 @@ internal static class EmbeddedFleetServiceCollectionExtensions
     public static IServiceCollection AddEmbeddedFleet(this IServiceCollection services, IConfigurationSection configuration)
     {
         services.AddSettings<EmbeddedFleetOptions>(configuration);
+        services.AddSingleton<IValidateOptions<EmbeddedFleetOptions>, EmbeddedFleetOptionsValidator>();
         services.AddSingleton<EmbeddedFleet>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddedFleet>());
         return services;

@@ -85,9 +85,23 @@ public static class SchedulerHost
 
         await using (app)
         {
-            if (started is not null)
+            try
             {
-                await started(app);
+                if (started is not null)
+                {
+                    await started(app);
+                }
+            }
+            catch (Exception ex) when (!app.Lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                // What the host runs once it serves (the standalone's embedded fleet and demo): a failure there ends the
+                // process with its reason, not an unhandled exception's abort.
+                await Console.Error.WriteLineAsync($"scheduler failed to start: {ex.GetType().Name}: {ex.Message}");
+                return StartFailedExitCode;
+            }
+            catch (Exception)
+            {
+                // Cut short by a stop (Ctrl+C during the demo): the shutdown below is the one asked for.
             }
 
             await app.WaitForShutdownAsync();

@@ -14,8 +14,12 @@ public sealed partial class StandaloneProcessTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
 
-    [Fact]
-    public async Task Demo_CompletesEveryJob_AndTheBannersCommandsWorkAsPrinted()
+    /// <param name="settings">More settings on its command line: none (the README's command), or the model renamed, which
+    /// the embedded fleet, the demo and the banner follow (the fleet served the old name and never registered).</param>
+    [Theory]
+    [InlineData]
+    [InlineData("--Scheduler:Models:0:Name=renamed-model")]
+    public async Task Demo_CompletesEveryJob_AndTheBannersCommandsWorkAsPrinted(params string[] settings)
     {
         await using var standalone = ChildProcess.Start(
             "dotnet",
@@ -23,6 +27,7 @@ public sealed partial class StandaloneProcessTests
                 RepoPaths.Assembly("Scheduler.Standalone"), "--demo",
                 $"--Scheduler:GrpcPort={FreePort.Next()}", $"--Scheduler:HttpPort={FreePort.Next()}", $"--Scheduler:OpenAiPort={FreePort.Next()}",
                 $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
+                .. settings,
             ],
             keepOutput: true);
         await Polling.Until(
@@ -56,6 +61,8 @@ public sealed partial class StandaloneProcessTests
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {body}");
         Assert.Contains("\"object\":\"chat.completion\"", body, StringComparison.Ordinal);
+
+        Assert.All(settings, setting => Assert.Contains(setting.Split('=')[1], tryLine, StringComparison.Ordinal));
 
         standalone.Terminate();
         using var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(30));
