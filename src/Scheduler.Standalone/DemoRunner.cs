@@ -32,6 +32,7 @@ internal static class DemoRunner
             return;
         }
 
+        await WaitForAReplica(admin, Auth(adminKey), model, cancellationToken);
         Console.WriteLine($"demo: streaming one job as tenant '{tenants[0].Id}':");
         await StreamOne(inference, Auth(tenants[0].ApiKey), model, cancellationToken);
 
@@ -85,6 +86,23 @@ internal static class DemoRunner
         }
 
         return completed;
+    }
+
+    /// <summary>With the embedded fleet off, nothing serves the model until a worker registers: the demo says so and
+    /// waits, rather than streaming a job that sits queued without a word.</summary>
+    private static async Task WaitForAReplica(AdminService.AdminServiceClient admin, Metadata auth, string model, CancellationToken cancellationToken)
+    {
+        var told = false;
+        while ((await admin.ListModelsAsync(new ListModelsRequest(), auth, cancellationToken: cancellationToken)).Models.FirstOrDefault(m => m.Name == model)?.Replicas is not > 0)
+        {
+            if (!told)
+            {
+                Console.WriteLine($"demo: no worker serves '{model}' yet (is Scheduler:EmbeddedFleet:Enabled false?); waiting for one to register (README: \"A worker node can also run as its own process\")...");
+                told = true;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        }
     }
 
     private static async Task PrintSummary(AdminService.AdminServiceClient admin, Metadata auth, CancellationToken cancellationToken)
