@@ -68,7 +68,15 @@ internal sealed class ExecuteSession(CancellationToken callCancelled) : IDisposa
             // Ended below regardless; StopAsync resets a write still stuck.
         }
 
-        await _lifetime.CancelAsync();
+        try
+        {
+            await _lifetime.CancelAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The call ended meanwhile (its peer went away, or ending it here let its handler close it first), and
+            // closing disposed the session: it has ended. Taken from the sessions outside their gate, so this can race.
+        }
     }
 
     /// <summary>Stops the writer loop; what is still queued concerns sequences that were just dropped.</summary>

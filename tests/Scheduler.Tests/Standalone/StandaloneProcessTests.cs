@@ -70,6 +70,31 @@ public sealed partial class StandaloneProcessTests
         Assert.Equal(0, standalone.ExitCode);
     }
 
+    [Fact]
+    public async Task Demo_WithTheEmbeddedFleetOff_SaysSoAndRunsOnceAWorkerRegisters()
+    {
+        var grpcPort = FreePort.Next();
+        await using var standalone = ChildProcess.Start(
+            "dotnet",
+            [
+                RepoPaths.Assembly("Scheduler.Standalone"), "--demo", "--Scheduler:EmbeddedFleet:Enabled=false",
+                $"--Scheduler:NodeToken={SchedulerCluster.NodeToken}",
+                $"--Scheduler:GrpcPort={grpcPort}", $"--Scheduler:HttpPort={FreePort.Next()}", $"--Scheduler:OpenAiPort={FreePort.Next()}",
+                $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
+            ],
+            keepOutput: true);
+        await Polling.Until(
+            () => standalone.HasExited || standalone.Output.Any(l => l.StartsWith("demo: no worker serves 'llama-3.1-8b' yet", StringComparison.Ordinal)),
+            "the demo to say it waits for a worker", Timeout, TimeSpan.FromMilliseconds(100));
+        Assert.False(standalone.HasExited, string.Join('\n', standalone.Output));
+
+        await using var worker = WorkerProcess.Start("late-worker", $"http://127.0.0.1:{grpcPort}", "instant", ("A100", 1, null));
+        await Polling.Until(
+            () => standalone.HasExited || standalone.Output.Any(l => l.Contains(" jobs completed", StringComparison.Ordinal)),
+            "the demo's summary", Timeout, TimeSpan.FromMilliseconds(100));
+        Assert.Contains(standalone.Output, l => l.StartsWith("demo: 60 of 60 jobs completed in ", StringComparison.Ordinal));
+    }
+
     /// <summary>A printed command's words as a shell splits them: quoted ones ('…' or "…") whole, without their quotes.</summary>
     private static List<string> Words(string command) =>
         [.. ShellWord().Matches(command).Select(m => m.Value.Length > 1 && m.Value[0] is '\'' or '"' && m.Value[^1] == m.Value[0] ? m.Value[1..^1] : m.Value)];

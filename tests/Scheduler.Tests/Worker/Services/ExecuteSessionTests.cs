@@ -36,6 +36,17 @@ public sealed class ExecuteSessionTests
         Assert.False(Assert.Single(stream.Writes).Buffered);
     }
 
+    [Fact]
+    public async Task EndAfterSent_ASessionClosedMeanwhile_HasEnded_AndDoesNotThrow()
+    {
+        // A stopping node takes the open session from the sessions, then ends it; its call may end first (the peer went
+        // away), and closing disposes it. Found in CI: the stop failed with ObjectDisposedException.
+        var session = new ExecuteSession(CancellationToken.None);
+        session.Dispose();
+
+        await session.EndAfterSentAsync(TimeSpan.FromSeconds(1));
+    }
+
     /// <summary>Keeps each message with whether it was written to be buffered (no flush).</summary>
     private sealed class RecordingStream(int expected) : IServerStreamWriter<ExecuteEvent>
     {
