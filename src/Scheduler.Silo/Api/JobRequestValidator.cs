@@ -35,8 +35,11 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
         var needed = (long)job.PromptTokens + job.MaxTokens;
         if (await capacity.LargestKvCacheTokens(job.Model) is { } largest && needed > largest)
         {
+            var field = job.Messages is null ? "prompt" : "messages";
             throw SchedulerErrors.FailedPrecondition(
-                $"{(job.Messages is null ? "prompt" : "messages")}: {job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {needed} tokens of KV cache, and the largest " +
+                "KV_CACHE_CAPACITY",
+                field,
+                $"{field}: {job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {needed} tokens of KV cache, and the largest " +
                 $"replica of model '{job.Model}' holds {largest}; shorten the prompt or lower max_tokens");
         }
 

@@ -140,7 +140,7 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
         if (await grains.GetGrain<IAcceleratorGrain>(acceleratorId).Get() is { } owned &&
             owned.Registration.NodeId != nodeId && owned.State != AcceleratorState.Lost)
         {
-            throw SchedulerErrors.FailedPrecondition($"{what} '{id}' belongs to live node '{owned.Registration.NodeId}'");
+            throw SchedulerErrors.FailedPrecondition("OWNED_BY_LIVE_NODE", $"{what}/{id}", $"{what} '{id}' belongs to live node '{owned.Registration.NodeId}'");
         }
     }
 

@@ -14,7 +14,8 @@ namespace Scheduler.Silo.Api;
 /// <remarks>Besides the message, the refusals a client acts on carry the standard rich error model
 /// (<c>google.rpc.Status</c> in the <c>grpc-status-details-bin</c> trailer, as Google's APIs send it, AIP-193), which
 /// every gRPC language reads without parsing text: INVALID_ARGUMENT a <c>BadRequest</c> naming the field, NOT_FOUND a
-/// <c>ResourceInfo</c>, RESOURCE_EXHAUSTED with a hint a <c>RetryInfo</c>.</remarks>
+/// <c>ResourceInfo</c>, FAILED_PRECONDITION a <c>PreconditionFailure</c>, RESOURCE_EXHAUSTED with a hint a
+/// <c>RetryInfo</c>.</remarks>
 internal static class SchedulerErrors
 {
     private const int MaxEcho = 64;
@@ -27,8 +28,13 @@ internal static class SchedulerErrors
         $"{what} '{Echo(id)}' not found",
         new ResourceInfo { ResourceType = what, ResourceName = Echo(id), Description = "not found" });
 
-    public static RpcException FailedPrecondition(string detail) =>
-        new(new Status(StatusCode.FailedPrecondition, detail));
+    /// <summary>A request that cannot pass while the system is as it is (it may once it changes), with a
+    /// <c>PreconditionFailure</c> whose violation is of <paramref name="type"/> about <paramref name="subject"/> (the
+    /// request field or the resource it is about).</summary>
+    public static RpcException FailedPrecondition(string type, string subject, string detail) => RichErrors.With(
+        StatusCode.FailedPrecondition,
+        detail,
+        new PreconditionFailure { Violations = { new PreconditionFailure.Types.Violation { Type = type, Subject = subject, Description = detail } } });
 
     /// <summary>A client-chosen name already taken by something else — an idempotency key bound to another request (as a
     /// create with a taken id is ALREADY_EXISTS in Google's API design guide, AIP-133; Stripe-like HTTP APIs answer 409).</summary>

@@ -24,6 +24,8 @@ internal sealed class TenantKeys(IGrainFactory grains, ApiKeyCache cache, TimePr
                 throw SchedulerErrors.NotFound("tenant", tenantId);
             case AddKeyResult.TooManyKeys:
                 throw SchedulerErrors.FailedPrecondition(
+                    "KEY_LIMIT",
+                    "tenant_id",
                     $"tenant_id: tenant '{SchedulerErrors.Echo(tenantId)}' already holds {ITenantGrain.MaxKeys} keys; revoke one first");
         }
 

@@ -139,6 +139,8 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         var ex = await RefusedNamingPrompt(TokenIds(SchedulerCluster.ScriptedModel, 100_000, maxTokens: 8), StatusCode.FailedPrecondition);
 
         Assert.Contains("100000", ex.Status.Detail, StringComparison.Ordinal);
+        var violation = Assert.Single(ex.GetRpcStatus()?.GetDetail<PreconditionFailure>()?.Violations ?? []);
+        Assert.Equal(("KV_CACHE_CAPACITY", "prompt"), (violation.Type, violation.Subject));
     }
 
     [Fact]

@@ -88,7 +88,7 @@ public sealed class OpenAiErrorsTests
             "this scheduler silo is draining: send the request again and another silo answers it; with the same Idempotency-Key it is the same job, its answer from the start",
             _errors.Map(SchedulerErrors.Draining(), OpenAiKind.Chat).Message);
         Assert.Equal((503, null, "unavailable"), Shape(new TimeoutException()));
-        Assert.Equal((400, "prompt", null), Shape(SchedulerErrors.FailedPrecondition("prompt: too long for every replica")));
+        Assert.Equal((400, "prompt", null), Shape(SchedulerErrors.FailedPrecondition("KV_CACHE_CAPACITY", "prompt", "prompt: too long for every replica")));
         Assert.Equal((500, null, null), Shape(new InvalidOperationException("secret detail")));
         Assert.Equal("internal error", _errors.Map(new InvalidOperationException("secret detail"), OpenAiKind.Chat).Message);
     }
