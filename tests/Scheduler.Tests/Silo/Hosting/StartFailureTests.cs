@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Scheduler.Silo.Hosting;
 using Scheduler.Tests.EndToEnd;
 using Scheduler.Tests.Faults;
 
@@ -24,6 +26,35 @@ public sealed class StartFailureTests
             $"silo failed to start: cannot reach Redis at Scheduler:Redis '127.0.0.1:{closed},password=*****'", StringComparison.Ordinal));
         Assert.DoesNotContain(silo.Output, line => line.Contains("hunter2", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Run_WhatItRunsOnceServingFails_EndsWithCode1_NotAnAbort()
+    {
+        // The standalone's embedded fleet and demo run once the silo serves; a failure there was an unhandled exception
+        // (exit 134).
+        var code = await SchedulerHost.RunAsync(Build, _ => throw new InvalidOperationException("the embedded nodes did not register"))
+            .WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(SchedulerHost.StartFailedExitCode, code);
+    }
+
+    [Fact]
+    public async Task Run_WhatItRunsCutShortByAStop_EndsWithCode0()
+    {
+        // Ctrl+C during the demo: the stop was asked for, and the process ends as any stop does.
+        var code = await SchedulerHost.RunAsync(Build, app =>
+        {
+            app.Lifetime.StopApplication();
+            throw new OperationCanceledException(app.Lifetime.ApplicationStopping);
+        }).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(0, code);
+    }
+
+    private static WebApplication Build() => SchedulerHost.Build([
+        $"--Scheduler:GrpcPort={FreePort.Next()}", $"--Scheduler:HttpPort={FreePort.Next()}", $"--Scheduler:OpenAiPort={FreePort.Next()}",
+        $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
+    ]);
 
     [Fact]
     public async Task Silo_GrpcPortInUse_ExitsWithCode1_NamingTheAddress()
