@@ -40,7 +40,16 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
                 {
                     open.Release();
                     submissions.Refused(SubmissionDoors.StreamJobs, tenant, refused);
-                    await output.WriteAsync(Refused(request.Ref, refused), moreReady: false);
+
+                    // A ref reused while its submission is open is refused under that ref: after the open one's first
+                    // message, or a client reading "this ref's first message is its fate" would take the refusal for
+                    // the open submission's, whose job was accepted.
+                    var answer = Refused(request.Ref, refused);
+                    if (!open.DeferUntilAnswered(request.Ref, answer))
+                    {
+                        await output.WriteAsync(answer, moreReady: false);
+                    }
+
                     continue;
                 }
 
@@ -129,12 +138,19 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 await output.WriteAsync(Refused(reference, ex as RpcException ?? errors.Map(ex, context)), moreReady: false);
+                await WriteDeferred();
                 return;
             }
 
+            var answered = false;
             await foreach (var e in submissions.Events(submitted, cancellationToken))
             {
                 await output.WriteAsync(new StreamJobsResponse { Ref = reference, Event = e.ToProto() }, submitted.MoreWaiting);
+                if (!answered)
+                {
+                    answered = true;
+                    await WriteDeferred();
+                }
             }
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)
@@ -155,13 +171,31 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
             // Its ref is free again whatever happened: the call cannot end while a submission stays open.
             open.Close(reference);
         }
+
+        // The refusals of submissions that reused this ref before its first message went out.
+        async Task WriteDeferred()
+        {
+            if (open.Answered(reference) is { } deferred)
+            {
+                foreach (var refusal in deferred)
+                {
+                    await output.WriteAsync(refusal, moreReady: false);
+                }
+            }
+        }
     }
 
     /// <summary>The call's submissions that have not ended: their refs, the room left for more, and how the call failed.</summary>
     private sealed class OpenJobs(CancellationTokenSource call) : IDisposable
     {
         private readonly SemaphoreSlim _room = new(MaxOpenJobs, MaxOpenJobs);
-        private readonly HashSet<string> _refs = [];
+
+        // Marks an open ref whose first message went out.
+        private static readonly List<StreamJobsResponse> AnsweredMark = [];
+
+        // Each open ref: null until its first message went out, or the refusals of submissions that reused it meanwhile;
+        // AnsweredMark once it went out. (Nothing is allocated for a ref nobody reuses.)
+        private readonly Dictionary<string, List<StreamJobsResponse>?> _refs = [];
         private readonly Lock _gate = new();
         private TaskCompletionSource? _ended;
         private RpcException? _failure;
@@ -185,7 +219,38 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
         {
             lock (_gate)
             {
-                return _refs.Add(reference);
+                return _refs.TryAdd(reference, null);
+            }
+        }
+
+        /// <summary>Holds <paramref name="refusal"/> of a submission that reused <paramref name="reference"/> until the open
+        /// submission's first message went out; false when it already has (or has ended): write it now.</summary>
+        public bool DeferUntilAnswered(string reference, StreamJobsResponse refusal)
+        {
+            lock (_gate)
+            {
+                if (!_refs.TryGetValue(reference, out var deferred) || ReferenceEquals(deferred, AnsweredMark))
+                {
+                    return false;
+                }
+
+                (_refs[reference] = deferred ?? []).Add(refusal);
+                return true;
+            }
+        }
+
+        /// <summary>The submission's first message went out: the refusals held for its ref, to write next (null: none).</summary>
+        public List<StreamJobsResponse>? Answered(string reference)
+        {
+            lock (_gate)
+            {
+                if (!_refs.TryGetValue(reference, out var deferred) || ReferenceEquals(deferred, AnsweredMark))
+                {
+                    return null;
+                }
+
+                _refs[reference] = AnsweredMark;
+                return deferred;
             }
         }
 

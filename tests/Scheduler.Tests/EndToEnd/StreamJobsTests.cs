@@ -166,6 +166,10 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
 
         StreamJobsResponse Refusal(string reference) => Assert.Single(messages, m => m.Ref == reference && m.Refused is not null);
         AssertRefused(Refusal("parked"), StatusCode.InvalidArgument, "ref");
+
+        // The reused ref's refusal comes after the open submission's first message, so a client reading a ref's first
+        // message as its submission's fate reads "queued" (it came first, from an outside probe, in 3 runs of 3).
+        Assert.NotNull(messages.First(m => m.Ref == "parked").Event?.Queued);
         AssertRefused(Refusal(""), StatusCode.InvalidArgument, "ref");
         AssertRefused(Refusal(longRef[..JobMultiplexer.MaxRefLength]), StatusCode.InvalidArgument, "ref");
         AssertRefused(Refusal("no-job"), StatusCode.InvalidArgument, "job");
