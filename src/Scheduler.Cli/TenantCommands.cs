@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Grpc.Core;
+using Scheduler.Client;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Cli;
@@ -51,25 +53,45 @@ internal static class TenantCommands
         // tenant's weight into 1 without a word. The range is the API's (PutTenantRequest.weight).
         weight.Within(0.001, 1000, "a number from 0.001 to 1000");
         var apiKey = new Option<string>("--api-key") { Description = "New API key for the tenant (omit to keep the current one)" };
-        var maxQueued = new Option<int>("--max-queued") { Description = "Maximum jobs queued at once (0: the default)" };
-        var requestsPerMinute = new Option<int>("--requests-per-minute") { Description = "Submissions per minute (0: no limit)" };
-        var tokensPerMinute = new Option<long>("--tokens-per-minute") { Description = "Prompt + max tokens per minute (0: no limit)" };
-        return ListingCommands.Single("put", "Create or update a tenant", Tenants, (admin, parse, cancellationToken) =>
+        var maxQueued = new Option<int>("--max-queued") { Description = "Maximum jobs queued at once (0: the default; omitted: kept as it is)" };
+        var requestsPerMinute = new Option<int>("--requests-per-minute") { Description = "Submissions per minute (0: no limit; omitted: kept as it is)" };
+        var tokensPerMinute = new Option<long>("--tokens-per-minute") { Description = "Prompt + max tokens per minute (0: no limit; omitted: kept as it is)" };
+        return ListingCommands.Single("put", "Create or update a tenant", Tenants, async (admin, parse, cancellationToken) =>
         {
+            var tenantId = parse.GetRequiredValue(id);
+
+            // PutTenant replaces the quotas: a quota not given keeps the tenant's current one, or a weight change would
+            // quietly lift the limits set before (an outside probe found `tenant put --weight 3` did).
+            var current = parse.GetResult(maxQueued) is null || parse.GetResult(requestsPerMinute) is null || parse.GetResult(tokensPerMinute) is null
+                ? await CurrentQuotas(admin, tenantId, cancellationToken)
+                : null;
             var request = new PutTenantRequest
             {
-                TenantId = parse.GetRequiredValue(id),
+                TenantId = tenantId,
                 Weight = parse.GetValue(weight),
                 ApiKey = parse.GetValue(apiKey) ?? "",
                 Quotas = new TenantQuotas
                 {
-                    MaxQueuedJobs = parse.GetValue(maxQueued),
-                    RequestsPerMinute = parse.GetValue(requestsPerMinute),
-                    TokensPerMinute = parse.GetValue(tokensPerMinute),
+                    MaxQueuedJobs = parse.GetResult(maxQueued) is null ? current?.MaxQueuedJobs ?? 0 : parse.GetValue(maxQueued),
+                    RequestsPerMinute = parse.GetResult(requestsPerMinute) is null ? current?.RequestsPerMinute ?? 0 : parse.GetValue(requestsPerMinute),
+                    TokensPerMinute = parse.GetResult(tokensPerMinute) is null ? current?.TokensPerMinute ?? 0 : parse.GetValue(tokensPerMinute),
                 },
             };
-            return admin.PutTenantAsync(request, cancellationToken: cancellationToken);
+            return await admin.PutTenantAsync(request, cancellationToken: cancellationToken);
         }, id, weight, apiKey, maxQueued, requestsPerMinute, tokensPerMinute);
+    }
+
+    /// <summary>The tenant's quotas, or null for a tenant that does not exist yet.</summary>
+    private static async Task<TenantQuotas?> CurrentQuotas(SchedulerAdminClient admin, string tenantId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await admin.GetTenantAsync(tenantId, cancellationToken: cancellationToken)).Quotas;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+        {
+            return null;
+        }
     }
 
     private static Argument<string> TenantIdArgument() => new("tenant-id") { Description = "The tenant's id" };

@@ -262,6 +262,23 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
         Assert.Equal("error: the scheduler knows no accelerator of node 'no-such-node' (schedctl accelerators lists the nodes)", stderr.Trim());
     }
 
+    [Fact]
+    public async Task TenantPut_QuotasNotGiven_AreKept_GivenOnesReplaced()
+    {
+        var (exit, _, stderr) = await Run("tenant", "put", "cli-quotas", "--weight", "2", "--max-queued", "7", "--requests-per-minute", "60", "--tokens-per-minute", "9000");
+        Assert.True(exit == 0, stderr);
+
+        // A weight change alone lifted every limit set before (an outside probe).
+        (exit, _, stderr) = await Run("tenant", "put", "cli-quotas", "--weight", "3");
+        Assert.True(exit == 0, stderr);
+        (exit, _, stderr) = await Run("tenant", "put", "cli-quotas", "--weight", "3", "--requests-per-minute", "0");
+        Assert.True(exit == 0, stderr);
+
+        using var admin = cluster.Admin();
+        var tenant = await admin.GetTenantAsync("cli-quotas");
+        Assert.Equal((3.0, 7, 0, 9000L), (tenant.Weight, tenant.Quotas.MaxQueuedJobs, tenant.Quotas.RequestsPerMinute, tenant.Quotas.TokensPerMinute));
+    }
+
     private Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] arguments) =>
         Schedctl.Run(["--address", cluster.Address, "--admin-key", SchedulerCluster.AdminKey, .. arguments]);
 }
