@@ -26,27 +26,38 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
 
     private static readonly string[] ChatRoles = ["system", "user", "assistant", "tool"];
 
-    public async ValueTask<JobRequest> Validate(SubmitJobRequest request, string? traceParent)
+    /// <param name="request">The submission.</param>
+    /// <param name="traceParent">The submit span's W3C id, for the job's trace.</param>
+    /// <param name="fitMaxTokens">The client set no max_tokens (an OpenAI chat request): its default, the model's most,
+    /// is lowered to what the context and the largest replica's KV cache leave after the prompt, as OpenAI's API and
+    /// vLLM do, rather than a long prompt refused for a limit its client never asked for.</param>
+    public async ValueTask<JobRequest> Validate(SubmitJobRequest request, string? traceParent, bool fitMaxTokens = false)
     {
-        var job = ValidateFields(request, traceParent);
+        var job = ValidateFields(request, traceParent, fitMaxTokens);
 
         // Valid for the model, but if no replica the scheduler has can ever hold it, it would wait in the queue for good:
         // FAILED_PRECONDITION, since it may pass once a larger replica registers.
+        var largest = await capacity.LargestKvCacheTokens(job.Model);
+        if (fitMaxTokens && largest is { } room && job.PromptTokens < room && job.PromptTokens + job.MaxTokens > room)
+        {
+            job = job with { MaxTokens = (int)Math.Min(job.MaxTokens, room - job.PromptTokens) };
+        }
+
         var needed = (long)job.PromptTokens + job.MaxTokens;
-        if (await capacity.LargestKvCacheTokens(job.Model) is { } largest && needed > largest)
+        if (largest is { } kv && needed > kv)
         {
             var field = job.Messages is null ? "prompt" : "messages";
             throw SchedulerErrors.FailedPrecondition(
                 "KV_CACHE_CAPACITY",
                 field,
                 $"{field}: {job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {needed} tokens of KV cache, and the largest " +
-                $"replica of model '{job.Model}' holds {largest}; shorten the prompt or lower max_tokens");
+                $"replica of model '{job.Model}' holds {kv}; shorten the prompt or lower max_tokens");
         }
 
         return job;
     }
 
-    private JobRequest ValidateFields(SubmitJobRequest request, string? traceParent)
+    private JobRequest ValidateFields(SubmitJobRequest request, string? traceParent, bool fitMaxTokens)
     {
         if (string.IsNullOrWhiteSpace(request.Model))
         {
@@ -66,9 +77,10 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             throw SchedulerErrors.InvalidArgument("max_tokens", $"must be between 1 and {maxOutput} for model '{model.Name}', got {request.MaxTokens}");
         }
 
-        if (promptTokens + request.MaxTokens > model.Options.MaxContextTokens)
+        var maxTokens = fitMaxTokens ? Math.Min(request.MaxTokens, Math.Max(1, model.Options.MaxContextTokens - promptTokens)) : request.MaxTokens;
+        if (promptTokens + maxTokens > model.Options.MaxContextTokens)
         {
-            throw SchedulerErrors.InvalidArgument(messages is null ? "prompt" : "messages", $"{promptTokens} prompt tokens + max_tokens {request.MaxTokens} exceed the model's context of {model.Options.MaxContextTokens} tokens");
+            throw SchedulerErrors.InvalidArgument(messages is null ? "prompt" : "messages", $"{promptTokens} prompt tokens + max_tokens {maxTokens} exceed the model's context of {model.Options.MaxContextTokens} tokens");
         }
 
         if (request.TtftObjectiveMs < 0)
@@ -106,7 +118,7 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             prompt,
             request.PromptTokenIds.Count > 0 ? [.. request.PromptTokenIds] : null,
             promptTokens,
-            request.MaxTokens,
+            maxTokens,
             priority,
             request.TtftObjectiveMs > 0 ? request.TtftObjectiveMs : model.Options.DefaultTtftObjectiveMs,
             request.IdempotencyKey.Length > 0 ? request.IdempotencyKey : null,

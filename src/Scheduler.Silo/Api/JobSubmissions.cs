@@ -35,13 +35,14 @@ internal sealed class JobSubmissions(
     /// Validates and submits a job for <paramref name="tenant"/> that came in by <paramref name="door"/>
     /// (<see cref="SubmissionDoors"/>; a refusal is counted under it). With <paramref name="subscribe"/> the job's events are
     /// listened to from before it is submitted (read them with <see cref="Events"/>); dispose the result to stop.
-    /// <paramref name="endUser"/> (the OpenAI API's <c>user</c>) only labels the submission's span.
+    /// <paramref name="endUser"/> (the OpenAI API's <c>user</c>) only labels the submission's span. With
+    /// <paramref name="fitMaxTokens"/> the client set no max_tokens (see <see cref="JobRequestValidator.Validate"/>).
     /// </summary>
-    public async Task<SubmittedJob> Submit(string door, string tenant, SubmitJobRequest request, bool subscribe, string? endUser = null)
+    public async Task<SubmittedJob> Submit(string door, string tenant, SubmitJobRequest request, bool subscribe, string? endUser = null, bool fitMaxTokens = false)
     {
         try
         {
-            return await Accept(tenant, request, subscribe, endUser);
+            return await Accept(tenant, request, subscribe, endUser, fitMaxTokens);
         }
         catch (Exception ex)
         {
@@ -62,7 +63,7 @@ internal sealed class JobSubmissions(
             _ => SchedulerErrors.Transient(ex)?.StatusCode ?? StatusCode.Internal,
         });
 
-    private async Task<SubmittedJob> Accept(string tenant, SubmitJobRequest request, bool subscribe, string? endUser)
+    private async Task<SubmittedJob> Accept(string tenant, SubmitJobRequest request, bool subscribe, string? endUser, bool fitMaxTokens)
     {
         ThrowIfDraining();
         var jobId = "job-" + Guid.NewGuid().ToString("N");
@@ -72,7 +73,7 @@ internal sealed class JobSubmissions(
             activity?.SetTag(SemanticConventions.EndUser, endUser);
         }
 
-        var jobRequest = await validator.Validate(request, activity?.Id ?? Activity.Current?.Id);
+        var jobRequest = await validator.Validate(request, activity?.Id ?? Activity.Current?.Id, fitMaxTokens);
 
         // Listen before submitting: the job may be admitted and stream tokens before Submit returns.
         var subscription = subscribe ? hub.Subscribe(jobId, 0) : null;

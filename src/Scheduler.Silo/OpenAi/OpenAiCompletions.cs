@@ -31,7 +31,7 @@ internal sealed partial class OpenAiCompletions(
         {
             var tenant = await auth.Tenant(http.Request);
             (request, var headers) = await Read(http.Request, kind, tenant);
-            using var submitted = await submissions.Submit(SubmissionDoors.OpenAi, tenant, request.Submit, subscribe: true, request.User);
+            using var submitted = await submissions.Submit(SubmissionDoors.OpenAi, tenant, request.Submit, subscribe: true, request.User, request.FitMaxTokens);
             var job = submitted.Job;
             http.Response.Headers[SchedulerHeaders.Names.JobId] = job.JobId;
             var answer = new Answer(kind, job.JobId, job.Model, time.GetUtcNow().ToUnixTimeSeconds(), request.IncludeUsage);

@@ -101,7 +101,11 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
             submit.Messages.Add(Message(messages[i], $"messages[{i}]"));
         }
 
-        return Finish(body, submit) with { MaxTokensField = body.MaxCompletionTokens is null ? OpenAiRequest.MaxTokens : "max_completion_tokens" };
+        return Finish(body, submit) with
+        {
+            MaxTokensField = body.MaxCompletionTokens is null ? OpenAiRequest.MaxTokens : "max_completion_tokens",
+            FitMaxTokens = body.MaxCompletionTokens is null && body.MaxTokens is null,
+        };
     }
 
     private static ChatMessage Message(OpenAiChatMessageBody? message, string param)

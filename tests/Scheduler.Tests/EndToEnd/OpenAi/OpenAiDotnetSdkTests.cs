@@ -352,6 +352,21 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task ChatCompletion_WithoutMaxTokens_ALongPromptGetsWhatTheContextLeaves()
+    {
+        // The model's context is 131,072 tokens (its catalog entry) and its most output 512: a prompt leaving less than
+        // that was refused over a max_tokens its client never sent (an outside probe); OpenAI's default is the rest.
+        const int Context = 131_072;
+        var prompt = string.Concat(Enumerable.Repeat("word ", Context - 200));
+
+        var completion = (await Chat(SchedulerCluster.Tenants[2].Key).CompleteChatAsync([new UserChatMessage(prompt)])).Value;
+
+        Assert.Equal(ChatFinishReason.Length, completion.FinishReason);
+        Assert.Equal(Context, completion.Usage.InputTokenCount + completion.Usage.OutputTokenCount);
+        Assert.InRange(completion.Usage.OutputTokenCount, 1, SchedulerCluster.MaxOutputTokens - 1);
+    }
+
+    [Fact]
     public async Task ChatCompletion_ImagePart_Is400NamingThePart()
     {
         var ex = await Assert.ThrowsAsync<ClientResultException>(() => Chat(SchedulerCluster.Tenants[0].Key).CompleteChatAsync(
