@@ -72,12 +72,14 @@ internal static class TenantCommands
                 ApiKey = parse.GetValue(apiKey) ?? "",
                 Quotas = new TenantQuotas
                 {
-                    MaxQueuedJobs = parse.GetResult(maxQueued) is null ? current?.MaxQueuedJobs ?? 0 : parse.GetValue(maxQueued),
-                    RequestsPerMinute = parse.GetResult(requestsPerMinute) is null ? current?.RequestsPerMinute ?? 0 : parse.GetValue(requestsPerMinute),
-                    TokensPerMinute = parse.GetResult(tokensPerMinute) is null ? current?.TokensPerMinute ?? 0 : parse.GetValue(tokensPerMinute),
+                    MaxQueuedJobs = GivenOr(maxQueued, current?.MaxQueuedJobs ?? 0),
+                    RequestsPerMinute = GivenOr(requestsPerMinute, current?.RequestsPerMinute ?? 0),
+                    TokensPerMinute = GivenOr(tokensPerMinute, current?.TokensPerMinute ?? 0),
                 },
             };
             return await admin.PutTenantAsync(request, cancellationToken: cancellationToken);
+
+            T GivenOr<T>(Option<T> quota, T kept) => parse.GetResult(quota) is null ? kept : parse.GetValue(quota)!;
         }, id, weight, apiKey, maxQueued, requestsPerMinute, tokensPerMinute);
     }
 

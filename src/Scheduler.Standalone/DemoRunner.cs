@@ -20,7 +20,7 @@ internal static class DemoRunner
     {
         var adminKey = services.GetRequiredService<IOptions<ApiOptions>>().Value.AdminApiKey;
         // The catalog's first model: the one the embedded fleet serves unless a node names another.
-        var model = services.GetRequiredService<IOptions<ModelCatalogOptions>>().Value.Models.FirstOrDefault()?.Name;
+        var model = services.GetRequiredService<IOptions<ModelCatalogOptions>>().Value.FirstModel();
         var address = services.GetRequiredService<ListeningAddresses>().Grpc;
         using var channel = GrpcChannel.ForAddress(address);
         var inference = new InferenceService.InferenceServiceClient(channel);

@@ -80,7 +80,7 @@ internal sealed partial class EmbeddedFleet(
                 };
                 foreach (var a in spec.Accelerators)
                 {
-                    var model = a.Model ?? catalog.Value.Models[0].Name;
+                    var model = a.Model ?? catalog.Value.FirstModel()!;
                     nodeOptions.Accelerators.Add(new AcceleratorOptions { Product = a.Product, Count = a.Count, Model = model });
                 }
 

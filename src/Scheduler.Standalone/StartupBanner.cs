@@ -14,7 +14,7 @@ internal static class StartupBanner
         var tenants = services.GetRequiredService<IOptions<TenantSeedingOptions>>().Value.Tenants;
         var adminKey = services.GetRequiredService<IOptions<ApiOptions>>().Value.AdminApiKey;
         var addresses = services.GetRequiredService<ListeningAddresses>();
-        var model = services.GetRequiredService<IOptions<ModelCatalogOptions>>().Value.Models.FirstOrDefault()?.Name ?? "<model>";
+        var model = services.GetRequiredService<IOptions<ModelCatalogOptions>>().Value.FirstModel() ?? "<model>";
         var key = tenants.FirstOrDefault()?.ApiKey ?? "<key>";
         await services.GetRequiredService<EmbeddedFleet>().Ready;
         Console.WriteLine();

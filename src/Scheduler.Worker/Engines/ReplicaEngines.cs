@@ -48,8 +48,8 @@ internal sealed partial class ReplicaEngines : BackgroundService
     public bool TryGet(string replicaId, [NotNullWhen(true)] out IInferenceEngine? engine) =>
         _engines.TryGetValue(replicaId, out engine);
 
-    /// <summary>Drops every sequence on every replica without reporting them: the scheduler re-dispatches them.</summary>
-    /// <summary>Drops every sequence of every engine without a report; returns how many were running.</summary>
+    /// <summary>Drops every sequence on every replica without reporting them (the scheduler re-dispatches them); returns
+    /// how many were running.</summary>
     public int CancelAllSilently()
     {
         var running = RunningSequences;
