@@ -12,13 +12,13 @@ internal sealed class InferenceGrpcService(JobSubmissions submissions, JobMultip
 
     public override async Task<Job> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
-        using var submitted = await submissions.Submit(SubmissionDoors.SubmitJob, AuthInterceptor.TenantOf(context), request, subscribe: false);
+        using var submitted = await submissions.Submit(SubmissionDoors.SubmitJob, AuthInterceptor.TenantOf(context), request, subscribe: false, context.CancellationToken);
         return submitted.Job.ToProto();
     }
 
     public override async Task StreamJob(SubmitJobRequest request, IServerStreamWriter<JobEvent> responseStream, ServerCallContext context)
     {
-        using var submitted = await submissions.Submit(SubmissionDoors.StreamJob, AuthInterceptor.TenantOf(context), request, subscribe: true);
+        using var submitted = await submissions.Submit(SubmissionDoors.StreamJob, AuthInterceptor.TenantOf(context), request, subscribe: true, context.CancellationToken);
         await foreach (var e in submissions.Events(submitted, context.CancellationToken))
         {
             // Usually Queued and Admitted, or a step's tokens and the end, are ready together: one flush for both. The

@@ -133,7 +133,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
         {
             try
             {
-                submitted = await submissions.Submit(SubmissionDoors.StreamJobs, tenant, request.Job, subscribe: true);
+                submitted = await submissions.Submit(SubmissionDoors.StreamJobs, tenant, request.Job, subscribe: true, cancellationToken);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {

@@ -37,12 +37,16 @@ internal sealed class JobSubmissions(
     /// listened to from before it is submitted (read them with <see cref="Events"/>); dispose the result to stop.
     /// <paramref name="endUser"/> (the OpenAI API's <c>user</c>) only labels the submission's span. With
     /// <paramref name="fitMaxTokens"/> the client set no max_tokens (see <see cref="JobRequestValidator.Validate"/>).
+    /// A submission whose call has ended (<paramref name="callEnded"/>) by the time it reaches the tenant is refused as
+    /// CANCELLED: a job accepted then would run, and be billed, for a client that has already given up. Once accepted, a
+    /// job outlives its call (inference.proto).
     /// </summary>
-    public async Task<SubmittedJob> Submit(string door, string tenant, SubmitJobRequest request, bool subscribe, string? endUser = null, bool fitMaxTokens = false)
+    public async Task<SubmittedJob> Submit(
+        string door, string tenant, SubmitJobRequest request, bool subscribe, CancellationToken callEnded, string? endUser = null, bool fitMaxTokens = false)
     {
         try
         {
-            return await Accept(tenant, request, subscribe, endUser, fitMaxTokens);
+            return await Accept(tenant, request, subscribe, endUser, fitMaxTokens, callEnded);
         }
         catch (Exception ex)
         {
@@ -63,7 +67,8 @@ internal sealed class JobSubmissions(
             _ => SchedulerErrors.Transient(ex)?.StatusCode ?? StatusCode.Internal,
         });
 
-    private async Task<SubmittedJob> Accept(string tenant, SubmitJobRequest request, bool subscribe, string? endUser, bool fitMaxTokens)
+    private async Task<SubmittedJob> Accept(
+        string tenant, SubmitJobRequest request, bool subscribe, string? endUser, bool fitMaxTokens, CancellationToken callEnded)
     {
         ThrowIfDraining();
         var jobId = "job-" + Guid.NewGuid().ToString("N");
@@ -74,6 +79,13 @@ internal sealed class JobSubmissions(
         }
 
         var jobRequest = await validator.Validate(request, activity?.Id ?? Activity.Current?.Id, fitMaxTokens);
+
+        // Checked last before the tenant, after the validation's awaits: under load a call's deadline can pass (a 1 ms
+        // deadline under a storm of calls did for most of them) while its submission waits its turn.
+        if (callEnded.IsCancellationRequested)
+        {
+            throw SchedulerErrors.CallEnded();
+        }
 
         // Listen before submitting: the job may be admitted and stream tokens before Submit returns.
         var subscription = subscribe ? hub.Subscribe(jobId, 0) : null;

@@ -93,6 +93,11 @@ internal static class SchedulerErrors
     public static long? RetryAfterMs(RpcException ex) =>
         ex.Trailers.GetValue(RetryAfterTrailer) is { } ms && long.TryParse(ms, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
 
+    /// <summary>The call that carried a submission ended (its client cancelled it, its deadline passed, the
+    /// connection broke) before the tenant accepted the job: no job was made, and nobody is left to tell.</summary>
+    public static RpcException CallEnded() =>
+        new(new Status(StatusCode.Cancelled, "the call ended before the job was accepted: no job was made"));
+
     private const string DrainingDetail = "this scheduler silo is draining: call another silo; resume a job's stream with WatchJob from the next token";
 
     /// <summary>This silo is draining: the client should call another silo (and resume a stream with WatchJob).</summary>

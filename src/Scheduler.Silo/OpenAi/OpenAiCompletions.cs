@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using Grpc.Core;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Silo.Api;
 
@@ -31,7 +32,7 @@ internal sealed partial class OpenAiCompletions(
         {
             var tenant = await auth.Tenant(http.Request);
             (request, var headers) = await Read(http.Request, kind, tenant);
-            using var submitted = await submissions.Submit(SubmissionDoors.OpenAi, tenant, request.Submit, subscribe: true, request.User, request.FitMaxTokens);
+            using var submitted = await submissions.Submit(SubmissionDoors.OpenAi, tenant, request.Submit, subscribe: true, aborted, request.User, request.FitMaxTokens);
             var job = submitted.Job;
             http.Response.Headers[SchedulerHeaders.Names.JobId] = job.JobId;
             var answer = new Answer(kind, job.JobId, job.Model, time.GetUtcNow().ToUnixTimeSeconds(), request.IncludeUsage);
@@ -58,6 +59,10 @@ internal sealed partial class OpenAiCompletions(
             {
                 await OpenAiErrors.Write(http, error);
             }
+        }
+        catch (RpcException) when (aborted.IsCancellationRequested)
+        {
+            // The client left before its job was accepted (SchedulerErrors.CallEnded): no job, nobody to answer.
         }
     }
 

@@ -39,6 +39,9 @@ public sealed class SecuredSilo : IAsyncLifetime
 
     public GrpcChannel Channel { get; private set; } = null!;
 
+    /// <summary>The silo's services, for a test of one of its parts in place.</summary>
+    internal IServiceProvider Services => _silo!.Services;
+
     public async Task InitializeAsync()
     {
         await File.WriteAllTextAsync(AdminKeyFile, "# admin keys, one a line\nfirst-admin-key\n");
