@@ -63,7 +63,8 @@ internal sealed class AdminGrpcService(
         var q = request.Quotas;
         if (q is not null && (q.MaxQueuedJobs < 0 || q.RequestsPerMinute < 0 || q.TokensPerMinute < 0))
         {
-            throw SchedulerErrors.InvalidArgument("quotas", "must not be negative");
+            var field = q.MaxQueuedJobs < 0 ? "max_queued_jobs" : q.RequestsPerMinute < 0 ? "requests_per_minute" : "tokens_per_minute";
+            throw SchedulerErrors.InvalidArgument("quotas." + field, "must not be negative");
         }
 
         if (q is not null && q.TokensPerMinute > int.MaxValue)

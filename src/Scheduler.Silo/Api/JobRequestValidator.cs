@@ -131,6 +131,25 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             request.SessionId.Length > 0 ? request.SessionId : null);
     }
 
+    private static void ValidateTokenIds(Google.Protobuf.Collections.RepeatedField<int> ids, int vocabularySize)
+    {
+        for (var i = 0; i < ids.Count; i++)
+        {
+            if (ids[i] < 0)
+            {
+                throw SchedulerErrors.InvalidArgument("prompt_token_ids", "must not contain negative ids");
+            }
+
+            // Unchecked (0), an engine would take the id and fail the job once it ran (llama.cpp) or run it on text it
+            // never had (the simulated engine).
+            if (vocabularySize > 0 && ids[i] >= vocabularySize)
+            {
+                throw SchedulerErrors.InvalidArgument(
+                    "prompt_token_ids", FormattableString.Invariant($"id {ids[i]} (at {i}) is outside the model's vocabulary of {vocabularySize:N0} ids"));
+            }
+        }
+    }
+
     /// <summary>The prompt's text (a chat rendered by the model's template), its token count, and the chat's turns.</summary>
     private static (string? Prompt, int Tokens, JobMessage[]? Messages) ValidatePrompt(SubmitJobRequest request, ModelEntry model)
     {
@@ -146,9 +165,8 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
 
         if (hasIds)
         {
-            return request.PromptTokenIds.Any(id => id < 0)
-                ? throw SchedulerErrors.InvalidArgument("prompt_token_ids", "must not contain negative ids")
-                : (null, request.PromptTokenIds.Count, null);
+            ValidateTokenIds(request.PromptTokenIds, model.Options.VocabularySize);
+            return (null, request.PromptTokenIds.Count, null);
         }
 
         var messages = hasMessages ? ValidateMessages(request.Messages) : null;

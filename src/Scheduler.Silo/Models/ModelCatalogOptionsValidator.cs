@@ -31,6 +31,11 @@ internal sealed class ModelCatalogOptionsValidator : IValidateOptions<ModelCatal
             AtLeastOne(failures, $"{key}:MaxOutputTokens", model.MaxOutputTokens);
             AtLeastOne(failures, $"{key}:DefaultTtftObjectiveMs", model.DefaultTtftObjectiveMs);
             AtLeastOne(failures, $"{key}:MaxPromptBytes", model.MaxPromptBytes);
+            if (model.VocabularySize < 0)
+            {
+                failures.Add($"{key}:VocabularySize must be 0 (not checked) or the model's vocabulary size, not {model.VocabularySize}");
+            }
+
             if (!Tokenizers.TryGet(model.Tokenizer, out _))
             {
                 failures.Add($"{key}:Tokenizer '{model.Tokenizer}' is not a tokenizer this silo has (it ships cl100k_base)");

@@ -22,4 +22,9 @@ public sealed class ModelOptions
 
     /// <summary>Largest prompt accepted, in bytes of UTF-8 text.</summary>
     public int MaxPromptBytes { get; set; } = 1 << 20;
+
+    /// <summary>The model's vocabulary size (Llama 3.1: 128,256): a job given <c>prompt_token_ids</c> with an id at or
+    /// above it is refused at submission rather than failed by its engine later. 0 (the default): not checked. It is the
+    /// model's own vocabulary, not <see cref="Tokenizer"/>'s, which only counts text prompts.</summary>
+    public int VocabularySize { get; set; }
 }

@@ -89,8 +89,9 @@ public sealed class BadInputTests(SchedulerCluster cluster)
     }
 
     [Theory]
-    [InlineData(0, -1, 0L, "quotas:")]
-    [InlineData(0, 0, -5L, "quotas:")]
+    [InlineData(-1, 0, 0L, "quotas.max_queued_jobs:")]
+    [InlineData(0, -1, 0L, "quotas.requests_per_minute:")]
+    [InlineData(0, 0, -5L, "quotas.tokens_per_minute:")]
     [InlineData(0, 0, 3_000_000_000L, "quotas.tokens_per_minute:")]
     public async Task AdminPutTenant_BadQuota_IsInvalidArgumentNamingTheField(int maxQueued, int requestsPerMinute, long tokensPerMinute, string field)
     {
@@ -113,6 +114,29 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         var request = Valid();
         request.MaxTokens = 0;
         AssertNamesField(await Assert.ThrowsAsync<RpcException>(() => client.RunAsync(request)), "max_tokens");
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(SchedulerCluster.VocabularySize)]
+    [InlineData(int.MaxValue)]
+    public async Task SubmitJob_PromptTokenIdNegativeOrOutsideTheVocabulary_IsInvalidArgumentNamingPromptTokenIds(int id)
+    {
+        using var client = cluster.Tenant(0);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, MaxTokens = 4, PromptTokenIds = { 1, 2, id, 3 } };
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+        AssertNamesField(ex, "prompt_token_ids");
+        Assert.Contains(id < 0 ? "negative" : $"id {id} (at 2) is outside the model's vocabulary of 128,256 ids", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SubmitJob_PromptTokenIdsUpToTheVocabularysLast_AreAccepted()
+    {
+        using var client = cluster.Tenant(0);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, MaxTokens = 1, PromptTokenIds = { 0, SchedulerCluster.VocabularySize - 1 } };
+        var job = await client.SubmitAsync(request);
+        Assert.StartsWith("job-", job.JobId, StringComparison.Ordinal);
+        await client.CancelAsync(job.JobId);
     }
 
     [Fact]

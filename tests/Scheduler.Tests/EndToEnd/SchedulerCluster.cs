@@ -28,6 +28,8 @@ public sealed class SchedulerCluster : IAsyncLifetime
     public const string NodeToken = "e2e-node-token";
     public const string AdminKey = "e2e-admin-key";
     public const int MaxOutputTokens = 512;
+    /// <summary>{Model}'s vocabulary size: prompt token ids at or above it are refused.</summary>
+    public const int VocabularySize = 128_256;
 
     public static readonly (string Id, string Key, double Weight)[] Tenants =
     [
@@ -61,7 +63,7 @@ public sealed class SchedulerCluster : IAsyncLifetime
             "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
             $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
             $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:NodeToken={NodeToken}",
-            $"--Scheduler:Models:0:Name={Model}", $"--Scheduler:Models:0:MaxOutputTokens={MaxOutputTokens}",
+            $"--Scheduler:Models:0:Name={Model}", $"--Scheduler:Models:0:MaxOutputTokens={MaxOutputTokens}", $"--Scheduler:Models:0:VocabularySize={VocabularySize}",
             $"--Scheduler:Models:1:Name={ParkedModel}",
             $"--Scheduler:Models:2:Name={FairModel}",
             $"--Scheduler:Scheduling:OverloadQueueLength={OverloadQueueLength}",

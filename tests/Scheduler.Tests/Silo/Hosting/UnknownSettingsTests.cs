@@ -13,7 +13,7 @@ public sealed class UnknownSettingsTests
     [
         "AdminKeyFile", "AdvertisedAddress", "BindAddress", "ClusterId", "Clustering", "GatewayPort", "GrpcPort", "HttpPort",
         "Kubernetes:Enabled", "MaxStreamsPerConnection", "Models:0:ChatTemplate", "Models:0:DefaultTtftObjectiveMs",
-        "Models:0:MaxContextTokens", "Models:0:MaxOutputTokens", "Models:0:MaxPromptBytes", "Models:0:Name", "Models:0:Tokenizer",
+        "Models:0:MaxContextTokens", "Models:0:MaxOutputTokens", "Models:0:MaxPromptBytes", "Models:0:Name", "Models:0:Tokenizer", "Models:0:VocabularySize",
         "NodeToken", "Nodes:ServerName", "Nodes:TrustedCaPath", "OpenAiPort", "Redis", "Scheduling:BatchingPolicy",
         "Scheduling:FairnessPolicy", "Scheduling:OverloadQueueLength", "Scheduling:PlacementPolicy",
         "Scheduling:WaitCostUsdPerSecond", "ServiceId", "SiloPort", "Tenants:1:ApiKey", "Tenants:1:Id", "Tenants:1:MaxQueuedJobs",

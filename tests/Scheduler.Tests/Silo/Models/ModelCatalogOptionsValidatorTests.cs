@@ -34,6 +34,15 @@ public sealed class ModelCatalogOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_RefusesANegativeVocabularySize_ZeroLeavesIdsUnchecked()
+    {
+        Assert.Contains(
+            "Scheduler:Models:0:VocabularySize must be 0 (not checked) or the model's vocabulary size, not -1",
+            Validate(new ModelOptions { Name = "m", VocabularySize = -1 }).Failures!);
+        Assert.True(Validate(new ModelOptions { Name = "m", VocabularySize = 0 }).Succeeded);
+    }
+
+    [Fact]
     public void Validate_RefusesAnEmptyName_AndASecondEntryOfOneName()
     {
         var result = Validate(new ModelOptions { Name = "m" }, new ModelOptions { Name = " " }, new ModelOptions { Name = "m", MaxContextTokens = 512 });
