@@ -32,6 +32,14 @@ internal static class Format
     /// <summary>A job status, e.g. "running".</summary>
     public static string Status(JobStatus status) => status.ToString().ToLowerInvariant();
 
+    /// <summary>True once a job has ended (its record holds its usage).</summary>
+    public static bool IsEnded(JobStatus status) => status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
+
+    /// <summary>A job's output tokens of its most, "22/4000"; "-/4000" until it ends (a listing does not follow the
+    /// stream).</summary>
+    public static string Output(Job job) =>
+        (job.Usage is { } u && IsEnded(job.Status) ? Number(u.CompletionTokens) : "-") + "/" + Number(job.MaxTokens);
+
     /// <summary>A priority class, e.g. "critical"; unspecified is standard.</summary>
     public static string Priority(Priority priority) =>
         (priority == Protos.V1.Priority.Unspecified ? Protos.V1.Priority.Standard : priority)

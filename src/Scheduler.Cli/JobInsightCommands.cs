@@ -26,8 +26,9 @@ internal static class JobInsightCommands
         new("STATUS", j => Format.Status(j.Status)),
         new("PRIORITY", j => Format.Priority(j.Priority)),
         new("SUBMITTED", j => Format.Time(j.SubmittedAt)),
-        new("TOKENS", j => $"{j.PromptTokens}+{j.MaxTokens}"),
-        new("QUEUE MS", j => j.Usage is { } u && IsEnded(j.Status) ? Format.Number(u.QueueMs, 0) : "-"),
+        new("PROMPT", j => Format.Number(j.PromptTokens)),
+        new("OUTPUT", Format.Output),
+        new("QUEUE MS", j => j.Usage is { } u && Format.IsEnded(j.Status) ? Format.Number(u.QueueMs, 0) : "-"),
         new("TTFT MS", j => j.Usage is { TtftMs: > 0 } u ? Format.Number(u.TtftMs, 0) : "-"),
         new("REPLICA", j => Format.OrDash(j.Placement?.ReplicaId ?? "")),
         new("PRODUCT", j => Format.OrDash(j.Placement?.AcceleratorProduct ?? "")),
@@ -121,8 +122,6 @@ internal static class JobInsightCommands
             Console.WriteLine($"more: --page-token {page.NextPageToken}");
         }
     }
-
-    private static bool IsEnded(JobStatus status) => status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
 
     private static Command Explain()
     {

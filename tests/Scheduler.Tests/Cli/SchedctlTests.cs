@@ -182,6 +182,13 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
             Assert.Contains("admitted", kinds);
         }
 
+        // The table shows what the job generated of its most, not its budget alone.
+        var table = await Run("jobs", "--tenant", SchedulerCluster.Tenants[0].Id, "--status", "completed", "--since", "10m", "--limit", "500");
+        Assert.True(table.ExitCode == 0, table.Stderr);
+        var row = Assert.Single(table.Stdout.Split('\n'), l => l.StartsWith(job.JobId, StringComparison.Ordinal));
+        Assert.Contains($" {job.Usage!.PromptTokens} ", row);
+        Assert.Contains(" 3/3 ", row);
+
         var wide = await Run("jobs", "--since", "10m", "-o", "wide");
         Assert.True(wide.ExitCode == 0, wide.Stderr);
         Assert.Contains("FINISH", wide.Stdout.Split('\n')[0]);
