@@ -1,7 +1,7 @@
 using System.CommandLine;
-using Grpc.Core;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
+using FieldMask = Google.Protobuf.WellKnownTypes.FieldMask;
 
 namespace Scheduler.Cli;
 
@@ -43,57 +43,48 @@ internal static class TenantCommands
     private static Command Put()
     {
         var id = TenantIdArgument();
-        var weight = new Option<double>("--weight")
-        {
-            Description = "Share of service among backlogged tenants (0.001 to 1000)",
-            Required = true,
-        };
+        var weight = new Option<double>("--weight") { Description = "Share of service among backlogged tenants (0.001 to 1000; omitted: kept, 1 for a new tenant)" };
 
         // The API reads a weight of 0 as "unset" and stores 1 (proto3's default): refuse it here rather than turn a
         // tenant's weight into 1 without a word. The range is the API's (PutTenantRequest.weight).
         weight.Within(0.001, 1000, "a number from 0.001 to 1000");
-        var apiKey = new Option<string>("--api-key") { Description = "New API key for the tenant (omit to keep the current one)" };
-        var maxQueued = new Option<int>("--max-queued") { Description = "Maximum jobs queued at once (0: the default; omitted: kept as it is)" };
-        var requestsPerMinute = new Option<int>("--requests-per-minute") { Description = "Submissions per minute (0: no limit; omitted: kept as it is)" };
-        var tokensPerMinute = new Option<long>("--tokens-per-minute") { Description = "Prompt + max tokens per minute (0: no limit; omitted: kept as it is)" };
+        var apiKey = new Option<string>("--api-key") { Description = "New API key for the tenant (omitted: kept)" };
+        var maxQueued = new Option<int>("--max-queued") { Description = "Maximum jobs queued at once (0: the default; omitted: kept)" };
+        var requestsPerMinute = new Option<int>("--requests-per-minute") { Description = "Submissions per minute (0: no limit; omitted: kept)" };
+        var tokensPerMinute = new Option<long>("--tokens-per-minute") { Description = "Prompt + max tokens per minute (0: no limit; omitted: kept)" };
         return ListingCommands.Single("put", "Create or update a tenant", Tenants, async (admin, parse, cancellationToken) =>
         {
-            var tenantId = parse.GetRequiredValue(id);
-
-            // PutTenant replaces the quotas: a quota not given keeps the tenant's current one, or a weight change would
-            // quietly lift the limits set before (an outside probe found `tenant put --weight 3` did).
-            var current = parse.GetResult(maxQueued) is null || parse.GetResult(requestsPerMinute) is null || parse.GetResult(tokensPerMinute) is null
-                ? await CurrentQuotas(admin, tenantId, cancellationToken)
-                : null;
+            // Only what is given changes, in one call (update_mask): without the mask PutTenant replaces every setting,
+            // and a weight change would quietly lift the quotas set before (an outside probe found
+            // `tenant put --weight 3` did).
             var request = new PutTenantRequest
             {
-                TenantId = tenantId,
+                TenantId = parse.GetRequiredValue(id),
                 Weight = parse.GetValue(weight),
                 ApiKey = parse.GetValue(apiKey) ?? "",
                 Quotas = new TenantQuotas
                 {
-                    MaxQueuedJobs = GivenOr(maxQueued, current?.MaxQueuedJobs ?? 0),
-                    RequestsPerMinute = GivenOr(requestsPerMinute, current?.RequestsPerMinute ?? 0),
-                    TokensPerMinute = GivenOr(tokensPerMinute, current?.TokensPerMinute ?? 0),
+                    MaxQueuedJobs = parse.GetValue(maxQueued),
+                    RequestsPerMinute = parse.GetValue(requestsPerMinute),
+                    TokensPerMinute = parse.GetValue(tokensPerMinute),
                 },
+                UpdateMask = new FieldMask(),
             };
+            Mask(weight, "weight");
+            Mask(apiKey, "api_key");
+            Mask(maxQueued, "quotas.max_queued_jobs");
+            Mask(requestsPerMinute, "quotas.requests_per_minute");
+            Mask(tokensPerMinute, "quotas.tokens_per_minute");
             return await admin.PutTenantAsync(request, cancellationToken: cancellationToken);
 
-            T GivenOr<T>(Option<T> quota, T kept) => parse.GetResult(quota) is null ? kept : parse.GetValue(quota)!;
+            void Mask(Option option, string path)
+            {
+                if (parse.GetResult(option) is not null)
+                {
+                    request.UpdateMask.Paths.Add(path);
+                }
+            }
         }, id, weight, apiKey, maxQueued, requestsPerMinute, tokensPerMinute);
-    }
-
-    /// <summary>The tenant's quotas, or null for a tenant that does not exist yet.</summary>
-    private static async Task<TenantQuotas?> CurrentQuotas(SchedulerAdminClient admin, string tenantId, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return (await admin.GetTenantAsync(tenantId, cancellationToken: cancellationToken)).Quotas;
-        }
-        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
-        {
-            return null;
-        }
     }
 
     private static Argument<string> TenantIdArgument() => new("tenant-id") { Description = "The tenant's id" };

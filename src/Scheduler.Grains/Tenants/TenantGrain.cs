@@ -133,7 +133,7 @@ internal sealed partial class TenantGrain(
     // Orleans disposes a grain instance once its activation has deactivated: no call is left to wait on the gate.
     public void Dispose() => _writeGate.Dispose();
 
-    public async Task<PutTenantResult> Put(TenantSettings settings)
+    public async Task<PutTenantResult> Put(TenantSettings settings, TenantFields fields = TenantFields.All)
     {
         if (!TenantSettings.IsValidWeight(settings.Weight))
         {
@@ -151,9 +151,13 @@ internal sealed partial class TenantGrain(
         }
 
         var isNew = !s.Exists;
+        var apply = isNew ? TenantFields.All : fields;
         s.Exists = true;
-        s.Weight = settings.Weight;
-        s.Quotas = settings.Quotas;
+        s.Weight = apply.HasFlag(TenantFields.Weight) ? settings.Weight : s.Weight;
+        s.Quotas = new TenantQuotas(
+            apply.HasFlag(TenantFields.MaxQueuedJobs) ? settings.Quotas.MaxQueuedJobs : s.Quotas.MaxQueuedJobs,
+            apply.HasFlag(TenantFields.RequestsPerMinute) ? settings.Quotas.RequestsPerMinute : s.Quotas.RequestsPerMinute,
+            apply.HasFlag(TenantFields.TokensPerMinute) ? settings.Quotas.TokensPerMinute : s.Quotas.TokensPerMinute);
         ConfigureRateLimits();
         if (hash is not null && s.ApiKeyHash != hash)
         {

@@ -47,7 +47,8 @@ internal sealed class AdminGrpcService(
     // What the audit log says of a put: the settings, and whether the key changed (never the key).
     private static string PutDetail(PutTenantRequest r) =>
         $"weight={r.Weight} max_queued_jobs={r.Quotas?.MaxQueuedJobs ?? 0} requests_per_minute={r.Quotas?.RequestsPerMinute ?? 0} " +
-        $"tokens_per_minute={r.Quotas?.TokensPerMinute ?? 0}" + (r.ApiKey.Length > 0 ? " api_key=replaced" : "");
+        $"tokens_per_minute={r.Quotas?.TokensPerMinute ?? 0}" + (TenantUpdateMask.ReplacesKey(r) ? " api_key=replaced" : "") +
+        (r.UpdateMask is { } mask ? $" update_mask={string.Join(',', mask.Paths)}" : "");
 
     private async Task<Tenant> PutTenant(PutTenantRequest request)
     {
@@ -84,9 +85,8 @@ internal sealed class AdminGrpcService(
             throw SchedulerErrors.InvalidArgument("api_key", "is an admin key or the node token; a tenant's key must be its own");
         }
 
-        var quotas = q is null ? TenantQuotas.Default : new TenantQuotas(q.MaxQueuedJobs, q.RequestsPerMinute, q.TokensPerMinute);
-        var settings = new TenantSettings(request.Weight > 0 ? request.Weight : 1, quotas, request.ApiKey.Length > 0 ? request.ApiKey : null);
-        var result = await grains.GetGrain<ITenantGrain>(request.TenantId).Put(settings);
+        var (settings, fields) = TenantUpdateMask.Read(request);
+        var result = await grains.GetGrain<ITenantGrain>(request.TenantId).Put(settings, fields);
         return result.Tenant?.ToProto()
             ?? throw SchedulerErrors.AlreadyExists("api_key: is another tenant's key; each tenant needs a key of its own (nothing was changed)");
     }

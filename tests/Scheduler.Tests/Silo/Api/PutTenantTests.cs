@@ -1,3 +1,4 @@
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Scheduler.Protos.V1;
 
@@ -29,4 +30,77 @@ public sealed class PutTenantTests(SecuredSilo silo) : IClassFixture<SecuredSilo
         using var admin = silo.Admin();
         Assert.Equal(weight, (await admin.PutTenantAsync(new PutTenantRequest { TenantId = "weighty-ok", Weight = weight })).Weight);
     }
+
+    [Fact]
+    public async Task PutTenant_WithAnUpdateMask_ChangesOnlyTheNamedFields_EvenWhenOthersAreGiven()
+    {
+        using var admin = silo.Admin();
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "masked", Weight = 2, Quotas = Quotas(7, 5, 9000) });
+
+        var weighted = await admin.PutTenantAsync(new PutTenantRequest
+        {
+            TenantId = "masked", Weight = 3, Quotas = Quotas(1, 1, 1), UpdateMask = Mask("weight"),
+        });
+        Assert.Equal((3.0, 7, 5, 9000L), Settings(weighted));
+
+        var limited = await admin.PutTenantAsync(new PutTenantRequest
+        {
+            TenantId = "masked", Weight = 50, Quotas = Quotas(0, 60, 0), UpdateMask = Mask("quotas.requests_per_minute"),
+        });
+        Assert.Equal((3.0, 7, 60, 9000L), Settings(limited));
+        Assert.Equal((3.0, 7, 60, 9000L), Settings(await admin.GetTenantAsync("masked")));
+
+        var quotas = await admin.PutTenantAsync(new PutTenantRequest { TenantId = "masked", Quotas = Quotas(4, 0, 100), UpdateMask = Mask("quotas") });
+        Assert.Equal((3.0, 4, 0, 100L), Settings(quotas));
+    }
+
+    [Fact]
+    public async Task PutTenant_WithoutAMask_ReplacesEverySetting_AsBefore()
+    {
+        using var admin = silo.Admin();
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "unmasked", Weight = 2, Quotas = Quotas(7, 5, 9000) });
+
+        var replaced = await admin.PutTenantAsync(new PutTenantRequest { TenantId = "unmasked", Weight = 3 });
+
+        Assert.Equal((3.0, 1000, 0, 0L), Settings(replaced));
+    }
+
+    [Fact]
+    public async Task PutTenant_AnEmptyMask_CreatesAMissingTenantWithTheDefaults_AndChangesNothingOfAnExistingOne()
+    {
+        using var admin = silo.Admin();
+        var created = await admin.PutTenantAsync(new PutTenantRequest { TenantId = "mask-empty", Weight = 9, UpdateMask = new FieldMask() });
+        Assert.Equal(1.0, created.Weight);
+
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "mask-empty", Weight = 2, Quotas = Quotas(7, 5, 9000) });
+        var unchanged = await admin.PutTenantAsync(new PutTenantRequest { TenantId = "mask-empty", Weight = 9, UpdateMask = new FieldMask() });
+        Assert.Equal((2.0, 7, 5, 9000L), Settings(unchanged));
+    }
+
+    [Theory]
+    [InlineData("quotas.nonsense", "update_mask: 'quotas.nonsense' is not a field a put can change: use api_key, weight, quotas, ")]
+    [InlineData("Weight", "update_mask: 'Weight' is not a field")]
+    [InlineData("api_key", "api_key: is named in update_mask but empty")]
+    public async Task PutTenant_ABadMask_IsInvalidArgumentNamingTheField_AndChangesNothing(string path, string message)
+    {
+        using var admin = silo.Admin();
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "mask-bad", Weight = 2, Quotas = Quotas(7, 5, 9000) });
+
+        var e = await Assert.ThrowsAsync<RpcException>(() => admin.PutTenantAsync(new PutTenantRequest
+        {
+            TenantId = "mask-bad", Weight = 5, UpdateMask = Mask("weight", path),
+        }));
+
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.StartsWith(message, e.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal((2.0, 7, 5, 9000L), Settings(await admin.GetTenantAsync("mask-bad")));
+    }
+
+    private static TenantQuotas Quotas(int maxQueued, int requestsPerMinute, long tokensPerMinute) =>
+        new() { MaxQueuedJobs = maxQueued, RequestsPerMinute = requestsPerMinute, TokensPerMinute = tokensPerMinute };
+
+    private static FieldMask Mask(params string[] paths) => new() { Paths = { paths } };
+
+    private static (double Weight, int MaxQueued, int RequestsPerMinute, long TokensPerMinute) Settings(Tenant t) =>
+        (t.Weight, t.Quotas.MaxQueuedJobs, t.Quotas.RequestsPerMinute, t.Quotas.TokensPerMinute);
 }
