@@ -25,6 +25,7 @@ public sealed class ModelOptions
 
     /// <summary>The model's vocabulary size (Llama 3.1: 128,256): a job given <c>prompt_token_ids</c> with an id at or
     /// above it is refused at submission rather than failed by its engine later. 0 (the default): not checked. It is the
-    /// model's own vocabulary, not <see cref="Tokenizer"/>'s, which only counts text prompts.</summary>
+    /// model's own vocabulary, not <see cref="Tokenizer"/>'s, which only counts text prompts. Not set in the silo's
+    /// appsettings.json: a model renamed on the command line would inherit it (configuration arrays merge by index).</summary>
     public int VocabularySize { get; set; }
 }
