@@ -56,7 +56,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
 
     private static OpenAiRequest Completion(OpenAiCompletionBody body)
     {
-        var submit = Common(body, body.MaxTokens ?? DefaultCompletionMaxTokens);
+        var submit = Common(body, DefaultCompletionMaxTokens);
         if (body.Prompt is not { } prompt)
         {
             throw SchedulerErrors.InvalidArgument("prompt", "is required");
@@ -90,7 +90,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
     private OpenAiRequest Chat(OpenAiChatBody body)
     {
         var defaultMax = body.Model is not null && models.TryGet(body.Model, out var model) ? model.Options.MaxOutputTokens : DefaultCompletionMaxTokens;
-        var submit = Common(body, body.MaxCompletionTokens ?? body.MaxTokens ?? defaultMax);
+        var submit = Common(body, defaultMax);
         if (body.Messages is not { Count: > 0 } messages)
         {
             throw SchedulerErrors.InvalidArgument("messages", "is required and must not be empty");
@@ -101,11 +101,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
             submit.Messages.Add(Message(messages[i], $"messages[{i}]"));
         }
 
-        return Finish(body, submit) with
-        {
-            MaxTokensField = body.MaxCompletionTokens is null ? OpenAiRequest.MaxTokens : "max_completion_tokens",
-            FitMaxTokens = body.MaxCompletionTokens is null && body.MaxTokens is null,
-        };
+        return Finish(body, submit) with { FitMaxTokens = body.MaxCompletionTokens is null && body.MaxTokens is null };
     }
 
     private static ChatMessage Message(OpenAiChatMessageBody? message, string param)
@@ -168,9 +164,11 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
         }
     }
 
-    private static SubmitJobRequest Common(OpenAiGenerationBody body, int maxTokens)
+    /// <summary>The fields both endpoints share; <paramref name="defaultMaxTokens"/> when the request sets neither
+    /// max_completion_tokens nor max_tokens.</summary>
+    private static SubmitJobRequest Common(OpenAiGenerationBody body, int defaultMaxTokens)
     {
-        var submit = new SubmitJobRequest { Model = body.Model ?? "", MaxTokens = maxTokens };
+        var submit = new SubmitJobRequest { Model = body.Model ?? "", MaxTokens = body.MaxCompletionTokens ?? body.MaxTokens ?? defaultMaxTokens };
         if (body.Temperature is { } temperature)
         {
             submit.Temperature = temperature;
@@ -205,7 +203,10 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
     }
 
     private static OpenAiRequest Finish(OpenAiGenerationBody body, SubmitJobRequest submit) =>
-        new(submit, body.Stream == true, body.Stream == true && body.StreamOptions?.IncludeUsage == true, body.User);
+        new(submit, body.Stream == true, body.Stream == true && body.StreamOptions?.IncludeUsage == true, body.User)
+        {
+            MaxTokensField = body.MaxCompletionTokens is null ? OpenAiRequest.MaxTokens : OpenAiRequest.MaxCompletionTokens,
+        };
 
     /// <summary>A JSON string's text. One that is not UTF-8 — raw bytes that are not, or an escaped lone surrogate, which
     /// the parser lets through as valid JSON — is a 400 naming <paramref name="param"/>, as gRPC refuses such a string,

@@ -78,6 +78,19 @@ public sealed class OpenAiRequestReaderTests
     }
 
     [Theory]
+    [InlineData("""{"model":"m","prompt":"x","max_completion_tokens":4}""", 4, "max_completion_tokens")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":9,"max_completion_tokens":7}""", 7, "max_completion_tokens")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":9}""", 9, "max_tokens")]
+    public void Read_Completion_MaxCompletionTokens_IsHonoured_AndWinsAsInChat(string json, int maxTokens, string field)
+    {
+        // It was ignored: a completion asking for 4 tokens got the legacy default of 16 (an outside probe).
+        var request = Read(json);
+
+        Assert.Equal((maxTokens, field), (request.Submit.MaxTokens, request.MaxTokensField));
+        Assert.False(request.FitMaxTokens);
+    }
+
+    [Theory]
     [InlineData("""{"model":"m","prompt":"x","n":2}""", "n")]
     [InlineData("""{"model":"m","prompt":"x","best_of":3}""", "best_of")]
     [InlineData("""{"model":"m","prompt":"x","logprobs":2}""", "logprobs")]
