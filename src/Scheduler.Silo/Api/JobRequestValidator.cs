@@ -24,7 +24,8 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
     private static readonly string RunTooLong =
         $"has a run of more than {PromptRuns.MaxRunLength} characters without a change of letters, digits, spaces or symbols";
 
-    private static readonly string[] ChatRoles = ["system", "user", "assistant", "tool"];
+    /// <summary>The roles a chat turn may have (the OpenAI door also takes "developer", its name for "system").</summary>
+    public static readonly string[] ChatRoles = ["system", "user", "assistant", "tool"];
 
     /// <param name="request">The submission.</param>
     /// <param name="traceParent">The submit span's W3C id, for the job's trace.</param>

@@ -17,6 +17,11 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
     /// <summary>The legacy completions API's default, when a request sets no max_tokens.</summary>
     public const int DefaultCompletionMaxTokens = 16;
 
+    /// <summary>What newer OpenAI models call the system turn.</summary>
+    private const string Developer = "developer";
+
+    private static readonly string Roles = string.Join(", ", [.. JobRequestValidator.ChatRoles, Developer]);
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -116,12 +121,13 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
             throw SchedulerErrors.InvalidArgument(param + ".tool_calls", "tool calls are not supported");
         }
 
-        // "developer" is what newer OpenAI models call the system turn.
+        // An unknown role is refused here, not by the validator, whose list of roles lacks "developer".
         var role = message.Role switch
         {
             null => throw SchedulerErrors.InvalidArgument(param + ".role", "is required"),
-            "developer" => "system",
-            var other => other,
+            Developer => "system",
+            var known when JobRequestValidator.ChatRoles.Contains(known) => known,
+            var other => throw SchedulerErrors.InvalidArgument(param + ".role", $"must be one of {Roles}, got '{SchedulerErrors.Echo(other)}'"),
         };
 
         return new ChatMessage { Role = role, Content = Content(message.Content, param + ".content") };

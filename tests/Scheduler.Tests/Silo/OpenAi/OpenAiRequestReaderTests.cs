@@ -126,6 +126,14 @@ public sealed class OpenAiRequestReaderTests
     public void Read_Chat_BadMessageOrField_IsRefusedNamingIt(string json, string param) =>
         Assert.Equal(param, RefusedParam(json, OpenAiKind.Chat));
 
+    [Fact]
+    public void Read_Chat_UnknownRole_ListsEveryRoleTaken_DeveloperToo()
+    {
+        var ex = Assert.Throws<RpcException>(() => Read("""{"model":"m","messages":[{"role":"robot","content":"x"}]}""", OpenAiKind.Chat));
+
+        Assert.Equal("messages[0].role: must be one of system, user, assistant, tool, developer, got 'robot'", ex.Status.Detail);
+    }
+
     [Theory]
     [InlineData("""{"model":"m","prompt":"a\ud800b"}""", false, "prompt")]
     [InlineData("""{"model":"m","prompt":["a\udc00"]}""", false, "prompt")]
