@@ -38,7 +38,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
         }
         catch (JsonException ex)
         {
-            throw SchedulerErrors.InvalidArgument("body", $"is not valid JSON ({ex.Message})");
+            throw OpenAiJsonRefusals.Malformed(ex);
         }
 
         using (document)
@@ -237,12 +237,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
         }
         catch (JsonException ex)
         {
-            // The path names the field, e.g. "$.max_tokens" or "$.messages[0].role".
-            var param = ex.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
-
-            // A number the field's type cannot hold (max_tokens 3000000000) is of the right JSON type, only too large.
-            var number = body.TryGetProperty(param, out var value) && value.ValueKind == JsonValueKind.Number;
-            throw SchedulerErrors.InvalidArgument(param, number ? $"{SchedulerErrors.Echo(value.GetRawText())} is not a number this field can hold (out of its range, or not whole)" : "has the wrong JSON type");
+            throw OpenAiJsonRefusals.WrongType(ex, body, Json.GetTypeInfo(typeof(T)));
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Grpc.Core;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
@@ -167,13 +168,48 @@ public sealed class OpenAiRequestReaderTests
         Assert.Equal(field, Read(json, OpenAiKind.Chat).MaxTokensField);
 
     [Theory]
-    [InlineData("""{"model":"m","prompt":"x","max_tokens":3000000000}""", "max_tokens: 3000000000 is not a number this field can hold (out of its range, or not whole)")]
-    [InlineData("""{"model":"m","prompt":"x","max_tokens":2.5}""", "max_tokens: 2.5 is not a number this field can hold (out of its range, or not whole)")]
-    [InlineData("""{"model":"m","prompt":"x","max_tokens":"ten"}""", "max_tokens: has the wrong JSON type")]
-    public void Read_ANumberTheFieldCannotHold_SaysSo(string json, string message)
+    [InlineData("""{"model":"m","prompt":"x","stream":1}""", "stream: must be a boolean (true or false), got the number 1")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":2.0}""", "max_tokens: must be a whole number, got 2.0")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":1e3}""", "max_tokens: must be a whole number, got 1e3")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":3000000000}""", "max_tokens: must be a whole number from -2147483648 to 2147483647, got 3000000000")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":"ten"}""", "max_tokens: must be a whole number, got the string \"ten\"")]
+    [InlineData("""{"model":"m","prompt":"x","seed":1.5}""", "seed: must be a whole number, got 1.5")]
+    [InlineData("""{"model":"m","prompt":"x","temperature":true}""", "temperature: must be a number, got true")]
+    [InlineData("""{"model":7,"prompt":"x"}""", "model: must be a string, got the number 7")]
+    [InlineData("""{"model":"m","prompt":"x","stream":true,"stream_options":{"include_usage":"yes"}}""", "stream_options.include_usage: must be a boolean (true or false), got the string \"yes\"")]
+    [InlineData("""{"model":"m","prompt":"x","stream_options":[]}""", "stream_options: must be an object, got a list")]
+    public void Read_Completion_FieldOfTheWrongType_SaysWhatItMustBe(string json, string message)
     {
+        // System.Text.Json's wording had leaked: "1 is not a number this field can hold (out of its range, or not whole)"
+        // for a boolean (an outside probe).
         var ex = Assert.Throws<RpcException>(() => Read(json));
 
         Assert.Equal(message, ex.Status.Detail);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m","messages":"hi"}""", "messages: must be a list, got the string \"hi\"")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"},7]}""", "messages[1]: must be an object, got the number 7")]
+    [InlineData("""{"model":"m","messages":[{"role":false,"content":"x"}]}""", "messages[0].role: must be a string, got false")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"max_completion_tokens":[4]}""", "max_completion_tokens: must be a whole number, got a list")]
+    public void Read_Chat_FieldOfTheWrongType_SaysWhatItMustBe(string json, string message)
+    {
+        var ex = Assert.Throws<RpcException>(() => Read(json, OpenAiKind.Chat));
+
+        Assert.Equal(message, ex.Status.Detail);
+    }
+
+    [Theory]
+    [InlineData("{\"model\":\"m\",\n \"prompt\": }", "body: is not valid JSON at line 2, byte 12: '}' is an invalid start of a value")]
+    [InlineData("", "body: is not valid JSON at line 1, byte 1: The input does not contain any JSON tokens")]
+    public async Task Read_MalformedJson_SaysWhere_InPlainPositions(string body, string message)
+    {
+        var http = new DefaultHttpContext();
+        http.Request.Body = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(body));
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _reader.Read(http.Request, OpenAiKind.Completion));
+
+        Assert.StartsWith(message, ex.Status.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("LineNumber", ex.Status.Detail, StringComparison.Ordinal);
     }
 }
