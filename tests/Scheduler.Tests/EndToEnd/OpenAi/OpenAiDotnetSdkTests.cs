@@ -367,6 +367,28 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task PromptThatDoesNotFit_Is400_ContextLengthExceeded_NamingPromptOrMessages()
+    {
+        // OpenAI's code, which clients act on (trimming the conversation); it was null (an outside probe). Over the
+        // model's context, for completions and chat:
+        const int Context = 131_072;
+        var completions = Completions(SchedulerCluster.Tenants[0].Key);
+        AssertError(
+            await Assert.ThrowsAsync<ClientResultException>(() => CreateCompletion(completions, new { model = SchedulerCluster.Model, prompt = Enumerable.Repeat(1, Context - 2), max_tokens = 4 })),
+            400, "invalid_request_error", "prompt", "context_length_exceeded");
+        var words = string.Concat(Enumerable.Repeat("word ", Context));
+        AssertError(
+            await Assert.ThrowsAsync<ClientResultException>(() => Chat(SchedulerCluster.Tenants[0].Key).CompleteChatAsync([new UserChatMessage(words)], new ChatCompletionOptions { MaxOutputTokenCount = 4 })),
+            400, "invalid_request_error", "messages", "context_length_exceeded");
+
+        // Within the context, over the KV cache of every replica the model has (the scripted model's hold 100,000 tokens).
+        await using var node = await FakeWorkerNode.StartRegisteredAsync(cluster, "openai-small-kv", SchedulerCluster.ScriptedModel);
+        AssertError(
+            await Assert.ThrowsAsync<ClientResultException>(() => CreateCompletion(completions, new { model = SchedulerCluster.ScriptedModel, prompt = Enumerable.Repeat(1, 100_000), max_tokens = 8 })),
+            400, "invalid_request_error", "prompt", "context_length_exceeded");
+    }
+
+    [Fact]
     public async Task ChatCompletion_ImagePart_Is400NamingThePart()
     {
         var ex = await Assert.ThrowsAsync<ClientResultException>(() => Chat(SchedulerCluster.Tenants[0].Key).CompleteChatAsync(

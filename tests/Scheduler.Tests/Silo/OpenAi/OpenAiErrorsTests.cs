@@ -94,6 +94,21 @@ public sealed class OpenAiErrorsTests
     }
 
     [Fact]
+    public void Map_PromptOverTheContextOrEveryReplicasKvCache_HasOpenAisContextLengthCode()
+    {
+        var context = SchedulerErrors.OverContext(SchedulerErrors.InvalidArgument("prompt", "5000 prompt tokens + max_tokens 4 exceed the model's context of 4096 tokens"));
+        var kv = SchedulerErrors.OverContext(SchedulerErrors.FailedPrecondition("KV_CACHE_CAPACITY", "prompt", "prompt: too long for every replica"));
+
+        Assert.Equal((400, "invalid_request_error", "messages", "context_length_exceeded"), Shape(_errors.Map(context, OpenAiKind.Chat)));
+        Assert.Equal((400, "invalid_request_error", "prompt", "context_length_exceeded"), Shape(_errors.Map(kv, OpenAiKind.Completion)));
+
+        // Other refusals of the prompt are not about its length.
+        Assert.Null(_errors.Map(SchedulerErrors.InvalidArgument("prompt", "is required"), OpenAiKind.Completion).Code);
+
+        static (int, string, string?, string?) Shape(OpenAiError e) => (e.Status, e.Type, e.Param, e.Code);
+    }
+
+    [Fact]
     public void Map_ResourceExhausted_Is429_WithTheQuotasRetryHintRoundedUp()
     {
         var error = _errors.Map(SchedulerErrors.ResourceExhausted("over requests_per_minute", TimeSpan.FromMilliseconds(1500.2)), OpenAiKind.Completion);
