@@ -1,10 +1,13 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
+using System.Net;
 using System.Net.ServerSentEvents;
 using System.Text;
 using System.Text.Json;
 using OpenAI;
+using Microsoft.Extensions.DependencyInjection;
 using OpenAI.Chat;
+using Scheduler.Silo.Hosting;
 using Scheduler.Protos.V1;
 using Scheduler.Tests.EndToEnd.Hostile;
 
@@ -259,6 +262,30 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
             Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
             return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").Clone();
         }
+    }
+
+    [Fact]
+    public async Task BaseUrlWithoutV1_Is404InOpenAisShape_SayingSo_AndOtherPortsKeepTheirBare404()
+    {
+        // The SDK appends "/chat/completions" to its endpoint: without /v1 it had an empty 404 (an outside probe).
+        var chat = new ChatClient(SchedulerCluster.Model, new ApiKeyCredential(SchedulerCluster.Tenants[0].Key), new OpenAIClientOptions
+        {
+            Endpoint = new Uri(cluster.OpenAiAddress),
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+        });
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("hi")]));
+        AssertError(ex, 404, "invalid_request_error", param: null, code: "unknown_url");
+        Assert.Contains("base URL probably lacks /v1", JsonDocument.Parse(ex.GetRawResponse()!.Content).RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // Any other path on the OpenAI port is the same shape, and shows nothing of the silo's other endpoints.
+        using var http = new HttpClient();
+        using var metrics = await http.GetAsync(cluster.OpenAiAddress + "/metrics");
+        Assert.Equal((HttpStatusCode.NotFound, "application/json"), (metrics.StatusCode, metrics.Content.Headers.ContentType?.MediaType));
+        Assert.Equal("unknown_url", JsonDocument.Parse(await metrics.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
+
+        // /v1 on the silo's HTTP port keeps its empty 404.
+        using var elsewhere = await http.GetAsync(cluster.SiloServices.GetRequiredService<ListeningAddresses>().Http + "/v1/models");
+        Assert.Equal((HttpStatusCode.NotFound, ""), (elsewhere.StatusCode, await elsewhere.Content.ReadAsStringAsync()));
     }
 
     [Fact]

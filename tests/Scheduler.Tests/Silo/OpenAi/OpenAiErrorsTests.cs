@@ -76,6 +76,19 @@ public sealed class OpenAiErrorsTests
         static (int, string, string) Shape(OpenAiError e) => (e.Status, e.Type, e.Message);
     }
 
+    [Theory]
+    [InlineData("POST", "/chat/completions", "no route POST /chat/completions: this API's routes are under /v1 (POST /v1/chat/completions); the client's base URL probably lacks /v1")]
+    [InlineData("GET", "/models/m", "no route GET /models/m: this API's routes are under /v1 (GET /v1/models/m); the client's base URL probably lacks /v1")]
+    [InlineData("GET", "/metrics", "no route GET /metrics: this API serves POST /v1/completions, ")]
+    [InlineData("POST", "/v1/v1/completions", "no route POST /v1/v1/completions: this API serves POST /v1/completions, ")]
+    public void RouteErrors_NoRoute_OneOfTheApisWithoutV1_SaysTheBaseUrlLacksIt(string method, string path, string message)
+    {
+        var error = OpenAiRouteErrors.For(404, method, path, "");
+
+        Assert.Equal((404, "invalid_request_error", "unknown_url"), (error.Status, error.Type, error.Code));
+        Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Map_StatusesOfTheSubmissionPath_AreOpenAisStatuses()
     {
