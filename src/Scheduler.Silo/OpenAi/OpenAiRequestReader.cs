@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.RequestDecompression;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
@@ -12,7 +13,7 @@ namespace Scheduler.Silo.OpenAi;
 /// type is a 400 naming it — but fields it does not know are ignored, except those that would change the result
 /// (<see cref="OpenAiUnsupportedFields"/>). Ranges are the submission validator's to check, as for gRPC.
 /// </summary>
-internal sealed class OpenAiRequestReader(ModelCatalog models)
+internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompressionProvider decompression)
 {
     /// <summary>The legacy completions API's default, when a request sets no max_tokens.</summary>
     public const int DefaultCompletionMaxTokens = 16;
@@ -31,14 +32,22 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
 
     public async Task<OpenAiRequest> Read(HttpRequest http, OpenAiKind kind)
     {
+        var (body, encoding) = OpenAiRequestBody.Open(http, decompression);
+        await using var decoded = encoding is null ? null : body;
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(http.Body, default, http.HttpContext.RequestAborted);
+            document = await JsonDocument.ParseAsync(body, default, http.HttpContext.RequestAborted);
         }
         catch (JsonException ex)
         {
             throw OpenAiJsonRefusals.Malformed(ex);
+        }
+        catch (Exception ex) when (encoding is not null && ex is InvalidDataException or InvalidOperationException)
+        {
+            // What gzip and deflate (InvalidDataException) and br (InvalidOperationException) throw on bytes they cannot
+            // decode; their messages add nothing a client can use.
+            throw SchedulerErrors.InvalidArgument("body", $"is not valid {SchedulerErrors.Echo(encoding)} data");
         }
 
         using (document)

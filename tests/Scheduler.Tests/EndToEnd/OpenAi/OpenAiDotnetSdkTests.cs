@@ -289,6 +289,42 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task GzipBody_IsDecoded_AndOneDecodedPastTheBodyLimitIs413_InOpenAisShape()
+    {
+        // Was a 400 "'0x1F' is an invalid start of a value" (an outside probe).
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+
+        using var zipped = Gzip($$"""{"model":"{{SchedulerCluster.Model}}","prompt":"zipped","max_tokens":3}""");
+        using var good = await http.PostAsync("/v1/completions", zipped);
+        var body = await good.Content.ReadAsStringAsync();
+        Assert.True(good.IsSuccessStatusCode, body);
+        Assert.Equal(3, JsonDocument.Parse(body).RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+
+        // Kestrel's limit is 30,000,000 bytes on the wire; these are about 30 KB there and 31 MB decoded.
+        using var large = Gzip($$"""{"model":"{{SchedulerCluster.Model}}","prompt":"{{new string('a', 31_000_000)}}"}""");
+        using var bomb = await http.PostAsync("/v1/completions", large);
+        Assert.Equal((HttpStatusCode.RequestEntityTooLarge, "application/json"), (bomb.StatusCode, bomb.Content.Headers.ContentType?.MediaType));
+        var error = JsonDocument.Parse(await bomb.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Contains("once decoded from gzip", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        static ByteArrayContent Gzip(string json)
+        {
+            using var encoded = new MemoryStream();
+            using (var gzip = new System.IO.Compression.GZipStream(encoded, System.IO.Compression.CompressionLevel.Fastest))
+            {
+                gzip.Write(Encoding.UTF8.GetBytes(json));
+            }
+
+            var content = new ByteArrayContent(encoded.ToArray());
+            content.Headers.ContentType = new("application/json");
+            content.Headers.ContentEncoding.Add("gzip");
+            return content;
+        }
+    }
+
+    [Fact]
     public async Task OverQuota_Is429_WithRetryAfterFromTheQuotasHint()
     {
         using var admin = cluster.Admin();

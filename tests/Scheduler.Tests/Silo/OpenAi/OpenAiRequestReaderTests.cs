@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RequestDecompression;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
@@ -10,10 +12,12 @@ namespace Scheduler.Tests.Silo.OpenAi;
 
 public sealed class OpenAiRequestReaderTests
 {
-    private readonly OpenAiRequestReader _reader = new(new ModelCatalog(Options.Create(new ModelCatalogOptions
-    {
-        Models = [new ModelOptions { Name = "m", MaxOutputTokens = 300 }],
-    })));
+    private readonly OpenAiRequestReader _reader = NewReader();
+
+    /// <summary>A reader for model "m" (at most 300 output tokens), decoding bodies as the silo does.</summary>
+    internal static OpenAiRequestReader NewReader() => new(
+        new ModelCatalog(Options.Create(new ModelCatalogOptions { Models = [new ModelOptions { Name = "m", MaxOutputTokens = 300 }] })),
+        new ServiceCollection().AddLogging().AddRequestDecompression().BuildServiceProvider().GetRequiredService<IRequestDecompressionProvider>());
 
     private OpenAiRequest Read(string json, OpenAiKind kind = OpenAiKind.Completion)
     {
