@@ -325,6 +325,24 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task HugeHeaderOrRequestLine_Is431Or414FromKestrel_WithAnEmptyBody_AsDocumented()
+    {
+        // Pins what docs/operations.md says: Kestrel refuses headers over 32 KB while parsing, before any middleware could
+        // give the answer OpenAI's shape. If this starts failing, the door may now shape it: update the docs.
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+        request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + new string('k', 70_000));
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal((HttpStatusCode.RequestHeaderFieldsTooLarge, ""), (response.StatusCode, await response.Content.ReadAsStringAsync()));
+
+        // The same for a request line over 8 KB.
+        using var longUrl = await http.GetAsync("/v1/models/" + new string('m', 9_000));
+        Assert.Equal((HttpStatusCode.RequestUriTooLong, ""), (longUrl.StatusCode, await longUrl.Content.ReadAsStringAsync()));
+    }
+
+    [Fact]
     public async Task OverQuota_Is429_WithRetryAfterFromTheQuotasHint()
     {
         using var admin = cluster.Admin();
