@@ -24,7 +24,8 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
     private static readonly string RunTooLong =
         $"has a run of more than {PromptRuns.MaxRunLength} characters without a change of letters, digits, spaces or symbols";
 
-    private static readonly string[] ChatRoles = ["system", "user", "assistant", "tool"];
+    /// <summary>The roles a chat turn may have (the OpenAI door also takes "developer", its name for "system").</summary>
+    public static readonly string[] ChatRoles = ["system", "user", "assistant", "tool"];
 
     /// <param name="request">The submission.</param>
     /// <param name="traceParent">The submit span's W3C id, for the job's trace.</param>
@@ -47,11 +48,11 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
         if (largest is { } kv && needed > kv)
         {
             var field = job.Messages is null ? "prompt" : "messages";
-            throw SchedulerErrors.FailedPrecondition(
+            throw SchedulerErrors.OverContext(SchedulerErrors.FailedPrecondition(
                 "KV_CACHE_CAPACITY",
                 field,
                 $"{field}: {job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {needed} tokens of KV cache, and the largest " +
-                $"replica of model '{job.Model}' holds {kv}; shorten the prompt or lower max_tokens");
+                $"replica of model '{job.Model}' holds {kv}; shorten the prompt or lower max_tokens"));
         }
 
         return job;
@@ -80,7 +81,9 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
         var maxTokens = fitMaxTokens ? Math.Min(request.MaxTokens, Math.Max(1, model.Options.MaxContextTokens - promptTokens)) : request.MaxTokens;
         if (promptTokens + maxTokens > model.Options.MaxContextTokens)
         {
-            throw SchedulerErrors.InvalidArgument(messages is null ? "prompt" : "messages", $"{promptTokens} prompt tokens + max_tokens {maxTokens} exceed the model's context of {model.Options.MaxContextTokens} tokens");
+            throw SchedulerErrors.OverContext(SchedulerErrors.InvalidArgument(
+                messages is null ? "prompt" : "messages",
+                $"{promptTokens} prompt tokens + max_tokens {maxTokens} exceed the model's context of {model.Options.MaxContextTokens} tokens"));
         }
 
         if (request.TtftObjectiveMs < 0)

@@ -1,3 +1,4 @@
+using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
 using Scheduler.Grains;
@@ -35,6 +36,30 @@ internal static class SchedulerErrors
         StatusCode.FailedPrecondition,
         detail,
         new PreconditionFailure { Violations = { new PreconditionFailure.Types.Violation { Type = type, Subject = subject, Description = detail } } });
+
+    /// <summary>The <c>ErrorInfo</c> reason of a refusal because the prompt plus max_tokens do not fit what the model can
+    /// hold: its context (INVALID_ARGUMENT), or the KV cache of its largest replica (FAILED_PRECONDITION), the most of
+    /// that context the scheduler can serve now. A client shortens the prompt or lowers max_tokens for either; OpenAI's
+    /// API calls it <c>context_length_exceeded</c>.</summary>
+    public const string ContextLengthExceeded = "CONTEXT_LENGTH_EXCEEDED";
+
+    /// <summary>The <c>ErrorInfo</c> domain of the scheduler's reasons (AIP-193: the service that says them).</summary>
+    public const string ErrorDomain = "scheduler.v1";
+
+    /// <summary><paramref name="refusal"/>, one of the prompt plus max_tokens not fitting (see
+    /// <see cref="ContextLengthExceeded"/>), with an <c>ErrorInfo</c> saying so beside its other detail, so a client
+    /// (the OpenAI door among them) need not read the message to tell it from other refusals of the prompt.</summary>
+    public static RpcException OverContext(RpcException refusal)
+    {
+        var status = refusal.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)refusal.StatusCode, Message = refusal.Status.Detail };
+        status.Details.Add(Any.Pack(new ErrorInfo { Reason = ContextLengthExceeded, Domain = ErrorDomain }));
+        refusal.Trailers.SetRpcStatus(status);
+        return refusal;
+    }
+
+    /// <summary>True for a refusal <see cref="OverContext"/> marked.</summary>
+    public static bool IsOverContext(RpcException ex) =>
+        ex.GetRpcStatus()?.GetDetail<ErrorInfo>() is { Reason: ContextLengthExceeded, Domain: ErrorDomain };
 
     /// <summary>A client-chosen name already taken by something else — an idempotency key bound to another request (as a
     /// create with a taken id is ALREADY_EXISTS in Google's API design guide, AIP-133; Stripe-like HTTP APIs answer 409).</summary>

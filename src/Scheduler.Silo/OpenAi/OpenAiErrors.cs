@@ -80,8 +80,9 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
 
         return rpc.StatusCode switch
         {
-            StatusCode.InvalidArgument or StatusCode.FailedPrecondition =>
-                new(StatusCodes.Status400BadRequest, "invalid_request_error", message, param),
+            // A prompt plus max_tokens that do not fit has OpenAI's code, which clients act on (trimming the conversation).
+            StatusCode.InvalidArgument or StatusCode.FailedPrecondition => new(
+                StatusCodes.Status400BadRequest, "invalid_request_error", message, param, SchedulerErrors.IsOverContext(rpc) ? "context_length_exceeded" : null),
             StatusCode.NotFound when message.StartsWith("model '", StringComparison.Ordinal) =>
                 new(StatusCodes.Status404NotFound, "invalid_request_error", message, "model", "model_not_found"),
             StatusCode.NotFound => new(StatusCodes.Status404NotFound, "invalid_request_error", message, Code: "not_found"),

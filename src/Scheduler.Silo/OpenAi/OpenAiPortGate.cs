@@ -4,7 +4,8 @@ namespace Scheduler.Silo.OpenAi;
 
 /// <summary>
 /// Keeps the OpenAI-compatible API and the silo's other HTTP endpoints apart: /v1 answers only on the OpenAI port and
-/// nothing else does, so a network policy that lets clients reach that port exposes no metrics, dashboard or gRPC.
+/// nothing else does (any other path there is an OpenAI-shaped 404), so a network policy that lets clients reach that
+/// port exposes no metrics, dashboard or gRPC.
 /// The port is looked up once the silo listens (it may be chosen at start-up).
 /// </summary>
 internal sealed class OpenAiPortGate(ListeningAddresses addresses) : IMiddleware
@@ -19,10 +20,16 @@ internal sealed class OpenAiPortGate(ListeningAddresses addresses) : IMiddleware
         }
 
         var onOpenAiPort = context.Connection.LocalPort == _port;
-        if (onOpenAiPort != context.Request.Path.StartsWithSegments(OpenAiEndpoints.Prefix, StringComparison.Ordinal))
+        var request = context.Request;
+        if (onOpenAiPort != request.Path.StartsWithSegments(OpenAiEndpoints.Prefix, StringComparison.Ordinal))
         {
+            // On the OpenAI port the caller is an OpenAI client off the API's paths — most often an SDK whose base URL
+            // lacks /v1 — and the SDKs show error.message: an empty 404 told it nothing. A /v1 path on another port
+            // keeps its bare 404 and tells a scanner nothing.
             context.Response.StatusCode = StatusCodes.Status404NotFound;
-            return Task.CompletedTask;
+            return onOpenAiPort
+                ? OpenAiErrors.Write(context, OpenAiRouteErrors.For(StatusCodes.Status404NotFound, request.Method, request.Path, ""))
+                : Task.CompletedTask;
         }
 
         return next(context);

@@ -8,11 +8,13 @@ namespace Scheduler.Silo.OpenAi;
 /// <param name="IncludeUsage">A streamed answer ends with a usage chunk (<c>stream_options.include_usage</c>).</param>
 /// <param name="User">The end user the client named.</param>
 /// <param name="MaxTokensField">The request's field that set the submission's max_tokens: <c>max_completion_tokens</c>
-/// when a chat request set it, which a refusal then names.</param>
+/// when the request set it, which a refusal then names.</param>
 /// <param name="FitMaxTokens">A chat request set no max_tokens: the model's most, lowered to what the prompt leaves of the
 /// context (OpenAI's default is the rest of the context).</param>
 internal sealed record OpenAiRequest(
     SubmitJobRequest Submit, bool Stream, bool IncludeUsage, string? User, string MaxTokensField = OpenAiRequest.MaxTokens, bool FitMaxTokens = false)
 {
     public const string MaxTokens = "max_tokens";
+
+    public const string MaxCompletionTokens = "max_completion_tokens";
 }

@@ -15,6 +15,10 @@ internal abstract class OpenAiGenerationBody
 
     public int? MaxTokens { get; init; }
 
+    /// <summary>The newer name of <c>max_tokens</c>; wins when both are set. OpenAI documents it for chat only, but
+    /// clients that moved to it send it to completions too, and a legacy default of 16 in its place cut them short.</summary>
+    public int? MaxCompletionTokens { get; init; }
+
     public float? Temperature { get; init; }
 
     public float? TopP { get; init; }
@@ -38,9 +42,6 @@ internal sealed class OpenAiCompletionBody : OpenAiGenerationBody
 internal sealed class OpenAiChatBody : OpenAiGenerationBody
 {
     public List<OpenAiChatMessageBody>? Messages { get; init; }
-
-    /// <summary>The newer name of <c>max_tokens</c>; wins when both are set.</summary>
-    public int? MaxCompletionTokens { get; init; }
 }
 
 internal sealed class OpenAiChatMessageBody

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.RequestDecompression;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
@@ -12,10 +13,15 @@ namespace Scheduler.Silo.OpenAi;
 /// type is a 400 naming it — but fields it does not know are ignored, except those that would change the result
 /// (<see cref="OpenAiUnsupportedFields"/>). Ranges are the submission validator's to check, as for gRPC.
 /// </summary>
-internal sealed class OpenAiRequestReader(ModelCatalog models)
+internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompressionProvider decompression)
 {
     /// <summary>The legacy completions API's default, when a request sets no max_tokens.</summary>
     public const int DefaultCompletionMaxTokens = 16;
+
+    /// <summary>What newer OpenAI models call the system turn.</summary>
+    private const string Developer = "developer";
+
+    private static readonly string Roles = string.Join(", ", [.. JobRequestValidator.ChatRoles, Developer]);
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -26,14 +32,22 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
 
     public async Task<OpenAiRequest> Read(HttpRequest http, OpenAiKind kind)
     {
+        var (body, encoding) = OpenAiRequestBody.Open(http, decompression);
+        await using var decoded = encoding is null ? null : body;
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(http.Body, default, http.HttpContext.RequestAborted);
+            document = await JsonDocument.ParseAsync(body, default, http.HttpContext.RequestAborted);
         }
         catch (JsonException ex)
         {
-            throw SchedulerErrors.InvalidArgument("body", $"is not valid JSON ({ex.Message})");
+            throw OpenAiJsonRefusals.Malformed(ex);
+        }
+        catch (Exception ex) when (encoding is not null && ex is InvalidDataException or InvalidOperationException)
+        {
+            // What gzip and deflate (InvalidDataException) and br (InvalidOperationException) throw on bytes they cannot
+            // decode; their messages add nothing a client can use.
+            throw SchedulerErrors.InvalidArgument("body", $"is not valid {SchedulerErrors.Echo(encoding)} data");
         }
 
         using (document)
@@ -56,7 +70,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
 
     private static OpenAiRequest Completion(OpenAiCompletionBody body)
     {
-        var submit = Common(body, body.MaxTokens ?? DefaultCompletionMaxTokens);
+        var submit = Common(body, DefaultCompletionMaxTokens);
         if (body.Prompt is not { } prompt)
         {
             throw SchedulerErrors.InvalidArgument("prompt", "is required");
@@ -90,7 +104,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
     private OpenAiRequest Chat(OpenAiChatBody body)
     {
         var defaultMax = body.Model is not null && models.TryGet(body.Model, out var model) ? model.Options.MaxOutputTokens : DefaultCompletionMaxTokens;
-        var submit = Common(body, body.MaxCompletionTokens ?? body.MaxTokens ?? defaultMax);
+        var submit = Common(body, defaultMax);
         if (body.Messages is not { Count: > 0 } messages)
         {
             throw SchedulerErrors.InvalidArgument("messages", "is required and must not be empty");
@@ -101,11 +115,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
             submit.Messages.Add(Message(messages[i], $"messages[{i}]"));
         }
 
-        return Finish(body, submit) with
-        {
-            MaxTokensField = body.MaxCompletionTokens is null ? OpenAiRequest.MaxTokens : "max_completion_tokens",
-            FitMaxTokens = body.MaxCompletionTokens is null && body.MaxTokens is null,
-        };
+        return Finish(body, submit) with { FitMaxTokens = body.MaxCompletionTokens is null && body.MaxTokens is null };
     }
 
     private static ChatMessage Message(OpenAiChatMessageBody? message, string param)
@@ -120,12 +130,13 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
             throw SchedulerErrors.InvalidArgument(param + ".tool_calls", "tool calls are not supported");
         }
 
-        // "developer" is what newer OpenAI models call the system turn.
+        // An unknown role is refused here, not by the validator, whose list of roles lacks "developer".
         var role = message.Role switch
         {
             null => throw SchedulerErrors.InvalidArgument(param + ".role", "is required"),
-            "developer" => "system",
-            var other => other,
+            Developer => "system",
+            var known when JobRequestValidator.ChatRoles.Contains(known) => known,
+            var other => throw SchedulerErrors.InvalidArgument(param + ".role", $"must be one of {Roles}, got '{SchedulerErrors.Echo(other)}'"),
         };
 
         return new ChatMessage { Role = role, Content = Content(message.Content, param + ".content") };
@@ -168,9 +179,11 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
         }
     }
 
-    private static SubmitJobRequest Common(OpenAiGenerationBody body, int maxTokens)
+    /// <summary>The fields both endpoints share; <paramref name="defaultMaxTokens"/> when the request sets neither
+    /// max_completion_tokens nor max_tokens.</summary>
+    private static SubmitJobRequest Common(OpenAiGenerationBody body, int defaultMaxTokens)
     {
-        var submit = new SubmitJobRequest { Model = body.Model ?? "", MaxTokens = maxTokens };
+        var submit = new SubmitJobRequest { Model = body.Model ?? "", MaxTokens = body.MaxCompletionTokens ?? body.MaxTokens ?? defaultMaxTokens };
         if (body.Temperature is { } temperature)
         {
             submit.Temperature = temperature;
@@ -205,7 +218,10 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
     }
 
     private static OpenAiRequest Finish(OpenAiGenerationBody body, SubmitJobRequest submit) =>
-        new(submit, body.Stream == true, body.Stream == true && body.StreamOptions?.IncludeUsage == true, body.User);
+        new(submit, body.Stream == true, body.Stream == true && body.StreamOptions?.IncludeUsage == true, body.User)
+        {
+            MaxTokensField = body.MaxCompletionTokens is null ? OpenAiRequest.MaxTokens : OpenAiRequest.MaxCompletionTokens,
+        };
 
     /// <summary>A JSON string's text. One that is not UTF-8 — raw bytes that are not, or an escaped lone surrogate, which
     /// the parser lets through as valid JSON — is a 400 naming <paramref name="param"/>, as gRPC refuses such a string,
@@ -230,12 +246,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models)
         }
         catch (JsonException ex)
         {
-            // The path names the field, e.g. "$.max_tokens" or "$.messages[0].role".
-            var param = ex.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
-
-            // A number the field's type cannot hold (max_tokens 3000000000) is of the right JSON type, only too large.
-            var number = body.TryGetProperty(param, out var value) && value.ValueKind == JsonValueKind.Number;
-            throw SchedulerErrors.InvalidArgument(param, number ? $"{SchedulerErrors.Echo(value.GetRawText())} is not a number this field can hold (out of its range, or not whole)" : "has the wrong JSON type");
+            throw OpenAiJsonRefusals.WrongType(ex, body, Json.GetTypeInfo(typeof(T)));
         }
     }
 }

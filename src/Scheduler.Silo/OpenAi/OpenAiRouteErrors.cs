@@ -5,8 +5,9 @@ namespace Scheduler.Silo.OpenAi;
 
 /// <summary>
 /// Gives the answers routing makes on its own under /v1 — no such route (404), a route asked with another method (405)
-/// — the OpenAI error body the rest of the API answers with: the OpenAI SDKs read <c>error.message</c> to say what went
-/// wrong, and an empty body left a client that called, say, /v1/embeddings with a bare "404".
+/// — and the OpenAI port's 404 for any path outside /v1 (<see cref="OpenAiPortGate"/>) the OpenAI error body the rest of
+/// the API answers with: the OpenAI SDKs read <c>error.message</c> to say what went wrong, and an empty body left a
+/// client that called, say, /v1/embeddings, or /chat/completions from a base URL without /v1, with a bare "404".
 /// </summary>
 internal static class OpenAiRouteErrors
 {
@@ -51,12 +52,18 @@ internal static class OpenAiRouteErrors
         return null;
     }
 
+    /// <summary>What a client that missed the API's routes should know: a path that is one of them without the /v1 in
+    /// front comes from a client whose base URL lacks it (the SDKs append "/chat/completions" to it).</summary>
+    private static string NotFoundHint(string path) =>
+        !path.StartsWith(OpenAiEndpoints.Prefix + "/", StringComparison.Ordinal) && MethodOf(OpenAiEndpoints.Prefix + path) is { } method
+            ? $"this API's routes are under {OpenAiEndpoints.Prefix} ({method} {OpenAiEndpoints.Prefix}{path}); the client's base URL probably lacks {OpenAiEndpoints.Prefix}"
+            : $"this API serves {Served}";
+
     /// <summary>The error for an empty answer with <paramref name="status"/> to <paramref name="method"/>
     /// <paramref name="path"/>; <paramref name="allow"/> is the methods a 405's route takes.</summary>
     public static OpenAiError For(int status, string method, string path, string allow) => status switch
     {
-        StatusCodes.Status404NotFound =>
-            new(status, "invalid_request_error", $"no route {method} {path}: this API serves {Served}", Code: "unknown_url"),
+        StatusCodes.Status404NotFound => new(status, "invalid_request_error", $"no route {method} {path}: {NotFoundHint(path)}", Code: "unknown_url"),
         StatusCodes.Status405MethodNotAllowed =>
             new(status, "invalid_request_error", $"{method} is not allowed on {path}{(allow.Length > 0 ? $"; use {allow}" : "")}", Code: "method_not_allowed"),
         < 500 => new(status, "invalid_request_error", ReasonPhrases.GetReasonPhrase(status)),

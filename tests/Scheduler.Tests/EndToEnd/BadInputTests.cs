@@ -151,8 +151,13 @@ public sealed class BadInputTests(SchedulerCluster cluster)
     }
 
     [Fact]
-    public async Task SubmitJob_PromptLongerThanContext_IsInvalidArgument() =>
-        await RefusedNamingPrompt(TokenIds(SchedulerCluster.Model, 131_070, maxTokens: 4), StatusCode.InvalidArgument);
+    public async Task SubmitJob_PromptLongerThanContext_IsInvalidArgument_WithTheContextLengthReason()
+    {
+        var ex = await RefusedNamingPrompt(TokenIds(SchedulerCluster.Model, 131_070, maxTokens: 4), StatusCode.InvalidArgument);
+
+        Assert.Equal("prompt", Assert.Single(ex.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? []).Field);
+        AssertContextLengthReason(ex);
+    }
 
     [Fact]
     public async Task SubmitJob_LargerThanEveryReplicasKvCache_IsFailedPreconditionNamingPrompt()
@@ -165,6 +170,7 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         Assert.Contains("100000", ex.Status.Detail, StringComparison.Ordinal);
         var violation = Assert.Single(ex.GetRpcStatus()?.GetDetail<PreconditionFailure>()?.Violations ?? []);
         Assert.Equal(("KV_CACHE_CAPACITY", "prompt"), (violation.Type, violation.Subject));
+        AssertContextLengthReason(ex);
     }
 
     [Fact]
@@ -266,6 +272,14 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         var request = new SubmitJobRequest { Model = model, MaxTokens = maxTokens };
         request.PromptTokenIds.AddRange(Enumerable.Repeat(1, count));
         return request;
+    }
+
+    /// <summary>Both refusals of a prompt that does not fit say so in an ErrorInfo, which a client reads without parsing
+    /// the message (the OpenAI door's context_length_exceeded).</summary>
+    private static void AssertContextLengthReason(RpcException ex)
+    {
+        var info = ex.GetRpcStatus()?.GetDetail<ErrorInfo>();
+        Assert.Equal(("CONTEXT_LENGTH_EXCEEDED", "scheduler.v1"), (info?.Reason, info?.Domain));
     }
 
     private async Task<RpcException> RefusedNamingPrompt(SubmitJobRequest request, StatusCode status)

@@ -1,10 +1,13 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
+using System.Net;
 using System.Net.ServerSentEvents;
 using System.Text;
 using System.Text.Json;
 using OpenAI;
+using Microsoft.Extensions.DependencyInjection;
 using OpenAI.Chat;
+using Scheduler.Silo.Hosting;
 using Scheduler.Protos.V1;
 using Scheduler.Tests.EndToEnd.Hostile;
 
@@ -262,6 +265,84 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task BaseUrlWithoutV1_Is404InOpenAisShape_SayingSo_AndOtherPortsKeepTheirBare404()
+    {
+        // The SDK appends "/chat/completions" to its endpoint: without /v1 it had an empty 404 (an outside probe).
+        var chat = new ChatClient(SchedulerCluster.Model, new ApiKeyCredential(SchedulerCluster.Tenants[0].Key), new OpenAIClientOptions
+        {
+            Endpoint = new Uri(cluster.OpenAiAddress),
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+        });
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("hi")]));
+        AssertError(ex, 404, "invalid_request_error", param: null, code: "unknown_url");
+        Assert.Contains("base URL probably lacks /v1", JsonDocument.Parse(ex.GetRawResponse()!.Content).RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // Any other path on the OpenAI port is the same shape, and shows nothing of the silo's other endpoints.
+        using var http = new HttpClient();
+        using var metrics = await http.GetAsync(cluster.OpenAiAddress + "/metrics");
+        Assert.Equal((HttpStatusCode.NotFound, "application/json"), (metrics.StatusCode, metrics.Content.Headers.ContentType?.MediaType));
+        Assert.Equal("unknown_url", JsonDocument.Parse(await metrics.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
+
+        // /v1 on the silo's HTTP port keeps its empty 404.
+        using var elsewhere = await http.GetAsync(cluster.SiloServices.GetRequiredService<ListeningAddresses>().Http + "/v1/models");
+        Assert.Equal((HttpStatusCode.NotFound, ""), (elsewhere.StatusCode, await elsewhere.Content.ReadAsStringAsync()));
+    }
+
+    [Fact]
+    public async Task GzipBody_IsDecoded_AndOneDecodedPastTheBodyLimitIs413_InOpenAisShape()
+    {
+        // Was a 400 "'0x1F' is an invalid start of a value" (an outside probe).
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+
+        using var zipped = Gzip($$"""{"model":"{{SchedulerCluster.Model}}","prompt":"zipped","max_tokens":3}""");
+        using var good = await http.PostAsync("/v1/completions", zipped);
+        var body = await good.Content.ReadAsStringAsync();
+        Assert.True(good.IsSuccessStatusCode, body);
+        Assert.Equal(3, JsonDocument.Parse(body).RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+
+        // Kestrel's limit is 30,000,000 bytes on the wire; these are about 30 KB there and 31 MB decoded.
+        using var large = Gzip($$"""{"model":"{{SchedulerCluster.Model}}","prompt":"{{new string('a', 31_000_000)}}"}""");
+        using var bomb = await http.PostAsync("/v1/completions", large);
+        Assert.Equal((HttpStatusCode.RequestEntityTooLarge, "application/json"), (bomb.StatusCode, bomb.Content.Headers.ContentType?.MediaType));
+        var error = JsonDocument.Parse(await bomb.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Contains("once decoded from gzip", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        static ByteArrayContent Gzip(string json)
+        {
+            using var encoded = new MemoryStream();
+            using (var gzip = new System.IO.Compression.GZipStream(encoded, System.IO.Compression.CompressionLevel.Fastest))
+            {
+                gzip.Write(Encoding.UTF8.GetBytes(json));
+            }
+
+            var content = new ByteArrayContent(encoded.ToArray());
+            content.Headers.ContentType = new("application/json");
+            content.Headers.ContentEncoding.Add("gzip");
+            return content;
+        }
+    }
+
+    [Fact]
+    public async Task HugeHeaderOrRequestLine_Is431Or414FromKestrel_WithAnEmptyBody_AsDocumented()
+    {
+        // Pins what docs/operations.md says: Kestrel refuses headers over 32 KB while parsing, before any middleware could
+        // give the answer OpenAI's shape. If this starts failing, the door may now shape it: update the docs.
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+        request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + new string('k', 70_000));
+
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal((HttpStatusCode.RequestHeaderFieldsTooLarge, ""), (response.StatusCode, await response.Content.ReadAsStringAsync()));
+
+        // The same for a request line over 8 KB.
+        using var longUrl = await http.GetAsync("/v1/models/" + new string('m', 9_000));
+        Assert.Equal((HttpStatusCode.RequestUriTooLong, ""), (longUrl.StatusCode, await longUrl.Content.ReadAsStringAsync()));
+    }
+
+    [Fact]
     public async Task OverQuota_Is429_WithRetryAfterFromTheQuotasHint()
     {
         using var admin = cluster.Admin();
@@ -364,6 +445,28 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
         Assert.Equal(ChatFinishReason.Length, completion.FinishReason);
         Assert.Equal(Context, completion.Usage.InputTokenCount + completion.Usage.OutputTokenCount);
         Assert.InRange(completion.Usage.OutputTokenCount, 1, SchedulerCluster.MaxOutputTokens - 1);
+    }
+
+    [Fact]
+    public async Task PromptThatDoesNotFit_Is400_ContextLengthExceeded_NamingPromptOrMessages()
+    {
+        // OpenAI's code, which clients act on (trimming the conversation); it was null (an outside probe). Over the
+        // model's context, for completions and chat:
+        const int Context = 131_072;
+        var completions = Completions(SchedulerCluster.Tenants[0].Key);
+        AssertError(
+            await Assert.ThrowsAsync<ClientResultException>(() => CreateCompletion(completions, new { model = SchedulerCluster.Model, prompt = Enumerable.Repeat(1, Context - 2), max_tokens = 4 })),
+            400, "invalid_request_error", "prompt", "context_length_exceeded");
+        var words = string.Concat(Enumerable.Repeat("word ", Context));
+        AssertError(
+            await Assert.ThrowsAsync<ClientResultException>(() => Chat(SchedulerCluster.Tenants[0].Key).CompleteChatAsync([new UserChatMessage(words)], new ChatCompletionOptions { MaxOutputTokenCount = 4 })),
+            400, "invalid_request_error", "messages", "context_length_exceeded");
+
+        // Within the context, over the KV cache of every replica the model has (the scripted model's hold 100,000 tokens).
+        await using var node = await FakeWorkerNode.StartRegisteredAsync(cluster, "openai-small-kv", SchedulerCluster.ScriptedModel);
+        AssertError(
+            await Assert.ThrowsAsync<ClientResultException>(() => CreateCompletion(completions, new { model = SchedulerCluster.ScriptedModel, prompt = Enumerable.Repeat(1, 100_000), max_tokens = 8 })),
+            400, "invalid_request_error", "prompt", "context_length_exceeded");
     }
 
     [Fact]

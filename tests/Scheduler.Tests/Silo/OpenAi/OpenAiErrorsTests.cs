@@ -76,6 +76,19 @@ public sealed class OpenAiErrorsTests
         static (int, string, string) Shape(OpenAiError e) => (e.Status, e.Type, e.Message);
     }
 
+    [Theory]
+    [InlineData("POST", "/chat/completions", "no route POST /chat/completions: this API's routes are under /v1 (POST /v1/chat/completions); the client's base URL probably lacks /v1")]
+    [InlineData("GET", "/models/m", "no route GET /models/m: this API's routes are under /v1 (GET /v1/models/m); the client's base URL probably lacks /v1")]
+    [InlineData("GET", "/metrics", "no route GET /metrics: this API serves POST /v1/completions, ")]
+    [InlineData("POST", "/v1/v1/completions", "no route POST /v1/v1/completions: this API serves POST /v1/completions, ")]
+    public void RouteErrors_NoRoute_OneOfTheApisWithoutV1_SaysTheBaseUrlLacksIt(string method, string path, string message)
+    {
+        var error = OpenAiRouteErrors.For(404, method, path, "");
+
+        Assert.Equal((404, "invalid_request_error", "unknown_url"), (error.Status, error.Type, error.Code));
+        Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Map_StatusesOfTheSubmissionPath_AreOpenAisStatuses()
     {
@@ -91,6 +104,21 @@ public sealed class OpenAiErrorsTests
         Assert.Equal((400, "prompt", null), Shape(SchedulerErrors.FailedPrecondition("KV_CACHE_CAPACITY", "prompt", "prompt: too long for every replica")));
         Assert.Equal((500, null, null), Shape(new InvalidOperationException("secret detail")));
         Assert.Equal("internal error", _errors.Map(new InvalidOperationException("secret detail"), OpenAiKind.Chat).Message);
+    }
+
+    [Fact]
+    public void Map_PromptOverTheContextOrEveryReplicasKvCache_HasOpenAisContextLengthCode()
+    {
+        var context = SchedulerErrors.OverContext(SchedulerErrors.InvalidArgument("prompt", "5000 prompt tokens + max_tokens 4 exceed the model's context of 4096 tokens"));
+        var kv = SchedulerErrors.OverContext(SchedulerErrors.FailedPrecondition("KV_CACHE_CAPACITY", "prompt", "prompt: too long for every replica"));
+
+        Assert.Equal((400, "invalid_request_error", "messages", "context_length_exceeded"), Shape(_errors.Map(context, OpenAiKind.Chat)));
+        Assert.Equal((400, "invalid_request_error", "prompt", "context_length_exceeded"), Shape(_errors.Map(kv, OpenAiKind.Completion)));
+
+        // Other refusals of the prompt are not about its length.
+        Assert.Null(_errors.Map(SchedulerErrors.InvalidArgument("prompt", "is required"), OpenAiKind.Completion).Code);
+
+        static (int, string, string?, string?) Shape(OpenAiError e) => (e.Status, e.Type, e.Param, e.Code);
     }
 
     [Fact]

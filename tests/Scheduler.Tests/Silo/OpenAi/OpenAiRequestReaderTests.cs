@@ -1,5 +1,8 @@
 using System.Text.Json;
 using Grpc.Core;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RequestDecompression;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
@@ -9,10 +12,12 @@ namespace Scheduler.Tests.Silo.OpenAi;
 
 public sealed class OpenAiRequestReaderTests
 {
-    private readonly OpenAiRequestReader _reader = new(new ModelCatalog(Options.Create(new ModelCatalogOptions
-    {
-        Models = [new ModelOptions { Name = "m", MaxOutputTokens = 300 }],
-    })));
+    private readonly OpenAiRequestReader _reader = NewReader();
+
+    /// <summary>A reader for model "m" (at most 300 output tokens), decoding bodies as the silo does.</summary>
+    internal static OpenAiRequestReader NewReader() => new(
+        new ModelCatalog(Options.Create(new ModelCatalogOptions { Models = [new ModelOptions { Name = "m", MaxOutputTokens = 300 }] })),
+        new ServiceCollection().AddLogging().AddRequestDecompression().BuildServiceProvider().GetRequiredService<IRequestDecompressionProvider>());
 
     private OpenAiRequest Read(string json, OpenAiKind kind = OpenAiKind.Completion)
     {
@@ -78,6 +83,19 @@ public sealed class OpenAiRequestReaderTests
     }
 
     [Theory]
+    [InlineData("""{"model":"m","prompt":"x","max_completion_tokens":4}""", 4, "max_completion_tokens")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":9,"max_completion_tokens":7}""", 7, "max_completion_tokens")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":9}""", 9, "max_tokens")]
+    public void Read_Completion_MaxCompletionTokens_IsHonoured_AndWinsAsInChat(string json, int maxTokens, string field)
+    {
+        // It was ignored: a completion asking for 4 tokens got the legacy default of 16 (an outside probe).
+        var request = Read(json);
+
+        Assert.Equal((maxTokens, field), (request.Submit.MaxTokens, request.MaxTokensField));
+        Assert.False(request.FitMaxTokens);
+    }
+
+    [Theory]
     [InlineData("""{"model":"m","prompt":"x","n":2}""", "n")]
     [InlineData("""{"model":"m","prompt":"x","best_of":3}""", "best_of")]
     [InlineData("""{"model":"m","prompt":"x","logprobs":2}""", "logprobs")]
@@ -113,6 +131,14 @@ public sealed class OpenAiRequestReaderTests
     public void Read_Chat_BadMessageOrField_IsRefusedNamingIt(string json, string param) =>
         Assert.Equal(param, RefusedParam(json, OpenAiKind.Chat));
 
+    [Fact]
+    public void Read_Chat_UnknownRole_ListsEveryRoleTaken_DeveloperToo()
+    {
+        var ex = Assert.Throws<RpcException>(() => Read("""{"model":"m","messages":[{"role":"robot","content":"x"}]}""", OpenAiKind.Chat));
+
+        Assert.Equal("messages[0].role: must be one of system, user, assistant, tool, developer, got 'robot'", ex.Status.Detail);
+    }
+
     [Theory]
     [InlineData("""{"model":"m","prompt":"a\ud800b"}""", false, "prompt")]
     [InlineData("""{"model":"m","prompt":["a\udc00"]}""", false, "prompt")]
@@ -146,13 +172,48 @@ public sealed class OpenAiRequestReaderTests
         Assert.Equal(field, Read(json, OpenAiKind.Chat).MaxTokensField);
 
     [Theory]
-    [InlineData("""{"model":"m","prompt":"x","max_tokens":3000000000}""", "max_tokens: 3000000000 is not a number this field can hold (out of its range, or not whole)")]
-    [InlineData("""{"model":"m","prompt":"x","max_tokens":2.5}""", "max_tokens: 2.5 is not a number this field can hold (out of its range, or not whole)")]
-    [InlineData("""{"model":"m","prompt":"x","max_tokens":"ten"}""", "max_tokens: has the wrong JSON type")]
-    public void Read_ANumberTheFieldCannotHold_SaysSo(string json, string message)
+    [InlineData("""{"model":"m","prompt":"x","stream":1}""", "stream: must be a boolean (true or false), got the number 1")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":2.0}""", "max_tokens: must be a whole number, got 2.0")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":1e3}""", "max_tokens: must be a whole number, got 1e3")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":3000000000}""", "max_tokens: must be a whole number from -2147483648 to 2147483647, got 3000000000")]
+    [InlineData("""{"model":"m","prompt":"x","max_tokens":"ten"}""", "max_tokens: must be a whole number, got the string \"ten\"")]
+    [InlineData("""{"model":"m","prompt":"x","seed":1.5}""", "seed: must be a whole number, got 1.5")]
+    [InlineData("""{"model":"m","prompt":"x","temperature":true}""", "temperature: must be a number, got true")]
+    [InlineData("""{"model":7,"prompt":"x"}""", "model: must be a string, got the number 7")]
+    [InlineData("""{"model":"m","prompt":"x","stream":true,"stream_options":{"include_usage":"yes"}}""", "stream_options.include_usage: must be a boolean (true or false), got the string \"yes\"")]
+    [InlineData("""{"model":"m","prompt":"x","stream_options":[]}""", "stream_options: must be an object, got a list")]
+    public void Read_Completion_FieldOfTheWrongType_SaysWhatItMustBe(string json, string message)
     {
+        // System.Text.Json's wording had leaked: "1 is not a number this field can hold (out of its range, or not whole)"
+        // for a boolean (an outside probe).
         var ex = Assert.Throws<RpcException>(() => Read(json));
 
         Assert.Equal(message, ex.Status.Detail);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m","messages":"hi"}""", "messages: must be a list, got the string \"hi\"")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"},7]}""", "messages[1]: must be an object, got the number 7")]
+    [InlineData("""{"model":"m","messages":[{"role":false,"content":"x"}]}""", "messages[0].role: must be a string, got false")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"max_completion_tokens":[4]}""", "max_completion_tokens: must be a whole number, got a list")]
+    public void Read_Chat_FieldOfTheWrongType_SaysWhatItMustBe(string json, string message)
+    {
+        var ex = Assert.Throws<RpcException>(() => Read(json, OpenAiKind.Chat));
+
+        Assert.Equal(message, ex.Status.Detail);
+    }
+
+    [Theory]
+    [InlineData("{\"model\":\"m\",\n \"prompt\": }", "body: is not valid JSON at line 2, byte 12: '}' is an invalid start of a value")]
+    [InlineData("", "body: is not valid JSON at line 1, byte 1: The input does not contain any JSON tokens")]
+    public async Task Read_MalformedJson_SaysWhere_InPlainPositions(string body, string message)
+    {
+        var http = new DefaultHttpContext();
+        http.Request.Body = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(body));
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _reader.Read(http.Request, OpenAiKind.Completion));
+
+        Assert.StartsWith(message, ex.Status.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("LineNumber", ex.Status.Detail, StringComparison.Ordinal);
     }
 }

@@ -1,0 +1,93 @@
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.RequestDecompression;
+using Scheduler.Silo.Api;
+
+namespace Scheduler.Silo.OpenAi;
+
+/// <summary>
+/// A request's body as the reader parses it: decoded when its <c>Content-Encoding</c> is one ASP.NET Core's request
+/// decompression knows (gzip, deflate, br), and refused with 415 naming any other — parsed as sent, a compressed body was
+/// a 400 "'0x1F' is an invalid start of a value" (an outside probe). The server's body size limit (Kestrel's
+/// <c>MaxRequestBodySize</c>, 30,000,000 bytes) holds for the decoded bytes too, so a small compressed body cannot unpack
+/// past it (a gzip bomb): Kestrel counts only the bytes on the wire.
+/// </summary>
+internal static class OpenAiRequestBody
+{
+    /// <summary>The body to parse, and the encoding it is decoded from (null: as sent; the caller disposes a decoded
+    /// body).</summary>
+    public static (Stream Body, string? Encoding) Open(HttpRequest request, IRequestDecompressionProvider decompression)
+    {
+        var encoding = request.Headers.ContentEncoding.ToString();
+        if (encoding.Length == 0 || encoding.Equals("identity", StringComparison.OrdinalIgnoreCase))
+        {
+            return (request.Body, null);
+        }
+
+        // The provider takes the header off the request when it decodes; it answers null for an encoding it does not know
+        // and for more than one (which no client sends).
+        if (decompression.GetDecompressionStream(request.HttpContext) is not { } decoded)
+        {
+            throw new BadHttpRequestException(
+                $"Content-Encoding '{SchedulerErrors.Echo(encoding)}' is not supported: send the body as it is, or encoded gzip, deflate or br",
+                StatusCodes.Status415UnsupportedMediaType);
+        }
+
+        var limit = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
+        return (limit is { } max ? new Limited(decoded, max, encoding) : decoded, encoding);
+    }
+
+    /// <summary>A decoded body that throws Kestrel's own 413 once it has given more than <paramref name="max"/> bytes.
+    /// (The framework's request decompression middleware has such a limit too, but throws an InvalidOperationException
+    /// that would be a 500.)</summary>
+    private sealed class Limited(Stream decoded, long max, string encoding) : Stream
+    {
+        private long _read;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(decoded.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Count(await decoded.ReadAsync(buffer, cancellationToken));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                decoded.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        private int Count(int read)
+        {
+            _read += read;
+            return _read <= max
+                ? read
+                : throw new BadHttpRequestException(
+                    $"Request body too large once decoded from {encoding}. The max request body size is {max} bytes.", StatusCodes.Status413PayloadTooLarge);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+using System.IO.Compression;
+using System.Text;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Scheduler.Silo.Api;
+using Scheduler.Silo.OpenAi;
+
+namespace Scheduler.Tests.Silo.OpenAi;
+
+/// <summary>Compressed request bodies: decoded (gzip, deflate, br) within the body size limit, or refused saying why.
+/// Parsed as sent, a gzip body was a 400 "'0x1F' is an invalid start of a value" (an outside probe).</summary>
+public sealed class OpenAiRequestBodyTests
+{
+    private readonly OpenAiRequestReader _reader = OpenAiRequestReaderTests.NewReader();
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("GZIP")]
+    [InlineData("deflate")]
+    [InlineData("br")]
+    public async Task Read_CompressedBody_IsDecoded(string encoding)
+    {
+        var request = await _reader.Read(Request(Encode("""{"model":"m","prompt":"a compressed hello","max_tokens":3}""", encoding), encoding), OpenAiKind.Completion);
+
+        Assert.Equal(("a compressed hello", 3), (request.Submit.Prompt, request.Submit.MaxTokens));
+    }
+
+    [Fact]
+    public async Task Read_BodyDecodedPastTheSizeLimit_Is413_ThoughItsCompressedBytesAreFew()
+    {
+        // 100,000 bytes of JSON, a few hundred compressed, against a limit of 10,000: a gzip bomb in small.
+        var json = $$"""{"model":"m","prompt":"{{new string('a', 100_000)}}"}""";
+        var body = Encode(json, "gzip");
+        Assert.True(body.Length < 1_000, $"{body.Length} bytes compressed");
+
+        var ex = await Assert.ThrowsAsync<BadHttpRequestException>(() => _reader.Read(Request(body, "gzip", limit: 10_000), OpenAiKind.Completion));
+
+        Assert.Equal(StatusCodes.Status413PayloadTooLarge, ex.StatusCode);
+        Assert.Contains("10000 bytes", ex.Message, StringComparison.Ordinal);
+
+        // Within the limit the same body is read.
+        Assert.Equal(100_000, (await _reader.Read(Request(body, "gzip", limit: 200_000), OpenAiKind.Completion)).Submit.Prompt.Length);
+    }
+
+    [Theory]
+    [InlineData("zstd")]
+    [InlineData("gzip, br")]
+    public async Task Read_EncodingNotDecoded_Is415NamingIt(string encoding)
+    {
+        var ex = await Assert.ThrowsAsync<BadHttpRequestException>(() => _reader.Read(Request([0x28, 0xB5, 0x2F, 0xFD], encoding), OpenAiKind.Completion));
+
+        Assert.Equal(StatusCodes.Status415UnsupportedMediaType, ex.StatusCode);
+        Assert.StartsWith($"Content-Encoding '{encoding}' is not supported", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task Read_BodyThatIsNotWhatItsEncodingSays_Is400NamingTheBody(string encoding)
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"plain"}"""), encoding), OpenAiKind.Completion));
+
+        Assert.Equal((StatusCode.InvalidArgument, "body"), (ex.StatusCode, SchedulerErrors.FieldOf(ex)));
+        Assert.Equal($"body: is not valid {encoding} data", ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task Read_IdentityEncoding_IsTheBodyAsSent() =>
+        Assert.Equal("x", (await _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"x"}"""), "identity"), OpenAiKind.Completion)).Submit.Prompt);
+
+    private static HttpRequest Request(byte[] body, string encoding, long? limit = null)
+    {
+        var http = new DefaultHttpContext();
+        http.Request.Body = new MemoryStream(body);
+        http.Request.Headers.ContentEncoding = encoding;
+        http.Features.Set<IHttpMaxRequestBodySizeFeature>(new BodySizeLimit { MaxRequestBodySize = limit });
+        return http.Request;
+    }
+
+    private static byte[] Encode(string json, string encoding)
+    {
+        using var encoded = new MemoryStream();
+        using (Stream encoder = encoding.ToLowerInvariant() switch
+        {
+            "gzip" => new GZipStream(encoded, CompressionLevel.Optimal),
+            "deflate" => new ZLibStream(encoded, CompressionLevel.Optimal),
+            _ => new BrotliStream(encoded, CompressionLevel.Optimal),
+        })
+        {
+            encoder.Write(Encoding.UTF8.GetBytes(json));
+        }
+
+        return encoded.ToArray();
+    }
+
+    private sealed class BodySizeLimit : IHttpMaxRequestBodySizeFeature
+    {
+        public bool IsReadOnly => false;
+
+        public long? MaxRequestBodySize { get; set; }
+    }
+}
