@@ -48,7 +48,9 @@ internal static class PersistenceSiloBuilderExtensions
         });
         silo.Services.AddOptions<Orleans.Persistence.RedisStorageOptions>(StorageNames.Default)
             .Configure<Serializer>((storage, serializer) => storage.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
-        silo.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis.Clone()));
+        silo.Services.AddSingleton(new RedisConnection(redis));
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RedisConnection>());
+        silo.Services.AddSingleton(sp => sp.GetRequiredService<RedisConnection>().Multiplexer);
         silo.Services.AddSingleton(new RedisJobKeys(serviceId));
         silo.Services.AddSingleton<IJobJournal, RedisJobJournal>();
         silo.Services.AddSingleton<IJobIndex, RedisJobIndex>();
