@@ -10,10 +10,10 @@ namespace Scheduler.Silo.Persistence;
 /// </summary>
 /// <remarks>Why: the connection used to be opened by StackExchange.Redis' synchronous <c>Connect</c> when the first
 /// grain that needed it activated — on a silo that joined a loaded cluster, in the middle of its first burst of work. That
-/// call blocks a pool thread until the handshake, which needs pool threads to finish, and every other activation that
-/// needed the connection queued behind it on the container's lock; on two busy cores the pool took seconds to add
-/// threads, and three silo-kill runs of 32 saw a joining silo stop for 11–13 s (Orleans' ".NET Thread Pool execution
-/// stalled") just as its first jobs arrived.</remarks>
+/// call blocks a pool thread until the handshake (3–73 ms, once 858 ms, measured on a loaded 2-core machine where the
+/// silo had two pool threads), and every other activation that needed the connection waited behind it on the
+/// container's lock. Found while chasing a joining silo's 11–13 s stalls after a silo kill (docs/reliability.md, "Known
+/// limits"), whose cause it was not shown to be.</remarks>
 internal sealed class RedisConnection(ConfigurationOptions options) : ILifecycleParticipant<ISiloLifecycle>
 {
     private readonly Lock _gate = new();
