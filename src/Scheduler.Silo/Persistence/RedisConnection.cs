@@ -10,10 +10,9 @@ namespace Scheduler.Silo.Persistence;
 /// </summary>
 /// <remarks>Why: the connection used to be opened by StackExchange.Redis' synchronous <c>Connect</c> when the first
 /// grain that needed it activated — on a silo that joined a loaded cluster, in the middle of its first burst of work. That
-/// call blocks a pool thread until the handshake (3–73 ms, once 858 ms, measured on a loaded 2-core machine where the
-/// silo had two pool threads), and every other activation that needed the connection waited behind it on the
-/// container's lock. Found while chasing a joining silo's 11–13 s stalls after a silo kill (docs/reliability.md, "Known
-/// limits"), whose cause it was not shown to be.</remarks>
+/// call blocks a pool thread until the handshake, and every other activation that needed the connection waited behind
+/// it on the container's lock; with two pool threads on busy cores it took 10–12 s, and the whole silo stalled that long
+/// (a silo-kill test's completions paused as long: docs/reliability.md, "Known limits").</remarks>
 internal sealed class RedisConnection(ConfigurationOptions options) : ILifecycleParticipant<ISiloLifecycle>
 {
     private readonly Lock _gate = new();
