@@ -5,8 +5,8 @@ namespace Scheduler.Abstractions.Tenants;
 /// <summary>One per tenant: settings, quotas, admission of its jobs, and its usage.</summary>
 public interface ITenantGrain : IGrainWithStringKey
 {
-    /// <summary>Creates or updates the tenant: of an existing tenant, only <paramref name="fields"/> change (at once, so two
-    /// admins changing different settings do not undo each other). A key another tenant holds is refused, and then
+    /// <summary>Creates or updates the tenant: only <paramref name="fields"/> change (at once, so two admins changing
+    /// different settings do not undo each other); the others keep their values, the defaults on a new tenant. A key another tenant holds is refused, and then
     /// nothing changes (<see cref="PutTenantResult.KeyInUse"/>): a key names one tenant, or its jobs would be billed to
     /// another.</summary>
     Task<PutTenantResult> Put(TenantSettings settings, TenantFields fields = TenantFields.All);

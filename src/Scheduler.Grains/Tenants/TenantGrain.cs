@@ -151,13 +151,14 @@ internal sealed partial class TenantGrain(
         }
 
         var isNew = !s.Exists;
-        var apply = isNew ? TenantFields.All : fields;
         s.Exists = true;
-        s.Weight = apply.HasFlag(TenantFields.Weight) ? settings.Weight : s.Weight;
+
+        // A field the put does not change keeps its value: a new tenant's state holds the defaults.
+        s.Weight = fields.HasFlag(TenantFields.Weight) ? settings.Weight : s.Weight;
         s.Quotas = new TenantQuotas(
-            apply.HasFlag(TenantFields.MaxQueuedJobs) ? settings.Quotas.MaxQueuedJobs : s.Quotas.MaxQueuedJobs,
-            apply.HasFlag(TenantFields.RequestsPerMinute) ? settings.Quotas.RequestsPerMinute : s.Quotas.RequestsPerMinute,
-            apply.HasFlag(TenantFields.TokensPerMinute) ? settings.Quotas.TokensPerMinute : s.Quotas.TokensPerMinute);
+            fields.HasFlag(TenantFields.MaxQueuedJobs) ? settings.Quotas.MaxQueuedJobs : s.Quotas.MaxQueuedJobs,
+            fields.HasFlag(TenantFields.RequestsPerMinute) ? settings.Quotas.RequestsPerMinute : s.Quotas.RequestsPerMinute,
+            fields.HasFlag(TenantFields.TokensPerMinute) ? settings.Quotas.TokensPerMinute : s.Quotas.TokensPerMinute);
         ConfigureRateLimits();
         if (hash is not null && s.ApiKeyHash != hash)
         {

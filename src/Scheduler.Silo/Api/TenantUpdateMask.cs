@@ -20,19 +20,14 @@ internal static class TenantUpdateMask
         ["*"] = TenantFields.All,
     };
 
-    /// <summary>The settings a put gives the tenant, and which of them it changes. A field the put does not change is
-    /// given its default, which is what a tenant the put creates takes.</summary>
+    /// <summary>The settings a put gives the tenant (unset ones their defaults), and which of them it changes: the tenant
+    /// grain keeps the others as they are.</summary>
     public static (TenantSettings Settings, TenantFields Fields) Read(PutTenantRequest request)
     {
         var fields = Fields(request);
         var q = request.Quotas;
-        var d = TenantQuotas.Default;
-        var quotas = new TenantQuotas(
-            q is not null && fields.HasFlag(TenantFields.MaxQueuedJobs) ? q.MaxQueuedJobs : d.MaxQueuedJobs,
-            q is not null && fields.HasFlag(TenantFields.RequestsPerMinute) ? q.RequestsPerMinute : d.RequestsPerMinute,
-            q is not null && fields.HasFlag(TenantFields.TokensPerMinute) ? q.TokensPerMinute : d.TokensPerMinute);
-        var weight = fields.HasFlag(TenantFields.Weight) && request.Weight > 0 ? request.Weight : 1;
-        return (new TenantSettings(weight, quotas, ReplacesKey(request) ? request.ApiKey : null), fields);
+        var quotas = q is null ? TenantQuotas.Default : new TenantQuotas(q.MaxQueuedJobs, q.RequestsPerMinute, q.TokensPerMinute);
+        return (new TenantSettings(request.Weight > 0 ? request.Weight : 1, quotas, ReplacesKey(request) ? request.ApiKey : null), fields);
     }
 
     private static TenantFields Fields(PutTenantRequest request)
