@@ -65,6 +65,14 @@ public enum WaitReason
     /// <summary>The replica holding its session's context had no room for it: it waited for that replica, for a share of
     /// its TTFT objective, before going wherever it fits.</summary>
     SessionReplicaFull = 9,
+
+    /// <summary>It had room nowhere, so a replica was set aside for it (strict priority: no job of a lower class is
+    /// admitted there) until its running sequences free the room it needs.</summary>
+    ReplicaSetAsideForIt = 10,
+
+    /// <summary>A replica was set aside for a job of a higher class that had room nowhere, and no other open replica had
+    /// room for it.</summary>
+    ReplicaSetAsideForHigherClass = 11,
 }
 
 /// <summary>What a placement policy predicted for one class of alike replicas (product and slots) when it admitted a

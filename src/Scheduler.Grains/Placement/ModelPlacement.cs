@@ -438,7 +438,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var displaced = Preempt(_dispatcher.Preemptions, now);
         if (admissions.Count == 0)
         {
-            _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now);
+            _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now, _dispatcher.SetAside);
             return new AdmissionRound(ended, handedBack, [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
         }
 
@@ -473,7 +473,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
         }
 
-        _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now);
+        _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now, _dispatcher.SetAside);
         return new AdmissionRound(
             ended,
             handedBack,

@@ -1,6 +1,7 @@
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Policies;
 using Scheduler.Policies.Dispatch;
+using Scheduler.Policies.Placement;
 
 namespace Scheduler.Grains.Placement;
 
@@ -25,8 +26,9 @@ internal sealed class WaitLog
     /// <summary>Where a job queued now starts reading: the current verdict and how many rounds it had counted.</summary>
     public WaitMark Mark() => _next == 0 ? new WaitMark(0, 0) : new WaitMark(_next - 1, _ring[(_next - 1) % Capacity].Count);
 
-    /// <summary>Records a round that left jobs queued.</summary>
-    public void Record(RoundStop stop, JobDemand? held, DateTimeOffset now)
+    /// <summary>Records a round that left jobs queued, and the replica set aside for a job of a higher class, if any
+    /// (<see cref="Dispatcher.SetAside"/>).</summary>
+    public void Record(RoundStop stop, JobDemand? held, DateTimeOffset now, (ReplicaView Replica, JobDemand Job)? setAside = null)
     {
         if (stop.Reason == RoundStopReason.QueueEmpty)
         {
@@ -37,7 +39,8 @@ internal sealed class WaitLog
         if (_next > 0)
         {
             ref var last = ref _ring[(_next - 1) % Capacity];
-            if (last.Reason == stop.Reason && last.SlotFree == slotFree && last.Held?.JobId == held?.JobId)
+            if (last.Reason == stop.Reason && last.SlotFree == slotFree && last.Held?.JobId == held?.JobId
+                && last.SetAsideFor?.JobId == setAside?.Job.JobId && last.SetAsideReplica == setAside?.Replica.ReplicaId)
             {
                 last.Count++;
                 last.LastAt = now;
@@ -49,6 +52,7 @@ internal sealed class WaitLog
         _ring[_next % Capacity] = new Verdict
         {
             Reason = stop.Reason, SlotFree = slotFree, MaxFreeKv = stop.MaxFreeKvTokens, Held = held, FirstAt = now, LastAt = now, Count = 1,
+            SetAsideFor = setAside?.Job, SetAsideReplica = setAside?.Replica.ReplicaId, SetAsideFreeKv = setAside?.Replica.FreeKvTokens ?? 0,
         };
         _next++;
     }
@@ -80,7 +84,16 @@ internal sealed class WaitLog
         }
     }
 
-    private static (WaitReason, string) ReasonFor(JobDemand job, Verdict v) => v.Reason switch
+    private static (WaitReason, string) ReasonFor(JobDemand job, Verdict v) => v switch
+    {
+        { SetAsideFor: { } holder } when holder.JobId == job.JobId =>
+            (WaitReason.ReplicaSetAsideForIt, $"needs {job.KvTokens} KV tokens and no replica had them free: replica {v.SetAsideReplica} is set aside for it (no job of a lower class is admitted there) until its running sequences free them ({v.SetAsideFreeKv} free)"),
+        { SetAsideFor: { } holder } when holder.Priority < job.Priority && v.Reason != RoundStopReason.PolicyHeld =>
+            (WaitReason.ReplicaSetAsideForHigherClass, $"replica {v.SetAsideReplica} is set aside for a {holder.Priority.ToString().ToLowerInvariant()} job ({holder.JobId}) that had room nowhere, and no other open replica had room for it"),
+        _ => ReasonFor(job, v.Reason, v),
+    };
+
+    private static (WaitReason, string) ReasonFor(JobDemand job, RoundStopReason reason, Verdict v) => reason switch
     {
         RoundStopReason.NoReplicas => (WaitReason.NoReplicas, "the model had no replica"),
         RoundStopReason.NothingFits when !v.SlotFree => (WaitReason.NoSlot, "no open replica had a free sequence slot"),
@@ -101,6 +114,9 @@ internal sealed class WaitLog
         public bool SlotFree;
         public long MaxFreeKv;
         public JobDemand? Held;
+        public JobDemand? SetAsideFor;
+        public string? SetAsideReplica;
+        public long SetAsideFreeKv;
         public DateTimeOffset FirstAt;
         public DateTimeOffset LastAt;
         public int Count;

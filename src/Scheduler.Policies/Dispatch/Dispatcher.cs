@@ -10,7 +10,8 @@ namespace Scheduler.Policies.Dispatch;
 /// policy picks among those with a free slot and KV room, until no queued job fits anywhere — never past either —
 /// or the policy holds the job it is offered. Each admission carries the job's <see cref="FairRank"/> on its replica.
 /// A job of a session whose last job's replica takes it and meets its objective goes there first, and waits a while
-/// for it when it is full (<see cref="SessionAffinity"/>, <see cref="HolderWaits"/>).
+/// for it when it is full (<see cref="SessionAffinity"/>, <see cref="HolderWaits"/>). A job of a higher class that fits
+/// nowhere has a replica set aside for it rather than be overtaken for ever by lower classes (<see cref="SetAside"/>).
 /// </summary>
 public sealed class Dispatcher
 {
@@ -21,11 +22,15 @@ public sealed class Dispatcher
     private readonly SessionAffinity _sessions = new();
     private readonly HashSet<(string Tenant, JobPriority Priority)> _noRoomFor = [];
     private readonly HashSet<string> _admittedThisRound = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HolderWait> _holderWaits = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HolderWait> _setAsideerWaits = new(StringComparer.Ordinal);
     private DateTimeOffset _roundStart;
     private readonly Func<JobDemand, bool> _makesRoom;
     private readonly Func<string, int> _queuedOf;
     private (ReplicaView Replica, JobDemand Victim)? _victim;
+    private (ReplicaView Replica, JobDemand Job)? _setAside;
+
+    // The highest class of a job the fair queue offered in its last pick that had room nowhere (null: none).
+    private JobPriority? _roomlessClass;
 
     public Dispatcher(IFairQueue queue, IPlacementPolicy placement, IBatchingPolicy batching)
     {
@@ -47,6 +52,10 @@ public sealed class Dispatcher
 
     /// <summary>The model's replicas by id; the owner adds, replaces and updates them (the set keeps its index current).</summary>
     public ReplicaSet Replicas { get; } = new();
+
+    /// <summary>The replica set aside for the job the queue serves next, which had room nowhere while a job of a lower
+    /// class was about to be admitted (<see cref="ReplicaView.SetAsideFor"/>); null when none is.</summary>
+    public (ReplicaView Replica, JobDemand Job)? SetAside => _setAside;
 
     /// <summary>Why the last round left jobs queued: what an explanation of a waiting job is derived from.</summary>
     public RoundStop LastStop { get; private set; }
@@ -103,7 +112,7 @@ public sealed class Dispatcher
     /// <summary>The jobs the last round passed over because they wait for their session's replica, which had no room
     /// for them (<see cref="SessionAffinity.WaitFor"/>), each with the replica and when its wait ends: the owner
     /// explains the wait and runs a round by then.</summary>
-    public IReadOnlyCollection<HolderWait> HolderWaits => _holderWaits.Values;
+    public IReadOnlyCollection<HolderWait> HolderWaits => _setAsideerWaits.Values;
 
     /// <summary>Creates a dispatcher from policy names, as configuration gives them.</summary>
     public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false, int maxPreemptions = 0, int maxDecodeDeferrals = 0, int contendedPrefillTokens = 0, TimeProvider? time = null, PlacementSettings? placementSettings = null) => new(
@@ -122,7 +131,7 @@ public sealed class Dispatcher
     {
         LastHeld = null;
         Preemptions = [];
-        _holderWaits.Clear();
+        _setAsideerWaits.Clear();
         if (Queue.Count == 0 || Replicas.Count == 0)
         {
             LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : RoundStopReason.NoReplicas, 0);
@@ -130,6 +139,7 @@ public sealed class Dispatcher
         }
 
         Replicas.BeginRound(Batching.JoinsRunningBatches, _weightOf);
+        ReviewSetAside();
         _roundStart = Time.GetUtcNow();
         _admittedThisRound.Clear();
         List<Admission>? admitted = null;
@@ -137,6 +147,7 @@ public sealed class Dispatcher
         var ended = RoundStopReason.NothingFits;
         while (true)
         {
+            _roomlessClass = null;
             var job = Queue.DequeueNext(_placeable);
             var placeable = job is not null;
             (ReplicaView Replica, JobDemand Victim)? stop = null;
@@ -152,6 +163,14 @@ public sealed class Dispatcher
                 }
 
                 stop = _victim;
+            }
+
+            if (placeable && YieldsToSetAsideJob(job))
+            {
+                // The room it fit is set aside for a job of a higher class: it goes back, uncharged, and the round goes on.
+                Queue.EnqueueFront(job);
+                Queue.Adjust(job.TenantId, -job.ServiceUnits);
+                continue;
             }
 
             var weighed = RecordsWeighedReplicas ? new List<WeighedReplica>() : null;
@@ -187,8 +206,13 @@ public sealed class Dispatcher
                 break;
             }
 
+            if (_setAside?.Job.JobId == job.JobId)
+            {
+                ReleaseSetAside();
+            }
+
             _sessions.Placed(job, chosen);
-            _holderWaits.Remove(job.JobId);
+            _setAsideerWaits.Remove(job.JobId);
             var weight = Queue.WeightOf(job.TenantId);
             var backlogged = Queue.CountOf(job.TenantId) > 0;
             var (rank, finish) = FairRank.Of(job, chosen, weight, backlogged);
@@ -215,11 +239,82 @@ public sealed class Dispatcher
         return admitted ?? (IReadOnlyList<Admission>)[];
     }
 
+    // Strict priority between classes. A job that fits nowhere lets lower-class jobs take the room that is free (work
+    // conservation), but taken each time a sequence ends, that room never adds up to what it needs: a large critical
+    // prompt would wait behind standard traffic for as long as it flows. So when a job of a lower class is about to be
+    // admitted while the job the queue serves next (of a higher class) fits nowhere, one replica that could hold it is
+    // set aside for it: nothing else is admitted there, its running sequences drain, and it takes the job once it has
+    // room (a replica set aside is never idle while its job waits: emptied, it has room). The other replicas go on
+    // serving the lower classes. One at a time, for the job next in line; only under a queue that keeps classes and shares.
+    private bool YieldsToSetAsideJob(JobDemand job)
+    {
+        // The queue offers the classes in order, so a higher-class job without room was among those it tried first.
+        if (_setAside is not null || _roomlessClass is not { } roomless || roomless >= job.Priority || _weightOf(string.Empty) is null
+            || Queue.PeekNext() is not { } next || next.Priority >= job.Priority || Replicas.FitsSomewhere(next)
+            || SetAsideCandidate(next) is not { } replica)
+        {
+            return false;
+        }
+
+        _setAside = (replica, next);
+        replica.SetAsideFor = next.JobId;
+        return !Replicas.FitsSomewhere(job);
+    }
+
+    // The replica a job that fits nowhere waits on: one that could ever hold it, the closest to having room for it.
+    private ReplicaView? SetAsideCandidate(JobDemand job)
+    {
+        ReplicaView? best = null;
+        foreach (var replica in Replicas.Values)
+        {
+            if (replica.Schedulable && replica.MaxSequences > 0 && replica.KvCapacityTokens >= job.KvTokens
+                && (best is null || replica.FreeKvTokens > best.FreeKvTokens
+                    || (replica.FreeKvTokens == best.FreeKvTokens && replica.RunningSequences < best.RunningSequences)))
+            {
+                best = replica;
+            }
+        }
+
+        return best;
+    }
+
+    // At a round's start: a replica stays set aside while its job is still the one the queue serves next, and it is still
+    // this set's, open to work, and without room for the job; else it is released (and set aside anew if still called for).
+    private void ReviewSetAside()
+    {
+        if (_setAside is not var (replica, job))
+        {
+            return;
+        }
+
+        ReleaseSetAside();
+        if (Queue.PeekNext()?.JobId == job.JobId && Replicas.TryGetValue(replica.ReplicaId, out var current) && current == replica
+            && replica.Schedulable && replica.KvCapacityTokens >= job.KvTokens && !Replicas.TakesJob(replica, job))
+        {
+            _setAside = (replica, job);
+            replica.SetAsideFor = job.JobId;
+        }
+    }
+
+    private void ReleaseSetAside()
+    {
+        if (_setAside is var (replica, _))
+        {
+            replica.SetAsideFor = null;
+            _setAside = null;
+        }
+    }
+
     // What the fair queue may offer in this round: a job that fits some open replica and is not waiting for its session's.
     private bool Placeable(JobDemand job)
     {
         if (!Replicas.FitsSomewhere(job))
         {
+            if (_roomlessClass is not { } roomless || job.Priority < roomless)
+            {
+                _roomlessClass = job.Priority;
+            }
+
             return false;
         }
 
@@ -228,7 +323,7 @@ public sealed class Dispatcher
             return true;
         }
 
-        _holderWaits[job.JobId] = wait;
+        _setAsideerWaits[job.JobId] = wait;
         return false;
     }
 

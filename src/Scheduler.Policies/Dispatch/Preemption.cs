@@ -18,6 +18,7 @@ namespace Scheduler.Policies.Dispatch;
 /// <item>of a tenant over its share there, for a job whose tenant is under its share there (or a critical job), the
 /// victim not of a higher class than the job.</item>
 /// </list>
+/// Never on a replica set aside for another job (<see cref="ReplicaView.SetAsideFor"/>): its room is that job's.
 /// No thrash: the victim's tenant keeps at least its share after losing the sequence and the waiting tenant gains at
 /// most up to its share, so the victim's tenant is never under its share there; a sequence is stopped at most
 /// <c>maxPreemptions</c> times, and never in the round that admitted it. The dispatcher asks only for a job the fair
@@ -56,7 +57,8 @@ internal static class Preemption
         var longestCached = LongestCachedPrefix(waiting, replicas);
         foreach (var replica in replicas.Values)
         {
-            if (!replica.Schedulable || replica.RunningSequences == 0 || waiting.KvTokens > replica.KvCapacityTokens)
+            if (!replica.Schedulable || replica.RunningSequences == 0 || waiting.KvTokens > replica.KvCapacityTokens
+                || (replica.SetAsideFor is { } setAsideFor && setAsideFor != waiting.JobId))
             {
                 continue;
             }

@@ -66,6 +66,8 @@ internal sealed class FifoQueue : IFairQueue
         return null;
     }
 
+    public JobDemand? PeekNext() => _order.First?.Value;
+
     public void Adjust(string tenantId, double serviceUnits)
     {
         // Nothing is charged, so nothing is corrected.

@@ -26,6 +26,10 @@ public interface IFairQueue
     /// </summary>
     JobDemand? DequeueNext(Func<JobDemand, bool> canPlace);
 
+    /// <summary>The job the policy would serve next if every queued job could be placed, left queued and uncharged; null
+    /// when none is queued.</summary>
+    JobDemand? PeekNext();
+
     /// <summary>Corrects a tenant's charge once a job's real output is known (a job that stopped early is
     /// refunded the output tokens it did not produce). <paramref name="serviceUnits"/> may be negative.</summary>
     void Adjust(string tenantId, double serviceUnits);

@@ -41,6 +41,9 @@ internal sealed class TenantLane
         return FirstPlaceable(queue.Timed, canPlace) ?? FirstPlaceable(queue.Untimed, canPlace);
     }
 
+    /// <summary>The job of one class this lane serves first, or null when it has none.</summary>
+    public JobDemand? First(JobPriority priority) => FirstPlaceable(priority, static _ => true);
+
     /// <summary>Queued jobs of one class.</summary>
     public int CountIn(JobPriority priority) => _byPriority[(int)priority].Count;
 

@@ -98,6 +98,31 @@ internal sealed class WeightedFairQueue : IFairQueue
         return null;
     }
 
+    public JobDemand? PeekNext()
+    {
+        // DequeueNext's order with every job placeable: the highest class queued, its lowest counter, the lane's first.
+        foreach (var priority in s_priorities)
+        {
+            if (_countByPriority[(int)priority] == 0)
+            {
+                continue;
+            }
+
+            TenantLane? best = null;
+            foreach (var lane in _tenants.Values)
+            {
+                if (lane.CountIn(priority) > 0 && (best is null || lane.Counter < best.Counter))
+                {
+                    best = lane;
+                }
+            }
+
+            return best?.First(priority);
+        }
+
+        return null;
+    }
+
     public void Adjust(string tenantId, double serviceUnits)
     {
         if (_tenants.TryGetValue(tenantId, out var lane))

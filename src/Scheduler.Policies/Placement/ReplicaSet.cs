@@ -163,7 +163,7 @@ public sealed partial class ReplicaSet
     internal void Refile(ReplicaEntry entry)
     {
         var view = entry.View;
-        var filed = view.Schedulable && view.FreeSlots > 0;
+        var filed = view.Schedulable && view.FreeSlots > 0 && view.SetAsideFor is null;
         if (filed == entry.Filed && view.RunningSequences == entry.Running && view.PendingPrefillTokens == entry.PendingPrefill
             && view.FreeKvTokens == entry.FreeKv && view.PrefillReordered == entry.Reordered)
         {

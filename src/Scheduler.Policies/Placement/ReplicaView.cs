@@ -34,6 +34,7 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     private PrefixBlockCache? _prefixes;
     private long _runningBlockTokens;
     private bool _schedulable = true;
+    private string? _setAsideFor;
 
     public string ReplicaId { get; } = replicaId;
     public string NodeId { get; } = nodeId;
@@ -78,6 +79,19 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         set
         {
             _schedulable = value;
+            Entry?.Refile();
+        }
+    }
+
+    /// <summary>The queued job this replica is set aside for, or null: a job of a higher class that had room nowhere, so
+    /// that jobs of lower classes do not take the room its running sequences free, one by one, for ever (strict priority
+    /// between classes; the dispatcher sets it aside and releases it). A replica set aside takes no other job.</summary>
+    public string? SetAsideFor
+    {
+        get => _setAsideFor;
+        internal set
+        {
+            _setAsideFor = value;
             Entry?.Refile();
         }
     }

@@ -20,6 +20,17 @@ public sealed class FifoQueueTests
     }
 
     [Fact]
+    public void PeekNext_IsTheHead_AndTakesNothing()
+    {
+        Assert.Null(_queue.PeekNext());
+        _queue.Enqueue(Job("a1", "a", priority: JobPriority.Sheddable));
+        _queue.Enqueue(Job("b1", "b", priority: JobPriority.Critical));
+
+        Assert.Equal("a1", _queue.PeekNext()?.JobId);
+        Assert.Equal(["a1", "b1"], Drain());
+    }
+
+    [Fact]
     public void DequeueNext_Fifo_ServesArrivalOrderRegardlessOfTenant()
     {
         _queue.Enqueue(Job("a1", "a", prompt: 10_000));

@@ -34,6 +34,26 @@ public sealed class WeightedFairQueueTests
     }
 
     [Fact]
+    public void PeekNext_IsWhatDequeueNextServes_WhenEveryJobFits_AndTakesNothing()
+    {
+        var rng = new Random(7);
+        for (var i = 0; i < 60; i++)
+        {
+            _queue.Enqueue(Units($"t{rng.Next(4)}", rng.Next(1, 500), (JobPriority)rng.Next(1, 4)));
+        }
+
+        while (_queue.Count > 0)
+        {
+            var count = _queue.Count;
+            var peeked = _queue.PeekNext();
+            Assert.Equal(count, _queue.Count);
+            Assert.Equal(peeked, _queue.DequeueNext(_ => true));
+        }
+
+        Assert.Null(_queue.PeekNext());
+    }
+
+    [Fact]
     public void DequeueNext_StrictPriority_ClassesBeforeCounters()
     {
         // Tenant "heavy" has used far more than "light", yet its critical job goes first; and light's
