@@ -30,10 +30,14 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
     public SchedulerTelemetry(IMeterFactory meters, FleetGauges fleet)
     {
         _meter = meters.Create(Name);
-        _timeToFirstToken = _meter.CreateHistogram<double>(SemanticConventions.TimeToFirstToken, "s", "Time from submission to the first output token.");
-        _timePerOutputToken = _meter.CreateHistogram<double>(SemanticConventions.TimePerOutputToken, "s", "Time per output token after the first.");
-        _tokenUsage = _meter.CreateHistogram<long>(SemanticConventions.TokenUsage, "{token}", "Tokens used per job, by type.");
-        _queueWait = _meter.CreateHistogram<double>(SemanticConventions.QueueWait, "s", "Time a job waited in its tenant's queue.");
+        _timeToFirstToken = _meter.CreateHistogram(SemanticConventions.TimeToFirstToken, "s", "Time from submission to the first output token.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = HistogramBuckets.TimeToFirstTokenSeconds });
+        _timePerOutputToken = _meter.CreateHistogram(SemanticConventions.TimePerOutputToken, "s", "Time per output token after the first.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = HistogramBuckets.TimePerOutputTokenSeconds });
+        _tokenUsage = _meter.CreateHistogram(SemanticConventions.TokenUsage, "{token}", "Tokens used per job, by type.",
+            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = HistogramBuckets.Tokens });
+        _queueWait = _meter.CreateHistogram(SemanticConventions.QueueWait, "s", "Time a job waited in its tenant's queue.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = HistogramBuckets.QueueWaitSeconds });
         _cost = _meter.CreateCounter<double>(SemanticConventions.Cost, "USD", "Cost of finished jobs.");
         _jobsSubmitted = _meter.CreateCounter<long>(SemanticConventions.JobsSubmitted, "{job}", "Jobs accepted (a resubmission with the same idempotency key is not counted again).");
         _jobsFinished = _meter.CreateCounter<long>(SemanticConventions.JobsFinished, "{job}", "Jobs finished, by outcome: completed, failed, cancelled or expired.");

@@ -68,6 +68,28 @@ public sealed class ObservabilityTests(ObservedCluster cluster) : IClassFixture<
     }
 
     [Fact]
+    public async Task LatencyHistograms_HaveTheAdvisedBuckets_SoASubSecondFirstTokenIsNotLumpedUnderFiveSeconds()
+    {
+        using var client = cluster.Tenant(1);
+        var run = await client.RunAsync(Request(ObservedCluster.Model), deadline: Deadline());
+        Assert.True(run.Succeeded, run.Error);
+
+        var metrics = await ScrapeUntil(m => m.Sum("gen_ai_server_time_to_first_token_seconds_count") >= 1 && m.Sum("gen_ai_server_time_per_output_token_seconds_count") >= 1);
+
+        static double[] Bounds(IReadOnlyList<PrometheusSample> samples, string histogram) =>
+            [.. samples.Where(s => s.Name == histogram + "_bucket").Select(s => s.Labels["le"]).Distinct()
+                .Select(le => le == "+Inf" ? double.PositiveInfinity : double.Parse(le, System.Globalization.CultureInfo.InvariantCulture)).Order()];
+
+        Assert.Equal([.. Scheduler.Silo.Telemetry.HistogramBuckets.TimeToFirstTokenSeconds, double.PositiveInfinity], Bounds(metrics, "gen_ai_server_time_to_first_token_seconds"));
+        Assert.Equal([.. Scheduler.Silo.Telemetry.HistogramBuckets.TimePerOutputTokenSeconds, double.PositiveInfinity], Bounds(metrics, "gen_ai_server_time_per_output_token_seconds"));
+        Assert.Equal([.. Scheduler.Silo.Telemetry.HistogramBuckets.QueueWaitSeconds, double.PositiveInfinity], Bounds(metrics, "scheduler_job_queue_wait_seconds"));
+        Assert.Equal([.. Scheduler.Silo.Telemetry.HistogramBuckets.Tokens.Select(t => (double)t), double.PositiveInfinity], Bounds(metrics, "gen_ai_client_token_usage"));
+
+        // The job's first token came well within a second: a bucket below one second counts it.
+        Assert.True(metrics.Sum("gen_ai_server_time_to_first_token_seconds_bucket", ("le", "1")) >= 1);
+    }
+
+    [Fact]
     public async Task FleetGauges_ShowQueuedJobsByTenantAndPriority_ReplicaLoad_AndAcceleratorsByState()
     {
         var (tenant, _) = ObservedCluster.Tenants[2];
