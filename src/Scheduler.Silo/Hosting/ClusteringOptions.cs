@@ -55,6 +55,12 @@ public sealed class ClusteringOptions
         Ports.Require("Scheduler:GatewayPort", GatewayPort, allowAny: false);
         switch (Clustering)
         {
+            case ClusterHosting.Localhost when !string.IsNullOrWhiteSpace(Redis):
+                // A Redis address with the default clustering is a cluster command missing half its settings: each silo
+                // started so would serve on its own, its tenants, keys and jobs in memory and lost at a restart.
+                throw new ConfigurationRefusedException(
+                    $"Scheduler:Redis is set but Scheduler:Clustering is '{ClusterHosting.Localhost}', which keeps state in memory and "
+                    + $"forms a cluster of one silo: set Scheduler:Clustering={ClusterHosting.Redis} to use Redis, or leave Scheduler:Redis empty.");
             case ClusterHosting.Localhost:
                 return null;
             case ClusterHosting.Redis:

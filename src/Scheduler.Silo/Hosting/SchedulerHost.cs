@@ -166,6 +166,7 @@ public static class SchedulerHost
         services.DeclareSettings<ClusteringOptions>(scheduler).DeclareSettings<DashboardOptions>(scheduler.GetSection(DashboardOptions.Section))
             .DeclareSettings<KubernetesOptions>(scheduler.GetSection(KubernetesOptions.Section))
             .AddHostedService<UnknownSettingsReporter>()
+            .AddHostedService<StartupReport>()
             .AddSingleton(sp => new KnownSettings(sp.GetServices<SettingsSection>().Select(s => (s.Path, s.Type))));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<GrainReferences>();

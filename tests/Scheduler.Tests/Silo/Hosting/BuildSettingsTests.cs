@@ -14,6 +14,7 @@ public sealed class BuildSettingsTests
     [InlineData("--Scheduler:BindAddress=localhost", "Scheduler:BindAddress must be an IP address (0.0.0.0 for every interface), not 'localhost'.")]
     [InlineData("--Scheduler:HttpPort=abc", "Failed to convert configuration value 'abc' at 'Scheduler:HttpPort' to type 'System.Int32'.")]
     [InlineData("--Scheduler:Clustering=zookeeper", "Scheduler:Clustering must be 'localhost' or 'redis', not 'zookeeper'.")]
+    [InlineData("--Scheduler:Redis=127.0.0.1:6379", "Scheduler:Redis is set but Scheduler:Clustering is 'localhost', which keeps state in memory and forms a cluster of one silo: set Scheduler:Clustering=redis to use Redis, or leave Scheduler:Redis empty.")]
     [InlineData("--Scheduler:Dashboard:GrainMethodProfiling=sometimes", "Failed to convert configuration value 'sometimes' at 'Scheduler:Dashboard:GrainMethodProfiling' to type 'System.Boolean'.")]
     public void Build_ASettingThatCannotWork_IsRefusedNamingItsKey(string setting, string refusal)
     {

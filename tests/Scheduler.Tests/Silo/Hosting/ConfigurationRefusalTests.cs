@@ -21,6 +21,7 @@ public sealed class ConfigurationRefusalTests
     [InlineData("--Scheduler:Models:1:Name=llama-3.1-8b", "Scheduler:Models:1:Name 'llama-3.1-8b' is another entry's")]
     [InlineData("--Scheduler:MaxReceiveMessageBytes=lots", "Failed to convert configuration value 'lots' at 'Scheduler:MaxReceiveMessageBytes'")]
     [InlineData("--Scheduler:Tenants:1:Weight=heavy", "Failed to convert configuration value 'heavy' at 'Scheduler:Tenants:1:Weight'")] // the binder dropped the tenant
+    [InlineData("--Scheduler:Redis=127.0.0.1:6379", "Scheduler:Redis is set but Scheduler:Clustering is 'localhost'")] // it served alone, in memory
     public async Task Silo_ARefusedSetting_ExitsWithCode2_AndALineNamingTheKey(string setting, string refusal)
     {
         await using var silo = SiloProcess.Start(0, [setting]);
@@ -31,5 +32,16 @@ public sealed class ConfigurationRefusalTests
         Assert.Equal(2, silo.ExitCode);
         Assert.Contains(silo.Output, line => line.StartsWith("configuration refused: " + refusal, StringComparison.Ordinal));
         Assert.DoesNotContain(silo.Output, line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Silo_Started_LogsWhereItsStateLives_ItsModels_AndItsPolicies()
+    {
+        await using var silo = SiloProcess.Start(0, []);
+
+        await Polling.Until(() => silo.Output.Any(line => line.Contains("Scheduler silo:", StringComparison.Ordinal)), "the start-up line", TimeSpan.FromSeconds(60));
+
+        var line = silo.Output.First(l => l.Contains("Scheduler silo:", StringComparison.Ordinal));
+        Assert.Contains("localhost clustering, state in memory, a cluster of this silo alone; models llama-3.1-8b; placement cost-aware, fairness weighted-fair, batching continuous", line, StringComparison.Ordinal);
     }
 }
