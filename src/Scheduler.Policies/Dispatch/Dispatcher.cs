@@ -267,7 +267,7 @@ public sealed class Dispatcher
         ReplicaView? best = null;
         foreach (var replica in Replicas.Values)
         {
-            if (replica.Schedulable && replica.MaxSequences > 0 && replica.KvCapacityTokens >= job.KvTokens
+            if (replica.Schedulable && replica.MaxSequences > 0 && replica.CanEverHold(job)
                 && (best is null || replica.FreeKvTokens > best.FreeKvTokens
                     || (replica.FreeKvTokens == best.FreeKvTokens && replica.RunningSequences < best.RunningSequences)))
             {
@@ -289,7 +289,7 @@ public sealed class Dispatcher
 
         ReleaseSetAside();
         if (Queue.PeekNext()?.JobId == job.JobId && Replicas.TryGetValue(replica.ReplicaId, out var current) && current == replica
-            && replica.Schedulable && replica.KvCapacityTokens >= job.KvTokens && !Replicas.TakesJob(replica, job))
+            && replica.Schedulable && replica.CanEverHold(job) && !Replicas.TakesJob(replica, job))
         {
             _setAside = (replica, job);
             replica.SetAsideFor = job.JobId;

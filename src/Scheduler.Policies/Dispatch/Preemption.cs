@@ -57,7 +57,7 @@ internal static class Preemption
         var longestCached = LongestCachedPrefix(waiting, replicas);
         foreach (var replica in replicas.Values)
         {
-            if (!replica.Schedulable || replica.RunningSequences == 0 || waiting.KvTokens > replica.KvCapacityTokens
+            if (!replica.Schedulable || replica.RunningSequences == 0 || !replica.CanEverHold(waiting)
                 || (replica.SetAsideFor is { } setAsideFor && setAsideFor != waiting.JobId))
             {
                 continue;

@@ -39,7 +39,7 @@ internal sealed class SessionAffinity
     /// </remarks>
     public HolderWait? WaitFor(JobDemand job, ReplicaSet replicas, DateTimeOffset now)
     {
-        if (HolderOf(job, replicas) is not { } replica || !replica.Schedulable || replica.KvCapacityTokens < job.KvTokens
+        if (HolderOf(job, replicas) is not { } replica || !replica.Schedulable || !replica.CanEverHold(job)
             || replicas.TakesJob(replica, job))
         {
             return null;

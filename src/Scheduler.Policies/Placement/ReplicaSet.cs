@@ -165,7 +165,7 @@ public sealed partial class ReplicaSet
         var view = entry.View;
         var filed = view.Schedulable && view.FreeSlots > 0 && view.SetAsideFor is null;
         if (filed == entry.Filed && view.RunningSequences == entry.Running && view.PendingPrefillTokens == entry.PendingPrefill
-            && view.FreeKvTokens == entry.FreeKv && view.PrefillReordered == entry.Reordered)
+            && view.AdmissibleKvTokens == entry.FreeKv && view.PrefillReordered == entry.Reordered)
         {
             return;
         }
@@ -185,7 +185,7 @@ public sealed partial class ReplicaSet
 
         entry.Running = view.RunningSequences;
         entry.PendingPrefill = view.PendingPrefillTokens;
-        entry.FreeKv = view.FreeKvTokens;
+        entry.FreeKv = view.AdmissibleKvTokens;
         entry.Reordered = view.PrefillReordered;
         entry.Filed = filed;
         if (filed)

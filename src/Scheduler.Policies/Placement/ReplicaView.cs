@@ -101,6 +101,18 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     public int FreeSlots => MaxSequences - RunningSequences;
     public long FreeKvTokens => KvCapacityTokens - ReservedKvTokens;
 
+    /// <summary>The most tokens (prompt and max tokens) one job may take here: the KV cache, or, on a metered endpoint,
+    /// its tokens per minute if fewer — the engine refuses a job its limit could never admit, however long it waited,
+    /// so such a job must go elsewhere.</summary>
+    public long MaxJobTokens => rateLimits?.MaxTokensPerRequest is { } perRequest ? Math.Min(KvCapacityTokens, perRequest) : KvCapacityTokens;
+
+    /// <summary>The room a job may take now: the free KV cache, within <see cref="MaxJobTokens"/>. What the placement's
+    /// index files the replica by.</summary>
+    public long AdmissibleKvTokens => Math.Min(FreeKvTokens, MaxJobTokens);
+
+    /// <summary>Whether the job could ever run here, once the running sequences are gone.</summary>
+    public bool CanEverHold(JobDemand job) => job.KvTokens <= MaxJobTokens;
+
     /// <summary>Prompt tokens admitted whose prefill has not been reported done: they delay the next job's first token.</summary>
     public long PendingPrefillTokens { get; private set; }
 
@@ -119,7 +131,7 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     public int CachedBlocks => _prefixes?.BlockCount ?? 0;
 
     /// <summary>True when the job fits in the free slots and free KV cache right now.</summary>
-    public bool Fits(JobDemand job) => FreeSlots > 0 && FreeKvTokens >= job.KvTokens;
+    public bool Fits(JobDemand job) => FreeSlots > 0 && AdmissibleKvTokens >= job.KvTokens;
 
     /// <summary>Reserves a slot and the job's KV tokens; <paramref name="fairRank"/> is the rank it was admitted at and
     /// <paramref name="fairFinish"/> the rank its tenant's next job here starts from (see <see cref="FairFinishOf"/>).

@@ -19,6 +19,33 @@ public sealed class RateLimitedPlacementTests
     private static JobDemand Prompt(string id) => Job(id, prompt: 5_000, maxTokens: 1_000, ttftObjectiveMs: 2_000);
 
     [Fact]
+    public void AdmitWhatFits_AJobOverAMeteredEndpointsTokensPerMinute_IsNeverSentThere_AndWaitsForAGpu()
+    {
+        // 6,000 tokens a minute (Groq's free tier): a job of 7,446 could never be admitted by the endpoint, however long
+        // it waited, and its engine refuses it. The busy L4 is the only replica that can ever run it.
+        var dispatcher = Scheduler.Policies.Dispatch.Dispatcher.Create("cost-aware", "weighted-fair", "continuous");
+        var lpu = new ReplicaView("lpu", "node-lpu", "acc-lpu", AcceleratorProfiles.Lpu, 16, AcceleratorProfiles.Lpu.KvCapacityTokens,
+            new UpstreamLimiter(requestsPerMinute: 30, tokensPerMinute: 6_000, _time));
+        var l4 = Replica("l4", AcceleratorProfiles.L4, maxSequences: 1);
+        dispatcher.Replicas["lpu"] = lpu;
+        dispatcher.Replicas["l4"] = l4;
+        l4.Admit(Job("busy", prompt: 100, maxTokens: 100));
+        var big = Job("big", prompt: 7_436, maxTokens: 10, ttftObjectiveMs: 60_000);
+        dispatcher.Queue.Enqueue(big);
+
+        Assert.False(lpu.CanEverHold(big));
+        Assert.Empty(dispatcher.AdmitWhatFits());
+        Assert.Equal(0, lpu.RunningSequences);
+
+        l4.Release("busy");
+        Assert.Equal("l4", Assert.Single(dispatcher.AdmitWhatFits()).Replica.ReplicaId);
+
+        // A job within the endpoint's limit still goes there.
+        dispatcher.Queue.Enqueue(Job("small", prompt: 1_000, maxTokens: 10, ttftObjectiveMs: 60_000));
+        Assert.Equal("lpu", Assert.Single(dispatcher.AdmitWhatFits()).Replica.ReplicaId);
+    }
+
+    [Fact]
     public void RateLimitWaitMs_CountsWhatThePlacementSentThere_AndRefillsWithTime()
     {
         var lpu = Metered("lpu");
