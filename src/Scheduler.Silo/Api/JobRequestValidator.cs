@@ -51,8 +51,8 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             throw SchedulerErrors.OverContext(SchedulerErrors.FailedPrecondition(
                 "KV_CACHE_CAPACITY",
                 field,
-                $"{field}: {job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {needed} tokens of KV cache, and the largest " +
-                $"replica of model '{job.Model}' holds {kv}; shorten the prompt or lower max_tokens"));
+                $"{field}: {job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {needed} tokens of KV cache, and the most " +
+                $"a replica of model '{job.Model}' takes is {kv} (its KV cache, or a metered endpoint's tokens per minute); shorten the prompt or lower max_tokens"));
         }
 
         return job;

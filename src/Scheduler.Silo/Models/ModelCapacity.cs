@@ -4,8 +4,8 @@ using Scheduler.Abstractions.Placement;
 namespace Scheduler.Silo.Models;
 
 /// <summary>
-/// The largest KV cache among each model's replicas, as the model's placement knows them, for the front door: a job
-/// whose prompt and output no replica can hold would wait in its queue for good, so it is refused instead. Read from
+/// The most one job may take on any of each model's replicas, as the model's placement knows them, for the front door: a
+/// job whose prompt and output no replica can take would wait in its queue for good, so it is refused instead. Read from
 /// the placement at most every <see cref="RefreshInterval"/> per model and silo, not per submission; a model with no
 /// replica yet is asked again each time (its jobs wait for the first node, whatever its size).
 /// </summary>
@@ -16,7 +16,9 @@ internal sealed class ModelCapacity(IGrainFactory grains, TimeProvider time)
 
     private readonly ConcurrentDictionary<string, (long Tokens, DateTimeOffset At)> _known = new(StringComparer.Ordinal);
 
-    /// <summary>The most KV-cache tokens one replica of <paramref name="model"/> holds; null while it has no replica.</summary>
+    /// <summary>The most tokens (prompt and max tokens) one job may take on a replica of <paramref name="model"/>: its KV
+    /// cache, or a metered endpoint's tokens per minute if fewer (its engine refuses a job that needs more, however long
+    /// it waits: <c>ReplicaView.MaxJobTokens</c>); null while the model has no replica.</summary>
     public async ValueTask<long?> LargestKvCacheTokens(string model)
     {
         if (_known.TryGetValue(model, out var known) && time.GetUtcNow() - known.At < RefreshInterval)
@@ -30,8 +32,10 @@ internal sealed class ModelCapacity(IGrainFactory grains, TimeProvider time)
             return null;
         }
 
-        var tokens = snapshot.Replicas.Max(r => r.KvCapacityTokens);
+        var tokens = snapshot.Replicas.Max(MaxJobTokens);
         _known[model] = (tokens, time.GetUtcNow());
         return tokens;
     }
+
+    private static long MaxJobTokens(ReplicaSnapshot r) => r.TokensPerMinute > 0 ? Math.Min(r.KvCapacityTokens, r.TokensPerMinute) : r.KvCapacityTokens;
 }
