@@ -41,7 +41,7 @@ internal static class SchedulerErrors
     /// hold: its context (INVALID_ARGUMENT), or the KV cache of its largest replica (FAILED_PRECONDITION), the most of
     /// that context the scheduler can serve now. A client shortens the prompt or lowers max_tokens for either; OpenAI's
     /// API calls it <c>context_length_exceeded</c>.</summary>
-    public const string ContextLengthExceeded = "CONTEXT_LENGTH_EXCEEDED";
+    public const string ContextLengthExceeded = ErrorReasons.ContextLengthExceeded;
 
     /// <summary>The <c>ErrorInfo</c> domain of the scheduler's reasons (AIP-193: the service that says them).</summary>
     public const string ErrorDomain = "scheduler.v1";

@@ -250,7 +250,7 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
             FinishReason.Length => (JobStatus.Completed, JobFinishReasons.Length, (string?)null),
             FinishReason.Stop => (JobStatus.Completed, JobFinishReasons.Stop, null),
             FinishReason.Cancelled => (JobStatus.Cancelled, JobFinishReasons.Cancelled, null),
-            FinishReason.Error => (JobStatus.Failed, JobFinishReasons.Error, $"the engine could not run the job: {done.Error}"),
+            FinishReason.Error => (JobStatus.Failed, JobFinishReasons.Error, EngineFailures.Describe(done)),
             _ => (JobStatus.Failed, JobFinishReasons.Error, $"the node reported an unknown finish reason '{done.Reason}'"),
         };
         return new JobOutcome(status, finishReason, usage, running.Text, error, [.. running.TokenEnds]);

@@ -134,7 +134,7 @@ internal sealed partial class OpenAiCompletions(
                     await response.Body.FlushAsync(http.RequestAborted);
                     return;
                 case JobEventKind.Failed or JobEventKind.Expired or JobEventKind.Cancelled:
-                    await WriteEvent(http, OpenAiErrors.ForEnd(e).ToJson());
+                    await WriteEvent(http, OpenAiErrors.ForEnd(e, answer.Kind).ToJson());
                     return;
             }
         }
@@ -157,7 +157,7 @@ internal sealed partial class OpenAiCompletions(
                     await http.Response.Body.WriteAsync(body, http.RequestAborted);
                     return;
                 case JobEventKind.Failed or JobEventKind.Expired or JobEventKind.Cancelled:
-                    await OpenAiErrors.Write(http, OpenAiErrors.ForEnd(e));
+                    await OpenAiErrors.Write(http, OpenAiErrors.ForEnd(e, answer.Kind));
                     return;
             }
         }

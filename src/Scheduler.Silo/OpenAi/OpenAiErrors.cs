@@ -1,7 +1,9 @@
 using System.Globalization;
 using Grpc.Core;
 using Scheduler.Abstractions.Jobs;
+using Scheduler.Protos.Errors;
 using Scheduler.Silo.Api;
+using Scheduler.Silo.Nodes;
 
 namespace Scheduler.Silo.OpenAi;
 
@@ -36,13 +38,22 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
     };
 
     /// <summary>A job that ended without completing: failed on its node, expired in the queue, or cancelled by a
-    /// CancelJob call.</summary>
-    public static OpenAiError ForEnd(JobEventRecord end) => end.Kind switch
+    /// CancelJob call. A failure that was the request's fault (its engine found the prompt too long by the model's own
+    /// tokenizer, or not in its vocabulary) is a 400 naming the prompt, as the front door's own refusal would have been:
+    /// a 500 would be retried by the SDKs, each retry a new job failing alike.</summary>
+    public static OpenAiError ForEnd(JobEventRecord end, OpenAiKind kind) => end.Kind switch
     {
         JobEventKind.Expired => new(StatusCodes.Status504GatewayTimeout, "server_error", end.Error ?? "the job expired", Code: "deadline_exceeded"),
         JobEventKind.Cancelled => new(StatusCodes.Status409Conflict, "invalid_request_error", $"job '{end.JobId}' was cancelled", Code: "job_cancelled"),
-        _ => new(StatusCodes.Status500InternalServerError, "server_error", end.Error ?? "the job failed", Code: "job_failed"),
+        _ => EngineFailures.RequestFault(end.Error) switch
+        {
+            ErrorReasons.ContextLengthExceeded => new(StatusCodes.Status400BadRequest, "invalid_request_error", end.Error!, PromptParam(kind), "context_length_exceeded"),
+            ErrorReasons.TokenOutOfVocabulary => new(StatusCodes.Status400BadRequest, "invalid_request_error", end.Error!, PromptParam(kind)),
+            _ => new(StatusCodes.Status500InternalServerError, "server_error", end.Error ?? "the job failed", Code: "job_failed"),
+        },
     };
+
+    private static string PromptParam(OpenAiKind kind) => kind == OpenAiKind.Chat ? "messages" : "prompt";
 
     /// <summary>Answers with the error <paramref name="ex"/> maps to; the response must not have started.</summary>
     public Task Write(HttpContext http, Exception ex, OpenAiKind kind) => Write(http, Map(ex, kind));

@@ -244,6 +244,27 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     }
 
     [Fact]
+    public async Task PromptOnlyTheModelsTokenizerFindsTooLong_IsTheClientsError_A400ContextLengthExceeded_NotA500()
+    {
+        // The catalog counts this text with cl100k_base (about 360 tokens: it fits the 512-token context with 16 to
+        // generate); the tiny model's own tokenizer splits it finer, and its engine refuses it as too long.
+        var prompt = string.Concat(Enumerable.Repeat("zebra quantum xylophone ", 60));
+        using var http = new HttpClient();
+        using var body = new StringContent(
+            System.Text.Json.JsonSerializer.Serialize(new { model = Model, prompt, max_tokens = 16 }), System.Text.Encoding.UTF8, "application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, _silo.Services.GetRequiredService<ListeningAddresses>().OpenAi + "/v1/completions") { Content = body };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TenantKey);
+
+        using var response = await http.SendAsync(request);
+
+        var error = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(("invalid_request_error", "context_length_exceeded", "prompt"),
+            (error.GetProperty("type").GetString(), error.GetProperty("code").GetString(), error.GetProperty("param").GetString()));
+        Assert.StartsWith("the prompt does not fit the model's context: prompt is ", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task PromptTheEngineCanNeverRun_FailsTheJobWithTheEnginesMessage_InsteadOfQueueingItForever()
     {
         // The scheduler has no vocabulary to check ids against; the engine finds this one outside the model's.
@@ -253,7 +274,7 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         var job = await client.RunAsync(request, deadline: DateTime.UtcNow + Timeout);
 
         Assert.Equal(JobStatus.Failed, job.Status);
-        Assert.StartsWith("the engine could not run the job: prompt token id 1000000 is outside the model's vocabulary", job.Error, StringComparison.Ordinal);
+        Assert.StartsWith("the prompt is not in the model's vocabulary: prompt token id 1000000 is outside the model's vocabulary", job.Error, StringComparison.Ordinal);
         Assert.Equal(0, job.TokenCount);
 
         // The replica is free for the next job.

@@ -2,6 +2,7 @@ using System.Globalization;
 using LLama;
 using LLama.Native;
 using Scheduler.Policies.Profiles;
+using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Worker.Engines.Llama;
@@ -405,21 +406,22 @@ internal sealed partial class LlamaEngine : IInferenceEngine
 
     private bool OutOfVocabulary(int tokenId) => tokenId < 0 || tokenId >= _model.Vocabulary.Count;
 
-    /// <summary>Why the sequence can never run on this replica, in words for the tenant, or null when it could.</summary>
-    private string? Fault(SequenceSpec spec, LLamaToken[]? prompt)
+    /// <summary>Why the sequence can never run on this replica, in words for the tenant and in one word
+    /// (<see cref="SequenceFinished.ErrorReason"/>), or null when it could.</summary>
+    private (string Error, string Reason)? Fault(SequenceSpec spec, LLamaToken[]? prompt)
     {
         if (prompt is null)
         {
-            return string.Create(
+            return (string.Create(
                 CultureInfo.InvariantCulture,
-                $"prompt token id {spec.PromptTokenIds.First(OutOfVocabulary)} is outside the model's vocabulary of {_model.Vocabulary.Count:N0}");
+                $"prompt token id {spec.PromptTokenIds.First(OutOfVocabulary)} is outside the model's vocabulary of {_model.Vocabulary.Count:N0}"), ErrorReasons.TokenOutOfVocabulary);
         }
 
         var kvTokens = (long)prompt.Length + spec.MaxTokens;
         return kvTokens > _maxContextTokens
-            ? string.Create(
+            ? (string.Create(
                 CultureInfo.InvariantCulture,
-                $"prompt is {prompt.Length:N0} tokens by the model's tokenizer; with max_tokens {spec.MaxTokens:N0} it needs {kvTokens:N0}, and the replica's context holds {_maxContextTokens:N0}")
+                $"prompt is {prompt.Length:N0} tokens by the model's tokenizer; with max_tokens {spec.MaxTokens:N0} it needs {kvTokens:N0}, and the replica's context holds {_maxContextTokens:N0}"), ErrorReasons.ContextLengthExceeded)
             : null;
     }
 
@@ -436,7 +438,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     /// every slot taken while the queue ahead has room, refuses one that finds no room otherwise, else adds it to the batch.</summary>
     private void Start(SequenceSpec spec, LLamaToken[]? prompt)
     {
-        if (Fault(spec, prompt) is { } fault)
+        if (Fault(spec, prompt) is var (fault, reason))
         {
             // No replica of this context can ever run it: queueing it again would bring it back forever.
             _running.ReportNext(new SequenceFinished
@@ -446,6 +448,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
                 CompletionTokens = spec.ResumeFromToken,
                 PromptTokens = prompt?.Length ?? 0,
                 Error = fault,
+                ErrorReason = reason,
             });
             LogFault(_logger, _replicaId, spec.SequenceId, fault);
             return;

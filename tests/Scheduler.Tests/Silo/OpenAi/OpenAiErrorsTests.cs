@@ -134,9 +134,28 @@ public sealed class OpenAiErrorsTests
     public void ForEnd_JobsThatEndWithoutCompleting_AreErrors()
     {
         var now = DateTimeOffset.UnixEpoch;
-        Assert.Equal((500, "job_failed"), Status(OpenAiErrors.ForEnd(new JobEventRecord("j", JobEventKind.Failed, now, Error: "engine broke"))));
-        Assert.Equal((504, "deadline_exceeded"), Status(OpenAiErrors.ForEnd(new JobEventRecord("j", JobEventKind.Expired, now, Error: "DEADLINE_EXCEEDED"))));
-        Assert.Equal((409, "job_cancelled"), Status(OpenAiErrors.ForEnd(new JobEventRecord("j", JobEventKind.Cancelled, now))));
+        Assert.Equal((500, "job_failed"), Status(OpenAiErrors.ForEnd(new JobEventRecord("j", JobEventKind.Failed, now, Error: "engine broke"), OpenAiKind.Completion)));
+        Assert.Equal((504, "deadline_exceeded"), Status(OpenAiErrors.ForEnd(new JobEventRecord("j", JobEventKind.Expired, now, Error: "DEADLINE_EXCEEDED"), OpenAiKind.Completion)));
+        Assert.Equal((409, "job_cancelled"), Status(OpenAiErrors.ForEnd(new JobEventRecord("j", JobEventKind.Cancelled, now), OpenAiKind.Completion)));
+    }
+
+    [Fact]
+    public void ForEnd_AJobItsEngineFoundTooLongOrOutOfVocabulary_IsTheRequestsFault_A400NamingThePrompt()
+    {
+        var now = DateTimeOffset.UnixEpoch;
+        JobEventRecord Failed(string reason) => new("j", JobEventKind.Failed, now, Error: Scheduler.Silo.Nodes.EngineFailures.Describe(
+            new Scheduler.Protos.V1.SequenceFinished { Reason = Scheduler.Protos.V1.FinishReason.Error, Error = "prompt is 3,302 tokens", ErrorReason = reason }));
+
+        var tooLong = OpenAiErrors.ForEnd(Failed("CONTEXT_LENGTH_EXCEEDED"), OpenAiKind.Chat);
+        Assert.Equal((400, "invalid_request_error", "context_length_exceeded", "messages"), (tooLong.Status, tooLong.Type, tooLong.Code, tooLong.Param));
+        Assert.Equal("the prompt does not fit the model's context: prompt is 3,302 tokens", tooLong.Message);
+        Assert.Equal("prompt", OpenAiErrors.ForEnd(Failed("CONTEXT_LENGTH_EXCEEDED"), OpenAiKind.Completion).Param);
+
+        var vocabulary = OpenAiErrors.ForEnd(Failed("TOKEN_OUT_OF_VOCABULARY"), OpenAiKind.Completion);
+        Assert.Equal((400, "invalid_request_error", (string?)null, "prompt"), (vocabulary.Status, vocabulary.Type, vocabulary.Code, vocabulary.Param));
+
+        // An engine's own failure stays the server's.
+        Assert.Equal((500, "job_failed"), Status(OpenAiErrors.ForEnd(Failed(""), OpenAiKind.Chat)));
     }
 
     [Fact]

@@ -1,0 +1,14 @@
+namespace Scheduler.Protos.Errors;
+
+/// <summary>The one-word reasons (as <c>google.rpc.ErrorInfo.reason</c> is written) the scheduler and its engines give
+/// for a request that cannot be served as asked: in a refusal's <c>ErrorInfo</c>, and in an engine's
+/// <c>SequenceFinished.error_reason</c>.</summary>
+public static class ErrorReasons
+{
+    /// <summary>The prompt with max_tokens does not fit what the model can hold; OpenAI's API calls it
+    /// <c>context_length_exceeded</c>.</summary>
+    public const string ContextLengthExceeded = "CONTEXT_LENGTH_EXCEEDED";
+
+    /// <summary>A prompt token id is not in the model's vocabulary.</summary>
+    public const string TokenOutOfVocabulary = "TOKEN_OUT_OF_VOCABULARY";
+}
