@@ -15,8 +15,14 @@ public interface IPlacementGrain : IGrainWithStringKey
     Task<EnqueueResult> Enqueue(JobTicket ticket);
 
     /// <summary>Adds or refreshes replicas (a node registered and opened execution stream <paramref name="linkId"/>);
-    /// they become schedulable. Jobs still counted on a replica under an earlier stream are gone with that stream:
-    /// they go back to the front of their queues.</summary>
+    /// they become schedulable but those in <paramref name="closed"/> (their accelerator is cordoned or draining), in
+    /// the same turn, so no admission round ever finds a cordoned replica open. Jobs still counted on a replica under an
+    /// earlier stream are gone with that stream: they go back to the front of their queues.</summary>
+    Task UpsertReplicas(string linkId, ReplicaRegistration[] replicas, string[] closed);
+
+    /// <summary>The same with none closed, as node grains of the version before send it (their registration closed the
+    /// cordoned ones with <see cref="SetSchedulable"/> right after): kept so their calls still land while silos of both
+    /// versions run (a rolling upgrade).</summary>
     Task UpsertReplicas(string linkId, ReplicaRegistration[] replicas);
 
     /// <summary>Accelerator state or node connectivity changed.</summary>

@@ -68,12 +68,9 @@ internal sealed partial class WorkerNodeGrain(
         localLinks.Set(NodeId, link);
         foreach (var model in registration.Replicas.GroupBy(r => r.Model))
         {
-            var placement = GrainFactory.GetGrain<IPlacementGrain>(model.Key);
-            await placement.UpsertReplicas(link.LinkId, [.. model]);
-            foreach (var replica in cordoned.Where(c => c.Model == model.Key))
-            {
-                await placement.SetSchedulable(replica.ReplicaId, false);
-            }
+            // Closed in the same call: a round between two calls would admit queued jobs to a cordoned replica.
+            var closed = cordoned.Where(c => c.Model == model.Key).Select(c => c.ReplicaId).ToArray();
+            await GrainFactory.GetGrain<IPlacementGrain>(model.Key).UpsertReplicas(link.LinkId, [.. model], closed);
         }
 
         _leaseTimer ??= this.RegisterGrainTimer(CheckLease, new GrainTimerCreationOptions(options.Value.HeartbeatInterval, options.Value.HeartbeatInterval));

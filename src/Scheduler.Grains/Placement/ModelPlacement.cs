@@ -131,13 +131,14 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
     /// <summary>
     /// Adds or refreshes replicas registered with execution stream <paramref name="linkId"/>; they become schedulable
-    /// (a fresh stream to a fresh engine ends any hold; the node's grain switches off, right after, those whose
-    /// accelerator is cordoned or draining). Jobs counted on a replica under an earlier stream went down with it: they
-    /// go back to the front of the queue, resuming where their tickets say; the replica's prefix index starts empty, as
-    /// a restarted engine's cache does. Runs no round.
+    /// (a fresh stream to a fresh engine ends any hold) but those in <paramref name="closed"/>, whose accelerator is
+    /// cordoned or draining: switched off here, not by a later call, or the round after this one would admit queued jobs
+    /// to a cordoned replica. Jobs counted on a replica under an earlier stream went down with it: they go back to the
+    /// front of the queue, resuming where their tickets say; the replica's prefix index starts empty, as a restarted
+    /// engine's cache does. Runs no round.
     /// </summary>
     /// <returns>True when the persisted replicas changed: the grain writes them before the next round.</returns>
-    public bool UpsertReplicas(string linkId, ReplicaRegistration[] replicas)
+    public bool UpsertReplicas(string linkId, ReplicaRegistration[] replicas, IReadOnlyCollection<string>? closed = null)
     {
         var changed = false;
         foreach (var r in replicas)
@@ -152,22 +153,21 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
 
             _holds.End(r.ReplicaId);
-            changed |= persisted.Unschedulable.Remove(r.ReplicaId);
+            var open = closed?.Contains(r.ReplicaId) != true;
+            changed |= open ? persisted.Unschedulable.Remove(r.ReplicaId) : persisted.Unschedulable.Add(r.ReplicaId);
             if (_dispatcher.Replicas.TryGetValue(r.ReplicaId, out var view) && persisted.Replicas.GetValueOrDefault(r.ReplicaId) == r)
             {
-                view.Schedulable = true;
+                view.Schedulable = open;
                 continue;
             }
 
             if (view is null || view.RunningSequences == 0)
             {
-                _dispatcher.Replicas[r.ReplicaId] = ViewOf(r);
-            }
-            else
-            {
-                view.Schedulable = true;
+                view = ViewOf(r);
+                _dispatcher.Replicas[r.ReplicaId] = view;
             }
 
+            view.Schedulable = open;
             persisted.Replicas[r.ReplicaId] = r;
             changed = true;
         }

@@ -72,9 +72,11 @@ internal sealed partial class PlacementGrain(
         return Task.FromResult(result);
     }
 
-    public async Task UpsertReplicas(string linkId, ReplicaRegistration[] replicas)
+    public Task UpsertReplicas(string linkId, ReplicaRegistration[] replicas) => UpsertReplicas(linkId, replicas, []);
+
+    public async Task UpsertReplicas(string linkId, ReplicaRegistration[] replicas, string[] closed)
     {
-        if (_placement.UpsertReplicas(linkId, replicas))
+        if (_placement.UpsertReplicas(linkId, replicas, closed))
         {
             // Durable before the node's registration completes, so a later failover finds the replicas.
             await state.WriteOwnedStateAsync();

@@ -110,6 +110,26 @@ public sealed class WorkerNodeGrainTests(GrainClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Register_AgainWhileItsAcceleratorIsCordoned_ItsReplicaTakesNoQueuedJob()
+    {
+        // A worker restart, a silo failure or a cluster restart registers the node again: its replica must stay closed
+        // through the registration, or the round the registration runs admits the queue to a cordoned accelerator.
+        var node = Unique("node");
+        var replica = Replica(Unique("rep"), _model, node, maxSequences: 2, kvCapacityTokens: 10_000);
+        await RegisterNode(cluster, node, replica);
+        var accelerator = cluster.Client.GetGrain<IAcceleratorGrain>(replica.AcceleratorId);
+        Assert.Equal(AcceleratorState.Cordoned, (await accelerator.Cordon())?.State);
+        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
+
+        var again = await RegisterNode(cluster, node, replica);
+        await Settle(cluster, node);
+
+        Assert.Empty(again.Admits);
+        Assert.Equal(AcceleratorState.Ready, (await accelerator.Uncordon())?.State);
+        await Until(() => again.AdmittedJobIds.Count == 1, "admission after uncordon");
+    }
+
+    [Fact]
     public async Task Admit_NodeGrainOnThisSilo_PlacementHandsTheBatchToTheStreamItself()
     {
         var node = Unique("node");
