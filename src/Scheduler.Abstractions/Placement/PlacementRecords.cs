@@ -88,7 +88,8 @@ public sealed record ReplicaSnapshot(
     [property: Id(14)] double RequestsAvailable = 0,
     [property: Id(15)] double TokensAvailable = 0,
     [property: Id(16)] int CachedPrefixBlocks = 0,
-    [property: Id(17)] long PrefixBlocksForgotten = 0);
+    [property: Id(17)] long PrefixBlocksForgotten = 0,
+    [property: Id(18)] long MaxJobTokens = 0);
 
 [GenerateSerializer, Alias("scheduler.PlacementSnapshot")]
 public sealed record PlacementSnapshot(

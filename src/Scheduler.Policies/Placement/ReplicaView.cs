@@ -22,8 +22,10 @@ namespace Scheduler.Policies.Placement;
 /// <param name="maxSequences">Its sequence slots (with the admissions its node holds ahead).</param>
 /// <param name="kvCapacityTokens">Its KV cache, in tokens.</param>
 /// <param name="rateLimits">The mirror of the replica's rate limits; null when it has none.</param>
+/// <param name="maxContextTokens">The most tokens one sequence may hold there (a llama.cpp replica's context per slot);
+/// 0 when only the KV cache bounds it.</param>
 public sealed class ReplicaView(string replicaId, string nodeId, string acceleratorId, AcceleratorProfile profile, int maxSequences, long kvCapacityTokens,
-    UpstreamLimiter? rateLimits = null)
+    UpstreamLimiter? rateLimits = null, int maxContextTokens = 0)
 {
     private readonly Dictionary<string, Reservation> _reservations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (int Running, double FairFinish)> _byTenant = new(StringComparer.Ordinal);
@@ -101,10 +103,13 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     public int FreeSlots => MaxSequences - RunningSequences;
     public long FreeKvTokens => KvCapacityTokens - ReservedKvTokens;
 
-    /// <summary>The most tokens (prompt and max tokens) one job may take here: the KV cache, or, on a metered endpoint,
-    /// its tokens per minute if fewer — the engine refuses a job its limit could never admit, however long it waited,
-    /// so such a job must go elsewhere.</summary>
-    public long MaxJobTokens => rateLimits?.MaxTokensPerRequest is { } perRequest ? Math.Min(KvCapacityTokens, perRequest) : KvCapacityTokens;
+    /// <summary>The most tokens (prompt and max tokens) one job may take here: the KV cache, or less where the replica
+    /// says so — the context of one sequence (a llama.cpp replica splits its context among its slots), or a metered
+    /// endpoint's tokens per minute. The engine refuses a job over it, however long it waited, so such a job must go
+    /// elsewhere.</summary>
+    public long MaxJobTokens { get; } = Math.Min(
+        Math.Min(kvCapacityTokens, maxContextTokens > 0 ? maxContextTokens : long.MaxValue),
+        rateLimits?.MaxTokensPerRequest is { } perRequest ? perRequest : long.MaxValue);
 
     /// <summary>The room a job may take now: the free KV cache, within <see cref="MaxJobTokens"/>. What the placement's
     /// index files the replica by.</summary>

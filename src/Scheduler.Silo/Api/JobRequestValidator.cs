@@ -52,7 +52,7 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
                 "KV_CACHE_CAPACITY",
                 field,
                 $"{field}: {job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {needed} tokens of KV cache, and the most " +
-                $"a replica of model '{job.Model}' takes is {kv} (its KV cache, or a metered endpoint's tokens per minute); shorten the prompt or lower max_tokens"));
+                $"a replica of model '{job.Model}' takes is {kv} (its KV cache, one sequence's context, or a metered endpoint's tokens per minute); shorten the prompt or lower max_tokens"));
         }
 
         return job;

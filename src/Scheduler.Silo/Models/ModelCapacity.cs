@@ -17,8 +17,9 @@ internal sealed class ModelCapacity(IGrainFactory grains, TimeProvider time)
     private readonly ConcurrentDictionary<string, (long Tokens, DateTimeOffset At)> _known = new(StringComparer.Ordinal);
 
     /// <summary>The most tokens (prompt and max tokens) one job may take on a replica of <paramref name="model"/>: its KV
-    /// cache, or a metered endpoint's tokens per minute if fewer (its engine refuses a job that needs more, however long
-    /// it waits: <c>ReplicaView.MaxJobTokens</c>); null while the model has no replica.</summary>
+    /// cache, or less where one sequence's context or a metered endpoint's tokens per minute is smaller (its engine
+    /// refuses a job that needs more, however long it waits: <c>ReplicaView.MaxJobTokens</c>); null while the model has
+    /// no replica.</summary>
     public async ValueTask<long?> LargestKvCacheTokens(string model)
     {
         if (_known.TryGetValue(model, out var known) && time.GetUtcNow() - known.At < RefreshInterval)
@@ -37,5 +38,8 @@ internal sealed class ModelCapacity(IGrainFactory grains, TimeProvider time)
         return tokens;
     }
 
-    private static long MaxJobTokens(ReplicaSnapshot r) => r.TokensPerMinute > 0 ? Math.Min(r.KvCapacityTokens, r.TokensPerMinute) : r.KvCapacityTokens;
+    // A placement of the version before sends no MaxJobTokens (0): its KV cache and rate limit are what it knew of.
+    private static long MaxJobTokens(ReplicaSnapshot r) =>
+        r.MaxJobTokens > 0 ? r.MaxJobTokens
+        : r.TokensPerMinute > 0 ? Math.Min(r.KvCapacityTokens, r.TokensPerMinute) : r.KvCapacityTokens;
 }

@@ -47,6 +47,32 @@ public sealed class DispatcherTests
     }
 
     [Fact]
+    public void AdmitWhatFits_AJobLongerThanAReplicasContextPerSequence_GoesWhereItFits_AndWaitsRatherThanFailThere()
+    {
+        // A llama.cpp L4 replica gives each of its 8 slots 1,024 tokens of context: its KV cache holds 8,192, but a
+        // 3,000-token job cannot run there however idle it is. Cheaper, it would win the job; the H100 takes it.
+        var dispatcher = Create();
+        var l4 = new ReplicaView("l4", "node-l4", "acc-l4", AcceleratorProfiles.L4, 8, 8_192, maxContextTokens: 1_024);
+        var h100 = Replica("h100", AcceleratorProfiles.H100, maxSequences: 1);
+        dispatcher.Replicas["l4"] = l4;
+        dispatcher.Replicas["h100"] = h100;
+        var small = Job("small", prompt: 500, maxTokens: 100, ttftObjectiveMs: 60_000);
+        var big = Job("big", prompt: 2_900, maxTokens: 100, ttftObjectiveMs: 60_000);
+        Assert.False(l4.CanEverHold(big));
+
+        dispatcher.Queue.Enqueue(small);
+        Assert.Equal("l4", Assert.Single(dispatcher.AdmitWhatFits()).Replica.ReplicaId);
+
+        dispatcher.Queue.Enqueue(big);
+        Assert.Equal("h100", Assert.Single(dispatcher.AdmitWhatFits()).Replica.ReplicaId);
+
+        // With the H100 full, it waits for it rather than go to the L4, whose engine would fail it.
+        dispatcher.Queue.Enqueue(Job("big-2", prompt: 2_900, maxTokens: 100, ttftObjectiveMs: 60_000));
+        Assert.Empty(dispatcher.AdmitWhatFits());
+        Assert.Equal(1, l4.RunningSequences);
+    }
+
+    [Fact]
     public void AdmitWhatFits_WorkConserving_SmallJobFillsRoomABigOneCannot()
     {
         var dispatcher = Create();
