@@ -106,7 +106,10 @@ internal sealed class UpstreamRequest
 
             if (spec.HasSeed)
             {
-                json.WriteNumber("seed", spec.Seed);
+                // OpenAI's API takes a signed 64-bit seed and refuses a larger one (400), while ours is unsigned: the same
+                // 64 bits are sent, so every seed is accepted, and the OpenAI door's negative seed (-1 → 2^64 − 1) goes
+                // back out as the number its client sent.
+                json.WriteNumber("seed", unchecked((long)spec.Seed));
             }
 
             var stops = spec.StopSequences.Prepend(spec.Stop).Where(s => s.Length > 0).Distinct(StringComparer.Ordinal).ToList();

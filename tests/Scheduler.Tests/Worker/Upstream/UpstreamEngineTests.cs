@@ -71,6 +71,22 @@ public sealed class UpstreamEngineTests : IAsyncLifetime, IDisposable
         Assert.Equal(["\n", "###"], body.GetProperty("stop").EnumerateArray().Select(s => s.GetString()));
     }
 
+    [Theory]
+    [InlineData(9_223_372_036_854_775_808UL, long.MinValue)]
+    [InlineData(ulong.MaxValue, -1L)]
+    [InlineData(42UL, 42L)]
+    public async Task Seed_AboveWhatOpenAisSignedSeedHolds_IsSentAsTheSame64Bits(ulong seed, long sent)
+    {
+        // A client drawing random 64-bit seeds: half of them are above 2^63 - 1, which an OpenAI-compatible server refuses.
+        _upstream.Respond = FaultyUpstream.Transcript(UpstreamTranscripts.VllmCompletion);
+        var engine = Start();
+
+        engine.Admit([new SequenceSpec { SequenceId = "s1", Prompt = "The capital of France is", PromptTokens = 6, MaxTokens = 4, Seed = seed }]);
+        await FinishedAsync("s1");
+
+        Assert.Equal(sent, Assert.Single(_upstream.Calls).Body.GetProperty("seed").GetInt64());
+    }
+
     [Fact]
     public async Task Chat_ForwardsTheMessagesToChatCompletions_AndReadsGroqsUsage()
     {
