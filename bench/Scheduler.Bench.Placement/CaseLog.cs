@@ -74,7 +74,7 @@ internal sealed class CaseLog(Dispatcher dispatcher, int measured)
         }
 
         var representatives = new Counter();
-        set.VisitRepresentatives(job.KvTokens, ref representatives);
+        set.VisitRepresentatives(job, ref representatives);
         _cases[round] = new Case(
             ticks * 1_000_000.0 / Stopwatch.Frequency, choiceAlone, blocks, listed, withRoom, visited.Length, matched,
             representatives.Visited, held, stored, blocksBefore + stored - chosen.CachedBlocks, collections, (int)faults, (int)switches);

@@ -18,6 +18,8 @@ namespace Scheduler.Policies;
 /// while that replica meets their objective.</param>
 /// <param name="Preemptions">How many times the job was stopped on a replica to make room for another and queued again
 /// (<see cref="Dispatch.Preemption"/>): past a bound it is not stopped again.</param>
+/// <param name="Form">The forms its prompt comes in (a chat job's turns and their rendering as text, say): only a replica
+/// that takes one of them is a candidate (<see cref="Placement.ReplicaView.AcceptedForms"/>).</param>
 public sealed record JobDemand(
     string JobId,
     string TenantId,
@@ -29,7 +31,8 @@ public sealed record JobDemand(
     DateTimeOffset? Deadline = null,
     PromptBlocks? Blocks = null,
     string? SessionId = null,
-    int Preemptions = 0)
+    int Preemptions = 0,
+    PromptForms Form = PromptForms.Text)
 {
     /// <summary>KV-cache tokens the job holds at its longest: the prompt plus every output token.</summary>
     public long KvTokens => (long)PromptTokens + MaxTokens;

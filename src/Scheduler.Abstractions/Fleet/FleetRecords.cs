@@ -1,3 +1,4 @@
+using Scheduler.Policies;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Policies.Capacity;
 using Scheduler.Policies.Profiles;
@@ -39,7 +40,8 @@ public sealed record ReplicaRegistration(
     [property: Id(8)] int QueueAhead = 0,
     [property: Id(9)] int RequestsPerMinute = 0,
     [property: Id(10)] int TokensPerMinute = 0,
-    [property: Id(11)] string? Pool = null)
+    [property: Id(11)] string? Pool = null,
+    [property: Id(12)] PromptForms AcceptedForms = PromptForms.All)
 {
     /// <summary>The worker pool its accelerator belongs to: the one its node named, else its product's (a node of an
     /// earlier version names none).</summary>

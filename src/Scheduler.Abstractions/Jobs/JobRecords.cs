@@ -23,7 +23,21 @@ public sealed record JobRequest(
     [property: Id(11)] JobSampling? Sampling = null,
     [property: Id(12)] string[]? StopSequences = null,
     [property: Id(13)] JobMessage[]? Messages = null,
-    [property: Id(14)] string? SessionId = null);
+    [property: Id(14)] string? SessionId = null)
+{
+    /// <summary>The forms an engine may take the prompt in: a chat job carries its turns and their rendering as text; a
+    /// prompt of neither text nor token ids is known by its length only.</summary>
+    public PromptForms PromptForms
+    {
+        get
+        {
+            var forms = (Messages is { Length: > 0 } ? PromptForms.Messages : PromptForms.None)
+                | (PromptTokenIds is { Length: > 0 } ? PromptForms.TokenIds : PromptForms.None)
+                | (!string.IsNullOrEmpty(Prompt) ? PromptForms.Text : PromptForms.None);
+            return forms == PromptForms.None ? PromptForms.Length : forms;
+        }
+    }
+}
 
 /// <summary>One turn of a chat job. The job's <see cref="JobRequest.Prompt"/> is the chat rendered by the model
 /// catalog's template; the turns travel with it so that an engine with a template of its own (a GGUF's, an upstream

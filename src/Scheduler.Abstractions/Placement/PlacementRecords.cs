@@ -89,7 +89,8 @@ public sealed record ReplicaSnapshot(
     [property: Id(15)] double TokensAvailable = 0,
     [property: Id(16)] int CachedPrefixBlocks = 0,
     [property: Id(17)] long PrefixBlocksForgotten = 0,
-    [property: Id(18)] long MaxJobTokens = 0);
+    [property: Id(18)] long MaxJobTokens = 0,
+    [property: Id(19)] PromptForms AcceptedForms = PromptForms.All);
 
 [GenerateSerializer, Alias("scheduler.PlacementSnapshot")]
 public sealed record PlacementSnapshot(

@@ -375,7 +375,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile.Product, r.Schedulable, r.MaxSequences, r.KvCapacityTokens,
             r.RunningSequences, r.FreeKvTokens, r.Admissions, r.AdmissionsIntoRunningBatch, [.. r.RunningJobIds],
             limits.RequestsPerMinute, limits.TokensPerMinute, limits.RequestsAvailable, limits.TokensAvailable, r.CachedBlocks, r.PrefixBlocksForgotten,
-            r.MaxJobTokens);
+            r.MaxJobTokens, r.AcceptedForms);
     }
 
     /// <summary>What the <see cref="CapacityPolicy"/> wants of each accelerator pool this model has replicas on, for the
@@ -741,7 +741,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     /// limits from now on (a placement rebuilt after a failover starts them full, as the engine's may not be).</summary>
     private ReplicaView ViewOf(ReplicaRegistration r) =>
         new(r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile, r.MaxSequences + (_dispatcher.Batching.JoinsRunningBatches ? r.QueueAhead : 0), r.KvCapacityTokens,
-            UpstreamLimiter.IfLimited(r.RequestsPerMinute, r.TokensPerMinute, time), r.MaxContextTokens);
+            UpstreamLimiter.IfLimited(r.RequestsPerMinute, r.TokensPerMinute, time), r.MaxContextTokens, r.AcceptedForms);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Placement of {Model} rebuilt: {Replicas} replicas, {Resumed} jobs still running on live streams, {Requeued} queued again")]
     private static partial void LogRecovered(ILogger logger, string model, int replicas, int resumed, int requeued);

@@ -100,5 +100,6 @@ internal sealed class PlacedJob(JobTicket ticket)
         t.Request.Priority, t.Request.TtftObjectiveMs, t.SubmittedAt, t.Request.Deadline,
         t.Request.PromptTokenIds is { Length: > 0 } ids ? PromptBlocks.FromTokenIds(ids) : PromptBlocks.FromText(t.Request.Prompt),
         t.Request.SessionId,
-        preemptions);
+        preemptions,
+        t.Request.PromptForms);
 }

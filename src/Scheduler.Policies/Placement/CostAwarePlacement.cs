@@ -84,7 +84,7 @@ internal sealed class CostAwarePlacement(PlacementSettings settings) : IIndexedP
             Weighed = weighed,
             RepresentativesMayHold = weighed is not null || holders.Length == ReplicaSet.MaxPrefixHoldersVisited,
         };
-        replicas.VisitRepresentatives(job.KvTokens, ref choice);
+        replicas.VisitRepresentatives(job, ref choice);
 
         // A representative stands for its class as if nothing were cached; the replicas that may hold the job's
         // prefix are offered as themselves.

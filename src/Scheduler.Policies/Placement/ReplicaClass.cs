@@ -19,11 +19,12 @@ internal sealed class ReplicaClass
     // Bit r set: bucket r holds at least one replica, so a search skips empty running counts a word at a time.
     private readonly ulong[] _occupied;
 
-    public ReplicaClass(AcceleratorProfile profile, int maxSequences, long kvCapacityTokens)
+    public ReplicaClass(AcceleratorProfile profile, int maxSequences, long kvCapacityTokens, PromptForms acceptedForms = PromptForms.All)
     {
         Profile = profile;
         MaxSequences = maxSequences;
         KvCapacityTokens = kvCapacityTokens;
+        AcceptedForms = acceptedForms;
         _byRunning = new List<ReplicaEntry>?[Math.Max(0, maxSequences)];
         _occupied = new ulong[(_byRunning.Length + 63) / 64];
     }
@@ -33,6 +34,10 @@ internal sealed class ReplicaClass
     public int MaxSequences { get; }
 
     public long KvCapacityTokens { get; }
+
+    /// <summary>The prompt forms its replicas' engines take (<see cref="ReplicaView.AcceptedForms"/>): alike in a class,
+    /// so a job none of them can run skips the class.</summary>
+    public PromptForms AcceptedForms { get; }
 
     /// <summary>Filed replicas whose pending prompts fair ranks reorder (<see cref="ReplicaEntry.Reordered"/>).</summary>
     public int ReorderedCount { get; private set; }

@@ -33,7 +33,7 @@ public sealed partial class ReplicaSet
                 continue;
             }
 
-            if (entry.Filed && entry.FreeKv >= job.KvTokens && IsOpen(entry))
+            if (Takes(entry, job))
             {
                 _held[found++] = new HeldPrefix(entry, holder.CachedPromptTokens(job));
             }
@@ -44,6 +44,5 @@ public sealed partial class ReplicaSet
 
     /// <summary>True when <paramref name="replica"/> is this set's, open in this round, with a free slot and KV room for
     /// <paramref name="job"/>.</summary>
-    internal bool TakesJob(ReplicaView replica, JobDemand job) =>
-        replica.Entry is { } entry && entry.Owner == this && entry.Filed && entry.FreeKv >= job.KvTokens && IsOpen(entry);
+    internal bool TakesJob(ReplicaView replica, JobDemand job) => replica.Entry is { } entry && entry.Owner == this && Takes(entry, job);
 }

@@ -15,11 +15,15 @@ public sealed partial class ReplicaSet
 {
     private readonly Dictionary<string, ReplicaEntry> _byId = new(StringComparer.Ordinal);
     private readonly List<ReplicaEntry> _ordered = [];
-    private readonly Dictionary<(AcceleratorProfile Profile, int MaxSequences, long KvCapacityTokens, string? OwnReplica), ReplicaClass> _classByKey = [];
+    private readonly Dictionary<(AcceleratorProfile Profile, int MaxSequences, long KvCapacityTokens, PromptForms Forms, string? OwnReplica), ReplicaClass> _classByKey = [];
     private readonly List<ReplicaClass> _classes = [];
     private readonly FreeKvHeap _byFreeKv = new();
     private readonly List<ReplicaEntry> _batchesOpenedThisRound = [];
     private int _nextOrder;
+
+    // Classes whose engines do not take every prompt form: while there are none, "does it fit anywhere" is the free-KV
+    // heap's top alone.
+    private int _partialClasses;
     private long _round;
     private bool _drainedOnly;
     private Func<string, double?>? _weightOf;
@@ -76,13 +80,13 @@ public sealed partial class ReplicaSet
     /// <summary>True when some replica open in this round has a free slot and KV room for the job.</summary>
     internal bool FitsSomewhere(JobDemand job)
     {
-        if (!_drainedOnly)
+        if (!_drainedOnly && (_partialClasses == 0 || _byFreeKv.MaxFreeKv < job.KvTokens))
         {
             return _byFreeKv.MaxFreeKv >= job.KvTokens;
         }
 
         var probe = new AnyReplica();
-        VisitRepresentatives(job.KvTokens, ref probe);
+        VisitRepresentatives(job, ref probe);
         return probe.Found;
     }
 
@@ -93,7 +97,7 @@ public sealed partial class ReplicaSet
         candidates.Clear();
         foreach (var entry in _ordered)
         {
-            if (entry.Filed && entry.FreeKv >= job.KvTokens && IsOpen(entry))
+            if (Takes(entry, job))
             {
                 candidates.Add(entry.View);
             }
@@ -101,16 +105,22 @@ public sealed partial class ReplicaSet
     }
 
     /// <summary>
-    /// Visits, among the replicas open in this round with a free slot and <paramref name="kvTokens"/> KV tokens free,
-    /// one per class and running count: the one with the least pending prefill, then the earliest registered
+    /// Visits, among the replicas open in this round with a free slot and KV room for <paramref name="job"/>, whose
+    /// engines take its prompt's form, one per class and running count: the one with the least pending prefill, then the earliest registered
     /// (<see cref="ReplicaClass"/> says why no other in its bucket can rank before it on speed or cost); and, when the
     /// round ranks jobs, every one whose pending prompts the ranks reorder (<see cref="ReplicaClass.VisitRanked"/>).
     /// </summary>
-    internal void VisitRepresentatives<TVisitor>(long kvTokens, ref TVisitor visitor)
+    internal void VisitRepresentatives<TVisitor>(JobDemand job, ref TVisitor visitor)
         where TVisitor : struct, IReplicaVisitor
     {
+        var kvTokens = job.KvTokens;
         foreach (var replicaClass in _classes)
         {
+            if ((replicaClass.AcceptedForms & job.Form) == 0)
+            {
+                continue;
+            }
+
             // Request-level: of the running batches, only those opened in this round take more (visited below).
             var lastRunning = _drainedOnly ? 0 : replicaClass.MaxSequences - 1;
             // With fair ranks, a replica whose pending prompts they reorder may have less prefill ahead of a job than
@@ -241,6 +251,9 @@ public sealed partial class ReplicaSet
 
     private bool IsOpen(ReplicaEntry entry) => !_drainedOnly || entry.Running == 0 || entry.BatchOpenedInRound == _round;
 
+    // Open in this round, with a free slot, KV room and an engine that takes the job's prompt.
+    private bool Takes(ReplicaEntry entry, JobDemand job) => entry.Filed && entry.FreeKv >= job.KvTokens && IsOpen(entry) && entry.View.Takes(job.Form);
+
     private void Unfile(ReplicaEntry entry)
     {
         if (entry.Filed)
@@ -254,10 +267,11 @@ public sealed partial class ReplicaSet
     private ReplicaClass ClassOf(ReplicaView view)
     {
         // A rate-limited replica predicts by its own recent admissions too, so it is a class of its own.
-        var key = (view.Profile, view.MaxSequences, view.KvCapacityTokens, view.RateLimited ? view.ReplicaId : null);
+        var key = (view.Profile, view.MaxSequences, view.KvCapacityTokens, view.AcceptedForms, view.RateLimited ? view.ReplicaId : null);
         if (!_classByKey.TryGetValue(key, out var replicaClass))
         {
-            replicaClass = new ReplicaClass(view.Profile, view.MaxSequences, view.KvCapacityTokens);
+            replicaClass = new ReplicaClass(view.Profile, view.MaxSequences, view.KvCapacityTokens, view.AcceptedForms);
+            _partialClasses += view.AcceptedForms == PromptForms.All ? 0 : 1;
             _classByKey.Add(key, replicaClass);
             _classes.Add(replicaClass);
         }

@@ -24,8 +24,9 @@ namespace Scheduler.Policies.Placement;
 /// <param name="rateLimits">The mirror of the replica's rate limits; null when it has none.</param>
 /// <param name="maxContextTokens">The most tokens one sequence may hold there (a llama.cpp replica's context per slot);
 /// 0 when only the KV cache bounds it.</param>
+/// <param name="acceptedForms">The prompt forms its engine takes (a chat-only endpoint: text and messages).</param>
 public sealed class ReplicaView(string replicaId, string nodeId, string acceleratorId, AcceleratorProfile profile, int maxSequences, long kvCapacityTokens,
-    UpstreamLimiter? rateLimits = null, int maxContextTokens = 0)
+    UpstreamLimiter? rateLimits = null, int maxContextTokens = 0, PromptForms acceptedForms = PromptForms.All)
 {
     private readonly Dictionary<string, Reservation> _reservations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (int Running, double FairFinish)> _byTenant = new(StringComparer.Ordinal);
@@ -115,8 +116,15 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     /// index files the replica by.</summary>
     public long AdmissibleKvTokens => Math.Min(FreeKvTokens, MaxJobTokens);
 
-    /// <summary>Whether the job could ever run here, once the running sequences are gone.</summary>
-    public bool CanEverHold(JobDemand job) => job.KvTokens <= MaxJobTokens;
+    /// <summary>The prompt forms its engine takes: a job in none of them can never run here.</summary>
+    public PromptForms AcceptedForms { get; } = acceptedForms;
+
+    /// <summary>Whether the job could ever run here, once the running sequences are gone: its prompt in a form the engine
+    /// takes, its tokens within <see cref="MaxJobTokens"/>.</summary>
+    public bool CanEverHold(JobDemand job) => Takes(job.Form) && job.KvTokens <= MaxJobTokens;
+
+    /// <summary>Whether the engine takes a prompt in one of <paramref name="forms"/>.</summary>
+    public bool Takes(PromptForms forms) => (AcceptedForms & forms) != 0;
 
     /// <summary>Prompt tokens admitted whose prefill has not been reported done: they delay the next job's first token.</summary>
     public long PendingPrefillTokens { get; private set; }
@@ -136,7 +144,7 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
     public int CachedBlocks => _prefixes?.BlockCount ?? 0;
 
     /// <summary>True when the job fits in the free slots and free KV cache right now.</summary>
-    public bool Fits(JobDemand job) => FreeSlots > 0 && AdmissibleKvTokens >= job.KvTokens;
+    public bool Fits(JobDemand job) => FreeSlots > 0 && AdmissibleKvTokens >= job.KvTokens && Takes(job.Form);
 
     /// <summary>Reserves a slot and the job's KV tokens; <paramref name="fairRank"/> is the rank it was admitted at and
     /// <paramref name="fairFinish"/> the rank its tenant's next job here starts from (see <see cref="FairFinishOf"/>).

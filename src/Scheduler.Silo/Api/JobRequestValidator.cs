@@ -38,7 +38,17 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
 
         // Valid for the model, but if no replica the scheduler has can ever hold it, it would wait in the queue for good:
         // FAILED_PRECONDITION, since it may pass once a larger replica registers.
-        var largest = await capacity.LargestKvCacheTokens(job.Model);
+        var limits = await capacity.Limits(job.Model);
+        if (limits is { } served && (served.Forms & job.PromptForms) == 0)
+        {
+            var field = job.PromptTokenIds is { Length: > 0 } ? "prompt_token_ids" : "prompt";
+            throw SchedulerErrors.FailedPrecondition(
+                "PROMPT_FORM",
+                field,
+                $"{field}: the replicas of model '{job.Model}' take the prompt only as {Describe(served.Forms)} (a chat-only endpoint, say); send it so");
+        }
+
+        var largest = limits?.MaxJobTokens;
         if (fitMaxTokens && largest is { } room && job.PromptTokens < room && job.PromptTokens + job.MaxTokens > room)
         {
             job = job with { MaxTokens = (int)Math.Min(job.MaxTokens, room - job.PromptTokens) };
@@ -57,6 +67,11 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
 
         return job;
     }
+
+    private static string Describe(PromptForms forms) => string.Join(" or ", new[]
+    {
+        (PromptForms.Text, "text"), (PromptForms.Messages, "chat messages"), (PromptForms.TokenIds, "token ids"), (PromptForms.Length, "a length"),
+    }.Where(f => forms.HasFlag(f.Item1)).Select(f => f.Item2));
 
     private JobRequest ValidateFields(SubmitJobRequest request, string? traceParent, bool fitMaxTokens)
     {

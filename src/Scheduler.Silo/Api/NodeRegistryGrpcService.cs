@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Scheduler.Abstractions.Fleet;
+using Scheduler.Policies;
 using Scheduler.Policies.Capacity;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
@@ -106,7 +107,7 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
             }
 
             if (!replicas.TryAdd(r.ReplicaId, new ReplicaRegistration(r.ReplicaId, r.Model, r.AcceleratorId, node.NodeId, accelerator.Profile, r.MaxSequences,
-                r.KvCapacityTokens, r.MaxContextTokens, r.QueueAhead, r.RequestsPerMinute, r.TokensPerMinute, accelerator.Pool)))
+                r.KvCapacityTokens, r.MaxContextTokens, r.QueueAhead, r.RequestsPerMinute, r.TokensPerMinute, accelerator.Pool, FormsOf(r))))
             {
                 throw SchedulerErrors.InvalidArgument("node.replicas", $"replica '{r.ReplicaId}' is listed twice");
             }
@@ -163,5 +164,30 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
             p.Product, kind, p.MemoryBytes, p.DecodeStepBaseMs, p.DecodeStepPerSequenceMs, p.PrefillTokensPerSecond,
             p.MaxSequences, p.KvCapacityTokens, p.StepTokenBudget, p.PricePerHourUsd, p.PricePerMillionInputTokensUsd,
             p.PricePerMillionOutputTokensUsd, p.PowerWatts);
+    }
+
+    // A node that names no forms (or one of an earlier version) takes every form; a form this silo does not know is
+    // ignored rather than refused, so a newer node still registers.
+    private static PromptForms FormsOf(ReplicaDescription r)
+    {
+        if (r.AcceptedPromptForms.Count == 0)
+        {
+            return PromptForms.All;
+        }
+
+        var forms = PromptForms.None;
+        foreach (var form in r.AcceptedPromptForms)
+        {
+            forms |= form switch
+            {
+                PromptForm.Text => PromptForms.Text,
+                PromptForm.Messages => PromptForms.Messages,
+                PromptForm.TokenIds => PromptForms.TokenIds,
+                PromptForm.Length => PromptForms.Length,
+                _ => PromptForms.None,
+            };
+        }
+
+        return forms == PromptForms.None ? PromptForms.All : forms;
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Scheduler.Abstractions.Placement;
+using Scheduler.Policies;
 
 namespace Scheduler.Silo.Models;
 
@@ -14,17 +15,17 @@ internal sealed class ModelCapacity(IGrainFactory grains, TimeProvider time)
     /// <summary>How stale the figure may be: a larger replica that just registered is seen this much later.</summary>
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(5);
 
-    private readonly ConcurrentDictionary<string, (long Tokens, DateTimeOffset At)> _known = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (ReplicaLimits Limits, DateTimeOffset At)> _known = new(StringComparer.Ordinal);
 
-    /// <summary>The most tokens (prompt and max tokens) one job may take on a replica of <paramref name="model"/>: its KV
-    /// cache, or less where one sequence's context or a metered endpoint's tokens per minute is smaller (its engine
-    /// refuses a job that needs more, however long it waits: <c>ReplicaView.MaxJobTokens</c>); null while the model has
-    /// no replica.</summary>
-    public async ValueTask<long?> LargestKvCacheTokens(string model)
+    /// <summary>What the replicas of <paramref name="model"/> can take, together: the most tokens (prompt and max tokens)
+    /// one job may take on one of them — its KV cache, or less where one sequence's context or a metered endpoint's tokens
+    /// per minute is smaller (its engine refuses a job that needs more, however long it waits: <c>ReplicaView.MaxJobTokens</c>)
+    /// — and the prompt forms any of them takes; null while the model has no replica.</summary>
+    public async ValueTask<ReplicaLimits?> Limits(string model)
     {
         if (_known.TryGetValue(model, out var known) && time.GetUtcNow() - known.At < RefreshInterval)
         {
-            return known.Tokens;
+            return known.Limits;
         }
 
         var snapshot = await grains.GetGrain<IPlacementGrain>(model).GetSnapshot();
@@ -33,9 +34,11 @@ internal sealed class ModelCapacity(IGrainFactory grains, TimeProvider time)
             return null;
         }
 
-        var tokens = snapshot.Replicas.Max(MaxJobTokens);
-        _known[model] = (tokens, time.GetUtcNow());
-        return tokens;
+        var limits = new ReplicaLimits(
+            snapshot.Replicas.Max(MaxJobTokens),
+            snapshot.Replicas.Aggregate(PromptForms.None, (forms, r) => forms | r.AcceptedForms));
+        _known[model] = (limits, time.GetUtcNow());
+        return limits;
     }
 
     // A placement of the version before sends no MaxJobTokens (0): its KV cache and rate limit are what it knew of.
@@ -43,3 +46,6 @@ internal sealed class ModelCapacity(IGrainFactory grains, TimeProvider time)
         r.MaxJobTokens > 0 ? r.MaxJobTokens
         : r.TokensPerMinute > 0 ? Math.Min(r.KvCapacityTokens, r.TokensPerMinute) : r.KvCapacityTokens;
 }
+
+/// <summary>What a model's replicas can take together (<see cref="ModelCapacity.Limits"/>).</summary>
+internal readonly record struct ReplicaLimits(long MaxJobTokens, PromptForms Forms);

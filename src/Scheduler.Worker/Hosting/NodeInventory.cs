@@ -224,6 +224,15 @@ internal sealed class NodeInventory : IDisposable
         return (replicaProfile, (int)Math.Min(perSequence, sequenceCells), new LlamaReplicaSettings(model, llama.Threads, llama.KvUnified, llama.FlashAttention, llama.QueueAhead));
     }
 
+    // What an upstream can be sent (UpstreamRequest.Fault): text and chat turns, and token ids where it has a completions
+    // endpoint; never a prompt known only by its length. The simulated and llama.cpp engines take every form (none listed).
+    private static PromptForm[] AcceptedForms(ReplicaDefinition r) => r.Upstream switch
+    {
+        null => [],
+        { ChatOnly: true } => [PromptForm.Text, PromptForm.Messages],
+        _ => [PromptForm.Text, PromptForm.Messages, PromptForm.TokenIds],
+    };
+
     /// <summary>The node as announced to the scheduler, reachable at <paramref name="address"/>.</summary>
     public NodeDescription Describe(string address)
     {
@@ -241,6 +250,7 @@ internal sealed class NodeInventory : IDisposable
             QueueAhead = r.Llama?.QueueAhead ?? 0,
             RequestsPerMinute = r.Upstream?.RequestsPerMinute ?? 0,
             TokensPerMinute = r.Upstream?.TokensPerMinute ?? 0,
+            AcceptedPromptForms = { AcceptedForms(r) },
         }));
         return description;
     }

@@ -73,6 +73,30 @@ public sealed class DispatcherTests
     }
 
     [Fact]
+    public void AdmitWhatFits_AJobGivenAsTokenIds_NeverGoesToAReplicaTakingOnlyTextOrMessages()
+    {
+        // A cheap chat-only endpoint beside an L4: a text job may go to either (the endpoint is cheaper), a job given as
+        // token ids only to the L4, and waits for it when it is full rather than go where it can only fail.
+        var dispatcher = Create();
+        var chatOnly = new ReplicaView("lpu", "node-lpu", "acc-lpu", AcceleratorProfiles.Lpu, 16, AcceleratorProfiles.Lpu.KvCapacityTokens,
+            acceptedForms: PromptForms.Text | PromptForms.Messages);
+        var l4 = Replica("l4", AcceleratorProfiles.L4, maxSequences: 1);
+        dispatcher.Replicas["lpu"] = chatOnly;
+        dispatcher.Replicas["l4"] = l4;
+        JobDemand Ids(string id) => Job(id, prompt: 500, maxTokens: 10, ttftObjectiveMs: 60_000) with { Form = PromptForms.TokenIds };
+
+        dispatcher.Queue.Enqueue(Ids("ids-1"));
+        Assert.Equal("l4", Assert.Single(dispatcher.AdmitWhatFits()).Replica.ReplicaId);
+
+        dispatcher.Queue.Enqueue(Ids("ids-2"));
+        Assert.Empty(dispatcher.AdmitWhatFits());
+
+        dispatcher.Queue.Enqueue(Job("text", prompt: 500, maxTokens: 10, ttftObjectiveMs: 60_000));
+        Assert.Equal("lpu", Assert.Single(dispatcher.AdmitWhatFits()).Replica.ReplicaId);
+        Assert.Equal(1, dispatcher.Queue.Count);
+    }
+
+    [Fact]
     public void AdmitWhatFits_WorkConserving_SmallJobFillsRoomABigOneCannot()
     {
         var dispatcher = Create();
