@@ -179,21 +179,13 @@ internal static class SimulatorCommands
         output.WriteLine($"missed TTFT objective: {missed.Count} (of which queued before admission: {missed.Count(s => s.AdmittedMs > s.Request.ArrivalMs)}; " +
             $"by accelerator: {string.Join(", ", missed.GroupBy(s => s.Product).Select(g => $"{g.Key} {g.Count()}"))})");
         output.WriteLine(result.Summarize());
-        foreach (var group in result.Unserved.GroupBy(s => s.Unserved))
+        foreach (var line in Engine.UnservedText.Lines(result.Unserved, result.Fleet))
         {
-            output.WriteLine($"{Describe(group.Key!.Value, result.Fleet)}: {group.Count()} — {string.Join(", ", group.Take(10).Select(s => $"{s.Request.Id} ({s.Request.PromptTokens}+{s.Request.OutputTokens} tokens)"))}{(group.Count() > 10 ? ", …" : "")}");
+            output.WriteLine(line);
         }
 
         return result.Unserved.Count == 0 ? 0 : NotAllServed;
     }
-
-    private static string Describe(Engine.Unserved why, FleetSpec fleet) => why switch
-    {
-        Engine.Unserved.OverContext => $"refused: prompt + output over the model's context of {fleet.MaxContextTokens:#,0} tokens",
-        Engine.Unserved.NoReplicaCanHold => "failed: larger than every replica's KV cache (and every metered endpoint's tokens per minute)",
-        Engine.Unserved.OverEndpointTokenLimit => "failed: placed on a metered endpoint whose tokens per minute are fewer than it needs",
-        _ => "failed: never admitted",
-    };
 
     private static void OutputFolder(string path)
     {

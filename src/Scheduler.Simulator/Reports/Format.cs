@@ -7,7 +7,8 @@ internal static class Format
 {
     public static string Ms(double value) => double.IsNaN(value) ? "—" : value.ToString(value < 10 ? "0.0" : "#,0", CultureInfo.InvariantCulture);
 
-    public static string Usd(double value) => value.ToString(value < 1 ? "0.000" : "#,0.00", CultureInfo.InvariantCulture);
+    // A cost per token of no tokens (nothing served) is no figure: a dash, not "NaN".
+    public static string Usd(double value) => double.IsNaN(value) ? "—" : value.ToString(value < 1 ? "0.000" : "#,0.00", CultureInfo.InvariantCulture);
 
     // A share of nothing (no request served, an oracle that caches nothing) is no figure: a dash, not "NaN%".
     public static string Pct(double value) => double.IsNaN(value) ? "—" : (value * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";

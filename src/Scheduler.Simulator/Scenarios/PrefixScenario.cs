@@ -15,7 +15,7 @@ namespace Scheduler.Simulator.Scenarios;
 internal sealed record PrefixOutcome(
     string Workload, string Placement, double HitRate, double OracleHitRate, double TtftP50Ms, double TtftP90Ms, double TtftP99Ms,
     double Attainment, double CostPerMillionTokens, int Unserved, double LostEvicted, double LostHolderFull, double LostElsewhere,
-    double IdealTtftP90Ms)
+    double IdealTtftP90Ms, IReadOnlyList<string>? UnservedLines = null)
 {
     public double OfOracle => OracleHitRate > 0 ? HitRate / OracleHitRate : double.NaN;
 }
@@ -59,10 +59,13 @@ internal static class PrefixScenario
         var ttft = Percentiles.Sorted(run.Finished.Select(s => s.TtftMs));
         var prompt = run.Finished.Sum(s => (long)s.Request.PromptTokens);
         var cached = run.Finished.Sum(s => (long)s.CachedPromptTokens);
+        // A run that served nothing has no rates: dashes, not 0% (or NaN).
+        var none = run.Finished.Count == 0;
         return new PrefixOutcome(
-            run.Workload, run.Policies.Placement, prompt == 0 ? 0 : cached / (double)prompt, oracleHitRate,
-            Percentiles.Of(ttft, 50), Percentiles.Of(ttft, 90), Percentiles.Of(ttft, 99), summary.Attainment, summary.CostPerMillionTokens,
-            run.Unserved.Count, run.PrefixLoss.Evicted, run.PrefixLoss.HolderFull, run.PrefixLoss.PlacedElsewhere, idealTtftP90Ms);
+            run.Workload, run.Policies.Placement, prompt == 0 ? double.NaN : cached / (double)prompt, none ? double.NaN : oracleHitRate,
+            Percentiles.Of(ttft, 50), Percentiles.Of(ttft, 90), Percentiles.Of(ttft, 99), none ? double.NaN : summary.Attainment, summary.CostPerMillionTokens,
+            run.Unserved.Count, run.PrefixLoss.Evicted, run.PrefixLoss.HolderFull, run.PrefixLoss.PlacedElsewhere, idealTtftP90Ms,
+            [.. UnservedText.Lines(run.Unserved, run.Fleet)]);
     }
 
     public static string Markdown(FleetSpec fleet, IReadOnlyList<PrefixOutcome> outcomes)
@@ -77,6 +80,16 @@ internal static class PrefixScenario
             text.AppendLine($"| {o.Workload} | {o.Placement} | {Format.Pct(o.HitRate)} | {Format.Pct(o.OracleHitRate)} | {Format.Pct(o.OfOracle)} | " +
                 $"{Format.Ms(o.TtftP50Ms)} | {Format.Ms(o.TtftP90Ms)} | {Format.Ms(o.TtftP99Ms)} | {Format.Pct(o.Attainment)} | {Format.Usd(o.CostPerMillionTokens)} | {o.Unserved} | " +
                 $"{Format.Pct(o.LostEvicted)} | {Format.Pct(o.LostHolderFull)} | {Format.Pct(o.LostElsewhere)} | {Format.Ms(o.IdealTtftP90Ms)} |");
+        }
+
+        // Unserved requests are named, as `run` names them, not only counted.
+        foreach (var o in outcomes.Where(o => o.UnservedLines is { Count: > 0 }))
+        {
+            text.AppendLine();
+            foreach (var line in o.UnservedLines!)
+            {
+                text.AppendLine($"{o.Workload} / {o.Placement}: {line}");
+            }
         }
 
         return text.ToString();

@@ -85,7 +85,7 @@ internal static class KvTraceReader
             _ when TraceInput.TokensError(row.InputLength) is { } error => ("input_length", error),
             _ when TraceInput.TokensError(row.OutputLength) is { } error => ("output_length", error),
             { HashIds: null } => ("hash_ids", "null, not a list of block ids"),
-            _ when (long)row.HashIds.Length * blockTokens > row.InputLength + blockTokens - 1
+            _ when (long)row.HashIds.Length * blockTokens > (long)row.InputLength + blockTokens - 1
                 => ("hash_ids", $"{row.HashIds.Length} blocks of {blockTokens} tokens, more than input_length {row.InputLength} covers"),
             _ => null,
         };

@@ -125,6 +125,26 @@ public sealed class SimulatorCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Prefix_RequestsItDidNotServe_AreNamedWithTheirReason_AndNothingServedCostsADash()
+    {
+        // Both over the model's context; the first one's length near int.MaxValue once overflowed the reader's check.
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "one-a100", "nodes": [ { "product": "A100", "count": 1, "pricing": "hourly" } ] }
+            """);
+        File.WriteAllText(Path.Combine(_folder, "huge.jsonl"), """
+            {"timestamp": 0, "input_length": 2147483647, "output_length": 10, "hash_ids": []}
+            {"timestamp": 1, "input_length": 100000, "output_length": 10, "hash_ids": []}
+            """);
+
+        var (code, output, error) = Invoke(["prefix", "--fleet", Path.Combine(_folder, "fleet.json"), "--kv-trace", Path.Combine(_folder, "huge.jsonl"), "--prefix-placements", "cost-aware"]);
+
+        Assert.True(code == SimulatorCommands.NotAllServed, error);
+        Assert.Contains("| huge | cost-aware | — | — | — | — | — | — | — | — | 2 |", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("NaN", output, StringComparison.Ordinal);
+        Assert.Contains("huge / cost-aware: refused: prompt + output over the model's context of 8,192 tokens: 2 — ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Prefix_NonNumericPrefixSeed_IsAParseErrorNamingIt()
     {
         var (code, _, error) = Invoke(["prefix", "--prefix-seed", "seven"]);
