@@ -94,7 +94,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
             return SchedulerErrors.InvalidArgument("ref", "must be set: every message about the submission carries it");
         }
 
-        if (request.Ref.Length > MaxRefLength)
+        if (Characters.MoreThan(request.Ref, MaxRefLength))
         {
             return SchedulerErrors.InvalidArgument("ref", $"must be at most {MaxRefLength} characters");
         }

@@ -111,17 +111,17 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             throw SchedulerErrors.InvalidArgument("deadline_ms", $"must be between 0 (none) and {MaxDeadlineMs} (a day), got {request.DeadlineMs}");
         }
 
-        if (request.IdempotencyKey.Length > MaxIdempotencyKeyLength)
+        if (Characters.MoreThan(request.IdempotencyKey, MaxIdempotencyKeyLength))
         {
             throw SchedulerErrors.InvalidArgument("idempotency_key", $"is longer than {MaxIdempotencyKeyLength} characters");
         }
 
-        if (request.SessionId.Length > MaxIdempotencyKeyLength)
+        if (Characters.MoreThan(request.SessionId, MaxIdempotencyKeyLength))
         {
             throw SchedulerErrors.InvalidArgument("session_id", $"is longer than {MaxIdempotencyKeyLength} characters");
         }
 
-        if (request.Stop.Length > MaxStopLength)
+        if (Characters.MoreThan(request.Stop, MaxStopLength))
         {
             throw SchedulerErrors.InvalidArgument("stop", $"is longer than {MaxStopLength} characters");
         }
@@ -250,7 +250,7 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             throw SchedulerErrors.InvalidArgument("stop_sequences", "must not contain an empty text");
         }
 
-        if (request.StopSequences.Any(s => s.Length > MaxStopLength))
+        if (request.StopSequences.Any(s => Characters.MoreThan(s, MaxStopLength)))
         {
             throw SchedulerErrors.InvalidArgument("stop_sequences", $"has a text longer than {MaxStopLength} characters");
         }

@@ -26,6 +26,25 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         Assert.Equal(("model", "no-such-model"), (resource?.ResourceType, resource?.ResourceName));
     }
 
+    [Fact]
+    public async Task SubmitJob_TextsAtTheirLimitInCharacters_AreAccepted_EvenOutsideTheBasicPlane()
+    {
+        // 256 emoji are 256 characters, and 512 UTF-16 code units: counted as characters, as any client counts them.
+        var emoji = string.Concat(Enumerable.Repeat("\U0001F600", 256));
+        using var client = cluster.Tenant(0);
+        var request = new SubmitJobRequest
+        {
+            Model = SchedulerCluster.ParkedModel, Prompt = "hello", MaxTokens = 4, Stop = emoji, StopSequences = { emoji },
+            SessionId = emoji, IdempotencyKey = "emoji-" + Guid.NewGuid().ToString("N")[..8] + emoji[..^28],
+        };
+
+        var job = await client.SubmitAsync(request);
+        await client.CancelAsync(job.JobId);
+
+        request.StopSequences[0] = emoji + "\U0001F600";
+        AssertNamesField(await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request)), "stop_sequences");
+    }
+
     [Theory]
     [InlineData("", 4, "prompt")]
     [InlineData("hello", 0, "max_tokens")]
