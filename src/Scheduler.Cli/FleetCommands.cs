@@ -3,7 +3,7 @@ using Scheduler.Protos.V1;
 
 namespace Scheduler.Cli;
 
-/// <summary>Admin commands on the fleet: models, accelerators, replicas, the cluster summary, cordoning.</summary>
+/// <summary>Admin commands on the fleet: models, accelerators, replicas, the cluster summary, cordoning, forgetting a node.</summary>
 internal static class FleetCommands
 {
     public static readonly Listing<Model> Models = new(
@@ -85,6 +85,20 @@ internal static class FleetCommands
         root.Add(Cordon("uncordon", "Uncordon an accelerator: it takes new sequences again", cordon: false));
         root.Add(CordonNode("cordon-node", "Cordon every accelerator of a worker node (before its maintenance): it takes no new sequences, those running finish", cordon: true));
         root.Add(CordonNode("uncordon-node", "Uncordon every accelerator of a worker node", cordon: false));
+        root.Add(ForgetNode());
+    }
+
+    private static Command ForgetNode()
+    {
+        var id = new Argument<string>("node-id") { Description = "The worker node's id (the NODE column of schedctl accelerators)" };
+        return ListingCommands.Shown(
+            "forget-node", "Forget a worker node that is gone (its accelerators read lost): they are no longer listed or counted lost; refused while the node is connected",
+            (admin, parse, cancellationToken) => admin.ForgetNodeAsync(parse.GetRequiredValue(id), cancellationToken: cancellationToken),
+            forgotten => Output.ToJson(forgotten),
+            (forgotten, _) => Console.WriteLine(
+                $"forgot node {forgotten.NodeId}: {forgotten.AcceleratorIds.Count} accelerators ({Format.OrDash(string.Join(",", forgotten.AcceleratorIds))}), " +
+                $"{forgotten.ReplicaIds.Count} replicas ({Format.OrDash(string.Join(",", forgotten.ReplicaIds))})"),
+            id);
     }
 
     private static Command ReplicasCommand()

@@ -10,4 +10,7 @@ public interface IReplicaGrain : IGrainWithStringKey
     Task ReportCapacity(EngineCapacity capacity);
 
     Task<ReplicaInfo?> Get();
+
+    /// <summary>Its node is forgotten: the replica is unknown from now on (until a node registers it again).</summary>
+    Task Forget();
 }

@@ -222,6 +222,20 @@ internal sealed class AdminGrpcService(
     public override Task<Accelerator> UncordonAccelerator(CordonAcceleratorRequest request, ServerCallContext context) =>
         audit.Run(context, AuditActions.AcceleratorUncordon, request.AcceleratorId, "", () => SetCordon(request, cordon: false));
 
+    public override Task<ForgetNodeResponse> ForgetNode(ForgetNodeRequest request, ServerCallContext context) =>
+        audit.Run(context, AuditActions.NodeForget, request.NodeId, "", async () =>
+        {
+            Identifiers.RequireReference(request.NodeId, "node_id");
+            var result = await grains.GetGrain<IWorkerNodeGrain>(request.NodeId).Forget();
+            return result.Outcome switch
+            {
+                ForgetNodeOutcome.Connected => throw SchedulerErrors.FailedPrecondition("NODE_CONNECTED", $"node/{request.NodeId}",
+                    $"node '{SchedulerErrors.Echo(request.NodeId)}' is connected (registered, its lease alive): stop it first — a node stopped with SIGTERM drains and forgets itself — or cordon-node it"),
+                ForgetNodeOutcome.NotFound => throw SchedulerErrors.NotFound("node", request.NodeId),
+                _ => new ForgetNodeResponse { NodeId = request.NodeId, AcceleratorIds = { result.AcceleratorIds }, ReplicaIds = { result.ReplicaIds } },
+            };
+        });
+
     public override Task<CreateApiKeyResponse> CreateApiKey(CreateApiKeyRequest request, ServerCallContext context) =>
         audit.Run(context, AuditActions.ApiKeyCreate, request.TenantId, "", () =>
         {
