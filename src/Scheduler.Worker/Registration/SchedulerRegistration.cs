@@ -22,6 +22,10 @@ internal sealed partial class SchedulerRegistration(
     private static readonly TimeSpan DefaultHeartbeatInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MinHeartbeatTimeout = TimeSpan.FromSeconds(1);
 
+    // How often a node whose token the scheduler refuses tries again (with jitter): seldom enough to be no load and to
+    // keep the log readable, often enough to come up within a minute of a token rotation.
+    internal static readonly TimeSpan TokenRefusedRetry = TimeSpan.FromSeconds(60);
+
     // Within the host's own bound on stopping, which leaves 10 s past the drain.
     private static readonly TimeSpan DeregisterTimeout = TimeSpan.FromSeconds(3);
 
@@ -77,6 +81,16 @@ internal sealed partial class SchedulerRegistration(
                 node.MarkRegistered();
                 LogRegistered(logger, node.NodeId, node.Address, silos.Address, response.LeaseMs, response.HeartbeatIntervalMs);
                 return response.HeartbeatIntervalMs > 0 ? TimeSpan.FromMilliseconds(response.HeartbeatIntervalMs) : DefaultHeartbeatInterval;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unauthenticated && !stoppingToken.IsCancellationRequested)
+            {
+                // A configuration error, not a silo that is down: retrying fast fixes nothing, and each refusal counts
+                // against this host's address in the silo's auth-failure limiter. Still retried, slowly: a silo's token
+                // may be rotated to this one, and another silo in the list may already hold it.
+                var delay = TokenRefusedRetry * (0.8 + (0.4 * Random.Shared.NextDouble()));
+                LogNodeTokenRefused(logger, node.NodeId, silos.Address, attempt, ex.Status.Detail, delay);
+                silos.Next();
+                await Task.Delay(delay, time, stoppingToken);
             }
             catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -219,6 +233,9 @@ internal sealed partial class SchedulerRegistration(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} could not register with {Scheduler} (attempt {Attempt}: {Status} {Detail}); retrying in {Delay}")]
     private static partial void LogRegisterFailed(ILogger logger, string nodeId, string scheduler, int attempt, StatusCode status, string detail, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Node {NodeId}: the scheduler at {Scheduler} refuses its node token (attempt {Attempt}: {Detail}). Worker:NodeToken (environment Worker__NodeToken) must be the scheduler's Scheduler:NodeToken; retrying in {Delay}")]
+    private static partial void LogNodeTokenRefused(ILogger logger, string nodeId, string scheduler, int attempt, string detail, TimeSpan delay);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of node {NodeId} through {Scheduler} failed: {Status} {Detail}")]
     private static partial void LogHeartbeatFailed(ILogger logger, string nodeId, string scheduler, StatusCode status, string detail);
