@@ -42,9 +42,10 @@ internal static class FleetCommands
         new("STATE", r => r.State),
         new("SEQS", r => $"{r.RunningSequences}/{r.MaxSequences}"),
         new("FREE KV", r => $"{r.FreeKvTokens}/{r.KvCapacityTokens}"),
-        new("ENGINE SEQS", r => Format.Number(r.EngineRunningSequences)),
-        new("ENGINE KV", r => Format.Number(r.EngineKvTokensUsed)),
-        new("TOK/S", r => Format.Number(r.MeasuredOutputTokensPerSecond, 1)),
+        // "-" where no engine reports: a lost node's last figures are not live ones.
+        new("ENGINE SEQS", r => r.EngineReporting ? Format.Number(r.EngineRunningSequences) : "-"),
+        new("ENGINE KV", r => r.EngineReporting ? Format.Number(r.EngineKvTokensUsed) : "-"),
+        new("TOK/S", r => r.EngineReporting ? Format.Number(r.MeasuredOutputTokensPerSecond, 1) : "-"),
         new("ADMISSIONS", r => Format.Number(r.Admissions)),
         new("INTO RUNNING", r => Format.Number(r.AdmissionsIntoRunningBatch)),
         new("REJECTED", r => Format.Number(r.EngineRejectedAdmissions)),

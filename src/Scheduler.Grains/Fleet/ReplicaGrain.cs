@@ -20,6 +20,12 @@ internal sealed class ReplicaGrain : Grain, IReplicaGrain
         return Task.CompletedTask;
     }
 
+    public Task NodeLost()
+    {
+        _engine = null;
+        return Task.CompletedTask;
+    }
+
     public Task Forget()
     {
         _registration = null;

@@ -227,6 +227,12 @@ internal sealed partial class WorkerNodeGrain(
         {
             await GrainFactory.GetGrain<IAcceleratorGrain>(accelerator.AcceleratorId).MarkLost();
         }
+
+        // Its engines' last figures (sequences, KV, tokens/s) would otherwise read as live for as long as the silos run.
+        foreach (var replica in registration.Replicas)
+        {
+            await GrainFactory.GetGrain<IReplicaGrain>(replica.ReplicaId).NodeLost();
+        }
     }
 
     /// <summary>Closing a link hands its running jobs back to their placements.</summary>
