@@ -3,7 +3,7 @@ using Scheduler.Protos.V1;
 
 namespace Scheduler.Cli;
 
-/// <summary>Admin commands on the fleet: models, accelerators, replicas, the cluster summary, cordoning.</summary>
+/// <summary>Admin commands on the fleet: models, accelerators, replicas, the cluster summary, cordoning, forgetting a node.</summary>
 internal static class FleetCommands
 {
     public static readonly Listing<Model> Models = new(
@@ -42,9 +42,10 @@ internal static class FleetCommands
         new("STATE", r => r.State),
         new("SEQS", r => $"{r.RunningSequences}/{r.MaxSequences}"),
         new("FREE KV", r => $"{r.FreeKvTokens}/{r.KvCapacityTokens}"),
-        new("ENGINE SEQS", r => Format.Number(r.EngineRunningSequences)),
-        new("ENGINE KV", r => Format.Number(r.EngineKvTokensUsed)),
-        new("TOK/S", r => Format.Number(r.MeasuredOutputTokensPerSecond, 1)),
+        // "-" where no engine reports: a lost node's last figures are not live ones.
+        new("ENGINE SEQS", r => r.EngineReporting ? Format.Number(r.EngineRunningSequences) : "-"),
+        new("ENGINE KV", r => r.EngineReporting ? Format.Number(r.EngineKvTokensUsed) : "-"),
+        new("TOK/S", r => r.EngineReporting ? Format.Number(r.MeasuredOutputTokensPerSecond, 1) : "-"),
         new("ADMISSIONS", r => Format.Number(r.Admissions)),
         new("INTO RUNNING", r => Format.Number(r.AdmissionsIntoRunningBatch)),
         new("REJECTED", r => Format.Number(r.EngineRejectedAdmissions)),
@@ -85,6 +86,20 @@ internal static class FleetCommands
         root.Add(Cordon("uncordon", "Uncordon an accelerator: it takes new sequences again", cordon: false));
         root.Add(CordonNode("cordon-node", "Cordon every accelerator of a worker node (before its maintenance): it takes no new sequences, those running finish", cordon: true));
         root.Add(CordonNode("uncordon-node", "Uncordon every accelerator of a worker node", cordon: false));
+        root.Add(ForgetNode());
+    }
+
+    private static Command ForgetNode()
+    {
+        var id = new Argument<string>("node-id") { Description = "The worker node's id (the NODE column of schedctl accelerators)" };
+        return ListingCommands.Shown(
+            "forget-node", "Forget a worker node that is gone (its accelerators read lost): they are no longer listed or counted lost; refused while the node is connected",
+            (admin, parse, cancellationToken) => admin.ForgetNodeAsync(parse.GetRequiredValue(id), cancellationToken: cancellationToken),
+            forgotten => Output.ToJson(forgotten),
+            (forgotten, _) => Console.WriteLine(
+                $"forgot node {forgotten.NodeId}: {forgotten.AcceleratorIds.Count} accelerators ({Format.OrDash(string.Join(",", forgotten.AcceleratorIds))}), " +
+                $"{forgotten.ReplicaIds.Count} replicas ({Format.OrDash(string.Join(",", forgotten.ReplicaIds))})"),
+            id);
     }
 
     private static Command ReplicasCommand()

@@ -73,9 +73,10 @@ internal sealed record TopFrame(
         new("STATE", r => r.State),
         new("OCCUPANCY", r => $"{r.RunningSequences}/{r.MaxSequences}"),
         new("OCC %", r => Format.Percent(r.MaxSequences == 0 ? 0 : (double)r.RunningSequences / r.MaxSequences)),
-        new("KV USED", r => Format.Percent(r.KvCapacityTokens == 0 ? 0 : (double)r.EngineKvTokensUsed / r.KvCapacityTokens)),
+        // "-" where no engine reports: a lost node's last figures are not live ones.
+        new("KV USED", r => !r.EngineReporting ? "-" : Format.Percent(r.KvCapacityTokens == 0 ? 0 : (double)r.EngineKvTokensUsed / r.KvCapacityTokens)),
         new("KV RESERVED", r => Format.Percent(r.KvCapacityTokens == 0 ? 0 : (double)(r.KvCapacityTokens - r.FreeKvTokens) / r.KvCapacityTokens)),
-        new("TOK/S", r => Format.Number(r.MeasuredOutputTokensPerSecond, 1)),
+        new("TOK/S", r => r.EngineReporting ? Format.Number(r.MeasuredOutputTokensPerSecond, 1) : "-"),
         new("NODE", r => r.NodeId, WideOnly: true),
         new("JOBS", r => r.RunningJobIds.Count == 0 ? "-" : string.Join(",", r.RunningJobIds), WideOnly: true));
 }

@@ -150,6 +150,16 @@ public sealed class SchedulerAdminClient : IDisposable
             new CordonAcceleratorRequest { AcceleratorId = acceleratorId },
             Options(deadline, cancellationToken)).ResponseAsync;
 
+    /// <summary>Forgets a worker node that is gone (its accelerators read lost): its accelerators and replicas are no
+    /// longer listed, scheduled or counted lost. FAILED_PRECONDITION while the node is connected; NOT_FOUND for a node
+    /// the scheduler does not know.</summary>
+    /// <param name="nodeId">The node's id.</param>
+    /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<ForgetNodeResponse> ForgetNodeAsync(
+        string nodeId, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.ForgetNodeAsync(new ForgetNodeRequest { NodeId = nodeId }, Options(deadline, cancellationToken)).ResponseAsync;
+
     /// <summary>Adds an API key to a tenant; its other keys keep working. The response holds the key's secret, which
     /// is never shown again.</summary>
     /// <param name="tenantId">The tenant's id.</param>

@@ -10,6 +10,10 @@ public interface ICatalogGrain : IGrainWithStringKey
 
     Task AddNode(string nodeId, string[] acceleratorIds, string[] replicaIds, string[] models);
 
+    /// <summary>A node is forgotten: it, and the accelerators and replicas it had, leave the index (models stay: the
+    /// model catalog names them).</summary>
+    Task RemoveNode(string nodeId, string[] acceleratorIds, string[] replicaIds);
+
     Task<CatalogSnapshot> Get();
 }
 

@@ -16,6 +16,11 @@ public interface IAcceleratorGrain : IGrainWithStringKey
     /// registers again. A cordon is kept underneath (an uncordon does not make a stopping node's device schedulable).</summary>
     Task Drain();
 
+    /// <summary>Its node <paramref name="nodeId"/> is forgotten: the device no longer exists for the scheduler (no
+    /// listing shows it, and another node may register it). Its cordon is kept, for a node of that id that comes back.
+    /// Returns the replicas it hosted, or null (nothing changed) when it is unknown or another node's.</summary>
+    Task<ReplicaRegistration[]?> Retire(string nodeId);
+
     Task<AcceleratorInfo?> Cordon();
 
     Task<AcceleratorInfo?> Uncordon();

@@ -10,4 +10,11 @@ public interface IReplicaGrain : IGrainWithStringKey
     Task ReportCapacity(EngineCapacity capacity);
 
     Task<ReplicaInfo?> Get();
+
+    /// <summary>Its node is lost: what its engine last reported is no longer live, and is dropped until it reports
+    /// again.</summary>
+    Task NodeLost();
+
+    /// <summary>Its node is forgotten: the replica is unknown from now on (until a node registers it again).</summary>
+    Task Forget();
 }

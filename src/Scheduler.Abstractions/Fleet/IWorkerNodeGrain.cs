@@ -35,6 +35,16 @@ public interface IWorkerNodeGrain : IGrainWithStringKey
 
     Task<NodeInfo> Get();
 
+    /// <summary>The node is leaving on purpose (it drained and ended its stream): the stream is closed if still open —
+    /// what still runs there is handed back to resume elsewhere — and the node is forgotten as by <see cref="Forget"/>,
+    /// so it is not shown lost for the silos' lifetime. An unknown node is forgotten already.</summary>
+    Task Deregister();
+
+    /// <summary>An operator forgets a node that is gone: its accelerators and replicas leave the catalog, the
+    /// placements and the listings (a cordon is kept for a node of that id that comes back). Refused while the node is
+    /// connected.</summary>
+    Task<ForgetNodeResult> Forget();
+
     /// <summary>The jobs of <paramref name="model"/> running on this node's live execution stream, for a placement
     /// rebuilding itself after a failover. Null when this activation has no stream (the node must register again).</summary>
     [AlwaysInterleave]

@@ -25,6 +25,11 @@ public interface IPlacementGrain : IGrainWithStringKey
     /// versions run (a rolling upgrade).</summary>
     Task UpsertReplicas(string linkId, ReplicaRegistration[] replicas);
 
+    /// <summary>The replicas' node is forgotten: they leave the placement (and its persisted state). A job still counted
+    /// on one goes back to the front of its queue first, to resume where its ticket says, so nothing is lost should the
+    /// node's own hand-back arrive after this (it names a replica no longer known, and is ignored).</summary>
+    Task RemoveReplicas(string[] replicaIds);
+
     /// <summary>Accelerator state or node connectivity changed.</summary>
     Task SetSchedulable(string replicaId, bool schedulable);
 

@@ -37,6 +37,18 @@ internal sealed class CatalogGrain(
         }
     }
 
+    public async Task RemoveNode(string nodeId, string[] acceleratorIds, string[] replicaIds)
+    {
+        var s = state.State;
+        var changed = s.Nodes.Remove(nodeId);
+        changed |= s.Accelerators.RemoveWhere(acceleratorIds.Contains) > 0;
+        changed |= s.Replicas.RemoveWhere(replicaIds.Contains) > 0;
+        if (changed)
+        {
+            await state.WriteOwnedStateAsync();
+        }
+    }
+
     public Task<CatalogSnapshot> Get()
     {
         var s = state.State;

@@ -75,6 +75,25 @@ internal sealed class AcceleratorGrain(
         await PushSchedulable();
     }
 
+    public async Task<ReplicaRegistration[]?> Retire(string nodeId)
+    {
+        var s = state.State;
+        if (s.Registration is not { } registration || registration.NodeId != nodeId)
+        {
+            return null;
+        }
+
+        // The placements are told by the node's retirement, which removes the replicas outright.
+        var replicas = s.Replicas;
+        s.Registration = null;
+        s.Replicas = [];
+        s.Lost = false;
+        s.NodeStopping = false;
+        // The cordon stays, so a node of that id that comes back finds its device as the operator left it.
+        await state.WriteOwnedStateAsync();
+        return replicas;
+    }
+
     public Task<AcceleratorInfo?> Cordon() => SetCordoned(true);
 
     public Task<AcceleratorInfo?> Uncordon() => SetCordoned(false);

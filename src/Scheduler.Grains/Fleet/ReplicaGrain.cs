@@ -20,6 +20,20 @@ internal sealed class ReplicaGrain : Grain, IReplicaGrain
         return Task.CompletedTask;
     }
 
+    public Task NodeLost()
+    {
+        _engine = null;
+        return Task.CompletedTask;
+    }
+
+    public Task Forget()
+    {
+        _registration = null;
+        _engine = null;
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
     public Task<ReplicaInfo?> Get() =>
         Task.FromResult(_registration is null ? null : new ReplicaInfo(_registration, _engine));
 }

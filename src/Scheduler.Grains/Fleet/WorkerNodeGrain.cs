@@ -135,9 +135,49 @@ internal sealed partial class WorkerNodeGrain(
         {
             await LoseNode("execution stream broke");
         }
+        else if (_registration is null && _link is null)
+        {
+            // A late report of a stream this node already left (it deregistered meanwhile): no activation stays for it.
+            DeactivateOnIdle();
+        }
     }
 
     public Task<NodeInfo> Get() => Task.FromResult(new NodeInfo(_registration, _link is not null, _lastHeartbeat));
+
+    public async Task Deregister()
+    {
+        // Closing the stream first hands back whatever still runs there (the node ended it after its drain: normally
+        // nothing), so the jobs resume elsewhere before the replicas leave their placements.
+        var registration = _registration;
+        await DropLink("deregistered: the node left on purpose");
+        _registration = null;
+        await Retire(registration, "it left on purpose");
+    }
+
+    public async Task<ForgetNodeResult> Forget()
+    {
+        if (_registration is not null || _link is not null)
+        {
+            return new ForgetNodeResult(ForgetNodeOutcome.Connected, [], []);
+        }
+
+        return await Retire(null, "an operator forgot it");
+    }
+
+    private async Task<ForgetNodeResult> Retire(NodeRegistration? registration, string why)
+    {
+        var result = await NodeRetirement.RetireAsync(GrainFactory, NodeId, registration);
+        if (result.Outcome == ForgetNodeOutcome.Forgotten)
+        {
+            LogForgotten(logger, NodeId, why, result.AcceleratorIds.Length, result.ReplicaIds.Length);
+        }
+
+        // Nothing is left to hold this always-active grain: a node of this id that comes back registers afresh.
+        _leaseTimer?.Dispose();
+        _leaseTimer = null;
+        DeactivateOnIdle();
+        return result;
+    }
 
     public Task<NodeJobs?> RunningJobs(string model) =>
         Task.FromResult(_link is { } link ? new NodeJobs(link.LinkId, link.Running(model)) : null);
@@ -184,6 +224,12 @@ internal sealed partial class WorkerNodeGrain(
         {
             await GrainFactory.GetGrain<IAcceleratorGrain>(accelerator.AcceleratorId).MarkLost();
         }
+
+        // Its engines' last figures (sequences, KV, tokens/s) would otherwise read as live for as long as the silos run.
+        foreach (var replica in registration.Replicas)
+        {
+            await GrainFactory.GetGrain<IReplicaGrain>(replica.ReplicaId).NodeLost();
+        }
     }
 
     /// <summary>Closing a link hands its running jobs back to their placements.</summary>
@@ -206,6 +252,9 @@ internal sealed partial class WorkerNodeGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} lost: {Reason}")]
     private static partial void LogLost(ILogger logger, string nodeId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} forgotten ({Why}): its {Accelerators} accelerators and {Replicas} replicas are no longer listed or scheduled")]
+    private static partial void LogForgotten(ILogger logger, string nodeId, string why, int accelerators, int replicas);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Execution stream to node {NodeId} closed: {Reason}")]
     private static partial void LogLinkDropped(ILogger logger, string nodeId, string reason);

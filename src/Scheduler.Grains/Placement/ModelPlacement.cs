@@ -175,6 +175,33 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         return changed;
     }
 
+    /// <summary>
+    /// Removes replicas whose node is forgotten. A job still counted on one goes back to the front of its queue first,
+    /// resuming where its ticket says (the node's own hand-back, with the tokens it delivered, may not have arrived yet:
+    /// naming a replica no longer known, it is then ignored; a client drops the tokens it is sent twice). Runs no round.
+    /// </summary>
+    /// <returns>True when the persisted replicas changed: the grain writes them before the next round.</returns>
+    public bool RemoveReplicas(string[] replicaIds)
+    {
+        var changed = false;
+        foreach (var replicaId in replicaIds)
+        {
+            if (_dispatcher.Replicas.TryGetValue(replicaId, out var replica))
+            {
+                RequeueFrom(replica, [.. _jobs.Values.Where(j => j.RunningOn == replica || j.PreemptedFrom == replica).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))],
+                    "its node left and was forgotten");
+                _dispatcher.Replicas.Remove(replicaId);
+            }
+
+            _links.Forget(replicaId);
+            _holds.End(replicaId);
+            changed |= persisted.Unschedulable.Remove(replicaId);
+            changed |= persisted.Replicas.Remove(replicaId);
+        }
+
+        return changed;
+    }
+
     public bool HasReplica(string replicaId) => _dispatcher.Replicas.TryGetValue(replicaId, out _);
 
     /// <summary>Switches a replica on or off (its accelerator's state or its node's connectivity changed). Runs no round.</summary>

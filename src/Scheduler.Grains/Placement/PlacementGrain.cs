@@ -85,6 +85,17 @@ internal sealed partial class PlacementGrain(
         Carry(_placement.AdmitWhatFits());
     }
 
+    public async Task RemoveReplicas(string[] replicaIds)
+    {
+        if (_placement.RemoveReplicas(replicaIds))
+        {
+            await state.WriteOwnedStateAsync();
+        }
+
+        // The jobs it took back go elsewhere now.
+        Carry(_placement.AdmitWhatFits());
+    }
+
     public async Task SetSchedulable(string replicaId, bool schedulable)
     {
         if (!_placement.HasReplica(replicaId))

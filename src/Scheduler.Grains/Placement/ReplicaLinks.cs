@@ -17,6 +17,9 @@ internal sealed class ReplicaLinks
         return moved;
     }
 
+    /// <summary>The replica is gone: no stream reaches it.</summary>
+    public void Forget(string replicaId) => _byReplica.Remove(replicaId);
+
     /// <summary>The replicas reached through <paramref name="linkId"/>: one node's, here.</summary>
     public IEnumerable<string> ReachedThrough(string linkId) =>
         _byReplica.Where(b => b.Value == linkId).Select(b => b.Key);

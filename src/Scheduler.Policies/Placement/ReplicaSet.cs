@@ -63,6 +63,22 @@ public sealed partial class ReplicaSet
         return found;
     }
 
+    /// <summary>Removes a replica (its node is gone for good). The view leaves the set and its indexes; a prefix holder
+    /// or set-aside that still names it finds it gone at its next use. False when the set has no such replica.</summary>
+    public bool Remove(string replicaId)
+    {
+        if (!_byId.Remove(replicaId, out var entry))
+        {
+            return false;
+        }
+
+        Unfile(entry);
+        _ordered.Remove(entry);
+        _batchesOpenedThisRound.Remove(entry);
+        entry.View.Entry = null;
+        return true;
+    }
+
     /// <summary>
     /// Starts an admission round. With <paramref name="joinsRunningBatches"/> false (request-level batching) only
     /// replicas whose batch is empty now take jobs in this round, and the jobs they take form their batch.

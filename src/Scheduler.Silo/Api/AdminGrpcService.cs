@@ -17,7 +17,7 @@ namespace Scheduler.Silo.Api;
 /// asks its grains in parallel, at most <see cref="MaxConcurrentCalls"/> at a time, and answers in catalog order. Every
 /// call that changes something is recorded in the audit log (<see cref="AdminAudit"/>).</summary>
 internal sealed class AdminGrpcService(
-    IGrainFactory grains, ModelCatalog models, AdminAudit audit, TenantKeys keys, JobListing listing, AdminKeys admins, IOptions<NodeOptions> nodes)
+    IGrainFactory grains, ModelCatalog models, AdminAudit audit, TenantKeys keys, JobListing listing, AdminKeys admins, IOptions<NodeOptions> nodes, TimeProvider time)
     : AdminService.AdminServiceBase
 {
     // Enough to hide the latency of one grain call behind the others; few enough that listing thousands of tenants
@@ -222,6 +222,20 @@ internal sealed class AdminGrpcService(
     public override Task<Accelerator> UncordonAccelerator(CordonAcceleratorRequest request, ServerCallContext context) =>
         audit.Run(context, AuditActions.AcceleratorUncordon, request.AcceleratorId, "", () => SetCordon(request, cordon: false));
 
+    public override Task<ForgetNodeResponse> ForgetNode(ForgetNodeRequest request, ServerCallContext context) =>
+        audit.Run(context, AuditActions.NodeForget, request.NodeId, "", async () =>
+        {
+            Identifiers.RequireReference(request.NodeId, "node_id");
+            var result = await grains.GetGrain<IWorkerNodeGrain>(request.NodeId).Forget();
+            return result.Outcome switch
+            {
+                ForgetNodeOutcome.Connected => throw SchedulerErrors.FailedPrecondition("NODE_CONNECTED", $"node/{request.NodeId}",
+                    $"node '{SchedulerErrors.Echo(request.NodeId)}' is connected (registered, its lease alive): stop it first — a node stopped with SIGTERM drains and forgets itself — or cordon-node it"),
+                ForgetNodeOutcome.NotFound => throw SchedulerErrors.NotFound("node", request.NodeId),
+                _ => new ForgetNodeResponse { NodeId = request.NodeId, AcceleratorIds = { result.AcceleratorIds }, ReplicaIds = { result.ReplicaIds } },
+            };
+        });
+
     public override Task<CreateApiKeyResponse> CreateApiKey(CreateApiKeyRequest request, ServerCallContext context) =>
         audit.Run(context, AuditActions.ApiKeyCreate, request.TenantId, "", () =>
         {
@@ -321,14 +335,16 @@ internal sealed class AdminGrpcService(
             PrefixBlocksForgotten = view.PrefixBlocksForgotten,
         };
         replica.RunningJobIds.AddRange(view.RunningJobIds);
+        // A lost node's replica has none (ReplicaGrain.NodeLost): its figures read 0, flagged as not live.
         if (info?.Engine is { } engine)
         {
+            replica.EngineReporting = true;
             replica.EngineRunningSequences = engine.RunningSequences;
             replica.EngineKvTokensUsed = engine.KvTokensUsed;
             replica.EnginePeakSequences = engine.PeakSequences;
             replica.EnginePeakKvTokens = engine.PeakKvTokens;
             replica.EngineRejectedAdmissions = engine.RejectedAdmissions;
-            replica.MeasuredOutputTokensPerSecond = engine.OutputTokensPerSecond;
+            replica.MeasuredOutputTokensPerSecond = EngineFigures.OutputTokensPerSecond(engine, time.GetUtcNow());
             if (engine.Decodes is { } decodes)
             {
                 replica.EngineDecodeCalls = decodes.Calls;

@@ -10,8 +10,9 @@ internal static class AuditActions
     public const string ApiKeyRevoke = "apikey.revoke";
     public const string AcceleratorCordon = "accelerator.cordon";
     public const string AcceleratorUncordon = "accelerator.uncordon";
+    public const string NodeForget = "node.forget";
 
-    public static readonly string[] All = [TenantPut, ApiKeyCreate, ApiKeyRevoke, AcceleratorCordon, AcceleratorUncordon];
+    public static readonly string[] All = [TenantPut, ApiKeyCreate, ApiKeyRevoke, AcceleratorCordon, AcceleratorUncordon, NodeForget];
 
     /// <summary>Checks a listing's <c>action</c> filter: empty (every action), an action, or a prefix ending in ".".</summary>
     public static void RequireFilter(string action)

@@ -35,6 +35,13 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
         return new HeartbeatResponse { Known = known };
     }
 
+    public override async Task<DeregisterNodeResponse> DeregisterNode(DeregisterNodeRequest request, ServerCallContext context)
+    {
+        Identifiers.RequireReference(request.NodeId, "node_id");
+        await grains.GetGrain<IWorkerNodeGrain>(request.NodeId).Deregister();
+        return new DeregisterNodeResponse();
+    }
+
     private NodeRegistration ToRegistration(NodeDescription node)
     {
         Identifiers.Require(node.NodeId, "node.node_id");

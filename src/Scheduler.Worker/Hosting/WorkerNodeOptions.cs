@@ -15,8 +15,25 @@ public sealed class WorkerNodeOptions
     /// <summary>The <see cref="SpeedUp"/> value that makes every engine step take no time.</summary>
     public const string InstantSpeedUp = "instant";
 
-    /// <summary>Unique node id; by default the machine name plus a random suffix, so two nodes on one host differ.</summary>
-    public string NodeId { get; set; } = $"{Environment.MachineName.ToLowerInvariant()}-{Guid.NewGuid().ToString("N")[..6]}";
+    // Only for a node on any free port (Port 0), whose address changes at every start anyway.
+    private readonly string _ephemeralNodeId = $"{Environment.MachineName.ToLowerInvariant()}-{Guid.NewGuid().ToString("N")[..6]}";
+    private string? _nodeId;
+
+    /// <summary>Unique node id, the same across restarts so a restarted node is the same node to the scheduler (its
+    /// accelerators' ids and cordons are derived from it). By default the machine name plus <see cref="Port"/>
+    /// (e.g. <c>gpu-host-7-5100</c>), which tells two nodes on one host apart; with <see cref="Port"/> 0 (any free port)
+    /// there is no stable default, and the machine name takes a random suffix (<see cref="HasStableNodeId"/> is false).
+    /// Kubernetes: the Helm chart sets it to the pod's name.</summary>
+    public string NodeId
+    {
+        get => _nodeId ?? (Port > 0 ? $"{Environment.MachineName.ToLowerInvariant()}-{Port}" : _ephemeralNodeId);
+        // The configuration binder writes back what it read when the settings name no id, and it may read before it
+        // has bound Port: the random default written back must stay a default, not become the id.
+        set => _nodeId = value == _ephemeralNodeId ? null : value;
+    }
+
+    /// <summary>False when the node id is the random default of a node on any free port: each start is a new node.</summary>
+    public bool HasStableNodeId => _nodeId is not null || Port > 0;
 
     /// <summary>Port of the gRPC (HTTP/2; TLS when <see cref="Tls"/> names a certificate) endpoint; 0 picks a free
     /// port, announced once bound.</summary>

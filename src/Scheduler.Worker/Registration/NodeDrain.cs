@@ -10,7 +10,8 @@ namespace Scheduler.Worker.Registration;
 /// scaling the pool down) it tells the scheduler, which sends its replicas nothing new, keeps its engines and its
 /// stream running until they run nothing or <see cref="WorkerNodeOptions.DrainTimeoutSeconds"/> passes, then ends the
 /// stream — what is left is handed back and resumes elsewhere from its delivered tokens, as before. Without the drain
-/// every sequence of a removed pod paid its prefill again on another replica.
+/// every sequence of a removed pod paid its prefill again on another replica. Last it deregisters, so the scheduler
+/// forgets a node that left on purpose instead of showing it lost for the silos' lifetime.
 /// </summary>
 /// <remarks>It runs in <see cref="IHostedLifecycleService.StoppingAsync"/>, which the host calls before it stops any
 /// service: the server still serves the scheduler's stream, and the engines still step. From then on the node is not
@@ -30,6 +31,9 @@ internal sealed partial class NodeDrain(
 
     // How long the last reports (the finishes of the sequences the drain waited for) may take to reach the scheduler.
     private static readonly TimeSpan SendGrace = TimeSpan.FromSeconds(2);
+
+    // How long the deregistration may take: within the 10 s the host's stop bound leaves past the drain.
+    private static readonly TimeSpan DeregisterBound = TimeSpan.FromSeconds(5);
 
     private int _draining;
 
@@ -80,6 +84,11 @@ internal sealed partial class NodeDrain(
             {
                 sessions.EndAll();
             }
+
+            // Last, once nothing more runs here for the scheduler: a node that left on purpose is forgotten rather than
+            // shown lost for the silos' lifetime. Its own bound, not the host's (which may have passed).
+            using var deregistering = new CancellationTokenSource(DeregisterBound);
+            await registration.DeregisterAsync(deregistering.Token);
         }
     }
 

@@ -22,6 +22,8 @@ internal sealed class SchedulerEndpoints : IDisposable
 
     public bool IsEmpty => _silos.Length == 0;
 
+    public int Count => _silos.Length;
+
     public string Address => _silos[_current].Address;
 
     public NodeRegistryService.NodeRegistryServiceClient Client => new(_silos[_current].Channel);

@@ -22,6 +22,13 @@ internal sealed partial class SchedulerRegistration(
     private static readonly TimeSpan DefaultHeartbeatInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MinHeartbeatTimeout = TimeSpan.FromSeconds(1);
 
+    // How often a node whose token the scheduler refuses tries again (with jitter): seldom enough to be no load and to
+    // keep the log readable, often enough to come up within a minute of a token rotation.
+    internal static readonly TimeSpan TokenRefusedRetry = TimeSpan.FromSeconds(60);
+
+    // Within the host's own bound on stopping, which leaves 10 s past the drain.
+    private static readonly TimeSpan DeregisterTimeout = TimeSpan.FromSeconds(3);
+
     private readonly CappedBackoff _backoff = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
     private readonly Metadata _headers = new() { { "authorization", $"Bearer {options.NodeToken}" } };
     private SchedulerEndpoints? _silos;
@@ -34,6 +41,11 @@ internal sealed partial class SchedulerRegistration(
             // The node announces its address, which exists only once the server is listening.
             await WhenStartedAsync(stoppingToken);
             LogServing(logger, node.NodeId, node.Address, inventory.Replicas.Count);
+            if (!options.HasStableNodeId)
+            {
+                LogEphemeralNodeId(logger, node.NodeId);
+            }
+
             using var silos = new SchedulerEndpoints(options.SchedulerAddress ?? "", tls.SchedulerCa);
             if (silos.IsEmpty)
             {
@@ -69,6 +81,16 @@ internal sealed partial class SchedulerRegistration(
                 node.MarkRegistered();
                 LogRegistered(logger, node.NodeId, node.Address, silos.Address, response.LeaseMs, response.HeartbeatIntervalMs);
                 return response.HeartbeatIntervalMs > 0 ? TimeSpan.FromMilliseconds(response.HeartbeatIntervalMs) : DefaultHeartbeatInterval;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unauthenticated && !stoppingToken.IsCancellationRequested)
+            {
+                // A configuration error, not a silo that is down: retrying fast fixes nothing, and each refusal counts
+                // against this host's address in the silo's auth-failure limiter. Still retried, slowly: a silo's token
+                // may be rotated to this one, and another silo in the list may already hold it.
+                var delay = TokenRefusedRetry * (0.8 + (0.4 * Random.Shared.NextDouble()));
+                LogNodeTokenRefused(logger, node.NodeId, silos.Address, attempt, ex.Status.Detail, delay);
+                silos.Next();
+                await Task.Delay(delay, time, stoppingToken);
             }
             catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -108,6 +130,44 @@ internal sealed partial class SchedulerRegistration(
         }
     }
 
+    /// <summary>Tells the scheduler the node has left on purpose — called last, once its drain ended its execution
+    /// streams — so it forgets the node instead of showing it lost (the scheduler hands back whatever it still counted
+    /// there first). Tried once through each silo; a scheduler that predates the call, or none reached, leaves the node
+    /// shown lost as before.</summary>
+    public async Task DeregisterAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _silos) is not { } silos || !node.IsRegistered)
+        {
+            return;
+        }
+
+        var request = new DeregisterNodeRequest { NodeId = node.NodeId };
+        for (var tried = 0; tried < silos.Count; tried++)
+        {
+            try
+            {
+                await silos.Client.DeregisterNodeAsync(request, _headers, time.GetUtcNow().UtcDateTime + DeregisterTimeout, cancellationToken);
+                LogDeregistered(logger, node.NodeId, silos.Address);
+                return;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unimplemented)
+            {
+                LogDeregisterFailed(logger, node.NodeId, silos.Address, ex.StatusCode, ex.Status.Detail);
+                return;
+            }
+            catch (RpcException ex)
+            {
+                LogDeregisterFailed(logger, node.NodeId, silos.Address, ex.StatusCode, ex.Status.Detail);
+                silos.Next();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The registration loop ended meanwhile (the host is past stopping): nothing to tell.
+                return;
+            }
+        }
+    }
+
     /// <summary>Heartbeats every <paramref name="interval"/> until the scheduler answers that it does not know the node.</summary>
     private async Task HeartbeatWhileKnownAsync(SchedulerEndpoints silos, TimeSpan interval, CancellationToken stoppingToken)
     {
@@ -121,7 +181,12 @@ internal sealed partial class SchedulerRegistration(
                 var response = await silos.Client.HeartbeatAsync(request, _headers, time.GetUtcNow().UtcDateTime + HeartbeatTimeout(interval), stoppingToken);
                 if (!response.Known)
                 {
-                    LogUnknownToScheduler(logger, node.NodeId);
+                    // A stopping node that deregistered is unknown on purpose: it does not register again.
+                    if (!Volatile.Read(ref _draining))
+                    {
+                        LogUnknownToScheduler(logger, node.NodeId);
+                    }
+
                     return;
                 }
             }
@@ -151,6 +216,15 @@ internal sealed partial class SchedulerRegistration(
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} serves {Replicas} replicas at {Address}")]
     private static partial void LogServing(ILogger logger, string nodeId, string address, int replicas);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node id {NodeId} is random: Worker:Port is 0 (any free port), so each start of this worker is a new node to the scheduler and the last one's accelerators read lost. Set Worker:NodeId (or Worker:Port) to keep one id across restarts")]
+    private static partial void LogEphemeralNodeId(ILogger logger, string nodeId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} deregistered with {Scheduler}: it is forgotten, not shown lost")]
+    private static partial void LogDeregistered(ILogger logger, string nodeId, string scheduler);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} could not deregister with {Scheduler} ({Status} {Detail}): the scheduler shows it lost until an operator forgets it (schedctl forget-node)")]
+    private static partial void LogDeregisterFailed(ILogger logger, string nodeId, string scheduler, StatusCode status, string detail);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} has no scheduler address: serving without registering")]
     private static partial void LogNoScheduler(ILogger logger, string nodeId);
 
@@ -159,6 +233,9 @@ internal sealed partial class SchedulerRegistration(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} could not register with {Scheduler} (attempt {Attempt}: {Status} {Detail}); retrying in {Delay}")]
     private static partial void LogRegisterFailed(ILogger logger, string nodeId, string scheduler, int attempt, StatusCode status, string detail, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Node {NodeId}: the scheduler at {Scheduler} refuses its node token (attempt {Attempt}: {Detail}). Worker:NodeToken (environment Worker__NodeToken) must be the scheduler's Scheduler:NodeToken; retrying in {Delay}")]
+    private static partial void LogNodeTokenRefused(ILogger logger, string nodeId, string scheduler, int attempt, string detail, TimeSpan delay);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of node {NodeId} through {Scheduler} failed: {Status} {Detail}")]
     private static partial void LogHeartbeatFailed(ILogger logger, string nodeId, string scheduler, StatusCode status, string detail);

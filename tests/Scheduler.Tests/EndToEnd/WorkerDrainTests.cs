@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
 
@@ -77,9 +78,13 @@ public sealed class WorkerDrainTests : IAsyncLifetime
         await _stopping.WaitForExitAsync(exit.Token);
         Assert.Equal(0, _stopping.ExitCode);
 
-        // The scheduler knows it gone once its stream ended (it waited for the node's two-minute lease).
-        await Polling.Until(
-            async () => (await admin.GetAcceleratorAsync(stopping.AcceleratorId)).State == "lost",
-            "the stopped node's accelerator reads lost", TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100));
+        // It left on purpose, and said so last: the scheduler forgot it (before the node's two-minute lease lapsed)
+        // instead of showing it lost for the silo's lifetime.
+        var accelerators = await admin.ListAcceleratorsAsync();
+        Assert.DoesNotContain(accelerators, a => a.NodeId == "drain-stopping");
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => admin.GetAcceleratorAsync(stopping.AcceleratorId))).StatusCode);
+        Assert.DoesNotContain(await admin.ListReplicasAsync(Model), r => r.NodeId == "drain-stopping");
+        var summary = await admin.GetClusterSummaryAsync();
+        Assert.Equal((1, 1, 1), (summary.Nodes, summary.Accelerators, summary.AcceleratorsReady));
     }
 }

@@ -18,8 +18,9 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     /// <summary>Starts a node with more <paramref name="settings"/> ("--Worker:…=…") on its command line and
     /// <paramref name="environment"/> set on top of this process's variables (e.g. OTEL_*).</summary>
+    /// <remarks>A null <paramref name="nodeId"/> leaves the worker its default id.</remarks>
     public static WorkerProcess Start(
-        string nodeId,
+        string? nodeId,
         string schedulerAddress,
         string speedUp,
         string? model,
@@ -29,7 +30,11 @@ public sealed class WorkerProcess : IAsyncDisposable
     {
         var args = new List<string> { RepoPaths.WorkerAssembly };
         args.AddRange(settings);
-        args.Add($"--Worker:NodeId={nodeId}");
+        if (nodeId is not null)
+        {
+            args.Add($"--Worker:NodeId={nodeId}");
+        }
+
         args.Add($"--Worker:SchedulerAddress={schedulerAddress}");
         args.Add("--Worker:NodeToken=" + SchedulerCluster.NodeToken);
         args.Add($"--Worker:SpeedUp={speedUp}");

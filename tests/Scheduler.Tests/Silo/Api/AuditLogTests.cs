@@ -65,7 +65,7 @@ public sealed class AuditLogTests(SecuredSilo silo) : IClassFixture<SecuredSilo>
         var e = await Assert.ThrowsAsync<RpcException>(() => admin.ListAuditEventsAsync(new ListAuditEventsRequest { Action = action }));
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.StartsWith($"action: '{action}' is no audited action: use one of tenant.put, apikey.create", e.Status.Detail);
-        Assert.Contains("(tenant., apikey., accelerator.)", e.Status.Detail);
+        Assert.Contains("(tenant., apikey., accelerator., node.)", e.Status.Detail);
     }
 
     [Theory]
