@@ -15,6 +15,11 @@ public sealed class TenantRateLimits(TimeProvider time)
     private TokenBucketLimiter? _requests;
     private TokenBucketLimiter? _tokens;
 
+    // When the callers refused so far were told to come back, the last of them: each refusal is told a time after the
+    // one before by what its own request refills, so callers refused together come back one after another, each to the
+    // room made for it, instead of all at the first refill, where one would win and the rest be refused again.
+    private long _lastPromised;
+
     /// <summary>Sets the quotas. A quota that did not change keeps its bucket (and what it used).</summary>
     public void Configure(int requestsPerMinute, long tokensPerMinute)
     {
@@ -37,7 +42,7 @@ public sealed class TenantRateLimits(TimeProvider time)
         if (requestWait > TimeSpan.Zero || tokenWait > TimeSpan.Zero)
         {
             var (quota, limit) = requestWait >= tokenWait ? ("requests_per_minute", _requests!.Capacity) : ("tokens_per_minute", _tokens!.Capacity);
-            return new RateDecision(false, quota, $"the tenant's {quota} quota of {limit} is used up", TimeSpan.FromTicks(Math.Max(requestWait.Ticks, tokenWait.Ticks)));
+            return new RateDecision(false, quota, $"the tenant's {quota} quota of {limit} is used up", Promise(TimeSpan.FromTicks(Math.Max(requestWait.Ticks, tokenWait.Ticks)), tokens));
         }
 
         // Both have room: these cannot be refused now (same clock reading or later, buckets only fill).
@@ -53,6 +58,20 @@ public sealed class TenantRateLimits(TimeProvider time)
         _requests?.Return(1);
         _tokens?.Return(tokens);
     }
+
+    // The retry hint of a refusal whose own wait is `wait`: no sooner than the room the callers refused before it were
+    // promised has been made again, plus what this request itself takes to refill.
+    private TimeSpan Promise(TimeSpan wait, long tokens)
+    {
+        var now = time.GetTimestamp();
+        var queued = _lastPromised > now ? time.GetElapsedTime(now, _lastPromised) : TimeSpan.Zero;
+        var own = TimeSpan.FromTicks(Math.Max(_requests?.TimeToRefill(1).Ticks ?? 0, _tokens?.TimeToRefill(tokens).Ticks ?? 0));
+        var hint = queued > TimeSpan.Zero ? Max(wait, queued + own) : wait;
+        _lastPromised = now + (long)(hint.TotalSeconds * time.TimestampFrequency);
+        return hint;
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a >= b ? a : b;
 
     private static void Take(TokenBucketLimiter? bucket, long permits)
     {

@@ -52,6 +52,9 @@ public sealed class TokenBucketLimiter : RateLimiter
         return missing <= 0 ? TimeSpan.Zero : TimeSpan.FromTicks((long)Math.Ceiling(missing / _permitsPerTick));
     }
 
+    /// <summary>How long the bucket takes to refill <paramref name="permits"/>, from empty.</summary>
+    public TimeSpan TimeToRefill(long permits) => TimeSpan.FromTicks((long)Math.Ceiling(permits / _permitsPerTick));
+
     /// <summary>Gives back permits taken for work that did not happen after all (never past the capacity).</summary>
     public void Return(long permits)
     {

@@ -40,6 +40,32 @@ public sealed class TenantRateLimitsTests
     }
 
     [Fact]
+    public void TryAdmit_CallersRefusedTogether_AreToldToComeBackOneAfterAnother_AndEachFindsItsRoom()
+    {
+        // 30 a minute: one request refills every 2 s. Twenty callers refused at once were all told "2 s", so nineteen
+        // were refused again each time (an outside probe: 230 calls for 20 jobs).
+        var limits = new TenantRateLimits(_time);
+        limits.Configure(requestsPerMinute: 30, tokensPerMinute: 0);
+        for (var i = 0; i < 30; i++)
+        {
+            Assert.True(limits.TryAdmit(10).IsAdmitted);
+        }
+
+        _time.Advance(TimeSpan.FromTicks(1));
+        var hints = Enumerable.Range(0, 5).Select(_ => limits.TryAdmit(10).RetryAfter!.Value).ToList();
+
+        Assert.Equal([2.0, 4.0, 6.0, 8.0, 10.0], hints.Select(h => Math.Round(h.TotalSeconds, 2)));
+
+        // Each comes back at its time and is admitted.
+        var start = _time.GetUtcNow();
+        foreach (var hint in hints)
+        {
+            _time.Advance(start + hint - _time.GetUtcNow());
+            Assert.True(limits.TryAdmit(10).IsAdmitted, $"refused at +{hint}");
+        }
+    }
+
+    [Fact]
     public void TryAdmit_TokensPerMinute_RefusalCostsNoRequest()
     {
         var limits = new TenantRateLimits(_time);
