@@ -96,9 +96,12 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
         var maxTokens = fitMaxTokens ? Math.Min(request.MaxTokens, Math.Max(1, model.Options.MaxContextTokens - promptTokens)) : request.MaxTokens;
         if (promptTokens + maxTokens > model.Options.MaxContextTokens)
         {
+            // A client that set no max_tokens is not told of one: the prompt alone leaves no room.
             throw SchedulerErrors.OverContext(SchedulerErrors.InvalidArgument(
                 messages is null ? "prompt" : "messages",
-                $"{promptTokens} prompt tokens + max_tokens {maxTokens} exceed the model's context of {model.Options.MaxContextTokens} tokens"));
+                fitMaxTokens
+                    ? $"{promptTokens} prompt tokens leave no room to generate in the model's context of {model.Options.MaxContextTokens} tokens"
+                    : $"{promptTokens} prompt tokens + max_tokens {maxTokens} exceed the model's context of {model.Options.MaxContextTokens} tokens"));
         }
 
         if (request.TtftObjectiveMs < 0)

@@ -68,6 +68,9 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
         return kind == OpenAiKind.Chat ? Chat(Deserialize<OpenAiChatBody>(body)) : Completion(Deserialize<OpenAiCompletionBody>(body));
     }
 
+    // OpenAI's own limit, which the gRPC API's (stop and stop_sequences together) matches.
+    private const int MaxStops = 4;
+
     private static OpenAiRequest Completion(OpenAiCompletionBody body)
     {
         var submit = Common(body, DefaultCompletionMaxTokens);
@@ -96,6 +99,12 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
         {
             // Several prompts make several choices, like n > 1: one job per request here.
             throw SchedulerErrors.InvalidArgument("prompt", "must be a string, a list of one string or a list of token ids; send one prompt per request");
+        }
+
+        if (submit.Prompt.Length == 0 && submit.PromptTokenIds.Count == 0)
+        {
+            // Said in this API's words: the gRPC API's message lists fields (prompt_token_ids, messages) it does not have.
+            throw SchedulerErrors.InvalidArgument("prompt", "must not be empty");
         }
 
         return Finish(body, submit);
@@ -208,6 +217,11 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
                 submit.Stop = Text(one, "stop");
                 break;
             case { ValueKind: JsonValueKind.Array } list when list.EnumerateArray().All(s => s.ValueKind == JsonValueKind.String):
+                if (list.GetArrayLength() > MaxStops)
+                {
+                    throw SchedulerErrors.InvalidArgument("stop", $"at most {MaxStops} stop sequences, got {list.GetArrayLength()}");
+                }
+
                 submit.StopSequences.AddRange(list.EnumerateArray().Select(s => Text(s, "stop")));
                 break;
             default:

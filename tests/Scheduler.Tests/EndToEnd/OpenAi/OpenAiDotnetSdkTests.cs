@@ -462,6 +462,11 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
             await Assert.ThrowsAsync<ClientResultException>(() => Chat(SchedulerCluster.Tenants[0].Key).CompleteChatAsync([new UserChatMessage(words)], new ChatCompletionOptions { MaxOutputTokenCount = 4 })),
             400, "invalid_request_error", "messages", "context_length_exceeded");
 
+        // Without max_tokens the client is not told of one it never sent: the prompt alone leaves no room.
+        var noMax = await Assert.ThrowsAsync<ClientResultException>(() => Chat(SchedulerCluster.Tenants[0].Key).CompleteChatAsync([new UserChatMessage(words)]));
+        AssertError(noMax, 400, "invalid_request_error", "messages", "context_length_exceeded");
+        Assert.DoesNotContain("max_tokens", JsonDocument.Parse(noMax.GetRawResponse()!.Content).RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
         // Within the context, over the KV cache of every replica the model has (the scripted model's hold 100,000 tokens).
         await using var node = await FakeWorkerNode.StartRegisteredAsync(cluster, "openai-small-kv", SchedulerCluster.ScriptedModel);
         AssertError(

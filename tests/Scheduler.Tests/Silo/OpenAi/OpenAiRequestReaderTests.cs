@@ -182,6 +182,9 @@ public sealed class OpenAiRequestReaderTests
     [InlineData("""{"model":7,"prompt":"x"}""", "model: must be a string, got the number 7")]
     [InlineData("""{"model":"m","prompt":"x","stream":true,"stream_options":{"include_usage":"yes"}}""", "stream_options.include_usage: must be a boolean (true or false), got the string \"yes\"")]
     [InlineData("""{"model":"m","prompt":"x","stream_options":[]}""", "stream_options: must be an object, got a list")]
+    [InlineData("""{"model":"m","prompt":""}""", "prompt: must not be empty")]
+    [InlineData("""{"model":"m","prompt":[]}""", "prompt: must not be empty")]
+    [InlineData("""{"model":"m","prompt":"x","stop":["a","b","c","d","e"]}""", "stop: at most 4 stop sequences, got 5")]
     public void Read_Completion_FieldOfTheWrongType_SaysWhatItMustBe(string json, string message)
     {
         // System.Text.Json's wording had leaked: "1 is not a number this field can hold (out of its range, or not whole)"
