@@ -64,8 +64,9 @@ public interface IPlacementGrain : IGrainWithStringKey
 }
 
 /// <summary>An unfinished job as its placement holds it. <paramref name="Ticket"/>: as journaled, with its hand-backs
-/// and the last one's reason; <paramref name="Status"/>: queued until its first admission, running from then on (also
-/// while it waits to resume after a hand-back); <paramref name="Placement"/>: where it was admitted last;
+/// and the last one's reason; <paramref name="Status"/>: running while a replica holds it, queued while it waits (before
+/// its first admission, and again after a hand-back until it is re-admitted); <paramref name="Placement"/>: where it was
+/// admitted last;
 /// <paramref name="CancelRequested"/>: a cancellation was asked for while it ran, and its node has not confirmed it.</summary>
 [GenerateSerializer, Immutable, Alias("scheduler.LiveJob")]
 public sealed record LiveJob(

@@ -328,10 +328,12 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         : job.RunningOn is { } replica ? new JobLocation(replica.NodeId, 0)
         : new JobLocation(null, Math.Max(0, _dispatcher.Queue.PositionOf(jobId)));
 
-    /// <summary>A queued or running job, for its record; null when it is neither.</summary>
+    /// <summary>A queued or running job, for its record; null when it is neither. Running while a replica holds it (or
+    /// is stopping it for another job); queued while it waits, also to resume after a hand-back — as its explanation
+    /// says (a handed-back job was listed as running on the replica that lost it).</summary>
     public LiveJob? Describe(string jobId) =>
         _jobs.TryGetValue(jobId, out var job)
-            ? new LiveJob(job.Ticket, job.WasAdmitted ? JobStatus.Running : JobStatus.Queued, job.Placement, job.CancelRequested)
+            ? new LiveJob(job.Ticket, job.RunningOn is not null || job.PreemptedFrom is not null ? JobStatus.Running : JobStatus.Queued, job.Placement, job.CancelRequested)
             : null;
 
     /// <summary>A job's trace as it stands, its waiting lines up to the last round included, and its queue position
@@ -511,7 +513,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         _dispatcher.Queue.SetWeight(job.Ticket.TenantId, job.Ticket.TenantWeight);
         _dispatcher.Queue.Enqueue(job.Demand);
         _expiry.Track(job.Demand, _dispatcher.Replicas.Values);
-        job.WaitingSince = _waits.Mark();
+        job.WaitingSince = _waits.Mark(time.GetUtcNow());
     }
 
     private void RequeueFrom(ReplicaView replica, RequeuedSequence[] sequences, string why)
@@ -558,7 +560,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
 
             _dispatcher.Queue.EnqueueFront(job.Demand);
-            job.WaitingSince = _waits.Mark();
+            job.WaitingSince = _waits.Mark(time.GetUtcNow());
             if (job.Ticket.ResumeFromToken == 0)
             {
                 // Handed back before its first token, it has not started for its client: like any queued job it expires

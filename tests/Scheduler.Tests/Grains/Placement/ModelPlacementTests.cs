@@ -368,7 +368,7 @@ public sealed class ModelPlacementTests
                 (handedBack.JobId, handedBack.HandBacks, handedBack.LastHandBackError, handedBack.ResumeFromToken));
             Assert.Equal(new JobLocation(null, 0), _placement.Locate("j0"));
             var live = _placement.Describe("j0");
-            Assert.Equal((JobStatus.Running, handBack, $"upstream answered 500: boom {handBack}"), (live!.Status, live.Ticket.HandBacks, live.Ticket.LastHandBackError));
+            Assert.Equal((JobStatus.Queued, handBack, $"upstream answered 500: boom {handBack}"), (live!.Status, live.Ticket.HandBacks, live.Ticket.LastHandBackError));
 
             _time.Advance(s_hold);
             var readmitted = Assert.Single(Assert.Single(_placement.AdmitWhatFits().Batches).Sequences);
@@ -711,6 +711,24 @@ public sealed class ModelPlacementTests
         Assert.Equal(0, result.QueuePosition);
         Assert.Null(_placement.Describe("j0"));
         Assert.Empty(ReplicaState("r").RunningJobIds);
+    }
+
+    [Fact]
+    public void Describe_AJobHandedBackByALostNode_IsQueuedUntilReadmitted_NotRunningOnTheReplicaThatLostIt()
+    {
+        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
+        var admitted = Assert.Single(AdmittedIds(Enqueue("j0")));
+        Assert.Equal(JobStatus.Running, Described(admitted).Item1);
+
+        // Its listing row and its explanation must agree: queued (position 0), where it ran last still shown.
+        _placement.Requeue("r", "link", [new RequeuedSequence("j0", 0)], HandBack.NodeLost);
+        var (status, placement, _) = Described("j0");
+        Assert.Equal((JobStatus.Queued, "r"), (status, placement?.ReplicaId));
+        Assert.Equal(0, _placement.Explain("j0")!.Value.QueuePosition);
+
+        _placement.UpsertReplicas("link-2", [On("r2", "n2", maxSequences: 1)]);
+        _placement.AdmitWhatFits();
+        Assert.Equal((JobStatus.Running, "r2"), (Described("j0").Item1, Described("j0").Item2?.ReplicaId));
     }
 
     private (JobStatus, JobPlacement?, bool) Described(string jobId) =>
