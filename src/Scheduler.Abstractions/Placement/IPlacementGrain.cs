@@ -37,6 +37,13 @@ public interface IPlacementGrain : IGrainWithStringKey
     /// ignored; null means the jobs never reached any stream.</summary>
     Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason);
 
+    /// <summary>Node <paramref name="nodeId"/> was lost after the silo holding its execution stream
+    /// <paramref name="linkId"/> died: the stream died with it and handed nothing back. Every job counted on a replica
+    /// still reached through that stream goes back to the front of its queue, resuming where its journaled ticket says,
+    /// and those replicas take nothing until the node registers again. A stream the replicas no longer use (the node
+    /// registered anew) changes nothing.</summary>
+    Task NodeLost(string nodeId, string linkId);
+
     /// <summary>Wakes the placement: after a silo failure it rebuilds its queue from the job journal on activation,
     /// and the worker nodes serving the model call this periodically so that happens without new submissions.</summary>
     [OneWay]

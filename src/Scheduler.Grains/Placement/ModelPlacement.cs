@@ -273,6 +273,47 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         return AdmitWhatFits();
     }
 
+    /// <summary>
+    /// The execution stream <paramref name="linkId"/> died with its silo, and its node's lease then lapsed (the node did
+    /// not register again): no one is left to hand its jobs back. Every job counted on a replica still reached through it
+    /// goes back to the front of its queue, resuming where its ticket says (the tokens the stream delivered are known only
+    /// to the stream), and those replicas take nothing until their node registers again. Null when no replica is reached
+    /// through that stream any more (the node registered anew, or a rebuilt placement never bound it): nothing changed
+    /// and no round ran.
+    /// </summary>
+    public AdmissionRound? LoseLink(string linkId)
+    {
+        var replicas = _links.ReachedThrough(linkId)
+            .Select(id => _dispatcher.Replicas.TryGetValue(id, out var view) ? view : null)
+            .OfType<ReplicaView>()
+            .ToArray();
+        if (replicas.Length == 0)
+        {
+            return null;
+        }
+
+        // All of them off before any job goes back: the round below must not send one lost replica's jobs to another.
+        foreach (var replica in replicas)
+        {
+            _holds.End(replica.ReplicaId);
+            replica.Schedulable = false;
+        }
+
+        foreach (var replica in replicas)
+        {
+            RequeueFrom(replica, [.. _jobs.Values.Where(j => j.RunningOn == replica || j.PreemptedFrom == replica).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))],
+                "its node was lost (its lease lapsed after the silo holding its stream failed)");
+        }
+
+        return AdmitWhatFits();
+    }
+
+    /// <summary>The nodes whose leases this placement depends on: those of the replicas that take work or hold some. A
+    /// node whose grain died with its silo is watched by nobody else when the node died too (<see cref="PlacementGrain"/>
+    /// pokes these). A switched-off replica holding nothing loses nothing if its node is gone unnoticed.</summary>
+    public IEnumerable<string> NodesToWatch() =>
+        _dispatcher.Replicas.Values.Where(r => r.Schedulable || r.RunningSequences > 0).Select(r => r.NodeId).Distinct(StringComparer.Ordinal);
+
     public CancelDecision Cancel(string jobId)
     {
         if (!_jobs.TryGetValue(jobId, out var job))
