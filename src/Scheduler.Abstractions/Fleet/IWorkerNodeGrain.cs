@@ -4,7 +4,9 @@ namespace Scheduler.Abstractions.Fleet;
 
 /// <summary>
 /// One per worker node: holds its registration and lease, and owns the execution stream to it (the stream lives
-/// on this grain's silo; when the silo dies, the node's next heartbeat re-creates both elsewhere).
+/// on this grain's silo; when the silo dies, the node's next heartbeat re-creates both elsewhere). The registration is
+/// persisted, so an activation after such a failure takes over the node's lease: a node that does not register again
+/// within it is lost, and the jobs counted under its old stream are handed back.
 /// </summary>
 public interface IWorkerNodeGrain : IGrainWithStringKey
 {
@@ -44,6 +46,13 @@ public interface IWorkerNodeGrain : IGrainWithStringKey
     /// placements and the listings (a cordon is kept for a node of that id that comes back). Refused while the node is
     /// connected.</summary>
     Task<ForgetNodeResult> Forget();
+
+    /// <summary>Makes sure the node's lease is watched. Nothing happens on a live activation; when the silo that held the
+    /// grain died, this call activates it elsewhere, and the new activation takes over the lease from storage (a node
+    /// that died with that silo heartbeats nowhere, so nothing else would). The placements of the node's replicas call
+    /// it every heartbeat interval. One-way: a placement never waits on a node.</summary>
+    [OneWay]
+    Task WatchLease();
 
     /// <summary>The jobs of <paramref name="model"/> running on this node's live execution stream, for a placement
     /// rebuilding itself after a failover. Null when this activation has no stream (the node must register again).</summary>

@@ -48,6 +48,13 @@ public interface IPlacementGrain : IGrainWithStringKey
     /// ignored; null means the jobs never reached any stream.</summary>
     Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason);
 
+    /// <summary>Node <paramref name="nodeId"/> was lost after the silo holding its execution stream
+    /// <paramref name="linkId"/> died: the stream died with it and handed nothing back. Every job counted on a replica
+    /// still reached through that stream goes back to the front of its queue, resuming where its journaled ticket says,
+    /// and those replicas take nothing until the node registers again. A stream the replicas no longer use (the node
+    /// registered anew) changes nothing.</summary>
+    Task NodeLost(string nodeId, string linkId);
+
     /// <summary>Wakes the placement: after a silo failure it rebuilds its queue from the job journal on activation,
     /// and the worker nodes serving the model call this periodically so that happens without new submissions.</summary>
     [OneWay]
@@ -75,8 +82,9 @@ public interface IPlacementGrain : IGrainWithStringKey
 }
 
 /// <summary>An unfinished job as its placement holds it. <paramref name="Ticket"/>: as journaled, with its hand-backs
-/// and the last one's reason; <paramref name="Status"/>: queued until its first admission, running from then on (also
-/// while it waits to resume after a hand-back); <paramref name="Placement"/>: where it was admitted last;
+/// and the last one's reason; <paramref name="Status"/>: running while a replica holds it, queued while it waits (before
+/// its first admission, and again after a hand-back until it is re-admitted); <paramref name="Placement"/>: where it was
+/// admitted last;
 /// <paramref name="CancelRequested"/>: a cancellation was asked for while it ran, and its node has not confirmed it.</summary>
 [GenerateSerializer, Immutable, Alias("scheduler.LiveJob")]
 public sealed record LiveJob(

@@ -11,12 +11,17 @@ namespace Scheduler.Grains.Fleet;
 
 /// <summary>
 /// One worker node: its registration, its lease and the execution stream to it. Kept active while the node
-/// lives — idle collection must not close the stream. Nothing here is persisted: when this grain's silo dies,
-/// the node's next heartbeat finds an empty activation elsewhere, is told to register again, and a new stream
-/// is opened from that silo.
+/// lives — idle collection must not close the stream. The registration and the stream's id are persisted
+/// (<see cref="WorkerNodeState"/>), the lease's clock and the stream are not: when this grain's silo dies, the next
+/// activation — made by the node's next heartbeat, or by a placement of its replicas checking on it
+/// (<see cref="WatchLease"/>) — takes over the lease from the moment it starts. A live node is told to register again
+/// and a new stream is opened from that silo; a node that never does (it died with the silo, or was stopping) is lost
+/// when that lease lapses: its accelerators are marked lost and its placements hand back the jobs counted under its
+/// old stream, which died with the silo and can no longer do it itself.
 /// </summary>
 [CollectionAgeLimit(AlwaysActive = true)]
 internal sealed partial class WorkerNodeGrain(
+    [PersistentState("node", StorageNames.Default)] IPersistentState<WorkerNodeState> state,
     INodeLinkFactory links,
     LocalNodeLinks localLinks,
     IClusterMembershipService membership,
@@ -31,11 +36,34 @@ internal sealed partial class WorkerNodeGrain(
     private IGrainTimer? _leaseTimer;
     private bool _draining;
 
+    // A registration an earlier activation made (its silo died or it was moved): its node must register again within
+    // a lease from when this activation began, or it is lost.
+    private WorkerNodeState? _inherited;
+    private DateTimeOffset _inheritedAt;
+
     private string NodeId => this.GetPrimaryKeyString();
+
+    /// <summary>Takes over the lease of a registration this activation did not make (see the class summary).</summary>
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.State is { Registration: not null, LinkId: not null } inherited)
+        {
+            _inherited = new WorkerNodeState { Registration = inherited.Registration, LinkId = inherited.LinkId };
+            _inheritedAt = time.GetUtcNow();
+            StartLeaseTimer();
+            LogInherited(logger, NodeId, options.Value.NodeLease.TotalSeconds);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Nothing to do here: activating the grain is the point (<see cref="OnActivateAsync"/>).</summary>
+    public Task WatchLease() => Task.CompletedTask;
 
     public async Task<NodeLease> Register(NodeRegistration registration)
     {
         await DropLink("re-registered");
+        _inherited = null;
         _registration = registration;
         _draining = false;
         _lastHeartbeat = time.GetUtcNow();
@@ -66,6 +94,12 @@ internal sealed partial class WorkerNodeGrain(
         var link = links.Open(registration);
         _link = link;
         localLinks.Set(NodeId, link);
+
+        // Durable before any job can be counted under the stream: whoever inherits this node must know which stream's
+        // jobs to hand back if it is lost with this silo.
+        state.State.Registration = registration;
+        state.State.LinkId = link.LinkId;
+        await state.WriteOwnedStateAsync();
         foreach (var model in registration.Replicas.GroupBy(r => r.Model))
         {
             // Closed in the same call: a round between two calls would admit queued jobs to a cordoned replica.
@@ -73,7 +107,7 @@ internal sealed partial class WorkerNodeGrain(
             await GrainFactory.GetGrain<IPlacementGrain>(model.Key).UpsertReplicas(link.LinkId, [.. model], closed);
         }
 
-        _leaseTimer ??= this.RegisterGrainTimer(CheckLease, new GrainTimerCreationOptions(options.Value.HeartbeatInterval, options.Value.HeartbeatInterval));
+        StartLeaseTimer();
         LogRegistered(logger, NodeId, registration.Address, registration.Replicas.Length);
         return new NodeLease(options.Value.NodeLease, options.Value.HeartbeatInterval);
     }
@@ -83,8 +117,9 @@ internal sealed partial class WorkerNodeGrain(
         if (_registration is not { } registration)
         {
             // Not registered (this silo lost it, or the id is made up): the node registers again, and an always-active
-            // grain must not stay behind for every unknown id that heartbeats.
-            if (_link is null)
+            // grain must not stay behind for every unknown id that heartbeats. One that inherited a lease stays to
+            // watch it: a stopping node does not register again, and its jobs are handed back when the lease lapses.
+            if (_link is null && _inherited is null)
             {
                 this.DeactivateOnIdle();
             }
@@ -172,7 +207,10 @@ internal sealed partial class WorkerNodeGrain(
             LogForgotten(logger, NodeId, why, result.AcceleratorIds.Length, result.ReplicaIds.Length);
         }
 
-        // Nothing is left to hold this always-active grain: a node of this id that comes back registers afresh.
+        // Nothing is left to hold this always-active grain: a node of this id that comes back registers afresh. Nor a
+        // lease for a later activation to take over: a forgotten node must not be declared lost again.
+        _inherited = null;
+        await ForgetRegistration();
         _leaseTimer?.Dispose();
         _leaseTimer = null;
         DeactivateOnIdle();
@@ -191,11 +229,20 @@ internal sealed partial class WorkerNodeGrain(
     private bool OtherSilosActive() =>
         membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(localSilo.SiloAddress));
 
+    private void StartLeaseTimer() =>
+        _leaseTimer ??= this.RegisterGrainTimer(CheckLease, new GrainTimerCreationOptions(options.Value.HeartbeatInterval, options.Value.HeartbeatInterval));
+
     private async Task CheckLease(CancellationToken cancellationToken)
     {
         if (_registration is not null && time.GetUtcNow() - _lastHeartbeat > options.Value.NodeLease)
         {
             await LoseNode("lease lapsed");
+            return;
+        }
+
+        if (_inherited is not null && time.GetUtcNow() - _inheritedAt > options.Value.NodeLease)
+        {
+            await LoseInherited();
             return;
         }
 
@@ -220,6 +267,32 @@ internal sealed partial class WorkerNodeGrain(
         }
 
         LogLost(logger, NodeId, reason);
+        await MarkAcceleratorsLost(registration);
+        await ForgetRegistration();
+    }
+
+    /// <summary>The node an earlier activation registered did not register again within a lease of this one's start.
+    /// Its stream died with that activation's silo, so it handed nothing back: its placements hand back what they
+    /// counted under it, each job resuming where its journaled ticket says (clients drop the tokens they have).</summary>
+    private async Task LoseInherited()
+    {
+        var (registration, linkId) = (_inherited!.Registration!, _inherited.LinkId!);
+        LogLost(logger, NodeId, "lease lapsed: it did not register again after the silo holding its stream was lost");
+
+        // Each step is idempotent: one that fails (storage or a placement unreachable) is tried again at the next tick.
+        await MarkAcceleratorsLost(registration);
+        foreach (var model in registration.Replicas.Select(r => r.Model).Distinct())
+        {
+            await GrainFactory.GetGrain<IPlacementGrain>(model).NodeLost(NodeId, linkId);
+        }
+
+        await ForgetRegistration();
+        _inherited = null;
+        this.DeactivateOnIdle();
+    }
+
+    private async Task MarkAcceleratorsLost(NodeRegistration registration)
+    {
         foreach (var accelerator in registration.Accelerators)
         {
             await GrainFactory.GetGrain<IAcceleratorGrain>(accelerator.AcceleratorId).MarkLost();
@@ -230,6 +303,14 @@ internal sealed partial class WorkerNodeGrain(
         {
             await GrainFactory.GetGrain<IReplicaGrain>(replica.ReplicaId).NodeLost();
         }
+    }
+
+    /// <summary>A lost node has no lease for a later activation to take over.</summary>
+    private async Task ForgetRegistration()
+    {
+        state.State.Registration = null;
+        state.State.LinkId = null;
+        await state.WriteOwnedStateAsync();
     }
 
     /// <summary>Closing a link hands its running jobs back to their placements.</summary>
@@ -249,6 +330,9 @@ internal sealed partial class WorkerNodeGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} is stopping: its replicas take no new work while what runs there finishes")]
     private static partial void LogDraining(ILogger logger, string nodeId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId}'s grain took over its lease ({LeaseSeconds} s) from an earlier activation: it must register again or is lost")]
+    private static partial void LogInherited(ILogger logger, string nodeId, double leaseSeconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} lost: {Reason}")]
     private static partial void LogLost(ILogger logger, string nodeId, string reason);

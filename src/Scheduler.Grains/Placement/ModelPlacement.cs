@@ -300,6 +300,47 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         return AdmitWhatFits();
     }
 
+    /// <summary>
+    /// The execution stream <paramref name="linkId"/> died with its silo, and its node's lease then lapsed (the node did
+    /// not register again): no one is left to hand its jobs back. Every job counted on a replica still reached through it
+    /// goes back to the front of its queue, resuming where its ticket says (the tokens the stream delivered are known only
+    /// to the stream), and those replicas take nothing until their node registers again. Null when no replica is reached
+    /// through that stream any more (the node registered anew, or a rebuilt placement never bound it): nothing changed
+    /// and no round ran.
+    /// </summary>
+    public AdmissionRound? LoseLink(string linkId)
+    {
+        var replicas = _links.ReachedThrough(linkId)
+            .Select(id => _dispatcher.Replicas.TryGetValue(id, out var view) ? view : null)
+            .OfType<ReplicaView>()
+            .ToArray();
+        if (replicas.Length == 0)
+        {
+            return null;
+        }
+
+        // All of them off before any job goes back: the round below must not send one lost replica's jobs to another.
+        foreach (var replica in replicas)
+        {
+            _holds.End(replica.ReplicaId);
+            replica.Schedulable = false;
+        }
+
+        foreach (var replica in replicas)
+        {
+            RequeueFrom(replica, [.. _jobs.Values.Where(j => j.RunningOn == replica || j.PreemptedFrom == replica).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))],
+                "its node was lost (its lease lapsed after the silo holding its stream failed)");
+        }
+
+        return AdmitWhatFits();
+    }
+
+    /// <summary>The nodes whose leases this placement depends on: those of the replicas that take work or hold some. A
+    /// node whose grain died with its silo is watched by nobody else when the node died too (<see cref="PlacementGrain"/>
+    /// pokes these). A switched-off replica holding nothing loses nothing if its node is gone unnoticed.</summary>
+    public IEnumerable<string> NodesToWatch() =>
+        _dispatcher.Replicas.Values.Where(r => r.Schedulable || r.RunningSequences > 0).Select(r => r.NodeId).Distinct(StringComparer.Ordinal);
+
     public CancelDecision Cancel(string jobId)
     {
         if (!_jobs.TryGetValue(jobId, out var job))
@@ -355,10 +396,12 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         : job.RunningOn is { } replica ? new JobLocation(replica.NodeId, 0)
         : new JobLocation(null, Math.Max(0, _dispatcher.Queue.PositionOf(jobId)));
 
-    /// <summary>A queued or running job, for its record; null when it is neither.</summary>
+    /// <summary>A queued or running job, for its record; null when it is neither. Running while a replica holds it (or
+    /// is stopping it for another job); queued while it waits, also to resume after a hand-back — as its explanation
+    /// says (a handed-back job was listed as running on the replica that lost it).</summary>
     public LiveJob? Describe(string jobId) =>
         _jobs.TryGetValue(jobId, out var job)
-            ? new LiveJob(job.Ticket, job.WasAdmitted ? JobStatus.Running : JobStatus.Queued, job.Placement, job.CancelRequested)
+            ? new LiveJob(job.Ticket, job.RunningOn is not null || job.PreemptedFrom is not null ? JobStatus.Running : JobStatus.Queued, job.Placement, job.CancelRequested)
             : null;
 
     /// <summary>A job's trace as it stands, its waiting lines up to the last round included, and its queue position
@@ -539,7 +582,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         _dispatcher.Queue.SetWeight(job.Ticket.TenantId, job.Ticket.TenantWeight);
         _dispatcher.Queue.Enqueue(job.Demand);
         _expiry.Track(job.Demand, _dispatcher.Replicas.Values);
-        job.WaitingSince = _waits.Mark();
+        job.WaitingSince = _waits.Mark(time.GetUtcNow());
     }
 
     private void RequeueFrom(ReplicaView replica, RequeuedSequence[] sequences, string why)
@@ -586,7 +629,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
 
             _dispatcher.Queue.EnqueueFront(job.Demand);
-            job.WaitingSince = _waits.Mark();
+            job.WaitingSince = _waits.Mark(time.GetUtcNow());
             if (job.Ticket.ResumeFromToken == 0)
             {
                 // Handed back before its first token, it has not started for its client: like any queued job it expires

@@ -46,6 +46,8 @@ internal sealed partial class PlacementGrain(
     {
         LogActive(logger, Model, RuntimeIdentity);
         _placement = new ModelPlacement(Model, state.State, options.Value, time, logger);
+        var every = options.Value.HeartbeatInterval;
+        this.RegisterGrainTimer(WatchNodeLeases, new GrainTimerCreationOptions(every, every));
         var nodes = RecoveryPlanner.NodesToAsk(state.State);
         var answers = await Task.WhenAll(nodes.Select(n => GrainFactory.GetGrain<IWorkerNodeGrain>(n).RunningJobs(Model)));
 
@@ -57,6 +59,33 @@ internal sealed partial class PlacementGrain(
         }
 
         Carry(_placement.Recover(RecoveryPlanner.Plan(state.State, nodes.Zip(answers), tickets)));
+    }
+
+    public Task NodeLost(string nodeId, string linkId)
+    {
+        LogNodeLost(logger, Model, nodeId);
+        Carry(_placement.LoseLink(linkId));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Pokes the grains of the nodes this model's replicas depend on, one way. Why: a node's lease is checked by its
+    /// grain's activation, and when the silo holding it dies together with the node (a host failure) nothing else
+    /// re-activates that grain — the node never heartbeats again — so its jobs would stay counted here for ever. This
+    /// grain is always active and rebuilt on a surviving silo after a failure, so its poke re-activates the node's grain,
+    /// which takes over the lease from storage and hands the jobs back through <see cref="NodeLost"/> when it lapses.
+    /// Chosen over an Orleans reminder per node: reminders are meant for minutes (a one-minute minimum period by default)
+    /// where a lease is seconds, and need a reminder table in both storage modes; a poke to a live activation costs one
+    /// message per node and heartbeat interval, and nothing is written.
+    /// </summary>
+    private Task WatchNodeLeases(CancellationToken cancellationToken)
+    {
+        foreach (var nodeId in _placement.NodesToWatch())
+        {
+            references.Node(nodeId).WatchLease().Ignore();
+        }
+
+        return Task.CompletedTask;
     }
 
     public Task Wake()
@@ -249,6 +278,9 @@ internal sealed partial class PlacementGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A hand-back count of model {Model} could not be journaled; a failover would count that job's hand-backs from its last journaled count")]
     private static partial void LogHandBackNotJournaled(ILogger logger, Exception exception, string model);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Placement of {Model}: node {NodeId} was lost with the silo holding its stream; the jobs counted there go back to the queue")]
+    private static partial void LogNodeLost(ILogger logger, string model, string nodeId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Placement of {Model} active on silo {Silo}")]
     private static partial void LogActive(ILogger logger, string model, string silo);

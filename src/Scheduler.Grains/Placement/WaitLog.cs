@@ -23,8 +23,10 @@ internal sealed class WaitLog
     // Sequence number of the next verdict; verdict n lives at n % Capacity.
     private long _next;
 
-    /// <summary>Where a job queued now starts reading: the current verdict and how many rounds it had counted.</summary>
-    public WaitMark Mark() => _next == 0 ? new WaitMark(0, 0) : new WaitMark(_next - 1, _ring[(_next - 1) % Capacity].Count);
+    /// <summary>Where a job queued at <paramref name="queuedAt"/> (now) starts reading: the current verdict and how many
+    /// rounds it had counted.</summary>
+    public WaitMark Mark(DateTimeOffset queuedAt) =>
+        _next == 0 ? new WaitMark(0, 0, queuedAt) : new WaitMark(_next - 1, _ring[(_next - 1) % Capacity].Count, queuedAt);
 
     /// <summary>Records a round that left jobs queued, and the replica set aside for a job of a higher class, if any
     /// (<see cref="Dispatcher.SetAside"/>).</summary>
@@ -64,7 +66,7 @@ internal sealed class WaitLog
         var skipCount = from.CountBefore;
         if (first < _next - Capacity)
         {
-            trace.Add(new JobTraceEvent(JobTraceKind.Waiting, _ring[(_next - Capacity) % Capacity].FirstAt,
+            trace.Add(new JobTraceEvent(JobTraceKind.Waiting, Latest(_ring[(_next - Capacity) % Capacity].FirstAt, from.QueuedAt),
                 "passed over in earlier rounds whose verdicts are no longer kept", WaitReason.RoundsNotKept, Count: 0));
             first = _next - Capacity;
             skipCount = 0;
@@ -79,10 +81,14 @@ internal sealed class WaitLog
                 continue;
             }
 
+            // A run of rounds with one verdict can have begun before this job was queued (its first rounds are not
+            // counted for it): its line starts when the job was queued, never before (explain printed "+-200.083s").
             var (reason, detail) = ReasonFor(job, v);
-            trace.Add(new JobTraceEvent(JobTraceKind.Waiting, v.FirstAt, detail, reason, v.LastAt, count));
+            trace.Add(new JobTraceEvent(JobTraceKind.Waiting, Latest(v.FirstAt, from.QueuedAt), detail, reason, v.LastAt, count));
         }
     }
+
+    private static DateTimeOffset Latest(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     private static (WaitReason, string) ReasonFor(JobDemand job, Verdict v) => v switch
     {
@@ -124,5 +130,5 @@ internal sealed class WaitLog
 }
 
 /// <summary>A position in a <see cref="WaitLog"/>: verdict <paramref name="Seq"/>, of whose rounds the first
-/// <paramref name="CountBefore"/> happened before.</summary>
-internal readonly record struct WaitMark(long Seq, int CountBefore);
+/// <paramref name="CountBefore"/> happened before the job was queued at <paramref name="QueuedAt"/>.</summary>
+internal readonly record struct WaitMark(long Seq, int CountBefore, DateTimeOffset QueuedAt);

@@ -97,10 +97,11 @@ public sealed class FaultLoad(FaultCluster cluster, int jobs, int concurrency, i
     }
 
     /// <summary>Runs the whole load and strikes <paramref name="fault"/> once <paramref name="afterCompleted"/> jobs have
-    /// ended; returns when the fault struck (time since the load started).</summary>
-    public async Task<TimeSpan> RunWithFaultAsync(int afterCompleted, Func<Task> fault)
+    /// ended; returns when the fault struck (time since the load started). <paramref name="timeout"/> (4 minutes by
+    /// default) is every job's deadline, counted from the start: a test that must fail fast sets less.</summary>
+    public async Task<TimeSpan> RunWithFaultAsync(int afterCompleted, Func<Task> fault, TimeSpan? timeout = null)
     {
-        var run = RunAsync(TimeSpan.FromMinutes(4));
+        var run = RunAsync(timeout ?? TimeSpan.FromMinutes(4));
         await WhenCompleted(afterCompleted, TimeSpan.FromMinutes(2));
         var struck = Elapsed;
         await fault();

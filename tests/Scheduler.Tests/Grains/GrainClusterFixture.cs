@@ -12,8 +12,9 @@ using Scheduler.Silo.Telemetry;
 namespace Scheduler.Tests.Grains;
 
 /// <summary>One in-process silo with memory storage and fake node links, shared by the grain tests. Tests
-/// isolate themselves by using fresh model, node and tenant names.</summary>
-public sealed class GrainClusterFixture : IAsyncLifetime
+/// isolate themselves by using fresh model, node and tenant names. Not sealed: a fixture for tests that need other
+/// scheduling options (a short node lease) derives from it.</summary>
+public class GrainClusterFixture : IAsyncLifetime
 {
     public const int OverloadQueueLength = 4;
 
@@ -62,19 +63,22 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton<IJobIndex>(index);
             silo.Services.AddMetrics().AddSingleton<FleetGauges>().AddSingleton<IJobOutcomeObserver, SchedulerTelemetry>();
             silo.Services.AddSingleton(TimeProvider.System);
-            silo.Services.Configure<PlacementOptions>(o =>
-            {
-                // No test heartbeats: keep nodes' leases from lapsing while a test runs.
-                o.NodeLease = TimeSpan.FromHours(1);
-                o.HeartbeatInterval = TimeSpan.FromMinutes(10);
-
-                // Small, so shedding tests reach it with a handful of queued jobs (other tests queue no sheddable work).
-                o.OverloadQueueLength = OverloadQueueLength;
-            });
+            silo.Services.Configure<PlacementOptions>(Configure);
         });
         _cluster = builder.Build();
         await _cluster.DeployAsync();
         links.Contexts = _cluster.Silos[0].ServiceProvider.GetRequiredService<IGrainContextAccessor>();
+    }
+
+    /// <summary>The silo's scheduling options.</summary>
+    protected virtual void Configure(PlacementOptions options)
+    {
+        // No test heartbeats: keep nodes' leases from lapsing while a test runs.
+        options.NodeLease = TimeSpan.FromHours(1);
+        options.HeartbeatInterval = TimeSpan.FromMinutes(10);
+
+        // Small, so shedding tests reach it with a handful of queued jobs (other tests queue no sheddable work).
+        options.OverloadQueueLength = OverloadQueueLength;
     }
 
     public async Task DisposeAsync()

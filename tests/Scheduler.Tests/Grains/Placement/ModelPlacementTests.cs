@@ -368,7 +368,7 @@ public sealed class ModelPlacementTests
                 (handedBack.JobId, handedBack.HandBacks, handedBack.LastHandBackError, handedBack.ResumeFromToken));
             Assert.Equal(new JobLocation(null, 0), _placement.Locate("j0"));
             var live = _placement.Describe("j0");
-            Assert.Equal((JobStatus.Running, handBack, $"upstream answered 500: boom {handBack}"), (live!.Status, live.Ticket.HandBacks, live.Ticket.LastHandBackError));
+            Assert.Equal((JobStatus.Queued, handBack, $"upstream answered 500: boom {handBack}"), (live!.Status, live.Ticket.HandBacks, live.Ticket.LastHandBackError));
 
             _time.Advance(s_hold);
             var readmitted = Assert.Single(Assert.Single(_placement.AdmitWhatFits().Batches).Sequences);
@@ -711,6 +711,50 @@ public sealed class ModelPlacementTests
         Assert.Equal(0, result.QueuePosition);
         Assert.Null(_placement.Describe("j0"));
         Assert.Empty(ReplicaState("r").RunningJobIds);
+    }
+
+    [Fact]
+    public void Describe_AJobHandedBackByALostNode_IsQueuedUntilReadmitted_NotRunningOnTheReplicaThatLostIt()
+    {
+        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
+        var admitted = Assert.Single(AdmittedIds(Enqueue("j0")));
+        Assert.Equal(JobStatus.Running, Described(admitted).Item1);
+
+        // Its listing row and its explanation must agree: queued (position 0), where it ran last still shown.
+        _placement.Requeue("r", "link", [new RequeuedSequence("j0", 0)], HandBack.NodeLost);
+        var (status, placement, _) = Described("j0");
+        Assert.Equal((JobStatus.Queued, "r"), (status, placement?.ReplicaId));
+        Assert.Equal(0, _placement.Explain("j0")!.Value.QueuePosition);
+
+        _placement.UpsertReplicas("link-2", [On("r2", "n2", maxSequences: 1)]);
+        _placement.AdmitWhatFits();
+        Assert.Equal((JobStatus.Running, "r2"), (Described("j0").Item1, Described("j0").Item2?.ReplicaId));
+    }
+
+    [Fact]
+    public void LoseLink_HandsBackEveryJobCountedUnderTheDeadStream_SwitchesItsReplicasOff_AndLeavesANewerStreamAlone()
+    {
+        // Node "n" has two replicas on stream "link"; node "m" registered after with one on "link-m".
+        _placement.UpsertReplicas("link", [On("r1", "n", maxSequences: 1), On("r2", "n", maxSequences: 1)]);
+        Enqueue("j0");
+        Enqueue("j1");
+        _placement.UpsertReplicas("link-m", [On("m1", "m", maxSequences: 2)]);
+        Assert.Equal(["n"], _placement.NodesToWatch().Where(n => n == "n"));
+
+        var round = _placement.LoseLink("link")!;
+
+        // Both jobs go to the only replica left, from where their tickets say; nothing goes back to n's replicas.
+        Assert.Equal(["j0", "j1"], AdmittedIds(round).Order());
+        Assert.All(round.Batches, b => Assert.Equal("m1", b.ReplicaId));
+        var snapshot = _placement.Snapshot();
+        Assert.All(snapshot.Replicas.Where(r => r.NodeId == "n"), r => Assert.Equal((false, 0), (r.Schedulable, r.RunningSequences)));
+        Assert.DoesNotContain("n", _placement.NodesToWatch());
+        Assert.Contains(_placement.Explain("j0")!.Value.Events, e => e.Kind == JobTraceKind.HandedBack && e.Detail.Contains("lease lapsed", StringComparison.Ordinal));
+
+        // The node registered anew meanwhile: a late loss of its old stream changes nothing.
+        _placement.UpsertReplicas("link-n2", [On("r1", "n", maxSequences: 1), On("r2", "n", maxSequences: 1)]);
+        Assert.Null(_placement.LoseLink("link"));
+        Assert.All(_placement.Snapshot().Replicas, r => Assert.True(r.Schedulable));
     }
 
     private (JobStatus, JobPlacement?, bool) Described(string jobId) =>
