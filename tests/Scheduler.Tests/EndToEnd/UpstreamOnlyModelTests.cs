@@ -8,15 +8,17 @@ using Scheduler.Worker.Hosting;
 namespace Scheduler.Tests.EndToEnd;
 
 /// <summary>
-/// A model served only by a chat-only endpoint (Groq has no completions endpoint: engines.md's example), through a
-/// worker node over real gRPC forwarding to a loopback OpenAI-compatible server: the node announces that its replica
-/// takes the prompt as text or chat messages only, so a job given as token ids — which it could only fail — is refused
-/// at submission naming the field, and a text job runs.
+/// A model served only by a metered chat-only endpoint (Groq has no completions endpoint: engines.md's example, here
+/// with a tokens-per-minute limit below its KV cache), through a worker node over real gRPC forwarding to a loopback
+/// OpenAI-compatible server. The node announces what its replica can take; a job it could never run — more tokens than
+/// the limit admits, or a prompt given as token ids — is refused at submission naming the field, instead of queued for
+/// good or sent there to fail.
 /// </summary>
-public sealed class ChatOnlyUpstreamTests : IAsyncLifetime
+public sealed class UpstreamOnlyModelTests : IAsyncLifetime
 {
-    private const string Model = "chat-only-model";
-    private const string TenantKey = "chat-only-tenant-key";
+    private const string Model = "upstream-only-model";
+    private const string TenantKey = "upstream-only-tenant-key";
+    private const int TokensPerMinute = 1_000;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     private FaultyUpstream _upstream = null!;
@@ -26,13 +28,14 @@ public sealed class ChatOnlyUpstreamTests : IAsyncLifetime
     {
         _upstream = await FaultyUpstream.StartAsync();
         _upstream.Respond = FaultyUpstream.Transcript(UpstreamTranscripts.GroqChat);
-        _scheduler = await LoopbackScheduler.StartAsync(Model, "chat-only-tenant", TenantKey, "--Scheduler:Models:0:MaxContextTokens=8192");
-        var options = new WorkerNodeOptions { NodeId = "chat-only-node" };
+        _scheduler = await LoopbackScheduler.StartAsync(Model, "upstream-only-tenant", TenantKey, "--Scheduler:Models:0:MaxContextTokens=8192");
+        var options = new WorkerNodeOptions { NodeId = "upstream-only-node" };
         var lpu = new AcceleratorOptions { Product = "LPU", Model = Model, MaxContextTokens = 8192, Engine = EngineNames.Upstream };
         lpu.Upstream.BaseUrl = _upstream.BaseUri.ToString();
         lpu.Upstream.Model = "llama-3.3-70b-versatile";
         lpu.Upstream.Slots = 4;
         lpu.Upstream.ChatOnly = true;
+        lpu.Upstream.TokensPerMinute = TokensPerMinute;
         options.Accelerators.Add(lpu);
         await _scheduler.StartNodeAsync(options);
         await _scheduler.WaitForReadyReplicas(Model);
@@ -42,6 +45,19 @@ public sealed class ChatOnlyUpstreamTests : IAsyncLifetime
     {
         await _scheduler.DisposeAsync();
         await _upstream.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task SubmitJob_NeedingMoreThanTheEndpointsTokensPerMinute_IsFailedPreconditionNamingThePrompt()
+    {
+        using var client = new SchedulerClient(_scheduler.Address, TenantKey);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(
+            new SubmitJobRequest { Model = Model, Prompt = "What is the capital of France?", MaxTokens = 2_000 }));
+
+        Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
+        Assert.StartsWith("prompt: ", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains($"the most a replica of model '{Model}' takes is {TokensPerMinute}", ex.Status.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
