@@ -22,7 +22,7 @@ public sealed class Dispatcher
     private readonly SessionAffinity _sessions = new();
     private readonly HashSet<(string Tenant, JobPriority Priority)> _noRoomFor = [];
     private readonly HashSet<string> _admittedThisRound = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, HolderWait> _setAsideerWaits = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HolderWait> _holderWaits = new(StringComparer.Ordinal);
     private DateTimeOffset _roundStart;
     private readonly Func<JobDemand, bool> _makesRoom;
     private readonly Func<string, int> _queuedOf;
@@ -112,7 +112,7 @@ public sealed class Dispatcher
     /// <summary>The jobs the last round passed over because they wait for their session's replica, which had no room
     /// for them (<see cref="SessionAffinity.WaitFor"/>), each with the replica and when its wait ends: the owner
     /// explains the wait and runs a round by then.</summary>
-    public IReadOnlyCollection<HolderWait> HolderWaits => _setAsideerWaits.Values;
+    public IReadOnlyCollection<HolderWait> HolderWaits => _holderWaits.Values;
 
     /// <summary>Creates a dispatcher from policy names, as configuration gives them.</summary>
     public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false, int maxPreemptions = 0, int maxDecodeDeferrals = 0, int contendedPrefillTokens = 0, TimeProvider? time = null, PlacementSettings? placementSettings = null) => new(
@@ -131,7 +131,7 @@ public sealed class Dispatcher
     {
         LastHeld = null;
         Preemptions = [];
-        _setAsideerWaits.Clear();
+        _holderWaits.Clear();
         if (Queue.Count == 0 || Replicas.Count == 0)
         {
             LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : RoundStopReason.NoReplicas, 0);
@@ -212,7 +212,7 @@ public sealed class Dispatcher
             }
 
             _sessions.Placed(job, chosen);
-            _setAsideerWaits.Remove(job.JobId);
+            _holderWaits.Remove(job.JobId);
             var weight = Queue.WeightOf(job.TenantId);
             var backlogged = Queue.CountOf(job.TenantId) > 0;
             var (rank, finish) = FairRank.Of(job, chosen, weight, backlogged);
@@ -323,7 +323,7 @@ public sealed class Dispatcher
             return true;
         }
 
-        _setAsideerWaits[job.JobId] = wait;
+        _holderWaits[job.JobId] = wait;
         return false;
     }
 
