@@ -145,7 +145,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             if (_links.Bind(r.ReplicaId, linkId) && _dispatcher.Replicas.TryGetValue(r.ReplicaId, out var existing))
             {
-                RequeueFrom(existing, [.. _jobs.Values.Where(j => j.RunningOn == existing || j.PreemptedFrom == existing).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))],
+                RequeueFrom(existing, CountedOn(existing),
                     "its node registered a new stream; the jobs counted under the old one went down with it");
 
                 // As fresh an engine as the hold's end assumes: whatever its cache held is not counted on.
@@ -188,7 +188,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             if (_dispatcher.Replicas.TryGetValue(replicaId, out var replica))
             {
-                RequeueFrom(replica, [.. _jobs.Values.Where(j => j.RunningOn == replica || j.PreemptedFrom == replica).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))],
+                RequeueFrom(replica, CountedOn(replica),
                     "its node left and was forgotten");
                 _dispatcher.Replicas.Remove(replicaId);
             }
@@ -328,7 +328,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
         foreach (var replica in replicas)
         {
-            RequeueFrom(replica, [.. _jobs.Values.Where(j => j.RunningOn == replica || j.PreemptedFrom == replica).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))],
+            RequeueFrom(replica, CountedOn(replica),
                 "its node was lost (its lease lapsed after the silo holding its stream failed)");
         }
 
@@ -584,6 +584,11 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         _expiry.Track(job.Demand, _dispatcher.Replicas.Values);
         job.WaitingSince = _waits.Mark(time.GetUtcNow());
     }
+
+    // The jobs counted on a replica (running there, or being stopped there for another job), each to resume where its
+    // journaled ticket says: what goes back to the queue when the replica's stream is gone without handing them back.
+    private RequeuedSequence[] CountedOn(ReplicaView replica) =>
+        [.. _jobs.Values.Where(j => j.RunningOn == replica || j.PreemptedFrom == replica).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))];
 
     private void RequeueFrom(ReplicaView replica, RequeuedSequence[] sequences, string why)
     {
