@@ -36,19 +36,17 @@ internal sealed partial class WorkerNodeGrain(
     private IGrainTimer? _leaseTimer;
     private bool _draining;
 
-    // A registration an earlier activation made (its silo died or it was moved): its node must register again within
-    // a lease from when this activation began, or it is lost.
-    private WorkerNodeState? _inherited;
-    private DateTimeOffset _inheritedAt;
+    // Set while this activation watches a registration an earlier one made (its silo died or it was moved), which the
+    // persisted state still holds: its node must register again within a lease from then, or it is lost.
+    private DateTimeOffset? _inheritedAt;
 
     private string NodeId => this.GetPrimaryKeyString();
 
     /// <summary>Takes over the lease of a registration this activation did not make (see the class summary).</summary>
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (state.State is { Registration: not null, LinkId: not null } inherited)
+        if (state.State is { Registration: not null, LinkId: not null })
         {
-            _inherited = new WorkerNodeState { Registration = inherited.Registration, LinkId = inherited.LinkId };
             _inheritedAt = time.GetUtcNow();
             StartLeaseTimer();
             LogInherited(logger, NodeId, options.Value.NodeLease.TotalSeconds);
@@ -63,7 +61,7 @@ internal sealed partial class WorkerNodeGrain(
     public async Task<NodeLease> Register(NodeRegistration registration)
     {
         await DropLink("re-registered");
-        _inherited = null;
+        _inheritedAt = null;
         _registration = registration;
         _draining = false;
         _lastHeartbeat = time.GetUtcNow();
@@ -119,7 +117,7 @@ internal sealed partial class WorkerNodeGrain(
             // Not registered (this silo lost it, or the id is made up): the node registers again, and an always-active
             // grain must not stay behind for every unknown id that heartbeats. One that inherited a lease stays to
             // watch it: a stopping node does not register again, and its jobs are handed back when the lease lapses.
-            if (_link is null && _inherited is null)
+            if (_link is null && _inheritedAt is null)
             {
                 this.DeactivateOnIdle();
             }
@@ -209,7 +207,7 @@ internal sealed partial class WorkerNodeGrain(
 
         // Nothing is left to hold this always-active grain: a node of this id that comes back registers afresh. Nor a
         // lease for a later activation to take over: a forgotten node must not be declared lost again.
-        _inherited = null;
+        _inheritedAt = null;
         await ForgetRegistration();
         _leaseTimer?.Dispose();
         _leaseTimer = null;
@@ -240,7 +238,7 @@ internal sealed partial class WorkerNodeGrain(
             return;
         }
 
-        if (_inherited is not null && time.GetUtcNow() - _inheritedAt > options.Value.NodeLease)
+        if (_inheritedAt is { } inheritedAt && time.GetUtcNow() - inheritedAt > options.Value.NodeLease)
         {
             await LoseInherited();
             return;
@@ -276,7 +274,7 @@ internal sealed partial class WorkerNodeGrain(
     /// counted under it, each job resuming where its journaled ticket says (clients drop the tokens they have).</summary>
     private async Task LoseInherited()
     {
-        var (registration, linkId) = (_inherited!.Registration!, _inherited.LinkId!);
+        var (registration, linkId) = (state.State.Registration!, state.State.LinkId!);
         LogLost(logger, NodeId, "lease lapsed: it did not register again after the silo holding its stream was lost");
 
         // Each step is idempotent: one that fails (storage or a placement unreachable) is tried again at the next tick.
@@ -287,7 +285,7 @@ internal sealed partial class WorkerNodeGrain(
         }
 
         await ForgetRegistration();
-        _inherited = null;
+        _inheritedAt = null;
         this.DeactivateOnIdle();
     }
 
