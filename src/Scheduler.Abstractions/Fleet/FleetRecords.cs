@@ -41,11 +41,15 @@ public sealed record ReplicaRegistration(
     [property: Id(9)] int RequestsPerMinute = 0,
     [property: Id(10)] int TokensPerMinute = 0,
     [property: Id(11)] string? Pool = null,
-    [property: Id(12)] PromptForms AcceptedForms = PromptForms.All)
+    [property: Id(12)] PromptForms RefusedForms = PromptForms.None)
 {
     /// <summary>The worker pool its accelerator belongs to: the one its node named, else its product's (a node of an
     /// earlier version names none).</summary>
     public string PoolName => PoolNames.Of(Pool, Profile.Product);
+
+    /// <summary>The prompt forms its engine takes. Kept as the forms it refuses, so that a registration without the field
+    /// (persisted, or from a silo, before it existed) reads as taking every form rather than none.</summary>
+    public PromptForms AcceptedForms => PromptForms.All & ~RefusedForms;
 }
 
 [GenerateSerializer, Alias("scheduler.NodeRegistration")]

@@ -90,7 +90,12 @@ public sealed record ReplicaSnapshot(
     [property: Id(16)] int CachedPrefixBlocks = 0,
     [property: Id(17)] long PrefixBlocksForgotten = 0,
     [property: Id(18)] long MaxJobTokens = 0,
-    [property: Id(19)] PromptForms AcceptedForms = PromptForms.All);
+    [property: Id(19)] PromptForms RefusedForms = PromptForms.None)
+{
+    /// <summary>The prompt forms the replica's engine takes (kept as those it refuses: a snapshot from a placement of the
+    /// version before reads as taking every form).</summary>
+    public PromptForms AcceptedForms => PromptForms.All & ~RefusedForms;
+}
 
 [GenerateSerializer, Alias("scheduler.PlacementSnapshot")]
 public sealed record PlacementSnapshot(

@@ -445,7 +445,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             r.ReplicaId, r.NodeId, r.AcceleratorId, r.Profile.Product, r.Schedulable, r.MaxSequences, r.KvCapacityTokens,
             r.RunningSequences, r.FreeKvTokens, r.Admissions, r.AdmissionsIntoRunningBatch, [.. r.RunningJobIds],
             limits.RequestsPerMinute, limits.TokensPerMinute, limits.RequestsAvailable, limits.TokensAvailable, r.CachedBlocks, r.PrefixBlocksForgotten,
-            r.MaxJobTokens, r.AcceptedForms);
+            r.MaxJobTokens, PromptForms.All & ~r.AcceptedForms);
     }
 
     /// <summary>What the <see cref="CapacityPolicy"/> wants of each accelerator pool this model has replicas on, for the

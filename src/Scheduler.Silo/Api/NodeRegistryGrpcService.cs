@@ -114,7 +114,7 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
             }
 
             if (!replicas.TryAdd(r.ReplicaId, new ReplicaRegistration(r.ReplicaId, r.Model, r.AcceleratorId, node.NodeId, accelerator.Profile, r.MaxSequences,
-                r.KvCapacityTokens, r.MaxContextTokens, r.QueueAhead, r.RequestsPerMinute, r.TokensPerMinute, accelerator.Pool, FormsOf(r))))
+                r.KvCapacityTokens, r.MaxContextTokens, r.QueueAhead, r.RequestsPerMinute, r.TokensPerMinute, accelerator.Pool, PromptForms.All & ~FormsOf(r))))
             {
                 throw SchedulerErrors.InvalidArgument("node.replicas", $"replica '{r.ReplicaId}' is listed twice");
             }
