@@ -58,14 +58,20 @@ internal sealed partial class NodeDrain(
 
             var started = time.GetTimestamp();
             var running = engines.RunningSequences;
+            var droppedBefore = sessions.Dropped;
             LogDraining(logger, node.NodeId, running, timeout.TotalSeconds);
             while (!engines.Settled && time.GetElapsedTime(started) < timeout && !cancellationToken.IsCancellationRequested)
             {
                 await Task.Delay(Poll, time, cancellationToken);
             }
 
+            // A scheduler's stream that closes meanwhile (its silo died) drops what ran here, and the drain ends at once:
+            // those sequences resume elsewhere, which the summary says rather than counting them finished.
             var seconds = time.GetElapsedTime(started).TotalSeconds;
-            LogDrained(logger, node.NodeId, seconds, engines.RunningSequences);
+            var left = engines.RunningSequences;
+            var dropped = sessions.Dropped - droppedBefore;
+            var finished = Math.Max(0, running - dropped - left);
+            LogDrained(logger, node.NodeId, seconds, finished, running, dropped, left);
         }
         catch (OperationCanceledException)
         {
@@ -105,6 +111,6 @@ internal sealed partial class NodeDrain(
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} is stopping: the scheduler sends it nothing new; waiting up to {TimeoutSeconds} s for its {Running} running sequences")]
     private static partial void LogDraining(ILogger logger, string nodeId, int running, double timeoutSeconds);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} drained in {Seconds:F1} s; {Left} sequences left are handed back to resume elsewhere")]
-    private static partial void LogDrained(ILogger logger, string nodeId, double seconds, int left);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} drained in {Seconds:F1} s: {Finished} of its {Running} sequences finished here, {Dropped} were handed back when the scheduler's stream closed, {Left} still running are handed back now to resume elsewhere")]
+    private static partial void LogDrained(ILogger logger, string nodeId, double seconds, int finished, int running, int dropped, int left);
 }

@@ -12,6 +12,11 @@ internal sealed class ExecuteSessions(StepReportRouter router, ReplicaEngines en
 {
     private readonly Lock _gate = new();
     private ExecuteSession? _newest;
+    private int _dropped;
+
+    /// <summary>How many running sequences closed streams have dropped since the node started (the scheduler handed
+    /// them back): a drain tells those apart from the sequences it saw finish.</summary>
+    public int Dropped => Volatile.Read(ref _dropped);
 
     /// <summary>Opens a session writing to <paramref name="stream"/>, superseding and awaiting the one before.</summary>
     public async Task<ExecuteSession> OpenAsync(IServerStreamWriter<ExecuteEvent> stream, CancellationToken callCancelled)
@@ -65,6 +70,7 @@ internal sealed class ExecuteSessions(StepReportRouter router, ReplicaEngines en
     {
         router.Detach(session.Outgoing);
         var dropped = engines.CancelAllSilently();
+        Interlocked.Add(ref _dropped, dropped);
         await session.StopAsync();
         lock (_gate)
         {

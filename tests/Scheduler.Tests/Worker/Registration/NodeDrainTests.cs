@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Protos.V1;
 using Scheduler.Tests.EndToEnd;
@@ -56,6 +57,38 @@ public sealed class NodeDrainTests
         // The host's own bound on stopping ends the drain; what runs is handed back (the stream ends).
         await stopBound.CancelAsync();
         await stopping.WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task Stopping_WhenTheSchedulersStreamClosesMeanwhile_SaysItsSequencesWereHandedBackNotFinished()
+    {
+        var options = new WorkerNodeOptions { NodeId = "draining-cut", NodeToken = Token, DrainTimeoutSeconds = 60 };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "H100" });
+        using var logs = new CapturedLogs();
+        await using var app = WorkerNodeHost.Build(options, logging => logging.AddProvider(logs));
+        await app.StartAsync();
+        using var channel = GrpcChannel.ForAddress(app.Services.GetRequiredService<WorkerNode>().Address);
+        var health = new Health.HealthClient(channel);
+
+        using var cts = new CancellationTokenSource(Timeout);
+        var auth = new Metadata { { "authorization", $"Bearer {Token}" } };
+        using var call = new WorkerService.WorkerServiceClient(channel).Execute(auth, cancellationToken: cts.Token);
+        var admit = new ExecuteCommand { Admit = new AdmitBatch { ReplicaId = "draining-cut-h100-0/llama-3.1-8b" } };
+        admit.Admit.Sequences.Add(new SequenceSpec { SequenceId = "long", PromptTokens = 10, MaxTokens = 400_000 });
+        await call.RequestStream.WriteAsync(admit);
+        Assert.True(await call.ResponseStream.MoveNext(cts.Token));
+
+        var stopping = app.StopAsync();
+        await Polling.Until(
+            async () => (await Statuses(health)).Overall == ServingStatus.NotServing,
+            "the draining node reads NOT_SERVING", Timeout, TimeSpan.FromMilliseconds(20));
+
+        // The scheduler's end of the stream goes away (its silo died): the sequence is dropped here and resumes elsewhere.
+        await cts.CancelAsync();
+        await stopping.WaitAsync(Timeout);
+
+        var summary = Assert.Single(logs.Messages, m => m.Contains("drained in", StringComparison.Ordinal));
+        Assert.Contains("0 of its 1 sequences finished here, 1 were handed back when the scheduler's stream closed, 0 still running", summary, StringComparison.Ordinal);
     }
 
     private static async Task<(ServingStatus Overall, ServingStatus Liveness)> Statuses(Health.HealthClient health)
