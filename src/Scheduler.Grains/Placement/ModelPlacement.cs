@@ -330,16 +330,24 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             RequeueFrom(replica, CountedOn(replica),
                 "its node was lost (its lease lapsed after the silo holding its stream failed)");
+
+            // No stream reaches it now (a late report from the dead one is stale), and its node is no longer watched.
+            _links.Forget(replica.ReplicaId);
         }
 
         return AdmitWhatFits();
     }
 
-    /// <summary>The nodes whose leases this placement depends on: those of the replicas that take work or hold some. A
-    /// node whose grain died with its silo is watched by nobody else when the node died too (<see cref="PlacementGrain"/>
-    /// pokes these). A switched-off replica holding nothing loses nothing if its node is gone unnoticed.</summary>
+    /// <summary>The nodes whose leases this placement depends on: those of the replicas that take work, hold some, or are
+    /// reached through a stream — a cordoned or draining node's too, though it runs nothing, so that its loss is seen
+    /// and it does not read cordoned or draining for good. A node whose grain died with its silo is watched by nobody
+    /// else when the node died too (<see cref="PlacementGrain"/> pokes these). A node found lost (<see cref="LoseLink"/>)
+    /// is reached through no stream until it registers again.</summary>
     public IEnumerable<string> NodesToWatch() =>
-        _dispatcher.Replicas.Values.Where(r => r.Schedulable || r.RunningSequences > 0).Select(r => r.NodeId).Distinct(StringComparer.Ordinal);
+        _dispatcher.Replicas.Values
+            .Where(r => r.Schedulable || r.RunningSequences > 0 || _links.IsBound(r.ReplicaId))
+            .Select(r => r.NodeId)
+            .Distinct(StringComparer.Ordinal);
 
     public CancelDecision Cancel(string jobId)
     {

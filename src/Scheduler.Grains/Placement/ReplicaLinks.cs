@@ -20,6 +20,9 @@ internal sealed class ReplicaLinks
     /// <summary>The replica is gone: no stream reaches it.</summary>
     public void Forget(string replicaId) => _byReplica.Remove(replicaId);
 
+    /// <summary>True when some stream reaches the replica.</summary>
+    public bool IsBound(string replicaId) => _byReplica.ContainsKey(replicaId);
+
     /// <summary>The replicas reached through <paramref name="linkId"/>: one node's, here.</summary>
     public IEnumerable<string> ReachedThrough(string linkId) =>
         _byReplica.Where(b => b.Value == linkId).Select(b => b.Key);

@@ -83,6 +83,46 @@ public sealed class HostFailureTests(ITestOutputHelper output)
         }, $"node {victim.NodeId}'s accelerators are lost", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250));
     }, speedUp: "4");
 
+    [Fact]
+    public Task Lease_ACordonedIdleNodeAndTheSiloHoldingItsGrainKilledTogether_ItsAcceleratorsAreLost() => FaultCluster.RunAsync(output, async cluster =>
+    {
+        // A node taken out of service for maintenance runs nothing, so no job of it needs handing back; but it must not
+        // read "cordoned" for good once its host is gone (it did: only nodes of replicas taking work were watched).
+        var placementSilo = SiloFailureTests.PlacementHost(cluster);
+        var victim = Enumerable.Range(0, cluster.Workers.Count)
+            .Select(i => (Index: i, NodeId: $"fault-node-{i.ToString(CultureInfo.InvariantCulture)}"))
+            .Select(n => (n.Index, n.NodeId, Silo: GrainSilo(cluster, n.NodeId)))
+            .FirstOrDefault(n => n.Silo is not null && n.Silo != placementSilo);
+        Assert.True(victim.Silo is not null, "every node's grain shares the placement's silo: a rebuilt placement would find the node lost anyway");
+
+        using var admin = cluster.Admin(cluster.Alive().First(s => s != victim.Silo));
+        var accelerators = (await admin.ListAcceleratorsAsync(DateTime.UtcNow.AddSeconds(10))).Where(a => a.NodeId == victim.NodeId).ToList();
+        Assert.NotEmpty(accelerators);
+        foreach (var accelerator in accelerators)
+        {
+            Assert.Equal("cordoned", (await admin.CordonAcceleratorAsync(accelerator.AcceleratorId, DateTime.UtcNow.AddSeconds(10))).State);
+        }
+
+        Signal("STOP", cluster.Workers[victim.Index].Pid, victim.Silo!.Pid);
+        cluster.Workers[victim.Index].Kill();
+        victim.Silo.Kill();
+        output.WriteLine($"killed cordoned node {victim.NodeId} with silo {victim.Silo.Index}, which held its grain; the placement lived on");
+
+        await Polling.Until(async () =>
+        {
+            try
+            {
+                var mine = (await admin.ListAcceleratorsAsync(DateTime.UtcNow.AddSeconds(10))).Where(a => a.NodeId == victim.NodeId).ToList();
+                return mine.Count > 0 && mine.All(a => a.State == "lost");
+            }
+            catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.Unavailable)
+            {
+                // While the dead silo's grains are handed over, a listing says to retry, as a client would.
+                return false;
+            }
+        }, $"cordoned node {victim.NodeId}'s accelerators are lost", s_recoveryBound, TimeSpan.FromMilliseconds(250));
+    });
+
     /// <summary>
     /// The busiest node whose grain lives on a silo other than the model's placement's — the case nothing else
     /// recovers: a placement that lived on keeps counting the jobs there — or, when every node's grain shares the

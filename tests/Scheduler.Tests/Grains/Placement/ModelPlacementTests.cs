@@ -732,6 +732,18 @@ public sealed class ModelPlacementTests
     }
 
     [Fact]
+    public void NodesToWatch_ACordonedNodeRunningNothing_IsWatchedUntilFoundLost()
+    {
+        _placement.UpsertReplicas("link", [On("r1", "n", maxSequences: 1)]);
+        _placement.SetSchedulable("r1", false);
+
+        Assert.Contains("n", _placement.NodesToWatch());
+
+        _placement.LoseLink("link");
+        Assert.DoesNotContain("n", _placement.NodesToWatch());
+    }
+
+    [Fact]
     public void LoseLink_HandsBackEveryJobCountedUnderTheDeadStream_SwitchesItsReplicasOff_AndLeavesANewerStreamAlone()
     {
         // Node "n" has two replicas on stream "link"; node "m" registered after with one on "link-m".
