@@ -18,7 +18,7 @@ internal static class HistogramBuckets
     public static IReadOnlyList<double> TimePerOutputTokenSeconds { get; } =
         [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5];
 
-    /// <summary><c>gen_ai.client.token.usage</c>: the conventions' bounds (powers of four).</summary>
+    /// <summary><c>scheduler.job.token.usage</c>: the GenAI conventions' bounds for token usage (powers of four).</summary>
     public static IReadOnlyList<long> Tokens { get; } =
         [1, 4, 16, 64, 256, 1_024, 4_096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216, 67_108_864];
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Grains.Jobs;
 
@@ -21,13 +22,15 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
     private readonly Histogram<double> _timeToFirstToken;
     private readonly Histogram<double> _timePerOutputToken;
     private readonly Histogram<long> _tokenUsage;
+    private readonly Histogram<long>? _deprecatedTokenUsage;
     private readonly Histogram<double> _queueWait;
     private readonly Counter<double> _cost;
+    private readonly Counter<double>? _deprecatedCost;
     private readonly Counter<long> _jobsSubmitted;
     private readonly Counter<long> _jobsFinished;
     private readonly Counter<long> _submissionsRefused;
 
-    public SchedulerTelemetry(IMeterFactory meters, FleetGauges fleet)
+    public SchedulerTelemetry(IMeterFactory meters, FleetGauges fleet, IOptions<TelemetryOptions> options)
     {
         _meter = meters.Create(Name);
         _timeToFirstToken = _meter.CreateHistogram(SemanticConventions.TimeToFirstToken, "s", "Time from submission to the first output token.",
@@ -38,7 +41,15 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
             advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = HistogramBuckets.Tokens });
         _queueWait = _meter.CreateHistogram(SemanticConventions.QueueWait, "s", "Time a job waited in its tenant's queue.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = HistogramBuckets.QueueWaitSeconds });
-        _cost = _meter.CreateCounter<double>(SemanticConventions.Cost, "USD", "Cost of finished jobs.");
+        // A curly-braced unit is an annotation Prometheus leaves out of the name: scheduler_job_cost_usd_total.
+        _cost = _meter.CreateCounter<double>(SemanticConventions.Cost, "{USD}", "Cost of finished jobs, in US dollars.");
+        if (options.Value.DeprecatedMetricNames)
+        {
+            _deprecatedTokenUsage = _meter.CreateHistogram(SemanticConventions.DeprecatedTokenUsage, "{token}", $"Deprecated: read {SemanticConventions.TokenUsage}.",
+                advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = HistogramBuckets.Tokens });
+            _deprecatedCost = _meter.CreateCounter<double>(SemanticConventions.DeprecatedCost, "USD", $"Deprecated: read {SemanticConventions.Cost}.");
+        }
+
         _jobsSubmitted = _meter.CreateCounter<long>(SemanticConventions.JobsSubmitted, "{job}", "Jobs accepted (a resubmission with the same idempotency key is not counted again).");
         _jobsFinished = _meter.CreateCounter<long>(SemanticConventions.JobsFinished, "{job}", "Jobs finished, by outcome: completed, failed, cancelled or expired.");
         _submissionsRefused = _meter.CreateCounter<long>(SemanticConventions.SubmissionsRefused, "{submission}", "Submissions refused after authentication, by front door and status: bad fields, quotas, a draining silo, a reused idempotency key.");
@@ -162,6 +173,9 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
         _tokenUsage.Record(u.PromptTokens, tenantTag, modelTag, new(SemanticConventions.TokenType, "input"));
         _tokenUsage.Record(u.CompletionTokens, tenantTag, modelTag, new(SemanticConventions.TokenType, "output"));
         _cost.Add(u.CostUsd, tenantTag, modelTag, productTag);
+        _deprecatedTokenUsage?.Record(u.PromptTokens, tenantTag, modelTag, new(SemanticConventions.TokenType, "input"));
+        _deprecatedTokenUsage?.Record(u.CompletionTokens, tenantTag, modelTag, new(SemanticConventions.TokenType, "output"));
+        _deprecatedCost?.Add(u.CostUsd, tenantTag, modelTag, productTag);
         _queueWait.Record(u.QueueMs / 1000, tenantTag, modelTag);
         if (u.CompletionTokens > 0)
         {

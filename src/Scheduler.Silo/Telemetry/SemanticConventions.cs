@@ -6,9 +6,18 @@ internal static class SemanticConventions
 {
     public const string TimeToFirstToken = "gen_ai.server.time_to_first_token";
     public const string TimePerOutputToken = "gen_ai.server.time_per_output_token";
-    public const string TokenUsage = "gen_ai.client.token.usage";
+    public const string TokenUsage = "scheduler.job.token.usage";
     public const string QueueWait = "scheduler.job.queue_wait";
-    public const string Cost = "scheduler.job.cost";
+    public const string Cost = "scheduler.job.cost.usd";
+
+    /// <summary>Before 2026-12-06 the token usage histogram took the GenAI conventions' client metric name, which
+    /// describes a client's view of its own calls, not a server's of every tenant's jobs; still exported under it while
+    /// <see cref="TelemetryOptions.DeprecatedMetricNames"/> is on.</summary>
+    public const string DeprecatedTokenUsage = "gen_ai.client.token.usage";
+
+    /// <summary>Before 2026-12-06 the cost counter's unit "USD" made Prometheus call it <c>scheduler_job_cost_USD_total</c>
+    /// (upper case, against Prometheus' naming); still exported under it while <see cref="TelemetryOptions.DeprecatedMetricNames"/> is on.</summary>
+    public const string DeprecatedCost = "scheduler.job.cost";
     public const string JobsSubmitted = "scheduler.jobs.submitted";
     public const string JobsFinished = "scheduler.jobs.finished";
     public const string SubmissionsRefused = "scheduler.submissions.refused";

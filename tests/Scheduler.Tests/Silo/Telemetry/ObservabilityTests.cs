@@ -59,6 +59,14 @@ public sealed class ObservabilityTests(ObservedCluster cluster) : IClassFixture<
         }
         while (metrics.Sum("scheduler_jobs_finished_total", byTenant) < usage.JobsSubmitted && DateTime.UtcNow < deadline && await Pause());
 
+        // Tokens and cost of the jobs that ran, under the names of 2026-12-06 and (deprecated, on by default) the old ones.
+        var output = ("gen_ai_token_type", "output");
+        Assert.Equal(usage.CompletionTokens, metrics.Sum("scheduler_job_token_usage_sum", byTenant, output));
+        Assert.Equal(usage.CompletionTokens, metrics.Sum("gen_ai_client_token_usage_sum", byTenant, output));
+        Assert.True(usage.CostUsd > 0, "the completed jobs cost nothing");
+        Assert.Equal(usage.CostUsd, metrics.Sum("scheduler_job_cost_usd_total", byTenant), 9);
+        Assert.Equal(usage.CostUsd, metrics.Sum("scheduler_job_cost_USD_total", byTenant), 9);
+
         double Finished(string outcome) => metrics.Sum("scheduler_jobs_finished_total", byTenant, ("scheduler_job_outcome", outcome));
         Assert.Equal(usage.JobsSubmitted, metrics.Sum("scheduler_jobs_submitted_total", byTenant));
         Assert.Equal(usage.JobsSubmitted, metrics.Sum("scheduler_jobs_finished_total", byTenant));
@@ -83,7 +91,7 @@ public sealed class ObservabilityTests(ObservedCluster cluster) : IClassFixture<
         Assert.Equal([.. Scheduler.Silo.Telemetry.HistogramBuckets.TimeToFirstTokenSeconds, double.PositiveInfinity], Bounds(metrics, "gen_ai_server_time_to_first_token_seconds"));
         Assert.Equal([.. Scheduler.Silo.Telemetry.HistogramBuckets.TimePerOutputTokenSeconds, double.PositiveInfinity], Bounds(metrics, "gen_ai_server_time_per_output_token_seconds"));
         Assert.Equal([.. Scheduler.Silo.Telemetry.HistogramBuckets.QueueWaitSeconds, double.PositiveInfinity], Bounds(metrics, "scheduler_job_queue_wait_seconds"));
-        Assert.Equal([.. Scheduler.Silo.Telemetry.HistogramBuckets.Tokens.Select(t => (double)t), double.PositiveInfinity], Bounds(metrics, "gen_ai_client_token_usage"));
+        Assert.Equal([.. Scheduler.Silo.Telemetry.HistogramBuckets.Tokens.Select(t => (double)t), double.PositiveInfinity], Bounds(metrics, "scheduler_job_token_usage"));
 
         // The job's first token came well within a second: a bucket below one second counts it.
         Assert.True(metrics.Sum("gen_ai_server_time_to_first_token_seconds_bucket", ("le", "1")) >= 1);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
@@ -22,6 +23,33 @@ public sealed class TelemetryServiceCollectionExtensionsTests
         using var services = Build(new Dictionary<string, string?> { ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:4317" });
 
         Assert.NotNull(services.GetService<TracerProvider>());
+    }
+
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("false", false)]
+    public void SchedulerTelemetry_DeprecatedMetricNames_AreExportedUntilTurnedOff(string? setting, bool exported)
+    {
+        using var services = Build(setting is null ? [] : new Dictionary<string, string?> { ["Scheduler:Telemetry:DeprecatedMetricNames"] = setting });
+        var published = new List<string>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (instrument.Meter.Name == SchedulerTelemetry.Name)
+                {
+                    published.Add(instrument.Name);
+                }
+            },
+        };
+        listener.Start();
+
+        services.GetRequiredService<SchedulerTelemetry>();
+
+        Assert.Contains("scheduler.job.token.usage", published);
+        Assert.Contains("scheduler.job.cost.usd", published);
+        Assert.Equal(exported, published.Contains("gen_ai.client.token.usage"));
+        Assert.Equal(exported, published.Contains("scheduler.job.cost"));
     }
 
     private static ServiceProvider Build(Dictionary<string, string?> settings)
