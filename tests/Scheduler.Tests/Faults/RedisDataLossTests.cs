@@ -59,8 +59,7 @@ public sealed partial class RedisDataLossTests(ITestOutputHelper output)
             // Each silo finds the loss within its check interval (2 s) and ends itself, without a graceful stop.
             foreach (var silo in silos)
             {
-                using var exit = new CancellationTokenSource(ExitTimeout);
-                await silo.WaitForExitAsync(exit.Token);
+                await WaitForExit(silo, $"silo {silo.Index} to exit after the FLUSHALL");
                 Assert.Equal(SchedulerHost.StoreLostExitCode, silo.ExitCode);
                 Assert.Contains(silo.Output, line => line.StartsWith("silo stopped: Redis lost the scheduler's data", StringComparison.Ordinal));
                 output.WriteLine($"silo {silo.Index} exited {silo.ExitCode} by {flushed.Elapsed.TotalSeconds:F1} s after the FLUSHALL");
@@ -114,10 +113,7 @@ public sealed partial class RedisDataLossTests(ITestOutputHelper output)
             }
 
             silos[0].Terminate();
-            using (var exit = new CancellationTokenSource(ExitTimeout))
-            {
-                await silos[0].WaitForExitAsync(exit.Token);
-            }
+            await WaitForExit(silos[0], "silo 0 to stop");
 
             // What the loss left behind: the tenant's state, written back by a silo of the cluster from before, names
             // its configured key, whose own record is gone.
@@ -169,6 +165,19 @@ public sealed partial class RedisDataLossTests(ITestOutputHelper output)
         foreach (var silo in others)
         {
             await FaultCluster.WaitServing(silo, FaultCluster.StartTimeout);
+        }
+    }
+
+    private static async Task WaitForExit(SiloProcess silo, string what)
+    {
+        using var exit = new CancellationTokenSource(ExitTimeout);
+        try
+        {
+            await silo.WaitForExitAsync(exit.Token);
+        }
+        catch (OperationCanceledException) when (exit.IsCancellationRequested)
+        {
+            Assert.Fail($"Timed out waiting for: {what} (still running after {ExitTimeout.TotalSeconds} s)");
         }
     }
 
