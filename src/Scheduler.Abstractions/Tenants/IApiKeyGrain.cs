@@ -5,6 +5,10 @@ public interface IApiKeyGrain : IGrainWithStringKey
 {
     Task<string?> GetTenant();
 
+    /// <summary>The tenant the key is bound to, as <see cref="GetTenant"/> answers, without counting a use
+    /// (<see cref="LastUsed"/>): for checking the binding, not for authenticating a caller.</summary>
+    Task<string?> Holder();
+
     /// <summary>Binds the key to the tenant, unless another tenant holds it: false then, and the key stays that
     /// tenant's.</summary>
     Task<bool> Assign(string tenantId);

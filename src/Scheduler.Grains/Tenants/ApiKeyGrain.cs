@@ -26,6 +26,8 @@ internal sealed class ApiKeyGrain(
         return Task.FromResult(state.State.TenantId);
     }
 
+    public Task<string?> Holder() => Task.FromResult(state.State.TenantId);
+
     public Task<DateTimeOffset?> LastUsed() => Task.FromResult(_lastUsed);
 
     public async Task<bool> Assign(string tenantId)

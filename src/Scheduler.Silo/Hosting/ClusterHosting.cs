@@ -53,7 +53,7 @@ internal static class ClusterHosting
         silo.AddDistributedGrainDirectory();
 #pragma warning restore ORLEANSEXP003
         silo.Configure<GrainDirectoryOptions>(d => d.RangeLeaseDuration = options.DirectoryLease);
-        silo.AddRedisPersistence(redis, options.ServiceId);
+        silo.AddRedisPersistence(redis, options.ServiceId, options.StoreCheckInterval);
 
         // A grain whose storage failed throws Redis' own exception to its caller, often on another silo; Orleans only
         // serializes exceptions of the namespaces it lists, and the caller got a CodecNotFoundException instead —

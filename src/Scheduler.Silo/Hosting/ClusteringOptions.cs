@@ -46,6 +46,13 @@ public sealed class ClusteringOptions
     /// </summary>
     public TimeSpan DirectoryLease { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How often a silo checks that Redis still holds the data the cluster started on ("redis" clustering): a silo that
+    /// finds it lost exits (code 3) to be restarted into the store as it is, rather than live on in a cluster split from
+    /// the silos started since (<c>Persistence/StoreLossWatch</c>). One GET per silo per interval.
+    /// </summary>
+    public TimeSpan StoreCheckInterval { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Checks the settings before the silo is built, so a mistake is one line naming its key, not an Orleans
     /// or Redis failure at start-up; returns the Redis configuration for "redis" clustering (null otherwise).</summary>
     /// <exception cref="ConfigurationRefusedException">A setting is invalid; the message names it.</exception>
@@ -81,6 +88,7 @@ public sealed class ClusteringOptions
         Require("Scheduler:ProbeTimeout", ProbeTimeout > TimeSpan.Zero, $"must be positive, not {ProbeTimeout}");
         Require("Scheduler:MissedProbesLimit", MissedProbesLimit >= 1, $"must be at least 1, not {MissedProbesLimit}");
         Require("Scheduler:DirectoryLease", DirectoryLease > TimeSpan.Zero, $"must be positive, not {DirectoryLease}");
+        Require("Scheduler:StoreCheckInterval", StoreCheckInterval > TimeSpan.Zero, $"must be positive, not {StoreCheckInterval}");
         try
         {
             return ConfigurationOptions.Parse(Redis);

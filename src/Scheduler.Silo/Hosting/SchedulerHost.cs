@@ -37,6 +37,10 @@ public static class SchedulerHost
     /// <summary>The exit code of a silo process that could not start (e.g. Redis unreachable, a port in use).</summary>
     public const int StartFailedExitCode = 1;
 
+    /// <summary>The exit code of a silo process that found Redis had lost its data (<see cref="Persistence.StoreLossWatch"/>):
+    /// restarted, it joins the store as it is now.</summary>
+    public const int StoreLostExitCode = Persistence.StoreLossWatch.ExitCode;
+
     /// <summary>
     /// Runs a silo as its process's entry point does: builds it with <paramref name="build"/>, checks its settings,
     /// starts it, calls <paramref name="started"/>, and serves until it is asked to stop. Returns the process's exit

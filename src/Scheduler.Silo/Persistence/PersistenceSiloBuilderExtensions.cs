@@ -39,8 +39,9 @@ internal static class PersistenceSiloBuilderExtensions
     }
 
     /// <summary>Grain state and the job journal in Redis, shared by every silo of the cluster; <paramref name="serviceId"/>
-    /// names the journal's keys.</summary>
-    public static ISiloBuilder AddRedisPersistence(this ISiloBuilder silo, ConfigurationOptions redis, string serviceId)
+    /// names the journal's keys. The silo reads the store's marker every <paramref name="storeCheckInterval"/> and exits
+    /// if Redis lost its data (<see cref="StoreLossWatch"/>).</summary>
+    public static ISiloBuilder AddRedisPersistence(this ISiloBuilder silo, ConfigurationOptions redis, string serviceId, TimeSpan storeCheckInterval)
     {
         silo.AddRedisGrainStorage(StorageNames.Default, o =>
         {
@@ -56,6 +57,12 @@ internal static class PersistenceSiloBuilderExtensions
         silo.Services.AddSingleton<IJobIndex, RedisJobIndex>();
         silo.Services.AddSingleton<IIdempotencyKeys>(sp => new RedisIdempotencyKeys(
             sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<IOptions<PlacementOptions>>(), serviceId));
+        silo.Services.AddSingleton(sp => new StoreMarker(() => sp.GetRequiredService<IConnectionMultiplexer>(), serviceId));
+        silo.Services.AddSingleton<IProcessHalt, ProcessHalt>();
+        silo.Services.AddSingleton(sp => new StoreLossWatch(
+            sp.GetRequiredService<StoreMarker>(), storeCheckInterval, sp.GetRequiredService<IProcessHalt>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<StoreLossWatch>>()));
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<StoreLossWatch>());
         return silo;
     }
 }
