@@ -25,8 +25,20 @@ internal static class JobOutput
         return await ReportAsync(result);
     }
 
-    /// <summary>Prints a job's fields, one per line.</summary>
-    public static void PrintJob(Job job) => Table.PrintPairs(
+    /// <summary>Prints a job in the <paramref name="output"/> format: as JSON, the Job message (see <see cref="Output"/>);
+    /// otherwise its fields, one per line.</summary>
+    public static void Print(Job job, string output)
+    {
+        if (output == Output.Json)
+        {
+            Console.WriteLine(Output.ToJson(job));
+            return;
+        }
+
+        PrintFields(job);
+    }
+
+    private static void PrintFields(Job job) => Table.PrintPairs(
     [
         ("job", job.JobId),
         ("tenant", job.TenantId),
