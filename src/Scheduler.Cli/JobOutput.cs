@@ -47,7 +47,7 @@ internal static class JobOutput
         ("priority", Format.Priority(job.Priority)),
         ("submitted", Format.Time(job.SubmittedAt)),
         ("deadline", job.Deadline is null ? "-" : Format.Time(job.Deadline)),
-        ("prompt tokens", Format.Number(job.PromptTokens)),
+        ("prompt tokens", PromptTokenFigures.Described(job)),
         ("max tokens", Format.Number(job.MaxTokens)),
         ("placement", Placement(job.Placement)),
         ("usage", job.Usage is null ? "-" : Usage(job.Usage)),
@@ -91,7 +91,7 @@ internal static class JobOutput
           $"product={placement.AcceleratorProduct} node={placement.NodeId}";
 
     private static string Usage(Usage usage) =>
-        $"prompt_tokens={usage.PromptTokens} completion_tokens={usage.CompletionTokens} " +
+        $"prompt_tokens={PromptTokenFigures.Of(usage.PromptTokens, usage.PromptTokensSource)} completion_tokens={usage.CompletionTokens} " +
         $"cost_usd={Format.Dollars(usage.CostUsd)} queue_ms={Format.Number(usage.QueueMs, 1)} " +
         $"ttft_ms={Format.Number(usage.TtftMs, 1)} total_ms={Format.Number(usage.TotalMs, 1)}";
 }
