@@ -14,10 +14,10 @@ internal static class Actions
     public static void SetClientAction(
         Command command, Func<SchedulerClient, ParseResult, CancellationToken, Task<int>> action) =>
         command.SetAction((parse, cancellationToken) => GuardAsync(
-            parse,
             async () =>
             {
-                using var client = GlobalOptions.CreateClient(parse);
+                using var addresses = GlobalOptions.Connect(parse);
+                using var client = GlobalOptions.CreateClient(parse, addresses);
                 return await action(client, parse, cancellationToken);
             },
             cancellationToken));
@@ -27,13 +27,27 @@ internal static class Actions
         Command command, Func<SchedulerAdminClient, ParseResult, CancellationToken, Task> action) =>
         command.SetAction((parse, cancellationToken) => RunWithAdmin(parse, admin => action(admin, parse, cancellationToken), cancellationToken));
 
+    /// <summary>Runs <paramref name="action"/> with an admin client and the addresses it calls (<c>top</c> shows which
+    /// one answers); the command exits 0 unless it throws.</summary>
+    public static void SetAdminAction(
+        Command command, Func<SchedulerAdminClient, AddressRotation, ParseResult, CancellationToken, Task> action) =>
+        command.SetAction((parse, cancellationToken) => GuardAsync(
+            async () =>
+            {
+                using var addresses = GlobalOptions.Connect(parse);
+                using var admin = GlobalOptions.CreateAdminClient(parse, addresses);
+                await action(admin, addresses, parse, cancellationToken);
+                return ExitCodes.Ok;
+            },
+            cancellationToken));
+
     /// <summary>Runs <paramref name="action"/> with an admin client, guarded like every action; 0 unless it throws.</summary>
     public static Task<int> RunWithAdmin(ParseResult parse, Func<SchedulerAdminClient, Task> action, CancellationToken cancellationToken) =>
         GuardAsync(
-            parse,
             async () =>
             {
-                using var admin = GlobalOptions.CreateAdminClient(parse);
+                using var addresses = GlobalOptions.Connect(parse);
+                using var admin = GlobalOptions.CreateAdminClient(parse, addresses);
                 await action(admin);
                 return ExitCodes.Ok;
             },
@@ -42,16 +56,16 @@ internal static class Actions
     /// <summary>Runs <paramref name="action"/> with a tenant client, guarded like every action; 0 unless it throws.</summary>
     public static Task<int> RunWithClient(ParseResult parse, Func<SchedulerClient, Task> action, CancellationToken cancellationToken) =>
         GuardAsync(
-            parse,
             async () =>
             {
-                using var client = GlobalOptions.CreateClient(parse);
+                using var addresses = GlobalOptions.Connect(parse);
+                using var client = GlobalOptions.CreateClient(parse, addresses);
                 await action(client);
                 return ExitCodes.Ok;
             },
             cancellationToken);
 
-    private static async Task<int> GuardAsync(ParseResult parse, Func<Task<int>> run, CancellationToken cancellationToken)
+    private static async Task<int> GuardAsync(Func<Task<int>> run, CancellationToken cancellationToken)
     {
         try
         {
@@ -61,16 +75,16 @@ internal static class Actions
         {
             return ExitCodes.Interrupted;
         }
-        // Unreachable: the detail ("Error connecting to subchannel.") names no address, and the operator's next question
-        // is which one was dialled (the flag, $SCHEDULER_ADDRESS or the default).
-        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+        // Every address tried is named with what it answered: the operator's next question is which silos are down
+        // (the flag, $SCHEDULER_ADDRESS or the default said where to look).
+        catch (SchedulerUnreachableException e)
         {
-            await Console.Error.WriteLineAsync($"error: {e.StatusCode}: cannot reach the scheduler at {GlobalOptions.AddressOf(parse)}: {Detail(e.Status)}");
+            await Console.Error.WriteLineAsync($"error: {e.StatusCode}: {e.Status.Detail}");
             return ExitCodes.RpcError;
         }
         catch (RpcException e)
         {
-            await Console.Error.WriteLineAsync($"error: {e.StatusCode}: {Detail(e.Status)}");
+            await Console.Error.WriteLineAsync($"error: {e.StatusCode}: {SchedulerUnreachableException.Detail(e.Status)}");
             return ExitCodes.RpcError;
         }
         catch (Exception e)
@@ -79,9 +93,4 @@ internal static class Actions
             return ExitCodes.Failed;
         }
     }
-
-    // A transport failure's detail is generic ("Error connecting to subchannel."); its cause says what happened.
-    private static string Detail(Status status) => status.DebugException?.GetBaseException() is { } cause
-        ? $"{status.Detail} ({cause.Message})"
-        : status.Detail;
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Scheduler.Client;
+using Scheduler.Protos.Tls;
 
 namespace Scheduler.Cli;
 
@@ -13,7 +14,9 @@ internal static class GlobalOptions
     // Defaults are resolved when a command runs rather than in the options, so that help never prints a key.
     private static readonly Option<string> Address = new("--address")
     {
-        Description = $"Scheduler address (default: $SCHEDULER_ADDRESS or {DefaultAddress})",
+        Description = "Scheduler address, or several comma-separated (the silos of one cluster): a call that finds one " +
+            "unavailable (connection refused or reset, the silo gone) goes on to the next when repeating it is safe, and " +
+            $"top keeps reading from whichever answers (default: $SCHEDULER_ADDRESS or {DefaultAddress})",
         Recursive = true,
     };
 
@@ -44,13 +47,17 @@ internal static class GlobalOptions
         root.Add(CaFile);
     }
 
-    /// <summary>A tenant client for the parsed address, key and CA.</summary>
-    public static SchedulerClient CreateClient(ParseResult parse) =>
-        new(AddressOf(parse), Resolve(parse.GetValue(Key), "SCHEDULER_API_KEY", DefaultKey), CaFileOf(parse));
+    /// <summary>The channels to the parsed addresses, trusting the parsed CA; calls rotate among them.</summary>
+    public static AddressRotation Connect(ParseResult parse) =>
+        new(AddressesOf(parse), TrustedCa.LoadOrNull(CaFileOf(parse), "--ca-file"));
 
-    /// <summary>An admin client for the parsed address, admin key and CA.</summary>
-    public static SchedulerAdminClient CreateAdminClient(ParseResult parse) =>
-        new(AddressOf(parse), Resolve(parse.GetValue(AdminKey), "SCHEDULER_ADMIN_KEY", DefaultAdminKey), CaFileOf(parse));
+    /// <summary>A tenant client with the parsed key, calling through <paramref name="addresses"/>.</summary>
+    public static SchedulerClient CreateClient(ParseResult parse, AddressRotation addresses) =>
+        new(addresses, Resolve(parse.GetValue(Key), "SCHEDULER_API_KEY", DefaultKey));
+
+    /// <summary>An admin client with the parsed admin key, calling through <paramref name="addresses"/>.</summary>
+    public static SchedulerAdminClient CreateAdminClient(ParseResult parse, AddressRotation addresses) =>
+        new(addresses, Resolve(parse.GetValue(AdminKey), "SCHEDULER_ADMIN_KEY", DefaultAdminKey));
 
     private static string? CaFileOf(ParseResult parse)
     {
@@ -64,14 +71,26 @@ internal static class GlobalOptions
         return File.Exists(path) ? path : throw new ArgumentException($"--ca-file: the file '{path}' does not exist");
     }
 
-    /// <summary>The scheduler address the command dials.</summary>
-    /// <exception cref="ArgumentException">It is not an http:// or https:// URL.</exception>
-    public static string AddressOf(ParseResult parse)
+    /// <summary>The scheduler addresses the command dials, in the order given (comma-separated, spaces ignored).</summary>
+    /// <exception cref="ArgumentException">One is not an http:// or https:// URL, or none is given.</exception>
+    public static IReadOnlyList<string> AddressesOf(ParseResult parse)
     {
-        var address = Resolve(parse.GetValue(Address), "SCHEDULER_ADDRESS", DefaultAddress);
-        return Uri.TryCreate(address, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
-            ? address
-            : throw new ArgumentException($"the address must be an http:// or https:// URL, not '{address}'");
+        var given = Resolve(parse.GetValue(Address), "SCHEDULER_ADDRESS", DefaultAddress);
+        var addresses = given.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();
+        if (addresses.Count == 0)
+        {
+            throw new ArgumentException($"the address must be an http:// or https:// URL, not '{given}'");
+        }
+
+        foreach (var address in addresses)
+        {
+            if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            {
+                throw new ArgumentException($"the address must be an http:// or https:// URL, not '{address}'");
+            }
+        }
+
+        return addresses;
     }
 
     private static string Resolve(string? given, string environmentVariable, string fallback)

@@ -117,10 +117,11 @@ internal static class JobCommands
     private static Command Get()
     {
         var jobId = JobIdArgument();
-        var command = new Command("get", "Show a job") { jobId };
+        var output = JobOutputOption();
+        var command = new Command("get", "Show a job") { jobId, output };
         Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
         {
-            JobOutput.PrintJob(await client.GetAsync(parse.GetRequiredValue(jobId), cancellationToken: cancellationToken));
+            JobOutput.Print(await client.GetAsync(parse.GetRequiredValue(jobId), cancellationToken: cancellationToken), parse.GetRequiredValue(output));
             return ExitCodes.Ok;
         });
         return command;
@@ -146,13 +147,22 @@ internal static class JobCommands
     private static Command Cancel()
     {
         var jobId = JobIdArgument();
-        var command = new Command("cancel", "Cancel a queued or running job") { jobId };
+        var output = JobOutputOption();
+        var command = new Command("cancel", "Cancel a queued or running job") { jobId, output };
         Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
         {
-            JobOutput.PrintJob(await client.CancelAsync(parse.GetRequiredValue(jobId), cancellationToken: cancellationToken));
+            JobOutput.Print(await client.CancelAsync(parse.GetRequiredValue(jobId), cancellationToken: cancellationToken), parse.GetRequiredValue(output));
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    // A job is one record: its fields one per line (table and wide alike), or the Job message as JSON.
+    private static Option<string> JobOutputOption()
+    {
+        var output = Output.Create();
+        output.Description = "Output format: table or wide (the job's fields, one per line), or json (the Job message)";
+        return output;
     }
 
     private static Argument<string> JobIdArgument() => new("job-id") { Description = "The job's id" };

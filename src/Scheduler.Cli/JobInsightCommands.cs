@@ -18,7 +18,8 @@ internal static class JobInsightCommands
         ["cancelling"] = JobStatus.Cancelling,
     };
 
-    /// <summary>The columns of <c>schedctl jobs</c>; <c>-o wide</c> adds how it ended.</summary>
+    /// <summary>The columns of <c>schedctl jobs</c>; <c>-o wide</c> adds how it ended. PROMPT is the engine's count once it
+    /// reported one, else the scheduler's, <c>~</c> marking an estimate (<see cref="PromptTokenFigures"/>).</summary>
     public static readonly Listing<Job> Rows = new(
         new("JOB", j => j.JobId),
         new("TENANT", j => j.TenantId),
@@ -26,7 +27,7 @@ internal static class JobInsightCommands
         new("STATUS", j => Format.Status(j.Status)),
         new("PRIORITY", j => Format.Priority(j.Priority)),
         new("SUBMITTED", j => Format.Time(j.SubmittedAt)),
-        new("PROMPT", j => Format.Number(j.PromptTokens)),
+        new("PROMPT", PromptTokenFigures.Of),
         new("OUTPUT", Format.Output),
         new("QUEUE MS", j => j.Usage is { } u && Format.IsEnded(j.Status) ? Format.Number(u.QueueMs, 0) : "-"),
         new("TTFT MS", j => j.Usage is { TtftMs: > 0 } u ? Format.Number(u.TtftMs, 0) : "-"),

@@ -25,8 +25,20 @@ internal static class JobOutput
         return await ReportAsync(result);
     }
 
-    /// <summary>Prints a job's fields, one per line.</summary>
-    public static void PrintJob(Job job) => Table.PrintPairs(
+    /// <summary>Prints a job in the <paramref name="output"/> format: as JSON, the Job message (see <see cref="Output"/>);
+    /// otherwise its fields, one per line.</summary>
+    public static void Print(Job job, string output)
+    {
+        if (output == Output.Json)
+        {
+            Console.WriteLine(Output.ToJson(job));
+            return;
+        }
+
+        PrintFields(job);
+    }
+
+    private static void PrintFields(Job job) => Table.PrintPairs(
     [
         ("job", job.JobId),
         ("tenant", job.TenantId),
@@ -35,7 +47,7 @@ internal static class JobOutput
         ("priority", Format.Priority(job.Priority)),
         ("submitted", Format.Time(job.SubmittedAt)),
         ("deadline", job.Deadline is null ? "-" : Format.Time(job.Deadline)),
-        ("prompt tokens", Format.Number(job.PromptTokens)),
+        ("prompt tokens", PromptTokenFigures.Described(job)),
         ("max tokens", Format.Number(job.MaxTokens)),
         ("placement", Placement(job.Placement)),
         ("usage", job.Usage is null ? "-" : Usage(job.Usage)),
@@ -79,7 +91,7 @@ internal static class JobOutput
           $"product={placement.AcceleratorProduct} node={placement.NodeId}";
 
     private static string Usage(Usage usage) =>
-        $"prompt_tokens={usage.PromptTokens} completion_tokens={usage.CompletionTokens} " +
+        $"prompt_tokens={PromptTokenFigures.Of(usage.PromptTokens, usage.PromptTokensSource)} completion_tokens={usage.CompletionTokens} " +
         $"cost_usd={Format.Dollars(usage.CostUsd)} queue_ms={Format.Number(usage.QueueMs, 1)} " +
         $"ttft_ms={Format.Number(usage.TtftMs, 1)} total_ms={Format.Number(usage.TotalMs, 1)}";
 }

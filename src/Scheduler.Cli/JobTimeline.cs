@@ -16,7 +16,7 @@ internal sealed record JobTimeline(string Header, string Summary, IReadOnlyList<
     {
         var job = e.Job;
         var submitted = job.SubmittedAt.ToDateTime();
-        var header = $"job {job.JobId}  tenant {job.TenantId}  model {job.Model}  {Format.Priority(job.Priority)}  prompt {job.PromptTokens} tokens  output {Format.Output(job)}  → {Format.Status(job.Status)}"
+        var header = $"job {job.JobId}  tenant {job.TenantId}  model {job.Model}  {Format.Priority(job.Priority)}  prompt {PromptTokenFigures.Of(job)} tokens  output {Format.Output(job)}  → {Format.Status(job.Status)}"
             + (job.FinishReason.Length > 0 ? $" ({job.FinishReason})" : "");
         var summary = $"submitted {Format.Time(job.SubmittedAt)}"
             + (job.Usage is { } u ? $"  queue {Seconds(u.QueueMs)}  ttft {Seconds(u.TtftMs)}  total {Seconds(u.TotalMs)}  cost {Format.Usd(u.CostUsd)}" : "")

@@ -5,8 +5,9 @@ namespace Scheduler.Cli;
 
 /// <summary>
 /// <c>-o|--output</c> of every listing: <c>table</c> (the default), <c>wide</c> (more columns) or <c>json</c>. JSON is
-/// the protobuf JSON mapping of the admin API's messages with every field present: field names are the proto fields
-/// in lowerCamelCase, 64-bit integers are strings, times are RFC 3339 — as stable as the protos, which only grow.
+/// the protobuf JSON mapping of the API's messages with every field present (<see cref="StableJson"/>: zeros and empty
+/// strings written, an unset message or optional field as <c>null</c>): field names are the proto fields in
+/// lowerCamelCase, 64-bit integers are strings, times are RFC 3339 — as stable as the protos, which only grow.
 /// A listing prints an array, a command about one thing prints that object.
 /// </summary>
 internal static class Output
@@ -14,8 +15,6 @@ internal static class Output
     public const string Table = "table";
     public const string Wide = "wide";
     public const string Json = "json";
-
-    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true));
 
     public static Option<string> Create()
     {
@@ -29,7 +28,7 @@ internal static class Output
     }
 
     /// <summary>One message as a JSON object.</summary>
-    public static string ToJson(IMessage message) => Formatter.Format(message);
+    public static string ToJson(IMessage message) => StableJson.Format(message);
 
     /// <summary>Messages as a JSON array on one line (so that <c>top -o json</c> writes one frame a line).</summary>
     public static string ToJson(IEnumerable<IMessage> messages) => "[" + string.Join(",", messages.Select(ToJson)) + "]";

@@ -22,7 +22,7 @@ internal static class TopCommand
         frames.Within(0, int.MaxValue, "0 or more");
         var output = Output.Create();
         var command = new Command("top", "Watch queues, running batches, accelerators and TTFT attainment live") { once, frames, interval, output };
-        Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
+        Actions.SetAdminAction(command, async (admin, addresses, parse, cancellationToken) =>
         {
             var count = parse.GetValue(once) ? 1 : parse.GetValue(frames);
             var every = TimeSpan.FromSeconds(parse.GetValue(interval));
@@ -30,6 +30,7 @@ internal static class TopCommand
             var live = !Console.IsOutputRedirected && format != Output.Json && count != 1;
             using var quit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var keys = Console.IsInputRedirected || count == 1 ? Task.CompletedTask : QuitOnQ(quit);
+            SchedulerUnreachableException? down = null;
             try
             {
                 for (var n = 0; count == 0 || n < count; n++)
@@ -39,7 +40,21 @@ internal static class TopCommand
                         await Task.Delay(every, quit.Token);
                     }
 
-                    var frame = await TopFrame.Fetch(admin, quit.Token);
+                    TopFrame frame;
+                    try
+                    {
+                        frame = await TopFrame.Fetch(admin, addresses, quit.Token);
+                        down = null;
+                    }
+                    catch (SchedulerUnreachableException e) when (count != 1 && !quit.IsCancellationRequested)
+                    {
+                        // A live view outlasts its silos: it says none answers and tries again at the next refresh, on
+                        // every address (one frame is a question, answered with the error).
+                        down = e;
+                        ShowDown(e, format, live, n, Refresh(n, count, every), more: count == 0 || n < count - 1);
+                        continue;
+                    }
+
                     if (format == Output.Json)
                     {
                         Console.WriteLine(frame.ToJson());
@@ -59,8 +74,34 @@ internal static class TopCommand
                 await quit.CancelAsync();
                 await keys;
             }
+
+            // A counted run whose last frame found no silo ends as any failed command does.
+            if (down is not null && !cancellationToken.IsCancellationRequested)
+            {
+                throw down;
+            }
         });
         root.Add(command);
+    }
+
+    // In place of a frame: when, that no address answered (each named with its error), and that it keeps trying. As JSON
+    // the frames' stream stays frames: the status goes to stderr.
+    private static void ShowDown(SchedulerUnreachableException e, string format, bool live, int n, string refresh, bool more)
+    {
+        var at = Format.Time(DateTime.UtcNow);
+        if (format == Output.Json)
+        {
+            Console.Error.WriteLine($"schedctl top  {at}  no scheduler answered{(more ? ", trying again" : "")}: {e.Status.Detail}");
+            return;
+        }
+
+        Console.Write(live ? ClearScreen : n > 0 ? Environment.NewLine : "");
+        Console.WriteLine($"schedctl top  {at}  no scheduler answered{refresh}");
+        Console.WriteLine($"unavailable: {e.Status.Detail}");
+        if (more)
+        {
+            Console.WriteLine("trying every address again at the next refresh");
+        }
     }
 
     // One frame says nothing of refreshing; a counted run says where it is; an endless one how to leave.

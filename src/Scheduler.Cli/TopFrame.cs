@@ -6,6 +6,7 @@ namespace Scheduler.Cli;
 /// <summary>One refresh of <c>schedctl top</c>: the admin API's views, fetched together.</summary>
 internal sealed record TopFrame(
     DateTimeOffset At,
+    string Address,
     ClusterSummary Summary,
     IReadOnlyList<Model> Models,
     IReadOnlyList<Tenant> Tenants,
@@ -16,21 +17,27 @@ internal sealed record TopFrame(
     private const int MaxTenantsShown = 15;
     private static readonly string[] AcceleratorStates = ["ready", "draining", "cordoned", "lost"];
 
-    public static async Task<TopFrame> Fetch(SchedulerAdminClient admin, CancellationToken cancellationToken)
+    /// <summary>Fetches the views; <paramref name="addresses"/> say which silo answered (the one calls go to after).</summary>
+    public static async Task<TopFrame> Fetch(SchedulerAdminClient admin, AddressRotation addresses, CancellationToken cancellationToken)
     {
         var summary = admin.GetClusterSummaryAsync(cancellationToken: cancellationToken);
         var models = admin.ListModelsAsync(cancellationToken: cancellationToken);
         var tenants = admin.ListTenantsAsync(cancellationToken: cancellationToken);
         var replicas = admin.ListReplicasAsync(cancellationToken: cancellationToken);
         var accelerators = admin.ListAcceleratorsAsync(cancellationToken: cancellationToken);
-        return new TopFrame(DateTimeOffset.UtcNow, await summary, await models, await tenants, await replicas, await accelerators);
+        return new TopFrame(DateTimeOffset.UtcNow, "", await summary, await models, await tenants, await replicas, await accelerators) with
+        {
+            Address = addresses.Current,
+        };
     }
 
-    /// <summary>The frame as one JSON object: <c>at</c>, <c>summary</c>, <c>models</c>, <c>tenants</c>, <c>replicas</c>,
-    /// <c>accelerators</c>, each as the admin API's messages (see <see cref="Output"/>).</summary>
+    /// <summary>The frame as one JSON object: <c>at</c>, <c>address</c> (the silo that answered), <c>summary</c>,
+    /// <c>models</c>, <c>tenants</c>, <c>replicas</c>, <c>accelerators</c>, each as the admin API's messages (see
+    /// <see cref="Output"/>).</summary>
     public string ToJson() =>
         "{" +
         $"\"at\":\"{At.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}\"," +
+        $"\"address\":{System.Text.Json.JsonSerializer.Serialize(Address)}," +
         $"\"summary\":{Output.ToJson(Summary)}," +
         $"\"models\":{Output.ToJson(Models)}," +
         $"\"tenants\":{Output.ToJson(Tenants)}," +
@@ -42,7 +49,7 @@ internal sealed record TopFrame(
     /// totals, accelerators by state, then models, busy tenants and replicas.</summary>
     public void Print(string output, string refresh)
     {
-        Console.WriteLine($"schedctl top  {Format.Time(Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(At))}{refresh}");
+        Console.WriteLine($"schedctl top  {Format.Time(At.UtcDateTime)}  {Address}{refresh}");
         var s = Summary;
         Console.WriteLine($"queued {s.QueuedJobs}  running {s.RunningJobs}  completed {s.CompletedJobs}  nodes {s.Nodes}  replicas {s.Replicas}  cost {Format.Usd(s.CostUsd)}");
         var byState = Accelerators.GroupBy(a => a.State).ToDictionary(g => g.Key, g => g.Count());

@@ -94,7 +94,8 @@ public sealed record JobPlacement(
     [property: Id(3)] string NodeId,
     [property: Id(4)] int RunningSequencesAtAdmission);
 
-/// <summary>Measured usage of a finished job.</summary>
+/// <summary>Measured usage of a finished job. <see cref="PromptTokensSource"/>: who counted
+/// <see cref="PromptTokens"/> (the engine, or the scheduler's count standing in for it).</summary>
 [GenerateSerializer, Immutable, Alias("scheduler.JobUsage")]
 public sealed record JobUsage(
     [property: Id(0)] int PromptTokens,
@@ -103,7 +104,8 @@ public sealed record JobUsage(
     [property: Id(3)] double QueueMs,
     [property: Id(4)] double TtftMs,
     [property: Id(5)] double TotalMs,
-    [property: Id(6)] int CachedPromptTokens = 0);
+    [property: Id(6)] int CachedPromptTokens = 0,
+    [property: Id(7)] PromptTokenSource PromptTokensSource = PromptTokenSource.Unknown);
 
 public enum JobStatus
 {
@@ -150,7 +152,8 @@ public sealed record JobSnapshot(
     [property: Id(14)] DateTimeOffset? Deadline = null,
     [property: Id(15)] bool CancelRequested = false,
     [property: Id(16)] int HandBacks = 0,
-    [property: Id(17)] string? LastHandBackError = null)
+    [property: Id(17)] string? LastHandBackError = null,
+    [property: Id(18)] PromptTokenSource PromptTokensSource = PromptTokenSource.Unknown)
 {
     /// <summary>The output from token <paramref name="fromToken"/> on (token boundaries are kept for resuming).</summary>
     public string OutputFrom(int fromToken) =>
@@ -174,5 +177,5 @@ public sealed record JobSnapshot(
     public static JobSnapshot Queued(JobTicket t) => new(
         t.JobId, t.TenantId, t.Request.Model, JobStatus.Queued, t.Request.PromptTokens, t.Request.MaxTokens,
         t.Request.Priority, t.SubmittedAt, null, null, null, null, null, null, t.Request.Deadline,
-        HandBacks: t.HandBacks, LastHandBackError: t.LastHandBackError);
+        HandBacks: t.HandBacks, LastHandBackError: t.LastHandBackError, PromptTokensSource: PromptTokenSources.Of(t.Request));
 }

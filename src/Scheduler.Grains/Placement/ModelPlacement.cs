@@ -698,7 +698,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var now = time.GetUtcNow();
         // Measured to when an earlier run was admitted and delivered its first token, where it did (0 where not).
         var usage = new JobUsage(ticket.Request.PromptTokens, ticket.ResumeFromToken, 0, SinceSubmitted(ticket, ticket.FirstAdmittedAt),
-            SinceSubmitted(ticket, ticket.FirstTokenAt), (now - ticket.SubmittedAt).TotalMilliseconds);
+            SinceSubmitted(ticket, ticket.FirstTokenAt), (now - ticket.SubmittedAt).TotalMilliseconds,
+            PromptTokensSource: PromptTokenSources.Of(ticket.Request));
         var outcome = new JobOutcome(status, finishReason, usage, ticket.Delivered?.Text ?? "", error, ticket.Delivered?.TokenEnds ?? []);
         var announcement = JobEventRecord.Terminal(jobId, status, now, usage, finishReason, error);
         _ended.Add(new EndedJob(ticket, job.Placement, outcome, new JobAnnouncement([.. ticket.Watchers], announcement), job.Trace.ToArray()));

@@ -35,6 +35,7 @@ internal static class ProtoMapping
             FinishReason = job.FinishReason ?? "",
             HandBacks = job.HandBacks,
             LastHandBackError = job.LastHandBackError ?? "",
+            PromptTokensSource = job.PromptTokensSource.ToProto(),
         };
         if (job.Placement is { } p)
         {
@@ -103,6 +104,15 @@ internal static class ProtoMapping
         TtftMs = u.TtftMs,
         TotalMs = u.TotalMs,
         CachedPromptTokens = u.CachedPromptTokens,
+        PromptTokensSource = u.PromptTokensSource.ToProto(),
+    };
+
+    public static Proto.PromptTokensSource ToProto(this PromptTokenSource s) => s switch
+    {
+        PromptTokenSource.SchedulerEstimate => Proto.PromptTokensSource.SchedulerEstimate,
+        PromptTokenSource.TokenIds => Proto.PromptTokensSource.TokenIds,
+        PromptTokenSource.Engine => Proto.PromptTokensSource.Engine,
+        _ => Proto.PromptTokensSource.Unspecified,
     };
 
     /// <summary>A priority from the wire; null for <see cref="Proto.Priority.Unspecified"/>. An unknown value is refused, naming <paramref name="field"/>.</summary>

@@ -231,7 +231,8 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
 
         // An engine with the model's own tokenizer reports the prompt's real length; others take the scheduler's count,
         // as does a count no prompt this replica accepts could have.
-        var promptTokens = done.PromptTokens > 0 && done.PromptTokens <= replica.MaxContextTokens ? done.PromptTokens : ticket.Request.PromptTokens;
+        var engineCounted = done.PromptTokens > 0 && done.PromptTokens <= replica.MaxContextTokens;
+        var promptTokens = engineCounted ? done.PromptTokens : ticket.Request.PromptTokens;
         var cost = replica.Profile.IsMetered
             ? replica.Profile.MeteredCostUsd(promptTokens, running.NextToken - ticket.ResumeFromToken)
             : running.CostUsd;
@@ -242,7 +243,8 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
             (running.FirstAdmittedAt - submitted).TotalMilliseconds,
             ((running.JobFirstTokenAt ?? now) - submitted).TotalMilliseconds,
             (now - submitted).TotalMilliseconds,
-            Math.Clamp(done.CachedPromptTokens, 0, promptTokens));
+            Math.Clamp(done.CachedPromptTokens, 0, promptTokens),
+            engineCounted ? PromptTokenSource.Engine : PromptTokenSources.Of(ticket.Request));
         // A reason no engine sends is the node's bug: the job fails rather than passing it to the tenant as a success.
         // An engine's error is the tenant's to read, marked as the engine's so it is not taken for the scheduler's.
         var (status, finishReason, error) = reason switch

@@ -186,7 +186,8 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
         var table = await Run("jobs", "--tenant", SchedulerCluster.Tenants[0].Id, "--status", "completed", "--since", "10m", "--limit", "500");
         Assert.True(table.ExitCode == 0, table.Stderr);
         var row = Assert.Single(table.Stdout.Split('\n'), l => l.StartsWith(job.JobId, StringComparison.Ordinal));
-        Assert.Contains($" {job.Usage!.PromptTokens} ", row);
+        // The simulated engine takes the scheduler's count: an estimate, marked (PromptTokenLabelTests).
+        Assert.Contains($" ~{job.Usage!.PromptTokens} ", row);
         Assert.Contains(" 3/3 ", row);
 
         var wide = await Run("jobs", "--since", "10m", "-o", "wide");

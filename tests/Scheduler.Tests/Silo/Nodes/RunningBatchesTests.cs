@@ -321,6 +321,10 @@ public sealed class RunningBatchesTests
         Assert.Equal(1_200, usage["counted"].PromptTokens);
         Assert.Equal(((1_200 * 0.05) + 0.08) / 1_000_000, usage["counted"].CostUsd, 15);
         Assert.Equal(1_000, usage["implausible"].PromptTokens);
+
+        // Which count the usage holds is said (schedctl marks the scheduler's estimate).
+        Assert.Equal(PromptTokenSource.Engine, usage["counted"].PromptTokensSource);
+        Assert.Equal(PromptTokenSource.SchedulerEstimate, usage["implausible"].PromptTokensSource);
     }
 
     [Fact]
