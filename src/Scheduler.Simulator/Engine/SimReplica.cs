@@ -35,6 +35,29 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
 
     /// <summary>How many of <paramref name="blocks"/>' leading blocks the replica's cache holds now.</summary>
     public int CachedBlocks(PromptBlocks blocks) => _prefixes.Match(blocks);
+
+    /// <summary>How many of <paramref name="blocks"/>' leading blocks a sequence of the batch is still prefilling: in no
+    /// cache yet, they will be in this one once its prefill ends.</summary>
+    public int PrefillingBlocks(PromptBlocks blocks)
+    {
+        var most = 0;
+        foreach (var sequence in _batch)
+        {
+            if (!sequence.Prefilled && sequence.Request.Blocks is { } theirs)
+            {
+                // Chained hashes: equal at a position means equal up to it.
+                var common = 0;
+                while (common < blocks.Count && common < theirs.Count && blocks.Hashes[common] == theirs.Hashes[common])
+                {
+                    common++;
+                }
+
+                most = Math.Max(most, common);
+            }
+        }
+
+        return most;
+    }
     public AcceleratorProfile Profile => View.Profile;
     public bool Stepping { get; private set; }
     public bool HasWork => _batch.Count > 0;

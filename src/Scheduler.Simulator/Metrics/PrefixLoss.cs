@@ -4,9 +4,10 @@ namespace Scheduler.Simulator.Metrics;
 
 /// <summary>
 /// Where the prompt tokens an oracle would have served from a prefix cache went instead, judged at each admission from
-/// the replicas' own caches: evicted from every replica, held only by replicas that could not take the job then (no slot
-/// or KV room), or held by one that could but the placement chose another. Each is a share of all prompt tokens, so
-/// oracle − evicted − full − elsewhere is the hit rate (up to the order the oracle is taken in: arrivals, here admissions).
+/// the replicas' own caches: evicted from every replica, not cached yet because the request that sent them first is still
+/// prefilling them, held only by replicas that could not take the job then (no slot or KV room), or held by one that
+/// could but the placement chose another. Each is a share of all prompt tokens, so oracle − evicted − prefilling − full −
+/// elsewhere is the hit rate (up to the order the oracle is taken in: arrivals, here admissions).
 /// </summary>
 internal sealed class PrefixLoss
 {
@@ -14,11 +15,16 @@ internal sealed class PrefixLoss
     private long _prompt;
     private long _oracle;
     private long _heldAnywhere;
+    private long _heldOrPrefilling;
     private long _heldByFitting;
     private long _reused;
 
-    /// <summary>Cacheable tokens that no replica held any more.</summary>
-    public double Evicted => Share(_oracle - _heldAnywhere);
+    /// <summary>Cacheable tokens that no replica held any more (nor was prefilling).</summary>
+    public double Evicted => Share(_oracle - _heldOrPrefilling);
+
+    /// <summary>Cacheable tokens no replica held yet: an earlier request was still prefilling them. Before 2026-12-06
+    /// these were counted as evicted, which no eviction policy could have saved.</summary>
+    public double StillPrefilling => Share(_heldOrPrefilling - _heldAnywhere);
 
     /// <summary>Tokens held only by replicas that could not take the job when it was placed.</summary>
     public double HolderFull => Share(_heldAnywhere - _heldByFitting);
@@ -48,11 +54,12 @@ internal sealed class PrefixLoss
             _sent.Add(hash);
         }
 
-        int anywhere = 0, fitting = 0;
+        int anywhere = 0, fitting = 0, prefilling = 0;
         foreach (var replica in replicas)
         {
             var held = replica.CachedBlocks(blocks);
             anywhere = Math.Max(anywhere, held);
+            prefilling = Math.Max(prefilling, replica.PrefillingBlocks(blocks));
             if (replica == chosen || (replica.View.Schedulable && replica.View.Fits(sequence.Demand)))
             {
                 fitting = Math.Max(fitting, held);
@@ -61,6 +68,7 @@ internal sealed class PrefixLoss
 
         _oracle += blocks.CachedTokens(sent, request.PromptTokens);
         _heldAnywhere += blocks.CachedTokens(anywhere, request.PromptTokens);
+        _heldOrPrefilling += blocks.CachedTokens(Math.Max(anywhere, prefilling), request.PromptTokens);
         _heldByFitting += blocks.CachedTokens(fitting, request.PromptTokens);
         _reused += blocks.CachedTokens(chosen.CachedBlocks(blocks), request.PromptTokens);
     }

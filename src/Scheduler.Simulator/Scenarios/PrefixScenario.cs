@@ -14,7 +14,7 @@ namespace Scheduler.Simulator.Scenarios;
 /// alone on the fleet's fastest accelerator: <see cref="PrefixWorkloads.IdealTtftP90Ms"/>).</summary>
 internal sealed record PrefixOutcome(
     string Workload, string Placement, double HitRate, double OracleHitRate, double TtftP50Ms, double TtftP90Ms, double TtftP99Ms,
-    double Attainment, double CostPerMillionTokens, int Unserved, double LostEvicted, double LostHolderFull, double LostElsewhere,
+    double Attainment, double CostPerMillionTokens, int Unserved, double LostEvicted, double LostPrefilling, double LostHolderFull, double LostElsewhere,
     double IdealTtftP90Ms, IReadOnlyList<string>? UnservedLines = null)
 {
     public double OfOracle => OracleHitRate > 0 ? HitRate / OracleHitRate : double.NaN;
@@ -64,7 +64,7 @@ internal static class PrefixScenario
         return new PrefixOutcome(
             run.Workload, run.Policies.Placement, prompt == 0 ? double.NaN : cached / (double)prompt, none ? double.NaN : oracleHitRate,
             Percentiles.Of(ttft, 50), Percentiles.Of(ttft, 90), Percentiles.Of(ttft, 99), none ? double.NaN : summary.Attainment, summary.CostPerMillionTokens,
-            run.Unserved.Count, run.PrefixLoss.Evicted, run.PrefixLoss.HolderFull, run.PrefixLoss.PlacedElsewhere, idealTtftP90Ms,
+            run.Unserved.Count, run.PrefixLoss.Evicted, run.PrefixLoss.StillPrefilling, run.PrefixLoss.HolderFull, run.PrefixLoss.PlacedElsewhere, idealTtftP90Ms,
             [.. UnservedText.Lines(run.Unserved, run.Fleet)]);
     }
 
@@ -73,13 +73,13 @@ internal static class PrefixScenario
         var text = new StringBuilder();
         text.AppendLine($"Fleet `{fleet.Name}`: {fleet.Description}. Continuous batching, weighted-fair queuing.");
         text.AppendLine();
-        text.AppendLine("| workload | placement | hit rate | oracle | of oracle | TTFT p50 ms | p90 ms | p99 ms | attainment | $/Mtok | unserved | lost: evicted | holder full | placed elsewhere | ideal p90 ms |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| workload | placement | hit rate | oracle | of oracle | TTFT p50 ms | p90 ms | p99 ms | attainment | $/Mtok | unserved | lost: evicted | still prefilling | holder full | placed elsewhere | ideal p90 ms |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var o in outcomes)
         {
             text.AppendLine($"| {o.Workload} | {o.Placement} | {Format.Pct(o.HitRate)} | {Format.Pct(o.OracleHitRate)} | {Format.Pct(o.OfOracle)} | " +
                 $"{Format.Ms(o.TtftP50Ms)} | {Format.Ms(o.TtftP90Ms)} | {Format.Ms(o.TtftP99Ms)} | {Format.Pct(o.Attainment)} | {Format.Usd(o.CostPerMillionTokens)} | {o.Unserved} | " +
-                $"{Format.Pct(o.LostEvicted)} | {Format.Pct(o.LostHolderFull)} | {Format.Pct(o.LostElsewhere)} | {Format.Ms(o.IdealTtftP90Ms)} |");
+                $"{Format.Pct(o.LostEvicted)} | {Format.Pct(o.LostPrefilling)} | {Format.Pct(o.LostHolderFull)} | {Format.Pct(o.LostElsewhere)} | {Format.Ms(o.IdealTtftP90Ms)} |");
         }
 
         // Unserved requests are named, as `run` names them, not only counted.

@@ -30,8 +30,7 @@ public sealed partial class RedisDataLossTests(ITestOutputHelper output)
         await using var redis = await RedisServer.StartAsync();
         var id = "loss-" + Guid.NewGuid().ToString("N")[..8];
         var args = Args(id, redis, ("0", TenantId, TenantKey), "--Scheduler:Scheduling:TenantStateWriteInterval=00:00:01");
-        var silos = new List<SiloProcess>();
-        try
+        await WithSilos(async silos =>
         {
             await StartOneAfterAnother(silos, args, first: 0, count: 3);
             await Polling.Until(async () => (await RingSizes(silos)).All(size => size == 3), "three silos in one cluster",
@@ -81,19 +80,7 @@ public sealed partial class RedisDataLossTests(ITestOutputHelper output)
             var rows = await check.GetDatabase().HashGetAllAsync($"{id}/members/{id}");
             Assert.Equal(3, rows.Count(r => r.Name != "Version" && ActiveRow().IsMatch(r.Value.ToString())));
             Assert.Equal(3, rows.Length - 1);
-        }
-        catch
-        {
-            Dump(silos);
-            throw;
-        }
-        finally
-        {
-            foreach (var silo in silos)
-            {
-                await silo.DisposeAsync();
-            }
-        }
+        });
     }
 
     [Fact]
@@ -102,8 +89,7 @@ public sealed partial class RedisDataLossTests(ITestOutputHelper output)
         await using var redis = await RedisServer.StartAsync();
         var id = "seed-" + Guid.NewGuid().ToString("N")[..8];
         var args = Args(id, redis, ("0", TenantId, TenantKey), "--Scheduler:Tenants:1:Id=revoked-tenant", "--Scheduler:Tenants:1:ApiKey=revoked-tenant-key");
-        var silos = new List<SiloProcess>();
-        try
+        await WithSilos(async silos =>
         {
             await StartOneAfterAnother(silos, args, first: 0, count: 1);
             Assert.Equal(StatusCode.NotFound, await KeyStatus(silos[0], TenantKey));
@@ -129,6 +115,17 @@ public sealed partial class RedisDataLossTests(ITestOutputHelper output)
             // The operator's revocation stands: the configured key is no longer the tenant's, so it is not bound again.
             Assert.Equal(StatusCode.Unauthenticated, await KeyStatus(silos[1], "revoked-tenant-key"));
             Assert.DoesNotContain(silos[1].Output, line => line.Contains("Tenant 'revoked-tenant' lists", StringComparison.Ordinal));
+        });
+    }
+
+    /// <summary>Runs <paramref name="test"/> with a list it starts silos into; dumps their output if it fails, and stops
+    /// them (by PID) in any case.</summary>
+    private async Task WithSilos(Func<List<SiloProcess>, Task> test)
+    {
+        var silos = new List<SiloProcess>();
+        try
+        {
+            await test(silos);
         }
         catch
         {

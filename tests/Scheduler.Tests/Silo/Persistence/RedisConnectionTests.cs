@@ -50,20 +50,4 @@ public sealed class RedisConnectionTests
         var connection = silo.Services.GetRequiredService<RedisConnection>();
         Assert.Contains(connection, silo.Services.GetServices<ILifecycleParticipant<ISiloLifecycle>>());
     }
-
-    /// <summary>Keeps what subscribes, to start it by hand.</summary>
-    private sealed class RecordingLifecycle : ISiloLifecycle
-    {
-        public List<(int Stage, ILifecycleObserver Observer)> Observers { get; } = [];
-
-        public int HighestCompletedStage => 0;
-
-        public int LowestStoppedStage => 0;
-
-        public IDisposable Subscribe(string observerName, int stage, ILifecycleObserver observer)
-        {
-            Observers.Add((stage, observer));
-            return new CancellationTokenSource();
-        }
-    }
 }

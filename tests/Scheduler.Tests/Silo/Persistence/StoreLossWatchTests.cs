@@ -62,20 +62,4 @@ public sealed class StoreLossWatchTests
 
         public void Halt(int exitCode, string reason) => Calls.Enqueue((exitCode, reason));
     }
-
-    /// <summary>Keeps what subscribes, to start and stop it by hand.</summary>
-    private sealed class RecordingLifecycle : ISiloLifecycle
-    {
-        public List<(int Stage, ILifecycleObserver Observer)> Observers { get; } = [];
-
-        public int HighestCompletedStage => 0;
-
-        public int LowestStoppedStage => 0;
-
-        public IDisposable Subscribe(string observerName, int stage, ILifecycleObserver observer)
-        {
-            Observers.Add((stage, observer));
-            return new CancellationTokenSource();
-        }
-    }
 }
