@@ -61,6 +61,7 @@ public static class WorkerNodeHost
         // Created by the container, which disposes it (and the models it loaded) with the host.
         services.AddSingleton(_ => NodeInventory.Create(options));
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(new Jitter(Random.Shared));
         services.AddSingleton(sp => new WorkerNode(sp.GetRequiredService<IServer>(), sp.GetRequiredService<NodeInventory>(), options, secure: tls.Certificate is not null));
         services.AddSingleton<StepReportRouter>();
         services.AddSingleton<IStepReportSink>(sp => sp.GetRequiredService<StepReportRouter>());

@@ -16,6 +16,7 @@ internal sealed partial class SchedulerRegistration(
     WorkerTls tls,
     IHostApplicationLifetime lifetime,
     TimeProvider time,
+    Jitter jitter,
     ILogger<SchedulerRegistration> logger) : BackgroundService
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
@@ -29,7 +30,7 @@ internal sealed partial class SchedulerRegistration(
     // Within the host's own bound on stopping, which leaves 10 s past the drain.
     private static readonly TimeSpan DeregisterTimeout = TimeSpan.FromSeconds(3);
 
-    private readonly CappedBackoff _backoff = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+    private readonly CappedBackoff _backoff = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), jitter);
     private readonly Metadata _headers = new() { { "authorization", $"Bearer {options.NodeToken}" } };
     private SchedulerEndpoints? _silos;
     private bool _draining;
@@ -87,7 +88,7 @@ internal sealed partial class SchedulerRegistration(
                 // A configuration error, not a silo that is down: retrying fast fixes nothing, and each refusal counts
                 // against this host's address in the silo's auth-failure limiter. Still retried, slowly: a silo's token
                 // may be rotated to this one, and another silo in the list may already hold it.
-                var delay = TokenRefusedRetry * (0.8 + (0.4 * Random.Shared.NextDouble()));
+                var delay = jitter.Around(TokenRefusedRetry);
                 LogNodeTokenRefused(logger, node.NodeId, silos.Address, attempt, ex.Status.Detail, delay);
                 silos.Next();
                 await Task.Delay(delay, time, stoppingToken);
