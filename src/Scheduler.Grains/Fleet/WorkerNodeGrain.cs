@@ -164,7 +164,14 @@ internal sealed partial class WorkerNodeGrain(
 
     public async Task LinkLost(string linkId)
     {
-        if (_link?.LinkId == linkId)
+        if (_link?.LinkId == linkId && _draining)
+        {
+            // A stopping node ends its stream once its drain is done, then deregisters: an end it announced, not a loss
+            // (it read "lost", with a warning, on every orderly scale-down the deregistration did not beat). What still
+            // ran goes back now; a node that never deregisters is lost when its lease lapses.
+            await DropLink("the node ended it after its drain");
+        }
+        else if (_link?.LinkId == linkId)
         {
             await LoseNode("execution stream broke");
         }

@@ -64,6 +64,28 @@ public sealed class WorkerNodeGrainTests(GrainClusterFixture cluster)
     }
 
     [Fact]
+    public async Task LinkLost_OfADrainingNode_HandsBackWhatRanButDoesNotMarkItLost_ItsDeregistrationForgetsIt()
+    {
+        var node = Unique("node");
+        var replica = Replica(Unique("rep"), _model, node, maxSequences: 2, kvCapacityTokens: 10_000);
+        var link = await RegisterNode(cluster, node, replica);
+        var grain = cluster.Client.GetGrain<IWorkerNodeGrain>(node);
+        var accelerator = cluster.Client.GetGrain<IAcceleratorGrain>(replica.AcceleratorId);
+        Assert.True(await grain.Heartbeat(draining: true));
+
+        // The node ends its stream at the end of its drain, a moment before it deregisters.
+        await grain.LinkLost(link.LinkId);
+
+        await Until(async () => !(await grain.Get()).Connected, "the stream is closed");
+        Assert.True(link.Disposed);
+        Assert.Equal(AcceleratorState.Draining, (await accelerator.Get())?.State);
+        Assert.True(await grain.Heartbeat(draining: true));
+
+        await grain.Deregister();
+        Assert.Null(await accelerator.Get());
+    }
+
+    [Fact]
     public async Task Heartbeat_Draining_StopsAdmissionsToItsReplicas_KeepsTheStream_UntilTheNodeRegistersAgain()
     {
         var node = Unique("node");
