@@ -113,6 +113,19 @@ public sealed class PromptBlocks
         return new PromptBlocks(hashes, blockTokens);
     }
 
+    /// <summary>How many leading blocks this prompt and <paramref name="other"/> share. The hashes are chained, so equal at a
+    /// position means equal up to it.</summary>
+    public int SharedLeadingBlocks(PromptBlocks other)
+    {
+        var shared = 0;
+        while (shared < Count && shared < other.Count && _hashes[shared] == other._hashes[shared])
+        {
+            shared++;
+        }
+
+        return shared;
+    }
+
     /// <summary>Tokens of a <paramref name="promptTokens"/>-token prompt that <paramref name="blocks"/> matched blocks
     /// spare from prefill: at least the last prompt token is always computed, for its logits.</summary>
     public int CachedTokens(int blocks, int promptTokens) =>

@@ -21,11 +21,10 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
     private readonly Meter _meter;
     private readonly Histogram<double> _timeToFirstToken;
     private readonly Histogram<double> _timePerOutputToken;
-    private readonly Histogram<long> _tokenUsage;
-    private readonly Histogram<long>? _deprecatedTokenUsage;
+    // Each under its name and, for a deprecation window, its old one (TelemetryOptions.DeprecatedMetricNames).
+    private readonly Histogram<long>[] _tokenUsage;
     private readonly Histogram<double> _queueWait;
-    private readonly Counter<double> _cost;
-    private readonly Counter<double>? _deprecatedCost;
+    private readonly Counter<double>[] _cost;
     private readonly Counter<long> _jobsSubmitted;
     private readonly Counter<long> _jobsFinished;
     private readonly Counter<long> _submissionsRefused;
@@ -37,17 +36,19 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = HistogramBuckets.TimeToFirstTokenSeconds });
         _timePerOutputToken = _meter.CreateHistogram(SemanticConventions.TimePerOutputToken, "s", "Time per output token after the first.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = HistogramBuckets.TimePerOutputTokenSeconds });
-        _tokenUsage = _meter.CreateHistogram(SemanticConventions.TokenUsage, "{token}", "Tokens used per job, by type.",
-            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = HistogramBuckets.Tokens });
         _queueWait = _meter.CreateHistogram(SemanticConventions.QueueWait, "s", "Time a job waited in its tenant's queue.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = HistogramBuckets.QueueWaitSeconds });
+        var tokens = new InstrumentAdvice<long> { HistogramBucketBoundaries = HistogramBuckets.Tokens };
+        var tokenUsage = _meter.CreateHistogram(SemanticConventions.TokenUsage, "{token}", "Tokens used per job, by type.", advice: tokens);
+
         // A curly-braced unit is an annotation Prometheus leaves out of the name: scheduler_job_cost_usd_total.
-        _cost = _meter.CreateCounter<double>(SemanticConventions.Cost, "{USD}", "Cost of finished jobs, in US dollars.");
+        var cost = _meter.CreateCounter<double>(SemanticConventions.Cost, "{USD}", "Cost of finished jobs, in US dollars.");
+        _tokenUsage = [tokenUsage];
+        _cost = [cost];
         if (options.Value.DeprecatedMetricNames)
         {
-            _deprecatedTokenUsage = _meter.CreateHistogram(SemanticConventions.DeprecatedTokenUsage, "{token}", $"Deprecated: read {SemanticConventions.TokenUsage}.",
-                advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = HistogramBuckets.Tokens });
-            _deprecatedCost = _meter.CreateCounter<double>(SemanticConventions.DeprecatedCost, "USD", $"Deprecated: read {SemanticConventions.Cost}.");
+            _tokenUsage = [tokenUsage, _meter.CreateHistogram(SemanticConventions.DeprecatedTokenUsage, "{token}", $"Deprecated: read {SemanticConventions.TokenUsage}.", advice: tokens)];
+            _cost = [cost, _meter.CreateCounter<double>(SemanticConventions.DeprecatedCost, "USD", $"Deprecated: read {SemanticConventions.Cost}.")];
         }
 
         _jobsSubmitted = _meter.CreateCounter<long>(SemanticConventions.JobsSubmitted, "{job}", "Jobs accepted (a resubmission with the same idempotency key is not counted again).");
@@ -170,12 +171,16 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
 
         // The placement is sent to the record one-way and may arrive after the outcome.
         var productTag = new KeyValuePair<string, object?>(SemanticConventions.AcceleratorProduct, placement?.Product ?? "unknown");
-        _tokenUsage.Record(u.PromptTokens, tenantTag, modelTag, new(SemanticConventions.TokenType, "input"));
-        _tokenUsage.Record(u.CompletionTokens, tenantTag, modelTag, new(SemanticConventions.TokenType, "output"));
-        _cost.Add(u.CostUsd, tenantTag, modelTag, productTag);
-        _deprecatedTokenUsage?.Record(u.PromptTokens, tenantTag, modelTag, new(SemanticConventions.TokenType, "input"));
-        _deprecatedTokenUsage?.Record(u.CompletionTokens, tenantTag, modelTag, new(SemanticConventions.TokenType, "output"));
-        _deprecatedCost?.Add(u.CostUsd, tenantTag, modelTag, productTag);
+        foreach (var tokenUsage in _tokenUsage)
+        {
+            tokenUsage.Record(u.PromptTokens, tenantTag, modelTag, new(SemanticConventions.TokenType, "input"));
+            tokenUsage.Record(u.CompletionTokens, tenantTag, modelTag, new(SemanticConventions.TokenType, "output"));
+        }
+
+        foreach (var cost in _cost)
+        {
+            cost.Add(u.CostUsd, tenantTag, modelTag, productTag);
+        }
         _queueWait.Record(u.QueueMs / 1000, tenantTag, modelTag);
         if (u.CompletionTokens > 0)
         {

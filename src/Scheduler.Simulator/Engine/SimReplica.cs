@@ -45,19 +45,13 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
         {
             if (!sequence.Prefilled && sequence.Request.Blocks is { } theirs)
             {
-                // Chained hashes: equal at a position means equal up to it.
-                var common = 0;
-                while (common < blocks.Count && common < theirs.Count && blocks.Hashes[common] == theirs.Hashes[common])
-                {
-                    common++;
-                }
-
-                most = Math.Max(most, common);
+                most = Math.Max(most, blocks.SharedLeadingBlocks(theirs));
             }
         }
 
         return most;
     }
+
     public AcceleratorProfile Profile => View.Profile;
     public bool Stepping { get; private set; }
     public bool HasWork => _batch.Count > 0;
