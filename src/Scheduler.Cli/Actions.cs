@@ -31,24 +31,19 @@ internal static class Actions
     /// one answers); the command exits 0 unless it throws.</summary>
     public static void SetAdminAction(
         Command command, Func<SchedulerAdminClient, AddressRotation, ParseResult, CancellationToken, Task> action) =>
-        command.SetAction((parse, cancellationToken) => GuardAsync(
-            async () =>
-            {
-                using var addresses = GlobalOptions.Connect(parse);
-                using var admin = GlobalOptions.CreateAdminClient(parse, addresses);
-                await action(admin, addresses, parse, cancellationToken);
-                return ExitCodes.Ok;
-            },
-            cancellationToken));
+        command.SetAction((parse, cancellationToken) => RunWithAdmin(parse, (admin, addresses) => action(admin, addresses, parse, cancellationToken), cancellationToken));
 
     /// <summary>Runs <paramref name="action"/> with an admin client, guarded like every action; 0 unless it throws.</summary>
     public static Task<int> RunWithAdmin(ParseResult parse, Func<SchedulerAdminClient, Task> action, CancellationToken cancellationToken) =>
+        RunWithAdmin(parse, (admin, _) => action(admin), cancellationToken);
+
+    private static Task<int> RunWithAdmin(ParseResult parse, Func<SchedulerAdminClient, AddressRotation, Task> action, CancellationToken cancellationToken) =>
         GuardAsync(
             async () =>
             {
                 using var addresses = GlobalOptions.Connect(parse);
                 using var admin = GlobalOptions.CreateAdminClient(parse, addresses);
-                await action(admin);
+                await action(admin, addresses);
                 return ExitCodes.Ok;
             },
             cancellationToken);
