@@ -31,12 +31,14 @@ public sealed class TelemetryServiceCollectionExtensionsTests
     public void SchedulerTelemetry_DeprecatedMetricNames_AreExportedUntilTurnedOff(string? setting, bool exported)
     {
         using var services = Build(setting is null ? [] : new Dictionary<string, string?> { ["Scheduler:Telemetry:DeprecatedMetricNames"] = setting });
-        var published = new List<string>();
+        // Only this provider's meter: silos of other tests in the same process publish theirs meanwhile.
+        var meters = services.GetRequiredService<IMeterFactory>();
+        var published = new System.Collections.Concurrent.ConcurrentBag<string>();
         using var listener = new MeterListener
         {
             InstrumentPublished = (instrument, _) =>
             {
-                if (instrument.Meter.Name == SchedulerTelemetry.Name)
+                if (instrument.Meter.Name == SchedulerTelemetry.Name && ReferenceEquals(instrument.Meter.Scope, meters))
                 {
                     published.Add(instrument.Name);
                 }
