@@ -173,6 +173,7 @@ public static class SchedulerHost
             .AddHostedService<StartupReport>()
             .AddSingleton(sp => new KnownSettings(sp.GetServices<SettingsSection>().Select(s => (s.Path, s.Type))));
         services.AddSingleton(TimeProvider.System);
+        services.AddWatchdogStallFilter();
         services.AddSingleton<GrainReferences>();
         services.AddSingleton<JobSettlement>();
         services.AddSingleton<LocalNodeLinks>();
