@@ -35,12 +35,21 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/* A component's objects are <fullname>-<component>, the full name cut so the suffix always fits in the 63 characters
+of a Service name. Cut after the suffix instead, a full name of 58 or more (a 48-character release name, say, plus
+"-scheduler") lost "-silo" and "-redis" alike, and the silos' and Redis' Deployments, Services and network policies
+rendered under one name, one replacing the other. The silo's name leaves room for "-metrics" too. */}}
 {{- define "scheduler.siloName" -}}
-{{- printf "%s-silo" (include "scheduler.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-silo" (include "scheduler.fullname" . | trunc 50 | trimSuffix "-") }}
+{{- end }}
+
+{{/* The Service of the silos' HTTP port (metrics, health, dashboard). */}}
+{{- define "scheduler.siloMetricsName" -}}
+{{- printf "%s-metrics" (include "scheduler.siloName" .) }}
 {{- end }}
 
 {{- define "scheduler.redisName" -}}
-{{- printf "%s-redis" (include "scheduler.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-redis" (include "scheduler.fullname" . | trunc 57 | trimSuffix "-") }}
 {{- end }}
 
 {{/* One pool's StatefulSet, Service and PodDisruptionBudget name; pass (dict "root" $ "pool" $pool). At most 52
