@@ -61,7 +61,7 @@ echo "== deploy: render (helm template, kubectl kustomize)"
 mkdir -p "$work/rendered"
 # Each also under the longest release name Helm allows (53 characters): every name the chart derives from it must
 # still be one the API server takes (a Service's at most 63 characters).
-long_release=team-inference-platform-production-europe-west4-blue
+long_release=team-inference-platform-production-europe-west4-green
 for values in "" $chart/examples/*.yaml; do
   name=$(basename "${values:-defaults}" .yaml)
   for release in scheduler "$long_release"; do
