@@ -6,6 +6,7 @@
 #   - helm template (defaults, every example; release "scheduler" and a 53-character one) and kubectl kustomize (every
 #     k8s/overlays/*), every rendered object validated against the Kubernetes schemas and the API server's name and
 #     label rules (deploy/validate/validate.mjs);
+#   - NOTES.txt gives the front door's scheme the workers dial (https:// with TLS);
 #   - k8s/ still what k8s/render.sh renders from the chart;
 #   - the silo and worker images' applications publish (deploy/docker/publish.sh), and the silo's carries no worker
 #     engine or native inference library.
@@ -79,6 +80,21 @@ done
 for overlay in k8s/overlays/*/; do
   name=$(basename "$overlay")
   "$kubectl" kustomize "$overlay" >"$work/rendered/kustomize-$name.yaml" || fail "kubectl kustomize $overlay"
+done
+
+echo "== deploy: NOTES.txt tells the scheme the workers dial"
+# What an operator is told to dial after an install must be what the front door serves: the workers' own
+# Worker__SchedulerAddress (booted by ChartBootTests) says http:// or https://.
+for values in "" $chart/examples/*.yaml; do
+  name=$(basename "${values:-defaults}" .yaml)
+  workers=$(grep -A1 'name: Worker__SchedulerAddress' "$work/rendered/helm-$name-scheduler.yaml" | grep -o -m1 'https\?://')
+  told=$("$helm" install scheduler "$chart" --namespace scheduler --dry-run=client ${values:+-f "$values"} 2>&1 \
+    | sed -n '/^NOTES:/,$p' | grep -o -m1 'SCHEDULER_ADDRESS=https\?://' | cut -d= -f2)
+  if [ -n "$workers" ] && [ "$told" = "$workers" ]; then
+    echo "ok   ${values:-defaults}: $told"
+  else
+    fail "NOTES.txt of ${values:-defaults} says '${told:-nothing}' where the workers dial '${workers:-nothing}'"
+  fi
 done
 
 echo "== deploy: validate every rendered object"
