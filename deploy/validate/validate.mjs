@@ -84,6 +84,9 @@ function allLabelProblems(object) {
   ];
 }
 
+// An image reference as the container runtime parses it: [domain[:port]/]path[:tag][@sha256:digest].
+const imageReference = /^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
 function workloadProblems(object) {
   const spec = object.spec?.template?.spec;
   if (!spec) {
@@ -94,6 +97,7 @@ function workloadProblems(object) {
   for (const c of spec.containers ?? []) {
     const sc = c.securityContext ?? {};
     const where = `container ${c.name}`;
+    if (!imageReference.test(c.image ?? "")) problems.push(`${where}: image "${c.image}" is not an image reference`);
     if (sc.allowPrivilegeEscalation !== false) problems.push(`${where}: allowPrivilegeEscalation must be false`);
     if (sc.readOnlyRootFilesystem !== true) problems.push(`${where}: readOnlyRootFilesystem must be true`);
     if (!(sc.capabilities?.drop ?? []).includes("ALL")) problems.push(`${where}: capabilities must drop ALL`);
