@@ -3,8 +3,10 @@
 #   - helm lint --strict of helm/scheduler with its defaults and every helm/scheduler/examples/*.yaml;
 #   - every values file in deploy/validate/bad-values/ refused (by values.schema.json or the chart), every one in
 #     deploy/validate/good-values/ rendered and validated with the examples;
-#   - helm template (defaults, every example) and kubectl kustomize (every k8s/overlays/*), every rendered object
-#     validated against the Kubernetes schemas (deploy/validate/validate.mjs);
+#   - helm template (defaults, every example; release "scheduler" and a 53-character one) and kubectl kustomize (every
+#     k8s/overlays/*), every rendered object validated against the Kubernetes schemas and the API server's name and
+#     label rules (deploy/validate/validate.mjs);
+#   - NOTES.txt gives the front door's scheme the workers dial (https:// with TLS);
 #   - k8s/ still what k8s/render.sh renders from the chart;
 #   - the silo and worker images' applications publish (deploy/docker/publish.sh), and the silo's carries no worker
 #     engine or native inference library.
@@ -58,19 +60,41 @@ done
 
 echo "== deploy: render (helm template, kubectl kustomize)"
 mkdir -p "$work/rendered"
+# Each also under the longest release name Helm allows (53 characters): every name the chart derives from it must
+# still be one the API server takes (a Service's at most 63 characters).
+long_release=team-inference-platform-production-europe-west4-green
 for values in "" $chart/examples/*.yaml; do
   name=$(basename "${values:-defaults}" .yaml)
-  "$helm" template scheduler "$chart" --namespace scheduler ${values:+-f "$values"} >"$work/rendered/helm-$name.yaml" \
-    || fail "helm template ${values:-defaults}"
+  for release in scheduler "$long_release"; do
+    "$helm" template "$release" "$chart" --namespace scheduler ${values:+-f "$values"} >"$work/rendered/helm-$name-$release.yaml" \
+      || fail "helm template $release ${values:-defaults}"
+  done
 done
 # Values that are not examples but must render (and validate) too: deploy/validate/good-values/.
 for values in deploy/validate/good-values/*.yaml; do
-  "$helm" template scheduler "$chart" --namespace scheduler -f "$values" >"$work/rendered/good-$(basename "$values")" \
-    || fail "helm template $values"
+  for release in scheduler "$long_release"; do
+    "$helm" template "$release" "$chart" --namespace scheduler -f "$values" >"$work/rendered/good-$release-$(basename "$values")" \
+      || fail "helm template $release $values"
+  done
 done
 for overlay in k8s/overlays/*/; do
   name=$(basename "$overlay")
   "$kubectl" kustomize "$overlay" >"$work/rendered/kustomize-$name.yaml" || fail "kubectl kustomize $overlay"
+done
+
+echo "== deploy: NOTES.txt tells the scheme the workers dial"
+# What an operator is told to dial after an install must be what the front door serves: the workers' own
+# Worker__SchedulerAddress (booted by ChartBootTests) says http:// or https://.
+for values in "" $chart/examples/*.yaml; do
+  name=$(basename "${values:-defaults}" .yaml)
+  workers=$(grep -A1 'name: Worker__SchedulerAddress' "$work/rendered/helm-$name-scheduler.yaml" | grep -o -m1 'https\?://')
+  told=$("$helm" install scheduler "$chart" --namespace scheduler --dry-run=client ${values:+-f "$values"} 2>&1 \
+    | sed -n '/^NOTES:/,$p' | grep -o -m1 'SCHEDULER_ADDRESS=https\?://' | cut -d= -f2)
+  if [ -n "$workers" ] && [ "$told" = "$workers" ]; then
+    echo "ok   ${values:-defaults}: $told"
+  else
+    fail "NOTES.txt of ${values:-defaults} says '${told:-nothing}' where the workers dial '${workers:-nothing}'"
+  fi
 done
 
 echo "== deploy: validate every rendered object"

@@ -35,12 +35,21 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/* A component's objects are <fullname>-<component>, the full name cut so the suffix always fits in the 63 characters
+of a Service name. Cut after the suffix instead, a full name of 58 or more (a 48-character release name, say, plus
+"-scheduler") lost "-silo" and "-redis" alike, and the silos' and Redis' Deployments, Services and network policies
+rendered under one name, one replacing the other. The silo's name leaves room for "-metrics" too. */}}
 {{- define "scheduler.siloName" -}}
-{{- printf "%s-silo" (include "scheduler.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-silo" (include "scheduler.fullname" . | trunc 50 | trimSuffix "-") }}
+{{- end }}
+
+{{/* The Service of the silos' HTTP port (metrics, health, dashboard). */}}
+{{- define "scheduler.siloMetricsName" -}}
+{{- printf "%s-metrics" (include "scheduler.siloName" .) }}
 {{- end }}
 
 {{- define "scheduler.redisName" -}}
-{{- printf "%s-redis" (include "scheduler.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-redis" (include "scheduler.fullname" . | trunc 57 | trimSuffix "-") }}
 {{- end }}
 
 {{/* One pool's StatefulSet, Service and PodDisruptionBudget name; pass (dict "root" $ "pool" $pool). At most 52
@@ -72,15 +81,24 @@ name and one pool's objects replaced the other's; a long release name cut the po
 {{- default (include "scheduler.fullname" .) .Values.secrets.existingSecret }}
 {{- end }}
 
-{{- define "scheduler.siloImage" -}}
-{{- printf "%s:%s" .Values.silo.image.repository (default .Chart.AppVersion .Values.silo.image.tag) }}
+{{/* repository:tag, and @digest when one pins it; pass (dict "repository" r "tag" t "digest" d). */}}
+{{- define "scheduler.imageReference" -}}
+{{- printf "%s:%s" .repository .tag }}{{ with .digest }}@{{ . }}{{ end }}
 {{- end }}
 
-{{/* A pool's image: the CUDA variant is the same repository, tag suffixed "-cuda" (deploy/docker/worker.Dockerfile). */}}
+{{- define "scheduler.siloImage" -}}
+{{- $image := .Values.silo.image }}
+{{- include "scheduler.imageReference" (dict "repository" $image.repository "tag" (default .Chart.AppVersion $image.tag) "digest" $image.digest) }}
+{{- end }}
+
+{{/* A pool's image: the CUDA variant is the same repository, tag suffixed "-cuda" (deploy/docker/worker.Dockerfile),
+pinned by cudaDigest (a digest written into the tag became "…@sha256:…-cuda", no image at all). */}}
 {{- define "scheduler.workerImage" -}}
-{{- $tag := default .root.Chart.AppVersion .root.Values.workers.image.tag }}
-{{- if eq .pool.variant "cuda" }}{{ $tag = printf "%s-cuda" $tag }}{{ end }}
-{{- printf "%s:%s" .root.Values.workers.image.repository $tag }}
+{{- $image := .root.Values.workers.image }}
+{{- $tag := default .root.Chart.AppVersion $image.tag }}
+{{- $digest := $image.digest }}
+{{- if eq .pool.variant "cuda" }}{{ $tag = printf "%s-cuda" $tag }}{{ $digest = $image.cudaDigest }}{{ end }}
+{{- include "scheduler.imageReference" (dict "repository" $image.repository "tag" $tag "digest" $digest) }}
 {{- end }}
 
 {{/* The silos' gRPC address for workers: the silo Service, so a worker reaches whichever silo is ready. Workers run
