@@ -8,8 +8,9 @@ namespace Scheduler.Cli;
 /// A job's stream (<c>submit</c>, <c>watch</c>) that outlives the silo serving it: when the stream breaks (its silo died
 /// or drains) or ends before the job did, the job is followed again with WatchJob from the first token not yet printed,
 /// on the next address — the client library's failover loop, the one <see cref="FailoverJobRunner"/> runs, over
-/// schedctl's own address rotation. A submission not yet accepted is sent again with the same idempotency key (one is
-/// made when none was given), so it never becomes a second job. Each resumption is said on stderr; after
+/// schedctl's own address rotation. Before the first event the rotation alone moves the stream (a submission carries an
+/// idempotency key, made when none was given, so its repeat never becomes a second job), and a stream no address
+/// started fails at once. Each resumption is said on stderr; after
 /// <see cref="MaxTriesWithoutEvent"/> tries in a row that got no event it gives up, saying how to follow the job.
 /// </summary>
 internal sealed class ResumingJobStream(SchedulerClient client, AddressRotation addresses)
@@ -62,6 +63,13 @@ internal sealed class ResumingJobStream(SchedulerClient client, AddressRotation 
 
     private void Resume(JobResultBuilder job, int firstToken, RpcException? failure)
     {
+        if (job.JobId.Length == 0)
+        {
+            // No event yet: the rotation already tried the stream on every address it could, so no silo is there to
+            // follow it on. Said at once, as any call's failure, rather than after a round of waiting.
+            throw failure ?? new RpcException(new Status(StatusCode.Unavailable, "the stream ended before its first event"));
+        }
+
         var what = failure switch
         {
             null => $"the stream from {addresses.Current} ended before the job did (the silo drains)",
@@ -71,9 +79,7 @@ internal sealed class ResumingJobStream(SchedulerClient client, AddressRotation 
             _ => $"{addresses.Current}: {failure.StatusCode}: {SchedulerUnreachableException.Detail(failure.Status)}",
         };
         addresses.MoveOn();
-        Console.Error.WriteLine(job.JobId.Length == 0
-            ? $"schedctl: the submission failed ({what}); sending it again, with the same idempotency key, to {addresses.Current}"
-            : $"schedctl: job {job.JobId}: {what}; following it from token {firstToken + job.TokenCount} on {addresses.Current}");
+        Console.Error.WriteLine($"schedctl: job {job.JobId}: {what}; following it from token {firstToken + job.TokenCount} on {addresses.Current}");
     }
 
     private static string RunsOn(JobResultBuilder job, int firstToken) =>

@@ -87,6 +87,22 @@ public sealed class ResumingJobStreamTests(ITestOutputHelper output)
         Assert.Equal(20, lines.Count(l => l.StartsWith($"schedctl: job {job.JobId}: ", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public async Task Submit_NoAddressAnswersAtTheStart_FailsAtOnce_Exit2_NamingEachAddress()
+    {
+        var (a, b) = ($"http://127.0.0.1:{FreePort.Next()}", $"http://127.0.0.1:{FreePort.Next()}");
+        var started = DateTime.UtcNow;
+
+        var (exitCode, stdout, stderr) = await Schedctl.Run("--address", $"{a},{b}", "submit", "--model", FaultCluster.Model, "--prompt", "nobody home");
+
+        // One error line, and no round of resumption tries (20, about 17 s): there is no job to follow.
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(12), stderr);
+        Assert.Equal((2, ""), (exitCode, stdout));
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"error: Unavailable: cannot reach the scheduler at any of its 2 addresses: {a}: ", line, StringComparison.Ordinal);
+        Assert.Contains($"; {b}: ", line, StringComparison.Ordinal);
+    }
+
     // The job's record, read once it ended, holds the text the stream printed: each token once, none missing.
     private static async Task AssertTheJobsTextOnce(FaultCluster cluster, string stdout, string stderr)
     {
