@@ -13,12 +13,18 @@ internal static class Actions
     /// <summary>Runs <paramref name="action"/> with a tenant client; it returns the exit code.</summary>
     public static void SetClientAction(
         Command command, Func<SchedulerClient, ParseResult, CancellationToken, Task<int>> action) =>
+        SetClientAction(command, (client, _, parse, cancellationToken) => action(client, parse, cancellationToken));
+
+    /// <summary>Runs <paramref name="action"/> with a tenant client and the addresses it calls (a job's stream moves
+    /// among them); it returns the exit code.</summary>
+    public static void SetClientAction(
+        Command command, Func<SchedulerClient, AddressRotation, ParseResult, CancellationToken, Task<int>> action) =>
         command.SetAction((parse, cancellationToken) => GuardAsync(
             async () =>
             {
                 using var addresses = GlobalOptions.Connect(parse);
                 using var client = GlobalOptions.CreateClient(parse, addresses);
-                return await action(client, parse, cancellationToken);
+                return await action(client, addresses, parse, cancellationToken);
             },
             cancellationToken));
 

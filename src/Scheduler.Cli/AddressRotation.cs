@@ -9,7 +9,7 @@ namespace Scheduler.Cli;
 /// start), and when it fails with UNAVAILABLE — connection refused or reset, the silo gone — to the next, round the
 /// list, when <see cref="RetrySafety"/> says repeating it is safe. One channel per address, opened lazily by gRPC on the
 /// first call that needs it. A server stream is moved only until its first message: after that its silo has begun
-/// answering, and a repeat would start the answer over. Once every address failed, the call throws
+/// answering, and a repeat would start the answer over (<see cref="ResumingJobStream"/> resumes a job's stream instead). Once every address failed, the call throws
 /// <see cref="SchedulerUnreachableException"/> naming each.
 /// </summary>
 internal sealed class AddressRotation : CallInvoker, IDisposable
@@ -32,6 +32,10 @@ internal sealed class AddressRotation : CallInvoker, IDisposable
 
     /// <summary>The address calls go to first: the one that answered last.</summary>
     public string Current => _addresses[Volatile.Read(ref _current)];
+
+    /// <summary>Sends the next calls to the address after <see cref="Current"/> first: a silo that ended a job's stream
+    /// early may still answer (it drains), and its next stream would end the same way.</summary>
+    public void MoveOn() => Volatile.Write(ref _current, (Volatile.Read(ref _current) + 1) % _addresses.Length);
 
     public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
         AsyncUnaryCall(method, host, options, request).ResponseAsync.GetAwaiter().GetResult();
@@ -138,7 +142,8 @@ internal sealed class AddressRotation : CallInvoker, IDisposable
                 }
                 catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && !cancellationToken.IsCancellationRequested)
                 {
-                    // Lost after it began answering: named, and not started over elsewhere.
+                    // Lost after it began answering: named, and not started over here (a job's stream is resumed
+                    // from its next token by ResumingJobStream).
                     throw new SchedulerUnreachableException([(rotation._addresses[_index], e)], rotation._addresses.Length, SchedulerUnreachableException.StreamBegun);
                 }
             }

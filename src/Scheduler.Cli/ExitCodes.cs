@@ -6,10 +6,11 @@ internal static class ExitCodes
     /// <summary>The command did what it was asked.</summary>
     public const int Ok = 0;
 
-    /// <summary>The job failed or was cancelled, its stream ended early, or the command could not start.</summary>
+    /// <summary>The job failed, expired or was cancelled, or the command could not start.</summary>
     public const int Failed = 1;
 
-    /// <summary>The scheduler answered with a gRPC error (or could not be reached).</summary>
+    /// <summary>The scheduler answered with a gRPC error (or could not be reached; for a job's stream, not within the
+    /// tries <see cref="ResumingJobStream"/> makes).</summary>
     public const int RpcError = 2;
 
     /// <summary>Interrupted by Ctrl+C or SIGTERM.</summary>

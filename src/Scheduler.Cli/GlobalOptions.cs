@@ -15,8 +15,8 @@ internal static class GlobalOptions
     private static readonly Option<string> Address = new("--address")
     {
         Description = "Scheduler address, or several comma-separated (the silos of one cluster): a call that finds one " +
-            "unavailable (connection refused or reset, the silo gone) goes on to the next when repeating it is safe, and " +
-            $"top keeps reading from whichever answers (default: $SCHEDULER_ADDRESS or {DefaultAddress})",
+            "unavailable (connection refused or reset, the silo gone) goes on to the next when repeating it is safe, a job's " +
+            $"stream (submit, watch) goes on from its next token, and top keeps reading from whichever answers (default: $SCHEDULER_ADDRESS or {DefaultAddress})",
         Recursive = true,
     };
 

@@ -67,7 +67,7 @@ internal static class JobCommands
                     : "Give --prompt, or --message (repeatable) for a chat.");
             }
         });
-        Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
+        Actions.SetClientAction(command, async (client, addresses, parse, cancellationToken) =>
         {
             var request = new SubmitJobRequest
             {
@@ -109,7 +109,7 @@ internal static class JobCommands
             }
 
             return await JobOutput.StreamAsync(
-                onTokens => client.RunAsync(request, onTokens, cancellationToken: cancellationToken));
+                onTokens => new ResumingJobStream(client, addresses).SubmitAsync(request, onTokens, cancellationToken));
         });
         return command;
     }
@@ -135,12 +135,9 @@ internal static class JobCommands
         {
             jobId, fromToken,
         };
-        Actions.SetClientAction(command, (client, parse, cancellationToken) => JobOutput.StreamAsync(
-            onTokens => client.AttachAsync(
-                parse.GetRequiredValue(jobId),
-                parse.GetValue(fromToken),
-                onTokens,
-                cancellationToken: cancellationToken)));
+        Actions.SetClientAction(command, (client, addresses, parse, cancellationToken) => JobOutput.StreamAsync(
+            onTokens => new ResumingJobStream(client, addresses).WatchAsync(
+                parse.GetRequiredValue(jobId), parse.GetValue(fromToken), onTokens, cancellationToken)));
         return command;
     }
 

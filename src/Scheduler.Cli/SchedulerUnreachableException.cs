@@ -14,7 +14,7 @@ internal sealed class SchedulerUnreachableException(IReadOnlyList<(string Addres
     public const string NotRepeatable = "not tried on the other addresses: the call may have reached the silo, and repeating it is not safe";
 
     /// <summary>Why a stream that broke after its first message is not started over on another address.</summary>
-    public const string StreamBegun = "the stream broke after it began answering, so it is not started over elsewhere (a job runs on: schedctl watch follows it)";
+    public const string StreamBegun = "the stream broke after it began answering";
 
     /// <summary>The addresses tried, in order, with what each answered.</summary>
     public IReadOnlyList<(string Address, RpcException Failure)> Tried { get; } = tried;

@@ -14,10 +14,15 @@ internal static class Failover
     /// Runs one job's tries until it ends: <paramref name="next"/> gives each try's events (a submission, or a job
     /// followed from its next token) and what to do if the try fails (move to another silo). A try fails when its stream
     /// breaks with a status a silo failure or drain produces, or ends before the job did (the silo drains); the next one
-    /// comes after a backoff that starts over whenever a try got an event. Errors retrying cannot fix propagate.
+    /// comes after a backoff that starts over whenever a try got an event. Errors retrying cannot fix propagate, and so
+    /// does UNAVAILABLE once <paramref name="maxTriesWithoutEvent"/> tries in a row got no event.
     /// </summary>
     public static async Task<JobResult> RunAsync(
-        Func<JobResultBuilder, CancellationToken, Attempt> next, Action<TokenChunk>? onTokens, DateTime? deadline, CancellationToken cancellationToken)
+        Func<JobResultBuilder, CancellationToken, Attempt> next,
+        Action<TokenChunk>? onTokens,
+        DateTime? deadline,
+        CancellationToken cancellationToken,
+        int maxTriesWithoutEvent = int.MaxValue)
     {
         using var giveUp = new CancellationTokenSource();
         if (deadline is { } d)
@@ -28,11 +33,13 @@ internal static class Failover
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, giveUp.Token);
         var builder = new JobResultBuilder();
         var reconnects = 0;
+        var triesWithoutEvent = 0;
         var backoff = InitialBackoff;
         while (true)
         {
             var attempt = next(builder, wait.Token);
             var received = builder.EventCount;
+            RpcException? failure = null;
             try
             {
                 await builder.ReadAsync(attempt.Events, onTokens);
@@ -46,6 +53,7 @@ internal static class Failover
             catch (RpcException ex) when (IsTransient(ex.StatusCode) && !wait.IsCancellationRequested)
             {
                 // The silo died, drains, or failed the submission for a moment: the job lives on in the cluster.
+                failure = ex;
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.DeadlineExceeded && deadline is not null)
             {
@@ -62,6 +70,11 @@ internal static class Failover
             {
                 // The silo answered before it failed: start the backoff over.
                 backoff = InitialBackoff;
+                triesWithoutEvent = 0;
+            }
+            else if (++triesWithoutEvent >= maxTriesWithoutEvent)
+            {
+                throw GaveUp(builder, triesWithoutEvent, reconnects, failure);
             }
 
             if (deadline is { } end && DateTime.UtcNow >= end)
@@ -69,7 +82,7 @@ internal static class Failover
                 throw DeadlinePassed(builder, reconnects);
             }
 
-            attempt.Failed();
+            attempt.Failed(failure);
             reconnects++;
             await Task.Delay(backoff, cancellationToken);
             backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
@@ -107,6 +120,14 @@ internal static class Failover
             ? $"the job was not accepted before the deadline ({reconnects} reconnects)"
             : $"job {builder.JobId} did not finish before the deadline ({builder.TokenCount} tokens received, {reconnects} reconnects)"));
 
-    /// <summary>One try of a job: its events, and what to do when the try fails before the job ends.</summary>
-    public readonly record struct Attempt(IAsyncEnumerable<JobEvent> Events, Action Failed);
+    private static RpcException GaveUp(JobResultBuilder builder, int tries, int reconnects, RpcException? last) => new(new Status(
+        StatusCode.Unavailable,
+        (builder.JobId.Length == 0 ? "the job was not accepted" : $"job {builder.JobId} could not be followed") +
+        $": {tries} tries in a row got no event ({builder.TokenCount} tokens received, {reconnects} reconnects); the last " +
+        (last is null ? "ended its stream before the job ended" : $"failed with {last.StatusCode}: {last.Status.Detail}"),
+        last?.Status.DebugException));
+
+    /// <summary>One try of a job: its events, and what to do when the try fails before the job ends — given the failure,
+    /// or null when the stream ended before the job did (its silo drains).</summary>
+    public readonly record struct Attempt(IAsyncEnumerable<JobEvent> Events, Action<RpcException?> Failed);
 }

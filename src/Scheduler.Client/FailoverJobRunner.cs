@@ -37,7 +37,7 @@ public sealed class FailoverJobRunner : IJobRunner
             var events = job.JobId.Length == 0
                 ? silo.StreamAsync(request, deadline, wait)
                 : silo.WatchAsync(job.JobId, job.TokenCount, deadline, wait);
-            return new(events, () => _current = (_current + 1) % _silos.Length);
+            return new(events, _ => _current = (_current + 1) % _silos.Length);
         }
     }
 

@@ -42,11 +42,11 @@ public sealed class MultiplexedJobRunner : IJobRunner
         {
             if (following is { } silo)
             {
-                return new(_silos[silo].WatchAsync(job.JobId, job.TokenCount, deadline, wait), () => following = (silo + 1) % _silos.Length);
+                return new(_silos[silo].WatchAsync(job.JobId, job.TokenCount, deadline, wait), _ => following = (silo + 1) % _silos.Length);
             }
 
             var call = Current();
-            return new(call.Submit(request, wait), () =>
+            return new(call.Submit(request, wait), _ =>
             {
                 // A refusal that is only UNAVAILABLE, on a call that still works, is tried again on the same call.
                 if (call.IsBroken)
