@@ -380,10 +380,37 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
 
         var list = (await models.GetModelsAsync()).Value;
         Assert.Equal(
-            [SchedulerCluster.FairModel, SchedulerCluster.Model, SchedulerCluster.ParkedModel, SchedulerCluster.ScriptedModel],
+            [SchedulerCluster.FairModel, SchedulerCluster.Model, SchedulerCluster.SlashedModel, SchedulerCluster.ParkedModel, SchedulerCluster.ScriptedModel],
             list.Select(m => m.Id).Order(StringComparer.Ordinal));
         Assert.Equal(SchedulerCluster.Model, (await models.GetModelAsync(SchedulerCluster.Model)).Value.Id);
         AssertError(await Assert.ThrowsAsync<ClientResultException>(() => models.GetModelAsync("no-such-model")), 404, "invalid_request_error", "model", "model_not_found");
+    }
+
+    [Fact]
+    public async Task Model_WhoseIdHasASlash_IsFound_SentAsIsOrEscaped()
+    {
+        // A Hugging Face name ("meta-llama/Llama-3.1-8B-Instruct") was a 404 unknown_url sent as is and a 404
+        // model_not_found escaped (%2F, as the openai npm package sends it), though the model list had it.
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+
+        foreach (var path in new[] { "/v1/models/org/slashed-model", "/v1/models/org%2Fslashed-model", "/v1/models/org%2fslashed-model" })
+        {
+            using var response = await http.GetAsync(path);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {body}");
+            Assert.Equal((SchedulerCluster.SlashedModel, "model"), (JsonDocument.Parse(body).RootElement.GetProperty("id").GetString(), JsonDocument.Parse(body).RootElement.GetProperty("object").GetString()));
+        }
+
+        var models = new OpenAI.Models.OpenAIModelClient(new ApiKeyCredential(SchedulerCluster.Tenants[0].Key), Options());
+        Assert.Equal(SchedulerCluster.SlashedModel, (await models.GetModelAsync(SchedulerCluster.SlashedModel)).Value.Id);
+
+        // One segment more than a model has is still this route's: an unknown model, and POST there a 405.
+        using var unknown = await http.GetAsync("/v1/models/org/no-such-model");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("model_not_found", JsonDocument.Parse(await unknown.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
+        using var post = await http.PostAsync("/v1/models/org/slashed-model", null);
+        Assert.Equal((HttpStatusCode.MethodNotAllowed, "GET"), (post.StatusCode, string.Join(",", post.Content.Headers.Allow)));
     }
 
     [Fact]
