@@ -374,6 +374,39 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task SheddableWhileTheModelIsOverloaded_Is503ServerIsOverloaded_WithRetryAfter_NotA429()
+    {
+        // It was a 429 rate_limit_exceeded, which tells a client (and a gateway that paces per key) that its key is over
+        // a limit; OpenAI's API answers an overloaded model 503.
+        using var grpc = cluster.Tenant(2);
+        var queued = new List<Job>();
+        for (var i = 0; i < SchedulerCluster.OverloadQueueLength; i++)
+        {
+            queued.Add(await grpc.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4 }));
+        }
+
+        try
+        {
+            var sheddable = new Dictionary<string, string> { ["x-scheduler-priority"] = "sheddable" };
+            var ex = await Assert.ThrowsAsync<ClientResultException>(() =>
+                CreateCompletion(Completions(SchedulerCluster.Tenants[2].Key), new { model = SchedulerCluster.ParkedModel, prompt = "x", max_tokens = 2 }, sheddable));
+
+            AssertError(ex, 503, "server_error", param: null, code: "server_is_overloaded");
+            var headers = ex.GetRawResponse()!.Headers;
+            Assert.True(headers.TryGetValue("Retry-After", out var seconds));
+            Assert.True(int.Parse(seconds!, System.Globalization.CultureInfo.InvariantCulture) >= 1);
+            Assert.True(headers.TryGetValue("retry-after-ms", out _));
+        }
+        finally
+        {
+            foreach (var job in queued)
+            {
+                await grpc.CancelAsync(job.JobId);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Models_ListsTheCatalog_AndAnUnknownModelIs404()
     {
         var models = new OpenAI.Models.OpenAIModelClient(new ApiKeyCredential(SchedulerCluster.Tenants[0].Key), Options());
