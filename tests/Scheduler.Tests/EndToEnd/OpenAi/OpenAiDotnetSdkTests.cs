@@ -325,6 +325,27 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task BodyThatSaysItIsNotJson_Is415InOpenAisShape_NamingItsContentType()
+    {
+        // `curl -d` without -H 'Content-Type: application/json' sends a form post: it was read as JSON all the same.
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+        var json = $$"""{"model":"{{SchedulerCluster.Model}}","prompt":"x","max_tokens":2}""";
+
+        using var form = new StringContent(json, Encoding.UTF8, "application/x-www-form-urlencoded");
+        using var refused = await http.PostAsync("/v1/completions", form);
+
+        Assert.Equal((HttpStatusCode.UnsupportedMediaType, "application/json"), (refused.StatusCode, refused.Content.Headers.ContentType?.MediaType));
+        var error = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.StartsWith("Content-Type 'application/x-www-form-urlencoded; charset=utf-8' is not supported", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        using var plain = new StringContent(json, Encoding.UTF8, "application/json");
+        using var read = await http.PostAsync("/v1/completions", plain);
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+    }
+
+    [Fact]
     public async Task HugeHeaderOrRequestLine_Is431Or414FromKestrel_WithAnEmptyBody_AsDocumented()
     {
         // Pins what docs/operations.md says: Kestrel refuses headers over 32 KB while parsing, before any middleware could
