@@ -441,6 +441,19 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task ErrorMessage_IsUtf8Text_NotHtmlEscaped()
+    {
+        // It read "model \u0027modèle-inconnu\u0027 not found" in curl.
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+
+        using var response = await http.GetAsync("/v1/models/mod%C3%A8le-inconnu");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("\"message\":\"model 'modèle-inconnu' not found\"", Encoding.UTF8.GetString(await response.Content.ReadAsByteArrayAsync()), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Model_WhoseIdHasASlash_IsFound_SentAsIsOrEscaped()
     {
         // A Hugging Face name ("meta-llama/Llama-3.1-8B-Instruct") was a 404 unknown_url sent as is and a 404
