@@ -1,7 +1,7 @@
 // Drives the scheduler's OpenAI-compatible API with the official `openai` npm package; run by the C# test
-// OpenAiNodeClientTests against a live silo. Environment: OPENAI_BASE_URL (…/v1), OPENAI_API_KEY, MODEL, and CHAT=1
-// to include chat completions. Prints one JSON line with what it saw (the C# test checks the job ids over gRPC);
-// any failed expectation exits non-zero.
+// OpenAiNodeClientTests against a live silo. Environment: OPENAI_BASE_URL (…/v1), OPENAI_API_KEY, MODEL, SLASHED_MODEL
+// (a model whose id has a slash, which the package escapes in the path), and CHAT=1 to include chat completions. Prints
+// one JSON line with what it saw (the C# test checks the job ids over gRPC); any failed expectation exits non-zero.
 import OpenAI from 'openai';
 
 const model = process.env.MODEL;
@@ -34,6 +34,10 @@ for await (const m of client.models.list()) {
 }
 expect(models.includes(model), `${model} in the model list`);
 seen.models = models;
+for (const id of [model, process.env.SLASHED_MODEL]) {
+  const retrieved = await client.models.retrieve(id);
+  expect(retrieved.id === id && retrieved.object === 'model', `model ${id}, got ${JSON.stringify(retrieved)}`);
+}
 
 const completion = await client.completions.create({ model, prompt: 'Hello from node', max_tokens: 7 });
 expect(completion.choices[0].finish_reason === 'length', 'finish_reason length');

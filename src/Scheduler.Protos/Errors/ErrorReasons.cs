@@ -9,6 +9,10 @@ public static class ErrorReasons
     /// <c>context_length_exceeded</c>.</summary>
     public const string ContextLengthExceeded = "CONTEXT_LENGTH_EXCEEDED";
 
+    /// <summary>A sheddable job refused because its model's queue is over its overload threshold: the scheduler is busy,
+    /// not the tenant over a quota (both RESOURCE_EXHAUSTED); OpenAI's API answers such a refusal 503.</summary>
+    public const string Overloaded = "OVERLOADED";
+
     /// <summary>A prompt token id is not in the model's vocabulary.</summary>
     public const string TokenOutOfVocabulary = "TOKEN_OUT_OF_VOCABULARY";
 }

@@ -114,8 +114,8 @@ internal sealed class JobSubmissions(
         hub.UnsubscribeIfAny(subscription);
         throw result.Rejection switch
         {
-            SubmitRejection.QueueFull or SubmitRejection.RateLimited or SubmitRejection.Shed =>
-                SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter),
+            SubmitRejection.QueueFull or SubmitRejection.RateLimited => SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter),
+            SubmitRejection.Shed => SchedulerErrors.Overloaded(SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter)),
             SubmitRejection.IdempotencyKeyReused => SchedulerErrors.AlreadyExists(result.Message!),
             _ => SchedulerErrors.Unauthenticated(result.Message!),
         };

@@ -49,17 +49,28 @@ internal static class SchedulerErrors
     /// <summary><paramref name="refusal"/>, one of the prompt plus max_tokens not fitting (see
     /// <see cref="ContextLengthExceeded"/>), with an <c>ErrorInfo</c> saying so beside its other detail, so a client
     /// (the OpenAI door among them) need not read the message to tell it from other refusals of the prompt.</summary>
-    public static RpcException OverContext(RpcException refusal)
+    public static RpcException OverContext(RpcException refusal) => WithReason(refusal, ContextLengthExceeded);
+
+    /// <summary>True for a refusal <see cref="OverContext"/> marked.</summary>
+    public static bool IsOverContext(RpcException ex) => HasReason(ex, ContextLengthExceeded);
+
+    /// <summary><paramref name="refusal"/>, a RESOURCE_EXHAUSTED of a sheddable job while its model is overloaded, with an
+    /// <c>ErrorInfo</c> saying so, so a client can tell the scheduler's load from the tenant's own quotas.</summary>
+    public static RpcException Overloaded(RpcException refusal) => WithReason(refusal, ErrorReasons.Overloaded);
+
+    /// <summary>True for a refusal <see cref="Overloaded"/> marked.</summary>
+    public static bool IsOverloaded(RpcException ex) => HasReason(ex, ErrorReasons.Overloaded);
+
+    private static RpcException WithReason(RpcException refusal, string reason)
     {
         var status = refusal.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)refusal.StatusCode, Message = refusal.Status.Detail };
-        status.Details.Add(Any.Pack(new ErrorInfo { Reason = ContextLengthExceeded, Domain = ErrorDomain }));
+        status.Details.Add(Any.Pack(new ErrorInfo { Reason = reason, Domain = ErrorDomain }));
         refusal.Trailers.SetRpcStatus(status);
         return refusal;
     }
 
-    /// <summary>True for a refusal <see cref="OverContext"/> marked.</summary>
-    public static bool IsOverContext(RpcException ex) =>
-        ex.GetRpcStatus()?.GetDetail<ErrorInfo>() is { Reason: ContextLengthExceeded, Domain: ErrorDomain };
+    private static bool HasReason(RpcException ex, string reason) =>
+        ex.GetRpcStatus()?.GetDetail<ErrorInfo>() is { Domain: ErrorDomain } info && info.Reason == reason;
 
     /// <summary>A client-chosen name already taken by something else — an idempotency key bound to another request (as a
     /// create with a taken id is ALREADY_EXISTS in Google's API design guide, AIP-133; Stripe-like HTTP APIs answer 409).</summary>

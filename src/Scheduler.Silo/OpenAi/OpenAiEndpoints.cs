@@ -7,7 +7,9 @@ internal static class OpenAiEndpoints
 {
     public const string Prefix = "/v1";
 
-    private const string Completions = "/completions", ChatCompletions = "/chat/completions", Models = "/models", Model = "/models/{id}";
+    // A model id may hold slashes, as Hugging Face names do ("meta-llama/Llama-3.1-8B-Instruct"): the catch-all takes the
+    // rest of the path, which is how a client that does not escape its path parameters sends one.
+    private const string Completions = "/completions", ChatCompletions = "/chat/completions", Models = "/models", Model = "/models/{**id}";
 
     /// <summary>The routes served under <see cref="Prefix"/>, with their methods: what is mapped below and what
     /// <see cref="OpenAiRouteErrors"/> names when a request misses them.</summary>
@@ -26,11 +28,16 @@ internal static class OpenAiEndpoints
         v1.MapGet(Models, (HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
             Authenticated(http, auth, errors, () => OpenAiJson.ModelList(models.All.Select(m => m.Name))));
         v1.MapGet(Model, (string id, HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
-            Authenticated(http, auth, errors, () => models.TryGet(id, out var model)
+            Authenticated(http, auth, errors, () => models.TryGet(ModelId(id), out var model)
                 ? OpenAiJson.Model(model.Name)
                 : throw Api.SchedulerErrors.NotFound("model", id)));
         return app;
     }
+
+    /// <summary>The model id of a <c>/v1/models/{id}</c> path. Kestrel decodes a path but for <c>%2F</c>, which it leaves
+    /// as sent so a decoded slash cannot make a new path segment; the OpenAI SDKs that escape path parameters (the
+    /// <c>openai</c> npm package) send a slash of a model id so.</summary>
+    private static string ModelId(string id) => id.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
 
     private static async Task Authenticated(HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, Func<byte[]> body)
     {

@@ -99,6 +99,10 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
             StatusCode.NotFound => new(StatusCodes.Status404NotFound, "invalid_request_error", message, Code: "not_found"),
             StatusCode.Unauthenticated => new(StatusCodes.Status401Unauthorized, "invalid_request_error", message, Code: "invalid_api_key"),
             StatusCode.PermissionDenied => new(StatusCodes.Status403Forbidden, "permission_error", message, Code: "permission_denied"),
+            // Shed under load: the scheduler is busy, not the tenant over its quota, and OpenAI's API says so with a 503
+            // (a 429 rate_limit_exceeded told clients, and gateways that pace per key, that the key was over a limit).
+            StatusCode.ResourceExhausted when SchedulerErrors.IsOverloaded(rpc) =>
+                new(StatusCodes.Status503ServiceUnavailable, "server_error", message, Code: "server_is_overloaded", RetryAfterMs: SchedulerErrors.RetryAfterMs(rpc)),
             StatusCode.ResourceExhausted =>
                 new(StatusCodes.Status429TooManyRequests, "rate_limit_error", message, Code: "rate_limit_exceeded", RetryAfterMs: SchedulerErrors.RetryAfterMs(rpc)),
             StatusCode.AlreadyExists =>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Scheduler.Abstractions.Jobs;
 
@@ -161,10 +162,17 @@ internal static class OpenAiJson
         }
     }
 
+    // Text as UTF-8, as OpenAI's API writes it: the default encoder escapes every non-ASCII character and ' " < > & + (for
+    // JSON embedded in HTML), which made "model 'x' not found" read model \u0027x\u0027 in curl and sent an answer in
+    // Chinese at twice its bytes. These bodies are application/json and text/event-stream, never HTML; quotes,
+    // backslashes and control characters are still escaped, as JSON requires (and this encoder still escapes characters
+    // past U+FFFF, emoji among them: valid JSON all the same).
+    private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static byte[] Write(Action<Utf8JsonWriter> body)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, Options))
         {
             w.WriteStartObject();
             body(w);

@@ -11,7 +11,7 @@ namespace Scheduler.Silo.OpenAi;
 /// </summary>
 internal static class OpenAiRouteErrors
 {
-    private static readonly string Served = string.Join(", ", OpenAiEndpoints.Routes.Select(r => $"{r.Method} {OpenAiEndpoints.Prefix}{r.Template}"));
+    private static readonly string Served = string.Join(", ", OpenAiEndpoints.Routes.Select(r => $"{r.Method} {OpenAiEndpoints.Prefix}{r.Template.Replace("{**", "{", StringComparison.Ordinal)}"));
 
     /// <summary>For <c>UseStatusCodePages</c>: fills an empty error answer to a /v1 request; leaves any other alone.</summary>
     public static Task Answer(StatusCodeContext context)
@@ -40,9 +40,10 @@ internal static class OpenAiRouteErrors
         var segments = (path.Value ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
         foreach (var (method, template) in OpenAiEndpoints.Routes)
         {
-            // A template's segments match literally, a {parameter} any one segment.
+            // A template's segments match literally, a {parameter} any one segment, a last {**parameter} one or more.
             var parts = (OpenAiEndpoints.Prefix + template).Split('/', StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length == segments.Length
+            var catchAll = parts[^1].StartsWith("{**", StringComparison.Ordinal);
+            if ((catchAll ? segments.Length >= parts.Length : parts.Length == segments.Length)
                 && parts.Zip(segments).All(p => p.First.StartsWith('{') || string.Equals(p.First, p.Second, StringComparison.Ordinal)))
             {
                 return method;

@@ -55,6 +55,7 @@ public sealed class AdmissionTests(SchedulerCluster cluster)
             Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
             Assert.Contains("overloaded", ex.Status.Detail, StringComparison.Ordinal);
             Assert.NotNull(RetryHint.Of(ex));
+            Assert.Equal(("OVERLOADED", "scheduler.v1"), ex.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>() is { } info ? (info.Reason, info.Domain) : default);
 
             queued.Add(await client.SubmitAsync(Parked(Priority.Standard)));
             queued.Add(await client.SubmitAsync(Parked(Priority.Critical)));

@@ -13,7 +13,8 @@ namespace Scheduler.Tests.EndToEnd;
 /// at two queued jobs. A second model, "parked-model", has no replica, so its jobs stay queued; a third,
 /// "fair-model", has none until a test starts a node for it. A model with <see cref="OverloadQueueLength"/> jobs
 /// queued sheds sheddable submissions. A fourth, "scripted-model", is served only by fake nodes that tests script; its
-/// context (131,072 tokens) is larger than their replicas' KV caches (100,000).
+/// context (131,072 tokens) is larger than their replicas' KV caches (100,000). A fifth, "org/slashed-model", has a
+/// slash in its name, as Hugging Face names have, and no replica.
 /// </summary>
 public sealed class SchedulerCluster : IAsyncLifetime
 {
@@ -24,6 +25,9 @@ public sealed class SchedulerCluster : IAsyncLifetime
 
     /// <summary>A model only the tests' scripted fake worker nodes serve (see Hostile/FakeWorkerNode).</summary>
     public const string ScriptedModel = "scripted-model";
+
+    /// <summary>A model named as Hugging Face names them, with a slash; it has no replica.</summary>
+    public const string SlashedModel = "org/slashed-model";
 
     public const string NodeToken = "e2e-node-token";
     public const string AdminKey = "e2e-admin-key";
@@ -68,6 +72,7 @@ public sealed class SchedulerCluster : IAsyncLifetime
             $"--Scheduler:Models:2:Name={FairModel}",
             $"--Scheduler:Scheduling:OverloadQueueLength={OverloadQueueLength}",
             $"--Scheduler:Models:3:Name={ScriptedModel}", "--Scheduler:Models:3:MaxContextTokens=131072",
+            $"--Scheduler:Models:4:Name={SlashedModel}",
             $"--Scheduler:Tenants:0:Id={Tenants[0].Id}", $"--Scheduler:Tenants:0:ApiKey={Tenants[0].Key}", $"--Scheduler:Tenants:0:Weight={Tenants[0].Weight}",
             $"--Scheduler:Tenants:1:Id={Tenants[1].Id}", $"--Scheduler:Tenants:1:ApiKey={Tenants[1].Key}", $"--Scheduler:Tenants:1:Weight={Tenants[1].Weight}",
             $"--Scheduler:Tenants:2:Id={Tenants[2].Id}", $"--Scheduler:Tenants:2:ApiKey={Tenants[2].Key}", $"--Scheduler:Tenants:2:Weight={Tenants[2].Weight}",

@@ -325,6 +325,27 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task BodyThatSaysItIsNotJson_Is415InOpenAisShape_NamingItsContentType()
+    {
+        // `curl -d` without -H 'Content-Type: application/json' sends a form post: it was read as JSON all the same.
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+        var json = $$"""{"model":"{{SchedulerCluster.Model}}","prompt":"x","max_tokens":2}""";
+
+        using var form = new StringContent(json, Encoding.UTF8, "application/x-www-form-urlencoded");
+        using var refused = await http.PostAsync("/v1/completions", form);
+
+        Assert.Equal((HttpStatusCode.UnsupportedMediaType, "application/json"), (refused.StatusCode, refused.Content.Headers.ContentType?.MediaType));
+        var error = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.StartsWith("Content-Type 'application/x-www-form-urlencoded; charset=utf-8' is not supported", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        using var plain = new StringContent(json, Encoding.UTF8, "application/json");
+        using var read = await http.PostAsync("/v1/completions", plain);
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+    }
+
+    [Fact]
     public async Task HugeHeaderOrRequestLine_Is431Or414FromKestrel_WithAnEmptyBody_AsDocumented()
     {
         // Pins what docs/operations.md says: Kestrel refuses headers over 32 KB while parsing, before any middleware could
@@ -374,16 +395,89 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task SheddableWhileTheModelIsOverloaded_Is503ServerIsOverloaded_WithRetryAfter_NotA429()
+    {
+        // It was a 429 rate_limit_exceeded, which tells a client (and a gateway that paces per key) that its key is over
+        // a limit; OpenAI's API answers an overloaded model 503.
+        using var grpc = cluster.Tenant(2);
+        var queued = new List<Job>();
+        for (var i = 0; i < SchedulerCluster.OverloadQueueLength; i++)
+        {
+            queued.Add(await grpc.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4 }));
+        }
+
+        try
+        {
+            var sheddable = new Dictionary<string, string> { ["x-scheduler-priority"] = "sheddable" };
+            var ex = await Assert.ThrowsAsync<ClientResultException>(() =>
+                CreateCompletion(Completions(SchedulerCluster.Tenants[2].Key), new { model = SchedulerCluster.ParkedModel, prompt = "x", max_tokens = 2 }, sheddable));
+
+            AssertError(ex, 503, "server_error", param: null, code: "server_is_overloaded");
+            var headers = ex.GetRawResponse()!.Headers;
+            Assert.True(headers.TryGetValue("Retry-After", out var seconds));
+            Assert.True(int.Parse(seconds!, System.Globalization.CultureInfo.InvariantCulture) >= 1);
+            Assert.True(headers.TryGetValue("retry-after-ms", out _));
+        }
+        finally
+        {
+            foreach (var job in queued)
+            {
+                await grpc.CancelAsync(job.JobId);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Models_ListsTheCatalog_AndAnUnknownModelIs404()
     {
         var models = new OpenAI.Models.OpenAIModelClient(new ApiKeyCredential(SchedulerCluster.Tenants[0].Key), Options());
 
         var list = (await models.GetModelsAsync()).Value;
         Assert.Equal(
-            [SchedulerCluster.FairModel, SchedulerCluster.Model, SchedulerCluster.ParkedModel, SchedulerCluster.ScriptedModel],
+            [SchedulerCluster.FairModel, SchedulerCluster.Model, SchedulerCluster.SlashedModel, SchedulerCluster.ParkedModel, SchedulerCluster.ScriptedModel],
             list.Select(m => m.Id).Order(StringComparer.Ordinal));
         Assert.Equal(SchedulerCluster.Model, (await models.GetModelAsync(SchedulerCluster.Model)).Value.Id);
         AssertError(await Assert.ThrowsAsync<ClientResultException>(() => models.GetModelAsync("no-such-model")), 404, "invalid_request_error", "model", "model_not_found");
+    }
+
+    [Fact]
+    public async Task ErrorMessage_IsUtf8Text_NotHtmlEscaped()
+    {
+        // It read "model \u0027modèle-inconnu\u0027 not found" in curl.
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+
+        using var response = await http.GetAsync("/v1/models/mod%C3%A8le-inconnu");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("\"message\":\"model 'modèle-inconnu' not found\"", Encoding.UTF8.GetString(await response.Content.ReadAsByteArrayAsync()), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Model_WhoseIdHasASlash_IsFound_SentAsIsOrEscaped()
+    {
+        // A Hugging Face name ("meta-llama/Llama-3.1-8B-Instruct") was a 404 unknown_url sent as is and a 404
+        // model_not_found escaped (%2F, as the openai npm package sends it), though the model list had it.
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+
+        foreach (var path in new[] { "/v1/models/org/slashed-model", "/v1/models/org%2Fslashed-model", "/v1/models/org%2fslashed-model" })
+        {
+            using var response = await http.GetAsync(path);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {body}");
+            Assert.Equal((SchedulerCluster.SlashedModel, "model"), (JsonDocument.Parse(body).RootElement.GetProperty("id").GetString(), JsonDocument.Parse(body).RootElement.GetProperty("object").GetString()));
+        }
+
+        var models = new OpenAI.Models.OpenAIModelClient(new ApiKeyCredential(SchedulerCluster.Tenants[0].Key), Options());
+        Assert.Equal(SchedulerCluster.SlashedModel, (await models.GetModelAsync(SchedulerCluster.SlashedModel)).Value.Id);
+
+        // One segment more than a model has is still this route's: an unknown model, and POST there a 405.
+        using var unknown = await http.GetAsync("/v1/models/org/no-such-model");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("model_not_found", JsonDocument.Parse(await unknown.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
+        using var post = await http.PostAsync("/v1/models/org/slashed-model", null);
+        Assert.Equal((HttpStatusCode.MethodNotAllowed, "GET"), (post.StatusCode, string.Join(",", post.Content.Headers.Allow)));
     }
 
     [Fact]

@@ -42,6 +42,7 @@ public sealed class OpenAiNodeClientTests(SchedulerCluster cluster)
             ["OPENAI_BASE_URL"] = cluster.OpenAiAddress + "/v1",
             ["OPENAI_API_KEY"] = SchedulerCluster.Tenants[2].Key,
             ["MODEL"] = SchedulerCluster.Model,
+            ["SLASHED_MODEL"] = SchedulerCluster.SlashedModel,
             ["CHAT"] = chat ? "1" : "0",
         }, TimeSpan.FromSeconds(120));
         return JsonDocument.Parse(output).RootElement;

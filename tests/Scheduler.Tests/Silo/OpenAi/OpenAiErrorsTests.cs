@@ -44,7 +44,8 @@ public sealed class OpenAiErrorsTests
     [InlineData("/v1/chat/completions/", "POST")]
     [InlineData("/v1/models", "GET")]
     [InlineData("/v1/models/llama-3.1-8b", "GET")]
-    [InlineData("/v1/models/a/b", null)]
+    [InlineData("/v1/models/org/model-x", "GET")]
+    [InlineData("/v1/modelsx/a", null)]
     [InlineData("/v1/embeddings", null)]
     public void RouteErrors_MethodOf_IsTheMethodTheApiServesAPathWith(string path, string? method) =>
         Assert.Equal(method, OpenAiRouteErrors.MethodOf(new PathString(path)));
@@ -128,6 +129,17 @@ public sealed class OpenAiErrorsTests
 
         Assert.Equal((429, "rate_limit_error", "rate_limit_exceeded", 1501L), (error.Status, error.Type, error.Code, error.RetryAfterMs));
         Assert.Null(_errors.Map(SchedulerErrors.ResourceExhausted("never", null), OpenAiKind.Completion).RetryAfterMs);
+    }
+
+    [Fact]
+    public void Map_ShedUnderOverload_Is503ServerIsOverloaded_WithTheRetryHint()
+    {
+        var shed = SchedulerErrors.Overloaded(SchedulerErrors.ResourceExhausted("model 'm' is overloaded", TimeSpan.FromSeconds(2)));
+
+        var error = _errors.Map(shed, OpenAiKind.Chat);
+
+        Assert.Equal((503, "server_error", "server_is_overloaded", 2000L), (error.Status, error.Type, error.Code, error.RetryAfterMs));
+        Assert.StartsWith("model 'm' is overloaded", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

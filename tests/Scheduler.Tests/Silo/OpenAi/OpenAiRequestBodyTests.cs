@@ -69,10 +69,34 @@ public sealed class OpenAiRequestBodyTests
     public async Task Read_IdentityEncoding_IsTheBodyAsSent() =>
         Assert.Equal("x", (await _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"x"}"""), "identity"), OpenAiKind.Completion)).Submit.Prompt);
 
-    private static HttpRequest Request(byte[] body, string encoding, long? limit = null)
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("text/plain; charset=utf-8")]
+    [InlineData("application/x-www-form-urlencoded")]
+    [InlineData("multipart/form-data; boundary=x")]
+    [InlineData("not a media type")]
+    public async Task Read_ContentTypeOtherThanJson_Is415NamingIt(string contentType)
+    {
+        var ex = await Assert.ThrowsAsync<BadHttpRequestException>(() =>
+            _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"x"}"""), "", contentType: contentType), OpenAiKind.Completion));
+
+        Assert.Equal(StatusCodes.Status415UnsupportedMediaType, ex.StatusCode);
+        Assert.Equal($"Content-Type '{contentType}' is not supported: send the body as JSON with 'Content-Type: application/json'", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("application/json")]
+    [InlineData("Application/JSON; charset=utf-8")]
+    [InlineData("application/merge-patch+json")]
+    public async Task Read_JsonContentTypeOrNone_IsRead(string? contentType) =>
+        Assert.Equal("x", (await _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"x"}"""), "", contentType: contentType), OpenAiKind.Completion)).Submit.Prompt);
+
+    private static HttpRequest Request(byte[] body, string encoding, long? limit = null, string? contentType = null)
     {
         var http = new DefaultHttpContext();
         http.Request.Body = new MemoryStream(body);
+        http.Request.ContentType = contentType;
         http.Request.Headers.ContentEncoding = encoding;
         http.Features.Set<IHttpMaxRequestBodySizeFeature>(new BodySizeLimit { MaxRequestBodySize = limit });
         return http.Request;
