@@ -53,6 +53,13 @@ internal sealed class ResumingJobStream(SchedulerClient client, AddressRotation 
                 cancellationToken,
                 MaxTriesWithoutEvent);
         }
+        catch (Exception) when (seen is { JobId.Length: > 0 } job && cancellationToken.IsCancellationRequested)
+        {
+            // Ctrl+C or SIGTERM: only schedctl stops; the job runs on (a stream's end is not a cancellation), so say how
+            // to follow or stop it — on a line of its own, after tokens printed without a line end.
+            await Console.Error.WriteLineAsync($"{Environment.NewLine}schedctl: interrupted. {RunsOn(job, firstToken)}; 'schedctl cancel {job.JobId}' stops it");
+            throw;
+        }
         catch (RpcException e) when (seen is { JobId.Length: > 0 } job && !cancellationToken.IsCancellationRequested)
         {
             // The job runs on whatever broke its stream: the error ends saying how to follow it. (A transport failure's
