@@ -93,7 +93,7 @@ internal sealed class AdminGrpcService(
         var (settings, fields) = TenantUpdateMask.Read(request);
         var result = await grains.GetGrain<ITenantGrain>(request.TenantId).Put(settings, fields);
         return result.Tenant?.ToProto()
-            ?? throw SchedulerErrors.AlreadyExists("api_key: is another tenant's key; each tenant needs a key of its own (nothing was changed)");
+            ?? throw SchedulerErrors.AlreadyExists(Protos.Errors.ErrorReasons.ApiKeyTaken, "api_key: is another tenant's key; each tenant needs a key of its own (nothing was changed)");
     }
 
     public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
