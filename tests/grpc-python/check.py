@@ -3,7 +3,7 @@ than .NET's and Node's), as an ML team's service would; run by the C# test GrpcP
 
 The messages are compiled from protos/ at run time with protoc (no generated code is committed) and the calls are made
 through grpcio's generic callables, so only Debian's python3-grpcio, python3-protobuf and protobuf-compiler are needed.
-Environment: GRPC_ADDRESS (host:port), API_KEY, MODEL. Prints one JSON line with what it saw (the C# test checks the
+Environment: GRPC_ADDRESS (host:port), API_KEY, ADMIN_KEY, MODEL. Prints one JSON line with what it saw (the C# test checks the
 jobs against the scheduler's records); any failed expectation exits non-zero.
 """
 import atexit
@@ -34,6 +34,14 @@ message Status { int32 code = 1; string message = 2; repeated google.protobuf.An
 message BadRequest { message FieldViolation { string field = 1; string description = 2; } repeated FieldViolation field_violations = 1; }
 message ResourceInfo { string resource_type = 1; string resource_name = 2; string owner = 3; string description = 4; }
 message RetryInfo { google.protobuf.Duration retry_delay = 1; }
+message ErrorInfo { string reason = 1; string domain = 2; map<string, string> metadata = 3; }
+"""
+
+# gRPC's public grpc/health/v1/health.proto (same package, names and field numbers), as grpcio-health-checking ships it.
+HEALTH = """syntax = "proto3";
+package grpc.health.v1;
+message HealthCheckRequest { string service = 1; }
+message HealthCheckResponse { enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; } ServingStatus status = 1; }
 """
 
 
@@ -43,16 +51,21 @@ def compile_protos():
     os.makedirs(os.path.join(out, "google", "rpc"))
     with open(os.path.join(out, "google", "rpc", "rich_errors.proto"), "w") as f:
         f.write(RICH_ERRORS)
+    # Not under grpc/: a generated package named grpc would hide grpcio's.
+    os.makedirs(os.path.join(out, "health_check"))
+    with open(os.path.join(out, "health_check", "health.proto"), "w") as f:
+        f.write(HEALTH)
     subprocess.run(
         ["protoc", f"-I{PROTOS}", f"-I{out}", "-I/usr/include", f"--python_out={out}", "scheduler/v1/inference.proto",
-         "google/rpc/rich_errors.proto"],
+         "google/rpc/rich_errors.proto", "health_check/health.proto"],
         check=True,
     )
     sys.path.insert(0, out)
-    return importlib.import_module("scheduler.v1.inference_pb2"), importlib.import_module("google.rpc.rich_errors_pb2")
+    return (importlib.import_module("scheduler.v1.inference_pb2"), importlib.import_module("google.rpc.rich_errors_pb2"),
+            importlib.import_module("health_check.health_pb2"))
 
 
-pb, rpc = compile_protos()
+pb, rpc, health = compile_protos()
 channel = grpc.insecure_channel(os.environ["GRPC_ADDRESS"])
 model = os.environ["MODEL"]
 
@@ -62,15 +75,15 @@ def expect(condition, what):
         raise AssertionError("expected " + what)
 
 
-def auth(key=None):
+def auth(key=None, scheme="Bearer "):
     key = os.environ["API_KEY"] if key is None else key
-    return [] if key == "" else [("authorization", "Bearer " + key)]
+    return [] if key == "" else [("authorization", scheme + key)]
 
 
-def unary(method, request, response, key=None, timeout=30):
-    call = channel.unary_unary(SERVICE + method, request_serializer=type(request).SerializeToString,
+def unary(method, request, response, key=None, timeout=30, scheme="Bearer ", service=SERVICE):
+    call = channel.unary_unary(service + method, request_serializer=type(request).SerializeToString,
                                response_deserializer=response.FromString)
-    return call(request, metadata=auth(key), timeout=timeout)
+    return call(request, metadata=auth(key, scheme), timeout=timeout)
 
 
 def stream(method, request, timeout=30):
@@ -92,7 +105,7 @@ def rich_detail(err, detail_type):
     return detail
 
 
-def refusal(action, code, field, resource=None):
+def refusal(action, code, field, resource=None, reason=None):
     try:
         action()
     except grpc.RpcError as err:
@@ -107,6 +120,10 @@ def refusal(action, code, field, resource=None):
             info = rich_detail(err, rpc.ResourceInfo)
             expect((info.resource_type, info.resource_name) == resource, f"a ResourceInfo {resource}, got {info}")
             seen["resource"] = [info.resource_type, info.resource_name]
+        if reason is not None:
+            info = rich_detail(err, rpc.ErrorInfo)
+            expect((info.reason, info.domain) == (reason, "scheduler.v1"), f"an ErrorInfo {reason}, got {info}")
+            seen["reason"] = info.reason
         return seen
     raise AssertionError(f"expected {code} for {field}")
 
@@ -186,7 +203,24 @@ seen["errors"] = [
             grpc.StatusCode.INVALID_ARGUMENT, "temperature"),
     refusal(lambda: unary("GetJob", pb.GetJobRequest(job_id="job-that-does-not-exist"), pb.Job),
             grpc.StatusCode.NOT_FOUND, "job 'job-that-does-not-exist'", ("job", "job-that-does-not-exist")),
+    # A valid key of the wrong kind is no failed authentication: the caller is told which kind this service wants.
+    refusal(lambda: unary("GetJob", pb.GetJobRequest(job_id="job-x"), pb.Job, key=os.environ["ADMIN_KEY"]),
+            grpc.StatusCode.PERMISSION_DENIED, "InferenceService needs a tenant's API key"),
+    refusal(lambda: unary("GetJob", pb.GetJobRequest(job_id="job-x"), pb.Job, scheme="Basic "),
+            grpc.StatusCode.UNAUTHENTICATED, "malformed 'authorization' metadata"),
+    # The key of the first submission, with another prompt.
+    refusal(lambda: unary("SubmitJob", pb.SubmitJobRequest(model=model, prompt="Another request", max_tokens=5,
+                                                           idempotency_key="grpc-python-submit"), pb.Job),
+            grpc.StatusCode.ALREADY_EXISTS, "idempotency_key", reason="IDEMPOTENCY_KEY_REUSED"),
 ]
+
+# gRPC's health service, for the whole server and by service name, as client-side health checking asks it.
+seen["health"] = {}
+for name in ("", "scheduler.v1.InferenceService"):
+    status = unary("Check", health.HealthCheckRequest(service=name), health.HealthCheckResponse, key="",
+                   service="/grpc.health.v1.Health/").status
+    expect(status == health.HealthCheckResponse.SERVING, f"health of '{name}' SERVING, got {status}")
+    seen["health"][name] = "SERVING"
 
 print(json.dumps(seen))
 channel.close()

@@ -15,4 +15,10 @@ public static class ErrorReasons
 
     /// <summary>A prompt token id is not in the model's vocabulary.</summary>
     public const string TokenOutOfVocabulary = "TOKEN_OUT_OF_VOCABULARY";
+
+    /// <summary>An idempotency key already bound to another request of the tenant (ALREADY_EXISTS).</summary>
+    public const string IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED";
+
+    /// <summary>An API key another tenant already holds (ALREADY_EXISTS).</summary>
+    public const string ApiKeyTaken = "API_KEY_TAKEN";
 }

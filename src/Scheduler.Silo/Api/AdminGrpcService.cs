@@ -78,6 +78,11 @@ internal sealed class AdminGrpcService(
             throw SchedulerErrors.InvalidArgument("api_key", "must be at least 8 characters");
         }
 
+        if (!PresentableKeys.Allows(request.ApiKey))
+        {
+            throw SchedulerErrors.InvalidArgument("api_key", PresentableKeys.Rule);
+        }
+
         // A tenant's key must name that tenant alone: an admin key or the node token would also open the admin API or
         // the node registry to whoever the tenant's key is given to.
         if (request.ApiKey.Length > 0 && (admins.Match(request.ApiKey) is not null || request.ApiKey == nodes.Value.NodeToken))
@@ -88,7 +93,7 @@ internal sealed class AdminGrpcService(
         var (settings, fields) = TenantUpdateMask.Read(request);
         var result = await grains.GetGrain<ITenantGrain>(request.TenantId).Put(settings, fields);
         return result.Tenant?.ToProto()
-            ?? throw SchedulerErrors.AlreadyExists("api_key: is another tenant's key; each tenant needs a key of its own (nothing was changed)");
+            ?? throw SchedulerErrors.AlreadyExists(Protos.Errors.ErrorReasons.ApiKeyTaken, "api_key: is another tenant's key; each tenant needs a key of its own (nothing was changed)");
     }
 
     public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)

@@ -2,12 +2,17 @@ using Grpc.AspNetCore.Server;
 using Grpc.AspNetCore.Server.Model;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Scheduler.Protos.V1;
 using Scheduler.Silo.Hosting;
 
 namespace Scheduler.Silo.Api;
 
 internal static class ApiServiceCollectionExtensions
 {
+    /// <summary>The names <c>grpc.health.v1.Health</c> answers for: the whole server, and each service of the door.</summary>
+    private static readonly string[] HealthCheckedServices =
+        ["", InferenceService.Descriptor.FullName, AdminService.Descriptor.FullName, NodeRegistryService.Descriptor.FullName];
+
     /// <summary>
     /// Registers the gRPC front door, configured from <paramref name="configuration"/>: authentication, validation,
     /// error mapping, strict request parsing, the drain, the health service and server reflection. Map it with
@@ -38,7 +43,16 @@ internal static class ApiServiceCollectionExtensions
         services.AddOptions<GrpcServiceOptions>()
             .Configure<IOptions<ApiOptions>>((grpc, api) => grpc.MaxReceiveMessageSize = api.Value.MaxReceiveMessageBytes);
         services.AddSingleton<SiloDrain>();
-        services.AddGrpcHealthChecks().AddCheck<SiloDrain>("drain");
+        // Each service this door serves answers a health check by its name as the whole server ("") does: a client that
+        // checks a service by name (gRPC's client-side health checking, a Kubernetes probe's `service`, Envoy) was answered
+        // NOT_FOUND, and took a serving silo for down.
+        services.AddGrpcHealthChecks(health =>
+        {
+            foreach (var service in HealthCheckedServices)
+            {
+                health.Services.Map(service, static _ => true);
+            }
+        }).AddCheck<SiloDrain>("drain");
         services.AddGrpcReflection();
 
         // Requests that do not parse get INVALID_ARGUMENT, not UNKNOWN: our binder replaces grpc-dotnet's (after every

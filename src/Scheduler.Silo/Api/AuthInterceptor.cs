@@ -72,18 +72,12 @@ internal sealed class AuthInterceptor(ApiKeyCache keys, AdminKeys admins, AuthFa
 
     private async Task Authenticate(ServerCallContext context, string service)
     {
-        var key = BearerToken(context) ?? throw SchedulerErrors.Unauthenticated("missing 'authorization: Bearer <api-key>' metadata");
+        var key = BearerToken(context) ?? throw SchedulerErrors.Unauthenticated(context.RequestHeaders.Get("authorization") is null
+            ? "missing 'authorization: Bearer <api-key>' metadata"
+            : "malformed 'authorization' metadata: expected 'Bearer <api-key>'");
         if (service == AdminService.Descriptor.FullName)
         {
-            if (admins.Match(key) is not { } admin)
-            {
-                // A valid tenant key is still not an admin key: say so, so the caller knows which it holds.
-                throw await keys.TenantFor(key) is null
-                    ? SchedulerErrors.Unauthenticated("invalid API key")
-                    : SchedulerErrors.PermissionDenied("AdminService needs an admin key");
-            }
-
-            context.UserState[AdminKey] = admin;
+            context.UserState[AdminKey] = admins.Match(key) ?? throw await Refusal(key, service, "AdminService needs an admin key", "invalid API key");
             return;
         }
 
@@ -91,14 +85,25 @@ internal sealed class AuthInterceptor(ApiKeyCache keys, AdminKeys admins, AuthFa
         {
             if (!Matches(key, _nodeTokenHash))
             {
-                throw SchedulerErrors.Unauthenticated("invalid node token");
+                throw await Refusal(key, service, "NodeRegistryService needs the node token", "invalid node token");
             }
 
             return;
         }
 
-        var tenant = await keys.TenantFor(key) ?? throw SchedulerErrors.Unauthenticated("invalid API key");
-        context.UserState[TenantKey] = tenant;
+        context.UserState[TenantKey] = await keys.TenantFor(key)
+            ?? throw await Refusal(key, service, "InferenceService needs a tenant's API key, not an admin key or the node token", "invalid API key");
+    }
+
+    /// <summary>Why <paramref name="key"/> does not open <paramref name="service"/>: PERMISSION_DENIED when it is a valid
+    /// key of another kind (a tenant's, an admin's, the node token) — the caller holds a real credential and should be
+    /// told it is the wrong one, and that is no failed authentication to count against its address — else UNAUTHENTICATED.</summary>
+    private async Task<RpcException> Refusal(string key, string service, string wrongKind, string invalid)
+    {
+        var ofAnotherKind = (service != AdminService.Descriptor.FullName && admins.Match(key) is not null)
+            || (service != NodeRegistryService.Descriptor.FullName && Matches(key, _nodeTokenHash))
+            || (service != InferenceService.Descriptor.FullName && await keys.TenantFor(key) is not null);
+        return ofAnotherKind ? SchedulerErrors.PermissionDenied(wrongKind) : SchedulerErrors.Unauthenticated(invalid);
     }
 
     // Whether the presented key works without a lookup: an admin or node secret, or a tenant key this silo found
@@ -114,8 +119,8 @@ internal sealed class AuthInterceptor(ApiKeyCache keys, AdminKeys admins, AuthFa
     public static string? BearerToken(string? header)
     {
         const string prefix = "Bearer ";
-        return header is not null && header.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && header.Length > prefix.Length
-            ? header[prefix.Length..].Trim()
+        return header is not null && header.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && header[prefix.Length..].Trim() is { Length: > 0 } key
+            ? key
             : null;
     }
 

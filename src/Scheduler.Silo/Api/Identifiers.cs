@@ -2,13 +2,16 @@ namespace Scheduler.Silo.Api;
 
 /// <summary>
 /// The one check of caller-given ids, each refused before it keys a grain. The id of something new (a tenant, node,
-/// accelerator or replica) must be short and free of spaces and control characters, so it can key a grain, sit in
-/// a log line or a metric label, and be echoed in an error; an id that refers to something (a job, tenant,
-/// accelerator or replica to read or change) need only be one that could exist.
+/// accelerator or replica) must be short and free of spaces, control and invisible formatting characters, so it can
+/// key a grain, sit in a log line or a metric label, and be echoed in an error; an id that refers to something (a job,
+/// tenant, accelerator or replica to read or change) need only be one that could exist.
 /// </summary>
 internal static class Identifiers
 {
     public const int MaxLength = 128;
+
+    /// <summary>What the id of something new must be, for a refusal to say.</summary>
+    public static readonly string NewIdRule = $"must be at most {MaxLength} characters without spaces, control or invisible formatting characters";
 
     /// <summary>Checks the id of something being created or registered.</summary>
     public static void Require(string value, string field)
@@ -18,11 +21,19 @@ internal static class Identifiers
             throw SchedulerErrors.InvalidArgument(field, "is required");
         }
 
-        if (value.Length > MaxLength || value.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        if (!IsValidNew(value))
         {
-            throw SchedulerErrors.InvalidArgument(field, $"must be at most {MaxLength} characters without spaces or control characters");
+            throw SchedulerErrors.InvalidArgument(field, NewIdRule);
         }
     }
+
+    /// <summary>Whether <paramref name="value"/> may name something new. Besides spaces and control characters, no
+    /// invisible formatting character (Unicode's Cf: zero-width spaces and joiners, bidirectional overrides, the BOM):
+    /// "team\u200Bb" looks like "teamb" in every listing, log line and metric label, and a right-to-left override turns
+    /// the rest of a log line around.</summary>
+    public static bool IsValidNew(string value) =>
+        value.Length is > 0 and <= MaxLength
+        && !value.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format);
 
     /// <summary>Checks an id that refers to something that should exist.</summary>
     public static void RequireReference(string value, string field)

@@ -116,7 +116,7 @@ internal sealed class JobSubmissions(
         {
             SubmitRejection.QueueFull or SubmitRejection.RateLimited => SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter),
             SubmitRejection.Shed => SchedulerErrors.Overloaded(SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter)),
-            SubmitRejection.IdempotencyKeyReused => SchedulerErrors.AlreadyExists(result.Message!),
+            SubmitRejection.IdempotencyKeyReused => SchedulerErrors.AlreadyExists(Protos.Errors.ErrorReasons.IdempotencyKeyReused, result.Message!),
             _ => SchedulerErrors.Unauthenticated(result.Message!),
         };
     }

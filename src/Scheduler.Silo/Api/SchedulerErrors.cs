@@ -73,9 +73,12 @@ internal static class SchedulerErrors
         ex.GetRpcStatus()?.GetDetail<ErrorInfo>() is { Domain: ErrorDomain } info && info.Reason == reason;
 
     /// <summary>A client-chosen name already taken by something else — an idempotency key bound to another request (as a
-    /// create with a taken id is ALREADY_EXISTS in Google's API design guide, AIP-133; Stripe-like HTTP APIs answer 409).</summary>
-    public static RpcException AlreadyExists(string detail) =>
-        new(new Status(StatusCode.AlreadyExists, detail));
+    /// create with a taken id is ALREADY_EXISTS in Google's API design guide, AIP-133; Stripe-like HTTP APIs answer 409).
+    /// <paramref name="detail"/> starts with the field ("idempotency_key: …"); an <c>ErrorInfo</c> of
+    /// <paramref name="reason"/> (<see cref="ErrorReasons"/>) says which taking it was, so a client in any language tells
+    /// a reused idempotency key from other refusals without reading the message.</summary>
+    public static RpcException AlreadyExists(string reason, string detail) =>
+        RichErrors.With(StatusCode.AlreadyExists, detail, new ErrorInfo { Reason = reason, Domain = ErrorDomain });
 
     /// <summary>
     /// A caller's value as an error may quote it: cut short, because the status travels in a response header and a
@@ -112,11 +115,11 @@ internal static class SchedulerErrors
     /// <summary>True for Redis not answering (unreachable, or a command timing out): a storage outage, not a silo failure.</summary>
     public static bool IsStorageFailure(Exception ex) => ex is RedisException or RedisTimeoutException;
 
-    /// <summary>The field an INVALID_ARGUMENT or FAILED_PRECONDITION built here names ("field: problem"), for a front
-    /// door whose errors carry it apart; null when the status names none.</summary>
+    /// <summary>The field an INVALID_ARGUMENT, FAILED_PRECONDITION or ALREADY_EXISTS built here names ("field: problem"),
+    /// for a front door whose errors carry it apart; null when the status names none.</summary>
     public static string? FieldOf(RpcException ex)
     {
-        if (ex.StatusCode is not (StatusCode.InvalidArgument or StatusCode.FailedPrecondition))
+        if (ex.StatusCode is not (StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.AlreadyExists))
         {
             return null;
         }

@@ -6,9 +6,10 @@ using Scheduler.Silo.Nodes;
 namespace Scheduler.Silo.Hosting;
 
 /// <summary>Refuses, at start-up, tenants to create that the admin API would refuse too: an id that cannot key a tenant,
-/// a weight out of range, a negative queue bound, and a key that is not the tenant's alone (another seed's, an admin
-/// key or the node token: whoever holds it would be that other tenant too, or an admin). Without it a bad seed failed
-/// in the tenant grain with a stack trace, or — a shared key — silently billed one tenant's jobs to another.</summary>
+/// a weight out of range, a negative queue bound, a key no client can send, and a key that is not the tenant's alone
+/// (another seed's, an admin key or the node token: whoever holds it would be that other tenant too, or an admin).
+/// Without it a bad seed failed in the tenant grain with a stack trace, or — a shared key — silently billed one
+/// tenant's jobs to another.</summary>
 internal sealed class TenantSeedingOptionsValidator(IOptions<ApiOptions> api, IOptions<NodeOptions> nodes) : IValidateOptions<TenantSeedingOptions>
 {
     public ValidateOptionsResult Validate(string? name, TenantSeedingOptions options)
@@ -20,9 +21,9 @@ internal sealed class TenantSeedingOptionsValidator(IOptions<ApiOptions> api, IO
         {
             var seed = options.Tenants[i];
             var at = $"Scheduler:Tenants:{i}";
-            if (string.IsNullOrEmpty(seed.Id) || seed.Id.Length > Identifiers.MaxLength || seed.Id.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+            if (!Identifiers.IsValidNew(seed.Id))
             {
-                failures.Add($"{at}:Id must be 1 to {Identifiers.MaxLength} characters without spaces or control characters, not '{seed.Id}'");
+                failures.Add($"{at}:Id must be 1 to {Identifiers.MaxLength} characters without spaces, control or invisible formatting characters, not '{seed.Id}'");
             }
 
             if (!TenantSettings.IsValidWeight(seed.Weight))
@@ -40,7 +41,11 @@ internal sealed class TenantSeedingOptionsValidator(IOptions<ApiOptions> api, IO
                 continue;
             }
 
-            if (reserved.Contains(seed.ApiKey))
+            if (!PresentableKeys.Allows(seed.ApiKey))
+            {
+                failures.Add($"{at}:ApiKey {PresentableKeys.Rule}");
+            }
+            else if (reserved.Contains(seed.ApiKey))
             {
                 failures.Add($"{at}:ApiKey is an admin key or the node token; a tenant's key must be its own");
             }

@@ -83,9 +83,10 @@ internal sealed partial class SchedulerRegistration(
                 LogRegistered(logger, node.NodeId, node.Address, silos.Address, response.LeaseMs, response.HeartbeatIntervalMs);
                 return response.HeartbeatIntervalMs > 0 ? TimeSpan.FromMilliseconds(response.HeartbeatIntervalMs) : DefaultHeartbeatInterval;
             }
-            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unauthenticated && !stoppingToken.IsCancellationRequested)
+            catch (RpcException ex) when (ex.StatusCode is (StatusCode.Unauthenticated or StatusCode.PermissionDenied) && !stoppingToken.IsCancellationRequested)
             {
-                // A configuration error, not a silo that is down: retrying fast fixes nothing, and each refusal counts
+                // A configuration error, not a silo that is down (a token that is nobody's, or a tenant's or admin key
+                // given as the node token): retrying fast fixes nothing, and each refusal of an unknown token counts
                 // against this host's address in the silo's auth-failure limiter. Still retried, slowly: a silo's token
                 // may be rotated to this one, and another silo in the list may already hold it.
                 var delay = jitter.Around(TokenRefusedRetry);

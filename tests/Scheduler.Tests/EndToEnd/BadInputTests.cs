@@ -193,6 +193,23 @@ public sealed class BadInputTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task SubmitJob_AnIdempotencyKeyReusedForAnotherRequest_IsAlreadyExistsNamingTheKey_WithItsReason()
+    {
+        using var client = cluster.Tenant(0);
+        var key = "reused-" + Guid.NewGuid().ToString("N");
+        var first = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "first", MaxTokens = 4, IdempotencyKey = key });
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(
+            new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "first", MaxTokens = 4, IdempotencyKey = key, Temperature = 0.5f }));
+
+        Assert.Equal(StatusCode.AlreadyExists, ex.StatusCode);
+        Assert.StartsWith($"idempotency_key: already used for job '{first.JobId}'", ex.Status.Detail, StringComparison.Ordinal);
+        var info = ex.GetRpcStatus()?.GetDetail<ErrorInfo>();
+        Assert.Equal(("IDEMPOTENCY_KEY_REUSED", "scheduler.v1"), (info?.Reason, info?.Domain));
+        await client.CancelAsync(first.JobId);
+    }
+
+    [Fact]
     public async Task AnyCall_WrongKey_IsUnauthenticated()
     {
         using var client = cluster.ClientWithKey("tenant-a-key-but-wrong");

@@ -4,7 +4,8 @@ namespace Scheduler.Tests.EndToEnd;
 /// The gRPC API driven from Python: tests/grpc-python/check.py compiles protos/ with protoc at run time and calls the
 /// silo through grpcio — gRPC's C core, a third HTTP/2 implementation beside .NET's and Node's — submitting (with an
 /// idempotency key), streaming, sending several jobs over one StreamJobs call, fetching, cancelling, running into a
-/// deadline and checking that every refusal has its status code and a message naming the field. This checks what it
+/// deadline, checking that every refusal has its status code and a message naming the field (a key of the wrong kind
+/// and a reused idempotency key among them) and that the health service answers by service name. This checks what it
 /// saw against the scheduler's records (<see cref="ClientScriptReport"/>). It needs Debian's python3-grpcio,
 /// python3-protobuf and protobuf-compiler (.ci/run installs them) and runs /usr/bin/python3, whose packages those are;
 /// without them the test fails, it never skips.
@@ -23,11 +24,12 @@ public sealed class GrpcPythonClientTests(SchedulerCluster cluster)
             {
                 ["GRPC_ADDRESS"] = new Uri(cluster.Address).Authority,
                 ["API_KEY"] = SchedulerCluster.Tenants[2].Key,
+                ["ADMIN_KEY"] = SchedulerCluster.AdminKey,
                 ["MODEL"] = SchedulerCluster.Model,
             },
             TimeSpan.FromSeconds(120));
 
         using var client = cluster.Tenant(2);
-        await ClientScriptReport.AssertMatchesRecords(client, output, SchedulerCluster.Tenants[2].Id, manyJobs: 6, manyFirstTokens: 2, refusals: 5);
+        await ClientScriptReport.AssertMatchesRecords(client, output, SchedulerCluster.Tenants[2].Id, manyJobs: 6, manyFirstTokens: 2, refusals: 8);
     }
 }

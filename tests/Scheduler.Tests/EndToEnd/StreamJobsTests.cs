@@ -227,6 +227,26 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task StreamJobs_AnIdempotencyKeyReusedForAnotherRequest_IsRefusedAlreadyExists_NamingTheField()
+    {
+        using var client = cluster.Tenant(0);
+        var key = "reused-" + Guid.NewGuid().ToString("N");
+        var first = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "first", MaxTokens = 4, IdempotencyKey = key });
+        using var call = client.StreamMany(DateTime.UtcNow + Patience);
+
+        await call.RequestStream.WriteAsync(new StreamJobsRequest
+        {
+            Ref = "reused", Job = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "second", MaxTokens = 4, IdempotencyKey = key },
+        });
+        await call.RequestStream.CompleteAsync();
+
+        Assert.True(await call.ResponseStream.MoveNext());
+        AssertRefused(call.ResponseStream.Current, StatusCode.AlreadyExists, "idempotency_key");
+        Assert.False(await call.ResponseStream.MoveNext());
+        await client.CancelAsync(first.JobId);
+    }
+
+    [Fact]
     public async Task StreamJobs_WithoutAKey_IsUnauthenticated()
     {
         var client = new InferenceService.InferenceServiceClient(cluster.Channel);

@@ -16,12 +16,16 @@ public sealed class NodeTokenRefusedTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _scheduler.DisposeAsync();
 
-    [Fact]
-    public async Task WrongNodeToken_IsAnErrorNamingTheSetting_AndIsRetriedSeldom()
+    // A key that is nobody's (UNAUTHENTICATED), and a tenant's key given as the node token (PERMISSION_DENIED): both a
+    // configuration error.
+    [Theory]
+    [InlineData("wrong")]
+    [InlineData("token-tenant-key")]
+    public async Task WrongNodeToken_IsAnErrorNamingTheSetting_AndIsRetriedSeldom(string token)
     {
         await using var worker = ChildProcess.Start("dotnet",
         [
-            RepoPaths.WorkerAssembly, $"--Worker:SchedulerAddress={_scheduler.Address}", "--Worker:NodeToken=wrong",
+            RepoPaths.WorkerAssembly, $"--Worker:SchedulerAddress={_scheduler.Address}", $"--Worker:NodeToken={token}",
             "--Worker:NodeId=token-node", "--Worker:Accelerators:0:Model=token-model", "--Logging:LogLevel:Default=Warning",
         ], keepOutput: true);
 

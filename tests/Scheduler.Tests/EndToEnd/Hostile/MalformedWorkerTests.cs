@@ -19,13 +19,15 @@ public sealed class MalformedWorkerTests(SchedulerCluster cluster)
     private static Metadata Auth(string token = SchedulerCluster.NodeToken) => new() { { "authorization", "Bearer " + token } };
 
     [Fact]
-    public async Task RegisterNode_BadNodeToken_IsUnauthenticated()
+    public async Task RegisterNode_BadNodeToken_IsUnauthenticated_AndATenantsKeyPermissionDenied()
     {
         await using var node = await FakeWorkerNode.StartAsync("hostile-bad-token");
         var ex = await Assert.ThrowsAsync<RpcException>(() => Registry.RegisterNodeAsync(new RegisterNodeRequest { Node = node.Describe(SchedulerCluster.ScriptedModel) }, Auth("not-the-node-token")).ResponseAsync);
         Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode);
+
+        // A valid key of another kind: its holder is told it is the wrong one (AuthInterceptorTests has every pairing).
         var heartbeat = await Assert.ThrowsAsync<RpcException>(() => Registry.HeartbeatAsync(new HeartbeatRequest { NodeId = "x" }, Auth(SchedulerCluster.Tenants[0].Key)).ResponseAsync);
-        Assert.Equal(StatusCode.Unauthenticated, heartbeat.StatusCode);
+        Assert.Equal(StatusCode.PermissionDenied, heartbeat.StatusCode);
     }
 
     public static TheoryData<string, string> MalformedDescriptions => new()

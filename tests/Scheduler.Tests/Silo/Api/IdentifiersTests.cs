@@ -10,9 +10,13 @@ public sealed class IdentifiersTests
     public static TheoryData<string, string> BadNewIds => new()
     {
         { "", "tenant_id: is required" },
-        { "two words", "tenant_id: must be at most 128 characters without spaces or control characters" },
-        { "bell\a", "tenant_id: must be at most 128 characters without spaces or control characters" },
-        { TooLong, "tenant_id: must be at most 128 characters without spaces or control characters" },
+        { "two words", "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters" },
+        { "bell\a", "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters" },
+        { TooLong, "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters" },
+        // Invisible: "team\u200Bb" looks like "teamb"; U+202E turns the rest of a log line around; a BOM.
+        { "team\u200Bb", "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters" },
+        { "ab\u202Ecd", "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters" },
+        { "\uFEFFteam", "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters" },
     };
 
     public static TheoryData<string, string> BadReferences => new()
@@ -43,6 +47,8 @@ public sealed class IdentifiersTests
     [Theory]
     [InlineData("team-b")]
     [InlineData("node-1/r0")]
+    [InlineData("équipe-中文-\U0001F600")]
+    [InlineData("فريق-ب")]
     public void Require_And_RequireReference_AcceptAnOrdinaryId(string id)
     {
         Identifiers.Require(id, "tenant_id");

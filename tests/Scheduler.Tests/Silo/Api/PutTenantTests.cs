@@ -96,6 +96,50 @@ public sealed class PutTenantTests(SecuredSilo silo) : IClassFixture<SecuredSilo
         Assert.Equal((2.0, 7, 5, 9000L), Settings(await admin.GetTenantAsync("mask-bad")));
     }
 
+    [Theory]
+    [InlineData(" padded-key ")]
+    [InlineData("a key with spaces")]
+    [InlineData("key-\U0001F600-abcdef")]
+    [InlineData("tab\tinside-key")]
+    [InlineData("nul\0inside-key")]
+    public async Task PutTenant_AKeyNoClientCanSend_IsInvalidArgumentNamingApiKey_AndMakesNoTenant(string key)
+    {
+        using var admin = silo.Admin();
+
+        var e = await Assert.ThrowsAsync<RpcException>(() => admin.PutTenantAsync(new PutTenantRequest { TenantId = "unsendable", ApiKey = key }));
+
+        Assert.Equal(
+            (StatusCode.InvalidArgument, "api_key: must be visible ASCII characters without spaces (a client sends it in an 'authorization: Bearer' header)"),
+            (e.StatusCode, e.Status.Detail));
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => admin.GetTenantAsync("unsendable"))).StatusCode);
+    }
+
+    [Fact]
+    public async Task PutTenant_AKeyOfAnyVisibleAsciiCharacters_Authenticates()
+    {
+        const string key = "k3y.with~punct/+=!\"#$%&'()*,:;<>?@[]^_`{|}";
+        using var admin = silo.Admin();
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "punctuated", ApiKey = key });
+
+        using var tenant = silo.Client(key);
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => tenant.GetAsync("job-x"))).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("team\u200Bb")]
+    [InlineData("ab\u202Ecd")]
+    public async Task PutTenant_AnIdWithAnInvisibleCharacter_IsInvalidArgumentNamingTenantId_AndMakesNoTenant(string id)
+    {
+        using var admin = silo.Admin();
+
+        var e = await Assert.ThrowsAsync<RpcException>(() => admin.PutTenantAsync(new PutTenantRequest { TenantId = id }));
+
+        Assert.Equal(
+            (StatusCode.InvalidArgument, "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters"),
+            (e.StatusCode, e.Status.Detail));
+        Assert.DoesNotContain(id, (await admin.ListTenantsAsync()).Select(t => t.TenantId));
+    }
+
     private static TenantQuotas Quotas(int maxQueued, int requestsPerMinute, long tokensPerMinute) =>
         new() { MaxQueuedJobs = maxQueued, RequestsPerMinute = requestsPerMinute, TokensPerMinute = tokensPerMinute };
 

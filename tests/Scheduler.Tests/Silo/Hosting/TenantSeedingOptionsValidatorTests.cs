@@ -16,8 +16,9 @@ public sealed class TenantSeedingOptionsValidatorTests
     }
 
     [Theory]
-    [InlineData("", 1, 0, "Scheduler:Tenants:0:Id must be 1 to 128 characters without spaces or control characters, not ''")]
+    [InlineData("", 1, 0, "Scheduler:Tenants:0:Id must be 1 to 128 characters without spaces, control or invisible formatting characters, not ''")]
     [InlineData("a b", 1, 0, "Scheduler:Tenants:0:Id must be 1 to 128 characters")]
+    [InlineData("team\u200Bb", 1, 0, "Scheduler:Tenants:0:Id must be 1 to 128 characters")]
     [InlineData("dev", 0, 0, "Scheduler:Tenants:0:Weight must be a number from 0.001 to 1000, not 0")]
     [InlineData("dev", double.NaN, 0, "Scheduler:Tenants:0:Weight must be a number from 0.001 to 1000, not NaN")]
     [InlineData("dev", 1, -1, "Scheduler:Tenants:0:MaxQueuedJobs must not be negative")]
@@ -46,6 +47,19 @@ public sealed class TenantSeedingOptionsValidatorTests
         var result = Validator().Validate(null, Seeds(new TenantSeedOptions { Id = "dev", ApiKey = key }));
 
         Assert.Equal("Scheduler:Tenants:0:ApiKey is an admin key or the node token; a tenant's key must be its own", result.FailureMessage);
+    }
+
+    [Theory]
+    [InlineData(" dev-key")]
+    [InlineData("dev key")]
+    [InlineData("dev-key-\u00e9")]
+    public void Validate_RefusesAKeyNoClientCanSend(string key)
+    {
+        var result = Validator().Validate(null, Seeds(new TenantSeedOptions { Id = "dev", ApiKey = key }));
+
+        Assert.Equal(
+            "Scheduler:Tenants:0:ApiKey must be visible ASCII characters without spaces (a client sends it in an 'authorization: Bearer' header)",
+            result.FailureMessage);
     }
 
     private static TenantSeedingOptionsValidator Validator() =>

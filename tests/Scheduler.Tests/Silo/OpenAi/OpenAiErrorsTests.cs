@@ -96,7 +96,7 @@ public sealed class OpenAiErrorsTests
         Assert.Equal((404, "model", "model_not_found"), Shape(SchedulerErrors.NotFound("model", "x")));
         Assert.Equal((401, null, "invalid_api_key"), Shape(SchedulerErrors.Unauthenticated("invalid API key")));
         Assert.Equal((403, null, "permission_denied"), Shape(SchedulerErrors.PermissionDenied("no")));
-        Assert.Equal((409, "Idempotency-Key", "idempotency_key_reused"), Shape(SchedulerErrors.AlreadyExists("taken")));
+        Assert.Equal((409, "Idempotency-Key", "idempotency_key_reused"), Shape(SchedulerErrors.AlreadyExists("TAKEN", "taken")));
         Assert.Equal((503, null, "unavailable"), Shape(SchedulerErrors.Draining()));
         Assert.Equal(
             "this scheduler silo is draining: send the request again and another silo answers it; with the same Idempotency-Key it is the same job, its answer from the start",
