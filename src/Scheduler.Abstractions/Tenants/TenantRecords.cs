@@ -77,7 +77,10 @@ public enum SubmitRejection
 }
 
 /// <summary>The answer to a submission: the job (new, or the earlier one with the same idempotency key), or why not.
-/// A refusal the tenant may retry carries <see cref="RetryAfter"/>.</summary>
+/// A refusal the tenant may retry carries <see cref="RetryAfter"/>; a <see cref="SubmitRejection.RateLimited"/> without
+/// it is a job larger than its tenant's quota admits in a minute, which no retry can pass. A rate-limited refusal names
+/// its <see cref="Quota"/> (requests_per_minute, tokens_per_minute; null from a silo of a version before it was set)
+/// and that quota's per-minute <see cref="QuotaLimit"/>.</summary>
 [GenerateSerializer, Immutable, Alias("scheduler.SubmitResult")]
 public sealed record SubmitResult(
     [property: Id(0)] Jobs.JobSnapshot? Job,
@@ -85,4 +88,6 @@ public sealed record SubmitResult(
     [property: Id(2)] string? Message,
     [property: Id(3)] bool Duplicate = false,
     [property: Id(4)] int QueuePosition = 0,
-    [property: Id(5)] TimeSpan? RetryAfter = null);
+    [property: Id(5)] TimeSpan? RetryAfter = null,
+    [property: Id(6)] string? Quota = null,
+    [property: Id(7)] long QuotaLimit = 0);

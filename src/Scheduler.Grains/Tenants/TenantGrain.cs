@@ -359,7 +359,7 @@ internal sealed partial class TenantGrain(
         var rate = _rateLimits.TryAdmit((long)request.PromptTokens + request.MaxTokens);
         if (!rate.IsAdmitted)
         {
-            return new SubmitResult(null, SubmitRejection.RateLimited, $"tenant '{TenantId}': {rate.Message}", RetryAfter: rate.RetryAfter);
+            return new SubmitResult(null, SubmitRejection.RateLimited, $"tenant '{TenantId}': {rate.Message}", RetryAfter: rate.RetryAfter, Quota: rate.Quota, QuotaLimit: rate.Limit);
         }
 
         // Counts ride along with the next periodic write; the job's own record is written by its grain.

@@ -34,7 +34,7 @@ public sealed class TenantRateLimits(TimeProvider time)
         if (_tokens is { } bucket && tokens > bucket.Capacity)
         {
             return new RateDecision(false, "tokens_per_minute",
-                $"the job needs {tokens} tokens, more than the tokens_per_minute quota of {bucket.Capacity}", null);
+                $"the job needs {tokens} tokens, more than the tokens_per_minute quota of {bucket.Capacity}", null, bucket.Capacity);
         }
 
         var requestWait = _requests?.TimeUntil(1) ?? TimeSpan.Zero;
@@ -42,7 +42,7 @@ public sealed class TenantRateLimits(TimeProvider time)
         if (requestWait > TimeSpan.Zero || tokenWait > TimeSpan.Zero)
         {
             var (quota, limit) = requestWait >= tokenWait ? ("requests_per_minute", _requests!.Capacity) : ("tokens_per_minute", _tokens!.Capacity);
-            return new RateDecision(false, quota, $"the tenant's {quota} quota of {limit} is used up", Promise(TimeSpan.FromTicks(Math.Max(requestWait.Ticks, tokenWait.Ticks)), tokens));
+            return new RateDecision(false, quota, $"the tenant's {quota} quota of {limit} is used up", Promise(TimeSpan.FromTicks(Math.Max(requestWait.Ticks, tokenWait.Ticks)), tokens), limit);
         }
 
         // Both have room: these cannot be refused now (same clock reading or later, buckets only fill).
@@ -98,7 +98,8 @@ public sealed class TenantRateLimits(TimeProvider time)
 /// <param name="Quota">The quota field that refused it.</param>
 /// <param name="Message">Why, for the caller.</param>
 /// <param name="RetryAfter">When the job would be admitted if nothing else were; null if never.</param>
-public readonly record struct RateDecision(bool IsAdmitted, string? Quota, string? Message, TimeSpan? RetryAfter)
+/// <param name="Limit">The per-minute limit of <paramref name="Quota"/>.</param>
+public readonly record struct RateDecision(bool IsAdmitted, string? Quota, string? Message, TimeSpan? RetryAfter, long Limit = 0)
 {
     public static RateDecision Admitted { get; } = new(true, null, null, null);
 }

@@ -13,6 +13,11 @@ public static class ErrorReasons
     /// not the tenant over a quota (both RESOURCE_EXHAUSTED); OpenAI's API answers such a refusal 503.</summary>
     public const string Overloaded = "OVERLOADED";
 
+    /// <summary>A job larger than its tenant's quota admits in a minute (its prompt plus max_tokens over tokens_per_minute):
+    /// FAILED_PRECONDITION, since no retry can pass until the quota is raised or the request made smaller. Its metadata
+    /// names the <c>quota</c>, its <c>limit</c> and the tokens <c>requested</c>.</summary>
+    public const string LargerThanQuota = "LARGER_THAN_QUOTA";
+
     /// <summary>A prompt token id is not in the model's vocabulary.</summary>
     public const string TokenOutOfVocabulary = "TOKEN_OUT_OF_VOCABULARY";
 

@@ -25,6 +25,7 @@ internal static class ApiServiceCollectionExtensions
         services.AddSingleton<ApiKeyCache>();
         services.AddSingleton<AdminKeys>();
         services.AddSingleton<AuthFailureGuard>();
+        services.AddSingleton<Credentials>();
         services.AddSingleton<AdminAudit>();
         services.AddSingleton<TenantKeys>();
         services.AddSingleton<JobSubmissions>();

@@ -223,18 +223,20 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
                 throw SchedulerErrors.InvalidArgument($"messages[{i}].role", $"must be one of {string.Join(", ", ChatRoles)}, got '{SchedulerErrors.Echo(role)}'");
             }
 
-            // An assistant turn may be empty (a reply that said nothing); any other turn without content is a mistake.
-            if (content.Length == 0 && role != "assistant")
-            {
-                throw SchedulerErrors.InvalidArgument($"messages[{i}].content", "must not be empty");
-            }
-
             if (PromptRuns.Longest(content) > PromptRuns.MaxRunLength)
             {
                 throw SchedulerErrors.InvalidArgument($"messages[{i}].content", RunTooLong);
             }
 
             turns[i] = new JobMessage(role, content);
+        }
+
+        // Any turn may be empty, as OpenAI's API and vLLM take it: clients send an empty system prompt, or keep an
+        // assistant turn that said nothing in the history. A chat whose every turn is empty gives the model nothing
+        // to answer but its template's role markers.
+        if (turns.All(t => t.Content.Length == 0))
+        {
+            throw SchedulerErrors.InvalidArgument("messages", "every message's content is empty: at least one must have text");
         }
 
         return turns;

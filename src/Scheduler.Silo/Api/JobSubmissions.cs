@@ -114,11 +114,30 @@ internal sealed class JobSubmissions(
         hub.UnsubscribeIfAny(subscription);
         throw result.Rejection switch
         {
+            SubmitRejection.RateLimited when result is { RetryAfter: null, Quota: { } quota } => LargerThanQuota(tenant, jobRequest, quota, result.QuotaLimit),
             SubmitRejection.QueueFull or SubmitRejection.RateLimited => SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter),
             SubmitRejection.Shed => SchedulerErrors.Overloaded(SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter)),
             SubmitRejection.IdempotencyKeyReused => SchedulerErrors.AlreadyExists(Protos.Errors.ErrorReasons.IdempotencyKeyReused, result.Message!),
             _ => SchedulerErrors.Unauthenticated(result.Message!),
         };
+    }
+
+    /// <summary>The refusal of a job larger than the tenant's <paramref name="quota"/> of <paramref name="limit"/> a minute,
+    /// naming max_tokens when lowering it would do, else the prompt.</summary>
+    private static RpcException LargerThanQuota(string tenant, JobRequest job, string quota, long limit)
+    {
+        var requested = (long)job.PromptTokens + job.MaxTokens;
+        var promptField = job.Messages is not null ? "messages" : job.PromptTokenIds is not null ? "prompt_token_ids" : "prompt";
+        var (field, remedy) = job.PromptTokens < limit
+            ? ("max_tokens", $"lower max_tokens to at most {limit - job.PromptTokens}")
+            : (promptField, "shorten the prompt");
+        return SchedulerErrors.LargerThanQuota(
+            field,
+            $"{job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {requested} tokens, more than tenant '{SchedulerErrors.Echo(tenant)}' may use " +
+            $"in a minute (its {quota} quota; limit {limit}, requested {requested}), so no retry can pass: {remedy}, or have the quota raised",
+            quota,
+            limit,
+            requested);
     }
 
     /// <summary>A job submitted with <c>subscribe</c>: its events in StreamJob's order, queued first, the end last.

@@ -3,7 +3,7 @@ namespace Scheduler.Silo.Api;
 /// <summary>Which tenant keys a client can present at all. A key travels as <c>authorization: Bearer &lt;key&gt;</c>, in
 /// gRPC metadata or an HTTP header: gRPC clients refuse to send a value outside printable ASCII (grpcio: "metadata was
 /// invalid"), Kestrel refuses one in a header, and the silo trims whitespace around the key
-/// (<see cref="AuthInterceptor.BearerToken(string?)"/>). A key with an emoji, a control character or a leading space was
+/// (<see cref="Credentials.BearerToken(string?)"/>). A key with an emoji, a control character or a leading space was
 /// accepted, stored hashed, and then never matched: its tenant could not authenticate.</summary>
 internal static class PresentableKeys
 {

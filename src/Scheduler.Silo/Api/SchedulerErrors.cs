@@ -61,10 +61,26 @@ internal static class SchedulerErrors
     /// <summary>True for a refusal <see cref="Overloaded"/> marked.</summary>
     public static bool IsOverloaded(RpcException ex) => HasReason(ex, ErrorReasons.Overloaded);
 
-    private static RpcException WithReason(RpcException refusal, string reason)
+    /// <summary>A job larger than its tenant's <paramref name="quota"/> admits in a minute: no wait lets it pass, so it is
+    /// not RESOURCE_EXHAUSTED, which generic gRPC retry policies retry with backoff (a refusal without a retry hint was
+    /// retried for good), but FAILED_PRECONDITION — gRPC's status guidance for a request that must not be retried until
+    /// the system's state changes (here, the quota raised) — with a <c>PreconditionFailure</c> of type QUOTA about
+    /// <paramref name="field"/> and an <c>ErrorInfo</c> of reason <see cref="ErrorReasons.LargerThanQuota"/> whose
+    /// metadata has the quota, its limit and the tokens requested (AIP-193).</summary>
+    public static RpcException LargerThanQuota(string field, string detail, string quota, long limit, long requested) => WithReason(
+        FailedPrecondition("QUOTA", field, $"{field}: {detail}"),
+        ErrorReasons.LargerThanQuota,
+        new() { ["quota"] = quota, ["limit"] = Invariant(limit), ["requested"] = Invariant(requested) });
+
+    /// <summary>True for a refusal <see cref="LargerThanQuota"/> made.</summary>
+    public static bool IsLargerThanQuota(RpcException ex) => HasReason(ex, ErrorReasons.LargerThanQuota);
+
+    private static string Invariant(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private static RpcException WithReason(RpcException refusal, string reason, Dictionary<string, string>? metadata = null)
     {
         var status = refusal.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)refusal.StatusCode, Message = refusal.Status.Detail };
-        status.Details.Add(Any.Pack(new ErrorInfo { Reason = reason, Domain = ErrorDomain }));
+        status.Details.Add(Any.Pack(new ErrorInfo { Reason = reason, Domain = ErrorDomain, Metadata = { metadata ?? [] } }));
         refusal.Trailers.SetRpcStatus(status);
         return refusal;
     }

@@ -3,20 +3,17 @@ using Scheduler.Silo.Api;
 namespace Scheduler.Silo.OpenAi;
 
 /// <summary>Authenticates an OpenAI API request by its <c>Authorization: Bearer &lt;tenant key&gt;</c> header: the same
-/// keys, the same cache, and the same guard against repeated failures as the gRPC API.</summary>
-internal sealed class OpenAiAuthenticator(ApiKeyCache keys, AuthFailureGuard guard)
+/// keys, the same cache, the same guard against repeated failures and the same refusals as the gRPC API's
+/// InferenceService (<see cref="Credentials"/>): an admin key or the node token is a 403 naming the kind wanted, not
+/// counted as a failed login; a key that is nobody's a 401.</summary>
+internal sealed class OpenAiAuthenticator(Credentials credentials)
 {
-    public async ValueTask<string> Tenant(HttpRequest request)
-    {
-        var peer = AuthFailureGuard.PeerOf(request.HttpContext.Connection.RemoteIpAddress);
-        var key = AuthInterceptor.BearerToken(request.Headers.Authorization);
-        guard.ThrowIfBlocked(peer, static k => k.Key is not null && k.Keys.WasValid(k.Key), (Key: key, Keys: keys));
-        if ((key is null ? null : await keys.TenantFor(key)) is { } tenant)
-        {
-            return tenant;
-        }
-
-        guard.Failed(peer);
-        throw SchedulerErrors.Unauthenticated(key is null ? "missing 'Authorization: Bearer <api-key>' header" : "invalid API key");
-    }
+    public ValueTask<string> Tenant(HttpRequest request) => credentials.Authenticate(
+        AuthFailureGuard.PeerOf(request.HttpContext.Connection.RemoteIpAddress),
+        Credentials.BearerToken(request.Headers.Authorization),
+        CredentialKind.TenantKey,
+        "the OpenAI-compatible API",
+        request.Headers.Authorization.Count == 0
+            ? "missing 'Authorization: Bearer <api-key>' header"
+            : "malformed 'Authorization' header: expected 'Bearer <api-key>'");
 }

@@ -91,6 +91,14 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
 
         return rpc.StatusCode switch
         {
+            // OpenAI's API answers a request larger than a per-minute limit with this 429 ("Request too large for … on
+            // tokens per min (TPM): Limit N, Requested M", code rate_limit_exceeded, param null), and OpenAI clients and
+            // gateways know it by that (LiteLLM raises its RateLimitError; apps trim the conversation), so it stays a 429
+            // here though gRPC says FAILED_PRECONDITION. It has no Retry-After: the SDKs retry a 429 without one twice with
+            // backoff by default, a bounded cost, and the message says that only a smaller request or a larger quota helps.
+            StatusCode.FailedPrecondition when SchedulerErrors.IsLargerThanQuota(rpc) =>
+                new(StatusCodes.Status429TooManyRequests, "rate_limit_error", message, Code: "rate_limit_exceeded"),
+
             // A prompt plus max_tokens that do not fit has OpenAI's code, which clients act on (trimming the conversation).
             StatusCode.InvalidArgument or StatusCode.FailedPrecondition => new(
                 StatusCodes.Status400BadRequest, "invalid_request_error", message, param, SchedulerErrors.IsOverContext(rpc) ? "context_length_exceeded" : null),

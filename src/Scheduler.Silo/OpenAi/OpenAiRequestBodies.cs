@@ -34,7 +34,7 @@ internal abstract class OpenAiGenerationBody
 /// <summary><c>POST /v1/completions</c>.</summary>
 internal sealed class OpenAiCompletionBody : OpenAiGenerationBody
 {
-    /// <summary>A string, a list of one string, or a list of token ids.</summary>
+    /// <summary>A string or a list of token ids, or a batch of one of either (a list of one).</summary>
     public JsonElement? Prompt { get; init; }
 }
 

@@ -79,26 +79,33 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
             throw SchedulerErrors.InvalidArgument("prompt", "is required");
         }
 
+        // A batch — a list of prompts, each a string or a list of token ids — asks for a choice per prompt, like n > 1:
+        // one job per request here, so a batch of one is its prompt and a larger one is refused.
+        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() > 0 && prompt[0].ValueKind is JsonValueKind.String or JsonValueKind.Array)
+        {
+            if (prompt.GetArrayLength() > 1)
+            {
+                throw SchedulerErrors.InvalidArgument(
+                    "prompt", $"a batch of {prompt.GetArrayLength()} prompts is not supported; send one prompt per request (a batch of one is that prompt)");
+            }
+
+            prompt = prompt[0];
+        }
+
         if (prompt.ValueKind == JsonValueKind.String)
         {
             submit.Prompt = Text(prompt, "prompt");
         }
         else if (prompt.ValueKind == JsonValueKind.Array && prompt.EnumerateArray().All(t => t.ValueKind == JsonValueKind.Number))
         {
-            // One prompt as token ids.
             foreach (var token in prompt.EnumerateArray())
             {
                 submit.PromptTokenIds.Add(token.TryGetInt32(out var id) ? id : throw SchedulerErrors.InvalidArgument("prompt", "token ids must be 32-bit integers"));
             }
         }
-        else if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.String)
-        {
-            submit.Prompt = Text(prompt[0], "prompt");
-        }
         else
         {
-            // Several prompts make several choices, like n > 1: one job per request here.
-            throw SchedulerErrors.InvalidArgument("prompt", "must be a string, a list of one string or a list of token ids; send one prompt per request");
+            throw SchedulerErrors.InvalidArgument("prompt", "must be a string, a list of token ids, or a batch of one of either");
         }
 
         if (submit.Prompt.Length == 0 && submit.PromptTokenIds.Count == 0)
@@ -231,11 +238,20 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
         return submit;
     }
 
-    private static OpenAiRequest Finish(OpenAiGenerationBody body, SubmitJobRequest submit) =>
-        new(submit, body.Stream == true, body.Stream == true && body.StreamOptions?.IncludeUsage == true, body.User)
+    private static OpenAiRequest Finish(OpenAiGenerationBody body, SubmitJobRequest submit)
+    {
+        if (body.StreamOptions is not null && body.Stream != true)
+        {
+            // As OpenAI's API and vLLM refuse it: options of a stream that is not sent, dropped without a word, left a
+            // client waiting for a usage chunk that never came.
+            throw SchedulerErrors.InvalidArgument("stream_options", "is allowed only when stream is true");
+        }
+
+        return new(submit, body.Stream == true, body.StreamOptions?.IncludeUsage == true, body.User)
         {
             MaxTokensField = body.MaxCompletionTokens is null ? OpenAiRequest.MaxTokens : OpenAiRequest.MaxCompletionTokens,
         };
+    }
 
     /// <summary>A JSON string's text. One that is not UTF-8 — raw bytes that are not, or an escaped lone surrogate, which
     /// the parser lets through as valid JSON — is a 400 naming <paramref name="param"/>, as gRPC refuses such a string,

@@ -6,7 +6,8 @@ namespace Scheduler.Silo.OpenAi;
 /// <summary>
 /// OpenAI request fields that would change the result and that the scheduler does not support: refused with a 400 naming
 /// the field rather than ignored, since the client would get something other than it asked for. Each may still be sent
-/// with its neutral value (<c>n: 1</c>, <c>logprobs: false</c>, <c>response_format: {"type":"text"}</c>, null...).
+/// with its neutral value (<c>n: 1</c>, <c>logprobs: false</c>, <c>top_logprobs: 0</c>, <c>response_format: {"type":"text"}</c>,
+/// null...), which asks for nothing extra.
 /// </summary>
 internal static class OpenAiUnsupportedFields
 {
@@ -15,7 +16,7 @@ internal static class OpenAiUnsupportedFields
         ("n", v => IsNumber(v, 1), "only one choice per request is supported (n = 1)"),
         ("best_of", v => IsNumber(v, 1), "is not supported (best_of = 1)"),
         ("logprobs", v => v.ValueKind == JsonValueKind.False, "log probabilities are not supported"),
-        ("top_logprobs", _ => false, "log probabilities are not supported"),
+        ("top_logprobs", v => IsNumber(v, 0), "log probabilities are not supported (0 only)"),
         ("echo", v => v.ValueKind == JsonValueKind.False, "is not supported"),
         ("suffix", v => v.ValueKind == JsonValueKind.String && v.ValueEquals(""), "is not supported"),
         ("logit_bias", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(), "is not supported"),

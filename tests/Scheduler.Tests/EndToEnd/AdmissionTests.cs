@@ -40,6 +40,48 @@ public sealed class AdmissionTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task SubmitJob_LargerThanTheTokensPerMinuteQuota_IsFailedPrecondition_NamingTheFieldAndQuota_WithoutRetryHint()
+    {
+        // It was RESOURCE_EXHAUSTED without a retry hint, which a generic gRPC retry policy retries with backoff for good
+        // although no retry can pass.
+        using var admin = cluster.Admin();
+        var key = "tpm-small-key-" + Guid.NewGuid().ToString("N")[..8];
+        var tenant = "tpm-small-" + Guid.NewGuid().ToString("N")[..8];
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = tenant, Weight = 1, ApiKey = key, Quotas = new TenantQuotas { TokensPerMinute = 120 } });
+        using var client = cluster.ClientWithKey(key);
+        static SubmitJobRequest Ids(int prompt, int maxTokens)
+        {
+            var request = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, MaxTokens = maxTokens };
+            request.PromptTokenIds.Add(Enumerable.Range(1, prompt));
+            return request;
+        }
+
+        // Lowering max_tokens would do: it names max_tokens, and says how low.
+        var over = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(Ids(50, 100)));
+        Assert.Equal(StatusCode.FailedPrecondition, over.StatusCode);
+        Assert.StartsWith("max_tokens: 50 prompt tokens + max_tokens 100 need 150 tokens", over.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("tokens_per_minute quota; limit 120, requested 150", over.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("lower max_tokens to at most 70", over.Status.Detail, StringComparison.Ordinal);
+        Assert.Null(RetryHint.Of(over));
+        var status = over.GetRpcStatus()!;
+        var info = status.GetDetail<Google.Rpc.ErrorInfo>()!;
+        Assert.Equal(("LARGER_THAN_QUOTA", "scheduler.v1"), (info.Reason, info.Domain));
+        Assert.Equal(("tokens_per_minute", "120", "150"), (info.Metadata["quota"], info.Metadata["limit"], info.Metadata["requested"]));
+        Assert.Equal(("QUOTA", "max_tokens"), status.GetDetail<Google.Rpc.PreconditionFailure>()!.Violations.Select(v => (v.Type, v.Subject)).Single());
+
+        // The prompt alone is over: it names the prompt.
+        var prompt = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(Ids(130, 4)));
+        Assert.Equal(StatusCode.FailedPrecondition, prompt.StatusCode);
+        Assert.StartsWith("prompt_token_ids: ", prompt.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("shorten the prompt", prompt.Status.Detail, StringComparison.Ordinal);
+
+        // Within the quota, the same tenant is served: the refusals took nothing from it.
+        var fits = await client.SubmitAsync(Ids(50, 70));
+        await client.CancelAsync(fits.JobId);
+        Assert.Equal(1, (await admin.GetTenantAsync(tenant)).Usage.JobsSubmitted);
+    }
+
+    [Fact]
     public async Task SubmitJob_SheddableWhileModelOverloaded_IsResourceExhausted_StandardAndCriticalAreAccepted()
     {
         using var client = cluster.Tenant(2);

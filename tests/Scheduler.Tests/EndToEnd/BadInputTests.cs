@@ -89,7 +89,7 @@ public sealed class BadInputTests(SchedulerCluster cluster)
         { "prompt", r => { r.Prompt = ""; r.PromptTokenIds.Add(5); r.Messages.Add(Turn("user", "hi")); } },
         { "messages[1].role", r => { r.Prompt = ""; r.Messages.Add([Turn("user", "hi"), Turn("robot", "beep")]); } },
         { "messages[0].role", r => { r.Prompt = ""; r.Messages.Add(Turn("", "hi")); } },
-        { "messages[1].content", r => { r.Prompt = ""; r.Messages.Add([Turn("system", "be brief"), Turn("user", "")]); } },
+        { "messages", r => { r.Prompt = ""; r.Messages.Add([Turn("system", ""), Turn("user", ""), Turn("assistant", "")]); } },
         { "messages[0].content", r => { r.Prompt = ""; r.Messages.Add(Turn("user", new string('x', 5000))); } },
         { "messages", r => { r.Prompt = ""; r.Messages.Add(Enumerable.Repeat(Turn("user", "hi"), 1025)); } },
         { "messages", r => { r.Prompt = ""; r.Messages.Add(Turn("user", string.Concat(Enumerable.Repeat("hello ", 140_000)))); } },

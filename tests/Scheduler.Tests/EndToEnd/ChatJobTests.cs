@@ -43,6 +43,31 @@ public sealed class ChatJobTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task ChatJob_EmptySystemPromptAndEmptyTurns_AreAccepted_AsOpenAiTakesThem()
+    {
+        // An empty system prompt (or user turn) was INVALID_ARGUMENT naming messages[0].content; OpenAI's API and vLLM
+        // take it, and clients send it.
+        using var client = cluster.Tenant(0);
+        var request = new SubmitJobRequest
+        {
+            Model = SchedulerCluster.Model,
+            MaxTokens = 3,
+            Messages =
+            {
+                new ChatMessage { Role = "system", Content = "" },
+                new ChatMessage { Role = "user", Content = "" },
+                new ChatMessage { Role = "assistant", Content = "" },
+                new ChatMessage { Role = "user", Content = "Name a colour." },
+            },
+        };
+
+        var job = await client.RunAsync(request, deadline: DateTime.UtcNow.AddMinutes(1));
+
+        Assert.True(job.Succeeded, $"{job.JobId}: {job.Status} {job.Error}");
+        Assert.Equal(3, job.TokenCount);
+    }
+
+    [Fact]
     public async Task ListModels_ShowsEachModelsChatTemplate()
     {
         using var admin = cluster.Admin();

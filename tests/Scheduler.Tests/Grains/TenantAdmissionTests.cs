@@ -50,6 +50,7 @@ public sealed class TenantAdmissionTests(GrainClusterFixture cluster)
         Assert.NotNull(later.RetryAfter);
         Assert.Equal(SubmitRejection.RateLimited, never.Rejection);
         Assert.Null(never.RetryAfter);
+        Assert.Equal(("tokens_per_minute", 500L), (never.Quota, never.QuotaLimit));
     }
 
     [Fact]

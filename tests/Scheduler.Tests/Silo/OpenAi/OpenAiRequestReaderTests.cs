@@ -52,6 +52,24 @@ public sealed class OpenAiRequestReaderTests
         Assert.Equal("u-1", request.User);
     }
 
+    [Theory]
+    [InlineData("""{"model":"m","prompt":[[1,2,3]]}""", "", new[] { 1, 2, 3 })]
+    [InlineData("""{"model":"m","prompt":["hi"]}""", "hi", new int[0])]
+    public void Read_Completion_ABatchOfOne_IsThatPrompt(string json, string text, int[] ids)
+    {
+        var submit = Read(json).Submit;
+
+        Assert.Equal(text, submit.Prompt);
+        Assert.Equal(ids, submit.PromptTokenIds);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m","prompt":"x","top_logprobs":0,"logprobs":false}""", false)]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"top_logprobs":0}""", true)]
+    [InlineData("""{"model":"m","prompt":"x","stream":false,"stream_options":null}""", false)]
+    public void Read_NeutralValues_AskingForNothingExtra_AreAccepted(string json, bool chat) =>
+        Assert.Equal("m", Read(json, chat ? OpenAiKind.Chat : OpenAiKind.Completion).Submit.Model);
+
     [Fact]
     public void Read_Completion_StopStringTokenIdsAndDefaultMaxTokens()
     {
@@ -184,6 +202,13 @@ public sealed class OpenAiRequestReaderTests
     [InlineData("""{"model":"m","prompt":"x","stream_options":[]}""", "stream_options: must be an object, got a list")]
     [InlineData("""{"model":"m","prompt":""}""", "prompt: must not be empty")]
     [InlineData("""{"model":"m","prompt":[]}""", "prompt: must not be empty")]
+    [InlineData("""{"model":"m","prompt":[[]]}""", "prompt: must not be empty")]
+    [InlineData("""{"model":"m","prompt":["a","b"]}""", "prompt: a batch of 2 prompts is not supported; send one prompt per request (a batch of one is that prompt)")]
+    [InlineData("""{"model":"m","prompt":[[1,2],[3]]}""", "prompt: a batch of 2 prompts is not supported; send one prompt per request (a batch of one is that prompt)")]
+    [InlineData("""{"model":"m","prompt":[[1,"a"]]}""", "prompt: must be a string, a list of token ids, or a batch of one of either")]
+    [InlineData("""{"model":"m","prompt":[["a"]]}""", "prompt: must be a string, a list of token ids, or a batch of one of either")]
+    [InlineData("""{"model":"m","prompt":"x","stream_options":{"include_usage":true}}""", "stream_options: is allowed only when stream is true")]
+    [InlineData("""{"model":"m","prompt":"x","stream":false,"stream_options":{}}""", "stream_options: is allowed only when stream is true")]
     [InlineData("""{"model":"m","prompt":"x","stop":["a","b","c","d","e"]}""", "stop: at most 4 stop sequences, got 5")]
     public void Read_Completion_FieldOfTheWrongType_SaysWhatItMustBe(string json, string message)
     {

@@ -1,0 +1,149 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Tests.EndToEnd.OpenAi;
+
+/// <summary>Requests OpenAI's API and vLLM take or refuse, sent as raw JSON over HTTP to the live silo and its worker
+/// nodes: empty message contents, stream_options without a stream, a batch of prompts, top_logprobs 0, and a request
+/// larger than its tenant's tokens-per-minute quota.</summary>
+[Collection(SchedulerClusterCollection.Name)]
+public sealed class OpenAiRequestContractTests(SchedulerCluster cluster)
+{
+    private static readonly int[][] BatchOfOneIds = [[11, 12, 13]];
+    private static readonly int[][] BatchOfTwoIds = [[1, 2], [3]];
+    private static readonly string[] BatchOfOneText = ["Tell me a story"];
+    private static readonly string[] BatchOfThreeTexts = ["a", "b", "c"];
+
+    [Fact]
+    public async Task ChatCompletion_EmptyContentInAnyTurn_IsAnswered()
+    {
+        // An empty system prompt was a 400 naming messages[0].content.
+        var (status, body) = await Post("/v1/chat/completions", new
+        {
+            model = SchedulerCluster.Model,
+            max_tokens = 3,
+            messages = new[]
+            {
+                new { role = "system", content = "" }, new { role = "user", content = "" },
+                new { role = "assistant", content = "" }, new { role = "user", content = "Name a colour." },
+            },
+        });
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(3, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task ChatCompletion_EveryContentEmpty_Is400NamingMessages()
+    {
+        var (status, body) = await Post("/v1/chat/completions", new
+        {
+            model = SchedulerCluster.Model,
+            messages = new[] { new { role = "system", content = "" }, new { role = "user", content = "" } },
+        });
+
+        AssertError(status, body, "messages", "messages: every message's content is empty: at least one must have text");
+    }
+
+    [Theory]
+    [InlineData("/v1/completions", false)]
+    [InlineData("/v1/chat/completions", null)]
+    public async Task StreamOptions_WithoutStreamTrue_Is400NamingStreamOptions(string path, bool? stream)
+    {
+        // It was ignored: the answer came whole, and the usage chunk asked for never did.
+        var (status, body) = await Post(path, new
+        {
+            model = SchedulerCluster.Model,
+            prompt = "x",
+            messages = new[] { new { role = "user", content = "x" } },
+            max_tokens = 2,
+            stream,
+            stream_options = new { include_usage = true },
+        });
+
+        AssertError(status, body, "stream_options", "stream_options: is allowed only when stream is true");
+    }
+
+    [Fact]
+    public async Task Completion_ABatchOfOnePrompt_IsThatPrompt_ABatchOfMore_Is400NamingPrompt()
+    {
+        // [[1,2,3]] was a 400; ["..."] already passed, and is checked to stay alike.
+        var (ids, idsBody) = await Post("/v1/completions", new { model = SchedulerCluster.Model, prompt = BatchOfOneIds, max_tokens = 2 });
+        Assert.Equal(HttpStatusCode.OK, ids);
+        Assert.Equal(3, idsBody.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+        using (var client = cluster.Tenant(0))
+        {
+            var job = await client.GetAsync(idsBody.GetProperty("id").GetString()!);
+            Assert.Equal((3, PromptTokensSource.TokenIds), (job.PromptTokens, job.PromptTokensSource));
+        }
+
+        var (text, textBody) = await Post("/v1/completions", new { model = SchedulerCluster.Model, prompt = BatchOfOneText, max_tokens = 2 });
+        Assert.Equal(HttpStatusCode.OK, text);
+        Assert.Equal(2, textBody.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+
+        var (several, severalBody) = await Post("/v1/completions", new { model = SchedulerCluster.Model, prompt = BatchOfTwoIds, max_tokens = 2 });
+        AssertError(several, severalBody, "prompt", "prompt: a batch of 2 prompts is not supported; send one prompt per request (a batch of one is that prompt)");
+        var (strings, stringsBody) = await Post("/v1/completions", new { model = SchedulerCluster.Model, prompt = BatchOfThreeTexts, max_tokens = 2 });
+        AssertError(strings, stringsBody, "prompt", "prompt: a batch of 3 prompts is not supported; send one prompt per request (a batch of one is that prompt)");
+    }
+
+    [Fact]
+    public async Task TopLogprobsZero_AsksForNothing_IsAnswered_MoreIs400NamingTopLogprobs()
+    {
+        var chat = new { role = "user", content = "hi" };
+        var (zero, _) = await Post("/v1/chat/completions", new { model = SchedulerCluster.Model, messages = new[] { chat }, max_tokens = 2, logprobs = false, top_logprobs = 0 });
+        Assert.Equal(HttpStatusCode.OK, zero);
+
+        var (two, body) = await Post("/v1/chat/completions", new { model = SchedulerCluster.Model, messages = new[] { chat }, max_tokens = 2, top_logprobs = 2 });
+        AssertError(two, body, "top_logprobs", "top_logprobs: log probabilities are not supported (0 only)");
+    }
+
+    [Fact]
+    public async Task LargerThanTheTokensPerMinuteQuota_Is429_AsOpenAiAnswersIt_WithoutRetryAfter()
+    {
+        using var admin = cluster.Admin();
+        var key = "openai-tpm-key-" + Guid.NewGuid().ToString("N")[..8];
+        await admin.PutTenantAsync(new PutTenantRequest
+        {
+            TenantId = "openai-tpm-" + Guid.NewGuid().ToString("N")[..8], Weight = 1, ApiKey = key, Quotas = new TenantQuotas { TokensPerMinute = 100 },
+        });
+
+        var (status, body, headers) = await Send("/v1/completions", new { model = SchedulerCluster.Model, prompt = Enumerable.Range(1, 40), max_completion_tokens = 80 }, key);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        var error = body.GetProperty("error");
+        Assert.Equal(("rate_limit_error", "rate_limit_exceeded", JsonValueKind.Null), (error.GetProperty("type").GetString(), error.GetProperty("code").GetString(), error.GetProperty("param").ValueKind));
+        Assert.StartsWith("max_completion_tokens: 40 prompt tokens + max_tokens 80 need 120 tokens", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("limit 100, requested 120", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.False(headers.Contains("Retry-After"));
+        Assert.False(headers.Contains("retry-after-ms"));
+    }
+
+    private static void AssertError(HttpStatusCode status, JsonElement body, string param, string message)
+    {
+        var error = body.GetProperty("error");
+        Assert.Equal(
+            (HttpStatusCode.BadRequest, "invalid_request_error", param, message),
+            (status, error.GetProperty("type").GetString(), error.GetProperty("param").GetString(), error.GetProperty("message").GetString()));
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> Post(string path, object request)
+    {
+        var (status, body, _) = await Send(path, request, SchedulerCluster.Tenants[0].Key);
+        return (status, body);
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body, System.Net.Http.Headers.HttpResponseHeaders Headers)> Send(string path, object request, string key)
+    {
+        using var http = new HttpClient();
+        using var message = new HttpRequestMessage(HttpMethod.Post, cluster.OpenAiAddress + path)
+        {
+            Content = new StringContent(JsonSerializer.Serialize(request), Encoding.UTF8, "application/json"),
+        };
+        message.Headers.Authorization = new("Bearer", key);
+        using var response = await http.SendAsync(message);
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement, response.Headers);
+    }
+}
