@@ -147,8 +147,14 @@ internal sealed class JobsCall : IDisposable
     }
 
     /// <summary>The status SubmitJob would have thrown for this refusal, its trailers (the retry hint) and rich error
-    /// details (the field's BadRequest, the hint's RetryInfo) included.</summary>
+    /// details (the field's BadRequest, the hint's RetryInfo, the reason's ErrorInfo) included.</summary>
     private static RpcException Refusal(SubmissionRefused refused)
+    {
+        var refusal = Rebuilt(refused);
+        return refused.Reason.Length > 0 ? RichErrors.WithReason(refusal, refused.Reason) : refusal;
+    }
+
+    private static RpcException Rebuilt(SubmissionRefused refused)
     {
         var code = (StatusCode)refused.Code;
         var fieldPrefix = refused.Field + ": ";

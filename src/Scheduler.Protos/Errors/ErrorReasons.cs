@@ -5,6 +5,9 @@ namespace Scheduler.Protos.Errors;
 /// <c>SequenceFinished.error_reason</c>.</summary>
 public static class ErrorReasons
 {
+    /// <summary>The <c>ErrorInfo</c> domain of the scheduler's reasons (AIP-193: the service that says them).</summary>
+    public const string Domain = "scheduler.v1";
+
     /// <summary>The prompt with max_tokens does not fit what the model can hold; OpenAI's API calls it
     /// <c>context_length_exceeded</c>.</summary>
     public const string ContextLengthExceeded = "CONTEXT_LENGTH_EXCEEDED";

@@ -24,6 +24,40 @@ public static class RichErrors
     public static RpcException ResourceExhausted(string message, TimeSpan retryAfter, Metadata trailers) => With(
         StatusCode.ResourceExhausted, message, new RetryInfo { RetryDelay = Duration.FromTimeSpan(retryAfter) }, trailers);
 
+    /// <summary><paramref name="refusal"/> with an <c>ErrorInfo</c> of <paramref name="reason"/> (<see cref="ErrorReasons"/>,
+    /// in their domain) added to its <c>google.rpc.Status</c>, beside the detail it has.</summary>
+    public static RpcException WithReason(RpcException refusal, string reason, IDictionary<string, string>? metadata = null)
+    {
+        var status = refusal.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)refusal.StatusCode, Message = refusal.Status.Detail };
+        var info = new ErrorInfo { Reason = reason, Domain = ErrorReasons.Domain };
+        if (metadata is not null)
+        {
+            info.Metadata.Add(metadata);
+        }
+
+        status.Details.Add(Any.Pack(info));
+
+        // A new exception: one made without trailers has a read-only empty set.
+        var trailers = new Metadata();
+        foreach (var entry in refusal.Trailers)
+        {
+            if (entry.Key != StatusDetailsTrailer)
+            {
+                trailers.Add(entry);
+            }
+        }
+
+        trailers.SetRpcStatus(status);
+        return new RpcException(refusal.Status, trailers);
+    }
+
+    // Where gRPC's rich error model carries the google.rpc.Status (what SetRpcStatus writes).
+    private const string StatusDetailsTrailer = "grpc-status-details-bin";
+
+    /// <summary>The <c>ErrorInfo</c> reason of the scheduler's domain <paramref name="ex"/> carries; null when none.</summary>
+    public static string? ReasonOf(RpcException ex) =>
+        ex.GetRpcStatus()?.GetDetail<ErrorInfo>() is { Domain: ErrorReasons.Domain } info ? info.Reason : null;
+
     /// <summary>The status with <paramref name="detail"/> in its <c>google.rpc.Status</c>, beside any other
     /// <paramref name="trailers"/>.</summary>
     public static RpcException With(StatusCode code, string message, IMessage detail, Metadata? trailers = null)

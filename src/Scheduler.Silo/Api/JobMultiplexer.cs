@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Silo.Api;
@@ -119,6 +120,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
             Message = ex.Status.Detail,
             RetryAfterMs = SchedulerErrors.RetryAfterMs(ex) ?? 0,
             Field = SchedulerErrors.FieldOf(ex) ?? "",
+            Reason = RichErrors.ReasonOf(ex) ?? "",
         },
     };
 

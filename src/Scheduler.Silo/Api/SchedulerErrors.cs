@@ -44,7 +44,7 @@ internal static class SchedulerErrors
     public const string ContextLengthExceeded = ErrorReasons.ContextLengthExceeded;
 
     /// <summary>The <c>ErrorInfo</c> domain of the scheduler's reasons (AIP-193: the service that says them).</summary>
-    public const string ErrorDomain = "scheduler.v1";
+    public const string ErrorDomain = ErrorReasons.Domain;
 
     /// <summary><paramref name="refusal"/>, one of the prompt plus max_tokens not fitting (see
     /// <see cref="ContextLengthExceeded"/>), with an <c>ErrorInfo</c> saying so beside its other detail, so a client
@@ -77,16 +77,10 @@ internal static class SchedulerErrors
 
     private static string Invariant(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    private static RpcException WithReason(RpcException refusal, string reason, Dictionary<string, string>? metadata = null)
-    {
-        var status = refusal.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)refusal.StatusCode, Message = refusal.Status.Detail };
-        status.Details.Add(Any.Pack(new ErrorInfo { Reason = reason, Domain = ErrorDomain, Metadata = { metadata ?? [] } }));
-        refusal.Trailers.SetRpcStatus(status);
-        return refusal;
-    }
+    private static RpcException WithReason(RpcException refusal, string reason, Dictionary<string, string>? metadata = null) =>
+        RichErrors.WithReason(refusal, reason, metadata);
 
-    private static bool HasReason(RpcException ex, string reason) =>
-        ex.GetRpcStatus()?.GetDetail<ErrorInfo>() is { Domain: ErrorDomain } info && info.Reason == reason;
+    private static bool HasReason(RpcException ex, string reason) => RichErrors.ReasonOf(ex) == reason;
 
     /// <summary>A client-chosen name already taken by something else — an idempotency key bound to another request (as a
     /// create with a taken id is ALREADY_EXISTS in Google's API design guide, AIP-133; Stripe-like HTTP APIs answer 409).

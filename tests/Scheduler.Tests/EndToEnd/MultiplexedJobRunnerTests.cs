@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Scheduler.Client;
+using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Tests.EndToEnd;
@@ -51,6 +52,25 @@ public sealed class MultiplexedJobRunnerTests(SchedulerCluster cluster)
 
         // The call is still the runner's: a job after the refusal runs on it too.
         Assert.True((await runner.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "after", MaxTokens = 2 }, deadline: DateTime.UtcNow + Patience)).Succeeded);
+    }
+
+    /// <summary>A refusal over StreamJobs is rebuilt as the status SubmitJob would have thrown, its ErrorInfo reason
+    /// included: a client tells a reused key from other ALREADY_EXISTS without reading the message.</summary>
+    [Fact]
+    public async Task RunAsync_IdempotencyKeyReusedForAnotherRequest_ThrowsAlreadyExistsWithItsReason()
+    {
+        using var client = cluster.Tenant(1);
+        var key = "multiplexed-reused-" + Guid.NewGuid().ToString("N");
+        var first = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "first", MaxTokens = 4, IdempotencyKey = key });
+        using var runner = new MultiplexedJobRunner([cluster.Address], SchedulerCluster.Tenants[1].Key);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => runner.RunAsync(
+            new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "second", MaxTokens = 4, IdempotencyKey = key }, deadline: DateTime.UtcNow + Patience));
+
+        Assert.Equal(StatusCode.AlreadyExists, error.StatusCode);
+        var info = error.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>();
+        Assert.Equal((ErrorReasons.Domain, ErrorReasons.IdempotencyKeyReused), (info?.Domain, info?.Reason));
+        await client.CancelAsync(first.JobId);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Api;
 
@@ -174,6 +175,7 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
         AssertRefused(Refusal(longRef[..JobMultiplexer.MaxRefLength]), StatusCode.InvalidArgument, "ref");
         AssertRefused(Refusal("no-job"), StatusCode.InvalidArgument, "job");
         AssertRefused(Refusal("zero-tokens"), StatusCode.InvalidArgument, "max_tokens");
+        Assert.Equal("", Refusal("zero-tokens").Refused.Reason);
         Assert.Equal((int)StatusCode.NotFound, Refusal("no-model").Refused.Code);
         Assert.Contains("no-such-model", Refusal("no-model").Refused.Message, StringComparison.Ordinal);
 
@@ -242,6 +244,7 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
 
         Assert.True(await call.ResponseStream.MoveNext());
         AssertRefused(call.ResponseStream.Current, StatusCode.AlreadyExists, "idempotency_key");
+        Assert.Equal(ErrorReasons.IdempotencyKeyReused, call.ResponseStream.Current.Refused.Reason);
         Assert.False(await call.ResponseStream.MoveNext());
         await client.CancelAsync(first.JobId);
     }
