@@ -18,6 +18,10 @@ internal sealed class JobEventHub(IGrainFactory grains) : IJobEventSink
     /// <summary>How many jobs have at least one stream on this silo; back to zero when every stream ended.</summary>
     public int SubscribedJobs => _byJob.Count;
 
+    /// <summary>Events waiting in this silo's streams for their clients to take them: what clients that do not read
+    /// cost the silo.</summary>
+    public int WaitingEvents => _byJob.Values.Sum(WaitingIn);
+
     public JobSubscription Subscribe(string jobId, int fromToken)
     {
         var subscription = new JobSubscription(jobId, fromToken);
@@ -103,5 +107,13 @@ internal sealed class JobEventHub(IGrainFactory grains) : IJobEventSink
         }
 
         return Task.CompletedTask;
+    }
+
+    private static int WaitingIn(List<JobSubscription> list)
+    {
+        lock (list)
+        {
+            return list.Sum(subscription => subscription.Events.Count);
+        }
     }
 }

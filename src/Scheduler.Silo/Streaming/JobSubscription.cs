@@ -14,7 +14,7 @@ namespace Scheduler.Silo.Streaming;
 /// </summary>
 internal sealed class JobSubscription(string jobId, int fromToken)
 {
-    private readonly Channel<JobEventRecord> _out = Channel.CreateUnbounded<JobEventRecord>(new() { SingleReader = true });
+    private readonly MergingEventQueue _out = new();
     // Tokens held for a gap or the admission, by first index; made only when a token is held (rarely: one-way calls are
     // usually in order), not for every stream.
     private SortedDictionary<int, JobEventRecord>? _early;
@@ -28,7 +28,7 @@ internal sealed class JobSubscription(string jobId, int fromToken)
 
     public string JobId { get; } = jobId;
 
-    public ChannelReader<JobEventRecord> Events => _out.Reader;
+    public ChannelReader<JobEventRecord> Events => _out;
 
     /// <summary>The first token index not yet delivered.</summary>
     public int NextToken
@@ -92,13 +92,13 @@ internal sealed class JobSubscription(string jobId, int fromToken)
                     {
                         _admitted = true;
                         _lastPlacement = e.Placement;
-                        _out.Writer.TryWrite(e);
+                        _out.Write(e);
                         ReleaseEarlyTokens();
                     }
 
                     break;
                 case JobEventKind.Queued when !_admitted:
-                    _out.Writer.TryWrite(e);
+                    _out.Write(e);
                     break;
                 case JobEventKind.Queued:
                     // A watcher's replayed queue position, overtaken by the admission: the job has left the queue.
@@ -217,7 +217,7 @@ internal sealed class JobSubscription(string jobId, int fromToken)
 
     private void Emit(JobEventRecord e, int end)
     {
-        _out.Writer.TryWrite(e);
+        _out.Write(e);
         _nextToken = end;
     }
 
@@ -236,8 +236,8 @@ internal sealed class JobSubscription(string jobId, int fromToken)
             return;
         }
 
-        _out.Writer.TryWrite(_terminal);
-        _out.Writer.TryComplete();
+        _out.Write(_terminal);
+        _out.Complete();
         _done = true;
     }
 }

@@ -13,4 +13,15 @@ public sealed class TelemetryOptions
     /// <c>scheduler_job_cost_USD_total</c>), so dashboards and alerts built on them keep working while they move to the
     /// new ones. On by default for now; turn it off once nothing reads the old names. A later release removes them.</summary>
     public bool DeprecatedMetricNames { get; set; } = true;
+
+    /// <summary>Most series each of the scheduler's metrics keeps (OpenTelemetry's cardinality limit). A metric labelled
+    /// by tenant keeps one series per tenant and combination of its other labels (outcome, product, token type,
+    /// priority) for the silo's life; past the limit, a new combination is counted in one series labelled
+    /// <c>otel_metric_overflow="true"</c>, without its labels. OpenTelemetry's default of 2,000 left every tenant after
+    /// the first 500 to 1,000 without series of its own.</summary>
+    public int MaxSeriesPerMetric { get; set; } = DefaultMaxSeriesPerMetric;
+
+    /// <summary>Enough for 5,000 tenants on a metric with four label combinations per tenant (jobs finished, by
+    /// outcome).</summary>
+    public const int DefaultMaxSeriesPerMetric = 20_000;
 }

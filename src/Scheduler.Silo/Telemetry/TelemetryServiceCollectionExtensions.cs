@@ -24,7 +24,11 @@ internal static class TelemetryServiceCollectionExtensions
     public static IServiceCollection AddSchedulerTelemetry(this IServiceCollection services, IConfiguration configuration, IConfigurationSection scheduler)
     {
         services.AddSettings<TelemetryOptions>(scheduler.GetSection(TelemetryOptions.Section))
-            .Validate(o => o.GaugeRefresh > TimeSpan.Zero, $"Scheduler:{TelemetryOptions.Section}:GaugeRefresh must be positive.");
+            .Validate(o => o.GaugeRefresh > TimeSpan.Zero, $"Scheduler:{TelemetryOptions.Section}:GaugeRefresh must be positive.")
+            .Validate(o => o.MaxSeriesPerMetric > 0, $"Scheduler:{TelemetryOptions.Section}:MaxSeriesPerMetric must be positive.");
+
+        // Read while the meter provider is built; the options' validation refuses a value that is not positive at start-up.
+        var seriesLimit = Math.Max(1, Settings.Read<TelemetryOptions>(scheduler.GetSection(TelemetryOptions.Section)).MaxSeriesPerMetric);
         services.AddSingleton<FleetGauges>();
         services.AddHostedService<FleetGaugeRefresher>();
         services.AddSingleton<SchedulerTelemetry>();
@@ -41,7 +45,9 @@ internal static class TelemetryServiceCollectionExtensions
             })
             .WithMetrics(metrics =>
             {
-                metrics.AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans").AddPrometheusExporter();
+                metrics.AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans")
+                    .AddView(instrument => instrument.Meter.Name == SchedulerTelemetry.Name ? new MetricStreamConfiguration { CardinalityLimit = seriesLimit } : null)
+                    .AddPrometheusExporter();
                 if (otlp)
                 {
                     metrics.AddOtlpExporter();

@@ -181,9 +181,43 @@ public sealed class JobSubscriptionTests
             }
         }
 
-        Assert.Equal([CoalescingReader.MaxTokensPerMessage, 10], chunks.Select(c => c.TokenCount));
-        Assert.Equal(CoalescingReader.MaxTokensPerMessage, chunks[1].FirstTokenIndex);
-        Assert.Equal(new string('x', 10), chunks[1].Text);
+        // The subscription merged the tokens waiting past MergingEventQueue.MergeAfter as they came (64 single ones, then
+        // one run of 202); the reader merges the first 64 and stops at the limit.
+        Assert.Equal([MergingEventQueue.MergeAfter, total - MergingEventQueue.MergeAfter], chunks.Select(c => c.TokenCount));
+        Assert.All(chunks, c => Assert.True(c.TokenCount <= CoalescingReader.MaxTokensPerMessage));
+        Assert.Equal(Enumerable.Range(0, total), chunks.SelectMany(c => Enumerable.Range(c.FirstTokenIndex, c.TokenCount)));
+        Assert.Equal(new string('x', total), string.Concat(chunks.Select(c => c.Text)));
+    }
+
+    [Fact]
+    public async Task Post_ReaderFarBehind_WaitingTokensAreMergedAsTheyCome_AndReadOnceInOrder()
+    {
+        var subscription = AdmittedSubscription();
+        const int total = 4_096;
+        for (var i = 0; i < total; i++)
+        {
+            subscription.Post(Tokens(i, "t" + i + " "));
+        }
+
+        subscription.Post(Completed(total));
+
+        // An event per token was 4,097 waiting; now the first MergeAfter, then runs of the message limit.
+        Assert.True(subscription.Events.Count <= MergingEventQueue.MergeAfter + (total / CoalescingReader.MaxTokensPerMessage) + 2, $"{subscription.Events.Count} events wait");
+        var text = new System.Text.StringBuilder();
+        var next = 0;
+        await foreach (var e in subscription.Events.ReadCoalesced(CancellationToken.None))
+        {
+            if (e.Kind == JobEventKind.Tokens)
+            {
+                Assert.Equal(next, e.FirstTokenIndex);
+                next += e.TokenCount;
+                text.Append(e.Text);
+            }
+        }
+
+        Assert.Equal(total, next);
+        Assert.Equal(string.Concat(Enumerable.Range(0, total).Select(i => "t" + i + " ")), text.ToString());
+        Assert.True(subscription.Events.Completion.IsCompleted);
     }
 
     [Fact]

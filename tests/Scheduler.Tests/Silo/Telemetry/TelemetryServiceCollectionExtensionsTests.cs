@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Trace;
 using Scheduler.Silo.Telemetry;
 
@@ -52,6 +53,17 @@ public sealed class TelemetryServiceCollectionExtensionsTests
         Assert.Contains("scheduler.job.cost.usd", published);
         Assert.Equal(exported, published.Contains("gen_ai.client.token.usage"));
         Assert.Equal(exported, published.Contains("scheduler.job.cost"));
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    public void MaxSeriesPerMetric_NotPositive_IsRefusedNamingTheSetting(string setting)
+    {
+        using var services = Build(new Dictionary<string, string?> { ["Scheduler:Telemetry:MaxSeriesPerMetric"] = setting });
+
+        var refused = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<TelemetryOptions>>().Value);
+        Assert.Contains("Scheduler:Telemetry:MaxSeriesPerMetric must be positive", refused.Message);
     }
 
     private static ServiceProvider Build(Dictionary<string, string?> settings)

@@ -1,0 +1,74 @@
+using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Streaming;
+
+namespace Scheduler.Tests.EndToEnd.Hostile;
+
+/// <summary>A client that submits over StreamJobs and does not read: HTTP/2 flow control stops the silo's writes once
+/// the stream's window is full, and the rest of its jobs' tokens wait in the silo. A live probe (1,000 jobs of 4,096
+/// tokens on one such call) grew the standalone silo by 930 MB, an event object per token; now the tokens waiting for
+/// one stream are merged as they arrive.</summary>
+[Collection(SchedulerClusterCollection.Name)]
+public sealed class UnreadStreamTests(SchedulerCluster cluster)
+{
+    private const int Jobs = 40;
+
+    [Fact]
+    public async Task StreamJobs_NotRead_WhileItsJobsRun_HoldsMergedTokens_ThenDeliversEveryTokenOnceInOrder()
+    {
+        var (tenant, key, _) = SchedulerCluster.Tenants[2];
+        using var client = new SchedulerClient(cluster.Channel, key);
+        var hub = cluster.SiloServices.GetRequiredService<JobEventHub>();
+        var before = hub.WaitingEvents;
+
+        using var call = client.StreamMany(DateTime.UtcNow.AddSeconds(120));
+        for (var i = 0; i < Jobs; i++)
+        {
+            await call.RequestStream.WriteAsync(new StreamJobsRequest
+            {
+                Ref = "unread-" + i,
+                Job = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "unread " + i, MaxTokens = SchedulerCluster.MaxOutputTokens },
+            });
+        }
+
+        await call.RequestStream.CompleteAsync();
+
+        // Nothing read: every job runs to its end anyway (its record says so), its tokens waiting in the silo.
+        using var admin = cluster.Admin();
+        await Polling.Until(
+            async () => (await admin.ListJobsAsync(new ListJobsRequest { TenantId = tenant, Statuses = { JobStatus.Completed }, PageSize = 500 }))
+                .Jobs.Count(j => j.MaxTokens == SchedulerCluster.MaxOutputTokens && j.SubmittedAt.ToDateTime() > DateTime.UtcNow.AddMinutes(-2)) >= Jobs,
+            "the unread call's jobs to complete",
+            TimeSpan.FromSeconds(60),
+            TimeSpan.FromMilliseconds(200));
+
+        // Per job at most the events that wait unmerged, two merged runs of up to 256 tokens and its end: an event per
+        // token was about 512 per job (20,000 for the call).
+        var waiting = hub.WaitingEvents - before;
+        Assert.True(waiting <= Jobs * (MergingEventQueue.MergeAfter + 3), $"{waiting} events wait for {Jobs} jobs' unread streams");
+
+        var tokens = new Dictionary<string, List<int>>();
+        var ends = new Dictionary<string, int>();
+        await foreach (var message in call.ResponseStream.ReadAllAsync())
+        {
+            Assert.Equal(StreamJobsResponse.KindOneofCase.Event, message.KindCase);
+            var e = message.Event;
+            if (e.EventCase == JobEvent.EventOneofCase.Tokens)
+            {
+                var seen = tokens.TryGetValue(message.Ref, out var list) ? list : tokens[message.Ref] = [];
+                seen.AddRange(Enumerable.Range(e.Tokens.FirstTokenIndex, e.Tokens.TokenCount));
+            }
+            else if (e.EventCase == JobEvent.EventOneofCase.Completed)
+            {
+                ends[message.Ref] = ends.GetValueOrDefault(message.Ref) + 1;
+            }
+        }
+
+        Assert.Equal(Jobs, ends.Count);
+        Assert.All(ends.Values, count => Assert.Equal(1, count));
+        Assert.All(tokens.Values, seen => Assert.Equal(Enumerable.Range(0, SchedulerCluster.MaxOutputTokens), seen));
+        Assert.Equal(Jobs, tokens.Count);
+    }
+}

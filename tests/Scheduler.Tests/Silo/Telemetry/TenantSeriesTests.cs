@@ -1,0 +1,72 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+using Scheduler.Tests.Faults;
+
+namespace Scheduler.Tests.Silo.Telemetry;
+
+/// <summary>A silo process with more tenants than OpenTelemetry's default cardinality limit (2,000 series per metric),
+/// read through its /metrics. With that default, the tenants past it had no series of their own: their counts went to
+/// one <c>otel_metric_overflow="true"</c> series, so per-tenant metrics disagreed with the admin API (a live probe of
+/// 2,300 one-job tenants left 305 of them without a series).</summary>
+public sealed class TenantSeriesTests
+{
+    private const int TenantCount = 2_100;
+
+    [Fact]
+    public async Task Metrics_MoreTenantsThanOpenTelemetrysDefaultLimit_EveryTenantKeepsItsOwnSeries()
+    {
+        List<string> args = ["--Logging:LogLevel:Default=Warning"];
+        for (var i = 0; i < TenantCount; i++)
+        {
+            args.Add($"--Scheduler:Tenants:{i}:Id={TenantId(i)}");
+            args.Add($"--Scheduler:Tenants:{i}:ApiKey={TenantId(i)}-key");
+        }
+
+        await using var silo = SiloProcess.Start(0, args);
+        using var channel = GrpcChannel.ForAddress(silo.Address);
+        using var http = new HttpClient();
+
+        // One refused submission per tenant (max_tokens 0): a tenant-labelled counter, with no worker needed. The
+        // last tenant is seeded last, so its refusal means every tenant is there.
+        await Polling.Until(async () => await RefusedAsync(channel, TenantCount - 1) == StatusCode.InvalidArgument, "the silo to serve", TimeSpan.FromSeconds(120));
+        using var gate = new SemaphoreSlim(32);
+        var refusals = await Task.WhenAll(Enumerable.Range(0, TenantCount - 1).Select(async i =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                return await RefusedAsync(channel, i);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        Assert.All(refusals, code => Assert.Equal(StatusCode.InvalidArgument, code));
+
+        var samples = await PrometheusScrape.ReadAsync(http, silo.HttpAddress);
+        var refused = samples.Where(s => s.Name == "scheduler_submissions_refused_total").ToList();
+        Assert.DoesNotContain(refused, s => s.Labels.ContainsKey("otel_metric_overflow"));
+        var byTenant = refused.Where(s => s.Labels.ContainsKey("scheduler_tenant")).ToDictionary(s => s.Labels["scheduler_tenant"], s => s.Value);
+        Assert.Equal(TenantCount, byTenant.Count);
+        Assert.All(Enumerable.Range(0, TenantCount), i => Assert.Equal(1, byTenant.GetValueOrDefault(TenantId(i))));
+    }
+
+    private static string TenantId(int i) => $"series-{i:D4}";
+
+    private static async Task<StatusCode?> RefusedAsync(GrpcChannel channel, int tenant)
+    {
+        using var client = new SchedulerClient(channel, TenantId(tenant) + "-key");
+        try
+        {
+            await client.SubmitAsync(new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "x", MaxTokens = 0 });
+            return StatusCode.OK;
+        }
+        catch (RpcException e)
+        {
+            return e.StatusCode;
+        }
+    }
+}
