@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -86,6 +87,12 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
             {
                 throw new InvalidDataException($"{path}: nodes[{i}] ({Nodes[i].Product}): {error}");
             }
+        }
+
+        if (Nodes.Sum(n => (long)n.Count) > NodeSpec.MaxCount)
+        {
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                $"{path}: nodes: the groups count {Nodes.Sum(n => (long)n.Count):#,0} accelerators together, more than the {NodeSpec.MaxCount:#,0} the simulator models"));
         }
     }
 }
