@@ -31,7 +31,7 @@ internal static class SimulatorCommands
 
     public static RootCommand Create()
     {
-        var root = new RootCommand("Discrete-event simulator: replays LLM inference traces on a modelled fleet with the scheduler's own policies (see docs/benchmarks.md).");
+        var root = new RootCommand($"Discrete-event simulator: replays LLM inference traces on a modelled fleet with the scheduler's own policies (see docs/benchmarks.md). Exit codes: 1 a bad option, {BadInput} a bad input file, {NotAllServed} requests not served, {OutOfMemory} out of memory.");
         root.Add(FleetFile);
         root.Add(Traces);
         root.Add(Seed);
