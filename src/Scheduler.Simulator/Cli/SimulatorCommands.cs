@@ -25,9 +25,6 @@ internal static class SimulatorCommands
     /// <summary>Exit code when the trace does not fit in the memory the process may use.</summary>
     public const int OutOfMemory = 4;
 
-    /// <summary>Measured: a 5,000,000-request Azure 2024-style trace replayed by <c>run</c> peaked at 2.15 GB resident
-    /// (the requests, their outcomes for the percentiles, and the runtime); a KV-cache trace's block ids add to it.</summary>
-    private const int BytesPerRequest = 430;
 
     public static RootCommand Create()
     {
@@ -231,10 +228,11 @@ internal static class SimulatorCommands
         catch (OutOfMemoryException)
         {
             // The simulator holds every request and its outcome (the percentiles need them all): a trace too long for
-            // the memory the process may use ends here, in words, rather than in the runtime's stack trace.
+            // the memory the process may use ends here, in words, rather than in the runtime's stack trace. The figures
+            // are measured (docs/benchmarks.md, "Memory and time").
             var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
             parse.InvocationConfiguration.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"error: out of memory: the simulator holds every request of the trace in memory, about {BytesPerRequest} bytes each (5,000,000 requests: 2.15 GB), and this process may use {available / 1e6:#,0} MB; replay a part of the trace (say its first million lines) or give the process more memory"));
+                $"error: out of memory: the simulator keeps every request and its outcome in memory, for all its runs at once (run: about 430 bytes a request, 2.15 GB for 5,000,000; prefix --kv-trace: about 2 KB a request for one placement, 6 KB for all six), and this process may use {available / 1e6:#,0} MB; replay a part of the trace (say its first million lines), fewer placements, or give the process more memory"));
             return OutOfMemory;
         }
     }

@@ -161,7 +161,7 @@ public sealed class SimulatorCommandsTests : IDisposable
         var (code, _, error) = await EndToEnd.BoundedProcess.RunAsync(info, TimeSpan.FromMinutes(2));
 
         Assert.Equal(SimulatorCommands.OutOfMemory, code);
-        Assert.StartsWith("error: out of memory: the simulator holds every request of the trace in memory, about 430 bytes each", error, StringComparison.Ordinal);
+        Assert.StartsWith("error: out of memory: the simulator keeps every request and its outcome in memory", error, StringComparison.Ordinal);
         Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
