@@ -39,7 +39,7 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
         {
             // A missing or repeated property's message names the property but not where it is: add the JSON path.
             var where = e.Path is { } at && !e.Message.Contains("Path:", StringComparison.Ordinal) ? $" Path: {at}." : "";
-            throw new InvalidDataException($"{path}: {e.Message}{where}", e);
+            throw new InvalidDataException($"{path}: {Quoted.Text(e.Message, 400)}{where}", e);
         }
 
         if (fleet is null)
@@ -85,7 +85,7 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
             var error = Nodes[i].Error();
             if (error is not null)
             {
-                throw new InvalidDataException($"{path}: nodes[{i}] ({Nodes[i].Product}): {error}");
+                throw new InvalidDataException($"{path}: nodes[{i}] ({Quoted.Text(Nodes[i].Product)}): {error}");
             }
         }
 

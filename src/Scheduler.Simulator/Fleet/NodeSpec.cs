@@ -52,7 +52,7 @@ internal sealed record NodeSpec(
     {
         if (!AcceleratorProfiles.TryGet(Product, out var profile))
         {
-            throw new InvalidDataException($"Unknown accelerator product '{Product}'. Known: {string.Join(", ", AcceleratorProfiles.All.Keys)}");
+            throw new InvalidDataException($"Unknown accelerator product '{Quoted.Text(Product)}'. Known: {string.Join(", ", AcceleratorProfiles.All.Keys)}");
         }
 
         return profile with
@@ -75,7 +75,7 @@ internal sealed record NodeSpec(
     {
         if (string.IsNullOrWhiteSpace(Product) || !AcceleratorProfiles.TryGet(Product, out _))
         {
-            return $"product: '{Product}' is not one of {string.Join(", ", AcceleratorProfiles.All.Keys)}";
+            return $"product: '{Quoted.Text(Product)}' is not one of {string.Join(", ", AcceleratorProfiles.All.Keys)}";
         }
 
         if (Count is < 1 or > MaxCount)

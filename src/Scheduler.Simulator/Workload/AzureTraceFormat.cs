@@ -23,7 +23,7 @@ internal sealed class AzureTraceFormat : ICsvTraceFormat
     {
         if (!DateTimeOffset.TryParseExact(fields[0], s_timestampFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
         {
-            throw TraceInput.Refuse(source, line, "TIMESTAMP", $"'{fields[0]}' is not a time like 2023-11-16 18:15:46.6805900 or 2024-05-10 00:00:00.009930+00:00");
+            throw TraceInput.Refuse(source, line, "TIMESTAMP", $"'{Quoted.Text(fields[0])}' is not a time like 2023-11-16 18:15:46.6805900 or 2024-05-10 00:00:00.009930+00:00");
         }
 
         return new(at.UtcTicks, fields[0], TraceInput.Tokens(fields[1], source, line, "ContextTokens"), TraceInput.Tokens(fields[2], source, line, "GeneratedTokens"));

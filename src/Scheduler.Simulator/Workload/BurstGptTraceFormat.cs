@@ -24,7 +24,7 @@ internal sealed class BurstGptTraceFormat : ICsvTraceFormat
     {
         if (!decimal.TryParse(fields[0], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds > MaxSeconds)
         {
-            throw TraceInput.Refuse(source, line, "Timestamp", $"'{fields[0]}' is not a number of seconds from the trace's start, 0 or more");
+            throw TraceInput.Refuse(source, line, "Timestamp", $"'{Quoted.Text(fields[0])}' is not a number of seconds from the trace's start, 0 or more");
         }
 
         var ticks = (long)(seconds * TimeSpan.TicksPerSecond);

@@ -54,7 +54,9 @@ internal static class KvTraceReader
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"{source} line {number}: {e.Message}", e);
+                // A CSV trace given here fails on its header: say where it belongs.
+                var csv = TraceReader.Formats.Any(f => f.Header == line) ? " (a CSV trace: replay it with run --trace)" : "";
+                throw new InvalidDataException($"{source} line {number}: {Quoted.Text(e.Message, 400)}{csv}", e);
             }
 
             var checkedRow = Check(row, source, number);

@@ -25,7 +25,7 @@ internal sealed record TraceAccount(
         var skipped = Skipped.Count == 0 ? "none skipped" : "skipped " + string.Join(", ", Skipped.Select(s => $"{s.Value:#,0} {s.Key}"));
         var order = OutOfOrder == 0 ? "in time order" : $"{OutOfOrder:#,0} rows out of time order (replayed in time order)";
         return string.Create(CultureInfo.InvariantCulture,
-            $"read {Source} ({Format}): {Requests:#,0} requests, {skipped}, {order}; spans {Span(SpanMs)}, from '{Earliest.Time}' (line {Earliest.Line:#,0}) to '{Latest.Time}' (line {Latest.Line:#,0})");
+            $"read {Source} ({Format}): {Requests:#,0} requests, {skipped}, {order}; spans {Span(SpanMs)}, from '{Quoted.Text(Earliest.Time)}' (line {Earliest.Line:#,0}) to '{Quoted.Text(Latest.Time)}' (line {Latest.Line:#,0})");
     }
 
     private static string Span(double ms) => TimeSpan.FromMilliseconds(ms) switch

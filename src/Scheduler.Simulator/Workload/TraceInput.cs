@@ -51,7 +51,7 @@ internal static class TraceInput
     /// <summary>A count of tokens in a CSV field, any whole number; refused naming the column when it is not one.</summary>
     public static int Count(string text, string source, int line, string column) =>
         int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var count) ? count
-        : throw Refuse(source, line, column, string.Create(CultureInfo.InvariantCulture, $"'{text}' is not a whole number of tokens (at most {int.MaxValue:#,0})"));
+        : throw Refuse(source, line, column, string.Create(CultureInfo.InvariantCulture, $"'{Quoted.Text(text)}' is not a whole number of tokens (at most {int.MaxValue:#,0})"));
 
     /// <summary>A request's count of prompt or output tokens in a CSV field; refused naming the column unless it is a
     /// whole number of at least 1.</summary>

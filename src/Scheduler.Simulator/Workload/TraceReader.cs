@@ -32,7 +32,7 @@ internal static class TraceReader
                 // Without this check a file with no header would lose its first row, and one with other columns would
                 // be read as these.
                 format = Formats.FirstOrDefault(f => f.Header == line) ?? throw TraceInput.Refuse(source, 1, "header",
-                    $"expected {string.Join(" or ", Formats.Select(f => $"'{f.Header}' ({f.Name})"))}, not '{line}'");
+                    $"expected {string.Join(" or ", Formats.Select(f => $"'{f.Header}' ({f.Name})"))}, not '{Quoted.Text(line)}'{(line.StartsWith('{') ? " (a KV-cache JSONL trace is replayed by prefix --kv-trace)" : "")}");
                 var header = format.Header.Split(',');
                 columns = header.Length;
                 rows = new(source, format.Name, header[0]);

@@ -56,6 +56,25 @@ public sealed class KvTraceReaderTests
     }
 
     [Fact]
+    public void Parse_ACsvTraceGivenAsAKvTrace_SaysItIsOne()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => KvTraceReader.Parse(["TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 18:00:00,10,1"], "conv.csv"));
+
+        Assert.StartsWith("conv.csv line 1: 'T' is an invalid start of a value.", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith(" (a CSV trace: replay it with run --trace)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_AnUnknownKeyOfMillionsOfCharacters_IsQuotedShort()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => KvTraceReader.Parse([$$"""{"{{new string('k', 2_000_000)}}": 1}"""], "big.jsonl"));
+
+        Assert.StartsWith("big.jsonl line 1: The JSON property 'kkk", error.Message, StringComparison.Ordinal);
+        Assert.Contains("could not be mapped", error.Message, StringComparison.Ordinal);
+        Assert.True(error.Message.Length < 500, error.Message.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public void Parse_RowsAtTheSameTime_KeepTheirFileOrder()
     {
         var lines = Enumerable.Range(1, 40).Select(i => $$"""{"timestamp": 5, "input_length": {{i}}, "output_length": 1, "hash_ids": []}""");

@@ -87,6 +87,31 @@ public sealed class TraceReaderTests : IDisposable
         Assert.Equal($"{path} line 1: header: expected '{Header}' (Azure LLM inference) or '{BurstGpt}' (BurstGPT), not '{first}'", error.Message);
     }
 
+    [Fact]
+    public void Read_AKvTraceGivenAsACsvTrace_IsRefusedInOneShortLine_PointingToPrefix()
+    {
+        // A Mooncake line with thousands of block ids was quoted whole as the header it is not: 17 KB of error.
+        var line = $$"""{"timestamp": 0, "input_length": 1536000, "output_length": 10, "hash_ids": [{{string.Join(", ", Enumerable.Range(0, 3000))}}]}""";
+        var path = Write(line);
+
+        var error = Assert.Throws<InvalidDataException>(() => TraceReader.Read(path));
+
+        Assert.Equal(
+            $"{path} line 1: header: expected '{Header}' (Azure LLM inference) or '{BurstGpt}' (BurstGPT), " +
+            $"not '{line[..40]}…{line[^40..]} ({line.Length:#,0} characters)' (a KV-cache JSONL trace is replayed by prefix --kv-trace)",
+            error.Message);
+    }
+
+    [Fact]
+    public void Read_AFieldOfMillionsOfDigits_IsQuotedByItsStartEndAndLength()
+    {
+        var path = Write(Header, $"2023-11-16 18:00:00.0000000,{new string('9', 5_000_000)},10");
+
+        var error = Assert.Throws<InvalidDataException>(() => TraceReader.Read(path));
+
+        Assert.Equal($"{path} line 2: ContextTokens: '{new string('9', 40)}…{new string('9', 40)} (5,000,000 characters)' is not a whole number of tokens (at most 2,147,483,647)", error.Message);
+    }
+
     [Theory]
     [InlineData(new string[0], " line 1: header: the file is empty")]
     [InlineData(new[] { Header }, ": no requests in the trace")]

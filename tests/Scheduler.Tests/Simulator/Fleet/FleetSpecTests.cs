@@ -55,6 +55,8 @@ public sealed class FleetSpecTests : IDisposable
     [InlineData("""{ "product": "H100", "count": 100001, "pricing": "hourly" }""", "nodes[0] (H100): count must be at least 1 and at most 100,000, not 100,001")]
     [InlineData("""{ "product": "H100", "count": 1 }""", "'pricing'")]
     [InlineData("""{ "count": 1, "pricing": "hourly" }""", "'product'")]
+    [InlineData("""{ "product": null, "count": 1, "pricing": "hourly" }""", "nodes[0] (): product: '' is not one of")]
+    [InlineData("""{ "product": "PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP", "count": 1, "pricing": "hourly" }""", "product: 'PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP…PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP (100 characters)' is not one of")]
     [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "maxSequences": 2147483647 }""", "maxSequences must be at most 4,096")]
     [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "kvCapacityTokens": 9000000000000000000 }""", "kvCapacityTokens at most")]
     [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "pricePerHourUsd": 1e400 }""", "between 0 and 1,000 US dollars")]
