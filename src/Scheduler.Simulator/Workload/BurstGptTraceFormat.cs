@@ -28,11 +28,12 @@ internal sealed class BurstGptTraceFormat : ICsvTraceFormat
         }
 
         var ticks = (long)(seconds * TimeSpan.TicksPerSecond);
-        if (TraceInput.Count(fields[3], source, line, "Response tokens") == 0)
-        {
-            return new(ticks, fields[0], 0, 0, "failed requests (Response tokens 0)");
-        }
+        var prompt = TraceInput.Count(fields[2], source, line, "Request tokens");
+        var output = TraceInput.Count(fields[3], source, line, "Response tokens");
 
-        return new(ticks, fields[0], TraceInput.Tokens(fields[2], source, line, "Request tokens"), TraceInput.Tokens(fields[3], source, line, "Response tokens"));
+        // A failed request still had its prompt counted: a negative one is a bad row, not a failure.
+        return output == 0 && prompt >= 0
+            ? new(ticks, fields[0], 0, 0, "failed requests (Response tokens 0)")
+            : new(ticks, fields[0], TraceInput.Tokens(fields[2], source, line, "Request tokens"), TraceInput.Tokens(fields[3], source, line, "Response tokens"));
     }
 }

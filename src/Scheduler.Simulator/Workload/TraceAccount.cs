@@ -22,11 +22,14 @@ internal sealed record TraceAccount(
     /// 3,462.77 s, from '2023-11-16 18:17:03.9799600' (line 2) to '…' (line 8,820)".</summary>
     public string Line()
     {
-        var skipped = Skipped.Count == 0 ? "none skipped" : "skipped " + string.Join(", ", Skipped.Select(s => $"{s.Value:#,0} {s.Key}"));
         var order = OutOfOrder == 0 ? "in time order" : $"{OutOfOrder:#,0} rows out of time order (replayed in time order)";
         return string.Create(CultureInfo.InvariantCulture,
-            $"read {Source} ({Format}): {Requests:#,0} requests, {skipped}, {order}; spans {Span(SpanMs)}, from '{Quoted.Text(Earliest.Time)}' (line {Earliest.Line:#,0}) to '{Quoted.Text(Latest.Time)}' (line {Latest.Line:#,0})");
+            $"read {Source} ({Format}): {Requests:#,0} requests, {Skips(Skipped)}, {order}; spans {Span(SpanMs)}, from '{Quoted.Text(Earliest.Time)}' (line {Earliest.Line:#,0}) to '{Quoted.Text(Latest.Time)}' (line {Latest.Line:#,0})");
     }
+
+    /// <summary>"none skipped", or "skipped 3 blank lines, 1 failed requests (Response tokens 0)".</summary>
+    public static string Skips(IReadOnlyDictionary<string, int> skipped) => skipped.Count == 0 ? "none skipped"
+        : "skipped " + string.Join(", ", skipped.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Value:#,0} {s.Key}")));
 
     private static string Span(double ms) => TimeSpan.FromMilliseconds(ms) switch
     {

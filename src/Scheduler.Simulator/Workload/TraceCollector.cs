@@ -46,7 +46,7 @@ internal sealed class TraceCollector<T>(string source, string format, string tim
     {
         if (_rows.Count == 0)
         {
-            throw TraceInput.NoRequests(source);
+            throw TraceInput.NoRequests(source, _skipped.Count == 0 ? null : TraceAccount.Skips(_skipped));
         }
 
         if (TraceInput.SpanError(_latest.Ms - _earliest.Ms) is { } span)

@@ -61,6 +61,8 @@ internal static class TraceInput
         return TokensError(tokens) is { } error ? throw Refuse(source, line, column, error) : tokens;
     }
 
-    /// <summary>The error for a trace with no requests: its figures would all be NaN.</summary>
-    public static InvalidDataException NoRequests(string source) => new($"{source}: no requests in the trace");
+    /// <summary>The error for a trace with no requests: its figures would all be NaN. <paramref name="skipped"/> says
+    /// what was skipped instead (a BurstGPT file of failed rows only).</summary>
+    public static InvalidDataException NoRequests(string source, string? skipped = null) =>
+        new($"{source}: no requests in the trace{(skipped is null ? "" : $" ({skipped})")}");
 }

@@ -29,6 +29,7 @@ public sealed class BurstGptTraceFormatTests
     [InlineData("99999999999999999,ChatGPT,472,18,490,Conversation log", "Timestamp: '99999999999999999' is not a number of seconds")]
     [InlineData("5,ChatGPT,0,18,18,Conversation log", "Request tokens: must be at least 1, not 0")]
     [InlineData("5,ChatGPT,472,-3,469,Conversation log", "Response tokens: must be at least 1, not -3")]
+    [InlineData("5,ChatGPT,-1,0,-1,Conversation log", "Request tokens: must be at least 1, not -1")]
     [InlineData("5,ChatGPT,472,x,490,Conversation log", "Response tokens: 'x' is not a whole number of tokens")]
     [InlineData("5,ChatGPT,472,18,490", "row: expected 6 comma-separated fields")]
     public void Parse_ABadRow_IsRefusedNamingTheLineAndColumn(string row, string named)
@@ -39,10 +40,10 @@ public sealed class BurstGptTraceFormatTests
     }
 
     [Fact]
-    public void Parse_OnlyFailedRows_IsATraceWithNoRequests()
+    public void Parse_OnlyFailedRows_IsATraceWithNoRequests_SayingWhatWasSkipped()
     {
         var error = Assert.Throws<InvalidDataException>(() => TraceReader.Parse([Header, "5,ChatGPT,472,0,472,Conversation log"], "burst.csv"));
 
-        Assert.Equal("burst.csv: no requests in the trace", error.Message);
+        Assert.Equal("burst.csv: no requests in the trace (skipped 1 failed requests (Response tokens 0))", error.Message);
     }
 }

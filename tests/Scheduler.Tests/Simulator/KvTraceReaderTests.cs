@@ -94,7 +94,7 @@ public sealed class KvTraceReaderTests
 
             var error = Assert.Throws<InvalidDataException>(() => KvTraceReader.Read(path));
 
-            Assert.Equal($"{path}: no requests in the trace", error.Message);
+            Assert.Equal($"{path}: no requests in the trace (skipped 2 blank lines)", error.Message);
         }
         finally
         {
