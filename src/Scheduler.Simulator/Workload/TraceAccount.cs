@@ -7,7 +7,7 @@ namespace Scheduler.Simulator.Workload;
 /// milliseconds), a share of skipped rows or an unsorted file is then seen rather than silently replayed.
 /// </summary>
 /// <param name="Source">The file.</param>
-/// <param name="Format">The format the header (or the option) chose.</param>
+/// <param name="Format">The format: a CSV trace's header chose it; <c>prefix --kv-trace</c> reads the KV-cache JSONL.</param>
 /// <param name="Requests">Rows read as requests.</param>
 /// <param name="Skipped">Lines not replayed, by why (blank lines; a format's failed requests).</param>
 /// <param name="OutOfOrder">Rows earlier than a row above them: replayed in time order all the same.</param>
@@ -19,7 +19,7 @@ internal sealed record TraceAccount(
     (string Time, int Line) Earliest, (string Time, int Line) Latest)
 {
     /// <summary>One line: "read code.csv (Azure LLM inference): 8,819 requests, none skipped, in time order; spans
-    /// 3,462.77 s, from '2023-11-16 18:17:03.9799600' (line 2) to '…' (line 8,820)".</summary>
+    /// 3,435.948 s, from '2023-11-16 18:17:03.9799600' (line 2) to '2023-11-16 19:14:19.9280160' (line 8,820)".</summary>
     public string Line()
     {
         var order = OutOfOrder == 0 ? "in time order" : $"{OutOfOrder:#,0} rows out of time order (replayed in time order)";

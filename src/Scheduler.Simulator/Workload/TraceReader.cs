@@ -19,53 +19,50 @@ internal static class TraceReader
 
     public static TraceRead<TraceRow> Parse(IEnumerable<string> lines, string source = "trace")
     {
-        ICsvTraceFormat? format = null;
-        TraceCollector<TraceRow>? rows = null;
+        using var line = lines.GetEnumerator();
+        if (!line.MoveNext())
+        {
+            throw TraceInput.Refuse(source, 1, "header", $"the file is empty; expected {Headers}");
+        }
+
+        // Without this check a file with no header would lose its first row, and one with other columns would be read
+        // as these.
+        var format = Formats.FirstOrDefault(f => f.Header == line.Current) ?? throw TraceInput.Refuse(source, 1, "header",
+            $"expected {Headers}, not '{Quoted.Text(line.Current)}'{(line.Current.StartsWith('{') ? " (a KV-cache JSONL trace is replayed by prefix --kv-trace)" : "")}");
+        var columns = format.Header.Split(',');
+        var rows = new TraceCollector<TraceRow>(source, format.Name, columns[0]);
         long? origin = null;
-        var columns = 0;
-        var number = 0;
-        foreach (var line in lines)
+        var number = 1;
+        while (line.MoveNext())
         {
             number++;
-            if (format is null)
+            if (string.IsNullOrWhiteSpace(line.Current))
             {
-                // Without this check a file with no header would lose its first row, and one with other columns would
-                // be read as these.
-                format = Formats.FirstOrDefault(f => f.Header == line) ?? throw TraceInput.Refuse(source, 1, "header",
-                    $"expected {string.Join(" or ", Formats.Select(f => $"'{f.Header}' ({f.Name})"))}, not '{Quoted.Text(line)}'{(line.StartsWith('{') ? " (a KV-cache JSONL trace is replayed by prefix --kv-trace)" : "")}");
-                var header = format.Header.Split(',');
-                columns = header.Length;
-                rows = new(source, format.Name, header[0]);
+                rows.Skip("blank lines");
                 continue;
             }
 
-            if (string.IsNullOrWhiteSpace(line))
+            var fields = line.Current.Split(',');
+            if (fields.Length != columns.Length)
             {
-                rows!.Skip("blank lines");
-                continue;
-            }
-
-            var fields = line.Split(',');
-            if (fields.Length != columns)
-            {
-                throw TraceInput.Refuse(source, number, "row", $"expected {columns} comma-separated fields ({format.Header}), found {fields.Length}");
+                throw TraceInput.Refuse(source, number, "row", $"expected {columns.Length} comma-separated fields ({format.Header}), found {fields.Length}");
             }
 
             var row = format.Read(fields, source, number);
             if (row.Skipped is { } why)
             {
-                rows!.Skip(why);
+                rows.Skip(why);
                 continue;
             }
 
             // Milliseconds from the first row, exactly as a difference of the two times: ticks as a double lose the
             // 100 ns digit of a 2024 date.
             origin ??= row.Ticks;
-            rows!.Add(new TraceRow(0, row.PromptTokens, row.OutputTokens), (row.Ticks - origin.Value) / (double)TimeSpan.TicksPerMillisecond, row.Time, number);
+            rows.Add(new TraceRow(0, row.PromptTokens, row.OutputTokens), (row.Ticks - origin.Value) / (double)TimeSpan.TicksPerMillisecond, row.Time, number);
         }
 
-        return format is null
-            ? throw TraceInput.Refuse(source, 1, "header", $"the file is empty; expected {string.Join(" or ", Formats.Select(f => $"'{f.Header}' ({f.Name})"))}")
-            : rows!.Done((row, offset) => row with { OffsetMs = offset });
+        return rows.Done((row, offset) => row with { OffsetMs = offset });
     }
+
+    private static string Headers => string.Join(" or ", Formats.Select(f => $"'{f.Header}' ({f.Name})"));
 }
