@@ -58,6 +58,10 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
     /// <summary>One line per group, e.g. "2×H100 + 1×LPU (metered, 16 concurrent, 1,000 req/min)".</summary>
     public string Summary() => string.Join(" + ", Nodes.Select(n => n.Summary()));
 
+    /// <summary>How reports introduce the fleet: its groups, then its description when the file gives one (a file
+    /// without one printed "Fleet `x`: ." in the prefix table).</summary>
+    public string Heading() => string.IsNullOrWhiteSpace(Description) ? Summary() : $"{Summary()} — {Description}";
+
     private void Validate(string path)
     {
         if (string.IsNullOrWhiteSpace(Name))

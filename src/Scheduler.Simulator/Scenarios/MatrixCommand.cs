@@ -21,7 +21,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
     {
         _report.AppendLine("# Simulator results").AppendLine()
             .AppendLine($"Command: `{commandLine}`").AppendLine()
-            .AppendLine($"Fleet `{fleet.Name}`: {fleet.Summary()} — {fleet.Description}").AppendLine()
+            .AppendLine($"Fleet `{fleet.Name}`: {fleet.Heading()}").AppendLine()
             .AppendLine($"Tenants: {TenantAssignment.Tenants}, Zipf(1) split, seed {TenantAssignment.DefaultSeed}, all weight 1. " +
                 $"TTFT objective per request: {TtftObjective.BaseMs} ms + {TtftObjective.PerPromptTokenMs} ms × prompt tokens. Policy seed {settings.Seed}.").AppendLine();
 

@@ -184,6 +184,9 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.StartsWith(
             $"read {trace} (KV-cache JSONL): 2 requests, none skipped, 1 rows out of time order (replayed in time order); spans 2 s, from '0' (line 2) to '2000' (line 1)",
             output, StringComparison.Ordinal);
+
+        // The fleet file has no description: its groups introduce it (it printed "Fleet `one-a100`: .").
+        Assert.Contains("Fleet `one-a100`: 1×A100. Continuous batching", output, StringComparison.Ordinal);
     }
 
     [Fact]
