@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Scheduler.Simulator.Engine;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Metrics;
@@ -21,9 +22,13 @@ internal static class SimulatorCommands
     /// <summary>Exit code of <c>run</c>, <c>flood</c> and <c>prefix</c> when some requests were refused or failed (they are listed or counted).</summary>
     public const int NotAllServed = 3;
 
+    /// <summary>Exit code when the trace does not fit in the memory the process may use.</summary>
+    public const int OutOfMemory = 4;
+
+
     public static RootCommand Create()
     {
-        var root = new RootCommand("Discrete-event simulator: replays LLM inference traces on a modelled fleet with the scheduler's own policies (see docs/benchmarks.md).");
+        var root = new RootCommand($"Discrete-event simulator: replays LLM inference traces on a modelled fleet with the scheduler's own policies (see docs/benchmarks.md). Exit codes: 1 a bad option, {BadInput} a bad input file, {NotAllServed} requests not served, {OutOfMemory} out of memory.");
         root.Add(FleetFile);
         root.Add(Traces);
         root.Add(Seed);
@@ -48,7 +53,9 @@ internal static class SimulatorCommands
             var (name, path) = NamedTraces.Contains(trace)
                 ? (trace, Path.Combine(parse.GetRequiredValue(Traces), new TraceScenario(trace, 1).FileName))
                 : (Path.GetFileNameWithoutExtension(trace), trace);
-            var workload = TenantAssignment.FromTrace(name, TraceReader.Read(path), parse.GetValue(Rate));
+            var read = TraceReader.Read(path);
+            parse.InvocationConfiguration.Output.WriteLine(read.Account.Line());
+            var workload = TenantAssignment.FromTrace(name, read.Rows, parse.GetValue(Rate));
             var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond: parse.GetValue(WaitCost));
             var result = new Simulation(fleet, workload, policies, parse.GetValue(Seed)).Run();
             return Print(parse.InvocationConfiguration.Output, result);
@@ -83,7 +90,7 @@ internal static class SimulatorCommands
         command.SetAction(parse => Guard(parse, () =>
         {
             var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
-            var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"));
+            var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv")).Rows;
             var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals),
                 ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond = parse.GetValue(WaitCost) });
             var outcomes = FloodScenario.Run(fleet, sizes, Flood(parse), choices);
@@ -150,8 +157,14 @@ internal static class SimulatorCommands
             var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
             var rate = parse.GetValue(PrefixRate);
             var settings = new PrefixWorkloadSettings { Seed = parse.GetValue(PrefixSeed) };
-            List<Workload.Workload> workloads = parse.GetValue(KvTrace) is { } path
-                ? [PrefixWorkloads.ToWorkload(Path.GetFileNameWithoutExtension(path), KvTraceReader.Read(path), rate)]
+            var read = parse.GetValue(KvTrace) is { } path ? KvTraceReader.Read(path) : null;
+            if (read is not null)
+            {
+                parse.InvocationConfiguration.Output.WriteLine(read.Account.Line());
+            }
+
+            List<Workload.Workload> workloads = read is not null
+                ? [PrefixWorkloads.ToWorkload(Path.GetFileNameWithoutExtension(read.Account.Source), read.Rows, rate)]
                 : [.. parse.GetRequiredValue(PrefixWorkloadNames).Distinct().Select(name => PrefixWorkloads.ToWorkload(name, PrefixWorkloads.Rows(name, settings), rate, PrefixWorkloads.NamesSessions(name)))];
             if (parse.GetValue(WriteKvTraces) is { } folder)
             {
@@ -211,6 +224,16 @@ internal static class SimulatorCommands
             // field into an InvalidDataException naming the file, the line and the field.
             parse.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
             return BadInput;
+        }
+        catch (OutOfMemoryException)
+        {
+            // The simulator holds every request and its outcome (the percentiles need them all): a trace too long for
+            // the memory the process may use ends here, in words, rather than in the runtime's stack trace. The figures
+            // are measured (docs/benchmarks.md, "Memory and time").
+            var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+            parse.InvocationConfiguration.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"error: out of memory: the simulator keeps every request and its outcome in memory, for all its runs at once (run: about 430 bytes a request, 2.15 GB for 5,000,000; prefix --kv-trace: about 2 KB a request for one placement, 6 KB for all six), and this process may use {available / 1e6:#,0} MB; replay a part of the trace (say its first million lines), fewer placements, or give the process more memory"));
+            return OutOfMemory;
         }
     }
 }

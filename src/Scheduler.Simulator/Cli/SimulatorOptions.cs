@@ -48,7 +48,7 @@ internal static class SimulatorOptions
 
     public static readonly Option<string> Trace = new("--trace")
     {
-        Description = "Which trace to replay: code or conv (the Azure 2023 traces in --traces), or the path of a CSV trace in their format (TIMESTAMP,ContextTokens,GeneratedTokens; the Azure 2024 week-long traces too)",
+        Description = "Which trace to replay: code or conv (the Azure 2023 traces in --traces), or the path of a CSV trace in the Azure format (TIMESTAMP,ContextTokens,GeneratedTokens; the 2024 week-long traces too) or BurstGPT's (Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type), told apart by the header",
         DefaultValueFactory = _ => "conv",
         CustomParser = result =>
         {

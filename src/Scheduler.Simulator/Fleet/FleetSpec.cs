@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -38,7 +39,7 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
         {
             // A missing or repeated property's message names the property but not where it is: add the JSON path.
             var where = e.Path is { } at && !e.Message.Contains("Path:", StringComparison.Ordinal) ? $" Path: {at}." : "";
-            throw new InvalidDataException($"{path}: {e.Message}{where}", e);
+            throw new InvalidDataException($"{path}: {Quoted.Text(e.Message, 400)}{where}", e);
         }
 
         if (fleet is null)
@@ -56,6 +57,10 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
 
     /// <summary>One line per group, e.g. "2×H100 + 1×LPU (metered, 16 concurrent, 1,000 req/min)".</summary>
     public string Summary() => string.Join(" + ", Nodes.Select(n => n.Summary()));
+
+    /// <summary>How reports introduce the fleet: its groups, then its description when the file gives one (a file
+    /// without one printed "Fleet `x`: ." in the prefix table).</summary>
+    public string Heading() => string.IsNullOrWhiteSpace(Description) ? Summary() : $"{Summary()} — {Description}";
 
     private void Validate(string path)
     {
@@ -84,8 +89,14 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
             var error = Nodes[i].Error();
             if (error is not null)
             {
-                throw new InvalidDataException($"{path}: nodes[{i}] ({Nodes[i].Product}): {error}");
+                throw new InvalidDataException($"{path}: nodes[{i}] ({Quoted.Text(Nodes[i].Product)}): {error}");
             }
+        }
+
+        if (Nodes.Sum(n => (long)n.Count) > NodeSpec.MaxCount)
+        {
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                $"{path}: nodes: the groups count {Nodes.Sum(n => (long)n.Count):#,0} accelerators together, more than the {NodeSpec.MaxCount:#,0} the simulator models"));
         }
     }
 }

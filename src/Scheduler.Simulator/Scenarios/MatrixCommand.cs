@@ -21,7 +21,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
     {
         _report.AppendLine("# Simulator results").AppendLine()
             .AppendLine($"Command: `{commandLine}`").AppendLine()
-            .AppendLine($"Fleet `{fleet.Name}`: {fleet.Summary()} — {fleet.Description}").AppendLine()
+            .AppendLine($"Fleet `{fleet.Name}`: {fleet.Heading()}").AppendLine()
             .AppendLine($"Tenants: {TenantAssignment.Tenants}, Zipf(1) split, seed {TenantAssignment.DefaultSeed}, all weight 1. " +
                 $"TTFT objective per request: {TtftObjective.BaseMs} ms + {TtftObjective.PerPromptTokenMs} ms × prompt tokens. Policy seed {settings.Seed}.").AppendLine();
 
@@ -84,7 +84,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
         var runs = new List<RunSummary>();
         foreach (var trace in settings.Traces)
         {
-            var rows = TraceReader.Read(Path.Combine(settings.TracesFolder, trace.FileName)).Take(settings.BurstRequests).ToList();
+            var rows = TraceReader.Read(Path.Combine(settings.TracesFolder, trace.FileName)).Rows.Take(settings.BurstRequests).ToList();
             var workload = TenantAssignment.FromTrace(trace.Name + "-burst", rows, settings.BurstRateFactor);
             var choices = PolicyMatrix.Batchings.SelectMany(b => PolicyMatrix.Placements.Select(p => settings.Default with { Placement = p, Batching = b })).ToList();
             runs.AddRange(PolicyMatrix.Run(fleet, workload, choices, settings.Seed).Select(r => r.Summarize()));
@@ -101,7 +101,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
     private List<FloodScenario.Outcome> Flood()
     {
         var f = settings.Flood;
-        var sizes = TraceReader.Read(Path.Combine(settings.TracesFolder, "azure-llm-2023-conv.csv"));
+        var sizes = TraceReader.Read(Path.Combine(settings.TracesFolder, "azure-llm-2023-conv.csv")).Rows;
         string[] placements = ["cost-aware", "least-outstanding", "queue-kv"];
         var choices = placements.SelectMany(p => PolicyMatrix.Fairnesses.Select(fair => settings.Default with { Placement = p, Fairness = fair })).ToList();
         var outcomes = FloodScenario.Run(fleet, sizes, f, choices).ToList();

@@ -71,7 +71,7 @@ internal static class PrefixScenario
     public static string Markdown(FleetSpec fleet, IReadOnlyList<PrefixOutcome> outcomes)
     {
         var text = new StringBuilder();
-        text.AppendLine($"Fleet `{fleet.Name}`: {fleet.Description}. Continuous batching, weighted-fair queuing.");
+        text.AppendLine($"Fleet `{fleet.Name}`: {fleet.Heading()}. Continuous batching, weighted-fair queuing.");
         text.AppendLine();
         text.AppendLine("| workload | placement | hit rate | oracle | of oracle | TTFT p50 ms | p90 ms | p99 ms | attainment | $/Mtok | unserved | lost: evicted | still prefilling | holder full | placed elsewhere | ideal p90 ms |");
         text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

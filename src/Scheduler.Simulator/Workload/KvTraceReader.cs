@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -16,7 +17,8 @@ internal sealed record KvTraceRow(
 /// Reads and writes the JSONL format public KV-cache traces use (Mooncake's): one JSON object a line with
 /// <c>timestamp</c> (ms), <c>input_length</c>, <c>output_length</c> and <c>hash_ids</c>, all required; <c>session_id</c>
 /// is ours and optional. Rows are replayed in time order, rows at the same time in file order, timed from the earliest
-/// (so Unix-epoch milliseconds and offsets from 0 replay alike). A bad line (a missing,
+/// (so Unix-epoch milliseconds and offsets from 0 replay alike; the <see cref="TraceAccount"/> says the span, so
+/// seconds written where milliseconds belong show). A bad line (a missing,
 /// unknown or repeated key among them) ends in an <see cref="InvalidDataException"/> naming the file, the line and the
 /// field; blank lines are skipped.
 /// </summary>
@@ -30,17 +32,18 @@ internal static class KvTraceReader
         AllowDuplicateProperties = false,
     };
 
-    public static IReadOnlyList<KvTraceRow> Read(string path) => Parse(TraceInput.Lines(path, "--kv-trace"), path);
+    public static TraceRead<KvTraceRow> Read(string path) => Parse(TraceInput.Lines(path, "--kv-trace"), path);
 
-    public static IReadOnlyList<KvTraceRow> Parse(IEnumerable<string> lines, string source = "KV trace")
+    public static TraceRead<KvTraceRow> Parse(IEnumerable<string> lines, string source = "KV trace")
     {
-        var rows = new List<(KvTraceRow Row, int Line)>();
+        var rows = new TraceCollector<KvTraceRow>(source, "KV-cache JSONL", "timestamp");
         var number = 0;
         foreach (var line in lines)
         {
             number++;
             if (string.IsNullOrWhiteSpace(line))
             {
+                rows.Skip("blank lines");
                 continue;
             }
 
@@ -51,25 +54,16 @@ internal static class KvTraceReader
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"{source} line {number}: {e.Message}", e);
+                // A CSV trace given here fails on its header: say where it belongs.
+                var csv = TraceReader.Formats.Any(f => f.Header == line) ? " (a CSV trace: replay it with run --trace)" : "";
+                throw new InvalidDataException($"{source} line {number}: {Quoted.Text(e.Message, 400)}{csv}", e);
             }
 
-            rows.Add((Check(row, source, number), number));
+            var checkedRow = Check(row, source, number);
+            rows.Add(checkedRow, checkedRow.TimestampMs, checkedRow.TimestampMs.ToString("R", CultureInfo.InvariantCulture), number);
         }
 
-        if (rows.Count == 0)
-        {
-            throw TraceInput.NoRequests(source);
-        }
-
-        var earliest = rows.Min(r => r.Row.TimestampMs);
-        return [.. TraceInput.InTimeOrder(rows, r => r.Row.TimestampMs).Select(r =>
-        {
-            var offset = r.Row.TimestampMs - earliest;
-            return TraceInput.SpanError(offset) is { } span
-                ? throw TraceInput.Refuse(source, r.Line, "timestamp", span + ".")
-                : r.Row with { TimestampMs = offset };
-        })];
+        return rows.Done((row, offset) => row with { TimestampMs = offset });
     }
 
     public static void Write(string path, IEnumerable<KvTraceRow> rows) =>

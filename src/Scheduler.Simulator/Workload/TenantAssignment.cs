@@ -10,6 +10,9 @@ internal static class TenantAssignment
     public const int Tenants = 8;
     public const int DefaultSeed = 42;
 
+    // One string per tenant, not one per request: a week-long trace has millions of requests.
+    private static readonly string[] s_tenants = [.. Enumerable.Range(0, Tenants).Select(i => $"tenant-{i}")];
+
     public static Workload FromTrace(string name, IReadOnlyList<TraceRow> rows, double rateFactor, int seed = DefaultSeed, double? durationSeconds = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(rateFactor, 0);
@@ -26,10 +29,10 @@ internal static class TenantAssignment
 
             var tenant = Array.BinarySearch(cumulative, random.NextDouble());
             tenant = tenant < 0 ? ~tenant : tenant;
-            requests.Add(Request($"{name}-{requests.Count}", $"tenant-{Math.Min(tenant, Tenants - 1)}", arrival, row));
+            requests.Add(Request($"{name}-{requests.Count}", s_tenants[Math.Min(tenant, Tenants - 1)], arrival, row));
         }
 
-        var weights = Enumerable.Range(0, Tenants).ToDictionary(i => $"tenant-{i}", _ => 1.0);
+        var weights = s_tenants.ToDictionary(t => t, _ => 1.0);
         return new Workload(name, requests, weights);
     }
 

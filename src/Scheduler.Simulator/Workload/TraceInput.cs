@@ -1,11 +1,12 @@
+using System.Globalization;
 using System.Text;
 
 namespace Scheduler.Simulator.Workload;
 
 /// <summary>
-/// What the two trace readers (the Azure CSV, <see cref="TraceReader"/>, and the KV-cache JSONL,
+/// What the two trace readers (the CSV formats, <see cref="TraceReader"/>, and the KV-cache JSONL,
 /// <see cref="KvTraceReader"/>) check alike: the file is UTF-8 text, every request has at least one prompt and one
-/// output token, the trace spans at most a year, and rows are replayed in time order with ties in file order. A bad
+/// output token, the trace spans at most a year (<see cref="TraceCollector{T}"/> orders and times the rows). A bad
 /// input ends in an <see cref="InvalidDataException"/> naming the file, the line and the field.
 /// </summary>
 internal static class TraceInput
@@ -47,9 +48,21 @@ internal static class TraceInput
     public static string? SpanError(double offsetMs) =>
         offsetMs > MaxSpanMs ? $"{offsetMs:G6} ms from the trace's start, more than a year ({MaxSpanMs:G6} ms)" : null;
 
-    /// <summary>The rows in time order, rows at the same time in file order (a stable sort; List.Sort is not).</summary>
-    public static List<T> InTimeOrder<T, TTime>(IEnumerable<T> rows, Func<T, TTime> time) => [.. rows.OrderBy(time)];
+    /// <summary>A count of tokens in a CSV field, any whole number; refused naming the column when it is not one.</summary>
+    public static int Count(string text, string source, int line, string column) =>
+        int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var count) ? count
+        : throw Refuse(source, line, column, string.Create(CultureInfo.InvariantCulture, $"'{Quoted.Text(text)}' is not a whole number of tokens (at most {int.MaxValue:#,0})"));
 
-    /// <summary>The error for a trace with no requests: its figures would all be NaN.</summary>
-    public static InvalidDataException NoRequests(string source) => new($"{source}: no requests in the trace");
+    /// <summary>A request's count of prompt or output tokens in a CSV field; refused naming the column unless it is a
+    /// whole number of at least 1.</summary>
+    public static int Tokens(string text, string source, int line, string column)
+    {
+        var tokens = Count(text, source, line, column);
+        return TokensError(tokens) is { } error ? throw Refuse(source, line, column, error) : tokens;
+    }
+
+    /// <summary>The error for a trace with no requests: its figures would all be NaN. <paramref name="skipped"/> says
+    /// what was skipped instead (a BurstGPT file of failed rows only).</summary>
+    public static InvalidDataException NoRequests(string source, string? skipped = null) =>
+        new($"{source}: no requests in the trace{(skipped is null ? "" : $" ({skipped})")}");
 }

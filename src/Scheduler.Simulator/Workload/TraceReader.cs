@@ -1,94 +1,68 @@
-using System.Globalization;
-
 namespace Scheduler.Simulator.Workload;
 
-/// <summary>One row of an Azure LLM inference trace (TIMESTAMP, ContextTokens, GeneratedTokens).</summary>
+/// <summary>One request of a CSV trace: its offset from the earliest request and its token counts.</summary>
 internal readonly record struct TraceRow(double OffsetMs, int PromptTokens, int OutputTokens);
 
 /// <summary>
-/// Reads the Azure LLM inference traces (Azure Public Dataset, Splitwise, ISCA 2024; CC-BY-4.0) into offsets from
-/// the earliest request, in time order (rows at the same time in file order). The header must name the three columns;
-/// a bad row ends in an <see cref="InvalidDataException"/> naming the file, the line and the column; blank lines are
-/// skipped. Both releases' timestamps are read: 2023's (<c>2023-11-16 18:15:46.6805900</c>, no offset: read as UTC) and
-/// 2024's week-long traces' (<c>2024-05-10 00:00:00.009930+00:00</c>; a whole second has no fraction).
+/// Reads a CSV request trace in one of the <see cref="Formats"/>, chosen by its header line, into offsets from the
+/// earliest request, in time order (rows at the same time in file order). A header none of them writes, a row with
+/// another number of fields or a bad field ends in an <see cref="InvalidDataException"/> naming the file, the line and
+/// the column; blank lines and the rows a format says are no request are skipped and counted in the
+/// <see cref="TraceAccount"/>. Fields are split at every comma: none of the formats quotes.
 /// </summary>
 internal static class TraceReader
 {
-    /// <summary>The traces' header: the columns in their order.</summary>
-    public const string Header = "TIMESTAMP,ContextTokens,GeneratedTokens";
+    /// <summary>The formats read, by header.</summary>
+    public static IReadOnlyList<ICsvTraceFormat> Formats { get; } = [AzureTraceFormat.Instance, BurstGptTraceFormat.Instance];
 
-    // The fraction is optional in both (".FFFFFFF" reads no fraction too); the offset only in the second.
-    private static readonly string[] s_timestampFormats = ["yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd HH:mm:ss.FFFFFFFzzz"];
-    private static readonly string[] s_columns = Header.Split(',');
+    public static TraceRead<TraceRow> Read(string path) => Parse(TraceInput.Lines(path, "--trace"), path);
 
-    public static IReadOnlyList<TraceRow> Read(string path) => Parse(TraceInput.Lines(path, "--traces"), path);
-
-    public static IReadOnlyList<TraceRow> Parse(IEnumerable<string> lines, string source = "trace")
+    public static TraceRead<TraceRow> Parse(IEnumerable<string> lines, string source = "trace")
     {
-        var rows = new List<(DateTimeOffset At, int Prompt, int Output, int Line)>();
-        var number = 0;
-        foreach (var line in lines)
+        using var line = lines.GetEnumerator();
+        if (!line.MoveNext())
+        {
+            throw TraceInput.Refuse(source, 1, "header", $"the file is empty; expected {Headers}");
+        }
+
+        // Without this check a file with no header would lose its first row, and one with other columns would be read
+        // as these.
+        var format = Formats.FirstOrDefault(f => f.Header == line.Current) ?? throw TraceInput.Refuse(source, 1, "header",
+            $"expected {Headers}, not '{Quoted.Text(line.Current)}'{(line.Current.StartsWith('{') ? " (a KV-cache JSONL trace is replayed by prefix --kv-trace)" : "")}");
+        var columns = format.Header.Split(',');
+        var rows = new TraceCollector<TraceRow>(source, format.Name, columns[0]);
+        long? origin = null;
+        var number = 1;
+        while (line.MoveNext())
         {
             number++;
-            if (number == 1)
+            if (string.IsNullOrWhiteSpace(line.Current))
             {
-                // Without this check a file with no header would lose its first row, and one with other columns would
-                // be read as these.
-                if (line != Header)
-                {
-                    throw TraceInput.Refuse(source, 1, "header", $"expected '{Header}', not '{line}'");
-                }
-
+                rows.Skip("blank lines");
                 continue;
             }
 
-            if (string.IsNullOrWhiteSpace(line))
+            var fields = line.Current.Split(',');
+            if (fields.Length != columns.Length)
             {
+                throw TraceInput.Refuse(source, number, "row", $"expected {columns.Length} comma-separated fields ({format.Header}), found {fields.Length}");
+            }
+
+            var row = format.Read(fields, source, number);
+            if (row.Skipped is { } why)
+            {
+                rows.Skip(why);
                 continue;
             }
 
-            var fields = line.Split(',');
-            if (fields.Length != s_columns.Length)
-            {
-                throw TraceInput.Refuse(source, number, "row", $"expected {s_columns.Length} comma-separated fields ({Header}), found {fields.Length}");
-            }
-
-            if (!DateTimeOffset.TryParseExact(fields[0], s_timestampFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
-            {
-                throw TraceInput.Refuse(source, number, s_columns[0], $"'{fields[0]}' is not a time like 2023-11-16 18:15:46.6805900 or 2024-05-10 00:00:00.009930+00:00");
-            }
-
-            rows.Add((at, Tokens(fields[1], source, number, s_columns[1]), Tokens(fields[2], source, number, s_columns[2]), number));
+            // Milliseconds from the first row, exactly as a difference of the two times: ticks as a double lose the
+            // 100 ns digit of a 2024 date.
+            origin ??= row.Ticks;
+            rows.Add(new TraceRow(0, row.PromptTokens, row.OutputTokens), (row.Ticks - origin.Value) / (double)TimeSpan.TicksPerMillisecond, row.Time, number);
         }
 
-        if (number == 0)
-        {
-            throw TraceInput.Refuse(source, 1, "header", $"the file is empty; expected '{Header}'");
-        }
-
-        if (rows.Count == 0)
-        {
-            throw TraceInput.NoRequests(source);
-        }
-
-        var ordered = TraceInput.InTimeOrder(rows, r => r.At);
-        var earliest = ordered[0].At;
-        return [.. ordered.Select(r =>
-        {
-            var offset = (r.At - earliest).TotalMilliseconds;
-            return TraceInput.SpanError(offset) is { } span
-                ? throw TraceInput.Refuse(source, r.Line, s_columns[0], span)
-                : new TraceRow(offset, r.Prompt, r.Output);
-        })];
+        return rows.Done((row, offset) => row with { OffsetMs = offset });
     }
 
-    private static int Tokens(string text, string source, int line, string column)
-    {
-        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var tokens))
-        {
-            throw TraceInput.Refuse(source, line, column, $"'{text}' is not a whole number of tokens (at most {int.MaxValue:#,0})");
-        }
-
-        return TraceInput.TokensError(tokens) is { } error ? throw TraceInput.Refuse(source, line, column, error) : tokens;
-    }
+    private static string Headers => string.Join(" or ", Formats.Select(f => $"'{f.Header}' ({f.Name})"));
 }

@@ -11,7 +11,7 @@ public sealed class KvTraceReaderTests
             """{"timestamp": 27482, "input_length": 6955, "output_length": 52, "hash_ids": [46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 2353, 2354]}""",
             "",
             """{"timestamp": 0, "input_length": 1024, "output_length": 8, "hash_ids": [1, 2], "session_id": "s"}""",
-        ]);
+        ]).Rows;
 
         Assert.Equal([0.0, 27_482.0], rows.Select(r => r.TimestampMs));
         Assert.Equal(14, rows[1].HashIds.Length);
@@ -28,7 +28,7 @@ public sealed class KvTraceReaderTests
         var rows = KvTraceReader.Parse([
             """{"timestamp": 1733356800500, "input_length": 10, "output_length": 1, "hash_ids": []}""",
             """{"timestamp": 1733356800000, "input_length": 20, "output_length": 1, "hash_ids": []}""",
-        ]);
+        ]).Rows;
 
         Assert.Equal([(0.0, 20), (500.0, 10)], rows.Select(r => (r.TimestampMs, r.InputLength)));
     }
@@ -56,11 +56,30 @@ public sealed class KvTraceReaderTests
     }
 
     [Fact]
+    public void Parse_ACsvTraceGivenAsAKvTrace_SaysItIsOne()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => KvTraceReader.Parse(["TIMESTAMP,ContextTokens,GeneratedTokens", "2023-11-16 18:00:00,10,1"], "conv.csv"));
+
+        Assert.StartsWith("conv.csv line 1: 'T' is an invalid start of a value.", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith(" (a CSV trace: replay it with run --trace)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_AnUnknownKeyOfMillionsOfCharacters_IsQuotedShort()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => KvTraceReader.Parse([$$"""{"{{new string('k', 2_000_000)}}": 1}"""], "big.jsonl"));
+
+        Assert.StartsWith("big.jsonl line 1: The JSON property 'kkk", error.Message, StringComparison.Ordinal);
+        Assert.Contains("could not be mapped", error.Message, StringComparison.Ordinal);
+        Assert.True(error.Message.Length < 500, error.Message.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public void Parse_RowsAtTheSameTime_KeepTheirFileOrder()
     {
         var lines = Enumerable.Range(1, 40).Select(i => $$"""{"timestamp": 5, "input_length": {{i}}, "output_length": 1, "hash_ids": []}""");
 
-        var rows = KvTraceReader.Parse(["""{"timestamp": 9, "input_length": 999, "output_length": 1, "hash_ids": []}""", .. lines]);
+        var rows = KvTraceReader.Parse(["""{"timestamp": 9, "input_length": 999, "output_length": 1, "hash_ids": []}""", .. lines]).Rows;
 
         Assert.Equal(Enumerable.Range(1, 40).Append(999), rows.Select(r => r.InputLength));
     }
@@ -75,7 +94,7 @@ public sealed class KvTraceReaderTests
 
             var error = Assert.Throws<InvalidDataException>(() => KvTraceReader.Read(path));
 
-            Assert.Equal($"{path}: no requests in the trace", error.Message);
+            Assert.Equal($"{path}: no requests in the trace (skipped 2 blank lines)", error.Message);
         }
         finally
         {
@@ -92,7 +111,7 @@ public sealed class KvTraceReaderTests
             var rows = PrefixWorkloads.Agent(new PrefixWorkloadSettings { Agents = 3 });
             KvTraceReader.Write(path, rows);
 
-            var read = KvTraceReader.Read(path);
+            var read = KvTraceReader.Read(path).Rows;
 
             var first = rows.Min(r => r.TimestampMs);
             Assert.Equal(rows.Select(r => (r.TimestampMs - first, r.InputLength, r.OutputLength, string.Join(",", r.HashIds), r.SessionId)),

@@ -5,6 +5,7 @@ namespace Scheduler.Tests.Simulator;
 public sealed class TraceReaderTests : IDisposable
 {
     private const string Header = "TIMESTAMP,ContextTokens,GeneratedTokens";
+    private const string BurstGpt = "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type";
 
     private readonly string _folder = Directory.CreateTempSubdirectory("trace-reader-").FullName;
 
@@ -18,7 +19,7 @@ public sealed class TraceReaderTests : IDisposable
             "2023-11-16 18:00:02.0000000,300,3",
             "2023-11-16 18:00:00.5000000,100,1",
             "2023-11-16 18:00:01.0000000,200,2",
-        ]);
+        ]).Rows;
 
         Assert.Equal([0.0, 500, 1_500], rows.Select(r => r.OffsetMs));
         Assert.Equal([100, 200, 300], rows.Select(r => r.PromptTokens));
@@ -30,7 +31,7 @@ public sealed class TraceReaderTests : IDisposable
         // List.Sort is unstable: forty rows of one time came back shuffled.
         var lines = Enumerable.Range(1, 40).Select(i => $"2023-11-16 18:00:00.0000000,{i},1");
 
-        var rows = TraceReader.Parse([Header, "2023-11-16 18:00:01.0000000,999,1", .. lines]);
+        var rows = TraceReader.Parse([Header, "2023-11-16 18:00:01.0000000,999,1", .. lines]).Rows;
 
         Assert.Equal(Enumerable.Range(1, 40).Append(999), rows.Select(r => r.PromptTokens));
     }
@@ -46,7 +47,7 @@ public sealed class TraceReaderTests : IDisposable
             "2024-05-10 00:00:01+00:00,200,2",
             "2024-05-10 02:00:01.5+02:00,300,3",
             "2024-05-10 00:00:02.0000000,400,4",
-        ]);
+        ]).Rows;
 
         Assert.Equal([(0.0, 100), (990.07, 200), (1_490.07, 300), (1_990.07, 400)], rows.Select(r => (Math.Round(r.OffsetMs, 2), r.PromptTokens)));
     }
@@ -83,7 +84,32 @@ public sealed class TraceReaderTests : IDisposable
 
         var error = Assert.Throws<InvalidDataException>(() => TraceReader.Read(path));
 
-        Assert.Equal($"{path} line 1: header: expected '{Header}', not '{first}'", error.Message);
+        Assert.Equal($"{path} line 1: header: expected '{Header}' (Azure LLM inference) or '{BurstGpt}' (BurstGPT), not '{first}'", error.Message);
+    }
+
+    [Fact]
+    public void Read_AKvTraceGivenAsACsvTrace_IsRefusedInOneShortLine_PointingToPrefix()
+    {
+        // A Mooncake line with thousands of block ids was quoted whole as the header it is not: 17 KB of error.
+        var line = $$"""{"timestamp": 0, "input_length": 1536000, "output_length": 10, "hash_ids": [{{string.Join(", ", Enumerable.Range(0, 3000))}}]}""";
+        var path = Write(line);
+
+        var error = Assert.Throws<InvalidDataException>(() => TraceReader.Read(path));
+
+        Assert.Equal(
+            $"{path} line 1: header: expected '{Header}' (Azure LLM inference) or '{BurstGpt}' (BurstGPT), " +
+            $"not '{line[..40]}…{line[^40..]} ({line.Length:#,0} characters)' (a KV-cache JSONL trace is replayed by prefix --kv-trace)",
+            error.Message);
+    }
+
+    [Fact]
+    public void Read_AFieldOfMillionsOfDigits_IsQuotedByItsStartEndAndLength()
+    {
+        var path = Write(Header, $"2023-11-16 18:00:00.0000000,{new string('9', 5_000_000)},10");
+
+        var error = Assert.Throws<InvalidDataException>(() => TraceReader.Read(path));
+
+        Assert.Equal($"{path} line 2: ContextTokens: '{new string('9', 40)}…{new string('9', 40)} (5,000,000 characters)' is not a whole number of tokens (at most 2,147,483,647)", error.Message);
     }
 
     [Theory]
@@ -116,7 +142,7 @@ public sealed class TraceReaderTests : IDisposable
         var path = Path.Combine(_folder, "windows.csv");
         File.WriteAllText(path, $"\uFEFF{Header}\r\n2023-11-16 18:00:00.0000000,100,10\r\n   \r\n2023-11-16 18:00:01.0000000,200,20\r\n", new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
 
-        var rows = TraceReader.Read(path);
+        var rows = TraceReader.Read(path).Rows;
 
         Assert.Equal([(0.0, 100, 10), (1_000.0, 200, 20)], rows.Select(r => (r.OffsetMs, r.PromptTokens, r.OutputTokens)));
     }

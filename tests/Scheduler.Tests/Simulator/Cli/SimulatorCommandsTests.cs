@@ -104,6 +104,92 @@ public sealed class SimulatorCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Run_ATraceFile_SaysWhatItRead_BeforeItsFigures()
+    {
+        var trace = Path.Combine(_folder, "mine.csv");
+        File.WriteAllText(trace, "TIMESTAMP,ContextTokens,GeneratedTokens\r\n2023-11-16 18:00:01,200,10\r\n2023-11-16 18:00:00.5,300,5\r\n\r\n");
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }
+            """);
+
+        var (code, output, error) = Invoke(["run", "--trace", trace, "--fleet", Path.Combine(_folder, "fleet.json")]);
+
+        Assert.True(code == 0, error);
+        Assert.Equal(
+            $"read {trace} (Azure LLM inference): 2 requests, skipped 1 blank lines, 1 rows out of time order (replayed in time order); " +
+            "spans 0.5 s, from '2023-11-16 18:00:00.5' (line 3) to '2023-11-16 18:00:01' (line 2)",
+            output.Split(Environment.NewLine)[0]);
+    }
+
+    [Fact]
+    public void Run_ABurstGptTrace_ReplaysItsRequests_AndCountsItsFailedRowsAsSkipped()
+    {
+        var trace = Path.Combine(_folder, "BurstGPT_1.csv");
+        File.WriteAllText(trace, """
+            Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type
+            5,ChatGPT,472,18,490,Conversation log
+            45,ChatGPT,1087,0,1087,Conversation log
+            118,GPT-4,417,276,693,API log
+            """);
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }
+            """);
+
+        var (code, output, error) = Invoke(["run", "--trace", trace, "--fleet", Path.Combine(_folder, "fleet.json")]);
+
+        Assert.True(code == 0, error);
+        Assert.Contains("(BurstGPT): 2 requests, skipped 1 failed requests (Response tokens 0), in time order; spans 113 s", output, StringComparison.Ordinal);
+        Assert.Contains("jobs served 2, refused over the model's context 0, failed 0", output, StringComparison.Ordinal);
+        Assert.Contains("tokens in 889 / out 294", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_ATraceLargerThanTheMemoryItMayUse_SaysSoInOneLine_AndExitsOutOfMemory()
+    {
+        // 300,000 requests need about 130 MB; the process may use 64 MB. It ran out with the runtime's stack trace.
+        var trace = Path.Combine(_folder, "long.csv");
+        var start = new DateTime(2024, 5, 10, 0, 0, 0, DateTimeKind.Utc);
+        File.WriteAllLines(trace, ["TIMESTAMP,ContextTokens,GeneratedTokens", .. Enumerable.Range(0, 300_000).Select(i => $"{start.AddMilliseconds(i * 100):yyyy-MM-dd HH:mm:ss.fff},{100 + (i % 900)},{1 + (i % 50)}")]);
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { WorkingDirectory = EndToEnd.RepoPaths.Root };
+        foreach (var arg in new[] { EndToEnd.RepoPaths.Assembly("Scheduler.Simulator"), "run", "--trace", trace })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.Environment["DOTNET_GCHeapHardLimit"] = "0x4000000";
+
+        var (code, _, error) = await EndToEnd.BoundedProcess.RunAsync(info, TimeSpan.FromMinutes(2));
+
+        Assert.Equal(SimulatorCommands.OutOfMemory, code);
+        Assert.StartsWith("error: out of memory: the simulator keeps every request and its outcome in memory", error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void Prefix_KvTrace_SaysWhatItRead()
+    {
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "one-a100", "nodes": [ { "product": "A100", "count": 1, "pricing": "hourly" } ] }
+            """);
+        var trace = Path.Combine(_folder, "turns.jsonl");
+        File.WriteAllText(trace, """
+            {"timestamp": 2000, "input_length": 1100, "output_length": 5, "hash_ids": [1, 2]}
+            {"timestamp": 0, "input_length": 1100, "output_length": 5, "hash_ids": [1, 3]}
+
+            """);
+
+        var (code, output, error) = Invoke(["prefix", "--fleet", Path.Combine(_folder, "fleet.json"), "--kv-trace", trace, "--prefix-placements", "cost-aware"]);
+
+        Assert.True(code == 0, error);
+        Assert.StartsWith(
+            $"read {trace} (KV-cache JSONL): 2 requests, none skipped, 1 rows out of time order (replayed in time order); spans 2 s, from '0' (line 2) to '2000' (line 1)",
+            output, StringComparison.Ordinal);
+
+        // The fleet file has no description: its groups introduce it (it printed "Fleet `one-a100`: .").
+        Assert.Contains("Fleet `one-a100`: 1×A100. Continuous batching", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Prefix_KvTrace_PrintsEveryPlacementsHitRateAgainstTheOracle()
     {
         // Two requests sharing their first 512-token block, then a third resending the second whole.
@@ -228,7 +314,8 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.Contains("jobs served 30,", fromSorted.Output, StringComparison.Ordinal);
         Assert.Equal(WithoutWallTime(fromSorted.Output), WithoutWallTime(fromShuffled.Output));
 
-        static string WithoutWallTime(string output) => string.Join('\n', output.Split('\n').Where(l => !l.StartsWith("simulated in", StringComparison.Ordinal)));
+        // The read account differs (the folder, the rows out of order); the figures must not.
+        static string WithoutWallTime(string output) => string.Join('\n', output.Split('\n').Where(l => !l.StartsWith("simulated in", StringComparison.Ordinal) && !l.StartsWith("read ", StringComparison.Ordinal)));
     }
 
     [Fact]

@@ -51,9 +51,12 @@ public sealed class FleetSpecTests : IDisposable
     [InlineData("""{ "product": "B200", "count": 1, "pricing": "hourly" }""", "product")]
     [InlineData("""{ "product": "H100", "count": 1, "pricing": "free" }""", "pricing")]
     [InlineData("""{ "product": "H100", "pricing": "hourly" }""", "'count'. Path: $.nodes[0].")]
-    [InlineData("""{ "product": "H100", "count": 0, "pricing": "hourly" }""", "count must be at least 1, not 0")]
+    [InlineData("""{ "product": "H100", "count": 0, "pricing": "hourly" }""", "count must be at least 1 and at most 100,000, not 0")]
+    [InlineData("""{ "product": "H100", "count": 100001, "pricing": "hourly" }""", "nodes[0] (H100): count must be at least 1 and at most 100,000, not 100,001")]
     [InlineData("""{ "product": "H100", "count": 1 }""", "'pricing'")]
     [InlineData("""{ "count": 1, "pricing": "hourly" }""", "'product'")]
+    [InlineData("""{ "product": null, "count": 1, "pricing": "hourly" }""", "nodes[0] (): product: '' is not one of")]
+    [InlineData("""{ "product": "PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP", "count": 1, "pricing": "hourly" }""", "product: 'PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP…PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP (100 characters)' is not one of")]
     [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "maxSequences": 2147483647 }""", "maxSequences must be at most 4,096")]
     [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "kvCapacityTokens": 9000000000000000000 }""", "kvCapacityTokens at most")]
     [InlineData("""{ "product": "H100", "count": 1, "pricing": "hourly", "pricePerHourUsd": 1e400 }""", "between 0 and 1,000 US dollars")]
@@ -68,6 +71,18 @@ public sealed class FleetSpecTests : IDisposable
 
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
         Assert.Contains(field, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_GroupsCountingMoreAcceleratorsTogetherThanTheSimulatorModels_AreRefused()
+    {
+        var path = Write("""
+            { "name": "huge", "nodes": [ { "product": "H100", "count": 60000, "pricing": "hourly" }, { "product": "L4", "count": 60000, "pricing": "hourly" } ] }
+            """);
+
+        var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(path));
+
+        Assert.Equal($"{path}: nodes: the groups count 120,000 accelerators together, more than the 100,000 the simulator models", error.Message);
     }
 
     [Fact]
