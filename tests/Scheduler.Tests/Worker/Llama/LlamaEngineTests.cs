@@ -125,6 +125,21 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Equal(one.Text, two.Text);
     }
 
+    [Theory]
+    [InlineData(float.Epsilon)]
+    [InlineData(1e-40f)]
+    [InlineData(9e-6f)]
+    public void NearZeroTemperature_IsGreedy_NotAnArbitraryToken(float temperature)
+    {
+        // llama.cpp divides the logits by the temperature: these made them infinite, and the draw picked the last token
+        // of the vocabulary every time.
+        var greedy = Run(Engine(), Sequence("greedy", 10, temperature: 0));
+
+        var nearZero = Run(Engine(), Sequence("near-zero", 10, seed: 7, temperature: temperature));
+
+        Assert.Equal(greedy.Text, nearZero.Text);
+    }
+
     [Fact]
     public void StopText_EndsTheSequenceWithStop_AtTheTokenItEndsIn()
     {
