@@ -40,10 +40,16 @@ internal sealed class LlamaModel : IDisposable
     /// <param name="path">The file.</param>
     /// <param name="setting">The setting that named it, for error messages.</param>
     /// <param name="gpuLayers">Layers to offload when a GPU backend is installed; null keeps LLamaSharp's default.</param>
-    /// <exception cref="ArgumentException">The file is missing, not a GGUF model, or llama.cpp cannot load it.</exception>
+    /// <exception cref="ArgumentException">The file is missing or a directory, not a GGUF model, or llama.cpp cannot load it.</exception>
     public static LlamaModel Load(string path, string setting, int? gpuLayers)
     {
         var fullPath = System.IO.Path.GetFullPath(path);
+        if (Directory.Exists(fullPath))
+        {
+            // A models folder is a common slip; "no such file" would send the operator looking for a path that exists.
+            throw new ArgumentException($"{setting} \"{path}\" is a directory: name the GGUF file in it.", nameof(path));
+        }
+
         if (!File.Exists(fullPath))
         {
             throw new ArgumentException($"{setting} \"{path}\": no such file.", nameof(path));
