@@ -120,13 +120,18 @@ internal sealed class LlamaModel : IDisposable
 
     private static string RenderChat(string template, IEnumerable<(string Role, string Content)> messages)
     {
+        // llama.cpp takes each content as a C string, which ends at a NUL character: the rest of the turn was lost
+        // without a word. A NUL goes in as a random marker no content can hold, and comes back after the rendering.
+        var turns = messages.ToList();
+        var nul = turns.Any(t => t.Content.Contains('\0', StringComparison.Ordinal)) ? $"<nul-{Guid.NewGuid():N}>" : null;
         var chat = new LLamaTemplate(template) { AddAssistant = true };
-        foreach (var (role, content) in messages)
+        foreach (var (role, content) in turns)
         {
-            chat.Add(role, content);
+            chat.Add(role, nul is null ? content : content.Replace("\0", nul, StringComparison.Ordinal));
         }
 
-        return Encoding.UTF8.GetString(chat.Apply());
+        var text = Encoding.UTF8.GetString(chat.Apply());
+        return nul is null ? text : text.Replace(nul, "\0", StringComparison.Ordinal);
     }
 
     /// <summary>The GGUF's template if llama.cpp knows it. llama.cpp applies only templates it recognises (it has no
