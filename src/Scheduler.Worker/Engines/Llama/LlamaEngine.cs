@@ -405,19 +405,24 @@ internal sealed partial class LlamaEngine : IInferenceEngine
 
     /// <summary>A resumed sequence's delivered text (<see cref="SequenceSpec.ResumeText"/>) in the model's tokens, which it
     /// prefills instead of drawing the delivered tokens again one a step (<see cref="LlamaSequence"/>): those after the
-    /// prompt's in the tokenization of a text prompt followed by it (so a tokenizer's leading-space rule sees the text
-    /// mid-way, as the model drew it). Only when that makes at most the tokens delivered, which the sequence's KV
-    /// reservation (prompt plus <c>max_tokens</c>) covers; fewer when the model drew apart pieces its tokenizer merges.
-    /// Empty otherwise (the text is drawn again), without the text, and for a chat or token ids.</summary>
+    /// prompt's in the tokenization of the prompt followed by it, made as <see cref="Prompt"/> makes the prompt (so a
+    /// tokenizer's leading-space rule sees the text mid-way, as the model drew it). Only when that makes at most the
+    /// tokens delivered, which the sequence's KV reservation (prompt plus <c>max_tokens</c>) covers; fewer when the model
+    /// drew apart pieces its tokenizer merges. Empty otherwise (the text is drawn again), without the text, and for token
+    /// ids.</summary>
     private LLamaToken[] Replay(SequenceSpec spec, LLamaToken[] prompt)
     {
-        if (spec.ResumeFromToken <= 0 || spec.ResumeText.Length == 0 || spec.Messages.Count > 0 || spec.Prompt.Length == 0)
+        if (spec.ResumeFromToken <= 0 || spec.ResumeText.Length == 0)
         {
             return [];
         }
 
-        var continued = _model.Tokenize(spec.Prompt + spec.ResumeText);
-        return continued.Length <= prompt.Length + spec.ResumeFromToken && continued.AsSpan().StartsWith(prompt) ? continued[prompt.Length..] : [];
+        var continued = spec.Messages.Count > 0 && _model.TokenizeChat(spec.Messages.Select(m => (m.Role, m.Content)), spec.ResumeText) is { } chat
+            ? chat
+            : spec.Prompt.Length > 0 ? _model.Tokenize(spec.Prompt + spec.ResumeText) : [];
+        return continued.Length > prompt.Length && continued.Length <= prompt.Length + spec.ResumeFromToken && continued.AsSpan().StartsWith(prompt)
+            ? continued[prompt.Length..]
+            : [];
     }
 
     private bool OutOfVocabulary(int tokenId) => tokenId < 0 || tokenId >= _model.Vocabulary.Count;

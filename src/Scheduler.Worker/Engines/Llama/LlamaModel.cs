@@ -104,13 +104,14 @@ internal sealed class LlamaModel : IDisposable
 
     /// <summary>
     /// A chat as the model was trained to see it: rendered by the GGUF's own template, with the assistant's turn
-    /// opened, in the model's tokens. Null when the GGUF has no template llama.cpp can apply.
+    /// opened and <paramref name="answered"/> (the answer so far, of a resumed job) after it, in the model's tokens. Null
+    /// when the GGUF has no template llama.cpp can apply.
     /// </summary>
     /// <remarks>The rendering's special tokens (turn markers such as <c>&lt;|eot_id|&gt;</c>) are parsed as such, as
     /// llama.cpp's own server does: as plain text they would be pieces of words the model never saw as turns.</remarks>
-    public LLamaToken[]? TokenizeChat(IEnumerable<(string Role, string Content)> messages) =>
+    public LLamaToken[]? TokenizeChat(IEnumerable<(string Role, string Content)> messages, string answered = "") =>
         _chatTemplate is { } template
-            ? _weights.Tokenize(RenderChat(template, messages), Vocabulary.ShouldAddBOS, special: true, Encoding.UTF8)
+            ? _weights.Tokenize(RenderChat(template, messages) + answered, Vocabulary.ShouldAddBOS, special: true, Encoding.UTF8)
             : null;
 
     /// <summary>Turns tokens into text as they come, holding back the bytes of a character split across tokens.</summary>

@@ -458,6 +458,28 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void Resume_OfAChatRenderedByTheGgufTemplate_PrefillsTheAnswerSoFar_AndGoesOnAsTheFirstRun()
+    {
+        var chat = ChatSequence("chat-5");
+        chat.MaxTokens = 50;
+        var full = Run(Engine(tiny.ChatModel), chat);
+
+        var engine = Engine(tiny.ChatModel);
+        var resume = chat.Clone();
+        resume.ResumeFromToken = 40;
+        resume.ResumeText = string.Concat(full.Tokens.Take(40).Select(t => t.Text));
+        engine.Admit([resume]);
+        var reports = ToCompletion(engine.Step);
+
+        Assert.Equal(full.Tokens.Skip(40).Select(t => t.Text), SequenceOutcome.Of("chat-5", reports).Tokens.Select(t => t.Text));
+
+        // The rendered chat and the 40 tokens prefill in chunks of the step budget (64), the last drawing token 40; then
+        // a step a token.
+        var prefillSteps = (full.Finished!.PromptTokens + 40 + 63) / 64;
+        Assert.Equal(prefillSteps + 9, reports.Count);
+    }
+
+    [Fact]
     public void Resume_ContinuesTheDeliveredText_EvenWhereTheModelWouldDrawAnother()
     {
         var full = Run(Engine(), Sequence("job-7", 50, temperature: 0));
