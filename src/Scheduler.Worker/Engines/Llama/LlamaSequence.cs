@@ -149,7 +149,10 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
                 // In the input (fed by this chunk or the next), not a token to feed. The delivered text may be fewer of
                 // the model's tokens than the client counted (its tokenizer merged pieces the model drew apart).
                 _pending = null;
-                NextTokenIndex = _firstLogitsPosition + i + 2 == _input.Length ? Math.Max(NextTokenIndex, _resumeFrom) : NextTokenIndex;
+                if (_firstLogitsPosition + i + 2 == _input.Length)
+                {
+                    NextTokenIndex = Math.Max(NextTokenIndex, _resumeFrom);
+                }
             }
         }
 
