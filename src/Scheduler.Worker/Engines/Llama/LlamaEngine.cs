@@ -274,7 +274,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         }
 
         var result = entries.Count > 0 ? handle.Decode(_decodeBatch) : DecodeResult.Ok;
-        var drawn = result == DecodeResult.Ok ? entries.Select(e => e.LogitsIndex >= 0 ? e.Sequence.Sample(handle, e.LogitsIndex) : (LLamaToken?)null).ToList() : null;
+        var drawn = result == DecodeResult.Ok ? entries.Select(e => e.Logits > 0 ? e.Sequence.Draw(handle, e.FirstLogits, e.Logits) : null).ToList() : null;
         var stepMs = _time.GetElapsedTime(started).TotalMilliseconds;
         lock (_lock)
         {
@@ -305,20 +305,19 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             }
             else if (sequence.PrefillRemaining > 0 && plan.TakePrefill(sequence) is > 0 and var chunk)
             {
-                planned.Add((sequence, chunk));
+                planned.Add((sequence, sequence.CapPrefill(chunk)));
             }
         }
 
         return
         [
-            .. planned.OrderBy(p => p.Sequence.Slot.Value).Select(p => new StepEntry(
-                p.Sequence,
-                p.PrefillChunk,
-                p.PrefillChunk > 0 ? p.Sequence.AddPrefill(_decodeBatch, p.PrefillChunk) : p.Sequence.AddDecode(_decodeBatch))),
+            .. planned.OrderBy(p => p.Sequence.Slot.Value).Select(p => p.PrefillChunk > 0
+                ? new StepEntry(p.Sequence, p.PrefillChunk, p.Sequence.AddPrefill(_decodeBatch, p.PrefillChunk))
+                : new StepEntry(p.Sequence, 0, (p.Sequence.AddDecode(_decodeBatch), 1))),
         ];
     }
 
-    private PlannedStep Apply(List<StepEntry> entries, DecodeResult result, List<LLamaToken?>? drawn, double stepMs, long epoch)
+    private PlannedStep Apply(List<StepEntry> entries, DecodeResult result, List<List<LLamaToken>?>? drawn, double stepMs, long epoch)
     {
         var report = _running.StartReport();
         report.StepMs = stepMs;
@@ -345,16 +344,16 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             _stats = _stats.After(entries.Count, _decodeBatch.TokenCount);
             for (var i = 0; i < entries.Count; i++)
             {
-                var (sequence, chunk, _) = entries[i];
+                var (sequence, chunk, _, _) = entries[i];
                 if (!sequence.Active)
                 {
                     continue;
                 }
 
                 sequence.Decoded(chunk);
-                if (drawn![i] is { } token && sequence.Accept(token, _model.Vocabulary) is { } tokens)
+                if (drawn![i] is { } draws)
                 {
-                    report.Tokens.Add(tokens);
+                    report.Tokens.Add(sequence.Accept(draws, _model.Vocabulary));
                 }
 
                 if (sequence.EndReason is { } reason)
@@ -402,6 +401,28 @@ internal sealed partial class LlamaEngine : IInferenceEngine
 
         var filler = _model.Vocabulary.Newline ?? _model.Vocabulary.BOS ?? (LLamaToken)0;
         return Enumerable.Repeat(filler, Math.Max(1, spec.PromptTokens)).ToArray();
+    }
+
+    /// <summary>A resumed sequence's delivered text (<see cref="SequenceSpec.ResumeText"/>) in the model's tokens, which it
+    /// prefills instead of drawing the delivered tokens again one a step (<see cref="LlamaSequence"/>): those after the
+    /// prompt's in the tokenization of the prompt followed by it, made as <see cref="Prompt"/> makes the prompt (so a
+    /// tokenizer's leading-space rule sees the text mid-way, as the model drew it). Only when that makes at most the
+    /// tokens delivered, which the sequence's KV reservation (prompt plus <c>max_tokens</c>) covers; fewer when the model
+    /// drew apart pieces its tokenizer merges. Empty otherwise (the text is drawn again), without the text, and for token
+    /// ids.</summary>
+    private LLamaToken[] Replay(SequenceSpec spec, LLamaToken[] prompt)
+    {
+        if (spec.ResumeFromToken <= 0 || spec.ResumeText.Length == 0)
+        {
+            return [];
+        }
+
+        var continued = spec.Messages.Count > 0 && _model.TokenizeChat(spec.Messages.Select(m => (m.Role, m.Content)), spec.ResumeText) is { } chat
+            ? chat
+            : spec.Prompt.Length > 0 ? _model.Tokenize(spec.Prompt + spec.ResumeText) : [];
+        return continued.Length > prompt.Length && continued.Length <= prompt.Length + spec.ResumeFromToken && continued.AsSpan().StartsWith(prompt)
+            ? continued[prompt.Length..]
+            : [];
     }
 
     private bool OutOfVocabulary(int tokenId) => tokenId < 0 || tokenId >= _model.Vocabulary.Count;
@@ -479,7 +500,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             // Lazy: the running sequences' tokens are looked at only in a shared cache.
             var (slot, reused) = _slots.Take(prompt!, _running.Sequences.Select(s => (s.Slot, s.CachedTokens())));
             _cachedBlocks.Assign(slot, SequenceBlocks.Of(spec)?.Hashes ?? []);
-            sequence = new LlamaSequence(spec, prompt!, slot, reused, _model.CreateDecoder());
+            sequence = new LlamaSequence(spec, prompt!, Replay(spec, prompt!), slot, reused, _model.CreateDecoder());
             _running.Add(sequence);
             sequence = null;
 
@@ -528,9 +549,16 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} can never run sequence {SequenceId}: {Error}")]
     private static partial void LogFault(ILogger logger, string replicaId, string sequenceId, string error);
 
-    /// <summary>A sequence's part of a step: a prefill chunk of <paramref name="PrefillChunk"/> prompt tokens, or its
-    /// pending token when 0; <paramref name="LogitsIndex"/> is where its next token is drawn from, or -1.</summary>
-    private readonly record struct StepEntry(LlamaSequence Sequence, int PrefillChunk, int LogitsIndex);
+    /// <summary>A sequence's part of a step: a prefill chunk of <paramref name="PrefillChunk"/> input tokens, or its
+    /// pending token when 0; its tokens are drawn from <paramref name="Logits"/> logits from batch index
+    /// <paramref name="FirstLogits"/> (none when 0).</summary>
+    private readonly record struct StepEntry(LlamaSequence Sequence, int PrefillChunk, int FirstLogits, int Logits)
+    {
+        public StepEntry(LlamaSequence sequence, int prefillChunk, (int First, int Count) logits)
+            : this(sequence, prefillChunk, logits.First, logits.Count)
+        {
+        }
+    }
 
     private sealed record PlannedStep(StepReport Report, long Epoch);
 }

@@ -40,10 +40,16 @@ internal sealed class LlamaModel : IDisposable
     /// <param name="path">The file.</param>
     /// <param name="setting">The setting that named it, for error messages.</param>
     /// <param name="gpuLayers">Layers to offload when a GPU backend is installed; null keeps LLamaSharp's default.</param>
-    /// <exception cref="ArgumentException">The file is missing, not a GGUF model, or llama.cpp cannot load it.</exception>
+    /// <exception cref="ArgumentException">The file is missing or a directory, not a GGUF model, or llama.cpp cannot load it.</exception>
     public static LlamaModel Load(string path, string setting, int? gpuLayers)
     {
         var fullPath = System.IO.Path.GetFullPath(path);
+        if (Directory.Exists(fullPath))
+        {
+            // A models folder is a common slip; "no such file" would send the operator looking for a path that exists.
+            throw new ArgumentException($"{setting} \"{path}\" is a directory: name the GGUF file in it.", nameof(path));
+        }
+
         if (!File.Exists(fullPath))
         {
             throw new ArgumentException($"{setting} \"{path}\": no such file.", nameof(path));
@@ -98,13 +104,14 @@ internal sealed class LlamaModel : IDisposable
 
     /// <summary>
     /// A chat as the model was trained to see it: rendered by the GGUF's own template, with the assistant's turn
-    /// opened, in the model's tokens. Null when the GGUF has no template llama.cpp can apply.
+    /// opened and <paramref name="answered"/> (the answer so far, of a resumed job) after it, in the model's tokens. Null
+    /// when the GGUF has no template llama.cpp can apply.
     /// </summary>
     /// <remarks>The rendering's special tokens (turn markers such as <c>&lt;|eot_id|&gt;</c>) are parsed as such, as
     /// llama.cpp's own server does: as plain text they would be pieces of words the model never saw as turns.</remarks>
-    public LLamaToken[]? TokenizeChat(IEnumerable<(string Role, string Content)> messages) =>
+    public LLamaToken[]? TokenizeChat(IEnumerable<(string Role, string Content)> messages, string answered = "") =>
         _chatTemplate is { } template
-            ? _weights.Tokenize(RenderChat(template, messages), Vocabulary.ShouldAddBOS, special: true, Encoding.UTF8)
+            ? _weights.Tokenize(RenderChat(template, messages) + answered, Vocabulary.ShouldAddBOS, special: true, Encoding.UTF8)
             : null;
 
     /// <summary>Turns tokens into text as they come, holding back the bytes of a character split across tokens.</summary>
@@ -114,13 +121,18 @@ internal sealed class LlamaModel : IDisposable
 
     private static string RenderChat(string template, IEnumerable<(string Role, string Content)> messages)
     {
+        // llama.cpp takes each content as a C string, which ends at a NUL character: the rest of the turn was lost
+        // without a word. A NUL goes in as a random marker no content can hold, and comes back after the rendering.
+        var turns = messages.ToList();
+        var nul = turns.Any(t => t.Content.Contains('\0', StringComparison.Ordinal)) ? $"<nul-{Guid.NewGuid():N}>" : null;
         var chat = new LLamaTemplate(template) { AddAssistant = true };
-        foreach (var (role, content) in messages)
+        foreach (var (role, content) in turns)
         {
-            chat.Add(role, content);
+            chat.Add(role, nul is null ? content : content.Replace("\0", nul, StringComparison.Ordinal));
         }
 
-        return Encoding.UTF8.GetString(chat.Apply());
+        var text = Encoding.UTF8.GetString(chat.Apply());
+        return nul is null ? text : text.Replace(nul, "\0", StringComparison.Ordinal);
     }
 
     /// <summary>The GGUF's template if llama.cpp knows it. llama.cpp applies only templates it recognises (it has no

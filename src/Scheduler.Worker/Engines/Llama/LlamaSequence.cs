@@ -11,23 +11,40 @@ namespace Scheduler.Worker.Engines.Llama;
 /// its output so far. Changed only by its engine's step loop, under the engine's lock.
 /// </summary>
 /// <remarks>
-/// A sequence resumed from token <c>n</c> (re-dispatched after a failure) prefills its prompt and draws its first
-/// <c>n</c> tokens again without reporting them: with the same seed it draws the same ones, and the KV cache ends up
-/// as the first run left it. A sequence whose slot's cells already hold the first <c>reused</c> prompt tokens (left by an
-/// earlier sequence, <see cref="LlamaSlots"/>) prefills only the rest.
+/// A sequence resumed from token <c>n</c> (re-dispatched after a failure or a preemption) draws its first <c>n</c> tokens
+/// again without reporting them: with the same seed it draws the same ones in the same batch, and the KV cache ends up as
+/// the first run left it. Drawn one a step, that took <c>n</c> steps before the next new token. Given the delivered text
+/// in the model's tokens instead (<paramref name="replay"/>, at most <c>n</c> of them), it prefills them after the prompt
+/// and takes them, still drawing once at each of their positions (with <c>n</c> of them its sampler goes on from where
+/// the first run's was), and numbers what follows from <c>n</c>: one prefill, and a continuation of exactly the text the
+/// client has. A sequence whose slot's cells
+/// already hold the first <c>reused</c> prompt tokens (left by an earlier sequence, <see cref="LlamaSlots"/>) prefills
+/// only the rest.
 /// </remarks>
-internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLamaSeqId slot, int reused, StreamingTokenDecoder decoder)
+internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLamaToken[] replay, LLamaSeqId slot, int reused, StreamingTokenDecoder decoder)
     : IBatchedSequence, IPlannedSequence, IDisposable
 {
+    /// <summary>The most logits a step draws a resumed sequence's delivered tokens from: llama.cpp keeps a row of the
+    /// vocabulary's size for each (128k floats, 0.5 MB, on Llama 3), so a whole chunk of them would hold hundreds of MB
+    /// per context.</summary>
+    public const int MaxLogitsPerStep = 64;
+
     private readonly SafeLLamaSamplerChainHandle _sampler = LlamaSampling.Create(spec);
     private readonly int _resumeFrom = Math.Max(0, spec.ResumeFromToken);
     private readonly StopTexts _stops = new(spec);
 
     private readonly int _reused = reused;
 
-    // Drawn tokens fed back through a decode, in order: with the prompt, what the slot's KV cells hold.
+    // Drawn tokens fed back through a decode, in order: after the input, what the slot's KV cells hold.
     private readonly List<LLamaToken> _fed = [];
+
+    // What is prefilled: the prompt, then the delivered tokens of a resume.
+    private readonly LLamaToken[] _input = [.. prompt, .. replay];
     private LLamaToken? _pending;
+
+    // The position whose logits the step under way draws from first: a prefill chunk's first from the prompt's last
+    // token on, or -1 for a pending token's decode (no delivered token follows it).
+    private int _firstLogitsPosition = -1;
 
     public string Id => spec.SequenceId;
 
@@ -51,10 +68,10 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
     /// <summary>False once the sequence left the batch; a step under way then drops what it computed for it.</summary>
     public bool Active { get; private set; } = true;
 
-    /// <summary>Prompt tokens in the KV cache, the reused ones included.</summary>
+    /// <summary>Input tokens (prompt, then a resume's delivered tokens) in the KV cache, the reused ones included.</summary>
     public int Prefilled { get; private set; } = reused;
 
-    public int PrefillRemaining => prompt.Length - Prefilled;
+    public int PrefillRemaining => _input.Length - Prefilled;
 
     /// <summary>True when a sampled token waits to be fed: the sequence decodes one token in the next step.</summary>
     public bool Decoding => _pending is not null;
@@ -66,21 +83,39 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
     public FinishReason? EndReason { get; private set; }
 
     /// <summary>Adds the sampled token to <paramref name="batch"/>; returns the batch index whose logits draw the next.</summary>
-    public int AddDecode(LLamaBatch batch) => batch.Add(_pending!.Value, prompt.Length + NextTokenIndex - 1, slot, logits: true);
-
-    /// <summary>Adds the next <paramref name="chunk"/> prompt tokens to <paramref name="batch"/>; returns the batch index
-    /// whose logits draw the first output token when the chunk ends the prompt, else -1.</summary>
-    public int AddPrefill(LLamaBatch batch, int chunk)
+    public int AddDecode(LLamaBatch batch)
     {
-        var last = Prefilled + chunk == prompt.Length;
-        var index = batch.AddRange(prompt.AsSpan(Prefilled, chunk), Prefilled, slot, logitsLast: last);
-        return last ? index : -1;
+        _firstLogitsPosition = -1;
+        return batch.Add(_pending!.Value, _input.Length + _fed.Count, slot, logits: true);
     }
 
-    /// <summary>Draws the next token from the logits at <paramref name="batchIndex"/> of the decode just done.</summary>
-    public LLamaToken Sample(SafeLLamaContextHandle context, int batchIndex) => _sampler.Sample(context, batchIndex);
+    /// <summary>The part of a planned prefill <paramref name="chunk"/> that asks for at most <see cref="MaxLogitsPerStep"/>
+    /// logits (the prompt's last token and the delivered tokens after it).</summary>
+    public int CapPrefill(int chunk) => Math.Min(chunk, Math.Max(prompt.Length - 1 - Prefilled, 0) + MaxLogitsPerStep);
 
-    /// <summary>Records that the step's decode took in this sequence's part: <paramref name="prefillChunk"/> prompt
+    /// <summary>Adds the next <paramref name="chunk"/> input tokens to <paramref name="batch"/>, with logits at every
+    /// position from the prompt's last token on (each draws the token after it); returns the batch index of the first
+    /// such position and how many there are.</summary>
+    public (int FirstLogits, int Logits) AddPrefill(LLamaBatch batch, int chunk)
+    {
+        var firstLogits = -1;
+        for (var position = Prefilled; position < Prefilled + chunk; position++)
+        {
+            var logits = position >= prompt.Length - 1;
+            var index = batch.Add(_input[position], position, slot, logits);
+            firstLogits = logits && firstLogits < 0 ? index : firstLogits;
+        }
+
+        _firstLogitsPosition = firstLogits < 0 ? -1 : Math.Max(Prefilled, prompt.Length - 1);
+        return (firstLogits, firstLogits < 0 ? 0 : Prefilled + chunk - _firstLogitsPosition);
+    }
+
+    /// <summary>Draws from the logits at <paramref name="logits"/> consecutive batch indexes from
+    /// <paramref name="firstIndex"/> of the decode just done (a pending token's one, or a prefill chunk's), in order.</summary>
+    public List<LLamaToken> Draw(SafeLLamaContextHandle context, int firstIndex, int logits) =>
+        [.. Enumerable.Range(firstIndex, logits).Select(index => _sampler.Sample(context, index))];
+
+    /// <summary>Records that the step's decode took in this sequence's part: <paramref name="prefillChunk"/> input
     /// tokens, or its pending token when 0.</summary>
     public void Decoded(int prefillChunk)
     {
@@ -95,9 +130,38 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
         }
     }
 
+    /// <summary>Takes the step's draws (<see cref="Draw"/>) after its part was decoded, in order: where a delivered token
+    /// follows the draw's position, that token (the client has it, whatever was drawn), already in the input; else the
+    /// draw, numbered from the delivered count once the last delivered token is in. Returns what to report.</summary>
+    public List<SequenceTokens> Accept(List<LLamaToken> draws, SafeLlamaModelHandle.Vocabulary vocabulary)
+    {
+        var tokens = new List<SequenceTokens>();
+        for (var i = 0; i < draws.Count && EndReason is null; i++)
+        {
+            var delivered = _firstLogitsPosition >= 0 && _firstLogitsPosition + i + 1 < _input.Length;
+            if (Accept(delivered ? _input[_firstLogitsPosition + i + 1] : draws[i], vocabulary) is { } reported)
+            {
+                tokens.Add(reported);
+            }
+
+            if (delivered)
+            {
+                // In the input (fed by this chunk or the next), not a token to feed. The delivered text may be fewer of
+                // the model's tokens than the client counted (its tokenizer merged pieces the model drew apart).
+                _pending = null;
+                if (_firstLogitsPosition + i + 2 == _input.Length)
+                {
+                    NextTokenIndex = Math.Max(NextTokenIndex, _resumeFrom);
+                }
+            }
+        }
+
+        return tokens;
+    }
+
     /// <summary>Takes a drawn token: ends the sequence on the model's end of generation, a stop text or max tokens,
     /// and returns what to report of it (nothing for a token delivered before a resume or the end-of-generation token).</summary>
-    public SequenceTokens? Accept(LLamaToken token, SafeLlamaModelHandle.Vocabulary vocabulary)
+    private SequenceTokens? Accept(LLamaToken token, SafeLlamaModelHandle.Vocabulary vocabulary)
     {
         if (token.IsEndOfGeneration(vocabulary))
         {
@@ -128,7 +192,7 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
 
     /// <summary>What the slot's KV cells hold from position 0 by the decodes this sequence saw applied: its prefilled
     /// prompt, then (once the prompt is in) the drawn tokens fed back.</summary>
-    public LLamaToken[] CachedTokens() => Prefilled < prompt.Length ? prompt[..Prefilled] : [.. prompt, .. _fed];
+    public LLamaToken[] CachedTokens() => Prefilled < _input.Length ? _input[..Prefilled] : [.. _input, .. _fed];
 
     public SequenceFinished Finished(FinishReason reason) => new()
     {

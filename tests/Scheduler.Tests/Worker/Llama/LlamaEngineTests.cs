@@ -125,6 +125,21 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Equal(one.Text, two.Text);
     }
 
+    [Theory]
+    [InlineData(float.Epsilon)]
+    [InlineData(1e-40f)]
+    [InlineData(9e-6f)]
+    public void NearZeroTemperature_IsGreedy_NotAnArbitraryToken(float temperature)
+    {
+        // llama.cpp divides the logits by the temperature: these made them infinite, and the draw picked the last token
+        // of the vocabulary every time.
+        var greedy = Run(Engine(), Sequence("greedy", 10, temperature: 0));
+
+        var nearZero = Run(Engine(), Sequence("near-zero", 10, seed: 7, temperature: temperature));
+
+        Assert.Equal(greedy.Text, nearZero.Text);
+    }
+
     [Fact]
     public void StopText_EndsTheSequenceWithStop_AtTheTokenItEndsIn()
     {
@@ -418,6 +433,128 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Equal(FinishReason.Length, resumed.Finished.Reason);
     }
 
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(0.9f)]
+    public void Resume_WithItsDeliveredText_PrefillsIt_AndGoesOnAsTheFirstRun_WithoutAStepPerDeliveredToken(float temperature)
+    {
+        var full = Run(Engine(), Sequence("job-42", 50, seed: 7, temperature: temperature));
+
+        // Resumed after 40 delivered tokens, with their text, as the scheduler sends it.
+        var engine = Engine();
+        var resume = Sequence("job-42", 50, resumeFrom: 40, seed: 7, temperature: temperature);
+        resume.ResumeText = string.Concat(full.Tokens.Take(40).Select(t => t.Text));
+        engine.Admit([resume]);
+        var reports = ToCompletion(engine.Step);
+
+        var resumed = SequenceOutcome.Of("job-42", reports);
+        Assert.Equal(full.Tokens.Skip(40).Select(t => t.Text), resumed.Tokens.Select(t => t.Text));
+        Assert.Equal(Enumerable.Range(40, 10), resumed.Indexes);
+
+        // One step prefills the prompt and the 40 delivered tokens and draws the first new one, then one step a token:
+        // not 40 steps of drawing them again first.
+        Assert.Equal(10, reports.Count);
+        Assert.Equal(engine.KvCellsInUse(), engine.CachedKvTokens);
+    }
+
+    [Fact]
+    public void Resume_OfAChatRenderedByTheGgufTemplate_PrefillsTheAnswerSoFar_AndGoesOnAsTheFirstRun()
+    {
+        var chat = ChatSequence("chat-5");
+        chat.MaxTokens = 50;
+        var full = Run(Engine(tiny.ChatModel), chat);
+
+        var engine = Engine(tiny.ChatModel);
+        var resume = chat.Clone();
+        resume.ResumeFromToken = 40;
+        resume.ResumeText = string.Concat(full.Tokens.Take(40).Select(t => t.Text));
+        engine.Admit([resume]);
+        var reports = ToCompletion(engine.Step);
+
+        Assert.Equal(full.Tokens.Skip(40).Select(t => t.Text), SequenceOutcome.Of("chat-5", reports).Tokens.Select(t => t.Text));
+
+        // The rendered chat and the 40 tokens prefill in chunks of the step budget (64), the last drawing token 40; then
+        // a step a token.
+        var prefillSteps = (full.Finished!.PromptTokens + 40 + 63) / 64;
+        Assert.Equal(prefillSteps + 9, reports.Count);
+    }
+
+    [Fact]
+    public void Resume_ContinuesTheDeliveredText_EvenWhereTheModelWouldDrawAnother()
+    {
+        var full = Run(Engine(), Sequence("job-7", 50, temperature: 0));
+        var delivered = string.Concat(full.Tokens.Take(40).Select((t, i) => i == 39 ? " cache" : t.Text));
+
+        // The client has " cache" as token 39 where this model draws " fast" (as when another batch rounded a draw
+        // otherwise): what follows continues that text, not the one the model would have drawn.
+        var engine = Engine();
+        var resume = Sequence("job-7", 50, resumeFrom: 40, temperature: 0);
+        resume.ResumeText = delivered;
+        engine.Admit([resume]);
+        var resumed = SequenceOutcome.Of("job-7", ToCompletion(engine.Step));
+
+        var promptedWithIt = Run(Engine(), new SequenceSpec { SequenceId = "prompted", Prompt = Prompt + delivered, MaxTokens = 10, Temperature = 0 });
+        Assert.NotEqual(string.Concat(full.Tokens.Skip(40).Select(t => t.Text)), promptedWithIt.Text);
+        Assert.Equal(promptedWithIt.Text, resumed.Text);
+        Assert.Equal(Enumerable.Range(40, 10), resumed.Indexes);
+    }
+
+    [Fact]
+    public void Resume_WithATextOfFewerTokensThanDelivered_PrefillsIt_AndNumbersWhatFollowsFromTheDeliveredCount()
+    {
+        var full = Run(Engine(), Sequence("job-8", 50, temperature: 0));
+        var delivered = string.Concat(full.Tokens.Take(39).Select(t => t.Text));
+
+        // 40 tokens delivered whose text the model's tokenizer makes 39 (as when the model drew apart pieces it merges).
+        var engine = Engine();
+        var resume = Sequence("job-8", 50, resumeFrom: 40, temperature: 0);
+        resume.ResumeText = delivered;
+        engine.Admit([resume]);
+        var reports = ToCompletion(engine.Step);
+
+        var resumed = SequenceOutcome.Of("job-8", reports);
+        var promptedWithIt = Run(Engine(), new SequenceSpec { SequenceId = "prompted", Prompt = Prompt + delivered, MaxTokens = 10, Temperature = 0 });
+        Assert.Equal(promptedWithIt.Text, resumed.Text);
+        Assert.Equal(Enumerable.Range(40, 10), resumed.Indexes);
+        Assert.Equal((10, 50), (reports.Count, resumed.Finished!.CompletionTokens));
+    }
+
+    [Fact]
+    public void Resume_WithATextOfMoreTokensThanDelivered_DrawsTheDeliveredTokensAgain()
+    {
+        var full = Run(Engine(), Sequence("job-8", 50, seed: 3, temperature: 0.9f));
+
+        // 40 tokens delivered, with a text the tokenizer makes 41: prefilled, it would take cells past the sequence's
+        // reservation, so the 40 are drawn again a step each.
+        var engine = Engine();
+        var resume = Sequence("job-8", 50, resumeFrom: 40, seed: 3, temperature: 0.9f);
+        resume.ResumeText = string.Concat(full.Tokens.Take(41).Select(t => t.Text));
+        engine.Admit([resume]);
+        var reports = ToCompletion(engine.Step);
+
+        Assert.Equal(full.Tokens.Skip(40).Select(t => t.Text), SequenceOutcome.Of("job-8", reports).Tokens.Select(t => t.Text));
+        Assert.Equal(50, reports.Count);
+    }
+
+    [Fact]
+    public void Resume_DrawsAtMost64DeliveredTokensAStep_WhateverTheStepBudget()
+    {
+        var full = Run(Engine(), Sequence("job-9", 210, seed: 5, temperature: 0));
+        var engine = Engine(stepTokens: 512);
+        var resume = Sequence("job-9", 210, resumeFrom: 200, seed: 5, temperature: 0);
+        resume.ResumeText = string.Concat(full.Tokens.Take(200).Select(t => t.Text));
+        engine.Admit([resume]);
+
+        var reports = ToCompletion(engine.Step);
+
+        // Each delivered token asks llama.cpp for a row of logits: a step prefills the prompt's tokens before its last and
+        // 64 more, not the prompt and all 200 the budget would take.
+        var promptTokens = tiny.Model.Tokenize(Prompt).Length;
+        Assert.Equal(promptTokens - 1 + LlamaSequence.MaxLogitsPerStep, engine.Stats.MaxBatchTokens);
+        Assert.Equal(full.Tokens.Skip(200).Select(t => t.Text), SequenceOutcome.Of("job-9", reports).Tokens.Select(t => t.Text));
+        Assert.Equal(4 + 9, reports.Count);
+    }
+
     [Fact]
     public async Task Loop_StreamsTokens_AndBatchesSequencesAdmittedWhileOthersRun()
     {
@@ -494,9 +631,9 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     private LlamaEngine Engine(
-        LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 256, IStepReportSink? sink = null, bool kvUnified = false, bool? flashAttention = null, int queueAhead = 0)
+        LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 256, IStepReportSink? sink = null, bool kvUnified = false, bool? flashAttention = null, int queueAhead = 0, int stepTokens = 64)
     {
-        var profile = AcceleratorProfiles.A100 with { MaxSequences = slots, KvCapacityTokens = kvCells, StepTokenBudget = 64 };
+        var profile = AcceleratorProfiles.A100 with { MaxSequences = slots, KvCapacityTokens = kvCells, StepTokenBudget = stepTokens };
         var engine = new LlamaEngine(
             "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1, kvUnified, flashAttention, queueAhead), maxContextTokens, sink ?? _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
         _engines.Add(engine);

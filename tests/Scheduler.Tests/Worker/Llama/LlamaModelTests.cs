@@ -17,6 +17,17 @@ public sealed class LlamaModelTests(TinyModelFixture tiny) : IClassFixture<TinyM
     }
 
     [Fact]
+    public void TokenizeChat_KeepsWhatFollowsANulCharacterInAContent()
+    {
+        // llama.cpp takes each content as a C string: it ended at the NUL, and "world" never reached the model.
+        var tokens = tiny.ChatModel.TokenizeChat([("system", "be\0brief"), ("user", "hello\0world\0")]);
+
+        Assert.Equal(
+            tiny.ChatModel.Tokenize("<|im_start|>system\nbe\0brief<|im_end|>\n<|im_start|>user\nhello\0world\0<|im_end|>\n<|im_start|>assistant\n"),
+            tokens);
+    }
+
+    [Fact]
     public void TokenizeChat_OnAGgufWithoutTemplate_IsNull()
     {
         Assert.False(tiny.Model.HasChatTemplate);

@@ -118,6 +118,18 @@ public sealed class LlamaNodeInventoryTests(TinyModelFixture tiny) : IClassFixtu
     }
 
     [Fact]
+    public void Create_WithADirectory_SaysItIsOne_NotThatNothingIsThere()
+    {
+        var directory = Path.GetDirectoryName(tiny.Path)!;
+        var options = new WorkerNodeOptions { Engine = "llama" };
+        options.Model.Path = directory;
+
+        var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+        Assert.Equal($"Worker:Model:Path \"{directory}\" is a directory: name the GGUF file in it. (Parameter 'path')", error.Message);
+    }
+
+    [Fact]
     public void Create_WithAFileThatIsNotGguf_SaysSo()
     {
         var path = Path.GetTempFileName();
