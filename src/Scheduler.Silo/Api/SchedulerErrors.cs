@@ -43,9 +43,6 @@ internal static class SchedulerErrors
     /// API calls it <c>context_length_exceeded</c>.</summary>
     public const string ContextLengthExceeded = ErrorReasons.ContextLengthExceeded;
 
-    /// <summary>The <c>ErrorInfo</c> domain of the scheduler's reasons (AIP-193: the service that says them).</summary>
-    public const string ErrorDomain = ErrorReasons.Domain;
-
     /// <summary><paramref name="refusal"/>, one of the prompt plus max_tokens not fitting (see
     /// <see cref="ContextLengthExceeded"/>), with an <c>ErrorInfo</c> saying so beside its other detail, so a client
     /// (the OpenAI door among them) need not read the message to tell it from other refusals of the prompt.</summary>
@@ -88,7 +85,7 @@ internal static class SchedulerErrors
     /// <paramref name="reason"/> (<see cref="ErrorReasons"/>) says which taking it was, so a client in any language tells
     /// a reused idempotency key from other refusals without reading the message.</summary>
     public static RpcException AlreadyExists(string reason, string detail) =>
-        RichErrors.With(StatusCode.AlreadyExists, detail, new ErrorInfo { Reason = reason, Domain = ErrorDomain });
+        WithReason(new RpcException(new Status(StatusCode.AlreadyExists, detail)), reason);
 
     /// <summary>
     /// A caller's value as an error may quote it: cut short, because the status travels in a response header and a

@@ -25,7 +25,6 @@ internal static class SimulatorCommands
     /// <summary>Exit code when the trace does not fit in the memory the process may use.</summary>
     public const int OutOfMemory = 4;
 
-
     public static RootCommand Create()
     {
         var root = new RootCommand($"Discrete-event simulator: replays LLM inference traces on a modelled fleet with the scheduler's own policies (see docs/benchmarks.md). Exit codes: 1 a bad option, {BadInput} a bad input file, {NotAllServed} requests not served, {OutOfMemory} out of memory.");

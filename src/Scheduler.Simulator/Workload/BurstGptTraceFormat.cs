@@ -34,6 +34,6 @@ internal sealed class BurstGptTraceFormat : ICsvTraceFormat
         // A failed request still had its prompt counted: a negative one is a bad row, not a failure.
         return output == 0 && prompt >= 0
             ? new(ticks, fields[0], 0, 0, "failed requests (Response tokens 0)")
-            : new(ticks, fields[0], TraceInput.Tokens(fields[2], source, line, "Request tokens"), TraceInput.Tokens(fields[3], source, line, "Response tokens"));
+            : new(ticks, fields[0], TraceInput.Tokens(prompt, source, line, "Request tokens"), TraceInput.Tokens(output, source, line, "Response tokens"));
     }
 }

@@ -55,11 +55,12 @@ internal static class TraceInput
 
     /// <summary>A request's count of prompt or output tokens in a CSV field; refused naming the column unless it is a
     /// whole number of at least 1.</summary>
-    public static int Tokens(string text, string source, int line, string column)
-    {
-        var tokens = Count(text, source, line, column);
-        return TokensError(tokens) is { } error ? throw Refuse(source, line, column, error) : tokens;
-    }
+    public static int Tokens(string text, string source, int line, string column) => Tokens(Count(text, source, line, column), source, line, column);
+
+    /// <summary><paramref name="tokens"/>, a count read from a CSV field (<see cref="Count"/>); refused naming the column
+    /// unless it is at least 1.</summary>
+    public static int Tokens(int tokens, string source, int line, string column) =>
+        TokensError(tokens) is { } error ? throw Refuse(source, line, column, error) : tokens;
 
     /// <summary>The error for a trace with no requests: its figures would all be NaN. <paramref name="skipped"/> says
     /// what was skipped instead (a BurstGPT file of failed rows only).</summary>
