@@ -77,6 +77,13 @@ public static class SchedulerHost
         {
             await app.StartAsync();
         }
+        catch (Exception) when (app.Lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // A stop asked while the silo was starting (a rollout's SIGTERM, Ctrl+C on a slow start) cancels the start:
+            // the process ends as asked, not as a failure that reads "A task was canceled" and the restart code.
+            await Console.Error.WriteLineAsync("silo stopped while starting: a stop was asked before it served");
+            return 0;
+        }
         catch (Exception ex)
         {
             await Console.Error.WriteLineAsync($"silo failed to start: {StartFailure(app, ex)}");

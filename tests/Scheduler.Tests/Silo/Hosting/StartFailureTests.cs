@@ -51,6 +51,20 @@ public sealed class StartFailureTests
         Assert.Equal(0, code);
     }
 
+    [Fact]
+    public async Task Run_StopAskedWhileStarting_EndsWithCode0_NotAsAFailedStart()
+    {
+        // SIGTERM during a slow start (a rollout replacing a pod that is still starting): the host cancels its start.
+        var code = await SchedulerHost.RunAsync(() =>
+        {
+            var app = Build();
+            app.Lifetime.StopApplication();
+            return app;
+        }).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(0, code);
+    }
+
     private static WebApplication Build() => SchedulerHost.Build([
         $"--Scheduler:GrpcPort={FreePort.Next()}", $"--Scheduler:HttpPort={FreePort.Next()}", $"--Scheduler:OpenAiPort={FreePort.Next()}",
         $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
