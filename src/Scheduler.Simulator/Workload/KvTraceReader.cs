@@ -32,7 +32,7 @@ internal static class KvTraceReader
         AllowDuplicateProperties = false,
     };
 
-    public static TraceRead<KvTraceRow> Read(string path) => Parse(TraceInput.Lines(path, "--kv-trace"), path);
+    public static TraceRead<KvTraceRow> Read(string path, TraceProgress? progress = null) => Parse(TraceInput.Lines(path, "--kv-trace", progress), path);
 
     public static TraceRead<KvTraceRow> Parse(IEnumerable<string> lines, string source = "KV trace")
     {

@@ -72,6 +72,22 @@ public sealed class TraceReaderTests : IDisposable
             rows.Select(r => (Math.Round(r.OffsetMs, 2), r.PromptTokens)));
     }
 
+    [Fact]
+    public void Read_KeepsWhichFileAndLineItIsAt_InItsProgress()
+    {
+        var path = Write(Header, "2023-11-16 18:00:00.0000000,1,1", "2023-11-16 18:00:01.0000000,1,1");
+        var progress = new TraceProgress();
+
+        TraceReader.Read(path, progress);
+
+        Assert.Equal((path, 3, true), (progress.Path, progress.Lines, progress.ReadWhole));
+
+        var bad = Write(Header, "2023-11-16 18:00:00.0000000,1,1", "2023-11-16 18:00:01.0000000,0,1", "2023-11-16 18:00:02.0000000,1,1");
+        Assert.Throws<InvalidDataException>(() => TraceReader.Read(bad, progress));
+
+        Assert.Equal((bad, 3, false), (progress.Path, progress.Lines, progress.ReadWhole));
+    }
+
     [Theory]
     [InlineData("2023-11-16 18:00:00.0000000,-5,10", "ContextTokens: must be at least 1, not -5")]
     [InlineData("2023-11-16 18:00:00.0000000,0,10", "ContextTokens: must be at least 1, not 0")]

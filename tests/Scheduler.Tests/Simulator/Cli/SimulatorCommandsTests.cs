@@ -1,6 +1,8 @@
 using System.CommandLine;
+using System.Text.RegularExpressions;
 using Scheduler.Simulator.Cli;
 using Scheduler.Simulator.Scenarios;
+using Scheduler.Simulator.Workload;
 
 namespace Scheduler.Tests.Simulator.Cli;
 
@@ -160,9 +162,36 @@ public sealed class SimulatorCommandsTests : IDisposable
 
         var (code, _, error) = await EndToEnd.BoundedProcess.RunAsync(info, TimeSpan.FromMinutes(2));
 
+        // It named no file: now the trace, and how far it read it (its end, when it ran out replaying it).
         Assert.Equal(SimulatorCommands.OutOfMemory, code);
-        Assert.StartsWith("error: out of memory: the simulator keeps every request and its outcome in memory", error, StringComparison.Ordinal);
+        Assert.Matches(
+            $@"^error: out of memory (reading {Regex.Escape(trace)} at its line [0-9,]+|replaying {Regex.Escape(trace)} \(all its 300,001 lines read\) on the fleet sim/fleets/hetero.json): " +
+            "the simulator keeps every request and its outcome in memory",
+            error);
+        Assert.Contains($"head -n ", error, StringComparison.Ordinal);
         Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void OutOfMemoryLine_SaysWhereItWas_WhatItNeeds_AndWhatToDo()
+    {
+        var progress = new TraceProgress();
+        Assert.StartsWith(
+            "error: out of memory: the simulator keeps every request and its outcome in memory", SimulatorCommands.OutOfMemoryLine(progress, "fleet.json", 64_000_000), StringComparison.Ordinal);
+
+        progress.Line("week.csv", 1_234_567);
+        var reading = SimulatorCommands.OutOfMemoryLine(progress, "fleet.json", 64_000_000);
+        Assert.StartsWith("error: out of memory reading week.csv at its line 1,234,567: the simulator keeps", reading, StringComparison.Ordinal);
+        Assert.EndsWith(
+            "and this process may use 64 MB; replay fewer of its rows (head -n 617283 'week.csv' > part.csv keeps its first half), " +
+            "replay fewer placements (prefix --prefix-placements), or give the process more memory",
+            reading,
+            StringComparison.Ordinal);
+
+        progress.End("mooncake.jsonl", 500_000);
+        var replaying = SimulatorCommands.OutOfMemoryLine(progress, "fleet.json", 64_000_000);
+        Assert.StartsWith("error: out of memory replaying mooncake.jsonl (all its 500,000 lines read) on the fleet fleet.json: ", replaying, StringComparison.Ordinal);
+        Assert.Contains("(head -n 250000 'mooncake.jsonl' > part.jsonl keeps its first half)", replaying, StringComparison.Ordinal);
     }
 
     [Fact]
