@@ -47,7 +47,7 @@ internal static class SimulatorCommands
         };
         command.SetAction(parse => Guard(parse, progress =>
         {
-            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
+            var fleet = Fleet(parse, FleetFile);
             var trace = parse.GetRequiredValue(Trace);
             var (name, path) = NamedTraces.Contains(trace)
                 ? (trace, Path.Combine(parse.GetRequiredValue(Traces), new TraceScenario(trace, 1).FileName))
@@ -71,8 +71,8 @@ internal static class SimulatorCommands
         command.SetAction(parse => Guard(parse, _ =>
         {
             // Before the simulations: a folder that cannot be made would otherwise only fail once they have all run.
-            OutputFolder(parse.GetRequiredValue(Out));
-            var fleets = (FleetSpec.Load(parse.GetRequiredValue(FleetFile)), FleetSpec.Load(parse.GetRequiredValue(GpuFleet)), FleetSpec.Load(parse.GetRequiredValue(Catalogue)));
+            OutputFolder(parse.GetRequiredValue(Out), Out.Name);
+            var fleets = (Fleet(parse, FleetFile), Fleet(parse, GpuFleet), Fleet(parse, Catalogue));
             new Scenarios.MatrixCommand(fleets.Item1, fleets.Item2, fleets.Item3, BenchmarkSettings.From(parse))
                 .Run("dotnet run -c Release --project src/Scheduler.Simulator -- " + string.Join(' ', parse.Tokens.Select(t => t.Value)));
             return 0;
@@ -88,7 +88,7 @@ internal static class SimulatorCommands
         };
         command.SetAction(parse => Guard(parse, progress =>
         {
-            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
+            var fleet = Fleet(parse, FleetFile);
             var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"), progress).Rows;
             var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals),
                 ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond = parse.GetValue(WaitCost) });
@@ -115,8 +115,8 @@ internal static class SimulatorCommands
         };
         command.SetAction(parse => Guard(parse, _ =>
         {
-            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
-            var catalogue = FleetSpec.Load(parse.GetRequiredValue(Catalogue));
+            var fleet = Fleet(parse, FleetFile);
+            var catalogue = Fleet(parse, Catalogue);
             var autoscale = Autoscale(parse);
             TraceScenario[] traces = [new("code", parse.GetValue(CodeRate)), new("conv", parse.GetValue(ConvRate))];
             var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale, parse.GetValue(WaitCost));
@@ -153,9 +153,15 @@ internal static class SimulatorCommands
         });
         command.SetAction(parse => Guard(parse, progress =>
         {
-            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
+            var fleet = Fleet(parse, FleetFile);
             var rate = parse.GetValue(PrefixRate);
             var settings = new PrefixWorkloadSettings { Seed = parse.GetValue(PrefixSeed) };
+            var kvFolder = parse.GetValue(WriteKvTraces);
+            if (kvFolder is not null)
+            {
+                OutputFolder(kvFolder, WriteKvTraces.Name);
+            }
+
             var read = parse.GetValue(KvTrace) is { } path ? KvTraceReader.Read(path, progress) : null;
             if (read is not null)
             {
@@ -165,12 +171,11 @@ internal static class SimulatorCommands
             List<Workload.Workload> workloads = read is not null
                 ? [PrefixWorkloads.ToWorkload(Path.GetFileNameWithoutExtension(read.Account.Source), read.Rows, rate)]
                 : [.. parse.GetRequiredValue(PrefixWorkloadNames).Distinct().Select(name => PrefixWorkloads.ToWorkload(name, PrefixWorkloads.Rows(name, settings), rate, PrefixWorkloads.NamesSessions(name)))];
-            if (parse.GetValue(WriteKvTraces) is { } folder)
+            if (kvFolder is not null)
             {
-                Directory.CreateDirectory(folder);
                 foreach (var name in PrefixWorkloads.Names)
                 {
-                    KvTraceReader.Write(Path.Combine(folder, $"{name}.jsonl"), PrefixWorkloads.Rows(name, settings));
+                    KvTraceReader.Write(Path.Combine(kvFolder, $"{name}.jsonl"), PrefixWorkloads.Rows(name, settings));
                 }
             }
 
@@ -199,15 +204,24 @@ internal static class SimulatorCommands
         return result.Unserved.Count == 0 ? 0 : NotAllServed;
     }
 
-    private static void OutputFolder(string path)
+    private static FleetSpec Fleet(ParseResult parse, Option<string> option) => FleetSpec.Load(parse.GetRequiredValue(option), option.Name);
+
+    /// <summary>Makes the folder <paramref name="option"/> gives, before any simulation: one that cannot be made would
+    /// otherwise fail only once they have run (or, an empty one, in the runtime's stack trace).</summary>
+    private static void OutputFolder(string path, string option)
     {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            throw new InvalidDataException($"{option}: no folder given");
+        }
+
         try
         {
             Directory.CreateDirectory(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new InvalidDataException($"{Out.Name} {path}: cannot be made a folder ({e.Message})", e);
+            throw new InvalidDataException($"{option} {path}: cannot be made a folder ({e.Message})", e);
         }
     }
 
