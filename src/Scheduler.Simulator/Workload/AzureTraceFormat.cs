@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Scheduler.Simulator.Workload;
 
 /// <summary>
@@ -14,9 +12,8 @@ internal sealed class AzureTraceFormat : ICsvTraceFormat
 {
     public static AzureTraceFormat Instance { get; } = new();
 
-    // The fraction is optional in all (".FFFFFFF" reads no fraction too); the offset only in the second; the ISO form's
-    // zone (K) is a Z, an offset or none.
-    private static readonly string[] s_timestampFormats = ["yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd HH:mm:ss.FFFFFFFzzz", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK"];
+    // The fraction is optional in all (".FFFFFFF" reads no fraction too); the offset only in the second.
+    private static readonly string[] s_timestampFormats = ["yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd HH:mm:ss.FFFFFFFzzz", IsoTimestamp.Format];
 
     public string Name => "Azure LLM inference";
 
@@ -24,9 +21,9 @@ internal sealed class AzureTraceFormat : ICsvTraceFormat
 
     public CsvTraceRow Read(string[] fields, string source, int line)
     {
-        if (!DateTimeOffset.TryParseExact(fields[0], s_timestampFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+        if (!IsoTimestamp.TryParse(fields[0], s_timestampFormats, out var at))
         {
-            throw TraceInput.Refuse(source, line, "TIMESTAMP", $"'{Quoted.Text(fields[0])}' is not a time like 2023-11-16 18:15:46.6805900, 2024-05-10 00:00:00.009930+00:00 or 2023-11-16T18:15:46.6805900Z");
+            throw TraceInput.Refuse(source, line, "TIMESTAMP", $"'{Quoted.Text(fields[0])}' is not a time like 2023-11-16 18:15:46.6805900, 2024-05-10 00:00:00.009930+00:00 or {IsoTimestamp.Example}");
         }
 
         return new(at.UtcTicks, fields[0], TraceInput.Tokens(fields[1], source, line, "ContextTokens"), TraceInput.Tokens(fields[2], source, line, "GeneratedTokens"));
