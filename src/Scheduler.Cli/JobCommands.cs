@@ -109,7 +109,7 @@ internal static class JobCommands
             }
 
             return await JobOutput.StreamAsync(
-                onTokens => new ResumingJobStream(client, addresses).SubmitAsync(request, onTokens, cancellationToken));
+                tokens => new ResumingJobStream(client, addresses, tokens).SubmitAsync(request, cancellationToken));
         });
         return command;
     }
@@ -136,8 +136,8 @@ internal static class JobCommands
             jobId, fromToken,
         };
         Actions.SetClientAction(command, (client, addresses, parse, cancellationToken) => JobOutput.StreamAsync(
-            onTokens => new ResumingJobStream(client, addresses).WatchAsync(
-                parse.GetRequiredValue(jobId), parse.GetValue(fromToken), onTokens, cancellationToken)));
+            tokens => new ResumingJobStream(client, addresses, tokens).WatchAsync(
+                parse.GetRequiredValue(jobId), parse.GetValue(fromToken), cancellationToken)));
         return command;
     }
 

@@ -7,15 +7,15 @@ namespace Scheduler.Cli;
 internal static class JobOutput
 {
     /// <summary>Streams a job's tokens to stdout, then reports its outcome on stderr.</summary>
-    /// <param name="stream">Runs the stream, writing each new token chunk through the given callback.</param>
+    /// <param name="stream">Runs the stream, writing each new token chunk, and its notes, through the given writer.</param>
     /// <returns>The exit code.</returns>
-    public static async Task<int> StreamAsync(Func<Action<TokenChunk>, Task<JobResult>> stream)
+    public static async Task<int> StreamAsync(Func<TokenWriter, Task<JobResult>> stream)
     {
         var tokens = new TokenWriter();
         JobResult result;
         try
         {
-            result = await stream(tokens.Write);
+            result = await stream(tokens);
         }
         finally
         {

@@ -13,14 +13,14 @@ namespace Scheduler.Cli;
 /// started fails at once. Each resumption is said on stderr; after
 /// <see cref="MaxTriesWithoutEvent"/> tries in a row that got no event it gives up, saying how to follow the job.
 /// </summary>
-internal sealed class ResumingJobStream(SchedulerClient client, AddressRotation addresses)
+internal sealed class ResumingJobStream(SchedulerClient client, AddressRotation addresses, TokenWriter tokens)
 {
     /// <summary>Tries in a row without an event before giving up: with the backoff (50 ms doubling to 1 s) about 17 s
     /// of waiting, longer than a cluster takes to declare a dead silo and move its jobs (a few seconds).</summary>
     public const int MaxTriesWithoutEvent = 20;
 
     /// <summary>Submits <paramref name="request"/> and streams the job to its end.</summary>
-    public Task<JobResult> SubmitAsync(SubmitJobRequest request, Action<TokenChunk> onTokens, CancellationToken cancellationToken)
+    public Task<JobResult> SubmitAsync(SubmitJobRequest request, CancellationToken cancellationToken)
     {
         request = Failover.Keyed(request);
         return RunAsync(
@@ -28,16 +28,15 @@ internal sealed class ResumingJobStream(SchedulerClient client, AddressRotation 
                 ? client.StreamAsync(request, cancellationToken: wait)
                 : client.WatchAsync(job.JobId, job.TokenCount, cancellationToken: wait),
             firstToken: 0,
-            onTokens,
             cancellationToken);
     }
 
     /// <summary>Follows job <paramref name="jobId"/> to its end, its tokens from <paramref name="fromToken"/>.</summary>
-    public Task<JobResult> WatchAsync(string jobId, int fromToken, Action<TokenChunk> onTokens, CancellationToken cancellationToken) =>
-        RunAsync((job, wait) => client.WatchAsync(jobId, fromToken + job.TokenCount, cancellationToken: wait), fromToken, onTokens, cancellationToken);
+    public Task<JobResult> WatchAsync(string jobId, int fromToken, CancellationToken cancellationToken) =>
+        RunAsync((job, wait) => client.WatchAsync(jobId, fromToken + job.TokenCount, cancellationToken: wait), fromToken, cancellationToken);
 
     private async Task<JobResult> RunAsync(
-        Func<JobResultBuilder, CancellationToken, IAsyncEnumerable<JobEvent>> events, int firstToken, Action<TokenChunk> onTokens, CancellationToken cancellationToken)
+        Func<JobResultBuilder, CancellationToken, IAsyncEnumerable<JobEvent>> events, int firstToken, CancellationToken cancellationToken)
     {
         JobResultBuilder? seen = null;
         try
@@ -48,7 +47,7 @@ internal sealed class ResumingJobStream(SchedulerClient client, AddressRotation 
                     seen = job;
                     return new(events(job, wait), failure => Resume(job, firstToken, failure));
                 },
-                onTokens,
+                tokens.Write,
                 deadline: null,
                 cancellationToken,
                 MaxTriesWithoutEvent);
@@ -56,8 +55,8 @@ internal sealed class ResumingJobStream(SchedulerClient client, AddressRotation 
         catch (Exception) when (seen is { JobId.Length: > 0 } job && cancellationToken.IsCancellationRequested)
         {
             // Ctrl+C or SIGTERM: only schedctl stops; the job runs on (a stream's end is not a cancellation), so say how
-            // to follow or stop it — on a line of its own, after tokens printed without a line end.
-            await Console.Error.WriteLineAsync($"{Environment.NewLine}schedctl: interrupted. {RunsOn(job, firstToken)}; 'schedctl cancel {job.JobId}' stops it");
+            // to follow or stop it.
+            tokens.Note($"schedctl: interrupted. {RunsOn(job, firstToken)}; 'schedctl cancel {job.JobId}' stops it");
             throw;
         }
         catch (RpcException e) when (seen is { JobId.Length: > 0 } job && !cancellationToken.IsCancellationRequested)
@@ -86,7 +85,7 @@ internal sealed class ResumingJobStream(SchedulerClient client, AddressRotation 
             _ => $"{addresses.Current}: {failure.StatusCode}: {SchedulerUnreachableException.Detail(failure.Status)}",
         };
         addresses.MoveOn();
-        Console.Error.WriteLine($"schedctl: job {job.JobId}: {what}; following it from token {firstToken + job.TokenCount} on {addresses.Current}");
+        tokens.Note($"schedctl: job {job.JobId}: {what}; following it from token {firstToken + job.TokenCount} on {addresses.Current}");
     }
 
     private static string RunsOn(JobResultBuilder job, int firstToken) =>

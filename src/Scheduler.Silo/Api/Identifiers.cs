@@ -11,27 +11,28 @@ internal static class Identifiers
     public const int MaxLength = 128;
 
     /// <summary>What the id of something new must be, for a refusal to say.</summary>
-    public static readonly string NewIdRule = $"must be at most {MaxLength} characters without spaces, control or invisible formatting characters";
+    private static readonly string s_newIdRule = $"must be at most {MaxLength} characters without spaces, control or invisible formatting characters";
 
     /// <summary>Checks the id of something being created or registered.</summary>
     public static void Require(string value, string field)
     {
-        if (string.IsNullOrEmpty(value))
+        if (NewIdProblem(value) is { } problem)
         {
-            throw SchedulerErrors.InvalidArgument(field, "is required");
-        }
-
-        if (!IsValidNew(value))
-        {
-            throw SchedulerErrors.InvalidArgument(field, NewIdRule);
+            throw SchedulerErrors.InvalidArgument(field, problem);
         }
     }
+
+    /// <summary>What is wrong with <paramref name="value"/> as the id of something new, in the words a refusal of it
+    /// says after the field's name; null when nothing is. The API's refusals and the start-up check of configured
+    /// tenants both say it, so the two cannot word the rule differently.</summary>
+    public static string? NewIdProblem(string value) =>
+        string.IsNullOrEmpty(value) ? "is required" : IsValidNew(value) ? null : s_newIdRule;
 
     /// <summary>Whether <paramref name="value"/> may name something new. Besides spaces and control characters, no
     /// invisible formatting character (Unicode's Cf: zero-width spaces and joiners, bidirectional overrides, the BOM):
     /// "team\u200Bb" looks like "teamb" in every listing, log line and metric label, and a right-to-left override turns
     /// the rest of a log line around.</summary>
-    public static bool IsValidNew(string value) =>
+    private static bool IsValidNew(string value) =>
         value.Length is > 0 and <= MaxLength
         && !value.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format);
 

@@ -21,9 +21,9 @@ internal sealed class TenantSeedingOptionsValidator(IOptions<ApiOptions> api, IO
         {
             var seed = options.Tenants[i];
             var at = $"Scheduler:Tenants:{i}";
-            if (!Identifiers.IsValidNew(seed.Id))
+            if (Identifiers.NewIdProblem(seed.Id) is { } problem)
             {
-                failures.Add($"{at}:Id must be 1 to {Identifiers.MaxLength} characters without spaces, control or invisible formatting characters, not '{seed.Id}'");
+                failures.Add(seed.Id.Length == 0 ? $"{at}:Id {problem}" : $"{at}:Id {problem}, not '{seed.Id}'");
             }
 
             if (!TenantSettings.IsValidWeight(seed.Weight))

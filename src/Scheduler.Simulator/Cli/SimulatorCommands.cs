@@ -45,14 +45,14 @@ internal static class SimulatorCommands
         {
             Trace, Rate, Placement, Fairness, Batching, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost,
         };
-        command.SetAction(parse => Guard(parse, () =>
+        command.SetAction(parse => Guard(parse, progress =>
         {
-            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
+            var fleet = Fleet(parse, FleetFile);
             var trace = parse.GetRequiredValue(Trace);
             var (name, path) = NamedTraces.Contains(trace)
                 ? (trace, Path.Combine(parse.GetRequiredValue(Traces), new TraceScenario(trace, 1).FileName))
                 : (Path.GetFileNameWithoutExtension(trace), trace);
-            var read = TraceReader.Read(path);
+            var read = TraceReader.Read(path, progress);
             parse.InvocationConfiguration.Output.WriteLine(read.Account.Line());
             var workload = TenantAssignment.FromTrace(name, read.Rows, parse.GetValue(Rate));
             var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond: parse.GetValue(WaitCost));
@@ -68,11 +68,11 @@ internal static class SimulatorCommands
         {
             GpuFleet, Catalogue, Out, CodeRate, ConvRate, BurstRequests, BurstRate, LightRate, FloodMultiplier, FloodSeconds, WaitCost,
         };
-        command.SetAction(parse => Guard(parse, () =>
+        command.SetAction(parse => Guard(parse, _ =>
         {
             // Before the simulations: a folder that cannot be made would otherwise only fail once they have all run.
-            OutputFolder(parse.GetRequiredValue(Out));
-            var fleets = (FleetSpec.Load(parse.GetRequiredValue(FleetFile)), FleetSpec.Load(parse.GetRequiredValue(GpuFleet)), FleetSpec.Load(parse.GetRequiredValue(Catalogue)));
+            OutputFolder(parse.GetRequiredValue(Out), Out.Name);
+            var fleets = (Fleet(parse, FleetFile), Fleet(parse, GpuFleet), Fleet(parse, Catalogue));
             new Scenarios.MatrixCommand(fleets.Item1, fleets.Item2, fleets.Item3, BenchmarkSettings.From(parse))
                 .Run("dotnet run -c Release --project src/Scheduler.Simulator -- " + string.Join(' ', parse.Tokens.Select(t => t.Value)));
             return 0;
@@ -86,10 +86,10 @@ internal static class SimulatorCommands
         {
             Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost,
         };
-        command.SetAction(parse => Guard(parse, () =>
+        command.SetAction(parse => Guard(parse, progress =>
         {
-            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
-            var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv")).Rows;
+            var fleet = Fleet(parse, FleetFile);
+            var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"), progress).Rows;
             var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals),
                 ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond = parse.GetValue(WaitCost) });
             var outcomes = FloodScenario.Run(fleet, sizes, Flood(parse), choices);
@@ -113,10 +113,10 @@ internal static class SimulatorCommands
         {
             Catalogue, CodeRate, ConvRate, ColdStartSeconds, ScaleDownSeconds, PeakLookbackSeconds, WaitCost,
         };
-        command.SetAction(parse => Guard(parse, () =>
+        command.SetAction(parse => Guard(parse, _ =>
         {
-            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
-            var catalogue = FleetSpec.Load(parse.GetRequiredValue(Catalogue));
+            var fleet = Fleet(parse, FleetFile);
+            var catalogue = Fleet(parse, Catalogue);
             var autoscale = Autoscale(parse);
             TraceScenario[] traces = [new("code", parse.GetValue(CodeRate)), new("conv", parse.GetValue(ConvRate))];
             var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale, parse.GetValue(WaitCost));
@@ -151,12 +151,18 @@ internal static class SimulatorCommands
                 result.AddError($"{PrefixSeed.Name} seeds the built-in workloads, which {KvTrace.Name} replaces (it is kept only with {WriteKvTraces.Name}).");
             }
         });
-        command.SetAction(parse => Guard(parse, () =>
+        command.SetAction(parse => Guard(parse, progress =>
         {
-            var fleet = FleetSpec.Load(parse.GetRequiredValue(FleetFile));
+            var fleet = Fleet(parse, FleetFile);
             var rate = parse.GetValue(PrefixRate);
             var settings = new PrefixWorkloadSettings { Seed = parse.GetValue(PrefixSeed) };
-            var read = parse.GetValue(KvTrace) is { } path ? KvTraceReader.Read(path) : null;
+            var kvFolder = parse.GetValue(WriteKvTraces);
+            if (kvFolder is not null)
+            {
+                OutputFolder(kvFolder, WriteKvTraces.Name);
+            }
+
+            var read = parse.GetValue(KvTrace) is { } path ? KvTraceReader.Read(path, progress) : null;
             if (read is not null)
             {
                 parse.InvocationConfiguration.Output.WriteLine(read.Account.Line());
@@ -165,12 +171,11 @@ internal static class SimulatorCommands
             List<Workload.Workload> workloads = read is not null
                 ? [PrefixWorkloads.ToWorkload(Path.GetFileNameWithoutExtension(read.Account.Source), read.Rows, rate)]
                 : [.. parse.GetRequiredValue(PrefixWorkloadNames).Distinct().Select(name => PrefixWorkloads.ToWorkload(name, PrefixWorkloads.Rows(name, settings), rate, PrefixWorkloads.NamesSessions(name)))];
-            if (parse.GetValue(WriteKvTraces) is { } folder)
+            if (kvFolder is not null)
             {
-                Directory.CreateDirectory(folder);
                 foreach (var name in PrefixWorkloads.Names)
                 {
-                    KvTraceReader.Write(Path.Combine(folder, $"{name}.jsonl"), PrefixWorkloads.Rows(name, settings));
+                    KvTraceReader.Write(Path.Combine(kvFolder, $"{name}.jsonl"), PrefixWorkloads.Rows(name, settings));
                 }
             }
 
@@ -199,23 +204,33 @@ internal static class SimulatorCommands
         return result.Unserved.Count == 0 ? 0 : NotAllServed;
     }
 
-    private static void OutputFolder(string path)
+    private static FleetSpec Fleet(ParseResult parse, Option<string> option) => FleetSpec.Load(parse.GetRequiredValue(option), option.Name);
+
+    /// <summary>Makes the folder <paramref name="option"/> gives, before any simulation: one that cannot be made would
+    /// otherwise fail only once they have run (or, an empty one, in the runtime's stack trace).</summary>
+    private static void OutputFolder(string path, string option)
     {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            throw new InvalidDataException($"{option}: no folder given");
+        }
+
         try
         {
             Directory.CreateDirectory(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new InvalidDataException($"{Out.Name} {path}: cannot be made a folder ({e.Message})", e);
+            throw new InvalidDataException($"{option} {path}: cannot be made a folder ({e.Message})", e);
         }
     }
 
-    private static int Guard(ParseResult parse, Func<int> action)
+    private static int Guard(ParseResult parse, Func<TraceProgress, int> action)
     {
+        var progress = new TraceProgress();
         try
         {
-            return action();
+            return action(progress);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
@@ -228,11 +243,28 @@ internal static class SimulatorCommands
         {
             // The simulator holds every request and its outcome (the percentiles need them all): a trace too long for
             // the memory the process may use ends here, in words, rather than in the runtime's stack trace. The figures
-            // are measured (docs/benchmarks.md, "Memory and time").
-            var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-            parse.InvocationConfiguration.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"error: out of memory: the simulator keeps every request and its outcome in memory, for all its runs at once (run: about 430 bytes a request, 2.15 GB for 5,000,000; prefix --kv-trace: about 2 KB a request for one placement, 6 KB for all six), and this process may use {available / 1e6:#,0} MB; replay a part of the trace (say its first million lines), fewer placements, or give the process more memory"));
+            // are measured (docs/benchmarks.md, "Memory and time"). By now the work's objects are unreachable, so
+            // the line can be written.
+            parse.InvocationConfiguration.Error.WriteLine(OutOfMemoryLine(progress, parse.GetValue(FleetFile), GC.GetGCMemoryInfo().TotalAvailableMemoryBytes));
             return OutOfMemory;
         }
+    }
+
+    /// <summary>The one line an out-of-memory error prints: where it was (the trace file and the lines read of it, or
+    /// the trace and fleet it was replaying), what the simulator needs, and what to do.</summary>
+    internal static string OutOfMemoryLine(TraceProgress progress, string? fleet, long availableBytes)
+    {
+        var where = progress switch
+        {
+            { Path: null } => "",
+            { ReadWhole: false } => $" reading {progress.Path} at its line {progress.Lines:#,0}",
+            _ => $" replaying {progress.Path} (all its {progress.Lines:#,0} lines read) on the fleet {fleet}",
+        };
+
+        // Half of what it had read: a concrete command to start from (a replay needs more memory a row than reading).
+        var part = progress.Path is null ? "replay a part of the trace"
+            : $"replay fewer of its rows (head -n {progress.Lines / 2:#0} '{progress.Path}' > part{Path.GetExtension(progress.Path)} keeps its first half)";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"error: out of memory{where}: the simulator keeps every request and its outcome in memory, for all its runs at once (run: about 430 bytes a request, 2.15 GB for 5,000,000; prefix --kv-trace: about 2 KB a request for one placement, 6 KB for all six), and this process may use {availableBytes / 1e6:#,0} MB; {part}, replay fewer placements (prefix --prefix-placements), or give the process more memory");
     }
 }

@@ -70,7 +70,7 @@ internal static class SimulatorOptions
 
     public static readonly Option<string?> KvTrace = new("--kv-trace")
     {
-        Description = "A KV-cache trace (JSONL: timestamp ms, input_length, output_length, hash_ids of 512-token blocks) to replay instead of the built-in prefix workloads",
+        Description = "A KV-cache trace (JSONL: timestamp in ms or an ISO 8601 time, input_length, output_length, hash_ids of 512-token blocks) to replay instead of the built-in prefix workloads",
     };
 
     public static readonly Option<double> PrefixRate = RateFactor("--prefix-rate", "Arrival-rate factor of the prefix workloads (or the KV-cache trace)", 1);

@@ -27,13 +27,21 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
     };
 
-    /// <summary>Reads and checks a fleet file; throws <see cref="InvalidDataException"/> naming the file and the field.</summary>
-    public static FleetSpec Load(string path)
+    /// <summary>Reads and checks a fleet file, given by <paramref name="option"/>; throws
+    /// <see cref="InvalidDataException"/> naming the file (or the option, when it gives none) and the field.</summary>
+    public static FleetSpec Load(string path, string option)
     {
+        var text = File.ReadAllText(InputFile.Check(path, option));
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            // Said as the trace readers say it, not as the JSON reader's "does not contain any JSON tokens … isFinalBlock".
+            throw new InvalidDataException($"{path}: the file is empty; expected a fleet: a JSON object with name and nodes (see sim/fleets)");
+        }
+
         FleetSpec? fleet;
         try
         {
-            fleet = JsonSerializer.Deserialize<FleetSpec>(File.ReadAllText(InputFile.Check(path, "--fleet")), s_json);
+            fleet = JsonSerializer.Deserialize<FleetSpec>(text, s_json);
         }
         catch (JsonException e)
         {

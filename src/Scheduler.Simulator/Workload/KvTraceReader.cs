@@ -7,7 +7,7 @@ namespace Scheduler.Simulator.Workload;
 /// <summary>One request of a KV-cache trace: arrival, lengths, and the ids of its prompt's consecutive blocks of
 /// <see cref="Policies.Prefix.PromptBlocks.TraceBlockTokens"/> tokens (equal ids = equal blocks).</summary>
 internal sealed record KvTraceRow(
-    [property: JsonPropertyName("timestamp"), JsonRequired] double TimestampMs,
+    [property: JsonPropertyName("timestamp"), JsonRequired, JsonConverter(typeof(KvTimestampConverter))] double TimestampMs,
     [property: JsonPropertyName("input_length"), JsonRequired] int InputLength,
     [property: JsonPropertyName("output_length"), JsonRequired] int OutputLength,
     [property: JsonPropertyName("hash_ids"), JsonRequired] long[] HashIds,
@@ -15,7 +15,7 @@ internal sealed record KvTraceRow(
 
 /// <summary>
 /// Reads and writes the JSONL format public KV-cache traces use (Mooncake's): one JSON object a line with
-/// <c>timestamp</c> (ms), <c>input_length</c>, <c>output_length</c> and <c>hash_ids</c>, all required; <c>session_id</c>
+/// <c>timestamp</c> (ms, or an ISO 8601 time: <see cref="KvTimestampConverter"/>), <c>input_length</c>, <c>output_length</c> and <c>hash_ids</c>, all required; <c>session_id</c>
 /// is ours and optional. Rows are replayed in time order, rows at the same time in file order, timed from the earliest
 /// (so Unix-epoch milliseconds and offsets from 0 replay alike; the <see cref="TraceAccount"/> says the span, so
 /// seconds written where milliseconds belong show). A bad line (a missing,
@@ -32,7 +32,7 @@ internal static class KvTraceReader
         AllowDuplicateProperties = false,
     };
 
-    public static TraceRead<KvTraceRow> Read(string path) => Parse(TraceInput.Lines(path, "--kv-trace"), path);
+    public static TraceRead<KvTraceRow> Read(string path, TraceProgress? progress = null) => Parse(TraceInput.Lines(path, "--kv-trace", progress), path);
 
     public static TraceRead<KvTraceRow> Parse(IEnumerable<string> lines, string source = "KV trace")
     {

@@ -17,8 +17,9 @@ internal static class TraceInput
     public const double MaxSpanMs = 365.0 * 24 * 3600 * 1000;
 
     /// <summary>The lines of <paramref name="path"/> (given by <paramref name="option"/>), read as UTF-8 (a leading
-    /// byte-order mark is dropped); a line that is not UTF-8 is refused rather than read as garbage.</summary>
-    public static IEnumerable<string> Lines(string path, string option)
+    /// byte-order mark is dropped); a line that is not UTF-8 is refused rather than read as garbage. How far it got is
+    /// kept in <paramref name="progress"/>.</summary>
+    public static IEnumerable<string> Lines(string path, string option, TraceProgress? progress)
     {
         // Bad bytes decode to U+FFFD, checked line by line: a throwing decoder fails a whole buffer ahead, at no line.
         using var reader = new StreamReader(InputFile.Check(path, option), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), detectEncodingFromByteOrderMarks: false);
@@ -26,6 +27,7 @@ internal static class TraceInput
         while (reader.ReadLine() is { } line)
         {
             number++;
+            progress?.Line(path, number);
             if (line.Contains('\uFFFD', StringComparison.Ordinal))
             {
                 throw new InvalidDataException($"{path} line {number}: not UTF-8 text");
@@ -33,6 +35,8 @@ internal static class TraceInput
 
             yield return number == 1 ? line.TrimStart('\uFEFF') : line;
         }
+
+        progress?.End(path, number);
     }
 
     /// <summary>The error for line <paramref name="line"/> of <paramref name="source"/>, naming the field.</summary>

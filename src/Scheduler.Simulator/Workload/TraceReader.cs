@@ -15,7 +15,7 @@ internal static class TraceReader
     /// <summary>The formats read, by header.</summary>
     public static IReadOnlyList<ICsvTraceFormat> Formats { get; } = [AzureTraceFormat.Instance, BurstGptTraceFormat.Instance];
 
-    public static TraceRead<TraceRow> Read(string path) => Parse(TraceInput.Lines(path, "--trace"), path);
+    public static TraceRead<TraceRow> Read(string path, TraceProgress? progress = null) => Parse(TraceInput.Lines(path, "--trace", progress), path);
 
     public static TraceRead<TraceRow> Parse(IEnumerable<string> lines, string source = "trace")
     {

@@ -85,6 +85,14 @@ public sealed class ResumingJobStreamTests(ITestOutputHelper output)
         Assert.True(hint.Success, error);
         Assert.True(int.Parse(hint.Groups["from"].Value, CultureInfo.InvariantCulture) > 0 && stdout.Length > 0, error);
         Assert.Equal(20, lines.Count(l => l.StartsWith($"schedctl: job {job.JobId}: ", StringComparison.Ordinal)));
+
+        // The simulated engine writes no line end, so the text was mid-line when the first note came: on a terminal,
+        // which shows both streams, the note landed inside the text. It starts on a line of its own (the line break on
+        // stderr: stdout holds the text and the line end that closes it, nothing else), and the notes after it follow
+        // it with no blank line between.
+        Assert.Equal(stdout.Length - 1, stdout.IndexOf('\n', StringComparison.Ordinal));
+        Assert.StartsWith($"\nschedctl: job {job.JobId}: ", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("\n\n", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -33,6 +33,21 @@ public sealed class KvTraceReaderTests
         Assert.Equal([(0.0, 20), (500.0, 10)], rows.Select(r => (r.TimestampMs, r.InputLength)));
     }
 
+    [Fact]
+    public void Parse_Iso8601Timestamps_AreReadAsEpochMilliseconds_AndTimedFromTheEarliest()
+    {
+        // A time as a string (Z, an offset converted to UTC, or none: UTC) was refused as "could not be converted to
+        // KvTraceRow"; it is the epoch milliseconds a number beside it is.
+        var rows = KvTraceReader.Parse([
+            """{"timestamp": "2023-11-16T18:15:46Z", "input_length": 10, "output_length": 1, "hash_ids": []}""",
+            """{"timestamp": "2023-11-16T19:15:47.5+01:00", "input_length": 20, "output_length": 1, "hash_ids": []}""",
+            """{"timestamp": 1700158548000, "input_length": 30, "output_length": 1, "hash_ids": []}""",
+            """{"timestamp": "2023-11-16T18:15:48.25", "input_length": 40, "output_length": 1, "hash_ids": []}""",
+        ]).Rows;
+
+        Assert.Equal([(0.0, 10), (1_500.0, 20), (2_000.0, 30), (2_250.0, 40)], rows.Select(r => (r.TimestampMs, r.InputLength)));
+    }
+
     [Theory]
     [InlineData("""{"timestamp": 0, "input_length": 0, "output_length": 1, "hash_ids": []}""", "input_length")]
     [InlineData("""{"timestamp": -1, "input_length": 10, "output_length": 1, "hash_ids": []}""", "timestamp")]
@@ -46,7 +61,8 @@ public sealed class KvTraceReaderTests
     [InlineData("""{"timestamp": 1e300, "input_length": 10, "output_length": 1, "hash_ids": []}""", "timestamp: 1E+300 ms")]
     [InlineData("""{"timestamp": 0, "input_length": 10, "output_length": 1}""", "hash_ids")]
     [InlineData("""{"timestamp": 0, "input_length": 600, "output_length": 1, "hash_ids": [1, 2, 3]}""", "hash_ids")]
-    [InlineData("""{"timestamp": "soon", "input_length": 600}""", "line 2")]
+    [InlineData("""{"timestamp": "soon", "input_length": 600}""", "line 2: timestamp: 'soon' is neither a number of milliseconds nor a time like 2023-11-16T18:15:46.6805900Z.")]
+    [InlineData("""{"timestamp": "2023-11-16 18:15:46", "input_length": 10, "output_length": 1, "hash_ids": []}""", "line 2: timestamp: '2023-11-16 18:15:46' is neither")]
     public void Parse_BadLine_NamesTheLineAndField(string line, string named)
     {
         var error = Assert.Throws<InvalidDataException>(() => KvTraceReader.Parse(["""{"timestamp": 0, "input_length": 1, "output_length": 1, "hash_ids": []}""", line]));

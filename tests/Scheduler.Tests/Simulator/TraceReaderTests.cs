@@ -52,6 +52,42 @@ public sealed class TraceReaderTests : IDisposable
         Assert.Equal([(0.0, 100), (990.07, 200), (1_490.07, 300), (1_990.07, 400)], rows.Select(r => (Math.Round(r.OffsetMs, 2), r.PromptTokens)));
     }
 
+    [Fact]
+    public void Read_Iso8601Timestamps_WithAZAnOffsetOrNone_AreReadAsUtc()
+    {
+        // A trace converted or written by another tool: a T between date and time, and a Z or an offset (converted to
+        // UTC; none is UTC, as in the 2023 form). They were refused.
+        var rows = TraceReader.Parse([
+            Header,
+            "2023-11-16 18:15:46.6805900,100,1",
+            "2023-11-16T18:15:46.6805900Z,200,2",
+            "2023-11-16T18:15:47Z,300,3",
+            "2023-11-16T19:15:48+01:00,400,4",
+            "2023-11-16T13:15:48.5-05:00,500,5",
+            "2023-11-16T18:15:49,600,6",
+        ]).Rows;
+
+        Assert.Equal(
+            [(0.0, 100), (0, 200), (319.41, 300), (1_319.41, 400), (1_819.41, 500), (2_319.41, 600)],
+            rows.Select(r => (Math.Round(r.OffsetMs, 2), r.PromptTokens)));
+    }
+
+    [Fact]
+    public void Read_KeepsWhichFileAndLineItIsAt_InItsProgress()
+    {
+        var path = Write(Header, "2023-11-16 18:00:00.0000000,1,1", "2023-11-16 18:00:01.0000000,1,1");
+        var progress = new TraceProgress();
+
+        TraceReader.Read(path, progress);
+
+        Assert.Equal((path, 3, true), (progress.Path, progress.Lines, progress.ReadWhole));
+
+        var bad = Write(Header, "2023-11-16 18:00:00.0000000,1,1", "2023-11-16 18:00:01.0000000,0,1", "2023-11-16 18:00:02.0000000,1,1");
+        Assert.Throws<InvalidDataException>(() => TraceReader.Read(bad, progress));
+
+        Assert.Equal((bad, 3, false), (progress.Path, progress.Lines, progress.ReadWhole));
+    }
+
     [Theory]
     [InlineData("2023-11-16 18:00:00.0000000,-5,10", "ContextTokens: must be at least 1, not -5")]
     [InlineData("2023-11-16 18:00:00.0000000,0,10", "ContextTokens: must be at least 1, not 0")]
@@ -62,7 +98,9 @@ public sealed class TraceReaderTests : IDisposable
     [InlineData("2023-11-16 18:00:00.0000000,200", "expected 3 comma-separated fields")]
     [InlineData("2023-11-16 18:00:00.0000000,200,10,4", "expected 3 comma-separated fields")]
     [InlineData("16/11/2023 18:00,200,10", "TIMESTAMP: '16/11/2023 18:00' is not a time")]
-    [InlineData("2024-05-10T00:00:00Z,200,10", "TIMESTAMP: '2024-05-10T00:00:00Z' is not a time like 2023-11-16 18:15:46.6805900 or 2024-05-10 00:00:00.009930+00:00")]
+    [InlineData("2024-05-10T00:00:00+01,200,10", "TIMESTAMP: '2024-05-10T00:00:00+01' is not a time like 2023-11-16 18:15:46.6805900, 2024-05-10 00:00:00.009930+00:00 or 2023-11-16T18:15:46.6805900Z")]
+    [InlineData("2024-05-10T24:00:00Z,200,10", "TIMESTAMP: '2024-05-10T24:00:00Z' is not a time like")]
+    [InlineData("2024-05-10T00:00:00 Z,200,10", "TIMESTAMP: '2024-05-10T00:00:00 Z' is not a time like")]
     [InlineData("2030-01-01 00:00:00.0000000,200,10", "TIMESTAMP: 1.9")]
     public void Read_ABadRow_IsRefusedNamingTheFileLineAndColumn(string row, string named)
     {

@@ -1,6 +1,8 @@
 using System.CommandLine;
+using System.Text.RegularExpressions;
 using Scheduler.Simulator.Cli;
 using Scheduler.Simulator.Scenarios;
+using Scheduler.Simulator.Workload;
 
 namespace Scheduler.Tests.Simulator.Cli;
 
@@ -160,9 +162,84 @@ public sealed class SimulatorCommandsTests : IDisposable
 
         var (code, _, error) = await EndToEnd.BoundedProcess.RunAsync(info, TimeSpan.FromMinutes(2));
 
+        // It named no file: now the trace, and how far it read it (its end, when it ran out replaying it).
         Assert.Equal(SimulatorCommands.OutOfMemory, code);
-        Assert.StartsWith("error: out of memory: the simulator keeps every request and its outcome in memory", error, StringComparison.Ordinal);
+        Assert.Matches(
+            $@"^error: out of memory (reading {Regex.Escape(trace)} at its line [0-9,]+|replaying {Regex.Escape(trace)} \(all its 300,001 lines read\) on the fleet sim/fleets/hetero.json): " +
+            "the simulator keeps every request and its outcome in memory",
+            error);
+        Assert.Contains($"head -n ", error, StringComparison.Ordinal);
         Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Theory]
+    [InlineData("run --trace {empty.csv}", "error: {empty.csv} line 1: header: the file is empty; expected ")]
+    [InlineData("run --trace {header.csv}", "error: {header.csv}: no requests in the trace")]
+    [InlineData("run --trace {burstgpt-header.csv}", "error: {burstgpt-header.csv}: no requests in the trace")]
+    [InlineData("run --fleet {missing.json}", "error: Could not find file '{missing.json}'.")]
+    [InlineData("run --fleet {empty.json}", "error: {empty.json}: the file is empty; expected a fleet: a JSON object with name and nodes (see sim/fleets)")]
+    [InlineData("run --fleet {folder}", "error: {folder}: a folder, not a file")]
+    [InlineData("run --fleet", "error: --fleet: no file given", "")]
+    [InlineData("flood --traces {empty-traces}", "error: {empty-traces}/azure-llm-2023-conv.csv line 1: header: the file is empty; expected ")]
+    [InlineData("flood --traces {header-traces}", "error: {header-traces}/azure-llm-2023-conv.csv: no requests in the trace")]
+    [InlineData("autoscale --catalogue", "error: --catalogue: no file given", "")]
+    [InlineData("autoscale --catalogue {empty.json}", "error: {empty.json}: the file is empty; ")]
+    [InlineData("matrix --out {folder}/out --gpu-fleet", "error: --gpu-fleet: no file given", "")]
+    [InlineData("matrix --out", "error: --out: no folder given", "")]
+    [InlineData("prefix --kv-trace {empty.jsonl}", "error: {empty.jsonl}: no requests in the trace")]
+    [InlineData("prefix --kv-trace {header.csv}", "error: {header.csv} line 1: ")]
+    [InlineData("prefix --kv-trace", "error: --kv-trace: no file given", "")]
+    [InlineData("prefix --write-kv-traces", "error: --write-kv-traces: no folder given", "")]
+    [InlineData("prefix --write-kv-traces {empty.csv}/kv", "error: --write-kv-traces {empty.csv}/kv: cannot be made a folder (")]
+    public void ABadInputFileOrFolder_IsOneErrorLineNamingIt_AndExitsBadInput(string command, string message, string? lastArgument = null)
+    {
+        // An empty --write-kv-traces ended in the runtime's stack trace; an empty --catalogue was called --fleet; an
+        // empty fleet file was the JSON reader's "does not contain any JSON tokens … isFinalBlock is true".
+        var fleet = Path.Combine(_folder, "fleet.json");
+        File.WriteAllText(fleet, """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        File.WriteAllText(Path.Combine(_folder, "empty.csv"), "");
+        File.WriteAllText(Path.Combine(_folder, "empty.json"), " \n");
+        File.WriteAllText(Path.Combine(_folder, "empty.jsonl"), "");
+        File.WriteAllLines(Path.Combine(_folder, "header.csv"), ["TIMESTAMP,ContextTokens,GeneratedTokens"]);
+        File.WriteAllLines(Path.Combine(_folder, "burstgpt-header.csv"), ["Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type"]);
+        Directory.CreateDirectory(Path.Combine(_folder, "folder"));
+        foreach (var (traces, content) in new[] { ("empty-traces", ""), ("header-traces", "TIMESTAMP,ContextTokens,GeneratedTokens\n") })
+        {
+            Directory.CreateDirectory(Path.Combine(_folder, traces));
+            File.WriteAllText(Path.Combine(_folder, traces, "azure-llm-2023-conv.csv"), content);
+        }
+
+        string Paths(string text) => Regex.Replace(text, "{([^}]+)}", m => Path.Combine(_folder, m.Groups[1].Value));
+        string[] args = [.. Paths(command).Split(' '), .. lastArgument is null ? [] : new[] { lastArgument }];
+        args = command.Contains("--fleet", StringComparison.Ordinal) ? args : [.. args, "--fleet", fleet];
+
+        var (code, _, error) = Invoke(args);
+
+        Assert.True(code == SimulatorCommands.BadInput, $"{string.Join(' ', args)} exited {code}: {error}");
+        Assert.StartsWith(Paths(message), error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void OutOfMemoryLine_SaysWhereItWas_WhatItNeeds_AndWhatToDo()
+    {
+        var progress = new TraceProgress();
+        Assert.StartsWith(
+            "error: out of memory: the simulator keeps every request and its outcome in memory", SimulatorCommands.OutOfMemoryLine(progress, "fleet.json", 64_000_000), StringComparison.Ordinal);
+
+        progress.Line("week.csv", 1_234_567);
+        var reading = SimulatorCommands.OutOfMemoryLine(progress, "fleet.json", 64_000_000);
+        Assert.StartsWith("error: out of memory reading week.csv at its line 1,234,567: the simulator keeps", reading, StringComparison.Ordinal);
+        Assert.EndsWith(
+            "and this process may use 64 MB; replay fewer of its rows (head -n 617283 'week.csv' > part.csv keeps its first half), " +
+            "replay fewer placements (prefix --prefix-placements), or give the process more memory",
+            reading,
+            StringComparison.Ordinal);
+
+        progress.End("mooncake.jsonl", 500_000);
+        var replaying = SimulatorCommands.OutOfMemoryLine(progress, "fleet.json", 64_000_000);
+        Assert.StartsWith("error: out of memory replaying mooncake.jsonl (all its 500,000 lines read) on the fleet fleet.json: ", replaying, StringComparison.Ordinal);
+        Assert.Contains("(head -n 250000 'mooncake.jsonl' > part.jsonl keeps its first half)", replaying, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class FleetSpecTests : IDisposable
                 { "product": "LPU", "count": 1, "pricing": "metered", "pricePerMillionInputTokensUsd": 0.1, "pricePerMillionOutputTokensUsd": 0.2, "requestsPerMinute": 60, "tokensPerMinute": 9000 }
               ]
             }
-            """));
+            """), "--fleet");
 
         var h100 = fleet.Nodes[0].Profile();
         var lpu = fleet.Nodes[1].Profile();
@@ -67,7 +67,7 @@ public sealed class FleetSpecTests : IDisposable
     {
         var path = Write($$"""{ "name": "bad", "nodes": [ {{node}} ] }""");
 
-        var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(path));
+        var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(path, "--fleet"));
 
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
         Assert.Contains(field, error.Message, StringComparison.Ordinal);
@@ -80,7 +80,7 @@ public sealed class FleetSpecTests : IDisposable
             { "name": "huge", "nodes": [ { "product": "H100", "count": 60000, "pricing": "hourly" }, { "product": "L4", "count": 60000, "pricing": "hourly" } ] }
             """);
 
-        var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(path));
+        var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(path, "--fleet"));
 
         Assert.Equal($"{path}: nodes: the groups count 120,000 accelerators together, more than the 100,000 the simulator models", error.Message);
     }
@@ -88,8 +88,8 @@ public sealed class FleetSpecTests : IDisposable
     [Fact]
     public void Load_AnEmptyPathOrAFolder_IsRefusedInWords()
     {
-        Assert.Equal("--fleet: no file given", Assert.Throws<InvalidDataException>(() => FleetSpec.Load("")).Message);
-        Assert.Equal($"{_folder}: a folder, not a file", Assert.Throws<InvalidDataException>(() => FleetSpec.Load(_folder)).Message);
+        Assert.Equal("--fleet: no file given", Assert.Throws<InvalidDataException>(() => FleetSpec.Load("", "--fleet")).Message);
+        Assert.Equal($"{_folder}: a folder, not a file", Assert.Throws<InvalidDataException>(() => FleetSpec.Load(_folder, "--fleet")).Message);
     }
 
     [Fact]
@@ -100,7 +100,7 @@ public sealed class FleetSpecTests : IDisposable
             { "name": "spot-mix", "nodes": [
               { "product": "H100", "count": 2, "pricing": "hourly" },
               { "product": "h100", "count": 1, "pricing": "hourly", "pricePerHourUsd": 4.0 } ] }
-            """));
+            """), "--fleet");
         var requests = Enumerable.Range(0, 6).Select(i => new SimRequest($"r{i}", "t", i, 500, 4, TtftObjective.For(500))).ToList();
 
         var result = new Simulation(fleet, new Workload("w", requests, new Dictionary<string, double> { ["t"] = 1 }), new PolicyChoice("round-robin", "weighted-fair", "continuous"), seed: 1).Run();
@@ -123,7 +123,7 @@ public sealed class FleetSpecTests : IDisposable
     [Fact]
     public void Load_ARepeatedTopLevelField_IsRefused()
     {
-        var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(Write("""{ "name": "a", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ], "name": "b" }""")));
+        var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(Write("""{ "name": "a", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ], "name": "b" }"""), "--fleet"));
 
         Assert.Contains("'name'", error.Message, StringComparison.Ordinal);
     }
@@ -131,7 +131,7 @@ public sealed class FleetSpecTests : IDisposable
     [Fact]
     public void Load_AnUnknownTopLevelField_IsRefused()
     {
-        var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(Write("""{ "name": "x", "maxContext": 4096, "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""")));
+        var error = Assert.Throws<InvalidDataException>(() => FleetSpec.Load(Write("""{ "name": "x", "maxContext": 4096, "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }"""), "--fleet"));
 
         Assert.Contains("maxContext", error.Message, StringComparison.Ordinal);
     }
@@ -139,7 +139,7 @@ public sealed class FleetSpecTests : IDisposable
     [Fact]
     public void Load_TheRepositorysFleets_AreValidAndLimitTheMeteredEndpoint()
     {
-        var fleets = Directory.GetFiles(Path.Combine(RepoPaths.Root, "sim", "fleets"), "*.json").Select(FleetSpec.Load).ToList();
+        var fleets = Directory.GetFiles(Path.Combine(RepoPaths.Root, "sim", "fleets"), "*.json").Select(f => FleetSpec.Load(f, "--fleet")).ToList();
 
         Assert.Contains(fleets, f => f.Name == "hetero");
         Assert.All(fleets.SelectMany(f => f.Nodes).Where(n => n.Pricing == PricingMode.Metered), n =>
