@@ -356,6 +356,13 @@ internal sealed partial class TenantGrain(
                 $"tenant '{TenantId}' has {s.Jobs.Queued.Count} queued jobs, its max_queued_jobs quota is {maxQueued}", RetryAfter: options.Value.OverloadRetryAfter);
         }
 
+        if (request.FitMaxTokens)
+        {
+            // A default max_tokens (the client sent none) is lowered to the quota; the idempotency key's fingerprint is of
+            // the request as sent, so a retry after a quota change is still the same request.
+            request = request with { MaxTokens = _rateLimits.FitOutput(request.PromptTokens, request.MaxTokens) };
+        }
+
         var rate = _rateLimits.TryAdmit((long)request.PromptTokens + request.MaxTokens);
         if (!rate.IsAdmitted)
         {
