@@ -108,18 +108,23 @@ internal sealed class JobSubmissions(
                 telemetry.JobSubmitted(tenant, jobRequest.Model);
             }
 
-            return new SubmittedJob(hub, result.Job!, result.Duplicate, result.QueuePosition, subscription);
+            return new SubmittedJob(hub, result.Job!, result.Duplicate, result.QueuePosition, subscription, RateLimitHeaders.Of(result));
         }
 
         hub.UnsubscribeIfAny(subscription);
-        throw result.Rejection switch
+        var refusal = result.Rejection switch
         {
             SubmitRejection.RateLimited when result is { RetryAfter: null, Quota: { } quota } => LargerThanQuota(tenant, jobRequest, quota, result.QuotaLimit),
-            SubmitRejection.QueueFull or SubmitRejection.RateLimited => SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter),
+            SubmitRejection.QueueFull or SubmitRejection.RateLimited => SchedulerErrors.RateLimited(result.Message!, result.RetryAfter, result.Quota, result.QuotaLimit),
             SubmitRejection.Shed => SchedulerErrors.Overloaded(SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter)),
             SubmitRejection.IdempotencyKeyReused => SchedulerErrors.AlreadyExists(Protos.Errors.ErrorReasons.IdempotencyKeyReused, result.Message!),
             _ => SchedulerErrors.Unauthenticated(result.Message!),
         };
+
+        // A refusal by a quota says where the tenant stands against its quotas (the OpenAI door's x-ratelimit headers).
+        throw result.Rejection is SubmitRejection.RateLimited or SubmitRejection.QueueFull
+            ? SchedulerErrors.WithTrailers(refusal, RateLimitHeaders.Of(result))
+            : refusal;
     }
 
     /// <summary>The refusal of a job larger than the tenant's <paramref name="quota"/> of <paramref name="limit"/> a minute,

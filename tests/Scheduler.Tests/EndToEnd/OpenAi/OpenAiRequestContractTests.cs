@@ -114,7 +114,7 @@ public sealed class OpenAiRequestContractTests(SchedulerCluster cluster)
 
         Assert.Equal(HttpStatusCode.TooManyRequests, status);
         var error = body.GetProperty("error");
-        Assert.Equal(("rate_limit_error", "rate_limit_exceeded", JsonValueKind.Null), (error.GetProperty("type").GetString(), error.GetProperty("code").GetString(), error.GetProperty("param").ValueKind));
+        Assert.Equal(("tokens", "rate_limit_exceeded", JsonValueKind.Null), (error.GetProperty("type").GetString(), error.GetProperty("code").GetString(), error.GetProperty("param").ValueKind));
         Assert.StartsWith("max_completion_tokens: 40 prompt tokens + max_tokens 80 need 120 tokens", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Contains("limit 100, requested 120", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.False(headers.Contains("Retry-After"));
@@ -160,6 +160,31 @@ public sealed class OpenAiRequestContractTests(SchedulerCluster cluster)
         Assert.StartsWith("prompt: 100 prompt tokens leave no room to generate", completionMessage, StringComparison.Ordinal);
         Assert.Contains("limit 100, requested 101", completionMessage, StringComparison.Ordinal);
         Assert.DoesNotContain("max_tokens", completionMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnAcceptedRequest_HasOpenAisRateLimitHeaders_OfItsTenantsQuotas_NoneWithoutQuotas()
+    {
+        using var admin = cluster.Admin();
+        var key = "openai-headers-key-" + Guid.NewGuid().ToString("N")[..8];
+        await admin.PutTenantAsync(new PutTenantRequest
+        {
+            TenantId = "openai-headers-" + Guid.NewGuid().ToString("N")[..8], Weight = 1, ApiKey = key, Quotas = new TenantQuotas { RequestsPerMinute = 10, TokensPerMinute = 1000 },
+        });
+
+        var (status, _, headers) = await Send("/v1/completions", new { model = SchedulerCluster.Model, prompt = Enumerable.Range(1, 10), max_tokens = 5 }, key);
+
+        // This request took one request and its 15 tokens; the buckets refill continuously, a few tokens since.
+        Assert.Equal(HttpStatusCode.OK, status);
+        string Header(string name) => headers.TryGetValues(name, out var values) ? values.Single() : $"(no {name})";
+        Assert.Equal(("10", "9", "1000"), (Header("x-ratelimit-limit-requests"), Header("x-ratelimit-remaining-requests"), Header("x-ratelimit-limit-tokens")));
+        Assert.InRange(int.Parse(Header("x-ratelimit-remaining-tokens"), System.Globalization.CultureInfo.InvariantCulture), 985, 999);
+        Assert.Matches("^[0-9]+ms$", Header("x-ratelimit-reset-tokens"));
+        Assert.Matches("^[0-9]+(\\.[0-9]+)?s$", Header("x-ratelimit-reset-requests"));
+
+        var (unlimited, _, none) = await Send("/v1/completions", new { model = SchedulerCluster.Model, prompt = "x", max_tokens = 2 }, SchedulerCluster.Tenants[0].Key);
+        Assert.Equal(HttpStatusCode.OK, unlimited);
+        Assert.DoesNotContain(none, h => h.Key.StartsWith("x-ratelimit-", StringComparison.OrdinalIgnoreCase));
     }
 
     private async Task<string> TenantWithTokensPerMinute(long tokensPerMinute)
