@@ -82,29 +82,6 @@ internal static class SchedulerErrors
     public static string? QuotaOf(RpcException ex) =>
         ex.GetRpcStatus()?.GetDetail<ErrorInfo>() is { Domain: ErrorReasons.Domain } info && info.Metadata.TryGetValue("quota", out var quota) ? quota : null;
 
-    /// <summary><paramref name="refusal"/> with <paramref name="extra"/> trailers beside its own.</summary>
-    public static RpcException WithTrailers(RpcException refusal, IReadOnlyCollection<KeyValuePair<string, string>> extra)
-    {
-        if (extra.Count == 0)
-        {
-            return refusal;
-        }
-
-        // A new exception: one made without trailers has a read-only empty set.
-        var trailers = new Metadata();
-        foreach (var entry in refusal.Trailers)
-        {
-            trailers.Add(entry);
-        }
-
-        foreach (var (name, value) in extra)
-        {
-            trailers.Add(name, value);
-        }
-
-        return new RpcException(refusal.Status, trailers);
-    }
-
     /// <summary>True for a refusal <see cref="LargerThanQuota"/> made.</summary>
     public static bool IsLargerThanQuota(RpcException ex) => HasReason(ex, ErrorReasons.LargerThanQuota);
 

@@ -138,7 +138,7 @@ public sealed class OpenAiErrorsTests
     public void Map_RateLimited_TypeSaysWhichLimit_AsOpenAi_AndItsHeadersComeAlong(string quota, string type)
     {
         // The type was "rate_limit_error" whichever limit it was; OpenAI's API says "tokens" or "requests".
-        var refusal = SchedulerErrors.WithTrailers(
+        var refusal = Scheduler.Protos.Errors.RichErrors.WithTrailers(
             SchedulerErrors.RateLimited("used up", TimeSpan.FromSeconds(2), quota, 100),
             [KeyValuePair.Create("x-ratelimit-limit-tokens", "100"), KeyValuePair.Create("x-ratelimit-remaining-tokens", "3")]);
 
