@@ -6,7 +6,10 @@ namespace Scheduler.Abstractions.Jobs;
 // their arrays are never written after construction), so a call within a silo hands them over as they are instead of
 // deep-copying them, the prompt's token ids included, at every hop. Their wire format is unchanged.
 
-/// <summary>What a tenant asked for, validated and counted by the front door.</summary>
+/// <summary>What a tenant asked for, validated and counted by the front door. <see cref="FitMaxTokens"/>: the client
+/// set no max_tokens, so <see cref="MaxTokens"/> is the door's default (already fitted to the model's context), which
+/// the tenant lowers to what its tokens_per_minute quota leaves after the prompt rather than refuse the job for a
+/// max_tokens nobody asked for.</summary>
 [GenerateSerializer, Immutable, Alias("scheduler.JobRequest")]
 public sealed record JobRequest(
     [property: Id(0)] string Model,
@@ -23,7 +26,8 @@ public sealed record JobRequest(
     [property: Id(11)] JobSampling? Sampling = null,
     [property: Id(12)] string[]? StopSequences = null,
     [property: Id(13)] JobMessage[]? Messages = null,
-    [property: Id(14)] string? SessionId = null)
+    [property: Id(14)] string? SessionId = null,
+    [property: Id(15)] bool FitMaxTokens = false)
 {
     /// <summary>The forms an engine may take the prompt in: a chat job carries its turns and their rendering as text; a
     /// prompt of neither text nor token ids is known by its length only.</summary>

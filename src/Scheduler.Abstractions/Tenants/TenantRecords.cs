@@ -80,7 +80,10 @@ public enum SubmitRejection
 /// A refusal the tenant may retry carries <see cref="RetryAfter"/>; a <see cref="SubmitRejection.RateLimited"/> without
 /// it is a job larger than its tenant's quota admits in a minute, which no retry can pass. A rate-limited refusal names
 /// its <see cref="Quota"/> (requests_per_minute, tokens_per_minute; null from a silo of a version before it was set)
-/// and that quota's per-minute <see cref="QuotaLimit"/>.</summary>
+/// and that quota's per-minute <see cref="QuotaLimit"/> (a refusal by max_queued_jobs, its <see cref="SubmitRejection.QueueFull"/>,
+/// names that quota and its limit too). An accepted job and a refusal by a quota carry where the tenant then stands
+/// against its per-minute quotas, <see cref="Requests"/> and <see cref="Tokens"/> (null for a quota it does not have),
+/// which the OpenAI door sends as OpenAI's <c>x-ratelimit-*</c> headers: the tenant grain knows them at no extra call.</summary>
 [GenerateSerializer, Immutable, Alias("scheduler.SubmitResult")]
 public sealed record SubmitResult(
     [property: Id(0)] Jobs.JobSnapshot? Job,
@@ -90,4 +93,15 @@ public sealed record SubmitResult(
     [property: Id(4)] int QueuePosition = 0,
     [property: Id(5)] TimeSpan? RetryAfter = null,
     [property: Id(6)] string? Quota = null,
-    [property: Id(7)] long QuotaLimit = 0);
+    [property: Id(7)] long QuotaLimit = 0,
+    [property: Id(8)] QuotaHeadroom? Requests = null,
+    [property: Id(9)] QuotaHeadroom? Tokens = null);
+
+/// <summary>Where a tenant stands against one per-minute quota: its <see cref="Limit"/>, what is left of it now
+/// (<see cref="Remaining"/>) and how long until it is whole again (<see cref="Reset"/>), as OpenAI's x-ratelimit
+/// headers say it.</summary>
+[GenerateSerializer, Immutable, Alias("scheduler.QuotaHeadroom")]
+public sealed record QuotaHeadroom(
+    [property: Id(0)] long Limit,
+    [property: Id(1)] long Remaining,
+    [property: Id(2)] TimeSpan Reset);

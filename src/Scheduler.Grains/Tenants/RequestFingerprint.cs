@@ -6,7 +6,7 @@ namespace Scheduler.Grains.Tenants;
 
 /// <summary>
 /// What an idempotency key is bound to: a hash of every field of a request that decides what the job does — model,
-/// prompt (text, token ids or chat messages), max tokens, priority, TTFT objective, stop texts and sampling. A resubmission with the key is a
+/// prompt (text, token ids or chat messages), max tokens (and whether they were the client's or a default), priority, TTFT objective, stop texts and sampling. A resubmission with the key is a
 /// retry only if its fingerprint is the same. The trace context differs on every attempt, and the deadline is relative
 /// to each attempt's arrival (so a retry's absolute deadline differs too): neither is part of it. Nor is the session id:
 /// it only steers placement (prefix-cache affinity) and does not change what the job computes.
@@ -53,6 +53,13 @@ internal static class RequestFingerprint
             writer.Write(sampling?.TopK ?? 0);
             writer.Write(sampling?.Seed is { } seed);
             writer.Write(sampling?.Seed ?? 0);
+
+            // Last, and only when set, so the fingerprints of keys stored before the flag existed stay as they were: a
+            // request without max_tokens is not the one that sent the same number.
+            if (request.FitMaxTokens)
+            {
+                writer.Write(true);
+            }
         }
 
         return Convert.ToBase64String(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));

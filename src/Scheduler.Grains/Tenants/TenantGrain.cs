@@ -352,14 +352,22 @@ internal sealed partial class TenantGrain(
         var maxQueued = s.Quotas.MaxQueuedJobs > 0 ? s.Quotas.MaxQueuedJobs : TenantQuotas.Default.MaxQueuedJobs;
         if (s.Jobs.Queued.Count >= maxQueued)
         {
-            return new SubmitResult(null, SubmitRejection.QueueFull,
-                $"tenant '{TenantId}' has {s.Jobs.Queued.Count} queued jobs, its max_queued_jobs quota is {maxQueued}", RetryAfter: options.Value.OverloadRetryAfter);
+            return WithHeadroom(new SubmitResult(null, SubmitRejection.QueueFull,
+                $"tenant '{TenantId}' has {s.Jobs.Queued.Count} queued jobs, its max_queued_jobs quota is {maxQueued}",
+                RetryAfter: options.Value.OverloadRetryAfter, Quota: "max_queued_jobs", QuotaLimit: maxQueued));
+        }
+
+        if (request.FitMaxTokens)
+        {
+            // A default max_tokens (the client sent none) is lowered to the quota; the idempotency key's fingerprint is of
+            // the request as sent, so a retry after a quota change is still the same request.
+            request = request with { MaxTokens = _rateLimits.FitOutput(request.PromptTokens, request.MaxTokens) };
         }
 
         var rate = _rateLimits.TryAdmit((long)request.PromptTokens + request.MaxTokens);
         if (!rate.IsAdmitted)
         {
-            return new SubmitResult(null, SubmitRejection.RateLimited, $"tenant '{TenantId}': {rate.Message}", RetryAfter: rate.RetryAfter, Quota: rate.Quota, QuotaLimit: rate.Limit);
+            return WithHeadroom(new SubmitResult(null, SubmitRejection.RateLimited, $"tenant '{TenantId}': {rate.Message}", RetryAfter: rate.RetryAfter, Quota: rate.Quota, QuotaLimit: rate.Limit));
         }
 
         // Counts ride along with the next periodic write; the job's own record is written by its grain.
@@ -379,7 +387,8 @@ internal sealed partial class TenantGrain(
             // From here the job is accepted: its journal entry is its record, which a duplicate submission may
             // already be following. A silo dying under its placement is waited out (the cluster reactivates it
             // elsewhere within seconds), so an acknowledgement always means the job is queued too.
-            return await SiloFailures.RetryAsync(() => Queue(ticket), time);
+            var queued = await SiloFailures.RetryAsync(() => Queue(ticket), time);
+            return queued.Rejection == SubmitRejection.None ? WithHeadroom(queued) : queued;
         }
         catch when (!journaled)
         {
@@ -387,6 +396,13 @@ internal sealed partial class TenantGrain(
             throw;
         }
     }
+
+    /// <summary><paramref name="result"/> with where the tenant stands against its per-minute quotas now.</summary>
+    private SubmitResult WithHeadroom(SubmitResult result) =>
+        result with { Requests = Headroom(_rateLimits.Requests), Tokens = Headroom(_rateLimits.Tokens) };
+
+    private static QuotaHeadroom? Headroom((long Limit, long Remaining, TimeSpan Reset)? quota) =>
+        quota is { } q ? new QuotaHeadroom(q.Limit, q.Remaining, q.Reset) : null;
 
     /// <summary>A job counted as accepted that was not after all (refused by its journal or shed by its placement): its
     /// place in the quota, its count and the rate quota it took go back, so usage stays the sum of the accepted jobs'

@@ -27,6 +27,24 @@ public sealed class TenantRateLimits(TimeProvider time)
         _tokens = Rebuild(_tokens, Math.Min(tokensPerMinute, int.MaxValue));
     }
 
+    /// <summary>The requests_per_minute quota's limit, what is left of it and the time until it is whole again; null
+    /// without the quota.</summary>
+    public (long Limit, long Remaining, TimeSpan Reset)? Requests => Headroom(_requests);
+
+    /// <summary>The same of the tokens_per_minute quota.</summary>
+    public (long Limit, long Remaining, TimeSpan Reset)? Tokens => Headroom(_tokens);
+
+    private static (long Limit, long Remaining, TimeSpan Reset)? Headroom(TokenBucketLimiter? bucket) =>
+        bucket is null ? null : (bucket.Capacity, bucket.Available, bucket.TimeUntil(bucket.Capacity));
+
+    /// <summary>The most output tokens, up to <paramref name="maxTokens"/>, that a job of <paramref name="promptTokens"/>
+    /// prompt tokens may ask for within a whole minute's tokens_per_minute quota (at least 1: a prompt that leaves no room
+    /// is then refused as larger than the quota, for its prompt). For a job whose max_tokens is a default, not the
+    /// client's: fitted to the quota, not to what is left of it now, so the same request gets the same budget however
+    /// busy its tenant is (a busy tenant is told when to retry instead).</summary>
+    public int FitOutput(int promptTokens, int maxTokens) =>
+        _tokens is { } bucket ? (int)Math.Clamp(bucket.Capacity - promptTokens, 1, maxTokens) : maxTokens;
+
     /// <summary>Admits a job of <paramref name="tokens"/> tokens, or says which quota refused it and when to retry
     /// (no retry time when the job is larger than a whole minute's quota: it can never be admitted).</summary>
     public RateDecision TryAdmit(long tokens)

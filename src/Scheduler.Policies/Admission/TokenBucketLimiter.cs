@@ -35,6 +35,9 @@ public sealed class TokenBucketLimiter : RateLimiter
 
     public long Capacity { get; }
 
+    /// <summary>The whole permits available now.</summary>
+    public long Available => (long)Refill();
+
     public override TimeSpan? IdleDuration => null;
 
     public override RateLimiterStatistics? GetStatistics() => new()

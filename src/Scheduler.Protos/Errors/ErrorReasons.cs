@@ -21,6 +21,11 @@ public static class ErrorReasons
     /// names the <c>quota</c>, its <c>limit</c> and the tokens <c>requested</c>.</summary>
     public const string LargerThanQuota = "LARGER_THAN_QUOTA";
 
+    /// <summary>A job refused by one of its tenant's quotas until it refills (RESOURCE_EXHAUSTED with a RetryInfo): its
+    /// metadata names the <c>quota</c> (requests_per_minute, tokens_per_minute or max_queued_jobs) and its <c>limit</c>,
+    /// so a client tells which limit it hit without reading the message (OpenAI's API says it in the error's type).</summary>
+    public const string RateLimitExceeded = "RATE_LIMIT_EXCEEDED";
+
     /// <summary>A prompt token id is not in the model's vocabulary.</summary>
     public const string TokenOutOfVocabulary = "TOKEN_OUT_OF_VOCABULARY";
 

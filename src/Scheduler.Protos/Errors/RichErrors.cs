@@ -36,19 +36,41 @@ public static class RichErrors
         }
 
         status.Details.Add(Any.Pack(info));
+        var trailers = TrailersOf(refusal, except: StatusDetailsTrailer);
+        trailers.SetRpcStatus(status);
+        return new RpcException(refusal.Status, trailers);
+    }
 
-        // A new exception: one made without trailers has a read-only empty set.
+    /// <summary><paramref name="refusal"/> with the <paramref name="extra"/> (text) trailers beside its own.</summary>
+    public static RpcException WithTrailers(RpcException refusal, IReadOnlyCollection<KeyValuePair<string, string>> extra)
+    {
+        if (extra.Count == 0)
+        {
+            return refusal;
+        }
+
+        var trailers = TrailersOf(refusal, except: null);
+        foreach (var (name, value) in extra)
+        {
+            trailers.Add(name, value);
+        }
+
+        return new RpcException(refusal.Status, trailers);
+    }
+
+    // A copy to add to: an exception made without trailers has a read-only empty set.
+    private static Metadata TrailersOf(RpcException refusal, string? except)
+    {
         var trailers = new Metadata();
         foreach (var entry in refusal.Trailers)
         {
-            if (entry.Key != StatusDetailsTrailer)
+            if (entry.Key != except)
             {
                 trailers.Add(entry);
             }
         }
 
-        trailers.SetRpcStatus(status);
-        return new RpcException(refusal.Status, trailers);
+        return trailers;
     }
 
     // Where gRPC's rich error model carries the google.rpc.Status (what SetRpcStatus writes).

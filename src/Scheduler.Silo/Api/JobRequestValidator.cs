@@ -29,9 +29,10 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
 
     /// <param name="request">The submission.</param>
     /// <param name="traceParent">The submit span's W3C id, for the job's trace.</param>
-    /// <param name="fitMaxTokens">The client set no max_tokens (an OpenAI chat request): its default, the model's most,
-    /// is lowered to what the context and the largest replica's KV cache leave after the prompt, as OpenAI's API and
-    /// vLLM do, rather than a long prompt refused for a limit its client never asked for.</param>
+    /// <param name="fitMaxTokens">The client set no max_tokens (an OpenAI request without it): its default is lowered to
+    /// what the context and the largest replica's KV cache leave after the prompt, as OpenAI's API and vLLM do, rather
+    /// than a long prompt refused for a limit its client never asked for; the job keeps the flag
+    /// (<see cref="JobRequest.FitMaxTokens"/>), so its tenant lowers it to its tokens_per_minute quota too.</param>
     public async ValueTask<JobRequest> Validate(SubmitJobRequest request, string? traceParent, bool fitMaxTokens = false)
     {
         var job = ValidateFields(request, traceParent, fitMaxTokens);
@@ -149,7 +150,8 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             sampling,
             request.StopSequences.Count > 0 ? [.. request.StopSequences] : null,
             messages,
-            request.SessionId.Length > 0 ? request.SessionId : null);
+            request.SessionId.Length > 0 ? request.SessionId : null,
+            fitMaxTokens);
     }
 
     private static void ValidateTokenIds(Google.Protobuf.Collections.RepeatedField<int> ids, int vocabularySize)

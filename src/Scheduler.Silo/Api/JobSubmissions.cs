@@ -108,33 +108,53 @@ internal sealed class JobSubmissions(
                 telemetry.JobSubmitted(tenant, jobRequest.Model);
             }
 
-            return new SubmittedJob(hub, result.Job!, result.Duplicate, result.QueuePosition, subscription);
+            return new SubmittedJob(hub, result.Job!, result.Duplicate, result.QueuePosition, subscription, RateLimitHeaders.Of(result));
         }
 
         hub.UnsubscribeIfAny(subscription);
-        throw result.Rejection switch
+        var refusal = result.Rejection switch
         {
             SubmitRejection.RateLimited when result is { RetryAfter: null, Quota: { } quota } => LargerThanQuota(tenant, jobRequest, quota, result.QuotaLimit),
-            SubmitRejection.QueueFull or SubmitRejection.RateLimited => SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter),
+            SubmitRejection.QueueFull or SubmitRejection.RateLimited => SchedulerErrors.RateLimited(result.Message!, result.RetryAfter, result.Quota, result.QuotaLimit),
             SubmitRejection.Shed => SchedulerErrors.Overloaded(SchedulerErrors.ResourceExhausted(result.Message!, result.RetryAfter)),
             SubmitRejection.IdempotencyKeyReused => SchedulerErrors.AlreadyExists(Protos.Errors.ErrorReasons.IdempotencyKeyReused, result.Message!),
             _ => SchedulerErrors.Unauthenticated(result.Message!),
         };
+
+        // A refusal by a quota says where the tenant stands against its quotas (the OpenAI door's x-ratelimit headers).
+        throw result.Rejection is SubmitRejection.RateLimited or SubmitRejection.QueueFull
+            ? Protos.Errors.RichErrors.WithTrailers(refusal, RateLimitHeaders.Of(result))
+            : refusal;
     }
 
     /// <summary>The refusal of a job larger than the tenant's <paramref name="quota"/> of <paramref name="limit"/> a minute,
-    /// naming max_tokens when lowering it would do, else the prompt.</summary>
+    /// naming max_tokens when lowering it would do, else the prompt. A job whose max_tokens was a default (the tenant
+    /// fitted it to the quota) is refused only for its prompt, and is not told of a max_tokens it never sent.</summary>
     private static RpcException LargerThanQuota(string tenant, JobRequest job, string quota, long limit)
     {
-        var requested = (long)job.PromptTokens + job.MaxTokens;
         var promptField = job.Messages is not null ? "messages" : job.PromptTokenIds is not null ? "prompt_token_ids" : "prompt";
+        var allowance = $"tenant '{SchedulerErrors.Echo(tenant)}' may use in a minute (its {quota} quota; limit {limit}, requested";
+        if (job.FitMaxTokens)
+        {
+            // The least this prompt needs: itself and one token of output.
+            var least = (long)job.PromptTokens + 1;
+            return SchedulerErrors.LargerThanQuota(
+                promptField,
+                $"{job.PromptTokens} prompt tokens leave no room to generate within what {allowance} {least}), so no retry can pass: " +
+                "shorten the prompt, or have the quota raised",
+                quota,
+                limit,
+                least);
+        }
+
+        var requested = (long)job.PromptTokens + job.MaxTokens;
         var (field, remedy) = job.PromptTokens < limit
             ? ("max_tokens", $"lower max_tokens to at most {limit - job.PromptTokens}")
             : (promptField, "shorten the prompt");
         return SchedulerErrors.LargerThanQuota(
             field,
-            $"{job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {requested} tokens, more than tenant '{SchedulerErrors.Echo(tenant)}' may use " +
-            $"in a minute (its {quota} quota; limit {limit}, requested {requested}), so no retry can pass: {remedy}, or have the quota raised",
+            $"{job.PromptTokens} prompt tokens + max_tokens {job.MaxTokens} need {requested} tokens, more than {allowance} {requested}), " +
+            $"so no retry can pass: {remedy}, or have the quota raised",
             quota,
             limit,
             requested);

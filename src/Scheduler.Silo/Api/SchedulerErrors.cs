@@ -69,6 +69,19 @@ internal static class SchedulerErrors
         ErrorReasons.LargerThanQuota,
         new() { ["quota"] = quota, ["limit"] = Invariant(limit), ["requested"] = Invariant(requested) });
 
+    /// <summary>A job refused by its tenant's <paramref name="quota"/> (requests_per_minute, tokens_per_minute or
+    /// max_queued_jobs) of <paramref name="limit"/> until it refills: RESOURCE_EXHAUSTED with the retry hint
+    /// (<see cref="ResourceExhausted"/>) and an <c>ErrorInfo</c> of reason <see cref="ErrorReasons.RateLimitExceeded"/>
+    /// naming the quota and its limit; without a quota (a silo of an older version said none) only the first.</summary>
+    public static RpcException RateLimited(string detail, TimeSpan? retryAfter, string? quota, long limit) => quota is null
+        ? ResourceExhausted(detail, retryAfter)
+        : WithReason(ResourceExhausted(detail, retryAfter), ErrorReasons.RateLimitExceeded, new() { ["quota"] = quota, ["limit"] = Invariant(limit) });
+
+    /// <summary>The tenant quota a refusal by <see cref="RateLimited"/> or <see cref="LargerThanQuota"/> names; null for
+    /// any other.</summary>
+    public static string? QuotaOf(RpcException ex) =>
+        ex.GetRpcStatus()?.GetDetail<ErrorInfo>() is { Domain: ErrorReasons.Domain } info && info.Metadata.TryGetValue("quota", out var quota) ? quota : null;
+
     /// <summary>True for a refusal <see cref="LargerThanQuota"/> made.</summary>
     public static bool IsLargerThanQuota(RpcException ex) => HasReason(ex, ErrorReasons.LargerThanQuota);
 

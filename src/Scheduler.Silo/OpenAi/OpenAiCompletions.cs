@@ -35,6 +35,8 @@ internal sealed partial class OpenAiCompletions(
             using var submitted = await submissions.Submit(SubmissionDoors.OpenAi, tenant, request.Submit, subscribe: true, aborted, request.User, request.FitMaxTokens);
             var job = submitted.Job;
             http.Response.Headers[SchedulerHeaders.Names.JobId] = job.JobId;
+            OpenAiRequestIds.ForJob(http, job.JobId);
+            RateLimitHeaders.Write(http.Response.Headers, submitted.RateLimits);
             var answer = new Answer(kind, job.JobId, job.Model, time.GetUtcNow().ToUnixTimeSeconds(), request.IncludeUsage);
             try
             {

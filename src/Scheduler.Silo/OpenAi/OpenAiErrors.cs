@@ -31,7 +31,7 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
     /// the request's field that set it.</summary>
     public OpenAiError Map(Exception ex, OpenAiKind kind, string maxTokensField = OpenAiRequest.MaxTokens) => ex switch
     {
-        RpcException rpc => FromStatus(rpc, kind, maxTokensField),
+        RpcException rpc => FromStatus(rpc, kind, maxTokensField) with { RateLimits = RateLimitHeaders.Of(rpc.Trailers) },
         BadHttpRequestException bad => new(bad.StatusCode, "invalid_request_error", bad.Message),
         _ when SchedulerErrors.Transient(ex) is { } unavailable => FromStatus(unavailable, kind, maxTokensField),
         _ => Unexpected(ex),
@@ -71,6 +71,8 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
             response.Headers["retry-after-ms"] = ms.ToString(CultureInfo.InvariantCulture);
         }
 
+        RateLimitHeaders.Write(response.Headers, error.RateLimits);
+
         await response.Body.WriteAsync(error.ToJson(), http.RequestAborted);
     }
 
@@ -92,12 +94,12 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
         return rpc.StatusCode switch
         {
             // OpenAI's API answers a request larger than a per-minute limit with this 429 ("Request too large for … on
-            // tokens per min (TPM): Limit N, Requested M", code rate_limit_exceeded, param null), and OpenAI clients and
+            // tokens per min (TPM): Limit N, Requested M", type tokens, code rate_limit_exceeded, param null), and OpenAI clients and
             // gateways know it by that (LiteLLM raises its RateLimitError; apps trim the conversation), so it stays a 429
             // here though gRPC says FAILED_PRECONDITION. It has no Retry-After: the SDKs retry a 429 without one twice with
             // backoff by default, a bounded cost, and the message says that only a smaller request or a larger quota helps.
             StatusCode.FailedPrecondition when SchedulerErrors.IsLargerThanQuota(rpc) =>
-                new(StatusCodes.Status429TooManyRequests, "rate_limit_error", message, Code: "rate_limit_exceeded"),
+                new(StatusCodes.Status429TooManyRequests, RateLimitType(rpc), message, Code: "rate_limit_exceeded"),
 
             // A prompt plus max_tokens that do not fit has OpenAI's code, which clients act on (trimming the conversation).
             StatusCode.InvalidArgument or StatusCode.FailedPrecondition => new(
@@ -112,7 +114,7 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
             StatusCode.ResourceExhausted when SchedulerErrors.IsOverloaded(rpc) =>
                 new(StatusCodes.Status503ServiceUnavailable, "server_error", message, Code: "server_is_overloaded", RetryAfterMs: SchedulerErrors.RetryAfterMs(rpc)),
             StatusCode.ResourceExhausted =>
-                new(StatusCodes.Status429TooManyRequests, "rate_limit_error", message, Code: "rate_limit_exceeded", RetryAfterMs: SchedulerErrors.RetryAfterMs(rpc)),
+                new(StatusCodes.Status429TooManyRequests, RateLimitType(rpc), message, Code: "rate_limit_exceeded", RetryAfterMs: SchedulerErrors.RetryAfterMs(rpc)),
             StatusCode.AlreadyExists =>
                 new(StatusCodes.Status409Conflict, "invalid_request_error", message, SchedulerHeaders.Names.IdempotencyKey, "idempotency_key_reused"),
             // WatchJob is no advice for an OpenAI client: the request again is (the SDKs retry a 503 by themselves), and
@@ -123,6 +125,12 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
             _ => new(StatusCodes.Status500InternalServerError, "server_error", "internal error"),
         };
     }
+
+    /// <summary>The type of a 429 by a limit, as OpenAI's API says which it hit: <c>tokens</c> for tokens_per_minute,
+    /// <c>requests</c> for requests_per_minute, and for the other limits on requests (max_queued_jobs, the guard against
+    /// repeated failed authentication). Clients (openai-python's RateLimitError, LiteLLM) and gateways go by the status
+    /// and <c>code</c>; the type tells a client which budget to wait for.</summary>
+    private static string RateLimitType(RpcException rpc) => SchedulerErrors.QuotaOf(rpc) == "tokens_per_minute" ? "tokens" : "requests";
 
     private static string? Param(string? field, OpenAiKind kind) => field switch
     {

@@ -3,7 +3,8 @@ using Scheduler.Silo.Hosting;
 namespace Scheduler.Silo.OpenAi;
 
 /// <summary>
-/// Keeps the OpenAI-compatible API and the silo's other HTTP endpoints apart: /v1 answers only on the OpenAI port and
+/// The OpenAI port's first middleware: gives every response its <c>x-request-id</c> (<see cref="OpenAiRequestIds"/>), and
+/// keeps the OpenAI-compatible API and the silo's other HTTP endpoints apart: /v1 answers only on the OpenAI port and
 /// nothing else does (any other path there is an OpenAI-shaped 404), so a network policy that lets clients reach that
 /// port exposes no metrics, dashboard or gRPC.
 /// The port is looked up once the silo listens (it may be chosen at start-up).
@@ -21,6 +22,13 @@ internal sealed class OpenAiPortGate(ListeningAddresses addresses) : IMiddleware
 
         var onOpenAiPort = context.Connection.LocalPort == _port;
         var request = context.Request;
+
+        // Every response on the OpenAI port has an id, as OpenAI's API's have; this is the port's first middleware.
+        if (onOpenAiPort && !OpenAiRequestIds.Assign(context))
+        {
+            return OpenAiErrors.Write(context, OpenAiRequestIds.Refusal());
+        }
+
         if (onOpenAiPort != request.Path.StartsWithSegments(OpenAiEndpoints.Prefix, StringComparison.Ordinal))
         {
             // On the OpenAI port the caller is an OpenAI client off the API's paths — most often an SDK whose base URL

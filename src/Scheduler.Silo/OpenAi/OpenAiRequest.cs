@@ -9,8 +9,9 @@ namespace Scheduler.Silo.OpenAi;
 /// <param name="User">The end user the client named.</param>
 /// <param name="MaxTokensField">The request's field that set the submission's max_tokens: <c>max_completion_tokens</c>
 /// when the request set it, which a refusal then names.</param>
-/// <param name="FitMaxTokens">A chat request set no max_tokens: the model's most, lowered to what the prompt leaves of the
-/// context (OpenAI's default is the rest of the context).</param>
+/// <param name="FitMaxTokens">The request set no max_tokens: its default (a chat's the model's most, a completion's 16)
+/// is lowered to what the prompt leaves of the context (OpenAI's default is the rest of the context) and of the tenant's
+/// tokens_per_minute quota.</param>
 internal sealed record OpenAiRequest(
     SubmitJobRequest Submit, bool Stream, bool IncludeUsage, string? User, string MaxTokensField = OpenAiRequest.MaxTokens, bool FitMaxTokens = false)
 {

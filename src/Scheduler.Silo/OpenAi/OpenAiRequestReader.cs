@@ -131,7 +131,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
             submit.Messages.Add(Message(messages[i], $"messages[{i}]"));
         }
 
-        return Finish(body, submit) with { FitMaxTokens = body.MaxCompletionTokens is null && body.MaxTokens is null };
+        return Finish(body, submit);
     }
 
     private static ChatMessage Message(OpenAiChatMessageBody? message, string param)
@@ -250,6 +250,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
         return new(submit, body.Stream == true, body.StreamOptions?.IncludeUsage == true, body.User)
         {
             MaxTokensField = body.MaxCompletionTokens is null ? OpenAiRequest.MaxTokens : OpenAiRequest.MaxCompletionTokens,
+            FitMaxTokens = body.MaxCompletionTokens is null && body.MaxTokens is null,
         };
     }
 

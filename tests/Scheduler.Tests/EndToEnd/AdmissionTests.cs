@@ -34,6 +34,11 @@ public sealed class AdmissionTests(SchedulerCluster cluster)
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         Assert.Contains("requests_per_minute", ex.Status.Detail, StringComparison.Ordinal);
         Assert.InRange(RetryHint.Of(ex)!.Value, TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(30));
+
+        // Which quota, without reading the message; and where the tenant stands, in OpenAI's x-ratelimit names.
+        var info = ex.GetRpcStatus()!.GetDetail<Google.Rpc.ErrorInfo>()!;
+        Assert.Equal(("RATE_LIMIT_EXCEEDED", "scheduler.v1", "requests_per_minute", "2"), (info.Reason, info.Domain, info.Metadata["quota"], info.Metadata["limit"]));
+        Assert.Equal(("2", "0", "100000"), (ex.Trailers.GetValue("x-ratelimit-limit-requests"), ex.Trailers.GetValue("x-ratelimit-remaining-requests"), ex.Trailers.GetValue("x-ratelimit-limit-tokens")));
         await client.CancelAsync(first.JobId);
         await client.CancelAsync(second.JobId);
         Assert.Equal(2, (await admin.GetTenantAsync(tenant.TenantId)).Usage.JobsSubmitted);

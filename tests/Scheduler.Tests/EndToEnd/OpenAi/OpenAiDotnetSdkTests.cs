@@ -381,12 +381,20 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
         {
             var ex = await Assert.ThrowsAsync<ClientResultException>(() => CreateCompletion(Completions(key), new { model = SchedulerCluster.Model, prompt = "x", max_tokens = 2 }));
 
-            AssertError(ex, 429, "rate_limit_error", param: null, code: "rate_limit_exceeded");
+            // The type says which limit, as OpenAI's does ("rate_limit_error" was none of OpenAI's).
+            AssertError(ex, 429, "requests", param: null, code: "rate_limit_exceeded");
             var headers = ex.GetRawResponse()!.Headers;
             Assert.True(headers.TryGetValue("Retry-After", out var seconds));
             Assert.InRange(int.Parse(seconds!, System.Globalization.CultureInfo.InvariantCulture), 25, 60);
             Assert.True(headers.TryGetValue("retry-after-ms", out var ms));
             Assert.InRange(long.Parse(ms!, System.Globalization.CultureInfo.InvariantCulture), 25_000, 60_000);
+
+            // OpenAI's x-ratelimit headers: both quotas, the requests one used up until it refills (a minute's worth is 1).
+            string Header(string name) => headers.TryGetValue(name, out var value) ? value! : $"(no {name})";
+            Assert.Equal(("1", "0", "100000"), (Header("x-ratelimit-limit-requests"), Header("x-ratelimit-remaining-requests"), Header("x-ratelimit-limit-tokens")));
+            Assert.InRange(long.Parse(Header("x-ratelimit-remaining-tokens"), System.Globalization.CultureInfo.InvariantCulture), 99_000, 100_000);
+            Assert.Matches("^([0-9]+m)?[0-9]+(\\.[0-9]+)?s$", Header("x-ratelimit-reset-requests"));
+            Assert.Matches("^([0-9]+ms|[0-9.]+s|0s)$", Header("x-ratelimit-reset-tokens"));
         }
         finally
         {

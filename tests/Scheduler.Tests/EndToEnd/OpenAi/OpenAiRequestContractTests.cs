@@ -114,11 +114,88 @@ public sealed class OpenAiRequestContractTests(SchedulerCluster cluster)
 
         Assert.Equal(HttpStatusCode.TooManyRequests, status);
         var error = body.GetProperty("error");
-        Assert.Equal(("rate_limit_error", "rate_limit_exceeded", JsonValueKind.Null), (error.GetProperty("type").GetString(), error.GetProperty("code").GetString(), error.GetProperty("param").ValueKind));
+        Assert.Equal(("tokens", "rate_limit_exceeded", JsonValueKind.Null), (error.GetProperty("type").GetString(), error.GetProperty("code").GetString(), error.GetProperty("param").ValueKind));
         Assert.StartsWith("max_completion_tokens: 40 prompt tokens + max_tokens 80 need 120 tokens", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Contains("limit 100, requested 120", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.False(headers.Contains("Retry-After"));
         Assert.False(headers.Contains("retry-after-ms"));
+    }
+
+    [Fact]
+    public async Task WithoutMaxTokens_UnderASmallTokensPerMinuteQuota_IsFittedToTheQuota_AndEndsLength()
+    {
+        // A chat without max_tokens got the model's whole output budget (512 here): against a quota of 100 tokens a minute
+        // it was a 429 telling the client to lower a max_tokens it never sent.
+        var key = await TenantWithTokensPerMinute(100);
+        var chat = new[] { new { role = "user", content = "Name a colour." } };
+
+        var (status, body, headers) = await Send("/v1/chat/completions", new { model = SchedulerCluster.Model, messages = chat }, key);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        using var grpc = cluster.ClientWithKey(key);
+        var job = await grpc.GetAsync(headers.GetValues("x-scheduler-job-id").Single());
+        Assert.Equal(100, job.PromptTokens + job.MaxTokens);
+        var usage = body.GetProperty("usage");
+        Assert.Equal((job.MaxTokens, "length"), (usage.GetProperty("completion_tokens").GetInt32(), body.GetProperty("choices")[0].GetProperty("finish_reason").GetString()));
+
+        // The same chat with max_tokens that does not fit keeps its refusal, naming max_tokens, which it did send.
+        var (sent, sentBody, _) = await Send("/v1/chat/completions", new { model = SchedulerCluster.Model, messages = chat, max_tokens = 200 }, key);
+        Assert.Equal(HttpStatusCode.TooManyRequests, sent);
+        Assert.StartsWith("max_tokens: ", sentBody.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WithoutMaxTokens_APromptOverTheTokensPerMinuteQuota_Is429NamingThePrompt_NotMaxTokens()
+    {
+        var key = await TenantWithTokensPerMinute(100);
+
+        var (chat, chatBody, _) = await Send("/v1/chat/completions", new { model = SchedulerCluster.Model, messages = new[] { new { role = "user", content = string.Join(' ', Enumerable.Repeat("colour", 150)) } } }, key);
+        var (completion, completionBody, _) = await Send("/v1/completions", new { model = SchedulerCluster.Model, prompt = Enumerable.Range(1, 100) }, key);
+
+        Assert.Equal((HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests), (chat, completion));
+        var chatMessage = chatBody.GetProperty("error").GetProperty("message").GetString()!;
+        Assert.Matches("^messages: [0-9]+ prompt tokens leave no room to generate within what tenant '[^']+' may use in a minute", chatMessage);
+        Assert.DoesNotContain("max_tokens", chatMessage, StringComparison.Ordinal);
+        var completionMessage = completionBody.GetProperty("error").GetProperty("message").GetString()!;
+        Assert.StartsWith("prompt: 100 prompt tokens leave no room to generate", completionMessage, StringComparison.Ordinal);
+        Assert.Contains("limit 100, requested 101", completionMessage, StringComparison.Ordinal);
+        Assert.DoesNotContain("max_tokens", completionMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnAcceptedRequest_HasOpenAisRateLimitHeaders_OfItsTenantsQuotas_NoneWithoutQuotas()
+    {
+        using var admin = cluster.Admin();
+        var key = "openai-headers-key-" + Guid.NewGuid().ToString("N")[..8];
+        await admin.PutTenantAsync(new PutTenantRequest
+        {
+            TenantId = "openai-headers-" + Guid.NewGuid().ToString("N")[..8], Weight = 1, ApiKey = key, Quotas = new TenantQuotas { RequestsPerMinute = 10, TokensPerMinute = 1000 },
+        });
+
+        var (status, _, headers) = await Send("/v1/completions", new { model = SchedulerCluster.Model, prompt = Enumerable.Range(1, 10), max_tokens = 5 }, key);
+
+        // This request took one request and its 15 tokens; the buckets refill continuously, a few tokens since.
+        Assert.Equal(HttpStatusCode.OK, status);
+        string Header(string name) => headers.TryGetValues(name, out var values) ? values.Single() : $"(no {name})";
+        Assert.Equal(("10", "9", "1000"), (Header("x-ratelimit-limit-requests"), Header("x-ratelimit-remaining-requests"), Header("x-ratelimit-limit-tokens")));
+        Assert.InRange(int.Parse(Header("x-ratelimit-remaining-tokens"), System.Globalization.CultureInfo.InvariantCulture), 985, 999);
+        Assert.Matches("^[0-9]+ms$", Header("x-ratelimit-reset-tokens"));
+        Assert.Matches("^[0-9]+(\\.[0-9]+)?s$", Header("x-ratelimit-reset-requests"));
+
+        var (unlimited, _, none) = await Send("/v1/completions", new { model = SchedulerCluster.Model, prompt = "x", max_tokens = 2 }, SchedulerCluster.Tenants[0].Key);
+        Assert.Equal(HttpStatusCode.OK, unlimited);
+        Assert.DoesNotContain(none, h => h.Key.StartsWith("x-ratelimit-", StringComparison.OrdinalIgnoreCase));
+    }
+
+    private async Task<string> TenantWithTokensPerMinute(long tokensPerMinute)
+    {
+        using var admin = cluster.Admin();
+        var key = "openai-tpm-key-" + Guid.NewGuid().ToString("N")[..8];
+        await admin.PutTenantAsync(new PutTenantRequest
+        {
+            TenantId = "openai-tpm-" + Guid.NewGuid().ToString("N")[..8], Weight = 1, ApiKey = key, Quotas = new TenantQuotas { TokensPerMinute = tokensPerMinute },
+        });
+        return key;
     }
 
     private static void AssertError(HttpStatusCode status, JsonElement body, string param, string message)

@@ -16,6 +16,31 @@ public sealed class TenantRateLimitsTests
         Assert.All(Enumerable.Range(0, 10_000), _ => Assert.True(limits.TryAdmit(1_000_000).IsAdmitted));
     }
 
+    [Theory]
+    [InlineData(0, 30, 512, 512)]
+    [InlineData(100, 30, 512, 70)]
+    [InlineData(100, 30, 50, 50)]
+    [InlineData(100, 99, 512, 1)]
+    [InlineData(100, 100, 512, 1)]
+    [InlineData(100, 400, 512, 1)]
+    public void FitOutput_LowersADefaultToWhatAWholeMinutesTokensLeaveAfterThePrompt_AtLeastOne(long tokensPerMinute, int prompt, int maxTokens, int expected)
+    {
+        var limits = new TenantRateLimits(_time);
+        limits.Configure(0, tokensPerMinute);
+
+        Assert.Equal(expected, limits.FitOutput(prompt, maxTokens));
+    }
+
+    [Fact]
+    public void FitOutput_IsOfTheWholeQuota_NotOfWhatIsLeftOfItNow()
+    {
+        var limits = new TenantRateLimits(_time);
+        limits.Configure(0, 100);
+        Assert.True(limits.TryAdmit(90).IsAdmitted);
+
+        Assert.Equal(70, limits.FitOutput(30, 512));
+    }
+
     [Fact]
     public void TryAdmit_RequestsPerMinute_RefusesPastTheBurst_WithRetryHint_ThenAdmitsOnceRefilled()
     {

@@ -127,8 +127,33 @@ public sealed class OpenAiErrorsTests
     {
         var error = _errors.Map(SchedulerErrors.ResourceExhausted("over requests_per_minute", TimeSpan.FromMilliseconds(1500.2)), OpenAiKind.Completion);
 
-        Assert.Equal((429, "rate_limit_error", "rate_limit_exceeded", 1501L), (error.Status, error.Type, error.Code, error.RetryAfterMs));
+        Assert.Equal((429, "requests", "rate_limit_exceeded", 1501L), (error.Status, error.Type, error.Code, error.RetryAfterMs));
         Assert.Null(_errors.Map(SchedulerErrors.ResourceExhausted("never", null), OpenAiKind.Completion).RetryAfterMs);
+    }
+
+    [Theory]
+    [InlineData("tokens_per_minute", "tokens")]
+    [InlineData("requests_per_minute", "requests")]
+    [InlineData("max_queued_jobs", "requests")]
+    public void Map_RateLimited_TypeSaysWhichLimit_AsOpenAi_AndItsHeadersComeAlong(string quota, string type)
+    {
+        // The type was "rate_limit_error" whichever limit it was; OpenAI's API says "tokens" or "requests".
+        var refusal = Scheduler.Protos.Errors.RichErrors.WithTrailers(
+            SchedulerErrors.RateLimited("used up", TimeSpan.FromSeconds(2), quota, 100),
+            [KeyValuePair.Create("x-ratelimit-limit-tokens", "100"), KeyValuePair.Create("x-ratelimit-remaining-tokens", "3")]);
+
+        var error = _errors.Map(refusal, OpenAiKind.Chat);
+
+        Assert.Equal((429, type, "rate_limit_exceeded", 2000L), (error.Status, error.Type, error.Code, error.RetryAfterMs));
+        Assert.Equal([KeyValuePair.Create("x-ratelimit-limit-tokens", "100"), KeyValuePair.Create("x-ratelimit-remaining-tokens", "3")], error.RateLimits);
+    }
+
+    [Fact]
+    public void Map_LargerThanTheTokensQuota_Is429OfTypeTokens()
+    {
+        var error = _errors.Map(SchedulerErrors.LargerThanQuota("max_tokens", "too large", "tokens_per_minute", 100, 120), OpenAiKind.Chat);
+
+        Assert.Equal((429, "tokens", "rate_limit_exceeded", null), (error.Status, error.Type, error.Code, error.RetryAfterMs));
     }
 
     [Fact]

@@ -100,6 +100,17 @@ public sealed class OpenAiRequestReaderTests
         Assert.Equal(300, Read("""{"model":"m","messages":[{"role":"user","content":"x"}]}""", OpenAiKind.Chat).Submit.MaxTokens);
     }
 
+    [Fact]
+    public void Read_WithoutMaxTokens_ChatAndCompletion_AreFittedDefaults()
+    {
+        // A completion's legacy default of 16 was sent as if the client had asked for it: refused by a small quota naming max_tokens.
+        var completion = Read("""{"model":"m","prompt":"x"}""");
+        var chat = Read("""{"model":"m","messages":[{"role":"user","content":"x"}]}""", OpenAiKind.Chat);
+
+        Assert.Equal((16, true), (completion.Submit.MaxTokens, completion.FitMaxTokens));
+        Assert.True(chat.FitMaxTokens);
+    }
+
     [Theory]
     [InlineData("""{"model":"m","prompt":"x","max_completion_tokens":4}""", 4, "max_completion_tokens")]
     [InlineData("""{"model":"m","prompt":"x","max_tokens":9,"max_completion_tokens":7}""", 7, "max_completion_tokens")]

@@ -1,0 +1,60 @@
+using System.Diagnostics;
+
+namespace Scheduler.Silo.OpenAi;
+
+/// <summary>
+/// The <c>x-request-id</c> response header OpenAI's API sends on every response, which clients log for support (the
+/// OpenAI SDKs show it as the error's and response's request id). A request that made a job answers with the job's id,
+/// which <c>schedctl get</c>/<c>explain</c>, GetJob and the silo's logs know it by; any other response with a fresh id.
+/// A client's own <c>x-request-id</c> is echoed instead, as vLLM does, so a gateway's id follows the request through; the
+/// job id is in <c>x-scheduler-job-id</c> then, and the client's id on the request's trace span.
+/// </summary>
+internal static class OpenAiRequestIds
+{
+    public const string Header = "x-request-id";
+
+    /// <summary>The longest id echoed: far above a UUID's 36 characters; a longer one is refused, not cut, so the id the
+    /// client logged is always the one it sent.</summary>
+    public const int MaxLength = 256;
+
+    // OpenTelemetry's attribute for a captured request header (http.request.header.<name>).
+    private const string SpanTag = "http.request.header." + Header;
+
+    /// <summary>Gives the response its id: the client's, or a fresh one. False (and the response's id a fresh one) when
+    /// the client's is too long, which the caller refuses.</summary>
+    public static bool Assign(HttpContext http)
+    {
+        // The first, if a proxy added another, as vLLM reads it.
+        var id = Sent(http);
+        if (id is null)
+        {
+            http.Response.Headers[Header] = "req-" + Guid.NewGuid().ToString("N");
+            return true;
+        }
+
+        if (id.Length > MaxLength)
+        {
+            http.Response.Headers[Header] = "req-" + Guid.NewGuid().ToString("N");
+            return false;
+        }
+
+        http.Response.Headers[Header] = id;
+        Activity.Current?.SetTag(SpanTag, id);
+        return true;
+    }
+
+    /// <summary>The error for a client's id <see cref="Assign"/> refused.</summary>
+    public static OpenAiError Refusal() => new(
+        StatusCodes.Status400BadRequest, "invalid_request_error", $"{Header}: must be at most {MaxLength} characters", Header);
+
+    /// <summary>A request that made <paramref name="jobId"/> answers with it, unless its client sent an id of its own.</summary>
+    public static void ForJob(HttpContext http, string jobId)
+    {
+        if (Sent(http) is null)
+        {
+            http.Response.Headers[Header] = jobId;
+        }
+    }
+
+    private static string? Sent(HttpContext http) => http.Request.Headers[Header] is { Count: > 0 } sent && !string.IsNullOrEmpty(sent[0]) ? sent[0] : null;
+}
