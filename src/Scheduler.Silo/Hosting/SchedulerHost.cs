@@ -162,7 +162,9 @@ public static class SchedulerHost
         });
 
         var services = builder.Services;
-        services.AddSettings<PlacementOptions>(builder.Configuration.GetSection(PlacementOptions.Section));
+        var scheduling = builder.Configuration.GetSection(PlacementOptions.Section);
+        services.AddSettings<PlacementOptions>(scheduling).PostConfigure(o => JobListRetentionAlias.Apply(scheduling, o));
+        services.AddHostedService<JobListRetentionAlias>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, CapacityOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, JobRetentionOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, WaitCostOptionsValidator>();
