@@ -84,7 +84,8 @@ public sealed class PlacementOptions
     public TimeSpan OverloadRetryAfter { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How long an idempotency key names its job after it was first used: a retry with the key within this
-    /// time returns that job. Kept per key, outside the tenant's state (<see cref="Tenants.IIdempotencyKeys"/>).</summary>
+    /// time returns that job. Kept per key, outside the tenant's state (<see cref="Tenants.IIdempotencyKeys"/>). At most
+    /// <see cref="JobRetention"/>, so a key never outlives its job's record.</summary>
     public TimeSpan IdempotencyKeyLifetime { get; set; } = TimeSpan.FromHours(24);
 
     /// <summary>Idempotency keys remembered per tenant when they are kept in the silo's memory (the embedded default;
@@ -108,8 +109,8 @@ public sealed class PlacementOptions
 
     /// <summary>The most finished jobs whose records the silo's memory keeps (the embedded default; Redis keeps them
     /// for <see cref="JobRetention"/>), and the most jobs its listing holds: past it the oldest are dropped first, since
-    /// memory, not days, bounds a single process. A record took about 2.8 KB with the bench's short prompts and answers
-    /// (docs/operations.md), so the default holds about 140 MB of them.</summary>
+    /// memory, not days, bounds a single process. A record took 2.6 KB with a one-line prompt and a 16-token answer
+    /// (docs/operations.md, "How long jobs are kept"), so the default holds about 130 MB of such records.</summary>
     public int MaxSettledJobsInMemory { get; set; } = 50_000;
 
     /// <summary>How the placement sizes its accelerator pools: the capacity signal for an autoscaler.</summary>

@@ -7,7 +7,8 @@ namespace Scheduler.Silo.Hosting;
 /// submission or end: every accepted job is indexed with the retention and every settled record written with it (in
 /// Redis mode an expiry must be a positive number of milliseconds), every keyed submission binds its key for the key's
 /// lifetime, and the count bound sizes the embedded default's memory. A key must not outlive its job's record: a retry
-/// with it would then name a job GetJob no longer finds (docs/operations.md, "How long jobs are kept").</summary>
+/// with it would then name a job GetJob no longer finds (docs/operations.md, "How long jobs are kept"); a lifetime
+/// left at its default follows a shorter retention (<see cref="JobRetentionSettings"/>), so only one set is refused.</summary>
 internal sealed class JobRetentionOptionsValidator : IValidateOptions<PlacementOptions>
 {
     /// <summary>The longest retention taken: ten years.</summary>

@@ -163,8 +163,8 @@ public static class SchedulerHost
 
         var services = builder.Services;
         var scheduling = builder.Configuration.GetSection(PlacementOptions.Section);
-        services.AddSettings<PlacementOptions>(scheduling).PostConfigure(o => JobListRetentionAlias.Apply(scheduling, o));
-        services.AddHostedService<JobListRetentionAlias>();
+        services.AddSettings<PlacementOptions>(scheduling).PostConfigure(o => JobRetentionSettings.Apply(scheduling, o));
+        services.AddHostedService<JobRetentionSettings>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, CapacityOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, JobRetentionOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, WaitCostOptionsValidator>();

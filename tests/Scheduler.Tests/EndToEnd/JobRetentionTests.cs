@@ -53,7 +53,7 @@ public sealed class JobRetentionTests(ITestOutputHelper output)
             Assert.Equal((StatusCode.NotFound, kept), (explain.StatusCode, explain.Status.Detail));
         },
         silos: 1, workers: 1,
-        siloSettings: ["--Scheduler:Scheduling:JobRetention=00:00:05", "--Scheduler:Scheduling:IdempotencyKeyLifetime=00:00:05"]);
+        siloSettings: ["--Scheduler:Scheduling:JobRetention=00:00:05"]);
 
     [Fact]
     public async Task EmbeddedDefault_PastTheCountBound_TheOldestRecordIsGone_AndItsIdempotencyKeyStartsANewJob()

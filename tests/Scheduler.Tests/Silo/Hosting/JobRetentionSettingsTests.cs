@@ -8,25 +8,32 @@ using Scheduler.Silo.Hosting;
 namespace Scheduler.Tests.Silo.Hosting;
 
 /// <summary>The retention's former name, Scheduler:Scheduling:JobListRetention, keeps a deployment that set it on its
-/// retention across the upgrade, with a warning; the new name wins where both are set.</summary>
-public sealed class JobListRetentionAliasTests
+/// retention across the upgrade, with a warning; the new name wins where both are set. An idempotency key's default
+/// lifetime follows a shorter retention; one set explicitly is the operator's (and refused if longer).</summary>
+public sealed class JobRetentionSettingsTests
 {
     private static async Task<(TimeSpan Retention, IReadOnlyCollection<string> Logs)> Built(params string[] settings)
     {
+        var (options, logs) = await Read(settings);
+        return (options.JobRetention, logs);
+    }
+
+    private static async Task<(PlacementOptions Options, IReadOnlyCollection<string> Logs)> Read(params string[] settings)
+    {
         await using var silo = SchedulerHost.Build(["--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0", "--Scheduler:GrpcPort=0", .. settings]);
-        var retention = silo.Services.GetRequiredService<IOptions<PlacementOptions>>().Value.JobRetention;
+        var options = silo.Services.GetRequiredService<IOptions<PlacementOptions>>().Value;
 
         using var logs = new CapturedLogs();
         using var loggers = LoggerFactory.Create(b => b.AddProvider(logs));
-        var alias = new JobListRetentionAlias(silo.Services.GetRequiredService<IConfiguration>(), loggers.CreateLogger<JobListRetentionAlias>());
-        await alias.StartAsync(CancellationToken.None);
-        return (retention, logs.Messages);
+        var reporter = new JobRetentionSettings(silo.Services.GetRequiredService<IConfiguration>(), loggers.CreateLogger<JobRetentionSettings>());
+        await reporter.StartAsync(CancellationToken.None);
+        return (options, logs.Messages);
     }
 
     [Fact]
     public async Task OnlyTheOldKeySet_IsTheRetention_WithAWarningToRenameIt()
     {
-        var (retention, logs) = await Built("--Scheduler:Scheduling:JobListRetention=2.00:00:00", "--Scheduler:Scheduling:IdempotencyKeyLifetime=1.00:00:00");
+        var (retention, logs) = await Built("--Scheduler:Scheduling:JobListRetention=2.00:00:00");
 
         Assert.Equal(TimeSpan.FromDays(2), retention);
         Assert.Equal(
@@ -50,5 +57,15 @@ public sealed class JobListRetentionAliasTests
 
         Assert.Equal(TimeSpan.FromDays(3), retention);
         Assert.Empty(logs);
+    }
+
+    [Fact]
+    public async Task ARetentionShorterThanTheKeysDefaultLifetime_ShortensTheLifetime_UnlessItIsSet()
+    {
+        Assert.Equal(TimeSpan.FromHours(1), (await Read("--Scheduler:Scheduling:JobRetention=01:00:00")).Options.IdempotencyKeyLifetime);
+        Assert.Equal(TimeSpan.FromHours(24), (await Read("--Scheduler:Scheduling:JobRetention=2.00:00:00")).Options.IdempotencyKeyLifetime);
+        Assert.Equal(
+            TimeSpan.FromMinutes(30),
+            (await Read("--Scheduler:Scheduling:JobRetention=01:00:00", "--Scheduler:Scheduling:IdempotencyKeyLifetime=00:30:00")).Options.IdempotencyKeyLifetime);
     }
 }
