@@ -84,7 +84,8 @@ public sealed class PlacementOptions
     public TimeSpan OverloadRetryAfter { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How long an idempotency key names its job after it was first used: a retry with the key within this
-    /// time returns that job. Kept per key, outside the tenant's state (<see cref="Tenants.IIdempotencyKeys"/>).</summary>
+    /// time returns that job. Kept per key, outside the tenant's state (<see cref="Tenants.IIdempotencyKeys"/>). At most
+    /// <see cref="JobRetention"/>, so a key never outlives its job's record.</summary>
     public TimeSpan IdempotencyKeyLifetime { get; set; } = TimeSpan.FromHours(24);
 
     /// <summary>Idempotency keys remembered per tenant when they are kept in the silo's memory (the embedded default;
@@ -96,9 +97,22 @@ public sealed class PlacementOptions
     /// are exact; these counts can lose at most this much to a silo crash.</summary>
     public TimeSpan TenantStateWriteInterval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long a job stays in the job index that ListJobs reads (its record, which GetJob and ExplainJob read,
-    /// stays on).</summary>
-    public TimeSpan JobListRetention { get; set; } = TimeSpan.FromDays(7);
+    /// <summary>How long a job is kept: listed (ListJobs) for this long after its submission, and its finished record
+    /// (GetJob, WatchJob, ExplainJob) kept for this long after its end; then GetJob answers NOT_FOUND. An unfinished job
+    /// is never expired. In Redis the record is written with this expiry; in the silo's memory (the embedded default)
+    /// it is trimmed as jobs settle, and at most <see cref="MaxSettledJobsInMemory"/> are kept.</summary>
+    public TimeSpan JobRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Deprecated: the name <see cref="JobRetention"/> had while it governed only the listing. Still read, with a
+    /// warning at start-up, where <see cref="JobRetention"/> is not set.</summary>
+    public TimeSpan? JobListRetention { get; set; }
+
+    /// <summary>The most finished jobs whose records the silo's memory keeps (the embedded default; Redis keeps them
+    /// for <see cref="JobRetention"/>), and the most jobs its listing holds: past it the oldest are dropped first, since
+    /// memory, not days, bounds a single process. A record took 2.6 KB with a one-line prompt and a 16-token answer
+    /// (docs/operations.md, "How long jobs are kept"), so the default holds about 130 MB of such records.</summary>
+    public int MaxSettledJobsInMemory { get; set; } = 50_000;
+
     /// <summary>How the placement sizes its accelerator pools: the capacity signal for an autoscaler.</summary>
     public CapacityOptions Capacity { get; set; } = new();
 }

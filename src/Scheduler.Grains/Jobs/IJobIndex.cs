@@ -8,7 +8,8 @@ namespace Scheduler.Grains.Jobs;
 /// never asks a grain per job it passes over. The <see cref="IJobJournal"/> writes it, in the same steps as its own
 /// entries: a job is added when its tenant accepts it and rewritten once when it settles, with its terminal status;
 /// until then it reads <see cref="JobStatus.Queued"/> (unfinished: queued or running, which only the job's record
-/// tells apart). Entries older than the retention are dropped; the job's record is not.
+/// tells apart). Entries submitted longer ago than <see cref="PlacementOptions.JobRetention"/> are dropped (the job's
+/// record is kept for as long after its end).
 /// </summary>
 public interface IJobIndex
 {

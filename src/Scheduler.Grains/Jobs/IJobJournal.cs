@@ -41,6 +41,8 @@ public interface IJobJournal
     /// <paramref name="job"/> itself when it is the first.</summary>
     Task<SettledJob> Settle(SettledJob job);
 
-    /// <summary>A settled job's record; null if the job has not settled (or does not exist).</summary>
+    /// <summary>A settled job's record; null if the job has not settled (or does not exist), or its record is past
+    /// <see cref="PlacementOptions.JobRetention"/> (or, in memory, was dropped for the count bound). Unfinished jobs
+    /// are never dropped.</summary>
     ValueTask<SettledJob?> FindSettled(string jobId);
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 
@@ -14,32 +15,45 @@ namespace Scheduler.Grains.Jobs;
 /// <remarks>Collected after <see cref="IdleMinutes"/> idle, not Orleans' default 15: a record is asked for around its
 /// job's run and rarely after.</remarks>
 [CollectionAgeLimit(Minutes = IdleMinutes)]
-internal sealed class JobGrain(IJobJournal journal, JobSettlement settlement, GrainReferences references) : Grain, IJobGrain
+internal sealed class JobGrain(
+    IJobJournal journal, JobSettlement settlement, GrainReferences references, IOptions<PlacementOptions> options, TimeProvider time) : Grain, IJobGrain
 {
     /// <summary>How long an idle record stays activated (the collector runs every minute, so up to one more).</summary>
     internal const int IdleMinutes = 2;
 
-    // A settled record never changes: kept once read.
+    // A settled record never changes: kept once read, where reading it costs a round trip (Redis), until its retention
+    // is over. The silo's memory is read each time instead: it may drop a record before then (its count bound).
     private SettledJob? _settled;
 
     private string JobId => this.GetPrimaryKeyString();
 
-    /// <summary>The job's settled record, or its ticket while it is unfinished; neither when there is no such job. A
-    /// job settles by replacing its journal entry with its record in one step, so a job not found unfinished has
-    /// settled, or never was.</summary>
+    /// <summary>The job's settled record, or its ticket while it is unfinished; neither when there is no such job (or
+    /// its record is past its retention). A job settles by replacing its journal entry with its record in one step, so
+    /// a job not found unfinished has settled, or never was.</summary>
     private async ValueTask<(SettledJob? Settled, JobTicket? Unfinished)> Find()
     {
-        if (_settled is null)
+        if (_settled is { } kept && !kept.IsExpired(time.GetUtcNow(), options.Value.JobRetention))
         {
-            if (await journal.Find(JobId) is { } ticket)
-            {
-                return (null, ticket);
-            }
-
-            _settled = await journal.FindSettled(JobId);
+            return (kept, null);
         }
 
-        return (_settled, null);
+        _settled = null;
+        if (await journal.Find(JobId) is { } ticket)
+        {
+            return (null, ticket);
+        }
+
+        return (Keep(await journal.FindSettled(JobId)), null);
+    }
+
+    private SettledJob? Keep(SettledJob? settled)
+    {
+        if (journal.OutlivesSilo)
+        {
+            _settled = settled;
+        }
+
+        return settled;
     }
 
     public async Task<JobSnapshot?> Get() => await Find() switch
@@ -58,9 +72,8 @@ internal sealed class JobGrain(IJobJournal journal, JobSettlement settlement, Gr
             return JobSnapshot.Queued(live.Ticket) with { Status = live.Status, Placement = live.Placement, CancelRequested = live.CancelRequested };
         }
 
-        if (await journal.FindSettled(ticket.JobId) is { } settled)
+        if (Keep(await journal.FindSettled(ticket.JobId)) is { } settled)
         {
-            _settled = settled;
             return settled.Snapshot();
         }
 
@@ -91,7 +104,7 @@ internal sealed class JobGrain(IJobJournal journal, JobSettlement settlement, Gr
             case (_, { } ticket):
                 var live = await references.Placement(ticket.Request.Model).Explain(JobId);
                 var job = await Unfinished(ticket);
-                return job.IsTerminal && _settled is { } ended
+                return job.IsTerminal && await journal.FindSettled(JobId) is { } ended
                     ? new JobExplanation(job, ended.Trace, null)
                     : new JobExplanation(job, live?.Events ?? [], live?.QueuePosition);
             case ({ } settled, _):

@@ -23,8 +23,8 @@ public sealed partial class JobSettlement(
     private readonly IJobOutcomeObserver[] _observers = [.. observers];
 
     /// <summary>
-    /// Settles <paramref name="job"/> and returns the record that holds: the first end recorded wins, so a job that
-    /// settled already keeps its record (and is not counted again). Whoever announces the end to the job's watchers
+    /// Settles <paramref name="job"/>, stamped with the time it settled, and returns the record that holds: the first
+    /// end recorded wins, so a job that settled already keeps its record (and is not counted again). Whoever announces the end to the job's watchers
     /// does it after this returns, so a client that saw the end finds the record ended, and durable. An end that storage
     /// refuses (a Redis outage) must not be dropped either — the job would stay in its model's journal and run again
     /// after a failover — so it is written again every <see cref="RetryPeriod"/> until storage takes it, in the
@@ -32,6 +32,8 @@ public sealed partial class JobSettlement(
     /// </summary>
     public async Task<SettledJob?> Settle(SettledJob job)
     {
+        // The end's time, once: the record is kept for the retention from then (a late write keeps the end's time).
+        job = job with { SettledAt = time.GetUtcNow() };
         SettledJob record;
         try
         {

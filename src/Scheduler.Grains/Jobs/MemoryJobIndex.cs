@@ -4,7 +4,8 @@ using Scheduler.Abstractions.Jobs;
 namespace Scheduler.Grains.Jobs;
 
 /// <summary>The job index of a single-process scheduler, in memory, written by the <see cref="MemoryJobJournal"/>: one
-/// ordered set overall and one per tenant, trimmed to the retention as jobs are added.</summary>
+/// ordered set overall and one per tenant, trimmed to the retention and to
+/// <see cref="PlacementOptions.MaxSettledJobsInMemory"/> entries (the oldest first) as jobs are added.</summary>
 public sealed class MemoryJobIndex(IOptions<PlacementOptions> options, TimeProvider time) : IJobIndex
 {
     private static readonly Comparer<JobIndexCursor> NewestFirst = Comparer<JobIndexCursor>.Create((a, b) =>
@@ -15,13 +16,13 @@ public sealed class MemoryJobIndex(IOptions<PlacementOptions> options, TimeProvi
     private readonly Dictionary<string, SortedSet<JobIndexCursor>> _byTenant = new(StringComparer.Ordinal);
     private readonly Dictionary<string, JobIndexEntry> _entries = new(StringComparer.Ordinal);
 
-    /// <summary>Adds an accepted job (or overwrites it), and drops what is past the retention.</summary>
+    /// <summary>Adds an accepted job (or overwrites it), and drops what is past the retention or the count bound.</summary>
     internal void Add(JobIndexEntry entry)
     {
         lock (_gate)
         {
             Put(entry);
-            Trim(time.GetUtcNow() - options.Value.JobListRetention);
+            Trim(time.GetUtcNow() - options.Value.JobRetention, options.Value.MaxSettledJobsInMemory);
         }
     }
 
@@ -84,10 +85,10 @@ public sealed class MemoryJobIndex(IOptions<PlacementOptions> options, TimeProvi
         tenant.Add(cursor);
     }
 
-    private void Trim(DateTimeOffset oldest)
+    private void Trim(DateTimeOffset oldest, int max)
     {
         var oldestMs = oldest.ToUnixTimeMilliseconds();
-        while (_all.Count > 0 && _all.Max is var last && last.SubmittedMs < oldestMs)
+        while (_all.Count > 0 && _all.Max is var last && (last.SubmittedMs < oldestMs || _all.Count > max))
         {
             _all.Remove(last);
             if (_entries.Remove(last.JobId, out var entry) && _byTenant.TryGetValue(entry.TenantId, out var tenant))

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Jobs;
 
 namespace Scheduler.Grains.Jobs;
@@ -6,17 +7,22 @@ namespace Scheduler.Grains.Jobs;
 /// <summary>
 /// The journal of a single-process scheduler (localhost clustering, in-memory state): it outlives grain
 /// activations but not the process, exactly like the in-memory grain storage beside it. Settled records are kept for
-/// the process's life, as that storage keeps grain state. It writes <paramref name="index"/> as it accepts and settles
-/// jobs.
+/// <see cref="PlacementOptions.JobRetention"/> and at most <see cref="PlacementOptions.MaxSettledJobsInMemory"/> of
+/// them, the oldest dropped first as jobs settle (amortised O(1) a job): nothing else bounds this process's memory.
+/// Unfinished jobs are never dropped. It writes <paramref name="index"/> as it accepts and settles jobs.
 /// </summary>
-public sealed class MemoryJobJournal(MemoryJobIndex index) : IJobJournal
+public sealed class MemoryJobJournal(MemoryJobIndex index, IOptions<PlacementOptions> options, TimeProvider time) : IJobJournal
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, JobTicket>> _models = new(StringComparer.Ordinal);
 
     // The same tickets by job id (IJobJournal.Find).
     private readonly ConcurrentDictionary<string, JobTicket> _jobs = new(StringComparer.Ordinal);
 
-    private readonly ConcurrentDictionary<string, SettledJob> _settled = new(StringComparer.Ordinal);
+    // Each settled record with the time it was written here, which its retention counts from.
+    private readonly ConcurrentDictionary<string, (SettledJob Job, DateTimeOffset At)> _settled = new(StringComparer.Ordinal);
+
+    // The settled records' ids in the order they were written, oldest first: what trimming drops first. Under the gate.
+    private readonly Queue<(string JobId, DateTimeOffset At)> _settledOrder = new();
 
     // Adding a ticket and settling its job each change two maps: one at a time, so a late add cannot slip in between a
     // settle's record and its removal (the Redis journal does each in one script).
@@ -68,19 +74,45 @@ public sealed class MemoryJobJournal(MemoryJobIndex index) : IJobJournal
         var ticket = job.Ticket;
         lock (_gate)
         {
-            var holding = _settled.GetOrAdd(ticket.JobId, job);
-            Jobs(ticket.Request.Model).TryRemove(ticket.JobId, out _);
-            _jobs.TryRemove(ticket.JobId, out _);
-            if (ReferenceEquals(holding, job))
+            // A record past the retention but not yet trimmed holds too: one queue entry per record.
+            if (_settled.TryGetValue(ticket.JobId, out var held))
             {
-                index.Settle(JobIndexEntry.Of(ticket, job.Outcome.Status));
+                RemoveUnfinished(ticket);
+                return Task.FromResult(held.Job);
             }
 
-            return Task.FromResult(holding);
+            var now = time.GetUtcNow();
+            _settled[ticket.JobId] = (job, now);
+            _settledOrder.Enqueue((ticket.JobId, now));
+            RemoveUnfinished(ticket);
+            index.Settle(JobIndexEntry.Of(ticket, job.Outcome.Status));
+            Trim(now);
+            return Task.FromResult(job);
         }
     }
 
-    public ValueTask<SettledJob?> FindSettled(string jobId) => ValueTask.FromResult(_settled.GetValueOrDefault(jobId));
+    public ValueTask<SettledJob?> FindSettled(string jobId) =>
+        ValueTask.FromResult(_settled.TryGetValue(jobId, out var held) && !IsExpired(held.At, time.GetUtcNow()) ? held.Job : null);
+
+    private bool IsExpired(DateTimeOffset settledAt, DateTimeOffset now) => settledAt <= now - options.Value.JobRetention;
+
+    private void RemoveUnfinished(JobTicket ticket)
+    {
+        Jobs(ticket.Request.Model).TryRemove(ticket.JobId, out _);
+        _jobs.TryRemove(ticket.JobId, out _);
+    }
+
+    /// <summary>Drops the records past the retention and, past the count bound, the oldest: each record once, so a
+    /// job's end costs the same however many are kept. Under the gate.</summary>
+    private void Trim(DateTimeOffset now)
+    {
+        var max = options.Value.MaxSettledJobsInMemory;
+        while (_settledOrder.TryPeek(out var oldest) && (_settledOrder.Count > max || IsExpired(oldest.At, now)))
+        {
+            _settledOrder.Dequeue();
+            _settled.TryRemove(oldest.JobId, out _);
+        }
+    }
 
     /// <summary>Writes an unfinished job's ticket, unless the job settled. Under the gate.</summary>
     private bool Put(JobTicket ticket)

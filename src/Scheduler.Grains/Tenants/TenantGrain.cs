@@ -330,7 +330,8 @@ internal sealed partial class TenantGrain(
             }
 
             // The first attempt bound the key but never recorded its job (it was refused, or failed before its
-            // journal entry): this submission takes the key over.
+            // journal entry), or the job's record is gone (the embedded default's count bound dropped it): this
+            // submission takes the key over, rather than answer with a job GetJob does not find.
             await keys.Bind(TenantId, key, new IdempotencyBinding(jobId, fingerprint));
         }
 

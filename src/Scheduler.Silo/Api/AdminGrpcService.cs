@@ -17,7 +17,8 @@ namespace Scheduler.Silo.Api;
 /// asks its grains in parallel, at most <see cref="MaxConcurrentCalls"/> at a time, and answers in catalog order. Every
 /// call that changes something is recorded in the audit log (<see cref="AdminAudit"/>).</summary>
 internal sealed class AdminGrpcService(
-    IGrainFactory grains, ModelCatalog models, AdminAudit audit, TenantKeys keys, JobListing listing, AdminKeys admins, IOptions<NodeOptions> nodes, TimeProvider time)
+    IGrainFactory grains, ModelCatalog models, AdminAudit audit, TenantKeys keys, JobListing listing, AdminKeys admins, IOptions<NodeOptions> nodes,
+    MissingJobs missing, TimeProvider time)
     : AdminService.AdminServiceBase
 {
     // Enough to hide the latency of one grain call behind the others; few enough that listing thousands of tenants
@@ -280,7 +281,7 @@ internal sealed class AdminGrpcService(
     public override async Task<JobExplanation> ExplainJob(ExplainJobRequest request, ServerCallContext context)
     {
         Identifiers.RequireReference(request.JobId, "job_id");
-        var explanation = await grains.GetGrain<IJobGrain>(request.JobId).Explain() ?? throw SchedulerErrors.NotFound("job", request.JobId);
+        var explanation = await grains.GetGrain<IJobGrain>(request.JobId).Explain() ?? throw missing.NotFound(request.JobId);
         return explanation.ToProto();
     }
 

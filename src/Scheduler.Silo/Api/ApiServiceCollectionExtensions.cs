@@ -29,6 +29,7 @@ internal static class ApiServiceCollectionExtensions
         services.AddSingleton<AdminAudit>();
         services.AddSingleton<TenantKeys>();
         services.AddSingleton<JobSubmissions>();
+        services.AddSingleton<MissingJobs>();
         services.AddSingleton<JobMultiplexer>();
         services.AddSingleton<JobListing>();
         // Interceptors registered in DI are resolved from it: one each for the silo's life, instead of grpc-dotnet's

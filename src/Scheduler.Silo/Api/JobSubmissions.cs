@@ -23,6 +23,7 @@ internal sealed class JobSubmissions(
     StreamBackfill backfill,
     SchedulerTelemetry telemetry,
     SiloDrain drain,
+    MissingJobs missing,
     TimeProvider time)
 {
     private static readonly TimeSpan RecordPoll = TimeSpan.FromMilliseconds(20);
@@ -236,7 +237,7 @@ internal sealed class JobSubmissions(
         var job = await grain.Get() ?? await grain.Get();
         if (job is null || job.TenantId != tenant)
         {
-            throw SchedulerErrors.NotFound("job", jobId);
+            throw missing.NotFound(jobId);
         }
 
         return job;

@@ -24,9 +24,10 @@ internal static class SchedulerErrors
 
     public static RpcException InvalidArgument(string field, string problem) => RichErrors.InvalidArgument(field, problem);
 
-    public static RpcException NotFound(string what, string id) => RichErrors.With(
+    /// <summary>NOT_FOUND of <paramref name="what"/> <paramref name="id"/>, and <paramref name="why"/> it may be missing.</summary>
+    public static RpcException NotFound(string what, string id, string? why = null) => RichErrors.With(
         StatusCode.NotFound,
-        $"{what} '{Echo(id)}' not found",
+        why is null ? $"{what} '{Echo(id)}' not found" : $"{what} '{Echo(id)}' not found: {why}",
         new ResourceInfo { ResourceType = what, ResourceName = Echo(id), Description = "not found" });
 
     /// <summary>A request that cannot pass while the system is as it is (it may once it changes), with a

@@ -169,7 +169,9 @@ public static class SchedulerHost
         });
 
         var services = builder.Services;
-        services.AddSettings<PlacementOptions>(builder.Configuration.GetSection(PlacementOptions.Section));
+        var scheduling = builder.Configuration.GetSection(PlacementOptions.Section);
+        services.AddSettings<PlacementOptions>(scheduling).PostConfigure(o => JobRetentionSettings.Apply(scheduling, o));
+        services.AddHostedService<JobRetentionSettings>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, CapacityOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, JobRetentionOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, WaitCostOptionsValidator>();

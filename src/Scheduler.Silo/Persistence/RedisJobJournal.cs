@@ -13,8 +13,10 @@ namespace Scheduler.Silo.Persistence;
 /// ticket in Orleans' binary format (watchers are grain-observer references, which only that format carries), and the
 /// same ticket under a key of its own, where the job's record finds it by id; a settled job's record under a third key.
 /// It writes the <see cref="RedisJobIndex"/> in the same scripts, all keys under one hash tag: accepting a job is one
-/// script (its two entries and its index entry, unless the job settled), settling it another (SET NX of the record,
-/// HDEL, DEL and the index entry's status), whatever the backlog, unlike rewriting a whole grain state.
+/// script (its two entries and its index entry, unless the job settled), settling it another (SET NX PX of the record,
+/// HDEL, DEL and the index entry's status), whatever the backlog, unlike rewriting a whole grain state. A record is
+/// written with its expiry (<see cref="PlacementOptions.JobRetention"/>) in that same command, so none is ever kept
+/// for good; an unfinished job's entries have none.
 /// </summary>
 internal sealed class RedisJobJournal(
     IConnectionMultiplexer redis,
@@ -58,10 +60,10 @@ internal sealed class RedisJobJournal(
         redis.call('DEL', KEYS[2])
         """;
 
-    // The first record holds: a later end gets it back instead. Either way the job is no longer unfinished. The index
-    // entry takes the first end's status, unless it expired with the retention.
+    // The first record holds: a later end gets it back instead. Either way the job is no longer unfinished. The record
+    // expires after the retention (ARGV[4] ms); the index entry takes the first end's status, unless it expired already.
     private const string SettleScript = """
-        local settled = redis.call('SET', KEYS[3], ARGV[2], 'NX')
+        local settled = redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[4])
         redis.call('HDEL', KEYS[1], ARGV[1])
         redis.call('DEL', KEYS[2])
         if settled then
@@ -73,7 +75,7 @@ internal sealed class RedisJobJournal(
 
     public Task Accept(JobTicket ticket)
     {
-        var retention = options.Value.JobListRetention;
+        var retention = options.Value.JobRetention;
         var cutoff = (time.GetUtcNow() - retention).ToUnixTimeMilliseconds();
         var jobId = ticket.JobId;
         return Db.ScriptEvaluateAsync(AcceptScript,
@@ -102,7 +104,8 @@ internal sealed class RedisJobJournal(
         var jobId = job.Ticket.JobId;
         var holding = await Db.ScriptEvaluateAsync(SettleScript,
             [keys.Journal(job.Ticket.Request.Model), keys.JournalJob(jobId), keys.Record(jobId), keys.IndexEntry(jobId)],
-            [jobId, records.SerializeToArray(job), RedisJobIndex.Format(JobIndexEntry.Of(job.Ticket, job.Outcome.Status))]);
+            [jobId, records.SerializeToArray(job), RedisJobIndex.Format(JobIndexEntry.Of(job.Ticket, job.Outcome.Status)),
+                (long)options.Value.JobRetention.TotalMilliseconds]);
         return holding.IsNull ? job : records.Deserialize((byte[])holding!)!;
     }
 

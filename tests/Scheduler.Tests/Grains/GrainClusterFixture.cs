@@ -32,7 +32,7 @@ public class GrainClusterFixture : IAsyncLifetime
     /// <summary>The silo's job journal: tests read what a placement journaled, and may hold its settling.</summary>
     internal GatedJobJournal Journal { get; }
 
-    public GrainClusterFixture() => Journal = new(new MemoryJobJournal(Index));
+    public GrainClusterFixture() => Journal = new(new MemoryJobJournal(Index, Options.Create(new PlacementOptions()), TimeProvider.System));
 
     public IClusterClient Client => _cluster?.Client ?? throw new InvalidOperationException("The cluster is not deployed.");
 

@@ -27,10 +27,14 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         await cluster.Journal.Add(ticket);
         var first = SettledJob.Of(ticket, null, Completed(3), []);
 
-        Assert.Same(first, await cluster.Settlement.Settle(first));
-        Assert.Same(first, await cluster.Settlement.Settle(SettledJob.Of(ticket, null, Completed(4), [])));
+        // The record is the end, stamped with the time it settled (its retention counts from then).
+        var before = DateTimeOffset.UtcNow;
+        var record = await cluster.Settlement.Settle(first);
+        Assert.Equal(first with { SettledAt = record!.SettledAt }, record);
+        Assert.InRange(record.SettledAt, before, DateTimeOffset.UtcNow);
+        Assert.Same(record, await cluster.Settlement.Settle(SettledJob.Of(ticket, null, Completed(4), [])));
         var expiry = new JobOutcome(JobStatus.Expired, JobFinishReasons.Deadline, new JobUsage(0, 0, 0, 50, 0, 0), "", "deadline", []);
-        Assert.Same(first, await cluster.Settlement.Settle(SettledJob.Of(ticket, null, expiry, [])));
+        Assert.Same(record, await cluster.Settlement.Settle(SettledJob.Of(ticket, null, expiry, [])));
 
         var snapshot = await cluster.Client.GetGrain<IJobGrain>(ticket.JobId).Get();
         Assert.Equal((JobStatus.Completed, 3), (snapshot!.Status, snapshot.Usage!.CompletionTokens));

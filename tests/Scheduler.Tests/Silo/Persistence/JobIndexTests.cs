@@ -20,7 +20,7 @@ public sealed class JobIndexTests : IAsyncLifetime
     private static readonly DateTimeOffset T0 = new(2026, 12, 2, 4, 0, 0, TimeSpan.Zero);
 
     private readonly FakeTimeProvider _time = new(T0.AddMinutes(1));
-    private readonly IOptions<PlacementOptions> _options = Options.Create(new PlacementOptions { JobListRetention = TimeSpan.FromDays(1) });
+    private readonly IOptions<PlacementOptions> _options = Options.Create(new PlacementOptions { JobRetention = TimeSpan.FromDays(1) });
     private RedisServer? _redis;
     private ConnectionMultiplexer? _connection;
     private ServiceProvider? _services;
@@ -42,7 +42,7 @@ public sealed class JobIndexTests : IAsyncLifetime
         if (store == "memory")
         {
             var index = new MemoryJobIndex(_options, _time);
-            return (new MemoryJobJournal(index), index);
+            return (new MemoryJobJournal(index, _options, _time), index);
         }
 
         _redis = await RedisServer.StartAsync();
@@ -128,5 +128,20 @@ public sealed class JobIndexTests : IAsyncLifetime
 
         Assert.Equal(["new"], (await index.ReadNewestFirst("t1", null, null, null, 10)).Select(e => e.JobId));
         Assert.Equal(["new"], (await index.ReadNewestFirst(null, null, null, null, 10)).Select(e => e.JobId));
+    }
+
+    [Fact]
+    public async Task Add_InMemory_PastTheCountBound_DropsTheOldestEntriesFirst()
+    {
+        var index = new MemoryJobIndex(Options.Create(new PlacementOptions { MaxSettledJobsInMemory = 3 }), _time);
+        var journal = new MemoryJobJournal(index, _options, _time);
+        foreach (var t in new[] { Ticket("a", "t1", 1), Ticket("b", "t2", 2), Ticket("c", "t1", 3), Ticket("d", "t1", 4), Ticket("e", "t2", 5) })
+        {
+            await journal.Accept(t);
+        }
+
+        Assert.Equal(["e", "d", "c"], (await index.ReadNewestFirst(null, null, null, null, 10)).Select(e => e.JobId));
+        Assert.Equal(["d", "c"], (await index.ReadNewestFirst("t1", null, null, null, 10)).Select(e => e.JobId));
+        Assert.Equal(["e"], (await index.ReadNewestFirst("t2", null, null, null, 10)).Select(e => e.JobId));
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Orleans.Serialization;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Grains;
@@ -32,11 +33,16 @@ public sealed class JobJournalTests : IAsyncLifetime
         }
     }
 
-    private async Task<IJobJournal> Journal(string store)
+    private static readonly RedisJobKeys Keys = new("journal-test");
+
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 6, 8, 0, 0, TimeSpan.Zero));
+
+    private async Task<IJobJournal> Journal(string store, PlacementOptions? settings = null)
     {
+        var options = Options.Create(settings ?? new PlacementOptions());
         if (store == "memory")
         {
-            return new MemoryJobJournal(new MemoryJobIndex(Options.Create(new PlacementOptions()), TimeProvider.System));
+            return new MemoryJobJournal(new MemoryJobIndex(options, _time), options, _time);
         }
 
         _redis = await RedisServer.StartAsync();
@@ -46,8 +52,11 @@ public sealed class JobJournalTests : IAsyncLifetime
             .BuildServiceProvider();
         return new RedisJobJournal(
             _connection, _services.GetRequiredService<Serializer<JobTicket>>(), _services.GetRequiredService<Serializer<SettledJob>>(),
-            new RedisJobKeys("journal-test"), Options.Create(new PlacementOptions()), TimeProvider.System);
+            Keys, options, TimeProvider.System);
     }
+
+    private static SettledJob Completed(JobTicket ticket) =>
+        SettledJob.Of(ticket, null, new JobOutcome(JobStatus.Completed, "stop", new JobUsage(1, 1, 0, 0, 0, 0), "x", null, [1]), []);
 
     [Theory]
     [InlineData("memory")]
@@ -110,5 +119,91 @@ public sealed class JobJournalTests : IAsyncLifetime
         await journal.Add(ticket);
         Assert.Null(await journal.Find("job-s"));
         Assert.Equal(["job-o"], (await journal.Load("m1")).Select(t => t.JobId));
+    }
+
+    [Fact]
+    public async Task Settle_InRedis_WritesTheRecordWithTheRetentionAsItsExpiry_AndTheUnfinishedEntriesWithNone()
+    {
+        var journal = await Journal("redis", new PlacementOptions { JobRetention = TimeSpan.FromHours(1) });
+        var done = Ticket("job-done", "t1", "m1");
+        var waiting = Ticket("job-waiting", "t1", "m1");
+        await journal.Accept(done);
+        await journal.Accept(waiting);
+
+        await journal.Settle(Completed(done));
+
+        // Set in the script that writes the record: there is no moment when a record is kept for good.
+        var db = _connection!.GetDatabase();
+        var ttl = await db.KeyTimeToLiveAsync(Keys.Record("job-done"));
+        Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
+        Assert.Null(await db.KeyTimeToLiveAsync(Keys.JournalJob("job-waiting")));
+        Assert.Null(await db.KeyTimeToLiveAsync(Keys.Journal("m1")));
+    }
+
+    [Fact]
+    public async Task Settle_InRedis_RecordPastTheRetention_IsGone()
+    {
+        var journal = await Journal("redis", new PlacementOptions { JobRetention = TimeSpan.FromMilliseconds(300) });
+        var done = Ticket("job-done", "t1", "m1");
+        await journal.Accept(done);
+        await journal.Settle(Completed(done));
+        Assert.NotNull(await journal.FindSettled("job-done"));
+
+        await Polling.Until(async () => await journal.FindSettled("job-done") is null, "the record expired", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public async Task Settle_InMemory_RecordPastTheRetention_IsGone_AndAnUnfinishedJobStays()
+    {
+        var journal = await Journal("memory", new PlacementOptions { JobRetention = TimeSpan.FromHours(1) });
+        var done = Ticket("job-done", "t1", "m1");
+        var waiting = Ticket("job-waiting", "t1", "m1");
+        await journal.Accept(done);
+        await journal.Accept(waiting);
+        await journal.Settle(Completed(done));
+
+        _time.Advance(TimeSpan.FromMinutes(59));
+        Assert.NotNull(await journal.FindSettled("job-done"));
+
+        // Read as gone at once, and trimmed by the next end (another job's, an hour later still).
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Null(await journal.FindSettled("job-done"));
+        var later = Ticket("job-later", "t1", "m1");
+        await journal.Accept(later);
+        await journal.Settle(Completed(later));
+        Assert.Null(await journal.FindSettled("job-done"));
+        Assert.NotNull(await journal.FindSettled("job-later"));
+
+        // Nothing accepted is ever lost: an unfinished job is kept however long it waits.
+        _time.Advance(TimeSpan.FromDays(30));
+        Assert.Equal("job-waiting", (await journal.Find("job-waiting"))!.JobId);
+        Assert.Equal(["job-waiting"], (await journal.Load("m1")).Select(t => t.JobId));
+    }
+
+    [Fact]
+    public async Task Settle_InMemory_PastTheCountBound_DropsTheOldestRecordsFirst()
+    {
+        var journal = await Journal("memory", new PlacementOptions { MaxSettledJobsInMemory = 3 });
+        var waiting = Ticket("job-waiting", "t1", "m1");
+        await journal.Accept(waiting);
+        for (var i = 0; i < 5; i++)
+        {
+            var ticket = Ticket($"job-{i}", "t1", "m1");
+            await journal.Accept(ticket);
+            await journal.Settle(Completed(ticket));
+            _time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        var kept = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            if (await journal.FindSettled($"job-{i}") is { } record)
+            {
+                kept.Add(record.Ticket.JobId);
+            }
+        }
+
+        Assert.Equal(["job-2", "job-3", "job-4"], kept);
+        Assert.NotNull(await journal.Find("job-waiting"));
     }
 }
