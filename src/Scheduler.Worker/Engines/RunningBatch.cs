@@ -213,11 +213,12 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     /// <summary>The next step's report, carrying the finishes waiting for it.</summary>
     public StepReport StartReport()
     {
+        // Under way before the finishes leave the pending list, so Settled never reads true in between.
         var report = new StepReport { ReplicaId = replicaId, Step = ++_step };
-        report.Finished.AddRange(_pendingFinished);
-        _pendingFinished.Clear();
         _underWayEpoch = Epoch;
         Volatile.Write(ref _underWay, report);
+        report.Finished.AddRange(_pendingFinished);
+        _pendingFinished.Clear();
         return report;
     }
 
