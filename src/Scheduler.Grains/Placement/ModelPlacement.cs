@@ -87,7 +87,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
             else
             {
-                Queue(job);
+                Queue(job, now);
                 job.Trace.Add(new JobTraceEvent(JobTraceKind.Recovered, now, "placement rebuilt after a silo failure; queued again from the job journal",
                     QueuePosition: Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId))));
                 requeued++;
@@ -117,10 +117,11 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
             var job = new PlacedJob(ticket);
             _jobs[ticket.JobId] = job;
-            _demand.Arrived(time.GetUtcNow(), ticket.Request.PromptTokens, ticket.Request.MaxTokens, TimeSpan.FromMilliseconds(ticket.Request.TtftObjectiveMs));
-            Queue(job);
+            var now = time.GetUtcNow();
+            _demand.Arrived(now, ticket.Request.PromptTokens, ticket.Request.MaxTokens, TimeSpan.FromMilliseconds(ticket.Request.TtftObjectiveMs));
+            Queue(job, now);
             var position = Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId));
-            job.Trace.Add(new JobTraceEvent(JobTraceKind.Queued, time.GetUtcNow(),
+            job.Trace.Add(new JobTraceEvent(JobTraceKind.Queued, now,
                 $"queued at position {position} ({ticket.Request.Priority.ToString().ToLowerInvariant()}, {ticket.Request.PromptTokens}+{ticket.Request.MaxTokens} tokens, TTFT objective {ticket.Request.TtftObjectiveMs:0} ms)",
                 QueuePosition: position));
             round = AdmitWhatFits();
@@ -585,12 +586,13 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         return displaced;
     }
 
-    private void Queue(PlacedJob job)
+    // At the time of the trace event that queued the job: its waiting lines start there, not a moment before it.
+    private void Queue(PlacedJob job, DateTimeOffset now)
     {
         _dispatcher.Queue.SetWeight(job.Ticket.TenantId, job.Ticket.TenantWeight);
         _dispatcher.Queue.Enqueue(job.Demand);
         _expiry.Track(job.Demand, _dispatcher.Replicas.Values);
-        job.WaitingSince = _waits.Mark(time.GetUtcNow());
+        job.WaitingSince = _waits.Mark(now);
     }
 
     // The jobs counted on a replica (running there, or being stopped there for another job), each to resume where its
@@ -600,6 +602,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
     private void RequeueFrom(ReplicaView replica, RequeuedSequence[] sequences, string why)
     {
+        // One time for the hand-back's trace event and the waiting it starts, so the trace lists them in time order.
+        var now = time.GetUtcNow();
         foreach (var seq in sequences)
         {
             // Only a job still running there (or being stopped there) goes back: a stale report must not pull a job
@@ -621,7 +625,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             {
                 if (job.CountHandBack(error) > options.MaxHandBacks)
                 {
-                    job.Trace.Add(HandedBackEvent(replica, seq, why,
+                    job.Trace.Add(HandedBackEvent(replica, seq, now, why,
                         $"that is {job.HandBacks} hand-backs, more than the {options.MaxHandBacks} allowed: the job failed"));
                     FailHandedBack(job, seq, error);
                     continue;
@@ -642,7 +646,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
 
             _dispatcher.Queue.EnqueueFront(job.Demand);
-            job.WaitingSince = _waits.Mark(time.GetUtcNow());
+            job.WaitingSince = _waits.Mark(now);
             if (job.Ticket.ResumeFromToken == 0)
             {
                 // Handed back before its first token, it has not started for its client: like any queued job it expires
@@ -652,7 +656,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
 
             var count = seq.Error is null ? "" : $"hand-back {job.HandBacks} of at most {options.MaxHandBacks}; ";
-            job.Trace.Add(HandedBackEvent(replica, seq, why,
+            job.Trace.Add(HandedBackEvent(replica, seq, now, why,
                 $"{count}back at the front of its queue, resuming at token {job.Ticket.ResumeFromToken}"));
             if (seq.Error is { } reason)
             {
@@ -666,8 +670,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     }
 
     // An engine's error says more than the kind of hand-back it came with.
-    private JobTraceEvent HandedBackEvent(ReplicaView replica, RequeuedSequence seq, string why, string then) =>
-        new(JobTraceKind.HandedBack, time.GetUtcNow(),
+    private static JobTraceEvent HandedBackEvent(ReplicaView replica, RequeuedSequence seq, DateTimeOffset now, string why, string then) =>
+        new(JobTraceKind.HandedBack, now,
             seq.Error is { } error
                 ? $"handed back by replica {replica.ReplicaId}: its engine failed the job ({error}); {then}"
                 : $"handed back by replica {replica.ReplicaId}: {why}; {then}",

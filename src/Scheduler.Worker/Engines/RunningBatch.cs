@@ -37,8 +37,9 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     private long _rejected;
     private long _step;
 
-    // Set from a step's report being started until it is published (or dropped as stale).
-    private bool _reportUnderWay;
+    // The report started and not yet published (or dropped as stale), and the epoch it was started in.
+    private StepReport? _underWay;
+    private long _underWayEpoch;
 
     public IReadOnlyList<TSequence> Sequences => _sequences;
 
@@ -54,7 +55,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     /// <summary>Runs nothing, holds nothing ahead, and every finish went out in a report — none is in a step under way
     /// (a step ends its last sequences, then waits out its duration before its report is published): a stopping node may
     /// end its stream without dropping a result.</summary>
-    public bool Settled => _sequences.Count == 0 && _ahead.Count == 0 && _pendingFinished.Count == 0 && !Volatile.Read(ref _reportUnderWay);
+    public bool Settled => _sequences.Count == 0 && _ahead.Count == 0 && _pendingFinished.Count == 0 && Volatile.Read(ref _underWay) is null;
 
     public long KvUsed { get; private set; }
 
@@ -179,6 +180,21 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
         return cancelled;
     }
 
+    /// <summary>Moves the finishes waiting for the next report into the report under way, to go out with it. For an
+    /// engine that starts a step's report when it plans the step and publishes it once the step's time has passed (the
+    /// simulated engine): a sequence stopped meanwhile (cancelled, preempted) left its room at once and has nothing more
+    /// to report, so its finish goes out at the end of this step rather than of the next — a preempted job is back in
+    /// its queue a whole step sooner. Nothing moves without a report under way, nor into one started before
+    /// <see cref="DropAll"/>, which is dropped unpublished.</summary>
+    public void ReportWithStepUnderWay()
+    {
+        if (_underWay is { } report && _underWayEpoch == Epoch)
+        {
+            report.Finished.AddRange(_pendingFinished);
+            _pendingFinished.Clear();
+        }
+    }
+
     /// <summary>Removes every sequence, held ones included, without reporting anything about them, not even from a step already under way.
     /// Returns the removed sequences.</summary>
     public List<TSequence> DropAll()
@@ -197,8 +213,10 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     /// <summary>The next step's report, carrying the finishes waiting for it.</summary>
     public StepReport StartReport()
     {
-        Volatile.Write(ref _reportUnderWay, true);
+        // Under way before the finishes leave the pending list, so Settled never reads true in between.
         var report = new StepReport { ReplicaId = replicaId, Step = ++_step };
+        _underWayEpoch = Epoch;
+        Volatile.Write(ref _underWay, report);
         report.Finished.AddRange(_pendingFinished);
         _pendingFinished.Clear();
         return report;
@@ -214,7 +232,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
     {
         if (epoch != Epoch)
         {
-            Volatile.Write(ref _reportUnderWay, false);
+            Volatile.Write(ref _underWay, null);
             return true;
         }
 
@@ -237,7 +255,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
 
         // The report's tokens and finishes are on their way to the scheduler: the sequences' spans move on with them.
         _spans.Reported(report);
-        Volatile.Write(ref _reportUnderWay, false);
+        Volatile.Write(ref _underWay, null);
         return true;
     }
 

@@ -16,7 +16,9 @@ namespace Scheduler.Worker.Engines;
 /// <remarks>
 /// A step is planned and applied at once under the lock, then the loop waits out the step's duration and
 /// publishes its report: tokens reach the scheduler when the step would have ended. Commands that arrive
-/// during the wait take effect in the next step. The next step starts only once the report found room in the sink.
+/// during the wait take effect in the next step, except that a sequence they stop (a cancel, a preemption) is
+/// reported with the step under way: its room is free at once, and its finish does not wait out another step.
+/// The next step starts only once the report found room in the sink.
 /// </remarks>
 internal sealed partial class SimulatedEngine(
     string replicaId,
@@ -96,6 +98,7 @@ internal sealed partial class SimulatedEngine(
         lock (_lock)
         {
             _running.Cancel(sequenceIds, reason);
+            _running.ReportWithStepUnderWay();
             _running.Wake();
         }
     }

@@ -115,6 +115,46 @@ public sealed class RunningBatchTests : IDisposable
     }
 
     [Fact]
+    public void ReportWithStepUnderWay_MovesWaitingFinishesIntoTheReportUnderWay_AndWithoutOneLeavesThemForTheNext()
+    {
+        var sink = new RecordingSink();
+        _batch.Add(Simulated(Sequence("a", 10, 8)));
+        _batch.Add(Simulated(Sequence("b", 10, 8)));
+        var underWay = _batch.StartReport();
+
+        _batch.Cancel(["a"], FinishReason.Preempted);
+        _batch.ReportWithStepUnderWay();
+
+        Assert.Equal(("a", FinishReason.Preempted), (underWay.Finished.Single().SequenceId, underWay.Finished.Single().Reason));
+        Assert.True(_batch.TryPublish(underWay, _batch.Epoch, sink));
+
+        // Published: no report is under way, so a later stop waits for the next one.
+        _batch.Cancel(["b"], FinishReason.Cancelled);
+        _batch.ReportWithStepUnderWay();
+        Assert.Equal("b", _batch.StartReport().Finished.Single().SequenceId);
+    }
+
+    [Fact]
+    public void ReportWithStepUnderWay_ReportStartedBeforeDropAll_KeepsTheFinishForTheNextReport()
+    {
+        // A report started before DropAll is dropped unpublished: a finish moved into it would be lost.
+        var sink = new RecordingSink();
+        _batch.Add(Simulated(Sequence("old", 10, 8)));
+        var stale = _batch.StartReport();
+        var staleEpoch = _batch.Epoch;
+        _batch.DropAll();
+        _batch.Add(Simulated(Sequence("new", 10, 8)));
+
+        _batch.Cancel(["new"], FinishReason.Preempted);
+        _batch.ReportWithStepUnderWay();
+
+        Assert.Empty(stale.Finished);
+        Assert.True(_batch.TryPublish(stale, staleEpoch, sink));
+        Assert.Empty(sink.Reports);
+        Assert.Equal("new", _batch.StartReport().Finished.Single().SequenceId);
+    }
+
+    [Fact]
     public void DropAll_DropsHeldAdmissionsToo_Silently()
     {
         _oneSlot.Add(Simulated(Sequence("a", 10, 8)));

@@ -244,6 +244,33 @@ public sealed class SimulatedEngineTests
     }
 
     [Fact]
+    public async Task Engine_PreemptWhileAStepRuns_IsReportedWhenThatStepEnds_NotAStepLater()
+    {
+        using var engine = Engine(AcceleratorProfiles.L4);
+        engine.Admit([Sequence("victim", 10, 100)]);
+        using var stop = new CancellationTokenSource();
+
+        // The loop runs synchronously up to its first wait: step 1 (the victim's prefill and first token) is planned
+        // and waiting out its duration when the stop and the admission that takes the room arrive.
+        var loop = engine.RunAsync(stop.Token);
+        engine.Cancel(["victim"], FinishReason.Preempted);
+        engine.Admit([Sequence("light", 10, 100)]);
+        await AdvanceUntilAsync(() => _sink.Reports.Count == 1);
+
+        // The step's report carries the victim's token, then its finish counting it: the scheduler queues it again
+        // now, not once the next step (the light prompt's prefill) has run too.
+        var first = _sink.Reports.Single();
+        Assert.Equal(["victim"], first.Tokens.Select(t => t.SequenceId));
+        Assert.Equal(new SequenceFinished { SequenceId = "victim", Reason = FinishReason.Preempted, CompletionTokens = 1 }, first.Finished.Single());
+        Assert.Equal(1, first.Capacity.RunningSequences);
+        await AdvanceUntilAsync(() => _sink.Reports.Count == 2);
+        Assert.Equal(["light"], _sink.Reports.Last().Tokens.Select(t => t.SequenceId));
+        Assert.Empty(_sink.Reports.Last().Finished);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
+    }
+
+    [Fact]
     public async Task Engine_CancelAllSilently_DropsEvenTheStepUnderWay()
     {
         using var engine = Engine(AcceleratorProfiles.A100);

@@ -121,6 +121,38 @@ public sealed class WorkerNodeHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Execute_PreemptedSequence_IsReportedWithTheStepUnderWay_AfterThatStepsToken()
+    {
+        // Slow steps (an L4 at a fifth of its speed, about 300 ms each): the stop lands while a step is under way,
+        // however slow the loopback, and the victim produces a token in every step.
+        var options = new WorkerNodeOptions { NodeId = "slow", NodeToken = Token, SpeedUp = "0.2" };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4" });
+        await using var slow = await StartedWorker.StartAsync(options);
+        using var channel = GrpcChannel.ForAddress(slow.Node.Address);
+        var client = new WorkerService.WorkerServiceClient(channel);
+        using var cts = new CancellationTokenSource(Timeout);
+        using var call = client.Execute(_auth, cancellationToken: cts.Token);
+        const string replica = "slow-l4-0/llama-3.1-8b";
+        await call.RequestStream.WriteAsync(Admit(replica, ("victim", 10, 1_000)));
+        Assert.True(await call.ResponseStream.MoveNext(cts.Token));
+        Assert.Equal("victim", call.ResponseStream.Current.Step.Tokens.Single().SequenceId);
+
+        var preempt = new ExecuteCommand { Preempt = new PreemptSequences { ReplicaId = replica } };
+        preempt.Preempt.SequenceIds.Add("victim");
+        await call.RequestStream.WriteAsync(preempt);
+        var reports = await ReadUntilFinishedAsync(call, 1, cts.Token);
+
+        // The stop goes out with the report of the step it interrupted — that step's token, then the finish counting
+        // it — not with the next step's, a step later (the scheduler queues the job again only once it is reported).
+        var last = reports[^1];
+        var finished = last.Finished.Single();
+        Assert.Equal(("victim", FinishReason.Preempted), (finished.SequenceId, finished.Reason));
+        var token = Assert.Single(last.Tokens, t => t.SequenceId == "victim");
+        Assert.Equal(finished.CompletionTokens, token.FirstTokenIndex + token.TokenCount);
+        await call.RequestStream.CompleteAsync();
+    }
+
+    [Fact]
     public async Task Execute_NewStreamReplacesTheOldOne_WhoseSequencesAreDroppedSilently()
     {
         // Real-time steps (≈ 11 ms), so the old stream's reports never pile up unread in its flow-control window.

@@ -498,6 +498,27 @@ public sealed class ModelPlacementTests
     }
 
     [Fact]
+    public void Preemption_TheVictimsTrace_ListsItsHandBackAndTheWaitItStarts_InTimeOrder()
+    {
+        ReplicaWith(2);
+        Enqueue("a1", "a");
+        Enqueue("a2", "a");
+        _placement.OnProgress("r", ["a1", "a2"], []);
+        Assert.Equal("a2", Enqueue("b1", "b").Batches.Single().Sequences.Single().Displaces);
+
+        // a3 finds no slot: a run of rounds with that verdict begins before a2 comes back, and a2's wait joins it.
+        Assert.Empty(AdmittedIds(Enqueue("a3", "a")));
+        _time.AutoAdvanceAmount = TimeSpan.FromMilliseconds(1);
+        _placement.Requeue("r", "link", [new RequeuedSequence("a2", 7)], HandBack.Preempted);
+
+        var events = _placement.Explain("a2")!.Value.Events;
+        var handedBack = events.Last(e => e.Kind == JobTraceKind.HandedBack);
+        var waiting = events.Single(e => e.Kind == JobTraceKind.Waiting);
+        Assert.Equal(handedBack.At, waiting.At);
+        Assert.Equal(events.Select(e => e.At).Order(), events.Select(e => e.At));
+    }
+
+    [Fact]
     public void Preemption_AVictimThatFinishedBeforeTheStopReachedIt_IsDone()
     {
         ReplicaWith(2);
