@@ -53,7 +53,7 @@ internal sealed partial class FleetGaugeRefresher(
             var placements = Task.WhenAll(models.All.Select(m => grains.GetGrain<IPlacementGrain>(m.Name).GetSnapshot()));
             var catalog = await grains.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get();
             var accelerators = await Task.WhenAll(catalog.Accelerators.Select(id => grains.GetGrain<IAcceleratorGrain>(id).Get()));
-            gauges.Publish(FleetReading.From(await placements, accelerators.OfType<AcceleratorInfo>()));
+            gauges.Publish(FleetReading.From(await placements, accelerators.OfType<AcceleratorInfo>(), options.Value.TenantLabel));
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {

@@ -31,8 +31,9 @@ internal sealed record FleetReading(
     public static FleetReading Empty { get; } = new([], [], [], [], [], [], []);
 
     /// <summary>Shapes the placements' snapshots and the accelerators' states as measurements. Every state is counted
-    /// for every product, zeros included, so an alert on lost accelerators sees 0 rather than no data.</summary>
-    public static FleetReading From(IEnumerable<PlacementSnapshot> placements, IEnumerable<AcceleratorInfo> accelerators)
+    /// for every product, zeros included, so an alert on lost accelerators sees 0 rather than no data. Without
+    /// <paramref name="byTenant"/> the queued jobs are counted per model and priority, all tenants together.</summary>
+    public static FleetReading From(IEnumerable<PlacementSnapshot> placements, IEnumerable<AcceleratorInfo> accelerators, bool byTenant = true)
     {
         var queued = new List<Measurement<long>>();
         var running = new List<Measurement<long>>();
@@ -48,9 +49,20 @@ internal sealed record FleetReading(
                 wanted.Add(new(pool.WantedReplicas, model, new(SemanticConventions.WorkerPool, pool.Pool), new(SemanticConventions.AcceleratorProduct, pool.Product)));
             }
 
-            foreach (var q in placement.QueuedByTenantAndPriority ?? [])
+            var queues = placement.QueuedByTenantAndPriority ?? [];
+            if (byTenant)
             {
-                queued.Add(new(q.Count, model, new(SemanticConventions.Tenant, q.TenantId), new(SemanticConventions.Priority, PriorityName(q.Priority))));
+                foreach (var q in queues)
+                {
+                    queued.Add(new(q.Count, model, new(SemanticConventions.Tenant, q.TenantId), new(SemanticConventions.Priority, PriorityName(q.Priority))));
+                }
+            }
+            else
+            {
+                foreach (var priority in queues.GroupBy(q => q.Priority))
+                {
+                    queued.Add(new(priority.Sum(q => (long)q.Count), model, new(SemanticConventions.Priority, PriorityName(priority.Key))));
+                }
             }
 
             foreach (var r in placement.Replicas)

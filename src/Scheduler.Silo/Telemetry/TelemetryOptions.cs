@@ -21,6 +21,13 @@ public sealed class TelemetryOptions
     /// the first 500 to 1,000 without series of its own.</summary>
     public int MaxSeriesPerMetric { get; set; } = DefaultMaxSeriesPerMetric;
 
+    /// <summary>Whether the metrics carry the tenant's id as a label (<c>scheduler_tenant</c>). On by default: a
+    /// dashboard then shows each tenant's queue, tokens and cost. With tens of thousands of tenants that is more series
+    /// than a Prometheus should hold (about 14 KB of scrape per tenant with traffic): turn it off, and every metric is
+    /// counted per model, outcome, product and so on only, its totals unchanged. Per-tenant figures stay in the admin
+    /// API (<c>GetTenant</c>, <c>schedctl tenants</c>) either way.</summary>
+    public bool TenantLabel { get; set; } = true;
+
     /// <summary>Enough for 5,000 tenants on a metric with four label combinations per tenant (jobs finished, by
     /// outcome).</summary>
     public const int DefaultMaxSeriesPerMetric = 20_000;

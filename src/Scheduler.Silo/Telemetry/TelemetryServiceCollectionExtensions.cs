@@ -11,6 +11,16 @@ internal static class TelemetryServiceCollectionExtensions
     /// <summary>The service name spans and metrics carry unless OTEL_SERVICE_NAME names another.</summary>
     public const string DefaultServiceName = "scheduler-silo";
 
+    /// <summary>Every label a scheduler metric carries but the tenant: what the metrics keep when
+    /// <see cref="TelemetryOptions.TenantLabel"/> is off. A label a metric gains must be listed here too, or it is
+    /// dropped there.</summary>
+    internal static readonly string[] MetricLabelsButTenant =
+    [
+        SemanticConventions.RequestModel, SemanticConventions.TokenType, SemanticConventions.Outcome, SemanticConventions.Priority,
+        SemanticConventions.AcceleratorProduct, SemanticConventions.AcceleratorState, SemanticConventions.WorkerPool,
+        SemanticConventions.ReplicaId, SemanticConventions.NodeId, SemanticConventions.Door, SemanticConventions.RpcStatusCode,
+    ];
+
     // The worker's spans, for the standalone scheduler whose fleet runs in the silo's process.
     private const string WorkerSource = "Scheduler.Worker";
 
@@ -28,7 +38,15 @@ internal static class TelemetryServiceCollectionExtensions
             .Validate(o => o.MaxSeriesPerMetric > 0, $"Scheduler:{TelemetryOptions.Section}:MaxSeriesPerMetric must be positive.");
 
         // Read while the meter provider is built; the options' validation refuses a value that is not positive at start-up.
-        var seriesLimit = Math.Max(1, Settings.Read<TelemetryOptions>(scheduler.GetSection(TelemetryOptions.Section)).MaxSeriesPerMetric);
+        var settings = Settings.Read<TelemetryOptions>(scheduler.GetSection(TelemetryOptions.Section));
+        var stream = new MetricStreamConfiguration
+        {
+            CardinalityLimit = Math.Max(1, settings.MaxSeriesPerMetric),
+
+            // Without the tenant label a counter's or histogram's series of all tenants add up into one; the one gauge
+            // labelled by tenant is summed before it is measured (FleetReading), since a view keeps a gauge's last value.
+            TagKeys = settings.TenantLabel ? null : MetricLabelsButTenant,
+        };
         services.AddSingleton<FleetGauges>();
         services.AddHostedService<FleetGaugeRefresher>();
         services.AddSingleton<SchedulerTelemetry>();
@@ -46,7 +64,7 @@ internal static class TelemetryServiceCollectionExtensions
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans")
-                    .AddView(instrument => instrument.Meter.Name == SchedulerTelemetry.Name ? new MetricStreamConfiguration { CardinalityLimit = seriesLimit } : null)
+                    .AddView(instrument => instrument.Meter.Name == SchedulerTelemetry.Name ? stream : null)
                     .AddPrometheusExporter();
                 if (otlp)
                 {

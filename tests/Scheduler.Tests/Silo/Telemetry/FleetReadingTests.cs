@@ -37,6 +37,22 @@ public sealed class FleetReadingTests
             reading.Accelerators.Select(m => (Tag(m.Tags, "scheduler.accelerator.state"), m.Value)).Order());
     }
 
+    [Fact]
+    public void From_WithoutTenantLabels_CountsQueuedJobsPerModelAndPriority_AllTenantsTogether()
+    {
+        var placement = new PlacementSnapshot("m", 0, [], [], "p", "f", "b",
+            [new QueuedCount("t1", JobPriority.Critical, 1), new QueuedCount("t2", JobPriority.Critical, 4), new QueuedCount("t1", JobPriority.Standard, 2)],
+            null);
+
+        var reading = FleetReading.From([placement], [], byTenant: false);
+
+        // A view that drops a gauge's label keeps one of its values, not their sum: the reading must add them up itself.
+        Assert.Equal(
+            [("critical", 5L), ("standard", 2L)],
+            reading.QueuedJobs.Select(m => (Tag(m.Tags, "scheduler.job.priority")!, m.Value)).Order());
+        Assert.All(reading.QueuedJobs, m => Assert.Null(Tag(m.Tags, "scheduler.tenant")));
+    }
+
     private static string? Tag(ReadOnlySpan<KeyValuePair<string, object?>> tags, string key)
     {
         foreach (var tag in tags)

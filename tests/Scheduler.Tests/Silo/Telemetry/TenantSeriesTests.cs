@@ -54,6 +54,33 @@ public sealed class TenantSeriesTests
         Assert.All(Enumerable.Range(0, TenantCount), i => Assert.Equal(1, byTenant.GetValueOrDefault(TenantId(i))));
     }
 
+    [Fact]
+    public async Task Metrics_TenantLabelOff_CountEveryTenantTogether_UnderTheirOtherLabels()
+    {
+        const int Tenants = 3;
+        List<string> args = ["--Logging:LogLevel:Default=Warning", "--Scheduler:Telemetry:TenantLabel=false"];
+        for (var i = 0; i < Tenants; i++)
+        {
+            args.Add($"--Scheduler:Tenants:{i}:Id={TenantId(i)}");
+            args.Add($"--Scheduler:Tenants:{i}:ApiKey={TenantId(i)}-key");
+        }
+
+        await using var silo = SiloProcess.Start(0, args);
+        using var channel = GrpcChannel.ForAddress(silo.Address);
+        using var http = new HttpClient();
+        await Polling.Until(async () => await RefusedAsync(channel, Tenants - 1) == StatusCode.InvalidArgument, "the silo to serve", TimeSpan.FromSeconds(120));
+        for (var i = 0; i < Tenants - 1; i++)
+        {
+            Assert.Equal(StatusCode.InvalidArgument, await RefusedAsync(channel, i));
+        }
+
+        var samples = await PrometheusScrape.ReadAsync(http, silo.HttpAddress);
+        Assert.DoesNotContain(samples, s => s.Labels.ContainsKey("scheduler_tenant"));
+        var refused = Assert.Single(samples, s => s.Name == "scheduler_submissions_refused_total");
+        Assert.Equal(Tenants, refused.Value);
+        Assert.Equal(("submit_job", "INVALID_ARGUMENT"), (refused.Labels["scheduler_door"], refused.Labels["rpc_response_status_code"]));
+    }
+
     private static string TenantId(int i) => $"series-{i:D4}";
 
     private static async Task<StatusCode?> RefusedAsync(GrpcChannel channel, int tenant)
