@@ -107,7 +107,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
                 await silo.WaitForExitAsync(exit.Token);
             }
 
-            await using var restarted = SiloProcess.Start(1, args);
+            await using var restarted = SiloProcess.StartInPlaceOf(silo, 1, args);
             await FaultCluster.WaitServing(restarted, FaultCluster.StartTimeout);
             using var admin = new SchedulerAdminClient(restarted.Address, AdminKey);
             Tenant? counted = null;

@@ -7,23 +7,22 @@ namespace Scheduler.Tests.Faults;
 public sealed class SiloProcess : IAsyncDisposable
 {
     private readonly ChildProcess _process;
+    private readonly SiloPorts _ports;
 
-    private SiloProcess(ChildProcess process, string address, string httpAddress, string openAiAddress, int index)
+    private SiloProcess(ChildProcess process, SiloPorts ports, int index)
     {
         _process = process;
-        Address = address;
-        HttpAddress = httpAddress;
-        OpenAiAddress = openAiAddress;
+        _ports = ports;
         Index = index;
     }
 
-    public string Address { get; }
+    public string Address => $"http://127.0.0.1:{_ports.Grpc}";
 
     /// <summary>The HTTP/1.1 port's address: /metrics, /healthz.</summary>
-    public string HttpAddress { get; }
+    public string HttpAddress => $"http://127.0.0.1:{_ports.Http}";
 
     /// <summary>The root of its OpenAI-compatible HTTP API.</summary>
-    public string OpenAiAddress { get; }
+    public string OpenAiAddress => $"http://127.0.0.1:{_ports.OpenAi}";
 
     public int Index { get; }
 
@@ -36,19 +35,35 @@ public sealed class SiloProcess : IAsyncDisposable
     public IReadOnlyList<string> Output => _process.Output;
 
     /// <summary>Starts a silo; <paramref name="environment"/> is set for it on top of this process's own variables (e.g. OTEL_*).</summary>
-    public static SiloProcess Start(int index, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    public static SiloProcess Start(int index, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
+        Launch(index, new SiloPorts(FreePort.Next(), FreePort.Next(), FreePort.Next(), FreePort.Next(), FreePort.Next()), args, environment);
+
+    /// <summary>
+    /// Starts a silo in place of <paramref name="exited"/>, on its ports, as a restarted service or pod comes back on
+    /// its configured ones. Joining, it finds the exited silo's membership entry on its own address and marks it dead at
+    /// once (an older generation of itself). On other ports nothing would: with no live silo left to vote the dead one
+    /// out, the joining silo probes it until its entry goes stale (Orleans: 3 missed 30 s I-am-alive writes, ~90 s).
+    /// </summary>
+    public static SiloProcess StartInPlaceOf(SiloProcess exited, int index, IEnumerable<string> args)
     {
-        var grpcPort = FreePort.Next();
-        var httpPort = FreePort.Next();
-        var openAiPort = FreePort.Next();
-        string[] ports =
+        if (!exited.HasExited)
+        {
+            throw new InvalidOperationException($"silo {exited.Index} still runs on the ports its replacement needs");
+        }
+
+        return Launch(index, exited._ports, args, environment: null);
+    }
+
+    private static SiloProcess Launch(int index, SiloPorts ports, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment)
+    {
+        string[] settings =
         [
             RepoPaths.Assembly("Scheduler.Silo"),
-            $"--Scheduler:GrpcPort={grpcPort}", $"--Scheduler:HttpPort={httpPort}", $"--Scheduler:OpenAiPort={openAiPort}",
-            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
+            $"--Scheduler:GrpcPort={ports.Grpc}", $"--Scheduler:HttpPort={ports.Http}", $"--Scheduler:OpenAiPort={ports.OpenAi}",
+            $"--Scheduler:SiloPort={ports.Silo}", $"--Scheduler:GatewayPort={ports.Gateway}",
         ];
-        var process = ChildProcess.Start("dotnet", [.. ports, .. args], keepOutput: true, environment);
-        return new SiloProcess(process, $"http://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{httpPort}", $"http://127.0.0.1:{openAiPort}", index);
+        var process = ChildProcess.Start("dotnet", [.. settings, .. args], keepOutput: true, environment);
+        return new SiloProcess(process, ports, index);
     }
 
     /// <summary>Ends the process at once, as a crash would (SIGKILL).</summary>
@@ -60,4 +75,6 @@ public sealed class SiloProcess : IAsyncDisposable
     public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();
+
+    private sealed record SiloPorts(int Grpc, int Http, int OpenAi, int Silo, int Gateway);
 }

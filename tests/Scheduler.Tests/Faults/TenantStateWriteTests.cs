@@ -122,7 +122,7 @@ public sealed class TenantStateWriteTests
         "--Logging:LogLevel:Default=Warning",
     ];
 
-    /// <summary>Kills <paramref name="first"/> (no write on deactivation) and starts a silo in its place.</summary>
+    /// <summary>Kills <paramref name="first"/> (no write on deactivation) and starts a silo in its place, on its ports.</summary>
     private static async Task<SiloProcess> KillAndRestart(SiloProcess first, string[] args)
     {
         first.Kill();
@@ -131,7 +131,7 @@ public sealed class TenantStateWriteTests
             await first.WaitForExitAsync(exit.Token);
         }
 
-        var second = SiloProcess.Start(1, args);
+        var second = SiloProcess.StartInPlaceOf(first, 1, args);
         await FaultCluster.WaitServing(second, StartTimeout);
         return second;
     }
