@@ -14,8 +14,10 @@ namespace Scheduler.Silo.Telemetry;
 /// A job's trace: "submit job" (the front door), then for each dispatch "queue job" (from submission to admission) and
 /// "run job" (from admission to the end the node reported), whose context the worker's prefill and decode spans
 /// continue.
+/// Started with the host only so that it exists from the start: made at the first job or node link instead, a silo
+/// no job or node had reached yet exported none of its gauges, the front door certificate's expiry among them.
 /// </summary>
-internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
+internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IHostedService, IDisposable
 {
     public const string Name = "Scheduler";
 
@@ -73,6 +75,10 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
     }
 
     public ActivitySource Source { get; } = new(Name);
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>The span of a submission, made <see cref="Activity.Current"/>; its context travels with the job
     /// (<see cref="JobRequest.TraceParent"/>). Its parent is the caller's trace context (a traceparent header) if it sent
