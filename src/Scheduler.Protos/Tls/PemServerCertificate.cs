@@ -63,12 +63,18 @@ public sealed class PemServerCertificate
     /// certificate's; the message names both settings and files.</exception>
     internal static PemServerCertificate Parse(ServerCertificateFiles files, string certificatePem, string keyPem)
     {
-        X509Certificate2 leaf;
-        var all = new X509Certificate2Collection();
         try
         {
-            leaf = X509Certificate2.CreateFromPem(certificatePem, keyPem);
+            var leaf = X509Certificate2.CreateFromPem(certificatePem, keyPem);
+            var all = new X509Certificate2Collection();
             all.ImportFromPem(certificatePem);
+            var intermediates = new X509Certificate2Collection();
+            foreach (var certificate in all.Skip(1))
+            {
+                intermediates.Add(certificate);
+            }
+
+            return new PemServerCertificate(leaf, intermediates);
         }
         // A file that is not PEM is a CryptographicException; a key that is not the certificate's, an ArgumentException.
         catch (Exception ex) when (ex is CryptographicException or ArgumentException)
@@ -78,13 +84,9 @@ public sealed class PemServerCertificate
                 files.CertificateSetting,
                 ex);
         }
-
-        var intermediates = new X509Certificate2Collection();
-        foreach (var certificate in all.Skip(1))
-        {
-            intermediates.Add(certificate);
-        }
-
-        return new PemServerCertificate(leaf, intermediates);
     }
+
+    /// <summary>Whether <paramref name="other"/> is the same leaf with the same intermediates.</summary>
+    internal bool IsSameAs(PemServerCertificate other) =>
+        Leaf.Thumbprint == other.Leaf.Thumbprint && Intermediates.Select(c => c.Thumbprint).SequenceEqual(other.Intermediates.Select(c => c.Thumbprint));
 }

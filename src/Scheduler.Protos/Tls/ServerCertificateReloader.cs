@@ -30,7 +30,10 @@ public sealed partial class ServerCertificateReloader : IDisposable
         _files = files;
         _interval = interval;
         _logger = logger;
-        _served = ReadOrNull() ?? ("", "");
+        // Nothing counts as read yet: the first interval parses the files once more and, finding the same certificate,
+        // keeps it without a word. Their contents read now could already be newer than initial's, and would then hide
+        // that change until the next one.
+        _served = ("", "");
         _timer = time.CreateTimer(_ => Reload(), null, interval, interval);
     }
 
@@ -77,9 +80,14 @@ public sealed partial class ServerCertificateReloader : IDisposable
                 return;
             }
 
+            _served = read;
+            if (next.IsSameAs(Current))
+            {
+                return;
+            }
+
             // The certificate replaced is not disposed: a handshake that read it a moment ago may still be using it.
             Volatile.Write(ref _current, next);
-            _served = read;
             LogReplaced(_logger, next.Leaf.Subject, next.Leaf.Thumbprint, next.Leaf.NotAfter, _files.CertificatePath);
         }
         finally

@@ -54,6 +54,21 @@ public sealed class ServerCertificateReloaderTests : IDisposable
     }
 
     [Fact]
+    public void Current_SecretSwappedWhileTheServerStarted_IsTheRenewedCertificateFromTheFirstInterval()
+    {
+        var volume = new SecretVolume(Path.Combine(_certificates.Folder, "secret"), Issue("a"));
+        var files = Files(volume);
+        var initial = PemServerCertificate.LoadOrNull(files.CertificatePath, files.KeyPath, files.CertificateSetting, files.KeySetting)!;
+
+        // Renewed after the start-up read, before the reloader came to be.
+        volume.Update(Issue("b"));
+        using var reloader = new ServerCertificateReloader(initial, files, Interval, _time, _logger);
+        _time.Advance(Interval);
+
+        Assert.Equal(Thumbprint("b"), reloader.Current.Leaf.Thumbprint);
+    }
+
+    [Fact]
     public void Current_NewCertificateWithTheOldKey_KeepsServingTheOldOneWarnsNamingTheFilesAndTakesTheKeyWhenItComes()
     {
         var original = Issue("a");
@@ -139,8 +154,11 @@ public sealed class ServerCertificateReloaderTests : IDisposable
     private (SecretVolume Volume, ServerCertificateReloader Reloader) Serve((string Key, string Content)[] pair)
     {
         var volume = new SecretVolume(Path.Combine(_certificates.Folder, "secret"), pair);
-        var files = new ServerCertificateFiles(volume.PathOf("tls.crt"), volume.PathOf("tls.key"), "Test:CertificatePath", "Test:KeyPath");
+        var files = Files(volume);
         var initial = PemServerCertificate.LoadOrNull(files.CertificatePath, files.KeyPath, files.CertificateSetting, files.KeySetting)!;
         return (volume, new ServerCertificateReloader(initial, files, Interval, _time, _logger));
     }
+
+    private static ServerCertificateFiles Files(SecretVolume volume) =>
+        new(volume.PathOf("tls.crt"), volume.PathOf("tls.key"), "Test:CertificatePath", "Test:KeyPath");
 }
