@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -14,6 +15,9 @@ public sealed class PemServerCertificate
     {
         Leaf = leaf;
         Intermediates = intermediates;
+        // Built once per certificate rather than per handshake; offline: the chain is what the file holds, never
+        // intermediates fetched from the network.
+        Context = SslStreamCertificateContext.Create(leaf, intermediates, offline: true);
     }
 
     /// <summary>The server's own certificate, with its private key.</summary>
@@ -21,6 +25,9 @@ public sealed class PemServerCertificate
 
     /// <summary>The certificates after the leaf in the certificate file (empty when it holds the leaf only).</summary>
     public X509Certificate2Collection Intermediates { get; }
+
+    /// <summary>The leaf and its intermediates as a TLS server presents them.</summary>
+    public SslStreamCertificateContext Context { get; }
 
     /// <summary>Reads the pair, or returns null when neither path is set (TLS off).</summary>
     /// <param name="certificatePath">PEM file: the leaf certificate first, then any intermediates.</param>
@@ -46,27 +53,40 @@ public sealed class PemServerCertificate
 
         PemFiles.RequireFile(certificatePath!, certificateSetting);
         PemFiles.RequireFile(keyPath!, keySetting);
-        X509Certificate2 leaf;
+        var files = new ServerCertificateFiles(certificatePath!, keyPath!, certificateSetting, keySetting);
+        return Parse(files, File.ReadAllText(files.CertificatePath), File.ReadAllText(files.KeyPath));
+    }
+
+    /// <summary>The certificate in <paramref name="certificatePem"/> with the key in <paramref name="keyPem"/>, the
+    /// contents of <paramref name="files"/> as read.</summary>
+    /// <exception cref="ArgumentException">A file is not PEM, holds no certificate, or the key is not the
+    /// certificate's; the message names both settings and files.</exception>
+    internal static PemServerCertificate Parse(ServerCertificateFiles files, string certificatePem, string keyPem)
+    {
         try
         {
-            leaf = X509Certificate2.CreateFromPemFile(certificatePath!, keyPath!);
+            var leaf = X509Certificate2.CreateFromPem(certificatePem, keyPem);
+            var all = new X509Certificate2Collection();
+            all.ImportFromPem(certificatePem);
+            var intermediates = new X509Certificate2Collection();
+            foreach (var certificate in all.Skip(1))
+            {
+                intermediates.Add(certificate);
+            }
+
+            return new PemServerCertificate(leaf, intermediates);
         }
         // A file that is not PEM is a CryptographicException; a key that is not the certificate's, an ArgumentException.
         catch (Exception ex) when (ex is CryptographicException or ArgumentException)
         {
             throw new ArgumentException(
-                $"{certificateSetting} ('{certificatePath}') and {keySetting} ('{keyPath}') are not a PEM certificate and its private key: {ex.Message}",
-                certificateSetting,
+                $"{files.CertificateSetting} ('{files.CertificatePath}') and {files.KeySetting} ('{files.KeyPath}') are not a PEM certificate and its private key: {ex.Message}",
+                files.CertificateSetting,
                 ex);
         }
-
-        var all = PemFiles.ReadCertificates(certificatePath!, certificateSetting);
-        var intermediates = new X509Certificate2Collection();
-        foreach (var certificate in all.Skip(1))
-        {
-            intermediates.Add(certificate);
-        }
-
-        return new PemServerCertificate(leaf, intermediates);
     }
+
+    /// <summary>Whether <paramref name="other"/> is the same leaf with the same intermediates.</summary>
+    internal bool IsSameAs(PemServerCertificate other) =>
+        Leaf.Thumbprint == other.Leaf.Thumbprint && Intermediates.Select(c => c.Thumbprint).SequenceEqual(other.Intermediates.Select(c => c.Thumbprint));
 }

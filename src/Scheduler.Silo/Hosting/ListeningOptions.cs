@@ -49,9 +49,15 @@ public sealed class ListeningOptions
             throw new ConfigurationRefusedException($"Scheduler:MaxStreamsPerConnection must be at least 1, not {MaxStreamsPerConnection}.");
         }
 
+        if (ServerCertificateReloader.IntervalRefusal(Tls.ReloadInterval, "Scheduler:Tls:ReloadInterval") is { } refusal)
+        {
+            throw new ConfigurationRefusedException(refusal);
+        }
+
         try
         {
-            return PemServerCertificate.LoadOrNull(Tls.CertificatePath, Tls.KeyPath, "Scheduler:Tls:CertificatePath", "Scheduler:Tls:KeyPath");
+            var files = Tls.Files;
+            return PemServerCertificate.LoadOrNull(Tls.CertificatePath, Tls.KeyPath, files.CertificateSetting, files.KeySetting);
         }
         catch (ArgumentException ex)
         {

@@ -5,6 +5,7 @@ using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
 using Scheduler.Grains.Nodes;
 using Scheduler.Protos.Settings;
+using Scheduler.Protos.Tls;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Models;
 using Scheduler.Silo.Nodes;
@@ -149,17 +150,24 @@ public static class SchedulerHost
         var clustering = Settings.Read<ClusteringOptions>(scheduler);
         var redis = clustering.Validate();
         var dashboard = Settings.Read<DashboardOptions>(scheduler.GetSection(DashboardOptions.Section));
+        if (frontDoorCertificate is not null)
+        {
+            builder.Services.AddSingleton(sp => new ServerCertificateReloader(
+                frontDoorCertificate, listening.Tls.Files, listening.Tls.ReloadInterval, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ServerCertificateReloader>>()));
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // Server-wide, but only the gRPC port speaks HTTP/2.
             kestrel.Limits.Http2.MaxStreamsPerConnection = listening.MaxStreamsPerConnection;
             var ip = IPAddress.Parse(listening.BindAddress);
-            kestrel.Listen(ip, listening.GrpcPort, listen => listen.UseFrontDoorTls(frontDoorCertificate).Protocols = HttpProtocols.Http2);
+            var served = kestrel.ApplicationServices.GetService<ServerCertificateReloader>();
+            kestrel.Listen(ip, listening.GrpcPort, listen => listen.UseFrontDoorTls(served).Protocols = HttpProtocols.Http2);
 
             // Cleartext always: Prometheus and the kubelet's probes reach it inside the cluster, and nothing on it
             // carries a key or a prompt.
             kestrel.Listen(ip, listening.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
-            OpenAiListener.Listen(kestrel, ip, listening.OpenAiPort, frontDoorCertificate);
+            OpenAiListener.Listen(kestrel, ip, listening.OpenAiPort, served);
         });
 
         builder.UseOrleans(silo =>

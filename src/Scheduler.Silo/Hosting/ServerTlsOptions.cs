@@ -1,3 +1,5 @@
+using Scheduler.Protos.Tls;
+
 namespace Scheduler.Silo.Hosting;
 
 /// <summary>
@@ -11,4 +13,9 @@ public sealed class ServerTlsOptions
 
     /// <summary>PEM private key file of that certificate (e.g. <c>/tls/tls.key</c>).</summary>
     public string? KeyPath { get; set; }
+
+    /// <summary>How often the two files are read again, so a renewed certificate is served without a restart.</summary>
+    public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    internal ServerCertificateFiles Files => new(CertificatePath ?? "", KeyPath ?? "", "Scheduler:Tls:CertificatePath", "Scheduler:Tls:KeyPath");
 }

@@ -12,6 +12,6 @@ namespace Scheduler.Silo.OpenAi;
 /// </summary>
 internal static class OpenAiListener
 {
-    public static void Listen(KestrelServerOptions kestrel, IPAddress ip, int port, PemServerCertificate? certificate) =>
+    public static void Listen(KestrelServerOptions kestrel, IPAddress ip, int port, ServerCertificateReloader? certificate) =>
         kestrel.Listen(ip, port, listen => listen.UseFrontDoorTls(certificate).Protocols = HttpProtocols.Http1);
 }

@@ -4,6 +4,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Grains.Jobs;
+using Scheduler.Protos.Tls;
 
 namespace Scheduler.Silo.Telemetry;
 
@@ -13,8 +14,10 @@ namespace Scheduler.Silo.Telemetry;
 /// A job's trace: "submit job" (the front door), then for each dispatch "queue job" (from submission to admission) and
 /// "run job" (from admission to the end the node reported), whose context the worker's prefill and decode spans
 /// continue.
+/// Started with the host only so that it exists from the start: made at the first job or node link instead, a silo
+/// no job or node had reached yet exported none of its gauges, the front door certificate's expiry among them.
 /// </summary>
-internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
+internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IHostedService, IDisposable
 {
     public const string Name = "Scheduler";
 
@@ -29,7 +32,8 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
     private readonly Counter<long> _jobsFinished;
     private readonly Counter<long> _submissionsRefused;
 
-    public SchedulerTelemetry(IMeterFactory meters, FleetGauges fleet, IOptions<TelemetryOptions> options)
+    // frontDoorCertificate: null when the front door is cleartext, and then no expiry gauge.
+    public SchedulerTelemetry(IMeterFactory meters, FleetGauges fleet, IOptions<TelemetryOptions> options, ServerCertificateReloader? frontDoorCertificate = null)
     {
         _meter = meters.Create(Name);
         _timeToFirstToken = _meter.CreateHistogram(SemanticConventions.TimeToFirstToken, "s", "Time from submission to the first output token.",
@@ -61,9 +65,20 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IDisposable
         _meter.CreateObservableGauge(SemanticConventions.ReplicaKvTokensCapacity, () => fleet.Current.KvTokensCapacity, "{token}", "KV-cache tokens a replica holds.");
         _meter.CreateObservableGauge(SemanticConventions.Accelerators, () => fleet.Current.Accelerators, "{accelerator}", "Accelerators by product and state.");
         _meter.CreateObservableGauge(SemanticConventions.CapacityWantedReplicas, () => fleet.Current.WantedReplicas, "{replica}", "Replicas a model's placement wants of a worker pool, for an autoscaler to follow.");
+        if (frontDoorCertificate is not null)
+        {
+            // A time rather than the seconds left (as cert-manager's own gauge): it changes only when a renewed
+            // certificate is served, and an alert compares it with time().
+            _meter.CreateObservableGauge(SemanticConventions.TlsCertificateExpiry, () => new DateTimeOffset(frontDoorCertificate.Current.Leaf.NotAfter).ToUnixTimeSeconds(),
+                "s", "When the certificate the front door serves expires, in seconds since the Unix epoch.");
+        }
     }
 
     public ActivitySource Source { get; } = new(Name);
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>The span of a submission, made <see cref="Activity.Current"/>; its context travels with the job
     /// (<see cref="JobRequest.TraceParent"/>). Its parent is the caller's trace context (a traceparent header) if it sent

@@ -28,6 +28,7 @@ internal static class SemanticConventions
     public const string ReplicaKvTokensCapacity = "scheduler.replica.kv_tokens_capacity";
     public const string Accelerators = "scheduler.accelerators";
     public const string CapacityWantedReplicas = "scheduler.capacity.wanted_replicas";
+    public const string TlsCertificateExpiry = "scheduler.tls.certificate.expiry";
 
     public const string RequestModel = "gen_ai.request.model";
     public const string TokenType = "gen_ai.token.type";

@@ -50,6 +50,7 @@ internal static class TelemetryServiceCollectionExtensions
         services.AddSingleton<FleetGauges>();
         services.AddHostedService<FleetGaugeRefresher>();
         services.AddSingleton<SchedulerTelemetry>();
+        services.AddHostedService(sp => sp.GetRequiredService<SchedulerTelemetry>());
         services.AddSingleton<IJobOutcomeObserver>(sp => sp.GetRequiredService<SchedulerTelemetry>());
         services.AddSingleton<IJobOutcomeObserver, TtftAttainmentRecorder>();
         var otlp = !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);

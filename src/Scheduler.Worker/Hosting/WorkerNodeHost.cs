@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Scheduler.Protos.Tls;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Registration;
@@ -52,12 +53,18 @@ public static class WorkerNodeHost
 
         var tls = WorkerTls.From(options.Tls);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(WorkerNodeHost).Assembly.GetName().Name });
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => Listen(kestrel, options, tls.Certificate));
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => Listen(kestrel, options, kestrel.ApplicationServices.GetService<ServerCertificateReloader>()));
         logging?.Invoke(builder.Logging);
 
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(tls);
+        if (tls.Certificate is { } certificate)
+        {
+            services.AddSingleton(sp => new ServerCertificateReloader(
+                certificate, options.Tls.Files, options.Tls.ReloadInterval, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ServerCertificateReloader>>()));
+        }
+
         // Created by the container, which disposes it (and the models it loaded) with the host.
         services.AddSingleton(_ => NodeInventory.Create(options));
         services.AddSingleton(TimeProvider.System);
@@ -115,7 +122,7 @@ public static class WorkerNodeHost
 
     /// <summary>One endpoint, HTTP/2 only: cleartext gRPC clients cannot negotiate HTTP/2 on a mixed endpoint.
     /// A loopback advertised host binds loopback only (nothing else could reach it anyway); any other binds all interfaces.</summary>
-    private static void Listen(KestrelServerOptions kestrel, WorkerNodeOptions options, PemServerCertificate? certificate)
+    private static void Listen(KestrelServerOptions kestrel, WorkerNodeOptions options, ServerCertificateReloader? certificate)
     {
         var host = options.AdvertisedHost;
         var loopback = IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip) ? ip
@@ -145,11 +152,8 @@ public static class WorkerNodeHost
             listen.Protocols = HttpProtocols.Http2;
             if (certificate is not null)
             {
-                listen.UseHttps(https =>
-                {
-                    https.ServerCertificate = certificate.Leaf;
-                    https.ServerCertificateChain = certificate.Intermediates;
-                });
+                // Asked per handshake, so a renewed certificate is served without a restart.
+                listen.UseHttps(new TlsHandshakeCallbackOptions { OnConnection = _ => ValueTask.FromResult(certificate.ServerOptions()) });
             }
         }
     }

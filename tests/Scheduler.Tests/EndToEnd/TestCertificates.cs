@@ -25,7 +25,7 @@ public sealed class TestCertificates : IDisposable
 
     public string Folder { get; } = Path.Combine(Path.GetTempPath(), "scheduler-tls-" + Guid.NewGuid().ToString("N")[..8]);
 
-    /// <summary>The CA that signs every <see cref="Issue"/>d certificate.</summary>
+    /// <summary>The CA that signs every issued certificate.</summary>
     public string CaPath { get; }
 
     /// <summary>A CA that signed nothing here.</summary>
@@ -33,7 +33,11 @@ public sealed class TestCertificates : IDisposable
 
     /// <summary>Issues a server certificate for <paramref name="names"/> (IP addresses or DNS names), signed by the CA;
     /// returns its PEM certificate and key files.</summary>
-    public (string CertificatePath, string KeyPath) Issue(string fileName, params string[] names)
+    public (string CertificatePath, string KeyPath) Issue(string fileName, params string[] names) => Issue(fileName, _ca.NotAfter.AddHours(-1), names);
+
+    /// <summary>As <see cref="Issue(string, string[])"/>, valid until <paramref name="notAfter"/> (before the CA's own end),
+    /// so two certificates for the same names tell apart by their expiry too.</summary>
+    public (string CertificatePath, string KeyPath) Issue(string fileName, DateTimeOffset notAfter, params string[] names)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={names[0]}", key, HashAlgorithmName.SHA256);
@@ -54,7 +58,7 @@ public sealed class TestCertificates : IDisposable
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        using var certificate = request.Create(_ca, DateTimeOffset.UtcNow.AddMinutes(-5), _ca.NotAfter.AddHours(-1), RandomNumberGenerator.GetBytes(16));
+        using var certificate = request.Create(_ca, DateTimeOffset.UtcNow.AddMinutes(-5), notAfter, RandomNumberGenerator.GetBytes(16));
         return (Write(fileName + ".crt", certificate.ExportCertificatePem()), Write(fileName + ".key", key.ExportPkcs8PrivateKeyPem()));
     }
 

@@ -37,6 +37,46 @@ public sealed class WorkerTlsTests : IDisposable
     }
 
     [Fact]
+    public void Build_ReloadIntervalZero_FailsNamingIt()
+    {
+        var (certificate, key) = _certificates.Issue("worker", "127.0.0.1");
+        var options = new WorkerNodeOptions { Tls = { CertificatePath = certificate, KeyPath = key, ReloadInterval = TimeSpan.Zero } };
+
+        var error = Assert.Throws<ArgumentException>(() => WorkerNodeHost.Build(options));
+
+        Assert.StartsWith("Worker:Tls:ReloadInterval must be more than 00:00:00", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NewConnection_SecretRenewed_GetsTheRenewedCertificateWhileAnOpenConnectionKeepsWorking()
+    {
+        var original = Pair(_certificates.Issue("a", "127.0.0.1"));
+        var renewed = Pair(_certificates.Issue("b", "127.0.0.1"));
+        var volume = new SecretVolume(Path.Combine(_certificates.Folder, "node-tls"), original);
+        var options = new WorkerNodeOptions
+        {
+            SpeedUp = WorkerNodeOptions.InstantSpeedUp,
+            Tls = { CertificatePath = volume.PathOf("tls.crt"), KeyPath = volume.PathOf("tls.key"), ReloadInterval = TimeSpan.FromMilliseconds(200) },
+        };
+        await using var app = WorkerNodeHost.Build(options);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<WorkerNode>().Address;
+        var open = new PresentedCertificates(_certificates.CaPath);
+        using var openChannel = open.Channel(address);
+        await PresentedCertificates.Checked(openChannel);
+
+        volume.Update(renewed);
+
+        var thumbprint = PresentedCertificates.ThumbprintOf(Path.Combine(_certificates.Folder, "b.crt"));
+        await Polling.Until(
+            async () => await PresentedCertificates.OfNewGrpcConnection(address, _certificates.CaPath) == thumbprint,
+            "a new connection gets the renewed certificate", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(200));
+        await PresentedCertificates.Checked(openChannel);
+        Assert.Equal(PresentedCertificates.ThumbprintOf(Path.Combine(_certificates.Folder, "a.crt")), Assert.Single(open.Thumbprints));
+        await app.StopAsync();
+    }
+
+    [Fact]
     public void Build_HealthPortSameAsPort_FailsNamingHealthPort()
     {
         var options = new WorkerNodeOptions { Port = 7000, HealthPort = 7000 };
@@ -89,4 +129,7 @@ public sealed class WorkerTlsTests : IDisposable
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, reply.Status);
         await app.StopAsync();
     }
+
+    private static (string Key, string Content)[] Pair((string CertificatePath, string KeyPath) issued) =>
+        [("tls.crt", File.ReadAllText(issued.CertificatePath)), ("tls.key", File.ReadAllText(issued.KeyPath))];
 }

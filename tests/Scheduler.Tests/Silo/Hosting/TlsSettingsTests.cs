@@ -54,6 +54,18 @@ public sealed class TlsSettingsTests : IDisposable
         Assert.Contains("Scheduler:Tls:CertificatePath", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("02:00:00")]
+    public void Build_ReloadIntervalOutOfRange_FailsNamingIt(string interval)
+    {
+        var (certificate, key) = _certificates.Issue("silo", "127.0.0.1");
+
+        var error = BuildFails($"--Scheduler:Tls:CertificatePath={certificate}", $"--Scheduler:Tls:KeyPath={key}", $"--Scheduler:Tls:ReloadInterval={interval}");
+
+        Assert.StartsWith($"Scheduler:Tls:ReloadInterval must be more than 00:00:00 and at most 01:00:00 (how often the certificate files are read again), not {interval}", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Build_NodeCaFileMissing_FailsNamingTrustedCaPath()
     {
