@@ -74,6 +74,13 @@ public sealed class PemServerCertificate
                 intermediates.Add(certificate);
             }
 
+            // Kestrel checks this only for a certificate set at start-up, not for one a handshake callback hands it: a
+            // certificate for clients only would otherwise be served, and refused by every client's handshake.
+            if (!AllowsServerAuthentication(leaf))
+            {
+                throw new ArgumentException($"its Extended Key Usage does not include Server Authentication ({ServerAuthenticationOid})");
+            }
+
             return new PemServerCertificate(leaf, intermediates);
         }
         // A file that is not PEM is a CryptographicException; a key that is not the certificate's, an ArgumentException.
@@ -85,6 +92,13 @@ public sealed class PemServerCertificate
                 ex);
         }
     }
+
+    private const string ServerAuthenticationOid = "1.3.6.1.5.5.7.3.1";
+
+    // A certificate without the extension may serve any purpose (RFC 5280, 4.2.1.12).
+    private static bool AllowsServerAuthentication(X509Certificate2 leaf) =>
+        leaf.Extensions.OfType<X509EnhancedKeyUsageExtension>().FirstOrDefault() is not { } usages
+        || usages.EnhancedKeyUsages.Cast<Oid>().Any(u => u.Value == ServerAuthenticationOid);
 
     /// <summary>Whether <paramref name="other"/> is the same leaf with the same intermediates.</summary>
     internal bool IsSameAs(PemServerCertificate other) =>

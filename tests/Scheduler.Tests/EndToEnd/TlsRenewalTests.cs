@@ -13,6 +13,7 @@ namespace Scheduler.Tests.EndToEnd;
 /// Secret's: new connections to the gRPC and OpenAI-compatible ports get the renewed certificate within the reload
 /// interval, a connection already open keeps working, and a pair that does not match is never served.
 /// </summary>
+[Collection(ProcessMetricsCollection.Name)]
 public sealed class TlsRenewalTests : IDisposable
 {
     private const string TenantKey = "renewal-tenant-key";
