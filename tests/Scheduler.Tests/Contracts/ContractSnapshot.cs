@@ -55,9 +55,13 @@ internal static class ContractSnapshot
         var added = current.Except(recorded, StringComparer.Ordinal).ToList();
         var dropped = recorded.Except(current, StringComparer.Ordinal).ToList();
         Assert.True(added.Count == 0 && dropped.Count == 0 && recorded.SequenceEqual(current, StringComparer.Ordinal),
-            $"{fileName} does not record the current contract. The changes pass the compatibility rules (additions, " +
-            "renames); record them so the next change is checked against them:\n  " + UpdateCommand +
-            "\nLines only in the code:\n    " + string.Join("\n    ", added) +
-            "\nLines only in the snapshot:\n    " + string.Join("\n    ", dropped));
+            $"{fileName} does not record the current contract. " +
+            (violations.Count > 0
+                ? "Some changes break it (see the …_KeepsTheRecordedContract failure): restore them rather than record them."
+                : "The changes pass the compatibility rules (additions, renames, reservations); record them so the next " +
+                  "change is checked against them:\n  " + UpdateCommand) +
+            "\nLines only in the code:" + Listed(added) + "\nLines only in the snapshot:" + Listed(dropped));
     }
+
+    private static string Listed(List<string> lines) => lines.Count == 0 ? " (none)" : "\n    " + string.Join("\n    ", lines);
 }
