@@ -97,6 +97,12 @@ internal static class OrleansCompatibility
 
             CheckFields(was, type, retired, violations);
         }
+
+        foreach (var reused in current.Types.Where(t => retired.Types.Contains(t.Alias)))
+        {
+            violations.Add($"type {reused.ClrName} uses the alias \"{reused.Alias}\", which is retired: stored data of the " +
+                "retired type would be read as this one. Give it a new alias.");
+        }
     }
 
     private static void CheckFields(OrleansContract.SerializedType was, OrleansContract.SerializedType type, Retirements retired, List<string> violations)
@@ -179,6 +185,12 @@ internal static class OrleansCompatibility
                     violations.Add($"{was.Name}.{value.Name} ({value.Number}) is gone, but the other version still sends it and stored " +
                         "data may hold it. Keep it, or list (enum, number) in RetiredEnumValues.");
                 }
+            }
+
+            foreach (var reused in e.Values.Where(v => retired.EnumValues.Contains((was.Name, v.Number))))
+            {
+                violations.Add($"{was.Name}.{reused.Name} uses {reused.Number}, which is retired: stored data holding the retired " +
+                    "value would be read as this one. Give it an unused number.");
             }
         }
     }

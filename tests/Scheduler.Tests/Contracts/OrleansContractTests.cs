@@ -150,6 +150,8 @@ public sealed class OrleansContractTests
         Assert.StartsWith("type scheduler.Gone (Scheduler.Abstractions.Gone) is gone", Assert.Single(gone));
         Assert.Empty(retired);
         Assert.StartsWith("type scheduler.JobMessage changed from a class to a record class", Assert.Single(kind));
+        Assert.StartsWith("type Scheduler.Abstractions.Jobs.JobMessage uses the alias \"scheduler.JobMessage\", which is retired",
+            Assert.Single(Violations(lines => lines, OrleansCompatibility.Retirements.None with { Types = new HashSet<string> { "scheduler.JobMessage" } })));
     }
 
     [Fact]
