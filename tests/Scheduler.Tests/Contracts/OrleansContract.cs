@@ -23,7 +23,7 @@ internal sealed record OrleansContract(
     /// <summary>A <c>[GenerateSerializer]</c> type. <see cref="Alias"/> names it on the wire (its CLR name when it has
     /// none); <see cref="Kind"/>: record class, class, record struct or struct; <see cref="Base"/>: its serialized base
     /// type, or null.</summary>
-    public sealed record SerializedType(string Alias, string Kind, string ClrName, string? Base, bool HasAlias, IReadOnlyList<Field> Fields);
+    public sealed record SerializedType(string Alias, string Kind, string ClrName, string? Base, IReadOnlyList<Field> Fields);
 
     public sealed record Field(int Id, string Name, string Type);
 
@@ -62,7 +62,7 @@ internal sealed record OrleansContract(
             switch (w[0])
             {
                 case "type":
-                    types.Add(new SerializedType(w[1], w[3].Replace('-', ' '), w[4], w.Length > 6 ? w[6] : null, true, []));
+                    types.Add(new SerializedType(w[1], w[3].Replace('-', ' '), w[4], w.Length > 6 ? w[6] : null, []));
                     break;
                 case "field":
                     var type = types.Single(t => t.Alias == w[1]);
@@ -172,7 +172,7 @@ internal sealed record OrleansContract(
             .Select(m => new Field((int)m.GetCustomAttribute<IdAttribute>()!.Id, m.Name, Render(MemberType(m))))
             .OrderBy(f => f.Id).ToList();
         var baseType = t.BaseType is { } b && b != typeof(object) && b != typeof(ValueType) ? Render(b) : null;
-        return new SerializedType(alias ?? Render(t), KindOf(t), Render(t, useAlias: false), baseType, alias is not null, fields);
+        return new SerializedType(alias ?? Render(t), KindOf(t), Render(t, useAlias: false), baseType, fields);
     }
 
     private static string KindOf(Type t) =>
