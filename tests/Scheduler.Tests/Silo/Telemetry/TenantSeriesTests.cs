@@ -17,20 +17,10 @@ public sealed class TenantSeriesTests
     [Fact]
     public async Task Metrics_MoreTenantsThanOpenTelemetrysDefaultLimit_EveryTenantKeepsItsOwnSeries()
     {
-        List<string> args = ["--Logging:LogLevel:Default=Warning"];
-        for (var i = 0; i < TenantCount; i++)
-        {
-            args.Add($"--Scheduler:Tenants:{i}:Id={TenantId(i)}");
-            args.Add($"--Scheduler:Tenants:{i}:ApiKey={TenantId(i)}-key");
-        }
-
-        await using var silo = SiloProcess.Start(0, args);
+        // One refused submission per tenant (max_tokens 0): a tenant-labelled counter, with no worker needed.
+        await using var silo = await ServingSilo(TenantCount);
         using var channel = GrpcChannel.ForAddress(silo.Address);
         using var http = new HttpClient();
-
-        // One refused submission per tenant (max_tokens 0): a tenant-labelled counter, with no worker needed. The
-        // last tenant is seeded last, so its refusal means every tenant is there.
-        await Polling.Until(async () => await RefusedAsync(channel, TenantCount - 1) == StatusCode.InvalidArgument, "the silo to serve", TimeSpan.FromSeconds(120));
         using var gate = new SemaphoreSlim(32);
         var refusals = await Task.WhenAll(Enumerable.Range(0, TenantCount - 1).Select(async i =>
         {
@@ -58,17 +48,9 @@ public sealed class TenantSeriesTests
     public async Task Metrics_TenantLabelOff_CountEveryTenantTogether_UnderTheirOtherLabels()
     {
         const int Tenants = 3;
-        List<string> args = ["--Logging:LogLevel:Default=Warning", "--Scheduler:Telemetry:TenantLabel=false"];
-        for (var i = 0; i < Tenants; i++)
-        {
-            args.Add($"--Scheduler:Tenants:{i}:Id={TenantId(i)}");
-            args.Add($"--Scheduler:Tenants:{i}:ApiKey={TenantId(i)}-key");
-        }
-
-        await using var silo = SiloProcess.Start(0, args);
+        await using var silo = await ServingSilo(Tenants, "--Scheduler:Telemetry:TenantLabel=false");
         using var channel = GrpcChannel.ForAddress(silo.Address);
         using var http = new HttpClient();
-        await Polling.Until(async () => await RefusedAsync(channel, Tenants - 1) == StatusCode.InvalidArgument, "the silo to serve", TimeSpan.FromSeconds(120));
         for (var i = 0; i < Tenants - 1; i++)
         {
             Assert.Equal(StatusCode.InvalidArgument, await RefusedAsync(channel, i));
@@ -82,6 +64,31 @@ public sealed class TenantSeriesTests
     }
 
     private static string TenantId(int i) => $"series-{i:D4}";
+
+    /// <summary>A silo process seeding <paramref name="tenants"/> tenants, once it serves: the last tenant is seeded
+    /// last, so once its submission is refused as invalid every tenant is there.</summary>
+    private static async Task<SiloProcess> ServingSilo(int tenants, params string[] settings)
+    {
+        List<string> args = ["--Logging:LogLevel:Default=Warning", .. settings];
+        for (var i = 0; i < tenants; i++)
+        {
+            args.Add($"--Scheduler:Tenants:{i}:Id={TenantId(i)}");
+            args.Add($"--Scheduler:Tenants:{i}:ApiKey={TenantId(i)}-key");
+        }
+
+        var silo = SiloProcess.Start(0, args);
+        try
+        {
+            using var channel = GrpcChannel.ForAddress(silo.Address);
+            await Polling.Until(async () => await RefusedAsync(channel, tenants - 1) == StatusCode.InvalidArgument, "the silo to serve", TimeSpan.FromSeconds(120));
+            return silo;
+        }
+        catch
+        {
+            await silo.DisposeAsync();
+            throw;
+        }
+    }
 
     private static async Task<StatusCode?> RefusedAsync(GrpcChannel channel, int tenant)
     {
