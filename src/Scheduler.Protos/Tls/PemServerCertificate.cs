@@ -34,8 +34,8 @@ public sealed class PemServerCertificate
     /// <param name="keyPath">PEM file: the leaf's private key (PKCS#8, RSA or EC).</param>
     /// <param name="certificateSetting">The setting that names the certificate file, for error messages.</param>
     /// <param name="keySetting">The setting that names the key file, for error messages.</param>
-    /// <exception cref="ArgumentException">A path is missing or unreadable, a file is not PEM, or the key is not
-    /// the certificate's; the message names the setting.</exception>
+    /// <exception cref="ArgumentException">A path is missing or unreadable, a file is not PEM, the key is not
+    /// the certificate's, or the certificate is not for servers; the message names the setting.</exception>
     public static PemServerCertificate? LoadOrNull(string? certificatePath, string? keyPath, string certificateSetting, string keySetting)
     {
         var hasCertificate = !string.IsNullOrWhiteSpace(certificatePath);
@@ -59,29 +59,21 @@ public sealed class PemServerCertificate
 
     /// <summary>The certificate in <paramref name="certificatePem"/> with the key in <paramref name="keyPem"/>, the
     /// contents of <paramref name="files"/> as read.</summary>
-    /// <exception cref="ArgumentException">A file is not PEM, holds no certificate, or the key is not the
-    /// certificate's; the message names both settings and files.</exception>
+    /// <exception cref="ArgumentException">A file is not PEM, holds no certificate, the key is not the certificate's,
+    /// or the certificate is not for servers; the message names the settings and files.</exception>
     internal static PemServerCertificate Parse(ServerCertificateFiles files, string certificatePem, string keyPem)
     {
+        X509Certificate2 leaf;
+        var intermediates = new X509Certificate2Collection();
         try
         {
-            var leaf = X509Certificate2.CreateFromPem(certificatePem, keyPem);
+            leaf = X509Certificate2.CreateFromPem(certificatePem, keyPem);
             var all = new X509Certificate2Collection();
             all.ImportFromPem(certificatePem);
-            var intermediates = new X509Certificate2Collection();
             foreach (var certificate in all.Skip(1))
             {
                 intermediates.Add(certificate);
             }
-
-            // Kestrel checks this only for a certificate set at start-up, not for one a handshake callback hands it: a
-            // certificate for clients only would otherwise be served, and refused by every client's handshake.
-            if (!AllowsServerAuthentication(leaf))
-            {
-                throw new ArgumentException($"its Extended Key Usage does not include Server Authentication ({ServerAuthenticationOid})");
-            }
-
-            return new PemServerCertificate(leaf, intermediates);
         }
         // A file that is not PEM is a CryptographicException; a key that is not the certificate's, an ArgumentException.
         catch (Exception ex) when (ex is CryptographicException or ArgumentException)
@@ -91,6 +83,17 @@ public sealed class PemServerCertificate
                 files.CertificateSetting,
                 ex);
         }
+
+        // Kestrel checks this only for a certificate set at start-up, not for one a handshake callback hands it: a
+        // certificate for clients only would otherwise be served, and refused by every client's handshake.
+        if (!AllowsServerAuthentication(leaf))
+        {
+            throw new ArgumentException(
+                $"{files.CertificateSetting} ('{files.CertificatePath}') is not a server certificate: its Extended Key Usage does not include Server Authentication ({ServerAuthenticationOid}).",
+                files.CertificateSetting);
+        }
+
+        return new PemServerCertificate(leaf, intermediates);
     }
 
     private const string ServerAuthenticationOid = "1.3.6.1.5.5.7.3.1";
