@@ -1,6 +1,9 @@
 using Grpc.Core;
+using Grpc.Net.Client;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Nodes;
+using Scheduler.Tests.Worker;
+using Scheduler.Worker.Hosting;
 using static Scheduler.Tests.Silo.Nodes.CommandPackingTests;
 
 namespace Scheduler.Tests.Silo.Nodes;
@@ -58,6 +61,36 @@ public sealed class OutgoingCommandsTests
 
         Assert.True(loop.IsCompletedSuccessfully);
         Assert.Empty(wire.Written);
+    }
+
+    [Fact]
+    public async Task WriteAsync_AnAdmissionOverAWorkersMessageLimit_ReachesARealWorkerInParts()
+    {
+        // Five sequences of 1 MB prompts in one admission: 5 MB, over the 4 MB a worker takes in one message, which
+        // it answers by ending the stream (every job handed back, and admitted again the same way).
+        const string token = "test-node-token";
+        var options = new WorkerNodeOptions { NodeId = "big", NodeToken = token, SpeedUp = "instant" };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "H100" });
+        await using var worker = await StartedWorker.StartAsync(options);
+        using var channel = GrpcChannel.ForAddress(worker.Node.Address);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var call = new WorkerService.WorkerServiceClient(channel).Execute(new Metadata { { "authorization", "Bearer " + token } }, cancellationToken: cts.Token);
+        var admit = Admit("big-h100-0/llama-3.1-8b", "a", "b", "c", "d", "e");
+        foreach (var sequence in admit.Admit.Sequences)
+        {
+            sequence.Prompt = new string('x', 1 << 20);
+        }
+
+        var outgoing = new OutgoingCommands();
+        outgoing.Enqueue(admit);
+        var loop = outgoing.WriteAsync(call.RequestStream, cts.Token);
+        var reports = await EngineRun.ReadUntilFinishedAsync(call, 5, cts.Token);
+
+        Assert.Equal(["a", "b", "c", "d", "e"], reports.SelectMany(r => r.Finished).Select(f => f.SequenceId).Order());
+        Assert.All(reports.SelectMany(r => r.Finished), f => Assert.Equal(FinishReason.Length, f.Reason));
+        outgoing.Complete();
+        await loop;
+        await call.RequestStream.CompleteAsync();
     }
 
     /// <summary>A request stream that records the messages written to it (copies: they are the wire's now).</summary>
