@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Threading.Channels;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Scheduler.Abstractions.Fleet;
@@ -37,7 +36,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly RunningBatches _batches;
-    private readonly Channel<ExecuteCommand> _outgoing = Channel.CreateUnbounded<ExecuteCommand>(new() { SingleReader = true });
+    private readonly OutgoingCommands _outgoing = new();
     private readonly CancellationTokenSource _stop = new();
 
     // The "run job" span of each job running here, by job id: ended with its outcome, refusal or hand-back.
@@ -97,10 +96,10 @@ internal sealed partial class GrpcNodeLink : INodeLink
         // The stops first: the stream keeps the order, so the engine has freed the room when the admissions arrive.
         if (preempt is not null)
         {
-            _outgoing.Writer.TryWrite(new ExecuteCommand { Preempt = preempt });
+            _outgoing.Enqueue(new ExecuteCommand { Preempt = preempt });
         }
 
-        _outgoing.Writer.TryWrite(new ExecuteCommand { Admit = admit });
+        _outgoing.Enqueue(new ExecuteCommand { Admit = admit });
         admitted.Send(_deliver);
         return true;
     }
@@ -109,7 +108,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
     {
         var cancel = new CancelSequences { ReplicaId = replicaId };
         cancel.SequenceIds.AddRange(jobIds);
-        _outgoing.Writer.TryWrite(new ExecuteCommand { Cancel = cancel });
+        _outgoing.Enqueue(new ExecuteCommand { Cancel = cancel });
     }
 
     public bool Attach(string jobId, IJobEventSink sink, int fromToken)
@@ -149,7 +148,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
             var client = new WorkerService.WorkerServiceClient(_channel);
             var headers = new Metadata { { "authorization", "Bearer " + _nodeToken } };
             using var call = client.Execute(headers, cancellationToken: _stop.Token);
-            var writer = WriteLoop(call.RequestStream, _stop.Token);
+            var writer = _outgoing.WriteAsync(call.RequestStream, _stop.Token);
             await foreach (var e in call.ResponseStream.ReadAllAsync(_stop.Token))
             {
                 var now = _time.GetUtcNow();
@@ -163,7 +162,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
             // The node ended the stream (it is stopping): nothing more can be written to it. Left waiting for commands, the
             // writer held the hand-back of the node's jobs until its lease lapsed.
-            _outgoing.Writer.TryComplete();
+            _outgoing.Complete();
             await writer;
         }
         catch (Exception ex) when (!_stop.IsCancellationRequested)
@@ -187,21 +186,6 @@ internal sealed partial class GrpcNodeLink : INodeLink
         if (lostUnexpectedly)
         {
             await _grains.Node(_node.NodeId).LinkLost(LinkId);
-        }
-    }
-
-    private async Task WriteLoop(IClientStreamWriter<ExecuteCommand> requests, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await foreach (var command in _outgoing.Reader.ReadAllAsync(cancellationToken))
-            {
-                await requests.WriteAsync(command, cancellationToken);
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or RpcException or InvalidOperationException)
-        {
-            // The read side notices the broken stream and hands the jobs back.
         }
     }
 
@@ -265,7 +249,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
     private void HandBackRunningJobs(bool nodeLost)
     {
         var handBacks = _batches.Close();
-        _outgoing.Writer.TryComplete();
+        _outgoing.Complete();
         var now = _time.GetUtcNow();
         foreach (var jobId in _runs.Keys)
         {
