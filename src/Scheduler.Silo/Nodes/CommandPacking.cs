@@ -38,7 +38,10 @@ internal static class CommandPacking
         {
             if (ReplicaOf(command) is not { } replicaId)
             {
+                // A command of no replica (none today; a node-wide one a later version might add) is a barrier: nothing
+                // queued after it may join a message written before it.
                 packed.Add(command);
+                last.Clear();
                 continue;
             }
 

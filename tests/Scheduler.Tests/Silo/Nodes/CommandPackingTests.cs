@@ -115,8 +115,21 @@ public sealed class CommandPackingTests
         return items;
     }
 
+    [Fact]
+    public void Pack_ACommandOfNoReplicaBetween_IsABarrier_NothingAfterItJoinsAMessageBeforeIt()
+    {
+        var packed = CommandPacking.Pack([Admit("r0", "a"), new ExecuteCommand(), Admit("r0", "b")]);
+
+        Assert.Equal(["admit r0: a", "none", "admit r0: b"], packed.Select(Show));
+    }
+
     private static string Show(ExecuteCommand command)
     {
+        if (command.CommandCase == ExecuteCommand.CommandOneofCase.None)
+        {
+            return "none";
+        }
+
         var (kind, replica, ids) = Parts(command);
         return $"{kind} {replica}: {string.Join(' ', ids)}";
     }
