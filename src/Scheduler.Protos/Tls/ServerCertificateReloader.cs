@@ -34,7 +34,7 @@ public sealed partial class ServerCertificateReloader : IDisposable
     public static string? IntervalRefusal(TimeSpan interval, string setting) =>
         interval > TimeSpan.Zero && interval <= TimeSpan.FromHours(1)
             ? null
-            : $"{setting} must be more than 00:00:00 and at most 01:00:00 (how often the certificate files are read again), not {interval}.";
+            : $"{setting} must be more than 00:00:00 and at most 01:00:00 (how often the certificate and CA files are read again), not {interval}.";
 
     /// <summary>The certificate new connections get.</summary>
     public PemServerCertificate Current => Volatile.Read(ref _current);
