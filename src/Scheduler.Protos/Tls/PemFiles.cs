@@ -18,10 +18,17 @@ internal static class PemFiles
     public static X509Certificate2Collection ReadCertificates(string path, string setting)
     {
         RequireFile(path, setting);
+        return ParseCertificates(File.ReadAllText(path), path, setting);
+    }
+
+    /// <summary>Every certificate in <paramref name="pem"/>, the contents of <paramref name="path"/> as read; at least one.</summary>
+    /// <exception cref="ArgumentException">Not PEM, or no certificate in it; the message names the setting and file.</exception>
+    public static X509Certificate2Collection ParseCertificates(string pem, string path, string setting)
+    {
         var certificates = new X509Certificate2Collection();
         try
         {
-            certificates.ImportFromPemFile(path);
+            certificates.ImportFromPem(pem);
         }
         catch (CryptographicException ex)
         {

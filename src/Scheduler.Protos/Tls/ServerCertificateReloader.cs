@@ -6,8 +6,6 @@ namespace Scheduler.Protos.Tls;
 /// <summary>
 /// The certificate a TLS server presents, read again from its files every <c>interval</c> so a renewed certificate is
 /// served without a restart (cert-manager renews the Secret, the kubelet swaps the mounted files a minute later).
-/// The files' contents are compared, not their times or a file watch: Kubernetes replaces them by swapping a symlink
-/// to a new directory, which neither the link's write time nor a FileSystemWatcher on the files reliably shows.
 /// A pair that does not read as a certificate and its key (half written, a new certificate with the old key) never
 /// replaces the one served: that one stays, a warning names the files, and the next interval tries again.
 /// Connections already open keep the certificate they were made with.
@@ -17,10 +15,8 @@ public sealed partial class ServerCertificateReloader : IDisposable
     private readonly ServerCertificateFiles _files;
     private readonly TimeSpan _interval;
     private readonly ILogger _logger;
-    private readonly ITimer _timer;
-    private readonly Lock _reading = new();
+    private readonly FileContentPoll _poll;
     private PemServerCertificate _current;
-    private (string Certificate, string Key) _served;
 
     /// <summary>Serves <paramref name="initial"/> (read from <paramref name="files"/> at start-up, where a bad pair
     /// stops the process) and reads the files again every <paramref name="interval"/> from now on.</summary>
@@ -30,11 +26,7 @@ public sealed partial class ServerCertificateReloader : IDisposable
         _files = files;
         _interval = interval;
         _logger = logger;
-        // Nothing counts as read yet: the first interval parses the files once more and, finding the same certificate,
-        // keeps it without a word. Their contents read now could already be newer than initial's, and would then hide
-        // that change until the next one.
-        _served = ("", "");
-        _timer = time.CreateTimer(_ => Reload(), null, interval, interval);
+        _poll = new FileContentPoll([files.CertificatePath, files.KeyPath], interval, time, Accept, WarnNotReplaced);
     }
 
     /// <summary>Why <paramref name="interval"/> cannot be a reload interval, naming <paramref name="setting"/>; null
@@ -42,7 +34,7 @@ public sealed partial class ServerCertificateReloader : IDisposable
     public static string? IntervalRefusal(TimeSpan interval, string setting) =>
         interval > TimeSpan.Zero && interval <= TimeSpan.FromHours(1)
             ? null
-            : $"{setting} must be more than 00:00:00 and at most 01:00:00 (how often the certificate files are read again), not {interval}.";
+            : $"{setting} must be more than 00:00:00 and at most 01:00:00 (how often the certificate and CA files are read again), not {interval}.";
 
     /// <summary>The certificate new connections get.</summary>
     public PemServerCertificate Current => Volatile.Read(ref _current);
@@ -51,64 +43,36 @@ public sealed partial class ServerCertificateReloader : IDisposable
     /// time, since the server fills in the rest (the application protocols) per connection.</summary>
     public SslServerAuthenticationOptions ServerOptions() => new() { ServerCertificateContext = Current.Context };
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose() => _poll.Dispose();
 
-    private void Reload()
+    private bool Accept(string[] contents)
     {
-        // A read slower than the interval (a stalled volume) is not started twice.
-        if (!_reading.TryEnter())
-        {
-            return;
-        }
-
+        PemServerCertificate next;
         try
         {
-            if (ReadOrNull() is not { } read || read == _served)
-            {
-                return;
-            }
-
-            PemServerCertificate next;
-            try
-            {
-                next = PemServerCertificate.Parse(_files, read.Certificate, read.Key);
-            }
-            catch (ArgumentException ex)
-            {
-                var kept = Current.Leaf;
-                LogNotReplaced(_logger, _files.CertificatePath, _files.KeyPath, kept.Subject, kept.Thumbprint, kept.NotAfter, _interval, ex.Message);
-                return;
-            }
-
-            _served = read;
-            if (next.IsSameAs(Current))
-            {
-                return;
-            }
-
-            // The certificate replaced is not disposed: a handshake that read it a moment ago may still be using it.
-            Volatile.Write(ref _current, next);
-            LogReplaced(_logger, next.Leaf.Subject, next.Leaf.Thumbprint, next.Leaf.NotAfter, _files.CertificatePath);
+            next = PemServerCertificate.Parse(_files, contents[0], contents[1]);
         }
-        finally
+        catch (ArgumentException ex)
         {
-            _reading.Exit();
+            WarnNotReplaced(ex);
+            return false;
         }
+
+        if (next.IsSameAs(Current))
+        {
+            return true;
+        }
+
+        // The certificate replaced is not disposed: a handshake that read it a moment ago may still be using it.
+        Volatile.Write(ref _current, next);
+        LogReplaced(_logger, next.Leaf.Subject, next.Leaf.Thumbprint, next.Leaf.NotAfter, _files.CertificatePath);
+        return true;
     }
 
-    // Null when a file cannot be read (mid-swap, a permission change); the warning says so and the next interval retries.
-    private (string Certificate, string Key)? ReadOrNull()
+    private void WarnNotReplaced(Exception reason)
     {
-        try
-        {
-            return (File.ReadAllText(_files.CertificatePath), File.ReadAllText(_files.KeyPath));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            var kept = Current.Leaf;
-            LogNotReplaced(_logger, _files.CertificatePath, _files.KeyPath, kept.Subject, kept.Thumbprint, kept.NotAfter, _interval, ex.Message);
-            return null;
-        }
+        var kept = Current.Leaf;
+        LogNotReplaced(_logger, _files.CertificatePath, _files.KeyPath, kept.Subject, kept.Thumbprint, kept.NotAfter, _interval, reason.Message);
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information,

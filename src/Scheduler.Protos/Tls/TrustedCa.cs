@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
 
 namespace Scheduler.Protos.Tls;
 
@@ -7,14 +8,19 @@ namespace Scheduler.Protos.Tls;
 /// The certificate authorities a TLS client trusts instead of the system's: a private CA that signed the scheduler's
 /// or a worker's certificate (e.g. the <c>ca.crt</c> of a Kubernetes Secret). The server's certificate must chain
 /// to one of them and name the host dialled (DNS name or IP address), or <see cref="ServerName"/> when set.
+/// A long-running process keeps the CAs current with <see cref="ReloadEvery"/>.
 /// </summary>
 public sealed class TrustedCa
 {
-    private readonly X509Certificate2Collection _roots;
+    private readonly string _path;
+    private readonly string _setting;
+    private X509Certificate2Collection _roots;
 
-    private TrustedCa(X509Certificate2Collection roots, string? serverName)
+    private TrustedCa(X509Certificate2Collection roots, string path, string setting, string? serverName)
     {
         _roots = roots;
+        _path = path;
+        _setting = setting;
         ServerName = serverName;
     }
 
@@ -33,7 +39,18 @@ public sealed class TrustedCa
     public static TrustedCa? LoadOrNull(string? path, string setting, string? serverName = null) =>
         string.IsNullOrWhiteSpace(path)
             ? null
-            : new TrustedCa(PemFiles.ReadCertificates(path, setting), string.IsNullOrWhiteSpace(serverName) ? null : serverName);
+            : new TrustedCa(PemFiles.ReadCertificates(path, setting), path, setting, string.IsNullOrWhiteSpace(serverName) ? null : serverName);
+
+    /// <summary>The CA certificates handshakes validate against now.</summary>
+    public X509Certificate2Collection Roots => Volatile.Read(ref _roots);
+
+    /// <summary>Reads the CA file again every <paramref name="interval"/> until the result is disposed, so new
+    /// handshakes trust the CAs the file holds now; see <see cref="TrustedCaReloader"/>.</summary>
+    public IDisposable ReloadEvery(TimeSpan interval, TimeProvider time, ILogger logger) =>
+        new TrustedCaReloader(this, _path, _setting, interval, time, logger);
+
+    // The collection replaced is never changed: a handshake that read it a moment ago may still be building its chain.
+    internal void Trust(X509Certificate2Collection roots) => Volatile.Write(ref _roots, roots);
 
     /// <summary>Validates a server certificate: chain to these roots only (the system store is not consulted), then the name.</summary>
     public bool Validate(X509Certificate2 certificate, SslPolicyErrors errors)
@@ -52,7 +69,7 @@ public sealed class TrustedCa
 
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(_roots);
+        chain.ChainPolicy.CustomTrustStore.AddRange(Roots);
         // A private CA publishes no revocation lists.
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         return chain.Build(certificate);

@@ -14,7 +14,8 @@ public sealed class ServerTlsOptions
     /// <summary>PEM private key file of that certificate (e.g. <c>/tls/tls.key</c>).</summary>
     public string? KeyPath { get; set; }
 
-    /// <summary>How often the two files are read again, so a renewed certificate is served without a restart.</summary>
+    /// <summary>How often the two files, and <c>Scheduler:Nodes:TrustedCaPath</c>, are read again, so a renewed certificate
+    /// is served and a changed CA bundle trusted without a restart.</summary>
     public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     internal ServerCertificateFiles Files => new(CertificatePath ?? "", KeyPath ?? "", "Scheduler:Tls:CertificatePath", "Scheduler:Tls:KeyPath");

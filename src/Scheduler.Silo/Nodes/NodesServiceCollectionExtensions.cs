@@ -1,4 +1,5 @@
 using Scheduler.Grains.Nodes;
+using Scheduler.Protos.Tls;
 using Scheduler.Silo.Hosting;
 
 namespace Scheduler.Silo.Nodes;
@@ -11,16 +12,19 @@ internal static class NodesServiceCollectionExtensions
     public static IServiceCollection AddNodeLinks(this IServiceCollection services, IConfigurationSection configuration)
     {
         services.AddSettings<NodeOptions>(configuration);
-        services.AddSingleton(ReadTrust(Settings.Read<NodeOptions>(configuration)));
+        var trustedCa = ReadCa(Settings.Read<NodeOptions>(configuration));
+        var reloadInterval = Settings.Read<ListeningOptions>(configuration).Tls.ReloadInterval;
+        services.AddSingleton(sp => new NodeLinkTrust(
+            trustedCa, reloadInterval, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<NodeLinkTrust>>()));
         services.AddSingleton<INodeLinkFactory, GrpcNodeLinkFactory>();
         return services;
     }
 
-    private static NodeLinkTrust ReadTrust(NodeOptions options)
+    private static TrustedCa? ReadCa(NodeOptions options)
     {
         try
         {
-            return NodeLinkTrust.From(options);
+            return NodeLinkTrust.ReadCa(options);
         }
         catch (ArgumentException ex)
         {

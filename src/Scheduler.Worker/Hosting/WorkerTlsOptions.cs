@@ -18,7 +18,8 @@ public sealed class WorkerTlsOptions
     /// <summary>PEM file of the CA that signed the scheduler's certificate; empty trusts the system's CAs.</summary>
     public string? TrustedCaPath { get; set; }
 
-    /// <summary>How often the certificate and key files are read again, so a renewed certificate is served without a restart.</summary>
+    /// <summary>How often the certificate, key and CA files are read again, so a renewed certificate is served and a
+    /// changed CA bundle trusted without a restart.</summary>
     public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     internal ServerCertificateFiles Files => new(CertificatePath ?? "", KeyPath ?? "", "Worker:Tls:CertificatePath", "Worker:Tls:KeyPath");

@@ -47,6 +47,9 @@ internal sealed partial class SchedulerRegistration(
                 LogEphemeralNodeId(logger, node.NodeId);
             }
 
+            // Worker:Tls:TrustedCaPath read again while the node runs: a CA added to it is trusted by the next
+            // connection to a silo, so the scheduler's certificate can move to a new CA without rolling the nodes.
+            using var caReload = tls.SchedulerCa?.ReloadEvery(options.Tls.ReloadInterval, time, logger);
             using var silos = new SchedulerEndpoints(options.SchedulerAddress ?? "", tls.SchedulerCa);
             if (silos.IsEmpty)
             {

@@ -13,10 +13,12 @@ public sealed class TestCertificates : IDisposable
     private readonly ECDsa _caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
     private readonly X509Certificate2 _ca;
 
-    public TestCertificates()
+    /// <param name="caName">The CA's common name; a second instance standing for a rotated-to CA needs its own, as
+    /// the issued certificates name their issuer only by it.</param>
+    public TestCertificates(string caName = "Scheduler Test CA")
     {
         Directory.CreateDirectory(Folder);
-        _ca = SelfSignedCa("Scheduler Test CA", _caKey);
+        _ca = SelfSignedCa(caName, _caKey);
         CaPath = Write("ca.crt", _ca.ExportCertificatePem());
         using var otherKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var other = SelfSignedCa("Unrelated CA", otherKey);

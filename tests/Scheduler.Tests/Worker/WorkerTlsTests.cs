@@ -77,6 +77,38 @@ public sealed class WorkerTlsTests : IDisposable
     }
 
     [Fact]
+    public async Task Register_SiloCertificateFromACaAddedToTheBundleAfterStart_RegistersWithoutARestart()
+    {
+        // The CA rotation: the silo already serves a certificate from the new CA; the node's bundle holds the old one.
+        using var newCa = new TestCertificates("Scheduler Test CA 2");
+        var (siloCertificate, siloKey) = newCa.Issue("silo", "127.0.0.1");
+        var oldBundle = File.ReadAllText(_certificates.CaPath);
+        var bundle = new SecretVolume(Path.Combine(_certificates.Folder, "scheduler-ca"), ("ca.crt", oldBundle));
+        await using var scheduler = await LoopbackScheduler.StartAsync(
+            "llama-3.1-8b", "ca-tenant", "ca-tenant-key", $"--Scheduler:Tls:CertificatePath={siloCertificate}", $"--Scheduler:Tls:KeyPath={siloKey}");
+        var options = new WorkerNodeOptions
+        {
+            NodeId = "ca-node", SchedulerAddress = scheduler.Address, NodeToken = LoopbackScheduler.NodeToken, DrainTimeoutSeconds = 0,
+            SpeedUp = WorkerNodeOptions.InstantSpeedUp,
+            Tls = { TrustedCaPath = bundle.PathOf("ca.crt"), ReloadInterval = TimeSpan.FromMilliseconds(200) },
+        };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", MaxSequences = 1 });
+        await using var node = WorkerNodeHost.Build(options);
+        await node.StartAsync();
+        var registered = node.Services.GetRequiredService<WorkerNode>().Registered;
+
+        // Refused in the handshake while the bundle lacks the silo's CA, however many times it tries.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.False(registered.IsCompleted);
+
+        bundle.Update(("ca.crt", oldBundle + "\n" + File.ReadAllText(newCa.CaPath)));
+
+        // Within the registration's retry backoff (at most 10 s) of the bundle being read again.
+        await registered.WaitAsync(TimeSpan.FromSeconds(30));
+        await node.StopAsync();
+    }
+
+    [Fact]
     public void Build_HealthPortSameAsPort_FailsNamingHealthPort()
     {
         var options = new WorkerNodeOptions { Port = 7000, HealthPort = 7000 };

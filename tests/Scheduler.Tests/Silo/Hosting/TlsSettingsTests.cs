@@ -63,7 +63,7 @@ public sealed class TlsSettingsTests : IDisposable
 
         var error = BuildFails($"--Scheduler:Tls:CertificatePath={certificate}", $"--Scheduler:Tls:KeyPath={key}", $"--Scheduler:Tls:ReloadInterval={interval}");
 
-        Assert.StartsWith($"Scheduler:Tls:ReloadInterval must be more than 00:00:00 and at most 01:00:00 (how often the certificate files are read again), not {interval}", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith($"Scheduler:Tls:ReloadInterval must be more than 00:00:00 and at most 01:00:00 (how often the certificate and CA files are read again), not {interval}", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
