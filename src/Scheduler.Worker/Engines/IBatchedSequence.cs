@@ -17,6 +17,12 @@ internal interface IBatchedSequence
     /// <summary>KV-cache tokens reserved for the sequence's whole life: prompt plus max output.</summary>
     long KvTokens { get; }
 
+    /// <summary>The prompt's length in tokens, as the engine counts it (the scheduler's count when it has no tokenizer).</summary>
+    int PromptTokens { get; }
+
+    /// <summary>Prompt tokens found in the engine's prefix cache at admission, which are not prefilled again; 0 without one.</summary>
+    int CachedPromptTokens { get; }
+
     /// <summary>The report that the sequence ended for <paramref name="reason"/>.</summary>
     SequenceFinished Finished(FinishReason reason);
 }

@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using Scheduler.Worker.Engines.Llama;
 using Scheduler.Worker.Engines.Upstream;
 using Scheduler.Worker.Hosting;
+using Scheduler.Worker.Telemetry;
 
 namespace Scheduler.Worker.Engines;
 
@@ -14,7 +15,7 @@ internal sealed partial class ReplicaEngines : BackgroundService
     private readonly IDisposable? _llamaCppLog;
     private int _faulted;
 
-    public ReplicaEngines(NodeInventory inventory, IStepReportSink sink, TimeProvider time, ILoggerFactory loggerFactory)
+    public ReplicaEngines(NodeInventory inventory, IStepReportSink sink, TimeProvider time, ILoggerFactory loggerFactory, WorkerTelemetry telemetry)
     {
         _logger = loggerFactory.CreateLogger<ReplicaEngines>();
         var simulatedLogger = loggerFactory.CreateLogger<SimulatedEngine>();
@@ -27,11 +28,15 @@ internal sealed partial class ReplicaEngines : BackgroundService
 
         _engines = inventory.Replicas.ToFrozenDictionary(
             r => r.ReplicaId,
-            IInferenceEngine (r) => r switch
+            IInferenceEngine (r) =>
             {
-                { Llama: { } llama } => new LlamaEngine(r.ReplicaId, r.EngineProfile, llama, r.MaxContextTokens, sink, time, llamaLogger),
-                { Upstream: { } upstream } => new UpstreamEngine(r.ReplicaId, r.EngineProfile, upstream, sink, time, upstreamLogger),
-                _ => new SimulatedEngine(r.ReplicaId, r.EngineProfile, sink, time, simulatedLogger),
+                var meter = telemetry.Replica(r.ReplicaId, r.Model, r.EngineProfile.KvCapacityTokens);
+                return r switch
+                {
+                    { Llama: { } llama } => new LlamaEngine(r.ReplicaId, r.EngineProfile, llama, r.MaxContextTokens, sink, time, llamaLogger, meter),
+                    { Upstream: { } upstream } => new UpstreamEngine(r.ReplicaId, r.EngineProfile, upstream, sink, time, upstreamLogger, meter: meter),
+                    _ => new SimulatedEngine(r.ReplicaId, r.EngineProfile, sink, time, simulatedLogger, meter),
+                };
             },
             StringComparer.Ordinal);
     }

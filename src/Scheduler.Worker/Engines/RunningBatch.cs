@@ -16,7 +16,8 @@ namespace Scheduler.Worker.Engines;
 /// <param name="queueAhead">Admissions held beyond the slots (<c>ReplicaDescription.queue_ahead</c>): the scheduler sends
 /// them while every slot is taken, and the engine starts each the moment a slot frees, instead of idling that slot for
 /// the round trip to the scheduler's next admission.</param>
-internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfile profile, TimeProvider time, int queueAhead = 0) : IDisposable
+/// <param name="meter">Where the replica's metrics go (what it admits and each step it publishes); null records none.</param>
+internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfile profile, TimeProvider time, int queueAhead = 0, ReplicaMeter? meter = null) : IDisposable
     where TSequence : class, IBatchedSequence
 {
     private static readonly TimeSpan ThroughputWindow = TimeSpan.FromSeconds(5);
@@ -135,6 +136,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
         _byId.Add(sequence.Id, sequence);
         KvUsed += sequence.KvTokens;
         _spans.Admitted(sequence.Id, sequence.TraceParent);
+        meter?.Admitted(sequence.PromptTokens, sequence.CachedPromptTokens);
         _peakSequences = Math.Max(_peakSequences, _sequences.Count);
         _peakKv = Math.Max(_peakKv, KvUsed);
     }
@@ -205,6 +207,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
         _ahead.Clear();
         _pendingFinished.Clear();
         _spans.DropAll();
+        meter?.Dropped();
         KvUsed = 0;
         Epoch++;
         return dropped;
@@ -255,6 +258,7 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
 
         // The report's tokens and finishes are on their way to the scheduler: the sequences' spans move on with them.
         _spans.Reported(report);
+        meter?.Stepped(report, _ahead.Count);
         Volatile.Write(ref _underWay, null);
         return true;
     }

@@ -1,6 +1,7 @@
 using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
+using Scheduler.Worker.Telemetry;
 
 namespace Scheduler.Worker.Engines;
 
@@ -25,7 +26,8 @@ internal sealed partial class SimulatedEngine(
     AcceleratorProfile profile,
     IStepReportSink sink,
     TimeProvider time,
-    ILogger<SimulatedEngine> logger) : IInferenceEngine
+    ILogger<SimulatedEngine> logger,
+    ReplicaMeter? meter = null) : IInferenceEngine
 {
     // Past this lag behind the step timeline the engine stops catching up, so a stall does not turn into a burst.
     private static readonly TimeSpan MaxCatchUp = TimeSpan.FromMilliseconds(100);
@@ -35,7 +37,7 @@ internal sealed partial class SimulatedEngine(
     private static readonly TimeSpan MinSleep = TimeSpan.FromMilliseconds(1);
 
     private readonly Lock _lock = new();
-    private readonly RunningBatch<SimulatedSequence> _running = new(replicaId, profile, time);
+    private readonly RunningBatch<SimulatedSequence> _running = new(replicaId, profile, time, meter: meter);
     private readonly PrefixBlockCache _prefixes = new(profile.KvCapacityTokens, recordEvictions: true);
 
     // Timestamp at which the step being waited out ends on the engine's timeline.

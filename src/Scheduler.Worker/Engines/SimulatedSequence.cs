@@ -24,12 +24,12 @@ internal sealed class SimulatedSequence : IBatchedSequence, IPlannedSequence
         ContendedPrefillWindowMs = Math.Max(0, spec.ContendedPrefillWindowMs);
         _maxTokens = spec.MaxTokens;
         NextTokenIndex = Math.Max(0, spec.ResumeFromToken);
-        var promptTokens = spec.PromptTokens > 0 ? spec.PromptTokens : spec.PromptTokenIds.Count;
-        KvTokens = (long)promptTokens + Math.Max(0, spec.MaxTokens);
+        PromptTokens = SchedulerPromptTokens.Of(spec);
+        KvTokens = (long)PromptTokens + Math.Max(0, spec.MaxTokens);
         Blocks = SequenceBlocks.Of(spec);
-        CachedPromptTokens = Blocks?.CachedTokens(prefixes.Touch(Blocks), promptTokens) ?? 0;
+        CachedPromptTokens = Blocks?.CachedTokens(prefixes.Touch(Blocks), PromptTokens) ?? 0;
         // A resumed sequence rebuilds its KV cache from the prompt and the tokens already delivered.
-        _prefillRemaining = promptTokens - CachedPromptTokens + NextTokenIndex;
+        _prefillRemaining = PromptTokens - CachedPromptTokens + NextTokenIndex;
         _seed = SyntheticTokens.Seed(Id);
         _stops = new StopTexts(spec);
         _stops.Resume(DeliveredEnd(_stops.TailLength));
@@ -54,6 +54,8 @@ internal sealed class SimulatedSequence : IBatchedSequence, IPlannedSequence
 
     /// <summary>KV-cache tokens reserved for the sequence's whole life: prompt plus max output.</summary>
     public long KvTokens { get; }
+
+    public int PromptTokens { get; }
 
     /// <summary>The prompt's blocks, stored in the prefix cache once prefilled; null for a prompt shorter than a block.</summary>
     public PromptBlocks? Blocks { get; }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -13,7 +14,7 @@ namespace Scheduler.Worker.Hosting;
 
 /// <summary>
 /// Builds a worker node host: WorkerService and the standard gRPC health service on one HTTP/2 endpoint (TLS when
-/// a certificate is configured), optionally a cleartext health endpoint for probes, the engines' step loops, and the registration with the scheduler (started once the endpoint listens).
+/// a certificate is configured), optionally a cleartext endpoint for probes and /metrics, the engines' step loops, and the registration with the scheduler (started once the endpoint listens).
 /// </summary>
 /// <example>
 /// Hosting a node in-process:
@@ -70,6 +71,8 @@ public static class WorkerNodeHost
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new Jitter(Random.Shared));
         services.AddSingleton(sp => new WorkerNode(sp.GetRequiredService<IServer>(), sp.GetRequiredService<NodeInventory>(), options, secure: tls.Certificate is not null));
+        services.AddMetrics();
+        services.AddSingleton(sp => new WorkerTelemetry(sp.GetRequiredService<IMeterFactory>(), sp.GetService<ServerCertificateReloader>()));
         services.AddSingleton<StepReportRouter>();
         services.AddSingleton<IStepReportSink>(sp => sp.GetRequiredService<StepReportRouter>());
         services.AddSingleton<ReplicaEngines>();
@@ -91,6 +94,11 @@ public static class WorkerNodeHost
         if (telemetry is not null)
         {
             services.AddWorkerTracing(builder.Configuration, telemetry);
+        }
+
+        if (options.HealthPort > 0)
+        {
+            services.AddWorkerMetrics();
         }
 
         var app = builder.Build();
@@ -115,6 +123,7 @@ public static class WorkerNodeHost
             app.MapHealthChecks("/readyz").RequireHost(healthPort);
             app.MapHealthChecks("/livez", new HealthCheckOptions { Predicate = check => check.Tags.Contains(EngineHealthCheck.LivenessTag) }).RequireHost(healthPort);
             app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false }).RequireHost(healthPort);
+            app.MapPrometheusScrapingEndpoint().RequireHost(healthPort);
         }
 
         return app;

@@ -4,6 +4,7 @@ using LLama.Native;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
+using Scheduler.Worker.Telemetry;
 
 namespace Scheduler.Worker.Engines.Llama;
 
@@ -53,6 +54,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     /// <param name="sink">Where step reports go.</param>
     /// <param name="time">The clock.</param>
     /// <param name="logger">The engine's logger.</param>
+    /// <param name="meter">Where the replica's metrics go; null records none.</param>
     public LlamaEngine(
         string replicaId,
         AcceleratorProfile profile,
@@ -60,7 +62,8 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         int maxContextTokens,
         IStepReportSink sink,
         TimeProvider time,
-        ILogger<LlamaEngine> logger)
+        ILogger<LlamaEngine> logger,
+        ReplicaMeter? meter = null)
     {
         _replicaId = replicaId;
         _profile = profile;
@@ -70,7 +73,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         _sink = sink;
         _time = time;
         _logger = logger;
-        _running = new RunningBatch<LlamaSequence>(replicaId, profile, time, settings.QueueAhead);
+        _running = new RunningBatch<LlamaSequence>(replicaId, profile, time, settings.QueueAhead, meter);
         _context = _model.CreateContext(profile.MaxSequences, (int)profile.KvCapacityTokens, profile.StepTokenBudget, settings.Threads, settings.KvUnified, settings.FlashAttention, logger);
         if (_context.NativeHandle.ContextSize is var cells && cells < profile.KvCapacityTokens)
         {

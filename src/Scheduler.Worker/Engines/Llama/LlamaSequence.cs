@@ -65,6 +65,10 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
     /// <summary>KV cells reserved for the sequence's whole life: prompt plus max output.</summary>
     public long KvTokens => (long)prompt.Length + spec.MaxTokens;
 
+    public int PromptTokens => prompt.Length;
+
+    public int CachedPromptTokens => _reused;
+
     /// <summary>False once the sequence left the batch; a step under way then drops what it computed for it.</summary>
     public bool Active { get; private set; } = true;
 

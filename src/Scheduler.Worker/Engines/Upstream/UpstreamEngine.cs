@@ -4,6 +4,7 @@ using System.Text.Json;
 using Scheduler.Policies.Admission;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
+using Scheduler.Worker.Telemetry;
 
 namespace Scheduler.Worker.Engines.Upstream;
 
@@ -45,6 +46,7 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
     /// <param name="time">The clock of the limiter and of the reports' step times.</param>
     /// <param name="logger">The engine's logger.</param>
     /// <param name="handler">The HTTP handler; a <see cref="SocketsHttpHandler"/> with the settings' connect timeout when null.</param>
+    /// <param name="meter">Where the replica's metrics go; null records none.</param>
     public UpstreamEngine(
         string replicaId,
         AcceleratorProfile profile,
@@ -52,7 +54,8 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
         IStepReportSink sink,
         TimeProvider time,
         ILogger<UpstreamEngine> logger,
-        HttpMessageHandler? handler = null)
+        HttpMessageHandler? handler = null,
+        ReplicaMeter? meter = null)
     {
         _replicaId = replicaId;
         _profile = profile;
@@ -60,7 +63,7 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
         _sink = sink;
         _time = time;
         _logger = logger;
-        _running = new RunningBatch<UpstreamSequence>(replicaId, profile, time);
+        _running = new RunningBatch<UpstreamSequence>(replicaId, profile, time, meter: meter);
         _limiter = new UpstreamLimiter(settings.RequestsPerMinute, settings.TokensPerMinute, time);
         // Requests go to v1/... under the server's root; a base given with its /v1 (as OpenAI clients take it) is that root's.
         var root = settings.BaseUri.AbsoluteUri.TrimEnd('/');
@@ -168,7 +171,7 @@ internal sealed partial class UpstreamEngine : IInferenceEngine
         }
 
         var held = _limiter.HeldFor();
-        var kvTokens = (long)(spec.PromptTokens > 0 ? spec.PromptTokens : spec.PromptTokenIds.Count) + spec.MaxTokens;
+        var kvTokens = (long)SchedulerPromptTokens.Of(spec) + spec.MaxTokens;
         if (held > TimeSpan.Zero || !_running.Fits(kvTokens))
         {
             _running.Reject(new SequenceFinished { SequenceId = spec.SequenceId, Reason = FinishReason.Rejected, CompletionTokens = spec.ResumeFromToken });

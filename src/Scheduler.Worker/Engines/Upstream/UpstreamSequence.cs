@@ -45,6 +45,12 @@ internal sealed class UpstreamSequence : IBatchedSequence
 
     public long KvTokens { get; }
 
+    /// <summary>The scheduler's count: the upstream's own comes only with its usage, at the end.</summary>
+    public int PromptTokens => SchedulerPromptTokens.Of(Spec);
+
+    /// <summary>0: an upstream server does not say what its prefix cache held.</summary>
+    public int CachedPromptTokens => 0;
+
     /// <summary>Aborts the upstream request when the sequence leaves the batch. Not disposed: a source without timers or
     /// links holds nothing to free, and Leave may race the request's end.</summary>
     public CancellationTokenSource Cancellation { get; } = new();
