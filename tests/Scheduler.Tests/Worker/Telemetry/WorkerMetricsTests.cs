@@ -3,6 +3,7 @@ using Scheduler.Client;
 using Scheduler.Protos.V1;
 using Scheduler.Tests.EndToEnd;
 using Scheduler.Tests.Silo.Telemetry;
+using Scheduler.Worker.Hosting;
 
 namespace Scheduler.Tests.Worker.Telemetry;
 
@@ -90,6 +91,37 @@ public sealed class WorkerMetricsTests : IDisposable
         volume.Update(Pair(renewed));
 
         await Polling.Until(async () => await Expiry(metrics) == NotAfter(renewed.CertificatePath), "the gauge follows the renewed certificate", Timeout, TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task Metrics_TwoNodesInOneProcess_EachShowsOnlyItsOwnReplicas()
+    {
+        // As the embedded scheduler's fleet runs: nodes sharing a process share the meter's name.
+        var ports = new[] { FreePort.Next(), FreePort.Next() };
+        var nodes = new List<StartedWorker>();
+        try
+        {
+            foreach (var (port, id) in ports.Zip(["node-a", "node-b"]))
+            {
+                var options = new WorkerNodeOptions { NodeId = id, SchedulerAddress = $"http://127.0.0.1:{FreePort.Next()}", SpeedUp = "instant", HealthPort = port };
+                options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Count = 2 });
+                nodes.Add(await StartedWorker.StartAsync(options));
+            }
+
+            foreach (var (port, id) in ports.Zip(["node-a", "node-b"]))
+            {
+                var samples = await PrometheusScrape.ReadAsync(_http, $"http://127.0.0.1:{port}");
+                var replicas = samples.Where(s => s.Name == "scheduler_engine_kv_tokens_capacity").Select(s => s.Labels["scheduler_replica_id"]).Order();
+                Assert.Equal([$"{id}-l4-0/{Model}", $"{id}-l4-1/{Model}"], replicas);
+            }
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+        }
     }
 
     private async Task<double?> Expiry(string metrics)
