@@ -39,9 +39,9 @@ public sealed class WorkerNodeOptions
     /// port, announced once bound.</summary>
     public int Port { get; set; }
 
-    /// <summary>Port of a cleartext HTTP/1.1 endpoint serving only <c>/readyz</c> (the engines' health, as the gRPC health
-    /// service reports it) and <c>/healthz</c> (the process answers), for probes that cannot speak TLS — the kubelet's
-    /// gRPC probe cannot. 0 (the default) serves none.</summary>
+    /// <summary>Port of a cleartext HTTP/1.1 endpoint serving only <c>/readyz</c> and <c>/livez</c> (the engines' health, as
+    /// the gRPC health service reports it), <c>/healthz</c> (the process answers), for probes that cannot speak TLS — the
+    /// kubelet's gRPC probe cannot — and <c>/metrics</c> for Prometheus. 0 (the default) serves none.</summary>
     public int HealthPort { get; set; }
 
     /// <summary>Host name or IP the scheduler uses to reach this node. A loopback value also binds loopback only.</summary>
