@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
 using Scheduler.Protos.V1;
 using static Scheduler.Client.SchedulerConnection;
 
@@ -17,10 +18,13 @@ public sealed class SchedulerAdminClient : IDisposable
 
     /// <summary>Opens a channel to the scheduler; the client owns it and closes it on <see cref="Dispose"/>.</summary>
     /// <param name="address">The scheduler's address, e.g. "http://127.0.0.1:5000" (cleartext HTTP/2) or an https:// URL.</param>
-    /// <param name="trustedCaPath">PEM file of the CA that signed an https scheduler's certificate; null trusts the system's CAs.</param>
+    /// <param name="trustedCaPath">PEM file of the CA that signed an https scheduler's certificate; null trusts the system's CAs.
+    /// Read again at each new connection's handshake (parsed only when it changed), so a long-lived client follows a CA
+    /// rotation without being made again; a file that no longer parses keeps the CAs read last.</param>
     /// <param name="adminKey">The admin credential.</param>
-    public SchedulerAdminClient(string address, string adminKey, string? trustedCaPath = null)
-        : this(SchedulerConnection.ForAddress(address, adminKey, trustedCaPath))
+    /// <param name="logger">Told when the CA file changed, and warned when it no longer parses; null logs nothing.</param>
+    public SchedulerAdminClient(string address, string adminKey, string? trustedCaPath = null, ILogger? logger = null)
+        : this(SchedulerConnection.ForAddress(address, adminKey, trustedCaPath, logger))
     {
     }
 

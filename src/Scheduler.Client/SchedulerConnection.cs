@@ -1,6 +1,8 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Scheduler.Protos.Tls;
 
 namespace Scheduler.Client;
@@ -30,12 +32,14 @@ internal sealed class SchedulerConnection : IDisposable
     public CallInvoker Invoker { get; }
 
     /// <summary>Opens a channel to <paramref name="address"/> (http:// for cleartext HTTP/2, https:// for TLS),
-    /// trusting the CA in <paramref name="trustedCaPath"/> (a PEM file) or, when null, the system's CAs.</summary>
+    /// trusting the CA in <paramref name="trustedCaPath"/> (a PEM file, read again at each handshake: a client may
+    /// outlive a CA rotation) or, when null, the system's CAs.</summary>
     /// <exception cref="ArgumentException">The CA file is missing or holds no PEM certificate.</exception>
-    public static SchedulerConnection ForAddress(string address, string apiKey, string? trustedCaPath)
+    public static SchedulerConnection ForAddress(string address, string apiKey, string? trustedCaPath, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(address);
-        var channel = SchedulerChannels.ForAddress(address, TrustedCa.LoadOrNull(trustedCaPath, nameof(trustedCaPath)));
+        var trustedCa = TrustedCa.LoadOrNull(trustedCaPath, nameof(trustedCaPath))?.ReloadOnHandshake(logger ?? NullLogger.Instance);
+        var channel = SchedulerChannels.ForAddress(address, trustedCa);
         return new SchedulerConnection(channel.CreateCallInvoker(), apiKey, channel);
     }
 

@@ -1,39 +1,37 @@
 namespace Scheduler.Protos.Tls;
 
 /// <summary>
-/// Reads a set of files every interval and hands their contents on when they differ from the last contents accepted.
+/// Reads a set of files every interval (<see cref="Every"/>) or whenever <see cref="Check"/> asks, and hands their
+/// contents on when they differ from the last contents accepted.
 /// The contents are compared, not the files' times or a file watch: Kubernetes replaces a mounted Secret by swapping
 /// a symlink to a new directory, which neither the link's write time nor a FileSystemWatcher on the files reliably shows.
-/// Contents the consumer refuses (half written, not parseable) are not remembered, so the next interval offers them
+/// Contents the consumer refuses (half written, not parseable) are not remembered, so the next read offers them
 /// again: the consumer keeps what it had and warns each time, until the files are fixed.
 /// </summary>
-internal sealed class FileContentPoll : IDisposable
+/// <param name="paths">The files, read together.</param>
+/// <param name="accept">Given the contents (in <paramref name="paths"/>' order) when they changed; true when taken,
+/// false when refused (they will be offered again).</param>
+/// <param name="unreadable">Told why a file could not be read (mid-swap, a permission change); the next read retries.</param>
+internal sealed class FileContentPoll(string[] paths, Func<string[], bool> accept, Action<Exception> unreadable)
 {
-    private readonly string[] _paths;
-    private readonly Func<string[], bool> _accept;
-    private readonly Action<Exception> _unreadable;
     private readonly Lock _reading = new();
-    private readonly ITimer _timer;
 
-    // Nothing counts as accepted yet: the first interval offers the files once more. Their contents read at start-up
+    // Nothing counts as accepted yet: the first read offers the files once more. Their contents read at start-up
     // may be older than the files are by the time the poll starts, and would then hide that change until the next one.
     private string[]? _accepted;
 
-    /// <param name="paths">The files, read together each interval.</param>
-    /// <param name="interval">How often.</param>
-    /// <param name="time">The clock the timer runs on.</param>
-    /// <param name="accept">Given the contents (in <paramref name="paths"/>' order) when they changed; true when taken,
-    /// false when refused (they will be offered again).</param>
-    /// <param name="unreadable">Told why a file could not be read (mid-swap, a permission change); the next interval retries.</param>
-    public FileContentPoll(string[] paths, TimeSpan interval, TimeProvider time, Func<string[], bool> accept, Action<Exception> unreadable)
-    {
-        _paths = paths;
-        _accept = accept;
-        _unreadable = unreadable;
-        _timer = time.CreateTimer(_ => Poll(), null, interval, interval);
-    }
+    /// <summary>Reads the files every <paramref name="interval"/> on <paramref name="time"/>'s timer until the result is disposed.</summary>
+    public IDisposable Every(TimeSpan interval, TimeProvider time) => time.CreateTimer(_ => Poll(), null, interval, interval);
 
-    public void Dispose() => _timer.Dispose();
+    /// <summary>Reads the files now and hands their contents on if they changed; returns once done, waiting for a
+    /// read under way, so the caller acts on what the files hold now.</summary>
+    public void Check()
+    {
+        lock (_reading)
+        {
+            Read();
+        }
+    }
 
     private void Poll()
     {
@@ -45,30 +43,35 @@ internal sealed class FileContentPoll : IDisposable
 
         try
         {
-            string[] contents;
-            try
-            {
-                contents = Array.ConvertAll(_paths, File.ReadAllText);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                _unreadable(ex);
-                return;
-            }
-
-            if (_accepted is { } accepted && accepted.SequenceEqual(contents, StringComparer.Ordinal))
-            {
-                return;
-            }
-
-            if (_accept(contents))
-            {
-                _accepted = contents;
-            }
+            Read();
         }
         finally
         {
             _reading.Exit();
+        }
+    }
+
+    private void Read()
+    {
+        string[] contents;
+        try
+        {
+            contents = Array.ConvertAll(paths, File.ReadAllText);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            unreadable(ex);
+            return;
+        }
+
+        if (_accepted is { } accepted && accepted.SequenceEqual(contents, StringComparer.Ordinal))
+        {
+            return;
+        }
+
+        if (accept(contents))
+        {
+            _accepted = contents;
         }
     }
 }

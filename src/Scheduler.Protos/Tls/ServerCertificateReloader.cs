@@ -15,7 +15,7 @@ public sealed partial class ServerCertificateReloader : IDisposable
     private readonly ServerCertificateFiles _files;
     private readonly TimeSpan _interval;
     private readonly ILogger _logger;
-    private readonly FileContentPoll _poll;
+    private readonly IDisposable _poll;
     private PemServerCertificate _current;
 
     /// <summary>Serves <paramref name="initial"/> (read from <paramref name="files"/> at start-up, where a bad pair
@@ -26,7 +26,7 @@ public sealed partial class ServerCertificateReloader : IDisposable
         _files = files;
         _interval = interval;
         _logger = logger;
-        _poll = new FileContentPoll([files.CertificatePath, files.KeyPath], interval, time, Accept, WarnNotReplaced);
+        _poll = new FileContentPoll([files.CertificatePath, files.KeyPath], Accept, WarnNotReplaced).Every(interval, time);
     }
 
     /// <summary>Why <paramref name="interval"/> cannot be a reload interval, naming <paramref name="setting"/>; null

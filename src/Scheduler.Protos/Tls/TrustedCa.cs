@@ -8,13 +8,14 @@ namespace Scheduler.Protos.Tls;
 /// The certificate authorities a TLS client trusts instead of the system's: a private CA that signed the scheduler's
 /// or a worker's certificate (e.g. the <c>ca.crt</c> of a Kubernetes Secret). The server's certificate must chain
 /// to one of them and name the host dialled (DNS name or IP address), or <see cref="ServerName"/> when set.
-/// A long-running process keeps the CAs current with <see cref="ReloadEvery"/>.
+/// A long-running process keeps the CAs current with <see cref="ReloadEvery"/>, a client with <see cref="ReloadOnHandshake"/>.
 /// </summary>
 public sealed class TrustedCa
 {
     private readonly string _path;
     private readonly string _setting;
     private X509Certificate2Collection _roots;
+    private Action? _beforeHandshake;
 
     private TrustedCa(X509Certificate2Collection roots, string path, string setting, string? serverName)
     {
@@ -47,7 +48,18 @@ public sealed class TrustedCa
     /// <summary>Reads the CA file again every <paramref name="interval"/> until the result is disposed, so new
     /// handshakes trust the CAs the file holds now; see <see cref="TrustedCaReloader"/>.</summary>
     public IDisposable ReloadEvery(TimeSpan interval, TimeProvider time, ILogger logger) =>
-        new TrustedCaReloader(this, _path, _setting, interval, time, logger);
+        TrustedCaReloader.Every(this, _path, _setting, interval, time, logger);
+
+    /// <summary>Has every handshake validate against what the CA file holds then: the file is read at each
+    /// <see cref="Validate"/> and parsed again only when its contents changed. For a client, which opens a connection
+    /// rarely and may live through a CA rotation: no timer to stop, and the first handshake after a CA is added to the
+    /// file trusts it. A file that no longer parses keeps the CAs trusted, with a warning to <paramref name="logger"/>.</summary>
+    /// <returns>This instance.</returns>
+    public TrustedCa ReloadOnHandshake(ILogger logger)
+    {
+        _beforeHandshake = TrustedCaReloader.OnDemand(this, _path, _setting, logger);
+        return this;
+    }
 
     // The collection replaced is never changed: a handshake that read it a moment ago may still be building its chain.
     internal void Trust(X509Certificate2Collection roots) => Volatile.Write(ref _roots, roots);
@@ -67,6 +79,7 @@ public sealed class TrustedCa
             return false;
         }
 
+        _beforeHandshake?.Invoke();
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(Roots);

@@ -53,6 +53,22 @@ public sealed class TlsTests(TlsCluster cluster) : IClassFixture<TlsCluster>
     }
 
     [Fact]
+    public async Task RunJob_SilosCaAppendedToTheClientsBundleAfterARefusedHandshake_SameClientSucceeds()
+    {
+        // A long-lived client (a gateway) through a CA rotation: its bundle gains the CA the silo's certificate now chains to.
+        var bundle = cluster.Certificates.Write($"client-bundle-{Guid.NewGuid():N}.crt", File.ReadAllText(cluster.Certificates.OtherCaPath));
+        using var client = new SchedulerClient(cluster.Address, TlsCluster.TenantKey, bundle);
+        var request = new SubmitJobRequest { Model = TlsCluster.Model, Prompt = "rotated", MaxTokens = 3 };
+        var refused = await Assert.ThrowsAsync<RpcException>(() => client.RunAsync(request, deadline: DateTime.UtcNow.AddSeconds(20)));
+        Assert.Equal(StatusCode.Internal, refused.StatusCode);
+
+        await File.AppendAllTextAsync(bundle, "\n" + await File.ReadAllTextAsync(cluster.Certificates.CaPath));
+
+        var result = await client.RunAsync(request, deadline: DateTime.UtcNow.AddMinutes(1));
+        Assert.True(result.Succeeded, $"{result.Status} {result.Error}");
+    }
+
+    [Fact]
     public async Task RegisterNode_CleartextAddressWhileNodeLinksNeedTls_RefusedNamingTheAddress()
     {
         using var channel = SchedulerChannels.ForAddress(cluster.Address, TrustedCa.LoadOrNull(cluster.Certificates.CaPath, "ca"));

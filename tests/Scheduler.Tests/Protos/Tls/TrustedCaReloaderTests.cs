@@ -123,6 +123,40 @@ public sealed class TrustedCaReloaderTests : IDisposable
         Assert.True(trusted.Validate(_issuedByOld, SslPolicyErrors.None));
     }
 
+    [Fact]
+    public void ValidateOnHandshake_CaAddedToTheBundle_TrustedByTheNextHandshakeWithoutWaiting()
+    {
+        var (volume, trusted) = Trust(Bundle(_old));
+        trusted.ReloadOnHandshake(_logger);
+        Assert.False(trusted.Validate(_issuedByNew, SslPolicyErrors.None));
+
+        volume.Update(("ca.crt", Bundle(_old) + "\n" + Bundle(_new)));
+
+        Assert.True(trusted.Validate(_issuedByNew, SslPolicyErrors.None));
+        Assert.True(trusted.Validate(_issuedByOld, SslPolicyErrors.None));
+        var (level, message) = Assert.Single(_logger.Entries);
+        Assert.Equal(LogLevel.Information, level);
+        Assert.Contains(Thumbprint(_new), message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ValidateOnHandshake_BundleNotPem_KeepsTheLastGoodCasAndWarnsOnce()
+    {
+        var (volume, trusted) = Trust(Bundle(_old));
+        trusted.ReloadOnHandshake(_logger);
+        var roots = trusted.Roots;
+
+        volume.Update(("ca.crt", "not a certificate"));
+
+        Assert.True(trusted.Validate(_issuedByOld, SslPolicyErrors.None));
+        Assert.Same(roots, trusted.Roots);
+        var (level, message) = Assert.Single(_logger.Entries);
+        Assert.Equal(LogLevel.Warning, level);
+        Assert.Contains(Setting, message, StringComparison.Ordinal);
+        Assert.Contains(volume.PathOf("ca.crt"), message, StringComparison.Ordinal);
+        Assert.Contains("at the next handshake", message, StringComparison.Ordinal);
+    }
+
     private static string Bundle(TestCertificates certificates) => File.ReadAllText(certificates.CaPath);
 
     private static string Thumbprint(TestCertificates certificates) => X509Certificate2.CreateFromPem(Bundle(certificates)).Thumbprint;
