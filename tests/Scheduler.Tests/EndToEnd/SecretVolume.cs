@@ -25,6 +25,10 @@ internal sealed class SecretVolume
 
     public string Folder { get; }
 
+    /// <summary>The keys of a <c>kubernetes.io/tls</c> Secret holding <paramref name="issued"/>'s files.</summary>
+    public static (string Key, string Content)[] TlsPair((string CertificatePath, string KeyPath) issued) =>
+        [("tls.crt", File.ReadAllText(issued.CertificatePath)), ("tls.key", File.ReadAllText(issued.KeyPath))];
+
     /// <summary>Where a process is told the key's file is, e.g. /tls/tls.crt.</summary>
     public string PathOf(string key) => Path.Combine(Folder, key);
 

@@ -50,8 +50,8 @@ public sealed class WorkerTlsTests : IDisposable
     [Fact]
     public async Task NewConnection_SecretRenewed_GetsTheRenewedCertificateWhileAnOpenConnectionKeepsWorking()
     {
-        var original = Pair(_certificates.Issue("a", "127.0.0.1"));
-        var renewed = Pair(_certificates.Issue("b", "127.0.0.1"));
+        var original = SecretVolume.TlsPair(_certificates.Issue("a", "127.0.0.1"));
+        var renewed = SecretVolume.TlsPair(_certificates.Issue("b", "127.0.0.1"));
         var volume = new SecretVolume(Path.Combine(_certificates.Folder, "node-tls"), original);
         var options = new WorkerNodeOptions
         {
@@ -161,7 +161,4 @@ public sealed class WorkerTlsTests : IDisposable
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, reply.Status);
         await app.StopAsync();
     }
-
-    private static (string Key, string Content)[] Pair((string CertificatePath, string KeyPath) issued) =>
-        [("tls.crt", File.ReadAllText(issued.CertificatePath)), ("tls.key", File.ReadAllText(issued.KeyPath))];
 }

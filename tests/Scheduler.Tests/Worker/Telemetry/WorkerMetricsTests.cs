@@ -77,7 +77,7 @@ public sealed class WorkerMetricsTests : IDisposable
     {
         var original = _certificates.Issue("original", DateTimeOffset.UtcNow.AddHours(5), "scheduler-worker");
         var renewed = _certificates.Issue("renewed", DateTimeOffset.UtcNow.AddHours(20), "scheduler-worker");
-        var volume = new SecretVolume(Path.Combine(_certificates.Folder, "node-tls"), Pair(original));
+        var volume = new SecretVolume(Path.Combine(_certificates.Folder, "node-tls"), SecretVolume.TlsPair(original));
         var healthPort = FreePort.Next();
 
         // No scheduler listens: the node keeps trying to register, and serves its metrics meanwhile.
@@ -88,7 +88,7 @@ public sealed class WorkerMetricsTests : IDisposable
 
         await Polling.Until(async () => await Expiry(metrics) == NotAfter(original.CertificatePath), "the gauge shows the certificate served", Timeout, TimeSpan.FromMilliseconds(100));
 
-        volume.Update(Pair(renewed));
+        volume.Update(SecretVolume.TlsPair(renewed));
 
         await Polling.Until(async () => await Expiry(metrics) == NotAfter(renewed.CertificatePath), "the gauge follows the renewed certificate", Timeout, TimeSpan.FromMilliseconds(100));
     }
@@ -143,7 +143,4 @@ public sealed class WorkerMetricsTests : IDisposable
         using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(certificatePath));
         return new DateTimeOffset(certificate.NotAfter).ToUnixTimeSeconds();
     }
-
-    private static (string Key, string Content)[] Pair((string CertificatePath, string KeyPath) issued) =>
-        [("tls.crt", File.ReadAllText(issued.CertificatePath)), ("tls.key", File.ReadAllText(issued.KeyPath))];
 }
