@@ -20,17 +20,7 @@ public sealed class GrpcPythonClientTests(SchedulerCluster cluster)
     public async Task GrpcioClient_SubmitsStreamsMultiplexesCancels_AndEveryRefusalNamesItsField()
     {
         // A tenant of its own allowed one request a minute, whose StreamJobs refusal the script reads for pacing.
-        var pacedKey = "paced-python-key-" + Guid.NewGuid().ToString("N")[..8];
-        using (var admin = cluster.Admin())
-        {
-            await admin.PutTenantAsync(new PutTenantRequest
-            {
-                TenantId = "paced-python-" + Guid.NewGuid().ToString("N")[..8],
-                Weight = 1,
-                ApiKey = pacedKey,
-                Quotas = new TenantQuotas { RequestsPerMinute = 1 },
-            });
-        }
+        var pacedKey = await cluster.NewTenantKey("paced-python", new TenantQuotas { RequestsPerMinute = 1 });
 
         var output = await BoundedProcess.RunToSuccessAsync(
             "/usr/bin/python3",

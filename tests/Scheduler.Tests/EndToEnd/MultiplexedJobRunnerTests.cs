@@ -76,15 +76,7 @@ public sealed class MultiplexedJobRunnerTests(SchedulerCluster cluster)
     [Fact]
     public async Task RunAsync_OverRequestsPerMinute_ThrowsWhatSubmitJobWould_TheQuotasErrorInfoAndRateLimitTrailersIncluded()
     {
-        using var admin = cluster.Admin();
-        var key = "runner-rpm-key-" + Guid.NewGuid().ToString("N")[..8];
-        await admin.PutTenantAsync(new PutTenantRequest
-        {
-            TenantId = "runner-rpm-" + Guid.NewGuid().ToString("N")[..8],
-            Weight = 1,
-            ApiKey = key,
-            Quotas = new TenantQuotas { RequestsPerMinute = 2, TokensPerMinute = 100_000 },
-        });
+        var key = await cluster.NewTenantKey("runner-rpm", new TenantQuotas { RequestsPerMinute = 2, TokensPerMinute = 100_000 });
         using var client = new SchedulerClient(cluster.Channel, key);
         var parked = new[]
         {

@@ -237,15 +237,7 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
     {
         // A client pacing its submissions reads the limits, what is left and when they are whole again from the
         // refusal, as SubmitJob's caller reads its x-ratelimit trailers (it had only the status and the retry hint).
-        using var admin = cluster.Admin();
-        var key = "stream-rpm-key-" + Guid.NewGuid().ToString("N")[..8];
-        await admin.PutTenantAsync(new PutTenantRequest
-        {
-            TenantId = "stream-rpm-" + Guid.NewGuid().ToString("N")[..8],
-            Weight = 1,
-            ApiKey = key,
-            Quotas = new TenantQuotas { RequestsPerMinute = 2, TokensPerMinute = 100_000 },
-        });
+        var key = await cluster.NewTenantKey("stream-rpm", new TenantQuotas { RequestsPerMinute = 2, TokensPerMinute = 100_000 });
         using var client = cluster.ClientWithKey(key);
         using var call = client.StreamMany(DateTime.UtcNow + Patience);
         var parked = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4 };
