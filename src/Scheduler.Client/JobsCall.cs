@@ -146,12 +146,13 @@ internal sealed class JobsCall : IDisposable
         }
     }
 
-    /// <summary>The status SubmitJob would have thrown for this refusal, its trailers (the retry hint) and rich error
-    /// details (the field's BadRequest, the hint's RetryInfo, the reason's ErrorInfo) included.</summary>
+    /// <summary>The status SubmitJob would have thrown for this refusal, its trailers (the retry hint, a quota's
+    /// x-ratelimit figures) and rich error details (the field's BadRequest, the hint's RetryInfo, the reason's ErrorInfo
+    /// with its metadata) included.</summary>
     private static RpcException Refusal(SubmissionRefused refused)
     {
-        var refusal = Rebuilt(refused);
-        return refused.Reason.Length > 0 ? RichErrors.WithReason(refusal, refused.Reason) : refusal;
+        var refusal = RichErrors.WithTrailers(Rebuilt(refused), RateLimitTrailers.Of(refused));
+        return refused.Reason.Length > 0 ? RichErrors.WithReason(refusal, refused.Reason, refused.Metadata) : refusal;
     }
 
     private static RpcException Rebuilt(SubmissionRefused refused)

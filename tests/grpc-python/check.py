@@ -3,7 +3,7 @@ than .NET's and Node's), as an ML team's service would; run by the C# test GrpcP
 
 The messages are compiled from protos/ at run time with protoc (no generated code is committed) and the calls are made
 through grpcio's generic callables, so only Debian's python3-grpcio, python3-protobuf and protobuf-compiler are needed.
-Environment: GRPC_ADDRESS (host:port), API_KEY, ADMIN_KEY, MODEL. Prints one JSON line with what it saw (the C# test checks the
+Environment: GRPC_ADDRESS (host:port), API_KEY, ADMIN_KEY, PACED_API_KEY (a tenant allowed one request a minute), MODEL. Prints one JSON line with what it saw (the C# test checks the
 jobs against the scheduler's records); any failed expectation exits non-zero.
 """
 import atexit
@@ -177,6 +177,21 @@ seen["many"] = []
 for i in range(6):
     events = [m.event for m in messages if m.ref == f"py-{i}"]
     seen["many"].append({"id": events[0].job_id, "text": check_order(events, 2 + i, f"py-{i}")})
+
+# A StreamJobs refusal by a tenant quota says what SubmitJob's ErrorInfo and x-ratelimit trailers say, as fields: the
+# quota, and where the tenant stands against each per-minute quota it has, to pace what follows (a tenant allowed one
+# request a minute and no tokens quota).
+paced = list(multiplexed(iter([pb.StreamJobsRequest(ref=f"paced-{i}", job=pb.SubmitJobRequest(model=model, prompt=f"Paced {i}", max_tokens=2))
+                               for i in range(2)]), metadata=auth(os.environ["PACED_API_KEY"]), timeout=60))
+over = [m.refused for m in paced if m.WhichOneof("kind") == "refused"]
+expect(len(over) == 1, f"one of two submissions refused at one request a minute, got {over}")
+expect((over[0].code, over[0].reason, dict(over[0].metadata)) == (grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], "RATE_LIMIT_EXCEEDED",
+                                                                  {"quota": "requests_per_minute", "limit": "1"}),
+       f"RESOURCE_EXHAUSTED RATE_LIMIT_EXCEEDED naming requests_per_minute and its limit, got {over[0]}")
+expect(over[0].HasField("requests") and not over[0].HasField("tokens"), f"the requests quota's standing only, got {over[0]}")
+expect((over[0].requests.limit, over[0].requests.remaining) == (1, 0) and 0 < over[0].retry_after_ms <= 60_000
+       and 0 < over[0].requests.reset_ms <= 60_000, f"1 a minute, none left, whole again within a minute, got {over[0]}")
+seen["paced"] = {"limit": over[0].requests.limit, "remaining": over[0].requests.remaining, "reset_ms": over[0].requests.reset_ms}
 
 long = unary("SubmitJob", pb.SubmitJobRequest(model=model, prompt="A long one to cancel", max_tokens=500,
                                               priority=pb.PRIORITY_SHEDDABLE), pb.Job)

@@ -7,7 +7,8 @@ namespace Scheduler.Grains.Jobs;
 /// <summary>
 /// The journal of a single-process scheduler (localhost clustering, in-memory state): it outlives grain
 /// activations but not the process, exactly like the in-memory grain storage beside it. Settled records are kept for
-/// <see cref="PlacementOptions.JobRetention"/> and at most <see cref="PlacementOptions.MaxSettledJobsInMemory"/> of
+/// <see cref="PlacementOptions.JobRetention"/> from their end (<see cref="SettledJob.IsExpired"/>, the rule every reader
+/// of a record applies) and at most <see cref="PlacementOptions.MaxSettledJobsInMemory"/> of
 /// them, the oldest dropped first as jobs settle (amortised O(1) a job): nothing else bounds this process's memory.
 /// Unfinished jobs are never dropped. It writes <paramref name="index"/> as it accepts and settles jobs.
 /// </summary>
@@ -18,11 +19,13 @@ public sealed class MemoryJobJournal(MemoryJobIndex index, IOptions<PlacementOpt
     // The same tickets by job id (IJobJournal.Find).
     private readonly ConcurrentDictionary<string, JobTicket> _jobs = new(StringComparer.Ordinal);
 
-    // Each settled record with the time it was written here, which its retention counts from.
-    private readonly ConcurrentDictionary<string, (SettledJob Job, DateTimeOffset At)> _settled = new(StringComparer.Ordinal);
+    // Each settled record by job id.
+    private readonly ConcurrentDictionary<string, SettledJob> _settled = new(StringComparer.Ordinal);
 
-    // The settled records' ids in the order they were written, oldest first: what trimming drops first. Under the gate.
-    private readonly Queue<(string JobId, DateTimeOffset At)> _settledOrder = new();
+    // The settled records in the order they were written, oldest first: what trimming drops first. Under the gate. Their
+    // ends were stamped just before (JobSettlement), so this is their ends' order but for the moments two settles
+    // overlapped: a record trimmed a moment late is still read as gone.
+    private readonly Queue<SettledJob> _settledOrder = new();
 
     // Adding a ticket and settling its job each change two maps: one at a time, so a late add cannot slip in between a
     // settle's record and its removal (the Redis journal does each in one script).
@@ -78,23 +81,20 @@ public sealed class MemoryJobJournal(MemoryJobIndex index, IOptions<PlacementOpt
             if (_settled.TryGetValue(ticket.JobId, out var held))
             {
                 RemoveUnfinished(ticket);
-                return Task.FromResult(held.Job);
+                return Task.FromResult(held);
             }
 
-            var now = time.GetUtcNow();
-            _settled[ticket.JobId] = (job, now);
-            _settledOrder.Enqueue((ticket.JobId, now));
+            _settled[ticket.JobId] = job;
+            _settledOrder.Enqueue(job);
             RemoveUnfinished(ticket);
             index.Settle(JobIndexEntry.Of(ticket, job.Outcome.Status));
-            Trim(now);
+            Trim(time.GetUtcNow());
             return Task.FromResult(job);
         }
     }
 
     public ValueTask<SettledJob?> FindSettled(string jobId) =>
-        ValueTask.FromResult(_settled.TryGetValue(jobId, out var held) && !IsExpired(held.At, time.GetUtcNow()) ? held.Job : null);
-
-    private bool IsExpired(DateTimeOffset settledAt, DateTimeOffset now) => settledAt <= now - options.Value.JobRetention;
+        ValueTask.FromResult(_settled.TryGetValue(jobId, out var held) && !held.IsExpired(time.GetUtcNow(), options.Value.JobRetention) ? held : null);
 
     private void RemoveUnfinished(JobTicket ticket)
     {
@@ -106,11 +106,11 @@ public sealed class MemoryJobJournal(MemoryJobIndex index, IOptions<PlacementOpt
     /// job's end costs the same however many are kept. Under the gate.</summary>
     private void Trim(DateTimeOffset now)
     {
-        var max = options.Value.MaxSettledJobsInMemory;
-        while (_settledOrder.TryPeek(out var oldest) && (_settledOrder.Count > max || IsExpired(oldest.At, now)))
+        var (max, retention) = (options.Value.MaxSettledJobsInMemory, options.Value.JobRetention);
+        while (_settledOrder.TryPeek(out var oldest) && (_settledOrder.Count > max || oldest.IsExpired(now, retention)))
         {
             _settledOrder.Dequeue();
-            _settled.TryRemove(oldest.JobId, out _);
+            _settled.TryRemove(oldest.Ticket.JobId, out _);
         }
     }
 

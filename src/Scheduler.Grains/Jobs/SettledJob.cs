@@ -23,7 +23,11 @@ public sealed record SettledJob(
 
     /// <summary>Whether the record is past <paramref name="retention"/> at <paramref name="now"/>: storage no longer
     /// keeps it (a record of a version that did not stamp it counts as old, so it is read from storage again).</summary>
-    public bool IsExpired(DateTimeOffset now, TimeSpan retention) => SettledAt <= now - retention;
+    public bool IsExpired(DateTimeOffset now, TimeSpan retention) => KeptFor(now, retention) <= TimeSpan.Zero;
+
+    /// <summary>How much longer than <paramref name="now"/> the record is kept under <paramref name="retention"/>,
+    /// counted from its end whenever it is written (a write retried after a storage outage keeps the end's time).</summary>
+    public TimeSpan KeptFor(DateTimeOffset now, TimeSpan retention) => SettledAt + retention - now;
 
     public JobSnapshot Snapshot() => JobSnapshot.Queued(Ticket) with
     {

@@ -42,11 +42,9 @@ internal static class AdmissionExplanation
     {
         null => $"chosen by the {policy} policy",
         { MeetsObjective: true } c when policy == SchedulingPolicies.DefaultPlacement =>
-            $"cheapest predicted cost, its wait priced in (${c.PredictedCostUsd:0.######}), among {Plural(classes, "class")} weighed that meet the {job.TtftObjectiveMs:0} ms TTFT objective (predicted {c.PredictedTtftMs:0} ms)",
+            $"cheapest predicted cost, its wait priced in (${c.PredictedCostUsd:0.######}), among {Counted.Of(classes, "class", "classes")} weighed that meet the {job.TtftObjectiveMs:0} ms TTFT objective (predicted {c.PredictedTtftMs:0} ms)",
         { } c when policy == SchedulingPolicies.DefaultPlacement && !anyMet =>
             $"no replica was predicted to meet the {job.TtftObjectiveMs:0} ms TTFT objective: the earliest predicted first token ({c.PredictedTtftMs:0} ms)",
         { } c => $"chosen by the {policy} policy (predicted first token {c.PredictedTtftMs:0} ms, cost ${c.PredictedCostUsd:0.######}, objective {(c.MeetsObjective ? "met" : "missed")})",
     };
-
-    private static string Plural(int n, string word) => n == 1 ? $"1 {word}" : $"{n} {word}es";
 }

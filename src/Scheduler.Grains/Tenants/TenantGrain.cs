@@ -54,6 +54,8 @@ internal sealed partial class TenantGrain(
             // just after activation, interleaved with submissions, ask the records of the jobs still counted.
             if (state.State.Jobs.Queued.Count + state.State.Jobs.Running.Count > 0)
             {
+                // Jobs stored before their acceptance times were kept are dated now, so a later activation can age them.
+                _changed |= state.State.Jobs.DateUndated(time.GetUtcNow());
                 this.RegisterGrainTimer(
                     EndWhatEnded,
                     new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { Interleave = true });
@@ -62,14 +64,22 @@ internal sealed partial class TenantGrain(
     }
 
     /// <summary>Ends every counted job whose record says it ended: its end notice was lost with an unwritten state.
-    /// A notice arriving meanwhile is recognised as a repeat by <see cref="TenantJobs.End"/>.</summary>
+    /// A notice arriving meanwhile is recognised as a repeat by <see cref="TenantJobs.End"/>. A job found nowhere —
+    /// neither unfinished in the journal, where an unfinished job stays however long it waits, nor as a record — that
+    /// was accepted more than the retention ago ended and its record expired (a job still being accepted is not
+    /// journaled yet, but is younger than that): it is ended too, its outcome and usage unknown. A younger one stays
+    /// counted.</summary>
     private async Task EndWhatEnded(CancellationToken cancellationToken)
     {
         // A few records at a time: a tenant restored with thousands of queued jobs must not flood the silo.
         const int RecordsAtOnce = 64;
         var found = 0;
+        var expired = 0;
+        var retention = options.Value.JobRetention;
         foreach (var jobIds in state.State.Jobs.Queued.Concat(state.State.Jobs.Running).ToArray().Chunk(RecordsAtOnce))
         {
+            // Aged as of before the records are read: no job is older than it reads.
+            var acceptedBy = time.GetUtcNow() - retention;
             JobSnapshot?[] records;
             try
             {
@@ -82,11 +92,16 @@ internal sealed partial class TenantGrain(
                 return;
             }
 
-            foreach (var record in records)
+            for (var i = 0; i < jobIds.Length; i++)
             {
-                if (record is { IsTerminal: true } && AddEnd(record.JobId, record.Status, record.Usage))
+                if (records[i] is { IsTerminal: true } record && AddEnd(record.JobId, record.Status, record.Usage))
                 {
                     found++;
+                }
+                else if (records[i] is null && state.State.Jobs.AcceptedBy(jobIds[i], acceptedBy) && state.State.Jobs.End(jobIds[i]))
+                {
+                    _changed = true;
+                    expired++;
                 }
             }
         }
@@ -94,6 +109,11 @@ internal sealed partial class TenantGrain(
         if (found > 0)
         {
             LogLostEnds(logger, TenantId, found);
+        }
+
+        if (expired > 0)
+        {
+            LogExpiredEnds(logger, TenantId, expired, retention);
         }
     }
 
@@ -373,7 +393,7 @@ internal sealed partial class TenantGrain(
 
         // Counts ride along with the next periodic write; the job's own record is written by its grain.
         var ticket = new JobTicket(jobId, TenantId, request, time.GetUtcNow(), watchers, s.Weight);
-        s.Jobs.Accept(jobId);
+        s.Jobs.Accept(jobId, ticket.SubmittedAt);
         s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted + 1 };
         _changed = true;
 
@@ -510,6 +530,9 @@ internal sealed partial class TenantGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: {Count} job(s) counted as unfinished had ended (their end was not written before a silo stopped); counted now")]
     private static partial void LogLostEnds(ILogger logger, string tenantId, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: {Count} job(s) counted as unfinished, accepted more than {Retention} ago, are neither unfinished nor recorded: they ended and their records expired before the end was counted; no longer counted, their outcomes and usage unknown")]
+    private static partial void LogExpiredEnds(ILogger logger, string tenantId, int count, TimeSpan retention);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: checking its unfinished jobs' records stopped ({Error}); the rest are checked at its next activation")]
     private static partial void LogReconcileStopped(ILogger logger, string tenantId, string error);

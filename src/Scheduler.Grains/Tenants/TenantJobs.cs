@@ -24,11 +24,40 @@ public sealed class TenantJobs
 
     [Id(1)] public HashSet<string> Running { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>A job was accepted into the tenant's queue.</summary>
-    public void Accept(string jobId) => Queued.Add(jobId);
+    /// <summary>When each unfinished job was accepted, or no later: the age that tells a job whose record expired from one
+    /// still being accepted (<see cref="AcceptedBy"/>). A state stored before this was kept has none for its jobs
+    /// until <see cref="DateUndated"/> gives them one.</summary>
+    [Id(2)] public Dictionary<string, DateTimeOffset> AcceptedAt { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>A job was accepted into the tenant's queue at <paramref name="at"/>.</summary>
+    public void Accept(string jobId, DateTimeOffset at)
+    {
+        Queued.Add(jobId);
+        AcceptedAt[jobId] = at;
+    }
 
     /// <summary>A job was not accepted after all (refused or failed before it was): it never was.</summary>
-    public void Withdraw(string jobId) => Queued.Remove(jobId);
+    public void Withdraw(string jobId)
+    {
+        Queued.Remove(jobId);
+        AcceptedAt.Remove(jobId);
+    }
+
+    /// <summary>Whether unfinished <paramref name="jobId"/> is known to have been accepted by <paramref name="time"/>.</summary>
+    public bool AcceptedBy(string jobId, DateTimeOffset time) => AcceptedAt.TryGetValue(jobId, out var at) && at <= time;
+
+    /// <summary>Gives each unfinished job without an acceptance time <paramref name="now"/>, which is no earlier than its
+    /// acceptance (so its age is never overstated). Returns whether any had none.</summary>
+    public bool DateUndated(DateTimeOffset now)
+    {
+        var dated = false;
+        foreach (var jobId in Queued.Concat(Running))
+        {
+            dated |= AcceptedAt.TryAdd(jobId, now);
+        }
+
+        return dated;
+    }
 
     /// <summary>The placement admitted a job into a running batch: it moves from queued to running, once. An admission
     /// of a job that is not queued — ended already, or admitted again after a failover — changes nothing.</summary>
@@ -45,6 +74,7 @@ public sealed class TenantJobs
     {
         Queued.Remove(jobId);
         Running.Remove(jobId);
+        AcceptedAt.Remove(jobId);
         _ended ??= new(StringComparer.Ordinal);
         _endedOrder ??= new();
         if (!_ended.Add(jobId))

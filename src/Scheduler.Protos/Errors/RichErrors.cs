@@ -77,8 +77,12 @@ public static class RichErrors
     private const string StatusDetailsTrailer = "grpc-status-details-bin";
 
     /// <summary>The <c>ErrorInfo</c> reason of the scheduler's domain <paramref name="ex"/> carries; null when none.</summary>
-    public static string? ReasonOf(RpcException ex) =>
-        ex.GetRpcStatus()?.GetDetail<ErrorInfo>() is { Domain: ErrorReasons.Domain } info ? info.Reason : null;
+    public static string? ReasonOf(RpcException ex) => InfoOf(ex)?.Reason;
+
+    /// <summary>The <c>ErrorInfo</c> of the scheduler's domain <paramref name="ex"/> carries (its reason and metadata);
+    /// null when none.</summary>
+    public static ErrorInfo? InfoOf(RpcException ex) =>
+        ex.GetRpcStatus()?.GetDetail<ErrorInfo>() is { Domain: ErrorReasons.Domain } info ? info : null;
 
     /// <summary>The status with <paramref name="detail"/> in its <c>google.rpc.Status</c>, beside any other
     /// <paramref name="trailers"/>.</summary>

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Scheduler.Abstractions.Tenants;
 using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
 
@@ -110,19 +111,34 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
             : SchedulerErrors.InvalidArgument("ref", $"'{SchedulerErrors.Echo(request.Ref)}' names a submission of this call that has not ended");
     }
 
-    private static StreamJobsResponse Refused(string reference, RpcException ex) => new()
+    /// <summary>What SubmitJob would have answered, as a message under the submission's ref: its status, retry hint,
+    /// field, ErrorInfo (reason and metadata) and, for a refusal by a quota, the x-ratelimit figures as numbers.</summary>
+    private static StreamJobsResponse Refused(string reference, RpcException ex)
     {
-        // Cut to the longest ref taken, so a refused megabyte-long ref is not echoed whole.
-        Ref = reference.Length <= MaxRefLength ? reference : reference[..MaxRefLength],
-        Refused = new SubmissionRefused
+        var info = RichErrors.InfoOf(ex);
+        var quota = ex as QuotaRefusal;
+        var refused = new SubmissionRefused
         {
             Code = (int)ex.StatusCode,
             Message = ex.Status.Detail,
             RetryAfterMs = SchedulerErrors.RetryAfterMs(ex) ?? 0,
             Field = SchedulerErrors.FieldOf(ex) ?? "",
-            Reason = RichErrors.ReasonOf(ex) ?? "",
-        },
-    };
+            Reason = info?.Reason ?? "",
+            Requests = RateLimitOf(quota?.Requests),
+            Tokens = RateLimitOf(quota?.Tokens),
+        };
+        if (info is not null)
+        {
+            refused.Metadata.Add(info.Metadata);
+        }
+
+        // Cut to the longest ref taken, so a refused megabyte-long ref is not echoed whole.
+        return new StreamJobsResponse { Ref = reference.Length <= MaxRefLength ? reference : reference[..MaxRefLength], Refused = refused };
+    }
+
+    private static RateLimit? RateLimitOf(QuotaHeadroom? quota) => quota is null
+        ? null
+        : new RateLimit { Limit = quota.Limit, Remaining = quota.Remaining, ResetMs = RateLimitTrailers.Milliseconds(quota.Reset) };
 
     /// <summary>Submits one job and writes its events, or its refusal, under its ref; closes the ref when done.</summary>
     private async Task Serve(

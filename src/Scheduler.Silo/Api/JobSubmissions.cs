@@ -124,7 +124,7 @@ internal sealed class JobSubmissions(
 
         // A refusal by a quota says where the tenant stands against its quotas (the OpenAI door's x-ratelimit headers).
         throw result.Rejection is SubmitRejection.RateLimited or SubmitRejection.QueueFull
-            ? Protos.Errors.RichErrors.WithTrailers(refusal, RateLimitHeaders.Of(result))
+            ? new QuotaRefusal(Protos.Errors.RichErrors.WithTrailers(refusal, RateLimitHeaders.Of(result)), result.Requests, result.Tokens)
             : refusal;
     }
 

@@ -15,8 +15,8 @@ namespace Scheduler.Silo.Persistence;
 /// It writes the <see cref="RedisJobIndex"/> in the same scripts, all keys under one hash tag: accepting a job is one
 /// script (its two entries and its index entry, unless the job settled), settling it another (SET NX PX of the record,
 /// HDEL, DEL and the index entry's status), whatever the backlog, unlike rewriting a whole grain state. A record is
-/// written with its expiry (<see cref="PlacementOptions.JobRetention"/>) in that same command, so none is ever kept
-/// for good; an unfinished job's entries have none.
+/// written with its expiry (<see cref="PlacementOptions.JobRetention"/> from the job's end, <see cref="SettledJob.KeptFor"/>)
+/// in that same command, so none is ever kept for good; an unfinished job's entries have none.
 /// </summary>
 internal sealed class RedisJobJournal(
     IConnectionMultiplexer redis,
@@ -61,7 +61,7 @@ internal sealed class RedisJobJournal(
         """;
 
     // The first record holds: a later end gets it back instead. Either way the job is no longer unfinished. The record
-    // expires after the retention (ARGV[4] ms); the index entry takes the first end's status, unless it expired already.
+    // expires when its retention from the job's end is over (in ARGV[4] ms); the index entry takes the first end's status, unless it expired already.
     private const string SettleScript = """
         local settled = redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[4])
         redis.call('HDEL', KEYS[1], ARGV[1])
@@ -105,9 +105,15 @@ internal sealed class RedisJobJournal(
         var holding = await Db.ScriptEvaluateAsync(SettleScript,
             [keys.Journal(job.Ticket.Request.Model), keys.JournalJob(jobId), keys.Record(jobId), keys.IndexEntry(jobId)],
             [jobId, records.SerializeToArray(job), RedisJobIndex.Format(JobIndexEntry.Of(job.Ticket, job.Outcome.Status)),
-                (long)options.Value.JobRetention.TotalMilliseconds]);
+                ExpiryMs(job)]);
         return holding.IsNull ? job : records.Deserialize((byte[])holding!)!;
     }
+
+    /// <summary>The record's expiry from now in whole milliseconds, rounded up: the time its retention from the job's
+    /// end has left, as <see cref="SettledJob.IsExpired"/> reads it; at least 1 (Redis takes no other), so a record
+    /// written after its retention (a write retried for that long) is gone at once, as the rule reads it.</summary>
+    private long ExpiryMs(SettledJob job) =>
+        Math.Max(1, (long)Math.Ceiling(job.KeptFor(time.GetUtcNow(), options.Value.JobRetention).TotalMilliseconds));
 
     public async ValueTask<SettledJob?> FindSettled(string jobId) =>
         await Db.StringGetAsync(keys.Record(jobId)) is { HasValue: true } value ? records.Deserialize((byte[])value!) : null;

@@ -1,3 +1,5 @@
+using Scheduler.Protos.V1;
+
 namespace Scheduler.Tests.EndToEnd;
 
 /// <summary>
@@ -5,7 +7,8 @@ namespace Scheduler.Tests.EndToEnd;
 /// silo through grpcio — gRPC's C core, a third HTTP/2 implementation beside .NET's and Node's — submitting (with an
 /// idempotency key), streaming, sending several jobs over one StreamJobs call, fetching, cancelling, running into a
 /// deadline, checking that every refusal has its status code and a message naming the field (a key of the wrong kind
-/// and a reused idempotency key among them) and that the health service answers by service name. This checks what it
+/// and a reused idempotency key among them), that a StreamJobs refusal by a quota carries the quota and the tenant's
+/// rate-limit standing as fields, and that the health service answers by service name. This checks what it
 /// saw against the scheduler's records (<see cref="ClientScriptReport"/>). It needs Debian's python3-grpcio,
 /// python3-protobuf and protobuf-compiler (.ci/run installs them) and runs /usr/bin/python3, whose packages those are;
 /// without them the test fails, it never skips.
@@ -16,6 +19,9 @@ public sealed class GrpcPythonClientTests(SchedulerCluster cluster)
     [Fact]
     public async Task GrpcioClient_SubmitsStreamsMultiplexesCancels_AndEveryRefusalNamesItsField()
     {
+        // A tenant of its own allowed one request a minute, whose StreamJobs refusal the script reads for pacing.
+        var pacedKey = await cluster.NewTenantKey("paced-python", new TenantQuotas { RequestsPerMinute = 1 });
+
         var output = await BoundedProcess.RunToSuccessAsync(
             "/usr/bin/python3",
             "check.py",
@@ -25,6 +31,7 @@ public sealed class GrpcPythonClientTests(SchedulerCluster cluster)
                 ["GRPC_ADDRESS"] = new Uri(cluster.Address).Authority,
                 ["API_KEY"] = SchedulerCluster.Tenants[2].Key,
                 ["ADMIN_KEY"] = SchedulerCluster.AdminKey,
+                ["PACED_API_KEY"] = pacedKey,
                 ["MODEL"] = SchedulerCluster.Model,
             },
             TimeSpan.FromSeconds(120));

@@ -74,6 +74,40 @@ public sealed class MultiplexedJobRunnerTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task RunAsync_OverRequestsPerMinute_ThrowsWhatSubmitJobWould_TheQuotasErrorInfoAndRateLimitTrailersIncluded()
+    {
+        var key = await cluster.NewTenantKey("runner-rpm", new TenantQuotas { RequestsPerMinute = 2, TokensPerMinute = 100_000 });
+        using var client = new SchedulerClient(cluster.Channel, key);
+        var parked = new[]
+        {
+            await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "fills the quota", MaxTokens = 1 }),
+            await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "fills the quota", MaxTokens = 1 }),
+        };
+        try
+        {
+            using var runner = new MultiplexedJobRunner([cluster.Address], key);
+            var error = await Assert.ThrowsAsync<RpcException>(() =>
+                runner.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "one too many", MaxTokens = 1 }, deadline: DateTime.UtcNow + Patience));
+
+            Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+            Assert.NotNull(RetryHint.Of(error));
+            var info = error.GetRpcStatus()!.GetDetail<Google.Rpc.ErrorInfo>()!;
+            Assert.Equal((ErrorReasons.RateLimitExceeded, ErrorReasons.Domain, "requests_per_minute", "2"), (info.Reason, info.Domain, info.Metadata["quota"], info.Metadata["limit"]));
+            Assert.Equal(("2", "0", "100000"), (error.Trailers.GetValue("x-ratelimit-limit-requests"), error.Trailers.GetValue("x-ratelimit-remaining-requests"), error.Trailers.GetValue("x-ratelimit-limit-tokens")));
+            Assert.EndsWith("s", error.Trailers.GetValue("x-ratelimit-reset-requests"), StringComparison.Ordinal);
+            Assert.NotNull(error.Trailers.GetValue("x-ratelimit-remaining-tokens"));
+            Assert.EndsWith("s", error.Trailers.GetValue("x-ratelimit-reset-tokens"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var job in parked)
+            {
+                await client.CancelAsync(job.JobId);
+            }
+        }
+    }
+
+    [Fact]
     public async Task RunAsync_OverTheQueueQuota_ThrowsResourceExhaustedWithTheRetryHint()
     {
         using var client = new SchedulerClient(cluster.Channel, SchedulerCluster.CappedKey);

@@ -100,6 +100,17 @@ public sealed class SchedulerCluster : IAsyncLifetime
 
     public SchedulerAdminClient Admin() => new(Channel, AdminKey);
 
+    /// <summary>Makes a tenant of the test's own with <paramref name="quotas"/>, its id and key starting with
+    /// <paramref name="name"/>; returns its key.</summary>
+    public async Task<string> NewTenantKey(string name, TenantQuotas quotas)
+    {
+        using var admin = Admin();
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var key = $"{name}-key-{suffix}";
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = $"{name}-{suffix}", Weight = 1, ApiKey = key, Quotas = quotas });
+        return key;
+    }
+
     /// <summary>Starts one more worker node process; the caller owns it.</summary>
     public WorkerProcess StartExtraWorker(string nodeId, params (string Product, int Count, int? MaxSequences)[] accelerators) =>
         WorkerProcess.Start(nodeId, Address, "20", accelerators);

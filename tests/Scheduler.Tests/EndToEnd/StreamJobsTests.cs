@@ -218,12 +218,64 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
         Assert.Equal((int)StatusCode.ResourceExhausted, refused.Refused.Code);
         Assert.Contains("max_queued_jobs", refused.Refused.Message, StringComparison.Ordinal);
         Assert.True(refused.Refused.RetryAfterMs > 0);
+        Assert.Equal((ErrorReasons.RateLimitExceeded, "max_queued_jobs", "2"), (refused.Refused.Reason, refused.Refused.Metadata["quota"], refused.Refused.Metadata["limit"]));
+
+        // The tenant has no per-minute quotas, so there is no standing against them to tell.
+        Assert.Equal((null, null), (refused.Refused.Requests, refused.Refused.Tokens));
 
         // Leaving the call does not take the jobs with it: they stay queued until cancelled.
         call.Dispose();
         foreach (var jobId in queued)
         {
             Assert.Equal(JobStatus.Queued, (await client.GetAsync(jobId)).Status);
+            Assert.Equal(JobStatus.Cancelled, (await client.CancelAsync(jobId)).Status);
+        }
+    }
+
+    [Fact]
+    public async Task StreamJobs_OverRequestsPerMinute_IsRefusedWithTheQuotaAndWhereTheTenantStands_AsSubmitJobsTrailersSayIt()
+    {
+        // A client pacing its submissions reads the limits, what is left and when they are whole again from the
+        // refusal, as SubmitJob's caller reads its x-ratelimit trailers (it had only the status and the retry hint).
+        var key = await cluster.NewTenantKey("stream-rpm", new TenantQuotas { RequestsPerMinute = 2, TokensPerMinute = 100_000 });
+        using var client = cluster.ClientWithKey(key);
+        using var call = client.StreamMany(DateTime.UtcNow + Patience);
+        var parked = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4 };
+        for (var i = 0; i < 3; i++)
+        {
+            await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "r" + i, Job = parked });
+        }
+
+        var queued = new List<string>();
+        SubmissionRefused? refused = null;
+        while (refused is null || queued.Count < 2)
+        {
+            Assert.True(await call.ResponseStream.MoveNext());
+            var message = call.ResponseStream.Current;
+            if (message.Refused is not null)
+            {
+                refused = message.Refused;
+            }
+            else if (message.Event.Queued is not null)
+            {
+                queued.Add(message.Event.JobId);
+            }
+        }
+
+        Assert.Equal((int)StatusCode.ResourceExhausted, refused.Code);
+        Assert.InRange(refused.RetryAfterMs, 1, 30_000);
+        Assert.Equal((ErrorReasons.RateLimitExceeded, "requests_per_minute", "2"), (refused.Reason, refused.Metadata["quota"], refused.Metadata["limit"]));
+        Assert.Equal((2, 0), (refused.Requests.Limit, refused.Requests.Remaining));
+        Assert.InRange(refused.Requests.ResetMs, refused.RetryAfterMs, 60_000);
+        Assert.Equal(100_000, refused.Tokens.Limit);
+
+        // The tokens bucket refills 10 tokens in 6 ms: the two jobs' tokens may be back already.
+        Assert.InRange(refused.Tokens.Remaining, 100_000 - 2 * 64, 100_000);
+        Assert.InRange(refused.Tokens.ResetMs, 0, 60_000);
+
+        call.Dispose();
+        foreach (var jobId in queued)
+        {
             Assert.Equal(JobStatus.Cancelled, (await client.CancelAsync(jobId)).Status);
         }
     }

@@ -112,13 +112,79 @@ public sealed class TenantStateWriteTests
         Assert.Equal(1, restored.Usage.JobsSubmitted);
     }
 
-    /// <summary>A silo in Redis mode serving the one tenant, writing its state every <paramref name="writeInterval"/>.</summary>
-    private static string[] SiloArgs(RedisServer redis, string clusterId, TimeSpan writeInterval) =>
+    [Fact]
+    public async Task JobEndedUncountedUntilItsRecordExpired_SiloKilled_TheRestoredTenantNoLongerCountsIt_ButStillCountsAnOldQueuedJob()
+    {
+        // The job's end was lost with the tenant's unwritten state, and the tenant is restored only once the job's record
+        // has expired: found nowhere, the job was counted for good (holding the tenant's max_queued_jobs place).
+        await using var redis = await RedisServer.StartAsync();
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+        var clusterId = "expiredend-" + Guid.NewGuid().ToString("N")[..8];
+        var retention = TimeSpan.FromSeconds(4);
+        var args = SiloArgs(redis, clusterId, TimeSpan.FromHours(1), retention);
+        await using var first = SiloProcess.Start(0, args);
+        await FaultCluster.WaitServing(first, StartTimeout);
+        var stateKey = await TenantStateKey(connection, clusterId);
+
+        // Two jobs stay queued (no worker serves the model); an update of the tenant writes its state with both.
+        using var tenant = new SchedulerClient(first.Address, TenantKey);
+        var ended = await tenant.SubmitAsync(new SubmitJobRequest { Model = FaultCluster.Model, Prompt = "ends unwritten", MaxTokens = 8 });
+        var waiting = await tenant.SubmitAsync(new SubmitJobRequest { Model = FaultCluster.Model, Prompt = "waits on", MaxTokens = 8 });
+        using (var admin = new SchedulerAdminClient(first.Address, AdminKey))
+        {
+            await admin.PutTenantAsync(new PutTenantRequest { TenantId = TenantId, Weight = 2 });
+            Assert.Equal(2, (await admin.GetTenantAsync(TenantId)).QueuedJobs);
+            var written = await connection.GetDatabase().HashGetAsync(stateKey, "etag");
+
+            // One ends, counted in memory only; its record expires with the retention.
+            Assert.Equal(JobStatus.Cancelled, (await tenant.CancelAsync(ended.JobId)).Status);
+            await Polling.Until(async () => (await admin.GetTenantAsync(TenantId)).QueuedJobs == 1,
+                "the tenant counting the end", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
+            Assert.Equal(written, await connection.GetDatabase().HashGetAsync(stateKey, "etag"));
+        }
+
+        await Polling.Until(async () => await IsNotFound(tenant, ended.JobId), "the ended job's record expired",
+            retention + TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200));
+
+        // The restored tenant finds the ended job nowhere, accepted more than the retention ago: it ended. The waiting
+        // one, as old, is unfinished in the journal and stays counted.
+        await using var second = await KillAndRestart(first, args);
+        using var restartedAdmin = new SchedulerAdminClient(second.Address, AdminKey);
+        await Polling.Until(async () => await TryGetTenant(restartedAdmin) is not null,
+            "the tenant answering on the restarted silo", StartTimeout, TimeSpan.FromMilliseconds(500));
+        Tenant? restored = null;
+        await Polling.Until(async () => (restored = await TryGetTenant(restartedAdmin)) is { QueuedJobs: < 2 },
+            "the restored tenant no longer counting the job whose record expired", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200));
+        Assert.Equal((1, 0), (restored!.QueuedJobs, restored.RunningJobs));
+        using var restartedTenant = new SchedulerClient(second.Address, TenantKey);
+        Assert.Equal(JobStatus.Queued, (await restartedTenant.GetAsync(waiting.JobId)).Status);
+
+        // Its outcome went with its record: counted as submitted, under no outcome.
+        Assert.Equal((2, 0), (restored.Usage.JobsSubmitted, restored.Usage.JobsCancelled));
+    }
+
+    private static async Task<bool> IsNotFound(SchedulerClient client, string jobId)
+    {
+        try
+        {
+            await client.GetAsync(jobId);
+            return false;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>A silo in Redis mode serving the one tenant, writing its state every <paramref name="writeInterval"/>,
+    /// keeping finished jobs for <paramref name="retention"/> (the default when null).</summary>
+    private static string[] SiloArgs(RedisServer redis, string clusterId, TimeSpan writeInterval, TimeSpan? retention = null) =>
     [
         "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis.Endpoint}",
         $"--Scheduler:ClusterId={clusterId}", $"--Scheduler:ServiceId={clusterId}",
         $"--Scheduler:AdminApiKey={AdminKey}", $"--Scheduler:Scheduling:TenantStateWriteInterval={writeInterval}",
         $"--Scheduler:Tenants:0:Id={TenantId}", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
+        .. retention is { } r ? [$"--Scheduler:Scheduling:JobRetention={r}"] : Array.Empty<string>(),
         "--Logging:LogLevel:Default=Warning",
     ];
 

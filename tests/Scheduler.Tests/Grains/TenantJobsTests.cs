@@ -4,11 +4,48 @@ namespace Scheduler.Tests.Grains;
 
 public sealed class TenantJobsTests
 {
+    private static readonly DateTimeOffset At = new(2026, 12, 6, 10, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void AcceptedBy_KnowsAnUnfinishedJobsAcceptance_UntilItEndsOrIsWithdrawn()
+    {
+        var jobs = new TenantJobs();
+        jobs.Accept("ends", At);
+        jobs.Accept("withdrawn", At);
+        jobs.Accept("later", At.AddMinutes(1));
+
+        Assert.True(jobs.AcceptedBy("ends", At));
+        Assert.False(jobs.AcceptedBy("later", At));
+        Assert.True(jobs.AcceptedBy("later", At.AddMinutes(1)));
+        Assert.False(jobs.AcceptedBy("unknown", At.AddDays(1)));
+
+        jobs.Admit("ends");
+        Assert.True(jobs.AcceptedBy("ends", At));
+        jobs.End("ends");
+        jobs.Withdraw("withdrawn");
+        Assert.Equal(["later"], jobs.AcceptedAt.Keys);
+    }
+
+    [Fact]
+    public void DateUndated_GivesJobsOfAnEarlierStateTheTimeGiven_AndKeepsTheTimesKnown()
+    {
+        // A state stored before acceptance times were kept: its jobs are aged from when the tenant first saw them.
+        var jobs = new TenantJobs { Queued = new(StringComparer.Ordinal) { "old-queued" }, Running = new(StringComparer.Ordinal) { "old-running" } };
+        jobs.Accept("new", At);
+
+        Assert.True(jobs.DateUndated(At.AddHours(1)));
+        Assert.False(jobs.DateUndated(At.AddHours(2)));
+
+        Assert.Equal(At, jobs.AcceptedAt["new"]);
+        Assert.Equal(At.AddHours(1), jobs.AcceptedAt["old-queued"]);
+        Assert.Equal(At.AddHours(1), jobs.AcceptedAt["old-running"]);
+    }
+
     [Fact]
     public void Admit_AfterTheJobEnded_ChangesNothing()
     {
         var jobs = new TenantJobs();
-        jobs.Accept("j");
+        jobs.Accept("j", At);
 
         Assert.True(jobs.End("j"));
         jobs.Admit("j");
@@ -21,7 +58,7 @@ public sealed class TenantJobsTests
     public void AdmitAndEnd_Repeated_CountOnce()
     {
         var jobs = new TenantJobs();
-        jobs.Accept("j");
+        jobs.Accept("j", At);
         jobs.Admit("j");
         jobs.Admit("j");
         Assert.Equal((0, 1), (jobs.Queued.Count, jobs.Running.Count));
@@ -45,7 +82,7 @@ public sealed class TenantJobsTests
     public void Withdraw_GivesTheQueuedPlaceBack()
     {
         var jobs = new TenantJobs();
-        jobs.Accept("j");
+        jobs.Accept("j", At);
         jobs.Withdraw("j");
 
         Assert.Empty(jobs.Queued);
@@ -73,7 +110,7 @@ public sealed class TenantJobsTests
             var jobs = new TenantJobs();
             foreach (var job in truth)
             {
-                jobs.Accept(job.Id);
+                jobs.Accept(job.Id, At);
             }
 
             var counted = 0;

@@ -366,15 +366,7 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     [Fact]
     public async Task OverQuota_Is429_WithRetryAfterFromTheQuotasHint()
     {
-        using var admin = cluster.Admin();
-        var key = "openai-rpm-key-" + Guid.NewGuid().ToString("N")[..8];
-        await admin.PutTenantAsync(new PutTenantRequest
-        {
-            TenantId = "openai-rpm-" + Guid.NewGuid().ToString("N")[..8],
-            Weight = 1,
-            ApiKey = key,
-            Quotas = new TenantQuotas { RequestsPerMinute = 1, TokensPerMinute = 100_000 },
-        });
+        var key = await cluster.NewTenantKey("openai-rpm", new TenantQuotas { RequestsPerMinute = 1, TokensPerMinute = 100_000 });
         using var grpc = cluster.ClientWithKey(key);
         var parked = await grpc.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "wait", MaxTokens = 4 });
         try

@@ -5,18 +5,6 @@ namespace Scheduler.Tests.Silo.Api;
 
 public sealed class RateLimitHeadersTests
 {
-    [Theory]
-    [InlineData(0, "0s")]
-    [InlineData(0.2, "1ms")]
-    [InlineData(12, "12ms")]
-    [InlineData(999.5, "1s")]
-    [InlineData(1500, "1.5s")]
-    [InlineData(59_999, "59.999s")]
-    [InlineData(60_000, "1m0s")]
-    [InlineData(61_250, "1m1.25s")]
-    public void Duration_IsGosFormat_AsOpenAiWritesItsResets_RoundedUpToTheMillisecond(double ms, string expected) =>
-        Assert.Equal(expected, RateLimitHeaders.Duration(TimeSpan.FromMilliseconds(ms)));
-
     [Fact]
     public void Of_NamesEachQuotaTheTenantHas_AndNoneItHasNot()
     {

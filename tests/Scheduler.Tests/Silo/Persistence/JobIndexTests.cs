@@ -58,8 +58,9 @@ public sealed class JobIndexTests : IAsyncLifetime
     private static JobTicket Ticket(string jobId, string tenant, int secondsAfterT0) =>
         GrainTestKit.Ticket(jobId, tenant, "m") with { SubmittedAt = T0.AddSeconds(secondsAfterT0) };
 
-    private static SettledJob Ended(JobTicket ticket, JobStatus status) =>
-        SettledJob.Of(ticket, null, new JobOutcome(status, "stop", new JobUsage(1, 1, 0, 0, 0, 0), "x", null, [1]), []);
+    // Stamped as JobSettlement stamps a record: its retention counts from its end.
+    private SettledJob Ended(JobTicket ticket, JobStatus status) =>
+        SettledJob.Of(ticket, null, new JobOutcome(status, "stop", new JobUsage(1, 1, 0, 0, 0, 0), "x", null, [1]), []) with { SettledAt = _time.GetUtcNow() };
 
     [Theory]
     [InlineData("memory")]

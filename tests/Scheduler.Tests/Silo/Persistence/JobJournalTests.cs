@@ -37,11 +37,15 @@ public sealed class JobJournalTests : IAsyncLifetime
 
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 6, 8, 0, 0, TimeSpan.Zero));
 
+    // The clock of the journal under test: the fake one in memory, the real one beside a real redis-server's expiry.
+    private TimeProvider _clock = TimeProvider.System;
+
     private async Task<IJobJournal> Journal(string store, PlacementOptions? settings = null)
     {
         var options = Options.Create(settings ?? new PlacementOptions());
         if (store == "memory")
         {
+            _clock = _time;
             return new MemoryJobJournal(new MemoryJobIndex(options, _time), options, _time);
         }
 
@@ -55,8 +59,12 @@ public sealed class JobJournalTests : IAsyncLifetime
             Keys, options, TimeProvider.System);
     }
 
-    private static SettledJob Completed(JobTicket ticket) =>
-        SettledJob.Of(ticket, null, new JobOutcome(JobStatus.Completed, "stop", new JobUsage(1, 1, 0, 0, 0, 0), "x", null, [1]), []);
+    private SettledJob Completed(JobTicket ticket) => Stamped(
+        SettledJob.Of(ticket, null, new JobOutcome(JobStatus.Completed, "stop", new JobUsage(1, 1, 0, 0, 0, 0), "x", null, [1]), []));
+
+    /// <summary><paramref name="job"/> stamped with its end <paramref name="ago"/>, as JobSettlement stamps a record
+    /// (a write retried after a storage outage comes after its end): its retention counts from then.</summary>
+    private SettledJob Stamped(SettledJob job, TimeSpan ago = default) => job with { SettledAt = _clock.GetUtcNow() - ago };
 
     [Theory]
     [InlineData("memory")]
@@ -97,7 +105,7 @@ public sealed class JobJournalTests : IAsyncLifetime
         var placement = new JobPlacement("r", "a", "H100", "n", 2);
         var completed = new JobOutcome(JobStatus.Completed, "length", new JobUsage(40, 7, 0.1, 1, 2, 3), "abcdefg", null, [1, 2, 3, 4, 5, 6, 7]);
         var trace = new[] { new JobTraceEvent(JobTraceKind.Admitted, DateTimeOffset.UtcNow, "admitted", Placement: placement) };
-        var first = SettledJob.Of(ticket, placement, completed, trace);
+        var first = Stamped(SettledJob.Of(ticket, placement, completed, trace));
         Assert.Same(first, await journal.Settle(first));
 
         // Unfinished no more, in both views; the other job is untouched.
@@ -108,7 +116,7 @@ public sealed class JobJournalTests : IAsyncLifetime
             (record!.Outcome.Status, record.Outcome.Output, record.Placement, record.Ticket.HandBacks, record.Ticket.LastHandBackError, record.Trace.Single().Detail));
 
         // A second end gets the first back and changes nothing.
-        var cancelled = SettledJob.Of(ticket, null, completed with { Status = JobStatus.Cancelled, Output = "" }, []);
+        var cancelled = Stamped(SettledJob.Of(ticket, null, completed with { Status = JobStatus.Cancelled, Output = "" }, []));
         var holding = await journal.Settle(cancelled);
         Assert.NotSame(cancelled, holding);
         Assert.Equal((JobStatus.Completed, "abcdefg"), (holding.Outcome.Status, holding.Outcome.Output));
@@ -138,6 +146,44 @@ public sealed class JobJournalTests : IAsyncLifetime
         Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1));
         Assert.Null(await db.KeyTimeToLiveAsync(Keys.JournalJob("job-waiting")));
         Assert.Null(await db.KeyTimeToLiveAsync(Keys.Journal("m1")));
+    }
+
+    [Fact]
+    public async Task Settle_InRedis_ARecordWrittenLate_ExpiresWhenItsRetentionFromTheJobsEndIsOver()
+    {
+        // A write retried after a Redis outage: the record is kept for the retention from the job's end, as every
+        // reader of a record counts (SettledJob.IsExpired), not from the write.
+        var journal = await Journal("redis", new PlacementOptions { JobRetention = TimeSpan.FromHours(1) });
+        var late = Ticket("job-late", "t1", "m1");
+        var gone = Ticket("job-gone", "t1", "m1");
+        await journal.Accept(late);
+        await journal.Accept(gone);
+
+        await journal.Settle(Stamped(Completed(late), ago: TimeSpan.FromMinutes(30)));
+        await journal.Settle(Stamped(Completed(gone), ago: TimeSpan.FromHours(2)));
+
+        var ttl = await _connection!.GetDatabase().KeyTimeToLiveAsync(Keys.Record("job-late"));
+        Assert.InRange(ttl!.Value, TimeSpan.FromMinutes(29), TimeSpan.FromMinutes(30));
+
+        // Past its retention already: gone, and no longer unfinished either.
+        await Polling.Until(async () => await journal.FindSettled("job-gone") is null, "the late record past its retention gone", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
+        Assert.Null(await journal.Find("job-gone"));
+    }
+
+    [Fact]
+    public async Task Settle_InMemory_ARecordWrittenLate_IsGoneWhenItsRetentionFromTheJobsEndIsOver()
+    {
+        var journal = await Journal("memory", new PlacementOptions { JobRetention = TimeSpan.FromHours(1) });
+        var late = Ticket("job-late", "t1", "m1");
+        await journal.Accept(late);
+        await journal.Settle(Stamped(Completed(late), ago: TimeSpan.FromMinutes(30)));
+
+        _time.Advance(TimeSpan.FromMinutes(29));
+        Assert.NotNull(await journal.FindSettled("job-late"));
+
+        // An hour after the job's end, half an hour after the write.
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Null(await journal.FindSettled("job-late"));
     }
 
     [Fact]
