@@ -204,23 +204,12 @@ internal sealed partial class WorkerNodeGrain(
         return await Retire(null, "an operator forgot it");
     }
 
-    /// <summary>Logs what forgetting the node took, its counts worded for people ("1 replica"), only when logged.</summary>
-    private void LogForgotten(ForgetNodeResult result, string why)
-    {
-        if (logger.IsEnabled(LogLevel.Information))
-        {
-            var accelerators = Counted.Of(result.AcceleratorIds.Length, "accelerator");
-            var replicas = Counted.Of(result.ReplicaIds.Length, "replica");
-            LogForgotten(logger, NodeId, why, accelerators, replicas);
-        }
-    }
-
     private async Task<ForgetNodeResult> Retire(NodeRegistration? registration, string why)
     {
         var result = await NodeRetirement.RetireAsync(GrainFactory, NodeId, registration);
         if (result.Outcome == ForgetNodeOutcome.Forgotten)
         {
-            LogForgotten(result, why);
+            LogForgotten(logger, NodeId, why, result.AcceleratorIds.Length, result.ReplicaIds.Length);
         }
 
         // Nothing is left to hold this always-active grain: a node of this id that comes back registers afresh. Nor a
@@ -353,8 +342,8 @@ internal sealed partial class WorkerNodeGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} lost: {Reason}")]
     private static partial void LogLost(ILogger logger, string nodeId, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} forgotten ({Why}): its {Accelerators} and {Replicas} are no longer listed or scheduled")]
-    private static partial void LogForgotten(ILogger logger, string nodeId, string why, string accelerators, string replicas);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} forgotten ({Why}): its accelerators ({Accelerators}) and replicas ({Replicas}) are no longer listed or scheduled")]
+    private static partial void LogForgotten(ILogger logger, string nodeId, string why, int accelerators, int replicas);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Execution stream to node {NodeId} closed: {Reason}")]
     private static partial void LogLinkDropped(ILogger logger, string nodeId, string reason);
