@@ -36,4 +36,8 @@ public sealed class ApiOptions
 
     /// <summary>How long a silo trusts a tenant key it has checked; a revoked key may work that long. 0 = always ask.</summary>
     public int ApiKeyCacheSeconds { get; set; } = 10;
+
+    /// <summary>A streamed OpenAI answer silent this long (its job queued, or its engine slow) gets a keep-alive comment,
+    /// so a proxy's idle timeout does not cut it; 0 sends none.</summary>
+    public int OpenAiStreamKeepAliveSeconds { get; set; } = 15;
 }

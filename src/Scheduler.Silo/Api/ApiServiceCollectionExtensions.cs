@@ -15,7 +15,7 @@ internal static class ApiServiceCollectionExtensions
 
     /// <summary>
     /// Registers the gRPC front door, configured from <paramref name="configuration"/>: authentication, validation,
-    /// error mapping, strict request parsing, the drain, the health service and server reflection. Map it with
+    /// error mapping, strict request parsing and decompression, the drain, the health service and server reflection. Map it with
     /// <see cref="ApiEndpointRouteBuilderExtensions.MapSchedulerApi"/>. Call it after anything else that adds gRPC.
     /// </summary>
     public static IServiceCollection AddSchedulerApi(this IServiceCollection services, IConfigurationSection configuration)
@@ -41,6 +41,7 @@ internal static class ApiServiceCollectionExtensions
             // Error mapping is outermost, so statuses raised by authentication pass through untouched.
             grpc.Interceptors.Add<ErrorInterceptor>();
             grpc.Interceptors.Add<AuthInterceptor>();
+            grpc.CompressionProviders = StrictDecompressionProvider.Defaults();
         });
         services.AddOptions<GrpcServiceOptions>()
             .Configure<IOptions<ApiOptions>>((grpc, api) => grpc.MaxReceiveMessageSize = api.Value.MaxReceiveMessageBytes);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Silo.Api;
 
@@ -17,6 +18,7 @@ internal sealed partial class OpenAiCompletions(
     OpenAiAuthenticator auth,
     OpenAiRequestReader reader,
     OpenAiErrors errors,
+    IOptions<ApiOptions> api,
     TimeProvider time,
     ILogger<OpenAiCompletions> logger)
 {
@@ -42,7 +44,9 @@ internal sealed partial class OpenAiCompletions(
             {
                 var events = submissions.Events(submitted, aborted);
                 var stops = StopTextFilter.For(request.Submit);
-                await (request.Stream ? Stream(http, answer, events, submitted, stops) : Whole(http, answer, events, stops));
+                await (request.Stream
+                    ? Stream(http, answer, SseKeepAlive.Events(events, http, TimeSpan.FromSeconds(api.Value.OpenAiStreamKeepAliveSeconds), time, aborted), submitted, stops)
+                    : Whole(http, answer, events, stops));
             }
             catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {

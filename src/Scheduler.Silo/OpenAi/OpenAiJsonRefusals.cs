@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -15,6 +16,10 @@ namespace Scheduler.Silo.OpenAi;
 /// </summary>
 internal static class OpenAiJsonRefusals
 {
+    /// <summary>Why a JSON string that parsed cannot be read as text. The parser lets through raw bytes that are not UTF-8
+    /// and escaped lone surrogates; turning either into a string throws.</summary>
+    public const string NotUtf8 = "is not valid UTF-8 text (bytes that are not UTF-8, or an escaped lone surrogate)";
+
     /// <summary>A body that is not JSON: the line and byte where the parser stopped, and why, without the serializer's
     /// zero-based position suffix.</summary>
     public static RpcException Malformed(JsonException ex)
@@ -32,7 +37,10 @@ internal static class OpenAiJsonRefusals
     /// <paramref name="type"/>, is about, named as the request names it ("messages[0].role").</summary>
     public static RpcException WrongType(JsonException ex, JsonElement body, JsonTypeInfo type) =>
         ex.Path is { } path && Find(path, body, type) is var (param, value, field)
-            ? SchedulerErrors.InvalidArgument(param, $"must be {Expected(field, value)}, got {Got(value, IsNumber(field))}")
+            ? SchedulerErrors.InvalidArgument(param, value.ValueKind == JsonValueKind.String && field == typeof(string)
+                // A string refused by a string field is one the serializer could not turn into text.
+                ? NotUtf8
+                : $"must be {Expected(field, value)}, got {Got(value, IsNumber(field))}")
             : SchedulerErrors.InvalidArgument("body", "has a field of the wrong JSON type");
 
     /// <summary>Follows a serializer path ("$.messages[0].role", "$['odd name']") through the body and its type; null
@@ -109,7 +117,8 @@ internal static class OpenAiJsonRefusals
     private static string Got(JsonElement value, bool numberExpected) => value.ValueKind switch
     {
         JsonValueKind.Number => numberExpected ? SchedulerErrors.Echo(value.GetRawText()) : "the number " + SchedulerErrors.Echo(value.GetRawText()),
-        JsonValueKind.String => "the string " + SchedulerErrors.Echo(value.GetRawText()),
+        // From its bytes: GetRawText throws on a string that is not UTF-8, which a client then saw as a 500.
+        JsonValueKind.String => "the string " + SchedulerErrors.Echo(Encoding.UTF8.GetString(JsonMarshal.GetRawUtf8Value(value))),
         JsonValueKind.True => "true",
         JsonValueKind.False => "false",
         JsonValueKind.Null => "null",

@@ -24,9 +24,9 @@ internal sealed class OpenAiPortGate(ListeningAddresses addresses) : IMiddleware
         var request = context.Request;
 
         // Every response on the OpenAI port has an id, as OpenAI's API's have; this is the port's first middleware.
-        if (onOpenAiPort && !OpenAiRequestIds.Assign(context))
+        if (onOpenAiPort && OpenAiRequestIds.Assign(context) is { } refusal)
         {
-            return OpenAiErrors.Write(context, OpenAiRequestIds.Refusal());
+            return OpenAiErrors.Write(context, refusal);
         }
 
         if (onOpenAiPort != request.Path.StartsWithSegments(OpenAiEndpoints.Prefix, StringComparison.Ordinal))

@@ -23,6 +23,10 @@ internal abstract class OpenAiGenerationBody
 
     public float? TopP { get; init; }
 
+    /// <summary>Not OpenAI's, but vLLM's (clients send it in <c>extra_body</c>), and the gRPC API's: ignored, a client
+    /// moving from vLLM got other sampling than it asked for without a word.</summary>
+    public int? TopK { get; init; }
+
     public long? Seed { get; init; }
 
     /// <summary>A string or a list of strings.</summary>

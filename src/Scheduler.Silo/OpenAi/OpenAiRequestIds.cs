@@ -20,32 +20,33 @@ internal static class OpenAiRequestIds
     // OpenTelemetry's attribute for a captured request header (http.request.header.<name>).
     private const string SpanTag = "http.request.header." + Header;
 
-    /// <summary>Gives the response its id: the client's, or a fresh one. False (and the response's id a fresh one) when
-    /// the client's is too long, which the caller refuses.</summary>
-    public static bool Assign(HttpContext http)
+    /// <summary>Gives the response its id: the client's, or a fresh one. The refusal (and the response's id a fresh one)
+    /// when the client's cannot be echoed, which the caller answers with.</summary>
+    public static OpenAiError? Assign(HttpContext http)
     {
         // The first, if a proxy added another, as vLLM reads it.
         var id = Sent(http);
-        if (id is null)
+        var problem = id switch
         {
-            http.Response.Headers[Header] = "req-" + Guid.NewGuid().ToString("N");
-            return true;
-        }
+            null => null,
+            { Length: > MaxLength } => $"must be at most {MaxLength} characters",
 
-        if (id.Length > MaxLength)
+            // A response header holds only ASCII: echoing a character Kestrel decoded from UTF-8 ("é") threw as the
+            // response started, a 500 with an empty body.
+            _ when id.Any(c => c is < ' ' or > '~') => "must be printable ASCII, as it is echoed in the response's headers",
+            _ => null,
+        };
+
+        if (id is null || problem is not null)
         {
             http.Response.Headers[Header] = "req-" + Guid.NewGuid().ToString("N");
-            return false;
+            return problem is null ? null : new(StatusCodes.Status400BadRequest, "invalid_request_error", $"{Header}: {problem}", Header);
         }
 
         http.Response.Headers[Header] = id;
         Activity.Current?.SetTag(SpanTag, id);
-        return true;
+        return null;
     }
-
-    /// <summary>The error for a client's id <see cref="Assign"/> refused.</summary>
-    public static OpenAiError Refusal() => new(
-        StatusCodes.Status400BadRequest, "invalid_request_error", $"{Header}: must be at most {MaxLength} characters", Header);
 
     /// <summary>A request that made <paramref name="jobId"/> answers with it, unless its client sent an id of its own.</summary>
     public static void ForJob(HttpContext http, string jobId)

@@ -68,6 +68,8 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
         return kind == OpenAiKind.Chat ? Chat(Deserialize<OpenAiChatBody>(body)) : Completion(Deserialize<OpenAiCompletionBody>(body));
     }
 
+    private const int VllmAllTopK = -1;
+
     // OpenAI's own limit, which the gRPC API's (stop and stop_sequences together) matches.
     private const int MaxStops = 4;
 
@@ -210,6 +212,13 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
             submit.TopP = topP;
         }
 
+        if (body.TopK is { } topK)
+        {
+            // vLLM's "keep every token" is -1 (its default in older versions, so clients send it), the scheduler's 0;
+            // other negatives go on to the validator's refusal naming top_k.
+            submit.TopK = topK == VllmAllTopK ? 0 : topK;
+        }
+
         if (body.Seed is { } seed)
         {
             // OpenAI's seed is signed, the scheduler's unsigned: the same bits, so each seed stays its own.
@@ -265,7 +274,7 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
         }
         catch (InvalidOperationException)
         {
-            throw SchedulerErrors.InvalidArgument(param, "is not valid UTF-8 text (bytes that are not UTF-8, or an escaped lone surrogate)");
+            throw SchedulerErrors.InvalidArgument(param, OpenAiJsonRefusals.NotUtf8);
         }
     }
 

@@ -7,7 +7,7 @@ namespace Scheduler.Silo.OpenAi;
 /// OpenAI request fields that would change the result and that the scheduler does not support: refused with a 400 naming
 /// the field rather than ignored, since the client would get something other than it asked for. Each may still be sent
 /// with its neutral value (<c>n: 1</c>, <c>logprobs: false</c>, <c>top_logprobs: 0</c>, <c>response_format: {"type":"text"}</c>,
-/// null...), which asks for nothing extra.
+/// null...), which asks for nothing extra. vLLM's extensions of the API are treated alike.
 /// </summary>
 internal static class OpenAiUnsupportedFields
 {
@@ -31,6 +31,20 @@ internal static class OpenAiUnsupportedFields
         ("audio", _ => false, "audio output is not supported"),
         ("prediction", _ => false, "predicted outputs are not supported"),
         ("web_search_options", _ => false, "web search is not supported"),
+
+        // vLLM's own sampling and output fields, which clients moving from vLLM send in extra_body (its top_k is read).
+        ("min_p", v => IsNumber(v, 0), "is not supported (0 only)"),
+        ("repetition_penalty", v => IsNumber(v, 1), "is not supported (1 only)"),
+        ("length_penalty", v => IsNumber(v, 1), "is not supported (1 only)"),
+        ("min_tokens", v => IsNumber(v, 0), "is not supported (0 only)"),
+        ("ignore_eos", v => v.ValueKind == JsonValueKind.False, "is not supported"),
+        ("use_beam_search", v => v.ValueKind == JsonValueKind.False, "beam search is not supported"),
+        ("include_stop_str_in_output", v => v.ValueKind == JsonValueKind.False, "is not supported: the answer leaves the stop text out"),
+        ("stop_token_ids", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "is not supported; stop on texts with stop"),
+        ("guided_json", _ => false, "guided decoding is not supported"),
+        ("guided_regex", _ => false, "guided decoding is not supported"),
+        ("guided_choice", _ => false, "guided decoding is not supported"),
+        ("guided_grammar", _ => false, "guided decoding is not supported"),
     ];
 
     /// <summary>Throws INVALID_ARGUMENT naming the first field of <paramref name="body"/> that asks for what is not supported.</summary>

@@ -23,6 +23,9 @@ public sealed class SchedulerCluster : IAsyncLifetime
     public const string FairModel = "fair-model";
     public const int OverloadQueueLength = 3;
 
+    /// <summary>Seconds of silence after which a streamed OpenAI answer gets a keep-alive comment.</summary>
+    public const int OpenAiStreamKeepAliveSeconds = 2;
+
     /// <summary>A model only the tests' scripted fake worker nodes serve (see Hostile/FakeWorkerNode).</summary>
     public const string ScriptedModel = "scripted-model";
 
@@ -80,6 +83,8 @@ public sealed class SchedulerCluster : IAsyncLifetime
             // Tests here present bad keys and node tokens on purpose, all from 127.0.0.1: the guard that would refuse
             // that address after a few is tested on a silo of its own (Silo/Api/AuthFailureSlowdownTests).
             "--Scheduler:AuthFailureLimit=0",
+            // A parked job's stream gets a keep-alive comment soon enough to see (OpenAiStreamKeepAliveTests).
+            $"--Scheduler:OpenAiStreamKeepAliveSeconds={OpenAiStreamKeepAliveSeconds}",
             "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Scheduler=Warning",
         ];
         _silo = SchedulerHost.Build(args);

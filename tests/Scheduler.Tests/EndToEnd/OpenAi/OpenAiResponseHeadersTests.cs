@@ -67,6 +67,26 @@ public sealed class OpenAiResponseHeadersTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task AClientsRequestIdThatIsNotAscii_Is400NamingIt_Not500()
+    {
+        // Sent as UTF-8, which Kestrel decodes ("é"): echoing it threw as the response started, a 500 with an empty body.
+        using var handler = new SocketsHttpHandler { RequestHeaderEncodingSelector = (_, _) => Encoding.UTF8 };
+        using var http = new HttpClient(handler);
+        using var message = new HttpRequestMessage(HttpMethod.Get, cluster.OpenAiAddress + "/v1/models");
+        message.Headers.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+        message.Headers.TryAddWithoutValidation(RequestId, "trace-\u00e9t\u00e9");
+
+        using var response = await http.SendAsync(message);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal(
+            ("x-request-id", "x-request-id: must be printable ASCII, as it is echoed in the response's headers"),
+            (error.GetProperty("param").GetString(), error.GetProperty("message").GetString()));
+        Assert.Matches("^req-[0-9a-f]{32}$", Header(response, RequestId));
+    }
+
+    [Fact]
     public async Task ABrowsersPreflightAndCrossOriginRequest_GetNoCorsHeaders_AsDocumented()
     {
         // No CORS on purpose (docs/operations.md): a page calling with a tenant's key would show the key to its visitors.

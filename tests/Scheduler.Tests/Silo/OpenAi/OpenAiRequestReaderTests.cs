@@ -136,6 +136,18 @@ public sealed class OpenAiRequestReaderTests
     [InlineData("""{"model":"m","prompt":"x","tool_choice":"required"}""", "tool_choice")]
     [InlineData("""{"model":"m","prompt":"x","response_format":{"type":"json_object"}}""", "response_format")]
     [InlineData("""{"model":"m","prompt":"x","top_logprobs":2}""", "top_logprobs")]
+    [InlineData("""{"model":"m","prompt":"x","min_p":0.1}""", "min_p")]
+    [InlineData("""{"model":"m","prompt":"x","repetition_penalty":1.1}""", "repetition_penalty")]
+    [InlineData("""{"model":"m","prompt":"x","length_penalty":0.5}""", "length_penalty")]
+    [InlineData("""{"model":"m","prompt":"x","min_tokens":5}""", "min_tokens")]
+    [InlineData("""{"model":"m","prompt":"x","ignore_eos":true}""", "ignore_eos")]
+    [InlineData("""{"model":"m","prompt":"x","use_beam_search":true}""", "use_beam_search")]
+    [InlineData("""{"model":"m","prompt":"x","include_stop_str_in_output":true}""", "include_stop_str_in_output")]
+    [InlineData("""{"model":"m","prompt":"x","stop_token_ids":[2]}""", "stop_token_ids")]
+    [InlineData("""{"model":"m","prompt":"x","guided_json":{"type":"object"}}""", "guided_json")]
+    [InlineData("""{"model":"m","prompt":"x","guided_regex":"a+"}""", "guided_regex")]
+    [InlineData("""{"model":"m","prompt":"x","guided_choice":["a","b"]}""", "guided_choice")]
+    [InlineData("""{"model":"m","prompt":"x","guided_grammar":"root ::= x"}""", "guided_grammar")]
     [InlineData("""{"model":"m","prompt":"x","max_tokens":"ten"}""", "max_tokens")]
     [InlineData("""{"model":"m","prompt":"x","max_tokens":1.5}""", "max_tokens")]
     [InlineData("""{"model":"m","prompt":"x","temperature":"hot"}""", "temperature")]
@@ -179,6 +191,64 @@ public sealed class OpenAiRequestReaderTests
     [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"\ud800","text":"x"}]}]}""", true, "messages[0].content[0].type")]
     public void Read_TextWithALoneSurrogate_IsRefusedNamingIt(string json, bool chat, string param) =>
         Assert.Equal(param, RefusedParam(json, chat ? OpenAiKind.Chat : OpenAiKind.Completion));
+
+    [Fact]
+    public void Read_VllmFieldsAtTheirNeutralValues_AskForNothing_AndAreTaken()
+    {
+        var request = Read("""
+            {"model":"m","prompt":"x","min_p":0,"repetition_penalty":1,"length_penalty":1,"min_tokens":0,"ignore_eos":false,
+             "use_beam_search":false,"include_stop_str_in_output":false,"stop_token_ids":[],"guided_json":null}
+            """);
+
+        Assert.Equal("x", request.Submit.Prompt);
+    }
+
+    [Theory]
+    [InlineData(5, 5)]
+    [InlineData(0, 0)]
+    [InlineData(-1, 0)]
+    [InlineData(-2, -2)]
+    public void Read_TopK_IsTheJobsTopK_VllmsMinusOneKeepingEveryToken(int sent, int read)
+    {
+        // It was ignored: a client moving from vLLM got sampling over every token without a word. -2 is left for the
+        // validator's refusal naming top_k.
+        var submit = Read($$"""{"model":"m","messages":[{"role":"user","content":"x"}],"top_k":{{sent}}}""", OpenAiKind.Chat).Submit;
+
+        Assert.Equal((true, read), (submit.HasTopK, submit.TopK));
+    }
+
+    [Fact]
+    public void Read_WithoutTopK_LeavesItUnset() => Assert.False(Read("""{"model":"m","prompt":"x"}""").Submit.HasTopK);
+
+    [Theory]
+    [InlineData("model", "{\"model\":\"m\uFFFF\",\"prompt\":\"x\"}", false)]
+    [InlineData("messages[0].role", "{\"model\":\"m\",\"messages\":[{\"role\":\"user\uFFFF\",\"content\":\"x\"}]}", true)]
+    [InlineData("user", "{\"model\":\"m\",\"prompt\":\"x\",\"user\":\"\uFFFF\"}", false)]
+    public void Read_AStringFieldThatIsNotUtf8_IsRefusedNamingIt(string param, string template, bool chat)
+    {
+        // Fields read by the serializer (model, role, user): a raw 0xFF in one was a 500 "internal error", the refusal's
+        // own echo of the value failing to turn it into text. U+FFFF marks where the byte goes.
+        var ex = Assert.Throws<RpcException>(() => ReadBytes(template, chat));
+
+        Assert.Equal((StatusCode.InvalidArgument, param), (ex.StatusCode, SchedulerErrors.FieldOf(ex)));
+        Assert.Equal($"{param}: {OpenAiJsonRefusals.NotUtf8}", ex.Status.Detail);
+    }
+
+    [Fact]
+    public void Read_ANumberFieldSentAStringThatIsNotUtf8_IsRefusedNamingIt_EchoingWhatItCould()
+    {
+        var ex = Assert.Throws<RpcException>(() => ReadBytes("{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":\"1\uFFFF\"}", chat: false));
+
+        Assert.Equal("max_tokens: must be a whole number, got the string \"1\uFFFD\"", ex.Status.Detail);
+    }
+
+    /// <summary>Reads <paramref name="template"/> as UTF-8 with each U+FFFF made a raw 0xFF byte.</summary>
+    private OpenAiRequest ReadBytes(string template, bool chat)
+    {
+        var utf8 = System.Text.Encoding.UTF8.GetBytes(template.Replace('\uFFFF', '\u0001'));
+        using var document = JsonDocument.Parse(utf8.Select(b => b == 0x01 ? (byte)0xFF : b).ToArray());
+        return _reader.Read(document.RootElement, chat ? OpenAiKind.Chat : OpenAiKind.Completion);
+    }
 
     [Fact]
     public void Read_TextThatIsNotUtf8_IsRefusedNamingIt()

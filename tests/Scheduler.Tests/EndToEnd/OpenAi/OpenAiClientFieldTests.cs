@@ -1,0 +1,93 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace Scheduler.Tests.EndToEnd.OpenAi;
+
+/// <summary>What clients other than OpenAI's SDKs send, as raw bytes over HTTP to the live silo: vLLM's sampling
+/// fields (<c>top_k</c>, read; <c>guided_json</c> and the like, refused naming them) and a string field holding bytes that
+/// are not UTF-8.</summary>
+[Collection(SchedulerClusterCollection.Name)]
+public sealed class OpenAiClientFieldTests(SchedulerCluster cluster)
+{
+    [Theory]
+    [InlineData("model")]
+    [InlineData("messages[0].role")]
+    [InlineData("user")]
+    public async Task ChatCompletion_AStringFieldWithBytesThatAreNotUtf8_Is400NamingIt_Not500(string param)
+    {
+        // A raw 0xFF in the model, a role or the user was a 500 "internal error" (and an error logged as unhandled).
+        byte[] bad = [.. "a"u8, 0xFF, 0xFE];
+        var model = param == "model" ? bad : Encoding.UTF8.GetBytes(SchedulerCluster.Model);
+        var role = param == "messages[0].role" ? bad : "user"u8.ToArray();
+        var user = param == "user" ? bad : "u"u8.ToArray();
+        byte[] body =
+        [
+            .. "{\"model\":\""u8, .. model, .. "\",\"messages\":[{\"role\":\""u8, .. role,
+            .. "\",\"content\":\"hi\"}],\"max_tokens\":2,\"user\":\""u8, .. user, .. "\"}"u8,
+        ];
+
+        var (status, error) = await Post(body);
+
+        Assert.Equal((HttpStatusCode.BadRequest, param), (status, error.GetProperty("param").GetString()));
+        Assert.Contains("is not valid UTF-8 text", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ChatCompletion_TopK_IsTheJobsSampling_VllmsMinusOneBeingZero()
+    {
+        // top_k was ignored, so the same Idempotency-Key with another top_k was the same job, and -2 was taken. The
+        // idempotency check compares the jobs' sampling, which is how top_k shows outside the engine.
+        var key = "top-k-" + Guid.NewGuid().ToString("N");
+        var (first, firstBody) = await Post(Chat(topK: 5), key);
+        var (other, otherError) = await Post(Chat(topK: 6), key);
+        var minusOneKey = "top-k-" + Guid.NewGuid().ToString("N");
+        var (minusOne, minusOneBody) = await Post(Chat(topK: -1), minusOneKey);
+        var (zero, zeroBody) = await Post(Chat(topK: 0), minusOneKey);
+        var (negative, negativeError) = await Post(Chat(topK: -2));
+
+        Assert.Equal(HttpStatusCode.OK, first);
+        Assert.Equal(2, firstBody.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal((HttpStatusCode.Conflict, "idempotency_key_reused"), (other, otherError.GetProperty("code").GetString()));
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (minusOne, zero));
+        Assert.Equal(minusOneBody.GetProperty("id").GetString(), zeroBody.GetProperty("id").GetString());
+        Assert.Equal((HttpStatusCode.BadRequest, "top_k"), (negative, negativeError.GetProperty("param").GetString()));
+    }
+
+    [Theory]
+    [InlineData("guided_json", """{"type":"object"}""")]
+    [InlineData("repetition_penalty", "1.2")]
+    [InlineData("min_p", "0.05")]
+    public async Task ChatCompletion_AVllmFieldAskingForWhatIsNotSupported_Is400NamingIt(string field, string value)
+    {
+        // Ignored before: a client asking vLLM's way for JSON got free text, with a 200.
+        var body = Encoding.UTF8.GetBytes(
+            $$"""{"model":"{{SchedulerCluster.Model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"{{field}}":{{value}}}""");
+
+        var (status, error) = await Post(body);
+
+        Assert.Equal((HttpStatusCode.BadRequest, field), (status, error.GetProperty("param").GetString()));
+    }
+
+    private static byte[] Chat(int topK) => Encoding.UTF8.GetBytes(
+        $$"""{"model":"{{SchedulerCluster.Model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"top_k":{{topK}}}""");
+
+    /// <summary>Posts <paramref name="body"/> to /v1/chat/completions: the status and the answer, or its <c>error</c>.</summary>
+    private async Task<(HttpStatusCode Status, JsonElement Answer)> Post(byte[] body, string? idempotencyKey = null)
+    {
+        using var http = new HttpClient();
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var message = new HttpRequestMessage(HttpMethod.Post, cluster.OpenAiAddress + "/v1/chat/completions") { Content = content };
+        message.Headers.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+        if (idempotencyKey is not null)
+        {
+            message.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        using var response = await http.SendAsync(message);
+        var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        return (response.StatusCode, answer.TryGetProperty("error", out var error) ? error : answer);
+    }
+}
