@@ -31,7 +31,7 @@ internal sealed partial class ReplicaEngines : BackgroundService
             {
                 { Llama: { } llama } => new LlamaEngine(r.ReplicaId, r.EngineProfile, llama, r.MaxContextTokens, sink, time, llamaLogger),
                 { Upstream: { } upstream } => new UpstreamEngine(r.ReplicaId, r.EngineProfile, upstream, sink, time, upstreamLogger),
-                _ => new SimulatedEngine(r.ReplicaId, r.EngineProfile, sink, time, simulatedLogger),
+                _ => new SimulatedEngine(r.ReplicaId, r.EngineProfile, sink, time, simulatedLogger, r.PrefillMicroBatchTokens),
             },
             StringComparer.Ordinal);
     }
