@@ -41,6 +41,10 @@ public struct StepPlan
     private StepPlan(AcceleratorProfile profile, int decodingSequences, int microBatchTokens, double sinceUncappedMs)
         : this(profile, decodingSequences, microBatchTokens) => _sinceUncappedMs = sinceUncappedMs;
 
+    /// <summary>The engines' <see cref="MicroBatchTokens"/> unless configured (the worker's
+    /// <c>Worker:Accelerators:{g}:PrefillMicroBatchTokens</c>, the simulator's <c>--prefill-micro-batch-tokens</c>).</summary>
+    public const int DefaultMicroBatchTokens = 256;
+
     /// <summary>Prompt tokens of one prefill micro-batch (the decodes run with the first); 0: the step is one call.</summary>
     public int MicroBatchTokens { get; }
 

@@ -135,7 +135,7 @@ internal sealed class NodeInventory : IDisposable
                         KvCapacityTokens = group.KvCapacityTokens ?? profile.KvCapacityTokens,
                     };
                     engineProfile = profile.Accelerated(factor);
-                    microBatchTokens = group.PrefillMicroBatchTokens ?? AcceleratorOptions.DefaultPrefillMicroBatchTokens;
+                    microBatchTokens = group.PrefillMicroBatchTokens ?? StepPlan.DefaultMicroBatchTokens;
 
                     // An instant profile has zero step times, which would make every hourly accelerator look free to the
                     // scheduler's cost model; it gets the nominal profile. A finite speed-up is advertised as is, so the
