@@ -480,6 +480,32 @@ public sealed class SimulatedEngineTests
         Assert.Equal(11, reports.IndexOf(floodFirst) + 1);
     }
 
+    [Fact]
+    public async Task Loop_AStepEndedEarly_KeepsItsDecodes_AndTheNextStepDecodesTheNextToken()
+    {
+        // A chat sequence decodes beside the flood's prefill; the light prompt ends the step after its first micro-batch,
+        // which carried the chat's decode: its token is in that step's report, and the next step decodes the one after.
+        var profile = AcceleratorProfiles.L4.Accelerated(10);
+        using var engine = new SimulatedEngine("replica-0", profile, _sink, _time, NullLogger<SimulatedEngine>.Instance, microBatchTokens: 256);
+        var chat = Ranked("chat", 0, prompt: 10);
+        chat.MaxTokens = 100;
+        engine.Admit([chat, Ranked("flood", 5, prompt: 10_000)]);
+        engine.Step();
+        using var stop = new CancellationTokenSource();
+
+        var loop = engine.RunAsync(stop.Token);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        engine.Admit([Ranked("light", 1, prompt: 100)]);
+        await AdvanceUntilAsync(() => _sink.Reports.Count == 3);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
+
+        var reports = _sink.Reports.Skip(1).ToList();
+        Assert.Equal(profile.StepMs(1, 256), reports[0].StepMs);
+        Assert.Equal([("chat", 1)], reports[0].Tokens.Select(t => (t.SequenceId, t.FirstTokenIndex)));
+        Assert.Equal([("chat", 2), ("light", 0)], reports[1].Tokens.Select(t => (t.SequenceId, t.FirstTokenIndex)).Order());
+    }
+
     private static SequenceSpec Deferrable(string id)
     {
         var spec = Ranked(id, 0, prompt: 50);
