@@ -1,5 +1,6 @@
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
+using Scheduler.Policies.Profiles;
 using Scheduler.Simulator.Engine;
 
 namespace Scheduler.Simulator;
@@ -11,7 +12,8 @@ namespace Scheduler.Simulator;
 /// sequence with its window (<c>Scheduler:Scheduling:ContendedPrefillTokens</c>, 0 turns it off, and
 /// <c>ContendedPrefillWindow</c>), and how the engines' prefix caches differ from the placement's model of them
 /// (<see cref="EngineCacheModel"/>; null: as the worker's simulated engine), and the price of a second of a job's wait
-/// (<c>Scheduler:Scheduling:WaitCostUsdPerSecond</c>, read by cost-aware placement).</summary>
+/// (<c>Scheduler:Scheduling:WaitCostUsdPerSecond</c>, read by cost-aware placement), and the engines' prefill
+/// micro-batch (<c>Worker:Accelerators:{g}:PrefillMicroBatchTokens</c>; 0: a step is one call, never ended early).</summary>
 internal sealed record PolicyChoice(
     string Placement,
     string Fairness,
@@ -21,7 +23,8 @@ internal sealed record PolicyChoice(
     int ContendedPrefillTokens = Dispatcher.DefaultContendedPrefillTokens,
     int ContendedPrefillWindowMs = Dispatcher.DefaultContendedPrefillWindowMs,
     EngineCacheModel? EngineCache = null,
-    double WaitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond)
+    double WaitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond,
+    int PrefillMicroBatchTokens = StepPlan.DefaultMicroBatchTokens)
 {
     /// <summary>The placement grain's default.</summary>
     public const int DefaultMaxPreemptions = 2;

@@ -72,7 +72,7 @@ internal sealed class Simulation
                 var view = new ReplicaView(id, "node-" + id, "acc-" + id, profile, profile.MaxSequences, profile.KvCapacityTokens, group.Limiter(_clock));
                 _dispatcher.Replicas[id] = view;
                 _replicaIndex.Add(id, _replicas.Count);
-                _replicas.Add(new SimReplica(view, policies.EngineCache ?? EngineCacheModel.Default, group.Limiter(_clock)));
+                _replicas.Add(new SimReplica(view, policies.EngineCache ?? EngineCacheModel.Default, group.Limiter(_clock), policies.PrefillMicroBatchTokens));
             }
         }
 
@@ -121,6 +121,12 @@ internal sealed class Simulation
             if (_events.TryPeek(out var e, out var at) && at.At <= nextArrival)
             {
                 _events.Dequeue();
+                if (e.Kind == EventKind.StepEnd && at.Seq != _replicas[e.Replica].StepEvent)
+                {
+                    // The end of a step an admission ended earlier: that end came first.
+                    continue;
+                }
+
                 now = _clock.NowMs = at.At;
                 news = e.Kind switch
                 {
@@ -296,11 +302,20 @@ internal sealed class Simulation
             sequence.ContendedPrefillTokens = admission.ContendedPrefillTokens;
             sequence.ContendedPrefillWindowMs = Policies.ContendedPrefillWindowMs;
             _prefixLoss.Admitted(sequence, _replicas, _replicas[index]);
-            if (!_replicas[index].Admit(sequence, now))
+            var replica = _replicas[index];
+            var stepEnd = replica.StepEndMs;
+            if (!replica.Admit(sequence, now))
             {
                 admission.Replica.Release(admission.Job.JobId);
                 Unserve(sequence, Unserved.OverEndpointTokenLimit);
                 continue;
+            }
+
+            if (replica.Stepping && replica.StepEndMs < stepEnd)
+            {
+                // The admission ended the step under way early (StepPlan.YieldAfter).
+                replica.StepEvent = _eventSeq;
+                _events.Enqueue((index, EventKind.StepEnd), (replica.StepEndMs, _eventSeq++));
             }
 
             StartIfIdle(index, now);
@@ -348,6 +363,7 @@ internal sealed class Simulation
         if (replica.HasReadyWork(now))
         {
             var ms = replica.StartStep(now);
+            replica.StepEvent = _eventSeq;
             _events.Enqueue((index, EventKind.StepEnd), (now + ms, _eventSeq++));
         }
         else if (replica.NextReadyMs < replica.WakeAtMs)

@@ -7,6 +7,10 @@ public interface IPlannedSequence
     /// <summary>True when the sequence has a token to decode in the next step (its prompt is in the KV cache).</summary>
     bool Decoding { get; }
 
+    /// <summary>The scheduler's fair rank for it: the batch is in <see cref="PrefillOrder"/> of it, and a newcomer
+    /// ranked ahead of a step's later prefill micro-batches ends the step early (<see cref="StepPlan.YieldAfter"/>).</summary>
+    double FairRank { get; }
+
     /// <summary>Prompt tokens (plus resumed output tokens) not yet in the KV cache.</summary>
     int PrefillRemaining { get; }
 

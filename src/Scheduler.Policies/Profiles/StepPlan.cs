@@ -8,6 +8,10 @@ namespace Scheduler.Policies.Profiles;
 /// While the replica is contended (<see cref="PrefillContention"/>: a light prompt is pending or likely), sequences with
 /// a contended prefill cap (a tenant over its share) together prefill at most that many tokens a step
 /// (<see cref="TakePrefill{T}"/>).
+/// <para>The step's prefill runs as micro-batches of <see cref="MicroBatchTokens"/> prompt tokens (the decodes run with
+/// the first), as llama.cpp splits a batch into <c>n_ubatch</c> calls: a prompt admitted during the step ranked ahead of
+/// the prefill its later micro-batches hold ends the step at the next boundary (<see cref="YieldAfter"/>); what ran is
+/// kept, the rest is planned again in the next step, behind the newcomer.</para>
 /// </summary>
 /// <remarks>A mutable struct kept in a local while one step is planned: the simulator plans millions of steps.</remarks>
 public struct StepPlan
@@ -18,17 +22,35 @@ public struct StepPlan
     // without a batch (never contended).
     private readonly double _sinceUncappedMs;
 
-    /// <summary>Starts planning a step of a batch in which <paramref name="decodingSequences"/> sequences decode.</summary>
-    public StepPlan(AcceleratorProfile profile, int decodingSequences)
+    // The fair rank of the last prefill chunk taken: the step's prefill is taken in PrefillOrder, so the highest.
+    private double _lastPrefillRank;
+
+    /// <summary>Starts planning a step of a batch in which <paramref name="decodingSequences"/> sequences decode, its
+    /// prefill run in micro-batches of <paramref name="microBatchTokens"/> prompt tokens (0: one call, never yields).</summary>
+    public StepPlan(AcceleratorProfile profile, int decodingSequences, int microBatchTokens = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(microBatchTokens);
         _profile = profile;
         DecodingSequences = decodingSequences;
+        MicroBatchTokens = microBatchTokens;
         PrefillRoom = Math.Max(0, profile.StepTokenBudget - decodingSequences);
         _sinceUncappedMs = double.PositiveInfinity;
+        _lastPrefillRank = double.NegativeInfinity;
     }
 
-    private StepPlan(AcceleratorProfile profile, int decodingSequences, double sinceUncappedMs)
-        : this(profile, decodingSequences) => _sinceUncappedMs = sinceUncappedMs;
+    private StepPlan(AcceleratorProfile profile, int decodingSequences, int microBatchTokens, double sinceUncappedMs)
+        : this(profile, decodingSequences, microBatchTokens) => _sinceUncappedMs = sinceUncappedMs;
+
+    /// <summary>The engines' <see cref="MicroBatchTokens"/> unless configured (the worker's
+    /// <c>Worker:Accelerators:{g}:PrefillMicroBatchTokens</c>, the simulator's <c>--prefill-micro-batch-tokens</c>).</summary>
+    public const int DefaultMicroBatchTokens = 256;
+
+    /// <summary>Prompt tokens of one prefill micro-batch (the decodes run with the first); 0: the step is one call.</summary>
+    public int MicroBatchTokens { get; }
+
+    /// <summary>How many micro-batches the step's prefill, as planned so far, runs in (1 when it prefills nothing or
+    /// is one call).</summary>
+    public readonly int MicroBatches => MicroBatchTokens == 0 || PrefillTokens == 0 ? 1 : (PrefillTokens + MicroBatchTokens - 1) / MicroBatchTokens;
 
     /// <summary>Sequences that decode one token in this step.</summary>
     public int DecodingSequences { get; }
@@ -65,7 +87,8 @@ public struct StepPlan
     /// step updates it.</param>
     /// <param name="nowMs">When the step starts, in milliseconds on the replica's clock.</param>
     /// <param name="ready">Whether a sequence may run now (a metered endpoint in the simulator holds some); null: all may.</param>
-    public static StepPlan ForBatch<T>(AcceleratorProfile profile, IReadOnlyList<T> batch, PrefillContention contention, double nowMs, Func<T, bool>? ready = null)
+    /// <param name="microBatchTokens">Prompt tokens of one prefill micro-batch (<see cref="MicroBatchTokens"/>); 0: one call.</param>
+    public static StepPlan ForBatch<T>(AcceleratorProfile profile, IReadOnlyList<T> batch, PrefillContention contention, double nowMs, Func<T, bool>? ready = null, int microBatchTokens = 0)
         where T : IPlannedSequence
     {
         var deferring = false;
@@ -105,7 +128,7 @@ public struct StepPlan
             }
         }
 
-        return new StepPlan(profile, decoding, contention.SinceUncapped(uncappedHeld, uncappedPrefilling, nowMs));
+        return new StepPlan(profile, decoding, microBatchTokens, contention.SinceUncapped(uncappedHeld, uncappedPrefilling, nowMs));
     }
 
     /// <summary>True when <paramref name="sequence"/> decodes in the step <see cref="ForBatch{T}"/> planned last.</summary>
@@ -139,13 +162,70 @@ public struct StepPlan
         where T : IPlannedSequence
     {
         var cap = sequence.ContendedPrefillTokens;
+        int chunk;
         if (cap <= 0 || _sinceUncappedMs > sequence.ContendedPrefillWindowMs)
         {
-            return TakePrefill(sequence.PrefillRemaining);
+            chunk = TakePrefill(sequence.PrefillRemaining);
+        }
+        else
+        {
+            chunk = TakePrefill(Math.Min(sequence.PrefillRemaining, cap - CappedPrefillTokens));
+            CappedPrefillTokens += chunk;
         }
 
-        var chunk = TakePrefill(Math.Min(sequence.PrefillRemaining, cap - CappedPrefillTokens));
-        CappedPrefillTokens += chunk;
+        if (chunk > 0)
+        {
+            _lastPrefillRank = sequence.FairRank;
+        }
+
         return chunk;
+    }
+
+    /// <summary>Prompt tokens prefilled once the first <paramref name="microBatches"/> micro-batches have run.</summary>
+    public readonly int PrefillDoneAfter(int microBatches) =>
+        MicroBatchTokens == 0 ? PrefillTokens : (int)Math.Min(PrefillTokens, (long)microBatches * MicroBatchTokens);
+
+    /// <summary>Of a prefill chunk of <paramref name="tokens"/> that starts <paramref name="offset"/> prompt tokens into
+    /// the step (<see cref="PrefillTokens"/> before it was taken), the tokens prefilled once the first
+    /// <paramref name="microBatches"/> micro-batches have run.</summary>
+    public readonly int ChunkDoneAfter(int offset, int tokens, int microBatches) =>
+        Math.Clamp(PrefillDoneAfter(microBatches) - offset, 0, tokens);
+
+    /// <summary>Milliseconds from the step's start until its first <paramref name="microBatches"/> micro-batches have
+    /// run: the step model's time for the decodes and the prefill done by then. One launch cost: the micro-batches are
+    /// the engine's calls within one step, as llama.cpp's <c>n_ubatch</c>, whose cost the profile's prefill rate already
+    /// holds; a step that ends early leaves the next step to pay its own.</summary>
+    public readonly double MicroBatchesEndMs(int microBatches) => _profile.StepMs(DecodingSequences, PrefillDoneAfter(microBatches));
+
+    /// <summary>
+    /// After how many micro-batches the step ends when a sequence of fair rank <paramref name="rank"/> is admitted
+    /// <paramref name="elapsedMs"/> into it: at the end of the micro-batch under way when a later one holds prefill ranked
+    /// behind it (the step's prefill is in <see cref="PrefillOrder"/>, so its last chunk is the one ranked furthest back),
+    /// so the newcomer's prompt goes first in the next step; else <see cref="MicroBatches"/> (the step runs whole). Equal
+    /// ranks keep admission order, so they never yield; nor does a step without a micro-batch left after the one under way.
+    /// </summary>
+    /// <remarks>
+    /// Why: a step cannot be interrupted mid-call, so a light tenant's prompt admitted just after a flood step began
+    /// used to wait out the whole step (a budget of flood prefill, ≈ 119 ms on an L4 at twice its speed) before its own
+    /// prefill began. Work-conserving: the prefill that ran is kept and the rest runs in the next step; the cost of a
+    /// yield is the next step's launch cost, and the decodes that step runs a step sooner.
+    /// </remarks>
+    public readonly int YieldAfter(double elapsedMs, double rank)
+    {
+        var all = MicroBatches;
+        if (!(rank < _lastPrefillRank))
+        {
+            return all;
+        }
+
+        for (var k = 1; k < all; k++)
+        {
+            if (MicroBatchesEndMs(k) >= elapsedMs)
+            {
+                return k;
+            }
+        }
+
+        return all;
     }
 }

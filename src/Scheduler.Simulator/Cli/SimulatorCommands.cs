@@ -43,7 +43,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("run", $"Replay one trace with one policy choice and print its figures; exits {NotAllServed} when any request was refused or failed")
         {
-            Trace, Rate, Placement, Fairness, Batching, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost,
+            Trace, Rate, Placement, Fairness, Batching, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost, PrefillMicroBatchTokens,
         };
         command.SetAction(parse => Guard(parse, progress =>
         {
@@ -55,7 +55,7 @@ internal static class SimulatorCommands
             var read = TraceReader.Read(path, progress);
             parse.InvocationConfiguration.Output.WriteLine(read.Account.Line());
             var workload = TenantAssignment.FromTrace(name, read.Rows, parse.GetValue(Rate));
-            var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond: parse.GetValue(WaitCost));
+            var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond: parse.GetValue(WaitCost), PrefillMicroBatchTokens: parse.GetValue(PrefillMicroBatchTokens));
             var result = new Simulation(fleet, workload, policies, parse.GetValue(Seed)).Run();
             return Print(parse.InvocationConfiguration.Output, result);
         }));
@@ -84,14 +84,15 @@ internal static class SimulatorCommands
     {
         var command = new Command("flood", $"Run the fairness scenario: a light tenant's p99 TTFT alone and under a flooding tenant, per fairness policy; exits {NotAllServed} when any request was refused or failed")
         {
-            Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost,
+            Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost, PrefillMicroBatchTokens,
         };
         command.SetAction(parse => Guard(parse, progress =>
         {
             var fleet = Fleet(parse, FleetFile);
             var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"), progress).Rows;
             var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals),
-                ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond = parse.GetValue(WaitCost) });
+                ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond = parse.GetValue(WaitCost),
+                PrefillMicroBatchTokens = parse.GetValue(PrefillMicroBatchTokens) });
             var outcomes = FloodScenario.Run(fleet, sizes, Flood(parse), choices);
             foreach (var outcome in outcomes)
             {

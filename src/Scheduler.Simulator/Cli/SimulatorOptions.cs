@@ -3,6 +3,7 @@ using System.Globalization;
 using Scheduler.Policies;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
+using Scheduler.Policies.Profiles;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Scenarios;
 using Scheduler.Simulator.Workload;
@@ -153,6 +154,12 @@ internal static class SimulatorOptions
         "--contended-prefill-window-ms",
         "Milliseconds a replica stays contended after an under-share prompt was last pending there or an under-share sequence left it",
         Dispatcher.DefaultContendedPrefillWindowMs,
+        0);
+
+    public static readonly Option<int> PrefillMicroBatchTokens = WholeNumber(
+        "--prefill-micro-batch-tokens",
+        "Prompt tokens of one prefill call of an engine step; a prompt admitted during a step, ranked ahead of its later calls' prefill, ends it after the call under way (0: a step is one call)",
+        StepPlan.DefaultMicroBatchTokens,
         0);
 
     public static readonly Option<double> WaitCost = Number(

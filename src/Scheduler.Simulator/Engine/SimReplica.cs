@@ -14,8 +14,11 @@ namespace Scheduler.Simulator.Engine;
 /// works as the SimulatedEngine's: a sequence prefills only what its leading blocks found cached leave, and its blocks
 /// are stored once prefilled, within the KV room not reserved plus the running prompts' own blocks (or the share of it
 /// <see cref="EngineCacheModel"/> says), and what it evicts is reported with the step, for the view's index to forget.
+/// As the SimulatedEngine, a step's prefill runs in micro-batches of <paramref name="microBatchTokens"/> prompt tokens
+/// (0: one call): prefill past the first is applied when the step ends, as far as it ran, and a sequence admitted during
+/// the step, ranked ahead of that prefill, ends the step early (<see cref="StepPlan.YieldAfter"/>, <see cref="StepEndMs"/>).
 /// </summary>
-internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, UpstreamLimiter? limiter = null)
+internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, UpstreamLimiter? limiter = null, int microBatchTokens = 0)
 {
     // In prefill order (PrefillOrder), as the worker's engines keep their batches.
     private readonly List<SimSequence> _batch = [];
@@ -30,6 +33,18 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
     // The step being planned starts at _stepStartMs; the delegate is made once, not per step.
     private double _stepStartMs;
     private Func<SimSequence, bool>? _readyAtStepStart;
+
+    // The step under way: its plan, the micro-batches it runs (fewer once an admission ended it early), and the prefill
+    // planned past its first micro-batch, applied when it ends as far as it ran.
+    private readonly List<(SimSequence Sequence, int Offset, int Tokens)> _later = [];
+    private StepPlan _plan;
+    private int _microBatches;
+
+    /// <summary>When the step under way ends: as planned, or earlier once an admission ended it early.</summary>
+    public double StepEndMs { get; private set; }
+
+    /// <summary>The simulation's id of the event that ends the step under way (an earlier one is stale).</summary>
+    public long StepEvent { get; set; }
 
     public ReplicaView View { get; } = view;
 
@@ -138,6 +153,13 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
 
         _batch.Insert(PrefillOrder.InsertionIndex(_batch, sequence.FairRank, s => s.FairRank), sequence);
         Reserve(sequence, 1);
+        if (Stepping && _later.Count > 0 && sequence.ReadyMs <= nowMs
+            && _plan.YieldAfter(nowMs - _stepStartMs, sequence.FairRank) is var after && after < _microBatches)
+        {
+            _microBatches = after;
+            StepEndMs = _stepStartMs + _plan.MicroBatchesEndMs(after);
+        }
+
         return true;
     }
 
@@ -154,6 +176,7 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
 
         _batch.Remove(sequence);
         Reserve(sequence, -1);
+        _later.RemoveAll(l => l.Sequence == sequence);
         if (sequence.ReadyMs <= nowMs)
         {
             // A metered endpoint bills what it was sent and what it generated.
@@ -170,13 +193,13 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
     /// <summary>True when a sequence in the batch may run at <paramref name="nowMs"/>.</summary>
     public bool HasReadyWork(double nowMs) => NextReadyMs <= nowMs;
 
-    /// <summary>Plans and applies one step over the sequences ready at <paramref name="nowMs"/>; returns its duration.
-    /// The engine's loop body, without the wait.</summary>
+    /// <summary>Plans and applies one step over the sequences ready at <paramref name="nowMs"/> (prefill past its first
+    /// micro-batch only when it ends); returns its duration. The engine's loop body, without the wait.</summary>
     public double StartStep(double nowMs)
     {
         _stepStartMs = nowMs;
-        var plan = StepPlan.ForBatch(Profile, _batch, _contention, nowMs, _readyAtStepStart ??= s => s.ReadyMs <= _stepStartMs);
-        var emitted = 0;
+        var plan = StepPlan.ForBatch(Profile, _batch, _contention, nowMs, _readyAtStepStart ??= s => s.ReadyMs <= _stepStartMs,
+            microBatchTokens: Profile.IsMetered ? 0 : microBatchTokens);
         foreach (var sequence in _batch)
         {
             if (sequence.ReadyMs > nowMs)
@@ -184,30 +207,19 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
                 continue;
             }
 
-            var emits = StepPlan.Decodes(sequence);
-            if (!sequence.Prefilled)
+            if (StepPlan.Decodes(sequence))
             {
-                sequence.PrefillRemaining -= plan.TakePrefill(sequence);
-                if (sequence.Prefilled)
-                {
-                    _prefixes.Store(sequence.Request.Blocks);
-
-                    // The step that completes a prefill also yields the first token.
-                    emits = true;
-                }
+                Emit(sequence);
             }
-
-            if (emits)
+            else if (!sequence.Prefilled)
             {
-                emitted++;
-                if (sequence.Generated++ == 0)
+                var offset = plan.PrefillTokens;
+                var chunk = plan.TakePrefill(sequence);
+                var first = plan.ChunkDoneAfter(offset, chunk, 1);
+                ApplyPrefill(sequence, first);
+                if (chunk > first)
                 {
-                    _firstTokens.Add(sequence);
-                }
-
-                if (sequence.Generated >= sequence.Request.OutputTokens)
-                {
-                    _finished.Add(sequence);
+                    _later.Add((sequence, offset + first, chunk - first));
                 }
             }
         }
@@ -218,14 +230,37 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
             Reserve(done, -1);
         }
 
-        var ms = plan.DurationMs;
+        _plan = plan;
+        _microBatches = plan.MicroBatches;
+        StepEndMs = nowMs + plan.DurationMs;
         Stepping = true;
         Steps++;
-        TokensOut += emitted;
-        BusyMs += ms;
-        EnergyJoules += Profile.PowerWatts * ms / 1000.0;
-        HourlyCostUsd += Profile.HourlyCostUsd(ms / 1000.0);
-        return ms;
+        return plan.DurationMs;
+    }
+
+    // Prefills tokens of the sequence's prompt; the step that completes it stores its blocks and yields its first token.
+    private void ApplyPrefill(SimSequence sequence, int tokens)
+    {
+        sequence.PrefillRemaining -= tokens;
+        if (sequence.Prefilled)
+        {
+            _prefixes.Store(sequence.Request.Blocks);
+            Emit(sequence);
+        }
+    }
+
+    private void Emit(SimSequence sequence)
+    {
+        TokensOut++;
+        if (sequence.Generated++ == 0)
+        {
+            _firstTokens.Add(sequence);
+        }
+
+        if (sequence.Generated >= sequence.Request.OutputTokens)
+        {
+            _finished.Add(sequence);
+        }
     }
 
     /// <summary>Ends the running step at <paramref name="nowMs"/>: reports first tokens and finished sequences to the
@@ -234,6 +269,29 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
     public bool EndStep(double nowMs, List<SimSequence> finishedOut)
     {
         Stepping = false;
+        if (_later.Count > 0)
+        {
+            var finishedBefore = _finished.Count;
+            foreach (var (sequence, offset, tokens) in _later)
+            {
+                ApplyPrefill(sequence, _plan.ChunkDoneAfter(offset, tokens, _microBatches));
+            }
+
+            for (var i = finishedBefore; i < _finished.Count; i++)
+            {
+                _batch.Remove(_finished[i]);
+                Reserve(_finished[i], -1);
+            }
+
+            _later.Clear();
+        }
+
+        // What the step ran: the whole plan, or up to where an admission ended it.
+        var ms = _plan.MicroBatchesEndMs(_microBatches);
+        BusyMs += ms;
+        EnergyJoules += Profile.PowerWatts * ms / 1000.0;
+        HourlyCostUsd += Profile.HourlyCostUsd(ms / 1000.0);
+
         var news = _firstTokens.Count > 0 || _finished.Count > 0;
         foreach (var sequence in _firstTokens)
         {

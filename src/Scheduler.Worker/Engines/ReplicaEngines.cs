@@ -35,7 +35,7 @@ internal sealed partial class ReplicaEngines : BackgroundService
                 {
                     { Llama: { } llama } => new LlamaEngine(r.ReplicaId, r.EngineProfile, llama, r.MaxContextTokens, sink, time, llamaLogger, meter),
                     { Upstream: { } upstream } => new UpstreamEngine(r.ReplicaId, r.EngineProfile, upstream, sink, time, upstreamLogger, meter: meter),
-                    _ => new SimulatedEngine(r.ReplicaId, r.EngineProfile, sink, time, simulatedLogger, meter),
+                    _ => new SimulatedEngine(r.ReplicaId, r.EngineProfile, sink, time, simulatedLogger, r.PrefillMicroBatchTokens, meter),
                 };
             },
             StringComparer.Ordinal);

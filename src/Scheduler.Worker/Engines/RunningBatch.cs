@@ -141,6 +141,9 @@ internal sealed class RunningBatch<TSequence>(string replicaId, AcceleratorProfi
         _peakKv = Math.Max(_peakKv, KvUsed);
     }
 
+    /// <summary>True while <paramref name="sequence"/> runs here (not stopped, finished or dropped since).</summary>
+    public bool Holds(TSequence sequence) => _byId.TryGetValue(sequence.Id, out var held) && ReferenceEquals(held, sequence);
+
     public void Remove(TSequence sequence)
     {
         _sequences.Remove(sequence);

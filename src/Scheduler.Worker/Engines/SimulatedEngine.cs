@@ -20,6 +20,10 @@ namespace Scheduler.Worker.Engines;
 /// during the wait take effect in the next step, except that a sequence they stop (a cancel, a preemption) is
 /// reported with the step under way: its room is free at once, and its finish does not wait out another step.
 /// The next step starts only once the report found room in the sink.
+/// The step's prefill runs in micro-batches (<see cref="StepPlan.MicroBatchTokens"/>): the first, with the decodes, is
+/// applied when the step is planned; the later ones when they have run, at the step's end — or at an earlier boundary
+/// when an admission ranked ahead of their prefill ends the step there (<see cref="StepPlan.YieldAfter"/>), in which case
+/// what did not run is left to the next step.
 /// </remarks>
 internal sealed partial class SimulatedEngine(
     string replicaId,
@@ -27,6 +31,7 @@ internal sealed partial class SimulatedEngine(
     IStepReportSink sink,
     TimeProvider time,
     ILogger<SimulatedEngine> logger,
+    int microBatchTokens = 0,
     ReplicaMeter? meter = null) : IInferenceEngine
 {
     // Past this lag behind the step timeline the engine stops catching up, so a stall does not turn into a burst.
@@ -42,6 +47,9 @@ internal sealed partial class SimulatedEngine(
 
     // Timestamp at which the step being waited out ends on the engine's timeline.
     private long _due;
+
+    // The step planned and not yet ended: an admission may end it early. Under the lock.
+    private PlannedStep? _stepUnderWay;
 
     public string ReplicaId => replicaId;
 
@@ -89,6 +97,7 @@ internal sealed partial class SimulatedEngine(
 
                 _running.Add(sequence);
                 ResizePrefixes();
+                YieldTo(sequence);
             }
 
             _running.Wake();
@@ -128,7 +137,7 @@ internal sealed partial class SimulatedEngine(
                 continue;
             }
 
-            await PaceAsync(step.StepMs, cancellationToken);
+            await PaceAsync(step, cancellationToken);
             EndStep(step);
             while (!TryPublish(step))
             {
@@ -155,7 +164,8 @@ internal sealed partial class SimulatedEngine(
 
     /// <summary>Plans and applies the next step with the shared <see cref="StepPlan"/>: a decode token for every
     /// prefilled sequence not deferred (<see cref="StepPlan.ForBatch{T}"/>), then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget
-    /// and, for capped sequences on a contended replica, their cap (<see cref="StepPlan.TakePrefill{T}"/>).
+    /// and, for capped sequences on a contended replica, their cap (<see cref="StepPlan.TakePrefill{T}"/>). Prefill past
+    /// the first micro-batch is only planned here; <see cref="EndStep"/> applies what of it ran.
     /// Null when there is nothing to do.</summary>
     private PlannedStep? TakeStep()
     {
@@ -167,27 +177,27 @@ internal sealed partial class SimulatedEngine(
             }
 
             var report = _running.StartReport();
-            var plan = StepPlan.ForBatch(profile, _running.Sequences, _running.Contention, _running.NowMs);
+            var plan = StepPlan.ForBatch(profile, _running.Sequences, _running.Contention, _running.NowMs, microBatchTokens: microBatchTokens);
             List<SimulatedSequence>? done = null;
+            List<LaterPrefill>? later = null;
             foreach (var sequence in _running.Sequences)
             {
                 var emits = StepPlan.Decodes(sequence);
-                if (!sequence.Prefilled)
+                if (sequence.EndReason is null && emits)
                 {
-                    sequence.Prefill(plan.TakePrefill(sequence));
-                    if (sequence.Prefilled)
-                    {
-                        _prefixes.Store(sequence.Blocks);
-
-                        // The step that completes a prefill also yields the first token, unless nothing is left to generate.
-                        emits = true;
-                    }
+                    Emit(sequence, report);
                 }
 
-                if (emits && sequence.EndReason is null)
+                if (!sequence.Prefilled)
                 {
-                    var index = sequence.NextTokenIndex;
-                    report.Tokens.Add(new SequenceTokens { SequenceId = sequence.Id, FirstTokenIndex = index, Text = sequence.EmitToken(), TokenCount = 1 });
+                    var offset = plan.PrefillTokens;
+                    var chunk = plan.TakePrefill(sequence);
+                    var first = plan.ChunkDoneAfter(offset, chunk, 1);
+                    ApplyPrefill(sequence, first, report);
+                    if (chunk > first)
+                    {
+                        (later ??= []).Add(new LaterPrefill(sequence, offset + first, chunk - first));
+                    }
                 }
 
                 if (sequence.EndReason is not null)
@@ -207,7 +217,46 @@ internal sealed partial class SimulatedEngine(
             ResizePrefixes();
             _prefixes.TakeEvicted(report.EvictedPrefixBlocks);
 
-            return new PlannedStep(report, plan.DurationMs, _running.Epoch);
+            return _stepUnderWay = new PlannedStep(report, plan, later, _running.Epoch);
+        }
+    }
+
+    /// <summary>Prefills <paramref name="tokens"/> of <paramref name="sequence"/>'s prompt; the step that completes it
+    /// stores its blocks and yields its first token, unless nothing is left to generate.</summary>
+    private void ApplyPrefill(SimulatedSequence sequence, int tokens, StepReport report)
+    {
+        sequence.Prefill(tokens);
+        if (sequence.Prefilled)
+        {
+            _prefixes.Store(sequence.Blocks);
+            if (sequence.EndReason is null)
+            {
+                Emit(sequence, report);
+            }
+        }
+    }
+
+    private static void Emit(SimulatedSequence sequence, StepReport report)
+    {
+        var index = sequence.NextTokenIndex;
+        report.Tokens.Add(new SequenceTokens { SequenceId = sequence.Id, FirstTokenIndex = index, Text = sequence.EmitToken(), TokenCount = 1 });
+    }
+
+    /// <summary>Ends the step under way early for <paramref name="admitted"/> when its later micro-batches hold prefill
+    /// ranked behind it (<see cref="StepPlan.YieldAfter"/>). Under the lock.</summary>
+    private void YieldTo(SimulatedSequence admitted)
+    {
+        if (_stepUnderWay is not { Later: not null } step || step.Epoch != _running.Epoch)
+        {
+            return;
+        }
+
+        var elapsedMs = step.StartedAt is { } started ? time.GetElapsedTime(started).TotalMilliseconds : 0;
+        var after = step.Plan.YieldAfter(elapsedMs, admitted.FairRank);
+        if (after < step.MicroBatches)
+        {
+            step.MicroBatches = after;
+            step.Yielded.TrySetResult();
         }
     }
 
@@ -223,11 +272,35 @@ internal sealed partial class SimulatedEngine(
         _prefixes.Resize(profile.KvCapacityTokens - _running.KvUsed + runningBlocks);
     }
 
-    /// <summary>Counts the step's tokens as produced now, when the step ends.</summary>
+    /// <summary>Applies the prefill of the step's later micro-batches that ran (all of them unless an admission ended the
+    /// step early), to the sequences still running, and counts the step's tokens as produced now, when the step ends.</summary>
     private void EndStep(PlannedStep step)
     {
         lock (_lock)
         {
+            _stepUnderWay = null;
+            if (step.Later is { } later && step.Epoch == _running.Epoch)
+            {
+                foreach (var prefill in later)
+                {
+                    var sequence = prefill.Sequence;
+                    if (!_running.Holds(sequence))
+                    {
+                        continue;
+                    }
+
+                    ApplyPrefill(sequence, step.Plan.ChunkDoneAfter(prefill.Offset, prefill.Tokens, step.MicroBatches), step.Report);
+                    if (sequence.EndReason is { } reason)
+                    {
+                        _running.Remove(sequence);
+                        step.Report.Finished.Add(sequence.Finished(reason));
+                    }
+                }
+
+                ResizePrefixes();
+                _prefixes.TakeEvicted(step.Report.EvictedPrefixBlocks);
+            }
+
             _running.RecordTokens(step.Report.Tokens.Count);
         }
     }
@@ -243,13 +316,19 @@ internal sealed partial class SimulatedEngine(
         }
     }
 
-    /// <summary>Waits until the step ends on the engine's timeline; an instant step only yields the thread.</summary>
-    private async Task PaceAsync(double stepMs, CancellationToken cancellationToken)
+    /// <summary>Waits until the step ends on the engine's timeline, or, when an admission ends it early
+    /// (<see cref="YieldTo"/>), until the end of the micro-batch it ends after; an instant step only yields the thread.</summary>
+    private async Task PaceAsync(PlannedStep step, CancellationToken cancellationToken)
     {
         var now = time.GetTimestamp();
-        if (stepMs <= 0)
+        if (step.StepMs <= 0)
         {
             _due = now;
+            lock (_lock)
+            {
+                _stepUnderWay = null;
+            }
+
             await Task.Yield();
             return;
         }
@@ -259,7 +338,60 @@ internal sealed partial class SimulatedEngine(
             _due = now;
         }
 
-        _due += (long)(stepMs * time.TimestampFrequency / 1000.0);
+        var start = _due;
+        lock (_lock)
+        {
+            step.StartedAt = start;
+        }
+
+        _due = start + Ticks(step.Plan.DurationMs);
+        if (step.Later is null)
+        {
+            await SleepUntilDueAsync(now, cancellationToken);
+            return;
+        }
+
+        using (var sleeping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            var sleep = SleepUntilDueAsync(now, sleeping.Token);
+            if (await Task.WhenAny(sleep, step.Yielded.Task) == sleep)
+            {
+                await sleep;
+            }
+            else
+            {
+                await sleeping.CancelAsync();
+                try
+                {
+                    await sleep;
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // The sleep to the step's planned end, cut short by the yield.
+                }
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        bool yielded;
+        lock (_lock)
+        {
+            // From here no admission changes the step: it ends after the micro-batches it runs now.
+            _stepUnderWay = null;
+            yielded = step.Yielded.Task.IsCompleted;
+            _due = start + Ticks(step.StepMs);
+        }
+
+        if (yielded)
+        {
+            await SleepUntilDueAsync(time.GetTimestamp(), cancellationToken);
+        }
+    }
+
+    private long Ticks(double ms) => (long)(ms * time.TimestampFrequency / 1000.0);
+
+    private async Task SleepUntilDueAsync(long now, CancellationToken cancellationToken)
+    {
         var wait = time.GetElapsedTime(now, _due);
         if (wait >= MinSleep)
         {
@@ -274,5 +406,33 @@ internal sealed partial class SimulatedEngine(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} rejected sequence {SequenceId}: {Running}/{MaxSequences} slots, {KvUsed}+{KvTokens}/{KvCapacity} KV tokens (the scheduler admitted past capacity)")]
     private static partial void LogRejected(ILogger logger, string replicaId, string sequenceId, int running, int maxSequences, long kvUsed, long kvTokens, long kvCapacity);
 
-    private sealed record PlannedStep(StepReport Report, double StepMs, long Epoch);
+    /// <summary>A step planned and not yet published. <see cref="MicroBatches"/>, <see cref="StartedAt"/> and
+    /// <see cref="Yielded"/> change under the engine's lock.</summary>
+    private sealed class PlannedStep(StepReport report, StepPlan plan, List<LaterPrefill>? later, long epoch)
+    {
+        public StepReport Report { get; } = report;
+
+        public StepPlan Plan { get; } = plan;
+
+        /// <summary>Prefill planned past the first micro-batch, applied at the step's end as far as it ran; null: none.</summary>
+        public List<LaterPrefill>? Later { get; } = later;
+
+        public long Epoch { get; } = epoch;
+
+        /// <summary>The micro-batches the step runs: all of them, or fewer once an admission ended it early.</summary>
+        public int MicroBatches { get; set; } = plan.MicroBatches;
+
+        /// <summary>Its start on the engine's timeline, once its wait began.</summary>
+        public long? StartedAt { get; set; }
+
+        /// <summary>Completed when an admission ends the step early.</summary>
+        public TaskCompletionSource Yielded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>How long the step takes: the micro-batches it runs.</summary>
+        public double StepMs => Plan.MicroBatchesEndMs(MicroBatches);
+    }
+
+    /// <summary>A prefill chunk's part planned past the step's first micro-batch: <paramref name="Tokens"/> prompt tokens of
+    /// <paramref name="Sequence"/> from <paramref name="Offset"/> prompt tokens into the step.</summary>
+    private readonly record struct LaterPrefill(SimulatedSequence Sequence, int Offset, int Tokens);
 }

@@ -119,6 +119,13 @@ internal sealed class NodeInventory : IDisposable
             LlamaReplicaSettings? llama = null;
             UpstreamReplicaSettings? upstream = null;
             var maxContextTokens = group.MaxContextTokens;
+            var microBatchTokens = 0;
+            if (group.PrefillMicroBatchTokens is { } microBatch && (microBatch < 0 || engine != EngineNames.Simulated))
+            {
+                throw new ArgumentException(
+                    $"Worker:Accelerators:{g}:PrefillMicroBatchTokens must be at least 0 (0: a step is one call), and only the {EngineNames.Simulated} engine takes it, not {microBatch} on the {engine} engine.", nameof(options));
+            }
+
             switch (engine)
             {
                 case EngineNames.Simulated:
@@ -128,6 +135,7 @@ internal sealed class NodeInventory : IDisposable
                         KvCapacityTokens = group.KvCapacityTokens ?? profile.KvCapacityTokens,
                     };
                     engineProfile = profile.Accelerated(factor);
+                    microBatchTokens = group.PrefillMicroBatchTokens ?? StepPlan.DefaultMicroBatchTokens;
 
                     // An instant profile has zero step times, which would make every hourly accelerator look free to the
                     // scheduler's cost model; it gets the nominal profile. A finite speed-up is advertised as is, so the
@@ -160,7 +168,7 @@ internal sealed class NodeInventory : IDisposable
                 perProduct[profile.Product] = index + 1;
                 var acceleratorId = $"{options.NodeId}-{profile.Product}-{index}".ToLowerInvariant();
                 _accelerators.Add(new AcceleratorDescription { AcceleratorId = acceleratorId, Profile = advertised.ToInfo(), Pool = group.Pool ?? "" });
-                _replicas.Add(new ReplicaDefinition($"{acceleratorId}/{group.Model}", group.Model, acceleratorId, engineProfile, maxContextTokens, llama, upstream));
+                _replicas.Add(new ReplicaDefinition($"{acceleratorId}/{group.Model}", group.Model, acceleratorId, engineProfile, maxContextTokens, llama, upstream, microBatchTokens));
             }
         }
     }

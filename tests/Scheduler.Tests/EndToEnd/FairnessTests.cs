@@ -99,6 +99,8 @@ public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper ou
         var lightWorst = flooded.Max(r => r.Usage!.TtftMs - r.Usage.QueueMs);
         var aloneWorst = alone.Max(r => r.Usage!.TtftMs);
         var floodedWorst = flooded.Max(r => r.Usage!.TtftMs);
+        var aloneMedian = alone.Select(r => r.Usage!.TtftMs).Order().ElementAt(LightJobs / 2);
+        var floodedMedian = flooded.Select(r => r.Usage!.TtftMs).Order().ElementAt(LightJobs / 2);
 
         // What the light tenant's turns cost the flood: its time per output token (decode steps it shared, or skipped
         // while a light prompt was prefilled) over its jobs, nearest rank. A preempted job is mostly stopped before its
@@ -106,14 +108,20 @@ public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper ou
         var floodTpot = floodDone.Select(j => (j.Usage.TotalMs - j.Usage.TtftMs) / Math.Max(1, j.Usage.CompletionTokens - 1)).Order().ToList();
         var floodTpotP99 = floodTpot[(int)Math.Ceiling(0.99 * floodTpot.Count) - 1];
         // The target (DESIGN: the light tenant's p99 TTFT under a flood at most 1.5x its p99 alone) is printed, not asserted:
-        // on a shared machine the figures swing with its load; the ordering below is what the test holds.
+        // with eight jobs a phase the maximum is the p99, and on a shared machine one slow job moves it; the ordering and
+        // the medians below are what the test holds.
         output.WriteLine($"light TTFT alone max {aloneWorst:F0} ms, flooded max {floodedWorst:F0} ms (x{floodedWorst / aloneWorst:F2}, target x1.5); " +
+            $"medians alone {aloneMedian:F0} ms, flooded {floodedMedian:F0} ms (x{floodedMedian / aloneMedian:F2}); " +
             $"admission to first token: light max {lightWorst:F0} ms, flood median {floodMedian:F0} ms; flood TPOT p50 {floodTpot[floodTpot.Count / 2]:F1} ms, p99 {floodTpotP99:F1} ms; " +
             $"light TTFT flooded in order {string.Join(", ", flooded.Select(r => r.Usage!.TtftMs.ToString("F0", CultureInfo.InvariantCulture)))} ms");
 
         // In admission order a light prompt would wait behind the flood's pending prefill as a flood job does, for
         // seconds; ranked first, it waits for a step or two.
         Assert.True(lightWorst * 3 < floodMedian, $"light admission-to-first-token max {lightWorst:F0} ms is not well below the flood's median {floodMedian:F0} ms");
+
+        // A light prompt admitted while a flood step runs ends it after the micro-batch under way (StepPlan.YieldAfter):
+        // it waits for at most 256 flood tokens, not a step's 1,016 (about x1.4 of an idle replica's TTFT instead of x1.9).
+        Assert.True(floodedMedian <= 1.6 * aloneMedian, $"light TTFT median flooded {floodedMedian:F0} ms is over 1.6x its median alone {aloneMedian:F0} ms: it waited out the flood's steps");
     }
 
     [Fact]

@@ -137,8 +137,82 @@ public sealed class StepPlanTests
         Assert.Equal(256, ready.TakePrefill(flood));
     }
 
-    private sealed class Planned(int prefill, int deferrals, int cap = 0, int windowMs = 0) : IPlannedSequence
+    [Fact]
+    public void YieldAfter_APromptRankedAheadOfTheStepsLaterPrefill_EndsTheStepAtTheNextMicroBatch_KeepingWhatRan()
     {
+        // An L4 (1,024 tokens a step) decoding 8 flood sequences and prefilling two flood prompts in micro-batches of 256:
+        // 8 decodes + 300 + 716 tokens, four calls. A light prompt (rank 1) admitted during the second call ends the step
+        // after it: the decodes (in the first call) and 512 prompt tokens ran, the first prompt whole and 212 of the second.
+        var (plan, first, second) = FloodStep();
+        var duringSecond = plan.MicroBatchesEndMs(1) + 1;
+
+        var after = plan.YieldAfter(duringSecond, rank: 1);
+
+        Assert.Equal(4, plan.MicroBatches);
+        Assert.Equal(2, after);
+        Assert.Equal(512, plan.PrefillDoneAfter(after));
+        Assert.Equal(300, plan.ChunkDoneAfter(0, first, after));
+        Assert.Equal(212, plan.ChunkDoneAfter(first, second, after));
+        Assert.Equal(8, plan.DecodingSequences);
+        Assert.Equal(AcceleratorProfiles.L4.StepMs(8, 512), plan.MicroBatchesEndMs(after));
+        Assert.Equal(plan.DurationMs, plan.MicroBatchesEndMs(plan.MicroBatches));
+    }
+
+    [Fact]
+    public void YieldAfter_AtTheStepsStart_EndsItAfterTheFirstMicroBatch_WhichCarriesEveryDecode()
+    {
+        var (plan, _, _) = FloodStep();
+
+        var after = plan.YieldAfter(elapsedMs: 0, rank: 1);
+
+        Assert.Equal(1, after);
+        Assert.Equal(256, plan.PrefillDoneAfter(after));
+        Assert.Equal(AcceleratorProfiles.L4.StepMs(8, 256), plan.MicroBatchesEndMs(after));
+    }
+
+    [Fact]
+    public void YieldAfter_APromptRankedBehindOrLevelWithTheStepsPrefill_DoesNotEndIt()
+    {
+        // Equal ranks keep admission order: the newcomer would prefill after the step's prompts anyway.
+        var (plan, _, _) = FloodStep();
+
+        Assert.Equal(4, plan.YieldAfter(0, rank: 6));
+        Assert.Equal(4, plan.YieldAfter(0, rank: 9));
+    }
+
+    [Fact]
+    public void YieldAfter_DuringTheLastMicroBatch_OrAStepOfOneCall_DoesNotEndIt()
+    {
+        // Nothing of the step's prefill is left after the call under way; a step of one call cannot end early.
+        var (plan, _, _) = FloodStep();
+        var (whole, _, _) = FloodStep(microBatchTokens: 0);
+
+        Assert.Equal(4, plan.YieldAfter(plan.MicroBatchesEndMs(3) + 0.1, rank: 1));
+        Assert.Equal(1, whole.MicroBatches);
+        Assert.Equal(1, whole.YieldAfter(0, rank: 1));
+        Assert.Equal(1_016, whole.PrefillDoneAfter(1));
+    }
+
+    [Fact]
+    public void StepPlan_NegativeMicroBatchTokens_IsRefused() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StepPlan(AcceleratorProfiles.L4, 0, microBatchTokens: -1));
+
+    // 8 decoding flood sequences and two flood prompts (300 and 10,000 tokens left) ranked 5 and 6, on an L4.
+    private static (StepPlan Plan, int First, int Second) FloodStep(int microBatchTokens = 256)
+    {
+        var decoding = Enumerable.Range(0, 8).Select(_ => new Planned(prefill: 0, deferrals: 0, rank: 2)).ToList();
+        var first = new Planned(prefill: 300, deferrals: 0, rank: 5);
+        var second = new Planned(prefill: 10_000, deferrals: 0, rank: 6);
+        var plan = StepPlan.ForBatch(AcceleratorProfiles.L4, [.. decoding, first, second], new PrefillContention(), 0, microBatchTokens: microBatchTokens);
+        var firstChunk = plan.TakePrefill(first);
+        var secondChunk = plan.TakePrefill(second);
+        return (plan, firstChunk, secondChunk);
+    }
+
+    private sealed class Planned(int prefill, int deferrals, int cap = 0, int windowMs = 0, double rank = 0) : IPlannedSequence
+    {
+        public double FairRank => rank;
+
         public bool Decoding => PrefillRemaining == 0;
 
         public int PrefillRemaining { get; set; } = prefill;

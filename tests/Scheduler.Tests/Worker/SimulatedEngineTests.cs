@@ -442,6 +442,70 @@ public sealed class SimulatedEngineTests
         Assert.Equal(profile.StepMs(0, 100), afterWindow.StepMs);
     }
 
+    [Fact]
+    public async Task Loop_ALightPromptAdmittedDuringAFloodStep_EndsItAfterTheMicroBatchUnderWay_AndTheFloodKeepsItsPrefill()
+    {
+        // An L4 at 10x: a step of 1,024 flood prompt tokens takes about 23 ms, its first micro-batch of 256 about 10 ms.
+        var profile = AcceleratorProfiles.L4.Accelerated(10);
+        using var engine = new SimulatedEngine("replica-0", profile, _sink, _time, NullLogger<SimulatedEngine>.Instance, microBatchTokens: 256);
+        engine.Admit([Ranked("flood", 5, prompt: 10_000)]);
+        using var stop = new CancellationTokenSource();
+
+        // The loop runs synchronously up to its first wait: the flood's first step is under way when the light prompt,
+        // ranked ahead of it, is admitted 1 ms in.
+        var loop = engine.RunAsync(stop.Token);
+        var start = _time.GetUtcNow();
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        engine.Admit([Ranked("light", 1, prompt: 100)]);
+        await AdvanceUntilAsync(() => _sink.Reports.Count == 1);
+        var yielded = _time.GetUtcNow() - start;
+        await AdvanceUntilAsync(() => _sink.Reports.Any(r => r.Tokens.Any(t => t.SequenceId == "light")));
+        var lightFirst = _time.GetUtcNow() - start;
+        await AdvanceUntilAsync(() => _sink.Reports.Any(r => r.Tokens.Any(t => t.SequenceId == "flood")));
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
+
+        // The flood's step ended after its first micro-batch, not its fourth; the next prefilled the light prompt first.
+        var reports = _sink.Reports.ToList();
+        Assert.Equal(profile.StepMs(0, 256), reports[0].StepMs);
+        Assert.True(yielded < TimeSpan.FromMilliseconds(profile.StepMs(0, 1_024)), $"the flood step ran whole: {yielded.TotalMilliseconds} ms");
+        Assert.Equal(["light"], reports[1].Tokens.Select(t => t.SequenceId));
+        Assert.Equal(profile.StepMs(0, 1_024), reports[1].StepMs);
+        Assert.True(lightFirst <= TimeSpan.FromMilliseconds(profile.StepMs(0, 256) + profile.StepMs(0, 1_024) + 2), $"light's first token after {lightFirst.TotalMilliseconds} ms");
+
+        // The flood's 256 tokens of the short step counted, no more, no less: 256 + 924 (beside the light prompt) + 1,023
+        // (beside its last decode) + 7 x 1,024, and its first token comes with the last 629.
+        var floodFirst = reports.Single(r => r.Tokens.Any(t => t.SequenceId == "flood"));
+        Assert.Equal(profile.StepMs(0, 629), floodFirst.StepMs);
+        Assert.Equal(11, reports.IndexOf(floodFirst) + 1);
+    }
+
+    [Fact]
+    public async Task Loop_AStepEndedEarly_KeepsItsDecodes_AndTheNextStepDecodesTheNextToken()
+    {
+        // A chat sequence decodes beside the flood's prefill; the light prompt ends the step after its first micro-batch,
+        // which carried the chat's decode: its token is in that step's report, and the next step decodes the one after.
+        var profile = AcceleratorProfiles.L4.Accelerated(10);
+        using var engine = new SimulatedEngine("replica-0", profile, _sink, _time, NullLogger<SimulatedEngine>.Instance, microBatchTokens: 256);
+        var chat = Ranked("chat", 0, prompt: 10);
+        chat.MaxTokens = 100;
+        engine.Admit([chat, Ranked("flood", 5, prompt: 10_000)]);
+        engine.Step();
+        using var stop = new CancellationTokenSource();
+
+        var loop = engine.RunAsync(stop.Token);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        engine.Admit([Ranked("light", 1, prompt: 100)]);
+        await AdvanceUntilAsync(() => _sink.Reports.Count == 3);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => loop);
+
+        var reports = _sink.Reports.Skip(1).ToList();
+        Assert.Equal(profile.StepMs(1, 256), reports[0].StepMs);
+        Assert.Equal([("chat", 1)], reports[0].Tokens.Select(t => (t.SequenceId, t.FirstTokenIndex)));
+        Assert.Equal([("chat", 2), ("light", 0)], reports[1].Tokens.Select(t => (t.SequenceId, t.FirstTokenIndex)).Order());
+    }
+
     private static SequenceSpec Deferrable(string id)
     {
         var spec = Ranked(id, 0, prompt: 50);

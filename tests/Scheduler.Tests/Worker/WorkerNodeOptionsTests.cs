@@ -68,6 +68,35 @@ public sealed class WorkerNodeOptionsTests
     }
 
     [Fact]
+    public void Inventory_GivesSimulatedReplicasTheirPrefillMicroBatch_256UnlessSet()
+    {
+        var options = new WorkerNodeOptions { NodeId = "n" };
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4" });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "H100", PrefillMicroBatchTokens = 0 });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "A100", PrefillMicroBatchTokens = 512 });
+
+        using var inventory = NodeInventory.Create(options);
+
+        Assert.Equal([256, 0, 512], inventory.Replicas.Select(r => r.PrefillMicroBatchTokens));
+    }
+
+    [Theory]
+    [InlineData("simulated", -1)]
+    [InlineData("upstream", 256)]
+    public void Inventory_RejectsANegativePrefillMicroBatch_OrOneOnAnotherEngine_NamingTheSetting(string engine, int tokens)
+    {
+        var options = new WorkerNodeOptions();
+        var group = new AcceleratorOptions { Product = "L4", Engine = engine, PrefillMicroBatchTokens = tokens };
+        group.Upstream.BaseUrl = "http://127.0.0.1:1";
+        options.Accelerators.Add(group);
+
+        var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+        Assert.StartsWith("Worker:Accelerators:0:PrefillMicroBatchTokens must be at least 0", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"not {tokens} on the {engine} engine", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Inventory_RejectsANegativePrice_NamingTheSetting()
     {
         var options = new WorkerNodeOptions();

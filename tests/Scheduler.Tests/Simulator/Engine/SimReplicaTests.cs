@@ -85,6 +85,61 @@ public sealed class SimReplicaTests
         Assert.Equal(forgotten, view.PrefixBlocksForgotten);
     }
 
+    [Fact]
+    public void Admit_ALightPromptDuringAFloodStep_EndsTheStepAfterTheMicroBatchUnderWay_AndItsPrefillGoesFirst()
+    {
+        // An L4 prefilling a flood prompt ranked 5 in micro-batches of 256: a light prompt ranked 1 admitted 1 ms into the
+        // step ends it after the first (256 tokens ran, the flood's rest waits), and the next step prefills it first.
+        var profile = AcceleratorProfiles.L4;
+        var view = new ReplicaView("a", "n", "acc", profile, 8, profile.KvCapacityTokens);
+        var replica = new SimReplica(view, EngineCacheModel.Default, microBatchTokens: 256);
+        var finished = new List<SimSequence>();
+        SimSequence Admit(string id, int prompt, double rank, double nowMs)
+        {
+            var demand = new JobDemand(id, "t", prompt, 2, JobPriority.Standard, 10_000, DateTimeOffset.UnixEpoch);
+            view.Admit(demand);
+            var sequence = new SimSequence(new SimRequest(id, "t", nowMs, prompt, 2, 10_000), demand) { FairRank = rank };
+            Assert.True(replica.Admit(sequence, nowMs));
+            return sequence;
+        }
+
+        var flood = Admit("flood", 10_000, 5, 0);
+        var full = replica.StartStep(0);
+        var light = Admit("light", 100, 1, 1);
+        var firstEnd = replica.StepEndMs;
+        replica.EndStep(firstEnd, finished);
+        var busyAfterFirst = replica.BusyMs;
+        var second = replica.StartStep(firstEnd);
+        replica.EndStep(firstEnd + second, finished);
+
+        Assert.Equal(profile.StepMs(0, 1_024), full);
+        Assert.Equal(profile.StepMs(0, 256), firstEnd);
+        Assert.Equal(profile.StepMs(0, 256), busyAfterFirst);
+        Assert.Equal(profile.StepMs(0, 1_024), second);
+        Assert.Equal(firstEnd + second, light.FirstTokenMs);
+        Assert.Equal(10_000 - 256 - 924, flood.PrefillRemaining);
+    }
+
+    [Fact]
+    public void Admit_APromptRankedBehindTheStepsPrefill_LeavesTheStepWhole()
+    {
+        var profile = AcceleratorProfiles.L4;
+        var view = new ReplicaView("a", "n", "acc", profile, 8, profile.KvCapacityTokens);
+        var replica = new SimReplica(view, EngineCacheModel.Default, microBatchTokens: 256);
+        foreach (var (id, rank) in new[] { ("flood", 5.0), ("later", 7.0) })
+        {
+            var demand = new JobDemand(id, "t", 10_000, 2, JobPriority.Standard, 10_000, DateTimeOffset.UnixEpoch);
+            view.Admit(demand);
+            Assert.True(replica.Admit(new SimSequence(new SimRequest(id, "t", 0, 10_000, 2, 10_000), demand) { FairRank = rank }, id == "flood" ? 0 : 1));
+            if (id == "flood")
+            {
+                replica.StartStep(0);
+            }
+        }
+
+        Assert.Equal(profile.StepMs(0, 1_024), replica.StepEndMs);
+    }
+
     private static SimReplica Replica()
     {
         var profile = AcceleratorProfiles.L4;
