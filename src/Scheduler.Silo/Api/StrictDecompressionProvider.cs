@@ -25,25 +25,13 @@ internal sealed class StrictDecompressionProvider(ICompressionProvider inner) : 
     public Stream CreateDecompressionStream(Stream stream) => new Decoding(inner.CreateDecompressionStream(stream), EncodingName);
 
     /// <summary>The decoder's stream, read only, with its refusal of the bytes made the caller's error.</summary>
-    private sealed class Decoding(Stream decoder, string encoding) : Stream
+    private sealed class Decoding(Stream decoder, string encoding) : ReadOnlyWrapperStream(decoder)
     {
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
         public override int Read(Span<byte> buffer)
         {
             try
             {
-                return decoder.Read(buffer);
+                return Inner.Read(buffer);
             }
             catch (InvalidDataException)
             {
@@ -55,35 +43,12 @@ internal sealed class StrictDecompressionProvider(ICompressionProvider inner) : 
         {
             try
             {
-                return await decoder.ReadAsync(buffer, cancellationToken);
+                return await Inner.ReadAsync(buffer, cancellationToken);
             }
             catch (InvalidDataException)
             {
                 throw Refusal();
             }
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                decoder.Dispose();
-            }
-
-            base.Dispose(disposing);
         }
 
         private Grpc.Core.RpcException Refusal() =>

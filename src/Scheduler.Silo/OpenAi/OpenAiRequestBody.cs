@@ -65,47 +65,16 @@ internal static class OpenAiRequestBody
     /// <summary>A decoded body that throws Kestrel's own 413 once it has given more than <paramref name="max"/> bytes.
     /// (The framework's request decompression middleware has such a limit too, but throws an InvalidOperationException
     /// that would be a 500.)</summary>
-    private sealed class Limited(Stream decoded, long max, string encoding) : Stream
+    private sealed class Limited(Stream decoded, long max, string encoding) : ReadOnlyWrapperStream(decoded)
     {
         private long _read;
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
         public override long Position { get => _read; set => throw new NotSupportedException(); }
 
-        public override int Read(byte[] buffer, int offset, int count) => Count(decoded.Read(buffer, offset, count));
+        public override int Read(Span<byte> buffer) => Count(Inner.Read(buffer));
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            Count(await decoded.ReadAsync(buffer, cancellationToken));
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                decoded.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
+            Count(await Inner.ReadAsync(buffer, cancellationToken));
 
         private int Count(int read)
         {
