@@ -20,7 +20,7 @@ internal static class AuditCommands
     {
         var since = TimeOption.Create("--since", "Only events since then");
         var action = new Option<string>("--action") { Description = "Only this action (tenant.put, apikey.create, apikey.revoke, accelerator.cordon, accelerator.uncordon, node.forget), or a prefix ending in '.' (apikey.)" };
-        var limit = new Option<int>("--limit") { Description = "At most this many events (default 100, at most 1000)" };
+        var limit = new Option<int>("--limit") { Description = "At most this many events (default 100, at most 2000: the whole log)" };
         root.Add(ListingCommands.Listed("audit", "List admin actions (who, what, when, from where), newest first", Events,
             (admin, parse, cancellationToken) =>
             {

@@ -7,6 +7,10 @@ public interface IAuditLogGrain : IGrainWithIntegerKey
     /// <summary>The key of the one log.</summary>
     const long Key = 0;
 
+    /// <summary>How many events the log keeps. Admin actions are rare (people, not programs, make them): this keeps
+    /// weeks of them in a state small enough to write on every append.</summary>
+    const int Capacity = 2000;
+
     /// <summary>Records an event; it is persisted before the call returns.</summary>
     Task Append(AuditEvent auditEvent);
 

@@ -8,6 +8,9 @@ public sealed record TenantQuotas(
 {
     /// <summary>Applied where a tenant sets none.</summary>
     public static TenantQuotas Default { get; } = new(1000, 0, 0);
+
+    /// <summary>The queue bound in force: <see cref="MaxQueuedJobs"/> of 0 means the default bound, not none.</summary>
+    public int QueueBound => MaxQueuedJobs > 0 ? MaxQueuedJobs : Default.MaxQueuedJobs;
 }
 
 [GenerateSerializer, Alias("scheduler.TenantUsage")]

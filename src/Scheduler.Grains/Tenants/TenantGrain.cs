@@ -370,7 +370,7 @@ internal sealed partial class TenantGrain(
     private async Task<SubmitResult> Admit(string jobId, JobRequest request, IJobEventSink[] watchers)
     {
         var s = state.State;
-        var maxQueued = s.Quotas.MaxQueuedJobs > 0 ? s.Quotas.MaxQueuedJobs : TenantQuotas.Default.MaxQueuedJobs;
+        var maxQueued = s.Quotas.QueueBound;
         if (s.Jobs.Queued.Count >= maxQueued)
         {
             return WithHeadroom(new SubmitResult(null, SubmitRejection.QueueFull,

@@ -10,8 +10,9 @@ namespace Scheduler.Silo.Api;
 /// action the admin saw succeed is on record.</summary>
 internal sealed class AdminAudit(IGrainFactory grains, TimeProvider time)
 {
-    /// <summary>Most events one listing returns.</summary>
-    public const int MaxListed = 1000;
+    /// <summary>Most events one listing returns: the whole log, since a listing has no page token to reach further
+    /// back (it was 1,000, which left the older half of the log unreadable).</summary>
+    public const int MaxListed = IAuditLogGrain.Capacity;
 
     private const int DefaultListed = 100;
 

@@ -12,7 +12,8 @@ internal static class AdminMapping
     {
         TenantId = t.TenantId,
         Weight = t.Weight,
-        Quotas = new Proto.TenantQuotas { MaxQueuedJobs = t.Quotas.MaxQueuedJobs, RequestsPerMinute = t.Quotas.RequestsPerMinute, TokensPerMinute = t.Quotas.TokensPerMinute },
+        // The bound in force, as the seeded tenants store it: a stored 0 read as "-" (no bound) in schedctl.
+        Quotas = new Proto.TenantQuotas { MaxQueuedJobs = t.Quotas.QueueBound, RequestsPerMinute = t.Quotas.RequestsPerMinute, TokensPerMinute = t.Quotas.TokensPerMinute },
         QueuedJobs = t.QueuedJobs,
         RunningJobs = t.RunningJobs,
         Usage = new Proto.TenantUsage

@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Scheduler.Abstractions.Audit;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Api;
 
@@ -51,6 +52,33 @@ public sealed class AuditLogTests(SecuredSilo silo) : IClassFixture<SecuredSilo>
         var e = await Assert.ThrowsAsync<RpcException>(() => admin.ListAuditEventsAsync(new ListAuditEventsRequest { Limit = 5000 }));
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.StartsWith("limit:", e.Status.Detail);
+    }
+
+    [Fact]
+    public async Task ListAuditEvents_MoreEventsThanAThousand_ReachesEveryEventTheLogKeeps()
+    {
+        // A listing stopped at 1,000 events, with no page token or end time to go further back, while the log keeps
+        // 2,000: provisioning a thousand tenants hid every admin action before it.
+        using var admin = silo.Admin();
+        const string first = "audit-reach-first";
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = first, Weight = 1 });
+        using var gate = new SemaphoreSlim(8);
+        await Task.WhenAll(Enumerable.Range(0, 1100).Select(async i =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                await admin.PutTenantAsync(new PutTenantRequest { TenantId = $"audit-reach-{i}", Weight = 1 });
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+
+        var events = await admin.ListAuditEventsAsync(new ListAuditEventsRequest { Limit = IAuditLogGrain.Capacity });
+        Assert.Contains(events, e => e.Target == first);
+        Assert.Equal(1100, events.Count(e => e.Target.StartsWith("audit-reach-", StringComparison.Ordinal) && e.Target != first));
     }
 
     [Theory]

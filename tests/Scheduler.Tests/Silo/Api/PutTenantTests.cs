@@ -66,6 +66,20 @@ public sealed class PutTenantTests(SecuredSilo silo) : IClassFixture<SecuredSilo
     }
 
     [Fact]
+    public async Task PutTenant_MaxQueuedJobsZero_ReportsTheDefaultBoundInForce()
+    {
+        // 0 means the default bound (1,000), which the tenant's queue is held to; it was reported as 0, which schedctl
+        // shows as "-", as it shows a per-minute quota that is not there.
+        using var admin = silo.Admin();
+
+        var put = await admin.PutTenantAsync(new PutTenantRequest { TenantId = "queue-default", Weight = 1, Quotas = Quotas(0, 60, 0) });
+
+        Assert.Equal((1.0, 1000, 60, 0L), Settings(put));
+        Assert.Equal((1.0, 1000, 60, 0L), Settings(await admin.GetTenantAsync("queue-default")));
+        Assert.Equal(1000, (await admin.ListTenantsAsync()).Single(t => t.TenantId == "queue-default").Quotas.MaxQueuedJobs);
+    }
+
+    [Fact]
     public async Task PutTenant_AnEmptyMask_CreatesAMissingTenantWithTheDefaults_AndChangesNothingOfAnExistingOne()
     {
         using var admin = silo.Admin();
