@@ -11,10 +11,14 @@ public interface IAuditLogGrain : IGrainWithIntegerKey
     /// weeks of them in a state small enough to write on every append.</summary>
     const int Capacity = 2000;
 
-    /// <summary>Records an event; it is persisted before the call returns.</summary>
+    /// <summary>Records an event; it is persisted before the call returns. Interleaves: appends that come while the log
+    /// is being written share the next write.</summary>
+    [AlwaysInterleave]
     Task Append(AuditEvent auditEvent);
 
     /// <summary>Events newest first: at most <paramref name="limit"/>, none before <paramref name="since"/>, and only
-    /// <paramref name="action"/> when given (an exact action, or a prefix ending in "." such as "apikey.").</summary>
+    /// <paramref name="action"/> when given (an exact action, or a prefix ending in "." such as "apikey."). Interleaves:
+    /// it only reads.</summary>
+    [AlwaysInterleave]
     Task<AuditEvent[]> List(DateTimeOffset? since, string? action, int limit);
 }
