@@ -458,6 +458,24 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void Resume_WithItsDeliveredTextPrefilledAcrossCalls_DrawsOnceAtEachPosition_AndGoesOnAsTheFirstRun()
+    {
+        var full = Run(Engine(), Sequence("job-43", 50, seed: 7, temperature: 0.9f));
+        var engine = Engine(microBatchTokens: 8);
+        var resume = Sequence("job-43", 50, resumeFrom: 40, seed: 7, temperature: 0.9f);
+        resume.ResumeText = string.Concat(full.Tokens.Take(40).Select(t => t.Text));
+        engine.Admit([resume]);
+
+        var reports = ToCompletion(engine.Step);
+
+        // The prompt and the delivered tokens run in calls of 8 within the first step, each call's logits drawn after
+        // it: the sampler sees every position once, in order, as when the step is one call, and goes on as the first run.
+        var input = tiny.Model.Tokenize(Prompt).Length + 40;
+        Assert.Equal((input + 7) / 8, engine.Stats.Decodes - (reports.Count - 1));
+        Assert.Equal(full.Tokens.Skip(40).Select(t => t.Text), SequenceOutcome.Of("job-43", reports).Tokens.Select(t => t.Text));
+    }
+
+    [Fact]
     public void Resume_OfAChatRenderedByTheGgufTemplate_PrefillsTheAnswerSoFar_AndGoesOnAsTheFirstRun()
     {
         var chat = ChatSequence("chat-5");
