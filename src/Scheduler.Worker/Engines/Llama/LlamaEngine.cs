@@ -11,9 +11,9 @@ namespace Scheduler.Worker.Engines.Llama;
 /// <summary>
 /// A replica that runs a GGUF model with llama.cpp, batching at the iteration level: one context whose KV cells the
 /// replica's sequences hold, each under its own llama.cpp sequence id (a slot) — in its own stream of an equal share
-/// of the cells, or in one cache they share (<see cref="LlamaReplicaSettings.KvUnified"/>). Every step is one decode call
-/// holding one token for each decoding sequence plus prefill chunks of newly admitted ones, within the step token
-/// budget (the context's batch size); sequences join and leave between steps. A sequence that leaves frees its slot at
+/// of the cells, or in one cache they share (<see cref="LlamaReplicaSettings.KvUnified"/>). Every step holds one token
+/// for each decoding sequence plus prefill chunks of newly admitted ones, within the step token budget (the context's
+/// batch size); sequences join and leave between steps. A sequence that leaves frees its slot at
 /// once and leaves its KV cells there as a prefix cache: an admission takes the free slot whose cells share the longest
 /// prefix with its prompt (in a cache the slots share, or a running sequence's longer prefix) and prefills only the
 /// rest (<see cref="LlamaSlots"/>). An admission that finds every slot taken is held in the replica's queue ahead
