@@ -197,6 +197,12 @@ public struct StepPlan
     /// holds; a step that ends early leaves the next step to pay its own.</summary>
     public readonly double MicroBatchesEndMs(int microBatches) => _profile.StepMs(DecodingSequences, PrefillDoneAfter(microBatches));
 
+    /// <summary>True when a sequence of fair rank <paramref name="rank"/>, admitted during the step, ranks ahead of the
+    /// prefill of its last micro-batch (its last chunk, the one ranked furthest back, <see cref="PrefillOrder"/>), and
+    /// the step has more than one: an engine that times its own calls (llama.cpp) ends the step after the call under way
+    /// when it is not the last (<see cref="YieldAfter"/>).</summary>
+    public readonly bool YieldsTo(double rank) => rank < _lastPrefillRank && MicroBatches > 1;
+
     /// <summary>
     /// After how many micro-batches the step ends when a sequence of fair rank <paramref name="rank"/> is admitted
     /// <paramref name="elapsedMs"/> into it: at the end of the micro-batch under way when a later one holds prefill ranked
@@ -213,7 +219,7 @@ public struct StepPlan
     public readonly int YieldAfter(double elapsedMs, double rank)
     {
         var all = MicroBatches;
-        if (!(rank < _lastPrefillRank))
+        if (!YieldsTo(rank))
         {
             return all;
         }

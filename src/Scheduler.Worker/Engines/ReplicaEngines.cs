@@ -33,7 +33,7 @@ internal sealed partial class ReplicaEngines : BackgroundService
                 var meter = telemetry.Replica(r.ReplicaId, r.Model, r.EngineProfile.KvCapacityTokens);
                 return r switch
                 {
-                    { Llama: { } llama } => new LlamaEngine(r.ReplicaId, r.EngineProfile, llama, r.MaxContextTokens, sink, time, llamaLogger, meter),
+                    { Llama: { } llama } => new LlamaEngine(r.ReplicaId, r.EngineProfile, llama, r.MaxContextTokens, sink, time, llamaLogger, meter, r.PrefillMicroBatchTokens),
                     { Upstream: { } upstream } => new UpstreamEngine(r.ReplicaId, r.EngineProfile, upstream, sink, time, upstreamLogger, meter: meter),
                     _ => new SimulatedEngine(r.ReplicaId, r.EngineProfile, sink, time, simulatedLogger, r.PrefillMicroBatchTokens, meter),
                 };

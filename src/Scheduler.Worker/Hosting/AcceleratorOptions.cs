@@ -28,11 +28,11 @@ public sealed class AcceleratorOptions
     /// <summary>KV-cache tokens per replica, overriding the profile's (for the llama engine: its context's cells).</summary>
     public long? KvCapacityTokens { get; set; }
 
-    /// <summary>Prompt tokens of one prefill micro-batch of the simulated engine (as llama.cpp's <c>n_ubatch</c>): a step's
-    /// prefill runs in calls of this many tokens, and a prompt admitted during a step, ranked ahead of the prefill its
+    /// <summary>Prompt tokens of one prefill micro-batch of the simulated or llama engine (for llama, one
+    /// <c>llama_decode</c> call; the simulated engine models llama.cpp's calls): a step's prefill runs in calls of this many tokens, and a prompt admitted during a step, ranked ahead of the prefill its
     /// later calls hold, ends the step after the call under way and goes first in the next (docs/architecture.md,
     /// "Engine"). 0 runs each step as one call, which never ends early. Unset: 256
-    /// (<see cref="Policies.Profiles.StepPlan.DefaultMicroBatchTokens"/>). Only the simulated engine takes it.</summary>
+    /// (<see cref="Policies.Profiles.StepPlan.DefaultMicroBatchTokens"/>). Refused on an upstream group, whose server runs its own steps.</summary>
     public int? PrefillMicroBatchTokens { get; set; }
 
     /// <summary>The engine of these replicas, overriding <see cref="WorkerNodeOptions.Engine"/>: "simulated", "llama" or "upstream".</summary>

@@ -120,10 +120,10 @@ internal sealed class NodeInventory : IDisposable
             UpstreamReplicaSettings? upstream = null;
             var maxContextTokens = group.MaxContextTokens;
             var microBatchTokens = 0;
-            if (group.PrefillMicroBatchTokens is { } microBatch && (microBatch < 0 || engine != EngineNames.Simulated))
+            if (group.PrefillMicroBatchTokens is { } microBatch && (microBatch < 0 || engine == EngineNames.Upstream))
             {
                 throw new ArgumentException(
-                    $"Worker:Accelerators:{g}:PrefillMicroBatchTokens must be at least 0 (0: a step is one call), and only the {EngineNames.Simulated} engine takes it, not {microBatch} on the {engine} engine.", nameof(options));
+                    $"Worker:Accelerators:{g}:PrefillMicroBatchTokens must be at least 0 (0: a step is one call), and only the {EngineNames.Simulated} and {EngineNames.Llama} engines take it (an upstream server runs its own steps), not {microBatch} on the {engine} engine.", nameof(options));
             }
 
             switch (engine)
@@ -145,6 +145,7 @@ internal sealed class NodeInventory : IDisposable
                 case EngineNames.Llama:
                     (engineProfile, maxContextTokens, llama) = LlamaReplica(options, group, g, profile);
                     advertised = engineProfile;
+                    microBatchTokens = group.PrefillMicroBatchTokens ?? StepPlan.DefaultMicroBatchTokens;
                     break;
                 case EngineNames.Upstream:
                     var (upstreamOptions, prefix) = group.Upstream.BaseUrl is not null

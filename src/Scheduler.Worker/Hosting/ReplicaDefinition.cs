@@ -8,8 +8,8 @@ namespace Scheduler.Worker.Hosting;
 /// <summary>One replica the node runs: a model on one accelerator, stepping with <paramref name="EngineProfile"/>
 /// (the accelerator's profile after the node's speed-up, or a llama replica's slots, KV cells and batch size). A
 /// replica with <paramref name="Llama"/> settings runs llama.cpp; one with <paramref name="Upstream"/> settings forwards
-/// to an OpenAI-compatible server; one with neither runs the simulated engine, its step's prefill in micro-batches of
-/// <paramref name="PrefillMicroBatchTokens"/> (0: one call).</summary>
+/// to an OpenAI-compatible server; one with neither runs the simulated engine. A simulated or llama replica runs its
+/// step's prefill in micro-batches of <paramref name="PrefillMicroBatchTokens"/> (0: one call).</summary>
 internal sealed record ReplicaDefinition(
     string ReplicaId,
     string Model,

@@ -11,18 +11,24 @@ namespace Scheduler.Worker.Engines.Llama;
 /// <summary>
 /// A replica that runs a GGUF model with llama.cpp, batching at the iteration level: one context whose KV cells the
 /// replica's sequences hold, each under its own llama.cpp sequence id (a slot) — in its own stream of an equal share
-/// of the cells, or in one cache they share (<see cref="LlamaReplicaSettings.KvUnified"/>). Every step is one decode call
-/// holding one token for each decoding sequence plus prefill chunks of newly admitted ones, within the step token
-/// budget (the context's batch size); sequences join and leave between steps. A sequence that leaves frees its slot at
+/// of the cells, or in one cache they share (<see cref="LlamaReplicaSettings.KvUnified"/>). Every step holds one token
+/// for each decoding sequence plus prefill chunks of newly admitted ones, within the step token budget (the context's
+/// batch size); sequences join and leave between steps. A sequence that leaves frees its slot at
 /// once and leaves its KV cells there as a prefix cache: an admission takes the free slot whose cells share the longest
 /// prefix with its prompt (in a cache the slots share, or a running sequence's longer prefix) and prefills only the
 /// rest (<see cref="LlamaSlots"/>). An admission that finds every slot taken is held in the replica's queue ahead
 /// (<see cref="LlamaReplicaSettings.QueueAhead"/>) and starts in the step after a slot frees.
+/// <para>A step's prefill runs in decode calls of at most <see cref="StepPlan.MicroBatchTokens"/> prompt tokens, the
+/// decodes with the first (llama.cpp takes a prompt split across calls by position): between calls, an admission ranked
+/// ahead of the prefill still to come (<see cref="StepPlan.YieldsTo"/>) ends the step, so its prompt goes first in the
+/// next. What ran is kept — each sequence's prefill progress is the positions its calls put in the KV cache — and only a
+/// sequence whose prompt's last token was in a call that ran draws a token.</para>
 /// </summary>
 /// <remarks>
-/// Only the step loop touches the context and the sequences' samplers. A step is planned under the lock, decoded and
-/// sampled outside it (commands arriving meanwhile take effect in the next step), and its results applied under the
-/// lock again, dropping those of sequences that left in between.
+/// Only the step loop touches the context and the sequences' samplers. A step is planned under the lock, each of its
+/// calls filled under it and decoded and sampled outside it (commands arriving meanwhile take effect in the next step,
+/// but for the admission that ends it early), and its results applied under the lock again, dropping those of sequences
+/// that left in between.
 /// </remarks>
 internal sealed partial class LlamaEngine : IInferenceEngine
 {
@@ -38,6 +44,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     private readonly Lock _lock = new();
     private readonly RunningBatch<LlamaSequence> _running;
     private readonly LlamaSlots _slots;
+    private readonly int _microBatchTokens;
 
     // The scheduler-named prompt blocks the slots' cells hold: what leaves them goes out with the next step report.
     private readonly LlamaCachedBlocks _cachedBlocks = new();
@@ -45,6 +52,10 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     // Sequences out of the batch whose sampler the loop frees before its next decode.
     private readonly List<LlamaSequence> _left = [];
     private LlamaEngineStats _stats = LlamaEngineStats.None;
+
+    // The best fair rank admitted since the step under way was planned: ranked ahead of its later calls' prefill, it
+    // ends the step after the call under way. Under the lock.
+    private double _admittedRank = double.PositiveInfinity;
 
     /// <param name="replicaId">The replica's id.</param>
     /// <param name="profile">Slots (<see cref="AcceleratorProfile.MaxSequences"/>), KV cells
@@ -55,6 +66,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     /// <param name="time">The clock.</param>
     /// <param name="logger">The engine's logger.</param>
     /// <param name="meter">Where the replica's metrics go; null records none.</param>
+    /// <param name="microBatchTokens">Prompt tokens of one decode call of a step's prefill (<see cref="StepPlan.MicroBatchTokens"/>); 0: a step is one call, which never ends early.</param>
     public LlamaEngine(
         string replicaId,
         AcceleratorProfile profile,
@@ -63,9 +75,12 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         IStepReportSink sink,
         TimeProvider time,
         ILogger<LlamaEngine> logger,
-        ReplicaMeter? meter = null)
+        ReplicaMeter? meter = null,
+        int microBatchTokens = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(microBatchTokens);
         _replicaId = replicaId;
+        _microBatchTokens = microBatchTokens;
         _profile = profile;
         _model = settings.Model;
         // A slot's own stream bounds its sequence when the cache is not shared.
@@ -193,6 +208,10 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         return step.Report;
     }
 
+    /// <summary>Called on the step loop between a step's decode calls, before the engine looks for an admission that ends
+    /// the step there: a test admits a prompt mid-step with it.</summary>
+    internal Action? BetweenCalls { get; set; }
+
     /// <summary>Prompt and output tokens the free slots keep in KV cells as prefix cache.</summary>
     internal long CachedKvTokens
     {
@@ -233,13 +252,14 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         _running.Dispose();
     }
 
-    /// <summary>Plans the step under the lock, frees what left, decodes and samples outside it, and applies the
-    /// results under it again. Null when there is nothing to do.</summary>
+    /// <summary>Plans the step under the lock, frees what left, runs its calls (each filled under the lock, decoded and
+    /// sampled outside it) until they are done or an admission ends the step, and applies the results under the lock
+    /// again. Null when there is nothing to do.</summary>
     private PlannedStep? TakeStep()
     {
         List<LlamaSequence> left;
         List<LlamaKvEdit> edits;
-        List<StepEntry>? entries = null;
+        StepCalls? step = null;
         var epoch = 0L;
         lock (_lock)
         {
@@ -253,7 +273,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             if (_running.HasWork)
             {
                 epoch = _running.Epoch;
-                entries = Plan();
+                step = Plan();
             }
         }
 
@@ -271,23 +291,66 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             sequence.Dispose();
         }
 
-        if (entries is null)
+        if (step is null)
         {
             return null;
         }
 
-        var result = entries.Count > 0 ? handle.Decode(_decodeBatch) : DecodeResult.Ok;
-        var drawn = result == DecodeResult.Ok ? entries.Select(e => e.Logits > 0 ? e.Sequence.Draw(handle, e.FirstLogits, e.Logits) : null).ToList() : null;
+        var result = DecodeResult.Ok;
+        for (var call = 1; call <= step.Plan.MicroBatches; call++)
+        {
+            List<CallPart> parts;
+            if (call > 1)
+            {
+                BetweenCalls?.Invoke();
+            }
+
+            lock (_lock)
+            {
+                if (call > 1 && step.Plan.YieldsTo(_admittedRank))
+                {
+                    // What ran is kept; the rest of the step's prefill is planned again in the next step, behind the
+                    // admission, whose prompt goes first.
+                    break;
+                }
+
+                parts = Fill(step, call);
+            }
+
+            if (parts.Count == 0)
+            {
+                continue;
+            }
+
+            result = handle.Decode(_decodeBatch);
+            if (result != DecodeResult.Ok)
+            {
+                step.Refused = parts;
+                break;
+            }
+
+            step.Calls.Add((parts.Count, _decodeBatch.TokenCount));
+            foreach (var part in parts)
+            {
+                // Drawn now: the next call overwrites the logits.
+                part.Entry.Done = part.Done;
+                if (part.Logits > 0)
+                {
+                    (part.Entry.Draws ??= []).AddRange(part.Entry.Sequence.Draw(handle, part.FirstLogits, part.Logits));
+                }
+            }
+        }
+
         var stepMs = _time.GetElapsedTime(started).TotalMilliseconds;
         lock (_lock)
         {
-            return Apply(entries, result, drawn, stepMs, epoch);
+            return Apply(step, result, stepMs, epoch);
         }
     }
 
-    /// <summary>Fills the decode batch with the shared <see cref="StepPlan"/>: a token for every decoding sequence not
-    /// deferred (<see cref="StepPlan.ForBatch{T}"/>: a deferred one keeps its sampled token for a later step), then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget (and a capped sequence's contended prefill cap, <see cref="StepPlan.TakePrefill{T}"/>); the batch lists
-    /// them in slot order.</summary>
+    /// <summary>Plans the step with the shared <see cref="StepPlan"/>: a token for every decoding sequence not
+    /// deferred (<see cref="StepPlan.ForBatch{T}"/>: a deferred one keeps its sampled token for a later step), then prefill chunks in <see cref="PrefillOrder"/> within what is left of the step's token budget (and a capped sequence's contended prefill cap, <see cref="StepPlan.TakePrefill{T}"/>); each call lists
+    /// its part of them in slot order (<see cref="Fill"/>).</summary>
     /// <remarks>
     /// With a KV stream per slot, llama.cpp computes a batch in one pass over the weights only for sequences whose slots
     /// are consecutive and listed in increasing order; at every other sequence it starts another pass (a micro-batch),
@@ -295,75 +358,118 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     /// one. Listing the batch by slot, with the lowest free slot taken first when no slot's cache is worth reusing
     /// (<see cref="LlamaSlots.Take"/>), keeps a full replica's step to one pass.
     /// </remarks>
-    private List<StepEntry> Plan()
+    private StepCalls Plan()
     {
-        _decodeBatch.Clear();
-        var planned = new List<(LlamaSequence Sequence, int PrefillChunk)>();
-        var plan = StepPlan.ForBatch(_profile, _running.Sequences, _running.Contention, _running.NowMs);
+        var entries = new List<StepEntry>();
+        var plan = StepPlan.ForBatch(_profile, _running.Sequences, _running.Contention, _running.NowMs, microBatchTokens: _microBatchTokens);
         foreach (var sequence in _running.Sequences)
         {
             if (StepPlan.Decodes(sequence))
             {
-                planned.Add((sequence, 0));
+                entries.Add(new StepEntry(sequence, 0, 0));
             }
-            else if (sequence.PrefillRemaining > 0 && plan.TakePrefill(sequence) is > 0 and var chunk)
+            else if (sequence.PrefillRemaining > 0 && plan.PrefillTokens is var offset && plan.TakePrefill(sequence) is > 0 and var chunk)
             {
-                planned.Add((sequence, sequence.CapPrefill(chunk)));
+                entries.Add(new StepEntry(sequence, sequence.CapPrefill(chunk), offset));
             }
         }
 
-        return
-        [
-            .. planned.OrderBy(p => p.Sequence.Slot.Value).Select(p => p.PrefillChunk > 0
-                ? new StepEntry(p.Sequence, p.PrefillChunk, p.Sequence.AddPrefill(_decodeBatch, p.PrefillChunk))
-                : new StepEntry(p.Sequence, 0, (p.Sequence.AddDecode(_decodeBatch), 1))),
-        ];
+        _admittedRank = double.PositiveInfinity;
+        return new StepCalls(plan, [.. entries.OrderBy(e => e.Sequence.Slot.Value)]);
     }
 
-    private PlannedStep Apply(List<StepEntry> entries, DecodeResult result, List<List<LLamaToken>?>? drawn, double stepMs, long epoch)
+    /// <summary>Fills the decode batch with call <paramref name="call"/> (from 1) of the step, in slot order: the decodes
+    /// in the first, and each prefill chunk's part the call's micro-batch holds (<see cref="StepPlan.ChunkDoneAfter"/>),
+    /// for the sequences still running.</summary>
+    private List<CallPart> Fill(StepCalls step, int call)
+    {
+        _decodeBatch.Clear();
+        var parts = new List<CallPart>();
+        foreach (var entry in step.Entries)
+        {
+            var sequence = entry.Sequence;
+            if (!sequence.Active)
+            {
+                continue;
+            }
+
+            if (entry.PrefillChunk == 0)
+            {
+                if (call == 1)
+                {
+                    parts.Add(new CallPart(entry, 1, sequence.AddDecode(_decodeBatch), 1));
+                }
+
+                continue;
+            }
+
+            var from = call == 1 ? 0 : step.Plan.ChunkDoneAfter(entry.Offset, entry.PrefillChunk, call - 1);
+            var to = step.Plan.ChunkDoneAfter(entry.Offset, entry.PrefillChunk, call);
+            if (to > from)
+            {
+                parts.Add(new CallPart(entry, to, sequence.AddPrefill(_decodeBatch, from, to - from)));
+            }
+        }
+
+        return parts;
+    }
+
+    private PlannedStep Apply(StepCalls step, DecodeResult result, double stepMs, long epoch)
     {
         var report = _running.StartReport();
         report.StepMs = stepMs;
-        // The prompts this step brought matter only when the decode found no KV slot: collected only then.
-        if (result == DecodeResult.NoKvSlot && entries.Where(e => e.PrefillChunk > 0 && e.Sequence.Active).ToList() is { Count: > 0 } prefills)
+        foreach (var (sequences, tokens) in step.Calls)
+        {
+            _stats = _stats.After(sequences, tokens);
+        }
+
+        // The prompts the refused call brought matter only when it found no KV slot: collected only then.
+        var refused = result == DecodeResult.NoKvSlot
+            ? step.Refused!.Select(p => p.Entry).Where(e => e.PrefillChunk > 0 && e.Sequence.Active).ToHashSet()
+            : [];
+        if (refused.Count > 0)
         {
             // The cache is fuller than the reservations say (llama.cpp needs cells the count does not see): the
-            // prompts this step brought are refused, and decoding sequences try again in the next step, with the free
-            // slots' cached cells (in a shared cache) removed first.
+            // prompts that call brought are refused, and the sequences it decoded try again in the next step, with the
+            // free slots' cached cells (in a shared cache) removed first.
             _slots.MakeRoom(_profile.KvCapacityTokens);
-            foreach (var entry in prefills)
-            {
-                Leave(entry.Sequence);
-                _running.Reject(entry.Sequence.Finished(FinishReason.Rejected));
-                LogRejected(_logger, _replicaId, entry.Sequence.Id, "llama.cpp found no KV slot for its prompt");
-            }
         }
         else if (result != DecodeResult.Ok)
         {
             throw new InvalidOperationException($"llama_decode failed on replica {_replicaId}: {result}.");
         }
-        else if (entries.Count > 0)
+
+        foreach (var entry in step.Entries)
         {
-            _stats = _stats.After(entries.Count, _decodeBatch.TokenCount);
-            for (var i = 0; i < entries.Count; i++)
+            var sequence = entry.Sequence;
+            if (!sequence.Active)
             {
-                var (sequence, chunk, _, _) = entries[i];
-                if (!sequence.Active)
-                {
-                    continue;
-                }
+                continue;
+            }
 
-                sequence.Decoded(chunk);
-                if (drawn![i] is { } draws)
-                {
-                    report.Tokens.Add(sequence.Accept(draws, _model.Vocabulary));
-                }
+            if (entry.Done > 0)
+            {
+                // What the calls that ran put in its KV cells: the decoded token, or that much of its prefill chunk.
+                sequence.Decoded(entry.PrefillChunk > 0 ? entry.Done : 0);
+            }
 
-                if (sequence.EndReason is { } reason)
-                {
-                    Leave(sequence);
-                    report.Finished.Add(sequence.Finished(reason));
-                }
+            if (refused.Contains(entry))
+            {
+                Leave(sequence);
+                _running.Reject(sequence.Finished(FinishReason.Rejected));
+                LogRejected(_logger, _replicaId, sequence.Id, "llama.cpp found no KV slot for its prompt");
+                continue;
+            }
+
+            if (entry.Draws is { } draws)
+            {
+                report.Tokens.AddRange(sequence.Accept(draws, _model.Vocabulary));
+            }
+
+            if (sequence.EndReason is { } reason)
+            {
+                Leave(sequence);
+                report.Finished.Add(sequence.Finished(reason));
             }
         }
 
@@ -505,6 +611,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             _cachedBlocks.Assign(slot, SequenceBlocks.Of(spec)?.Hashes ?? []);
             sequence = new LlamaSequence(spec, prompt!, Replay(spec, prompt!), slot, reused, _model.CreateDecoder());
             _running.Add(sequence);
+            _admittedRank = Math.Min(_admittedRank, spec.FairRank);
             sequence = null;
 
             // In a shared cache, the reservation may need cells the free slots keep cached.
@@ -552,13 +659,45 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} can never run sequence {SequenceId}: {Error}")]
     private static partial void LogFault(ILogger logger, string replicaId, string sequenceId, string error);
 
-    /// <summary>A sequence's part of a step: a prefill chunk of <paramref name="PrefillChunk"/> input tokens, or its
-    /// pending token when 0; its tokens are drawn from <paramref name="Logits"/> logits from batch index
-    /// <paramref name="FirstLogits"/> (none when 0).</summary>
-    private readonly record struct StepEntry(LlamaSequence Sequence, int PrefillChunk, int FirstLogits, int Logits)
+    /// <summary>A step as planned: its <see cref="StepPlan"/> (for its calls' micro-batches) and its sequences' parts in
+    /// slot order; as it runs, the calls that ran and the parts of a call llama.cpp refused. Used by the step loop.</summary>
+    private sealed class StepCalls(StepPlan plan, List<StepEntry> entries)
     {
-        public StepEntry(LlamaSequence sequence, int prefillChunk, (int First, int Count) logits)
-            : this(sequence, prefillChunk, logits.First, logits.Count)
+        public StepPlan Plan { get; } = plan;
+
+        public List<StepEntry> Entries { get; } = entries;
+
+        /// <summary>Sequences and tokens of each call that ran, for <see cref="LlamaEngineStats"/>.</summary>
+        public List<(int Sequences, int Tokens)> Calls { get; } = [];
+
+        /// <summary>The parts of the call that did not decode; null when none failed.</summary>
+        public List<CallPart>? Refused { get; set; }
+    }
+
+    /// <summary>A sequence's part of a step: a prefill chunk of <paramref name="prefillChunk"/> input tokens starting
+    /// <paramref name="offset"/> prompt tokens into the step's prefill, or its pending token when 0. A class: its calls
+    /// add to it as they run.</summary>
+    private sealed class StepEntry(LlamaSequence sequence, int prefillChunk, int offset)
+    {
+        public LlamaSequence Sequence { get; } = sequence;
+
+        public int PrefillChunk { get; } = prefillChunk;
+
+        public int Offset { get; } = offset;
+
+        /// <summary>Of its part, what the calls that ran decoded: input tokens of the chunk, or 1 for the pending token.</summary>
+        public int Done { get; set; }
+
+        /// <summary>The tokens drawn for it by the calls that ran, in position order; null when none drew.</summary>
+        public List<LLamaToken>? Draws { get; set; }
+    }
+
+    /// <summary>An entry's part of one call: once it runs the entry has <paramref name="Done"/> done, and draws from
+    /// <paramref name="Logits"/> logits from batch index <paramref name="FirstLogits"/> (none when 0).</summary>
+    private readonly record struct CallPart(StepEntry Entry, int Done, int FirstLogits, int Logits)
+    {
+        public CallPart(StepEntry entry, int done, (int First, int Count) logits)
+            : this(entry, done, logits.First, logits.Count)
         {
         }
     }

@@ -3,7 +3,8 @@ using Scheduler.Protos.V1;
 namespace Scheduler.Worker.Engines.Llama;
 
 /// <summary>How a llama.cpp replica has batched: its decode calls and how many sequences and tokens they held.</summary>
-/// <param name="Decodes">Decode calls, one per step that had tokens.</param>
+/// <param name="Decodes">Decode calls: one per step that had tokens, or one per micro-batch of a step whose prefill
+/// runs in several (<see cref="Scheduler.Policies.Profiles.StepPlan.MicroBatchTokens"/>).</param>
 /// <param name="BatchedSequences">Sequences summed over all decode calls (a sequence appears once per call).</param>
 /// <param name="MaxBatchSequences">The most sequences one decode call held.</param>
 /// <param name="BatchedTokens">Tokens summed over all decode calls.</param>

@@ -97,21 +97,29 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
     /// logits (the prompt's last token and the delivered tokens after it).</summary>
     public int CapPrefill(int chunk) => Math.Min(chunk, Math.Max(prompt.Length - 1 - Prefilled, 0) + MaxLogitsPerStep);
 
-    /// <summary>Adds the next <paramref name="chunk"/> input tokens to <paramref name="batch"/>, with logits at every
-    /// position from the prompt's last token on (each draws the token after it); returns the batch index of the first
-    /// such position and how many there are.</summary>
-    public (int FirstLogits, int Logits) AddPrefill(LLamaBatch batch, int chunk)
+    /// <summary>Adds <paramref name="tokens"/> input tokens to <paramref name="batch"/>, from <paramref name="from"/> past
+    /// the prefilled ones (a step's chunk may run in several calls, <see cref="StepPlan.MicroBatchTokens"/>), with logits
+    /// at every position from the prompt's last token on (each draws the token after it); returns the batch index of the
+    /// first such position and how many there are. The step's draws, over its calls in order, are from the chunk's first
+    /// such position on.</summary>
+    public (int FirstLogits, int Logits) AddPrefill(LLamaBatch batch, int from, int tokens)
     {
+        var start = Prefilled + from;
         var firstLogits = -1;
-        for (var position = Prefilled; position < Prefilled + chunk; position++)
+        for (var position = start; position < start + tokens; position++)
         {
             var logits = position >= prompt.Length - 1;
             var index = batch.Add(_input[position], position, slot, logits);
             firstLogits = logits && firstLogits < 0 ? index : firstLogits;
         }
 
-        _firstLogitsPosition = firstLogits < 0 ? -1 : Math.Max(Prefilled, prompt.Length - 1);
-        return (firstLogits, firstLogits < 0 ? 0 : Prefilled + chunk - _firstLogitsPosition);
+        if (firstLogits < 0)
+        {
+            return (-1, 0);
+        }
+
+        _firstLogitsPosition = Math.Max(Prefilled, prompt.Length - 1);
+        return (firstLogits, start + tokens - Math.Max(start, prompt.Length - 1));
     }
 
     /// <summary>Draws from the logits at <paramref name="logits"/> consecutive batch indexes from

@@ -458,6 +458,24 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void Resume_WithItsDeliveredTextPrefilledAcrossCalls_DrawsOnceAtEachPosition_AndGoesOnAsTheFirstRun()
+    {
+        var full = Run(Engine(), Sequence("job-43", 50, seed: 7, temperature: 0.9f));
+        var engine = Engine(microBatchTokens: 8);
+        var resume = Sequence("job-43", 50, resumeFrom: 40, seed: 7, temperature: 0.9f);
+        resume.ResumeText = string.Concat(full.Tokens.Take(40).Select(t => t.Text));
+        engine.Admit([resume]);
+
+        var reports = ToCompletion(engine.Step);
+
+        // The prompt and the delivered tokens run in calls of 8 within the first step, each call's logits drawn after
+        // it: the sampler sees every position once, in order, as when the step is one call, and goes on as the first run.
+        var input = tiny.Model.Tokenize(Prompt).Length + 40;
+        Assert.Equal((input + 7) / 8, engine.Stats.Decodes - (reports.Count - 1));
+        Assert.Equal(full.Tokens.Skip(40).Select(t => t.Text), SequenceOutcome.Of("job-43", reports).Tokens.Select(t => t.Text));
+    }
+
+    [Fact]
     public void Resume_OfAChatRenderedByTheGgufTemplate_PrefillsTheAnswerSoFar_AndGoesOnAsTheFirstRun()
     {
         var chat = ChatSequence("chat-5");
@@ -556,6 +574,89 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void PromptAdmittedMidStep_RankedAheadOfALongPrefillsRest_EndsTheStepAfterTheCallUnderWay_AndGoesFirstInTheNext()
+    {
+        var engine = Engine(stepTokens: 64, microBatchTokens: 16);
+        var longPrompt = LongSequence("long", 120, fairRank: 2);
+        var light = Sequence("light", 3, temperature: 0);
+        light.FairRank = 1;
+        engine.Admit([longPrompt]);
+        engine.BetweenCalls = () =>
+        {
+            engine.BetweenCalls = null;
+            engine.Admit([light]);
+        };
+
+        var first = engine.Step()!;
+
+        // The step planned 64 tokens of the long prompt in 4 calls; the light prompt, admitted after the first, ends it
+        // there: 16 prompt positions in the long prompt's KV cells, no token drawn.
+        Assert.Empty(first.Tokens);
+        Assert.Equal(new LlamaEngineStats(Decodes: 1, BatchedSequences: 1, MaxBatchSequences: 1, BatchedTokens: 16, MaxBatchTokens: 16), engine.Stats);
+        Assert.Equal(16, engine.KvCells(0));
+
+        // The next step prefills the light prompt first and draws its first token; the long prompt takes the rest of
+        // the budget, from where it stopped.
+        var lightPrompt = tiny.Model.Tokenize(Prompt).Length;
+        var second = engine.Step()!;
+        Assert.Equal(["light"], second.Tokens.Select(t => t.SequenceId));
+        Assert.Equal((16 + 64 - lightPrompt, lightPrompt), (engine.KvCells(0), engine.KvCells(1)));
+
+        // What ran is kept exactly: both draw what they draw alone, in one call a step.
+        var reports = new List<StepReport> { first, second };
+        reports.AddRange(ToCompletion(engine.Step));
+        var unsplit = Engine(stepTokens: 64);
+        Assert.Equal(Run(unsplit, LongSequence("long", 120, fairRank: 2)).Text, SequenceOutcome.Of("long", reports).Text);
+        Assert.Equal(Run(unsplit, Sequence("light", 3, temperature: 0)).Text, SequenceOutcome.Of("light", reports).Text);
+    }
+
+    [Fact]
+    public void PromptAdmittedMidStep_RankedBehindTheStepsPrefill_LetsTheStepRunWhole()
+    {
+        var engine = Engine(stepTokens: 64, microBatchTokens: 16);
+        engine.Admit([LongSequence("long", 120, fairRank: 1)]);
+        var behind = Sequence("behind", 3);
+        behind.FairRank = 2;
+        engine.BetweenCalls = () =>
+        {
+            engine.BetweenCalls = null;
+            engine.Admit([behind]);
+        };
+
+        engine.Step();
+
+        Assert.Equal((4L, 64L), (engine.Stats.Decodes, engine.Stats.BatchedTokens));
+        Assert.Equal(64, engine.KvCells(0));
+    }
+
+    [Fact]
+    public void PrefillInMicroBatches_DrawsTheSameTokensAsOneCallAStep()
+    {
+        string[] ids = ["a", "b", "c"];
+        var split = Engine(stepTokens: 128, microBatchTokens: 16);
+        var whole = Engine(stepTokens: 128);
+        split.Admit([.. ids.Select(id => LongSequence(id, 90, fairRank: 1))]);
+        whole.Admit([.. ids.Select(id => LongSequence(id, 90, fairRank: 1))]);
+
+        var splitReports = ToCompletion(split.Step);
+        var wholeReports = ToCompletion(whole.Step);
+
+        // Each step's prefill runs in calls of at most 16 prompt tokens (the first with the step's decodes, at most 3),
+        // the same tokens in the same steps, and every sequence draws the same greedy text as when each step is one call.
+        Assert.Equal(wholeReports.Count, splitReports.Count);
+        Assert.Equal(whole.Stats.BatchedTokens, split.Stats.BatchedTokens);
+        Assert.True(split.Stats.Decodes > whole.Stats.Decodes, $"{split.Stats.Decodes} calls split, {whole.Stats.Decodes} whole");
+        Assert.InRange(split.Stats.MaxBatchTokens, 16, 16 + ids.Length);
+        foreach (var id in ids)
+        {
+            var expected = SequenceOutcome.Of(id, wholeReports);
+            var actual = SequenceOutcome.Of(id, splitReports);
+            Assert.Equal(Enumerable.Range(0, 8), actual.Indexes);
+            Assert.Equal(expected.Text, actual.Text);
+        }
+    }
+
+    [Fact]
     public async Task Loop_StreamsTokens_AndBatchesSequencesAdmittedWhileOthersRun()
     {
         // The sink takes one report, then holds the loop (as a slow network would) until "b" has been admitted, so
@@ -614,6 +715,16 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         return spec;
     }
 
+    /// <summary>A greedy sequence of 8 tokens whose prompt is <paramref name="promptTokens"/> token ids.</summary>
+    private static SequenceSpec LongSequence(string id, int promptTokens, double fairRank)
+    {
+        var spec = Sequence(id, 8, temperature: 0);
+        spec.Prompt = "";
+        spec.PromptTokenIds.AddRange(Enumerable.Range(0, promptTokens).Select(i => 10 + (i * 7 % 300)));
+        spec.FairRank = fairRank;
+        return spec;
+    }
+
     /// <summary>A chat job as the scheduler sends it: its turns, and its prompt as the catalog's template rendered them.</summary>
     private static SequenceSpec ChatSequence(string id)
     {
@@ -631,11 +742,11 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     private LlamaEngine Engine(
-        LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 256, IStepReportSink? sink = null, bool kvUnified = false, bool? flashAttention = null, int queueAhead = 0, int stepTokens = 64)
+        LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 256, IStepReportSink? sink = null, bool kvUnified = false, bool? flashAttention = null, int queueAhead = 0, int stepTokens = 64, int microBatchTokens = 0)
     {
         var profile = AcceleratorProfiles.A100 with { MaxSequences = slots, KvCapacityTokens = kvCells, StepTokenBudget = stepTokens };
         var engine = new LlamaEngine(
-            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1, kvUnified, flashAttention, queueAhead), maxContextTokens, sink ?? _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance);
+            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1, kvUnified, flashAttention, queueAhead), maxContextTokens, sink ?? _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance, microBatchTokens: microBatchTokens);
         _engines.Add(engine);
         return engine;
     }

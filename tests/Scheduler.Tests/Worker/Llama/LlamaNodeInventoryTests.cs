@@ -52,6 +52,20 @@ public sealed class LlamaNodeInventoryTests(TinyModelFixture tiny) : IClassFixtu
     }
 
     [Fact]
+    public void Create_GivesLlamaReplicasTheirPrefillMicroBatch_256UnlessSet()
+    {
+        var options = new WorkerNodeOptions { NodeId = "n", Engine = "llama" };
+        options.Model.Path = tiny.Path;
+        options.Model.Slots = 2;
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = "tiny", MaxContextTokens = 512, KvCapacityTokens = 1024 });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = "tiny-one-call", MaxContextTokens = 512, KvCapacityTokens = 1024, PrefillMicroBatchTokens = 0 });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = "tiny-64", MaxContextTokens = 512, KvCapacityTokens = 1024, PrefillMicroBatchTokens = 64 });
+        using var inventory = NodeInventory.Create(options);
+
+        Assert.Equal([256, 0, 64], inventory.Replicas.Select(r => r.PrefillMicroBatchTokens));
+    }
+
+    [Fact]
     public void Describe_WithAUnifiedKvCache_LetsOneSequenceReachAllItsCells()
     {
         var options = new WorkerNodeOptions { NodeId = "n", Engine = "llama" };
