@@ -7,8 +7,8 @@ public interface IAuditLogGrain : IGrainWithIntegerKey
     /// <summary>The key of the one log.</summary>
     const long Key = 0;
 
-    /// <summary>How many events the log keeps. Admin actions are rare (people, not programs, make them): this keeps
-    /// weeks of them in a state small enough to write on every append.</summary>
+    /// <summary>How many events the log keeps: weeks of people's admin actions in one state, written for every append
+    /// (appends that come during a write, as a provisioning script's do, share the next one).</summary>
     const int Capacity = 2000;
 
     /// <summary>Records an event; it is persisted before the call returns. Interleaves: appends that come while the log
