@@ -4,6 +4,7 @@ using Scheduler.Protos.V1;
 using Scheduler.Tests.EndToEnd;
 using Scheduler.Tests.Silo.Telemetry;
 using Scheduler.Worker.Hosting;
+using Scheduler.Worker.Telemetry;
 
 namespace Scheduler.Tests.Worker.Telemetry;
 
@@ -42,6 +43,9 @@ public sealed class WorkerMetricsTests : IDisposable
         Assert.True(idle.Has("scheduler_engine_running_sequences", ofReplica));
         Assert.Equal(0, idle.Sum("scheduler_engine_running_sequences", ofReplica));
         Assert.False(idle.Has("scheduler_tls_certificate_expiry_seconds"));
+
+        // The node's resource, not the SDK's "unknown_service:dotnet".
+        Assert.True(idle.Has("target_info", ("service_name", "scheduler-worker")), "target_info names the worker's service");
 
         // Token ids, so the second job finds the first one's leading blocks in the replica's prefix cache.
         var request = new SubmitJobRequest { Model = Model, MaxTokens = 150 };
@@ -91,6 +95,34 @@ public sealed class WorkerMetricsTests : IDisposable
         volume.Update(SecretVolume.TlsPair(renewed));
 
         await Polling.Until(async () => await Expiry(metrics) == NotAfter(renewed.CertificatePath), "the gauge follows the renewed certificate", Timeout, TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task Metrics_CollectorConfigured_AreExportedOverOtlpAsTheNamedService()
+    {
+        await using var receiver = await OtlpReceiver.StartAsync();
+        var otel = new Dictionary<string, string>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Endpoint,
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_SERVICE_NAME"] = "edge-worker",
+
+            // Export every 200 ms rather than the default minute.
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+        };
+        var healthPort = FreePort.Next();
+
+        // No scheduler listens: the node keeps trying to register, and exports its metrics meanwhile.
+        await using var worker = WorkerProcess.Start("otlp-metrics-node", $"http://127.0.0.1:{FreePort.Next()}", "instant", Model,
+            [$"--Worker:HealthPort={healthPort}"], otel, ("L4", 1, null));
+
+        await Polling.Until(
+            () => receiver.Metrics.Any(m => m.Name == WorkerTelemetry.KvTokensCapacity),
+            "the collector receives the worker's metrics", Timeout, TimeSpan.FromMilliseconds(100));
+        var received = receiver.Metrics.First(m => m.Name == WorkerTelemetry.KvTokensCapacity);
+        Assert.Equal(("edge-worker", WorkerTelemetry.Name), (received.Service, received.Scope));
+        var scraped = await PrometheusScrape.ReadAsync(_http, $"http://127.0.0.1:{healthPort}");
+        Assert.True(scraped.Has("target_info", ("service_name", "edge-worker")), "target_info names the service OTEL_SERVICE_NAME gives");
     }
 
     [Fact]
