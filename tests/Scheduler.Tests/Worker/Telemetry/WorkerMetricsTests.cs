@@ -74,6 +74,9 @@ public sealed class WorkerMetricsTests : IDisposable
         // At least one step per token of the longer job; the simulated L4 takes milliseconds per step even sped up.
         Assert.True(after.Sum("scheduler_engine_step_duration_seconds_count", ofReplica) >= results.Max(r => r.Usage!.CompletionTokens));
         Assert.True(after.Sum("scheduler_engine_step_duration_seconds_sum", ofReplica) > 0);
+
+        // A simulated engine counts no decode calls: no series says it made none.
+        Assert.False(after.Has("scheduler_engine_decode_calls_total"));
     }
 
     [Fact]
