@@ -70,16 +70,13 @@ public sealed class OtlpReceiver : IAsyncDisposable
     private async Task<IResult> ReceiveMetrics(HttpRequest request)
     {
         var export = ExportMetricsServiceRequest.Parser.ParseFrom(await BodyOf(request));
-        foreach (var resource in export.ResourceMetrics)
+        var received = from resource in export.ResourceMetrics
+                       from scope in resource.ScopeMetrics
+                       from metric in scope.Metrics
+                       select new ReceivedMetric(ServiceOf(resource.Resource), scope.Scope?.Name ?? "", metric.Name);
+        foreach (var metric in received)
         {
-            var service = ServiceOf(resource.Resource);
-            foreach (var scope in resource.ScopeMetrics)
-            {
-                foreach (var metric in scope.Metrics)
-                {
-                    _metrics.Enqueue(new ReceivedMetric(service, scope.Scope?.Name ?? "", metric.Name));
-                }
-            }
+            _metrics.Enqueue(metric);
         }
 
         return Results.Bytes(new ExportMetricsServiceResponse().ToByteArray(), "application/x-protobuf");
