@@ -5,7 +5,7 @@ namespace Scheduler.Worker;
 
 /// <summary>The worker node as its own process. Settings, later ones winning: the defaults in the embedded
 /// appsettings.json, an appsettings.json in the working directory, environment variables
-/// (e.g. <c>Worker__SchedulerAddress</c>), the command line (e.g. <c>--Worker:Accelerators:0:Product=H100</c>). The standard OTEL_* variables switch on span export over OTLP.</summary>
+/// (e.g. <c>Worker__SchedulerAddress</c>), the command line (e.g. <c>--Worker:Accelerators:0:Product=H100</c>). The standard OTEL_* variables switch on metric and span export over OTLP.</summary>
 internal static class Program
 {
     public static async Task<int> Main(string[] args)

@@ -1,8 +1,7 @@
 using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
-using OpenTelemetry.Trace;
 using Scheduler.Grains.Jobs;
 using Scheduler.Silo.Hosting;
+using Scheduler.Telemetry;
 
 namespace Scheduler.Silo.Telemetry;
 
@@ -53,35 +52,15 @@ internal static class TelemetryServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<SchedulerTelemetry>());
         services.AddSingleton<IJobOutcomeObserver>(sp => sp.GetRequiredService<SchedulerTelemetry>());
         services.AddSingleton<IJobOutcomeObserver, TtftAttainmentRecorder>();
-        var otlp = !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
-        var telemetry = services.AddOpenTelemetry()
-            .ConfigureResource(resource =>
-            {
-                if (string.IsNullOrEmpty(configuration["OTEL_SERVICE_NAME"]))
-                {
-                    resource.AddService(DefaultServiceName);
-                }
-            })
-            .WithMetrics(metrics =>
-            {
-                metrics.AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans")
-                    .AddView(instrument => instrument.Meter.Name == SchedulerTelemetry.Name ? stream : null)
-                    .AddPrometheusExporter();
-                if (otlp)
-                {
-                    metrics.AddOtlpExporter();
-                }
-            });
 
-        // Spans only for a collector: a listener without an exporter would have every job's spans and every grain
-        // call's built, tagged and dropped (about 4 KB and a share of the CPU per job, docs/benchmarks.md).
-        if (otlp)
-        {
-            telemetry.WithTracing(tracing => tracing
-                .AddSource(SchedulerTelemetry.Name, WorkerSource, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
-                .AddOtlpExporter());
-        }
-
-        return services;
+        // Spans only for a collector: else every job's spans and every grain call's would be built, tagged and dropped
+        // (about 4 KB and a share of the CPU per job, docs/benchmarks.md).
+        return services.AddSchedulerOpenTelemetry(
+            configuration,
+            DefaultServiceName,
+            metrics => metrics.AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans")
+                .AddView(instrument => instrument.Meter.Name == SchedulerTelemetry.Name ? stream : null)
+                .AddPrometheusExporter(),
+            SchedulerTelemetry.Name, WorkerSource, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
     }
 }

@@ -33,7 +33,8 @@ public static class WorkerNodeHost
     /// <param name="options">The node's settings; validated here.</param>
     /// <param name="logging">Adds log providers and filters; without it the node logs nothing.</param>
     /// <param name="telemetry">Settings holding the standard OTEL_* variables: with OTEL_EXPORTER_OTLP_ENDPOINT set,
-    /// the node exports its sequences' spans over OTLP. Only the OTEL_* keys are read.</param>
+    /// the node exports its metrics and its sequences' spans over OTLP; OTEL_SERVICE_NAME replaces "scheduler-worker".
+    /// Only the OTEL_* keys are read.</param>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
     public static WebApplication Build(WorkerNodeOptions options, Action<ILoggingBuilder>? logging = null, IConfiguration? telemetry = null)
     {
@@ -91,15 +92,7 @@ public static class WorkerNodeHost
         services.AddGrpcHealthChecks(health => health.Services.Map(EngineHealthCheck.LivenessService, check => check.Tags.Contains(EngineHealthCheck.LivenessTag)))
             .AddCheck<EngineHealthCheck>("engines", tags: [EngineHealthCheck.LivenessTag])
             .AddCheck<NodeDrain>("drain");
-        if (telemetry is not null)
-        {
-            services.AddWorkerTracing(builder.Configuration, telemetry);
-        }
-
-        if (options.HealthPort > 0)
-        {
-            services.AddWorkerMetrics();
-        }
+        services.AddWorkerTelemetry(builder.Configuration, telemetry, prometheus: options.HealthPort > 0);
 
         var app = builder.Build();
         try

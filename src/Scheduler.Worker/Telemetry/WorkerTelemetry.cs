@@ -32,6 +32,9 @@ internal sealed class WorkerTelemetry : IDisposable
     public const string PrefixCacheHitTokens = "scheduler.engine.prefix_cache_hit_tokens";
     public const string GeneratedTokens = "scheduler.engine.generated_tokens";
     public const string StepDuration = "scheduler.engine.step.duration";
+    public const string DecodeCalls = "scheduler.engine.decode_calls";
+    public const string DecodeSequences = "scheduler.engine.decode_sequences";
+    public const string DecodeTokens = "scheduler.engine.decode_tokens";
 
     /// <summary>The silo's name for its own certificate's expiry, so one alert covers silos and workers.</summary>
     public const string TlsCertificateExpiry = "scheduler.tls.certificate.expiry";
@@ -59,6 +62,12 @@ internal sealed class WorkerTelemetry : IDisposable
         Meter.CreateObservableGauge(QueuedSequences, () => Read(r => r.Queued), "{sequence}", "Admissions the replica holds until a slot frees (its queue ahead).");
         Meter.CreateObservableGauge(KvTokensUsed, () => Read(r => r.KvUsed), "{token}", "KV-cache tokens the replica's running sequences reserve (prompt + max output each).");
         Meter.CreateObservableGauge(KvTokensCapacity, () => Read(r => r.KvCapacity), "{token}", "The replica's KV cache, in tokens.");
+
+        // Only of replicas whose engine counts its decode calls (llama.cpp): a series of zeros would say it never decoded.
+        Meter.CreateObservableCounter(DecodeCalls, () => Read(r => r.DecodeCalls, r => r.DecodeCalls > 0), "{call}", "Decode calls the replica's engine made, one per batched forward pass with tokens.");
+        Meter.CreateObservableCounter(DecodeSequences, () => Read(r => r.DecodeSequences, r => r.DecodeCalls > 0), "{sequence}",
+            "Sequences summed over the engine's decode calls (each once per call it is in); per decode call, the mean batch size.");
+        Meter.CreateObservableCounter(DecodeTokens, () => Read(r => r.DecodeTokens, r => r.DecodeCalls > 0), "{token}", "Tokens summed over the engine's decode calls (prompt chunks and generated tokens).");
         if (certificate is not null)
         {
             // As the silo's: a time rather than the seconds left, moving only when a renewed certificate is served.
@@ -107,6 +116,6 @@ internal sealed class WorkerTelemetry : IDisposable
 
     public void Dispose() => Meter.Dispose();
 
-    private IEnumerable<Measurement<long>> Read(Func<ReplicaMeter, long> value) =>
-        Volatile.Read(ref _replicas).Select(r => new Measurement<long>(value(r), r.Tags));
+    private IEnumerable<Measurement<long>> Read(Func<ReplicaMeter, long> value, Func<ReplicaMeter, bool>? only = null) =>
+        Volatile.Read(ref _replicas).Where(r => only is null || only(r)).Select(r => new Measurement<long>(value(r), r.Tags));
 }

@@ -1,6 +1,8 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using Scheduler.Protos.V1;
+using Scheduler.Tests.EndToEnd;
+using Scheduler.Tests.Silo.Telemetry;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Hosting;
 using static Scheduler.Tests.Worker.EngineRun;
@@ -19,7 +21,7 @@ public sealed class LlamaWorkerNodeTests(TinyModelFixture tiny) : IClassFixture<
     [Fact]
     public async Task Execute_StreamsTheModelsTokens_ForSequencesBatchedTogether()
     {
-        var options = new WorkerNodeOptions { NodeId = "llama-node", NodeToken = Token, Engine = "llama" };
+        var options = new WorkerNodeOptions { NodeId = "llama-node", NodeToken = Token, Engine = "llama", HealthPort = FreePort.Next() };
         options.Model.Path = tiny.Path;
         options.Model.Threads = 1;
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = "tiny", MaxContextTokens = 256 });
@@ -56,6 +58,16 @@ public sealed class LlamaWorkerNodeTests(TinyModelFixture tiny) : IClassFixture<
         var capacity = reports[^1].Capacity;
         Assert.Equal((12L, 36L, 3), (capacity.DecodeCalls, capacity.DecodeSequences, capacity.PeakDecodeSequences));
         Assert.Equal((3L * promptTokens + (11 * 3), 3 * promptTokens), (capacity.DecodeTokens, capacity.PeakDecodeTokens));
+
+        // And the node's /metrics counts them per replica (the meter takes a report once it is on its way).
+        using var http = new HttpClient();
+        var ofReplica = ("scheduler_replica_id", Replica);
+        IReadOnlyList<PrometheusSample> samples = [];
+        await Polling.Until(
+            async () => (samples = await PrometheusScrape.ReadAsync(http, $"http://127.0.0.1:{options.HealthPort}")).Sum("scheduler_engine_decode_calls_total", ofReplica) == 12,
+            "the node's metrics count the 12 decode calls", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
+        Assert.Equal(36, samples.Sum("scheduler_engine_decode_sequences_total", ofReplica));
+        Assert.Equal(3 * promptTokens + (11 * 3), samples.Sum("scheduler_engine_decode_tokens_total", ofReplica));
         await call.RequestStream.CompleteAsync();
     }
 }

@@ -4,6 +4,7 @@ using Scheduler.Protos.V1;
 using Scheduler.Tests.EndToEnd;
 using Scheduler.Tests.Silo.Telemetry;
 using Scheduler.Worker.Hosting;
+using Scheduler.Worker.Telemetry;
 
 namespace Scheduler.Tests.Worker.Telemetry;
 
@@ -43,6 +44,9 @@ public sealed class WorkerMetricsTests : IDisposable
         Assert.Equal(0, idle.Sum("scheduler_engine_running_sequences", ofReplica));
         Assert.False(idle.Has("scheduler_tls_certificate_expiry_seconds"));
 
+        // The node's resource, not the SDK's "unknown_service:dotnet".
+        Assert.True(idle.Has("target_info", ("service_name", "scheduler-worker")), "target_info names the worker's service");
+
         // Token ids, so the second job finds the first one's leading blocks in the replica's prefix cache.
         var request = new SubmitJobRequest { Model = Model, MaxTokens = 150 };
         request.PromptTokenIds.AddRange(Enumerable.Range(1, 200));
@@ -70,6 +74,9 @@ public sealed class WorkerMetricsTests : IDisposable
         // At least one step per token of the longer job; the simulated L4 takes milliseconds per step even sped up.
         Assert.True(after.Sum("scheduler_engine_step_duration_seconds_count", ofReplica) >= results.Max(r => r.Usage!.CompletionTokens));
         Assert.True(after.Sum("scheduler_engine_step_duration_seconds_sum", ofReplica) > 0);
+
+        // A simulated engine counts no decode calls: no series says it made none.
+        Assert.False(after.Has("scheduler_engine_decode_calls_total"));
     }
 
     [Fact]
@@ -91,6 +98,34 @@ public sealed class WorkerMetricsTests : IDisposable
         volume.Update(SecretVolume.TlsPair(renewed));
 
         await Polling.Until(async () => await Expiry(metrics) == NotAfter(renewed.CertificatePath), "the gauge follows the renewed certificate", Timeout, TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public async Task Metrics_CollectorConfigured_AreExportedOverOtlpAsTheNamedService()
+    {
+        await using var receiver = await OtlpReceiver.StartAsync();
+        var otel = new Dictionary<string, string>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Endpoint,
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_SERVICE_NAME"] = "edge-worker",
+
+            // Export every 200 ms rather than the default minute.
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "200",
+        };
+        var healthPort = FreePort.Next();
+
+        // No scheduler listens: the node keeps trying to register, and exports its metrics meanwhile.
+        await using var worker = WorkerProcess.Start("otlp-metrics-node", $"http://127.0.0.1:{FreePort.Next()}", "instant", Model,
+            [$"--Worker:HealthPort={healthPort}"], otel, ("L4", 1, null));
+
+        await Polling.Until(
+            () => receiver.Metrics.Any(m => m.Name == WorkerTelemetry.KvTokensCapacity),
+            "the collector receives the worker's metrics", Timeout, TimeSpan.FromMilliseconds(100));
+        var received = receiver.Metrics.First(m => m.Name == WorkerTelemetry.KvTokensCapacity);
+        Assert.Equal(("edge-worker", WorkerTelemetry.Name), (received.Service, received.Scope));
+        var scraped = await PrometheusScrape.ReadAsync(_http, $"http://127.0.0.1:{healthPort}");
+        Assert.True(scraped.Has("target_info", ("service_name", "edge-worker")), "target_info names the service OTEL_SERVICE_NAME gives");
     }
 
     [Fact]
