@@ -36,8 +36,8 @@ internal static class TenantCommands
     // print, and `tenants -o json | jq` wants them all); --page-token starts from a page a script stopped at.
     private static Command List()
     {
-        var pageSize = new Option<int>("--page-size") { Description = "Tenants asked for per call (1..10000; omitted: the API's default, 10000)" };
-        pageSize.Within(1, 10_000, "between 1 and 10000");
+        var pageSize = new Option<int>("--page-size") { Description = "Tenants asked for per call (1..5000; omitted: the API's default, 5000)" };
+        pageSize.Within(1, 5_000, "between 1 and 5000");
         var pageToken = new Option<string>("--page-token") { Description = "Start from the page a previous ListTenants' next_page_token names" };
         return ListingCommands.Listed("tenants", "List tenants by id with their weights, quotas, queues and usage (every page)", Tenants,
             (admin, parse, cancellationToken) => admin.ListAllTenantsAsync(
