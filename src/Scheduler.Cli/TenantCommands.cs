@@ -28,9 +28,22 @@ internal static class TenantCommands
     /// <summary>Adds <c>tenants</c> and <c>tenant get|put</c> to <paramref name="root"/>.</summary>
     public static void AddTo(RootCommand root)
     {
-        root.Add(ListingCommands.Listed("tenants", "List tenants with their weights, quotas, queues and usage", Tenants,
-            (admin, _, cancellationToken) => admin.ListTenantsAsync(cancellationToken: cancellationToken)));
+        root.Add(List());
         root.Add(new Command("tenant", "Show, create or update a tenant") { Get(), Put() });
+    }
+
+    // Every tenant, following the API's pages (unlike `jobs`, which shows one page: a fleet's tenants are few enough to
+    // print, and `tenants -o json | jq` wants them all); --page-token starts from a page a script stopped at.
+    private static Command List()
+    {
+        var pageSize = new Option<int>("--page-size") { Description = "Tenants asked for per call (1..5000; omitted: the API's default, 5000)" };
+        pageSize.Within(1, 5_000, "between 1 and 5000");
+        var pageToken = new Option<string>("--page-token") { Description = "Start from the page a previous ListTenants' next_page_token names" };
+        return ListingCommands.Listed("tenants", "List tenants by id with their weights, quotas, queues and usage (every page)", Tenants,
+            (admin, parse, cancellationToken) => admin.ListAllTenantsAsync(
+                new ListTenantsRequest { PageSize = parse.GetValue(pageSize), PageToken = parse.GetValue(pageToken) ?? "" },
+                cancellationToken: cancellationToken),
+            pageSize, pageToken);
     }
 
     private static Command Get()

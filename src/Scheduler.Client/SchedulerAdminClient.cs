@@ -50,12 +50,45 @@ public sealed class SchedulerAdminClient : IDisposable
         _admin = new AdminService.AdminServiceClient(connection.Invoker);
     }
 
-    /// <summary>Lists all tenants with their weights, quotas, queues and usage.</summary>
+    /// <summary>Lists all tenants with their weights, quotas, queues and usage, by id, following every page.</summary>
+    /// <param name="deadline">When to give up on the calls (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the calls.</param>
+    public Task<IReadOnlyList<Tenant>> ListTenantsAsync(
+        DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        ListAllTenantsAsync(new ListTenantsRequest(), deadline, cancellationToken);
+
+    /// <summary>Lists the tenants from <paramref name="first"/>'s page on, following every page after it.</summary>
+    /// <param name="first">The first page to ask for: its page size is used for every page, its token (empty: the
+    /// first tenant) is where the listing starts.</param>
+    /// <param name="deadline">When to give up on the calls (UTC); null for none.</param>
+    /// <param name="cancellationToken">Cancels the calls.</param>
+    public async Task<IReadOnlyList<Tenant>> ListAllTenantsAsync(
+        ListTenantsRequest first, DateTime? deadline = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        var tenants = new List<Tenant>();
+        var request = first.Clone();
+        while (true)
+        {
+            var page = await ListTenantsAsync(request, deadline, cancellationToken);
+            tenants.AddRange(page.Tenants);
+            if (page.NextPageToken.Length == 0)
+            {
+                return tenants;
+            }
+
+            request.PageToken = page.NextPageToken;
+        }
+    }
+
+    /// <summary>Returns one page of tenants, by id: pass its <c>NextPageToken</c> as the next request's
+    /// <c>PageToken</c> while it is not empty.</summary>
+    /// <param name="request">The page size and token.</param>
     /// <param name="deadline">When to give up on the call (UTC); null for none.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    public async Task<IReadOnlyList<Tenant>> ListTenantsAsync(
-        DateTime? deadline = null, CancellationToken cancellationToken = default) =>
-        (await _admin.ListTenantsAsync(new ListTenantsRequest(), Options(deadline, cancellationToken))).Tenants;
+    public Task<ListTenantsResponse> ListTenantsAsync(
+        ListTenantsRequest request, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        _admin.ListTenantsAsync(request, Options(deadline, cancellationToken)).ResponseAsync;
 
     /// <summary>Returns one tenant.</summary>
     /// <param name="tenantId">The tenant's id.</param>

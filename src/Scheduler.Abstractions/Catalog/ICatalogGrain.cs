@@ -1,7 +1,12 @@
+using Orleans.CodeGeneration;
+
 namespace Scheduler.Abstractions.Catalog;
 
 /// <summary>The index operators list from: which tenants, nodes, accelerators and replicas exist. Singleton
-/// (key <see cref="Key"/>); written on registration, read by admin calls, never on the job path.</summary>
+/// (key <see cref="Key"/>); written on registration, read by admin calls, never on the job path. Version 1 added
+/// <see cref="ListTenants"/>: a call from a silo of this version finds a version-0 activation (on a silo not yet
+/// upgraded) incompatible, and Orleans moves the grain to a silo that has the method instead of failing the call.</summary>
+[Version(1)]
 public interface ICatalogGrain : IGrainWithStringKey
 {
     const string Key = "catalog";
@@ -15,6 +20,10 @@ public interface ICatalogGrain : IGrainWithStringKey
     Task RemoveNode(string nodeId, string[] acceleratorIds, string[] replicaIds);
 
     Task<CatalogSnapshot> Get();
+
+    /// <summary>At most <paramref name="count"/> tenant ids after <paramref name="after"/> (empty: from the first), in
+    /// ordinal order: one page of ListTenants without shipping the whole set.</summary>
+    Task<string[]> ListTenants(string after, int count);
 }
 
 [GenerateSerializer, Alias("scheduler.CatalogSnapshot")]

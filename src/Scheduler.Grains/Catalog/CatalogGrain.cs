@@ -55,6 +55,17 @@ internal sealed class CatalogGrain(
         return Task.FromResult(new CatalogSnapshot([.. s.Tenants], [.. s.Nodes], [.. s.Accelerators], [.. s.Replicas], [.. s.Models]));
     }
 
+    public Task<string[]> ListTenants(string after, int count)
+    {
+        var tenants = state.State.Tenants;
+
+        // A view from the cursor on is found in log time; a cursor past the last id (a tenant id sorts anywhere) has none.
+        IEnumerable<string> from = after.Length == 0 || tenants.Count == 0 ? tenants
+            : string.CompareOrdinal(after, tenants.Max) >= 0 ? []
+            : tenants.GetViewBetween(after, tenants.Max!);
+        return Task.FromResult(from.SkipWhile(id => id == after).Take(count).ToArray());
+    }
+
     private static bool AddAll(SortedSet<string> set, string[] items)
     {
         var changed = false;

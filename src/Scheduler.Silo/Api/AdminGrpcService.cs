@@ -29,9 +29,18 @@ internal sealed class AdminGrpcService(
 
     public override async Task<ListTenantsResponse> ListTenants(ListTenantsRequest request, ServerCallContext context)
     {
-        var catalog = await Catalog.Get();
+        var paging = TenantPaging.Parse(request);
+
+        // One id more than the page tells whether there is a next page without another call.
+        var ids = await Catalog.ListTenants(paging.After, paging.PageSize + 1);
+        var page = ids.Length > paging.PageSize ? ids[..paging.PageSize] : ids;
         var response = new ListTenantsResponse();
-        response.Tenants.AddRange((await Tenants(catalog, context)).Select(t => t.ToProto()));
+        response.Tenants.AddRange((await Tenants(page, context)).Select(t => t.ToProto()));
+        if (page.Length < ids.Length)
+        {
+            response.NextPageToken = TenantPaging.Token(page[^1]);
+        }
+
         return response;
     }
 
@@ -172,7 +181,7 @@ internal sealed class AdminGrpcService(
             Replicas = catalog.Replicas.Length,
         };
         var accelerators = Accelerators(catalog, context);
-        var tenants = Tenants(catalog, context);
+        var tenants = Tenants(catalog.Tenants, context);
         var placements = await Placements(models.All, context);
         foreach (var (_, snapshot) in placements)
         {
@@ -293,8 +302,8 @@ internal sealed class AdminGrpcService(
         return accelerator.ToProto();
     }
 
-    private async Task<TenantInfo[]> Tenants(CatalogSnapshot catalog, ServerCallContext context) =>
-        [.. (await InParallel(catalog.Tenants, id => grains.GetGrain<ITenantGrain>(id).Get(), context)).OfType<TenantInfo>()];
+    private async Task<TenantInfo[]> Tenants(IReadOnlyList<string> ids, ServerCallContext context) =>
+        [.. (await InParallel(ids, id => grains.GetGrain<ITenantGrain>(id).Get(), context)).OfType<TenantInfo>()];
 
     private async Task<AcceleratorInfo[]> Accelerators(CatalogSnapshot catalog, ServerCallContext context) =>
         [.. (await InParallel(catalog.Accelerators, id => grains.GetGrain<IAcceleratorGrain>(id).Get(), context)).OfType<AcceleratorInfo>()];

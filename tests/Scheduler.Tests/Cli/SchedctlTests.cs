@@ -287,6 +287,33 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
         Assert.Equal((3.0, 7, 0, 9000L), (tenant.Weight, tenant.Quotas.MaxQueuedJobs, tenant.Quotas.RequestsPerMinute, tenant.Quotas.TokensPerMinute));
     }
 
+    [Fact]
+    public async Task Tenants_OneTenantAPage_FollowsEveryPage_AndStartsFromAPageToken()
+    {
+        using var admin = cluster.Admin();
+        var everyTenant = (await admin.ListTenantsAsync(new ListTenantsRequest())).Tenants.Select(t => t.TenantId).ToList();
+        Assert.True(everyTenant.Count >= 2, "the cluster seeds two tenants or more");
+
+        var (exit, stdout, stderr) = await Run("tenants", "--page-size", "1", "-o", "json");
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(everyTenant, TenantIds(stdout));
+
+        var first = await admin.ListTenantsAsync(new ListTenantsRequest { PageSize = 1 });
+        (exit, stdout, stderr) = await Run("tenants", "--page-size", "1", "--page-token", first.NextPageToken, "-o", "json");
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(everyTenant.Skip(1), TenantIds(stdout));
+
+        (exit, _, stderr) = await Run("tenants", "--page-size", "0");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--page-size", stderr, StringComparison.Ordinal);
+    }
+
+    private static List<string> TenantIds(string json)
+    {
+        using var listed = JsonDocument.Parse(json);
+        return [.. listed.RootElement.EnumerateArray().Select(t => t.GetProperty("tenantId").GetString() ?? "")];
+    }
+
     private Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] arguments) =>
         Schedctl.Run(["--address", cluster.Address, "--admin-key", SchedulerCluster.AdminKey, .. arguments]);
 }
