@@ -111,9 +111,14 @@ public sealed class AddressRotationTests(SchedulerCluster cluster)
     private static Task<(int ExitCode, string Stdout, string Stderr)> Run(string addresses, params string[] arguments) =>
         Schedctl.Run(["--address", addresses, "--admin-key", SchedulerCluster.AdminKey, .. arguments]);
 
-    /// <summary>Accepts every connection and closes it at once: the client's connection opened, and its call was lost.</summary>
+    /// <summary>Accepts every connection, reads until the client's request (its first HTTP/2 HEADERS frame) has arrived,
+    /// and resets the connection: the call was sent and lost. Dropping at accept instead raced the client under load: a
+    /// reset that came before the request was written is a call that never left, which any command may repeat.</summary>
     private sealed class DroppingListener : IDisposable
     {
+        private const int PrefaceBytes = 24;
+        private const byte HeadersFrame = 0x1;
+
         private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _accepting;
@@ -130,13 +135,37 @@ public sealed class AddressRotationTests(SchedulerCluster cluster)
                     {
                         using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
                         client.Client.LingerState = new LingerOption(true, 0);
+                        using var read = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                        read.CancelAfter(TimeSpan.FromSeconds(10));
+                        await ReadUntilRequest(client.GetStream(), read.Token);
                     }
-                    catch (OperationCanceledException)
+                    catch (OperationCanceledException) when (_stop.IsCancellationRequested)
                     {
                         return;
                     }
+                    catch (Exception e) when (e is OperationCanceledException or IOException or EndOfStreamException)
+                    {
+                        // The client gave up or closed first: reset it all the same.
+                    }
                 }
             });
+        }
+
+        private static async Task ReadUntilRequest(NetworkStream stream, CancellationToken cancellationToken)
+        {
+            await stream.ReadExactlyAsync(new byte[PrefaceBytes], cancellationToken);
+            var header = new byte[9];
+            while (true)
+            {
+                await stream.ReadExactlyAsync(header, cancellationToken);
+                if (header[3] == HeadersFrame)
+                {
+                    return;
+                }
+
+                var length = (header[0] << 16) | (header[1] << 8) | header[2];
+                await stream.ReadExactlyAsync(new byte[length], cancellationToken);
+            }
         }
 
         public string Address { get; }
