@@ -99,16 +99,16 @@ internal static class JobInsightCommands
         command.SetAction((parse, cancellationToken) => parse.GetValue(mine)
             ? Actions.RunWithClient(parse, async client =>
             {
-                Print(await client.ListAsync(Request(parse), cancellationToken: cancellationToken), parse.GetRequiredValue(output));
+                Print(await FilledJobPage.Read(Request(parse), r => client.ListAsync(r, cancellationToken: cancellationToken)), parse.GetRequiredValue(output));
             }, cancellationToken)
             : Actions.RunWithAdmin(parse, async admin =>
             {
-                Print(await admin.ListJobsAsync(Request(parse), cancellationToken: cancellationToken), parse.GetRequiredValue(output));
+                Print(await FilledJobPage.Read(Request(parse), r => admin.ListJobsAsync(r, cancellationToken: cancellationToken)), parse.GetRequiredValue(output));
             }, cancellationToken));
         return command;
     }
 
-    /// <summary>A page of jobs; as JSON, the whole response (<c>jobs</c> and <c>nextPageToken</c>), so a script can page.</summary>
+    /// <summary>A page of jobs (<see cref="FilledJobPage"/>); as JSON, the whole response (<c>jobs</c> and <c>nextPageToken</c>), so a script can page.</summary>
     private static void Print(ListJobsResponse page, string output)
     {
         if (output == Output.Json)

@@ -156,6 +156,29 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task Jobs_MatchBehindMoreNewerJobsThanAServerPageExamines_IsListed()
+    {
+        // One completed job, then more newer ones (cancelled while queued on the model with no replica) than a server
+        // page examines: the first server page for "completed" comes back empty, with a token.
+        using var client = cluster.ClientWithKey(await cluster.NewTenantKey("cli-deep", new TenantQuotas { MaxQueuedJobs = 3_000 }));
+        var done = await client.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "deep", MaxTokens = 1 }, deadline: DateTime.UtcNow.AddSeconds(60));
+        Assert.Equal(JobStatus.Completed, done.Status);
+        await Parallel.ForAsync(0, 2_100, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, cancellationToken) =>
+        {
+            var parked = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "p", MaxTokens = 1 }, cancellationToken: cancellationToken);
+            await client.CancelAsync(parked.JobId, cancellationToken: cancellationToken);
+        });
+
+        var tenant = (await client.GetAsync(done.JobId)).TenantId;
+        var (exit, stdout, stderr) = await Run("jobs", "--tenant", tenant, "--status", "completed", "--limit", "5", "-o", "json");
+
+        Assert.True(exit == 0, stderr);
+        using var page = JsonDocument.Parse(stdout);
+        var listed = page.RootElement.GetProperty("jobs").EnumerateArray().Select(j => j.GetProperty("jobId").GetString()).ToList();
+        Assert.Equal([done.JobId], listed);
+    }
+
+    [Fact]
     public async Task JobsAndExplain_AsJson_FindTheJobAndItsAdmission()
     {
         using var client = cluster.Tenant(0);
