@@ -21,6 +21,7 @@ internal static class ApiServiceCollectionExtensions
     public static IServiceCollection AddSchedulerApi(this IServiceCollection services, IConfigurationSection configuration)
     {
         services.AddSettings<ApiOptions>(configuration);
+        services.AddSingleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>();
         services.AddSingleton<JobRequestValidator>();
         services.AddSingleton<ApiKeyCache>();
         services.AddSingleton<AdminKeys>();
