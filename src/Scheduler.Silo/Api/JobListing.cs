@@ -1,6 +1,4 @@
-using System.Buffers.Text;
 using System.Globalization;
-using System.Text;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Scheduler.Abstractions.Jobs;
@@ -130,25 +128,18 @@ internal sealed class JobListing(IJobIndex index, IGrainFactory grains, ModelCat
 
     // The token is the place of the last job looked at; it carries no filters (a caller pages with the same ones).
     private static string Token(JobIndexCursor c) =>
-        Base64Url.EncodeToString(Encoding.UTF8.GetBytes($"{c.SubmittedMs.ToString(CultureInfo.InvariantCulture)}:{c.JobId}"));
+        PageTokens.Encode($"{c.SubmittedMs.ToString(CultureInfo.InvariantCulture)}:{c.JobId}");
 
     private static JobIndexCursor ParseToken(string token)
     {
-        try
+        if (PageTokens.Text(token) is { } text && text.IndexOf(':', StringComparison.Ordinal) is var colon
+            && colon > 0 && colon < text.Length - 1
+            && long.TryParse(text.AsSpan(0, colon), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var ms))
         {
-            var text = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(token));
-            var colon = text.IndexOf(':', StringComparison.Ordinal);
-            if (colon > 0 && colon < text.Length - 1 && long.TryParse(text.AsSpan(0, colon), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var ms))
-            {
-                return new JobIndexCursor(ms, text[(colon + 1)..]);
-            }
-        }
-        catch (FormatException)
-        {
-            // Not base64url: refused below like any other token this listing did not hand out.
+            return new JobIndexCursor(ms, text[(colon + 1)..]);
         }
 
-        throw SchedulerErrors.InvalidArgument("page_token", "is not a token a previous ListJobs returned");
+        throw PageTokens.NotHandedOut("ListJobs");
     }
 
     private sealed record ListQuery(string? TenantId, string? Model, HashSet<Proto.JobStatus> Statuses, JobPriority? Priority,

@@ -1,5 +1,3 @@
-using System.Buffers.Text;
-using System.Text;
 using Proto = Scheduler.Protos.V1;
 
 namespace Scheduler.Silo.Api;
@@ -28,23 +26,10 @@ internal readonly record struct TenantPaging(string After, int PageSize)
         return new TenantPaging(after, request.PageSize == 0 ? MaxPageSize : request.PageSize);
     }
 
-    public static string Token(string lastTenantId) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(Prefix + lastTenantId));
+    public static string Token(string lastTenantId) => PageTokens.Encode(Prefix + lastTenantId);
 
-    private static string ParseToken(string token)
-    {
-        try
-        {
-            var text = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(token));
-            if (text.StartsWith(Prefix, StringComparison.Ordinal) && text.Length > Prefix.Length)
-            {
-                return text[Prefix.Length..];
-            }
-        }
-        catch (FormatException)
-        {
-            // Not base64url: refused below like any other token this listing did not hand out.
-        }
-
-        throw SchedulerErrors.InvalidArgument("page_token", "is not a token a previous ListTenants returned");
-    }
+    private static string ParseToken(string token) =>
+        PageTokens.Text(token) is { } text && text.StartsWith(Prefix, StringComparison.Ordinal) && text.Length > Prefix.Length
+            ? text[Prefix.Length..]
+            : throw PageTokens.NotHandedOut("ListTenants");
 }
