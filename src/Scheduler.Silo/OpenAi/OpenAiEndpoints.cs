@@ -16,6 +16,12 @@ internal static class OpenAiEndpoints
     public static readonly (string Method, string Template)[] Routes =
         [(HttpMethods.Post, Completions), (HttpMethods.Post, ChatCompletions), (HttpMethods.Get, Models), (HttpMethods.Get, Model)];
 
+    /// <summary>The methods a route of <paramref name="method"/> answers, as a 405's <c>Allow</c> lists them: a GET route
+    /// also answers HEAD (RFC 9110 §9.3.2 — monitors and link checkers probe with HEAD, and a 405 read as "down").</summary>
+    public static string Allowed(string method) => method == HttpMethods.Get ? $"{HttpMethods.Get}, {HttpMethods.Head}" : method;
+
+    private static readonly string[] GetAndHead = [HttpMethods.Get, HttpMethods.Head];
+
     public static WebApplication MapOpenAiApi(this WebApplication app)
     {
         app.UseMiddleware<OpenAiPortGate>();
@@ -25,9 +31,9 @@ internal static class OpenAiEndpoints
         var v1 = app.MapGroup(Prefix);
         v1.MapPost(Completions, (HttpContext http, OpenAiCompletions completions) => completions.Run(http, OpenAiKind.Completion));
         v1.MapPost(ChatCompletions, (HttpContext http, OpenAiCompletions completions) => completions.Run(http, OpenAiKind.Chat));
-        v1.MapGet(Models, (HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
+        v1.MapMethods(Models, GetAndHead, (HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
             Authenticated(http, auth, errors, () => OpenAiJson.ModelList(models.All.Select(m => m.Name))));
-        v1.MapGet(Model, (string id, HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
+        v1.MapMethods(Model, GetAndHead, (string id, HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
             Authenticated(http, auth, errors, () => models.TryGet(ModelId(id), out var model)
                 ? OpenAiJson.Model(model.Name)
                 : throw Api.SchedulerErrors.NotFound("model", id)));
@@ -44,8 +50,12 @@ internal static class OpenAiEndpoints
         try
         {
             await auth.Tenant(http.Request);
+            var bytes = body();
             http.Response.ContentType = OpenAiJson.ContentType;
-            await http.Response.Body.WriteAsync(body(), http.RequestAborted);
+
+            // Said before the body, so a HEAD (whose body Kestrel drops) learns the length its GET would have.
+            http.Response.ContentLength = bytes.Length;
+            await http.Response.Body.WriteAsync(bytes, http.RequestAborted);
         }
         catch (Exception ex) when (!http.RequestAborted.IsCancellationRequested)
         {

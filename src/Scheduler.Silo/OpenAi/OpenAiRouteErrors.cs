@@ -28,7 +28,7 @@ internal static class OpenAiRouteErrors
         if (status == StatusCodes.Status404NotFound && MethodOf(http.Request.Path) is { } method)
         {
             status = http.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
-            http.Response.Headers.Allow = method;
+            http.Response.Headers.Allow = OpenAiEndpoints.Allowed(method);
         }
 
         return OpenAiErrors.Write(http, For(status, http.Request.Method, http.Request.Path, http.Response.Headers.Allow.ToString()));

@@ -247,13 +247,13 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
         foreach (var (verb, path, allowed) in new[]
         {
             ("GET", "/v1/chat/completions", "POST"), ("GET", "/v1/completions", "POST"), ("DELETE", "/v1/completions", "POST"),
-            ("POST", "/v1/models", "GET"), ("POST", "/v1/models/" + SchedulerCluster.Model, "GET"),
+            ("POST", "/v1/models", "GET, HEAD"), ("POST", "/v1/models/" + SchedulerCluster.Model, "GET, HEAD"),
         })
         {
             using var request = new HttpRequestMessage(new HttpMethod(verb), path);
             using var response = await http.SendAsync(request);
             var method = await ErrorOf(response);
-            Assert.Equal((405, "method_not_allowed", allowed), ((int)response.StatusCode, method.GetProperty("code").GetString(), string.Join(",", response.Content.Headers.Allow)));
+            Assert.Equal((405, "method_not_allowed", allowed), ((int)response.StatusCode, method.GetProperty("code").GetString(), string.Join(", ", response.Content.Headers.Allow)));
             Assert.EndsWith("use " + allowed, method.GetProperty("message").GetString(), StringComparison.Ordinal);
         }
 
@@ -477,7 +477,7 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Equal("model_not_found", JsonDocument.Parse(await unknown.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
         using var post = await http.PostAsync("/v1/models/org/slashed-model", null);
-        Assert.Equal((HttpStatusCode.MethodNotAllowed, "GET"), (post.StatusCode, string.Join(",", post.Content.Headers.Allow)));
+        Assert.Equal((HttpStatusCode.MethodNotAllowed, "GET, HEAD"), (post.StatusCode, string.Join(", ", post.Content.Headers.Allow)));
     }
 
     [Fact]

@@ -87,6 +87,25 @@ public sealed class OpenAiResponseHeadersTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task Head_OnTheModelRoutes_AnswersAsGetWouldWithoutABody()
+    {
+        // HEAD was a 405 (Allow: GET): an uptime monitor or link checker probing /v1/models read the door as down.
+        using var list = await Send(HttpMethod.Get, "/v1/models");
+        using var headList = await Send(HttpMethod.Head, "/v1/models");
+        using var headModel = await Send(HttpMethod.Head, "/v1/models/" + SchedulerCluster.Model);
+        using var headUnknown = await Send(HttpMethod.Head, "/v1/models/no-such-model");
+        using var headUnauthenticated = await Send(HttpMethod.Head, "/v1/models", key: null);
+
+        Assert.Equal(
+            [HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.NotFound, HttpStatusCode.Unauthorized],
+            new[] { headList, headModel, headUnknown, headUnauthenticated }.Select(r => r.StatusCode));
+        Assert.Equal(
+            ((await list.Content.ReadAsByteArrayAsync()).Length, "application/json", 0),
+            (headList.Content.Headers.ContentLength ?? -1, headList.Content.Headers.ContentType?.MediaType, (await headList.Content.ReadAsByteArrayAsync()).Length));
+        Assert.Matches("^req-[0-9a-f]{32}$", Header(headList, RequestId));
+    }
+
+    [Fact]
     public async Task ABrowsersPreflightAndCrossOriginRequest_GetNoCorsHeaders_AsDocumented()
     {
         // No CORS on purpose (docs/operations.md): a page calling with a tenant's key would show the key to its visitors.
