@@ -131,7 +131,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("prefix", $"Replay the prefix-sharing workloads (multi-turn chats, shared system prompts, agent loops), or a KV-cache trace, with every placement; print hit rate against the oracle's, TTFT, attainment and cost; exits {NotAllServed} when any request was refused or failed")
         {
-            KvTrace, PrefixRate, PrefixSeed, PrefixPlacements, PrefixWorkloadNames, WriteKvTraces, MaxPreemptions, EngineCacheShare, CacheEvents, WaitCost,
+            KvTrace, PrefixRate, PrefixSeed, SystemPrompts, PrefixPlacements, PrefixWorkloadNames, WriteKvTraces, MaxPreemptions, EngineCacheShare, CacheEvents, WaitCost,
         };
         // A KV-cache trace replaces the built-in workloads, so options choosing or seeding them would be ignored (the
         // seed still seeds the workloads --write-kv-traces writes).
@@ -147,16 +147,19 @@ internal static class SimulatorCommands
                 result.AddError($"{PrefixWorkloadNames.Name} chooses built-in workloads; {KvTrace.Name} replays a trace instead of them. Give one or the other.");
             }
 
-            if (result.GetResult(PrefixSeed) is { Implicit: false } && result.GetResult(WriteKvTraces) is null)
+            foreach (var shaping in new Option[] { PrefixSeed, SystemPrompts })
             {
-                result.AddError($"{PrefixSeed.Name} seeds the built-in workloads, which {KvTrace.Name} replaces (it is kept only with {WriteKvTraces.Name}).");
+                if (result.GetResult(shaping) is { Implicit: false } && result.GetResult(WriteKvTraces) is null)
+                {
+                    result.AddError($"{shaping.Name} shapes the built-in workloads, which {KvTrace.Name} replaces (it is kept only with {WriteKvTraces.Name}).");
+                }
             }
         });
         command.SetAction(parse => Guard(parse, progress =>
         {
             var fleet = Fleet(parse, FleetFile);
             var rate = parse.GetValue(PrefixRate);
-            var settings = new PrefixWorkloadSettings { Seed = parse.GetValue(PrefixSeed) };
+            var settings = new PrefixWorkloadSettings { Seed = parse.GetValue(PrefixSeed), SystemPromptTenants = parse.GetValue(SystemPrompts) };
             var kvFolder = parse.GetValue(WriteKvTraces);
             if (kvFolder is not null)
             {

@@ -82,6 +82,12 @@ internal static class SimulatorOptions
         DefaultValueFactory = _ => new PrefixWorkloadSettings().Seed,
     };
 
+    public static readonly Option<int> SystemPrompts = WholeNumber(
+        "--system-prompts",
+        "Distinct system prompts of the system-prompt workload, one per tenant (8 by default: every replica's cache holds them all, so where a request goes hardly matters; 64 of 3,072 tokens are more than an L4 holds)",
+        new PrefixWorkloadSettings().SystemPromptTenants,
+        1);
+
     public static readonly Option<string[]> PrefixPlacements = new Option<string[]>("--prefix-placements")
     {
         Description = "Placements the prefix command replays, space-separated (default: all of them)",

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.CommandLine;
 using System.Text.RegularExpressions;
 using Scheduler.Simulator.Cli;
@@ -308,6 +309,22 @@ public sealed class SimulatorCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Prefix_SystemPrompts_ShapesTheSystemPromptWorkload_AsTheTraceItWritesShows()
+    {
+        var folder = Path.Combine(_folder, "kv");
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "two-h100", "nodes": [ { "product": "H100", "count": 2, "pricing": "hourly" } ] }
+            """);
+
+        var (code, output, error) = Invoke(["prefix", "--fleet", Path.Combine(_folder, "fleet.json"), "--system-prompts", "64", "--prefix-workloads", "system-prompt", "--prefix-placements", "round-robin", "--write-kv-traces", folder]);
+
+        Assert.True(code == 0, error);
+        Assert.Contains("| system-prompt | round-robin |", output, StringComparison.Ordinal);
+        var roots = File.ReadLines(Path.Combine(folder, "system-prompt.jsonl")).Select(line => JsonDocument.Parse(line).RootElement.GetProperty("hash_ids")[0].GetInt64());
+        Assert.Equal(64, roots.Distinct().Count());
+    }
+
+    [Fact]
     public void Prefix_NonNumericPrefixSeed_IsAParseErrorNamingIt()
     {
         var (code, _, error) = Invoke(["prefix", "--prefix-seed", "seven"]);
@@ -435,6 +452,7 @@ public sealed class SimulatorCommandsTests : IDisposable
     [Theory]
     [InlineData("--prefix-workloads", "agent")]
     [InlineData("--prefix-seed", "3")]
+    [InlineData("--system-prompts", "64")]
     public void Prefix_AKvTraceWithAnOptionOfTheBuiltInWorkloads_IsAParseErrorNamingBoth(string option, string value)
     {
         var (code, _, error) = Invoke(["prefix", "--kv-trace", Path.Combine(_folder, "trace.jsonl"), option, value]);
@@ -450,6 +468,7 @@ public sealed class SimulatorCommandsTests : IDisposable
     [InlineData("autoscale", "--cold-start-seconds", "1e300", "--cold-start-seconds must be a number in (0, 86400], not '1e300'")]
     [InlineData("autoscale", "--scale-down-seconds", "1e15", "--scale-down-seconds must be a number in (0, 86400], not '1e15'")]
     [InlineData("flood", "--flood-seconds", "1e9", "--flood-seconds must be a number in (0, 86400], not '1e9'")]
+    [InlineData("prefix", "--system-prompts", "0", "--system-prompts must be a whole number of at least 1, not '0'")]
     public void AnOptionOutOfTheRangeTheSimulationCanRun_IsAParseErrorNamingIt(string command, string option, string value, string message)
     {
         var (code, _, error) = Invoke([command, option, value]);
