@@ -224,6 +224,10 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         }
     }
 
+    /// <summary>The context, for a test that takes KV cells the engine does not count (as llama.cpp can need cells its
+    /// reservations do not see); touch it only between steps or from <see cref="BetweenCalls"/>.</summary>
+    internal SafeLLamaContextHandle NativeContext => _context.NativeHandle;
+
     /// <summary>KV cells holding positions of any sequence, running or cached; call it between steps (the loop owns the
     /// context).</summary>
     internal int KvCellsInUse() => Enumerable.Range(0, _profile.MaxSequences).Sum(KvCells);
@@ -427,11 +431,11 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         var refused = result == DecodeResult.NoKvSlot
             ? step.Refused!.Select(p => p.Entry).Where(e => e.PrefillChunk > 0 && e.Sequence.Active).ToHashSet()
             : [];
-        if (refused.Count > 0)
+        if (result == DecodeResult.NoKvSlot)
         {
             // The cache is fuller than the reservations say (llama.cpp needs cells the count does not see): the
             // prompts that call brought are refused, and the sequences it decoded try again in the next step, with the
-            // free slots' cached cells (in a shared cache) removed first.
+            // free slots' cached cells (in a shared cache) removed first — also when the call held decodes only.
             _slots.MakeRoom(_profile.KvCapacityTokens);
         }
         else if (result != DecodeResult.Ok)
