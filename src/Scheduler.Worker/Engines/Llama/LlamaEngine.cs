@@ -224,6 +224,10 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         }
     }
 
+    /// <summary>The context, for a test that takes KV cells the engine does not count (as llama.cpp can need cells its
+    /// reservations do not see); touch it only between steps or from <see cref="BetweenCalls"/>.</summary>
+    internal SafeLLamaContextHandle NativeContext => _context.NativeHandle;
+
     /// <summary>KV cells holding positions of any sequence, running or cached; call it between steps (the loop owns the
     /// context).</summary>
     internal int KvCellsInUse() => Enumerable.Range(0, _profile.MaxSequences).Sum(KvCells);
@@ -416,29 +420,38 @@ internal sealed partial class LlamaEngine : IInferenceEngine
 
     private PlannedStep Apply(StepCalls step, DecodeResult result, double stepMs, long epoch)
     {
-        var report = _running.StartReport();
-        report.StepMs = stepMs;
         foreach (var (sequences, tokens) in step.Calls)
         {
             _stats = _stats.After(sequences, tokens);
         }
 
-        // The prompts the refused call brought matter only when it found no KV slot: collected only then.
-        var refused = result == DecodeResult.NoKvSlot
-            ? step.Refused!.Select(p => p.Entry).Where(e => e.PrefillChunk > 0 && e.Sequence.Active).ToHashSet()
-            : [];
-        if (refused.Count > 0)
+        if (result == DecodeResult.NoKvSlot)
         {
             // The cache is fuller than the reservations say (llama.cpp needs cells the count does not see): the
-            // prompts that call brought are refused, and the sequences it decoded try again in the next step, with the
-            // free slots' cached cells (in a shared cache) removed first.
+            // prompts the refused call brought are handed back, and the sequences it decoded try again in the next
+            // step, with the free slots' cached cells (in a shared cache) removed first — also when it held decodes only.
             _slots.MakeRoom(_profile.KvCapacityTokens);
+            foreach (var entry in step.Refused!.Select(p => p.Entry).Where(e => e.PrefillChunk > 0 && e.Sequence.Active))
+            {
+                // Before the report starts, so the hand-back goes out with this step's, not a step later. Its free
+                // slot keeps what the calls that ran put in its cells, which its retry reuses.
+                if (entry.Done > 0)
+                {
+                    entry.Sequence.Decoded(entry.Done);
+                }
+
+                Leave(entry.Sequence);
+                _running.Reject(entry.Sequence.Finished(FinishReason.Rejected));
+                LogRejected(_logger, _replicaId, entry.Sequence.Id, "llama.cpp found no KV slot for its prompt");
+            }
         }
         else if (result != DecodeResult.Ok)
         {
             throw new InvalidOperationException($"llama_decode failed on replica {_replicaId}: {result}.");
         }
 
+        var report = _running.StartReport();
+        report.StepMs = stepMs;
         foreach (var entry in step.Entries)
         {
             var sequence = entry.Sequence;
@@ -451,14 +464,6 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             {
                 // What the calls that ran put in its KV cells: the decoded token, or that much of its prefill chunk.
                 sequence.Decoded(entry.PrefillChunk > 0 ? entry.Done : 0);
-            }
-
-            if (refused.Contains(entry))
-            {
-                Leave(sequence);
-                _running.Reject(sequence.Finished(FinishReason.Rejected));
-                LogRejected(_logger, _replicaId, sequence.Id, "llama.cpp found no KV slot for its prompt");
-                continue;
             }
 
             if (entry.Draws is { } draws)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LLama.Native;
 using Microsoft.Extensions.Logging.Abstractions;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
@@ -657,6 +658,66 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void PrefillCallRefusedForKvCellsMidStep_KeepsTheCallsThatRan_HandsThePromptBack_AndItsRetryDrawsWhatItWouldHave()
+    {
+        // 4 slots sharing 256 cells: "a" decodes while "long" prefills 63 tokens in four calls of 16. Before the second
+        // call, cells the engine does not count are taken (slot 3, which it never gave out), so llama.cpp refuses it.
+        var engine = Engine(kvCells: 256, maxContextTokens: 200, kvUnified: true, stepTokens: 64, microBatchTokens: 16);
+        engine.Admit([Sequence("a", 12, temperature: 0)]);
+        var first = engine.Step()!;
+        engine.Admit([LongSequence("long", 120, fairRank: 1)]);
+        engine.BetweenCalls = () =>
+        {
+            engine.BetweenCalls = null;
+            TakeCells(engine, slot: 3, FreeCells(engine) - 4);
+        };
+
+        var refused = engine.Step()!;
+
+        // The first call's work is kept: "a"'s token, and exactly the 16 prompt positions "long" got, now its free slot's
+        // cache; "long" is handed back with this step's report (it went a step later), having delivered nothing.
+        Assert.Equal([1], SequenceOutcome.Of("a", [refused]).Indexes);
+        Assert.Equal(2L, engine.Stats.Decodes);
+        Assert.Empty(SequenceOutcome.Of("long", [refused]).Tokens);
+        Assert.Equal(new SequenceFinished { SequenceId = "long", Reason = FinishReason.Rejected, PromptTokens = 120 }, Assert.Single(refused.Finished));
+        Assert.Equal(1, refused.Capacity.RejectedAdmissions);
+        Assert.Equal(16, engine.KvCells(1));
+
+        // The cells come free; the scheduler sends "long" again. It reuses the 16 positions kept, and both draw exactly
+        // what they draw undisturbed: nothing lost, nothing twice.
+        engine.NativeContext.MemorySequenceRemove((LLamaSeqId)3, 0, -1);
+        engine.Admit([LongSequence("long", 120, fairRank: 1)]);
+        var rest = ToCompletion(engine.Step);
+        var undisturbed = Engine(stepTokens: 64);
+        var retried = SequenceOutcome.Of("long", rest);
+        Assert.Equal((FinishReason.Length, 16), (retried.Finished!.Reason, retried.Finished.CachedPromptTokens));
+        Assert.Equal(Run(undisturbed, LongSequence("long", 120, fairRank: 1)).Text, retried.Text);
+        var a = SequenceOutcome.Of("a", [first, refused, .. rest]);
+        Assert.Equal(Enumerable.Range(0, 12), a.Indexes);
+        Assert.Equal(Run(undisturbed, Sequence("a", 12, temperature: 0)).Text, a.Text);
+    }
+
+    [Fact]
+    public void DecodeCallRefusedForKvCells_DrawsNothing_AndItsSequencesGoOnInTheNextStep()
+    {
+        // Every cell left is taken where the engine does not count it, so llama.cpp refuses the step's only call, which
+        // holds "a"'s decode and no prompt: the replica must go on (it threw, and its step loop ended).
+        var engine = Engine(kvCells: 256, maxContextTokens: 200, kvUnified: true, stepTokens: 64, microBatchTokens: 16);
+        engine.Admit([Sequence("a", 12, temperature: 0)]);
+        var first = engine.Step()!;
+        TakeCells(engine, slot: 3, FreeCells(engine));
+
+        var refused = engine.Step()!;
+
+        Assert.Empty(refused.Tokens);
+        Assert.Empty(refused.Finished);
+        engine.NativeContext.MemorySequenceRemove((LLamaSeqId)3, 0, -1);
+        var a = SequenceOutcome.Of("a", [first, refused, .. ToCompletion(engine.Step)]);
+        Assert.Equal(Enumerable.Range(0, 12), a.Indexes);
+        Assert.Equal(Run(Engine(stepTokens: 64), Sequence("a", 12, temperature: 0)).Text, a.Text);
+    }
+
+    [Fact]
     public async Task Loop_StreamsTokens_AndBatchesSequencesAdmittedWhileOthersRun()
     {
         // The sink takes one report, then holds the loop (as a slow network would) until "b" has been admitted, so
@@ -739,6 +800,26 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     {
         engine.Admit([spec]);
         return SequenceOutcome.Of(spec.SequenceId, ToCompletion(engine.Step));
+    }
+
+    /// <summary>KV cells no sequence holds; between steps or mid-step, from the step loop.</summary>
+    private static int FreeCells(LlamaEngine engine) => (int)engine.NativeContext.ContextSize - engine.KvCellsInUse();
+
+    /// <summary>Writes <paramref name="cells"/> positions of a filler token in <paramref name="slot"/>, which the engine
+    /// has not given out: cells its reservations do not count.</summary>
+    private static void TakeCells(LlamaEngine engine, int slot, int cells)
+    {
+        var batch = new LLamaBatch();
+        for (var start = 0; start < cells; start += 64)
+        {
+            batch.Clear();
+            for (var position = start; position < Math.Min(cells, start + 64); position++)
+            {
+                batch.Add((LLamaToken)10, position, (LLamaSeqId)slot, logits: position == cells - 1);
+            }
+
+            Assert.Equal(DecodeResult.Ok, engine.NativeContext.Decode(batch));
+        }
     }
 
     private LlamaEngine Engine(
