@@ -248,6 +248,18 @@ public sealed class OversizedAndUnicodeInputTests(SchedulerCluster cluster)
         Assert.InRange(ex.Status.Detail.Length, 1, 512);
     }
 
+    [Fact]
+    public async Task NotFound_ALongIdCutInsideAnEmoji_EchoesWholeCharactersOnly()
+    {
+        // The cut at 64 UTF-16 units fell between an emoji's two halves: the client read U+FFFD where its emoji was.
+        var id = new string('j', 63) + "\U0001F600" + "tail";
+        using var client = cluster.Tenant(0);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(new SubmitJobRequest { Model = id, Prompt = "a", MaxTokens = 1 }));
+
+        Assert.Equal((StatusCode.NotFound, $"model '{new string('j', 63)}…' not found"), (ex.StatusCode, ex.Status.Detail));
+        Assert.Equal(new string('j', 63) + "…", ex.GetRpcStatus()?.GetDetail<Google.Rpc.ResourceInfo>()?.ResourceName);
+    }
+
     private Microsoft.ML.Tokenizers.Tokenizer Tokenizer()
     {
         cluster.SiloServices.GetRequiredService<ModelCatalog>().TryGet(SchedulerCluster.Model, out var model);
