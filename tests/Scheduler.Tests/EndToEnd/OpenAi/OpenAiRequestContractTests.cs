@@ -119,6 +119,9 @@ public sealed class OpenAiRequestContractTests(SchedulerCluster cluster)
         Assert.Contains("limit 100, requested 120", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.False(headers.Contains("Retry-After"));
         Assert.False(headers.Contains("retry-after-ms"));
+
+        // No wait lets it pass: the OpenAI SDKs, which retry a 429 twice by default, are told not to.
+        Assert.Equal(["false"], headers.GetValues("x-should-retry"));
     }
 
     [Fact]
