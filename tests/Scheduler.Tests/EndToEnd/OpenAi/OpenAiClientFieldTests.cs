@@ -111,6 +111,24 @@ public sealed class OpenAiClientFieldTests(SchedulerCluster cluster)
             StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task StreamedChat_VllmsContinuousUsageStats_Is400NamingIt_FalseAsksForNothing()
+    {
+        // Ignored before: a vLLM client waiting for usage on every chunk got it only at the end, with include_usage.
+        static byte[] Streamed(string continuous) => Encoding.UTF8.GetBytes(
+            $$$"""{"model":"{{{SchedulerCluster.Model}}}","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":{{{continuous}}}}}""");
+
+        var (status, error) = await Post(Streamed("true"));
+        var (neutral, events) = await PostStreamed(Streamed("false"));
+
+        Assert.Equal(
+            (HttpStatusCode.BadRequest, "stream_options.continuous_usage_stats",
+                "stream_options.continuous_usage_stats: usage on every chunk is not supported; include_usage sends it in a last chunk"),
+            (status, error.GetProperty("param").GetString(), error.GetProperty("message").GetString()));
+        Assert.Equal(HttpStatusCode.OK, neutral);
+        Assert.EndsWith("data: [DONE]\n\n", events, StringComparison.Ordinal);
+    }
+
     private static byte[] Chat(int topK) => Encoding.UTF8.GetBytes(
         $$"""{"model":"{{SchedulerCluster.Model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"top_k":{{topK}}}""");
 
@@ -121,6 +139,16 @@ public sealed class OpenAiClientFieldTests(SchedulerCluster cluster)
     /// <summary>Posts with an <c>Idempotency-Key</c> header for each of <paramref name="idempotencyKeys"/>, sent as
     /// UTF-8 (.NET's default refuses a value that is not ASCII).</summary>
     private async Task<(HttpStatusCode Status, JsonElement Answer)> Post(byte[] body, string[] idempotencyKeys)
+    {
+        var (status, text) = await Send(body, idempotencyKeys);
+        var answer = JsonDocument.Parse(text).RootElement;
+        return (status, answer.TryGetProperty("error", out var error) ? error : answer);
+    }
+
+    /// <summary>Posts <paramref name="body"/>, a streamed request: the status and the events as text.</summary>
+    private Task<(HttpStatusCode Status, string Events)> PostStreamed(byte[] body) => Send(body, []);
+
+    private async Task<(HttpStatusCode Status, string Text)> Send(byte[] body, string[] idempotencyKeys)
     {
         using var handler = new SocketsHttpHandler { RequestHeaderEncodingSelector = (_, _) => Encoding.UTF8 };
         using var http = new HttpClient(handler);
@@ -134,7 +162,6 @@ public sealed class OpenAiClientFieldTests(SchedulerCluster cluster)
         }
 
         using var response = await http.SendAsync(message);
-        var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-        return (response.StatusCode, answer.TryGetProperty("error", out var error) ? error : answer);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 }
