@@ -227,6 +227,12 @@ seen["errors"] = [
     refusal(lambda: unary("SubmitJob", pb.SubmitJobRequest(model=model, prompt="Another request", max_tokens=5,
                                                            idempotency_key="grpc-python-submit"), pb.Job),
             grpc.StatusCode.ALREADY_EXISTS, "idempotency_key", reason="IDEMPOTENCY_KEY_REUSED"),
+    # A key the OpenAI door's Idempotency-Key header could not carry: keys are visible ASCII at both doors.
+    refusal(lambda: unary("SubmitJob", pb.SubmitJobRequest(model=model, prompt="hi", max_tokens=5, idempotency_key="nul\0key"), pb.Job),
+            grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key"),
+    # A long name is echoed cut to 64 UTF-16 units, before an emoji that would straddle the cut, never inside it.
+    refusal(lambda: unary("SubmitJob", pb.SubmitJobRequest(model="m" * 63 + "\U0001F600", prompt="hi", max_tokens=5), pb.Job),
+            grpc.StatusCode.NOT_FOUND, "model '" + "m" * 63 + "\u2026'", ("model", "m" * 63 + "\u2026")),
 ]
 
 # gRPC's health service, for the whole server and by service name, as client-side health checking asks it.

@@ -6,7 +6,7 @@ namespace Scheduler.Grains.Tenants;
 
 /// <summary>
 /// What an idempotency key is bound to: a hash of every field of a request that decides what the job does — model,
-/// prompt (text, token ids or chat messages), max tokens (and whether they were the client's or a default), priority, TTFT objective, stop texts and sampling. A resubmission with the key is a
+/// prompt (text, token ids or chat messages), max tokens (the client's, or that it sent none: not the default it got), priority, TTFT objective, stop texts and sampling. A resubmission with the key is a
 /// retry only if its fingerprint is the same. The trace context differs on every attempt, and the deadline is relative
 /// to each attempt's arrival (so a retry's absolute deadline differs too): neither is part of it. Nor is the session id:
 /// it only steers placement (prefix-cache affinity) and does not change what the job computes.
@@ -36,7 +36,9 @@ internal static class RequestFingerprint
                 writer.Write(message.Content);
             }
 
-            writer.Write(request.MaxTokens);
+            // A default max_tokens (the client sent none) is not of the request as sent: the front door fitted it to the
+            // KV cache of the model's largest replica, which a retry after a node joined or was lost finds otherwise.
+            writer.Write(request.FitMaxTokens ? 0 : request.MaxTokens);
             writer.Write((int)request.Priority);
             writer.Write(request.TtftObjectiveMs);
             WriteOptional(writer, request.Stop);

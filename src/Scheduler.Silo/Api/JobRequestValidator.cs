@@ -120,6 +120,12 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             throw SchedulerErrors.InvalidArgument("idempotency_key", $"is longer than {MaxIdempotencyKeyLength} characters");
         }
 
+        // One rule for both doors: a key sent over gRPC can be sent again over HTTP, and the same key compares alike.
+        if (PresentableKeys.Refused(request.IdempotencyKey) is { } refused)
+        {
+            throw SchedulerErrors.InvalidArgument("idempotency_key", $"{PresentableKeys.IdempotencyKeyRule}; got U+{refused.Value:X4}");
+        }
+
         if (Characters.MoreThan(request.SessionId, MaxIdempotencyKeyLength))
         {
             throw SchedulerErrors.InvalidArgument("session_id", $"is longer than {MaxIdempotencyKeyLength} characters");

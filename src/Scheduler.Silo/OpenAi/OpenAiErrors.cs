@@ -44,7 +44,8 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
     public static OpenAiError ForEnd(JobEventRecord end, OpenAiKind kind) => end.Kind switch
     {
         JobEventKind.Expired => new(StatusCodes.Status504GatewayTimeout, "server_error", end.Error ?? "the job expired", Code: "deadline_exceeded"),
-        JobEventKind.Cancelled => new(StatusCodes.Status409Conflict, "invalid_request_error", $"job '{end.JobId}' was cancelled", Code: "job_cancelled"),
+        // Final: a retry without an Idempotency-Key would run the job its operator cancelled again, as a new job.
+        JobEventKind.Cancelled => new(StatusCodes.Status409Conflict, "invalid_request_error", $"job '{end.JobId}' was cancelled", Code: "job_cancelled") { Final = true },
         _ => EngineFailures.RequestFault(end.Error) switch
         {
             ErrorReasons.ContextLengthExceeded => new(StatusCodes.Status400BadRequest, "invalid_request_error", end.Error!, PromptParam(kind), "context_length_exceeded"),
@@ -72,6 +73,10 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
         }
 
         RateLimitHeaders.Write(response.Headers, error.RateLimits);
+        if (error.Final)
+        {
+            response.Headers["x-should-retry"] = "false";
+        }
 
         await response.Body.WriteAsync(error.ToJson(), http.RequestAborted);
     }
@@ -96,10 +101,10 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
             // OpenAI's API answers a request larger than a per-minute limit with this 429 ("Request too large for … on
             // tokens per min (TPM): Limit N, Requested M", type tokens, code rate_limit_exceeded, param null), and OpenAI clients and
             // gateways know it by that (LiteLLM raises its RateLimitError; apps trim the conversation), so it stays a 429
-            // here though gRPC says FAILED_PRECONDITION. It has no Retry-After: the SDKs retry a 429 without one twice with
-            // backoff by default, a bounded cost, and the message says that only a smaller request or a larger quota helps.
+            // here though gRPC says FAILED_PRECONDITION. It has no Retry-After, and is final: no wait lets it pass, and the
+            // message says that only a smaller request or a larger quota helps.
             StatusCode.FailedPrecondition when SchedulerErrors.IsLargerThanQuota(rpc) =>
-                new(StatusCodes.Status429TooManyRequests, RateLimitType(rpc), message, Code: "rate_limit_exceeded"),
+                new(StatusCodes.Status429TooManyRequests, RateLimitType(rpc), message, Code: "rate_limit_exceeded") { Final = true },
 
             // A prompt plus max_tokens that do not fit has OpenAI's code, which clients act on (trimming the conversation).
             StatusCode.InvalidArgument or StatusCode.FailedPrecondition => new(
@@ -116,7 +121,7 @@ internal sealed partial class OpenAiErrors(ILogger<OpenAiErrors> logger)
             StatusCode.ResourceExhausted =>
                 new(StatusCodes.Status429TooManyRequests, RateLimitType(rpc), message, Code: "rate_limit_exceeded", RetryAfterMs: SchedulerErrors.RetryAfterMs(rpc)),
             StatusCode.AlreadyExists =>
-                new(StatusCodes.Status409Conflict, "invalid_request_error", message, SchedulerHeaders.Names.IdempotencyKey, "idempotency_key_reused"),
+                new(StatusCodes.Status409Conflict, "invalid_request_error", message, SchedulerHeaders.Names.IdempotencyKey, "idempotency_key_reused") { Final = true },
             // WatchJob is no advice for an OpenAI client: the request again is (the SDKs retry a 503 by themselves), and
             // with its Idempotency-Key the retry gets the same job and its whole answer from the start (checked by an
             // SRE probe: a drained stream's retry on another silo streamed all 400 tokens of the same job).

@@ -61,4 +61,7 @@ internal sealed class OpenAiChatMessageBody
 internal sealed class OpenAiStreamOptions
 {
     public bool? IncludeUsage { get; init; }
+
+    /// <summary>vLLM's: usage in every chunk. Not supported; read to refuse it (see <see cref="OpenAiUnsupportedFields"/>).</summary>
+    public bool? ContinuousUsageStats { get; init; }
 }

@@ -256,6 +256,13 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
             throw SchedulerErrors.InvalidArgument("stream_options", "is allowed only when stream is true");
         }
 
+        if (body.StreamOptions?.ContinuousUsageStats == true)
+        {
+            // Ignored, a vLLM client waited for usage on every chunk and got none until the end.
+            throw SchedulerErrors.InvalidArgument(
+                "stream_options.continuous_usage_stats", "usage on every chunk is not supported; include_usage sends it in a last chunk");
+        }
+
         return new(submit, body.Stream == true, body.StreamOptions?.IncludeUsage == true, body.User)
         {
             MaxTokensField = body.MaxCompletionTokens is null ? OpenAiRequest.MaxTokens : OpenAiRequest.MaxCompletionTokens,

@@ -38,7 +38,14 @@ internal sealed record SchedulerHeaders(Priority Priority, int DeadlineMs, int T
 
     public static SchedulerHeaders Read(IHeaderDictionary headers)
     {
-        var idempotencyKey = headers[Names.IdempotencyKey].ToString();
+        var keys = headers[Names.IdempotencyKey];
+        if (keys.Count > 1)
+        {
+            // Read as one, the values would join into a key "a,b" that neither sender meant.
+            throw SchedulerErrors.InvalidArgument(Names.IdempotencyKey, $"must be sent once, got {keys.Count} values");
+        }
+
+        var idempotencyKey = keys.ToString();
         return new(
             headers[Names.Priority].ToString().ToLowerInvariant() switch
             {

@@ -108,7 +108,7 @@ public sealed class OversizedAndUnicodeInputTests(SchedulerCluster cluster)
     public async Task StreamJob_UnicodeEdgeCases_AreAcceptedAndCountedWithTheTokenizer(string text)
     {
         using var client = cluster.Tenant(1);
-        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = text, Stop = text, MaxTokens = 3, IdempotencyKey = text + Guid.NewGuid() };
+        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = text, Stop = text, MaxTokens = 3, IdempotencyKey = "unicode-" + Guid.NewGuid() };
         var result = await client.RunAsync(request, deadline: DateTime.UtcNow.AddSeconds(30));
         Assert.True(result.Succeeded, $"{result.Status} {result.Error}");
         Assert.Equal(Tokenizer().CountTokens(text), result.Usage!.PromptTokens);
@@ -118,16 +118,44 @@ public sealed class OversizedAndUnicodeInputTests(SchedulerCluster cluster)
         Assert.Equal(result.JobId, again.JobId);
     }
 
+    [Theory]
+    [InlineData("nul\0inside")]
+    [InlineData("tab\tinside")]
+    [InlineData("space inside")]
+    [InlineData(" leading")]
+    [InlineData("caf\u00E9")]
+    [InlineData("cafe\u0301")]
+    [InlineData("emoji-\U0001F600")]
+    [InlineData("del\u007F")]
+    public async Task SubmitJob_IdempotencyKeyOutsideVisibleAscii_IsInvalidArgumentNamingIt_AndTheCharacter(string key)
+    {
+        // Taken before, though the OpenAI door's Idempotency-Key header cannot carry NUL or bytes that are not UTF-8,
+        // and HTTP trims spaces: a key a gRPC client used could not be repeated over HTTP.
+        using var client = cluster.Tenant(1);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "a", MaxTokens = 1, IdempotencyKey = key + Guid.NewGuid().ToString("N") };
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        var refused = key.EnumerateRunes().First(r => r.Value is < '!' or > '~');
+        Assert.Equal(
+            $"idempotency_key: must be visible ASCII characters without spaces, U+0021 to U+007E (the OpenAI-compatible API carries it in an 'Idempotency-Key' header); got U+{refused.Value:X4}",
+            ex.Status.Detail);
+        Assert.Equal("idempotency_key", Assert.Single(ex.GetRpcStatus()?.GetDetail<Google.Rpc.BadRequest>()?.FieldViolations ?? []).Field);
+    }
+
     [Fact]
-    public async Task SubmitJob_IdempotencyKeysThatOnlyNormalizeAlike_AreDifferentJobs()
+    public async Task SubmitJob_IdempotencyKeyOfEveryVisibleAsciiCharacter_IsAccepted_AndTheSameJobAgain()
     {
         using var client = cluster.Tenant(1);
-        var suffix = Guid.NewGuid().ToString("N");
-        var precomposed = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "a", MaxTokens = 1, IdempotencyKey = "caf\u00E9-" + suffix });
-        var decomposed = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "a", MaxTokens = 1, IdempotencyKey = "cafe\u0301-" + suffix });
-        Assert.NotEqual(precomposed.JobId, decomposed.JobId);
-        await client.AttachAsync(precomposed.JobId);
-        await client.AttachAsync(decomposed.JobId);
+        var visible = new string([.. Enumerable.Range('!', '~' - '!' + 1).Select(c => (char)c)]);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "a", MaxTokens = 1, IdempotencyKey = visible + Guid.NewGuid().ToString("N") };
+
+        var first = await client.SubmitAsync(request);
+        var again = await client.SubmitAsync(request);
+
+        Assert.Equal(first.JobId, again.JobId);
+        await client.AttachAsync(first.JobId);
     }
 
     [Fact]
@@ -218,6 +246,18 @@ public sealed class OversizedAndUnicodeInputTests(SchedulerCluster cluster)
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(new SubmitJobRequest { Model = new string('m', 1 << 20), Prompt = "a", MaxTokens = 1 }));
         Assert.Equal(StatusCode.NotFound, ex.StatusCode);
         Assert.InRange(ex.Status.Detail.Length, 1, 512);
+    }
+
+    [Fact]
+    public async Task NotFound_ALongIdCutInsideAnEmoji_EchoesWholeCharactersOnly()
+    {
+        // The cut at 64 UTF-16 units fell between an emoji's two halves: the client read U+FFFD where its emoji was.
+        var id = new string('j', 63) + "\U0001F600" + "tail";
+        using var client = cluster.Tenant(0);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(new SubmitJobRequest { Model = id, Prompt = "a", MaxTokens = 1 }));
+
+        Assert.Equal((StatusCode.NotFound, $"model '{new string('j', 63)}…' not found"), (ex.StatusCode, ex.Status.Detail));
+        Assert.Equal(new string('j', 63) + "…", ex.GetRpcStatus()?.GetDetail<Google.Rpc.ResourceInfo>()?.ResourceName);
     }
 
     private Microsoft.ML.Tokenizers.Tokenizer Tokenizer()

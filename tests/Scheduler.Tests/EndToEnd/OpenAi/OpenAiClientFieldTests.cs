@@ -70,24 +70,98 @@ public sealed class OpenAiClientFieldTests(SchedulerCluster cluster)
         Assert.Equal((HttpStatusCode.BadRequest, field), (status, error.GetProperty("param").GetString()));
     }
 
+    [Theory]
+    [InlineData("tab\tinside")]
+    [InlineData("space inside")]
+    [InlineData("caf\u00E9")]
+    [InlineData("emoji-\U0001F600")]
+    public async Task ChatCompletion_IdempotencyKeyOutsideVisibleAscii_Is400NamingTheHeader_AsGrpcRefusesIt(string key)
+    {
+        // Taken before (as UTF-8, how Node's and Python's httpx send it), as gRPC took a NUL that HTTP cannot carry.
+        var (status, error) = await Post(Chat(topK: 1), [key + Guid.NewGuid().ToString("N")]);
+
+        var refused = key.EnumerateRunes().First(r => r.Value is < '!' or > '~');
+        Assert.Equal(
+            (HttpStatusCode.BadRequest, "Idempotency-Key",
+                $"Idempotency-Key: must be visible ASCII characters without spaces, U+0021 to U+007E (the OpenAI-compatible API carries it in an 'Idempotency-Key' header); got U+{refused.Value:X4}"),
+            (status, error.GetProperty("param").GetString(), error.GetProperty("message").GetString()));
+    }
+
+    [Fact]
+    public async Task ChatCompletion_TwoIdempotencyKeyHeaderLines_Is400NamingTheHeader_NotAJoinedKey()
+    {
+        // Two lines (curl -H twice, a proxy adding its own) were read as one key "a,b", which neither sender meant.
+        // HttpClient would join them into one line itself, so the request is written by hand.
+        var address = new Uri(cluster.OpenAiAddress);
+        var body = Encoding.UTF8.GetString(Chat(topK: 1));
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(address.Host, address.Port);
+        await using var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(
+            $"POST /v1/chat/completions HTTP/1.1\r\nHost: {address.Authority}\r\nAuthorization: Bearer {SchedulerCluster.Tenants[0].Key}\r\n" +
+            $"Content-Type: application/json\r\nIdempotency-Key: two-a-{Guid.NewGuid():N}\r\nIdempotency-Key: two-b\r\n" +
+            $"Content-Length: {Encoding.UTF8.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}"));
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        var response = await reader.ReadToEndAsync();
+
+        Assert.StartsWith("HTTP/1.1 400 ", response, StringComparison.Ordinal);
+        Assert.Contains(
+            """{"error":{"message":"Idempotency-Key: must be sent once, got 2 values","type":"invalid_request_error","param":"Idempotency-Key","code":null}}""",
+            response,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StreamedChat_VllmsContinuousUsageStats_Is400NamingIt_FalseAsksForNothing()
+    {
+        // Ignored before: a vLLM client waiting for usage on every chunk got it only at the end, with include_usage.
+        static byte[] Streamed(string continuous) => Encoding.UTF8.GetBytes(
+            $$$"""{"model":"{{{SchedulerCluster.Model}}}","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":{{{continuous}}}}}""");
+
+        var (status, error) = await Post(Streamed("true"));
+        var (neutral, events) = await PostStreamed(Streamed("false"));
+
+        Assert.Equal(
+            (HttpStatusCode.BadRequest, "stream_options.continuous_usage_stats",
+                "stream_options.continuous_usage_stats: usage on every chunk is not supported; include_usage sends it in a last chunk"),
+            (status, error.GetProperty("param").GetString(), error.GetProperty("message").GetString()));
+        Assert.Equal(HttpStatusCode.OK, neutral);
+        Assert.EndsWith("data: [DONE]\n\n", events, StringComparison.Ordinal);
+    }
+
     private static byte[] Chat(int topK) => Encoding.UTF8.GetBytes(
         $$"""{"model":"{{SchedulerCluster.Model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"top_k":{{topK}}}""");
 
     /// <summary>Posts <paramref name="body"/> to /v1/chat/completions: the status and the answer, or its <c>error</c>.</summary>
-    private async Task<(HttpStatusCode Status, JsonElement Answer)> Post(byte[] body, string? idempotencyKey = null)
+    private Task<(HttpStatusCode Status, JsonElement Answer)> Post(byte[] body, string? idempotencyKey = null) =>
+        Post(body, idempotencyKey is null ? [] : [idempotencyKey]);
+
+    /// <summary>Posts with an <c>Idempotency-Key</c> header for each of <paramref name="idempotencyKeys"/>, sent as
+    /// UTF-8 (.NET's default refuses a value that is not ASCII).</summary>
+    private async Task<(HttpStatusCode Status, JsonElement Answer)> Post(byte[] body, string[] idempotencyKeys)
     {
-        using var http = new HttpClient();
+        var (status, text) = await Send(body, idempotencyKeys);
+        var answer = JsonDocument.Parse(text).RootElement;
+        return (status, answer.TryGetProperty("error", out var error) ? error : answer);
+    }
+
+    /// <summary>Posts <paramref name="body"/>, a streamed request: the status and the events as text.</summary>
+    private Task<(HttpStatusCode Status, string Events)> PostStreamed(byte[] body) => Send(body, []);
+
+    private async Task<(HttpStatusCode Status, string Text)> Send(byte[] body, string[] idempotencyKeys)
+    {
+        using var handler = new SocketsHttpHandler { RequestHeaderEncodingSelector = (_, _) => Encoding.UTF8 };
+        using var http = new HttpClient(handler);
         using var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         using var message = new HttpRequestMessage(HttpMethod.Post, cluster.OpenAiAddress + "/v1/chat/completions") { Content = content };
         message.Headers.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
-        if (idempotencyKey is not null)
+        foreach (var key in idempotencyKeys)
         {
-            message.Headers.Add("Idempotency-Key", idempotencyKey);
+            message.Headers.TryAddWithoutValidation("Idempotency-Key", key);
         }
 
         using var response = await http.SendAsync(message);
-        var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-        return (response.StatusCode, answer.TryGetProperty("error", out var error) ? error : answer);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 }

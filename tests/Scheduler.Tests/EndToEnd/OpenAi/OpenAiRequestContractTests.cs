@@ -119,6 +119,59 @@ public sealed class OpenAiRequestContractTests(SchedulerCluster cluster)
         Assert.Contains("limit 100, requested 120", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.False(headers.Contains("Retry-After"));
         Assert.False(headers.Contains("retry-after-ms"));
+
+        // No wait lets it pass: the OpenAI SDKs, which retry a 429 twice by default, are told not to.
+        Assert.Equal(["false"], headers.GetValues("x-should-retry"));
+    }
+
+    [Fact]
+    public async Task WithoutMaxTokens_RetriedWithItsIdempotencyKeyAfterALargerReplicaJoined_IsTheSameJob()
+    {
+        // The default was fitted to the largest replica (8,190 prompt tokens leave 2 of a fake replica's 8,192) and the
+        // fitted number was part of the key's fingerprint: once a larger replica had joined, the retry got the default of
+        // 16 and its own key answered 409 idempotency_key_reused.
+        var auth = new Grpc.Core.Metadata { { "authorization", "Bearer " + SchedulerCluster.NodeToken } };
+        var registry = new NodeRegistryService.NodeRegistryServiceClient(cluster.Channel);
+        await using var small = await Hostile.FakeWorkerNode.StartRegisteredAsync(cluster, "fit-small", SchedulerCluster.ScriptedModel);
+        await using var large = await Hostile.FakeWorkerNode.StartAsync("fit-large-" + Guid.NewGuid().ToString("N")[..6]);
+        var request = new { model = SchedulerCluster.ScriptedModel, prompt = Enumerable.Repeat(1, 8190), stream = true };
+        var key = "fit-" + Guid.NewGuid().ToString("N");
+        var first = await StreamedJobId(request, key);
+        try
+        {
+            Assert.Equal(HttpStatusCode.OK, first.Status);
+            var description = large.Describe(SchedulerCluster.ScriptedModel);
+            description.Replicas[0].MaxContextTokens = 16_384;
+            await large.RegisterAsync(registry, auth, description);
+
+            // The front door reads what the replicas take at most every few seconds.
+            await Task.Delay(Scheduler.Silo.Models.ModelCapacity.RefreshInterval + TimeSpan.FromSeconds(1));
+            Assert.Equal((HttpStatusCode.OK, first.JobId), await StreamedJobId(request, key));
+        }
+        finally
+        {
+            // Neither the job nor the nodes are left for the tests after this one, which expect the scripted model's jobs
+            // to reach their own node.
+            using var client = cluster.Tenant(0);
+            await client.CancelAsync(first.JobId!);
+            await registry.DeregisterNodeAsync(new DeregisterNodeRequest { NodeId = small.NodeId }, auth);
+            await registry.DeregisterNodeAsync(new DeregisterNodeRequest { NodeId = large.NodeId }, auth);
+        }
+    }
+
+    /// <summary>Sends a streamed completion with <paramref name="idempotencyKey"/> and leaves once its headers came (the
+    /// job runs on, as a keyed request's does): the status and the job's id.</summary>
+    private async Task<(HttpStatusCode Status, string? JobId)> StreamedJobId(object request, string idempotencyKey)
+    {
+        using var http = new HttpClient();
+        using var message = new HttpRequestMessage(HttpMethod.Post, cluster.OpenAiAddress + "/v1/completions")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(request), Encoding.UTF8, "application/json"),
+        };
+        message.Headers.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+        message.Headers.Add("Idempotency-Key", idempotencyKey);
+        using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead);
+        return (response.StatusCode, response.Headers.TryGetValues("x-scheduler-job-id", out var ids) ? ids.Single() : null);
     }
 
     [Fact]
