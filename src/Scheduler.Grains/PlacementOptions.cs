@@ -27,6 +27,12 @@ public sealed class PlacementOptions
     /// A100's second.</summary>
     public double WaitCostUsdPerSecond { get; set; } = PlacementSettings.DefaultWaitCostUsdPerSecond;
 
+    /// <summary>What a second of a session's turn's wait costs, in US dollars, its own and its next turn's on the replica
+    /// chosen (<see cref="PlacementSettings.SessionWaitCostUsdPerSecond"/>): the cost-aware policy then starts a
+    /// conversation on a fast replica while that replica's KV holds the conversations recently placed there. 0 (the
+    /// default) prices a session's jobs as any other; at most 1.</summary>
+    public double SessionWaitCostUsdPerSecond { get; set; }
+
     /// <summary>A node that has not sent a heartbeat for this long is lost.</summary>
     public TimeSpan NodeLease { get; set; } = TimeSpan.FromSeconds(6);
 

@@ -12,7 +12,8 @@ namespace Scheduler.Simulator;
 /// sequence with its window (<c>Scheduler:Scheduling:ContendedPrefillTokens</c>, 0 turns it off, and
 /// <c>ContendedPrefillWindow</c>), and how the engines' prefix caches differ from the placement's model of them
 /// (<see cref="EngineCacheModel"/>; null: as the worker's simulated engine), and the price of a second of a job's wait
-/// (<c>Scheduler:Scheduling:WaitCostUsdPerSecond</c>, read by cost-aware placement), and the engines' prefill
+/// (<c>Scheduler:Scheduling:WaitCostUsdPerSecond</c>, read by cost-aware placement) and of a session's turn's
+/// (<c>SessionWaitCostUsdPerSecond</c>), and the engines' prefill
 /// micro-batch (<c>Worker:Accelerators:{g}:PrefillMicroBatchTokens</c>; 0: a step is one call, never ended early).</summary>
 internal sealed record PolicyChoice(
     string Placement,
@@ -24,7 +25,8 @@ internal sealed record PolicyChoice(
     int ContendedPrefillWindowMs = Dispatcher.DefaultContendedPrefillWindowMs,
     EngineCacheModel? EngineCache = null,
     double WaitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond,
-    int PrefillMicroBatchTokens = StepPlan.DefaultMicroBatchTokens)
+    int PrefillMicroBatchTokens = StepPlan.DefaultMicroBatchTokens,
+    double SessionWaitCostUsdPerSecond = 0)
 {
     /// <summary>The placement grain's default.</summary>
     public const int DefaultMaxPreemptions = 2;

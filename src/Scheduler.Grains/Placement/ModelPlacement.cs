@@ -25,7 +25,7 @@ namespace Scheduler.Grains.Placement;
 internal sealed partial class ModelPlacement(string model, PlacementState persisted, PlacementOptions options, TimeProvider time, ILogger logger)
 {
     private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy, recordWeighedReplicas: true, maxPreemptions: options.MaxPreemptions, maxDecodeDeferrals: options.MaxDecodeDeferrals, contendedPrefillTokens: options.ContendedPrefillTokens, time: time,
-        placementSettings: new PlacementSettings { WaitCostUsdPerSecond = options.WaitCostUsdPerSecond });
+        placementSettings: new PlacementSettings { WaitCostUsdPerSecond = options.WaitCostUsdPerSecond, SessionWaitCostUsdPerSecond = options.SessionWaitCostUsdPerSecond });
     private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
     private readonly DeadlineExpiry _expiry = new();
     private readonly ReplicaLinks _links = new();

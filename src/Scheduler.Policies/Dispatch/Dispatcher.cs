@@ -141,6 +141,7 @@ public sealed class Dispatcher
         Replicas.BeginRound(Batching.JoinsRunningBatches, _weightOf);
         ReviewSetAside();
         _roundStart = Time.GetUtcNow();
+        _sessions.Expire(_roundStart);
         _admittedThisRound.Clear();
         List<Admission>? admitted = null;
         List<Preempted>? preempted = null;
@@ -211,7 +212,7 @@ public sealed class Dispatcher
                 ReleaseSetAside();
             }
 
-            _sessions.Placed(job, chosen);
+            _sessions.Placed(job, chosen, _roundStart);
             _holderWaits.Remove(job.JobId);
             var weight = Queue.WeightOf(job.TenantId);
             var backlogged = Queue.CountOf(job.TenantId) > 0;

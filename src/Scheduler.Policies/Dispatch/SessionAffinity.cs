@@ -6,15 +6,27 @@ namespace Scheduler.Policies.Dispatch;
 /// Where each session's last job ran, so its next one goes there too while that replica takes it and meets its TTFT
 /// objective: affinity for clients that do not resend their prompts (a stateful conversation), which the prefix index
 /// cannot see. When that replica is full, the job waits for it a while rather than rebuild the session's context
-/// elsewhere (<see cref="WaitFor"/>: delay scheduling, as for data locality). Bounded: past <see cref="Capacity"/>
-/// sessions the least recently placed is forgotten.
+/// elsewhere (<see cref="WaitFor"/>: delay scheduling, as for data locality). It also counts, on each replica, the
+/// contexts of the sessions placed there within <see cref="LiveFor"/> (<see cref="ReplicaView.LiveSessionTokens"/>): what
+/// their next turns expect to find in its cache, which a new session placed there would take room from. Bounded: past
+/// <see cref="Capacity"/> sessions the least recently placed is forgotten.
 /// </summary>
 internal sealed class SessionAffinity
 {
     public const int Capacity = 100_000;
 
-    private readonly Dictionary<string, LinkedListNode<(string Session, string Replica)>> _bySession = new(StringComparer.Ordinal);
-    private readonly LinkedList<(string Session, string Replica)> _recent = new();
+    /// <summary>How long after its last job a session's context counts as live on its replica: 30 s, chosen by measurement
+    /// on the simulator's multi-turn chats (20 s mean between turns): 20 s let new conversations take the room of ones
+    /// that came back (82% of the oracle's hits at once a second), 40 s and more kept the room of ended ones from new
+    /// conversations (p90 first token ×4.2–4.9 instead of ×5; docs/benchmarks.md, issue 14 "Ninth round").</summary>
+    public static readonly TimeSpan LiveFor = TimeSpan.FromSeconds(30);
+
+    private readonly Dictionary<string, LinkedListNode<LastPlacement>> _bySession = new(StringComparer.Ordinal);
+
+    // Sessions placed within LiveFor, most recently placed first: each counts its context on its replica
+    // (ReplicaView.LiveSessionTokens). The others, idle, are only remembered for affinity, least recently placed last.
+    private readonly LinkedList<LastPlacement> _live = new();
+    private readonly LinkedList<LastPlacement> _idle = new();
 
     public int Count => _bySession.Count;
 
@@ -63,8 +75,9 @@ internal sealed class SessionAffinity
         return job.EnqueuedAt.AddMilliseconds(Math.Max(0, job.TtftObjectiveMs - fallbackMs));
     }
 
-    /// <summary>Remembers that the job's session last ran on <paramref name="replica"/>.</summary>
-    public void Placed(JobDemand job, ReplicaView replica)
+    /// <summary>Remembers that the job's session last ran on <paramref name="replica"/>, at <paramref name="now"/>: its
+    /// context counts there as a live session's until <see cref="LiveFor"/> passes without another of its jobs.</summary>
+    public void Placed(JobDemand job, ReplicaView replica, DateTimeOffset now)
     {
         if (job.SessionId is not { } session)
         {
@@ -74,25 +87,65 @@ internal sealed class SessionAffinity
         // A known session's node moves to the front and is reused: a placement allocates nothing for it.
         if (_bySession.TryGetValue(session, out var node))
         {
-            _recent.Remove(node);
-            node.Value = (session, replica.ReplicaId);
-            _recent.AddFirst(node);
-            return;
+            Unlink(node);
         }
-
-        if (_bySession.Count >= Capacity && _recent.Last is { } oldest)
+        else
         {
-            _recent.RemoveLast();
-            _bySession.Remove(oldest.Value.Session);
+            if (_bySession.Count >= Capacity && (_idle.Last ?? _live.Last) is { } oldest)
+            {
+                Unlink(oldest);
+                _bySession.Remove(oldest.Value.Session);
+            }
+
+            node = new LinkedListNode<LastPlacement>(new LastPlacement(session));
+            _bySession.Add(session, node);
         }
 
-        _bySession.Add(session, _recent.AddFirst((session, replica.ReplicaId)));
+        node.Value.Replica = replica;
+        node.Value.Tokens = job.PromptTokens;
+        node.Value.At = now;
+        replica.LiveSessionTokens += job.PromptTokens;
+        _live.AddFirst(node);
+    }
+
+    /// <summary>Stops counting the contexts of sessions placed longer than <see cref="LiveFor"/> before
+    /// <paramref name="now"/> as live on their replicas; they are still remembered for affinity.</summary>
+    public void Expire(DateTimeOffset now)
+    {
+        var since = now - LiveFor;
+        while (_live.Last is { } oldest && oldest.Value.At < since)
+        {
+            Unlink(oldest);
+            _idle.AddFirst(oldest);
+        }
+    }
+
+    private void Unlink(LinkedListNode<LastPlacement> node)
+    {
+        if (node.List == _live)
+        {
+            node.Value.Replica.LiveSessionTokens -= node.Value.Tokens;
+        }
+
+        node.List?.Remove(node);
     }
 
     /// <summary>The replica the job's session last ran on, while it is in <paramref name="replicas"/>; null for a job
     /// without a session, or a session not known or whose replica is gone.</summary>
     private ReplicaView? HolderOf(JobDemand job, ReplicaSet replicas) =>
-        job.SessionId is { } session && _bySession.TryGetValue(session, out var node) && replicas.TryGetValue(node.Value.Replica, out var replica)
+        job.SessionId is { } session && _bySession.TryGetValue(session, out var node) && replicas.TryGetValue(node.Value.Replica.ReplicaId, out var replica)
             ? replica
             : null;
+
+    /// <summary>Where a session last ran, with the context it left there and when.</summary>
+    private sealed class LastPlacement(string session)
+    {
+        public string Session { get; } = session;
+
+        public ReplicaView Replica { get; set; } = null!;
+
+        public long Tokens { get; set; }
+
+        public DateTimeOffset At { get; set; }
+    }
 }

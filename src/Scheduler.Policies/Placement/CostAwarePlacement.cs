@@ -19,7 +19,12 @@ namespace Scheduler.Policies.Placement;
 /// the cheaper way to meet the objective and stops winning once its load makes it miss: cache affinity, cost and load
 /// are one decision. A job of a session is also charged the expected loss of its context where its batch would leave the
 /// replica packed (<see cref="ReplicaPrediction.SessionLossCostUsd"/>), so a conversation starts where its next turn
-/// will find it; a job without a session is placed as if the term did not exist.
+/// will find it; a job without a session is placed as if the term did not exist. With
+/// <see cref="SessionWaitCostUsdPerSecond"/> set, a session's job's wait is priced at that, its next turn's predicted wait
+/// on each replica is added at that too (a conversation started on a fast replica has its later turns fast there), and a
+/// replica whose recently placed sessions' contexts, the job's with them, would not fit in its KV does not meet the job's
+/// objective (<see cref="ReplicaView.LiveSessionTokens"/>): a new conversation does not take a fast replica's cache from
+/// the conversations coming back to it.
 /// From a <see cref="ReplicaSet"/> it predicts only for one replica per class and running count, which finds the
 /// same replica as predicting for all when nothing is cached (see <see cref="ReplicaClass"/>) and, since every other
 /// replica of a class bears the same recompute, when something is, plus the replicas the set lists as holding the
@@ -42,6 +47,10 @@ internal sealed class CostAwarePlacement(PlacementSettings settings) : IIndexedP
     /// (<see cref="PlacementSettings.WaitCostUsdPerSecond"/>).</summary>
     public double WaitCostUsdPerSecond { get; } = settings.WaitCostUsdPerSecond;
 
+    /// <summary>What a second of a session's turn's wait costs, its own and its next turn's
+    /// (<see cref="PlacementSettings.SessionWaitCostUsdPerSecond"/>); 0 prices sessions as other jobs.</summary>
+    public double SessionWaitCostUsdPerSecond { get; } = settings.SessionWaitCostUsdPerSecond;
+
     public string Name => PolicyName;
 
     public bool PlacesBySession => true;
@@ -54,7 +63,7 @@ internal sealed class CostAwarePlacement(PlacementSettings settings) : IIndexedP
             held = Math.Max(held, candidates[i].CachedPromptTokens(job));
         }
 
-        var choice = new Choice(job, held, WaitCostUsdPerSecond);
+        var choice = new Choice(job, held, WaitCostUsdPerSecond, SessionWaitCostUsdPerSecond);
         for (var i = 0; i < candidates.Count; i++)
         {
             var replica = candidates[i];
@@ -79,7 +88,7 @@ internal sealed class CostAwarePlacement(PlacementSettings settings) : IIndexedP
         // holds, which beats its offer as a representative; so unless the holders collected may be cut short (or every
         // prediction is to be explained), representatives are offered as holding nothing, sparing a look into each one's
         // index per decision.
-        var choice = new Choice(job, held, WaitCostUsdPerSecond)
+        var choice = new Choice(job, held, WaitCostUsdPerSecond, SessionWaitCostUsdPerSecond)
         {
             Weighed = weighed,
             RepresentativesMayHold = weighed is not null || holders.Length == ReplicaSet.MaxPrefixHoldersVisited,
@@ -101,8 +110,12 @@ internal sealed class CostAwarePlacement(PlacementSettings settings) : IIndexedP
     /// <param name="job">The job to place.</param>
     /// <param name="held">The most prompt tokens any candidate holds cached: what a replica holding fewer prefills again.</param>
     /// <param name="waitCostUsdPerSecond">The price of a second of the job's wait for its first token.</param>
-    private struct Choice(JobDemand job, int held, double waitCostUsdPerSecond) : IReplicaVisitor
+    /// <param name="sessionWaitCostUsdPerSecond">The price of a second of a session's turn's wait; 0: not priced apart.</param>
+    private struct Choice(JobDemand job, int held, double waitCostUsdPerSecond, double sessionWaitCostUsdPerSecond) : IReplicaVisitor
     {
+        // A session's turns are priced apart only when the setting asks.
+        private readonly double _sessionWaitCost = job.SessionId is null ? 0 : sessionWaitCostUsdPerSecond;
+
         private ReplicaView? _cheapest;
         private double _cheapestCost = double.MaxValue;
         private Rank _cheapestRank;
@@ -158,11 +171,16 @@ internal sealed class CostAwarePlacement(PlacementSettings settings) : IIndexedP
                 _fastestStepBudget = profile.StepTokenBudget;
             }
 
-            var meets = rank.TtftMs <= job.TtftObjectiveMs;
+            // A session priced apart meets its objective only where its context would stay: where the contexts of the
+            // sessions recently placed there, with its own (less what it finds cached, which is its own or shared), fit
+            // in the KV cache. Where they do not, the cache evicts a context about to come back, its own or another's.
+            var meets = rank.TtftMs <= job.TtftObjectiveMs
+                && (_sessionWaitCost == 0 || replica.LiveSessionTokens - cachedTokens + job.PromptTokens <= replica.KvCapacityTokens);
             var cost = meets || Weighed is not null
                 ? ReplicaPrediction.CostUsd(profile, running, prefill, job.MaxTokens, rank.TtftMs) + ReplicaPrediction.RecomputeCostUsd(profile, held - cachedTokens)
-                    + (waitCostUsdPerSecond * rank.TtftMs / 1000.0)
+                    + (Math.Max(waitCostUsdPerSecond, _sessionWaitCost) * rank.TtftMs / 1000.0)
                     + (job.SessionId is null ? 0 : ReplicaPrediction.SessionLossCostUsd(profile, replica.MaxSequences, replica.KvCapacityTokens, running, job))
+                    + (_sessionWaitCost == 0 ? 0 : _sessionWaitCost * ReplicaPrediction.NextTurnTtftMs(profile, running, job) / 1000.0)
                 : 0;
             Weighed?.Add(new WeighedReplica(replica, running, rank.TtftMs, cost, meets));
             if (meets)

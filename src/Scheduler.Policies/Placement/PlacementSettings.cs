@@ -29,4 +29,19 @@ public sealed record PlacementSettings
             ? value
             : throw new ArgumentOutOfRangeException(nameof(WaitCostUsdPerSecond), value, $"must be from 0 to {MaxWaitCostUsdPerSecond} (US dollars per second of waiting)");
     } = DefaultWaitCostUsdPerSecond;
+
+    /// <summary>What a second of a session's turn's wait for its first token costs, its own and its next turn's on the
+    /// replica it is placed on (sessions stay where their context is): the cost-aware policy prices a session's job's wait
+    /// at this (or <see cref="WaitCostUsdPerSecond"/>, the higher) and adds its next turn's predicted wait there at this,
+    /// and a session's job meets its objective only on a replica whose recently placed sessions' contexts, its own with
+    /// them, fit in its KV cache (<see cref="ReplicaView.LiveSessionTokens"/>). 0 (the default) leaves sessions priced
+    /// as every other job: the measured gain at light load (multi-turn chats on fast replicas) costs loaded fleets'
+    /// sessions (docs/benchmarks.md, issue 14 "Ninth round"). From 0 to <see cref="MaxWaitCostUsdPerSecond"/>.</summary>
+    public double SessionWaitCostUsdPerSecond
+    {
+        get;
+        init => field = TakesWaitCost(value)
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(SessionWaitCostUsdPerSecond), value, $"must be from 0 to {MaxWaitCostUsdPerSecond} (US dollars per second of a session's turn's wait)");
+    }
 }

@@ -85,6 +85,12 @@ public static class ReplicaPrediction
         return packed * SessionLossWeight * RecomputeCostUsd(profile, (int)Math.Min(int.MaxValue, job.KvTokens));
     }
 
+    /// <summary>The predicted first token of a session's next turn on a replica where the job joins
+    /// <paramref name="running"/> sequences and its context stays cached: its new tokens, about as many as the job's
+    /// answer, prefilled behind a batch that holds the job.</summary>
+    internal static double NextTurnTtftMs(AcceleratorProfile profile, int running, JobDemand job) =>
+        TtftMs(profile, running + 1, 0, job.MaxTokens);
+
     /// <summary>
     /// What it costs to prefill <paramref name="tokens"/> prompt tokens again that another replica holds in its prefix
     /// cache: the input price on a metered endpoint; on hourly capacity the accelerator's whole time for that prefill,

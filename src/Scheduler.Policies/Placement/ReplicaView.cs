@@ -99,6 +99,10 @@ public sealed class ReplicaView(string replicaId, string nodeId, string accelera
         }
     }
 
+    /// <summary>Prompt tokens of the contexts of the sessions whose last job was placed here recently
+    /// (<c>Dispatch.SessionAffinity</c>): what their next turns expect to find in its prefix cache.</summary>
+    public long LiveSessionTokens { get; internal set; }
+
     public int RunningSequences => _reservations.Count;
     public long ReservedKvTokens { get; private set; }
     public int FreeSlots => MaxSequences - RunningSequences;

@@ -131,7 +131,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("prefix", $"Replay the prefix-sharing workloads (multi-turn chats, shared system prompts, agent loops), or a KV-cache trace, with every placement; print hit rate against the oracle's, TTFT, attainment and cost; exits {NotAllServed} when any request was refused or failed")
         {
-            KvTrace, PrefixRate, PrefixSeed, SystemPrompts, PrefixPlacements, PrefixWorkloadNames, WriteKvTraces, MaxPreemptions, EngineCacheShare, CacheEvents, WaitCost,
+            KvTrace, PrefixRate, PrefixSeed, SystemPrompts, PrefixPlacements, PrefixWorkloadNames, WriteKvTraces, MaxPreemptions, EngineCacheShare, CacheEvents, WaitCost, SessionWaitCost,
         };
         // A KV-cache trace replaces the built-in workloads, so options choosing or seeding them would be ignored (the
         // seed still seeds the workloads --write-kv-traces writes).
@@ -186,7 +186,7 @@ internal static class SimulatorCommands
             var engineCache = new EngineCacheModel(parse.GetValue(EngineCacheShare), parse.GetValue(CacheEvents));
             var outcomes = PrefixScenario.Run(
                 fleet, workloads, parse.GetValue(Seed), parse.GetValue(MaxPreemptions), parse.GetRequiredValue(PrefixPlacements).Distinct().ToList(), engineCache,
-                parse.GetValue(WaitCost));
+                parse.GetValue(WaitCost), parse.GetValue(SessionWaitCost));
             parse.InvocationConfiguration.Output.Write(PrefixScenario.Markdown(fleet, outcomes));
             return outcomes.Any(o => o.Unserved > 0) ? NotAllServed : 0;
         }));

@@ -175,6 +175,13 @@ internal static class SimulatorOptions
         PlacementSettings.MaxWaitCostUsdPerSecond,
         takesZero: true);
 
+    public static readonly Option<double> SessionWaitCost = Number(
+        "--session-wait-cost",
+        "US dollars a second of a session's turn's wait costs, its own and its next turn's, in cost-aware placement, which then also keeps a replica's KV for the sessions recently placed there (0: sessions priced as other jobs)",
+        0,
+        PlacementSettings.MaxWaitCostUsdPerSecond,
+        takesZero: true);
+
     public static readonly Option<double> LightRate = Positive("--light-rate", "Flood scenario: the light tenant's Poisson arrivals per second", 15, maximum: 10_000);
     public static readonly Option<double> FloodMultiplier = Positive("--flood-multiplier", "Flood scenario: the flooding tenant's rate as a multiple of the light tenant's", 10, maximum: 1000);
     public static readonly Option<double> FloodSeconds = Positive("--flood-seconds", "Flood scenario: seconds of arrivals", 120, maximum: MaxSeconds);

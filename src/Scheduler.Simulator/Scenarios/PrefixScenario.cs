@@ -32,15 +32,16 @@ internal static class PrefixScenario
 
     /// <summary>Runs every placement on every workload; <paramref name="maxPreemptions"/> as the placement grain's
     /// <c>Scheduling:MaxPreemptions</c> (0: none), the engines' caches as <paramref name="engineCache"/> says (null: as
-    /// the worker's simulated engine), a second of waiting priced at <paramref name="waitCostUsdPerSecond"/>.</summary>
+    /// the worker's simulated engine), a second of waiting priced at <paramref name="waitCostUsdPerSecond"/>, a second of a
+    /// session's turn's at <paramref name="sessionWaitCostUsdPerSecond"/>.</summary>
     public static IReadOnlyList<PrefixOutcome> Run(
         FleetSpec fleet, IEnumerable<Workload.Workload> workloads, int seed, int maxPreemptions = PolicyChoice.DefaultMaxPreemptions, IReadOnlyList<string>? placements = null,
-        EngineCacheModel? engineCache = null, double waitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond)
+        EngineCacheModel? engineCache = null, double waitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond, double sessionWaitCostUsdPerSecond = 0)
     {
         var outcomes = new List<PrefixOutcome>();
         foreach (var workload in workloads)
         {
-            var choices = (placements ?? Placements).Select(p => PolicyMatrix.Default with { Placement = p, MaxPreemptions = maxPreemptions, EngineCache = engineCache, WaitCostUsdPerSecond = waitCostUsdPerSecond }).ToList();
+            var choices = (placements ?? Placements).Select(p => PolicyMatrix.Default with { Placement = p, MaxPreemptions = maxPreemptions, EngineCache = engineCache, WaitCostUsdPerSecond = waitCostUsdPerSecond, SessionWaitCostUsdPerSecond = sessionWaitCostUsdPerSecond }).ToList();
             outcomes.AddRange(PolicyMatrix.Run(fleet, workload, choices, seed).Select(Outcome));
         }
 

@@ -211,6 +211,28 @@ public sealed class ModelPlacementTests
         Assert.Equal(unpriced.PredictedCostUsd + (0.5 * unpriced.PredictedTtftMs / 1000), priced.PredictedCostUsd, 1e-12);
     }
 
+    [Fact]
+    public void AdmitWhatFits_PricesASessionsWaitsAtTheConfiguredSessionWaitCost_OnlyForASessionsJob()
+    {
+        WeighedClass Candidate(double sessionWaitCostUsdPerSecond, string? session)
+        {
+            var options = new PlacementOptions { WaitCostUsdPerSecond = 0, SessionWaitCostUsdPerSecond = sessionWaitCostUsdPerSecond };
+            var placement = new ModelPlacement(Model, new PlacementState(), options, _time, NullLogger.Instance);
+            placement.UpsertReplicas("link", [On("r", "n", maxSequences: 4)]);
+            placement.Enqueue(Job("j") with { Request = Job("j").Request with { SessionId = session } });
+            return Assert.Single(placement.Explain("j")!.Value.Events.Single(e => e.Kind == JobTraceKind.Admitted).Candidates!);
+        }
+
+        var unpriced = Candidate(0, "chat");
+        var priced = Candidate(0.5, "chat");
+
+        // The turn's own wait at $0.50 a second, and its next turn's predicted wait there on top.
+        Assert.Equal(unpriced.PredictedTtftMs, priced.PredictedTtftMs);
+        Assert.True(priced.PredictedCostUsd > unpriced.PredictedCostUsd + (0.5 * unpriced.PredictedTtftMs / 1000));
+        // A job without a session is priced as before.
+        Assert.Equal(Candidate(0, session: null).PredictedCostUsd, Candidate(0.5, session: null).PredictedCostUsd);
+    }
+
     [Theory]
     [InlineData(10, "b2")]     // b1 generated 10 of its 100 tokens: tenant b is refunded 90 × 2 and goes first
     [InlineData(100, "a2")]    // no refund: the counters tie, and a comes first

@@ -169,21 +169,53 @@ public sealed class SessionAffinityTests
         var affinity = new SessionAffinity();
         var replicas = new Scheduler.Policies.Placement.ReplicaSet { ["a"] = Replica("a", AcceleratorProfiles.A100), ["b"] = Replica("b", AcceleratorProfiles.A100) };
         JobDemand Turn(string session) => Job("t-" + session, prompt: 100, maxTokens: 10) with { SessionId = session };
-        affinity.Placed(Turn("first"), replicas["a"]);
-        affinity.Placed(Turn("second"), replicas["a"]);
+        affinity.Placed(Turn("first"), replicas["a"], T0);
+        affinity.Placed(Turn("second"), replicas["a"], T0);
 
         // "first" placed again, now on b: it moves to the front, and its replica is b.
-        affinity.Placed(Turn("first"), replicas["b"]);
+        affinity.Placed(Turn("first"), replicas["b"], T0);
         for (var i = 2; i < SessionAffinity.Capacity; i++)
         {
-            affinity.Placed(Turn($"s{i}"), replicas["a"]);
+            affinity.Placed(Turn($"s{i}"), replicas["a"], T0);
         }
 
         Assert.Equal(SessionAffinity.Capacity, affinity.Count);
-        affinity.Placed(Turn("one-more"), replicas["a"]);
+        affinity.Placed(Turn("one-more"), replicas["a"], T0);
 
         Assert.Equal(SessionAffinity.Capacity, affinity.Count);
         Assert.Null(affinity.Preferred(Turn("second"), replicas));
         Assert.Equal("b", affinity.Preferred(Turn("first"), replicas)?.ReplicaId);
+    }
+
+    [Fact]
+    public void Placed_CountsASessionsContextOnItsReplica_MovesItWithTheSession_UntilIdleLongerThanLiveFor()
+    {
+        var affinity = new SessionAffinity();
+        var a = Replica("a", AcceleratorProfiles.A100);
+        var b = Replica("b", AcceleratorProfiles.A100);
+        JobDemand Turn(string session, int prompt) => Job($"t-{session}-{prompt}", prompt: prompt, maxTokens: 10) with { SessionId = session };
+
+        affinity.Placed(Turn("chat", 2_000), a, T0);
+        affinity.Placed(Turn("other", 500), a, T0.AddSeconds(1));
+        Assert.Equal(2_500, a.LiveSessionTokens);
+
+        // The chat's next turn, a longer context, on b: it counts there, with its new length, and no longer on a.
+        affinity.Placed(Turn("chat", 2_500), b, T0.AddSeconds(20));
+        Assert.Equal(500, a.LiveSessionTokens);
+        Assert.Equal(2_500, b.LiveSessionTokens);
+
+        // "other" has been idle for LiveFor exactly: still live; past it, not, but still remembered for affinity.
+        affinity.Expire(T0.AddSeconds(1) + SessionAffinity.LiveFor);
+        Assert.Equal(500, a.LiveSessionTokens);
+        affinity.Expire(T0.AddSeconds(1.001) + SessionAffinity.LiveFor);
+        Assert.Equal(0, a.LiveSessionTokens);
+        Assert.Equal(2_500, b.LiveSessionTokens);
+        var replicas = new Scheduler.Policies.Placement.ReplicaSet { ["a"] = a, ["b"] = b };
+        Assert.Equal("a", affinity.Preferred(Turn("other", 600), replicas)?.ReplicaId);
+
+        // Placed again after its idle spell, it counts again; a job without a session counts nowhere.
+        affinity.Placed(Turn("other", 600), a, T0.AddSeconds(60));
+        affinity.Placed(Job("plain", prompt: 900, maxTokens: 10), a, T0.AddSeconds(60));
+        Assert.Equal(600, a.LiveSessionTokens);
     }
 }

@@ -71,4 +71,70 @@ public sealed class SessionPlacementTests
             ["round-robin", "least-outstanding", "power-of-two", "queue-kv", "prefix-only"],
             name => Assert.False(SchedulingPolicies.CreatePlacement(name).PlacesBySession));
     }
+
+    // A conversation's first turn: 2,048 prompt tokens, nothing cached anywhere, a 200-token answer.
+    private static JobDemand FirstTurn(string session) =>
+        Job("first-" + session, prompt: 2_048, maxTokens: 200, ttftObjectiveMs: 1_012) with { SessionId = session };
+
+    // An idle H100 and an A100 running 16: by the batch share the A100 is far cheaper for any job.
+    private static (ReplicaView H100, ReplicaView A100) IdleH100AndBusyA100()
+    {
+        var h100 = Replica("h100", AcceleratorProfiles.H100);
+        var a100 = Replica("a100", AcceleratorProfiles.A100);
+        AddDecodingLoad(a100, 16);
+        return (h100, a100);
+    }
+
+    [Fact]
+    public void PickReplica_SendsNewConversationToFastReplicaWhenItsKvHoldsTheLiveSessions()
+    {
+        // Priced at $0.10 a second, the first turn's 180 ms on the A100 and its next turn's 43 ms (25 ms on the H100)
+        // outweigh the idle H100's whole-accelerator share.
+        var (h100, a100) = IdleH100AndBusyA100();
+        h100.LiveSessionTokens = 400_000;
+        var set = new ReplicaSet { ["h100"] = h100, ["a100"] = a100 };
+        var placement = new CostAwarePlacement(new PlacementSettings { SessionWaitCostUsdPerSecond = 0.1 });
+
+        Assert.Equal("h100", placement.Choose(FirstTurn("chat"), [h100, a100])?.ReplicaId);
+        Assert.Equal("h100", placement.Choose(FirstTurn("chat"), set)?.ReplicaId);
+        // A job without a session is priced as before: the A100's share.
+        Assert.Equal("a100", placement.Choose(FirstTurn("chat") with { SessionId = null }, set)?.ReplicaId);
+    }
+
+    [Fact]
+    public void PickReplica_NewConversation_LeavesAFastReplicaWhoseKvTheLiveSessionsFill()
+    {
+        // The H100's recently placed conversations hold 459,000 of its 460,000 KV tokens: a new one would evict a
+        // context about to come back, so it goes to the A100, which meets the objective and keeps it.
+        var (h100, a100) = IdleH100AndBusyA100();
+        h100.LiveSessionTokens = 459_000;
+        var set = new ReplicaSet { ["h100"] = h100, ["a100"] = a100 };
+        var placement = new CostAwarePlacement(new PlacementSettings { SessionWaitCostUsdPerSecond = 0.1 });
+
+        Assert.Equal("a100", placement.Choose(FirstTurn("chat"), [h100, a100])?.ReplicaId);
+        Assert.Equal("a100", placement.Choose(FirstTurn("chat"), set)?.ReplicaId);
+    }
+
+    [Fact]
+    public void PickReplica_SessionWaitUnpriced_ANewConversationGoesWhereItsShareIsCheapest_WhateverTheKvHolds()
+    {
+        var (h100, a100) = IdleH100AndBusyA100();
+        var set = new ReplicaSet { ["h100"] = h100, ["a100"] = a100 };
+        a100.LiveSessionTokens = 460_000;
+
+        Assert.Equal(0, PlacementSettings.Default.SessionWaitCostUsdPerSecond);
+        Assert.Equal("a100", new CostAwarePlacement().Choose(FirstTurn("chat"), [h100, a100])?.ReplicaId);
+        Assert.Equal("a100", new CostAwarePlacement().Choose(FirstTurn("chat"), set)?.ReplicaId);
+    }
+
+    [Theory]
+    [InlineData(-0.001)]
+    [InlineData(1.5)]
+    [InlineData(double.NaN)]
+    public void PlacementSettings_ASessionWaitPriceOutOfRange_IsRefusedNamingIt(double price)
+    {
+        var refused = Assert.Throws<ArgumentOutOfRangeException>(() => new PlacementSettings { SessionWaitCostUsdPerSecond = price });
+
+        Assert.Equal(nameof(PlacementSettings.SessionWaitCostUsdPerSecond), refused.ParamName);
+    }
 }

@@ -9,6 +9,7 @@ public sealed class ConfigurationRefusalTests
 {
     [Theory]
     [InlineData("--Scheduler:Scheduling:WaitCostUsdPerSecond=3.6", "Scheduler:Scheduling:WaitCostUsdPerSecond must be from 0 to 1")]
+    [InlineData("--Scheduler:Scheduling:SessionWaitCostUsdPerSecond=3.6", "Scheduler:Scheduling:SessionWaitCostUsdPerSecond must be from 0 to 1")]
     [InlineData("--Scheduler:Scheduling:JobRetention=00:00:00", "Scheduler:Scheduling:JobRetention (formerly JobListRetention) must be positive")]
     [InlineData("--Scheduler:Scheduling:JobListRetention=00:00:00", "Scheduler:Scheduling:JobRetention (formerly JobListRetention) must be positive")]
     [InlineData("--Scheduler:Scheduling:MaxSettledJobsInMemory=0", "Scheduler:Scheduling:MaxSettledJobsInMemory must be from 1 to 10000000; it is 0")]

@@ -31,4 +31,22 @@ public sealed class WaitCostOptionsValidatorTests
         Assert.True(result.Failed);
         Assert.StartsWith("Scheduler:Scheduling:WaitCostUsdPerSecond must be from 0 to 1", result.FailureMessage);
     }
+
+    [Theory]
+    [InlineData(-0.001)]
+    [InlineData(3.6)]
+    [InlineData(double.NaN)]
+    public void Validate_RefusesASessionWaitPriceThePolicyCannotTake_NamingTheKey(double price)
+    {
+        var result = new WaitCostOptionsValidator().Validate(null, new PlacementOptions { SessionWaitCostUsdPerSecond = price });
+
+        Assert.True(result.Failed);
+        Assert.StartsWith("Scheduler:Scheduling:SessionWaitCostUsdPerSecond must be from 0 to 1", result.FailureMessage);
+    }
+
+    [Fact]
+    public void Validate_AcceptsASessionWaitPriceUpToOneDollar()
+    {
+        Assert.True(new WaitCostOptionsValidator().Validate(null, new PlacementOptions { SessionWaitCostUsdPerSecond = 1 }).Succeeded);
+    }
 }

@@ -389,6 +389,18 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.Contains($"--wait-cost must be a number in [0, 1], not '{price}'", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("-0.001")]
+    [InlineData("1.5")]
+    [InlineData("dear")]
+    public void Prefix_ASessionWaitCostOutOfRange_IsAParseErrorNamingIt(string price)
+    {
+        var (code, _, error) = Invoke(["prefix", "--session-wait-cost", price]);
+
+        Assert.Equal(1, code);
+        Assert.Contains($"--session-wait-cost must be a number in [0, 1], not '{price}'", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Run_ATraceOutOfTimeOrder_GivesTheFiguresOfTheSortedTrace()
     {
