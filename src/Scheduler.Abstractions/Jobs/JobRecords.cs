@@ -131,7 +131,13 @@ public sealed record JobOutcome(
     [property: Id(2)] JobUsage Usage,
     [property: Id(3)] string Output,
     [property: Id(4)] string? Error,
-    [property: Id(5)] int[] TokenEnds);
+    [property: Id(5)] int[] TokenEnds)
+{
+    /// <summary>A job cancelled while it waited in its queue: nothing ran for it (a handed-back one's earlier runs are
+    /// not charged either).</summary>
+    public static JobOutcome CancelledInQueue { get; } =
+        new(JobStatus.Cancelled, JobFinishReasons.Cancelled, new JobUsage(0, 0, 0, 0, 0, 0), string.Empty, null, []);
+}
 
 /// <summary>A job as <c>GetJob</c> shows it. <see cref="CancelRequested"/>: the job was running when cancellation was
 /// asked for, and its node has not confirmed yet (the API shows it as cancelling). <see cref="HandBacks"/>: how many

@@ -125,12 +125,11 @@ internal sealed class JobGrain(
         var result = await references.Placement(ticket.Request.Model).Cancel(JobId);
         if (result.Outcome is CancelOutcome.CancelledWhileQueued or CancelOutcome.CancelledWhileRequeued)
         {
-            // Taken out of its queue: nothing runs it, so its record settles here, and only then are its watchers told:
-            // a client that saw the end finds the record ended. A job that ended meanwhile keeps its own end (the
-            // first settled wins).
-            var usage = new JobUsage(0, 0, 0, 0, 0, 0);
-            var outcome = new JobOutcome(JobStatus.Cancelled, JobFinishReasons.Cancelled, usage, string.Empty, null, []);
-            var cancelled = SettledJob.Of(ticket, result.Placement, outcome, null);
+            // Taken out of its queue: nothing runs it. Its placement settles it and tells its watchers; the record
+            // settles it too, to answer with the end once it is written (the first end written wins: the same end, or
+            // one that came meanwhile). A placement from before 2026-12-06 (a rolling upgrade) settles nothing and
+            // hands the watchers here, told once the record holds the end.
+            var cancelled = SettledJob.Of(ticket, result.Placement, JobOutcome.CancelledInQueue, null);
             var record = result.End is { } end
                 ? await settlement.SettleThenTell(cancelled, result.Watchers, end)
                 : await settlement.Settle(cancelled);

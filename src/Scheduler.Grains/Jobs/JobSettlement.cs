@@ -6,8 +6,9 @@ namespace Scheduler.Grains.Jobs;
 /// <summary>
 /// Settles jobs: makes a job's end its durable record, in place of its journal entry (and its index entry's status),
 /// then counts it — its tenant, the outcome's observers (metrics). Every way a job ends passes through here, on the silo that
-/// learns it: its node link (it ran to its end, failed or was cancelled while running), its placement (it expired or
-/// failed in the queue, or was cancelled while handed back) or its record (cancelled in the queue). No grain activates
+/// learns it: its node link (it ran to its end, failed or was cancelled while running) or its placement (it expired,
+/// failed or was cancelled in the queue; a job cancelled in the queue is settled by its record too, to answer the
+/// cancel with the written end: the first end written wins). No grain activates
 /// for it: a record activation per job, with its two calls, was a third of a job's CPU (issue 12, step 11).
 /// </summary>
 public sealed partial class JobSettlement(

@@ -364,7 +364,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             var cancelled = JobEventRecord.Terminal(jobId, JobStatus.Cancelled, time.GetUtcNow(), usage: null, finishReason: null, error: null);
             return new CancelDecision(
                 job.WasAdmitted ? CancelOutcome.CancelledWhileRequeued : CancelOutcome.CancelledWhileQueued,
-                new JobAnnouncement(job.Ticket.Watchers, cancelled),
+                new EndedJob(job.Ticket, job.Placement, JobOutcome.CancelledInQueue, new JobAnnouncement(job.Ticket.Watchers, cancelled), job.Trace.ToArray()),
                 Placement: job.Placement);
         }
 

@@ -31,12 +31,11 @@ internal sealed record EndedJob(JobTicket Ticket, JobPlacement? Placement, JobOu
 /// <summary>An event for a job's watchers.</summary>
 internal sealed record JobAnnouncement(IJobEventSink[] Watchers, JobEventRecord Event);
 
-/// <summary>What a cancellation decided: its outcome; for a job taken out of the queue, what its watchers are told (it
-/// never runs, so no node will tell them; its record tells them once it settled the job) and where it was admitted
-/// last, if ever; for a running job, the replica whose node is asked to stop it (the node confirms with a finished
-/// sequence, which frees the capacity).</summary>
+/// <summary>What a cancellation decided: its outcome; for a job taken out of the queue, its end (to settle, then tell
+/// its watchers: it never runs, so no node will) and where it was admitted last, if ever; for a running job, the
+/// replica whose node is asked to stop it (the node confirms with a finished sequence, which frees the capacity).</summary>
 internal sealed record CancelDecision(
-    CancelOutcome Outcome, JobAnnouncement? Announcement = null, (string NodeId, string ReplicaId)? StopOn = null, JobPlacement? Placement = null)
+    CancelOutcome Outcome, EndedJob? Ended = null, (string NodeId, string ReplicaId)? StopOn = null, JobPlacement? Placement = null)
 {
     public static readonly CancelDecision NotFound = new(CancelOutcome.NotFound);
 }

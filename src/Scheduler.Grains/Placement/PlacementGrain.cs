@@ -179,9 +179,17 @@ internal sealed partial class PlacementGrain(
             GrainFactory.GetGrain<IWorkerNodeGrain>(nodeId).Cancel(replicaId, [jobId]).Ignore();
         }
 
-        return Task.FromResult(decision.Announcement is { } cancelled
-            ? new CancelResult(decision.Outcome, cancelled.Watchers, cancelled.Event, decision.Placement)
-            : new CancelResult(decision.Outcome, []));
+        // Taken out of its queue, the job is settled here, by whoever took it out, as a job that expired in the queue
+        // is: settled only by the caller (its record, on another silo), it stayed journaled and unqueued for good when
+        // that silo died before the write (an outside probe: a silo killed during a storm of 2,000 cancellations left
+        // one job queued that no queue held, its tenant counting it, and a cancel's retry answering QUEUED). The
+        // record settles it too, for its answer; the first end written wins, and both are the same end.
+        if (decision.Ended is { } ended)
+        {
+            Settle(ended);
+        }
+
+        return Task.FromResult(new CancelResult(decision.Outcome, [], Placement: decision.Placement));
     }
 
     public async Task<bool> Attach(string jobId, IJobEventSink sink, int fromToken)
@@ -216,6 +224,11 @@ internal sealed partial class PlacementGrain(
     public Task<LiveJobTrace?> Explain(string jobId) =>
         Task.FromResult(_placement.Explain(jobId) is var (events, position) ? new LiveJobTrace(events, position) : null);
 
+    /// <summary>Settles a job that ended here, no node running it, then tells its watchers. Not awaited: settling writes
+    /// to storage, and the model's admissions must not wait on it.</summary>
+    private void Settle(EndedJob ended) =>
+        settlement.SettleThenTell(SettledJob.Of(ended.Ticket, ended.Placement, ended.Outcome, ended.Trace), ended.Announcement.Watchers, ended.Announcement.Event).Ignore();
+
     /// <summary>Tells the world what an admission round decided (null: none ran), and keeps the timer on its next due time.</summary>
     private void Carry(AdmissionRound? round)
     {
@@ -224,10 +237,9 @@ internal sealed partial class PlacementGrain(
             return;
         }
 
-        // Not awaited by the round: settling writes to storage, and the model's admissions must not wait on it.
         foreach (var ended in round.Ended)
         {
-            settlement.SettleThenTell(SettledJob.Of(ended.Ticket, ended.Placement, ended.Outcome, ended.Trace), ended.Announcement.Watchers, ended.Announcement.Event).Ignore();
+            Settle(ended);
         }
 
         foreach (var batch in round.Batches)

@@ -170,7 +170,6 @@ internal sealed partial class TenantGrain(
             return new PutTenantResult(null, KeyInUse: true);
         }
 
-        var isNew = !s.Exists;
         s.Exists = true;
 
         // A field the put does not change keeps its value: a new tenant's state holds the defaults.
@@ -192,10 +191,11 @@ internal sealed partial class TenantGrain(
         }
 
         await WriteState();
-        if (isNew)
-        {
-            await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).AddTenant(TenantId);
-        }
+
+        // Every put, not only the first: a put whose silo died between the write above and this call left the tenant
+        // stored but unlisted (GetTenant finds it, ListTenants does not), and its retry, finding the tenant existing,
+        // must still list it. Adding a listed tenant writes nothing.
+        await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).AddTenant(TenantId);
 
         return new PutTenantResult(Info());
     }

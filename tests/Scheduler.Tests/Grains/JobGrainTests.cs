@@ -178,6 +178,29 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         Assert.Equal(JobStatus.Cancelled, (await job.Get())!.Status);
     }
 
+    [Fact]
+    public async Task Cancel_ThePlacementTookTheJobOutOfItsQueue_SettlesItWithoutTheRecord()
+    {
+        // The record asks the placement to take the job out of its queue, then settles it; its silo dying in between
+        // (an outside probe: SIGKILL during a cancellation storm) is a placement's answer nobody acts on.
+        var tenant = await PutTenant();
+        var model = Unique("model");
+        var jobId = Unique("job");
+        var watcher = new RecordingJobSink();
+        await tenant.Submit(jobId, Request(model), [cluster.Client.CreateObjectReference<IJobEventSink>(watcher)]);
+
+        var taken = await cluster.Client.GetGrain<IPlacementGrain>(model).Cancel(jobId);
+
+        Assert.Equal(CancelOutcome.CancelledWhileQueued, taken.Outcome);
+        await Until(async () => await cluster.Journal.FindSettled(jobId) is not null, "the job's record settles");
+        Assert.Equal(JobStatus.Cancelled, (await cluster.Journal.FindSettled(jobId))!.Outcome.Status);
+        Assert.Null(await cluster.Journal.Find(jobId));
+        await Until(() => watcher.Events.Any(e => e.Kind == JobEventKind.Cancelled), "the watcher is told");
+        await Until(async () => (await tenant.Get())!.Usage.JobsCancelled == 1, "the tenant counts the cancelled job");
+        Assert.Equal(0, (await tenant.Get())!.QueuedJobs);
+        Assert.Equal(JobStatus.Cancelled, (await cluster.Client.GetGrain<IJobGrain>(jobId).Cancel())!.Status);
+    }
+
     private async Task<string[]> JobRecordActivations()
     {
         var stats = await cluster.Client.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();

@@ -623,8 +623,9 @@ public sealed class ModelPlacementTests
 
         var queued = _placement.Cancel("queued");
         Assert.Equal(CancelOutcome.CancelledWhileQueued, queued.Outcome);
-        Assert.Equal([watcher], queued.Announcement!.Watchers);
-        Assert.Equal(JobEventKind.Cancelled, queued.Announcement.Event.Kind);
+        Assert.Equal([watcher], queued.Ended!.Announcement.Watchers);
+        Assert.Equal(JobEventKind.Cancelled, queued.Ended.Announcement.Event.Kind);
+        Assert.Equal(("queued", JobStatus.Cancelled), (queued.Ended.Ticket.JobId, queued.Ended.Outcome.Status));
         Assert.Null(queued.StopOn);
         Assert.Equal(CancelOutcome.NotFound, _placement.Cancel("queued").Outcome);
         Assert.Equal(CancelOutcome.NotFound, _placement.Cancel("no-such-job").Outcome);
@@ -633,7 +634,7 @@ public sealed class ModelPlacementTests
         var running = _placement.Cancel("running");
         Assert.Equal(CancelOutcome.CancellationRequested, running.Outcome);
         Assert.Equal(("n", "r"), running.StopOn);
-        Assert.Null(running.Announcement);
+        Assert.Null(running.Ended);
         Assert.Equal(["running"], ReplicaState("r").RunningJobIds);
 
         // Handed back by its lost node before the node confirmed, it ends cancelled instead of resuming elsewhere.
