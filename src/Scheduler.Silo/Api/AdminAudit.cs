@@ -6,9 +6,9 @@ using Proto = Scheduler.Protos.V1;
 namespace Scheduler.Silo.Api;
 
 /// <summary>Runs an admin action and records it in the audit log — who (the admin key's fingerprint), from where, what,
-/// to what, and how it ended, refusals included. The event is written after the action and before the answer: an
-/// action the admin saw succeed is on record.</summary>
-internal sealed class AdminAudit(IGrainFactory grains, TimeProvider time)
+/// to what, and how it ended, refusals and failures included. The event is written after the action and before the
+/// answer: an action the admin saw succeed is on record.</summary>
+internal sealed class AdminAudit(IGrainFactory grains, TimeProvider time, ErrorInterceptor errors)
 {
     /// <summary>Most events one listing returns: the whole log, since a listing has no page token to reach further
     /// back (it was 1,000, which left the older half of the log unreadable).</summary>
@@ -29,6 +29,15 @@ internal sealed class AdminAudit(IGrainFactory grains, TimeProvider time)
         {
             await Append(context, action, target, e.StatusCode.ToString(), detail);
             throw;
+        }
+        catch (Exception e)
+        {
+            // A failure, not a refusal — a silo lost under the call, Redis not answering, a timeout — may still have
+            // changed something (a tenant written but not yet listed), so it is on record too, as the status the
+            // caller gets (UNAVAILABLE, INTERNAL), which the interceptor would otherwise have made of it.
+            var status = errors.Map(e, context);
+            await Append(context, action, target, status.StatusCode.ToString(), detail);
+            throw status;
         }
 
         await Append(context, action, target, "ok", detail);

@@ -14,7 +14,8 @@ namespace Scheduler.Silo.Api;
 internal sealed class AuthInterceptor(Credentials credentials) : Interceptor
 {
     private const string TenantKey = "scheduler.tenant";
-    private const string AdminKey = "scheduler.admin";
+    /// <summary>Where <see cref="AdminOf"/> finds the admin key's fingerprint in <see cref="ServerCallContext.UserState"/>.</summary>
+    internal const string AdminKey = "scheduler.admin";
 
     /// <summary>The tenant the current call authenticated as.</summary>
     public static string TenantOf(ServerCallContext context) => (string)context.UserState[TenantKey];

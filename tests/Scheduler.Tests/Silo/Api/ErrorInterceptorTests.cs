@@ -57,23 +57,4 @@ public sealed class ErrorInterceptorTests
         Assert.Equal(StatusCode.Internal, error.StatusCode);
         Assert.DoesNotContain("secret", error.Status.Detail, StringComparison.Ordinal);
     }
-
-    /// <summary>The least a server call context needs to be for the interceptor: a method name and no cancellation.</summary>
-    private sealed class FakeCallContext : ServerCallContext
-    {
-        protected override string MethodCore => "/scheduler.v1.InferenceService/GetJob";
-        protected override string HostCore => "localhost";
-        protected override string PeerCore => "ipv4:127.0.0.1:5000";
-        protected override DateTime DeadlineCore => DateTime.MaxValue;
-        protected override Metadata RequestHeadersCore => [];
-        protected override CancellationToken CancellationTokenCore => CancellationToken.None;
-        protected override Metadata ResponseTrailersCore => [];
-        protected override Status StatusCore { get; set; }
-        protected override WriteOptions? WriteOptionsCore { get; set; }
-        protected override AuthContext AuthContextCore => new(null, []);
-
-        protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) => throw new NotSupportedException();
-
-        protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => Task.CompletedTask;
-    }
 }
