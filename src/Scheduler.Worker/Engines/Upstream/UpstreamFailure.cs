@@ -68,7 +68,11 @@ internal sealed class UpstreamFailure(UpstreamFailureKind kind, string message, 
         return body.Length == 0 ? "(no body)" : Truncate(body.Trim());
     }
 
-    private static string Truncate(string text) => text.Length <= MaxBodyCharacters ? text : text[..MaxBodyCharacters] + "…";
+    // Never between the two halves of a character outside the Basic Multilingual Plane: the lone half reaches the
+    // client as U+FFFD.
+    private static string Truncate(string text) => text.Length <= MaxBodyCharacters
+        ? text
+        : string.Concat(text.AsSpan(0, char.IsHighSurrogate(text[MaxBodyCharacters - 1]) ? MaxBodyCharacters - 1 : MaxBodyCharacters), "…");
 
     private static TimeSpan? RetryAfterOf(HttpResponseMessage response, TimeProvider time) => response.Headers.RetryAfter switch
     {
