@@ -73,6 +73,17 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task TopHelp_Iterations_SaysZeroRunsUntilQuit()
+    {
+        // -n 0 is accepted and refreshes until q or Ctrl+C; the help said "Print this many frames", so an operator who
+        // asked for none got a live view that never ended.
+        var (exit, stdout, stderr) = await Run("top", "--help");
+        Assert.True(exit == 0, stderr);
+        var line = Assert.Single(stdout.Split('\n'), l => l.TrimStart().StartsWith("-n, --iterations", StringComparison.Ordinal));
+        Assert.EndsWith("Print this many frames, then exit (0, the default: until q or Ctrl+C)", line.TrimEnd(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Listings_JsonAndWide_ParseAndAddColumns()
     {
         var (exit, stdout, stderr) = await Run("replicas", "-o", "json");
