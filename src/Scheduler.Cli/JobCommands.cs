@@ -121,7 +121,7 @@ internal static class JobCommands
         var command = new Command("get", "Show a job") { jobId, output };
         Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
         {
-            JobOutput.Print(await client.GetAsync(parse.GetRequiredValue(jobId), cancellationToken: cancellationToken), parse.GetRequiredValue(output));
+            JobOutput.Print(await TenantKeyLookups.Explained(client.GetAsync(parse.GetRequiredValue(jobId), cancellationToken: cancellationToken)), parse.GetRequiredValue(output));
             return ExitCodes.Ok;
         });
         return command;
@@ -135,9 +135,9 @@ internal static class JobCommands
         {
             jobId, fromToken,
         };
-        Actions.SetClientAction(command, (client, addresses, parse, cancellationToken) => JobOutput.StreamAsync(
+        Actions.SetClientAction(command, (client, addresses, parse, cancellationToken) => TenantKeyLookups.Explained(JobOutput.StreamAsync(
             tokens => new ResumingJobStream(client, addresses, tokens).WatchAsync(
-                parse.GetRequiredValue(jobId), parse.GetValue(fromToken), cancellationToken)));
+                parse.GetRequiredValue(jobId), parse.GetValue(fromToken), cancellationToken))));
         return command;
     }
 
@@ -148,7 +148,7 @@ internal static class JobCommands
         var command = new Command("cancel", "Cancel a queued or running job") { jobId, output };
         Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
         {
-            JobOutput.Print(await client.CancelAsync(parse.GetRequiredValue(jobId), cancellationToken: cancellationToken), parse.GetRequiredValue(output));
+            JobOutput.Print(await TenantKeyLookups.Explained(client.CancelAsync(parse.GetRequiredValue(jobId), cancellationToken: cancellationToken)), parse.GetRequiredValue(output));
             return ExitCodes.Ok;
         });
         return command;

@@ -12,7 +12,7 @@ internal static class TopCommand
     public static void AddTo(RootCommand root)
     {
         var once = new Option<bool>("--once") { Description = "Print one frame and exit (same as -n 1)" };
-        var frames = new Option<int>("--iterations", "-n") { Description = "Print this many frames, then exit (default: until q or Ctrl+C)" };
+        var frames = new Option<int>("--iterations", "-n") { Description = "Print this many frames, then exit (0, the default: until q or Ctrl+C)" };
         var interval = new Option<double>("--interval")
         {
             Description = "Seconds between frames",

@@ -106,7 +106,7 @@ internal sealed class WaitLog
         RoundStopReason.NothingFits or RoundStopReason.PolicyHeld when v.Held is null || (v.Held.JobId != job.JobId && v.Held.Priority > job.Priority) =>
             (WaitReason.NoKvRoom, $"needs {job.KvTokens} KV tokens; the most free on a replica with a free slot was {Math.Max(0, v.MaxFreeKv)}"),
         _ when v.Held!.JobId == job.JobId =>
-            (WaitReason.HeldNoReplicaMeetsObjective, $"held: no replica was predicted to meet its {job.TtftObjectiveMs:0} ms TTFT objective, and the fastest was saturated with prefill"),
+            (WaitReason.HeldNoReplicaMeetsObjective, $"no replica was predicted to meet its {job.TtftObjectiveMs:0} ms TTFT objective, and the fastest was saturated with prefill"),
         _ when v.Held.Priority < job.Priority =>
             (WaitReason.LowerPriorityClass, $"a {v.Held.Priority.ToString().ToLowerInvariant()} job ({v.Held.JobId}) was held ahead of it"),
         _ when v.Held.TenantId != job.TenantId =>

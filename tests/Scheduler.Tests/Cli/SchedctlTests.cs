@@ -73,6 +73,17 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task TopHelp_Iterations_SaysZeroRunsUntilQuit()
+    {
+        // -n 0 is accepted and refreshes until q or Ctrl+C; the help said "Print this many frames", so an operator who
+        // asked for none got a live view that never ended.
+        var (exit, stdout, stderr) = await Run("top", "--help");
+        Assert.True(exit == 0, stderr);
+        var line = Assert.Single(stdout.Split('\n'), l => l.TrimStart().StartsWith("-n, --iterations", StringComparison.Ordinal));
+        Assert.EndsWith("Print this many frames, then exit (0, the default: until q or Ctrl+C)", line.TrimEnd(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Listings_JsonAndWide_ParseAndAddColumns()
     {
         var (exit, stdout, stderr) = await Run("replicas", "-o", "json");
@@ -291,6 +302,34 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
         (exit, _, stderr) = await Run("cordon-node", "no-such-node");
         Assert.Equal(1, exit);
         Assert.Equal("error: the scheduler knows no accelerator of node 'no-such-node' (schedctl accelerators lists the nodes)", stderr.Trim());
+    }
+
+    [Fact]
+    public async Task GetWatchCancel_AnotherTenantsJobWithTheTenantKey_SayWhichKeyLookedAndWhatFindsIt()
+    {
+        // An operator finds a job with the admin key (schedctl jobs), then reads it with get, which uses the tenant key:
+        // another tenant's job is NOT_FOUND like an expired one, and the error said only how long records are kept.
+        using var owner = cluster.Tenant(1);
+        var result = await owner.RunAsync(new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "whose job", MaxTokens = 4 }, deadline: DateTime.UtcNow.AddSeconds(60));
+        Assert.Equal(JobStatus.Completed, result.Status);
+
+        foreach (var command in new[] { "get", "watch", "cancel" })
+        {
+            var (exit, stdout, stderr) = await Run("--key", SchedulerCluster.Tenants[0].Key, command, result.JobId);
+            Assert.Equal(2, exit);
+            Assert.Equal("", stdout);
+            Assert.StartsWith($"error: NotFound: job '{result.JobId}' not found: ", stderr, StringComparison.Ordinal);
+            Assert.EndsWith(
+                ". get, watch and cancel look with the tenant key (--key or $SCHEDULER_API_KEY), which finds that tenant's jobs only; " +
+                "'schedctl explain JOB' finds any tenant's with the admin key",
+                stderr.Trim(), StringComparison.Ordinal);
+        }
+
+        // What the hint names finds it.
+        var (found, explained, error) = await Run("explain", result.JobId, "-o", "json");
+        Assert.True(found == 0, error);
+        using var explanation = JsonDocument.Parse(explained);
+        Assert.Equal(SchedulerCluster.Tenants[1].Id, explanation.RootElement.GetProperty("job").GetProperty("tenantId").GetString());
     }
 
     [Fact]

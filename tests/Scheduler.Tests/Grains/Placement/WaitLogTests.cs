@@ -87,6 +87,19 @@ public sealed class WaitLogTests
     }
 
     [Fact]
+    public void AppendWaits_PolicyHeldTheJob_ItsDetailDoesNotRepeatTheReason()
+    {
+        // explain prints the reason, then the detail: "held no replica meets objective: held: no replica was …".
+        var held = Demand("held", "a", JobPriority.Critical);
+        var mark = _log.Mark(T0);
+        _log.Record(Held, held, T0);
+
+        Assert.Equal(
+            "no replica was predicted to meet its 800 ms TTFT objective, and the fastest was saturated with prefill",
+            Assert.Single(Waits(held, mark)).Detail);
+    }
+
+    [Fact]
     public void AppendWaits_ReasonsChangeAndReturn_OneLinePerRun_InOrder()
     {
         var job = Demand("j");
