@@ -23,8 +23,8 @@ using Scheduler.Policies.Profiles;
 //                       timed part), so the replicas' prefix indexes fill, evict and are matched on every decision;
 //   --sessions          with --prefix, each job also names its session (SessionId), so the dispatcher's session affinity
 //                       and cost-aware's session term (ReplicaPrediction.SessionLossCostUsd) run on every decision;
-//   --session-wait-cost USD  with --sessions, cost-aware's Scheduling:SessionWaitCostUsdPerSecond (default 0, off): a
-//                       session's own and next turn's waits priced, and the replicas' live sessions' room checked;
+//   --session-wait-cost USD  with --sessions, cost-aware's Scheduling:SessionWaitCostUsdPerSecond (default: the product's, 0.3;
+//                       0 turns it off): a session's own and next turn's waits priced among the replicas with headroom;
 //   --cases             also splits the decisions by what they did (see CaseLog.cs): every other measured round times the
 //                       policy's choice alone instead of the whole round, and each round's work is counted after it.
 var replicaCount = args.FirstOrDefault(a => int.TryParse(a, out _)) is { } count ? int.Parse(count) : 1_000;
@@ -37,7 +37,7 @@ var cases = args.Contains("--cases");
 var sessionIds = args.Contains("--sessions") ? Enumerable.Range(0, 500).Select(i => $"session-{i}").ToArray() : null;
 var sessionWaitCost = args.SkipWhile(a => a != "--session-wait-cost").Skip(1).FirstOrDefault() is { } price
     ? double.Parse(price, System.Globalization.CultureInfo.InvariantCulture)
-    : 0;
+    : PlacementSettings.DefaultSessionWaitCostUsdPerSecond;
 const int Measured = 50_000;
 const int FirstTokenLagRounds = 50;
 var warmup = TimeSpan.FromSeconds(1); // long enough for tiered JIT to reach optimised code before measuring

@@ -29,9 +29,9 @@ public sealed class PlacementOptions
 
     /// <summary>What a second of a session's turn's wait costs, in US dollars, its own and its next turn's on the replica
     /// chosen (<see cref="PlacementSettings.SessionWaitCostUsdPerSecond"/>): the cost-aware policy then starts a
-    /// conversation on a fast replica while that replica's KV holds the conversations recently placed there. 0 (the
-    /// default) prices a session's jobs as any other; at most 1.</summary>
-    public double SessionWaitCostUsdPerSecond { get; set; }
+    /// conversation on a fast replica while that replica has no prefill pending and its KV holds the conversations
+    /// recently placed there. Default 0.3; 0 prices a session's jobs as any other; at most 1.</summary>
+    public double SessionWaitCostUsdPerSecond { get; set; } = PlacementSettings.DefaultSessionWaitCostUsdPerSecond;
 
     /// <summary>A node that has not sent a heartbeat for this long is lost.</summary>
     public TimeSpan NodeLease { get; set; } = TimeSpan.FromSeconds(6);

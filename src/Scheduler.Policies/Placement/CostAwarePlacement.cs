@@ -20,11 +20,13 @@ namespace Scheduler.Policies.Placement;
 /// are one decision. A job of a session is also charged the expected loss of its context where its batch would leave the
 /// replica packed (<see cref="ReplicaPrediction.SessionLossCostUsd"/>), so a conversation starts where its next turn
 /// will find it; a job without a session is placed as if the term did not exist. With
-/// <see cref="SessionWaitCostUsdPerSecond"/> set, a session's job's wait is priced at that, its next turn's predicted wait
-/// on each replica is added at that too (a conversation started on a fast replica has its later turns fast there), and a
-/// replica whose recently placed sessions' contexts, the job's with them, would not fit in its KV does not meet the job's
-/// objective (<see cref="ReplicaView.LiveSessionTokens"/>): a new conversation does not take a fast replica's cache from
-/// the conversations coming back to it.
+/// <see cref="SessionWaitCostUsdPerSecond"/> set, a session's job's wait is priced at that, and its next turn's predicted
+/// wait on each replica is added at that too (a conversation started on a fast replica has its later turns fast there),
+/// but only among the replicas where that price costs the fleet nothing it needs: no prefill pending ahead of the job,
+/// as much of its prompt cached as on any candidate, and room in the KV cache for the contexts of the sessions recently
+/// placed there with the job's (<see cref="ReplicaView.LiveSessionTokens"/>), so a new conversation does not take a fast
+/// replica's cache from the conversations coming back to it. Where no such replica meets the objective (a loaded fleet),
+/// the job is placed as any other.
 /// From a <see cref="ReplicaSet"/> it predicts only for one replica per class and running count, which finds the
 /// same replica as predicting for all when nothing is cached (see <see cref="ReplicaClass"/>) and, since every other
 /// replica of a class bears the same recompute, when something is, plus the replicas the set lists as holding the
@@ -119,6 +121,9 @@ internal sealed class CostAwarePlacement(PlacementSettings settings) : IIndexedP
         private ReplicaView? _cheapest;
         private double _cheapestCost = double.MaxValue;
         private Rank _cheapestRank;
+        private ReplicaView? _sessionCheapest;
+        private double _sessionCheapestCost = double.MaxValue;
+        private Rank _sessionCheapestRank;
         private ReplicaView? _fastest;
         private Rank _fastestRank = new(double.MaxValue, 0, 0);
         private int _fastestStepBudget;
@@ -134,8 +139,10 @@ internal sealed class CostAwarePlacement(PlacementSettings settings) : IIndexedP
         // saturated: hold the job in the fair queue rather than stack it behind that prefill. It would miss its
         // objective either way, but in the queue it keeps its fair place, and jobs admitted meanwhile are not
         // delayed by it; it goes as soon as a prefill completes somewhere.
+        // With the session price set, a session's job goes to the cheapest replica by that price among those where the
+        // price costs the fleet nothing (SessionFree), and where none is, it is placed as any other job.
         public readonly ReplicaView? Result =>
-            _cheapest ?? (_fastest is not null && _fastestRank.PendingPrefill >= _fastestStepBudget ? null : _fastest);
+            _sessionCheapest ?? _cheapest ?? (_fastest is not null && _fastestRank.PendingPrefill >= _fastestStepBudget ? null : _fastest);
 
         // Predicts from what the index filed (equal to the view's numbers) and the prefill that would be ahead of the
         // job there: with fair ranks in the batch, a light tenant's job waits only behind prefill ranked up to its own.
@@ -151,8 +158,9 @@ internal sealed class CostAwarePlacement(PlacementSettings settings) : IIndexedP
         // meet the objective, no busier replica of the class can win, and none is predicted for. (Without it, a fleet
         // kept unpacked for sessions had the index predict for about a hundred representatives per choice.)
         public readonly bool SkipsFrom(ReplicaClass replicaClass, int running) =>
-            job.SessionId is not null && _cheapest is not null
-            && ReplicaPrediction.SessionLossCostUsd(replicaClass.Profile, replicaClass.MaxSequences, replicaClass.KvCapacityTokens, running, job) > _cheapestCost;
+            job.SessionId is not null && _cheapest is not null && (_sessionWaitCost == 0 || _sessionCheapest is not null)
+            && ReplicaPrediction.SessionLossCostUsd(replicaClass.Profile, replicaClass.MaxSequences, replicaClass.KvCapacityTokens, running, job)
+                > Math.Max(_cheapestCost, _sessionWaitCost == 0 ? 0 : _sessionCheapestCost);
 
         public void Offer(ReplicaView replica, AcceleratorProfile profile, int running, long pendingPrefill, int order, int cachedTokens)
         {
@@ -171,30 +179,53 @@ internal sealed class CostAwarePlacement(PlacementSettings settings) : IIndexedP
                 _fastestStepBudget = profile.StepTokenBudget;
             }
 
-            // A session priced apart meets its objective only where its context would stay: where the contexts of the
-            // sessions recently placed there, with its own (less what it finds cached, which is its own or shared), fit
-            // in the KV cache. Where they do not, the cache evicts a context about to come back, its own or another's.
-            var meets = rank.TtftMs <= job.TtftObjectiveMs
-                && (_sessionWaitCost == 0 || replica.LiveSessionTokens - cachedTokens + job.PromptTokens <= replica.KvCapacityTokens);
+            var meets = rank.TtftMs <= job.TtftObjectiveMs;
             var cost = meets || Weighed is not null
                 ? ReplicaPrediction.CostUsd(profile, running, prefill, job.MaxTokens, rank.TtftMs) + ReplicaPrediction.RecomputeCostUsd(profile, held - cachedTokens)
-                    + (Math.Max(waitCostUsdPerSecond, _sessionWaitCost) * rank.TtftMs / 1000.0)
-                    + (job.SessionId is null ? 0 : ReplicaPrediction.SessionLossCostUsd(profile, replica.MaxSequences, replica.KvCapacityTokens, running, job))
-                    + (_sessionWaitCost == 0 ? 0 : _sessionWaitCost * ReplicaPrediction.NextTurnTtftMs(profile, running, job) / 1000.0)
                 : 0;
-            Weighed?.Add(new WeighedReplica(replica, running, rank.TtftMs, cost, meets));
-            if (meets)
+            var loss = job.SessionId is null ? 0 : ReplicaPrediction.SessionLossCostUsd(profile, replica.MaxSequences, replica.KvCapacityTokens, running, job);
+            var plain = cost + (waitCostUsdPerSecond * rank.TtftMs / 1000.0) + loss;
+            if (meets && Better(plain, rank, _cheapest, _cheapestCost, _cheapestRank))
             {
-                if (cost < _cheapestCost
-                    || (_cheapest is not null && cost == _cheapestCost
-                        && (rank.TtftMs < _cheapestRank.TtftMs || (rank.TtftMs == _cheapestRank.TtftMs && rank.TieBefore(_cheapestRank)))))
-                {
-                    _cheapest = replica;
-                    _cheapestCost = cost;
-                    _cheapestRank = rank;
-                }
+                _cheapest = replica;
+                _cheapestCost = plain;
+                _cheapestRank = rank;
+            }
+
+            if (_sessionWaitCost == 0)
+            {
+                Weighed?.Add(new WeighedReplica(replica, running, rank.TtftMs, plain, meets));
+                return;
+            }
+
+            // Priced apart, a session's job also pays its next turn's wait there, which stays where its context is.
+            var free = meets && SessionFree(replica, pendingPrefill, cachedTokens);
+            var priced = cost + (Math.Max(waitCostUsdPerSecond, _sessionWaitCost) * rank.TtftMs / 1000.0) + loss
+                + (_sessionWaitCost * ReplicaPrediction.NextTurnTtftMs(profile, running, job) / 1000.0);
+            Weighed?.Add(new WeighedReplica(replica, running, rank.TtftMs, free ? priced : plain, meets));
+            if (free && Better(priced, rank, _sessionCheapest, _sessionCheapestCost, _sessionCheapestRank))
+            {
+                _sessionCheapest = replica;
+                _sessionCheapestCost = priced;
+                _sessionCheapestRank = rank;
             }
         }
+
+        // Where a session's price may place its job, because there it costs the fleet nothing it needs: the replica has no
+        // prefill pending ahead of the job (it is not queueing other work), it holds as much of the job's prompt as any
+        // candidate (no context is recomputed there that another replica keeps), and the contexts of the sessions placed
+        // there recently, with the job's (less what it finds cached, its own or shared), fit in its KV cache (a new
+        // conversation does not evict one about to come back). Pricing every session's turn at a fast replica wherever
+        // it had room moved turns away from their busy holders and queued new conversations behind the fast replicas'
+        // prefill once the fleet was loaded (docs/benchmarks.md, issue 14 "Ninth round" and "Tenth round").
+        private readonly bool SessionFree(ReplicaView replica, long pendingPrefill, int cachedTokens) =>
+            pendingPrefill == 0 && cachedTokens >= held
+            && replica.LiveSessionTokens - cachedTokens + job.PromptTokens <= replica.KvCapacityTokens;
+
+        private static bool Better(double cost, Rank rank, ReplicaView? best, double bestCost, Rank bestRank) =>
+            cost < bestCost
+            || (best is not null && cost == bestCost
+                && (rank.TtftMs < bestRank.TtftMs || (rank.TtftMs == bestRank.TtftMs && rank.TieBefore(bestRank))));
     }
 
     /// <summary>What breaks ties: the predicted first token, then the prefill backlog, then the order.</summary>

@@ -13,6 +13,11 @@ public sealed record PlacementSettings
     /// cost-aware policy already places by first token alone.</summary>
     public const double MaxWaitCostUsdPerSecond = 1;
 
+    /// <summary>The default price of a second of a session's turn's wait, its own and its next turn's: $0.3. It decides only
+    /// where it costs the fleet nothing it needs (<see cref="SessionWaitCostUsdPerSecond"/>); chosen over $0.03, 0.1, 0.2,
+    /// 0.5 and 1 on the simulator's prefix workloads, ten seeds (docs/benchmarks.md, issue 14 "Tenth round").</summary>
+    public const double DefaultSessionWaitCostUsdPerSecond = 0.3;
+
     public static PlacementSettings Default { get; } = new();
 
     /// <summary>Whether <paramref name="usdPerSecond"/> is a price of waiting the settings take: from 0 to
@@ -33,15 +38,18 @@ public sealed record PlacementSettings
     /// <summary>What a second of a session's turn's wait for its first token costs, its own and its next turn's on the
     /// replica it is placed on (sessions stay where their context is): the cost-aware policy prices a session's job's wait
     /// at this (or <see cref="WaitCostUsdPerSecond"/>, the higher) and adds its next turn's predicted wait there at this,
-    /// and a session's job meets its objective only on a replica whose recently placed sessions' contexts, its own with
-    /// them, fit in its KV cache (<see cref="ReplicaView.LiveSessionTokens"/>). 0 (the default) leaves sessions priced
-    /// as every other job: the measured gain at light load (multi-turn chats on fast replicas) costs loaded fleets'
-    /// sessions (docs/benchmarks.md, issue 14 "Ninth round"). From 0 to <see cref="MaxWaitCostUsdPerSecond"/>.</summary>
+    /// but only among the replicas where that costs the fleet nothing it needs — no prefill pending ahead of the job, as
+    /// much of its prompt cached as on any candidate, and room in the KV cache for the contexts of the sessions recently
+    /// placed there with the job's (<see cref="ReplicaView.LiveSessionTokens"/>); where none meets the job's objective,
+    /// it is placed as any other job. Priced wherever it had room, it cost loaded fleets' sessions their hit rate
+    /// (docs/benchmarks.md, issue 14 "Ninth round"); so restricted, it shortens their p90 too ("Tenth round"). 0 prices
+    /// sessions as every other job. From 0 to <see cref="MaxWaitCostUsdPerSecond"/>; <see
+    /// cref="DefaultSessionWaitCostUsdPerSecond"/> by default.</summary>
     public double SessionWaitCostUsdPerSecond
     {
         get;
         init => field = TakesWaitCost(value)
             ? value
             : throw new ArgumentOutOfRangeException(nameof(SessionWaitCostUsdPerSecond), value, $"must be from 0 to {MaxWaitCostUsdPerSecond} (US dollars per second of a session's turn's wait)");
-    }
+    } = DefaultSessionWaitCostUsdPerSecond;
 }

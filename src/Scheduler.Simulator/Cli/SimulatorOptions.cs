@@ -177,8 +177,8 @@ internal static class SimulatorOptions
 
     public static readonly Option<double> SessionWaitCost = Number(
         "--session-wait-cost",
-        "US dollars a second of a session's turn's wait costs, its own and its next turn's, in cost-aware placement, which then also keeps a replica's KV for the sessions recently placed there (0: sessions priced as other jobs)",
-        0,
+        "US dollars a second of a session's turn's wait costs, its own and its next turn's, in cost-aware placement, among the replicas with no prefill pending ahead, the job's prompt cached as on any other and KV room for the sessions recently placed there (0: sessions priced as other jobs)",
+        PlacementSettings.DefaultSessionWaitCostUsdPerSecond,
         PlacementSettings.MaxWaitCostUsdPerSecond,
         takesZero: true);
 

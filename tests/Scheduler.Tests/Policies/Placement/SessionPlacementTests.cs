@@ -1,5 +1,6 @@
 using Scheduler.Policies;
 using Scheduler.Policies.Placement;
+using Scheduler.Policies.Prefix;
 using Scheduler.Policies.Profiles;
 using static Scheduler.Tests.Policies.PolicyFixtures;
 
@@ -57,7 +58,8 @@ public sealed class SessionPlacementTests
         AddDecodingLoad(big, 3);
         big.Admit(Job("pending", prompt: 500, maxTokens: 100));
         var set = new ReplicaSet { ["small"] = small, ["big"] = big };
-        var placement = new CostAwarePlacement();
+        // The session's loss term alone: with the session price, "big"'s pending prefill would set it aside.
+        var placement = new CostAwarePlacement(new PlacementSettings { SessionWaitCostUsdPerSecond = 0 });
 
         Assert.Equal("big", placement.Choose(Turn("chat-1", session: "chat"), [small, big])?.ReplicaId);
         Assert.Equal("big", placement.Choose(Turn("chat-1", session: "chat"), set)?.ReplicaId);
@@ -116,15 +118,72 @@ public sealed class SessionPlacementTests
     }
 
     [Fact]
+    public void PickReplica_PricesASessionsLaterTurnsOnlyWhileTheFastReplicasHaveHeadroom()
+    {
+        // Idle, the H100 takes the new conversation (as above). With a prompt's prefill pending there, the price would
+        // queue the turn behind work the fleet needs done: it goes to the A100, which has none pending, and is priced
+        // there as a session's turn still. (Priced wherever it meets the objective, the H100's 58 ms beat the A100's 180.)
+        var (h100, a100) = IdleH100AndBusyA100();
+        var set = new ReplicaSet { ["h100"] = h100, ["a100"] = a100 };
+        var placement = new CostAwarePlacement(new PlacementSettings { SessionWaitCostUsdPerSecond = 0.3 });
+        Assert.Equal("h100", placement.Choose(FirstTurn("chat"), set)?.ReplicaId);
+
+        h100.Admit(Job("pending", prompt: 500, maxTokens: 100));
+
+        Assert.Equal("a100", placement.Choose(FirstTurn("chat"), [h100, a100])?.ReplicaId);
+        Assert.Equal("a100", placement.Choose(FirstTurn("chat"), set)?.ReplicaId);
+    }
+
+    [Fact]
+    public void PickReplica_SessionPrice_NoReplicaWithHeadroom_PlacesTheTurnAsAnyOther()
+    {
+        // Prefill pending on both: the session's price is set aside, and the turn goes where the same job without the
+        // price goes, the A100's cheap share, not to the faster H100.
+        var (h100, a100) = IdleH100AndBusyA100();
+        h100.Admit(Job("pending-h100", prompt: 500, maxTokens: 100));
+        a100.Admit(Job("pending-a100", prompt: 500, maxTokens: 100));
+        var set = new ReplicaSet { ["h100"] = h100, ["a100"] = a100 };
+        var priced = new CostAwarePlacement(new PlacementSettings { SessionWaitCostUsdPerSecond = 0.3 });
+        var unpriced = new CostAwarePlacement(new PlacementSettings { SessionWaitCostUsdPerSecond = 0 });
+
+        Assert.Equal("a100", unpriced.Choose(FirstTurn("chat"), set)?.ReplicaId);
+        Assert.Equal("a100", priced.Choose(FirstTurn("chat"), [h100, a100])?.ReplicaId);
+        Assert.Equal("a100", priced.Choose(FirstTurn("chat"), set)?.ReplicaId);
+    }
+
+    [Fact]
+    public void PickReplica_SessionPrice_KeepsATurnOnItsHolder_ThoughAFasterReplicaIsIdle()
+    {
+        // The conversation's 4,096-token context is cached on an L4 running 10, with nothing pending: its turn and the
+        // next are slow there (about 130 and 165 ms against the idle H100's 82 and 25), which at $1 a second would move
+        // the turn to the H100 and recompute the context there. The price decides only where it recomputes nothing.
+        var blocks = PromptBlocks.FromBlockIds([1, 2, 3, 4, 5, 6, 7, 8])!;
+        var l4 = Replica("l4", AcceleratorProfiles.L4);
+        var h100 = Replica("h100", AcceleratorProfiles.H100);
+        var set = new ReplicaSet { ["l4"] = l4, ["h100"] = h100 };
+        AddDecodingLoad(l4, 10);
+        var earlier = Job("chat-1", prompt: 4_096, maxTokens: 200, ttftObjectiveMs: 5_000) with { SessionId = "chat", Blocks = blocks };
+        l4.Admit(earlier);
+        l4.PrefillDone(earlier.JobId);
+        l4.Release(earlier.JobId);
+        var turn = earlier with { JobId = "chat-2" };
+        var placement = new CostAwarePlacement(new PlacementSettings { SessionWaitCostUsdPerSecond = 1 });
+
+        Assert.Equal(4_095, l4.CachedPromptTokens(turn)); // all but the last token, which is always prefilled
+        Assert.Equal("l4", placement.Choose(turn, [l4, h100])?.ReplicaId);
+        Assert.Equal("l4", placement.Choose(turn, set)?.ReplicaId);
+    }
+
+    [Fact]
     public void PickReplica_SessionWaitUnpriced_ANewConversationGoesWhereItsShareIsCheapest_WhateverTheKvHolds()
     {
         var (h100, a100) = IdleH100AndBusyA100();
         var set = new ReplicaSet { ["h100"] = h100, ["a100"] = a100 };
         a100.LiveSessionTokens = 460_000;
+        var unpriced = new CostAwarePlacement(new PlacementSettings { SessionWaitCostUsdPerSecond = 0 });
 
-        Assert.Equal(0, PlacementSettings.Default.SessionWaitCostUsdPerSecond);
-        Assert.Equal("a100", new CostAwarePlacement().Choose(FirstTurn("chat"), [h100, a100])?.ReplicaId);
-        Assert.Equal("a100", new CostAwarePlacement().Choose(FirstTurn("chat"), set)?.ReplicaId);
+        Assert.Equal("a100", unpriced.Choose(FirstTurn("chat"), [h100, a100])?.ReplicaId);
+        Assert.Equal("a100", unpriced.Choose(FirstTurn("chat"), set)?.ReplicaId);
     }
 
     [Theory]
