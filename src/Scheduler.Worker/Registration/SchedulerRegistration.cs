@@ -66,9 +66,10 @@ internal sealed partial class SchedulerRegistration(
                 await HeartbeatWhileKnownAsync(silos, interval, stoppingToken);
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception ex) when (stoppingToken.IsCancellationRequested && ex is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
         {
-            // The host is stopping.
+            // The host is stopping: a call under way when it did ends cancelled, as an RpcException (the host logged
+            // it as this service failing, at every stop that caught a heartbeat in flight).
         }
     }
 

@@ -50,8 +50,21 @@ internal sealed class FakeNodeRegistry : NodeRegistryService.NodeRegistryService
         return Task.FromResult(new RegisterNodeResponse { LeaseMs = 1_000, HeartbeatIntervalMs = 20 });
     }
 
-    public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context) =>
-        Task.FromResult(new HeartbeatResponse { Known = Interlocked.Increment(ref _heartbeats) != ForgetAtHeartbeat, LeaseMs = 1_000 });
+    /// <summary>When set, heartbeats get no answer until their caller gives up; <see cref="HeartbeatHeld"/> says one is held.</summary>
+    public bool HoldHeartbeats { get; set; }
+
+    public TaskCompletionSource HeartbeatHeld { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public override async Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
+    {
+        if (HoldHeartbeats)
+        {
+            HeartbeatHeld.TrySetResult();
+            await Task.Delay(System.Threading.Timeout.Infinite, context.CancellationToken);
+        }
+
+        return new HeartbeatResponse { Known = Interlocked.Increment(ref _heartbeats) != ForgetAtHeartbeat, LeaseMs = 1_000 };
+    }
 
     public async ValueTask DisposeAsync()
     {

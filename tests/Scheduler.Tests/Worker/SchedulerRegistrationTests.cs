@@ -1,4 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Scheduler.Worker.Hosting;
+using Scheduler.Worker.Registration;
 
 namespace Scheduler.Tests.Worker;
 
@@ -39,6 +42,24 @@ public sealed class SchedulerRegistrationTests
         await using var registry = await FakeNodeRegistry.StartAsync(port);
         await node.Registered.WaitAsync(Timeout);
         Assert.Single(registry.Registrations);
+    }
+
+    [Fact]
+    public async Task Node_StoppedWhileAHeartbeatIsInFlight_StopsQuietly()
+    {
+        // The heartbeat cancelled by the stop threw RpcException(Cancelled), which the registration let out: the host
+        // logged "BackgroundService failed" and a critical line at every such stop (seen at the end of the README's demo).
+        await using var registry = await FakeNodeRegistry.StartAsync();
+        var worker = await StartWorkerAsync(registry.Address);
+        var registration = worker.Services.GetServices<IHostedService>().OfType<SchedulerRegistration>().Single();
+        await worker.Node.Registered.WaitAsync(Timeout);
+        registry.HoldHeartbeats = true;
+        await registry.HeartbeatHeld.Task.WaitAsync(Timeout);
+
+        await worker.DisposeAsync();
+
+        Assert.NotNull(registration.ExecuteTask);
+        Assert.True(registration.ExecuteTask.IsCompletedSuccessfully, $"the registration ended {registration.ExecuteTask.Status}: {registration.ExecuteTask.Exception?.InnerException?.Message}");
     }
 
     private static Task<StartedWorker> StartWorkerAsync(string schedulerAddress)

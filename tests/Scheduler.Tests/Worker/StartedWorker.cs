@@ -9,6 +9,8 @@ internal sealed class StartedWorker(WebApplication app) : IAsyncDisposable
 {
     public WorkerNode Node { get; } = app.Services.GetRequiredService<WorkerNode>();
 
+    public IServiceProvider Services => app.Services;
+
     public static async Task<StartedWorker> StartAsync(WorkerNodeOptions options)
     {
         var app = WorkerNodeHost.Build(options);
