@@ -26,7 +26,7 @@ internal sealed record PolicyChoice(
     EngineCacheModel? EngineCache = null,
     double WaitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond,
     int PrefillMicroBatchTokens = StepPlan.DefaultMicroBatchTokens,
-    double SessionWaitCostUsdPerSecond = 0)
+    double SessionWaitCostUsdPerSecond = PlacementSettings.DefaultSessionWaitCostUsdPerSecond)
 {
     /// <summary>The placement grain's default.</summary>
     public const int DefaultMaxPreemptions = 2;

@@ -36,7 +36,7 @@ internal static class PrefixScenario
     /// session's turn's at <paramref name="sessionWaitCostUsdPerSecond"/>.</summary>
     public static IReadOnlyList<PrefixOutcome> Run(
         FleetSpec fleet, IEnumerable<Workload.Workload> workloads, int seed, int maxPreemptions = PolicyChoice.DefaultMaxPreemptions, IReadOnlyList<string>? placements = null,
-        EngineCacheModel? engineCache = null, double waitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond, double sessionWaitCostUsdPerSecond = 0)
+        EngineCacheModel? engineCache = null, double waitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond, double sessionWaitCostUsdPerSecond = PlacementSettings.DefaultSessionWaitCostUsdPerSecond)
     {
         var outcomes = new List<PrefixOutcome>();
         foreach (var workload in workloads)
