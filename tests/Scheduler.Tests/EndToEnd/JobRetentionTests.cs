@@ -77,8 +77,11 @@ public sealed class JobRetentionTests(ITestOutputHelper output)
             Assert.Equal(first, (await tenant.SubmitAsync(keyed)).JobId);
 
             // Two jobs later the first's record is the oldest past the bound: gone, and the listing holds the two newest.
-            var later = new[] { await Run(tenant, new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "a", MaxTokens = 4 }),
-                await Run(tenant, new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "b", MaxTokens = 4 }) };
+            // A millisecond apart at least: the listing orders by submission millisecond, ties by job id (IJobIndex), and an
+            // instant engine ran both within one millisecond once (ci98: the two listed in id order, not submission order).
+            var a = await Run(tenant, new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "a", MaxTokens = 4 });
+            await Task.Delay(5);
+            var later = new[] { a, await Run(tenant, new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "b", MaxTokens = 4 }) };
             var gone = await Assert.ThrowsAsync<RpcException>(() => tenant.GetAsync(first));
             Assert.Equal(StatusCode.NotFound, gone.StatusCode);
             Assert.Equal(
