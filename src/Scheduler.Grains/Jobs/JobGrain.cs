@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
@@ -15,11 +16,24 @@ namespace Scheduler.Grains.Jobs;
 /// <remarks>Collected after <see cref="IdleMinutes"/> idle, not Orleans' default 15: a record is asked for around its
 /// job's run and rarely after.</remarks>
 [CollectionAgeLimit(Minutes = IdleMinutes)]
-internal sealed class JobGrain(
-    IJobJournal journal, JobSettlement settlement, GrainReferences references, IOptions<PlacementOptions> options, TimeProvider time) : Grain, IJobGrain
+internal sealed partial class JobGrain(
+    IJobJournal journal,
+    JobSettlement settlement,
+    GrainReferences references,
+    IOptions<PlacementOptions> options,
+    TimeProvider time,
+    ILogger<JobGrain> logger) : Grain, IJobGrain
 {
     /// <summary>How long an idle record stays activated (the collector runs every minute, so up to one more).</summary>
     internal const int IdleMinutes = 2;
+
+    /// <summary>How many times a cancellation asks the placement for a journaled job it does not hold, and the pause
+    /// between asks: together longer than an end written again after a refused write takes to land
+    /// (<see cref="JobSettlement.RetryPeriod"/>) and than a submission's enqueue repeated after a silo failure
+    /// (<see cref="SiloFailures.RetryDelay"/>).</summary>
+    internal const int NotHeldAttempts = 10;
+
+    internal static readonly TimeSpan NotHeldPause = TimeSpan.FromMilliseconds(250);
 
     // A settled record never changes: kept once read, where reading it costs a round trip (Redis), until its retention
     // is over. The silo's memory is read each time instead: it may drop a record before then (its count bound).
@@ -122,22 +136,62 @@ internal sealed class JobGrain(
             return settled?.Snapshot();
         }
 
-        var result = await references.Placement(ticket.Request.Model).Cancel(JobId);
-        if (result.Outcome is CancelOutcome.CancelledWhileQueued or CancelOutcome.CancelledWhileRequeued)
+        var placement = references.Placement(ticket.Request.Model);
+        for (var attempt = 1; ; attempt++)
         {
-            // Taken out of its queue: nothing runs it. Its placement settles it and tells its watchers; the record
-            // settles it too, to answer with the end once it is written (the first end written wins: the same end, or
-            // one that came meanwhile). A placement from before 2026-12-06 (a rolling upgrade) settles nothing and
-            // hands the watchers here, told once the record holds the end.
-            var cancelled = SettledJob.Of(ticket, result.Placement, JobOutcome.CancelledInQueue, null);
-            var record = result.End is { } end
-                ? await settlement.SettleThenTell(cancelled, result.Watchers, end)
-                : await settlement.Settle(cancelled);
-            return (record ?? cancelled).Snapshot();
+            var result = await placement.Cancel(JobId);
+            switch (result.Outcome)
+            {
+                case CancelOutcome.CancelledWhileQueued or CancelOutcome.CancelledWhileRequeued:
+                    // Taken out of its queue: nothing runs it. Its placement settles it and tells its watchers; the
+                    // record settles it too, to answer with the end once it is written (the first end written wins: the
+                    // same end, or one that came meanwhile). A placement from before 2026-12-06 (a rolling upgrade)
+                    // settles nothing and hands the watchers here, told once the record holds the end.
+                    var cancelled = SettledJob.Of(ticket, result.Placement, JobOutcome.CancelledInQueue, null);
+                    var record = result.End is { } end
+                        ? await settlement.SettleThenTell(cancelled, result.Watchers, end)
+                        : await settlement.Settle(cancelled);
+                    return (record ?? cancelled).Snapshot();
+                case CancelOutcome.CancellationRequested:
+                    // A running job finishes as cancelled when its node confirms; until then its placement shows it as
+                    // cancelling.
+                    return await Unfinished(ticket);
+            }
+
+            // Journaled, yet its placement does not hold it: it ended a moment ago and its end is being written (a
+            // node link tells the placement before its write lands), or it is on its way to its queue (accepted, or
+            // resubmitted, its placement's Enqueue not there yet). Answering with its journaled status, QUEUED, did
+            // nothing, and such a job could then run (an outside probe: 7 cancellations answered QUEUED during a
+            // silo's SIGKILL under a cancellation storm). Its end, or the placement holding it, comes within moments.
+            if (Keep(await journal.FindSettled(JobId)) is { } ended)
+            {
+                return ended.Snapshot();
+            }
+
+            if (attempt == NotHeldAttempts)
+            {
+                return await CancelNotHeld();
+            }
+
+            await Task.Delay(NotHeldPause, time);
+        }
+    }
+
+    /// <summary>Cancels a job no placement held for <see cref="NotHeldAttempts"/> asks: none ever will but one rebuilt
+    /// after a failover, from its journal entry, which settling it removes. So nothing runs it.</summary>
+    private async Task<JobSnapshot?> CancelNotHeld()
+    {
+        // Settled, or taken out of the journal without an end (its submission was shed), meanwhile.
+        var (settled, ticket) = await Find();
+        if (ticket is null)
+        {
+            return settled?.Snapshot();
         }
 
-        // A running job finishes as cancelled when its node confirms; until then its placement shows it as cancelling.
-        return await Unfinished(ticket);
+        LogCancelledNotHeld(logger, JobId, ticket.Request.Model, NotHeldPause * (NotHeldAttempts - 1));
+        var cancelled = SettledJob.Of(ticket, null, JobOutcome.CancelledInQueue, null);
+        var end = JobEventRecord.Terminal(JobId, JobStatus.Cancelled, time.GetUtcNow(), usage: null, finishReason: null, error: null);
+        return (await settlement.SettleThenTell(cancelled, ticket.Watchers, end) ?? cancelled).Snapshot();
     }
 
     public async Task<WatchResult> Watch(IJobEventSink sink, int fromToken)
@@ -153,4 +207,7 @@ internal sealed class JobGrain(
         var attached = await references.Placement(ticket.Request.Model).Attach(JobId, sink, fromToken);
         return new WatchResult(await Unfinished(ticket), attached);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} was cancelled while journaled but held by no placement of model {Model} for {Waited}: settled cancelled, so no rebuilt placement queues it again")]
+    private static partial void LogCancelledNotHeld(ILogger logger, string jobId, string model, TimeSpan waited);
 }

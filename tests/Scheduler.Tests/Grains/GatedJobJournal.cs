@@ -5,10 +5,12 @@ namespace Scheduler.Tests.Grains;
 
 /// <summary>The grain tests' journal: the silo's memory journal, whose settling a test can hold, to see what happens
 /// before a job's record holds its end, and whose acceptance of one model's jobs a test can make fail, as Redis failing
-/// mid-submission does.</summary>
+/// mid-submission does, and whose lookups of a job's settled record a test can wait for, to act between a record's
+/// look at the job's placement and its next step.</summary>
 internal sealed class GatedJobJournal(MemoryJobJournal inner) : IJobJournal
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _failing = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _lookups = new(StringComparer.Ordinal);
     private TaskCompletionSource _open = Opened();
 
     /// <summary>Accepting a job of <paramref name="model"/> throws until the returned handle is disposed.</summary>
@@ -45,7 +47,20 @@ internal sealed class GatedJobJournal(MemoryJobJournal inner) : IJobJournal
         return await inner.Settle(job);
     }
 
-    public ValueTask<SettledJob?> FindSettled(string jobId) => inner.FindSettled(jobId);
+    /// <summary>Completes once the settled record of <paramref name="jobId"/> was next looked for (after the look).</summary>
+    public Task NextSettledLookup(string jobId) =>
+        _lookups.GetOrAdd(jobId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    public async ValueTask<SettledJob?> FindSettled(string jobId)
+    {
+        var found = await inner.FindSettled(jobId);
+        if (_lookups.TryRemove(jobId, out var lookup))
+        {
+            lookup.SetResult();
+        }
+
+        return found;
+    }
 
     private static TaskCompletionSource Opened()
     {

@@ -201,6 +201,69 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         Assert.Equal(JobStatus.Cancelled, (await cluster.Client.GetGrain<IJobGrain>(jobId).Cancel())!.Status);
     }
 
+    [Fact]
+    public async Task Cancel_JobReachingItsPlacementAfterTheRecordAsked_IsTakenOutOfItsQueue_NotAnsweredQueued()
+    {
+        // Journaled, but not held by its placement when the record asks (its enqueue on its way: a submission's, or a
+        // placement rebuilt after a failover). Answering QUEUED did nothing, and the job then queued and ran.
+        await PutTenant();
+        var model = Unique("model");
+        var ticket = Ticket(Unique("job"), _tenantId, model);
+        var placement = cluster.Client.GetGrain<IPlacementGrain>(model);
+        await placement.GetSnapshot(); // active before the job is journaled: a placement loads its journal when it activates
+        await cluster.Journal.Add(ticket);
+
+        var looked = cluster.Journal.NextSettledLookup(ticket.JobId);
+        var cancelling = cluster.Client.GetGrain<IJobGrain>(ticket.JobId).Cancel();
+        await looked.WaitAsync(TimeSpan.FromSeconds(30));
+        await placement.Enqueue(ticket);
+
+        Assert.Equal(JobStatus.Cancelled, (await cancelling)!.Status);
+        Assert.Equal(0, (await placement.GetSnapshot()).QueuedJobs);
+        Assert.Equal(CancelOutcome.NotFound, (await placement.Cancel(ticket.JobId)).Outcome);
+        Assert.Equal(JobStatus.Cancelled, (await cluster.Journal.FindSettled(ticket.JobId))!.Outcome.Status);
+    }
+
+    [Fact]
+    public async Task Cancel_JobWhoseEndIsBeingWritten_AnswersThatEnd_NotQueued()
+    {
+        // A node link tells the placement a job finished before its record lands: a cancel in between finds the job
+        // journaled and not held.
+        await PutTenant();
+        var ticket = Ticket(Unique("job"), _tenantId, Unique("model"));
+        await cluster.Client.GetGrain<IPlacementGrain>(ticket.Request.Model).GetSnapshot(); // active before the job is journaled
+        await cluster.Journal.Add(ticket);
+
+        var looked = cluster.Journal.NextSettledLookup(ticket.JobId);
+        var cancelling = cluster.Client.GetGrain<IJobGrain>(ticket.JobId).Cancel();
+        await looked.WaitAsync(TimeSpan.FromSeconds(30));
+        await cluster.Settlement.Settle(SettledJob.Of(ticket, null, Completed(5), []));
+
+        var answer = await cancelling;
+        Assert.Equal((JobStatus.Completed, 5), (answer!.Status, answer.Usage!.CompletionTokens));
+    }
+
+    [Fact]
+    public async Task Cancel_JournaledJobNoPlacementHolds_SettlesItCancelled_SoNoRebuiltPlacementQueuesIt()
+    {
+        // Journaled and held by no placement for good (a job stranded by a silo failure): only a placement rebuilt from
+        // the journal would queue it again, and run it.
+        await PutTenant();
+        var model = Unique("model");
+        var watcher = new RecordingJobSink();
+        var ticket = Ticket(Unique("job"), _tenantId, model, watchers: [cluster.Client.CreateObjectReference<IJobEventSink>(watcher)]);
+        await cluster.Client.GetGrain<IPlacementGrain>(model).GetSnapshot(); // active before the job is journaled
+        await cluster.Journal.Add(ticket);
+
+        var answer = await cluster.Client.GetGrain<IJobGrain>(ticket.JobId).Cancel();
+
+        Assert.Equal(JobStatus.Cancelled, answer!.Status);
+        Assert.Null(await cluster.Journal.Find(ticket.JobId));
+        Assert.DoesNotContain(await cluster.Journal.Load(model), t => t.JobId == ticket.JobId);
+        Assert.Equal(JobStatus.Cancelled, (await cluster.Journal.FindSettled(ticket.JobId))!.Outcome.Status);
+        await Until(() => watcher.Events.Any(e => e.Kind == JobEventKind.Cancelled), "the watcher is told");
+    }
+
     private async Task<string[]> JobRecordActivations()
     {
         var stats = await cluster.Client.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
