@@ -32,6 +32,14 @@ namespace Scheduler.Worker.Engines.Llama;
 /// </remarks>
 internal sealed partial class LlamaEngine : IInferenceEngine
 {
+    /// <summary>Steps in a row a sequence's pending token may be refused for want of KV cells before the engine hands
+    /// one of the waiting sequences back. The first refused step evicts the free slots' caches (in a shared cache) and
+    /// hands back the prompts of the refused call, so the second finds whatever room the engine itself can make; a third
+    /// leaves a cancel or preemption landing meanwhile its chance. Past that, steps follow each other in microseconds
+    /// (a refused call computes nothing) and nothing frees cells by waiting: a full cache stays full (vLLM preempts at
+    /// the first allocation that fails).</summary>
+    internal const int RefusedStepsBeforeHandBack = 3;
+
     private readonly string _replicaId;
     private readonly AcceleratorProfile _profile;
     private readonly LlamaModel _model;
@@ -430,6 +438,15 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             // The cache is fuller than the reservations say (llama.cpp needs cells the count does not see): the
             // prompts the refused call brought are handed back, and the sequences it decoded try again in the next
             // step, with the free slots' cached cells (in a shared cache) removed first — also when it held decodes only.
+            // Not for ever: once their tokens waited RefusedStepsBeforeHandBack steps, one of them goes back to the
+            // scheduler, its cells (left before the room is made) freed for the others.
+            var waiting = step.Refused!.Where(p => p.Entry.PrefillChunk == 0 && p.Entry.Sequence.Active).Select(p => p.Entry.Sequence).ToList();
+            waiting.ForEach(s => s.Refused());
+            if (waiting.Any(s => s.RefusedSteps >= RefusedStepsBeforeHandBack))
+            {
+                HandBackForRoom(waiting);
+            }
+
             _slots.MakeRoom(_profile.KvCapacityTokens);
             foreach (var entry in step.Refused!.Select(p => p.Entry).Where(e => e.PrefillChunk > 0 && e.Sequence.Active))
             {
@@ -481,6 +498,29 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         _running.RecordTokens(report.Tokens.Count);
         _cachedBlocks.TakeEvicted(report.EvictedPrefixBlocks);
         return new PlannedStep(report, epoch);
+    }
+
+    /// <summary>Hands back the one of <paramref name="waiting"/> (sequences whose pending tokens llama.cpp keeps refusing
+    /// for want of KV cells) holding the most cells, of equals the one with the weakest claim (highest fair rank): one
+    /// hand-back frees the most room, so the fewest jobs are disturbed (llama.cpp's own server fails every slot there
+    /// instead, its TODO being to end only the largest). Finished rejected from the tokens it delivered, with why: the
+    /// scheduler resumes it later, counted against its hand-backs (<c>MaxHandBacks</c>), so a replica whose cache stays
+    /// full cannot bounce a job for ever.</summary>
+    private void HandBackForRoom(List<LlamaSequence> waiting)
+    {
+        var handedBack = waiting.OrderBy(s => KvCells(s.Slot.Value)).ThenBy(s => s.FairRank).Last();
+        var cells = KvCells(handedBack.Slot.Value);
+        var refusedSteps = handedBack.RefusedSteps;
+
+        // Left before the caller makes room: in a cache the slots share, its cells go with the free slots' caches. (With
+        // a stream per slot no other sequence could use them; they stay as its slot's cache.)
+        Leave(handedBack);
+        var finished = handedBack.Finished(FinishReason.Rejected);
+        finished.Error = string.Create(
+            CultureInfo.InvariantCulture,
+            $"llama.cpp found no free KV cells for its next token {refusedSteps} steps in a row on replica {_replicaId} (its cache fuller than the engine counts): handed back, as the waiting sequence holding the most cells ({cells}), so the others can go on");
+        _running.Reject(finished);
+        LogHandedBackForRoom(_logger, _replicaId, handedBack.Id, cells, refusedSteps, finished.CompletionTokens, waiting.Count - 1);
     }
 
     /// <summary>Hands the report to the sink with the capacity as it is now. True when done: delivered, or dropped
@@ -660,6 +700,9 @@ internal sealed partial class LlamaEngine : IInferenceEngine
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} rejected sequence {SequenceId}: {Reason}")]
     private static partial void LogRejected(ILogger logger, string replicaId, string sequenceId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} handed back sequence {SequenceId} holding {KvCells} KV cells, resuming at token {ResumeFrom}: llama.cpp refused the decodes waiting for KV cells {RefusedSteps} steps in a row; {Waiting} other sequences wait for the room")]
+    private static partial void LogHandedBackForRoom(ILogger logger, string replicaId, string sequenceId, int kvCells, int refusedSteps, int resumeFrom, int waiting);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} can never run sequence {SequenceId}: {Error}")]
     private static partial void LogFault(ILogger logger, string replicaId, string sequenceId, string error);

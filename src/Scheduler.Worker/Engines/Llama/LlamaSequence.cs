@@ -80,6 +80,10 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
     /// <summary>True when a sampled token waits to be fed: the sequence decodes one token in the next step.</summary>
     public bool Decoding => _pending is not null;
 
+    /// <summary>Steps in a row whose decode call llama.cpp refused for want of KV cells while it held this sequence's
+    /// pending token; 0 again once that token decodes.</summary>
+    public int RefusedSteps { get; private set; }
+
     /// <summary>Tokens drawn so far, resumed ones included: the index of the next.</summary>
     public int NextTokenIndex { get; private set; }
 
@@ -139,8 +143,13 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
         {
             _fed.Add(_pending!.Value);
             _pending = null;
+            RefusedSteps = 0;
         }
     }
+
+    /// <summary>Records that llama.cpp refused the step's call holding this sequence's pending token for want of KV cells:
+    /// the token waits for the next step.</summary>
+    public void Refused() => RefusedSteps++;
 
     /// <summary>Takes the step's draws (<see cref="Draw"/>) after its part was decoded, in order: where a delivered token
     /// follows the draw's position, that token (the client has it, whatever was drawn), already in the input; else the

@@ -1,5 +1,6 @@
 using System.Globalization;
 using LLama.Native;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
@@ -718,6 +719,73 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void DecodesRefusedForKvCellsStepAfterStep_HandBackTheSequenceHoldingTheMostCells_AndTheOthersGoOn()
+    {
+        // "a" and "big" (a 60-token prompt) decode; every cell left is taken where the engine does not count it and never
+        // given back, so llama.cpp refuses every step's call. The replica retried the same decodes for ever: "big" never
+        // finished, and neither did "a".
+        using var logs = new CapturedLogs();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(logs));
+        var engine = Engine(kvCells: 256, maxContextTokens: 200, kvUnified: true, logger: loggers.CreateLogger<LlamaEngine>());
+        var started = StartDecoding(engine);
+        var bigCells = engine.KvCells(1);
+        TakeCells(engine, slot: 3, FreeCells(engine));
+
+        var refused = Enumerable.Range(0, LlamaEngine.RefusedStepsBeforeHandBack).Select(_ => engine.Step()!).ToList();
+
+        // The decodes wait as before up to the bound; then "big", holding the most cells (though its claim is the
+        // better), goes back to the scheduler
+        // with that step's report, from the token it delivered, saying why (counted against its hand-backs) and counted
+        // among the replica's rejections.
+        Assert.All(refused, r => Assert.Empty(r.Tokens));
+        Assert.All(refused.SkipLast(1), r => Assert.Empty(r.Finished));
+        var handedBack = Assert.Single(refused[^1].Finished);
+        Assert.Equal(("big", FinishReason.Rejected, 1, 60), (handedBack.SequenceId, handedBack.Reason, handedBack.CompletionTokens, handedBack.PromptTokens));
+        Assert.Equal(
+            $"llama.cpp found no free KV cells for its next token {LlamaEngine.RefusedStepsBeforeHandBack} steps in a row on replica replica (its cache fuller than the engine counts): handed back, as the waiting sequence holding the most cells ({bigCells}), so the others can go on",
+            handedBack.Error);
+        Assert.Equal(1, refused[^1].Capacity.RejectedAdmissions);
+        Assert.Equal(1, refused[^1].Capacity.RunningSequences);
+        var warning = Assert.Single(logs.Messages, m => m.Contains("handed back", StringComparison.Ordinal));
+        Assert.Equal(
+            $"Replica replica handed back sequence big holding {bigCells} KV cells, resuming at token 1: llama.cpp refused the decodes waiting for KV cells {LlamaEngine.RefusedStepsBeforeHandBack} steps in a row; 1 other sequences wait for the room",
+            warning);
+
+        // Its cells are freed and "a" goes on in them, drawing exactly what it draws undisturbed.
+        var rest = ToCompletion(engine.Step);
+        Assert.Equal(0, engine.KvCells(1));
+        var a = SequenceOutcome.Of("a", [.. started, .. refused, .. rest]);
+        Assert.Equal(Enumerable.Range(0, 12), a.Indexes);
+        Assert.Equal(FinishReason.Length, a.Finished!.Reason);
+        Assert.Equal(Run(Engine(), Sequence("a", 12, temperature: 0)).Text, a.Text);
+    }
+
+    [Fact]
+    public void DecodesRefusedForKvCellsFewerStepsThanTheBound_GoOnExactlyAsNeverRefused()
+    {
+        var unrefused = Engine(kvCells: 256, maxContextTokens: 200, kvUnified: true);
+        var expected = StartDecoding(unrefused).Concat(ToCompletion(unrefused.Step)).ToList();
+        var engine = Engine(kvCells: 256, maxContextTokens: 200, kvUnified: true);
+        var started = StartDecoding(engine);
+        TakeCells(engine, slot: 3, FreeCells(engine));
+        var refused = Enumerable.Range(0, LlamaEngine.RefusedStepsBeforeHandBack - 1).Select(_ => engine.Step()!).ToList();
+
+        // The cells come free one step short of the bound: nothing was handed back, and both go on as if never refused.
+        engine.NativeContext.MemorySequenceRemove((LLamaSeqId)3, 0, -1);
+        var reports = started.Concat(refused).Concat(ToCompletion(engine.Step)).ToList();
+
+        Assert.All(refused, r => Assert.Equal((0, 0), (r.Tokens.Count, r.Finished.Count)));
+        Assert.Equal(0, reports[^1].Capacity.RejectedAdmissions);
+        foreach (var id in new[] { "a", "big" })
+        {
+            var actual = SequenceOutcome.Of(id, reports);
+            Assert.Equal(SequenceOutcome.Of(id, expected).Tokens, actual.Tokens);
+            Assert.Equal(SequenceOutcome.Of(id, expected).Finished, actual.Finished);
+            Assert.Equal(FinishReason.Length, actual.Finished!.Reason);
+        }
+    }
+
+    [Fact]
     public async Task Loop_StreamsTokens_AndBatchesSequencesAdmittedWhileOthersRun()
     {
         // The sink takes one report, then holds the loop (as a slow network would) until "b" has been admitted, so
@@ -802,6 +870,19 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         return SequenceOutcome.Of(spec.SequenceId, ToCompletion(engine.Step));
     }
 
+    /// <summary>"a" (slot 0, 12 tokens, fair rank 2) prefills and draws, then "big" (slot 1, a 60-token prompt, 8 tokens,
+    /// the better fair rank 1) prefills beside its decode: both have drawn and decode from the next step on. Returns the
+    /// two steps' reports.</summary>
+    private static List<StepReport> StartDecoding(LlamaEngine engine)
+    {
+        var a = Sequence("a", 12, temperature: 0);
+        a.FairRank = 2;
+        engine.Admit([a]);
+        var first = engine.Step()!;
+        engine.Admit([LongSequence("big", 60, fairRank: 1)]);
+        return [first, engine.Step()!];
+    }
+
     /// <summary>KV cells no sequence holds; between steps or mid-step, from the step loop.</summary>
     private static int FreeCells(LlamaEngine engine) => (int)engine.NativeContext.ContextSize - engine.KvCellsInUse();
 
@@ -823,11 +904,11 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     private LlamaEngine Engine(
-        LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 256, IStepReportSink? sink = null, bool kvUnified = false, bool? flashAttention = null, int queueAhead = 0, int stepTokens = 64, int microBatchTokens = 0)
+        LlamaModel? model = null, int slots = 4, int kvCells = 1024, int maxContextTokens = 256, IStepReportSink? sink = null, bool kvUnified = false, bool? flashAttention = null, int queueAhead = 0, int stepTokens = 64, int microBatchTokens = 0, ILogger<LlamaEngine>? logger = null)
     {
         var profile = AcceleratorProfiles.A100 with { MaxSequences = slots, KvCapacityTokens = kvCells, StepTokenBudget = stepTokens };
         var engine = new LlamaEngine(
-            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1, kvUnified, flashAttention, queueAhead), maxContextTokens, sink ?? _sink, TimeProvider.System, NullLogger<LlamaEngine>.Instance, microBatchTokens: microBatchTokens);
+            "replica", profile, new LlamaReplicaSettings(model ?? tiny.Model, Threads: 1, kvUnified, flashAttention, queueAhead), maxContextTokens, sink ?? _sink, TimeProvider.System, logger ?? NullLogger<LlamaEngine>.Instance, microBatchTokens: microBatchTokens);
         _engines.Add(engine);
         return engine;
     }
