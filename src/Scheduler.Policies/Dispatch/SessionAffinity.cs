@@ -31,9 +31,17 @@ internal sealed class SessionAffinity
     public int Count => _bySession.Count;
 
     /// <summary>The session's replica, when it is in <paramref name="replicas"/>, takes the job in this round and is
-    /// predicted to meet its objective; else null.</summary>
+    /// predicted to meet its objective, counting the wait a metered replica's rate limits would impose as cost-aware
+    /// placement does (<see cref="ReplicaView.RateLimitWaitMs"/>); else null.</summary>
+    /// <remarks>Without the rate-limit wait a metered holder kept its sessions' turns while its provider's limits held
+    /// them: in the simulator's `hetero` fleet at three times the multi-turn and agent rates, turns waited up to 24 s in
+    /// the limiter and set the p99 first token at 5.6–13.5 s. Counting it costs about a point of cache hits (a turn that
+    /// leaves recomputes its context elsewhere) and brings the p99 to about 1 s (docs/benchmarks.md, issue 14 "Eleventh
+    /// round"). An earlier trial (2026-12-04), before the holder wait and the session price, had tipped the loaded
+    /// multi-turn rows into losing most contexts; it no longer does.</remarks>
     public ReplicaView? Preferred(JobDemand job, ReplicaSet replicas) =>
-        HolderOf(job, replicas) is { } replica && replicas.TakesJob(replica, job) && ReplicaPrediction.TtftMs(replica, job) <= job.TtftObjectiveMs
+        HolderOf(job, replicas) is { } replica && replicas.TakesJob(replica, job)
+            && ReplicaPrediction.TtftMs(replica, job) + replica.RateLimitWaitMs(job) <= job.TtftObjectiveMs
             ? replica
             : null;
 

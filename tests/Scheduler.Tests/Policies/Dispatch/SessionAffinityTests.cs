@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using Scheduler.Policies;
+using Scheduler.Policies.Admission;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
 using Scheduler.Policies.Profiles;
@@ -46,6 +47,35 @@ public sealed class SessionAffinityTests
 
         Assert.Equal("b", AdmitOne(dispatcher, Job("s2") with { SessionId = "chat" }));
         Assert.Equal("b", AdmitOne(dispatcher, Job("s3") with { SessionId = "chat" }));
+    }
+
+    [Fact]
+    public void AdmitWhatFits_SessionsMeteredReplicaWouldHoldTheJobPastItsObjective_ThePolicyChooses()
+    {
+        // A metered endpoint allowing 60,000 prompt-plus-output tokens a minute, and an A100. The session's first turn
+        // goes to the endpoint (least outstanding among equals: the first listed), whose limiter the next turns drain.
+        var time = new FakeTimeProvider(T0);
+        var dispatcher = Dispatcher.Create("least-outstanding", "fifo", "continuous", time: time);
+        dispatcher.Replicas["lpu"] = new ReplicaView("lpu", "node-lpu", "acc-lpu", AcceleratorProfiles.Lpu, AcceleratorProfiles.Lpu.MaxSequences,
+            AcceleratorProfiles.Lpu.KvCapacityTokens, new UpstreamLimiter(requestsPerMinute: 0, tokensPerMinute: 60_000, time));
+        dispatcher.Replicas["gpu"] = Replica("gpu", AcceleratorProfiles.A100);
+        JobDemand Turn(string id) => Job(id, prompt: 5_000, maxTokens: 1_000, ttftObjectiveMs: 2_000) with { SessionId = "chat" };
+        Assert.Equal("lpu", AdmitOne(dispatcher, Turn("t1")));
+
+        // Nine more turns' worth sent there by other work: the minute's 60,000 tokens are spent, and the endpoint's
+        // limiter would hold the next 6,000 for 6 s, three times the turn's objective, though its slots are free.
+        for (var i = 0; i < 9; i++)
+        {
+            dispatcher.Replicas["lpu"].Admit(Job($"other-{i}", prompt: 5_000, maxTokens: 1_000));
+            dispatcher.Replicas["lpu"].Release($"other-{i}");
+        }
+
+        Assert.Equal(6_000, dispatcher.Replicas["lpu"].RateLimitWaitMs(Turn("t2")), 6);
+        Assert.Equal("gpu", AdmitOne(dispatcher, Turn("t2")));
+
+        // Once the limiter has refilled, the session stays where it last ran (now the A100).
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal("gpu", AdmitOne(dispatcher, Turn("t3")));
     }
 
     [Fact]
