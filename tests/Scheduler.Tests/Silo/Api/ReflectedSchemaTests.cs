@@ -1,7 +1,10 @@
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
+using Grpc.AspNetCore.Server;
 using Grpc.Core;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Protos.V1;
 using V1 = Grpc.Reflection.V1;
 using V1Alpha = Grpc.Reflection.V1Alpha;
@@ -50,13 +53,33 @@ public sealed class ReflectedSchemaTests(SecuredSilo silo) : IClassFixture<Secur
         }
     }
 
+    [Fact]
+    public async Task ListServices_NamesEveryServiceTheSiloMaps_AndEachResolves()
+    {
+        // ReflectedSchema lists the services itself (grpc-dotnet's discovery has no room for more files): one the silo
+        // maps and the list forgets would be one grpcurl cannot see.
+        var mapped = silo.Services.GetRequiredService<EndpointDataSource>().Endpoints
+            .Select(e => e.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method.ServiceName)
+            .OfType<string>().Where(name => name.Length > 0).Distinct().Order(StringComparer.Ordinal).ToList();
+        using var call = new V1.ServerReflection.ServerReflectionClient(silo.Channel).ServerReflectionInfo(deadline: DateTime.UtcNow.AddSeconds(20));
+        await call.RequestStream.WriteAsync(new V1.ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.CompleteAsync();
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+        var listed = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).Order(StringComparer.Ordinal).ToList();
+
+        Assert.Equal(mapped, listed);
+        foreach (var service in listed)
+        {
+            Assert.Contains(Describe(await ResolveV1(service)), file => file.Services.Any(s => s.FullName == service));
+        }
+    }
+
     /// <summary>The message <paramref name="type"/> in the files a reflection answer served, built as a client builds
     /// them: every import must be among them, or the build fails.</summary>
-    private static MessageDescriptor Describe(IReadOnlyList<ByteString> files, string type)
-    {
-        var built = FileDescriptor.BuildFromByteStrings(files);
-        return built.SelectMany(f => f.MessageTypes).Single(m => m.FullName == type);
-    }
+    private static MessageDescriptor Describe(IReadOnlyList<ByteString> files, string type) =>
+        Describe(files).SelectMany(f => f.MessageTypes).Single(m => m.FullName == type);
+
+    private static IReadOnlyList<FileDescriptor> Describe(IReadOnlyList<ByteString> files) => FileDescriptor.BuildFromByteStrings(files);
 
     private Task<IReadOnlyList<ByteString>> ResolveV1(string symbol) => Resolve(
         new V1.ServerReflection.ServerReflectionClient(silo.Channel).ServerReflectionInfo(deadline: DateTime.UtcNow.AddSeconds(20)),
@@ -80,8 +103,26 @@ public sealed class ReflectedSchemaTests(SecuredSilo silo) : IClassFixture<Secur
             var (files, error) = read(call.ResponseStream.Current);
             Assert.True(files is not null, $"{request}: {error}");
 
-            // The answer lists the file first and then its imports; a build wants each file after its imports.
-            return [.. files.Reverse()];
+            return InImportOrder(files);
         }
+    }
+
+    /// <summary><paramref name="files"/> each after its imports, as a build wants them (the answer lists the file asked
+    /// for first); every import must be among them.</summary>
+    private static List<ByteString> InImportOrder(IEnumerable<ByteString> files)
+    {
+        var pending = files.Select(f => (Bytes: f, Proto: FileDescriptorProto.Parser.ParseFrom(f))).ToList();
+        var placed = new List<ByteString>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        while (pending.Count > 0)
+        {
+            var next = pending.FirstOrDefault(f => f.Proto.Dependency.All(names.Contains));
+            Assert.True(next.Proto is not null, $"imports not served: {string.Join(", ", pending.SelectMany(f => f.Proto.Dependency).Where(d => !names.Contains(d)))}");
+            placed.Add(next.Bytes);
+            names.Add(next.Proto.Name);
+            pending.Remove(next);
+        }
+
+        return placed;
     }
 }
