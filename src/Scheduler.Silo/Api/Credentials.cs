@@ -44,7 +44,7 @@ internal sealed partial class Credentials(ApiKeyCache keys, AdminKeys admins, Au
     public async ValueTask<string> Authenticate(HttpRequest request, CredentialKind wanted, string door, string header, string carrier)
     {
         var authorization = request.Headers.Authorization;
-        if (Credentials.Count(authorization) is var sent and > 1)
+        if (CredentialsIn(authorization) is var sent and > 1)
         {
             // Which of them the client meant is not ours to guess, and joined they are no key: refused, and no failed
             // authentication (no key was tried), so a client that sends its key twice is not blocked as a guesser.
@@ -81,7 +81,7 @@ internal sealed partial class Credentials(ApiKeyCache keys, AdminKeys admins, Au
     /// <summary>How many credentials <paramref name="authorization"/> holds: one a header line, and more in a line an
     /// intermediary (or .NET's HttpClient) joined from several with commas, as HTTP lets it (RFC 9110, 5.3). A key
     /// has no spaces (<see cref="PresentableKeys"/>), so a comma before another "Bearer " never is part of one.</summary>
-    private static int Count(StringValues authorization)
+    private static int CredentialsIn(StringValues authorization)
     {
         var count = 0;
         foreach (var value in authorization)
