@@ -681,7 +681,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     /// delivered: sent again, it would come back again (an upstream that always fails), for ever.</summary>
     private void FailHandedBack(PlacedJob job, RequeuedSequence seq, string error)
     {
-        var message = $"the engine failed the job and handed it back {job.HandBacks} times, more than the {options.MaxHandBacks} allowed (Scheduler:Scheduling:MaxHandBacks); the last time: {error}";
+        var message = $"the engine failed the job and handed it back {job.HandBacks} times, more than the {options.MaxHandBacks} allowed; the last time: {error}";
         EndHandedBack(job, seq, JobStatus.Failed, JobFinishReasons.Error, message);
         LogHandBacksExhausted(logger, job.Ticket.JobId, job.HandBacks, error);
     }
@@ -843,7 +843,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} handed back by replica {ReplicaId} ({HandBacks} of at most {MaxHandBacks} times), resuming at token {ResumeFrom}: {Error}")]
     private static partial void LogHandedBack(ILogger logger, string jobId, string replicaId, int handBacks, int maxHandBacks, int resumeFrom, string error);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed: its engines handed it back {HandBacks} times; the last time: {Error}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed: its engines handed it back {HandBacks} times, more than Scheduler:Scheduling:MaxHandBacks allows; the last time: {Error}")]
     private static partial void LogHandBacksExhausted(ILogger logger, string jobId, int handBacks, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} preempted on replica {ReplicaId} to make room for job {ForJobId} (preemption {Preemptions})")]

@@ -57,7 +57,7 @@ internal static class ApiServiceCollectionExtensions
                 health.Services.Map(service, static _ => true);
             }
         }).AddCheck<SiloDrain>("drain");
-        services.AddGrpcReflection();
+        services.AddSchedulerReflection();
 
         // Requests that do not parse get INVALID_ARGUMENT, not UNKNOWN: our binder replaces grpc-dotnet's (after every
         // AddGrpc* call, which would register it again).

@@ -57,14 +57,7 @@ internal sealed class AuthInterceptor(Credentials credentials) : Interceptor
         var (kind, door) = service == AdminService.Descriptor.FullName ? (CredentialKind.AdminKey, AdminService.Descriptor.Name)
             : service == NodeRegistryService.Descriptor.FullName ? (CredentialKind.NodeToken, NodeRegistryService.Descriptor.Name)
             : (CredentialKind.TenantKey, InferenceService.Descriptor.Name);
-        var identity = await credentials.Authenticate(
-            AuthFailureGuard.PeerOf(context.GetHttpContext().Connection.RemoteIpAddress),
-            Credentials.BearerToken(context.RequestHeaders.GetValue("authorization")),
-            kind,
-            door,
-            context.RequestHeaders.Get("authorization") is null
-                ? "missing 'authorization: Bearer <api-key>' metadata"
-                : "malformed 'authorization' metadata: expected 'Bearer <api-key>'");
+        var identity = await credentials.Authenticate(context.GetHttpContext().Request, kind, door, "authorization", "metadata");
         if (kind != CredentialKind.NodeToken)
         {
             context.UserState[kind == CredentialKind.AdminKey ? AdminKey : TenantKey] = identity;

@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 using Scheduler.Silo.Nodes;
 
 namespace Scheduler.Silo.Api;
@@ -24,25 +26,40 @@ internal enum CredentialKind
 /// the OpenAI door's authenticator), so they refuse alike: a valid key of another kind is PERMISSION_DENIED naming the
 /// kind wanted — the caller holds a real credential, the wrong one, and that is no failed authentication to count
 /// against its address (an operator's tool retrying with its admin key would get its address blocked) — and a key that
-/// is nobody's, or none, is UNAUTHENTICATED and counted by <see cref="AuthFailureGuard"/>.
+/// is nobody's, or none, is UNAUTHENTICATED and counted by <see cref="AuthFailureGuard"/>. An authorization sent more
+/// than once is UNAUTHENTICATED saying so, and not counted: no key was tried (joined, the two read as one wrong key).
 /// </summary>
-internal sealed class Credentials(ApiKeyCache keys, AdminKeys admins, AuthFailureGuard guard, IOptions<NodeOptions> nodes)
+internal sealed partial class Credentials(ApiKeyCache keys, AdminKeys admins, AuthFailureGuard guard, IOptions<NodeOptions> nodes)
 {
     private readonly byte[] _nodeTokenHash = Hash(nodes.Value.NodeToken);
 
-    /// <summary>Who <paramref name="key"/> is as a credential of <paramref name="wanted"/>: the tenant, the admin key's
-    /// fingerprint, or "node".</summary>
-    /// <param name="peer">The caller's address (<see cref="AuthFailureGuard.PeerOf"/>).</param>
-    /// <param name="key">The bearer key presented, or null when there is none.</param>
+    /// <summary>Who the bearer key in <paramref name="request"/>'s authorization is as a credential of
+    /// <paramref name="wanted"/>: the tenant, the admin key's fingerprint, or "node".</summary>
+    /// <param name="request">The HTTP request: of the OpenAI door, or under a gRPC call (whose metadata grpc-dotnet
+    /// joins into one value when a name repeats, so the repeats are counted on the request).</param>
     /// <param name="wanted">The kind the door takes.</param>
     /// <param name="door">The door, as its refusal names it ("InferenceService").</param>
-    /// <param name="noKey">What to tell a caller that presented no bearer key (the door's words for its header).</param>
-    public async ValueTask<string> Authenticate(string peer, string? key, CredentialKind wanted, string door, string noKey)
+    /// <param name="header">The header's name as the door's clients write it ("authorization" in gRPC metadata).</param>
+    /// <param name="carrier">What carries it, for a refusal to say: "metadata" or "header".</param>
+    public async ValueTask<string> Authenticate(HttpRequest request, CredentialKind wanted, string door, string header, string carrier)
     {
+        var authorization = request.Headers.Authorization;
+        if (CredentialsIn(authorization) is var sent and > 1)
+        {
+            // Which of them the client meant is not ours to guess, and joined they are no key: refused, and no failed
+            // authentication (no key was tried), so a client that sends its key twice is not blocked as a guesser.
+            throw SchedulerErrors.Unauthenticated($"'{header}' {carrier} must be sent once, got {sent} values: send one '{header}: Bearer <api-key>'");
+        }
+
+        var peer = AuthFailureGuard.PeerOf(request.HttpContext.Connection.RemoteIpAddress);
+        var key = BearerToken(authorization);
         guard.ThrowIfBlocked(peer, static s => s.Key is not null && s.Self.Recognised(s.Key, s.Wanted), (Self: this, Key: key, Wanted: wanted));
         try
         {
-            return key is null ? throw SchedulerErrors.Unauthenticated(noKey)
+            return key is null
+                ? throw SchedulerErrors.Unauthenticated(authorization.Count == 0
+                    ? $"missing '{header}: Bearer <api-key>' {carrier}"
+                    : $"malformed '{header}' {carrier}: expected 'Bearer <api-key>'")
                 : await Identify(key, wanted) ?? throw await Refusal(key, wanted, door);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated)
@@ -60,6 +77,23 @@ internal sealed class Credentials(ApiKeyCache keys, AdminKeys admins, AuthFailur
             ? key
             : null;
     }
+
+    /// <summary>How many credentials <paramref name="authorization"/> holds: one a header line, and more in a line an
+    /// intermediary (or .NET's HttpClient) joined from several with commas, as HTTP lets it (RFC 9110, 5.3). A key
+    /// has no spaces (<see cref="PresentableKeys"/>), so a comma before another "Bearer " never is part of one.</summary>
+    private static int CredentialsIn(StringValues authorization)
+    {
+        var count = 0;
+        foreach (var value in authorization)
+        {
+            count += 1 + (value is null ? 0 : JoinedScheme().Count(value));
+        }
+
+        return count;
+    }
+
+    [GeneratedRegex(@",[ \t]*Bearer[ \t]", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex JoinedScheme();
 
     private async ValueTask<string?> Identify(string key, CredentialKind kind) => kind switch
     {

@@ -6,7 +6,7 @@ namespace Scheduler.Silo.Api;
 /// gRPC metadata or an HTTP header, and an idempotency key in the OpenAI door's <c>Idempotency-Key</c> header. gRPC
 /// clients refuse to send a metadata value outside printable ASCII (grpcio: "metadata was invalid"), Kestrel refuses
 /// NUL and bytes that are not UTF-8 in a header (a bare 400; Python's requests sends Latin-1), and HTTP trims spaces
-/// around a value (the silo trims them around a tenant key too, <see cref="Credentials.BearerToken(string?)"/>). A
+/// around a value (the silo trims them around a tenant key too, <see cref="Credentials.BearerToken"/>). A
 /// tenant key with an emoji, a control character or a leading space was accepted, stored hashed, and then never
 /// matched; an idempotency key with one could be used over gRPC but not repeated over HTTP.</summary>
 internal static class PresentableKeys

@@ -8,12 +8,6 @@ namespace Scheduler.Silo.OpenAi;
 /// counted as a failed login; a key that is nobody's a 401.</summary>
 internal sealed class OpenAiAuthenticator(Credentials credentials)
 {
-    public ValueTask<string> Tenant(HttpRequest request) => credentials.Authenticate(
-        AuthFailureGuard.PeerOf(request.HttpContext.Connection.RemoteIpAddress),
-        Credentials.BearerToken(request.Headers.Authorization),
-        CredentialKind.TenantKey,
-        "the OpenAI-compatible API",
-        request.Headers.Authorization.Count == 0
-            ? "missing 'Authorization: Bearer <api-key>' header"
-            : "malformed 'Authorization' header: expected 'Bearer <api-key>'");
+    public ValueTask<string> Tenant(HttpRequest request) =>
+        credentials.Authenticate(request, CredentialKind.TenantKey, "the OpenAI-compatible API", "Authorization", "header");
 }

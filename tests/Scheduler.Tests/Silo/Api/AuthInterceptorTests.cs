@@ -1,3 +1,4 @@
+using System.Globalization;
 using Grpc.Core;
 using Scheduler.Protos.V1;
 
@@ -79,8 +80,62 @@ public sealed class AuthInterceptorTests(SecuredSilo silo) : IClassFixture<Secur
         }
     }
 
-    /// <summary>GetJob through the raw generated client, with the authorization metadata exactly as given (or none).</summary>
-    private static Task<Job> GetJob(SecuredSilo silo, string? authorization) => new InferenceService.InferenceServiceClient(silo.Channel)
-        .GetJobAsync(new GetJobRequest { JobId = "job-x" }, authorization is null ? new Metadata() : new Metadata { { "authorization", authorization } })
-        .ResponseAsync;
+    [Fact]
+    public async Task AnAuthorizationSentTwice_IsUnauthenticated_SayingSo_AndIsNoFailedAuthentication()
+    {
+        var guarded = new SecuredSilo(["--Scheduler:AuthFailureLimit=2", "--Scheduler:AuthFailureWindowSeconds=60"]);
+        await guarded.InitializeAsync();
+        try
+        {
+            // A client whose interceptor adds the key its caller had already set: grpc-dotnet joined the two into one
+            // value, which was "invalid API key" and counted as a guess, until the address was blocked.
+            for (var i = 0; i < 4; i++)
+            {
+                var e = await Assert.ThrowsAsync<RpcException>(() => GetJob(guarded, $"Bearer {SecuredSilo.ConfiguredKey}", $"Bearer {SecuredSilo.ConfiguredKey}"));
+                Assert.Equal(
+                    (StatusCode.Unauthenticated, "'authorization' metadata must be sent once, got 2 values: send one 'authorization: Bearer <api-key>'"),
+                    (e.StatusCode, e.Status.Detail));
+            }
+
+            // A tenant's key this silo never checked still passes from that address: nothing was counted against it.
+            using var admin = guarded.Admin();
+            using var tenant = guarded.Client((await admin.CreateApiKeyAsync(SecuredSilo.Tenant)).Secret);
+            Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => tenant.GetAsync("job-x"))).StatusCode);
+        }
+        finally
+        {
+            await guarded.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task AnAuthorizationSentAsTwoHeaderFields_IsUnauthenticated_SayingSo()
+    {
+        // As grpcurl sends two -H options: each its own HTTP/2 field, which grpc-dotnet joined into "Bearer k,Bearer k".
+        var path = $"/{InferenceService.Descriptor.FullName}/GetJob";
+        var key = ("authorization", $"Bearer {SecuredSilo.ConfiguredKey}");
+        var once = await RawGrpcCall.Unary(silo.Address, path, new GetJobRequest { JobId = "job-x" }, [key]);
+        var twice = await RawGrpcCall.Unary(silo.Address, path, new GetJobRequest { JobId = "job-x" }, [key, key]);
+
+        Assert.Equal(((int)StatusCode.NotFound).ToString(CultureInfo.InvariantCulture), Field(once, "grpc-status"));
+        Assert.Equal(
+            (((int)StatusCode.Unauthenticated).ToString(CultureInfo.InvariantCulture),
+                "'authorization' metadata must be sent once, got 2 values: send one 'authorization: Bearer <api-key>'"),
+            (Field(twice, "grpc-status"), Uri.UnescapeDataString(Field(twice, "grpc-message"))));
+    }
+
+    private static string Field(IReadOnlyList<(string Name, string Value)> fields, string name) => fields.Single(f => f.Name == name).Value;
+
+    /// <summary>GetJob through the raw generated client, with the authorization metadata exactly as given (or none).
+    /// Given twice, HttpClient sends them as one HTTP/2 header field joined with a comma.</summary>
+    private static Task<Job> GetJob(SecuredSilo silo, params string?[] authorizations)
+    {
+        var metadata = new Metadata();
+        foreach (var authorization in authorizations.OfType<string>())
+        {
+            metadata.Add("authorization", authorization);
+        }
+
+        return new InferenceService.InferenceServiceClient(silo.Channel).GetJobAsync(new GetJobRequest { JobId = "job-x" }, metadata).ResponseAsync;
+    }
 }

@@ -1,4 +1,7 @@
+using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using Scheduler.Tests.Silo.Api;
 
@@ -57,6 +60,62 @@ public sealed class OpenAiAuthenticatorTests(SecuredSilo silo) : IClassFixture<S
         {
             await guarded.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task Tenant_AuthorizationSentTwice_Is401SayingSo_AndIsNoFailedLogin()
+    {
+        var guarded = new SecuredSilo(["--Scheduler:AuthFailureLimit=2", "--Scheduler:AuthFailureWindowSeconds=60"]);
+        await guarded.InitializeAsync();
+        try
+        {
+            // Two header lines, as curl sends two -H options (a script's own and its tool's): read joined, they were the
+            // key "k,Bearer k", answered "invalid API key" and counted as a guess, until the address was blocked.
+            for (var i = 0; i < 4; i++)
+            {
+                var (status, error) = await ModelsWithHeaderLines(guarded, $"Bearer {SecuredSilo.ConfiguredKey}", $"Bearer {SecuredSilo.ConfiguredKey}");
+                Assert.Equal(
+                    (HttpStatusCode.Unauthorized, "invalid_request_error", "'Authorization' header must be sent once, got 2 values: send one 'Authorization: Bearer <api-key>'"),
+                    (status, error.GetProperty("type").GetString(), error.GetProperty("message").GetString()));
+            }
+
+            // One line whose value joins two credentials (what a proxy, or .NET's HttpClient, makes of two) is refused alike.
+            Assert.Equal(
+                "'Authorization' header must be sent once, got 2 values: send one 'Authorization: Bearer <api-key>'",
+                (await Models(guarded, $"Bearer {SecuredSilo.ConfiguredKey}, Bearer {SecuredSilo.ConfiguredKey}")).Error.GetProperty("message").GetString());
+
+            // A tenant's key this silo never checked still passes from that address: nothing was counted against it.
+            using var admin = guarded.Admin();
+            var secret = (await admin.CreateApiKeyAsync(SecuredSilo.Tenant)).Secret;
+            Assert.Equal(HttpStatusCode.OK, (await Models(guarded, $"Bearer {secret}")).Status);
+        }
+        finally
+        {
+            await guarded.DisposeAsync();
+        }
+    }
+
+    /// <summary>GET /v1/models written on a socket with one <c>Authorization</c> line for each of
+    /// <paramref name="authorizations"/> (HttpClient joins a header's values into one line): the answer's status and its
+    /// OpenAI error object. HTTP/1.0, so the body is what comes before the connection closes.</summary>
+    private static async Task<(HttpStatusCode Status, JsonElement Error)> ModelsWithHeaderLines(SecuredSilo silo, params string[] authorizations)
+    {
+        var address = new Uri(silo.OpenAiAddress);
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(address.Host, address.Port);
+        var request = new StringBuilder($"GET /v1/models HTTP/1.0\r\nHost: {address.Authority}\r\n");
+        foreach (var authorization in authorizations)
+        {
+            request.Append(CultureInfo.InvariantCulture, $"Authorization: {authorization}\r\n");
+        }
+
+        await using var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request.Append("\r\n").ToString()));
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        var response = await reader.ReadToEndAsync();
+        var status = (HttpStatusCode)int.Parse(response.Split(' ')[1], CultureInfo.InvariantCulture);
+        var body = JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
+        return (status, body.GetProperty("error").Clone());
     }
 
     /// <summary>GET /v1/models with the Authorization header exactly as given (or none): the answer's status and its
