@@ -18,7 +18,8 @@ internal static class JobInsightCommands
         ["cancelling"] = JobStatus.Cancelling,
     };
 
-    /// <summary>The columns of <c>schedctl jobs</c>; <c>-o wide</c> adds how it ended. PROMPT is the engine's count once it
+    /// <summary>The columns of <c>schedctl jobs</c>; <c>-o wide</c> adds how often it went back to its queue and how it
+    /// ended. REPLICA is where it runs or ran last; a queued job has none, even one re-queued after its node was lost. PROMPT is the engine's count once it
     /// reported one, else the scheduler's, <c>~</c> marking an estimate (<see cref="PromptTokenFigures"/>).</summary>
     public static readonly Listing<Job> Rows = new(
         new("JOB", j => j.JobId),
@@ -33,6 +34,7 @@ internal static class JobInsightCommands
         new("TTFT MS", j => j.Usage is { TtftMs: > 0 } u ? Format.Number(u.TtftMs, 0) : "-"),
         new("REPLICA", j => Format.OrDash(j.Placement?.ReplicaId ?? "")),
         new("PRODUCT", j => Format.OrDash(j.Placement?.AcceleratorProduct ?? "")),
+        new("REQUEUES", j => Format.Number(j.Requeues), WideOnly: true),
         new("FINISH", j => Format.OrDash(j.FinishReason), WideOnly: true),
         new("ERROR", j => Format.OrDash(j.Error), WideOnly: true));
 
