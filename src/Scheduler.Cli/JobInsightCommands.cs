@@ -47,20 +47,20 @@ internal static class JobInsightCommands
 
     private static Command Jobs()
     {
-        var tenant = new Option<string>("--tenant") { Description = "Only this tenant's jobs" };
-        var model = new Option<string>("--model") { Description = "Only jobs for this model" };
+        var tenant = new Option<string>("--tenant") { Description = "Only this tenant's jobs" }.Fills("tenant_id");
+        var model = new Option<string>("--model") { Description = "Only jobs for this model" }.Fills("model");
         var status = new Option<string[]>("--status")
         {
             Description = $"Only jobs in these statuses, comma-separated or repeated ({string.Join(", ", Statuses.Keys)})",
             AllowMultipleArgumentsPerToken = true,
-        };
-        var priority = new Option<string>("--priority") { Description = "Only this priority class (critical, standard, sheddable)" };
+        }.Fills("statuses");
+        var priority = new Option<string>("--priority") { Description = "Only this priority class (critical, standard, sheddable)" }.Fills("priority");
         priority.AcceptOnlyFromAmong("critical", "standard", "sheddable");
-        var since = TimeOption.Create("--since", "Only jobs submitted since then");
-        var until = TimeOption.Create("--until", "Only jobs submitted until then");
-        var limit = new Option<int>("--limit") { Description = "Jobs per page (1..500)", DefaultValueFactory = _ => 50 };
+        var since = TimeOption.Create("--since", "Only jobs submitted since then").Fills("submitted_since");
+        var until = TimeOption.Create("--until", "Only jobs submitted until then").Fills("submitted_until");
+        var limit = new Option<int>("--limit") { Description = "Jobs per page (1..500)", DefaultValueFactory = _ => 50 }.Fills("page_size");
         limit.Within(1, 500, "between 1 and 500");
-        var pageToken = new Option<string>("--page-token") { Description = "Go on from where a previous page stopped" };
+        var pageToken = new Option<string>("--page-token") { Description = "Go on from where a previous page stopped" }.Fills("page_token");
         var output = Output.Create();
         var mine = new Option<bool>("--mine") { Description = "List with the tenant key (--key): the tenant's own jobs; otherwise the admin key lists any tenant's" };
         var command = new Command("jobs", "Find jobs: newest first, filtered by tenant, model, status, priority and submission time")

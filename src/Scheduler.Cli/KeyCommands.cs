@@ -21,7 +21,7 @@ internal static class KeyCommands
     private static Command List()
     {
         var tenant = TenantArgument();
-        var prefix = new Option<string>("--prefix") { Description = "Only keys whose prefix starts with this, e.g. sk-sch-3fa4" };
+        var prefix = new Option<string>("--prefix") { Description = "Only keys whose prefix starts with this, e.g. sk-sch-3fa4" }.Fills("prefix");
         return ListingCommands.Listed("list", "List a tenant's keys (never their secrets)", Keys,
             (admin, parse, cancellationToken) => admin.ListApiKeysAsync(parse.GetRequiredValue(tenant), parse.GetValue(prefix), cancellationToken: cancellationToken),
             tenant, prefix);
