@@ -92,7 +92,7 @@ internal static class FleetCommands
 
     private static Command ForgetNode()
     {
-        var id = new Argument<string>("node-id") { Description = "The worker node's id (the NODE column of schedctl accelerators)" };
+        var id = new Argument<string>("node-id") { Description = "The worker node's id (the NODE column of schedctl accelerators)" }.Fills("node_id");
         return ListingCommands.Shown(
             "forget-node", "Forget a worker node that is gone (its accelerators read lost): they are no longer listed or counted lost; refused while the node is connected",
             (admin, parse, cancellationToken) => admin.ForgetNodeAsync(parse.GetRequiredValue(id), cancellationToken: cancellationToken),
@@ -127,7 +127,7 @@ internal static class FleetCommands
 
     private static Command Cordon(string name, string description, bool cordon)
     {
-        var id = new Argument<string>("accelerator-id") { Description = "The accelerator's id" };
+        var id = new Argument<string>("accelerator-id") { Description = "The accelerator's id" }.Fills("accelerator_id");
         return ListingCommands.Single(name, description, Accelerators, (admin, parse, cancellationToken) =>
         {
             var acceleratorId = parse.GetRequiredValue(id);

@@ -162,5 +162,5 @@ internal static class JobCommands
         return output;
     }
 
-    private static Argument<string> JobIdArgument() => new("job-id") { Description = "The job's id" };
+    private static Argument<string> JobIdArgument() => new Argument<string>("job-id") { Description = "The job's id" }.Fills("job_id");
 }

@@ -100,5 +100,5 @@ internal static class TenantCommands
         }, id, weight, apiKey, maxQueued, requestsPerMinute, tokensPerMinute);
     }
 
-    private static Argument<string> TenantIdArgument() => new("tenant-id") { Description = "The tenant's id" };
+    private static Argument<string> TenantIdArgument() => new Argument<string>("tenant-id") { Description = "The tenant's id" }.Fills("tenant_id");
 }

@@ -330,6 +330,9 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
     [InlineData("error: InvalidArgument: --api-key: must be at least 8 characters", "tenant", "put", "cli-short-key", "--api-key", "short")]
     [InlineData("error: InvalidArgument: --tokens-per-minute: must be at most ", "tenant", "put", "cli-huge-quota", "--tokens-per-minute", "99999999999")]
     [InlineData("error: InvalidArgument: --limit: must be between 0 and 2000", "audit", "--limit", "5000")]
+    [InlineData("error: InvalidArgument: <job-id>: is required", "get", "")] // an argument, as its usage shows it
+    [InlineData("error: InvalidArgument: <accelerator-id>: is required", "cordon", "")]
+    [InlineData("error: InvalidArgument: <key-id>: is required", "keys", "revoke", "some-tenant", "")]
     public async Task FieldRefusedByTheScheduler_IsToldAsTheFlagTyped_NotTheRequestField(string error, params string[] arguments)
     {
         var (exit, stdout, stderr) = await Run(["--key", SchedulerCluster.Tenants[0].Key, .. arguments]);
