@@ -20,6 +20,7 @@ internal static class Actions
     public static void SetClientAction(
         Command command, Func<SchedulerClient, AddressRotation, ParseResult, CancellationToken, Task<int>> action) =>
         command.SetAction((parse, cancellationToken) => GuardAsync(
+            parse,
             async () =>
             {
                 using var addresses = GlobalOptions.Connect(parse);
@@ -45,6 +46,7 @@ internal static class Actions
 
     private static Task<int> RunWithAdmin(ParseResult parse, Func<SchedulerAdminClient, AddressRotation, Task> action, CancellationToken cancellationToken) =>
         GuardAsync(
+            parse,
             async () =>
             {
                 using var addresses = GlobalOptions.Connect(parse);
@@ -57,6 +59,7 @@ internal static class Actions
     /// <summary>Runs <paramref name="action"/> with a tenant client, guarded like every action; 0 unless it throws.</summary>
     public static Task<int> RunWithClient(ParseResult parse, Func<SchedulerClient, Task> action, CancellationToken cancellationToken) =>
         GuardAsync(
+            parse,
             async () =>
             {
                 using var addresses = GlobalOptions.Connect(parse);
@@ -66,7 +69,7 @@ internal static class Actions
             },
             cancellationToken);
 
-    private static async Task<int> GuardAsync(Func<Task<int>> run, CancellationToken cancellationToken)
+    private static async Task<int> GuardAsync(ParseResult parse, Func<Task<int>> run, CancellationToken cancellationToken)
     {
         try
         {
@@ -83,9 +86,10 @@ internal static class Actions
             await Console.Error.WriteLineAsync($"error: {e.StatusCode}: {e.Status.Detail}");
             return ExitCodes.RpcError;
         }
+        // A refused field is told as the flag the user typed, not as the request's field.
         catch (RpcException e)
         {
-            await Console.Error.WriteLineAsync($"error: {e.StatusCode}: {SchedulerUnreachableException.Detail(e.Status)}");
+            await Console.Error.WriteLineAsync($"error: {e.StatusCode}: {RequestFields.Named(e, e.Status.Detail, parse.CommandResult.Command) ?? SchedulerUnreachableException.Detail(e.Status)}");
             return ExitCodes.RpcError;
         }
         catch (Exception e)

@@ -18,9 +18,9 @@ internal static class AuditCommands
 
     public static void AddTo(RootCommand root)
     {
-        var since = TimeOption.Create("--since", "Only events since then");
-        var action = new Option<string>("--action") { Description = "Only this action (tenant.put, apikey.create, apikey.revoke, accelerator.cordon, accelerator.uncordon, node.forget), or a prefix ending in '.' (apikey.)" };
-        var limit = new Option<int>("--limit") { Description = "At most this many events (default 100, at most 2000: the whole log)" };
+        var since = TimeOption.Create("--since", "Only events since then").Fills("since");
+        var action = new Option<string>("--action") { Description = "Only this action (tenant.put, apikey.create, apikey.revoke, accelerator.cordon, accelerator.uncordon, node.forget), or a prefix ending in '.' (apikey.)" }.Fills("action");
+        var limit = new Option<int>("--limit") { Description = "At most this many events (default 100, at most 2000: the whole log)" }.Fills("limit");
         root.Add(ListingCommands.Listed("audit", "List admin actions (who, what, when, from where), newest first", Events,
             (admin, parse, cancellationToken) =>
             {

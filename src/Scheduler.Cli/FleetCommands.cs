@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Grpc.Core;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Cli;
@@ -91,7 +92,7 @@ internal static class FleetCommands
 
     private static Command ForgetNode()
     {
-        var id = new Argument<string>("node-id") { Description = "The worker node's id (the NODE column of schedctl accelerators)" };
+        var id = new Argument<string>("node-id") { Description = "The worker node's id (the NODE column of schedctl accelerators)" }.Fills("node_id");
         return ListingCommands.Shown(
             "forget-node", "Forget a worker node that is gone (its accelerators read lost): they are no longer listed or counted lost; refused while the node is connected",
             (admin, parse, cancellationToken) => admin.ForgetNodeAsync(parse.GetRequiredValue(id), cancellationToken: cancellationToken),
@@ -104,7 +105,7 @@ internal static class FleetCommands
 
     private static Command ReplicasCommand()
     {
-        var model = new Option<string>("--model") { Description = "Only this model's replicas" };
+        var model = new Option<string>("--model") { Description = "Only this model's replicas" }.Fills("model");
         return ListingCommands.Listed("replicas", "List model replicas with their running batches", Replicas,
             (admin, parse, cancellationToken) => admin.ListReplicasAsync(parse.GetValue(model), cancellationToken: cancellationToken),
             model);
@@ -117,7 +118,7 @@ internal static class FleetCommands
 
     private static Command Capacity()
     {
-        var model = new Option<string>("--model") { Description = "Only this model" };
+        var model = new Option<string>("--model") { Description = "Only this model" }.Fills("model");
         return ListingCommands.Shown(
             "capacity", "Show the replicas the scheduler wants per model and accelerator pool, and the demand it sized them for",
             (admin, parse, cancellationToken) => admin.GetCapacityAsync(parse.GetValue(model), cancellationToken: cancellationToken),
@@ -126,7 +127,7 @@ internal static class FleetCommands
 
     private static Command Cordon(string name, string description, bool cordon)
     {
-        var id = new Argument<string>("accelerator-id") { Description = "The accelerator's id" };
+        var id = new Argument<string>("accelerator-id") { Description = "The accelerator's id" }.Fills("accelerator_id");
         return ListingCommands.Single(name, description, Accelerators, (admin, parse, cancellationToken) =>
         {
             var acceleratorId = parse.GetRequiredValue(id);
@@ -145,7 +146,8 @@ internal static class FleetCommands
             var ofNode = (await admin.ListAcceleratorsAsync(cancellationToken: cancellationToken)).Where(a => a.NodeId == nodeId).ToList();
             if (ofNode.Count == 0)
             {
-                throw new InvalidOperationException($"the scheduler knows no accelerator of node '{nodeId}' (schedctl accelerators lists the nodes)");
+                // As the scheduler refuses an unknown accelerator (cordon) or node (forget-node): NOT_FOUND, exit code 2.
+                throw new RpcException(new Status(StatusCode.NotFound, $"the scheduler knows no accelerator of node '{nodeId}' (schedctl accelerators lists the nodes)"));
             }
 
             // One call per accelerator, each audited like a cordon of its own.

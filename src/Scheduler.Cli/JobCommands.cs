@@ -24,34 +24,34 @@ internal static class JobCommands
 
     private static Command Submit()
     {
-        var model = new Option<string>("--model") { Description = "Model name, e.g. llama-3.1-8b", Required = true };
-        var prompt = new Option<string>("--prompt") { Description = "The prompt text (or --message for a chat)" };
-        var messages = ChatMessageOption.Create();
+        var model = new Option<string>("--model") { Description = "Model name, e.g. llama-3.1-8b", Required = true }.Fills("model");
+        var prompt = new Option<string>("--prompt") { Description = "The prompt text (or --message for a chat)" }.Fills("prompt");
+        var messages = ChatMessageOption.Create().Fills("messages");
         var maxTokens = new Option<int>("--max-tokens")
         {
             Description = "Number of tokens to generate",
             DefaultValueFactory = _ => 64,
-        };
+        }.Fills("max_tokens");
         var priority = new Option<string>("--priority")
         {
             Description = "Priority class",
             DefaultValueFactory = _ => "standard",
-        };
+        }.Fills("priority");
         priority.AcceptOnlyFromAmong([.. Priorities.Keys]);
-        var ttft = new Option<int>("--ttft-ms") { Description = "Time-to-first-token objective in ms (0: the model's default)" };
+        var ttft = new Option<int>("--ttft-ms") { Description = "Time-to-first-token objective in ms (0: the model's default)" }.Fills("ttft_objective_ms");
         var deadline = new Option<int>("--deadline-ms")
         {
             Description = "Finish within this many ms of submission, or expire unrun (0: no deadline)",
-        };
-        var idempotencyKey = new Option<string>("--idempotency-key") { Description = "Resubmitting with the same key returns the same job" };
-        var stop = new Option<string>("--stop") { Description = "Stop generating when this text appears" };
+        }.Fills("deadline_ms");
+        var idempotencyKey = new Option<string>("--idempotency-key") { Description = "Resubmitting with the same key returns the same job" }.Fills("idempotency_key");
+        var stop = new Option<string>("--stop") { Description = "Stop generating when this text appears" }.Fills("stop");
         var noStream = new Option<bool>("--no-stream") { Description = "Submit without streaming and print the job id" };
 
         // Sampling: sent only when given, so the engine's defaults apply otherwise (the simulated engine ignores them).
-        var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature, 0 to 2 (0: always the most likely token)" };
-        var topP = new Option<float?>("--top-p") { Description = "Nucleus sampling: keep the most likely tokens up to this probability mass, (0, 1]" };
-        var topK = new Option<int?>("--top-k") { Description = "Keep only the k most likely tokens (0: no limit)" };
-        var seed = new Option<ulong?>("--seed") { Description = "Sampling seed: the same seed gives the same text" };
+        var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature, 0 to 2 (0: always the most likely token)" }.Fills("temperature");
+        var topP = new Option<float?>("--top-p") { Description = "Nucleus sampling: keep the most likely tokens up to this probability mass, (0, 1]" }.Fills("top_p");
+        var topK = new Option<int?>("--top-k") { Description = "Keep only the k most likely tokens (0: no limit)" }.Fills("top_k");
+        var seed = new Option<ulong?>("--seed") { Description = "Sampling seed: the same seed gives the same text" }.Fills("seed");
 
         var command = new Command("submit", "Submit a job and stream its tokens to stdout; the summary goes to stderr")
         {
@@ -130,7 +130,7 @@ internal static class JobCommands
     private static Command Watch()
     {
         var jobId = JobIdArgument();
-        var fromToken = new Option<int>("--from-token") { Description = "Index of the first token to print" };
+        var fromToken = new Option<int>("--from-token") { Description = "Index of the first token to print" }.Fills("from_token");
         var command = new Command("watch", "Attach to a job and stream its tokens to stdout; the summary goes to stderr")
         {
             jobId, fromToken,
@@ -162,5 +162,5 @@ internal static class JobCommands
         return output;
     }
 
-    private static Argument<string> JobIdArgument() => new("job-id") { Description = "The job's id" };
+    private static Argument<string> JobIdArgument() => new Argument<string>("job-id") { Description = "The job's id" }.Fills("job_id");
 }

@@ -18,7 +18,8 @@ internal static class JobInsightCommands
         ["cancelling"] = JobStatus.Cancelling,
     };
 
-    /// <summary>The columns of <c>schedctl jobs</c>; <c>-o wide</c> adds how it ended. PROMPT is the engine's count once it
+    /// <summary>The columns of <c>schedctl jobs</c>; <c>-o wide</c> adds how often it went back to its queue and how it
+    /// ended. REPLICA is where it runs or ran last; a queued job has none, even one re-queued after its node was lost. PROMPT is the engine's count once it
     /// reported one, else the scheduler's, <c>~</c> marking an estimate (<see cref="PromptTokenFigures"/>).</summary>
     public static readonly Listing<Job> Rows = new(
         new("JOB", j => j.JobId),
@@ -33,6 +34,7 @@ internal static class JobInsightCommands
         new("TTFT MS", j => j.Usage is { TtftMs: > 0 } u ? Format.Number(u.TtftMs, 0) : "-"),
         new("REPLICA", j => Format.OrDash(j.Placement?.ReplicaId ?? "")),
         new("PRODUCT", j => Format.OrDash(j.Placement?.AcceleratorProduct ?? "")),
+        new("REQUEUES", j => Format.Number(j.Requeues), WideOnly: true),
         new("FINISH", j => Format.OrDash(j.FinishReason), WideOnly: true),
         new("ERROR", j => Format.OrDash(j.Error), WideOnly: true));
 
@@ -45,20 +47,20 @@ internal static class JobInsightCommands
 
     private static Command Jobs()
     {
-        var tenant = new Option<string>("--tenant") { Description = "Only this tenant's jobs" };
-        var model = new Option<string>("--model") { Description = "Only jobs for this model" };
+        var tenant = new Option<string>("--tenant") { Description = "Only this tenant's jobs" }.Fills("tenant_id");
+        var model = new Option<string>("--model") { Description = "Only jobs for this model" }.Fills("model");
         var status = new Option<string[]>("--status")
         {
             Description = $"Only jobs in these statuses, comma-separated or repeated ({string.Join(", ", Statuses.Keys)})",
             AllowMultipleArgumentsPerToken = true,
-        };
-        var priority = new Option<string>("--priority") { Description = "Only this priority class (critical, standard, sheddable)" };
+        }.Fills("statuses");
+        var priority = new Option<string>("--priority") { Description = "Only this priority class (critical, standard, sheddable)" }.Fills("priority");
         priority.AcceptOnlyFromAmong("critical", "standard", "sheddable");
-        var since = TimeOption.Create("--since", "Only jobs submitted since then");
-        var until = TimeOption.Create("--until", "Only jobs submitted until then");
-        var limit = new Option<int>("--limit") { Description = "Jobs per page (1..500)", DefaultValueFactory = _ => 50 };
+        var since = TimeOption.Create("--since", "Only jobs submitted since then").Fills("submitted_since");
+        var until = TimeOption.Create("--until", "Only jobs submitted until then").Fills("submitted_until");
+        var limit = new Option<int>("--limit") { Description = "Jobs per page (1..500)", DefaultValueFactory = _ => 50 }.Fills("page_size");
         limit.Within(1, 500, "between 1 and 500");
-        var pageToken = new Option<string>("--page-token") { Description = "Go on from where a previous page stopped" };
+        var pageToken = new Option<string>("--page-token") { Description = "Go on from where a previous page stopped" }.Fills("page_token");
         var output = Output.Create();
         var mine = new Option<bool>("--mine") { Description = "List with the tenant key (--key): the tenant's own jobs; otherwise the admin key lists any tenant's" };
         var command = new Command("jobs", "Find jobs: newest first, filtered by tenant, model, status, priority and submission time")
@@ -126,7 +128,7 @@ internal static class JobInsightCommands
 
     private static Command Explain()
     {
-        var id = new Argument<string>("job-id") { Description = "The job's id" };
+        var id = new Argument<string>("job-id") { Description = "The job's id" }.Fills("job_id");
         var output = Output.Create();
         output.Description = "Output format: table or wide (the timeline), or json (the JobExplanation message)";
         var command = new Command("explain", "Explain a job: when it was queued, why it waited, what was weighed, where it went and how it ended") { id, output };

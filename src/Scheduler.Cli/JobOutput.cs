@@ -54,6 +54,7 @@ internal static class JobOutput
         ("finish reason", Format.OrDash(job.FinishReason)),
         ("error", Format.OrDash(job.Error)),
         ("hand-backs", job.HandBacks == 0 ? "-" : $"{Format.Number(job.HandBacks)}, the last: {job.LastHandBackError}"),
+        ("re-queued", job.Requeues == 0 ? "-" : $"{Format.Number(job.Requeues)}, the last {job.LastRequeue}"),
         ("output", Format.OrDash(job.Output)),
     ]);
 

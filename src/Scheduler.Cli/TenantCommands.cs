@@ -36,9 +36,9 @@ internal static class TenantCommands
     // print, and `tenants -o json | jq` wants them all); --page-token starts from a page a script stopped at.
     private static Command List()
     {
-        var pageSize = new Option<int>("--page-size") { Description = "Tenants asked for per call (1..5000; omitted: the API's default, 5000)" };
+        var pageSize = new Option<int>("--page-size") { Description = "Tenants asked for per call (1..5000; omitted: the API's default, 5000)" }.Fills("page_size");
         pageSize.Within(1, 5_000, "between 1 and 5000");
-        var pageToken = new Option<string>("--page-token") { Description = "Start from the page a previous ListTenants' next_page_token names" };
+        var pageToken = new Option<string>("--page-token") { Description = "Start from the page a previous ListTenants' next_page_token names" }.Fills("page_token");
         return ListingCommands.Listed("tenants", "List tenants by id with their weights, quotas, queues and usage (every page)", Tenants,
             (admin, parse, cancellationToken) => admin.ListAllTenantsAsync(
                 new ListTenantsRequest { PageSize = parse.GetValue(pageSize), PageToken = parse.GetValue(pageToken) ?? "" },
@@ -56,15 +56,15 @@ internal static class TenantCommands
     private static Command Put()
     {
         var id = TenantIdArgument();
-        var weight = new Option<double>("--weight") { Description = "Share of service among backlogged tenants (0.001 to 1000; omitted: kept, 1 for a new tenant)" };
+        var weight = new Option<double>("--weight") { Description = "Share of service among backlogged tenants (0.001 to 1000; omitted: kept, 1 for a new tenant)" }.Fills("weight");
 
         // The API reads a weight of 0 as "unset" and stores 1 (proto3's default): refuse it here rather than turn a
         // tenant's weight into 1 without a word. The range is the API's (PutTenantRequest.weight).
         weight.Within(0.001, 1000, "a number from 0.001 to 1000");
-        var apiKey = new Option<string>("--api-key") { Description = "New API key for the tenant (omitted: kept)" };
-        var maxQueued = new Option<int>("--max-queued") { Description = "Maximum jobs queued at once (0: the default; omitted: kept)" };
-        var requestsPerMinute = new Option<int>("--requests-per-minute") { Description = "Submissions per minute (0: no limit; omitted: kept)" };
-        var tokensPerMinute = new Option<long>("--tokens-per-minute") { Description = "Prompt + max tokens per minute (0: no limit; omitted: kept)" };
+        var apiKey = new Option<string>("--api-key") { Description = "New API key for the tenant (omitted: kept)" }.Fills("api_key");
+        var maxQueued = new Option<int>("--max-queued") { Description = "Maximum jobs queued at once (0: the default; omitted: kept)" }.Fills("quotas.max_queued_jobs");
+        var requestsPerMinute = new Option<int>("--requests-per-minute") { Description = "Submissions per minute (0: no limit; omitted: kept)" }.Fills("quotas.requests_per_minute");
+        var tokensPerMinute = new Option<long>("--tokens-per-minute") { Description = "Prompt + max tokens per minute (0: no limit; omitted: kept)" }.Fills("quotas.tokens_per_minute");
         return ListingCommands.Single("put", "Create or update a tenant", Tenants, async (admin, parse, cancellationToken) =>
         {
             // Only what is given changes, in one call (update_mask): without the mask PutTenant replaces every setting,
@@ -83,22 +83,22 @@ internal static class TenantCommands
                 },
                 UpdateMask = new FieldMask(),
             };
-            Mask(weight, "weight");
-            Mask(apiKey, "api_key");
-            Mask(maxQueued, "quotas.max_queued_jobs");
-            Mask(requestsPerMinute, "quotas.requests_per_minute");
-            Mask(tokensPerMinute, "quotas.tokens_per_minute");
+            Mask(weight);
+            Mask(apiKey);
+            Mask(maxQueued);
+            Mask(requestsPerMinute);
+            Mask(tokensPerMinute);
             return await admin.PutTenantAsync(request, cancellationToken: cancellationToken);
 
-            void Mask(Option option, string path)
+            void Mask(Option option)
             {
                 if (parse.GetResult(option) is not null)
                 {
-                    request.UpdateMask.Paths.Add(path);
+                    request.UpdateMask.Paths.Add(RequestFields.Of(option));
                 }
             }
         }, id, weight, apiKey, maxQueued, requestsPerMinute, tokensPerMinute);
     }
 
-    private static Argument<string> TenantIdArgument() => new("tenant-id") { Description = "The tenant's id" };
+    private static Argument<string> TenantIdArgument() => new Argument<string>("tenant-id") { Description = "The tenant's id" }.Fills("tenant_id");
 }

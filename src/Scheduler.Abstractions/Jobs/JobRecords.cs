@@ -64,7 +64,10 @@ public sealed record JobSampling(
 /// so a placement rebuilt after a failover goes on counting towards <c>PlacementOptions.MaxHandBacks</c>;
 /// <see cref="LastHandBackError"/> is the last one's reason (an upstream's message), which the job's record shows.
 /// <see cref="FirstAdmittedAt"/> and <see cref="FirstTokenAt"/>: when an earlier run of a re-queued job was first admitted
-/// and first delivered a token (null until then); the job's queue time and TTFT are measured to them.</summary>
+/// and first delivered a token (null until then); the job's queue time and TTFT are measured to them.
+/// <see cref="Requeues"/>: how many times it went back to its queue from a replica that had it, whatever the reason (its
+/// node lost, its engine failed it, it was preempted); <see cref="LastRequeue"/> says from where and why the last time.
+/// Journaled only with a counted hand-back, so a placement rebuilt after a failover may count fewer.</summary>
 [GenerateSerializer, Immutable, Alias("scheduler.JobTicket")]
 public sealed record JobTicket(
     [property: Id(0)] string JobId,
@@ -78,7 +81,9 @@ public sealed record JobTicket(
     [property: Id(8)] int HandBacks = 0,
     [property: Id(9)] string? LastHandBackError = null,
     [property: Id(10)] DateTimeOffset? FirstAdmittedAt = null,
-    [property: Id(11)] DateTimeOffset? FirstTokenAt = null);
+    [property: Id(11)] DateTimeOffset? FirstTokenAt = null,
+    [property: Id(12)] int Requeues = 0,
+    [property: Id(13)] string? LastRequeue = null);
 
 /// <summary>The output a re-dispatched job had already delivered: a resumed run continues after it, and the job's
 /// record ends up with the whole text.</summary>
@@ -142,7 +147,9 @@ public sealed record JobOutcome(
 /// <summary>A job as <c>GetJob</c> shows it. <see cref="CancelRequested"/>: the job was running when cancellation was
 /// asked for, and its node has not confirmed yet (the API shows it as cancelling). <see cref="HandBacks"/>: how many
 /// times an engine failed the job and handed it back to be resumed elsewhere; <see cref="LastHandBackError"/> is the
-/// last one's reason (an upstream's message), shown while the job waits to run again.</summary>
+/// last one's reason (an upstream's message), shown while the job waits to run again. <see cref="Requeues"/> and
+/// <see cref="LastRequeue"/>: how many times it went back to its queue from a replica for any reason (a node lost too),
+/// and from where and why the last time.</summary>
 [GenerateSerializer, Immutable, Alias("scheduler.JobSnapshot")]
 public sealed record JobSnapshot(
     [property: Id(0)] string JobId,
@@ -163,7 +170,9 @@ public sealed record JobSnapshot(
     [property: Id(15)] bool CancelRequested = false,
     [property: Id(16)] int HandBacks = 0,
     [property: Id(17)] string? LastHandBackError = null,
-    [property: Id(18)] PromptTokenSource PromptTokensSource = PromptTokenSource.Unknown)
+    [property: Id(18)] PromptTokenSource PromptTokensSource = PromptTokenSource.Unknown,
+    [property: Id(19)] int Requeues = 0,
+    [property: Id(20)] string? LastRequeue = null)
 {
     /// <summary>The output from token <paramref name="fromToken"/> on (token boundaries are kept for resuming).</summary>
     public string OutputFrom(int fromToken) =>
@@ -182,10 +191,11 @@ public sealed record JobSnapshot(
     /// <summary>The terminal event of a job that already ended, for a stream that attaches late.</summary>
     public JobEventRecord TerminalEvent(DateTimeOffset at) => JobEventRecord.Terminal(JobId, Status, at, Usage, FinishReason, Error);
 
-    /// <summary>A job as its ticket shows it: queued, not placed, nothing generated, with the hand-backs the ticket
-    /// counts (none for a job just accepted).</summary>
+    /// <summary>A job as its ticket shows it: queued, not placed, nothing generated, with the hand-backs and re-queues
+    /// the ticket counts (none for a job just accepted).</summary>
     public static JobSnapshot Queued(JobTicket t) => new(
         t.JobId, t.TenantId, t.Request.Model, JobStatus.Queued, t.Request.PromptTokens, t.Request.MaxTokens,
         t.Request.Priority, t.SubmittedAt, null, null, null, null, null, null, t.Request.Deadline,
-        HandBacks: t.HandBacks, LastHandBackError: t.LastHandBackError, PromptTokensSource: PromptTokenSources.Of(t.Request));
+        HandBacks: t.HandBacks, LastHandBackError: t.LastHandBackError, PromptTokensSource: PromptTokenSources.Of(t.Request),
+        Requeues: t.Requeues, LastRequeue: t.LastRequeue);
 }

@@ -83,8 +83,8 @@ public interface IPlacementGrain : IGrainWithStringKey
 
 /// <summary>An unfinished job as its placement holds it. <paramref name="Ticket"/>: as journaled, with its hand-backs
 /// and the last one's reason; <paramref name="Status"/>: running while a replica holds it, queued while it waits (before
-/// its first admission, and again after a hand-back until it is re-admitted); <paramref name="Placement"/>: where it was
-/// admitted last;
+/// its first admission, and again after a hand-back until it is re-admitted); <paramref name="Placement"/>: where it
+/// runs, null while it is queued (a re-queued job's ticket says where it ran: <c>JobTicket.LastRequeue</c>);
 /// <paramref name="CancelRequested"/>: a cancellation was asked for while it ran, and its node has not confirmed it.</summary>
 [GenerateSerializer, Immutable, Alias("scheduler.LiveJob")]
 public sealed record LiveJob(

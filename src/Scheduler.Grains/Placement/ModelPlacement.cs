@@ -405,13 +405,20 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         : job.RunningOn is { } replica ? new JobLocation(replica.NodeId, 0)
         : new JobLocation(null, Math.Max(0, _dispatcher.Queue.PositionOf(jobId)));
 
-    /// <summary>A queued or running job, for its record; null when it is neither. Running while a replica holds it (or
-    /// is stopping it for another job); queued while it waits, also to resume after a hand-back — as its explanation
-    /// says (a handed-back job was listed as running on the replica that lost it).</summary>
-    public LiveJob? Describe(string jobId) =>
-        _jobs.TryGetValue(jobId, out var job)
-            ? new LiveJob(job.Ticket, job.RunningOn is not null || job.PreemptedFrom is not null ? JobStatus.Running : JobStatus.Queued, job.Placement, job.CancelRequested)
-            : null;
+    /// <summary>A queued or running job, for its record; null when it is neither. Running, with its placement, while a
+    /// replica holds it (or is stopping it for another job); queued, with no placement, while it waits, also to resume
+    /// after a hand-back — as its explanation says. A handed-back job was shown on the replica it left, which read as
+    /// waiting for a node that was gone; its ticket says where it ran (<c>JobTicket.LastRequeue</c>).</summary>
+    public LiveJob? Describe(string jobId)
+    {
+        if (!_jobs.TryGetValue(jobId, out var job))
+        {
+            return null;
+        }
+
+        var held = job.RunningOn is not null || job.PreemptedFrom is not null;
+        return new LiveJob(job.Ticket, held ? JobStatus.Running : JobStatus.Queued, held ? job.Placement : null, job.CancelRequested);
+    }
 
     /// <summary>A job's trace as it stands, its waiting lines up to the last round included, and its queue position
     /// when queued; null when the job is neither queued nor running here.</summary>
@@ -640,6 +647,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
 
             job.ResumeAt(seq);
+            job.CountRequeue($"from replica {replica.ReplicaId} (node {replica.NodeId}): {Cause(seq, why)}");
             if (seq.Error is not null)
             {
                 _handedBack.Add(job.Ticket);
@@ -669,13 +677,13 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         }
     }
 
-    // An engine's error says more than the kind of hand-back it came with.
     private static JobTraceEvent HandedBackEvent(ReplicaView replica, RequeuedSequence seq, DateTimeOffset now, string why, string then) =>
-        new(JobTraceKind.HandedBack, now,
-            seq.Error is { } error
-                ? $"handed back by replica {replica.ReplicaId}: its engine failed the job ({error}); {then}"
-                : $"handed back by replica {replica.ReplicaId}: {why}; {then}",
+        new(JobTraceKind.HandedBack, now, $"handed back by replica {replica.ReplicaId}: {Cause(seq, why)}; {then}",
             Placement: new JobPlacement(replica.ReplicaId, replica.AcceleratorId, replica.Profile.Product, replica.NodeId, 0));
+
+    // An engine's error says more than the kind of hand-back it came with.
+    private static string Cause(RequeuedSequence seq, string why) =>
+        seq.Error is { } error ? $"its engine failed the job ({error})" : why;
 
     /// <summary>Ends a job its engines failed once too often, with the last engine's error and the output it had
     /// delivered: sent again, it would come back again (an upstream that always fails), for ever.</summary>

@@ -14,7 +14,8 @@ internal sealed class PlacedJob(JobTicket ticket)
     /// <summary>What the job still needs: a resumed job prefills its delivered tokens and generates the rest.</summary>
     public JobDemand Demand { get; private set; } = ToDemand(ticket, 0);
 
-    /// <summary>Where it was admitted last (its record shows it); null until its first admission.</summary>
+    /// <summary>Where it was admitted last (its record shows it while a replica has it, and once it ended); null until its
+    /// first admission.</summary>
     public JobPlacement? Placement { get; set; }
 
     /// <summary>The replica running it; null while it is queued.</summary>
@@ -65,6 +66,10 @@ internal sealed class PlacedJob(JobTicket ticket)
         Ticket = Ticket with { HandBacks = Ticket.HandBacks + 1, LastHandBackError = error };
         return Ticket.HandBacks;
     }
+
+    /// <summary>Counts one more return to its queue from a replica, with where from and why (its record shows them).</summary>
+    public void CountRequeue(string fromWhereAndWhy) =>
+        Ticket = Ticket with { Requeues = Ticket.Requeues + 1, LastRequeue = fromWhereAndWhy };
 
     /// <summary>Its replica was told to stop it for another job: it no longer holds room there.</summary>
     public void Preempt()

@@ -36,6 +36,8 @@ internal static class ProtoMapping
             HandBacks = job.HandBacks,
             LastHandBackError = job.LastHandBackError ?? "",
             PromptTokensSource = job.PromptTokensSource.ToProto(),
+            Requeues = job.Requeues,
+            LastRequeue = job.LastRequeue ?? "",
         };
         if (job.Placement is { } p)
         {

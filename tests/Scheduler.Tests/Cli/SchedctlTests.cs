@@ -300,8 +300,46 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
         }
 
         (exit, _, stderr) = await Run("cordon-node", "no-such-node");
-        Assert.Equal(1, exit);
-        Assert.Equal("error: the scheduler knows no accelerator of node 'no-such-node' (schedctl accelerators lists the nodes)", stderr.Trim());
+        Assert.Equal(2, exit);
+        Assert.Equal("error: NotFound: the scheduler knows no accelerator of node 'no-such-node' (schedctl accelerators lists the nodes)", stderr.Trim());
+    }
+
+    [Theory]
+    [InlineData("cordon-node", "no-such-node")] // schedctl finds the node missing itself: it exited 1
+    [InlineData("uncordon-node", "no-such-node")]
+    [InlineData("cordon", "no-such-accelerator")] // the scheduler refuses the name
+    [InlineData("uncordon", "no-such-accelerator")]
+    [InlineData("forget-node", "no-such-node")]
+    public async Task UnknownName_ExitsTwoWithNotFound_WhoeverFindsItMissing(params string[] arguments)
+    {
+        var (exit, stdout, stderr) = await Run(arguments);
+
+        Assert.Equal((2, ""), (exit, stdout));
+        Assert.StartsWith("error: NotFound: ", stderr, StringComparison.Ordinal);
+        Assert.Contains($"'{arguments[^1]}'", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("error: InvalidArgument: --from-token: must not be negative", "watch", "job-none", "--from-token", "-1")]
+    [InlineData("error: InvalidArgument: --since: must not be after --until", "jobs", "--since", "1h", "--until", "2h")]
+    [InlineData("error: InvalidArgument: --model: 'no-model' is not a model this scheduler serves", "jobs", "--model", "no-model")]
+    [InlineData("error: InvalidArgument: --max-tokens: must be between 1 and ", "submit", "--model", SchedulerCluster.Model, "--prompt", "x", "--max-tokens", "0")]
+    [InlineData("error: InvalidArgument: --deadline-ms: must be between 0 (none) and ", "submit", "--model", SchedulerCluster.Model, "--prompt", "x", "--deadline-ms", "-5")]
+    [InlineData("error: InvalidArgument: --top-p: must be greater than 0 and at most 1", "submit", "--model", SchedulerCluster.Model, "--prompt", "x", "--top-p", "5")]
+    [InlineData("error: InvalidArgument: --message: messages[1].role: must be one of ", "submit", "--model", SchedulerCluster.Model, "--message", "user=x", "--message", "robot=y")]
+    [InlineData("error: InvalidArgument: --api-key: must be at least 8 characters", "tenant", "put", "cli-short-key", "--api-key", "short")]
+    [InlineData("error: InvalidArgument: --tokens-per-minute: must be at most ", "tenant", "put", "cli-huge-quota", "--tokens-per-minute", "99999999999")]
+    [InlineData("error: InvalidArgument: --limit: must be between 0 and 2000", "audit", "--limit", "5000")]
+    [InlineData("error: InvalidArgument: <job-id>: is required", "get", "")] // an argument, as its usage shows it
+    [InlineData("error: InvalidArgument: <accelerator-id>: is required", "cordon", "")]
+    [InlineData("error: InvalidArgument: <key-id>: is required", "keys", "revoke", "some-tenant", "")]
+    public async Task FieldRefusedByTheScheduler_IsToldAsTheFlagTyped_NotTheRequestField(string error, params string[] arguments)
+    {
+        var (exit, stdout, stderr) = await Run(["--key", SchedulerCluster.Tenants[0].Key, .. arguments]);
+
+        Assert.Equal((2, ""), (exit, stdout));
+        Assert.StartsWith(error, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("_", stderr, StringComparison.Ordinal); // no request field (max_tokens, submitted_until) left
     }
 
     [Fact]

@@ -760,21 +760,28 @@ public sealed class ModelPlacementTests
     }
 
     [Fact]
-    public void Describe_AJobHandedBackByALostNode_IsQueuedUntilReadmitted_NotRunningOnTheReplicaThatLostIt()
+    public void Describe_AJobHandedBackByALostNode_IsQueuedOnNoReplicaUntilReadmitted_AndSaysFromWhereAndWhy()
     {
         _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
         var admitted = Assert.Single(AdmittedIds(Enqueue("j0")));
         Assert.Equal(JobStatus.Running, Described(admitted).Item1);
 
-        // Its listing row and its explanation must agree: queued (position 0), where it ran last still shown.
-        _placement.Requeue("r", "link", [new RequeuedSequence("j0", 0)], HandBack.NodeLost);
-        var (status, placement, _) = Described("j0");
-        Assert.Equal((JobStatus.Queued, "r"), (status, placement?.ReplicaId));
+        // Its listing row and its explanation must agree: queued (position 0), on no replica — it was shown queued on
+        // the lost one, which read as waiting for a node that was gone — and its ticket says where it ran and why it
+        // came back (its hand-backs count only engine failures).
+        _placement.Requeue("r", "link", [new RequeuedSequence("j0", 3)], HandBack.NodeLost);
+        Assert.Equal((JobStatus.Queued, (JobPlacement?)null, false), Described("j0"));
         Assert.Equal(0, _placement.Explain("j0")!.Value.QueuePosition);
+        var ticket = _placement.Describe("j0")!.Ticket;
+        Assert.Equal((1, 0, 3), (ticket.Requeues, ticket.HandBacks, ticket.ResumeFromToken));
+        Assert.Equal("from replica r (node n): its node was lost (stream broken or lease expired)", ticket.LastRequeue);
 
         _placement.UpsertReplicas("link-2", [On("r2", "n2", maxSequences: 1)]);
-        _placement.AdmitWhatFits();
+        var readmitted = Assert.Single(Assert.Single(_placement.AdmitWhatFits().Batches).Sequences);
         Assert.Equal((JobStatus.Running, "r2"), (Described("j0").Item1, Described("j0").Item2?.ReplicaId));
+
+        // The admission carries the count to the job's record at its end.
+        Assert.Equal(1, readmitted.Ticket.Requeues);
     }
 
     [Fact]
