@@ -167,6 +167,9 @@ public static class SchedulerHost
         {
             // Server-wide, but only the gRPC port speaks HTTP/2.
             kestrel.Limits.Http2.MaxStreamsPerConnection = listening.MaxStreamsPerConnection;
+
+            // The OpenAI API's bodies (gRPC lifts this limit for its calls and holds each message to the same number).
+            kestrel.Limits.MaxRequestBodySize = kestrel.ApplicationServices.GetRequiredService<IOptions<ApiOptions>>().Value.MaxReceiveMessageBytes;
             var ip = IPAddress.Parse(listening.BindAddress);
             var served = kestrel.ApplicationServices.GetService<ServerCertificateReloader>();
             kestrel.Listen(ip, listening.GrpcPort, listen => listen.UseFrontDoorTls(served).Protocols = HttpProtocols.Http2);
