@@ -220,6 +220,7 @@ public static class SchedulerHost
     /// <summary>Maps the gRPC services, the OpenAI-compatible API, /metrics, /healthz, /readyz and /dashboard on a built silo.</summary>
     public static WebApplication MapEndpoints(WebApplication app)
     {
+        app.UseMiddleware<ReceiveLimitStatus>();
         app.MapSchedulerApi();
         app.MapOpenAiApi();
         app.MapPrometheusScrapingEndpoint();

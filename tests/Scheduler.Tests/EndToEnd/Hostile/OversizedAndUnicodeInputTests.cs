@@ -18,17 +18,18 @@ public sealed class OversizedAndUnicodeInputTests(SchedulerCluster cluster)
     private static readonly int MaxReceiveBytes = new ApiOptions().MaxReceiveMessageBytes;
 
     [Fact]
-    public async Task SubmitJob_MessageOverTheTransportLimit_IsResourceExhausted()
+    public async Task SubmitJob_MessageOverTheTransportLimit_IsResourceExhaustedNamingTheLimit()
     {
         using var client = cluster.Tenant(0);
         var request = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = new string('a', MaxReceiveBytes + 1024), MaxTokens = 4 };
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.SubmitAsync(request));
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Equal($"Received message exceeds the maximum configured message size of {MaxReceiveBytes} bytes.", ex.Status.Detail);
         await AssertStillServing();
     }
 
     [Fact]
-    public async Task StreamJob_MessageOverTheTransportLimit_IsResourceExhaustedToo()
+    public async Task StreamJob_MessageOverTheTransportLimit_IsResourceExhaustedNamingTheLimitToo()
     {
         using var client = cluster.Tenant(0);
         var request = new SubmitJobRequest { Model = SchedulerCluster.Model, MaxTokens = 4 };
@@ -36,6 +37,36 @@ public sealed class OversizedAndUnicodeInputTests(SchedulerCluster cluster)
         request.PromptTokenIds.AddRange(Enumerable.Repeat(int.MaxValue, (MaxReceiveBytes / 5) + 1024));
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.RunAsync(request));
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Equal($"Received message exceeds the maximum configured message size of {MaxReceiveBytes} bytes.", ex.Status.Detail);
+    }
+
+    [Fact]
+    public async Task StreamJobs_MessageOverTheTransportLimitAfterAGoodOne_EndsTheCallResourceExhaustedNamingTheLimit()
+    {
+        using var client = cluster.Tenant(0);
+        using var call = client.StreamMany(DateTime.UtcNow.AddSeconds(30));
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "small", Job = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "small", MaxTokens = 2 } });
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+        var large = new StreamJobsRequest { Ref = "large", Job = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = new string('a', MaxReceiveBytes + 1024), MaxTokens = 2 } };
+
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            try
+            {
+                await call.RequestStream.WriteAsync(large);
+            }
+            catch (RpcException)
+            {
+                // The silo ended the call while the message was still being written (the write reads "cancelled"):
+                // the call's own status follows.
+            }
+
+            while (await call.ResponseStream.MoveNext(CancellationToken.None))
+            {
+            }
+        });
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Equal($"Received message exceeds the maximum configured message size of {MaxReceiveBytes} bytes.", ex.Status.Detail);
     }
 
     [Fact]
