@@ -8,7 +8,8 @@ namespace Scheduler.Silo.Api;
 /// grpc-dotnet refuses it before any of the silo's code runs, with RESOURCE_EXHAUSTED "Received message exceeds the
 /// maximum configured message size.": a client had no number to shrink its request to (a live probe from Node; the
 /// grpc-go and C-core servers name it). The status is in the response's headers when nothing was sent before it
-/// (SubmitJob, StreamJob) and in its trailers otherwise (a StreamJobs message after the first).
+/// (SubmitJob, StreamJob: grpc-dotnet leaves such a response unstarted until the pipeline returns, so no per-call
+/// callback is needed) and in its trailers otherwise (a StreamJobs message after the first).
 /// </summary>
 internal sealed class ReceiveLimitStatus(RequestDelegate next, IOptions<ApiOptions> options)
 {
@@ -25,13 +26,12 @@ internal sealed class ReceiveLimitStatus(RequestDelegate next, IOptions<ApiOptio
             return;
         }
 
-        context.Response.OnStarting(() =>
+        await next(context);
+        if (!context.Response.HasStarted)
         {
             Name(context.Response.Headers);
-            return Task.CompletedTask;
-        });
-        await next(context);
-        if (context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers is { IsReadOnly: false } trailers)
+        }
+        else if (context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers is { IsReadOnly: false } trailers)
         {
             Name(trailers);
         }
