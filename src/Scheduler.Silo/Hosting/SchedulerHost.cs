@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Scheduler.Grains;
@@ -123,10 +124,16 @@ public static class SchedulerHost
     }
 
     // Redis's own message names no address, and the operator's next question is which one: the setting without its
-    // password (it was parsed once already, by ClusteringOptions.Validate).
-    private static string StartFailure(WebApplication app, Exception ex) => ex is RedisConnectionException
-        ? $"cannot reach Redis at Scheduler:Redis '{ConfigurationOptions.Parse(app.Configuration[$"{Section}:Redis"] ?? "").ToString(includePassword: false)}': {ex.Message}"
-        : $"{ex.GetType().Name}: {ex.Message}";
+    // password (it was parsed once already, by ClusteringOptions.Validate). Orleans' listeners throw the bare
+    // "Address already in use" of the socket, naming neither port (Kestrel's names its address, and is an IOException).
+    private static string StartFailure(WebApplication app, Exception ex) => ex switch
+    {
+        RedisConnectionException =>
+            $"cannot reach Redis at Scheduler:Redis '{ConfigurationOptions.Parse(app.Configuration[$"{Section}:Redis"] ?? "").ToString(includePassword: false)}': {ex.Message}",
+        AddressInUseException when Settings.Read<ClusteringOptions>(app.Configuration.GetSection(Section)) is var clustering =>
+            $"an Orleans port is in use, Scheduler:SiloPort {clustering.SiloPort} or Scheduler:GatewayPort {clustering.GatewayPort}: {ex.Message}",
+        _ => $"{ex.GetType().Name}: {ex.Message}",
+    };
 
     /// <summary>
     /// A builder with every part of the silo registered, for a host that adds its own services (the standalone
@@ -160,6 +167,9 @@ public static class SchedulerHost
         {
             // Server-wide, but only the gRPC port speaks HTTP/2.
             kestrel.Limits.Http2.MaxStreamsPerConnection = listening.MaxStreamsPerConnection;
+
+            // The OpenAI API's bodies (gRPC lifts this limit for its calls and holds each message to the same number).
+            kestrel.Limits.MaxRequestBodySize = kestrel.ApplicationServices.GetRequiredService<IOptions<ApiOptions>>().Value.MaxReceiveMessageBytes;
             var ip = IPAddress.Parse(listening.BindAddress);
             var served = kestrel.ApplicationServices.GetService<ServerCertificateReloader>();
             kestrel.Listen(ip, listening.GrpcPort, listen => listen.UseFrontDoorTls(served).Protocols = HttpProtocols.Http2);
@@ -210,6 +220,7 @@ public static class SchedulerHost
     /// <summary>Maps the gRPC services, the OpenAI-compatible API, /metrics, /healthz, /readyz and /dashboard on a built silo.</summary>
     public static WebApplication MapEndpoints(WebApplication app)
     {
+        app.UseMiddleware<ReceiveLimitStatus>();
         app.MapSchedulerApi();
         app.MapOpenAiApi();
         app.MapPrometheusScrapingEndpoint();

@@ -10,7 +10,7 @@ namespace Scheduler.Silo.OpenAi;
 /// <c>Content-Encoding</c> is one ASP.NET Core's request decompression knows (gzip, deflate, br), and refused with 415
 /// naming any other — parsed as sent, a compressed body was a 400 "'0x1F' is an invalid start of a value" (an outside
 /// probe). The server's body size limit (Kestrel's
-/// <c>MaxRequestBodySize</c>, 30,000,000 bytes) holds for the decoded bytes too, so a small compressed body cannot unpack
+/// <c>MaxRequestBodySize</c>, set to <see cref="ApiOptions.MaxReceiveMessageBytes"/>) holds for the decoded bytes too, so a small compressed body cannot unpack
 /// past it (a gzip bomb): Kestrel counts only the bytes on the wire.
 /// </summary>
 internal static class OpenAiRequestBody

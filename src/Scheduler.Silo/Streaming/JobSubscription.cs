@@ -57,6 +57,19 @@ internal sealed class JobSubscription(string jobId, int fromToken)
         }
     }
 
+    /// <summary>The job's end is in the stream, after all its tokens (its client may not have read them yet): no event
+    /// can be missing any more.</summary>
+    public bool Ended
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _done;
+            }
+        }
+    }
+
     /// <summary>Tokens arrived but the admission they follow did not (yet).</summary>
     public bool WaitingForAdmission
     {

@@ -1,6 +1,7 @@
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Hosting;
@@ -63,6 +64,9 @@ public sealed class SchedulerCluster : IAsyncLifetime
     /// <summary>The in-process silo's services, for tests that look inside (e.g. stream subscriptions left over).</summary>
     public IServiceProvider SiloServices => _silo!.Services;
 
+    /// <summary>What the silo logged (warnings and worse), for tests that check what an operator would read.</summary>
+    internal CapturedLogs Logs { get; } = new();
+
     public async Task InitializeAsync()
     {
         string[] args =
@@ -87,7 +91,9 @@ public sealed class SchedulerCluster : IAsyncLifetime
             $"--Scheduler:OpenAiStreamKeepAliveSeconds={OpenAiStreamKeepAliveSeconds}",
             "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Scheduler=Warning",
         ];
-        _silo = SchedulerHost.Build(args);
+        var builder = SchedulerHost.CreateBuilder(args);
+        builder.Logging.AddProvider(Logs);
+        _silo = SchedulerHost.MapEndpoints(builder.Build());
         await _silo.StartAsync();
         Address = _silo.Services.GetRequiredService<ListeningAddresses>().Grpc;
         OpenAiAddress = _silo.Services.GetRequiredService<ListeningAddresses>().OpenAi;
@@ -176,6 +182,8 @@ public sealed class SchedulerCluster : IAsyncLifetime
             await _silo.StopAsync();
             await _silo.DisposeAsync();
         }
+
+        Logs.Dispose();
     }
 }
 

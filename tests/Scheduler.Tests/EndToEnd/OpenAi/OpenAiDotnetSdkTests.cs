@@ -301,7 +301,8 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
         Assert.True(good.IsSuccessStatusCode, body);
         Assert.Equal(3, JsonDocument.Parse(body).RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
 
-        // Kestrel's limit is 30,000,000 bytes on the wire; these are about 30 KB there and 31 MB decoded.
+        // The body limit (Scheduler:MaxReceiveMessageBytes, 8 MiB) holds on the wire and decoded; these are about 30 KB
+        // on the wire and 31 MB decoded.
         using var large = Gzip($$"""{"model":"{{SchedulerCluster.Model}}","prompt":"{{new string('a', 31_000_000)}}"}""");
         using var bomb = await http.PostAsync("/v1/completions", large);
         Assert.Equal((HttpStatusCode.RequestEntityTooLarge, "application/json"), (bomb.StatusCode, bomb.Content.Headers.ContentType?.MediaType));

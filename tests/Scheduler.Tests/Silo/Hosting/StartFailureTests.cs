@@ -85,4 +85,22 @@ public sealed class StartFailureTests
         Assert.Contains(silo.Output, line => line.StartsWith(
             $"silo failed to start: IOException: Failed to bind to address http://127.0.0.1:{port}: address already in use.", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Silo_OrleansGatewayPortInUse_ExitsWithCode1_NamingTheOrleansPorts()
+    {
+        // Orleans' own message was the socket's bare "Address already in use": which of the silo's five ports?
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var siloPort = FreePort.Next();
+        await using var silo = SiloProcess.Start(0, [$"--Scheduler:SiloPort={siloPort}", $"--Scheduler:GatewayPort={port}"]);
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        await silo.WaitForExitAsync(bound.Token);
+
+        Assert.Equal(1, silo.ExitCode);
+        Assert.Contains(silo.Output, line => line.StartsWith(
+            $"silo failed to start: an Orleans port is in use, Scheduler:SiloPort {siloPort} or Scheduler:GatewayPort {port}: Address already in use", StringComparison.Ordinal));
+    }
 }
