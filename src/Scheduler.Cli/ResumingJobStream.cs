@@ -62,8 +62,9 @@ internal sealed class ResumingJobStream(SchedulerClient client, AddressRotation 
         catch (RpcException e) when (seen is { JobId.Length: > 0 } job && !cancellationToken.IsCancellationRequested)
         {
             // The job runs on whatever broke its stream: the error ends saying how to follow it. (A transport failure's
-            // cause is in the detail already: each try's is in the addresses' detail, and the notes printed each.)
-            throw new RpcException(new Status(e.StatusCode, $"{e.Status.Detail}. {RunsOn(job, firstToken)}"));
+            // cause is in the detail already: each try's is in the addresses' detail, and the notes printed each.) The
+            // trailers stay: their rich error (a BadRequest naming the field) is what tells the refusal by its flag.
+            throw new RpcException(new Status(e.StatusCode, $"{e.Status.Detail}. {RunsOn(job, firstToken)}"), e.Trailers);
         }
     }
 

@@ -13,7 +13,10 @@ namespace Scheduler.Silo.Api;
 internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity capacity, TimeProvider time)
 {
     private const int MaxDeadlineMs = 86_400_000;
-    private const int MaxIdempotencyKeyLength = 256;
+    /// <summary>The longest identifier a client names something by: an idempotency key, a session, and on the OpenAI
+    /// door its <c>user</c> and <c>x-request-id</c>. Far above a UUID's 36 characters or a hashed user id's 64; each is
+    /// kept with the job or put on its trace span, so none is unbounded. One limit for all, over either door.</summary>
+    public const int MaxIdentifierLength = 256;
     private const int MaxStopLength = 256;
     private const int MaxStopTexts = 4;
     private const float MaxTemperature = 2;
@@ -115,9 +118,9 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             throw SchedulerErrors.InvalidArgument("deadline_ms", $"must be between 0 (none) and {MaxDeadlineMs} (a day), got {request.DeadlineMs}");
         }
 
-        if (Characters.MoreThan(request.IdempotencyKey, MaxIdempotencyKeyLength))
+        if (Characters.MoreThan(request.IdempotencyKey, MaxIdentifierLength))
         {
-            throw SchedulerErrors.InvalidArgument("idempotency_key", $"is longer than {MaxIdempotencyKeyLength} characters");
+            throw SchedulerErrors.InvalidArgument("idempotency_key", $"is longer than {MaxIdentifierLength} characters");
         }
 
         // One rule for both doors: a key sent over gRPC can be sent again over HTTP, and the same key compares alike.
@@ -126,9 +129,9 @@ internal sealed class JobRequestValidator(ModelCatalog models, ModelCapacity cap
             throw SchedulerErrors.InvalidArgument("idempotency_key", $"{PresentableKeys.IdempotencyKeyRule}; got U+{refused.Value:X4}");
         }
 
-        if (Characters.MoreThan(request.SessionId, MaxIdempotencyKeyLength))
+        if (Characters.MoreThan(request.SessionId, MaxIdentifierLength))
         {
-            throw SchedulerErrors.InvalidArgument("session_id", $"is longer than {MaxIdempotencyKeyLength} characters");
+            throw SchedulerErrors.InvalidArgument("session_id", $"is longer than {MaxIdentifierLength} characters");
         }
 
         if (Characters.MoreThan(request.Stop, MaxStopLength))

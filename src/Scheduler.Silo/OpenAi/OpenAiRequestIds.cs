@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Scheduler.Silo.Api;
 
 namespace Scheduler.Silo.OpenAi;
 
@@ -13,9 +14,9 @@ internal static class OpenAiRequestIds
 {
     public const string Header = "x-request-id";
 
-    /// <summary>The longest id echoed: far above a UUID's 36 characters; a longer one is refused, not cut, so the id the
-    /// client logged is always the one it sent.</summary>
-    public const int MaxLength = 256;
+    /// <summary>The longest id echoed (<see cref="JobRequestValidator.MaxIdentifierLength"/>); a longer one is refused,
+    /// not cut, so the id the client logged is always the one it sent.</summary>
+    public const int MaxLength = JobRequestValidator.MaxIdentifierLength;
 
     // OpenTelemetry's attribute for a captured request header (http.request.header.<name>).
     private const string SpanTag = "http.request.header." + Header;

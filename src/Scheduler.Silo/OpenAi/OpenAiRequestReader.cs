@@ -263,6 +263,13 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
                 "stream_options.continuous_usage_stats", "usage on every chunk is not supported; include_usage sends it in a last chunk");
         }
 
+        if (body.User is { } user && Characters.MoreThan(user, JobRequestValidator.MaxIdentifierLength))
+        {
+            // An end-user id, put on the submission's trace span (enduser.id): unbounded, 100 KB of it was taken into
+            // every exported span. OpenAI documents no limit; the one every identifier here has.
+            throw SchedulerErrors.InvalidArgument("user", $"is longer than {JobRequestValidator.MaxIdentifierLength} characters");
+        }
+
         return new(submit, body.Stream == true, body.StreamOptions?.IncludeUsage == true, body.User)
         {
             MaxTokensField = body.MaxCompletionTokens is null ? OpenAiRequest.MaxTokens : OpenAiRequest.MaxCompletionTokens,

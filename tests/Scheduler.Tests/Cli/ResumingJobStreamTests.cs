@@ -111,6 +111,23 @@ public sealed class ResumingJobStreamTests(ITestOutputHelper output)
         Assert.Contains($"; {b}: ", line, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Watch_StreamRefusedAfterItsFirstEvent_KeepsTheRefusalsTrailers_NamingTheFlag()
+    {
+        // The failure was rewrapped without its trailers, so the BadRequest naming the field was lost and the error
+        // named the request's field ("from_token: ...") where every other refusal names the flag the user typed.
+        await using var server = await RefusingWatchServer.StartAsync();
+
+        var (exitCode, stdout, stderr) = await Schedctl.Run("--address", server.Address, "watch", RefusingWatchServer.JobId);
+
+        Assert.Equal((2, ""), (exitCode, stdout));
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(
+            $"error: InvalidArgument: --from-token: {RefusingWatchServer.Problem}. Job {RefusingWatchServer.JobId} runs on: " +
+            $"'schedctl watch {RefusingWatchServer.JobId} --from-token 0' follows it",
+            line);
+    }
+
     // The job's record, read once it ended, holds the text the stream printed: each token once, none missing.
     private static async Task AssertTheJobsTextOnce(FaultCluster cluster, string stdout, string stderr)
     {

@@ -129,6 +129,28 @@ public sealed class OpenAiClientFieldTests(SchedulerCluster cluster)
         Assert.EndsWith("data: [DONE]\n\n", events, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ChatCompletion_UserOrSessionIdLongerThanTheIdentifierLimit_Is400NamingIt_AtTheLimitTaken()
+    {
+        // A 100 KB user was taken and put on the submission's trace span (enduser.id), exported with every span. The
+        // limit is in characters: 256 emoji (512 UTF-16 code units) are taken.
+        static byte[] WithUser(string user) => Encoding.UTF8.GetBytes(
+            $$"""{"model":"{{SchedulerCluster.Model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"user":"{{user}}"}""");
+
+        var (longUser, userError) = await Post(WithUser(new string('u', 257)));
+        var (emojiUser, _) = await Post(WithUser(string.Concat(Enumerable.Repeat("\U0001F600", 256))));
+        var (longSession, sessionError) = await Post(Chat(topK: 1), [("x-session-id", new string('s', 257))]);
+        var (session, _) = await Post(Chat(topK: 1), [("x-session-id", new string('s', 256))]);
+
+        Assert.Equal(
+            (HttpStatusCode.BadRequest, "user", "user: is longer than 256 characters"),
+            (longUser, userError.GetProperty("param").GetString(), userError.GetProperty("message").GetString()));
+        Assert.Equal(
+            (HttpStatusCode.BadRequest, "x-session-id", "x-session-id: is longer than 256 characters"),
+            (longSession, sessionError.GetProperty("param").GetString(), sessionError.GetProperty("message").GetString()));
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (emojiUser, session));
+    }
+
     private static byte[] Chat(int topK) => Encoding.UTF8.GetBytes(
         $$"""{"model":"{{SchedulerCluster.Model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"top_k":{{topK}}}""");
 
@@ -138,9 +160,13 @@ public sealed class OpenAiClientFieldTests(SchedulerCluster cluster)
 
     /// <summary>Posts with an <c>Idempotency-Key</c> header for each of <paramref name="idempotencyKeys"/>, sent as
     /// UTF-8 (.NET's default refuses a value that is not ASCII).</summary>
-    private async Task<(HttpStatusCode Status, JsonElement Answer)> Post(byte[] body, string[] idempotencyKeys)
+    private Task<(HttpStatusCode Status, JsonElement Answer)> Post(byte[] body, string[] idempotencyKeys) =>
+        Post(body, idempotencyKeys.Select(k => ("Idempotency-Key", k)));
+
+    /// <summary>Posts with each of <paramref name="headers"/>, sent as UTF-8.</summary>
+    private async Task<(HttpStatusCode Status, JsonElement Answer)> Post(byte[] body, IEnumerable<(string Name, string Value)> headers)
     {
-        var (status, text) = await Send(body, idempotencyKeys);
+        var (status, text) = await Send(body, headers);
         var answer = JsonDocument.Parse(text).RootElement;
         return (status, answer.TryGetProperty("error", out var error) ? error : answer);
     }
@@ -148,7 +174,7 @@ public sealed class OpenAiClientFieldTests(SchedulerCluster cluster)
     /// <summary>Posts <paramref name="body"/>, a streamed request: the status and the events as text.</summary>
     private Task<(HttpStatusCode Status, string Events)> PostStreamed(byte[] body) => Send(body, []);
 
-    private async Task<(HttpStatusCode Status, string Text)> Send(byte[] body, string[] idempotencyKeys)
+    private async Task<(HttpStatusCode Status, string Text)> Send(byte[] body, IEnumerable<(string Name, string Value)> headers)
     {
         using var handler = new SocketsHttpHandler { RequestHeaderEncodingSelector = (_, _) => Encoding.UTF8 };
         using var http = new HttpClient(handler);
@@ -156,9 +182,9 @@ public sealed class OpenAiClientFieldTests(SchedulerCluster cluster)
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         using var message = new HttpRequestMessage(HttpMethod.Post, cluster.OpenAiAddress + "/v1/chat/completions") { Content = content };
         message.Headers.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
-        foreach (var key in idempotencyKeys)
+        foreach (var (name, value) in headers)
         {
-            message.Headers.TryAddWithoutValidation("Idempotency-Key", key);
+            message.Headers.TryAddWithoutValidation(name, value);
         }
 
         using var response = await http.SendAsync(message);
