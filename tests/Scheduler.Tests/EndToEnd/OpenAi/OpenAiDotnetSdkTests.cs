@@ -349,8 +349,9 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     [Fact]
     public async Task HugeHeaderOrRequestLine_Is431Or414FromKestrel_WithAnEmptyBody_AsDocumented()
     {
-        // Pins what docs/operations.md says: Kestrel refuses headers over 32 KB while parsing, before any middleware could
-        // give the answer OpenAI's shape. If this starts failing, the door may now shape it: update the docs.
+        // Pins what docs/operations.md says: Kestrel refuses headers over 32 KB, or over 100 of them, while parsing, and
+        // answers itself (an empty body, Content-Length 0) before it calls the app, so no middleware could give the
+        // answer OpenAI's shape. If this starts failing, the door may now shape it: update the docs.
         using var http = new HttpClient { BaseAddress = new Uri(cluster.OpenAiAddress) };
         using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
         request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + new string('k', 70_000));
@@ -358,6 +359,16 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
         using var response = await http.SendAsync(request);
 
         Assert.Equal((HttpStatusCode.RequestHeaderFieldsTooLarge, ""), (response.StatusCode, await response.Content.ReadAsStringAsync()));
+
+        // And for more than 100 header fields, however small.
+        using var many = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+        for (var i = 0; i < 101; i++)
+        {
+            many.Headers.TryAddWithoutValidation($"x-many-{i}", "1");
+        }
+
+        using var tooMany = await http.SendAsync(many);
+        Assert.Equal((HttpStatusCode.RequestHeaderFieldsTooLarge, ""), (tooMany.StatusCode, await tooMany.Content.ReadAsStringAsync()));
 
         // The same for a request line over 8 KB.
         using var longUrl = await http.GetAsync("/v1/models/" + new string('m', 9_000));
