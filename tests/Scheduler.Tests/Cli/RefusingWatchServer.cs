@@ -1,9 +1,5 @@
-using System.Net;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
 
@@ -23,13 +19,7 @@ internal sealed class RefusingWatchServer : InferenceService.InferenceServiceBas
 
     private RefusingWatchServer()
     {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
-        builder.Services.AddRouting();
-        builder.Services.AddGrpc();
-        builder.Services.AddSingleton(this);
-        _app = builder.Build();
-        _app.MapGrpcService<RefusingWatchServer>();
+        _app = LoopbackGrpcApp.Serving(this);
     }
 
     public string Address => _app.Urls.Single();

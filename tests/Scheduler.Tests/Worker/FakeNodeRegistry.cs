@@ -1,10 +1,6 @@
 using System.Collections.Concurrent;
-using System.Net;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Tests.Worker;
@@ -20,13 +16,7 @@ internal sealed class FakeNodeRegistry : NodeRegistryService.NodeRegistryService
 
     private FakeNodeRegistry(int port)
     {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.Protocols = HttpProtocols.Http2));
-        builder.Services.AddRouting();
-        builder.Services.AddGrpc();
-        builder.Services.AddSingleton(this);
-        _app = builder.Build();
-        _app.MapGrpcService<FakeNodeRegistry>();
+        _app = LoopbackGrpcApp.Serving(this, port);
     }
 
     public ConcurrentQueue<(RegisterNodeRequest Request, string? Authorization)> Registrations { get; } = new();

@@ -1,11 +1,7 @@
-using System.Net;
 using System.Threading.Channels;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Tests.EndToEnd.Hostile;
@@ -26,13 +22,7 @@ internal sealed class FakeWorkerNode : WorkerService.WorkerServiceBase, IAsyncDi
     private FakeWorkerNode(string nodeId)
     {
         NodeId = nodeId;
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
-        builder.Services.AddRouting();
-        builder.Services.AddGrpc();
-        builder.Services.AddSingleton(this);
-        _app = builder.Build();
-        _app.MapGrpcService<FakeWorkerNode>();
+        _app = LoopbackGrpcApp.Serving(this);
     }
 
     public string NodeId { get; }

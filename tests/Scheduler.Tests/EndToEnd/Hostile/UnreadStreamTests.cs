@@ -24,25 +24,11 @@ public sealed class UnreadStreamTests(SchedulerCluster cluster)
         var before = hub.WaitingEvents;
 
         using var call = client.StreamMany(DateTime.UtcNow.AddSeconds(120));
-        for (var i = 0; i < Jobs; i++)
-        {
-            await call.RequestStream.WriteAsync(new StreamJobsRequest
-            {
-                Ref = "unread-" + i,
-                Job = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "unread " + i, MaxTokens = SchedulerCluster.MaxOutputTokens },
-            });
-        }
 
-        await call.RequestStream.CompleteAsync();
-
-        // Nothing read: every job runs to its end anyway (its record says so), its tokens waiting in the silo.
-        using var admin = cluster.Admin();
-        await Polling.Until(
-            async () => (await admin.ListJobsAsync(new ListJobsRequest { TenantId = tenant, Statuses = { JobStatus.Completed }, PageSize = 500 }))
-                .Jobs.Count(j => j.MaxTokens == SchedulerCluster.MaxOutputTokens && j.SubmittedAt.ToDateTime() > DateTime.UtcNow.AddMinutes(-2)) >= Jobs,
-            "the unread call's jobs to complete",
-            TimeSpan.FromSeconds(60),
-            TimeSpan.FromMilliseconds(200));
+        // Nothing read: every job runs to its end anyway (its record says so), its tokens waiting in the silo. (The
+        // tenant is shared with other tests: its recent jobs of this length are this call's.)
+        await SubmitUnread_UntilCompleted(call, "unread", tenant,
+            completed => completed.Count(j => j.MaxTokens == SchedulerCluster.MaxOutputTokens && j.SubmittedAt.ToDateTime() > DateTime.UtcNow.AddMinutes(-2)));
 
         // Per job at most the events that wait unmerged, two merged runs of up to 256 tokens and its end: an event per
         // token was about 512 per job (20,000 for the call).
@@ -83,22 +69,7 @@ public sealed class UnreadStreamTests(SchedulerCluster cluster)
         var tenant = key.Replace("-key-", "-", StringComparison.Ordinal);
         using var client = cluster.ClientWithKey(key);
         using var call = client.StreamMany(DateTime.UtcNow.AddSeconds(120));
-        for (var i = 0; i < Jobs; i++)
-        {
-            await call.RequestStream.WriteAsync(new StreamJobsRequest
-            {
-                Ref = "late-" + i,
-                Job = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "late " + i, MaxTokens = SchedulerCluster.MaxOutputTokens },
-            });
-        }
-
-        await call.RequestStream.CompleteAsync();
-        using var admin = cluster.Admin();
-        await Polling.Until(
-            async () => (await admin.ListJobsAsync(new ListJobsRequest { TenantId = tenant, Statuses = { JobStatus.Completed }, PageSize = 500 })).Jobs.Count == Jobs,
-            "the unread call's jobs to complete",
-            TimeSpan.FromSeconds(60),
-            TimeSpan.FromMilliseconds(200));
+        await SubmitUnread_UntilCompleted(call, "late", tenant, completed => completed.Count);
 
         // Long enough for a quiet stream to be looked into.
         await Task.Delay(StreamBackfill.QuietInterval + (2 * StreamBackfill.Tick));
@@ -114,5 +85,28 @@ public sealed class UnreadStreamTests(SchedulerCluster cluster)
         Assert.Equal(Jobs, ends);
         Assert.Equal(Jobs, jobIds.Count);
         Assert.DoesNotContain(cluster.Logs.Messages, m => m.Contains("missed events", StringComparison.Ordinal) && jobIds.Any(id => m.Contains(id, StringComparison.Ordinal)));
+    }
+
+    /// <summary>Submits <see cref="Jobs"/> jobs over <paramref name="call"/>, reading nothing, and waits until
+    /// <paramref name="ofTheCall"/> counts them all among <paramref name="tenant"/>'s completed jobs.</summary>
+    private async Task SubmitUnread_UntilCompleted(
+        AsyncDuplexStreamingCall<StreamJobsRequest, StreamJobsResponse> call, string name, string tenant, Func<IList<Job>, int> ofTheCall)
+    {
+        for (var i = 0; i < Jobs; i++)
+        {
+            await call.RequestStream.WriteAsync(new StreamJobsRequest
+            {
+                Ref = $"{name}-{i}",
+                Job = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = $"{name} {i}", MaxTokens = SchedulerCluster.MaxOutputTokens },
+            });
+        }
+
+        await call.RequestStream.CompleteAsync();
+        using var admin = cluster.Admin();
+        await Polling.Until(
+            async () => ofTheCall((await admin.ListJobsAsync(new ListJobsRequest { TenantId = tenant, Statuses = { JobStatus.Completed }, PageSize = 500 })).Jobs) >= Jobs,
+            "the unread call's jobs to complete",
+            TimeSpan.FromSeconds(60),
+            TimeSpan.FromMilliseconds(200));
     }
 }
