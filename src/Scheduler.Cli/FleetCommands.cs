@@ -92,7 +92,7 @@ internal static class FleetCommands
 
     private static Command ForgetNode()
     {
-        var id = new Argument<string>("node-id") { Description = "The worker node's id (the NODE column of schedctl accelerators)" }.Fills("node_id");
+        var id = IdArguments.Node();
         return ListingCommands.Shown(
             "forget-node", "Forget a worker node that is gone (its accelerators read lost): they are no longer listed or counted lost; refused while the node is connected",
             (admin, parse, cancellationToken) => admin.ForgetNodeAsync(parse.GetRequiredValue(id), cancellationToken: cancellationToken),
@@ -139,7 +139,7 @@ internal static class FleetCommands
 
     private static Command CordonNode(string name, string description, bool cordon)
     {
-        var id = new Argument<string>("node-id") { Description = "The worker node's id (the NODE column of schedctl accelerators)" };
+        var id = IdArguments.Node();
         return ListingCommands.Listed(name, description, Accelerators, async (admin, parse, cancellationToken) =>
         {
             var nodeId = parse.GetRequiredValue(id);

@@ -116,7 +116,7 @@ internal static class JobCommands
 
     private static Command Get()
     {
-        var jobId = JobIdArgument();
+        var jobId = IdArguments.Job();
         var output = JobOutputOption();
         var command = new Command("get", "Show a job") { jobId, output };
         Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
@@ -129,7 +129,7 @@ internal static class JobCommands
 
     private static Command Watch()
     {
-        var jobId = JobIdArgument();
+        var jobId = IdArguments.Job();
         var fromToken = new Option<int>("--from-token") { Description = "Index of the first token to print" }.Fills("from_token");
         var command = new Command("watch", "Attach to a job and stream its tokens to stdout; the summary goes to stderr")
         {
@@ -143,7 +143,7 @@ internal static class JobCommands
 
     private static Command Cancel()
     {
-        var jobId = JobIdArgument();
+        var jobId = IdArguments.Job();
         var output = JobOutputOption();
         var command = new Command("cancel", "Cancel a queued or running job") { jobId, output };
         Actions.SetClientAction(command, async (client, parse, cancellationToken) =>
@@ -161,6 +161,4 @@ internal static class JobCommands
         output.Description = "Output format: table or wide (the job's fields, one per line), or json (the Job message)";
         return output;
     }
-
-    private static Argument<string> JobIdArgument() => new Argument<string>("job-id") { Description = "The job's id" }.Fills("job_id");
 }

@@ -128,7 +128,7 @@ internal static class JobInsightCommands
 
     private static Command Explain()
     {
-        var id = new Argument<string>("job-id") { Description = "The job's id" }.Fills("job_id");
+        var id = IdArguments.Job();
         var output = Output.Create();
         output.Description = "Output format: table or wide (the timeline), or json (the JobExplanation message)";
         var command = new Command("explain", "Explain a job: when it was queued, why it waited, what was weighed, where it went and how it ended") { id, output };

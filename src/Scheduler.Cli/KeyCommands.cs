@@ -20,7 +20,7 @@ internal static class KeyCommands
 
     private static Command List()
     {
-        var tenant = TenantArgument();
+        var tenant = IdArguments.Tenant();
         var prefix = new Option<string>("--prefix") { Description = "Only keys whose prefix starts with this, e.g. sk-sch-3fa4" }.Fills("prefix");
         return ListingCommands.Listed("list", "List a tenant's keys (never their secrets)", Keys,
             (admin, parse, cancellationToken) => admin.ListApiKeysAsync(parse.GetRequiredValue(tenant), parse.GetValue(prefix), cancellationToken: cancellationToken),
@@ -29,7 +29,7 @@ internal static class KeyCommands
 
     private static Command Create()
     {
-        var tenant = TenantArgument();
+        var tenant = IdArguments.Tenant();
         var output = Output.Create();
         var command = new Command("create", "Add a key to a tenant; its other keys keep working. The secret is shown only now") { tenant, output };
         Actions.SetAdminAction(command, async (admin, parse, cancellationToken) =>
@@ -51,12 +51,10 @@ internal static class KeyCommands
 
     private static Command Revoke()
     {
-        var tenant = TenantArgument();
+        var tenant = IdArguments.Tenant();
         var keyId = new Argument<string>("key-id") { Description = "The key's id, as 'keys list' shows it" }.Fills("key_id");
         return ListingCommands.Single("revoke", "Revoke a key: it stops working within the silos' key cache time", Keys,
             (admin, parse, cancellationToken) => admin.RevokeApiKeyAsync(parse.GetRequiredValue(tenant), parse.GetRequiredValue(keyId), cancellationToken: cancellationToken),
             tenant, keyId);
     }
-
-    private static Argument<string> TenantArgument() => new Argument<string>("tenant-id") { Description = "The tenant's id" }.Fills("tenant_id");
 }

@@ -48,14 +48,14 @@ internal static class TenantCommands
 
     private static Command Get()
     {
-        var id = TenantIdArgument();
+        var id = IdArguments.Tenant();
         return ListingCommands.Single("get", "Show a tenant", Tenants,
             (admin, parse, cancellationToken) => admin.GetTenantAsync(parse.GetRequiredValue(id), cancellationToken: cancellationToken), id);
     }
 
     private static Command Put()
     {
-        var id = TenantIdArgument();
+        var id = IdArguments.Tenant();
         var weight = new Option<double>("--weight") { Description = "Share of service among backlogged tenants (0.001 to 1000; omitted: kept, 1 for a new tenant)" }.Fills("weight");
 
         // The API reads a weight of 0 as "unset" and stores 1 (proto3's default): refuse it here rather than turn a
@@ -99,6 +99,4 @@ internal static class TenantCommands
             }
         }, id, weight, apiKey, maxQueued, requestsPerMinute, tokensPerMinute);
     }
-
-    private static Argument<string> TenantIdArgument() => new Argument<string>("tenant-id") { Description = "The tenant's id" }.Fills("tenant_id");
 }

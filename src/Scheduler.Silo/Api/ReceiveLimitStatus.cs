@@ -18,14 +18,12 @@ internal sealed class ReceiveLimitStatus(RequestDelegate next, IOptions<ApiOptio
     private readonly string _named =
         $"Received message exceeds the maximum configured message size of {options.Value.MaxReceiveMessageBytes} bytes.";
 
-    public async Task InvokeAsync(HttpContext context)
-    {
-        if (!context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) ?? true)
-        {
-            await next(context);
-            return;
-        }
+    // Other requests (the OpenAI API, /metrics) pass straight through, without a frame of this middleware's own.
+    public Task InvokeAsync(HttpContext context) =>
+        context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true ? NameAfter(context) : next(context);
 
+    private async Task NameAfter(HttpContext context)
+    {
         await next(context);
         if (!context.Response.HasStarted)
         {

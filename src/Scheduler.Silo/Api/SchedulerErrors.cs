@@ -104,12 +104,10 @@ internal static class SchedulerErrors
     /// <summary>
     /// A caller's value as an error may quote it: cut short, because the status travels in a response header and a
     /// megabyte-long id echoed back would make the answer itself unreadable (the client's header limit is 64 KB). The cut
-    /// never halves a character outside the Basic Multilingual Plane: a lone surrogate reaches the client as U+FFFD, in
-    /// the message and in the ResourceInfo's resource_name, which then no longer starts the value it sent.
+    /// never halves a character outside the Basic Multilingual Plane (<see cref="ErrorText.Cut"/>): the ResourceInfo's
+    /// resource_name still starts the value it sent.
     /// </summary>
-    public static string Echo(string value) => value.Length <= MaxEcho
-        ? value
-        : string.Concat(value.AsSpan(0, char.IsHighSurrogate(value[MaxEcho - 1]) ? MaxEcho - 1 : MaxEcho), "…");
+    public static string Echo(string value) => ErrorText.Cut(value, MaxEcho);
 
     public static RpcException Unauthenticated(string detail) =>
         new(new Status(StatusCode.Unauthenticated, detail));

@@ -1,4 +1,5 @@
 using Scheduler.Policies;
+using Scheduler.Policies.Admission;
 using Scheduler.Policies.Placement;
 using Scheduler.Policies.Profiles;
 
@@ -21,6 +22,13 @@ internal static class PolicyFixtures
     /// <summary>A replica with the profile's own slots and KV capacity unless given.</summary>
     public static ReplicaView Replica(string id, AcceleratorProfile profile, int? maxSequences = null, long? kvCapacityTokens = null) =>
         new(id, "node-" + id, "acc-" + id, profile, maxSequences ?? profile.MaxSequences, kvCapacityTokens ?? profile.KvCapacityTokens);
+
+    /// <summary>A metered LPU endpoint whose provider allows <paramref name="tokensPerMinute"/> prompt-plus-output tokens
+    /// (60,000: 1,000 a second) and <paramref name="requestsPerMinute"/> requests a minute (0: no limit), on
+    /// <paramref name="time"/>'s clock.</summary>
+    public static ReplicaView Metered(string id, TimeProvider time, int tokensPerMinute = 60_000, int requestsPerMinute = 0, int? maxSequences = null) =>
+        new(id, "node-" + id, "acc-" + id, AcceleratorProfiles.Lpu, maxSequences ?? AcceleratorProfiles.Lpu.MaxSequences, AcceleratorProfiles.Lpu.KvCapacityTokens,
+            new UpstreamLimiter(requestsPerMinute, tokensPerMinute, time));
 
     /// <summary>Admits <paramref name="count"/> running sequences whose prefill is already done (pure decode load).</summary>
     public static void AddDecodingLoad(ReplicaView replica, int count, string prefix = "load")

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using Scheduler.Protos.Errors;
 
 namespace Scheduler.Worker.Engines.Upstream;
 
@@ -57,7 +58,7 @@ internal sealed class UpstreamFailure(UpstreamFailureKind kind, string message, 
             using var document = JsonDocument.Parse(body);
             if (UpstreamChunk.ErrorOf(document.RootElement) is { } error)
             {
-                return Truncate(error);
+                return ErrorText.Cut(error, MaxBodyCharacters);
             }
         }
         catch (JsonException)
@@ -65,14 +66,9 @@ internal sealed class UpstreamFailure(UpstreamFailureKind kind, string message, 
             // Not JSON: the body as it is.
         }
 
-        return body.Length == 0 ? "(no body)" : Truncate(body.Trim());
+        return body.Length == 0 ? "(no body)" : ErrorText.Cut(body.Trim(), MaxBodyCharacters);
     }
 
-    // Never between the two halves of a character outside the Basic Multilingual Plane: the lone half reaches the
-    // client as U+FFFD.
-    private static string Truncate(string text) => text.Length <= MaxBodyCharacters
-        ? text
-        : string.Concat(text.AsSpan(0, char.IsHighSurrogate(text[MaxBodyCharacters - 1]) ? MaxBodyCharacters - 1 : MaxBodyCharacters), "…");
 
     private static TimeSpan? RetryAfterOf(HttpResponseMessage response, TimeProvider time) => response.Headers.RetryAfter switch
     {

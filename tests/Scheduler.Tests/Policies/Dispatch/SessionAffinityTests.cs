@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
 using Scheduler.Policies;
-using Scheduler.Policies.Admission;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
 using Scheduler.Policies.Profiles;
@@ -56,8 +55,7 @@ public sealed class SessionAffinityTests
         // goes to the endpoint (least outstanding among equals: the first listed), whose limiter the next turns drain.
         var time = new FakeTimeProvider(T0);
         var dispatcher = Dispatcher.Create("least-outstanding", "fifo", "continuous", time: time);
-        dispatcher.Replicas["lpu"] = new ReplicaView("lpu", "node-lpu", "acc-lpu", AcceleratorProfiles.Lpu, AcceleratorProfiles.Lpu.MaxSequences,
-            AcceleratorProfiles.Lpu.KvCapacityTokens, new UpstreamLimiter(requestsPerMinute: 0, tokensPerMinute: 60_000, time));
+        dispatcher.Replicas["lpu"] = Metered("lpu", time);
         dispatcher.Replicas["gpu"] = Replica("gpu", AcceleratorProfiles.A100);
         JobDemand Turn(string id) => Job(id, prompt: 5_000, maxTokens: 1_000, ttftObjectiveMs: 2_000) with { SessionId = "chat" };
         Assert.Equal("lpu", AdmitOne(dispatcher, Turn("t1")));

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
 using Scheduler.Policies;
-using Scheduler.Policies.Admission;
 using Scheduler.Policies.Placement;
 using Scheduler.Policies.Profiles;
 using static Scheduler.Tests.Policies.PolicyFixtures;
@@ -12,9 +11,7 @@ public sealed class RateLimitedPlacementTests
     private readonly FakeTimeProvider _time = new(T0);
 
     // A metered endpoint allowing 60,000 prompt-plus-output tokens a minute: 1,000 a second.
-    private ReplicaView Metered(string id) =>
-        new(id, "node-" + id, "acc-" + id, AcceleratorProfiles.Lpu, AcceleratorProfiles.Lpu.MaxSequences, AcceleratorProfiles.Lpu.KvCapacityTokens,
-            new UpstreamLimiter(requestsPerMinute: 0, tokensPerMinute: 60_000, _time));
+    private ReplicaView Metered(string id) => PolicyFixtures.Metered(id, _time);
 
     private static JobDemand Prompt(string id) => Job(id, prompt: 5_000, maxTokens: 1_000, ttftObjectiveMs: 2_000);
 
@@ -24,8 +21,7 @@ public sealed class RateLimitedPlacementTests
         // 6,000 tokens a minute (Groq's free tier): a job of 7,446 could never be admitted by the endpoint, however long
         // it waited, and its engine refuses it. The busy L4 is the only replica that can ever run it.
         var dispatcher = Scheduler.Policies.Dispatch.Dispatcher.Create("cost-aware", "weighted-fair", "continuous");
-        var lpu = new ReplicaView("lpu", "node-lpu", "acc-lpu", AcceleratorProfiles.Lpu, 16, AcceleratorProfiles.Lpu.KvCapacityTokens,
-            new UpstreamLimiter(requestsPerMinute: 30, tokensPerMinute: 6_000, _time));
+        var lpu = PolicyFixtures.Metered("lpu", _time, tokensPerMinute: 6_000, requestsPerMinute: 30, maxSequences: 16);
         var l4 = Replica("l4", AcceleratorProfiles.L4, maxSequences: 1);
         dispatcher.Replicas["lpu"] = lpu;
         dispatcher.Replicas["l4"] = l4;
