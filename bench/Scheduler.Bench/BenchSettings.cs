@@ -1,5 +1,6 @@
 using System.Globalization;
 using Scheduler.Bench.Harness;
+using Scheduler.Bench.SchedulerPath;
 
 namespace Scheduler.Bench;
 
@@ -56,6 +57,10 @@ internal sealed record BenchSettings
     /// a job costs when its tokens come one step at a time, as from a real one.</summary>
     public string SpeedUp { get; init; } = "instant";
 
+    /// <summary>How the silo reaches the embedded nodes' execution streams: "in-process" (the embedded default) or
+    /// "grpc" (over loopback sockets, as it reaches remote nodes: the production path's two extra network legs).</summary>
+    public string NodeLinks { get; init; } = EmbeddedSilo.InProcessLinks;
+
     public int Callers { get; init; } = 64;
 
     /// <summary>The StreamJobs calls the multiplexed window's <see cref="Callers"/> share (their jobs round robin over them).</summary>
@@ -73,7 +78,7 @@ internal sealed record BenchSettings
     public string ResolvedOutPath => RepositoryPaths.Resolve(OutPath);
 
     /// <summary>Parses <c>--out PATH</c>, <c>--duration SECONDS</c>, <c>--callers N</c>, <c>--streams N</c>, <c>--jobs N</c>,
-    /// <c>--echo-calls N</c>, <c>--warm-up SECONDS</c>, <c>--max-tokens N</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c>, <c>--speedup instant|FACTOR</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
+    /// <c>--echo-calls N</c>, <c>--warm-up SECONDS</c>, <c>--max-tokens N</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c>, <c>--speedup instant|FACTOR</c>, <c>--links in-process|grpc</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
     public static BenchSettings Parse(string[] args)
     {
         var settings = new BenchSettings();
@@ -95,9 +100,11 @@ internal sealed record BenchSettings
                 "--placement" => settings with { Placement = value },
                 "--speedup" when value == "instant" || double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) && f > 0 => settings with { SpeedUp = value },
                 "--speedup" => throw new ArgumentException($"option '--speedup' is 'instant' or a positive factor, got '{value}'"),
+                "--links" when value is EmbeddedSilo.InProcessLinks or "grpc" => settings with { NodeLinks = value },
+                "--links" => throw new ArgumentException($"option '--links' is '{EmbeddedSilo.InProcessLinks}' or 'grpc', got '{value}'"),
                 "--mode" when value is "full" or "openai" or "idempotency" => settings with { Mode = value },
                 "--mode" => throw new ArgumentException($"option '--mode' is 'full', 'openai' or 'idempotency', got '{value}'"),
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --warm-up, --max-tokens, --callers, --streams, --jobs, --echo-calls, --mode, --keys, --redis, --placement, --speedup)"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --warm-up, --max-tokens, --callers, --streams, --jobs, --echo-calls, --mode, --keys, --redis, --placement, --speedup, --links)"),
             };
         }
 

@@ -8,13 +8,15 @@ namespace Scheduler.Standalone;
 
 /// <summary>
 /// Runs the configured simulated worker nodes inside this process, each a real gRPC server on a free loopback
-/// port that registers with this silo exactly as a remote node would. Started once the silo listens.
+/// port that registers with this silo exactly as a remote node would. Started once the silo listens. Their execution
+/// streams are reached in-process unless <see cref="EmbeddedFleetOptions.InProcessLinks"/> is off.
 /// </summary>
 internal sealed partial class EmbeddedFleet(
     IOptions<EmbeddedFleetOptions> options,
     IOptions<NodeOptions> nodes,
     IOptions<ModelCatalogOptions> catalog,
     ListeningAddresses addresses,
+    InProcessNodeLinks inProcessLinks,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggers,
     ILogger<EmbeddedFleet> logger) : IHostedLifecycleService
@@ -48,6 +50,11 @@ internal sealed partial class EmbeddedFleet(
     /// would leave them retrying heartbeats and the silo waiting on their streams.</summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        foreach (var spec in options.Value.Nodes)
+        {
+            inProcessLinks.Remove(spec.NodeId);
+        }
+
         foreach (var node in _nodes)
         {
             await node.StopAsync(cancellationToken);
@@ -85,6 +92,12 @@ internal sealed partial class EmbeddedFleet(
                 }
 
                 var app = WorkerNodeHost.Build(nodeOptions, logging => logging.AddProvider(new ForwardingLoggerProvider(loggers)));
+                if (fleet.InProcessLinks)
+                {
+                    // Before the node starts: it registers once it listens, and the silo opens its stream then.
+                    inProcessLinks.Add(spec.NodeId, WorkerNodeHost.InProcessExecution(app));
+                }
+
                 await app.StartAsync(lifetime.ApplicationStopping);
                 _nodes.Add(app);
                 registrations.Add((spec.NodeId, app.Services.GetRequiredService<WorkerNode>().Registered));

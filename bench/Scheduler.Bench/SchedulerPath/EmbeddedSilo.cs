@@ -38,9 +38,12 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
 
     /// <summary>How the fleet is described in the report.</summary>
     public static string FleetDescription(BenchSettings settings) =>
-        $"node bench-h100 (2 × H100) + node bench-a100 (1 × A100), SpeedUp={settings.SpeedUp}";
+        $"node bench-h100 (2 × H100) + node bench-a100 (1 × A100), SpeedUp={settings.SpeedUp}, execution streams {settings.NodeLinks}";
 
     public static int ExpectedReplicas => 3;
+
+    /// <summary>The <see cref="BenchSettings.NodeLinks"/> value of the embedded default's execution streams.</summary>
+    public const string InProcessLinks = "in-process";
 
     /// <summary>Starts the silo with the run's placement policy and its state in memory or, given <see cref="BenchSettings.Redis"/>
     /// (host:port), in Redis mode under a fresh service id, so that no earlier run's state is found.</summary>
@@ -48,7 +51,7 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
     {
         var ports = FreePorts.Take(2);
         string[] common = [.. Arguments(ports[0], ports[1]), $"--Scheduler:Scheduling:PlacementPolicy={settings.Placement}",
-            $"--Scheduler:EmbeddedFleet:SpeedUp={settings.SpeedUp}"];
+            $"--Scheduler:EmbeddedFleet:SpeedUp={settings.SpeedUp}", $"--Scheduler:EmbeddedFleet:InProcessLinks={settings.NodeLinks == InProcessLinks}"];
         var redis = settings.Redis;
         string[] args = redis is { Length: > 0 }
             ? [.. common, "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis}", $"--Scheduler:ServiceId=bench-{Guid.NewGuid():N}", $"--Scheduler:ClusterId=bench-{Guid.NewGuid():N}"]

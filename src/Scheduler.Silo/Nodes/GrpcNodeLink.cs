@@ -8,7 +8,6 @@ using Scheduler.Abstractions.Placement;
 using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
 using Scheduler.Grains.Nodes;
-using Scheduler.Protos.Tls;
 using Scheduler.Protos.V1;
 using JobStatus = Scheduler.Abstractions.Jobs.JobStatus;
 using Scheduler.Silo.Streaming;
@@ -17,7 +16,8 @@ using Scheduler.Silo.Telemetry;
 namespace Scheduler.Silo.Nodes;
 
 /// <summary>
-/// The execution stream to one worker node: dials it, writes admitted batches and cancellations, and reads one report
+/// The execution stream to one worker node (a gRPC call over the node's channel, or in-process to a node hosted in this
+/// process: <see cref="InProcessNodeLinks"/>): opens it, writes admitted batches and cancellations, and reads one report
 /// per engine step, which <see cref="RunningBatches"/> translates and this sends on — events to the silos of the
 /// jobs' watchers, progress and refusals to the replica's placement, outcomes settled here (<see cref="JobSettlement"/>:
 /// a job's end goes to its watchers once its record holds it), capacity to the replica. When the stream breaks, every running job
@@ -41,10 +41,13 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
     // The "run job" span of each job running here, by job id: ended with its outcome, refusal or hand-back.
     private readonly ConcurrentDictionary<string, Activity> _runs = new(StringComparer.Ordinal);
-    private readonly GrpcChannel _channel;
+    private readonly CallInvoker _invoker;
+
+    // The channel the invoker calls through, closed with the link; none for a node in this process.
+    private readonly GrpcChannel? _channel;
     private Task _run = Task.CompletedTask;
 
-    public GrpcNodeLink(NodeRegistration node, string nodeToken, TrustedCa? trustedCa, GrainReferences grains, JobSettlement settlement, JobEventHub hub, SchedulerTelemetry telemetry, TimeProvider time, ILogger logger)
+    public GrpcNodeLink(NodeRegistration node, string nodeToken, CallInvoker invoker, GrpcChannel? channel, GrainReferences grains, JobSettlement settlement, JobEventHub hub, SchedulerTelemetry telemetry, TimeProvider time, ILogger logger)
     {
         _node = node;
         _nodeToken = nodeToken;
@@ -55,7 +58,8 @@ internal sealed partial class GrpcNodeLink : INodeLink
         _time = time;
         _logger = logger;
         _batches = new RunningBatches(node, logger);
-        _channel = SchedulerChannels.ForAddress(node.Address, trustedCa);
+        _invoker = invoker;
+        _channel = channel;
     }
 
     public string LinkId { get; } = Guid.NewGuid().ToString("N");
@@ -136,7 +140,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
             // Expected: we stopped it.
         }
 
-        _channel.Dispose();
+        _channel?.Dispose();
         _stop.Dispose();
     }
 
@@ -145,7 +149,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         var lostUnexpectedly = false;
         try
         {
-            var client = new WorkerService.WorkerServiceClient(_channel);
+            var client = new WorkerService.WorkerServiceClient(_invoker);
             var headers = new Metadata { { "authorization", "Bearer " + _nodeToken } };
             using var call = client.Execute(headers, cancellationToken: _stop.Token);
             var writer = _outgoing.WriteAsync(call.RequestStream, _stop.Token);

@@ -16,6 +16,7 @@ internal static class NodesServiceCollectionExtensions
         var reloadInterval = Settings.Read<ListeningOptions>(configuration).Tls.ReloadInterval;
         services.AddSingleton(sp => new NodeLinkTrust(
             trustedCa, reloadInterval, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<NodeLinkTrust>>()));
+        services.AddSingleton<InProcessNodeLinks>();
         services.AddSingleton<INodeLinkFactory, GrpcNodeLinkFactory>();
         return services;
     }

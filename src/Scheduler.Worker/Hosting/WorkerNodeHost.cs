@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Net;
+using Grpc.Core;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -8,6 +9,7 @@ using Scheduler.Protos.Tls;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Registration;
 using Scheduler.Worker.Services;
+using Scheduler.Worker.Services.InProcess;
 using Scheduler.Worker.Telemetry;
 
 namespace Scheduler.Worker.Hosting;
@@ -121,6 +123,14 @@ public static class WorkerNodeHost
 
         return app;
     }
+
+    /// <summary>
+    /// The execution stream of a node built by <see cref="Build"/>, for a scheduler in the same process: calls made
+    /// through the returned invoker reach the node's engines by reference, without a socket (see
+    /// <see cref="InProcessWorkerInvoker"/>). The node still listens and registers over gRPC.
+    /// </summary>
+    public static CallInvoker InProcessExecution(WebApplication node) =>
+        new InProcessWorkerInvoker(ActivatorUtilities.CreateInstance<WorkerGrpcService>(node.Services));
 
     /// <summary>One endpoint, HTTP/2 only: cleartext gRPC clients cannot negotiate HTTP/2 on a mixed endpoint.
     /// A loopback advertised host binds loopback only (nothing else could reach it anyway); any other binds all interfaces.</summary>

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Scheduler.Client;
 using Scheduler.Silo.Hosting;
+using Scheduler.Silo.Nodes;
 using Scheduler.Worker.Hosting;
 
 namespace Scheduler.Tests.EndToEnd;
@@ -58,14 +60,23 @@ internal sealed class LoopbackScheduler : IAsyncDisposable
         where T : notnull => _silo.Services.GetRequiredService<T>();
 
     /// <summary>Starts a worker node with <paramref name="options"/> against this silo and waits until it registered.</summary>
-    public async Task StartNodeAsync(WorkerNodeOptions options)
+    /// <param name="options">The node's settings.</param>
+    /// <param name="inProcessLink">Whether the silo reaches the node's execution stream in-process, as the standalone
+    /// reaches its embedded fleet, rather than over loopback gRPC.</param>
+    /// <param name="logging">Log providers for the node.</param>
+    public async Task StartNodeAsync(WorkerNodeOptions options, bool inProcessLink = false, Action<ILoggingBuilder>? logging = null)
     {
         options.SchedulerAddress = Address;
         options.NodeToken = NodeToken;
 
         // The nodes stop with the test, before its silo: a drain would only wait for jobs nobody follows any more.
         options.DrainTimeoutSeconds = 0;
-        var node = WorkerNodeHost.Build(options);
+        var node = WorkerNodeHost.Build(options, logging);
+        if (inProcessLink)
+        {
+            Service<InProcessNodeLinks>().Add(options.NodeId, WorkerNodeHost.InProcessExecution(node));
+        }
+
         _nodes.Add(node);
         await node.StartAsync();
         await node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
@@ -80,6 +91,15 @@ internal sealed class LoopbackScheduler : IAsyncDisposable
             $"{count} replicas of {model} are ready",
             Timeout,
             TimeSpan.FromMilliseconds(100));
+    }
+
+    /// <summary>Stops the node started with <paramref name="nodeId"/>, as its host stopping would.</summary>
+    public async Task StopNodeAsync(string nodeId)
+    {
+        var node = _nodes.Single(n => n.Services.GetRequiredService<WorkerNodeOptions>().NodeId == nodeId);
+        _nodes.Remove(node);
+        await node.StopAsync();
+        await node.DisposeAsync();
     }
 
     public async ValueTask DisposeAsync()

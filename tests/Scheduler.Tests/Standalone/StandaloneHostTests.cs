@@ -1,12 +1,20 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Scheduler.Client;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Hosting;
 using Scheduler.Silo.Models;
+using Scheduler.Silo.Nodes;
 using Scheduler.Standalone;
+using Scheduler.Tests.EndToEnd;
 
 namespace Scheduler.Tests.Standalone;
 
 public sealed class StandaloneHostTests
 {
+    // The standalone's compiled-in fleet.
+    private static readonly string[] EmbeddedNodes = ["node-h100", "node-l4", "node-lpu"];
+
     [Fact]
     public async Task Build_LaysItsSettingsOverTheSilosAndUnderTheCommandLine()
     {
@@ -20,5 +28,32 @@ public sealed class StandaloneHostTests
         Assert.True(fleet.Enabled);
         Assert.Equal(["node-h100", "node-l4", "cli-node"], fleet.Nodes.Select(n => n.NodeId));
         Assert.Equal("instant", fleet.SpeedUp);
+    }
+
+    /// <summary>The embedded fleet's execution streams are in-process by default; turned off, the silo dials its nodes
+    /// over loopback gRPC as it dials remote ones. Jobs run either way.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task EmbeddedFleet_ReachesItsNodesInProcess_UnlessTurnedOff(bool inProcess)
+    {
+        await using var app = StandaloneHost.Build(
+        [
+            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
+            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
+            "--Scheduler:EmbeddedFleet:SpeedUp=instant", $"--Scheduler:EmbeddedFleet:InProcessLinks={inProcess}",
+            "--Logging:LogLevel:Default=Warning",
+        ]);
+        await app.StartAsync();
+        await app.Services.GetRequiredService<EmbeddedFleet>().Ready.WaitAsync(TimeSpan.FromSeconds(60));
+        var links = app.Services.GetRequiredService<InProcessNodeLinks>();
+        using var client = new SchedulerClient(app.Services.GetRequiredService<ListeningAddresses>().Grpc, "dev-key");
+
+        var result = await client.RunAsync(new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "hello", MaxTokens = 16 }, deadline: DateTime.UtcNow.AddSeconds(30));
+
+        Assert.True(result.Succeeded, $"{result.Status} {result.Error}");
+        Assert.Equal(16, result.TokenCount);
+        Assert.All(EmbeddedNodes, node => Assert.Equal(inProcess, links.Find(node) is not null));
+        await app.StopAsync();
     }
 }

@@ -1,0 +1,207 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Threading.Channels;
+using Grpc.Core;
+
+namespace Scheduler.Worker.Services.InProcess;
+
+/// <summary>
+/// One duplex-streaming call served by a handler in this process: the messages cross by reference through two bounded
+/// queues, with no serialization, HTTP/2 framing or socket. What each side sees keeps the shape of a gRPC call over a
+/// socket, which is what the handler and the caller were written against: the caller's writes wait while the handler
+/// falls behind (as flow control would make them), the response stream ends when the handler returns and fails with its
+/// <see cref="RpcException"/> when it throws, and disposing the call or cancelling its token cancels the handler's
+/// <see cref="ServerCallContext.CancellationToken"/>.
+/// </summary>
+/// <remarks>A message written is owned by the other side from then on: both writers here (the silo's node link and the
+/// worker's session) build a new message for every write and never touch it again.</remarks>
+[SuppressMessage("Reliability", "CA1001", Justification = "A token source with no timer holds nothing to release, and the handler's linked tokens may outlive the call.")]
+internal sealed class InProcessDuplexCall<TRequest, TResponse>
+    where TRequest : class
+    where TResponse : class
+{
+    // About what HTTP/2's default 64 KB stream window holds of these messages: enough that neither side waits on a
+    // healthy peer, few enough that a stalled one holds back its writer instead of memory.
+    private const int QueueCapacity = 128;
+
+    private readonly Channel<TRequest> _requests = Channel.CreateBounded<TRequest>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, SingleWriter = true });
+    private readonly Channel<TResponse> _responses = Channel.CreateBounded<TResponse>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, SingleWriter = true });
+    private readonly CancellationTokenSource _cancelled = new();
+    private readonly InProcessServerCallContext _context;
+    private readonly CancellationTokenRegistration _callerCancels;
+    private Status _status = Status.DefaultCancelled;
+    private int _ended;
+
+    private InProcessDuplexCall(string method, CancellationToken callerToken)
+    {
+        _context = new InProcessServerCallContext(method, _cancelled.Token);
+        _callerCancels = callerToken.UnsafeRegister(static call => ((InProcessDuplexCall<TRequest, TResponse>)call!).Cancel(), this);
+    }
+
+    /// <summary>Starts <paramref name="handler"/> on the thread pool and returns the caller's side of the call.</summary>
+    public static AsyncDuplexStreamingCall<TRequest, TResponse> Start(
+        string method,
+        Func<IAsyncStreamReader<TRequest>, IServerStreamWriter<TResponse>, ServerCallContext, Task> handler,
+        CallOptions options)
+    {
+        var call = new InProcessDuplexCall<TRequest, TResponse>(method, options.CancellationToken);
+        _ = Task.Run(() => call.Serve(handler));
+        return new AsyncDuplexStreamingCall<TRequest, TResponse>(
+            new RequestWriter(call),
+            new ResponseReader(call),
+            Task.FromResult(new Metadata()),
+            () => call._status,
+            () => [],
+            call.Cancel);
+    }
+
+    private async Task Serve(Func<IAsyncStreamReader<TRequest>, IServerStreamWriter<TResponse>, ServerCallContext, Task> handler)
+    {
+        Status status;
+        try
+        {
+            await handler(new RequestReader(this), new ResponseWriter(this), _context);
+            status = Status.DefaultSuccess;
+        }
+        catch (RpcException ex)
+        {
+            status = ex.Status;
+        }
+        catch (OperationCanceledException) when (_cancelled.IsCancellationRequested)
+        {
+            status = Status.DefaultCancelled;
+        }
+        catch (Exception ex)
+        {
+            // What a gRPC server answers for a handler's unexpected exception, without its details.
+            status = new Status(StatusCode.Unknown, "Exception was thrown by handler.", ex);
+        }
+
+        if (Interlocked.Exchange(ref _ended, 1) == 1)
+        {
+            return;
+        }
+
+        // The caller's writes fail from now on, as over a socket; the responses already queued are still read.
+        _status = status;
+        _requests.Writer.TryComplete(new InvalidOperationException("The call has ended."));
+        _responses.Writer.TryComplete(status.StatusCode == StatusCode.OK ? null : new RpcException(status));
+        _callerCancels.Unregister();
+    }
+
+    /// <summary>Ends the call from the caller's side (disposed, or its token cancelled): the handler's token fires, and
+    /// both streams fail from now on.</summary>
+    private void Cancel()
+    {
+        if (Interlocked.Exchange(ref _ended, 1) == 1)
+        {
+            return;
+        }
+
+        _cancelled.Cancel();
+        _requests.Writer.TryComplete();
+        _responses.Writer.TryComplete(new RpcException(Status.DefaultCancelled));
+        _callerCancels.Unregister();
+    }
+
+    /// <summary>The caller's request stream.</summary>
+    private sealed class RequestWriter(InProcessDuplexCall<TRequest, TResponse> call) : IClientStreamWriter<TRequest>
+    {
+        public WriteOptions? WriteOptions { get; set; }
+
+        public Task WriteAsync(TRequest message) => WriteAsync(message, CancellationToken.None);
+
+        public async Task WriteAsync(TRequest message, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await call._requests.Writer.WriteAsync(message, cancellationToken);
+            }
+            catch (ChannelClosedException) when (call._cancelled.IsCancellationRequested)
+            {
+                throw new RpcException(Status.DefaultCancelled);
+            }
+        }
+
+        public Task CompleteAsync()
+        {
+            call._requests.Writer.TryComplete();
+            return Task.CompletedTask;
+        }
+    }
+
+    /// <summary>The caller's response stream: ends when the handler returns, throws its status when it fails.</summary>
+    private sealed class ResponseReader(InProcessDuplexCall<TRequest, TResponse> call) : IAsyncStreamReader<TResponse>
+    {
+        public TResponse Current { get; private set; } = null!;
+
+        public async Task<bool> MoveNext(CancellationToken cancellationToken)
+        {
+            var reader = call._responses.Reader;
+            try
+            {
+                while (await reader.WaitToReadAsync(cancellationToken))
+                {
+                    if (reader.TryRead(out var message))
+                    {
+                        Current = message;
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // As Grpc.Net.Client: cancelling a read cancels the call.
+                call.Cancel();
+                throw new RpcException(Status.DefaultCancelled);
+            }
+        }
+    }
+
+    /// <summary>The handler's request stream.</summary>
+    private sealed class RequestReader(InProcessDuplexCall<TRequest, TResponse> call) : IAsyncStreamReader<TRequest>
+    {
+        public TRequest Current { get; private set; } = null!;
+
+        public async Task<bool> MoveNext(CancellationToken cancellationToken)
+        {
+            // No need to watch the call's token too: cancelling the call completes the queue, which wakes this.
+            var reader = call._requests.Reader;
+            while (await reader.WaitToReadAsync(cancellationToken))
+            {
+                if (reader.TryRead(out var message))
+                {
+                    Current = message;
+                    return true;
+                }
+            }
+
+            // Completed by the caller, or by a dispose: a server sees the latter as the call cancelled.
+            call._cancelled.Token.ThrowIfCancellationRequested();
+            return false;
+        }
+    }
+
+    /// <summary>The handler's response stream.</summary>
+    private sealed class ResponseWriter(InProcessDuplexCall<TRequest, TResponse> call) : IServerStreamWriter<TResponse>
+    {
+        public WriteOptions? WriteOptions { get; set; }
+
+        public Task WriteAsync(TResponse message) => WriteAsync(message, CancellationToken.None);
+
+        public async Task WriteAsync(TResponse message, CancellationToken cancellationToken)
+        {
+            // Cancelling the call completes the queue, which fails a write waiting for room.
+            try
+            {
+                await call._responses.Writer.WriteAsync(message, cancellationToken);
+            }
+            catch (ChannelClosedException ex)
+            {
+                // The caller went away: over a socket the write would fail the same way.
+                throw new InvalidOperationException("The call has ended.", ex);
+            }
+        }
+    }
+}
