@@ -36,10 +36,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         options.Capacity.TargetUtilisation, options.Capacity.AttainmentObjective,
         burstUtilisation: options.Capacity.BurstUtilisation, warmFloor: options.Capacity.WarmFloor);
 
-    // What the next admission round reports: jobs ended in the queue, and the tickets of jobs a failing engine handed
-    // back, to journal with their count.
+    // What the next admission round reports: jobs ended in the queue, and the tickets of jobs that went back to the
+    // queue from a replica, to journal with their counts and where they resume.
     private readonly List<EndedJob> _ended = [];
-    private readonly List<JobTicket> _handedBack = [];
+    private readonly List<JobTicket> _requeued = [];
 
     // When the first of the jobs the last round left waiting for their session's replica stops waiting.
     private DateTimeOffset? _sessionWaitsEnd;
@@ -519,14 +519,14 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         }
 
         var ended = Drain(_ended);
-        var handedBack = Drain(_handedBack);
+        var requeued = Drain(_requeued);
         var admissions = _dispatcher.AdmitWhatFits();
         NoteSessionWaits(now);
         var displaced = Preempt(_dispatcher.Preemptions, now);
         if (admissions.Count == 0)
         {
             _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now, _dispatcher.SetAside);
-            return new AdmissionRound(ended, handedBack, [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
+            return new AdmissionRound(ended, requeued, [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
         }
 
         var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
@@ -563,7 +563,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now, _dispatcher.SetAside);
         return new AdmissionRound(
             ended,
-            handedBack,
+            requeued,
             [.. batches.Select(b => new ReplicaBatch(b.Key.NodeId, b.Key.ReplicaId, [.. b.Value]))],
             admittedPerTenant.ToDictionary(t => t.Key, t => t.Value.ToArray(), StringComparer.Ordinal),
             NextWakeUp());
@@ -648,10 +648,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
             job.ResumeAt(seq);
             job.CountRequeue($"from replica {replica.ReplicaId} (node {replica.NodeId}): {Cause(seq, why)}");
-            if (seq.Error is not null)
-            {
-                _handedBack.Add(job.Ticket);
-            }
+            _requeued.Add(job.Ticket);
 
             _dispatcher.Queue.EnqueueFront(job.Demand);
             job.WaitingSince = _waits.Mark(now);

@@ -385,7 +385,7 @@ public sealed class ModelPlacementTests
 
             // Queued again, resuming after what it delivered; its ticket (journaled) and its record say why it waits.
             Assert.Empty(round!.Ended);
-            var handedBack = Assert.Single(round.HandedBack);
+            var handedBack = Assert.Single(round.Requeued);
             Assert.Equal(("j0", handBack, $"upstream answered 500: boom {handBack}", handBack),
                 (handedBack.JobId, handedBack.HandBacks, handedBack.LastHandBackError, handedBack.ResumeFromToken));
             Assert.Equal(new JobLocation(null, 0), _placement.Locate("j0"));
@@ -401,7 +401,7 @@ public sealed class ModelPlacementTests
         var failedRound = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 7, last, "upstream answered 500: boom last")], HandBack.Rejected);
 
         var failed = Assert.Single(failedRound!.Ended);
-        Assert.Empty(failedRound.HandedBack);
+        Assert.Empty(failedRound.Requeued);
         Assert.Empty(failedRound.Batches);
         Assert.Equal(("j0", s_maxHandBacks + 1, "upstream answered 500: boom last"), (failed.Ticket.JobId, failed.Ticket.HandBacks, failed.Ticket.LastHandBackError));
         Assert.Equal("r", failed.Placement!.ReplicaId);
@@ -432,7 +432,7 @@ public sealed class ModelPlacementTests
         for (var handBack = 1; handBack <= 2; handBack++)
         {
             var round = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 0, Error: $"boom {handBack}")], HandBack.Rejected);
-            journaled = Assert.Single(round!.HandedBack);
+            journaled = Assert.Single(round!.Requeued);
             _time.Advance(s_hold);
             _placement.AdmitWhatFits();
         }
@@ -447,10 +447,59 @@ public sealed class ModelPlacementTests
 
         // Its third hand-back is its third, past the two allowed: it fails rather than starting over at one.
         var third = rebuilt.Requeue("r", "link-2", [new RequeuedSequence("j0", 0, Error: "boom 3")], HandBack.Rejected);
-        Assert.Empty(third!.HandedBack);
+        Assert.Empty(third!.Requeued);
         var failed = Assert.Single(third.Ended);
         Assert.Equal(3, failed.Ticket.HandBacks);
         Assert.Contains("handed it back 3 times", failed.Outcome.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Requeue_ForAnyReason_TheTicketToJournalCarriesTheCount_IntoAPlacementRebuiltAfterAFailover()
+    {
+        // Every way a job goes back to its queue from a replica but an engine's failure: each round hands the grain
+        // the job's ticket to journal, counting one more re-queue, with where from, why and where it resumes.
+        _placement.UpsertReplicas("link-1", [On("r", "n", maxSequences: 1)]);
+        Assert.Equal(["j0"], AdmittedIds(Enqueue("j0")));
+        var journaled = new List<JobTicket>();
+        void Requeued(AdmissionRound? round) => journaled.Add(Assert.Single(round!.Requeued));
+
+        Requeued(_placement.Requeue("r", "link-1", [new RequeuedSequence("j0", 2)], HandBack.StreamClosed));
+        Requeued(_placement.Requeue("r", "link-1", [new RequeuedSequence("j0", 4)], HandBack.NodeLost));
+        _placement.UpsertReplicas("link-2", [On("r", "n", maxSequences: 1)]);
+        Assert.Equal(["j0"], AdmittedIds(_placement.AdmitWhatFits()));
+        _placement.UpsertReplicas("link-3", [On("r", "n", maxSequences: 1)]);
+        Requeued(_placement.AdmitWhatFits());
+        Requeued(_placement.LoseLink("link-3"));
+        _placement.UpsertReplicas("link-4", [On("r2", "n2", maxSequences: 1)]);
+        Assert.Equal(["j0"], AdmittedIds(_placement.AdmitWhatFits()));
+        _placement.RemoveReplicas(["r2"]);
+        Requeued(_placement.AdmitWhatFits());
+
+        Assert.Equal([1, 2, 3, 4, 5], journaled.Select(t => t.Requeues));
+        Assert.All(journaled, t => Assert.Equal(0, t.HandBacks));
+        Assert.Equal([2, 4, 4, 4, 4], journaled.Select(t => t.ResumeFromToken));
+        Assert.Equal(
+            [
+                "from replica r (node n): its stream was closed by its owner",
+                "from replica r (node n): its node was lost (stream broken or lease expired)",
+                "from replica r (node n): its node registered a new stream; the jobs counted under the old one went down with it",
+                "from replica r (node n): its node was lost (its lease lapsed after the silo holding its stream failed)",
+                "from replica r2 (node n2): its node left and was forgotten",
+            ],
+            journaled.Select(t => t.LastRequeue));
+
+        // The placement's silo dies: a new activation rebuilds from the journal, where the ticket was last written.
+        var persisted = new PlacementState();
+        persisted.Replicas["r"] = On("r", "n", maxSequences: 1);
+        var rebuilt = new ModelPlacement(Model, persisted, new PlacementOptions(), _time, NullLogger.Instance);
+        var plan = RecoveryPlanner.Plan(persisted, [("n", new NodeJobs("link-5", []))], [journaled[^1]]);
+        Assert.Equal(["j0"], AdmittedIds(rebuilt.Recover(plan)));
+        Assert.True(Assert.Single(plan.Jobs).WasAdmitted);
+
+        // Its record shows the five, and its next re-queue is its sixth.
+        Assert.Equal((5, journaled[^1].LastRequeue), (rebuilt.Describe("j0")!.Ticket.Requeues, rebuilt.Describe("j0")!.Ticket.LastRequeue));
+        var sixth = Assert.Single(rebuilt.Requeue("r", "link-5", [new RequeuedSequence("j0", 6)], HandBack.NodeLost)!.Requeued);
+        Assert.Equal((6, 6), (sixth.Requeues, sixth.ResumeFromToken));
     }
 
     [Fact]
@@ -461,12 +510,15 @@ public sealed class ModelPlacementTests
         placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
         Assert.Equal(["j0"], AdmittedIds(placement.Enqueue(Job("j0")).Round!));
 
-        // A lost node, a closed stream, an engine without room: none of it is the job's doing.
+        // A lost node, a closed stream, an engine without room: none of it is the job's doing. Each is a re-queue,
+        // journaled as one, with no hand-back.
+        var requeues = 0;
         foreach (var reason in new[] { HandBack.NodeLost, HandBack.StreamClosed, HandBack.Rejected })
         {
             var round = placement.Requeue("r", "link", [new RequeuedSequence("j0", 0)], reason);
             Assert.Empty(round!.Ended);
-            Assert.Empty(round.HandedBack);
+            var journaled = Assert.Single(round.Requeued);
+            Assert.Equal((++requeues, 0), (journaled.Requeues, journaled.HandBacks));
 
             // The node registers again (ending any hold): the job runs again.
             placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
