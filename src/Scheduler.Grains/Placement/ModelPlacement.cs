@@ -205,7 +205,11 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
     public bool HasReplica(string replicaId) => _dispatcher.Replicas.TryGetValue(replicaId, out _);
 
-    /// <summary>Switches a replica on or off (its accelerator's state or its node's connectivity changed). Runs no round.</summary>
+    /// <summary>Switches a replica on or off (its accelerator's state or its node's connectivity changed). Runs no round.
+    /// A replica held for a refusal stays off until its hold ends (<see cref="Reopen"/> then opens it as its
+    /// accelerator's state says): opened at once, it took back the job it had just refused, and with its hold still
+    /// recorded its next refusal held it no more, so a job could bounce there until <see cref="PlacementOptions.MaxHandBacks"/>
+    /// failed it.</summary>
     /// <returns>True when the persisted replicas changed: the grain writes them before the next round.</returns>
     public bool SetSchedulable(string replicaId, bool schedulable)
     {
@@ -214,7 +218,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             return false;
         }
 
-        replica.Schedulable = schedulable;
+        replica.Schedulable = schedulable && !_holds.IsHeld(replicaId);
         return schedulable ? persisted.Unschedulable.Remove(replicaId) : persisted.Unschedulable.Add(replicaId);
     }
 

@@ -339,6 +339,51 @@ public sealed class ModelPlacementTests
         Assert.Null(round!.WakeAt);
     }
 
+    // What the llama.cpp engine says when it hands a sequence back for want of KV cells (LlamaEngine.HandBackForRoom).
+    private const string NoKvCells = "llama.cpp found no free KV cells for its next token 3 steps in a row on replica r1 (its cache fuller than the engine counts): handed back, as the waiting sequence holding the most cells (900), so the others can go on";
+
+    [Fact]
+    public void Requeue_HandedBackForWantOfKvCells_GoesToAnotherReplicaWithRoom_NotBackToTheOneThatRefusedIt()
+    {
+        // r1 is where the job's prompt is cached and its session ran: both draw it back there, but for the hold.
+        _placement.UpsertReplicas("link-1", [On("r1", "n1", maxSequences: 2)]);
+        var prompt = new string('p', 3 * PromptBlocks.DefaultBlockTokens * PromptBlocks.CharsPerToken);
+        var ticket = Job("j0") with { Request = Job("j0").Request with { Prompt = prompt, PromptTokens = 200, SessionId = "chat" } };
+        Assert.Equal(["j0"], AdmittedIds(_placement.Enqueue(ticket).Round!));
+        _placement.OnProgress("r1", ["j0"], []);
+        _placement.UpsertReplicas("link-2", [On("r2", "n2", maxSequences: 2)]);
+
+        var round = _placement.Requeue("r1", "link-1", [new RequeuedSequence("j0", 5, Error: NoKvCells)], HandBack.Rejected);
+
+        var readmitted = Assert.Single(Assert.Single(round!.Batches).Sequences);
+        Assert.Equal(("r2", 5, 1), (readmitted.Placement.ReplicaId, readmitted.Ticket.ResumeFromToken, readmitted.Ticket.HandBacks));
+        Assert.False(ReplicaState("r1").Schedulable);
+    }
+
+    [Fact]
+    public void SetSchedulable_OpeningAReplicaHeldForARefusal_KeepsItHeld_SoTheJobItRefusedDoesNotGoStraightBack()
+    {
+        _placement.UpsertReplicas("link-1", [On("r1", "n1", maxSequences: 2)]);
+        Assert.Equal(["j0", "j1"], [.. AdmittedIds(Enqueue("j0")), .. AdmittedIds(Enqueue("j1"))]);
+        _placement.UpsertReplicas("link-2", [On("r2", "n2", maxSequences: 1)]);
+        Assert.Equal(["j2"], AdmittedIds(Enqueue("j2")));
+        _placement.Requeue("r1", "link-1", [new RequeuedSequence("j1", 3, Error: NoKvCells)], HandBack.Rejected);
+
+        // Its accelerator's state is pushed again (uncordoned, say) while r1 is held: it stays held. Opened, it took back
+        // at once the job it had just refused, and with its hold still on the books it was not held again at its next
+        // refusal: the job could bounce there until MaxHandBacks failed it, another replica free or not.
+        Assert.False(_placement.SetSchedulable("r1", true));
+        Assert.Empty(_placement.AdmitWhatFits().Batches);
+        Assert.False(ReplicaState("r1").Schedulable);
+
+        // Room elsewhere takes it; the hold passes as it would have.
+        Assert.Equal(["j1"], AdmittedIds(_placement.OnProgress("r2", ["j2"], [new FinishedSequence("j2", 100, FinishReason.Length)])!));
+        Assert.Equal("r2", _placement.Describe("j1")!.Placement!.ReplicaId);
+        _time.Advance(s_hold);
+        _placement.AdmitWhatFits();
+        Assert.True(ReplicaState("r1").Schedulable);
+    }
+
     [Fact]
     public void Requeue_Rejected_WithNothingFinishingThere_TakesWorkAgainOnceTheHoldHasPassed()
     {
