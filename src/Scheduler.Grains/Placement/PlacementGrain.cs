@@ -212,9 +212,8 @@ internal sealed partial class PlacementGrain(
     /// <summary>
     /// Journals the tickets of the jobs the round took back from replicas, then tells the world what it decided. Each
     /// re-queued job's ticket carries its re-queue count and reason, its engine-failure count and where it resumes, so
-    /// a placement rebuilt after a failover shows and goes on with what happened (it counted only engine failures when
-    /// only they were journaled); written before the job is re-dispatched, the write cannot land after the job's record
-    /// cleared the journal. A re-queue is rare (a lost node, a refusal, a preemption, an engine's error): a normal job
+    /// a placement rebuilt after a failover shows and goes on with what happened; written before the job is
+    /// re-dispatched, the write cannot land after the job's record cleared the journal. A re-queue is rare (a lost node, a refusal, a preemption, an engine's error): a normal job
     /// writes nothing here, and the tickets of one round go out together.
     /// </summary>
     private async Task JournalThenCarry(AdmissionRound? round)
