@@ -66,8 +66,9 @@ public sealed record JobSampling(
 /// <see cref="FirstAdmittedAt"/> and <see cref="FirstTokenAt"/>: when an earlier run of a re-queued job was first admitted
 /// and first delivered a token (null until then); the job's queue time and TTFT are measured to them.
 /// <see cref="Requeues"/>: how many times it went back to its queue from a replica that had it, whatever the reason (its
-/// node lost, its engine failed it, it was preempted); <see cref="LastRequeue"/> says from where and why the last time.
-/// Journaled only with a counted hand-back, so a placement rebuilt after a failover may count fewer.</summary>
+/// node lost, its engine failed or refused it, it was preempted); <see cref="LastRequeue"/> says from where and why the
+/// last time. The placement journals the ticket with every such return, before the job is admitted again, so a
+/// placement rebuilt after a failover shows every one (and resumes the job where the last one left it).</summary>
 [GenerateSerializer, Immutable, Alias("scheduler.JobTicket")]
 public sealed record JobTicket(
     [property: Id(0)] string JobId,

@@ -36,10 +36,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         options.Capacity.TargetUtilisation, options.Capacity.AttainmentObjective,
         burstUtilisation: options.Capacity.BurstUtilisation, warmFloor: options.Capacity.WarmFloor);
 
-    // What the next admission round reports: jobs ended in the queue, and the tickets of jobs a failing engine handed
-    // back, to journal with their count.
+    // What the next admission round reports: jobs ended in the queue, and the tickets of jobs that went back to the
+    // queue from a replica, to journal with their counts and where they resume.
     private readonly List<EndedJob> _ended = [];
-    private readonly List<JobTicket> _handedBack = [];
+    private readonly List<JobTicket> _requeued = [];
 
     // When the first of the jobs the last round left waiting for their session's replica stops waiting.
     private DateTimeOffset? _sessionWaitsEnd;
@@ -205,7 +205,11 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
     public bool HasReplica(string replicaId) => _dispatcher.Replicas.TryGetValue(replicaId, out _);
 
-    /// <summary>Switches a replica on or off (its accelerator's state or its node's connectivity changed). Runs no round.</summary>
+    /// <summary>Switches a replica on or off (its accelerator's state or its node's connectivity changed). Runs no round.
+    /// A replica held for a refusal stays off until its hold ends (<see cref="Reopen"/> then opens it as its
+    /// accelerator's state says): opened at once, it took back the job it had just refused, and with its hold still
+    /// recorded its next refusal held it no more, so a job could bounce there until <see cref="PlacementOptions.MaxHandBacks"/>
+    /// failed it.</summary>
     /// <returns>True when the persisted replicas changed: the grain writes them before the next round.</returns>
     public bool SetSchedulable(string replicaId, bool schedulable)
     {
@@ -214,7 +218,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             return false;
         }
 
-        replica.Schedulable = schedulable;
+        replica.Schedulable = schedulable && !_holds.IsHeld(replicaId);
         return schedulable ? persisted.Unschedulable.Remove(replicaId) : persisted.Unschedulable.Add(replicaId);
     }
 
@@ -519,14 +523,14 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         }
 
         var ended = Drain(_ended);
-        var handedBack = Drain(_handedBack);
+        var requeued = Drain(_requeued);
         var admissions = _dispatcher.AdmitWhatFits();
         NoteSessionWaits(now);
         var displaced = Preempt(_dispatcher.Preemptions, now);
         if (admissions.Count == 0)
         {
             _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now, _dispatcher.SetAside);
-            return new AdmissionRound(ended, handedBack, [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
+            return new AdmissionRound(ended, requeued, [], ReadOnlyDictionary<string, string[]>.Empty, NextWakeUp());
         }
 
         var batches = new Dictionary<ReplicaView, List<AdmittedSequence>>();
@@ -563,7 +567,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         _waits.Record(_dispatcher.LastStop, _dispatcher.LastHeld, now, _dispatcher.SetAside);
         return new AdmissionRound(
             ended,
-            handedBack,
+            requeued,
             [.. batches.Select(b => new ReplicaBatch(b.Key.NodeId, b.Key.ReplicaId, [.. b.Value]))],
             admittedPerTenant.ToDictionary(t => t.Key, t => t.Value.ToArray(), StringComparer.Ordinal),
             NextWakeUp());
@@ -648,10 +652,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
             job.ResumeAt(seq);
             job.CountRequeue($"from replica {replica.ReplicaId} (node {replica.NodeId}): {Cause(seq, why)}");
-            if (seq.Error is not null)
-            {
-                _handedBack.Add(job.Ticket);
-            }
+            _requeued.Add(job.Ticket);
 
             _dispatcher.Queue.EnqueueFront(job.Demand);
             job.WaitingSince = _waits.Mark(now);

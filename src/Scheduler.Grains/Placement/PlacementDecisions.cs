@@ -7,15 +7,16 @@ namespace Scheduler.Grains.Placement;
 /// <summary>
 /// What one admission round of a <see cref="ModelPlacement"/> decided, for its grain to tell others: the jobs that
 /// ended in the queue before it (expired, failed after too many hand-backs, or cancelled while handed back; each to be
-/// settled, with its trace), the tickets of jobs a failing engine handed back since the last round and that went back
-/// to the queue (to journal with their count and reason), the jobs admitted, grouped per replica (one message to each
-/// replica's node; each admission carries its trace to the node link, which settles the job), the first admissions
+/// settled, with its trace), the tickets of jobs that went back to the queue from a replica since the last round,
+/// whatever the reason (to journal with their counts, the last reason and where they resume, before any is admitted
+/// again), the jobs admitted, grouped per replica (one message to each replica's node; each admission carries its trace
+/// to the node link, which settles the job), the first admissions
 /// per tenant (one message each, naming them; a re-dispatch is not a second admission), and when the
 /// placement must look again — the next deadline expiry or rejection hold to pass, if any.
 /// </summary>
 internal sealed record AdmissionRound(
     IReadOnlyList<EndedJob> Ended,
-    IReadOnlyList<JobTicket> HandedBack,
+    IReadOnlyList<JobTicket> Requeued,
     IReadOnlyList<ReplicaBatch> Batches,
     IReadOnlyDictionary<string, string[]> AdmittedPerTenant,
     DateTimeOffset? WakeAt);

@@ -64,8 +64,7 @@ internal sealed partial class PlacementGrain(
     public Task NodeLost(string nodeId, string linkId)
     {
         LogNodeLost(logger, Model, nodeId);
-        Carry(_placement.LoseLink(linkId));
-        return Task.CompletedTask;
+        return JournalThenCarry(_placement.LoseLink(linkId));
     }
 
     /// <summary>
@@ -111,7 +110,8 @@ internal sealed partial class PlacementGrain(
             await state.WriteOwnedStateAsync();
         }
 
-        Carry(_placement.AdmitWhatFits());
+        // The jobs counted under the node's old stream, if any, went back to the queue.
+        await JournalThenCarry(_placement.AdmitWhatFits());
     }
 
     public async Task RemoveReplicas(string[] replicaIds)
@@ -122,7 +122,7 @@ internal sealed partial class PlacementGrain(
         }
 
         // The jobs it took back go elsewhere now.
-        Carry(_placement.AdmitWhatFits());
+        await JournalThenCarry(_placement.AdmitWhatFits());
     }
 
     public async Task SetSchedulable(string replicaId, bool schedulable)
@@ -148,28 +148,8 @@ internal sealed partial class PlacementGrain(
 
     public Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished) => OnProgress(replicaId, prefilled, finished, []);
 
-    public async Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason)
-    {
-        var round = _placement.Requeue(replicaId, linkId, sequences, reason);
-
-        // A job a failing engine handed back is journaled with its count before it is re-dispatched, so a placement
-        // rebuilt after a failover goes on counting (and the write cannot land after the job's record cleared the
-        // journal). Only engine errors are counted: the write is as rare as they are.
-        try
-        {
-            foreach (var ticket in round?.HandedBack ?? [])
-            {
-                await journal.Add(ticket);
-            }
-        }
-        catch (Exception ex)
-        {
-            // The round is decided and must go out: without the write, a failover would only restart the count.
-            LogHandBackNotJournaled(logger, ex, Model);
-        }
-
-        Carry(round);
-    }
+    public Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason) =>
+        JournalThenCarry(_placement.Requeue(replicaId, linkId, sequences, reason));
 
     public Task<CancelResult> Cancel(string jobId)
     {
@@ -228,6 +208,32 @@ internal sealed partial class PlacementGrain(
     /// to storage, and the model's admissions must not wait on it.</summary>
     private void Settle(EndedJob ended) =>
         settlement.SettleThenTell(SettledJob.Of(ended.Ticket, ended.Placement, ended.Outcome, ended.Trace), ended.Announcement.Watchers, ended.Announcement.Event).Ignore();
+
+    /// <summary>
+    /// Journals the tickets of the jobs the round took back from replicas, then tells the world what it decided. Each
+    /// re-queued job's ticket carries its re-queue count and reason, its engine-failure count and where it resumes, so
+    /// a placement rebuilt after a failover shows and goes on with what happened; written before the job is
+    /// re-dispatched, the write cannot land after the job's record cleared the journal. A re-queue is rare (a lost node, a refusal, a preemption, an engine's error): a normal job
+    /// writes nothing here, and the tickets of one round go out together.
+    /// </summary>
+    private async Task JournalThenCarry(AdmissionRound? round)
+    {
+        if (round is { Requeued.Count: > 0 })
+        {
+            try
+            {
+                await Task.WhenAll(round.Requeued.Select(journal.Add));
+            }
+            catch (Exception ex)
+            {
+                // The round is decided and must go out: without the write, a failover would resume from the last ticket
+                // journaled.
+                LogRequeueNotJournaled(logger, ex, Model, round.Requeued.Count);
+            }
+        }
+
+        Carry(round);
+    }
 
     /// <summary>Tells the world what an admission round decided (null: none ran), and keeps the timer on its next due time.</summary>
     private void Carry(AdmissionRound? round)
@@ -288,8 +294,8 @@ internal sealed partial class PlacementGrain(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A hand-back count of model {Model} could not be journaled; a failover would count that job's hand-backs from its last journaled count")]
-    private static partial void LogHandBackNotJournaled(ILogger logger, Exception exception, string model);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The tickets of {Jobs} jobs of model {Model} re-queued from replicas could not be journaled; a failover would show their re-queues and hand-backs, and resume them, from their last journaled tickets")]
+    private static partial void LogRequeueNotJournaled(ILogger logger, Exception exception, string model, int jobs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Placement of {Model}: node {NodeId} was lost with the silo holding its stream; the jobs counted there go back to the queue")]
     private static partial void LogNodeLost(ILogger logger, string model, string nodeId);

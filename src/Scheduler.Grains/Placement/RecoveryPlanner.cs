@@ -44,8 +44,9 @@ internal static class RecoveryPlanner
         {
             var resumeOn = running.TryGetValue(ticket.JobId, out var replicaId) && persisted.Replicas.ContainsKey(replicaId) ? replicaId : null;
 
-            // A job that ran before (it delivered tokens, or an engine handed it back) left its tenant's queue already.
-            var ranBefore = resumeOn is not null || ticket.ResumeFromToken > 0 || ticket.HandBacks > 0;
+            // A job that ran before (it delivered tokens, or went back to its queue from a replica) left its tenant's
+            // queue already. (A ticket journaled by a version before re-queues were journaled counts engine failures only.)
+            var ranBefore = resumeOn is not null || ticket.ResumeFromToken > 0 || ticket.Requeues > 0 || ticket.HandBacks > 0;
             jobs.Add(new RecoveredJob(ticket, ranBefore, resumeOn));
         }
 

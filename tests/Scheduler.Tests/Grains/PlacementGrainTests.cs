@@ -321,21 +321,29 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
     }
 
     [Fact]
-    public async Task Requeue_EngineFailure_JournalsTheCountBeforeTheJobIsReadmitted()
+    public async Task Requeue_ForAnyReason_JournalsTheCountsBeforeTheJobIsReadmitted()
     {
-        var (node, link) = await NodeWithReplica("ra", maxSequences: 2);
-        await Placement.Enqueue(Ticket(JobId(0), _tenant, _model));
-        await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
-        await Until(() => link.AdmittedJobIds.Count >= 2, "j0 and j1 on ra");
+        var (node, link) = await NodeWithReplica("ra", maxSequences: 3);
+        for (var i = 0; i < 3; i++)
+        {
+            await Placement.Enqueue(Ticket(JobId(i), _tenant, _model));
+        }
 
-        // Counted: an engine's error. Not counted: a refusal for want of room.
+        await Until(() => link.AdmittedJobIds.Count >= 3, "j0, j1 and j2 on ra");
+
+        // An engine's error (a hand-back, counted against the job), a refusal for want of room, and a node lost after
+        // the silo holding its stream died: each a re-queue, journaled when the call returns, before any re-dispatch.
         await Placement.Requeue("ra", link.LinkId, [new RequeuedSequence(JobId(0), 3, Error: "upstream answered 502")], HandBack.Rejected);
         await Placement.Requeue("ra", link.LinkId, [new RequeuedSequence(JobId(1), 0)], HandBack.Rejected);
+        await Placement.NodeLost(node, link.LinkId);
         await Settle(cluster, node);
 
-        var journaled = (await cluster.Journal.Load(_model)).Where(t => t.JobId == JobId(0)).ToArray();
-        Assert.Equal((1, 3), (Assert.Single(journaled).HandBacks, journaled[0].ResumeFromToken));
-        Assert.DoesNotContain(await cluster.Journal.Load(_model), t => t.JobId == JobId(1));
+        var journaled = (await cluster.Journal.Load(_model)).ToDictionary(t => t.JobId);
+        Assert.Equal((1, 1, 3), (journaled[JobId(0)].Requeues, journaled[JobId(0)].HandBacks, journaled[JobId(0)].ResumeFromToken));
+        Assert.Equal((1, 0), (journaled[JobId(1)].Requeues, journaled[JobId(1)].HandBacks));
+        Assert.Equal((1, 0), (journaled[JobId(2)].Requeues, journaled[JobId(2)].HandBacks));
+        Assert.Equal("from replica ra (node " + node + "): its node was lost (its lease lapsed after the silo holding its stream failed)",
+            journaled[JobId(2)].LastRequeue);
     }
 
     [Fact]

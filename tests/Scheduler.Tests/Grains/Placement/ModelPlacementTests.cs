@@ -339,6 +339,51 @@ public sealed class ModelPlacementTests
         Assert.Null(round!.WakeAt);
     }
 
+    // What the llama.cpp engine says when it hands a sequence back for want of KV cells (LlamaEngine.HandBackForRoom).
+    private const string NoKvCells = "llama.cpp found no free KV cells for its next token 3 steps in a row on replica r1 (its cache fuller than the engine counts): handed back, as the waiting sequence holding the most cells (900), so the others can go on";
+
+    [Fact]
+    public void Requeue_HandedBackForWantOfKvCells_GoesToAnotherReplicaWithRoom_NotBackToTheOneThatRefusedIt()
+    {
+        // r1 is where the job's prompt is cached and its session ran: both draw it back there, but for the hold.
+        _placement.UpsertReplicas("link-1", [On("r1", "n1", maxSequences: 2)]);
+        var prompt = new string('p', 3 * PromptBlocks.DefaultBlockTokens * PromptBlocks.CharsPerToken);
+        var ticket = Job("j0") with { Request = Job("j0").Request with { Prompt = prompt, PromptTokens = 200, SessionId = "chat" } };
+        Assert.Equal(["j0"], AdmittedIds(_placement.Enqueue(ticket).Round!));
+        _placement.OnProgress("r1", ["j0"], []);
+        _placement.UpsertReplicas("link-2", [On("r2", "n2", maxSequences: 2)]);
+
+        var round = _placement.Requeue("r1", "link-1", [new RequeuedSequence("j0", 5, Error: NoKvCells)], HandBack.Rejected);
+
+        var readmitted = Assert.Single(Assert.Single(round!.Batches).Sequences);
+        Assert.Equal(("r2", 5, 1), (readmitted.Placement.ReplicaId, readmitted.Ticket.ResumeFromToken, readmitted.Ticket.HandBacks));
+        Assert.False(ReplicaState("r1").Schedulable);
+    }
+
+    [Fact]
+    public void SetSchedulable_OpeningAReplicaHeldForARefusal_KeepsItHeld_SoTheJobItRefusedDoesNotGoStraightBack()
+    {
+        _placement.UpsertReplicas("link-1", [On("r1", "n1", maxSequences: 2)]);
+        Assert.Equal(["j0", "j1"], [.. AdmittedIds(Enqueue("j0")), .. AdmittedIds(Enqueue("j1"))]);
+        _placement.UpsertReplicas("link-2", [On("r2", "n2", maxSequences: 1)]);
+        Assert.Equal(["j2"], AdmittedIds(Enqueue("j2")));
+        _placement.Requeue("r1", "link-1", [new RequeuedSequence("j1", 3, Error: NoKvCells)], HandBack.Rejected);
+
+        // Its accelerator's state is pushed again (uncordoned, say) while r1 is held: it stays held. Opened, it took back
+        // at once the job it had just refused, and with its hold still on the books it was not held again at its next
+        // refusal: the job could bounce there until MaxHandBacks failed it, another replica free or not.
+        Assert.False(_placement.SetSchedulable("r1", true));
+        Assert.Empty(_placement.AdmitWhatFits().Batches);
+        Assert.False(ReplicaState("r1").Schedulable);
+
+        // Room elsewhere takes it; the hold passes as it would have.
+        Assert.Equal(["j1"], AdmittedIds(_placement.OnProgress("r2", ["j2"], [new FinishedSequence("j2", 100, FinishReason.Length)])!));
+        Assert.Equal("r2", _placement.Describe("j1")!.Placement!.ReplicaId);
+        _time.Advance(s_hold);
+        _placement.AdmitWhatFits();
+        Assert.True(ReplicaState("r1").Schedulable);
+    }
+
     [Fact]
     public void Requeue_Rejected_WithNothingFinishingThere_TakesWorkAgainOnceTheHoldHasPassed()
     {
@@ -385,7 +430,7 @@ public sealed class ModelPlacementTests
 
             // Queued again, resuming after what it delivered; its ticket (journaled) and its record say why it waits.
             Assert.Empty(round!.Ended);
-            var handedBack = Assert.Single(round.HandedBack);
+            var handedBack = Assert.Single(round.Requeued);
             Assert.Equal(("j0", handBack, $"upstream answered 500: boom {handBack}", handBack),
                 (handedBack.JobId, handedBack.HandBacks, handedBack.LastHandBackError, handedBack.ResumeFromToken));
             Assert.Equal(new JobLocation(null, 0), _placement.Locate("j0"));
@@ -401,7 +446,7 @@ public sealed class ModelPlacementTests
         var failedRound = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 7, last, "upstream answered 500: boom last")], HandBack.Rejected);
 
         var failed = Assert.Single(failedRound!.Ended);
-        Assert.Empty(failedRound.HandedBack);
+        Assert.Empty(failedRound.Requeued);
         Assert.Empty(failedRound.Batches);
         Assert.Equal(("j0", s_maxHandBacks + 1, "upstream answered 500: boom last"), (failed.Ticket.JobId, failed.Ticket.HandBacks, failed.Ticket.LastHandBackError));
         Assert.Equal("r", failed.Placement!.ReplicaId);
@@ -432,7 +477,7 @@ public sealed class ModelPlacementTests
         for (var handBack = 1; handBack <= 2; handBack++)
         {
             var round = _placement.Requeue("r", "link", [new RequeuedSequence("j0", 0, Error: $"boom {handBack}")], HandBack.Rejected);
-            journaled = Assert.Single(round!.HandedBack);
+            journaled = Assert.Single(round!.Requeued);
             _time.Advance(s_hold);
             _placement.AdmitWhatFits();
         }
@@ -447,10 +492,59 @@ public sealed class ModelPlacementTests
 
         // Its third hand-back is its third, past the two allowed: it fails rather than starting over at one.
         var third = rebuilt.Requeue("r", "link-2", [new RequeuedSequence("j0", 0, Error: "boom 3")], HandBack.Rejected);
-        Assert.Empty(third!.HandedBack);
+        Assert.Empty(third!.Requeued);
         var failed = Assert.Single(third.Ended);
         Assert.Equal(3, failed.Ticket.HandBacks);
         Assert.Contains("handed it back 3 times", failed.Outcome.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Requeue_ForAnyReason_TheTicketToJournalCarriesTheCount_IntoAPlacementRebuiltAfterAFailover()
+    {
+        // Every way a job goes back to its queue from a replica but an engine's failure: each round hands the grain
+        // the job's ticket to journal, counting one more re-queue, with where from, why and where it resumes.
+        _placement.UpsertReplicas("link-1", [On("r", "n", maxSequences: 1)]);
+        Assert.Equal(["j0"], AdmittedIds(Enqueue("j0")));
+        var journaled = new List<JobTicket>();
+        void Requeued(AdmissionRound? round) => journaled.Add(Assert.Single(round!.Requeued));
+
+        Requeued(_placement.Requeue("r", "link-1", [new RequeuedSequence("j0", 2)], HandBack.StreamClosed));
+        Requeued(_placement.Requeue("r", "link-1", [new RequeuedSequence("j0", 4)], HandBack.NodeLost));
+        _placement.UpsertReplicas("link-2", [On("r", "n", maxSequences: 1)]);
+        Assert.Equal(["j0"], AdmittedIds(_placement.AdmitWhatFits()));
+        _placement.UpsertReplicas("link-3", [On("r", "n", maxSequences: 1)]);
+        Requeued(_placement.AdmitWhatFits());
+        Requeued(_placement.LoseLink("link-3"));
+        _placement.UpsertReplicas("link-4", [On("r2", "n2", maxSequences: 1)]);
+        Assert.Equal(["j0"], AdmittedIds(_placement.AdmitWhatFits()));
+        _placement.RemoveReplicas(["r2"]);
+        Requeued(_placement.AdmitWhatFits());
+
+        Assert.Equal([1, 2, 3, 4, 5], journaled.Select(t => t.Requeues));
+        Assert.All(journaled, t => Assert.Equal(0, t.HandBacks));
+        Assert.Equal([2, 4, 4, 4, 4], journaled.Select(t => t.ResumeFromToken));
+        Assert.Equal(
+            [
+                "from replica r (node n): its stream was closed by its owner",
+                "from replica r (node n): its node was lost (stream broken or lease expired)",
+                "from replica r (node n): its node registered a new stream; the jobs counted under the old one went down with it",
+                "from replica r (node n): its node was lost (its lease lapsed after the silo holding its stream failed)",
+                "from replica r2 (node n2): its node left and was forgotten",
+            ],
+            journaled.Select(t => t.LastRequeue));
+
+        // The placement's silo dies: a new activation rebuilds from the journal, where the ticket was last written.
+        var persisted = new PlacementState();
+        persisted.Replicas["r"] = On("r", "n", maxSequences: 1);
+        var rebuilt = new ModelPlacement(Model, persisted, new PlacementOptions(), _time, NullLogger.Instance);
+        var plan = RecoveryPlanner.Plan(persisted, [("n", new NodeJobs("link-5", []))], [journaled[^1]]);
+        Assert.Equal(["j0"], AdmittedIds(rebuilt.Recover(plan)));
+        Assert.True(Assert.Single(plan.Jobs).WasAdmitted);
+
+        // Its record shows the five, and its next re-queue is its sixth.
+        Assert.Equal((5, journaled[^1].LastRequeue), (rebuilt.Describe("j0")!.Ticket.Requeues, rebuilt.Describe("j0")!.Ticket.LastRequeue));
+        var sixth = Assert.Single(rebuilt.Requeue("r", "link-5", [new RequeuedSequence("j0", 6)], HandBack.NodeLost)!.Requeued);
+        Assert.Equal((6, 6), (sixth.Requeues, sixth.ResumeFromToken));
     }
 
     [Fact]
@@ -461,12 +555,15 @@ public sealed class ModelPlacementTests
         placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);
         Assert.Equal(["j0"], AdmittedIds(placement.Enqueue(Job("j0")).Round!));
 
-        // A lost node, a closed stream, an engine without room: none of it is the job's doing.
+        // A lost node, a closed stream, an engine without room: none of it is the job's doing. Each is a re-queue,
+        // journaled as one, with no hand-back.
+        var requeues = 0;
         foreach (var reason in new[] { HandBack.NodeLost, HandBack.StreamClosed, HandBack.Rejected })
         {
             var round = placement.Requeue("r", "link", [new RequeuedSequence("j0", 0)], reason);
             Assert.Empty(round!.Ended);
-            Assert.Empty(round.HandedBack);
+            var journaled = Assert.Single(round.Requeued);
+            Assert.Equal((++requeues, 0), (journaled.Requeues, journaled.HandBacks));
 
             // The node registers again (ending any hold): the job runs again.
             placement.UpsertReplicas("link", [On("r", "n", maxSequences: 1)]);

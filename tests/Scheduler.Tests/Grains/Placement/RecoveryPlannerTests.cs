@@ -24,9 +24,9 @@ public sealed class RecoveryPlannerTests
     private static ReplicaRegistration On(string replicaId, string nodeId) => Replica(replicaId, Model, nodeId, maxSequences: 4, kvCapacityTokens: 100_000);
 
     /// <summary>A journaled job that arrived <paramref name="arrival"/> seconds after t0, resuming at
-    /// <paramref name="delivered"/> tokens after <paramref name="handBacks"/> hand-backs.</summary>
-    private static JobTicket Journaled(string jobId, int arrival, int delivered = 0, int handBacks = 0) =>
-        Ticket(jobId, "t", Model) with { SubmittedAt = s_t0.AddSeconds(arrival), ResumeFromToken = delivered, HandBacks = handBacks };
+    /// <paramref name="delivered"/> tokens after <paramref name="handBacks"/> hand-backs and <paramref name="requeues"/> re-queues.</summary>
+    private static JobTicket Journaled(string jobId, int arrival, int delivered = 0, int handBacks = 0, int requeues = 0) =>
+        Ticket(jobId, "t", Model) with { SubmittedAt = s_t0.AddSeconds(arrival), ResumeFromToken = delivered, HandBacks = handBacks, Requeues = requeues };
 
     [Fact]
     public void NodesToAsk_EachNodeOfThePersistedReplicasOnce()
@@ -65,6 +65,7 @@ public sealed class RecoveryPlannerTests
                 Journaled("handed-back", 2, handBacks: 1),
                 Journaled("queued", 0),
                 Journaled("on-unknown-replica", 6),
+                Journaled("requeued", 7, requeues: 1),
             ]);
 
         Assert.Equal(
@@ -74,6 +75,7 @@ public sealed class RecoveryPlannerTests
                 ("handed-back", true, null),            // an engine failed it: it ran, and goes back queued, admitted once
                 ("was-running", true, null),            // it delivered tokens on a stream that is gone: the same
                 ("on-unknown-replica", false, null),    // its replica is not the model's: nothing says it ran
+                ("requeued", true, null),               // its node was lost before its first token: it ran, and delivered nothing
             ],
             plan.Jobs.Select(j => (j.Ticket.JobId, j.WasAdmitted, j.ResumeOn)));
     }
