@@ -55,14 +55,7 @@ public sealed class InProcessNodeLinkTests : IAsyncLifetime
         var staying = Assert.Single(await admin.ListAcceleratorsAsync(), a => a.NodeId == "in-process-staying");
 
         // A long job on the node that will stop (the other is cordoned while it is placed).
-        await admin.CordonAcceleratorAsync(staying.AcceleratorId);
-        var firstTokens = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var running = client.RunAsync(
-            new SubmitJobRequest { Model = Model, Prompt = "a long answer, please", MaxTokens = 300 },
-            _ => firstTokens.TrySetResult(),
-            DateTime.UtcNow + Timeout);
-        await firstTokens.Task.WaitAsync(Timeout);
-        await admin.UncordonAcceleratorAsync(staying.AcceleratorId);
+        var running = await PinnedJob.StartAsync(admin, client, Model, staying.AcceleratorId, maxTokens: 300, Timeout);
 
         await _scheduler.StopNodeAsync("in-process-stopping");
 

@@ -45,14 +45,7 @@ public sealed class WorkerDrainTests : IAsyncLifetime
         var stopping = Assert.Single(await admin.ListAcceleratorsAsync(), a => a.NodeId == "drain-stopping");
 
         // A long job on the node that will stop (the other is cordoned while it is placed).
-        await admin.CordonAcceleratorAsync(staying.AcceleratorId);
-        var firstTokens = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var running = client.RunAsync(
-            new SubmitJobRequest { Model = Model, Prompt = "a long answer, please", MaxTokens = 300 },
-            _ => firstTokens.TrySetResult(),
-            DateTime.UtcNow + Timeout);
-        await firstTokens.Task.WaitAsync(Timeout);
-        await admin.UncordonAcceleratorAsync(staying.AcceleratorId);
+        var running = await PinnedJob.StartAsync(admin, client, Model, staying.AcceleratorId, maxTokens: 300, Timeout);
 
         _stopping.Terminate();
 

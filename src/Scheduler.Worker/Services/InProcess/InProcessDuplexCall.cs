@@ -104,104 +104,103 @@ internal sealed class InProcessDuplexCall<TRequest, TResponse>
     }
 
     /// <summary>The caller's request stream.</summary>
-    private sealed class RequestWriter(InProcessDuplexCall<TRequest, TResponse> call) : IClientStreamWriter<TRequest>
+    private sealed class RequestWriter(InProcessDuplexCall<TRequest, TResponse> call) : QueueWriter<TRequest>(call._requests.Writer), IClientStreamWriter<TRequest>
     {
-        public WriteOptions? WriteOptions { get; set; }
-
-        public Task WriteAsync(TRequest message) => WriteAsync(message, CancellationToken.None);
-
-        public async Task WriteAsync(TRequest message, CancellationToken cancellationToken)
-        {
-            try
-            {
-                await call._requests.Writer.WriteAsync(message, cancellationToken);
-            }
-            catch (ChannelClosedException) when (call._cancelled.IsCancellationRequested)
-            {
-                throw new RpcException(Status.DefaultCancelled);
-            }
-        }
-
         public Task CompleteAsync()
         {
             call._requests.Writer.TryComplete();
             return Task.CompletedTask;
         }
+
+        protected override Exception Closed(ChannelClosedException ex) =>
+            call._cancelled.IsCancellationRequested ? new RpcException(Status.DefaultCancelled) : ex;
     }
 
     /// <summary>The caller's response stream: ends when the handler returns, throws its status when it fails.</summary>
-    private sealed class ResponseReader(InProcessDuplexCall<TRequest, TResponse> call) : IAsyncStreamReader<TResponse>
+    private sealed class ResponseReader(InProcessDuplexCall<TRequest, TResponse> call) : QueueReader<TResponse>(call._responses.Reader)
     {
-        public TResponse Current { get; private set; } = null!;
+        // As Grpc.Net.Client: cancelling a read cancels the call.
+        protected override Exception ReadCancelled(OperationCanceledException ex)
+        {
+            call.Cancel();
+            return new RpcException(Status.DefaultCancelled);
+        }
+    }
+
+    /// <summary>The handler's request stream.</summary>
+    private sealed class RequestReader(InProcessDuplexCall<TRequest, TResponse> call) : QueueReader<TRequest>(call._requests.Reader)
+    {
+        protected override Exception ReadCancelled(OperationCanceledException ex) => ex;
+
+        // Completed by the caller, or by a dispose: a server sees the latter as the call cancelled.
+        protected override void Ended() => call._cancelled.Token.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Either side's reads, from its own queue. Cancelling the call completes the queue, which wakes a read:
+    /// no need to watch the call's token beside the reader's.</summary>
+    private abstract class QueueReader<T>(ChannelReader<T> queue) : IAsyncStreamReader<T>
+    {
+        public T Current { get; private set; } = default!;
 
         public async Task<bool> MoveNext(CancellationToken cancellationToken)
         {
-            var reader = call._responses.Reader;
             try
             {
-                while (await reader.WaitToReadAsync(cancellationToken))
+                while (await queue.WaitToReadAsync(cancellationToken))
                 {
-                    if (reader.TryRead(out var message))
+                    if (queue.TryRead(out var message))
                     {
                         Current = message;
                         return true;
                     }
                 }
-
-                return false;
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
             {
-                // As Grpc.Net.Client: cancelling a read cancels the call.
-                call.Cancel();
-                throw new RpcException(Status.DefaultCancelled);
-            }
-        }
-    }
-
-    /// <summary>The handler's request stream.</summary>
-    private sealed class RequestReader(InProcessDuplexCall<TRequest, TResponse> call) : IAsyncStreamReader<TRequest>
-    {
-        public TRequest Current { get; private set; } = null!;
-
-        public async Task<bool> MoveNext(CancellationToken cancellationToken)
-        {
-            // No need to watch the call's token too: cancelling the call completes the queue, which wakes this.
-            var reader = call._requests.Reader;
-            while (await reader.WaitToReadAsync(cancellationToken))
-            {
-                if (reader.TryRead(out var message))
-                {
-                    Current = message;
-                    return true;
-                }
+                throw ReadCancelled(ex);
             }
 
-            // Completed by the caller, or by a dispose: a server sees the latter as the call cancelled.
-            call._cancelled.Token.ThrowIfCancellationRequested();
+            Ended();
             return false;
+        }
+
+        /// <summary>What a read cancelled by the reader's token throws.</summary>
+        protected abstract Exception ReadCancelled(OperationCanceledException ex);
+
+        /// <summary>Called when the queue has ended without an error.</summary>
+        protected virtual void Ended()
+        {
         }
     }
 
     /// <summary>The handler's response stream.</summary>
-    private sealed class ResponseWriter(InProcessDuplexCall<TRequest, TResponse> call) : IServerStreamWriter<TResponse>
+    private sealed class ResponseWriter(InProcessDuplexCall<TRequest, TResponse> call) : QueueWriter<TResponse>(call._responses.Writer), IServerStreamWriter<TResponse>
+    {
+        // The caller went away: over a socket the write would fail the same way.
+        protected override Exception Closed(ChannelClosedException ex) => new InvalidOperationException("The call has ended.", ex);
+    }
+
+    /// <summary>Either side's writes: into the other side's queue, waiting while it is full (cancelling the call
+    /// completes the queue, which fails a write waiting for room).</summary>
+    private abstract class QueueWriter<T>(ChannelWriter<T> queue) : IAsyncStreamWriter<T>
     {
         public WriteOptions? WriteOptions { get; set; }
 
-        public Task WriteAsync(TResponse message) => WriteAsync(message, CancellationToken.None);
+        public Task WriteAsync(T message) => WriteAsync(message, CancellationToken.None);
 
-        public async Task WriteAsync(TResponse message, CancellationToken cancellationToken)
+        public async Task WriteAsync(T message, CancellationToken cancellationToken)
         {
-            // Cancelling the call completes the queue, which fails a write waiting for room.
             try
             {
-                await call._responses.Writer.WriteAsync(message, cancellationToken);
+                await queue.WriteAsync(message, cancellationToken);
             }
             catch (ChannelClosedException ex)
             {
-                // The caller went away: over a socket the write would fail the same way.
-                throw new InvalidOperationException("The call has ended.", ex);
+                throw Closed(ex);
             }
         }
+
+        /// <summary>What the write throws once the queue is closed.</summary>
+        protected abstract Exception Closed(ChannelClosedException ex);
     }
 }
