@@ -37,6 +37,14 @@ public sealed class ApiOptions
     /// </summary>
     public int MaxReceiveMessageBytes { get; set; } = 8 << 20;
 
+    /// <summary>
+    /// Bytes of OpenAI request bodies the silo holds at once while it reads and parses them (<see cref="RequestBodyBudget"/>):
+    /// a request whose body would pass it is answered 503 with <c>Retry-After</c> before its body is read. A body counts
+    /// its <c>Content-Length</c>; one sent compressed or in chunks counts <see cref="MaxReceiveMessageBytes"/>. At least
+    /// <see cref="MaxReceiveMessageBytes"/>, so the largest body can always be read; the default holds 16 of those.
+    /// </summary>
+    public long MaxRequestBodyBytesInFlight { get; set; } = 128L << 20;
+
     /// <summary>How long a silo trusts a tenant key it has checked; a revoked key may work that long. 0 = always ask.</summary>
     public int ApiKeyCacheSeconds { get; set; } = 10;
 
