@@ -33,17 +33,16 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
 
     public async Task<OpenAiRequest> Read(HttpRequest http, OpenAiKind kind)
     {
-        // The body's bytes are held until the document is parsed and disposed, however the read ends (a client gone
-        // mid-body among them); the parsed request's strings live on with the job, bounded by its own limits. A
-        // compressed body is charged as decoded: that is what the parser holds. The charged stream owns the body it
-        // reads: a decoder, or the request's own stream, whose disposal does nothing.
-        using var lease = budget.Admit(http.ContentLength);
         var (body, encoding) = OpenAiRequestBody.Open(http, decompression);
-        await using var charged = lease.Read(body);
+        await using var decoded = encoding is null ? null : body;
+
+        // Held until the document is parsed and disposed, however the read ends (a client gone mid-body among them); the
+        // parsed request's strings live on with the job, bounded by its own limits.
+        using var held = budget.Reserve(encoding is null ? http.ContentLength : null);
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(charged, default, http.HttpContext.RequestAborted);
+            document = await JsonDocument.ParseAsync(body, default, http.HttpContext.RequestAborted);
         }
         catch (JsonException ex)
         {
