@@ -22,6 +22,14 @@ internal sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
             failures.Add($"{Section}:{nameof(options.MaxReceiveMessageBytes)} must be at least 1024 bytes; it is {options.MaxReceiveMessageBytes}");
         }
 
+        // Below the largest body, a body of the largest size could never be read, whatever the load.
+        if (options.MaxRequestBodyBytesInFlight < options.MaxReceiveMessageBytes)
+        {
+            failures.Add(
+                $"{Section}:{nameof(options.MaxRequestBodyBytesInFlight)} must be at least {Section}:{nameof(options.MaxReceiveMessageBytes)} "
+                + $"({options.MaxReceiveMessageBytes} bytes), so the largest request body can be read; it is {options.MaxRequestBodyBytesInFlight}");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

@@ -30,6 +30,7 @@ internal static class ApiServiceCollectionExtensions
         services.AddSingleton<AdminAudit>();
         services.AddSingleton<TenantKeys>();
         services.AddSingleton<JobSubmissions>();
+        services.AddSingleton<RequestBodyBudget>();
         services.AddSingleton<MissingJobs>();
         services.AddSingleton<JobMultiplexer>();
         services.AddSingleton<JobListing>();

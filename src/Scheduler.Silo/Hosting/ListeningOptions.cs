@@ -29,6 +29,16 @@ public sealed class ListeningOptions
     /// </summary>
     public int MaxStreamsPerConnection { get; set; } = 1000;
 
+    /// <summary>
+    /// Open connections each port takes at once (Kestrel's <c>MaxConcurrentConnections</c>, unlimited by default, which
+    /// counts each endpoint on its own): one more is closed as soon as it is accepted, before a byte is read or a TLS
+    /// handshake made, and counted in <c>kestrel.rejected_connections</c>. Unbounded, clients that open connections and
+    /// leave them idle (or a leak in one) could take every file descriptor the process has, and with them the silo's
+    /// links to Redis, its peers and its nodes. An HTTP/1.1 client holds one connection per request in flight (a
+    /// streamed answer for as long as it streams); a gRPC channel one or a few.
+    /// </summary>
+    public int MaxConnectionsPerPort { get; set; } = 10_000;
+
     /// <summary>The certificate of the client-facing ports (section "Scheduler:Tls"); none serves cleartext.</summary>
     public ServerTlsOptions Tls { get; set; } = new();
 
@@ -47,6 +57,11 @@ public sealed class ListeningOptions
         if (MaxStreamsPerConnection < 1)
         {
             throw new ConfigurationRefusedException($"Scheduler:MaxStreamsPerConnection must be at least 1, not {MaxStreamsPerConnection}.");
+        }
+
+        if (MaxConnectionsPerPort < 1)
+        {
+            throw new ConfigurationRefusedException($"Scheduler:MaxConnectionsPerPort must be at least 1, not {MaxConnectionsPerPort}.");
         }
 
         if (ServerCertificateReloader.IntervalRefusal(Tls.ReloadInterval, "Scheduler:Tls:ReloadInterval") is { } refusal)

@@ -168,6 +168,9 @@ public static class SchedulerHost
             // Server-wide, but only the gRPC port speaks HTTP/2.
             kestrel.Limits.Http2.MaxStreamsPerConnection = listening.MaxStreamsPerConnection;
 
+            // Counted per port: a flood of connections to one door leaves the others (the probes' HTTP port) their own.
+            kestrel.Limits.MaxConcurrentConnections = listening.MaxConnectionsPerPort;
+
             // The OpenAI API's bodies (gRPC lifts this limit for its calls and holds each message to the same number).
             kestrel.Limits.MaxRequestBodySize = kestrel.ApplicationServices.GetRequiredService<IOptions<ApiOptions>>().Value.MaxReceiveMessageBytes;
             var ip = IPAddress.Parse(listening.BindAddress);

@@ -11,9 +11,10 @@ namespace Scheduler.Silo.OpenAi;
 /// <summary>
 /// Reads an OpenAI completion or chat completion request into a submission. The JSON is strict — a field of the wrong
 /// type is a 400 naming it — but fields it does not know are ignored, except those that would change the result
-/// (<see cref="OpenAiUnsupportedFields"/>). Ranges are the submission validator's to check, as for gRPC.
+/// (<see cref="OpenAiUnsupportedFields"/>). Ranges are the submission validator's to check, as for gRPC. A body is read
+/// whole within the silo's <see cref="RequestBodyBudget"/>.
 /// </summary>
-internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompressionProvider decompression)
+internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompressionProvider decompression, RequestBodyBudget budget)
 {
     /// <summary>The legacy completions API's default, when a request sets no max_tokens.</summary>
     public const int DefaultCompletionMaxTokens = 16;
@@ -34,6 +35,10 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
     {
         var (body, encoding) = OpenAiRequestBody.Open(http, decompression);
         await using var decoded = encoding is null ? null : body;
+
+        // Held until the document is parsed and disposed, however the read ends (a client gone mid-body among them); the
+        // parsed request's strings live on with the job, bounded by its own limits.
+        using var held = budget.Reserve(encoding is null ? http.ContentLength : null);
         JsonDocument document;
         try
         {

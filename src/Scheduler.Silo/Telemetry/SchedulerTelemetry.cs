@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Grains.Jobs;
 using Scheduler.Protos.Tls;
+using Scheduler.Silo.Api;
 
 namespace Scheduler.Silo.Telemetry;
 
@@ -32,8 +33,10 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IHostedService, 
     private readonly Counter<long> _jobsFinished;
     private readonly Counter<long> _submissionsRefused;
 
-    // frontDoorCertificate: null when the front door is cleartext, and then no expiry gauge.
-    public SchedulerTelemetry(IMeterFactory meters, FleetGauges fleet, IOptions<TelemetryOptions> options, ServerCertificateReloader? frontDoorCertificate = null)
+    // frontDoorCertificate: null when the front door is cleartext, and then no expiry gauge; requestBodies: null in a
+    // host without the front doors (the grain tests' cluster).
+    public SchedulerTelemetry(
+        IMeterFactory meters, FleetGauges fleet, IOptions<TelemetryOptions> options, ServerCertificateReloader? frontDoorCertificate = null, RequestBodyBudget? requestBodies = null)
     {
         _meter = meters.Create(Name);
         _timeToFirstToken = _meter.CreateHistogram(SemanticConventions.TimeToFirstToken, "s", "Time from submission to the first output token.",
@@ -65,6 +68,14 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IHostedService, 
         _meter.CreateObservableGauge(SemanticConventions.ReplicaKvTokensCapacity, () => fleet.Current.KvTokensCapacity, "{token}", "KV-cache tokens a replica holds.");
         _meter.CreateObservableGauge(SemanticConventions.Accelerators, () => fleet.Current.Accelerators, "{accelerator}", "Accelerators by product and state.");
         _meter.CreateObservableGauge(SemanticConventions.CapacityWantedReplicas, () => fleet.Current.WantedReplicas, "{replica}", "Replicas a model's placement wants of a worker pool, for an autoscaler to follow.");
+        if (requestBodies is not null)
+        {
+            _meter.CreateObservableGauge(SemanticConventions.RequestBodyHeldBytes, () => requestBodies.Held, "{byte}",
+                "Bytes of request bodies being read and parsed, of Scheduler:MaxRequestBodyBytesInFlight.");
+            _meter.CreateObservableCounter(SemanticConventions.RequestBodyRefused, () => requestBodies.Refused, "{request}",
+                "Requests refused before their body was read, because Scheduler:MaxRequestBodyBytesInFlight was in use.");
+        }
+
         if (frontDoorCertificate is not null)
         {
             // A time rather than the seconds left (as cert-manager's own gauge): it changes only when a renewed

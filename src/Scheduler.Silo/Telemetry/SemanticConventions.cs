@@ -29,6 +29,14 @@ internal static class SemanticConventions
     public const string Accelerators = "scheduler.accelerators";
     public const string CapacityWantedReplicas = "scheduler.capacity.wanted_replicas";
     public const string TlsCertificateExpiry = "scheduler.tls.certificate.expiry";
+    public const string RequestBodyHeldBytes = "scheduler.request_body.held_bytes";
+    public const string RequestBodyRefused = "scheduler.request_body.refused";
+
+    /// <summary>Kestrel's own (meter <see cref="KestrelMeter"/>), exported with the scheduler's: the connections each port
+    /// has open, and those it closed at once over <c>Scheduler:MaxConnectionsPerPort</c>.</summary>
+    public const string KestrelActiveConnections = "kestrel.active_connections";
+    public const string KestrelRejectedConnections = "kestrel.rejected_connections";
+    public const string KestrelMeter = "Microsoft.AspNetCore.Server.Kestrel";
 
     public const string RequestModel = "gen_ai.request.model";
     public const string TokenType = "gen_ai.token.type";

@@ -58,8 +58,18 @@ internal static class TelemetryServiceCollectionExtensions
         return services.AddSchedulerOpenTelemetry(
             configuration,
             DefaultServiceName,
-            metrics => metrics.AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans")
-                .AddView(instrument => instrument.Meter.Name == SchedulerTelemetry.Name ? stream : null)
+            metrics => metrics.AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans", SemanticConventions.KestrelMeter)
+                .AddView(instrument => instrument.Meter.Name switch
+                {
+                    SchedulerTelemetry.Name => stream,
+
+                    // Of Kestrel's, the connections only: its duration histograms' series by protocol, TLS version and
+                    // error type cost more than they tell here.
+                    SemanticConventions.KestrelMeter => instrument.Name is SemanticConventions.KestrelActiveConnections or SemanticConventions.KestrelRejectedConnections
+                        ? null
+                        : MetricStreamConfiguration.Drop,
+                    _ => null,
+                })
                 .AddPrometheusExporter(),
             SchedulerTelemetry.Name, WorkerSource, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
     }

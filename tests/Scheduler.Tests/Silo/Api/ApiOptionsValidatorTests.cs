@@ -37,4 +37,19 @@ public sealed class ApiOptionsValidatorTests
         Assert.True(result.Failed);
         Assert.Equal("Scheduler:MaxReceiveMessageBytes must be at least 1024 bytes; it is 100", result.FailureMessage);
     }
+
+    [Fact]
+    public void Validate_ABodyBudgetBelowTheLargestBody_FailsNamingBoth()
+    {
+        var result = new ApiOptionsValidator().Validate(null, new ApiOptions { MaxReceiveMessageBytes = 4096, MaxRequestBodyBytesInFlight = 4095 });
+
+        Assert.True(result.Failed);
+        Assert.Equal(
+            "Scheduler:MaxRequestBodyBytesInFlight must be at least Scheduler:MaxReceiveMessageBytes (4096 bytes), so the largest request body can be read; it is 4095",
+            result.FailureMessage);
+    }
+
+    [Fact]
+    public void Validate_ABodyBudgetOfOneLargestBody_Succeeds() =>
+        Assert.True(new ApiOptionsValidator().Validate(null, new ApiOptions { MaxReceiveMessageBytes = 4096, MaxRequestBodyBytesInFlight = 4096 }).Succeeded);
 }

@@ -17,7 +17,8 @@ public sealed class OpenAiRequestReaderTests
     /// <summary>A reader for model "m" (at most 300 output tokens), decoding bodies as the silo does.</summary>
     internal static OpenAiRequestReader NewReader() => new(
         new ModelCatalog(Options.Create(new ModelCatalogOptions { Models = [new ModelOptions { Name = "m", MaxOutputTokens = 300 }] })),
-        new ServiceCollection().AddLogging().AddRequestDecompression().BuildServiceProvider().GetRequiredService<IRequestDecompressionProvider>());
+        new ServiceCollection().AddLogging().AddRequestDecompression().BuildServiceProvider().GetRequiredService<IRequestDecompressionProvider>(),
+        new RequestBodyBudget(Options.Create(new ApiOptions())));
 
     private OpenAiRequest Read(string json, OpenAiKind kind = OpenAiKind.Completion)
     {
