@@ -31,8 +31,8 @@ public sealed class TlsRenewalTests : IDisposable
     [Fact]
     public async Task NewConnections_SecretRenewed_GetTheRenewedCertificateOnBothFrontDoorsWhileAnOpenConnectionKeepsWorking()
     {
-        var (original, originalExpiry) = Issue("a", hours: 20);
-        var (renewed, renewedExpiry) = Issue("b", hours: 22);
+        var (original, originalExpiry) = Issue("a", hours: 2);
+        var (renewed, renewedExpiry) = Issue("b", hours: 3);
         var volume = new SecretVolume(Path.Combine(_certificates.Folder, "front-door"), original);
         await using var silo = await StartSilo(volume);
         var addresses = silo.Services.GetRequiredService<ListeningAddresses>();
@@ -60,8 +60,8 @@ public sealed class TlsRenewalTests : IDisposable
     [Fact]
     public async Task NewConnections_RenewedCertificateWithTheOldKey_KeepTheOldCertificateUntilTheMatchingKeyComes()
     {
-        var (original, originalExpiry) = Issue("a", hours: 20);
-        var (renewed, _) = Issue("b", hours: 22);
+        var (original, originalExpiry) = Issue("a", hours: 2);
+        var (renewed, _) = Issue("b", hours: 3);
         var volume = new SecretVolume(Path.Combine(_certificates.Folder, "front-door"), original);
         await using var silo = await StartSilo(volume);
         var addresses = silo.Services.GetRequiredService<ListeningAddresses>();
@@ -83,9 +83,13 @@ public sealed class TlsRenewalTests : IDisposable
             "a new gRPC connection gets the renewed certificate once its key is there", TimeSpan.FromSeconds(10), ReloadInterval);
     }
 
+    /// <summary>A certificate valid until <paramref name="hours"/> after the start of this hour: a whole second, which the
+    /// expiry gauge reads back exactly, always in the future and before the test CA's end (a day from now). Counted from
+    /// midnight, as before, 20 and 22 hours had passed by 20:00 and 22:00 UTC, and the tests failed every evening.</summary>
     private ((string Key, string Content)[] Pair, double Expiry) Issue(string name, int hours)
     {
-        var notAfter = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero).AddHours(hours);
+        var now = DateTimeOffset.UtcNow;
+        var notAfter = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero).AddHours(hours);
         var (certificate, key) = _certificates.Issue(name, notAfter, "127.0.0.1");
         return ([("tls.crt", File.ReadAllText(certificate)), ("tls.key", File.ReadAllText(key))], notAfter.ToUnixTimeSeconds());
     }
