@@ -14,15 +14,17 @@ namespace Scheduler.Silo.Api;
 /// Holds the gRPC door's request messages to the silo's <see cref="RequestBodyBudget"/>, as the OpenAI door's bodies
 /// are: grpc-dotnet buffers a message whole before any of the silo's code runs, so 40 concurrent 8 MB SubmitJob calls
 /// took a standalone silo from 0.24 to 0.8–1.2 GB. As middleware, for a unary or server-streaming call (one request
-/// message), it reads the message's 5-byte frame header ahead of grpc-dotnet, consuming nothing, and reserves the
-/// length it declares (a compressed message: the most one may hold decoded); a call that does not fit is answered
-/// RESOURCE_EXHAUSTED, marked overloaded with a retry hint, before its message is read. As the outermost interceptor it
-/// gives the bytes back once the message is parsed, as the handler starts (before authentication); otherwise the
-/// middleware gives them back when the call ends (a message that did not parse, a client gone mid-message, a deadline).
+/// message), it checks the call's key (<see cref="AuthInterceptor.Authenticate"/>, which grpc-dotnet would otherwise
+/// leave until the message is parsed), then reads the message's 5-byte frame header ahead of grpc-dotnet, consuming
+/// nothing, and reserves the length it declares (a compressed message: the most one may hold decoded); a call refused
+/// either way is answered before its message is read, one that does not fit RESOURCE_EXHAUSTED marked overloaded with
+/// a retry hint. As the outermost interceptor it gives the bytes back once the message is parsed, as the handler
+/// starts; otherwise the middleware gives them back when the call ends (a message that did not parse, a client gone
+/// mid-message, a deadline).
 /// Client- and duplex-streaming calls (StreamJobs) are not held: their messages come one at a time for as long as the
 /// call lasts, each of at most <see cref="ApiOptions.MaxReceiveMessageBytes"/>.
 /// </summary>
-internal sealed class RequestMessageBudget(RequestBodyBudget budget, IOptions<ApiOptions> options) : Interceptor, IMiddleware
+internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterceptor auth, IOptions<ApiOptions> options) : Interceptor, IMiddleware
 {
     // A gRPC message's frame: a compressed flag byte, then the message's length as 4 bytes big-endian.
     private const int FrameHeader = 5;
@@ -57,11 +59,21 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, IOptions<Ap
         RequestBodyBudget.Lease? lease;
         try
         {
+            // The key first, as the OpenAI door checks it: a client without one neither holds the budget nor has its
+            // message read.
+            await auth.Authenticate(context);
             lease = await Reserve(context.Request.BodyReader);
         }
         catch (RpcException refusal)
         {
             Refuse(context.Response, refusal);
+            return;
+        }
+        catch (Exception ex) when (ex is not RpcException)
+        {
+            // The key could not be checked (Redis does not answer, a silo failed): left to the call, whose interceptors
+            // check it again and map what failed as for any call (UNAVAILABLE, logged).
+            await next(context);
             return;
         }
 
@@ -117,8 +129,8 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, IOptions<Ap
     }
 
     /// <summary>Answers the call with <paramref name="refusal"/> alone, in the response's headers (a "trailers-only"
-    /// response, as grpc-dotnet sends a status with no message before it), with its trailers: the status details and the
-    /// retry hint.</summary>
+    /// response, as grpc-dotnet sends a status with no message before it), with its trailers (the status details, a
+    /// retry hint).</summary>
     private static void Refuse(HttpResponse response, RpcException refusal)
     {
         response.ContentType = "application/grpc";

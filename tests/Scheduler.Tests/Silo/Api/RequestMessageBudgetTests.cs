@@ -63,6 +63,19 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reserve_ACallWithoutAValidKey_IsRefusedBeforeItsMessageIsRead_AndHoldsNothing()
+    {
+        // As the OpenAI door checks the key before it reads a body: else a client with no key, sending large messages
+        // slowly, could hold the whole budget.
+        await using var call = await RawGrpcCall.Start(_silo.Address, SubmitJob, [("authorization", "Bearer not-a-key")]);
+        await call.Send(RawGrpcCall.Framed(Request("no-such-model")).AsMemory(0, 5 + Started), endStream: false);
+        var refused = await call.Answer();
+
+        Assert.Equal(((int)StatusCode.Unauthenticated).ToString(CultureInfo.InvariantCulture), Field(refused, "grpc-status"));
+        Assert.Equal(0, Held());
+    }
+
+    [Fact]
     public async Task Reserve_AStreamedCallsMessageParsed_GivesItsBytesBackWhileTheCallGoesOn()
     {
         // StreamJob's job waits in its queue (this silo has no nodes), so the call goes on after its message is parsed.
