@@ -21,7 +21,8 @@ namespace Scheduler.Silo.Api;
 /// a retry hint. As the outermost interceptor it gives the bytes back once the message is parsed, as the handler
 /// starts; otherwise the middleware gives them back when the call ends (a message that did not parse, a client gone
 /// mid-message, a deadline). The wait for the frame header comes before grpc-dotnet starts the call's deadline: a client
-/// that sends its headers and nothing more is ended by Kestrel's minimum request body data rate (its 5 s grace) instead.
+/// that sends its headers and nothing more is ended by Kestrel's minimum request body data rate after its 5 s grace, its
+/// connection closed, not at its deadline (200 ms asked: closed after 6 s; a gRPC client cancels at its own deadline).
 /// Client- and duplex-streaming calls (StreamJobs) are not held: their messages come one at a time for as long as the
 /// call lasts, each of at most <see cref="ApiOptions.MaxReceiveMessageBytes"/>.
 /// </summary>
