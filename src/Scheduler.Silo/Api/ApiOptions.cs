@@ -38,9 +38,11 @@ public sealed class ApiOptions
     public int MaxReceiveMessageBytes { get; set; } = 8 << 20;
 
     /// <summary>
-    /// Bytes of OpenAI request bodies the silo holds at once while it reads and parses them (<see cref="RequestBodyBudget"/>):
-    /// a request whose body would pass it is answered 503 with <c>Retry-After</c> before its body is read. A body counts
-    /// its <c>Content-Length</c>; one sent compressed or in chunks counts <see cref="MaxReceiveMessageBytes"/>. At least
+    /// Bytes of request bodies the silo holds at once while it reads and parses them (<see cref="RequestBodyBudget"/>), of
+    /// the OpenAI door and the gRPC door's unary and server-streaming calls together: a request whose body would pass it
+    /// is answered before its body is read, 503 with <c>Retry-After</c> or RESOURCE_EXHAUSTED with a retry hint. A body
+    /// counts its <c>Content-Length</c> (a gRPC message, the length its frame declares); one sent compressed or in chunks
+    /// counts <see cref="MaxReceiveMessageBytes"/>. At least
     /// <see cref="MaxReceiveMessageBytes"/>, so the largest body can always be read. The default, 64 MiB, holds 8 of
     /// the largest: a body being parsed costs about 3.5 times its size at the peak (the parser's buffer grows by
     /// doubling to hold it whole, and a prompt as a .NET string is twice its UTF-8), so 64 MiB of bodies is about

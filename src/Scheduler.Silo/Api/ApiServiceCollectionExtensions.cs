@@ -31,6 +31,7 @@ internal static class ApiServiceCollectionExtensions
         services.AddSingleton<TenantKeys>();
         services.AddSingleton<JobSubmissions>();
         services.AddSingleton<RequestBodyBudget>();
+        services.AddSingleton<RequestMessageBudget>();
         services.AddSingleton<MissingJobs>();
         services.AddSingleton<JobMultiplexer>();
         services.AddSingleton<JobListing>();
@@ -40,7 +41,9 @@ internal static class ApiServiceCollectionExtensions
         services.AddSingleton<AuthInterceptor>();
         services.AddGrpc(grpc =>
         {
-            // Error mapping is outermost, so statuses raised by authentication pass through untouched.
+            // The request message's bytes are given back first, as soon as it is parsed; error mapping is outermost
+            // after it, so statuses raised by authentication pass through untouched.
+            grpc.Interceptors.Add<RequestMessageBudget>();
             grpc.Interceptors.Add<ErrorInterceptor>();
             grpc.Interceptors.Add<AuthInterceptor>();
             grpc.CompressionProviders = StrictDecompressionProvider.Defaults();

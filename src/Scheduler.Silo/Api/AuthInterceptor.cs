@@ -9,13 +9,17 @@ namespace Scheduler.Silo.Api;
 /// worker nodes by their configured secrets (admin keys through <see cref="AdminKeys"/>, which may change while the
 /// silo runs). The resolved tenant, or admin key's fingerprint, is left in <see cref="ServerCallContext.UserState"/>.
 /// A peer that fails too often is refused before any lookup (<see cref="AuthFailureGuard"/>); a valid key of the wrong
-/// kind is PERMISSION_DENIED, as on the OpenAI door (<see cref="Credentials"/>).
+/// kind is PERMISSION_DENIED, as on the OpenAI door (<see cref="Credentials"/>). A unary or server-streaming call is
+/// authenticated before its message is read, by <see cref="RequestMessageBudget"/>, and not again here.
 /// </summary>
 internal sealed class AuthInterceptor(Credentials credentials) : Interceptor
 {
     private const string TenantKey = "scheduler.tenant";
     /// <summary>Where <see cref="AdminOf"/> finds the admin key's fingerprint in <see cref="ServerCallContext.UserState"/>.</summary>
     internal const string AdminKey = "scheduler.admin";
+
+    // In the call's items once it is authenticated, whoever did it.
+    private static readonly object Authenticated = new();
 
     /// <summary>The tenant the current call authenticated as.</summary>
     public static string TenantOf(ServerCallContext context) => (string)context.UserState[TenantKey];
@@ -26,27 +30,41 @@ internal sealed class AuthInterceptor(Credentials credentials) : Interceptor
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
-        await Authenticate(context);
+        await Authenticate(context.GetHttpContext());
         return await continuation(request, context);
     }
 
     public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
         TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        await Authenticate(context);
+        await Authenticate(context.GetHttpContext());
         await continuation(request, responseStream, context);
     }
 
     public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
         IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        await Authenticate(context);
+        await Authenticate(context.GetHttpContext());
         await continuation(requestStream, responseStream, context);
     }
 
-    private async Task Authenticate(ServerCallContext context)
+    /// <summary>Authenticates the call <paramref name="http"/> carries, once: a second call for it returns at once.</summary>
+    /// <exception cref="RpcException">The call's credential is refused.</exception>
+    public async ValueTask Authenticate(HttpContext http)
     {
-        var service = ServiceOf(context.Method);
+        if (http.Items.ContainsKey(Authenticated))
+        {
+            return;
+        }
+
+        await Check(http);
+        http.Items[Authenticated] = Authenticated;
+    }
+
+    private async ValueTask Check(HttpContext http)
+    {
+        // Path is the call's method, "/package.Service/Method".
+        var service = ServiceOf(http.Request.Path.Value ?? "");
 
         // Open to all: health for probes, which send no metadata; reflection tells only what the published protos do.
         if (service is "grpc.health.v1.Health" or "grpc.reflection.v1alpha.ServerReflection" or "grpc.reflection.v1.ServerReflection")
@@ -57,10 +75,11 @@ internal sealed class AuthInterceptor(Credentials credentials) : Interceptor
         var (kind, door) = service == AdminService.Descriptor.FullName ? (CredentialKind.AdminKey, AdminService.Descriptor.Name)
             : service == NodeRegistryService.Descriptor.FullName ? (CredentialKind.NodeToken, NodeRegistryService.Descriptor.Name)
             : (CredentialKind.TenantKey, InferenceService.Descriptor.Name);
-        var identity = await credentials.Authenticate(context.GetHttpContext().Request, kind, door, "authorization", "metadata");
+        var identity = await credentials.Authenticate(http.Request, kind, door, "authorization", "metadata");
         if (kind != CredentialKind.NodeToken)
         {
-            context.UserState[kind == CredentialKind.AdminKey ? AdminKey : TenantKey] = identity;
+            // The call's items are its ServerCallContext.UserState.
+            http.Items[kind == CredentialKind.AdminKey ? AdminKey : TenantKey] = identity;
         }
     }
 

@@ -5,9 +5,11 @@ namespace Scheduler.Silo.Api;
 
 /// <summary>
 /// The bytes of request bodies a silo holds while it reads and parses them, bounded silo-wide by
-/// <see cref="ApiOptions.MaxRequestBodyBytesInFlight"/>. A body is parsed whole: 40 concurrent 8 MB OpenAI bodies took
-/// a standalone silo about 1 GB above its idle size, so a flood of large bodies could take it down where no one body
-/// was too large. A request that would pass the bound is refused before its body is read, as overload (RESOURCE_EXHAUSTED
+/// <see cref="ApiOptions.MaxRequestBodyBytesInFlight"/>, one budget for both front doors: the OpenAI door's bodies
+/// (<see cref="OpenAi.OpenAiRequestReader"/>) and the gRPC door's request messages (<see cref="RequestMessageBudget"/>).
+/// A body or message is parsed whole: 40 concurrent 8 MB OpenAI bodies took a standalone silo about 1 GB above its idle
+/// size, and as many SubmitJob messages 0.6 to 1 GB, so a flood of large requests could take it down where no one was
+/// too large. A request that would pass the bound is refused before its body is read, as overload (RESOURCE_EXHAUSTED
 /// marked <see cref="SchedulerErrors.Overloaded"/>, with a retry hint: the OpenAI door's 503 with <c>Retry-After</c>):
 /// the bytes are back as soon as the bodies being parsed are.
 /// </summary>
@@ -35,7 +37,7 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
     /// limit refuses with 413 at its first read. Dispose the lease once the body is parsed, or the read failed.
     /// </summary>
     /// <exception cref="RpcException">RESOURCE_EXHAUSTED: the bytes would pass the budget; nothing was reserved.</exception>
-    public IDisposable Reserve(long? declaredBytes)
+    public Lease Reserve(long? declaredBytes)
     {
         var bytes = Math.Min(declaredBytes ?? _largest, _largest);
         if (Interlocked.Add(ref _held, bytes) > _budget)
@@ -51,7 +53,8 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
         return new Lease(this, bytes);
     }
 
-    private sealed class Lease(RequestBodyBudget budget, long bytes) : IDisposable
+    /// <summary>Bytes reserved by <see cref="Reserve"/>, given back by the first <see cref="Dispose"/>.</summary>
+    internal sealed class Lease(RequestBodyBudget budget, long bytes) : IDisposable
     {
         private int _released;
 

@@ -224,6 +224,7 @@ public static class SchedulerHost
     public static WebApplication MapEndpoints(WebApplication app)
     {
         app.UseMiddleware<ReceiveLimitStatus>();
+        app.UseMiddleware<RequestMessageBudget>();
         app.MapSchedulerApi();
         app.MapOpenAiApi();
         app.MapPrometheusScrapingEndpoint();

@@ -6,16 +6,33 @@ using Google.Protobuf;
 namespace Scheduler.Tests.Silo.Api;
 
 /// <summary>
-/// A unary gRPC call written frame by frame on a socket (HTTP/2 with prior knowledge, as a cleartext gRPC client
-/// speaks it), with each of its metadata entries as a header field of its own — what grpcio, grpc-go (grpcurl) and
-/// Postman send for a name given twice. Grpc.Net.Client cannot: HttpClient joins a header's values into one field.
-/// Only what these tests need: one call, and the answer's header fields read back from HPACK blocks that a decoder
-/// with no dynamic table can read (the silo's encoder gets a table size of 0, and .NET never Huffman-codes).
+/// A gRPC call written frame by frame on a socket of its own (HTTP/2 with prior knowledge, as a cleartext gRPC client
+/// speaks it), for what Grpc.Net.Client cannot send: each metadata entry as a header field of its own — what grpcio,
+/// grpc-go (grpcurl) and Postman send for a name given twice, where HttpClient joins a header's values into one field —
+/// and a request message sent in parts, left half sent, or given up mid-message with its stream reset. Only what these
+/// tests need: one call per connection, at most 64 KB sent (HTTP/2's initial flow-control windows), and the answer's
+/// header fields read back from HPACK blocks that a decoder with no dynamic table can read (the silo's encoder gets a
+/// table size of 0, and .NET never Huffman-codes).
 /// </summary>
-internal static class RawGrpcCall
+internal sealed class RawGrpcCall : IAsyncDisposable
 {
-    private const byte Data = 0, Headers = 1, Settings = 4, GoAway = 7, Continuation = 9;
+    private const byte Data = 0, Headers = 1, RstStream = 3, Settings = 4, GoAway = 7, Continuation = 9;
     private const byte EndStream = 1, EndHeaders = 4, Ack = 1;
+    private const uint Call = 1;
+
+    // SETTINGS_MAX_FRAME_SIZE's initial value: the largest DATA frame a peer takes before it says otherwise.
+    private const int MaxFrame = 16384;
+
+    private readonly TcpClient _tcp = new();
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(20));
+    private readonly List<(string Name, string Value)> _fields = [];
+    private NetworkStream _stream = null!;
+    private int _headerBlocks;
+    private bool _ended;
+
+    private RawGrpcCall()
+    {
+    }
 
     /// <summary>Calls <paramref name="method"/> ("/package.Service/Method") at <paramref name="address"/> with
     /// <paramref name="request"/> and <paramref name="metadata"/>; returns every header field of the answer (headers and
@@ -23,15 +40,22 @@ internal static class RawGrpcCall
     public static async Task<IReadOnlyList<(string Name, string Value)>> Unary(
         string address, string method, IMessage request, IReadOnlyList<(string Name, string Value)> metadata)
     {
+        await using var call = await Start(address, method, metadata);
+        await call.Send(Framed(request), endStream: true);
+        return await call.Answer();
+    }
+
+    /// <summary>Opens a connection and sends the call's headers; its request stream stays open for <see cref="Send"/>.</summary>
+    public static async Task<RawGrpcCall> Start(string address, string method, IReadOnlyList<(string Name, string Value)> metadata)
+    {
         var uri = new Uri(address);
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(uri.Host, uri.Port);
-        await using var stream = tcp.GetStream();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var call = new RawGrpcCall();
+        await call._tcp.ConnectAsync(uri.Host, uri.Port);
+        call._stream = call._tcp.GetStream();
 
         // The preface and SETTINGS_HEADER_TABLE_SIZE = 0, so the answer never refers to a dynamic table.
-        await stream.WriteAsync(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), timeout.Token);
-        await WriteFrame(stream, Settings, 0, 0, [0, 1, 0, 0, 0, 0], timeout.Token);
+        await call._stream.WriteAsync(Encoding.ASCII.GetBytes("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), call._timeout.Token);
+        await call.WriteFrame(Settings, 0, 0, [0, 1, 0, 0, 0, 0]);
 
         var block = new List<byte>();
         foreach (var (name, value) in (IEnumerable<(string, string)>)
@@ -44,44 +68,79 @@ internal static class RawGrpcCall
             WriteString(block, value);
         }
 
-        await WriteFrame(stream, Headers, EndHeaders, 1, [.. block], timeout.Token);
-        var message = request.ToByteArray();
-        var framed = new byte[5 + message.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(framed.AsSpan(1), (uint)message.Length);
-        message.CopyTo(framed, 5);
-        await WriteFrame(stream, Data, EndStream, 1, framed, timeout.Token);
+        await call.WriteFrame(Headers, EndHeaders, Call, [.. block]);
+        return call;
+    }
 
-        var fields = new List<(string, string)>();
-        while (true)
+    /// <summary><paramref name="message"/> as a gRPC request stream carries it: uncompressed, after its 5-byte header.</summary>
+    public static byte[] Framed(IMessage message)
+    {
+        var framed = new byte[5 + message.CalculateSize()];
+        BinaryPrimitives.WriteUInt32BigEndian(framed.AsSpan(1), (uint)(framed.Length - 5));
+        message.WriteTo(framed.AsSpan(5));
+        return framed;
+    }
+
+    /// <summary>Sends <paramref name="bytes"/> of the request stream, ending it after them when <paramref name="endStream"/>.</summary>
+    public async Task Send(ReadOnlyMemory<byte> bytes, bool endStream)
+    {
+        do
+        {
+            var frame = bytes[..Math.Min(bytes.Length, MaxFrame)];
+            bytes = bytes[frame.Length..];
+            await WriteFrame(Data, endStream && bytes.IsEmpty ? EndStream : (byte)0, Call, frame.ToArray());
+        }
+        while (!bytes.IsEmpty);
+    }
+
+    /// <summary>Gives the call up as a client does: its stream reset (RST_STREAM, CANCEL), the connection left open.</summary>
+    public Task Reset() => WriteFrame(RstStream, 0, Call, [0, 0, 0, 8]);
+
+    /// <summary>Reads until the answer's headers have come (a trailers-only answer's are all of it); every field so far.</summary>
+    public Task<IReadOnlyList<(string Name, string Value)>> Head() => ReadUntil(() => _headerBlocks > 0);
+
+    /// <summary>Reads until the answer ends; every field of its headers and trailers.</summary>
+    public Task<IReadOnlyList<(string Name, string Value)>> Answer() => ReadUntil(() => _ended);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stream.DisposeAsync();
+        _tcp.Dispose();
+        _timeout.Dispose();
+    }
+
+    private async Task<IReadOnlyList<(string Name, string Value)>> ReadUntil(Func<bool> done)
+    {
+        while (!done())
         {
             var header = new byte[9];
-            await stream.ReadExactlyAsync(header, timeout.Token);
+            await _stream.ReadExactlyAsync(header, _timeout.Token);
             var length = (header[0] << 16) | (header[1] << 8) | header[2];
             var (type, flags) = (header[3], header[4]);
             var streamId = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(5)) & 0x7FFF_FFFF;
             var payload = new byte[length];
-            await stream.ReadExactlyAsync(payload, timeout.Token);
+            await _stream.ReadExactlyAsync(payload, _timeout.Token);
             if (type == Settings && (flags & Ack) == 0)
             {
-                await WriteFrame(stream, Settings, Ack, 0, [], timeout.Token);
+                await WriteFrame(Settings, Ack, 0, []);
             }
-            else if (type is Headers or Continuation && streamId == 1)
+            else if (type is Headers or Continuation && streamId == Call)
             {
-                Decode(payload, fields);
+                Decode(payload, _fields);
+                _headerBlocks += (flags & EndHeaders) != 0 ? 1 : 0;
             }
-            else if (type == GoAway)
+            else if (type == GoAway || (type == RstStream && streamId == Call && !_ended))
             {
-                throw new InvalidOperationException($"GOAWAY before the answer ended: {Convert.ToHexString(payload)}");
+                throw new InvalidOperationException($"{(type == GoAway ? "GOAWAY" : "RST_STREAM")} before the answer ended: {Convert.ToHexString(payload)}");
             }
 
-            if (streamId == 1 && type is Headers or Data && (flags & EndStream) != 0)
-            {
-                return fields;
-            }
+            _ended |= streamId == Call && type is Headers or Data && (flags & EndStream) != 0;
         }
+
+        return _fields;
     }
 
-    private static async Task WriteFrame(NetworkStream stream, byte type, byte flags, uint streamId, byte[] payload, CancellationToken cancel)
+    private async Task WriteFrame(byte type, byte flags, uint streamId, byte[] payload)
     {
         var frame = new byte[9 + payload.Length];
         frame[0] = (byte)(payload.Length >> 16);
@@ -91,7 +150,7 @@ internal static class RawGrpcCall
         frame[4] = flags;
         BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(5), streamId);
         payload.CopyTo(frame, 9);
-        await stream.WriteAsync(frame, cancel);
+        await _stream.WriteAsync(frame, _timeout.Token);
     }
 
     private static void WriteString(List<byte> block, string text)

@@ -1,0 +1,134 @@
+using System.Globalization;
+using Google.Rpc;
+using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Scheduler.Protos.V1;
+using Scheduler.Silo.Api;
+using Scheduler.Silo.Hosting;
+
+namespace Scheduler.Tests.Silo.Api;
+
+/// <summary>
+/// Scheduler:MaxRequestBodyBytesInFlight over the gRPC door of a real silo, with a call written frame by frame on
+/// loopback so a request message can be left half sent: a silo whose largest message is 64 KiB and whose budget is
+/// 100,000 bytes holds one message of 60,000 bytes that is still arriving, and a second as large would pass the budget.
+/// </summary>
+public sealed class RequestMessageBudgetTests : IAsyncLifetime
+{
+    private const int LargestMessage = 64 << 10;
+    private const int Budget = 100_000;
+    private const int MessageBytes = 60_000;
+
+    // What a call sends before it stops mid-message: the frame header and the message's first bytes.
+    private const int Started = 1_000;
+
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private static readonly string SubmitJob = $"/{InferenceService.Descriptor.FullName}/SubmitJob";
+    private static readonly string StreamJob = $"/{InferenceService.Descriptor.FullName}/StreamJob";
+    private static readonly (string, string) Key = ("authorization", $"Bearer {SecuredSilo.ConfiguredKey}");
+    private static readonly Metadata Auth = new() { { Key.Item1, Key.Item2 } };
+
+    private readonly SecuredSilo _silo = new([$"--Scheduler:MaxReceiveMessageBytes={LargestMessage}", $"--Scheduler:MaxRequestBodyBytesInFlight={Budget}"]);
+
+    public Task InitializeAsync() => _silo.InitializeAsync();
+
+    public Task DisposeAsync() => _silo.DisposeAsync();
+
+    [Fact]
+    public async Task Reserve_OverTheBudget_IsResourceExhaustedNamingTheSetting_BeforeTheMessageIsSent_AndIsCounted()
+    {
+        await using var holder = await StartMessage(SubmitJob, "no-such-model");
+
+        // Only the frame header: the answer comes without a byte of the message.
+        await using var next = await RawGrpcCall.Start(_silo.Address, SubmitJob, [Key]);
+        await next.Send(RawGrpcCall.Framed(Request("no-such-model")).AsMemory(0, 5), endStream: false);
+        var refused = await next.Answer();
+
+        Assert.Equal(((int)StatusCode.ResourceExhausted).ToString(CultureInfo.InvariantCulture), Field(refused, "grpc-status"));
+        Assert.Contains("Scheduler:MaxRequestBodyBytesInFlight", Uri.UnescapeDataString(Field(refused, "grpc-message")), StringComparison.Ordinal);
+        Assert.Equal("1000", Field(refused, "retry-after-ms"));
+
+        // What a gRPC client sees, sending its whole message.
+        var seen = await Assert.ThrowsAsync<RpcException>(() => Client().SubmitJobAsync(Request("no-such-model"), Auth).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, seen.StatusCode);
+        Assert.StartsWith(
+            $"this silo holds {Budget} bytes of request bodies being read at once (Scheduler:MaxRequestBodyBytesInFlight) and they are in use; "
+            + $"this request's body of up to {MessageBytes} bytes was not read; retry after 1000 ms", seen.Status.Detail, StringComparison.Ordinal);
+        Assert.True(SchedulerErrors.IsOverloaded(seen));
+        Assert.Equal(TimeSpan.FromSeconds(1), seen.GetRpcStatus()!.GetDetail<RetryInfo>().RetryDelay.ToTimeSpan());
+        Assert.Equal(MessageBytes, Held());
+        var metrics = await Metrics();
+        Assert.Contains("scheduler_request_body_refused_total{otel_scope_name=\"Scheduler\"} 2\n", metrics, StringComparison.Ordinal);
+        Assert.Contains($"scheduler_request_body_held_bytes{{otel_scope_name=\"Scheduler\"}} {MessageBytes}\n", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reserve_ACallWithoutAValidKey_IsRefusedBeforeItsMessageIsRead_AndHoldsNothing()
+    {
+        // As the OpenAI door checks the key before it reads a body: else a client with no key, sending large messages
+        // slowly, could hold the whole budget.
+        await using var call = await RawGrpcCall.Start(_silo.Address, SubmitJob, [("authorization", "Bearer not-a-key")]);
+        await call.Send(RawGrpcCall.Framed(Request("no-such-model")).AsMemory(0, 5 + Started), endStream: false);
+        var refused = await call.Answer();
+
+        Assert.Equal(((int)StatusCode.Unauthenticated).ToString(CultureInfo.InvariantCulture), Field(refused, "grpc-status"));
+        Assert.Equal(0, Held());
+    }
+
+    [Fact]
+    public async Task Reserve_AStreamedCallsMessageParsed_GivesItsBytesBackWhileTheCallGoesOn()
+    {
+        // StreamJob's job waits in its queue (this silo has no nodes), so the call goes on after its message is parsed.
+        await using var holder = await StartMessage(StreamJob, "llama-3.1-8b");
+        await holder.Send(RawGrpcCall.Framed(Request("llama-3.1-8b")).AsMemory(5 + Started), endStream: true);
+        var head = await holder.Head();
+
+        Assert.DoesNotContain(head, f => f.Name == "grpc-status");
+        Assert.Equal(0, Held());
+        var fits = await Assert.ThrowsAsync<RpcException>(() => Client().SubmitJobAsync(Request("no-such-model"), Auth).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, fits.StatusCode);
+    }
+
+    [Fact]
+    public async Task Reserve_ACallResetMidMessage_GivesItsBytesBack()
+    {
+        await using var holder = await StartMessage(SubmitJob, "no-such-model");
+        await holder.Reset();
+
+        await Polling.Until(() => Held() == 0, "the abandoned message's bytes are back", Wait);
+        var fits = await Assert.ThrowsAsync<RpcException>(() => Client().SubmitJobAsync(Request("no-such-model"), Auth).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, fits.StatusCode);
+    }
+
+    private InferenceService.InferenceServiceClient Client() => new(_silo.Channel);
+
+    private long Held() => _silo.Services.GetRequiredService<RequestBodyBudget>().Held;
+
+    /// <summary>A submission of <paramref name="model"/> whose message is exactly <see cref="MessageBytes"/> long.</summary>
+    private static SubmitJobRequest Request(string model)
+    {
+        var request = new SubmitJobRequest { Model = model, MaxTokens = 1 };
+        // Words, not one character over and over, which the validator refuses.
+        request.Prompt = string.Concat(Enumerable.Repeat("a prompt of words ", MessageBytes / 10))[..(MessageBytes - request.CalculateSize() - 4)];
+        Assert.Equal(MessageBytes, request.CalculateSize());
+        return request;
+    }
+
+    /// <summary>A call of <paramref name="method"/> that has sent its message's header and first bytes, once the silo
+    /// holds its bytes.</summary>
+    private async Task<RawGrpcCall> StartMessage(string method, string model)
+    {
+        var call = await RawGrpcCall.Start(_silo.Address, method, [Key]);
+        await call.Send(RawGrpcCall.Framed(Request(model)).AsMemory(0, 5 + Started), endStream: false);
+        await Polling.Until(() => Held() == MessageBytes, "the first message holds its bytes", Wait);
+        return call;
+    }
+
+    private static string Field(IReadOnlyList<(string Name, string Value)> fields, string name) => fields.Single(f => f.Name == name).Value;
+
+    private async Task<string> Metrics()
+    {
+        using var http = new HttpClient();
+        return await http.GetStringAsync(_silo.Services.GetRequiredService<ListeningAddresses>().Http + "/metrics");
+    }
+}
