@@ -37,6 +37,8 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
     /// limit refuses with 413 at its first read. Dispose the lease once the body is parsed, or the read failed.
     /// </summary>
     /// <exception cref="RpcException">RESOURCE_EXHAUSTED: the bytes would pass the budget; nothing was reserved.</exception>
+    /// <remarks>The refusal names no server setting: it goes to tenants; operators find the bound by the metric
+    /// <c>scheduler_request_body_refused_total</c> and docs/operations.md.</remarks>
     public Lease Reserve(long? declaredBytes)
     {
         var bytes = Math.Min(declaredBytes ?? _largest, _largest);
@@ -45,7 +47,7 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
             Interlocked.Add(ref _held, -bytes);
             Interlocked.Increment(ref _refused);
             throw SchedulerErrors.Overloaded(SchedulerErrors.ResourceExhausted(
-                $"this silo holds {_budget} bytes of request bodies being read at once (Scheduler:MaxRequestBodyBytesInFlight) and they are in use; "
+                $"this silo is reading as many request bodies as it holds at once ({_budget} bytes); "
                 + $"this request's body of up to {bytes} bytes was not read",
                 RetryAfter));
         }

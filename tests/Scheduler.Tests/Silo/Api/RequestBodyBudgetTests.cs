@@ -41,7 +41,10 @@ public sealed class RequestBodyBudgetTests : IAsyncLifetime
         Assert.Equal("1000", refused.Headers["retry-after-ms"]);
         var error = JsonDocument.Parse(refused.Body).RootElement.GetProperty("error");
         Assert.Equal(("server_error", "server_is_overloaded"), (error.GetProperty("type").GetString(), error.GetProperty("code").GetString()));
-        Assert.Contains("Scheduler:MaxRequestBodyBytesInFlight", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith($"this silo is reading as many request bodies as it holds at once ({Budget} bytes); ", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // It goes to tenants: no server setting named.
+        Assert.DoesNotContain("Scheduler:", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(HeldBody, Held());
         var metrics = await Metrics();
         Assert.Contains("scheduler_request_body_refused_total{otel_scope_name=\"Scheduler\"} 1\n", metrics, StringComparison.Ordinal);

@@ -45,14 +45,14 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
         var refused = await next.Answer();
 
         Assert.Equal(((int)StatusCode.ResourceExhausted).ToString(CultureInfo.InvariantCulture), Field(refused, "grpc-status"));
-        Assert.Contains("Scheduler:MaxRequestBodyBytesInFlight", Uri.UnescapeDataString(Field(refused, "grpc-message")), StringComparison.Ordinal);
+        Assert.StartsWith($"this silo is reading as many request bodies as it holds at once ({Budget} bytes)", Uri.UnescapeDataString(Field(refused, "grpc-message")), StringComparison.Ordinal);
         Assert.Equal("1000", Field(refused, "retry-after-ms"));
 
         // What a gRPC client sees, sending its whole message.
         var seen = await Assert.ThrowsAsync<RpcException>(() => Client().SubmitJobAsync(Request("no-such-model"), Auth).ResponseAsync);
         Assert.Equal(StatusCode.ResourceExhausted, seen.StatusCode);
         Assert.StartsWith(
-            $"this silo holds {Budget} bytes of request bodies being read at once (Scheduler:MaxRequestBodyBytesInFlight) and they are in use; "
+            $"this silo is reading as many request bodies as it holds at once ({Budget} bytes); "
             + $"this request's body of up to {MessageBytes} bytes was not read; retry after 1000 ms", seen.Status.Detail, StringComparison.Ordinal);
         Assert.True(SchedulerErrors.IsOverloaded(seen));
         Assert.Equal(TimeSpan.FromSeconds(1), seen.GetRpcStatus()!.GetDetail<RetryInfo>().RetryDelay.ToTimeSpan());
