@@ -197,6 +197,7 @@ public static class SchedulerHost
         services.AddSingleton<IValidateOptions<PlacementOptions>, JobRetentionOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, WaitCostOptionsValidator>();
         services.AddSingleton<IValidateOptions<PlacementOptions>, PolicyNamesOptionsValidator>();
+        services.AddSingleton<IValidateOptions<PlacementOptions>, SchedulingBoundsOptionsValidator>();
         services.DeclareSettings<ClusteringOptions>(scheduler).DeclareSettings<DashboardOptions>(scheduler.GetSection(DashboardOptions.Section))
             .DeclareSettings<KubernetesOptions>(scheduler.GetSection(KubernetesOptions.Section))
             .AddHostedService<UnknownSettingsReporter>()

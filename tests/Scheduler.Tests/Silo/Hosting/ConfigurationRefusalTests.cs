@@ -14,6 +14,8 @@ public sealed class ConfigurationRefusalTests
     [InlineData("--Scheduler:Scheduling:JobListRetention=00:00:00", "Scheduler:Scheduling:JobRetention (formerly JobListRetention) must be positive")]
     [InlineData("--Scheduler:Scheduling:MaxSettledJobsInMemory=0", "Scheduler:Scheduling:MaxSettledJobsInMemory must be from 1 to 10000000; it is 0")]
     [InlineData("--Scheduler:Scheduling:IdempotencyKeyLifetime=8.00:00:00", "Scheduler:Scheduling:IdempotencyKeyLifetime must be positive and at most Scheduler:Scheduling:JobRetention (7.00:00:00)")]
+    [InlineData("--Scheduler:Scheduling:HeartbeatInterval=00:00:00", "Scheduler:Scheduling:HeartbeatInterval must be positive and at most 01:00:00; it is 00:00:00")]
+    [InlineData("--Scheduler:Scheduling:RejectionHold=-00:00:05", "Scheduler:Scheduling:RejectionHold must be positive and at most 01:00:00; it is -00:00:05")]
     [InlineData("--Scheduler:Scheduling:PlacementPolicy=cheapest", "Scheduler:Scheduling:PlacementPolicy must be one of ")]
     [InlineData("--Scheduler:Scheduling:FairnessPolicy=fair", "Scheduler:Scheduling:FairnessPolicy must be one of ")]
     [InlineData("--Scheduler:Tenants:0:Weight=0", "Scheduler:Tenants:0:Weight must be a number from 0.001 to 1000, not 0")]
