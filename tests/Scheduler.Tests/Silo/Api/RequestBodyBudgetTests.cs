@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Hosting;
+using Scheduler.Tests.EndToEnd;
 
 namespace Scheduler.Tests.Silo.Api;
 
@@ -13,6 +14,7 @@ namespace Scheduler.Tests.Silo.Api;
 /// be left half sent: a silo whose largest body is 64 KiB and whose budget is 100,000 bytes holds one body of 60,000
 /// bytes that is still arriving, and a second as large would pass the budget.
 /// </summary>
+[Collection(ProcessMetricsCollection.Name)]
 public sealed class RequestBodyBudgetTests : IAsyncLifetime
 {
     private const int LargestBody = 64 << 10;
@@ -46,7 +48,7 @@ public sealed class RequestBodyBudgetTests : IAsyncLifetime
         // It goes to tenants: no server setting named.
         Assert.DoesNotContain("Scheduler:", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(HeldBody, Held());
-        var metrics = await Metrics();
+        var metrics = await _silo.MetricsText();
         Assert.Contains("scheduler_request_body_refused_total{otel_scope_name=\"Scheduler\"} 1\n", metrics, StringComparison.Ordinal);
         Assert.Contains($"scheduler_request_body_held_bytes{{otel_scope_name=\"Scheduler\"}} {HeldBody}\n", metrics, StringComparison.Ordinal);
     }
@@ -81,7 +83,7 @@ public sealed class RequestBodyBudgetTests : IAsyncLifetime
     // A model the silo does not serve: a body read whole and parsed is answered 404 model_not_found.
     private const string Head = """{"model":"no-such-model","prompt":" """;
 
-    private long Held() => _silo.Services.GetRequiredService<RequestBodyBudget>().Held;
+    private long Held() => _silo.Service<RequestBodyBudget>().Held;
 
     /// <summary>A JSON completion request of exactly <paramref name="length"/> bytes.</summary>
     private static byte[] Body(int length) =>
@@ -151,11 +153,5 @@ public sealed class RequestBodyBudgetTests : IAsyncLifetime
         {
             return false;
         }
-    }
-
-    private async Task<string> Metrics()
-    {
-        using var http = new HttpClient();
-        return await http.GetStringAsync(_silo.Services.GetRequiredService<ListeningAddresses>().Http + "/metrics");
     }
 }

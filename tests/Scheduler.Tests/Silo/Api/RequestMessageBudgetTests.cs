@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Hosting;
+using Scheduler.Tests.EndToEnd;
 
 namespace Scheduler.Tests.Silo.Api;
 
@@ -13,6 +14,7 @@ namespace Scheduler.Tests.Silo.Api;
 /// loopback so a request message can be left half sent: a silo whose largest message is 64 KiB and whose budget is
 /// 100,000 bytes holds one message of 60,000 bytes that is still arriving, and a second as large would pass the budget.
 /// </summary>
+[Collection(ProcessMetricsCollection.Name)]
 public sealed class RequestMessageBudgetTests : IAsyncLifetime
 {
     private const int LargestMessage = 64 << 10;
@@ -57,7 +59,7 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
         Assert.True(SchedulerErrors.IsOverloaded(seen));
         Assert.Equal(TimeSpan.FromSeconds(1), seen.GetRpcStatus()!.GetDetail<RetryInfo>().RetryDelay.ToTimeSpan());
         Assert.Equal(MessageBytes, Held());
-        var metrics = await Metrics();
+        var metrics = await _silo.MetricsText();
         Assert.Contains("scheduler_request_body_refused_total{otel_scope_name=\"Scheduler\"} 2\n", metrics, StringComparison.Ordinal);
         Assert.Contains($"scheduler_request_body_held_bytes{{otel_scope_name=\"Scheduler\"}} {MessageBytes}\n", metrics, StringComparison.Ordinal);
     }
@@ -102,7 +104,7 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
 
     private InferenceService.InferenceServiceClient Client() => new(_silo.Channel);
 
-    private long Held() => _silo.Services.GetRequiredService<RequestBodyBudget>().Held;
+    private long Held() => _silo.Service<RequestBodyBudget>().Held;
 
     /// <summary>A submission of <paramref name="model"/> whose message is exactly <see cref="MessageBytes"/> long.</summary>
     private static SubmitJobRequest Request(string model)
@@ -125,10 +127,4 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
     }
 
     private static string Field(IReadOnlyList<(string Name, string Value)> fields, string name) => fields.Single(f => f.Name == name).Value;
-
-    private async Task<string> Metrics()
-    {
-        using var http = new HttpClient();
-        return await http.GetStringAsync(_silo.Services.GetRequiredService<ListeningAddresses>().Http + "/metrics");
-    }
 }

@@ -68,6 +68,17 @@ public sealed class SecuredSilo : IAsyncLifetime
 
     public SchedulerClient Client(string key) => new(Channel, key);
 
+    /// <summary>A service of the silo.</summary>
+    public T Service<T>()
+        where T : notnull => Services.GetRequiredService<T>();
+
+    /// <summary>The silo's /metrics, as text.</summary>
+    public async Task<string> MetricsText()
+    {
+        using var http = new HttpClient();
+        return await http.GetStringAsync(Service<ListeningAddresses>().Http + "/metrics");
+    }
+
     public async Task DisposeAsync()
     {
         Channel?.Dispose();
