@@ -71,7 +71,7 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
             Refuse(context.Response, refusal);
             return;
         }
-        catch (Exception ex) when (ex is not RpcException)
+        catch (Exception)
         {
             // The key could not be checked (Redis does not answer, a silo failed): left to the call, whose interceptors
             // check it again and map what failed as for any call (UNAVAILABLE, logged).
@@ -79,12 +79,7 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
             return;
         }
 
-        if (lease is null)
-        {
-            await next(context);
-            return;
-        }
-
+        // No lease (grpc-dotnet refuses the message from its header, or the stream ended under the read): nothing to give back.
         using (lease)
         {
             context.Features.Set(lease);
