@@ -23,9 +23,15 @@ internal static class FrontDoorProbes
             var elapsed = Stopwatch.GetTimestamp() - start;
             jobId = job.JobId;
 
-            // Let the job run out before the next submission, so that each SubmitJob meets an idle scheduler as
-            // the sequential StreamJob calls do (instant jobs finish within milliseconds).
-            await Task.Delay(2, ct);
+            // Follow the job to its end before the next submission, so that each SubmitJob meets a scheduler with no
+            // job in flight, back to back as the sequential StreamJob calls do. A fixed pause here (2 ms until
+            // 2026-12-06) let the thread pool's threads park, so every submission paid their wake-ups and read about
+            // twice what it costs (docs/benchmarks.md, after step 15).
+            using var watch = client.WatchJob(new WatchJobRequest { JobId = job.JobId }, auth, cancellationToken: ct);
+            while (await watch.ResponseStream.MoveNext(ct))
+            {
+            }
+
             return CallTiming.Unary(elapsed);
         }
 
