@@ -105,8 +105,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     {
         AdmissionRound? round = null;
 
-        // A job that finished a moment ago is still in the journal until its node link settles it: a resubmission with
-        // its idempotency key must not run it again (JobGrain.EnsureQueued).
+        // A job that finished here may still be journaled — its record's write refused by storage and being retried, or
+        // read from the journal by a resubmission just before it settled: one with its idempotency key must not run it
+        // again (JobGrain.EnsureQueued). (Its node link tells this placement of a finish once the record holds it.)
         if (!_jobs.ContainsKey(ticket.JobId) && !_finished.Contains(ticket.JobId))
         {
             var overload = options.OverloadQueueLength;

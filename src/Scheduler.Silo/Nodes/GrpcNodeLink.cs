@@ -199,7 +199,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         step.Events.Send(_deliver);
         if (step.HasProgress)
         {
-            _grains.Placement(replica.Model).OnProgress(replica.ReplicaId, step.Prefilled, step.Finished, step.EvictedPrefixBlocks).Ignore();
+            _grains.Placement(replica.Model).OnProgress(replica.ReplicaId, step.Prefilled, [], step.EvictedPrefixBlocks).Ignore();
         }
 
         if (step.Refused.Length > 0)
@@ -222,10 +222,13 @@ internal sealed partial class GrpcNodeLink : INodeLink
             _grains.Placement(replica.Model).Requeue(replica.ReplicaId, LinkId, step.Preempted, HandBack.Preempted).Ignore();
         }
 
-        foreach (var job in step.Outcomes)
+        if (step.Outcomes.Length > 0)
         {
-            SettleThenAnnounce(job, now).Ignore();
-            EndRun(job.Ticket.JobId, now, job.Outcome);
+            SettleThenAnnounce(step, now).Ignore();
+            foreach (var job in step.Outcomes)
+            {
+                EndRun(job.Ticket.JobId, now, job.Outcome);
+            }
         }
 
         if (step.Capacity is { } capacity)
@@ -235,17 +238,26 @@ internal sealed partial class GrpcNodeLink : INodeLink
     }
 
     /// <summary>
-    /// Settles a job's record, then tells its watchers the job ended: a client that saw the end and asks for the job
-    /// finds it ended too, and its record durable (unless storage refused it: then it is written again until it lands,
-    /// and the end goes out meanwhile — the engine is done with the job). A job that settled already (a cancellation
-    /// that won the race) keeps its record.
+    /// Settles the step's finished jobs' records, then tells their placement they finished and their watchers they
+    /// ended. The placement first: told before the record held the end, it forgot the job, and this silo dying before
+    /// the record's write left the job journaled, in no queue and on no replica — its tokens all delivered, its end
+    /// never (docs/reliability.md); told after, it still counts the job under this stream, and hands it back when the
+    /// node registers anew or its lease lapses. A client that saw the end and asks for the job finds it ended too, and
+    /// its record durable (unless storage refused it: then it is written again until it lands, and both go out
+    /// meanwhile — the engine is done with the job). A job that settled already (a cancellation that won the race)
+    /// keeps its record.
     /// </summary>
-    private async Task SettleThenAnnounce(FinishedJob job, DateTimeOffset at)
+    private async Task SettleThenAnnounce(TranslatedStep step, DateTimeOffset at)
     {
-        var outcome = job.Outcome;
-        await _settlement.Settle(job.Record());
+        await Task.WhenAll(step.Outcomes.Select(job => _settlement.Settle(job.Record())));
+        _grains.Placement(step.Replica.Model).OnProgress(step.Replica.ReplicaId, [], step.Finished, []).Ignore();
         var end = new EventBatch();
-        end.Add(job.Watchers, JobEventRecord.Terminal(job.Ticket.JobId, outcome.Status, at, outcome.Usage, outcome.FinishReason, outcome.Error));
+        foreach (var job in step.Outcomes)
+        {
+            var outcome = job.Outcome;
+            end.Add(job.Watchers, JobEventRecord.Terminal(job.Ticket.JobId, outcome.Status, at, outcome.Usage, outcome.FinishReason, outcome.Error));
+        }
+
         end.Send(_deliver);
     }
 

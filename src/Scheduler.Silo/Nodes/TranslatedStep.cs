@@ -7,7 +7,7 @@ namespace Scheduler.Silo.Nodes;
 /// <param name="Replica">The replica that stepped.</param>
 /// <param name="Events">The step's token events, one call per destination silo.</param>
 /// <param name="Prefilled">Jobs that got their first token in this step (their prefill is done).</param>
-/// <param name="Finished">Jobs the engine finished, for the placement to free their reservations.</param>
+/// <param name="Finished">Jobs the engine finished, for the placement to free their reservations once their records hold their ends.</param>
 /// <param name="Refused">Jobs the engine refused at admission: back to their queue.</param>
 /// <param name="Outcomes">The finished jobs' outcomes, to record and then announce to their watchers.</param>
 /// <param name="Capacity">The replica's capacity, when a report of it is due.</param>
@@ -24,6 +24,7 @@ internal sealed record TranslatedStep(
     RequeuedSequence[] Preempted,
     ulong[] EvictedPrefixBlocks)
 {
-    /// <summary>True when the placement has news: a prefill done, a sequence finished or cached blocks evicted.</summary>
-    public bool HasProgress => Prefilled.Length > 0 || Finished.Length > 0 || EvictedPrefixBlocks.Length > 0;
+    /// <summary>True when the placement has news to hear at once: a prefill done or cached blocks evicted. (The finishes
+    /// it hears once their records hold the ends: <see cref="GrpcNodeLink"/>.)</summary>
+    public bool HasProgress => Prefilled.Length > 0 || EvictedPrefixBlocks.Length > 0;
 }

@@ -1,17 +1,19 @@
+using System.Collections.Concurrent;
 using Scheduler.Abstractions.Jobs;
 
 namespace Scheduler.Tests.Silo.Nodes;
 
-/// <summary>Stands for one silo's job event hub: keeps every call it gets.</summary>
+/// <summary>Stands for one silo's job event hub: keeps every call it gets (from any thread: a node link's read loop and
+/// its settlements call it while a test reads).</summary>
 internal sealed class RecordingEventSink : IJobEventSink
 {
-    public List<JobEventRecord[]> Calls { get; } = [];
+    public ConcurrentQueue<JobEventRecord[]> Calls { get; } = new();
 
     public IEnumerable<JobEventRecord> Events => Calls.SelectMany(c => c);
 
     public Task OnEvents(JobEventRecord[] events)
     {
-        Calls.Add(events);
+        Calls.Enqueue(events);
         return Task.CompletedTask;
     }
 }
