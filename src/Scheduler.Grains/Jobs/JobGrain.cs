@@ -102,7 +102,7 @@ internal sealed partial class JobGrain(
         }
 
         // Only a job its placement does not hold can be missing from its queue; the placement also refuses a job it
-        // finished a moment ago, before its record settled (ModelPlacement.Enqueue).
+        // saw finish, which may still be journaled (ModelPlacement.Enqueue).
         var placement = references.Placement(ticket.Request.Model);
         if (await placement.Describe(JobId) is null)
         {

@@ -843,8 +843,9 @@ public sealed class ModelPlacementTests
     [Fact]
     public void Enqueue_OfAJobThatJustFinishedHere_DoesNotQueueItAgain()
     {
-        // Its node link settles it a moment after the placement hears it finished: meanwhile the job is still in the
-        // journal, and a resubmission with its idempotency key (JobGrain.EnsureQueued) must not run it a second time.
+        // A job the placement heard finish can still be journaled (its record's write refused by storage and retried,
+        // or read there by a resubmission just before it settled): a resubmission with its idempotency key
+        // (JobGrain.EnsureQueued) must not run it a second time.
         ReplicaWith(1, "j0");
         _placement.OnProgress("r", ["j0"], [new FinishedSequence("j0", 100, FinishReason.Length)]);
 
