@@ -43,6 +43,22 @@ public sealed class RunningBatchesTests
     }
 
     [Fact]
+    public void Translate_FinishOfAJobResumedWithEveryTokenDelivered_IsItsWholeOutcome()
+    {
+        // A job handed back after its last token but before its finish resumes at max_tokens: its engine finishes it
+        // with no token (RunningBatch.Screen), and its outcome still holds the whole text an earlier run delivered.
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        Admit(batches, "r0", Ticket("j", maxTokens: 3) with { ResumeFromToken = 3, Delivered = new DeliveredOutput("abc", [1, 2, 3]) });
+
+        var step = batches.Translate(Step("r0", finished: [Finished("j", WireReason.Length, 3)]), At(200))!;
+
+        var job = Assert.Single(step.Outcomes);
+        Assert.Equal((JobStatus.Completed, "abc", 3), (job.Outcome.Status, job.Outcome.Output, job.Outcome.Usage.CompletionTokens));
+        Assert.Equal([1, 2, 3], job.Outcome.TokenEnds);
+        Assert.Equal([new FinishedSequence("j", 3, FinishReason.Length)], step.Finished);
+    }
+
+    [Fact]
     public void Translate_EvictedPrefixBlocks_AreProgressForThePlacement_EvenInAStepWithNothingElse()
     {
         var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
