@@ -20,7 +20,7 @@ namespace Scheduler.Silo.Nodes;
 /// process: <see cref="InProcessNodeLinks"/>): opens it, writes admitted batches and cancellations, and reads one report
 /// per engine step, which <see cref="RunningBatches"/> translates and this sends on — events to the silos of the
 /// jobs' watchers, progress and refusals to the replica's placement, outcomes settled here (<see cref="JobSettlement"/>:
-/// a job's end goes to its watchers once its record holds it), capacity to the replica. When the stream breaks, every running job
+/// a job's end goes to its placement and its watchers once its record holds it), capacity to the replica. When the stream breaks, every running job
 /// goes back to its placement with the count of tokens already delivered, so it resumes elsewhere without
 /// repeating or skipping a token.
 /// </summary>
@@ -239,7 +239,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
     /// <summary>
     /// Settles the step's finished jobs' records, then tells their placement they finished and their watchers they
-    /// ended. The placement first: told before the record held the end, it forgot the job, and this silo dying before
+    /// ended. The placement waits for the record too: told before it, it forgot the job, and this silo dying before
     /// the record's write left the job journaled, in no queue and on no replica — its tokens all delivered, its end
     /// never (docs/reliability.md); told after, it still counts the job under this stream, and hands it back when the
     /// node registers anew or its lease lapses. A client that saw the end and asks for the job finds it ended too, and
