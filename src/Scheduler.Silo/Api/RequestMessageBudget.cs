@@ -20,9 +20,10 @@ namespace Scheduler.Silo.Api;
 /// either way is answered before its message is read, one that does not fit RESOURCE_EXHAUSTED marked overloaded with
 /// a retry hint. As the outermost interceptor it gives the bytes back once the message is parsed, as the handler
 /// starts; otherwise the middleware gives them back when the call ends (a message that did not parse, a client gone
-/// mid-message, a deadline). The wait for the frame header comes before grpc-dotnet starts the call's deadline: a client
-/// that sends its headers and nothing more is ended by Kestrel's minimum request body data rate after its 5 s grace, its
-/// connection closed, not at its deadline (200 ms asked: closed after 6 s; a gRPC client cancels at its own deadline).
+/// mid-message, a deadline). The wait for the frame header comes before grpc-dotnet starts the call's deadline, so it
+/// keeps the call's <c>grpc-timeout</c> itself: a client that sends its headers and nothing more is answered
+/// DEADLINE_EXCEEDED at its deadline, as grpc-dotnet would (without it, Kestrel's minimum request body data rate closed
+/// the connection after its 5 s grace: 200 ms asked, closed after 6 s).
 /// Client- and duplex-streaming calls (StreamJobs) are not held: their messages come one at a time for as long as the
 /// call lasts, each of at most <see cref="ApiOptions.MaxReceiveMessageBytes"/>.
 /// </summary>
@@ -30,6 +31,10 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
 {
     // A gRPC message's frame: a compressed flag byte, then the message's length as 4 bytes big-endian.
     private const int FrameHeader = 5;
+
+    // A timer's longest (CancellationTokenSource's bound); a deadline further off is as good as none: Kestrel's minimum
+    // request body data rate ends a silent call long before.
+    private static readonly TimeSpan LongestDeadline = TimeSpan.FromDays(49);
 
     private readonly int _largest = options.Value.MaxReceiveMessageBytes;
 
@@ -64,7 +69,7 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
             // The key first, as the OpenAI door checks it: a client without one neither holds the budget nor has its
             // message read.
             await auth.Authenticate(context);
-            lease = await Reserve(context.Request.BodyReader);
+            lease = await Reserve(context.Request);
         }
         catch (RpcException refusal)
         {
@@ -87,20 +92,27 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
         }
     }
 
-    /// <summary>The bytes of the message <paramref name="body"/> starts with, reserved; null when grpc-dotnet refuses it
+    /// <summary>The bytes of the message the request's body starts with, reserved; null when grpc-dotnet refuses it
     /// from its header alone.</summary>
-    private async Task<RequestBodyBudget.Lease?> Reserve(PipeReader body)
+    private async Task<RequestBodyBudget.Lease?> Reserve(HttpRequest request)
     {
-        ReadResult read;
-        try
+        var body = request.BodyReader;
+
+        // A gRPC client sends the message right behind the call's headers: most calls find its header here, with no wait.
+        var buffered = body.TryRead(out var read);
+        if (!buffered || (read.Buffer.Length < FrameHeader && !read.IsCompleted))
         {
-            read = await body.ReadAtLeastAsync(FrameHeader);
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException)
-        {
-            // The stream ended under the read (its client reset it, or Kestrel ended a body sent too slowly): grpc-dotnet's
-            // own read meets the same failure and ends the call as it always has.
-            return null;
+            if (buffered)
+            {
+                body.AdvanceTo(read.Buffer.Start);
+            }
+
+            if (await WaitForHeader(request) is not { } waited)
+            {
+                return null;
+            }
+
+            read = waited;
         }
 
         var (compressed, length) = Header(read.Buffer);
@@ -111,6 +123,31 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
         // A body that ends before a whole header, or a message over the receive limit, grpc-dotnet refuses at its header
         // without buffering anything.
         return length is { } declared && declared <= _largest ? budget.Reserve(compressed ? null : declared) : null;
+    }
+
+    /// <summary>The request's first bytes, at least a frame header unless the body ends first, awaited within the call's
+    /// deadline: grpc-dotnet starts its deadline only once the call gets past this middleware, so a client that sent its
+    /// headers and nothing more would wait here until Kestrel's minimum request body data rate closed its connection.
+    /// Null when the stream ended under the read.</summary>
+    /// <exception cref="RpcException">DEADLINE_EXCEEDED, as grpc-dotnet answers a call past its deadline.</exception>
+    private static async Task<ReadResult?> WaitForHeader(HttpRequest request)
+    {
+        using var deadline = new CancellationTokenSource(
+            GrpcTimeout.TryParse(request.Headers[GrpcTimeout.Header], out var timeout) && timeout <= LongestDeadline ? timeout : Timeout.InfiniteTimeSpan);
+        try
+        {
+            return await request.BodyReader.ReadAtLeastAsync(FrameHeader, deadline.Token);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded"));
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            // The stream ended under the read (its client reset it, or Kestrel ended a body sent too slowly): grpc-dotnet's
+            // own read meets the same failure and ends the call as it always has.
+            return null;
+        }
     }
 
     private static (bool Compressed, long? Length) Header(ReadOnlySequence<byte> buffer)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Google.Rpc;
 using Grpc.Core;
@@ -100,6 +101,22 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
         await Polling.Until(() => Held() == 0, "the abandoned message's bytes are back", Wait);
         var fits = await Assert.ThrowsAsync<RpcException>(() => Client().SubmitJobAsync(Request("no-such-model"), Auth).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, fits.StatusCode);
+    }
+
+    [Fact]
+    public async Task Reserve_ACallThatSendsNoMessage_IsDeadlineExceededAtItsDeadline_AndHoldsNothing()
+    {
+        // Headers with a deadline of 200 ms, then nothing: the frame header is awaited before grpc-dotnet starts the
+        // call's deadline, so the wait keeps it (Kestrel's minimum body data rate would close the connection after ~6 s).
+        await using var call = await RawGrpcCall.Start(_silo.Address, SubmitJob, [Key, ("grpc-timeout", "200m")]);
+        var clock = Stopwatch.StartNew();
+        var answer = await call.Answer();
+
+        Assert.Equal(((int)StatusCode.DeadlineExceeded).ToString(CultureInfo.InvariantCulture), Field(answer, "grpc-status"));
+        Assert.Equal("Deadline Exceeded", Field(answer, "grpc-message"));
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(3));
+        Assert.Equal(0, Held());
+        Assert.Contains("scheduler_request_body_held_bytes{otel_scope_name=\"Scheduler\"} 0\n", await _silo.MetricsText(), StringComparison.Ordinal);
     }
 
     private InferenceService.InferenceServiceClient Client() => new(_silo.Channel);
