@@ -39,8 +39,8 @@ public sealed class ApiOptions
 
     /// <summary>
     /// Bytes of request bodies the silo holds at once while it reads and parses them (<see cref="RequestBodyBudget"/>), of
-    /// the OpenAI door and the gRPC door's unary and server-streaming calls together: a request whose body would pass it
-    /// is answered before its body is read, 503 with <c>Retry-After</c> or RESOURCE_EXHAUSTED with a retry hint. A body
+    /// the OpenAI door and the gRPC door's messages together (a streaming call's one at a time, from its frame header
+    /// until it is parsed): a request whose body would pass it is answered before its body is read, 503 with <c>Retry-After</c> or RESOURCE_EXHAUSTED with a retry hint. A body
     /// counts its <c>Content-Length</c> (a gRPC message, the length its frame declares); one sent compressed or in chunks
     /// counts <see cref="MaxReceiveMessageBytes"/>. At least
     /// <see cref="MaxReceiveMessageBytes"/>, so the largest body can always be read. The default, 64 MiB, holds 8 of

@@ -6,6 +6,7 @@ using System.Text;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
 namespace Scheduler.Silo.Api;
@@ -24,8 +25,9 @@ namespace Scheduler.Silo.Api;
 /// keeps the call's <c>grpc-timeout</c> itself: a client that sends its headers and nothing more is answered
 /// DEADLINE_EXCEEDED at its deadline, as grpc-dotnet would (without it, Kestrel's minimum request body data rate closed
 /// the connection after its 5 s grace: 200 ms asked, closed after 6 s).
-/// Client- and duplex-streaming calls (StreamJobs) are not held: their messages come one at a time for as long as the
-/// call lasts, each of at most <see cref="ApiOptions.MaxReceiveMessageBytes"/>.
+/// A client- or duplex-streaming call's messages (StreamJobs') come one at a time for as long as the call lasts: each is
+/// held from its frame header until grpc-dotnet has parsed it (<see cref="HeldMessageReader"/>), and one that does not
+/// fit ends the call with the same refusal (its accepted jobs run on).
 /// </summary>
 internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterceptor auth, IOptions<ApiOptions> options) : Interceptor, IMiddleware
 {
@@ -39,9 +41,12 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
     private readonly int _largest = options.Value.MaxReceiveMessageBytes;
 
     public Task InvokeAsync(HttpContext context, RequestDelegate next) =>
-        context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method.Type is MethodType.Unary or MethodType.ServerStreaming
-            ? Hold(context, next)
-            : next(context);
+        context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method.Type switch
+        {
+            MethodType.Unary or MethodType.ServerStreaming => Hold(context, next),
+            MethodType.ClientStreaming or MethodType.DuplexStreaming => HoldEach(context, next),
+            _ => next(context),
+        };
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -92,6 +97,14 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
         }
     }
 
+    // Each message of the call, as it comes (HeldMessageReader), in place of the request body grpc-dotnet reads them from.
+    private async Task HoldEach(HttpContext context, RequestDelegate next)
+    {
+        using var messages = new HeldMessageReader(context.Request.BodyReader, this);
+        context.Features.Set<IRequestBodyPipeFeature>(messages);
+        await next(context);
+    }
+
     /// <summary>The bytes of the message the request's body starts with, reserved; null when grpc-dotnet refuses it
     /// from its header alone.</summary>
     private async Task<RequestBodyBudget.Lease?> Reserve(HttpRequest request)
@@ -115,10 +128,23 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
             read = waited;
         }
 
-        var (compressed, length) = Header(read.Buffer);
+        try
+        {
+            return Reserve(read.Buffer);
+        }
+        finally
+        {
+            // Nothing consumed or examined: grpc-dotnet's first read returns these bytes again at once.
+            body.AdvanceTo(read.Buffer.Start);
+        }
+    }
 
-        // Nothing consumed or examined: grpc-dotnet's first read returns these bytes again at once.
-        body.AdvanceTo(read.Buffer.Start);
+    /// <summary>The bytes of the message <paramref name="buffer"/> starts with, reserved; null when it holds less than
+    /// a frame header, or grpc-dotnet refuses the message from its header alone.</summary>
+    /// <exception cref="RpcException">RESOURCE_EXHAUSTED: the message does not fit the budget.</exception>
+    internal RequestBodyBudget.Lease? Reserve(ReadOnlySequence<byte> buffer)
+    {
+        var (compressed, length) = Header(buffer);
 
         // A body that ends before a whole header, or a message over the receive limit, grpc-dotnet refuses at its header
         // without buffering anything.

@@ -28,6 +28,7 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
     private static readonly string SubmitJob = $"/{InferenceService.Descriptor.FullName}/SubmitJob";
     private static readonly string StreamJob = $"/{InferenceService.Descriptor.FullName}/StreamJob";
+    private static readonly string StreamJobs = $"/{InferenceService.Descriptor.FullName}/StreamJobs";
     private static readonly (string, string) Key = ("authorization", $"Bearer {SecuredSilo.ConfiguredKey}");
     private static readonly Metadata Auth = new() { { Key.Item1, Key.Item2 } };
 
@@ -119,6 +120,67 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
         Assert.Contains("scheduler_request_body_held_bytes{otel_scope_name=\"Scheduler\"} 0\n", await _silo.MetricsText(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Reserve_AStreamJobsMessage_HoldsItsBytesWhileItArrives_AndGivesThemBackOnceParsed()
+    {
+        var framed = RawGrpcCall.Framed(Sized(new StreamJobsRequest { Ref = "first", Job = new SubmitJobRequest { Model = "llama-3.1-8b", MaxTokens = 1 } }));
+        await using var call = await RawGrpcCall.Start(_silo.Address, StreamJobs, [Key]);
+        await call.Send(framed.AsMemory(0, 5 + Started), endStream: false);
+        await Polling.Until(() => Held() == MessageBytes, "the arriving message holds its bytes", Wait);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => Client().SubmitJobAsync(Request("no-such-model"), Auth).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+
+        // The rest of it, the call left open: the job's first event is written once the message is parsed.
+        await call.Send(framed.AsMemory(5 + Started), endStream: false);
+        var head = await call.Head();
+
+        Assert.DoesNotContain(head, f => f.Name == "grpc-status");
+        Assert.Equal(0, Held());
+        var fits = await Assert.ThrowsAsync<RpcException>(() => Client().SubmitJobAsync(Request("no-such-model"), Auth).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, fits.StatusCode);
+    }
+
+    [Fact]
+    public async Task Reserve_AStreamJobsCallResetMidMessage_GivesItsBytesBack()
+    {
+        await using var call = await RawGrpcCall.Start(_silo.Address, StreamJobs, [Key]);
+        await call.Send(RawGrpcCall.Framed(Sized(new StreamJobsRequest { Ref = "first", Job = new SubmitJobRequest { Model = "llama-3.1-8b", MaxTokens = 1 } }))
+            .AsMemory(0, 5 + Started), endStream: false);
+        await Polling.Until(() => Held() == MessageBytes, "the arriving message holds its bytes", Wait);
+        await call.Reset();
+
+        await Polling.Until(() => Held() == 0, "the abandoned message's bytes are back", Wait);
+    }
+
+    [Fact]
+    public async Task Reserve_AStreamJobsMessageOverTheBudget_EndsTheCallResourceExhausted_AndItsAcceptedJobRunsOn()
+    {
+        using var jobs = Client().StreamJobs(Auth);
+        await jobs.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "small", Job = new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "hello", MaxTokens = 1 } });
+        Assert.True(await jobs.ResponseStream.MoveNext());
+        var accepted = jobs.ResponseStream.Current.Event;
+        Assert.NotNull(accepted.Queued);
+
+        await using var holder = await StartMessage(SubmitJob, "no-such-model");
+        var write = jobs.RequestStream.WriteAsync(Sized(new StreamJobsRequest { Ref = "large", Job = new SubmitJobRequest { Model = "llama-3.1-8b", MaxTokens = 1 } }));
+        var refused = await Assert.ThrowsAsync<RpcException>(() => jobs.ResponseStream.MoveNext());
+
+        // The call is answered at the message's header: the write fails too when the call ends under it.
+        await Record.ExceptionAsync(() => write);
+
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.StartsWith(
+            $"this silo is reading as many request bodies as it holds at once ({Budget} bytes); "
+            + $"this request's body of up to {MessageBytes} bytes was not read; retry after 1000 ms", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.True(SchedulerErrors.IsOverloaded(refused));
+        Assert.Equal(TimeSpan.FromSeconds(1), refused.GetRpcStatus()!.GetDetail<RetryInfo>().RetryDelay.ToTimeSpan());
+        Assert.Equal(MessageBytes, Held());
+
+        // Ending the call lost nothing accepted: the first job waits in its queue (this silo has no nodes).
+        var job = await Client().GetJobAsync(new GetJobRequest { JobId = accepted.JobId }, Auth);
+        Assert.Equal(JobStatus.Queued, job.Status);
+    }
+
     private InferenceService.InferenceServiceClient Client() => new(_silo.Channel);
 
     private long Held() => _silo.Service<RequestBodyBudget>().Held;
@@ -129,6 +191,16 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
         var request = new SubmitJobRequest { Model = model, MaxTokens = 1 };
         // Words, not one character over and over, which the validator refuses.
         request.Prompt = string.Concat(Enumerable.Repeat("a prompt of words ", MessageBytes / 10))[..(MessageBytes - request.CalculateSize() - 4)];
+        Assert.Equal(MessageBytes, request.CalculateSize());
+        return request;
+    }
+
+    /// <summary><paramref name="request"/>, its job's prompt made so that it is exactly <see cref="MessageBytes"/> long.</summary>
+    private static StreamJobsRequest Sized(StreamJobsRequest request)
+    {
+        var words = string.Concat(Enumerable.Repeat("a prompt of words ", MessageBytes / 10));
+        request.Job.Prompt = words[..(MessageBytes - request.CalculateSize() - 8)];
+        request.Job.Prompt = words[..(request.Job.Prompt.Length + MessageBytes - request.CalculateSize())];
         Assert.Equal(MessageBytes, request.CalculateSize());
         return request;
     }
