@@ -50,6 +50,20 @@ public sealed class ApiOptions
     /// </summary>
     public long MaxRequestBodyBytesInFlight { get; set; } = 64L << 20;
 
+    /// <summary>
+    /// Bytes of <see cref="MaxRequestBodyBytesInFlight"/> one tenant's requests hold at once (both doors): a tenant whose
+    /// client sends its bodies slowly holds their declared bytes meanwhile, and could otherwise hold the whole budget and
+    /// keep every other tenant's bodies out. A request past it is refused as one past the budget. Unset, half of
+    /// <see cref="MaxRequestBodyBytesInFlight"/>, and never below <see cref="MaxReceiveMessageBytes"/>; set, at least
+    /// <see cref="MaxReceiveMessageBytes"/> (so a tenant's largest body can be read) and at most
+    /// <see cref="MaxRequestBodyBytesInFlight"/>. Calls of admins, nodes and the open services (health, reflection) count
+    /// toward the budget alone.
+    /// </summary>
+    public long? MaxRequestBodyBytesPerTenant { get; set; }
+
+    /// <summary>The share of the budget a tenant may hold: <see cref="MaxRequestBodyBytesPerTenant"/>, or its default.</summary>
+    internal long RequestBodyBytesPerTenant() => MaxRequestBodyBytesPerTenant ?? Math.Max(MaxRequestBodyBytesInFlight / 2, MaxReceiveMessageBytes);
+
     /// <summary>How long a silo trusts a tenant key it has checked; a revoked key may work that long. 0 = always ask.</summary>
     public int ApiKeyCacheSeconds { get; set; } = 10;
 

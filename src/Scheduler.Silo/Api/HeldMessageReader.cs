@@ -13,8 +13,10 @@ namespace Scheduler.Silo.Api;
 /// fails the read with the budget's refusal (RESOURCE_EXHAUSTED, overloaded, a retry hint), which ends the call. Read
 /// by one reader at a time, as any <see cref="PipeReader"/>.
 /// </summary>
-internal sealed class HeldMessageReader(PipeReader body, RequestMessageBudget messages) : PipeReader, IRequestBodyPipeFeature, IDisposable
+internal sealed class HeldMessageReader(HttpContext call, RequestMessageBudget messages) : PipeReader, IRequestBodyPipeFeature, IDisposable
 {
+    private readonly PipeReader _body = call.Request.BodyReader;
+
     private RequestBodyBudget.Lease? _held;
 
     // Where the last read's buffer started: a message is consumed when grpc-dotnet advances past it.
@@ -24,13 +26,13 @@ internal sealed class HeldMessageReader(PipeReader body, RequestMessageBudget me
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
-        var pending = body.ReadAsync(cancellationToken);
+        var pending = _body.ReadAsync(cancellationToken);
         return pending.IsCompletedSuccessfully ? new(Hold(pending.Result)) : Awaited(pending);
     }
 
     public override bool TryRead(out ReadResult result)
     {
-        if (!body.TryRead(out result))
+        if (!_body.TryRead(out result))
         {
             return false;
         }
@@ -48,15 +50,15 @@ internal sealed class HeldMessageReader(PipeReader body, RequestMessageBudget me
             Release();
         }
 
-        body.AdvanceTo(consumed, examined);
+        _body.AdvanceTo(consumed, examined);
     }
 
-    public override void CancelPendingRead() => body.CancelPendingRead();
+    public override void CancelPendingRead() => _body.CancelPendingRead();
 
     public override void Complete(Exception? exception = null)
     {
         Release();
-        body.Complete(exception);
+        _body.Complete(exception);
     }
 
     /// <summary>Gives back what a message the call ended in (its client gone mid-message, a deadline) still holds.</summary>
@@ -73,12 +75,13 @@ internal sealed class HeldMessageReader(PipeReader body, RequestMessageBudget me
         {
             try
             {
-                _held = messages.Reserve(read.Buffer);
+                // The call is authenticated by now: grpc-dotnet reads no message before its interceptors ran.
+                _held = messages.Reserve(read.Buffer, AuthInterceptor.TenantOf(call));
             }
             catch (RpcException)
             {
                 // The read is over for the caller, which gets the refusal instead of the buffer.
-                body.AdvanceTo(read.Buffer.Start);
+                _body.AdvanceTo(read.Buffer.Start);
                 throw;
             }
         }

@@ -100,7 +100,7 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
     // Each message of the call, as it comes (HeldMessageReader), in place of the request body grpc-dotnet reads them from.
     private async Task HoldEach(HttpContext context, RequestDelegate next)
     {
-        using var messages = new HeldMessageReader(context.Request.BodyReader, this);
+        using var messages = new HeldMessageReader(context, this);
         context.Features.Set<IRequestBodyPipeFeature>(messages);
         await next(context);
     }
@@ -130,7 +130,7 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
 
         try
         {
-            return Reserve(read.Buffer);
+            return Reserve(read.Buffer, AuthInterceptor.TenantOf(request.HttpContext));
         }
         finally
         {
@@ -139,16 +139,17 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
         }
     }
 
-    /// <summary>The bytes of the message <paramref name="buffer"/> starts with, reserved; null when it holds less than
-    /// a frame header, or grpc-dotnet refuses the message from its header alone.</summary>
+    /// <summary>The bytes of the message <paramref name="buffer"/> starts with, reserved (as <paramref name="tenant"/>'s,
+    /// if the call is a tenant's); null when it holds less than a frame header, or grpc-dotnet refuses the message from
+    /// its header alone.</summary>
     /// <exception cref="RpcException">RESOURCE_EXHAUSTED: the message does not fit the budget.</exception>
-    internal RequestBodyBudget.Lease? Reserve(ReadOnlySequence<byte> buffer)
+    internal RequestBodyBudget.Lease? Reserve(ReadOnlySequence<byte> buffer, string? tenant)
     {
         var (compressed, length) = Header(buffer);
 
         // A body that ends before a whole header, or a message over the receive limit, grpc-dotnet refuses at its header
         // without buffering anything.
-        return length is { } declared && declared <= _largest ? budget.Reserve(compressed ? null : declared) : null;
+        return length is { } declared && declared <= _largest ? budget.Reserve(compressed ? null : declared, tenant) : null;
     }
 
     /// <summary>The request's first bytes, at least a frame header unless the body ends first, awaited within the call's

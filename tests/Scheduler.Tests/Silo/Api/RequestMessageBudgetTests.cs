@@ -13,7 +13,8 @@ namespace Scheduler.Tests.Silo.Api;
 /// <summary>
 /// Scheduler:MaxRequestBodyBytesInFlight over the gRPC door of a real silo, with a call written frame by frame on
 /// loopback so a request message can be left half sent: a silo whose largest message is 64 KiB and whose budget is
-/// 100,000 bytes holds one message of 60,000 bytes that is still arriving, and a second as large would pass the budget.
+/// 100,000 bytes holds one message of 60,000 bytes that is still arriving, and a second as large would pass the budget;
+/// a tenant holds at most 65,536 bytes of it, so a message of 10,000 bytes more passes the tenant's share alone.
 /// </summary>
 [Collection(ProcessMetricsCollection.Name)]
 public sealed class RequestMessageBudgetTests : IAsyncLifetime
@@ -21,6 +22,8 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
     private const int LargestMessage = 64 << 10;
     private const int Budget = 100_000;
     private const int MessageBytes = 60_000;
+    private const int PerTenant = 65_536;
+    private const int SmallBytes = 10_000;
 
     // What a call sends before it stops mid-message: the frame header and the message's first bytes.
     private const int Started = 1_000;
@@ -31,8 +34,13 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
     private static readonly string StreamJobs = $"/{InferenceService.Descriptor.FullName}/StreamJobs";
     private static readonly (string, string) Key = ("authorization", $"Bearer {SecuredSilo.ConfiguredKey}");
     private static readonly Metadata Auth = new() { { Key.Item1, Key.Item2 } };
+    private static readonly Metadata OtherAuth = new() { { Key.Item1, $"Bearer {SecuredSilo.OtherTenantKey}" } };
 
-    private readonly SecuredSilo _silo = new([$"--Scheduler:MaxReceiveMessageBytes={LargestMessage}", $"--Scheduler:MaxRequestBodyBytesInFlight={Budget}"]);
+    private readonly SecuredSilo _silo = new(
+    [
+        $"--Scheduler:MaxReceiveMessageBytes={LargestMessage}", $"--Scheduler:MaxRequestBodyBytesInFlight={Budget}",
+        $"--Scheduler:MaxRequestBodyBytesPerTenant={PerTenant}", .. SecuredSilo.OtherTenant,
+    ]);
 
     public Task InitializeAsync() => _silo.InitializeAsync();
 
@@ -181,17 +189,53 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
         Assert.Equal(JobStatus.Queued, job.Status);
     }
 
+    [Fact]
+    public async Task Reserve_OverTheTenantsShare_IsResourceExhaustedForThatTenantAlone()
+    {
+        // 60,000 of the tenant's 65,536 bytes held; the silo's budget has 40,000 left.
+        await using var holder = await StartMessage(SubmitJob, "no-such-model");
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => Client().SubmitJobAsync(Request("no-such-model", SmallBytes), Auth).ResponseAsync);
+
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.StartsWith(
+            $"this silo is reading as many of this tenant's request bodies as one tenant may hold at once ({PerTenant} bytes); "
+            + $"this request's body of up to {SmallBytes} bytes was not read; retry after 1000 ms", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.True(SchedulerErrors.IsOverloaded(refused));
+        Assert.Equal(TimeSpan.FromSeconds(1), refused.GetRpcStatus()!.GetDetail<RetryInfo>().RetryDelay.ToTimeSpan());
+        Assert.Equal(MessageBytes, Held());
+
+        // Another tenant's message as large is read.
+        var other = await Assert.ThrowsAsync<RpcException>(() => Client().SubmitJobAsync(Request("no-such-model", SmallBytes), OtherAuth).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, other.StatusCode);
+    }
+
+    [Fact]
+    public async Task Reserve_AStreamJobsMessageOverTheTenantsShare_EndsTheCallResourceExhausted()
+    {
+        await using var holder = await StartMessage(SubmitJob, "no-such-model");
+        using var jobs = Client().StreamJobs(Auth);
+        var write = jobs.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "small", Job = Request("llama-3.1-8b", SmallBytes) });
+        var refused = await Assert.ThrowsAsync<RpcException>(() => jobs.ResponseStream.MoveNext());
+        await Record.ExceptionAsync(() => write);
+
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.StartsWith($"this silo is reading as many of this tenant's request bodies as one tenant may hold at once ({PerTenant} bytes)", refused.Status.Detail, StringComparison.Ordinal);
+    }
+
     private InferenceService.InferenceServiceClient Client() => new(_silo.Channel);
 
     private long Held() => _silo.Service<RequestBodyBudget>().Held;
 
-    /// <summary>A submission of <paramref name="model"/> whose message is exactly <see cref="MessageBytes"/> long.</summary>
-    private static SubmitJobRequest Request(string model)
+    /// <summary>A submission of <paramref name="model"/> whose message is exactly <paramref name="bytes"/> long.</summary>
+    private static SubmitJobRequest Request(string model, int bytes = MessageBytes)
     {
         var request = new SubmitJobRequest { Model = model, MaxTokens = 1 };
         // Words, not one character over and over, which the validator refuses.
-        request.Prompt = string.Concat(Enumerable.Repeat("a prompt of words ", MessageBytes / 10))[..(MessageBytes - request.CalculateSize() - 4)];
-        Assert.Equal(MessageBytes, request.CalculateSize());
+        var words = string.Concat(Enumerable.Repeat("a prompt of words ", bytes / 10));
+        request.Prompt = words[..(bytes - request.CalculateSize() - 4)];
+        request.Prompt = words[..(request.Prompt.Length + bytes - request.CalculateSize())];
+        Assert.Equal(bytes, request.CalculateSize());
         return request;
     }
 
