@@ -3,6 +3,7 @@ using System.Globalization;
 using Google.Rpc;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Scheduler.Client;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Hosting;
@@ -223,6 +224,32 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
         Assert.StartsWith($"this silo is reading as many of this tenant's request bodies as one tenant may hold at once ({PerTenant} bytes)", refused.Status.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task MultiplexedJobRunner_ACallEndedForWantOfRoom_FollowsItsAcceptedJob_AndSubmitsTheRefusedOneAgain()
+    {
+        // Both jobs wait in their queue (this silo has no nodes) until the deadline: each ends "did not finish", which
+        // says it was accepted.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(6);
+        using var runner = new MultiplexedJobRunner([_silo.Address], SecuredSilo.ConfiguredKey);
+        using var tenant = _silo.Client(SecuredSilo.ConfiguredKey);
+        var first = runner.RunAsync(new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "first", MaxTokens = 1 }, deadline: deadline);
+        await Polling.Until(async () => (await tenant.ListAsync(new ListJobsRequest())).Jobs.Count == 1, "the first job is accepted", Wait);
+
+        // Another tenant holds 60,000 bytes: the second job's 60,000 do not fit, and end the call.
+        await using var holder = await StartMessage(SubmitJob, "no-such-model", SecuredSilo.OtherTenantKey);
+        var second = runner.RunAsync(Request("llama-3.1-8b"), deadline: deadline);
+        await Polling.Until(() => _silo.Service<RequestBodyBudget>().Refused > 0, "the second job's message is refused", Wait);
+        await holder.Reset();
+
+        var followed = await Assert.ThrowsAsync<RpcException>(() => first);
+        Assert.Equal(StatusCode.DeadlineExceeded, followed.StatusCode);
+        Assert.Matches(@"^job \S+ did not finish before the deadline \(0 tokens received, [1-9]\d* reconnects\)$", followed.Status.Detail);
+        var resubmitted = await Assert.ThrowsAsync<RpcException>(() => second);
+        Assert.Equal(StatusCode.DeadlineExceeded, resubmitted.StatusCode);
+        Assert.Matches(@"^job \S+ did not finish before the deadline", resubmitted.Status.Detail);
+        Assert.Equal(2, (await tenant.ListAsync(new ListJobsRequest())).Jobs.Count);
+    }
+
     private InferenceService.InferenceServiceClient Client() => new(_silo.Channel);
 
     private long Held() => _silo.Service<RequestBodyBudget>().Held;
@@ -249,11 +276,11 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
         return request;
     }
 
-    /// <summary>A call of <paramref name="method"/> that has sent its message's header and first bytes, once the silo
-    /// holds its bytes.</summary>
-    private async Task<RawGrpcCall> StartMessage(string method, string model)
+    /// <summary>A call of <paramref name="method"/> with <paramref name="key"/> that has sent its message's header and
+    /// first bytes, once the silo holds its bytes.</summary>
+    private async Task<RawGrpcCall> StartMessage(string method, string model, string key = SecuredSilo.ConfiguredKey)
     {
-        var call = await RawGrpcCall.Start(_silo.Address, method, [Key]);
+        var call = await RawGrpcCall.Start(_silo.Address, method, [(Key.Item1, $"Bearer {key}")]);
         await call.Send(RawGrpcCall.Framed(Request(model)).AsMemory(0, 5 + Started), endStream: false);
         await Polling.Until(() => Held() == MessageBytes, "the first message holds its bytes", Wait);
         return call;
