@@ -14,6 +14,7 @@ internal static class GrpcTimeout
     public const string Header = "grpc-timeout";
 
     private const int MaxDigits = 8;
+    private const long MaxValue = 99_999_999;
 
     /// <summary>The timeout <paramref name="values"/> (the header's) give, if they are one value that reads as one.</summary>
     public static bool TryParse(StringValues values, out TimeSpan timeout)
@@ -39,4 +40,25 @@ internal static class GrpcTimeout
         // 0, or under a tick: no deadline, as grpc-dotnet reads it.
         return timeout > TimeSpan.Zero;
     }
+
+    /// <summary><paramref name="timeout"/> (at most a few years) as the header carries it, rounded up to the finest
+    /// unit that holds it in 8 digits — microseconds up to 100 s, then milliseconds, then seconds; at least 1 µs, so a
+    /// timeout that has run out still reads as one, which grpc-dotnet ends at once (it reads 0, or under a tick, as
+    /// none).</summary>
+    public static string Format(TimeSpan timeout)
+    {
+        var ticks = Math.Max(timeout.Ticks, 1);
+        var micros = Up(ticks, TimeSpan.TicksPerMicrosecond);
+        if (micros <= MaxValue)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{micros}u");
+        }
+
+        var millis = Up(ticks, TimeSpan.TicksPerMillisecond);
+        return millis <= MaxValue
+            ? string.Create(CultureInfo.InvariantCulture, $"{millis}m")
+            : string.Create(CultureInfo.InvariantCulture, $"{Up(ticks, TimeSpan.TicksPerSecond)}S");
+    }
+
+    private static long Up(long ticks, long perUnit) => (ticks + perUnit - 1) / perUnit;
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Text;
@@ -22,9 +23,10 @@ namespace Scheduler.Silo.Api;
 /// a retry hint. As the outermost interceptor it gives the bytes back once the message is parsed, as the handler
 /// starts; otherwise the middleware gives them back when the call ends (a message that did not parse, a client gone
 /// mid-message, a deadline). The wait for the frame header comes before grpc-dotnet starts the call's deadline, so it
-/// keeps the call's <c>grpc-timeout</c> itself: a client that sends its headers and nothing more is answered
-/// DEADLINE_EXCEEDED at its deadline, as grpc-dotnet would (without it, Kestrel's minimum request body data rate closed
-/// the connection after its 5 s grace: 200 ms asked, closed after 6 s).
+/// keeps the call's <c>grpc-timeout</c> itself, and leaves grpc-dotnet what is left of it: a client that sends its
+/// headers and nothing more is answered DEADLINE_EXCEEDED at its deadline, as grpc-dotnet would (without it, Kestrel's
+/// minimum request body data rate closed the connection after its 5 s grace: 200 ms asked, closed after 6 s), and one
+/// whose message comes late has no more time than it asked.
 /// A client- or duplex-streaming call's messages (StreamJobs') come one at a time for as long as the call lasts: each is
 /// held from its frame header until grpc-dotnet has parsed it (<see cref="HeldMessageReader"/>), and one that does not
 /// fit ends the call with the same refusal (its accepted jobs run on).
@@ -159,11 +161,19 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
     /// <exception cref="RpcException">DEADLINE_EXCEEDED, as grpc-dotnet answers a call past its deadline.</exception>
     private static async Task<ReadResult?> WaitForHeader(HttpRequest request)
     {
-        using var deadline = new CancellationTokenSource(
-            GrpcTimeout.TryParse(request.Headers[GrpcTimeout.Header], out var timeout) && timeout <= LongestDeadline ? timeout : Timeout.InfiniteTimeSpan);
+        var limited = GrpcTimeout.TryParse(request.Headers[GrpcTimeout.Header], out var timeout) && timeout <= LongestDeadline;
+        var started = Stopwatch.GetTimestamp();
+        using var deadline = new CancellationTokenSource(limited ? timeout : Timeout.InfiniteTimeSpan);
         try
         {
-            return await request.BodyReader.ReadAtLeastAsync(FrameHeader, deadline.Token);
+            var read = await request.BodyReader.ReadAtLeastAsync(FrameHeader, deadline.Token);
+            if (limited)
+            {
+                // What is left of it: grpc-dotnet starts the call's deadline afresh from this header.
+                request.Headers[GrpcTimeout.Header] = GrpcTimeout.Format(timeout - Stopwatch.GetElapsedTime(started));
+            }
+
+            return read;
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)
         {

@@ -42,4 +42,19 @@ public sealed class GrpcTimeoutTests
     [Fact]
     public void TryParse_NoHeader_IsNoTimeout() =>
         Assert.False(GrpcTimeout.TryParse(StringValues.Empty, out _));
+
+    [Theory]
+    [InlineData(200 * TimeSpan.TicksPerMillisecond, "200000u")]
+    [InlineData(15, "2u")] // rounded up
+    [InlineData(0, "1u")] // run out: still a timeout, which ends the call at once
+    [InlineData(-5 * TimeSpan.TicksPerSecond, "1u")]
+    [InlineData(99_999_999 * TimeSpan.TicksPerMicrosecond, "99999999u")]
+    [InlineData(100 * TimeSpan.TicksPerSecond, "100000m")]
+    [InlineData(49 * TimeSpan.TicksPerDay, "4233600S")]
+    public void Format_ATimeout_IsTheHeaderThatReadsBackAsAtLeastIt(long ticks, string header)
+    {
+        Assert.Equal(header, GrpcTimeout.Format(TimeSpan.FromTicks(ticks)));
+        Assert.True(GrpcTimeout.TryParse(header, out var read));
+        Assert.True(read >= TimeSpan.FromTicks(ticks));
+    }
 }

@@ -130,6 +130,21 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reserve_ACallWhoseMessageComesLate_HasNoMoreTimeThanItsDeadline()
+    {
+        // A deadline of 2 s, the message 1.5 s after the headers: grpc-dotnet, whose deadline starts once the header has
+        // come, gets what is left of it, and ends StreamJob's wait in its queue (this silo has no nodes) at 2 s, not 3.5 s.
+        await using var call = await RawGrpcCall.Start(_silo.Address, StreamJob, [Key, ("grpc-timeout", "2S")]);
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await call.Send(RawGrpcCall.Framed(Request("llama-3.1-8b", SmallBytes)), endStream: true);
+        var answer = await call.Answer();
+
+        Assert.Equal(((int)StatusCode.DeadlineExceeded).ToString(CultureInfo.InvariantCulture), Field(answer, "grpc-status"));
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
     public async Task Reserve_AStreamJobsMessage_HoldsItsBytesWhileItArrives_AndGivesThemBackOnceParsed()
     {
         var framed = RawGrpcCall.Framed(Sized(new StreamJobsRequest { Ref = "first", Job = new SubmitJobRequest { Model = "llama-3.1-8b", MaxTokens = 1 } }));
