@@ -6,10 +6,12 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Scheduler.Silo.Api;
 
 /// <summary>
-/// The request body of a call whose messages come one after another (StreamJobs), as grpc-dotnet reads it: each message
-/// is held to the silo's <see cref="RequestBodyBudget"/> while grpc-dotnet buffers and parses it — reserved the first
-/// time a read shows its frame header, before grpc-dotnet waits for the rest, and given back when grpc-dotnet consumes
-/// it, which it does once it has parsed it (or failed to), and only ever whole messages. A message that does not fit
+/// The request body of a call whose messages come one after another (StreamJobs; server reflection's too), as
+/// grpc-dotnet reads it: each message is held to the silo's <see cref="RequestBodyBudget"/> while grpc-dotnet buffers
+/// and parses it — reserved the first time a read shows its frame header, before grpc-dotnet waits for the rest, and
+/// given back when grpc-dotnet consumes it, which it does once it has parsed it (or failed to), and only ever whole
+/// messages (its PipeExtensions.ReadStreamMessageAsync: a read that lacks the rest of a message advances to the
+/// buffer's start, one that has it past the message). A message that does not fit
 /// fails the read with the budget's refusal (RESOURCE_EXHAUSTED, overloaded, a retry hint), which ends the call. Read
 /// by one reader at a time, as any <see cref="PipeReader"/>.
 /// </summary>
