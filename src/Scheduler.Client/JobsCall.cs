@@ -124,6 +124,13 @@ internal sealed class JobsCall : IDisposable
             // The server ends a call only after the client closed its side, which this class never does.
             failure = new RpcException(new Status(StatusCode.Unavailable, "the StreamJobs call ended"));
         }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted && RichErrors.ReasonOf(ex) == ErrorReasons.Overloaded)
+        {
+            // The silo had no room to read the next submission (its bound on request bytes being read) and ended the
+            // call, not its jobs: for them it is a call lost, as to a draining silo — the accepted ones are followed on
+            // the next call, the rest submitted again after the runner's backoff.
+            failure = new RpcException(new Status(StatusCode.Unavailable, "the StreamJobs call was ended by an overloaded silo: " + ex.Status.Detail, ex));
+        }
         catch (RpcException ex)
         {
             failure = ex;

@@ -39,8 +39,8 @@ public sealed class ApiOptions
 
     /// <summary>
     /// Bytes of request bodies the silo holds at once while it reads and parses them (<see cref="RequestBodyBudget"/>), of
-    /// the OpenAI door and the gRPC door's unary and server-streaming calls together: a request whose body would pass it
-    /// is answered before its body is read, 503 with <c>Retry-After</c> or RESOURCE_EXHAUSTED with a retry hint. A body
+    /// the OpenAI door and the gRPC door's messages together (a streaming call's one at a time, from its frame header
+    /// until it is parsed): a request whose body would pass it is answered before its body is read, 503 with <c>Retry-After</c> or RESOURCE_EXHAUSTED with a retry hint. A body
     /// counts its <c>Content-Length</c> (a gRPC message, the length its frame declares); one sent compressed or in chunks
     /// counts <see cref="MaxReceiveMessageBytes"/>. At least
     /// <see cref="MaxReceiveMessageBytes"/>, so the largest body can always be read. The default, 64 MiB, holds 8 of
@@ -49,6 +49,20 @@ public sealed class ApiOptions
     /// 230 MB above the silo's idle size, within the chart's 1 GiB limit.
     /// </summary>
     public long MaxRequestBodyBytesInFlight { get; set; } = 64L << 20;
+
+    /// <summary>
+    /// Bytes of <see cref="MaxRequestBodyBytesInFlight"/> one tenant's requests hold at once (both doors): a tenant whose
+    /// client sends its bodies slowly holds their declared bytes meanwhile, and could otherwise hold the whole budget and
+    /// keep every other tenant's bodies out. A request past it is refused as one past the budget. Unset, half of
+    /// <see cref="MaxRequestBodyBytesInFlight"/>, and never below <see cref="MaxReceiveMessageBytes"/>; set, at least
+    /// <see cref="MaxReceiveMessageBytes"/> (so a tenant's largest body can be read) and at most
+    /// <see cref="MaxRequestBodyBytesInFlight"/>. Calls of admins, nodes and the open services (health, reflection) count
+    /// toward the budget alone.
+    /// </summary>
+    public long? MaxRequestBodyBytesPerTenant { get; set; }
+
+    /// <summary>The share of the budget a tenant may hold: <see cref="MaxRequestBodyBytesPerTenant"/>, or its default.</summary>
+    internal long RequestBodyBytesPerTenant() => MaxRequestBodyBytesPerTenant ?? Math.Max(MaxRequestBodyBytesInFlight / 2, MaxReceiveMessageBytes);
 
     /// <summary>How long a silo trusts a tenant key it has checked; a revoked key may work that long. 0 = always ask.</summary>
     public int ApiKeyCacheSeconds { get; set; } = 10;

@@ -30,6 +30,17 @@ internal sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
                 + $"({options.MaxReceiveMessageBytes} bytes), so the largest request body can be read; it is {options.MaxRequestBodyBytesInFlight}");
         }
 
+        // Below the largest body, a tenant's largest body could never be read; above the budget, the share would mean
+        // nothing.
+        if (options.MaxRequestBodyBytesPerTenant is { } perTenant
+            && (perTenant < options.MaxReceiveMessageBytes || perTenant > options.MaxRequestBodyBytesInFlight))
+        {
+            failures.Add(
+                $"{Section}:{nameof(options.MaxRequestBodyBytesPerTenant)} must be at least {Section}:{nameof(options.MaxReceiveMessageBytes)} "
+                + $"({options.MaxReceiveMessageBytes} bytes), so a tenant's largest request body can be read, and at most "
+                + $"{Section}:{nameof(options.MaxRequestBodyBytesInFlight)} ({options.MaxRequestBodyBytesInFlight} bytes); it is {perTenant}");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

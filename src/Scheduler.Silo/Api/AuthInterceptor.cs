@@ -24,6 +24,10 @@ internal sealed class AuthInterceptor(Credentials credentials) : Interceptor
     /// <summary>The tenant the current call authenticated as.</summary>
     public static string TenantOf(ServerCallContext context) => (string)context.UserState[TenantKey];
 
+    /// <summary>The tenant the call <paramref name="http"/> carries authenticated as; null before it is authenticated,
+    /// or when it is no tenant's (an admin's, a node's, an open service's).</summary>
+    public static string? TenantOf(HttpContext http) => http.Items.TryGetValue(TenantKey, out var tenant) ? tenant as string : null;
+
     /// <summary>The fingerprint of the admin key the current AdminService call authenticated with.</summary>
     public static string AdminOf(ServerCallContext context) => (string)context.UserState[AdminKey];
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 
@@ -11,7 +12,9 @@ namespace Scheduler.Silo.Api;
 /// size, and as many SubmitJob messages 0.6 to 1 GB, so a flood of large requests could take it down where no one was
 /// too large. A request that would pass the bound is refused before its body is read, as overload (RESOURCE_EXHAUSTED
 /// marked <see cref="SchedulerErrors.Overloaded"/>, with a retry hint: the OpenAI door's 503 with <c>Retry-After</c>):
-/// the bytes are back as soon as the bodies being parsed are.
+/// the bytes are back as soon as the bodies being parsed are. Within the budget a tenant holds at most its share,
+/// <see cref="ApiOptions.MaxRequestBodyBytesPerTenant"/>, refused past it the same way: a tenant whose client sends
+/// large bodies slowly holds their declared bytes as long as they take, and could otherwise keep every other tenant out.
 /// </summary>
 internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
 {
@@ -20,7 +23,12 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
     public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
 
     private readonly long _budget = options.Value.MaxRequestBodyBytesInFlight;
+    private readonly long _perTenant = options.Value.RequestBodyBytesPerTenant();
     private readonly long _largest = options.Value.MaxReceiveMessageBytes;
+
+    // A counter per tenant that has sent a body, kept (a tenant is an administered name, a few bytes each): one taken out
+    // when it reached 0 could be given back to after another had taken its place.
+    private readonly ConcurrentDictionary<string, TenantShare> _tenants = new(StringComparer.Ordinal);
     private long _held;
     private long _refused;
 
@@ -31,32 +39,51 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
     public long Refused => Interlocked.Read(ref _refused);
 
     /// <summary>
-    /// Reserves room for a body that says it has <paramref name="declaredBytes"/> (its <c>Content-Length</c>, when it is
+    /// Reserves room, within the silo's budget and <paramref name="tenant"/>'s share of it (none for a call that is no
+    /// tenant's: an admin's, a node's, health), for a body that says it has <paramref name="declaredBytes"/> (its <c>Content-Length</c>, when it is
     /// sent as is); null — a compressed body, or one sent in chunks — reserves the most a body may hold once decoded,
     /// <see cref="ApiOptions.MaxReceiveMessageBytes"/>, and so does a larger declared length, which the server's own
     /// limit refuses with 413 at its first read. Dispose the lease once the body is parsed, or the read failed.
     /// </summary>
-    /// <exception cref="RpcException">RESOURCE_EXHAUSTED: the bytes would pass the budget; nothing was reserved.</exception>
+    /// <exception cref="RpcException">RESOURCE_EXHAUSTED: the bytes would pass the budget or the tenant's share; nothing
+    /// was reserved.</exception>
     /// <remarks>The refusal names no server setting: it goes to tenants; operators find the bound by the metric
     /// <c>scheduler_request_body_refused_total</c> and docs/operations.md.</remarks>
-    public Lease Reserve(long? declaredBytes)
+    public Lease Reserve(long? declaredBytes, string? tenant)
     {
         var bytes = Math.Min(declaredBytes ?? _largest, _largest);
         if (Interlocked.Add(ref _held, bytes) > _budget)
         {
             Interlocked.Add(ref _held, -bytes);
-            Interlocked.Increment(ref _refused);
-            throw SchedulerErrors.Overloaded(SchedulerErrors.ResourceExhausted(
-                $"this silo is reading as many request bodies as it holds at once ({_budget} bytes); "
-                + $"this request's body of up to {bytes} bytes was not read",
-                RetryAfter));
+            throw Refusal($"this silo is reading as many request bodies as it holds at once ({_budget} bytes)", bytes);
         }
 
-        return new Lease(this, bytes);
+        // Allocates only for a tenant's first body since the silo started.
+        var share = tenant is null ? null : _tenants.GetOrAdd(tenant, static _ => new TenantShare());
+        if (share is not null && Interlocked.Add(ref share.Held, bytes) > _perTenant)
+        {
+            Interlocked.Add(ref share.Held, -bytes);
+            Interlocked.Add(ref _held, -bytes);
+            throw Refusal($"this silo is reading as many of this tenant's request bodies as one tenant may hold at once ({_perTenant} bytes)", bytes);
+        }
+
+        return new Lease(this, bytes, share);
+    }
+
+    private RpcException Refusal(string bound, long bytes)
+    {
+        Interlocked.Increment(ref _refused);
+        return SchedulerErrors.Overloaded(SchedulerErrors.ResourceExhausted($"{bound}; this request's body of up to {bytes} bytes was not read", RetryAfter));
+    }
+
+    /// <summary>The bytes one tenant's bodies reserve; a class, so a lease adds to it without looking it up again.</summary>
+    internal sealed class TenantShare
+    {
+        public long Held;
     }
 
     /// <summary>Bytes reserved by <see cref="Reserve"/>, given back by the first <see cref="Dispose"/>.</summary>
-    internal sealed class Lease(RequestBodyBudget budget, long bytes) : IDisposable
+    internal sealed class Lease(RequestBodyBudget budget, long bytes, TenantShare? share) : IDisposable
     {
         private int _released;
 
@@ -64,6 +91,11 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
+                if (share is not null)
+                {
+                    Interlocked.Add(ref share.Held, -bytes);
+                }
+
                 Interlocked.Add(ref budget._held, -bytes);
             }
         }

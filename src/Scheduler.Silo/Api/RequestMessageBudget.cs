@@ -1,11 +1,13 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Text;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
 namespace Scheduler.Silo.Api;
@@ -20,23 +22,33 @@ namespace Scheduler.Silo.Api;
 /// either way is answered before its message is read, one that does not fit RESOURCE_EXHAUSTED marked overloaded with
 /// a retry hint. As the outermost interceptor it gives the bytes back once the message is parsed, as the handler
 /// starts; otherwise the middleware gives them back when the call ends (a message that did not parse, a client gone
-/// mid-message, a deadline). The wait for the frame header comes before grpc-dotnet starts the call's deadline: a client
-/// that sends its headers and nothing more is ended by Kestrel's minimum request body data rate after its 5 s grace, its
-/// connection closed, not at its deadline (200 ms asked: closed after 6 s; a gRPC client cancels at its own deadline).
-/// Client- and duplex-streaming calls (StreamJobs) are not held: their messages come one at a time for as long as the
-/// call lasts, each of at most <see cref="ApiOptions.MaxReceiveMessageBytes"/>.
+/// mid-message, a deadline). The wait for the frame header comes before grpc-dotnet starts the call's deadline, so it
+/// keeps the call's <c>grpc-timeout</c> itself, and leaves grpc-dotnet what is left of it: a client that sends its
+/// headers and nothing more is answered DEADLINE_EXCEEDED at its deadline, as grpc-dotnet would (without it, Kestrel's
+/// minimum request body data rate closed the connection after its 5 s grace: 200 ms asked, closed after 6 s), and one
+/// whose message comes late has no more time than it asked.
+/// A client- or duplex-streaming call's messages (StreamJobs') come one at a time for as long as the call lasts: each is
+/// held from its frame header until grpc-dotnet has parsed it (<see cref="HeldMessageReader"/>), and one that does not
+/// fit ends the call with the same refusal (its accepted jobs run on).
 /// </summary>
 internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterceptor auth, IOptions<ApiOptions> options) : Interceptor, IMiddleware
 {
     // A gRPC message's frame: a compressed flag byte, then the message's length as 4 bytes big-endian.
     private const int FrameHeader = 5;
 
+    // A timer's longest (CancellationTokenSource's bound); a deadline further off is as good as none: Kestrel's minimum
+    // request body data rate ends a silent call long before.
+    private static readonly TimeSpan LongestDeadline = TimeSpan.FromDays(49);
+
     private readonly int _largest = options.Value.MaxReceiveMessageBytes;
 
     public Task InvokeAsync(HttpContext context, RequestDelegate next) =>
-        context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method.Type is MethodType.Unary or MethodType.ServerStreaming
-            ? Hold(context, next)
-            : next(context);
+        context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method.Type switch
+        {
+            MethodType.Unary or MethodType.ServerStreaming => Hold(context, next),
+            MethodType.ClientStreaming or MethodType.DuplexStreaming => HoldEach(context, next),
+            _ => next(context),
+        };
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -64,7 +76,7 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
             // The key first, as the OpenAI door checks it: a client without one neither holds the budget nor has its
             // message read.
             await auth.Authenticate(context);
-            lease = await Reserve(context.Request.BodyReader);
+            lease = await Reserve(context.Request);
         }
         catch (RpcException refusal)
         {
@@ -87,14 +99,85 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
         }
     }
 
-    /// <summary>The bytes of the message <paramref name="body"/> starts with, reserved; null when grpc-dotnet refuses it
-    /// from its header alone.</summary>
-    private async Task<RequestBodyBudget.Lease?> Reserve(PipeReader body)
+    // Each message of the call, as it comes (HeldMessageReader), in place of the request body grpc-dotnet reads them from.
+    private async Task HoldEach(HttpContext context, RequestDelegate next)
     {
-        ReadResult read;
+        using var messages = new HeldMessageReader(context, this);
+        context.Features.Set<IRequestBodyPipeFeature>(messages);
+        await next(context);
+    }
+
+    /// <summary>The bytes of the message the request's body starts with, reserved; null when grpc-dotnet refuses it
+    /// from its header alone.</summary>
+    private async Task<RequestBodyBudget.Lease?> Reserve(HttpRequest request)
+    {
+        var body = request.BodyReader;
+
+        // A gRPC client sends the message right behind the call's headers: most calls find its header here, with no wait.
+        var buffered = body.TryRead(out var read);
+        if (!buffered || (read.Buffer.Length < FrameHeader && !read.IsCompleted))
+        {
+            if (buffered)
+            {
+                body.AdvanceTo(read.Buffer.Start);
+            }
+
+            if (await WaitForHeader(request) is not { } waited)
+            {
+                return null;
+            }
+
+            read = waited;
+        }
+
         try
         {
-            read = await body.ReadAtLeastAsync(FrameHeader);
+            return Reserve(read.Buffer, AuthInterceptor.TenantOf(request.HttpContext));
+        }
+        finally
+        {
+            // Nothing consumed or examined: grpc-dotnet's first read returns these bytes again at once.
+            body.AdvanceTo(read.Buffer.Start);
+        }
+    }
+
+    /// <summary>The bytes of the message <paramref name="buffer"/> starts with, reserved (as <paramref name="tenant"/>'s,
+    /// if the call is a tenant's); null when it holds less than a frame header, or grpc-dotnet refuses the message from
+    /// its header alone.</summary>
+    /// <exception cref="RpcException">RESOURCE_EXHAUSTED: the message does not fit the budget.</exception>
+    internal RequestBodyBudget.Lease? Reserve(ReadOnlySequence<byte> buffer, string? tenant)
+    {
+        var (compressed, length) = Header(buffer);
+
+        // A body that ends before a whole header, or a message over the receive limit, grpc-dotnet refuses at its header
+        // without buffering anything.
+        return length is { } declared && declared <= _largest ? budget.Reserve(compressed ? null : declared, tenant) : null;
+    }
+
+    /// <summary>The request's first bytes, at least a frame header unless the body ends first, awaited within the call's
+    /// deadline: grpc-dotnet starts its deadline only once the call gets past this middleware, so a client that sent its
+    /// headers and nothing more would wait here until Kestrel's minimum request body data rate closed its connection.
+    /// Null when the stream ended under the read.</summary>
+    /// <exception cref="RpcException">DEADLINE_EXCEEDED, as grpc-dotnet answers a call past its deadline.</exception>
+    private static async Task<ReadResult?> WaitForHeader(HttpRequest request)
+    {
+        var limited = GrpcTimeout.TryParse(request.Headers[GrpcTimeout.Header], out var timeout) && timeout <= LongestDeadline;
+        var started = Stopwatch.GetTimestamp();
+        using var deadline = new CancellationTokenSource(limited ? timeout : Timeout.InfiniteTimeSpan);
+        try
+        {
+            var read = await request.BodyReader.ReadAtLeastAsync(FrameHeader, deadline.Token);
+            if (limited)
+            {
+                // What is left of it: grpc-dotnet starts the call's deadline afresh from this header.
+                request.Headers[GrpcTimeout.Header] = GrpcTimeout.Format(timeout - Stopwatch.GetElapsedTime(started));
+            }
+
+            return read;
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded"));
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
@@ -102,15 +185,6 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
             // own read meets the same failure and ends the call as it always has.
             return null;
         }
-
-        var (compressed, length) = Header(read.Buffer);
-
-        // Nothing consumed or examined: grpc-dotnet's first read returns these bytes again at once.
-        body.AdvanceTo(read.Buffer.Start);
-
-        // A body that ends before a whole header, or a message over the receive limit, grpc-dotnet refuses at its header
-        // without buffering anything.
-        return length is { } declared && declared <= _largest ? budget.Reserve(compressed ? null : declared) : null;
     }
 
     private static (bool Compressed, long? Length) Header(ReadOnlySequence<byte> buffer)

@@ -77,7 +77,7 @@ internal sealed partial class OpenAiCompletions(
     {
         try
         {
-            var request = await reader.Read(http, kind);
+            var request = await reader.Read(http, kind, tenant);
             var headers = SchedulerHeaders.Read(http.Headers);
             headers.ApplyTo(request.Submit);
             return (request, headers);

@@ -31,14 +31,16 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
         NumberHandling = JsonNumberHandling.Strict,
     };
 
-    public async Task<OpenAiRequest> Read(HttpRequest http, OpenAiKind kind)
+    /// <summary>Reads <paramref name="http"/>'s body, held to the budget as <paramref name="tenant"/>'s (authenticated
+    /// before its body is read).</summary>
+    public async Task<OpenAiRequest> Read(HttpRequest http, OpenAiKind kind, string tenant)
     {
         var (body, encoding) = OpenAiRequestBody.Open(http, decompression);
         await using var decoded = encoding is null ? null : body;
 
         // Held until the document is parsed and disposed, however the read ends (a client gone mid-body among them); the
         // parsed request's strings live on with the job, bounded by its own limits.
-        using var held = budget.Reserve(encoding is null ? http.ContentLength : null);
+        using var held = budget.Reserve(encoding is null ? http.ContentLength : null, tenant);
         JsonDocument document;
         try
         {

@@ -52,4 +52,33 @@ public sealed class ApiOptionsValidatorTests
     [Fact]
     public void Validate_ABodyBudgetOfOneLargestBody_Succeeds() =>
         Assert.True(new ApiOptionsValidator().Validate(null, new ApiOptions { MaxReceiveMessageBytes = 4096, MaxRequestBodyBytesInFlight = 4096 }).Succeeded);
+
+    [Theory]
+    [InlineData(4095)]
+    [InlineData(10_001)]
+    public void Validate_ATenantShareBelowTheLargestBodyOrAboveTheBudget_FailsNamingAllThree(long perTenant)
+    {
+        var result = new ApiOptionsValidator().Validate(
+            null, new ApiOptions { MaxReceiveMessageBytes = 4096, MaxRequestBodyBytesInFlight = 10_000, MaxRequestBodyBytesPerTenant = perTenant });
+
+        Assert.True(result.Failed);
+        Assert.Equal(
+            "Scheduler:MaxRequestBodyBytesPerTenant must be at least Scheduler:MaxReceiveMessageBytes (4096 bytes), so a tenant's largest request "
+            + $"body can be read, and at most Scheduler:MaxRequestBodyBytesInFlight (10000 bytes); it is {perTenant}",
+            result.FailureMessage);
+    }
+
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(10_000)]
+    public void Validate_ATenantShareFromTheLargestBodyToTheBudget_Succeeds(long perTenant) =>
+        Assert.True(new ApiOptionsValidator().Validate(
+            null, new ApiOptions { MaxReceiveMessageBytes = 4096, MaxRequestBodyBytesInFlight = 10_000, MaxRequestBodyBytesPerTenant = perTenant }).Succeeded);
+
+    [Theory]
+    [InlineData(8 << 20, 64L << 20, 32L << 20)] // the defaults: half the budget
+    [InlineData(4096, 10_000, 5_000)]
+    [InlineData(4096, 6_000, 4_096)] // half is below the largest body, which a tenant can always send
+    public void RequestBodyBytesPerTenant_Unset_IsHalfTheBudget_AtLeastTheLargestBody(int largest, long budget, long share) =>
+        Assert.Equal(share, new ApiOptions { MaxReceiveMessageBytes = largest, MaxRequestBodyBytesInFlight = budget }.RequestBodyBytesPerTenant());
 }

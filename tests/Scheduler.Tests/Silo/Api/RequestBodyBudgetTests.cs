@@ -12,7 +12,8 @@ namespace Scheduler.Tests.Silo.Api;
 /// <summary>
 /// Scheduler:MaxRequestBodyBytesInFlight over the OpenAI door of a real silo, with raw HTTP/1.0 on loopback so a body can
 /// be left half sent: a silo whose largest body is 64 KiB and whose budget is 100,000 bytes holds one body of 60,000
-/// bytes that is still arriving, and a second as large would pass the budget.
+/// bytes that is still arriving, and a second as large would pass the budget; a tenant holds at most 65,536 bytes of it,
+/// so a body of 10,000 bytes more passes the tenant's share alone.
 /// </summary>
 [Collection(ProcessMetricsCollection.Name)]
 public sealed class RequestBodyBudgetTests : IAsyncLifetime
@@ -21,9 +22,15 @@ public sealed class RequestBodyBudgetTests : IAsyncLifetime
     private const int Budget = 100_000;
     private const int HeldBody = 60_000;
     private const int NextBody = 60_000;
+    private const int PerTenant = 65_536;
+    private const int SmallBody = 10_000;
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
 
-    private readonly SecuredSilo _silo = new([$"--Scheduler:MaxReceiveMessageBytes={LargestBody}", $"--Scheduler:MaxRequestBodyBytesInFlight={Budget}"]);
+    private readonly SecuredSilo _silo = new(
+    [
+        $"--Scheduler:MaxReceiveMessageBytes={LargestBody}", $"--Scheduler:MaxRequestBodyBytesInFlight={Budget}",
+        $"--Scheduler:MaxRequestBodyBytesPerTenant={PerTenant}", .. SecuredSilo.OtherTenant,
+    ]);
 
     public Task InitializeAsync() => _silo.InitializeAsync();
 
@@ -80,6 +87,28 @@ public sealed class RequestBodyBudgetTests : IAsyncLifetime
         Assert.Equal(404, (await Answer(NextBody, sendBody: true)).Status);
     }
 
+    [Fact]
+    public async Task Reserve_OverTheTenantsShare_Is503ForThatTenantAlone()
+    {
+        // 60,000 of the tenant's 65,536 bytes held; the silo's budget has 40,000 left.
+        using var holder = await StartBody(HeldBody);
+        await Polling.Until(() => Held() == HeldBody, "the first body holds its bytes", Wait);
+
+        var refused = await Answer(SmallBody, sendBody: false);
+
+        Assert.Equal(503, refused.Status);
+        Assert.Equal("1", refused.Headers["retry-after"]);
+        var error = JsonDocument.Parse(refused.Body).RootElement.GetProperty("error");
+        Assert.Equal(("server_error", "server_is_overloaded"), (error.GetProperty("type").GetString(), error.GetProperty("code").GetString()));
+        Assert.Equal(
+            $"this silo is reading as many of this tenant's request bodies as one tenant may hold at once ({PerTenant} bytes); "
+            + $"this request's body of up to {SmallBody} bytes was not read; retry after 1000 ms", error.GetProperty("message").GetString());
+        Assert.Equal(HeldBody, Held());
+
+        // Another tenant's body as large is read.
+        Assert.Equal(404, (await Answer(SmallBody, sendBody: true, SecuredSilo.OtherTenantKey)).Status);
+    }
+
     // A model the silo does not serve: a body read whole and parsed is answered 404 model_not_found.
     private const string Head = """{"model":"no-such-model","prompt":" """;
 
@@ -97,11 +126,11 @@ public sealed class RequestBodyBudgetTests : IAsyncLifetime
         return tcp;
     }
 
-    private async Task<(int Status, Dictionary<string, string> Headers, string Body)> Answer(int length, bool sendBody)
+    private async Task<(int Status, Dictionary<string, string> Headers, string Body)> Answer(int length, bool sendBody, string key = SecuredSilo.ConfiguredKey)
     {
         using var tcp = await Connect();
         var stream = tcp.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(RequestHead(length)));
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(RequestHead(length, key)));
         if (sendBody)
         {
             await stream.WriteAsync(Body(length));
@@ -118,8 +147,8 @@ public sealed class RequestBodyBudgetTests : IAsyncLifetime
         return tcp;
     }
 
-    private string RequestHead(int length) =>
-        $"POST /v1/completions HTTP/1.0\r\nHost: {new Uri(_silo.OpenAiAddress).Authority}\r\nAuthorization: Bearer {SecuredSilo.ConfiguredKey}\r\n"
+    private string RequestHead(int length, string key = SecuredSilo.ConfiguredKey) =>
+        $"POST /v1/completions HTTP/1.0\r\nHost: {new Uri(_silo.OpenAiAddress).Authority}\r\nAuthorization: Bearer {key}\r\n"
         + $"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n";
 
     /// <summary>An HTTP/1.0 answer with a JSON body, read until the body is whole (the server would only end the connection

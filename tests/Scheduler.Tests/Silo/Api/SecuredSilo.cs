@@ -17,6 +17,10 @@ public sealed class SecuredSilo : IAsyncLifetime
     public const string ExtraAdminKey = "extra-admin-key-from-config";
     public const string NodeToken = "secured-node-token";
     public const int KeyCacheSeconds = 1;
+    public const string OtherTenantKey = "globex-configured-key";
+
+    /// <summary>Settings that add a second tenant, "globex", whose key is <see cref="OtherTenantKey"/>.</summary>
+    internal static readonly string[] OtherTenant = ["--Scheduler:Tenants:1:Id=globex", $"--Scheduler:Tenants:1:ApiKey={OtherTenantKey}"];
 
     private readonly string _folder = Directory.CreateTempSubdirectory("secured-silo-").FullName;
     private readonly IReadOnlyList<string> _settings;

@@ -28,6 +28,7 @@ public sealed class ConfigurationRefusalTests
     [InlineData("--Scheduler:MaxReceiveMessageBytes=lots", "Failed to convert configuration value 'lots' at 'Scheduler:MaxReceiveMessageBytes'")]
     [InlineData("--Scheduler:MaxConnectionsPerPort=0", "Scheduler:MaxConnectionsPerPort must be at least 1, not 0")]
     [InlineData("--Scheduler:MaxRequestBodyBytesInFlight=1048576", "Scheduler:MaxRequestBodyBytesInFlight must be at least Scheduler:MaxReceiveMessageBytes (8388608 bytes), so the largest request body can be read; it is 1048576")]
+    [InlineData("--Scheduler:MaxRequestBodyBytesPerTenant=1048576", "Scheduler:MaxRequestBodyBytesPerTenant must be at least Scheduler:MaxReceiveMessageBytes (8388608 bytes), so a tenant's largest request body can be read, and at most Scheduler:MaxRequestBodyBytesInFlight (67108864 bytes); it is 1048576")]
     [InlineData("--Scheduler:OpenAiStreamKeepAliveSeconds=-15", "Scheduler:OpenAiStreamKeepAliveSeconds must be 0 or more (seconds; 0 sends none); it is -15")]
     [InlineData("--Scheduler:Tenants:1:Weight=heavy", "Failed to convert configuration value 'heavy' at 'Scheduler:Tenants:1:Weight'")] // the binder dropped the tenant
     [InlineData("--Scheduler:Redis=127.0.0.1:6379", "Scheduler:Redis is set but Scheduler:Clustering is 'localhost'")] // it served alone, in memory

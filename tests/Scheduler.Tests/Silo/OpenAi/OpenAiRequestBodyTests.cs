@@ -12,6 +12,8 @@ namespace Scheduler.Tests.Silo.OpenAi;
 /// Parsed as sent, a gzip body was a 400 "'0x1F' is an invalid start of a value" (an outside probe).</summary>
 public sealed class OpenAiRequestBodyTests
 {
+    private const string Tenant = "acme";
+
     private readonly OpenAiRequestReader _reader = OpenAiRequestReaderTests.NewReader();
 
     [Theory]
@@ -21,7 +23,7 @@ public sealed class OpenAiRequestBodyTests
     [InlineData("br")]
     public async Task Read_CompressedBody_IsDecoded(string encoding)
     {
-        var request = await _reader.Read(Request(Encode("""{"model":"m","prompt":"a compressed hello","max_tokens":3}""", encoding), encoding), OpenAiKind.Completion);
+        var request = await _reader.Read(Request(Encode("""{"model":"m","prompt":"a compressed hello","max_tokens":3}""", encoding), encoding), OpenAiKind.Completion, Tenant);
 
         Assert.Equal(("a compressed hello", 3), (request.Submit.Prompt, request.Submit.MaxTokens));
     }
@@ -34,13 +36,13 @@ public sealed class OpenAiRequestBodyTests
         var body = Encode(json, "gzip");
         Assert.True(body.Length < 1_000, $"{body.Length} bytes compressed");
 
-        var ex = await Assert.ThrowsAsync<BadHttpRequestException>(() => _reader.Read(Request(body, "gzip", limit: 10_000), OpenAiKind.Completion));
+        var ex = await Assert.ThrowsAsync<BadHttpRequestException>(() => _reader.Read(Request(body, "gzip", limit: 10_000), OpenAiKind.Completion, Tenant));
 
         Assert.Equal(StatusCodes.Status413PayloadTooLarge, ex.StatusCode);
         Assert.Contains("10000 bytes", ex.Message, StringComparison.Ordinal);
 
         // Within the limit the same body is read.
-        Assert.Equal(100_000, (await _reader.Read(Request(body, "gzip", limit: 200_000), OpenAiKind.Completion)).Submit.Prompt.Length);
+        Assert.Equal(100_000, (await _reader.Read(Request(body, "gzip", limit: 200_000), OpenAiKind.Completion, Tenant)).Submit.Prompt.Length);
     }
 
     [Theory]
@@ -48,7 +50,7 @@ public sealed class OpenAiRequestBodyTests
     [InlineData("gzip, br")]
     public async Task Read_EncodingNotDecoded_Is415NamingIt(string encoding)
     {
-        var ex = await Assert.ThrowsAsync<BadHttpRequestException>(() => _reader.Read(Request([0x28, 0xB5, 0x2F, 0xFD], encoding), OpenAiKind.Completion));
+        var ex = await Assert.ThrowsAsync<BadHttpRequestException>(() => _reader.Read(Request([0x28, 0xB5, 0x2F, 0xFD], encoding), OpenAiKind.Completion, Tenant));
 
         Assert.Equal(StatusCodes.Status415UnsupportedMediaType, ex.StatusCode);
         Assert.StartsWith($"Content-Encoding '{encoding}' is not supported", ex.Message, StringComparison.Ordinal);
@@ -59,7 +61,7 @@ public sealed class OpenAiRequestBodyTests
     [InlineData("br")]
     public async Task Read_BodyThatIsNotWhatItsEncodingSays_Is400NamingTheBody(string encoding)
     {
-        var ex = await Assert.ThrowsAsync<RpcException>(() => _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"plain"}"""), encoding), OpenAiKind.Completion));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"plain"}"""), encoding), OpenAiKind.Completion, Tenant));
 
         Assert.Equal((StatusCode.InvalidArgument, "body"), (ex.StatusCode, SchedulerErrors.FieldOf(ex)));
         Assert.Equal($"body: is not valid {encoding} data", ex.Status.Detail);
@@ -67,7 +69,7 @@ public sealed class OpenAiRequestBodyTests
 
     [Fact]
     public async Task Read_IdentityEncoding_IsTheBodyAsSent() =>
-        Assert.Equal("x", (await _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"x"}"""), "identity"), OpenAiKind.Completion)).Submit.Prompt);
+        Assert.Equal("x", (await _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"x"}"""), "identity"), OpenAiKind.Completion, Tenant)).Submit.Prompt);
 
     [Theory]
     [InlineData("text/plain")]
@@ -78,7 +80,7 @@ public sealed class OpenAiRequestBodyTests
     public async Task Read_ContentTypeOtherThanJson_Is415NamingIt(string contentType)
     {
         var ex = await Assert.ThrowsAsync<BadHttpRequestException>(() =>
-            _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"x"}"""), "", contentType: contentType), OpenAiKind.Completion));
+            _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"x"}"""), "", contentType: contentType), OpenAiKind.Completion, Tenant));
 
         Assert.Equal(StatusCodes.Status415UnsupportedMediaType, ex.StatusCode);
         Assert.Equal($"Content-Type '{contentType}' is not supported: send the body as JSON with 'Content-Type: application/json'", ex.Message);
@@ -90,7 +92,7 @@ public sealed class OpenAiRequestBodyTests
     [InlineData("Application/JSON; charset=utf-8")]
     [InlineData("application/merge-patch+json")]
     public async Task Read_JsonContentTypeOrNone_IsRead(string? contentType) =>
-        Assert.Equal("x", (await _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"x"}"""), "", contentType: contentType), OpenAiKind.Completion)).Submit.Prompt);
+        Assert.Equal("x", (await _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"x"}"""), "", contentType: contentType), OpenAiKind.Completion, Tenant)).Submit.Prompt);
 
     private static HttpRequest Request(byte[] body, string encoding, long? limit = null, string? contentType = null)
     {

@@ -321,7 +321,7 @@ public sealed class OpenAiRequestReaderTests
         var http = new DefaultHttpContext();
         http.Request.Body = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(body));
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => _reader.Read(http.Request, OpenAiKind.Completion));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => _reader.Read(http.Request, OpenAiKind.Completion, "acme"));
 
         Assert.StartsWith(message, ex.Status.Detail, StringComparison.Ordinal);
         Assert.DoesNotContain("LineNumber", ex.Status.Detail, StringComparison.Ordinal);
