@@ -18,8 +18,15 @@ internal sealed class AuthInterceptor(Credentials credentials) : Interceptor
     /// <summary>Where <see cref="AdminOf"/> finds the admin key's fingerprint in <see cref="ServerCallContext.UserState"/>.</summary>
     internal const string AdminKey = "scheduler.admin";
 
+    /// <summary>The keyless callers' share of the request memory: a space in it, so no tenant id (<see cref="Identifiers"/>)
+    /// can be the same.</summary>
+    internal const string KeylessShare = "callers without a key";
+
     // In the call's items once it is authenticated, whoever did it.
     private static readonly object Authenticated = new();
+
+    // In the call's items when its service is open to all.
+    private static readonly object OpenToAll = new();
 
     /// <summary>The tenant the current call authenticated as.</summary>
     public static string TenantOf(ServerCallContext context) => (string)context.UserState[TenantKey];
@@ -27,6 +34,13 @@ internal sealed class AuthInterceptor(Credentials credentials) : Interceptor
     /// <summary>The tenant the call <paramref name="http"/> carries authenticated as; null before it is authenticated,
     /// or when it is no tenant's (an admin's, a node's, an open service's).</summary>
     public static string? TenantOf(HttpContext http) => http.Items.TryGetValue(TenantKey, out var tenant) ? tenant as string : null;
+
+    /// <summary>Whose share of the silo's request memory (<see cref="RequestBodyBudget"/>) the call's messages count
+    /// against once it is authenticated: its tenant's; for the services open to all (health, reflection), whose callers
+    /// carry no key, <see cref="KeylessShare"/>, one share for all of them together; none for an admin's or a node's call.
+    /// Without it a client with no key could hold the whole budget with slowly sent messages to an open service.</summary>
+    public static string? BudgetShareOf(HttpContext http) =>
+        TenantOf(http) ?? (http.Items.ContainsKey(OpenToAll) ? KeylessShare : null);
 
     /// <summary>The fingerprint of the admin key the current AdminService call authenticated with.</summary>
     public static string AdminOf(ServerCallContext context) => (string)context.UserState[AdminKey];
@@ -73,6 +87,7 @@ internal sealed class AuthInterceptor(Credentials credentials) : Interceptor
         // Open to all: health for probes, which send no metadata; reflection tells only what the published protos do.
         if (service is "grpc.health.v1.Health" or "grpc.reflection.v1alpha.ServerReflection" or "grpc.reflection.v1.ServerReflection")
         {
+            http.Items[OpenToAll] = OpenToAll;
             return;
         }
 

@@ -78,7 +78,7 @@ internal sealed class HeldMessageReader(HttpContext call, RequestMessageBudget m
             try
             {
                 // The call is authenticated by now: grpc-dotnet reads no message before its interceptors ran.
-                _held = messages.Reserve(read.Buffer, AuthInterceptor.TenantOf(call));
+                _held = messages.Reserve(read.Buffer, AuthInterceptor.BudgetShareOf(call));
             }
             catch (RpcException)
             {

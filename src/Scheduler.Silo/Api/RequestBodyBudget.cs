@@ -39,8 +39,8 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
     public long Refused => Interlocked.Read(ref _refused);
 
     /// <summary>
-    /// Reserves room, within the silo's budget and <paramref name="tenant"/>'s share of it (none for a call that is no
-    /// tenant's: an admin's, a node's, health), for a body that says it has <paramref name="declaredBytes"/> (its <c>Content-Length</c>, when it is
+    /// Reserves room, within the silo's budget and <paramref name="tenant"/>'s share of it (the callers without a key
+    /// share one, <see cref="AuthInterceptor.KeylessShare"/>; none for an admin's or a node's call), for a body that says it has <paramref name="declaredBytes"/> (its <c>Content-Length</c>, when it is
     /// sent as is); null — a compressed body, or one sent in chunks — reserves the most a body may hold once decoded,
     /// <see cref="ApiOptions.MaxReceiveMessageBytes"/>, and so does a larger declared length, which the server's own
     /// limit refuses with 413 at its first read. Dispose the lease once the body is parsed, or the read failed.
@@ -64,7 +64,8 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
         {
             Interlocked.Add(ref share.Held, -bytes);
             Interlocked.Add(ref _held, -bytes);
-            throw Refusal($"this silo is reading as many of this tenant's request bodies as one tenant may hold at once ({_perTenant} bytes)", bytes);
+            var whose = tenant == AuthInterceptor.KeylessShare ? "the request bodies of callers without a key" : "this tenant's request bodies";
+            throw Refusal($"this silo is reading as many of {whose} as one tenant may hold at once ({_perTenant} bytes)", bytes);
         }
 
         return new Lease(this, bytes, share);

@@ -132,7 +132,7 @@ internal sealed class RequestMessageBudget(RequestBodyBudget budget, AuthInterce
 
         try
         {
-            return Reserve(read.Buffer, AuthInterceptor.TenantOf(request.HttpContext));
+            return Reserve(read.Buffer, AuthInterceptor.BudgetShareOf(request.HttpContext));
         }
         finally
         {

@@ -33,6 +33,7 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
     private static readonly string SubmitJob = $"/{InferenceService.Descriptor.FullName}/SubmitJob";
     private static readonly string StreamJob = $"/{InferenceService.Descriptor.FullName}/StreamJob";
     private static readonly string StreamJobs = $"/{InferenceService.Descriptor.FullName}/StreamJobs";
+    private const string HealthCheck = "/grpc.health.v1.Health/Check";
     private static readonly (string, string) Key = ("authorization", $"Bearer {SecuredSilo.ConfiguredKey}");
     private static readonly Metadata Auth = new() { { Key.Item1, Key.Item2 } };
     private static readonly Metadata OtherAuth = new() { { Key.Item1, $"Bearer {SecuredSilo.OtherTenantKey}" } };
@@ -224,6 +225,28 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
         // Another tenant's message as large is read.
         var other = await Assert.ThrowsAsync<RpcException>(() => Client().SubmitJobAsync(Request("no-such-model", SmallBytes), OtherAuth).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, other.StatusCode);
+    }
+
+    [Fact]
+    public async Task Reserve_CallsWithoutAKeyToAnOpenService_HoldOneTenantsShareTogether_AndATenantIsStillRead()
+    {
+        // Health and reflection take calls without a key; 60,000 bytes of a keyless health check still arriving.
+        await using var keyless = await RawGrpcCall.Start(_silo.Address, HealthCheck, []);
+        await keyless.Send(RawGrpcCall.Framed(Request("no-such-model")).AsMemory(0, 5 + Started), endStream: false);
+        await Polling.Until(() => Held() == MessageBytes, "the keyless message holds its bytes", Wait);
+
+        // Another keyless one of 10,000 bytes would pass the keyless callers' share, though not the silo's budget.
+        var refused = await RawGrpcCall.Unary(_silo.Address, HealthCheck, Request("no-such-model", SmallBytes), []);
+
+        Assert.Equal(((int)StatusCode.ResourceExhausted).ToString(CultureInfo.InvariantCulture), Field(refused, "grpc-status"));
+        Assert.StartsWith(
+            $"this silo is reading as many of the request bodies of callers without a key as one tenant may hold at once ({PerTenant} bytes)",
+            Uri.UnescapeDataString(Field(refused, "grpc-message")), StringComparison.Ordinal);
+        Assert.Equal(MessageBytes, Held());
+
+        // A tenant's message as large is read.
+        var read = await Assert.ThrowsAsync<RpcException>(() => Client().SubmitJobAsync(Request("no-such-model", SmallBytes), Auth).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, read.StatusCode);
     }
 
     [Fact]
