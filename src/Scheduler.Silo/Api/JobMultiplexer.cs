@@ -132,8 +132,8 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
             refused.Metadata.Add(info.Metadata);
         }
 
-        // Cut to the longest ref taken, so a refused megabyte-long ref is not echoed whole.
-        return new StreamJobsResponse { Ref = reference.Length <= MaxRefLength ? reference : reference[..MaxRefLength], Refused = refused };
+        // Cut to the longest ref taken, so a refused megabyte-long ref is not echoed whole; a ref within it is echoed as sent.
+        return new StreamJobsResponse { Ref = Characters.First(reference, MaxRefLength), Refused = refused };
     }
 
     private static RateLimit? RateLimitOf(QuotaHeadroom? quota) => quota is null
