@@ -14,8 +14,9 @@ namespace Scheduler.Silo.Api;
 /// </summary>
 internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain, ErrorInterceptor errors)
 {
-    /// <summary>A call's jobs not yet ended at most; past it the call reads no submission until one ends, so a client
-    /// that submits faster than its jobs finish is held back by HTTP/2 flow control, not by the silo's memory.</summary>
+    /// <summary>A call's jobs not yet ended, and refusals not yet written, at most; past it the call reads no submission
+    /// until one ends, so a client that submits faster than its jobs finish (or its refusals are read) is held back by
+    /// HTTP/2 flow control, not by the silo's memory.</summary>
     public const int MaxOpenJobs = 1024;
 
     /// <summary>Longest <c>ref</c>: a name, not a payload (it is echoed on every message of its job).</summary>
@@ -40,15 +41,16 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
                 var request = requests.Current;
                 if (Refusal(request, open) is { } refused)
                 {
-                    open.Release();
                     submissions.Refused(SubmissionDoors.StreamJobs, tenant, refused);
 
                     // A ref reused while its submission is open is refused under that ref: after the open one's first
                     // message, or a client reading "this ref's first message is its fate" would take the refusal for
-                    // the open submission's, whose job was accepted.
+                    // the open submission's, whose job was accepted. A refusal held back keeps its room until it is
+                    // written, so a client that does not read cannot have the call hold more than MaxOpenJobs of them.
                     var answer = Refused(request.Ref, refused);
                     if (!open.DeferUntilAnswered(request.Ref, answer))
                     {
+                        open.Release();
                         await output.WriteAsync(answer, moreReady: false);
                     }
 
@@ -198,6 +200,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
                 foreach (var refusal in deferred)
                 {
                     await output.WriteAsync(refusal, moreReady: false);
+                    open.Release();
                 }
             }
         }
