@@ -12,7 +12,7 @@ namespace Scheduler.Silo.Api;
 /// together go out in one flush (<see cref="SharedResponseStream{T}"/>). Each job's events are exactly
 /// <see cref="JobSubmissions.Events"/>, as StreamJob's.
 /// </summary>
-internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain, ErrorInterceptor errors)
+internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain, ErrorInterceptor errors, Credentials credentials)
 {
     /// <summary>A call's jobs not yet ended, and refusals not yet written, at most; past it the call reads no submission
     /// until one ends, so a client that submits faster than its jobs finish (or its refusals are read) is held back by
@@ -153,6 +153,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
         {
             try
             {
+                await Reauthenticate(tenant, context);
                 submitted = await submissions.Submit(SubmissionDoors.StreamJobs, tenant, request.Job, subscribe: true, cancellationToken);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -203,6 +204,20 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
                     open.Release();
                 }
             }
+        }
+    }
+
+    /// <summary>Checks the call's key again, as a call of the submission's own would be (through the same cache): a
+    /// gateway keeps one call open for hours, and a key revoked meanwhile went on making jobs on it, unseen by the key's
+    /// last-used time an operator watches before revoking. A key no longer valid is refused as SubmitJob would refuse it;
+    /// one that now names another tenant (a configured key moved) as invalid for this call's.</summary>
+    private async ValueTask Reauthenticate(string tenant, ServerCallContext context)
+    {
+        var now = await credentials.Authenticate(
+            context.GetHttpContext().Request, CredentialKind.TenantKey, InferenceService.Descriptor.Name, "authorization", "metadata");
+        if (now != tenant)
+        {
+            throw SchedulerErrors.Unauthenticated($"the call's API key is no longer tenant '{tenant}''s: open a new call");
         }
     }
 
