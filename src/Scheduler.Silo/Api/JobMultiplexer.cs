@@ -213,9 +213,9 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
     /// one that now names another tenant (a configured key moved) as invalid for this call's.</summary>
     private async ValueTask Reauthenticate(string tenant, ServerCallContext context)
     {
-        var now = await credentials.Authenticate(
+        var owner = await credentials.Authenticate(
             context.GetHttpContext().Request, CredentialKind.TenantKey, InferenceService.Descriptor.Name, "authorization", "metadata");
-        if (now != tenant)
+        if (owner != tenant)
         {
             throw SchedulerErrors.Unauthenticated($"the call's API key is no longer tenant '{tenant}''s: open a new call");
         }
