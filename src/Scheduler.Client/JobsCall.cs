@@ -15,7 +15,23 @@ namespace Scheduler.Client;
 /// </summary>
 internal sealed class JobsCall : IDisposable
 {
+    /// <summary>The most submissions a StreamJobs call holds open (inference.proto: not yet ended, or refused): the silo
+    /// reads no more until one ends.</summary>
+    private const int MaxOpenSubmissions = 1024;
+
     private readonly AsyncDuplexStreamingCall<StreamJobsRequest, StreamJobsResponse> _call;
+
+    // Room for one more open submission: taken before one is written, given back when its refusal or its job's end comes
+    // back (whether or not its caller still reads), or when it was never written. A submission written past the silo's
+    // limit waits unread in the connection's buffers, out of its caller's reach: a job given up on there (its deadline
+    // passed, its caller cancelled) and told "not accepted" was made all the same once room came. Never disposed, as
+    // _writing.
+    [SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "See the comment above.")]
+    private readonly SemaphoreSlim _room = new(MaxOpenSubmissions);
+
+    // Cancelled when the call has ended: submissions waiting for room then fail with the call's status.
+    [SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "Cancelled as the call ends, after any dispose; it has no timer.")]
+    private readonly CancellationTokenSource _ended = new();
 
     // The request stream takes one write at a time. Never disposed: a job may still be passing it when the call is, and
     // a disposed gate would fail that job with ObjectDisposedException instead of the call's status (it holds no wait
@@ -41,50 +57,85 @@ internal sealed class JobsCall : IDisposable
 
     /// <summary>Submits <paramref name="request"/> and streams its events up to its end. A refusal throws the status the
     /// scheduler gave it (with its <c>retry-after-ms</c> trailer, as <c>SubmitJob</c> would); the call breaking throws
-    /// the call's status. Cancelling stops the reading, not the job.</summary>
+    /// the call's status. Cancelling stops the reading, not the job; a submission still waiting for room (the silo holds
+    /// <see cref="MaxOpenSubmissions"/> of the call's submissions open) is not sent, so it makes no job.</summary>
     public async IAsyncEnumerable<JobEvent> Submit(SubmitJobRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var reference = Interlocked.Increment(ref _refs).ToString(CultureInfo.InvariantCulture);
         var inbox = Channel.CreateUnbounded<StreamJobsResponse>(new() { SingleReader = true, SingleWriter = true });
-        lock (_open)
-        {
-            if (_failure is { } failed)
-            {
-                throw failed;
-            }
-
-            _open.Add(reference, inbox);
-        }
-
+        await WaitForRoom(cancellationToken);
+        var written = false;
         try
         {
-            await WriteAsync(new StreamJobsRequest { Ref = reference, Job = request }, cancellationToken);
-            await foreach (var message in inbox.Reader.ReadAllAsync(cancellationToken))
+            lock (_open)
             {
-                if (message.KindCase == StreamJobsResponse.KindOneofCase.Refused)
+                if (_failure is { } failed)
                 {
-                    throw Refusal(message.Refused);
+                    throw failed;
                 }
 
-                yield return message.Event;
-                if (JobResultBuilder.Ends(message.Event))
+                _open.Add(reference, inbox);
+            }
+
+            try
+            {
+                await WriteAsync(new StreamJobsRequest { Ref = reference, Job = request }, cancellationToken);
+                written = true;
+                await foreach (var message in inbox.Reader.ReadAllAsync(cancellationToken))
                 {
-                    yield break;
+                    if (message.KindCase == StreamJobsResponse.KindOneofCase.Refused)
+                    {
+                        throw Refusal(message.Refused);
+                    }
+
+                    yield return message.Event;
+                    if (JobResultBuilder.Ends(message.Event))
+                    {
+                        yield break;
+                    }
+                }
+            }
+            finally
+            {
+                // Later messages under this ref (none after the end; the rest of a job given up on) are dropped.
+                lock (_open)
+                {
+                    _open.Remove(reference);
                 }
             }
         }
         finally
         {
-            // Later messages under this ref (none after the end; the rest of a job given up on) are dropped.
-            lock (_open)
+            if (!written)
             {
-                _open.Remove(reference);
+                _room.Release();
             }
         }
     }
 
     /// <summary>Ends the call; the jobs it submitted run on.</summary>
     public void Dispose() => _call.Dispose();
+
+    /// <summary>Waits until the silo holds fewer than <see cref="MaxOpenSubmissions"/> of the call's submissions open;
+    /// throws the call's status if it ends first.</summary>
+    private async Task WaitForRoom(CancellationToken cancellationToken)
+    {
+        // Room at once, as nearly always: no linked token.
+        if (_room.Wait(0, CancellationToken.None))
+        {
+            return;
+        }
+
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _ended.Token);
+        try
+        {
+            await _room.WaitAsync(either.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw Volatile.Read(ref _failure)!;
+        }
+    }
 
     private async Task WriteAsync(StreamJobsRequest request, CancellationToken cancellationToken)
     {
@@ -119,6 +170,11 @@ internal sealed class JobsCall : IDisposable
                 }
 
                 inbox?.Writer.TryWrite(message);
+                if (message.KindCase == StreamJobsResponse.KindOneofCase.Refused || (message.Event is { } e && JobResultBuilder.Ends(e)))
+                {
+                    // The silo no longer holds this submission open.
+                    _room.Release();
+                }
             }
 
             // The server ends a call only after the client closed its side, which this class never does.
@@ -146,6 +202,8 @@ internal sealed class JobsCall : IDisposable
             _failure = failure;
             open = [.. _open.Values];
         }
+
+        await _ended.CancelAsync();
 
         foreach (var inbox in open)
         {

@@ -25,4 +25,29 @@ internal static class Characters
 
         return false;
     }
+
+    /// <summary>The first <paramref name="max"/> Unicode characters of <paramref name="text"/>, or all of it when it has no
+    /// more: a cut by UTF-16 code units would shorten text within the limit, and could split a character in two, whose
+    /// lone half reaches the client as U+FFFD.</summary>
+    public static string First(string text, int max)
+    {
+        if (text.Length <= max)
+        {
+            return text;
+        }
+
+        var count = 0;
+        var units = 0;
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (++count > max)
+            {
+                return text[..units];
+            }
+
+            units += rune.Utf16SequenceLength;
+        }
+
+        return text;
+    }
 }

@@ -12,10 +12,11 @@ namespace Scheduler.Silo.Api;
 /// together go out in one flush (<see cref="SharedResponseStream{T}"/>). Each job's events are exactly
 /// <see cref="JobSubmissions.Events"/>, as StreamJob's.
 /// </summary>
-internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain, ErrorInterceptor errors)
+internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain, ErrorInterceptor errors, Credentials credentials)
 {
-    /// <summary>A call's jobs not yet ended at most; past it the call reads no submission until one ends, so a client
-    /// that submits faster than its jobs finish is held back by HTTP/2 flow control, not by the silo's memory.</summary>
+    /// <summary>A call's jobs not yet ended, and refusals not yet written, at most; past it the call reads no submission
+    /// until one ends, so a client that submits faster than its jobs finish (or its refusals are read) is held back by
+    /// HTTP/2 flow control, not by the silo's memory.</summary>
     public const int MaxOpenJobs = 1024;
 
     /// <summary>Longest <c>ref</c>: a name, not a payload (it is echoed on every message of its job).</summary>
@@ -40,15 +41,16 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
                 var request = requests.Current;
                 if (Refusal(request, open) is { } refused)
                 {
-                    open.Release();
                     submissions.Refused(SubmissionDoors.StreamJobs, tenant, refused);
 
                     // A ref reused while its submission is open is refused under that ref: after the open one's first
                     // message, or a client reading "this ref's first message is its fate" would take the refusal for
-                    // the open submission's, whose job was accepted.
+                    // the open submission's, whose job was accepted. A refusal held back keeps its room until it is
+                    // written, so a client that does not read cannot have the call hold more than MaxOpenJobs of them.
                     var answer = Refused(request.Ref, refused);
                     if (!open.DeferUntilAnswered(request.Ref, answer))
                     {
+                        open.Release();
                         await output.WriteAsync(answer, moreReady: false);
                     }
 
@@ -132,8 +134,8 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
             refused.Metadata.Add(info.Metadata);
         }
 
-        // Cut to the longest ref taken, so a refused megabyte-long ref is not echoed whole.
-        return new StreamJobsResponse { Ref = reference.Length <= MaxRefLength ? reference : reference[..MaxRefLength], Refused = refused };
+        // Cut to the longest ref taken, so a refused megabyte-long ref is not echoed whole; a ref within it is echoed as sent.
+        return new StreamJobsResponse { Ref = Characters.First(reference, MaxRefLength), Refused = refused };
     }
 
     private static RateLimit? RateLimitOf(QuotaHeadroom? quota) => quota is null
@@ -151,6 +153,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
         {
             try
             {
+                await Reauthenticate(tenant, context);
                 submitted = await submissions.Submit(SubmissionDoors.StreamJobs, tenant, request.Job, subscribe: true, cancellationToken);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -198,8 +201,23 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
                 foreach (var refusal in deferred)
                 {
                     await output.WriteAsync(refusal, moreReady: false);
+                    open.Release();
                 }
             }
+        }
+    }
+
+    /// <summary>Checks the call's key again, as a call of the submission's own would be (through the same cache): a
+    /// gateway keeps one call open for hours, and a key revoked meanwhile went on making jobs on it, unseen by the key's
+    /// last-used time an operator watches before revoking. A key no longer valid is refused as SubmitJob would refuse it;
+    /// one that now names another tenant (a configured key moved) as invalid for this call's.</summary>
+    private async ValueTask Reauthenticate(string tenant, ServerCallContext context)
+    {
+        var owner = await credentials.Authenticate(
+            context.GetHttpContext().Request, CredentialKind.TenantKey, InferenceService.Descriptor.Name, "authorization", "metadata");
+        if (owner != tenant)
+        {
+            throw SchedulerErrors.Unauthenticated($"the call's API key is no longer tenant '{tenant}''s: open a new call");
         }
     }
 

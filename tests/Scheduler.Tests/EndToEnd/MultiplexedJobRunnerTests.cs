@@ -2,6 +2,8 @@ using Grpc.Core;
 using Scheduler.Client;
 using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
+using Scheduler.Silo.Api;
+using Scheduler.Silo.Telemetry;
 
 namespace Scheduler.Tests.EndToEnd;
 
@@ -133,6 +135,48 @@ public sealed class MultiplexedJobRunnerTests(SchedulerCluster cluster)
                 await client.CancelAsync(job.JobId);
             }
         }
+    }
+
+    /// <summary>A call holds at most <see cref="JobMultiplexer.MaxOpenJobs"/> submissions open; the runner wrote more, and
+    /// they waited unread in the connection's buffers. A job given up on there (its deadline passed) was reported "not
+    /// accepted before the deadline" and made all the same once the open jobs ended (a probe: 3,000 jobs at once with a
+    /// 3 s deadline, 1,976 "not accepted", 1,536 jobs made, not 1,024). Now the runner waits for room itself.</summary>
+    [Fact]
+    public async Task RunAsync_PastTheCallsOpenLimit_AJobGivenUpBeforeItsTurn_IsNeverMade()
+    {
+        var key = await cluster.NewTenantKey("past-open-limit", new TenantQuotas { MaxQueuedJobs = 2 * JobMultiplexer.MaxOpenJobs });
+        var tenant = key.Replace("-key-", "-", StringComparison.Ordinal);
+        using var made = new TenantCounter(SemanticConventions.JobsSubmitted, tenant, SemanticConventions.RequestModel);
+        using var runner = new MultiplexedJobRunner([cluster.Address], key);
+        const int beyond = 50;
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        var jobs = Enumerable.Range(0, JobMultiplexer.MaxOpenJobs + beyond).Select(i => runner.RunAsync(
+            new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = $"parked {i}", MaxTokens = 1 }, deadline: deadline)).ToList();
+
+        // Parked, no job finishes: those accepted ran out of time queued, the rest were not accepted.
+        var errors = new List<RpcException>();
+        foreach (var job in jobs)
+        {
+            errors.Add(await Assert.ThrowsAsync<RpcException>(() => job));
+        }
+
+        Assert.All(errors, e => Assert.Equal(StatusCode.DeadlineExceeded, e.StatusCode));
+        Assert.Equal(beyond, errors.Count(e => e.Status.Detail.StartsWith("the job was not accepted", StringComparison.Ordinal)));
+        Assert.Equal(JobMultiplexer.MaxOpenJobs, made.Total());
+
+        // Their ends free the call's room; nothing given up on is sent in their place.
+        using var client = cluster.ClientWithKey(key);
+        var page = new ListJobsRequest { PageSize = 500 };
+        do
+        {
+            var listed = await client.ListAsync(page);
+            await Task.WhenAll(listed.Jobs.Select(j => client.CancelAsync(j.JobId)));
+            page.PageToken = listed.NextPageToken;
+        }
+        while (page.PageToken.Length > 0);
+
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(JobMultiplexer.MaxOpenJobs, made.Total());
     }
 
     [Fact]

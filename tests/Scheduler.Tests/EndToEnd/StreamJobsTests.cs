@@ -184,6 +184,28 @@ public sealed class StreamJobsTests(SchedulerCluster cluster)
         Assert.Equal(JobEvent.EventOneofCase.Cancelled, messages.Last(m => m.Ref == "parked" && m.Event is not null).Event.EventCase);
     }
 
+    /// <summary>A ref's limit is in characters; its echo was cut at 256 UTF-16 code units, so a refused submission whose
+    /// ref had 201 emoji came back under another ref (128 emoji and U+FFFD), one the client never sent (a probe from
+    /// Node).</summary>
+    [Fact]
+    public async Task StreamJobs_RefsOfCharactersOutsideTheBmp_AreEchoedAsSent_OrCutToTheirFirst256Characters()
+    {
+        using var client = cluster.Tenant(0);
+        using var call = client.StreamMany(DateTime.UtcNow + Patience);
+        var emoji = string.Concat(Enumerable.Repeat("\U0001F600", JobMultiplexer.MaxRefLength));
+        var atTheLimit = "a" + emoji[..^2];
+        var overTheLimit = "b" + emoji;
+        var zeroTokens = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "x" };
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = atTheLimit, Job = zeroTokens });
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = overTheLimit, Job = zeroTokens });
+        await call.RequestStream.CompleteAsync();
+
+        var messages = await call.ResponseStream.ReadAllAsync().ToListAsync();
+        Assert.Equal(2, messages.Count);
+        AssertRefused(Assert.Single(messages, m => m.Ref == atTheLimit), StatusCode.InvalidArgument, "max_tokens");
+        AssertRefused(Assert.Single(messages, m => m.Ref == overTheLimit[..^2]), StatusCode.InvalidArgument, "ref");
+    }
+
     [Fact]
     public async Task StreamJobs_OverTheTenantsQueueQuota_IsRefusedResourceExhaustedWithARetryHint()
     {

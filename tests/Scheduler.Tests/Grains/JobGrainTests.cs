@@ -2,7 +2,7 @@ using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
 using Scheduler.Grains.Jobs;
-using System.Diagnostics.Metrics;
+using Scheduler.Silo.Telemetry;
 using System.Reflection;
 using static Scheduler.Tests.Grains.GrainTestKit;
 
@@ -22,7 +22,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         // Every end passes through the settlement, once per job: a repeated end (a retry) or a second one (a
         // cancellation racing the last token, an expiry) changes neither the record nor the counts.
         var tenant = await PutTenant();
-        using var finished = new FinishedCounter(_tenantId);
+        using var finished = new TenantCounter(SemanticConventions.JobsFinished, _tenantId, SemanticConventions.Outcome);
         var ticket = Ticket(Unique("job"), _tenantId, Unique("model"));
         await cluster.Journal.Add(ticket);
         var first = SettledJob.Of(ticket, null, Completed(3), []);
@@ -38,7 +38,7 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
 
         var snapshot = await cluster.Client.GetGrain<IJobGrain>(ticket.JobId).Get();
         Assert.Equal((JobStatus.Completed, 3), (snapshot!.Status, snapshot.Usage!.CompletionTokens));
-        Assert.Equal([("completed", 1L)], finished.ByOutcome());
+        Assert.Equal([("completed", 1L)], finished.ByTag());
         Assert.Equal((1L, 0L, 3L), ((await tenant.Get())!.Usage.JobsCompleted, (await tenant.Get())!.Usage.JobsExpired, (await tenant.Get())!.Usage.CompletionTokens));
 
         // Settled: the job left its model's journal, and a late write (a hand-back's, a watcher's) does not bring it back.
@@ -297,51 +297,4 @@ public sealed class JobGrainTests(GrainClusterFixture cluster)
         Assert.Equal(" ccc", snapshot.OutputFrom(2));
         Assert.Equal("", snapshot.OutputFrom(3));
     }
-}
-
-/// <summary>Listens to the scheduler's jobs-finished counter (every silo in this process) for one tenant's jobs.</summary>
-internal sealed class FinishedCounter : IDisposable
-{
-    private readonly MeterListener _listener = new();
-    private readonly Dictionary<string, long> _byOutcome = [];
-
-    public FinishedCounter(string tenant)
-    {
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (instrument.Meter.Name == "Scheduler" && instrument.Name == "scheduler.jobs.finished")
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            string? outcome = null;
-            var ours = false;
-            foreach (var tag in tags)
-            {
-                ours |= tag.Key == "scheduler.tenant" && (string?)tag.Value == tenant;
-                outcome = tag.Key == "scheduler.job.outcome" ? (string?)tag.Value : outcome;
-            }
-
-            if (ours)
-            {
-                lock (_byOutcome)
-                {
-                    _byOutcome[outcome!] = _byOutcome.GetValueOrDefault(outcome!) + value;
-                }
-            }
-        });
-        _listener.Start();
-    }
-
-    public (string Outcome, long Count)[] ByOutcome()
-    {
-        lock (_byOutcome)
-        {
-            return [.. _byOutcome.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value))];
-        }
-    }
-
-    public void Dispose() => _listener.Dispose();
 }

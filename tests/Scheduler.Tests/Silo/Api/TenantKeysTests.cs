@@ -67,6 +67,63 @@ public sealed class TenantKeysTests(SecuredSilo silo) : IClassFixture<SecuredSil
         Assert.DoesNotContain(await admin.ListApiKeysAsync("revoke-configured"), k => k.KeyId == "configured");
     }
 
+    /// <summary>A StreamJobs call was authenticated once, at its start: one kept open (a gateway's, for hours) went on
+    /// making jobs with a key revoked meanwhile, and the key's last-used time, which an operator watches before revoking,
+    /// stood still (a probe: a submission 12 s after the revocation was queued). Each submission checks the key again.</summary>
+    [Fact]
+    public async Task StreamJobs_KeyRevokedWhileTheCallIsOpen_LaterSubmissionsRefusedUnauthenticated_ItsJobStreamsOn()
+    {
+        using var admin = silo.Admin();
+        var created = await admin.CreateApiKeyAsync(SecuredSilo.Tenant);
+        using var client = silo.Client(created.Secret);
+        using var call = client.StreamMany(DateTime.UtcNow.AddSeconds(60));
+        var job = new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "no replica: it waits", MaxTokens = 4 };
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "before", Job = job });
+        Assert.True(await call.ResponseStream.MoveNext());
+        var queued = call.ResponseStream.Current;
+        Assert.Equal(("before", JobEvent.EventOneofCase.Queued), (queued.Ref, queued.Event?.EventCase ?? default));
+
+        await admin.RevokeApiKeyAsync(SecuredSilo.Tenant, created.Key.KeyId);
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "after", Job = job });
+        Assert.True(await call.ResponseStream.MoveNext());
+        var refused = call.ResponseStream.Current;
+        Assert.Equal(("after", (int)StatusCode.Unauthenticated, "invalid API key"), (refused.Ref, refused.Refused?.Code ?? 0, refused.Refused?.Message));
+
+        // The job accepted before runs on, on the call: cancelled with another key, its end comes under its ref.
+        using var owner = silo.Client(SecuredSilo.ConfiguredKey);
+        await owner.CancelAsync(queued.Event!.JobId);
+        await call.RequestStream.CompleteAsync();
+        var rest = await call.ResponseStream.ReadAllAsync().ToListAsync();
+        Assert.Equal(("before", JobEvent.EventOneofCase.Cancelled), (rest[^1].Ref, rest[^1].Event?.EventCase ?? default));
+        Assert.Equal(StatusCode.OK, call.GetStatus().StatusCode);
+    }
+
+    /// <summary>A configured key given up by its tenant and then given to another names that other tenant: a call opened
+    /// with it for the first makes no job for either any more.</summary>
+    [Fact]
+    public async Task StreamJobs_KeyNowAnotherTenants_LaterSubmissionsRefusedUnauthenticated()
+    {
+        using var admin = silo.Admin();
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "stream-giver", Weight = 1, ApiKey = "stream-moved-key" });
+        using var client = silo.Client("stream-moved-key");
+        using var call = client.StreamMany(DateTime.UtcNow.AddSeconds(60));
+        var job = new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "x", MaxTokens = 0 };
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "first", Job = job });
+        Assert.True(await call.ResponseStream.MoveNext());
+        Assert.Equal((int)StatusCode.InvalidArgument, call.ResponseStream.Current.Refused.Code);
+
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "stream-giver", Weight = 1, ApiKey = "stream-giver-next-key" });
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "stream-taker", Weight = 1, ApiKey = "stream-moved-key" });
+        await Task.Delay(TimeSpan.FromSeconds(SecuredSilo.KeyCacheSeconds + 0.5));
+        await call.RequestStream.WriteAsync(new StreamJobsRequest { Ref = "second", Job = job });
+        Assert.True(await call.ResponseStream.MoveNext());
+        var refused = call.ResponseStream.Current.Refused;
+        Assert.Equal((int)StatusCode.Unauthenticated, refused.Code);
+        Assert.Equal("the call's API key is no longer tenant 'stream-giver''s: open a new call", refused.Message);
+        await call.RequestStream.CompleteAsync();
+        Assert.False(await call.ResponseStream.MoveNext());
+    }
+
     [Fact]
     public async Task CreateApiKey_BadRequests_NameTheField()
     {
