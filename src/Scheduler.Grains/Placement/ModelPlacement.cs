@@ -140,8 +140,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     /// (a fresh stream to a fresh engine ends any hold) but those in <paramref name="closed"/>, whose accelerator is
     /// cordoned or draining: switched off here, not by a later call, or the round after this one would admit queued jobs
     /// to a cordoned replica. Jobs counted on a replica under an earlier stream went down with it: they go back to the
-    /// front of the queue, resuming where their tickets say; the replica's prefix index starts empty, as a restarted
-    /// engine's cache does. Runs no round.
+    /// front of the queue, resuming where their tickets say, and the ends whose records that stream's silo was still
+    /// writing are written by the next round (<see cref="OnFinishedUnrecorded"/>); the replica's prefix index starts
+    /// empty, as a restarted engine's cache does. Runs no round.
     /// </summary>
     /// <returns>True when the persisted replicas changed: the grain writes them before the next round.</returns>
     public bool UpsertReplicas(string linkId, ReplicaRegistration[] replicas, IReadOnlyCollection<string>? closed = null)

@@ -247,7 +247,8 @@ internal sealed partial class GrpcNodeLink : INodeLink
     /// never (docs/reliability.md); told after, it still counts the job under this stream, and hands it back when the
     /// node registers anew or its lease lapses. A client that saw the end and asks for the job finds it ended too, and
     /// its record durable (unless storage refused it: then it is written again until it lands, and both go out
-    /// meanwhile — the engine is done with the job). A job that settled already (a cancellation that won the race)
+    /// meanwhile — the engine is done with the job —, the placement with the outcome: <see cref="TellUnrecorded"/>).
+    /// A job that settled already (a cancellation that won the race)
     /// keeps its record.
     /// </summary>
     private async Task SettleThenAnnounce(TranslatedStep step, DateTimeOffset at)
