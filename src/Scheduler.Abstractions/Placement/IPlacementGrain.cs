@@ -42,6 +42,19 @@ public interface IPlacementGrain : IGrainWithStringKey
     /// part of its identity, so adding one makes another method.</summary>
     Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished);
 
+    /// <summary>Sequences that finished on a replica reached through stream <paramref name="linkId"/>, whose records
+    /// storage refused to write (a Redis outage): their node link writes them again until they land, and tells
+    /// <see cref="OnRecorded"/> then. They leave their replica as finished ones do (their slots and KV are free at once),
+    /// but their outcomes are kept under the stream until then: should the stream die first (its silo with it, and the
+    /// writes), this placement writes them itself — else they stayed journaled, held by nobody. Sent only when a write
+    /// was refused: a finish whose record was written goes with <see cref="OnProgress(string, string[], FinishedSequence[], ulong[])"/>.</summary>
+    Task OnFinishedUnrecorded(string replicaId, string linkId, UnrecordedFinish[] finished);
+
+    /// <summary>The records of jobs <see cref="OnFinishedUnrecorded"/> named under stream <paramref name="linkId"/> were
+    /// written at last: their outcomes are forgotten here.</summary>
+    [OneWay]
+    Task OnRecorded(string linkId, string[] jobIds);
+
     /// <summary>Running jobs come back from a replica (its node's stream broke or closed, could not take them, or its
     /// engine refused them): they go to the front of their queues, and <paramref name="reason"/> says what becomes of
     /// the replica. A report naming a stream (<paramref name="linkId"/>) the replica no longer uses is stale and

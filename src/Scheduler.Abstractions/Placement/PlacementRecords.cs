@@ -11,6 +11,14 @@ public sealed record FinishedSequence(
     [property: Id(1)] int CompletionTokens,
     [property: Id(3)] FinishReason Reason);
 
+/// <summary>A sequence the engine finished whose record storage refused to write (a Redis outage), with its
+/// <see cref="Outcome"/>: its node link writes the record again until it lands, and its placement keeps the outcome
+/// meanwhile, to write it itself should the link's stream die first (<c>IPlacementGrain.OnFinishedUnrecorded</c>).</summary>
+[GenerateSerializer, Immutable, Alias("scheduler.UnrecordedFinish")]
+public sealed record UnrecordedFinish(
+    [property: Id(0)] FinishedSequence Sequence,
+    [property: Id(1)] JobOutcome Outcome);
+
 /// <summary>A running job handed back by its replica (its node was lost, its stream closed, its engine refused it or
 /// failed it): it goes back to the front of its queue and resumes at <see cref="DeliveredTokens"/>, so its client sees
 /// no token twice. <see cref="Output"/>, when known, is everything delivered so far. <see cref="Error"/> is the engine's

@@ -29,9 +29,10 @@ public sealed partial class JobSettlement(
     /// does it after this returns, so a client that saw the end finds the record ended, and durable. An end that storage
     /// refuses (a Redis outage) must not be dropped either — the job would stay in its model's journal and run again
     /// after a failover — so it is written again every <see cref="RetryPeriod"/> until storage takes it, in the
-    /// background: this then returns null at once, and the end may be announced (the engine is done with the job).
+    /// background: this then returns null at once, and the end may be announced (the engine is done with the job);
+    /// <paramref name="recordedLate"/> is called once a retry lands.
     /// </summary>
-    public async Task<SettledJob?> Settle(SettledJob job)
+    public async Task<SettledJob?> Settle(SettledJob job, Action<SettledJob>? recordedLate = null)
     {
         // The end's time, once: the record is kept for the retention from then (a late write keeps the end's time).
         job = job with { SettledAt = time.GetUtcNow() };
@@ -46,7 +47,7 @@ public sealed partial class JobSettlement(
 
             // On the thread pool, not in the calling grain's context: a job record's activation may be collected
             // before storage is back, and the retries must outlive it.
-            Task.Run(() => SettleLate(job)).Ignore();
+            Task.Run(() => SettleLate(job, recordedLate)).Ignore();
             return null;
         }
 
@@ -68,23 +69,25 @@ public sealed partial class JobSettlement(
         return record;
     }
 
-    private async Task SettleLate(SettledJob job)
+    private async Task SettleLate(SettledJob job, Action<SettledJob>? recordedLate)
     {
-        while (true)
+        SettledJob? record = null;
+        while (record is null)
         {
             await Task.Delay(RetryPeriod, time);
             try
             {
-                var record = await SettleOnce(job);
-                LogSettledLate(logger, job.Ticket.JobId, record.Outcome.Status);
-                Count(record, job);
-                return;
+                record = await SettleOnce(job);
             }
             catch (Exception)
             {
                 // Still refused: try again.
             }
         }
+
+        LogSettledLate(logger, job.Ticket.JobId, record.Outcome.Status);
+        Count(record, job);
+        recordedLate?.Invoke(record);
     }
 
     /// <summary>The record, with its index entry (idempotent: a retry gets the record back), then the tenant's count.</summary>

@@ -47,6 +47,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     // Jobs that finished on their replicas a moment ago: their node links are settling them (EnsureQueued).
     private readonly RecentJobIds _finished = new(RecentlyFinishedKept);
 
+    // Jobs that finished whose records storage refused: their node links write them again, and this writes them should
+    // their streams die first.
+    private readonly UnrecordedEnds _unrecorded = new();
+
     /// <summary>How many finished jobs the placement remembers, to refuse queuing one again before its record settled.</summary>
     internal const int RecentlyFinishedKept = 4096;
 
@@ -136,8 +140,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     /// (a fresh stream to a fresh engine ends any hold) but those in <paramref name="closed"/>, whose accelerator is
     /// cordoned or draining: switched off here, not by a later call, or the round after this one would admit queued jobs
     /// to a cordoned replica. Jobs counted on a replica under an earlier stream went down with it: they go back to the
-    /// front of the queue, resuming where their tickets say; the replica's prefix index starts empty, as a restarted
-    /// engine's cache does. Runs no round.
+    /// front of the queue, resuming where their tickets say, and the ends whose records that stream's silo was still
+    /// writing are written by the next round (<see cref="OnFinishedUnrecorded"/>); the replica's prefix index starts
+    /// empty, as a restarted engine's cache does. Runs no round.
     /// </summary>
     /// <returns>True when the persisted replicas changed: the grain writes them before the next round.</returns>
     public bool UpsertReplicas(string linkId, ReplicaRegistration[] replicas, IReadOnlyCollection<string>? closed = null)
@@ -145,8 +150,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         var changed = false;
         foreach (var r in replicas)
         {
+            var previous = _links.LinkOf(r.ReplicaId);
             if (_links.Bind(r.ReplicaId, linkId) && _dispatcher.Replicas.TryGetValue(r.ReplicaId, out var existing))
             {
+                WriteUnrecordedOf(previous);
                 RequeueFrom(existing, CountedOn(existing),
                     "its node registered a new stream; the jobs counted under the old one went down with it");
 
@@ -195,6 +202,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
                 _dispatcher.Replicas.Remove(replicaId);
             }
 
+            WriteUnrecordedOf(_links.LinkOf(replicaId));
             _links.Forget(replicaId);
             _holds.End(replicaId);
             changed |= persisted.Unschedulable.Remove(replicaId);
@@ -251,16 +259,79 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
         foreach (var done in finished)
         {
-            // A sequence told to stop for another job may have finished before the stop reached it: it is done.
-            var preemptedHere = _jobs.TryGetValue(done.JobId, out var stopped) && stopped.PreemptedFrom == replica;
-            if ((replica.Release(done.JobId) || preemptedHere) && _jobs.Remove(done.JobId, out var job))
+            Finish(replica, done);
+        }
+
+        return AdmitWhatFits();
+    }
+
+    /// <summary>
+    /// Sequences that finished on a replica reached through stream <paramref name="linkId"/>, whose records storage
+    /// refused to write: they leave the replica as finished ones do (<see cref="OnProgress"/>: the replica's slot and KV
+    /// are free for the outage's length, not held), and their ends are kept under the stream until its silo says they
+    /// landed (<see cref="ForgetUnrecorded"/>); should the stream die first, the next round settles them here. Null when
+    /// the replica is unknown or the report names a stream it no longer uses (what ran under that one went back to the
+    /// queue when the newer one came; the old silo's write, if it lands, is the end recorded first): no round ran.
+    /// </summary>
+    public AdmissionRound? OnFinishedUnrecorded(string replicaId, string linkId, UnrecordedFinish[] finished)
+    {
+        if (!_dispatcher.Replicas.TryGetValue(replicaId, out var replica) || _links.IsStale(replicaId, linkId))
+        {
+            return null;
+        }
+
+        if (finished.Length > 0)
+        {
+            ReleaseHold(replicaId);
+        }
+
+        var now = time.GetUtcNow();
+        foreach (var (done, outcome) in finished)
+        {
+            if (Finish(replica, done) is { } job)
             {
-                RefundUnused(job, done.CompletionTokens);
-                _finished.Add(done.JobId);
+                // Its watchers heard the end from its node link: none is told again when it is written here.
+                var end = JobEventRecord.Terminal(done.JobId, outcome.Status, now, outcome.Usage, outcome.FinishReason, outcome.Error);
+                _unrecorded.Keep(linkId, new EndedJob(job.Ticket, job.Placement, outcome, new JobAnnouncement([], end), job.Trace.ToArray()));
             }
         }
 
         return AdmitWhatFits();
+    }
+
+    /// <summary>The records of <paramref name="jobIds"/>, written by stream <paramref name="linkId"/>'s silo after
+    /// storage refused them, landed: their ends are forgotten here. Runs no round (nothing frees).</summary>
+    public void ForgetUnrecorded(string linkId, string[] jobIds) => _unrecorded.Forget(linkId, jobIds);
+
+    /// <summary>A job finished on <paramref name="replica"/>: it leaves it (its tenant is refunded the output it did not
+    /// generate), and is remembered as finished. Null when the replica did not hold it (a repeated or stale report).</summary>
+    private PlacedJob? Finish(ReplicaView replica, FinishedSequence done)
+    {
+        // A sequence told to stop for another job may have finished before the stop reached it: it is done.
+        var preemptedHere = _jobs.TryGetValue(done.JobId, out var stopped) && stopped.PreemptedFrom == replica;
+        if (!(replica.Release(done.JobId) || preemptedHere) || !_jobs.Remove(done.JobId, out var job))
+        {
+            return null;
+        }
+
+        RefundUnused(job, done.CompletionTokens);
+        _finished.Add(done.JobId);
+        return job;
+    }
+
+    /// <summary>Stream <paramref name="linkId"/> is gone: the ends of its jobs whose records its silo was still writing
+    /// are settled by the next round, here (that silo may be gone, its writes with it). True when there were some.</summary>
+    private bool WriteUnrecordedOf(string? linkId)
+    {
+        var ends = _unrecorded.Take(linkId);
+        if (ends.Count == 0)
+        {
+            return false;
+        }
+
+        _ended.AddRange(ends);
+        LogWritingUnrecorded(logger, ends.Count, model, linkId!);
+        return true;
     }
 
     /// <summary>Running jobs come back from a replica: to the front of their queues; <paramref name="reason"/> says what
@@ -282,6 +353,11 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             HandBack.Preempted => "it was stopped to make room for a job with a better claim there (preemption)",
             _ => "its stream was closed by its owner",
         });
+        if (reason is HandBack.NodeLost or HandBack.StreamClosed)
+        {
+            WriteUnrecordedOf(linkId);
+        }
+
         switch (reason)
         {
             case HandBack.NodeLost:
@@ -310,8 +386,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     /// The execution stream <paramref name="linkId"/> died with its silo, and its node's lease then lapsed (the node did
     /// not register again): no one is left to hand its jobs back. Every job counted on a replica still reached through it
     /// goes back to the front of its queue, resuming where its ticket says (the tokens the stream delivered are known only
-    /// to the stream), and those replicas take nothing until their node registers again. Null when no replica is reached
-    /// through that stream any more (the node registered anew, or a rebuilt placement never bound it): nothing changed
+    /// to the stream), and those replicas take nothing until their node registers again; the ends whose records that
+    /// stream's silo was still writing are written here. Null when no replica is reached through that stream any more
+    /// (the node registered anew, or a rebuilt placement never bound it) and no end was left to write: nothing changed
     /// and no round ran.
     /// </summary>
     public AdmissionRound? LoseLink(string linkId)
@@ -320,9 +397,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             .Select(id => _dispatcher.Replicas.TryGetValue(id, out var view) ? view : null)
             .OfType<ReplicaView>()
             .ToArray();
+        var writes = WriteUnrecordedOf(linkId);
         if (replicas.Length == 0)
         {
-            return null;
+            return writes ? AdmitWhatFits() : null;
         }
 
         // All of them off before any job goes back: the round below must not send one lost replica's jobs to another.
@@ -858,6 +936,9 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} preempted on replica {ReplicaId} to make room for job {ForJobId} (preemption {Preemptions})")]
     private static partial void LogPreempted(ILogger logger, string jobId, string replicaId, string forJobId, int preemptions);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} jobs of model {Model} finished under stream {LinkId}, which is gone, before their records could be written: written here")]
+    private static partial void LogWritingUnrecorded(ILogger logger, int count, string model, string linkId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} re-queued from replica {ReplicaId}, resuming at token {ResumeFrom}")]
     private static partial void LogRequeued(ILogger logger, string jobId, string replicaId, int resumeFrom);

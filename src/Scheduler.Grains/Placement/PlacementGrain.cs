@@ -148,6 +148,18 @@ internal sealed partial class PlacementGrain(
 
     public Task OnProgress(string replicaId, string[] prefilled, FinishedSequence[] finished) => OnProgress(replicaId, prefilled, finished, []);
 
+    public Task OnFinishedUnrecorded(string replicaId, string linkId, UnrecordedFinish[] finished)
+    {
+        Carry(_placement.OnFinishedUnrecorded(replicaId, linkId, finished));
+        return Task.CompletedTask;
+    }
+
+    public Task OnRecorded(string linkId, string[] jobIds)
+    {
+        _placement.ForgetUnrecorded(linkId, jobIds);
+        return Task.CompletedTask;
+    }
+
     public Task Requeue(string replicaId, string? linkId, RequeuedSequence[] sequences, HandBack reason) =>
         JournalThenCarry(_placement.Requeue(replicaId, linkId, sequences, reason));
 

@@ -17,6 +17,9 @@ internal sealed class ReplicaLinks
         return moved;
     }
 
+    /// <summary>The stream the replica is reached through; null when none.</summary>
+    public string? LinkOf(string replicaId) => _byReplica.GetValueOrDefault(replicaId);
+
     /// <summary>The replica is gone: no stream reaches it.</summary>
     public void Forget(string replicaId) => _byReplica.Remove(replicaId);
 

@@ -32,6 +32,8 @@ internal sealed partial class GrpcNodeLink : INodeLink
     private readonly JobSettlement _settlement;
     // The hub's delivery, made once: it is handed to every step's event batch.
     private readonly Action<IJobEventSink, JobEventRecord[]> _deliver;
+    // Called once a record storage refused at first is written at last (made once: handed to every settlement).
+    private readonly Action<SettledJob> _recordedLate;
     private readonly SchedulerTelemetry _telemetry;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -54,6 +56,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         _grains = grains;
         _settlement = settlement;
         _deliver = hub.Deliver;
+        _recordedLate = RecordedLate;
         _telemetry = telemetry;
         _time = time;
         _logger = logger;
@@ -244,13 +247,22 @@ internal sealed partial class GrpcNodeLink : INodeLink
     /// never (docs/reliability.md); told after, it still counts the job under this stream, and hands it back when the
     /// node registers anew or its lease lapses. A client that saw the end and asks for the job finds it ended too, and
     /// its record durable (unless storage refused it: then it is written again until it lands, and both go out
-    /// meanwhile — the engine is done with the job). A job that settled already (a cancellation that won the race)
+    /// meanwhile — the engine is done with the job —, the placement with the outcome: <see cref="TellUnrecorded"/>).
+    /// A job that settled already (a cancellation that won the race)
     /// keeps its record.
     /// </summary>
     private async Task SettleThenAnnounce(TranslatedStep step, DateTimeOffset at)
     {
-        await Task.WhenAll(step.Outcomes.Select(job => _settlement.Settle(job.Record())));
-        _grains.Placement(step.Replica.Model).OnProgress(step.Replica.ReplicaId, [], step.Finished, []).Ignore();
+        var records = await Task.WhenAll(step.Outcomes.Select(job => _settlement.Settle(job.Record(), _recordedLate)));
+        if (Array.IndexOf(records, null) < 0)
+        {
+            _grains.Placement(step.Replica.Model).OnProgress(step.Replica.ReplicaId, [], step.Finished, []).Ignore();
+        }
+        else
+        {
+            TellUnrecorded(step, records).Ignore();
+        }
+
         var end = new EventBatch();
         foreach (var job in step.Outcomes)
         {
@@ -260,6 +272,41 @@ internal sealed partial class GrpcNodeLink : INodeLink
 
         end.Send(_deliver);
     }
+
+    /// <summary>
+    /// Tells the placement of a step's finishes when storage refused some of their records (<paramref name="records"/>
+    /// null there; <see cref="JobSettlement"/> writes them again until they land): those written as finished, the others
+    /// with their outcomes, which it keeps under this stream until they land (<see cref="RecordedLate"/>) and writes
+    /// itself should this stream die first — this silo's writes may die with it. Either way their replica's slots are
+    /// free at once, not held for the outage. Only here is the call awaited: a placement of the version before (a rolling
+    /// upgrade) does not know it, and hears them as finished instead, as it did.
+    /// </summary>
+    private async Task TellUnrecorded(TranslatedStep step, SettledJob?[] records)
+    {
+        var replicaId = step.Replica.ReplicaId;
+        var placement = _grains.Placement(step.Replica.Model);
+        FinishedSequence[] written = [.. step.Finished.Where((_, i) => records[i] is not null)];
+        if (written.Length > 0)
+        {
+            placement.OnProgress(replicaId, [], written, []).Ignore();
+        }
+
+        UnrecordedFinish[] unrecorded = [.. step.Outcomes.Select((job, i) => new UnrecordedFinish(step.Finished[i], job.Outcome)).Where((_, i) => records[i] is null)];
+        try
+        {
+            await placement.OnFinishedUnrecorded(replicaId, LinkId, unrecorded);
+        }
+        catch (Exception ex)
+        {
+            LogUnrecordedNotKept(_logger, ex, unrecorded.Length, step.Replica.Model);
+            placement.OnProgress(replicaId, [], [.. unrecorded.Select(u => u.Sequence)], []).Ignore();
+        }
+    }
+
+    /// <summary>A job's record, refused by storage when its job finished, was written at last: its placement forgets the
+    /// end it kept.</summary>
+    private void RecordedLate(SettledJob record) =>
+        _grains.Placement(record.Ticket.Request.Model).OnRecorded(LinkId, [record.Ticket.JobId]).Ignore();
 
     /// <summary>Gives every job still running here back to its placement, to resume where its client is.</summary>
     private void HandBackRunningJobs(bool nodeLost)
@@ -330,6 +377,9 @@ internal sealed partial class GrpcNodeLink : INodeLink
         spec.ApplySampling(request);
         return spec;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The placement of {Model} could not be told that {Jobs} jobs finished before their records could be written; told they finished, it will not write them should this silo fail first")]
+    private static partial void LogUnrecordedNotKept(ILogger logger, Exception ex, int jobs, string model);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Execution stream to node {NodeId} broke")]
     private static partial void LogStreamBroke(ILogger logger, Exception ex, string nodeId);

@@ -9,7 +9,8 @@ namespace Scheduler.Silo.Nodes;
 /// <param name="Prefilled">Jobs that got their first token in this step (their prefill is done).</param>
 /// <param name="Finished">Jobs the engine finished, for the placement to free their reservations once their records hold their ends.</param>
 /// <param name="Refused">Jobs the engine refused at admission: back to their queue.</param>
-/// <param name="Outcomes">The finished jobs' outcomes, to record and then announce to their watchers.</param>
+/// <param name="Outcomes">The finished jobs' outcomes, to record and then announce to their watchers: one per finished
+/// job, in <paramref name="Finished"/>'s order.</param>
 /// <param name="Capacity">The replica's capacity, when a report of it is due.</param>
 /// <param name="Preempted">Jobs the engine stopped because the placement preempted them: back to their queue.</param>
 /// <param name="EvictedPrefixBlocks">Prompt blocks the engine's prefix cache evicted, for the placement's index to forget.</param>

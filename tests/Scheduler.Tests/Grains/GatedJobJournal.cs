@@ -5,11 +5,12 @@ namespace Scheduler.Tests.Grains;
 
 /// <summary>The grain tests' journal: the silo's memory journal, whose settling a test can hold, to see what happens
 /// before a job's record holds its end, and whose acceptance of one model's jobs a test can make fail, as Redis failing
-/// mid-submission does, and whose lookups of a job's settled record a test can wait for, to act between a record's
+/// mid-submission does, whose settling of one model's jobs a test can make fail, as Redis unreachable does, and whose lookups of a job's settled record a test can wait for, to act between a record's
 /// look at the job's placement and its next step.</summary>
 internal sealed class GatedJobJournal(MemoryJobJournal inner) : IJobJournal
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _failing = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _refusing = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _lookups = new(StringComparer.Ordinal);
     private TaskCompletionSource _open = Opened();
 
@@ -18,6 +19,13 @@ internal sealed class GatedJobJournal(MemoryJobJournal inner) : IJobJournal
     {
         _failing[model] = true;
         return new Restore(() => _failing.TryRemove(model, out _));
+    }
+
+    /// <summary>Settling a job of <paramref name="model"/> throws until the returned handle is disposed.</summary>
+    public IDisposable RefuseSettles(string model)
+    {
+        _refusing[model] = true;
+        return new Restore(() => _refusing.TryRemove(model, out _));
     }
 
     public bool OutlivesSilo => inner.OutlivesSilo;
@@ -44,7 +52,10 @@ internal sealed class GatedJobJournal(MemoryJobJournal inner) : IJobJournal
     public async Task<SettledJob> Settle(SettledJob job)
     {
         await _open.Task;
-        return await inner.Settle(job);
+        var model = job.Ticket.Request.Model;
+        return _refusing.ContainsKey(model)
+            ? throw new TimeoutException($"the journal did not answer (a test refusing the records of model '{model}')")
+            : await inner.Settle(job);
     }
 
     /// <summary>Completes once the settled record of <paramref name="jobId"/> was next looked for (after the look).</summary>

@@ -1,5 +1,6 @@
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
+using Scheduler.Grains.Jobs;
 using Scheduler.Policies.Prefix;
 using static Scheduler.Tests.Grains.GrainTestKit;
 
@@ -344,6 +345,39 @@ public sealed class PlacementGrainTests(GrainClusterFixture cluster)
         Assert.Equal((1, 0), (journaled[JobId(2)].Requeues, journaled[JobId(2)].HandBacks));
         Assert.Equal("from replica ra (node " + node + "): its node was lost (its lease lapsed after the silo holding its stream failed)",
             journaled[JobId(2)].LastRequeue);
+    }
+
+    [Fact]
+    public async Task OnFinishedUnrecorded_TheStreamsSiloDiesBeforeStorageAnswers_ThePlacementWritesTheEndOnceItDoes()
+    {
+        var (node, link) = await NodeWithReplica("ra", maxSequences: 1);
+        var ticket = Ticket(JobId(0), _tenant, _model);
+        await cluster.Journal.Accept(ticket);
+        await Placement.Enqueue(ticket);
+        await Placement.Enqueue(Ticket(JobId(1), _tenant, _model));
+        await Until(() => link.AdmittedJobIds.Count >= 1, "j0 on ra");
+        var outcome = new JobOutcome(JobStatus.Completed, "length", new JobUsage(100, 3, 0, 0, 0, 0), "abc", null, [1, 2, 3]);
+
+        using (cluster.Journal.RefuseSettles(_model))
+        {
+            // j0 finished and storage refused its record: its node link writes it again every second, and tells the
+            // placement, which frees its slot at once (j1 runs there) and keeps its end.
+            await Placement.OnFinishedUnrecorded("ra", link.LinkId, [new UnrecordedFinish(new FinishedSequence(JobId(0), 3, FinishReason.Length), outcome)]);
+            await Until(() => link.AdmittedJobIds.Count >= 2, "j1 in the slot j0 left");
+            Assert.Equal([JobId(0), JobId(1)], link.AdmittedJobIds);
+
+            // Then the link's silo dies, its writes with it, and the node's lease lapses. Storage still refuses.
+            await Placement.NodeLost(node, link.LinkId);
+            await Task.Delay(JobSettlement.RetryPeriod * 1.5);
+            Assert.Null(await cluster.Journal.FindSettled(JobId(0)));
+        }
+
+        // Once storage answers, the placement's own write of the end lands: the job leaves the journal, its end recorded.
+        await Until(async () => await cluster.Journal.FindSettled(JobId(0)) is not null, "j0's end recorded");
+        var record = (await cluster.Journal.FindSettled(JobId(0)))!;
+        Assert.Equal((JobStatus.Completed, "abc", "ra"), (record.Outcome.Status, record.Outcome.Output, record.Placement?.ReplicaId));
+        Assert.DoesNotContain(JobId(0), (await cluster.Journal.Load(_model)).Select(t => t.JobId));
+        Assert.Null(await Placement.Describe(JobId(0)));
     }
 
     [Fact]

@@ -81,6 +81,67 @@ public sealed class GrpcNodeLinkTests
     }
 
     [Fact]
+    public async Task StepReport_FinishWhoseRecordStorageRefuses_ThePlacementKeepsItsEndUnderTheStream_AndForgetsItOnceItLands()
+    {
+        // Storage refusing the record (a Redis outage), the link writes it again every second. Told the job finished,
+        // the placement forgot it, and this silo dying before storage answered left the job journaled, held by nobody.
+        // Told it finished unrecorded, with its outcome, the placement frees its slot at once and writes the end itself
+        // should this stream die first; told when the retried write lands, it forgets it.
+        var options = Options.Create(new PlacementOptions());
+        var journal = new GatedJobJournal(new MemoryJobJournal(new MemoryJobIndex(options, TimeProvider.System), options, TimeProvider.System));
+        var grains = DispatchProxy.Create<IGrainFactory, RecordingGrainFactory>();
+        var calls = (RecordingGrainFactory)(object)grains;
+        var references = new GrainReferences(grains);
+        var settlement = new JobSettlement(journal, references, [], TimeProvider.System, NullLogger<JobSettlement>.Instance);
+        using var metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var telemetry = new SchedulerTelemetry(metrics.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), new FleetGauges(), Options.Create(new TelemetryOptions()));
+        var node = Node("n", Replica("r0", "m", "n", 8, 10_000));
+        var worker = new ScriptedWorker(admit => admit.Sequences.Select(s =>
+        {
+            var step = new StepReport { ReplicaId = admit.ReplicaId, StepMs = 10 };
+            step.Tokens.Add(new SequenceTokens { SequenceId = s.SequenceId, FirstTokenIndex = 0, Text = "abc", TokenCount = 3 });
+            step.Finished.Add(new SequenceFinished { SequenceId = s.SequenceId, Reason = WireReason.Length, CompletionTokens = 3 });
+            return step;
+        }));
+        var watcher = new RecordingEventSink();
+        var ticket = new JobTicket("job-unrecorded", "tenant", Request("m", 10, 3), DateTimeOffset.UtcNow, [watcher], 1.0);
+        await using var link = new GrpcNodeLink(node, "token", worker, null, references, settlement, new JobEventHub(grains), telemetry, TimeProvider.System, NullLogger.Instance);
+        await journal.Accept(ticket);
+        link.Start();
+
+        using (journal.RefuseSettles("m"))
+        {
+            Assert.True(link.Admit("r0", [new AdmittedSequence(ticket, new JobPlacement("r0", "acc-r0", "H100", "n", 0))]));
+
+            await Polling.Until(() => calls.CallsTo<IPlacementGrain>(nameof(IPlacementGrain.OnFinishedUnrecorded)).Count > 0,
+                "the unrecorded finish reaches the placement", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(10));
+            var told = Assert.Single(calls.CallsTo<IPlacementGrain>(nameof(IPlacementGrain.OnFinishedUnrecorded)));
+            Assert.Equal(("m", "r0", link.LinkId), (told.Key, told.Arguments[0], told.Arguments[1]));
+            var unrecorded = Assert.Single((UnrecordedFinish[])told.Arguments[2]!);
+            Assert.Equal(new FinishedSequence("job-unrecorded", 3, FinishReason.Length), unrecorded.Sequence);
+            Assert.Equal((JobStatus.Completed, "abc", 3), (unrecorded.Outcome.Status, unrecorded.Outcome.Output, unrecorded.Outcome.Usage.CompletionTokens));
+
+            // Not as a plain finish, which the placement forgets; the watcher hears the end at once (the engine is done).
+            Assert.All(calls.CallsTo<IPlacementGrain>(nameof(IPlacementGrain.OnProgress)), c => Assert.Empty((FinishedSequence[])c.Arguments[2]!));
+            await Polling.Until(() => watcher.Events.Any(e => e.IsTerminal), "the watcher hears the end", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(10));
+
+            // A retry or more refused meanwhile: nothing landed.
+            await Task.Delay(JobSettlement.RetryPeriod * 1.5);
+            Assert.Empty(calls.CallsTo<IPlacementGrain>(nameof(IPlacementGrain.OnRecorded)));
+            Assert.Null(await journal.FindSettled("job-unrecorded"));
+        }
+
+        // Storage answers: the retried write lands, and the placement forgets the end it kept.
+        await Polling.Until(() => calls.CallsTo<IPlacementGrain>(nameof(IPlacementGrain.OnRecorded)).Count > 0,
+            "the placement hears the record landed", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(10));
+        var recorded = Assert.Single(calls.CallsTo<IPlacementGrain>(nameof(IPlacementGrain.OnRecorded)));
+        Assert.Equal(("m", link.LinkId), (recorded.Key, recorded.Arguments[0]));
+        Assert.Equal(["job-unrecorded"], (string[])recorded.Arguments[1]!);
+        Assert.Equal(JobStatus.Completed, (await journal.FindSettled("job-unrecorded"))!.Outcome.Status);
+        Assert.All(calls.CallsTo<IPlacementGrain>(nameof(IPlacementGrain.OnProgress)), c => Assert.Empty((FinishedSequence[])c.Arguments[2]!));
+    }
+
+    [Fact]
     public void ToSpec_ResumedChatJob_CarriesItsMessagesRenderedPromptAndResumePoint()
     {
         var request = new JobRequest(
