@@ -184,6 +184,13 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
                     continue;
                 }
 
+                if (reason is FinishReason.Length or FinishReason.Stop && done.CompletionTokens != running.NextToken)
+                {
+                    // The engine's count and the tokens taken here disagree: some were dropped (gaps, repeats, tokens of
+                    // another run of the job), and the job's clients get its end with a different count than it made.
+                    LogFinishedCountDisagrees(logger, node.NodeId, done.SequenceId, done.CompletionTokens, running.NextToken);
+                }
+
                 finished.Add(new FinishedSequence(done.SequenceId, done.CompletionTokens, reason));
                 outcomes.Add(new FinishedJob(running.Admitted, Outcome(running, reason, done, replica, now), [.. running.Sinks]));
             }
@@ -301,6 +308,9 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
         var decodes = c.DecodeCalls > 0 ? new DecodeCounters(c.DecodeCalls, c.DecodeSequences, c.PeakDecodeSequences, c.DecodeTokens, c.PeakDecodeTokens) : null;
         return new EngineCapacity(c.RunningSequences, c.KvTokensUsed, c.PeakSequences, c.PeakKvTokens, c.RejectedAdmissions, c.OutputTokensPerSecond, now, decodes);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} finished job {JobId} at {EngineTokens} tokens, of which this link took {Taken}: its clients get its end with {Taken}")]
+    private static partial void LogFinishedCountDisagrees(ILogger logger, string nodeId, string jobId, int engineTokens, int taken);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} reported finish reason {Reason}, which this silo does not know: its jobs that end so fail (logged once per stream)")]
     private static partial void LogUnknownReason(ILogger logger, string nodeId, Proto.FinishReason reason);

@@ -82,6 +82,22 @@ public sealed class RunningBatchesTests
         Assert.Equal([0, 1, 2, 3], late.Events.Where(e => e.Kind == JobEventKind.Tokens).Select(e => e.FirstTokenIndex));
         Assert.Equal([new FinishedSequence("j", 4, FinishReason.Length)], rest.Finished);
         Assert.Empty(again.Started);
+        Assert.Empty(_logger.Entries);
+    }
+
+    [Fact]
+    public void Translate_FinishWithMoreTokensThanTaken_IsLoggedWithBothCounts()
+    {
+        // Tokens the link dropped (here a gap) leave the job's end short of what its engine made: said in the log, so a
+        // client's short count can be traced to its node link.
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        Admit(batches, "r0", Ticket("j", maxTokens: 3));
+
+        batches.Translate(Step("r0", [Tokens("j", 0, "a"), Tokens("j", 2, "c")], [Finished("j", WireReason.Length, 3)]), At(200));
+
+        var (level, message) = Assert.Single(_logger.Entries);
+        Assert.Equal(LogLevel.Warning, level);
+        Assert.Equal("Node n finished job j at 3 tokens, of which this link took 1: its clients get its end with 1", message);
     }
 
     [Fact]
