@@ -79,7 +79,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
         var now = _time.GetUtcNow();
         var admit = new AdmitBatch { ReplicaId = replicaId };
         PreemptSequences? preempt = null;
-        foreach (var seq in batch)
+        foreach (var seq in admitted.Started)
         {
             // The worker's spans continue the run span, or the job's own context when nobody records spans here.
             var run = _telemetry.StartRun(seq.Ticket, seq.Placement, now);
@@ -94,10 +94,12 @@ internal sealed partial class GrpcNodeLink : INodeLink
             spec.ContendedPrefillTokens = seq.ContendedPrefillTokens;
             spec.ContendedPrefillWindowMs = seq.ContendedPrefillWindowMs;
             admit.Sequences.Add(spec);
-            if (seq.Displaces is { } victim)
-            {
-                (preempt ??= new PreemptSequences { ReplicaId = replicaId }).SequenceIds.Add(victim);
-            }
+        }
+
+        // The placement's stops stand whether or not the job it made room for was already running here.
+        foreach (var victim in batch.Select(seq => seq.Displaces).OfType<string>())
+        {
+            (preempt ??= new PreemptSequences { ReplicaId = replicaId }).SequenceIds.Add(victim);
         }
 
         // The stops first: the stream keeps the order, so the engine has freed the room when the admissions arrive.
@@ -106,8 +108,12 @@ internal sealed partial class GrpcNodeLink : INodeLink
             _outgoing.Enqueue(new ExecuteCommand { Preempt = preempt });
         }
 
-        _outgoing.Enqueue(new ExecuteCommand { Admit = admit });
-        admitted.Send(_deliver);
+        if (admit.Sequences.Count > 0)
+        {
+            _outgoing.Enqueue(new ExecuteCommand { Admit = admit });
+        }
+
+        admitted.Events.Send(_deliver);
         return true;
     }
 

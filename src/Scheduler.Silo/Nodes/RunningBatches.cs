@@ -25,10 +25,18 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
     private bool _closed;
     private bool _unknownReasonLogged;
 
-    /// <summary>Takes jobs admitted to a replica; returns their admission events, or null once the stream is closed.</summary>
-    public EventBatch? Admit(AdmittedSequence[] batch, DateTimeOffset now)
+    /// <summary>Takes jobs admitted to a replica; returns their admission events and the sequences to start, or null
+    /// once the stream is closed.</summary>
+    /// <remarks>A job already running on the same replica is not started again: its engine ignores a repeated admission
+    /// and goes on with its run (RunningBatch.Screen), so this keeps the run too, with the repeat's watchers added. A
+    /// placement rebuilt after its silo drained dispatched such repeats (the first admission was still on its way when
+    /// it asked the node what it runs); a fresh run in its place took the engine's next tokens for a gap and dropped
+    /// them all, and the job completed with only the tokens the fresh run expected: its clients got the end short of
+    /// max_tokens.</remarks>
+    public AdmittedBatch? Admit(AdmittedSequence[] batch, DateTimeOffset now)
     {
         var events = new EventBatch();
+        var started = new List<AdmittedSequence>(batch.Length);
         lock (_gate)
         {
             if (_closed)
@@ -38,13 +46,25 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
 
             foreach (var seq in batch)
             {
-                var running = new RunningSequence(seq, now);
+                if (TryGetRunningOn(seq.Placement.ReplicaId, seq.Ticket.JobId, out var running))
+                {
+                    foreach (var sink in seq.Ticket.Watchers.Distinct().Where(w => !running.Sinks.Contains(w)))
+                    {
+                        running.Sinks.Add(sink);
+                        Replay(events, running, sink, 0, now);
+                    }
+
+                    continue;
+                }
+
+                running = new RunningSequence(seq, now);
                 _running[seq.Ticket.JobId] = running;
+                started.Add(seq);
                 events.Add(running.Sinks, new JobEventRecord(seq.Ticket.JobId, JobEventKind.Admitted, now, Placement: seq.Placement));
             }
         }
 
-        return events;
+        return new AdmittedBatch(events, [.. started]);
     }
 
     /// <summary>Adds a watcher to a running job; returns what it missed from <paramref name="fromToken"/> on, or null
@@ -64,18 +84,26 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
                 running.Sinks.Add(sink);
             }
 
-            // Replay what the watcher missed, one event per token: the silo's other streams of this job may already
-            // have handed it some of these tokens live, and its subscription can drop exactly those only if no
-            // replayed event straddles them (a straddling chunk would be delivered whole: duplicated tokens).
-            IJobEventSink[] only = [sink];
-            events.Add(only, new JobEventRecord(jobId, JobEventKind.Admitted, now, Placement: running.Admitted.Placement));
-            for (var token = Math.Max(fromToken, running.Ticket.ResumeFromToken); token < running.NextToken; token++)
-            {
-                events.Add(only, new JobEventRecord(jobId, JobEventKind.Tokens, now, token, running.TokenText(token), 1));
-            }
+            Replay(events, running, sink, fromToken, now);
         }
 
         return events;
+    }
+
+    /// <summary>What a watcher added to a running job missed: its admission and the tokens delivered from
+    /// <paramref name="fromToken"/> on.</summary>
+    private static void Replay(EventBatch events, RunningSequence running, IJobEventSink sink, int fromToken, DateTimeOffset now)
+    {
+        // One event per token: the silo's other streams of this job may already have handed it some of these tokens
+        // live, and its subscription can drop exactly those only if no replayed event straddles them (a straddling
+        // chunk would be delivered whole: duplicated tokens).
+        var jobId = running.Ticket.JobId;
+        IJobEventSink[] only = [sink];
+        events.Add(only, new JobEventRecord(jobId, JobEventKind.Admitted, now, Placement: running.Admitted.Placement));
+        for (var token = Math.Max(fromToken, running.Ticket.ResumeFromToken); token < running.NextToken; token++)
+        {
+            events.Add(only, new JobEventRecord(jobId, JobEventKind.Tokens, now, token, running.TokenText(token), 1));
+        }
     }
 
     /// <summary>The jobs of <paramref name="model"/> running here.</summary>
@@ -154,6 +182,13 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
                     // late) and its watchers hear nothing.
                     refused.Add(running.HandBack(done.Error.Length > 0 ? done.Error : null));
                     continue;
+                }
+
+                if (reason is FinishReason.Length or FinishReason.Stop && done.CompletionTokens != running.NextToken)
+                {
+                    // The engine's count and the tokens taken here disagree: some were dropped (gaps, repeats, tokens of
+                    // another run of the job), and the job's clients get its end with a different count than it made.
+                    LogFinishedCountDisagrees(logger, node.NodeId, done.SequenceId, done.CompletionTokens, running.NextToken);
                 }
 
                 finished.Add(new FinishedSequence(done.SequenceId, done.CompletionTokens, reason));
@@ -273,6 +308,9 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
         var decodes = c.DecodeCalls > 0 ? new DecodeCounters(c.DecodeCalls, c.DecodeSequences, c.PeakDecodeSequences, c.DecodeTokens, c.PeakDecodeTokens) : null;
         return new EngineCapacity(c.RunningSequences, c.KvTokensUsed, c.PeakSequences, c.PeakKvTokens, c.RejectedAdmissions, c.OutputTokensPerSecond, now, decodes);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} finished job {JobId} at {EngineTokens} tokens, of which this link took {Taken}: its clients get its end with {Taken}")]
+    private static partial void LogFinishedCountDisagrees(ILogger logger, string nodeId, string jobId, int engineTokens, int taken);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} reported finish reason {Reason}, which this silo does not know: its jobs that end so fail (logged once per stream)")]
     private static partial void LogUnknownReason(ILogger logger, string nodeId, Proto.FinishReason reason);

@@ -28,6 +28,11 @@ internal static class FaultChecks
 
         // Every token exactly once on the client's side, and the same text as the job's record.
         var wrongCount = results.Where(r => r.Result!.TokenCount != r.MaxTokens).ToList();
+        foreach (var wrong in wrongCount.Take(5))
+        {
+            await DescribeWrongCount(cluster, wrong, output);
+        }
+
         Assert.True(wrongCount.Count == 0, $"{wrongCount.Count} jobs streamed the wrong number of tokens, e.g. job {wrongCount.FirstOrDefault()?.Index}");
         var mismatched = 0;
         foreach (var r in results)
@@ -103,17 +108,47 @@ internal static class FaultChecks
             var jobId = failure.Result?.JobId ?? await JobIdOfKey(client, request);
             var record = await client.GetAsync(jobId, DateTime.UtcNow.AddSeconds(10));
             output.WriteLine($"  {jobId}: {record.Status}, {record.Usage?.CompletionTokens} tokens, error '{record.Error}'");
-            foreach (var silo in cluster.Silos)
-            {
-                foreach (var line in silo.Output.Where(l => l.Contains(jobId, StringComparison.Ordinal)))
-                {
-                    output.WriteLine($"  silo {silo.Index}: {line}");
-                }
-            }
+            WriteSiloLines(cluster, jobId, output);
         }
         catch (Grpc.Core.RpcException ex)
         {
             output.WriteLine($"  could not look it up: {ex.Status}");
+        }
+    }
+
+    /// <summary>A job that completed with a token count other than its max_tokens: what its client received, event by
+    /// event (token chunks as their index ranges), against its record, and what the silos logged of it — enough to
+    /// tell a short run (the record short too: a node link's count) from tokens lost on the way (the record whole).</summary>
+    private static async Task DescribeWrongCount(FaultCluster cluster, LoadedJob wrong, ITestOutputHelper output)
+    {
+        var result = wrong.Result!;
+        output.WriteLine($"job {wrong.Index} ({result.JobId}): {result.TokenCount} tokens received of {wrong.MaxTokens}, " +
+            $"{result.Reconnects} reconnects, {result.RepeatedTokensDropped} repeated tokens dropped; events: " +
+            string.Join(" ", result.Events.Select(e => e.EventCase == JobEvent.EventOneofCase.Tokens
+                ? $"[{e.Tokens.FirstTokenIndex},{e.Tokens.FirstTokenIndex + e.Tokens.TokenCount})"
+                : e.EventCase == JobEvent.EventOneofCase.Completed ? $"Completed({e.Completed.Usage?.CompletionTokens})" : e.EventCase.ToString())));
+        try
+        {
+            var record = await ReadRecord(cluster, wrong.Tenant, result.JobId);
+            output.WriteLine($"  record: {record.Status}, {record.Usage?.CompletionTokens} tokens, output {record.Output.Length} characters " +
+                $"(the client's {result.Text.Length}), {(record.Output == result.Text ? "same text" : "other text")}");
+        }
+        catch (Grpc.Core.RpcException ex)
+        {
+            output.WriteLine($"  could not read its record: {ex.Status}");
+        }
+
+        WriteSiloLines(cluster, result.JobId, output);
+    }
+
+    private static void WriteSiloLines(FaultCluster cluster, string jobId, ITestOutputHelper output)
+    {
+        foreach (var silo in cluster.Silos)
+        {
+            foreach (var line in silo.Output.Where(l => l.Contains(jobId, StringComparison.Ordinal)))
+            {
+                output.WriteLine($"  silo {silo.Index}: {line}");
+            }
         }
     }
 }

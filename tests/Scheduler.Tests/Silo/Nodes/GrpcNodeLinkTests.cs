@@ -81,6 +81,44 @@ public sealed class GrpcNodeLinkTests
     }
 
     [Fact]
+    public async Task Admit_JobAlreadyRunningOnTheReplica_IsNotSentToTheNodeAgain()
+    {
+        // A rebuilt placement may dispatch a job again to the replica running it; the run goes on, so the node is not
+        // told to start it again (its engine would ignore the repeat, and a second run span would never end).
+        var options = Options.Create(new PlacementOptions());
+        var journal = new MemoryJobJournal(new MemoryJobIndex(options, TimeProvider.System), options, TimeProvider.System);
+        var grains = DispatchProxy.Create<IGrainFactory, RecordingGrainFactory>();
+        var references = new GrainReferences(grains);
+        var settlement = new JobSettlement(journal, references, [], TimeProvider.System, NullLogger<JobSettlement>.Instance);
+        using var metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var telemetry = new SchedulerTelemetry(metrics.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), new FleetGauges(), Options.Create(new TelemetryOptions()));
+        var started = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var worker = new ScriptedWorker(admit =>
+        {
+            foreach (var s in admit.Sequences)
+            {
+                started.Enqueue(s.SequenceId);
+            }
+
+            return [];
+        });
+        var watcher = new RecordingEventSink();
+        AdmittedSequence Admitted(string jobId) =>
+            new(new JobTicket(jobId, "tenant", Request("m", 10, 3), DateTimeOffset.UtcNow, [watcher], 1.0), new JobPlacement("r0", "acc-r0", "H100", "n", 0));
+        await using var link = new GrpcNodeLink(
+            Node("n", Replica("r0", "m", "n", 8, 10_000)), "token", worker, null, references, settlement, new JobEventHub(grains), telemetry, TimeProvider.System, NullLogger.Instance);
+        link.Start();
+
+        Assert.True(link.Admit("r0", [Admitted("job-a")]));
+        Assert.True(link.Admit("r0", [Admitted("job-a")]));
+        Assert.True(link.Admit("r0", [Admitted("job-b")]));
+
+        // The stream keeps the order: once job-b reached the node, a repeat of job-a would have too.
+        await Polling.Until(() => started.Contains("job-b"), "job-b reaches the node", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(10));
+        Assert.Equal(["job-a", "job-b"], started);
+    }
+
+    [Fact]
     public async Task StepReport_FinishWhoseRecordStorageRefuses_ThePlacementKeepsItsEndUnderTheStream_AndForgetsItOnceItLands()
     {
         // Storage refusing the record (a Redis outage), the link writes it again every second. Told the job finished,

@@ -59,6 +59,48 @@ public sealed class RunningBatchesTests
     }
 
     [Fact]
+    public void Admit_JobAlreadyRunningOnTheReplica_KeepsItsRun_SoItsTokensAndEndStayWhole()
+    {
+        // A placement rebuilt after its silo drained may dispatch a job again to the replica already running it (the
+        // first admission was still on its way when the rebuilt placement asked the node what it runs). The engine
+        // ignores the repeat and goes on with its run (RunningBatch.Screen); the link replaced its run by a fresh one
+        // from token 0, dropped every later token as a gap, and completed the job with the tokens of none: its client
+        // got the end short of max_tokens (SiloSigtermUnderLoad fault test: "13 jobs streamed the wrong number of tokens").
+        var late = new RecordingEventSink();
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        Admit(batches, "r0", Ticket("j", maxTokens: 4));
+        batches.Translate(Step("r0", [Tokens("j", 0, "a"), Tokens("j", 1, "b")]), At(100))!.Events.Send(Direct);
+
+        var again = batches.Admit([Admitted("r0", Ticket("j", maxTokens: 4, watchers: [_silo, late]))], At(150))!;
+        again.Events.Send(Direct);
+        var rest = batches.Translate(Step("r0", [Tokens("j", 2, "c"), Tokens("j", 3, "d")], [Finished("j", WireReason.Length, 4)]), At(200))!;
+        rest.Events.Send(Direct);
+
+        var outcome = Assert.Single(rest.Outcomes).Outcome;
+        Assert.Equal((JobStatus.Completed, "abcd", 4), (outcome.Status, outcome.Output, outcome.Usage.CompletionTokens));
+        Assert.Equal([0, 1, 2, 3], _silo.Events.Where(e => e.Kind == JobEventKind.Tokens).Select(e => e.FirstTokenIndex));
+        Assert.Equal([0, 1, 2, 3], late.Events.Where(e => e.Kind == JobEventKind.Tokens).Select(e => e.FirstTokenIndex));
+        Assert.Equal([new FinishedSequence("j", 4, FinishReason.Length)], rest.Finished);
+        Assert.Empty(again.Started);
+        Assert.Empty(_logger.Entries);
+    }
+
+    [Fact]
+    public void Translate_FinishWithMoreTokensThanTaken_IsLoggedWithBothCounts()
+    {
+        // Tokens the link dropped (here a gap) leave the job's end short of what its engine made: said in the log, so a
+        // client's short count can be traced to its node link.
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        Admit(batches, "r0", Ticket("j", maxTokens: 3));
+
+        batches.Translate(Step("r0", [Tokens("j", 0, "a"), Tokens("j", 2, "c")], [Finished("j", WireReason.Length, 3)]), At(200));
+
+        var (level, message) = Assert.Single(_logger.Entries);
+        Assert.Equal(LogLevel.Warning, level);
+        Assert.Equal("Node n finished job j at 3 tokens, of which this link took 1: its clients get its end with 1", message);
+    }
+
+    [Fact]
     public void Translate_EvictedPrefixBlocks_AreProgressForThePlacement_EvenInAStepWithNothingElse()
     {
         var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
