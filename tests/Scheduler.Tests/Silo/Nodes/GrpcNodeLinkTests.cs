@@ -1,23 +1,13 @@
-using System.Reflection;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Fleet;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Abstractions.Tenants;
-using Scheduler.Grains;
 using Scheduler.Grains.Jobs;
 using Scheduler.Policies;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Nodes;
-using Scheduler.Silo.Streaming;
-using Scheduler.Silo.Telemetry;
-using Scheduler.Tests.Grains;
-using static Scheduler.Tests.Grains.GrainTestKit;
 using FinishReason = Scheduler.Abstractions.Jobs.FinishReason;
 using JobStatus = Scheduler.Abstractions.Jobs.JobStatus;
-using WireReason = Scheduler.Protos.V1.FinishReason;
 
 namespace Scheduler.Tests.Silo.Nodes;
 
@@ -30,32 +20,18 @@ public sealed class GrpcNodeLinkTests
         // job finished before the record held the end, the placement forgot it: the job stayed journaled, in no queue
         // and on no replica, its every token delivered and its end never (the two-silo kill test, a few jobs of 600).
         // Still counting it under this stream, the placement hands it back when the node registers anew or is lost.
-        var options = Options.Create(new PlacementOptions());
-        var journal = new GatedJobJournal(new MemoryJobJournal(new MemoryJobIndex(options, TimeProvider.System), options, TimeProvider.System));
-        var grains = DispatchProxy.Create<IGrainFactory, RecordingGrainFactory>();
-        var calls = (RecordingGrainFactory)(object)grains;
-        var references = new GrainReferences(grains);
-        var settlement = new JobSettlement(journal, references, [], TimeProvider.System, NullLogger<JobSettlement>.Instance);
-        using var metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        using var telemetry = new SchedulerTelemetry(metrics.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), new FleetGauges(), Options.Create(new TelemetryOptions()));
-        var node = Node("n", Replica("r0", "m", "n", 8, 10_000));
-        var worker = new ScriptedWorker(admit => admit.Sequences.Select(s =>
-        {
-            // The whole job in one step: its three tokens and its finish.
-            var step = new StepReport { ReplicaId = admit.ReplicaId, StepMs = 10 };
-            step.Tokens.Add(new SequenceTokens { SequenceId = s.SequenceId, FirstTokenIndex = 0, Text = "abc", TokenCount = 3 });
-            step.Finished.Add(new SequenceFinished { SequenceId = s.SequenceId, Reason = WireReason.Length, CompletionTokens = 3 });
-            return step;
-        }));
+        using var fixture = new NodeLinkFixture();
+        var (journal, calls) = (fixture.Journal, fixture.Calls);
         var watcher = new RecordingEventSink();
-        var ticket = new JobTicket("job-finishing", "tenant", Request("m", 10, 3), DateTimeOffset.UtcNow, [watcher], 1.0);
-        await using var link = new GrpcNodeLink(node, "token", worker, null, references, settlement, new JobEventHub(grains), telemetry, TimeProvider.System, NullLogger.Instance);
+        var ticket = NodeLinkFixture.Ticket("job-finishing", watcher);
         await journal.Accept(ticket);
-        link.Start();
+
+        // The whole job in one step: its three tokens and its finish.
+        await using var link = fixture.Start(NodeLinkFixture.WholeJobInOneStep());
 
         using (journal.HoldSettles())
         {
-            Assert.True(link.Admit("r0", [new AdmittedSequence(ticket, new JobPlacement("r0", "acc-r0", "H100", "n", 0))]));
+            Assert.True(link.Admit("r0", [NodeLinkFixture.OnR0(ticket)]));
 
             // The step's progress went out (the prefill), and the tokens reached the watcher; the finish waits for the record.
             await Polling.Until(() => calls.CallsTo<IPlacementGrain>(nameof(IPlacementGrain.OnProgress)).Count > 0, "the step's progress reaches the placement",
@@ -85,13 +61,7 @@ public sealed class GrpcNodeLinkTests
     {
         // A rebuilt placement may dispatch a job again to the replica running it; the run goes on, so the node is not
         // told to start it again (its engine would ignore the repeat, and a second run span would never end).
-        var options = Options.Create(new PlacementOptions());
-        var journal = new MemoryJobJournal(new MemoryJobIndex(options, TimeProvider.System), options, TimeProvider.System);
-        var grains = DispatchProxy.Create<IGrainFactory, RecordingGrainFactory>();
-        var references = new GrainReferences(grains);
-        var settlement = new JobSettlement(journal, references, [], TimeProvider.System, NullLogger<JobSettlement>.Instance);
-        using var metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        using var telemetry = new SchedulerTelemetry(metrics.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), new FleetGauges(), Options.Create(new TelemetryOptions()));
+        using var fixture = new NodeLinkFixture();
         var started = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var worker = new ScriptedWorker(admit =>
         {
@@ -103,11 +73,8 @@ public sealed class GrpcNodeLinkTests
             return [];
         });
         var watcher = new RecordingEventSink();
-        AdmittedSequence Admitted(string jobId) =>
-            new(new JobTicket(jobId, "tenant", Request("m", 10, 3), DateTimeOffset.UtcNow, [watcher], 1.0), new JobPlacement("r0", "acc-r0", "H100", "n", 0));
-        await using var link = new GrpcNodeLink(
-            Node("n", Replica("r0", "m", "n", 8, 10_000)), "token", worker, null, references, settlement, new JobEventHub(grains), telemetry, TimeProvider.System, NullLogger.Instance);
-        link.Start();
+        AdmittedSequence Admitted(string jobId) => NodeLinkFixture.OnR0(NodeLinkFixture.Ticket(jobId, watcher));
+        await using var link = fixture.Start(worker);
 
         Assert.True(link.Admit("r0", [Admitted("job-a")]));
         Assert.True(link.Admit("r0", [Admitted("job-a")]));
@@ -125,31 +92,16 @@ public sealed class GrpcNodeLinkTests
         // the placement forgot it, and this silo dying before storage answered left the job journaled, held by nobody.
         // Told it finished unrecorded, with its outcome, the placement frees its slot at once and writes the end itself
         // should this stream die first; told when the retried write lands, it forgets it.
-        var options = Options.Create(new PlacementOptions());
-        var journal = new GatedJobJournal(new MemoryJobJournal(new MemoryJobIndex(options, TimeProvider.System), options, TimeProvider.System));
-        var grains = DispatchProxy.Create<IGrainFactory, RecordingGrainFactory>();
-        var calls = (RecordingGrainFactory)(object)grains;
-        var references = new GrainReferences(grains);
-        var settlement = new JobSettlement(journal, references, [], TimeProvider.System, NullLogger<JobSettlement>.Instance);
-        using var metrics = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        using var telemetry = new SchedulerTelemetry(metrics.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), new FleetGauges(), Options.Create(new TelemetryOptions()));
-        var node = Node("n", Replica("r0", "m", "n", 8, 10_000));
-        var worker = new ScriptedWorker(admit => admit.Sequences.Select(s =>
-        {
-            var step = new StepReport { ReplicaId = admit.ReplicaId, StepMs = 10 };
-            step.Tokens.Add(new SequenceTokens { SequenceId = s.SequenceId, FirstTokenIndex = 0, Text = "abc", TokenCount = 3 });
-            step.Finished.Add(new SequenceFinished { SequenceId = s.SequenceId, Reason = WireReason.Length, CompletionTokens = 3 });
-            return step;
-        }));
+        using var fixture = new NodeLinkFixture();
+        var (journal, calls) = (fixture.Journal, fixture.Calls);
         var watcher = new RecordingEventSink();
-        var ticket = new JobTicket("job-unrecorded", "tenant", Request("m", 10, 3), DateTimeOffset.UtcNow, [watcher], 1.0);
-        await using var link = new GrpcNodeLink(node, "token", worker, null, references, settlement, new JobEventHub(grains), telemetry, TimeProvider.System, NullLogger.Instance);
+        var ticket = NodeLinkFixture.Ticket("job-unrecorded", watcher);
         await journal.Accept(ticket);
-        link.Start();
+        await using var link = fixture.Start(NodeLinkFixture.WholeJobInOneStep());
 
         using (journal.RefuseSettles("m"))
         {
-            Assert.True(link.Admit("r0", [new AdmittedSequence(ticket, new JobPlacement("r0", "acc-r0", "H100", "n", 0))]));
+            Assert.True(link.Admit("r0", [NodeLinkFixture.OnR0(ticket)]));
 
             await Polling.Until(() => calls.CallsTo<IPlacementGrain>(nameof(IPlacementGrain.OnFinishedUnrecorded)).Count > 0,
                 "the unrecorded finish reaches the placement", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(10));
