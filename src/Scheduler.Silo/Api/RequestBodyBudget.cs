@@ -30,13 +30,21 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
     // when it reached 0 could be given back to after another had taken its place.
     private readonly ConcurrentDictionary<string, TenantShare> _tenants = new(StringComparer.Ordinal);
     private long _held;
-    private long _refused;
+    private long _refusedBySilo;
+    private long _refusedByShare;
 
     /// <summary>The bytes reserved now by bodies being read or parsed.</summary>
     public long Held => Interlocked.Read(ref _held);
 
-    /// <summary>Requests refused since the silo started, for the metric.</summary>
-    public long Refused => Interlocked.Read(ref _refused);
+    /// <summary>Requests refused since the silo started.</summary>
+    public long Refused => RefusedBySilo + RefusedByShare;
+
+    /// <summary>Requests refused since the silo started because the silo's budget was in use, for the metric.</summary>
+    public long RefusedBySilo => Interlocked.Read(ref _refusedBySilo);
+
+    /// <summary>Requests refused since the silo started because their tenant's share was in use (the keyless callers'
+    /// share included), for the metric: which bound refused tells an operator what to raise.</summary>
+    public long RefusedByShare => Interlocked.Read(ref _refusedByShare);
 
     /// <summary>
     /// Reserves room, within the silo's budget and <paramref name="tenant"/>'s share of it (the callers without a key
@@ -55,6 +63,7 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
         if (Interlocked.Add(ref _held, bytes) > _budget)
         {
             Interlocked.Add(ref _held, -bytes);
+            Interlocked.Increment(ref _refusedBySilo);
             throw Refusal($"this silo is reading as many request bodies as it holds at once ({_budget} bytes)", bytes);
         }
 
@@ -64,6 +73,7 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
         {
             Interlocked.Add(ref share.Held, -bytes);
             Interlocked.Add(ref _held, -bytes);
+            Interlocked.Increment(ref _refusedByShare);
             var whose = tenant == AuthInterceptor.KeylessShare ? "the request bodies of callers without a key" : "this tenant's request bodies";
             throw Refusal($"this silo is reading as many of {whose} as one tenant may hold at once ({_perTenant} bytes)", bytes);
         }
@@ -71,11 +81,7 @@ internal sealed class RequestBodyBudget(IOptions<ApiOptions> options)
         return new Lease(this, bytes, share);
     }
 
-    private RpcException Refusal(string bound, long bytes)
-    {
-        Interlocked.Increment(ref _refused);
-        return SchedulerErrors.Overloaded(SchedulerErrors.ResourceExhausted($"{bound}; this request's body of up to {bytes} bytes was not read", RetryAfter));
-    }
+    private static RpcException Refusal(string bound, long bytes) => SchedulerErrors.Overloaded(SchedulerErrors.ResourceExhausted($"{bound}; this request's body of up to {bytes} bytes was not read", RetryAfter));
 
     /// <summary>The bytes one tenant's bodies reserve; a class, so a lease adds to it without looking it up again.</summary>
     internal sealed class TenantShare

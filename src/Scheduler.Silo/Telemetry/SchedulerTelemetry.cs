@@ -72,8 +72,15 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IHostedService, 
         {
             _meter.CreateObservableGauge(SemanticConventions.RequestBodyHeldBytes, () => requestBodies.Held, "{byte}",
                 "Bytes of request bodies being read and parsed, of Scheduler:MaxRequestBodyBytesInFlight.");
-            _meter.CreateObservableCounter(SemanticConventions.RequestBodyRefused, () => requestBodies.Refused, "{request}",
-                "Requests refused before their body was read, because Scheduler:MaxRequestBodyBytesInFlight was in use.");
+            _meter.CreateObservableCounter(
+                SemanticConventions.RequestBodyRefused,
+                () => (Measurement<long>[])
+                [
+                    new(requestBodies.RefusedBySilo, new KeyValuePair<string, object?>(SemanticConventions.RefusingBound, "silo")),
+                    new(requestBodies.RefusedByShare, new KeyValuePair<string, object?>(SemanticConventions.RefusingBound, "tenant")),
+                ],
+                "{request}",
+                "Requests refused before their body was read, because Scheduler:MaxRequestBodyBytesInFlight (bound=silo) or their tenant's Scheduler:MaxRequestBodyBytesPerTenant (bound=tenant) was in use.");
         }
 
         if (frontDoorCertificate is not null)

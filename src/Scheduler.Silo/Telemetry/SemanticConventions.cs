@@ -32,6 +32,9 @@ internal static class SemanticConventions
     public const string RequestBodyHeldBytes = "scheduler.request_body.held_bytes";
     public const string RequestBodyRefused = "scheduler.request_body.refused";
 
+    /// <summary>Which bound refused a request body: "silo" (the silo's budget) or "tenant" (the tenant's share of it).</summary>
+    public const string RefusingBound = "bound";
+
     /// <summary>Kestrel's own (meter <see cref="KestrelMeter"/>), exported with the scheduler's: the connections each port
     /// has open, and those it closed at once over <c>Scheduler:MaxConnectionsPerPort</c>.</summary>
     public const string KestrelActiveConnections = "kestrel.active_connections";

@@ -56,7 +56,7 @@ public sealed class RequestBodyBudgetTests : IAsyncLifetime
         Assert.DoesNotContain("Scheduler:", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(HeldBody, Held());
         var metrics = await _silo.MetricsText();
-        Assert.Contains("scheduler_request_body_refused_total{otel_scope_name=\"Scheduler\"} 1\n", metrics, StringComparison.Ordinal);
+        Assert.Matches("scheduler_request_body_refused_total\\{[^}]*bound=\"silo\"[^}]*\\} 1\n", metrics);
         Assert.Contains($"scheduler_request_body_held_bytes{{otel_scope_name=\"Scheduler\"}} {HeldBody}\n", metrics, StringComparison.Ordinal);
     }
 

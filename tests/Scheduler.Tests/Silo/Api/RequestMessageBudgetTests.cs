@@ -72,7 +72,8 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
         Assert.Equal(TimeSpan.FromSeconds(1), seen.GetRpcStatus()!.GetDetail<RetryInfo>().RetryDelay.ToTimeSpan());
         Assert.Equal(MessageBytes, Held());
         var metrics = await _silo.MetricsText();
-        Assert.Contains("scheduler_request_body_refused_total{otel_scope_name=\"Scheduler\"} 2\n", metrics, StringComparison.Ordinal);
+        Assert.Matches("scheduler_request_body_refused_total\\{[^}]*bound=\"silo\"[^}]*\\} 2\n", metrics);
+        Assert.Matches("scheduler_request_body_refused_total\\{[^}]*bound=\"tenant\"[^}]*\\} 0\n", metrics);
         Assert.Contains($"scheduler_request_body_held_bytes{{otel_scope_name=\"Scheduler\"}} {MessageBytes}\n", metrics, StringComparison.Ordinal);
     }
 
@@ -221,6 +222,11 @@ public sealed class RequestMessageBudgetTests : IAsyncLifetime
         Assert.True(SchedulerErrors.IsOverloaded(refused));
         Assert.Equal(TimeSpan.FromSeconds(1), refused.GetRpcStatus()!.GetDetail<RetryInfo>().RetryDelay.ToTimeSpan());
         Assert.Equal(MessageBytes, Held());
+
+        // Counted as the tenant's share's refusal, not the silo's budget's: an operator sees which bound to raise.
+        var metrics = await _silo.MetricsText();
+        Assert.Matches("scheduler_request_body_refused_total\\{[^}]*bound=\"tenant\"[^}]*\\} 1\n", metrics);
+        Assert.Matches("scheduler_request_body_refused_total\\{[^}]*bound=\"silo\"[^}]*\\} 0\n", metrics);
 
         // Another tenant's message as large is read.
         var other = await Assert.ThrowsAsync<RpcException>(() => Client().SubmitJobAsync(Request("no-such-model", SmallBytes), OtherAuth).ResponseAsync);
