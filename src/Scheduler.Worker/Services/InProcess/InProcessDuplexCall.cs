@@ -97,9 +97,12 @@ internal sealed class InProcessDuplexCall<TRequest, TResponse>
             return;
         }
 
+        // In this order because the token's callbacks run the handler on: woken by it, the handler must find its writes
+        // failing already, and a read of the requests ending must find the token cancelled (the call cancelled, not
+        // completed by the caller).
+        _responses.Writer.TryComplete(new RpcException(Status.DefaultCancelled));
         _cancelled.Cancel();
         _requests.Writer.TryComplete();
-        _responses.Writer.TryComplete(new RpcException(Status.DefaultCancelled));
         _callerCancels.Unregister();
     }
 

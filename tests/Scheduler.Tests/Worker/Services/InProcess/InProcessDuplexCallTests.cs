@@ -67,19 +67,28 @@ public sealed class InProcessDuplexCallTests
     {
         var handlerToken = new TaskCompletionSource<CancellationToken>();
         var writeAfterCancel = new TaskCompletionSource<Exception?>();
-        var call = Start(async (_, responses, context) =>
+        var call = Start((_, responses, context) =>
         {
+            var ended = new TaskCompletionSource();
+
+            // A callback on the token runs inside the dispose, the earliest a handler can learn of it: the write must
+            // fail already there (it once succeeded when the handler was woken before the stream was closed).
+            context.CancellationToken.Register(() =>
+            {
+                try
+                {
+                    responses.WriteAsync("after the caller left").GetAwaiter().GetResult();
+                    writeAfterCancel.SetResult(null);
+                }
+                catch (Exception ex)
+                {
+                    writeAfterCancel.SetResult(ex);
+                }
+
+                ended.SetResult();
+            });
             handlerToken.SetResult(context.CancellationToken);
-            await Task.Delay(System.Threading.Timeout.Infinite, context.CancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
-            try
-            {
-                await responses.WriteAsync("after the caller left");
-                writeAfterCancel.SetResult(null);
-            }
-            catch (Exception ex)
-            {
-                writeAfterCancel.SetResult(ex);
-            }
+            return ended.Task;
         });
         var token = await handlerToken.Task.WaitAsync(Timeout);
 
