@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Grpc.Core;
+using Scheduler.Protos;
 using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
 
@@ -15,10 +16,6 @@ namespace Scheduler.Client;
 /// </summary>
 internal sealed class JobsCall : IDisposable
 {
-    /// <summary>The most submissions a StreamJobs call holds open (inference.proto: not yet ended, or refused): the silo
-    /// reads no more until one ends.</summary>
-    private const int MaxOpenSubmissions = 1024;
-
     private readonly AsyncDuplexStreamingCall<StreamJobsRequest, StreamJobsResponse> _call;
 
     // Room for one more open submission: taken before one is written, given back when its refusal or its job's end comes
@@ -27,7 +24,7 @@ internal sealed class JobsCall : IDisposable
     // passed, its caller cancelled) and told "not accepted" was made all the same once room came. Never disposed, as
     // _writing.
     [SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "See the comment above.")]
-    private readonly SemaphoreSlim _room = new(MaxOpenSubmissions);
+    private readonly SemaphoreSlim _room = new(StreamJobsLimits.MaxOpenSubmissions);
 
     // Cancelled when the call has ended: submissions waiting for room then fail with the call's status.
     [SuppressMessage("Reliability", "CA2213:Disposable fields should be disposed", Justification = "Cancelled as the call ends, after any dispose; it has no timer.")]
@@ -58,7 +55,7 @@ internal sealed class JobsCall : IDisposable
     /// <summary>Submits <paramref name="request"/> and streams its events up to its end. A refusal throws the status the
     /// scheduler gave it (with its <c>retry-after-ms</c> trailer, as <c>SubmitJob</c> would); the call breaking throws
     /// the call's status. Cancelling stops the reading, not the job; a submission still waiting for room (the silo holds
-    /// <see cref="MaxOpenSubmissions"/> of the call's submissions open) is not sent, so it makes no job.</summary>
+    /// <see cref="StreamJobsLimits.MaxOpenSubmissions"/> of the call's submissions open) is not sent, so it makes no job.</summary>
     public async IAsyncEnumerable<JobEvent> Submit(SubmitJobRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var reference = Interlocked.Increment(ref _refs).ToString(CultureInfo.InvariantCulture);
@@ -116,7 +113,7 @@ internal sealed class JobsCall : IDisposable
     /// <summary>Ends the call; the jobs it submitted run on.</summary>
     public void Dispose() => _call.Dispose();
 
-    /// <summary>Waits until the silo holds fewer than <see cref="MaxOpenSubmissions"/> of the call's submissions open;
+    /// <summary>Waits until the silo holds fewer than <see cref="StreamJobsLimits.MaxOpenSubmissions"/> of the call's submissions open;
     /// throws the call's status if it ends first.</summary>
     private async Task WaitForRoom(CancellationToken cancellationToken)
     {

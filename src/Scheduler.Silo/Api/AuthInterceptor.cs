@@ -79,6 +79,15 @@ internal sealed class AuthInterceptor(Credentials credentials) : Interceptor
         http.Items[Authenticated] = Authenticated;
     }
 
+    /// <summary>Checks the tenant key the call <paramref name="http"/> carries again, past <see cref="Authenticate"/>'s
+    /// once-per-call mark, and returns its tenant: for a call kept open while keys can be revoked (StreamJobs).</summary>
+    /// <exception cref="RpcException">The key is refused now.</exception>
+    public ValueTask<string> AuthenticateTenantAgain(HttpContext http) =>
+        AuthenticateCall(http, CredentialKind.TenantKey, InferenceService.Descriptor.Name);
+
+    private ValueTask<string> AuthenticateCall(HttpContext http, CredentialKind kind, string door) =>
+        credentials.Authenticate(http.Request, kind, door, "authorization", "metadata");
+
     private async ValueTask Check(HttpContext http)
     {
         // Path is the call's method, "/package.Service/Method".
@@ -94,7 +103,7 @@ internal sealed class AuthInterceptor(Credentials credentials) : Interceptor
         var (kind, door) = service == AdminService.Descriptor.FullName ? (CredentialKind.AdminKey, AdminService.Descriptor.Name)
             : service == NodeRegistryService.Descriptor.FullName ? (CredentialKind.NodeToken, NodeRegistryService.Descriptor.Name)
             : (CredentialKind.TenantKey, InferenceService.Descriptor.Name);
-        var identity = await credentials.Authenticate(http.Request, kind, door, "authorization", "metadata");
+        var identity = await AuthenticateCall(http, kind, door);
         if (kind != CredentialKind.NodeToken)
         {
             // The call's items are its ServerCallContext.UserState.

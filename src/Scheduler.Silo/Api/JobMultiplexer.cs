@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Scheduler.Abstractions.Tenants;
+using Scheduler.Protos;
 using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
 
@@ -12,13 +13,8 @@ namespace Scheduler.Silo.Api;
 /// together go out in one flush (<see cref="SharedResponseStream{T}"/>). Each job's events are exactly
 /// <see cref="JobSubmissions.Events"/>, as StreamJob's.
 /// </summary>
-internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain, ErrorInterceptor errors, Credentials credentials)
+internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain, ErrorInterceptor errors, AuthInterceptor auth)
 {
-    /// <summary>A call's jobs not yet ended, and refusals not yet written, at most; past it the call reads no submission
-    /// until one ends, so a client that submits faster than its jobs finish (or its refusals are read) is held back by
-    /// HTTP/2 flow control, not by the silo's memory.</summary>
-    public const int MaxOpenJobs = 1024;
-
     /// <summary>Longest <c>ref</c>: a name, not a payload (it is echoed on every message of its job).</summary>
     public const int MaxRefLength = 256;
 
@@ -46,7 +42,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
                     // A ref reused while its submission is open is refused under that ref: after the open one's first
                     // message, or a client reading "this ref's first message is its fate" would take the refusal for
                     // the open submission's, whose job was accepted. A refusal held back keeps its room until it is
-                    // written, so a client that does not read cannot have the call hold more than MaxOpenJobs of them.
+                    // written, so a client that does not read cannot have the call hold more than StreamJobsLimits.MaxOpenSubmissions of them.
                     var answer = Refused(request.Ref, refused);
                     if (!open.DeferUntilAnswered(request.Ref, answer))
                     {
@@ -213,8 +209,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
     /// one that now names another tenant (a configured key moved) as invalid for this call's.</summary>
     private async ValueTask Reauthenticate(string tenant, ServerCallContext context)
     {
-        var owner = await credentials.Authenticate(
-            context.GetHttpContext().Request, CredentialKind.TenantKey, InferenceService.Descriptor.Name, "authorization", "metadata");
+        var owner = await auth.AuthenticateTenantAgain(context.GetHttpContext());
         if (owner != tenant)
         {
             throw SchedulerErrors.Unauthenticated($"the call's API key is no longer tenant '{tenant}''s: open a new call");
@@ -224,7 +219,7 @@ internal sealed class JobMultiplexer(JobSubmissions submissions, SiloDrain drain
     /// <summary>The call's submissions that have not ended: their refs, the room left for more, and how the call failed.</summary>
     private sealed class OpenJobs(CancellationTokenSource call) : IDisposable
     {
-        private readonly SemaphoreSlim _room = new(MaxOpenJobs, MaxOpenJobs);
+        private readonly SemaphoreSlim _room = new(StreamJobsLimits.MaxOpenSubmissions, StreamJobsLimits.MaxOpenSubmissions);
 
         // Marks an open ref whose first message went out.
         private static readonly List<StreamJobsResponse> AnsweredMark = [];

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Scheduler.Client;
+using Scheduler.Protos;
 using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Api;
@@ -137,20 +138,20 @@ public sealed class MultiplexedJobRunnerTests(SchedulerCluster cluster)
         }
     }
 
-    /// <summary>A call holds at most <see cref="JobMultiplexer.MaxOpenJobs"/> submissions open; the runner wrote more, and
+    /// <summary>A call holds at most <see cref="StreamJobsLimits.MaxOpenSubmissions"/> submissions open; the runner wrote more, and
     /// they waited unread in the connection's buffers. A job given up on there (its deadline passed) was reported "not
     /// accepted before the deadline" and made all the same once the open jobs ended (a probe: 3,000 jobs at once with a
     /// 3 s deadline, 1,976 "not accepted", 1,536 jobs made, not 1,024). Now the runner waits for room itself.</summary>
     [Fact]
     public async Task RunAsync_PastTheCallsOpenLimit_AJobGivenUpBeforeItsTurn_IsNeverMade()
     {
-        var key = await cluster.NewTenantKey("past-open-limit", new TenantQuotas { MaxQueuedJobs = 2 * JobMultiplexer.MaxOpenJobs });
+        var key = await cluster.NewTenantKey("past-open-limit", new TenantQuotas { MaxQueuedJobs = 2 * StreamJobsLimits.MaxOpenSubmissions });
         var tenant = key.Replace("-key-", "-", StringComparison.Ordinal);
         using var made = new TenantCounter(SemanticConventions.JobsSubmitted, tenant, SemanticConventions.RequestModel);
         using var runner = new MultiplexedJobRunner([cluster.Address], key);
         const int beyond = 50;
         var deadline = DateTime.UtcNow.AddSeconds(15);
-        var jobs = Enumerable.Range(0, JobMultiplexer.MaxOpenJobs + beyond).Select(i => runner.RunAsync(
+        var jobs = Enumerable.Range(0, StreamJobsLimits.MaxOpenSubmissions + beyond).Select(i => runner.RunAsync(
             new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = $"parked {i}", MaxTokens = 1 }, deadline: deadline)).ToList();
 
         // Parked, no job finishes: those accepted ran out of time queued, the rest were not accepted.
@@ -162,7 +163,7 @@ public sealed class MultiplexedJobRunnerTests(SchedulerCluster cluster)
 
         Assert.All(errors, e => Assert.Equal(StatusCode.DeadlineExceeded, e.StatusCode));
         Assert.Equal(beyond, errors.Count(e => e.Status.Detail.StartsWith("the job was not accepted", StringComparison.Ordinal)));
-        Assert.Equal(JobMultiplexer.MaxOpenJobs, made.Total());
+        Assert.Equal(StreamJobsLimits.MaxOpenSubmissions, made.Total());
 
         // Their ends free the call's room; nothing given up on is sent in their place.
         using var client = cluster.ClientWithKey(key);
@@ -176,7 +177,7 @@ public sealed class MultiplexedJobRunnerTests(SchedulerCluster cluster)
         while (page.PageToken.Length > 0);
 
         await Task.Delay(TimeSpan.FromSeconds(2));
-        Assert.Equal(JobMultiplexer.MaxOpenJobs, made.Total());
+        Assert.Equal(StreamJobsLimits.MaxOpenSubmissions, made.Total());
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Client;
+using Scheduler.Protos;
 using Scheduler.Protos.V1;
 using Scheduler.Silo.Api;
 using Scheduler.Silo.Streaming;
@@ -93,7 +94,7 @@ public sealed class UnreadStreamTests(SchedulerCluster cluster)
     /// that message, so the refusal waited in the silo — and every further reuse too, without bound: the call went on
     /// reading them (a probe on the standalone: 1,000,000 reuses all written, the silo 533 MB -> 1,691 MB). A refusal waiting to be
     /// written now holds a place among the call's open submissions, so the call stops reading at
-    /// <see cref="JobMultiplexer.MaxOpenJobs"/>, and delivers them all once the client reads.</summary>
+    /// <see cref="StreamJobsLimits.MaxOpenSubmissions"/>, and delivers them all once the client reads.</summary>
     [Fact]
     public async Task StreamJobs_NotRead_ARefReusedBeforeItsFirstMessage_StopsTheCallsReadingAtItsOpenLimit_ThenEveryRefusalComesAfterIt()
     {
@@ -108,14 +109,14 @@ public sealed class UnreadStreamTests(SchedulerCluster cluster)
         await SubmitUnread_UntilCompleted(call, "filler", tenant, completed => completed.Count, keepOpen: true);
         var reused = new StreamJobsRequest { Ref = "reused", Job = new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "open", MaxTokens = 1 } };
         await call.RequestStream.WriteAsync(reused);
-        const int reuses = 2 * JobMultiplexer.MaxOpenJobs;
+        const int reuses = 2 * StreamJobsLimits.MaxOpenSubmissions;
         for (var i = 0; i < reuses; i++)
         {
             await call.RequestStream.WriteAsync(reused);
         }
 
         // Read, refused and held: as many as there is room for beside the open jobs, no more.
-        const int room = JobMultiplexer.MaxOpenJobs - Jobs - 1;
+        const int room = StreamJobsLimits.MaxOpenSubmissions - Jobs - 1;
         await Polling.Until(() => refused.Total() >= room, "the reuses to be refused", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50));
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.Equal(room, refused.Total());
