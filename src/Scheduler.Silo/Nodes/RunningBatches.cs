@@ -100,7 +100,9 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
         var jobId = running.Ticket.JobId;
         IJobEventSink[] only = [sink];
         events.Add(only, new JobEventRecord(jobId, JobEventKind.Admitted, now, Placement: running.Admitted.Placement));
-        for (var token = Math.Max(fromToken, running.Ticket.ResumeFromToken); token < running.NextToken; token++)
+        // From the watcher's own token wherever this run knows the text, an earlier run's included: a watcher re-attaching
+        // after a failover may have fewer tokens than that run delivered, and tokens past a gap wait for it.
+        for (var token = Math.Max(fromToken, running.FirstKnownToken); token < running.NextToken; token++)
         {
             events.Add(only, new JobEventRecord(jobId, JobEventKind.Tokens, now, token, running.TokenText(token), 1));
         }

@@ -50,6 +50,9 @@ internal sealed class RunningSequence
 
     public double CostUsd { get; set; }
 
+    /// <summary>Index of the first token whose text this run knows: 0 when the ticket carried the earlier output.</summary>
+    public int FirstKnownToken => _base;
+
     /// <summary>Index of the next token; tokens before it were delivered (including those of an earlier dispatch).</summary>
     public int NextToken => _base + _tokenEnds.Count;
 
@@ -83,7 +86,7 @@ internal sealed class RunningSequence
         return true;
     }
 
-    /// <summary>Text of one delivered token (absolute index, at or after the resume point), for a late watcher.</summary>
+    /// <summary>Text of one delivered token (absolute index, at or after <see cref="FirstKnownToken"/>), for a late watcher.</summary>
     public string TokenText(int token)
     {
         var local = token - _base;

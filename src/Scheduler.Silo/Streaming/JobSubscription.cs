@@ -84,45 +84,55 @@ internal sealed class JobSubscription(string jobId, int fromToken)
 
     private bool HoldsTokens => _early is { Count: > 0 };
 
+    /// <summary>Called by <see cref="ReplayRecord"/> after the record's admission is in the stream, the last moment before
+    /// its tokens are: a test posts a live token there, as the hub can on another thread.</summary>
+    internal Action? BeforeRecordTokens { get; set; }
+
     public void Post(JobEventRecord e)
     {
         Interlocked.Increment(ref _posted);
         lock (_gate)
         {
-            if (_done)
-            {
-                return;
-            }
-
-            switch (e.Kind)
-            {
-                case JobEventKind.Tokens:
-                    AcceptTokens(e);
-                    break;
-                case JobEventKind.Admitted:
-                    // A re-dispatch admits the job again elsewhere; the same admission replayed is dropped.
-                    if (!_admitted || e.Placement != _lastPlacement)
-                    {
-                        _admitted = true;
-                        _lastPlacement = e.Placement;
-                        _out.Write(e);
-                        ReleaseEarlyTokens();
-                    }
-
-                    break;
-                case JobEventKind.Queued when !_admitted:
-                    _out.Write(e);
-                    break;
-                case JobEventKind.Queued:
-                    // A watcher's replayed queue position, overtaken by the admission: the job has left the queue.
-                    break;
-                default:
-                    _terminal = e;
-                    break;
-            }
-
-            TryFinish();
+            Accept(e);
         }
+    }
+
+    /// <summary>Takes one event; the caller holds the lock.</summary>
+    private void Accept(JobEventRecord e)
+    {
+        if (_done)
+        {
+            return;
+        }
+
+        switch (e.Kind)
+        {
+            case JobEventKind.Tokens:
+                AcceptTokens(e);
+                break;
+            case JobEventKind.Admitted:
+                // A re-dispatch admits the job again elsewhere; the same admission replayed is dropped.
+                if (!_admitted || e.Placement != _lastPlacement)
+                {
+                    _admitted = true;
+                    _lastPlacement = e.Placement;
+                    _out.Write(e);
+                    ReleaseEarlyTokens();
+                }
+
+                break;
+            case JobEventKind.Queued when !_admitted:
+                _out.Write(e);
+                break;
+            case JobEventKind.Queued:
+                // A watcher's replayed queue position, overtaken by the admission: the job has left the queue.
+                break;
+            default:
+                _terminal = e;
+                break;
+        }
+
+        TryFinish();
     }
 
     /// <summary>
@@ -141,26 +151,33 @@ internal sealed class JobSubscription(string jobId, int fromToken)
             AdmitFromRecord(job, now);
         }
 
-        // The admission may have released tokens held for it: the record goes on after them, so no event it posts
-        // straddles a token already delivered (such a chunk would be delivered whole).
-        fromToken = Math.Max(fromToken, NextToken);
-
-        // One event per token where the record kept boundaries: this silo's other streams of the job may have handed
-        // this subscription some of these tokens live, and it drops exactly those only if no event straddles them.
-        var completion = job.Usage?.CompletionTokens ?? 0;
-        if (job.TokenEnds?.Length == completion)
+        BeforeRecordTokens?.Invoke();
+        Interlocked.Increment(ref _posted);
+        lock (_gate)
         {
-            for (var token = fromToken; token < completion; token++)
+            // The record goes on after the tokens delivered when its own are posted (those its admission released, and
+            // live ones the hub posted meanwhile on its threads), so no event it posts straddles a token already
+            // delivered: such a chunk would be delivered whole, its first tokens twice. Hence one lock for reading where
+            // to start and posting: with the read before it, a live token landing in between was delivered twice.
+            fromToken = Math.Max(fromToken, _nextToken);
+
+            // One event per token where the record kept boundaries: this silo's other streams of the job may hand this
+            // subscription some of these tokens live later, and it drops exactly those only if no event straddles them.
+            var completion = job.Usage?.CompletionTokens ?? 0;
+            if (job.TokenEnds?.Length == completion)
             {
-                Post(new JobEventRecord(job.JobId, JobEventKind.Tokens, now, token, job.TokenText(token)!, 1));
+                for (var token = fromToken; token < completion; token++)
+                {
+                    Accept(new JobEventRecord(job.JobId, JobEventKind.Tokens, now, token, job.TokenText(token)!, 1));
+                }
             }
-        }
-        else if (completion > fromToken)
-        {
-            Post(new JobEventRecord(job.JobId, JobEventKind.Tokens, now, fromToken, job.OutputFrom(fromToken), completion - fromToken));
-        }
+            else if (completion > fromToken)
+            {
+                Accept(new JobEventRecord(job.JobId, JobEventKind.Tokens, now, fromToken, job.OutputFrom(fromToken), completion - fromToken));
+            }
 
-        Post(job.TerminalEvent(now));
+            Accept(job.TerminalEvent(now));
+        }
     }
 
     /// <summary>
@@ -241,9 +258,10 @@ internal sealed class JobSubscription(string jobId, int fromToken)
             return;
         }
 
-        // A completed job reports how many tokens it produced: hold the end back until all have been delivered, and
-        // any end while tokens wait for their admission.
-        var expected = _terminal.Kind == JobEventKind.Completed ? _terminal.Usage?.CompletionTokens ?? 0 : 0;
+        // A completed job reports how many tokens it produced, and so does one cancelled while it ran (those its node
+        // delivered; an end without a usage counts none): hold the end back until all have been delivered, and any end
+        // while tokens wait for their admission.
+        var expected = _terminal.Usage?.CompletionTokens ?? 0;
         if (_nextToken < expected || (!_admitted && HoldsTokens))
         {
             return;

@@ -452,6 +452,22 @@ public sealed class RunningBatchesTests
     }
 
     [Fact]
+    public void Attach_ToAJobResumedWithItsEarlierOutput_ReplaysTheEarlierRunsTokensFromTheWatchersOwn()
+    {
+        // A client whose silo died with the job's node re-attaches from the tokens it got, fewer than the earlier run
+        // delivered. Replayed only from where this run resumed, its stream held this run's tokens behind the gap until the
+        // job ended and its record filled it: no token for the rest of the job.
+        var late = new RecordingEventSink();
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        Admit(batches, "r0", Ticket("j", maxTokens: 4) with { ResumeFromToken = 2, Delivered = new DeliveredOutput("ab", [1, 2]) });
+        batches.Translate(Step("r0", [Tokens("j", 2, "c")]), At(200));
+
+        batches.Attach("j", late, fromToken: 1, At(300))!.Send(Direct);
+
+        Assert.Equal([(1, "b"), (2, "c")], late.Calls.Single().Skip(1).Select(e => (e.FirstTokenIndex, e.Text!)));
+    }
+
+    [Fact]
     public void Close_HandsBackEveryRunningJobByReplica_FromItsDeliveredTokens_AndTakesNoMore()
     {
         var batches = Batches(Replica("r0", Model, "n", 8, 10_000), Replica("r1", Model, "n", 8, 10_000));

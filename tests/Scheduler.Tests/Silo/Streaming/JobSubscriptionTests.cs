@@ -36,6 +36,33 @@ public sealed class JobSubscriptionTests
     }
 
     [Fact]
+    public void Post_CancelledBeforeItsLastToken_IsHeldUntilTheTokenArrives()
+    {
+        // A job cancelled while it ran: its node's end counts the tokens it delivered, and travels apart from them (after
+        // the record is written). Passed on at once, it ended the stream short, and the late token was dropped.
+        var subscription = AdmittedSubscription();
+        subscription.Post(Tokens(0, " a"));
+        subscription.Post(new JobEventRecord("job", JobEventKind.Cancelled, T0, Usage: new JobUsage(1, 2, 0, 0, 0, 0), FinishReason: "cancelled"));
+        Assert.Single(Drain(subscription));
+        Assert.True(subscription.WaitingForTokens);
+
+        subscription.Post(Tokens(1, " b"));
+        Assert.Equal([JobEventKind.Tokens, JobEventKind.Cancelled], Drain(subscription).Select(e => e.Kind));
+        Assert.True(subscription.Events.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public void Post_CancelledWithoutUsage_EndsTheStreamAtOnce()
+    {
+        // Cancelled in its queue (or before its node confirmed): no count to wait for.
+        var subscription = AdmittedSubscription();
+        subscription.Post(new JobEventRecord("job", JobEventKind.Cancelled, T0, FinishReason: "cancelled"));
+
+        Assert.Equal([JobEventKind.Cancelled], Drain(subscription).Select(e => e.Kind));
+        Assert.True(subscription.Events.Completion.IsCompleted);
+    }
+
+    [Fact]
     public void Post_FromTokenOffset_DropsEarlierTokens()
     {
         var subscription = AdmittedSubscription(fromToken: 2);
@@ -121,6 +148,32 @@ public sealed class JobSubscriptionTests
         var tokens = Drain(subscription).Where(e => e.Kind == JobEventKind.Tokens).ToList();
         Assert.Equal([(0, 1), (1, 1), (2, 2)], tokens.Select(e => (e.FirstTokenIndex, e.TokenCount)));
         Assert.Equal("abcd", string.Concat(tokens.Select(e => e.Text)));
+    }
+
+    [Fact]
+    public void ReplayRecord_WithoutTokenBoundaries_LiveTokenArrivingAsTheRecordsTokensArePosted_IsDeliveredOnce()
+    {
+        // A stream attached while the job's last tokens were still on their way (WatchJob, a failover client): the record
+        // is replayed on the stream's thread while the hub posts a late live token on another. The record's text goes as
+        // one chunk, so it must start after every token delivered when it is posted, that live one included.
+        var subscription = AdmittedSubscription();
+        subscription.Post(Tokens(0, "a"));
+        var record = new JobSnapshot("job", "tenant", "model", JobStatus.Completed, 1, 4, JobPriority.Standard, T0,
+            new JobPlacement("r0", "a-r0", "H100", "n", 0), new JobUsage(1, 4, 0, 0, 0, 0), "abcd", null, "length", [1, 2, 3]);
+        subscription.BeforeRecordTokens = () =>
+        {
+            var live = new Thread(() => subscription.Post(Tokens(1, "b")));
+            live.Start();
+            live.Join();
+        };
+
+        subscription.ReplayRecord(record, fromToken: 0, T0, withAdmission: false);
+
+        var events = Drain(subscription);
+        var tokens = events.Where(e => e.Kind == JobEventKind.Tokens).ToList();
+        Assert.Equal([(0, 1), (1, 1), (2, 2)], tokens.Select(e => (e.FirstTokenIndex, e.TokenCount)));
+        Assert.Equal("abcd", string.Concat(tokens.Select(e => e.Text)));
+        Assert.Equal(JobEventKind.Completed, events[^1].Kind);
     }
 
     [Fact]
