@@ -115,7 +115,12 @@ public sealed record JobUsage(
     [property: Id(4)] double TtftMs,
     [property: Id(5)] double TotalMs,
     [property: Id(6)] int CachedPromptTokens = 0,
-    [property: Id(7)] PromptTokenSource PromptTokensSource = PromptTokenSource.Unknown);
+    [property: Id(7)] PromptTokenSource PromptTokensSource = PromptTokenSource.Unknown)
+{
+    /// <summary>The job ended in its queue without running (cancelled or expired there): it used nothing, and its
+    /// outcome measures only its wait (<see cref="QueueMs"/>), so it counts in no usage and no latency.</summary>
+    public bool NeverRan => TotalMs <= 0;
+}
 
 public enum JobStatus
 {
@@ -139,10 +144,10 @@ public sealed record JobOutcome(
     [property: Id(4)] string? Error,
     [property: Id(5)] int[] TokenEnds)
 {
-    /// <summary>A job cancelled while it waited in its queue: nothing ran for it (a handed-back one's earlier runs are
-    /// not charged either).</summary>
-    public static JobOutcome CancelledInQueue { get; } =
-        new(JobStatus.Cancelled, JobFinishReasons.Cancelled, new JobUsage(0, 0, 0, 0, 0, 0), string.Empty, null, []);
+    /// <summary>A job cancelled at <paramref name="now"/> while it waited in its queue: nothing ran for it (a handed-back
+    /// one's earlier runs are not charged either); its usage has only its wait, as an expired job's has.</summary>
+    public static JobOutcome CancelledInQueue(JobTicket ticket, DateTimeOffset now) =>
+        new(JobStatus.Cancelled, JobFinishReasons.Cancelled, new JobUsage(0, 0, 0, (now - ticket.SubmittedAt).TotalMilliseconds, 0, 0), string.Empty, null, []);
 }
 
 /// <summary>A job as <c>GetJob</c> shows it. <see cref="CancelRequested"/>: the job was running when cancellation was

@@ -147,7 +147,7 @@ internal sealed partial class JobGrain(
                     // record settles it too, to answer with the end once it is written (the first end written wins: the
                     // same end, or one that came meanwhile). A placement from before 2026-12-06 (a rolling upgrade)
                     // settles nothing and hands the watchers here, told once the record holds the end.
-                    var cancelled = SettledJob.Of(ticket, result.Placement, JobOutcome.CancelledInQueue, null);
+                    var cancelled = SettledJob.Of(ticket, result.Placement, JobOutcome.CancelledInQueue(ticket, time.GetUtcNow()), null);
                     var record = result.End is { } end
                         ? await settlement.SettleThenTell(cancelled, result.Watchers, end)
                         : await settlement.Settle(cancelled);
@@ -189,8 +189,9 @@ internal sealed partial class JobGrain(
         }
 
         LogCancelledNotHeld(logger, JobId, ticket.Request.Model, NotHeldPause * (NotHeldAttempts - 1));
-        var cancelled = SettledJob.Of(ticket, null, JobOutcome.CancelledInQueue, null);
-        var end = JobEventRecord.Terminal(JobId, JobStatus.Cancelled, time.GetUtcNow(), usage: null, finishReason: null, error: null);
+        var now = time.GetUtcNow();
+        var cancelled = SettledJob.Of(ticket, null, JobOutcome.CancelledInQueue(ticket, now), null);
+        var end = JobEventRecord.Terminal(JobId, JobStatus.Cancelled, now, usage: null, finishReason: null, error: null);
         return (await settlement.SettleThenTell(cancelled, ticket.Watchers, end) ?? cancelled).Snapshot();
     }
 

@@ -444,10 +444,11 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
         {
             _jobs.Remove(jobId);
             _expiry.Forget(jobId);
-            var cancelled = JobEventRecord.Terminal(jobId, JobStatus.Cancelled, time.GetUtcNow(), usage: null, finishReason: null, error: null);
+            var now = time.GetUtcNow();
+            var cancelled = JobEventRecord.Terminal(jobId, JobStatus.Cancelled, now, usage: null, finishReason: null, error: null);
             return new CancelDecision(
                 job.WasAdmitted ? CancelOutcome.CancelledWhileRequeued : CancelOutcome.CancelledWhileQueued,
-                new EndedJob(job.Ticket, job.Placement, JobOutcome.CancelledInQueue, new JobAnnouncement(job.Ticket.Watchers, cancelled), job.Trace.ToArray()),
+                new EndedJob(job.Ticket, job.Placement, JobOutcome.CancelledInQueue(job.Ticket, now), new JobAnnouncement(job.Ticket.Watchers, cancelled), job.Trace.ToArray()),
                 Placement: job.Placement);
         }
 

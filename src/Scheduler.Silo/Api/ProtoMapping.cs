@@ -47,6 +47,15 @@ internal static class ProtoMapping
         if (job.Usage is { } u)
         {
             proto.Usage = u.ToProto();
+            if (job.IsTerminal && u.NeverRan)
+            {
+                // The record's usage is what metering counts, nothing for a job that never ran; the client is told
+                // what inference.proto's Usage promises: the scheduler's count of the prompt, and the time from
+                // submission to the end, which was all wait.
+                proto.Usage.PromptTokens = job.PromptTokens;
+                proto.Usage.PromptTokensSource = job.PromptTokensSource.ToProto();
+                proto.Usage.TotalMs = u.QueueMs;
+            }
         }
 
         if (job.Deadline is { } deadline)

@@ -196,9 +196,9 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IHostedService, 
         var modelTag = new KeyValuePair<string, object?>(SemanticConventions.RequestModel, ticket.Request.Model);
         _jobsFinished.Add(1, tenantTag, modelTag, new(SemanticConventions.Outcome, OutcomeName(outcome.Status)));
         var u = outcome.Usage;
-        if (u.TotalMs <= 0)
+        if (u.NeverRan)
         {
-            // Never ran (cancelled or expired in the queue): it used nothing and has no latency to show.
+            // It used nothing and has no latency to show.
             return;
         }
 

@@ -149,4 +149,22 @@ public sealed class AdmissionTests(SchedulerCluster cluster)
 
         Assert.Equal(before + 1, (await admin.GetTenantAsync(tenantId)).Usage.JobsExpired);
     }
+
+    [Fact]
+    public async Task GetJob_Expired_UsageHasTheSchedulersPromptCount_AndItsWaitAsTotal()
+    {
+        using var client = cluster.Tenant(2);
+        var result = await client.RunAsync(Parked(deadlineMs: 300), deadline: DateTime.UtcNow.AddSeconds(20));
+        Assert.Equal(JobStatus.Expired, result.Status);
+
+        // inference.proto's Usage: prompt_tokens is the scheduler's count for a job that ended without running, and
+        // total_ms runs from submission to the end (both read 0 before, and the source UNSPECIFIED, under a queue_ms of
+        // the whole wait).
+        var job = await client.GetAsync(result.JobId);
+        Assert.Equal(job.PromptTokens, job.Usage.PromptTokens);
+        Assert.Equal(PromptTokensSource.SchedulerEstimate, job.Usage.PromptTokensSource);
+        Assert.Equal(0, job.Usage.CompletionTokens);
+        Assert.InRange(job.Usage.TotalMs, 200, 60_000);
+        Assert.Equal(job.Usage.QueueMs, job.Usage.TotalMs);
+    }
 }

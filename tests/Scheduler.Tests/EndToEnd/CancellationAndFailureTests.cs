@@ -72,6 +72,29 @@ public sealed class CancellationAndFailureTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task CancelJob_Queued_UsageHasTheSchedulersPromptCount_AndItsWaitAsTotal()
+    {
+        using var client = cluster.Tenant(0);
+
+        // The parked model has no replica: the job waits until it is cancelled, and never runs.
+        var job = await client.SubmitAsync(new SubmitJobRequest { Model = SchedulerCluster.ParkedModel, Prompt = "never run", MaxTokens = 4 });
+        await Task.Delay(100);
+        var reply = await client.CancelAsync(job.JobId);
+        Assert.Equal(JobStatus.Cancelled, reply.Status);
+
+        // inference.proto's Usage: prompt_tokens is the scheduler's count for a job that ended without running, and
+        // total_ms runs from submission to the end (both read 0 before, and the source UNSPECIFIED).
+        foreach (var usage in new[] { reply.Usage, (await client.GetAsync(job.JobId)).Usage })
+        {
+            Assert.Equal(job.PromptTokens, usage.PromptTokens);
+            Assert.Equal(PromptTokensSource.SchedulerEstimate, usage.PromptTokensSource);
+            Assert.Equal(0, usage.CompletionTokens);
+            Assert.InRange(usage.TotalMs, 100, 60_000);
+            Assert.Equal(usage.QueueMs, usage.TotalMs);
+        }
+    }
+
+    [Fact]
     public async Task WorkerNodeKilled_SiloKeepsServing_AndItsAcceleratorsAreLost()
     {
         using var admin = cluster.Admin();
