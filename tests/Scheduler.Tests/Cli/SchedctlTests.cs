@@ -242,6 +242,9 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
     [InlineData("--interval: must be between 0.1 and 3600 seconds", "top", "--interval", "0")]
     [InlineData("Cannot parse argument 'x' for option '--interval'", "top", "--interval", "x")]
     [InlineData("--iterations: must be 0 or more", "top", "-n", "-1")]
+    [InlineData("--since '1000000d': an age reaches back at most ", "jobs", "--since", "1000000d")] // aborted, exit code 134
+    [InlineData("--since '1e12s': an age reaches back at most ", "audit", "--since", "1e12s")]
+    [InlineData("--until 'NaNs': expected an age", "jobs", "--until", "NaNs")]
     [InlineData("Give --prompt, or --message", "submit", "--model", SchedulerCluster.Model)]
     [InlineData("not both", "submit", "--model", SchedulerCluster.Model, "--prompt", "x", "--message", "user=y")]
     public async Task ArgumentsOutOfRange_AreRefusedBeforeAnyCall_NamingWhatIsWrong(string named, params string[] arguments)
