@@ -336,6 +336,8 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
     [InlineData("error: InvalidArgument: <job-id>: is required", "get", "")] // an argument, as its usage shows it
     [InlineData("error: InvalidArgument: <accelerator-id>: is required", "cordon", "")]
     [InlineData("error: InvalidArgument: <key-id>: is required", "keys", "revoke", "some-tenant", "")]
+    [InlineData("error: AlreadyExists: --api-key: is another tenant's key", "tenant", "put", "cli-key-taken", "--api-key", SchedulerCluster.CappedKey)] // not only INVALID_ARGUMENT names a field
+    [InlineData("error: PermissionDenied: --tenant: a tenant lists only its own jobs; leave --tenant empty", "jobs", "--mine", "--tenant", "someone")]
     public async Task FieldRefusedByTheScheduler_IsToldAsTheFlagTyped_NotTheRequestField(string error, params string[] arguments)
     {
         var (exit, stdout, stderr) = await Run(["--key", SchedulerCluster.Tenants[0].Key, .. arguments]);
