@@ -1,3 +1,4 @@
+using System.Net.Http;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Scheduler.Protos.Tls;
@@ -14,6 +15,13 @@ namespace Scheduler.Cli;
 /// </summary>
 internal sealed class AddressRotation : CallInvoker, IDisposable
 {
+    /// <summary>A silo that accepted the connection and stopped answering — frozen (SIGSTOP, a stalled VM), or cut off by a
+    /// network that drops its packets — is given up within about 15 s: the connection is pinged after 5 s with nothing
+    /// received and closed when 10 s pass without the answer, so its calls fail UNAVAILABLE and move on like any other.
+    /// Without it such a silo held every command (and <c>top</c>, and a job's stream) for ever, the next address never
+    /// tried. A silo answers a ping from its connection loop, not from the call's handler, so a slow call is not cut.</summary>
+    public static readonly ConnectionLiveness Liveness = new(Idle: TimeSpan.FromSeconds(5), Answer: TimeSpan.FromSeconds(10));
+
     private readonly string[] _addresses;
     private readonly GrpcChannel[] _channels;
     private readonly CallInvoker[] _invokers;
@@ -23,7 +31,7 @@ internal sealed class AddressRotation : CallInvoker, IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfZero(addresses.Count);
         _addresses = [.. addresses];
-        _channels = [.. _addresses.Select(a => SchedulerChannels.ForAddress(a, trustedCa))];
+        _channels = [.. _addresses.Select(a => SchedulerChannels.ForAddress(a, trustedCa, Liveness))];
         _invokers = [.. _channels.Select(c => c.CreateCallInvoker())];
     }
 
@@ -94,10 +102,10 @@ internal sealed class AddressRotation : CallInvoker, IDisposable
                 Volatile.Write(ref _current, index);
                 return answer;
             }
-            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && !cancellationToken.IsCancellationRequested)
+            catch (RpcException e) when (!cancellationToken.IsCancellationRequested && Unavailable(e) is { } unavailable)
             {
-                tried.Add((_addresses[index], e));
-                if (!RetrySafety.MayRetry(method, request, e))
+                tried.Add((_addresses[index], unavailable));
+                if (!RetrySafety.MayRetry(method, request, unavailable))
                 {
                     throw new SchedulerUnreachableException(tried, _addresses.Length, SchedulerUnreachableException.NotRepeatable);
                 }
@@ -105,6 +113,28 @@ internal sealed class AddressRotation : CallInvoker, IDisposable
         }
 
         throw new SchedulerUnreachableException(tried, _addresses.Length, stoppedBecause: null);
+    }
+
+    /// <summary><paramref name="failure"/> as UNAVAILABLE when it says the silo cannot be reached: UNAVAILABLE itself, or
+    /// a connection that failed under the call at the HTTP/2 level — above all one given up because the silo did not
+    /// answer its ping (<see cref="Liveness"/>), which gRPC reports as INTERNAL, as it does any HTTP/2 protocol error.
+    /// No silo answered such a call with a status of its own. Null for an answer (a refusal, a silo's own error).</summary>
+    private static RpcException? Unavailable(RpcException failure)
+    {
+        if (failure.StatusCode == StatusCode.Unavailable)
+        {
+            return failure;
+        }
+
+        for (var cause = failure.Status.DebugException; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is HttpProtocolException)
+            {
+                return new RpcException(new Status(StatusCode.Unavailable, "the connection failed", failure.Status.DebugException));
+            }
+        }
+
+        return null;
     }
 
     private static async Task<Metadata> HeadersAsync<T>(Task<T> answered, Func<Task<Metadata>> headers)

@@ -35,8 +35,13 @@ internal static class RequestFields
     /// flags too (<c>--since: must not be after --until</c>). Null when the refusal names no field the command filled.</summary>
     public static string? Named(RpcException refusal, string detail, Command command)
     {
-        if (refusal.StatusCode != StatusCode.InvalidArgument
-            || refusal.GetRpcStatus()?.GetDetail<BadRequest>() is not { FieldViolations: [var violation, ..] })
+        // INVALID_ARGUMENT names its field in a BadRequest; other refusals that are about a field start their detail with
+        // it ("api_key: is another tenant's key" is ALREADY_EXISTS, "tenant_id: a tenant lists only its own jobs" is
+        // PERMISSION_DENIED), and reached the user naming the request's field.
+        var named = refusal.GetRpcStatus()?.GetDetail<BadRequest>() is { FieldViolations: [var violation, ..] }
+            ? violation.Field
+            : LeadingField(detail);
+        if (named is null)
         {
             return null;
         }
@@ -45,14 +50,14 @@ internal static class RequestFields
             .Select(s => (Name: s is Argument ? $"<{s.Name}>" : s.Name, Field: Fields.TryGetValue(s, out var f) ? f : null))
             .Where(f => f.Field is not null)
             .ToList();
-        var (flag, field) = flags.FirstOrDefault(f => IsOrContains(f.Field!, violation.Field));
+        var (flag, field) = flags.FirstOrDefault(f => IsOrContains(f.Field!, named));
         if (field is null)
         {
             return null;
         }
 
         // The scheduler's detail is "field: problem" (RichErrors.InvalidArgument), perhaps with more after it.
-        var problem = detail.StartsWith($"{violation.Field}: ", StringComparison.Ordinal) ? detail[(violation.Field.Length + 2)..] : detail;
+        var problem = detail.StartsWith($"{named}: ", StringComparison.Ordinal) ? detail[(named.Length + 2)..] : detail;
         foreach (var (other, otherField) in flags)
         {
             // Only a field with '_' or '.' is replaced inside the sentence: a one-word field ("model") is also an
@@ -63,7 +68,16 @@ internal static class RequestFields
             }
         }
 
-        return violation.Field == field ? $"{flag}: {problem}" : $"{flag}: {violation.Field}: {problem}";
+        return named == field ? $"{flag}: {problem}" : $"{flag}: {named}: {problem}";
+    }
+
+    // "field: problem" → field, when the text before the colon can be a field path (quotas.max_queued_jobs, messages[1].role).
+    private static string? LeadingField(string detail)
+    {
+        var colon = detail.IndexOf(": ", StringComparison.Ordinal);
+        return colon > 0 && detail[..colon].All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '.' or '[' or ']')
+            ? detail[..colon]
+            : null;
     }
 
     // messages[2].role is part of what --message filled (messages); quotas.tokens_per_minute is not part of quotas.x.

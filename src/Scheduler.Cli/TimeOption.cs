@@ -17,9 +17,19 @@ internal static class TimeOption
     private static DateTimeOffset? Parse(ArgumentResult result, string name)
     {
         var text = result.Tokens.Single().Value;
-        if (Age(text) is { } age)
+        if (AgeSeconds(text) is { } seconds)
         {
-            return DateTimeOffset.UtcNow - age;
+            // An age further back than the calendar goes ("1000000d", "1e12s") is said, not thrown: it aborted schedctl
+            // with a stack trace and exit code 134.
+            var now = DateTimeOffset.UtcNow;
+            var reach = now - DateTimeOffset.MinValue;
+            if (seconds > reach.TotalSeconds)
+            {
+                result.AddError($"{name} '{text}': an age reaches back at most {reach.Days}d, to the year 1");
+                return null;
+            }
+
+            return now - TimeSpan.FromSeconds(seconds);
         }
 
         if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
@@ -31,19 +41,20 @@ internal static class TimeOption
         return null;
     }
 
-    private static TimeSpan? Age(string text)
+    // The seconds an age such as "90s" or "1.5h" names; null when the text is no age (a negative or NaN count included).
+    private static double? AgeSeconds(string text)
     {
-        if (text.Length < 2 || !double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || n < 0)
+        if (text.Length < 2 || !double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || !(n >= 0))
         {
             return null;
         }
 
         return text[^1] switch
         {
-            's' => TimeSpan.FromSeconds(n),
-            'm' => TimeSpan.FromMinutes(n),
-            'h' => TimeSpan.FromHours(n),
-            'd' => TimeSpan.FromDays(n),
+            's' => n,
+            'm' => n * 60,
+            'h' => n * 3_600,
+            'd' => n * 86_400,
             _ => null,
         };
     }

@@ -29,6 +29,7 @@ internal static class TopCommand
             var format = parse.GetRequiredValue(output);
             var live = !Console.IsOutputRedirected && format != Output.Json && count != 1;
             using var quit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var piped = Console.IsOutputRedirected ? new PipedStdout() : null;
             var keys = Console.IsInputRedirected || count == 1 ? Task.CompletedTask : QuitOnQ(quit);
             SchedulerUnreachableException? down = null;
             try
@@ -68,6 +69,12 @@ internal static class TopCommand
             catch (Exception e) when (quit.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
             {
                 // q or Ctrl+C: the normal way out.
+            }
+            catch (IOException) when (piped is not null)
+            {
+                // The reader of the frames went away (`schedctl top | head`): nothing more can be shown, so it ends as q
+                // does, whatever the last frame found.
+                down = null;
             }
             finally
             {

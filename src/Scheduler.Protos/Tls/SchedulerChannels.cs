@@ -10,9 +10,13 @@ public static class SchedulerChannels
     /// <summary>A channel to <paramref name="address"/>; disposing it closes its connections.</summary>
     /// <param name="address">An http:// or https:// URL.</param>
     /// <param name="trustedCa">The CA an https server's certificate must chain to; null trusts the system's CAs.</param>
-    public static GrpcChannel ForAddress(string address, TrustedCa? trustedCa)
+    /// <param name="liveness">When set, a connection on which nothing has arrived for its <c>Idle</c> time is pinged, and
+    /// closed when the ping gets no answer within its <c>Answer</c> time, failing its calls with UNAVAILABLE: a peer that
+    /// accepted the connection and then stopped answering (a frozen process, a network that drops packets) otherwise
+    /// holds a call open for ever, as TCP alone never tells. Null: no pings, as gRPC's own default.</param>
+    public static GrpcChannel ForAddress(string address, TrustedCa? trustedCa, ConnectionLiveness? liveness = null)
     {
-        if (trustedCa is null)
+        if (trustedCa is null && liveness is null)
         {
             return GrpcChannel.ForAddress(address);
         }
@@ -22,8 +26,19 @@ public static class SchedulerChannels
             // As GrpcChannel's own handler: more than the server's stream limit open another connection, not a queue.
             EnableMultipleHttp2Connections = true,
         };
-        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-            certificate is X509Certificate2 x509 && trustedCa.Validate(x509, errors);
+        if (liveness is { } check)
+        {
+            handler.KeepAlivePingDelay = check.Idle;
+            handler.KeepAlivePingTimeout = check.Answer;
+            handler.KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests;
+        }
+
+        if (trustedCa is not null)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                certificate is X509Certificate2 x509 && trustedCa.Validate(x509, errors);
+        }
+
         return GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
     }
 }

@@ -91,6 +91,29 @@ public sealed class AddressRotationTests(SchedulerCluster cluster)
         Assert.Equal(before, JsonDocument.Parse(stdout).RootElement.GetArrayLength());
     }
 
+    [Fact]
+    public async Task ASiloThatAcceptsAndNeverAnswers_IsGivenUp_AndTheNextAddressAnswers()
+    {
+        // A frozen silo (SIGSTOP, a stalled VM) or one behind a network that drops its packets: the kernel (or nobody)
+        // takes the connection and no answer ever comes. schedctl waited for ever on the first address, never trying the
+        // next; a listener that never accepts is that silo.
+        using var frozen = new TcpListener(IPAddress.Loopback, 0);
+        frozen.Start();
+        var silent = $"http://127.0.0.1:{((IPEndPoint)frozen.LocalEndpoint).Port}";
+
+        var (exit, stdout, stderr) = await Run($"{silent},{cluster.Address}", "summary", "-o", "json");
+        Assert.True(exit == 0, stderr);
+        using (var summary = JsonDocument.Parse(stdout))
+        {
+            Assert.True(summary.RootElement.GetProperty("nodes").GetInt32() >= 2);
+        }
+
+        // Alone, it is named as any unreachable address is.
+        (exit, stdout, stderr) = await Run(silent, "summary");
+        Assert.Equal((2, ""), (exit, stdout));
+        Assert.StartsWith($"error: Unavailable: cannot reach the scheduler at {silent}: the connection failed (", stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("ftp://127.0.0.1:1")]
     [InlineData("http://127.0.0.1:5000,not-a-url")]

@@ -242,6 +242,9 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
     [InlineData("--interval: must be between 0.1 and 3600 seconds", "top", "--interval", "0")]
     [InlineData("Cannot parse argument 'x' for option '--interval'", "top", "--interval", "x")]
     [InlineData("--iterations: must be 0 or more", "top", "-n", "-1")]
+    [InlineData("--since '1000000d': an age reaches back at most ", "jobs", "--since", "1000000d")] // aborted, exit code 134
+    [InlineData("--since '1e12s': an age reaches back at most ", "audit", "--since", "1e12s")]
+    [InlineData("--until 'NaNs': expected an age", "jobs", "--until", "NaNs")]
     [InlineData("Give --prompt, or --message", "submit", "--model", SchedulerCluster.Model)]
     [InlineData("not both", "submit", "--model", SchedulerCluster.Model, "--prompt", "x", "--message", "user=y")]
     public async Task ArgumentsOutOfRange_AreRefusedBeforeAnyCall_NamingWhatIsWrong(string named, params string[] arguments)
@@ -333,6 +336,8 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
     [InlineData("error: InvalidArgument: <job-id>: is required", "get", "")] // an argument, as its usage shows it
     [InlineData("error: InvalidArgument: <accelerator-id>: is required", "cordon", "")]
     [InlineData("error: InvalidArgument: <key-id>: is required", "keys", "revoke", "some-tenant", "")]
+    [InlineData("error: AlreadyExists: --api-key: is another tenant's key", "tenant", "put", "cli-key-taken", "--api-key", SchedulerCluster.CappedKey)] // not only INVALID_ARGUMENT names a field
+    [InlineData("error: PermissionDenied: --tenant: a tenant lists only its own jobs; leave --tenant empty", "jobs", "--mine", "--tenant", "someone")]
     public async Task FieldRefusedByTheScheduler_IsToldAsTheFlagTyped_NotTheRequestField(string error, params string[] arguments)
     {
         var (exit, stdout, stderr) = await Run(["--key", SchedulerCluster.Tenants[0].Key, .. arguments]);
