@@ -36,7 +36,8 @@ internal static class OpenAiEndpoints
         v1.MapMethods(Model, GetAndHead, (string id, HttpContext http, OpenAiAuthenticator auth, OpenAiErrors errors, ModelCatalog models) =>
             Authenticated(http, auth, errors, () => models.TryGet(ModelId(id), out var model)
                 ? OpenAiJson.Model(model.Name)
-                : throw Api.SchedulerErrors.NotFound("model", id)));
+                // Named as the client named it: an escaped slash read back "model 'org%2Fname' not found".
+                : throw Api.SchedulerErrors.NotFound("model", ModelId(id))));
         return app;
     }
 

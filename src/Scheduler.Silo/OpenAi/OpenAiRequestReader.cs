@@ -216,7 +216,10 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
 
         if (body.TopP is { } topP)
         {
-            submit.TopP = topP;
+            // OpenAI's top_p lies in [0, 1], and 0 keeps the most likely token alone; the scheduler's (and vLLM's) lies in
+            // (0, 1], so an OpenAI client's 0 was a 400. The smallest top_p above 0 keeps that one token in every engine
+            // (nucleus sampling keeps at least one).
+            submit.TopP = topP == 0 ? float.Epsilon : topP;
         }
 
         if (body.TopK is { } topK)

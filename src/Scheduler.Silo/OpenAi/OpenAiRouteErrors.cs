@@ -37,14 +37,17 @@ internal static class OpenAiRouteErrors
     /// <summary>The method this API serves <paramref name="path"/> with; null for a path it does not serve.</summary>
     public static string? MethodOf(PathString path)
     {
-        var segments = (path.Value ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
+        // As routing reads a path: one trailing slash is allowed, and an empty segment inside ("/v1//chat/completions")
+        // is a segment of its own that no route has. Dropped, such a path had a route's method, and its routing 404 was
+        // turned into a 405 "POST is not allowed on /v1//chat/completions; use POST".
+        var segments = Segments(path.Value ?? "");
         foreach (var (method, template) in OpenAiEndpoints.Routes)
         {
             // A template's segments match literally, a {parameter} any one segment, a last {**parameter} one or more.
-            var parts = (OpenAiEndpoints.Prefix + template).Split('/', StringSplitOptions.RemoveEmptyEntries);
+            var parts = Segments(OpenAiEndpoints.Prefix + template);
             var catchAll = parts[^1].StartsWith("{**", StringComparison.Ordinal);
             if ((catchAll ? segments.Length >= parts.Length : parts.Length == segments.Length)
-                && parts.Zip(segments).All(p => p.First.StartsWith('{') || string.Equals(p.First, p.Second, StringComparison.Ordinal)))
+                && parts.Zip(segments).All(p => p.Second.Length > 0 && (p.First.StartsWith('{') || string.Equals(p.First, p.Second, StringComparison.Ordinal))))
             {
                 return method;
             }
@@ -53,12 +56,32 @@ internal static class OpenAiRouteErrors
         return null;
     }
 
+    private static string[] Segments(string path)
+    {
+        var inner = path.AsSpan(path.StartsWith('/') ? 1 : 0);
+        return (inner.EndsWith("/") ? inner[..^1] : inner).ToString().Split('/');
+    }
+
     /// <summary>What a client that missed the API's routes should know: a path that is one of them without the /v1 in
     /// front comes from a client whose base URL lacks it (the SDKs append "/chat/completions" to it).</summary>
     private static string NotFoundHint(string path) =>
         !path.StartsWith(OpenAiEndpoints.Prefix + "/", StringComparison.Ordinal) && MethodOf(OpenAiEndpoints.Prefix + path) is { } method
             ? $"this API's routes are under {OpenAiEndpoints.Prefix} ({method} {OpenAiEndpoints.Prefix}{path}); the client's base URL probably lacks {OpenAiEndpoints.Prefix}"
-            : $"this API serves {Served}";
+            : path.Contains("//", StringComparison.Ordinal) && CollapseSlashes(path) is var single && MethodOf(single) is { } served
+                // A base URL ending in a slash joined to a path starting with one: "…/v1/" + "/chat/completions".
+                ? $"the path has an empty segment (//); this API serves {served} {single}: the client's base URL probably ends with a slash"
+                : $"this API serves {Served}";
+
+    private static string CollapseSlashes(string path)
+    {
+        var single = path;
+        while (single.Contains("//", StringComparison.Ordinal))
+        {
+            single = single.Replace("//", "/", StringComparison.Ordinal);
+        }
+
+        return single;
+    }
 
     /// <summary>The error for an empty answer with <paramref name="status"/> to <paramref name="method"/>
     /// <paramref name="path"/>; <paramref name="allow"/> is the methods a 405's route takes.</summary>

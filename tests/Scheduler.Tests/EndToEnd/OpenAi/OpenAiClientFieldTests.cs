@@ -6,8 +6,8 @@ using System.Text.Json;
 namespace Scheduler.Tests.EndToEnd.OpenAi;
 
 /// <summary>What clients other than OpenAI's SDKs send, as raw bytes over HTTP to the live silo: vLLM's sampling
-/// fields (<c>top_k</c>, read; <c>guided_json</c> and the like, refused naming them) and a string field holding bytes that
-/// are not UTF-8.</summary>
+/// fields (<c>top_k</c>, read; <c>guided_json</c> and the like, refused naming them), a string field holding bytes that
+/// are not UTF-8, OpenAI's <c>top_p</c> 0, and a body in a charset other than UTF-8.</summary>
 [Collection(SchedulerClusterCollection.Name)]
 public sealed class OpenAiClientFieldTests(SchedulerCluster cluster)
 {
@@ -151,6 +151,51 @@ public sealed class OpenAiClientFieldTests(SchedulerCluster cluster)
         Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (emojiUser, session));
     }
 
+    [Fact]
+    public async Task ChatCompletion_TopPZero_IsAnswered_AsOpenAiTakesIt()
+    {
+        // OpenAI's top_p lies in [0, 1] (0: the most likely token alone); 0 was a 400 "must be greater than 0".
+        var (status, answer) = await Post(Encoding.UTF8.GetBytes(
+            $$"""{"model":"{{SchedulerCluster.Model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"top_p":0}"""));
+
+        Assert.True(status == HttpStatusCode.OK, answer.ToString());
+        Assert.Equal(2, answer.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("utf-16")]
+    [InlineData("UTF-16BE")]
+    [InlineData("\"utf-32\"")]
+    [InlineData("iso-8859-1")]
+    public async Task ChatCompletion_BodyInTheCharsetItsContentTypeNames_IsReadAsThatText(string charset)
+    {
+        // Parsed as UTF-8 whatever its charset, a UTF-16 body (a .NET StringContent made with Encoding.Unicode) was a 400
+        // "'0xFF' is an invalid start of a value", and a Latin-1 "café" a 400 "not valid UTF-8 text". The same
+        // Idempotency-Key sent again as UTF-8 is the same job only if the prompt read is the same text.
+        var json = $$"""{"model":"{{SchedulerCluster.Model}}","messages":[{"role":"user","content":"café crème"}],"max_tokens":2}""";
+        var encoding = Encoding.GetEncoding(charset.Trim('"'));
+        var key = "charset-" + Guid.NewGuid().ToString("N");
+
+        var (status, text) = await Send([.. encoding.GetPreamble(), .. encoding.GetBytes(json)], [("Idempotency-Key", key)], $"application/json; charset={charset}");
+        var (again, utf8) = await Post(Encoding.UTF8.GetBytes(json), key);
+
+        Assert.True(status == HttpStatusCode.OK, text);
+        Assert.Equal(HttpStatusCode.OK, again);
+        Assert.Equal(JsonDocument.Parse(text).RootElement.GetProperty("id").GetString(), utf8.GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task ChatCompletion_BodyInACharsetNotDecoded_Is415NamingIt()
+    {
+        var (status, text) = await Send(Chat(topK: 1), [], "application/json; charset=x-no-such-charset");
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, status);
+        Assert.StartsWith(
+            "Content-Type 'application/json; charset=x-no-such-charset' is not supported: charset 'x-no-such-charset' is not one this API decodes",
+            JsonDocument.Parse(text).RootElement.GetProperty("error").GetProperty("message").GetString(),
+            StringComparison.Ordinal);
+    }
+
     private static byte[] Chat(int topK) => Encoding.UTF8.GetBytes(
         $$"""{"model":"{{SchedulerCluster.Model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"top_k":{{topK}}}""");
 
@@ -174,12 +219,12 @@ public sealed class OpenAiClientFieldTests(SchedulerCluster cluster)
     /// <summary>Posts <paramref name="body"/>, a streamed request: the status and the events as text.</summary>
     private Task<(HttpStatusCode Status, string Events)> PostStreamed(byte[] body) => Send(body, []);
 
-    private async Task<(HttpStatusCode Status, string Text)> Send(byte[] body, IEnumerable<(string Name, string Value)> headers)
+    private async Task<(HttpStatusCode Status, string Text)> Send(byte[] body, IEnumerable<(string Name, string Value)> headers, string contentType = "application/json")
     {
         using var handler = new SocketsHttpHandler { RequestHeaderEncodingSelector = (_, _) => Encoding.UTF8 };
         using var http = new HttpClient(handler);
         using var content = new ByteArrayContent(body);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
         using var message = new HttpRequestMessage(HttpMethod.Post, cluster.OpenAiAddress + "/v1/chat/completions") { Content = content };
         message.Headers.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
         foreach (var (name, value) in headers)

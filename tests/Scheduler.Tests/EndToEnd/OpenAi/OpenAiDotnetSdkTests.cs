@@ -264,6 +264,32 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
         }
     }
 
+    [Theory]
+    [InlineData("POST", "/v1//chat/completions", "POST /v1/chat/completions")]
+    [InlineData("POST", "//v1/completions", "POST /v1/completions")]
+    [InlineData("GET", "/v1//models", "GET /v1/models")]
+    public async Task PathWithAnEmptySegment_Is404SayingSo_NotA405ForItsOwnMethod(string verb, string path, string served)
+    {
+        // A base URL ending in a slash joined to "/chat/completions": routing has no such route, and its 404 was turned
+        // into a 405 "POST is not allowed on /v1//chat/completions; use POST".
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+
+        // Whole: relative, "//v1/completions" would be read as a host named v1.
+        using var request = new HttpRequestMessage(new HttpMethod(verb), new Uri(cluster.OpenAiAddress + path))
+        {
+            Content = verb == "POST" ? new StringContent($$"""{"model":"{{SchedulerCluster.Model}}","prompt":"x","max_tokens":2}""", Encoding.UTF8, "application/json") : null,
+        };
+
+        using var response = await http.SendAsync(request);
+
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal((HttpStatusCode.NotFound, "unknown_url"), (response.StatusCode, error.GetProperty("code").GetString()));
+        Assert.Equal(
+            $"no route {verb} {path}: the path has an empty segment (//); this API serves {served}: the client's base URL probably ends with a slash",
+            error.GetProperty("message").GetString());
+    }
+
     [Fact]
     public async Task BaseUrlWithoutV1_Is404InOpenAisShape_SayingSo_AndOtherPortsKeepTheirBare404()
     {
@@ -488,6 +514,12 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
         using var unknown = await http.GetAsync("/v1/models/org/no-such-model");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Equal("model_not_found", JsonDocument.Parse(await unknown.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
+
+        // Escaped, it is named as the client named it, not "model 'org%2Fno-such-model' not found".
+        using var escaped = await http.GetAsync("/v1/models/org%2Fno-such-model");
+        Assert.Equal(
+            (HttpStatusCode.NotFound, "model 'org/no-such-model' not found"),
+            (escaped.StatusCode, JsonDocument.Parse(await escaped.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("message").GetString()));
         using var post = await http.PostAsync("/v1/models/org/slashed-model", null);
         Assert.Equal((HttpStatusCode.MethodNotAllowed, "GET, HEAD"), (post.StatusCode, string.Join(", ", post.Content.Headers.Allow)));
     }
