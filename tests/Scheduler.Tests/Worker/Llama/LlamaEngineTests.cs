@@ -786,6 +786,37 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void DecodeCallLlamaCppFailsOtherwise_HandsItsSequencesBackSayingWhy_EmptiesTheirSlots_AndTheReplicaGoesOn()
+    {
+        // llama.cpp holds a position of "a"'s slot that the engine did not write, so the step's call, which feeds "a"'s
+        // token at that position, is an invalid batch to it (as a recurrent model's uncut state made it; LlamaMemory).
+        // The step threw, the replica's loop ended, and its jobs stayed running for ever.
+        var engine = Engine(slots: 2);
+        engine.Admit([Sequence("a", 8), Sequence("b", 8)]);
+        engine.Step();
+        var batch = new LLamaBatch();
+        batch.Add((LLamaToken)300, engine.KvCells(0), (LLamaSeqId)0, logits: true);
+        Assert.Equal(DecodeResult.Ok, engine.NativeContext.Decode(batch));
+
+        var failed = engine.Step()!;
+
+        // The call held both decodes: both go back to the scheduler from the token each delivered, saying why.
+        Assert.Empty(failed.Tokens);
+        Assert.Equal("a b", string.Join(' ', failed.Finished.Select(f => f.SequenceId).Order()));
+        Assert.All(failed.Finished, f =>
+        {
+            Assert.Equal((FinishReason.Rejected, 1), (f.Reason, f.CompletionTokens));
+            Assert.Equal("llama.cpp failed the decode call holding it on replica replica: llama_decode answered InvalidInputBatch (-1); the node's log says why under LlamaCpp", f.Error);
+        });
+        Assert.Equal((0, 2L), (failed.Capacity.RunningSequences, failed.Capacity.RejectedAdmissions));
+
+        // Their slots are emptied, the stray position with them, and the replica runs the next job as a fresh one would.
+        var next = Run(engine, Sequence("c", 8, temperature: 0));
+        Assert.Equal((FinishReason.Length, 0), (next.Finished!.Reason, next.Finished.CachedPromptTokens));
+        Assert.Equal(Run(Engine(), Sequence("c", 8, temperature: 0)).Text, next.Text);
+    }
+
+    [Fact]
     public async Task Loop_StreamsTokens_AndBatchesSequencesAdmittedWhileOthersRun()
     {
         // The sink takes one report, then holds the loop (as a slow network would) until "b" has been admitted, so
