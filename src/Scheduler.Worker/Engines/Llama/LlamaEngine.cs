@@ -635,6 +635,20 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             : null;
     }
 
+    /// <summary>Lowers the max_tokens of a job whose client set none (<see cref="SequenceSpec.FitMaxTokens"/>: the scheduler
+    /// gave it what its own count of the prompt leaves of the context) to what the model's count leaves of the replica's
+    /// context. The model's tokenizer often counts more (a chat rendered by the catalog's template, on a model without
+    /// one of its own, came to twice the scheduler's count on the tiny model), and every such job failed as too long —
+    /// the OpenAI door's 400 context_length_exceeded — though its prompt fit. A prompt that leaves no room past the
+    /// tokens already delivered is left to <see cref="Fault"/>.</summary>
+    private void FitMaxTokens(SequenceSpec spec, LLamaToken[]? prompt)
+    {
+        if (spec.FitMaxTokens && prompt is not null && _maxContextTokens - prompt.Length is var room && room > spec.ResumeFromToken && room < spec.MaxTokens)
+        {
+            spec.MaxTokens = room;
+        }
+    }
+
     /// <summary>Why the sequence finds no room now (slots or KV cells), or null when it fits.</summary>
     private string? Refusal(SequenceSpec spec, LLamaToken[] prompt)
     {
@@ -648,6 +662,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     /// every slot taken while the queue ahead has room, refuses one that finds no room otherwise, else adds it to the batch.</summary>
     private void Start(SequenceSpec spec, LLamaToken[]? prompt)
     {
+        FitMaxTokens(spec, prompt);
         if (Fault(spec, prompt) is var (fault, reason))
         {
             // No replica of this context can ever run it: queueing it again would bring it back forever.

@@ -3,6 +3,7 @@ using LLama.Native;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Scheduler.Policies.Profiles;
+using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Engines.Llama;
@@ -373,6 +374,26 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Equal(0, reports[^1].Capacity.RejectedAdmissions);
         Assert.Equal(FinishReason.Length, SequenceOutcome.Of("fits", reports).Finished!.Reason);
         Assert.Equal(string.Empty, SequenceOutcome.Of("fits", reports).Finished!.Error);
+    }
+
+    [Fact]
+    public void MaxTokensTheSchedulerFitted_PastTheContextByTheModelsCount_IsLoweredToWhatTheContextLeaves()
+    {
+        // A client that set no max_tokens: the scheduler gave it what its own count of the prompt (3 fewer tokens than the
+        // model's) leaves of the context. The engine failed it as too long though its prompt fit.
+        var engine = Engine(maxContextTokens: 64);
+        var promptTokens = tiny.Model.Tokenize(Prompt).Length;
+        var fitted = Sequence("fitted", 64 - (promptTokens - 3), temperature: 0);
+        fitted.FitMaxTokens = true;
+
+        var outcome = Run(engine, fitted);
+
+        Assert.Equal((FinishReason.Length, 64 - promptTokens), (outcome.Finished!.Reason, outcome.Finished.CompletionTokens));
+        Assert.Equal(Enumerable.Range(0, 64 - promptTokens), outcome.Indexes);
+
+        // A max_tokens the client set is its own: too large, it is still refused.
+        var set = Run(engine, Sequence("set", 64 - (promptTokens - 3), temperature: 0));
+        Assert.Equal((FinishReason.Error, ErrorReasons.ContextLengthExceeded), (set.Finished!.Reason, set.Finished.ErrorReason));
     }
 
     [Fact]
