@@ -72,6 +72,44 @@ internal static class TinyGguf
     /// <summary>The model of <see cref="Write"/> with <see cref="ChatMlTemplate"/> as its <c>tokenizer.chat_template</c>.</summary>
     public static string WriteWithChatTemplate(string directory) => WriteModel(Path.Combine(directory, "tiny-chat.gguf"), Tiny, endsAtOnce: false, ChatMlTemplate);
 
+    /// <summary>A recurrent model (llama.cpp's <c>mamba</c> architecture, 2 layers of width 64) with the same vocabulary:
+    /// llama.cpp loads it and generates with it, but its per-sequence state cannot be cut back to a prefix as a KV
+    /// cache can.</summary>
+    public static string WriteRecurrent(string directory)
+    {
+        const int Width = 64, Layers = 2, Inner = 2 * Width, Convolution = 4, State = 16, Rank = Width / 16;
+        var vocabulary = Vocabulary();
+        var random = new Random(1234);
+        var tensors = new List<(string Name, int[] Shape, float[] Data)>
+        {
+            ("token_embd.weight", [Width, vocabulary.Count], Embeddings(random, Width, vocabulary.Count)),
+            ("output_norm.weight", [Width], Ones(Width)),
+            ("output.weight", [Width, vocabulary.Count], OutputRows(random, Width, vocabulary.Count, endsAtOnce: false)),
+        };
+        for (var layer = 0; layer < Layers; layer++)
+        {
+            var prefix = $"blk.{layer}.";
+            tensors.Add((prefix + "attn_norm.weight", [Width], Ones(Width)));
+            tensors.Add((prefix + "ssm_in.weight", [Width, 2 * Inner], Random(random, Width * 2 * Inner)));
+            tensors.Add((prefix + "ssm_conv1d.weight", [Convolution, Inner], Random(random, Convolution * Inner)));
+            tensors.Add((prefix + "ssm_conv1d.bias", [Inner], Random(random, Inner)));
+            tensors.Add((prefix + "ssm_x.weight", [Inner, Rank + (2 * State)], Random(random, Inner * (Rank + (2 * State)))));
+            tensors.Add((prefix + "ssm_dt.weight", [Rank, Inner], Random(random, Rank * Inner)));
+            tensors.Add((prefix + "ssm_dt.bias", [Inner], Random(random, Inner)));
+            tensors.Add((prefix + "ssm_a", [State, Inner], Enumerable.Repeat(-1f, State * Inner).ToArray()));
+            tensors.Add((prefix + "ssm_d", [Inner], Ones(Inner)));
+            tensors.Add((prefix + "ssm_out.weight", [Inner, Width], SparingComponentZero(Random(random, Inner * Width), Inner)));
+        }
+
+        List<(string Key, uint Value)> hyperparameters =
+        [
+            ("mamba.context_length", TrainedContext), ("mamba.embedding_length", Width), ("mamba.block_count", Layers),
+            ("mamba.feed_forward_length", 0), ("mamba.attention.head_count", 0), ("mamba.ssm.conv_kernel", Convolution),
+            ("mamba.ssm.inner_size", Inner), ("mamba.ssm.state_size", State), ("mamba.ssm.time_step_rank", Rank),
+        ];
+        return WriteFile(Path.Combine(directory, "tiny-mamba.gguf"), "mamba", hyperparameters, vocabulary, tensors, chatTemplate: null);
+    }
+
     private static string WriteModel(string path, ModelShape dimensions, bool endsAtOnce, string? chatTemplate)
     {
         var (width, layers, heads, feedForward) = dimensions;
@@ -97,22 +135,40 @@ internal static class TinyGguf
             tensors.Add((prefix + "ffn_down.weight", [feedForward, width], SparingComponentZero(Random(random, feedForward * width), feedForward)));
         }
 
+        List<(string Key, uint Value)> hyperparameters =
+        [
+            ("llama.context_length", TrainedContext), ("llama.embedding_length", (uint)width), ("llama.block_count", (uint)layers),
+            ("llama.feed_forward_length", (uint)feedForward), ("llama.attention.head_count", (uint)heads),
+            ("llama.rope.dimension_count", (uint)(width / heads)),
+        ];
+        return WriteFile(path, "llama", hyperparameters, vocabulary, tensors, chatTemplate);
+    }
+
+    /// <summary>Writes a GGUF file of <paramref name="architecture"/> with its <paramref name="hyperparameters"/>, the
+    /// SentencePiece <paramref name="vocabulary"/> and <paramref name="tensors"/>.</summary>
+    private static string WriteFile(
+        string path,
+        string architecture,
+        List<(string Key, uint Value)> hyperparameters,
+        List<(string Text, float Score, int Type)> vocabulary,
+        List<(string Name, int[] Shape, float[] Data)> tensors,
+        string? chatTemplate)
+    {
         using var file = File.Create(path);
         using var writer = new BinaryWriter(file, Encoding.UTF8);
         writer.Write("GGUF"u8);
         writer.Write(3u);
         writer.Write((ulong)tensors.Count);
-        writer.Write(chatTemplate is null ? 16UL : 17UL); // metadata pairs, as written below
+        writer.Write((ulong)(hyperparameters.Count + (chatTemplate is null ? 10 : 11))); // metadata pairs, as written below
 
-        WriteString(writer, "general.architecture", "llama");
+        WriteString(writer, "general.architecture", architecture);
         WriteString(writer, "general.name", "tiny");
-        WriteUInt32(writer, "llama.context_length", TrainedContext);
-        WriteUInt32(writer, "llama.embedding_length", (uint)width);
-        WriteUInt32(writer, "llama.block_count", (uint)layers);
-        WriteUInt32(writer, "llama.feed_forward_length", (uint)feedForward);
-        WriteUInt32(writer, "llama.attention.head_count", (uint)heads);
-        WriteUInt32(writer, "llama.rope.dimension_count", (uint)(width / heads));
-        Key(writer, "llama.attention.layer_norm_rms_epsilon", TypeFloat32);
+        foreach (var (key, value) in hyperparameters)
+        {
+            WriteUInt32(writer, key, value);
+        }
+
+        Key(writer, $"{architecture}.attention.layer_norm_rms_epsilon", TypeFloat32);
         writer.Write(1e-5f);
         WriteString(writer, "tokenizer.ggml.model", "llama");
 

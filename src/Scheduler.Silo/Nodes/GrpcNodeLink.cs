@@ -369,6 +369,7 @@ internal sealed partial class GrpcNodeLink : INodeLink
             Stop = request.Stop ?? "",
             Prompt = request.Prompt ?? "",
             Traceparent = traceParent ?? "",
+            FitMaxTokens = request.FitMaxTokens,
         };
         if (request.PromptTokenIds is { } ids)
         {

@@ -249,19 +249,29 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         // The catalog counts this text with cl100k_base (about 360 tokens: it fits the 512-token context with 16 to
         // generate); the tiny model's own tokenizer splits it finer, and its engine refuses it as too long.
         var prompt = string.Concat(Enumerable.Repeat("zebra quantum xylophone ", 60));
-        using var http = new HttpClient();
-        using var body = new StringContent(
-            System.Text.Json.JsonSerializer.Serialize(new { model = Model, prompt, max_tokens = 16 }), System.Text.Encoding.UTF8, "application/json");
-        using var request = new HttpRequestMessage(HttpMethod.Post, _silo.Services.GetRequiredService<ListeningAddresses>().OpenAi + "/v1/completions") { Content = body };
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TenantKey);
 
-        using var response = await http.SendAsync(request);
+        var (status, answer) = await PostOpenAiAsync("/v1/completions", new { model = Model, prompt, max_tokens = 16 });
 
-        var error = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
-        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        var error = answer.GetProperty("error");
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, status);
         Assert.Equal(("invalid_request_error", "context_length_exceeded", "prompt"),
             (error.GetProperty("type").GetString(), error.GetProperty("code").GetString(), error.GetProperty("param").GetString()));
         Assert.StartsWith("the prompt does not fit the model's context: prompt is ", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ChatWithoutMaxTokens_ThatTheModelCountsLongerThanTheScheduler_RunsToTheEndOfTheContext_NotA400()
+    {
+        // The scheduler fits a chat's budget to its own count of the rendering; the tiny model's tokenizer counts it more
+        // than twice as long, and the engine refused the job as too long: a 400 for a max_tokens the client never sent.
+        var content = string.Join(' ', Enumerable.Repeat("the", 100));
+
+        var (status, answer) = await PostOpenAiAsync("/v1/chat/completions", new { model = Model, messages = new[] { new { role = "user", content } } });
+
+        Assert.True(status == System.Net.HttpStatusCode.OK, answer.ToString());
+        var usage = answer.GetProperty("usage");
+        Assert.Equal("length", answer.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.Equal(512, usage.GetProperty("prompt_tokens").GetInt32() + usage.GetProperty("completion_tokens").GetInt32());
     }
 
     [Fact]
@@ -302,6 +312,18 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         Assert.NotEqual(
             tiny.ChatModel.Tokenize("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nbe brief<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nhello world<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n").Length,
             chatMl);
+    }
+
+    /// <summary>Posts <paramref name="body"/> as JSON to the silo's OpenAI door at <paramref name="path"/> as the tenant;
+    /// returns the status and the answer's JSON.</summary>
+    private async Task<(System.Net.HttpStatusCode Status, System.Text.Json.JsonElement Answer)> PostOpenAiAsync(string path, object body)
+    {
+        using var http = new HttpClient { Timeout = Timeout };
+        using var content = new StringContent(System.Text.Json.JsonSerializer.Serialize(body), System.Text.Encoding.UTF8, "application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, _silo.Services.GetRequiredService<ListeningAddresses>().OpenAi + path) { Content = content };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TenantKey);
+        using var response = await http.SendAsync(request);
+        return (response.StatusCode, System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 
     private static SubmitJobRequest Request(string model, int maxTokens, ulong? seed = null, string prompt = Prompt)

@@ -54,6 +54,9 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     private readonly LlamaSlots _slots;
     private readonly int _microBatchTokens;
 
+    // False for a model whose memory cannot be cut back to a prefix (recurrent or hybrid): no prompt reuses a slot's cells.
+    private readonly bool _keepsPrefixes;
+
     // The scheduler-named prompt blocks the slots' cells hold: what leaves them goes out with the next step report.
     private readonly LlamaCachedBlocks _cachedBlocks = new();
 
@@ -105,8 +108,13 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             throw new InvalidOperationException($"llama.cpp made a context of {cells} KV cells for replica {replicaId}, fewer than the {profile.KvCapacityTokens} it reports.");
         }
 
-        _slots = new LlamaSlots(profile.MaxSequences, settings.KvUnified ? profile.KvCapacityTokens : null, _cachedBlocks);
+        _keepsPrefixes = LlamaMemory.KeepsPrefixes(_context.NativeHandle, _model.Vocabulary.BOS ?? (LLamaToken)0);
+        _slots = new LlamaSlots(profile.MaxSequences, settings.KvUnified ? profile.KvCapacityTokens : null, _cachedBlocks, _keepsPrefixes);
         LogCreated(logger, replicaId, _model.Path, profile.MaxSequences, _context.NativeHandle.ContextSize, profile.StepTokenBudget);
+        if (!_keepsPrefixes)
+        {
+            LogNoPrefixReuse(logger, replicaId, _model.Path);
+        }
     }
 
     public string ReplicaId => _replicaId;
@@ -464,7 +472,14 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         }
         else if (result != DecodeResult.Ok)
         {
-            throw new InvalidOperationException($"llama_decode failed on replica {_replicaId}: {result}.");
+            // Not for want of room: llama.cpp refused the call's batch or failed computing it, which the next step would
+            // not change. The step loop used to end here, and every job on the replica stayed running for ever, its
+            // client waiting on nothing, with only the node's health to say so. The call's sequences go back to the
+            // scheduler instead, and the replica goes on.
+            foreach (var entry in step.Refused!.Select(p => p.Entry).Where(e => e.Sequence.Active))
+            {
+                HandBackFailed(entry.Sequence, result);
+            }
         }
 
         var report = _running.StartReport();
@@ -521,6 +536,26 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             $"llama.cpp found no free KV cells for its next token {refusedSteps} steps in a row on replica {_replicaId} (its cache fuller than the engine counts): handed back, as the waiting sequence holding the most cells ({cells}), so the others can go on");
         _running.Reject(finished);
         LogHandedBackForRoom(_logger, _replicaId, handedBack.Id, cells, refusedSteps, finished.CompletionTokens, waiting.Count - 1);
+    }
+
+    /// <summary>Hands back <paramref name="sequence"/>, whose decode call llama.cpp failed otherwise than for want of KV
+    /// cells, finished rejected from the tokens it delivered and saying why: the scheduler resumes it (elsewhere, the
+    /// replica held as after any refusal), counted against its hand-backs, so a replica that fails every call fails the
+    /// job with this message rather than bouncing it for ever. Its slot is emptied rather than kept as cache: the failed
+    /// call may have left part of its batch in the cells.</summary>
+    private void HandBackFailed(LlamaSequence sequence, DecodeResult result)
+    {
+        _running.Remove(sequence);
+        sequence.Leave();
+        _slots.Release(sequence.Slot, []);
+        _cachedBlocks.Clear(sequence.Slot);
+        _left.Add(sequence);
+        var finished = sequence.Finished(FinishReason.Rejected);
+        finished.Error = string.Create(
+            CultureInfo.InvariantCulture,
+            $"llama.cpp failed the decode call holding it on replica {_replicaId}: llama_decode answered {result} ({(int)result}); the node's log says why under LlamaCpp");
+        _running.Reject(finished);
+        LogDecodeFailed(_logger, _replicaId, sequence.Id, result, finished.CompletionTokens);
     }
 
     /// <summary>Hands the report to the sink with the capacity as it is now. True when done: delivered, or dropped
@@ -600,6 +635,20 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             : null;
     }
 
+    /// <summary>Lowers the max_tokens of a job whose client set none (<see cref="SequenceSpec.FitMaxTokens"/>: the scheduler
+    /// gave it what its own count of the prompt leaves of the context) to what the model's count leaves of the replica's
+    /// context. The model's tokenizer often counts more (a chat rendered by the catalog's template, on a model without
+    /// one of its own, came to twice the scheduler's count on the tiny model), and every such job failed as too long —
+    /// the OpenAI door's 400 context_length_exceeded — though its prompt fit. A prompt that leaves no room past the
+    /// tokens already delivered is left to <see cref="Fault"/>.</summary>
+    private void FitMaxTokens(SequenceSpec spec, LLamaToken[]? prompt)
+    {
+        if (spec.FitMaxTokens && prompt is not null && _maxContextTokens - prompt.Length is var room && room > spec.ResumeFromToken && room < spec.MaxTokens)
+        {
+            spec.MaxTokens = room;
+        }
+    }
+
     /// <summary>Why the sequence finds no room now (slots or KV cells), or null when it fits.</summary>
     private string? Refusal(SequenceSpec spec, LLamaToken[] prompt)
     {
@@ -613,6 +662,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     /// every slot taken while the queue ahead has room, refuses one that finds no room otherwise, else adds it to the batch.</summary>
     private void Start(SequenceSpec spec, LLamaToken[]? prompt)
     {
+        FitMaxTokens(spec, prompt);
         if (Fault(spec, prompt) is var (fault, reason))
         {
             // No replica of this context can ever run it: queueing it again would bring it back forever.
@@ -653,7 +703,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
         {
             // Lazy: the running sequences' tokens are looked at only in a shared cache.
             var (slot, reused) = _slots.Take(prompt!, _running.Sequences.Select(s => (s.Slot, s.CachedTokens())));
-            _cachedBlocks.Assign(slot, SequenceBlocks.Of(spec)?.Hashes ?? []);
+            _cachedBlocks.Assign(slot, _keepsPrefixes ? SequenceBlocks.Of(spec)?.Hashes ?? [] : []);
             sequence = new LlamaSequence(spec, prompt!, Replay(spec, prompt!), slot, reused, _model.CreateDecoder());
             _running.Add(sequence);
             _admittedRank = Math.Min(_admittedRank, spec.FairRank);
@@ -698,11 +748,17 @@ internal sealed partial class LlamaEngine : IInferenceEngine
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {ReplicaId} runs {ModelPath} with {Slots} slots, {ContextTokens} KV cells and {BatchTokens} tokens per decode")]
     private static partial void LogCreated(ILogger logger, string replicaId, string modelPath, int slots, uint contextTokens, int batchTokens);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId}: llama.cpp cannot cut the memory of {ModelPath} back to a prefix (a recurrent or hybrid model): every prompt is prefilled whole, none reuses a slot's cache")]
+    private static partial void LogNoPrefixReuse(ILogger logger, string replicaId, string modelPath);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} rejected sequence {SequenceId}: {Reason}")]
     private static partial void LogRejected(ILogger logger, string replicaId, string sequenceId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} handed back sequence {SequenceId} holding {KvCells} KV cells, resuming at token {ResumeFrom}: llama.cpp refused the decodes waiting for KV cells {RefusedSteps} steps in a row; {Waiting} other sequences wait for the room")]
     private static partial void LogHandedBackForRoom(ILogger logger, string replicaId, string sequenceId, int kvCells, int refusedSteps, int resumeFrom, int waiting);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Replica {ReplicaId} handed back sequence {SequenceId}, resuming at token {ResumeFrom}: llama_decode failed the call holding it ({Result})")]
+    private static partial void LogDecodeFailed(ILogger logger, string replicaId, string sequenceId, DecodeResult result, int resumeFrom);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replica {ReplicaId} can never run sequence {SequenceId}: {Error}")]
     private static partial void LogFault(ILogger logger, string replicaId, string sequenceId, string error);

@@ -60,7 +60,7 @@ internal sealed class LlamaModel : IDisposable
             throw new ArgumentException($"{setting} \"{path}\" is not a GGUF model file (it does not start with \"GGUF\").", nameof(path));
         }
 
-        LlamaNativeLog.Install();
+        using var errors = LlamaNativeLog.HearErrors();
         var parameters = new ModelParams(fullPath);
         if (gpuLayers is { } layers)
         {
@@ -73,7 +73,9 @@ internal sealed class LlamaModel : IDisposable
         }
         catch (LoadWeightsFailedException ex)
         {
-            throw new ArgumentException($"{setting} \"{path}\": llama.cpp could not load the model (unsupported architecture or a damaged file; its log says why).", nameof(path), ex);
+            // llama.cpp's own words name the cause (an architecture it does not know, a tensor missing or misshapen); its
+            // log, where this message used to send the operator, has no logger yet while the node starts.
+            throw new ArgumentException($"{setting} \"{path}\": llama.cpp could not load the model (unsupported architecture or a damaged file): {errors}", nameof(path), ex);
         }
     }
 

@@ -11,6 +11,11 @@ internal sealed class LlamaNativeLog : ILogger
 {
     private static readonly LlamaNativeLog Instance = new();
     private static int _installed;
+
+    // The errors llama.cpp logs on this thread while an ErrorsHeard is open: llama.cpp logs on the calling thread, and a
+    // model is loaded before the host's logger is attached, so why a load failed was dropped.
+    [ThreadStatic]
+    private static List<string>? _errors;
     private ILogger _target = NullLogger.Instance;
 
     /// <summary>Routes llama.cpp's log here; idempotent.</summary>
@@ -36,8 +41,21 @@ internal sealed class LlamaNativeLog : ILogger
 
     public bool IsEnabled(LogLevel logLevel) => Volatile.Read(ref _target).IsEnabled(Demote(logLevel));
 
+    /// <summary>Collects what llama.cpp logs at error level on this thread until disposed, whether or not a logger is
+    /// attached: a node that cannot load its model says why in its refusal to start.</summary>
+    public static ErrorsHeard HearErrors()
+    {
+        Install();
+        return new ErrorsHeard();
+    }
+
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
     {
+        if (logLevel >= LogLevel.Error && _errors is { } errors)
+        {
+            errors.Add(formatter(state, exception).Trim());
+        }
+
         var target = Volatile.Read(ref _target);
         var level = Demote(logLevel);
         if (target.IsEnabled(level))
@@ -48,6 +66,18 @@ internal sealed class LlamaNativeLog : ILogger
 
     // llama.cpp reports every tensor and setting at information level: detail for a node's operator.
     private static LogLevel Demote(LogLevel level) => level == LogLevel.Information ? LogLevel.Debug : level;
+
+    /// <summary>The errors llama.cpp logged on this thread since it was made, until disposed.</summary>
+    internal sealed class ErrorsHeard : IDisposable
+    {
+        private readonly List<string>? _outer = _errors;
+        private readonly List<string> _heard = _errors = [];
+
+        /// <summary>The errors in the order logged, joined by "; ".</summary>
+        public override string ToString() => string.Join("; ", _heard);
+
+        public void Dispose() => _errors = _outer;
+    }
 
     /// <summary>Detaches its logger if it is still the one attached: a disposed host's logger must not be called.</summary>
     private sealed class Attachment(ILogger logger) : IDisposable

@@ -20,7 +20,10 @@ namespace Scheduler.Worker.Engines.Llama;
 /// <param name="sharedCells">The cells of a KV cache the slots share, or null when each slot has its own stream (whose
 /// cells no other slot can use, so a free slot's cache never stands in another's way).</param>
 /// <param name="blocks">The prompt blocks the slots hold, told when <see cref="MakeRoom"/> empties a slot; null: not kept.</param>
-internal sealed class LlamaSlots(int slots, long? sharedCells, LlamaCachedBlocks? blocks = null)
+/// <param name="keepsPrefixes">False when the context's memory cannot be cut back to a prefix of a sequence (a recurrent
+/// model's, which holds one state per sequence rather than a cell per position: <see cref="LlamaMemory.KeepsPrefixes"/>):
+/// then nothing is reused, and a taken slot is emptied whole.</param>
+internal sealed class LlamaSlots(int slots, long? sharedCells, LlamaCachedBlocks? blocks = null, bool keepsPrefixes = true)
 {
     /// <summary>The least share of a prompt a cached prefix must cover for the admission to take that slot rather than the
     /// lowest empty one (llama.cpp's server uses a similarity threshold of 0.1 the same way): a prefix of one or
@@ -47,7 +50,7 @@ internal sealed class LlamaSlots(int slots, long? sharedCells, LlamaCachedBlocks
         var bestShared = 0;
         for (var i = 0; i < _free.Count; i++)
         {
-            var shared = prompt.CommonPrefixLength(_free[i].Tokens);
+            var shared = Shared(prompt, _free[i].Tokens);
             if (shared > bestShared || (shared == bestShared && _free[i].Slot.Value < _free[best].Slot.Value))
             {
                 (best, bestShared) = (i, shared);
@@ -60,7 +63,7 @@ internal sealed class LlamaSlots(int slots, long? sharedCells, LlamaCachedBlocks
             // slots first because with a KV stream per slot llama.cpp decodes the running sequences in one pass over the
             // weights only while their slots are consecutive (LlamaEngine.Plan).
             best = _free.Select((f, i) => (Cached: f.Tokens.Length > 0, f.Slot.Value, i)).Min().i;
-            bestShared = prompt.CommonPrefixLength(_free[best].Tokens);
+            bestShared = Shared(prompt, _free[best].Tokens);
         }
 
         var slot = _free[best];
@@ -110,12 +113,12 @@ internal sealed class LlamaSlots(int slots, long? sharedCells, LlamaCachedBlocks
     }
 
     /// <summary>The running sequence sharing the longest prefix with <paramref name="prompt"/>, short of its last token.</summary>
-    private static (LLamaSeqId Slot, int Shared) LongestPrefix(LLamaToken[] prompt, IEnumerable<(LLamaSeqId Slot, LLamaToken[] Tokens)> running)
+    private (LLamaSeqId Slot, int Shared) LongestPrefix(LLamaToken[] prompt, IEnumerable<(LLamaSeqId Slot, LLamaToken[] Tokens)> running)
     {
         var best = (Slot: default(LLamaSeqId), Shared: 0);
         foreach (var (slot, tokens) in running)
         {
-            var shared = Math.Min(prompt.AsSpan().CommonPrefixLength(tokens), prompt.Length - 1);
+            var shared = Math.Min(Shared(prompt, tokens), prompt.Length - 1);
             if (shared > best.Shared)
             {
                 best = (slot, shared);
@@ -124,6 +127,10 @@ internal sealed class LlamaSlots(int slots, long? sharedCells, LlamaCachedBlocks
 
         return best;
     }
+
+    /// <summary>How many leading tokens of <paramref name="prompt"/> cells holding <paramref name="tokens"/> give it: none
+    /// when the memory cannot be cut back to them.</summary>
+    private int Shared(LLamaToken[] prompt, LLamaToken[] tokens) => keepsPrefixes ? prompt.AsSpan().CommonPrefixLength(tokens) : 0;
 
     /// <param name="Slot">The sequence id.</param>
     /// <param name="Tokens">What its cells hold, from position 0.</param>

@@ -169,6 +169,19 @@ public sealed class GrpcNodeLinkTests
         Assert.Equal("", GrpcNodeLink.ToSpec(ticket, traceParent: null).ResumeText);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ToSpec_TellsTheEngineWhetherTheClientSetMaxTokens(bool fitted)
+    {
+        // An engine counting the prompt with the model's tokenizer lowers a fitted budget to its context, not a set one.
+        var request = new JobRequest("m", "hello", null, 1, 16, JobPriority.Standard, 2000, null, null, null, FitMaxTokens: fitted);
+
+        var spec = GrpcNodeLink.ToSpec(new JobTicket("job-4", "tenant", request, DateTimeOffset.UnixEpoch, [], 1.0), traceParent: null);
+
+        Assert.Equal((fitted, 16), (spec.FitMaxTokens, spec.MaxTokens));
+    }
+
     [Fact]
     public void ToSpec_TextJob_HasNoMessages() =>
         Assert.Empty(GrpcNodeLink.ToSpec(new JobTicket(

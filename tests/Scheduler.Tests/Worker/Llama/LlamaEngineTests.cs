@@ -3,6 +3,7 @@ using LLama.Native;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Scheduler.Policies.Profiles;
+using Scheduler.Protos.Errors;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Engines.Llama;
@@ -373,6 +374,26 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
         Assert.Equal(0, reports[^1].Capacity.RejectedAdmissions);
         Assert.Equal(FinishReason.Length, SequenceOutcome.Of("fits", reports).Finished!.Reason);
         Assert.Equal(string.Empty, SequenceOutcome.Of("fits", reports).Finished!.Error);
+    }
+
+    [Fact]
+    public void MaxTokensTheSchedulerFitted_PastTheContextByTheModelsCount_IsLoweredToWhatTheContextLeaves()
+    {
+        // A client that set no max_tokens: the scheduler gave it what its own count of the prompt (3 fewer tokens than the
+        // model's) leaves of the context. The engine failed it as too long though its prompt fit.
+        var engine = Engine(maxContextTokens: 64);
+        var promptTokens = tiny.Model.Tokenize(Prompt).Length;
+        var fitted = Sequence("fitted", 64 - (promptTokens - 3), temperature: 0);
+        fitted.FitMaxTokens = true;
+
+        var outcome = Run(engine, fitted);
+
+        Assert.Equal((FinishReason.Length, 64 - promptTokens), (outcome.Finished!.Reason, outcome.Finished.CompletionTokens));
+        Assert.Equal(Enumerable.Range(0, 64 - promptTokens), outcome.Indexes);
+
+        // A max_tokens the client set is its own: too large, it is still refused.
+        var set = Run(engine, Sequence("set", 64 - (promptTokens - 3), temperature: 0));
+        Assert.Equal((FinishReason.Error, ErrorReasons.ContextLengthExceeded), (set.Finished!.Reason, set.Finished.ErrorReason));
     }
 
     [Fact]
@@ -783,6 +804,37 @@ public sealed class LlamaEngineTests(TinyModelFixture tiny) : IClassFixture<Tiny
             Assert.Equal(SequenceOutcome.Of(id, expected).Finished, actual.Finished);
             Assert.Equal(FinishReason.Length, actual.Finished!.Reason);
         }
+    }
+
+    [Fact]
+    public void DecodeCallLlamaCppFailsOtherwise_HandsItsSequencesBackSayingWhy_EmptiesTheirSlots_AndTheReplicaGoesOn()
+    {
+        // llama.cpp holds a position of "a"'s slot that the engine did not write, so the step's call, which feeds "a"'s
+        // token at that position, is an invalid batch to it (as a recurrent model's uncut state made it; LlamaMemory).
+        // The step threw, the replica's loop ended, and its jobs stayed running for ever.
+        var engine = Engine(slots: 2);
+        engine.Admit([Sequence("a", 8), Sequence("b", 8)]);
+        engine.Step();
+        var batch = new LLamaBatch();
+        batch.Add((LLamaToken)300, engine.KvCells(0), (LLamaSeqId)0, logits: true);
+        Assert.Equal(DecodeResult.Ok, engine.NativeContext.Decode(batch));
+
+        var failed = engine.Step()!;
+
+        // The call held both decodes: both go back to the scheduler from the token each delivered, saying why.
+        Assert.Empty(failed.Tokens);
+        Assert.Equal("a b", string.Join(' ', failed.Finished.Select(f => f.SequenceId).Order()));
+        Assert.All(failed.Finished, f =>
+        {
+            Assert.Equal((FinishReason.Rejected, 1), (f.Reason, f.CompletionTokens));
+            Assert.Equal("llama.cpp failed the decode call holding it on replica replica: llama_decode answered InvalidInputBatch (-1); the node's log says why under LlamaCpp", f.Error);
+        });
+        Assert.Equal((0, 2L), (failed.Capacity.RunningSequences, failed.Capacity.RejectedAdmissions));
+
+        // Their slots are emptied, the stray position with them, and the replica runs the next job as a fresh one would.
+        var next = Run(engine, Sequence("c", 8, temperature: 0));
+        Assert.Equal((FinishReason.Length, 0), (next.Finished!.Reason, next.Finished.CachedPromptTokens));
+        Assert.Equal(Run(Engine(), Sequence("c", 8, temperature: 0)).Text, next.Text);
     }
 
     [Fact]

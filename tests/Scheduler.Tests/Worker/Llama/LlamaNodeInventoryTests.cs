@@ -184,6 +184,32 @@ public sealed class LlamaNodeInventoryTests(TinyModelFixture tiny) : IClassFixtu
         }
     }
 
+    [Fact]
+    public void Create_WithAGgufOfAnArchitectureLlamaCppDoesNotKnow_SaysSoInLlamaCppsWords()
+    {
+        // The refusal sent the operator to llama.cpp's log, which has no logger yet while the node starts: nothing said why.
+        var path = Path.GetTempFileName();
+        try
+        {
+            var model = File.ReadAllBytes(tiny.Path);
+            var key = "general.architecture"u8;
+            var value = model.AsSpan().IndexOf(key) + key.Length + sizeof(uint) + sizeof(ulong); // past the value's type and length
+            "llamx"u8.CopyTo(model.AsSpan(value));
+            File.WriteAllBytes(path, model);
+            var options = new WorkerNodeOptions { Engine = "llama" };
+            options.Model.Path = path;
+
+            var error = Assert.Throws<ArgumentException>(() => NodeInventory.Create(options));
+
+            Assert.StartsWith($"Worker:Model:Path \"{path}\": llama.cpp could not load the model", error.Message, StringComparison.Ordinal);
+            Assert.Contains("unknown model architecture: 'llamx'", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Theory]
     [InlineData("vllm", 4, 512, "Worker:Accelerators:0:Engine (or Worker:Engine) \"vllm\" is not one of simulated, llama, upstream.")]
     [InlineData("llama", 8, 4, "Worker:Model:BatchSize (4) must be at least the slots per replica (8)")]
