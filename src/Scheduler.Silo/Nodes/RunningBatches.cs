@@ -61,6 +61,11 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
                 _running[seq.Ticket.JobId] = running;
                 started.Add(seq);
                 events.Add(running.Sinks, new JobEventRecord(seq.Ticket.JobId, JobEventKind.Admitted, now, Placement: seq.Placement));
+
+                // A resumed job's watchers may lack some of its earlier run's tokens: one that attached while it waited
+                // to resume was told only its queue position. They come with the admission where the ticket carried them
+                // (none for a job's first run); a stream that has them drops them by index.
+                AddDelivered(events, running.Sinks, running, 0, now);
             }
         }
 
@@ -94,17 +99,22 @@ internal sealed partial class RunningBatches(NodeRegistration node, ILogger logg
     /// <paramref name="fromToken"/> on.</summary>
     private static void Replay(EventBatch events, RunningSequence running, IJobEventSink sink, int fromToken, DateTimeOffset now)
     {
-        // One event per token: the silo's other streams of this job may already have handed it some of these tokens
-        // live, and its subscription can drop exactly those only if no replayed event straddles them (a straddling
-        // chunk would be delivered whole: duplicated tokens).
-        var jobId = running.Ticket.JobId;
         IJobEventSink[] only = [sink];
-        events.Add(only, new JobEventRecord(jobId, JobEventKind.Admitted, now, Placement: running.Admitted.Placement));
-        // From the watcher's own token wherever this run knows the text, an earlier run's included: a watcher re-attaching
-        // after a failover may have fewer tokens than that run delivered, and tokens past a gap wait for it.
+        events.Add(only, new JobEventRecord(running.Ticket.JobId, JobEventKind.Admitted, now, Placement: running.Admitted.Placement));
+        AddDelivered(events, only, running, fromToken, now);
+    }
+
+    /// <summary>The tokens delivered from <paramref name="fromToken"/> on, one event per token, wherever this run knows
+    /// their text (an earlier run's included): a watcher re-attaching after a failover may have fewer tokens than that
+    /// run delivered, and tokens past a gap wait for it.</summary>
+    private static void AddDelivered(EventBatch events, IReadOnlyList<IJobEventSink> sinks, RunningSequence running, int fromToken, DateTimeOffset now)
+    {
+        // One event per token: the silo's other streams of this job may already have handed the sink's streams some of
+        // these tokens live, and a subscription drops exactly those only if no replayed event straddles them (a
+        // straddling chunk would be delivered whole: duplicated tokens).
         for (var token = Math.Max(fromToken, running.FirstKnownToken); token < running.NextToken; token++)
         {
-            events.Add(only, new JobEventRecord(jobId, JobEventKind.Tokens, now, token, running.TokenText(token), 1));
+            events.Add(sinks, new JobEventRecord(running.Ticket.JobId, JobEventKind.Tokens, now, token, running.TokenText(token), 1));
         }
     }
 

@@ -468,6 +468,22 @@ public sealed class RunningBatchesTests
     }
 
     [Fact]
+    public void Admit_JobResumedWithItsEarlierOutput_SendsItsWatchersTheEarlierRunsTokensWithTheAdmission()
+    {
+        // A client re-attaching after a failover while its job waited to resume was told only the job's queue position:
+        // the earlier run's tokens it lacked came from nowhere, and the resumed run's were held behind the gap until the
+        // job ended and its record filled it.
+        var batches = Batches(Replica("r0", Model, "n", 8, 10_000));
+        var admitted = batches.Admit([Admitted("r0", Ticket("j", maxTokens: 4) with { ResumeFromToken = 2, Delivered = new DeliveredOutput("ab", [1, 2]) })], At(0))!;
+
+        admitted.Events.Send(Direct);
+
+        var events = _silo.Calls.Single();
+        Assert.Equal(JobEventKind.Admitted, events[0].Kind);
+        Assert.Equal([(0, "a"), (1, "b")], events.Skip(1).Select(e => (e.FirstTokenIndex, e.Text!)));
+    }
+
+    [Fact]
     public void Close_HandsBackEveryRunningJobByReplica_FromItsDeliveredTokens_AndTakesNoMore()
     {
         var batches = Batches(Replica("r0", Model, "n", 8, 10_000), Replica("r1", Model, "n", 8, 10_000));
