@@ -82,7 +82,7 @@ seen.errors = [
   await expectError(() => wrongKey.completions.create({ model, prompt: 'x', max_tokens: 2 }), 401, null, 'invalid_api_key'),
   await expectError(() => client.completions.create({ model: 'no-such-model', prompt: 'x', max_tokens: 2 }), 404, 'model', 'model_not_found'),
   await expectError(() => client.completions.create({ model, prompt: 'x', max_tokens: 2, logprobs: 3 }), 400, 'logprobs', null),
-  await expectError(() => client.completions.create({ model, prompt: 'x', max_tokens: 2, top_p: 0 }), 400, 'top_p', null),
+  await expectError(() => client.completions.create({ model, prompt: 'x', max_tokens: 2, top_p: 1.5 }), 400, 'top_p', null),
 ];
 
 console.log(JSON.stringify(seen));

@@ -94,6 +94,21 @@ public sealed class OpenAiRequestBodyTests
     public async Task Read_JsonContentTypeOrNone_IsRead(string? contentType) =>
         Assert.Equal("x", (await _reader.Read(Request(Encoding.UTF8.GetBytes("""{"model":"m","prompt":"x"}"""), "", contentType: contentType), OpenAiKind.Completion, Tenant)).Submit.Prompt);
 
+    [Fact]
+    public async Task Read_GzipBodyInAnotherCharset_IsDecompressedThenDecodedFromIt_WithinTheSizeLimit()
+    {
+        // UTF-16 text, gzip-compressed: decompressed, then decoded from the charset its Content-Type names.
+        var json = """{"model":"m","prompt":"café ☕"}""";
+        var body = Encode(json, "gzip", Encoding.Unicode);
+
+        var request = await _reader.Read(Request(body, "gzip", contentType: "application/json; charset=utf-16"), OpenAiKind.Completion, Tenant);
+        var ex = await Assert.ThrowsAsync<BadHttpRequestException>(() =>
+            _reader.Read(Request(body, "gzip", limit: 20, contentType: "application/json; charset=utf-16"), OpenAiKind.Completion, Tenant));
+
+        Assert.Equal("café ☕", request.Submit.Prompt);
+        Assert.Equal(StatusCodes.Status413PayloadTooLarge, ex.StatusCode);
+    }
+
     private static HttpRequest Request(byte[] body, string encoding, long? limit = null, string? contentType = null)
     {
         var http = new DefaultHttpContext();
@@ -104,7 +119,7 @@ public sealed class OpenAiRequestBodyTests
         return http.Request;
     }
 
-    private static byte[] Encode(string json, string encoding)
+    private static byte[] Encode(string json, string encoding, Encoding? charset = null)
     {
         using var encoded = new MemoryStream();
         using (Stream encoder = encoding.ToLowerInvariant() switch
@@ -114,7 +129,7 @@ public sealed class OpenAiRequestBodyTests
             _ => new BrotliStream(encoded, CompressionLevel.Optimal),
         })
         {
-            encoder.Write(Encoding.UTF8.GetBytes(json));
+            encoder.Write((charset ?? Encoding.UTF8).GetBytes(json));
         }
 
         return encoded.ToArray();
