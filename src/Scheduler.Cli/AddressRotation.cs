@@ -15,13 +15,6 @@ namespace Scheduler.Cli;
 /// </summary>
 internal sealed class AddressRotation : CallInvoker, IDisposable
 {
-    /// <summary>A silo that accepted the connection and stopped answering — frozen (SIGSTOP, a stalled VM), or cut off by a
-    /// network that drops its packets — is given up within about 15 s: the connection is pinged after 5 s with nothing
-    /// received and closed when 10 s pass without the answer, so its calls fail UNAVAILABLE and move on like any other.
-    /// Without it such a silo held every command (and <c>top</c>, and a job's stream) for ever, the next address never
-    /// tried. A silo answers a ping from its connection loop, not from the call's handler, so a slow call is not cut.</summary>
-    public static readonly ConnectionLiveness Liveness = new(Idle: TimeSpan.FromSeconds(5), Answer: TimeSpan.FromSeconds(10));
-
     private readonly string[] _addresses;
     private readonly GrpcChannel[] _channels;
     private readonly CallInvoker[] _invokers;
@@ -31,7 +24,7 @@ internal sealed class AddressRotation : CallInvoker, IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfZero(addresses.Count);
         _addresses = [.. addresses];
-        _channels = [.. _addresses.Select(a => SchedulerChannels.ForAddress(a, trustedCa, Liveness))];
+        _channels = [.. _addresses.Select(a => SchedulerChannels.ForAddress(a, trustedCa, ConnectionLiveness.ToSilo))];
         _invokers = [.. _channels.Select(c => c.CreateCallInvoker())];
     }
 
@@ -117,7 +110,7 @@ internal sealed class AddressRotation : CallInvoker, IDisposable
 
     /// <summary><paramref name="failure"/> as UNAVAILABLE when it says the silo cannot be reached: UNAVAILABLE itself, or
     /// a connection that failed under the call at the HTTP/2 level — above all one given up because the silo did not
-    /// answer its ping (<see cref="Liveness"/>), which gRPC reports as INTERNAL, as it does any HTTP/2 protocol error.
+    /// answer its ping (<see cref="ConnectionLiveness.ToSilo"/>), which gRPC reports as INTERNAL, as it does any HTTP/2 protocol error.
     /// No silo answered such a call with a status of its own. Null for an answer (a refusal, a silo's own error).</summary>
     private static RpcException? Unavailable(RpcException failure)
     {

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Grpc.Core;
 using Scheduler.Client;
@@ -43,6 +45,27 @@ public sealed partial class JobRunnerTests(SchedulerCluster cluster)
 
         Assert.Equal((JobStatus.Expired, 0), (result.Status, result.Reconnects));
         Assert.StartsWith("DEADLINE_EXCEEDED", result.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Runners))]
+    public async Task RunAsync_FirstSiloAcceptsAndNeverAnswers_IsGivenUp_AndTheJobRunsOnTheNext(bool multiplexed)
+    {
+        // A frozen silo (SIGSTOP, a stalled VM) or one behind a network that drops its packets: the kernel takes the
+        // connection and no answer ever comes. The runner's call on it waited until the job's deadline, the next silo
+        // never tried; a listener that never accepts is that silo.
+        using var frozen = new TcpListener(IPAddress.Loopback, 0);
+        frozen.Start();
+        string[] addresses = [$"http://127.0.0.1:{((IPEndPoint)frozen.LocalEndpoint).Port}", cluster.Address];
+        using IJobRunner runner = multiplexed
+            ? new MultiplexedJobRunner(addresses, SchedulerCluster.Tenants[0].Key)
+            : new FailoverJobRunner(addresses, SchedulerCluster.Tenants[0].Key);
+        var request = new SubmitJobRequest { Model = SchedulerCluster.Model, Prompt = "past a frozen silo", MaxTokens = 3 };
+
+        var result = await runner.RunAsync(request, deadline: DateTime.UtcNow.AddSeconds(60));
+
+        Assert.True(result.Succeeded, result.Error);
+        Assert.Equal(3, result.TokenCount);
     }
 
     private IJobRunner Runner(bool multiplexed, int tenant) => multiplexed
