@@ -16,7 +16,7 @@ namespace Scheduler.Tests.EndToEnd;
 /// answer NOT_FOUND saying how long jobs are kept (in the tenant's words, without the settings' names); the embedded
 /// default also keeps at most MaxSettledJobsInMemory records. Before, Redis kept every record for good (1.4 KB each) and the embedded default every record for its life.
 /// </summary>
-[Collection(FaultCollection.Name)]
+[Collection(SiloFaultCollection.Name)]
 public sealed class JobRetentionTests(ITestOutputHelper output)
 {
     private const string AdminKey = "retention-admin-key";

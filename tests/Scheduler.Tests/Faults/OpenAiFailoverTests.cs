@@ -10,7 +10,7 @@ namespace Scheduler.Tests.Faults;
 /// <summary>An OpenAI client whose silo drains mid-answer does what the error tells it — sends the request again — and
 /// another silo answers: with the same Idempotency-Key, the same job and its whole answer (two silo processes on Redis,
 /// a worker at the profiles' real speed so the answer is still streaming when the silo is told to stop).</summary>
-[Collection(FaultCollection.Name)]
+[Collection(SiloFaultCollection.Name)]
 public sealed class OpenAiFailoverTests(ITestOutputHelper output)
 {
     private const int MaxTokens = 600;

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace Scheduler.Tests.Faults;
 
 /// <summary>Silos killed (SIGKILL) or stopped (SIGTERM) under load, on a Redis cluster of three silo processes.</summary>
-[Collection(FaultCollection.Name)]
+[Collection(SiloFaultCollection.Name)]
 public sealed class SiloFailureTests(ITestOutputHelper output)
 {
     [Theory]
