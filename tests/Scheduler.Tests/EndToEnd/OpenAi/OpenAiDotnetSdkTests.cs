@@ -290,6 +290,41 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
             error.GetProperty("message").GetString());
     }
 
+    [Theory]
+    [InlineData("POST", "/v1/Chat/Completions", "POST /v1/chat/completions")]
+    [InlineData("GET", "/v1/Chat/Completions", "POST /v1/chat/completions")]
+    [InlineData("POST", "/V1/completions", "POST /v1/completions")]
+    [InlineData("GET", "/v1/Models", "GET /v1/models")]
+    public async Task PathInAnotherCase_Is404SayingPathsAreCaseSensitive_AsOpenAisAre(string verb, string path, string served)
+    {
+        // Routing matched any case after /v1: POST /v1/Chat/Completions was served (its GET a 405), while /V1/completions
+        // was a 404 listing every route.
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+        using var request = new HttpRequestMessage(new HttpMethod(verb), cluster.OpenAiAddress + path)
+        {
+            Content = verb == "POST" ? new StringContent($$"""{"model":"{{SchedulerCluster.Model}}","prompt":"x","messages":[{"role":"user","content":"x"}],"max_tokens":2}""", Encoding.UTF8, "application/json") : null,
+        };
+
+        using var response = await http.SendAsync(request);
+
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal((HttpStatusCode.NotFound, "unknown_url"), (response.StatusCode, error.GetProperty("code").GetString()));
+        Assert.Equal($"no route {verb} {path}: paths are case-sensitive; this API serves {served}", error.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task V1InAnotherCase_OnTheSilosHttpPort_IsItsBare404()
+    {
+        // Routing matched any case, and the gate kept only "/v1" off that port: /V1/models listed the models there.
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+
+        using var response = await http.GetAsync(cluster.SiloServices.GetRequiredService<ListeningAddresses>().Http + "/V1/models");
+
+        Assert.Equal((HttpStatusCode.NotFound, ""), (response.StatusCode, await response.Content.ReadAsStringAsync()));
+    }
+
     [Fact]
     public async Task BaseUrlWithoutV1_Is404InOpenAisShape_SayingSo_AndOtherPortsKeepTheirBare404()
     {
