@@ -177,8 +177,13 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
             Assert.StartsWith(key.GetProperty("prefix").GetString()!, secret);
         }
 
-        (exit, _, stderr) = await Run("keys", "revoke", tenant, keyId);
+        // The revoked key as the listing shows it, its last use included (it read "-").
+        (exit, stdout, stderr) = await Run("keys", "revoke", tenant, keyId, "-o", "json");
         Assert.True(exit == 0, stderr);
+        using (var revoked = JsonDocument.Parse(stdout))
+        {
+            Assert.True(revoked.RootElement.GetProperty("lastUsedAt").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(-5));
+        }
 
         (exit, stdout, stderr) = await Run("audit", "--action", "apikey.", "--since", "10m", "-o", "json");
         Assert.True(exit == 0, stderr);

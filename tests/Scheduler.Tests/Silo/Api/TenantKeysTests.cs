@@ -55,6 +55,21 @@ public sealed class TenantKeysTests(SecuredSilo silo) : IClassFixture<SecuredSil
     }
 
     [Fact]
+    public async Task RevokeApiKey_AnswersTheKeysLastUse_AsTheListingShowedIt()
+    {
+        // The answer had no last use, so schedctl's revoke printed LAST USED "-" for a key in use.
+        using var admin = silo.Admin();
+        var used = await admin.CreateApiKeyAsync(SecuredSilo.Tenant);
+        var unused = await admin.CreateApiKeyAsync(SecuredSilo.Tenant);
+        await AssertWorks(used.Secret);
+        var listed = Assert.Single(await admin.ListApiKeysAsync(SecuredSilo.Tenant, used.Key.Prefix));
+        Assert.NotNull(listed.LastUsedAt);
+
+        Assert.Equal(listed.LastUsedAt, (await admin.RevokeApiKeyAsync(SecuredSilo.Tenant, used.Key.KeyId)).LastUsedAt);
+        Assert.Null((await admin.RevokeApiKeyAsync(SecuredSilo.Tenant, unused.Key.KeyId)).LastUsedAt);
+    }
+
+    [Fact]
     public async Task RevokeApiKey_ConfiguredKey_StopsIt()
     {
         using var admin = silo.Admin();
