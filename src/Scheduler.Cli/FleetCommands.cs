@@ -122,7 +122,7 @@ internal static class FleetCommands
         return ListingCommands.Shown(
             "capacity", "Show the replicas the scheduler wants per model and accelerator pool, and the demand it sized them for",
             (admin, parse, cancellationToken) => admin.GetCapacityAsync(parse.GetValue(model), cancellationToken: cancellationToken),
-            models => Output.ToJson(models), (models, _) => PrintCapacity(models), model);
+            models => Output.ToJson(models), PrintCapacity, model);
     }
 
     private static Command Cordon(string name, string description, bool cordon)
@@ -163,39 +163,41 @@ internal static class FleetCommands
         }, id);
     }
 
-    private static void PrintCapacity(IReadOnlyList<ModelCapacitySignal> models)
-    {
-        var demand = new Table("MODEL", "WINDOW S", "PROMPT TOK/S", "PEAK PROMPT TOK/S", "OUTPUT TOK/S", "QUEUED PROMPT", "QUEUED OUTPUT", "TTFT ATTAINMENT");
-        var pools = new Table("MODEL", "POOL", "PRODUCT", "REPLICAS", "WANTED", "MAX", "BUSY", "TARGET UTIL", "REASON");
-        foreach (var model in models)
-        {
-            demand.Add(
-                model.Model,
-                Format.Number(model.WindowSeconds, 0),
-                Format.Number(model.PromptTokensPerSecond, 1),
-                Format.Number(model.PeakPromptTokensPerSecond, 1),
-                Format.Number(model.OutputTokensPerSecond, 1),
-                Format.Number(model.QueuedPromptTokens),
-                Format.Number(model.QueuedOutputTokens),
-                model.HasTtftAttainment ? Format.Percent(model.TtftAttainment) : "-");
-            foreach (var pool in model.Pools)
-            {
-                pools.Add(
-                    model.Model,
-                    pool.Pool,
-                    pool.Product,
-                    Format.Number(pool.Replicas),
-                    Format.Number(pool.WantedReplicas),
-                    Format.Number(pool.MaxReplicas),
-                    Format.Number(pool.BusyReplicas, 2),
-                    Format.Percent(pool.TargetUtilisation),
-                    pool.Reason);
-            }
-        }
+    // What GetCapacity answers, in two tables: each model's demand, then its pools; -o wide adds the figures the
+    // sizing used that the tables leave out (the hold on a burst's capacity, a pool's cold start, whether it is metered).
+    private static readonly Column<ModelCapacitySignal>[] Demand =
+    [
+        new("MODEL", m => m.Model),
+        new("WINDOW S", m => Format.Number(m.WindowSeconds, 0)),
+        new("PROMPT TOK/S", m => Format.Number(m.PromptTokensPerSecond, 1)),
+        new("PEAK PROMPT TOK/S", m => Format.Number(m.PeakPromptTokensPerSecond, 1)),
+        new("PEAK LOOKBACK S", m => Format.Number(m.PeakLookbackSeconds, 0), WideOnly: true),
+        new("OUTPUT TOK/S", m => Format.Number(m.OutputTokensPerSecond, 1)),
+        new("QUEUED PROMPT", m => Format.Number(m.QueuedPromptTokens)),
+        new("QUEUED OUTPUT", m => Format.Number(m.QueuedOutputTokens)),
+        new("TTFT ATTAINMENT", m => m.HasTtftAttainment ? Format.Percent(m.TtftAttainment) : "-"),
+    ];
 
-        demand.Print();
+    private static readonly Column<(string Model, PoolCapacity Pool)>[] Pools =
+    [
+        new("MODEL", p => p.Model),
+        new("POOL", p => p.Pool.Pool),
+        new("PRODUCT", p => p.Pool.Product),
+        new("REPLICAS", p => Format.Number(p.Pool.Replicas)),
+        new("WANTED", p => Format.Number(p.Pool.WantedReplicas)),
+        new("MAX", p => Format.Number(p.Pool.MaxReplicas)),
+        new("BUSY", p => Format.Number(p.Pool.BusyReplicas, 2)),
+        new("TARGET UTIL", p => Format.Percent(p.Pool.TargetUtilisation)),
+        new("COLD START S", p => Format.Number(p.Pool.ColdStartSeconds, 1), WideOnly: true),
+        new("METERED", p => p.Pool.Metered ? "yes" : "no", WideOnly: true),
+        new("REASON", p => p.Pool.Reason),
+    ];
+
+    private static void PrintCapacity(IReadOnlyList<ModelCapacitySignal> models, string output)
+    {
+        Column<ModelCapacitySignal>.Tabulate(Demand, models, output).Print();
         Console.WriteLine();
-        pools.Print();
+        Column<(string Model, PoolCapacity Pool)>.Tabulate(Pools, models.SelectMany(m => m.Pools.Select(p => (m.Model, p))), output).Print();
     }
 
     private static void PrintSummary(ClusterSummary summary) => Table.PrintPairs(

@@ -12,31 +12,31 @@ internal static class GlobalOptions
     private const string DefaultAdminKey = "dev-admin-key";
 
     // Defaults are resolved when a command runs rather than in the options, so that help never prints a key.
-    private static readonly Option<string> Address = new("--address")
+    private static readonly Option<string> Address = new Option<string>("--address")
     {
         Description = "Scheduler address, or several comma-separated (the silos of one cluster): a call that finds one " +
             "unavailable (connection refused or reset, the silo gone) goes on to the next when repeating it is safe, a job's " +
             $"stream (submit, watch) goes on from its next token, and top keeps reading from whichever answers (default: $SCHEDULER_ADDRESS or {DefaultAddress})",
         Recursive = true,
-    };
+    }.NotEmpty();
 
-    private static readonly Option<string> Key = new("--key")
+    private static readonly Option<string> Key = new Option<string>("--key")
     {
         Description = $"Tenant API key (default: $SCHEDULER_API_KEY or {DefaultKey})",
         Recursive = true,
-    };
+    }.NotEmpty();
 
-    private static readonly Option<string> AdminKey = new("--admin-key")
+    private static readonly Option<string> AdminKey = new Option<string>("--admin-key")
     {
         Description = $"Admin key (default: $SCHEDULER_ADMIN_KEY or {DefaultAdminKey})",
         Recursive = true,
-    };
+    }.NotEmpty();
 
-    private static readonly Option<string> CaFile = new("--ca-file")
+    private static readonly Option<string> CaFile = new Option<string>("--ca-file")
     {
         Description = "PEM file of the CA that signed an https:// scheduler's certificate (default: $SCHEDULER_CA_FILE, else the system's CAs)",
         Recursive = true,
-    };
+    }.NotEmpty();
 
     /// <summary>Adds the options to the root command, for it and every subcommand.</summary>
     public static void AddTo(RootCommand root)
@@ -93,14 +93,33 @@ internal static class GlobalOptions
         return addresses;
     }
 
+    // The option given, else the variable set, else the default. Given empty, either is refused (the option by NotEmpty,
+    // when the command line parses): it fell back to the next without a word, and for --admin-key "$KEY" with $KEY unset,
+    // or SCHEDULER_ADMIN_KEY=$(a kubectl that failed), that was the development admin key.
     private static string Resolve(string? given, string environmentVariable, string fallback)
     {
-        if (!string.IsNullOrEmpty(given))
+        if (given is not null)
         {
             return given;
         }
 
-        var fromEnvironment = Environment.GetEnvironmentVariable(environmentVariable);
-        return string.IsNullOrEmpty(fromEnvironment) ? fallback : fromEnvironment;
+        return Environment.GetEnvironmentVariable(environmentVariable) switch
+        {
+            null => fallback,
+            "" => throw new ArgumentException($"${environmentVariable} is set but empty: set it to a value, or unset it for the default"),
+            var fromEnvironment => fromEnvironment,
+        };
+    }
+
+    private static Option<string> NotEmpty(this Option<string> option)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>()?.Length == 0)
+            {
+                result.AddError($"{option.Name}: must not be empty (leave it out for the default)");
+            }
+        });
+        return option;
     }
 }

@@ -36,7 +36,7 @@ internal sealed class TenantKeys(IGrainFactory grains, ApiKeyCache cache, TimePr
     {
         var keys = await Tenant(tenantId).ListKeys() ?? throw SchedulerErrors.NotFound("tenant", tenantId);
         var matching = keys.Where(k => k.Prefix.StartsWith(prefix, StringComparison.Ordinal)).ToArray();
-        var lastUsed = await Task.WhenAll(matching.Select(k => grains.GetGrain<IApiKeyGrain>(k.Hash).LastUsed()));
+        var lastUsed = await Task.WhenAll(matching.Select(LastUsed));
         var response = new Proto.ListApiKeysResponse();
         response.Keys.AddRange(matching.Select((k, i) => ToProto(tenantId, k, lastUsed[i])));
         return response;
@@ -46,10 +46,15 @@ internal sealed class TenantKeys(IGrainFactory grains, ApiKeyCache cache, TimePr
     {
         var key = await Tenant(tenantId).RevokeKey(keyId) ?? throw SchedulerErrors.NotFound("API key", $"{tenantId}/{keyId}");
         cache.Forget(key.Hash);
-        return ToProto(tenantId, key, lastUsed: null);
+
+        // Its last use as the listing shows it, now final: a revoked key's lookups find no tenant and count no use.
+        // Without it, schedctl's answer to a revoke read LAST USED "-" for a key that was in use.
+        return ToProto(tenantId, key, await LastUsed(key));
     }
 
     private ITenantGrain Tenant(string tenantId) => grains.GetGrain<ITenantGrain>(tenantId);
+
+    private Task<DateTimeOffset?> LastUsed(TenantApiKey key) => grains.GetGrain<IApiKeyGrain>(key.Hash).LastUsed();
 
     private static Proto.ApiKey ToProto(string tenantId, TenantApiKey key, DateTimeOffset? lastUsed)
     {

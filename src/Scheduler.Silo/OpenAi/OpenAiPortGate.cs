@@ -29,7 +29,11 @@ internal sealed class OpenAiPortGate(ListeningAddresses addresses) : IMiddleware
             return OpenAiErrors.Write(context, refusal);
         }
 
-        if (onOpenAiPort != request.Path.StartsWithSegments(OpenAiEndpoints.Prefix, StringComparison.Ordinal))
+        // Routing matches a route's literal segments in any case: decided here, the OpenAI port serves only the API's
+        // paths as they are spelled, as OpenAI's API does (/v1/Chat/Completions was served while /V1/chat/completions
+        // was a 404 listing every route), and no other port serves any spelling of /v1 (/V1/models listed the models on
+        // the silo's HTTP port).
+        if (onOpenAiPort ? OpenAiRouteErrors.MethodOf(request.Path) is null : request.Path.StartsWithSegments(OpenAiEndpoints.Prefix, StringComparison.OrdinalIgnoreCase))
         {
             // On the OpenAI port the caller is an OpenAI client off the API's paths — most often an SDK whose base URL
             // lacks /v1 — and the SDKs show error.message: an empty 404 told it nothing. A /v1 path on another port

@@ -248,7 +248,10 @@ internal sealed class OpenAiRequestReader(ModelCatalog models, IRequestDecompres
                     throw SchedulerErrors.InvalidArgument("stop", $"at most {MaxStops} stop sequences, got {list.GetArrayLength()}");
                 }
 
-                submit.StopSequences.AddRange(list.EnumerateArray().Select(s => Text(s, "stop")));
+                // An empty text is no stop, as a lone "" is (the submission's empty stop is unset): OpenAI's schema
+                // takes it in a list as well, and clients that build the list send one; the gRPC validator refuses an
+                // empty stop_sequences text, which was a 400 for [""] while "" passed.
+                submit.StopSequences.AddRange(list.EnumerateArray().Select(s => Text(s, "stop")).Where(s => s.Length > 0));
                 break;
             default:
                 throw SchedulerErrors.InvalidArgument("stop", "must be a string or a list of strings");

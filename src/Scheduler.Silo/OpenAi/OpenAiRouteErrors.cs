@@ -34,22 +34,28 @@ internal static class OpenAiRouteErrors
         return OpenAiErrors.Write(http, For(status, http.Request.Method, http.Request.Path, http.Response.Headers.Allow.ToString()));
     }
 
-    /// <summary>The method this API serves <paramref name="path"/> with; null for a path it does not serve.</summary>
-    public static string? MethodOf(PathString path)
+    /// <summary>The method this API serves <paramref name="path"/> with; null for a path it does not serve. The one
+    /// judge of which paths are the API's: <see cref="OpenAiPortGate"/> answers any other with a 404 before routing,
+    /// whose literal segments match in any case.</summary>
+    public static string? MethodOf(PathString path) => Route(path.Value ?? "", StringComparison.Ordinal)?.Method;
+
+    /// <summary>The route <paramref name="path"/> matches, its segments compared by <paramref name="comparison"/>, and
+    /// the path as that route spells it.</summary>
+    private static (string Method, string Path)? Route(string path, StringComparison comparison)
     {
         // As routing reads a path: one trailing slash is allowed, and an empty segment inside ("/v1//chat/completions")
         // is a segment of its own that no route has. Dropped, such a path had a route's method, and its routing 404 was
         // turned into a 405 "POST is not allowed on /v1//chat/completions; use POST".
-        var segments = Segments(path.Value ?? "");
+        var segments = Segments(path);
         foreach (var (method, template) in OpenAiEndpoints.Routes)
         {
             // A template's segments match literally, a {parameter} any one segment, a last {**parameter} one or more.
             var parts = Segments(OpenAiEndpoints.Prefix + template);
             var catchAll = parts[^1].StartsWith("{**", StringComparison.Ordinal);
             if ((catchAll ? segments.Length >= parts.Length : parts.Length == segments.Length)
-                && parts.Zip(segments).All(p => p.Second.Length > 0 && (p.First.StartsWith('{') || string.Equals(p.First, p.Second, StringComparison.Ordinal))))
+                && parts.Zip(segments).All(p => p.Second.Length > 0 && (p.First.StartsWith('{') || string.Equals(p.First, p.Second, comparison))))
             {
-                return method;
+                return (method, "/" + string.Join('/', segments.Select((s, i) => i < parts.Length && !parts[i].StartsWith('{') ? parts[i] : s)));
             }
         }
 
@@ -70,7 +76,10 @@ internal static class OpenAiRouteErrors
             : path.Contains("//", StringComparison.Ordinal) && CollapseSlashes(path) is var single && MethodOf(single) is { } served
                 // A base URL ending in a slash joined to a path starting with one: "…/v1/" + "/chat/completions".
                 ? $"the path has an empty segment (//); this API serves {served} {single}: the client's base URL probably ends with a slash"
-                : $"this API serves {Served}";
+                : Route(path, StringComparison.OrdinalIgnoreCase) is { } route
+                    // As OpenAI's API, whose paths are lower case and case-sensitive; routing alone took any case.
+                    ? $"paths are case-sensitive; this API serves {route.Method} {route.Path}"
+                    : $"this API serves {Served}";
 
     private static string CollapseSlashes(string path)
     {

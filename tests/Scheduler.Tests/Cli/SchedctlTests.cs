@@ -122,6 +122,34 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
     }
 
     [Fact]
+    public async Task Capacity_Wide_AddsTheFiguresTheTablesLeaveOut()
+    {
+        // -o wide printed the same two tables as the default.
+        var narrow = await Run("capacity");
+        var wide = await Run("capacity", "-o", "wide");
+        Assert.True(narrow.ExitCode == 0 && wide.ExitCode == 0, narrow.Stderr + wide.Stderr);
+
+        var (demand, pools) = Headers(narrow.Stdout);
+        Assert.Equal(["MODEL", "WINDOW S", "PROMPT TOK/S", "PEAK PROMPT TOK/S", "OUTPUT TOK/S", "QUEUED PROMPT", "QUEUED OUTPUT", "TTFT ATTAINMENT"], demand);
+        Assert.Equal(["MODEL", "POOL", "PRODUCT", "REPLICAS", "WANTED", "MAX", "BUSY", "TARGET UTIL", "REASON"], pools);
+        (demand, pools) = Headers(wide.Stdout);
+        Assert.Equal(
+            ["MODEL", "WINDOW S", "PROMPT TOK/S", "PEAK PROMPT TOK/S", "PEAK LOOKBACK S", "OUTPUT TOK/S", "QUEUED PROMPT", "QUEUED OUTPUT", "TTFT ATTAINMENT"], demand);
+        Assert.Equal(["MODEL", "POOL", "PRODUCT", "REPLICAS", "WANTED", "MAX", "BUSY", "TARGET UTIL", "COLD START S", "METERED", "REASON"], pools);
+        Assert.Contains(wide.Stdout.Split('\n'), r => r.StartsWith(SchedulerCluster.Model + " ", StringComparison.Ordinal));
+
+        // The header cells of the demand table (the first line) and of the pools table (the first after the blank line).
+        static (string[] Demand, string[] Pools) Headers(string stdout)
+        {
+            var lines = stdout.Split('\n');
+            var blank = Array.FindIndex(lines, l => l.Trim().Length == 0);
+            return (Cells(lines[0]), Cells(lines[blank + 1]));
+        }
+
+        static string[] Cells(string header) => header.Split("  ", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
+
+    [Fact]
     public async Task KeysAndAudit_ThroughSchedctl_SecretShownOnceAndActionsListed()
     {
         var tenant = SchedulerCluster.Tenants[2].Id;
@@ -149,8 +177,13 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
             Assert.StartsWith(key.GetProperty("prefix").GetString()!, secret);
         }
 
-        (exit, _, stderr) = await Run("keys", "revoke", tenant, keyId);
+        // The revoked key as the listing shows it, its last use included (it read "-").
+        (exit, stdout, stderr) = await Run("keys", "revoke", tenant, keyId, "-o", "json");
         Assert.True(exit == 0, stderr);
+        using (var revoked = JsonDocument.Parse(stdout))
+        {
+            Assert.True(revoked.RootElement.GetProperty("lastUsedAt").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(-5));
+        }
 
         (exit, stdout, stderr) = await Run("audit", "--action", "apikey.", "--since", "10m", "-o", "json");
         Assert.True(exit == 0, stderr);

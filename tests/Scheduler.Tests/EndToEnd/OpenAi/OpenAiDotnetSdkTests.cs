@@ -272,22 +272,55 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     {
         // A base URL ending in a slash joined to "/chat/completions": routing has no such route, and its 404 was turned
         // into a 405 "POST is not allowed on /v1//chat/completions; use POST".
+        Assert.Equal(
+            $"no route {verb} {path}: the path has an empty segment (//); this API serves {served}: the client's base URL probably ends with a slash",
+            await NotFoundMessage(verb, path));
+    }
+
+    [Theory]
+    [InlineData("POST", "/v1/Chat/Completions", "POST /v1/chat/completions")]
+    [InlineData("GET", "/v1/Chat/Completions", "POST /v1/chat/completions")]
+    [InlineData("POST", "/V1/completions", "POST /v1/completions")]
+    [InlineData("GET", "/v1/Models", "GET /v1/models")]
+    public async Task PathInAnotherCase_Is404SayingPathsAreCaseSensitive_AsOpenAisAre(string verb, string path, string served)
+    {
+        // Routing matched any case after /v1: POST /v1/Chat/Completions was served (its GET a 405), while /V1/completions
+        // was a 404 listing every route.
+        Assert.Equal($"no route {verb} {path}: paths are case-sensitive; this API serves {served}", await NotFoundMessage(verb, path));
+    }
+
+    /// <summary>Sends <paramref name="verb"/> <paramref name="path"/> to the OpenAI port, a POST with a body either
+    /// completion route takes, asserts the answer is the 404 <c>unknown_url</c>, and returns its message.</summary>
+    private async Task<string?> NotFoundMessage(string verb, string path)
+    {
         using var http = new HttpClient();
         http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
 
         // Whole: relative, "//v1/completions" would be read as a host named v1.
         using var request = new HttpRequestMessage(new HttpMethod(verb), new Uri(cluster.OpenAiAddress + path))
         {
-            Content = verb == "POST" ? new StringContent($$"""{"model":"{{SchedulerCluster.Model}}","prompt":"x","max_tokens":2}""", Encoding.UTF8, "application/json") : null,
+            Content = verb == "POST"
+                ? new StringContent($$"""{"model":"{{SchedulerCluster.Model}}","prompt":"x","messages":[{"role":"user","content":"x"}],"max_tokens":2}""", Encoding.UTF8, "application/json")
+                : null,
         };
 
         using var response = await http.SendAsync(request);
 
         var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
         Assert.Equal((HttpStatusCode.NotFound, "unknown_url"), (response.StatusCode, error.GetProperty("code").GetString()));
-        Assert.Equal(
-            $"no route {verb} {path}: the path has an empty segment (//); this API serves {served}: the client's base URL probably ends with a slash",
-            error.GetProperty("message").GetString());
+        return error.GetProperty("message").GetString();
+    }
+
+    [Fact]
+    public async Task V1InAnotherCase_OnTheSilosHttpPort_IsItsBare404()
+    {
+        // Routing matched any case, and the gate kept only "/v1" off that port: /V1/models listed the models there.
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", SchedulerCluster.Tenants[0].Key);
+
+        using var response = await http.GetAsync(cluster.SiloServices.GetRequiredService<ListeningAddresses>().Http + "/V1/models");
+
+        Assert.Equal((HttpStatusCode.NotFound, ""), (response.StatusCode, await response.Content.ReadAsStringAsync()));
     }
 
     [Fact]

@@ -15,6 +15,8 @@ public sealed class OpenAiRequestContractTests(SchedulerCluster cluster)
     private static readonly int[][] BatchOfTwoIds = [[1, 2], [3]];
     private static readonly string[] BatchOfOneText = ["Tell me a story"];
     private static readonly string[] BatchOfThreeTexts = ["a", "b", "c"];
+    private static readonly string[] EmptyStop = [""];
+    private static readonly string[] EmptyStopAmongOthers = ["", "never-generated-stop-text", ""];
 
     [Fact]
     public async Task ChatCompletion_EmptyContentInAnyTurn_IsAnswered()
@@ -98,6 +100,19 @@ public sealed class OpenAiRequestContractTests(SchedulerCluster cluster)
 
         var (two, body) = await Post("/v1/chat/completions", new { model = SchedulerCluster.Model, messages = new[] { chat }, max_tokens = 2, top_logprobs = 2 });
         AssertError(two, body, "top_logprobs", "top_logprobs: log probabilities are not supported (0 only)");
+    }
+
+    [Fact]
+    public async Task EmptyStopText_AloneOrInAList_IsAnswered_AsNoStop()
+    {
+        // stop: "" was answered and stop: [""] was a 400 naming stop ("must not contain an empty text").
+        var chat = new { role = "user", content = "hi" };
+        foreach (var stop in new object[] { "", EmptyStop, EmptyStopAmongOthers })
+        {
+            var (status, body) = await Post("/v1/chat/completions", new { model = SchedulerCluster.Model, messages = new[] { chat }, max_tokens = 2, stop });
+            Assert.Equal(HttpStatusCode.OK, status);
+            Assert.Equal(2, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        }
     }
 
     [Fact]

@@ -32,7 +32,7 @@ public sealed class TenantKeysTests(SecuredSilo silo) : IClassFixture<SecuredSil
     }
 
     [Fact]
-    public async Task ListApiKeys_ShowsPrefixesAndUse_NeverTheSecret()
+    public async Task ListApiKeys_ShowsPrefixesAndUse_NeverTheSecret_RevokeAnswersTheSameUse()
     {
         using var admin = silo.Admin();
         var created = await admin.CreateApiKeyAsync(SecuredSilo.Tenant);
@@ -52,6 +52,11 @@ public sealed class TenantKeysTests(SecuredSilo silo) : IClassFixture<SecuredSil
 
         var byPrefix = await admin.ListApiKeysAsync(SecuredSilo.Tenant, created.Key.Prefix);
         Assert.Equal(created.Key.KeyId, Assert.Single(byPrefix).KeyId);
+
+        // A revoked key is answered as listed, its last use included: without it, schedctl's revoke printed LAST USED
+        // "-" for a key in use.
+        Assert.Equal(listed.LastUsedAt, (await admin.RevokeApiKeyAsync(SecuredSilo.Tenant, created.Key.KeyId)).LastUsedAt);
+        Assert.Null((await admin.RevokeApiKeyAsync(SecuredSilo.Tenant, unused.Key.KeyId)).LastUsedAt);
     }
 
     [Fact]

@@ -90,6 +90,20 @@ public sealed class OpenAiErrorsTests
         Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("POST", "/v1/Chat/Completions", "POST /v1/chat/completions")]
+    [InlineData("POST", "/V1/completions/", "POST /v1/completions")]
+    [InlineData("GET", "/v1/Models/Org/Model-X", "GET /v1/models/Org/Model-X")]
+    public void RouteErrors_NoRoute_OneOfTheApisInAnotherCase_SaysPathsAreCaseSensitive_AndNamesItAsServed(string method, string path, string served)
+    {
+        // It was answered as any unknown path, with the list of every route.
+        var error = OpenAiRouteErrors.For(404, method, path, "");
+
+        Assert.Equal((404, "unknown_url"), (error.Status, error.Code));
+        Assert.Equal($"no route {method} {path}: paths are case-sensitive; this API serves {served}", error.Message);
+        Assert.Null(OpenAiRouteErrors.MethodOf(new PathString(path)));
+    }
+
     [Fact]
     public void Map_StatusesOfTheSubmissionPath_AreOpenAisStatuses()
     {

@@ -84,6 +84,20 @@ public sealed class OpenAiRequestReaderTests
         Assert.False(request.Submit.HasTemperature);
     }
 
+    [Theory]
+    [InlineData("""{"model":"m","prompt":"x","stop":""}""", new string[0])]
+    [InlineData("""{"model":"m","prompt":"x","stop":[""]}""", new string[0])]
+    [InlineData("""{"model":"m","prompt":"x","stop":["","END",""]}""", new[] { "END" })]
+    public void Read_EmptyStopText_AloneOrInAList_IsNoStop(string json, string[] stops)
+    {
+        // [""] went on to the validator, which refuses an empty stop_sequences text: a 400 naming stop, while "" passed as
+        // no stop (OpenAiRequestContractTests sends both to the live silo).
+        var submit = Read(json).Submit;
+
+        Assert.Equal("", submit.Stop);
+        Assert.Equal(stops, submit.StopSequences);
+    }
+
     [Fact]
     public void Read_Chat_MessagesWithTextParts_MaxCompletionTokensWins_DefaultIsTheModelsMaxOutput()
     {
