@@ -63,6 +63,25 @@ internal sealed class AcceleratorGrain(
         await PushSchedulable();
     }
 
+    public async Task Confirm(string nodeId, bool stopping)
+    {
+        var s = state.State;
+        if (s.Registration?.NodeId != nodeId)
+        {
+            return;
+        }
+
+        if (s.Lost || s.NodeStopping != stopping)
+        {
+            s.Lost = false;
+            s.NodeStopping = stopping;
+            await state.WriteOwnedStateAsync();
+        }
+
+        // Pushed even when this state was right: the placement's own copy of it may be the stale one.
+        await PushSchedulable();
+    }
+
     public async Task Drain()
     {
         if (state.State.Registration is null || state.State.Lost || state.State.NodeStopping)
