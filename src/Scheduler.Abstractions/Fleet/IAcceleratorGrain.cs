@@ -12,6 +12,14 @@ public interface IAcceleratorGrain : IGrainWithStringKey
     /// <summary>The node's lease lapsed or its stream broke.</summary>
     Task MarkLost();
 
+    /// <summary>Its node <paramref name="nodeId"/> is live — registered, its stream open, its heartbeats within the
+    /// lease — and <paramref name="stopping"/> or not: a lost or stopping mark that says otherwise is stale and is
+    /// cleared, and the device's state is pushed to its replicas' placements again. Sent by the node's grain every lease.
+    /// Why: a mark applied after the node registered again (a silo frozen past its death wakes for a moment and runs what
+    /// it was told before the freeze) was cleared by nothing but a registration, which a live node never repeats.
+    /// Nothing happens when the device is unknown or another node's.</summary>
+    Task Confirm(string nodeId, bool stopping);
+
     /// <summary>Its node is stopping: its replicas take nothing new, and it reads draining until the node is lost or
     /// registers again. A cordon is kept underneath (an uncordon does not make a stopping node's device schedulable).</summary>
     Task Drain();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Scheduler.Abstractions.Fleet;
 using Scheduler.Abstractions.Placement;
 
@@ -16,8 +17,9 @@ public sealed class AcceleratorGrainState
 }
 
 /// <summary>One device. Its state is pushed to the placements of its replicas, which never ask.</summary>
-internal sealed class AcceleratorGrain(
-    [PersistentState("accelerator", StorageNames.Default)] IPersistentState<AcceleratorGrainState> state) : Grain, IAcceleratorGrain
+internal sealed partial class AcceleratorGrain(
+    [PersistentState("accelerator", StorageNames.Default)] IPersistentState<AcceleratorGrainState> state,
+    ILogger<AcceleratorGrain> logger) : Grain, IAcceleratorGrain
 {
     public async Task<AcceleratorState> Register(AcceleratorRegistration registration, ReplicaRegistration[] replicas)
     {
@@ -60,6 +62,26 @@ internal sealed class AcceleratorGrain(
         state.State.Lost = true;
         state.State.NodeStopping = false;
         await state.WriteOwnedStateAsync();
+        await PushSchedulable();
+    }
+
+    public async Task Confirm(string nodeId, bool stopping)
+    {
+        var s = state.State;
+        if (s.Registration?.NodeId != nodeId)
+        {
+            return;
+        }
+
+        if (s.Lost || s.NodeStopping != stopping)
+        {
+            LogStaleMark(logger, this.GetPrimaryKeyString(), State().ToString().ToLowerInvariant(), nodeId);
+            s.Lost = false;
+            s.NodeStopping = stopping;
+            await state.WriteOwnedStateAsync();
+        }
+
+        // Pushed even when this state was right: the placement's own copy of it may be the stale one.
         await PushSchedulable();
     }
 
@@ -119,6 +141,9 @@ internal sealed class AcceleratorGrain(
             await GrainFactory.GetGrain<IPlacementGrain>(replica.Model).SetSchedulable(replica.ReplicaId, schedulable);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Accelerator {AcceleratorId} read {State} while its node {NodeId} is live (registered, heartbeating, its stream open): a stale mark, cleared")]
+    private static partial void LogStaleMark(ILogger logger, string acceleratorId, string state, string nodeId);
 
     private AcceleratorState State() =>
         state.State.Lost ? AcceleratorState.Lost

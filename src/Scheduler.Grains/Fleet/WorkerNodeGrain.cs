@@ -36,6 +36,9 @@ internal sealed partial class WorkerNodeGrain(
     private IGrainTimer? _leaseTimer;
     private bool _draining;
 
+    // When this activation last told its accelerators the node is live (a registration does too).
+    private DateTimeOffset _confirmedAt;
+
     // Set while this activation watches a registration an earlier one made (its silo died or it was moved), which the
     // persisted state still holds: its node must register again within a lease from then, or it is lost.
     private DateTimeOffset? _inheritedAt;
@@ -65,6 +68,7 @@ internal sealed partial class WorkerNodeGrain(
         _registration = registration;
         _draining = false;
         _lastHeartbeat = time.GetUtcNow();
+        _confirmedAt = _lastHeartbeat;
 
         var cordoned = new List<ReplicaRegistration>();
         foreach (var accelerator in registration.Accelerators)
@@ -258,6 +262,26 @@ internal sealed partial class WorkerNodeGrain(
             {
                 GrainFactory.GetGrain<IPlacementGrain>(model).Wake().Ignore();
             }
+
+            ConfirmLive(live);
+        }
+    }
+
+    /// <summary>Every lease, tells the node's accelerators it is live (<see cref="IAcceleratorGrain.Confirm"/>): a lost
+    /// mark, or a placement's unschedulable one, applied after the node registered is stale and nothing else clears it.
+    /// One way: an accelerator on a silo that stalls must not hold this grain, whose heartbeats keep the lease.</summary>
+    private void ConfirmLive(NodeRegistration live)
+    {
+        var now = time.GetUtcNow();
+        if (_link is null || now - _confirmedAt < options.Value.NodeLease)
+        {
+            return;
+        }
+
+        _confirmedAt = now;
+        foreach (var accelerator in live.Accelerators)
+        {
+            GrainFactory.GetGrain<IAcceleratorGrain>(accelerator.AcceleratorId).Confirm(NodeId, _draining).Ignore();
         }
     }
 

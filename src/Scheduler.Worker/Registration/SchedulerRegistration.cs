@@ -62,8 +62,8 @@ internal sealed partial class SchedulerRegistration(
             // A stopping node that the scheduler no longer knows has nothing running for it: it does not register again.
             while (!Volatile.Read(ref _draining))
             {
-                var interval = await RegisterAsync(silos, stoppingToken);
-                await HeartbeatWhileKnownAsync(silos, interval, stoppingToken);
+                var (interval, lease) = await RegisterAsync(silos, stoppingToken);
+                await HeartbeatWhileKnownAsync(silos, interval, lease, stoppingToken);
             }
         }
         catch (Exception ex) when (stoppingToken.IsCancellationRequested && ex is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
@@ -73,8 +73,9 @@ internal sealed partial class SchedulerRegistration(
         }
     }
 
-    /// <summary>Registers, retrying with backoff until the scheduler accepts; returns the heartbeat interval it asks for.</summary>
-    private async Task<TimeSpan> RegisterAsync(SchedulerEndpoints silos, CancellationToken stoppingToken)
+    /// <summary>Registers, retrying with backoff until the scheduler accepts; returns the heartbeat interval it asks for
+    /// and the lease it grants (zero when it names none).</summary>
+    private async Task<(TimeSpan Interval, TimeSpan Lease)> RegisterAsync(SchedulerEndpoints silos, CancellationToken stoppingToken)
     {
         var request = new RegisterNodeRequest { Node = node.Describe() };
         for (var attempt = 1; ; attempt++)
@@ -85,7 +86,8 @@ internal sealed partial class SchedulerRegistration(
                 _backoff.Reset();
                 node.MarkRegistered();
                 LogRegistered(logger, node.NodeId, node.Address, silos.Address, response.LeaseMs, response.HeartbeatIntervalMs);
-                return response.HeartbeatIntervalMs > 0 ? TimeSpan.FromMilliseconds(response.HeartbeatIntervalMs) : DefaultHeartbeatInterval;
+                var interval = response.HeartbeatIntervalMs > 0 ? TimeSpan.FromMilliseconds(response.HeartbeatIntervalMs) : DefaultHeartbeatInterval;
+                return (interval, TimeSpan.FromMilliseconds(Math.Max(0, response.LeaseMs)));
             }
             catch (RpcException ex) when (ex.StatusCode is (StatusCode.Unauthenticated or StatusCode.PermissionDenied) && !stoppingToken.IsCancellationRequested)
             {
@@ -174,17 +176,30 @@ internal sealed partial class SchedulerRegistration(
         }
     }
 
-    /// <summary>Heartbeats every <paramref name="interval"/> until the scheduler answers that it does not know the node.</summary>
-    private async Task HeartbeatWhileKnownAsync(SchedulerEndpoints silos, TimeSpan interval, CancellationToken stoppingToken)
+    /// <summary>Heartbeats every <paramref name="interval"/>, counted from when the last one was sent, until the scheduler
+    /// answers that it does not know the node.</summary>
+    private async Task HeartbeatWhileKnownAsync(SchedulerEndpoints silos, TimeSpan interval, TimeSpan lease, CancellationToken stoppingToken)
     {
         var request = new HeartbeatRequest { NodeId = node.NodeId };
+        var timeout = HeartbeatTimeout(interval, lease);
+        var sent = time.GetUtcNow();
         while (true)
         {
-            await Task.Delay(interval, time, stoppingToken);
+            // A heartbeat that hung until its timeout (a silo frozen, not refusing) is followed at once through the next
+            // silo: waiting a whole interval more after it took the lease with it (interval 2 s, timeout 4 s, lease 6 s:
+            // the next heartbeat came 8 s after the last one answered, and the node was lost whenever a silo it listed
+            // first froze).
+            var due = sent + interval - time.GetUtcNow();
+            if (due > TimeSpan.Zero)
+            {
+                await Task.Delay(due, time, stoppingToken);
+            }
+
             request.Draining = Volatile.Read(ref _draining);
+            sent = time.GetUtcNow();
             try
             {
-                var response = await silos.Client.HeartbeatAsync(request, _headers, time.GetUtcNow().UtcDateTime + HeartbeatTimeout(interval), stoppingToken);
+                var response = await silos.Client.HeartbeatAsync(request, _headers, sent.UtcDateTime + timeout, stoppingToken);
                 if (!response.Known)
                 {
                     // A stopping node that deregistered is unknown on purpose: it does not register again.
@@ -207,10 +222,20 @@ internal sealed partial class SchedulerRegistration(
         }
     }
 
-    // A heartbeat stuck on a dead silo must give up well within the lease, leaving time to try the next one; but never
-    // so soon that a busy, healthy silo counts as failed.
-    private static TimeSpan HeartbeatTimeout(TimeSpan interval) =>
-        TimeSpan.FromTicks(Math.Clamp(interval.Ticks * 2, MinHeartbeatTimeout.Ticks, CallTimeout.Ticks));
+    // A heartbeat stuck on a dead silo must give up well within the lease, leaving time to try the next one: sent an
+    // interval after the last one answered, it and the next one through another silo must both fit in the lease, so it
+    // waits at most half of what the interval leaves of it. But never so soon that a busy, healthy silo counts as failed:
+    // twice the interval where the lease allows (a scheduler that names no lease), and never under a second.
+    internal static TimeSpan HeartbeatTimeout(TimeSpan interval, TimeSpan lease)
+    {
+        var timeout = interval * 2;
+        if (lease > interval)
+        {
+            timeout = TimeSpan.FromTicks(Math.Min(timeout.Ticks, (lease - interval).Ticks / 2));
+        }
+
+        return TimeSpan.FromTicks(Math.Clamp(timeout.Ticks, MinHeartbeatTimeout.Ticks, CallTimeout.Ticks));
+    }
 
     private async Task WhenStartedAsync(CancellationToken stoppingToken)
     {

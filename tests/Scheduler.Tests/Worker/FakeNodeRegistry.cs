@@ -25,11 +25,20 @@ internal sealed class FakeNodeRegistry : NodeRegistryService.NodeRegistryService
 
     public int ForgetAtHeartbeat { get; init; } = int.MaxValue;
 
+    /// <summary>The lease a registration is granted.</summary>
+    public int LeaseMs { get; init; } = 1_000;
+
+    /// <summary>The heartbeat interval a registration is asked for.</summary>
+    public int HeartbeatIntervalMs { get; init; } = 20;
+
+    /// <summary>When each heartbeat was answered.</summary>
+    public ConcurrentQueue<DateTimeOffset> Answered { get; } = new();
+
     public string Address => _app.Urls.Single();
 
-    public static async Task<FakeNodeRegistry> StartAsync(int port = 0, int forgetAtHeartbeat = int.MaxValue)
+    public static async Task<FakeNodeRegistry> StartAsync(int port = 0, int forgetAtHeartbeat = int.MaxValue, int leaseMs = 1_000, int heartbeatIntervalMs = 20)
     {
-        var registry = new FakeNodeRegistry(port) { ForgetAtHeartbeat = forgetAtHeartbeat };
+        var registry = new FakeNodeRegistry(port) { ForgetAtHeartbeat = forgetAtHeartbeat, LeaseMs = leaseMs, HeartbeatIntervalMs = heartbeatIntervalMs };
         await registry._app.StartAsync();
         return registry;
     }
@@ -37,7 +46,7 @@ internal sealed class FakeNodeRegistry : NodeRegistryService.NodeRegistryService
     public override Task<RegisterNodeResponse> RegisterNode(RegisterNodeRequest request, ServerCallContext context)
     {
         Registrations.Enqueue((request, context.RequestHeaders.GetValue("authorization")));
-        return Task.FromResult(new RegisterNodeResponse { LeaseMs = 1_000, HeartbeatIntervalMs = 20 });
+        return Task.FromResult(new RegisterNodeResponse { LeaseMs = LeaseMs, HeartbeatIntervalMs = HeartbeatIntervalMs });
     }
 
     /// <summary>When set, heartbeats get no answer until their caller gives up; <see cref="HeartbeatHeld"/> says one is held.</summary>
@@ -53,7 +62,8 @@ internal sealed class FakeNodeRegistry : NodeRegistryService.NodeRegistryService
             await Task.Delay(System.Threading.Timeout.Infinite, context.CancellationToken);
         }
 
-        return new HeartbeatResponse { Known = Interlocked.Increment(ref _heartbeats) != ForgetAtHeartbeat, LeaseMs = 1_000 };
+        Answered.Enqueue(DateTimeOffset.UtcNow);
+        return new HeartbeatResponse { Known = Interlocked.Increment(ref _heartbeats) != ForgetAtHeartbeat, LeaseMs = LeaseMs };
     }
 
     public async ValueTask DisposeAsync()

@@ -62,6 +62,39 @@ public sealed class SchedulerRegistrationTests
         Assert.True(registration.ExecuteTask.IsCompletedSuccessfully, $"the registration ended {registration.ExecuteTask.Status}: {registration.ExecuteTask.Exception?.InnerException?.Message}");
     }
 
+    [Fact]
+    public async Task Node_FirstSiloStopsAnsweringHeartbeats_TheNextHeartbeatReachesTheNextSiloWithinTheLease()
+    {
+        // A frozen silo (SIGSTOP, a stalled VM) takes the heartbeat and never answers. With the scheduler's defaults
+        // (interval 2 s, lease 6 s) the node waited 4 s for it and then another interval: its next heartbeat came 8 s
+        // after the last answered one, and the scheduler had found it lost.
+        var lease = TimeSpan.FromSeconds(6);
+        await using var frozen = await FakeNodeRegistry.StartAsync(leaseMs: (int)lease.TotalMilliseconds, heartbeatIntervalMs: 2_000);
+        await using var next = await FakeNodeRegistry.StartAsync(leaseMs: (int)lease.TotalMilliseconds, heartbeatIntervalMs: 2_000);
+        await using var worker = await StartWorkerAsync($"{frozen.Address},{next.Address}");
+        await worker.Node.Registered.WaitAsync(Timeout);
+        Assert.Single(frozen.Registrations);
+        await Polling.Until(() => frozen.Heartbeats >= 1, "a heartbeat answered by the first silo", Timeout);
+
+        frozen.HoldHeartbeats = true;
+        await Polling.Until(() => next.Heartbeats >= 1, "a heartbeat through the next silo", Timeout);
+
+        var gap = next.Answered.First() - frozen.Answered.Last();
+        Assert.True(gap < lease, $"the node's heartbeats paused {gap.TotalSeconds:0.0} s, past its {lease.TotalSeconds:0} s lease");
+        Assert.Empty(next.Registrations);
+    }
+
+    [Theory]
+    [InlineData(2_000, 6_000, 2_000)]
+    [InlineData(1_000, 6_000, 2_000)]
+    [InlineData(1_000, 0, 2_000)]
+    [InlineData(500, 1_500, 1_000)]
+    [InlineData(10_000, 60_000, 10_000)]
+    public void HeartbeatTimeout_LeavesTheLeaseRoomForASecondHeartbeat(int intervalMs, int leaseMs, int expectedMs) =>
+        Assert.Equal(
+            TimeSpan.FromMilliseconds(expectedMs),
+            SchedulerRegistration.HeartbeatTimeout(TimeSpan.FromMilliseconds(intervalMs), TimeSpan.FromMilliseconds(leaseMs)));
+
     private static Task<StartedWorker> StartWorkerAsync(string schedulerAddress)
     {
         var options = new WorkerNodeOptions { NodeId = "reg-node", SchedulerAddress = schedulerAddress, NodeToken = "registration-token" };

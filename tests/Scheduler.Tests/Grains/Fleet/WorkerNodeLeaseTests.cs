@@ -95,6 +95,31 @@ public sealed class WorkerNodeLeaseTests(ShortLeaseClusterFixture cluster) : IAs
         Assert.Equal(1, (await Placement.GetSnapshot()).QueuedJobs);
     }
 
+    [Fact]
+    public async Task Lease_LiveNodesAcceleratorMarkedLostAfterItRegistered_IsReadyAgainWithinALease_AndTakesJobs()
+    {
+        // A silo frozen past its death (SIGSTOP, a stalled VM) runs what it held for a moment when it wakes, before it
+        // learns it is dead: a node's loss it was told of before the freeze marks the device lost after the node already
+        // registered again on a survivor. Only a registration cleared that, and a live node does not register again:
+        // its device read lost and its replica unschedulable for good (a fault probe saw it for over 5 minutes).
+        var node = Unique("node");
+        var replica = Replica(Unique("rep"), _model, node, maxSequences: 2, kvCapacityTokens: 10_000);
+        var link = await RegisterNode(cluster, node, replica);
+        _ = Heartbeat(node);
+        var accelerator = cluster.Client.GetGrain<IAcceleratorGrain>(replica.AcceleratorId);
+
+        await accelerator.MarkLost();
+        Assert.Equal(AcceleratorState.Lost, (await accelerator.Get())?.State);
+        Assert.False((await Placement.GetSnapshot()).Replicas.Single(r => r.ReplicaId == replica.ReplicaId).Schedulable);
+
+        // The node's grain, which its heartbeats keep, confirms its devices every lease.
+        await Until(async () => (await accelerator.Get())?.State == AcceleratorState.Ready, "the live node's device is ready again");
+        await Until(async () => (await Placement.GetSnapshot()).Replicas.Single(r => r.ReplicaId == replica.ReplicaId).Schedulable, "its replica is schedulable again");
+        await Placement.Enqueue(Ticket($"{_model}-j0", _tenant, _model));
+        await Until(() => link.AdmittedJobIds.Contains($"{_model}-j0"), "a new job runs on the node");
+        Assert.True((await NodeGrain(node).Get()).Connected);
+    }
+
     /// <summary>The silo holding the node's grain dies: the activation goes without closing the stream, which is down.</summary>
     private async Task Die(string nodeId, FakeNodeLink link)
     {
