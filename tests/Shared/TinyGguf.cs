@@ -75,7 +75,7 @@ internal static class TinyGguf
     /// <summary>
     /// A model that writes <paramref name="script"/> and then starts it again, whatever the prompt: each entry is a piece
     /// as the vocabulary spells it ("▁hello", "&lt;0xE4&gt;" for a byte token, "&lt;/s&gt;" for end of sequence), and an
-    /// entry the vocabulary lacks is added to it as a word piece. Entries must differ.
+    /// entry the vocabulary lacks is added to it as a word piece, with its prefixes. Entries must differ.
     /// </summary>
     /// <remarks>Its layers write nothing to the residual stream (zero output projections), so the next token depends on
     /// the current one alone: each entry's embedding has a component of its own, which the output row of the entry after
@@ -89,8 +89,10 @@ internal static class TinyGguf
             throw new ArgumentException($"A script is at most {width - 1} distinct pieces.", nameof(script));
         }
 
+        // With every prefix of a new piece, as for the words: the tokenizer merges towards it, so a text the model wrote is
+        // tokenized into the pieces it wrote (a resume prefills them).
         var vocabulary = Vocabulary();
-        foreach (var piece in script.Where(p => vocabulary.All(v => v.Text != p)))
+        foreach (var piece in script.SelectMany(Prefixes).Where(p => vocabulary.All(v => v.Text != p)))
         {
             vocabulary.Add((piece, piece.Length, Normal));
         }
@@ -172,6 +174,10 @@ internal static class TinyGguf
         AddLlamaLayers(tensors, dimensions, random, silent: false);
         return WriteFile(path, "llama", LlamaHyperparameters(dimensions), vocabulary, tensors, chatTemplate);
     }
+
+    /// <summary>A piece's prefixes of two or more characters, itself last; a byte or control token is its own.</summary>
+    private static IEnumerable<string> Prefixes(string piece) =>
+        piece.StartsWith('<') ? [piece] : Enumerable.Range(Math.Min(2, piece.Length), piece.Length - Math.Min(2, piece.Length) + 1).Select(length => piece[..length]);
 
     /// <summary>Adds the attention and feed-forward layers of a llama model of <paramref name="shape"/>, random but for
     /// their output projections: <see cref="SparingComponentZero"/>, or all zero when <paramref name="silent"/> (the

@@ -1,25 +1,16 @@
-using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
-using Scheduler.Testing;
 using Scheduler.Worker.Engines.Llama;
 using static Scheduler.Tests.Worker.EngineRun;
 
 namespace Scheduler.Tests.Worker.Llama;
 
 /// <summary>How the llama.cpp engine turns tokens into text where characters take several bytes, split across tokens:
-/// a model that writes a chosen script (<see cref="TinyGguf.WriteScripted"/>) of CJK, emoji and a combining mark as
+/// a model that writes a chosen script (<see cref="TinyModelFixture.Script"/>) of CJK, emoji and a combining mark as
 /// byte tokens, then a lead byte and the end of sequence.</summary>
-public sealed class LlamaTextTests(LlamaTextTests.ScriptedModel scripted) : IClassFixture<LlamaTextTests.ScriptedModel>, IDisposable
+public sealed class LlamaTextTests(TinyModelFixture tiny) : IClassFixture<TinyModelFixture>, IDisposable
 {
-    /// <summary>" hello", 中 (E4 B8 AD), " 日本" (one piece), 😀 (F0 9F 98 80, a surrogate pair), "e" and a combining
-    /// acute (CC 81), ",", and the lead byte of a character the model never finishes before its end of sequence.</summary>
-    public static readonly string[] Script =
-    [
-        "▁hello", "<0xE4>", "<0xB8>", "<0xAD>", "▁日本", "<0xF0>", "<0x9F>", "<0x98>", "<0x80>", "e", "<0xCC>", "<0x81>", ",", "<0xE6>", "</s>",
-    ];
-
     private const string Prompt = " hello world, the fast model";
 
     /// <summary>The script's tokens before its end of sequence.</summary>
@@ -97,7 +88,7 @@ public sealed class LlamaTextTests(LlamaTextTests.ScriptedModel scripted) : ICla
         var spec = Sequence("job", MaxTokens);
         if (!withText)
         {
-            spec.PromptTokenIds.AddRange(scripted.Model.Tokenize(Prompt).Select(t => (int)t));
+            spec.PromptTokenIds.AddRange(tiny.ScriptedModel.Tokenize(Prompt).Select(t => (int)t));
             spec.Prompt = "";
         }
 
@@ -113,8 +104,14 @@ public sealed class LlamaTextTests(LlamaTextTests.ScriptedModel scripted) : ICla
         var resume = spec.Clone();
         resume.ResumeFromToken = delivered;
         resume.ResumeText = withText ? first.Text : "";
-        var second = Run(Engine(), resume);
+        var resumed = Engine();
+        resumed.Admit([resume]);
+        var steps = ToCompletion(resumed.Step);
+        var second = SequenceOutcome.Of(spec.SequenceId, steps);
 
+        // With its text, the resumed sequence prefills what was delivered and draws a step per new token; without, it
+        // draws the delivered tokens again first, a step each.
+        Assert.Equal(withText ? MaxTokens - delivered : MaxTokens, steps.Count);
         Assert.Equal(Decoded(MaxTokens), first.Text + second.Text);
         Assert.Equal(Enumerable.Range(0, MaxTokens), first.Indexes.Concat(second.Indexes));
         Assert.Equal(MaxTokens, second.Finished!.CompletionTokens);
@@ -130,18 +127,7 @@ public sealed class LlamaTextTests(LlamaTextTests.ScriptedModel scripted) : ICla
         }
     }
 
-    /// <summary>The text of the script's first <paramref name="tokens"/> tokens as UTF-8 decoding of their bytes gives it:
-    /// a byte token is its byte, a word piece its text with "▁" a space, the end of sequence nothing.</summary>
-    private static string Decoded(int tokens)
-    {
-        var bytes = Script.Take(tokens).SelectMany(piece => piece switch
-        {
-            ['<', '0', 'x', _, _, '>'] => [Convert.ToByte(piece[3..5], 16)],
-            "</s>" => [],
-            _ => Encoding.UTF8.GetBytes(piece.Replace('▁', ' ')),
-        });
-        return Encoding.UTF8.GetString([.. bytes]);
-    }
+    private static string Decoded(int tokens) => TinyModelFixture.ScriptText(TinyModelFixture.Script, tokens);
 
     /// <summary>Every chunk of text a sequence reported holds whole characters: none is empty (a token whose bytes
     /// end in the middle of a character goes out with the token completing it) and none ends in half a surrogate pair.</summary>
@@ -161,25 +147,8 @@ public sealed class LlamaTextTests(LlamaTextTests.ScriptedModel scripted) : ICla
     {
         var profile = AcceleratorProfiles.A100 with { MaxSequences = 2, KvCapacityTokens = 512, StepTokenBudget = 64 };
         var engine = new LlamaEngine(
-            "replica", profile, new LlamaReplicaSettings(scripted.Model, Threads: 1, KvUnified: false, FlashAttention: null, QueueAhead: 0), 256, new RecordingSink(), TimeProvider.System, NullLogger<LlamaEngine>.Instance);
+            "replica", profile, new LlamaReplicaSettings(tiny.ScriptedModel, Threads: 1, KvUnified: false, FlashAttention: null, QueueAhead: 0), 256, new RecordingSink(), TimeProvider.System, NullLogger<LlamaEngine>.Instance);
         _engines.Add(engine);
         return engine;
-    }
-
-    /// <summary>The model that writes <see cref="Script"/>, written to a temporary folder and loaded once for the class.</summary>
-    public sealed class ScriptedModel : IDisposable
-    {
-        private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("scripted-gguf-");
-
-        public ScriptedModel() =>
-            Model = LlamaModel.Load(TinyGguf.WriteScripted(_directory.FullName, "scripted.gguf", Script), "test", gpuLayers: null);
-
-        internal LlamaModel Model { get; }
-
-        public void Dispose()
-        {
-            Model.Dispose();
-            _directory.Delete(recursive: true);
-        }
     }
 }
