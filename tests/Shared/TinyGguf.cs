@@ -72,6 +72,56 @@ internal static class TinyGguf
     /// <summary>The model of <see cref="Write"/> with <see cref="ChatMlTemplate"/> as its <c>tokenizer.chat_template</c>.</summary>
     public static string WriteWithChatTemplate(string directory) => WriteModel(Path.Combine(directory, "tiny-chat.gguf"), Tiny, endsAtOnce: false, ChatMlTemplate);
 
+    /// <summary>
+    /// A model that writes <paramref name="script"/> and then starts it again, whatever the prompt: each entry is a piece
+    /// as the vocabulary spells it ("▁hello", "&lt;0xE4&gt;" for a byte token, "&lt;/s&gt;" for end of sequence), and an
+    /// entry the vocabulary lacks is added to it as a word piece, with its prefixes. Entries must differ.
+    /// </summary>
+    /// <remarks>Its layers write nothing to the residual stream (zero output projections), so the next token depends on
+    /// the current one alone: each entry's embedding has a component of its own, which the output row of the entry after
+    /// it reads; component 0, which every embedding has, leads any other token into the script's first entry. The winning
+    /// logit leads the others by more than 100, so a draw at any temperature follows the script.</remarks>
+    public static string WriteScripted(string directory, string name, IReadOnlyList<string> script)
+    {
+        var width = Tiny.Width;
+        if (script.Count >= width || script.Distinct().Count() != script.Count)
+        {
+            throw new ArgumentException($"A script is at most {width - 1} distinct pieces.", nameof(script));
+        }
+
+        // With every prefix of a new piece, as for the words: the tokenizer merges towards it, so a text the model wrote is
+        // tokenized into the pieces it wrote (a resume prefills them).
+        var vocabulary = Vocabulary();
+        foreach (var piece in script.SelectMany(Prefixes).Where(p => vocabulary.All(v => v.Text != p)))
+        {
+            vocabulary.Add((piece, piece.Length, Normal));
+        }
+
+        var embeddings = new float[width * vocabulary.Count];
+        var output = new float[width * vocabulary.Count];
+        for (var token = 0; token < vocabulary.Count; token++)
+        {
+            embeddings[token * width] = 4f;
+        }
+
+        var ids = script.Select(piece => vocabulary.FindIndex(v => v.Text == piece)).ToArray();
+        output[ids[0] * width] = 5f;
+        for (var entry = 0; entry < ids.Length; entry++)
+        {
+            embeddings[(ids[entry] * width) + 1 + entry] = 8f;
+            output[(ids[(entry + 1) % ids.Length] * width) + 1 + entry] = 20f;
+        }
+
+        var tensors = new List<(string Name, int[] Shape, float[] Data)>
+        {
+            ("token_embd.weight", [width, vocabulary.Count], embeddings),
+            ("output_norm.weight", [width], Ones(width)),
+            ("output.weight", [width, vocabulary.Count], output),
+        };
+        AddLlamaLayers(tensors, Tiny, new Random(1234), silent: true);
+        return WriteFile(Path.Combine(directory, name), "llama", LlamaHyperparameters(Tiny), vocabulary, tensors, chatTemplate: null);
+    }
+
     /// <summary>A recurrent model (llama.cpp's <c>mamba</c> architecture, 2 layers of width 64) with the same vocabulary:
     /// llama.cpp loads it and generates with it, but its per-sequence state cannot be cut back to a prefix as a KV
     /// cache can.</summary>
@@ -112,7 +162,7 @@ internal static class TinyGguf
 
     private static string WriteModel(string path, ModelShape dimensions, bool endsAtOnce, string? chatTemplate)
     {
-        var (width, layers, heads, feedForward) = dimensions;
+        var width = dimensions.Width;
         var vocabulary = Vocabulary();
         var random = new Random(1234);
         var tensors = new List<(string Name, int[] Shape, float[] Data)>
@@ -121,6 +171,20 @@ internal static class TinyGguf
             ("output_norm.weight", [width], Ones(width)),
             ("output.weight", [width, vocabulary.Count], OutputRows(random, width, vocabulary.Count, endsAtOnce)),
         };
+        AddLlamaLayers(tensors, dimensions, random, silent: false);
+        return WriteFile(path, "llama", LlamaHyperparameters(dimensions), vocabulary, tensors, chatTemplate);
+    }
+
+    /// <summary>A piece's prefixes of two or more characters, itself last; a byte or control token is its own.</summary>
+    private static IEnumerable<string> Prefixes(string piece) =>
+        piece.StartsWith('<') ? [piece] : Enumerable.Range(Math.Min(2, piece.Length), piece.Length - Math.Min(2, piece.Length) + 1).Select(length => piece[..length]);
+
+    /// <summary>Adds the attention and feed-forward layers of a llama model of <paramref name="shape"/>, random but for
+    /// their output projections: <see cref="SparingComponentZero"/>, or all zero when <paramref name="silent"/> (the
+    /// layers then write nothing to the residual stream).</summary>
+    private static void AddLlamaLayers(List<(string Name, int[] Shape, float[] Data)> tensors, ModelShape shape, Random random, bool silent)
+    {
+        var (width, layers, _, feedForward) = shape;
         for (var layer = 0; layer < layers; layer++)
         {
             var prefix = $"blk.{layer}.";
@@ -128,21 +192,20 @@ internal static class TinyGguf
             tensors.Add((prefix + "attn_q.weight", [width, width], Random(random, width * width)));
             tensors.Add((prefix + "attn_k.weight", [width, width], Random(random, width * width)));
             tensors.Add((prefix + "attn_v.weight", [width, width], Random(random, width * width)));
-            tensors.Add((prefix + "attn_output.weight", [width, width], SparingComponentZero(Random(random, width * width), width)));
+            tensors.Add((prefix + "attn_output.weight", [width, width], silent ? new float[width * width] : SparingComponentZero(Random(random, width * width), width)));
             tensors.Add((prefix + "ffn_norm.weight", [width], Ones(width)));
             tensors.Add((prefix + "ffn_gate.weight", [width, feedForward], Random(random, width * feedForward)));
             tensors.Add((prefix + "ffn_up.weight", [width, feedForward], Random(random, width * feedForward)));
-            tensors.Add((prefix + "ffn_down.weight", [feedForward, width], SparingComponentZero(Random(random, feedForward * width), feedForward)));
+            tensors.Add((prefix + "ffn_down.weight", [feedForward, width], silent ? new float[feedForward * width] : SparingComponentZero(Random(random, feedForward * width), feedForward)));
         }
-
-        List<(string Key, uint Value)> hyperparameters =
-        [
-            ("llama.context_length", TrainedContext), ("llama.embedding_length", (uint)width), ("llama.block_count", (uint)layers),
-            ("llama.feed_forward_length", (uint)feedForward), ("llama.attention.head_count", (uint)heads),
-            ("llama.rope.dimension_count", (uint)(width / heads)),
-        ];
-        return WriteFile(path, "llama", hyperparameters, vocabulary, tensors, chatTemplate);
     }
+
+    private static List<(string Key, uint Value)> LlamaHyperparameters(ModelShape shape) =>
+    [
+        ("llama.context_length", TrainedContext), ("llama.embedding_length", (uint)shape.Width), ("llama.block_count", (uint)shape.Layers),
+        ("llama.feed_forward_length", (uint)shape.FeedForward), ("llama.attention.head_count", (uint)shape.Heads),
+        ("llama.rope.dimension_count", (uint)(shape.Width / shape.Heads)),
+    ];
 
     /// <summary>Writes a GGUF file of <paramref name="architecture"/> with its <paramref name="hyperparameters"/>, the
     /// SentencePiece <paramref name="vocabulary"/> and <paramref name="tensors"/>.</summary>

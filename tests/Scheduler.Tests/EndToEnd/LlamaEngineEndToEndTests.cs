@@ -14,13 +14,17 @@ namespace Scheduler.Tests.EndToEnd;
 /// <summary>
 /// Jobs through the scheduler to a worker node running the llama engine on the tiny GGUF model, over real gRPC on
 /// loopback: a silo hosted here and a node that registers with it. "tiny" has four slots, "tiny-one" one slot of the
-/// same model file, "tiny-chat" the same model with a ChatML template in the GGUF (and Llama 3's in the catalog).
+/// same model file, "tiny-chat" the same model with a ChatML template in the GGUF (and Llama 3's in the catalog),
+/// "tiny-script" a model that writes <see cref="TinyModelFixture.Script"/> (characters split across byte tokens) and
+/// "tiny-cycle" one slot of a model that writes <see cref="TinyModelFixture.Cycle"/> over and over.
 /// </summary>
 public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixture<TinyModelFixture>, IAsyncLifetime
 {
     private const string Model = "tiny";
     private const string OneSlotModel = "tiny-one";
     private const string ChatModel = "tiny-chat";
+    private const string ScriptModel = "tiny-script";
+    private const string CycleModel = "tiny-cycle";
     private const string TenantKey = "llama-tenant-key";
     private const string AdminKey = "llama-admin-key";
     private const string NodeToken = "llama-node-token";
@@ -48,6 +52,8 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
             $"--Scheduler:Models:0:Name={Model}", "--Scheduler:Models:0:MaxContextTokens=512", "--Scheduler:Models:0:MaxOutputTokens=400",
             $"--Scheduler:Models:1:Name={OneSlotModel}", $"--Scheduler:Models:1:MaxContextTokens={TinyGguf.TrainedContext}", $"--Scheduler:Models:1:MaxOutputTokens={LongJobTokens}",
             $"--Scheduler:Models:2:Name={ChatModel}", "--Scheduler:Models:2:MaxContextTokens=512", "--Scheduler:Models:2:ChatTemplate=llama3",
+            $"--Scheduler:Models:3:Name={ScriptModel}", "--Scheduler:Models:3:MaxContextTokens=512",
+            $"--Scheduler:Models:4:Name={CycleModel}", $"--Scheduler:Models:4:MaxContextTokens={TinyGguf.TrainedContext}", $"--Scheduler:Models:4:MaxOutputTokens={LongJobTokens}",
             "--Scheduler:Tenants:0:Id=llama-tenant", $"--Scheduler:Tenants:0:ApiKey={TenantKey}",
             "--Logging:LogLevel:Default=Warning",
         ];
@@ -73,6 +79,8 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = Model, MaxContextTokens = 512 });
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = OneSlotModel, MaxContextTokens = TinyGguf.TrainedContext, MaxSequences = 1 });
         options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = ChatModel, MaxContextTokens = 512, ModelPath = tiny.ChatPath });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = ScriptModel, MaxContextTokens = 512, ModelPath = tiny.ScriptedPath });
+        options.Accelerators.Add(new AcceleratorOptions { Product = "L4", Model = CycleModel, MaxContextTokens = TinyGguf.TrainedContext, MaxSequences = 1, ModelPath = tiny.CyclingPath });
         var node = WorkerNodeHost.Build(options);
         await node.StartAsync();
         await node.Services.GetRequiredService<WorkerNode>().Registered.WaitAsync(Timeout);
@@ -243,6 +251,64 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
         await ReplicaRunningAsync(OneSlotReplica, 0);
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(8)]
+    [InlineData(40)]
+    public async Task CharactersSplitAcrossTokens_StreamWhole_AsTheJobsRecordAndTheOpenAiAnswerHaveThem(int maxTokens)
+    {
+        // 3 tokens end in the middle of 中, 8 in the middle of 😀; 40 reach the end of sequence after a lead byte (14).
+        using var client = new SchedulerClient(_address, TenantKey);
+        var tokens = Math.Min(maxTokens, 14);
+        var expected = TinyModelFixture.ScriptText(TinyModelFixture.Script, tokens);
+
+        var streamed = await client.RunAsync(Request(ScriptModel, maxTokens), deadline: DateTime.UtcNow + Timeout);
+        var (status, answer) = await PostOpenAiAsync("/v1/completions", new { model = ScriptModel, prompt = Prompt, max_tokens = maxTokens });
+
+        Assert.Equal((JobStatus.Completed, tokens < maxTokens ? "stop" : "length", tokens, expected), (streamed.Status, streamed.FinishReason, streamed.TokenCount, streamed.Text));
+        Assert.Equal(expected, (await client.GetAsync(streamed.JobId)).Output);
+        Assert.Equal(System.Net.HttpStatusCode.OK, status);
+        Assert.Equal(expected, answer.GetProperty("choices")[0].GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task JobOnANodeThatStops_ResumesElsewhereInItsText_ToTheTextOfAnUninterruptedRun()
+    {
+        // The node goes away wherever the job is: most of the script's tokens end in the middle of a character.
+        using var client = new SchedulerClient(_address, TenantKey);
+        using var cts = new CancellationTokenSource(Timeout);
+        var text = new System.Text.StringBuilder();
+        var tokens = 0;
+        var stopped = false;
+        Job? ended = null;
+        await foreach (var e in client.StreamAsync(Request(CycleModel, LongJobTokens), cancellationToken: cts.Token))
+        {
+            if (e.EventCase == JobEvent.EventOneofCase.Tokens)
+            {
+                Assert.Equal(tokens, e.Tokens.FirstTokenIndex);
+                tokens += e.Tokens.TokenCount;
+                text.Append(e.Tokens.Text);
+                if (!stopped && tokens >= 100)
+                {
+                    stopped = true;
+                    await _node.StopAsync();
+                    await _node.DisposeAsync();
+                    _node = await StartNodeAsync();
+                }
+            }
+            else if (e.EventCase is JobEvent.EventOneofCase.Completed or JobEvent.EventOneofCase.Failed or JobEvent.EventOneofCase.Cancelled or JobEvent.EventOneofCase.Expired)
+            {
+                ended = await client.GetAsync(e.JobId);
+                break;
+            }
+        }
+
+        Assert.Equal((JobStatus.Completed, LongJobTokens), (ended!.Status, tokens));
+        Assert.True(ended.Requeues > 0, "the job was not handed back: it ended before the node stopped");
+        Assert.Equal(TinyModelFixture.ScriptText(TinyModelFixture.Cycle, LongJobTokens), text.ToString());
+        Assert.Equal(text.ToString(), ended.Output);
+    }
+
     [Fact]
     public async Task PromptOnlyTheModelsTokenizerFindsTooLong_IsTheClientsError_A400ContextLengthExceeded_NotA500()
     {
@@ -384,7 +450,7 @@ public sealed class LlamaEngineEndToEndTests(TinyModelFixture tiny) : IClassFixt
     {
         using var admin = new SchedulerAdminClient(address, AdminKey);
         var deadline = DateTime.UtcNow + Timeout;
-        foreach (var model in new[] { Model, OneSlotModel, ChatModel })
+        foreach (var model in new[] { Model, OneSlotModel, ChatModel, ScriptModel, CycleModel })
         {
             while (!(await admin.ListReplicasAsync(model)).Any(r => r.State == "ready"))
             {

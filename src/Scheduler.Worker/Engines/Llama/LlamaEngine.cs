@@ -510,7 +510,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             }
         }
 
-        _running.RecordTokens(report.Tokens.Count);
+        _running.RecordTokens(report.Tokens.Sum(t => t.TokenCount));
         _cachedBlocks.TakeEvicted(report.EvictedPrefixBlocks);
         return new PlannedStep(report, epoch);
     }
@@ -704,7 +704,7 @@ internal sealed partial class LlamaEngine : IInferenceEngine
             // Lazy: the running sequences' tokens are looked at only in a shared cache.
             var (slot, reused) = _slots.Take(prompt!, _running.Sequences.Select(s => (s.Slot, s.CachedTokens())));
             _cachedBlocks.Assign(slot, _keepsPrefixes ? SequenceBlocks.Of(spec)?.Hashes ?? [] : []);
-            sequence = new LlamaSequence(spec, prompt!, Replay(spec, prompt!), slot, reused, _model.CreateDecoder());
+            sequence = new LlamaSequence(spec, prompt!, Replay(spec, prompt!), slot, reused, _model.CreateTokenText());
             _running.Add(sequence);
             _admittedRank = Math.Min(_admittedRank, spec.FairRank);
             sequence = null;

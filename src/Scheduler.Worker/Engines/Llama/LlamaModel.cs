@@ -116,8 +116,8 @@ internal sealed class LlamaModel : IDisposable
             ? _weights.Tokenize(RenderChat(template, messages) + answered, Vocabulary.ShouldAddBOS, special: true, Encoding.UTF8)
             : null;
 
-    /// <summary>Turns tokens into text as they come, holding back the bytes of a character split across tokens.</summary>
-    public StreamingTokenDecoder CreateDecoder() => new(Encoding.UTF8, _weights);
+    /// <summary>Turns one sequence's tokens into text as they come, holding back the bytes of a character split across tokens.</summary>
+    public LlamaTokenText CreateTokenText() => new(_weights.NativeHandle);
 
     public void Dispose() => _weights.Dispose();
 

@@ -1,4 +1,3 @@
-using LLama;
 using LLama.Native;
 using Scheduler.Policies.Profiles;
 using Scheduler.Protos.V1;
@@ -20,8 +19,13 @@ namespace Scheduler.Worker.Engines.Llama;
 /// client has. A sequence whose slot's cells
 /// already hold the first <c>reused</c> prompt tokens (left by an earlier sequence, <see cref="LlamaSlots"/>) prefills
 /// only the rest.
+/// <para>A token whose bytes end in the middle of a character (a byte token, as models spell CJK, emoji and accents they
+/// have no piece for) is held and reported with the token that completes the character, as one chunk of both: what the
+/// scheduler counts as delivered always ends on a whole character, so a job handed back resumes from a text and a
+/// token count that agree. At the sequence's end (max tokens, a stop text, end of generation) a character left unfinished
+/// goes out as U+FFFD, what decoding the model's bytes gives; a hand-back leaves its tokens undelivered, to draw again.</para>
 /// </remarks>
-internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLamaToken[] replay, LLamaSeqId slot, int reused, StreamingTokenDecoder decoder)
+internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLamaToken[] replay, LLamaSeqId slot, int reused, LlamaTokenText text)
     : IBatchedSequence, IPlannedSequence, IDisposable
 {
     /// <summary>The most logits a step draws a resumed sequence's delivered tokens from: llama.cpp keeps a row of the
@@ -41,6 +45,9 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
     // What is prefilled: the prompt, then the delivered tokens of a resume.
     private readonly LLamaToken[] _input = [.. prompt, .. replay];
     private LLamaToken? _pending;
+
+    // Drawn tokens not reported yet: their bytes end in the middle of a character.
+    private int _held;
 
     // The position whose logits the step under way draws from first: a prefill chunk's first from the prompt's last
     // token on, or -1 for a pending token's decode (no delivered token follows it).
@@ -181,30 +188,45 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
     }
 
     /// <summary>Takes a drawn token: ends the sequence on the model's end of generation, a stop text or max tokens,
-    /// and returns what to report of it (nothing for a token delivered before a resume or the end-of-generation token).</summary>
+    /// and returns what to report: the token with those held before it, once its bytes end on a whole character or the
+    /// sequence ends; nothing while they do not, nor for tokens delivered before a resume, nor for the end-of-generation
+    /// token itself.</summary>
     private SequenceTokens? Accept(LLamaToken token, SafeLlamaModelHandle.Vocabulary vocabulary)
     {
         if (token.IsEndOfGeneration(vocabulary))
         {
             EndReason = FinishReason.Stop;
-            return null;
+            return Report(text.Flush());
         }
 
-        decoder.Add(token);
-        var text = decoder.Read();
-        var index = NextTokenIndex++;
+        var completed = text.Add(token);
+        NextTokenIndex++;
+        _held++;
         _pending = token;
         if (NextTokenIndex >= spec.MaxTokens)
         {
             EndReason = FinishReason.Length;
         }
 
-        if (_stops.Append(text))
+        if (_stops.Append(completed))
         {
             EndReason = FinishReason.Stop;
         }
 
-        return index < _resumeFrom ? null : new SequenceTokens { SequenceId = Id, FirstTokenIndex = index, Text = text, TokenCount = 1 };
+        return EndReason is not null ? Report(completed + text.Flush())
+            : text.Incomplete ? null
+            : Report(completed);
+    }
+
+    /// <summary>The held tokens as one chunk of <paramref name="completed"/>, but for those delivered before a resume;
+    /// null when none is left.</summary>
+    private SequenceTokens? Report(string completed)
+    {
+        var first = Math.Max(NextTokenIndex - _held, _resumeFrom);
+        _held = 0;
+        return first < NextTokenIndex
+            ? new SequenceTokens { SequenceId = Id, FirstTokenIndex = first, Text = completed, TokenCount = NextTokenIndex - first }
+            : null;
     }
 
     /// <summary>Takes the sequence out of the batch; its sampler is freed before the next decode, and its KV cells stay
@@ -219,7 +241,7 @@ internal sealed class LlamaSequence(SequenceSpec spec, LLamaToken[] prompt, LLam
     {
         SequenceId = Id,
         Reason = reason,
-        CompletionTokens = Math.Max(NextTokenIndex, _resumeFrom),
+        CompletionTokens = Math.Max(NextTokenIndex - _held, _resumeFrom),
         PromptTokens = prompt.Length,
         CachedPromptTokens = _reused,
     };
