@@ -247,6 +247,16 @@ internal sealed class JobSubscription(string jobId, int fromToken)
 
     private void Emit(JobEventRecord e, int end)
     {
+        if (e.FirstTokenIndex < _nextToken && string.IsNullOrEmpty(e.Text))
+        {
+            // A chunk straddling tokens already delivered (replayed from the record one by one) would repeat their
+            // indexes. One without text (the tokens an upstream engine's usage counted beyond the chunks it streamed) is
+            // cut to the tokens not yet delivered. One with text (the llama engine's tokens of a character split over
+            // them) cannot be cut without its boundaries; the record keeps each chunk whole, so a replay of the run that
+            // sent it never ends inside it.
+            e = e with { FirstTokenIndex = _nextToken, TokenCount = end - _nextToken };
+        }
+
         _out.Write(e);
         _nextToken = end;
     }

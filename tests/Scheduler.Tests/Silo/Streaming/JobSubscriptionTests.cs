@@ -21,6 +21,20 @@ public sealed class JobSubscriptionTests
     }
 
     [Fact]
+    public void Post_TextlessChunkStraddlingDeliveredTokens_IsCutToTheTokensNotYetDelivered()
+    {
+        // An upstream engine's tokens counted beyond its streamed chunks arrive as one chunk without text; two of its
+        // tokens had reached this stream already (replayed from the record one by one).
+        var subscription = AdmittedSubscription();
+        subscription.Post(Tokens(0, " a"));
+        subscription.Post(Tokens(1, " b"));
+        subscription.Post(new JobEventRecord("job", JobEventKind.Tokens, T0, 0, "", 4));
+
+        var chunk = Drain(subscription).Last();
+        Assert.Equal((2, 2, ""), (chunk.FirstTokenIndex, chunk.TokenCount, chunk.Text));
+    }
+
+    [Fact]
     public void Post_CompletedBeforeLastToken_IsHeldUntilTheTokenArrives()
     {
         var subscription = AdmittedSubscription();
