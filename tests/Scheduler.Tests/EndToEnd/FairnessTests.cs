@@ -5,9 +5,10 @@ using Xunit.Abstractions;
 
 namespace Scheduler.Tests.EndToEnd;
 
-/// <summary>The live cluster honours weighted fair queuing: real gRPC, real worker process, real engine steps.</summary>
-[Collection(SchedulerClusterCollection.Name)]
-public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper output)
+/// <summary>The live cluster honours weighted fair queuing: real gRPC, real worker process, real engine steps. Its
+/// latencies are measured alone, on a cluster of its own (<see cref="LatencyMeasurementCollection"/>).</summary>
+[Collection(LatencyMeasurementCollection.Name)]
+public sealed class FairnessTests(SchedulerCluster cluster, ITestOutputHelper output) : IClassFixture<SchedulerCluster>
 {
     private const int JobsPerTenant = 400;
 
