@@ -4,9 +4,12 @@ using Xunit.Abstractions;
 
 namespace Scheduler.Tests.EndToEnd;
 
-/// <summary>Strict priority between classes on the live cluster: real gRPC, a real worker process, real engine steps.</summary>
-[Collection(SchedulerClusterCollection.Name)]
-public sealed class PriorityTests(SchedulerCluster cluster, ITestOutputHelper output)
+/// <summary>Strict priority between classes on the live cluster: real gRPC, a real worker process, real engine steps.
+/// Alone, on a cluster of its own (<see cref="LatencyMeasurementCollection"/>): its standard traffic must fill the
+/// replica's KV cache within the seconds it is given, which a machine busy with a fault test's processes once did not
+/// (ci126: the critical job found two jobs running and was admitted at once, with nothing to set aside).</summary>
+[Collection(LatencyMeasurementCollection.Name)]
+public sealed class PriorityTests(SchedulerCluster cluster, ITestOutputHelper output) : IClassFixture<SchedulerCluster>
 {
     // A 4,000-token KV cache: eight standard jobs of 500 tokens fill it, and the ten submitters keep two more queued.
     private const int KvCapacityTokens = 4_000;
