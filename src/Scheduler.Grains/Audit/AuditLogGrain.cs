@@ -6,9 +6,10 @@ namespace Scheduler.Grains.Audit;
 /// an admin saw succeed is on record even if the silo dies next. Appends interleave and share writes
 /// (<see cref="CoalescedWrites"/>): a burst of admin calls costs a few writes of the log, not one each in turn.</summary>
 internal sealed class AuditLogGrain(
-    [PersistentState("audit", StorageNames.Default)] IPersistentState<AuditLogState> state) : Grain, IAuditLogGrain
+    [PersistentState("audit", StorageNames.Default)] IPersistentState<AuditLogState> state,
+    OwnedStateWrites writes) : Grain, IAuditLogGrain
 {
-    private readonly CoalescedWrites _writes = new(state.WriteOwnedStateAsync);
+    private readonly CoalescedWrites _writes = new(() => writes.Write(state));
 
     public Task Append(AuditEvent auditEvent)
     {

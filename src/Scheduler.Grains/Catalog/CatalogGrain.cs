@@ -14,13 +14,14 @@ public sealed class CatalogState
 
 /// <summary>The index of what exists, for admin listings.</summary>
 internal sealed class CatalogGrain(
-    [PersistentState("catalog", StorageNames.Default)] IPersistentState<CatalogState> state) : Grain, ICatalogGrain
+    [PersistentState("catalog", StorageNames.Default)] IPersistentState<CatalogState> state,
+    OwnedStateWrites writes) : Grain, ICatalogGrain
 {
     public async Task AddTenant(string tenantId)
     {
         if (state.State.Tenants.Add(tenantId))
         {
-            await state.WriteOwnedStateAsync();
+            await writes.Write(state);
         }
     }
 
@@ -33,7 +34,7 @@ internal sealed class CatalogGrain(
         changed |= AddAll(s.Models, models);
         if (changed)
         {
-            await state.WriteOwnedStateAsync();
+            await writes.Write(state);
         }
     }
 
@@ -45,7 +46,7 @@ internal sealed class CatalogGrain(
         changed |= s.Replicas.RemoveWhere(replicaIds.Contains) > 0;
         if (changed)
         {
-            await state.WriteOwnedStateAsync();
+            await writes.Write(state);
         }
     }
 

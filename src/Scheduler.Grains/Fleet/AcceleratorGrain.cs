@@ -19,6 +19,7 @@ public sealed class AcceleratorGrainState
 /// <summary>One device. Its state is pushed to the placements of its replicas, which never ask.</summary>
 internal sealed partial class AcceleratorGrain(
     [PersistentState("accelerator", StorageNames.Default)] IPersistentState<AcceleratorGrainState> state,
+    OwnedStateWrites writes,
     ILogger<AcceleratorGrain> logger) : Grain, IAcceleratorGrain
 {
     public async Task<AcceleratorState> Register(AcceleratorRegistration registration, ReplicaRegistration[] replicas)
@@ -28,7 +29,7 @@ internal sealed partial class AcceleratorGrain(
         s.Replicas = replicas;
         s.Lost = false;
         s.NodeStopping = false;
-        await state.WriteOwnedStateAsync();
+        await writes.Write(state);
         return State();
     }
 
@@ -61,7 +62,7 @@ internal sealed partial class AcceleratorGrain(
     {
         state.State.Lost = true;
         state.State.NodeStopping = false;
-        await state.WriteOwnedStateAsync();
+        await writes.Write(state);
         await PushSchedulable();
     }
 
@@ -78,7 +79,7 @@ internal sealed partial class AcceleratorGrain(
             LogStaleMark(logger, this.GetPrimaryKeyString(), State().ToString().ToLowerInvariant(), nodeId);
             s.Lost = false;
             s.NodeStopping = stopping;
-            await state.WriteOwnedStateAsync();
+            await writes.Write(state);
         }
 
         // Pushed even when this state was right: the placement's own copy of it may be the stale one.
@@ -93,7 +94,7 @@ internal sealed partial class AcceleratorGrain(
         }
 
         state.State.NodeStopping = true;
-        await state.WriteOwnedStateAsync();
+        await writes.Write(state);
         await PushSchedulable();
     }
 
@@ -112,7 +113,7 @@ internal sealed partial class AcceleratorGrain(
         s.Lost = false;
         s.NodeStopping = false;
         // The cordon stays, so a node of that id that comes back finds its device as the operator left it.
-        await state.WriteOwnedStateAsync();
+        await writes.Write(state);
         return replicas;
     }
 
@@ -128,7 +129,7 @@ internal sealed partial class AcceleratorGrain(
         }
 
         state.State.Cordoned = cordoned;
-        await state.WriteOwnedStateAsync();
+        await writes.Write(state);
         await PushSchedulable();
         return await Get();
     }

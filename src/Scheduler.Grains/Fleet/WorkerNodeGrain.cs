@@ -22,6 +22,7 @@ namespace Scheduler.Grains.Fleet;
 [CollectionAgeLimit(AlwaysActive = true)]
 internal sealed partial class WorkerNodeGrain(
     [PersistentState("node", StorageNames.Default)] IPersistentState<WorkerNodeState> state,
+    OwnedStateWrites writes,
     INodeLinkFactory links,
     LocalNodeLinks localLinks,
     IClusterMembershipService membership,
@@ -101,7 +102,7 @@ internal sealed partial class WorkerNodeGrain(
         // jobs to hand back if it is lost with this silo.
         state.State.Registration = registration;
         state.State.LinkId = link.LinkId;
-        await state.WriteOwnedStateAsync();
+        await writes.Write(state);
         foreach (var model in registration.Replicas.GroupBy(r => r.Model))
         {
             // Closed in the same call: a round between two calls would admit queued jobs to a cordoned replica.
@@ -339,7 +340,7 @@ internal sealed partial class WorkerNodeGrain(
     {
         state.State.Registration = null;
         state.State.LinkId = null;
-        await state.WriteOwnedStateAsync();
+        await writes.Write(state);
     }
 
     /// <summary>Closing a link hands its running jobs back to their placements.</summary>

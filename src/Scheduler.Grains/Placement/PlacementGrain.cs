@@ -22,6 +22,7 @@ namespace Scheduler.Grains.Placement;
 [CollectionAgeLimit(AlwaysActive = true)]
 internal sealed partial class PlacementGrain(
     [PersistentState("placement", StorageNames.Default)] IPersistentState<PlacementState> state,
+    OwnedStateWrites writes,
     IJobJournal journal,
     JobSettlement settlement,
     GrainReferences references,
@@ -107,7 +108,7 @@ internal sealed partial class PlacementGrain(
         if (_placement.UpsertReplicas(linkId, replicas, closed))
         {
             // Durable before the node's registration completes, so a later failover finds the replicas.
-            await state.WriteOwnedStateAsync();
+            await writes.Write(state);
         }
 
         // The jobs counted under the node's old stream, if any, went back to the queue.
@@ -118,7 +119,7 @@ internal sealed partial class PlacementGrain(
     {
         if (_placement.RemoveReplicas(replicaIds))
         {
-            await state.WriteOwnedStateAsync();
+            await writes.Write(state);
         }
 
         // The jobs it took back go elsewhere now.
@@ -134,7 +135,7 @@ internal sealed partial class PlacementGrain(
 
         if (_placement.SetSchedulable(replicaId, schedulable))
         {
-            await state.WriteOwnedStateAsync();
+            await writes.Write(state);
         }
 
         Carry(_placement.AdmitWhatFits());

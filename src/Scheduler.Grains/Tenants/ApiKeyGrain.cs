@@ -11,6 +11,7 @@ public sealed class ApiKeyState
 /// <summary>Maps the hash of an API key to its tenant.</summary>
 internal sealed class ApiKeyGrain(
     [PersistentState("apikey", StorageNames.Default)] IPersistentState<ApiKeyState> state,
+    OwnedStateWrites writes,
     TimeProvider time) : Grain, IApiKeyGrain
 {
     // In memory only: writing state on every lookup would cost a storage write per cache miss.
@@ -38,7 +39,7 @@ internal sealed class ApiKeyGrain(
         }
 
         state.State.TenantId = tenantId;
-        await state.WriteOwnedStateAsync();
+        await writes.Write(state);
         return true;
     }
 
@@ -48,7 +49,7 @@ internal sealed class ApiKeyGrain(
         if (state.State.TenantId == tenantId)
         {
             state.State.TenantId = null;
-            await state.WriteOwnedStateAsync();
+            await writes.Write(state);
         }
     }
 }

@@ -17,6 +17,7 @@ namespace Scheduler.Grains.Tenants;
 /// running counts are the tenant's unfinished jobs by id (<see cref="TenantJobs"/>).</summary>
 internal sealed partial class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
+    OwnedStateWrites writes,
     IJobJournal journal,
     IIdempotencyKeys keys,
     GrainReferences references,
@@ -508,7 +509,7 @@ internal sealed partial class TenantGrain(
             _changed = false;
             try
             {
-                await state.WriteOwnedStateAsync();
+                await writes.Write(state);
             }
             catch
             {

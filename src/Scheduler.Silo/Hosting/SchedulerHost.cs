@@ -207,6 +207,7 @@ public static class SchedulerHost
         services.AddWatchdogStallFilter();
         services.AddSingleton<GrainReferences>();
         services.AddSingleton<JobSettlement>();
+        services.AddSingleton<OwnedStateWrites>();
         services.AddSingleton<LocalNodeLinks>();
         services.AddSchedulerTelemetry(builder.Configuration, scheduler);
         services.AddModelCatalog(scheduler);

@@ -32,7 +32,7 @@ public sealed class HostFailureTests(ITestOutputHelper output)
 
             // Frozen together, then killed: killed one after the other, the silo saw the worker's stream break first
             // and handed its jobs back as for a worker's death, which is not the failure under test.
-            Signal("STOP", worker.Pid, victim.Silo.Pid);
+            ProcessSignals.Send("STOP", worker.Pid, victim.Silo.Pid);
             worker.Kill();
             victim.Silo.Kill();
         },
@@ -103,7 +103,7 @@ public sealed class HostFailureTests(ITestOutputHelper output)
             Assert.Equal("cordoned", (await admin.CordonAcceleratorAsync(accelerator.AcceleratorId, DateTime.UtcNow.AddSeconds(10))).State);
         }
 
-        Signal("STOP", cluster.Workers[victim.Index].Pid, victim.Silo!.Pid);
+        ProcessSignals.Send("STOP", cluster.Workers[victim.Index].Pid, victim.Silo!.Pid);
         cluster.Workers[victim.Index].Kill();
         victim.Silo.Kill();
         output.WriteLine($"killed cordoned node {victim.NodeId} with silo {victim.Silo.Index}, which held its grain; the placement lived on");
@@ -160,17 +160,6 @@ public sealed class HostFailureTests(ITestOutputHelper output)
         var marker = $"Node {nodeId} registered";
         var holders = cluster.Alive().Where(s => s.Output.Any(line => line.Contains(marker, StringComparison.Ordinal))).ToList();
         return holders.Count == 1 ? holders[0] : null;
-    }
-
-    /// <summary>Sends <paramref name="signal"/> to the processes in one command, as an operator's <c>kill</c> would.</summary>
-    private static void Signal(string signal, params int[] pids)
-    {
-        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", .. pids.Select(p => p.ToString(CultureInfo.InvariantCulture))]);
-        kill.WaitForExit();
-        if (kill.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"kill -{signal} {string.Join(' ', pids)} exited with {kill.ExitCode}");
-        }
     }
 
     private sealed record Victim(string NodeId, int WorkerIndex, SiloProcess Silo, bool SiloHeldThePlacement, int RunningJobs);

@@ -79,20 +79,10 @@ public sealed class RedisServer : IAsyncDisposable
 
     /// <summary>Freezes the server (SIGSTOP): its connections stay open and nothing answers, as when a Redis primary
     /// stalls or the network to it is cut. <see cref="Resume"/> lets it go on with its data intact.</summary>
-    public void Pause() => Signal("STOP");
+    public void Pause() => ProcessSignals.Send("STOP", _process.Pid);
 
     /// <summary>Lets a paused server go on (SIGCONT).</summary>
-    public void Resume() => Signal("CONT");
-
-    private void Signal(string signal)
-    {
-        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", _process.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-        if (kill.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"kill -{signal} {_process.Pid} exited with {kill.ExitCode}");
-        }
-    }
+    public void Resume() => ProcessSignals.Send("CONT", _process.Pid);
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();
 }

@@ -163,6 +163,82 @@ public sealed class TenantStateWriteTests
         Assert.Equal((2, 0), (restored.Usage.JobsSubmitted, restored.Usage.JobsCancelled));
     }
 
+    [Fact]
+    public async Task TenantOnASiloFrozenPastItsDeath_WakesWithAnUnwrittenChange_DoesNotWriteOverTheSurvivorsState()
+    {
+        // A silo frozen (SIGSTOP, a stalled VM) past the time the cluster declares it dead runs for a moment when it
+        // wakes, before it learns it is dead: its tenant activation's periodic write then meets the newer version the
+        // survivor's activation wrote, and wrote over it (OwnedStateWrites) until the write learned to ask the
+        // membership table first.
+        await using var redis = await RedisServer.StartAsync();
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+        var clusterId = "frozen-" + Guid.NewGuid().ToString("N")[..8];
+        var args = SiloArgs(redis, clusterId, WriteInterval);
+        await using var frozen = SiloProcess.Start(0, args);
+        await FaultCluster.WaitServing(frozen, StartTimeout);
+        var stateKey = await TenantStateKey(connection, clusterId);
+
+        // The tenant lives on the first silo (the only one), its jobs queued (no worker serves the model) and written.
+        using (var tenant = new SchedulerClient(frozen.Address, TenantKey))
+        {
+            await tenant.SubmitAsync(new SubmitJobRequest { Model = FaultCluster.Model, Prompt = "before", MaxTokens = 8 });
+        }
+
+        await WaitUntilSettled(connection, stateKey);
+        await using var survivor = SiloProcess.Start(1, args);
+        await FaultCluster.WaitServing(survivor, StartTimeout);
+
+        // One more job changes the tenant on the first silo, and the silo freezes before its next periodic write.
+        using (var tenant = new SchedulerClient(frozen.Address, TenantKey))
+        {
+            await tenant.SubmitAsync(new SubmitJobRequest { Model = FaultCluster.Model, Prompt = "unwritten", MaxTokens = 8 });
+        }
+
+        ProcessSignals.Send("STOP", frozen.Pid);
+        try
+        {
+            // The survivor declares it dead, activates the tenant again and writes its own newer state.
+            using var tenant = new SchedulerClient(survivor.Address, TenantKey);
+            for (var i = 0; i < 3; i++)
+            {
+                await Polling.Until(async () => await TrySubmit(tenant, $"on-the-survivor-{i}"),
+                    "the survivor accepting the tenant's jobs", StartTimeout, TimeSpan.FromMilliseconds(200));
+            }
+
+            await WaitUntilSettled(connection, stateKey);
+        }
+        finally
+        {
+            ProcessSignals.Send("CONT", frozen.Pid);
+        }
+
+        var survivors = await connection.GetDatabase().HashGetAsync(stateKey, "etag");
+
+        // Awake, the first silo learns it is dead and stops; whatever it tried before that must not land.
+        using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            await frozen.WaitForExitAsync(exit.Token);
+        }
+
+        Assert.Equal(survivors, await connection.GetDatabase().HashGetAsync(stateKey, "etag"));
+    }
+
+    private static async Task<bool> TrySubmit(SchedulerClient tenant, string prompt)
+    {
+        try
+        {
+            // Keyed: a try that timed out but was accepted is answered as the same job when tried again.
+            await tenant.SubmitAsync(new SubmitJobRequest { Model = FaultCluster.Model, Prompt = prompt, MaxTokens = 8, IdempotencyKey = prompt },
+                deadline: DateTime.UtcNow.AddSeconds(5));
+            return true;
+        }
+        catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal)
+        {
+            // The tenant's activation is on the frozen silo until the survivor declares it dead.
+            return false;
+        }
+    }
+
     private static async Task<bool> IsNotFound(SchedulerClient client, string jobId)
     {
         try

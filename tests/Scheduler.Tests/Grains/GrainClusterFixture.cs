@@ -58,6 +58,7 @@ public class GrainClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton<IJobJournal>(journal);
             silo.Services.AddSingleton<GrainReferences>();
             silo.Services.AddSingleton<JobSettlement>();
+            silo.Services.AddSingleton<OwnedStateWrites>();
             silo.Services.AddSingleton<LocalNodeLinks>();
             silo.Services.AddSingleton(keys);
             silo.Services.AddSingleton<IJobIndex>(index);
