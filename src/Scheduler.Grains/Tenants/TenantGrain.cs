@@ -19,6 +19,7 @@ internal sealed partial class TenantGrain(
     [PersistentState("tenant", StorageNames.Default)] IPersistentState<TenantState> state,
     OwnedStateWrites writes,
     IJobJournal journal,
+    IJobIndex index,
     IIdempotencyKeys keys,
     GrainReferences references,
     IOptions<PlacementOptions> options,
@@ -50,17 +51,83 @@ internal sealed partial class TenantGrain(
             var interval = options.Value.TenantStateWriteInterval;
             this.RegisterGrainTimer(WriteIfChanged, new GrainTimerCreationOptions(interval, interval));
 
-            // The state read may be older than the ends that came after its last write (a silo killed loses up to an
-            // interval of them), and a job whose end was lost would stay counted against the quota for good. Once,
-            // just after activation, interleaved with submissions, ask the records of the jobs still counted.
-            if (state.State.Jobs.Queued.Count + state.State.Jobs.Running.Count > 0)
+            // The state read may be older than what came after its last write (a silo killed loses up to an interval
+            // of it): jobs accepted since, which would be missing from the counts and the quota, and ends, without which
+            // a job would stay counted against the quota for good. Once, just after activation, interleaved with
+            // submissions, count the jobs the index lists as accepted after the write, then ask the records of the jobs
+            // counted.
+            var activatedAt = time.GetUtcNow();
+            if (state.State.WrittenAt is not null || state.State.Jobs.Queued.Count + state.State.Jobs.Running.Count > 0)
             {
                 // Jobs stored before their acceptance times were kept are dated now, so a later activation can age them.
-                _changed |= state.State.Jobs.DateUndated(time.GetUtcNow());
+                _changed |= state.State.Jobs.DateUndated(activatedAt);
                 this.RegisterGrainTimer(
-                    EndWhatEnded,
+                    async cancellationToken =>
+                    {
+                        await CountAcceptedUnwritten(activatedAt);
+                        await EndWhatEnded(cancellationToken);
+                    },
                     new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { Interleave = true });
             }
+        }
+    }
+
+    /// <summary>Counts the jobs the index lists for the tenant as accepted after its state was written and before this
+    /// activation began: accepted (journaled, acknowledged) by an activation whose silo died before its next write, they
+    /// are in no count, so the quota let as many more in. Each is counted as submitted and queued; <see cref="EndWhatEnded"/>
+    /// then counts the ends and usage of those that ended. Strictly between the two times, at the index's millisecond:
+    /// a job accepted in the write's millisecond may be in the state already (counted, perhaps ended) and is left out,
+    /// and this activation's own jobs are dated from its start on.</summary>
+    private async Task CountAcceptedUnwritten(DateTimeOffset activatedAt)
+    {
+        if (state.State.WrittenAt is not { } writtenAt)
+        {
+            return;
+        }
+
+        // Pages of the index, newest first; the span is an interval of submissions at most, so this ends quickly.
+        const int PageSize = 256;
+        var writtenMs = writtenAt.ToUnixTimeMilliseconds();
+        var beforeMs = activatedAt.ToUnixTimeMilliseconds();
+        var jobs = state.State.Jobs;
+        var counted = 0;
+        JobIndexCursor? after = null;
+        while (true)
+        {
+            IReadOnlyList<JobIndexEntry> page;
+            try
+            {
+                page = await index.ReadNewestFirst(TenantId, after, writtenAt, activatedAt, PageSize);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                LogUnwrittenCountStopped(logger, TenantId, ex.GetType().Name);
+                break;
+            }
+
+            foreach (var entry in page)
+            {
+                var ms = entry.SubmittedAt.ToUnixTimeMilliseconds();
+                if (ms > writtenMs && ms < beforeMs && !jobs.Queued.Contains(entry.JobId) && !jobs.Running.Contains(entry.JobId))
+                {
+                    jobs.Accept(entry.JobId, entry.SubmittedAt);
+                    state.State.Usage = state.State.Usage with { JobsSubmitted = state.State.Usage.JobsSubmitted + 1 };
+                    counted++;
+                }
+            }
+
+            if (page.Count < PageSize)
+            {
+                break;
+            }
+
+            after = page[^1].Cursor;
+        }
+
+        if (counted > 0)
+        {
+            _changed = true;
+            LogAcceptedUnwritten(logger, TenantId, counted, writtenAt);
         }
     }
 
@@ -507,6 +574,7 @@ internal sealed partial class TenantGrain(
         {
             // Cleared before the write: a change made while it is under way is written next time.
             _changed = false;
+            state.State.WrittenAt = time.GetUtcNow();
             try
             {
                 await writes.Write(state);
@@ -528,6 +596,12 @@ internal sealed partial class TenantGrain(
         var s = state.State;
         return new TenantInfo(TenantId, s.Weight, s.Quotas, s.Jobs.Queued.Count, s.Jobs.Running.Count, s.Usage);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: {Count} job(s) accepted after its state was last written ({WrittenAt:O}) were in no count (a silo stopped before the next write); counted now")]
+    private static partial void LogAcceptedUnwritten(ILogger logger, string tenantId, int count, DateTimeOffset writtenAt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: counting the jobs accepted after its last state write stopped ({Error}); those not counted stay so")]
+    private static partial void LogUnwrittenCountStopped(ILogger logger, string tenantId, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: {Count} job(s) counted as unfinished had ended (their end was not written before a silo stopped); counted now")]
     private static partial void LogLostEnds(ILogger logger, string tenantId, int count);

@@ -33,4 +33,9 @@ public sealed class TenantState
 
     /// <summary>When the configured key was set; null for one set before this was kept.</summary>
     [Id(12)] public DateTimeOffset? ApiKeySetAt { get; set; }
+
+    /// <summary>When the activation that wrote this state took it, by its silo's clock (the clock that dates its jobs'
+    /// acceptance); null for a state written before this was kept. Jobs the index lists for the tenant as accepted after
+    /// it are missing from <see cref="Jobs"/> and <see cref="Usage"/> when a silo died before its next write.</summary>
+    [Id(13)] public DateTimeOffset? WrittenAt { get; set; }
 }

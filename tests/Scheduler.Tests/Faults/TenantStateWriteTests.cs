@@ -113,6 +113,50 @@ public sealed class TenantStateWriteTests
     }
 
     [Fact]
+    public async Task JobsAcceptedAfterTheLastTenantWrite_SiloKilled_TheRestoredTenantCountsThem_AndTheEndsOfThoseThatEnded()
+    {
+        // Accepted (journaled, acknowledged) after the tenant's last state write, then the silo dies: the restored
+        // tenant's state has neither the jobs nor their submissions, so its queue quota let as many more in.
+        await using var redis = await RedisServer.StartAsync();
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+        var clusterId = "unwritten-" + Guid.NewGuid().ToString("N")[..8];
+
+        // No periodic write within the test: the tenant's state in Redis is exactly what the admin's update wrote.
+        var args = SiloArgs(redis, clusterId, TimeSpan.FromHours(1));
+        await using var first = SiloProcess.Start(0, args);
+        await FaultCluster.WaitServing(first, StartTimeout);
+        var stateKey = await TenantStateKey(connection, clusterId);
+        using (var admin = new SchedulerAdminClient(first.Address, AdminKey))
+        {
+            await admin.PutTenantAsync(new PutTenantRequest { TenantId = TenantId, Weight = 2 });
+        }
+
+        var written = await connection.GetDatabase().HashGetAsync(stateKey, "etag");
+
+        // Three jobs stay queued (no worker serves the model); one of them is cancelled. None of it is written.
+        using (var tenant = new SchedulerClient(first.Address, TenantKey))
+        {
+            var jobs = new List<Job>();
+            for (var i = 0; i < 3; i++)
+            {
+                jobs.Add(await tenant.SubmitAsync(new SubmitJobRequest { Model = FaultCluster.Model, Prompt = $"unwritten {i}", MaxTokens = 8 }));
+            }
+
+            Assert.Equal(JobStatus.Cancelled, (await tenant.CancelAsync(jobs[0].JobId)).Status);
+        }
+
+        Assert.Equal(written, await connection.GetDatabase().HashGetAsync(stateKey, "etag"));
+
+        await using var second = await KillAndRestart(first, args);
+        using var restartedAdmin = new SchedulerAdminClient(second.Address, AdminKey);
+        Tenant? restored = null;
+        await Polling.Until(async () => (restored = await TryGetTenant(restartedAdmin)) is { Usage.JobsCancelled: 1 },
+            "the restored tenant counting the jobs accepted after its last write", StartTimeout, TimeSpan.FromMilliseconds(500));
+        Assert.Equal((2, 0), (restored!.QueuedJobs, restored.RunningJobs));
+        Assert.Equal(3, restored.Usage.JobsSubmitted);
+    }
+
+    [Fact]
     public async Task JobEndedUncountedUntilItsRecordExpired_SiloKilled_TheRestoredTenantNoLongerCountsIt_ButStillCountsAnOldQueuedJob()
     {
         // The job's end was lost with the tenant's unwritten state, and the tenant is restored only once the job's record
