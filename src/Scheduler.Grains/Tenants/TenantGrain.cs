@@ -42,6 +42,9 @@ internal sealed partial class TenantGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         ConfigureRateLimits();
+
+        // Read before any write of this activation (moving stored keys writes) replaces it.
+        var lastWritten = state.State.WrittenAt;
         await MoveStoredKeys();
 
         // Only where state outlives the silo: in memory, a crash loses the state with it, and the write on
@@ -57,14 +60,14 @@ internal sealed partial class TenantGrain(
             // submissions, count the jobs the index lists as accepted after the write, then ask the records of the jobs
             // counted.
             var activatedAt = time.GetUtcNow();
-            if (state.State.WrittenAt is not null || state.State.Jobs.Queued.Count + state.State.Jobs.Running.Count > 0)
+            if (lastWritten is not null || state.State.Jobs.Queued.Count + state.State.Jobs.Running.Count > 0)
             {
                 // Jobs stored before their acceptance times were kept are dated now, so a later activation can age them.
                 _changed |= state.State.Jobs.DateUndated(activatedAt);
                 this.RegisterGrainTimer(
                     async cancellationToken =>
                     {
-                        await CountAcceptedUnwritten(activatedAt);
+                        await CountAcceptedUnwritten(lastWritten, activatedAt);
                         await EndWhatEnded(cancellationToken);
                     },
                     new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { Interleave = true });
@@ -78,9 +81,9 @@ internal sealed partial class TenantGrain(
     /// then counts the ends and usage of those that ended. Strictly between the two times, at the index's millisecond:
     /// a job accepted in the write's millisecond may be in the state already (counted, perhaps ended) and is left out,
     /// and this activation's own jobs are dated from its start on.</summary>
-    private async Task CountAcceptedUnwritten(DateTimeOffset activatedAt)
+    private async Task CountAcceptedUnwritten(DateTimeOffset? lastWritten, DateTimeOffset activatedAt)
     {
-        if (state.State.WrittenAt is not { } writtenAt)
+        if (lastWritten is not { } writtenAt)
         {
             return;
         }
