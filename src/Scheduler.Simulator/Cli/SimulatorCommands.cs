@@ -49,10 +49,10 @@ internal static class SimulatorCommands
         {
             var fleet = Fleet(parse, FleetFile);
             var trace = parse.GetRequiredValue(Trace);
-            var (name, path) = NamedTraces.Contains(trace)
-                ? (trace, Path.Combine(parse.GetRequiredValue(Traces), new TraceScenario(trace, 1).FileName))
-                : (Path.GetFileNameWithoutExtension(trace), trace);
-            var read = TraceReader.Read(path, progress);
+            var (name, path, option) = NamedTraces.Contains(trace)
+                ? (trace, Path.Combine(parse.GetRequiredValue(Traces), new TraceScenario(trace, 1).FileName), Traces.Name)
+                : (Path.GetFileNameWithoutExtension(trace), trace, Trace.Name);
+            var read = TraceReader.Read(path, progress, option);
             parse.InvocationConfiguration.Output.WriteLine(read.Account.Line());
             var workload = TenantAssignment.FromTrace(name, read.Rows, parse.GetValue(Rate));
             var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond: parse.GetValue(WaitCost), PrefillMicroBatchTokens: parse.GetValue(PrefillMicroBatchTokens));
@@ -89,7 +89,7 @@ internal static class SimulatorCommands
         command.SetAction(parse => Guard(parse, progress =>
         {
             var fleet = Fleet(parse, FleetFile);
-            var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"), progress).Rows;
+            var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"), progress, Traces.Name).Rows;
             var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals),
                 ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond = parse.GetValue(WaitCost),
                 PrefillMicroBatchTokens = parse.GetValue(PrefillMicroBatchTokens) });
@@ -196,9 +196,13 @@ internal static class SimulatorCommands
     /// <summary>Prints a run's figures and every request it did not serve; the exit code says whether there was one.</summary>
     internal static int Print(TextWriter output, RunResult result)
     {
+        // A failed request never had a first token: attainment counts it as missed, and so does this line (it read
+        // "missed TTFT objective: 0" above "attainment 0.00%" when every request failed). Refused ones are in neither.
         var missed = result.Finished.Where(s => !s.MetObjective).ToList();
-        output.WriteLine($"missed TTFT objective: {missed.Count} (of which queued before admission: {missed.Count(s => s.AdmittedMs > s.Request.ArrivalMs)}; " +
-            $"by accelerator: {string.Join(", ", missed.GroupBy(s => s.Product).Select(g => $"{g.Key} {g.Count()}"))})");
+        var failed = result.Unserved.Count(s => s.Unserved != Engine.Unserved.OverContext);
+        var byProduct = missed.Count == 0 ? "none" : string.Join(", ", missed.GroupBy(s => s.Product).Select(g => $"{g.Key} {g.Count()}"));
+        output.WriteLine($"missed TTFT objective: {missed.Count + failed} (of which {(failed == 0 ? "" : $"failed, never served: {failed}; ")}queued before admission: {missed.Count(s => s.AdmittedMs > s.Request.ArrivalMs)}; " +
+            $"by accelerator: {byProduct})");
         output.WriteLine(result.Summarize());
         foreach (var line in Engine.UnservedText.Lines(result.Unserved, result.Fleet))
         {

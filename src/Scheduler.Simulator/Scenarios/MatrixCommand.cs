@@ -1,4 +1,5 @@
 using System.Text;
+using Scheduler.Simulator.Cli;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Metrics;
 using Scheduler.Simulator.Planning;
@@ -84,7 +85,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
         var runs = new List<RunSummary>();
         foreach (var trace in settings.Traces)
         {
-            var rows = TraceReader.Read(Path.Combine(settings.TracesFolder, trace.FileName)).Rows.Take(settings.BurstRequests).ToList();
+            var rows = TraceReader.Read(Path.Combine(settings.TracesFolder, trace.FileName), option: SimulatorOptions.Traces.Name).Rows.Take(settings.BurstRequests).ToList();
             var workload = TenantAssignment.FromTrace(trace.Name + "-burst", rows, settings.BurstRateFactor);
             var choices = PolicyMatrix.Batchings.SelectMany(b => PolicyMatrix.Placements.Select(p => settings.Default with { Placement = p, Batching = b })).ToList();
             runs.AddRange(PolicyMatrix.Run(fleet, workload, choices, settings.Seed).Select(r => r.Summarize()));
@@ -101,7 +102,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
     private List<FloodScenario.Outcome> Flood()
     {
         var f = settings.Flood;
-        var sizes = TraceReader.Read(Path.Combine(settings.TracesFolder, "azure-llm-2023-conv.csv")).Rows;
+        var sizes = TraceReader.Read(Path.Combine(settings.TracesFolder, "azure-llm-2023-conv.csv"), option: SimulatorOptions.Traces.Name).Rows;
         string[] placements = ["cost-aware", "least-outstanding", "queue-kv"];
         var choices = placements.SelectMany(p => PolicyMatrix.Fairnesses.Select(fair => settings.Default with { Placement = p, Fairness = fair })).ToList();
         var outcomes = FloodScenario.Run(fleet, sizes, f, choices).ToList();

@@ -57,6 +57,40 @@ public sealed class SimulatorCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Run_TraceGivenAsAFolder_IsAParseErrorSayingSo()
+    {
+        var (code, _, error) = Invoke(["run", "--trace", _folder]);
+
+        // It said "(no such file)" of a folder that exists.
+        Assert.Equal(1, code);
+        Assert.Contains($"not '{_folder}' (a folder, not a file).", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_EveryRequestFailed_CountsThemAsMissed_AndPrintsNoNaN()
+    {
+        // One L4 whose KV cache holds 100 tokens: neither request fits, both fail. The first line read "missed TTFT
+        // objective: 0 (… by accelerator: )" above "attainment 0.00%", and the energy "NaN J/output token".
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "tiny-kv", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly", "kvCapacityTokens": 100 } ] }
+            """);
+        var trace = Path.Combine(_folder, "two.csv");
+        File.WriteAllText(trace, """
+            TIMESTAMP,ContextTokens,GeneratedTokens
+            2023-11-16 18:00:00,200,10
+            2023-11-16 18:00:01,300,5
+            """);
+
+        var (code, output, error) = Invoke(["run", "--trace", trace, "--fleet", Path.Combine(_folder, "fleet.json")]);
+
+        Assert.True(code == SimulatorCommands.NotAllServed, error);
+        Assert.Contains("missed TTFT objective: 2 (of which failed, never served: 2; queued before admission: 0; by accelerator: none)", output, StringComparison.Ordinal);
+        Assert.Contains("attainment 0.00%", output, StringComparison.Ordinal);
+        Assert.Contains("— J/output token", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("NaN", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Run_ATraceWithUnservableRequests_ReportsThemAndExitsNotAllServed()
     {
         // Four requests on one L4 (60,000 KV tokens) under a 65,000-token context: code-1 is over the context,
@@ -177,7 +211,13 @@ public sealed class SimulatorCommandsTests : IDisposable
     [InlineData("run --trace {empty.csv}", "error: {empty.csv} line 1: header: the file is empty; expected ")]
     [InlineData("run --trace {header.csv}", "error: {header.csv}: no requests in the trace")]
     [InlineData("run --trace {burstgpt-header.csv}", "error: {burstgpt-header.csv}: no requests in the trace")]
-    [InlineData("run --fleet {missing.json}", "error: Could not find file '{missing.json}'.")]
+    [InlineData("run --fleet {missing.json}", "error: --fleet: no such file: {missing.json}")]
+    [InlineData("run --fleet no/such/fleet.json", "error: --fleet: no such file: no/such/fleet.json (a relative path, read from the current folder {cwd})")]
+    [InlineData("run --trace code --traces {folder}", "error: --traces: no such file: {folder}/azure-llm-2023-code.csv")]
+    [InlineData("flood --traces {folder}", "error: --traces: no such file: {folder}/azure-llm-2023-conv.csv")]
+    [InlineData("autoscale --catalogue {fleet.json} --traces {folder}", "error: --traces: no such file: {folder}/azure-llm-2023-code.csv")]
+    [InlineData("autoscale --catalogue {missing.json}", "error: --catalogue: no such file: {missing.json}")]
+    [InlineData("prefix --kv-trace {missing.jsonl}", "error: --kv-trace: no such file: {missing.jsonl}")]
     [InlineData("run --fleet {empty.json}", "error: {empty.json}: the file is empty; expected a fleet: a JSON object with name and nodes (see sim/fleets)")]
     [InlineData("run --fleet {folder}", "error: {folder}: a folder, not a file")]
     [InlineData("run --fleet", "error: --fleet: no file given", "")]
@@ -195,7 +235,9 @@ public sealed class SimulatorCommandsTests : IDisposable
     public void ABadInputFileOrFolder_IsOneErrorLineNamingIt_AndExitsBadInput(string command, string message, string? lastArgument = null)
     {
         // An empty --write-kv-traces ended in the runtime's stack trace; an empty --catalogue was called --fleet; an
-        // empty fleet file was the JSON reader's "does not contain any JSON tokens … isFinalBlock is true".
+        // empty fleet file was the JSON reader's "does not contain any JSON tokens … isFinalBlock is true"; a missing
+        // file was the runtime's "Could not find a part of the path", naming neither the option (a default --traces
+        // or --fleet, relative to the repository's root, missed from another folder) nor the folder it was read from.
         var fleet = Path.Combine(_folder, "fleet.json");
         File.WriteAllText(fleet, """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
         File.WriteAllText(Path.Combine(_folder, "empty.csv"), "");
@@ -210,7 +252,7 @@ public sealed class SimulatorCommandsTests : IDisposable
             File.WriteAllText(Path.Combine(_folder, traces, "azure-llm-2023-conv.csv"), content);
         }
 
-        string Paths(string text) => Regex.Replace(text, "{([^}]+)}", m => Path.Combine(_folder, m.Groups[1].Value));
+        string Paths(string text) => Regex.Replace(text, "{([^}]+)}", m => m.Groups[1].Value == "cwd" ? Environment.CurrentDirectory : Path.Combine(_folder, m.Groups[1].Value));
         string[] args = [.. Paths(command).Split(' '), .. lastArgument is null ? [] : new[] { lastArgument }];
         args = command.Contains("--fleet", StringComparison.Ordinal) ? args : [.. args, "--fleet", fleet];
 
