@@ -64,7 +64,7 @@ internal static class SimulatorCommands
 
     private static Command MatrixCommand()
     {
-        var command = new Command("matrix", "Run the policy matrix on both traces, the saturation burst, the flood scenario and fleet planning; write results.md, results.csv and plots")
+        var command = new Command("matrix", "Run the policy matrix on both traces, the saturation burst, the flood scenario and fleet planning (its simulations told on stderr); write results.md, results.csv and plots")
         {
             GpuFleet, Catalogue, Out, CodeRate, ConvRate, BurstRequests, BurstRate, LightRate, FloodMultiplier, FloodSeconds, WaitCost,
         };
@@ -73,7 +73,7 @@ internal static class SimulatorCommands
             // Before the simulations: a folder that cannot be made would otherwise only fail once they have all run.
             OutputFolder(parse.GetRequiredValue(Out), Out.Name);
             var fleets = (Fleet(parse, FleetFile), Fleet(parse, GpuFleet), Fleet(parse, Catalogue));
-            new Scenarios.MatrixCommand(fleets.Item1, fleets.Item2, fleets.Item3, BenchmarkSettings.From(parse))
+            new Scenarios.MatrixCommand(fleets.Item1, fleets.Item2, fleets.Item3, BenchmarkSettings.From(parse), parse.InvocationConfiguration.Error.WriteLine)
                 .Run("dotnet run -c Release --project src/Scheduler.Simulator -- " + string.Join(' ', parse.Tokens.Select(t => t.Value)));
             return 0;
         }));
@@ -110,7 +110,7 @@ internal static class SimulatorCommands
 
     private static Command AutoscaleCommand()
     {
-        var command = new Command("autoscale", "Replay both traces on pools that scale with the capacity policy; print the provisioned cost next to the static fleet and the fleet planner's best static mix")
+        var command = new Command("autoscale", "Replay both traces on pools that scale with the capacity policy; print the provisioned cost next to the static fleet and the fleet planner's best static mix (its simulations, one per accelerator removed per hourly group of --catalogue, are told on stderr)")
         {
             Catalogue, CodeRate, ConvRate, ColdStartSeconds, ScaleDownSeconds, PeakLookbackSeconds, WaitCost,
         };
@@ -120,7 +120,7 @@ internal static class SimulatorCommands
             var catalogue = Fleet(parse, Catalogue);
             var autoscale = Autoscale(parse);
             TraceScenario[] traces = [new("code", parse.GetValue(CodeRate)), new("conv", parse.GetValue(ConvRate))];
-            var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale, parse.GetValue(WaitCost));
+            var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale, parse.GetValue(WaitCost), parse.InvocationConfiguration.Error.WriteLine);
             parse.InvocationConfiguration.Output.Write(AutoscaleScenario.Markdown(fleet, catalogue, autoscale, outcomes));
             return 0;
         }));

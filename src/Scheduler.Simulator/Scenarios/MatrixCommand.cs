@@ -12,7 +12,12 @@ namespace Scheduler.Simulator.Scenarios;
 /// The one command behind docs/benchmarks.md: the policy matrix on both traces, the saturation burst (continuous vs
 /// request-level), the flood scenario (fairness), and fleet planning; writes results.md, results.csv and PNG plots.
 /// </summary>
-internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSpec catalogue, BenchmarkSettings settings)
+/// <param name="fleet">The fleet of the policy matrix, burst and flood.</param>
+/// <param name="gpuFleet">The GPU-only fleet of the placement-alone comparison.</param>
+/// <param name="catalogue">The fleet planner's catalogue.</param>
+/// <param name="settings">The rates, burst, flood, seed and wait price.</param>
+/// <param name="progress">Told of each of the fleet planner's simulations (stderr: a large catalogue takes long).</param>
+internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSpec catalogue, BenchmarkSettings settings, Action<string>? progress = null)
 {
     private readonly StringBuilder _report = new();
     private readonly List<RunSummary> _all = [];
@@ -178,7 +183,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
             .AppendLine("|---|---|---:|---:|---:|---|");
         foreach (var trace in settings.Traces)
         {
-            var plan = new FleetPlanner(trace.Load(settings.TracesFolder), settings.Default, settings.Seed).Run(catalogue);
+            var plan = new FleetPlanner(trace.Load(settings.TracesFolder), settings.Default, settings.Seed, progress).Run(catalogue);
             Row(trace.Name, plan.Catalogue, "catalogue maximum");
             foreach (var (found, label) in new[] { (plan.WithMetered, "cheapest with the metered endpoint"), (plan.WithoutMetered, "cheapest without it") })
             {

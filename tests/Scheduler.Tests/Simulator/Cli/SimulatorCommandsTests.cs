@@ -57,6 +57,38 @@ public sealed class SimulatorCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Autoscale_TellsEachOfThePlannersSimulationsOnStderr()
+    {
+        // A catalogue of hundreds of accelerators takes a descent step, a simulation of the trace per hourly group, for
+        // each one removed: minutes to hours, and autoscale and matrix printed nothing meanwhile.
+        foreach (var trace in new[] { "code", "conv" })
+        {
+            File.WriteAllText(Path.Combine(_folder, $"azure-llm-2023-{trace}.csv"), """
+                TIMESTAMP,ContextTokens,GeneratedTokens
+                2023-11-16 18:00:00,200,10
+                2023-11-16 18:00:01,300,5
+                2023-11-16 18:00:02,100,20
+                """);
+        }
+
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        File.WriteAllText(Path.Combine(_folder, "cat.json"), """
+            { "name": "cat", "nodes": [ { "product": "H100", "count": 1, "pricing": "hourly" }, { "product": "L4", "count": 1, "pricing": "hourly" } ] }
+            """);
+
+        var (code, output, error) = Invoke(["autoscale", "--fleet", Path.Combine(_folder, "fleet.json"), "--catalogue", Path.Combine(_folder, "cat.json"), "--traces", _folder]);
+
+        Assert.True(code == 0, error);
+        var lines = error.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("planning code (3 requests) on the catalogue cat: a descent from 2 hourly accelerators, up to 2 simulations of the trace for each one removed", lines[0]);
+        Assert.Equal("planning code: simulation 1, 1×H100 + 1×L4: attainment 100.00%, $13.10/h", lines[1]);
+        Assert.Contains("planning conv (3 requests) on the catalogue cat: ", error, StringComparison.Ordinal);
+        Assert.All(lines, l => Assert.StartsWith("planning ", l, StringComparison.Ordinal));
+        Assert.DoesNotContain("planning ", output, StringComparison.Ordinal);
+        Assert.Contains("planner's best static: 1×L4", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Run_TraceGivenAsAFolder_IsAParseErrorSayingSo()
     {
         var (code, _, error) = Invoke(["run", "--trace", _folder]);
