@@ -93,7 +93,11 @@ internal static class SimulatorCommands
             var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals),
                 ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond = parse.GetValue(WaitCost),
                 PrefillMicroBatchTokens = parse.GetValue(PrefillMicroBatchTokens) });
-            var outcomes = FloodScenario.Run(fleet, sizes, Flood(parse), choices);
+            var flood = Flood(parse);
+            progress.Generating(
+                string.Create(CultureInfo.InvariantCulture, $"the flood scenario's arrivals (about {flood.LightRate * (1 + flood.FloodMultiplier) * flood.DurationSeconds:#,0} requests flooded and {flood.LightRate * flood.DurationSeconds:#,0} alone, replayed with each of {PolicyMatrix.Fairnesses.Length} fairness policies at once)"),
+                $"lower {LightRate.Name}, {FloodMultiplier.Name} or {FloodSeconds.Name}");
+            var outcomes = FloodScenario.Run(fleet, sizes, flood, choices);
             foreach (var outcome in outcomes)
             {
                 // A run that served the light tenant nothing has no p99 (a dash) and the two no ratio: said, not NaN.
@@ -266,13 +270,19 @@ internal static class SimulatorCommands
         {
             { Path: null } => "",
             { ReadWhole: false } => $" reading {progress.Path} at its line {progress.Lines:#,0}",
+            { Generated: { } generated } => $" replaying {generated.What} on the fleet {fleet}",
             _ => $" replaying {progress.Path} (all its {progress.Lines:#,0} lines read) on the fleet {fleet}",
         };
 
         // Half of what it had read: a concrete command to start from (a replay needs more memory a row than reading).
-        var part = progress.Path is null ? "replay a part of the trace"
-            : $"replay fewer of its rows (head -n {progress.Lines / 2:#0} '{progress.Path}' > part{Path.GetExtension(progress.Path)} keeps its first half)";
+        // Requests the command made itself are made fewer by its own options: a shorter trace would change nothing.
+        var fewer = progress switch
+        {
+            { Path: null } => "replay a part of the trace, replay fewer placements (prefix --prefix-placements)",
+            { ReadWhole: true, Generated: { } generated } => generated.Fewer,
+            _ => $"replay fewer of its rows (head -n {progress.Lines / 2:#0} '{progress.Path}' > part{Path.GetExtension(progress.Path)} keeps its first half), replay fewer placements (prefix --prefix-placements)",
+        };
         return string.Create(CultureInfo.InvariantCulture,
-            $"error: out of memory{where}: the simulator keeps every request and its outcome in memory, for all its runs at once (run: about 430 bytes a request, 2.15 GB for 5,000,000; prefix --kv-trace: about 2 KB a request for one placement, 6 KB for all six), and this process may use {availableBytes / 1e6:#,0} MB; {part}, replay fewer placements (prefix --prefix-placements), or give the process more memory");
+            $"error: out of memory{where}: the simulator keeps every request and its outcome in memory, for all its runs at once (run: about 430 bytes a request, 2.15 GB for 5,000,000; prefix --kv-trace: about 2 KB a request for one placement, 6 KB for all six), and this process may use {availableBytes / 1e6:#,0} MB; {fewer}, or give the process more memory");
     }
 }

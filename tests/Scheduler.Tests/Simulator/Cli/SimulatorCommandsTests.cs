@@ -239,6 +239,37 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
+    [Fact]
+    public async Task Flood_ArrivalsLargerThanTheMemoryItMayUse_SayWhichOptionsMakeFewer()
+    {
+        // The flood makes its own requests (light rate × (1 + multiplier) × seconds), drawing only their sizes from the
+        // trace: the line told to cut the 3-row trace in half with head -n, which changes nothing.
+        File.WriteAllText(Path.Combine(_folder, "azure-llm-2023-conv.csv"), """
+            TIMESTAMP,ContextTokens,GeneratedTokens
+            2023-11-16 18:00:00,200,10
+            2023-11-16 18:00:01,300,5
+            2023-11-16 18:00:02,100,20
+            """);
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { WorkingDirectory = EndToEnd.RepoPaths.Root };
+        foreach (var arg in new[] { EndToEnd.RepoPaths.Assembly("Scheduler.Simulator"), "flood", "--traces", _folder, "--light-rate", "10000", "--flood-seconds", "100" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.Environment["DOTNET_GCHeapHardLimit"] = "0x4000000";
+
+        var (code, _, error) = await EndToEnd.BoundedProcess.RunAsync(info, TimeSpan.FromMinutes(2));
+
+        Assert.Equal(SimulatorCommands.OutOfMemory, code);
+        Assert.StartsWith(
+            "error: out of memory replaying the flood scenario's arrivals (about 11,000,000 requests flooded and 1,000,000 alone, replayed with each of 2 fairness policies at once) on the fleet sim/fleets/hetero.json: ",
+            error,
+            StringComparison.Ordinal);
+        Assert.Contains("; lower --light-rate, --flood-multiplier or --flood-seconds, or give the process more memory", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("head -n", error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
     [Theory]
     [InlineData("run --trace {empty.csv}", "error: {empty.csv} line 1: header: the file is empty; expected ")]
     [InlineData("run --trace {header.csv}", "error: {header.csv}: no requests in the trace")]
