@@ -49,10 +49,10 @@ internal static class SimulatorCommands
         {
             var fleet = Fleet(parse, FleetFile);
             var trace = parse.GetRequiredValue(Trace);
-            var (name, path) = NamedTraces.Contains(trace)
-                ? (trace, Path.Combine(parse.GetRequiredValue(Traces), new TraceScenario(trace, 1).FileName))
-                : (Path.GetFileNameWithoutExtension(trace), trace);
-            var read = TraceReader.Read(path, progress);
+            var (name, path, option) = NamedTraces.Contains(trace)
+                ? (trace, Path.Combine(parse.GetRequiredValue(Traces), new TraceScenario(trace, 1).FileName), Traces.Name)
+                : (Path.GetFileNameWithoutExtension(trace), trace, Trace.Name);
+            var read = TraceReader.Read(path, progress, option);
             parse.InvocationConfiguration.Output.WriteLine(read.Account.Line());
             var workload = TenantAssignment.FromTrace(name, read.Rows, parse.GetValue(Rate));
             var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond: parse.GetValue(WaitCost), PrefillMicroBatchTokens: parse.GetValue(PrefillMicroBatchTokens));
@@ -64,7 +64,7 @@ internal static class SimulatorCommands
 
     private static Command MatrixCommand()
     {
-        var command = new Command("matrix", "Run the policy matrix on both traces, the saturation burst, the flood scenario and fleet planning; write results.md, results.csv and plots")
+        var command = new Command("matrix", "Run the policy matrix on both traces, the saturation burst, the flood scenario and fleet planning (its simulations told on stderr); write results.md, results.csv and plots")
         {
             GpuFleet, Catalogue, Out, CodeRate, ConvRate, BurstRequests, BurstRate, LightRate, FloodMultiplier, FloodSeconds, WaitCost,
         };
@@ -73,7 +73,7 @@ internal static class SimulatorCommands
             // Before the simulations: a folder that cannot be made would otherwise only fail once they have all run.
             OutputFolder(parse.GetRequiredValue(Out), Out.Name);
             var fleets = (Fleet(parse, FleetFile), Fleet(parse, GpuFleet), Fleet(parse, Catalogue));
-            new Scenarios.MatrixCommand(fleets.Item1, fleets.Item2, fleets.Item3, BenchmarkSettings.From(parse))
+            new Scenarios.MatrixCommand(fleets.Item1, fleets.Item2, fleets.Item3, BenchmarkSettings.From(parse), parse.InvocationConfiguration.Error.WriteLine)
                 .Run("dotnet run -c Release --project src/Scheduler.Simulator -- " + string.Join(' ', parse.Tokens.Select(t => t.Value)));
             return 0;
         }));
@@ -89,11 +89,15 @@ internal static class SimulatorCommands
         command.SetAction(parse => Guard(parse, progress =>
         {
             var fleet = Fleet(parse, FleetFile);
-            var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"), progress).Rows;
+            var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"), progress, Traces.Name).Rows;
             var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals),
                 ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond = parse.GetValue(WaitCost),
                 PrefillMicroBatchTokens = parse.GetValue(PrefillMicroBatchTokens) });
-            var outcomes = FloodScenario.Run(fleet, sizes, Flood(parse), choices);
+            var flood = Flood(parse);
+            progress.Generating(
+                string.Create(CultureInfo.InvariantCulture, $"the flood scenario's arrivals (about {flood.LightRate * (1 + flood.FloodMultiplier) * flood.DurationSeconds:#,0} requests flooded and {flood.LightRate * flood.DurationSeconds:#,0} alone, replayed with each of {PolicyMatrix.Fairnesses.Length} fairness policies at once)"),
+                $"lower {LightRate.Name}, {FloodMultiplier.Name} or {FloodSeconds.Name}");
+            var outcomes = FloodScenario.Run(fleet, sizes, flood, choices);
             foreach (var outcome in outcomes)
             {
                 // A run that served the light tenant nothing has no p99 (a dash) and the two no ratio: said, not NaN.
@@ -110,7 +114,7 @@ internal static class SimulatorCommands
 
     private static Command AutoscaleCommand()
     {
-        var command = new Command("autoscale", "Replay both traces on pools that scale with the capacity policy; print the provisioned cost next to the static fleet and the fleet planner's best static mix")
+        var command = new Command("autoscale", "Replay both traces on pools that scale with the capacity policy; print the provisioned cost next to the static fleet and the fleet planner's best static mix (its simulations, one per accelerator removed per hourly group of --catalogue, are told on stderr)")
         {
             Catalogue, CodeRate, ConvRate, ColdStartSeconds, ScaleDownSeconds, PeakLookbackSeconds, WaitCost,
         };
@@ -120,7 +124,7 @@ internal static class SimulatorCommands
             var catalogue = Fleet(parse, Catalogue);
             var autoscale = Autoscale(parse);
             TraceScenario[] traces = [new("code", parse.GetValue(CodeRate)), new("conv", parse.GetValue(ConvRate))];
-            var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale, parse.GetValue(WaitCost));
+            var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale, parse.GetValue(WaitCost), parse.InvocationConfiguration.Error.WriteLine);
             parse.InvocationConfiguration.Output.Write(AutoscaleScenario.Markdown(fleet, catalogue, autoscale, outcomes));
             return 0;
         }));
@@ -196,9 +200,13 @@ internal static class SimulatorCommands
     /// <summary>Prints a run's figures and every request it did not serve; the exit code says whether there was one.</summary>
     internal static int Print(TextWriter output, RunResult result)
     {
+        // A failed request never had a first token: attainment counts it as missed, and so does this line (it read
+        // "missed TTFT objective: 0" above "attainment 0.00%" when every request failed). Refused ones are in neither.
         var missed = result.Finished.Where(s => !s.MetObjective).ToList();
-        output.WriteLine($"missed TTFT objective: {missed.Count} (of which queued before admission: {missed.Count(s => s.AdmittedMs > s.Request.ArrivalMs)}; " +
-            $"by accelerator: {string.Join(", ", missed.GroupBy(s => s.Product).Select(g => $"{g.Key} {g.Count()}"))})");
+        var failed = result.Unserved.Count(s => s.Unserved != Engine.Unserved.OverContext);
+        var byProduct = missed.Count == 0 ? "none" : string.Join(", ", missed.GroupBy(s => s.Product).Select(g => $"{g.Key} {g.Count()}"));
+        output.WriteLine($"missed TTFT objective: {missed.Count + failed} (of which {(failed == 0 ? "" : $"failed, never served: {failed}; ")}queued before admission: {missed.Count(s => s.AdmittedMs > s.Request.ArrivalMs)}; " +
+            $"by accelerator: {byProduct})");
         output.WriteLine(result.Summarize());
         foreach (var line in Engine.UnservedText.Lines(result.Unserved, result.Fleet))
         {
@@ -262,13 +270,19 @@ internal static class SimulatorCommands
         {
             { Path: null } => "",
             { ReadWhole: false } => $" reading {progress.Path} at its line {progress.Lines:#,0}",
+            { Generated: { } generated } => $" replaying {generated.What} on the fleet {fleet}",
             _ => $" replaying {progress.Path} (all its {progress.Lines:#,0} lines read) on the fleet {fleet}",
         };
 
         // Half of what it had read: a concrete command to start from (a replay needs more memory a row than reading).
-        var part = progress.Path is null ? "replay a part of the trace"
-            : $"replay fewer of its rows (head -n {progress.Lines / 2:#0} '{progress.Path}' > part{Path.GetExtension(progress.Path)} keeps its first half)";
+        // Requests the command made itself are made fewer by its own options: a shorter trace would change nothing.
+        var fewer = progress switch
+        {
+            { Path: null } => "replay a part of the trace, replay fewer placements (prefix --prefix-placements)",
+            { ReadWhole: true, Generated: { } generated } => generated.Fewer,
+            _ => $"replay fewer of its rows (head -n {progress.Lines / 2:#0} '{progress.Path}' > part{Path.GetExtension(progress.Path)} keeps its first half), replay fewer placements (prefix --prefix-placements)",
+        };
         return string.Create(CultureInfo.InvariantCulture,
-            $"error: out of memory{where}: the simulator keeps every request and its outcome in memory, for all its runs at once (run: about 430 bytes a request, 2.15 GB for 5,000,000; prefix --kv-trace: about 2 KB a request for one placement, 6 KB for all six), and this process may use {availableBytes / 1e6:#,0} MB; {part}, replay fewer placements (prefix --prefix-placements), or give the process more memory");
+            $"error: out of memory{where}: the simulator keeps every request and its outcome in memory, for all its runs at once (run: about 430 bytes a request, 2.15 GB for 5,000,000; prefix --kv-trace: about 2 KB a request for one placement, 6 KB for all six), and this process may use {availableBytes / 1e6:#,0} MB; {fewer}, or give the process more memory");
     }
 }

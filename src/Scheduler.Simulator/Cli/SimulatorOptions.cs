@@ -56,7 +56,8 @@ internal static class SimulatorOptions
             var text = result.Tokens.Count == 0 ? "conv" : result.Tokens[^1].Value;
             if (!NamedTraces.Contains(text) && !File.Exists(text))
             {
-                result.AddError($"--trace must be code, conv or the path of a CSV trace file, not '{text}' (no such file).");
+                var why = Directory.Exists(text) ? "a folder, not a file" : InputFile.FromWhere(text) is { } from ? $"no such file; {from}" : "no such file";
+                result.AddError($"--trace must be code, conv or the path of a CSV trace file, not '{text}' ({why}).");
             }
 
             return text;

@@ -45,9 +45,10 @@ internal sealed record FleetSpec(string Name, string? Description, IReadOnlyList
         }
         catch (JsonException e)
         {
-            // A missing or repeated property's message names the property but not where it is: add the JSON path.
+            // The serializer's message names our types, not the value; a syntax error's says where it is, and a
+            // missing or repeated property's names the property but not where it is: add the JSON path.
             var where = e.Path is { } at && !e.Message.Contains("Path:", StringComparison.Ordinal) ? $" Path: {at}." : "";
-            throw new InvalidDataException($"{path}: {Quoted.Text(e.Message, 400)}{where}", e);
+            throw new InvalidDataException($"{path}: {JsonInputError.Explain(text, typeof(FleetSpec), s_json) ?? Quoted.Text(e.Message, 400) + where}", e);
         }
 
         if (fleet is null)

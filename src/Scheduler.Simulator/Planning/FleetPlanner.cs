@@ -1,5 +1,7 @@
+using System.Globalization;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Metrics;
+using Scheduler.Simulator.Reports;
 
 namespace Scheduler.Simulator.Planning;
 
@@ -11,9 +13,11 @@ namespace Scheduler.Simulator.Planning;
 /// at each step, remove the one hourly accelerator whose removal leaves the cheapest fleet that still meets the
 /// objective; stop when no removal does. Metered endpoints cost nothing while idle, so they are not counted down but
 /// tried both ways: the descent runs once with them and once without. Greedy, not exhaustive: a report for an
-/// operator, not an actuator.
+/// operator, not an actuator. Each simulation is told to <paramref name="progress"/> as it ends: a catalogue of
+/// hundreds of accelerators takes as many descent steps, each a simulation of the whole trace per hourly group, and
+/// the commands printed nothing for the minutes (or hours) that took.
 /// </summary>
-internal sealed class FleetPlanner(Workload.Workload workload, PolicyChoice policies, int seed)
+internal sealed class FleetPlanner(Workload.Workload workload, PolicyChoice policies, int seed, Action<string>? progress = null)
 {
     public const double RequiredAttainment = 0.99;
 
@@ -32,11 +36,15 @@ internal sealed class FleetPlanner(Workload.Workload workload, PolicyChoice poli
         public Candidate? Cheapest => new[] { WithMetered, WithoutMetered }.OfType<Candidate>().MinBy(c => c.CostPerHourUsd);
     }
 
+    private readonly Lock _progressLock = new();
     private int _simulations;
 
     public Plan Run(FleetSpec catalogue)
     {
         var maxima = catalogue.Nodes.Select(n => n.Count).ToArray();
+        var hourly = catalogue.Nodes.Where(n => n.Pricing == PricingMode.Hourly).ToList();
+        Tell(string.Create(CultureInfo.InvariantCulture, $"planning {workload.Name} ({workload.Requests.Count:#,0} requests) on the catalogue {catalogue.Name}: a descent from {hourly.Sum(n => n.Count):#,0} hourly accelerators, " +
+            $"up to {hourly.Count} simulations of the trace for each one removed"));
         var start = Evaluate(catalogue, maxima);
         var withMetered = start.Meets ? Descend(catalogue, maxima, start) : null;
         var hourlyOnly = catalogue.Nodes.Select((n, i) => n.Pricing == PricingMode.Metered ? 0 : maxima[i]).ToArray();
@@ -105,8 +113,24 @@ internal sealed class FleetPlanner(Workload.Workload workload, PolicyChoice poli
 
     private Candidate Evaluate(FleetSpec catalogue, int[] counts)
     {
-        Interlocked.Increment(ref _simulations);
+        var number = Interlocked.Increment(ref _simulations);
         var fleet = catalogue.WithCounts(counts);
-        return new Candidate(fleet, new Simulation(fleet, workload, policies, seed).Run().Summarize());
+        var candidate = new Candidate(fleet, new Simulation(fleet, workload, policies, seed).Run().Summarize());
+        Tell(string.Create(CultureInfo.InvariantCulture, $"planning {workload.Name}: simulation {number:#,0}, {fleet.Summary()}: attainment {Format.Pct(candidate.Summary.Attainment)}, ${Format.Usd(candidate.CostPerHourUsd)}/h"));
+        return candidate;
+    }
+
+    // The descent's trials run in parallel: one line at a time.
+    private void Tell(string line)
+    {
+        if (progress is null)
+        {
+            return;
+        }
+
+        lock (_progressLock)
+        {
+            progress(line);
+        }
     }
 }

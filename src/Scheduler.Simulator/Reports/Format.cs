@@ -13,7 +13,8 @@ internal static class Format
     // A share of nothing (no request served, an oracle that caches nothing) is no figure: a dash, not "NaN%".
     public static string Pct(double value) => double.IsNaN(value) ? "—" : (value * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%";
 
-    public static string Num(double value, string format = "#,0.##") => value.ToString(format, CultureInfo.InvariantCulture);
+    // A ratio of nothing (joules per output token of a run that served none) is no figure: a dash, not "NaN".
+    public static string Num(double value, string format = "#,0.##") => double.IsNaN(value) ? "—" : value.ToString(format, CultureInfo.InvariantCulture);
 
     /// <summary>"H100 31% · A100 12%" in a fixed product order.</summary>
     public static string ByProduct(IReadOnlyDictionary<string, double> values) =>

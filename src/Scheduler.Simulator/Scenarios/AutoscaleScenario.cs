@@ -33,16 +33,16 @@ internal static class AutoscaleScenario
     }
 
     /// <summary>Runs each trace three ways with the default policies, a second of waiting priced at
-    /// <paramref name="waitCostUsdPerSecond"/>.</summary>
+    /// <paramref name="waitCostUsdPerSecond"/>; the planner's simulations are told to <paramref name="progress"/>.</summary>
     public static IReadOnlyList<Outcome> Run(
         FleetSpec fleet, FleetSpec catalogue, string tracesFolder, IReadOnlyList<TraceScenario> traces, int seed, AutoscaleSettings autoscale,
-        double waitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond) =>
+        double waitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond, Action<string>? progress = null) =>
         [.. traces.Select(trace =>
         {
             var workload = trace.Load(tracesFolder);
             var choice = PolicyMatrix.Default with { WaitCostUsdPerSecond = waitCostUsdPerSecond };
             var fixedFleet = new Simulation(fleet, workload, choice, seed).Run().Summarize();
-            var plan = new FleetPlanner(workload, choice, seed).Run(catalogue);
+            var plan = new FleetPlanner(workload, choice, seed, progress).Run(catalogue);
             var scaledRun = new Simulation(catalogue, workload, choice, seed, autoscale).Run();
             var scaled = scaledRun.Summarize();
             return new Outcome(trace, fixedFleet, plan.Cheapest, scaled, MeanReplicas(scaledRun));

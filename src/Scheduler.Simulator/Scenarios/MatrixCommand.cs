@@ -1,4 +1,5 @@
 using System.Text;
+using Scheduler.Simulator.Cli;
 using Scheduler.Simulator.Fleet;
 using Scheduler.Simulator.Metrics;
 using Scheduler.Simulator.Planning;
@@ -11,7 +12,12 @@ namespace Scheduler.Simulator.Scenarios;
 /// The one command behind docs/benchmarks.md: the policy matrix on both traces, the saturation burst (continuous vs
 /// request-level), the flood scenario (fairness), and fleet planning; writes results.md, results.csv and PNG plots.
 /// </summary>
-internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSpec catalogue, BenchmarkSettings settings)
+/// <param name="fleet">The fleet of the policy matrix, burst and flood.</param>
+/// <param name="gpuFleet">The GPU-only fleet of the placement-alone comparison.</param>
+/// <param name="catalogue">The fleet planner's catalogue.</param>
+/// <param name="settings">The rates, burst, flood, seed and wait price.</param>
+/// <param name="progress">Told of each of the fleet planner's simulations (stderr: a large catalogue takes long).</param>
+internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSpec catalogue, BenchmarkSettings settings, Action<string>? progress = null)
 {
     private readonly StringBuilder _report = new();
     private readonly List<RunSummary> _all = [];
@@ -84,7 +90,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
         var runs = new List<RunSummary>();
         foreach (var trace in settings.Traces)
         {
-            var rows = TraceReader.Read(Path.Combine(settings.TracesFolder, trace.FileName)).Rows.Take(settings.BurstRequests).ToList();
+            var rows = TraceReader.Read(Path.Combine(settings.TracesFolder, trace.FileName), option: SimulatorOptions.Traces.Name).Rows.Take(settings.BurstRequests).ToList();
             var workload = TenantAssignment.FromTrace(trace.Name + "-burst", rows, settings.BurstRateFactor);
             var choices = PolicyMatrix.Batchings.SelectMany(b => PolicyMatrix.Placements.Select(p => settings.Default with { Placement = p, Batching = b })).ToList();
             runs.AddRange(PolicyMatrix.Run(fleet, workload, choices, settings.Seed).Select(r => r.Summarize()));
@@ -101,7 +107,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
     private List<FloodScenario.Outcome> Flood()
     {
         var f = settings.Flood;
-        var sizes = TraceReader.Read(Path.Combine(settings.TracesFolder, "azure-llm-2023-conv.csv")).Rows;
+        var sizes = TraceReader.Read(Path.Combine(settings.TracesFolder, "azure-llm-2023-conv.csv"), option: SimulatorOptions.Traces.Name).Rows;
         string[] placements = ["cost-aware", "least-outstanding", "queue-kv"];
         var choices = placements.SelectMany(p => PolicyMatrix.Fairnesses.Select(fair => settings.Default with { Placement = p, Fairness = fair })).ToList();
         var outcomes = FloodScenario.Run(fleet, sizes, f, choices).ToList();
@@ -177,7 +183,7 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
             .AppendLine("|---|---|---:|---:|---:|---|");
         foreach (var trace in settings.Traces)
         {
-            var plan = new FleetPlanner(trace.Load(settings.TracesFolder), settings.Default, settings.Seed).Run(catalogue);
+            var plan = new FleetPlanner(trace.Load(settings.TracesFolder), settings.Default, settings.Seed, progress).Run(catalogue);
             Row(trace.Name, plan.Catalogue, "catalogue maximum");
             foreach (var (found, label) in new[] { (plan.WithMetered, "cheapest with the metered endpoint"), (plan.WithoutMetered, "cheapest without it") })
             {

@@ -1,3 +1,4 @@
+using Scheduler.Simulator.Cli;
 using Scheduler.Simulator.Workload;
 
 namespace Scheduler.Simulator.Scenarios;
@@ -8,5 +9,5 @@ internal sealed record TraceScenario(string Name, double RateFactor)
     public string FileName => $"azure-llm-2023-{Name}.csv";
 
     public Workload.Workload Load(string tracesFolder, double? durationSeconds = null) =>
-        TenantAssignment.FromTrace(Name, TraceReader.Read(Path.Combine(tracesFolder, FileName)).Rows, RateFactor, TenantAssignment.DefaultSeed, durationSeconds);
+        TenantAssignment.FromTrace(Name, TraceReader.Read(Path.Combine(tracesFolder, FileName), option: SimulatorOptions.Traces.Name).Rows, RateFactor, TenantAssignment.DefaultSeed, durationSeconds);
 }

@@ -22,8 +22,12 @@ internal sealed class KvTimestampConverter : JsonConverter<double>
         var text = reader.GetString()!;
         return IsoTimestamp.TryParse(text, s_formats, out var at)
             ? (at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / (double)TimeSpan.TicksPerMillisecond
-            : throw new JsonException($"timestamp: '{Quoted.Text(text)}' is neither a number of milliseconds nor a time like {IsoTimestamp.Example}.");
+            : throw new Refused($"timestamp: '{Quoted.Text(text)}' is neither a number of milliseconds nor a time like {IsoTimestamp.Example}.");
     }
+
+    /// <summary>A timestamp this converter could not read, in its own words (the reader keeps them rather than
+    /// explaining the line again: a string is a timestamp's kind, so only the converter knows what is wrong with it).</summary>
+    public sealed class Refused(string message) : JsonException(message);
 
     public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options) => writer.WriteNumberValue(value);
 }

@@ -56,7 +56,8 @@ internal static class KvTraceReader
             {
                 // A CSV trace given here fails on its header: say where it belongs.
                 var csv = TraceReader.Formats.Any(f => f.Header == line) ? " (a CSV trace: replay it with run --trace)" : "";
-                throw new InvalidDataException($"{source} line {number}: {Quoted.Text(e.Message, 400)}{csv}", e);
+                var why = (e is KvTimestampConverter.Refused ? null : JsonInputError.Explain(line, typeof(KvTraceRow), s_json)) ?? Quoted.Text(e.Message, 400);
+                throw new InvalidDataException($"{source} line {number}: {why}{csv}", e);
             }
 
             var checkedRow = Check(row, source, number);

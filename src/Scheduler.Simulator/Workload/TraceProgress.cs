@@ -16,6 +16,14 @@ internal sealed class TraceProgress
     /// <summary>Whether <see cref="Path"/> was read to its end (the command went on to replay it).</summary>
     public bool ReadWhole { get; private set; }
 
+    /// <summary>What the command replays instead of the trace's rows, when it makes its own requests (the flood
+    /// scenario draws only their sizes from the trace), and which options make fewer; null when it replays the rows.</summary>
+    public (string What, string Fewer)? Generated { get; private set; }
+
+    /// <summary>The command replays <paramref name="what"/>, which <paramref name="fewer"/> make smaller, not the rows of
+    /// the trace it read: cutting the trace would not help.</summary>
+    public void Generating(string what, string fewer) => Generated = (what, fewer);
+
     /// <summary>Line <paramref name="number"/> of <paramref name="path"/> was read.</summary>
     public void Line(string path, int number) => (Path, Lines, ReadWhole) = (path, number, false);
 

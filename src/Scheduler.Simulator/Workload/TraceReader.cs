@@ -15,7 +15,9 @@ internal static class TraceReader
     /// <summary>The formats read, by header.</summary>
     public static IReadOnlyList<ICsvTraceFormat> Formats { get; } = [AzureTraceFormat.Instance, BurstGptTraceFormat.Instance];
 
-    public static TraceRead<TraceRow> Read(string path, TraceProgress? progress = null) => Parse(TraceInput.Lines(path, "--trace", progress), path);
+    /// <summary>Reads the trace at <paramref name="path"/>, given by <paramref name="option"/> (named in a refusal of the
+    /// path: <c>--traces</c> for a trace the commands find in that folder by name).</summary>
+    public static TraceRead<TraceRow> Read(string path, TraceProgress? progress = null, string option = "--trace") => Parse(TraceInput.Lines(path, option, progress), path);
 
     public static TraceRead<TraceRow> Parse(IEnumerable<string> lines, string source = "trace")
     {

@@ -57,18 +57,30 @@ public sealed class KvTraceReaderTests
     [InlineData("""{"timestamp": 0, "input_length": 10, "hash_ids": []}""", "'output_length'")]
     [InlineData("""{"timestamp": 0, "output_length": 1, "hash_ids": []}""", "'input_length'")]
     [InlineData("""{"Timestamp": 0, "timestamp": 0, "input_length": 10, "output_length": 1, "hash_ids": []}""", "'Timestamp'")]
-    [InlineData("""{"timestamp": 0, "timestamp": 5, "input_length": 10, "output_length": 1, "hash_ids": []}""", "'timestamp'")]
+    [InlineData("""{"timestamp": 0, "timestamp": 5, "input_length": 10, "output_length": 1, "hash_ids": []}""", "line 2: timestamp: given twice")]
     [InlineData("""{"timestamp": 1e300, "input_length": 10, "output_length": 1, "hash_ids": []}""", "timestamp: 1E+300 ms")]
     [InlineData("""{"timestamp": 0, "input_length": 10, "output_length": 1}""", "hash_ids")]
     [InlineData("""{"timestamp": 0, "input_length": 600, "output_length": 1, "hash_ids": [1, 2, 3]}""", "hash_ids")]
     [InlineData("""{"timestamp": "soon", "input_length": 600}""", "line 2: timestamp: 'soon' is neither a number of milliseconds nor a time like 2023-11-16T18:15:46.6805900Z.")]
     [InlineData("""{"timestamp": "2023-11-16 18:15:46", "input_length": 10, "output_length": 1, "hash_ids": []}""", "line 2: timestamp: '2023-11-16 18:15:46' is neither")]
+    // In the file's words, not the serializer's: these read "The JSON value could not be converted to
+    // Scheduler.Simulator.Workload.KvTraceRow. Path: $.input_length …", "The JSON property 'chat_id' could not be mapped
+    // to any .NET member contained in type …" (a Qwen/Bailian trace's key), "… to System.Int64. Path: $.hash_ids[0]".
+    [InlineData("""{"timestamp": 0, "input_length": 1000.0, "output_length": 1, "hash_ids": []}""", "line 2: input_length: 1000.0 is not a whole number (at most 2,147,483,647)")]
+    [InlineData("""{"timestamp": 0, "input_length": 1e3, "output_length": 1, "hash_ids": []}""", "line 2: input_length: 1e3 is not a whole number")]
+    [InlineData("""{"chat_id": 7, "timestamp": 0, "input_length": 10, "output_length": 1, "hash_ids": []}""", "line 2: unknown key 'chat_id'; the keys are timestamp, input_length, output_length, hash_ids, session_id")]
+    [InlineData("""{"timestamp": 0, "input_length": 10, "output_length": 1, "hash_ids": ["a1"]}""", "line 2: hash_ids[0]: \"a1\" is not a whole number (a 64-bit integer)")]
+    [InlineData("""{"timestamp": 0, "input_length": 10, "output_length": 1, "hash_ids": [], "session_id": 5}""", "line 2: session_id: 5 is not a string")]
+    [InlineData("""{"timestamp": true, "input_length": 10, "output_length": 1, "hash_ids": []}""", "line 2: timestamp: true is neither a number nor a string")]
+    [InlineData("""{"timestamp": 0, "input_length": 10, "output_length": 1}""", "line 2: missing key 'hash_ids'")]
+    [InlineData("""[{"timestamp": 0}]""", "line 2: [{\"timestamp\": 0}] is not a JSON object")]
     public void Parse_BadLine_NamesTheLineAndField(string line, string named)
     {
         var error = Assert.Throws<InvalidDataException>(() => KvTraceReader.Parse(["""{"timestamp": 0, "input_length": 1, "output_length": 1, "hash_ids": []}""", line]));
 
         Assert.Contains(named, error.Message);
         Assert.Contains("line 2", error.Message);
+        Assert.DoesNotContain("Scheduler.Simulator", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -85,8 +97,8 @@ public sealed class KvTraceReaderTests
     {
         var error = Assert.Throws<InvalidDataException>(() => KvTraceReader.Parse([$$"""{"{{new string('k', 2_000_000)}}": 1}"""], "big.jsonl"));
 
-        Assert.StartsWith("big.jsonl line 1: The JSON property 'kkk", error.Message, StringComparison.Ordinal);
-        Assert.Contains("could not be mapped", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("big.jsonl line 1: unknown key 'kkk", error.Message, StringComparison.Ordinal);
+        Assert.Contains("(2,000,000 characters)'; the keys are timestamp, input_length, output_length, hash_ids, session_id", error.Message, StringComparison.Ordinal);
         Assert.True(error.Message.Length < 500, error.Message.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 

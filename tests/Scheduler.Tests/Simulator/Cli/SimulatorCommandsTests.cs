@@ -57,6 +57,72 @@ public sealed class SimulatorCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Autoscale_TellsEachOfThePlannersSimulationsOnStderr()
+    {
+        // A catalogue of hundreds of accelerators takes a descent step, a simulation of the trace per hourly group, for
+        // each one removed: minutes to hours, and autoscale and matrix printed nothing meanwhile.
+        foreach (var trace in new[] { "code", "conv" })
+        {
+            File.WriteAllText(Path.Combine(_folder, $"azure-llm-2023-{trace}.csv"), """
+                TIMESTAMP,ContextTokens,GeneratedTokens
+                2023-11-16 18:00:00,200,10
+                2023-11-16 18:00:01,300,5
+                2023-11-16 18:00:02,100,20
+                """);
+        }
+
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        File.WriteAllText(Path.Combine(_folder, "cat.json"), """
+            { "name": "cat", "nodes": [ { "product": "H100", "count": 1, "pricing": "hourly" }, { "product": "L4", "count": 1, "pricing": "hourly" } ] }
+            """);
+
+        var (code, output, error) = Invoke(["autoscale", "--fleet", Path.Combine(_folder, "fleet.json"), "--catalogue", Path.Combine(_folder, "cat.json"), "--traces", _folder]);
+
+        Assert.True(code == 0, error);
+        var lines = error.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("planning code (3 requests) on the catalogue cat: a descent from 2 hourly accelerators, up to 2 simulations of the trace for each one removed", lines[0]);
+        Assert.Equal("planning code: simulation 1, 1×H100 + 1×L4: attainment 100.00%, $13.10/h", lines[1]);
+        Assert.Contains("planning conv (3 requests) on the catalogue cat: ", error, StringComparison.Ordinal);
+        Assert.All(lines, l => Assert.StartsWith("planning ", l, StringComparison.Ordinal));
+        Assert.DoesNotContain("planning ", output, StringComparison.Ordinal);
+        Assert.Contains("planner's best static: 1×L4", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_TraceGivenAsAFolder_IsAParseErrorSayingSo()
+    {
+        var (code, _, error) = Invoke(["run", "--trace", _folder]);
+
+        // It said "(no such file)" of a folder that exists.
+        Assert.Equal(1, code);
+        Assert.Contains($"not '{_folder}' (a folder, not a file).", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_EveryRequestFailed_CountsThemAsMissed_AndPrintsNoNaN()
+    {
+        // One L4 whose KV cache holds 100 tokens: neither request fits, both fail. The first line read "missed TTFT
+        // objective: 0 (… by accelerator: )" above "attainment 0.00%", and the energy "NaN J/output token".
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """
+            { "name": "tiny-kv", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly", "kvCapacityTokens": 100 } ] }
+            """);
+        var trace = Path.Combine(_folder, "two.csv");
+        File.WriteAllText(trace, """
+            TIMESTAMP,ContextTokens,GeneratedTokens
+            2023-11-16 18:00:00,200,10
+            2023-11-16 18:00:01,300,5
+            """);
+
+        var (code, output, error) = Invoke(["run", "--trace", trace, "--fleet", Path.Combine(_folder, "fleet.json")]);
+
+        Assert.True(code == SimulatorCommands.NotAllServed, error);
+        Assert.Contains("missed TTFT objective: 2 (of which failed, never served: 2; queued before admission: 0; by accelerator: none)", output, StringComparison.Ordinal);
+        Assert.Contains("attainment 0.00%", output, StringComparison.Ordinal);
+        Assert.Contains("— J/output token", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("NaN", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Run_ATraceWithUnservableRequests_ReportsThemAndExitsNotAllServed()
     {
         // Four requests on one L4 (60,000 KV tokens) under a 65,000-token context: code-1 is over the context,
@@ -173,11 +239,48 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
+    [Fact]
+    public async Task Flood_ArrivalsLargerThanTheMemoryItMayUse_SayWhichOptionsMakeFewer()
+    {
+        // The flood makes its own requests (light rate × (1 + multiplier) × seconds), drawing only their sizes from the
+        // trace: the line told to cut the 3-row trace in half with head -n, which changes nothing.
+        File.WriteAllText(Path.Combine(_folder, "azure-llm-2023-conv.csv"), """
+            TIMESTAMP,ContextTokens,GeneratedTokens
+            2023-11-16 18:00:00,200,10
+            2023-11-16 18:00:01,300,5
+            2023-11-16 18:00:02,100,20
+            """);
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { WorkingDirectory = EndToEnd.RepoPaths.Root };
+        foreach (var arg in new[] { EndToEnd.RepoPaths.Assembly("Scheduler.Simulator"), "flood", "--traces", _folder, "--light-rate", "10000", "--flood-seconds", "100" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.Environment["DOTNET_GCHeapHardLimit"] = "0x4000000";
+
+        var (code, _, error) = await EndToEnd.BoundedProcess.RunAsync(info, TimeSpan.FromMinutes(2));
+
+        Assert.Equal(SimulatorCommands.OutOfMemory, code);
+        Assert.StartsWith(
+            "error: out of memory replaying the flood scenario's arrivals (about 11,000,000 requests flooded and 1,000,000 alone, replayed with each of 2 fairness policies at once) on the fleet sim/fleets/hetero.json: ",
+            error,
+            StringComparison.Ordinal);
+        Assert.Contains("; lower --light-rate, --flood-multiplier or --flood-seconds, or give the process more memory", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("head -n", error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
     [Theory]
     [InlineData("run --trace {empty.csv}", "error: {empty.csv} line 1: header: the file is empty; expected ")]
     [InlineData("run --trace {header.csv}", "error: {header.csv}: no requests in the trace")]
     [InlineData("run --trace {burstgpt-header.csv}", "error: {burstgpt-header.csv}: no requests in the trace")]
-    [InlineData("run --fleet {missing.json}", "error: Could not find file '{missing.json}'.")]
+    [InlineData("run --fleet {missing.json}", "error: --fleet: no such file: {missing.json}")]
+    [InlineData("run --fleet no/such/fleet.json", "error: --fleet: no such file: no/such/fleet.json (a relative path, read from the current folder {cwd})")]
+    [InlineData("run --trace code --traces {folder}", "error: --traces: no such file: {folder}/azure-llm-2023-code.csv")]
+    [InlineData("flood --traces {folder}", "error: --traces: no such file: {folder}/azure-llm-2023-conv.csv")]
+    [InlineData("autoscale --catalogue {fleet.json} --traces {folder}", "error: --traces: no such file: {folder}/azure-llm-2023-code.csv")]
+    [InlineData("autoscale --catalogue {missing.json}", "error: --catalogue: no such file: {missing.json}")]
+    [InlineData("prefix --kv-trace {missing.jsonl}", "error: --kv-trace: no such file: {missing.jsonl}")]
     [InlineData("run --fleet {empty.json}", "error: {empty.json}: the file is empty; expected a fleet: a JSON object with name and nodes (see sim/fleets)")]
     [InlineData("run --fleet {folder}", "error: {folder}: a folder, not a file")]
     [InlineData("run --fleet", "error: --fleet: no file given", "")]
@@ -195,7 +298,9 @@ public sealed class SimulatorCommandsTests : IDisposable
     public void ABadInputFileOrFolder_IsOneErrorLineNamingIt_AndExitsBadInput(string command, string message, string? lastArgument = null)
     {
         // An empty --write-kv-traces ended in the runtime's stack trace; an empty --catalogue was called --fleet; an
-        // empty fleet file was the JSON reader's "does not contain any JSON tokens … isFinalBlock is true".
+        // empty fleet file was the JSON reader's "does not contain any JSON tokens … isFinalBlock is true"; a missing
+        // file was the runtime's "Could not find a part of the path", naming neither the option (a default --traces
+        // or --fleet, relative to the repository's root, missed from another folder) nor the folder it was read from.
         var fleet = Path.Combine(_folder, "fleet.json");
         File.WriteAllText(fleet, """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
         File.WriteAllText(Path.Combine(_folder, "empty.csv"), "");
@@ -210,7 +315,7 @@ public sealed class SimulatorCommandsTests : IDisposable
             File.WriteAllText(Path.Combine(_folder, traces, "azure-llm-2023-conv.csv"), content);
         }
 
-        string Paths(string text) => Regex.Replace(text, "{([^}]+)}", m => Path.Combine(_folder, m.Groups[1].Value));
+        string Paths(string text) => Regex.Replace(text, "{([^}]+)}", m => m.Groups[1].Value == "cwd" ? Environment.CurrentDirectory : Path.Combine(_folder, m.Groups[1].Value));
         string[] args = [.. Paths(command).Split(' '), .. lastArgument is null ? [] : new[] { lastArgument }];
         args = command.Contains("--fleet", StringComparison.Ordinal) ? args : [.. args, "--fleet", fleet];
 
