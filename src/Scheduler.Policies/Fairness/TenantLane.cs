@@ -41,6 +41,11 @@ internal sealed class TenantLane
         return FirstPlaceable(queue.Timed, canPlace) ?? FirstPlaceable(queue.Untimed, canPlace);
     }
 
+    /// <summary>The job of one class this lane serves first, when <paramref name="canPlace"/> accepts it; null otherwise
+    /// or when the lane has none of the class.</summary>
+    public JobDemand? FirstIf(JobPriority priority, Func<JobDemand, bool> canPlace) =>
+        First(priority) is { } first && canPlace(first) ? first : null;
+
     /// <summary>The job of one class this lane serves first, or null when it has none.</summary>
     public JobDemand? First(JobPriority priority) => FirstPlaceable(priority, static _ => true);
 
@@ -64,15 +69,7 @@ internal sealed class TenantLane
             index += _byPriority[priority].Timed.Count;
         }
 
-        // Walked from both ends at once: a job just queued is its list's last, and its enqueue asks its position (twice),
-        // which walked a deep backlog's every job — a flood of 50,000 cost the placement's turn 50,000 steps a submission.
-        var (before, after, steps) = (target.Previous, target.Next, 0);
-        while (before is not null && after is not null)
-        {
-            (before, after, steps) = (before.Previous, after.Next, steps + 1);
-        }
-
-        return index + (before is null ? steps : target.List!.Count - 1 - steps);
+        return index + ListPositions.IndexOf(target);
     }
 
     /// <summary>Jobs of this lane served before a job of <paramref name="priority"/> in another lane.</summary>

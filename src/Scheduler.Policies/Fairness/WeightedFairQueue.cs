@@ -61,7 +61,11 @@ internal sealed class WeightedFairQueue : IFairQueue
         return true;
     }
 
-    public JobDemand? DequeueNext(Func<JobDemand, bool> canPlace)
+    public JobDemand? DequeueNext(Func<JobDemand, bool> canPlace) => Dequeue(canPlace, headsOnly: false);
+
+    public JobDemand? DequeueNextHead(Func<JobDemand, bool> canServe) => Dequeue(canServe, headsOnly: true);
+
+    private JobDemand? Dequeue(Func<JobDemand, bool> canPlace, bool headsOnly)
     {
         // Strict priority first; within a class, the lowest virtual counter; within a tenant, its own order.
         foreach (var priority in s_priorities)
@@ -80,7 +84,7 @@ internal sealed class WeightedFairQueue : IFairQueue
                     continue;
                 }
 
-                var job = lane.FirstPlaceable(priority, canPlace);
+                var job = headsOnly ? lane.FirstIf(priority, canPlace) : lane.FirstPlaceable(priority, canPlace);
                 if (job is not null)
                 {
                     best = lane;

@@ -649,6 +649,23 @@ public sealed class WeightedFairQueueTests
     }
 
     [Fact]
+    public void DequeueNextHead_OffersEachTenantsFirstJobOfEachClassOnly()
+    {
+        var a1 = Units("a", 10);
+        var a2 = Units("a", 10);
+        var b1 = Units("b", 10);
+        var aCritical = Units("a", 10, JobPriority.Critical);
+        new[] { a1, a2, b1, aCritical }.ToList().ForEach(_queue.Enqueue);
+        var offered = new List<string>();
+
+        Assert.Null(_queue.DequeueNextHead(j => { offered.Add(j.JobId); return false; }));
+        Assert.Equal(new[] { aCritical.JobId, a1.JobId, b1.JobId }.Order(), offered.Order());
+        Assert.Equal(b1, _queue.DequeueNextHead(j => j.TenantId == "b"));
+        Assert.Null(_queue.DequeueNextHead(j => j == a2));
+        Assert.Equal(3, _queue.Count);
+    }
+
+    [Fact]
     public void IsNextInLine_FollowsEveryChangeOfCountersAndBacklogs()
     {
         // The lowest counter is kept between changes (a round asks of every queued job): each change must be seen.
