@@ -15,6 +15,10 @@ internal sealed record TopFrame(
 {
     // A cluster with thousands of tenants still fits a screen: the busiest are shown, the rest are counted.
     private const int MaxTenantsShown = 15;
+
+    // So does a fleet of hundreds of replicas: 50 nodes of 8 accelerators printed 400 rows a frame, which a terminal
+    // scrolled past before the next redraw. The busiest are shown, the rest counted; `schedctl replicas` lists them all.
+    private const int MaxReplicasShown = 20;
     private static readonly string[] AcceleratorStates = ["ready", "draining", "cordoned", "lost"];
 
     /// <summary>Fetches the views; <paramref name="addresses"/> say which silo answered (the one calls go to after).</summary>
@@ -69,7 +73,18 @@ internal sealed record TopFrame(
             : $"({Tenants.Count - busy.Count} idle tenants)");
         Console.WriteLine();
 
-        Batches.Print(Replicas, output);
+        if (Replicas.Count <= MaxReplicasShown)
+        {
+            Batches.Print(Replicas, output);
+            return;
+        }
+
+        // Busiest first; alike ones keep the listing's order (OrderBy is stable).
+        var busiest = Replicas.OrderByDescending(r => r.RunningSequences).ToList();
+        Batches.Print([.. busiest.Take(MaxReplicasShown)], output);
+        var rest = busiest[MaxReplicasShown..];
+        var running = rest.Count(r => r.RunningSequences > 0);
+        Console.WriteLine($"(+{rest.Count} more replicas: {running} running, {rest.Count - running} idle; schedctl replicas lists them all)");
     }
 
     /// <summary>Running batches per replica: occupancy, KV use and speed.</summary>

@@ -20,13 +20,13 @@ public sealed class Dispatcher
     private readonly IIndexedPlacementPolicy? _indexedPlacement;
     private readonly Func<string, double?> _weightOf;
     private readonly SessionAffinity _sessions = new();
-    private readonly HashSet<(string Tenant, JobPriority Priority)> _noRoomFor = [];
     private readonly HashSet<string> _admittedThisRound = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HolderWait> _holderWaits = new(StringComparer.Ordinal);
     private DateTimeOffset _roundStart;
     private readonly Func<JobDemand, bool> _makesRoom;
     private readonly Func<string, int> _queuedOf;
     private (ReplicaView Replica, JobDemand Victim)? _victim;
+    private int _victimSearches;
     private (ReplicaView Replica, JobDemand Job)? _setAside;
 
     // The highest class of a job the fair queue offered in its last pick that had room nowhere (null: none).
@@ -101,6 +101,11 @@ public sealed class Dispatcher
     /// <summary>Most sequences one round stops, so a round's cost stays bounded however many jobs wait.</summary>
     public const int MaxPreemptionsPerRound = 8;
 
+    /// <summary>Most jobs one round searches a victim for (each search looks at every running sequence). Many tenants
+    /// waiting with one job each all start level with the lowest counter, so every one of them is next in line; searching
+    /// for each cost a round tenants × running sequences — at every submission.</summary>
+    public const int MaxVictimSearchesPerRound = 32;
+
     /// <summary>The running jobs the last round stopped to make room (<see cref="Preemption"/>), each before the
     /// admission it made room for: the owner tells their engines to stop them and queues them again when handed back.
     /// Their reservations are already released.</summary>
@@ -143,21 +148,22 @@ public sealed class Dispatcher
         _roundStart = Time.GetUtcNow();
         _sessions.Expire(_roundStart);
         _admittedThisRound.Clear();
+        _victimSearches = 0;
         List<Admission>? admitted = null;
         List<Preempted>? preempted = null;
         var ended = RoundStopReason.NothingFits;
         while (true)
         {
             _roomlessClass = null;
-            var job = Queue.DequeueNext(_placeable);
+            // Without a free slot anywhere nothing is placeable, and asking it of every queued job cost a step a job.
+            var job = Replicas.HasFreeSlot ? Queue.DequeueNext(_placeable) : null;
             var placeable = job is not null;
             (ReplicaView Replica, JobDemand Victim)? stop = null;
             if (job is null)
             {
                 // Nothing fits anywhere: the first job in fair order that may make room by preemption is served.
-                _noRoomFor.Clear();
                 _victim = null;
-                job = MayPreempt(preempted) ? Queue.DequeueNext(_makesRoom) : null;
+                job = MayPreempt(preempted) ? Queue.DequeueNextHead(_makesRoom) : null;
                 if (job is null)
                 {
                     break;
@@ -339,20 +345,21 @@ public sealed class Dispatcher
         Preemption.PickVictim(job, Replicas, t => _weightOf(t) ?? 1, _queuedOf, MaxPreemptions, _admittedThisRound);
 
     // The fair queue's test of a job when nothing fits anywhere: may it make room by preemption? The victim found is
-    // kept for the job the queue then serves. A tenant's jobs of one class that could not are not tried again in this
-    // pass (its first in order stands for the rest), so a long backlog costs a lookup per job, not a search.
+    // kept for the job the queue then serves. Only a tenant's first job of each class is asked (its first in order
+    // stands for the rest: IFairQueue.DequeueNextHead), so a round costs a step per tenant, not one per queued job.
     private bool MakesRoom(JobDemand job)
     {
-        if (_noRoomFor.Contains((job.TenantId, job.Priority)) || !Queue.IsNextInLine(job))
+        if (_victimSearches == MaxVictimSearchesPerRound || !Queue.IsNextInLine(job))
         {
             return false;
         }
+
+        _victimSearches++;
 
         // The queue tries a later tenant only when its counter is lower than the one accepted so far, and then serves
         // it: the last victim found is the served job's.
         if (PickVictim(job) is not { } victim)
         {
-            _noRoomFor.Add((job.TenantId, job.Priority));
             return false;
         }
 

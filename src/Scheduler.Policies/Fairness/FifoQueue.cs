@@ -66,6 +66,23 @@ internal sealed class FifoQueue : IFairQueue
         return null;
     }
 
+    public JobDemand? DequeueNextHead(Func<JobDemand, bool> canServe)
+    {
+        // Arrival order has no lanes: each tenant's first job of each class stands for the rest. (FIFO has no shares,
+        // so no dispatcher asks this of it: it preempts nothing.)
+        var offered = new HashSet<(string, JobPriority)>();
+        foreach (var job in _order)
+        {
+            if (offered.Add((job.TenantId, job.Priority)) && canServe(job))
+            {
+                Remove(job.JobId);
+                return job;
+            }
+        }
+
+        return null;
+    }
+
     public JobDemand? PeekNext() => _order.First?.Value;
 
     public void Adjust(string tenantId, double serviceUnits)
@@ -82,13 +99,7 @@ internal sealed class FifoQueue : IFairQueue
             return -1;
         }
 
-        var position = 0;
-        for (var node = target.Previous; node is not null; node = node.Previous)
-        {
-            position++;
-        }
-
-        return position;
+        return ListPositions.IndexOf(target);
     }
 
     private void Add(JobDemand job, bool front)

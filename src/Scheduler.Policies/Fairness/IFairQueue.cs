@@ -26,6 +26,13 @@ public interface IFairQueue
     /// </summary>
     JobDemand? DequeueNext(Func<JobDemand, bool> canPlace);
 
+    /// <summary>
+    /// As <see cref="DequeueNext"/>, but offers <paramref name="canServe"/> only each tenant's first job of each class
+    /// (in the tenant's own order): for a test whose answer for that job stands for the rest behind it, so that asking it
+    /// costs a step per tenant, not per queued job (the dispatcher's "may it make room by preemption").
+    /// </summary>
+    JobDemand? DequeueNextHead(Func<JobDemand, bool> canServe);
+
     /// <summary>The job the policy would serve next if every queued job could be placed, left queued and uncharged; null
     /// when none is queued.</summary>
     JobDemand? PeekNext();

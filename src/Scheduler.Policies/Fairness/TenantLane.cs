@@ -41,6 +41,11 @@ internal sealed class TenantLane
         return FirstPlaceable(queue.Timed, canPlace) ?? FirstPlaceable(queue.Untimed, canPlace);
     }
 
+    /// <summary>The job of one class this lane serves first, when <paramref name="canPlace"/> accepts it; null otherwise
+    /// or when the lane has none of the class.</summary>
+    public JobDemand? FirstIf(JobPriority priority, Func<JobDemand, bool> canPlace) =>
+        First(priority) is { } first && canPlace(first) ? first : null;
+
     /// <summary>The job of one class this lane serves first, or null when it has none.</summary>
     public JobDemand? First(JobPriority priority) => FirstPlaceable(priority, static _ => true);
 
@@ -64,12 +69,7 @@ internal sealed class TenantLane
             index += _byPriority[priority].Timed.Count;
         }
 
-        for (var node = target.Previous; node is not null; node = node.Previous)
-        {
-            index++;
-        }
-
-        return index;
+        return index + ListPositions.IndexOf(target);
     }
 
     /// <summary>Jobs of this lane served before a job of <paramref name="priority"/> in another lane.</summary>

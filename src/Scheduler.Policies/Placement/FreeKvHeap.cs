@@ -12,6 +12,8 @@ internal sealed class FreeKvHeap
     /// <summary>The most free KV tokens of any filed replica; <see cref="long.MinValue"/> when none is filed.</summary>
     public long MaxFreeKv => _heap.Count > 0 ? _heap[0].FreeKv : long.MinValue;
 
+    public bool IsEmpty => _heap.Count == 0;
+
     public void Add(ReplicaEntry entry)
     {
         _heap.Add(entry);

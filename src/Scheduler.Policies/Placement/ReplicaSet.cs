@@ -93,6 +93,9 @@ public sealed partial class ReplicaSet
         _batchesOpenedThisRound.Clear();
     }
 
+    /// <summary>False when no replica open to work has a free slot: then no job fits anywhere, whatever its size.</summary>
+    internal bool HasFreeSlot => !_byFreeKv.IsEmpty;
+
     /// <summary>True when some replica open in this round has a free slot and KV room for the job.</summary>
     internal bool FitsSomewhere(JobDemand job)
     {

@@ -20,6 +20,22 @@ public sealed class FifoQueueTests
     }
 
     [Fact]
+    public void DequeueNextHead_OffersEachTenantsFirstJobOfEachClassOnly_InArrivalOrder()
+    {
+        foreach (var (id, tenant, priority) in new[] { ("a1", "a", JobPriority.Standard), ("a2", "a", JobPriority.Standard),
+            ("b1", "b", JobPriority.Standard), ("a3", "a", JobPriority.Critical) })
+        {
+            _queue.Enqueue(Job(id, tenant, priority: priority));
+        }
+
+        var offered = new List<string>();
+        Assert.Null(_queue.DequeueNextHead(j => { offered.Add(j.JobId); return false; }));
+        Assert.Equal(["a1", "b1", "a3"], offered);
+        Assert.Equal("b1", _queue.DequeueNextHead(j => j.TenantId == "b")?.JobId);
+        Assert.Equal(["a1", "a2", "a3"], Drain());
+    }
+
+    [Fact]
     public void PeekNext_IsTheHead_AndTakesNothing()
     {
         Assert.Null(_queue.PeekNext());

@@ -539,6 +539,19 @@ public sealed class WeightedFairQueueTests
     }
 
     [Fact]
+    public void PositionOf_ALongLane_CountsFromWhicheverEndIsNearer()
+    {
+        // Counted from both ends of the lane at once (a job just queued is its last): every place comes out the same.
+        var jobs = Enumerable.Range(0, 9).Select(_ => Units("a", 10)).ToList();
+        jobs.ForEach(_queue.Enqueue);
+
+        Assert.Equal(Enumerable.Range(0, 9), jobs.Select(j => _queue.PositionOf(j.JobId)));
+
+        Assert.True(_queue.Remove(jobs[4].JobId));
+        Assert.Equal(Enumerable.Range(0, 8), jobs.Where(j => j != jobs[4]).Select(j => _queue.PositionOf(j.JobId)));
+    }
+
+    [Fact]
     public void PositionOf_TenantBehindLowerCounter_CountsThatTenantsJobs()
     {
         // Both backlogged at counter 0; b's big job is served first (tie: first tenant), so b's counter is 500, a's 0.
@@ -633,6 +646,58 @@ public sealed class WeightedFairQueueTests
 
         Assert.Equal(4, _queue.WeightOf("heavy"));
         Assert.Equal(1, _queue.WeightOf("light"));
+    }
+
+    [Fact]
+    public void DequeueNextHead_OffersEachTenantsFirstJobOfEachClassOnly()
+    {
+        var a1 = Units("a", 10);
+        var a2 = Units("a", 10);
+        var b1 = Units("b", 10);
+        var aCritical = Units("a", 10, JobPriority.Critical);
+        new[] { a1, a2, b1, aCritical }.ToList().ForEach(_queue.Enqueue);
+        var offered = new List<string>();
+
+        Assert.Null(_queue.DequeueNextHead(j => { offered.Add(j.JobId); return false; }));
+        Assert.Equal(new[] { aCritical.JobId, a1.JobId, b1.JobId }.Order(), offered.Order());
+        Assert.Equal(b1, _queue.DequeueNextHead(j => j.TenantId == "b"));
+        Assert.Null(_queue.DequeueNextHead(j => j == a2));
+        Assert.Equal(3, _queue.Count);
+    }
+
+    [Fact]
+    public void IsNextInLine_FollowsEveryChangeOfCountersAndBacklogs()
+    {
+        // The lowest counter is kept between changes (a round asks of every queued job): each change must be seen.
+        var a = Units("a", 100);
+        var b = Units("b", 100);
+        _queue.Enqueue(a);
+        _queue.Enqueue(b);
+        Assert.True(_queue.IsNextInLine(a));
+        Assert.True(_queue.IsNextInLine(b));
+
+        _queue.Adjust("a", 50);
+        Assert.False(_queue.IsNextInLine(a));
+        Assert.True(_queue.IsNextInLine(b));
+
+        _queue.Adjust("a", -50);
+        Assert.True(_queue.IsNextInLine(a));
+
+        // b no longer waits: a is next whatever its counter.
+        Assert.True(_queue.Remove(b.JobId));
+        _queue.Adjust("a", 50);
+        Assert.True(_queue.IsNextInLine(a));
+
+        // c joins level with a; a, served, passes it.
+        var c = Units("c", 100);
+        _queue.Enqueue(c);
+        Assert.True(_queue.IsNextInLine(c));
+        Assert.True(_queue.IsNextInLine(a));
+        Assert.Equal(a, _queue.DequeueNext(j => j.TenantId == "a"));
+        var a2 = Units("a", 100);
+        _queue.Enqueue(a2);
+        Assert.False(_queue.IsNextInLine(a2));
+        Assert.True(_queue.IsNextInLine(c));
     }
 
     [Fact]
