@@ -27,12 +27,9 @@ public sealed class DuplicateNodeIdTests : IAsyncLifetime
     public async Task SecondWorkerWithTheSameNodeId_IsRefusedNamingTheDuplicate_AndTakesOverOnceTheFirstIsGone()
     {
         await using var first = StartWorker();
-        var firstAddress = await RegisteredAddressAsync(first);
-        await Polling.Until(async () => (await Node()).Registration?.Address == firstAddress, "the first worker holds the node", TimeSpan.FromSeconds(30));
-
+        var firstAddress = await HoldsTheNodeAsync(first);
         await using var second = StartWorker();
-        await Polling.Until(() => second.Output.Any(line => line.Contains("another running worker holds its node id", StringComparison.Ordinal)),
-            "the second worker is told its node id is taken", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
+        await RefusedAsync(second);
         var refusal = second.Output.First(line => line.Contains("another running worker holds its node id", StringComparison.Ordinal));
         Assert.StartsWith("fail:", refusal, StringComparison.Ordinal);
         Assert.Contains(firstAddress, refusal, StringComparison.Ordinal);
@@ -48,9 +45,7 @@ public sealed class DuplicateNodeIdTests : IAsyncLifetime
 
         // The holder gone (its stream breaks), the one standing by registers.
         first.Kill();
-        var secondAddress = await RegisteredAddressAsync(second);
-        Assert.NotEqual(firstAddress, secondAddress);
-        await Polling.Until(async () => (await Node()).Registration?.Address == secondAddress, "the second worker holds the node", TimeSpan.FromSeconds(30));
+        Assert.NotEqual(firstAddress, await HoldsTheNodeAsync(second));
     }
 
     // The holder frozen past its lease (a stalled VM) is lost and the one standing by takes the node; the holder thawing
@@ -59,26 +54,22 @@ public sealed class DuplicateNodeIdTests : IAsyncLifetime
     public async Task FormerHolderThawing_IsRefused_AndItsStopNeitherDrainsNorDeregistersTheNewHolder()
     {
         await using var first = StartWorker();
-        var firstAddress = await RegisteredAddressAsync(first);
-        await Polling.Until(async () => (await Node()).Registration?.Address == firstAddress, "the first worker holds the node", TimeSpan.FromSeconds(30));
+        await HoldsTheNodeAsync(first);
         await using var second = StartWorker();
-        await Polling.Until(() => second.Output.Any(line => line.Contains("another running worker holds its node id", StringComparison.Ordinal)),
-            "the second worker is refused", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
+        await RefusedAsync(second);
 
         ProcessSignals.Send("STOP", first.Pid);
         string secondAddress;
         try
         {
-            secondAddress = await RegisteredAddressAsync(second);
-            await Polling.Until(async () => (await Node()).Registration?.Address == secondAddress, "the second worker holds the node", TimeSpan.FromSeconds(30));
+            secondAddress = await HoldsTheNodeAsync(second);
         }
         finally
         {
             ProcessSignals.Send("CONT", first.Pid);
         }
 
-        await Polling.Until(() => first.Output.Any(line => line.Contains("another running worker holds its node id", StringComparison.Ordinal)),
-            "the thawed first worker is refused", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
+        await RefusedAsync(first);
         first.Terminate();
         await first.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -99,6 +90,19 @@ public sealed class DuplicateNodeIdTests : IAsyncLifetime
     ], keepOutput: true);
 
     private Task<NodeInfo> Node() => _scheduler.Service<IGrainFactory>().GetGrain<IWorkerNodeGrain>(NodeId).Get();
+
+    /// <summary>Waits until <paramref name="worker"/> registered and the scheduler's node is it; its address.</summary>
+    private async Task<string> HoldsTheNodeAsync(ChildProcess worker)
+    {
+        var address = await RegisteredAddressAsync(worker);
+        await Polling.Until(async () => (await Node()).Registration?.Address == address, "the worker holds the node", TimeSpan.FromSeconds(30));
+        return address;
+    }
+
+    /// <summary>Waits until <paramref name="worker"/> logs that its node id is taken.</summary>
+    private static Task RefusedAsync(ChildProcess worker) =>
+        Polling.Until(() => worker.Output.Any(line => line.Contains("another running worker holds its node id", StringComparison.Ordinal)),
+            "the worker is told its node id is taken", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
 
     /// <summary>The address the worker registered with, from its "registered with" log line.</summary>
     private static async Task<string> RegisteredAddressAsync(ChildProcess worker)
