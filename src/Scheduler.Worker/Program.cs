@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections;
 using Scheduler.Protos.Settings;
 using Scheduler.Worker.Hosting;
 
@@ -8,6 +9,9 @@ namespace Scheduler.Worker;
 /// (e.g. <c>Worker__SchedulerAddress</c>), the command line (e.g. <c>--Worker:Accelerators:0:Product=H100</c>). The standard OTEL_* variables switch on metric and span export over OTLP.</summary>
 internal static class Program
 {
+    /// <summary>The exit code of a worker that could not start serving (a port another process holds), as a silo's.</summary>
+    private const int StartFailedExitCode = 1;
+
     public static async Task<int> Main(string[] args)
     {
         using var defaults = typeof(Program).Assembly.GetManifestResourceStream("Scheduler.Worker.appsettings.json")
@@ -53,7 +57,19 @@ internal static class Program
 
         await using (app)
         {
-            await app.RunAsync();
+            try
+            {
+                await app.StartAsync();
+            }
+            catch (IOException ex) when (ex.InnerException is AddressInUseException)
+            {
+                // Kestrel's bind failure, unhandled, aborted the process (exit 134) after a page of stack trace.
+                await Console.Error.WriteLineAsync(
+                    $"worker failed to start: {ex.Message} Another process holds Worker:Port ({options.Port}) or Worker:HealthPort ({options.HealthPort}).");
+                return StartFailedExitCode;
+            }
+
+            await app.WaitForShutdownAsync();
         }
 
         return 0;

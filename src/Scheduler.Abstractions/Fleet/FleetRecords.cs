@@ -52,18 +52,30 @@ public sealed record ReplicaRegistration(
     public PromptForms AcceptedForms => PromptForms.All & ~RefusedForms;
 }
 
+/// <summary>A node as it registered. <see cref="InstanceId"/> is random per start of its process (null from a node that
+/// predates it): two processes registering one node id are told apart by it.</summary>
 [GenerateSerializer, Alias("scheduler.NodeRegistration")]
 public sealed record NodeRegistration(
     [property: Id(0)] string NodeId,
     [property: Id(1)] string Address,
     [property: Id(2)] string Engine,
     [property: Id(3)] AcceleratorRegistration[] Accelerators,
-    [property: Id(4)] ReplicaRegistration[] Replicas);
+    [property: Id(4)] ReplicaRegistration[] Replicas,
+    [property: Id(5)] string? InstanceId = null)
+{
+    /// <summary>Whether a call from the process <paramref name="instanceId"/> speaks for this registration: the same
+    /// process, or either side without an instance id (a node or a caller that predates it).</summary>
+    public bool IsInstance(string? instanceId) =>
+        string.IsNullOrEmpty(InstanceId) || string.IsNullOrEmpty(instanceId) || InstanceId == instanceId;
+}
 
+/// <summary>The lease granted to a registration, or, when <see cref="HeldBy"/> is set, the refusal of one: another
+/// process holds the node id with a live lease, at that address.</summary>
 [GenerateSerializer, Alias("scheduler.NodeLease")]
 public sealed record NodeLease(
     [property: Id(0)] TimeSpan Lease,
-    [property: Id(1)] TimeSpan HeartbeatInterval);
+    [property: Id(1)] TimeSpan HeartbeatInterval,
+    [property: Id(2)] string? HeldBy = null);
 
 [GenerateSerializer, Alias("scheduler.NodeInfo")]
 public sealed record NodeInfo(

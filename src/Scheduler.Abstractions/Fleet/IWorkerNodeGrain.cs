@@ -10,12 +10,20 @@ namespace Scheduler.Abstractions.Fleet;
 /// </summary>
 public interface IWorkerNodeGrain : IGrainWithStringKey
 {
-    /// <summary>Registers (or re-registers) the node, its accelerators and replicas, and opens the stream to it.</summary>
+    /// <summary>Registers (or re-registers) the node, its accelerators and replicas, and opens the stream to it.
+    /// Refused (<see cref="NodeLease.HeldBy"/> set, nothing changed) while another process
+    /// (<see cref="NodeRegistration.InstanceId"/>) holds the id with a live lease and stream: two workers given one node
+    /// id would otherwise take it from each other, each taking the other's running jobs with it.</summary>
     Task<NodeLease> Register(NodeRegistration registration);
 
-    /// <summary>Renews the lease. False when this node is unknown here and must register again.
+    /// <summary>Renews the lease. False when this node is unknown here and must register again, or when
+    /// <paramref name="instanceId"/> is not the process that registered it (that one's lease is not renewed by it).
     /// <paramref name="draining"/>: the node is stopping; its replicas take nothing new from now on (see
     /// <see cref="IAcceleratorGrain.Drain"/>), and what runs there finishes or is handed back when its stream ends.</summary>
+    Task<bool> Heartbeat(bool draining, string instanceId);
+
+    /// <summary><see cref="Heartbeat(bool, string)"/> from whichever process holds the node: the call of a silo of the
+    /// version before instance ids, kept for a rolling upgrade.</summary>
     Task<bool> Heartbeat(bool draining);
 
     /// <summary>Sends jobs admitted into one replica in the same instant, as one message. One-way, so a placement
@@ -39,7 +47,12 @@ public interface IWorkerNodeGrain : IGrainWithStringKey
 
     /// <summary>The node is leaving on purpose (it drained and ended its stream): the stream is closed if still open —
     /// what still runs there is handed back to resume elsewhere — and the node is forgotten as by <see cref="Forget"/>,
-    /// so it is not shown lost for the silos' lifetime. An unknown node is forgotten already.</summary>
+    /// so it is not shown lost for the silos' lifetime. An unknown node is forgotten already. Ignored when
+    /// <paramref name="instanceId"/> is not the process that registered the node.</summary>
+    Task Deregister(string instanceId);
+
+    /// <summary><see cref="Deregister(string)"/> from whichever process holds the node: the call of a silo of the
+    /// version before instance ids, kept for a rolling upgrade.</summary>
     Task Deregister();
 
     /// <summary>An operator forgets a node that is gone: its accelerators and replicas leave the catalog, the

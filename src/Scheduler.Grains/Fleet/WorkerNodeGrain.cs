@@ -64,6 +64,15 @@ internal sealed partial class WorkerNodeGrain(
 
     public async Task<NodeLease> Register(NodeRegistration registration)
     {
+        if (HeldByAnother(registration) is { } held)
+        {
+            // Two processes given one node id (a copied config): taking the id would drop the holder's stream and hand
+            // its running jobs back, and the holder, refused in turn, would take it back — jobs bouncing between them for
+            // as long as both run. The holder keeps it; the other is told, and gets it once the holder is gone.
+            LogDuplicate(logger, NodeId, registration.Address, held.Address);
+            return new NodeLease(options.Value.NodeLease, options.Value.HeartbeatInterval, held.Address);
+        }
+
         await DropLink("re-registered");
         _inheritedAt = null;
         _registration = registration;
@@ -115,8 +124,17 @@ internal sealed partial class WorkerNodeGrain(
         return new NodeLease(options.Value.NodeLease, options.Value.HeartbeatInterval);
     }
 
-    public async Task<bool> Heartbeat(bool draining)
+    public Task<bool> Heartbeat(bool draining) => Heartbeat(draining, "");
+
+    public async Task<bool> Heartbeat(bool draining, string instanceId)
     {
+        if (_registration is { } other && !other.IsInstance(instanceId))
+        {
+            // Another process of this node id: it must not keep the holder's lease alive (nor drain it); told it is
+            // unknown, it registers, and is refused while the holder lives.
+            return false;
+        }
+
         if (_registration is not { } registration)
         {
             // Not registered (this silo lost it, or the id is made up): the node registers again, and an always-active
@@ -189,8 +207,16 @@ internal sealed partial class WorkerNodeGrain(
 
     public Task<NodeInfo> Get() => Task.FromResult(new NodeInfo(_registration, _link is not null, _lastHeartbeat));
 
-    public async Task Deregister()
+    public Task Deregister() => Deregister("");
+
+    public async Task Deregister(string instanceId)
     {
+        if (_registration is { } other && !other.IsInstance(instanceId))
+        {
+            // Another process of this node id stopping: the one that holds it still runs.
+            return;
+        }
+
         // Closing the stream first hands back whatever still runs there (the node ended it after its drain: normally
         // nothing), so the jobs resume elsewhere before the replicas leave their placements.
         var registration = _registration;
@@ -235,6 +261,14 @@ internal sealed partial class WorkerNodeGrain(
     /// only race its nodes' heartbeats against its own shutdown.</summary>
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
         OtherSilosActive() ? DropLink($"deactivated: {reason.Description}") : Task.CompletedTask;
+
+    /// <summary>The live registration of another process of this node id, if one holds it: its stream is open and its
+    /// lease not lapsed.</summary>
+    private NodeRegistration? HeldByAnother(NodeRegistration registration) =>
+        _registration is { } held && !held.IsInstance(registration.InstanceId) && _link is not null &&
+        time.GetUtcNow() - _lastHeartbeat <= options.Value.NodeLease
+            ? held
+            : null;
 
     private bool OtherSilosActive() =>
         membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(localSilo.SiloAddress));
@@ -357,6 +391,9 @@ internal sealed partial class WorkerNodeGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} registered from {Address} with {Replicas} replicas")]
     private static partial void LogRegistered(ILogger logger, string nodeId, string address, int replicas);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId}: a second worker process at {Address} registers under this node id, which the worker at {HeldBy} holds: refused. Give each worker its own Worker:NodeId")]
+    private static partial void LogDuplicate(ILogger logger, string nodeId, string address, string heldBy);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} is stopping: its replicas take no new work while what runs there finishes")]
     private static partial void LogDraining(ILogger logger, string nodeId);

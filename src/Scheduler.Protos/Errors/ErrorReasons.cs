@@ -34,4 +34,8 @@ public static class ErrorReasons
 
     /// <summary>An API key another tenant already holds (ALREADY_EXISTS).</summary>
     public const string ApiKeyTaken = "API_KEY_TAKEN";
+
+    /// <summary>A node id another running worker process holds with a live lease (ALREADY_EXISTS on RegisterNode): two
+    /// workers were given one node id.</summary>
+    public const string NodeIdTaken = "NODE_ID_TAKEN";
 }

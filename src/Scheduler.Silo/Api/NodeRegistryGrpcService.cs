@@ -21,6 +21,12 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
         var registration = ToRegistration(request.Node ?? throw SchedulerErrors.InvalidArgument("node", "is required"));
         await RequireNotOwnedByAnotherNode(registration);
         var lease = await grains.GetGrain<IWorkerNodeGrain>(registration.NodeId).Register(registration);
+        if (lease.HeldBy is { } heldBy)
+        {
+            throw SchedulerErrors.AlreadyExists(Protos.Errors.ErrorReasons.NodeIdTaken,
+                $"node.node_id: '{registration.NodeId}' is held by another running worker at {heldBy}; two workers share one node id (give each its own Worker:NodeId). This one is registered once that one is gone");
+        }
+
         return new RegisterNodeResponse
         {
             LeaseMs = (int)lease.Lease.TotalMilliseconds,
@@ -31,14 +37,14 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
     public override async Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
     {
         Identifiers.Require(request.NodeId, "node_id");
-        var known = await grains.GetGrain<IWorkerNodeGrain>(request.NodeId).Heartbeat(request.Draining);
+        var known = await grains.GetGrain<IWorkerNodeGrain>(request.NodeId).Heartbeat(request.Draining, request.InstanceId);
         return new HeartbeatResponse { Known = known };
     }
 
     public override async Task<DeregisterNodeResponse> DeregisterNode(DeregisterNodeRequest request, ServerCallContext context)
     {
         Identifiers.RequireReference(request.NodeId, "node_id");
-        await grains.GetGrain<IWorkerNodeGrain>(request.NodeId).Deregister();
+        await grains.GetGrain<IWorkerNodeGrain>(request.NodeId).Deregister(request.InstanceId);
         return new DeregisterNodeResponse();
     }
 
@@ -120,7 +126,7 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
             }
         }
 
-        return new NodeRegistration(node.NodeId, node.Address, node.Engine, [.. accelerators.Values], [.. replicas.Values]);
+        return new NodeRegistration(node.NodeId, node.Address, node.Engine, [.. accelerators.Values], [.. replicas.Values], node.InstanceId);
     }
 
     /// <summary>

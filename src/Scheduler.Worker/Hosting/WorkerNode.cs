@@ -32,6 +32,10 @@ public sealed class WorkerNode
 
     public string NodeId => _inventory.NodeId;
 
+    /// <summary>Random per start of this process: the scheduler tells this process from another one given the same
+    /// <see cref="NodeId"/> by it (see <c>NodeDescription.instance_id</c>).</summary>
+    public string InstanceId { get; } = Guid.NewGuid().ToString("N");
+
     /// <summary>Where the scheduler reaches this node's WorkerService, e.g. "http://127.0.0.1:5101" (https:// when the
     /// node serves TLS).</summary>
     /// <exception cref="InvalidOperationException">The host has not started listening yet.</exception>
@@ -44,7 +48,12 @@ public sealed class WorkerNode
     public bool IsRegistered => _registered.Task.IsCompleted;
 
     /// <summary>The node as announced to the scheduler.</summary>
-    public NodeDescription Describe() => _inventory.Describe(Address);
+    public NodeDescription Describe()
+    {
+        var description = _inventory.Describe(Address);
+        description.InstanceId = InstanceId;
+        return description;
+    }
 
     internal void MarkRegistered() => _registered.TrySetResult();
 

@@ -100,6 +100,14 @@ internal sealed partial class SchedulerRegistration(
                 silos.Next();
                 await Task.Delay(delay, time, stoppingToken);
             }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.AlreadyExists && !stoppingToken.IsCancellationRequested)
+            {
+                // Another running worker holds this node id (a copied config). Retried, not fatal: the holder may be this
+                // node's predecessor still within its lease, and a node that stands by takes over once the holder is gone.
+                var delay = _backoff.Next();
+                LogNodeIdTaken(logger, node.NodeId, silos.Address, attempt, ex.Status.Detail, delay);
+                await Task.Delay(delay, time, stoppingToken);
+            }
             catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
             {
                 var delay = _backoff.Next();
@@ -123,7 +131,7 @@ internal sealed partial class SchedulerRegistration(
 
         try
         {
-            var request = new HeartbeatRequest { NodeId = node.NodeId, Draining = true };
+            var request = new HeartbeatRequest { NodeId = node.NodeId, InstanceId = node.InstanceId, Draining = true };
             return (await silos.Client.HeartbeatAsync(request, _headers, time.GetUtcNow().UtcDateTime + CallTimeout, cancellationToken)).Known;
         }
         catch (RpcException ex)
@@ -149,7 +157,7 @@ internal sealed partial class SchedulerRegistration(
             return;
         }
 
-        var request = new DeregisterNodeRequest { NodeId = node.NodeId };
+        var request = new DeregisterNodeRequest { NodeId = node.NodeId, InstanceId = node.InstanceId };
         for (var tried = 0; tried < silos.Count; tried++)
         {
             try
@@ -180,7 +188,7 @@ internal sealed partial class SchedulerRegistration(
     /// answers that it does not know the node.</summary>
     private async Task HeartbeatWhileKnownAsync(SchedulerEndpoints silos, TimeSpan interval, TimeSpan lease, CancellationToken stoppingToken)
     {
-        var request = new HeartbeatRequest { NodeId = node.NodeId };
+        var request = new HeartbeatRequest { NodeId = node.NodeId, InstanceId = node.InstanceId };
         var timeout = HeartbeatTimeout(interval, lease);
         var sent = time.GetUtcNow();
         while (true)
@@ -267,6 +275,9 @@ internal sealed partial class SchedulerRegistration(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Node {NodeId}: the scheduler at {Scheduler} refuses its node token (attempt {Attempt}: {Detail}). Worker:NodeToken (environment Worker__NodeToken) must be the scheduler's Scheduler:NodeToken; retrying in {Delay}")]
     private static partial void LogNodeTokenRefused(ILogger logger, string nodeId, string scheduler, int attempt, string detail, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Node {NodeId}: the scheduler at {Scheduler} refuses it, another running worker holds its node id (attempt {Attempt}: {Detail}). Each worker needs its own Worker:NodeId; retrying in {Delay}")]
+    private static partial void LogNodeIdTaken(ILogger logger, string nodeId, string scheduler, int attempt, string detail, TimeSpan delay);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of node {NodeId} through {Scheduler} failed: {Status} {Detail}")]
     private static partial void LogHeartbeatFailed(ILogger logger, string nodeId, string scheduler, StatusCode status, string detail);

@@ -5,7 +5,7 @@ using static Scheduler.Tests.Grains.GrainTestKit;
 
 namespace Scheduler.Tests.Grains;
 
-/// <summary>A node that left on purpose (<see cref="IWorkerNodeGrain.Deregister"/>) or that an operator forgets
+/// <summary>A node that left on purpose (<see cref="IWorkerNodeGrain.Deregister(string)"/>) or that an operator forgets
 /// (<see cref="IWorkerNodeGrain.Forget"/>) is gone from the catalog, its accelerators and its placements — not shown
 /// lost for the silos' lifetime — while the jobs it still held resume elsewhere and a cordon waits for its return.</summary>
 [Collection(GrainClusterCollection.Name)]

@@ -113,6 +113,37 @@ public sealed class WorkerNodeGrainTests(GrainClusterFixture cluster)
         await Until(() => relink.AdmittedJobIds.Contains(JobId(0)), "the queued job reaches the node registered anew");
     }
 
+    // Two processes given one node id: the one holding it keeps it, the other is refused and speaks for nobody.
+    [Fact]
+    public async Task AnotherProcessOfTheNodeId_IsRefusedWhileTheHolderLives_AndNeitherRenewsDrainsNorDeregistersIt()
+    {
+        var node = Unique("node");
+        var replica = Replica(Unique("rep"), _model, node, maxSequences: 2, kvCapacityTokens: 10_000);
+        var grain = cluster.Client.GetGrain<IWorkerNodeGrain>(node);
+        var accelerator = cluster.Client.GetGrain<IAcceleratorGrain>(replica.AcceleratorId);
+        var holder = Node(node, replica) with { Address = "fake://holder", InstanceId = "holder" };
+        Assert.Null((await grain.Register(holder)).HeldBy);
+        var link = cluster.Links.Link(node);
+
+        var refused = await grain.Register(holder with { Address = "fake://copy", InstanceId = "copy" });
+
+        Assert.Equal("fake://holder", refused.HeldBy);
+        Assert.Same(link, cluster.Links.Link(node));
+        Assert.False(link.Disposed);
+        Assert.False(await grain.Heartbeat(draining: true, "copy"));
+        Assert.Equal(AcceleratorState.Ready, (await accelerator.Get())?.State);
+        await grain.Deregister("copy");
+        Assert.Equal("fake://holder", (await grain.Get()).Registration?.Address);
+        Assert.True(await grain.Heartbeat(draining: false, "holder"));
+
+        // The holder gone, the other process registers.
+        await grain.LinkLost(link.LinkId);
+        await Until(async () => !(await grain.Get()).Connected, "the holder is lost");
+        Assert.Null((await grain.Register(holder with { Address = "fake://copy", InstanceId = "copy" })).HeldBy);
+        Assert.Equal("fake://copy", (await grain.Get()).Registration?.Address);
+        Assert.False(await grain.Heartbeat(draining: false, "holder"));
+    }
+
     [Fact]
     public async Task Cordon_StopsAdmissionsToItsReplicas_UncordonResumes()
     {

@@ -45,6 +45,28 @@ public sealed class WorkerSettingsTests
         Assert.Equal([refusal], worker.Output.Where(line => line.Length > 0));
     }
 
+    // A port another process holds: one line naming both port settings and exit code 1, not an unhandled exception's
+    // abort (exit 134) after a page of stack trace.
+    [Theory]
+    [InlineData("Port")]
+    [InlineData("HealthPort")]
+    public async Task Worker_APortInUse_ExitsWithCode1_AndALineNamingThePortSettings(string setting)
+    {
+        using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port;
+        await using var worker = ChildProcess.Start("dotnet", [RepoPaths.WorkerAssembly, $"--Worker:{setting}={port}", "--Worker:NodeId=port-in-use"], keepOutput: true);
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        await worker.WaitForExitAsync(bound.Token);
+
+        Assert.Equal(1, worker.ExitCode);
+        var refusal = Assert.Single(worker.Output, line => line.StartsWith("worker failed to start:", StringComparison.Ordinal));
+        Assert.Contains($"127.0.0.1:{port}", refusal, StringComparison.Ordinal);
+        Assert.Contains($"Worker:{setting} ({port})", refusal, StringComparison.Ordinal);
+        Assert.DoesNotContain(worker.Output, line => line.StartsWith("Unhandled exception", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Worker_AMisspeltKey_IsWarnedOf_NamingTheKeyItMeant()
     {
