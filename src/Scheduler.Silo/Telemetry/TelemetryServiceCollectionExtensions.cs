@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using OpenTelemetry.Metrics;
 using Scheduler.Grains.Jobs;
 using Scheduler.Silo.Hosting;
@@ -55,22 +56,30 @@ internal static class TelemetryServiceCollectionExtensions
 
         // Spans only for a collector: else every job's spans and every grain call's would be built, tagged and dropped
         // (about 4 KB and a share of the CPU per job, docs/benchmarks.md).
-        return services.AddSchedulerOpenTelemetry(
+        services.AddSchedulerOpenTelemetry(
             configuration,
             DefaultServiceName,
-            metrics => metrics.AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans", SemanticConventions.KestrelMeter)
-                .AddView(instrument => instrument.Meter.Name switch
-                {
-                    SchedulerTelemetry.Name => stream,
-
-                    // Of Kestrel's, the connections only: its duration histograms' series by protocol, TLS version and
-                    // error type cost more than they tell here.
-                    SemanticConventions.KestrelMeter => instrument.Name is SemanticConventions.KestrelActiveConnections or SemanticConventions.KestrelRejectedConnections
-                        ? null
-                        : MetricStreamConfiguration.Drop,
-                    _ => null,
-                })
-                .AddPrometheusExporter(),
+            metrics => metrics.AddMeter(SchedulerTelemetry.Name, "Microsoft.Orleans", SemanticConventions.KestrelMeter).AddPrometheusExporter(),
             SchedulerTelemetry.Name, WorkerSource, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
+        return services.ConfigureOpenTelemetryMeterProvider((sp, metrics) =>
+        {
+            // A meter provider listens by meter name, process-wide: in a process holding several hosts (tests, a silo
+            // beside in-process workers) it would also take another host's scheduler and Kestrel meters, add their
+            // series to this silo's, and lose its own Kestrel series when that host stops and disposes its meter (a
+            // stream shared by meters of one name ends with either). This host's meters are the ones its factory made.
+            var ours = sp.GetRequiredService<IMeterFactory>();
+            metrics.AddView(instrument => instrument.Meter.Name switch
+            {
+                SchedulerTelemetry.Name or SemanticConventions.KestrelMeter when !ReferenceEquals(instrument.Meter.Scope, ours) => MetricStreamConfiguration.Drop,
+                SchedulerTelemetry.Name => stream,
+
+                // Of Kestrel's, the connections only: its duration histograms' series by protocol, TLS version and
+                // error type cost more than they tell here.
+                SemanticConventions.KestrelMeter => instrument.Name is SemanticConventions.KestrelActiveConnections or SemanticConventions.KestrelRejectedConnections
+                    ? null
+                    : MetricStreamConfiguration.Drop,
+                _ => null,
+            });
+        });
     }
 }

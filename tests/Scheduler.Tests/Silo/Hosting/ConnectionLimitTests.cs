@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Scheduler.Silo.Hosting;
@@ -51,11 +52,23 @@ public sealed class ConnectionLimitTests
         }
     }
 
-    // Polled: the exporter answers a scrape from its cache for a moment, so one read can predate the change.
-    private static Task UntilMetric(HttpClient http, ListeningAddresses addresses, string pattern, string what) =>
-        Polling.Until(
-            async () => System.Text.RegularExpressions.Regex.IsMatch(await http.GetStringAsync(addresses.Http + "/metrics"), pattern),
-            what, Wait, TimeSpan.FromMilliseconds(50));
+    // Polled: the exporter answers a scrape from its cache for a moment, so one read can predate the change. A timeout
+    // shows Kestrel's lines of the last scrape, so a failure says what was counted instead.
+    private static async Task UntilMetric(HttpClient http, ListeningAddresses addresses, string pattern, string what)
+    {
+        var scrape = "";
+        try
+        {
+            await Polling.Until(
+                async () => Regex.IsMatch(scrape = await http.GetStringAsync(addresses.Http + "/metrics"), pattern),
+                what, Wait, TimeSpan.FromMilliseconds(50));
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            var kestrel = scrape.Split('\n').Where(line => line.StartsWith("kestrel_", StringComparison.Ordinal));
+            throw new Xunit.Sdk.XunitException($"{e.Message}; Kestrel's lines of the last scrape:\n{string.Join('\n', kestrel)}");
+        }
+    }
 
     private static async Task<TcpClient> Connect(Uri address)
     {
