@@ -70,11 +70,7 @@ internal sealed class SchedctlProcess : IAsyncDisposable
     }
 
     /// <summary>Asks it to stop (SIGTERM), as a shell's kill or a CI runner's timeout does.</summary>
-    public void Terminate()
-    {
-        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-    }
+    public void Terminate() => Faults.ProcessSignals.TrySend("TERM", _process.Id);
 
     /// <summary>Waits for it to exit: its exit code, stdout and stderr.</summary>
     public async Task<(int ExitCode, string Stdout, string Stderr)> WaitForExitAsync(TimeSpan timeout)

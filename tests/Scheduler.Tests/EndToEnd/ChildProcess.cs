@@ -95,11 +95,7 @@ public sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>Asks the process to stop (SIGTERM).</summary>
-    public void Terminate()
-    {
-        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-    }
+    public void Terminate() => Faults.ProcessSignals.TrySend("TERM", _process.Id);
 
     public Task WaitForExitAsync(CancellationToken cancellationToken = default) => _process.WaitForExitAsync(cancellationToken);
 

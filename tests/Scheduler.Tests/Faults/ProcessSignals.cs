@@ -8,11 +8,18 @@ internal static class ProcessSignals
 {
     public static void Send(string signal, params int[] pids)
     {
+        if (!TrySend(signal, pids))
+        {
+            throw new InvalidOperationException($"kill -{signal} {string.Join(' ', pids)} failed");
+        }
+    }
+
+    /// <summary>False when a process was gone already (or the signal refused): for a stop that may race the process's
+    /// own exit.</summary>
+    public static bool TrySend(string signal, params int[] pids)
+    {
         using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", .. pids.Select(p => p.ToString(CultureInfo.InvariantCulture))]);
         kill.WaitForExit();
-        if (kill.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"kill -{signal} {string.Join(' ', pids)} exited with {kill.ExitCode}");
-        }
+        return kill.ExitCode == 0;
     }
 }
