@@ -68,7 +68,7 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
     }
 
     [Fact]
-    public async Task Completion_Streamed_SendsTheTokensInChunks_ThenFinishReason_ThenUsage_ThenDone()
+    public async Task Completion_Streamed_SendsTheTokens_ThenFinishReason_ThenUsage_ThenDone()
     {
         var client = Completions(SchedulerCluster.Tenants[1].Key);
         var request = new
@@ -97,7 +97,49 @@ public sealed class OpenAiDotnetSdkTests(SchedulerCluster cluster)
 
         var job = await GetJob(jobId!);
         Assert.Equal(job.Output, string.Concat(texts.Select(c => c.GetProperty("choices")[0].GetProperty("text").GetString())));
-        Assert.True(texts.Count(c => c.GetProperty("choices")[0].GetProperty("text").GetString()!.Length > 0) >= 2, "the tokens came in more than one chunk");
+    }
+
+    [Fact]
+    public async Task Completion_Streamed_ATokenThatComesLater_GoesOutAsItComes_InAChunkOfItsOwn()
+    {
+        // Scripted, so the second token comes only once the client holds the first: the first cannot wait for it or
+        // for the job's end (a stream that did would time out here), and how fast the engine ran cannot merge them
+        // (tokens already waiting together may go out in one chunk: on a loaded CI the simulated engine's 40 did).
+        await using var node = await FakeWorkerNode.StartRegisteredAsync(cluster, "openai-chunks", SchedulerCluster.ScriptedModel);
+        var client = Completions(SchedulerCluster.Tenants[0].Key);
+        var sending = client.Send(new { model = SchedulerCluster.ScriptedModel, prompt = "Two steps", max_tokens = 8, stream = true }, stream: true);
+        var jobId = (await node.NextAdmit(TimeSpan.FromSeconds(20))).Sequences.Single().SequenceId;
+        node.Send(new StepReport
+        {
+            ReplicaId = node.ReplicaId, StepMs = 10,
+            Tokens = { new SequenceTokens { SequenceId = jobId, FirstTokenIndex = 0, Text = " first", TokenCount = 1 } },
+        });
+        using var response = await sending;
+        await using var events = SseParser.Create(response.ContentStream!).EnumerateAsync().GetAsyncEnumerator();
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        async Task<string> NextText()
+        {
+            while (true)
+            {
+                Assert.True(await events.MoveNextAsync().AsTask().WaitAsync(bound.Token), "the stream ended early");
+                if (events.Current.Data is not "[DONE]" && JsonDocument.Parse(events.Current.Data).RootElement.GetProperty("choices")[0] is var choice
+                    && (choice.GetProperty("text").GetString()!.Length > 0 || choice.GetProperty("finish_reason").ValueKind != JsonValueKind.Null))
+                {
+                    return choice.GetProperty("text").GetString() + "|" + (choice.GetProperty("finish_reason").GetString() ?? "");
+                }
+            }
+        }
+
+        Assert.Equal(" first|", await NextText());
+        node.Send(new StepReport
+        {
+            ReplicaId = node.ReplicaId, StepMs = 10,
+            Tokens = { new SequenceTokens { SequenceId = jobId, FirstTokenIndex = 1, Text = " second", TokenCount = 1 } },
+            Finished = { new SequenceFinished { SequenceId = jobId, Reason = FinishReason.Stop, CompletionTokens = 2 } },
+        });
+        Assert.Equal(" second|", await NextText());
+        Assert.Equal("|stop", await NextText());
+        Assert.Equal(" first second", (await GetJob(jobId)).Output);
     }
 
     [Fact]
