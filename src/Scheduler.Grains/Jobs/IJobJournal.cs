@@ -33,8 +33,14 @@ public interface IJobJournal
     /// <summary>The ticket of an unfinished job, by its id alone; null if the journal holds no such job unfinished.</summary>
     ValueTask<JobTicket?> Find(string jobId);
 
-    /// <summary>Every unfinished job recorded under <paramref name="model"/>, in no particular order.</summary>
-    Task<IReadOnlyList<JobTicket>> Load(string model);
+    /// <summary>How many tickets a page of <see cref="LoadPages"/> holds at most.</summary>
+    const int PageSize = 1_000;
+
+    /// <summary>Every unfinished job recorded under <paramref name="model"/>, in no particular order, in pages of at most
+    /// <see cref="PageSize"/>: a placement rebuilt from a large journal reads and deserialises it a page at a time, not in
+    /// one turn. A job changed while the pages are read may come twice (its latest ticket last), one accepted or
+    /// settled meanwhile may or may not come; every job unfinished throughout comes.</summary>
+    IAsyncEnumerable<IReadOnlyList<JobTicket>> LoadPages(string model);
 
     /// <summary>Records a job's end, removes its unfinished entry and writes its terminal status into its index entry,
     /// in one step. The first end recorded holds: a later one (a cancellation racing the last token) changes nothing. Returns the record that holds —

@@ -69,8 +69,8 @@ public sealed class MemoryJobJournal(MemoryJobIndex index, IOptions<PlacementOpt
 
     public ValueTask<JobTicket?> Find(string jobId) => ValueTask.FromResult(_jobs.GetValueOrDefault(jobId));
 
-    public Task<IReadOnlyList<JobTicket>> Load(string model) =>
-        Task.FromResult<IReadOnlyList<JobTicket>>([.. Jobs(model).Values]);
+    public IAsyncEnumerable<IReadOnlyList<JobTicket>> LoadPages(string model) =>
+        Jobs(model).Values.Chunk(IJobJournal.PageSize).ToAsyncEnumerable();
 
     public Task<SettledJob> Settle(SettledJob job)
     {

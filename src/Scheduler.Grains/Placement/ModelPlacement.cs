@@ -54,12 +54,16 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     /// <summary>How many finished jobs the placement remembers, to refuse queuing one again before its record settled.</summary>
     internal const int RecentlyFinishedKept = 4096;
 
+    // How many jobs a rebuild after a failover found running on live streams, and queued again (RestoreJobs).
+    private int _resumed, _requeuedOnRecovery;
+
     /// <summary>
-    /// Restores the model after a failover, as <paramref name="plan"/> decided: the persisted replicas come back, off
-    /// unless a live stream vouched for them (and their accelerator is on); jobs a live stream runs hold their place
-    /// on it; the others are queued again in arrival order. Then runs an admission round.
+    /// Restores the model after a failover, as <see cref="RecoveryPlanner"/> decided, in three steps a caller takes in
+    /// order — this one, then <see cref="RestoreJobs"/> for the plan's jobs in pages, then <see cref="EndRecovery"/>:
+    /// a large journal is restored page by page, its grain yielding its thread between pages. This step brings back
+    /// the persisted replicas, off unless a live stream vouched for them (and their accelerator is on).
     /// </summary>
-    public AdmissionRound Recover(RecoveryPlan plan)
+    public void RestoreReplicas(IEnumerable<LiveReplica> liveReplicas)
     {
         foreach (var r in persisted.Replicas.Values)
         {
@@ -68,18 +72,22 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             _dispatcher.Replicas[r.ReplicaId] = view;
         }
 
-        foreach (var (replicaId, linkId) in plan.LiveReplicas)
+        foreach (var (replicaId, linkId) in liveReplicas)
         {
             _links.Bind(replicaId, linkId);
             _dispatcher.Replicas[replicaId].Schedulable = !persisted.Unschedulable.Contains(replicaId);
         }
+    }
 
-        int resumed = 0, requeued = 0;
-        foreach (var (ticket, wasAdmitted, resumeOn) in plan.Jobs)
+    /// <summary>Restores some of a recovery plan's jobs, the next in the plan's (arrival) order: jobs a live stream runs
+    /// hold their place on it; the others are queued again. Each costs the same however many were restored before.</summary>
+    public void RestoreJobs(IEnumerable<RecoveredJob> jobs)
+    {
+        var now = time.GetUtcNow();
+        foreach (var (ticket, wasAdmitted, resumeOn) in jobs)
         {
             var job = new PlacedJob(ticket) { WasAdmitted = wasAdmitted };
             _jobs[ticket.JobId] = job;
-            var now = time.GetUtcNow();
             if (resumeOn is not null)
             {
                 var replica = _dispatcher.Replicas[resumeOn];
@@ -87,18 +95,22 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
                 replica.PrefillDone(job.Demand.JobId);
                 job.RunningOn = replica;
                 job.Trace.Add(new JobTraceEvent(JobTraceKind.Recovered, now, $"placement rebuilt after a silo failure; still running on {resumeOn}, whose stream lived on"));
-                resumed++;
+                _resumed++;
             }
             else
             {
                 Queue(job, now);
                 job.Trace.Add(new JobTraceEvent(JobTraceKind.Recovered, now, "placement rebuilt after a silo failure; queued again from the job journal",
                     QueuePosition: Math.Max(0, _dispatcher.Queue.PositionOf(ticket.JobId))));
-                requeued++;
+                _requeuedOnRecovery++;
             }
         }
+    }
 
-        LogRecovered(logger, model, _dispatcher.Replicas.Count, resumed, requeued);
+    /// <summary>Ends a rebuild after a failover (<see cref="RestoreReplicas"/>): runs an admission round.</summary>
+    public AdmissionRound EndRecovery()
+    {
+        LogRecovered(logger, model, _dispatcher.Replicas.Count, _resumed, _requeuedOnRecovery);
         return AdmitWhatFits();
     }
 

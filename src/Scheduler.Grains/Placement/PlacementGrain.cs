@@ -42,6 +42,12 @@ internal sealed partial class PlacementGrain(
     /// Rebuilds the model's queue after a failover (a no-op on a fresh model), as <see cref="RecoveryPlanner"/>
     /// decides from the persisted replicas, what their nodes' live streams run and the journaled jobs (a job leaves the
     /// journal as it settles, so every journaled job is unfinished).
+    /// The journal is read, and the jobs restored, a page at a time (<see cref="IJobJournal.PageSize"/>), awaiting
+    /// between pages: 50,000 journaled jobs read, deserialised and queued in one go held a silo thread for one turn of
+    /// 1.6–5.4 s, which Orleans warned of as a stall. Nothing else of this grain runs until the rebuild is done (calls
+    /// wait for an activation to complete, so no call sees a half-rebuilt queue): a node re-registering meanwhile
+    /// (<see cref="UpsertReplicas(string, ReplicaRegistration[], string[])"/>) waits for the rebuild, which is bounded
+    /// by the journal's length — about 2 s for 50,000 jobs here (docs/scaling.md), well inside a registration's 10 s.
     /// </summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -52,14 +58,33 @@ internal sealed partial class PlacementGrain(
         var nodes = RecoveryPlanner.NodesToAsk(state.State);
         var answers = await Task.WhenAll(nodes.Select(n => GrainFactory.GetGrain<IWorkerNodeGrain>(n).RunningJobs(Model)));
 
-        // Read after the nodes answered: a job that settled meanwhile has left the journal.
-        var tickets = await journal.Load(Model);
+        // Read after the nodes answered: a job that settled meanwhile has left the journal. By job id: a paged read may
+        // return an entry twice (a Redis scan does when the hash grows meanwhile).
+        var tickets = new Dictionary<string, JobTicket>(StringComparer.Ordinal);
+        await foreach (var page in journal.LoadPages(Model).WithCancellation(cancellationToken))
+        {
+            foreach (var ticket in page)
+            {
+                tickets[ticket.JobId] = ticket;
+            }
+        }
+
         if (tickets.Count == 0 && state.State.Replicas.Count == 0)
         {
             return;
         }
 
-        Carry(_placement.Recover(RecoveryPlanner.Plan(state.State, nodes.Zip(answers), tickets)));
+        var plan = RecoveryPlanner.Plan(state.State, nodes.Zip(answers), tickets.Values);
+        _placement.RestoreReplicas(plan.LiveReplicas);
+        foreach (var page in plan.Jobs.Chunk(IJobJournal.PageSize))
+        {
+            _placement.RestoreJobs(page);
+
+            // Lets the silo's other work run between pages; this grain's calls still wait for the rebuild's end.
+            await Task.Yield();
+        }
+
+        Carry(_placement.EndRecovery());
     }
 
     public Task NodeLost(string nodeId, string linkId)

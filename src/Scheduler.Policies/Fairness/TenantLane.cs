@@ -5,7 +5,9 @@ namespace Scheduler.Policies.Fairness;
 /// deadline first, then in arrival order; jobs without a deadline come after those with one, in arrival order.
 /// A job put back for re-dispatch goes before all of them: it already started streaming.
 /// </summary>
-internal sealed class TenantLane
+/// <param name="ordinal">The lane's number in its queue, unique there: what orders lanes of equal counters in its
+/// <see cref="CounterIndex"/>.</param>
+internal sealed class TenantLane(int ordinal)
 {
     // Indexed by JobPriority (1..3); slot 0 is unused.
     private readonly ClassQueue[] _byPriority = [new(), new(), new(), new()];
@@ -14,6 +16,8 @@ internal sealed class TenantLane
     public double Weight { get; set; } = 1.0;
 
     public double Counter { get; set; }
+
+    public int Ordinal { get; } = ordinal;
 
     public int Count => _nodes.Count;
 
@@ -54,34 +58,12 @@ internal sealed class TenantLane
 
     public JobPriority PriorityOf(string jobId) => _nodes[jobId].Value.Job.Priority;
 
-    public int IndexOf(string jobId)
+    /// <summary>Jobs of this lane's class ahead of a queued job, in the lane's order.</summary>
+    public int IndexInClass(string jobId)
     {
         var target = _nodes[jobId];
-        var priority = (int)target.Value.Job.Priority;
-        var index = 0;
-        for (var p = 1; p < priority; p++)
-        {
-            index += _byPriority[p].Count;
-        }
-
-        if (target.List == _byPriority[priority].Untimed)
-        {
-            index += _byPriority[priority].Timed.Count;
-        }
-
-        return index + ListPositions.IndexOf(target);
-    }
-
-    /// <summary>Jobs of this lane served before a job of <paramref name="priority"/> in another lane.</summary>
-    public int CountAhead(JobPriority priority, bool lowerCounter)
-    {
-        var count = 0;
-        for (var p = 1; p < (int)priority || (p == (int)priority && lowerCounter); p++)
-        {
-            count += _byPriority[p].Count;
-        }
-
-        return count;
+        var queue = _byPriority[(int)target.Value.Job.Priority];
+        return (target.List == queue.Untimed ? queue.Timed.Count : 0) + ListPositions.IndexOf(target);
     }
 
     private static JobDemand? FirstPlaceable(LinkedList<Entry> list, Func<JobDemand, bool> canPlace)

@@ -27,12 +27,11 @@ internal sealed class WeightedFairQueue : IFairQueue
     // nobody is backlogged in starts there (VTC).
     private readonly double[] _lastDrainedCounter = new double[4];
 
-    // Per class, the lowest counter of the tenants backlogged in it (+∞: none), kept until the queue changes. A round
-    // that finds no room asks IsNextInLine of every queued job (Dispatcher: may it make room by preemption?), and a
-    // scan of every tenant for each made that round cost tenants × queued jobs: 2 s at 10,000 tenants, at every
-    // submission.
-    private readonly double[] _lowestCounter = new double[4];
-    private readonly bool[] _lowestCounterKept = new bool[4];
+    // Per class, the tenants backlogged in it by counter, each weighed by its jobs of the class: the lowest counter (where a
+    // newly backlogged tenant starts, and IsNextInLine's test, which a round without room asks of every queued job) and a
+    // job's queue position, without a scan of every tenant. Each lane's entries are taken out before its counter or
+    // its jobs change and put back after (Unindex, Reindex).
+    private readonly CounterIndex[] _byCounter = [new(), new(), new(), new()];
 
     public string Name => PolicyName;
 
@@ -56,8 +55,9 @@ internal sealed class WeightedFairQueue : IFairQueue
         }
 
         _countByPriority[(int)lane.PriorityOf(jobId)]--;
+        Unindex(lane);
         lane.Remove(jobId);
-        Array.Clear(_lowestCounterKept);
+        Reindex(lane);
         return true;
     }
 
@@ -94,11 +94,12 @@ internal sealed class WeightedFairQueue : IFairQueue
 
             if (best is not null && bestJob is not null)
             {
+                Unindex(best);
                 best.Remove(bestJob.JobId);
                 _laneOfJob.Remove(bestJob.JobId);
-                Array.Clear(_lowestCounterKept);
                 _countByPriority[(int)priority]--;
                 best.Counter += bestJob.ServiceUnits / best.Weight;
+                Reindex(best);
                 if (best.CountIn(priority) == 0)
                 {
                     _lastDrainedCounter[(int)priority] = Math.Max(_lastDrainedCounter[(int)priority], best.Counter);
@@ -140,8 +141,9 @@ internal sealed class WeightedFairQueue : IFairQueue
     {
         if (_tenants.TryGetValue(tenantId, out var lane))
         {
+            Unindex(lane);
             lane.Counter += serviceUnits / lane.Weight;
-            Array.Clear(_lowestCounterKept);
+            Reindex(lane);
         }
     }
 
@@ -179,14 +181,16 @@ internal sealed class WeightedFairQueue : IFairQueue
             return -1;
         }
 
-        // An estimate in serving order: jobs of higher classes, plus jobs of lanes with lower counters.
+        // In serving order: the jobs of higher classes, those of its class in lanes with lower counters, and those of its
+        // class ahead of it in its lane (an estimate: jobs behind an unplaceable one may go first).
+        var priority = lane.PriorityOf(jobId);
         var position = 0;
-        foreach (var other in _tenants.Values)
+        for (var higher = JobPriority.Critical; higher < priority; higher++)
         {
-            position += other == lane ? lane.IndexOf(jobId) : other.CountAhead(lane.PriorityOf(jobId), other.Counter < lane.Counter);
+            position += _countByPriority[(int)higher];
         }
 
-        return position;
+        return position + _byCounter[(int)priority].JobsBelow(lane.Counter) + lane.IndexInClass(jobId);
     }
 
     private void Add(JobDemand job, bool front)
@@ -194,6 +198,7 @@ internal sealed class WeightedFairQueue : IFairQueue
         // A job id is queued at most once: enqueuing it again moves it.
         Remove(job.JobId);
         var lane = Lane(job.TenantId);
+        Unindex(lane);
         if (lane.CountIn(job.Priority) == 0)
         {
             // Newly backlogged in this class: start at the minimum counter of the tenants already backlogged in it,
@@ -208,34 +213,40 @@ internal sealed class WeightedFairQueue : IFairQueue
         lane.Add(job, front);
         _laneOfJob[job.JobId] = lane;
         _countByPriority[(int)job.Priority]++;
-        Array.Clear(_lowestCounterKept);
+        Reindex(lane);
     }
 
-    private double LowestCounter(JobPriority priority)
+    private double LowestCounter(JobPriority priority) => _byCounter[(int)priority].Lowest;
+
+    /// <summary>Takes a lane's entries out of the class indices, before its counter or its queued jobs change.</summary>
+    private void Unindex(TenantLane lane)
     {
-        if (!_lowestCounterKept[(int)priority])
+        foreach (var priority in s_priorities)
         {
-            var lowest = double.PositiveInfinity;
-            foreach (var lane in _tenants.Values)
+            if (lane.CountIn(priority) > 0)
             {
-                if (lane.CountIn(priority) > 0)
-                {
-                    lowest = Math.Min(lowest, lane.Counter);
-                }
+                _byCounter[(int)priority].Remove(lane.Counter, lane.Ordinal);
             }
-
-            _lowestCounter[(int)priority] = lowest;
-            _lowestCounterKept[(int)priority] = true;
         }
+    }
 
-        return _lowestCounter[(int)priority];
+    /// <summary>Puts a lane's entries back into the class indices, with its counter and queued jobs as they are now.</summary>
+    private void Reindex(TenantLane lane)
+    {
+        foreach (var priority in s_priorities)
+        {
+            if (lane.CountIn(priority) is > 0 and var jobs)
+            {
+                _byCounter[(int)priority].Add(lane.Counter, lane.Ordinal, jobs);
+            }
+        }
     }
 
     private TenantLane Lane(string tenantId)
     {
         if (!_tenants.TryGetValue(tenantId, out var lane))
         {
-            lane = new TenantLane();
+            lane = new TenantLane(_tenants.Count);
             _tenants[tenantId] = lane;
         }
 

@@ -47,7 +47,7 @@ internal sealed class GatedJobJournal(MemoryJobJournal inner) : IJobJournal
 
     public ValueTask<JobTicket?> Find(string jobId) => inner.Find(jobId);
 
-    public Task<IReadOnlyList<JobTicket>> Load(string model) => inner.Load(model);
+    public IAsyncEnumerable<IReadOnlyList<JobTicket>> LoadPages(string model) => inner.LoadPages(model);
 
     public async Task<SettledJob> Settle(SettledJob job)
     {

@@ -4,7 +4,9 @@ using Scheduler.Abstractions.Fleet;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
 using Scheduler.Grains;
+using Scheduler.Grains.Jobs;
 using Scheduler.Grains.Placement;
+using Scheduler.Policies;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
 using Scheduler.Policies.Profiles;
@@ -488,7 +490,7 @@ public sealed class ModelPlacementTests
         var persisted = new PlacementState();
         persisted.Replicas["r"] = On("r", "n", maxSequences: 1);
         var rebuilt = new ModelPlacement(Model, persisted, options, _time, NullLogger.Instance);
-        Assert.Equal(["j0"], AdmittedIds(rebuilt.Recover(new RecoveryPlan([new LiveReplica("r", "link-2")], [new RecoveredJob(journaled, WasAdmitted: true, ResumeOn: null)]))));
+        Assert.Equal(["j0"], AdmittedIds(Recover(rebuilt, new RecoveryPlan([new LiveReplica("r", "link-2")], [new RecoveredJob(journaled, WasAdmitted: true, ResumeOn: null)]))));
 
         // Its third hand-back is its third, past the two allowed: it fails rather than starting over at one.
         var third = rebuilt.Requeue("r", "link-2", [new RequeuedSequence("j0", 0, Error: "boom 3")], HandBack.Rejected);
@@ -538,7 +540,7 @@ public sealed class ModelPlacementTests
         persisted.Replicas["r"] = On("r", "n", maxSequences: 1);
         var rebuilt = new ModelPlacement(Model, persisted, new PlacementOptions(), _time, NullLogger.Instance);
         var plan = RecoveryPlanner.Plan(persisted, [("n", new NodeJobs("link-5", []))], [journaled[^1]]);
-        Assert.Equal(["j0"], AdmittedIds(rebuilt.Recover(plan)));
+        Assert.Equal(["j0"], AdmittedIds(Recover(rebuilt, plan)));
         Assert.True(Assert.Single(plan.Jobs).WasAdmitted);
 
         // Its record shows the five, and its next re-queue is its sixth.
@@ -768,6 +770,57 @@ public sealed class ModelPlacementTests
         Assert.Equal([watcher], Assert.Single(Assert.Single(round!.Batches).Sequences).Ticket.Watchers);
     }
 
+    /// <summary>A rebuild after a failover as its grain runs it: replicas, the plan's jobs in pages of
+    /// <paramref name="pageSize"/>, then a round.</summary>
+    private static AdmissionRound Recover(ModelPlacement placement, RecoveryPlan plan, int pageSize = IJobJournal.PageSize)
+    {
+        placement.RestoreReplicas(plan.LiveReplicas);
+        foreach (var page in plan.Jobs.Chunk(pageSize))
+        {
+            placement.RestoreJobs(page);
+        }
+
+        return placement.EndRecovery();
+    }
+
+    [Fact]
+    public void Recover_InPages_QueuesEveryJobWhereOneGoQueuesIt()
+    {
+        // Three tenants, two classes, a deadline, a job that ran before: the fair order must not depend on where the
+        // grain's pages split the plan.
+        RecoveredJob Recovered(string jobId, string tenant, JobPriority priority = JobPriority.Standard, bool ran = false, DateTimeOffset? deadline = null) =>
+            new(Ticket(jobId, tenant, Model, priority: priority, deadline: deadline) with { SubmittedAt = _time.GetUtcNow() }, ran, null);
+        var far = _time.GetUtcNow().AddHours(1);
+        RecoveredJob[] jobs =
+        [
+            Recovered("a1", "a"), Recovered("a2", "a"), Recovered("b1", "b", ran: true), Recovered("c1", "c", JobPriority.Critical),
+            Recovered("b2", "b", deadline: far), Recovered("a3", "a", JobPriority.Critical), Recovered("c2", "c"), Recovered("b3", "b"),
+        ];
+        var persisted = new PlacementState();
+        persisted.Replicas["r"] = On("r", "n", maxSequences: 1);
+        var plan = new RecoveryPlan([], jobs);
+
+        // Each job's queue position, then the order a replica with room for all takes them in.
+        (int[] Positions, string[] Admitted) Rebuilt(int pageSize)
+        {
+            var placement = new ModelPlacement(Model, new PlacementState { Replicas = { ["r"] = persisted.Replicas["r"] } }, new PlacementOptions(), _time, NullLogger.Instance);
+            Assert.Empty(Recover(placement, plan, pageSize).Batches);
+            int[] positions = [.. jobs.Select(j => placement.Locate(j.Ticket.JobId)!.QueuePosition)];
+            placement.UpsertReplicas("link", [On("r", "n", maxSequences: jobs.Length)]);
+            return (positions, [.. AdmittedIds(placement.AdmitWhatFits())]);
+        }
+
+        var inOneGo = Rebuilt(jobs.Length);
+        // Critical first (equal counters: the first tenant queued), then the lowest counter, a deadline before none.
+        Assert.Equal(["a3", "c1", "b2", "a1", "b1", "c2", "a2", "b3"], inOneGo.Admitted);
+        foreach (var pageSize in new[] { 1, 3 })
+        {
+            var inPages = Rebuilt(pageSize);
+            Assert.Equal(inOneGo.Positions, inPages.Positions);
+            Assert.Equal(inOneGo.Admitted, inPages.Admitted);
+        }
+    }
+
     [Fact]
     public void Recover_ResumedJobsKeepTheirPlace_OthersQueueInPlanOrder_OnlyVouchedReplicasTakeWork()
     {
@@ -782,7 +835,7 @@ public sealed class ModelPlacementTests
                 new RecoveredJob(Job("last"), WasAdmitted: false, ResumeOn: null),
             ]);
 
-        var round = _placement.Recover(plan);
+        var round = Recover(_placement, plan);
 
         var batch = Assert.Single(round.Batches);
         Assert.Equal("ra", batch.ReplicaId);

@@ -90,6 +90,31 @@ public sealed class JobJournalTests : IAsyncLifetime
         Assert.Equal(["job-b"], (await journal.Load("m2")).Select(t => t.JobId));
     }
 
+    /// <summary>A placement rebuilt from a large journal reads it a page at a time: one read of 50,000 tickets, deserialised
+    /// in the same turn, held a silo thread for seconds.</summary>
+    [Theory]
+    [InlineData("memory")]
+    [InlineData("redis")]
+    public async Task LoadPages_HandsOutEveryUnfinishedJobOnce_InPagesOfAtMostThePageSize(string store)
+    {
+        var journal = await Journal(store);
+        const int jobs = (2 * IJobJournal.PageSize) + 500;
+        await Task.WhenAll(Enumerable.Range(0, jobs).Select(i => journal.Accept(Ticket($"job-{i}", $"t{i % 7}", "m1"))));
+        await journal.Accept(Ticket("job-other-model", "t1", "m2"));
+
+        var pages = new List<IReadOnlyList<JobTicket>>();
+        await foreach (var page in journal.LoadPages("m1"))
+        {
+            pages.Add(page);
+        }
+
+        Assert.True(pages.Count >= 3, $"{pages.Count} pages");
+        Assert.All(pages, page => Assert.InRange(page.Count, 1, IJobJournal.PageSize));
+        var ids = pages.SelectMany(page => page.Select(t => t.JobId)).ToList();
+        Assert.Equal(Enumerable.Range(0, jobs).Select(i => $"job-{i}").Order(), ids.Order());
+        Assert.Empty(await journal.Load("m3"));
+    }
+
     [Theory]
     [InlineData("memory")]
     [InlineData("redis")]
