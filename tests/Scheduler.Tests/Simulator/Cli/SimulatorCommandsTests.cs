@@ -89,13 +89,7 @@ public sealed class SimulatorCommandsTests : IDisposable
     {
         // 200 each of H100, A100 and L4: up to 3,626 simulations of each trace (this 600-request trace took 43 s without the
         // limit, a simulation of it a few milliseconds; one of an Azure trace takes far longer).
-        foreach (var trace in new[] { "code", "conv" })
-        {
-            File.WriteAllLines(Path.Combine(_folder, $"azure-llm-2023-{trace}.csv"),
-                ["TIMESTAMP,ContextTokens,GeneratedTokens", .. Enumerable.Range(0, 600).Select(i => $"2023-11-16 18:{i / 60:00}:{i % 60:00},{200 + i},{10 + (i % 20)}")]);
-        }
-
-        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        WriteTracesAndOneL4Fleet([.. Enumerable.Range(0, 600).Select(i => $"2023-11-16 18:{i / 60:00}:{i % 60:00},{200 + i},{10 + (i % 20)}")]);
         var catalogue = Path.Combine(_folder, "big.json");
         File.WriteAllText(catalogue, """
             { "name": "big", "nodes": [
@@ -122,15 +116,7 @@ public sealed class SimulatorCommandsTests : IDisposable
     public void Autoscale_WithinARaisedLimit_Plans()
     {
         // The limit is the option's: raised past the catalogue's worst case, the same catalogue is planned on.
-        foreach (var trace in new[] { "code", "conv" })
-        {
-            File.WriteAllText(Path.Combine(_folder, $"azure-llm-2023-{trace}.csv"), """
-                TIMESTAMP,ContextTokens,GeneratedTokens
-                2023-11-16 18:00:00,200,10
-                """);
-        }
-
-        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        WriteTracesAndOneL4Fleet(["2023-11-16 18:00:00,200,10"]);
         File.WriteAllText(Path.Combine(_folder, "cat.json"), """{ "name": "cat", "nodes": [ { "product": "L4", "count": 3, "pricing": "hourly" } ] }""");
         string[] args = ["autoscale", "--fleet", Path.Combine(_folder, "fleet.json"), "--catalogue", Path.Combine(_folder, "cat.json"), "--traces", _folder];
 
@@ -149,17 +135,7 @@ public sealed class SimulatorCommandsTests : IDisposable
     {
         // A catalogue of hundreds of accelerators takes a descent step, a simulation of the trace per hourly group, for
         // each one removed: minutes to hours, and autoscale and matrix printed nothing meanwhile.
-        foreach (var trace in new[] { "code", "conv" })
-        {
-            File.WriteAllText(Path.Combine(_folder, $"azure-llm-2023-{trace}.csv"), """
-                TIMESTAMP,ContextTokens,GeneratedTokens
-                2023-11-16 18:00:00,200,10
-                2023-11-16 18:00:01,300,5
-                2023-11-16 18:00:02,100,20
-                """);
-        }
-
-        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        WriteTracesAndOneL4Fleet(["2023-11-16 18:00:00,200,10", "2023-11-16 18:00:01,300,5", "2023-11-16 18:00:02,100,20"]);
         File.WriteAllText(Path.Combine(_folder, "cat.json"), """
             { "name": "cat", "nodes": [ { "product": "H100", "count": 1, "pricing": "hourly" }, { "product": "L4", "count": 1, "pricing": "hourly" } ] }
             """);
@@ -738,6 +714,17 @@ public sealed class SimulatorCommandsTests : IDisposable
         public override void Write(string? value) => throw new InvalidOperationException("the output refuses to be written");
 
         public override void WriteLine(string? value) => throw new InvalidOperationException("the output refuses to be written");
+    }
+
+    /// <summary>Both Azure traces in the test's folder, each of <paramref name="rows"/>, and a fleet of one L4 (fleet.json).</summary>
+    private void WriteTracesAndOneL4Fleet(string[] rows)
+    {
+        foreach (var trace in new[] { "code", "conv" })
+        {
+            File.WriteAllLines(Path.Combine(_folder, $"azure-llm-2023-{trace}.csv"), ["TIMESTAMP,ContextTokens,GeneratedTokens", .. rows]);
+        }
+
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
     }
 
     private static (int Code, string Output, string Error) Invoke(string[] args)
