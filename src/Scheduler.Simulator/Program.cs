@@ -1,3 +1,3 @@
 using Scheduler.Simulator.Cli;
 
-return SimulatorCommands.Create().Parse(args).Invoke();
+return SimulatorCommands.Invoke(args);

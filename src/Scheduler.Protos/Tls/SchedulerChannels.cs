@@ -14,11 +14,19 @@ public static class SchedulerChannels
     /// closed when the ping gets no answer within its <c>Answer</c> time, failing its calls with UNAVAILABLE: a peer that
     /// accepted the connection and then stopped answering (a frozen process, a network that drops packets) otherwise
     /// holds a call open for ever, as TCP alone never tells. Null: no pings, as gRPC's own default.</param>
-    public static GrpcChannel ForAddress(string address, TrustedCa? trustedCa, ConnectionLiveness? liveness = null)
+    /// <param name="maxReconnectBackoff">The longest the channel waits between two attempts to connect to a peer that
+    /// is down, failing calls at once meanwhile; null keeps gRPC's default (120 s, reached after a few minutes down).</param>
+    public static GrpcChannel ForAddress(string address, TrustedCa? trustedCa, ConnectionLiveness? liveness = null, TimeSpan? maxReconnectBackoff = null)
     {
+        var options = new GrpcChannelOptions();
+        if (maxReconnectBackoff is { } backoff)
+        {
+            options.MaxReconnectBackoff = backoff;
+        }
+
         if (trustedCa is null && liveness is null)
         {
-            return GrpcChannel.ForAddress(address);
+            return GrpcChannel.ForAddress(address, options);
         }
 
         var handler = new SocketsHttpHandler
@@ -39,6 +47,8 @@ public static class SchedulerChannels
                 certificate is X509Certificate2 x509 && trustedCa.Validate(x509, errors);
         }
 
-        return GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+        options.HttpHandler = handler;
+        options.DisposeHttpClient = true;
+        return GrpcChannel.ForAddress(address, options);
     }
 }

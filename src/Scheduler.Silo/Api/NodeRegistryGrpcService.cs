@@ -99,7 +99,10 @@ internal sealed class NodeRegistryGrpcService(IGrainFactory grains, ModelCatalog
 
             if (!models.TryGet(r.Model, out _))
             {
-                throw SchedulerErrors.InvalidArgument("node.replicas.model", $"model '{SchedulerErrors.Echo(r.Model)}' is not configured on the scheduler");
+                // The worker's operator reads this in the worker's log, far from the scheduler's settings: it names
+                // where the models are configured and which ones are, so a misspelt name or a missing entry shows.
+                throw SchedulerErrors.InvalidArgument("node.replicas.model",
+                    $"replica '{r.ReplicaId}' serves model '{SchedulerErrors.Echo(r.Model)}', which is not in the scheduler's Scheduler:Models ({models.Names})");
             }
 
             if (r.MaxSequences <= 0 || r.KvCapacityTokens <= 0 || r.MaxContextTokens < 0)

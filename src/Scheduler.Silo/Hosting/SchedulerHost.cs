@@ -69,9 +69,13 @@ public static class SchedulerHost
             // would log the refusal with ~20 frames of stack before this line.
             app.Services.GetService<IStartupValidator>()?.Validate();
         }
-        catch (Exception ex) when (ex is ConfigurationRefusedException or OptionsValidationException)
+        catch (Exception ex) when (Refusals(ex) is { } refusals)
         {
-            await Console.Error.WriteLineAsync($"configuration refused: {ex.Message}");
+            foreach (var refusal in refusals)
+            {
+                await Console.Error.WriteLineAsync($"configuration refused: {refusal}");
+            }
+
             return ConfigurationRefusedExitCode;
         }
 
@@ -126,6 +130,16 @@ public static class SchedulerHost
     // Redis's own message names no address, and the operator's next question is which one: the setting without its
     // password (it was parsed once already, by ClusteringOptions.Validate). Orleans' listeners throw the bare
     // "Address already in use" of the socket, naming neither port (Kestrel's names its address, and is an IOException).
+    // More than one settings class refused (or one read by another's validator, as the node token is by the tenant
+    // seeding's) comes as an AggregateException: it aborted the silo with a page of stack trace (exit 134).
+    private static IReadOnlyList<string>? Refusals(Exception ex) => ex switch
+    {
+        ConfigurationRefusedException or OptionsValidationException => [ex.Message],
+        AggregateException aggregate when aggregate.InnerExceptions.All(e => e is OptionsValidationException) =>
+            [.. aggregate.InnerExceptions.Select(e => e.Message).Distinct(StringComparer.Ordinal)],
+        _ => null,
+    };
+
     private static string StartFailure(WebApplication app, Exception ex) => ex switch
     {
         RedisConnectionException =>

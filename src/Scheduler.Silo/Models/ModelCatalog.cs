@@ -7,6 +7,8 @@ namespace Scheduler.Silo.Models;
 /// <summary>The models this scheduler accepts jobs for, each with the tokenizer that counts its prompts.</summary>
 internal sealed class ModelCatalog
 {
+    private const int NamesShown = 8;
+
     private readonly FrozenDictionary<string, ModelEntry> _models;
 
     public ModelCatalog(IOptions<ModelCatalogOptions> options)
@@ -15,11 +17,18 @@ internal sealed class ModelCatalog
             m => m.Name,
             m => new ModelEntry(m, TokenizerOf(m), ChatTemplateOf(m)),
             StringComparer.Ordinal);
+        var names = _models.Keys.Order(StringComparer.Ordinal).ToList();
+        Names = names.Count == 0 ? "none configured"
+            : string.Join(", ", names.Take(NamesShown).Select(n => $"'{n}'")) + (names.Count > NamesShown ? $" and {names.Count - NamesShown} more" : "");
     }
 
     public IEnumerable<ModelEntry> All => _models.Values;
 
     public bool TryGet(string name, out ModelEntry model) => _models.TryGetValue(name, out model!);
+
+    /// <summary>The configured model names, quoted and comma-separated, for a refusal of a name that is none of them:
+    /// the first <see cref="NamesShown"/> in order, then how many more (a refusal's detail stays short).</summary>
+    public string Names { get; }
 
     /// <summary>The model's chat template; a name that is none was refused at start-up (<see cref="ModelCatalogOptionsValidator"/>).</summary>
     private static ChatTemplate ChatTemplateOf(ModelOptions model) =>

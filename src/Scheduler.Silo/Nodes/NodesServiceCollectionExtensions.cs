@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Scheduler.Grains.Nodes;
 using Scheduler.Protos.Tls;
 using Scheduler.Silo.Hosting;
@@ -12,6 +13,7 @@ internal static class NodesServiceCollectionExtensions
     public static IServiceCollection AddNodeLinks(this IServiceCollection services, IConfigurationSection configuration)
     {
         services.AddSettings<NodeOptions>(configuration);
+        services.AddSingleton<IValidateOptions<NodeOptions>, NodeOptionsValidator>();
         var trustedCa = ReadCa(Settings.Read<NodeOptions>(configuration));
         var reloadInterval = Settings.Read<ListeningOptions>(configuration).Tls.ReloadInterval;
         services.AddSingleton(sp => new NodeLinkTrust(

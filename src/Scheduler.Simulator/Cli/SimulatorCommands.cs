@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using Scheduler.Simulator.Engine;
 using Scheduler.Simulator.Fleet;
@@ -12,11 +13,16 @@ namespace Scheduler.Simulator.Cli;
 
 /// <summary>
 /// The simulator's command line (System.CommandLine, as schedctl): <c>run</c>, <c>matrix</c> and <c>flood</c>, with
-/// help for every command and option. A bad fleet or trace file ends in one <c>error: …</c> line, never a stack trace.
+/// help for every command and option. A bad option, fleet or trace file ends in one <c>error: …</c> line naming it and
+/// exit code <see cref="BadInput"/>, never a stack trace or the help page.
 /// </summary>
 internal static class SimulatorCommands
 {
-    /// <summary>Exit code when an input file is missing or invalid.</summary>
+    /// <summary>Exit code when the simulator failed while it ran (an unexpected error, told with its stack trace: a bug).</summary>
+    public const int Failed = 1;
+
+    /// <summary>Exit code of a usage or input error: an option that does not parse or is out of range, an input file
+    /// missing or invalid, a catalogue too large to plan on.</summary>
     public const int BadInput = 2;
 
     /// <summary>Exit code of <c>run</c>, <c>flood</c> and <c>prefix</c> when some requests were refused or failed (they are listed or counted).</summary>
@@ -25,9 +31,43 @@ internal static class SimulatorCommands
     /// <summary>Exit code when the trace does not fit in the memory the process may use.</summary>
     public const int OutOfMemory = 4;
 
+    /// <summary>Parses <paramref name="args"/> and runs the command they name; what does not parse is reported as every
+    /// other bad input is — one <c>error: …</c> line each, exit code <see cref="BadInput"/> — not System.CommandLine's
+    /// default of exit code 1 (that of a runtime failure) with the whole help page after the line that mattered.</summary>
+    public static int Invoke(string[] args, InvocationConfiguration? configuration = null)
+    {
+        configuration ??= new InvocationConfiguration();
+        var parse = Create().Parse(args);
+        if (parse.Errors.Count == 0)
+        {
+            return parse.Invoke(configuration);
+        }
+
+        foreach (var error in parse.Errors)
+        {
+            configuration.Error.WriteLine(ErrorLine(error));
+        }
+
+        return BadInput;
+    }
+
+    /// <summary>A parse error as one line naming its option: System.CommandLine lists a choice's values one a line and
+    /// names the value, not the option ("Argument 'cheapest' not recognized. Must be one of:").</summary>
+    private static string ErrorLine(ParseError error)
+    {
+        var text = string.Join(' ', error.Message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+        var option = error.SymbolResult switch
+        {
+            OptionResult result => result.Option.Name,
+            ArgumentResult { Parent: OptionResult result } => result.Option.Name,
+            _ => null,
+        };
+        return option is null || text.Contains(option, StringComparison.Ordinal) ? $"error: {text}" : $"error: {option}: {text}";
+    }
+
     public static RootCommand Create()
     {
-        var root = new RootCommand($"Discrete-event simulator: replays LLM inference traces on a modelled fleet with the scheduler's own policies (see docs/benchmarks.md). Exit codes: 1 a bad option, {BadInput} a bad input file, {NotAllServed} requests not served, {OutOfMemory} out of memory.");
+        var root = new RootCommand($"Discrete-event simulator: replays LLM inference traces on a modelled fleet with the scheduler's own policies (see docs/benchmarks.md). Exit codes: {Failed} a failure while running (a bug), {BadInput} a bad option or input file, {NotAllServed} requests not served, {OutOfMemory} out of memory.");
         root.Add(FleetFile);
         root.Add(Traces);
         root.Add(Seed);
@@ -66,13 +106,13 @@ internal static class SimulatorCommands
     {
         var command = new Command("matrix", "Run the policy matrix on both traces, the saturation burst, the flood scenario and fleet planning (its simulations told on stderr); write results.md, results.csv and plots")
         {
-            GpuFleet, Catalogue, Out, CodeRate, ConvRate, BurstRequests, BurstRate, LightRate, FloodMultiplier, FloodSeconds, WaitCost,
+            GpuFleet, Catalogue, MaxPlanSimulations, Out, CodeRate, ConvRate, BurstRequests, BurstRate, LightRate, FloodMultiplier, FloodSeconds, WaitCost,
         };
         command.SetAction(parse => Guard(parse, _ =>
         {
             // Before the simulations: a folder that cannot be made would otherwise only fail once they have all run.
             OutputFolder(parse.GetRequiredValue(Out), Out.Name);
-            var fleets = (Fleet(parse, FleetFile), Fleet(parse, GpuFleet), Fleet(parse, Catalogue));
+            var fleets = (Fleet(parse, FleetFile), Fleet(parse, GpuFleet), PlanningCatalogue(parse));
             new Scenarios.MatrixCommand(fleets.Item1, fleets.Item2, fleets.Item3, BenchmarkSettings.From(parse), parse.InvocationConfiguration.Error.WriteLine)
                 .Run("dotnet run -c Release --project src/Scheduler.Simulator -- " + string.Join(' ', parse.Tokens.Select(t => t.Value)));
             return 0;
@@ -116,12 +156,12 @@ internal static class SimulatorCommands
     {
         var command = new Command("autoscale", "Replay both traces on pools that scale with the capacity policy; print the provisioned cost next to the static fleet and the fleet planner's best static mix (its simulations, one per accelerator removed per hourly group of --catalogue, are told on stderr)")
         {
-            Catalogue, CodeRate, ConvRate, ColdStartSeconds, ScaleDownSeconds, PeakLookbackSeconds, WaitCost,
+            Catalogue, MaxPlanSimulations, CodeRate, ConvRate, ColdStartSeconds, ScaleDownSeconds, PeakLookbackSeconds, WaitCost,
         };
         command.SetAction(parse => Guard(parse, _ =>
         {
             var fleet = Fleet(parse, FleetFile);
-            var catalogue = Fleet(parse, Catalogue);
+            var catalogue = PlanningCatalogue(parse);
             var autoscale = Autoscale(parse);
             TraceScenario[] traces = [new("code", parse.GetValue(CodeRate)), new("conv", parse.GetValue(ConvRate))];
             var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale, parse.GetValue(WaitCost), parse.InvocationConfiguration.Error.WriteLine);
@@ -217,6 +257,14 @@ internal static class SimulatorCommands
     }
 
     private static FleetSpec Fleet(ParseResult parse, Option<string> option) => FleetSpec.Load(parse.GetRequiredValue(option), option.Name);
+
+    /// <summary>The <c>--catalogue</c> fleet, refused when planning on it could take more simulations than allowed.</summary>
+    private static FleetSpec PlanningCatalogue(ParseResult parse)
+    {
+        var catalogue = Fleet(parse, Catalogue);
+        Planning.FleetPlanner.RequireWithin(catalogue, parse.GetValue(MaxPlanSimulations), $"{Catalogue.Name} {parse.GetRequiredValue(Catalogue)}", MaxPlanSimulations.Name);
+        return catalogue;
+    }
 
     /// <summary>Makes the folder <paramref name="option"/> gives, before any simulation: one that cannot be made would
     /// otherwise fail only once they have run (or, an empty one, in the runtime's stack trace).</summary>

@@ -5,6 +5,7 @@ using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
 using Scheduler.Policies.Profiles;
 using Scheduler.Simulator.Fleet;
+using Scheduler.Simulator.Planning;
 using Scheduler.Simulator.Scenarios;
 using Scheduler.Simulator.Workload;
 
@@ -131,6 +132,11 @@ internal static class SimulatorOptions
         Description = "Fleet catalogue for fleet planning: the most of each accelerator type one could rent",
         DefaultValueFactory = _ => "sim/fleets/catalogue.json",
     };
+
+    public static readonly Option<int> MaxPlanSimulations = PositiveInt(
+        "--max-plan-simulations",
+        "Fleet planning: the most simulations of a trace its descent may take on --catalogue at worst (hourly accelerators × their types, twice, plus the single-type searches); a larger catalogue is refused before any simulation runs",
+        FleetPlanner.DefaultMaxSimulations);
 
     public static readonly Option<string> Out = new("--out")
     {

@@ -21,6 +21,11 @@ internal sealed class FleetPlanner(Workload.Workload workload, PolicyChoice poli
 {
     public const double RequiredAttainment = 0.99;
 
+    /// <summary>The most simulations of a trace a plan may take at worst unless told otherwise: the built-in catalogue
+    /// takes at most 182 (48 done on the code trace), one of 16×H100 + 32×A100 + 64×L4 at most 692 (70 s of
+    /// <c>autoscale</c>, 2026-12-07); hundreds of accelerators of several types, thousands (hours).</summary>
+    public const int DefaultMaxSimulations = 1_000;
+
     public sealed record Candidate(FleetSpec Fleet, RunSummary Summary)
     {
         public bool Meets => Summary.Attainment >= RequiredAttainment;
@@ -34,6 +39,32 @@ internal sealed class FleetPlanner(Workload.Workload workload, PolicyChoice poli
     public sealed record Plan(Candidate Catalogue, Candidate? WithMetered, Candidate? WithoutMetered, IReadOnlyList<Candidate> SingleType, int Simulations)
     {
         public Candidate? Cheapest => new[] { WithMetered, WithoutMetered }.OfType<Candidate>().MinBy(c => c.CostPerHourUsd);
+    }
+
+    /// <summary>The most simulations <see cref="Run"/> can take on <paramref name="catalogue"/>: the maximum and the
+    /// hourly-only start, two descents each of at most one step per hourly accelerator and one trial per hourly type
+    /// a step, and a bisection of each hourly type's count. A light trace comes close: its descent goes down to one
+    /// or two accelerators.</summary>
+    public static long WorstCaseSimulations(FleetSpec catalogue)
+    {
+        var hourly = catalogue.Nodes.Where(n => n.Pricing == PricingMode.Hourly).Select(n => (long)n.Count).ToList();
+        var descent = hourly.Count * hourly.Sum();
+        return 2 + 2 * descent + hourly.Sum(count => (long)Math.Floor(Math.Log2(count)) + 1);
+    }
+
+    /// <summary>Refuses, before any simulation, a catalogue whose plan could take more than <paramref name="max"/>
+    /// simulations of a trace: the descent removes one accelerator a step, so hundreds of them ran for hours.
+    /// <paramref name="given"/> says where the catalogue came from (the option and its file).</summary>
+    public static void RequireWithin(FleetSpec catalogue, int max, string given, string maxOption)
+    {
+        var worst = WorstCaseSimulations(catalogue);
+        if (worst > max)
+        {
+            var hourly = catalogue.Nodes.Where(n => n.Pricing == PricingMode.Hourly).ToList();
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                $"{given}: fleet planning removes one hourly accelerator a step, trying each type, so its {hourly.Sum(n => n.Count):#,0} hourly accelerators of {hourly.Count} types " +
+                $"take up to {worst:#,0} simulations of each trace, more than {maxOption} ({max:#,0}) allows: give a catalogue of fewer accelerators, or raise {maxOption}"));
+        }
     }
 
     private readonly Lock _progressLock = new();

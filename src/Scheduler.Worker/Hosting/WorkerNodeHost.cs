@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Scheduler.Protos.Settings;
 using Scheduler.Protos.Tls;
 using Scheduler.Worker.Engines;
 using Scheduler.Worker.Registration;
@@ -53,6 +54,13 @@ public static class WorkerNodeHost
         if (!double.IsFinite(options.DrainTimeoutSeconds) || options.DrainTimeoutSeconds is < 0 or > 3600)
         {
             throw new ArgumentException($"Worker:DrainTimeoutSeconds must be from 0 (hand everything back at once) to 3600, not {options.DrainTimeoutSeconds}.", nameof(options));
+        }
+
+        if (BearerSecret.Problem(options.NodeToken) is { } tokenProblem)
+        {
+            // The token authenticates the node to the scheduler and the scheduler to the node, with or without a
+            // scheduler address: never worth starting without one that works.
+            throw new ArgumentException($"Worker:NodeToken (environment Worker__NodeToken) {tokenProblem}: it must be the scheduler's Scheduler:NodeToken.", nameof(options));
         }
 
         var tls = WorkerTls.From(options.Tls);

@@ -23,9 +23,10 @@ internal sealed partial class SchedulerRegistration(
     private static readonly TimeSpan DefaultHeartbeatInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MinHeartbeatTimeout = TimeSpan.FromSeconds(1);
 
-    // How often a node whose token the scheduler refuses tries again (with jitter): seldom enough to be no load and to
-    // keep the log readable, often enough to come up within a minute of a token rotation.
-    internal static readonly TimeSpan TokenRefusedRetry = TimeSpan.FromSeconds(60);
+    // How often a node whose token or description the scheduler refuses tries again (with jitter): seldom enough to be
+    // no load and to keep the log readable, often enough to come up within a minute of a token rotation or of the
+    // scheduler's roll-out of a model the node serves.
+    internal static readonly TimeSpan ConfigurationRefusedRetry = TimeSpan.FromSeconds(60);
 
     // Within the host's own bound on stopping, which leaves 10 s past the drain.
     private static readonly TimeSpan DeregisterTimeout = TimeSpan.FromSeconds(3);
@@ -95,8 +96,19 @@ internal sealed partial class SchedulerRegistration(
                 // given as the node token): retrying fast fixes nothing, and each refusal of an unknown token counts
                 // against this host's address in the silo's auth-failure limiter. Still retried, slowly: a silo's token
                 // may be rotated to this one, and another silo in the list may already hold it.
-                var delay = jitter.Around(TokenRefusedRetry);
+                var delay = jitter.Around(ConfigurationRefusedRetry);
                 LogNodeTokenRefused(logger, node.NodeId, silos.Address, attempt, ex.Status.Detail, delay);
+                silos.Next();
+                await Task.Delay(delay, time, stoppingToken);
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument && !stoppingToken.IsCancellationRequested)
+            {
+                // The scheduler refuses the node's description (a model it does not serve, a field out of range): a
+                // configuration error on one side or the other, which retrying at the silo-is-down pace (every 10 s,
+                // at warning level, for ever) does not fix. Retried seldom, through the next silo: one rolled out
+                // with the model, or the node restarted with its settings fixed, registers within a minute.
+                var delay = jitter.Around(ConfigurationRefusedRetry);
+                LogDescriptionRefused(logger, node.NodeId, silos.Address, attempt, ex.Status.Detail, delay);
                 silos.Next();
                 await Task.Delay(delay, time, stoppingToken);
             }
@@ -275,6 +287,9 @@ internal sealed partial class SchedulerRegistration(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Node {NodeId}: the scheduler at {Scheduler} refuses its node token (attempt {Attempt}: {Detail}). Worker:NodeToken (environment Worker__NodeToken) must be the scheduler's Scheduler:NodeToken; retrying in {Delay}")]
     private static partial void LogNodeTokenRefused(ILogger logger, string nodeId, string scheduler, int attempt, string detail, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Node {NodeId}: the scheduler at {Scheduler} refuses its description (attempt {Attempt}: {Detail}). The node's replicas are set by Worker:Accelerators, the models the scheduler serves by its Scheduler:Models; retrying in {Delay}")]
+    private static partial void LogDescriptionRefused(ILogger logger, string nodeId, string scheduler, int attempt, string detail, TimeSpan delay);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Node {NodeId}: the scheduler at {Scheduler} refuses it, another running worker holds its node id (attempt {Attempt}: {Detail}). Each worker needs its own Worker:NodeId; retrying in {Delay}")]
     private static partial void LogNodeIdTaken(ILogger logger, string nodeId, string scheduler, int attempt, string detail, TimeSpan delay);

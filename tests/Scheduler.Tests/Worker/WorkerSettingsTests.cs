@@ -34,6 +34,8 @@ public sealed class WorkerSettingsTests
     [InlineData("--Worker:Port=99999", "Worker:Port must be a port from 0 to 65535 (0 = any free port), not 99999.")]
     [InlineData("--Worker:HealthPort=-1", "Worker:HealthPort must be 0 (none) or a port from 1 to 65535 other than Worker:Port, not -1.")]
     [InlineData("--Worker:DrainTimeoutSeconds=-1", "Worker:DrainTimeoutSeconds must be from 0 (hand everything back at once) to 3600, not -1.")]
+    [InlineData("--Worker:NodeToken=", "Worker:NodeToken (environment Worker__NodeToken) is empty: it must be the scheduler's Scheduler:NodeToken.")]
+    [InlineData("--Worker:NodeToken=   ", "Worker:NodeToken (environment Worker__NodeToken) is only whitespace: it must be the scheduler's Scheduler:NodeToken.")]
     public async Task Worker_ASettingThatCannotWork_ExitsWithCode2_AndOneLineNamingIt(string setting, string refusal)
     {
         await using var worker = ChildProcess.Start("dotnet", [RepoPaths.WorkerAssembly, setting], keepOutput: true);
@@ -43,6 +45,28 @@ public sealed class WorkerSettingsTests
 
         Assert.Equal(2, worker.ExitCode);
         Assert.Equal([refusal], worker.Output.Where(line => line.Length > 0));
+    }
+
+    // A node token that cannot arrive as set, in the environment as a Kubernetes Secret puts it: a line break at its end
+    // (a Secret written with echo) failed every registration with an HTTP/2 protocol error naming nothing, retried at
+    // warning level for ever; a leading space registered the node, whose own check then refused the silo's stream to
+    // it, every heartbeat. Refused at start-up, naming the setting and never the value.
+    [Theory]
+    [InlineData("tok-s3cret\n")]
+    [InlineData(" tok-s3cret")]
+    public async Task Worker_ANodeTokenPaddedWithWhitespace_ExitsWithCode2_NamingTheSettingNotTheValue(string token)
+    {
+        await using var worker = ChildProcess.Start(
+            "dotnet", [RepoPaths.WorkerAssembly, "--Worker:NodeId=padded-token"], keepOutput: true, environment: new Dictionary<string, string> { ["Worker__NodeToken"] = token });
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        await worker.WaitForExitAsync(bound.Token);
+
+        Assert.Equal(2, worker.ExitCode);
+        Assert.Equal(
+            ["Worker:NodeToken (environment Worker__NodeToken) begins or ends with whitespace or a line break (a Secret or file written with echo ends with one): it must be the scheduler's Scheduler:NodeToken."],
+            worker.Output.Where(line => line.Length > 0));
+        Assert.DoesNotContain(worker.Output, line => line.Contains("s3cret", StringComparison.Ordinal));
     }
 
     // A port another process holds: one line naming both port settings and exit code 1, not an unhandled exception's

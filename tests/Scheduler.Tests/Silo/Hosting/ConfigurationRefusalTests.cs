@@ -32,6 +32,9 @@ public sealed class ConfigurationRefusalTests
     [InlineData("--Scheduler:OpenAiStreamKeepAliveSeconds=-15", "Scheduler:OpenAiStreamKeepAliveSeconds must be 0 or more (seconds; 0 sends none); it is -15")]
     [InlineData("--Scheduler:Tenants:1:Weight=heavy", "Failed to convert configuration value 'heavy' at 'Scheduler:Tenants:1:Weight'")] // the binder dropped the tenant
     [InlineData("--Scheduler:Redis=127.0.0.1:6379", "Scheduler:Redis is set but Scheduler:Clustering is 'localhost'")] // it served alone, in memory
+    [InlineData("--Scheduler:NodeToken=", "Scheduler:NodeToken is empty: worker nodes send it")] // it started, and refused every node
+    [InlineData("--Scheduler:NodeToken=  ", "Scheduler:NodeToken is only whitespace: worker nodes send it")]
+    [InlineData("--Scheduler:NodeToken= dev-node-token", "Scheduler:NodeToken begins or ends with whitespace")]
     public async Task Silo_ARefusedSetting_ExitsWithCode2_AndALineNamingTheKey(string setting, string refusal)
     {
         await using var silo = SiloProcess.Start(0, [setting]);

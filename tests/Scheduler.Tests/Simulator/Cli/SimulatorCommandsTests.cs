@@ -42,18 +42,92 @@ public sealed class SimulatorCommandsTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--rate", "0")]
+    [InlineData("--trace", "missing.csv")]
+    [InlineData("--fleet", "missing.json")]
     [InlineData("--rate", "fast")]
-    [InlineData("--placement", "cheapest")]
-    [InlineData("--trace", "chat")]
-    [InlineData("--max-decode-deferrals", "-1")]
-    [InlineData("--max-preemptions", "two")]
-    public void Run_BadOption_IsAParseErrorNamingIt(string option, string value)
+    public async Task Run_AMissingFileOrBadOption_ExitsBadInput_WithOneLineNamingTheOption_AsAProcess(string option, string value)
     {
-        var (code, _, error) = Invoke(["run", option, value]);
+        // A missing --trace exited 1 (a parse error) and a missing --fleet 2 (a bad input file): one kind of mistake,
+        // two codes. Run as the built simulator, through its Program.
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { WorkingDirectory = EndToEnd.RepoPaths.Root };
+        foreach (var arg in new[] { EndToEnd.RepoPaths.Assembly("Scheduler.Simulator"), "run", option, Path.Combine(_folder, value) })
+        {
+            info.ArgumentList.Add(arg);
+        }
 
-        Assert.Equal(1, code);
-        Assert.Contains(option == "--rate" && value == "0" ? "--rate" : value, error, StringComparison.Ordinal);
+        var (code, output, error) = await EndToEnd.BoundedProcess.RunAsync(info, TimeSpan.FromSeconds(30));
+
+        Assert.True(code == SimulatorCommands.BadInput, $"exited {code}: {error}");
+        Assert.Equal("", output);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.Contains(option, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AFailureWhileRunning_ExitsFailed_NotBadInput()
+    {
+        // A failure that is no bad input (here the output refusing to be written) is the simulator's own: exit 1, with
+        // what failed, never the code that tells the user to fix an option or a file.
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        File.WriteAllText(Path.Combine(_folder, "trace.csv"), """
+            TIMESTAMP,ContextTokens,GeneratedTokens
+            2023-11-16 18:00:00,200,10
+            """);
+        var error = new StringWriter();
+
+        var code = SimulatorCommands.Invoke(
+            ["run", "--trace", Path.Combine(_folder, "trace.csv"), "--fleet", Path.Combine(_folder, "fleet.json")],
+            new InvocationConfiguration { Output = new FailingWriter(), Error = error });
+
+        Assert.Equal(SimulatorCommands.Failed, code);
+        Assert.Contains("the output refuses", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Autoscale_OnACatalogueOfHundredsOfAccelerators_IsRefusedBeforeAnySimulation_NamingTheLimit()
+    {
+        // 200 each of H100, A100 and L4: up to 3,626 simulations of each trace (this 600-request trace took 43 s without the
+        // limit, a simulation of it a few milliseconds; one of an Azure trace takes far longer).
+        WriteTracesAndOneL4Fleet([.. Enumerable.Range(0, 600).Select(i => $"2023-11-16 18:{i / 60:00}:{i % 60:00},{200 + i},{10 + (i % 20)}")]);
+        var catalogue = Path.Combine(_folder, "big.json");
+        File.WriteAllText(catalogue, """
+            { "name": "big", "nodes": [
+              { "product": "H100", "count": 200, "pricing": "hourly" }, { "product": "A100", "count": 200, "pricing": "hourly" },
+              { "product": "L4", "count": 200, "pricing": "hourly" } ] }
+            """);
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { WorkingDirectory = EndToEnd.RepoPaths.Root };
+        foreach (var arg in new[] { EndToEnd.RepoPaths.Assembly("Scheduler.Simulator"), "autoscale", "--fleet", Path.Combine(_folder, "fleet.json"), "--catalogue", catalogue, "--traces", _folder })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var (code, output, error) = await EndToEnd.BoundedProcess.RunAsync(info, TimeSpan.FromSeconds(45));
+
+        Assert.True(code == SimulatorCommands.BadInput, $"exited {code}: {error}");
+        Assert.Equal("", output);
+        Assert.Equal(
+            $"error: --catalogue {catalogue}: fleet planning removes one hourly accelerator a step, trying each type, so its 600 hourly accelerators of 3 types take up to 3,626 simulations " +
+            "of each trace, more than --max-plan-simulations (1,000) allows: give a catalogue of fewer accelerators, or raise --max-plan-simulations",
+            error.Trim());
+    }
+
+    [Fact]
+    public void Autoscale_WithinARaisedLimit_Plans()
+    {
+        // The limit is the option's: raised past the catalogue's worst case, the same catalogue is planned on.
+        WriteTracesAndOneL4Fleet(["2023-11-16 18:00:00,200,10"]);
+        File.WriteAllText(Path.Combine(_folder, "cat.json"), """{ "name": "cat", "nodes": [ { "product": "L4", "count": 3, "pricing": "hourly" } ] }""");
+        string[] args = ["autoscale", "--fleet", Path.Combine(_folder, "fleet.json"), "--catalogue", Path.Combine(_folder, "cat.json"), "--traces", _folder];
+
+        // One type of 3: 2 + 2 × 3 + 2 = 10 simulations at worst.
+        var refused = Invoke([.. args, "--max-plan-simulations", "9"]);
+        var planned = Invoke([.. args, "--max-plan-simulations", "10"]);
+
+        Assert.Equal(SimulatorCommands.BadInput, refused.Code);
+        Assert.Contains("take up to 10 simulations of each trace, more than --max-plan-simulations (9) allows", refused.Error, StringComparison.Ordinal);
+        Assert.True(planned.Code == 0, planned.Error);
+        Assert.Contains("planner's best static: 1×L4", planned.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -61,17 +135,7 @@ public sealed class SimulatorCommandsTests : IDisposable
     {
         // A catalogue of hundreds of accelerators takes a descent step, a simulation of the trace per hourly group, for
         // each one removed: minutes to hours, and autoscale and matrix printed nothing meanwhile.
-        foreach (var trace in new[] { "code", "conv" })
-        {
-            File.WriteAllText(Path.Combine(_folder, $"azure-llm-2023-{trace}.csv"), """
-                TIMESTAMP,ContextTokens,GeneratedTokens
-                2023-11-16 18:00:00,200,10
-                2023-11-16 18:00:01,300,5
-                2023-11-16 18:00:02,100,20
-                """);
-        }
-
-        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        WriteTracesAndOneL4Fleet(["2023-11-16 18:00:00,200,10", "2023-11-16 18:00:01,300,5", "2023-11-16 18:00:02,100,20"]);
         File.WriteAllText(Path.Combine(_folder, "cat.json"), """
             { "name": "cat", "nodes": [ { "product": "H100", "count": 1, "pricing": "hourly" }, { "product": "L4", "count": 1, "pricing": "hourly" } ] }
             """);
@@ -94,7 +158,7 @@ public sealed class SimulatorCommandsTests : IDisposable
         var (code, _, error) = Invoke(["run", "--trace", _folder]);
 
         // It said "(no such file)" of a folder that exists.
-        Assert.Equal(1, code);
+        Assert.Equal(SimulatorCommands.BadInput, code);
         Assert.Contains($"not '{_folder}' (a folder, not a file).", error, StringComparison.Ordinal);
     }
 
@@ -434,7 +498,7 @@ public sealed class SimulatorCommandsTests : IDisposable
     {
         var (code, _, error) = Invoke(["prefix", "--prefix-seed", "seven"]);
 
-        Assert.Equal(1, code);
+        Assert.Equal(SimulatorCommands.BadInput, code);
         Assert.Contains("seven", error, StringComparison.Ordinal);
     }
 
@@ -474,7 +538,7 @@ public sealed class SimulatorCommandsTests : IDisposable
     {
         var (code, _, error) = Invoke(["prefix", "--max-preemptions", "-1"]);
 
-        Assert.Equal(1, code);
+        Assert.Equal(SimulatorCommands.BadInput, code);
         Assert.Contains("-1", error, StringComparison.Ordinal);
     }
 
@@ -490,7 +554,7 @@ public sealed class SimulatorCommandsTests : IDisposable
     {
         var (code, _, error) = Invoke([command, "--wait-cost", price]);
 
-        Assert.Equal(1, code);
+        Assert.Equal(SimulatorCommands.BadInput, code);
         Assert.Contains($"--wait-cost must be a number in [0, 1], not '{price}'", error, StringComparison.Ordinal);
     }
 
@@ -502,7 +566,7 @@ public sealed class SimulatorCommandsTests : IDisposable
     {
         var (code, _, error) = Invoke(["prefix", "--session-wait-cost", price]);
 
-        Assert.Equal(1, code);
+        Assert.Equal(SimulatorCommands.BadInput, code);
         Assert.Contains($"--session-wait-cost must be a number in [0, 1], not '{price}'", error, StringComparison.Ordinal);
     }
 
@@ -574,24 +638,36 @@ public sealed class SimulatorCommandsTests : IDisposable
     {
         var (code, _, error) = Invoke(["prefix", "--kv-trace", Path.Combine(_folder, "trace.jsonl"), option, value]);
 
-        Assert.Equal(1, code);
+        Assert.Equal(SimulatorCommands.BadInput, code);
         Assert.Contains(option, error, StringComparison.Ordinal);
         Assert.Contains("--kv-trace", error, StringComparison.Ordinal);
     }
 
     [Theory]
+    [InlineData("run", "--rate", "0", "--rate must be a number in [0.001, 1000], not '0'")]
+    [InlineData("run", "--rate", "fast", "--rate must be a number in [0.001, 1000], not 'fast'")]
+    [InlineData("run", "--placement", "cheapest", "error: --placement: Argument 'cheapest' not recognized. Must be one of: 'cost-aware' 'round-robin'")]
+    [InlineData("run", "--trace", "chat", "--trace must be code, conv or the path of a CSV trace file, not 'chat'")]
+    [InlineData("run", "--max-decode-deferrals", "-1", "--max-decode-deferrals must be a whole number of at least 0, not '-1'")]
+    [InlineData("run", "--max-preemptions", "two", "--max-preemptions must be a whole number of at least 0, not 'two'")]
+    [InlineData("autoscale", "--max-plan-simulations", "0", "--max-plan-simulations must be a whole number of at least 1, not '0'")]
     [InlineData("run", "--rate", "1e-12", "--rate must be a number in [0.001, 1000], not '1e-12'")]
     [InlineData("run", "--rate", "5000", "--rate must be a number in [0.001, 1000], not '5000'")]
     [InlineData("autoscale", "--cold-start-seconds", "1e300", "--cold-start-seconds must be a number in (0, 86400], not '1e300'")]
     [InlineData("autoscale", "--scale-down-seconds", "1e15", "--scale-down-seconds must be a number in (0, 86400], not '1e15'")]
     [InlineData("flood", "--flood-seconds", "1e9", "--flood-seconds must be a number in (0, 86400], not '1e9'")]
     [InlineData("prefix", "--system-prompts", "0", "--system-prompts must be a whole number of at least 1, not '0'")]
-    public void AnOptionOutOfTheRangeTheSimulationCanRun_IsAParseErrorNamingIt(string command, string option, string value, string message)
+    public void ABadOrOutOfRangeOption_IsOneErrorLineNamingIt_AndExitsBadInput(string command, string option, string value, string message)
     {
-        var (code, _, error) = Invoke([command, option, value]);
+        var (code, output, error) = Invoke([command, option, value]);
 
-        Assert.Equal(1, code);
-        Assert.Contains(message, error, StringComparison.Ordinal);
+        // It exited 1, a runtime failure's code, after the errors and the whole help page, while a bad file exited 2; a
+        // choice's values came one a line, without the option's name.
+        Assert.Equal(SimulatorCommands.BadInput, code);
+        Assert.Equal("", output);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.Contains(message, line, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -631,11 +707,31 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.DoesNotMatch(@"-\d[\d.]*% (below|above)", output);
     }
 
+    private sealed class FailingWriter : StringWriter
+    {
+        public override void Write(char value) => throw new InvalidOperationException("the output refuses to be written");
+
+        public override void Write(string? value) => throw new InvalidOperationException("the output refuses to be written");
+
+        public override void WriteLine(string? value) => throw new InvalidOperationException("the output refuses to be written");
+    }
+
+    /// <summary>Both Azure traces in the test's folder, each of <paramref name="rows"/>, and a fleet of one L4 (fleet.json).</summary>
+    private void WriteTracesAndOneL4Fleet(string[] rows)
+    {
+        foreach (var trace in new[] { "code", "conv" })
+        {
+            File.WriteAllLines(Path.Combine(_folder, $"azure-llm-2023-{trace}.csv"), ["TIMESTAMP,ContextTokens,GeneratedTokens", .. rows]);
+        }
+
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+    }
+
     private static (int Code, string Output, string Error) Invoke(string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var code = SimulatorCommands.Create().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        var code = SimulatorCommands.Invoke(args, new InvocationConfiguration { Output = output, Error = error });
         return (code, output.ToString(), error.ToString());
     }
 }
