@@ -90,25 +90,25 @@ internal sealed partial class SchedulerRegistration(
                 var interval = response.HeartbeatIntervalMs > 0 ? TimeSpan.FromMilliseconds(response.HeartbeatIntervalMs) : DefaultHeartbeatInterval;
                 return (interval, TimeSpan.FromMilliseconds(Math.Max(0, response.LeaseMs)));
             }
-            catch (RpcException ex) when (ex.StatusCode is (StatusCode.Unauthenticated or StatusCode.PermissionDenied) && !stoppingToken.IsCancellationRequested)
+            catch (RpcException ex) when (ex.StatusCode is (StatusCode.Unauthenticated or StatusCode.PermissionDenied or StatusCode.InvalidArgument)
+                && !stoppingToken.IsCancellationRequested)
             {
-                // A configuration error, not a silo that is down (a token that is nobody's, or a tenant's or admin key
-                // given as the node token): retrying fast fixes nothing, and each refusal of an unknown token counts
-                // against this host's address in the silo's auth-failure limiter. Still retried, slowly: a silo's token
-                // may be rotated to this one, and another silo in the list may already hold it.
+                // A configuration error, not a silo that is down: a token that is nobody's (or a tenant's or admin key
+                // given as the node token), or a description the scheduler refuses (a model it does not serve, a field
+                // out of range). Retrying fast fixes nothing, and each refusal of an unknown token counts against this
+                // host's address in the silo's auth-failure limiter. Still retried, seldom, through the next silo: a
+                // silo's token may be rotated to this one, a silo rolled out with the model takes the node, and another
+                // silo in the list may already do either.
                 var delay = jitter.Around(ConfigurationRefusedRetry);
-                LogNodeTokenRefused(logger, node.NodeId, silos.Address, attempt, ex.Status.Detail, delay);
-                silos.Next();
-                await Task.Delay(delay, time, stoppingToken);
-            }
-            catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument && !stoppingToken.IsCancellationRequested)
-            {
-                // The scheduler refuses the node's description (a model it does not serve, a field out of range): a
-                // configuration error on one side or the other, which retrying at the silo-is-down pace (every 10 s,
-                // at warning level, for ever) does not fix. Retried seldom, through the next silo: one rolled out
-                // with the model, or the node restarted with its settings fixed, registers within a minute.
-                var delay = jitter.Around(ConfigurationRefusedRetry);
-                LogDescriptionRefused(logger, node.NodeId, silos.Address, attempt, ex.Status.Detail, delay);
+                if (ex.StatusCode == StatusCode.InvalidArgument)
+                {
+                    LogDescriptionRefused(logger, node.NodeId, silos.Address, attempt, ex.Status.Detail, delay);
+                }
+                else
+                {
+                    LogNodeTokenRefused(logger, node.NodeId, silos.Address, attempt, ex.Status.Detail, delay);
+                }
+
                 silos.Next();
                 await Task.Delay(delay, time, stoppingToken);
             }
