@@ -29,9 +29,6 @@ public sealed class Dispatcher
     private int _victimSearches;
     private (ReplicaView Replica, JobDemand Job)? _setAside;
 
-    // The highest class of a job the fair queue offered in its last pick that had room nowhere (null: none).
-    private JobPriority? _roomlessClass;
-
     public Dispatcher(IFairQueue queue, IPlacementPolicy placement, IBatchingPolicy batching)
     {
         Queue = queue;
@@ -154,9 +151,9 @@ public sealed class Dispatcher
         var ended = RoundStopReason.NothingFits;
         while (true)
         {
-            _roomlessClass = null;
-            // Without a free slot anywhere nothing is placeable, and asking it of every queued job cost a step a job.
-            var job = Replicas.HasFreeSlot ? Queue.DequeueNext(_placeable) : null;
+            // Without a free slot anywhere nothing is placeable, and asking it of every queued job cost a step a job; nor
+            // is a job needing more KV than any replica has free.
+            var job = Replicas.HasFreeSlot ? Queue.DequeueNext(_placeable, Replicas.MaxFreeKvTokens) : null;
             var placeable = job is not null;
             (ReplicaView Replica, JobDemand Victim)? stop = null;
             if (job is null)
@@ -255,8 +252,9 @@ public sealed class Dispatcher
     // serving the lower classes. One at a time, for the job next in line; only under a queue that keeps classes and shares.
     private bool YieldsToSetAsideJob(JobDemand job)
     {
-        // The queue offers the classes in order, so a higher-class job without room was among those it tried first.
-        if (_setAside is not null || _roomlessClass is not { } roomless || roomless >= job.Priority || _weightOf(string.Empty) is null
+        // The queue offers the classes in order, so the job it serves next, if of a higher class, was tried first and
+        // found no room (or waits for its session's replica, which the fit test below tells apart).
+        if (_setAside is not null || _weightOf(string.Empty) is null
             || Queue.PeekNext() is not { } next || next.Priority >= job.Priority || Replicas.FitsSomewhere(next)
             || SetAsideCandidate(next) is not { } replica)
         {
@@ -317,11 +315,6 @@ public sealed class Dispatcher
     {
         if (!Replicas.FitsSomewhere(job))
         {
-            if (_roomlessClass is not { } roomless || job.Priority < roomless)
-            {
-                _roomlessClass = job.Priority;
-            }
-
             return false;
         }
 

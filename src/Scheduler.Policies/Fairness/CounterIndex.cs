@@ -3,8 +3,9 @@ namespace Scheduler.Policies.Fairness;
 /// <summary>
 /// The tenants backlogged in one priority class, ordered by virtual counter, each weighed by its jobs queued in the
 /// class: the lowest counter (where a newly backlogged tenant starts) and how many jobs the tenants below a counter hold
-/// (a job's queue position), each in O(log tenants). Both were a scan of every tenant, inside the placement's one turn at
-/// a time, at every submission: with thousands of tenants that scan was most of a submission's cost.
+/// (a job's queue position), each in O(log tenants), and the lanes in serving order, for a pick that stops at the first
+/// lane with a job it can serve. Each was a scan of every tenant, inside the placement's one turn at a time, at every
+/// submission and admission: with thousands of tenants those scans were most of a submission's cost.
 /// A treap (a binary search tree kept balanced by random heap priorities) keyed by (counter, lane ordinal), each node
 /// holding the jobs of its subtree. The owner removes a lane's entry before changing its counter or its count in the
 /// class and adds it back after, so every key here is one a lane still has.
@@ -12,25 +13,41 @@ namespace Scheduler.Policies.Fairness;
 internal sealed class CounterIndex
 {
     private Node? _root;
+    private readonly Stack<Node> _path = new();
 
     /// <summary>The lowest counter of a lane in the index; +∞ when it is empty.</summary>
-    public double Lowest
-    {
-        get
-        {
-            var node = _root;
-            if (node is null)
-            {
-                return double.PositiveInfinity;
-            }
+    public double Lowest => Leftmost()?.Counter ?? double.PositiveInfinity;
 
-            while (node.Left is not null)
+    /// <summary>The ordinal of the lane first in (counter, ordinal) order; -1 when the index is empty.</summary>
+    public int FirstOrdinal => Leftmost()?.Ordinal ?? -1;
+
+    /// <summary>The ordinal of the first lane in (counter, ordinal) order that <paramref name="test"/> accepts, asking
+    /// the lanes in that order and none after it; -1 when none does.</summary>
+    public int FirstAccepted<TTest>(ref TTest test)
+        where TTest : struct, ILaneTest
+    {
+        // In order without parent links: down the left spine, then each node, then its right subtree; the stack holds
+        // the nodes whose own turn is still to come (the tree's depth, O(log lanes)).
+        _path.Clear();
+        var node = _root;
+        while (node is not null || _path.Count > 0)
+        {
+            while (node is not null)
             {
+                _path.Push(node);
                 node = node.Left;
             }
 
-            return node.Counter;
+            node = _path.Pop();
+            if (test.Accepts(node.Ordinal))
+            {
+                return node.Ordinal;
+            }
+
+            node = node.Right;
         }
+
+        return -1;
     }
 
     /// <summary>Adds lane <paramref name="ordinal"/> at <paramref name="counter"/>, holding <paramref name="jobs"/> jobs of the class.</summary>
@@ -62,6 +79,17 @@ internal sealed class CounterIndex
         }
 
         return jobs;
+    }
+
+    private Node? Leftmost()
+    {
+        var node = _root;
+        while (node?.Left is not null)
+        {
+            node = node.Left;
+        }
+
+        return node;
     }
 
     private static int SumOf(Node? node) => node?.Sum ?? 0;
@@ -167,3 +195,4 @@ internal sealed class CounterIndex
         }
     }
 }
+

@@ -15,6 +15,7 @@ internal sealed class FifoQueue : IFairQueue
     private readonly LinkedList<JobDemand> _order = new();
     private readonly Dictionary<string, LinkedListNode<JobDemand>> _nodes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _countByTenant = new(StringComparer.Ordinal);
+    private readonly KvNeeds _needs = new();
 
     public string Name => PolicyName;
 
@@ -43,6 +44,7 @@ internal sealed class FifoQueue : IFairQueue
         }
 
         _order.Remove(node);
+        _needs.Remove(node.Value.KvTokens);
         var tenantId = node.Value.TenantId;
         if (--_countByTenant[tenantId] == 0)
         {
@@ -52,11 +54,16 @@ internal sealed class FifoQueue : IFairQueue
         return true;
     }
 
-    public JobDemand? DequeueNext(Func<JobDemand, bool> canPlace)
+    public JobDemand? DequeueNext(Func<JobDemand, bool> canPlace, long maxKvTokens = long.MaxValue)
     {
+        if (_needs.Smallest > maxKvTokens)
+        {
+            return null;
+        }
+
         foreach (var job in _order)
         {
-            if (canPlace(job))
+            if (job.KvTokens <= maxKvTokens && canPlace(job))
             {
                 Remove(job.JobId);
                 return job;
@@ -107,6 +114,7 @@ internal sealed class FifoQueue : IFairQueue
         // A job id is queued at most once: enqueuing it again moves it.
         Remove(job.JobId);
         _nodes[job.JobId] = front ? _order.AddFirst(job) : _order.AddLast(job);
+        _needs.Add(job.KvTokens);
         _countByTenant[job.TenantId] = CountOf(job.TenantId) + 1;
     }
 }

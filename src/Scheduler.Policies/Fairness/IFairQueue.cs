@@ -22,9 +22,11 @@ public interface IFairQueue
 
     /// <summary>
     /// Removes and returns the job the policy serves next among those <paramref name="canPlace"/> accepts,
-    /// charging its tenant for it; null when no queued job can be placed.
+    /// charging its tenant for it; null when no queued job can be placed. A job needing more KV tokens than
+    /// <paramref name="maxKvTokens"/> (the most any replica has free) fits nowhere: it is passed over without being
+    /// offered, so a round in which none fits costs a step per tenant, not one per queued job.
     /// </summary>
-    JobDemand? DequeueNext(Func<JobDemand, bool> canPlace);
+    JobDemand? DequeueNext(Func<JobDemand, bool> canPlace, long maxKvTokens = long.MaxValue);
 
     /// <summary>
     /// As <see cref="DequeueNext"/>, but offers <paramref name="canServe"/> only each tenant's first job of each class

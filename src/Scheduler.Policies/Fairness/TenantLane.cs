@@ -24,6 +24,7 @@ internal sealed class TenantLane(int ordinal)
     public void Add(JobDemand job, bool front)
     {
         var queue = _byPriority[(int)job.Priority];
+        queue.Needs.Add(job.KvTokens);
         _nodes[job.JobId] = front ? queue.Timed.AddFirst(new Entry(job, long.MinValue))
             : job.Deadline is { } deadline ? InsertByDeadline(queue.Timed, new Entry(job, deadline.UtcTicks))
             : queue.Untimed.AddLast(new Entry(job, long.MaxValue));
@@ -33,16 +34,19 @@ internal sealed class TenantLane(int ordinal)
     {
         if (_nodes.Remove(jobId, out var node))
         {
+            _byPriority[(int)node.Value.Job.Priority].Needs.Remove(node.Value.Job.KvTokens);
             node.List!.Remove(node);
         }
     }
 
     /// <summary>The first job of the class, in the lane's order, that can be placed. Jobs behind an unplaceable one
-    /// may go first (a small job fits where a large one does not), which keeps replicas busy: work conservation.</summary>
-    public JobDemand? FirstPlaceable(JobPriority priority, Func<JobDemand, bool> canPlace)
+    /// may go first (a small job fits where a large one does not), which keeps replicas busy: work conservation. A job
+    /// needing more than <paramref name="maxKvTokens"/> KV tokens fits nowhere and is passed over unasked.</summary>
+    public JobDemand? FirstPlaceable(JobPriority priority, Func<JobDemand, bool> canPlace, long maxKvTokens)
     {
         var queue = _byPriority[(int)priority];
-        return FirstPlaceable(queue.Timed, canPlace) ?? FirstPlaceable(queue.Untimed, canPlace);
+        return queue.Needs.Smallest > maxKvTokens ? null
+            : FirstPlaceable(queue.Timed, canPlace, maxKvTokens) ?? FirstPlaceable(queue.Untimed, canPlace, maxKvTokens);
     }
 
     /// <summary>The job of one class this lane serves first, when <paramref name="canPlace"/> accepts it; null otherwise
@@ -51,7 +55,7 @@ internal sealed class TenantLane(int ordinal)
         First(priority) is { } first && canPlace(first) ? first : null;
 
     /// <summary>The job of one class this lane serves first, or null when it has none.</summary>
-    public JobDemand? First(JobPriority priority) => FirstPlaceable(priority, static _ => true);
+    public JobDemand? First(JobPriority priority) => FirstPlaceable(priority, static _ => true, long.MaxValue);
 
     /// <summary>Queued jobs of one class.</summary>
     public int CountIn(JobPriority priority) => _byPriority[(int)priority].Count;
@@ -66,11 +70,11 @@ internal sealed class TenantLane(int ordinal)
         return (target.List == queue.Untimed ? queue.Timed.Count : 0) + ListPositions.IndexOf(target);
     }
 
-    private static JobDemand? FirstPlaceable(LinkedList<Entry> list, Func<JobDemand, bool> canPlace)
+    private static JobDemand? FirstPlaceable(LinkedList<Entry> list, Func<JobDemand, bool> canPlace, long maxKvTokens)
     {
         foreach (var entry in list)
         {
-            if (canPlace(entry.Job))
+            if (entry.Job.KvTokens <= maxKvTokens && canPlace(entry.Job))
             {
                 return entry.Job;
             }
@@ -101,6 +105,8 @@ internal sealed class TenantLane(int ordinal)
         public LinkedList<Entry> Timed { get; } = new();
 
         public LinkedList<Entry> Untimed { get; } = new();
+
+        public KvNeeds Needs { get; } = new();
 
         public int Count => Timed.Count + Untimed.Count;
     }

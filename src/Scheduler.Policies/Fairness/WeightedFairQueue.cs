@@ -19,6 +19,9 @@ internal sealed class WeightedFairQueue : IFairQueue
     private readonly Dictionary<string, TenantLane> _tenants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TenantLane> _laneOfJob = new(StringComparer.Ordinal);
 
+    // Every lane by its ordinal (its index here), for the class indices, which name lanes by ordinal.
+    private readonly List<TenantLane> _lanes = [];
+
     // Queued jobs per class (indexed by JobPriority), so a round skips empty classes without visiting every lane.
     private readonly int[] _countByPriority = new int[4];
     private static readonly JobPriority[] s_priorities = Enum.GetValues<JobPriority>();
@@ -61,13 +64,14 @@ internal sealed class WeightedFairQueue : IFairQueue
         return true;
     }
 
-    public JobDemand? DequeueNext(Func<JobDemand, bool> canPlace) => Dequeue(canPlace, headsOnly: false);
+    public JobDemand? DequeueNext(Func<JobDemand, bool> canPlace, long maxKvTokens = long.MaxValue) => Dequeue(canPlace, maxKvTokens, headsOnly: false);
 
-    public JobDemand? DequeueNextHead(Func<JobDemand, bool> canServe) => Dequeue(canServe, headsOnly: true);
+    public JobDemand? DequeueNextHead(Func<JobDemand, bool> canServe) => Dequeue(canServe, long.MaxValue, headsOnly: true);
 
-    private JobDemand? Dequeue(Func<JobDemand, bool> canPlace, bool headsOnly)
+    private JobDemand? Dequeue(Func<JobDemand, bool> canPlace, long maxKvTokens, bool headsOnly)
     {
-        // Strict priority first; within a class, the lowest virtual counter; within a tenant, its own order.
+        // Strict priority first; within a class, the lowest virtual counter (lanes asked in that order, ties by the
+        // lane's age, and none after the first with a job to serve); within a tenant, its own order.
         foreach (var priority in s_priorities)
         {
             if (_countByPriority[(int)priority] == 0)
@@ -75,38 +79,25 @@ internal sealed class WeightedFairQueue : IFairQueue
                 continue;
             }
 
-            TenantLane? best = null;
-            JobDemand? bestJob = null;
-            foreach (var lane in _tenants.Values)
+            var pick = new LanePick(_lanes, priority, canPlace, maxKvTokens, headsOnly);
+            if (_byCounter[(int)priority].FirstAccepted(ref pick) < 0)
             {
-                if (best is not null && lane.Counter >= best.Counter)
-                {
-                    continue;
-                }
-
-                var job = headsOnly ? lane.FirstIf(priority, canPlace) : lane.FirstPlaceable(priority, canPlace);
-                if (job is not null)
-                {
-                    best = lane;
-                    bestJob = job;
-                }
+                continue;
             }
 
-            if (best is not null && bestJob is not null)
+            var (lane, job) = (_lanes[pick.Ordinal], pick.Job!);
+            Unindex(lane);
+            lane.Remove(job.JobId);
+            _laneOfJob.Remove(job.JobId);
+            _countByPriority[(int)priority]--;
+            lane.Counter += job.ServiceUnits / lane.Weight;
+            Reindex(lane);
+            if (lane.CountIn(priority) == 0)
             {
-                Unindex(best);
-                best.Remove(bestJob.JobId);
-                _laneOfJob.Remove(bestJob.JobId);
-                _countByPriority[(int)priority]--;
-                best.Counter += bestJob.ServiceUnits / best.Weight;
-                Reindex(best);
-                if (best.CountIn(priority) == 0)
-                {
-                    _lastDrainedCounter[(int)priority] = Math.Max(_lastDrainedCounter[(int)priority], best.Counter);
-                }
-
-                return bestJob;
+                _lastDrainedCounter[(int)priority] = Math.Max(_lastDrainedCounter[(int)priority], lane.Counter);
             }
+
+            return job;
         }
 
         return null;
@@ -117,21 +108,10 @@ internal sealed class WeightedFairQueue : IFairQueue
         // DequeueNext's order with every job placeable: the highest class queued, its lowest counter, the lane's first.
         foreach (var priority in s_priorities)
         {
-            if (_countByPriority[(int)priority] == 0)
+            if (_byCounter[(int)priority].FirstOrdinal is >= 0 and var ordinal)
             {
-                continue;
+                return _lanes[ordinal].First(priority);
             }
-
-            TenantLane? best = null;
-            foreach (var lane in _tenants.Values)
-            {
-                if (lane.CountIn(priority) > 0 && (best is null || lane.Counter < best.Counter))
-                {
-                    best = lane;
-                }
-            }
-
-            return best?.First(priority);
         }
 
         return null;
@@ -246,10 +226,28 @@ internal sealed class WeightedFairQueue : IFairQueue
     {
         if (!_tenants.TryGetValue(tenantId, out var lane))
         {
-            lane = new TenantLane(_tenants.Count);
+            lane = new TenantLane(_lanes.Count);
             _tenants[tenantId] = lane;
+            _lanes.Add(lane);
         }
 
         return lane;
+    }
+
+    /// <summary>A lane's job for <see cref="Dequeue"/>: the first its test accepts (every job of the class, or only the
+    /// first), kept with the lane's ordinal once found.</summary>
+    private struct LanePick(List<TenantLane> lanes, JobPriority priority, Func<JobDemand, bool> canPlace, long maxKvTokens, bool headsOnly) : ILaneTest
+    {
+        public int Ordinal { get; private set; } = -1;
+
+        public JobDemand? Job { get; private set; }
+
+        public bool Accepts(int ordinal)
+        {
+            var lane = lanes[ordinal];
+            Job = headsOnly ? lane.FirstIf(priority, canPlace) : lane.FirstPlaceable(priority, canPlace, maxKvTokens);
+            Ordinal = ordinal;
+            return Job is not null;
+        }
     }
 }

@@ -515,6 +515,78 @@ public sealed class WeightedFairQueueTests
     }
 
     [Fact]
+    public void DequeueNext_AJobNeedingMoreKvThanIsFree_IsPassedOverUnasked()
+    {
+        _queue.Enqueue(Job("big", "a", prompt: 2_000, maxTokens: 100));
+        _queue.Enqueue(Job("small", "a", prompt: 100, maxTokens: 100));
+        _queue.Enqueue(Job("big-b", "b", prompt: 3_000, maxTokens: 100));
+        var asked = new List<string>();
+        bool Fits(JobDemand job)
+        {
+            asked.Add(job.JobId);
+            return true;
+        }
+
+        Assert.Equal("small", _queue.DequeueNext(Fits, maxKvTokens: 1_000)?.JobId);
+        Assert.Null(_queue.DequeueNext(Fits, maxKvTokens: 2_099));
+        Assert.Equal(["small"], asked);
+        Assert.Equal("big", _queue.DequeueNext(Fits, maxKvTokens: 2_100)?.JobId);
+        Assert.Equal(["small", "big"], asked);
+    }
+
+    [Fact]
+    public void DequeueNext_AsksLanesInCounterOrder_AndNoneAfterTheOneItServes()
+    {
+        // b's lane is the oldest; once each has had a job served, b's counter is 300 and a's 100, and c, newly
+        // backlogged, starts level with a at 100 with the youngest lane: the order is a, c, b.
+        _queue.Enqueue(Units("b", 300));
+        _queue.Enqueue(Units("b", 10));
+        _queue.Enqueue(Units("a", 100));
+        _queue.Enqueue(Units("a", 10));
+        Assert.Equal(["b", "a"], Drain(max: 2).Select(j => j.TenantId));
+        _queue.Enqueue(Units("c", 10));
+        var asked = new List<string>();
+        bool NotC(JobDemand job)
+        {
+            asked.Add(job.TenantId);
+            return job.TenantId != "c";
+        }
+
+        var served = _queue.DequeueNext(NotC);
+
+        Assert.Equal("a", served?.TenantId);
+        Assert.Equal(["a"], asked);
+        asked.Clear();
+        Assert.Equal("b", _queue.DequeueNext(NotC)?.TenantId);
+        Assert.Equal(["c", "b"], asked);
+    }
+
+    /// <summary>
+    /// Every tenant that ever queued keeps its lane (its counter and weight), and a pick visited all of them: with 20,000
+    /// tenants seen, each admission cost a scan of 20,000 lanes, inside the placement's one turn at a time.
+    /// </summary>
+    [Fact]
+    public void DequeueNext_ManyTenantsSeenBefore_DoesNotScanTheirLanes()
+    {
+        for (var t = 0; t < 20_000; t++)
+        {
+            _queue.Enqueue(Units($"once-{t}", 10));
+        }
+
+        Drain();
+        for (var i = 0; i < 5_000; i++)
+        {
+            _queue.Enqueue(Units($"busy-{i % 2}", 10));
+        }
+
+        var served = 0;
+        var spent = ThreadCpuTime.Of(() => served = Drain().Count);
+
+        Assert.Equal(5_000, served);
+        Assert.True(spent < TimeSpan.FromMilliseconds(100), $"5,000 picks with 20,000 idle lanes took {spent.TotalMilliseconds:0} ms of CPU");
+    }
+
+    [Fact]
     public void SetWeight_NonPositive_Throws()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => _queue.SetWeight("a", 0));

@@ -80,4 +80,37 @@ public sealed class DispatcherScaleTests
         Assert.Equal(100_000, dispatcher.Queue.Count);
         Assert.True(rounds < TimeSpan.FromMilliseconds(250), $"50 rounds over 100,000 queued jobs took {rounds.TotalMilliseconds:F0} ms of CPU");
     }
+
+    [Theory]
+    [InlineData("weighted-fair")]
+    [InlineData("fifo")]
+    public void AdmitWhatFits_FreeSlotsButNoKvRoom_ADeepBacklog_TakesMilliseconds(string fairness)
+    {
+        // Long prompts fill a replica's KV cache long before its slots: eight replicas run 16 of their 32 sequences and
+        // have no KV room for another, behind 100,000 queued jobs of 10 tenants (a flood of long prompts). Every round —
+        // at every submission and every engine step with news — asked each queued job whether it fits: a walk of the
+        // whole backlog, though none could while the largest free KV is below the smallest job's need.
+        var dispatcher = Dispatcher.Create("cost-aware", fairness, "continuous");
+        for (var r = 0; r < 8; r++)
+        {
+            var replica = Replica($"h{r}", AcceleratorProfiles.H100, maxSequences: 32, kvCapacityTokens: 16 * 700);
+            dispatcher.Replicas[replica.ReplicaId] = replica;
+            for (var i = 0; i < 16; i++)
+            {
+                var job = Job($"run-{r}-{i}", $"running-{i % 4}");
+                replica.Admit(job);
+                replica.PrefillDone(job.JobId);
+            }
+        }
+
+        for (var i = 0; i < 100_000; i++)
+        {
+            dispatcher.Queue.Enqueue(Job($"j-{i}", $"tenant-{i % 10}", ttftObjectiveMs: 60_000));
+        }
+
+        var rounds = TimeRounds(dispatcher, 50);
+        Assert.Equal(100_000, dispatcher.Queue.Count);
+        Assert.Equal(RoundStopReason.NothingFits, dispatcher.LastStop.Reason);
+        Assert.True(rounds < TimeSpan.FromMilliseconds(25), $"50 rounds over 100,000 queued jobs took {rounds.TotalMilliseconds:F0} ms of CPU");
+    }
 }
