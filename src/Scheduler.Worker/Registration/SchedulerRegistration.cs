@@ -33,6 +33,7 @@ internal sealed partial class SchedulerRegistration(
 
     private readonly CappedBackoff _backoff = new(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), jitter);
     private readonly Metadata _headers = new() { { "authorization", $"Bearer {options.NodeToken}" } };
+    private readonly OutageLog _outage = new(node.NodeId, time, logger);
     private SchedulerEndpoints? _silos;
     private bool _draining;
 
@@ -85,6 +86,7 @@ internal sealed partial class SchedulerRegistration(
             {
                 var response = await silos.Client.RegisterNodeAsync(request, _headers, time.GetUtcNow().UtcDateTime + CallTimeout, stoppingToken);
                 _backoff.Reset();
+                _outage.Answered(silos.Address);
                 node.MarkRegistered();
                 LogRegistered(logger, node.NodeId, node.Address, silos.Address, response.LeaseMs, response.HeartbeatIntervalMs);
                 var interval = response.HeartbeatIntervalMs > 0 ? TimeSpan.FromMilliseconds(response.HeartbeatIntervalMs) : DefaultHeartbeatInterval;
@@ -98,7 +100,9 @@ internal sealed partial class SchedulerRegistration(
                 // out of range). Retrying fast fixes nothing, and each refusal of an unknown token counts against this
                 // host's address in the silo's auth-failure limiter. Still retried, seldom, through the next silo: a
                 // silo's token may be rotated to this one, a silo rolled out with the model takes the node, and another
-                // silo in the list may already do either.
+                // silo in the list may already do either. A refusal is an answer: an outage before it is over, and this
+                // failure has its own line, never one folded into the outage's summary.
+                _outage.Answered(silos.Address);
                 var delay = jitter.Around(ConfigurationRefusedRetry);
                 if (ex.StatusCode == StatusCode.InvalidArgument)
                 {
@@ -116,6 +120,7 @@ internal sealed partial class SchedulerRegistration(
             {
                 // Another running worker holds this node id (a copied config). Retried, not fatal: the holder may be this
                 // node's predecessor still within its lease, and a node that stands by takes over once the holder is gone.
+                _outage.Answered(silos.Address);
                 var delay = _backoff.Next();
                 LogNodeIdTaken(logger, node.NodeId, silos.Address, attempt, ex.Status.Detail, delay);
                 await Task.Delay(delay, time, stoppingToken);
@@ -123,7 +128,11 @@ internal sealed partial class SchedulerRegistration(
             catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
             {
                 var delay = _backoff.Next();
-                LogRegisterFailed(logger, node.NodeId, silos.Address, attempt, ex.StatusCode, ex.Status.Detail, delay);
+                if (_outage.Failed(silos.Address, ex.StatusCode, ex.Status.Detail))
+                {
+                    LogRegisterFailed(logger, node.NodeId, silos.Address, attempt, ex.StatusCode, ex.Status.Detail, delay);
+                }
+
                 silos.Next();
                 await Task.Delay(delay, time, stoppingToken);
             }
@@ -144,11 +153,13 @@ internal sealed partial class SchedulerRegistration(
         try
         {
             var request = new HeartbeatRequest { NodeId = node.NodeId, InstanceId = node.InstanceId, Draining = true };
-            return (await silos.Client.HeartbeatAsync(request, _headers, time.GetUtcNow().UtcDateTime + CallTimeout, cancellationToken)).Known;
+            var known = (await silos.Client.HeartbeatAsync(request, _headers, time.GetUtcNow().UtcDateTime + CallTimeout, cancellationToken)).Known;
+            _outage.Answered(silos.Address);
+            return known;
         }
         catch (RpcException ex)
         {
-            LogHeartbeatFailed(logger, node.NodeId, silos.Address, ex.StatusCode, ex.Status.Detail);
+            HeartbeatFailed(silos, ex);
             return false;
         }
         catch (ObjectDisposedException)
@@ -220,6 +231,7 @@ internal sealed partial class SchedulerRegistration(
             try
             {
                 var response = await silos.Client.HeartbeatAsync(request, _headers, sent.UtcDateTime + timeout, stoppingToken);
+                _outage.Answered(silos.Address);
                 if (!response.Known)
                 {
                     // A stopping node that deregistered is unknown on purpose: it does not register again.
@@ -236,9 +248,19 @@ internal sealed partial class SchedulerRegistration(
                 // Keep beating at the same pace, through the next silo: the lease may still be alive (the node's
                 // grain lives wherever the cluster put it), and a scheduler that lost it says so (known = false),
                 // which registers the node again.
-                LogHeartbeatFailed(logger, node.NodeId, silos.Address, ex.StatusCode, ex.Status.Detail);
+                HeartbeatFailed(silos, ex);
                 silos.Next();
             }
+        }
+    }
+
+    // Logged in full only when it starts an outage (or fails differently within one): a heartbeat failing at every
+    // interval while the scheduler is down is counted into the outage's summary instead.
+    private void HeartbeatFailed(SchedulerEndpoints silos, RpcException ex)
+    {
+        if (_outage.Failed(silos.Address, ex.StatusCode, ex.Status.Detail))
+        {
+            LogHeartbeatFailed(logger, node.NodeId, silos.Address, ex.StatusCode, ex.Status.Detail);
         }
     }
 
