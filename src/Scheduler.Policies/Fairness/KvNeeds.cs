@@ -7,21 +7,23 @@ namespace Scheduler.Policies.Fairness;
 /// </summary>
 internal sealed class KvNeeds
 {
-    // Jobs per KV need: queued jobs come in a few sizes, so this stays small however deep the queue.
-    private readonly SortedDictionary<long, int> _jobsByNeed = [];
+    // Jobs per KV need (an entry per distinct need; O(log needs) to add or remove one). Made at the first job: a lane
+    // keeps one of these per class for as long as its tenant is known, most of them never used.
+    private SortedDictionary<long, int>? _jobsByNeed;
 
     /// <summary>The smallest KV need of a job held; <see cref="long.MaxValue"/> when none is.</summary>
     public long Smallest { get; private set; } = long.MaxValue;
 
     public void Add(long kvTokens)
     {
+        _jobsByNeed ??= [];
         _jobsByNeed[kvTokens] = _jobsByNeed.GetValueOrDefault(kvTokens) + 1;
         Smallest = Math.Min(Smallest, kvTokens);
     }
 
     public void Remove(long kvTokens)
     {
-        var jobs = _jobsByNeed[kvTokens] - 1;
+        var jobs = _jobsByNeed![kvTokens] - 1;
         if (jobs > 0)
         {
             _jobsByNeed[kvTokens] = jobs;
