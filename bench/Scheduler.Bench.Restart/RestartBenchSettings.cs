@@ -11,6 +11,8 @@ namespace Scheduler.Bench.Restart;
 /// <param name="SpeedUp">The simulated fleet's speed once uncordoned ("instant" or a factor).</param>
 /// <param name="Configuration">The build configuration of the standalone scheduler to run.</param>
 /// <param name="RedisServer">The redis-server executable.</param>
+/// <param name="SiloSettings">More configuration for the silo, as <c>Key=Value</c> pairs separated by commas (e.g.
+/// <c>Scheduler:Telemetry:GaugeRefresh=01:00:00</c>).</param>
 /// <param name="LogDirectory">Where each silo's output is written at the end of a run; empty for nowhere.</param>
 /// <param name="RunSeconds">Bound on one run, from the first start to the last check.</param>
 internal sealed record RestartBenchSettings(
@@ -22,6 +24,7 @@ internal sealed record RestartBenchSettings(
     string SpeedUp,
     string Configuration,
     string RedisServer,
+    string[] SiloSettings,
     string LogDirectory,
     int RunSeconds)
 {
@@ -61,6 +64,7 @@ internal sealed record RestartBenchSettings(
             Text("speed-up", "instant"),
             Text("configuration", "Release"),
             Text("redis-server", "redis-server"),
+            Text("silo-settings", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             Text("log-directory", ""),
             Int("run-seconds", 900, 10));
         return values.Count == 0 ? settings : throw new ArgumentException($"unknown setting --{values.Keys.First()}");

@@ -185,7 +185,8 @@ internal static partial class RestartRun
     private static string Shorten(string line)
     {
         var stall = StallWarning().Match(line);
-        return stall.Success ? $"{line[..12]} a turn of {stall.Groups["target"].Value} took {stall.Groups["elapsed"].Value}" : line[..Math.Min(line.Length, 300)];
+        var turn = line.Contains("OnActivateAsync", StringComparison.Ordinal) ? "its activation's turn" : "a turn";
+        return stall.Success ? $"{line[..12]} {turn} of {stall.Groups["target"].Value} took {stall.Groups["elapsed"].Value}" : line[..Math.Min(line.Length, 300)];
     }
 
     [GeneratedRegex(@"\[(?:Activation|SystemTarget): [^/]*/(?<target>[^/@\]]+).*took elapsed time (?<elapsed>[0-9:.]+)")]

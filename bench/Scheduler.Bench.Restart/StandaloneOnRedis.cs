@@ -74,6 +74,7 @@ internal sealed class StandaloneOnRedis : IAsyncDisposable
             "--Logging:LogLevel:Scheduler.Worker=Information",
             "--Logging:Console:FormatterName=simple", "--Logging:Console:FormatterOptions:SingleLine=true",
             "--Logging:Console:FormatterOptions:UseUtcTimestamp=true", "--Logging:Console:FormatterOptions:TimestampFormat=HH:mm:ss.fff ",
+            .. _settings.SiloSettings.Select(s => "--" + s),
         ], keepOutput: true));
         return startedAt;
     }
