@@ -15,6 +15,7 @@ namespace Scheduler.Bench.Restart;
 internal sealed class Backlog : IDisposable
 {
     private const string Prompt = "Summarise the restart of a silo in one line.";
+    private const string TenantPrefix = "restart-bench-";
 
     private readonly RestartBenchSettings _settings;
     private readonly GrpcChannel _channel;
@@ -183,8 +184,6 @@ internal sealed class Backlog : IDisposable
 
         _channel.Dispose();
     }
-
-    private const string TenantPrefix = "restart-bench-";
 
     private static string TenantId(int i) => TenantPrefix + i.ToString("D3", CultureInfo.InvariantCulture);
 

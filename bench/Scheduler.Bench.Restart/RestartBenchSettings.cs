@@ -1,4 +1,4 @@
-using System.Globalization;
+using Scheduler.Bench.Harness;
 
 namespace Scheduler.Bench.Restart;
 
@@ -30,43 +30,19 @@ internal sealed record RestartBenchSettings(
 {
     public static RestartBenchSettings Parse(string[] args)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Length; i += 2)
-        {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-            {
-                throw new ArgumentException($"expected --name value pairs, got \"{args[i]}\"");
-            }
-
-            values[args[i][2..]] = args[i + 1];
-        }
-
-        int Int(string name, int fallback, int min)
-        {
-            if (!values.Remove(name, out var text))
-            {
-                return fallback;
-            }
-
-            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min
-                ? value
-                : throw new ArgumentException($"--{name} must be an integer of at least {min}, got \"{text}\"");
-        }
-
-        string Text(string name, string fallback) => values.Remove(name, out var text) ? text : fallback;
-
+        var arguments = new NamedArguments(args);
         var settings = new RestartBenchSettings(
-            Int("jobs", 50_000, 1),
-            Int("tenants", 50, 1),
-            Int("runs", 1, 1),
-            Int("concurrency", 16, 1),
-            Int("max-tokens", 16, 1),
-            Text("speed-up", "instant"),
-            Text("configuration", "Release"),
-            Text("redis-server", "redis-server"),
-            Text("silo-settings", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            Text("log-directory", ""),
-            Int("run-seconds", 900, 10));
-        return values.Count == 0 ? settings : throw new ArgumentException($"unknown setting --{values.Keys.First()}");
+            arguments.Int("jobs", 50_000, 1),
+            arguments.Int("tenants", 50, 1),
+            arguments.Int("runs", 1, 1),
+            arguments.Int("concurrency", 16, 1),
+            arguments.Int("max-tokens", 16, 1),
+            arguments.Text("speed-up", "instant"),
+            arguments.Text("configuration", "Release"),
+            arguments.Text("redis-server", "redis-server"),
+            arguments.Text("silo-settings", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            arguments.Text("log-directory", ""),
+            arguments.Int("run-seconds", 900, 10));
+        return arguments.AllTaken(settings);
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Scheduler.Bench.Harness;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Bench.Restart;
@@ -16,7 +17,7 @@ internal static partial class RestartRun
 
     public static async Task RunAsync(RestartBenchSettings settings, int run)
     {
-        void Note(string line) => Console.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] run {run}: {line} (load {Load()})");
+        void Note(string line) => Console.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] run {run}: {line} (load {MachineLoad.Read()})");
 
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(settings.RunSeconds));
         var cancellationToken = bound.Token;
@@ -193,6 +194,4 @@ internal static partial class RestartRun
     private static partial Regex StallWarning();
 
     private static double Seconds(DateTime? at, DateTime origin) => at is { } time ? (time - origin).TotalSeconds : double.NaN;
-
-    private static string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
 }

@@ -30,13 +30,6 @@ internal sealed class TimedCalls(string name, DateTime origin)
         _calls.Enqueue((at, Stopwatch.GetElapsedTime(started).TotalMilliseconds, failure));
     }
 
-    /// <summary>When the first call that succeeded ended (seconds after the start), if one did.</summary>
-    public double? FirstSuccessEnd()
-    {
-        var ends = _calls.Where(c => c.Failure is null).Select(c => c.At + (c.Ms / 1000)).ToList();
-        return ends.Count == 0 ? null : ends.Min();
-    }
-
     /// <summary>The calls made until <paramref name="until"/> seconds: the first that succeeded, the median and
     /// slowest of those that succeeded, and the failures by status with when the last of each was made.</summary>
     public string Describe(double until)
