@@ -1,4 +1,4 @@
-using System.Globalization;
+using Scheduler.Bench.Harness;
 
 namespace Scheduler.Bench.Prefix;
 
@@ -36,51 +36,27 @@ internal sealed record PrefixBenchSettings(
 {
     public static PrefixBenchSettings Parse(string[] args)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Length; i += 2)
-        {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-            {
-                throw new ArgumentException($"expected --name value pairs, got \"{args[i]}\"");
-            }
-
-            values[args[i][2..]] = args[i + 1];
-        }
-
-        int Int(string name, int fallback, int min)
-        {
-            if (!values.Remove(name, out var text))
-            {
-                return fallback;
-            }
-
-            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min
-                ? value
-                : throw new ArgumentException($"--{name} must be an integer of at least {min}, got \"{text}\"");
-        }
-
-        string Text(string name, string fallback) => values.Remove(name, out var text) ? text : fallback;
-
+        var arguments = new NamedArguments(args);
         var settings = new PrefixBenchSettings(
-            Text("policies", "cost-aware,prefix-only,least-outstanding").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            Int("conversations", 32, 1),
-            Int("turns", 5, 1),
-            Int("first-message-chars", 4096, 1),
-            Int("user-message-chars", 512, 1),
-            Int("answer-tokens", 32, 1),
-            Int("start-interval-ms", 250, 0),
-            Int("think-ms", 500, 0),
-            Int("nodes", 2, 1),
-            Int("replicas-per-node", 2, 1),
-            Text("product", "L4"),
-            Text("configuration", "Release"),
-            Text("out", "bench/results/prefix-live.md"),
-            Text("sessions", "false") switch
+            arguments.Text("policies", "cost-aware,prefix-only,least-outstanding").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            arguments.Int("conversations", 32, 1),
+            arguments.Int("turns", 5, 1),
+            arguments.Int("first-message-chars", 4096, 1),
+            arguments.Int("user-message-chars", 512, 1),
+            arguments.Int("answer-tokens", 32, 1),
+            arguments.Int("start-interval-ms", 250, 0),
+            arguments.Int("think-ms", 500, 0),
+            arguments.Int("nodes", 2, 1),
+            arguments.Int("replicas-per-node", 2, 1),
+            arguments.Text("product", "L4"),
+            arguments.Text("configuration", "Release"),
+            arguments.Text("out", "bench/results/prefix-live.md"),
+            arguments.Text("sessions", "false") switch
             {
                 "true" => true,
                 "false" => false,
                 var other => throw new ArgumentException($"--sessions must be true or false, got \"{other}\""),
             });
-        return values.Count == 0 ? settings : throw new ArgumentException($"unknown setting --{values.Keys.First()}");
+        return arguments.AllTaken(settings);
     }
 }
