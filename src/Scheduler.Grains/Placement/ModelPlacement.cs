@@ -8,6 +8,7 @@ using Scheduler.Policies;
 using Scheduler.Policies.Admission;
 using Scheduler.Policies.Capacity;
 using Scheduler.Policies.Dispatch;
+using Scheduler.Policies.Fairness;
 using Scheduler.Policies.Placement;
 
 namespace Scheduler.Grains.Placement;
@@ -537,16 +538,14 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
     public PlacementSnapshot Snapshot()
     {
-        var queued = _jobs.Values.Where(j => j.RunningOn is null).ToArray();
-        var byTenant = queued
-            .GroupBy(j => j.Ticket.TenantId)
-            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
-        var byTenantAndPriority = queued
-            .GroupBy(j => (j.Ticket.TenantId, j.Ticket.Request.Priority))
-            .Select(g => new QueuedCount(g.Key.TenantId, g.Key.Priority, g.Count()))
-            .ToArray();
+        // From the queue's tally, kept as jobs come and go: read every 10 s by the gauges, it walked every queued job.
+        var tally = _dispatcher.Queue.Tally;
+        QueuedCount[] byTenantAndPriority = [.. tally.ByTenantAndClass.Select(q => new QueuedCount(q.TenantId, q.Priority, q.Jobs))];
+        var byTenant = byTenantAndPriority
+            .GroupBy(q => q.TenantId, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Sum(q => q.Count), StringComparer.Ordinal);
         var replicas = _dispatcher.Replicas.Values.Select(SnapshotOf).ToArray();
-        return new PlacementSnapshot(model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name, byTenantAndPriority, Capacity(queued),
+        return new PlacementSnapshot(model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name, byTenantAndPriority, Capacity(tally),
             WaitCostUsdPerSecond: _dispatcher.Placement.Name == SchedulingPolicies.DefaultPlacement ? options.WaitCostUsdPerSecond : 0);
     }
 
@@ -562,11 +561,10 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
 
     /// <summary>What the <see cref="CapacityPolicy"/> wants of each accelerator pool this model has replicas on, for the
     /// window's arrivals and attainment and the <paramref name="queued"/> jobs' tokens.</summary>
-    private CapacitySnapshot Capacity(PlacedJob[] queued)
+    private CapacitySnapshot Capacity(QueueTally queued)
     {
         var settings = options.Capacity;
-        var demand = _demand.Signal(
-            time.GetUtcNow(), queued.Sum(j => (long)j.Demand.PromptTokens), queued.Sum(j => (long)j.Demand.MaxTokens), queued.Length);
+        var demand = _demand.Signal(time.GetUtcNow(), queued.PromptTokens, queued.OutputTokens, _dispatcher.Queue.Count);
         // By worker pool, not product: two pools of one product (on-demand and spot) are scaled apart, each at its price.
         PoolState[] pools =
         [

@@ -21,6 +21,8 @@ internal sealed class FifoQueue : IFairQueue
 
     public int Count => _nodes.Count;
 
+    public QueueTally Tally { get; } = new();
+
     public void SetWeight(string tenantId, double weight)
     {
         // FIFO has no shares.
@@ -45,6 +47,7 @@ internal sealed class FifoQueue : IFairQueue
 
         _order.Remove(node);
         _needs.Remove(node.Value.KvTokens);
+        Tally.Remove(node.Value);
         var tenantId = node.Value.TenantId;
         if (--_countByTenant[tenantId] == 0)
         {
@@ -115,6 +118,7 @@ internal sealed class FifoQueue : IFairQueue
         Remove(job.JobId);
         _nodes[job.JobId] = front ? _order.AddFirst(job) : _order.AddLast(job);
         _needs.Add(job.KvTokens);
+        Tally.Add(job);
         _countByTenant[job.TenantId] = CountOf(job.TenantId) + 1;
     }
 }

@@ -8,6 +8,9 @@ public interface IFairQueue
 
     int Count { get; }
 
+    /// <summary>The queued jobs by tenant and class and their tokens, kept as jobs enter and leave.</summary>
+    QueueTally Tally { get; }
+
     /// <summary>Sets a tenant's share; weights apply from the next decision.</summary>
     void SetWeight(string tenantId, double weight);
 

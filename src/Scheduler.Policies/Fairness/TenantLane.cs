@@ -30,13 +30,18 @@ internal sealed class TenantLane(int ordinal)
             : queue.Untimed.AddLast(new Entry(job, long.MaxValue));
     }
 
-    public void Remove(string jobId)
+    /// <summary>Removes a queued job; returns it, or null if the lane does not hold it.</summary>
+    public JobDemand? Remove(string jobId)
     {
-        if (_nodes.Remove(jobId, out var node))
+        if (!_nodes.Remove(jobId, out var node))
         {
-            _byPriority[(int)node.Value.Job.Priority].Needs.Remove(node.Value.Job.KvTokens);
-            node.List!.Remove(node);
+            return null;
         }
+
+        var job = node.Value.Job;
+        _byPriority[(int)job.Priority].Needs.Remove(job.KvTokens);
+        node.List!.Remove(node);
+        return job;
     }
 
     /// <summary>The first job of the class, in the lane's order, that can be placed. Jobs behind an unplaceable one

@@ -40,6 +40,8 @@ internal sealed class WeightedFairQueue : IFairQueue
 
     public int Count => _laneOfJob.Count;
 
+    public QueueTally Tally { get; } = new();
+
     public void SetWeight(string tenantId, double weight)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(weight, 0);
@@ -59,7 +61,7 @@ internal sealed class WeightedFairQueue : IFairQueue
 
         _countByPriority[(int)lane.PriorityOf(jobId)]--;
         Unindex(lane);
-        lane.Remove(jobId);
+        Tally.Remove(lane.Remove(jobId)!);
         Reindex(lane);
         return true;
     }
@@ -88,6 +90,7 @@ internal sealed class WeightedFairQueue : IFairQueue
             var (lane, job) = (_lanes[pick.Ordinal], pick.Job!);
             Unindex(lane);
             lane.Remove(job.JobId);
+            Tally.Remove(job);
             _laneOfJob.Remove(job.JobId);
             _countByPriority[(int)priority]--;
             lane.Counter += job.ServiceUnits / lane.Weight;
@@ -191,6 +194,7 @@ internal sealed class WeightedFairQueue : IFairQueue
         }
 
         lane.Add(job, front);
+        Tally.Add(job);
         _laneOfJob[job.JobId] = lane;
         _countByPriority[(int)job.Priority]++;
         Reindex(lane);

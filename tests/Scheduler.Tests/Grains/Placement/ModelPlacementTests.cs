@@ -98,6 +98,34 @@ public sealed class ModelPlacementTests
 
     private static string[] AdmittedIds(AdmissionRound round) => [.. round.Batches.SelectMany(b => b.Sequences).Select(s => s.Ticket.JobId)];
 
+    /// <summary>The fleet's gauges read a snapshot every 10 s, in the placement's one turn at a time; it grouped every
+    /// queued job (50,000 after a restart under a deep queue: turns of seconds on a loaded silo).</summary>
+    [Fact]
+    public void Snapshot_FiftyThousandQueued_CountsThemWithoutWalkingThem()
+    {
+        for (var i = 0; i < 50_000; i++)
+        {
+            _placement.Enqueue(Ticket($"j{i}", $"t{i % 50}", Model, prompt: 100, maxTokens: 10, priority: i % 10 == 0 ? JobPriority.Critical : JobPriority.Standard));
+        }
+
+        PlacementSnapshot snapshot = null!;
+        _placement.Snapshot();
+        var spent = ThreadCpuTime.Of(() =>
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                snapshot = _placement.Snapshot();
+            }
+        });
+
+        Assert.Equal(50_000, snapshot.QueuedJobs);
+        Assert.Equal(50, snapshot.QueuedByTenant.Count);
+        Assert.All(snapshot.QueuedByTenant.Values, jobs => Assert.Equal(1_000, jobs));
+        Assert.Equal(5_000, snapshot.QueuedByTenantAndPriority!.Where(q => q.Priority == JobPriority.Critical).Sum(q => q.Count));
+        Assert.Equal((5_000_000L, 500_000L), (snapshot.Capacity!.QueuedPromptTokens, snapshot.Capacity.QueuedOutputTokens));
+        Assert.True(spent < TimeSpan.FromMilliseconds(20), $"20 snapshots of 50,000 queued jobs took {spent.TotalMilliseconds:0} ms of CPU");
+    }
+
     [Fact]
     public void Snapshot_Capacity_MeasuresArrivalsQueueAndFirstTokens_AndForgetsThemAfterTheWindow()
     {
