@@ -55,6 +55,8 @@ public sealed class OutageLogTests : IDisposable
     [Fact]
     public void AnAnswer_EndsTheOutage_WithOneLineSayingHowLongItLastedAndHowManyAttemptsFailed()
     {
+        // Registered, then cut off.
+        _outage.Answered(Silo);
         _outage.Failed(Silo, StatusCode.Unavailable, "Error connecting to subchannel.");
         for (var i = 0; i < 6; i++)
         {
@@ -72,6 +74,31 @@ public sealed class OutageLogTests : IDisposable
         _outage.Answered(Silo);
         Assert.Single(_logs.Messages);
         Assert.True(_outage.Failed(Silo, StatusCode.Unavailable, "Error connecting to subchannel."));
+    }
+
+    [Fact]
+    public void FailuresBeforeTheSchedulersFirstAnswer_EndInALineSayingItIsTheFirst_NotThatItIsReachableAgain()
+    {
+        // The worker starts before its silo (a fleet brought up at once): its registration tries fail for 9 s. It was
+        // never connected, and the line said "the scheduler is reachable again".
+        _outage.Failed(Silo, StatusCode.Unavailable, "Error connecting to subchannel.");
+        for (var i = 0; i < 4; i++)
+        {
+            _time.Advance(Attempt);
+            _outage.Failed(Silo, StatusCode.Unavailable, "Error connecting to subchannel.");
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        _outage.Answered(Silo);
+        var first = Assert.Single(_logs.Messages);
+        Assert.Equal($"Node outage-node: the scheduler answered through {Silo} for the first time, after 5 failed attempts over 0m 09s while it was starting or unreachable", first);
+
+        // A later outage is one of a node that was connected: "again".
+        _outage.Failed(Silo, StatusCode.Unavailable, "Error connecting to subchannel.");
+        _time.Advance(Attempt);
+        _outage.Answered(Silo);
+        Assert.Equal(2, _logs.Messages.Count);
+        Assert.Equal($"Node outage-node: the scheduler is reachable again through {Silo}, after 0m 02s unreachable and 1 failed attempts", _logs.Messages.Last());
     }
 
     [Fact]
