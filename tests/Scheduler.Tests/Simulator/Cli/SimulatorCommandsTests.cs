@@ -69,38 +69,20 @@ public sealed class SimulatorCommandsTests : IDisposable
     {
         // A failure that is no bad input (here the output refusing to be written) is the simulator's own: exit 1, with
         // what failed, never the code that tells the user to fix an option or a file.
-        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
-        File.WriteAllText(Path.Combine(_folder, "trace.csv"), """
-            TIMESTAMP,ContextTokens,GeneratedTokens
-            2023-11-16 18:00:00,200,10
-            """);
-        var error = new StringWriter();
-
-        var code = SimulatorCommands.Invoke(
-            ["run", "--trace", Path.Combine(_folder, "trace.csv"), "--fleet", Path.Combine(_folder, "fleet.json")],
-            new InvocationConfiguration { Output = new FailingWriter(), Error = error });
+        var (code, error) = RunOneRequestWritingTo(new ThrowingWriter(() => new InvalidOperationException("the output refuses to be written")));
 
         Assert.Equal(SimulatorCommands.Failed, code);
-        Assert.Contains("the output refuses", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("the output refuses", error, StringComparison.Ordinal);
     }
 
     [Fact]
     public void StdoutFailingToBeWritten_IsAFailureWhileRunning_NamingStdout_NotBadInput()
     {
         // stdout on a full disk read "error: No space left on device" and exit code 2, as a wrong option or input file.
-        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
-        File.WriteAllText(Path.Combine(_folder, "trace.csv"), """
-            TIMESTAMP,ContextTokens,GeneratedTokens
-            2023-11-16 18:00:00,200,10
-            """);
-        var error = new StringWriter();
-
-        var code = SimulatorCommands.Invoke(
-            ["run", "--trace", Path.Combine(_folder, "trace.csv"), "--fleet", Path.Combine(_folder, "fleet.json")],
-            new InvocationConfiguration { Output = new FullDiskWriter(), Error = error });
+        var (code, error) = RunOneRequestWritingTo(new ThrowingWriter(() => new IOException("No space left on device")));
 
         Assert.Equal(SimulatorCommands.Failed, code);
-        Assert.Equal("error: writing the output to stdout: No space left on device", error.ToString().Trim());
+        Assert.Equal("error: writing the output to stdout: No space left on device", error.Trim());
     }
 
     [Theory]
@@ -783,22 +765,28 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.DoesNotMatch(@"-\d[\d.]*% (below|above)", output);
     }
 
-    private sealed class FullDiskWriter : StringWriter
+    /// <summary><c>run</c> of a one-request trace on one L4, its stdout <paramref name="output"/>: its exit code and stderr.</summary>
+    private (int Code, string Error) RunOneRequestWritingTo(TextWriter output)
     {
-        public override void Write(char value) => throw new IOException("No space left on device");
-
-        public override void Write(string? value) => throw new IOException("No space left on device");
-
-        public override void WriteLine(string? value) => throw new IOException("No space left on device");
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        File.WriteAllText(Path.Combine(_folder, "trace.csv"), """
+            TIMESTAMP,ContextTokens,GeneratedTokens
+            2023-11-16 18:00:00,200,10
+            """);
+        var error = new StringWriter();
+        var code = SimulatorCommands.Invoke(
+            ["run", "--trace", Path.Combine(_folder, "trace.csv"), "--fleet", Path.Combine(_folder, "fleet.json")],
+            new InvocationConfiguration { Output = output, Error = error });
+        return (code, error.ToString());
     }
 
-    private sealed class FailingWriter : StringWriter
+    private sealed class ThrowingWriter(Func<Exception> failure) : StringWriter
     {
-        public override void Write(char value) => throw new InvalidOperationException("the output refuses to be written");
+        public override void Write(char value) => throw failure();
 
-        public override void Write(string? value) => throw new InvalidOperationException("the output refuses to be written");
+        public override void Write(string? value) => throw failure();
 
-        public override void WriteLine(string? value) => throw new InvalidOperationException("the output refuses to be written");
+        public override void WriteLine(string? value) => throw failure();
     }
 
     /// <summary>Both Azure traces in the test's folder, each of <paramref name="rows"/>, and a fleet of one L4 (fleet.json).</summary>
