@@ -18,7 +18,8 @@ namespace Scheduler.Simulator.Cli;
 /// </summary>
 internal static class SimulatorCommands
 {
-    /// <summary>Exit code when the simulator failed while it ran (an unexpected error, told with its stack trace: a bug).</summary>
+    /// <summary>Exit code when the simulator failed while it ran: its output could not be written (one <c>error:</c> line
+    /// naming the file, folder or stdout), or an unexpected error (told with its stack trace: a bug).</summary>
     public const int Failed = 1;
 
     /// <summary>Exit code of a usage or input error: an option that does not parse or is out of range, an input file
@@ -67,7 +68,7 @@ internal static class SimulatorCommands
 
     public static RootCommand Create()
     {
-        var root = new RootCommand($"Discrete-event simulator: replays LLM inference traces on a modelled fleet with the scheduler's own policies (see docs/benchmarks.md). Exit codes: {Failed} a failure while running (a bug), {BadInput} a bad option or input file, {NotAllServed} requests not served, {OutOfMemory} out of memory.");
+        var root = new RootCommand($"Discrete-event simulator: replays LLM inference traces on a modelled fleet with the scheduler's own policies (see docs/benchmarks.md). Exit codes: {Failed} a failure while running (its output could not be written, or a bug), {BadInput} a bad option or input file, {NotAllServed} requests not served, {OutOfMemory} out of memory.");
         root.Add(FleetFile);
         root.Add(Traces);
         root.Add(Seed);
@@ -85,7 +86,7 @@ internal static class SimulatorCommands
         {
             Trace, Rate, Placement, Fairness, Batching, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost, PrefillMicroBatchTokens,
         };
-        command.SetAction(parse => Guard(parse, progress =>
+        command.SetAction(parse => Guard(parse, (progress, output) =>
         {
             var fleet = Fleet(parse, FleetFile);
             var trace = parse.GetRequiredValue(Trace);
@@ -93,11 +94,11 @@ internal static class SimulatorCommands
                 ? (trace, Path.Combine(parse.GetRequiredValue(Traces), new TraceScenario(trace, 1).FileName), Traces.Name)
                 : (Path.GetFileNameWithoutExtension(trace), trace, Trace.Name);
             var read = TraceReader.Read(path, progress, option);
-            parse.InvocationConfiguration.Output.WriteLine(read.Account.Line());
+            output.WriteLine(read.Account.Line());
             var workload = TenantAssignment.FromTrace(name, read.Rows, parse.GetValue(Rate));
             var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond: parse.GetValue(WaitCost), PrefillMicroBatchTokens: parse.GetValue(PrefillMicroBatchTokens));
             var result = new Simulation(fleet, workload, policies, parse.GetValue(Seed)).Run();
-            return Print(parse.InvocationConfiguration.Output, result);
+            return Print(output, result);
         }));
         return command;
     }
@@ -108,7 +109,7 @@ internal static class SimulatorCommands
         {
             GpuFleet, Catalogue, MaxPlanSimulations, Out, CodeRate, ConvRate, BurstRequests, BurstRate, LightRate, FloodMultiplier, FloodSeconds, WaitCost,
         };
-        command.SetAction(parse => Guard(parse, _ =>
+        command.SetAction(parse => Guard(parse, (_, _) =>
         {
             // Before the simulations: a folder that cannot be made would otherwise only fail once they have all run.
             OutputFolder(parse.GetRequiredValue(Out), Out.Name);
@@ -126,7 +127,7 @@ internal static class SimulatorCommands
         {
             Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost, PrefillMicroBatchTokens,
         };
-        command.SetAction(parse => Guard(parse, progress =>
+        command.SetAction(parse => Guard(parse, (progress, output) =>
         {
             var fleet = Fleet(parse, FleetFile);
             var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"), progress, Traces.Name).Rows;
@@ -142,7 +143,7 @@ internal static class SimulatorCommands
             {
                 // A run that served the light tenant nothing has no p99 (a dash) and the two no ratio: said, not NaN.
                 var ratio = outcome.LightServed ? Format.Num(outcome.Ratio, "0.00") : "— (the light tenant had no request served in one run or both)";
-                parse.InvocationConfiguration.Output.WriteLine(
+                output.WriteLine(
                     $"{outcome.Policies.Label}: light p99 alone {Format.Ms(outcome.LightP99AloneMs)} ms, flooded {Format.Ms(outcome.LightP99FloodedMs)} ms, ratio {ratio}; {outcome.UnservedText}; {outcome.Flooded.Fairness}; preempted {outcome.Flooded.Preempted}; " +
                     $"flooded TPOT p50 {Format.Ms(outcome.Flooded.TpotP50Ms)} ms, p99 {Format.Ms(outcome.Flooded.TpotP99Ms)} ms");
             }
@@ -158,14 +159,14 @@ internal static class SimulatorCommands
         {
             Catalogue, MaxPlanSimulations, CodeRate, ConvRate, ColdStartSeconds, ScaleDownSeconds, PeakLookbackSeconds, WaitCost,
         };
-        command.SetAction(parse => Guard(parse, _ =>
+        command.SetAction(parse => Guard(parse, (_, output) =>
         {
             var fleet = Fleet(parse, FleetFile);
             var catalogue = PlanningCatalogue(parse);
             var autoscale = Autoscale(parse);
             TraceScenario[] traces = [new("code", parse.GetValue(CodeRate)), new("conv", parse.GetValue(ConvRate))];
             var outcomes = AutoscaleScenario.Run(fleet, catalogue, parse.GetRequiredValue(Traces), traces, parse.GetValue(Seed), autoscale, parse.GetValue(WaitCost), parse.InvocationConfiguration.Error.WriteLine);
-            parse.InvocationConfiguration.Output.Write(AutoscaleScenario.Markdown(fleet, catalogue, autoscale, outcomes));
+            output.Write(AutoscaleScenario.Markdown(fleet, catalogue, autoscale, outcomes));
             return 0;
         }));
         return command;
@@ -199,7 +200,7 @@ internal static class SimulatorCommands
                 }
             }
         });
-        command.SetAction(parse => Guard(parse, progress =>
+        command.SetAction(parse => Guard(parse, (progress, output) =>
         {
             var fleet = Fleet(parse, FleetFile);
             var rate = parse.GetValue(PrefixRate);
@@ -213,7 +214,7 @@ internal static class SimulatorCommands
             var read = parse.GetValue(KvTrace) is { } path ? KvTraceReader.Read(path, progress) : null;
             if (read is not null)
             {
-                parse.InvocationConfiguration.Output.WriteLine(read.Account.Line());
+                output.WriteLine(read.Account.Line());
             }
 
             List<Workload.Workload> workloads = read is not null
@@ -223,7 +224,8 @@ internal static class SimulatorCommands
             {
                 foreach (var name in PrefixWorkloads.Names)
                 {
-                    KvTraceReader.Write(Path.Combine(kvFolder, $"{name}.jsonl"), PrefixWorkloads.Rows(name, settings));
+                    var file = Path.Combine(kvFolder, $"{name}.jsonl");
+                    OutputWriteException.Around(file, () => KvTraceReader.Write(file, PrefixWorkloads.Rows(name, settings)));
                 }
             }
 
@@ -231,7 +233,7 @@ internal static class SimulatorCommands
             var outcomes = PrefixScenario.Run(
                 fleet, workloads, parse.GetValue(Seed), parse.GetValue(MaxPreemptions), parse.GetRequiredValue(PrefixPlacements).Distinct().ToList(), engineCache,
                 parse.GetValue(WaitCost), parse.GetValue(SessionWaitCost));
-            parse.InvocationConfiguration.Output.Write(PrefixScenario.Markdown(fleet, outcomes));
+            output.Write(PrefixScenario.Markdown(fleet, outcomes));
             return outcomes.Any(o => o.Unserved > 0) ? NotAllServed : 0;
         }));
         return command;
@@ -266,7 +268,8 @@ internal static class SimulatorCommands
         return catalogue;
     }
 
-    /// <summary>Makes the folder <paramref name="option"/> gives, before any simulation: one that cannot be made would
+    /// <summary>Makes the folder <paramref name="option"/> gives, and checks a file can be written in it, before any
+    /// simulation: one that cannot be made, or written to (a read-only mount, a folder of another user's), would
     /// otherwise fail only once they have run (or, an empty one, in the runtime's stack trace).</summary>
     private static void OutputFolder(string path, string option)
     {
@@ -283,14 +286,32 @@ internal static class SimulatorCommands
         {
             throw new InvalidDataException($"{option} {path}: cannot be made a folder ({e.Message})", e);
         }
+
+        try
+        {
+            // Deleted as it closes: nothing is left behind, whatever the folder held.
+            using var probe = new FileStream(Path.Combine(path, $".write-check-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"{option} {path}: cannot be written to ({e.Message})", e);
+        }
     }
 
-    private static int Guard(ParseResult parse, Func<TraceProgress, int> action)
+    /// <summary>Runs a command's <paramref name="action"/>, given its stdout, and turns what fails into one
+    /// <c>error:</c> line and the exit code that says whose it is.</summary>
+    private static int Guard(ParseResult parse, Func<TraceProgress, TextWriter, int> action)
     {
         var progress = new TraceProgress();
         try
         {
-            return action(progress);
+            using var stdout = new StdoutWriter(() => parse.InvocationConfiguration.Output);
+            return action(progress, stdout);
+        }
+        catch (OutputWriteException e)
+        {
+            parse.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
+            return Failed;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {

@@ -52,9 +52,12 @@ internal sealed class MatrixCommand(FleetSpec fleet, FleetSpec gpuFleet, FleetSp
         var flood = Flood();
         WriteTargets(defaults, gpuOnly, burst, flood);
         Plan();
-        WritePlots(cdfs, burst, flood);
-        File.WriteAllText(Path.Combine(settings.OutputFolder, "results.md"), _report.ToString());
-        File.WriteAllText(Path.Combine(settings.OutputFolder, "results.csv"), MatrixTable.Csv(_all));
+        OutputWriteException.Around(settings.OutputFolder, () =>
+        {
+            WritePlots(cdfs, burst, flood);
+            File.WriteAllText(Path.Combine(settings.OutputFolder, "results.md"), _report.ToString());
+            File.WriteAllText(Path.Combine(settings.OutputFolder, "results.csv"), MatrixTable.Csv(_all));
+        });
     }
 
     /// <summary>The default policies against the cheapest baseline placement that reaches 99% attainment (same

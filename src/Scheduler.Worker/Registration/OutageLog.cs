@@ -7,7 +7,9 @@ namespace Scheduler.Worker.Registration;
 /// long as the outage lasts (heartbeats at their interval, the channel dialling again at least every 2 s so a restarted
 /// silo is found at once): a warning for each was ~1,800 lines an hour per worker, burying everything else in the log.
 /// The first failure of an outage, and the first of each other status within it, are the caller's to log in full; the
-/// rest are counted into one summary a minute; the first call answered again ends the outage with one line.
+/// rest are counted into one summary a minute; the first call answered again ends the outage with one line — which
+/// says "reachable again" only when the scheduler had answered before: failures from the worker's start (the silo still
+/// starting) end in a line saying the scheduler was reached for the first time, the worker never having been connected.
 /// Thread-safe: a drain announcement fails or succeeds beside the heartbeat loop.
 /// </summary>
 internal sealed partial class OutageLog(string nodeId, TimeProvider time, ILogger logger)
@@ -20,6 +22,7 @@ internal sealed partial class OutageLog(string nodeId, TimeProvider time, ILogge
     private DateTimeOffset _since;
     private DateTimeOffset _lastLine;
     private int _failures;
+    private bool _answeredBefore;
 
     /// <summary>Counts a call that failed. True when the caller logs it in full: the first failure of an outage, or the
     /// first with this status in it (a different failure is never folded into the summary). False when it is counted
@@ -51,17 +54,28 @@ internal sealed partial class OutageLog(string nodeId, TimeProvider time, ILogge
     }
 
     /// <summary>A call the scheduler answered: ends the outage, if one was under way, with one line saying how long it
-    /// lasted and how many calls failed in it.</summary>
+    /// lasted and how many calls failed in it (and, before the scheduler's first answer, that it is the first).</summary>
     public void Answered(string scheduler)
     {
         lock (_lock)
         {
+            var first = !_answeredBefore;
+            _answeredBefore = true;
             if (_failures == 0)
             {
                 return;
             }
 
-            LogReachableAgain(logger, nodeId, scheduler, new Elapsed(time.GetUtcNow() - _since), _failures);
+            var duration = new Elapsed(time.GetUtcNow() - _since);
+            if (first)
+            {
+                LogFirstAnswer(logger, nodeId, scheduler, _failures, duration);
+            }
+            else
+            {
+                LogReachableAgain(logger, nodeId, scheduler, duration, _failures);
+            }
+
             _failures = 0;
             _statuses.Clear();
         }
@@ -75,6 +89,9 @@ internal sealed partial class OutageLog(string nodeId, TimeProvider time, ILogge
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId}: the scheduler is still unreachable after {Duration}: {Failures} failed attempts, last through {Scheduler}: {Status} {Detail}")]
     private static partial void LogStillUnreachable(ILogger logger, string nodeId, Elapsed duration, int failures, string scheduler, StatusCode status, string detail);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId}: the scheduler answered through {Scheduler} for the first time, after {Failures} failed attempts over {Duration} while it was starting or unreachable")]
+    private static partial void LogFirstAnswer(ILogger logger, string nodeId, string scheduler, int failures, Elapsed duration);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId}: the scheduler is reachable again through {Scheduler}, after {Duration} unreachable and {Failures} failed attempts")]
     private static partial void LogReachableAgain(ILogger logger, string nodeId, string scheduler, Elapsed duration, int failures);

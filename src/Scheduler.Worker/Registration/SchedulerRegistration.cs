@@ -23,10 +23,11 @@ internal sealed partial class SchedulerRegistration(
     private static readonly TimeSpan DefaultHeartbeatInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MinHeartbeatTimeout = TimeSpan.FromSeconds(1);
 
-    // How often a node whose token or description the scheduler refuses tries again (with jitter): seldom enough to be
-    // no load and to keep the log readable, often enough to come up within a minute of a token rotation or of the
-    // scheduler's roll-out of a model the node serves.
-    internal static readonly TimeSpan ConfigurationRefusedRetry = TimeSpan.FromSeconds(60);
+    /// <summary>How often a node whose token or description the scheduler refuses tries again (with jitter): seldom
+    /// enough to be no load and to keep the log readable, often enough to come up within a minute of a token rotation or
+    /// of the scheduler's roll-out of a model the node serves. Set only by tests, before the host starts, which cannot
+    /// wait minutes for a node to come back.</summary>
+    internal TimeSpan ConfigurationRefusedRetry { get; set; } = TimeSpan.FromSeconds(60);
 
     // Within the host's own bound on stopping, which leaves 10 s past the drain.
     private static readonly TimeSpan DeregisterTimeout = TimeSpan.FromSeconds(3);
@@ -92,8 +93,7 @@ internal sealed partial class SchedulerRegistration(
                 var interval = response.HeartbeatIntervalMs > 0 ? TimeSpan.FromMilliseconds(response.HeartbeatIntervalMs) : DefaultHeartbeatInterval;
                 return (interval, TimeSpan.FromMilliseconds(Math.Max(0, response.LeaseMs)));
             }
-            catch (RpcException ex) when (ex.StatusCode is (StatusCode.Unauthenticated or StatusCode.PermissionDenied or StatusCode.InvalidArgument)
-                && !stoppingToken.IsCancellationRequested)
+            catch (RpcException ex) when ((RefusesToken(ex) || ex.StatusCode == StatusCode.InvalidArgument) && !stoppingToken.IsCancellationRequested)
             {
                 // A configuration error, not a silo that is down: a token that is nobody's (or a tenant's or admin key
                 // given as the node token), or a description the scheduler refuses (a model it does not serve, a field
@@ -243,6 +243,20 @@ internal sealed partial class SchedulerRegistration(
                     return;
                 }
             }
+            catch (RpcException ex) when (RefusesToken(ex) && !stoppingToken.IsCancellationRequested)
+            {
+                // The scheduler answers and refuses the token: its Scheduler:NodeToken was rotated and this node's was
+                // not (or the other way round). Beating on would fail at every interval, each refusal counted against
+                // this host's address by the silo's auth-failure limiter, while the lease runs out and the node reads
+                // lost — and the log said "the scheduler is still unreachable", which it is not. A configuration
+                // refusal, as registration reports it; registering again, through the next silo (one still or already
+                // taking this token keeps the node), with registration's slow retry while the token is refused, brings
+                // the node back by itself once the tokens agree again.
+                _outage.Answered(silos.Address);
+                LogHeartbeatTokenRefused(logger, node.NodeId, silos.Address, ex.StatusCode, ex.Status.Detail);
+                silos.Next();
+                return;
+            }
             catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
             {
                 // Keep beating at the same pace, through the next silo: the lease may still be alive (the node's
@@ -253,6 +267,10 @@ internal sealed partial class SchedulerRegistration(
             }
         }
     }
+
+    // The scheduler refuses the node token itself: UNAUTHENTICATED for a token that is nobody's, PERMISSION_DENIED for a
+    // tenant's or admin key given as the node token (the silo's auth interceptor, before any handler runs).
+    private static bool RefusesToken(RpcException ex) => ex.StatusCode is StatusCode.Unauthenticated or StatusCode.PermissionDenied;
 
     // Logged in full only when it starts an outage (or fails differently within one): a heartbeat failing at every
     // interval while the scheduler is down is counted into the outage's summary instead.
@@ -318,6 +336,9 @@ internal sealed partial class SchedulerRegistration(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of node {NodeId} through {Scheduler} failed: {Status} {Detail}")]
     private static partial void LogHeartbeatFailed(ILogger logger, string nodeId, string scheduler, StatusCode status, string detail);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Node {NodeId}: the scheduler at {Scheduler} refuses its node token on a heartbeat ({Status} {Detail}): was the scheduler's Scheduler:NodeToken rotated and not this node's? Worker:NodeToken (environment Worker__NodeToken) must be the scheduler's Scheduler:NodeToken; registering again")]
+    private static partial void LogHeartbeatTokenRefused(ILogger logger, string nodeId, string scheduler, StatusCode status, string detail);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The scheduler does not know node {NodeId} any more: registering again")]
     private static partial void LogUnknownToScheduler(ILogger logger, string nodeId);

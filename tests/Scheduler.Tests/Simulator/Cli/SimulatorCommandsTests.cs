@@ -69,19 +69,77 @@ public sealed class SimulatorCommandsTests : IDisposable
     {
         // A failure that is no bad input (here the output refusing to be written) is the simulator's own: exit 1, with
         // what failed, never the code that tells the user to fix an option or a file.
-        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
-        File.WriteAllText(Path.Combine(_folder, "trace.csv"), """
-            TIMESTAMP,ContextTokens,GeneratedTokens
-            2023-11-16 18:00:00,200,10
-            """);
-        var error = new StringWriter();
-
-        var code = SimulatorCommands.Invoke(
-            ["run", "--trace", Path.Combine(_folder, "trace.csv"), "--fleet", Path.Combine(_folder, "fleet.json")],
-            new InvocationConfiguration { Output = new FailingWriter(), Error = error });
+        var (code, error) = RunOneRequestWritingTo(new ThrowingWriter(() => new InvalidOperationException("the output refuses to be written")));
 
         Assert.Equal(SimulatorCommands.Failed, code);
-        Assert.Contains("the output refuses", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("the output refuses", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void StdoutFailingToBeWritten_IsAFailureWhileRunning_NamingStdout_NotBadInput()
+    {
+        // stdout on a full disk read "error: No space left on device" and exit code 2, as a wrong option or input file.
+        var (code, error) = RunOneRequestWritingTo(new ThrowingWriter(() => new IOException("No space left on device")));
+
+        Assert.Equal(SimulatorCommands.Failed, code);
+        Assert.Equal("error: writing the output to stdout: No space left on device", error.Trim());
+    }
+
+    [Theory]
+    [InlineData("/dev/full", "No space left on device")]
+    [InlineData("&-", "")]
+    public async Task StdoutOnAFullDiskOrClosed_ExitsFailed_WithOneLineNamingStdout_AsAProcess(string redirect, string reason)
+    {
+        // Measured before, the built simulator in a shell: `> /dev/full` exit 2 "error: No space left on device",
+        // `>&-` exit 2 "error: Access to the path is denied.". (`| head -1` exits 0: .NET drops writes to a pipe nobody reads.)
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        File.WriteAllText(Path.Combine(_folder, "trace.csv"), "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:00,200,10\n");
+        var info = new System.Diagnostics.ProcessStartInfo("sh") { WorkingDirectory = _folder };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"exec dotnet '{EndToEnd.RepoPaths.Assembly("Scheduler.Simulator")}' run --trace trace.csv --fleet fleet.json >{redirect}");
+
+        var (code, _, error) = await EndToEnd.BoundedProcess.RunAsync(info, TimeSpan.FromSeconds(30));
+
+        Assert.True(code == SimulatorCommands.Failed, $"exited {code}: {error}");
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: writing the output to stdout: ", line, StringComparison.Ordinal);
+        Assert.Contains(reason, line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("matrix --out /sys", "error: --out /sys: cannot be written to (")]
+    [InlineData("prefix --prefix-placements round-robin --prefix-workloads agent --write-kv-traces /sys", "error: --write-kv-traces /sys: cannot be written to (")]
+    public void AnOutputFolderThatCannotBeWrittenTo_IsABadOptionNamingIt_BeforeAnySimulation(string command, string message)
+    {
+        // /sys: a folder that exists and refuses new files, root or not. matrix wrote nothing until every simulation had
+        // run (here it would stop at the missing fleet first); prefix failed at its first trace file, "error: Access to the
+        // path '/sys/multi-turn.jsonl' is denied." naming no option.
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        var fleet = command.StartsWith("matrix", StringComparison.Ordinal) ? Path.Combine(_folder, "missing.json") : Path.Combine(_folder, "fleet.json");
+
+        var (code, output, error) = Invoke([.. command.Split(' '), "--fleet", fleet]);
+
+        Assert.True(code == SimulatorCommands.BadInput, $"exited {code}: {error}");
+        Assert.StartsWith(message, error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("", output);
+    }
+
+    [Fact]
+    public void AnOutputFileFailingToBeWritten_IsAFailureWhileRunning_NamingIt()
+    {
+        // The folder takes files, but one of them cannot be written (a folder in its place: as a full disk would, after the
+        // check of the folder). It was exit code 2, "error: Access to the path '…' is denied.".
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        var kv = Path.Combine(_folder, "kv");
+        var blocked = Path.Combine(kv, "system-prompt.jsonl");
+        Directory.CreateDirectory(blocked);
+
+        var (code, _, error) = Invoke(["prefix", "--fleet", Path.Combine(_folder, "fleet.json"), "--prefix-placements", "round-robin", "--prefix-workloads", "agent", "--write-kv-traces", kv]);
+
+        Assert.True(code == SimulatorCommands.Failed, $"exited {code}: {error}");
+        Assert.StartsWith($"error: writing {blocked}: ", error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [Fact]
@@ -707,13 +765,28 @@ public sealed class SimulatorCommandsTests : IDisposable
         Assert.DoesNotMatch(@"-\d[\d.]*% (below|above)", output);
     }
 
-    private sealed class FailingWriter : StringWriter
+    /// <summary><c>run</c> of a one-request trace on one L4, its stdout <paramref name="output"/>: its exit code and stderr.</summary>
+    private (int Code, string Error) RunOneRequestWritingTo(TextWriter output)
     {
-        public override void Write(char value) => throw new InvalidOperationException("the output refuses to be written");
+        File.WriteAllText(Path.Combine(_folder, "fleet.json"), """{ "name": "one-l4", "nodes": [ { "product": "L4", "count": 1, "pricing": "hourly" } ] }""");
+        File.WriteAllText(Path.Combine(_folder, "trace.csv"), """
+            TIMESTAMP,ContextTokens,GeneratedTokens
+            2023-11-16 18:00:00,200,10
+            """);
+        var error = new StringWriter();
+        var code = SimulatorCommands.Invoke(
+            ["run", "--trace", Path.Combine(_folder, "trace.csv"), "--fleet", Path.Combine(_folder, "fleet.json")],
+            new InvocationConfiguration { Output = output, Error = error });
+        return (code, error.ToString());
+    }
 
-        public override void Write(string? value) => throw new InvalidOperationException("the output refuses to be written");
+    private sealed class ThrowingWriter(Func<Exception> failure) : StringWriter
+    {
+        public override void Write(char value) => throw failure();
 
-        public override void WriteLine(string? value) => throw new InvalidOperationException("the output refuses to be written");
+        public override void Write(string? value) => throw failure();
+
+        public override void WriteLine(string? value) => throw failure();
     }
 
     /// <summary>Both Azure traces in the test's folder, each of <paramref name="rows"/>, and a fleet of one L4 (fleet.json).</summary>

@@ -55,13 +55,9 @@ public sealed class OutageLogTests : IDisposable
     [Fact]
     public void AnAnswer_EndsTheOutage_WithOneLineSayingHowLongItLastedAndHowManyAttemptsFailed()
     {
-        _outage.Failed(Silo, StatusCode.Unavailable, "Error connecting to subchannel.");
-        for (var i = 0; i < 6; i++)
-        {
-            _time.Advance(Attempt);
-            _outage.Failed(Silo, StatusCode.Unavailable, "Error connecting to subchannel.");
-        }
-
+        // Registered, then cut off.
+        _outage.Answered(Silo);
+        FailedAttempts(7);
         _time.Advance(TimeSpan.FromMilliseconds(500));
         _outage.Answered(Silo);
 
@@ -75,6 +71,25 @@ public sealed class OutageLogTests : IDisposable
     }
 
     [Fact]
+    public void FailuresBeforeTheSchedulersFirstAnswer_EndInALineSayingItIsTheFirst_NotThatItIsReachableAgain()
+    {
+        // The worker starts before its silo (a fleet brought up at once): its registration tries fail for 9 s. It was
+        // never connected, and the line said "the scheduler is reachable again".
+        FailedAttempts(5);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        _outage.Answered(Silo);
+        var first = Assert.Single(_logs.Messages);
+        Assert.Equal($"Node outage-node: the scheduler answered through {Silo} for the first time, after 5 failed attempts over 0m 09s while it was starting or unreachable", first);
+
+        // A later outage is one of a node that was connected: "again".
+        FailedAttempts(1);
+        _time.Advance(Attempt);
+        _outage.Answered(Silo);
+        Assert.Equal(2, _logs.Messages.Count);
+        Assert.Equal($"Node outage-node: the scheduler is reachable again through {Silo}, after 0m 02s unreachable and 1 failed attempts", _logs.Messages.Last());
+    }
+
+    [Fact]
     public void AFailureWithAnotherStatus_IsLoggedInFull_NotFoldedIntoTheSummary()
     {
         Assert.True(_outage.Failed(Silo, StatusCode.Unavailable, "Error connecting to subchannel."));
@@ -85,5 +100,19 @@ public sealed class OutageLogTests : IDisposable
         _time.Advance(Attempt);
         Assert.False(_outage.Failed("http://10.0.0.2:5000", StatusCode.DeadlineExceeded, ""));
         Assert.False(_outage.Failed(Silo, StatusCode.Unavailable, "Error connecting to subchannel."));
+    }
+
+    // Attempts failing for a silo that is down, one every Attempt (from the first, at the current time).
+    private void FailedAttempts(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            if (i > 0)
+            {
+                _time.Advance(Attempt);
+            }
+
+            _outage.Failed(Silo, StatusCode.Unavailable, "Error connecting to subchannel.");
+        }
     }
 }
