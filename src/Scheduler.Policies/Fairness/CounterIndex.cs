@@ -195,4 +195,3 @@ internal sealed class CounterIndex
         }
     }
 }
-

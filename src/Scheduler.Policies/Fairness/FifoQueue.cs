@@ -14,7 +14,6 @@ internal sealed class FifoQueue : IFairQueue
 
     private readonly LinkedList<JobDemand> _order = new();
     private readonly Dictionary<string, LinkedListNode<JobDemand>> _nodes = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _countByTenant = new(StringComparer.Ordinal);
     private readonly KvNeeds _needs = new();
 
     public string Name => PolicyName;
@@ -48,12 +47,6 @@ internal sealed class FifoQueue : IFairQueue
         _order.Remove(node);
         _needs.Remove(node.Value.KvTokens);
         Tally.Remove(node.Value);
-        var tenantId = node.Value.TenantId;
-        if (--_countByTenant[tenantId] == 0)
-        {
-            _countByTenant.Remove(tenantId);
-        }
-
         return true;
     }
 
@@ -100,7 +93,7 @@ internal sealed class FifoQueue : IFairQueue
         // Nothing is charged, so nothing is corrected.
     }
 
-    public int CountOf(string tenantId) => _countByTenant.GetValueOrDefault(tenantId);
+    public int CountOf(string tenantId) => Tally.JobsOf(tenantId);
 
     public int PositionOf(string jobId)
     {
@@ -119,6 +112,5 @@ internal sealed class FifoQueue : IFairQueue
         _nodes[job.JobId] = front ? _order.AddFirst(job) : _order.AddLast(job);
         _needs.Add(job.KvTokens);
         Tally.Add(job);
-        _countByTenant[job.TenantId] = CountOf(job.TenantId) + 1;
     }
 }

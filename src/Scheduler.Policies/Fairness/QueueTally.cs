@@ -8,6 +8,7 @@ namespace Scheduler.Policies.Fairness;
 /// </summary>
 public sealed class QueueTally
 {
+    private static readonly JobPriority[] s_priorities = Enum.GetValues<JobPriority>();
     private readonly Dictionary<(string TenantId, JobPriority Priority), int> _jobs = [];
 
     /// <summary>The prompt tokens of the queued jobs (a resumed job's counted with the tokens it resumes after).</summary>
@@ -19,6 +20,18 @@ public sealed class QueueTally
     /// <summary>Queued jobs per tenant and class; none listed at zero.</summary>
     public IEnumerable<(string TenantId, JobPriority Priority, int Jobs)> ByTenantAndClass =>
         _jobs.Select(e => (e.Key.TenantId, e.Key.Priority, e.Value));
+
+    /// <summary>Queued jobs of one tenant, of every class.</summary>
+    public int JobsOf(string tenantId)
+    {
+        var jobs = 0;
+        foreach (var priority in s_priorities)
+        {
+            jobs += _jobs.GetValueOrDefault((tenantId, priority));
+        }
+
+        return jobs;
+    }
 
     internal void Add(JobDemand job)
     {
