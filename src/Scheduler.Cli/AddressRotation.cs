@@ -24,7 +24,7 @@ internal sealed class AddressRotation : CallInvoker, IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfZero(addresses.Count);
         _addresses = [.. addresses];
-        _channels = [.. _addresses.Select(a => SchedulerChannels.ForAddress(a, trustedCa, ConnectionLiveness.ToSilo))];
+        _channels = [.. _addresses.Select(a => SchedulerChannels.ToSilo(a, trustedCa, ConnectionLiveness.ToSilo))];
         _invokers = [.. _channels.Select(c => c.CreateCallInvoker())];
     }
 

@@ -34,13 +34,14 @@ internal sealed class SchedulerConnection : IDisposable
     /// <summary>Opens a channel to <paramref name="address"/> (http:// for cleartext HTTP/2, https:// for TLS),
     /// trusting the CA in <paramref name="trustedCaPath"/> (a PEM file, read again at each handshake: a client may
     /// outlive a CA rotation) or, when null, the system's CAs. A silo that stops answering fails the channel's calls
-    /// within about 15 s (<see cref="ConnectionLiveness.ToSilo"/>), so the failover runners move on from it.</summary>
+    /// within about 15 s (<see cref="ConnectionLiveness.ToSilo"/>), so the failover runners move on from it, and one that
+    /// was down is dialled again within <see cref="SchedulerChannels.SiloReconnectBackoff"/> of coming back.</summary>
     /// <exception cref="ArgumentException">The CA file is missing or holds no PEM certificate.</exception>
     public static SchedulerConnection ForAddress(string address, string apiKey, string? trustedCaPath, ILogger? logger = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(address);
         var trustedCa = TrustedCa.LoadOrNull(trustedCaPath, nameof(trustedCaPath))?.ReloadOnHandshake(logger ?? NullLogger.Instance);
-        var channel = SchedulerChannels.ForAddress(address, trustedCa, ConnectionLiveness.ToSilo);
+        var channel = SchedulerChannels.ToSilo(address, trustedCa, ConnectionLiveness.ToSilo);
         return new SchedulerConnection(channel.CreateCallInvoker(), apiKey, channel);
     }
 

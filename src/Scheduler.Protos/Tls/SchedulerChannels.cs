@@ -7,6 +7,19 @@ namespace Scheduler.Protos.Tls;
 /// TLS for https:// ones, trusting a private CA when one is given and the system's CAs otherwise.</summary>
 public static class SchedulerChannels
 {
+    /// <summary>The longest a channel to a silo waits between two attempts to connect while the silo is down.</summary>
+    /// <remarks>gRPC's reconnect backoff grows to 120 s, and while it waits every call fails at once: a worker whose
+    /// scheduler was down for 30 s re-registered 15 s after it was back, and a client (the failover runners, schedctl)
+    /// kept failing UNAVAILABLE for seconds after a restarted silo answered. Capped near a heartbeat interval, the first
+    /// call after the silo is back reaches it; an attempt to a silo that is down is a refused connection, no load.</remarks>
+    public static TimeSpan SiloReconnectBackoff { get; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A channel to a silo (a worker's registrations and heartbeats, a client's calls): it dials a silo that was
+    /// down again within <see cref="SiloReconnectBackoff"/>, and tells one that stopped answering by
+    /// <paramref name="liveness"/> (see <see cref="ForAddress"/>).</summary>
+    public static GrpcChannel ToSilo(string address, TrustedCa? trustedCa, ConnectionLiveness? liveness) =>
+        ForAddress(address, trustedCa, liveness, SiloReconnectBackoff);
+
     /// <summary>A channel to <paramref name="address"/>; disposing it closes its connections.</summary>
     /// <param name="address">An http:// or https:// URL.</param>
     /// <param name="trustedCa">The CA an https server's certificate must chain to; null trusts the system's CAs.</param>

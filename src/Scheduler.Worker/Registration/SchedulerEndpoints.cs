@@ -20,15 +20,8 @@ internal sealed class SchedulerEndpoints : IDisposable
         _silos = [.. Parse(addresses).Select(a => (a, Open(a, trustedCa)))];
     }
 
-    // gRPC's reconnect backoff grows to 120 s while a silo is down, failing every call at once in between: a worker
-    // whose scheduler was down for 30 s (a restart) re-registered up to 17 s after it was back (measured 15 s), and
-    // after minutes down up to two minutes. Capped near the heartbeat interval, the first heartbeat or registration
-    // after the silo is back reaches it; an attempt to a silo that is down is a refused connection, no load.
-    internal static readonly TimeSpan MaxReconnectBackoff = TimeSpan.FromSeconds(2);
-
-    /// <summary>The channel to one silo.</summary>
-    internal static GrpcChannel Open(string address, TrustedCa? trustedCa) =>
-        SchedulerChannels.ForAddress(address, trustedCa, maxReconnectBackoff: MaxReconnectBackoff);
+    /// <summary>The channel to one silo; heartbeats' deadlines tell a silo that stopped answering, so no pings.</summary>
+    internal static GrpcChannel Open(string address, TrustedCa? trustedCa) => SchedulerChannels.ToSilo(address, trustedCa, liveness: null);
 
     public bool IsEmpty => _silos.Length == 0;
 
