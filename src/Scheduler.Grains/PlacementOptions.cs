@@ -22,7 +22,7 @@ public sealed class PlacementOptions
 
     /// <summary>What a second of a job's wait for its first token costs, in US dollars: the cost-aware policy adds it,
     /// times the predicted wait, to each replica's predicted cost, so it pays for a faster replica where the waiting it
-    /// spares is worth more (docs/architecture.md, "Placement"). 0 prices only the accelerators' time (the policy then
+    /// spares is worth more (docs/internals.md, "Placement"). 0 prices only the accelerators' time (the policy then
     /// spends an objective's whole slack on the cheapest replica, queueing included); at most 1. Default 0.001, about an
     /// A100's second.</summary>
     public double WaitCostUsdPerSecond { get; set; } = PlacementSettings.DefaultWaitCostUsdPerSecond;
@@ -50,14 +50,14 @@ public sealed class PlacementOptions
     public int MaxHandBacks { get; set; } = 5;
 
     /// <summary>How many times one job may be stopped on a replica to make room for a critical or under-share job that
-    /// finds no room where it meets its TTFT objective (preemption; see docs/architecture.md): the stopped job is queued
+    /// finds no room where it meets its TTFT objective (preemption; see docs/internals.md): the stopped job is queued
     /// again and resumes from the tokens it delivered. Only under weighted-fair queuing and continuous batching; 0 turns
     /// preemption off.</summary>
     public int MaxPreemptions { get; set; } = 2;
 
     /// <summary>How many consecutive engine steps the decode of a job admitted while its tenant was backlogged in the
     /// fair queue (over its share) may wait while the prompt of an under-share job is prefilled on the same replica, so
-    /// that prefill step does not also pay for the flood's decoding sequences (see docs/architecture.md, "Engine"). Sent
+    /// that prefill step does not also pay for the flood's decoding sequences (see docs/internals.md, "Engine"). Sent
     /// with each admission (<c>SequenceSpec.decode_deferrals</c>); only under weighted-fair queuing. Off (0) by default:
     /// it does not move the live flood test's figure, and two of eleven live runs with it had an unexplained 0.9 s first
     /// token (docs/benchmarks.md, "Fairness inside the batch"); 2 is the value measured.</summary>
@@ -66,7 +66,7 @@ public sealed class PlacementOptions
     /// <summary>The contended prefill cap: a job admitted while its tenant was backlogged in the fair queue (over its
     /// share) prefills, together with the other such jobs on its replica, at most this many prompt tokens an engine step
     /// while a job of a tenant within its share has its prompt pending on that replica, or had, or ended there, within
-    /// <see cref="ContendedPrefillWindow"/> (see docs/architecture.md, "Engine"). A step cannot be interrupted, so a light
+    /// <see cref="ContendedPrefillWindow"/> (see docs/internals.md, "Engine"). A step cannot be interrupted, so a light
     /// tenant's prompt otherwise waits for a step full of the flood's prefill. Sent with each admission
     /// (<c>SequenceSpec.contended_prefill_tokens</c>); only under weighted-fair queuing; 0 turns it off. Uncontended,
     /// the flood prefills at full speed. Off (0) by default: measured at 256, it made the live flood test's light first

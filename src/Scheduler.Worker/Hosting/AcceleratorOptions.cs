@@ -30,7 +30,7 @@ public sealed class AcceleratorOptions
 
     /// <summary>Prompt tokens of one prefill micro-batch of the simulated or llama engine (for llama, one
     /// <c>llama_decode</c> call; the simulated engine models llama.cpp's calls): a step's prefill runs in calls of this many tokens, and a prompt admitted during a step, ranked ahead of the prefill its
-    /// later calls hold, ends the step after the call under way and goes first in the next (docs/architecture.md,
+    /// later calls hold, ends the step after the call under way and goes first in the next (docs/internals.md,
     /// "Engine"). 0 runs each step as one call, which never ends early. Unset: 256
     /// (<see cref="Policies.Profiles.StepPlan.DefaultMicroBatchTokens"/>). Refused on an upstream group, whose server runs its own steps.</summary>
     public int? PrefillMicroBatchTokens { get; set; }
