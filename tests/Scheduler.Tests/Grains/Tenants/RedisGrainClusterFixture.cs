@@ -16,6 +16,9 @@ public sealed class RedisGrainClusterFixture : GrainClusterFixture
 
     internal HoldableClock Clock { get; } = new();
 
+    /// <summary>The redis-server the journal and index are in: a test may freeze it.</summary>
+    internal RedisServer Redis => _redis ?? throw new InvalidOperationException("Redis is not started.");
+
     public override async Task InitializeAsync()
     {
         _redis = await RedisServer.StartAsync();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Orleans.Core.Internal;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Tenants;
@@ -79,6 +80,31 @@ public sealed class TenantRecountTests(RedisGrainClusterFixture cluster)
         var third = await Tenant.Submit(JobId(2), Request(_model), []);
         Assert.Equal(SubmitRejection.QueueFull, third.Rejection);
         Assert.Equal(2, (await Tenant.Get())?.QueuedJobs);
+    }
+
+    [Fact]
+    public async Task FirstRead_WithRedisNotAnswering_IsAnsweredWithinTheCountsBound_AndTheLostJobsAreCountedOnceItAnswers()
+    {
+        await Put();
+        var written = await WriteAndRead();
+        await Submit(JobId(0));
+        await Submit(JobId(1));
+        await LoseWhatCameAfter(written);
+
+        // Frozen: the index read at activation gets no answer. The activation stops waiting for it (5 s) and answers.
+        var watch = Stopwatch.StartNew();
+        cluster.Redis.Pause();
+        try
+        {
+            await Tenant.Get();
+        }
+        finally
+        {
+            cluster.Redis.Resume();
+        }
+
+        Assert.InRange(watch.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(15));
+        await Until(async () => await Tenant.Get() is { Usage.JobsSubmitted: 2, QueuedJobs: 2 }, "the lost jobs counted in the background");
     }
 
     private async Task Put(int maxQueued = 0) =>
