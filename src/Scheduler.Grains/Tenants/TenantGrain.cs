@@ -35,6 +35,13 @@ internal sealed partial class TenantGrain(
     // Whether the unfinished jobs or usage changed since the state was last written.
     private bool _changed;
 
+    // Whether the jobs accepted before this activation that the state read did not count are counted.
+    private bool _unwrittenCounted;
+
+    // How long an activation waits to count them before it answers (then they are counted in the background): well
+    // within the 30 s a call waits for its answer; a page of the index is one round trip.
+    private static readonly TimeSpan UnwrittenCountBound = TimeSpan.FromSeconds(5);
+
     private readonly TenantRateLimits _rateLimits = new(time);
 
     private string TenantId => this.GetPrimaryKeyString();
@@ -43,94 +50,107 @@ internal sealed partial class TenantGrain(
     {
         ConfigureRateLimits();
 
-        // Read before any write of this activation (moving stored keys writes) replaces it.
-        var lastWritten = state.State.WrittenAt;
+        // A state stored before the counted submissions were kept (and read before any write of this activation, which
+        // moving stored keys makes, replaces its time): the jobs accepted after its write's millisecond are missing, as
+        // exactly as it can tell (one accepted in that millisecond after the write stays so).
+        var s = state.State;
+        s.Submissions.FromMs ??= s.WrittenAt?.ToUnixTimeMilliseconds() + 1;
         await MoveStoredKeys();
 
         // Only where state outlives the silo: in memory, a crash loses the state with it, and the write on
         // deactivation is all a reactivation needs.
-        if (journal.OutlivesSilo)
+        if (!journal.OutlivesSilo)
         {
-            var interval = options.Value.TenantStateWriteInterval;
-            this.RegisterGrainTimer(WriteIfChanged, new GrainTimerCreationOptions(interval, interval));
+            _unwrittenCounted = true;
+            return;
+        }
 
-            // The state read may be older than what came after its last write (a silo killed loses up to an interval
-            // of it): jobs accepted since, which would be missing from the counts and the quota, and ends, without which
-            // a job would stay counted against the quota for good. Once, just after activation, interleaved with
-            // submissions, count the jobs the index lists as accepted after the write, then ask the records of the jobs
-            // counted.
-            var activatedAt = time.GetUtcNow();
-            if (lastWritten is not null || state.State.Jobs.Queued.Count + state.State.Jobs.Running.Count > 0)
-            {
-                // Jobs stored before their acceptance times were kept are dated now, so a later activation can age them.
-                _changed |= state.State.Jobs.DateUndated(activatedAt);
-                this.RegisterGrainTimer(
-                    async cancellationToken =>
-                    {
-                        await CountAcceptedUnwritten(lastWritten, activatedAt);
-                        await EndWhatEnded(cancellationToken);
-                    },
-                    new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { Interleave = true });
-            }
+        var interval = options.Value.TenantStateWriteInterval;
+        this.RegisterGrainTimer(WriteIfChanged, new GrainTimerCreationOptions(interval, interval));
+
+        // Jobs stored before their acceptance times were kept are dated now, so a later activation can age them.
+        _changed |= s.Jobs.DateUndated(time.GetUtcNow());
+
+        // The state read may be older than what came after its last write (a silo killed loses up to an interval of
+        // it): jobs accepted since, missing from the counts and the quota, and ends, without which a job would stay
+        // counted against the quota for good. The jobs are counted before the activation answers anything — the first
+        // read, or a submission's quota check, sees them — which costs one read of the index when none are missing, and
+        // at most an interval of submissions' pages otherwise; bounded, so a slow Redis does not hold every call to
+        // the tenant. The records of the jobs counted are asked afterwards, interleaved with calls: there may be
+        // thousands.
+        using (var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            bound.CancelAfter(UnwrittenCountBound);
+            _unwrittenCounted = await CountAcceptedUnwritten(bound.Token);
+        }
+
+        if (!_unwrittenCounted || s.Jobs.Queued.Count + s.Jobs.Running.Count > 0)
+        {
+            this.RegisterGrainTimer(
+                async cancellationToken =>
+                {
+                    // Stopped at activation: once more, interleaved with submissions (which the counted ids tell apart).
+                    _unwrittenCounted = _unwrittenCounted || await CountAcceptedUnwritten(cancellationToken);
+                    await EndWhatEnded(cancellationToken);
+                },
+                new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { Interleave = true });
         }
     }
 
-    /// <summary>Counts the jobs the index lists for the tenant as accepted after its state was written and before this
-    /// activation began: accepted (journaled, acknowledged) by an activation whose silo died before its next write, they
-    /// are in no count, so the quota let as many more in. Each is counted as submitted and queued; <see cref="EndWhatEnded"/>
-    /// then counts the ends and usage of those that ended. Strictly between the two times, at the index's millisecond:
-    /// a job accepted in the write's millisecond may be in the state already (counted, perhaps ended) and is left out,
-    /// and this activation's own jobs are dated from its start on.</summary>
-    private async Task CountAcceptedUnwritten(DateTimeOffset? lastWritten, DateTimeOffset activatedAt)
+    /// <summary>Counts the jobs the index lists for the tenant as accepted that its counts do not account for
+    /// (<see cref="CountedSubmissions"/>): accepted (journaled, acknowledged) by an activation whose silo died before
+    /// its next write, they are in no count, so the quota let as many more in. Each is counted as submitted and queued;
+    /// <see cref="EndWhatEnded"/> then counts the ends and usage of those that ended. A job this activation accepted is
+    /// accounted for already, so this may run interleaved with submissions, and again after it stopped. Returns whether
+    /// it read the index to the end.</summary>
+    private async Task<bool> CountAcceptedUnwritten(CancellationToken cancellationToken)
     {
-        if (lastWritten is not { } writtenAt)
+        var s = state.State;
+        if (s.Submissions.FromMs is not { } fromMs)
         {
-            return;
+            return true;
         }
 
         // Pages of the index, newest first; the span is an interval of submissions at most, so this ends quickly.
         const int PageSize = 256;
-        var writtenMs = writtenAt.ToUnixTimeMilliseconds();
-        var beforeMs = activatedAt.ToUnixTimeMilliseconds();
-        var jobs = state.State.Jobs;
+        var since = DateTimeOffset.FromUnixTimeMilliseconds(fromMs);
         var counted = 0;
         JobIndexCursor? after = null;
-        while (true)
+        try
         {
-            IReadOnlyList<JobIndexEntry> page;
-            try
+            while (true)
             {
-                page = await index.ReadNewestFirst(TenantId, after, writtenAt, activatedAt, PageSize);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                LogUnwrittenCountStopped(logger, TenantId, ex.GetType().Name);
-                break;
-            }
-
-            foreach (var entry in page)
-            {
-                var ms = entry.SubmittedAt.ToUnixTimeMilliseconds();
-                if (ms > writtenMs && ms < beforeMs && !jobs.Queued.Contains(entry.JobId) && !jobs.Running.Contains(entry.JobId))
+                var page = await index.ReadNewestFirst(TenantId, after, since, null, PageSize).WaitAsync(cancellationToken);
+                foreach (var entry in page)
                 {
-                    jobs.Accept(entry.JobId, entry.SubmittedAt);
-                    state.State.Usage = state.State.Usage with { JobsSubmitted = state.State.Usage.JobsSubmitted + 1 };
-                    counted++;
+                    // A state stored before the counted submissions were kept holds none of their ids: its unfinished
+                    // jobs, which may have been accepted after its time was taken, are told by their own sets.
+                    if (!s.Submissions.Holds(entry.JobId, entry.SubmittedAt) && !s.Jobs.Queued.Contains(entry.JobId) && !s.Jobs.Running.Contains(entry.JobId))
+                    {
+                        Count(entry.JobId, entry.SubmittedAt);
+                        counted++;
+                    }
                 }
-            }
 
-            if (page.Count < PageSize)
-            {
-                break;
-            }
+                if (page.Count < PageSize)
+                {
+                    return true;
+                }
 
-            after = page[^1].Cursor;
+                after = page[^1].Cursor;
+            }
         }
-
-        if (counted > 0)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            _changed = true;
-            LogAcceptedUnwritten(logger, TenantId, counted, writtenAt);
+            LogUnwrittenCountStopped(logger, TenantId, ex.GetType().Name);
+            return false;
+        }
+        finally
+        {
+            if (counted > 0)
+            {
+                LogAcceptedUnwritten(logger, TenantId, counted, since);
+            }
         }
     }
 
@@ -464,9 +484,7 @@ internal sealed partial class TenantGrain(
 
         // Counts ride along with the next periodic write; the job's own record is written by its grain.
         var ticket = new JobTicket(jobId, TenantId, request, time.GetUtcNow(), watchers, s.Weight);
-        s.Jobs.Accept(jobId, ticket.SubmittedAt);
-        s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted + 1 };
-        _changed = true;
+        Count(jobId, ticket.SubmittedAt);
 
         var journaled = false;
         try
@@ -489,6 +507,16 @@ internal sealed partial class TenantGrain(
         }
     }
 
+    /// <summary>Counts a job accepted at <paramref name="at"/> as submitted and queued, and as accounted for.</summary>
+    private void Count(string jobId, DateTimeOffset at)
+    {
+        var s = state.State;
+        s.Jobs.Accept(jobId, at);
+        s.Submissions.Add(jobId, at);
+        s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted + 1 };
+        _changed = true;
+    }
+
     /// <summary><paramref name="result"/> with where the tenant stands against its per-minute quotas now.</summary>
     private SubmitResult WithHeadroom(SubmitResult result) =>
         result with { Requests = Headroom(_rateLimits.Requests), Tokens = Headroom(_rateLimits.Tokens) };
@@ -498,7 +526,8 @@ internal sealed partial class TenantGrain(
 
     /// <summary>A job counted as accepted that was not after all (refused by its journal or shed by its placement): its
     /// place in the quota, its count and the rate quota it took go back, so usage stays the sum of the accepted jobs'
-    /// outcomes and a refusal costs the tenant nothing.</summary>
+    /// outcomes and a refusal costs the tenant nothing. It stays accounted for (<see cref="CountedSubmissions"/>): were
+    /// its index entry written, a recount must not count it either.</summary>
     private void Unaccept(JobTicket ticket)
     {
         var s = state.State;
@@ -577,7 +606,16 @@ internal sealed partial class TenantGrain(
         {
             // Cleared before the write: a change made while it is under way is written next time.
             _changed = false;
-            state.State.WrittenAt = time.GetUtcNow();
+            var now = time.GetUtcNow();
+            state.State.WrittenAt = now;
+
+            // Every job accepted before now is counted — unless jobs a dead activation accepted are still to be counted,
+            // whose ids are not known yet.
+            if (_unwrittenCounted)
+            {
+                state.State.Submissions.MoveTo(now);
+            }
+
             try
             {
                 await writes.Write(state);
@@ -600,10 +638,10 @@ internal sealed partial class TenantGrain(
         return new TenantInfo(TenantId, s.Weight, s.Quotas, s.Jobs.Queued.Count, s.Jobs.Running.Count, s.Usage);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: {Count} job(s) accepted after its state was last written ({WrittenAt:O}) were in no count (a silo stopped before the next write); counted now")]
-    private static partial void LogAcceptedUnwritten(ILogger logger, string tenantId, int count, DateTimeOffset writtenAt);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: {Count} job(s) accepted from {Since:O} on were in no count (a silo stopped before the tenant's next state write); counted now")]
+    private static partial void LogAcceptedUnwritten(ILogger logger, string tenantId, int count, DateTimeOffset since);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: counting the jobs accepted after its last state write stopped ({Error}); those not counted stay so")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: counting the jobs accepted after its last state write stopped ({Error}); it is tried again in the background, and at the next activation")]
     private static partial void LogUnwrittenCountStopped(ILogger logger, string tenantId, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: {Count} job(s) counted as unfinished had ended (their end was not written before a silo stopped); counted now")]

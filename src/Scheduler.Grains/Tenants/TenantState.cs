@@ -35,7 +35,11 @@ public sealed class TenantState
     [Id(12)] public DateTimeOffset? ApiKeySetAt { get; set; }
 
     /// <summary>When the activation that wrote this state took it, by its silo's clock (the clock that dates its jobs'
-    /// acceptance); null for a state written before this was kept. Jobs the index lists for the tenant as accepted after
-    /// it are missing from <see cref="Jobs"/> and <see cref="Usage"/> when a silo died before its next write.</summary>
+    /// acceptance); null for a state written before this was kept. A state stored before <see cref="Submissions"/> was
+    /// kept counts the jobs accepted after it as missing.</summary>
     [Id(13)] public DateTimeOffset? WrittenAt { get; set; }
+
+    /// <summary>Which accepted jobs <see cref="Jobs"/> and <see cref="Usage"/> account for: the index's jobs of the tenant
+    /// beyond them are missing when a silo died before its next write.</summary>
+    [Id(14)] public CountedSubmissions Submissions { get; set; } = new();
 }

@@ -44,7 +44,7 @@ public class GrainClusterFixture : IAsyncLifetime
     internal JobSettlement Settlement =>
         (_cluster ?? throw new InvalidOperationException("The cluster is not deployed.")).Silos[0].ServiceProvider.GetRequiredService<JobSettlement>();
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         var links = Links;
         var keys = IdempotencyKeys;
@@ -65,10 +65,16 @@ public class GrainClusterFixture : IAsyncLifetime
             silo.Services.AddMetrics().AddSingleton<FleetGauges>().AddSingleton<IJobOutcomeObserver, SchedulerTelemetry>();
             silo.Services.AddSingleton(TimeProvider.System);
             silo.Services.Configure<PlacementOptions>(Configure);
+            AddStores(silo.Services);
         });
         _cluster = builder.Build();
         await _cluster.DeployAsync();
         links.Contexts = _cluster.Silos[0].ServiceProvider.GetRequiredService<IGrainContextAccessor>();
+    }
+
+    /// <summary>Stores and a clock that replace the silo's (in memory, by the system clock): registered last, they win.</summary>
+    protected virtual void AddStores(IServiceCollection services)
+    {
     }
 
     /// <summary>The silo's scheduling options.</summary>
@@ -82,7 +88,7 @@ public class GrainClusterFixture : IAsyncLifetime
         options.OverloadQueueLength = OverloadQueueLength;
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_cluster is not null)
         {
