@@ -512,7 +512,14 @@ internal sealed partial class TenantGrain(
     {
         var s = state.State;
         s.Jobs.Accept(jobId, at);
-        s.Submissions.Add(jobId, at);
+
+        // Kept only where a silo's death can lose counts for a recount to restore: in memory, where the state is written
+        // only on deactivation, the ids of a busy tenant's every job would pile up for its activation's whole life.
+        if (journal.OutlivesSilo)
+        {
+            s.Submissions.Add(jobId, at);
+        }
+
         s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted + 1 };
         _changed = true;
     }

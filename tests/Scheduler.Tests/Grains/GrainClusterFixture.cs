@@ -34,6 +34,9 @@ public class GrainClusterFixture : IAsyncLifetime
 
     public GrainClusterFixture() => Journal = new(new MemoryJobJournal(Index, Options.Create(new PlacementOptions()), TimeProvider.System));
 
+    /// <summary>The silo's clock: the system's, which a test may stop at a time of its choosing.</summary>
+    internal HoldableClock Clock { get; } = new();
+
     public IClusterClient Client => _cluster?.Client ?? throw new InvalidOperationException("The cluster is not deployed.");
 
     /// <summary>The silo's grain storage, for a test that stores state as an earlier version wrote it.</summary>
@@ -50,6 +53,7 @@ public class GrainClusterFixture : IAsyncLifetime
         var keys = IdempotencyKeys;
         var journal = Journal;
         var index = Index;
+        var clock = Clock;
         var builder = new InProcessTestClusterBuilder(1);
         builder.ConfigureSilo((_, silo) =>
         {
@@ -63,7 +67,7 @@ public class GrainClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton(keys);
             silo.Services.AddSingleton<IJobIndex>(index);
             silo.Services.AddMetrics().AddSingleton<FleetGauges>().AddSingleton<IJobOutcomeObserver, SchedulerTelemetry>();
-            silo.Services.AddSingleton(TimeProvider.System);
+            silo.Services.AddSingleton<TimeProvider>(clock);
             silo.Services.Configure<PlacementOptions>(Configure);
             AddStores(silo.Services);
         });

@@ -292,6 +292,30 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
         Assert.Empty(moved.IdempotencyOrder);
     }
 
+    [Fact]
+    public async Task Submit_StateInMemory_KeepsNoAcceptedJobIds_ForARecountThatNeverComes()
+    {
+        // The ids a recount after a silo's death tells counted jobs by (TenantState.Submissions) are pruned at each write;
+        // in memory the state is written only on deactivation, so a busy tenant's would pile up, a job each, for good.
+        // Three jobs and a write in one millisecond: ids accepted in the write's millisecond are the ones a write keeps.
+        await Put();
+        using (cluster.Clock.Hold(DateTimeOffset.UtcNow))
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(SubmitRejection.None, (await Tenant.Submit(JobId(i), Request(_model), [])).Rejection);
+            }
+
+            await Tenant.Put(new TenantSettings(1, TenantQuotas.Default, ApiKey: null), TenantFields.Weight);
+        }
+
+        var stored = new GrainState<TenantState>();
+        await cluster.Storage.ReadStateAsync("tenant", Tenant.GetGrainId(), stored);
+        var state = Assert.IsType<TenantState>(stored.State);
+        Assert.Equal(3, state.Usage.JobsSubmitted);
+        Assert.Empty(state.Submissions.Ids);
+    }
+
     public static TheoryData<string> ChangedRequests => ["model", "prompt", "prompt_token_ids", "max_tokens", "priority", "ttft_objective_ms", "stop", "stop_sequences", "temperature", "top_p", "top_k", "seed", "messages"];
 
     [Theory]

@@ -7,14 +7,12 @@ using StackExchange.Redis;
 namespace Scheduler.Tests.Grains.Tenants;
 
 /// <summary>The grain tests' silo with Redis mode's job journal, index and idempotency keys in a real redis-server on
-/// loopback (stopped by its PID), so state outlives the silo as it does there, and a clock tests can hold. Grain state
+/// loopback (stopped by its PID), so state outlives the silo as it does there, and the clock tests can hold. Grain state
 /// stays in the silo's memory, where a test puts back what a killed silo would have left.</summary>
 public sealed class RedisGrainClusterFixture : GrainClusterFixture
 {
     private RedisServer? _redis;
     private ConnectionMultiplexer? _connection;
-
-    internal HoldableClock Clock { get; } = new();
 
     /// <summary>The redis-server the journal and index are in: a test may freeze it.</summary>
     internal RedisServer Redis => _redis ?? throw new InvalidOperationException("Redis is not started.");
@@ -33,7 +31,6 @@ public sealed class RedisGrainClusterFixture : GrainClusterFixture
         services.AddSingleton(new RedisJobKeys("recount-" + Guid.NewGuid().ToString("N")[..8]));
         services.AddSingleton<IJobJournal, RedisJobJournal>();
         services.AddSingleton<IJobIndex, RedisJobIndex>();
-        services.AddSingleton<TimeProvider>(Clock);
     }
 
     protected override void Configure(Scheduler.Grains.PlacementOptions options)

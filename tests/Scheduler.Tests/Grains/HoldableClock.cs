@@ -1,4 +1,4 @@
-namespace Scheduler.Tests.Grains.Tenants;
+namespace Scheduler.Tests.Grains;
 
 /// <summary>The system clock, which a test can stop at a time of its choosing: what <see cref="GetUtcNow"/> reads, only —
 /// timers and timestamps run on, so the silo's timers and timeouts are unaffected.</summary>
