@@ -17,7 +17,11 @@ public sealed class TenantRateLimits(TimeProvider time)
 
     // When the callers refused so far were told to come back, the last of them: each refusal is told a time after the
     // one before by what its own request refills, so callers refused together come back one after another, each to the
-    // room made for it, instead of all at the first refill, where one would win and the rest be refused again.
+    // room made for it, instead of all at the first refill, where one would win and the rest be refused again. Never
+    // later than when the buckets are whole again: a refusal cannot tell a new caller from one that came back before
+    // its time (or an OpenAI SDK, which ignores a hint over a minute and retries on its own back-off), so without
+    // that bound every early retry pushed every later caller's hint a refill further out (one client refused six times
+    // in a second at 2 requests a minute was told 30, 60, 90, 120, 180 and 240 s, its bucket whole again in 60 s).
     private long _lastPromised;
 
     /// <summary>Sets the quotas. A quota that did not change keeps its bucket (and what it used).</summary>
@@ -84,12 +88,19 @@ public sealed class TenantRateLimits(TimeProvider time)
         var now = time.GetTimestamp();
         var queued = _lastPromised > now ? time.GetElapsedTime(now, _lastPromised) : TimeSpan.Zero;
         var own = TimeSpan.FromTicks(Math.Max(_requests?.TimeToRefill(1).Ticks ?? 0, _tokens?.TimeToRefill(tokens).Ticks ?? 0));
-        var hint = queued > TimeSpan.Zero ? Max(wait, queued + own) : wait;
+        var hint = queued > TimeSpan.Zero ? Min(Max(wait, queued + own), WholeAgain()) : wait;
         _lastPromised = now + (long)(hint.TotalSeconds * time.TimestampFrequency);
         return hint;
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a >= b ? a : b;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a <= b ? a : b;
+
+    // When both buckets hold a whole minute's quota again (the x-ratelimit-reset-* the caller is shown): room then for
+    // any request the quotas admit at all, so no caller need be told to wait longer.
+    private TimeSpan WholeAgain() =>
+        Max(_requests?.TimeUntil(_requests.Capacity) ?? TimeSpan.Zero, _tokens?.TimeUntil(_tokens.Capacity) ?? TimeSpan.Zero);
 
     private static void Take(TokenBucketLimiter? bucket, long permits)
     {

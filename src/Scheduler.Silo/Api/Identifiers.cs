@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Scheduler.Silo.Api;
 
 /// <summary>
@@ -29,12 +31,14 @@ internal static class Identifiers
         string.IsNullOrEmpty(value) ? "is required" : IsValidNew(value) ? null : s_newIdRule;
 
     /// <summary>Whether <paramref name="value"/> may name something new. Besides spaces and control characters, no
-    /// invisible formatting character (Unicode's Cf: zero-width spaces and joiners, bidirectional overrides, the BOM):
-    /// "team\u200Bb" looks like "teamb" in every listing, log line and metric label, and a right-to-left override turns
-    /// the rest of a log line around.</summary>
+    /// invisible formatting character (Unicode's Cf: zero-width spaces and joiners, bidirectional overrides, the BOM,
+    /// the tag characters U+E0001 to U+E007F): "team\u200Bb" looks like "teamb" in every listing, log line and metric
+    /// label, and a right-to-left override turns the rest of a log line around. Checked by code point, not by UTF-16
+    /// unit: a character outside the BMP is two surrogates, each of category Surrogate, so the tag characters passed
+    /// ("teamb" followed by U+E0062 was a tenant of its own that listed as "teamb").</summary>
     private static bool IsValidNew(string value) =>
         value.Length is > 0 and <= MaxLength
-        && !value.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format);
+        && !value.EnumerateRunes().Any(r => Rune.IsWhiteSpace(r) || Rune.IsControl(r) || Rune.GetUnicodeCategory(r) == System.Globalization.UnicodeCategory.Format);
 
     /// <summary>Checks an id that refers to something that should exist.</summary>
     public static void RequireReference(string value, string field)

@@ -91,6 +91,30 @@ public sealed class TenantRateLimitsTests
     }
 
     [Fact]
+    public void TryAdmit_RefusalsFasterThanTheHints_AreNeverToldToWaitPastTheBucketsBeingWholeAgain()
+    {
+        // 2 a minute, both used: one client retrying at once (or an OpenAI SDK, which ignores a hint over a minute)
+        // was told 30, 60, 90, 120, 150 and 180 s, and every caller after it later still, though the bucket is whole again
+        // in 60 s (the x-ratelimit-reset-requests it is shown).
+        var limits = new TenantRateLimits(_time);
+        limits.Configure(requestsPerMinute: 2, tokensPerMinute: 0);
+        Assert.True(limits.TryAdmit(10).IsAdmitted);
+        Assert.True(limits.TryAdmit(10).IsAdmitted);
+
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        var hints = Enumerable.Range(0, 6).Select(_ => limits.TryAdmit(10).RetryAfter!.Value.TotalSeconds).ToList();
+        var reset = limits.Requests!.Value.Reset.TotalSeconds;
+
+        // The first two still come back one after another, each to its own refill.
+        Assert.Equal([29.9, 59.9], hints.Take(2).Select(h => Math.Round(h, 1)));
+        Assert.All(hints, h => Assert.InRange(h, 0, reset));
+
+        // And a caller coming back at the last hint finds room.
+        _time.Advance(TimeSpan.FromSeconds(hints[^1]));
+        Assert.True(limits.TryAdmit(10).IsAdmitted);
+    }
+
+    [Fact]
     public void TryAdmit_TokensPerMinute_RefusalCostsNoRequest()
     {
         var limits = new TenantRateLimits(_time);

@@ -17,6 +17,9 @@ public sealed class IdentifiersTests
         { "team\u200Bb", "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters" },
         { "ab\u202Ecd", "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters" },
         { "\uFEFFteam", "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters" },
+        // Invisible outside the BMP: tag characters (Cf) after "teamb" list as "teamb"; they are surrogate pairs in UTF-16.
+        { "teamb\U000E0062\U000E0063", "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters" },
+        { "\U000E0001team", "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters" },
     };
 
     public static TheoryData<string, string> BadReferences => new()
