@@ -60,14 +60,15 @@ internal sealed class CounterIndex
     /// <summary>Removes the entry of lane <paramref name="ordinal"/>, which is at <paramref name="counter"/>.</summary>
     public void Remove(double counter, int ordinal) => _root = Remove(_root, counter, ordinal);
 
-    /// <summary>The jobs of the lanes whose counter is lower than <paramref name="counter"/>.</summary>
-    public int JobsBelow(double counter)
+    /// <summary>The jobs of the lanes ahead of lane <paramref name="ordinal"/> at <paramref name="counter"/>: those with a
+    /// lower counter, and at the same counter the older lanes, which a pick serves first.</summary>
+    public int JobsBefore(double counter, int ordinal)
     {
         var jobs = 0;
         var node = _root;
         while (node is not null)
         {
-            if (node.Counter < counter)
+            if (Compare(counter, ordinal, node) > 0)
             {
                 jobs += SumOf(node.Left) + node.Jobs;
                 node = node.Right;

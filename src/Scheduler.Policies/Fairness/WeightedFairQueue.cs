@@ -164,8 +164,9 @@ internal sealed class WeightedFairQueue : IFairQueue
             return -1;
         }
 
-        // In serving order: the jobs of higher classes, those of its class in lanes with lower counters, and those of its
-        // class ahead of it in its lane (an estimate: jobs behind an unplaceable one may go first).
+        // In serving order: the jobs of higher classes, those of its class in lanes a pick serves first (a lower counter,
+        // or the same and older: tied tenants' first jobs are not both next), and those of its class ahead of it in its
+        // lane (an estimate: jobs behind an unplaceable one may go first, and tenants' jobs interleave as counters grow).
         var priority = lane.PriorityOf(jobId);
         var position = 0;
         for (var higher = JobPriority.Critical; higher < priority; higher++)
@@ -173,7 +174,7 @@ internal sealed class WeightedFairQueue : IFairQueue
             position += _countByPriority[(int)higher];
         }
 
-        return position + _byCounter[(int)priority].JobsBelow(lane.Counter) + lane.IndexInClass(jobId);
+        return position + _byCounter[(int)priority].JobsBefore(lane.Counter, lane.Ordinal) + lane.IndexInClass(jobId);
     }
 
     private void Add(JobDemand job, bool front)

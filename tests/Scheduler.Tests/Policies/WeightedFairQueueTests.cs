@@ -622,8 +622,13 @@ public sealed class WeightedFairQueueTests
 
         int Expected(JobDemand job) =>
             queued.Values.Sum(jobs => jobs.Count(j => j.Priority < job.Priority))
-            + queued.Where(q => q.Key != job.TenantId && counters[q.Key] < counters[job.TenantId]).Sum(q => q.Value.Count(j => j.Priority == job.Priority))
+            + queued.Where(q => q.Key != job.TenantId && Ahead(q.Key, job.TenantId)).Sum(q => q.Value.Count(j => j.Priority == job.Priority))
             + queued[job.TenantId].IndexOf(job);
+
+        // A lower counter, or the same and an older lane (the queue first saw the tenants in the order they were added).
+        var seen = queued.Keys.ToList();
+        bool Ahead(string tenant, string of) =>
+            counters[tenant] < counters[of] || (counters[tenant] == counters[of] && seen.IndexOf(tenant) < seen.IndexOf(of));
 
         void AssertPositions()
         {
@@ -682,6 +687,7 @@ public sealed class WeightedFairQueueTests
             var job = Units(tenant, 10, priority);
             _queue.Enqueue(job);
             queued[tenant] = [job];
+            seen.Add(tenant);
             AssertPositions();
         }
     }
@@ -722,20 +728,21 @@ public sealed class WeightedFairQueueTests
 
                 // The thread's CPU time: a loaded machine stretches the wall clock of one run and not the other's.
                 GC.Collect();
-                var positions = 0L;
+                var positions = new int[newcomers.Length];
                 var spent = ThreadCpuTime.Of(() =>
                 {
-                    foreach (var job in newcomers)
+                    for (var n = 0; n < newcomers.Length; n++)
                     {
-                        queue.Enqueue(job);
-                        positions += queue.PositionOf(job.JobId);
+                        queue.Enqueue(newcomers[n]);
+                        positions[n] = queue.PositionOf(newcomers[n].JobId);
                     }
                 });
 
                 best = Math.Min(best, spent.TotalMicroseconds);
 
-                // Each started level with the lowest counter: no tenant's counter is below it.
-                Assert.Equal(0, positions);
+                // Each started level with the lowest counter: no tenant's counter is below it, so only the older lanes
+                // at that counter are ahead of it — the same waiting ones for every newcomer, and the newcomers before it.
+                Assert.Equal(Enumerable.Range(positions[0], newcomers.Length), positions);
             }
 
             return best;
@@ -762,6 +769,24 @@ public sealed class WeightedFairQueueTests
         Drain(2);
         Assert.Equal(-1, _queue.PositionOf(jobs[0].JobId));
         Assert.Equal([0, 1, 2], jobs.Skip(1).Select(j => _queue.PositionOf(j.JobId)));
+    }
+
+    [Fact]
+    public void PositionOf_TenantsTiedOnTheirCounters_AreNotBothNext_TheOneAtZeroIsServedFirst()
+    {
+        // An independent client saw two tenants' first jobs both at position 1 behind one critical job: "0 = next"
+        // cannot hold for both. A pick breaks the tie by the older lane; positions do the same.
+        var a = Units("a", 10);
+        var b = Units("b", 10);
+        var urgent = Units("c", 10, JobPriority.Critical);
+        _queue.Enqueue(a);
+        _queue.Enqueue(b);
+        _queue.Enqueue(urgent);
+
+        Assert.Equal([0, 1, 2], new[] { urgent, a, b }.Select(j => _queue.PositionOf(j.JobId)));
+        Drain(1);
+        Assert.Equal(0, _queue.PositionOf(a.JobId));
+        Assert.Same(a, _queue.DequeueNext(_ => true));
     }
 
     [Fact]
