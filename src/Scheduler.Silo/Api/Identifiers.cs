@@ -13,7 +13,7 @@ internal static class Identifiers
     public const int MaxLength = 128;
 
     /// <summary>What the id of something new must be, for a refusal to say.</summary>
-    private static readonly string s_newIdRule = $"must be at most {MaxLength} characters without spaces, control or invisible formatting characters";
+    private static readonly string s_newIdRule = $"must be at most {MaxLength} UTF-16 code units (an emoji counts 2) without spaces, control or invisible formatting characters";
 
     /// <summary>Checks the id of something being created or registered.</summary>
     public static void Require(string value, string field)
@@ -52,7 +52,7 @@ internal static class Identifiers
         // No such id can exist.
         if (value.Length > MaxLength)
         {
-            throw SchedulerErrors.InvalidArgument(field, $"is longer than {MaxLength} characters");
+            throw SchedulerErrors.InvalidArgument(field, $"is longer than {MaxLength} UTF-16 code units");
         }
     }
 }

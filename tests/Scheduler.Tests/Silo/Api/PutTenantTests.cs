@@ -149,7 +149,7 @@ public sealed class PutTenantTests(SecuredSilo silo) : IClassFixture<SecuredSilo
         var e = await Assert.ThrowsAsync<RpcException>(() => admin.PutTenantAsync(new PutTenantRequest { TenantId = id }));
 
         Assert.Equal(
-            (StatusCode.InvalidArgument, "tenant_id: must be at most 128 characters without spaces, control or invisible formatting characters"),
+            (StatusCode.InvalidArgument, "tenant_id: must be at most 128 UTF-16 code units (an emoji counts 2) without spaces, control or invisible formatting characters"),
             (e.StatusCode, e.Status.Detail));
         Assert.DoesNotContain(id, (await admin.ListTenantsAsync()).Select(t => t.TenantId));
     }
