@@ -586,13 +586,13 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     /// delivered token prefills again, and a resumed one had its first token long ago.</summary>
     private void CountFirstToken(PlacedJob job)
     {
-        if (job.FirstTokenCounted || job.Ticket.ResumeFromToken > 0)
+        if (job.FirstTokenAt is not null || job.Ticket.ResumeFromToken > 0)
         {
             return;
         }
 
-        job.FirstTokenCounted = true;
         var now = time.GetUtcNow();
+        job.FirstTokenAt = now;
         var objective = job.Ticket.Request.TtftObjectiveMs;
         _demand.FirstToken(now, objective <= 0 || (now - job.Ticket.SubmittedAt).TotalMilliseconds <= objective);
     }
@@ -637,6 +637,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             }
 
             job.RunningOn = chosen;
+            job.AdmittedAt ??= now;
             job.Placement = placement;
             _expiry.Forget(demand.JobId);
             _waits.AppendWaits(demand, job.WaitingSince, job.Trace);
@@ -699,7 +700,8 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     // The jobs counted on a replica (running there, or being stopped there for another job), each to resume where its
     // journaled ticket says: what goes back to the queue when the replica's stream is gone without handing them back.
     private RequeuedSequence[] CountedOn(ReplicaView replica) =>
-        [.. _jobs.Values.Where(j => j.RunningOn == replica || j.PreemptedFrom == replica).Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken))];
+        [.. _jobs.Values.Where(j => j.RunningOn == replica || j.PreemptedFrom == replica)
+            .Select(j => new RequeuedSequence(j.Ticket.JobId, j.Ticket.ResumeFromToken, FirstAdmittedAt: j.AdmittedAt, FirstTokenAt: j.FirstTokenAt))];
 
     private void RequeueFrom(ReplicaView replica, RequeuedSequence[] sequences, string why)
     {

@@ -47,8 +47,14 @@ internal sealed class PlacedJob(JobTicket ticket)
 
     /// <summary>Where its waiting lines start in the model's <see cref="WaitLog"/>: when it was last queued.</summary>
     public WaitMark WaitingSince { get; set; }
-    /// <summary>Whether its first token was counted in the placement's TTFT attainment.</summary>
-    public bool FirstTokenCounted { get; set; }
+    /// <summary>When the placement first admitted it, and heard of its first token (counted then in its TTFT
+    /// attainment); null before. A job its placement hands back from the ticket alone — its stream gone with its silo,
+    /// where the tokens it delivered were known — keeps them, so its record's times are still its first run's (within
+    /// a grain call of the node link's), not the rerun's.</summary>
+    public DateTimeOffset? AdmittedAt { get; set; }
+
+    /// <inheritdoc cref="AdmittedAt"/>
+    public DateTimeOffset? FirstTokenAt { get; set; }
 
     /// <summary>A silo's hub watches once however many of its streams follow the job: thousands of WatchJob calls
     /// on one job must not grow the ticket (copied into every admission) or multiply every event sent.</summary>

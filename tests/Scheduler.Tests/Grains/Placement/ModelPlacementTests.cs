@@ -529,6 +529,30 @@ public sealed class ModelPlacementTests
     }
 
     [Fact]
+    public void LoseLink_AJobThatHadItsFirstToken_KeepsItsFirstRunsTimes_WhenItRunsAgain()
+    {
+        // Its stream died with its silo, which alone knew the tokens delivered: the job reruns from its journaled ticket,
+        // and its record measured queue time and TTFT to the rerun's admission and first token, though its client had
+        // had tokens long before.
+        _placement.UpsertReplicas("link-1", [On("r", "n", maxSequences: 1)]);
+        var submitted = _time.GetUtcNow();
+        _time.Advance(TimeSpan.FromMilliseconds(40));
+        Assert.Equal(["j0"], AdmittedIds(Enqueue("j0")));
+        var admitted = _time.GetUtcNow();
+        _time.Advance(TimeSpan.FromMilliseconds(60));
+        _placement.OnProgress("r", ["j0"], []);
+        var firstToken = _time.GetUtcNow();
+
+        _time.Advance(TimeSpan.FromSeconds(5));
+        _placement.LoseLink("link-1");
+        _placement.UpsertReplicas("link-2", [On("r2", "n2", maxSequences: 1)]);
+        var again = Assert.Single(_placement.AdmitWhatFits().Batches.SelectMany(b => b.Sequences)).Ticket;
+
+        Assert.Equal((0, admitted, firstToken), (again.ResumeFromToken, again.FirstAdmittedAt, again.FirstTokenAt));
+        Assert.True(again.FirstAdmittedAt > submitted);
+    }
+
+    [Fact]
     public void Requeue_ForAnyReason_TheTicketToJournalCarriesTheCount_IntoAPlacementRebuiltAfterAFailover()
     {
         // Every way a job goes back to its queue from a replica but an engine's failure: each round hands the grain
