@@ -47,13 +47,13 @@ internal sealed class PlacedJob(JobTicket ticket)
 
     /// <summary>Where its waiting lines start in the model's <see cref="WaitLog"/>: when it was last queued.</summary>
     public WaitMark WaitingSince { get; set; }
-    /// <summary>When the placement first admitted it, and heard of its first token (counted then in its TTFT
-    /// attainment); null before. A job its placement hands back from the ticket alone — its stream gone with its silo,
-    /// where the tokens it delivered were known — keeps them, so its record's times are still its first run's (within
-    /// a grain call of the node link's), not the rerun's.</summary>
+    /// <summary>When the placement first admitted it; null before. A job handed back from its ticket alone (its stream
+    /// gone with its silo, where its run's times were known) carries it, so its record's queue time is its first run's
+    /// (within a grain call of the node link's own time), not the rerun's.</summary>
     public DateTimeOffset? AdmittedAt { get; set; }
 
-    /// <inheritdoc cref="AdmittedAt"/>
+    /// <summary>When the placement heard of its first token, counted then in its TTFT attainment; null before. Handed
+    /// back like <see cref="AdmittedAt"/>, so its record's TTFT is when its client had its first token.</summary>
     public DateTimeOffset? FirstTokenAt { get; set; }
 
     /// <summary>A silo's hub watches once however many of its streams follow the job: thousands of WatchJob calls

@@ -17,11 +17,9 @@ internal sealed class SchedulerEndpoints : IDisposable
     /// <param name="trustedCa">The CA https silos' certificates must chain to; null trusts the system's.</param>
     public SchedulerEndpoints(string addresses, TrustedCa? trustedCa)
     {
-        _silos = [.. Parse(addresses).Select(a => (a, Open(a, trustedCa)))];
+        // Heartbeats' deadlines tell a silo that stopped answering, so no pings.
+        _silos = [.. Parse(addresses).Select(a => (a, SchedulerChannels.ToSilo(a, trustedCa, liveness: null)))];
     }
-
-    /// <summary>The channel to one silo; heartbeats' deadlines tell a silo that stopped answering, so no pings.</summary>
-    internal static GrpcChannel Open(string address, TrustedCa? trustedCa) => SchedulerChannels.ToSilo(address, trustedCa, liveness: null);
 
     public bool IsEmpty => _silos.Length == 0;
 
