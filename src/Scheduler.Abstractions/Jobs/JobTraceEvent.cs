@@ -73,6 +73,10 @@ public enum WaitReason
     /// <summary>A replica was set aside for a job of a higher class that had room nowhere, and no other open replica had
     /// room for it.</summary>
     ReplicaSetAsideForHigherClass = 11,
+
+    /// <summary>The model had replicas, but none was schedulable: each was cordoned, draining, or on a node that was lost or
+    /// not connected. It waits for an operator to uncordon one or for a node to (re)connect, not for capacity to free.</summary>
+    NoSchedulableReplica = 12,
 }
 
 /// <summary>What a placement policy predicted for one class of alike replicas (product and slots) when it admitted a

@@ -102,6 +102,7 @@ internal sealed class WaitLog
     private static (WaitReason, string) ReasonFor(JobDemand job, RoundStopReason reason, Verdict v) => reason switch
     {
         RoundStopReason.NoReplicas => (WaitReason.NoReplicas, "the model had no replica"),
+        RoundStopReason.NoneSchedulable => (WaitReason.NoSchedulableReplica, "every replica of the model was cordoned, draining, or on a node lost or not connected (schedctl accelerators)"),
         RoundStopReason.NothingFits when !v.SlotFree => (WaitReason.NoSlot, "no open replica had a free sequence slot"),
         RoundStopReason.NothingFits or RoundStopReason.PolicyHeld when v.Held is null || (v.Held.JobId != job.JobId && v.Held.Priority > job.Priority) =>
             (WaitReason.NoKvRoom, $"needs {job.KvTokens} KV tokens; the most free on a replica with a free slot was {Math.Max(0, v.MaxFreeKv)}"),

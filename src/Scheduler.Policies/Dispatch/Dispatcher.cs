@@ -239,7 +239,11 @@ public sealed class Dispatcher
         }
 
         Preemptions = preempted ?? (IReadOnlyList<Preempted>)[];
-        LastStop = new RoundStop(Queue.Count == 0 ? RoundStopReason.QueueEmpty : ended, Replicas.MaxFreeKvTokens);
+        LastStop = new RoundStop(
+            Queue.Count == 0 ? RoundStopReason.QueueEmpty
+            : ended == RoundStopReason.NothingFits && Replicas.SchedulableCount == 0 ? RoundStopReason.NoneSchedulable
+            : ended,
+            Replicas.MaxFreeKvTokens);
         return admitted ?? (IReadOnlyList<Admission>)[];
     }
 

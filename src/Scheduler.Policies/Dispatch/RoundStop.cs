@@ -19,4 +19,8 @@ public enum RoundStopReason
     /// <summary>The placement policy held the job it was offered (<see cref="Dispatcher.LastHeld"/>): cost-aware does
     /// when no replica is predicted to meet its TTFT objective and even the fastest is saturated with prefill.</summary>
     PolicyHeld = 3,
+
+    /// <summary>The model has replicas, but every one is switched off (cordoned, draining, lost or not connected): no job
+    /// fits until an operator uncordons one or a node (re)connects.</summary>
+    NoneSchedulable = 4,
 }

@@ -20,6 +20,9 @@ internal sealed class ReplicaEntry(ReplicaSet owner, string replicaId, int order
     /// <summary>True while in its class's buckets and the free-KV heap: schedulable with a free slot.</summary>
     public bool Filed { get; set; }
 
+    /// <summary>The view's <see cref="ReplicaView.Schedulable"/> as the set last counted it (<see cref="ReplicaSet.SchedulableCount"/>).</summary>
+    public bool Schedulable { get; set; }
+
     public int Running { get; set; }
 
     public long PendingPrefill { get; set; }

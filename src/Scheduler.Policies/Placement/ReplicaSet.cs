@@ -30,6 +30,10 @@ public sealed partial class ReplicaSet
 
     public int Count => _byId.Count;
 
+    /// <summary>How many replicas are schedulable (not cordoned, draining or lost, and connected): with replicas but none
+    /// schedulable, a job waits for an operator or a node, not for capacity to free.</summary>
+    public int SchedulableCount { get; private set; }
+
     /// <summary>The predicted first token of a <paramref name="promptTokens"/>-token prompt prefilled whole on an idle
     /// replica of the slowest kind filed here (0 when none is).</summary>
     internal double SlowestIdleTtftMs(int promptTokens)
@@ -73,6 +77,7 @@ public sealed partial class ReplicaSet
         }
 
         Unfile(entry);
+        CountSchedulable(entry, false);
         _ordered.Remove(entry);
         _batchesOpenedThisRound.Remove(entry);
         entry.View.Entry = null;
@@ -192,6 +197,7 @@ public sealed partial class ReplicaSet
     internal void Refile(ReplicaEntry entry)
     {
         var view = entry.View;
+        CountSchedulable(entry, view.Schedulable);
         var filed = view.Schedulable && view.FreeSlots > 0 && view.SetAsideFor is null;
         if (filed == entry.Filed && view.RunningSequences == entry.Running && view.PendingPrefillTokens == entry.PendingPrefill
             && view.AdmissibleKvTokens == entry.FreeKv && view.PrefillReordered == entry.Reordered)
@@ -251,6 +257,7 @@ public sealed partial class ReplicaSet
         if (_byId.TryGetValue(replicaId, out var entry))
         {
             Unfile(entry);
+            CountSchedulable(entry, false);
             entry.View.Entry = null;
             entry.View = view;
             entry.Class = ClassOf(view);
@@ -266,6 +273,15 @@ public sealed partial class ReplicaSet
         entry.Running = -1;
         view.Entry = entry;
         Refile(entry);
+    }
+
+    private void CountSchedulable(ReplicaEntry entry, bool schedulable)
+    {
+        if (entry.Schedulable != schedulable)
+        {
+            entry.Schedulable = schedulable;
+            SchedulableCount += schedulable ? 1 : -1;
+        }
     }
 
     private bool IsOpen(ReplicaEntry entry) => !_drainedOnly || entry.Running == 0 || entry.BatchOpenedInRound == _round;

@@ -12,6 +12,31 @@ public sealed class ReplicaSetTests
     /// <summary>Every replica that can take the job, in registration order: what a scan of the fleet sees.</summary>
     private static List<ReplicaView> Candidates(ReplicaSet set, JobDemand job) => [.. set.Values.Where(r => r.Schedulable && r.Fits(job))];
 
+    [Fact]
+    public void SchedulableCount_FollowsCordons_Replacements_AndRemovals()
+    {
+        var set = new ReplicaSet { ["a"] = Replica("a", AcceleratorProfiles.L4), ["b"] = Replica("b", AcceleratorProfiles.H100) };
+        Assert.Equal(2, set.SchedulableCount);
+
+        set["a"].Schedulable = false;
+        set["a"].Schedulable = false;
+        Assert.Equal(1, set.SchedulableCount);
+
+        var added = Replica("c", AcceleratorProfiles.L4);
+        set["c"] = added;
+        Assert.Equal(2, set.SchedulableCount);
+        added.Schedulable = false;
+        Assert.Equal(1, set.SchedulableCount);
+
+        // Replacing a switched-off view with a schedulable one, and removing one, move the count.
+        set["a"] = Replica("a", AcceleratorProfiles.L4);
+        Assert.Equal(2, set.SchedulableCount);
+        Assert.True(set.Remove("b"));
+        Assert.Equal(1, set.SchedulableCount);
+        Assert.True(set.Remove("c"));
+        Assert.Equal(1, set.SchedulableCount);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

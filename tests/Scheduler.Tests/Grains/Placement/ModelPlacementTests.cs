@@ -928,6 +928,32 @@ public sealed class ModelPlacementTests
     }
 
     [Fact]
+    public void Explain_EveryReplicaCordoned_SaysNoneWasSchedulable_NotThatTheyWereBusy()
+    {
+        // An outside probe cordoned every accelerator and was told its job waited for "no_slot", as if the fleet were
+        // merely full: an operator then looks at running batches, not at the cordon.
+        _placement.UpsertReplicas("link", [On("r1", "n1", maxSequences: 4), On("r2", "n2", maxSequences: 4)]);
+        _placement.SetSchedulable("r1", false);
+        _placement.SetSchedulable("r2", false);
+        Enqueue("j0");
+        _placement.AdmitWhatFits();
+
+        var (waiting, _) = _placement.Explain("j0")!.Value;
+        Assert.Equal(WaitReason.NoSchedulableReplica, waiting[^1].Reason);
+        Assert.Contains("cordoned", waiting[^1].Detail, StringComparison.Ordinal);
+
+        // One uncordoned but full: now the job waits for a slot.
+        _placement.SetSchedulable("r1", true);
+        Enqueue("j1");
+        Enqueue("j2");
+        Enqueue("j3");
+        Enqueue("j4");
+        _placement.AdmitWhatFits();
+        var (later, _) = _placement.Explain("j4")!.Value;
+        Assert.Equal(WaitReason.NoSlot, later[^1].Reason);
+    }
+
+    [Fact]
     public void Describe_ShowsAJobQueued_ThenRunningWhereItWasAdmitted_ThenCancelling_ThenNothingOnceItEnded()
     {
         Enqueue("j0");
