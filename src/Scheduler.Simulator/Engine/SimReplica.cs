@@ -179,8 +179,8 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
         _later.RemoveAll(l => l.Sequence == sequence);
         if (sequence.ReadyMs <= nowMs)
         {
-            // A metered endpoint bills what it was sent and what it generated.
-            MeteredCostUsd += Profile.MeteredCostUsd(sequence.Request.PromptTokens, sequence.Generated);
+            // A metered endpoint bills what it was sent and what it generated since.
+            MeteredCostUsd += Profile.MeteredCostUsd(sequence.Demand.PromptTokens, sequence.Generated - sequence.DeliveredBeforeResume);
         }
 
         Preempted++;
@@ -308,7 +308,8 @@ internal sealed class SimReplica(ReplicaView view, EngineCacheModel cacheModel, 
         foreach (var sequence in _finished)
         {
             sequence.FinishedMs = nowMs;
-            MeteredCostUsd += Profile.MeteredCostUsd(sequence.Request.PromptTokens, sequence.Request.OutputTokens);
+            // What this run was sent (a resumed sequence's prompt carries the tokens it delivered before) and generated.
+            MeteredCostUsd += Profile.MeteredCostUsd(sequence.Demand.PromptTokens, sequence.Demand.MaxTokens);
             View.Release(sequence.Request.Id);
             finishedOut.Add(sequence);
         }

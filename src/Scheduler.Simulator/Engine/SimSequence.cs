@@ -30,6 +30,10 @@ internal sealed class SimSequence(SimRequest request, JobDemand demand) : IPlann
         CachedPromptTokens = 0;
     }
 
+    /// <summary>Output tokens delivered before its last <see cref="Resume"/>, which its prompt now carries (0 until
+    /// preempted).</summary>
+    public int DeliveredBeforeResume => Demand.PromptTokens - Request.PromptTokens;
+
     /// <summary>Prompt tokens the replica found in its prefix cache at admission, which it did not prefill.</summary>
     public int CachedPromptTokens { get; set; }
     public int PrefillRemaining { get; set; } = request.PromptTokens;

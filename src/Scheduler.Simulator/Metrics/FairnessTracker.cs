@@ -25,9 +25,16 @@ internal sealed class FairnessTracker
     private readonly List<double> _received = [];
     private readonly List<double> _entitled = [];
 
-    // _baseline[i][j] = service[i] - service[j] when i and j last became jointly backlogged.
-    private readonly List<List<double>> _baseline = [];
+    // The tenants with queued jobs, in index order (the order the sums below were always taken in). Only they are
+    // visited: a KV trace whose every conversation is a tenant has tens of thousands, few of them backlogged at once,
+    // and a pass over all of them per admission (with a baseline kept for every pair) took 13 s and 1.3 GB for
+    // 10,000 one-request sessions.
+    private readonly SortedSet<int> _backlogged = [];
+
+    // _baseline[i][j] = service[i] - service[j] when i and j last became jointly backlogged; kept while both are.
+    private readonly List<Dictionary<int, double>> _baseline = [];
     private readonly IReadOnlyDictionary<string, double> _weightOf;
+    private readonly List<int> _drained = [];
     private double _maxGap;
     private double _largestRequest;
 
@@ -41,7 +48,7 @@ internal sealed class FairnessTracker
             return;
         }
 
-        for (var j = 0; j < _tenants.Count; j++)
+        foreach (var j in _backlogged)
         {
             if (j != i && _queued[j] > 0)
             {
@@ -49,6 +56,8 @@ internal sealed class FairnessTracker
                 _baseline[j][i] = -_baseline[i][j];
             }
         }
+
+        _backlogged.Add(i);
     }
 
     /// <summary>Accounts a round's admissions in order; a tenant stays backlogged until its last queued job leaves.</summary>
@@ -68,7 +77,7 @@ internal sealed class FairnessTracker
             _largestRequest = Math.Max(_largestRequest, tokens);
             Contend(i, tokens);
             _service[i] += tokens / _weights[i];
-            for (var j = 0; j < _tenants.Count; j++)
+            foreach (var j in _backlogged)
             {
                 if (j != i && _queued[j] > 0)
                 {
@@ -79,11 +88,29 @@ internal sealed class FairnessTracker
             _queued[i]--;
         }
 
-        // The queue is the truth (jobs are only removed by admission here; this guards against drift).
-        for (var i = 0; i < _tenants.Count; i++)
+        // The queue is the truth (jobs are only removed by admission here; this guards against drift). Every job queued
+        // was told to OnEnqueue, so a tenant outside the backlog has none.
+        foreach (var i in _backlogged)
         {
             _queued[i] = queue.CountOf(_tenants[i]);
+            if (_queued[i] == 0)
+            {
+                _drained.Add(i);
+            }
         }
+
+        foreach (var i in _drained)
+        {
+            _backlogged.Remove(i);
+            foreach (var j in _baseline[i].Keys)
+            {
+                _baseline[j].Remove(i);
+            }
+
+            _baseline[i].Clear();
+        }
+
+        _drained.Clear();
     }
 
     public FairnessResult Snapshot()
@@ -107,7 +134,7 @@ internal sealed class FairnessTracker
     {
         var totalWeight = 0.0;
         var backlogged = 0;
-        for (var j = 0; j < _tenants.Count; j++)
+        foreach (var j in _backlogged)
         {
             if (_queued[j] > 0)
             {
@@ -122,7 +149,7 @@ internal sealed class FairnessTracker
         }
 
         _received[admitted] += tokens;
-        for (var j = 0; j < _tenants.Count; j++)
+        foreach (var j in _backlogged)
         {
             if (_queued[j] > 0)
             {
@@ -146,12 +173,7 @@ internal sealed class FairnessTracker
         _queued.Add(0);
         _received.Add(0);
         _entitled.Add(0);
-        foreach (var row in _baseline)
-        {
-            row.Add(0);
-        }
-
-        _baseline.Add([.. new double[i + 1]]);
+        _baseline.Add([]);
         return i;
     }
 }

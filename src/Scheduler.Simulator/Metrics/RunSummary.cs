@@ -36,8 +36,11 @@ internal sealed record RunSummary(
     long Preempted = 0)
 {
     public long Tokens => InputTokens + OutputTokens;
-    public double CostPerMillionTokens => CostUsd / Tokens * 1e6;
-    public double ProvisionedCostPerMillionTokens => ProvisionedCostUsd / Tokens * 1e6;
+
+    // No token served, no price per token: NaN (a dash), not the +∞ an autoscaled pool paid for while every request
+    // failed divided into (it printed "Infinity").
+    public double CostPerMillionTokens => PerMillionTokens(CostUsd);
+    public double ProvisionedCostPerMillionTokens => PerMillionTokens(ProvisionedCostUsd);
     public double JoulesPerOutputToken => EnergyJoules / OutputTokens;
 
     /// <summary>Every figure with its value (a record's default text would print the maps' type names).</summary>
@@ -53,6 +56,8 @@ internal sealed record RunSummary(
         Fairness.ToString(),
         $"sequences preempted {Format.Num(Preempted, "#,0")}",
         $"simulated in {Format.Num(WallMs / 1000, "0.0")} s");
+
+    private double PerMillionTokens(double usd) => Tokens == 0 ? double.NaN : usd / Tokens * 1e6;
 
     public static RunSummary Of(RunResult run)
     {

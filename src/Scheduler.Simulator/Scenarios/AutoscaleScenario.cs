@@ -48,14 +48,16 @@ internal static class AutoscaleScenario
             return new Outcome(trace, fixedFleet, plan.Cheapest, scaled, MeanReplicas(scaledRun));
         })];
 
-    // Replica-seconds paid for per hourly pool over the makespan: how big each pool was on average.
+    // Replica-seconds paid for per hourly pool over the makespan: how big each pool was on average. A run that served
+    // nothing has no makespan: NaN (a dash), not the replicas it paid for divided by the 1e-9 s floor (it printed
+    // "mean 130000000000.0×H100").
     private static Dictionary<string, double> MeanReplicas(RunResult run)
     {
         var start = run.Finished.Count == 0 ? 0 : run.Finished.Min(s => s.Request.ArrivalMs);
         var end = run.Finished.Count == 0 ? 0 : run.Finished.Max(s => s.FinishedMs);
         var seconds = Math.Max(1e-9, (end - start) / 1000);
-        return HourlyPool.Of(run.Replicas)
-            .ToDictionary(p => p.Name, p => p.Members.Sum(i => run.Replicas[i].ProvisionedSeconds(start, end)) / seconds, StringComparer.Ordinal);
+        return HourlyPool.Of(run.Replicas).ToDictionary(
+            p => p.Name, p => run.Finished.Count == 0 ? double.NaN : p.Members.Sum(i => run.Replicas[i].ProvisionedSeconds(start, end)) / seconds, StringComparer.Ordinal);
     }
 
     public static string Markdown(FleetSpec fleet, FleetSpec catalogue, AutoscaleSettings autoscale, IReadOnlyList<Outcome> outcomes)
@@ -75,7 +77,7 @@ internal static class AutoscaleScenario
                 Row(o.Trace, $"planner's best static: {best.Fleet.Summary()}", best.Summary);
             }
 
-            Row(o.Trace, o.MeanReplicas.Count == 0 ? "autoscaled (no hourly pool to scale)" : $"autoscaled (mean {string.Join(" + ", o.MeanReplicas.Select(p => $"{p.Value:0.0}×{p.Key}"))})", o.Autoscaled);
+            Row(o.Trace, o.MeanReplicas.Count == 0 ? "autoscaled (no hourly pool to scale)" : $"autoscaled (mean {string.Join(" + ", o.MeanReplicas.Select(p => $"{Format.Num(p.Value, "0.0")}×{p.Key}"))})", o.Autoscaled);
         }
 
         text.AppendLine();

@@ -1,6 +1,7 @@
 using Scheduler.Simulator;
 using Scheduler.Simulator.Engine;
 using Scheduler.Simulator.Fleet;
+using Scheduler.Simulator.Scenarios;
 using Scheduler.Simulator.Workload;
 
 namespace Scheduler.Tests.Simulator;
@@ -85,6 +86,35 @@ public sealed class AutoscaleTests
         Assert.Equal([0.0, 0.0], paid[..2]);
         Assert.Equal(["H100 at $12.29/h", "H100 at $4/h"], HourlyPool.Of(run.Replicas).Select(p => p.Name));
         Assert.Equal("2×H100 + 2×H100 at $4/h", fleet.Summary());
+    }
+
+    [Fact]
+    public void Markdown_EveryRequestFailed_PrintsDashesNotAnInfiniteCostOrABillionReplicas()
+    {
+        // 3,000 requests in 5 minutes, every one larger than the catalogue's KV caches: the pool it started with was paid
+        // for until released and served nothing, so neither a cost per token nor a mean pool size over the (empty)
+        // makespan exists. The table read "Infinity" and "mean 130000000000.0×H100".
+        var folder = Directory.CreateTempSubdirectory("autoscale-failed-").FullName;
+        try
+        {
+            File.WriteAllLines(Path.Combine(folder, "azure-llm-2023-code.csv"),
+                ["TIMESTAMP,ContextTokens,GeneratedTokens", .. Enumerable.Range(0, 3_000).Select(i => $"2023-11-16 18:{i / 600:00}:{i / 10 % 60:00}.{i % 10}000000,1000,10")]);
+            var catalogue = new FleetSpec("tiny-kv", null, [new NodeSpec("H100", 2, PricingMode.Hourly, KvCapacityTokens: 10)]);
+
+            var outcome = Assert.Single(AutoscaleScenario.Run(catalogue, catalogue, folder, [new TraceScenario("code", 1)], seed: 1, AutoscaleSettings.Default));
+            var text = AutoscaleScenario.Markdown(catalogue, catalogue, AutoscaleSettings.Default, [outcome]);
+
+            Assert.Equal(3_000, outcome.Autoscaled.Failed);
+            Assert.True(outcome.Autoscaled.ProvisionedCostUsd > 0, "the starting pool was paid for");
+            Assert.True(double.IsNaN(outcome.Autoscaled.ProvisionedCostPerMillionTokens), $"{outcome.Autoscaled.ProvisionedCostPerMillionTokens}");
+            Assert.True(double.IsNaN(outcome.MeanReplicas["H100"]), $"{outcome.MeanReplicas["H100"]}");
+            Assert.Contains("| code at 1× | autoscaled (mean —×H100) | — | — | 0.00% | 0 / 3000 |", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("Infinity", text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     private static Workload BurstyWorkload(double seconds, double quietPerSecond, double everySeconds, double burstSeconds, double burstPerSecond)

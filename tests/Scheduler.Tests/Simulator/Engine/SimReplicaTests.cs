@@ -121,6 +121,47 @@ public sealed class SimReplicaTests
     }
 
     [Fact]
+    public void Preempt_OnAMeteredEndpoint_BillsEachSendAsSent_TheResumedPromptCarryingTheTokensDeliveredBefore()
+    {
+        // A 1,000-token prompt asking for 10 tokens on the LPU ($0.05 / $0.08 per million in / out), stopped after 4 and
+        // resumed: the endpoint was sent 1,000 tokens and generated 4, then sent the 1,004 the sequence then was (its
+        // prompt and the tokens delivered) and generated the 6 still owed. The finish billed 1,000 in and 10 out
+        // again, charging the 4 resent tokens at the output price.
+        var profile = AcceleratorProfiles.Lpu;
+        var view = new ReplicaView("lpu", "n", "acc", profile, 16, profile.KvCapacityTokens);
+        var replica = new SimReplica(view, EngineCacheModel.Default);
+        var finished = new List<SimSequence>();
+        var demand = new JobDemand("a", "t", 1_000, 10, JobPriority.Standard, 10_000, DateTimeOffset.UnixEpoch);
+        var sequence = new SimSequence(new SimRequest("a", "t", 0, 1_000, 10, 10_000), demand);
+        var now = 0.0;
+        void Step()
+        {
+            now += replica.StartStep(now);
+            replica.EndStep(now, finished);
+        }
+
+        view.Admit(demand);
+        Assert.True(replica.Admit(sequence, now));
+        while (sequence.Generated < 4)
+        {
+            Step();
+        }
+
+        Assert.Same(sequence, replica.Preempt("a", now));
+        view.Release("a");
+        sequence.Resume();
+        view.Admit(sequence.Demand);
+        Assert.True(replica.Admit(sequence, now));
+        while (finished.Count == 0)
+        {
+            Step();
+        }
+
+        Assert.Equal(10, sequence.Generated);
+        Assert.Equal(profile.MeteredCostUsd(1_000, 4) + profile.MeteredCostUsd(1_004, 6), replica.MeteredCostUsd, 15);
+    }
+
+    [Fact]
     public void Admit_APromptRankedBehindTheStepsPrefill_LeavesTheStepWhole()
     {
         var profile = AcceleratorProfiles.L4;
