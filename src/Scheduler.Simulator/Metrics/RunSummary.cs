@@ -49,13 +49,19 @@ internal sealed record RunSummary(
         $"jobs served {Format.Num(Jobs, "#,0")}, refused over the model's context {Format.Num(Refused, "#,0")}, failed {Format.Num(Failed, "#,0")}",
         $"tokens in {Format.Num(InputTokens, "#,0")} / out {Format.Num(OutputTokens, "#,0")}, makespan {Format.Num(MakespanSeconds, "#,0.0")} s",
         $"cost ${Format.Usd(CostUsd)} used, ${Format.Usd(ProvisionedCostUsd)} provisioned; per Mtok ${Format.Usd(CostPerMillionTokens)} used, ${Format.Usd(ProvisionedCostPerMillionTokens)} provisioned",
-        $"TTFT p50 {Format.Ms(TtftP50Ms)} ms, p99 {Format.Ms(TtftP99Ms)} ms; TPOT p50 {Format.Ms(TpotP50Ms)} ms, p99 {Format.Ms(TpotP99Ms)} ms; attainment {Format.Pct(Attainment)}",
+        $"TTFT p50 {Format.Ms(TtftP50Ms)} ms, p99 {Format.Ms(TtftP99Ms)} ms; TPOT p50 {Format.Ms(TpotP50Ms)} ms, p99 {Format.Ms(TpotP99Ms)} ms; attainment {AttainmentText}",
         $"goodput {Format.Num(GoodputRequestsPerSecond)} req/s, {Format.Num(OutputTokensPerSecond, "#,0")} output tok/s, {Format.Num(JoulesPerOutputToken, "0.00")} J/output token",
         $"utilisation {Format.ByProduct(UtilisationByProduct)}",
         $"share of output tokens {Format.ByProduct(TokenShareByProduct)}",
         Fairness.ToString(),
         $"sequences preempted {Format.Num(Preempted, "#,0")}",
         $"simulated in {Format.Num(WallMs / 1000, "0.0")} s");
+
+    // Its denominator said with it: a refused request is not in it (the live API refuses it at the door), so of two fleets
+    // whose context limits differ, the one refusing more would read better without it; and 0 of 0 is no figure.
+    private string AttainmentText => Jobs + Failed == 0
+        ? "— (nothing served or failed)"
+        : $"{Format.Pct(Attainment)} of {Format.Num(Jobs + Failed, "#,0")} served or failed" + (Refused > 0 ? $" ({Format.Num(Refused, "#,0")} refused over the context not counted)" : "");
 
     private double PerMillionTokens(double usd) => Tokens == 0 ? double.NaN : usd / Tokens * 1e6;
 

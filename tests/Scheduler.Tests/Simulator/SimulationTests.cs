@@ -114,6 +114,15 @@ public sealed class SimulationTests
         var summary = result.Summarize();
         Assert.Equal((1, 1, 0), (summary.Jobs, summary.Refused, summary.Failed));
         Assert.Equal(1.0, summary.Attainment); // refused like the live API refuses it: not a missed objective
+        Assert.Contains("attainment 100.00% of 1 served or failed (1 refused over the context not counted)", summary.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Summary_Text_EveryRequestRefused_PrintsNoAttainment()
+    {
+        var text = Run(Fleet(("H100", 1, PricingMode.Hourly)), s_continuous, Request("long", 0, 8_000, 500)).Summarize().ToString();
+
+        Assert.Contains("attainment — (nothing served or failed)", text, StringComparison.Ordinal);
     }
 
     [Fact]
