@@ -14,6 +14,11 @@ public interface IPlacementGrain : IGrainWithStringKey
     /// that a sheddable job was refused because the model's queue is overloaded.</summary>
     Task<EnqueueResult> Enqueue(JobTicket ticket);
 
+    /// <summary>Tenant <paramref name="tenantId"/>'s weight was changed to <paramref name="weight"/> at
+    /// <paramref name="at"/> (the tenant grain's clock, as its tickets' SubmittedAt): its jobs queued here are served by
+    /// it from the next pick on, and a job accepted before the change, queued later, does not set the old one back.</summary>
+    Task SetTenantWeight(string tenantId, double weight, DateTimeOffset at);
+
     /// <summary>Adds or refreshes replicas (a node registered and opened execution stream <paramref name="linkId"/>);
     /// they become schedulable but those in <paramref name="closed"/> (their accelerator is cordoned or draining), in
     /// the same turn, so no admission round ever finds a cordoned replica open. Jobs still counted on a replica under an

@@ -28,6 +28,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy, recordWeighedReplicas: true, maxPreemptions: options.MaxPreemptions, maxDecodeDeferrals: options.MaxDecodeDeferrals, contendedPrefillTokens: options.ContendedPrefillTokens, time: time,
         placementSettings: new PlacementSettings { WaitCostUsdPerSecond = options.WaitCostUsdPerSecond, SessionWaitCostUsdPerSecond = options.SessionWaitCostUsdPerSecond });
     private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
+    private readonly TenantWeights _weights = new();
     private readonly DeadlineExpiry _expiry = new();
     private readonly ReplicaLinks _links = new();
     private readonly RejectionHolds _holds = new(options.RejectionHold);
@@ -113,6 +114,16 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     {
         LogRecovered(logger, model, _dispatcher.Replicas.Count, _resumed, _requeuedOnRecovery);
         return AdmitWhatFits();
+    }
+
+    /// <summary>A tenant's weight changed at <paramref name="at"/> (its grain's clock, as its tickets' times): its queued
+    /// jobs are served by it from the next pick on, and no job accepted before the change sets the old one back.</summary>
+    public void SetTenantWeight(string tenantId, double weight, DateTimeOffset at)
+    {
+        if (_weights.IsLatest(tenantId, at))
+        {
+            _dispatcher.Queue.SetWeight(tenantId, weight);
+        }
     }
 
     /// <summary>Queues a job and runs an admission round. Returns the job's queue position (0 = admitted or next) —
@@ -691,7 +702,7 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
     // At the time of the trace event that queued the job: its waiting lines start there, not a moment before it.
     private void Queue(PlacedJob job, DateTimeOffset now)
     {
-        _dispatcher.Queue.SetWeight(job.Ticket.TenantId, job.Ticket.TenantWeight);
+        SetTenantWeight(job.Ticket.TenantId, job.Ticket.TenantWeight, job.Ticket.SubmittedAt);
         _dispatcher.Queue.Enqueue(job.Demand);
         _expiry.Track(job.Demand, _dispatcher.Replicas.Values);
         job.WaitingSince = _waits.Mark(now);

@@ -127,6 +127,12 @@ internal sealed partial class PlacementGrain(
         return Task.FromResult(result);
     }
 
+    public Task SetTenantWeight(string tenantId, double weight, DateTimeOffset at)
+    {
+        _placement.SetTenantWeight(tenantId, weight, at);
+        return Task.CompletedTask;
+    }
+
     public Task UpsertReplicas(string linkId, ReplicaRegistration[] replicas) => UpsertReplicas(linkId, replicas, []);
 
     public async Task UpsertReplicas(string linkId, ReplicaRegistration[] replicas, string[] closed)

@@ -263,7 +263,10 @@ internal sealed partial class TenantGrain(
 
         s.Exists = true;
 
-        // A field the put does not change keeps its value: a new tenant's state holds the defaults.
+        // A field the put does not change keeps its value: a new tenant's state holds the defaults. The time is read with
+        // the weight, as a submission reads both for its ticket, so the placements can tell which weight is the later.
+        var weightChanged = fields.HasFlag(TenantFields.Weight) && settings.Weight != s.Weight;
+        var weightSetAt = time.GetUtcNow();
         s.Weight = fields.HasFlag(TenantFields.Weight) ? settings.Weight : s.Weight;
         s.Quotas = new TenantQuotas(
             fields.HasFlag(TenantFields.MaxQueuedJobs) ? settings.Quotas.MaxQueuedJobs : s.Quotas.MaxQueuedJobs,
@@ -286,9 +289,34 @@ internal sealed partial class TenantGrain(
         // Every put, not only the first: a put whose silo died between the write above and this call left the tenant
         // stored but unlisted (GetTenant finds it, ListTenants does not), and its retry, finding the tenant existing,
         // must still list it. Adding a listed tenant writes nothing.
-        await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).AddTenant(TenantId);
+        var catalog = GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key);
+        await catalog.AddTenant(TenantId);
+
+        // The queued jobs carry the weight they were accepted with, and a placement learns of a weight only from the
+        // tickets it queues: without telling them, a backlogged tenant (its new submissions perhaps refused by a quota this
+        // same put lowered) was served by its old weight until its backlog ran out. Every model the fleet serves, since
+        // the tenant does not keep which models its jobs wait for; a weight change is rare and this is one call each.
+        if (weightChanged)
+        {
+            await TellPlacementsTheWeight(catalog, s.Weight, weightSetAt);
+        }
 
         return new PutTenantResult(Info());
+    }
+
+    // The put is stored either way: a placement not told (on a silo of the version before, in a rolling upgrade, or
+    // unreachable) learns the weight from the tenant's next ticket, as every placement did before.
+    private async Task TellPlacementsTheWeight(ICatalogGrain catalog, double weight, DateTimeOffset at)
+    {
+        try
+        {
+            var models = (await catalog.Get()).Models;
+            await Task.WhenAll(models.Select(m => references.Placement(m).SetTenantWeight(TenantId, weight, at)));
+        }
+        catch (Exception e)
+        {
+            LogWeightNotTold(logger, TenantId, weight, e.Message);
+        }
     }
 
     public Task<TenantInfo?> Get() => Task.FromResult(state.State.Exists ? Info() : null);
@@ -656,6 +684,9 @@ internal sealed partial class TenantGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: {Count} job(s) counted as unfinished, accepted more than {Retention} ago, are neither unfinished nor recorded: they ended and their records expired before the end was counted; no longer counted, their outcomes and usage unknown")]
     private static partial void LogExpiredEnds(ILogger logger, string tenantId, int count, TimeSpan retention);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: its new weight {Weight} is stored, but not every model's placement could be told ({Error}); its jobs queued there are served by the old weight until its next submission")]
+    private static partial void LogWeightNotTold(ILogger logger, string tenantId, double weight, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: checking its unfinished jobs' records stopped ({Error}); the rest are checked at its next activation")]
     private static partial void LogReconcileStopped(ILogger logger, string tenantId, string error);

@@ -9,7 +9,8 @@ namespace Scheduler.Policies.Dispatch;
 /// elsewhere (<see cref="WaitFor"/>: delay scheduling, as for data locality). It also counts, on each replica, the
 /// contexts of the sessions placed there within <see cref="LiveFor"/> (<see cref="ReplicaView.LiveSessionTokens"/>): what
 /// their next turns expect to find in its cache, which a new session placed there would take room from. Bounded: past
-/// <see cref="Capacity"/> sessions the least recently placed is forgotten.
+/// <see cref="Capacity"/> sessions the least recently placed is forgotten. A session is its tenant's: two tenants naming
+/// theirs alike ("chat-1", a counter) are two conversations, and neither steers the other's jobs.
 /// </summary>
 internal sealed class SessionAffinity
 {
@@ -21,7 +22,7 @@ internal sealed class SessionAffinity
     /// conversations (p90 first token ×4.2–4.9 instead of ×5; docs/benchmarks.md, issue 14 "Ninth round").</summary>
     public static readonly TimeSpan LiveFor = TimeSpan.FromSeconds(30);
 
-    private readonly Dictionary<string, LinkedListNode<LastPlacement>> _bySession = new(StringComparer.Ordinal);
+    private readonly Dictionary<SessionKey, LinkedListNode<LastPlacement>> _bySession = [];
 
     // Sessions placed within LiveFor, most recently placed first: each counts its context on its replica
     // (ReplicaView.LiveSessionTokens). The others, idle, are only remembered for affinity, least recently placed last.
@@ -87,7 +88,7 @@ internal sealed class SessionAffinity
     /// context counts there as a live session's until <see cref="LiveFor"/> passes without another of its jobs.</summary>
     public void Placed(JobDemand job, ReplicaView replica, DateTimeOffset now)
     {
-        if (job.SessionId is not { } session)
+        if (SessionKey.Of(job) is not { } session)
         {
             return;
         }
@@ -141,19 +142,25 @@ internal sealed class SessionAffinity
     /// <summary>The replica the job's session last ran on, while it is in <paramref name="replicas"/>; null for a job
     /// without a session, or a session not known or whose replica is gone.</summary>
     private ReplicaView? HolderOf(JobDemand job, ReplicaSet replicas) =>
-        job.SessionId is { } session && _bySession.TryGetValue(session, out var node) && replicas.TryGetValue(node.Value.Replica.ReplicaId, out var replica)
+        SessionKey.Of(job) is { } session && _bySession.TryGetValue(session, out var node) && replicas.TryGetValue(node.Value.Replica.ReplicaId, out var replica)
             ? replica
             : null;
 
     /// <summary>Where a session last ran, with the context it left there and when.</summary>
-    private sealed class LastPlacement(string session)
+    private sealed class LastPlacement(SessionKey session)
     {
-        public string Session { get; } = session;
+        public SessionKey Session { get; } = session;
 
         public ReplicaView Replica { get; set; } = null!;
 
         public long Tokens { get; set; }
 
         public DateTimeOffset At { get; set; }
+    }
+
+    /// <summary>A session as its tenant named it: session ids are the tenants' own, and unique only within a tenant.</summary>
+    private readonly record struct SessionKey(string TenantId, string SessionId)
+    {
+        public static SessionKey? Of(JobDemand job) => job.SessionId is { } session ? new SessionKey(job.TenantId, session) : null;
     }
 }

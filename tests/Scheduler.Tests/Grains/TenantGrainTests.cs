@@ -422,6 +422,43 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
         Assert.Equal(0, (await Placement.GetSnapshot()).QueuedJobs);
     }
 
+    [Fact]
+    public async Task Put_WeightRaisedWhileItsJobsQueue_ServesThemByTheNewWeight()
+    {
+        // A live probe: a tenant raised from weight 1 to 100 while 300 of its jobs queued (its new submissions refused by
+        // the max_queued_jobs the same put lowered) was still served one for one with an equal tenant until its backlog
+        // ran out: the placement learnt weights only from the tickets it queued, which carried the old one.
+        var node = Unique("node");
+        var replica = Unique("rep");
+        var link = await RegisterNode(cluster, node, Replica(replica, _model, node, maxSequences: 1, kvCapacityTokens: 100_000));
+        var other = cluster.Client.GetGrain<ITenantGrain>(Unique("other"));
+        await Put();
+        await other.Put(new TenantSettings(1, TenantQuotas.Default, ApiKey: null));
+        const int each = 4;
+        for (var i = 0; i < each; i++)
+        {
+            Assert.Equal(SubmitRejection.None, (await Tenant.Submit(JobId(i), Request(_model), [])).Rejection);
+            Assert.Equal(SubmitRejection.None, (await other.Submit($"{_tenantId}-other-j{i}", Request(_model), [])).Rejection);
+        }
+
+        await Until(() => link.AdmittedJobIds.Count == 1, "the first job takes the replica's one slot");
+
+        await Tenant.Put(new TenantSettings(100, TenantQuotas.Default, ApiKey: null), TenantFields.Weight);
+
+        // One slot: each finish admits the job the fair queue serves next.
+        for (var admitted = 1; admitted < 2 * each; admitted++)
+        {
+            await Placement.OnProgress(replica, [], [new FinishedSequence(link.AdmittedJobIds[^1], 100, FinishReason.Length)]);
+            await Until(() => link.AdmittedJobIds.Count == admitted + 1, "the next job is admitted");
+        }
+
+        // Weight 100 against 1: the raised tenant's queued jobs all go before the other's second (at the old weight they
+        // alternated: its last was admitted sixth of eight).
+        var order = link.AdmittedJobIds;
+        var lastOfRaised = order.ToList().FindLastIndex(id => id.StartsWith($"{_tenantId}-j", StringComparison.Ordinal));
+        Assert.True(lastOfRaised <= each, $"admitted in order {string.Join(", ", order)}");
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(0.0009)]

@@ -1051,6 +1051,38 @@ public sealed class ModelPlacementTests
         Assert.All(_placement.Snapshot().Replicas, r => Assert.True(r.Schedulable));
     }
 
+    [Fact]
+    public void SetTenantWeight_AJobAcceptedBeforeTheChange_QueuedAfterIt_DoesNotSetTheOldWeightBack()
+    {
+        // One slot, taken. Tenant a was raised from 1 to 100 at t0 + 1 s; jobs of its accepted before that (their tickets
+        // carry weight 1) reach the queue after, as jobs handed back or restored after a failover do.
+        var t0 = _time.GetUtcNow();
+        _placement.UpsertReplicas("link", [Replica("r", Model, "n", maxSequences: 1, kvCapacityTokens: 100_000)]);
+        Assert.Equal(["running"], AdmittedIds(_placement.Enqueue(Job("running", "b")).Round!));
+        for (var i = 0; i < 3; i++)
+        {
+            _placement.Enqueue(Job($"b-{i}", "b"));
+        }
+
+        _placement.SetTenantWeight("a", 100, t0 + TimeSpan.FromSeconds(1));
+        _placement.Enqueue(Job("a-0", "a") with { SubmittedAt = t0 + TimeSpan.FromSeconds(2), TenantWeight = 100 });
+        for (var i = 1; i < 4; i++)
+        {
+            _placement.Enqueue(Job($"a-{i}", "a"));
+        }
+
+        var order = new List<string>();
+        var finishing = "running";
+        for (var i = 0; i < 7; i++)
+        {
+            finishing = Assert.Single(AdmittedIds(_placement.OnProgress("r", [], [new FinishedSequence(finishing, 100, FinishReason.Length)])!));
+            order.Add(finishing);
+        }
+
+        // At weight 100 a's four jobs go before b's second; set back to 1, they alternate with b's.
+        Assert.True(order.FindLastIndex(id => id.StartsWith("a-", StringComparison.Ordinal)) <= 4, string.Join(", ", order));
+    }
+
     private (JobStatus, JobPlacement?, bool) Described(string jobId) =>
         _placement.Describe(jobId) is { } live ? (live.Status, live.Placement, live.CancelRequested) : throw new InvalidOperationException($"{jobId} is not held");
 }

@@ -36,6 +36,21 @@ public sealed class SessionAffinityTests
     }
 
     [Fact]
+    public void AdmitWhatFits_TwoTenantsNamingTheirSessionsAlike_AreTwoSessions()
+    {
+        // Found probing session ids reused across tenants: tenant b's "chat" was placed where tenant a's "chat" last ran
+        // (and would have waited for it when full), sessions being keyed by their id alone, which each tenant picks.
+        var dispatcher = TwoA100s();
+        var ofA = AdmitOne(dispatcher, Job("a1", tenant: "a") with { SessionId = "chat" });
+
+        var ofB = AdmitOne(dispatcher, Job("b1", tenant: "b") with { SessionId = "chat" });
+
+        Assert.NotEqual(ofA, ofB);
+        Assert.Equal(ofB, AdmitOne(dispatcher, Job("b2", tenant: "b") with { SessionId = "chat" }));
+        Assert.Equal(ofA, AdmitOne(dispatcher, Job("a2", tenant: "a") with { SessionId = "chat" }));
+    }
+
+    [Fact]
     public void AdmitWhatFits_SessionsReplicaWouldMissTheObjective_ThePolicyChooses_AndTheSessionMoves()
     {
         var dispatcher = TwoA100s();
