@@ -32,6 +32,9 @@ internal static class KvTraceReader
         AllowDuplicateProperties = false,
     };
 
+    private static readonly string s_shortHashIds =
+        $"rows with fewer hash_ids than their prompt's whole {Policies.Prefix.PromptBlocks.TraceBlockTokens}-token blocks (the blocks past the last id never count as cached)";
+
     public static TraceRead<KvTraceRow> Read(string path, TraceProgress? progress = null) => Parse(TraceInput.Lines(path, "--kv-trace", progress), path);
 
     public static TraceRead<KvTraceRow> Parse(IEnumerable<string> lines, string source = "KV trace")
@@ -61,6 +64,13 @@ internal static class KvTraceReader
             }
 
             var checkedRow = Check(row, source, number);
+            if (checkedRow.HashIds.Length < checkedRow.InputLength / Policies.Prefix.PromptBlocks.TraceBlockTokens)
+            {
+                // Accepted (a trace may name only the blocks it knows to be shared), but said: the prompt's whole blocks past
+                // the last id are never found cached, so a hit rate read from such a trace is lower than the file may mean.
+                rows.Note(s_shortHashIds);
+            }
+
             rows.Add(checkedRow, checkedRow.TimestampMs, checkedRow.TimestampMs.ToString("R", CultureInfo.InvariantCulture), number);
         }
 

@@ -12,6 +12,7 @@ internal sealed class TraceCollector<T>(string source, string format, string tim
 {
     private readonly List<(T Row, double Ms, int Line)> _rows = [];
     private readonly Dictionary<string, int> _skipped = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _noted = new(StringComparer.Ordinal);
     private (double Ms, string Time, int Line) _earliest = (double.PositiveInfinity, "", 0);
     private (double Ms, string Time, int Line) _latest = (double.NegativeInfinity, "", 0);
     private int _outOfOrder;
@@ -40,6 +41,9 @@ internal sealed class TraceCollector<T>(string source, string format, string tim
     /// <summary>A line not replayed, counted under why.</summary>
     public void Skip(string why) => _skipped[why] = _skipped.GetValueOrDefault(why) + 1;
 
+    /// <summary>A row replayed, but not as fully as the file may have meant: counted under what the account says of it.</summary>
+    public void Note(string what) => _noted[what] = _noted.GetValueOrDefault(what) + 1;
+
     /// <summary>The rows in time order, <paramref name="timed"/> giving each its offset from the earliest request;
     /// throws when there is none or the trace spans more than a year.</summary>
     public TraceRead<T> Done(Func<T, double, T> timed)
@@ -59,7 +63,7 @@ internal sealed class TraceCollector<T>(string source, string format, string tim
         IEnumerable<(T Row, double Ms, int Line)> ordered = _outOfOrder == 0 ? _rows : _rows.OrderBy(r => r.Ms);
         var rows = new List<T>(_rows.Count);
         rows.AddRange(ordered.Select(r => timed(r.Row, r.Ms - _earliest.Ms)));
-        var account = new TraceAccount(source, format, rows.Count, _skipped, _outOfOrder, _latest.Ms - _earliest.Ms, (_earliest.Time, _earliest.Line), (_latest.Time, _latest.Line));
+        var account = new TraceAccount(source, format, rows.Count, _skipped, _outOfOrder, _latest.Ms - _earliest.Ms, (_earliest.Time, _earliest.Line), (_latest.Time, _latest.Line), _noted);
         return new TraceRead<T>(rows, account);
     }
 }

@@ -23,6 +23,21 @@ public sealed class KvTraceReaderTests
     }
 
     [Fact]
+    public void Parse_RowsWhoseHashIdsStopShortOfTheirWholeBlocks_AreReplayed_AndCountedInTheAccount()
+    {
+        // 1,100 tokens are two whole 512-token blocks and a partial one: two ids or three cover it, one does not.
+        var read = KvTraceReader.Parse([
+            """{"timestamp": 0, "input_length": 1100, "output_length": 1, "hash_ids": [1, 2]}""",
+            """{"timestamp": 1, "input_length": 1100, "output_length": 1, "hash_ids": [1, 2, 3]}""",
+            """{"timestamp": 2, "input_length": 1100, "output_length": 1, "hash_ids": [1]}""",
+            """{"timestamp": 3, "input_length": 511, "output_length": 1, "hash_ids": []}""",
+        ]);
+
+        Assert.Equal(4, read.Rows.Count);
+        Assert.EndsWith("; 1 rows with fewer hash_ids than their prompt's whole 512-token blocks (the blocks past the last id never count as cached)", read.Account.Line(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Parse_UnixEpochMilliseconds_AreTimedFromTheEarliestRequest()
     {
         var rows = KvTraceReader.Parse([
