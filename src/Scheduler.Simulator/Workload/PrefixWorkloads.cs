@@ -94,6 +94,16 @@ internal static class PrefixWorkloads
         return Sorted(rows);
     }
 
+    /// <summary>The ids of the row's whole blocks: a trace names its prompt's trailing partial block too (Mooncake's give
+    /// ⌈input_length / 512⌉ ids), but a partial block is never cached (<see cref="PromptBlocks"/>, as in vLLM), so two
+    /// equal prompts share only their whole blocks — the partial one counted, a repeated prompt read as cached to its last
+    /// token but one.</summary>
+    private static long[] WholeBlocks(KvTraceRow row)
+    {
+        var whole = row.InputLength / PromptBlocks.TraceBlockTokens;
+        return row.HashIds.Length > whole ? row.HashIds[..whole] : row.HashIds;
+    }
+
     /// <summary>Whether the rows of the built-in workload named <paramref name="name"/> name their conversation (or agent)
     /// as session: the system prompt's rows name their tenant, whose requests are not turns of one context.</summary>
     public static bool NamesSessions(string name) => name != "system-prompt";
@@ -106,7 +116,7 @@ internal static class PrefixWorkloads
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(rateFactor, 0);
         var requests = rows.Select((r, i) => new SimRequest(
             $"{name}-{i}", TenantOf(r), r.TimestampMs / rateFactor, r.InputLength, r.OutputLength, TtftObjective.For(r.InputLength),
-            PromptBlocks.FromBlockIds(r.HashIds), sessions ? r.SessionId : null)).ToList();
+            PromptBlocks.FromBlockIds(WholeBlocks(r)), sessions ? r.SessionId : null)).ToList();
         var weights = requests.Select(r => r.TenantId).Distinct().ToDictionary(t => t, _ => 1.0);
         return new Workload(name, requests, weights);
     }
