@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Scheduler.Grains.Placement;
 
 /// <summary>
@@ -16,12 +18,14 @@ internal sealed class TenantWeights
     /// it is recorded as such, and the caller puts it in force); false when one set later is already in force.</summary>
     public bool IsLatest(string tenantId, DateTimeOffset at)
     {
-        if (_setAt.TryGetValue(tenantId, out var latest) && at < latest)
+        // One lookup: every job queued asks, so this is on the submission path.
+        ref var latest = ref CollectionsMarshal.GetValueRefOrAddDefault(_setAt, tenantId, out var known);
+        if (known && at < latest)
         {
             return false;
         }
 
-        _setAt[tenantId] = at;
+        latest = at;
         return true;
     }
 }

@@ -11,7 +11,12 @@ internal sealed record KvTraceRow(
     [property: JsonPropertyName("input_length"), JsonRequired] int InputLength,
     [property: JsonPropertyName("output_length"), JsonRequired] int OutputLength,
     [property: JsonPropertyName("hash_ids"), JsonRequired] long[] HashIds,
-    [property: JsonPropertyName("session_id")] string? SessionId = null);
+    [property: JsonPropertyName("session_id")] string? SessionId = null)
+{
+    /// <summary>How many whole blocks its prompt has: an id past them names its trailing partial block, which no cache
+    /// keeps (a method, not a property, so it is no key of the line written).</summary>
+    public int WholeBlocks() => InputLength / Policies.Prefix.PromptBlocks.TraceBlockTokens;
+}
 
 /// <summary>
 /// Reads and writes the JSONL format public KV-cache traces use (Mooncake's): one JSON object a line with
@@ -64,7 +69,7 @@ internal static class KvTraceReader
             }
 
             var checkedRow = Check(row, source, number);
-            if (checkedRow.HashIds.Length < checkedRow.InputLength / Policies.Prefix.PromptBlocks.TraceBlockTokens)
+            if (checkedRow.HashIds.Length < checkedRow.WholeBlocks())
             {
                 // Accepted (a trace may name only the blocks it knows to be shared), but said: the prompt's whole blocks past
                 // the last id are never found cached, so a hit rate read from such a trace is lower than the file may mean.

@@ -100,7 +100,7 @@ internal static class PrefixWorkloads
     /// token but one.</summary>
     private static long[] WholeBlocks(KvTraceRow row)
     {
-        var whole = row.InputLength / PromptBlocks.TraceBlockTokens;
+        var whole = row.WholeBlocks();
         return row.HashIds.Length > whole ? row.HashIds[..whole] : row.HashIds;
     }
 

@@ -17,7 +17,7 @@ namespace Scheduler.Simulator.Workload;
 /// <param name="Noted">Rows replayed with a caveat, by what it is (a KV trace's rows whose block ids stop short).</param>
 internal sealed record TraceAccount(
     string Source, string Format, int Requests, IReadOnlyDictionary<string, int> Skipped, int OutOfOrder, double SpanMs,
-    (string Time, int Line) Earliest, (string Time, int Line) Latest, IReadOnlyDictionary<string, int>? Noted = null)
+    (string Time, int Line) Earliest, (string Time, int Line) Latest, IReadOnlyDictionary<string, int> Noted)
 {
     /// <summary>One line: "read code.csv (Azure LLM inference): 8,819 requests, none skipped, in time order; spans
     /// 3,435.948 s, from '2023-11-16 18:17:03.9799600' (line 2) to '2023-11-16 19:14:19.9280160' (line 8,820)".</summary>
@@ -26,7 +26,7 @@ internal sealed record TraceAccount(
         var order = OutOfOrder == 0 ? "in time order" : $"{OutOfOrder:#,0} rows out of time order (replayed in time order)";
         return string.Create(CultureInfo.InvariantCulture,
             $"read {Source} ({Format}): {Requests:#,0} requests, {Skips(Skipped)}, {order}; spans {Span(SpanMs)}, from '{Quoted.Text(Earliest.Time)}' (line {Earliest.Line:#,0}) to '{Quoted.Text(Latest.Time)}' (line {Latest.Line:#,0})")
-            + string.Concat((Noted ?? new Dictionary<string, int>()).Select(n => string.Create(CultureInfo.InvariantCulture, $"; {n.Value:#,0} {n.Key}")));
+            + string.Concat(Noted.Select(n => string.Create(CultureInfo.InvariantCulture, $"; {n.Value:#,0} {n.Key}")));
     }
 
     /// <summary>"none skipped", or "skipped 3 blank lines, 1 failed requests (Response tokens 0)".</summary>
