@@ -45,6 +45,13 @@ public interface ITenantGrain : IGrainWithStringKey
     [OneWay]
     Task OnAdmitted(string[] jobIds);
 
+    /// <summary>Tells <paramref name="model"/>'s placement the weight in force now, dated by this grain's clock (as its
+    /// tickets and puts are). A placement rebuilt after a failover asks it of every tenant whose jobs it restored: the
+    /// tickets carry the weight each job was accepted with, so a weight changed since (by <see cref="Put"/>) was otherwise
+    /// lost with the placement's memory until the tenant's next submission or put.</summary>
+    [OneWay]
+    Task TellWeight(string model);
+
     /// <summary>A job ended (its record holds the outcome): it leaves the queued or running jobs and its usage is
     /// counted. A repeated notice for the same job is ignored.</summary>
     [OneWay]

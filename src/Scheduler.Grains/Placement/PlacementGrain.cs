@@ -86,6 +86,13 @@ internal sealed partial class PlacementGrain(
         }
 
         Carry(_placement.EndRecovery());
+
+        // The restored tickets carry the weights their jobs were accepted with; a weight put since then reached the
+        // activation that died. Each tenant tells the one in force (one way: its answer waits for this activation's end).
+        foreach (var tenantId in plan.Jobs.Select(j => j.Ticket.TenantId).Distinct(StringComparer.Ordinal))
+        {
+            references.Tenant(tenantId).TellWeight(Model).Ignore();
+        }
     }
 
     public Task NodeLost(string nodeId, string linkId)

@@ -319,6 +319,10 @@ internal sealed partial class TenantGrain(
         }
     }
 
+    // The time is read with the weight, in one turn: any ticket already sent carries an earlier time, and a later put a
+    // later one, so the placement keeps whichever is truly the latest.
+    public Task TellWeight(string model) => references.Placement(model).SetTenantWeight(TenantId, state.State.Weight, time.GetUtcNow());
+
     public Task<TenantInfo?> Get() => Task.FromResult(state.State.Exists ? Info() : null);
 
     public async Task<AddKeyResult> AddKey(TenantApiKey key)

@@ -1,3 +1,4 @@
+using Orleans.Core.Internal;
 using Scheduler.Abstractions.Catalog;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Placement;
@@ -428,6 +429,30 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
         // A live probe: a tenant raised from weight 1 to 100 while 300 of its jobs queued (its new submissions refused by
         // the max_queued_jobs the same put lowered) was still served one for one with an equal tenant until its backlog
         // ran out: the placement learnt weights only from the tickets it queued, which carried the old one.
+        await WeightRaisedWhileJobsQueue(afterThePut: () => Task.CompletedTask);
+    }
+
+    [Fact]
+    public async Task Put_WeightRaisedThenThePlacementRebuilt_ServesTheQueuedJobsByTheNewWeight()
+    {
+        // The placement that heard of the put dies with its silo: its successor rebuilds the queue from the journal, whose
+        // tickets carry the weight each job was accepted with. Until the rebuilt placement asked the tenants, the raised
+        // tenant was served by its old weight again until it submitted or was put anew.
+        await WeightRaisedWhileJobsQueue(afterThePut: async () =>
+        {
+            await Placement.Cast<IGrainManagementExtension>().DeactivateOnIdle();
+
+            // The rebuild ends before this call is answered, having sent the tenant its one-way ask; the tenant takes one
+            // call at a time, in the order they reached it, so its answer to Get comes after it told the placement.
+            await Placement.Explain(JobId(1));
+            await Tenant.Get();
+        });
+    }
+
+    // Two tenants of weight 1 queue four jobs each on a replica of one slot; the first is raised to 100 once the replica
+    // is busy, then (after whatever the test does) each finish admits the job the fair queue serves next.
+    private async Task WeightRaisedWhileJobsQueue(Func<Task> afterThePut)
+    {
         var node = Unique("node");
         var replica = Unique("rep");
         var link = await RegisterNode(cluster, node, Replica(replica, _model, node, maxSequences: 1, kvCapacityTokens: 100_000));
@@ -444,6 +469,7 @@ public sealed class TenantGrainTests(GrainClusterFixture cluster)
         await Until(() => link.AdmittedJobIds.Count == 1, "the first job takes the replica's one slot");
 
         await Tenant.Put(new TenantSettings(100, TenantQuotas.Default, ApiKey: null), TenantFields.Weight);
+        await afterThePut();
 
         // One slot: each finish admits the job the fair queue serves next.
         for (var admitted = 1; admitted < 2 * each; admitted++)
