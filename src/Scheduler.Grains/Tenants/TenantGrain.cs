@@ -22,6 +22,7 @@ internal sealed partial class TenantGrain(
     IJobIndex index,
     IIdempotencyKeys keys,
     GrainReferences references,
+    IServedModels models,
     IOptions<PlacementOptions> options,
     TimeProvider time,
     ILogger<TenantGrain> logger) : Grain, ITenantGrain, IDisposable
@@ -289,16 +290,15 @@ internal sealed partial class TenantGrain(
         // Every put, not only the first: a put whose silo died between the write above and this call left the tenant
         // stored but unlisted (GetTenant finds it, ListTenants does not), and its retry, finding the tenant existing,
         // must still list it. Adding a listed tenant writes nothing.
-        var catalog = GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key);
-        await catalog.AddTenant(TenantId);
+        await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).AddTenant(TenantId);
 
         // The queued jobs carry the weight they were accepted with, and a placement learns of a weight only from the
         // tickets it queues: without telling them, a backlogged tenant (its new submissions perhaps refused by a quota this
-        // same put lowered) was served by its old weight until its backlog ran out. Every model the fleet serves, since
-        // the tenant does not keep which models its jobs wait for; a weight change is rare and this is one call each.
+        // same put lowered) was served by its old weight until its backlog ran out. Every model the scheduler serves,
+        // since the tenant does not keep which models its jobs wait for; a weight change is rare and this is one call each.
         if (weightChanged)
         {
-            await TellPlacementsTheWeight(catalog, s.Weight, weightSetAt);
+            await TellPlacementsTheWeight(s.Weight, weightSetAt);
         }
 
         return new PutTenantResult(Info());
@@ -306,12 +306,11 @@ internal sealed partial class TenantGrain(
 
     // The put is stored either way: a placement not told (on a silo of the version before, in a rolling upgrade, or
     // unreachable) learns the weight from the tenant's next ticket, as every placement did before.
-    private async Task TellPlacementsTheWeight(ICatalogGrain catalog, double weight, DateTimeOffset at)
+    private async Task TellPlacementsTheWeight(double weight, DateTimeOffset at)
     {
         try
         {
-            var models = (await catalog.Get()).Models;
-            await Task.WhenAll(models.Select(m => references.Placement(m).SetTenantWeight(TenantId, weight, at)));
+            await Task.WhenAll(models.Names.Select(m => references.Placement(m).SetTenantWeight(TenantId, weight, at)));
         }
         catch (Exception e)
         {

@@ -1,11 +1,12 @@
 using System.Collections.Frozen;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.Tokenizers;
+using Scheduler.Grains.Tenants;
 
 namespace Scheduler.Silo.Models;
 
 /// <summary>The models this scheduler accepts jobs for, each with the tokenizer that counts its prompts.</summary>
-internal sealed class ModelCatalog
+internal sealed class ModelCatalog : IServedModels
 {
     private const int NamesShown = 8;
 
@@ -23,6 +24,8 @@ internal sealed class ModelCatalog
     }
 
     public IEnumerable<ModelEntry> All => _models.Values;
+
+    IReadOnlyCollection<string> IServedModels.Names => _models.Keys;
 
     public bool TryGet(string name, out ModelEntry model) => _models.TryGetValue(name, out model!);
 

@@ -34,6 +34,10 @@ public class GrainClusterFixture : IAsyncLifetime
 
     public GrainClusterFixture() => Journal = new(new MemoryJobJournal(Index, Options.Create(new PlacementOptions()), TimeProvider.System));
 
+    /// <summary>The models the silo serves (its <c>Scheduler:Models</c>): a test whose tenant's weight must reach its
+    /// model's placement adds the model it made.</summary>
+    internal TestServedModels Models { get; } = new();
+
     /// <summary>The silo's clock: the system's, which a test may stop at a time of its choosing.</summary>
     internal HoldableClock Clock { get; } = new();
 
@@ -54,6 +58,7 @@ public class GrainClusterFixture : IAsyncLifetime
         var journal = Journal;
         var index = Index;
         var clock = Clock;
+        var models = Models;
         var builder = new InProcessTestClusterBuilder(1);
         builder.ConfigureSilo((_, silo) =>
         {
@@ -65,6 +70,7 @@ public class GrainClusterFixture : IAsyncLifetime
             silo.Services.AddSingleton<OwnedStateWrites>();
             silo.Services.AddSingleton<LocalNodeLinks>();
             silo.Services.AddSingleton(keys);
+            silo.Services.AddSingleton<IServedModels>(models);
             silo.Services.AddSingleton<IJobIndex>(index);
             silo.Services.AddMetrics().AddSingleton<FleetGauges>().AddSingleton<IJobOutcomeObserver, SchedulerTelemetry>();
             silo.Services.AddSingleton<TimeProvider>(clock);
