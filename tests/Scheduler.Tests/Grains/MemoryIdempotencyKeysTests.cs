@@ -55,6 +55,40 @@ public sealed class MemoryIdempotencyKeysTests
     }
 
     [Fact]
+    public async Task Claim_ByAnotherTenant_ForgetsAnIdleTenantsExpiredKeys_AndKeepsItsLiveOnes()
+    {
+        // A tenant that stops sending keys: two bound an hour before the third.
+        await _keys.Claim("idle", "old-1", new IdempotencyBinding("job-1", "fp"));
+        await _keys.Claim("idle", "old-2", new IdempotencyBinding("job-2", "fp"));
+        _time.Advance(TimeSpan.FromMinutes(30));
+        await _keys.Claim("idle", "live", new IdempotencyBinding("job-3", "fp"));
+        _time.Advance(TimeSpan.FromMinutes(30) + MemoryIdempotencyKeys.SweepInterval);
+
+        await _keys.Claim("busy", "k", new IdempotencyBinding("job-4", "fp"));
+
+        // The idle tenant's expired keys are gone without a call of its own; its live key and the busy one are held.
+        Assert.Equal(2, _keys.KeysHeld);
+        Assert.Equal("job-3", (await _keys.Claim("idle", "live", new IdempotencyBinding("job-5", "fp"))).JobId);
+    }
+
+    [Fact]
+    public async Task Claim_ManyTenantsThatWentIdle_HoldsOnlyTheKeysStillLive()
+    {
+        foreach (var tenant in Enumerable.Range(0, 200))
+        {
+            foreach (var key in Enumerable.Range(0, 3))
+            {
+                await _keys.Claim($"t{tenant}", $"k{key}", new IdempotencyBinding($"job-{tenant}-{key}", "fp"));
+            }
+        }
+
+        _time.Advance(TimeSpan.FromHours(1) + MemoryIdempotencyKeys.SweepInterval);
+        await _keys.Claim("newcomer", "k", new IdempotencyBinding("job", "fp"));
+
+        Assert.Equal(1, _keys.KeysHeld);
+    }
+
+    [Fact]
     public async Task Bind_RebindsAKey_AndItsEarlierListingDoesNotForgetIt()
     {
         await _keys.Claim("t", "k", new IdempotencyBinding("job-1", "fp"));
