@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Scheduler.Protos.Tls;
 using Scheduler.Silo.Hosting;
 using Scheduler.Silo.Models;
 using Scheduler.Silo.Nodes;
@@ -9,7 +10,9 @@ namespace Scheduler.Standalone;
 /// <summary>
 /// Runs the configured simulated worker nodes inside this process, each a real gRPC server on a free loopback
 /// port that registers with this silo exactly as a remote node would. Started once the silo listens. Their execution
-/// streams are reached in-process unless <see cref="EmbeddedFleetOptions.InProcessLinks"/> is off.
+/// streams are reached in-process unless <see cref="EmbeddedFleetOptions.InProcessLinks"/> is off. With the front door
+/// on TLS (<c>Scheduler:Tls</c>) they register over it trusting exactly the certificate the silo serves: the CA that
+/// signed it is not in their trust, and it need not name the loopback address they dial.
 /// </summary>
 internal sealed partial class EmbeddedFleet(
     IOptions<EmbeddedFleetOptions> options,
@@ -19,7 +22,8 @@ internal sealed partial class EmbeddedFleet(
     InProcessNodeLinks inProcessLinks,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggers,
-    ILogger<EmbeddedFleet> logger) : IHostedLifecycleService
+    ILogger<EmbeddedFleet> logger,
+    ServerCertificateReloader? frontDoorCertificate = null) : IHostedLifecycleService
 {
     private static readonly TimeSpan RegistrationTimeout = TimeSpan.FromSeconds(30);
 
@@ -91,7 +95,10 @@ internal sealed partial class EmbeddedFleet(
                     nodeOptions.Accelerators.Add(new AcceleratorOptions { Product = a.Product, Count = a.Count, Model = model });
                 }
 
-                var app = WorkerNodeHost.Build(nodeOptions, logging => logging.AddProvider(new ForwardingLoggerProvider(loggers)));
+                var app = WorkerNodeHost.Build(
+                    nodeOptions,
+                    logging => logging.AddProvider(new ForwardingLoggerProvider(loggers)),
+                    schedulerCa: frontDoorCertificate is { } served ? TrustedCa.Exactly(() => served.Current.Leaf) : null);
                 if (fleet.InProcessLinks)
                 {
                     // Before the node starts: it registers once it listens, and the silo opens its stream then.

@@ -16,6 +16,7 @@ public sealed class TrustedCa
     private readonly string _setting;
     private X509Certificate2Collection _roots;
     private Action? _beforeHandshake;
+    private Func<X509Certificate2>? _exactly;
 
     private TrustedCa(X509Certificate2Collection roots, string path, string setting, string? serverName)
     {
@@ -42,13 +43,21 @@ public sealed class TrustedCa
             ? null
             : new TrustedCa(PemFiles.ReadCertificates(path, setting), path, setting, string.IsNullOrWhiteSpace(serverName) ? null : serverName);
 
+    /// <summary>Trusts exactly the certificate <paramref name="served"/> returns at each handshake, whatever signed it and
+    /// whatever names it carries: for a client inside the server's own process, which dials it over loopback and holds the
+    /// very certificate to compare (the standalone's embedded nodes registering with their silo, whose certificate a
+    /// private CA the process was never given may have signed, for a name other than the loopback address).</summary>
+    /// <param name="served">The certificate the server serves now (it may be renewed while the process runs).</param>
+    public static TrustedCa Exactly(Func<X509Certificate2> served) => new([], "", "", serverName: null) { _exactly = served };
+
     /// <summary>The CA certificates handshakes validate against now.</summary>
     public X509Certificate2Collection Roots => Volatile.Read(ref _roots);
 
     /// <summary>Reads the CA file again every <paramref name="interval"/> until the result is disposed, so new
-    /// handshakes trust the CAs the file holds now; see <see cref="TrustedCaReloader"/>.</summary>
-    public IDisposable ReloadEvery(TimeSpan interval, TimeProvider time, ILogger logger) =>
-        TrustedCaReloader.Every(this, _path, _setting, interval, time, logger);
+    /// handshakes trust the CAs the file holds now; see <see cref="TrustedCaReloader"/>. Null for a trust made by
+    /// <see cref="Exactly"/>, which has no file.</summary>
+    public IDisposable? ReloadEvery(TimeSpan interval, TimeProvider time, ILogger logger) =>
+        _exactly is null ? TrustedCaReloader.Every(this, _path, _setting, interval, time, logger) : null;
 
     /// <summary>Has every handshake validate against what the CA file holds then: the file is read at each
     /// <see cref="Validate"/> and parsed again only when its contents changed. For a client, which opens a connection
@@ -70,6 +79,11 @@ public sealed class TrustedCa
         if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
         {
             return false;
+        }
+
+        if (_exactly is { } served)
+        {
+            return certificate.RawData.AsSpan().SequenceEqual(served().RawData);
         }
 
         // SslStream already compared the certificate with the host dialled; with a fixed server name that comparison

@@ -54,11 +54,31 @@ internal sealed class AdminGrpcService(
     public override Task<Tenant> PutTenant(PutTenantRequest request, ServerCallContext context) =>
         audit.Run(context, AuditActions.TenantPut, request.TenantId, PutDetail(request), () => PutTenant(request));
 
-    // What the audit log says of a put: the settings, and whether the key changed (never the key).
-    private static string PutDetail(PutTenantRequest r) =>
-        $"weight={r.Weight} max_queued_jobs={r.Quotas?.MaxQueuedJobs ?? 0} requests_per_minute={r.Quotas?.RequestsPerMinute ?? 0} " +
-        $"tokens_per_minute={r.Quotas?.TokensPerMinute ?? 0}" + (TenantUpdateMask.ReplacesKey(r) ? " api_key=replaced" : "") +
-        (r.UpdateMask is { } mask ? $" update_mask={string.Join(',', mask.Paths)}" : "");
+    // What the audit log says of a put: the settings it changes, and whether the key changed (never the key). A setting
+    // the mask leaves alone is not listed: its value in the request (0 when not sent) is not what the tenant has.
+    private static string PutDetail(PutTenantRequest r)
+    {
+        var changes = TenantUpdateMask.Changes(r);
+        (TenantFields Field, string Text)[] settings =
+        [
+            (TenantFields.Weight, $"weight={r.Weight}"),
+            (TenantFields.MaxQueuedJobs, $"max_queued_jobs={r.Quotas?.MaxQueuedJobs ?? 0}"),
+            (TenantFields.RequestsPerMinute, $"requests_per_minute={r.Quotas?.RequestsPerMinute ?? 0}"),
+            (TenantFields.TokensPerMinute, $"tokens_per_minute={r.Quotas?.TokensPerMinute ?? 0}"),
+        ];
+        var parts = settings.Where(s => changes.HasFlag(s.Field)).Select(s => s.Text).ToList();
+        if (TenantUpdateMask.ReplacesKey(r))
+        {
+            parts.Add("api_key=replaced");
+        }
+
+        if (r.UpdateMask is { } mask)
+        {
+            parts.Add($"update_mask={string.Join(',', mask.Paths)}");
+        }
+
+        return string.Join(' ', parts);
+    }
 
     private async Task<Tenant> PutTenant(PutTenantRequest request)
     {

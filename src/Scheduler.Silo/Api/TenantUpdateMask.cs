@@ -60,6 +60,11 @@ internal static class TenantUpdateMask
         return fields;
     }
 
+    /// <summary>The settings the put changes, if it is valid (for its audit record, written either way): a path the
+    /// mask should not hold counts for nothing here, since such a put is refused and changes nothing.</summary>
+    public static TenantFields Changes(PutTenantRequest request) =>
+        request.UpdateMask is { } mask ? mask.Paths.Aggregate(TenantFields.None, (fields, path) => fields | Paths.GetValueOrDefault(path)) : TenantFields.All;
+
     /// <summary>Whether the put replaces the tenant's key, if it is valid (for its audit record, written either way).</summary>
     public static bool ReplacesKey(PutTenantRequest request) =>
         request.ApiKey.Length > 0 && (request.UpdateMask is null || request.UpdateMask.Paths.Any(p => p is ApiKey or "*"));

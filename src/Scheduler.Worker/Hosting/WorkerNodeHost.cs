@@ -38,8 +38,11 @@ public static class WorkerNodeHost
     /// <param name="telemetry">Settings holding the standard OTEL_* variables: with OTEL_EXPORTER_OTLP_ENDPOINT set,
     /// the node exports its metrics and its sequences' spans over OTLP; OTEL_SERVICE_NAME replaces "scheduler-worker".
     /// Only the OTEL_* keys are read.</param>
+    /// <param name="schedulerCa">What the node trusts when it registers at an https:// scheduler address, in place of
+    /// <c>Worker:Tls:TrustedCaPath</c>: for a host process that embeds nodes and knows better (the standalone's nodes
+    /// trust exactly the certificate their silo serves).</param>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
-    public static WebApplication Build(WorkerNodeOptions options, Action<ILoggingBuilder>? logging = null, IConfiguration? telemetry = null)
+    public static WebApplication Build(WorkerNodeOptions options, Action<ILoggingBuilder>? logging = null, IConfiguration? telemetry = null, TrustedCa? schedulerCa = null)
     {
         if (options.Port is < 0 or > 65535)
         {
@@ -64,6 +67,11 @@ public static class WorkerNodeHost
         }
 
         var tls = WorkerTls.From(options.Tls);
+        if (schedulerCa is not null)
+        {
+            tls = tls with { SchedulerCa = schedulerCa };
+        }
+
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(WorkerNodeHost).Assembly.GetName().Name });
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => Listen(kestrel, options, kestrel.ApplicationServices.GetService<ServerCertificateReloader>()));
         logging?.Invoke(builder.Logging);

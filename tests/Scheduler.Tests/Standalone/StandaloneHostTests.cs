@@ -56,4 +56,33 @@ public sealed class StandaloneHostTests
         Assert.All(EmbeddedNodes, node => Assert.Equal(inProcess, links.Find(node) is not null));
         await app.StopAsync();
     }
+
+    /// <summary>With the front door on TLS under a private CA, the embedded nodes register over it and jobs run: they
+    /// trust exactly the certificate their silo serves. Before, they trusted only the system's CAs, never registered,
+    /// and the standalone exited 1 after 30 s ("embedded nodes … did not register within 30 s").</summary>
+    [Fact]
+    public async Task EmbeddedFleet_WithFrontDoorTlsFromAPrivateCa_RegistersAndRunsJobs()
+    {
+        using var certificates = new TestCertificates();
+        var (certificate, key) = certificates.Issue("front-door", "127.0.0.1", "localhost");
+        await using var app = StandaloneHost.Build(
+        [
+            "--Scheduler:GrpcPort=0", "--Scheduler:HttpPort=0", "--Scheduler:OpenAiPort=0",
+            $"--Scheduler:SiloPort={FreePort.Next()}", $"--Scheduler:GatewayPort={FreePort.Next()}",
+            $"--Scheduler:Tls:CertificatePath={certificate}", $"--Scheduler:Tls:KeyPath={key}",
+            "--Scheduler:EmbeddedFleet:SpeedUp=instant", "--Logging:LogLevel:Default=Warning",
+        ]);
+        await app.StartAsync();
+        var fleet = app.Services.GetRequiredService<EmbeddedFleet>();
+        await fleet.Ready.WaitAsync(TimeSpan.FromSeconds(60));
+        var address = app.Services.GetRequiredService<ListeningAddresses>().Grpc;
+        using var client = new SchedulerClient(address, "dev-key", certificates.CaPath);
+
+        var result = await client.RunAsync(new SubmitJobRequest { Model = "llama-3.1-8b", Prompt = "hello", MaxTokens = 16 }, deadline: DateTime.UtcNow.AddSeconds(30));
+
+        Assert.StartsWith("https://", address, StringComparison.Ordinal);
+        Assert.True(result.Succeeded, $"{result.Status} {result.Error}");
+        Assert.Equal(16, result.TokenCount);
+        await app.StopAsync();
+    }
 }

@@ -115,7 +115,7 @@ public sealed class TrustedCaReloaderTests : IDisposable
     public void Validate_ReloadDisposed_KeepsTheCasItHad()
     {
         var (volume, trusted) = Trust(Bundle(_old));
-        trusted.ReloadEvery(Interval, _time, _logger).Dispose();
+        trusted.ReloadEvery(Interval, _time, _logger)?.Dispose();
 
         volume.Update(("ca.crt", Bundle(_new)));
         _time.Advance(Interval);

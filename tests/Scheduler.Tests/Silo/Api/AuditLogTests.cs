@@ -45,6 +45,36 @@ public sealed class AuditLogTests(SecuredSilo silo) : IClassFixture<SecuredSilo>
         Assert.Empty(await admin.ListAuditEventsAsync(new ListAuditEventsRequest { Since = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(5)) }));
     }
 
+    /// <summary>A put with an update_mask is recorded with the settings it changed only: before, the record listed every
+    /// setting as the request carried it, so `tenant put acme --weight 2` read "max_queued_jobs=0 requests_per_minute=0
+    /// tokens_per_minute=0" beside its mask, as if the quotas had been reset, while they were kept.</summary>
+    [Fact]
+    public async Task PutTenant_WithAnUpdateMask_IsRecordedWithTheSettingsItChangesOnly()
+    {
+        var started = DateTimeOffset.UtcNow.AddSeconds(-1);
+        using var admin = silo.Admin(SecuredSilo.ExtraAdminKey);
+        await admin.PutTenantAsync(new PutTenantRequest
+        {
+            TenantId = "audited-masked", Weight = 3, Quotas = new() { MaxQueuedJobs = 500, RequestsPerMinute = 600, TokensPerMinute = 2_000_000 },
+        });
+        await admin.PutTenantAsync(new PutTenantRequest { TenantId = "audited-masked", Weight = 2, UpdateMask = new FieldMask { Paths = { "weight" } } });
+        await admin.PutTenantAsync(new PutTenantRequest
+        {
+            TenantId = "audited-masked", Quotas = new() { TokensPerMinute = 1_000 }, UpdateMask = new FieldMask { Paths = { "quotas.tokens_per_minute" } },
+        });
+
+        var events = await admin.ListAuditEventsAsync(new ListAuditEventsRequest { Since = Timestamp.FromDateTimeOffset(started), Action = "tenant.put" });
+        var details = events.Where(e => e.Target == "audited-masked").Select(e => e.Detail).ToList();
+
+        Assert.Equal(
+            [
+                "tokens_per_minute=1000 update_mask=quotas.tokens_per_minute",
+                "weight=2 update_mask=weight",
+                "weight=3 max_queued_jobs=500 requests_per_minute=600 tokens_per_minute=2000000",
+            ],
+            details);
+    }
+
     [Fact]
     public async Task ListAuditEvents_LimitOutOfRange_NamesTheField()
     {
