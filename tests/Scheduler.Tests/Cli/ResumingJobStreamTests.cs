@@ -81,7 +81,7 @@ public sealed class ResumingJobStreamTests(ITestOutputHelper output)
         Assert.Contains($"job {job.JobId} could not be followed: 20 tries in a row got no event", error, StringComparison.Ordinal);
 
         // It names where to go on from: past the tokens it printed.
-        var hint = Regex.Match(error, $@"\. Job {job.JobId} runs on: 'schedctl watch {job.JobId} --from-token (?<from>[0-9]+)' follows it$");
+        var hint = Regex.Match(error, $@"\. Job {job.JobId} runs on: 'schedctl watch {job.JobId} --from-token (?<from>[0-9]+)' with the same address and key follows it$");
         Assert.True(hint.Success, error);
         Assert.True(int.Parse(hint.Groups["from"].Value, CultureInfo.InvariantCulture) > 0 && stdout.Length > 0, error);
         Assert.Equal(20, lines.Count(l => l.StartsWith($"schedctl: job {job.JobId}: ", StringComparison.Ordinal)));
@@ -124,7 +124,7 @@ public sealed class ResumingJobStreamTests(ITestOutputHelper output)
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Equal(
             $"error: InvalidArgument: --from-token: {RefusingWatchServer.Problem}. Job {RefusingWatchServer.JobId} runs on: " +
-            $"'schedctl watch {RefusingWatchServer.JobId} --from-token 0' follows it",
+            $"'schedctl watch {RefusingWatchServer.JobId} --from-token 0' with the same address and key follows it",
             line);
     }
 

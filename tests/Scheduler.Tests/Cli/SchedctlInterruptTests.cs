@@ -32,7 +32,7 @@ public sealed class SchedctlInterruptTests
         Assert.True(exitCode == 130, $"exit {exitCode}: {stderr}");
         var hint = Assert.Single(stderr.Split('\n'), l => l.StartsWith("schedctl: interrupted. Job ", StringComparison.Ordinal));
         var jobId = hint.Split(' ')[3];
-        Assert.EndsWith($"' follows it; 'schedctl cancel {jobId}' stops it", hint, StringComparison.Ordinal);
+        Assert.EndsWith($"' with the same address and key follows it; 'schedctl cancel {jobId}' stops it", hint, StringComparison.Ordinal);
         Assert.Contains($"'schedctl watch {jobId} --from-token ", hint, StringComparison.Ordinal);
 
         // The job was not cancelled by schedctl's end.
