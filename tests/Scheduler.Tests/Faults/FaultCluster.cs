@@ -31,6 +31,7 @@ public sealed class FaultCluster : IAsyncDisposable
     private readonly List<SiloProcess> _silos = [];
     private readonly List<WorkerProcess> _workers = [];
     private RedisServer? _redis;
+    private string _speedUp = "20";
 
     private FaultCluster(ITestOutputHelper output) => _output = output;
 
@@ -118,15 +119,27 @@ public sealed class FaultCluster : IAsyncDisposable
             await WaitServing(silo, StartTimeout);
         }
 
+        _speedUp = speedUp;
         for (var i = 0; i < workers; i++)
         {
-            // Each node lists the silos starting from a different one, so registrations spread.
-            var order = string.Join(',', Addresses.Skip(i % silos).Concat(Addresses.Take(i % silos)));
-            _workers.Add(WorkerProcess.Start($"fault-node-{i}", order, speedUp, ("H100", 1, 24), ("L4", 1, 12)));
+            StartWorker();
         }
 
-        ReplicaCount = 2 * workers;
         await WaitForReadyReplicas(ReplicaCount, StartTimeout);
+    }
+
+    /// <summary>Starts one more worker node, <c>fault-node-N</c> (N its index in <see cref="Workers"/>), with the same two
+    /// replicas as the others, stopped with the cluster; <see cref="ReplicaCount"/> counts its replicas. Wait for them with
+    /// <see cref="WaitForReadyReplicas"/>.</summary>
+    public WorkerProcess StartWorker()
+    {
+        var i = _workers.Count;
+        // Each node lists the silos starting from a different one, so registrations spread.
+        var order = string.Join(',', Addresses.Skip(i % _silos.Count).Concat(Addresses.Take(i % _silos.Count)));
+        var worker = WorkerProcess.Start($"fault-node-{i}", order, _speedUp, ("H100", 1, 24), ("L4", 1, 12));
+        _workers.Add(worker);
+        ReplicaCount += 2;
+        return worker;
     }
 
     public SchedulerAdminClient Admin(SiloProcess? via = null) => new((via ?? Alive().First()).Address, AdminKey);
