@@ -300,6 +300,31 @@ public sealed class SchedctlTests(SchedulerCluster cluster)
         Assert.Empty(stdout);
     }
 
+    [Theory]
+    [InlineData("schedctl", "nosuch")]
+    [InlineData("schedctl tenant", "tenant", "nosuch")]
+    public async Task UsageErrors_AnUnknownCommand_IsNamedAlone_NotAlsoAsNoCommandGiven(string usage, params string[] args)
+    {
+        var (exit, stdout, stderr) = await Run(args);
+
+        Assert.Equal(1, exit);
+        Assert.Equal(
+            ["error: Unrecognized command or argument 'nosuch'.", $"Usage: {usage} --help"],
+            stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Empty(stdout);
+    }
+
+    [Fact]
+    public async Task UsageErrors_NoCommandGiven_SaysSo()
+    {
+        var (exit, _, stderr) = await Run("tenant");
+
+        Assert.Equal(1, exit);
+        Assert.Equal(
+            ["error: Required command was not provided.", "Usage: schedctl tenant --help"],
+            stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
     [Fact]
     public async Task SchedulerUnreachable_TheErrorNamesTheAddressDialled()
     {
