@@ -81,6 +81,13 @@ public sealed class PlacementOptions
     /// last job. Sent with each capped admission (<c>SequenceSpec.contended_prefill_window_ms</c>).</summary>
     public TimeSpan ContendedPrefillWindow { get; set; } = TimeSpan.FromMilliseconds(Dispatcher.DefaultContendedPrefillWindowMs);
 
+    /// <summary>How long the job next in fair order may wait for room while smaller jobs of its own priority class take the
+    /// room it cannot use, before a replica is set aside for it (nothing else admitted there until it fits), as for a job
+    /// of a higher class (see docs/internals.md, "Fairness and admission"). Within a class the queue is work-conserving;
+    /// without this bound a large prompt amid steady traffic of small ones waits for as long as the traffic flows.
+    /// Default 10 s; 0 keeps the classes purely work-conserving; at most an hour.</summary>
+    public TimeSpan SetAsideWithinClassAfter { get; set; } = Dispatcher.DefaultSetAsideWithinClassAfter;
+
     /// <summary>Overload threshold: while a model has this many jobs queued or more, its sheddable submissions are
     /// refused with RESOURCE_EXHAUSTED (standard and critical ones are still accepted, within their tenants' quotas),
     /// so sheddable work is the first to go. 0 never sheds.</summary>

@@ -14,7 +14,9 @@ namespace Scheduler.Simulator;
 /// (<see cref="EngineCacheModel"/>; null: as the worker's simulated engine), and the price of a second of a job's wait
 /// (<c>Scheduler:Scheduling:WaitCostUsdPerSecond</c>, read by cost-aware placement) and of a session's turn's
 /// (<c>SessionWaitCostUsdPerSecond</c>), and the engines' prefill
-/// micro-batch (<c>Worker:Accelerators:{g}:PrefillMicroBatchTokens</c>; 0: a step is one call, never ended early).</summary>
+/// micro-batch (<c>Worker:Accelerators:{g}:PrefillMicroBatchTokens</c>; 0: a step is one call, never ended early), and
+/// how long the job next in fair order waits while its class's smaller jobs take the room it cannot use before a replica
+/// is set aside for it (<c>Scheduler:Scheduling:SetAsideWithinClassAfter</c>; 0: never).</summary>
 internal sealed record PolicyChoice(
     string Placement,
     string Fairness,
@@ -26,7 +28,8 @@ internal sealed record PolicyChoice(
     EngineCacheModel? EngineCache = null,
     double WaitCostUsdPerSecond = PlacementSettings.DefaultWaitCostUsdPerSecond,
     int PrefillMicroBatchTokens = StepPlan.DefaultMicroBatchTokens,
-    double SessionWaitCostUsdPerSecond = PlacementSettings.DefaultSessionWaitCostUsdPerSecond)
+    double SessionWaitCostUsdPerSecond = PlacementSettings.DefaultSessionWaitCostUsdPerSecond,
+    int SetAsideWithinClassAfterMs = Dispatcher.DefaultSetAsideWithinClassAfterMs)
 {
     /// <summary>The placement grain's default.</summary>
     public const int DefaultMaxPreemptions = 2;

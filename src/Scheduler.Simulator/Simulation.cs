@@ -50,7 +50,8 @@ internal sealed class Simulation
         _workload = workload;
         Policies = policies;
         _dispatcher = Dispatcher.Create(policies.Placement, policies.Fairness, policies.Batching, new Random(seed), maxPreemptions: policies.MaxPreemptions, maxDecodeDeferrals: policies.MaxDecodeDeferrals, contendedPrefillTokens: policies.ContendedPrefillTokens, time: _clock,
-            placementSettings: new PlacementSettings { WaitCostUsdPerSecond = policies.WaitCostUsdPerSecond, SessionWaitCostUsdPerSecond = policies.SessionWaitCostUsdPerSecond });
+            placementSettings: new PlacementSettings { WaitCostUsdPerSecond = policies.WaitCostUsdPerSecond, SessionWaitCostUsdPerSecond = policies.SessionWaitCostUsdPerSecond },
+            setAsideWithinClassAfter: TimeSpan.FromMilliseconds(policies.SetAsideWithinClassAfterMs));
         foreach (var (tenant, weight) in workload.Weights)
         {
             _dispatcher.Queue.SetWeight(tenant, weight);

@@ -66,8 +66,9 @@ public enum WaitReason
     /// its TTFT objective, before going wherever it fits.</summary>
     SessionReplicaFull = 9,
 
-    /// <summary>It had room nowhere, so a replica was set aside for it (strict priority: no job of a lower class is
-    /// admitted there) until its running sequences free the room it needs.</summary>
+    /// <summary>It had room nowhere, so a replica was set aside for it (nothing else is admitted there) until its running
+    /// sequences free the room it needs: for a job of a higher class than the ones that fit (strict priority), or one
+    /// that waited past <c>Scheduling:SetAsideWithinClassAfter</c> while its class's smaller jobs took the room.</summary>
     ReplicaSetAsideForIt = 10,
 
     /// <summary>A replica was set aside for a job of a higher class that had room nowhere, and no other open replica had
@@ -77,6 +78,10 @@ public enum WaitReason
     /// <summary>The model had replicas, but none was schedulable: each was cordoned, draining, or on a node that was lost or
     /// not connected. It waits for an operator to uncordon one or for a node to (re)connect, not for capacity to free.</summary>
     NoSchedulableReplica = 12,
+
+    /// <summary>A replica was set aside for a job of its own class that had room nowhere for longer than
+    /// <c>Scheduling:SetAsideWithinClassAfter</c>, and no other open replica had room for it.</summary>
+    ReplicaSetAsideForLongerWaitingJob = 13,
 }
 
 /// <summary>What a placement policy predicted for one class of alike replicas (product and slots) when it admitted a

@@ -26,7 +26,8 @@ namespace Scheduler.Grains.Placement;
 internal sealed partial class ModelPlacement(string model, PlacementState persisted, PlacementOptions options, TimeProvider time, ILogger logger)
 {
     private readonly Dispatcher _dispatcher = Dispatcher.Create(options.PlacementPolicy, options.FairnessPolicy, options.BatchingPolicy, recordWeighedReplicas: true, maxPreemptions: options.MaxPreemptions, maxDecodeDeferrals: options.MaxDecodeDeferrals, contendedPrefillTokens: options.ContendedPrefillTokens, time: time,
-        placementSettings: new PlacementSettings { WaitCostUsdPerSecond = options.WaitCostUsdPerSecond, SessionWaitCostUsdPerSecond = options.SessionWaitCostUsdPerSecond });
+        placementSettings: new PlacementSettings { WaitCostUsdPerSecond = options.WaitCostUsdPerSecond, SessionWaitCostUsdPerSecond = options.SessionWaitCostUsdPerSecond },
+        setAsideWithinClassAfter: options.SetAsideWithinClassAfter);
     private readonly Dictionary<string, PlacedJob> _jobs = new(StringComparer.Ordinal);
     private readonly TenantWeights _weights = new();
     private readonly DeadlineExpiry _expiry = new();

@@ -28,7 +28,7 @@ internal sealed class WaitLog
     public WaitMark Mark(DateTimeOffset queuedAt) =>
         _next == 0 ? new WaitMark(0, 0, queuedAt) : new WaitMark(_next - 1, _ring[(_next - 1) % Capacity].Count, queuedAt);
 
-    /// <summary>Records a round that left jobs queued, and the replica set aside for a job of a higher class, if any
+    /// <summary>Records a round that left jobs queued, and the replica set aside for the job next in line, if any
     /// (<see cref="Dispatcher.SetAside"/>).</summary>
     public void Record(RoundStop stop, JobDemand? held, DateTimeOffset now, (ReplicaView Replica, JobDemand Job)? setAside = null)
     {
@@ -93,9 +93,11 @@ internal sealed class WaitLog
     private static (WaitReason, string) ReasonFor(JobDemand job, Verdict v) => v switch
     {
         { SetAsideFor: { } holder } when holder.JobId == job.JobId =>
-            (WaitReason.ReplicaSetAsideForIt, $"needs {job.KvTokens} KV tokens and no replica had them free: replica {v.SetAsideReplica} is set aside for it (no job of a lower class is admitted there) until its running sequences free them ({v.SetAsideFreeKv} free)"),
+            (WaitReason.ReplicaSetAsideForIt, $"needs {job.KvTokens} KV tokens and no replica had them free: replica {v.SetAsideReplica} is set aside for it (no other job is admitted there) until its running sequences free them ({v.SetAsideFreeKv} free)"),
         { SetAsideFor: { } holder } when holder.Priority < job.Priority && v.Reason != RoundStopReason.PolicyHeld =>
             (WaitReason.ReplicaSetAsideForHigherClass, $"replica {v.SetAsideReplica} is set aside for a {holder.Priority.ToString().ToLowerInvariant()} job ({holder.JobId}) that had room nowhere, and no other open replica had room for it"),
+        { SetAsideFor: { } holder } when holder.Priority == job.Priority && v.Reason != RoundStopReason.PolicyHeld =>
+            (WaitReason.ReplicaSetAsideForLongerWaitingJob, $"replica {v.SetAsideReplica} is set aside for a job of its class ({holder.JobId}) that had room nowhere for longer than Scheduling:SetAsideWithinClassAfter, and no other open replica had room for it"),
         _ => ReasonFor(job, v.Reason, v),
     };
 

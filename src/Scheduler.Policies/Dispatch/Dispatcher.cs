@@ -11,7 +11,8 @@ namespace Scheduler.Policies.Dispatch;
 /// or the policy holds the job it is offered. Each admission carries the job's <see cref="FairRank"/> on its replica.
 /// A job of a session whose last job's replica takes it and meets its objective goes there first, and waits a while
 /// for it when it is full (<see cref="SessionAffinity"/>, <see cref="HolderWaits"/>). A job of a higher class that fits
-/// nowhere has a replica set aside for it rather than be overtaken for ever by lower classes (<see cref="SetAside"/>).
+/// nowhere has a replica set aside for it rather than be overtaken for ever by lower classes (<see cref="SetAside"/>), and
+/// so has one of the same class once it has waited <see cref="SetAsideWithinClassAfter"/> (aging).
 /// </summary>
 public sealed class Dispatcher
 {
@@ -53,6 +54,21 @@ public sealed class Dispatcher
     /// <summary>The replica set aside for the job the queue serves next, which had room nowhere while a job of a lower
     /// class was about to be admitted (<see cref="ReplicaView.SetAsideFor"/>); null when none is.</summary>
     public (ReplicaView Replica, JobDemand Job)? SetAside => _setAside;
+
+    /// <summary>How long the job the queue serves next may wait for room while smaller jobs of its own class take the room
+    /// it cannot use before a replica is set aside for it, as for a job of a higher class (<see cref="SetAside"/>). Within
+    /// a class the queue is work-conserving: a job too large for the room free lets smaller ones use it rather than leave
+    /// it idle. Left at that, a large prompt amid steady traffic of small ones waits for as long as the traffic flows (the
+    /// room a sequence frees is taken at once); this bounds its wait by roughly this plus one replica's drain.
+    /// <see cref="TimeSpan.Zero"/> keeps the class purely work-conserving.</summary>
+    public TimeSpan SetAsideWithinClassAfter { get; init; } = DefaultSetAsideWithinClassAfter;
+
+    /// <summary>The placement's default <see cref="SetAsideWithinClassAfter"/>: long past any interactive TTFT objective,
+    /// so a replica drains for a job of its own class only once work conservation has plainly failed it.</summary>
+    public static readonly TimeSpan DefaultSetAsideWithinClassAfter = TimeSpan.FromMilliseconds(DefaultSetAsideWithinClassAfterMs);
+
+    /// <summary><see cref="DefaultSetAsideWithinClassAfter"/> in milliseconds.</summary>
+    public const int DefaultSetAsideWithinClassAfterMs = 10_000;
 
     /// <summary>Why the last round left jobs queued: what an explanation of a waiting job is derived from.</summary>
     public RoundStop LastStop { get; private set; }
@@ -117,7 +133,7 @@ public sealed class Dispatcher
     public IReadOnlyCollection<HolderWait> HolderWaits => _holderWaits.Values;
 
     /// <summary>Creates a dispatcher from policy names, as configuration gives them.</summary>
-    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false, int maxPreemptions = 0, int maxDecodeDeferrals = 0, int contendedPrefillTokens = 0, TimeProvider? time = null, PlacementSettings? placementSettings = null) => new(
+    public static Dispatcher Create(string placement, string fairness, string batching, Random? random = null, bool recordWeighedReplicas = false, int maxPreemptions = 0, int maxDecodeDeferrals = 0, int contendedPrefillTokens = 0, TimeProvider? time = null, PlacementSettings? placementSettings = null, TimeSpan? setAsideWithinClassAfter = null) => new(
         SchedulingPolicies.CreateFairQueue(fairness), SchedulingPolicies.CreatePlacement(placement, random, placementSettings), SchedulingPolicies.CreateBatching(batching))
     {
         RecordsWeighedReplicas = recordWeighedReplicas,
@@ -125,6 +141,7 @@ public sealed class Dispatcher
         MaxDecodeDeferrals = maxDecodeDeferrals,
         ContendedPrefillTokens = contendedPrefillTokens,
         Time = time ?? TimeProvider.System,
+        SetAsideWithinClassAfter = setAsideWithinClassAfter ?? DefaultSetAsideWithinClassAfter,
     };
 
     /// <summary>One admission round. Returns the admissions in the order they were made (empty when nothing fits);
@@ -254,12 +271,14 @@ public sealed class Dispatcher
     // set aside for it: nothing else is admitted there, its running sequences drain, and it takes the job once it has
     // room (a replica set aside is never idle while its job waits: emptied, it has room). The other replicas go on
     // serving the lower classes. One at a time, for the job next in line; only under a queue that keeps classes and shares.
+    // The same holds within a class for a job that has waited SetAsideWithinClassAfter (aging): until then its class's
+    // smaller jobs may use the room it cannot.
     private bool YieldsToSetAsideJob(JobDemand job)
     {
-        // The queue offers the classes in order, so the job it serves next, if of a higher class, was tried first and
-        // found no room (or waits for its session's replica, which the fit test below tells apart).
+        // The queue offers the classes in order, so the job it serves next, if of a higher class or an aged one of the
+        // same, was tried first and found no room (or waits for its session's replica, which the fit test below tells apart).
         if (_setAside is not null || _weightOf(string.Empty) is null
-            || Queue.PeekNext() is not { } next || next.Priority >= job.Priority || Replicas.FitsSomewhere(next)
+            || Queue.PeekNext() is not { } next || !Outranks(next, job) || Replicas.FitsSomewhere(next)
             || SetAsideCandidate(next) is not { } replica)
         {
             return false;
@@ -269,6 +288,11 @@ public sealed class Dispatcher
         replica.SetAsideFor = next.JobId;
         return !Replicas.FitsSomewhere(job);
     }
+
+    private bool Outranks(JobDemand next, JobDemand job) =>
+        next.Priority < job.Priority
+        || (next.Priority == job.Priority && next.JobId != job.JobId && SetAsideWithinClassAfter > TimeSpan.Zero
+            && _roundStart - next.EnqueuedAt >= SetAsideWithinClassAfter);
 
     // The replica a job that fits nowhere waits on: one that could ever hold it, the closest to having room for it.
     private ReplicaView? SetAsideCandidate(JobDemand job)

@@ -27,6 +27,9 @@ internal sealed class SchedulingBoundsOptionsValidator : IValidateOptions<Placem
             ?? (options.ContendedPrefillWindow < TimeSpan.Zero || options.ContendedPrefillWindow > MaxInterval
                 ? $"{PlacementOptions.Section}:ContendedPrefillWindow must be from 0 to {MaxInterval}; it is {options.ContendedPrefillWindow}"
                 : null)
+            ?? (options.SetAsideWithinClassAfter < TimeSpan.Zero || options.SetAsideWithinClassAfter > MaxInterval
+                ? $"{PlacementOptions.Section}:SetAsideWithinClassAfter must be from 0 (never) to {MaxInterval}; it is {options.SetAsideWithinClassAfter}"
+                : null)
             ?? AtLeast(nameof(options.MaxHandBacks), options.MaxHandBacks, 0)
             ?? AtLeast(nameof(options.MaxPreemptions), options.MaxPreemptions, 0)
             ?? AtLeast(nameof(options.MaxDecodeDeferrals), options.MaxDecodeDeferrals, 0)

@@ -84,7 +84,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("run", $"Replay one trace with one policy choice and print its figures; exits {NotAllServed} when any request was refused or failed")
         {
-            Trace, Rate, Placement, Fairness, Batching, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost, PrefillMicroBatchTokens,
+            Trace, Rate, Placement, Fairness, Batching, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost, PrefillMicroBatchTokens, SetAsideWithinClassAfterMs,
         };
         command.SetAction(parse => Guard(parse, (progress, output) =>
         {
@@ -96,7 +96,7 @@ internal static class SimulatorCommands
             var read = TraceReader.Read(path, progress, option);
             output.WriteLine(read.Account.Line());
             var workload = TenantAssignment.FromTrace(name, read.Rows, parse.GetValue(Rate));
-            var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond: parse.GetValue(WaitCost), PrefillMicroBatchTokens: parse.GetValue(PrefillMicroBatchTokens));
+            var policies = new PolicyChoice(parse.GetRequiredValue(Placement), parse.GetRequiredValue(Fairness), parse.GetRequiredValue(Batching), parse.GetValue(MaxPreemptions), parse.GetValue(MaxDecodeDeferrals), parse.GetValue(ContendedPrefillTokens), parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond: parse.GetValue(WaitCost), PrefillMicroBatchTokens: parse.GetValue(PrefillMicroBatchTokens), SetAsideWithinClassAfterMs: parse.GetValue(SetAsideWithinClassAfterMs));
             var result = new Simulation(fleet, workload, policies, parse.GetValue(Seed)).Run();
             return Print(output, result);
         }));
@@ -125,7 +125,7 @@ internal static class SimulatorCommands
     {
         var command = new Command("flood", $"Run the fairness scenario: a light tenant's p99 TTFT alone and under a flooding tenant, per fairness policy; exits {NotAllServed} when any request was refused or failed")
         {
-            Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost, PrefillMicroBatchTokens,
+            Placement, LightRate, FloodMultiplier, FloodSeconds, MaxPreemptions, MaxDecodeDeferrals, ContendedPrefillTokens, ContendedPrefillWindowMs, WaitCost, PrefillMicroBatchTokens, SetAsideWithinClassAfterMs,
         };
         command.SetAction(parse => Guard(parse, (progress, output) =>
         {
@@ -133,7 +133,7 @@ internal static class SimulatorCommands
             var sizes = TraceReader.Read(Path.Combine(parse.GetRequiredValue(Traces), "azure-llm-2023-conv.csv"), progress, Traces.Name).Rows;
             var choices = PolicyMatrix.Fairnesses.Select(f => PolicyMatrix.Default with { Placement = parse.GetRequiredValue(Placement), Fairness = f, MaxPreemptions = parse.GetValue(MaxPreemptions), MaxDecodeDeferrals = parse.GetValue(MaxDecodeDeferrals),
                 ContendedPrefillTokens = parse.GetValue(ContendedPrefillTokens), ContendedPrefillWindowMs = parse.GetValue(ContendedPrefillWindowMs), WaitCostUsdPerSecond = parse.GetValue(WaitCost),
-                PrefillMicroBatchTokens = parse.GetValue(PrefillMicroBatchTokens) });
+                PrefillMicroBatchTokens = parse.GetValue(PrefillMicroBatchTokens), SetAsideWithinClassAfterMs = parse.GetValue(SetAsideWithinClassAfterMs) });
             var flood = Flood(parse);
             progress.Generating(
                 string.Create(CultureInfo.InvariantCulture, $"the flood scenario's arrivals (about {flood.LightRate * (1 + flood.FloodMultiplier) * flood.DurationSeconds:#,0} requests flooded and {flood.LightRate * flood.DurationSeconds:#,0} alone, replayed with each of {PolicyMatrix.Fairnesses.Length} fairness policies at once)"),

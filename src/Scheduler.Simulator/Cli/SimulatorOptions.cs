@@ -169,6 +169,12 @@ internal static class SimulatorOptions
         Dispatcher.DefaultContendedPrefillWindowMs,
         0);
 
+    public static readonly Option<int> SetAsideWithinClassAfterMs = WholeNumber(
+        "--set-aside-within-class-after-ms",
+        "Milliseconds the job next in fair order may wait while smaller jobs of its class take the room it cannot use, before a replica is set aside for it (0: never, purely work-conserving)",
+        Dispatcher.DefaultSetAsideWithinClassAfterMs,
+        0);
+
     public static readonly Option<int> PrefillMicroBatchTokens = WholeNumber(
         "--prefill-micro-batch-tokens",
         "Prompt tokens of one prefill call of an engine step; a prompt admitted during a step, ranked ahead of its later calls' prefill, ends it after the call under way (0: a step is one call)",

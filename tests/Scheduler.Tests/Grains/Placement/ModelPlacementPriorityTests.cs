@@ -60,4 +60,33 @@ public sealed class ModelPlacementPriorityTests
         var theirWait = Assert.Single(standard, e => e.Reason == WaitReason.ReplicaSetAsideForHigherClass);
         Assert.Contains("set aside for a critical job (critical)", theirWait.Detail, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void ALargeStandardJob_UnderSteadySmallerTrafficOfItsClass_HasItsReplicaSetAsideOnceItWaitedTheSetting_AndTheWaitsSayWhy()
+    {
+        _placement.UpsertReplicas("link", [Replica("r", Model, "n", maxSequences: 8, kvCapacityTokens: 10_000)]);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal([$"running-{i}"], AdmittedIds(_placement.Enqueue(Job($"running-{i}", "b", 1_000, 1_000)).Round));
+        }
+
+        // A standard job of 5,000 tokens fits nowhere; smaller standard jobs take the 2,000 free (work conservation).
+        Assert.Empty(AdmittedIds(_placement.Enqueue(Job("big", "a", 4_000, 1_000)).Round));
+        Assert.Equal(["small-0", "small-1"], [.. AdmittedIds(_placement.Enqueue(Job("small-0", "b", 500, 500)).Round), .. AdmittedIds(_placement.Enqueue(Job("small-1", "b", 500, 500)).Round)]);
+
+        // Once it has waited the setting (10 s by default), the room freed is kept for it.
+        _time.Advance(new PlacementOptions().SetAsideWithinClassAfter);
+        var admitted = new List<string>();
+        for (var i = 0; i < 4 && !admitted.Contains("big"); i++)
+        {
+            admitted.AddRange(AdmittedIds(_placement.Enqueue(Job($"small-{i + 2}", "b", 500, 500)).Round));
+            admitted.AddRange(AdmittedIds(_placement.OnProgress("r", [], [new FinishedSequence($"running-{i}", 1_000, FinishReason.Length)])));
+        }
+
+        Assert.Equal("big", admitted[0]);
+        var itsWait = Assert.Single(_placement.Explain("big")!.Value.Events, e => e.Reason == WaitReason.ReplicaSetAsideForIt);
+        Assert.Contains("replica r is set aside for it (no other job is admitted there)", itsWait.Detail, StringComparison.Ordinal);
+        var theirWait = Assert.Single(_placement.Explain("small-2")!.Value.Events, e => e.Reason == WaitReason.ReplicaSetAsideForLongerWaitingJob);
+        Assert.Contains("set aside for a job of its class (big)", theirWait.Detail, StringComparison.Ordinal);
+    }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Scheduler.Policies;
 using Scheduler.Policies.Dispatch;
 using Scheduler.Policies.Placement;
@@ -10,8 +11,11 @@ namespace Scheduler.Tests.Policies.Dispatch;
 /// so jobs of lower classes cannot take the room that replica frees, one sequence at a time, for ever.</summary>
 public sealed class DispatcherSetAsideTests
 {
-    private static Dispatcher Create(string fairness = "weighted-fair", int maxPreemptions = 0) =>
-        Dispatcher.Create("cost-aware", fairness, "continuous", maxPreemptions: maxPreemptions);
+    // The fixtures' jobs were enqueued at T0; the clock starts there, so none has waited until a test moves it.
+    private readonly FakeTimeProvider _time = new(T0);
+
+    private Dispatcher Create(string fairness = "weighted-fair", int maxPreemptions = 0) =>
+        Dispatcher.Create("cost-aware", fairness, "continuous", maxPreemptions: maxPreemptions, time: _time);
 
     // Four running sequences of 2,000 KV tokens on a 10,000-token replica: 2,000 free.
     private static ReplicaView FilledReplica(Dispatcher dispatcher, string id)
@@ -98,11 +102,62 @@ public sealed class DispatcherSetAsideTests
     [Fact]
     public void AdmitWhatFits_SameClassOnly_SmallJobsStillFillRoomABigOneCannot()
     {
-        // Within a class the queue keeps its work conservation: nothing is set aside.
+        // Within a class the queue keeps its work conservation while the big job has not waited long: nothing is set aside.
         var dispatcher = Create();
         var replica = FilledReplica(dispatcher, "h100");
         dispatcher.Queue.Enqueue(Job("big", tenant: "a", prompt: 4_000, maxTokens: 1_000));
         EnqueueStandardTraffic(dispatcher, 5);
+        _time.Advance(Dispatcher.DefaultSetAsideWithinClassAfter - TimeSpan.FromMilliseconds(1));
+
+        var admitted = dispatcher.AdmitWhatFits();
+
+        Assert.Null(replica.SetAsideFor);
+        Assert.Equal(["standard-0", "standard-1"], admitted.Select(a => a.Job.JobId));
+    }
+
+    [Fact]
+    public void AdmitWhatFits_ABigJobOvertakenByItsClassUntilItHasWaitedLong_HasAReplicaSetAside_AndRunsOnceItDrains()
+    {
+        // Steady traffic of small standard jobs takes each sequence's room as it frees: the big one never has 5,000 free.
+        var dispatcher = Create();
+        var replica = FilledReplica(dispatcher, "h100");
+        dispatcher.Queue.Enqueue(Job("big", tenant: "a", prompt: 4_000, maxTokens: 1_000));
+        EnqueueStandardTraffic(dispatcher, 40);
+        var admittedBefore = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            admittedBefore.AddRange(dispatcher.AdmitWhatFits().Select(a => a.Job.JobId));
+            _time.Advance(TimeSpan.FromSeconds(2));
+            replica.Release(replica.RunningJobIds.First());
+        }
+
+        Assert.DoesNotContain("big", admittedBefore);
+        Assert.Null(replica.SetAsideFor);
+
+        // Past the bound the replica is set aside for it: the room its sequences free is no longer taken.
+        _time.Advance(Dispatcher.DefaultSetAsideWithinClassAfter);
+        Assert.Empty(dispatcher.AdmitWhatFits());
+        Assert.Equal("big", replica.SetAsideFor);
+        var admitted = new List<string>();
+        while (!admitted.Contains("big"))
+        {
+            Assert.NotEmpty(replica.RunningJobIds);
+            replica.Release(replica.RunningJobIds.First());
+            admitted.AddRange(dispatcher.AdmitWhatFits().Select(a => a.Job.JobId));
+        }
+
+        Assert.Equal("big", admitted[0]);
+        Assert.Null(replica.SetAsideFor);
+    }
+
+    [Fact]
+    public void AdmitWhatFits_WithAgingTurnedOff_TheBigJobIsOvertakenHoweverLongItWaits()
+    {
+        var dispatcher = Dispatcher.Create("cost-aware", "weighted-fair", "continuous", time: _time, setAsideWithinClassAfter: TimeSpan.Zero);
+        var replica = FilledReplica(dispatcher, "h100");
+        dispatcher.Queue.Enqueue(Job("big", tenant: "a", prompt: 4_000, maxTokens: 1_000));
+        EnqueueStandardTraffic(dispatcher, 5);
+        _time.Advance(TimeSpan.FromHours(1));
 
         var admitted = dispatcher.AdmitWhatFits();
 

@@ -17,6 +17,8 @@ public sealed class SchedulingBoundsOptionsValidatorTests
     [InlineData("OverloadRetryAfter", "-00:00:01", "Scheduler:Scheduling:OverloadRetryAfter must be positive and at most 01:00:00; it is -00:00:01")]
     [InlineData("TenantStateWriteInterval", "00:00:00", "Scheduler:Scheduling:TenantStateWriteInterval must be positive and at most 01:00:00; it is 00:00:00")]
     [InlineData("ContendedPrefillWindow", "-00:00:01", "Scheduler:Scheduling:ContendedPrefillWindow must be from 0 to 01:00:00; it is -00:00:01")]
+    [InlineData("SetAsideWithinClassAfter", "-00:00:01", "Scheduler:Scheduling:SetAsideWithinClassAfter must be from 0 (never) to 01:00:00; it is -00:00:01")]
+    [InlineData("SetAsideWithinClassAfter", "1.00:00:00", "Scheduler:Scheduling:SetAsideWithinClassAfter must be from 0 (never) to 01:00:00; it is 1.00:00:00")]
     [InlineData("MaxHandBacks", "-1", "Scheduler:Scheduling:MaxHandBacks must be at least 0; it is -1")]
     [InlineData("MaxPreemptions", "-1", "Scheduler:Scheduling:MaxPreemptions must be at least 0; it is -1")]
     [InlineData("MaxDecodeDeferrals", "-2", "Scheduler:Scheduling:MaxDecodeDeferrals must be at least 0; it is -2")]
@@ -40,7 +42,7 @@ public sealed class SchedulingBoundsOptionsValidatorTests
         var options = new PlacementOptions
         {
             MaxHandBacks = 0, MaxPreemptions = 0, MaxDecodeDeferrals = 0, ContendedPrefillTokens = 0, OverloadQueueLength = 0,
-            ContendedPrefillWindow = TimeSpan.Zero,
+            ContendedPrefillWindow = TimeSpan.Zero, SetAsideWithinClassAfter = TimeSpan.Zero,
         };
 
         Assert.True(new SchedulingBoundsOptionsValidator().Validate(null, options).Succeeded);
