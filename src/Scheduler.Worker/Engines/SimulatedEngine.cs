@@ -143,13 +143,6 @@ internal sealed partial class SimulatedEngine(
             {
                 await sink.WaitForRoomAsync(cancellationToken);
             }
-
-            if (step.StepMs <= 0)
-            {
-                // An instant step waited for nothing, so the loop lets the thread go here, once its report is out: yielding
-                // before the report made every step's tokens wait for a thread-pool hop on their way to the scheduler.
-                await Task.Yield();
-            }
         }
     }
 
@@ -324,8 +317,7 @@ internal sealed partial class SimulatedEngine(
     }
 
     /// <summary>Waits until the step ends on the engine's timeline, or, when an admission ends it early
-    /// (<see cref="YieldTo"/>), until the end of the micro-batch it ends after; an instant step does not wait (the loop
-    /// yields the thread after publishing its report).</summary>
+    /// (<see cref="YieldTo"/>), until the end of the micro-batch it ends after; an instant step only yields the thread.</summary>
     private async Task PaceAsync(PlannedStep step, CancellationToken cancellationToken)
     {
         var now = time.GetTimestamp();
@@ -337,6 +329,7 @@ internal sealed partial class SimulatedEngine(
                 _stepUnderWay = null;
             }
 
+            await Task.Yield();
             return;
         }
 

@@ -335,35 +335,6 @@ public sealed class SimulatedEngineTests
     }
 
     [Fact]
-    public void Engine_InstantStep_PublishesItsReportBeforeTheLoopLetsTheThreadGo()
-    {
-        using var engine = new SimulatedEngine("r", AcceleratorProfiles.H100.Accelerated(double.PositiveInfinity), _sink, TimeProvider.System, NullLogger<SimulatedEngine>.Instance);
-        engine.Admit([Sequence("a", 5, 3)]);
-        using var stop = new CancellationTokenSource();
-
-        // The loop runs synchronously up to its first yield, which the held context keeps from running.
-        var held = new HeldPosts();
-        var previous = SynchronizationContext.Current;
-        SynchronizationContext.SetSynchronizationContext(held);
-        Task loop;
-        try
-        {
-            loop = engine.RunAsync(stop.Token);
-        }
-        finally
-        {
-            SynchronizationContext.SetSynchronizationContext(previous);
-        }
-
-        // The first step's token is out already: it does not wait for the thread the loop gives up (issue 12).
-        Assert.Equal(["a"], _sink.Reports.Single().Tokens.Select(t => t.SequenceId));
-        Assert.Equal(1, held.Count);
-        stop.Cancel();
-        held.RunAll();
-        Assert.True(loop.IsCanceled);
-    }
-
-    [Fact]
     public void Engine_MeasuresOutputTokensPerSecond()
     {
         using var engine = Engine(AcceleratorProfiles.H100);
