@@ -110,6 +110,11 @@ public sealed class PlacementOptions
     /// are exact; these counts can lose at most this much to a silo crash.</summary>
     public TimeSpan TenantStateWriteInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often, at most, a tenant whose usage changed reports it to the cluster's sum
+    /// (<see cref="Abstractions.Tenants.IClusterUsageGrain"/>), which the cluster summary reads: how stale the summary's
+    /// usage may be, and one grain call per busy tenant per interval.</summary>
+    public TimeSpan TenantUsageReportInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a job is kept: listed (ListJobs) for this long after its submission, and its finished record
     /// (GetJob, WatchJob, ExplainJob) kept for this long after its end; then GetJob answers NOT_FOUND. An unfinished job
     /// is never expired. In Redis the record is written with this expiry; in the silo's memory (the embedded default)

@@ -56,6 +56,12 @@ internal sealed class CatalogGrain(
         return Task.FromResult(new CatalogSnapshot([.. s.Tenants], [.. s.Nodes], [.. s.Accelerators], [.. s.Replicas], [.. s.Models]));
     }
 
+    public Task<CatalogFleet> GetFleet()
+    {
+        var s = state.State;
+        return Task.FromResult(new CatalogFleet(s.Tenants.Count, s.Nodes.Count, [.. s.Accelerators], s.Replicas.Count));
+    }
+
     public Task<string[]> ListTenants(string after, int count)
     {
         var tenants = state.State.Tenants;

@@ -45,11 +45,31 @@ internal sealed partial class TenantGrain(
 
     private readonly TenantRateLimits _rateLimits = new(time);
 
+    // The usage the cluster's sum was last told (null: not yet by this activation), the version of that report, and the
+    // timer that reports a change: armed only while a change waits, so an idle tenant costs no tick and no call.
+    private TenantUsage? _usageReported;
+    private long _usageVersion;
+    private IGrainTimer? _usageReport;
+    private bool _usageReportArmed;
+    private IClusterUsageGrain? _clusterUsage;
+
+    private IClusterUsageGrain ClusterUsage => _clusterUsage ??= GrainFactory.GetGrain<IClusterUsageGrain>(IClusterUsageGrain.Key);
+
     private string TenantId => this.GetPrimaryKeyString();
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         ConfigureRateLimits();
+
+        // Interleaved: the report waits on the cluster's sum, whose own activation reads this tenant.
+        _usageReport = this.RegisterGrainTimer(ReportUsage, new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = true });
+
+        // Once per activation: the usage read may be less than the sum was last told, when a silo died before the state's
+        // write (in memory, a crash loses it all), and the sum must follow the tenant's own figures.
+        if (state.State.Exists)
+        {
+            UsageChanged();
+        }
 
         // A state stored before the counted submissions were kept (and read before any write of this activation, which
         // moving stored keys makes, replaces its time): the jobs accepted after its write's millisecond are missing, as
@@ -235,15 +255,67 @@ internal sealed partial class TenantGrain(
     {
         // Jobs' admissions and ends since the last write live only in memory: a tenant collected while idle must not
         // come back with jobs that have long finished still counted. A silo shutting down with its state in memory
-        // has nowhere to write it (the storage grains are gone, and each try failed with a burst of errors).
+        // has nowhere to write it (the storage grains are gone, and each try failed with a burst of errors). The cluster's
+        // sum is told first: a change since the last report would otherwise wait for the tenant's next activation.
         if (state.State.Exists && (journal.OutlivesSilo || reason.ReasonCode != DeactivationReasonCode.ShuttingDown))
         {
+            await TryReportUsage(cancellationToken);
             await WriteState();
         }
     }
 
+    /// <summary>The usage changed: the cluster's sum is told within <see cref="PlacementOptions.TenantUsageReportInterval"/>,
+    /// once for however many changes come meanwhile — not a call per job.</summary>
+    private void UsageChanged()
+    {
+        if (!_usageReportArmed && _usageReport is { } timer)
+        {
+            _usageReportArmed = true;
+            timer.Change(options.Value.TenantUsageReportInterval, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private async Task ReportUsage(CancellationToken cancellationToken)
+    {
+        // Disarmed before the call: a change while it is under way is reported next time.
+        _usageReportArmed = false;
+        if (!await TryReportUsage(cancellationToken))
+        {
+            UsageChanged();
+        }
+    }
+
+    /// <summary>Tells the cluster's sum the tenant's whole usage, if it changed since the last report. Its version is this
+    /// activation's clock, increasing with each report, so a later activation's reports (by a clock read after this one's
+    /// last) supersede these, and a report overtaken by a later one changes nothing. Returns false if the report failed.</summary>
+    private async Task<bool> TryReportUsage(CancellationToken cancellationToken)
+    {
+        var usage = state.State.Usage;
+        if (usage == _usageReported)
+        {
+            return true;
+        }
+
+        _usageVersion = Math.Max(_usageVersion + 1, time.GetUtcNow().UtcTicks);
+        try
+        {
+            await ClusterUsage.Report(TenantId, usage, _usageVersion).WaitAsync(cancellationToken);
+            _usageReported = usage;
+            return true;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogUsageReportFailed(logger, TenantId, ex.GetType().Name);
+            return false;
+        }
+    }
+
     // Orleans disposes a grain instance once its activation has deactivated: no call is left to wait on the gate.
-    public void Dispose() => _writeGate.Dispose();
+    public void Dispose()
+    {
+        _writeGate.Dispose();
+        _usageReport?.Dispose();
+    }
 
     public async Task<PutTenantResult> Put(TenantSettings settings, TenantFields fields = TenantFields.All)
     {
@@ -553,6 +625,7 @@ internal sealed partial class TenantGrain(
 
         s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted + 1 };
         _changed = true;
+        UsageChanged();
     }
 
     /// <summary><paramref name="result"/> with where the tenant stands against its per-minute quotas now.</summary>
@@ -572,6 +645,7 @@ internal sealed partial class TenantGrain(
         s.Jobs.Withdraw(ticket.JobId);
         _rateLimits.Refund((long)ticket.Request.PromptTokens + ticket.Request.MaxTokens);
         s.Usage = s.Usage with { JobsSubmitted = s.Usage.JobsSubmitted - 1 };
+        UsageChanged();
     }
 
     /// <summary>Queues the journaled job with its placement, or sees it shed. Idempotent. The journal entry is the job's
@@ -632,6 +706,7 @@ internal sealed partial class TenantGrain(
             JobsCancelled = u.JobsCancelled + (status == JobStatus.Cancelled ? 1 : 0),
             JobsExpired = u.JobsExpired + (status == JobStatus.Expired ? 1 : 0),
         };
+        UsageChanged();
         return true;
     }
 
@@ -690,6 +765,9 @@ internal sealed partial class TenantGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: its new weight {Weight} is stored, but not every model's placement could be told ({Error}); its jobs queued there are served by the old weight until its next submission")]
     private static partial void LogWeightNotTold(ILogger logger, string tenantId, double weight, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: reporting its usage to the cluster's sum failed ({Error}); it is reported again within the report interval")]
+    private static partial void LogUsageReportFailed(ILogger logger, string tenantId, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: checking its unfinished jobs' records stopped ({Error}); the rest are checked at its next activation")]
     private static partial void LogReconcileStopped(ILogger logger, string tenantId, string error);

@@ -154,9 +154,9 @@ internal sealed class AdminGrpcService(
 
     public override async Task<ListAcceleratorsResponse> ListAccelerators(ListAcceleratorsRequest request, ServerCallContext context)
     {
-        var catalog = await Catalog.Get();
+        var fleet = await Catalog.GetFleet();
         var response = new ListAcceleratorsResponse();
-        response.Accelerators.AddRange((await Accelerators(catalog, context)).Select(a => a.ToProto()));
+        response.Accelerators.AddRange((await Accelerators(fleet, context)).Select(a => a.ToProto()));
         return response;
     }
 
@@ -188,20 +188,22 @@ internal sealed class AdminGrpcService(
 
     /// <summary>Jobs queued and running are the placements' own counts — what is in the models' queues, and the sequences
     /// admitted into replicas' batches — not the tenants' sums: a tenant hears of a job's end only after its replica freed
-    /// the slot (and may have admitted the next job), so its running count may lag behind. Usage comes from the tenants.</summary>
+    /// the slot (and may have admitted the next job), so its running count may lag behind. Usage is the cluster's sum of
+    /// the tenants' usage (<see cref="IClusterUsageGrain"/>), one call however many tenants there are: asking every
+    /// tenant kept every tenant ever created activated, one call each per summary.</summary>
     public override async Task<ClusterSummary> GetClusterSummary(GetClusterSummaryRequest request, ServerCallContext context)
     {
-        var catalog = await Catalog.Get();
+        var fleet = await Catalog.GetFleet();
         var summary = new ClusterSummary
         {
-            Tenants = catalog.Tenants.Length,
+            Tenants = fleet.Tenants,
             Models = models.All.Count(),
-            Nodes = catalog.Nodes.Length,
-            Accelerators = catalog.Accelerators.Length,
-            Replicas = catalog.Replicas.Length,
+            Nodes = fleet.Nodes,
+            Accelerators = fleet.Accelerators.Length,
+            Replicas = fleet.Replicas,
         };
-        var accelerators = Accelerators(catalog, context);
-        var tenants = Tenants(catalog.Tenants, context);
+        var accelerators = Accelerators(fleet, context);
+        var usage = grains.GetGrain<IClusterUsageGrain>(IClusterUsageGrain.Key).Get();
         var placements = await Placements(models.All, context);
         foreach (var (_, snapshot) in placements)
         {
@@ -218,13 +220,11 @@ internal sealed class AdminGrpcService(
         }
 
         summary.AcceleratorsReady = (await accelerators).Count(a => a.State == AcceleratorState.Ready);
-        foreach (var tenant in await tenants)
-        {
-            summary.CompletedJobs += tenant.Usage.JobsCompleted;
-            summary.PromptTokens += tenant.Usage.PromptTokens;
-            summary.CompletionTokens += tenant.Usage.CompletionTokens;
-            summary.CostUsd += tenant.Usage.CostUsd;
-        }
+        var total = await usage;
+        summary.CompletedJobs = total.JobsCompleted;
+        summary.PromptTokens = total.PromptTokens;
+        summary.CompletionTokens = total.CompletionTokens;
+        summary.CostUsd = total.CostUsd;
 
         return summary;
     }
@@ -325,8 +325,8 @@ internal sealed class AdminGrpcService(
     private async Task<TenantInfo[]> Tenants(IReadOnlyList<string> ids, ServerCallContext context) =>
         [.. (await InParallel(ids, id => grains.GetGrain<ITenantGrain>(id).Get(), context)).OfType<TenantInfo>()];
 
-    private async Task<AcceleratorInfo[]> Accelerators(CatalogSnapshot catalog, ServerCallContext context) =>
-        [.. (await InParallel(catalog.Accelerators, id => grains.GetGrain<IAcceleratorGrain>(id).Get(), context)).OfType<AcceleratorInfo>()];
+    private async Task<AcceleratorInfo[]> Accelerators(CatalogFleet fleet, ServerCallContext context) =>
+        [.. (await InParallel(fleet.Accelerators, id => grains.GetGrain<IAcceleratorGrain>(id).Get(), context)).OfType<AcceleratorInfo>()];
 
     private async Task<(ModelEntry Model, PlacementSnapshot Snapshot)[]> Placements(IEnumerable<ModelEntry> wanted, ServerCallContext context)
     {

@@ -24,6 +24,7 @@ internal sealed class SchedulingBoundsOptionsValidator : IValidateOptions<Placem
             ?? Positive(nameof(options.RejectionHold), options.RejectionHold)
             ?? Positive(nameof(options.OverloadRetryAfter), options.OverloadRetryAfter)
             ?? Positive(nameof(options.TenantStateWriteInterval), options.TenantStateWriteInterval)
+            ?? Positive(nameof(options.TenantUsageReportInterval), options.TenantUsageReportInterval)
             ?? (options.ContendedPrefillWindow < TimeSpan.Zero || options.ContendedPrefillWindow > MaxInterval
                 ? $"{PlacementOptions.Section}:ContendedPrefillWindow must be from 0 to {MaxInterval}; it is {options.ContendedPrefillWindow}"
                 : null)

@@ -51,8 +51,8 @@ internal sealed partial class FleetGaugeRefresher(
         try
         {
             var placements = Task.WhenAll(models.All.Select(m => grains.GetGrain<IPlacementGrain>(m.Name).GetSnapshot()));
-            var catalog = await grains.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get();
-            var accelerators = await Task.WhenAll(catalog.Accelerators.Select(id => grains.GetGrain<IAcceleratorGrain>(id).Get()));
+            var fleet = await grains.GetGrain<ICatalogGrain>(ICatalogGrain.Key).GetFleet();
+            var accelerators = await Task.WhenAll(fleet.Accelerators.Select(id => grains.GetGrain<IAcceleratorGrain>(id).Get()));
             gauges.Publish(FleetReading.From(await placements, accelerators.OfType<AcceleratorInfo>(), options.Value.TenantLabel));
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)

@@ -1,0 +1,57 @@
+using Orleans.Core.Internal;
+using Scheduler.Abstractions.Tenants;
+using Scheduler.Protos.V1;
+
+namespace Scheduler.Tests.Silo.Api;
+
+/// <summary>AdminService.GetClusterSummary over real gRPC, in a silo of its own (the test counts its tenants'
+/// activations).</summary>
+public sealed class GetClusterSummaryTests(SecuredSilo silo) : IClassFixture<SecuredSilo>
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+
+    private IGrainFactory Grains => silo.Service<IGrainFactory>();
+
+    [Fact]
+    public async Task GetClusterSummary_TenantsGoneIdle_AreNotActivated()
+    {
+        // It asked every tenant ever created for its usage, per call: none was ever collected while `schedctl top`
+        // polled, and a hundred thousand tenants cost a hundred thousand grain calls a poll.
+        using var admin = silo.Admin();
+        var tenants = Enumerable.Range(0, 5).Select(i => $"idle-summary-{i}").ToArray();
+        foreach (var tenant in tenants)
+        {
+            await admin.PutTenantAsync(new PutTenantRequest { TenantId = tenant });
+        }
+
+        var first = await admin.GetClusterSummaryAsync();
+
+        // The cluster's usage sum reads every tenant once, when it activates (the summary above activated it): done.
+        await Grains.GetGrain<IClusterUsageGrain>(IClusterUsageGrain.Key).Get();
+        foreach (var tenant in tenants)
+        {
+            await Grains.GetGrain<ITenantGrain>(tenant).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+        }
+
+        await Polling.Until(async () => (await Active(tenants)).Length == 0, "the tenants are collected", Wait, TimeSpan.FromMilliseconds(50));
+
+        var summaries = new List<ClusterSummary>();
+        for (var i = 0; i < 3; i++)
+        {
+            summaries.Add(await admin.GetClusterSummaryAsync());
+        }
+
+        Assert.Empty(await Active(tenants));
+        Assert.True(first.Tenants >= tenants.Length + 1, $"{first.Tenants} tenants: the 5 made here and acme");
+        Assert.All(summaries, s => Assert.Equal(first.Tenants, s.Tenants));
+    }
+
+    /// <summary>Which of <paramref name="tenants"/> have an activation in the silo.</summary>
+    private async Task<string[]> Active(string[] tenants)
+    {
+        var stats = await Grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
+        return [.. stats.Where(s => s.GrainType.Contains("TenantGrain", StringComparison.Ordinal))
+            .Select(s => s.GrainId.Key.ToString()!)
+            .Where(id => tenants.Contains(id))];
+    }
+}
