@@ -21,23 +21,27 @@ internal sealed record TopFrame(
     private const int MaxReplicasShown = 20;
     private static readonly string[] AcceleratorStates = ["ready", "draining", "cordoned", "lost"];
 
+    // The tenants listed are the busy ones (a server from before busy_only lists them all): the others are the summary's.
+    private int IdleTenants(int busy) => Math.Max(0, Summary.Tenants - busy);
+
     /// <summary>Fetches the views; <paramref name="addresses"/> say which silo answered (the one calls go to after).</summary>
     public static async Task<TopFrame> Fetch(SchedulerAdminClient admin, AddressRotation addresses, CancellationToken cancellationToken)
     {
         var summary = admin.GetClusterSummaryAsync(cancellationToken: cancellationToken);
         var models = admin.ListModelsAsync(cancellationToken: cancellationToken);
-        var tenants = admin.ListTenantsAsync(cancellationToken: cancellationToken);
+        // Only the busy ones: listing every tenant asked each one's grain every frame, keeping every tenant activated.
+        var tenants = admin.ListTenantsAsync(new ListTenantsRequest { BusyOnly = true }, cancellationToken: cancellationToken);
         var replicas = admin.ListReplicasAsync(cancellationToken: cancellationToken);
         var accelerators = admin.ListAcceleratorsAsync(cancellationToken: cancellationToken);
-        return new TopFrame(DateTimeOffset.UtcNow, "", await summary, await models, await tenants, await replicas, await accelerators) with
+        return new TopFrame(DateTimeOffset.UtcNow, "", await summary, await models, (await tenants).Tenants, await replicas, await accelerators) with
         {
             Address = addresses.Current,
         };
     }
 
     /// <summary>The frame as one JSON object: <c>at</c>, <c>address</c> (the silo that answered), <c>summary</c>,
-    /// <c>models</c>, <c>tenants</c>, <c>replicas</c>, <c>accelerators</c>, each as the admin API's messages (see
-    /// <see cref="Output"/>).</summary>
+    /// <c>models</c>, <c>tenants</c> (the busy ones), <c>replicas</c>, <c>accelerators</c>, each as the admin API's messages
+    /// (see <see cref="Output"/>).</summary>
     public string ToJson() =>
         "{" +
         $"\"at\":\"{At.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}\"," +
@@ -69,8 +73,8 @@ internal sealed record TopFrame(
             .OrderByDescending(t => t.QueuedJobs + t.RunningJobs).ThenBy(t => t.TenantId, StringComparer.Ordinal).ToList();
         TenantCommands.Tenants.Print([.. busy.Take(MaxTenantsShown)], output);
         Console.WriteLine(busy.Count > MaxTenantsShown
-            ? $"(+{busy.Count - MaxTenantsShown} more busy tenants; {Tenants.Count - busy.Count} idle)"
-            : $"({Tenants.Count - busy.Count} idle tenants)");
+            ? $"(+{busy.Count - MaxTenantsShown} more busy tenants; {IdleTenants(busy.Count)} idle)"
+            : $"({IdleTenants(busy.Count)} idle tenants)");
         Console.WriteLine();
 
         if (Replicas.Count <= MaxReplicasShown)

@@ -116,7 +116,8 @@ public sealed record PlacementSnapshot(
     [property: Id(6)] string BatchingPolicy,
     [property: Id(7)] QueuedCount[]? QueuedByTenantAndPriority = null,
     [property: Id(8)] CapacitySnapshot? Capacity = null,
-    [property: Id(9)] double WaitCostUsdPerSecond = 0);
+    [property: Id(9)] double WaitCostUsdPerSecond = 0,
+    [property: Id(10)] Dictionary<string, int>? RunningByTenant = null);
 
 /// <summary>How many jobs of one tenant and priority wait in a model's queue (the queued-jobs gauge).</summary>
 [GenerateSerializer, Alias("scheduler.QueuedCount")]

@@ -558,7 +558,26 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             .ToDictionary(g => g.Key, g => g.Sum(q => q.Count), StringComparer.Ordinal);
         var replicas = _dispatcher.Replicas.Values.Select(SnapshotOf).ToArray();
         return new PlacementSnapshot(model, _dispatcher.Queue.Count, byTenant, replicas, _dispatcher.Placement.Name, _dispatcher.Queue.Name, _dispatcher.Batching.Name, byTenantAndPriority, Capacity(tally),
-            WaitCostUsdPerSecond: _dispatcher.Placement.Name == SchedulingPolicies.DefaultPlacement ? options.WaitCostUsdPerSecond : 0);
+            WaitCostUsdPerSecond: _dispatcher.Placement.Name == SchedulingPolicies.DefaultPlacement ? options.WaitCostUsdPerSecond : 0,
+            RunningByTenant: RunningByTenant());
+    }
+
+    // By the replicas' running jobs (at most their slots), not the job table, which also holds every queued job.
+    private Dictionary<string, int> RunningByTenant()
+    {
+        var byTenant = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var replica in _dispatcher.Replicas.Values)
+        {
+            foreach (var jobId in replica.RunningJobIds)
+            {
+                if (_jobs.TryGetValue(jobId, out var job))
+                {
+                    byTenant[job.Ticket.TenantId] = byTenant.GetValueOrDefault(job.Ticket.TenantId) + 1;
+                }
+            }
+        }
+
+        return byTenant;
     }
 
     private static ReplicaSnapshot SnapshotOf(ReplicaView r)

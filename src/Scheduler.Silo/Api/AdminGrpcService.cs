@@ -30,6 +30,10 @@ internal sealed class AdminGrpcService(
     public override async Task<ListTenantsResponse> ListTenants(ListTenantsRequest request, ServerCallContext context)
     {
         var paging = TenantPaging.Parse(request);
+        if (request.BusyOnly)
+        {
+            return await BusyTenants(paging, context);
+        }
 
         // One id more than the page tells whether there is a next page without another call.
         var ids = await Catalog.ListTenants(paging.After, paging.PageSize + 1);
@@ -41,6 +45,30 @@ internal sealed class AdminGrpcService(
             response.NextPageToken = TenantPaging.Token(page[^1]);
         }
 
+        return response;
+    }
+
+    /// <summary>The tenants the placements count jobs of, queued or running, busiest first: only their grains are asked,
+    /// so polling it (<c>schedctl top</c>) keeps no idle tenant activated, as listing every tenant did.</summary>
+    private async Task<ListTenantsResponse> BusyTenants(TenantPaging paging, ServerCallContext context)
+    {
+        if (paging.After.Length > 0)
+        {
+            throw SchedulerErrors.InvalidArgument("page_token", "must be empty with busy_only, which answers in one page");
+        }
+
+        var jobs = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (_, snapshot) in await Placements(models.All, context))
+        {
+            foreach (var (tenant, count) in snapshot.QueuedByTenant.Concat(snapshot.RunningByTenant ?? []))
+            {
+                jobs[tenant] = jobs.GetValueOrDefault(tenant) + count;
+            }
+        }
+
+        string[] busiest = [.. jobs.OrderByDescending(t => t.Value).ThenBy(t => t.Key, StringComparer.Ordinal).Take(paging.PageSize).Select(t => t.Key)];
+        var response = new ListTenantsResponse();
+        response.Tenants.AddRange((await Tenants(busiest, context)).Select(t => t.ToProto()));
         return response;
     }
 

@@ -47,6 +47,21 @@ public sealed class ModelPlacementTests
     }
 
     [Fact]
+    public void Snapshot_CountsEachTenantsJobsQueuedAndRunning()
+    {
+        _placement.UpsertReplicas("link", [On("r", "n", maxSequences: 2)]);
+        Enqueue("a-1", tenant: "a");
+        Enqueue("b-1", tenant: "b");
+        Enqueue("a-2", tenant: "a");
+        Enqueue("a-3", tenant: "a");
+
+        var snapshot = _placement.Snapshot();
+
+        Assert.Equal(new Dictionary<string, int> { ["a"] = 1, ["b"] = 1 }, snapshot.RunningByTenant);
+        Assert.Equal(new Dictionary<string, int> { ["a"] = 2 }, snapshot.QueuedByTenant);
+    }
+
+    [Fact]
     public void AdmitWhatFits_ASessionsTurnWaitsForItsFullReplica_ExplainsIt_AndWakesTheGrainWhenTheWaitEnds()
     {
         _placement.UpsertReplicas("link-1", [On("r1", "n1", maxSequences: 1)]);
