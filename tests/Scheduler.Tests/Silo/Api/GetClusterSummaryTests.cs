@@ -1,5 +1,3 @@
-using Orleans.Core.Internal;
-using Scheduler.Abstractions.Tenants;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Tests.Silo.Api;
@@ -8,8 +6,6 @@ namespace Scheduler.Tests.Silo.Api;
 /// activations).</summary>
 public sealed class GetClusterSummaryTests(SecuredSilo silo) : IClassFixture<SecuredSilo>
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
-
     private IGrainFactory Grains => silo.Service<IGrainFactory>();
 
     [Fact]
@@ -19,22 +15,9 @@ public sealed class GetClusterSummaryTests(SecuredSilo silo) : IClassFixture<Sec
         // polled, and a hundred thousand tenants cost a hundred thousand grain calls a poll.
         using var admin = silo.Admin();
         var tenants = Enumerable.Range(0, 5).Select(i => $"idle-summary-{i}").ToArray();
-        foreach (var tenant in tenants)
-        {
-            await admin.PutTenantAsync(new PutTenantRequest { TenantId = tenant });
-        }
+        await Grains.CreateIdleTenants(admin, tenants);
 
         var first = await admin.GetClusterSummaryAsync();
-
-        // The cluster's usage sum reads every tenant once, when it activates (the summary above activated it): done.
-        await Grains.GetGrain<IClusterUsageGrain>(IClusterUsageGrain.Key).Get();
-        foreach (var tenant in tenants)
-        {
-            await Grains.GetGrain<ITenantGrain>(tenant).Cast<IGrainManagementExtension>().DeactivateOnIdle();
-        }
-
-        await Polling.Until(async () => (await Grains.ActiveTenants(tenants)).Length == 0, "the tenants are collected", Wait, TimeSpan.FromMilliseconds(50));
-
         var summaries = new List<ClusterSummary>();
         for (var i = 0; i < 3; i++)
         {

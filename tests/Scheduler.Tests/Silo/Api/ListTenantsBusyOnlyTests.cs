@@ -1,6 +1,4 @@
 using Grpc.Core;
-using Orleans.Core.Internal;
-using Scheduler.Abstractions.Tenants;
 using Scheduler.Protos.V1;
 
 namespace Scheduler.Tests.Silo.Api;
@@ -10,32 +8,18 @@ namespace Scheduler.Tests.Silo.Api;
 /// ever collected while top ran.</summary>
 public sealed class ListTenantsBusyOnlyTests(SecuredSilo silo) : IClassFixture<SecuredSilo>
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
-
     private IGrainFactory Grains => silo.Service<IGrainFactory>();
 
     [Fact]
     public async Task ListTenants_BusyOnly_IsTheTenantsWithJobsQueued_BusiestFirst_AndAsksNoIdleTenant()
     {
         using var admin = silo.Admin();
-        var idle = Enumerable.Range(0, 4).Select(i => $"busy-only-idle-{i}").ToArray();
-        foreach (var tenant in idle)
-        {
-            await admin.PutTenantAsync(new PutTenantRequest { TenantId = tenant });
-        }
 
         // No node serves the model: the jobs stay queued.
         await Submit(admin, "busy-only-light", jobs: 1);
         await Submit(admin, "busy-only-heavy", jobs: 3);
-
-        // The cluster's usage sum reads every tenant once, when it activates (a tenant's report activated it): done.
-        await Grains.GetGrain<IClusterUsageGrain>(IClusterUsageGrain.Key).Get();
-        foreach (var tenant in idle)
-        {
-            await Grains.GetGrain<ITenantGrain>(tenant).Cast<IGrainManagementExtension>().DeactivateOnIdle();
-        }
-
-        await Polling.Until(async () => (await Grains.ActiveTenants(idle)).Length == 0, "the idle tenants are collected", Wait, TimeSpan.FromMilliseconds(50));
+        var idle = Enumerable.Range(0, 4).Select(i => $"busy-only-idle-{i}").ToArray();
+        await Grains.CreateIdleTenants(admin, idle);
 
         var pages = new List<ListTenantsResponse>();
         for (var i = 0; i < 3; i++)
