@@ -141,7 +141,11 @@ internal sealed class LlamaModel : IDisposable
     /// Jinja engine); one it does not is found here, once, rather than failing every chat the model is given.</summary>
     private static string? ApplicableChatTemplate(LLamaWeights weights)
     {
-        if (weights.NativeHandle.GetTemplate(null, strict: false) is not { Length: > 0 } template)
+        // Read as metadata, into a buffer of the value's size: LLamaSharp's GetTemplate searched the native string for
+        // its terminator through a span of int.MaxValue bytes, whose vectorised search can read past the string's end
+        // into an unmapped page — it killed a test host with an AccessViolationException (ci152). llama.cpp's default
+        // template is this key's value (it names a built-in template only for one Mistral model that lacks the key).
+        if (!weights.Metadata.TryGetValue(ChatTemplateKey, out var template) || template.Length == 0)
         {
             return null;
         }
@@ -156,6 +160,9 @@ internal sealed class LlamaModel : IDisposable
             return null;
         }
     }
+
+    // GGUF's key for the model's default chat template.
+    private const string ChatTemplateKey = "tokenizer.chat_template";
 
     private static bool StartsWithGgufMagic(string path)
     {
