@@ -562,18 +562,15 @@ internal sealed partial class ModelPlacement(string model, PlacementState persis
             RunningByTenant: RunningByTenant());
     }
 
-    // By the replicas' running jobs (at most their slots), not the job table, which also holds every queued job.
+    // From the per-tenant counts each replica keeps for fair ranking, not the job table, which also holds every queued job.
     private Dictionary<string, int> RunningByTenant()
     {
         var byTenant = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var replica in _dispatcher.Replicas.Values)
         {
-            foreach (var jobId in replica.RunningJobIds)
+            foreach (var tenant in replica.Tenants)
             {
-                if (_jobs.TryGetValue(jobId, out var job))
-                {
-                    byTenant[job.Ticket.TenantId] = byTenant.GetValueOrDefault(job.Ticket.TenantId) + 1;
-                }
+                byTenant[tenant] = byTenant.GetValueOrDefault(tenant) + replica.RunningOf(tenant);
             }
         }
 

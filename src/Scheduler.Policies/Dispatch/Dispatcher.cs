@@ -291,7 +291,7 @@ public sealed class Dispatcher
 
     private bool Outranks(JobDemand next, JobDemand job) =>
         next.Priority < job.Priority
-        || (next.Priority == job.Priority && next.JobId != job.JobId && SetAsideWithinClassAfter > TimeSpan.Zero
+        || (next.Priority == job.Priority && SetAsideWithinClassAfter > TimeSpan.Zero
             && _roundStart - next.EnqueuedAt >= SetAsideWithinClassAfter);
 
     // The replica a job that fits nowhere waits on: one that could ever hold it, the closest to having room for it.

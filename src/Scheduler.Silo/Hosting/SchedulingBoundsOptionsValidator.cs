@@ -25,12 +25,8 @@ internal sealed class SchedulingBoundsOptionsValidator : IValidateOptions<Placem
             ?? Positive(nameof(options.OverloadRetryAfter), options.OverloadRetryAfter)
             ?? Positive(nameof(options.TenantStateWriteInterval), options.TenantStateWriteInterval)
             ?? Positive(nameof(options.TenantUsageReportInterval), options.TenantUsageReportInterval)
-            ?? (options.ContendedPrefillWindow < TimeSpan.Zero || options.ContendedPrefillWindow > MaxInterval
-                ? $"{PlacementOptions.Section}:ContendedPrefillWindow must be from 0 to {MaxInterval}; it is {options.ContendedPrefillWindow}"
-                : null)
-            ?? (options.SetAsideWithinClassAfter < TimeSpan.Zero || options.SetAsideWithinClassAfter > MaxInterval
-                ? $"{PlacementOptions.Section}:SetAsideWithinClassAfter must be from 0 (never) to {MaxInterval}; it is {options.SetAsideWithinClassAfter}"
-                : null)
+            ?? FromZero(nameof(options.ContendedPrefillWindow), options.ContendedPrefillWindow, "0")
+            ?? FromZero(nameof(options.SetAsideWithinClassAfter), options.SetAsideWithinClassAfter, "0 (never)")
             ?? AtLeast(nameof(options.MaxHandBacks), options.MaxHandBacks, 0)
             ?? AtLeast(nameof(options.MaxPreemptions), options.MaxPreemptions, 0)
             ?? AtLeast(nameof(options.MaxDecodeDeferrals), options.MaxDecodeDeferrals, 0)
@@ -43,6 +39,11 @@ internal sealed class SchedulingBoundsOptionsValidator : IValidateOptions<Placem
     private static string? Positive(string setting, TimeSpan value) =>
         value <= TimeSpan.Zero || value > MaxInterval
             ? $"{PlacementOptions.Section}:{setting} must be positive and at most {MaxInterval}; it is {value}"
+            : null;
+
+    private static string? FromZero(string setting, TimeSpan value, string zero) =>
+        value < TimeSpan.Zero || value > MaxInterval
+            ? $"{PlacementOptions.Section}:{setting} must be from {zero} to {MaxInterval}; it is {value}"
             : null;
 
     private static string? AtLeast(string setting, int value, int least) =>
