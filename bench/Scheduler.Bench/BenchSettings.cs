@@ -22,6 +22,8 @@ internal sealed record BenchSettings
     /// <summary>About the size of the scheduler's request with 128 token ids, so both paths carry similar requests.</summary>
     public int EchoPayloadBytes { get; init; } = 256;
 
+    /// <summary>Sequential jobs before anything is measured (<c>--warm-up-jobs</c>): fewer when each job is long (a paced
+    /// engine, many output tokens), or the warm-up alone outlasts the run's bound.</summary>
     public int JobWarmUp { get; init; } = 2_000;
 
     public int JobSequential { get; init; } = 500;
@@ -78,7 +80,7 @@ internal sealed record BenchSettings
     public string ResolvedOutPath => RepositoryPaths.Resolve(OutPath);
 
     /// <summary>Parses <c>--out PATH</c>, <c>--duration SECONDS</c>, <c>--callers N</c>, <c>--streams N</c>, <c>--jobs N</c>,
-    /// <c>--echo-calls N</c>, <c>--warm-up SECONDS</c>, <c>--max-tokens N</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c>, <c>--speedup instant|FACTOR</c>, <c>--links in-process|grpc</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
+    /// <c>--warm-up-jobs N</c>, <c>--echo-calls N</c>, <c>--warm-up SECONDS</c>, <c>--max-tokens N</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c>, <c>--speedup instant|FACTOR</c>, <c>--links in-process|grpc</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
     public static BenchSettings Parse(string[] args)
     {
         var settings = new BenchSettings();
@@ -94,6 +96,7 @@ internal sealed record BenchSettings
                 "--callers" => settings with { Callers = Positive(name, value) },
                 "--streams" => settings with { MultiplexedStreams = Positive(name, value) },
                 "--jobs" => settings with { JobSequential = Positive(name, value) },
+                "--warm-up-jobs" => settings with { JobWarmUp = Positive(name, value) },
                 "--echo-calls" => settings with { EchoSequentialCalls = Positive(name, value) },
                 "--keys" => settings with { IdempotencyKeys = Positive(name, value) },
                 "--redis" => settings with { Redis = value },
@@ -104,7 +107,7 @@ internal sealed record BenchSettings
                 "--links" => throw new ArgumentException($"option '--links' is '{EmbeddedSilo.InProcessLinks}' or 'grpc', got '{value}'"),
                 "--mode" when value is "full" or "openai" or "idempotency" => settings with { Mode = value },
                 "--mode" => throw new ArgumentException($"option '--mode' is 'full', 'openai' or 'idempotency', got '{value}'"),
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --warm-up, --max-tokens, --callers, --streams, --jobs, --echo-calls, --mode, --keys, --redis, --placement, --speedup, --links)"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --warm-up, --max-tokens, --callers, --streams, --jobs, --warm-up-jobs, --echo-calls, --mode, --keys, --redis, --placement, --speedup, --links)"),
             };
         }
 

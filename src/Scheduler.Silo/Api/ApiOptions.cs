@@ -70,4 +70,18 @@ public sealed class ApiOptions
     /// <summary>A streamed OpenAI answer silent this long (its job queued, or its engine slow) gets a keep-alive comment,
     /// so a proxy's idle timeout does not cut it; 0 sends none.</summary>
     public int OpenAiStreamKeepAliveSeconds { get; set; } = 15;
+
+    /// <summary>
+    /// Milliseconds a job's stream waits between two messages of tokens after its first (every client stream: StreamJob,
+    /// StreamJobs, WatchJob and the OpenAI API's): the tokens that come meanwhile go out merged in one message. 0 (the
+    /// default) sends every engine step's tokens as they come. The first tokens are never held, so the time to first token
+    /// is unchanged, and the job's end goes out at once with the tokens held before it, so the job ends no later; what a
+    /// client sees is its tokens in pieces of up to this long. What it saves is the silo's per-message work (the write,
+    /// the frame, the socket's send), most of its CPU per streamed token: for the silos of a large fleet with long answers
+    /// (docs/scaling.md). At most 1000: a client waiting longer between pieces is no longer streamed to.
+    /// </summary>
+    public int TokenStreamIntervalMilliseconds { get; set; }
+
+    /// <summary>The largest <see cref="TokenStreamIntervalMilliseconds"/>.</summary>
+    public const int MaxTokenStreamIntervalMilliseconds = 1000;
 }

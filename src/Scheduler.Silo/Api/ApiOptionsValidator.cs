@@ -17,6 +17,13 @@ internal sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
         NotNegative(failures, nameof(options.AuthFailureWindowSeconds), options.AuthFailureWindowSeconds, "seconds");
         NotNegative(failures, nameof(options.ApiKeyCacheSeconds), options.ApiKeyCacheSeconds, "seconds; 0 always asks");
         NotNegative(failures, nameof(options.OpenAiStreamKeepAliveSeconds), options.OpenAiStreamKeepAliveSeconds, "seconds; 0 sends none");
+        if (options.TokenStreamIntervalMilliseconds is < 0 or > ApiOptions.MaxTokenStreamIntervalMilliseconds)
+        {
+            failures.Add(
+                $"{Section}:{nameof(options.TokenStreamIntervalMilliseconds)} must be from 0 (every step's tokens as they come) to "
+                + $"{ApiOptions.MaxTokenStreamIntervalMilliseconds} milliseconds; it is {options.TokenStreamIntervalMilliseconds}");
+        }
+
         if (options.MaxReceiveMessageBytes < 1024)
         {
             failures.Add($"{Section}:{nameof(options.MaxReceiveMessageBytes)} must be at least 1024 bytes; it is {options.MaxReceiveMessageBytes}");

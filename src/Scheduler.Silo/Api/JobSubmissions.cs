@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 using Scheduler.Abstractions.Jobs;
 using Scheduler.Abstractions.Tenants;
 using Scheduler.Grains;
@@ -24,8 +25,11 @@ internal sealed class JobSubmissions(
     SchedulerTelemetry telemetry,
     SiloDrain drain,
     MissingJobs missing,
+    IOptions<ApiOptions> api,
     TimeProvider time)
 {
+    private readonly TimeSpan _tokenInterval = TimeSpan.FromMilliseconds(api.Value.TokenStreamIntervalMilliseconds);
+
     private static readonly TimeSpan RecordPoll = TimeSpan.FromMilliseconds(20);
 
     // Longer than a tenant waits out a silo failure while accepting a job (SiloFailures.RetryAsync), by a margin for
@@ -270,7 +274,7 @@ internal sealed class JobSubmissions(
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, drain.Draining);
         var lostEvents = backfill.WatchAsync(subscription, () => references.Job(subscription.JobId), stop.Token);
-        var events = subscription.Events.ReadCoalesced(stop.Token).GetAsyncEnumerator(stop.Token);
+        var events = subscription.Events.ReadCoalesced(_tokenInterval, time, stop.Token).GetAsyncEnumerator(stop.Token);
         try
         {
             while (true)

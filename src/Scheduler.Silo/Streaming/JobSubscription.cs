@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Scheduler.Abstractions.Jobs;
 
 namespace Scheduler.Silo.Streaming;
@@ -28,7 +27,7 @@ internal sealed class JobSubscription(string jobId, int fromToken)
 
     public string JobId { get; } = jobId;
 
-    public ChannelReader<JobEventRecord> Events => _out;
+    public MergingEventQueue Events => _out;
 
     /// <summary>The first token index not yet delivered.</summary>
     public int NextToken

@@ -22,6 +22,8 @@ internal sealed class MergingEventQueue : ChannelReader<JobEventRecord>
     private readonly Lock _gate = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource<bool>? _waiter;
+    private TaskCompletionSource? _moreThanTokens;
+    private int _othersWaiting;
     private bool _completed;
 
     public override Task Completion => _completion.Task;
@@ -45,6 +47,7 @@ internal sealed class MergingEventQueue : ChannelReader<JobEventRecord>
     public void Write(JobEventRecord e)
     {
         TaskCompletionSource<bool>? waiter;
+        TaskCompletionSource? moreThanTokens = null;
         lock (_gate)
         {
             if (_completed)
@@ -63,15 +66,23 @@ internal sealed class MergingEventQueue : ChannelReader<JobEventRecord>
 
             waiter = _waiter;
             _waiter = null;
+            if (e.Kind != JobEventKind.Tokens)
+            {
+                _othersWaiting++;
+                moreThanTokens = _moreThanTokens;
+                _moreThanTokens = null;
+            }
         }
 
         waiter?.TrySetResult(true);
+        moreThanTokens?.TrySetResult();
     }
 
     /// <summary>No event follows; the reader drains what waits, then sees the end.</summary>
     public void Complete()
     {
         TaskCompletionSource<bool>? waiter;
+        TaskCompletionSource? moreThanTokens;
         bool drained;
         lock (_gate)
         {
@@ -84,9 +95,12 @@ internal sealed class MergingEventQueue : ChannelReader<JobEventRecord>
             drained = _events.Count == 0;
             waiter = _waiter;
             _waiter = null;
+            moreThanTokens = _moreThanTokens;
+            _moreThanTokens = null;
         }
 
         waiter?.TrySetResult(false);
+        moreThanTokens?.TrySetResult();
         if (drained)
         {
             _completion.TrySetResult();
@@ -106,6 +120,11 @@ internal sealed class MergingEventQueue : ChannelReader<JobEventRecord>
 
             item = first.Value;
             _events.RemoveFirst();
+            if (item.Kind != JobEventKind.Tokens)
+            {
+                _othersWaiting--;
+            }
+
             drained = _completed && _events.Count == 0;
         }
 
@@ -129,6 +148,21 @@ internal sealed class MergingEventQueue : ChannelReader<JobEventRecord>
 
             item = default;
             return false;
+        }
+    }
+
+    /// <summary>Completes once an event other than tokens waits (the job's end, a new admission) or no event will follow:
+    /// what ends a hold on the tokens waiting early (<see cref="CoalescingReader"/>), so that the end is never late.</summary>
+    public Task WhenMoreThanTokensWait()
+    {
+        lock (_gate)
+        {
+            if (_othersWaiting > 0 || _completed)
+            {
+                return Task.CompletedTask;
+            }
+
+            return (_moreThanTokens ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
     }
 

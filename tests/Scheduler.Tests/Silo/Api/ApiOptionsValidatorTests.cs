@@ -29,6 +29,25 @@ public sealed class ApiOptionsValidatorTests
         Assert.EndsWith("it is -1", result.FailureMessage, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(ApiOptions.MaxTokenStreamIntervalMilliseconds)]
+    public void Validate_ATokenIntervalFromZeroToASecond_Succeeds(int milliseconds) =>
+        Assert.True(new ApiOptionsValidator().Validate(null, new ApiOptions { TokenStreamIntervalMilliseconds = milliseconds }).Succeeded);
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(ApiOptions.MaxTokenStreamIntervalMilliseconds + 1)]
+    public void Validate_ATokenIntervalBelowZeroOrOverASecond_FailsNamingIt(int milliseconds)
+    {
+        var result = new ApiOptionsValidator().Validate(null, new ApiOptions { TokenStreamIntervalMilliseconds = milliseconds });
+
+        Assert.True(result.Failed);
+        Assert.Equal(
+            $"Scheduler:TokenStreamIntervalMilliseconds must be from 0 (every step's tokens as they come) to 1000 milliseconds; it is {milliseconds}",
+            result.FailureMessage);
+    }
+
     [Fact]
     public void Validate_AMessageLimitBelowAKilobyte_FailsNamingIt()
     {
