@@ -63,6 +63,10 @@ internal sealed record BenchSettings
     /// "grpc" (over loopback sockets, as it reaches remote nodes: the production path's two extra network legs).</summary>
     public string NodeLinks { get; init; } = EmbeddedSilo.InProcessLinks;
 
+    /// <summary>The silo's Scheduler:TokenStreamIntervalMilliseconds (<c>--token-interval MS</c>): 0, the default, streams
+    /// every step's tokens as they come.</summary>
+    public int TokenIntervalMs { get; init; }
+
     public int Callers { get; init; } = 64;
 
     /// <summary>The StreamJobs calls the multiplexed window's <see cref="Callers"/> share (their jobs round robin over them).</summary>
@@ -80,7 +84,7 @@ internal sealed record BenchSettings
     public string ResolvedOutPath => RepositoryPaths.Resolve(OutPath);
 
     /// <summary>Parses <c>--out PATH</c>, <c>--duration SECONDS</c>, <c>--callers N</c>, <c>--streams N</c>, <c>--jobs N</c>,
-    /// <c>--warm-up-jobs N</c>, <c>--echo-calls N</c>, <c>--warm-up SECONDS</c>, <c>--max-tokens N</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c>, <c>--speedup instant|FACTOR</c>, <c>--links in-process|grpc</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
+    /// <c>--warm-up-jobs N</c>, <c>--token-interval MS</c>, <c>--echo-calls N</c>, <c>--warm-up SECONDS</c>, <c>--max-tokens N</c>, <c>--mode full|openai|idempotency</c>, <c>--keys N</c>, <c>--redis HOST:PORT</c>, <c>--placement POLICY</c>, <c>--speedup instant|FACTOR</c>, <c>--links in-process|grpc</c> (also in <c>--name=value</c> form). Anything else is an error, not silently ignored.</summary>
     public static BenchSettings Parse(string[] args)
     {
         var settings = new BenchSettings();
@@ -97,6 +101,7 @@ internal sealed record BenchSettings
                 "--streams" => settings with { MultiplexedStreams = Positive(name, value) },
                 "--jobs" => settings with { JobSequential = Positive(name, value) },
                 "--warm-up-jobs" => settings with { JobWarmUp = Positive(name, value) },
+                "--token-interval" => settings with { TokenIntervalMs = NotNegative(name, value) },
                 "--echo-calls" => settings with { EchoSequentialCalls = Positive(name, value) },
                 "--keys" => settings with { IdempotencyKeys = Positive(name, value) },
                 "--redis" => settings with { Redis = value },
@@ -107,7 +112,7 @@ internal sealed record BenchSettings
                 "--links" => throw new ArgumentException($"option '--links' is '{EmbeddedSilo.InProcessLinks}' or 'grpc', got '{value}'"),
                 "--mode" when value is "full" or "openai" or "idempotency" => settings with { Mode = value },
                 "--mode" => throw new ArgumentException($"option '--mode' is 'full', 'openai' or 'idempotency', got '{value}'"),
-                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --warm-up, --max-tokens, --callers, --streams, --jobs, --warm-up-jobs, --echo-calls, --mode, --keys, --redis, --placement, --speedup, --links)"),
+                _ => throw new ArgumentException($"unknown option '{name}' (known: --out, --duration, --warm-up, --max-tokens, --callers, --streams, --jobs, --warm-up-jobs, --token-interval, --echo-calls, --mode, --keys, --redis, --placement, --speedup, --links)"),
             };
         }
 
@@ -135,4 +140,9 @@ internal sealed record BenchSettings
         int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0
             ? n
             : throw new ArgumentException($"option '{name}' needs a positive whole number, got '{value}'");
+
+    private static int NotNegative(string name, string value) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0
+            ? n
+            : throw new ArgumentException($"option '{name}' needs a whole number, 0 or more, got '{value}'");
 }

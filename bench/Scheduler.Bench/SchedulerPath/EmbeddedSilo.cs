@@ -38,7 +38,8 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
 
     /// <summary>How the fleet is described in the report.</summary>
     public static string FleetDescription(BenchSettings settings) =>
-        $"node bench-h100 (2 × H100) + node bench-a100 (1 × A100), SpeedUp={settings.SpeedUp}, execution streams {settings.NodeLinks}";
+        $"node bench-h100 (2 × H100) + node bench-a100 (1 × A100), SpeedUp={settings.SpeedUp}, execution streams {settings.NodeLinks}" +
+        (settings.TokenIntervalMs > 0 ? $", tokens after the first at most every {settings.TokenIntervalMs} ms" : "");
 
     public static int ExpectedReplicas => 3;
 
@@ -51,7 +52,8 @@ internal sealed class EmbeddedSilo : IAsyncDisposable
     {
         var ports = FreePorts.Take(2);
         string[] common = [.. Arguments(ports[0], ports[1]), $"--Scheduler:Scheduling:PlacementPolicy={settings.Placement}",
-            $"--Scheduler:EmbeddedFleet:SpeedUp={settings.SpeedUp}", $"--Scheduler:EmbeddedFleet:InProcessLinks={settings.NodeLinks == InProcessLinks}"];
+            $"--Scheduler:EmbeddedFleet:SpeedUp={settings.SpeedUp}", $"--Scheduler:EmbeddedFleet:InProcessLinks={settings.NodeLinks == InProcessLinks}",
+            $"--Scheduler:TokenStreamIntervalMilliseconds={settings.TokenIntervalMs}"];
         var redis = settings.Redis;
         string[] args = redis is { Length: > 0 }
             ? [.. common, "--Scheduler:Clustering=redis", $"--Scheduler:Redis={redis}", $"--Scheduler:ServiceId=bench-{Guid.NewGuid():N}", $"--Scheduler:ClusterId=bench-{Guid.NewGuid():N}"]

@@ -23,9 +23,10 @@ internal sealed class SubmittedJob(
     /// the idempotency key found.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> RateLimits { get; } = rateLimits;
 
-    /// <summary>Another event of the job is already waiting to be read: the one just read can be written without
-    /// flushing, since the next write follows at once and flushes both (one socket write, one client wake-up).</summary>
-    public bool MoreWaiting => Subscription?.Events.TryPeek(out _) == true;
+    /// <summary>Another event of the job is already waiting to be read, and will be at once (not tokens held for a token
+    /// interval): the one just read can be written without flushing, since the next write follows at once and flushes
+    /// both (one socket write, one client wake-up).</summary>
+    public bool MoreWaiting => Subscription?.Events.ReadyWaiting == true;
 
     public void Dispose() => hub.UnsubscribeIfAny(Subscription);
 }

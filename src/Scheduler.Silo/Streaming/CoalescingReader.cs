@@ -30,7 +30,8 @@ internal static class CoalescingReader
     {
         // A run of one event (the usual case for a client that keeps up) is passed on as it is: the text buffer and
         // the merged copy are made only when a second event joins the run. The event that ends a run is only peeked
-        // at, never held here, so a writer can see it waiting (SubmittedJob.MoreWaiting) and skip a flush.
+        // at, never held here, so a writer can see it waiting (SubmittedJob.MoreWaiting) and skip a flush — unless it is
+        // tokens this reader will hold (MergingEventQueue.ReadyWaiting).
         StringBuilder? text = null;
         long? tokensPassedAt = null;
         while (await queue.WaitToReadAsync(cancellationToken))
@@ -38,6 +39,7 @@ internal static class CoalescingReader
             if (tokensPassedAt is { } passed && tokenInterval > TimeSpan.Zero && queue.TryPeek(out var waiting) && waiting.Kind == JobEventKind.Tokens)
             {
                 await Hold(queue, tokenInterval - time.GetElapsedTime(passed), time, cancellationToken);
+                queue.HoldTokens(false);
             }
 
             if (!queue.TryRead(out var run))
@@ -65,6 +67,9 @@ internal static class CoalescingReader
             if (run.Kind == JobEventKind.Tokens)
             {
                 tokensPassedAt = time.GetTimestamp();
+
+                // Tokens that come next wait for the interval: a writer must not leave these unflushed for them.
+                queue.HoldTokens(tokenInterval > TimeSpan.Zero);
             }
 
             yield return Close(run, merged, text);

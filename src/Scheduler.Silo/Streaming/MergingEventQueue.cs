@@ -24,6 +24,7 @@ internal sealed class MergingEventQueue : ChannelReader<JobEventRecord>
     private TaskCompletionSource<bool>? _waiter;
     private TaskCompletionSource? _moreThanTokens;
     private int _othersWaiting;
+    private bool _tokensHeld;
     private bool _completed;
 
     public override Task Completion => _completion.Task;
@@ -148,6 +149,29 @@ internal sealed class MergingEventQueue : ChannelReader<JobEventRecord>
 
             item = default;
             return false;
+        }
+    }
+
+    /// <summary>An event waits that its reader passes on at once: not tokens it holds for a token interval
+    /// (<see cref="HoldTokens"/>), unless something after them ends the hold. A writer that sees one may skip a flush,
+    /// since its next write follows at once; held tokens would leave the last write unflushed for the interval.</summary>
+    public bool ReadyWaiting
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _events.First is { } first && (first.Value.Kind != JobEventKind.Tokens || !_tokensHeld || _othersWaiting > 0 || _completed);
+            }
+        }
+    }
+
+    /// <summary>The reader holds the tokens that wait (<paramref name="held"/>) or passes them on as they come.</summary>
+    public void HoldTokens(bool held)
+    {
+        lock (_gate)
+        {
+            _tokensHeld = held;
         }
     }
 

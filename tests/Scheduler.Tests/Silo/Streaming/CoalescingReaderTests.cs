@@ -109,4 +109,35 @@ public sealed class CoalescingReaderTests
             Assert.Equal((i, 1), (events.Current.FirstTokenIndex, events.Current.TokenCount));
         }
     }
+
+    [Fact]
+    public async Task ReadCoalesced_WithATokenInterval_TokensItWillHold_AreNotReadyWaiting_SoTheLastWriteIsFlushed()
+    {
+        var subscription = AdmittedSubscription();
+        await using var events = subscription.Events.ReadCoalesced(Interval, _time, CancellationToken.None).GetAsyncEnumerator();
+        subscription.Post(Tokens(0, " a"));
+        Assert.True(await events.MoveNextAsync());
+
+        // The writer asks right after the first tokens: a token waiting now goes out an interval later, so the first must
+        // be flushed (a write buffered behind it would hold the first token back for the interval).
+        subscription.Post(Tokens(1, " b"));
+        Assert.False(subscription.Events.ReadyWaiting);
+
+        // The job's end behind it ends the hold: both go out at once.
+        subscription.Post(Completed(2));
+        Assert.True(subscription.Events.ReadyWaiting);
+    }
+
+    [Fact]
+    public async Task ReadCoalesced_WithoutATokenInterval_TokensWaiting_AreReadyWaiting()
+    {
+        var subscription = AdmittedSubscription();
+        await using var events = subscription.Events.ReadCoalesced(TimeSpan.Zero, _time, CancellationToken.None).GetAsyncEnumerator();
+        subscription.Post(Tokens(0, " a"));
+        Assert.True(await events.MoveNextAsync());
+
+        subscription.Post(Tokens(1, " b"));
+
+        Assert.True(subscription.Events.ReadyWaiting);
+    }
 }
