@@ -46,8 +46,9 @@ internal sealed class InferenceGrpcService(JobSubmissions submissions, JobMultip
         }
 
         submissions.ThrowIfDraining();
-        await submissions.OwnJob(AuthInterceptor.TenantOf(context), request.JobId);
-        await foreach (var e in submissions.Follow(request.JobId, request.FromToken, context.CancellationToken))
+        var tenant = AuthInterceptor.TenantOf(context);
+        await submissions.OwnJob(tenant, request.JobId);
+        await foreach (var e in submissions.Follow(tenant, request.JobId, request.FromToken, context.CancellationToken))
         {
             await responseStream.WriteAsync(e.ToProto(), context.CancellationToken);
         }

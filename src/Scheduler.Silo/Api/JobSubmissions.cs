@@ -174,7 +174,7 @@ internal sealed class JobSubmissions(
             // A retry with the job's idempotency key streams that job from `queued`, as the first submission's did: the
             // contract's order (inference.proto) is the same whichever submission accepted the job.
             yield return new JobEventRecord(submitted.Job.JobId, JobEventKind.Queued, time.GetUtcNow(), QueuePosition: submitted.QueuePosition);
-            await foreach (var e in Follow(submitted.Job.JobId, 0, cancellationToken))
+            await foreach (var e in Follow(submitted.Job.TenantId, submitted.Job.JobId, 0, cancellationToken))
             {
                 yield return e;
             }
@@ -184,14 +184,15 @@ internal sealed class JobSubmissions(
 
         var subscription = submitted.Subscription ?? throw new InvalidOperationException("The job was submitted without subscribe.");
         yield return new JobEventRecord(submitted.Job.JobId, JobEventKind.Queued, time.GetUtcNow(), QueuePosition: submitted.QueuePosition);
-        await foreach (var e in Pump(subscription, cancellationToken))
+        await foreach (var e in Pump(submitted.Job.TenantId, subscription, cancellationToken))
         {
             yield return e;
         }
     }
 
-    /// <summary>An existing job's events: attached to it if it is still queued or running, else replayed from its record.</summary>
-    public async IAsyncEnumerable<JobEventRecord> Follow(string jobId, int fromToken, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>An existing job of <paramref name="tenant"/>'s events: attached to it if it is still queued or running, else
+    /// replayed from its record.</summary>
+    public async IAsyncEnumerable<JobEventRecord> Follow(string tenant, string jobId, int fromToken, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var subscription = hub.Subscribe(jobId, fromToken);
         try
@@ -220,7 +221,7 @@ internal sealed class JobSubmissions(
                 subscription.ReplayRecord(final, fromToken, time.GetUtcNow(), withAdmission: true);
             }
 
-            await foreach (var e in Pump(subscription, cancellationToken))
+            await foreach (var e in Pump(tenant, subscription, cancellationToken))
             {
                 yield return e;
             }
@@ -270,7 +271,7 @@ internal sealed class JobSubmissions(
         return snapshot;
     }
 
-    private async IAsyncEnumerable<JobEventRecord> Pump(JobSubscription subscription, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<JobEventRecord> Pump(string tenant, JobSubscription subscription, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, drain.Draining);
         var lostEvents = backfill.WatchAsync(subscription, () => references.Job(subscription.JobId), stop.Token);
@@ -290,6 +291,11 @@ internal sealed class JobSubmissions(
                 {
                     // The job goes on; its client picks it up on another silo.
                     throw SchedulerErrors.Draining();
+                }
+
+                if (events.Current.Kind == JobEventKind.Tokens)
+                {
+                    telemetry.TokenBatchStreamed(tenant);
                 }
 
                 yield return events.Current;

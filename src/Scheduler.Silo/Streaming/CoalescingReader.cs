@@ -90,12 +90,9 @@ internal static class CoalescingReader
             return;
         }
 
-        using var holdEnds = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var delay = Task.Delay(left, time, holdEnds.Token);
-        await Task.WhenAny(delay, moreThanTokens);
-
-        // Stops the timer when the end came first; a cancelled stream ends here as it would in the wait for events.
-        await holdEnds.CancelAsync();
+        // When the end comes first the timer is left to run out (an interval at most): cheaper than a token source of
+        // its own to stop it. A cancelled stream ends here as it would in the wait for events.
+        await Task.WhenAny(Task.Delay(left, time, cancellationToken), moreThanTokens);
         cancellationToken.ThrowIfCancellationRequested();
     }
 

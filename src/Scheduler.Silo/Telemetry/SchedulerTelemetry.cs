@@ -32,6 +32,7 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IHostedService, 
     private readonly Counter<long> _jobsSubmitted;
     private readonly Counter<long> _jobsFinished;
     private readonly Counter<long> _submissionsRefused;
+    private readonly Counter<long> _tokenBatches;
 
     // frontDoorCertificate: null when the front door is cleartext, and then no expiry gauge; requestBodies: null in a
     // host without the front doors (the grain tests' cluster).
@@ -61,6 +62,9 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IHostedService, 
         _jobsSubmitted = _meter.CreateCounter<long>(SemanticConventions.JobsSubmitted, "{job}", "Jobs accepted (a resubmission with the same idempotency key is not counted again).");
         _jobsFinished = _meter.CreateCounter<long>(SemanticConventions.JobsFinished, "{job}", "Jobs finished, by outcome: completed, failed, cancelled or expired.");
         _submissionsRefused = _meter.CreateCounter<long>(SemanticConventions.SubmissionsRefused, "{submission}", "Submissions refused after authentication, by front door and status: bad fields, quotas, a draining silo, a reused idempotency key.");
+        _tokenBatches = _meter.CreateCounter<long>(
+            SemanticConventions.StreamTokenBatches, "{batch}",
+            "Batches of a job's tokens handed to a client's stream, by tenant (on gRPC a TokenChunk message each): output tokens over these are the tokens a batch carried, which Scheduler:TokenStreamIntervalMilliseconds raises.");
         _meter.CreateObservableGauge(SemanticConventions.JobsQueued, () => fleet.Current.QueuedJobs, "{job}", "Jobs waiting in a model's queue, by tenant and priority.");
         _meter.CreateObservableGauge(SemanticConventions.ReplicaRunningSequences, () => fleet.Current.RunningSequences, "{sequence}", "Sequences running on a replica.");
         _meter.CreateObservableGauge(SemanticConventions.ReplicaFreeSlots, () => fleet.Current.FreeSlots, "{sequence}", "Sequence slots a replica has free.");
@@ -188,6 +192,9 @@ internal sealed class SchedulerTelemetry : IJobOutcomeObserver, IHostedService, 
     /// successful, so no per-call status shows it: this counter is where an operator sees it, for every door alike.</summary>
     public void SubmissionRefused(string door, string tenant, StatusCode code) =>
         _submissionsRefused.Add(1, new(SemanticConventions.Door, door), new(SemanticConventions.Tenant, tenant), new(SemanticConventions.RpcStatusCode, StatusName(code)));
+
+    /// <summary>Counts a batch of <paramref name="tenant"/>'s tokens handed to a client's stream.</summary>
+    public void TokenBatchStreamed(string tenant) => _tokenBatches.Add(1, new KeyValuePair<string, object?>(SemanticConventions.Tenant, tenant));
 
     /// <inheritdoc />
     public void Settled(JobTicket ticket, JobPlacement? placement, JobOutcome outcome)

@@ -22,6 +22,7 @@ internal static class SemanticConventions
     public const string JobsFinished = "scheduler.jobs.finished";
     public const string SubmissionsRefused = "scheduler.submissions.refused";
     public const string JobsQueued = "scheduler.jobs.queued";
+    public const string StreamTokenBatches = "scheduler.stream.token_batches";
     public const string ReplicaRunningSequences = "scheduler.replica.running_sequences";
     public const string ReplicaFreeSlots = "scheduler.replica.free_slots";
     public const string ReplicaKvTokensUsed = "scheduler.replica.kv_tokens_used";

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Scheduler.Client;
 using Scheduler.Protos.V1;
 using Scheduler.Worker.Hosting;
@@ -33,6 +34,8 @@ public sealed class TokenStreamIntervalTests : IAsyncLifetime
     [Fact]
     public async Task StreamJob_WithATokenInterval_TokensComeMergedAtMostOncePerInterval_EveryOneOnceInOrder()
     {
+        var batchesCounted = 0L;
+        using var batches = CountBatches("token-interval-tenant", n => Interlocked.Add(ref batchesCounted, n));
         using var client = new SchedulerClient(_scheduler.Address, TenantKey);
         var request = new SubmitJobRequest { Model = Model, MaxTokens = 80 };
         request.PromptTokenIds.AddRange(Enumerable.Range(1, 128));
@@ -56,5 +59,36 @@ public sealed class TokenStreamIntervalTests : IAsyncLifetime
             chunks.Count <= mostMessages,
             $"{chunks.Count} messages for 80 tokens over {streamed.TotalMilliseconds:0} ms after the first; at most {mostMessages} with a {IntervalMs} ms interval");
         Assert.True(chunks.Count >= 2, "every token after the first came in one message: the job was not streamed");
+
+        // The silo's counter of token batches streamed (scheduler_stream_token_batches_total) saw each message.
+        Assert.Equal(chunks.Count, Interlocked.Read(ref batchesCounted));
+    }
+
+    /// <summary>Listens to the silos' <c>scheduler.stream.token_batches</c> counter for <paramref name="tenant"/> (a tenant
+    /// of this test alone: the test host's other silos count theirs too).</summary>
+    private static MeterListener CountBatches(string tenant, Action<long> add)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Name == "scheduler.stream.token_batches")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "scheduler.tenant" && Equals(tag.Value, tenant))
+                {
+                    add(value);
+                }
+            }
+        });
+        listener.Start();
+        return listener;
     }
 }
