@@ -136,13 +136,12 @@ internal sealed record BenchSettings
         return (arg, args[++i]);
     }
 
-    private static int Positive(string name, string value) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0
-            ? n
-            : throw new ArgumentException($"option '{name}' needs a positive whole number, got '{value}'");
+    private static int Positive(string name, string value) => AtLeast(name, value, 1, "a positive whole number");
 
-    private static int NotNegative(string name, string value) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0
+    private static int NotNegative(string name, string value) => AtLeast(name, value, 0, "a whole number, 0 or more");
+
+    private static int AtLeast(string name, string value, int least, string what) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= least
             ? n
-            : throw new ArgumentException($"option '{name}' needs a whole number, 0 or more, got '{value}'");
+            : throw new ArgumentException($"option '{name}' needs {what}, got '{value}'");
 }

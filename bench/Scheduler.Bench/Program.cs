@@ -44,26 +44,24 @@ static async Task<int> Run(BenchSettings settings, CancellationToken cancellatio
         var comparison = settings.Mode == "openai"
             ? await OpenAiComparison.RunAsync(settings, Log, cancellationToken)
             : await IdempotencyBenchmark.RunAsync(settings, Log, cancellationToken);
-        Console.WriteLine();
-        Console.WriteLine(comparison);
-        var comparisonPath = settings.ResolvedOutPath;
-        Directory.CreateDirectory(Path.GetDirectoryName(comparisonPath)!);
-        await File.WriteAllTextAsync(comparisonPath, comparison, cancellationToken);
-        Log($"results written to {comparisonPath}");
-        return 0;
+        return await Publish(comparison);
     }
 
     // The echo runs first, with the silo not yet started, so that the baseline has the machine to itself.
     var echo = await EchoBenchmark.RunAsync(settings, Log, cancellationToken);
     var scheduler = await SchedulerBenchmark.RunAsync(settings, Log, cancellationToken);
 
-    var markdown = BenchReport.Markdown(settings, echo, scheduler, startedAt, loadBefore, MachineLoad.Read());
-    Console.WriteLine();
-    Console.WriteLine(markdown);
+    return await Publish(BenchReport.Markdown(settings, echo, scheduler, startedAt, loadBefore, MachineLoad.Read()));
 
-    var outPath = settings.ResolvedOutPath;
-    Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
-    await File.WriteAllTextAsync(outPath, markdown, cancellationToken);
-    Log($"results written to {outPath}");
-    return 0;
+    // Prints the report and writes it to --out.
+    async Task<int> Publish(string markdown)
+    {
+        Console.WriteLine();
+        Console.WriteLine(markdown);
+        var outPath = settings.ResolvedOutPath;
+        Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
+        await File.WriteAllTextAsync(outPath, markdown, cancellationToken);
+        Log($"results written to {outPath}");
+        return 0;
+    }
 }

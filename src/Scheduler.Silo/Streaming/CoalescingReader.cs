@@ -19,10 +19,6 @@ internal static class CoalescingReader
     /// <summary>Tokens merged into one message at most, so a long backlog still streams in pieces.</summary>
     public const int MaxTokensPerMessage = 256;
 
-    /// <summary>The job's events with every step's tokens passed on as they come (no token interval).</summary>
-    public static IAsyncEnumerable<JobEventRecord> ReadCoalesced(this MergingEventQueue queue, CancellationToken cancellationToken) =>
-        queue.ReadCoalesced(TimeSpan.Zero, TimeProvider.System, cancellationToken);
-
     /// <summary>The job's events, tokens after the first passed on at most once per <paramref name="tokenInterval"/>
     /// (zero: as they come).</summary>
     public static async IAsyncEnumerable<JobEventRecord> ReadCoalesced(

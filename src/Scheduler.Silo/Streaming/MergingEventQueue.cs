@@ -161,7 +161,7 @@ internal sealed class MergingEventQueue : ChannelReader<JobEventRecord>
         {
             lock (_gate)
             {
-                return _events.First is { } first && (first.Value.Kind != JobEventKind.Tokens || !_tokensHeld || _othersWaiting > 0 || _completed);
+                return _events.First is { } first && (first.Value.Kind != JobEventKind.Tokens || !_tokensHeld || HoldEnds);
             }
         }
     }
@@ -181,7 +181,7 @@ internal sealed class MergingEventQueue : ChannelReader<JobEventRecord>
     {
         lock (_gate)
         {
-            if (_othersWaiting > 0 || _completed)
+            if (HoldEnds)
             {
                 return Task.CompletedTask;
             }
@@ -189,6 +189,9 @@ internal sealed class MergingEventQueue : ChannelReader<JobEventRecord>
             return (_moreThanTokens ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
     }
+
+    // An event after the tokens (the end, a new admission) or the queue's end: what ends a hold on them. Under the lock.
+    private bool HoldEnds => _othersWaiting > 0 || _completed;
 
     public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default)
     {

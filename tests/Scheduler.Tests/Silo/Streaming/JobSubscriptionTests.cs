@@ -218,7 +218,7 @@ public sealed class JobSubscriptionTests
         subscription.Post(Completed(5));
 
         var read = new List<JobEventRecord>();
-        await foreach (var e in subscription.Events.ReadCoalesced(CancellationToken.None))
+        await foreach (var e in subscription.Events.ReadCoalesced(TimeSpan.Zero, TimeProvider.System, CancellationToken.None))
         {
             read.Add(e);
         }
@@ -240,7 +240,7 @@ public sealed class JobSubscriptionTests
 
         subscription.Post(Completed(total));
         var chunks = new List<JobEventRecord>();
-        await foreach (var e in subscription.Events.ReadCoalesced(CancellationToken.None))
+        await foreach (var e in subscription.Events.ReadCoalesced(TimeSpan.Zero, TimeProvider.System, CancellationToken.None))
         {
             if (e.Kind == JobEventKind.Tokens)
             {
@@ -272,7 +272,7 @@ public sealed class JobSubscriptionTests
         Assert.True(subscription.Events.Count <= MergingEventQueue.MergeAfter + (total / CoalescingReader.MaxTokensPerMessage) + 2, $"{subscription.Events.Count} events wait");
         var text = new System.Text.StringBuilder();
         var next = 0;
-        await foreach (var e in subscription.Events.ReadCoalesced(CancellationToken.None))
+        await foreach (var e in subscription.Events.ReadCoalesced(TimeSpan.Zero, TimeProvider.System, CancellationToken.None))
         {
             if (e.Kind == JobEventKind.Tokens)
             {
@@ -296,7 +296,7 @@ public sealed class JobSubscriptionTests
         subscription.Post(Completed(2));
 
         var read = new List<JobEventRecord>();
-        await foreach (var e in subscription.Events.ReadCoalesced(CancellationToken.None))
+        await foreach (var e in subscription.Events.ReadCoalesced(TimeSpan.Zero, TimeProvider.System, CancellationToken.None))
         {
             read.Add(e);
         }
@@ -315,7 +315,7 @@ public sealed class JobSubscriptionTests
         subscription.Post(Completed(5));
 
         var read = new List<JobEventRecord>();
-        await foreach (var e in subscription.Events.ReadCoalesced(CancellationToken.None))
+        await foreach (var e in subscription.Events.ReadCoalesced(TimeSpan.Zero, TimeProvider.System, CancellationToken.None))
         {
             read.Add(e);
         }
@@ -334,7 +334,7 @@ public sealed class JobSubscriptionTests
         subscription.Post(Completed(2));
 
         var waitingAfter = new List<(JobEventKind Kind, bool MoreWaiting)>();
-        await foreach (var e in subscription.Events.ReadCoalesced(CancellationToken.None))
+        await foreach (var e in subscription.Events.ReadCoalesced(TimeSpan.Zero, TimeProvider.System, CancellationToken.None))
         {
             waitingAfter.Add((e.Kind, subscription.Events.TryPeek(out _)));
         }
